@@ -1,0 +1,111 @@
+# riskd: one non-recursive GNU Makefile.
+#   make                 release build: build/riskd, build/release/libriskd.{a,so}
+#   make MODE=debug|asan the same in build/<mode>/
+#   make test            install what is missing, build, run every test
+#   make bench | fuzz | lint | demo
+MODE ?= release
+B := build/$(MODE)
+
+CC ?= cc
+PKGS := json-c
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljson-c)
+
+WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+        -Wvla -Wconversion -Wno-sign-conversion -Wdouble-promotion
+CFLAGS_release := -O2 -g
+CFLAGS_debug := -O0 -g3
+CFLAGS_asan := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS_asan := -fsanitize=address,undefined
+CPPFLAGS += -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
+CFLAGS += $(WARN) $(CFLAGS_$(MODE)) -fPIC -fvisibility=hidden -MMD -MP
+LDFLAGS += $(LDFLAGS_$(MODE))
+LDLIBS := $(PKG_LIBS) -lm -lpthread
+
+LIB_SRC := $(sort $(wildcard src/lib/*/*.c))
+CLI_SRC := $(sort $(wildcard src/cli/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/*/test_*.c))
+CONF_SRC := $(sort $(wildcard tests/conformance/*.c))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
+UNIT_BIN := $(UNIT_SRC:%.c=$(B)/%)
+CONF_BIN := $(CONF_SRC:%.c=$(B)/%)
+BENCH_BIN := $(BENCH_SRC:%.c=$(B)/%)
+
+.PHONY: all lib test unit check bench fuzz fuzz-build lint demo clean deps
+.DEFAULT_GOAL := all
+
+all: $(B)/riskd $(B)/libriskd.a $(B)/libriskd.so $(UNIT_BIN) $(CONF_BIN)
+ifeq ($(MODE),release)
+all: build/riskd
+build/riskd: $(B)/riskd
+	cp $< $@
+endif
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(B)/libriskd.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/libriskd.so: $(LIB_OBJ)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/riskd: $(CLI_OBJ) $(B)/libriskd.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Unit tests: one cmocka binary per source file; they may reach module internals.
+$(B)/tests/%: tests/%.c $(B)/libriskd.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Isrc/lib $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(B)/libriskd.a $(LDFLAGS) -lcmocka $(LDLIBS)
+
+$(B)/bench/%: bench/%.c $(B)/libriskd.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(B)/libriskd.a $(LDFLAGS) $(LDLIBS)
+
+deps:
+	@scripts/deps.sh
+
+# make test: every suite, release and ASan+UBSan builds; ends with "N passed, N failed".
+test: deps
+	@$(MAKE) --no-print-directory MODE=release all
+	@$(MAKE) --no-print-directory MODE=asan all
+	@$(MAKE) --no-print-directory fuzz-replay
+	@scripts/run-tests.sh
+
+# ---- fuzzing (libFuzzer, clang) ----
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard include/riskd/*.h src/lib/*/*.h)
+	@mkdir -p $(@D)
+	clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) -lm
+fuzz-build: $(FUZZ_BIN)
+.PHONY: fuzz-replay
+fuzz-replay: fuzz-build
+FUZZ_SECONDS ?= 60
+fuzz: fuzz-build
+	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p tests/fuzz/corpus/$$n; \
+	  echo "fuzzing $$n for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 tests/fuzz/corpus/$$n || exit 1; done
+
+bench:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory MODE=release all $(BENCH_BIN)
+	@bench/run.sh
+
+lint:
+	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) include/riskd/*.h src/lib/*/*.h
+	clang-tidy --quiet $(LIB_SRC) $(CLI_SRC) -- $(CPPFLAGS) -std=c11
+
+demo: deps all
+	@scripts/demo.sh
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

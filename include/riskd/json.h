@@ -1,0 +1,34 @@
+/* JSON: parse text into rd_value (in an arena) under limits, and write rd_value as JSON.
+ * This module is the only user of json-c. */
+#ifndef RISKD_JSON_H
+#define RISKD_JSON_H
+
+#include <stddef.h>
+
+#include "riskd/arena.h"
+#include "riskd/err.h"
+#include "riskd/value.h"
+
+/* Limits checked while parsing; 0 in a field means the default below. */
+typedef struct rd_json_limits {
+    size_t max_bytes; /* default 16 MiB */
+    int max_depth;    /* nesting of arrays/objects, default 64 */
+    size_t max_nodes; /* values in the document, default 1,000,000 */
+} rd_json_limits;
+
+/* Parse len bytes of strict JSON (RFC 8259: no NaN/Infinity, no comments, valid UTF-8, no
+ * trailing text) into *out, every string, item and member allocated in arena.
+ * Errors: RD_EPARSE (message gives line and column), RD_ELIMIT (which limit), RD_ENOMEM.
+ * On failure *out is untouched (the arena may hold garbage until its reset).
+ * Thread-safe with distinct arenas. */
+RD_API int rd_json_parse(const char *text, size_t len, const rd_json_limits *limits, rd_arena *arena,
+                         rd_value *out, rd_err *err);
+
+/* Append v as compact JSON to b (numbers as JavaScript prints them; NaN and infinities,
+ * which JSON cannot hold, as null). Returns RD_OK or RD_ENOMEM. */
+RD_API int rd_json_write(rd_buf *b, const rd_value *v);
+
+/* Append the n bytes at s as a JSON string literal, quoted and escaped. */
+RD_API int rd_json_write_string(rd_buf *b, const char *s, size_t n);
+
+#endif

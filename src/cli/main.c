@@ -1,0 +1,52 @@
+/* riskd: one binary, one subcommand per concern. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "riskd/riskd.h"
+
+static const char usage[] =
+    "usage: riskd <command> [options]\n"
+    "\n"
+    "Put credit-risk and fraud models into production safely.\n"
+    "\n"
+    "commands:\n"
+    "  flags      validate and evaluate flagd flag sets (riskd flags --help)\n"
+    "\n"
+    "options:\n"
+    "  -h, --help     show this help\n"
+    "  -V, --version  print the version\n"
+    "\n"
+    "exit codes: 0 success, 1 invalid input, 2 usage error, 3 some records rejected, 4 I/O error\n";
+
+void cli_errorf(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("riskd: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return CLI_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        fputs(usage, stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+        printf("riskd %s\n", rd_version());
+        return CLI_OK;
+    }
+    if (!strcmp(cmd, "flags"))
+        return cmd_flags(argc - 1, argv + 1);
+    cli_errorf("unknown command \"%s\" (try riskd --help)", cmd);
+    return CLI_USAGE;
+}

@@ -1,0 +1,3 @@
+#include "riskd/riskd.h"
+
+const char *rd_version(void) { return RD_VERSION_STRING; }

@@ -1,0 +1,68 @@
+/* Internals shared by the JSONLogic compiler, evaluator and flagd's operators. */
+#ifndef RISKD_LOGIC_INT_H
+#define RISKD_LOGIC_INT_H
+
+#include "riskd/logic.h"
+
+#define RD__LOGIC_OPS(X)                                                                          \
+    X(LIT, "")                                                                                    \
+    X(ARRAY, "")                                                                                  \
+    X(VAR, "var") X(MISSING, "missing") X(MISSING_SOME, "missing_some")                           \
+    X(IF, "if") X(TERNARY, "?:") X(OR, "or") X(AND, "and") X(NOT, "!") X(NOTNOT, "!!")           \
+    X(EQ, "==") X(SEQ, "===") X(NE, "!=") X(SNE, "!==")                                          \
+    X(GT, ">") X(GE, ">=") X(LT, "<") X(LE, "<=")                                                 \
+    X(ADD, "+") X(SUB, "-") X(MUL, "*") X(DIV, "/") X(MOD, "%") X(MAX, "max") X(MIN, "min")       \
+    X(CAT, "cat") X(SUBSTR, "substr") X(IN, "in") X(MERGE, "merge")                               \
+    X(MAP, "map") X(FILTER, "filter") X(REDUCE, "reduce") X(ALL, "all") X(NONE, "none")           \
+    X(SOME, "some")                                                                               \
+    X(FRACTIONAL, "fractional") X(SEM_VER, "sem_ver") X(STARTS_WITH, "starts_with")             \
+    X(ENDS_WITH, "ends_with")
+
+enum {
+#define RD__OP_ENUM(name, text) RD__OP_##name,
+    RD__LOGIC_OPS(RD__OP_ENUM)
+#undef RD__OP_ENUM
+        RD__OP_COUNT
+};
+
+typedef struct rd__lnode {
+    uint8_t op;
+    uint32_t n;                    /* children */
+    const struct rd__lnode *kids;  /* n nodes */
+    rd_value lit;                  /* RD__OP_LIT: the value */
+} rd__lnode;
+
+struct rd_logic {
+    rd_arena arena; /* nodes and literals */
+    const rd__lnode *root;
+    int fractional_version;
+};
+
+/* One evaluation's state; lives on the caller's stack. */
+typedef struct rd__ev {
+    const rd_logic *logic;
+    const rd_value *root;     /* the context at the top of the rule */
+    const rd_logic_env *env;  /* never NULL */
+    rd_arena *scratch;
+    rd_err *err;
+} rd__ev;
+
+/* Evaluate a node over data (the current scope); root says data is the top context. */
+int rd__logic_ev(rd__ev *c, const rd__lnode *n, const rd_value *data, rd_value *out);
+/* Evaluate all n children into a new array in scratch. */
+int rd__logic_ev_args(rd__ev *c, const rd__lnode *n, const rd_value *data, rd_value **out);
+
+bool rd__logic_truthy(const rd_value *v);
+
+/* flagd's operators, given their already-evaluated arguments (n values at a). */
+int rd__flagd_fractional(rd__ev *c, const rd_value *a, uint32_t n, rd_value *out);
+int rd__flagd_sem_ver(rd__ev *c, const rd_value *a, uint32_t n, rd_value *out);
+int rd__flagd_str_affix(rd__ev *c, const rd_value *a, uint32_t n, bool prefix, rd_value *out);
+
+/* The built string as a value, or RD_ENOMEM when the builder ran out of scratch space. */
+int rd__sb_value(rd_strb *b, rd__ev *c, rd_value *out);
+
+/* The CBOR core deterministic encoding of v (fractional v3), appended to b. */
+void rd__cbor_encode(rd_strb *b, const rd_value *v);
+
+#endif

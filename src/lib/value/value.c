@@ -1,0 +1,230 @@
+/* Values: lookup, equality and the number formats the flag engine depends on.
+ *
+ * Number formatting decides variant keys and `fractional` bucketing keys, so it must be
+ * exactly JavaScript's / Go's: the shortest digit string that reads back to the same
+ * double, then laid out by each language's rules. */
+#include "riskd/value.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "riskd/arena.h"
+
+const char *rd_vtype_name(rd_vtype t)
+{
+    static const char *names[] = {"null", "boolean", "number", "string", "array", "object"};
+    return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "unknown";
+}
+
+const rd_value *rd_value_get(const rd_value *obj, const char *key, size_t key_len)
+{
+    if (!obj || obj->type != RD_VOBJECT)
+        return NULL;
+    /* Scan backwards so a repeated key resolves to its last occurrence. */
+    for (uint32_t i = obj->len; i-- > 0;) {
+        const rd_member *m = &obj->u.members[i];
+        if (m->key_len == key_len && memcmp(m->key, key, key_len) == 0)
+            return &m->val;
+    }
+    return NULL;
+}
+
+bool rd_value_equal(const rd_value *a, const rd_value *b)
+{
+    if (a->type != b->type)
+        return false;
+    switch (a->type) {
+    case RD_VNULL:
+        return true;
+    case RD_VBOOL:
+        return a->u.b == b->u.b;
+    case RD_VNUMBER:
+        return a->u.n == b->u.n;
+    case RD_VSTRING:
+        return a->len == b->len && memcmp(a->u.s, b->u.s, a->len) == 0;
+    case RD_VARRAY:
+        if (a->len != b->len)
+            return false;
+        for (uint32_t i = 0; i < a->len; i++)
+            if (!rd_value_equal(&a->u.items[i], &b->u.items[i]))
+                return false;
+        return true;
+    case RD_VOBJECT:
+        if (a->len != b->len)
+            return false;
+        for (uint32_t i = 0; i < a->len; i++) {
+            const rd_member *m = &a->u.members[i];
+            const rd_value *o = rd_value_get(b, m->key, m->key_len);
+            if (!o || !rd_value_equal(&m->val, o))
+                return false;
+        }
+        return true;
+    }
+    return false;
+}
+
+/* Shortest decimal digits of a finite, non-zero |n|: writes the digits (no dot) to d and
+ * returns their count; *point is the decimal exponent such that n = 0.d1d2... x 10^point. */
+static int shortest_digits(double n, char *d, int *point)
+{
+    char tmp[40];
+    if (n < 0)
+        n = -n;
+    /* Integers below 2^53 are their own shortest form: skip the round-trip search. */
+    if (n < 9007199254740992.0 && n == floor(n)) {
+        int len = snprintf(tmp, sizeof(tmp), "%.0f", n);
+        int k = len;
+        while (k > 1 && tmp[k - 1] == '0')
+            k--;
+        memcpy(d, tmp, (size_t)k);
+        *point = len;
+        return k;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, n);
+        if (strtod(tmp, NULL) == n || prec == 17) {
+            /* tmp is "d.ddde[+-]xx" */
+            int k = 0;
+            char *e = strchr(tmp, 'e');
+            for (char *p = tmp; p < e; p++)
+                if (*p != '.')
+                    d[k++] = *p;
+            while (k > 1 && d[k - 1] == '0')
+                k--;
+            *point = atoi(e + 1) + 1;
+            return k;
+        }
+    }
+    return 0; /* not reached */
+}
+
+static size_t nonfinite(double n, char *buf)
+{
+    const char *s = isnan(n) ? "NaN" : n > 0 ? "Infinity" : "-Infinity";
+    strcpy(buf, s);
+    return strlen(s);
+}
+
+size_t rd_num_format(double n, char *buf)
+{
+    if (!isfinite(n))
+        return nonfinite(n, buf);
+    if (n == 0) {
+        buf[0] = '0';
+        buf[1] = '\0';
+        return 1;
+    }
+    char d[24];
+    int point;
+    int k = shortest_digits(n, d, &point);
+    char *p = buf;
+    if (n < 0)
+        *p++ = '-';
+    if (k <= point && point <= 21) {
+        memcpy(p, d, (size_t)k);
+        p += k;
+        for (int i = k; i < point; i++)
+            *p++ = '0';
+    } else if (0 < point && point <= 21) {
+        memcpy(p, d, (size_t)point);
+        p += point;
+        *p++ = '.';
+        memcpy(p, d + point, (size_t)(k - point));
+        p += k - point;
+    } else if (-6 < point && point <= 0) {
+        *p++ = '0';
+        *p++ = '.';
+        for (int i = point; i < 0; i++)
+            *p++ = '0';
+        memcpy(p, d, (size_t)k);
+        p += k;
+    } else {
+        *p++ = d[0];
+        if (k > 1) {
+            *p++ = '.';
+            memcpy(p, d + 1, (size_t)(k - 1));
+            p += k - 1;
+        }
+        p += sprintf(p, "e%c%d", point - 1 >= 0 ? '+' : '-', abs(point - 1));
+    }
+    *p = '\0';
+    return (size_t)(p - buf);
+}
+
+size_t rd_num_format_fixed(double n, char *buf)
+{
+    if (!isfinite(n)) /* Go prints NaN, +Inf, -Inf */
+        return (size_t)sprintf(buf, "%s", isnan(n) ? "NaN" : n > 0 ? "+Inf" : "-Inf");
+    if (n == 0) {
+        /* Go keeps the sign of negative zero. */
+        return (size_t)sprintf(buf, "%s", signbit(n) ? "-0" : "0");
+    }
+    char d[24];
+    int point;
+    int k = shortest_digits(n, d, &point);
+    char *p = buf;
+    if (n < 0)
+        *p++ = '-';
+    if (point <= 0) {
+        *p++ = '0';
+        *p++ = '.';
+        for (int i = point; i < 0; i++)
+            *p++ = '0';
+        memcpy(p, d, (size_t)k);
+        p += k;
+    } else if (k <= point) {
+        memcpy(p, d, (size_t)k);
+        p += k;
+        for (int i = k; i < point; i++)
+            *p++ = '0';
+    } else {
+        memcpy(p, d, (size_t)point);
+        p += point;
+        *p++ = '.';
+        memcpy(p, d + point, (size_t)(k - point));
+        p += k - point;
+    }
+    *p = '\0';
+    return (size_t)(p - buf);
+}
+
+int rd_value_copy(rd_arena *arena, const rd_value *src, rd_value *dst)
+{
+    rd_value v = *src;
+    switch (src->type) {
+    case RD_VSTRING:
+        v.u.s = rd_arena_strndup(arena, src->u.s, src->len);
+        if (!v.u.s)
+            return RD_ENOMEM;
+        break;
+    case RD_VARRAY: {
+        rd_value *items = src->len ? rd_arena_alloc(arena, src->len * sizeof(*items)) : NULL;
+        if (src->len && !items)
+            return RD_ENOMEM;
+        for (uint32_t i = 0; i < src->len; i++)
+            if (rd_value_copy(arena, &src->u.items[i], &items[i]) != RD_OK)
+                return RD_ENOMEM;
+        v.u.items = items;
+        break;
+    }
+    case RD_VOBJECT: {
+        rd_member *m = src->len ? rd_arena_alloc(arena, src->len * sizeof(*m)) : NULL;
+        if (src->len && !m)
+            return RD_ENOMEM;
+        for (uint32_t i = 0; i < src->len; i++) {
+            m[i].key = rd_arena_strndup(arena, src->u.members[i].key, src->u.members[i].key_len);
+            m[i].key_len = src->u.members[i].key_len;
+            if (!m[i].key || rd_value_copy(arena, &src->u.members[i].val, &m[i].val) != RD_OK)
+                return RD_ENOMEM;
+        }
+        v.u.members = m;
+        break;
+    }
+    default:
+        break;
+    }
+    *dst = v;
+    return RD_OK;
+}
