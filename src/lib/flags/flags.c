@@ -261,7 +261,8 @@ static int parse_targeting(struct parse *p, flag *f, const rd_value *t)
 static int parse_flag(struct parse *p, flag *f, const rd_value *def)
 {
     if (def->type != RD_VOBJECT)
-        return bad(p, f->key, "%s", "must be an object");
+        return rd_err_set(p->err, RD_EINVAL, "flags.%s: must be an object, not %s", f->key,
+                          rd_vtype_name(def->type));
     const rd_value *state = rd_value_get(def, "state", 5);
     if (!state)
         return bad(p, f->key, "state: %s", "missing (ENABLED or DISABLED)");
@@ -305,7 +306,7 @@ static int index_build(struct parse *p)
             const flag *o = &fs->flags[fs->index[s] - 1];
             if (o->key_len == fs->flags[i].key_len && memcmp(o->key, fs->flags[i].key, o->key_len) == 0) {
                 if (!p->opts->lenient)
-                    return bad(p, fs->flags[i].key, "%s", "defined twice");
+                    return rd_err_set(p->err, RD_EINVAL, "flags.%s: defined twice", fs->flags[i].key);
                 break; /* the later definition wins, as in flagd */
             }
             s = (s + 1) & fs->index_mask;

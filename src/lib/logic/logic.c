@@ -54,7 +54,6 @@ static size_t path_push(struct comp *cp, const char *key, size_t idx)
     return old;
 }
 
-static const char *path_str(struct comp *cp) { return cp->path_len ? cp->path : "$"; }
 
 static int compile_node(struct comp *cp, const rd_value *v, int depth, rd__lnode *out);
 
@@ -93,7 +92,7 @@ static int compile_literal(struct comp *cp, const rd_value *v, rd__lnode *out)
 static int compile_node(struct comp *cp, const rd_value *v, int depth, rd__lnode *out)
 {
     if (depth > cp->max_depth)
-        return rd_err_set(cp->err, RD_ELIMIT, "%s: rule nested deeper than %d", path_str(cp), cp->max_depth);
+        return rd_err_set(cp->err, RD_ELIMIT, "%s: rule nested deeper than %d", cp->path, cp->max_depth);
     if (++cp->nodes > cp->max_nodes)
         return rd_err_set(cp->err, RD_ELIMIT, "rule has more than %zu nodes", cp->max_nodes);
     memset(out, 0, sizeof(*out));
@@ -113,7 +112,7 @@ static int compile_node(struct comp *cp, const rd_value *v, int depth, rd__lnode
     const rd_member *m = &v->u.members[0];
     int op = op_lookup(m->key, m->key_len);
     if (op < 0)
-        return rd_err_set(cp->err, RD_EPARSE, "%s: unknown operator \"%s\"", path_str(cp), m->key);
+        return rd_err_set(cp->err, RD_EPARSE, "%s: unknown operator \"%s\"", cp->path, m->key);
     size_t mark = path_push(cp, m->key, 0);
     int rc = m->val.type == RD_VARRAY ? compile_kids(cp, m->val.u.items, m->val.len, depth, out, &all_lit)
                                       : compile_kids(cp, &m->val, 1, depth, out, &all_lit);
@@ -135,6 +134,8 @@ int rd_logic_compile(const rd_value *rule, const rd_logic_opts *opts, rd_logic *
         return rd_err_set(err, RD_EINVAL, "fractional version must be 2 or 3");
     }
     struct comp cp = {
+        .path = "$",
+        .path_len = 1,
         .l = l,
         .max_depth = opts && opts->max_depth ? opts->max_depth : DEFAULT_MAX_DEPTH,
         .max_nodes = opts && opts->max_nodes ? opts->max_nodes : DEFAULT_MAX_NODES,

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Run every test suite of riskd and close with one line "N passed, N failed".
+# Each suite's full output goes to build/test-logs/<suite>.log; this prints one line per
+# suite, and the log of any suite that failed.
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export RISKD_SHARED=${RISKD_SHARED:-$ROOT/../shared}
+LOGS=build/test-logs
+mkdir -p "$LOGS"
+total_pass=0
+total_fail=0
+total_skip=0
+failed_suites=()
+
+# Read counts from a suite's output: cmocka's [ PASSED ]/[ FAILED ] lines, or the plain
+# closing line "N passed, N failed[, N skipped]".
+count() {
+    local log=$1 rc=$2 p f s line
+    line=$(grep -E '^([a-z-]+: )?[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+    if [ -n "$line" ]; then
+        p=$(sed -E 's/.*([0-9]+) passed.*/\1/; s/^[^0-9]*//' <<<"$line")
+        p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+')
+        f=$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+')
+        s=$(grep -oE '[0-9]+ skipped' <<<"$line" | grep -oE '[0-9]+' || true)
+    else
+        p=$(grep -oE '\[  PASSED  \] [0-9]+' "$log" | grep -oE '[0-9]+$' | tail -n 1)
+        f=$(grep -oE '\[  FAILED  \] [0-9]+' "$log" | grep -oE '[0-9]+$' | tail -n 1)
+        p=${p:-0}
+        f=${f:-0}
+        s=0
+        if [ "$p" = 0 ] && [ "$f" = 0 ]; then f=1; fi # no result at all: it crashed
+    fi
+    s=${s:-0}
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi # a non-zero exit always counts as a failure
+    echo "$p $f $s"
+}
+
+run_suite() {
+    local name=$1
+    shift
+    local log="$LOGS/$name.log"
+    local t0=$SECONDS
+    "$@" >"$log" 2>&1
+    local rc=$?
+    read -r p f s < <(count "$log" "$rc")
+    total_pass=$((total_pass + p))
+    total_fail=$((total_fail + f))
+    total_skip=$((total_skip + s))
+    printf '%-44s %5d passed %3d failed %3d skipped  (%ds)\n' "$name" "$p" "$f" "$s" $((SECONDS - t0))
+    if [ "$f" != 0 ]; then
+        failed_suites+=("$name")
+        echo "---- $log (last 40 lines) ----"
+        tail -n 40 "$log"
+        echo "----"
+    fi
+}
+
+for mode in release asan; do
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    export CMOCKA_MESSAGE_OUTPUT=stdout
+    for t in $(find "build/$mode/tests/unit" -type f -name 'test_*' 2>/dev/null | sort); do
+        run_suite "unit/$mode/${t#build/$mode/tests/unit/}" "$t"
+    done
+    run_suite "conformance/$mode/jsonlogic" "build/$mode/tests/conformance/jsonlogic_suite"
+    run_suite "conformance/$mode/flagd-testbed" env RISKD_BIN="$ROOT/build/$mode/riskd" node tests/interop/testbed.mjs
+    for t in tests/integration/[0-9]*.sh; do
+        [ -f "$t" ] || continue
+        run_suite "integration/$mode/$(basename "$t" .sh)" env RISKD_BIN="$ROOT/build/$mode/riskd" bash "$t"
+    done
+done
+
+# The fuzz corpora replayed through the libFuzzer builds (ASan+UBSan): no crash, no leak.
+for f in build/fuzz/fuzz_*; do
+    [ -x "$f" ] || continue
+    n=$(basename "$f")
+    run_suite "fuzz-replay/$n" bash -c "'$f' -runs=0 tests/fuzz/corpus/$n && echo '1 passed, 0 failed'"
+done
+
+run_suite "interop/differential-flagd-core" env RISKD_BIN="$ROOT/build/release/riskd" node tests/interop/differential.mjs
+
+if [ ${#failed_suites[@]} -gt 0 ]; then
+    echo "failed suites: ${failed_suites[*]}"
+fi
+echo "$total_pass passed, $total_fail failed, $total_skip skipped"
+[ "$total_fail" = 0 ]
