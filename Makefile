@@ -5,11 +5,16 @@
 #   make bench | fuzz | lint | demo
 MODE ?= release
 B := build/$(MODE)
+V ?= 0
+ifeq ($(V),0)
+Q := @
+msg = printf '  %-6s %s\n' $(1) $(2);
+endif
 
 CC ?= cc
-PKGS := json-c
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljson-c)
+PKGS :=
+PKG_CFLAGS :=
+PKG_LIBS :=
 
 WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
         -Wvla -Wconversion -Wno-sign-conversion -Wdouble-promotion
@@ -41,31 +46,31 @@ all: $(B)/riskd $(B)/libriskd.a $(B)/libriskd.so $(UNIT_BIN) $(CONF_BIN)
 ifeq ($(MODE),release)
 all: build/riskd
 build/riskd: $(B)/riskd
-	cp $< $@
+	$(Q)cp $< $@
 endif
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	$(Q)$(call msg,CC,$<) $(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(B)/libriskd.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)$(call msg,AR,$@) ar rcs $@ $^
 
 $(B)/libriskd.so: $(LIB_OBJ)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(call msg,LD,$@) $(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/riskd: $(CLI_OBJ) $(B)/libriskd.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(call msg,LD,$@) $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit tests: one cmocka binary per source file; they may reach module internals.
 $(B)/tests/%: tests/%.c $(B)/libriskd.a
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Isrc/lib $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(B)/libriskd.a $(LDFLAGS) -lcmocka $(LDLIBS)
+	$(Q)$(call msg,TEST,$@) $(CC) $(CPPFLAGS) -Isrc/lib $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(B)/libriskd.a $(LDFLAGS) -lcmocka $(LDLIBS)
 
 $(B)/bench/%: bench/%.c $(B)/libriskd.a
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(B)/libriskd.a $(LDFLAGS) $(LDLIBS)
+	$(Q)$(call msg,BENCH,$@) $(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(B)/libriskd.a $(LDFLAGS) $(LDLIBS)
 
 deps:
 	@scripts/deps.sh
@@ -83,7 +88,7 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard include/riskd/*.h src/lib/*/*.h)
 	@mkdir -p $(@D)
-	clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) -lm
+	$(Q)$(call msg,FUZZ,$@) clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) -lm
 fuzz-build: $(FUZZ_BIN)
 .PHONY: fuzz-replay
 fuzz-replay: fuzz-build

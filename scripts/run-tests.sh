@@ -19,7 +19,6 @@ count() {
     local log=$1 rc=$2 p f s line
     line=$(grep -E '^([a-z-]+: )?[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
     if [ -n "$line" ]; then
-        p=$(sed -E 's/.*([0-9]+) passed.*/\1/; s/^[^0-9]*//' <<<"$line")
         p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+')
         f=$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+')
         s=$(grep -oE '[0-9]+ skipped' <<<"$line" | grep -oE '[0-9]+' || true)
@@ -60,7 +59,7 @@ for mode in release asan; do
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     export CMOCKA_MESSAGE_OUTPUT=stdout
-    for t in $(find "build/$mode/tests/unit" -type f -name 'test_*' 2>/dev/null | sort); do
+    for t in $(find "build/$mode/tests/unit" -type f -name 'test_*' ! -name '*.d' 2>/dev/null | sort); do
         run_suite "unit/$mode/${t#build/$mode/tests/unit/}" "$t"
     done
     run_suite "conformance/$mode/jsonlogic" "build/$mode/tests/conformance/jsonlogic_suite"

@@ -114,13 +114,15 @@ void rd_arena_reset(rd_arena *a)
 
 void *rd_arena_alloc(rd_arena *a, size_t size)
 {
+    if (size > SIZE_MAX / 2 - sizeof(rd_arena_chunk))
+        return NULL; /* no chunk header + size could be represented */
     size_t need = (size + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
-    if (need < size || (a->limit_bytes && a->used_bytes + need > a->limit_bytes))
+    if (a->limit_bytes && a->used_bytes + need > a->limit_bytes)
         return NULL;
     rd_arena_chunk *c = a->head;
     if (!c || c->cap - c->off < need) {
         size_t cap = ARENA_MIN_CHUNK;
-        if (c && c->cap * 2 > cap)
+        if (c && c->cap < SIZE_MAX / 4 && c->cap * 2 > cap)
             cap = c->cap * 2;
         if (cap < need)
             cap = need;

@@ -1,174 +1,472 @@
-/* JSON through json-c. json-c builds its own tree; we copy it into the caller's arena as
- * rd_value (counting nodes against the limit) and free json-c's tree at once, so nothing
- * outside this file ever sees a json_object. */
+/* JSON: a strict RFC 8259 parser that builds rd_value directly in the caller's arena, and
+ * the writer.
+ *
+ * Why not json-c: its strict mode still accepts "1.", "00", raw control characters in
+ * strings, single-quoted keys and overlong UTF-8; it clamps integers beyond 64 bits; it cuts
+ * keys at \u0000 and does not count empty containers against the depth limit (all found by
+ * tests/unit/json). Bad input must get a precise error here, so the grammar is checked by
+ * hand, in one pass, with no tree other than the result.
+ *
+ * Invariants: recursion depth is at most limits.max_depth (checked before descending);
+ * container items are gathered on one shared stack and copied to the arena when the
+ * container closes; on failure nothing is written to *out. */
 #include "riskd/json.h"
 
-#include <json-c/json.h>
+#include "riskd/hash.h"
+
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define DEFAULT_MAX_BYTES (16u << 20)
 #define DEFAULT_MAX_DEPTH 64
 #define DEFAULT_MAX_NODES 1000000u
 
-struct conv {
+struct parser {
+    const char *s;
+    size_t len, pos;
+    int depth, max_depth;
+    size_t nodes, max_nodes;
     rd_arena *arena;
-    size_t nodes;
-    size_t max_nodes;
+    rd_member *stack; /* items of the open containers, innermost last */
+    size_t top, cap;
     rd_err *err;
 };
 
-static void line_col(const char *text, size_t off, int *line, int *col)
+static int perr(struct parser *p, int code, const char *what)
 {
-    *line = 1;
-    *col = 1;
-    for (size_t i = 0; i < off; i++) {
-        if (text[i] == '\n') {
-            (*line)++;
-            *col = 1;
-        } else {
-            (*col)++;
+    int line = 1, col = 1;
+    for (size_t i = 0; i < p->pos && i < p->len; i++) {
+        if (p->s[i] == '\n') {
+            line++;
+            col = 1;
+        } else if (((unsigned char)p->s[i] & 0xC0) != 0x80) {
+            col++;
         }
+    }
+    return rd_err_set(p->err, code, "line %d, column %d: %s", line, col, what);
+}
+
+static int oom(struct parser *p) { return rd_err_set(p->err, RD_ENOMEM, "out of memory"); }
+
+static void skip_ws(struct parser *p)
+{
+    while (p->pos < p->len) {
+        char c = p->s[p->pos];
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+            break;
+        p->pos++;
     }
 }
 
-/* json-c recurses over its tree the same way; depth is already bounded by the tokener. */
-static int conv_value(struct conv *c, struct json_object *o, rd_value *out);
-
-static int conv_number(struct conv *c, struct json_object *o, rd_value *out)
+static int push(struct parser *p, const rd_member *m)
 {
-    double d = json_object_get_double(o);
+    if (p->top == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 64;
+        rd_member *n = rd_realloc(p->stack, cap * sizeof(*n));
+        if (!n)
+            return oom(p);
+        p->stack = n;
+        p->cap = cap;
+    }
+    p->stack[p->top++] = *m;
+    return RD_OK;
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes available), 0 when invalid: no overlong
+ * forms, no surrogates, nothing above U+10FFFF. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t k = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (k == 0 || k > n)
+        return 0;
+    for (size_t i = 1; i < k; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) || (c == 0xF0 && s[1] < 0x90) ||
+        (c == 0xF4 && s[1] > 0x8F))
+        return 0;
+    return k;
+}
+
+static int hex4(struct parser *p, size_t at, unsigned *out)
+{
+    if (at + 4 > p->len)
+        return -1;
+    unsigned v = 0;
+    for (size_t i = at; i < at + 4; i++) {
+        char c = p->s[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (unsigned)(c - 'A' + 10);
+        else
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static size_t put_utf8(char *d, unsigned cp)
+{
+    if (cp < 0x80) {
+        d[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        d[0] = (char)(0xC0 | cp >> 6);
+        d[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        d[0] = (char)(0xE0 | cp >> 12);
+        d[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+        d[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    d[0] = (char)(0xF0 | cp >> 18);
+    d[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+    d[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+    d[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* A string starting at the opening quote. Decoded text is never longer than its source. */
+static int parse_string(struct parser *p, const char **out, uint32_t *out_len)
+{
+    size_t start = ++p->pos, i = start;
+    bool escapes = false;
+    for (;;) {
+        if (i >= p->len) {
+            p->pos = i;
+            return perr(p, RD_EPARSE, "unexpected end of input in a string");
+        }
+        unsigned char c = (unsigned char)p->s[i];
+        if (c == '"')
+            break;
+        if (c < 0x20) {
+            p->pos = i;
+            return perr(p, RD_EPARSE, "control character in string (escape it)");
+        }
+        if (c == '\\') {
+            escapes = true;
+            i += 2;
+            continue;
+        }
+        size_t k = utf8_seq((const unsigned char *)p->s + i, p->len - i);
+        if (!k) {
+            p->pos = i;
+            return perr(p, RD_EPARSE, "invalid UTF-8 in string");
+        }
+        i += k;
+    }
+    size_t n = i - start;
+    if (n > UINT32_MAX)
+        return perr(p, RD_ELIMIT, "string too long");
+    char *d = rd_arena_alloc(p->arena, n + 1);
+    if (!d)
+        return oom(p);
+    size_t k = 0;
+    if (!escapes) {
+        memcpy(d, p->s + start, n);
+        k = n;
+    } else {
+        for (size_t j = start; j < i;) {
+            char c = p->s[j];
+            if (c != '\\') {
+                d[k++] = c;
+                j++;
+                continue;
+            }
+            char e = p->s[j + 1];
+            j += 2;
+            switch (e) {
+            case '"': d[k++] = '"'; break;
+            case '\\': d[k++] = '\\'; break;
+            case '/': d[k++] = '/'; break;
+            case 'b': d[k++] = '\b'; break;
+            case 'f': d[k++] = '\f'; break;
+            case 'n': d[k++] = '\n'; break;
+            case 'r': d[k++] = '\r'; break;
+            case 't': d[k++] = '\t'; break;
+            case 'u': {
+                unsigned cp, lo;
+                if (hex4(p, j, &cp) != 0) {
+                    p->pos = j - 2;
+                    return perr(p, RD_EPARSE, "invalid \\u escape");
+                }
+                j += 4;
+                if (cp >= 0xD800 && cp <= 0xDBFF && j + 6 <= i && p->s[j] == '\\' && p->s[j + 1] == 'u' &&
+                    hex4(p, j + 2, &lo) == 0 && lo >= 0xDC00 && lo <= 0xDFFF) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    j += 6;
+                } else if (cp >= 0xD800 && cp <= 0xDFFF) {
+                    cp = 0xFFFD; /* a lone surrogate has no UTF-8 form: replaced, as Go does */
+                }
+                k += put_utf8(d + k, cp);
+                break;
+            }
+            default:
+                p->pos = j - 2;
+                return perr(p, RD_EPARSE, "invalid escape in string");
+            }
+        }
+    }
+    d[k] = '\0';
+    p->pos = i + 1;
+    *out = d;
+    *out_len = (uint32_t)k;
+    return RD_OK;
+}
+
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* A malformed number, or the input ended inside one. */
+static int num_err(struct parser *p, size_t at, const char *what)
+{
+    p->pos = at;
+    return perr(p, RD_EPARSE, at >= p->len ? "unexpected end of input" : what);
+}
+
+static int parse_number(struct parser *p, rd_value *out)
+{
+    size_t start = p->pos, i = p->pos;
+    if (i < p->len && p->s[i] == '-')
+        i++;
+    if (i < p->len && p->s[i] == '0') {
+        i++;
+    } else if (i < p->len && is_digit(p->s[i])) {
+        while (i < p->len && is_digit(p->s[i]))
+            i++;
+    } else {
+        return num_err(p, i, "invalid number");
+    }
+    if (i < p->len && p->s[i] == '.') {
+        i++;
+        if (i >= p->len || !is_digit(p->s[i]))
+            return num_err(p, i, "invalid number: a digit must follow the decimal point");
+        while (i < p->len && is_digit(p->s[i]))
+            i++;
+    }
+    if (i < p->len && (p->s[i] == 'e' || p->s[i] == 'E')) {
+        i++;
+        if (i < p->len && (p->s[i] == '+' || p->s[i] == '-'))
+            i++;
+        if (i >= p->len || !is_digit(p->s[i]))
+            return num_err(p, i, "invalid number: the exponent needs digits");
+        while (i < p->len && is_digit(p->s[i]))
+            i++;
+    }
+    if (i < p->len && is_digit(p->s[i])) {
+        p->pos = i;
+        return perr(p, RD_EPARSE, "invalid number: leading zeros are not allowed");
+    }
+    char buf[128];
+    char *tmp = i - start < sizeof(buf) ? buf : rd_arena_alloc(p->arena, i - start + 1);
+    if (!tmp)
+        return oom(p);
+    memcpy(tmp, p->s + start, i - start);
+    tmp[i - start] = '\0';
+    double d = strtod(tmp, NULL);
     if (!isfinite(d))
-        return rd_err_set(c->err, RD_EPARSE, "number out of range");
+        return perr(p, RD_EPARSE, "number out of range");
+    p->pos = i;
     *out = rd_value_number(d);
     return RD_OK;
 }
 
-static int conv_array(struct conv *c, struct json_object *o, rd_value *out)
+static int parse_value(struct parser *p, rd_value *out);
+
+/* JSON.parse and Go keep the last value of a repeated key, in the key's first position:
+ * do the same, so a context means one thing whichever engine reads it. Small objects are
+ * checked pairwise, large ones through a temporary hash table (no quadratic blow-up). */
+static size_t dedupe_members(struct parser *p, rd_member *m, size_t n)
 {
-    size_t n = json_object_array_length(o);
-    rd_value *items = n ? rd_arena_alloc(c->arena, n * sizeof(*items)) : NULL;
-    if (n && !items)
-        return rd_err_set(c->err, RD_ENOMEM, "out of memory");
+    size_t k = 0;
+    if (n <= 16) {
+        for (size_t i = 0; i < n; i++) {
+            size_t j = 0;
+            while (j < k && !(m[j].key_len == m[i].key_len && memcmp(m[j].key, m[i].key, m[i].key_len) == 0))
+                j++;
+            if (j < k)
+                m[j].val = m[i].val;
+            else
+                m[k++] = m[i];
+        }
+        return k;
+    }
+    size_t cap = 32;
+    while (cap < n * 2)
+        cap *= 2;
+    size_t *slot = rd_calloc(cap, sizeof(*slot)); /* index + 1 into the kept members */
+    if (!slot)
+        return (size_t)-1;
     for (size_t i = 0; i < n; i++) {
-        int rc = conv_value(c, json_object_array_get_idx(o, i), &items[i]);
-        if (rc != RD_OK)
-            return rc;
-    }
-    *out = (rd_value){.type = RD_VARRAY, .len = (uint32_t)n, .u.items = items};
-    return RD_OK;
-}
-
-static int conv_object(struct conv *c, struct json_object *o, rd_value *out)
-{
-    size_t n = (size_t)json_object_object_length(o);
-    rd_member *m = n ? rd_arena_alloc(c->arena, n * sizeof(*m)) : NULL;
-    if (n && !m)
-        return rd_err_set(c->err, RD_ENOMEM, "out of memory");
-    size_t i = 0;
-    json_object_object_foreach(o, key, val)
-    {
-        size_t klen = strlen(key);
-        m[i].key = rd_arena_strndup(c->arena, key, klen);
-        m[i].key_len = (uint32_t)klen;
-        if (!m[i].key)
-            return rd_err_set(c->err, RD_ENOMEM, "out of memory");
-        int rc = conv_value(c, val, &m[i].val);
-        if (rc != RD_OK)
-            return rc;
-        i++;
-    }
-    *out = (rd_value){.type = RD_VOBJECT, .len = (uint32_t)i, .u.members = m};
-    return RD_OK;
-}
-
-static int conv_value(struct conv *c, struct json_object *o, rd_value *out)
-{
-    if (++c->nodes > c->max_nodes)
-        return rd_err_set(c->err, RD_ELIMIT, "more than %zu values", c->max_nodes);
-    switch (json_object_get_type(o)) {
-    case json_type_null:
-        *out = RD_NULL_VALUE;
-        return RD_OK;
-    case json_type_boolean:
-        *out = rd_value_bool(json_object_get_boolean(o));
-        return RD_OK;
-    case json_type_int:
-    case json_type_double:
-        return conv_number(c, o, out);
-    case json_type_string: {
-        size_t n = (size_t)json_object_get_string_len(o);
-        char *s = rd_arena_strndup(c->arena, json_object_get_string(o), n);
-        if (!s)
-            return rd_err_set(c->err, RD_ENOMEM, "out of memory");
-        *out = rd_value_string(s, (uint32_t)n);
-        return RD_OK;
-    }
-    case json_type_array:
-        return conv_array(c, o, out);
-    case json_type_object:
-        return conv_object(c, o, out);
-    }
-    return rd_err_set(c->err, RD_EINTERNAL, "unknown json-c type");
-}
-
-int rd_json_parse(const char *text, size_t len, const rd_json_limits *limits, rd_arena *arena,
-                  rd_value *out, rd_err *err)
-{
-    size_t max_bytes = limits && limits->max_bytes ? limits->max_bytes : DEFAULT_MAX_BYTES;
-    int max_depth = limits && limits->max_depth ? limits->max_depth : DEFAULT_MAX_DEPTH;
-    size_t max_nodes = limits && limits->max_nodes ? limits->max_nodes : DEFAULT_MAX_NODES;
-
-    if (len > max_bytes)
-        return rd_err_set(err, RD_ELIMIT, "document of %zu bytes exceeds the limit of %zu", len, max_bytes);
-    if (len > INT32_MAX)
-        return rd_err_set(err, RD_ELIMIT, "document too large");
-    /* json-c counts the outermost container as depth 1 and fails at max_depth itself. */
-    struct json_tokener *tok = json_tokener_new_ex(max_depth + 1);
-    if (!tok)
-        return rd_err_set(err, RD_ENOMEM, "out of memory");
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    struct json_object *root = json_tokener_parse_ex(tok, text, (int)len);
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    size_t end = json_tokener_get_parse_end(tok);
-    if (jerr == json_tokener_continue) {
-        /* A number or literal at the very end stays open until the tokener sees a
-         * terminator: feed it the end of input. */
-        root = json_tokener_parse_ex(tok, "", 1);
-        jerr = json_tokener_get_error(tok);
-        if (jerr == json_tokener_success)
-            end = len;
-    }
-    int rc = RD_OK;
-    int line, col;
-
-    if (jerr == json_tokener_continue) {
-        rc = rd_err_set(err, RD_EPARSE, "unexpected end of input");
-    } else if (jerr != json_tokener_success) {
-        line_col(text, end, &line, &col);
-        rc = rd_err_set(err, jerr == json_tokener_error_depth ? RD_ELIMIT : RD_EPARSE,
-                        "line %d, column %d: %s%s", line, col, json_tokener_error_desc(jerr),
-                        jerr == json_tokener_error_depth ? " (nesting limit)" : "");
-    } else {
-        for (; end < len; end++) {
-            char ch = text[end];
-            if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r') {
-                line_col(text, end, &line, &col);
-                rc = rd_err_set(err, RD_EPARSE, "line %d, column %d: unexpected text after the JSON value",
-                                line, col);
-                break;
-            }
+        size_t h = rd_murmur3_32(m[i].key, m[i].key_len, 0) & (cap - 1);
+        while (slot[h] && !(m[slot[h] - 1].key_len == m[i].key_len &&
+                            memcmp(m[slot[h] - 1].key, m[i].key, m[i].key_len) == 0))
+            h = (h + 1) & (cap - 1);
+        if (slot[h]) {
+            m[slot[h] - 1].val = m[i].val;
+        } else {
+            m[k] = m[i];
+            slot[h] = ++k;
         }
     }
-    if (rc == RD_OK) {
-        struct conv c = {.arena = arena, .max_nodes = max_nodes, .err = err};
-        rd_value v;
-        rc = conv_value(&c, root, &v);
-        if (rc == RD_OK)
-            *out = v;
+    rd_free(slot);
+    (void)p;
+    return k;
+}
+
+/* Move the top n stack entries into the arena as the items or members of a container. */
+static int close_container(struct parser *p, size_t base, bool object, rd_value *out)
+{
+    size_t n = p->top - base;
+    if (n > UINT32_MAX)
+        return perr(p, RD_ELIMIT, "too many items");
+    if (object) {
+        rd_member *m = n ? rd_arena_alloc(p->arena, n * sizeof(*m)) : NULL;
+        if (n && !m)
+            return oom(p);
+        if (n)
+            memcpy(m, p->stack + base, n * sizeof(*m));
+        n = dedupe_members(p, m, n);
+        if (n == (size_t)-1)
+            return oom(p);
+        *out = (rd_value){.type = RD_VOBJECT, .len = (uint32_t)n, .u.members = m};
+    } else {
+        rd_value *items = n ? rd_arena_alloc(p->arena, n * sizeof(*items)) : NULL;
+        if (n && !items)
+            return oom(p);
+        for (size_t i = 0; i < n; i++)
+            items[i] = p->stack[base + i].val;
+        *out = (rd_value){.type = RD_VARRAY, .len = (uint32_t)n, .u.items = items};
     }
-    json_object_put(root);
-    json_tokener_free(tok);
+    p->top = base;
+    return RD_OK;
+}
+
+static int parse_container(struct parser *p, bool object, rd_value *out)
+{
+    if (++p->depth > p->max_depth)
+        return perr(p, RD_ELIMIT, "nesting too deep");
+    char close = object ? '}' : ']';
+    size_t base = p->top;
+    p->pos++;
+    skip_ws(p);
+    if (p->pos < p->len && p->s[p->pos] == close) {
+        p->pos++;
+    } else {
+        for (;;) {
+            rd_member m = {.key = NULL, .key_len = 0};
+            int rc;
+            skip_ws(p);
+            if (object) {
+                if (p->pos >= p->len || p->s[p->pos] != '"')
+                    return perr(p, p->pos >= p->len ? RD_EPARSE : RD_EPARSE,
+                                p->pos >= p->len ? "unexpected end of input" : "expected a string key");
+                if ((rc = parse_string(p, &m.key, &m.key_len)) != RD_OK)
+                    return rc;
+                skip_ws(p);
+                if (p->pos >= p->len || p->s[p->pos] != ':')
+                    return perr(p, RD_EPARSE, p->pos >= p->len ? "unexpected end of input" : "expected ':'");
+                p->pos++;
+            }
+            if ((rc = parse_value(p, &m.val)) != RD_OK || (rc = push(p, &m)) != RD_OK)
+                return rc;
+            skip_ws(p);
+            if (p->pos >= p->len)
+                return perr(p, RD_EPARSE, "unexpected end of input");
+            if (p->s[p->pos] == close) {
+                p->pos++;
+                break;
+            }
+            if (p->s[p->pos] != ',')
+                return perr(p, RD_EPARSE, object ? "expected ',' or '}'" : "expected ',' or ']'");
+            p->pos++;
+        }
+    }
+    p->depth--;
+    return close_container(p, base, object, out);
+}
+
+static int parse_literal(struct parser *p, const char *word, rd_value v, rd_value *out)
+{
+    size_t n = strlen(word), have = p->len - p->pos;
+    if (have < n && memcmp(p->s + p->pos, word, have) == 0) {
+        p->pos = p->len;
+        return perr(p, RD_EPARSE, "unexpected end of input");
+    }
+    if (have < n || memcmp(p->s + p->pos, word, n) != 0)
+        return perr(p, RD_EPARSE, "unexpected character");
+    p->pos += n;
+    *out = v;
+    return RD_OK;
+}
+
+static int parse_value(struct parser *p, rd_value *out)
+{
+    if (++p->nodes > p->max_nodes)
+        return rd_err_set(p->err, RD_ELIMIT, "more than %zu values", p->max_nodes);
+    skip_ws(p);
+    if (p->pos >= p->len)
+        return perr(p, RD_EPARSE, "unexpected end of input");
+    char c = p->s[p->pos];
+    switch (c) {
+    case '{':
+    case '[':
+        return parse_container(p, c == '{', out);
+    case '"': {
+        const char *s;
+        uint32_t n;
+        int rc = parse_string(p, &s, &n);
+        if (rc == RD_OK)
+            *out = rd_value_string(s, n);
+        return rc;
+    }
+    case 't':
+        return parse_literal(p, "true", rd_value_bool(true), out);
+    case 'f':
+        return parse_literal(p, "false", rd_value_bool(false), out);
+    case 'n':
+        return parse_literal(p, "null", RD_NULL_VALUE, out);
+    default:
+        if (c == '-' || is_digit(c))
+            return parse_number(p, out);
+        return perr(p, RD_EPARSE, (c == 'N' || c == 'I') ? "NaN and Infinity are not JSON" : "unexpected character");
+    }
+}
+
+int rd_json_parse(const char *text, size_t len, const rd_json_limits *limits, rd_arena *arena, rd_value *out,
+                  rd_err *err)
+{
+    size_t max_bytes = limits && limits->max_bytes ? limits->max_bytes : DEFAULT_MAX_BYTES;
+    struct parser p = {
+        .s = text,
+        .len = len,
+        .max_depth = limits && limits->max_depth ? limits->max_depth : DEFAULT_MAX_DEPTH,
+        .max_nodes = limits && limits->max_nodes ? limits->max_nodes : DEFAULT_MAX_NODES,
+        .arena = arena,
+        .err = err,
+    };
+    if (len > max_bytes)
+        return rd_err_set(err, RD_ELIMIT, "document of %zu bytes exceeds the limit of %zu", len, max_bytes);
+    rd_value v;
+    int rc = parse_value(&p, &v);
+    if (rc == RD_OK) {
+        skip_ws(&p);
+        if (p.pos < p.len)
+            rc = perr(&p, RD_EPARSE, "unexpected text after the JSON value");
+    }
+    rd_free(p.stack);
+    if (rc == RD_OK)
+        *out = v;
     return rc;
 }
 

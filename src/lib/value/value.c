@@ -5,6 +5,7 @@
  * double, then laid out by each language's rules. */
 #include "riskd/value.h"
 
+#include <fenv.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,17 @@ const rd_value *rd_value_get(const rd_value *obj, const char *key, size_t key_le
     return NULL;
 }
 
+static bool object_covers(const rd_value *a, const rd_value *b)
+{
+    for (uint32_t i = 0; i < a->len; i++) {
+        const rd_member *m = &a->u.members[i];
+        const rd_value *o = rd_value_get(b, m->key, m->key_len);
+        if (!o || !rd_value_equal(rd_value_get(a, m->key, m->key_len), o))
+            return false;
+    }
+    return true;
+}
+
 bool rd_value_equal(const rd_value *a, const rd_value *b)
 {
     if (a->type != b->type)
@@ -52,15 +64,8 @@ bool rd_value_equal(const rd_value *a, const rd_value *b)
                 return false;
         return true;
     case RD_VOBJECT:
-        if (a->len != b->len)
-            return false;
-        for (uint32_t i = 0; i < a->len; i++) {
-            const rd_member *m = &a->u.members[i];
-            const rd_value *o = rd_value_get(b, m->key, m->key_len);
-            if (!o || !rd_value_equal(&m->val, o))
-                return false;
-        }
-        return true;
+        /* Both directions, so objects with repeated keys compare symmetrically. */
+        return a->len == b->len && object_covers(a, b) && object_covers(b, a);
     }
     return false;
 }
@@ -84,7 +89,24 @@ static int shortest_digits(double n, char *d, int *point)
     }
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, n);
-        if (strtod(tmp, NULL) == n || prec == 17) {
+        bool found = strtod(tmp, NULL) == n;
+        if (!found && prec >= 15) {
+            /* The nearest prec-digit decimal may miss while its neighbour on the other side
+             * of n still reads back to n (powers of two sit at the edge of their binade).
+             * glibc's printf honours the rounding mode, which gives both neighbours. */
+            char alt[40];
+            int mode = fegetround();
+            for (int dir = 0; dir < 2 && !found; dir++) {
+                fesetround(dir ? FE_DOWNWARD : FE_UPWARD);
+                snprintf(alt, sizeof(alt), "%.*e", prec - 1, n);
+                fesetround(mode);
+                if (strcmp(alt, tmp) != 0 && strtod(alt, NULL) == n) {
+                    memcpy(tmp, alt, sizeof(tmp));
+                    found = true;
+                }
+            }
+        }
+        if (found || prec == 17) {
             /* tmp is "d.ddde[+-]xx" */
             int k = 0;
             char *e = strchr(tmp, 'e');

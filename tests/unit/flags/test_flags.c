@@ -52,7 +52,7 @@ static void expect_refusal(const char *json, bool lenient, int code, const char 
 static void test_refusals_name_flag_and_path(void **state)
 {
     (void)state;
-    expect_refusal("{\"flags\":", false, RD_EPARSE, "line 1, column 10: unexpected end of data");
+    expect_refusal("{\"flags\":", false, RD_EPARSE, "line 1, column 10: unexpected end of input");
     expect_refusal("[]", false, RD_EINVAL, "the flag set must be a JSON object, not array");
     expect_refusal("{}", false, RD_EINVAL, "flags: missing");
     expect_refusal("{\"flags\":{\"f\":true}}", false, RD_EINVAL, "flags.f: must be an object, not boolean");
