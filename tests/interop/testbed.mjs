@@ -274,13 +274,15 @@ const STEPS = [
     /^the flag was evaluated with details$/,
     (st) => {
       if (!st.flag) throw new Error('evaluated before a flag step');
-      st.prog.push({ eval: { flag: st.flag.key, type: TYPES[st.flag.type], default: st.flag.default, context: structuredClone(st.context) } });
+      const { key, type, default: def } = st.flag;
+      st.prog.push({ eval: { flag: key, type: TYPES[type], default: def, context: structuredClone(st.context) } });
       st.evaluated = st.flag;
     },
   ],
   [
     /^the resolved details value should be "(.*)"$/,
     (st, [, text]) => {
+      if (!st.evaluated) throw new Error('assertion before "the flag was evaluated with details"');
       const want = mapValue(text, st.evaluated.type);
       check(st, (r) => (deepEqual(r.value, want) ? null : `value: expected ${show(want)}, got ${show(r.value)}`));
     },
@@ -513,18 +515,17 @@ function runSuite(suite, opt) {
   const out = requests.length ? runEngine(opt.engine, suite.flagFile, requests) : { results: [], error: null };
   if (opt.dump) {
     fs.mkdirSync(opt.dump, { recursive: true });
-    fs.copyFileSync(suite.flagFile, path.join(opt.dump, `${suite.name}.flags.json`));
+    fs.writeFileSync(path.join(opt.dump, `${suite.name}.flags.json`), fs.readFileSync(suite.flagFile));
     fs.writeFileSync(path.join(opt.dump, `${suite.name}.requests.jsonl`), requests.map((r) => JSON.stringify(r) + '\n').join(''));
     if (out.results) {
       const f = path.join(opt.dump, `${suite.name}.${opt.engine}.jsonl`);
       fs.writeFileSync(f, out.results.map((r) => JSON.stringify(r) + '\n').join(''));
     }
   }
-  if (out.error) console.log(`ERROR ${suite.name}: ${out.error}`);
 
   for (const { p, prog } of runs) {
     if (out.error) {
-      fail(p, 'engine failed (see ERROR above)');
+      fail(p, 'engine failed (see ERROR below)');
       continue;
     }
     let cur = null;
@@ -551,6 +552,7 @@ function runSuite(suite, opt) {
       if (opt.verbose) console.log(`ok   ${suite.name} ${label(p)}`);
     }
   }
+  if (out.error) console.log(`ERROR ${suite.name}: ${out.error}`);
   console.log(
     `suite ${suite.name} (${opt.engine}, ${pickles.length} pickles): ${c.pass} passed, ${c.fail} failed, ` +
       `${c.skip} skipped (${c.byTag} by tag, ${c.byName} by name)`,

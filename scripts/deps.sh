@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Install what riskd needs to build and test (Debian 12). Idempotent; prints nothing when
+# everything is already there, and one short line per action otherwise.
+#   RISKD_SKIP_DEPS=1   skip everything
+set -euo pipefail
+[ "${RISKD_SKIP_DEPS:-0}" = 1 ] && exit 0
+cd "$(dirname "$0")/.."
+
+PKGS=(build-essential pkg-config libcmocka-dev clang clang-format clang-tidy
+    libclang-rt-14-dev llvm libmicrohttpd-dev libsqlite3-dev curl wrk python3)
+
+# A node >= 18 already on PATH (e.g. from nodesource) is kept; Debian's nodejs/npm would
+# conflict with it.
+node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+if ! command -v node >/dev/null 2>&1 || [ "$(node_major)" -lt 18 ]; then
+    PKGS+=(nodejs npm)
+fi
+
+installed() { dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null | grep -q '^ii'; }
+
+if command -v dpkg-query >/dev/null 2>&1; then
+    missing=()
+    for p in "${PKGS[@]}"; do installed "$p" || missing+=("$p"); done
+    if [ ${#missing[@]} -gt 0 ]; then
+        SUDO=()
+        if [ "$(id -u)" -ne 0 ]; then
+            if command -v sudo >/dev/null 2>&1; then
+                SUDO=(sudo)
+            else
+                echo "deps: not root and no sudo; please install: ${missing[*]}" >&2
+                exit 1
+            fi
+        fi
+        APT=("${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -q)
+        log=$(mktemp)
+        trap 'rm -f "$log"' EXIT
+        echo "deps: apt-get update"
+        if ! "${APT[@]}" update >"$log" 2>&1; then
+            tail -n 20 "$log" >&2
+            echo "deps: apt-get update failed" >&2
+            exit 1
+        fi
+        echo "deps: apt-get install ${missing[*]}"
+        if ! "${APT[@]}" install -y --no-install-recommends "${missing[@]}" >"$log" 2>&1; then
+            tail -n 20 "$log" >&2
+            echo "deps: apt-get install failed" >&2
+            exit 1
+        fi
+    fi
+else
+    echo "deps: dpkg-query not found (not Debian?); make sure these are installed: ${PKGS[*]}" >&2
+fi
+
+# The interop tests' npm packages (tests/interop/package-lock.json).
+IOP=tests/interop
+if [ -f "$IOP/package-lock.json" ]; then
+    if [ ! -d "$IOP/node_modules" ] || [ "$IOP/package-lock.json" -nt "$IOP/node_modules" ] ||
+        [ "$IOP/package.json" -nt "$IOP/node_modules" ]; then
+        if ! command -v npm >/dev/null 2>&1; then
+            echo "deps: npm not found; cannot install $IOP/node_modules" >&2
+            exit 1
+        fi
+        log=$(mktemp)
+        trap 'rm -f "$log"' EXIT
+        echo "deps: npm ci in $IOP"
+        if ! (cd "$IOP" && npm ci --no-audit --no-fund --loglevel=error) >"$log" 2>&1; then
+            echo "deps: npm ci failed; npm install in $IOP"
+            if ! (cd "$IOP" && npm install --no-audit --no-fund --loglevel=error) >"$log" 2>&1; then
+                tail -n 20 "$log" >&2
+                echo "deps: npm install failed" >&2
+                exit 1
+            fi
+        fi
+        touch "$IOP/node_modules" # npm install may leave the directory's mtime alone
+    fi
+fi
