@@ -39,6 +39,7 @@ run_suite() {
     local name=$1
     shift
     local log="$LOGS/$name.log"
+    mkdir -p "$(dirname "$log")"
     local t0=$SECONDS
     "$@" >"$log" 2>&1
     local rc=$?

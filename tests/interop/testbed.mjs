@@ -3,46 +3,44 @@
 // flagd-testbed, read-only) against `riskd flags eval`, or against @openfeature/flagd-core
 // in-process (--engine oracle) to validate this runner itself.
 //
-//   node tests/interop/testbed.mjs [--engine riskd|oracle] [--suite evaluator|provider]
+//   node tests/interop/testbed.mjs [--engine riskd|oracle] [--suite evaluator|provider|provider-v3]
 //                                  [--verbose] [--dump DIR]
-//   node tests/interop/testbed.mjs oracle-eval --flags FILE --requests FILE|-
+//   node tests/interop/testbed.mjs oracle-eval --flags FILE --requests FILE|- [--fractional v2]
 //       (the riskd CLI contract answered by flagd-core: a reference to diff riskd against)
 //
 // env: RISKD_SHARED (default <repo>/../shared), RISKD_BIN (default <repo>/build/riskd).
 // Output: one line per failing scenario, one summary line per suite, and last
 // "N passed, N failed, N skipped". Exit 1 if anything failed.
 //
+// Suites:
+//   evaluator    evaluator/gherkin/*.feature against evaluator/flags/testkit-flags.json.
+//   provider     gherkin/{targeting,evaluation,disabled,metadata,contextEnrichment}.feature
+//                against the merged allFlags.json (see mergedProviderFlags), v2 bucketing.
+//   provider-v3  only the provider pickles tagged @fractional-v3 (132, all in targeting.feature),
+//                same flags, evaluated with `--fractional v3` (CBOR bucketing keys; reference
+//                flagd-ofrep.md 2.2.5). flagd-core has no v3, so --engine oracle skips this suite.
+//
 // Tag filter: not @fractional-v1 and not @fractional-v3 and not @deprecated
-// (conformance/README.md). Pickles removed by the filter are counted as skipped.
+// (conformance/README.md); provider-v3 drops "not @fractional-v3". Pickles removed by the
+// filter are counted as skipped.
+//
+// Flag-set selectors: the step `an option "selector" of type "String" with value "S"` makes
+// the scenario evaluate against the flag file S names, as the testbed's launchpad sources
+// (launchpad/configs/default.json: flags/allFlags.json, rawflags/selector-flags.json,
+// rawflags/selector-flag-combined-metadata.json) do: "flags/allFlags.json" is the suite's merged
+// file, "rawflags/NAME.json" is the unmerged flags/NAME.json of the testbed copy. Any other
+// selector is an error. One riskd run per flag file.
 //
 // ---------------------------------------------------------------------------------------
 // SKIP LIST (scenarios skipped by name). Everything else must pass.
 //
 // | feature                          | scenario                                                      | reason |
 // | -------------------------------- | ------------------------------------------------------------- | ------ |
-// | gherkin/disabled.feature         | Flag disabled in one flag set, enabled in another             | needs a flag-set selector (provider option "selector"); riskd flags eval loads one flag file |
-// | gherkin/metadata.feature         | Returns flag set metadata                                     | needs selector rawflags/selector-flag-combined-metadata.json and the launchpad "metadata" config |
-// | gherkin/metadata.feature         | Flag metadata overwrites flag set metadata                    | needs selector rawflags/selector-flag-combined-metadata.json and the launchpad "metadata" config |
 // | gherkin/contextEnrichment.feature| Use enriched context                                          | needs the daemon's static context (-X injectedmetadata=set, launchpad default.json) |
 // | gherkin/contextEnrichment.feature| Use enriched context on connection error for (IN-PROCESS|RPC) | needs a running daemon and provider: connection loss, stale/ready events |
 // | gherkin/contextEnrichment.feature| Use enriched context on RPC connection will not cache the value | RPC provider cache and change events from a live flag update |
 // ---------------------------------------------------------------------------------------
 const SKIPS = [
-  {
-    feature: 'gherkin/disabled.feature',
-    scenario: 'Flag disabled in one flag set, enabled in another',
-    reason: 'needs a flag-set selector (provider option "selector"); riskd flags eval loads one flag file',
-  },
-  {
-    feature: 'gherkin/metadata.feature',
-    scenario: 'Returns flag set metadata',
-    reason: 'needs selector rawflags/selector-flag-combined-metadata.json and the launchpad "metadata" config',
-  },
-  {
-    feature: 'gherkin/metadata.feature',
-    scenario: 'Flag metadata overwrites flag set metadata',
-    reason: 'needs selector rawflags/selector-flag-combined-metadata.json and the launchpad "metadata" config',
-  },
   {
     feature: 'gherkin/contextEnrichment.feature',
     scenario: 'Use enriched context',
@@ -60,6 +58,8 @@ const SKIPS = [
   },
 ];
 const TAG_EXCLUDE = ['@fractional-v1', '@fractional-v3', '@deprecated'];
+const TAG_EXCLUDE_V3 = ['@fractional-v1', '@deprecated'];
+const ORACLE_NO_V3 = 'the JS oracle (@openfeature/flagd-core) has no v3 (CBOR) fractional bucketing';
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -160,9 +160,10 @@ function makeOracle(flagText) {
 }
 
 // Returns { results: [...], error: null } or { results: null, error: "..." }.
-function runEngine(engine, flagFile, requests) {
+function runEngine(engine, flagFile, requests, extraArgs = []) {
   const jsonl = requests.map((r) => JSON.stringify(r)).join('\n') + '\n';
   if (engine === 'oracle') {
+    if (extraArgs.length) return { results: null, error: `the oracle does not take ${extraArgs.join(' ')}` };
     let evalOne;
     try {
       evalOne = makeOracle(fs.readFileSync(flagFile, 'utf8'));
@@ -172,7 +173,7 @@ function runEngine(engine, flagFile, requests) {
     return { results: requests.map((r) => evalOne(JSON.parse(JSON.stringify(r)))), error: null };
   }
   const bin = process.env.RISKD_BIN || path.join(REPO, 'build', 'riskd');
-  const args = ['flags', 'eval', '--flags', flagFile, '--requests', '-', '--lenient'];
+  const args = ['flags', 'eval', '--flags', flagFile, '--requests', '-', '--lenient', ...extraArgs];
   const p = spawnSync(bin, args, { input: jsonl, encoding: 'utf8', maxBuffer: 256 << 20, timeout: 120000 });
   if (p.error) {
     const why = p.error.code === 'ENOENT' ? 'binary not found (build it, or use --engine oracle)' : p.error.message;
@@ -245,7 +246,17 @@ const NOOP = () => {};
 const STEPS = [
   [/^an evaluator$/, NOOP],
   [/^a stable flagd provider$/, NOOP],
+  [/^a metadata flagd provider$/, NOOP], // launchpad config whose sources include the selector files
   [/^an option "cache" of type "CacheType" with value "(.*)"$/, NOOP], // no cache in-process
+  [
+    /^an option "selector" of type "String" with value "(.*)"$/,
+    (st, [, selector]) => {
+      if (st.evaluated) throw new Error('selector set after an evaluation');
+      if (st.selector !== null) throw new Error(`second selector "${selector}" (first "${st.selector}")`);
+      st.selector = selector;
+      st.flagFile = st.resolveSelector(selector); // throws on a selector with no flag file
+    },
+  ],
   [
     /^a (Boolean|String|Integer|Float|Object)-flag with key "(.*)" and a (?:default|fallback) value "(.*)"$/,
     (st, [, type, key, def]) => {
@@ -275,7 +286,10 @@ const STEPS = [
     (st) => {
       if (!st.flag) throw new Error('evaluated before a flag step');
       const { key, type, default: def } = st.flag;
-      st.prog.push({ eval: { flag: key, type: TYPES[type], default: def, context: structuredClone(st.context) } });
+      st.prog.push({
+        eval: { flag: key, type: TYPES[type], default: def, context: structuredClone(st.context) },
+        file: st.flagFile,
+      });
       st.evaluated = st.flag;
     },
   ],
@@ -327,8 +341,16 @@ function check(st, fn) {
   st.prog.push({ check: fn, step: st.step });
 }
 
-function compilePickle(p) {
-  const st = { flag: null, evaluated: null, context: {}, prog: [] };
+function compilePickle(p, suite) {
+  const st = {
+    flag: null,
+    evaluated: null,
+    context: {},
+    prog: [],
+    selector: null,
+    flagFile: suite.flagFile,
+    resolveSelector: suite.resolveSelector,
+  };
   for (const step of p.steps) {
     const hit = STEPS.find(([re]) => re.test(step.text));
     if (!hit) return { error: `undefined step: ${step.text}` };
@@ -369,9 +391,12 @@ function mergedProviderFlags() {
 }
 
 // ---------------------------------------------------------------- main
-function skipReason(p) {
-  const tagged = p.tags.filter((t) => TAG_EXCLUDE.includes(t));
+const NAME_CHECKED = new Set(); // features with a pickle matched against SKIPS
+
+function skipReason(p, suite) {
+  const tagged = p.tags.filter((t) => suite.tagExclude.includes(t));
   if (tagged.length) return { kind: 'tag', reason: `tag ${tagged.join(' ')}` };
+  NAME_CHECKED.add(p.feature);
   for (const s of SKIPS) {
     const ok = s.feature === p.feature && (s.scenario instanceof RegExp ? s.scenario.test(p.name) : s.scenario === p.name);
     if (ok) {
@@ -398,14 +423,14 @@ function parseArgs(argv) {
     else usage(`unknown argument ${a}`);
   }
   if (!['riskd', 'oracle'].includes(o.engine)) usage(`unknown engine ${o.engine}`);
-  if (o.suite && !['evaluator', 'provider'].includes(o.suite)) usage(`unknown suite ${o.suite}`);
+  if (o.suite && !['evaluator', 'provider', 'provider-v3'].includes(o.suite)) usage(`unknown suite ${o.suite}`);
   return o;
 }
 
 function usage(err) {
   const text =
-    'usage: testbed.mjs [--engine riskd|oracle] [--suite evaluator|provider] [--verbose] [--dump DIR]\n' +
-    '       testbed.mjs oracle-eval --flags FILE --requests FILE|-';
+    'usage: testbed.mjs [--engine riskd|oracle] [--suite evaluator|provider|provider-v3] [--verbose] [--dump DIR]\n' +
+    '       testbed.mjs oracle-eval --flags FILE --requests FILE|- [--fractional v2]';
   if (err) {
     console.error(`testbed.mjs: ${err}\n${text}`);
     process.exit(2);
@@ -420,7 +445,11 @@ function oracleEval(argv) {
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--flags') flags = argv[++i];
     else if (argv[i] === '--requests') reqs = argv[++i];
-    else if (argv[i] !== '--lenient') usage(`oracle-eval: unknown argument ${argv[i]}`);
+    else if (argv[i] === '--fractional') {
+      const v = argv[++i];
+      if (v === 'v3') usage(`oracle-eval: --fractional v3: ${ORACLE_NO_V3}`);
+      if (v !== 'v2') usage(`oracle-eval: unknown --fractional ${v}`);
+    } else if (argv[i] !== '--lenient') usage(`oracle-eval: unknown argument ${argv[i]}`);
   }
   if (!flags || !reqs) usage('oracle-eval needs --flags and --requests');
   let evalOne;
@@ -450,6 +479,20 @@ function main() {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'riskd-testbed-'));
   const provFile = path.join(tmp, 'allFlags.json');
   fs.writeFileSync(provFile, JSON.stringify(mergedProviderFlags(), null, 2) + '\n');
+  // The launchpad's flag-set selectors (see the header).
+  const providerSelector = (sel) => {
+    if (sel === 'flags/allFlags.json') return provFile;
+    const m = /^rawflags\/([A-Za-z0-9_.-]+\.json)$/.exec(sel);
+    const f = m && path.join(TESTBED, 'flags', m[1]);
+    if (f && fs.existsSync(f)) return f;
+    throw new Error(`selector "${sel}" names no flag file of the testbed`);
+  };
+  const noSelector = (sel) => {
+    throw new Error(`selector "${sel}": this suite has one flag file`);
+  };
+  const providerFeatures = ['targeting', 'evaluation', 'disabled', 'metadata', 'contextEnrichment'].map(
+    (f) => `gherkin/${f}.feature`,
+  );
   const suites = [
     {
       name: 'evaluator',
@@ -459,11 +502,25 @@ function main() {
         .filter((f) => f.endsWith('.feature'))
         .sort()
         .map((f) => `evaluator/gherkin/${f}`),
+      tagExclude: TAG_EXCLUDE,
+      resolveSelector: noSelector,
     },
     {
       name: 'provider',
       flagFile: provFile,
-      features: ['targeting', 'evaluation', 'disabled', 'metadata', 'contextEnrichment'].map((f) => `gherkin/${f}.feature`),
+      features: providerFeatures,
+      tagExclude: TAG_EXCLUDE,
+      resolveSelector: providerSelector,
+    },
+    {
+      name: 'provider-v3',
+      flagFile: provFile,
+      features: providerFeatures,
+      select: (p) => p.tags.includes('@fractional-v3'),
+      tagExclude: TAG_EXCLUDE_V3,
+      resolveSelector: providerSelector,
+      engineArgs: ['--fractional', 'v3'],
+      oracleSkip: ORACLE_NO_V3,
     },
   ].filter((s) => !opt.suite || s.name === opt.suite);
 
@@ -477,70 +534,86 @@ function main() {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
   for (const s of SKIPS) {
-    const inRun = suites.some((su) => su.features.includes(s.feature));
-    if (inRun && !s.used) console.log(`warning: skip entry matched no scenario: ${s.feature} "${s.scenario}"`);
+    if (NAME_CHECKED.has(s.feature) && !s.used) console.log(`warning: skip entry matched no scenario: ${s.feature} "${s.scenario}"`);
   }
   console.log(`${total.pass} passed, ${total.fail} failed, ${total.skip} skipped`);
   return total.fail ? 1 : 0;
 }
 
 function runSuite(suite, opt) {
-  const pickles = suite.features.flatMap((f) => loadPickles(path.join(TESTBED, f), f));
-  const c = { pass: 0, fail: 0, skip: 0, byTag: 0, byName: 0 };
+  const pickles = suite.features
+    .flatMap((f) => loadPickles(path.join(TESTBED, f), f))
+    .filter((p) => !suite.select || suite.select(p));
+  const c = { pass: 0, fail: 0, skip: 0, byTag: 0, byName: 0, byEngine: 0 };
   const runs = [];
-  const requests = [];
+  const batches = new Map(); // flag file -> requests
   const label = (p) => `${p.feature}:${p.line} "${p.name}"`;
   const fail = (p, msg) => {
     c.fail++;
     console.log(`FAIL ${suite.name} ${label(p)}: ${msg}`);
   };
+  const engineSkip = opt.engine === 'oracle' ? suite.oracleSkip : null;
 
   for (const p of pickles) {
-    const sk = skipReason(p);
+    const sk = skipReason(p, suite) ?? (engineSkip ? { kind: 'engine', reason: engineSkip } : null);
     if (sk) {
       c.skip++;
-      sk.kind === 'tag' ? c.byTag++ : c.byName++;
+      if (sk.kind === 'tag') c.byTag++;
+      else if (sk.kind === 'name') c.byName++;
+      else c.byEngine++;
       if (opt.verbose) console.log(`skip ${suite.name} ${label(p)}: ${sk.reason}`);
       continue;
     }
-    const prog = compilePickle(p);
+    const prog = compilePickle(p, suite);
     if (prog.error) {
       fail(p, prog.error);
       continue;
     }
-    for (const op of prog.prog) if (op.eval) op.index = requests.push(op.eval) - 1;
+    for (const op of prog.prog) {
+      if (!op.eval) continue;
+      if (!batches.has(op.file)) batches.set(op.file, []);
+      op.index = batches.get(op.file).push(op.eval) - 1;
+    }
     runs.push({ p, prog: prog.prog });
   }
 
-  const out = requests.length ? runEngine(opt.engine, suite.flagFile, requests) : { results: [], error: null };
-  if (opt.dump) {
-    fs.mkdirSync(opt.dump, { recursive: true });
-    fs.writeFileSync(path.join(opt.dump, `${suite.name}.flags.json`), fs.readFileSync(suite.flagFile));
-    fs.writeFileSync(path.join(opt.dump, `${suite.name}.requests.jsonl`), requests.map((r) => JSON.stringify(r) + '\n').join(''));
-    if (out.results) {
-      const f = path.join(opt.dump, `${suite.name}.${opt.engine}.jsonl`);
-      fs.writeFileSync(f, out.results.map((r) => JSON.stringify(r) + '\n').join(''));
+  const outs = new Map(); // flag file -> { results, error }
+  for (const [file, requests] of batches) {
+    const out = runEngine(opt.engine, file, requests, suite.engineArgs ?? []);
+    outs.set(file, out);
+    if (opt.dump) {
+      const tag = file === suite.flagFile ? suite.name : `${suite.name}.${path.basename(file, '.json')}`;
+      fs.mkdirSync(opt.dump, { recursive: true });
+      fs.writeFileSync(path.join(opt.dump, `${tag}.flags.json`), fs.readFileSync(file));
+      fs.writeFileSync(path.join(opt.dump, `${tag}.requests.jsonl`), requests.map((r) => JSON.stringify(r) + '\n').join(''));
+      if (out.results) {
+        const f = path.join(opt.dump, `${tag}.${opt.engine}.jsonl`);
+        fs.writeFileSync(f, out.results.map((r) => JSON.stringify(r) + '\n').join(''));
+      }
     }
   }
+  const fileNote = (f) => (f === suite.flagFile ? '' : ` flags ${path.relative(TESTBED, f)};`);
 
   for (const { p, prog } of runs) {
-    if (out.error) {
-      fail(p, 'engine failed (see ERROR below)');
-      continue;
-    }
     let cur = null;
     let req = null;
+    let file = null;
     let msg = null;
     for (const op of prog) {
       if (op.eval) {
-        [cur, req] = [out.results[op.index], op.eval];
+        const out = outs.get(op.file);
+        if (out.error) {
+          msg = `engine failed on ${op.file === suite.flagFile ? 'the suite flag file' : op.file} (see ERROR below)`;
+          break;
+        }
+        [cur, req, file] = [out.results[op.index], op.eval, op.file];
         msg = contractProblem(cur, req, op.index);
         if (msg) msg = `contract: ${msg}`;
       } else {
         msg = op.check(cur);
         if (msg) {
           msg +=
-            ` [step "${op.step}"; request ${JSON.stringify(req)};` +
+            ` [step "${op.step}";${fileNote(file)} request ${JSON.stringify(req)};` +
             ` got variant ${show(cur.variant)}, reason ${cur.reason}, errorCode ${show(cur.errorCode)}]`;
         }
       }
@@ -552,10 +625,12 @@ function runSuite(suite, opt) {
       if (opt.verbose) console.log(`ok   ${suite.name} ${label(p)}`);
     }
   }
-  if (out.error) console.log(`ERROR ${suite.name}: ${out.error}`);
+  for (const [file, out] of outs) if (out.error) console.log(`ERROR ${suite.name}${file === suite.flagFile ? '' : ` (${file})`}: ${out.error}`);
+  const extra = suite.engineArgs?.length && !engineSkip ? ` ${suite.engineArgs.join(' ')}` : '';
+  const byEngine = c.byEngine ? `, ${c.byEngine} by engine: ${engineSkip}` : '';
   console.log(
-    `suite ${suite.name} (${opt.engine}, ${pickles.length} pickles): ${c.pass} passed, ${c.fail} failed, ` +
-      `${c.skip} skipped (${c.byTag} by tag, ${c.byName} by name)`,
+    `suite ${suite.name} (${opt.engine}${extra}, ${pickles.length} pickles): ${c.pass} passed, ${c.fail} failed, ` +
+      `${c.skip} skipped (${c.byTag} by tag, ${c.byName} by name${byEngine})`,
   );
   return c;
 }
