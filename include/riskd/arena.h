@@ -27,10 +27,10 @@ RD_API char *rd_strndup(const char *s, size_t n);
  * stops calling malloc) or rd_arena_deinit. Not thread-safe: one arena per thread. */
 typedef struct rd_arena_chunk rd_arena_chunk;
 typedef struct rd_arena {
-    rd_arena_chunk *head;  /* current chunk, newest first */
-    size_t used_bytes;     /* in use across chunks since the last reset */
-    size_t peak_bytes;     /* the most ever in use, so reset can size one chunk for it */
-    size_t limit_bytes;    /* 0 = unlimited; above it allocations fail */
+    rd_arena_chunk *head; /* current chunk, newest first */
+    size_t used_bytes;    /* in use across chunks since the last reset */
+    size_t peak_bytes;    /* the most ever in use, so reset can size one chunk for it */
+    size_t limit_bytes;   /* 0 = unlimited; above it allocations fail */
 } rd_arena;
 
 RD_API void rd_arena_init(rd_arena *a, size_t limit_bytes);

@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 #if defined(__GNUC__)
-#define RD_API __attribute__((visibility("default")))
+#define RD_API          __attribute__((visibility("default")))
 #define RD_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define RD_API
@@ -16,16 +16,16 @@
 #endif
 
 /*       name            value  stable code           http  message */
-#define RD_ERRORS(X)                                                                    \
-    X(RD_OK,              0,   "OK",                  200, "success")                   \
-    X(RD_EINVAL,         -1,   "INVALID_ARGUMENT",    400, "invalid argument")          \
-    X(RD_ENOMEM,         -2,   "OUT_OF_MEMORY",       503, "out of memory")             \
-    X(RD_EPARSE,         -3,   "PARSE_ERROR",         400, "malformed input")           \
-    X(RD_ELIMIT,         -4,   "LIMIT_EXCEEDED",      413, "limit exceeded")            \
-    X(RD_EIO,            -5,   "IO_ERROR",            500, "input/output error")        \
-    X(RD_ENOTFOUND,      -6,   "NOT_FOUND",           404, "not found")                 \
-    X(RD_ETYPE,          -7,   "TYPE_MISMATCH",       400, "type mismatch")             \
-    X(RD_EINTERNAL,      -8,   "INTERNAL",            500, "internal error")
+#define RD_ERRORS(X)                                                                                         \
+    X(RD_OK, 0, "OK", 200, "success")                                                                        \
+    X(RD_EINVAL, -1, "INVALID_ARGUMENT", 400, "invalid argument")                                            \
+    X(RD_ENOMEM, -2, "OUT_OF_MEMORY", 503, "out of memory")                                                  \
+    X(RD_EPARSE, -3, "PARSE_ERROR", 400, "malformed input")                                                  \
+    X(RD_ELIMIT, -4, "LIMIT_EXCEEDED", 413, "limit exceeded")                                                \
+    X(RD_EIO, -5, "IO_ERROR", 500, "input/output error")                                                     \
+    X(RD_ENOTFOUND, -6, "NOT_FOUND", 404, "not found")                                                       \
+    X(RD_ETYPE, -7, "TYPE_MISMATCH", 400, "type mismatch")                                                   \
+    X(RD_EINTERNAL, -8, "INTERNAL", 500, "internal error")
 
 enum {
 #define RD__ERR_ENUM(name, val, code, http, msg) name = (val),

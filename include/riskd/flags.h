@@ -72,13 +72,13 @@ RD_API const rd_value *rd_flagset_metadata(const rd_flagset *fs);
 /* OpenFeature resolution details. Pointers are borrowed from the flag set or the scratch
  * arena passed to rd_flag_eval, valid until that arena's reset while fs lives. */
 typedef struct rd_resolution {
-    bool has_value;           /* false: the caller's default applies */
+    bool has_value; /* false: the caller's default applies */
     rd_value value;
-    const char *variant;      /* NULL when none */
+    const char *variant; /* NULL when none */
     rd_reason reason;
-    rd_flag_error error;      /* RD_FLAG_OK unless reason is RD_REASON_ERROR */
-    const char *error_message;/* NULL when error is RD_FLAG_OK */
-    const rd_value *metadata; /* an object, never NULL */
+    rd_flag_error error;       /* RD_FLAG_OK unless reason is RD_REASON_ERROR */
+    const char *error_message; /* NULL when error is RD_FLAG_OK */
+    const rd_value *metadata;  /* an object, never NULL */
 } rd_resolution;
 
 /* Evaluate flag `key` for context ctx (an object, or NULL for none) as type. timestamp is

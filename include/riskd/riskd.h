@@ -11,9 +11,9 @@
 #include "riskd/logic.h"
 #include "riskd/flags.h"
 
-#define RD_VERSION_MAJOR 0
-#define RD_VERSION_MINOR 1
-#define RD_VERSION_PATCH 0
+#define RD_VERSION_MAJOR  0
+#define RD_VERSION_MINOR  1
+#define RD_VERSION_PATCH  0
 #define RD_VERSION_STRING "0.1.0"
 
 /* The library's version string, e.g. "0.1.0". */

@@ -12,7 +12,7 @@
 #include "riskd/riskd.h"
 
 #define MAX_FLAGS_BYTES (64u << 20)
-#define MAX_LINE_BYTES (1u << 20)
+#define MAX_LINE_BYTES  (1u << 20)
 
 static const char flags_usage[] =
     "usage: riskd flags <validate|eval> [options]\n"
@@ -24,7 +24,8 @@ static const char flags_usage[] =
     "  eval --flags FILE --requests FILE.jsonl|-  [--lenient] [--fractional v2|v3] [--timestamp S]\n"
     "  eval --flags FILE --flag KEY [--type T] [--default JSON] [--context JSON]\n"
     "      Evaluate flags. Each request line is\n"
-    "        {\"flag\":\"key\",\"type\":\"boolean|string|integer|float|object\",\"default\":V,\"context\":{...}}\n"
+    "        "
+    "{\"flag\":\"key\",\"type\":\"boolean|string|integer|float|object\",\"default\":V,\"context\":{...}}\n"
     "      (type omitted: no type check); each output line, in the same order, is\n"
     "        {\"flag\",\"value\",\"variant\",\"reason\",\"errorCode\",\"errorMessage\",\"metadata\"}\n"
     "      where value is the request's default whenever the flag yields no value.\n"
@@ -61,7 +62,8 @@ static int load_flagset(const char *path, const rd_flagset_opts *o, rd_flagset *
 }
 
 /* Append one result line. */
-static void write_result(rd_buf *b, const char *flag, size_t flag_len, const rd_value *def, const rd_resolution *r)
+static void write_result(rd_buf *b, const char *flag, size_t flag_len, const rd_value *def,
+                         const rd_resolution *r)
 {
     rd_buf_puts(b, "{\"flag\":");
     if (flag)
@@ -91,7 +93,9 @@ static void write_result(rd_buf *b, const char *flag, size_t flag_len, const rd_
 static void write_bad_request(rd_buf *b, const rd_flagset *fs, const char *msg)
 {
     static const rd_value null_value = {.type = RD_VNULL};
-    rd_resolution r = {.reason = RD_REASON_ERROR, .error = RD_FLAG_INVALID_CONTEXT, .error_message = msg,
+    rd_resolution r = {.reason = RD_REASON_ERROR,
+                       .error = RD_FLAG_INVALID_CONTEXT,
+                       .error_message = msg,
                        .metadata = rd_flagset_metadata(fs)};
     write_result(b, NULL, 0, &null_value, &r);
 }
@@ -130,7 +134,8 @@ static bool eval_line(const rd_flagset *fs, const struct eval_opts *o, const cha
         return false;
     }
     rd_resolution r;
-    rd_flag_eval(fs, flag->u.s, flag->len, t, ctx && ctx->type == RD_VOBJECT ? ctx : NULL, o->timestamp, arena, &r);
+    rd_flag_eval(fs, flag->u.s, flag->len, t, ctx && ctx->type == RD_VOBJECT ? ctx : NULL, o->timestamp,
+                 arena, &r);
     write_result(out, flag->u.s, flag->len, def ? def : &null_value, &r);
     return true;
 }
@@ -189,7 +194,8 @@ static int eval_one(const rd_flagset *fs, const struct eval_opts *o, const char 
     } else if (def_text && rd_json_parse(def_text, strlen(def_text), NULL, &arena, &def, &err) != RD_OK) {
         def = rd_value_string(def_text, (uint32_t)strlen(def_text));
     }
-    if (rc == CLI_OK && ctx_text && rd_json_parse(ctx_text, strlen(ctx_text), NULL, &arena, &ctx, &err) != RD_OK) {
+    if (rc == CLI_OK && ctx_text &&
+        rd_json_parse(ctx_text, strlen(ctx_text), NULL, &arena, &ctx, &err) != RD_OK) {
         cli_errorf("--context: %s", err.msg);
         rc = CLI_USAGE;
     } else if (rc == CLI_OK && ctx.type != RD_VOBJECT) {
@@ -222,8 +228,17 @@ static int parse_fractional(const char *s, int *out)
     return CLI_OK;
 }
 
-enum { OPT_LENIENT = 256, OPT_FRACTIONAL, OPT_TIMESTAMP, OPT_FLAGS, OPT_REQUESTS, OPT_FLAG, OPT_TYPE,
-       OPT_DEFAULT, OPT_CONTEXT };
+enum {
+    OPT_LENIENT = 256,
+    OPT_FRACTIONAL,
+    OPT_TIMESTAMP,
+    OPT_FLAGS,
+    OPT_REQUESTS,
+    OPT_FLAG,
+    OPT_TYPE,
+    OPT_DEFAULT,
+    OPT_CONTEXT
+};
 
 static const struct option long_opts[] = {
     {"help", no_argument, NULL, 'h'},
@@ -251,9 +266,7 @@ static int parse_args(int argc, char **argv, struct args *a)
     while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
         char *end;
         switch (c) {
-        case 'h':
-            fputs(flags_usage, stdout);
-            exit(CLI_OK);
+        case 'h': fputs(flags_usage, stdout); exit(CLI_OK);
         case OPT_LENIENT: a->eo.fs.lenient = true; break;
         case OPT_FRACTIONAL:
             if (parse_fractional(optarg, &a->eo.fs.fractional_version) != CLI_OK)
@@ -273,9 +286,7 @@ static int parse_args(int argc, char **argv, struct args *a)
         case OPT_TYPE: a->type = optarg; break;
         case OPT_DEFAULT: a->def = optarg; break;
         case OPT_CONTEXT: a->ctx = optarg; break;
-        default:
-            fputs(flags_usage, stderr);
-            return CLI_USAGE;
+        default: fputs(flags_usage, stderr); return CLI_USAGE;
         }
     }
     return CLI_OK;

@@ -93,8 +93,8 @@ int main(void)
         }
         rd_arena_reset(&scratch);
     }
-    printf("jsonlogic suite: %d cases\n%d passed, %d failed, %d skipped\n", passed + failed + skipped, passed, failed,
-           skipped);
+    printf("jsonlogic suite: %d cases\n%d passed, %d failed, %d skipped\n", passed + failed + skipped, passed,
+           failed, skipped);
     rd_buf_deinit(&b);
     rd_buf_deinit(&got);
     rd_arena_deinit(&doc);

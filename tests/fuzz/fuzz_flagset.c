@@ -9,7 +9,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char ctx_json[] = "{\"targetingKey\":\"user-1\",\"email\":\"a@b.c\",\"age\":42,\"tags\":[\"x\"]}";
+    static const char ctx_json[] =
+        "{\"targetingKey\":\"user-1\",\"email\":\"a@b.c\",\"age\":42,\"tags\":[\"x\"]}";
     for (int lenient = 0; lenient < 2; lenient++) {
         rd_flagset_opts o = {.lenient = lenient, .fractional_version = lenient ? 3 : 2};
         rd_flagset *fs;

@@ -25,7 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             rd_logic *l;
             if (rd_logic_compile(&rule, &o, &l, &err) != RD_OK)
                 continue;
-            rd_logic_env env = {.flagd = true, .flag_key = "fuzz", .flag_key_len = 4, .timestamp = 1700000000};
+            rd_logic_env env = {
+                .flagd = true, .flag_key = "fuzz", .flag_key_len = 4, .timestamp = 1700000000};
             rd_value out;
             rd_logic_eval(l, &ctx, &env, &scratch, &out, &err);
             rd_arena_reset(&scratch);

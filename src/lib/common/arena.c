@@ -70,7 +70,7 @@ struct rd_arena_chunk {
 };
 
 #define ARENA_MIN_CHUNK 4096u
-#define ARENA_ALIGN _Alignof(max_align_t)
+#define ARENA_ALIGN     _Alignof(max_align_t)
 
 void rd_arena_init(rd_arena *a, size_t limit_bytes)
 {

@@ -54,7 +54,8 @@ const char *rd_reason_name(rd_reason r)
 
 const char *rd_flag_error_name(rd_flag_error e)
 {
-    static const char *n[] = {"", "FLAG_NOT_FOUND", "PARSE_ERROR", "TYPE_MISMATCH", "GENERAL", "INVALID_CONTEXT"};
+    static const char *n[] = {"",        "FLAG_NOT_FOUND", "PARSE_ERROR", "TYPE_MISMATCH",
+                              "GENERAL", "INVALID_CONTEXT"};
     return (unsigned)e < 6 ? n[e] : "GENERAL";
 }
 
@@ -208,8 +209,9 @@ static int parse_variants(struct parse *p, flag *f, const rd_value *v)
         rd_vtype t = m->val.type;
         char what[200];
         if (t == RD_VNULL || t == RD_VARRAY) {
-            snprintf(what, sizeof(what), "%.100s: a variant must be a boolean, string, number or object, not %s",
-                     m->key, rd_vtype_name(t));
+            snprintf(what, sizeof(what),
+                     "%.100s: a variant must be a boolean, string, number or object, not %s", m->key,
+                     rd_vtype_name(t));
             return bad(p, f->key, "variants.%s", what);
         }
         if (t != first) {
@@ -243,7 +245,8 @@ static int parse_targeting(struct parse *p, flag *f, const rd_value *t)
     int rc = resolve_refs(p, f->key, t, 0, &rule);
     if (rc != RD_OK)
         return rc;
-    rd_logic_opts lo = {.max_depth = p->opts->max_rule_depth, .fractional_version = p->opts->fractional_version};
+    rd_logic_opts lo = {.max_depth = p->opts->max_rule_depth,
+                        .fractional_version = p->opts->fractional_version};
     rd_err cerr;
     rc = rd_logic_compile(&rule, &lo, &f->targeting, &cerr);
     if (rc == RD_OK)
@@ -266,7 +269,8 @@ static int parse_flag(struct parse *p, flag *f, const rd_value *def)
     const rd_value *state = rd_value_get(def, "state", 5);
     if (!state)
         return bad(p, f->key, "state: %s", "missing (ENABLED or DISABLED)");
-    if (state->type != RD_VSTRING || (strcmp(state->u.s, "ENABLED") != 0 && strcmp(state->u.s, "DISABLED") != 0))
+    if (state->type != RD_VSTRING ||
+        (strcmp(state->u.s, "ENABLED") != 0 && strcmp(state->u.s, "DISABLED") != 0))
         return bad(p, f->key, "state: %s", "must be \"ENABLED\" or \"DISABLED\"");
     f->disabled = state->u.s[0] == 'D';
     int rc = parse_variants(p, f, rd_value_get(def, "variants", 8));
@@ -420,7 +424,10 @@ void rd_flagset_unref(rd_flagset *fs)
 
 size_t rd_flagset_count(const rd_flagset *fs) { return fs->nflags; }
 
-const char *rd_flagset_key(const rd_flagset *fs, size_t i) { return i < fs->nflags ? fs->flags[i].key : NULL; }
+const char *rd_flagset_key(const rd_flagset *fs, size_t i)
+{
+    return i < fs->nflags ? fs->flags[i].key : NULL;
+}
 
 const rd_value *rd_flagset_metadata(const rd_flagset *fs) { return &fs->metadata; }
 
@@ -511,21 +518,15 @@ static void go_encode(rd_strb *b, const rd_value *v)
 {
     char num[RD_NUM_BUF];
     switch (v->type) {
-    case RD_VNULL:
-        rd_strb_add(b, "null", 4);
-        break;
-    case RD_VBOOL:
-        rd_strb_add(b, v->u.b ? "true" : "false", v->u.b ? 4 : 5);
-        break;
+    case RD_VNULL: rd_strb_add(b, "null", 4); break;
+    case RD_VBOOL: rd_strb_add(b, v->u.b ? "true" : "false", v->u.b ? 4 : 5); break;
     case RD_VNUMBER:
         if (v->u.n == 0 && signbit(v->u.n))
             rd_strb_add(b, "-0", 2);
         else
             rd_strb_add(b, num, rd_num_format(v->u.n, num));
         break;
-    case RD_VSTRING:
-        go_string(b, v->u.s, v->len);
-        break;
+    case RD_VSTRING: go_string(b, v->u.s, v->len); break;
     case RD_VARRAY:
         rd_strb_add(b, "[", 1);
         for (uint32_t i = 0; i < v->len; i++) {
@@ -588,23 +589,19 @@ static const rd_member *result_variant(const flag *f, const rd_value *r, rd_aren
 static bool type_matches(rd_flag_type t, const rd_value *v)
 {
     switch (t) {
-    case RD_FLAG_ANY:
-        return true;
-    case RD_FLAG_BOOLEAN:
-        return v->type == RD_VBOOL;
-    case RD_FLAG_STRING:
-        return v->type == RD_VSTRING;
+    case RD_FLAG_ANY: return true;
+    case RD_FLAG_BOOLEAN: return v->type == RD_VBOOL;
+    case RD_FLAG_STRING: return v->type == RD_VSTRING;
     case RD_FLAG_INTEGER:
         return v->type == RD_VNUMBER && v->u.n == floor(v->u.n) && fabs(v->u.n) <= RD_MAX_SAFE_INTEGER;
-    case RD_FLAG_FLOAT:
-        return v->type == RD_VNUMBER;
-    case RD_FLAG_OBJECT:
-        return v->type == RD_VOBJECT;
+    case RD_FLAG_FLOAT: return v->type == RD_VNUMBER;
+    case RD_FLAG_OBJECT: return v->type == RD_VOBJECT;
     }
     return false;
 }
 
-static void eval_targeting(const flag *f, const rd_value *ctx, int64_t ts, rd_arena *scratch, rd_resolution *out)
+static void eval_targeting(const flag *f, const rd_value *ctx, int64_t ts, rd_arena *scratch,
+                           rd_resolution *out)
 {
     rd_logic_env env = {.flagd = true, .flag_key = f->key, .flag_key_len = f->key_len, .timestamp = ts};
     rd_value r;
@@ -632,12 +629,13 @@ static void eval_targeting(const flag *f, const rd_value *ctx, int64_t ts, rd_ar
     if (v)
         set_variant(out, v, RD_REASON_TARGETING_MATCH);
     else
-        set_error(out, RD_FLAG_GENERAL, oom ? "evaluation scratch space exhausted"
-                                            : "targeting returned a value that names no variant");
+        set_error(out, RD_FLAG_GENERAL,
+                  oom ? "evaluation scratch space exhausted"
+                      : "targeting returned a value that names no variant");
 }
 
-void rd_flag_eval(const rd_flagset *fs, const char *key, size_t key_len, rd_flag_type type, const rd_value *ctx,
-                  int64_t timestamp, rd_arena *scratch, rd_resolution *out)
+void rd_flag_eval(const rd_flagset *fs, const char *key, size_t key_len, rd_flag_type type,
+                  const rd_value *ctx, int64_t timestamp, rd_arena *scratch, rd_resolution *out)
 {
     static const rd_value no_ctx = {.type = RD_VOBJECT, .len = 0};
     memset(out, 0, sizeof(*out));

@@ -212,9 +212,7 @@ static int parse_string(struct parser *p, const char **out, uint32_t *out_len)
                 k += put_utf8(d + k, cp);
                 break;
             }
-            default:
-                p->pos = j - 2;
-                return perr(p, RD_EPARSE, "invalid escape in string");
+            default: p->pos = j - 2; return perr(p, RD_EPARSE, "invalid escape in string");
             }
         }
     }
@@ -420,8 +418,7 @@ static int parse_value(struct parser *p, rd_value *out)
     char c = p->s[p->pos];
     switch (c) {
     case '{':
-    case '[':
-        return parse_container(p, c == '{', out);
+    case '[': return parse_container(p, c == '{', out);
     case '"': {
         const char *s;
         uint32_t n;
@@ -430,16 +427,14 @@ static int parse_value(struct parser *p, rd_value *out)
             *out = rd_value_string(s, n);
         return rc;
     }
-    case 't':
-        return parse_literal(p, "true", rd_value_bool(true), out);
-    case 'f':
-        return parse_literal(p, "false", rd_value_bool(false), out);
-    case 'n':
-        return parse_literal(p, "null", RD_NULL_VALUE, out);
+    case 't': return parse_literal(p, "true", rd_value_bool(true), out);
+    case 'f': return parse_literal(p, "false", rd_value_bool(false), out);
+    case 'n': return parse_literal(p, "null", RD_NULL_VALUE, out);
     default:
         if (c == '-' || is_digit(c))
             return parse_number(p, out);
-        return perr(p, RD_EPARSE, (c == 'N' || c == 'I') ? "NaN and Infinity are not JSON" : "unexpected character");
+        return perr(p, RD_EPARSE,
+                    (c == 'N' || c == 'I') ? "NaN and Infinity are not JSON" : "unexpected character");
     }
 }
 
@@ -507,16 +502,13 @@ int rd_json_write(rd_buf *b, const rd_value *v)
 {
     char num[RD_NUM_BUF];
     switch (v->type) {
-    case RD_VNULL:
-        return rd_buf_puts(b, "null");
-    case RD_VBOOL:
-        return rd_buf_puts(b, v->u.b ? "true" : "false");
+    case RD_VNULL: return rd_buf_puts(b, "null");
+    case RD_VBOOL: return rd_buf_puts(b, v->u.b ? "true" : "false");
     case RD_VNUMBER:
         if (!isfinite(v->u.n))
             return rd_buf_puts(b, "null");
         return rd_buf_append(b, num, rd_num_format(v->u.n, num));
-    case RD_VSTRING:
-        return rd_json_write_string(b, v->u.s, v->len);
+    case RD_VSTRING: return rd_json_write_string(b, v->u.s, v->len);
     case RD_VARRAY:
         rd_buf_putc(b, '[');
         for (uint32_t i = 0; i < v->len; i++) {

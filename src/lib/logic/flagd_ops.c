@@ -216,15 +216,9 @@ static int enc_key_cmp(const void *x, const void *y)
 void rd__cbor_encode(rd_strb *b, const rd_value *v)
 {
     switch (v->type) {
-    case RD_VNULL:
-        rd_strb_add(b, "\xf6", 1);
-        break;
-    case RD_VBOOL:
-        rd_strb_add(b, v->u.b ? "\xf5" : "\xf4", 1);
-        break;
-    case RD_VNUMBER:
-        cbor_number(b, v->u.n);
-        break;
+    case RD_VNULL: rd_strb_add(b, "\xf6", 1); break;
+    case RD_VBOOL: rd_strb_add(b, v->u.b ? "\xf5" : "\xf4", 1); break;
+    case RD_VNUMBER: cbor_number(b, v->u.n); break;
     case RD_VSTRING:
         cbor_head(b, 3, v->len);
         rd_strb_add(b, v->u.s, v->len);
@@ -437,7 +431,8 @@ int rd__flagd_sem_ver(rd__ev *c, const rd_value *a, uint32_t n, rd_value *out)
 {
     rd_value vs[2];
     struct semver x, y;
-    if (n != 3 || a[1].type != RD_VSTRING || !version_text(c, &a[0], &vs[0]) || !version_text(c, &a[2], &vs[1]))
+    if (n != 3 || a[1].type != RD_VSTRING || !version_text(c, &a[0], &vs[0]) ||
+        !version_text(c, &a[2], &vs[1]))
         return null_result(out);
     if (!semver_parse(vs[0].u.s, vs[0].len, &x) || !semver_parse(vs[1].u.s, vs[1].len, &y))
         return null_result(out);
@@ -474,8 +469,7 @@ int rd__flagd_str_affix(rd__ev *c, const rd_value *a, uint32_t n, bool prefix, r
     if (n != 2 || a[0].type != RD_VSTRING || a[1].type != RD_VSTRING)
         return null_result(out);
     const rd_value *s = &a[0], *x = &a[1];
-    bool r = x->len <= s->len &&
-             memcmp(prefix ? s->u.s : s->u.s + (s->len - x->len), x->u.s, x->len) == 0;
+    bool r = x->len <= s->len && memcmp(prefix ? s->u.s : s->u.s + (s->len - x->len), x->u.s, x->len) == 0;
     *out = rd_value_bool(r);
     return RD_OK;
 }

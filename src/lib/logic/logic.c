@@ -54,7 +54,6 @@ static size_t path_push(struct comp *cp, const char *key, size_t idx)
     return old;
 }
 
-
 static int compile_node(struct comp *cp, const rd_value *v, int depth, rd__lnode *out);
 
 static int compile_kids(struct comp *cp, const rd_value *items, uint32_t n, int depth, rd__lnode *out,
@@ -191,16 +190,12 @@ static int fail(rd__ev *c, const char *op, const char *why)
 bool rd__logic_truthy(const rd_value *v)
 {
     switch (v->type) {
-    case RD_VNULL:
-        return false;
-    case RD_VBOOL:
-        return v->u.b;
-    case RD_VNUMBER:
-        return v->u.n != 0 && !isnan(v->u.n);
+    case RD_VNULL: return false;
+    case RD_VBOOL: return v->u.b;
+    case RD_VNUMBER: return v->u.n != 0 && !isnan(v->u.n);
     case RD_VSTRING:
     case RD_VARRAY:
-    case RD_VOBJECT: /* an empty object is falsy, as in Go's engine */
-        return v->len > 0;
+    case RD_VOBJECT: /* an empty object is falsy, as in Go's engine */ return v->len > 0;
     }
     return false;
 }
@@ -226,8 +221,8 @@ static double str_to_number(const char *s, size_t n)
     for (size_t i = 0; i < n; i++) /* strtod also takes hex, nan and inf spellings JS does not */
         if (!strchr("0123456789+-.eE", tmp[i]))
             return strcmp(tmp, "Infinity") == 0 || strcmp(tmp, "+Infinity") == 0 ? (double)INFINITY
-                   : strcmp(tmp, "-Infinity") == 0                                ? -(double)INFINITY
-                                                                                  : (double)NAN;
+                   : strcmp(tmp, "-Infinity") == 0                               ? -(double)INFINITY
+                                                                                 : (double)NAN;
     char *end;
     double d = strtod(tmp, &end);
     return *end ? (double)NAN : d;
@@ -236,22 +231,17 @@ static double str_to_number(const char *s, size_t n)
 static double to_number(const rd_value *v)
 {
     switch (v->type) {
-    case RD_VNULL:
-        return 0;
-    case RD_VBOOL:
-        return v->u.b ? 1 : 0;
-    case RD_VNUMBER:
-        return v->u.n;
-    case RD_VSTRING:
-        return str_to_number(v->u.s, v->len);
+    case RD_VNULL: return 0;
+    case RD_VBOOL: return v->u.b ? 1 : 0;
+    case RD_VNUMBER: return v->u.n;
+    case RD_VSTRING: return str_to_number(v->u.s, v->len);
     case RD_VARRAY:
         if (v->len == 0)
             return 0;
         if (v->len == 1 && v->u.items[0].type != RD_VARRAY && v->u.items[0].type != RD_VOBJECT)
             return v->u.items[0].type == RD_VNULL ? 0 : to_number(&v->u.items[0]);
         return NAN;
-    case RD_VOBJECT:
-        return NAN;
+    case RD_VOBJECT: return NAN;
     }
     return NAN;
 }
@@ -286,18 +276,10 @@ static void to_string(rd_strb *b, const rd_value *v)
 {
     char num[RD_NUM_BUF];
     switch (v->type) {
-    case RD_VNULL:
-        rd_strb_add(b, "null", 4);
-        break;
-    case RD_VBOOL:
-        rd_strb_add(b, v->u.b ? "true" : "false", v->u.b ? 4 : 5);
-        break;
-    case RD_VNUMBER:
-        rd_strb_add(b, num, rd_num_format(v->u.n, num));
-        break;
-    case RD_VSTRING:
-        rd_strb_add(b, v->u.s, v->len);
-        break;
+    case RD_VNULL: rd_strb_add(b, "null", 4); break;
+    case RD_VBOOL: rd_strb_add(b, v->u.b ? "true" : "false", v->u.b ? 4 : 5); break;
+    case RD_VNUMBER: rd_strb_add(b, num, rd_num_format(v->u.n, num)); break;
+    case RD_VSTRING: rd_strb_add(b, v->u.s, v->len); break;
     case RD_VARRAY:
         for (uint32_t i = 0; i < v->len; i++) {
             if (i)
@@ -306,9 +288,7 @@ static void to_string(rd_strb *b, const rd_value *v)
                 to_string(b, &v->u.items[i]);
         }
         break;
-    case RD_VOBJECT:
-        rd_strb_add(b, "[object Object]", 15);
-        break;
+    case RD_VOBJECT: rd_strb_add(b, "[object Object]", 15); break;
     }
 }
 
@@ -733,9 +713,7 @@ static int op_iter(rd__ev *c, const rd__lnode *n, const rd_value *data, rd_value
         }
         bool t = rd__logic_truthy(&r);
         switch (n->op) {
-        case RD__OP_MAP:
-            items[k++] = r;
-            break;
+        case RD__OP_MAP: items[k++] = r; break;
         case RD__OP_FILTER:
             if (t)
                 items[k++] = arr.u.items[i];
@@ -844,30 +822,16 @@ static int op_eager(rd__ev *c, const rd__lnode *n, const rd_value *a, const rd_v
     static const rd_value none = {.type = RD_VNULL};
     const rd_value *x = n->n > 0 ? &a[0] : &none, *y = n->n > 1 ? &a[1] : &none;
     switch (n->op) {
-    case RD__OP_MISSING:
-        return op_missing(c, a, n->n, data, out);
-    case RD__OP_MISSING_SOME:
-        return op_missing_some(c, a, n->n, data, out);
-    case RD__OP_NOT:
-        *out = rd_value_bool(!rd__logic_truthy(x));
-        return RD_OK;
-    case RD__OP_NOTNOT:
-        *out = rd_value_bool(rd__logic_truthy(x));
-        return RD_OK;
+    case RD__OP_MISSING: return op_missing(c, a, n->n, data, out);
+    case RD__OP_MISSING_SOME: return op_missing_some(c, a, n->n, data, out);
+    case RD__OP_NOT: *out = rd_value_bool(!rd__logic_truthy(x)); return RD_OK;
+    case RD__OP_NOTNOT: *out = rd_value_bool(rd__logic_truthy(x)); return RD_OK;
     case RD__OP_EQ:
-    case RD__OP_NE:
-        *out = rd_value_bool(loose_equal(c, x, y) == (n->op == RD__OP_EQ));
-        return RD_OK;
+    case RD__OP_NE: *out = rd_value_bool(loose_equal(c, x, y) == (n->op == RD__OP_EQ)); return RD_OK;
     case RD__OP_SEQ:
-    case RD__OP_SNE:
-        *out = rd_value_bool(strict_equal(x, y) == (n->op == RD__OP_SEQ));
-        return RD_OK;
-    case RD__OP_GT:
-        *out = rd_value_bool(less(c, y, x, false));
-        return RD_OK;
-    case RD__OP_GE:
-        *out = rd_value_bool(less(c, y, x, true));
-        return RD_OK;
+    case RD__OP_SNE: *out = rd_value_bool(strict_equal(x, y) == (n->op == RD__OP_SEQ)); return RD_OK;
+    case RD__OP_GT: *out = rd_value_bool(less(c, y, x, false)); return RD_OK;
+    case RD__OP_GE: *out = rd_value_bool(less(c, y, x, true)); return RD_OK;
     case RD__OP_LT:
     case RD__OP_LE: {
         bool eq = n->op == RD__OP_LE;
@@ -877,50 +841,34 @@ static int op_eager(rd__ev *c, const rd__lnode *n, const rd_value *a, const rd_v
         *out = rd_value_bool(r);
         return RD_OK;
     }
-    case RD__OP_CAT:
-        return op_cat(c, a, n->n, out);
-    case RD__OP_SUBSTR:
-        return op_substr(c, a, n->n, out);
-    case RD__OP_IN:
-        return op_in(c, a, n->n, out);
-    case RD__OP_MERGE:
-        return op_merge(c, a, n->n, out);
-    case RD__OP_FRACTIONAL:
-        return rd__flagd_fractional(c, a, n->n, out);
-    case RD__OP_SEM_VER:
-        return rd__flagd_sem_ver(c, a, n->n, out);
+    case RD__OP_CAT: return op_cat(c, a, n->n, out);
+    case RD__OP_SUBSTR: return op_substr(c, a, n->n, out);
+    case RD__OP_IN: return op_in(c, a, n->n, out);
+    case RD__OP_MERGE: return op_merge(c, a, n->n, out);
+    case RD__OP_FRACTIONAL: return rd__flagd_fractional(c, a, n->n, out);
+    case RD__OP_SEM_VER: return rd__flagd_sem_ver(c, a, n->n, out);
     case RD__OP_STARTS_WITH:
-    case RD__OP_ENDS_WITH:
-        return rd__flagd_str_affix(c, a, n->n, n->op == RD__OP_STARTS_WITH, out);
-    case RD__OP_ARRAY:
-        *out = (rd_value){.type = RD_VARRAY, .len = n->n, .u.items = a};
-        return RD_OK;
-    default:
-        return op_arith(c, n->op, a, n->n, out);
+    case RD__OP_ENDS_WITH: return rd__flagd_str_affix(c, a, n->n, n->op == RD__OP_STARTS_WITH, out);
+    case RD__OP_ARRAY: *out = (rd_value){.type = RD_VARRAY, .len = n->n, .u.items = a}; return RD_OK;
+    default: return op_arith(c, n->op, a, n->n, out);
     }
 }
 
 int rd__logic_ev(rd__ev *c, const rd__lnode *n, const rd_value *data, rd_value *out)
 {
     switch (n->op) {
-    case RD__OP_LIT:
-        *out = n->lit;
-        return RD_OK;
-    case RD__OP_VAR:
-        return op_var(c, n, data, out);
+    case RD__OP_LIT: *out = n->lit; return RD_OK;
+    case RD__OP_VAR: return op_var(c, n, data, out);
     case RD__OP_IF:
     case RD__OP_TERNARY:
     case RD__OP_OR:
-    case RD__OP_AND:
-        return op_lazy(c, n, data, out);
+    case RD__OP_AND: return op_lazy(c, n, data, out);
     case RD__OP_MAP:
     case RD__OP_FILTER:
     case RD__OP_ALL:
     case RD__OP_NONE:
-    case RD__OP_SOME:
-        return op_iter(c, n, data, out);
-    case RD__OP_REDUCE:
-        return op_reduce(c, n, data, out);
+    case RD__OP_SOME: return op_iter(c, n, data, out);
+    case RD__OP_REDUCE: return op_reduce(c, n, data, out);
     default: {
         rd_value *a;
         int rc = rd__logic_ev_args(c, n, data, &a);

@@ -4,19 +4,17 @@
 
 #include "riskd/logic.h"
 
-#define RD__LOGIC_OPS(X)                                                                          \
-    X(LIT, "")                                                                                    \
-    X(ARRAY, "")                                                                                  \
-    X(VAR, "var") X(MISSING, "missing") X(MISSING_SOME, "missing_some")                           \
-    X(IF, "if") X(TERNARY, "?:") X(OR, "or") X(AND, "and") X(NOT, "!") X(NOTNOT, "!!")           \
-    X(EQ, "==") X(SEQ, "===") X(NE, "!=") X(SNE, "!==")                                          \
-    X(GT, ">") X(GE, ">=") X(LT, "<") X(LE, "<=")                                                 \
-    X(ADD, "+") X(SUB, "-") X(MUL, "*") X(DIV, "/") X(MOD, "%") X(MAX, "max") X(MIN, "min")       \
-    X(CAT, "cat") X(SUBSTR, "substr") X(IN, "in") X(MERGE, "merge")                               \
-    X(MAP, "map") X(FILTER, "filter") X(REDUCE, "reduce") X(ALL, "all") X(NONE, "none")           \
-    X(SOME, "some")                                                                               \
-    X(FRACTIONAL, "fractional") X(SEM_VER, "sem_ver") X(STARTS_WITH, "starts_with")             \
-    X(ENDS_WITH, "ends_with")
+#define RD__LOGIC_OPS(X)                                                                                     \
+    X(LIT, "")                                                                                               \
+    X(ARRAY, "")                                                                                             \
+    X(VAR, "var")                                                                                            \
+    X(MISSING, "missing") X(MISSING_SOME, "missing_some") X(IF, "if") X(TERNARY, "?:") X(OR, "or")           \
+        X(AND, "and") X(NOT, "!") X(NOTNOT, "!!") X(EQ, "==") X(SEQ, "===") X(NE, "!=") X(SNE, "!==")        \
+            X(GT, ">") X(GE, ">=") X(LT, "<") X(LE, "<=") X(ADD, "+") X(SUB, "-") X(MUL, "*") X(DIV, "/")    \
+                X(MOD, "%") X(MAX, "max") X(MIN, "min") X(CAT, "cat") X(SUBSTR, "substr") X(IN, "in")        \
+                    X(MERGE, "merge") X(MAP, "map") X(FILTER, "filter") X(REDUCE, "reduce") X(ALL, "all")    \
+                        X(NONE, "none") X(SOME, "some") X(FRACTIONAL, "fractional") X(SEM_VER, "sem_ver")    \
+                            X(STARTS_WITH, "starts_with") X(ENDS_WITH, "ends_with")
 
 enum {
 #define RD__OP_ENUM(name, text) RD__OP_##name,
@@ -27,9 +25,9 @@ enum {
 
 typedef struct rd__lnode {
     uint8_t op;
-    uint32_t n;                    /* children */
-    const struct rd__lnode *kids;  /* n nodes */
-    rd_value lit;                  /* RD__OP_LIT: the value */
+    uint32_t n;                   /* children */
+    const struct rd__lnode *kids; /* n nodes */
+    rd_value lit;                 /* RD__OP_LIT: the value */
 } rd__lnode;
 
 struct rd_logic {
@@ -41,8 +39,8 @@ struct rd_logic {
 /* One evaluation's state; lives on the caller's stack. */
 typedef struct rd__ev {
     const rd_logic *logic;
-    const rd_value *root;     /* the context at the top of the rule */
-    const rd_logic_env *env;  /* never NULL */
+    const rd_value *root;    /* the context at the top of the rule */
+    const rd_logic_env *env; /* never NULL */
     rd_arena *scratch;
     rd_err *err;
 } rd__ev;

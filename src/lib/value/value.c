@@ -48,14 +48,10 @@ bool rd_value_equal(const rd_value *a, const rd_value *b)
     if (a->type != b->type)
         return false;
     switch (a->type) {
-    case RD_VNULL:
-        return true;
-    case RD_VBOOL:
-        return a->u.b == b->u.b;
-    case RD_VNUMBER:
-        return a->u.n == b->u.n;
-    case RD_VSTRING:
-        return a->len == b->len && memcmp(a->u.s, b->u.s, a->len) == 0;
+    case RD_VNULL: return true;
+    case RD_VBOOL: return a->u.b == b->u.b;
+    case RD_VNUMBER: return a->u.n == b->u.n;
+    case RD_VSTRING: return a->len == b->len && memcmp(a->u.s, b->u.s, a->len) == 0;
     case RD_VARRAY:
         if (a->len != b->len)
             return false;
@@ -244,8 +240,7 @@ int rd_value_copy(rd_arena *arena, const rd_value *src, rd_value *dst)
         v.u.members = m;
         break;
     }
-    default:
-        break;
+    default: break;
     }
     *dst = v;
     return RD_OK;

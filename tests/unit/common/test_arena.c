@@ -365,10 +365,7 @@ static void test_buf_oom(void **state)
 
 static char tmpdir[64];
 
-static void tmp_path(char *out, size_t n, const char *name)
-{
-    snprintf(out, n, "%s/%s", tmpdir, name);
-}
+static void tmp_path(char *out, size_t n, const char *name) { snprintf(out, n, "%s/%s", tmpdir, name); }
 
 static void write_file(const char *path, const void *data, size_t n)
 {

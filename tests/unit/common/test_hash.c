@@ -96,10 +96,14 @@ static void test_flagd_buckets(void **state)
         uint64_t total;
         uint64_t bucket;
     } rows[] = {
-        {"ejOoVL", 100, 0},           {"bY9fO-", 100, 0},
-        {"SI7p-", 100, 49},           {"6LvT0", 100, 50},
-        {"ceQdGm", 100, 99},          {"model-routeuser-1", 100, 82},
-        {"model-routeuser-2", 100, 79}, {"model-routeuser-4", 100, 27},
+        {"ejOoVL", 100, 0},
+        {"bY9fO-", 100, 0},
+        {"SI7p-", 100, 49},
+        {"6LvT0", 100, 50},
+        {"ceQdGm", 100, 99},
+        {"model-routeuser-1", 100, 82},
+        {"model-routeuser-2", 100, 79},
+        {"model-routeuser-4", 100, 27},
         {"model-routeapplicant-42", 100, 19},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {

@@ -63,36 +63,43 @@ static void test_refusals_name_flag_and_path(void **state)
                    "flags.f.state: must be \"ENABLED\" or \"DISABLED\"");
     expect_refusal("{\"flags\":{\"f\":{\"state\":\"ENABLED\",\"variants\":{}}}}", false, RD_EINVAL,
                    "flags.f.variants: must be an object with at least one variant");
-    expect_refusal("{\"flags\":{\"f\":{\"state\":\"ENABLED\",\"variants\":{\"a\":1,\"b\":\"x\"}}}}", false, RD_EINVAL,
+    expect_refusal("{\"flags\":{\"f\":{\"state\":\"ENABLED\",\"variants\":{\"a\":1,\"b\":\"x\"}}}}", false,
+                   RD_EINVAL,
                    "flags.f.variants.b: is a string but \"a\" is a number (all variants need one type)");
     expect_refusal("{\"flags\":{\"f\":{\"state\":\"ENABLED\",\"variants\":{\"a\":[1]}}}}", false, RD_EINVAL,
                    "flags.f.variants.a: a variant must be a boolean, string, number or object, not array");
-    expect_refusal("{\"flags\":{\"f\":{\"state\":\"ENABLED\",\"variants\":{\"a\":1},\"defaultVariant\":\"b\"}}}", true,
-                   RD_EINVAL, "flags.f.defaultVariant: \"b\" is not one of the variants");
-    expect_refusal("{\"flags\":{\"f\":{\"state\":\"ENABLED\",\"variants\":{\"a\":1},\"defaultVariant\":1}}}", true,
-                   RD_EINVAL, "flags.f.defaultVariant: must be a string or null, not number");
-    expect_refusal("{\"flags\":{\"f\":{\"state\":\"ENABLED\",\"variants\":{\"a\":1},\"targeting\":{\"if\":[{\"bogus\":1},"
+    expect_refusal(
+        "{\"flags\":{\"f\":{\"state\":\"ENABLED\",\"variants\":{\"a\":1},\"defaultVariant\":\"b\"}}}", true,
+        RD_EINVAL, "flags.f.defaultVariant: \"b\" is not one of the variants");
+    expect_refusal("{\"flags\":{\"f\":{\"state\":\"ENABLED\",\"variants\":{\"a\":1},\"defaultVariant\":1}}}",
+                   true, RD_EINVAL, "flags.f.defaultVariant: must be a string or null, not number");
+    expect_refusal("{\"flags\":{\"f\":{\"state\":\"ENABLED\",\"variants\":{\"a\":1},\"targeting\":{\"if\":[{"
+                   "\"bogus\":1},"
                    "\"a\"]}}}}",
                    false, RD_EPARSE, "flags.f.targeting.if[0]: unknown operator \"bogus\"");
-    expect_refusal("{\"flags\":{\"f\":{\"state\":\"ENABLED\",\"variants\":{\"a\":1},\"targeting\":{\"$ref\":\"nope\"}}}}",
+    expect_refusal("{\"flags\":{\"f\":{\"state\":\"ENABLED\",\"variants\":{\"a\":1},\"targeting\":{\"$ref\":"
+                   "\"nope\"}}}}",
                    false, RD_EINVAL, "flags.f.targeting: $ref to unknown evaluator \"nope\"");
-    expect_refusal("{\"flags\":{\"f\":{\"state\":\"ENABLED\",\"variants\":{\"a\":1},\"metadata\":{\"m\":[1]}}}}", false,
-                   RD_EINVAL, "flags.f.metadata.m: must be a string, number or boolean, not array");
+    expect_refusal(
+        "{\"flags\":{\"f\":{\"state\":\"ENABLED\",\"variants\":{\"a\":1},\"metadata\":{\"m\":[1]}}}}", false,
+        RD_EINVAL, "flags.f.metadata.m: must be a string, number or boolean, not array");
     expect_refusal("{\"flags\":[{\"key\":\"f\",\"state\":\"ENABLED\",\"variants\":{\"a\":1}},"
                    "{\"key\":\"f\",\"state\":\"ENABLED\",\"variants\":{\"a\":1}}]}",
                    false, RD_EINVAL, "flags.f: defined twice");
     expect_refusal("{\"flags\":[{\"state\":\"ENABLED\",\"variants\":{\"a\":1}}]}", false, RD_EINVAL,
                    "flags[0].key: missing or not a non-empty string");
     expect_refusal("{\"flags\":{},\"$evaluators\":[]}", false, RD_EINVAL, "$evaluators: must be an object");
-    expect_refusal("{\"flags\":{\"f\":{\"state\":\"ENABLED\",\"variants\":{\"a\":1},\"targeting\":{\"$ref\":\"x\"}}},"
-                   "\"$evaluators\":{\"x\":{\"$ref\":\"x\"}}}",
-                   false, RD_EINVAL, "flags.f.targeting: $ref \"x\" nests too deep (a cycle?)");
+    expect_refusal(
+        "{\"flags\":{\"f\":{\"state\":\"ENABLED\",\"variants\":{\"a\":1},\"targeting\":{\"$ref\":\"x\"}}},"
+        "\"$evaluators\":{\"x\":{\"$ref\":\"x\"}}}",
+        false, RD_EINVAL, "flags.f.targeting: $ref \"x\" nests too deep (a cycle?)");
 }
 
 static const char *set =
     "{\"metadata\":{\"flagSetId\":\"risk\",\"version\":\"9\"},"
     "\"$evaluators\":{\"is_vip\":{\"in\":[{\"var\":\"tier\"},[\"gold\",\"platinum\"]]},"
-    "                 \"vip_or_staff\":{\"or\":[{\"$ref\":\"is_vip\"},{\"ends_with\":[{\"var\":\"email\"},\"@bank.com\"]}]}},"
+    "                 "
+    "\"vip_or_staff\":{\"or\":[{\"$ref\":\"is_vip\"},{\"ends_with\":[{\"var\":\"email\"},\"@bank.com\"]}]}},"
     "\"flags\":{"
     " \"static\":{\"state\":\"ENABLED\",\"variants\":{\"on\":true,\"off\":false},\"defaultVariant\":\"on\","
     "            \"metadata\":{\"version\":\"10\",\"owner\":\"risk-eng\"}},"
@@ -105,11 +112,13 @@ static const char *set =
     " \"bad-variant\":{\"state\":\"ENABLED\",\"variants\":{\"one\":1},\"defaultVariant\":\"one\","
     "         \"targeting\":{\"if\":[true,\"three\",\"one\"]}},"
     " \"shorthand\":{\"state\":\"ENABLED\",\"variants\":{\"true\":\"T\",\"false\":\"F\",\"2\":\"two\"},"
-    "         \"defaultVariant\":\"false\",\"targeting\":{\"if\":[{\"var\":\"n\"},{\"+\":[1,{\"var\":\"n\"}]},"
+    "         "
+    "\"defaultVariant\":\"false\",\"targeting\":{\"if\":[{\"var\":\"n\"},{\"+\":[1,{\"var\":\"n\"}]},"
     "         {\"==\":[1,1]}]}},"
     " \"numbers\":{\"state\":\"ENABLED\",\"variants\":{\"int\":3,\"frac\":3.14,\"big\":9007199254740992},"
     "         \"defaultVariant\":\"int\",\"targeting\":{\"var\":\"pick\"}},"
-    " \"inf\":{\"state\":\"ENABLED\",\"variants\":{\"a\":1},\"defaultVariant\":\"a\",\"targeting\":{\"/\":[1,0]}}"
+    " \"inf\":{\"state\":\"ENABLED\",\"variants\":{\"a\":1},\"defaultVariant\":\"a\",\"targeting\":{\"/"
+    "\":[1,0]}}"
     "}}";
 
 struct want {
@@ -160,7 +169,8 @@ static void test_reasons_and_errors(void **state)
         {"off", RD_FLAG_BOOLEAN, "{}", NULL, NULL, RD_REASON_DISABLED, RD_FLAG_OK},
         {"nope", RD_FLAG_BOOLEAN, "{}", NULL, NULL, RD_REASON_ERROR, RD_FLAG_NOT_FOUND},
         {"vip", RD_FLAG_STRING, "{\"tier\":\"gold\"}", "\"Y\"", "yes", RD_REASON_TARGETING_MATCH, RD_FLAG_OK},
-        {"vip", RD_FLAG_STRING, "{\"email\":\"a@bank.com\"}", "\"Y\"", "yes", RD_REASON_TARGETING_MATCH, RD_FLAG_OK},
+        {"vip", RD_FLAG_STRING, "{\"email\":\"a@bank.com\"}", "\"Y\"", "yes", RD_REASON_TARGETING_MATCH,
+         RD_FLAG_OK},
         {"vip", RD_FLAG_STRING, "{\"tier\":\"basic\"}", "\"N\"", "no", RD_REASON_DEFAULT, RD_FLAG_OK},
         {"vip-nodefault", RD_FLAG_STRING, "{}", NULL, NULL, RD_REASON_DEFAULT, RD_FLAG_OK},
         {"bad-variant", RD_FLAG_INTEGER, "{}", NULL, NULL, RD_REASON_ERROR, RD_FLAG_GENERAL},
@@ -168,9 +178,12 @@ static void test_reasons_and_errors(void **state)
         {"shorthand", RD_FLAG_STRING, "{\"n\":1}", "\"two\"", "2", RD_REASON_TARGETING_MATCH, RD_FLAG_OK},
         {"numbers", RD_FLAG_INTEGER, "{\"pick\":\"int\"}", "3", "int", RD_REASON_TARGETING_MATCH, RD_FLAG_OK},
         {"numbers", RD_FLAG_FLOAT, "{\"pick\":\"int\"}", "3", "int", RD_REASON_TARGETING_MATCH, RD_FLAG_OK},
-        {"numbers", RD_FLAG_INTEGER, "{\"pick\":\"frac\"}", NULL, NULL, RD_REASON_ERROR, RD_FLAG_TYPE_MISMATCH},
-        {"numbers", RD_FLAG_INTEGER, "{\"pick\":\"big\"}", NULL, NULL, RD_REASON_ERROR, RD_FLAG_TYPE_MISMATCH},
-        {"numbers", RD_FLAG_ANY, "{\"pick\":\"frac\"}", "3.14", "frac", RD_REASON_TARGETING_MATCH, RD_FLAG_OK},
+        {"numbers", RD_FLAG_INTEGER, "{\"pick\":\"frac\"}", NULL, NULL, RD_REASON_ERROR,
+         RD_FLAG_TYPE_MISMATCH},
+        {"numbers", RD_FLAG_INTEGER, "{\"pick\":\"big\"}", NULL, NULL, RD_REASON_ERROR,
+         RD_FLAG_TYPE_MISMATCH},
+        {"numbers", RD_FLAG_ANY, "{\"pick\":\"frac\"}", "3.14", "frac", RD_REASON_TARGETING_MATCH,
+         RD_FLAG_OK},
         {"numbers", RD_FLAG_OBJECT, "{\"pick\":\"int\"}", NULL, NULL, RD_REASON_ERROR, RD_FLAG_TYPE_MISMATCH},
         {"inf", RD_FLAG_INTEGER, "{}", NULL, NULL, RD_REASON_ERROR, RD_FLAG_PARSE_ERROR},
     };
@@ -188,7 +201,8 @@ static void test_metadata_merge(void **state)
     rd_buf_init(&b);
     rd_flag_eval(fs, "static", 6, RD_FLAG_BOOLEAN, NULL, 0, &scratch, &r);
     rd_json_write(&b, r.metadata);
-    assert_string_equal(rd_buf_cstr(&b), "{\"flagSetId\":\"risk\",\"version\":\"10\",\"owner\":\"risk-eng\"}");
+    assert_string_equal(rd_buf_cstr(&b),
+                        "{\"flagSetId\":\"risk\",\"version\":\"10\",\"owner\":\"risk-eng\"}");
     rd_buf_reset(&b);
     rd_flag_eval(fs, "missing", 7, RD_FLAG_BOOLEAN, NULL, 0, &scratch, &r);
     rd_json_write(&b, r.metadata);
@@ -204,13 +218,14 @@ static void test_metadata_merge(void **state)
 static void test_lenient_mode_matches_flagd(void **state)
 {
     (void)state;
-    const char *json = "{\"flags\":{"
-                       "\"broken\":{\"state\":\"ENABLED\",\"variants\":{\"a\":1},\"defaultVariant\":\"a\","
-                       "            \"targeting\":{\"invalid\":[1]}},"
-                       "\"dangling\":{\"state\":\"ENABLED\",\"variants\":{\"a\":1},\"defaultVariant\":\"a\","
-                       "            \"targeting\":{\"$ref\":\"nowhere\"}},"
-                       "\"fine\":{\"state\":\"ENABLED\",\"variants\":{\"a\":1,\"b\":\"mixed\"},\"defaultVariant\":\"b\"}"
-                       "}}";
+    const char *json =
+        "{\"flags\":{"
+        "\"broken\":{\"state\":\"ENABLED\",\"variants\":{\"a\":1},\"defaultVariant\":\"a\","
+        "            \"targeting\":{\"invalid\":[1]}},"
+        "\"dangling\":{\"state\":\"ENABLED\",\"variants\":{\"a\":1},\"defaultVariant\":\"a\","
+        "            \"targeting\":{\"$ref\":\"nowhere\"}},"
+        "\"fine\":{\"state\":\"ENABLED\",\"variants\":{\"a\":1,\"b\":\"mixed\"},\"defaultVariant\":\"b\"}"
+        "}}";
     rd_flagset *fs = load(json, true);
     static const struct want cases[] = {
         {"broken", RD_FLAG_INTEGER, "{}", NULL, NULL, RD_REASON_ERROR, RD_FLAG_PARSE_ERROR},
@@ -245,8 +260,9 @@ static void test_many_flags_lookup(void **state)
     rd_buf_init(&b);
     rd_buf_puts(&b, "{\"flags\":{");
     for (int i = 0; i < 500; i++)
-        rd_buf_printf(&b, "%s\"flag-%d\":{\"state\":\"ENABLED\",\"variants\":{\"v\":%d},\"defaultVariant\":\"v\"}",
-                      i ? "," : "", i, i);
+        rd_buf_printf(
+            &b, "%s\"flag-%d\":{\"state\":\"ENABLED\",\"variants\":{\"v\":%d},\"defaultVariant\":\"v\"}",
+            i ? "," : "", i, i);
     rd_buf_puts(&b, "}}");
     rd_flagset *fs = load(rd_buf_cstr(&b), false);
     for (int i = 0; i < 500; i++) {

@@ -95,7 +95,10 @@ static void expect_all_fail(const char *const *texts, size_t n, int code)
     assert_int_equal(bad, 0);
 }
 
-static const char *expect_fail(const char *text, int code) { return expect_fail_n(text, strlen(text), NULL, code); }
+static const char *expect_fail(const char *text, int code)
+{
+    return expect_fail_n(text, strlen(text), NULL, code);
+}
 
 /* RD_EPARSE whose message starts with "line L, column C". */
 static void expect_parse_error_at(const char *text, int line, int col)
@@ -114,16 +117,59 @@ static void test_rejects_non_json(void **state)
     (void)state;
     /* Each is a SyntaxError for JSON.parse. */
     static const char *bad[] = {
-        "NaN", "[NaN]", "Infinity", "-Infinity", "[Infinity]", "nan", "[-NaN]", "infinity",
-        "// c\n1", "[1] // c", "/* c */ 1", "[1 /* c */]", "# c\n1",
-        "[1,]", "{\"a\":1,}", "[,1]", "[1,,2]", "{,}",
-        "'a'", "['a']", "{\"a\":'b'}", "{a:1}", "{1:1}",
-        "True", "FALSE", "Null", "nul", "undefined",
-        "+1", ".5", "0x10", "1e", "1e+", "-", "[-]", "1.5.", "--1",
-        "\"\\x41\"", "\"\\U0041\"", "\"\\'\"", "\"\\a\"", "\"\\u12G4\"",
-        "{\"a\" 1}", "{\"a\":1 \"b\":2}", "[1 2]", "{\"a\"}", "[}", "{]",
-        "\xef\xbb\xbf" "1", /* a byte order mark is not whitespace to JSON.parse */
-        "\f1", "\v1", "1\f",
+        "NaN",
+        "[NaN]",
+        "Infinity",
+        "-Infinity",
+        "[Infinity]",
+        "nan",
+        "[-NaN]",
+        "infinity",
+        "// c\n1",
+        "[1] // c",
+        "/* c */ 1",
+        "[1 /* c */]",
+        "# c\n1",
+        "[1,]",
+        "{\"a\":1,}",
+        "[,1]",
+        "[1,,2]",
+        "{,}",
+        "'a'",
+        "['a']",
+        "{\"a\":'b'}",
+        "{a:1}",
+        "{1:1}",
+        "True",
+        "FALSE",
+        "Null",
+        "nul",
+        "undefined",
+        "+1",
+        ".5",
+        "0x10",
+        "1e",
+        "1e+",
+        "-",
+        "[-]",
+        "1.5.",
+        "--1",
+        "\"\\x41\"",
+        "\"\\U0041\"",
+        "\"\\'\"",
+        "\"\\a\"",
+        "\"\\u12G4\"",
+        "{\"a\" 1}",
+        "{\"a\":1 \"b\":2}",
+        "[1 2]",
+        "{\"a\"}",
+        "[}",
+        "{]",
+        "\xef\xbb\xbf"
+        "1", /* a byte order mark is not whitespace to JSON.parse */
+        "\f1",
+        "\v1",
+        "1\f",
     };
     expect_all_fail(bad, sizeof(bad) / sizeof(bad[0]), RD_EPARSE);
 }
@@ -154,8 +200,9 @@ static void test_trailing_text_names_position(void **state)
 static void test_truncated_input(void **state)
 {
     (void)state;
-    static const char *cut[] = {"", "   ", "{", "[", "[1,", "{\"a\":", "{\"a\"", "\"abc", "\"a\\",
-                                "\"\\u12", "tru", "fals", "nul", "-", "1e", "{\"a\":[1,{\"b\":"};
+    static const char *cut[] = {
+        "",      "   ",     "{",   "[",    "[1,", "{\"a\":", "{\"a\"", "\"abc",
+        "\"a\\", "\"\\u12", "tru", "fals", "nul", "-",       "1e",     "{\"a\":[1,{\"b\":"};
     for (size_t i = 0; i < sizeof(cut) / sizeof(cut[0]); i++) {
         const char *msg = expect_fail(cut[i], RD_EPARSE);
         if (!strstr(msg, "unexpected end"))
@@ -190,10 +237,10 @@ static void test_rejects_invalid_utf8(void **state)
 {
     (void)state;
     static const char *bad[] = {
-        "\"\xff\"",         /* never valid */
-        "\"\x80\"",         /* lone continuation byte */
-        "\"\xc3\"",         /* truncated 2-byte sequence */
-        "\"\xe2\x82\"",     /* truncated 3-byte sequence */
+        "\"\xff\"",     /* never valid */
+        "\"\x80\"",     /* lone continuation byte */
+        "\"\xc3\"",     /* truncated 2-byte sequence */
+        "\"\xe2\x82\"", /* truncated 3-byte sequence */
         "\"\xfe\"",
         "\"\xf8\x88\x80\x80\x80\"", /* 5-byte form */
         "[\"ok\",\"\xc3\x28\"]",
@@ -295,7 +342,7 @@ static void test_node_limit(void **state)
 {
     (void)state;
     rd_json_limits lim = {.max_nodes = 3};
-    parse_ok_n("[1,2]", 5, &lim);            /* array + 2 items */
+    parse_ok_n("[1,2]", 5, &lim);              /* array + 2 items */
     parse_ok_n("{\"a\":1,\"b\":2}", 13, &lim); /* keys are not values */
     parse_ok_n("[[[]]]", 6, &lim);
     expect_fail_n("[1,2,3]", 7, &lim, RD_ELIMIT);
@@ -364,16 +411,16 @@ static void test_big_integers(void **state)
 {
     (void)state;
     static const char *ints[] = {
-        "9007199254740993",         /* 2^53 + 1 */
-        "9223372036854775807",      /* INT64_MAX */
-        "9223372036854775808",      /* 2^63 */
-        "-9223372036854775808",     /* INT64_MIN */
-        "18446744073709551615",     /* UINT64_MAX */
-        "18446744073709551616",     /* 2^64 */
-        "36893488147419103232",     /* 2^65 */
-        "100000000000000000000",    /* 1e20 */
-        "-100000000000000000000",   /* -1e20 */
-        "-18446744073709551616",    /* -2^64 */
+        "9007199254740993",       /* 2^53 + 1 */
+        "9223372036854775807",    /* INT64_MAX */
+        "9223372036854775808",    /* 2^63 */
+        "-9223372036854775808",   /* INT64_MIN */
+        "18446744073709551615",   /* UINT64_MAX */
+        "18446744073709551616",   /* 2^64 */
+        "36893488147419103232",   /* 2^65 */
+        "100000000000000000000",  /* 1e20 */
+        "-100000000000000000000", /* -1e20 */
+        "-18446744073709551616",  /* -2^64 */
         "123456789012345678901234567890",
         "99999999999999999999999",
     };
@@ -484,8 +531,8 @@ static void test_non_nul_terminated_input(void **state)
     (void)state;
     /* parse_exact already copies every input into an exact-size heap block; these are the
      * inputs where a tokener most wants to look one byte further. */
-    static const char *ok[] = {"12", "-0.5e3", "false", "true", "null", "0", "1e5", "[1,2]", "{\"a\":\"b\"}", "\"abc\"",
-                               "1 ", "[1]\n"};
+    static const char *ok[] = {"12",  "-0.5e3", "false",         "true",    "null", "0",
+                               "1e5", "[1,2]",  "{\"a\":\"b\"}", "\"abc\"", "1 ",   "[1]\n"};
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
         parse_ok(ok[i]);
     static const char *bad[] = {"tru", "\"ab", "-", "1e", "[1,2] x", "{\"a\":1", "\"\\u00"};
@@ -625,17 +672,25 @@ static void test_write_numbers(void **state)
 {
     (void)state;
     const rd_value items[] = {
-        rd_value_number(0.0),   rd_value_number(-0.0),  rd_value_number(1e21),
-        rd_value_number(0.1),   rd_value_number(1e-7),  rd_value_number(-1.5e300),
-        rd_value_number(1e20),  rd_value_number(0.30000000000000004),
-        rd_value_number((double)NAN), rd_value_number((double)INFINITY), rd_value_number(-(double)INFINITY),
+        rd_value_number(0.0),
+        rd_value_number(-0.0),
+        rd_value_number(1e21),
+        rd_value_number(0.1),
+        rd_value_number(1e-7),
+        rd_value_number(-1.5e300),
+        rd_value_number(1e20),
+        rd_value_number(0.30000000000000004),
+        rd_value_number((double)NAN),
+        rd_value_number((double)INFINITY),
+        rd_value_number(-(double)INFINITY),
     };
     rd_value arr = {.type = RD_VARRAY, .len = sizeof(items) / sizeof(items[0]), .u.items = items};
     rd_buf b;
     rd_buf_init(&b);
     /* JSON.stringify([0,-0,1e21,0.1,1e-7,-1.5e300,1e20,0.1+0.2,NaN,Infinity,-Infinity]) */
-    assert_string_equal(write_value(&b, &arr),
-                        "[0,0,1e+21,0.1,1e-7,-1.5e+300,100000000000000000000,0.30000000000000004,null,null,null]");
+    assert_string_equal(
+        write_value(&b, &arr),
+        "[0,0,1e+21,0.1,1e-7,-1.5e+300,100000000000000000000,0.30000000000000004,null,null,null]");
     rd_buf_deinit(&b);
 }
 
@@ -648,15 +703,19 @@ static void test_round_trip(void **state)
         const char *doc;
         const char *node;
     } rows[] = {
-        {"{\"flags\":{\"f\":{\"state\":\"ENABLED\",\"variants\":{\"on\":true,\"off\":false},\"defaultVariant\":"
+        {"{\"flags\":{\"f\":{\"state\":\"ENABLED\",\"variants\":{\"on\":true,\"off\":false},"
+         "\"defaultVariant\":"
          "\"off\",\"targeting\":{\"if\":[{\"in\":[\"@x.com\",{\"var\":\"email\"}]},\"on\",null]}}},"
          "\"n\":[0,-0,1e21,1E-7,0.1,-1.5e300,123456789012345678]}",
-         "{\"flags\":{\"f\":{\"state\":\"ENABLED\",\"variants\":{\"on\":true,\"off\":false},\"defaultVariant\":"
+         "{\"flags\":{\"f\":{\"state\":\"ENABLED\",\"variants\":{\"on\":true,\"off\":false},"
+         "\"defaultVariant\":"
          "\"off\",\"targeting\":{\"if\":[{\"in\":[\"@x.com\",{\"var\":\"email\"}]},\"on\",null]}}},"
          "\"n\":[0,0,1e+21,1e-7,0.1,-1.5e+300,123456789012345680]}"},
-        {"[[],{},[[{}]],\"\",\"\\u0000\\u001f\\\"\\\\/\",{\"\xc3\xa9\":\"\\ud83d\\ude00\",\"k\":{\"k\":{\"k\":[null,true,"
+        {"[[],{},[[{}]],\"\",\"\\u0000\\u001f\\\"\\\\/"
+         "\",{\"\xc3\xa9\":\"\\ud83d\\ude00\",\"k\":{\"k\":{\"k\":[null,true,"
          "false]}}}]",
-         "[[],{},[[{}]],\"\",\"\\u0000\\u001f\\\"\\\\/\",{\"\xc3\xa9\":\"\xf0\x9f\x98\x80\",\"k\":{\"k\":{\"k\":[null,"
+         "[[],{},[[{}]],\"\",\"\\u0000\\u001f\\\"\\\\/"
+         "\",{\"\xc3\xa9\":\"\xf0\x9f\x98\x80\",\"k\":{\"k\":{\"k\":[null,"
          "true,false]}}}]"},
         {"  {\"x\" : [ 1 , 2 ] }  ", "{\"x\":[1,2]}"},
         {"\"\\u00e9\\t\"", "\"\xc3\xa9\\t\""},

@@ -51,7 +51,9 @@ static const char *eval_as(const char *rule, const char *data, const char *flag_
     rd_logic *l;
     rd_err err;
     assert_int_equal(rd_logic_compile(&r, &o, &l, &err), RD_OK);
-    rd_logic_env env = {.flagd = true, .flag_key = flag_key, .flag_key_len = (uint32_t)strlen(flag_key),
+    rd_logic_env env = {.flagd = true,
+                        .flag_key = flag_key,
+                        .flag_key_len = (uint32_t)strlen(flag_key),
                         .timestamp = 1700000000};
     rd_buf_reset(&out);
     if (rd_logic_eval(l, &d, &env, &scratch, &v, &err) == RD_OK)
@@ -98,19 +100,23 @@ static void test_fractional_v2_vectors(void **state)
 {
     (void)state;
     /* Explicit bucketing strings hash as they are (no flag key). */
-    const char *lower_upper[][2] = {{"ejOoVL", "lower"}, {"bY9fO-", "lower"}, {"SI7p-", "lower"},
-                                    {"6LvT0", "upper"},  {"ceQdGm", "upper"}};
+    const char *lower_upper[][2] = {{"ejOoVL", "lower"},
+                                    {"bY9fO-", "lower"},
+                                    {"SI7p-", "lower"},
+                                    {"6LvT0", "upper"},
+                                    {"ceQdGm", "upper"}};
     for (size_t i = 0; i < 5; i++) {
         char rule[200];
-        snprintf(rule, sizeof(rule), "{\"fractional\":[\"%s\",[\"lower\",50],[\"upper\",50]]}", lower_upper[i][0]);
+        snprintf(rule, sizeof(rule), "{\"fractional\":[\"%s\",[\"lower\",50],[\"upper\",50]]}",
+                 lower_upper[i][0]);
         char want[32];
         snprintf(want, sizeof(want), "\"%s\"", lower_upper[i][1]);
         assert_string_equal(eval(rule, "{}"), want);
     }
     /* The default key is flagKey + targetingKey (flagd-ofrep.md §6.2 oracle output). */
     const char *route = "{\"fractional\":[[\"champion\",50],[\"challenger\",30],[\"shadow\",20]]}";
-    const char *want[][2] = {{"user-1", "shadow"},     {"user-2", "challenger"}, {"user-3", "shadow"},
-                             {"user-4", "champion"},   {"user-5", "challenger"}, {"user-6", "challenger"},
+    const char *want[][2] = {{"user-1", "shadow"},        {"user-2", "challenger"}, {"user-3", "shadow"},
+                             {"user-4", "champion"},      {"user-5", "challenger"}, {"user-6", "challenger"},
                              {"applicant-42", "champion"}};
     for (size_t i = 0; i < 7; i++) {
         char data[64], w[32];
@@ -119,10 +125,11 @@ static void test_fractional_v2_vectors(void **state)
         assert_string_equal(eval_as(route, data, "model-route", 2), w);
     }
     /* UTF-8 bytes are hashed, as Go flagd does (the JS oracle differs here). */
-    assert_string_equal(eval_as("{\"fractional\":[{\"cat\":[{\"var\":\"$flagd.flagKey\"},{\"var\":\"email\"}]},"
-                                "[\"a\",1],[\"b\",1]]}",
-                                "{\"email\":\"zo\xc3\xab@bank.com\"}", "by-email", 2),
-                        "\"a\"");
+    assert_string_equal(
+        eval_as("{\"fractional\":[{\"cat\":[{\"var\":\"$flagd.flagKey\"},{\"var\":\"email\"}]},"
+                "[\"a\",1],[\"b\",1]]}",
+                "{\"email\":\"zo\xc3\xab@bank.com\"}", "by-email", 2),
+        "\"a\"");
 }
 
 static void test_fractional_fallbacks(void **state)
@@ -131,9 +138,9 @@ static void test_fractional_fallbacks(void **state)
     const char *ab = "[\"a\",1],[\"b\",1]";
     char rule[200];
     snprintf(rule, sizeof(rule), "{\"fractional\":[%s]}", ab);
-    assert_string_equal(eval(rule, "{}"), "null");                       /* no targetingKey */
-    assert_string_equal(eval(rule, "{\"targetingKey\":\"\"}"), "null");  /* empty */
-    assert_string_equal(eval(rule, "{\"targetingKey\":123}"), "null");   /* not a string */
+    assert_string_equal(eval(rule, "{}"), "null");                      /* no targetingKey */
+    assert_string_equal(eval(rule, "{\"targetingKey\":\"\"}"), "null"); /* empty */
+    assert_string_equal(eval(rule, "{\"targetingKey\":123}"), "null");  /* not a string */
     assert_string_equal(eval("{\"fractional\":[\"k\",[\"a\",0],[\"b\",0]]}", "{}"), "null");
     assert_string_equal(eval("{\"fractional\":[\"k\",[\"a\",50.5],[\"b\",1]]}", "{}"), "null");
     assert_string_equal(eval("{\"fractional\":[\"k\",[\"a\",2147483647],[\"b\",1]]}", "{}"), "null");
@@ -142,13 +149,15 @@ static void test_fractional_fallbacks(void **state)
     assert_string_equal(eval("{\"fractional\":[\"k\",[[1],1]]}", "{}"), "null"); /* variant must be scalar */
     assert_string_equal(eval("{\"fractional\":[]}", "{}"), "null");
     /* Go drops a null bucketBy and falls back to the default key. */
-    assert_string_equal(eval_as("{\"fractional\":[{\"var\":\"missing\"},[\"champion\",50],[\"challenger\",30],"
-                                "[\"shadow\",20]]}",
-                                "{\"targetingKey\":\"user-1\"}", "model-route", 2),
-                        "\"shadow\"");
+    assert_string_equal(
+        eval_as("{\"fractional\":[{\"var\":\"missing\"},[\"champion\",50],[\"challenger\",30],"
+                "[\"shadow\",20]]}",
+                "{\"targetingKey\":\"user-1\"}", "model-route", 2),
+        "\"shadow\"");
     /* Nested expressions as variants and weights are evaluated first. */
-    assert_string_equal(eval("{\"fractional\":[\"k\",[{\"if\":[true,\"x\",\"y\"]},{\"+\":[0,1]}],[\"z\",0]]}", "{}"),
-                        "\"x\"");
+    assert_string_equal(
+        eval("{\"fractional\":[\"k\",[{\"if\":[true,\"x\",\"y\"]},{\"+\":[0,1]}],[\"z\",0]]}", "{}"),
+        "\"x\"");
 }
 
 static void test_sem_ver(void **state)
@@ -209,7 +218,8 @@ static void test_flagd_enrichment(void **state)
     assert_string_equal(eval_as("{\"var\":\"$flagd.flagKey\"}", "{}", "my-flag", 2), "\"my-flag\"");
     assert_string_equal(eval("{\"var\":\"$flagd.timestamp\"}", "{}"), "1700000000");
     /* The caller's $flagd is replaced, never merged. */
-    assert_string_equal(eval("{\"var\":\"$flagd.flagKey\"}", "{\"$flagd\":{\"flagKey\":\"spoof\"}}"), "\"flag\"");
+    assert_string_equal(eval("{\"var\":\"$flagd.flagKey\"}", "{\"$flagd\":{\"flagKey\":\"spoof\"}}"),
+                        "\"flag\"");
     assert_string_equal(eval("{\"var\":\"$flagd.other\"}", "{\"$flagd\":{\"other\":1}}"), "null");
     assert_string_equal(eval("{\"var\":\"\"}", "{\"a\":1,\"$flagd\":5}"),
                         "{\"a\":1,\"$flagd\":{\"flagKey\":\"flag\",\"timestamp\":1700000000}}");
@@ -258,7 +268,8 @@ static void test_scratch_limit_is_an_error_not_a_crash(void **state)
     (void)state;
     rd_arena tiny;
     rd_arena_init(&tiny, 64);
-    rd_value r = parse("{\"cat\":[\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"b\"]}");
+    rd_value r =
+        parse("{\"cat\":[\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"b\"]}");
     rd_value d = parse("{}"), out;
     rd_logic *l;
     rd_err err;

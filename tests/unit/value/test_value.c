@@ -52,9 +52,9 @@ static const struct numcase js_cases[] = {
     {-5e-324, "-5e-324"},
     {2.2250738585072014e-308, "2.2250738585072014e-308"},
     {1.7976931348623157e308, "1.7976931348623157e+308"},
-    {9007199254740992.0, "9007199254740992"},  /* 2^53 */
-    {9007199254740993.0, "9007199254740992"},  /* reads as 2^53 */
-    {9007199254740991.0, "9007199254740991"},  /* RD_MAX_SAFE_INTEGER */
+    {9007199254740992.0, "9007199254740992"},   /* 2^53 */
+    {9007199254740993.0, "9007199254740992"},   /* reads as 2^53 */
+    {9007199254740991.0, "9007199254740991"},   /* RD_MAX_SAFE_INTEGER */
     {18014398509481984.0, "18014398509481984"}, /* 2^54 */
     {1.0 / 3.0, "0.3333333333333333"},
     {2.0 / 3.0, "0.6666666666666666"},
@@ -76,7 +76,8 @@ static void check_js(const struct numcase *c, size_t n)
         memset(buf, 'X', sizeof(buf));
         size_t len = rd_num_format(c[i].n, buf);
         if (strcmp(buf, c[i].want) != 0 || len != strlen(c[i].want)) {
-            print_error("rd_num_format(%.17g): got \"%s\" (len %zu), want \"%s\"\n", c[i].n, buf, len, c[i].want);
+            print_error("rd_num_format(%.17g): got \"%s\" (len %zu), want \"%s\"\n", c[i].n, buf, len,
+                        c[i].want);
             bad++;
         }
     }
@@ -103,11 +104,9 @@ static void test_num_format_powers_of_two(void **state)
 {
     (void)state;
     const struct numcase c[] = {
-        {0x1p-24, "5.960464477539063e-8"},    /* exact: 5.9604644775390625e-8 */
-        {0x1p-44, "5.684341886080802e-14"},
-        {0x1p89, "6.189700196426902e+26"},
-        {0x1p-1017, "7.120236347223045e-307"},
-        {-0x1p-24, "-5.960464477539063e-8"},
+        {0x1p-24, "5.960464477539063e-8"}, /* exact: 5.9604644775390625e-8 */
+        {0x1p-44, "5.684341886080802e-14"},    {0x1p89, "6.189700196426902e+26"},
+        {0x1p-1017, "7.120236347223045e-307"}, {-0x1p-24, "-5.960464477539063e-8"},
     };
     check_js(c, sizeof(c) / sizeof(c[0]));
 }
@@ -207,10 +206,8 @@ static void test_num_format_fixed_powers_of_two(void **state)
 /* ---- lookup and equality ---- */
 
 static const rd_member dup_members[] = {
-    {"a", 1, {.type = RD_VNUMBER, .u.n = 1}},
-    {"b", 1, {.type = RD_VNUMBER, .u.n = 2}},
-    {"a", 1, {.type = RD_VNUMBER, .u.n = 3}},
-    {"a\0b", 3, {.type = RD_VNUMBER, .u.n = 4}},
+    {"a", 1, {.type = RD_VNUMBER, .u.n = 1}}, {"b", 1, {.type = RD_VNUMBER, .u.n = 2}},
+    {"a", 1, {.type = RD_VNUMBER, .u.n = 3}}, {"a\0b", 3, {.type = RD_VNUMBER, .u.n = 4}},
     {"", 0, {.type = RD_VNUMBER, .u.n = 5}},
 };
 
@@ -430,7 +427,8 @@ static void test_copy_string_keeps_nul_and_len(void **state)
 static void test_copy_out_of_memory(void **state)
 {
     (void)state;
-    rd_value src = parse("{\"a\":[\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\",{\"b\":\"yyyyyyyyyyyyyyyy\"}],\"c\":\"z\"}");
+    rd_value src = parse(
+        "{\"a\":[\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\",{\"b\":\"yyyyyyyyyyyyyyyy\"}],\"c\":\"z\"}");
     /* Every arena limit too small for the whole copy gives RD_ENOMEM and leaves dst alone. */
     int ok_at = -1;
     for (int limit = 16; limit <= 2048; limit += 16) {
