@@ -7,14 +7,14 @@
 #include <string.h>
 
 struct err_row {
-    int code;
     const char *name;
-    int http;
     const char *msg;
+    int code;
+    int http;
 };
 
 static const struct err_row err_rows[] = {
-#define RD__ERR_ROW(name, val, code, http, msg) {(val), (code), (http), (msg)},
+#define RD__ERR_ROW(name, val, code, http, msg) {(code), (msg), (val), (http)},
     RD_ERRORS(RD__ERR_ROW)
 #undef RD__ERR_ROW
 };

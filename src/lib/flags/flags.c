@@ -537,6 +537,7 @@ static void go_encode(rd_strb *b, const rd_value *v)
         rd_strb_add(b, "]", 1);
         break;
     case RD_VOBJECT: {
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
         const rd_member **order = rd_arena_alloc(b->a, (v->len ? v->len : 1) * sizeof(*order));
         if (!order) {
             b->oom = 1;
@@ -544,7 +545,7 @@ static void go_encode(rd_strb *b, const rd_value *v)
         }
         for (uint32_t i = 0; i < v->len; i++)
             order[i] = &v->u.members[i];
-        qsort(order, v->len, sizeof(*order), member_cmp);
+        qsort(order, v->len, sizeof(*order), member_cmp); // NOLINT(bugprone-sizeof-expression)
         rd_strb_add(b, "{", 1);
         for (uint32_t i = 0; i < v->len; i++) {
             if (i)

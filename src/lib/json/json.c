@@ -137,6 +137,52 @@ static size_t put_utf8(char *d, unsigned cp)
     return 4;
 }
 
+/* Decode the escaped string body s[from, to) into d (large enough: decoding only shrinks). */
+static int decode_escapes(struct parser *p, size_t from, size_t to, char *d, size_t *out_len)
+{
+    size_t k = 0;
+    for (size_t j = from; j < to;) {
+        char c = p->s[j];
+        if (c != '\\') {
+            d[k++] = c;
+            j++;
+            continue;
+        }
+        char e = p->s[j + 1];
+        j += 2;
+        switch (e) {
+        case '"': d[k++] = '"'; break;
+        case '\\': d[k++] = '\\'; break;
+        case '/': d[k++] = '/'; break;
+        case 'b': d[k++] = '\b'; break;
+        case 'f': d[k++] = '\f'; break;
+        case 'n': d[k++] = '\n'; break;
+        case 'r': d[k++] = '\r'; break;
+        case 't': d[k++] = '\t'; break;
+        case 'u': {
+            unsigned cp, lo;
+            if (hex4(p, j, &cp) != 0) {
+                p->pos = j - 2;
+                return perr(p, RD_EPARSE, "invalid \\u escape");
+            }
+            j += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF && j + 6 <= to && p->s[j] == '\\' && p->s[j + 1] == 'u' &&
+                hex4(p, j + 2, &lo) == 0 && lo >= 0xDC00 && lo <= 0xDFFF) {
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                j += 6;
+            } else if (cp >= 0xD800 && cp <= 0xDFFF) {
+                cp = 0xFFFD; /* a lone surrogate has no UTF-8 form: replaced, as Go does */
+            }
+            k += put_utf8(d + k, cp);
+            break;
+        }
+        default: p->pos = j - 2; return perr(p, RD_EPARSE, "invalid escape in string");
+        }
+    }
+    *out_len = k;
+    return RD_OK;
+}
+
 /* A string starting at the opening quote. Decoded text is never longer than its source. */
 static int parse_string(struct parser *p, const char **out, uint32_t *out_len)
 {
@@ -172,50 +218,12 @@ static int parse_string(struct parser *p, const char **out, uint32_t *out_len)
     char *d = rd_arena_alloc(p->arena, n + 1);
     if (!d)
         return oom(p);
-    size_t k = 0;
-    if (!escapes) {
+    size_t k = n;
+    int rc = RD_OK;
+    if (!escapes)
         memcpy(d, p->s + start, n);
-        k = n;
-    } else {
-        for (size_t j = start; j < i;) {
-            char c = p->s[j];
-            if (c != '\\') {
-                d[k++] = c;
-                j++;
-                continue;
-            }
-            char e = p->s[j + 1];
-            j += 2;
-            switch (e) {
-            case '"': d[k++] = '"'; break;
-            case '\\': d[k++] = '\\'; break;
-            case '/': d[k++] = '/'; break;
-            case 'b': d[k++] = '\b'; break;
-            case 'f': d[k++] = '\f'; break;
-            case 'n': d[k++] = '\n'; break;
-            case 'r': d[k++] = '\r'; break;
-            case 't': d[k++] = '\t'; break;
-            case 'u': {
-                unsigned cp, lo;
-                if (hex4(p, j, &cp) != 0) {
-                    p->pos = j - 2;
-                    return perr(p, RD_EPARSE, "invalid \\u escape");
-                }
-                j += 4;
-                if (cp >= 0xD800 && cp <= 0xDBFF && j + 6 <= i && p->s[j] == '\\' && p->s[j + 1] == 'u' &&
-                    hex4(p, j + 2, &lo) == 0 && lo >= 0xDC00 && lo <= 0xDFFF) {
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                    j += 6;
-                } else if (cp >= 0xD800 && cp <= 0xDFFF) {
-                    cp = 0xFFFD; /* a lone surrogate has no UTF-8 form: replaced, as Go does */
-                }
-                k += put_utf8(d + k, cp);
-                break;
-            }
-            default: p->pos = j - 2; return perr(p, RD_EPARSE, "invalid escape in string");
-            }
-        }
-    }
+    else if ((rc = decode_escapes(p, start, i, d, &k)) != RD_OK)
+        return rc;
     d[k] = '\0';
     p->pos = i + 1;
     *out = d;
@@ -367,7 +375,7 @@ static int parse_container(struct parser *p, bool object, rd_value *out)
             skip_ws(p);
             if (object) {
                 if (p->pos >= p->len || p->s[p->pos] != '"')
-                    return perr(p, p->pos >= p->len ? RD_EPARSE : RD_EPARSE,
+                    return perr(p, RD_EPARSE,
                                 p->pos >= p->len ? "unexpected end of input" : "expected a string key");
                 if ((rc = parse_string(p, &m.key, &m.key_len)) != RD_OK)
                     return rc;
@@ -420,8 +428,8 @@ static int parse_value(struct parser *p, rd_value *out)
     case '{':
     case '[': return parse_container(p, c == '{', out);
     case '"': {
-        const char *s;
-        uint32_t n;
+        const char *s = NULL;
+        uint32_t n = 0;
         int rc = parse_string(p, &s, &n);
         if (rc == RD_OK)
             *out = rd_value_string(s, n);
@@ -488,7 +496,9 @@ int rd_json_write_string(rd_buf *b, const char *s, size_t n)
         case '\b': esc[1] = 'b'; break;
         case '\f': esc[1] = 'f'; break;
         default:
-            memcpy(esc + 1, "u00", 3);
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
             esc[4] = hex[ch >> 4];
             esc[5] = hex[ch & 15];
         }

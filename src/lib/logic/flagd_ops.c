@@ -70,7 +70,7 @@ static double bucket_weight(const rd_value *b)
     if (b->len < 2 || b->u.items[1].type == RD_VNULL)
         return 1;
     const rd_value *w = &b->u.items[1];
-    if (w->type != RD_VNUMBER || w->u.n != floor(w->u.n) || w->u.n > MAX_WEIGHT)
+    if (w->type != RD_VNUMBER || !isfinite(w->u.n) || w->u.n != floor(w->u.n) || w->u.n > MAX_WEIGHT)
         return -1;
     return w->u.n < 0 ? 0 : w->u.n;
 }
@@ -417,6 +417,10 @@ static bool version_text(rd__ev *c, const rd_value *v, rd_value *out)
         return true;
     }
     if (v->type != RD_VNUMBER)
+        return false;
+    /* Go formats with %v, which writes an exponent (never valid SemVer) from 1e6 and below 1e-4. */
+    double m = fabs(v->u.n);
+    if (!isfinite(m) || m >= 1e6 || (m != 0 && m < 1e-4))
         return false;
     char num[RD_NUM_BUF];
     size_t n = rd_num_format(v->u.n, num);

@@ -25,6 +25,8 @@ enum {
 
 typedef struct rd__lnode {
     uint8_t op;
+    bool spread; /* the operator's argument was one expression, not an array: when it
+                    evaluates to an array, that array is the argument list (as in Go) */
     uint32_t n;                   /* children */
     const struct rd__lnode *kids; /* n nodes */
     rd_value lit;                 /* RD__OP_LIT: the value */
@@ -51,6 +53,21 @@ int rd__logic_ev(rd__ev *c, const rd__lnode *n, const rd_value *data, rd_value *
 int rd__logic_ev_args(rd__ev *c, const rd__lnode *n, const rd_value *data, rd_value **out);
 
 bool rd__logic_truthy(const rd_value *v);
+int rd__logic_fail(rd__ev *c, const char *op, const char *why);
+rd_value *rd__scratch_items(rd__ev *c, size_t n);
+
+/* The standard operators (ops.c), given evaluated arguments a[0..n) unless they take a node. */
+int rd__op_var(rd__ev *c, const rd_value *a, uint32_t n, const rd_value *data, rd_value *out);
+int rd__op_missing(rd__ev *c, const rd_value *a, uint32_t n, const rd_value *data, rd_value *out);
+int rd__op_missing_some(rd__ev *c, const rd_value *a, uint32_t n, const rd_value *data, rd_value *out);
+int rd__op_compare(int op, const rd_value *a, uint32_t n, rd_value *out);
+int rd__op_arith(rd__ev *c, int op, const rd_value *a, uint32_t n, rd_value *out);
+int rd__op_cat(rd__ev *c, const rd_value *a, uint32_t n, rd_value *out);
+int rd__op_substr(rd__ev *c, const rd_value *a, uint32_t n, rd_value *out);
+int rd__op_in(rd__ev *c, const rd_value *a, uint32_t n, rd_value *out);
+int rd__op_merge(rd__ev *c, const rd_value *a, uint32_t n, rd_value *out);
+int rd__op_iter(rd__ev *c, const rd__lnode *n, const rd_value *data, rd_value *out);
+int rd__op_reduce(rd__ev *c, const rd__lnode *n, const rd_value *data, rd_value *out);
 
 /* flagd's operators, given their already-evaluated arguments (n values at a). */
 int rd__flagd_fractional(rd__ev *c, const rd_value *a, uint32_t n, rd_value *out);

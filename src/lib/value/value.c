@@ -121,8 +121,9 @@ static int shortest_digits(double n, char *d, int *point)
 static size_t nonfinite(double n, char *buf)
 {
     const char *s = isnan(n) ? "NaN" : n > 0 ? "Infinity" : "-Infinity";
-    strcpy(buf, s);
-    return strlen(s);
+    size_t len = strlen(s);
+    memcpy(buf, s, len + 1);
+    return len;
 }
 
 size_t rd_num_format(double n, char *buf)
