@@ -230,7 +230,6 @@ static int op_eager(rd__ev *c, const rd__lnode *n, const rd_value *a, uint32_t n
                     rd_value *out)
 {
     switch (n->op) {
-    case RD__OP_VAR: return rd__op_var(c, a, na, data, out);
     case RD__OP_MISSING: return rd__op_missing(c, a, na, data, out);
     case RD__OP_MISSING_SOME: return rd__op_missing_some(c, a, na, data, out);
     case RD__OP_NOT:
@@ -281,16 +280,14 @@ int rd__logic_ev(rd__ev *c, const rd__lnode *n, const rd_value *data, rd_value *
             return rd__logic_fail(c, "reduce", "the arguments must be an array");
         return rd__op_reduce(c, n, data, out);
     default: {
-        if (n->op == RD__OP_VAR && n->n == 0) { /* {"var":[]}: the whole scope */
-            rd_value empty = rd_value_string("", 0);
-            return rd__op_var(c, &empty, 1, data, out);
-        }
         rd_value *a;
         int rc = rd__logic_ev_args(c, n, data, &a);
         if (rc != RD_OK)
             return rc;
         const rd_value *args = a;
         uint32_t na = n->n;
+        if (n->op == RD__OP_VAR)
+            return rd__op_var(c, args, na, !n->spread, data, out);
         if (n->spread && a[0].type == RD_VARRAY) {
             na = a[0].len;
             args = a[0].u.items;

@@ -57,7 +57,7 @@ int rd__logic_fail(rd__ev *c, const char *op, const char *why);
 rd_value *rd__scratch_items(rd__ev *c, size_t n);
 
 /* The standard operators (ops.c), given evaluated arguments a[0..n) unless they take a node. */
-int rd__op_var(rd__ev *c, const rd_value *a, uint32_t n, const rd_value *data, rd_value *out);
+int rd__op_var(rd__ev *c, const rd_value *a, uint32_t n, bool listed, const rd_value *data, rd_value *out);
 int rd__op_missing(rd__ev *c, const rd_value *a, uint32_t n, const rd_value *data, rd_value *out);
 int rd__op_missing_some(rd__ev *c, const rd_value *a, uint32_t n, const rd_value *data, rd_value *out);
 int rd__op_compare(int op, const rd_value *a, uint32_t n, rd_value *out);

@@ -330,24 +330,27 @@ static int lookup(rd__ev *c, const rd_value *data, const char *p, size_t n, bool
     return RD_OK;
 }
 
-/* Go's getVar over evaluated arguments a[0..n): the path and an optional default. */
-int rd__op_var(rd__ev *c, const rd_value *a, uint32_t n, const rd_value *data, rd_value *out)
+/* Go's getVar. listed: a holds the argument list [path, default?] (the rule gave an array, or
+ * an expression that evaluated to one), whose path must be a string; otherwise a[0] is the
+ * path itself: a string, a number, null, or again such a list. */
+int rd__op_var(rd__ev *c, const rd_value *a, uint32_t n, bool listed, const rd_value *data, rd_value *out)
 {
     static const rd_value null_value = {.type = RD_VNULL};
     const rd_value *path = n ? &a[0] : &null_value, *def = &null_value;
     char num[RD_NUM_FIXED_BUF];
-    if (path->type == RD_VARRAY) { /* the [path, default] form */
-        if (path->len == 0) {
-            *out = *data;
-            return RD_OK;
-        }
-        if (path->len == 2)
-            def = &path->u.items[1];
-        path = &path->u.items[0];
-        if (path->type != RD_VSTRING)
-            return rd__logic_fail(c, "var", "the path in [path, default] must be a string");
-    } else if (n == 2) {
-        def = &a[1];
+    if (!listed && path->type == RD_VARRAY) {
+        n = path->len;
+        a = path->u.items;
+        listed = true;
+    }
+    if (listed) {
+        if (n == 0)
+            return rd__op_var(c, &(rd_value){.type = RD_VSTRING, .len = 0, .u.s = ""}, 1, false, data, out);
+        if (a[0].type != RD_VSTRING)
+            return rd__logic_fail(c, "var", "the path must be a string");
+        path = &a[0];
+        if (n == 2)
+            def = &a[1];
     }
     if (path->type == RD_VNULL) {
         *out = data->type == RD_VOBJECT || data->type == RD_VARRAY ? null_value : *data;
@@ -386,7 +389,7 @@ static int missing_keys(rd__ev *c, const rd_value *keys, uint32_t n, const rd_va
     uint32_t k = 0;
     for (uint32_t i = 0; i < n; i++) {
         rd_value v;
-        int rc = rd__op_var(c, &keys[i], 1, data, &v);
+        int rc = rd__op_var(c, &keys[i], 1, false, data, &v);
         if (rc != RD_OK)
             return rc;
         if (v.type == RD_VNULL)

@@ -227,6 +227,82 @@ static void test_flagd_enrichment(void **state)
     assert_string_equal(eval("{\"map\":[{\"var\":\"xs\"},{\"var\":\"\"}]}", "{\"xs\":[1,2]}"), "[1,2]");
 }
 
+/* Go flagd's engine (diegoholiveira/jsonlogic v3.9.1) where it differs from JSONLogic's JS
+ * reference; each expectation was read off the Go source (docs/formats.md). "error" means the
+ * engine fails, which flagd reports as PARSE_ERROR. */
+static void test_go_engine_semantics(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *rule, *data, *want;
+    } cases[] = {
+        /* truthiness: {} is false, NaN is true */
+        {"{\"!!\":[{}]}", "{}", "false"},
+        {"{\"!!\":[{\"/\":[0,0]}]}", "{}", "true"},
+        {"{\"!\":{\"var\":\"xs\"}}", "{\"xs\":[0]}", "true"},
+        /* var: null means not found, defaults apply; empty segments are skipped */
+        {"{\"var\":[\"a\",\"d\"]}", "{\"a\":null}", "\"d\""},
+        {"{\"var\":\"a..b\"}", "{\"a\":{\"b\":1}}", "1"},
+        {"{\"var\":\"xs.x\"}", "{\"xs\":[7,8]}", "7"},
+        {"{\"var\":[1]}", "{}", "error"},
+        /* missing: "" and false are present */
+        {"{\"missing\":[\"a\",\"b\",\"c\"]}", "{\"a\":\"\",\"b\":false}", "[\"c\"]"},
+        {"{\"missing\":[[\"a\",\"b\"]]}", "{}", "[]"},
+        /* equality and order */
+        {"{\"==\":[null,0]}", "{}", "false"},
+        {"{\"==\":[[1],1]}", "{}", "false"},
+        {"{\"==\":[1,\" 1\"]}", "{}", "false"},
+        {"{\"==\":[0,\"  \"]}", "{}", "true"},
+        {"{\"<=\":[null,0]}", "{}", "false"},
+        {"{\"<\":[null,1]}", "{}", "true"},
+        {"{\">\":[3,2,1]}", "{}", "true"},
+        {"{\"===\":[[],[]]}", "{}", "false"},
+        /* arithmetic: null and booleans are errors, bad strings are 0 */
+        {"{\"+\":[1,null]}", "{}", "error"},
+        {"{\"+\":[{\"var\":\"missing\"},1]}", "{}", "error"},
+        {"{\"+\":[\"abc\",1]}", "{}", "1"},
+        {"{\"*\":[]}", "{}", "1"},
+        {"{\"-\":[10,2,3]}", "{}", "5"},
+        {"{\"%\":[-7,3]}", "{}", "-1"},
+        {"{\"max\":[]}", "{}", "null"},
+        {"{\"max\":{\"var\":\"nums\"}}", "{\"nums\":[3,9,4]}", "9"},
+        /* cat: Go's number format, trimmed when joining */
+        {"{\"cat\":[\"a \",\"b \"]}", "{}", "\"a b\""},
+        {"{\"cat\":[\" a \"]}", "{}", "\" a \""},
+        {"{\"cat\":[1e21,\"x\"]}", "{}", "\"1000000000000000000000x\""},
+        {"{\"cat\":[1e-7,\"x\"]}", "{}", "\"0.0000001x\""},
+        {"{\"cat\":[\"a\",true]}", "{}", "error"},
+        {"{\"cat\":[\"a\",null,\"b\"]}", "{}", "\"ab\""},
+        /* substr counts code points; past the end gives the whole string */
+        {"{\"substr\":[\"h\u00e9llo\",1,2]}", "{}", "\"\u00e9l\""},
+        {"{\"substr\":[\"abc\",5]}", "{}", "\"abc\""},
+        {"{\"substr\":[\"abcdef\",4,-3]}", "{}", "error"},
+        {"{\"substr\":[\"jsonlogic\",4,-2]}", "{}", "\"log\""},
+        /* in */
+        {"{\"in\":[{\"var\":\"missing\"},\"abc\"]}", "{}", "error"},
+        {"{\"in\":[1,[\"1\"]]}", "{}", "true"},
+        {"{\"in\":[5,[[1,10]]]}", "{}", "true"},
+        {"{\"in\":[\"1\",[1]]}", "{}", "false"},
+        /* iteration and reduce */
+        {"{\"all\":[[],{\"var\":\"\"}]}", "{}", "false"},
+        {"{\"none\":[null,{\"var\":\"\"}]}", "{}", "true"},
+        {"{\"map\":[{\"var\":\"x\"}]}", "{}", "[]"},
+        {"{\"reduce\":[[1,null,2],{\"+\":[{\"var\":\"current\"},{\"var\":\"accumulator\"}]},0]}", "{}", "3"},
+        {"{\"reduce\":[[1,2],{\"+\":[{\"var\":\"current\"},{\"var\":\"accumulator\"}]},null]}", "{}", "error"},
+        {"{\"if\":true}", "{}", "error"},
+        /* sem_ver: numbers through Go's %v */
+        {"{\"sem_ver\":[1e6,\"=\",\"1000000.0.0\"]}", "{}", "null"},
+        {"{\"sem_ver\":[\"1.2.0\",\"~\",\"1.2.9\"]}", "{}", "true"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *got = eval(cases[i].rule, cases[i].data);
+        if (strncmp(got, "error", 5) == 0)
+            got = "error";
+        if (strcmp(got, cases[i].want) != 0)
+            fail_msg("%s on %s: got %s, want %s", cases[i].rule, cases[i].data, got, cases[i].want);
+    }
+}
+
 static void *count_alloc(void *ud, void *ptr, size_t size)
 {
     if (size == 0) {
@@ -289,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_sem_ver),
         cmocka_unit_test(test_string_affixes),
         cmocka_unit_test(test_flagd_enrichment),
+        cmocka_unit_test(test_go_engine_semantics),
         cmocka_unit_test(test_eval_allocates_nothing_when_warm),
         cmocka_unit_test(test_scratch_limit_is_an_error_not_a_crash),
     };
