@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "riskd/arena.h"
 #include "riskd/err.h"
@@ -51,6 +52,33 @@ static inline rd_value rd_value_number(double n) { return (rd_value){.type = RD_
 static inline rd_value rd_value_string(const char *s, uint32_t len)
 {
     return (rd_value){.type = RD_VSTRING, .len = len, .u.s = s};
+}
+
+/* Whether n bytes at a and b are equal. Inline, a word at a time: the keys and short strings
+ * of the evaluation hot path cost less than a libc memcmp call. */
+static inline bool rd_mem_eq(const char *a, const char *b, size_t n)
+{
+    uint64_t x, y;
+    uint32_t u, v;
+    for (; n >= 8; a += 8, b += 8, n -= 8) {
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y)
+            return false;
+    }
+    if (n >= 4) { /* two overlapping 4-byte words cover 4..7 bytes */
+        memcpy(&u, a, 4);
+        memcpy(&v, b, 4);
+        if (u != v)
+            return false;
+        memcpy(&u, a + n - 4, 4);
+        memcpy(&v, b + n - 4, 4);
+        return u == v;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
 }
 
 /* "null", "boolean", "number", "string", "array", "object". */

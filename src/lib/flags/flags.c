@@ -44,6 +44,24 @@ struct rd_flagset {
 
 static const rd_value empty_object = {.type = RD_VOBJECT, .len = 0};
 
+/* The index's hash: eight bytes at a time, multiply-mixed. Flag keys are short, and this
+ * runs on every evaluation. */
+static uint64_t key_hash(const char *key, size_t len)
+{
+    uint64_t h = 0x9E3779B97F4A7C15u ^ len, w;
+    for (; len >= 8; key += 8, len -= 8) {
+        memcpy(&w, key, 8);
+        h = (h ^ w) * 0xBF58476D1CE4E5B9u;
+        h ^= h >> 31;
+    }
+    w = 0;
+    for (size_t i = 0; i < len; i++) /* a loop, not a variable-length memcpy call */
+        w |= (uint64_t)(unsigned char)key[i] << (8 * i);
+    h = (h ^ w) * 0x94D049BB133111EBu;
+    return h ^ (h >> 29);
+}
+
+
 /* ---------------------------------------------------------------- names */
 
 const char *rd_reason_name(rd_reason r)
@@ -230,7 +248,7 @@ static int parse_variants(struct parse *p, flag *f, const rd_value *v)
 static const rd_member *find_variant(const flag *f, const char *name, size_t len)
 {
     for (uint32_t i = f->nvariants; i-- > 0;)
-        if (f->variants[i].key_len == len && memcmp(f->variants[i].key, name, len) == 0)
+        if (f->variants[i].key_len == len && rd_mem_eq(f->variants[i].key, name, len))
             return &f->variants[i];
     return NULL;
 }
@@ -305,7 +323,7 @@ static int index_build(struct parse *p)
     memset(fs->index, 0, cap * sizeof(*fs->index));
     fs->index_mask = cap - 1;
     for (size_t i = 0; i < fs->nflags; i++) {
-        size_t s = rd_murmur3_32(fs->flags[i].key, fs->flags[i].key_len, 0) & fs->index_mask;
+        size_t s = key_hash(fs->flags[i].key, fs->flags[i].key_len) & fs->index_mask;
         while (fs->index[s]) {
             const flag *o = &fs->flags[fs->index[s] - 1];
             if (o->key_len == fs->flags[i].key_len && memcmp(o->key, fs->flags[i].key, o->key_len) == 0) {
@@ -435,13 +453,13 @@ const rd_value *rd_flagset_metadata(const rd_flagset *fs) { return &fs->metadata
 
 static const flag *flag_find(const rd_flagset *fs, const char *key, size_t len)
 {
-    size_t s = rd_murmur3_32(key, len, 0) & fs->index_mask;
+    size_t s = key_hash(key, len) & fs->index_mask;
     for (;;) {
         uint32_t i = fs->index[s];
         if (!i)
             return NULL;
         const flag *f = &fs->flags[i - 1];
-        if (f->key_len == len && memcmp(f->key, key, len) == 0)
+        if (f->key_len == len && rd_mem_eq(f->key, key, len))
             return f;
         s = (s + 1) & fs->index_mask;
     }
@@ -594,7 +612,7 @@ static bool type_matches(rd_flag_type t, const rd_value *v)
     case RD_FLAG_BOOLEAN: return v->type == RD_VBOOL;
     case RD_FLAG_STRING: return v->type == RD_VSTRING;
     case RD_FLAG_INTEGER:
-        return v->type == RD_VNUMBER && v->u.n == floor(v->u.n) && fabs(v->u.n) <= RD_MAX_SAFE_INTEGER;
+        return v->type == RD_VNUMBER && fabs(v->u.n) <= RD_MAX_SAFE_INTEGER && (double)(int64_t)v->u.n == v->u.n;
     case RD_FLAG_FLOAT: return v->type == RD_VNUMBER;
     case RD_FLAG_OBJECT: return v->type == RD_VOBJECT;
     }

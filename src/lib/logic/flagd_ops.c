@@ -70,7 +70,9 @@ static double bucket_weight(const rd_value *b)
     if (b->len < 2 || b->u.items[1].type == RD_VNULL)
         return 1;
     const rd_value *w = &b->u.items[1];
-    if (w->type != RD_VNUMBER || !isfinite(w->u.n) || w->u.n != floor(w->u.n) || w->u.n > MAX_WEIGHT)
+    /* An integer (Go: int64(w) must give w back exactly), at most 2^31-1; negatives count 0. */
+    if (w->type != RD_VNUMBER || !(w->u.n <= MAX_WEIGHT && w->u.n > -9.2e18) ||
+        (double)(int64_t)w->u.n != w->u.n)
         return -1;
     return w->u.n < 0 ? 0 : w->u.n;
 }
@@ -87,22 +89,26 @@ int rd__flagd_fractional(rd__ev *c, const rd_value *a, uint32_t n, rd_value *out
         return rd_err_set(c->err, RD_ENOMEM, "evaluation scratch space exhausted");
     if (n < 1)
         return null_result(out);
-    double total = 0;
+    uint64_t stack_w[16], *weights = n <= 16 ? stack_w : rd_arena_alloc(c->scratch, n * sizeof(*weights));
+    if (!weights)
+        return rd_err_set(c->err, RD_ENOMEM, "evaluation scratch space exhausted");
+    uint64_t total = 0;
     for (uint32_t i = 0; i < n; i++) {
         if (a[i].type != RD_VARRAY || a[i].len < 1 || !valid_variant(&a[i].u.items[0]))
             return null_result(out);
         double w = bucket_weight(&a[i]);
         if (w < 0)
             return null_result(out);
-        total += w;
+        weights[i] = (uint64_t)w;
+        total += weights[i];
     }
-    if (total > MAX_WEIGHT || total == 0)
+    if (total > (uint64_t)MAX_WEIGHT || total == 0)
         return null_result(out);
     uint32_t h = rd_murmur3_32(key.p, key.len, 0);
-    uint64_t bucket = ((uint64_t)h * (uint64_t)total) >> 32;
+    uint64_t bucket = ((uint64_t)h * total) >> 32;
     uint64_t acc = 0;
     for (uint32_t i = 0; i < n; i++) {
-        acc += (uint64_t)bucket_weight(&a[i]);
+        acc += weights[i];
         if (bucket < acc) {
             *out = a[i].u.items[0];
             return RD_OK;

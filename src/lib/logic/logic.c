@@ -55,6 +55,7 @@ static size_t path_push(struct comp *cp, const char *key, size_t idx)
 }
 
 static int compile_node(struct comp *cp, const rd_value *v, int depth, rd__lnode *out);
+static void assign_fn(rd__lnode *n);
 
 static int compile_kids(struct comp *cp, const rd_value *items, uint32_t n, int depth, rd__lnode *out,
                         bool *all_lit)
@@ -88,6 +89,43 @@ static int compile_literal(struct comp *cp, const rd_value *v, rd__lnode *out)
     return RD_OK;
 }
 
+/* A var whose path is a literal string ({"var":"a.b"} or {"var":["a.b", default]}) becomes
+ * RD__OP_VARPATH with its segments split once (empty ones dropped, as Go's getVar skips
+ * them), so evaluation only walks the context. */
+static int compile_varpath(struct comp *cp, rd__lnode *n)
+{
+    if (n->n == 0 || n->kids[0].op != RD__OP_LIT || n->kids[0].lit.type != RD_VSTRING || n->kids[0].lit.len == 0)
+        return RD_OK;
+    if (n->spread ? n->n != 1 : n->n > 2)
+        return RD_OK;
+    const rd_value *path = &n->kids[0].lit;
+    uint32_t nseg = 0;
+    for (uint32_t i = 0; i <= path->len; i++)
+        if ((i == path->len || path->u.s[i] == '.') && i > 0 && path->u.s[i - 1] != '.')
+            nseg++;
+    rd_value *segs = rd_arena_alloc(&cp->l->arena, (nseg ? nseg : 1) * sizeof(*segs));
+    rd__lnode *def = rd_arena_alloc(&cp->l->arena, sizeof(*def));
+    if (!segs || !def)
+        return rd_err_set(cp->err, RD_ENOMEM, "out of memory");
+    uint32_t k = 0, start = 0;
+    for (uint32_t i = 0; i <= path->len; i++) {
+        if (i == path->len || path->u.s[i] == '.') {
+            if (i > start)
+                segs[k++] = rd_value_string(path->u.s + start, i - start); /* not NUL-ended: use len */
+            start = i + 1;
+        }
+    }
+    if (n->n == 2 && !n->spread)
+        *def = n->kids[1];
+    else
+        *def = (rd__lnode){.op = RD__OP_LIT, .lit = {.type = RD_VNULL}};
+    n->op = RD__OP_VARPATH;
+    n->lit = (rd_value){.type = RD_VARRAY, .len = nseg, .u.items = segs};
+    n->kids = def;
+    n->n = 1;
+    return RD_OK;
+}
+
 static int compile_node(struct comp *cp, const rd_value *v, int depth, rd__lnode *out)
 {
     if (depth > cp->max_depth)
@@ -103,6 +141,7 @@ static int compile_node(struct comp *cp, const rd_value *v, int depth, rd__lnode
         if (all_lit)
             return compile_literal(cp, v, out);
         out->op = RD__OP_ARRAY;
+        assign_fn(out);
         return RD_OK;
     }
     if (v->type != RD_VOBJECT || v->len != 1)
@@ -116,9 +155,12 @@ static int compile_node(struct comp *cp, const rd_value *v, int depth, rd__lnode
     int rc = m->val.type == RD_VARRAY ? compile_kids(cp, m->val.u.items, m->val.len, depth, out, &all_lit)
                                       : compile_kids(cp, &m->val, 1, depth, out, &all_lit);
     out->spread = m->val.type != RD_VARRAY;
+    out->op = (uint8_t)op;
+    if (rc == RD_OK && op == RD__OP_VAR)
+        rc = compile_varpath(cp, out);
+    assign_fn(out);
     cp->path_len = mark;
     cp->path[mark] = '\0';
-    out->op = (uint8_t)op;
     return rc;
 }
 
@@ -259,41 +301,71 @@ static int op_eager(rd__ev *c, const rd__lnode *n, const rd_value *a, uint32_t n
     }
 }
 
-int rd__logic_ev(rd__ev *c, const rd__lnode *n, const rd_value *data, rd_value *out)
+static int ev_eager(rd__ev *c, const rd__lnode *n, const rd_value *data, rd_value *out)
+{
+    /* Arguments live on the stack unless they become the result (an array literal). */
+    rd_value stack_args[8], *a = stack_args;
+    int rc = RD_OK;
+    if (n->n > 8 || n->op == RD__OP_ARRAY)
+        rc = rd__logic_ev_args(c, n, data, &a);
+    else
+        for (uint32_t i = 0; i < n->n && rc == RD_OK; i++)
+            rc = rd__logic_ev(c, &n->kids[i], data, &a[i]);
+    if (rc != RD_OK)
+        return rc;
+    const rd_value *args = a;
+    uint32_t na = n->n;
+    if (n->op == RD__OP_VAR)
+        return rd__op_var(c, args, na, !n->spread, data, out);
+    if (n->spread && a[0].type == RD_VARRAY) {
+        na = a[0].len;
+        args = a[0].u.items;
+    }
+    return op_eager(c, n, args, na, data, out);
+}
+
+static int ev_iter(rd__ev *c, const rd__lnode *n, const rd_value *data, rd_value *out)
+{
+    if (n->spread)
+        return rd__logic_fail(c, op_names[n->op], "the arguments must be an array");
+    return n->op == RD__OP_REDUCE ? rd__op_reduce(c, n, data, out) : rd__op_iter(c, n, data, out);
+}
+
+/* Two-argument comparison of a context value with a literal: {"<":[{"var":"x"},30]}. */
+static int ev_compare2(rd__ev *c, const rd__lnode *n, const rd_value *data, rd_value *out)
+{
+    rd_value a[2];
+    int rc = rd__logic_ev(c, &n->kids[0], data, &a[0]);
+    if (rc == RD_OK)
+        rc = rd__logic_ev(c, &n->kids[1], data, &a[1]);
+    return rc == RD_OK ? rd__op_compare(n->op, a, 2, out) : rc;
+}
+
+/* Pick each node's evaluator once the tree is built. */
+static void assign_fn(rd__lnode *n)
 {
     switch (n->op) {
-    case RD__OP_LIT: *out = n->lit; return RD_OK;
+    case RD__OP_LIT: n->fn = NULL; break;
+    case RD__OP_VARPATH: n->fn = rd__op_varpath; break;
     case RD__OP_IF:
     case RD__OP_TERNARY:
     case RD__OP_OR:
-    case RD__OP_AND: return op_lazy(c, n, data, out);
+    case RD__OP_AND: n->fn = op_lazy; break;
     case RD__OP_MAP:
     case RD__OP_FILTER:
     case RD__OP_ALL:
     case RD__OP_NONE:
     case RD__OP_SOME:
-        if (n->spread)
-            return rd__logic_fail(c, "map/filter/all/none/some", "the arguments must be an array");
-        return rd__op_iter(c, n, data, out);
-    case RD__OP_REDUCE:
-        if (n->spread)
-            return rd__logic_fail(c, "reduce", "the arguments must be an array");
-        return rd__op_reduce(c, n, data, out);
-    default: {
-        rd_value *a;
-        int rc = rd__logic_ev_args(c, n, data, &a);
-        if (rc != RD_OK)
-            return rc;
-        const rd_value *args = a;
-        uint32_t na = n->n;
-        if (n->op == RD__OP_VAR)
-            return rd__op_var(c, args, na, !n->spread, data, out);
-        if (n->spread && a[0].type == RD_VARRAY) {
-            na = a[0].len;
-            args = a[0].u.items;
-        }
-        return op_eager(c, n, args, na, data, out);
-    }
+    case RD__OP_REDUCE: n->fn = ev_iter; break;
+    case RD__OP_EQ:
+    case RD__OP_NE:
+    case RD__OP_SEQ:
+    case RD__OP_SNE:
+    case RD__OP_LT:
+    case RD__OP_LE:
+    case RD__OP_GT:
+    case RD__OP_GE: n->fn = n->n == 2 && !n->spread ? ev_compare2 : ev_eager; break;
+    default: n->fn = ev_eager;
     }
 }
 

@@ -7,6 +7,7 @@
 #define RD__LOGIC_OPS(X)                                                                                     \
     X(LIT, "")                                                                                               \
     X(ARRAY, "")                                                                                             \
+    X(VARPATH, "")                                                                                           \
     X(VAR, "var")                                                                                            \
     X(MISSING, "missing") X(MISSING_SOME, "missing_some") X(IF, "if") X(TERNARY, "?:") X(OR, "or")           \
         X(AND, "and") X(NOT, "!") X(NOTNOT, "!!") X(EQ, "==") X(SEQ, "===") X(NE, "!=") X(SNE, "!==")        \
@@ -23,13 +24,20 @@ enum {
         RD__OP_COUNT
 };
 
+struct rd__ev;
+struct rd__lnode;
+/* How a node evaluates itself, chosen at compile time (specialised for common shapes). */
+typedef int (*rd__evfn)(struct rd__ev *c, const struct rd__lnode *n, const rd_value *data, rd_value *out);
+
 typedef struct rd__lnode {
+    rd__evfn fn; /* NULL for RD__OP_LIT, which rd__logic_ev handles inline */
     uint8_t op;
     bool spread; /* the operator's argument was one expression, not an array: when it
                     evaluates to an array, that array is the argument list (as in Go) */
     uint32_t n;                   /* children */
     const struct rd__lnode *kids; /* n nodes */
-    rd_value lit;                 /* RD__OP_LIT: the value */
+    rd_value lit; /* RD__OP_LIT: the value; RD__OP_VARPATH: the path's non-empty segments as
+                     strings, then kids[0] is the default */
 } rd__lnode;
 
 struct rd_logic {
@@ -47,16 +55,34 @@ typedef struct rd__ev {
     rd_err *err;
 } rd__ev;
 
-/* Evaluate a node over data (the current scope); root says data is the top context. */
-int rd__logic_ev(rd__ev *c, const rd__lnode *n, const rd_value *data, rd_value *out);
+/* Evaluate a node over data (the current scope). Literals cost no call. */
+static inline int rd__logic_ev(rd__ev *c, const rd__lnode *n, const rd_value *data, rd_value *out)
+{
+    if (n->op == RD__OP_LIT) {
+        *out = n->lit;
+        return RD_OK;
+    }
+    return n->fn(c, n, data, out);
+}
 /* Evaluate all n children into a new array in scratch. */
 int rd__logic_ev_args(rd__ev *c, const rd__lnode *n, const rd_value *data, rd_value **out);
 
-bool rd__logic_truthy(const rd_value *v);
+/* Go's truthiness: null false 0 -0 "" [] {} are false; NaN is true. */
+static inline bool rd__logic_truthy(const rd_value *v)
+{
+    switch (v->type) {
+    case RD_VNULL: return false;
+    case RD_VBOOL: return v->u.b;
+    case RD_VNUMBER: return v->u.n != 0;
+    default: return v->len > 0;
+    }
+}
 int rd__logic_fail(rd__ev *c, const char *op, const char *why);
 rd_value *rd__scratch_items(rd__ev *c, size_t n);
 
 /* The standard operators (ops.c), given evaluated arguments a[0..n) unless they take a node. */
+/* A `var` whose path was a literal string, split at compile time (RD__OP_VARPATH). */
+int rd__op_varpath(rd__ev *c, const rd__lnode *n, const rd_value *data, rd_value *out);
 int rd__op_var(rd__ev *c, const rd_value *a, uint32_t n, bool listed, const rd_value *data, rd_value *out);
 int rd__op_missing(rd__ev *c, const rd_value *a, uint32_t n, const rd_value *data, rd_value *out);
 int rd__op_missing_some(rd__ev *c, const rd_value *a, uint32_t n, const rd_value *data, rd_value *out);

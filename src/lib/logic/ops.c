@@ -26,19 +26,6 @@ int rd__logic_fail(rd__ev *c, const char *op, const char *why)
 
 /* ---------------------------------------------------------------- coercions */
 
-bool rd__logic_truthy(const rd_value *v)
-{
-    switch (v->type) {
-    case RD_VNULL: return false;
-    case RD_VBOOL: return v->u.b;
-    case RD_VNUMBER: return v->u.n != 0; /* NaN is truthy in Go */
-    case RD_VSTRING:
-    case RD_VARRAY:
-    case RD_VOBJECT: return v->len > 0;
-    }
-    return false;
-}
-
 /* The length of the Unicode white space character at s (Go's unicode.IsSpace), or 0. */
 static size_t space_len(const unsigned char *s, size_t n)
 {
@@ -151,7 +138,7 @@ static int tnum(rd__ev *c, const char *op, const rd_value *v, double *out)
 }
 
 /* javascript.ToNumber: the comparisons' coercion. */
-static double jsnum(const rd_value *v)
+static inline double jsnum(const rd_value *v)
 {
     switch (v->type) {
     case RD_VNULL: return 0;
@@ -185,12 +172,12 @@ static int tstr(rd__ev *c, const char *op, const rd_value *v, rd_strb *b)
 /* ---------------------------------------------------------------- equality and order */
 
 /* Go's `equals`: null equals only null, strings compare as bytes, the rest as numbers. */
-static bool go_equals(const rd_value *a, const rd_value *b)
+static inline bool go_equals(const rd_value *a, const rd_value *b)
 {
     if (a->type == RD_VNULL || b->type == RD_VNULL)
         return a->type == b->type;
     if (a->type == RD_VSTRING && b->type == RD_VSTRING)
-        return a->len == b->len && memcmp(a->u.s, b->u.s, a->len) == 0;
+        return a->len == b->len && rd_mem_eq(a->u.s, b->u.s, a->len);
     return jsnum(a) == jsnum(b);
 }
 
@@ -203,8 +190,10 @@ static bool go_strict_equals(const rd_value *a, const rd_value *b)
     return go_equals(a, b);
 }
 
-static bool go_less(const rd_value *a, const rd_value *b)
+static inline bool go_less(const rd_value *a, const rd_value *b)
 {
+    if (a->type == RD_VNUMBER && b->type == RD_VNUMBER)
+        return a->u.n < b->u.n;
     if (a->type == RD_VSTRING && b->type == RD_VSTRING) {
         size_t n = a->len < b->len ? a->len : b->len;
         int r = memcmp(a->u.s, b->u.s, n);
@@ -328,6 +317,40 @@ static int lookup(rd__ev *c, const rd_value *data, const char *p, size_t n, bool
     *found = true;
     *out = *cur;
     return RD_OK;
+}
+
+int rd__op_varpath(rd__ev *c, const rd__lnode *n, const rd_value *data, rd_value *out)
+{
+    const rd_value *segs = n->lit.u.items, *cur = data;
+    uint32_t nseg = n->lit.len;
+    if (nseg == 0) /* a path of dots only: the whole scope, as for "" */
+        return rd__op_var(c, &(rd_value){.type = RD_VSTRING, .len = 0, .u.s = ""}, 1, false, data, out);
+    if (data == c->root && c->env->flagd && segs[0].len == 6 && rd_mem_eq(segs[0].u.s, "$flagd", 6)) {
+        bool found = false;
+        int rc = RD_OK;
+        if (nseg <= 2)
+            rc = flagd_lookup(c, nseg == 2 ? segs[1].u.s : "", nseg == 2 ? segs[1].len : 0, &found, out);
+        if (rc != RD_OK || found)
+            return rc;
+        return rd__logic_ev(c, &n->kids[0], data, out);
+    }
+    for (uint32_t i = 0; i < nseg && cur; i++) {
+        if (cur->type == RD_VOBJECT) {
+            cur = rd_value_get(cur, segs[i].u.s, segs[i].len);
+        } else if (cur->type == RD_VARRAY) {
+            long k = seg_index(segs[i].u.s, segs[i].len, cur->len);
+            cur = k >= 0 ? &cur->u.items[k] : NULL;
+        } else {
+            cur = NULL;
+        }
+        if (cur && cur->type == RD_VNULL)
+            cur = NULL;
+    }
+    if (cur) {
+        *out = *cur;
+        return RD_OK;
+    }
+    return rd__logic_ev(c, &n->kids[0], data, out);
 }
 
 /* Go's getVar. listed: a holds the argument list [path, default?] (the rule gave an array, or

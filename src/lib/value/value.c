@@ -26,7 +26,7 @@ const rd_value *rd_value_get(const rd_value *obj, const char *key, size_t key_le
     /* Scan backwards so a repeated key resolves to its last occurrence. */
     for (uint32_t i = obj->len; i-- > 0;) {
         const rd_member *m = &obj->u.members[i];
-        if (m->key_len == key_len && memcmp(m->key, key, key_len) == 0)
+        if (m->key_len == key_len && rd_mem_eq(m->key, key, key_len))
             return &m->val;
     }
     return NULL;
