@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # make bench: riskd beside its peers on this machine, in one run, as a Markdown table.
-# BENCH_SECONDS sets the timed length of each case (default 2).
+# Each side runs BENCH_ROUNDS times (default 3), interleaved so both meet the same machine
+# noise, and the table shows the median. BENCH_SECONDS sets each timed case (default 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${BENCH_SECONDS:-2}
+rounds=${BENCH_ROUNDS:-3}
 out=build/bench
 mkdir -p "$out"
+: >"$out/flags-riskd.jsonl"
+: >"$out/flags-flagd-core.jsonl"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%F)"
-echo "flag evaluation, in-process, same flags and contexts (bench/flags/), ${secs}s per case"
-build/release/bench/flags_bench bench/flags/flags.json bench/flags/contexts.json "$secs" >"$out/flags-riskd.jsonl"
-BENCH_SECONDS=$secs node bench/flags/flagd_core_bench.mjs >"$out/flags-flagd-core.jsonl"
+echo "flag evaluation in-process: same flags and contexts (bench/flags/), ${secs}s per case, median of $rounds rounds"
+for r in $(seq "$rounds"); do
+    printf '  round %d/%d\r' "$r" "$rounds" >&2
+    build/release/bench/flags_bench bench/flags/flags.json bench/flags/contexts.json "$secs" >>"$out/flags-riskd.jsonl"
+    BENCH_SECONDS=$secs node bench/flags/flagd_core_bench.mjs >>"$out/flags-flagd-core.jsonl"
+done
+echo >&2
 node bench/report.mjs "$out/flags-riskd.jsonl" "$out/flags-flagd-core.jsonl"

@@ -341,6 +341,37 @@ static int ev_compare2(rd__ev *c, const rd__lnode *n, const rd_value *data, rd_v
     return rc == RD_OK ? rd__op_compare(n->op, a, 2, out) : rc;
 }
 
+/* {"in":[<expr>, ["a","b",...]]}: membership in a literal list of strings, the usual shape
+ * of a whitelist. Same result as the general `in` (a string needle matches equal strings
+ * only), without building an argument list. */
+static int ev_in_strings(rd__ev *c, const rd__lnode *n, const rd_value *data, rd_value *out)
+{
+    rd_value needle;
+    int rc = rd__logic_ev(c, &n->kids[0], data, &needle);
+    if (rc != RD_OK)
+        return rc;
+    const rd_value *list = &n->kids[1].lit;
+    if (needle.type != RD_VSTRING) {
+        rd_value a[2] = {needle, *list};
+        return rd__op_in(c, a, 2, out);
+    }
+    bool hit = false;
+    for (uint32_t i = 0; i < list->len && !hit; i++)
+        hit = list->u.items[i].len == needle.len && rd_mem_eq(list->u.items[i].u.s, needle.u.s, needle.len);
+    *out = rd_value_bool(hit);
+    return RD_OK;
+}
+
+static bool all_strings(const rd_value *v)
+{
+    if (v->type != RD_VARRAY)
+        return false;
+    for (uint32_t i = 0; i < v->len; i++)
+        if (v->u.items[i].type != RD_VSTRING)
+            return false;
+    return true;
+}
+
 /* Pick each node's evaluator once the tree is built. */
 static void assign_fn(rd__lnode *n)
 {
@@ -365,6 +396,10 @@ static void assign_fn(rd__lnode *n)
     case RD__OP_LE:
     case RD__OP_GT:
     case RD__OP_GE: n->fn = n->n == 2 && !n->spread ? ev_compare2 : ev_eager; break;
+    case RD__OP_IN:
+        n->fn = n->n == 2 && !n->spread && n->kids[1].op == RD__OP_LIT && all_strings(&n->kids[1].lit) ? ev_in_strings
+                                                                                                      : ev_eager;
+        break;
     default: n->fn = ev_eager;
     }
 }
