@@ -61,7 +61,6 @@ static uint64_t key_hash(const char *key, size_t len)
     return h ^ (h >> 29);
 }
 
-
 /* ---------------------------------------------------------------- names */
 
 const char *rd_reason_name(rd_reason r)
@@ -612,7 +611,8 @@ static bool type_matches(rd_flag_type t, const rd_value *v)
     case RD_FLAG_BOOLEAN: return v->type == RD_VBOOL;
     case RD_FLAG_STRING: return v->type == RD_VSTRING;
     case RD_FLAG_INTEGER:
-        return v->type == RD_VNUMBER && fabs(v->u.n) <= RD_MAX_SAFE_INTEGER && (double)(int64_t)v->u.n == v->u.n;
+        return v->type == RD_VNUMBER && fabs(v->u.n) <= RD_MAX_SAFE_INTEGER &&
+               (double)(int64_t)v->u.n == v->u.n;
     case RD_FLAG_FLOAT: return v->type == RD_VNUMBER;
     case RD_FLAG_OBJECT: return v->type == RD_VOBJECT;
     }

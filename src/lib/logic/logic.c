@@ -94,7 +94,8 @@ static int compile_literal(struct comp *cp, const rd_value *v, rd__lnode *out)
  * them), so evaluation only walks the context. */
 static int compile_varpath(struct comp *cp, rd__lnode *n)
 {
-    if (n->n == 0 || n->kids[0].op != RD__OP_LIT || n->kids[0].lit.type != RD_VSTRING || n->kids[0].lit.len == 0)
+    if (n->n == 0 || n->kids[0].op != RD__OP_LIT || n->kids[0].lit.type != RD_VSTRING ||
+        n->kids[0].lit.len == 0)
         return RD_OK;
     if (n->spread ? n->n != 1 : n->n > 2)
         return RD_OK;
@@ -317,7 +318,7 @@ static int ev_eager(rd__ev *c, const rd__lnode *n, const rd_value *data, rd_valu
     uint32_t na = n->n;
     if (n->op == RD__OP_VAR)
         return rd__op_var(c, args, na, !n->spread, data, out);
-    if (n->spread && a[0].type == RD_VARRAY) {
+    if (n->spread && n->n == 1 && a[0].type == RD_VARRAY) {
         na = a[0].len;
         args = a[0].u.items;
     }
@@ -397,8 +398,9 @@ static void assign_fn(rd__lnode *n)
     case RD__OP_GT:
     case RD__OP_GE: n->fn = n->n == 2 && !n->spread ? ev_compare2 : ev_eager; break;
     case RD__OP_IN:
-        n->fn = n->n == 2 && !n->spread && n->kids[1].op == RD__OP_LIT && all_strings(&n->kids[1].lit) ? ev_in_strings
-                                                                                                      : ev_eager;
+        n->fn = n->n == 2 && !n->spread && n->kids[1].op == RD__OP_LIT && all_strings(&n->kids[1].lit)
+                    ? ev_in_strings
+                    : ev_eager;
         break;
     default: n->fn = ev_eager;
     }

@@ -4,18 +4,50 @@
 
 #include "riskd/logic.h"
 
-#define RD__LOGIC_OPS(X)                                                                                     \
-    X(LIT, "")                                                                                               \
-    X(ARRAY, "")                                                                                             \
-    X(VARPATH, "")                                                                                           \
-    X(VAR, "var")                                                                                            \
-    X(MISSING, "missing") X(MISSING_SOME, "missing_some") X(IF, "if") X(TERNARY, "?:") X(OR, "or")           \
-        X(AND, "and") X(NOT, "!") X(NOTNOT, "!!") X(EQ, "==") X(SEQ, "===") X(NE, "!=") X(SNE, "!==")        \
-            X(GT, ">") X(GE, ">=") X(LT, "<") X(LE, "<=") X(ADD, "+") X(SUB, "-") X(MUL, "*") X(DIV, "/")    \
-                X(MOD, "%") X(MAX, "max") X(MIN, "min") X(CAT, "cat") X(SUBSTR, "substr") X(IN, "in")        \
-                    X(MERGE, "merge") X(MAP, "map") X(FILTER, "filter") X(REDUCE, "reduce") X(ALL, "all")    \
-                        X(NONE, "none") X(SOME, "some") X(FRACTIONAL, "fractional") X(SEM_VER, "sem_ver")    \
-                            X(STARTS_WITH, "starts_with") X(ENDS_WITH, "ends_with")
+// clang-format off
+#define RD__LOGIC_OPS(X) \
+    X(LIT, "") \
+    X(ARRAY, "") \
+    X(VARPATH, "") \
+    X(VAR, "var") \
+    X(MISSING, "missing") \
+    X(MISSING_SOME, "missing_some") \
+    X(IF, "if") \
+    X(TERNARY, "?:") \
+    X(OR, "or") \
+    X(AND, "and") \
+    X(NOT, "!") \
+    X(NOTNOT, "!!") \
+    X(EQ, "==") \
+    X(SEQ, "===") \
+    X(NE, "!=") \
+    X(SNE, "!==") \
+    X(GT, ">") \
+    X(GE, ">=") \
+    X(LT, "<") \
+    X(LE, "<=") \
+    X(ADD, "+") \
+    X(SUB, "-") \
+    X(MUL, "*") \
+    X(DIV, "/") \
+    X(MOD, "%") \
+    X(MAX, "max") \
+    X(MIN, "min") \
+    X(CAT, "cat") \
+    X(SUBSTR, "substr") \
+    X(IN, "in") \
+    X(MERGE, "merge") \
+    X(MAP, "map") \
+    X(FILTER, "filter") \
+    X(REDUCE, "reduce") \
+    X(ALL, "all") \
+    X(NONE, "none") \
+    X(SOME, "some") \
+    X(FRACTIONAL, "fractional") \
+    X(SEM_VER, "sem_ver") \
+    X(STARTS_WITH, "starts_with") \
+    X(ENDS_WITH, "ends_with")
+// clang-format on
 
 enum {
 #define RD__OP_ENUM(name, text) RD__OP_##name,
@@ -32,12 +64,12 @@ typedef int (*rd__evfn)(struct rd__ev *c, const struct rd__lnode *n, const rd_va
 typedef struct rd__lnode {
     rd__evfn fn; /* NULL for RD__OP_LIT, which rd__logic_ev handles inline */
     uint8_t op;
-    bool spread; /* the operator's argument was one expression, not an array: when it
-                    evaluates to an array, that array is the argument list (as in Go) */
+    bool spread;                  /* the operator's argument was one expression, not an array: when it
+                                     evaluates to an array, that array is the argument list (as in Go) */
     uint32_t n;                   /* children */
     const struct rd__lnode *kids; /* n nodes */
-    rd_value lit; /* RD__OP_LIT: the value; RD__OP_VARPATH: the path's non-empty segments as
-                     strings, then kids[0] is the default */
+    rd_value lit;                 /* RD__OP_LIT: the value; RD__OP_VARPATH: the path's non-empty segments as
+                                     strings, then kids[0] is the default */
 } rd__lnode;
 
 struct rd_logic {

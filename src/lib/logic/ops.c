@@ -21,7 +21,8 @@
 
 int rd__logic_fail(rd__ev *c, const char *op, const char *why)
 {
-    return rd_err_set(c->err, RD_EPARSE, "%s: %s", op, why);
+    rd_err_set(c->err, RD_EPARSE, "%s: %s", op, why);
+    return RD_EPARSE; /* spelled out so callers (and the analyzer) see it is never RD_OK */
 }
 
 /* ---------------------------------------------------------------- coercions */
@@ -35,7 +36,8 @@ static size_t space_len(const unsigned char *s, size_t n)
         return 2;
     if (n >= 3 && s[0] == 0xE1 && s[1] == 0x9A && s[2] == 0x80)
         return 3;
-    if (n >= 3 && s[0] == 0xE2 && s[1] == 0x80 && (s[2] <= 0x8A || s[2] == 0xA8 || s[2] == 0xA9 || s[2] == 0xAF))
+    if (n >= 3 && s[0] == 0xE2 && s[1] == 0x80 &&
+        (s[2] <= 0x8A || s[2] == 0xA8 || s[2] == 0xA9 || s[2] == 0xAF))
         return 3;
     if (n >= 3 && s[0] == 0xE2 && s[1] == 0x81 && s[2] == 0x9F)
         return 3;
@@ -68,8 +70,8 @@ static bool digits_with_underscores(const char *s, size_t n)
 {
     /* Go's underscoreOK for base 10: an underscore only between two digits. */
     for (size_t i = 0; i < n; i++)
-        if (s[i] == '_' && (i == 0 || i + 1 == n || s[i - 1] < '0' || s[i - 1] > '9' || s[i + 1] < '0' ||
-                            s[i + 1] > '9'))
+        if (s[i] == '_' &&
+            (i == 0 || i + 1 == n || s[i - 1] < '0' || s[i - 1] > '9' || s[i + 1] < '0' || s[i + 1] > '9'))
             return false;
     return true;
 }
@@ -411,7 +413,7 @@ static int missing_keys(rd__ev *c, const rd_value *keys, uint32_t n, const rd_va
         return RD_ENOMEM;
     uint32_t k = 0;
     for (uint32_t i = 0; i < n; i++) {
-        rd_value v;
+        rd_value v = RD_NULL_VALUE;
         int rc = rd__op_var(c, &keys[i], 1, false, data, &v);
         if (rc != RD_OK)
             return rc;
@@ -446,16 +448,17 @@ int rd__op_missing_some(rd__ev *c, const rd_value *a, uint32_t n, const rd_value
 
 int rd__op_arith(rd__ev *c, int op, const rd_value *a, uint32_t n, rd_value *out)
 {
-    static const char *const names[] = {[RD__OP_ADD] = "+", [RD__OP_SUB] = "-", [RD__OP_MUL] = "*",
-                                        [RD__OP_DIV] = "/", [RD__OP_MOD] = "%", [RD__OP_MAX] = "max",
-                                        [RD__OP_MIN] = "min"};
+    static const char *const names[] = {
+        [RD__OP_ADD] = "+", [RD__OP_SUB] = "-",   [RD__OP_MUL] = "*",  [RD__OP_DIV] = "/",
+        [RD__OP_MOD] = "%", [RD__OP_MAX] = "max", [RD__OP_MIN] = "min"};
     const char *name = names[op];
     double r = 0, x;
     int rc;
     if (op == RD__OP_MOD && n < 2)
         return rd__logic_fail(c, name, "needs two arguments");
     if (n == 0) {
-        *out = op == RD__OP_MAX || op == RD__OP_MIN ? RD_NULL_VALUE : rd_value_number(op == RD__OP_MUL ? 1 : 0);
+        *out =
+            op == RD__OP_MAX || op == RD__OP_MIN ? RD_NULL_VALUE : rd_value_number(op == RD__OP_MUL ? 1 : 0);
         return RD_OK;
     }
     if ((rc = tnum(c, name, &a[0], &r)) != RD_OK)
@@ -655,9 +658,8 @@ static int iter_subject(rd__ev *c, const rd__lnode *n, const rd_value *data, rd_
         return rc;
     if (arr->type == RD_VARRAY)
         return RD_OK;
-    bool quiet = n->op == RD__OP_ALL || n->op == RD__OP_SOME || n->op == RD__OP_NONE
-                     ? !rd__logic_truthy(arr)
-                     : arr->type == RD_VNULL;
+    bool quiet = n->op == RD__OP_ALL || n->op == RD__OP_SOME || n->op == RD__OP_NONE ? !rd__logic_truthy(arr)
+                                                                                     : arr->type == RD_VNULL;
     if (!quiet)
         return rd__logic_fail(c, "iteration", "the subject must be an array");
     *skip = true;
@@ -758,7 +760,8 @@ int rd__op_reduce(rd__ev *c, const rd__lnode *n, const rd_value *data, rd_value 
         scope[0] = (rd_member){"current", 7, arr.u.items[i]};
         scope[1] = (rd_member){"accumulator", 11, acc};
         rd_value sv = {.type = RD_VOBJECT, .len = 2, .u.members = scope};
-        if ((rc = rd__logic_ev(c, &n->kids[1], &sv, &acc)) != RD_OK || (rc = coerce_like(c, &init, &acc)) != RD_OK)
+        if ((rc = rd__logic_ev(c, &n->kids[1], &sv, &acc)) != RD_OK ||
+            (rc = coerce_like(c, &init, &acc)) != RD_OK)
             return rc;
     }
     *out = acc;

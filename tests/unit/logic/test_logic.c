@@ -288,7 +288,8 @@ static void test_go_engine_semantics(void **state)
         {"{\"none\":[null,{\"var\":\"\"}]}", "{}", "true"},
         {"{\"map\":[{\"var\":\"x\"}]}", "{}", "[]"},
         {"{\"reduce\":[[1,null,2],{\"+\":[{\"var\":\"current\"},{\"var\":\"accumulator\"}]},0]}", "{}", "3"},
-        {"{\"reduce\":[[1,2],{\"+\":[{\"var\":\"current\"},{\"var\":\"accumulator\"}]},null]}", "{}", "error"},
+        {"{\"reduce\":[[1,2],{\"+\":[{\"var\":\"current\"},{\"var\":\"accumulator\"}]},null]}", "{}",
+         "error"},
         {"{\"if\":true}", "{}", "error"},
         /* sem_ver: numbers through Go's %v */
         {"{\"sem_ver\":[1e6,\"=\",\"1000000.0.0\"]}", "{}", "null"},
