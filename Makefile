@@ -1,6 +1,6 @@
 # riskd: one non-recursive GNU Makefile.
 #   make                 release build: build/riskd, build/release/libriskd.{a,so}
-#   make MODE=debug|asan the same in build/<mode>/
+#   make MODE=debug|asan|tsan the same in build/<mode>/
 #   make test            install what is missing, build, run every test
 #   make bench | fuzz | lint | demo
 MODE ?= release
@@ -22,6 +22,8 @@ CFLAGS_release := -O2 -g
 CFLAGS_debug := -O0 -g3
 CFLAGS_asan := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS_asan := -fsanitize=address,undefined
+CFLAGS_tsan := -O1 -g -fsanitize=thread
+LDFLAGS_tsan := -fsanitize=thread
 CPPFLAGS += -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
 CFLAGS += $(WARN) $(CFLAGS_$(MODE)) -fPIC -fvisibility=hidden -MMD -MP
 LDFLAGS += $(LDFLAGS_$(MODE))
@@ -79,6 +81,7 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory MODE=release all
 	@$(MAKE) --no-print-directory MODE=asan all
+	@$(MAKE) --no-print-directory MODE=tsan $(UNIT_SRC:%.c=build/tsan/%)
 	@$(MAKE) --no-print-directory fuzz-replay
 	@scripts/run-tests.sh
 

@@ -71,6 +71,11 @@ for mode in release asan; do
     done
 done
 
+# The unit tests again under ThreadSanitizer (the concurrent evaluation tests matter here).
+for t in $(find build/tsan/tests/unit -type f -name 'test_*' ! -name '*.d' 2>/dev/null | sort); do
+    run_suite "unit/tsan/${t#build/tsan/tests/unit/}" "$t"
+done
+
 # The fuzz corpora replayed through the libFuzzer builds (ASan+UBSan): no crash, no leak.
 for f in build/fuzz/fuzz_*; do
     [ -x "$f" ] || continue

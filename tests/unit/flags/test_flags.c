@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -280,6 +281,72 @@ static void test_many_flags_lookup(void **state)
     rd_flagset_unref(fs);
 }
 
+/* Many threads evaluating one shared flag set get exactly the single-threaded answers (the
+ * set is immutable; each thread has its own scratch arena). Run under ASan in make test. */
+struct worker {
+    const rd_flagset *fs;
+    const rd_value *ctxs;
+    uint32_t nctx;
+    const char *const *keys;
+    size_t nkeys;
+    const char **expected; /* variant (or reason name) per key x context */
+    int mismatches;
+};
+
+static const char *outcome(const rd_resolution *r) { return r->variant ? r->variant : rd_reason_name(r->reason); }
+
+static void *worker_run(void *arg)
+{
+    struct worker *w = arg;
+    rd_arena a;
+    rd_arena_init(&a, 0);
+    for (int round = 0; round < 200; round++)
+        for (size_t k = 0; k < w->nkeys; k++)
+            for (uint32_t i = 0; i < w->nctx; i++) {
+                rd_resolution r;
+                rd_flag_eval(w->fs, w->keys[k], strlen(w->keys[k]), RD_FLAG_ANY, &w->ctxs[i], 1700000000, &a, &r);
+                if (strcmp(outcome(&r), w->expected[k * w->nctx + i]) != 0)
+                    w->mismatches++;
+                rd_arena_reset(&a);
+            }
+    rd_arena_deinit(&a);
+    return NULL;
+}
+
+static void test_concurrent_evaluation(void **state)
+{
+    (void)state;
+    rd_flagset *fs = load(set, false);
+    static const char *const keys[] = {"static", "vip", "vip-nodefault", "shorthand", "numbers", "bad-variant"};
+    const char *ctx_json = "[{\"tier\":\"gold\",\"n\":1,\"pick\":\"frac\"},{\"email\":\"x@bank.com\"},"
+                           "{\"tier\":\"basic\",\"pick\":\"int\"},{}]";
+    rd_arena doc;
+    rd_arena_init(&doc, 0);
+    rd_value ctxs;
+    rd_err err;
+    assert_int_equal(rd_json_parse(ctx_json, strlen(ctx_json), NULL, &doc, &ctxs, &err), RD_OK);
+    size_t nkeys = sizeof(keys) / sizeof(keys[0]);
+    const char *expected[6 * 4];
+    for (size_t k = 0; k < nkeys; k++)
+        for (uint32_t i = 0; i < ctxs.len; i++) {
+            rd_resolution r;
+            rd_flag_eval(fs, keys[k], strlen(keys[k]), RD_FLAG_ANY, &ctxs.u.items[i], 1700000000, &scratch, &r);
+            expected[k * ctxs.len + i] = outcome(&r); /* variant names live in fs */
+        }
+    struct worker w[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (struct worker){fs, ctxs.u.items, ctxs.len, keys, nkeys, expected, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, worker_run, &w[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].mismatches, 0);
+    }
+    rd_arena_deinit(&doc);
+    rd_flagset_unref(fs);
+}
+
 static void test_type_names(void **state)
 {
     (void)state;
@@ -300,6 +367,7 @@ int main(void)
         cmocka_unit_test(test_lenient_mode_matches_flagd),
         cmocka_unit_test(test_array_form_and_refcount),
         cmocka_unit_test(test_many_flags_lookup),
+        cmocka_unit_test(test_concurrent_evaluation),
         cmocka_unit_test(test_type_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
