@@ -27,6 +27,7 @@ typedef struct flag {
     const rd_member *variants; /* variant name -> value */
     uint32_t nvariants;
     const rd_member *default_variant; /* NULL: the caller's default */
+    bool plain_names;                 /* no variant name holds a character Go's JSON escapes */
     rd_logic *targeting;              /* NULL: no targeting */
     const char *broken;               /* lenient mode: why targeting could not compile */
     rd_value metadata;                /* merged: set metadata, then the flag's */
@@ -214,6 +215,17 @@ static int resolve_refs(struct parse *p, const char *flag_key, const rd_value *v
     return RD_OK;
 }
 
+/* No byte that Go's JSON encoder would escape (or that starts U+2028/U+2029). */
+static bool plain_chars(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch < 0x20 || ch == '"' || ch == '\\' || ch == '<' || ch == '>' || ch == '&' || ch == 0xE2)
+            return false;
+    }
+    return true;
+}
+
 static int parse_variants(struct parse *p, flag *f, const rd_value *v)
 {
     if (!v)
@@ -241,6 +253,9 @@ static int parse_variants(struct parse *p, flag *f, const rd_value *v)
     }
     f->variants = v->u.members;
     f->nvariants = v->len;
+    f->plain_names = true;
+    for (uint32_t i = 0; i < v->len; i++)
+        f->plain_names &= plain_chars(v->u.members[i].key, v->u.members[i].key_len);
     return RD_OK;
 }
 
@@ -577,20 +592,14 @@ static void go_encode(rd_strb *b, const rd_value *v)
     }
 }
 
-static bool plain_string(const rd_value *v)
-{
-    for (uint32_t i = 0; i < v->len; i++) {
-        unsigned char ch = (unsigned char)v->u.s[i];
-        if (ch < 0x20 || ch == '"' || ch == '\\' || ch == '<' || ch == '>' || ch == '&' || ch == 0xE2)
-            return false;
-    }
-    return true;
-}
+static bool plain_string(const rd_value *v) { return plain_chars(v->u.s, v->len); }
 
 /* The variant named by a targeting result, or NULL. */
 static const rd_member *result_variant(const flag *f, const rd_value *r, rd_arena *scratch, bool *oom)
 {
-    if (r->type == RD_VSTRING && plain_string(r))
+    /* When every variant name is plain, a string result can only name one by being equal to
+     * it (Go's encoding of any other string keeps a backslash): skip the scan of the result. */
+    if (r->type == RD_VSTRING && (f->plain_names || plain_string(r)))
         return find_variant(f, r->u.s, r->len);
     if (r->type == RD_VBOOL)
         return find_variant(f, r->u.b ? "true" : "false", r->u.b ? 4 : 5);

@@ -27,9 +27,19 @@ static bool valid_variant(const rd_value *v)
     return v->type == RD_VSTRING || v->type == RD_VBOOL || v->type == RD_VNUMBER || v->type == RD_VNULL;
 }
 
+/* Where the bucketing key's bytes are: a borrowed string, a small stack buffer, or the
+ * scratch arena (CBOR, long keys). */
+struct bkey {
+    const char *p;
+    size_t len;
+    char small[128];
+    rd_strb big;
+};
+
 /* The bucketing key for v2 (raw bytes) or v3 (CBOR), or false when the flag falls back. */
-static bool bucket_key(rd__ev *c, const rd_value **args, uint32_t *n, rd_strb *key)
+static bool bucket_key(rd__ev *c, const rd_value **args, uint32_t *n, struct bkey *k)
 {
+    rd_strb *key = &k->big;
     const rd_value *a = *args;
     int version = c->logic->fractional_version;
     if (*n > 0 && a[0].type != RD_VARRAY) {
@@ -41,7 +51,8 @@ static bool bucket_key(rd__ev *c, const rd_value **args, uint32_t *n, rd_strb *k
             return true;
         }
         if (a[0].type == RD_VSTRING) {
-            rd_strb_add(key, a[0].u.s, a[0].len);
+            k->p = a[0].u.s;
+            k->len = a[0].len;
             (*args)++, (*n)--;
             return true;
         }
@@ -59,7 +70,15 @@ static bool bucket_key(rd__ev *c, const rd_value **args, uint32_t *n, rd_strb *k
     }
     if (tk->len == 0)
         return false;
-    rd_strb_add(key, c->env->flag_key, c->env->flag_key_len);
+    size_t fl = c->env->flag_key_len;
+    if (fl + tk->len <= sizeof(k->small)) {
+        memcpy(k->small, c->env->flag_key, fl);
+        memcpy(k->small + fl, tk->u.s, tk->len);
+        k->p = k->small;
+        k->len = fl + tk->len;
+        return true;
+    }
+    rd_strb_add(key, c->env->flag_key, fl);
     rd_strb_add(key, tk->u.s, tk->len);
     return true;
 }
@@ -81,12 +100,16 @@ int rd__flagd_fractional(rd__ev *c, const rd_value *a, uint32_t n, rd_value *out
 {
     if (n < 1)
         return null_result(out);
-    rd_strb key;
-    rd_strb_init(&key, c->scratch);
+    struct bkey key = {.p = NULL};
+    rd_strb_init(&key.big, c->scratch);
     if (!bucket_key(c, &a, &n, &key))
         return null_result(out);
-    if (key.oom)
+    if (key.big.oom)
         return rd_err_set(c->err, RD_ENOMEM, "evaluation scratch space exhausted");
+    if (!key.p) { /* built in the arena */
+        key.p = key.big.p ? key.big.p : "";
+        key.len = key.big.len;
+    }
     if (n < 1)
         return null_result(out);
     uint64_t stack_w[16], *weights = n <= 16 ? stack_w : rd_arena_alloc(c->scratch, n * sizeof(*weights));
