@@ -81,7 +81,8 @@ typedef struct rd_resolution {
     const rd_value *metadata;  /* an object, never NULL */
 } rd_resolution;
 
-/* Evaluate flag `key` for context ctx (an object, or NULL for none) as type. timestamp is
+/* Evaluate flag `key` for context ctx (an object, or NULL for none) as type. The context's
+ * objects must not repeat a key (rd_json_parse guarantees it; it keeps the last value). timestamp is
  * what `$flagd.timestamp` reads (unix seconds; 0 means now). Never fails: every problem is
  * reported in out (reason ERROR with an error code). Thread-safe on a shared fs with one
  * scratch arena per thread. */

@@ -106,8 +106,11 @@ static int compile_varpath(struct comp *cp, rd__lnode *n)
             nseg++;
     rd_value *segs = rd_arena_alloc(&cp->l->arena, (nseg ? nseg : 1) * sizeof(*segs));
     rd__lnode *def = rd_arena_alloc(&cp->l->arena, sizeof(*def));
-    if (!segs || !def)
+    _Atomic uint32_t *hints = rd_arena_alloc(&cp->l->arena, (nseg ? nseg : 1) * sizeof(*hints));
+    if (!segs || !def || !hints)
         return rd_err_set(cp->err, RD_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < (nseg ? nseg : 1); i++)
+        atomic_init(&hints[i], 0);
     uint32_t k = 0, start = 0;
     for (uint32_t i = 0; i <= path->len; i++) {
         if (i == path->len || path->u.s[i] == '.') {
@@ -121,6 +124,7 @@ static int compile_varpath(struct comp *cp, rd__lnode *n)
     else
         *def = (rd__lnode){.op = RD__OP_LIT, .lit = {.type = RD_VNULL}};
     n->op = RD__OP_VARPATH;
+    n->hints = hints;
     n->lit = (rd_value){.type = RD_VARRAY, .len = nseg, .u.items = segs};
     n->kids = def;
     n->n = 1;

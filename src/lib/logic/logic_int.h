@@ -4,6 +4,8 @@
 
 #include "riskd/logic.h"
 
+#include <stdatomic.h>
+
 // clang-format off
 #define RD__LOGIC_OPS(X) \
     X(LIT, "") \
@@ -70,6 +72,10 @@ typedef struct rd__lnode {
     const struct rd__lnode *kids; /* n nodes */
     rd_value lit;                 /* RD__OP_LIT: the value; RD__OP_VARPATH: the path's non-empty segments as
                                      strings, then kids[0] is the default */
+    _Atomic uint32_t *hints;      /* RD__OP_VARPATH: per segment, the member index where the key was
+                                     last found (callers send keys in a stable order). A hint is only
+                                     ever checked, so a stale or racing one costs a scan, not a
+                                     wrong answer; relaxed atomics keep concurrent updates defined. */
 } rd__lnode;
 
 struct rd_logic {

@@ -321,6 +321,23 @@ static int lookup(rd__ev *c, const rd_value *data, const char *p, size_t n, bool
     return RD_OK;
 }
 
+/* The member of obj named key, trying the hinted index first and remembering where it was
+ * found. Objects here come from the JSON parser, which keeps one member per key, so the
+ * first match is the only one. */
+static inline const rd_value *member_hinted(const rd_value *obj, const rd_value *key, _Atomic uint32_t *hint)
+{
+    const rd_member *m = obj->u.members;
+    uint32_t h = atomic_load_explicit(hint, memory_order_relaxed);
+    if (h < obj->len && m[h].key_len == key->len && rd_mem_eq(m[h].key, key->u.s, key->len))
+        return &m[h].val;
+    for (uint32_t i = obj->len; i-- > 0;)
+        if (m[i].key_len == key->len && rd_mem_eq(m[i].key, key->u.s, key->len)) {
+            atomic_store_explicit(hint, i, memory_order_relaxed);
+            return &m[i].val;
+        }
+    return NULL;
+}
+
 int rd__op_varpath(rd__ev *c, const rd__lnode *n, const rd_value *data, rd_value *out)
 {
     const rd_value *segs = n->lit.u.items, *cur = data;
@@ -338,7 +355,7 @@ int rd__op_varpath(rd__ev *c, const rd__lnode *n, const rd_value *data, rd_value
     }
     for (uint32_t i = 0; i < nseg && cur; i++) {
         if (cur->type == RD_VOBJECT) {
-            cur = rd_value_get(cur, segs[i].u.s, segs[i].len);
+            cur = member_hinted(cur, &segs[i], &n->hints[i]);
         } else if (cur->type == RD_VARRAY) {
             long k = seg_index(segs[i].u.s, segs[i].len, cur->len);
             cur = k >= 0 ? &cur->u.items[k] : NULL;
