@@ -63,7 +63,9 @@ for mode in release asan; do
     for t in $(find "build/$mode/tests/unit" -type f -name 'test_*' ! -name '*.d' 2>/dev/null | sort); do
         run_suite "unit/$mode/${t#build/$mode/tests/unit/}" "$t"
     done
-    run_suite "conformance/$mode/jsonlogic" "build/$mode/tests/conformance/jsonlogic_suite"
+    for t in $(find "build/$mode/tests/conformance" -type f ! -name '*.d' 2>/dev/null | sort); do
+        run_suite "conformance/$mode/$(basename "$t")" "$t"
+    done
     run_suite "conformance/$mode/flagd-testbed" env RISKD_BIN="$ROOT/build/$mode/riskd" node tests/interop/testbed.mjs
     for t in tests/integration/[0-9]*.sh; do
         [ -f "$t" ] || continue

@@ -3,6 +3,7 @@
 #ifndef RISKD_JSON_H
 #define RISKD_JSON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "riskd/arena.h"
@@ -14,6 +15,10 @@ typedef struct rd_json_limits {
     size_t max_bytes; /* default 16 MiB */
     int max_depth;    /* nesting of arrays/objects, default 64 */
     size_t max_nodes; /* values in the document, default 1,000,000 */
+    /* Read numbers with a fraction or exponent as float32 (strtof, one rounding), for
+     * formats that write float32 values as shortest text (XGBoost JSON): strtod then a
+     * cast would round twice. Integers are still read exactly. */
+    bool float32;
 } rd_json_limits;
 
 /* Parse len bytes of strict JSON (RFC 8259: no NaN/Infinity, no comments, valid UTF-8, no

@@ -26,6 +26,7 @@ struct parser {
     const char *s;
     size_t len, pos;
     int depth, max_depth;
+    bool float32;
     size_t nodes, max_nodes;
     rd_arena *arena;
     rd_member *stack; /* items of the open containers, innermost last */
@@ -279,7 +280,7 @@ static int parse_number(struct parser *p, rd_value *out)
         return oom(p);
     memcpy(tmp, p->s + start, i - start);
     tmp[i - start] = '\0';
-    double d = strtod(tmp, NULL);
+    double d = p->float32 && strpbrk(tmp, ".eE") ? (double)strtof(tmp, NULL) : strtod(tmp, NULL);
     if (!isfinite(d))
         return perr(p, RD_EPARSE, "number out of range");
     p->pos = i;
@@ -457,6 +458,7 @@ int rd_json_parse(const char *text, size_t len, const rd_json_limits *limits, rd
         .max_nodes = limits && limits->max_nodes ? limits->max_nodes : DEFAULT_MAX_NODES,
         .arena = arena,
         .err = err,
+        .float32 = limits && limits->float32,
     };
     if (len > max_bytes)
         return rd_err_set(err, RD_ELIMIT, "document of %zu bytes exceeds the limit of %zu", len, max_bytes);

@@ -1,0 +1,125 @@
+/* Models: loading by format, accessors, and batch prediction over threads.
+ *
+ * Invariant: a loaded model is never written again; prediction reads it only. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "model_int.h"
+#include "riskd/arena.h"
+
+#define MAX_MODEL_BYTES (512u << 20)
+
+int rd_model_load_xgboost(const char *json, size_t len, rd_model **out, rd_err *err)
+{
+    return rd__xgboost_load(json, len, out, err);
+}
+
+int rd_model_load_file(const char *path, rd_model **out, rd_err *err)
+{
+    char *text;
+    size_t len;
+    int rc = rd_file_read(path, MAX_MODEL_BYTES, &text, &len, err);
+    if (rc != RD_OK)
+        return rc;
+    size_t i = 0;
+    while (i < len && (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t'))
+        i++;
+    if (i < len && text[i] == '{') {
+        rc = rd__xgboost_load(text, len, out, err);
+    } else {
+        rc = rd_err_set(err, RD_EINVAL, "not a model this version of riskd reads (XGBoost JSON)");
+    }
+    rd_free(text);
+    if (rc != RD_OK)
+        rd_err_prefix(err, "%s", path);
+    return rc;
+}
+
+void rd_model_free(rd_model *m)
+{
+    if (!m)
+        return;
+    if (m->feature_names)
+        for (size_t i = 0; i < m->nfeat; i++)
+            rd_free(m->feature_names[i]);
+    rd_free(m->feature_names);
+    rd_free(m->nodes);
+    rd_free(m->tree_root);
+    rd_free(m->tree_group);
+    rd_free(m->base_margin);
+    rd_free(m->cats);
+    rd_free(m->cat_sets);
+    rd_free(m);
+}
+
+rd_model_kind rd_model_get_kind(const rd_model *m) { return m->kind; }
+size_t rd_model_num_features(const rd_model *m) { return m->nfeat; }
+const char *rd_model_feature_name(const rd_model *m, size_t i)
+{
+    return m->feature_names && i < m->nfeat ? m->feature_names[i] : NULL;
+}
+size_t rd_model_num_outputs(const rd_model *m, rd_output kind)
+{
+    return kind == RD_OUTPUT_PROBABILITY && m->transform == RD__T_ARGMAX ? 1 : m->nout;
+}
+bool rd_model_is_float32(const rd_model *m) { return m->float32; }
+const char *rd_model_objective(const rd_model *m) { return m->objective; }
+
+void rd_model_predict(const rd_model *m, const double *x, rd_output kind, double *out)
+{
+    rd__xgboost_predict(m, x, kind, out);
+}
+
+struct batch {
+    const rd_model *m;
+    const double *x;
+    double *out;
+    size_t from, to;
+    rd_output kind;
+};
+
+static void *batch_run(void *arg)
+{
+    struct batch *b = arg;
+    size_t nf = b->m->nfeat, no = rd_model_num_outputs(b->m, b->kind);
+    for (size_t r = b->from; r < b->to; r++)
+        rd_model_predict(b->m, b->x + r * nf, b->kind, b->out + r * no);
+    return NULL;
+}
+
+int rd_model_predict_batch(const rd_model *m, const double *x, size_t nrows, rd_output kind, double *out,
+                           int threads, rd_err *err)
+{
+    if (!m || (!x && nrows) || (!out && nrows))
+        return rd_err_set(err, RD_EINVAL, "predict: no model, input or output");
+    if (threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (int)n : 1;
+    }
+    if ((size_t)threads > nrows / 256 + 1) /* small batches are not worth a thread */
+        threads = (int)(nrows / 256 + 1);
+    if (threads > 64)
+        threads = 64;
+    struct batch b[64];
+    pthread_t tid[64];
+    bool started[64] = {false};
+    size_t per = nrows / (size_t)threads, rest = nrows % (size_t)threads, at = 0;
+    for (int t = 0; t < threads; t++) {
+        size_t n = per + ((size_t)t < rest);
+        b[t] = (struct batch){m, x, out, at, at + n, kind};
+        at += n;
+    }
+    /* The calling thread takes the first share; a thread that cannot start is done here. */
+    for (int t = 1; t < threads; t++)
+        started[t] = pthread_create(&tid[t], NULL, batch_run, &b[t]) == 0;
+    batch_run(&b[0]);
+    for (int t = 1; t < threads; t++) {
+        if (started[t])
+            pthread_join(tid[t], NULL);
+        else
+            batch_run(&b[t]);
+    }
+    return RD_OK;
+}
