@@ -52,7 +52,13 @@ RD_API void rd_model_predict(const rd_model *m, const double *x, rd_output kind,
 
 /* Predict nrows rows stored row after row (x[r * num_features + f]) into out
  * (out[r * num_outputs + k]), with up to threads threads (0: one per core). */
-RD_API int rd_model_predict_batch(const rd_model *m, const double *x, size_t nrows, rd_output kind, double *out,
-                                  int threads, rd_err *err);
+RD_API int rd_model_predict_batch(const rd_model *m, const double *x, size_t nrows, rd_output kind,
+                                  double *out, int threads, rd_err *err);
+
+/* TreeSHAP contributions (exact path-dependent TreeSHAP over the covers stored in the model,
+ * as XGBoost's pred_contribs): out receives, per output group, num_features values and then
+ * the bias (the expected margin), so (num_features + 1) * groups values; each group's sum is
+ * its margin. RD_EINVAL when the model stores no covers. Thread-safe; allocates scratch. */
+RD_API int rd_model_contributions(const rd_model *m, const double *x, double *out, rd_err *err);
 
 #endif

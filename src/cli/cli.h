@@ -12,6 +12,7 @@ enum {
 };
 
 int cmd_flags(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 
 /* Print "riskd: <message>" to stderr. */
 void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

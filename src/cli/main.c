@@ -13,6 +13,7 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  flags      validate and evaluate flagd flag sets (riskd flags --help)\n"
+    "  predict    a model alone on a numeric CSV matrix (riskd predict --help)\n"
     "\n"
     "options:\n"
     "  -h, --help     show this help\n"
@@ -47,6 +48,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "flags"))
         return cmd_flags(argc - 1, argv + 1);
+    if (!strcmp(cmd, "predict"))
+        return cmd_predict(argc - 1, argv + 1);
     cli_errorf("unknown command \"%s\" (try riskd --help)", cmd);
     return CLI_USAGE;
 }

@@ -123,7 +123,8 @@ int main(void)
     }
     fclose(in);
     rd_model_free(m);
-    printf("xgboost reference (credit_xgb.json, bit-identical margin and probability)\n%d passed, %d failed\n",
-           passed, failed);
+    printf(
+        "xgboost reference (credit_xgb.json, bit-identical margin and probability)\n%d passed, %d failed\n",
+        passed, failed);
     return failed ? 1 : 0;
 }

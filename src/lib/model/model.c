@@ -46,6 +46,7 @@ void rd_model_free(rd_model *m)
             rd_free(m->feature_names[i]);
     rd_free(m->feature_names);
     rd_free(m->nodes);
+    rd_free(m->cover);
     rd_free(m->tree_root);
     rd_free(m->tree_group);
     rd_free(m->base_margin);

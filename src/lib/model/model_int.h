@@ -14,7 +14,7 @@ typedef struct rd__xnode {
 } rd__xnode;
 
 #define RD__XNODE_DEFAULT_LEFT 0x80000000u
-#define RD__XNODE_CATEGORICAL 0x40000000u
+#define RD__XNODE_CATEGORICAL  0x40000000u
 #define RD__XNODE_FEATURE_MASK 0x3fffffffu
 
 typedef enum rd__transform {
@@ -41,6 +41,8 @@ struct rd_model {
     size_t nout;          /* output groups */
     /* tree ensemble */
     rd__xnode *nodes;
+    float *cover; /* per node: the training hessian sum (XGBoost sum_hessian), for TreeSHAP;
+                     NULL when the model file has none */
     size_t ntrees;
     uint32_t *tree_root;  /* ntrees node offsets */
     uint32_t *tree_group; /* ntrees output groups */

@@ -17,8 +17,8 @@
 #include "riskd/arena.h"
 #include "riskd/json.h"
 
-#define MAX_DEPTH 256
-#define MAX_NODES (1u << 28)
+#define MAX_DEPTH   256
+#define MAX_NODES   (1u << 28)
 #define MAX_OUTPUTS 4096
 
 struct loader {
@@ -32,7 +32,8 @@ static int bad(struct loader *L, const char *what)
     return rd_err_set(L->err, RD_EINVAL, "%s: %s", L->path, what);
 }
 
-static const rd_value *field(struct loader *L, const rd_value *obj, const char *key, rd_vtype type, bool required)
+static const rd_value *field(struct loader *L, const rd_value *obj, const char *key, rd_vtype type,
+                             bool required)
 {
     const rd_value *v = rd_value_get(obj, key, strlen(key));
     size_t n = strlen(L->path);
@@ -103,15 +104,24 @@ struct objective {
 };
 
 static const struct objective objectives[] = {
-    {"binary:logistic", RD__T_SIGMOID, 1},    {"reg:logistic", RD__T_SIGMOID, 1},
-    {"binary:logitraw", RD__T_IDENTITY, 1},   {"binary:hinge", RD__T_HINGE, 0},
-    {"reg:squarederror", RD__T_IDENTITY, 0},  {"reg:linear", RD__T_IDENTITY, 0},
-    {"reg:squaredlogerror", RD__T_IDENTITY, 0}, {"reg:pseudohubererror", RD__T_IDENTITY, 0},
-    {"reg:absoluteerror", RD__T_IDENTITY, 0}, {"reg:quantileerror", RD__T_IDENTITY, 0},
-    {"count:poisson", RD__T_EXP, 2},          {"reg:gamma", RD__T_EXP, 2},
-    {"reg:tweedie", RD__T_EXP, 2},            {"multi:softprob", RD__T_SOFTMAX, 0},
-    {"multi:softmax", RD__T_ARGMAX, 0},       {"rank:pairwise", RD__T_IDENTITY, 0},
-    {"rank:ndcg", RD__T_IDENTITY, 0},         {"rank:map", RD__T_IDENTITY, 0},
+    {"binary:logistic", RD__T_SIGMOID, 1},
+    {"reg:logistic", RD__T_SIGMOID, 1},
+    {"binary:logitraw", RD__T_IDENTITY, 1},
+    {"binary:hinge", RD__T_HINGE, 0},
+    {"reg:squarederror", RD__T_IDENTITY, 0},
+    {"reg:linear", RD__T_IDENTITY, 0},
+    {"reg:squaredlogerror", RD__T_IDENTITY, 0},
+    {"reg:pseudohubererror", RD__T_IDENTITY, 0},
+    {"reg:absoluteerror", RD__T_IDENTITY, 0},
+    {"reg:quantileerror", RD__T_IDENTITY, 0},
+    {"count:poisson", RD__T_EXP, 2},
+    {"reg:gamma", RD__T_EXP, 2},
+    {"reg:tweedie", RD__T_EXP, 2},
+    {"multi:softprob", RD__T_SOFTMAX, 0},
+    {"multi:softmax", RD__T_ARGMAX, 0},
+    {"rank:pairwise", RD__T_IDENTITY, 0},
+    {"rank:ndcg", RD__T_IDENTITY, 0},
+    {"rank:map", RD__T_IDENTITY, 0},
 };
 
 static float base_margin_of(int base, float score)
@@ -125,7 +135,7 @@ static float base_margin_of(int base, float score)
 
 /* A tree's arrays, checked for length and type. */
 struct tree_arrays {
-    const rd_value *left, *right, *split_idx, *split_cond, *default_left, *split_type;
+    const rd_value *left, *right, *split_idx, *split_cond, *default_left, *split_type, *sum_hessian;
     const rd_value *cat_nodes, *cat_segments, *cat_sizes, *cats;
     uint32_t n;
 };
@@ -174,6 +184,7 @@ static int read_tree(struct loader *L, const rd_value *t, struct tree_arrays *a)
         (rc = tree_array(L, t, "split_conditions", a->n, true, &a->split_cond)) != RD_OK ||
         (rc = tree_array(L, t, "default_left", a->n, true, &a->default_left)) != RD_OK ||
         (rc = tree_array(L, t, "split_type", a->n, false, &a->split_type)) != RD_OK ||
+        (rc = tree_array(L, t, "sum_hessian", a->n, false, &a->sum_hessian)) != RD_OK ||
         (rc = tree_array(L, t, "categories_nodes", UINT32_MAX, false, &a->cat_nodes)) != RD_OK ||
         (rc = tree_array(L, t, "categories_segments", UINT32_MAX, false, &a->cat_segments)) != RD_OK ||
         (rc = tree_array(L, t, "categories_sizes", UINT32_MAX, false, &a->cat_sizes)) != RD_OK ||
@@ -240,7 +251,8 @@ static int add_categories(struct loader *L, const struct tree_arrays *a, rd__xno
         a->cat_sizes->len != a->cat_nodes->len)
         return bad(L, "categories_nodes, categories_segments and categories_sizes differ in length");
     for (uint32_t k = 0; k < a->cat_nodes->len; k++) {
-        double node = num_at(a->cat_nodes, k), seg = num_at(a->cat_segments, k), size = num_at(a->cat_sizes, k);
+        double node = num_at(a->cat_nodes, k), seg = num_at(a->cat_segments, k),
+               size = num_at(a->cat_sizes, k);
         if (node < 0 || node >= a->n || seg < 0 || size < 0 || seg + size > a->cats->len)
             return bad(L, "a categorical split points outside its arrays");
         rd__xnode *x = &nodes[(uint32_t)node];
@@ -267,8 +279,8 @@ static int add_categories(struct loader *L, const struct tree_arrays *a, rd__xno
     return RD_OK;
 }
 
-static int compile_tree(struct loader *L, const struct tree_arrays *a, rd__xnode *nodes, float weight, size_t *ncats,
-                        size_t *cats_cap)
+static int compile_tree(struct loader *L, const struct tree_arrays *a, rd__xnode *nodes, float weight,
+                        size_t *ncats, size_t *cats_cap)
 {
     for (uint32_t i = 0; i < a->n; i++) {
         double l = num_at(a->left, i), r = num_at(a->right, i), f = num_at(a->split_idx, i);
@@ -276,7 +288,8 @@ static int compile_tree(struct loader *L, const struct tree_arrays *a, rd__xnode
         if (l == -1) {
             x->left = x->right = -1;
             x->feature = 0;
-            x->value = weight == 1.0f ? (float)num_at(a->split_cond, i) : (float)num_at(a->split_cond, i) * weight;
+            x->value =
+                weight == 1.0f ? (float)num_at(a->split_cond, i) : (float)num_at(a->split_cond, i) * weight;
             continue;
         }
         if (f < 0 || f >= (double)L->m->nfeat || f != floor(f))
@@ -402,8 +415,16 @@ static int load_trees(struct loader *L, const rd_value *booster)
                 rc = bad(L, "too many nodes");
         }
     }
+    bool covers = true;
+    for (uint32_t t = 0; t < trees->len && rc == RD_OK; t++)
+        covers = covers && ta[t].sum_hessian;
     if (rc == RD_OK && !(m->nodes = rd_calloc(total ? total : 1, sizeof(rd__xnode))))
         rc = rd_err_set(L->err, RD_ENOMEM, "out of memory");
+    if (rc == RD_OK && covers && !(m->cover = rd_calloc(total ? total : 1, sizeof(float))))
+        rc = rd_err_set(L->err, RD_ENOMEM, "out of memory");
+    for (uint32_t t = 0; t < trees->len && rc == RD_OK && covers; t++)
+        for (uint32_t i = 0; i < ta[t].n; i++)
+            m->cover[m->tree_root[t] + i] = (float)num_at(ta[t].sum_hessian, i);
     size_t ncats = 0, cats_cap = 0;
     for (uint32_t t = 0; t < trees->len && rc == RD_OK; t++) {
         snprintf(L->path + base_len, sizeof(L->path) - base_len, ".trees[%u]", t);
