@@ -299,11 +299,22 @@ static int compile_tree(struct loader *L, const struct tree_arrays *a, rd__xnode
         x->left = (int32_t)l;
         x->right = (int32_t)r;
         x->feature = (uint32_t)f | (num_at(a->default_left, i) != 0 ? RD__XNODE_DEFAULT_LEFT : 0);
-        if (a->split_type && num_at(a->split_type, i) == 1)
-            x->feature |= RD__XNODE_CATEGORICAL;
         x->value = (float)num_at(a->split_cond, i);
+        if (a->split_type && num_at(a->split_type, i) == 1) {
+            uint32_t none = UINT32_MAX; /* until add_categories assigns its set */
+            x->feature |= RD__XNODE_CATEGORICAL;
+            memcpy(&x->value, &none, sizeof(none));
+        }
     }
+    size_t sets_before = L->m->ncat_sets;
     int rc = add_categories(L, a, nodes, ncats, cats_cap);
+    /* Every categorical split needs its own category set (the fuzzer found one without). */
+    for (uint32_t i = 0; rc == RD_OK && i < a->n; i++) {
+        uint32_t idx;
+        memcpy(&idx, &nodes[i].value, sizeof(idx));
+        if ((nodes[i].feature & RD__XNODE_CATEGORICAL) && (idx < sets_before || idx >= L->m->ncat_sets))
+            rc = bad(L, "a categorical split has no categories");
+    }
     return rc != RD_OK ? rc : check_shape(L, nodes, a->n);
 }
 
@@ -347,9 +358,10 @@ static int load_objective(struct loader *L, const rd_value *learner, const rd_va
     double nclass = 0, ntarget = 1;
     param_number(rd_value_get(mp, "num_class", 9), &nclass);
     param_number(rd_value_get(mp, "num_target", 10), &ntarget);
+    if (!(nclass >= 0 && nclass <= MAX_OUTPUTS && ntarget >= 0 && ntarget <= MAX_OUTPUTS) ||
+        nclass != floor(nclass) || ntarget != floor(ntarget))
+        return bad(L, "num_class and num_target must be counts up to 4096");
     m->nout = nclass > 1 ? (size_t)nclass : ntarget > 1 ? (size_t)ntarget : 1;
-    if (m->nout > MAX_OUTPUTS)
-        return bad(L, "too many classes or targets");
     if ((m->transform == RD__T_SOFTMAX || m->transform == RD__T_ARGMAX) && m->nout < 2)
         return bad(L, "a multi-class objective needs num_class >= 2");
     m->base_margin = rd_calloc(m->nout, sizeof(float));
