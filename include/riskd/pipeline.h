@@ -1,0 +1,54 @@
+/* The feature pipeline: a declarative spec (pipeline.json) that turns a raw application
+ * record into the model's feature vector, the same code for online scoring, batch scoring
+ * and notebooks.
+ *
+ * Spec (a JSON object; docs/formats.md):
+ *   {"dtype": "float32"|"float64",
+ *    "inputs":   [{"name": "Age", "type": "number", "min": 18, "max": 120},
+ *                 {"name": "Home", "type": "category", "levels": ["owner", "rent", ...]}],   (optional)
+ *    "features": [{"name": "Age", "source": "Age", "kind": "numeric"},
+ *                 {"name": "Home=rent", "source": "Home", "kind": "one_hot", "level": "rent"}]}
+ * Inputs not declared are inferred from the features (numeric -> number, one_hot ->
+ * category). A missing value (absent, null, or "") is not an error: a numeric feature becomes
+ * NaN (the model's missing rule applies), a one-hot group all zeros. An unknown category
+ * level is counted and encodes like a missing one. A value of the wrong type, a number that
+ * does not parse, or one outside [min, max] is an error for that record.
+ *
+ * A pipeline is immutable once parsed; many threads may apply one at once. */
+#ifndef RISKD_PIPELINE_H
+#define RISKD_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "riskd/err.h"
+#include "riskd/value.h"
+
+typedef struct rd_pipeline rd_pipeline;
+
+/* Parse a spec. On success *out is the caller's (rd_pipeline_free); on failure err names the
+ * JSON path of the fault ("features[3].level: missing"). */
+RD_API int rd_pipeline_parse(const char *json, size_t len, rd_pipeline **out, rd_err *err);
+RD_API int rd_pipeline_load_file(const char *path, rd_pipeline **out, rd_err *err);
+RD_API void rd_pipeline_free(rd_pipeline *p);
+
+RD_API size_t rd_pipeline_num_features(const rd_pipeline *p);
+/* Name of output feature i (borrowed). */
+RD_API const char *rd_pipeline_feature_name(const rd_pipeline *p, size_t i);
+RD_API size_t rd_pipeline_num_inputs(const rd_pipeline *p);
+/* Name of raw input i (borrowed). */
+RD_API const char *rd_pipeline_input_name(const rd_pipeline *p, size_t i);
+
+/* What applying the pipeline to one record saw. */
+typedef struct rd_pipeline_report {
+    uint32_t missing; /* inputs absent, null or "" */
+    uint32_t unknown; /* category levels the spec does not list */
+} rd_pipeline_report;
+
+/* Turn record (an object: input name -> number, numeric string, or level) into
+ * out[rd_pipeline_num_features]. report may be NULL. Errors: RD_ETYPE or RD_EINVAL, the
+ * message naming the input and the value's fault; out is then undefined. Allocates nothing. */
+RD_API int rd_pipeline_apply(const rd_pipeline *p, const rd_value *record, double *out,
+                             rd_pipeline_report *report, rd_err *err);
+
+#endif

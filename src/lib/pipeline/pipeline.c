@@ -1,0 +1,294 @@
+/* The feature pipeline.
+ *
+ * Invariants after parsing: every feature names a declared input; a one-hot feature's input
+ * is a category input; inputs are in spec order and features in model order; all strings
+ * live in the pipeline's arena. Applying reads the record's members once per input. */
+#include "riskd/pipeline.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "riskd/arena.h"
+#include "riskd/json.h"
+
+typedef enum { IN_NUMBER, IN_CATEGORY } in_type;
+typedef enum { F_NUMERIC, F_ONE_HOT } feat_kind;
+
+typedef struct input {
+    const char *name;
+    uint32_t name_len;
+    in_type type;
+    double min, max;        /* NaN when unbounded */
+    const rd_value *levels; /* array of strings, or NULL: any level */
+} input;
+
+typedef struct feature {
+    const char *name;
+    uint32_t input;
+    feat_kind kind;
+    const char *level; /* one_hot */
+    uint32_t level_len;
+} feature;
+
+struct rd_pipeline {
+    rd_arena arena;
+    bool float32;
+    input *inputs;
+    size_t ninputs;
+    feature *features;
+    size_t nfeatures;
+};
+
+static int bad(rd_err *err, const char *where, size_t i, const char *what)
+{
+    return rd_err_set(err, RD_EINVAL, "%s[%zu]%s", where, i, what);
+}
+
+static const rd_value *str_field(const rd_value *o, const char *k)
+{
+    const rd_value *v = rd_value_get(o, k, strlen(k));
+    return v && v->type == RD_VSTRING ? v : NULL;
+}
+
+static int find_input(const rd_pipeline *p, const char *name, size_t len)
+{
+    for (size_t i = 0; i < p->ninputs; i++)
+        if (p->inputs[i].name_len == len && memcmp(p->inputs[i].name, name, len) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int parse_inputs(rd_pipeline *p, const rd_value *ins, size_t nfeat_hint, rd_err *err)
+{
+    size_t n = ins ? ins->len : 0;
+    p->inputs = rd_arena_alloc(&p->arena, (n + nfeat_hint + 1) * sizeof(input));
+    if (!p->inputs)
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const rd_value *o = &ins->u.items[i];
+        const rd_value *name = str_field(o, "name"), *type = str_field(o, "type");
+        if (o->type != RD_VOBJECT || !name || name->len == 0)
+            return bad(err, "inputs", i, ".name: missing or not a non-empty string");
+        if (find_input(p, name->u.s, name->len) >= 0)
+            return bad(err, "inputs", i, ".name: declared twice");
+        input *in = &p->inputs[p->ninputs++];
+        *in = (input){.name = name->u.s, .name_len = name->len, .min = (double)NAN, .max = (double)NAN};
+        if (!type || (strcmp(type->u.s, "number") && strcmp(type->u.s, "category")))
+            return bad(err, "inputs", i, ".type: must be \"number\" or \"category\"");
+        in->type = type->u.s[0] == 'n' ? IN_NUMBER : IN_CATEGORY;
+        const rd_value *mn = rd_value_get(o, "min", 3), *mx = rd_value_get(o, "max", 3),
+                       *lv = rd_value_get(o, "levels", 6);
+        if ((mn && mn->type != RD_VNUMBER) || (mx && mx->type != RD_VNUMBER))
+            return bad(err, "inputs", i, ".min/.max: must be numbers");
+        if (mn)
+            in->min = mn->u.n;
+        if (mx)
+            in->max = mx->u.n;
+        if (lv) {
+            if (lv->type != RD_VARRAY)
+                return bad(err, "inputs", i, ".levels: must be an array of strings");
+            for (uint32_t k = 0; k < lv->len; k++)
+                if (lv->u.items[k].type != RD_VSTRING)
+                    return bad(err, "inputs", i, ".levels: must be an array of strings");
+            in->levels = lv;
+        }
+    }
+    return RD_OK;
+}
+
+static int parse_features(rd_pipeline *p, const rd_value *fs, rd_err *err)
+{
+    p->features = rd_arena_alloc(&p->arena, (fs->len ? fs->len : 1) * sizeof(feature));
+    if (!p->features)
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    for (size_t i = 0; i < fs->len; i++) {
+        const rd_value *o = &fs->u.items[i];
+        const rd_value *name = str_field(o, "name"), *src = str_field(o, "source"),
+                       *kind = str_field(o, "kind");
+        if (o->type != RD_VOBJECT || !name || name->len == 0)
+            return bad(err, "features", i, ".name: missing or not a non-empty string");
+        if (!src)
+            src = name;
+        feature *f = &p->features[p->nfeatures++];
+        *f = (feature){.name = name->u.s};
+        if (!kind || (strcmp(kind->u.s, "numeric") && strcmp(kind->u.s, "one_hot")))
+            return bad(err, "features", i, ".kind: must be \"numeric\" or \"one_hot\"");
+        f->kind = kind->u.s[0] == 'n' ? F_NUMERIC : F_ONE_HOT;
+        int k = find_input(p, src->u.s, src->len);
+        if (k < 0) { /* inferred input */
+            input *in = &p->inputs[p->ninputs];
+            *in = (input){.name = src->u.s,
+                          .name_len = src->len,
+                          .min = (double)NAN,
+                          .max = (double)NAN,
+                          .type = f->kind == F_NUMERIC ? IN_NUMBER : IN_CATEGORY};
+            k = (int)p->ninputs++;
+        }
+        f->input = (uint32_t)k;
+        if (f->kind == F_ONE_HOT) {
+            const rd_value *lv = str_field(o, "level");
+            if (!lv)
+                return bad(err, "features", i, ".level: a one_hot feature needs its level");
+            if (p->inputs[k].type != IN_CATEGORY)
+                return bad(err, "features", i, ".source: a one_hot feature needs a category input");
+            f->level = lv->u.s;
+            f->level_len = lv->len;
+        } else if (p->inputs[k].type != IN_NUMBER) {
+            return bad(err, "features", i, ".source: a numeric feature needs a number input");
+        }
+    }
+    return RD_OK;
+}
+
+int rd_pipeline_parse(const char *json, size_t len, rd_pipeline **out, rd_err *err)
+{
+    rd_pipeline *p = rd_calloc(1, sizeof(*p));
+    if (!p)
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    rd_arena_init(&p->arena, 0);
+    rd_value root;
+    int rc = rd_json_parse(json, len, NULL, &p->arena, &root, err);
+    if (rc == RD_OK) {
+        const rd_value *dtype = rd_value_get(&root, "dtype", 5), *ins = rd_value_get(&root, "inputs", 6),
+                       *fs = rd_value_get(&root, "features", 8);
+        if (root.type != RD_VOBJECT)
+            rc = rd_err_set(err, RD_EINVAL, "a pipeline spec is a JSON object");
+        else if (!fs || fs->type != RD_VARRAY || fs->len == 0)
+            rc = rd_err_set(err, RD_EINVAL, "features: missing or not a non-empty array");
+        else if (ins && ins->type != RD_VARRAY)
+            rc = rd_err_set(err, RD_EINVAL, "inputs: must be an array");
+        else if (dtype && (dtype->type != RD_VSTRING ||
+                           (strcmp(dtype->u.s, "float32") && strcmp(dtype->u.s, "float64"))))
+            rc = rd_err_set(err, RD_EINVAL, "dtype: must be \"float32\" or \"float64\"");
+        if (rc == RD_OK) {
+            p->float32 = dtype && strcmp(dtype->u.s, "float32") == 0;
+            rc = parse_inputs(p, ins, fs->len, err);
+        }
+        if (rc == RD_OK)
+            rc = parse_features(p, fs, err);
+    }
+    if (rc != RD_OK) {
+        rd_pipeline_free(p);
+        return rc;
+    }
+    *out = p;
+    return RD_OK;
+}
+
+int rd_pipeline_load_file(const char *path, rd_pipeline **out, rd_err *err)
+{
+    char *text;
+    size_t len;
+    int rc = rd_file_read(path, 64u << 20, &text, &len, err);
+    if (rc != RD_OK)
+        return rc;
+    rc = rd_pipeline_parse(text, len, out, err);
+    rd_free(text);
+    if (rc != RD_OK)
+        rd_err_prefix(err, "%s", path);
+    return rc;
+}
+
+void rd_pipeline_free(rd_pipeline *p)
+{
+    if (!p)
+        return;
+    rd_arena_deinit(&p->arena);
+    rd_free(p);
+}
+
+size_t rd_pipeline_num_features(const rd_pipeline *p) { return p->nfeatures; }
+const char *rd_pipeline_feature_name(const rd_pipeline *p, size_t i)
+{
+    return i < p->nfeatures ? p->features[i].name : NULL;
+}
+size_t rd_pipeline_num_inputs(const rd_pipeline *p) { return p->ninputs; }
+const char *rd_pipeline_input_name(const rd_pipeline *p, size_t i)
+{
+    return i < p->ninputs ? p->inputs[i].name : NULL;
+}
+
+/* ---------------------------------------------------------------- applying */
+
+/* A raw number: a JSON number, or a string holding one (CSV fields arrive as strings). */
+static int raw_number(const input *in, const rd_value *v, double *out, rd_err *err)
+{
+    if (v->type == RD_VNUMBER) {
+        *out = v->u.n;
+    } else if (v->type == RD_VSTRING) {
+        char buf[64], *end;
+        if (v->len >= sizeof(buf))
+            return rd_err_set(err, RD_ETYPE, "%s: \"%.40s...\" is not a number", in->name, v->u.s);
+        memcpy(buf, v->u.s, v->len);
+        buf[v->len] = '\0';
+        *out = strtod(buf, &end);
+        if (*end || end == buf || !isfinite(*out))
+            return rd_err_set(err, RD_ETYPE, "%s: \"%s\" is not a number", in->name, buf);
+    } else {
+        return rd_err_set(err, RD_ETYPE, "%s: expected a number, got %s", in->name, rd_vtype_name(v->type));
+    }
+    if ((!isnan(in->min) && *out < in->min) || (!isnan(in->max) && *out > in->max))
+        return rd_err_set(err, RD_EINVAL, "%s: %g is outside [%g, %g]", in->name, *out, in->min, in->max);
+    return RD_OK;
+}
+
+/* A level is known when the input lists it, or (levels not declared) a one-hot feature of
+ * that input encodes it. */
+static bool known_level(const rd_pipeline *p, uint32_t k, const rd_value *v)
+{
+    const input *in = &p->inputs[k];
+    if (!in->levels) {
+        for (size_t i = 0; i < p->nfeatures; i++)
+            if (p->features[i].input == k && p->features[i].kind == F_ONE_HOT &&
+                p->features[i].level_len == v->len && memcmp(p->features[i].level, v->u.s, v->len) == 0)
+                return true;
+        return false;
+    }
+    for (uint32_t j = 0; j < in->levels->len; j++)
+        if (in->levels->u.items[j].len == v->len && memcmp(in->levels->u.items[j].u.s, v->u.s, v->len) == 0)
+            return true;
+    return false;
+}
+
+int rd_pipeline_apply(const rd_pipeline *p, const rd_value *record, double *out, rd_pipeline_report *report,
+                      rd_err *err)
+{
+    rd_pipeline_report rep = {0};
+    if (!record || record->type != RD_VOBJECT)
+        return rd_err_set(err, RD_ETYPE, "a record must be an object of input values");
+    for (size_t i = 0; i < p->nfeatures; i++) {
+        const feature *f = &p->features[i];
+        const input *in = &p->inputs[f->input];
+        const rd_value *v = rd_value_get(record, in->name, in->name_len);
+        bool missing = !v || v->type == RD_VNULL || (v->type == RD_VSTRING && v->len == 0);
+        if (f->kind == F_NUMERIC) {
+            double x = (double)NAN;
+            if (!missing) {
+                int rc = raw_number(in, v, &x, err);
+                if (rc != RD_OK)
+                    return rc;
+            }
+            out[i] = p->float32 ? (double)(float)x : x;
+        } else {
+            if (!missing && v->type != RD_VSTRING)
+                return rd_err_set(err, RD_ETYPE, "%s: expected a category (a string), got %s", in->name,
+                                  rd_vtype_name(v->type));
+            out[i] = !missing && v->len == f->level_len && memcmp(v->u.s, f->level, v->len) == 0 ? 1.0 : 0.0;
+        }
+    }
+    /* Count each input once, not once per feature made from it. */
+    for (size_t k = 0; k < p->ninputs; k++) {
+        const input *in = &p->inputs[k];
+        const rd_value *v = rd_value_get(record, in->name, in->name_len);
+        if (!v || v->type == RD_VNULL || (v->type == RD_VSTRING && v->len == 0))
+            rep.missing++;
+        else if (in->type == IN_CATEGORY && v->type == RD_VSTRING && !known_level(p, (uint32_t)k, v))
+            rep.unknown++;
+    }
+    if (report)
+        *report = rep;
+    return RD_OK;
+}
