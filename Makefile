@@ -81,6 +81,8 @@ $(B)/bench/%: bench/%.c $(B)/libriskd.a
 	@mkdir -p $(@D)
 	$(Q)$(call msg,BENCH,$@) $(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(B)/libriskd.a $(LDFLAGS) $(LDLIBS)
 
+$(B)/bench/model_bench: LDLIBS += -lxgboost
+
 deps:
 	@scripts/deps.sh
 
