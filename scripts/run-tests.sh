@@ -86,6 +86,7 @@ for f in build/fuzz/fuzz_*; do
 done
 
 run_suite "interop/differential-flagd-core" env RISKD_BIN="$ROOT/build/release/riskd" node tests/interop/differential.mjs
+run_suite "interop/xgboost-trained" env RISKD_BIN="$ROOT/build/release/riskd" python3 tests/interop/xgboost_trained.py
 
 if [ ${#failed_suites[@]} -gt 0 ]; then
     echo "failed suites: ${failed_suites[*]}"

@@ -106,7 +106,9 @@ struct objective {
 static const struct objective objectives[] = {
     {"binary:logistic", RD__T_SIGMOID, 1},
     {"reg:logistic", RD__T_SIGMOID, 1},
-    {"binary:logitraw", RD__T_IDENTITY, 1},
+    /* LogisticRaw::ProbToMargin returns base_score as is (src/objective/regression_loss.h in
+     * 1.7.4 and 2.x; LogisticObjective<kRaw> skips it in 3.x), unlike binary:logistic. */
+    {"binary:logitraw", RD__T_IDENTITY, 0},
     {"binary:hinge", RD__T_HINGE, 0},
     {"reg:squarederror", RD__T_IDENTITY, 0},
     {"reg:linear", RD__T_IDENTITY, 0},
@@ -140,8 +142,30 @@ struct tree_arrays {
     uint32_t n;
 };
 
+/* XGBoost writes non-finite floats as the bare tokens NaN, Infinity and -Infinity
+ * (PrintSpecialFloat in src/common/charconv.cc, read back by JsonReader::ParseNumber in
+ * src/common/json.cc); 1.7.4 writes NaN as the split_conditions of every categorical split.
+ * quote_specials() turns them into the strings "NaN", "Infinity", "-Infinity" before the strict
+ * JSON parser sees them; this reads such a string back as the number it stands for. */
+static bool special_float(const rd_value *e, double *out)
+{
+    if (e->type != RD_VSTRING)
+        return false;
+    if (e->len == 3 && memcmp(e->u.s, "NaN", 3) == 0)
+        *out = (double)NAN;
+    else if (e->len == 8 && memcmp(e->u.s, "Infinity", 8) == 0)
+        *out = (double)INFINITY;
+    else if (e->len == 9 && memcmp(e->u.s, "-Infinity", 9) == 0)
+        *out = -(double)INFINITY;
+    else
+        return false;
+    return true;
+}
+
+/* floats: the array holds float values (split_conditions, sum_hessian), which may be
+ * non-finite; index and flag arrays may not. */
 static int tree_array(struct loader *L, const rd_value *t, const char *key, uint32_t n, bool required,
-                      const rd_value **out)
+                      bool floats, const rd_value **out)
 {
     *out = field(L, t, key, RD_VARRAY, required);
     if (!*out) /* absent and optional: fine; otherwise field() said why */
@@ -153,7 +177,8 @@ static int tree_array(struct loader *L, const rd_value *t, const char *key, uint
     }
     for (uint32_t i = 0; i < (*out)->len; i++) {
         const rd_value *e = &(*out)->u.items[i];
-        if (e->type != RD_VNUMBER && e->type != RD_VBOOL) {
+        double special;
+        if (e->type != RD_VNUMBER && e->type != RD_VBOOL && !(floats && special_float(e, &special))) {
             char what[96];
             snprintf(what, sizeof(what), "%s[%u] is not a number", key, i);
             return bad(L, what);
@@ -165,6 +190,9 @@ static int tree_array(struct loader *L, const rd_value *t, const char *key, uint
 static double num_at(const rd_value *arr, uint32_t i)
 {
     const rd_value *e = &arr->u.items[i];
+    double special;
+    if (special_float(e, &special)) /* only where tree_array() allowed it */
+        return special;
     return e->type == RD_VBOOL ? (e->u.b ? 1 : 0) : e->u.n;
 }
 
@@ -178,17 +206,17 @@ static int read_tree(struct loader *L, const rd_value *t, struct tree_arrays *a)
         return bad(L, "tree_param.num_nodes must be a positive count");
     a->n = (uint32_t)nn;
     int rc;
-    if ((rc = tree_array(L, t, "left_children", a->n, true, &a->left)) != RD_OK ||
-        (rc = tree_array(L, t, "right_children", a->n, true, &a->right)) != RD_OK ||
-        (rc = tree_array(L, t, "split_indices", a->n, true, &a->split_idx)) != RD_OK ||
-        (rc = tree_array(L, t, "split_conditions", a->n, true, &a->split_cond)) != RD_OK ||
-        (rc = tree_array(L, t, "default_left", a->n, true, &a->default_left)) != RD_OK ||
-        (rc = tree_array(L, t, "split_type", a->n, false, &a->split_type)) != RD_OK ||
-        (rc = tree_array(L, t, "sum_hessian", a->n, false, &a->sum_hessian)) != RD_OK ||
-        (rc = tree_array(L, t, "categories_nodes", UINT32_MAX, false, &a->cat_nodes)) != RD_OK ||
-        (rc = tree_array(L, t, "categories_segments", UINT32_MAX, false, &a->cat_segments)) != RD_OK ||
-        (rc = tree_array(L, t, "categories_sizes", UINT32_MAX, false, &a->cat_sizes)) != RD_OK ||
-        (rc = tree_array(L, t, "categories", UINT32_MAX, false, &a->cats)) != RD_OK)
+    if ((rc = tree_array(L, t, "left_children", a->n, true, false, &a->left)) != RD_OK ||
+        (rc = tree_array(L, t, "right_children", a->n, true, false, &a->right)) != RD_OK ||
+        (rc = tree_array(L, t, "split_indices", a->n, true, false, &a->split_idx)) != RD_OK ||
+        (rc = tree_array(L, t, "split_conditions", a->n, true, true, &a->split_cond)) != RD_OK ||
+        (rc = tree_array(L, t, "default_left", a->n, true, false, &a->default_left)) != RD_OK ||
+        (rc = tree_array(L, t, "split_type", a->n, false, false, &a->split_type)) != RD_OK ||
+        (rc = tree_array(L, t, "sum_hessian", a->n, false, true, &a->sum_hessian)) != RD_OK ||
+        (rc = tree_array(L, t, "categories_nodes", UINT32_MAX, false, false, &a->cat_nodes)) != RD_OK ||
+        (rc = tree_array(L, t, "categories_segments", UINT32_MAX, false, false, &a->cat_segments)) != RD_OK ||
+        (rc = tree_array(L, t, "categories_sizes", UINT32_MAX, false, false, &a->cat_sizes)) != RD_OK ||
+        (rc = tree_array(L, t, "categories", UINT32_MAX, false, false, &a->cats)) != RD_OK)
         return rc;
     return RD_OK;
 }
@@ -271,8 +299,14 @@ static int add_categories(struct loader *L, const struct tree_arrays *a, rd__xno
             return rd_err_set(L->err, RD_ENOMEM, "out of memory");
         m->cat_sets = sets;
         sets[m->ncat_sets] = (rd__catset){(uint32_t)*ncats, (uint32_t)size};
-        for (uint32_t j = 0; j < (uint32_t)size; j++)
-            m->cats[(*ncats)++] = (int32_t)num_at(a->cats, (uint32_t)seg + j);
+        for (uint32_t j = 0; j < (uint32_t)size; j++) {
+            /* XGBoost reads categories as int32 (bst_cat_t) and sets their bits: a category is
+             * an integer in [0, 2^31); anything else would also be undefined in the cast. */
+            double c = num_at(a->cats, (uint32_t)seg + j);
+            if (!(c >= 0 && c < 2147483648.0) || c != floor(c))
+                return bad(L, "categories must be integers in [0, 2^31)");
+            m->cats[(*ncats)++] = (int32_t)c;
+        }
         uint32_t idx = (uint32_t)m->ncat_sets++;
         memcpy(&x->value, &idx, sizeof(idx));
     }
@@ -434,7 +468,7 @@ static int load_trees(struct loader *L, const rd_value *booster)
         rc = rd_err_set(L->err, RD_ENOMEM, "out of memory");
     if (rc == RD_OK && covers && !(m->cover = rd_calloc(total ? total : 1, sizeof(float))))
         rc = rd_err_set(L->err, RD_ENOMEM, "out of memory");
-    for (uint32_t t = 0; t < trees->len && rc == RD_OK && covers; t++)
+    for (uint32_t t = 0; t < trees->len && rc == RD_OK && covers && m->cover; t++)
         for (uint32_t i = 0; i < ta[t].n; i++)
             m->cover[m->tree_root[t] + i] = (float)num_at(ta[t].sum_hessian, i);
     size_t ncats = 0, cats_cap = 0;
@@ -442,9 +476,13 @@ static int load_trees(struct loader *L, const rd_value *booster)
         snprintf(L->path + base_len, sizeof(L->path) - base_len, ".trees[%u]", t);
         float w = 1.0f;
         if (weights) {
-            if (weights->u.items[t].type != RD_VNUMBER)
+            double wd;
+            if (special_float(&weights->u.items[t], &wd))
+                w = (float)wd;
+            else if (weights->u.items[t].type != RD_VNUMBER)
                 rc = bad(L, "weight_drop must hold numbers");
-            w = (float)weights->u.items[t].u.n;
+            else
+                w = (float)weights->u.items[t].u.n;
         }
         if (rc == RD_OK)
             rc = compile_tree(L, &ta[t], m->nodes + m->tree_root[t], w, &ncats, &cats_cap);
@@ -452,6 +490,65 @@ static int load_trees(struct loader *L, const rd_value *booster)
     L->path[base_len] = '\0';
     rd_free(ta);
     return rc;
+}
+
+/* Quote XGBoost's bare NaN / Infinity / -Infinity tokens (see special_float()) where they
+ * stand outside JSON strings. *out is a new buffer (rd_free) or NULL when the text has none;
+ * anything else that is not JSON is left for the parser to reject. Parse errors after a
+ * quoted token are reported two columns further right per token. */
+static int quote_specials(const char *s, size_t len, char **out, size_t *out_len)
+{
+    static const char *const tokens[] = {"NaN", "Infinity", "-Infinity"};
+    char *d = NULL;
+    size_t n = 0, k = 0;
+    *out = NULL;
+    *out_len = len;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            if (n == 0)
+                return RD_OK;
+            if (!(d = rd_malloc(len + 2 * n + 1))) /* n <= len / 3: no overflow */
+                return RD_ENOMEM;
+        }
+        bool in_string = false;
+        for (size_t i = 0; i < len;) {
+            size_t tok = 0, copy = 1;
+            if (in_string) {
+                if (s[i] == '\\' && i + 1 < len)
+                    copy = 2;
+                else if (s[i] == '"')
+                    in_string = false;
+            } else if (s[i] == '"') {
+                in_string = true;
+            } else if (s[i] == 'N' || s[i] == 'I' || s[i] == '-') {
+                for (size_t t = 0; t < 3 && !tok; t++) {
+                    size_t tl = strlen(tokens[t]);
+                    if (len - i >= tl && memcmp(s + i, tokens[t], tl) == 0)
+                        tok = tl;
+                }
+            }
+            if (tok) {
+                if (pass == 0) {
+                    n++;
+                } else {
+                    d[k++] = '"';
+                    memcpy(d + k, s + i, tok);
+                    k += tok;
+                    d[k++] = '"';
+                }
+                i += tok;
+            } else {
+                if (pass == 1)
+                    memcpy(d + k, s + i, copy);
+                k += pass == 1 ? copy : 0;
+                i += copy;
+            }
+        }
+    }
+    d[k] = '\0';
+    *out = d;
+    *out_len = k;
+    return RD_OK;
 }
 
 int rd__xgboost_load(const char *json, size_t len, rd_model **out, rd_err *err)
@@ -465,7 +562,14 @@ int rd__xgboost_load(const char *json, size_t len, rd_model **out, rd_err *err)
         err = &local;
     rd_err_clear(err);
     struct loader L = {.err = err, .path = "$"};
-    int rc = rd_json_parse(json, len, &lim, &arena, &root, err);
+    char *quoted;
+    size_t qlen;
+    if (quote_specials(json, len, &quoted, &qlen) != RD_OK) {
+        rd_arena_deinit(&arena);
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    }
+    int rc = rd_json_parse(quoted ? quoted : json, qlen, &lim, &arena, &root, err);
+    rd_free(quoted); /* the parsed values live in the arena */
     if (rc != RD_OK) {
         rd_arena_deinit(&arena);
         return rc;
@@ -580,7 +684,7 @@ void rd__xgboost_predict(const rd_model *m, const double *x, rd_output kind, dou
                 out[k] = acc[k] > 0.0f ? 1.0 : 0.0;
             break;
         case RD__T_SOFTMAX: {
-            float wmax = acc[0];
+            float wmax = m->nout ? acc[0] : 0.0f; /* the loader ensures nout >= 2 */
             for (size_t k = 1; k < m->nout; k++)
                 wmax = fmaxf(acc[k], wmax);
             double wsum = 0;
