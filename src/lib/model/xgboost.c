@@ -626,25 +626,97 @@ static bool in_category_set(const rd_model *m, const rd__xnode *x, float fv)
     return false;
 }
 
-static float tree_leaf(const rd_model *m, const rd__xnode *nodes, const double *x)
+/* Walk one tree for a row already converted to float32. The child is chosen without a
+ * branch: `x < split` left, NaN to the default side (NaN fails every comparison, so
+ * !(x < split) is true and only default_left turns it back); branches that depend on the
+ * data mispredict half the time, and that dominated the cost. */
+static inline float tree_leaf(const rd_model *m, const rd__xnode *nodes, const float *xf)
 {
     const rd__xnode *n = nodes;
     while (n->left >= 0) {
-        uint32_t f = n->feature & RD__XNODE_FEATURE_MASK;
-        double v = x[f];
-        int32_t next;
-        if (isnan(v)) {
-            next = (n->feature & RD__XNODE_DEFAULT_LEFT) ? n->left : n->right;
-        } else {
-            float fv = (float)v;
-            if (n->feature & RD__XNODE_CATEGORICAL)
-                next = in_category_set(m, n, fv) ? n->right : n->left;
-            else
-                next = fv < n->value ? n->left : n->right;
-        }
-        n = nodes + next;
+        uint32_t feat = n->feature;
+        float fv = xf[feat & RD__XNODE_FEATURE_MASK];
+        bool nan = fv != fv, right;
+        if (__builtin_expect((feat & RD__XNODE_CATEGORICAL) != 0, 0) && !nan)
+            right = in_category_set(m, n, fv);
+        else
+            right = !(fv < n->value) & !(nan & ((feat & RD__XNODE_DEFAULT_LEFT) != 0));
+        n = nodes + (right ? n->right : n->left);
     }
     return n->value;
+}
+
+/* One step down a tree (the same decision as tree_leaf). */
+static inline const rd__xnode *tree_step(const rd_model *m, const rd__xnode *nodes, const rd__xnode *n,
+                                         const float *xf)
+{
+    uint32_t feat = n->feature;
+    float fv = xf[feat & RD__XNODE_FEATURE_MASK];
+    bool nan = fv != fv, right;
+    if (__builtin_expect((feat & RD__XNODE_CATEGORICAL) != 0, 0) && !nan)
+        right = in_category_set(m, n, fv);
+    else
+        right = !(fv < n->value) & !(nan & ((feat & RD__XNODE_DEFAULT_LEFT) != 0));
+    return nodes + (right ? n->right : n->left);
+}
+
+#define LANES 8
+
+/* Sum the leaves of all trees onto acc, walking LANES trees side by side: one tree's walk
+ * is a chain of dependent loads, several independent chains keep the core busy. Leaves are
+ * still added in tree order, so the float32 sum is XGBoost's. */
+static void sum_trees(const rd_model *m, const float *xf, float *acc)
+{
+    size_t t = 0;
+    if (m->nout == 1) { /* one output: keep the sum in a register, walk 4 trees at once */
+        float sum = acc[0];
+        const rd__xnode *nodes = m->nodes;
+        for (; t + 4 <= m->ntrees; t += 4) {
+            const rd__xnode *b0 = nodes + m->tree_root[t], *b1 = nodes + m->tree_root[t + 1],
+                            *b2 = nodes + m->tree_root[t + 2], *b3 = nodes + m->tree_root[t + 3];
+            const rd__xnode *n0 = b0, *n1 = b1, *n2 = b2, *n3 = b3;
+            while ((n0->left | n1->left | n2->left | n3->left) >= 0) { /* all four inside: no sign bit */
+                n0 = tree_step(m, b0, n0, xf);
+                n1 = tree_step(m, b1, n1, xf);
+                n2 = tree_step(m, b2, n2, xf);
+                n3 = tree_step(m, b3, n3, xf);
+            }
+            while (n0->left >= 0)
+                n0 = tree_step(m, b0, n0, xf);
+            while (n1->left >= 0)
+                n1 = tree_step(m, b1, n1, xf);
+            while (n2->left >= 0)
+                n2 = tree_step(m, b2, n2, xf);
+            while (n3->left >= 0)
+                n3 = tree_step(m, b3, n3, xf);
+            sum += n0->value;
+            sum += n1->value;
+            sum += n2->value;
+            sum += n3->value;
+        }
+        for (; t < m->ntrees; t++)
+            sum += tree_leaf(m, nodes + m->tree_root[t], xf);
+        acc[0] = sum;
+        return;
+    }
+    for (; t + LANES <= m->ntrees; t += LANES) {
+        const rd__xnode *base[LANES], *n[LANES];
+        for (int j = 0; j < LANES; j++)
+            n[j] = base[j] = m->nodes + m->tree_root[t + (size_t)j];
+        bool more;
+        do {
+            more = false;
+            for (int j = 0; j < LANES; j++)
+                if (n[j]->left >= 0) {
+                    n[j] = tree_step(m, base[j], n[j], xf);
+                    more = true;
+                }
+        } while (more);
+        for (int j = 0; j < LANES; j++)
+            acc[m->tree_group[t + (size_t)j]] += n[j]->value;
+    }
+    for (; t < m->ntrees; t++)
+        acc[m->tree_group[t]] += tree_leaf(m, m->nodes + m->tree_root[t], xf);
 }
 
 static float sigmoidf(float margin) { return 1.0f / (expf(fminf(-margin, 88.7f)) + 1.0f + 1e-16f); }
@@ -662,10 +734,23 @@ void rd__xgboost_predict(const rd_model *m, const double *x, rd_output kind, dou
             return;
         }
     }
+    /* XGBoost compares float32 values: convert the row once, not at every node. */
+    float xf_small[256], *xf = xf_small, *xf_heap = NULL;
+    if (m->nfeat > 256) {
+        xf = xf_heap = rd_malloc(m->nfeat * sizeof(float));
+        if (!xf) {
+            rd_free(heap);
+            for (size_t k = 0; k < m->nout; k++)
+                out[k] = (double)NAN;
+            return;
+        }
+    }
+    for (size_t f = 0; f < m->nfeat; f++)
+        xf[f] = (float)x[f];
     for (size_t k = 0; k < m->nout; k++)
         acc[k] = m->base_margin[k];
-    for (size_t t = 0; t < m->ntrees; t++)
-        acc[m->tree_group[t]] += tree_leaf(m, m->nodes + m->tree_root[t], x);
+    sum_trees(m, xf, acc);
+    rd_free(xf_heap);
     if (kind == RD_OUTPUT_RAW) {
         for (size_t k = 0; k < m->nout; k++)
             out[k] = (double)acc[k];
