@@ -19,3 +19,19 @@ for r in $(seq "$rounds"); do
 done
 echo >&2
 node bench/report.mjs "$out/flags-riskd.jsonl" "$out/flags-flagd-core.jsonl"
+
+# Model prediction: riskd against XGBoost's C API (libxgboost from Debian) on 1M synthetic
+# credit applications (shared/tools/gen_synthetic.py), the shared 300-tree credit model.
+SHARED=${RISKD_SHARED:-../shared}
+if [ -f "$SHARED/data/models/credit_xgb.json" ]; then
+    rows=${BENCH_MODEL_ROWS:-1000000}
+    synth=$out/synth_$rows.csv
+    [ -f "$synth" ] || /usr/bin/python3 "$SHARED/tools/gen_synthetic.py" --rows "$rows" --out "$synth" >&2
+    echo
+    echo "model prediction: $rows synthetic applications, credit_xgb.json (300 trees), through the pipeline first (not timed)"
+    build/release/bench/model_bench "$SHARED/data/models/credit_xgb.json" \
+        "$SHARED/data/models/credit_xgb.features.json" "$synth" >"$out/model.jsonl"
+    node bench/report_model.mjs "$out/model.jsonl"
+else
+    echo "model benchmark skipped: shared data not present"
+fi
