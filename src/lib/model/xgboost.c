@@ -641,7 +641,7 @@ static inline float tree_leaf(const rd_model *m, const rd__xnode *nodes, const f
             right = in_category_set(m, n, fv);
         else
             right = !(fv < n->value) & !(nan & ((feat & RD__XNODE_DEFAULT_LEFT) != 0));
-        n = nodes + (right ? n->right : n->left);
+        n = nodes + (n->left + ((n->right - n->left) & -(int32_t)right));
     }
     return n->value;
 }
@@ -657,7 +657,8 @@ static inline const rd__xnode *tree_step(const rd_model *m, const rd__xnode *nod
         right = in_category_set(m, n, fv);
     else
         right = !(fv < n->value) & !(nan & ((feat & RD__XNODE_DEFAULT_LEFT) != 0));
-    return nodes + (right ? n->right : n->left);
+    /* Arithmetic, not `right ? n->right : n->left`, which compilers turn into a jump. */
+    return nodes + (n->left + ((n->right - n->left) & -(int32_t)right));
 }
 
 #define LANES 8
@@ -721,36 +722,9 @@ static void sum_trees(const rd_model *m, const float *xf, float *acc)
 
 static float sigmoidf(float margin) { return 1.0f / (expf(fminf(-margin, 88.7f)) + 1.0f + 1e-16f); }
 
-void rd__xgboost_predict(const rd_model *m, const double *x, rd_output kind, double *out)
+/* The objective's transform of the accumulated margins acc (nout of them) into out. */
+static void finish(const rd_model *m, float *acc, rd_output kind, double *out)
 {
-    float acc_small[16], *acc = acc_small;
-    float *heap = NULL;
-    if (m->nout > 16) {
-        heap = rd_malloc(m->nout * sizeof(float)); /* only for models with more than 16 outputs */
-        acc = heap ? heap : acc_small;
-        if (!heap) {
-            for (size_t k = 0; k < m->nout; k++)
-                out[k] = (double)NAN;
-            return;
-        }
-    }
-    /* XGBoost compares float32 values: convert the row once, not at every node. */
-    float xf_small[256], *xf = xf_small, *xf_heap = NULL;
-    if (m->nfeat > 256) {
-        xf = xf_heap = rd_malloc(m->nfeat * sizeof(float));
-        if (!xf) {
-            rd_free(heap);
-            for (size_t k = 0; k < m->nout; k++)
-                out[k] = (double)NAN;
-            return;
-        }
-    }
-    for (size_t f = 0; f < m->nfeat; f++)
-        xf[f] = (float)x[f];
-    for (size_t k = 0; k < m->nout; k++)
-        acc[k] = m->base_margin[k];
-    sum_trees(m, xf, acc);
-    rd_free(xf_heap);
     if (kind == RD_OUTPUT_RAW) {
         for (size_t k = 0; k < m->nout; k++)
             out[k] = (double)acc[k];
@@ -794,5 +768,39 @@ void rd__xgboost_predict(const rd_model *m, const double *x, rd_output kind, dou
                 out[k] = (double)acc[k];
         }
     }
+}
+
+void rd__xgboost_predict(const rd_model *m, const double *x, rd_output kind, double *out)
+{
+    float acc_small[16], *acc = acc_small;
+    float *heap = NULL;
+    if (m->nout > 16) {
+        heap = rd_malloc(m->nout * sizeof(float)); /* only for models with more than 16 outputs */
+        acc = heap ? heap : acc_small;
+        if (!heap) {
+            for (size_t k = 0; k < m->nout; k++)
+                out[k] = (double)NAN;
+            return;
+        }
+    }
+    /* XGBoost compares float32 values: convert the row once, not at every node. */
+    float xf_small[256], *xf = xf_small, *xf_heap = NULL;
+    if (m->nfeat > 256) {
+        xf = xf_heap = rd_malloc(m->nfeat * sizeof(float));
+        if (!xf) {
+            rd_free(heap);
+            for (size_t k = 0; k < m->nout; k++)
+                out[k] = (double)NAN;
+            return;
+        }
+    }
+    for (size_t f = 0; f < m->nfeat; f++)
+        xf[f] = (float)x[f];
+    for (size_t k = 0; k < m->nout; k++)
+        acc[k] = m->base_margin[k];
+    sum_trees(m, xf, acc);
+    rd_free(xf_heap);
+    finish(m, acc, kind, out);
     rd_free(heap);
 }
+
