@@ -2,8 +2,8 @@
  * the training library predicts.
  *
  * A model is immutable once loaded, so any number of threads may predict with it at once.
- * Today: XGBoost JSON (1.7 layout and the 2.x/3.x changes). LightGBM text, scorecards and
- * TreeSHAP reason codes come next (issue 3). */
+ * Today: XGBoost JSON (1.7 layout and the 2.x/3.x changes) and LightGBM text (model.txt v2-v4).
+ * Scorecards and TreeSHAP reason codes come next (issue 3). */
 #ifndef RISKD_MODEL_H
 #define RISKD_MODEL_H
 
@@ -16,6 +16,7 @@ typedef struct rd_model rd_model;
 
 typedef enum rd_model_kind {
     RD_MODEL_XGBOOST = 1,
+    RD_MODEL_LIGHTGBM = 2,
 } rd_model_kind;
 
 typedef enum rd_output {
@@ -28,7 +29,28 @@ typedef enum rd_output {
  * fault: RD_EPARSE (not JSON), RD_EINVAL (not a model XGBoost could have written, or a
  * feature this loader does not support yet, e.g. "gblinear"), RD_ELIMIT, RD_ENOMEM. */
 RD_API int rd_model_load_xgboost(const char *json, size_t len, rd_model **out, rd_err *err);
-/* Load a model file, choosing the format from its content. */
+/* Load a LightGBM text model (the text of a model saved with save_model("model.txt"), versions
+ * v2 to v4: numerical splits with every missing type, categorical bitset splits, linear leaves,
+ * multi-class, average_output (random forest) and every LightGBM objective's output transform).
+ * Predictions are LightGBM's, bit for bit, computed in double (rd_model_is_float32 is false):
+ * - x[f] is feature f of the model (feature_names order). Inputs with |x| <= 1e-35 count as 0,
+ *   as in every LightGBM input path; NaN is missing.
+ * - A categorical feature takes the category's integer code. A model trained from pandas
+ *   `category` columns lists their categories in the file's last line,
+ *   pandas_categorical:[["R11","R21",...],...] (one list per categorical column, in column
+ *   order): the code of a value is its position in its list, and a value not in the list must
+ *   be passed as NaN (it goes right, as LightGBM sends it). The loader does not read that line.
+ * - RD_OUTPUT_RAW is LightGBM's raw_score: the sum of the trees, also for average_output (random
+ *   forest) models, whose RD_OUTPUT_PROBABILITY averages before the transform, as LightGBM does.
+ *   rd_model_num_outputs is the class count for both kinds.
+ * On success *out is owned by the caller (rd_model_free). Errors name the tree, the key and
+ * the line of the fault ("tree 3: left_child has 5 entries, num_leaves-1 is 6"): RD_EINVAL for
+ * anything LightGBM would not have written (a bad count, a child that is not a node or leaf of
+ * its tree, a cycle, a tree deeper than 1024 levels, an unknown objective, a file that ends
+ * with neither "end of trees" nor a tree_sizes line to count its trees), RD_ENOMEM. Thread-safe. */
+RD_API int rd_model_load_lightgbm(const char *text, size_t len, rd_model **out, rd_err *err);
+/* Load a model file, choosing the format from its content (XGBoost JSON: a JSON object;
+ * LightGBM: the first line is "tree"). */
 RD_API int rd_model_load_file(const char *path, rd_model **out, rd_err *err);
 RD_API void rd_model_free(rd_model *m);
 
@@ -40,10 +62,11 @@ RD_API const char *rd_model_feature_name(const rd_model *m, size_t i);
 /* Values per prediction of the given kind: 1 for regression and binary models, the class
  * count for multi-class ones (1 for the predicted class of multi:softmax probabilities). */
 RD_API size_t rd_model_num_outputs(const rd_model *m, rd_output kind);
-/* Whether the model computes in float32 (XGBoost) rather than double: print its outputs
- * with %.9g of the float, the others with %.17g. */
+/* Whether the model computes in float32 (XGBoost) rather than double (LightGBM): print its
+ * outputs with %.9g of the float, the others with %.17g. */
 RD_API bool rd_model_is_float32(const rd_model *m);
-/* The objective as the training library names it ("binary:logistic"). */
+/* The objective as the training library names it ("binary:logistic"; LightGBM: its objective
+ * line, "binary sigmoid:1", at most 47 characters, "" when the file has none). */
 RD_API const char *rd_model_objective(const rd_model *m);
 
 /* Predict one row: x holds rd_model_num_features values, NaN meaning missing; out receives

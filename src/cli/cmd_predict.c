@@ -19,7 +19,8 @@
 static const char predict_usage[] =
     "usage: riskd predict --model FILE --in X.csv|- --out P.csv|- [--output raw|probability] [--threads N]\n"
     "\n"
-    "Predict with a model alone (XGBoost JSON) on a numeric matrix. The first line of X.csv\n"
+    "Predict with a model alone (XGBoost JSON or LightGBM text) on a numeric matrix. The first line of "
+    "X.csv\n"
     "names the columns; the model's features are taken by name when it stores names, else in\n"
     "order. An empty field is a missing value. P.csv has one column per output (prediction, or\n"
     "class_0..class_K for multi-class models) in input order.\n"
@@ -70,7 +71,7 @@ static int map_columns(const rd_model *m, char **names, size_t ncols, size_t *ma
     for (size_t j = 0; j < nf; j++) {
         const char *want = rd_model_feature_name(m, j);
         size_t c = 0;
-        while (c < ncols && strcmp(names[c], want) != 0)
+        while (c < ncols && (!names[c] || !want || strcmp(names[c], want) != 0))
             c++;
         if (c == ncols) {
             cli_errorf("input has no column \"%s\" (feature %zu of the model)", want, j);

@@ -16,6 +16,11 @@ int rd_model_load_xgboost(const char *json, size_t len, rd_model **out, rd_err *
     return rd__xgboost_load(json, len, out, err);
 }
 
+int rd_model_load_lightgbm(const char *text, size_t len, rd_model **out, rd_err *err)
+{
+    return rd__lightgbm_load(text, len, out, err);
+}
+
 int rd_model_load_file(const char *path, rd_model **out, rd_err *err)
 {
     char *text;
@@ -28,8 +33,12 @@ int rd_model_load_file(const char *path, rd_model **out, rd_err *err)
         i++;
     if (i < len && text[i] == '{') {
         rc = rd__xgboost_load(text, len, out, err);
+    } else if (len - i >= 4 && memcmp(text + i, "tree", 4) == 0 &&
+               (len - i == 4 || text[i + 4] == '\n' || text[i + 4] == '\r')) { /* LightGBM's first line */
+        rc = rd__lightgbm_load(text, len, out, err);
     } else {
-        rc = rd_err_set(err, RD_EINVAL, "not a model this version of riskd reads (XGBoost JSON)");
+        rc = rd_err_set(err, RD_EINVAL,
+                        "not a model this version of riskd reads (XGBoost JSON, LightGBM text)");
     }
     rd_free(text);
     if (rc != RD_OK)
@@ -52,6 +61,7 @@ void rd_model_free(rd_model *m)
     rd_free(m->base_margin);
     rd_free(m->cats);
     rd_free(m->cat_sets);
+    rd__lightgbm_free(m->lgbm);
     rd_free(m);
 }
 
@@ -63,6 +73,8 @@ const char *rd_model_feature_name(const rd_model *m, size_t i)
 }
 size_t rd_model_num_outputs(const rd_model *m, rd_output kind)
 {
+    if (m->kind == RD_MODEL_LIGHTGBM) /* one value per class, raw or transformed */
+        return m->nout;
     return kind == RD_OUTPUT_PROBABILITY && m->transform == RD__T_ARGMAX ? 1 : m->nout;
 }
 bool rd_model_is_float32(const rd_model *m) { return m->float32; }
@@ -70,7 +82,10 @@ const char *rd_model_objective(const rd_model *m) { return m->objective; }
 
 void rd_model_predict(const rd_model *m, const double *x, rd_output kind, double *out)
 {
-    rd__xgboost_predict(m, x, kind, out);
+    if (m->kind == RD_MODEL_LIGHTGBM)
+        rd__lightgbm_predict(m, x, kind, out);
+    else
+        rd__xgboost_predict(m, x, kind, out);
 }
 
 struct batch {
@@ -103,6 +118,8 @@ int rd_model_predict_batch(const rd_model *m, const double *x, size_t nrows, rd_
         threads = (int)(nrows / 256 + 1);
     if (threads > 64)
         threads = 64;
+    if (threads < 1)
+        threads = 1;
     struct batch b[64];
     pthread_t tid[64];
     bool started[64] = {false};

@@ -51,9 +51,18 @@ struct rd_model {
     rd__catset *cat_sets;
     size_t ncat_sets;
     void *owned; /* one allocation holding the arrays above */
+    /* LightGBM models: their own layout (lightgbm.c); NULL for the others */
+    struct rd__lgbm *lgbm;
 };
 
 int rd__xgboost_load(const char *json, size_t len, rd_model **out, rd_err *err);
 void rd__xgboost_predict(const rd_model *m, const double *x, rd_output kind, double *out);
+
+struct rd__lgbm;
+int rd__lightgbm_load(const char *text, size_t len, rd_model **out, rd_err *err);
+void rd__lightgbm_predict(const rd_model *m, const double *x, rd_output kind, double *out);
+/* LightGBM's pred_leaf: out receives, per tree (m->ntrees), the index of the leaf x reaches. */
+void rd__lightgbm_leaves(const rd_model *m, const double *x, uint32_t *out);
+void rd__lightgbm_free(struct rd__lgbm *g);
 
 #endif

@@ -803,4 +803,3 @@ void rd__xgboost_predict(const rd_model *m, const double *x, rd_output kind, dou
     finish(m, acc, kind, out);
     rd_free(heap);
 }
-

@@ -76,7 +76,7 @@ static int parse_inputs(rd_pipeline *p, const rd_value *ins, size_t nfeat_hint, 
             return bad(err, "inputs", i, ".name: declared twice");
         input *in = &p->inputs[p->ninputs++];
         *in = (input){.name = name->u.s, .name_len = name->len, .min = (double)NAN, .max = (double)NAN};
-        if (!type || (strcmp(type->u.s, "number") && strcmp(type->u.s, "category")))
+        if (!type || (strcmp(type->u.s, "number") != 0 && strcmp(type->u.s, "category") != 0))
             return bad(err, "inputs", i, ".type: must be \"number\" or \"category\"");
         in->type = type->u.s[0] == 'n' ? IN_NUMBER : IN_CATEGORY;
         const rd_value *mn = rd_value_get(o, "min", 3), *mx = rd_value_get(o, "max", 3),
@@ -114,7 +114,7 @@ static int parse_features(rd_pipeline *p, const rd_value *fs, rd_err *err)
             src = name;
         feature *f = &p->features[p->nfeatures++];
         *f = (feature){.name = name->u.s};
-        if (!kind || (strcmp(kind->u.s, "numeric") && strcmp(kind->u.s, "one_hot")))
+        if (!kind || (strcmp(kind->u.s, "numeric") != 0 && strcmp(kind->u.s, "one_hot") != 0))
             return bad(err, "features", i, ".kind: must be \"numeric\" or \"one_hot\"");
         f->kind = kind->u.s[0] == 'n' ? F_NUMERIC : F_ONE_HOT;
         int k = find_input(p, src->u.s, src->len);
@@ -161,13 +161,13 @@ int rd_pipeline_parse(const char *json, size_t len, rd_pipeline **out, rd_err *e
         else if (ins && ins->type != RD_VARRAY)
             rc = rd_err_set(err, RD_EINVAL, "inputs: must be an array");
         else if (dtype && (dtype->type != RD_VSTRING ||
-                           (strcmp(dtype->u.s, "float32") && strcmp(dtype->u.s, "float64"))))
+                           (strcmp(dtype->u.s, "float32") != 0 && strcmp(dtype->u.s, "float64") != 0)))
             rc = rd_err_set(err, RD_EINVAL, "dtype: must be \"float32\" or \"float64\"");
-        if (rc == RD_OK) {
+        if (rc == RD_OK && fs) {
             p->float32 = dtype && strcmp(dtype->u.s, "float32") == 0;
             rc = parse_inputs(p, ins, fs->len, err);
         }
-        if (rc == RD_OK)
+        if (rc == RD_OK && fs)
             rc = parse_features(p, fs, err);
     }
     if (rc != RD_OK) {
