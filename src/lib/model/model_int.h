@@ -2,7 +2,9 @@
 #ifndef RISKD_MODEL_INT_H
 #define RISKD_MODEL_INT_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "riskd/model.h"
 
@@ -54,6 +56,38 @@ struct rd_model {
     /* LightGBM models: their own layout (lightgbm.c); NULL for the others */
     struct rd__lgbm *lgbm;
 };
+
+/* Whether float32 category fv is in a categorical split's set (XGBoost's Decision: in the
+ * set goes right; negative or too large is no category and goes left). */
+static inline bool rd__xnode_in_categories(const rd_model *m, const rd__xnode *n, float fv)
+{
+    uint32_t idx;
+    memcpy(&idx, &n->value, sizeof(idx));
+    if (!(fv >= 0.0f && fv < 16777216.0f))
+        return false;
+    int32_t c = (int32_t)fv;
+    const rd__catset *s = &m->cat_sets[idx];
+    for (uint32_t i = 0; i < s->count; i++)
+        if (m->cats[s->first + i] == c)
+            return true;
+    return false;
+}
+
+/* The child an XGBoost split sends float32 value fv to: `fv < split` left, NaN to the
+ * default side (NaN fails every comparison, so !(fv < split) holds and only default_left
+ * turns it back), categories in the set right. Prediction and TreeSHAP both use it. The
+ * select is arithmetic: written as `right ? n->right : n->left`, compilers emit a jump that
+ * mispredicts half the time, which dominated prediction. */
+static inline int32_t rd__xnode_next(const rd_model *m, const rd__xnode *n, float fv)
+{
+    uint32_t feat = n->feature;
+    bool nan = fv != fv, right;
+    if (__builtin_expect((feat & RD__XNODE_CATEGORICAL) != 0, 0) && !nan)
+        right = rd__xnode_in_categories(m, n, fv);
+    else
+        right = !(fv < n->value) & !(nan & ((feat & RD__XNODE_DEFAULT_LEFT) != 0));
+    return n->left + ((n->right - n->left) & -(int32_t)right);
+}
 
 int rd__xgboost_load(const char *json, size_t len, rd_model **out, rd_err *err);
 void rd__xgboost_predict(const rd_model *m, const double *x, rd_output kind, double *out);

@@ -53,30 +53,11 @@ typedef struct visit {
     double reach;     /* product of cover shares from the root: weight in the expected value */
 } visit;
 
-/* The child prediction takes: kept identical to tree_leaf() in xgboost.c. */
-static bool in_category_set(const rd_model *m, const rd__xnode *n, float fv)
-{
-    uint32_t idx;
-    memcpy(&idx, &n->value, sizeof(idx));
-    if (!(fv >= 0.0f && fv < 16777216.0f)) /* XGBoost's InvalidCat: not a category, go left */
-        return false;
-    int32_t c = (int32_t)fv;
-    const rd__catset *s = &m->cat_sets[idx];
-    for (uint32_t i = 0; i < s->count; i++)
-        if (m->cats[s->first + i] == c)
-            return true;
-    return false;
-}
+/* The child prediction takes (rd__xnode_next, shared with prediction). */
 
 static int32_t hot_child(const rd_model *m, const rd__xnode *n, const double *x)
 {
-    double v = x[n->feature & RD__XNODE_FEATURE_MASK];
-    if (isnan(v))
-        return (n->feature & RD__XNODE_DEFAULT_LEFT) ? n->left : n->right;
-    float fv = (float)v;
-    if (n->feature & RD__XNODE_CATEGORICAL)
-        return in_category_set(m, n, fv) ? n->right : n->left;
-    return fv < n->value ? n->left : n->right;
+    return rd__xnode_next(m, n, (float)x[n->feature & RD__XNODE_FEATURE_MASK]);
 }
 
 /* Divisions by small counts are multiplications by inv[k] = 1/k (k = 1 .. depth + 1), and

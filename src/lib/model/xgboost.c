@@ -612,20 +612,6 @@ int rd__xgboost_load(const char *json, size_t len, rd_model **out, rd_err *err)
 
 /* ---------------------------------------------------------------- prediction */
 
-static bool in_category_set(const rd_model *m, const rd__xnode *x, float fv)
-{
-    uint32_t idx;
-    memcpy(&idx, &x->value, sizeof(idx));
-    if (!(fv >= 0.0f && fv < 16777216.0f)) /* XGBoost's InvalidCat: not a category, go left */
-        return false;
-    int32_t c = (int32_t)fv;
-    const rd__catset *s = &m->cat_sets[idx];
-    for (uint32_t i = 0; i < s->count; i++)
-        if (m->cats[s->first + i] == c)
-            return true;
-    return false;
-}
-
 /* Walk one tree for a row already converted to float32. The child is chosen without a
  * branch: `x < split` left, NaN to the default side (NaN fails every comparison, so
  * !(x < split) is true and only default_left turns it back); branches that depend on the
@@ -633,16 +619,8 @@ static bool in_category_set(const rd_model *m, const rd__xnode *x, float fv)
 static inline float tree_leaf(const rd_model *m, const rd__xnode *nodes, const float *xf)
 {
     const rd__xnode *n = nodes;
-    while (n->left >= 0) {
-        uint32_t feat = n->feature;
-        float fv = xf[feat & RD__XNODE_FEATURE_MASK];
-        bool nan = fv != fv, right;
-        if (__builtin_expect((feat & RD__XNODE_CATEGORICAL) != 0, 0) && !nan)
-            right = in_category_set(m, n, fv);
-        else
-            right = !(fv < n->value) & !(nan & ((feat & RD__XNODE_DEFAULT_LEFT) != 0));
-        n = nodes + (n->left + ((n->right - n->left) & -(int32_t)right));
-    }
+    while (n->left >= 0)
+        n = nodes + rd__xnode_next(m, n, xf[n->feature & RD__XNODE_FEATURE_MASK]);
     return n->value;
 }
 
@@ -650,15 +628,7 @@ static inline float tree_leaf(const rd_model *m, const rd__xnode *nodes, const f
 static inline const rd__xnode *tree_step(const rd_model *m, const rd__xnode *nodes, const rd__xnode *n,
                                          const float *xf)
 {
-    uint32_t feat = n->feature;
-    float fv = xf[feat & RD__XNODE_FEATURE_MASK];
-    bool nan = fv != fv, right;
-    if (__builtin_expect((feat & RD__XNODE_CATEGORICAL) != 0, 0) && !nan)
-        right = in_category_set(m, n, fv);
-    else
-        right = !(fv < n->value) & !(nan & ((feat & RD__XNODE_DEFAULT_LEFT) != 0));
-    /* Arithmetic, not `right ? n->right : n->left`, which compilers turn into a jump. */
-    return nodes + (n->left + ((n->right - n->left) & -(int32_t)right));
+    return nodes + rd__xnode_next(m, n, xf[n->feature & RD__XNODE_FEATURE_MASK]);
 }
 
 #define LANES 8
