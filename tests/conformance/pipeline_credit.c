@@ -12,28 +12,7 @@
 
 #define MAX_COLS 64
 
-static const char *shared_dir(void)
-{
-    const char *s = getenv("RISKD_SHARED");
-    return s && *s ? s : "../shared";
-}
-
-static int split(char *line, char **f)
-{
-    int n = 0;
-    f[n++] = line;
-    for (char *p = line; *p; p++) {
-        if (*p == '\n' || *p == '\r') {
-            *p = '\0';
-            break;
-        }
-        if (*p == ',' && n < MAX_COLS) {
-            *p = '\0';
-            f[n++] = p + 1;
-        }
-    }
-    return n;
-}
+#include "refdata.h"
 
 int main(void)
 {

@@ -11,37 +11,7 @@
 
 #define MAX_COLS 128
 
-static const char *shared_dir(void)
-{
-    const char *s = getenv("RISKD_SHARED");
-    return s && *s ? s : "../shared";
-}
-
-/* Split a CSV line in place (no quoting in these files). Returns the field count. */
-static int split(char *line, char **f)
-{
-    int n = 0;
-    f[n++] = line;
-    for (char *p = line; *p; p++) {
-        if (*p == '\n' || *p == '\r') {
-            *p = '\0';
-            break;
-        }
-        if (*p == ',' && n < MAX_COLS) {
-            *p = '\0';
-            f[n++] = p + 1;
-        }
-    }
-    return n;
-}
-
-static int col(char **names, int n, const char *want)
-{
-    for (int i = 0; i < n; i++)
-        if (strcmp(names[i], want) == 0)
-            return i;
-    return -1;
-}
+#include "refdata.h"
 
 int main(void)
 {
