@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "riskd/err.h"
 
@@ -17,11 +18,15 @@ typedef struct rd_model rd_model;
 typedef enum rd_model_kind {
     RD_MODEL_XGBOOST = 1,
     RD_MODEL_LIGHTGBM = 2,
+    RD_MODEL_SCORECARD = 3, /* WOE logistic scorecard: inputs are WOE values (the pipeline bins) */
+    RD_MODEL_LOGISTIC = 4,  /* plain logistic regression */
 } rd_model_kind;
 
 typedef enum rd_output {
     RD_OUTPUT_RAW = 0,     /* the margin: sum of leaves plus the base margin */
     RD_OUTPUT_PROBABILITY, /* the objective's transform of the margin (sigmoid, softmax, exp, ...) */
+    RD_OUTPUT_SCORE,       /* scorecards only: the points, offset - factor * margin (higher is safer);
+                              rd_model_num_outputs is 0 for the other models */
 } rd_output;
 
 /* Load an XGBoost JSON model (the text of a model saved with save_model("x.json")).
@@ -49,7 +54,12 @@ RD_API int rd_model_load_xgboost(const char *json, size_t len, rd_model **out, r
  * its tree, a cycle, a tree deeper than 1024 levels, an unknown objective, a file that ends
  * with neither "end of trees" nor a tree_sizes line to count its trees), RD_ENOMEM. Thread-safe. */
 RD_API int rd_model_load_lightgbm(const char *text, size_t len, rd_model **out, rd_err *err);
-/* Load a model file, choosing the format from its content (XGBoost JSON: a JSON object;
+/* Load a JSON model: a scorecard ("type": "woe_logistic_scorecard", the format of
+ * docs/formats.md), a logistic regression ("type": "logistic_regression": features, coef,
+ * intercept, optional means), or else an XGBoost model. */
+RD_API int rd_model_load_json(const char *json, size_t len, rd_model **out, rd_err *err);
+
+/* Load a model file, choosing the format from its content (a JSON object: rd_model_load_json;
  * LightGBM: the first line is "tree"). */
 RD_API int rd_model_load_file(const char *path, rd_model **out, rd_err *err);
 RD_API void rd_model_free(rd_model *m);
@@ -83,5 +93,22 @@ RD_API int rd_model_predict_batch(const rd_model *m, const double *x, size_t nro
  * the bias (the expected margin), so (num_features + 1) * groups values; each group's sum is
  * its margin. RD_EINVAL when the model stores no covers. Thread-safe; allocates scratch. */
 RD_API int rd_model_contributions(const rd_model *m, const double *x, double *out, rd_err *err);
+
+/* How much each feature pushed the risk up for row x, one value per feature (positive:
+ * riskier). Tree models: TreeSHAP contributions to the margin (binary and regression models);
+ * scorecards: points lost against the best attribute (max_points - points, never negative);
+ * logistic regression: coef * (x - mean). RD_EINVAL for multi-class and LightGBM models.
+ * Thread-safe. */
+RD_API int rd_model_impacts(const rd_model *m, const double *x, double *impact, rd_err *err);
+
+/* A reason code: the index of a feature (or input) and its impact. */
+typedef struct rd_reason_code {
+    uint32_t index;
+    double impact;
+} rd_reason_code;
+
+/* The at most k largest positive impacts of n, largest first, ties by lower index (the
+ * scorecard reason-code rule). Returns how many were written to out. */
+RD_API size_t rd_reasons_top(const double *impact, size_t n, size_t k, rd_reason_code *out);
 
 #endif

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "riskd/arena.h"
 #include "riskd/err.h"
 #include "riskd/value.h"
 
@@ -38,6 +39,14 @@ RD_API const char *rd_pipeline_feature_name(const rd_pipeline *p, size_t i);
 RD_API size_t rd_pipeline_num_inputs(const rd_pipeline *p);
 /* Name of raw input i (borrowed). */
 RD_API const char *rd_pipeline_input_name(const rd_pipeline *p, size_t i);
+/* The raw input output feature i is made from (one-hot features of one input share it, so
+ * reason codes can be summed per input). */
+RD_API size_t rd_pipeline_feature_input(const rd_pipeline *p, size_t i);
+
+/* Write the pipeline spec of a WOE scorecard (the scorecard JSON of docs/formats.md) to out:
+ * one input per characteristic, one "woe" feature binning it exactly as the scorecard does,
+ * in the scorecard's feature order. */
+RD_API int rd_pipeline_spec_from_scorecard(const char *json, size_t len, rd_buf *out, rd_err *err);
 
 /* What applying the pipeline to one record saw. */
 typedef struct rd_pipeline_report {

@@ -8,6 +8,7 @@
 
 #include "model_int.h"
 #include "riskd/arena.h"
+#include "riskd/json.h"
 
 #define MAX_MODEL_BYTES (512u << 20)
 
@@ -21,6 +22,23 @@ int rd_model_load_lightgbm(const char *text, size_t len, rd_model **out, rd_err 
     return rd__lightgbm_load(text, len, out, err);
 }
 
+int rd_model_load_json(const char *json, size_t len, rd_model **out, rd_err *err)
+{
+    /* A linear model is small; an XGBoost model is parsed again by its own loader, which
+     * reads its numbers as float32. Only the top level is looked at here. */
+    rd_arena a;
+    rd_arena_init(&a, 0);
+    rd_value root;
+    rd_json_limits lim = {.max_bytes = MAX_MODEL_BYTES, .max_nodes = 64u << 20};
+    int rc = rd_json_parse(json, len, &lim, &a, &root, err);
+    if (rc == RD_OK && root.type == RD_VOBJECT && rd__linear_type(&root))
+        rc = rd__linear_load(&root, out, err);
+    else if (rc == RD_OK)
+        rc = rd__xgboost_load(json, len, out, err);
+    rd_arena_deinit(&a);
+    return rc;
+}
+
 int rd_model_load_file(const char *path, rd_model **out, rd_err *err)
 {
     char *text;
@@ -32,13 +50,13 @@ int rd_model_load_file(const char *path, rd_model **out, rd_err *err)
     while (i < len && (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t'))
         i++;
     if (i < len && text[i] == '{') {
-        rc = rd__xgboost_load(text, len, out, err);
+        rc = rd_model_load_json(text, len, out, err);
     } else if (len - i >= 4 && memcmp(text + i, "tree", 4) == 0 &&
                (len - i == 4 || text[i + 4] == '\n' || text[i + 4] == '\r')) { /* LightGBM's first line */
         rc = rd__lightgbm_load(text, len, out, err);
     } else {
         rc = rd_err_set(err, RD_EINVAL,
-                        "not a model this version of riskd reads (XGBoost JSON, LightGBM text)");
+                        "not a model this version of riskd reads (XGBoost JSON, LightGBM text, scorecard JSON)");
     }
     rd_free(text);
     if (rc != RD_OK)
@@ -62,6 +80,7 @@ void rd_model_free(rd_model *m)
     rd_free(m->cats);
     rd_free(m->cat_sets);
     rd__lightgbm_free(m->lgbm);
+    rd__linear_free(m->lin);
     rd_free(m);
 }
 
@@ -73,6 +92,8 @@ const char *rd_model_feature_name(const rd_model *m, size_t i)
 }
 size_t rd_model_num_outputs(const rd_model *m, rd_output kind)
 {
+    if (kind == RD_OUTPUT_SCORE)
+        return m->kind == RD_MODEL_SCORECARD;
     if (m->kind == RD_MODEL_LIGHTGBM) /* one value per class, raw or transformed */
         return m->nout;
     return kind == RD_OUTPUT_PROBABILITY && m->transform == RD__T_ARGMAX ? 1 : m->nout;
@@ -82,8 +103,12 @@ const char *rd_model_objective(const rd_model *m) { return m->objective; }
 
 void rd_model_predict(const rd_model *m, const double *x, rd_output kind, double *out)
 {
+    if (kind == RD_OUTPUT_SCORE && m->kind != RD_MODEL_SCORECARD)
+        return; /* no points: rd_model_num_outputs said 0 */
     if (m->kind == RD_MODEL_LIGHTGBM)
         rd__lightgbm_predict(m, x, kind, out);
+    else if (m->lin)
+        rd__linear_predict(m, x, kind, out);
     else
         rd__xgboost_predict(m, x, kind, out);
 }
@@ -140,4 +165,47 @@ int rd_model_predict_batch(const rd_model *m, const double *x, size_t nrows, rd_
             batch_run(&b[t]);
     }
     return RD_OK;
+}
+
+int rd_model_impacts(const rd_model *m, const double *x, double *impact, rd_err *err)
+{
+    if (!m || !x || !impact)
+        return rd_err_set(err, RD_EINVAL, "impacts: no model, input or output");
+    if (m->lin) {
+        rd__linear_impacts(m, x, impact);
+        return RD_OK;
+    }
+    if (m->nout != 1)
+        return rd_err_set(err, RD_EINVAL, "impacts: reason codes need a binary or regression model, this one has %zu "
+                                          "output groups", m->nout);
+    double stack[257], *c = m->nfeat < 256 ? stack : rd_malloc((m->nfeat + 1) * sizeof(double));
+    if (!c)
+        return rd_err_set(err, RD_ENOMEM, "impacts: out of memory");
+    int rc = rd_model_contributions(m, x, c, err);
+    if (rc == RD_OK)
+        memcpy(impact, c, m->nfeat * sizeof(double));
+    if (c != stack)
+        rd_free(c);
+    return rc;
+}
+
+size_t rd_reasons_top(const double *impact, size_t n, size_t k, rd_reason_code *out)
+{
+    size_t got = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (!(impact[j] > 0.0))
+            continue;
+        /* insertion into the kept top k: a later index never passes an equal impact */
+        size_t at = got;
+        while (at > 0 && out[at - 1].impact < impact[j])
+            at--;
+        if (at >= k)
+            continue;
+        size_t last = got < k ? got : k - 1;
+        memmove(out + at + 1, out + at, (last - at) * sizeof(*out));
+        out[at] = (rd_reason_code){(uint32_t)j, impact[j]};
+        if (got < k)
+            got++;
+    }
+    return got;
 }

@@ -55,6 +55,8 @@ struct rd_model {
     void *owned; /* one allocation holding the arrays above */
     /* LightGBM models: their own layout (lightgbm.c); NULL for the others */
     struct rd__lgbm *lgbm;
+    /* Scorecards and logistic regressions (linear.c); NULL for the others */
+    struct rd__linear *lin;
 };
 
 /* Whether float32 category fv is in a categorical split's set (XGBoost's Decision: in the
@@ -98,5 +100,14 @@ void rd__lightgbm_predict(const rd_model *m, const double *x, rd_output kind, do
 /* LightGBM's pred_leaf: out receives, per tree (m->ntrees), the index of the leaf x reaches. */
 void rd__lightgbm_leaves(const rd_model *m, const double *x, uint32_t *out);
 void rd__lightgbm_free(struct rd__lgbm *g);
+
+struct rd__linear;
+struct rd_value;
+/* Whether a parsed JSON model is one of linear.c's (its "type" names it). */
+bool rd__linear_type(const struct rd_value *root);
+int rd__linear_load(const struct rd_value *root, rd_model **out, rd_err *err);
+void rd__linear_predict(const rd_model *m, const double *x, rd_output kind, double *out);
+void rd__linear_impacts(const rd_model *m, const double *x, double *impact);
+void rd__linear_free(struct rd__linear *l);
 
 #endif

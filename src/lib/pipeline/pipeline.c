@@ -15,7 +15,7 @@
 #include "riskd/json.h"
 
 typedef enum { IN_NUMBER, IN_CATEGORY } in_type;
-typedef enum { F_NUMERIC, F_ONE_HOT } feat_kind;
+typedef enum { F_NUMERIC, F_ONE_HOT, F_WOE } feat_kind;
 
 typedef struct input {
     const char *name;
@@ -31,6 +31,13 @@ typedef struct feature {
     feat_kind kind;
     const char *level; /* one_hot */
     uint32_t level_len;
+    /* woe: a number input is binned by cuts (bin = how many cuts are <= x), a category
+     * input by its levels; woe[bin] is the output */
+    const double *cuts;
+    const rd_value *levels; /* array of strings */
+    uint32_t nbins;
+    const double *woe;
+    double missing_woe, unknown_woe;
 } feature;
 
 struct rd_pipeline {
@@ -99,6 +106,68 @@ static int parse_inputs(rd_pipeline *p, const rd_value *ins, size_t nfeat_hint, 
     return RD_OK;
 }
 
+static int numbers(rd_pipeline *p, const rd_value *a, uint32_t n, const double **out)
+{
+    if (!a || a->type != RD_VARRAY || a->len != n)
+        return -1;
+    double *d = rd_arena_alloc(&p->arena, (n ? n : 1) * sizeof(double));
+    if (!d)
+        return -1;
+    for (uint32_t j = 0; j < n; j++) {
+        if (a->u.items[j].type != RD_VNUMBER || !isfinite(a->u.items[j].u.n))
+            return -1;
+        d[j] = a->u.items[j].u.n;
+    }
+    *out = d;
+    return 0;
+}
+
+static int opt_number(const rd_value *o, const char *key, double *out)
+{
+    const rd_value *v = rd_value_get(o, key, strlen(key));
+    if (!v) {
+        *out = 0.0;
+        return 0;
+    }
+    if (v->type != RD_VNUMBER || !isfinite(v->u.n))
+        return -1;
+    *out = v->u.n;
+    return 0;
+}
+
+/* WOE binning: cuts (ascending) for a number input, levels for a category input; one woe
+ * value per bin; missing_woe and unknown_woe default to 0 (the neutral weight). */
+static int parse_woe(rd_pipeline *p, feature *f, const rd_value *o, size_t i, rd_err *err)
+{
+    const rd_value *cuts = rd_value_get(o, "cuts", 4), *levels = rd_value_get(o, "levels", 6),
+                   *woe = rd_value_get(o, "woe", 3);
+    bool number = p->inputs[f->input].type == IN_NUMBER;
+    if (number) {
+        if (!cuts || cuts->type != RD_VARRAY || levels)
+            return bad(err, "features", i, ".cuts: a woe feature of a number input needs cuts (and no levels)");
+        f->nbins = cuts->len + 1;
+        if (numbers(p, cuts, cuts->len, &f->cuts) != 0)
+            return bad(err, "features", i, ".cuts: must be an array of finite numbers");
+        for (uint32_t j = 1; j < cuts->len; j++)
+            if (!(f->cuts[j - 1] < f->cuts[j]))
+                return bad(err, "features", i, ".cuts: must be strictly ascending");
+    } else {
+        if (!levels || levels->type != RD_VARRAY || levels->len == 0 || cuts)
+            return bad(err, "features", i, ".levels: a woe feature of a category input needs levels (and no cuts)");
+        for (uint32_t j = 0; j < levels->len; j++)
+            if (levels->u.items[j].type != RD_VSTRING)
+                return bad(err, "features", i, ".levels: must be an array of strings");
+        f->levels = levels;
+        f->nbins = levels->len;
+    }
+    if (numbers(p, woe, f->nbins, &f->woe) != 0)
+        return rd_err_set(err, RD_EINVAL, "features[%zu].woe: must be an array of %u finite numbers (one per bin)", i,
+                          f->nbins);
+    if (opt_number(o, "missing_woe", &f->missing_woe) != 0 || opt_number(o, "unknown_woe", &f->unknown_woe) != 0)
+        return bad(err, "features", i, ".missing_woe/.unknown_woe: must be finite numbers");
+    return RD_OK;
+}
+
 static int parse_features(rd_pipeline *p, const rd_value *fs, rd_err *err)
 {
     p->features = rd_arena_alloc(&p->arena, (fs->len ? fs->len : 1) * sizeof(feature));
@@ -114,9 +183,11 @@ static int parse_features(rd_pipeline *p, const rd_value *fs, rd_err *err)
             src = name;
         feature *f = &p->features[p->nfeatures++];
         *f = (feature){.name = name->u.s};
-        if (!kind || (strcmp(kind->u.s, "numeric") != 0 && strcmp(kind->u.s, "one_hot") != 0))
-            return bad(err, "features", i, ".kind: must be \"numeric\" or \"one_hot\"");
-        f->kind = kind->u.s[0] == 'n' ? F_NUMERIC : F_ONE_HOT;
+        if (!kind || (strcmp(kind->u.s, "numeric") != 0 && strcmp(kind->u.s, "one_hot") != 0 &&
+                      strcmp(kind->u.s, "woe") != 0))
+            return bad(err, "features", i, ".kind: must be \"numeric\", \"one_hot\" or \"woe\"");
+        f->kind = kind->u.s[0] == 'n' ? F_NUMERIC : kind->u.s[0] == 'o' ? F_ONE_HOT : F_WOE;
+        bool by_cuts = f->kind == F_WOE && rd_value_get(o, "cuts", 4);
         int k = find_input(p, src->u.s, src->len);
         if (k < 0) { /* inferred input */
             input *in = &p->inputs[p->ninputs];
@@ -124,11 +195,15 @@ static int parse_features(rd_pipeline *p, const rd_value *fs, rd_err *err)
                           .name_len = src->len,
                           .min = (double)NAN,
                           .max = (double)NAN,
-                          .type = f->kind == F_NUMERIC ? IN_NUMBER : IN_CATEGORY};
+                          .type = f->kind == F_NUMERIC || by_cuts ? IN_NUMBER : IN_CATEGORY};
             k = (int)p->ninputs++;
         }
         f->input = (uint32_t)k;
-        if (f->kind == F_ONE_HOT) {
+        if (f->kind == F_WOE) {
+            int rc = parse_woe(p, f, o, i, err);
+            if (rc != RD_OK)
+                return rc;
+        } else if (f->kind == F_ONE_HOT) {
             const rd_value *lv = str_field(o, "level");
             if (!lv)
                 return bad(err, "features", i, ".level: a one_hot feature needs its level");
@@ -205,6 +280,7 @@ const char *rd_pipeline_feature_name(const rd_pipeline *p, size_t i)
 {
     return i < p->nfeatures ? p->features[i].name : NULL;
 }
+size_t rd_pipeline_feature_input(const rd_pipeline *p, size_t i) { return p->features[i].input; }
 size_t rd_pipeline_num_inputs(const rd_pipeline *p) { return p->ninputs; }
 const char *rd_pipeline_input_name(const rd_pipeline *p, size_t i)
 {
@@ -235,6 +311,34 @@ static int raw_number(const input *in, const rd_value *v, double *out, rd_err *e
     return RD_OK;
 }
 
+static int level_index(const rd_value *levels, const rd_value *v)
+{
+    for (uint32_t j = 0; j < levels->len; j++)
+        if (levels->u.items[j].len == v->len && memcmp(levels->u.items[j].u.s, v->u.s, v->len) == 0)
+            return (int)j;
+    return -1;
+}
+
+/* The WOE of a number (NaN: missing); its bin is the number of cuts <= x. */
+static double woe_number(const feature *f, double x)
+{
+    if (isnan(x))
+        return f->missing_woe;
+    uint32_t bin = 0;
+    while (bin + 1 < f->nbins && f->cuts[bin] <= x)
+        bin++;
+    return f->woe[bin];
+}
+
+/* The WOE of a level (NULL: missing). */
+static double woe_level(const feature *f, const rd_value *level)
+{
+    if (!level)
+        return f->missing_woe;
+    int j = level_index(f->levels, level);
+    return j < 0 ? f->unknown_woe : f->woe[j];
+}
+
 /* A level is known when the input lists it, or (levels not declared) a one-hot feature of
  * that input encodes it. */
 static bool known_level(const rd_pipeline *p, uint32_t k, const rd_value *v)
@@ -244,6 +348,9 @@ static bool known_level(const rd_pipeline *p, uint32_t k, const rd_value *v)
         for (size_t i = 0; i < p->nfeatures; i++)
             if (p->features[i].input == k && p->features[i].kind == F_ONE_HOT &&
                 p->features[i].level_len == v->len && memcmp(p->features[i].level, v->u.s, v->len) == 0)
+                return true;
+            else if (p->features[i].input == k && p->features[i].kind == F_WOE &&
+                     level_index(p->features[i].levels, v) >= 0)
                 return true;
         return false;
     }
@@ -264,19 +371,24 @@ int rd_pipeline_apply(const rd_pipeline *p, const rd_value *record, double *out,
         const input *in = &p->inputs[f->input];
         const rd_value *v = rd_value_get(record, in->name, in->name_len);
         bool missing = !v || v->type == RD_VNULL || (v->type == RD_VSTRING && v->len == 0);
-        if (f->kind == F_NUMERIC) {
+        if (f->kind == F_NUMERIC || (f->kind == F_WOE && in->type == IN_NUMBER)) {
             double x = (double)NAN;
             if (!missing) {
                 int rc = raw_number(in, v, &x, err);
                 if (rc != RD_OK)
                     return rc;
             }
+            if (f->kind == F_WOE)
+                x = woe_number(f, x);
             out[i] = p->float32 ? (double)(float)x : x;
         } else {
             if (!missing && v->type != RD_VSTRING)
                 return rd_err_set(err, RD_ETYPE, "%s: expected a category (a string), got %s", in->name,
                                   rd_vtype_name(v->type));
-            out[i] = !missing && v->len == f->level_len && memcmp(v->u.s, f->level, v->len) == 0 ? 1.0 : 0.0;
+            if (f->kind == F_WOE)
+                out[i] = woe_level(f, missing ? NULL : v);
+            else
+                out[i] = !missing && v->len == f->level_len && memcmp(v->u.s, f->level, v->len) == 0 ? 1.0 : 0.0;
         }
     }
     /* Count each input once, not once per feature made from it. */
@@ -291,4 +403,88 @@ int rd_pipeline_apply(const rd_pipeline *p, const rd_value *record, double *out,
     if (report)
         *report = rep;
     return RD_OK;
+}
+
+/* ---------------------------------------------------------------- from a scorecard */
+
+static int put_num(rd_buf *b, double x)
+{
+    return rd_buf_printf(b, "%.17g", x);
+}
+
+static int put_woe_list(rd_buf *b, const rd_value *bins, bool levels, size_t j, rd_err *err)
+{
+    int rc = rd_buf_puts(b, levels ? ",\"levels\":[" : ",\"cuts\":[");
+    if (levels) {
+        for (uint32_t i = 0; i < bins->len && rc == 0; i++) {
+            const rd_value *lv = str_field(&bins->u.items[i], "level");
+            if (!lv)
+                return rd_err_set(err, RD_EINVAL, "features[%zu].levels[%u].level: missing or not a string", j, i);
+            rc = (i ? rd_buf_putc(b, ',') : 0) | rd_json_write_string(b, lv->u.s, lv->len);
+        }
+    } else {
+        for (uint32_t i = 1; i < bins->len && rc == 0; i++) { /* the cut is each bin's lower bound */
+            const rd_value *lo = rd_value_get(&bins->u.items[i], "lower", 5);
+            if (!lo || lo->type != RD_VNUMBER)
+                return rd_err_set(err, RD_EINVAL, "features[%zu].bins[%u].lower: missing or not a number", j, i);
+            rc = (i > 1 ? rd_buf_putc(b, ',') : 0) | put_num(b, lo->u.n);
+        }
+    }
+    rc |= rd_buf_puts(b, "],\"woe\":[");
+    for (uint32_t i = 0; i < bins->len && rc == 0; i++) {
+        const rd_value *w = rd_value_get(&bins->u.items[i], "woe", 3);
+        if (!w || w->type != RD_VNUMBER)
+            return rd_err_set(err, RD_EINVAL, "features[%zu].%s[%u].woe: missing or not a number", j,
+                              levels ? "levels" : "bins", i);
+        rc = (i ? rd_buf_putc(b, ',') : 0) | put_num(b, w->u.n);
+    }
+    rc |= rd_buf_putc(b, ']');
+    return rc == 0 ? RD_OK : rd_err_set(err, RD_ENOMEM, "out of memory");
+}
+
+static int put_extra_woe(rd_buf *b, const rd_value *f, const char *key, const char *as)
+{
+    const rd_value *o = rd_value_get(f, key, strlen(key)), *w = o ? rd_value_get(o, "woe", 3) : NULL;
+    if (!w || w->type != RD_VNUMBER)
+        return 0;
+    return rd_buf_printf(b, ",\"%s\":", as) | put_num(b, w->u.n);
+}
+
+static int scorecard_spec(const rd_value *root, rd_buf *b, rd_err *err)
+{
+    const rd_value *fs = rd_value_get(root, "features", 8);
+    if (root->type != RD_VOBJECT || !fs || fs->type != RD_VARRAY || fs->len == 0)
+        return rd_err_set(err, RD_EINVAL, "features: missing or not a non-empty array");
+    int rc = rd_buf_puts(b, "{\"dtype\":\"float64\",\"features\":[");
+    for (size_t j = 0; j < fs->len && rc == 0; j++) {
+        const rd_value *f = &fs->u.items[j], *name = str_field(f, "name"), *kind = str_field(f, "kind");
+        if (!name || !kind || (strcmp(kind->u.s, "numeric") != 0 && strcmp(kind->u.s, "categorical") != 0))
+            return rd_err_set(err, RD_EINVAL, "features[%zu]: needs a name and kind numeric or categorical", j);
+        bool levels = kind->u.s[0] == 'c';
+        const rd_value *bins = rd_value_get(f, levels ? "levels" : "bins", levels ? 6 : 4);
+        if (!bins || bins->type != RD_VARRAY || bins->len == 0)
+            return rd_err_set(err, RD_EINVAL, "features[%zu].%s: missing or empty", j, levels ? "levels" : "bins");
+        rc = (j ? rd_buf_putc(b, ',') : 0) | rd_buf_puts(b, "{\"name\":") |
+             rd_json_write_string(b, name->u.s, name->len) | rd_buf_puts(b, ",\"kind\":\"woe\"");
+        int lrc = rc == 0 ? put_woe_list(b, bins, levels, j, err) : RD_OK;
+        if (lrc != RD_OK)
+            return lrc;
+        rc |= put_extra_woe(b, f, "missing", "missing_woe") | put_extra_woe(b, f, "unknown", "unknown_woe") |
+              rd_buf_putc(b, '}');
+    }
+    rc |= rd_buf_puts(b, "]}\n");
+    return rc == 0 ? RD_OK : rd_err_set(err, RD_ENOMEM, "out of memory");
+}
+
+int rd_pipeline_spec_from_scorecard(const char *json, size_t len, rd_buf *out, rd_err *err)
+{
+    rd_arena a;
+    rd_arena_init(&a, 0);
+    rd_value root;
+    rd_err_clear(err);
+    int rc = rd_json_parse(json, len, NULL, &a, &root, err);
+    if (rc == RD_OK)
+        rc = scorecard_spec(&root, out, err);
+    rd_arena_deinit(&a);
+    return rc;
 }

@@ -106,7 +106,7 @@ static void test_spec_errors(void **state)
     expect_spec_error("[]", "a pipeline spec is a JSON object");
     expect_spec_error("{}", "features: missing or not a non-empty array");
     expect_spec_error("{\"features\":[{\"name\":\"a\",\"kind\":\"log\"}]}",
-                      "features[0].kind: must be \"numeric\" or \"one_hot\"");
+                      "features[0].kind: must be \"numeric\", \"one_hot\" or \"woe\"");
     expect_spec_error("{\"features\":[{\"name\":\"a\",\"kind\":\"one_hot\"}]}",
                       "features[0].level: a one_hot feature needs its level");
     expect_spec_error(
@@ -122,6 +122,94 @@ static void test_spec_errors(void **state)
         "inputs[1].name: declared twice");
     expect_spec_error("{\"dtype\":\"int8\",\"features\":[{\"name\":\"a\",\"kind\":\"numeric\"}]}",
                       "dtype: must be \"float32\" or \"float64\"");
+}
+
+static const char *woe_spec =
+    "{\"features\":[{\"name\":\"age\",\"kind\":\"woe\",\"cuts\":[25,40],\"woe\":[-0.5,0.1,0.7],"
+    "\"missing_woe\":-0.9},"
+    "{\"name\":\"home\",\"kind\":\"woe\",\"levels\":[\"own\",\"rent\"],\"woe\":[0.6,-0.4],"
+    "\"missing_woe\":-1.5,\"unknown_woe\":0.05}]}";
+
+/* A bin holds the values from its lower cut (included) to the next (excluded). */
+static void test_woe_bins(void **state)
+{
+    (void)state;
+    rd_pipeline *p = load(woe_spec);
+    assert_int_equal(rd_pipeline_num_inputs(p), 2);
+    double x[2];
+    rd_pipeline_report rep;
+    rd_err err;
+    static const struct {
+        const char *rec;
+        double age, home;
+        unsigned missing, unknown;
+    } cases[] = {
+        {"{\"age\":24.999,\"home\":\"own\"}", -0.5, 0.6, 0, 0},
+        {"{\"age\":25,\"home\":\"rent\"}", 0.1, -0.4, 0, 0},
+        {"{\"age\":\"39.99\",\"home\":\"boat\"}", 0.1, 0.05, 0, 1},
+        {"{\"age\":40,\"home\":\"\"}", 0.7, -1.5, 1, 0},
+        {"{\"age\":1e9}", 0.7, -1.5, 1, 0},
+        {"{\"age\":null,\"home\":null}", -0.9, -1.5, 2, 0},
+        {"{\"age\":-1e300,\"home\":\"Own\"}", -0.5, 0.05, 0, 1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(apply(p, cases[i].rec, x, &rep, &err), RD_OK);
+        assert_true(x[0] == cases[i].age);
+        assert_true(x[1] == cases[i].home);
+        assert_int_equal(rep.missing, cases[i].missing);
+        assert_int_equal(rep.unknown, cases[i].unknown);
+    }
+    assert_int_equal(apply(p, "{\"age\":true}", x, &rep, &err), RD_ETYPE);
+    assert_string_equal(err.msg, "age: expected a number, got boolean");
+    assert_int_equal(apply(p, "{\"home\":3}", x, &rep, &err), RD_ETYPE);
+    rd_pipeline_free(p);
+}
+
+static void test_woe_spec_errors(void **state)
+{
+    (void)state;
+    expect_spec_error("{\"features\":[{\"name\":\"a\",\"kind\":\"woe\",\"cuts\":[1,1],\"woe\":[0,0,0]}]}",
+                      "features[0].cuts: must be strictly ascending");
+    expect_spec_error("{\"features\":[{\"name\":\"a\",\"kind\":\"woe\",\"cuts\":[1,2],\"woe\":[0,0]}]}",
+                      "features[0].woe: must be an array of 3 finite numbers (one per bin)");
+    expect_spec_error("{\"features\":[{\"name\":\"a\",\"kind\":\"woe\",\"levels\":[\"x\",1],\"woe\":[0,0]}]}",
+                      "features[0].levels: must be an array of strings");
+    expect_spec_error("{\"features\":[{\"name\":\"a\",\"kind\":\"woe\",\"woe\":[0]}]}",
+                      "features[0].levels: a woe feature of a category input needs levels (and no cuts)");
+    expect_spec_error("{\"inputs\":[{\"name\":\"a\",\"type\":\"number\"}],\"features\":[{\"name\":\"a\","
+                      "\"kind\":\"woe\",\"levels\":[\"x\"],\"woe\":[0]}]}",
+                      "features[0].cuts: a woe feature of a number input needs cuts (and no levels)");
+    expect_spec_error("{\"features\":[{\"name\":\"a\",\"kind\":\"woe\",\"cuts\":[],\"woe\":[0],"
+                      "\"missing_woe\":\"0\"}]}",
+                      "features[0].missing_woe/.unknown_woe: must be finite numbers");
+}
+
+/* The spec derived from a scorecard bins exactly as the scorecard's bins say. */
+static void test_spec_from_scorecard(void **state)
+{
+    (void)state;
+    const char *sc = "{\"type\":\"woe_logistic_scorecard\",\"features\":["
+                     "{\"name\":\"age\",\"kind\":\"numeric\",\"cuts\":[25],\"bins\":[{\"lower\":null,"
+                     "\"upper\":25,\"woe\":-0.25},{\"lower\":25,\"upper\":null,\"woe\":0.5}],"
+                     "\"missing\":{\"woe\":0.125}},"
+                     "{\"name\":\"home\",\"kind\":\"categorical\",\"levels\":[{\"level\":\"own\",\"woe\":1}],"
+                     "\"missing\":{\"woe\":-2},\"unknown\":{\"woe\":0}}]}";
+    rd_buf b;
+    rd_buf_init(&b);
+    rd_err err;
+    assert_int_equal(rd_pipeline_spec_from_scorecard(sc, strlen(sc), &b, &err), RD_OK);
+    rd_pipeline *p = load(rd_buf_cstr(&b));
+    double x[2];
+    assert_int_equal(apply(p, "{\"age\":25,\"home\":\"own\"}", x, NULL, &err), RD_OK);
+    assert_true(x[0] == 0.5 && x[1] == 1);
+    assert_int_equal(apply(p, "{\"home\":\"x\"}", x, NULL, &err), RD_OK);
+    assert_true(x[0] == 0.125 && x[1] == 0);
+    rd_pipeline_free(p);
+    rd_buf_reset(&b);
+    const char *no_lower = "{\"features\":[{\"name\":\"a\",\"kind\":\"numeric\",\"bins\":[{\"woe\":0},{\"woe\":1}]}]}";
+    assert_int_equal(rd_pipeline_spec_from_scorecard(no_lower, strlen(no_lower), &b, &err), RD_EINVAL);
+    assert_string_equal(err.msg, "features[0].bins[1].lower: missing or not a number");
+    rd_buf_deinit(&b);
 }
 
 static int setup(void **state)
@@ -144,6 +232,9 @@ int main(void)
         cmocka_unit_test(test_encodings),
         cmocka_unit_test(test_record_errors),
         cmocka_unit_test(test_spec_errors),
+        cmocka_unit_test(test_woe_bins),
+        cmocka_unit_test(test_woe_spec_errors),
+        cmocka_unit_test(test_spec_from_scorecard),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
