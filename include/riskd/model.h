@@ -62,6 +62,10 @@ RD_API int rd_model_load_json(const char *json, size_t len, rd_model **out, rd_e
 /* Load a model file, choosing the format from its content (a JSON object: rd_model_load_json;
  * LightGBM: the first line is "tree"). */
 RD_API int rd_model_load_file(const char *path, rd_model **out, rd_err *err);
+/* The same for a model's text already in memory. */
+RD_API int rd_model_load_buffer(const char *text, size_t len, rd_model **out, rd_err *err);
+/* The largest model file riskd reads (512 MiB). */
+#define RD_MODEL_MAX_BYTES (512u << 20)
 RD_API void rd_model_free(rd_model *m);
 
 RD_API rd_model_kind rd_model_get_kind(const rd_model *m);

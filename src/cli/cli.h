@@ -2,6 +2,9 @@
 #ifndef RISKD_CLI_H
 #define RISKD_CLI_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 /* Exit codes every subcommand uses. */
 enum {
     CLI_OK = 0,
@@ -13,6 +16,24 @@ enum {
 
 int cmd_flags(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_bundle(int argc, char **argv);
+int cmd_score(int argc, char **argv);
+
+/* A progress bar on stderr when it is a terminal (silent in a pipe or a file): done of
+ * total units (total 0: unknown, the count alone is shown), redrawn at most 10 times a
+ * second; cli_progress_end finishes the line. */
+typedef struct cli_progress {
+    const char *what;
+    bool tty;
+    double last;
+    bool drawn;
+} cli_progress;
+void cli_progress_init(cli_progress *p, const char *what);
+void cli_progress_update(cli_progress *p, uint64_t done, uint64_t total, const char *unit);
+void cli_progress_end(cli_progress *p);
+
+/* The exit code for a library error code (RD_EIO: CLI_IO, others CLI_INVALID_INPUT). */
+int cli_exit_for(int rd_code);
 
 /* Print "riskd: <message>" to stderr. */
 void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

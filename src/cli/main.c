@@ -14,6 +14,8 @@ static const char usage[] =
     "commands:\n"
     "  flags      validate and evaluate flagd flag sets (riskd flags --help)\n"
     "  predict    a model alone on a numeric CSV matrix (riskd predict --help)\n"
+    "  bundle     build, verify and inspect model bundles (riskd bundle --help)\n"
+    "  score      score raw applications with a bundle (riskd score --help)\n"
     "\n"
     "options:\n"
     "  -h, --help     show this help\n"
@@ -50,6 +52,10 @@ int main(int argc, char **argv)
         return cmd_flags(argc - 1, argv + 1);
     if (!strcmp(cmd, "predict"))
         return cmd_predict(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bundle"))
+        return cmd_bundle(argc - 1, argv + 1);
+    if (!strcmp(cmd, "score"))
+        return cmd_score(argc - 1, argv + 1);
     cli_errorf("unknown command \"%s\" (try riskd --help)", cmd);
     return CLI_USAGE;
 }

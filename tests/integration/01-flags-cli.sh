@@ -2,26 +2,8 @@
 # The riskd flags CLI end to end: exit codes, error messages, bad input of every kind, and
 # that a rejected request line neither stops the run nor changes the order of results.
 set -u
-BIN=${RISKD_BIN:-build/riskd}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-check() { # name, expected exit code, actual exit code, [grep pattern, file]
-    local name=$1 want=$2 got=$3
-    if [ "$got" != "$want" ]; then
-        echo "FAIL: $name: exit $got, want $want"
-        fail=$((fail + 1))
-        return
-    fi
-    if [ $# -ge 5 ] && ! grep -qE -- "$4" "$5"; then
-        echo "FAIL: $name: output lacks /$4/:"
-        head -5 "$5"
-        fail=$((fail + 1))
-        return
-    fi
-    pass=$((pass + 1))
-}
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 cat >"$T/good.json" <<'J'
 {"metadata":{"flagSetId":"cli"},"flags":{

@@ -3,27 +3,8 @@
 # values, every refusal with its exit code, and (when the shared data is there) the credit
 # model's margins equal to XGBoost's, byte for byte as printed.
 set -u
-BIN=${RISKD_BIN:-build/riskd}
-SHARED=${RISKD_SHARED:-../shared}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-check() { # name, expected exit, actual exit, [pattern, file]
-    if [ "$3" != "$2" ]; then
-        echo "FAIL: $1: exit $3, want $2"
-        [ $# -ge 5 ] && head -3 "$5"
-        fail=$((fail + 1))
-        return
-    fi
-    if [ $# -ge 5 ] && ! grep -qE -- "$4" "$5"; then
-        echo "FAIL: $1: output lacks /$4/:"
-        head -5 "$5"
-        fail=$((fail + 1))
-        return
-    fi
-    pass=$((pass + 1))
-}
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 cat >"$T/m.json" <<'J'
 {"learner":{"feature_names":["a","b"],"learner_model_param":{"base_score":"5E-1","num_class":"0","num_feature":"2","num_target":"1"},

@@ -3,6 +3,11 @@
  * endianness or on alignment. */
 #include "riskd/hash.h"
 
+#include <errno.h>
+#include <nettle/sha2.h>
+#include <stdio.h>
+#include <string.h>
+
 static uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
 
 uint32_t rd_murmur3_32(const void *data, size_t len, uint32_t seed)
@@ -43,4 +48,44 @@ uint32_t rd_murmur3_32(const void *data, size_t len, uint32_t seed)
     h *= 0xc2b2ae35u;
     h ^= h >> 16;
     return h;
+}
+
+static void to_hex(const uint8_t *d, char *hex)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < SHA256_DIGEST_SIZE; i++) {
+        hex[2 * i] = digits[d[i] >> 4];
+        hex[2 * i + 1] = digits[d[i] & 15];
+    }
+    hex[(size_t)2 * SHA256_DIGEST_SIZE] = '\0';
+}
+
+void rd_sha256_hex(const void *data, size_t len, char hex[RD_SHA256_HEX])
+{
+    struct sha256_ctx c;
+    uint8_t d[SHA256_DIGEST_SIZE];
+    sha256_init(&c);
+    sha256_update(&c, len, data);
+    sha256_digest(&c, sizeof(d), d);
+    to_hex(d, hex);
+}
+
+int rd_sha256_file(const char *path, char hex[RD_SHA256_HEX], rd_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return rd_err_set(err, RD_EIO, "%s: %s", path, strerror(errno));
+    struct sha256_ctx c;
+    uint8_t buf[1 << 16], d[SHA256_DIGEST_SIZE];
+    size_t n;
+    sha256_init(&c);
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+        sha256_update(&c, n, buf);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad)
+        return rd_err_set(err, RD_EIO, "%s: read error", path);
+    sha256_digest(&c, sizeof(d), d);
+    to_hex(d, hex);
+    return RD_OK;
 }

@@ -20,8 +20,8 @@
 
 struct rd__linear {
     double intercept;
-    double *coef;      /* nfeat */
-    double *means;     /* nfeat, logistic regression; zeros when the file gives none */
+    double *coef;       /* nfeat */
+    double *means;      /* nfeat, logistic regression; zeros when the file gives none */
     double *max_points; /* nfeat, scorecards */
     double offset, factor;
 };
@@ -86,13 +86,15 @@ static int scorecard_feature(rd_model *m, size_t j, size_t n, const rd_value *f,
     if (numeric) {
         const rd_value *cuts = rd_value_get(f, "cuts", 4);
         if (!cuts || cuts->type != RD_VARRAY || cuts->len + 1 != bins->len)
-            return rd_err_set(err, RD_EINVAL, "features[%zu].cuts: must be an array of %u numbers (one fewer than bins)",
-                              j, bins->len ? bins->len - 1 : 0);
+            return rd_err_set(err, RD_EINVAL,
+                              "features[%zu].cuts: must be an array of %u numbers (one fewer than bins)", j,
+                              bins->len ? bins->len - 1 : 0);
     }
     double best = -INFINITY, woe;
     for (uint32_t i = 0; i < bins->len; i++) {
         if (num_at(&bins->u.items[i], "woe", &woe) != 0)
-            return rd_err_set(err, RD_EINVAL, "features[%zu].%s[%u].woe: missing or not a finite number", j, list, i);
+            return rd_err_set(err, RD_EINVAL, "features[%zu].%s[%u].woe: missing or not a finite number", j,
+                              list, i);
         best = fmax(best, points_of(l, n, j, woe));
     }
     const char *extra[2] = {"missing", "unknown"};
@@ -101,7 +103,8 @@ static int scorecard_feature(rd_model *m, size_t j, size_t n, const rd_value *f,
         if (!b && (e == 0 || numeric))
             continue;
         if (!b || num_at(b, "woe", &woe) != 0)
-            return rd_err_set(err, RD_EINVAL, "features[%zu].%s.woe: missing or not a finite number", j, extra[e]);
+            return rd_err_set(err, RD_EINVAL, "features[%zu].%s.woe: missing or not a finite number", j,
+                              extra[e]);
         best = fmax(best, points_of(l, n, j, woe));
     }
     if (!rd_value_get(f, "unknown", 7) && !numeric)
@@ -186,7 +189,7 @@ int rd__linear_load(const rd_value *root, rd_model **out, rd_err *err)
         return rd_err_set(err, RD_ENOMEM, "out of memory");
     const rd_value *t = rd_value_get(root, "type", 4);
     int rc = strcmp(t->u.s, "logistic_regression") == 0 ? load_logistic(m, root, err)
-                                                          : load_scorecard(m, root, err);
+                                                        : load_scorecard(m, root, err);
     if (rc != RD_OK) {
         rd_model_free(m);
         return rc;

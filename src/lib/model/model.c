@@ -24,19 +24,37 @@ int rd_model_load_lightgbm(const char *text, size_t len, rd_model **out, rd_err 
 
 int rd_model_load_json(const char *json, size_t len, rd_model **out, rd_err *err)
 {
-    /* A linear model is small; an XGBoost model is parsed again by its own loader, which
-     * reads its numbers as float32. Only the top level is looked at here. */
+    /* A linear model names its type at the top level; anything else (including text the
+     * strict parser refuses, like the bare NaN XGBoost writes in categorical models) goes to
+     * the XGBoost loader, which reads its numbers as float32 and gives its own errors. */
     rd_arena a;
     rd_arena_init(&a, 0);
     rd_value root;
+    rd_err scratch;
     rd_json_limits lim = {.max_bytes = MAX_MODEL_BYTES, .max_nodes = 64u << 20};
-    int rc = rd_json_parse(json, len, &lim, &a, &root, err);
-    if (rc == RD_OK && root.type == RD_VOBJECT && rd__linear_type(&root))
+    int rc;
+    if (rd_json_parse(json, len, &lim, &a, &root, &scratch) == RD_OK && root.type == RD_VOBJECT &&
+        rd__linear_type(&root))
         rc = rd__linear_load(&root, out, err);
-    else if (rc == RD_OK)
+    else
         rc = rd__xgboost_load(json, len, out, err);
     rd_arena_deinit(&a);
     return rc;
+}
+
+int rd_model_load_buffer(const char *text, size_t len, rd_model **out, rd_err *err)
+{
+    size_t i = 0;
+    while (i < len && (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t'))
+        i++;
+    if (i < len && text[i] == '{')
+        return rd_model_load_json(text, len, out, err);
+    if (len - i >= 4 && memcmp(text + i, "tree", 4) == 0 &&
+        (len - i == 4 || text[i + 4] == '\n' || text[i + 4] == '\r')) /* LightGBM's first line */
+        return rd__lightgbm_load(text, len, out, err);
+    return rd_err_set(
+        err, RD_EINVAL,
+        "not a model this version of riskd reads (XGBoost JSON, LightGBM text, scorecard JSON)");
 }
 
 int rd_model_load_file(const char *path, rd_model **out, rd_err *err)
@@ -46,18 +64,7 @@ int rd_model_load_file(const char *path, rd_model **out, rd_err *err)
     int rc = rd_file_read(path, MAX_MODEL_BYTES, &text, &len, err);
     if (rc != RD_OK)
         return rc;
-    size_t i = 0;
-    while (i < len && (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t'))
-        i++;
-    if (i < len && text[i] == '{') {
-        rc = rd_model_load_json(text, len, out, err);
-    } else if (len - i >= 4 && memcmp(text + i, "tree", 4) == 0 &&
-               (len - i == 4 || text[i + 4] == '\n' || text[i + 4] == '\r')) { /* LightGBM's first line */
-        rc = rd__lightgbm_load(text, len, out, err);
-    } else {
-        rc = rd_err_set(err, RD_EINVAL,
-                        "not a model this version of riskd reads (XGBoost JSON, LightGBM text, scorecard JSON)");
-    }
+    rc = rd_model_load_buffer(text, len, out, err);
     rd_free(text);
     if (rc != RD_OK)
         rd_err_prefix(err, "%s", path);
@@ -176,8 +183,10 @@ int rd_model_impacts(const rd_model *m, const double *x, double *impact, rd_err 
         return RD_OK;
     }
     if (m->nout != 1)
-        return rd_err_set(err, RD_EINVAL, "impacts: reason codes need a binary or regression model, this one has %zu "
-                                          "output groups", m->nout);
+        return rd_err_set(err, RD_EINVAL,
+                          "impacts: reason codes need a binary or regression model, this one has %zu "
+                          "output groups",
+                          m->nout);
     double stack[257], *c = m->nfeat < 256 ? stack : rd_malloc((m->nfeat + 1) * sizeof(double));
     if (!c)
         return rd_err_set(err, RD_ENOMEM, "impacts: out of memory");

@@ -144,7 +144,8 @@ static int parse_woe(rd_pipeline *p, feature *f, const rd_value *o, size_t i, rd
     bool number = p->inputs[f->input].type == IN_NUMBER;
     if (number) {
         if (!cuts || cuts->type != RD_VARRAY || levels)
-            return bad(err, "features", i, ".cuts: a woe feature of a number input needs cuts (and no levels)");
+            return bad(err, "features", i,
+                       ".cuts: a woe feature of a number input needs cuts (and no levels)");
         f->nbins = cuts->len + 1;
         if (numbers(p, cuts, cuts->len, &f->cuts) != 0)
             return bad(err, "features", i, ".cuts: must be an array of finite numbers");
@@ -153,7 +154,8 @@ static int parse_woe(rd_pipeline *p, feature *f, const rd_value *o, size_t i, rd
                 return bad(err, "features", i, ".cuts: must be strictly ascending");
     } else {
         if (!levels || levels->type != RD_VARRAY || levels->len == 0 || cuts)
-            return bad(err, "features", i, ".levels: a woe feature of a category input needs levels (and no cuts)");
+            return bad(err, "features", i,
+                       ".levels: a woe feature of a category input needs levels (and no cuts)");
         for (uint32_t j = 0; j < levels->len; j++)
             if (levels->u.items[j].type != RD_VSTRING)
                 return bad(err, "features", i, ".levels: must be an array of strings");
@@ -161,9 +163,11 @@ static int parse_woe(rd_pipeline *p, feature *f, const rd_value *o, size_t i, rd
         f->nbins = levels->len;
     }
     if (numbers(p, woe, f->nbins, &f->woe) != 0)
-        return rd_err_set(err, RD_EINVAL, "features[%zu].woe: must be an array of %u finite numbers (one per bin)", i,
+        return rd_err_set(err, RD_EINVAL,
+                          "features[%zu].woe: must be an array of %u finite numbers (one per bin)", i,
                           f->nbins);
-    if (opt_number(o, "missing_woe", &f->missing_woe) != 0 || opt_number(o, "unknown_woe", &f->unknown_woe) != 0)
+    if (opt_number(o, "missing_woe", &f->missing_woe) != 0 ||
+        opt_number(o, "unknown_woe", &f->unknown_woe) != 0)
         return bad(err, "features", i, ".missing_woe/.unknown_woe: must be finite numbers");
     return RD_OK;
 }
@@ -345,13 +349,13 @@ static bool known_level(const rd_pipeline *p, uint32_t k, const rd_value *v)
 {
     const input *in = &p->inputs[k];
     if (!in->levels) {
-        for (size_t i = 0; i < p->nfeatures; i++)
-            if (p->features[i].input == k && p->features[i].kind == F_ONE_HOT &&
-                p->features[i].level_len == v->len && memcmp(p->features[i].level, v->u.s, v->len) == 0)
+        for (size_t i = 0; i < p->nfeatures; i++) {
+            const feature *f = &p->features[i];
+            bool one_hot =
+                f->kind == F_ONE_HOT && f->level_len == v->len && memcmp(f->level, v->u.s, v->len) == 0;
+            if (f->input == k && (one_hot || (f->kind == F_WOE && level_index(f->levels, v) >= 0)))
                 return true;
-            else if (p->features[i].input == k && p->features[i].kind == F_WOE &&
-                     level_index(p->features[i].levels, v) >= 0)
-                return true;
+        }
         return false;
     }
     for (uint32_t j = 0; j < in->levels->len; j++)
@@ -388,7 +392,8 @@ int rd_pipeline_apply(const rd_pipeline *p, const rd_value *record, double *out,
             if (f->kind == F_WOE)
                 out[i] = woe_level(f, missing ? NULL : v);
             else
-                out[i] = !missing && v->len == f->level_len && memcmp(v->u.s, f->level, v->len) == 0 ? 1.0 : 0.0;
+                out[i] =
+                    !missing && v->len == f->level_len && memcmp(v->u.s, f->level, v->len) == 0 ? 1.0 : 0.0;
         }
     }
     /* Count each input once, not once per feature made from it. */
@@ -407,10 +412,7 @@ int rd_pipeline_apply(const rd_pipeline *p, const rd_value *record, double *out,
 
 /* ---------------------------------------------------------------- from a scorecard */
 
-static int put_num(rd_buf *b, double x)
-{
-    return rd_buf_printf(b, "%.17g", x);
-}
+static int put_num(rd_buf *b, double x) { return rd_buf_printf(b, "%.17g", x); }
 
 static int put_woe_list(rd_buf *b, const rd_value *bins, bool levels, size_t j, rd_err *err)
 {
@@ -419,14 +421,16 @@ static int put_woe_list(rd_buf *b, const rd_value *bins, bool levels, size_t j, 
         for (uint32_t i = 0; i < bins->len && rc == 0; i++) {
             const rd_value *lv = str_field(&bins->u.items[i], "level");
             if (!lv)
-                return rd_err_set(err, RD_EINVAL, "features[%zu].levels[%u].level: missing or not a string", j, i);
+                return rd_err_set(err, RD_EINVAL, "features[%zu].levels[%u].level: missing or not a string",
+                                  j, i);
             rc = (i ? rd_buf_putc(b, ',') : 0) | rd_json_write_string(b, lv->u.s, lv->len);
         }
     } else {
         for (uint32_t i = 1; i < bins->len && rc == 0; i++) { /* the cut is each bin's lower bound */
             const rd_value *lo = rd_value_get(&bins->u.items[i], "lower", 5);
             if (!lo || lo->type != RD_VNUMBER)
-                return rd_err_set(err, RD_EINVAL, "features[%zu].bins[%u].lower: missing or not a number", j, i);
+                return rd_err_set(err, RD_EINVAL, "features[%zu].bins[%u].lower: missing or not a number", j,
+                                  i);
             rc = (i > 1 ? rd_buf_putc(b, ',') : 0) | put_num(b, lo->u.n);
         }
     }
@@ -459,11 +463,13 @@ static int scorecard_spec(const rd_value *root, rd_buf *b, rd_err *err)
     for (size_t j = 0; j < fs->len && rc == 0; j++) {
         const rd_value *f = &fs->u.items[j], *name = str_field(f, "name"), *kind = str_field(f, "kind");
         if (!name || !kind || (strcmp(kind->u.s, "numeric") != 0 && strcmp(kind->u.s, "categorical") != 0))
-            return rd_err_set(err, RD_EINVAL, "features[%zu]: needs a name and kind numeric or categorical", j);
+            return rd_err_set(err, RD_EINVAL, "features[%zu]: needs a name and kind numeric or categorical",
+                              j);
         bool levels = kind->u.s[0] == 'c';
         const rd_value *bins = rd_value_get(f, levels ? "levels" : "bins", levels ? 6 : 4);
         if (!bins || bins->type != RD_VARRAY || bins->len == 0)
-            return rd_err_set(err, RD_EINVAL, "features[%zu].%s: missing or empty", j, levels ? "levels" : "bins");
+            return rd_err_set(err, RD_EINVAL, "features[%zu].%s: missing or empty", j,
+                              levels ? "levels" : "bins");
         rc = (j ? rd_buf_putc(b, ',') : 0) | rd_buf_puts(b, "{\"name\":") |
              rd_json_write_string(b, name->u.s, name->len) | rd_buf_puts(b, ",\"kind\":\"woe\"");
         int lrc = rc == 0 ? put_woe_list(b, bins, levels, j, err) : RD_OK;

@@ -1,0 +1,92 @@
+/* Model bundles: a directory holding a model, its pipeline, its training reference and a
+ * manifest with the checksums of them all (docs/formats.md, "Bundle"). A bundle is loaded
+ * whole or not at all: every checksum is verified against the very bytes that are parsed,
+ * and the model, pipeline and manifest must agree on the features.
+ *
+ * Named {product}_{model_type}_v{major}.{minor}, e.g. credit_xgb_v1.0: a minor version
+ * changes features or parameters, a major one the label, the sample or the architecture. */
+#ifndef RISKD_BUNDLE_H
+#define RISKD_BUNDLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "riskd/err.h"
+#include "riskd/model.h"
+#include "riskd/pipeline.h"
+#include "riskd/value.h"
+
+typedef struct rd_bundle rd_bundle;
+
+#define RD_BUNDLE_MAX_REASONS 16
+
+/* Split a bundle name into its parts: product ([a-z0-9_], starting with a letter),
+ * model_type ([a-z0-9], starting with a letter), major and minor (0..99999). RD_EINVAL with
+ * the rule broken. */
+RD_API int rd_bundle_name_parse(const char *name, char *product, size_t product_cap, char *model_type,
+                                size_t type_cap, unsigned *major, unsigned *minor, rd_err *err);
+
+/* Load the bundle in directory dir. Errors name the file and the fault:
+ * "credit_xgb_v1.0/model.json: checksum mismatch (...)". */
+RD_API int rd_bundle_load(const char *dir, rd_bundle **out, rd_err *err);
+RD_API void rd_bundle_free(rd_bundle *b);
+
+RD_API const char *rd_bundle_name(const rd_bundle *b);
+RD_API const rd_model *rd_bundle_model(const rd_bundle *b);
+RD_API const rd_pipeline *rd_bundle_pipeline(const rd_bundle *b);
+/* The parsed manifest (borrowed). */
+RD_API const rd_value *rd_bundle_manifest(const rd_bundle *b);
+/* Whether the score is scorecard points (higher is safer) rather than a probability. */
+RD_API bool rd_bundle_score_is_points(const rd_bundle *b);
+/* Reason codes per decision the manifest asks for. */
+RD_API size_t rd_bundle_num_reasons(const rd_bundle *b);
+
+/* One decision's outcome. */
+typedef struct rd_score {
+    double score;           /* the probability of the positive class, or the points */
+    double probability;     /* the probability of the positive class */
+    const char *risk_level; /* the risk band's level (borrowed from the bundle) */
+    const char *decision;   /* the band's decision, or NULL when the band names none */
+    rd_pipeline_report report;
+    size_t nreasons;
+    rd_reason_code reasons[RD_BUNDLE_MAX_REASONS]; /* index: the pipeline input */
+} rd_score;
+
+/* Score one raw record (an object of input values): pipeline, model, risk band, and the
+ * top k reasons (k <= RD_BUNDLE_MAX_REASONS; 0 skips them, TreeSHAP being the costly
+ * part). A record the pipeline refuses gives its error (RD_ETYPE, RD_EINVAL). Thread-safe. */
+RD_API int rd_bundle_score(const rd_bundle *b, const rd_value *record, size_t k, rd_score *out, rd_err *err);
+
+/* The input a reason names, and its code (the manifest's reason_codes map, else the name). */
+RD_API const char *rd_bundle_reason_name(const rd_bundle *b, uint32_t input);
+RD_API const char *rd_bundle_reason_code(const rd_bundle *b, uint32_t input);
+
+/* Re-score the sample rows the manifest embeds and compare with their recorded outputs
+ * (float32 models exactly, float64 ones within 1e-12 relative, reasons exactly). *checked
+ * receives the number of samples. */
+RD_API int rd_bundle_verify(const rd_bundle *b, size_t *checked, rd_err *err);
+
+/* Building a bundle from a model, a pipeline spec and a data set. */
+typedef struct rd_bundle_build_opts {
+    const char *name;          /* {product}_{model_type}_v{major}.{minor} */
+    const char *model_path;    /* XGBoost JSON, LightGBM text, scorecard or logistic JSON */
+    const char *pipeline_path; /* pipeline.json; NULL for a scorecard: derived from its bins */
+    const char *data_path;     /* CSV of raw applications (the training sample) */
+    const char *label;         /* label column, or NULL: no training metrics */
+    const char *positive;      /* the label value of the positive class (default "1") */
+    const char *risk_bands;    /* JSON array of bands, or NULL: from the score quantiles */
+    const char *out_dir;       /* the bundle directory to create (must not exist) */
+    const char *created_by;    /* NULL: $USER */
+    size_t samples;            /* sample rows embedded for verify (default 20) */
+    size_t reasons;            /* reason codes per decision (default 4) */
+    /* progress over the data set, in bytes; may be NULL */
+    void (*progress)(void *ud, uint64_t done, uint64_t total);
+    void *progress_ud;
+} rd_bundle_build_opts;
+
+/* Build the bundle into opts->out_dir (written aside, then renamed into place, then loaded
+ * and verified). A row of the data set the pipeline refuses fails the build with its line. */
+RD_API int rd_bundle_build(const rd_bundle_build_opts *opts, rd_err *err);
+
+#endif

@@ -1,0 +1,680 @@
+/* Building a bundle: one pass over the data set through the pipeline and the model gives
+ * the training reference (score deciles, per-input distributions), the metrics (AUC, KS),
+ * the default risk bands and the sample rows; the files are written to a directory beside
+ * the target, renamed into place, then loaded and verified like any other bundle. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bundle_int.h"
+#include "riskd/csv.h"
+#include "riskd/hash.h"
+#include "riskd/json.h"
+
+/* A growable array of doubles. */
+typedef struct dvec {
+    double *v;
+    size_t n, cap;
+} dvec;
+
+static int dvec_push(dvec *d, double x)
+{
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 1024;
+        double *v = rd_realloc(d->v, cap * sizeof(double));
+        if (!v)
+            return -1;
+        d->v = v;
+        d->cap = cap;
+    }
+    d->v[d->n++] = x;
+    return 0;
+}
+
+/* Level counts of one category input, in first-seen order. */
+typedef struct levels {
+    char **name;
+    size_t *count;
+    size_t n, cap;
+} levels;
+
+static int level_add(levels *l, const char *s)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->name[i], s) == 0) {
+            l->count[i]++;
+            return 0;
+        }
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        char **nm = rd_realloc(l->name, cap * sizeof(char *));
+        if (!nm)
+            return -1;
+        l->name = nm;
+        size_t *ct = rd_realloc(l->count, cap * sizeof(size_t));
+        if (!ct)
+            return -1;
+        l->count = ct;
+        l->cap = cap;
+    }
+    if (l->n >= 10000) /* an identifier, not a category: stop listing */
+        return 0;
+    if (!(l->name[l->n] = rd_strndup(s, strlen(s))))
+        return -1;
+    l->count[l->n++] = 1;
+    return 0;
+}
+
+/* What one pass over the data set gathers. */
+typedef struct gather {
+    size_t rows;
+    dvec score, prob, label; /* label: 1, 0, or NaN when the row has none */
+    size_t nin;
+    int *col;        /* CSV column of each pipeline input, -1 when absent */
+    bool *numeric;   /* per input: number (values kept) or category (levels counted) */
+    dvec *values;    /* numeric inputs: the values, NaN when missing */
+    levels *lv;      /* category inputs */
+    size_t *missing; /* per input */
+    rd_buf samples;  /* the first rows as JSON records, comma-separated */
+    size_t nsamples;
+} gather;
+
+static void gather_free(gather *g)
+{
+    rd_free(g->score.v);
+    rd_free(g->prob.v);
+    rd_free(g->label.v);
+    for (size_t i = 0; i < g->nin; i++) {
+        if (g->values)
+            rd_free(g->values[i].v);
+        for (size_t j = 0; g->lv && j < g->lv[i].n; j++)
+            rd_free(g->lv[i].name[j]);
+        if (g->lv) {
+            rd_free(g->lv[i].name);
+            rd_free(g->lv[i].count);
+        }
+    }
+    rd_free(g->col);
+    rd_free(g->numeric);
+    rd_free(g->values);
+    rd_free(g->lv);
+    rd_free(g->missing);
+    rd_buf_deinit(&g->samples);
+}
+
+/* Whether the pipeline reads input i as a number: a record with a non-numeric string for it
+ * is refused with RD_ETYPE. */
+static bool input_is_numeric(const rd_pipeline *p, size_t i)
+{
+    rd_member m = {rd_pipeline_input_name(p, i), (uint32_t)strlen(rd_pipeline_input_name(p, i)),
+                   rd_value_string("\x01", 1)};
+    rd_value rec = {.type = RD_VOBJECT, .len = 1, .u.members = &m};
+    double stack[256], *x = stack;
+    size_t nf = rd_pipeline_num_features(p);
+    if (nf > 256 && !(x = rd_malloc(nf * sizeof(double))))
+        return false;
+    rd_err err;
+    bool numeric = rd_pipeline_apply(p, &rec, x, NULL, &err) == RD_ETYPE;
+    if (x != stack)
+        rd_free(x);
+    return numeric;
+}
+
+static int gather_init(gather *g, const rd_pipeline *p, const rd_csv *csv, rd_err *err)
+{
+    g->nin = rd_pipeline_num_inputs(p);
+    g->col = rd_calloc(g->nin, sizeof(int));
+    g->numeric = rd_calloc(g->nin, sizeof(bool));
+    g->values = rd_calloc(g->nin, sizeof(dvec));
+    g->lv = rd_calloc(g->nin, sizeof(levels));
+    g->missing = rd_calloc(g->nin, sizeof(size_t));
+    rd_buf_init(&g->samples);
+    if (!g->col || !g->numeric || !g->values || !g->lv || !g->missing)
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    for (size_t i = 0; i < g->nin; i++) {
+        g->col[i] = rd_csv_find(csv, rd_pipeline_input_name(p, i));
+        g->numeric[i] = input_is_numeric(p, i);
+    }
+    return RD_OK;
+}
+
+static int add_sample(gather *g, const rd_csv *csv, char **f, int label_col)
+{
+    int rc = rd_buf_puts(&g->samples, g->nsamples ? ",\n    {\"record\":{" : "\n    {\"record\":{");
+    bool first = true;
+    for (size_t c = 0; c < rd_csv_num_columns(csv); c++) {
+        if ((int)c == label_col)
+            continue; /* the outcome is not an input */
+        const char *name = rd_csv_column(csv, c);
+        rc |= (first ? 0 : rd_buf_putc(&g->samples, ',')) |
+              rd_json_write_string(&g->samples, name, strlen(name)) | rd_buf_putc(&g->samples, ':') |
+              rd_json_write_string(&g->samples, f[c], strlen(f[c]));
+        first = false;
+    }
+    rc |= rd_buf_puts(&g->samples, "}}");
+    g->nsamples++;
+    return rc;
+}
+
+static int gather_row(gather *g, const rd_bundle *b, const rd_csv *csv, char **f, int label_col,
+                      const char *positive, size_t want_samples, rd_err *err)
+{
+    rd_member stack_m[128], *m = stack_m;
+    size_t nc = rd_csv_num_columns(csv);
+    if (nc > 128 && !(m = rd_malloc(nc * sizeof(rd_member))))
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    rd_value rec;
+    rd_csv_record(csv, m, &rec);
+    rd_score sc;
+    int rc = rd_bundle_score(b, &rec, 0, &sc, err);
+    if (m != stack_m)
+        rd_free(m);
+    if (rc != RD_OK)
+        return rc;
+    double label = (double)NAN;
+    if (label_col >= 0 && f[label_col][0])
+        label = strcmp(f[label_col], positive) == 0 ? 1.0 : 0.0;
+    bool oom =
+        dvec_push(&g->score, sc.score) | dvec_push(&g->prob, sc.probability) | dvec_push(&g->label, label);
+    for (size_t i = 0; i < g->nin && !oom; i++) {
+        const char *v = g->col[i] >= 0 ? f[g->col[i]] : "";
+        if (!*v)
+            g->missing[i]++;
+        if (g->numeric[i])
+            oom = dvec_push(&g->values[i], *v ? strtod(v, NULL) : (double)NAN) != 0;
+        else if (*v)
+            oom = level_add(&g->lv[i], v) != 0;
+    }
+    if (!oom && g->nsamples < want_samples)
+        oom = add_sample(g, csv, f, label_col) != 0;
+    g->rows++;
+    return oom ? rd_err_set(err, RD_ENOMEM, "out of memory") : RD_OK;
+}
+
+static int gather_data(gather *g, const rd_bundle *b, const rd_bundle_build_opts *o, char *data_sha,
+                       rd_err *err)
+{
+    int rc = rd_sha256_file(o->data_path, data_sha, err);
+    rd_csv *csv;
+    if (rc != RD_OK || (rc = rd_csv_open(o->data_path, &csv, err)) != RD_OK)
+        return rc;
+    int label_col = o->label ? rd_csv_find(csv, o->label) : -1;
+    if (o->label && label_col < 0)
+        rc = rd_err_set(err, RD_EINVAL, "%s: no label column \"%s\"", o->data_path, o->label);
+    if (rc == RD_OK)
+        rc = gather_init(g, b->pipeline, csv, err);
+    char **f;
+    int got;
+    while (rc == RD_OK && (got = rd_csv_next(csv, &f, err)) != 0) {
+        rc = got < 0 ? got
+                     : gather_row(g, b, csv, f, label_col, o->positive ? o->positive : "1",
+                                  o->samples ? o->samples : 20, err);
+        if (rc != RD_OK && got > 0)
+            rd_err_prefix(err, "line %zu", rd_csv_line(csv));
+        if (o->progress && (g->rows % 4096 == 0 || rc != RD_OK))
+            o->progress(o->progress_ud, rd_csv_offset(csv), rd_csv_size(csv));
+    }
+    if (o->progress)
+        o->progress(o->progress_ud, rd_csv_offset(csv), rd_csv_size(csv));
+    if (rc == RD_OK && g->rows == 0)
+        rc = rd_err_set(err, RD_EINVAL, "no data rows");
+    if (rc != RD_OK && strncmp(err->msg, o->data_path, strlen(o->data_path)) != 0)
+        rd_err_prefix(err, "%s", o->data_path);
+    rd_csv_close(csv);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- statistics */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The q-quantile of sorted values (linear interpolation between order statistics, numpy's
+ * default). */
+static double quantile(const double *v, size_t n, double q)
+{
+    double h = (double)(n - 1) * q, lo = floor(h);
+    size_t i = (size_t)lo;
+    return i + 1 < n ? v[i] + (h - lo) * (v[i + 1] - v[i]) : v[n - 1];
+}
+
+/* Sort the non-NaN values to the front; returns how many there are. */
+static size_t sort_present(double *v, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isnan(v[i]))
+            v[k++] = v[i];
+    qsort(v, k, sizeof(double), cmp_double);
+    return k;
+}
+
+/* Decile cuts (distinct, ascending) of n sorted values and the counts of the bins they make
+ * (bin = how many cuts are <= x, the WOE binning rule). */
+static int write_bins(rd_buf *out, const double *v, size_t n)
+{
+    double cuts[9];
+    size_t nc = 0;
+    for (int d = 1; d <= 9 && n > 0; d++) {
+        double c = quantile(v, n, d / 10.0);
+        if (nc == 0 || c > cuts[nc - 1])
+            cuts[nc++] = c;
+    }
+    size_t counts[10] = {0}, bin = 0;
+    for (size_t i = 0; i < n; i++) {
+        while (bin < nc && cuts[bin] <= v[i])
+            bin++;
+        counts[bin]++;
+    }
+    int rc = rd_buf_puts(out, "\"cuts\":[");
+    for (size_t i = 0; i < nc; i++)
+        rc |= rd_buf_printf(out, "%s%.17g", i ? "," : "", cuts[i]);
+    rc |= rd_buf_puts(out, "],\"counts\":[");
+    for (size_t i = 0; i <= nc; i++)
+        rc |= rd_buf_printf(out, "%s%zu", i ? "," : "", counts[i]);
+    return rc | rd_buf_putc(out, ']');
+}
+
+/* AUC (the Mann-Whitney statistic, ties counted half) and KS of the probabilities against
+ * the labels; NaN when the labels hold one class only. */
+static void metrics(const gather *g, double *auc, double *ks, double *pos_rate, size_t *labelled)
+{
+    size_t n = 0, npos = 0;
+    double(*pl)[2] = rd_malloc(g->rows * sizeof(*pl) + 1);
+    *auc = *ks = *pos_rate = (double)NAN;
+    *labelled = 0;
+    if (!pl)
+        return;
+    for (size_t i = 0; i < g->rows; i++)
+        if (!isnan(g->label.v[i])) {
+            pl[n][0] = g->prob.v[i];
+            pl[n][1] = g->label.v[i];
+            npos += g->label.v[i] == 1.0;
+            n++;
+        }
+    *labelled = n;
+    if (n > 0)
+        *pos_rate = (double)npos / (double)n;
+    if (npos == 0 || npos == n) {
+        rd_free(pl);
+        return;
+    }
+    qsort(pl, n, sizeof(*pl), cmp_double); /* by probability: the first double */
+    double rank_sum = 0, tp = 0, fp = 0, best = 0, nneg = (double)(n - npos);
+    for (size_t i = 0; i < n;) {
+        size_t j = i, pos = 0;
+        while (j < n && pl[j][0] == pl[i][0])
+            pos += pl[j++][1] == 1.0;
+        rank_sum += (double)pos * ((double)(i + 1) + (double)j) / 2.0; /* average rank of the tie group */
+        tp += (double)pos;
+        fp += (double)(j - i - pos);
+        best = fmax(best, fabs(tp / (double)npos - fp / nneg));
+        i = j;
+    }
+    *auc = (rank_sum - (double)npos * ((double)npos + 1) / 2.0) / ((double)npos * nneg);
+    *ks = best;
+    rd_free(pl);
+}
+
+static int write_reference(rd_buf *out, gather *g, const rd_bundle *b)
+{
+    double *s = g->score.v;
+    size_t n = sort_present(s, g->rows);
+    int rc = rd_buf_printf(
+        out, "{\n  \"format\": 1,\n  \"rows\": %zu,\n  \"score\": {\"kind\":\"%s\",\"deciles\":[", g->rows,
+        b->points ? "score" : "probability");
+    for (int d = 1; d <= 9; d++)
+        rc |= rd_buf_printf(out, "%s%.17g", d > 1 ? "," : "", quantile(s, n, d / 10.0));
+    rc |= rd_buf_puts(out, "],") | write_bins(out, s, n) | rd_buf_puts(out, "},\n  \"inputs\": {");
+    for (size_t i = 0; i < g->nin; i++) {
+        const char *name = rd_pipeline_input_name(b->pipeline, i);
+        rc |= rd_buf_puts(out, i ? ",\n    " : "\n    ") | rd_json_write_string(out, name, strlen(name)) |
+              rd_buf_printf(out, ": {\"type\":\"%s\",\"missing\":%zu,", g->numeric[i] ? "number" : "category",
+                            g->missing[i]);
+        if (g->numeric[i]) {
+            rc |= write_bins(out, g->values[i].v, sort_present(g->values[i].v, g->values[i].n));
+        } else {
+            rc |= rd_buf_puts(out, "\"levels\":{");
+            for (size_t j = 0; j < g->lv[i].n; j++)
+                rc |= (j ? rd_buf_putc(out, ',') : 0) |
+                      rd_json_write_string(out, g->lv[i].name[j], strlen(g->lv[i].name[j])) |
+                      rd_buf_printf(out, ":%zu", g->lv[i].count[j]);
+            rc |= rd_buf_putc(out, '}');
+        }
+        rc |= rd_buf_putc(out, '}');
+    }
+    return rc | rd_buf_puts(out, "\n  }\n}\n");
+}
+
+/* Default bands from the training scores: the safest half low, the next 30% medium, the
+ * riskiest 20% high. */
+static int default_bands(rd_buf *out, const gather *g, bool points)
+{
+    double *s = rd_malloc(g->rows * sizeof(double) + 1);
+    if (!s)
+        return -1;
+    memcpy(s, g->score.v, g->rows * sizeof(double));
+    size_t n = sort_present(s, g->rows);
+    double a = quantile(s, n, points ? 0.2 : 0.5), c = quantile(s, n, points ? 0.5 : 0.8);
+    rd_free(s);
+    if (!(a < c)) /* a degenerate score: one band */
+        return rd_buf_puts(out, "[{\"level\":\"medium\",\"min\":null,\"max\":null,\"decision\":\"review\"}]");
+    if (points)
+        return rd_buf_printf(out,
+                             "[{\"level\":\"high\",\"min\":null,\"max\":%.17g,\"decision\":\"reject\"},"
+                             "{\"level\":\"medium\",\"min\":%.17g,\"max\":%.17g,\"decision\":\"review\"},"
+                             "{\"level\":\"low\",\"min\":%.17g,\"max\":null,\"decision\":\"approve\"}]",
+                             a, a, c, c);
+    return rd_buf_printf(out,
+                         "[{\"level\":\"low\",\"min\":null,\"max\":%.17g,\"decision\":\"approve\"},"
+                         "{\"level\":\"medium\",\"min\":%.17g,\"max\":%.17g,\"decision\":\"review\"},"
+                         "{\"level\":\"high\",\"min\":%.17g,\"max\":null,\"decision\":\"reject\"}]",
+                         a, a, c, c);
+}
+
+/* ---------------------------------------------------------------- writing */
+
+static int write_file(const char *dir, const char *name, const char *data, size_t len, char *hex, rd_err *err)
+{
+    char path[4400];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return rd_err_set(err, RD_EIO, "%s: %s", path, strerror(errno));
+    bool ok = fwrite(data, 1, len, f) == len;
+    ok &= fflush(f) == 0 && fsync(fileno(f)) == 0;
+    ok &= fclose(f) == 0;
+    if (!ok)
+        return rd_err_set(err, RD_EIO, "%s: write failed", path);
+    if (hex)
+        rd_sha256_hex(data, len, hex);
+    return RD_OK;
+}
+
+static const char *model_format(const rd_model *m, const char **file)
+{
+    switch (rd_model_get_kind(m)) {
+    case RD_MODEL_LIGHTGBM: *file = "model.txt"; return "lightgbm";
+    case RD_MODEL_SCORECARD: *file = "scorecard.json"; return "scorecard";
+    case RD_MODEL_LOGISTIC: *file = "model.json"; return "logistic_regression";
+    default: *file = "model.json"; return "xgboost";
+    }
+}
+
+static int str_list(rd_buf *out, size_t n, const char *(*name)(const rd_pipeline *, size_t),
+                    const rd_pipeline *p)
+{
+    int rc = rd_buf_putc(out, '[');
+    for (size_t i = 0; i < n; i++)
+        rc |= (i ? rd_buf_putc(out, ',') : 0) | rd_json_write_string(out, name(p, i), strlen(name(p, i)));
+    return rc | rd_buf_putc(out, ']');
+}
+
+/* The expected outputs of the sample rows: scored by the bundle being built. */
+static int write_samples(rd_buf *out, rd_bundle *b, const gather *g, rd_err *err)
+{
+    rd_arena a;
+    rd_arena_init(&a, 0);
+    rd_value arr = {0};
+    rd_buf text;
+    rd_buf_init(&text);
+    int rc = rd_buf_putc(&text, '[') | rd_buf_append(&text, g->samples.data, g->samples.len) |
+                     rd_buf_putc(&text, ']')
+                 ? rd_err_set(err, RD_ENOMEM, "out of memory")
+                 : rd_json_parse(text.data, text.len, NULL, &a, &arr, err);
+    rc |= rc == RD_OK ? rd_buf_puts(out, "[") : 0;
+    for (uint32_t i = 0; rc == RD_OK && i < arr.len; i++) {
+        const rd_value *rec = rd_value_get(&arr.u.items[i], "record", 6);
+        rd_score sc;
+        rc = rd_bundle_score(b, rec, b->nreasons, &sc, err);
+        if (rc != RD_OK)
+            break;
+        rc = rd_buf_puts(out, i ? ",\n    {\"record\":" : "\n    {\"record\":") | rd_json_write(out, rec) |
+             rd_buf_printf(out, ",\"score\":%.17g,\"reasons\":[", sc.score);
+        for (size_t r = 0; r < sc.nreasons; r++) {
+            const char *nm = rd_bundle_reason_name(b, sc.reasons[r].index);
+            rc |= (r ? rd_buf_putc(out, ',') : 0) | rd_json_write_string(out, nm, strlen(nm));
+        }
+        rc |= rd_buf_puts(out, "]}");
+    }
+    rc |= rc == RD_OK ? rd_buf_puts(out, "\n  ]") : 0;
+    rd_buf_deinit(&text);
+    rd_arena_deinit(&a);
+    return rc;
+}
+
+static int put_metric(rd_buf *out, const char *key, double v)
+{
+    return isnan(v) ? rd_buf_printf(out, "\"%s\":null", key) : rd_buf_printf(out, "\"%s\":%.6f", key, v);
+}
+
+static int write_manifest(rd_buf *out, rd_bundle *b, const rd_bundle_build_opts *o, const gather *g,
+                          const char *bands, const char *data_sha, const char *model_file, const char *files,
+                          rd_err *err)
+{
+    char product[128] = "", type[64] = "", when[32];
+    unsigned major = 0, minor = 0;
+    rd_bundle_name_parse(o->name, product, sizeof(product), type, sizeof(type), &major, &minor, err);
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    const char *user = getenv("USER"), *by = o->created_by ? o->created_by : user ? user : "unknown";
+    const char *base = strrchr(o->data_path, '/') ? strrchr(o->data_path, '/') + 1 : o->data_path;
+    const char *fmt = model_format(b->model, &model_file);
+    double auc, ks, pos_rate;
+    size_t labelled;
+    metrics(g, &auc, &ks, &pos_rate, &labelled);
+    int rc = rd_buf_printf(out,
+                           "{\n  \"format\": 1,\n  \"name\": \"%s\",\n  \"product\": \"%s\",\n"
+                           "  \"model_type\": \"%s\",\n  \"version\": {\"major\": %u, \"minor\": %u},\n"
+                           "  \"created_at\": \"%s\",\n  \"created_by\": ",
+                           o->name, product, type, major, minor, when);
+    rc |= rd_json_write_string(out, by, strlen(by)) |
+          rd_buf_printf(out,
+                        ",\n  \"model\": {\"file\": \"%s\", \"format\": \"%s\", \"objective\": ", model_file,
+                        fmt) |
+          rd_json_write_string(out, rd_model_objective(b->model), strlen(rd_model_objective(b->model))) |
+          rd_buf_puts(out, "},\n  \"pipeline\": \"pipeline.json\",\n  \"reference\": \"reference.json\",\n"
+                           "  \"training\": {\"data_file\": ") |
+          rd_json_write_string(out, base, strlen(base)) |
+          rd_buf_printf(out,
+                        ", \"data_sha256\": \"%s\", \"rows\": %zu, \"labelled\": %zu, \"label\": ", data_sha,
+                        g->rows, labelled);
+    rc |= o->label ? rd_json_write_string(out, o->label, strlen(o->label)) : rd_buf_puts(out, "null");
+    const char *pos = o->positive ? o->positive : "1";
+    rc |= rd_buf_puts(out, ", \"positive\": ") | rd_json_write_string(out, pos, strlen(pos)) |
+          rd_buf_puts(out, ", \"metrics\": {") | put_metric(out, "auc", auc) | rd_buf_putc(out, ',') |
+          put_metric(out, "ks", ks) | rd_buf_putc(out, ',') | put_metric(out, "positive_rate", pos_rate) |
+          rd_buf_printf(out, "}},\n  \"files\": %s,\n  \"features\": ", files) |
+          str_list(out, rd_pipeline_num_features(b->pipeline), rd_pipeline_feature_name, b->pipeline) |
+          rd_buf_puts(out, ",\n  \"inputs\": ") |
+          str_list(out, rd_pipeline_num_inputs(b->pipeline), rd_pipeline_input_name, b->pipeline) |
+          rd_buf_printf(out, ",\n  \"output\": {\"kind\": \"%s\", \"positive_class\": ",
+                        b->points ? "score" : "probability") |
+          rd_json_write_string(out, pos, strlen(pos)) |
+          rd_buf_printf(out, "},\n  \"risk_bands\": %s,\n", bands) |
+          rd_buf_printf(out,
+                        "  \"reason_codes\": {\"count\": %zu, \"map\": {}},\n  \"samples\": ", b->nreasons);
+    if (rc != 0)
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    rc = write_samples(out, b, g, err);
+    if (rc == RD_OK && rd_buf_puts(out, "\n}\n") != 0)
+        rc = rd_err_set(err, RD_ENOMEM, "out of memory");
+    return rc;
+}
+
+/* ---------------------------------------------------------------- the build */
+
+typedef struct parts {
+    char *model_text, *pipe_text;
+    size_t model_len, pipe_len;
+    rd_buf pipe_buf, bands, reference, manifest, files;
+} parts;
+
+static int load_inputs(rd_bundle *b, parts *p, const rd_bundle_build_opts *o, rd_err *err)
+{
+    int rc = rd_file_read(o->model_path, RD_MODEL_MAX_BYTES, &p->model_text, &p->model_len, err);
+    if (rc == RD_OK && (rc = rd_model_load_buffer(p->model_text, p->model_len, &b->model, err)) != RD_OK)
+        rd_err_prefix(err, "%s", o->model_path);
+    if (rc != RD_OK)
+        return rc;
+    if (o->pipeline_path) {
+        rc = rd_file_read(o->pipeline_path, 16u << 20, &p->pipe_text, &p->pipe_len, err);
+    } else if (rd_model_get_kind(b->model) == RD_MODEL_SCORECARD) {
+        rc = rd_pipeline_spec_from_scorecard(p->model_text, p->model_len, &p->pipe_buf, err);
+        p->pipe_text = rd_strndup(p->pipe_buf.data, p->pipe_buf.len);
+        p->pipe_len = p->pipe_buf.len;
+        if (rc == RD_OK && !p->pipe_text)
+            rc = rd_err_set(err, RD_ENOMEM, "out of memory");
+    } else {
+        return rd_err_set(err, RD_EINVAL,
+                          "a pipeline spec is required (only a scorecard's is derived from its bins)");
+    }
+    if (rc == RD_OK && (rc = rd_pipeline_parse(p->pipe_text, p->pipe_len, &b->pipeline, err)) != RD_OK)
+        rd_err_prefix(err, "%s", o->pipeline_path ? o->pipeline_path : "derived pipeline");
+    if (rc != RD_OK)
+        return rc;
+    size_t n = rd_pipeline_num_features(b->pipeline);
+    if (n != rd_model_num_features(b->model))
+        return rd_err_set(err, RD_EINVAL, "the pipeline makes %zu features, the model reads %zu", n,
+                          rd_model_num_features(b->model));
+    for (size_t j = 0; j < n; j++) {
+        const char *mn = rd_model_feature_name(b->model, j), *pn = rd_pipeline_feature_name(b->pipeline, j);
+        if (mn && strcmp(mn, pn) != 0)
+            return rd_err_set(err, RD_EINVAL,
+                              "feature %zu: the pipeline makes \"%s\", the model reads \"%s\"", j, pn, mn);
+    }
+    if (rd_model_num_outputs(b->model, RD_OUTPUT_PROBABILITY) != 1)
+        return rd_err_set(err, RD_EINVAL, "the model has %zu outputs; a bundle needs a binary model",
+                          rd_model_num_outputs(b->model, RD_OUTPUT_PROBABILITY));
+    b->points = rd_model_get_kind(b->model) == RD_MODEL_SCORECARD;
+    b->nreasons = o->reasons ? o->reasons : 4;
+    if (b->nreasons > RD_BUNDLE_MAX_REASONS)
+        return rd_err_set(err, RD_EINVAL, "reason codes: at most %d", RD_BUNDLE_MAX_REASONS);
+    return RD_OK;
+}
+
+static int parse_bands(rd_bundle *b, parts *p, const rd_bundle_build_opts *o, const gather *g, rd_err *err)
+{
+    if (o->risk_bands ? rd_buf_puts(&p->bands, o->risk_bands) : default_bands(&p->bands, g, b->points))
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    rd_value v;
+    int rc = rd_json_parse(p->bands.data, p->bands.len, NULL, &b->arena, &v, err);
+    if (rc == RD_OK)
+        rc = rd__bands_parse(b, &v, "risk bands", err);
+    else
+        rd_err_prefix(err, "risk bands");
+    return rc;
+}
+
+static int write_all(rd_bundle *b, parts *p, const rd_bundle_build_opts *o, gather *g, const char *data_sha,
+                     const char *tmp, rd_err *err)
+{
+    const char *model_file;
+    model_format(b->model, &model_file);
+    char h_model[RD_SHA256_HEX], h_pipe[RD_SHA256_HEX], h_ref[RD_SHA256_HEX];
+    int rc = write_reference(&p->reference, g, b) ? rd_err_set(err, RD_ENOMEM, "out of memory") : RD_OK;
+    if (rc == RD_OK)
+        rc = write_file(tmp, model_file, p->model_text, p->model_len, h_model, err);
+    if (rc == RD_OK)
+        rc = write_file(tmp, "pipeline.json", p->pipe_text, p->pipe_len, h_pipe, err);
+    if (rc == RD_OK)
+        rc = write_file(tmp, "reference.json", p->reference.data, p->reference.len, h_ref, err);
+    if (rc == RD_OK &&
+        rd_buf_printf(&p->files, "{\"%s\": \"%s\", \"pipeline.json\": \"%s\", \"reference.json\": \"%s\"}",
+                      model_file, h_model, h_pipe, h_ref) != 0)
+        rc = rd_err_set(err, RD_ENOMEM, "out of memory");
+    if (rc == RD_OK)
+        rc = write_manifest(&p->manifest, b, o, g, rd_buf_cstr(&p->bands), data_sha, model_file,
+                            rd_buf_cstr(&p->files), err);
+    if (rc == RD_OK)
+        rc = write_file(tmp, "manifest.json", p->manifest.data, p->manifest.len, NULL, err);
+    return rc;
+}
+
+static void remove_dir(const char *dir)
+{
+    static const char *names[] = {"manifest.json",  "model.json",    "model.txt",
+                                  "scorecard.json", "pipeline.json", "reference.json"};
+    char path[4400];
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+int rd_bundle_build(const rd_bundle_build_opts *o, rd_err *err)
+{
+    char product[128], type[64], tmp[4200], data_sha[RD_SHA256_HEX];
+    unsigned major, minor;
+    struct stat st;
+    if (!o || !o->name || !o->model_path || !o->data_path || !o->out_dir)
+        return rd_err_set(err, RD_EINVAL,
+                          "bundle build: name, model, data and output directory are required");
+    int rc = rd_bundle_name_parse(o->name, product, sizeof(product), type, sizeof(type), &major, &minor, err);
+    if (rc != RD_OK)
+        return rc;
+    if (stat(o->out_dir, &st) == 0)
+        return rd_err_set(err, RD_EINVAL, "%s: exists; a bundle is never overwritten (choose a new version)",
+                          o->out_dir);
+    rd_bundle b = {0};
+    rd_arena_init(&b.arena, 0);
+    b.name = o->name;
+    parts p = {0};
+    rd_buf_init(&p.pipe_buf);
+    rd_buf_init(&p.bands);
+    rd_buf_init(&p.reference);
+    rd_buf_init(&p.manifest);
+    rd_buf_init(&p.files);
+    gather g = {0};
+    rc = load_inputs(&b, &p, o, err);
+    /* Scoring needs bands; the data pass runs with one provisional band covering all. */
+    rd__band all = {(double)NAN, (double)NAN, "all", NULL};
+    b.bands = &all;
+    b.nbands = 1;
+    if (rc == RD_OK)
+        rc = gather_data(&g, &b, o, data_sha, err);
+    if (rc == RD_OK)
+        rc = parse_bands(&b, &p, o, &g, err);
+    snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", o->out_dir, (long)getpid());
+    if (rc == RD_OK && mkdir(tmp, 0755) != 0)
+        rc = rd_err_set(err, RD_EIO, "%s: %s", tmp, strerror(errno));
+    else if (rc == RD_OK) {
+        rc = write_all(&b, &p, o, &g, data_sha, tmp, err);
+        if (rc == RD_OK && rename(tmp, o->out_dir) != 0)
+            rc = rd_err_set(err, RD_EIO, "%s: %s", o->out_dir, strerror(errno));
+        if (rc != RD_OK)
+            remove_dir(tmp);
+    }
+    gather_free(&g);
+    rd_model_free(b.model);
+    rd_pipeline_free(b.pipeline);
+    rd_arena_deinit(&b.arena);
+    rd_free(p.model_text);
+    rd_free(p.pipe_text);
+    rd_buf_deinit(&p.pipe_buf);
+    rd_buf_deinit(&p.bands);
+    rd_buf_deinit(&p.reference);
+    rd_buf_deinit(&p.manifest);
+    rd_buf_deinit(&p.files);
+    if (rc != RD_OK)
+        return rc;
+    /* What was written must load and verify like any bundle. */
+    rd_bundle *check;
+    size_t n;
+    rc = rd_bundle_load(o->out_dir, &check, err);
+    if (rc == RD_OK) {
+        rc = rd_bundle_verify(check, &n, err);
+        rd_bundle_free(check);
+    }
+    return rc;
+}

@@ -1,0 +1,475 @@
+/* Loading, checking and scoring a bundle.
+ *
+ * Invariants after rd_bundle_load: every file the manifest lists was read once, its SHA-256
+ * matched, and the model and pipeline were built from those same bytes; the pipeline's
+ * features equal the manifest's (and the model's, when it names them); the risk bands cover
+ * every score. The bundle is then read only. */
+#include <ctype.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bundle_int.h"
+#include "riskd/hash.h"
+#include "riskd/json.h"
+
+#define MAX_MANIFEST_BYTES (16u << 20)
+#define MAX_PIPELINE_BYTES (16u << 20)
+
+/* ---------------------------------------------------------------- names */
+
+int rd_bundle_name_parse(const char *name, char *product, size_t product_cap, char *model_type,
+                         size_t type_cap, unsigned *major, unsigned *minor, rd_err *err)
+{
+    const char *v = strrchr(name, '_');
+    if (!v || v[1] != 'v')
+        return rd_err_set(err, RD_EINVAL, "bundle name \"%s\": must end in _v{major}.{minor}", name);
+    char *end;
+    unsigned long ma = strtoul(v + 2, &end, 10), mi;
+    if (!isdigit((unsigned char)v[2]) || *end != '.' || !isdigit((unsigned char)end[1]) || ma > 99999)
+        return rd_err_set(err, RD_EINVAL, "bundle name \"%s\": must end in _v{major}.{minor}", name);
+    mi = strtoul(end + 1, &end, 10);
+    if (*end || mi > 99999)
+        return rd_err_set(err, RD_EINVAL, "bundle name \"%s\": must end in _v{major}.{minor}", name);
+    const char *t = v;
+    while (t > name && t[-1] != '_')
+        t--;
+    if (t == name || !islower((unsigned char)name[0]) || !islower((unsigned char)*t))
+        return rd_err_set(
+            err, RD_EINVAL,
+            "bundle name \"%s\": must be {product}_{model_type}_v{major}.{minor}, product and model "
+            "type starting with a lower-case letter",
+            name);
+    for (const char *p = name; p < v; p++)
+        if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && !(*p == '_' && p[1] != '_'))
+            return rd_err_set(err, RD_EINVAL, "bundle name \"%s\": only a-z, 0-9 and single _ before _v",
+                              name);
+    size_t plen = (size_t)(t - 1 - name), tlen = (size_t)(v - t);
+    if (plen >= product_cap || tlen >= type_cap)
+        return rd_err_set(err, RD_EINVAL, "bundle name \"%s\": too long", name);
+    memcpy(product, name, plen);
+    product[plen] = '\0';
+    memcpy(model_type, t, tlen);
+    model_type[tlen] = '\0';
+    *major = (unsigned)ma;
+    *minor = (unsigned)mi;
+    return RD_OK;
+}
+
+/* ---------------------------------------------------------------- manifest */
+
+static const rd_value *get(const rd_value *o, const char *key)
+{
+    return o && key && o->type == RD_VOBJECT ? rd_value_get(o, key, strlen(key)) : NULL;
+}
+
+static const char *get_str(const rd_value *o, const char *key)
+{
+    const rd_value *v = get(o, key);
+    return v && v->type == RD_VSTRING ? v->u.s : NULL;
+}
+
+/* A bound of a band: a number, or null/absent for unbounded (NaN). */
+static int bound(const rd_value *band, const char *key, double *out)
+{
+    const rd_value *v = get(band, key);
+    if (!v || v->type == RD_VNULL) {
+        *out = (double)NAN;
+        return 0;
+    }
+    if (v->type != RD_VNUMBER || !isfinite(v->u.n))
+        return -1;
+    *out = v->u.n;
+    return 0;
+}
+
+static int cmp_band(const void *a, const void *b)
+{
+    const rd__band *x = a, *y = b;
+    if (isnan(x->min) || isnan(y->min))
+        return isnan(y->min) - isnan(x->min);
+    return (x->min > y->min) - (x->min < y->min);
+}
+
+int rd__bands_parse(rd_bundle *b, const rd_value *arr, const char *where, rd_err *err)
+{
+    if (!arr || arr->type != RD_VARRAY || arr->len == 0 || arr->len > 64)
+        return rd_err_set(err, RD_EINVAL, "%s: must be an array of 1 to 64 bands", where);
+    b->bands = rd_arena_alloc(&b->arena, arr->len * sizeof(rd__band));
+    if (!b->bands)
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    b->nbands = arr->len;
+    for (uint32_t i = 0; i < arr->len; i++) {
+        const rd_value *o = &arr->u.items[i];
+        rd__band *d = &b->bands[i];
+        d->level = get_str(o, "level");
+        d->decision = get_str(o, "decision");
+        if (!d->level || !*d->level)
+            return rd_err_set(err, RD_EINVAL, "%s[%u].level: missing or not a non-empty string", where, i);
+        if (get(o, "decision") && !d->decision)
+            return rd_err_set(err, RD_EINVAL, "%s[%u].decision: not a string", where, i);
+        if (bound(o, "min", &d->min) != 0 || bound(o, "max", &d->max) != 0)
+            return rd_err_set(err, RD_EINVAL, "%s[%u]: min and max must be finite numbers or null", where, i);
+        if (!isnan(d->min) && !isnan(d->max) && !(d->min < d->max))
+            return rd_err_set(err, RD_EINVAL, "%s[%u]: min must be below max", where, i);
+    }
+    qsort(b->bands, b->nbands, sizeof(rd__band), cmp_band);
+    if (!isnan(b->bands[0].min) || !isnan(b->bands[b->nbands - 1].max))
+        return rd_err_set(err, RD_EINVAL,
+                          "%s: the bands must cover every score (the lowest min and the highest max null)",
+                          where);
+    for (size_t i = 1; i < b->nbands; i++)
+        if (!(b->bands[i - 1].max == b->bands[i].min))
+            return rd_err_set(err, RD_EINVAL,
+                              "%s: band \"%s\" ends at %g but the next one (\"%s\") starts at %g", where,
+                              b->bands[i - 1].level, b->bands[i - 1].max, b->bands[i].level, b->bands[i].min);
+    return RD_OK;
+}
+
+/* Read a file the manifest lists and check its checksum; the bytes returned are the ones
+ * hashed, so what is parsed is what was verified. */
+static int read_checked(const char *dir, const rd_value *files, const char *file, size_t max, char **text,
+                        size_t *len, rd_err *err)
+{
+    const char *want = get_str(files, file);
+    if (!want)
+        return rd_err_set(err, RD_EINVAL, "manifest.json: files: \"%s\" has no checksum", file);
+    char path[4096], hex[RD_SHA256_HEX];
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    int rc = rd_file_read(path, max, text, len, err);
+    if (rc != RD_OK)
+        return rc;
+    rd_sha256_hex(*text, *len, hex);
+    if (strcmp(hex, want) != 0) {
+        rd_free(*text);
+        return rd_err_set(err, RD_EINVAL,
+                          "%s: checksum mismatch (the manifest says sha256 %.16s..., the file is %.16s...)",
+                          file, want, hex);
+    }
+    return RD_OK;
+}
+
+static bool plain_file_name(const char *s)
+{
+    return *s && *s != '.' && !strchr(s, '/') && !strchr(s, '\\') && strlen(s) < 256;
+}
+
+static int check_files(const char *dir, const rd_value *files, rd_err *err)
+{
+    if (!files || files->type != RD_VOBJECT || files->len == 0)
+        return rd_err_set(err, RD_EINVAL, "manifest.json: files: missing or not an object of checksums");
+    for (uint32_t i = 0; i < files->len; i++) {
+        const rd_member *f = &files->u.members[i];
+        if (!plain_file_name(f->key))
+            return rd_err_set(err, RD_EINVAL,
+                              "manifest.json: files: \"%s\" is not a plain file name in the bundle", f->key);
+        if (f->val.type != RD_VSTRING || f->val.len != 64 || strspn(f->val.u.s, "0123456789abcdef") != 64)
+            return rd_err_set(err, RD_EINVAL, "manifest.json: files.%s: not a SHA-256 in lower-case hex",
+                              f->key);
+    }
+    /* Files the loader does not parse (e.g. fallback.json) are still verified. */
+    for (uint32_t i = 0; i < files->len; i++) {
+        char path[4096], hex[RD_SHA256_HEX];
+        snprintf(path, sizeof(path), "%s/%s", dir, files->u.members[i].key);
+        if (access(path, F_OK) != 0)
+            return rd_err_set(err, RD_EINVAL, "%s: listed in the manifest but missing",
+                              files->u.members[i].key);
+        int rc = rd_sha256_file(path, hex, err);
+        if (rc != RD_OK)
+            return rc;
+        if (strcmp(hex, files->u.members[i].val.u.s) != 0)
+            return rd_err_set(
+                err, RD_EINVAL,
+                "%s: checksum mismatch (the manifest says sha256 %.16s..., the file is %.16s...)",
+                files->u.members[i].key, files->u.members[i].val.u.s, hex);
+    }
+    return RD_OK;
+}
+
+static int check_identity(rd_bundle *b, const rd_value *m, rd_err *err)
+{
+    const rd_value *fmt = get(m, "format");
+    if (!fmt || fmt->type != RD_VNUMBER || fmt->u.n != 1)
+        return rd_err_set(err, RD_EINVAL,
+                          "manifest.json: format: must be 1 (this riskd reads bundle format 1)");
+    b->name = get_str(m, "name");
+    if (!b->name)
+        return rd_err_set(err, RD_EINVAL, "manifest.json: name: missing or not a string");
+    char product[128] = "", type[64] = "";
+    unsigned major = 0, minor = 0;
+    int rc = rd_bundle_name_parse(b->name, product, sizeof(product), type, sizeof(type), &major, &minor, err);
+    if (rc != RD_OK) {
+        rd_err_prefix(err, "manifest.json: name");
+        return rc;
+    }
+    const char *p = get_str(m, "product"), *t = get_str(m, "model_type");
+    const rd_value *v = get(m, "version"), *vma = get(v, "major"), *vmi = get(v, "minor");
+    if (!p || strcmp(p, product) != 0 || !t || strcmp(t, type) != 0 || !vma || vma->type != RD_VNUMBER ||
+        vma->u.n != major || !vmi || vmi->type != RD_VNUMBER || vmi->u.n != minor)
+        return rd_err_set(
+            err, RD_EINVAL,
+            "manifest.json: product, model_type and version must match the name %s (%s, %s, %u.%u)", b->name,
+            product, type, major, minor);
+    return RD_OK;
+}
+
+static int check_features(const rd_bundle *b, const rd_value *feats, rd_err *err)
+{
+    size_t n = rd_pipeline_num_features(b->pipeline);
+    if (!feats || feats->type != RD_VARRAY)
+        return rd_err_set(err, RD_EINVAL, "manifest.json: features: missing or not an array");
+    if (feats->len != n || rd_model_num_features(b->model) != n)
+        return rd_err_set(err, RD_EINVAL,
+                          "features: the manifest lists %u, the pipeline makes %zu, the model reads %zu",
+                          feats->len, n, rd_model_num_features(b->model));
+    for (size_t j = 0; j < n; j++) {
+        const rd_value *f = &feats->u.items[j];
+        const char *pn = rd_pipeline_feature_name(b->pipeline, j), *mn = rd_model_feature_name(b->model, j);
+        if (f->type != RD_VSTRING || strcmp(f->u.s, pn) != 0)
+            return rd_err_set(err, RD_EINVAL,
+                              "features[%zu]: the manifest says %s, the pipeline makes \"%s\"", j,
+                              f->type == RD_VSTRING ? f->u.s : "(not a string)", pn);
+        if (mn && strcmp(mn, pn) != 0)
+            return rd_err_set(err, RD_EINVAL,
+                              "features[%zu]: the pipeline makes \"%s\", the model reads \"%s\"", j, pn, mn);
+    }
+    return RD_OK;
+}
+
+static int check_output(rd_bundle *b, const rd_value *m, rd_err *err)
+{
+    const char *kind = get_str(get(m, "output"), "kind");
+    if (!kind || (strcmp(kind, "probability") != 0 && strcmp(kind, "score") != 0))
+        return rd_err_set(err, RD_EINVAL, "manifest.json: output.kind: must be \"probability\" or \"score\"");
+    b->points = kind[0] == 's';
+    if (b->points && rd_model_num_outputs(b->model, RD_OUTPUT_SCORE) != 1)
+        return rd_err_set(err, RD_EINVAL, "manifest.json: output.kind \"score\" needs a scorecard model");
+    if (rd_model_num_outputs(b->model, RD_OUTPUT_PROBABILITY) != 1)
+        return rd_err_set(err, RD_EINVAL,
+                          "the model has %zu outputs; a bundle needs a binary model (one probability)",
+                          rd_model_num_outputs(b->model, RD_OUTPUT_PROBABILITY));
+    int rc = rd__bands_parse(b, get(m, "risk_bands"), "manifest.json: risk_bands", err);
+    if (rc != RD_OK)
+        return rc;
+    const rd_value *rcodes = get(m, "reason_codes"), *count = get(rcodes, "count");
+    if (!count || count->type != RD_VNUMBER || count->u.n < 0 || count->u.n > RD_BUNDLE_MAX_REASONS ||
+        count->u.n != floor(count->u.n))
+        return rd_err_set(err, RD_EINVAL,
+                          "manifest.json: reason_codes.count: must be an integer from 0 to %d",
+                          RD_BUNDLE_MAX_REASONS);
+    b->nreasons = (size_t)count->u.n;
+    b->reason_map = get(rcodes, "map");
+    if (b->reason_map && b->reason_map->type != RD_VOBJECT)
+        return rd_err_set(err, RD_EINVAL, "manifest.json: reason_codes.map: must be an object");
+    for (uint32_t i = 0; b->reason_map && i < b->reason_map->len; i++) {
+        const rd_member *e = &b->reason_map->u.members[i];
+        size_t k = 0, nin = rd_pipeline_num_inputs(b->pipeline);
+        while (k < nin && strcmp(rd_pipeline_input_name(b->pipeline, k), e->key) != 0)
+            k++;
+        if (k == nin || e->val.type != RD_VSTRING)
+            return rd_err_set(err, RD_EINVAL, "manifest.json: reason_codes.map.%s: %s", e->key,
+                              k == nin ? "not an input of the pipeline" : "not a string");
+    }
+    b->samples = get(m, "samples");
+    if (b->samples && b->samples->type != RD_VARRAY)
+        return rd_err_set(err, RD_EINVAL, "manifest.json: samples: must be an array");
+    return RD_OK;
+}
+
+static int load_parts(rd_bundle *b, const char *dir, rd_err *err)
+{
+    const rd_value *m = &b->manifest, *files = get(m, "files");
+    int rc = check_identity(b, m, err);
+    if (rc == RD_OK)
+        rc = check_files(dir, files, err);
+    const char *model_file = get_str(get(m, "model"), "file"), *pipe_file = get_str(m, "pipeline");
+    if (rc == RD_OK && (!model_file || !pipe_file))
+        rc = rd_err_set(err, RD_EINVAL, "manifest.json: model.file and pipeline: missing or not strings");
+    if (rc == RD_OK && !get_str(files, get_str(m, "reference") ? get_str(m, "reference") : "reference.json"))
+        rc = rd_err_set(err, RD_EINVAL,
+                        "manifest.json: files: the reference (reference.json) has no checksum");
+    char *text = NULL;
+    size_t len = 0;
+    if (rc == RD_OK &&
+        (rc = read_checked(dir, files, model_file, RD_MODEL_MAX_BYTES, &text, &len, err)) == RD_OK) {
+        rc = rd_model_load_buffer(text, len, &b->model, err);
+        rd_free(text);
+        if (rc != RD_OK)
+            rd_err_prefix(err, "%s", model_file);
+    }
+    if (rc == RD_OK &&
+        (rc = read_checked(dir, files, pipe_file, MAX_PIPELINE_BYTES, &text, &len, err)) == RD_OK) {
+        rc = rd_pipeline_parse(text, len, &b->pipeline, err);
+        rd_free(text);
+        if (rc != RD_OK)
+            rd_err_prefix(err, "%s", pipe_file);
+    }
+    if (rc == RD_OK)
+        rc = check_features(b, get(m, "features"), err);
+    if (rc == RD_OK)
+        rc = check_output(b, m, err);
+    return rc;
+}
+
+int rd_bundle_load(const char *dir, rd_bundle **out, rd_err *err)
+{
+    rd_bundle *b = rd_calloc(1, sizeof(*b));
+    if (!b)
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    rd_arena_init(&b->arena, 0);
+    char path[4096], *text = NULL;
+    size_t len;
+    snprintf(path, sizeof(path), "%s/manifest.json", dir);
+    int rc = rd_file_read(path, MAX_MANIFEST_BYTES, &text, &len, err);
+    if (rc == RD_OK) {
+        rc = rd_json_parse(text, len, NULL, &b->arena, &b->manifest, err);
+        rd_free(text);
+        if (rc != RD_OK)
+            rd_err_prefix(err, "manifest.json");
+        else if (b->manifest.type != RD_VOBJECT)
+            rc = rd_err_set(err, RD_EINVAL, "manifest.json: not a JSON object");
+    }
+    if (rc == RD_OK)
+        rc = load_parts(b, dir, err);
+    if (rc != RD_OK) {
+        if (rc != RD_EIO) /* an I/O message already names the full path */
+            rd_err_prefix(err, "%s", dir);
+        rd_bundle_free(b);
+        return rc;
+    }
+    *out = b;
+    return RD_OK;
+}
+
+void rd_bundle_free(rd_bundle *b)
+{
+    if (!b)
+        return;
+    rd_model_free(b->model);
+    rd_pipeline_free(b->pipeline);
+    rd_arena_deinit(&b->arena);
+    rd_free(b);
+}
+
+const char *rd_bundle_name(const rd_bundle *b) { return b->name; }
+const rd_model *rd_bundle_model(const rd_bundle *b) { return b->model; }
+const rd_pipeline *rd_bundle_pipeline(const rd_bundle *b) { return b->pipeline; }
+const rd_value *rd_bundle_manifest(const rd_bundle *b) { return &b->manifest; }
+bool rd_bundle_score_is_points(const rd_bundle *b) { return b->points; }
+size_t rd_bundle_num_reasons(const rd_bundle *b) { return b->nreasons; }
+
+const char *rd_bundle_reason_name(const rd_bundle *b, uint32_t input)
+{
+    return rd_pipeline_input_name(b->pipeline, input);
+}
+
+const char *rd_bundle_reason_code(const rd_bundle *b, uint32_t input)
+{
+    const char *name = rd_pipeline_input_name(b->pipeline, input),
+               *code = name ? get_str(b->reason_map, name) : NULL;
+    return code ? code : name;
+}
+
+/* ---------------------------------------------------------------- scoring */
+
+#define STACK_FEATURES ((size_t)256)
+
+/* Impacts per model feature summed per pipeline input (one-hot features of one input add
+ * up: SHAP values are additive), then the top k. */
+static int reasons(const rd_bundle *b, const double *x, double *impact, size_t k, rd_score *out, rd_err *err)
+{
+    size_t nf = rd_model_num_features(b->model), nin = rd_pipeline_num_inputs(b->pipeline);
+    int rc = rd_model_impacts(b->model, x, impact, err);
+    if (rc != RD_OK)
+        return rc;
+    double *per_input = impact + nf;
+    memset(per_input, 0, nin * sizeof(double));
+    for (size_t j = 0; j < nf; j++)
+        per_input[rd_pipeline_feature_input(b->pipeline, j)] += impact[j];
+    out->nreasons = rd_reasons_top(per_input, nin, k, out->reasons);
+    return RD_OK;
+}
+
+int rd_bundle_score(const rd_bundle *b, const rd_value *record, size_t k, rd_score *out, rd_err *err)
+{
+    size_t nf = rd_model_num_features(b->model), nin = rd_pipeline_num_inputs(b->pipeline);
+    double stack[3 * STACK_FEATURES], *x = stack;
+    memset(out, 0, sizeof(*out));
+    if (k > RD_BUNDLE_MAX_REASONS)
+        k = RD_BUNDLE_MAX_REASONS;
+    if (2 * nf + nin > 3 * STACK_FEATURES && !(x = rd_malloc((2 * nf + nin) * sizeof(double))))
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    int rc = rd_pipeline_apply(b->pipeline, record, x, &out->report, err);
+    if (rc == RD_OK) {
+        rd_model_predict(b->model, x, RD_OUTPUT_PROBABILITY, &out->probability);
+        out->score = out->probability;
+        if (b->points)
+            rd_model_predict(b->model, x, RD_OUTPUT_SCORE, &out->score);
+        const rd__band *band = &b->bands[b->nbands - 1];
+        for (size_t i = 0; i < b->nbands; i++)
+            if (isnan(b->bands[i].max) || out->score < b->bands[i].max) {
+                band = &b->bands[i];
+                break;
+            }
+        out->risk_level = band->level;
+        out->decision = band->decision;
+        if (k > 0)
+            rc = reasons(b, x, x + nf, k, out, err);
+    }
+    if (x != stack)
+        rd_free(x);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- verify */
+
+static bool same_score(const rd_bundle *b, double got, double want)
+{
+    if (rd_model_is_float32(b->model) && !b->points)
+        return (float)got == (float)want;
+    return fabs(got - want) <= 1e-12 * fmax(1.0, fabs(want));
+}
+
+static int verify_sample(const rd_bundle *b, uint32_t i, const rd_value *s, rd_err *err)
+{
+    const rd_value *rec = get(s, "record"), *want = get(s, "score"), *wr = get(s, "reasons");
+    if (!rec || !want || want->type != RD_VNUMBER || !wr || wr->type != RD_VARRAY)
+        return rd_err_set(err, RD_EINVAL, "manifest.json: samples[%u]: needs record, score and reasons", i);
+    rd_score sc;
+    int rc = rd_bundle_score(b, rec, b->nreasons, &sc, err);
+    if (rc != RD_OK) {
+        rd_err_prefix(err, "manifest.json: samples[%u]", i);
+        return rc;
+    }
+    if (!same_score(b, sc.score, want->u.n))
+        return rd_err_set(err, RD_EINVAL,
+                          "manifest.json: samples[%u]: score re-predicted as %.17g, recorded %.17g", i,
+                          sc.score, want->u.n);
+    bool same = wr->len == sc.nreasons;
+    for (size_t r = 0; same && r < sc.nreasons; r++)
+        same = wr->u.items[r].type == RD_VSTRING &&
+               strcmp(wr->u.items[r].u.s, rd_bundle_reason_name(b, sc.reasons[r].index)) == 0;
+    if (!same)
+        return rd_err_set(err, RD_EINVAL,
+                          "manifest.json: samples[%u]: the reason codes differ from the recorded ones", i);
+    return RD_OK;
+}
+
+int rd_bundle_verify(const rd_bundle *b, size_t *checked, rd_err *err)
+{
+    *checked = 0;
+    if (!b->samples || b->samples->len == 0)
+        return rd_err_set(err, RD_EINVAL, "manifest.json: samples: none to verify");
+    for (uint32_t i = 0; i < b->samples->len; i++) {
+        int rc = verify_sample(b, i, &b->samples->u.items[i], err);
+        if (rc != RD_OK) {
+            rd_err_prefix(err, "%s", b->name);
+            return rc;
+        }
+        (*checked)++;
+    }
+    return RD_OK;
+}

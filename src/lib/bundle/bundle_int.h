@@ -1,0 +1,32 @@
+/* Internals of the bundle module, shared by loading (bundle.c) and building (build.c). */
+#ifndef RISKD_BUNDLE_INT_H
+#define RISKD_BUNDLE_INT_H
+
+#include "riskd/arena.h"
+#include "riskd/bundle.h"
+
+/* A risk band: scores in [min, max) (NaN: unbounded) get its level and decision. */
+typedef struct rd__band {
+    double min, max;
+    const char *level, *decision;
+} rd__band;
+
+struct rd_bundle {
+    rd_arena arena; /* the manifest's values and every string below */
+    rd_value manifest;
+    const char *name;
+    rd_model *model;
+    rd_pipeline *pipeline;
+    bool points; /* output kind "score": scorecard points */
+    rd__band *bands;
+    size_t nbands;
+    size_t nreasons;
+    const rd_value *reason_map; /* object input -> code, or NULL */
+    const rd_value *samples;    /* array, or NULL */
+};
+
+/* Parse and check a risk band list (a JSON array) into b->bands: contiguous, covering every
+ * score from -inf to +inf. where prefixes the messages. */
+int rd__bands_parse(rd_bundle *b, const rd_value *arr, const char *where, rd_err *err);
+
+#endif
