@@ -92,16 +92,18 @@ RD_API void rd_model_predict(const rd_model *m, const double *x, rd_output kind,
 RD_API int rd_model_predict_batch(const rd_model *m, const double *x, size_t nrows, rd_output kind,
                                   double *out, int threads, rd_err *err);
 
-/* TreeSHAP contributions (exact path-dependent TreeSHAP over the covers stored in the model,
- * as XGBoost's pred_contribs): out receives, per output group, num_features values and then
- * the bias (the expected margin), so (num_features + 1) * groups values; each group's sum is
- * its margin. RD_EINVAL when the model stores no covers. Thread-safe; allocates scratch. */
+/* TreeSHAP contributions (exact path-dependent TreeSHAP over the covers stored in the model:
+ * XGBoost's sum_hessian, as its pred_contribs; LightGBM's internal_count/leaf_count, as its
+ * pred_contrib; LightGBM's raw margin is not averaged for average_output): out receives, per output group,
+ * num_features values and then the bias (the expected margin), so (num_features + 1) * groups values; each
+ * group's sum is its margin. RD_EINVAL when the model stores no covers. Thread-safe; allocates scratch. */
 RD_API int rd_model_contributions(const rd_model *m, const double *x, double *out, rd_err *err);
 
 /* How much each feature pushed the risk up for row x, one value per feature (positive:
  * riskier). Tree models: TreeSHAP contributions to the margin (binary and regression models);
  * scorecards: points lost against the best attribute (max_points - points, never negative);
- * logistic regression: coef * (x - mean). RD_EINVAL for multi-class and LightGBM models.
+ * logistic regression: coef * (x - mean). RD_EINVAL for multi-class models and trees without
+ * covers.
  * Thread-safe. */
 RD_API int rd_model_impacts(const rd_model *m, const double *x, double *impact, rd_err *err);
 

@@ -114,6 +114,11 @@ struct rd__lgbm {
     lgbm_transform transform;
     double sigmoid;
     bool average_output;
+    /* The training rows through each internal node and leaf (internal_count, leaf_count), the
+     * covers TreeSHAP weighs by; NULL-free only when every tree has them (has_counts). */
+    double *node_count, *leaf_count;
+    bool has_counts;
+    size_t cap_node_count, cap_leaf_count;
     size_t nnodes, nleaves, nlin, nlin_terms, ncat_words; /* used, while loading */
     size_t cap_trees, cap_nodes, cap_leaves, cap_lin, cap_lin_feat, cap_lin_coeff, cap_cat_words;
 };
@@ -122,6 +127,8 @@ void rd__lightgbm_free(struct rd__lgbm *g)
 {
     if (!g)
         return;
+    rd_free(g->node_count);
+    rd_free(g->leaf_count);
     rd_free(g->trees);
     rd_free(g->nodes);
     rd_free(g->leaf_value);
@@ -348,12 +355,14 @@ enum tkey {
     T_NUM_FEATURES,
     T_LEAF_FEATURES,
     T_LEAF_COEFF,
+    T_INTERNAL_COUNT,
+    T_LEAF_COUNT,
     T_COUNT
 };
 static const char *const tree_keys[T_COUNT] = {
-    "num_leaves", "num_cat",     "split_feature", "threshold",      "decision_type",
-    "left_child", "right_child", "leaf_value",    "cat_boundaries", "cat_threshold",
-    "is_linear",  "leaf_const",  "num_features",  "leaf_features",  "leaf_coeff",
+    "num_leaves",   "num_cat",       "split_feature",  "threshold",      "decision_type", "left_child",
+    "right_child",  "leaf_value",    "cat_boundaries", "cat_threshold",  "is_linear",     "leaf_const",
+    "num_features", "leaf_features", "leaf_coeff",     "internal_count", "leaf_count",
 };
 
 /* A key's value in the text, with the line it came from. */
@@ -889,6 +898,40 @@ static int read_linear(struct loader *L, const struct field *f, struct tree_in *
 }
 
 /* One tree's block: the arrays checked and appended to the model's flat arrays. */
+/* internal_count and leaf_count, kept for TreeSHAP while every tree so far has had them. They
+ * are advisory: a model whose counts are absent or malformed still predicts, and only
+ * TreeSHAP refuses it. A one-leaf tree needs none (LightGBM writes its counts empty). */
+static bool counts_ok(const struct field *f, size_t want) { return f->set && count_toks(f->s, f->n) == want; }
+
+static int read_counts(struct loader *L, const struct field *f, size_t ni, size_t nl)
+{
+    struct rd__lgbm *g = L->g;
+    if (g->ntrees == 0)
+        g->has_counts = true;
+    if (!g->has_counts ||
+        (ni > 0 && (!counts_ok(&f[T_LEAF_COUNT], nl) || !counts_ok(&f[T_INTERNAL_COUNT], ni)))) {
+        g->has_counts = false;
+        return RD_OK;
+    }
+    int rc;
+    if ((rc = grow(L, (void **)&g->node_count, &g->cap_node_count, g->nnodes, ni + 1, sizeof(double))) !=
+            RD_OK ||
+        (rc = grow(L, (void **)&g->leaf_count, &g->cap_leaf_count, g->nleaves, nl, sizeof(double))) != RD_OK)
+        return rc;
+    if (ni == 0) {
+        g->leaf_count[g->nleaves] = 1.0;
+        return RD_OK;
+    }
+    if (read_array(L, &f[T_LEAF_COUNT], "leaf_count", nl, "num_leaves", NUM_DOUBLE,
+                   g->leaf_count + g->nleaves) != RD_OK ||
+        read_array(L, &f[T_INTERNAL_COUNT], "internal_count", ni, "num_leaves-1", NUM_DOUBLE,
+                   g->node_count + g->nnodes) != RD_OK) {
+        rd_err_clear(L->err);
+        g->has_counts = false;
+    }
+    return RD_OK;
+}
+
 static int read_tree(struct loader *L, const struct field *f)
 {
     struct rd__lgbm *g = L->g;
@@ -910,6 +953,8 @@ static int read_tree(struct loader *L, const struct field *f)
         (rc = grow(L, (void **)&g->leaf_value, &g->cap_leaves, g->nleaves, nl, sizeof(double))) != RD_OK ||
         (rc = read_array(L, &f[T_LEAF_VALUE], "leaf_value", nl, "num_leaves", NUM_DOUBLE,
                          g->leaf_value + g->nleaves)) != RD_OK)
+        return rc;
+    if ((rc = read_counts(L, f, ni, nl)) != RD_OK)
         return rc;
     rd__ltree *t = &g->trees[g->ntrees];
     *t = (rd__ltree){(uint32_t)g->nnodes, (uint32_t)g->nleaves, 0, (uint32_t)nl, false};
@@ -1148,3 +1193,42 @@ void rd__lightgbm_leaves(const rd_model *m, const double *x, uint32_t *out)
     for (size_t t = 0; t < g->ntrees; t++)
         out[t] = tree_leaf(g, &g->trees[t], x);
 }
+
+/* ---------------------------------------------------------------- TreeSHAP */
+
+bool rd__lightgbm_has_counts(const rd_model *m)
+{
+    const struct rd__lgbm *g = m->lgbm;
+    for (size_t t = 0; t < g->ntrees; t++)
+        if (g->trees[t].linear)
+            return false; /* a linear leaf's output depends on the row: not path-dependent */
+    return g->has_counts;
+}
+
+/* Nodes of tree t numbered for TreeSHAP: internal nodes 0..ni-1, then leaf l as ni + l. */
+static uint32_t unified(const rd__ltree *t, int32_t child)
+{
+    return child >= 0 ? (uint32_t)child : t->nleaves - 1 + (uint32_t)~child;
+}
+
+bool rd__lightgbm_shap_node(const rd_model *m, size_t tree, uint32_t node, const double *x,
+                            rd__shap_node *out)
+{
+    const struct rd__lgbm *g = m->lgbm;
+    const rd__ltree *t = &g->trees[tree];
+    uint32_t ni = t->nleaves - 1;
+    if (node >= ni) {
+        out->value = g->leaf_value[t->leaf0 + node - ni];
+        out->cover = g->leaf_count[t->leaf0 + node - ni];
+        return false;
+    }
+    const rd__lnode *n = &g->nodes[t->node0 + node];
+    bool left = !x || go_left(g, n, feature(x, n->feature)); /* no row: the children in order */
+    out->hot = unified(t, left ? n->left : n->right);
+    out->cold = unified(t, left ? n->right : n->left);
+    out->cover = g->node_count[t->node0 + node];
+    out->feature = (int32_t)n->feature;
+    return true;
+}
+
+uint32_t rd__lightgbm_tree_group(const rd_model *m, size_t tree) { return (uint32_t)(tree % m->nout); }

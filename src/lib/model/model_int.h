@@ -101,6 +101,21 @@ void rd__lightgbm_predict(const rd_model *m, const double *x, rd_output kind, do
 void rd__lightgbm_leaves(const rd_model *m, const double *x, uint32_t *out);
 void rd__lightgbm_free(struct rd__lgbm *g);
 
+/* One node of a tree as TreeSHAP sees it: a split (the hot child the row takes, the cold one,
+ * the split feature) or a leaf (its value), with its cover. */
+typedef struct rd__shap_node {
+    uint32_t hot, cold;
+    int32_t feature;
+    double cover, value;
+} rd__shap_node;
+/* Whether TreeSHAP can run on a LightGBM model: every tree has internal_count and leaf_count
+ * and none has linear leaves. */
+bool rd__lightgbm_has_counts(const rd_model *m);
+/* Fill *out for node of tree (internal nodes first, then the leaves); true for a split. */
+bool rd__lightgbm_shap_node(const rd_model *m, size_t tree, uint32_t node, const double *x,
+                            rd__shap_node *out);
+uint32_t rd__lightgbm_tree_group(const rd_model *m, size_t tree);
+
 struct rd__linear;
 struct rd_value;
 /* Whether a parsed JSON model is one of linear.c's (its "type" names it). */

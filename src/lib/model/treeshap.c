@@ -28,6 +28,8 @@
  * - A child reached with zero and one both 0 (a cold child whose cover is 0) is skipped:
  *   every subset's weight through it is 0, and XGBoost's unwinding would divide by zero.
  * - Arithmetic is double; XGBoost's is float32, hence the 1e-5 tolerance against it.
+ * - LightGBM trees are read through the same walk (tree_reader): internal nodes, then leaves,
+ *   covered by the training row counts LightGBM stores, the covers its own TreeSHAP uses.
  * - The model is only read: any number of threads may call this at once. */
 #include <math.h>
 #include <string.h>
@@ -53,12 +55,50 @@ typedef struct visit {
     double reach;     /* product of cover shares from the root: weight in the expected value */
 } visit;
 
-/* The child prediction takes (rd__xnode_next, shared with prediction). */
+/* How the walk reads a tree, so XGBoost's and LightGBM's layouts share it: node() fills in
+ * a node (true for a split, whose hot child is the one prediction takes) and cover() gives a
+ * node's cover. Nodes are numbered within their tree, the root 0. */
+typedef struct tree_reader {
+    bool (*node)(const rd_model *m, size_t tree, uint32_t node, const double *x, rd__shap_node *out);
+    double (*cover)(const rd_model *m, size_t tree, uint32_t node);
+} tree_reader;
 
-static int32_t hot_child(const rd_model *m, const rd__xnode *n, const double *x)
+/* XGBoost: the child is chosen by rd__xnode_next, shared with prediction. */
+static bool xgb_node(const rd_model *m, size_t tree, uint32_t node, const double *x, rd__shap_node *out)
 {
-    return rd__xnode_next(m, n, (float)x[n->feature & RD__XNODE_FEATURE_MASK]);
+    const rd__xnode *n = &m->nodes[m->tree_root[tree] + node];
+    out->cover = (double)m->cover[m->tree_root[tree] + node];
+    if (n->left < 0) {
+        out->value = (double)n->value;
+        return false;
+    }
+    int32_t hot = x ? rd__xnode_next(m, n, (float)x[n->feature & RD__XNODE_FEATURE_MASK]) : n->left;
+    out->hot = (uint32_t)hot;
+    out->cold = (uint32_t)(hot == n->left ? n->right : n->left);
+    out->feature = (int32_t)(n->feature & RD__XNODE_FEATURE_MASK);
+    return true;
 }
+
+static double xgb_cover(const rd_model *m, size_t tree, uint32_t node)
+{
+    return (double)m->cover[m->tree_root[tree] + node];
+}
+
+static const tree_reader xgb_reader = {xgb_node, xgb_cover};
+
+static double lgbm_cover(const rd_model *m, size_t tree, uint32_t node)
+{
+    rd__shap_node n;
+    rd__lightgbm_shap_node(m, tree, node, NULL, &n);
+    return n.cover;
+}
+
+static bool lgbm_node(const rd_model *m, size_t tree, uint32_t node, const double *x, rd__shap_node *out)
+{
+    return rd__lightgbm_shap_node(m, tree, node, x, out);
+}
+
+static const tree_reader lgbm_reader = {lgbm_node, lgbm_cover};
 
 /* Divisions by small counts are multiplications by inv[k] = 1/k (k = 1 .. depth + 1), and
  * one is 0 or 1, so the inner loops below divide only once, by zero (the fraction), outside
@@ -122,26 +162,24 @@ static double unwound_sum(const path_elem *p, const double *inv, uint32_t ud, ui
 
 /* Check one tree's covers and measure its depth. Covers must be finite and >= 0, and > 0 at
  * splits (they are divided by). */
-static int scan_tree(const rd_model *m, size_t t, uint32_t *max_depth, rd_err *err)
+static int scan_tree(const rd_model *m, const tree_reader *rd, size_t t, uint32_t *max_depth, rd_err *err)
 {
-    const rd__xnode *nodes = m->nodes + m->tree_root[t];
-    const float *cover = m->cover + m->tree_root[t];
     struct {
         uint32_t node, depth;
     } stack[DEPTH_LIMIT + 2];
     size_t top = 1;
     stack[0].node = 0;
     stack[0].depth = 0;
+    const char *what = m->kind == RD_MODEL_LIGHTGBM ? "internal_count/leaf_count" : "sum_hessian";
     while (top) {
         top--;
         uint32_t i = stack[top].node, d = stack[top].depth;
-        float c = cover[i];
-        bool split = nodes[i].left >= 0;
-        if (!isfinite(c) || c < 0 || (split && c == 0))
+        rd__shap_node n;
+        bool split = rd->node(m, t, i, NULL, &n);
+        if (!isfinite(n.cover) || n.cover < 0 || (split && n.cover == 0))
             return rd_err_set(err, RD_EINVAL,
-                              "contributions: tree %zu node %u has cover (sum_hessian) %g, TreeSHAP needs "
-                              "%s",
-                              t, i, (double)c, split ? "a positive cover at every split" : "covers >= 0");
+                              "contributions: tree %zu node %u has cover (%s) %g, TreeSHAP needs %s", t, i,
+                              what, n.cover, split ? "a positive cover at every split" : "covers >= 0");
         if (d > *max_depth)
             *max_depth = d;
         if (!split)
@@ -149,9 +187,9 @@ static int scan_tree(const rd_model *m, size_t t, uint32_t *max_depth, rd_err *e
         if (d >= DEPTH_LIMIT || top + 2 > sizeof(stack) / sizeof(stack[0]))
             return rd_err_set(err, RD_EINVAL, "contributions: tree %zu is deeper than %d levels", t,
                               DEPTH_LIMIT);
-        stack[top].node = (uint32_t)nodes[i].left;
+        stack[top].node = n.hot;
         stack[top++].depth = d + 1;
-        stack[top].node = (uint32_t)nodes[i].right;
+        stack[top].node = n.cold;
         stack[top++].depth = d + 1;
     }
     return RD_OK;
@@ -168,11 +206,9 @@ static void leaf_contributions(const path_elem *p, const double *inv, uint32_t u
 
 /* Add tree t's contributions to phi and return its expected value. levels and stack are the
  * scratch sized for the ensemble's maximum depth (see the invariants above). */
-static double tree_shap(const rd_model *m, size_t t, const double *x, path_elem *levels, visit *stack,
-                        const double *inv, double *phi)
+static inline double tree_shap(const rd_model *m, const tree_reader *rd, size_t t, const double *x,
+                               path_elem *levels, visit *stack, const double *inv, double *phi)
 {
-    const rd__xnode *nodes = m->nodes + m->tree_root[t];
-    const float *cover = m->cover + m->tree_root[t];
     double expected = 0;
     size_t top = 0;
     stack[top++] = (visit){.node = 0, .depth = 0, .ud = 0, .feature = -1, .zero = 1, .one = 1, .reach = 1};
@@ -183,17 +219,15 @@ static double tree_shap(const rd_model *m, size_t t, const double *x, path_elem 
             memcpy(p, p - v.depth, v.ud * sizeof(*p)); /* the parent's level starts depth earlier */
         extend_path(p, inv, v.ud, v.zero, v.one, v.feature);
         uint32_t ud = v.ud;
-        const rd__xnode *n = &nodes[v.node];
-        if (n->left < 0) {
-            leaf_contributions(p, inv, ud, (double)n->value, phi);
-            expected += v.reach * (double)n->value;
+        rd__shap_node n;
+        if (!rd->node(m, t, v.node, x, &n)) {
+            leaf_contributions(p, inv, ud, n.value, phi);
+            expected += v.reach * n.value;
             continue;
         }
-        int32_t hot = hot_child(m, n, x), cold = hot == n->left ? n->right : n->left;
-        double w = (double)cover[v.node], hot_zero = (double)cover[hot] / w,
-               cold_zero = (double)cover[cold] / w;
+        double hot_zero = rd->cover(m, t, n.hot) / n.cover, cold_zero = rd->cover(m, t, n.cold) / n.cover;
         double in_zero = 1, in_one = 1;
-        int32_t f = (int32_t)(n->feature & RD__XNODE_FEATURE_MASK);
+        int32_t f = n.feature;
         /* Split on this feature before: unwind it, to extend again with both fractions. */
         for (uint32_t k = 1; k <= ud; k++) {
             if (p[k].feature == f) {
@@ -206,7 +240,7 @@ static double tree_shap(const rd_model *m, size_t t, const double *x, path_elem 
         }
         /* Cold first, so the hot child is walked first (XGBoost's order). */
         if (cold_zero * in_zero != 0)
-            stack[top++] = (visit){.node = (uint32_t)cold,
+            stack[top++] = (visit){.node = n.cold,
                                    .depth = v.depth + 1,
                                    .ud = ud + 1,
                                    .feature = f,
@@ -214,7 +248,7 @@ static double tree_shap(const rd_model *m, size_t t, const double *x, path_elem 
                                    .one = 0,
                                    .reach = v.reach * cold_zero};
         if (hot_zero * in_zero != 0 || in_one != 0)
-            stack[top++] = (visit){.node = (uint32_t)hot,
+            stack[top++] = (visit){.node = n.hot,
                                    .depth = v.depth + 1,
                                    .ud = ud + 1,
                                    .feature = f,
@@ -229,14 +263,20 @@ int rd_model_contributions(const rd_model *m, const double *x, double *out, rd_e
 {
     if (!m || !x || !out)
         return rd_err_set(err, RD_EINVAL, "contributions: no model, input or output");
-    if (m->kind != RD_MODEL_XGBOOST || !m->nodes)
-        return rd_err_set(err, RD_EINVAL, "contributions: TreeSHAP supports XGBoost tree ensembles only");
-    if (!m->cover)
+    const tree_reader *rd = m->kind == RD_MODEL_LIGHTGBM ? &lgbm_reader : &xgb_reader;
+    if (m->kind == RD_MODEL_LIGHTGBM && !rd__lightgbm_has_counts(m))
+        return rd_err_set(err, RD_EINVAL,
+                          "contributions: the model lacks internal_count/leaf_count or has linear leaves, so "
+                          "TreeSHAP cannot run on it");
+    if (m->kind != RD_MODEL_LIGHTGBM && (m->kind != RD_MODEL_XGBOOST || !m->nodes))
+        return rd_err_set(err, RD_EINVAL,
+                          "contributions: TreeSHAP supports XGBoost and LightGBM tree ensembles only");
+    if (m->kind == RD_MODEL_XGBOOST && !m->cover)
         return rd_err_set(err, RD_EINVAL,
                           "contributions: the model has no node covers (sum_hessian), which TreeSHAP needs");
     uint32_t depth = 0;
     for (size_t t = 0; t < m->ntrees; t++) {
-        int rc = scan_tree(m, t, &depth, err);
+        int rc = scan_tree(m, rd, t, &depth, err);
         if (rc != RD_OK)
             return rc;
     }
@@ -256,11 +296,17 @@ int rd_model_contributions(const rd_model *m, const double *x, double *out, rd_e
     size_t stride = m->nfeat + 1;
     for (size_t g = 0; g < m->nout; g++) {
         memset(out + g * stride, 0, m->nfeat * sizeof(*out));
-        out[g * stride + m->nfeat] = (double)m->base_margin[g];
+        out[g * stride + m->nfeat] = m->base_margin ? (double)m->base_margin[g] : 0.0;
     }
+    /* Two calls with a constant reader, so the compiler can specialise each walk. */
     for (size_t t = 0; t < m->ntrees; t++) {
-        double *phi = out + (size_t)m->tree_group[t] * stride;
-        phi[m->nfeat] += tree_shap(m, t, x, levels, stack, inv, phi);
+        if (m->kind == RD_MODEL_LIGHTGBM) {
+            double *phi = out + (size_t)rd__lightgbm_tree_group(m, t) * stride;
+            phi[m->nfeat] += tree_shap(m, &lgbm_reader, t, x, levels, stack, inv, phi);
+        } else {
+            double *phi = out + (size_t)m->tree_group[t] * stride;
+            phi[m->nfeat] += tree_shap(m, &xgb_reader, t, x, levels, stack, inv, phi);
+        }
     }
     rd_free(block);
     return RD_OK;

@@ -641,9 +641,96 @@ static void test_refuse_linear(void **state)
     expect_refusal(build1("regression", 1, big), "tree 0: the model is too large");
 }
 
+/* TreeSHAP over internal_count/leaf_count, against Shapley values by enumeration of the
+ * path-dependent value function (features outside S average their children by count). */
+typedef struct shap_tree {
+    int feat[2], left[2], right[2]; /* children: >= 0 node, < 0 leaf ~c */
+    double thr[2], leaf[3], icount[2], lcount[3];
+} shap_tree;
+
+static const shap_tree shap_trees[2] = {
+    {{0, 1}, {1, -1}, {-3, -2}, {0.5, 0.0}, {1, 2, 3}, {10, 6}, {4, 2, 4}},
+    {{2, 0}, {-1, -2}, {1, -3}, {1.0, -0.5}, {0.5, -1, 0.25}, {8, 5}, {3, 1, 4}},
+};
+
+static double shap_v(const shap_tree *t, int child, unsigned mask, const double *x, double *count)
+{
+    if (child < 0) {
+        *count = t->lcount[~child];
+        return t->leaf[~child];
+    }
+    double v = isnan(x[t->feat[child]]) ? 0.0 : x[t->feat[child]], cl, cr;
+    *count = t->icount[child];
+    if (mask & (1u << t->feat[child]))
+        return shap_v(t, v <= t->thr[child] ? t->left[child] : t->right[child], mask, x, &cl);
+    double vl = shap_v(t, t->left[child], mask, x, &cl), vr = shap_v(t, t->right[child], mask, x, &cr);
+    return (cl * vl + cr * vr) / t->icount[child];
+}
+
+static void test_treeshap_counts(void **state)
+{
+    (void)state;
+    char trees[2][512];
+    const char *tp[2];
+    for (int k = 0; k < 2; k++) {
+        const shap_tree *t = &shap_trees[k];
+        snprintf(trees[k], sizeof(trees[k]),
+                 "num_leaves=3\nnum_cat=0\nsplit_feature=%d %d\nsplit_gain=1 1\nthreshold=%.17g %.17g\n"
+                 "decision_type=2 2\nleft_child=%d %d\nright_child=%d %d\nleaf_value=%.17g %.17g %.17g\n"
+                 "leaf_weight=1 1 1\nleaf_count=%g %g %g\ninternal_value=0 0\ninternal_weight=1 1\n"
+                 "internal_count=%g %g\nis_linear=0\nshrinkage=1\n",
+                 t->feat[0], t->feat[1], t->thr[0], t->thr[1], t->left[0], t->left[1], t->right[0],
+                 t->right[1], t->leaf[0], t->leaf[1], t->leaf[2], t->lcount[0], t->lcount[1], t->lcount[2],
+                 t->icount[0], t->icount[1]);
+        tp[k] = trees[k];
+    }
+    rd_model *m = load(build("binary sigmoid:1", 1, 3, NULL, tp, 2));
+    static const double rows[][3] = {{0, 0, 0},      {1, 1, 2},       {0.4, -1, 1.5},
+                                     {-1, 0.5, 0.5}, {NAN, NAN, NAN}, {0.5, 0, 1}};
+    static const double fact[] = {1, 1, 2, 6};
+    for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+        double got[4], want[4] = {0}, margin, c;
+        rd_err err;
+        assert_int_equal(rd_model_contributions(m, rows[r], got, &err), RD_OK);
+        rd_model_predict(m, rows[r], RD_OUTPUT_RAW, &margin);
+        for (int k = 0; k < 2; k++) {
+            want[3] += shap_v(&shap_trees[k], 0, 0, rows[r], &c);
+            for (int f = 0; f < 3; f++)
+                for (unsigned s = 0; s < 8; s++) {
+                    if (s & (1u << f))
+                        continue;
+                    int n = __builtin_popcount(s);
+                    want[f] += fact[n] * fact[3 - n - 1] / fact[3] *
+                               (shap_v(&shap_trees[k], 0, s | (1u << f), rows[r], &c) -
+                                shap_v(&shap_trees[k], 0, s, rows[r], &c));
+                }
+        }
+        for (int j = 0; j < 4; j++)
+            if (!(fabs(got[j] - want[j]) <= 1e-12))
+                fail_msg("row %zu value %d: %.17g, enumeration %.17g", r, j, got[j], want[j]);
+        assert_true(fabs(got[0] + got[1] + got[2] + got[3] - margin) <= 1e-12);
+        double impact[3];
+        assert_int_equal(rd_model_impacts(m, rows[r], impact, &err), RD_OK);
+        assert_true(impact[0] == got[0] && impact[2] == got[2]);
+    }
+    rd_model_free(m);
+    /* Without counts (or with linear leaves) TreeSHAP refuses. */
+    char nocount[512];
+    snprintf(nocount, sizeof(nocount), "%s", trees[0]);
+    *strstr(nocount, "leaf_count") = 'X';
+    tp[0] = nocount;
+    m = load(build("binary sigmoid:1", 1, 3, NULL, tp, 1));
+    double got[4];
+    rd_err err;
+    assert_int_equal(rd_model_contributions(m, rows[0], got, &err), RD_EINVAL);
+    assert_non_null(strstr(err.msg, "lacks internal_count/leaf_count"));
+    rd_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_treeshap_counts),
         cmocka_unit_test(test_zero_missing_default_right),
         cmocka_unit_test(test_zero_missing_default_left),
         cmocka_unit_test(test_nan_missing),
