@@ -21,7 +21,8 @@ and predict() of the reloaded model are compared bit for bit with `riskd predict
 raw` and `--output probability` (riskd prints %.9g of a float32; parsed with
 numpy.float32). Every file stays in build/xgb-trained/ for inspection.
 
-Output: one line per case, then "N passed, N failed"; exit 1 on any failure. Without
+Output: one line per case, then "N passed, N failed"; exit 1 on any failure. Without the
+shared data: "skipped: shared data not present" and every case skipped. Without
 python3-xgboost: "skipped: python3-xgboost not installed", "0 passed, 0 failed, 1 skipped",
 exit 0.
 """
@@ -510,6 +511,10 @@ def main():
         print(f"riskd binary not found: {RISKD} (set RISKD_BIN)")
         print("0 passed, 1 failed")
         return 1
+    if not os.path.isdir(DATA):
+        print(f"skipped: shared data not present ({DATA})")
+        print(f"0 passed, 0 failed, {len(CASES)} skipped")
+        return 0
     shutil.rmtree(WORK, ignore_errors=True)
     os.makedirs(WORK)
     print(f"xgboost {xgb.__version__} (python {sys.version.split()[0]}), riskd {RISKD}")
