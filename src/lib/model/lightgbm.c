@@ -1057,6 +1057,7 @@ int rd__lightgbm_load(const char *text, size_t len, rd_model **out, rd_err *err)
                    : g->transform == LT_SOFTMAX ? RD__T_SOFTMAX
                    : g->transform == LT_EXP     ? RD__T_EXP
                                                 : RD__T_IDENTITY;
+    rd__shap_prepare(m);
     *out = m;
     return RD_OK;
 }

@@ -57,6 +57,10 @@ struct rd_model {
     struct rd__lgbm *lgbm;
     /* Scorecards and logistic regressions (linear.c); NULL for the others */
     struct rd__linear *lin;
+    /* TreeSHAP, settled once at load (rd__shap_prepare): the deepest tree, and why TreeSHAP
+     * cannot run on this model ("" when it can) */
+    uint32_t shap_depth;
+    char shap_refusal[256]; /* sized as rd_err.msg */
 };
 
 /* Whether float32 category fv is in a categorical split's set (XGBoost's Decision: in the
@@ -115,6 +119,10 @@ bool rd__lightgbm_has_counts(const rd_model *m);
 bool rd__lightgbm_shap_node(const rd_model *m, size_t tree, uint32_t node, const double *x,
                             rd__shap_node *out);
 uint32_t rd__lightgbm_tree_group(const rd_model *m, size_t tree);
+
+/* Check once, when a tree model is loaded, what TreeSHAP needs (covers, depth), so
+ * rd_model_contributions does not rescan the trees on every row. */
+void rd__shap_prepare(rd_model *m);
 
 struct rd__linear;
 struct rd_value;

@@ -32,6 +32,7 @@
  *   covered by the training row counts LightGBM stores, the covers its own TreeSHAP uses.
  * - The model is only read: any number of threads may call this at once. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "model_int.h"
@@ -259,37 +260,53 @@ static inline double tree_shap(const rd_model *m, const tree_reader *rd, size_t 
     return expected;
 }
 
+void rd__shap_prepare(rd_model *m)
+{
+    rd_err err;
+    rd_err_clear(&err);
+    const tree_reader *rd = m->kind == RD_MODEL_LIGHTGBM ? &lgbm_reader : &xgb_reader;
+    if (m->kind == RD_MODEL_LIGHTGBM && !rd__lightgbm_has_counts(m))
+        rd_err_set(
+            &err, RD_EINVAL,
+            "contributions: the model lacks internal_count/leaf_count or has linear leaves, so TreeSHAP "
+            "cannot run on it");
+    else if (m->kind == RD_MODEL_XGBOOST && !m->cover)
+        rd_err_set(&err, RD_EINVAL,
+                   "contributions: the model has no node covers (sum_hessian), which TreeSHAP needs");
+    for (size_t t = 0; t < m->ntrees && err.code == RD_OK; t++)
+        scan_tree(m, rd, t, &m->shap_depth, &err);
+    snprintf(m->shap_refusal, sizeof(m->shap_refusal), "%s", err.msg);
+}
+
+/* The walk's scratch for trees up to this deep lives on the stack (~20 KB); deeper ones are
+ * rare and get a heap block. */
+#define STACK_DEPTH 32
+
 int rd_model_contributions(const rd_model *m, const double *x, double *out, rd_err *err)
 {
     if (!m || !x || !out)
         return rd_err_set(err, RD_EINVAL, "contributions: no model, input or output");
-    const tree_reader *rd = m->kind == RD_MODEL_LIGHTGBM ? &lgbm_reader : &xgb_reader;
-    if (m->kind == RD_MODEL_LIGHTGBM && !rd__lightgbm_has_counts(m))
-        return rd_err_set(err, RD_EINVAL,
-                          "contributions: the model lacks internal_count/leaf_count or has linear leaves, so "
-                          "TreeSHAP cannot run on it");
     if (m->kind != RD_MODEL_LIGHTGBM && (m->kind != RD_MODEL_XGBOOST || !m->nodes))
         return rd_err_set(err, RD_EINVAL,
                           "contributions: TreeSHAP supports XGBoost and LightGBM tree ensembles only");
-    if (m->kind == RD_MODEL_XGBOOST && !m->cover)
-        return rd_err_set(err, RD_EINVAL,
-                          "contributions: the model has no node covers (sum_hessian), which TreeSHAP needs");
-    uint32_t depth = 0;
-    for (size_t t = 0; t < m->ntrees; t++) {
-        int rc = scan_tree(m, rd, t, &depth, err);
-        if (rc != RD_OK)
-            return rc;
+    if (m->shap_refusal[0])
+        return rd_err_set(err, RD_EINVAL, "%s", m->shap_refusal);
+    /* Levels 0..depth of sizes 1..depth+1, the visit stack (at most depth + 1 entries, one
+     * spare), and the reciprocals 1/k for k = 0..depth+1 (inv[0] unused). */
+    size_t depth = m->shap_depth, nlevel = (depth + 1) * (depth + 2) / 2, nstack = depth + 2,
+           ninv = depth + 2;
+    path_elem levels_s[(STACK_DEPTH + 1) * (STACK_DEPTH + 2) / 2], *levels = levels_s;
+    visit stack_s[STACK_DEPTH + 2], *stack = stack_s;
+    double inv_s[STACK_DEPTH + 2], *inv = inv_s;
+    char *block = NULL;
+    if (depth > STACK_DEPTH) {
+        block = rd_malloc(nlevel * sizeof(path_elem) + nstack * sizeof(visit) + ninv * sizeof(double));
+        if (!block)
+            return rd_err_set(err, RD_ENOMEM, "contributions: out of memory");
+        levels = (path_elem *)block;
+        stack = (visit *)(block + nlevel * sizeof(path_elem));
+        inv = (double *)(block + nlevel * sizeof(path_elem) + nstack * sizeof(visit));
     }
-    /* One block: levels 0..depth of sizes 1..depth+1, the visit stack (at most depth + 1
-     * entries, one spare), and the reciprocals 1/k for k = 0..depth+1 (inv[0] unused). */
-    size_t nlevel = ((size_t)depth + 1) * (depth + 2) / 2, nstack = (size_t)depth + 2,
-           ninv = (size_t)depth + 2;
-    char *block = rd_malloc(nlevel * sizeof(path_elem) + nstack * sizeof(visit) + ninv * sizeof(double));
-    if (!block)
-        return rd_err_set(err, RD_ENOMEM, "contributions: out of memory");
-    path_elem *levels = (path_elem *)block;
-    visit *stack = (visit *)(block + nlevel * sizeof(path_elem));
-    double *inv = (double *)(block + nlevel * sizeof(path_elem) + nstack * sizeof(visit));
     inv[0] = 0;
     for (size_t k = 1; k < ninv; k++)
         inv[k] = 1.0 / (double)k;

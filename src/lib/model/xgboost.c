@@ -606,6 +606,7 @@ int rd__xgboost_load(const char *json, size_t len, rd_model **out, rd_err *err)
         rd_model_free(m);
         return rc;
     }
+    rd__shap_prepare(m);
     *out = m;
     return RD_OK;
 }
