@@ -129,6 +129,24 @@ int rd__bands_parse(rd_bundle *b, const rd_value *arr, const char *where, rd_err
     return RD_OK;
 }
 
+/* The path of a file the manifest lists, refused when it is not there. */
+static int listed_path(const char *dir, const char *file, char *path, size_t cap, rd_err *err)
+{
+    snprintf(path, cap, "%s/%s", dir, file);
+    if (access(path, F_OK) != 0)
+        return rd_err_set(err, RD_EINVAL, "%s: listed in the manifest but missing", file);
+    return RD_OK;
+}
+
+static int check_sum(const char *file, const char *want, const char *got, rd_err *err)
+{
+    if (strcmp(want, got) == 0)
+        return RD_OK;
+    return rd_err_set(err, RD_EINVAL,
+                      "%s: checksum mismatch (the manifest says sha256 %.16s..., the file is %.16s...)", file,
+                      want, got);
+}
+
 /* Read a file the manifest lists and check its checksum; the bytes returned are the ones
  * hashed, so what is parsed is what was verified. */
 static int read_checked(const char *dir, const rd_value *files, const char *file, size_t max, char **text,
@@ -138,18 +156,15 @@ static int read_checked(const char *dir, const rd_value *files, const char *file
     if (!want)
         return rd_err_set(err, RD_EINVAL, "manifest.json: files: \"%s\" has no checksum", file);
     char path[4096], hex[RD_SHA256_HEX];
-    snprintf(path, sizeof(path), "%s/%s", dir, file);
-    int rc = rd_file_read(path, max, text, len, err);
+    int rc = listed_path(dir, file, path, sizeof(path), err);
+    if (rc == RD_OK)
+        rc = rd_file_read(path, max, text, len, err);
     if (rc != RD_OK)
         return rc;
     rd_sha256_hex(*text, *len, hex);
-    if (strcmp(hex, want) != 0) {
+    if ((rc = check_sum(file, want, hex, err)) != RD_OK)
         rd_free(*text);
-        return rd_err_set(err, RD_EINVAL,
-                          "%s: checksum mismatch (the manifest says sha256 %.16s..., the file is %.16s...)",
-                          file, want, hex);
-    }
-    return RD_OK;
+    return rc;
 }
 
 static bool plain_file_name(const char *s)
@@ -157,7 +172,8 @@ static bool plain_file_name(const char *s)
     return *s && *s != '.' && !strchr(s, '/') && !strchr(s, '\\') && strlen(s) < 256;
 }
 
-static int check_files(const char *dir, const rd_value *files, rd_err *err)
+/* The manifest's file list: plain names, each with a SHA-256. */
+static int check_file_list(const rd_value *files, rd_err *err)
 {
     if (!files || files->type != RD_VOBJECT || files->len == 0)
         return rd_err_set(err, RD_EINVAL, "manifest.json: files: missing or not an object of checksums");
@@ -170,21 +186,26 @@ static int check_files(const char *dir, const rd_value *files, rd_err *err)
             return rd_err_set(err, RD_EINVAL, "manifest.json: files.%s: not a SHA-256 in lower-case hex",
                               f->key);
     }
-    /* Files the loader does not parse (e.g. fallback.json) are still verified. */
+    return RD_OK;
+}
+
+/* The files the loader does not parse (reference.json, fallback.json, ...): each is hashed
+ * once here; the model and the pipeline were hashed as they were read. */
+static int check_other_files(const char *dir, const rd_value *files, const char *model_file,
+                             const char *pipe_file, rd_err *err)
+{
     for (uint32_t i = 0; i < files->len; i++) {
+        const rd_member *f = &files->u.members[i];
+        if (strcmp(f->key, model_file) == 0 || strcmp(f->key, pipe_file) == 0)
+            continue;
         char path[4096], hex[RD_SHA256_HEX];
-        snprintf(path, sizeof(path), "%s/%s", dir, files->u.members[i].key);
-        if (access(path, F_OK) != 0)
-            return rd_err_set(err, RD_EINVAL, "%s: listed in the manifest but missing",
-                              files->u.members[i].key);
-        int rc = rd_sha256_file(path, hex, err);
+        int rc = listed_path(dir, f->key, path, sizeof(path), err);
+        if (rc == RD_OK)
+            rc = rd_sha256_file(path, hex, err);
+        if (rc == RD_OK)
+            rc = check_sum(f->key, f->val.u.s, hex, err);
         if (rc != RD_OK)
             return rc;
-        if (strcmp(hex, files->u.members[i].val.u.s) != 0)
-            return rd_err_set(
-                err, RD_EINVAL,
-                "%s: checksum mismatch (the manifest says sha256 %.16s..., the file is %.16s...)",
-                files->u.members[i].key, files->u.members[i].val.u.s, hex);
     }
     return RD_OK;
 }
@@ -284,13 +305,13 @@ static int load_parts(rd_bundle *b, const char *dir, rd_err *err)
     const rd_value *m = &b->manifest, *files = get(m, "files");
     int rc = check_identity(b, m, err);
     if (rc == RD_OK)
-        rc = check_files(dir, files, err);
+        rc = check_file_list(files, err);
     const char *model_file = get_str(get(m, "model"), "file"), *pipe_file = get_str(m, "pipeline");
     if (rc == RD_OK && (!model_file || !pipe_file))
         rc = rd_err_set(err, RD_EINVAL, "manifest.json: model.file and pipeline: missing or not strings");
-    if (rc == RD_OK && !get_str(files, get_str(m, "reference") ? get_str(m, "reference") : "reference.json"))
-        rc = rd_err_set(err, RD_EINVAL,
-                        "manifest.json: files: the reference (reference.json) has no checksum");
+    const char *ref_file = get_str(m, "reference") ? get_str(m, "reference") : "reference.json";
+    if (rc == RD_OK && !get_str(files, ref_file))
+        rc = rd_err_set(err, RD_EINVAL, "manifest.json: files: the reference (%s) has no checksum", ref_file);
     char *text = NULL;
     size_t len = 0;
     if (rc == RD_OK &&
@@ -307,6 +328,8 @@ static int load_parts(rd_bundle *b, const char *dir, rd_err *err)
         if (rc != RD_OK)
             rd_err_prefix(err, "%s", pipe_file);
     }
+    if (rc == RD_OK)
+        rc = check_other_files(dir, files, model_file, pipe_file, err);
     if (rc == RD_OK)
         rc = check_features(b, get(m, "features"), err);
     if (rc == RD_OK)

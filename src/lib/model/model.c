@@ -10,7 +10,6 @@
 #include "riskd/arena.h"
 #include "riskd/json.h"
 
-#define MAX_MODEL_BYTES (512u << 20)
 
 int rd_model_load_xgboost(const char *json, size_t len, rd_model **out, rd_err *err)
 {
@@ -24,20 +23,20 @@ int rd_model_load_lightgbm(const char *text, size_t len, rd_model **out, rd_err 
 
 int rd_model_load_json(const char *json, size_t len, rd_model **out, rd_err *err)
 {
-    /* A linear model names its type at the top level; anything else (including text the
-     * strict parser refuses, like the bare NaN XGBoost writes in categorical models) goes to
-     * the XGBoost loader, which reads its numbers as float32 and gives its own errors. */
+    /* XGBoost models are the large ones: they are parsed once, by their loader (which reads
+     * numbers as float32 and accepts XGBoost's bare NaN). Only a document it refuses is parsed
+     * again, to see whether it is a linear model, which names its "type"; if not, the
+     * XGBoost loader's error stands. */
+    int rc = rd__xgboost_load(json, len, out, err);
+    if (rc == RD_OK || rc == RD_ENOMEM)
+        return rc;
     rd_arena a;
     rd_arena_init(&a, 0);
     rd_value root;
     rd_err scratch;
-    rd_json_limits lim = {.max_bytes = MAX_MODEL_BYTES, .max_nodes = 64u << 20};
-    int rc;
-    if (rd_json_parse(json, len, &lim, &a, &root, &scratch) == RD_OK && root.type == RD_VOBJECT &&
+    if (rd_json_parse(json, len, NULL, &a, &root, &scratch) == RD_OK && root.type == RD_VOBJECT &&
         rd__linear_type(&root))
         rc = rd__linear_load(&root, out, err);
-    else
-        rc = rd__xgboost_load(json, len, out, err);
     rd_arena_deinit(&a);
     return rc;
 }
@@ -61,7 +60,7 @@ int rd_model_load_file(const char *path, rd_model **out, rd_err *err)
 {
     char *text;
     size_t len;
-    int rc = rd_file_read(path, MAX_MODEL_BYTES, &text, &len, err);
+    int rc = rd_file_read(path, RD_MODEL_MAX_BYTES, &text, &len, err);
     if (rc != RD_OK)
         return rc;
     rc = rd_model_load_buffer(text, len, out, err);
