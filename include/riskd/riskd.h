@@ -6,6 +6,7 @@
 #include "riskd/err.h"
 #include "riskd/arena.h"
 #include "riskd/hash.h"
+#include "riskd/parallel.h"
 #include "riskd/value.h"
 #include "riskd/json.h"
 #include "riskd/logic.h"

@@ -6,7 +6,6 @@
  * that cannot be scored is reported on stderr with its line and left out of the output;
  * --strict stops at the first. */
 #include <getopt.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include "riskd/arena.h"
 #include "riskd/bundle.h"
 #include "riskd/csv.h"
+#include "riskd/parallel.h"
 
 #define BLOCK 4096
 
@@ -48,41 +48,16 @@ typedef struct row {
 typedef struct job {
     const rd_bundle *b;
     row *rows;
-    size_t from, to, k;
+    size_t k;
 } job;
 
-static void *score_share(void *arg)
+static void score_share(void *ud, size_t from, size_t to)
 {
-    job *j = arg;
-    for (size_t i = j->from; i < j->to; i++) {
+    const job *j = ud;
+    for (size_t i = from; i < to; i++) {
         row *r = &j->rows[i];
         if (r->rc == RD_OK)
             r->rc = rd_bundle_score(j->b, &r->rec, j->k, &r->sc, &r->err);
-    }
-    return NULL;
-}
-
-static void score_block(const rd_bundle *b, row *rows, size_t n, size_t k, int threads)
-{
-    job jobs[64];
-    pthread_t tid[64];
-    bool started[64] = {false};
-    size_t t = (size_t)threads < n / 64 + 1 ? (size_t)threads : n / 64 + 1;
-    t = t < 1 ? 1 : t > 64 ? 64 : t;
-    size_t per = n / t, rest = n % t, at = 0;
-    for (size_t i = 0; i < t; i++) {
-        size_t m = per + (i < rest);
-        jobs[i] = (job){b, rows, at, at + m, k};
-        at += m;
-    }
-    for (size_t i = 1; i < t; i++)
-        started[i] = pthread_create(&tid[i], NULL, score_share, &jobs[i]) == 0;
-    score_share(&jobs[0]);
-    for (size_t i = 1; i < t; i++) {
-        if (started[i])
-            pthread_join(tid[i], NULL);
-        else
-            score_share(&jobs[i]);
     }
 }
 
@@ -181,7 +156,8 @@ static int one_block(run *u, rd_arena *a, row *rows, bool *eof, cli_progress *ba
         }
         n++;
     }
-    score_block(u->b, rows, n, u->k, u->threads);
+    job j = {u->b, rows, u->k};
+    rd_parallel_for(n, u->threads, 64, score_share, &j);
     for (size_t i = 0; i < n; i++) {
         row *r = &rows[i];
         if (r->rc != RD_OK) {
@@ -285,10 +261,6 @@ int cmd_score(int argc, char **argv)
     int rc = parse_args(argc, argv, &bundle, &inp, &outp, &id, &k, &threads, &strict);
     if (rc != CLI_OK)
         return rc < 0 ? CLI_OK : rc;
-    if (threads == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (n > 64 ? 64 : (int)n) : 1;
-    }
     rd_err err;
     rd_bundle *b;
     if (rd_bundle_load(bundle, &b, &err) != RD_OK) {

@@ -1,15 +1,13 @@
 /* Models: loading by format, accessors, and batch prediction over threads.
  *
  * Invariant: a loaded model is never written again; prediction reads it only. */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "model_int.h"
 #include "riskd/arena.h"
 #include "riskd/json.h"
-
+#include "riskd/parallel.h"
 
 int rd_model_load_xgboost(const char *json, size_t len, rd_model **out, rd_err *err)
 {
@@ -123,17 +121,15 @@ struct batch {
     const rd_model *m;
     const double *x;
     double *out;
-    size_t from, to;
     rd_output kind;
 };
 
-static void *batch_run(void *arg)
+static void batch_run(void *ud, size_t from, size_t to)
 {
-    struct batch *b = arg;
+    const struct batch *b = ud;
     size_t nf = b->m->nfeat, no = rd_model_num_outputs(b->m, b->kind);
-    for (size_t r = b->from; r < b->to; r++)
+    for (size_t r = from; r < to; r++)
         rd_model_predict(b->m, b->x + r * nf, b->kind, b->out + r * no);
-    return NULL;
 }
 
 int rd_model_predict_batch(const rd_model *m, const double *x, size_t nrows, rd_output kind, double *out,
@@ -141,35 +137,8 @@ int rd_model_predict_batch(const rd_model *m, const double *x, size_t nrows, rd_
 {
     if (!m || (!x && nrows) || (!out && nrows))
         return rd_err_set(err, RD_EINVAL, "predict: no model, input or output");
-    if (threads <= 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (int)n : 1;
-    }
-    if ((size_t)threads > nrows / 256 + 1) /* small batches are not worth a thread */
-        threads = (int)(nrows / 256 + 1);
-    if (threads > 64)
-        threads = 64;
-    if (threads < 1)
-        threads = 1;
-    struct batch b[64];
-    pthread_t tid[64];
-    bool started[64] = {false};
-    size_t per = nrows / (size_t)threads, rest = nrows % (size_t)threads, at = 0;
-    for (int t = 0; t < threads; t++) {
-        size_t n = per + ((size_t)t < rest);
-        b[t] = (struct batch){m, x, out, at, at + n, kind};
-        at += n;
-    }
-    /* The calling thread takes the first share; a thread that cannot start is done here. */
-    for (int t = 1; t < threads; t++)
-        started[t] = pthread_create(&tid[t], NULL, batch_run, &b[t]) == 0;
-    batch_run(&b[0]);
-    for (int t = 1; t < threads; t++) {
-        if (started[t])
-            pthread_join(tid[t], NULL);
-        else
-            batch_run(&b[t]);
-    }
+    struct batch b = {m, x, out, kind};
+    rd_parallel_for(nrows, threads, 256, batch_run, &b);
     return RD_OK;
 }
 
