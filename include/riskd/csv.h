@@ -25,9 +25,9 @@ RD_API int rd_csv_find(const rd_csv *c, const char *name);
 
 /* Read the next record: returns 1 with the fields in *fields (NUL-terminated, borrowed until
  * the next call), 0 at the end, or an error code: RD_EPARSE for a record with the wrong
- * number of fields or an unterminated quote (the message names the line; the reader
- * continues with the next record), RD_ELIMIT for a record over 1 MiB, RD_EIO. Blank lines
- * are skipped. */
+ * number of fields or an unterminated quote (the reader continues with the next record;
+ * rd_csv_line names the record's line, the message does not), RD_ELIMIT for a record over 1 MiB, RD_EIO.
+ * Blank lines are skipped. */
 RD_API int rd_csv_next(rd_csv *c, char ***fields, rd_err *err);
 /* The line the last record started on (1 is the header). */
 RD_API size_t rd_csv_line(const rd_csv *c);

@@ -18,6 +18,7 @@
 #ifndef RISKD_PIPELINE_H
 #define RISKD_PIPELINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +43,8 @@ RD_API const char *rd_pipeline_input_name(const rd_pipeline *p, size_t i);
 /* The raw input output feature i is made from (one-hot features of one input share it, so
  * reason codes can be summed per input). */
 RD_API size_t rd_pipeline_feature_input(const rd_pipeline *p, size_t i);
+/* Whether raw input i is a number (else a category). */
+RD_API bool rd_pipeline_input_is_number(const rd_pipeline *p, size_t i);
 
 /* Write the pipeline spec of a WOE scorecard (the scorecard JSON of docs/formats.md) to out:
  * one input per characteristic, one "woe" feature binning it exactly as the scorecard does,

@@ -93,8 +93,9 @@ static int cmd_build(int argc, char **argv)
         case 'c': o.created_by = optarg; break;
         case 's':
         case 'r': {
-            long v = strtol(optarg, NULL, 10);
-            if (v < 1 || v > (c == 's' ? 1000 : 16)) {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < 1 || v > (c == 's' ? 1000 : 16)) {
                 cli_errorf("--%s: 1 to %d", c == 's' ? "samples" : "reasons", c == 's' ? 1000 : 16);
                 return CLI_USAGE;
             }

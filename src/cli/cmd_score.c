@@ -145,11 +145,11 @@ static int one_block(run *u, rd_arena *a, row *rows, bool *eof, cli_progress *ba
             break;
         }
         if (got == RD_EIO) {
-            cli_errorf("%s: %s", u->in_name, r->err.msg);
+            cli_errorf("%s:%zu: %s", u->in_name, r->line, r->err.msg);
             return CLI_IO;
         }
         if (got < 0)
-            r->rc = got; /* the message already names the line */
+            r->rc = got;
         else if (keep_record(a, u->csv, f, u->id_col, r) != 0) {
             cli_errorf("out of memory");
             return CLI_IO;
@@ -161,10 +161,7 @@ static int one_block(run *u, rd_arena *a, row *rows, bool *eof, cli_progress *ba
     for (size_t i = 0; i < n; i++) {
         row *r = &rows[i];
         if (r->rc != RD_OK) {
-            if (strncmp(r->err.msg, "line ", 5) == 0)
-                cli_errorf("%s:%s", u->in_name, r->err.msg + 5);
-            else
-                cli_errorf("%s:%zu: %s", u->in_name, r->line, r->err.msg);
+            cli_errorf("%s:%zu: %s", u->in_name, r->line, r->err.msg);
             u->rejected++;
             if (u->strict)
                 return CLI_INVALID_INPUT;

@@ -28,6 +28,12 @@ for f in manifest.json model.json pipeline.json reference.json; do
     [ -s "$B/$f" ]; check "build wrote $f" 0 $?
 done
 [ ! -e "$T/demo_lr_v1.0.tmp-"* ]; check "no temporary directory left" 0 $?
+grep -q '"age": {"type":"number","missing":0,"cuts":\[' "$B/reference.json"; check "reference: number input binned" 0 $?
+grep -q '"home": {"type":"category","missing":0,"levels":{"rent":134,"own":66}}' "$B/reference.json"
+check "reference: category input counted" 0 $?
+"$BIN" bundle build --name demo_lr_v1.1 --model "$T/lr.json" --pipeline "$T/pipe.json" --data "$T/data.csv" \
+    --reasons 4x --out "$T/x" >"$T/out" 2>&1
+check "--reasons 4x refused" 2 $? "--reasons: 1 to 16" "$T/out"
 "$BIN" bundle verify "$B" >"$T/out" 2>&1
 check "verify" 0 $? "demo_lr_v1.0: ok \(3 files match their checksums, 5 sample rows re-predicted\)" "$T/out"
 "$BIN" bundle inspect "$B" >"$T/out" 2>&1

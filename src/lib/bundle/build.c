@@ -107,24 +107,6 @@ static void gather_free(gather *g)
     rd_buf_deinit(&g->samples);
 }
 
-/* Whether the pipeline reads input i as a number: a record with a non-numeric string for it
- * is refused with RD_ETYPE. */
-static bool input_is_numeric(const rd_pipeline *p, size_t i)
-{
-    rd_member m = {rd_pipeline_input_name(p, i), (uint32_t)strlen(rd_pipeline_input_name(p, i)),
-                   rd_value_string("\x01", 1)};
-    rd_value rec = {.type = RD_VOBJECT, .len = 1, .u.members = &m};
-    double stack[256], *x = stack;
-    size_t nf = rd_pipeline_num_features(p);
-    if (nf > 256 && !(x = rd_malloc(nf * sizeof(double))))
-        return false;
-    rd_err err;
-    bool numeric = rd_pipeline_apply(p, &rec, x, NULL, &err) == RD_ETYPE;
-    if (x != stack)
-        rd_free(x);
-    return numeric;
-}
-
 static int gather_init(gather *g, const rd_pipeline *p, const rd_csv *csv, rd_err *err)
 {
     g->nin = rd_pipeline_num_inputs(p);
@@ -138,7 +120,7 @@ static int gather_init(gather *g, const rd_pipeline *p, const rd_csv *csv, rd_er
         return rd_err_set(err, RD_ENOMEM, "out of memory");
     for (size_t i = 0; i < g->nin; i++) {
         g->col[i] = rd_csv_find(csv, rd_pipeline_input_name(p, i));
-        g->numeric[i] = input_is_numeric(p, i);
+        g->numeric[i] = rd_pipeline_input_is_number(p, i);
     }
     return RD_OK;
 }
@@ -214,17 +196,15 @@ static int gather_data(gather *g, const rd_bundle *b, const rd_bundle_build_opts
         rc = got < 0 ? got
                      : gather_row(g, b, csv, f, label_col, o->positive ? o->positive : "1",
                                   o->samples ? o->samples : 20, err);
-        if (rc != RD_OK && got > 0)
-            rd_err_prefix(err, "line %zu", rd_csv_line(csv));
+        if (rc != RD_OK)
+            rd_err_prefix(err, "%s: line %zu", o->data_path, rd_csv_line(csv));
         if (o->progress && (g->rows % 4096 == 0 || rc != RD_OK))
             o->progress(o->progress_ud, rd_csv_offset(csv), rd_csv_size(csv));
     }
     if (o->progress)
         o->progress(o->progress_ud, rd_csv_offset(csv), rd_csv_size(csv));
     if (rc == RD_OK && g->rows == 0)
-        rc = rd_err_set(err, RD_EINVAL, "no data rows");
-    if (rc != RD_OK && strncmp(err->msg, o->data_path, strlen(o->data_path)) != 0)
-        rd_err_prefix(err, "%s", o->data_path);
+        rc = rd_err_set(err, RD_EINVAL, "%s: no data rows", o->data_path);
     rd_csv_close(csv);
     return rc;
 }

@@ -97,14 +97,13 @@ static int split(rd_csv *c, size_t *nfields, rd_err *err)
             if (add_field(c, &n, w) != 0)
                 return rd_err_set(err, RD_ENOMEM, "out of memory");
         } else if (was_quoted) {
-            return rd_err_set(err, RD_EPARSE, "line %zu: text after a closing quote in field %zu", c->lineno,
-                              n);
+            return rd_err_set(err, RD_EPARSE, "text after a closing quote in field %zu", n);
         } else {
             *w++ = *r;
         }
     }
     if (quoted)
-        return rd_err_set(err, RD_EPARSE, "line %zu: unterminated quoted field", c->lineno);
+        return rd_err_set(err, RD_EPARSE, "unterminated quoted field");
     *w = '\0';
     *nfields = n;
     return RD_OK;
@@ -118,7 +117,7 @@ static int read_record(rd_csv *c, size_t *n, rd_err *err)
         c->lineno = c->next_line + 1;
         ssize_t got = read_line(c);
         if (got < 0)
-            return rd_err_set(err, RD_EIO, "line %zu: read error", c->lineno);
+            return rd_err_set(err, RD_EIO, "read error");
         if (got == 0)
             return 0;
         if (c->lineno == 1 && c->len >= 3 && memcmp(c->buf, "\xef\xbb\xbf", 3) == 0) { /* UTF-8 BOM */
@@ -133,7 +132,7 @@ static int read_record(rd_csv *c, size_t *n, rd_err *err)
                 break; /* split reports the open quote */
         }
         if (c->len > MAX_RECORD)
-            return rd_err_set(err, RD_ELIMIT, "line %zu: record longer than %u bytes", c->lineno, MAX_RECORD);
+            return rd_err_set(err, RD_ELIMIT, "record longer than %u bytes", MAX_RECORD);
         if (c->buf[0] == '\n' || (c->buf[0] == '\r' && c->buf[1] == '\n') || c->buf[0] == '\0')
             continue; /* blank line */
         int rc = split(c, n, err);
@@ -146,15 +145,15 @@ static int keep_header(rd_csv *c, size_t n, rd_err *err)
 {
     char **f = c->fields, **names;
     if (n == 0 || !f)
-        return rd_err_set(err, RD_EPARSE, "line 1: no columns");
+        return rd_err_set(err, RD_EPARSE, "no columns");
     if (!(names = c->names = rd_calloc(n, sizeof(char *))))
         return rd_err_set(err, RD_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
         if (f[i][0] == '\0')
-            return rd_err_set(err, RD_EPARSE, "line 1: column %zu has no name", i + 1);
+            return rd_err_set(err, RD_EPARSE, "column %zu has no name", i + 1);
         for (size_t j = 0; j < i; j++)
             if (strcmp(names[j], f[i]) == 0)
-                return rd_err_set(err, RD_EPARSE, "line 1: column \"%s\" appears twice", f[i]);
+                return rd_err_set(err, RD_EPARSE, "column \"%s\" appears twice", f[i]);
         if (!(names[i] = rd_strndup(f[i], strlen(f[i]))))
             return rd_err_set(err, RD_ENOMEM, "out of memory");
         c->ncols = i + 1;
@@ -179,10 +178,12 @@ int rd_csv_open(const char *path, rd_csv **out, rd_err *err)
         c->size = (uint64_t)st.st_size;
     size_t n = 0;
     int rc = read_record(c, &n, err);
-    if (rc == 0)
-        rc = rd_err_set(err, RD_EPARSE, "empty (a header line naming the columns is required)");
     if (rc == 1)
         rc = keep_header(c, n, err);
+    if (rc < 0)
+        rd_err_prefix(err, "line 1");
+    else if (rc == 0 && c->ncols == 0)
+        rc = rd_err_set(err, RD_EPARSE, "empty (a header line naming the columns is required)");
     if (rc != RD_OK) {
         rd_err_prefix(err, "%s", std ? "stdin" : path);
         rd_csv_close(c);
@@ -227,7 +228,7 @@ int rd_csv_next(rd_csv *c, char ***fields, rd_err *err)
     if (rc != 1)
         return rc;
     if (n != c->ncols)
-        return rd_err_set(err, RD_EPARSE, "line %zu: %zu fields, the header has %zu", c->lineno, n, c->ncols);
+        return rd_err_set(err, RD_EPARSE, "%zu fields, the header has %zu", n, c->ncols);
     *fields = c->fields;
     return 1;
 }

@@ -135,6 +135,15 @@ static int opt_number(const rd_value *o, const char *key, double *out)
     return 0;
 }
 
+/* Index of level v in levels (an array of strings), or -1. */
+static int level_index(const rd_value *levels, const rd_value *v)
+{
+    for (uint32_t j = 0; j < levels->len; j++)
+        if (levels->u.items[j].len == v->len && memcmp(levels->u.items[j].u.s, v->u.s, v->len) == 0)
+            return (int)j;
+    return -1;
+}
+
 /* WOE binning: cuts (ascending) for a number input, levels for a category input; one woe
  * value per bin; missing_woe and unknown_woe default to 0 (the neutral weight). */
 static int parse_woe(rd_pipeline *p, feature *f, const rd_value *o, size_t i, rd_err *err)
@@ -156,9 +165,14 @@ static int parse_woe(rd_pipeline *p, feature *f, const rd_value *o, size_t i, rd
         if (!levels || levels->type != RD_VARRAY || levels->len == 0 || cuts)
             return bad(err, "features", i,
                        ".levels: a woe feature of a category input needs levels (and no cuts)");
-        for (uint32_t j = 0; j < levels->len; j++)
+        for (uint32_t j = 0; j < levels->len; j++) {
             if (levels->u.items[j].type != RD_VSTRING)
                 return bad(err, "features", i, ".levels: must be an array of strings");
+            if (level_index(&(rd_value){.type = RD_VARRAY, .len = j, .u.items = levels->u.items},
+                            &levels->u.items[j]) >= 0)
+                return rd_err_set(err, RD_EINVAL, "features[%zu].levels: \"%s\" is listed twice", i,
+                                  levels->u.items[j].u.s);
+        }
         f->levels = levels;
         f->nbins = levels->len;
     }
@@ -285,6 +299,10 @@ const char *rd_pipeline_feature_name(const rd_pipeline *p, size_t i)
     return i < p->nfeatures ? p->features[i].name : NULL;
 }
 size_t rd_pipeline_feature_input(const rd_pipeline *p, size_t i) { return p->features[i].input; }
+bool rd_pipeline_input_is_number(const rd_pipeline *p, size_t i)
+{
+    return i < p->ninputs && p->inputs[i].type == IN_NUMBER;
+}
 size_t rd_pipeline_num_inputs(const rd_pipeline *p) { return p->ninputs; }
 const char *rd_pipeline_input_name(const rd_pipeline *p, size_t i)
 {
@@ -313,14 +331,6 @@ static int raw_number(const input *in, const rd_value *v, double *out, rd_err *e
     if ((!isnan(in->min) && *out < in->min) || (!isnan(in->max) && *out > in->max))
         return rd_err_set(err, RD_EINVAL, "%s: %g is outside [%g, %g]", in->name, *out, in->min, in->max);
     return RD_OK;
-}
-
-static int level_index(const rd_value *levels, const rd_value *v)
-{
-    for (uint32_t j = 0; j < levels->len; j++)
-        if (levels->u.items[j].len == v->len && memcmp(levels->u.items[j].u.s, v->u.s, v->len) == 0)
-            return (int)j;
-    return -1;
 }
 
 /* The WOE of a number (NaN: missing); its bin is the number of cuts <= x. */

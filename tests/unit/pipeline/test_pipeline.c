@@ -174,6 +174,8 @@ static void test_woe_spec_errors(void **state)
                       "features[0].woe: must be an array of 3 finite numbers (one per bin)");
     expect_spec_error("{\"features\":[{\"name\":\"a\",\"kind\":\"woe\",\"levels\":[\"x\",1],\"woe\":[0,0]}]}",
                       "features[0].levels: must be an array of strings");
+    expect_spec_error("{\"features\":[{\"name\":\"a\",\"kind\":\"woe\",\"levels\":[\"x\",\"y\",\"x\"],\"woe\":[0,0,0]}]}",
+                      "features[0].levels: \"x\" is listed twice");
     expect_spec_error("{\"features\":[{\"name\":\"a\",\"kind\":\"woe\",\"woe\":[0]}]}",
                       "features[0].levels: a woe feature of a category input needs levels (and no cuts)");
     expect_spec_error("{\"inputs\":[{\"name\":\"a\",\"type\":\"number\"}],\"features\":[{\"name\":\"a\","
