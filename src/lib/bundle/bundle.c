@@ -196,7 +196,7 @@ static int check_other_files(const char *dir, const rd_value *files, const char 
 {
     for (uint32_t i = 0; i < files->len; i++) {
         const rd_member *f = &files->u.members[i];
-        if (strcmp(f->key, model_file) == 0 || strcmp(f->key, pipe_file) == 0)
+        if ((model_file && strcmp(f->key, model_file) == 0) || (pipe_file && strcmp(f->key, pipe_file) == 0))
             continue;
         char path[4096], hex[RD_SHA256_HEX];
         int rc = listed_path(dir, f->key, path, sizeof(path), err);

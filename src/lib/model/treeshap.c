@@ -297,7 +297,7 @@ int rd_model_contributions(const rd_model *m, const double *x, double *out, rd_e
            ninv = depth + 2;
     path_elem levels_s[(STACK_DEPTH + 1) * (STACK_DEPTH + 2) / 2], *levels = levels_s;
     visit stack_s[STACK_DEPTH + 2], *stack = stack_s;
-    double inv_s[STACK_DEPTH + 2], *inv = inv_s;
+    double inv_s[STACK_DEPTH + 2] = {0}, *inv = inv_s;
     char *block = NULL;
     if (depth > STACK_DEPTH) {
         block = rd_malloc(nlevel * sizeof(path_elem) + nstack * sizeof(visit) + ninv * sizeof(double));
