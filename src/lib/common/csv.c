@@ -133,6 +133,8 @@ static int read_record(rd_csv *c, size_t *n, rd_err *err)
         }
         if (c->len > MAX_RECORD)
             return rd_err_set(err, RD_ELIMIT, "record longer than %u bytes", MAX_RECORD);
+        if (memchr(c->buf, '\0', c->len)) /* a field would end there, silently */
+            return rd_err_set(err, RD_EPARSE, "NUL byte in the record");
         if (c->buf[0] == '\n' || (c->buf[0] == '\r' && c->buf[1] == '\n') || c->buf[0] == '\0')
             continue; /* blank line */
         int rc = split(c, n, err);

@@ -127,6 +127,29 @@ static void test_record_limit(void **state)
     rd_csv_close(c);
 }
 
+/* A NUL byte would cut a field short without a word: the record is refused instead. */
+static void test_nul_byte(void **state)
+{
+    (void)state;
+    snprintf(path, sizeof(path), "/tmp/riskd-csv-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    static const char text[] = "a,b\n1,x\0y\n2,z\n";
+    assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
+    close(fd);
+    rd_csv *c;
+    rd_err err;
+    assert_int_equal(rd_csv_open(path, &c, &err), RD_OK);
+    unlink(path);
+    char **f;
+    assert_int_equal(rd_csv_next(c, &f, &err), RD_EPARSE);
+    assert_string_equal(err.msg, "NUL byte in the record");
+    assert_int_equal(rd_csv_line(c), 2);
+    assert_int_equal(rd_csv_next(c, &f, &err), 1);
+    assert_string_equal(f[1], "z");
+    rd_csv_close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -134,6 +157,7 @@ int main(void)
         cmocka_unit_test(test_bad_records),
         cmocka_unit_test(test_bad_headers),
         cmocka_unit_test(test_record_limit),
+        cmocka_unit_test(test_nul_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
