@@ -38,12 +38,13 @@ LDLIBS := $(PKG_LIBS) -lnettle -lm -lpthread
 
 LIB_SRC := $(sort $(wildcard src/lib/*/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
+SERVER_SRC := $(sort $(wildcard src/server/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/*/test_*.c))
 CONF_SRC := $(sort $(wildcard tests/conformance/*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
-CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o) $(SERVER_SRC:%.c=$(B)/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:%.c=$(B)/%)
 CONF_BIN := $(CONF_SRC:%.c=$(B)/%)
 BENCH_BIN := $(BENCH_SRC:%.c=$(B)/%)
@@ -70,7 +71,7 @@ $(B)/libriskd.so: $(LIB_OBJ)
 	$(Q)$(call msg,LD,$@) $(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/riskd: $(CLI_OBJ) $(B)/libriskd.a
-	$(Q)$(call msg,LD,$@) $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(call msg,LD,$@) $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd
 
 # Unit tests: one cmocka binary per source file; they may reach module internals.
 $(B)/tests/%: tests/%.c $(B)/libriskd.a
@@ -116,8 +117,8 @@ bench:
 	@bench/run.sh
 
 lint:
-	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) include/riskd/*.h src/lib/*/*.h
-	clang-tidy --quiet $(LIB_SRC) $(CLI_SRC) -- $(CPPFLAGS) -std=c11
+	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(SERVER_SRC) include/riskd/*.h src/lib/*/*.h src/server/*.h
+	clang-tidy --quiet $(LIB_SRC) $(CLI_SRC) $(SERVER_SRC) -- $(CPPFLAGS) -std=c11
 
 demo: deps all
 	@scripts/demo.sh

@@ -66,6 +66,12 @@ RD_API void rd_flagset_unref(rd_flagset *fs);
 RD_API size_t rd_flagset_count(const rd_flagset *fs);
 /* Key of the i-th flag in document order (borrowed, lives with fs). */
 RD_API const char *rd_flagset_key(const rd_flagset *fs, size_t i);
+/* Index of flag key (key_len bytes) in document order, or -1 when the set has no such flag.
+ * A hash lookup. */
+RD_API long rd_flagset_find(const rd_flagset *fs, const char *key, size_t key_len);
+/* The variants of the i-th flag, name -> value, as *out (an object borrowing from fs);
+ * RD_ENOTFOUND when i is out of range. */
+RD_API int rd_flagset_variants(const rd_flagset *fs, size_t i, rd_value *out);
 /* The flag set's own metadata object (borrowed). */
 RD_API const rd_value *rd_flagset_metadata(const rd_flagset *fs);
 

@@ -52,9 +52,13 @@ RD_API bool rd_pipeline_input_is_number(const rd_pipeline *p, size_t i);
 RD_API int rd_pipeline_spec_from_scorecard(const char *json, size_t len, rd_buf *out, rd_err *err);
 
 /* What applying the pipeline to one record saw. */
+#define RD_PIPELINE_REPORT_MAX 32
 typedef struct rd_pipeline_report {
     uint32_t missing; /* inputs absent, null or "" */
     uint32_t unknown; /* category levels the spec does not list */
+    /* which inputs, in input order: the first RD_PIPELINE_REPORT_MAX of each */
+    uint32_t missing_inputs[RD_PIPELINE_REPORT_MAX];
+    uint32_t unknown_inputs[RD_PIPELINE_REPORT_MAX];
 } rd_pipeline_report;
 
 /* Turn record (an object: input name -> number, numeric string, or level) into

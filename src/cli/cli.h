@@ -18,6 +18,7 @@ int cmd_flags(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_bundle(int argc, char **argv);
 int cmd_score(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* A progress bar on stderr when it is a terminal (silent in a pipe or a file): done of
  * total units (total 0: unknown, the count alone is shown), redrawn at most 10 times a

@@ -16,6 +16,7 @@ static const char usage[] =
     "  predict    a model alone on a numeric CSV matrix (riskd predict --help)\n"
     "  bundle     build, verify and inspect model bundles (riskd bundle --help)\n"
     "  score      score raw applications with a bundle (riskd score --help)\n"
+    "  serve      the HTTP service: /v1/score and OFREP (riskd serve --help)\n"
     "\n"
     "options:\n"
     "  -h, --help     show this help\n"
@@ -56,6 +57,8 @@ int main(int argc, char **argv)
         return cmd_bundle(argc - 1, argv + 1);
     if (!strcmp(cmd, "score"))
         return cmd_score(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve"))
+        return cmd_serve(argc - 1, argv + 1);
     cli_errorf("unknown command \"%s\" (try riskd --help)", cmd);
     return CLI_USAGE;
 }

@@ -461,6 +461,14 @@ const char *rd_flagset_key(const rd_flagset *fs, size_t i)
     return i < fs->nflags ? fs->flags[i].key : NULL;
 }
 
+int rd_flagset_variants(const rd_flagset *fs, size_t i, rd_value *out)
+{
+    if (i >= fs->nflags)
+        return RD_ENOTFOUND;
+    *out = (rd_value){.type = RD_VOBJECT, .len = fs->flags[i].nvariants, .u.members = fs->flags[i].variants};
+    return RD_OK;
+}
+
 const rd_value *rd_flagset_metadata(const rd_flagset *fs) { return &fs->metadata; }
 
 /* ---------------------------------------------------------------- evaluation */
@@ -477,6 +485,12 @@ static const flag *flag_find(const rd_flagset *fs, const char *key, size_t len)
             return f;
         s = (s + 1) & fs->index_mask;
     }
+}
+
+long rd_flagset_find(const rd_flagset *fs, const char *key, size_t key_len)
+{
+    const flag *f = flag_find(fs, key, key_len);
+    return f ? (long)(f - fs->flags) : -1;
 }
 
 static void set_error(rd_resolution *out, rd_flag_error e, const char *msg)

@@ -410,10 +410,15 @@ int rd_pipeline_apply(const rd_pipeline *p, const rd_value *record, double *out,
     for (size_t k = 0; k < p->ninputs; k++) {
         const input *in = &p->inputs[k];
         const rd_value *v = rd_value_get(record, in->name, in->name_len);
-        if (!v || v->type == RD_VNULL || (v->type == RD_VSTRING && v->len == 0))
+        if (!v || v->type == RD_VNULL || (v->type == RD_VSTRING && v->len == 0)) {
+            if (rep.missing < RD_PIPELINE_REPORT_MAX)
+                rep.missing_inputs[rep.missing] = (uint32_t)k;
             rep.missing++;
-        else if (in->type == IN_CATEGORY && v->type == RD_VSTRING && !known_level(p, (uint32_t)k, v))
+        } else if (in->type == IN_CATEGORY && v->type == RD_VSTRING && !known_level(p, (uint32_t)k, v)) {
+            if (rep.unknown < RD_PIPELINE_REPORT_MAX)
+                rep.unknown_inputs[rep.unknown] = (uint32_t)k;
             rep.unknown++;
+        }
     }
     if (report)
         *report = rep;

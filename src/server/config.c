@@ -1,0 +1,335 @@
+/* riskd serve's configuration: defaults, then a file, then RISKD_* variables, then the
+ * command line; every value goes through one table and one validator, so a bad value is
+ * reported the same way wherever it came from, naming where it came from. */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "riskd/arena.h"
+#include "server.h"
+
+const char srv_usage[] =
+    "usage: riskd serve [options]\n"
+    "\n"
+    "Serve scoring (/v1/score) and flag evaluation (OFREP) over HTTP.\n"
+    "Flags alone serve OFREP; bundles alone serve scoring with a single model.\n"
+    "\n"
+    "options (each also a config file key, e.g. max_body_bytes = 65536, and a RISKD_* variable,\n"
+    "e.g. RISKD_MAX_BODY_BYTES; the command line wins over the environment, which wins over the file):\n"
+    "  --config FILE            read `key = value` lines from FILE (also RISKD_CONFIG)\n"
+    "  --flags FILE             flagd flag set to serve and route with\n"
+    "  --bundles DIR            directory of bundle directories (name_vX.Y/manifest.json)\n"
+    "  --listen HOST:PORT       address to listen on (default 127.0.0.1:8080; port 0: the\n"
+    "                           kernel picks one, printed on stdout)\n"
+    "  --data-dir DIR           state directory (default ./riskd-data)\n"
+    "  --route-flag KEY         flag whose string value names the bundle (default model-route)\n"
+    "  --default-bundle NAME    bundle used when the routing flag gives none\n"
+    "  --threads N              HTTP worker threads (default: one per core)\n"
+    "  --max-body-bytes N       request body limit (default 1000000; 413 above)\n"
+    "  --max-batch N            rows per /v1/score/batch request (default 1000)\n"
+    "  --max-json-depth N       nesting limit of a request body (default 32)\n"
+    "  --max-json-fields N      values in a request body (default 200000)\n"
+    "  --max-connections N      open connections (default 10000)\n"
+    "  --reasons N              reason codes per decision, 0..16 (default: the bundle's)\n"
+    "  --reload-interval-ms N   how often files are checked for changes (default 1000)\n"
+    "  --drain-timeout-ms N     on SIGTERM, longest wait for in-flight requests (default 10000)\n"
+    "  --connection-timeout-s N idle keep-alive connections are closed after N s (default 30)\n"
+    "  --log-level LEVEL        debug, info, warn or error (default info)\n"
+    "  --fixed-time UNIX        evaluate $flagd.timestamp at this time (replays, tests)\n"
+    "  --lenient                accept flag sets the way flagd does (default: refuse what\n"
+    "                           the flagd schema forbids)\n"
+    "  --check-config           validate the configuration and the files, then exit\n"
+    "  -h, --help               show this help\n"
+    "\n"
+    "signals: SIGHUP reloads now, SIGTERM/SIGINT drain in-flight requests and stop.\n"
+    "exit codes: 0 stopped cleanly, 1 invalid configuration or files, 2 usage error,\n"
+    "            4 cannot listen or read\n";
+
+typedef enum { K_STR, K_INT, K_SIZE, K_LEVEL, K_BOOL, K_TIME } kind;
+
+struct key {
+    const char *name; /* config file key; the option is --name with '-' for '_' */
+    kind k;
+    size_t off;
+    size_t cap;       /* K_STR: buffer size */
+    long long lo, hi; /* K_INT, K_SIZE, K_TIME: range */
+};
+
+#define S(f)         K_STR, offsetof(srv_config, f), sizeof(((srv_config *)0)->f), 0, 0
+#define I(f, lo, hi) K_INT, offsetof(srv_config, f), 0, lo, hi
+#define Z(f, lo, hi) K_SIZE, offsetof(srv_config, f), 0, lo, hi
+
+static const struct key keys[] = {
+    {"flags", S(flags)},
+    {"bundles", S(bundles)},
+    {"listen", S(listen)},
+    {"data_dir", S(data_dir)},
+    {"route_flag", S(route_flag)},
+    {"default_bundle", S(default_bundle)},
+    {"threads", I(threads, 0, 256)},
+    {"max_body_bytes", Z(max_body_bytes, 64, 1LL << 30)},
+    {"max_batch", Z(max_batch, 1, 1000000)},
+    {"max_json_depth", I(max_json_depth, 2, 1000)},
+    {"max_json_fields", Z(max_json_fields, 16, 100000000)},
+    {"max_connections", Z(max_connections, 1, 1000000)},
+    {"reasons", I(reasons, -1, RD_BUNDLE_MAX_REASONS)},
+    {"reload_interval_ms", I(reload_interval_ms, 50, 3600000)},
+    {"drain_timeout_ms", I(drain_timeout_ms, 0, 3600000)},
+    {"connection_timeout_s", I(connection_timeout_s, 1, 86400)},
+    {"log_level", K_LEVEL, offsetof(srv_config, log_level), 0, 0, 0},
+    {"fixed_time", K_TIME, offsetof(srv_config, fixed_time), 0, 0, 4102444800LL},
+    {"lenient", K_BOOL, offsetof(srv_config, lenient), 0, 0, 0},
+};
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+static void defaults(srv_config *c)
+{
+    memset(c, 0, sizeof *c);
+    strcpy(c->listen, "127.0.0.1:8080");
+    strcpy(c->data_dir, "riskd-data");
+    strcpy(c->route_flag, "model-route");
+    c->max_body_bytes = 1000000; /* flagd's --max-request-body default */
+    c->max_batch = 1000;
+    c->max_json_depth = 32;
+    c->max_json_fields = 200000;
+    c->max_connections = 10000;
+    c->reasons = -1;
+    c->reload_interval_ms = 1000;
+    c->drain_timeout_ms = 10000;
+    c->connection_timeout_s = 30;
+    c->log_level = SRV_INFO;
+}
+
+static const struct key *find_key(const char *name, size_t len)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strlen(keys[i].name) == len && !memcmp(keys[i].name, name, len))
+            return &keys[i];
+    return NULL;
+}
+
+static int parse_int(const char *v, long long lo, long long hi, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno || end == v || *end || n < lo || n > hi)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+/* Set one key from text; where names the source ("riskd.conf:3", "RISKD_THREADS", "--threads"). */
+static int set_key(srv_config *c, const struct key *k, const char *v, const char *where, rd_err *err)
+{
+    char *field = (char *)c + k->off;
+    long long n;
+    switch (k->k) {
+    case K_STR:
+        if (strlen(v) >= k->cap)
+            return rd_err_set(err, RD_EINVAL, "%s: %s is longer than %zu bytes", where, k->name, k->cap - 1);
+        strcpy(field, v);
+        return RD_OK;
+    case K_INT:
+    case K_SIZE:
+    case K_TIME:
+        if (parse_int(v, k->lo, k->hi, &n) < 0)
+            return rd_err_set(err, RD_EINVAL, "%s: %s must be an integer from %lld to %lld, not \"%s\"",
+                              where, k->name, k->lo, k->hi, v);
+        if (k->k == K_INT)
+            *(int *)(void *)field = (int)n;
+        else if (k->k == K_SIZE)
+            *(size_t *)(void *)field = (size_t)n;
+        else
+            *(int64_t *)(void *)field = n;
+        return RD_OK;
+    case K_LEVEL: {
+        static const char *const names[] = {"debug", "info", "warn", "error"};
+        for (int i = 0; i < 4; i++)
+            if (!strcmp(v, names[i])) {
+                *(srv_log_level *)(void *)field = (srv_log_level)i;
+                return RD_OK;
+            }
+        return rd_err_set(err, RD_EINVAL, "%s: log_level must be debug, info, warn or error, not \"%s\"",
+                          where, v);
+    }
+    case K_BOOL:
+        if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes")) {
+            *(bool *)(void *)field = true;
+            return RD_OK;
+        }
+        if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no")) {
+            *(bool *)(void *)field = false;
+            return RD_OK;
+        }
+        return rd_err_set(err, RD_EINVAL, "%s: %s must be true or false, not \"%s\"", where, k->name, v);
+    }
+    return rd_err_set(err, RD_EINTERNAL, "%s: unhandled key kind", where);
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1]))
+        s[--n] = 0;
+    return s;
+}
+
+static int load_file(srv_config *c, const char *path, rd_err *err)
+{
+    char *text;
+    size_t len;
+    int rc = rd_file_read(path, 1 << 20, &text, &len, err);
+    if (rc)
+        return rc;
+    char where[SRV_PATH_MAX + 32];
+    int line = 0;
+    for (char *p = text, *next; p && *p; p = next) {
+        line++;
+        next = strchr(p, '\n');
+        if (next)
+            *next++ = 0;
+        char *hash = strchr(p, '#');
+        if (hash)
+            *hash = 0;
+        char *s = trim(p);
+        if (!*s)
+            continue;
+        snprintf(where, sizeof where, "%s:%d", path, line);
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            rc = rd_err_set(err, RD_EINVAL, "%s: expected `key = value`", where);
+            break;
+        }
+        *eq = 0;
+        char *key = trim(s), *val = trim(eq + 1);
+        const struct key *k = find_key(key, strlen(key));
+        if (!k) {
+            rc = rd_err_set(err, RD_EINVAL, "%s: unknown key \"%s\" (riskd serve --help lists them)", where,
+                            key);
+            break;
+        }
+        if ((rc = set_key(c, k, val, where, err)))
+            break;
+    }
+    rd_free(text);
+    if (!rc)
+        snprintf(c->source, sizeof c->source, "%s", path);
+    return rc;
+}
+
+static int load_env(srv_config *c, rd_err *err)
+{
+    char var[64];
+    for (size_t i = 0; i < NKEYS; i++) {
+        size_t n = (size_t)snprintf(var, sizeof var, "RISKD_%s", keys[i].name);
+        for (size_t j = 6; j < n; j++)
+            var[j] = (char)toupper((unsigned char)var[j]);
+        const char *v = getenv(var);
+        if (v) {
+            int rc = set_key(c, &keys[i], v, var, err);
+            if (rc)
+                return rc;
+        }
+    }
+    return RD_OK;
+}
+
+/* Cross-field rules, checked once whatever the source. */
+static int validate(srv_config *c, rd_err *err)
+{
+    if (!c->flags[0] && !c->bundles[0])
+        return rd_err_set(err, RD_EINVAL, "nothing to serve: give --flags, --bundles or both");
+    const char *colon = strrchr(c->listen, ':');
+    long long port;
+    if (!colon || colon == c->listen || parse_int(colon + 1, 0, 65535, &port) < 0)
+        return rd_err_set(err, RD_EINVAL, "listen: expected HOST:PORT (port 0-65535), not \"%s\"", c->listen);
+    if (!c->route_flag[0])
+        return rd_err_set(err, RD_EINVAL, "route_flag must not be empty");
+    if (c->default_bundle[0] && !c->bundles[0])
+        return rd_err_set(err, RD_EINVAL, "default_bundle \"%s\" needs bundles", c->default_bundle);
+    return RD_OK;
+}
+
+enum { OPT_CONFIG = 1000, OPT_CHECK, OPT_KEY };
+
+static int load_args(srv_config *c, int argc, char **argv, bool *check_only, bool *help, rd_err *err)
+{
+    struct option opts[NKEYS + 4];
+    char names[NKEYS][40];
+    size_t n = 0;
+    for (size_t i = 0; i < NKEYS; i++, n++) {
+        snprintf(names[i], sizeof names[i], "%s", keys[i].name);
+        for (char *p = names[i]; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        opts[n] = (struct option){names[i], keys[i].k == K_BOOL ? no_argument : required_argument, NULL,
+                                  OPT_KEY + (int)i};
+    }
+    opts[n++] = (struct option){"config", required_argument, NULL, OPT_CONFIG};
+    opts[n++] = (struct option){"check-config", no_argument, NULL, OPT_CHECK};
+    opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
+    opts[n] = (struct option){0};
+    optind = 1;
+    opterr = 0;
+    int o;
+    char where[64];
+    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (o == 'h') {
+            *help = true;
+        } else if (o == OPT_CHECK) {
+            *check_only = true;
+        } else if (o == OPT_CONFIG) {
+            /* read before the environment and the other options, see srv_config_load */
+        } else if (o >= OPT_KEY) {
+            const struct key *k = &keys[o - OPT_KEY];
+            snprintf(where, sizeof where, "--%s", names[o - OPT_KEY]);
+            int rc = set_key(c, k, k->k == K_BOOL ? "true" : optarg, where, err);
+            if (rc)
+                return rc;
+        } else if (o == ':') {
+            return rd_err_set(err, RD_EINVAL, "usage: %s needs a value", argv[optind - 1]);
+        } else {
+            return rd_err_set(err, RD_EINVAL, "usage: unknown option \"%s\"", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return rd_err_set(err, RD_EINVAL, "usage: unexpected argument \"%s\"", argv[optind]);
+    return RD_OK;
+}
+
+static const char *config_path(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            return argv[i + 1];
+        if (!strncmp(argv[i], "--config=", 9))
+            return argv[i] + 9;
+    }
+    return getenv("RISKD_CONFIG");
+}
+
+int srv_config_load(int argc, char **argv, srv_config *cfg, bool *check_only, bool *help, rd_err *err)
+{
+    srv_config c;
+    defaults(&c);
+    *check_only = *help = false;
+    const char *file = config_path(argc, argv);
+    int rc;
+    if (file && (rc = load_file(&c, file, err)))
+        return rc;
+    if ((rc = load_env(&c, err)) || (rc = load_args(&c, argc, argv, check_only, help, err)))
+        return rc;
+    if (*help)
+        return RD_OK;
+    if ((rc = validate(&c, err)))
+        return rc;
+    *cfg = c;
+    return RD_OK;
+}

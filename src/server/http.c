@@ -1,0 +1,607 @@
+/* The HTTP layer: libmicrohttpd (epoll, a pool of worker threads, keep-alive), request
+ * limits, routing, responses, and the run loop (signals, file watching, draining).
+ *
+ * Invariants: each worker thread owns an arena (reset after every response), an output
+ * buffer, and a reference to the snapshot it serves from, which it swaps for the new one at
+ * the next request after a reload (one atomic load per request, no lock). A request's body
+ * never exceeds max_body_bytes in memory: a larger one is answered 413 (at once when its
+ * Content-Length says so, else once it has been read and dropped). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "riskd/json.h"
+#include "riskd/parallel.h"
+#include "server.h"
+
+/* What one HTTP request accumulates between the calls libmicrohttpd makes for it. */
+typedef struct conn_req {
+    rd_buf body;
+    bool too_large;
+    double t0;
+} conn_req;
+
+/* Per worker thread. */
+typedef struct worker {
+    rd_arena arena;
+    rd_buf out;
+    srv_snapshot *snap;
+    uint64_t gen;
+} worker;
+
+static struct {
+    const srv_config *cfg;
+    srv_state *state;
+    struct MHD_Daemon *daemon;
+    pthread_key_t worker_key;
+    atomic_bool draining;
+    atomic_int inflight;
+} G;
+
+double srv_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void worker_free(void *p)
+{
+    worker *w = p;
+    srv_snapshot_unref(w->snap);
+    rd_arena_deinit(&w->arena);
+    rd_buf_deinit(&w->out);
+    rd_free(w);
+}
+
+static worker *worker_get(void)
+{
+    worker *w = pthread_getspecific(G.worker_key);
+    if (!w) {
+        if (!(w = rd_calloc(1, sizeof *w)))
+            return NULL;
+        /* A request's parse tree and response scratch: bounded well above what the body
+         * limit allows, so a hostile body fails cleanly instead of exhausting memory. */
+        rd_arena_init(&w->arena, 64 * G.cfg->max_body_bytes + (64u << 20));
+        rd_buf_init(&w->out);
+        pthread_setspecific(G.worker_key, w);
+    }
+    uint64_t gen = srv_state_generation(G.state);
+    if (gen != w->gen) {
+        srv_snapshot_unref(w->snap);
+        w->snap = srv_state_acquire(G.state);
+        w->gen = w->snap->generation;
+    }
+    return w;
+}
+
+/* ------------------------------------------------------------------ replies */
+
+/* OFREP's error codes are its own: a body that does not decode is INVALID_CONTEXT (as in
+ * flagd), everything else GENERAL. */
+static const char *ofrep_code(const char *code)
+{
+    return !strcmp(code, "PARSE_ERROR") || !strcmp(code, "INVALID_CONTEXT") ? "INVALID_CONTEXT" : "GENERAL";
+}
+
+void srv_reply_error(srv_req *r, int status, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    rd_buf_reset(r->out);
+    r->status = status;
+    r->error_code = code;
+    r->content_type = "application/json";
+    if (r->route == SRV_ROUTE_OFREP_FLAG || r->route == SRV_ROUTE_OFREP_BULK) {
+        /* The protocol's failure shapes; the JS client wants key and errorCode even on 500. */
+        rd_buf_putc(r->out, '{');
+        if (r->route == SRV_ROUTE_OFREP_FLAG) {
+            rd_buf_puts(r->out, "\"key\":");
+            rd_json_write_string(r->out, r->flag_key ? r->flag_key : "", r->flag_key_len);
+            rd_buf_putc(r->out, ',');
+        }
+        rd_buf_printf(r->out, "\"errorCode\":\"%s\",\"errorDetails\":", ofrep_code(code));
+        rd_json_write_string(r->out, msg, strlen(msg));
+        rd_buf_putc(r->out, '}');
+        return;
+    }
+    rd_buf_printf(r->out, "{\"error\":{\"code\":\"%s\",\"message\":", code);
+    rd_json_write_string(r->out, msg, strlen(msg));
+    rd_buf_puts(r->out, "}}");
+}
+
+int srv_req_json(srv_req *r, rd_value *out, rd_err *err)
+{
+    rd_json_limits lim = {
+        .max_bytes = r->cfg->max_body_bytes,
+        .max_depth = r->cfg->max_json_depth,
+        .max_nodes = r->cfg->max_json_fields,
+    };
+    int rc = rd_json_parse(r->body, r->len, &lim, r->arena, out, err);
+    if (rc == RD_OK)
+        return 0;
+    if (rc == RD_ENOMEM)
+        srv_reply_error(r, 503, "OUT_OF_MEMORY", "request body: %s", err->msg);
+    else
+        srv_reply_error(r, rd_err_http_status(rc), rd_err_name(rc), "request body: %s", err->msg);
+    return -1;
+}
+
+/* ------------------------------------------------------------------ routing */
+
+typedef struct route_def {
+    const char *path;
+    bool prefix; /* path is a prefix followed by a key */
+    const char *allow;
+    srv_route route;
+    void (*fn)(srv_req *);
+} route_def;
+
+static const route_def routes[] = {
+    {"/ofrep/v1/evaluate/flags", false, "POST", SRV_ROUTE_OFREP_BULK, srv_route_ofrep_bulk},
+    {"/ofrep/v1/evaluate/flags/", false, "POST", SRV_ROUTE_OFREP_BULK, srv_route_ofrep_bulk},
+    {"/ofrep/v1/evaluate/flags/", true, "POST", SRV_ROUTE_OFREP_FLAG, srv_route_ofrep_flag},
+    {"/v1/score", false, "POST", SRV_ROUTE_SCORE, srv_route_score},
+    {"/v1/score/batch", false, "POST", SRV_ROUTE_SCORE_BATCH, srv_route_score_batch},
+    {"/health", false, "GET, HEAD", SRV_ROUTE_HEALTH, srv_route_health},
+    {"/ready", false, "GET, HEAD", SRV_ROUTE_READY, srv_route_ready},
+    {"/metrics", false, "GET, HEAD", SRV_ROUTE_METRICS, srv_route_metrics},
+};
+
+static const route_def *find_route(const char *url)
+{
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        size_t n = strlen(routes[i].path);
+        if (routes[i].prefix ? !strncmp(url, routes[i].path, n) && url[n] && !strchr(url + n, '/')
+                             : !strcmp(url, routes[i].path))
+            return &routes[i];
+    }
+    return NULL;
+}
+
+static bool method_allowed(const route_def *d, const char *method)
+{
+    if (!strcmp(d->allow, "POST"))
+        return !strcmp(method, "POST");
+    return !strcmp(method, "GET") || !strcmp(method, "HEAD");
+}
+
+/* application/json, with parameters (charset) or a +json suffix type. */
+static bool is_json(const char *ct)
+{
+    if (!ct)
+        return false;
+    while (*ct == ' ')
+        ct++;
+    size_t n = strcspn(ct, ";");
+    while (n && ct[n - 1] == ' ')
+        n--;
+    if (n == 16 && !strncasecmp(ct, "application/json", 16))
+        return true;
+    return n > 17 && !strncasecmp(ct, "application/", 12) && !strncasecmp(ct + n - 5, "+json", 5);
+}
+
+/* Validate the request line and headers; the route's handler runs only if all is well. */
+static void dispatch(srv_req *r, struct MHD_Connection *c, const char *url, const char *method, conn_req *cr,
+                     const route_def **def)
+{
+    const route_def *d = find_route(url);
+    *def = d;
+    r->route = d ? d->route : SRV_ROUTE_OTHER;
+    if (d && d->route == SRV_ROUTE_OFREP_FLAG) {
+        r->flag_key = url + strlen(d->path); /* libmicrohttpd has percent-decoded the path */
+        r->flag_key_len = strlen(r->flag_key);
+    }
+    if (!d) {
+        srv_reply_error(r, 404, "NOT_FOUND", "no route %s %s", method, url);
+        return;
+    }
+    if (!method_allowed(d, method)) {
+        srv_reply_error(r, 405, "METHOD_NOT_ALLOWED", "%s %s: allowed: %s", method, url, d->allow);
+        return;
+    }
+    if (cr->too_large) {
+        srv_reply_error(r, 413, "LIMIT_EXCEEDED", "request body is larger than %zu bytes",
+                        r->cfg->max_body_bytes);
+        return;
+    }
+    if (cr->body.len &&
+        !is_json(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+        srv_reply_error(r, 415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json");
+        return;
+    }
+    d->fn(r);
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *c, srv_req *r, const route_def *d)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        r->out->len, r->out->len ? r->out->data : (void *)"", MHD_RESPMEM_MUST_COPY);
+    if (!resp)
+        return MHD_NO;
+    if (r->status != 304)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+    if (r->etag[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, r->etag);
+    if (r->status == 405 && d)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, d->allow);
+    if (atomic_load_explicit(&G.draining, memory_order_relaxed))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static void access_log(const srv_req *r, const char *method, const char *url, double secs)
+{
+    if (!srv_log_enabled(SRV_DEBUG))
+        return;
+    char st[16], ms[32];
+    snprintf(st, sizeof st, "%d", r->status);
+    snprintf(ms, sizeof ms, "%.3f", secs * 1e3);
+    srv_log(SRV_DEBUG, "request", "method", method, "path", url, "#status", st, "#latency_ms", ms, "error",
+            r->error_code, NULL);
+}
+
+static enum MHD_Result respond(struct MHD_Connection *c, const char *url, const char *method, conn_req *cr)
+{
+    worker *w = worker_get();
+    if (!w)
+        return MHD_NO; /* out of memory: libmicrohttpd closes the connection */
+    srv_req r = {
+        .cfg = G.cfg,
+        .snap = w->snap,
+        .arena = &w->arena,
+        .body = rd_buf_cstr(&cr->body),
+        .len = cr->body.len,
+        .if_none_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
+        .t0 = cr->t0,
+        .status = 200,
+        .out = &w->out,
+        .content_type = "application/json",
+    };
+    rd_buf_reset(&w->out);
+    const route_def *d;
+    dispatch(&r, c, url, method, cr, &d);
+    if (w->out.oom)
+        srv_reply_error(&r, 503, "OUT_OF_MEMORY", "the response could not be built");
+    enum MHD_Result ret = send_reply(c, &r, d);
+    double secs = srv_now() - cr->t0;
+    srv_metrics_request(r.route, r.status, secs);
+    if (r.status >= 400 && r.error_code)
+        srv_metrics_error(r.error_code);
+    access_log(&r, method, url, secs);
+    rd_arena_reset(&w->arena);
+    if (w->out.cap > (1u << 20)) /* a large batch answer: give the memory back */
+        rd_buf_deinit(&w->out);
+    return ret;
+}
+
+/* A body announced larger than the limit is refused before it is read. */
+static bool announced_too_large(struct MHD_Connection *c)
+{
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!cl)
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(cl, &end, 10);
+    return errno || end == cl || n > G.cfg->max_body_bytes;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size,
+                                  void **con_cls)
+{
+    (void)cls;
+    (void)version;
+    conn_req *cr = *con_cls;
+    if (!cr) {
+        if (!(cr = rd_calloc(1, sizeof *cr)))
+            return MHD_NO;
+        rd_buf_init(&cr->body);
+        cr->t0 = srv_now();
+        *con_cls = cr;
+        atomic_fetch_add(&G.inflight, 1);
+        srv_metrics_set_inflight(1);
+        if (announced_too_large(c)) {
+            cr->too_large = true;
+            return respond(c, url, method, cr);
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!cr->too_large) {
+            if (cr->body.len + *upload_size > G.cfg->max_body_bytes) {
+                cr->too_large = true;
+                rd_buf_deinit(&cr->body);
+            } else if (rd_buf_append(&cr->body, upload, *upload_size)) {
+                return MHD_NO;
+            }
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    return respond(c, url, method, cr);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    conn_req *cr = *con_cls;
+    if (!cr)
+        return;
+    rd_buf_deinit(&cr->body);
+    rd_free(cr);
+    *con_cls = NULL;
+    atomic_fetch_sub(&G.inflight, 1);
+    srv_metrics_set_inflight(-1);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        msg[--n] = 0;
+    srv_log(SRV_WARN, "http", "detail", msg, NULL);
+}
+
+size_t srv_http_connections(void)
+{
+    const union MHD_DaemonInfo *i =
+        G.daemon ? MHD_get_daemon_info(G.daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS) : NULL;
+    return i ? i->num_connections : 0;
+}
+
+/* ------------------------------------------------------------------ the run loop */
+
+/* Bind HOST:PORT (the last colon splits; [v6]:port works too). Returns the socket or -1. */
+static int listen_on(const char *listen_addr, char *bound, size_t bound_cap, rd_err *err)
+{
+    char host[256];
+    const char *colon = strrchr(listen_addr, ':');
+    size_t hl = (size_t)(colon - listen_addr);
+    if (hl >= sizeof host)
+        return rd_err_set(err, RD_EINVAL, "listen: host too long"), -1;
+    memcpy(host, listen_addr, hl);
+    host[hl] = 0;
+    char *h = host;
+    if (h[0] == '[' && hl > 2 && h[hl - 1] == ']') {
+        h[hl - 1] = 0;
+        h++;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *ai;
+    int gai = getaddrinfo(*h ? h : NULL, colon + 1, &hints, &ai);
+    if (gai)
+        return rd_err_set(err, RD_EINVAL, "listen %s: %s", listen_addr, gai_strerror(gai)), -1;
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 4096) < 0) {
+        rd_err_set(err, RD_EIO, "listen %s: %s", listen_addr, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(ai);
+        return -1;
+    }
+    freeaddrinfo(ai);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
+            port = ntohs(s4->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip);
+            port = ntohs(s6->sin6_port);
+        }
+    }
+    snprintf(bound, bound_cap, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", ip, port);
+    return fd;
+}
+
+/* Enough descriptors for the connection limit (the soft limit is often 1024). */
+static void raise_nofile(size_t want)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    rlim_t target = (rlim_t)want + 64;
+    if (rl.rlim_max != RLIM_INFINITY && target > rl.rlim_max)
+        target = rl.rlim_max;
+    if (target > rl.rlim_cur) {
+        rl.rlim_cur = target;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static int mkdir_p(const char *path)
+{
+    char tmp[SRV_PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    return mkdir(tmp, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+static struct MHD_Daemon *start_daemon(int fd)
+{
+    int threads = G.cfg->threads ? G.cfg->threads : rd_num_cores();
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
+    return MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+                            NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
+                            (unsigned)(threads > 1 ? threads : 1), MHD_OPTION_CONNECTION_LIMIT,
+                            (unsigned)G.cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned)G.cfg->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+                            NULL, MHD_OPTION_END);
+}
+
+/* Wait for signals, polling the files between them, until SIGTERM or SIGINT. */
+static int wait_loop(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    int ms = G.cfg->reload_interval_ms;
+    for (;;) {
+        struct timespec to = {ms / 1000, (long)(ms % 1000) * 1000000L};
+        int sig = sigtimedwait(&set, NULL, &to);
+        if (sig == SIGHUP) {
+            srv_log(SRV_INFO, "SIGHUP: reloading", NULL);
+            srv_state_poll(G.state, true);
+        } else if (sig == SIGTERM || sig == SIGINT) {
+            return sig;
+        } else {
+            srv_state_poll(G.state, false);
+        }
+    }
+}
+
+static void drain(void)
+{
+    atomic_store(&G.draining, true);
+    MHD_socket lfd = MHD_quiesce_daemon(G.daemon); /* no new connections from here on */
+    if (lfd != MHD_INVALID_SOCKET)
+        close(lfd);
+    double until = srv_now() + G.cfg->drain_timeout_ms / 1e3;
+    while (atomic_load(&G.inflight) > 0 && srv_now() < until) {
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    char n[16];
+    snprintf(n, sizeof n, "%d", atomic_load(&G.inflight));
+    srv_log(SRV_INFO, "drained", "#unfinished_requests", n, NULL);
+}
+
+int srv_check(const srv_config *cfg)
+{
+    srv_log_init(cfg->log_level);
+    srv_metrics_init();
+    srv_state *st;
+    rd_err err;
+    int rc = 0;
+    if (srv_state_new(cfg, &st, &err)) {
+        fprintf(stderr, "riskd: serve: %s\n", err.msg);
+        srv_metrics_deinit();
+        return err.code == RD_EIO ? 4 : 1;
+    }
+    srv_snapshot *s = srv_state_acquire(st);
+    printf("configuration ok%s%s\n", cfg->source[0] ? ": " : "", cfg->source);
+    if (cfg->flags[0])
+        printf("flags      %s: %zu flags\n", cfg->flags, rd_flagset_count(s->flags));
+    if (cfg->bundles[0]) {
+        printf("bundles    %s:", cfg->bundles);
+        for (size_t i = 0; i < s->nbundles; i++)
+            printf(" %s", rd_bundle_name(s->bundles[i]->b));
+        printf("\nrouting    %s\ndefault    %s\n", s->route ? cfg->route_flag : "(none)",
+               s->fallback ? rd_bundle_name(s->fallback->b) : "(none)");
+        if (!s->route && !s->fallback) {
+            fprintf(stderr,
+                    "riskd: serve: %zu bundles and nothing picks one: add the routing flag %s to the flags "
+                    "or set "
+                    "default_bundle\n",
+                    s->nbundles, cfg->route_flag);
+            rc = 1;
+        }
+    }
+    printf("listen     %s\n", cfg->listen);
+    srv_snapshot_unref(s);
+    srv_state_free(st);
+    srv_metrics_deinit();
+    return rc;
+}
+
+int srv_run(const srv_config *cfg)
+{
+    G.cfg = cfg;
+    srv_log_init(cfg->log_level);
+    srv_metrics_init();
+    rd_err err;
+    if (mkdir_p(cfg->data_dir) < 0) {
+        srv_log(SRV_ERROR, "cannot create the data directory", "path", cfg->data_dir, "error",
+                strerror(errno), NULL);
+        return 4;
+    }
+    if (srv_state_new(cfg, &G.state, &err)) {
+        srv_log(SRV_ERROR, "cannot start: refused", "error", err.msg, "code", rd_err_name(err.code), NULL);
+        srv_metrics_deinit();
+        return err.code == RD_EIO ? 4 : 1;
+    }
+    /* Signals go to the main thread's sigtimedwait only; the workers inherit the mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    raise_nofile(cfg->max_connections);
+    pthread_key_create(&G.worker_key, worker_free);
+
+    char bound[300];
+    int fd = listen_on(cfg->listen, bound, sizeof bound, &err);
+    int rc = 0;
+    if (fd < 0) {
+        srv_log(SRV_ERROR, "cannot listen", "error", err.msg, NULL);
+        rc = 4;
+        goto out;
+    }
+    if (!(G.daemon = start_daemon(fd))) {
+        srv_log(SRV_ERROR, "cannot start the HTTP daemon", "listen", bound, NULL);
+        close(fd);
+        rc = 4;
+        goto out;
+    }
+    printf("listening on http://%s\n", bound);
+    fflush(stdout);
+    char threads[16];
+    snprintf(threads, sizeof threads, "%d", cfg->threads ? cfg->threads : rd_num_cores());
+    srv_log(SRV_INFO, "listening", "address", bound, "#threads", threads, "flags",
+            cfg->flags[0] ? cfg->flags : NULL, "bundles", cfg->bundles[0] ? cfg->bundles : NULL, "config",
+            cfg->source[0] ? cfg->source : NULL, NULL);
+    int sig = wait_loop();
+    srv_log(SRV_INFO, sig == SIGTERM ? "SIGTERM: draining" : "SIGINT: draining", NULL);
+    drain();
+    MHD_stop_daemon(G.daemon); /* joins the workers, whose snapshot references go with them */
+    srv_log(SRV_INFO, "stopped", NULL);
+out:
+    srv_state_free(G.state);
+    pthread_key_delete(G.worker_key);
+    srv_metrics_deinit();
+    return rc;
+}

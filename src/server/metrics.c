@@ -1,0 +1,344 @@
+/* Prometheus metrics. Every counter is a relaxed atomic, so recording costs an atomic add
+ * and never a lock; series for flags and models are created once, on first sight, under a
+ * mutex and kept for the life of the process, so a reload keeps counting where it was.
+ * Unknown flag keys share one series: a caller cannot grow the registry at will. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "riskd/json.h"
+#include "server.h"
+
+#define NREASONS (RD_REASON_ERROR + 1)
+/* Seconds: 50 us to 5 s, for in-process evaluations and scorings on a loaded host. */
+static const double lat_bounds[] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                    0.025,   0.05,   0.1,     0.25,   0.5,   1,      5};
+#define NLAT   (sizeof lat_bounds / sizeof lat_bounds[0])
+#define NSCORE 10 /* probability deciles */
+static const int statuses[] = {200, 304, 400, 404, 405, 413, 415, 500, 503};
+#define NSTATUS (sizeof statuses / sizeof statuses[0])
+static const char *const route_names[SRV_ROUTE_COUNT] = {"/ofrep/v1/evaluate/flags/{key}",
+                                                         "/ofrep/v1/evaluate/flags",
+                                                         "/v1/score",
+                                                         "/v1/score/batch",
+                                                         "/health",
+                                                         "/ready",
+                                                         "/metrics",
+                                                         "other"};
+
+struct srv_flag_stats {
+    srv_flag_stats *next;
+    char *key;
+    atomic_uint_fast64_t by_reason[NREASONS];
+};
+
+struct srv_model_stats {
+    srv_model_stats *next;
+    char *name;
+    atomic_uint_fast64_t scores;
+    atomic_uint_fast64_t deciles[NSCORE];
+    _Atomic double sum;
+};
+
+typedef struct route_stats {
+    atomic_uint_fast64_t by_status[NSTATUS + 1]; /* the last slot: any other status */
+    atomic_uint_fast64_t buckets[NLAT + 1];      /* the last: above every bound */
+    _Atomic double sum;
+} route_stats;
+
+typedef struct error_series {
+    struct error_series *next;
+    char code[48];
+    atomic_uint_fast64_t n;
+} error_series;
+
+static struct {
+    pthread_mutex_t lock;
+    srv_flag_stats *flags;
+    srv_model_stats *models;
+    error_series *errors;
+    atomic_uint_fast64_t unknown_flag;
+    route_stats routes[SRV_ROUTE_COUNT];
+    atomic_uint_fast64_t reloads[2][2]; /* [flags|bundles][refused|ok] */
+    atomic_int inflight;
+    double started;
+} M = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+int srv_metrics_init(void)
+{
+    M.started = srv_now();
+    return RD_OK;
+}
+
+void srv_metrics_deinit(void)
+{
+    for (srv_flag_stats *f = M.flags, *n; f; f = n) {
+        n = f->next;
+        rd_free(f->key);
+        rd_free(f);
+    }
+    for (srv_model_stats *m = M.models, *n; m; m = n) {
+        n = m->next;
+        rd_free(m->name);
+        rd_free(m);
+    }
+    for (error_series *e = M.errors, *n; e; e = n) {
+        n = e->next;
+        rd_free(e);
+    }
+    M.flags = NULL;
+    M.models = NULL;
+    M.errors = NULL;
+}
+
+static void add_double(_Atomic double *d, double v)
+{
+    double old = atomic_load_explicit(d, memory_order_relaxed);
+    while (
+        !atomic_compare_exchange_weak_explicit(d, &old, old + v, memory_order_relaxed, memory_order_relaxed))
+        ;
+}
+
+static inline void inc(atomic_uint_fast64_t *c) { atomic_fetch_add_explicit(c, 1, memory_order_relaxed); }
+static inline uint64_t get(atomic_uint_fast64_t *c) { return atomic_load_explicit(c, memory_order_relaxed); }
+
+srv_flag_stats *srv_metrics_flag(const char *key)
+{
+    pthread_mutex_lock(&M.lock);
+    srv_flag_stats *f;
+    for (f = M.flags; f; f = f->next)
+        if (!strcmp(f->key, key))
+            break;
+    if (!f && (f = rd_calloc(1, sizeof *f))) {
+        if ((f->key = rd_strndup(key, strlen(key)))) {
+            f->next = M.flags;
+            M.flags = f;
+        } else {
+            rd_free(f);
+            f = NULL;
+        }
+    }
+    pthread_mutex_unlock(&M.lock);
+    return f;
+}
+
+srv_model_stats *srv_metrics_model(const char *name)
+{
+    pthread_mutex_lock(&M.lock);
+    srv_model_stats *m;
+    for (m = M.models; m; m = m->next)
+        if (!strcmp(m->name, name))
+            break;
+    if (!m && (m = rd_calloc(1, sizeof *m))) {
+        if ((m->name = rd_strndup(name, strlen(name)))) {
+            m->next = M.models;
+            M.models = m;
+        } else {
+            rd_free(m);
+            m = NULL;
+        }
+    }
+    pthread_mutex_unlock(&M.lock);
+    return m;
+}
+
+void srv_metrics_request(srv_route route, int status, double seconds)
+{
+    route_stats *r = &M.routes[route];
+    size_t s = 0;
+    while (s < NSTATUS && statuses[s] != status)
+        s++;
+    inc(&r->by_status[s]);
+    size_t b = 0;
+    while (b < NLAT && seconds > lat_bounds[b])
+        b++;
+    inc(&r->buckets[b]);
+    add_double(&r->sum, seconds);
+}
+
+void srv_metrics_error(const char *code)
+{
+    /* A handful of stable codes: a list walk beats a hash here, and the lock is taken only
+     * the first time a code is seen. */
+    for (error_series *e = atomic_load_explicit((error_series * _Atomic *)&M.errors, memory_order_acquire); e;
+         e = e->next)
+        if (!strcmp(e->code, code)) {
+            inc(&e->n);
+            return;
+        }
+    pthread_mutex_lock(&M.lock);
+    error_series *e;
+    for (e = M.errors; e; e = e->next)
+        if (!strcmp(e->code, code))
+            break;
+    if (!e && (e = rd_calloc(1, sizeof *e))) {
+        snprintf(e->code, sizeof e->code, "%s", code);
+        e->next = M.errors;
+        atomic_store_explicit((error_series * _Atomic *)&M.errors, e, memory_order_release);
+    }
+    if (e)
+        inc(&e->n);
+    pthread_mutex_unlock(&M.lock);
+}
+
+void srv_metrics_flag_eval(srv_flag_stats *s, rd_reason reason)
+{
+    if (s && (unsigned)reason < NREASONS)
+        inc(&s->by_reason[reason]);
+}
+
+void srv_metrics_flag_unknown(void) { inc(&M.unknown_flag); }
+
+void srv_metrics_score(srv_model_stats *s, double probability)
+{
+    if (!s)
+        return;
+    inc(&s->scores);
+    int d = probability >= 0 && probability < 1 ? (int)(probability * NSCORE)
+            : probability >= 1                  ? NSCORE - 1
+                                                : 0;
+    inc(&s->deciles[d]);
+    add_double(&s->sum, probability);
+}
+
+void srv_metrics_reload(const char *what, bool ok) { inc(&M.reloads[strcmp(what, "flags") != 0][ok]); }
+
+void srv_metrics_set_inflight(int delta)
+{
+    atomic_fetch_add_explicit(&M.inflight, delta, memory_order_relaxed);
+}
+
+static void num(rd_buf *b, double v)
+{
+    char s[RD_NUM_BUF];
+    rd_num_format(v, s);
+    rd_buf_puts(b, s);
+}
+
+/* A label value, escaped as the exposition format asks (backslash, quote, newline). */
+static void label(rd_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"')
+            rd_buf_putc(b, '\\');
+        if (*s == '\n') {
+            rd_buf_puts(b, "\\n");
+            continue;
+        }
+        rd_buf_putc(b, *s);
+    }
+}
+
+static void render_http(rd_buf *b)
+{
+    rd_buf_puts(b, "# HELP riskd_http_requests_total HTTP requests by route and status.\n"
+                   "# TYPE riskd_http_requests_total counter\n");
+    for (int r = 0; r < SRV_ROUTE_COUNT; r++)
+        for (size_t s = 0; s <= NSTATUS; s++) {
+            uint64_t n = get(&M.routes[r].by_status[s]);
+            if (!n)
+                continue;
+            rd_buf_printf(b, "riskd_http_requests_total{route=\"%s\",code=\"", route_names[r]);
+            if (s < NSTATUS)
+                rd_buf_printf(b, "%d", statuses[s]);
+            else
+                rd_buf_puts(b, "other");
+            rd_buf_printf(b, "\"} %llu\n", (unsigned long long)n);
+        }
+    rd_buf_puts(
+        b, "# HELP riskd_http_request_duration_seconds Time from the request's arrival to its response.\n"
+           "# TYPE riskd_http_request_duration_seconds histogram\n");
+    for (int r = 0; r < SRV_ROUTE_COUNT; r++) {
+        uint64_t cum = 0;
+        for (size_t i = 0; i <= NLAT; i++) {
+            cum += get(&M.routes[r].buckets[i]);
+            rd_buf_printf(b, "riskd_http_request_duration_seconds_bucket{route=\"%s\",le=\"", route_names[r]);
+            if (i < NLAT)
+                num(b, lat_bounds[i]);
+            else
+                rd_buf_puts(b, "+Inf");
+            rd_buf_printf(b, "\"} %llu\n", (unsigned long long)cum);
+        }
+        rd_buf_printf(b, "riskd_http_request_duration_seconds_sum{route=\"%s\"} ", route_names[r]);
+        num(b, atomic_load_explicit(&M.routes[r].sum, memory_order_relaxed));
+        rd_buf_printf(b, "\nriskd_http_request_duration_seconds_count{route=\"%s\"} %llu\n", route_names[r],
+                      (unsigned long long)cum);
+    }
+}
+
+static void render_domain(rd_buf *b)
+{
+    rd_buf_puts(b, "# HELP riskd_flag_evaluations_total Flag evaluations by flag and reason.\n"
+                   "# TYPE riskd_flag_evaluations_total counter\n");
+    for (srv_flag_stats *f = M.flags; f; f = f->next)
+        for (int r = 0; r < NREASONS; r++) {
+            uint64_t n = get(&f->by_reason[r]);
+            if (!n)
+                continue;
+            rd_buf_puts(b, "riskd_flag_evaluations_total{flag=\"");
+            label(b, f->key);
+            rd_buf_printf(b, "\",reason=\"%s\"} %llu\n", rd_reason_name((rd_reason)r), (unsigned long long)n);
+        }
+    rd_buf_printf(b, "riskd_flag_evaluations_total{flag=\"\",reason=\"FLAG_NOT_FOUND\"} %llu\n",
+                  (unsigned long long)get(&M.unknown_flag));
+    rd_buf_puts(b, "# HELP riskd_scores_total Decisions scored, by model version.\n"
+                   "# TYPE riskd_scores_total counter\n");
+    for (srv_model_stats *m = M.models; m; m = m->next) {
+        rd_buf_puts(b, "riskd_scores_total{model_version=\"");
+        label(b, m->name);
+        rd_buf_printf(b, "\"} %llu\n", (unsigned long long)get(&m->scores));
+    }
+    rd_buf_puts(b,
+                "# HELP riskd_score_probability Distribution of the probability scored, by model version.\n"
+                "# TYPE riskd_score_probability histogram\n");
+    for (srv_model_stats *m = M.models; m; m = m->next) {
+        uint64_t cum = 0;
+        for (int d = 0; d < NSCORE; d++) {
+            cum += get(&m->deciles[d]);
+            rd_buf_puts(b, "riskd_score_probability_bucket{model_version=\"");
+            label(b, m->name);
+            if (d < NSCORE - 1)
+                rd_buf_printf(b, "\",le=\"0.%d\"} %llu\n", d + 1, (unsigned long long)cum);
+            else
+                rd_buf_printf(b, "\",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+        }
+        rd_buf_puts(b, "riskd_score_probability_sum{model_version=\"");
+        label(b, m->name);
+        rd_buf_puts(b, "\"} ");
+        num(b, atomic_load_explicit(&m->sum, memory_order_relaxed));
+        rd_buf_puts(b, "\nriskd_score_probability_count{model_version=\"");
+        label(b, m->name);
+        rd_buf_printf(b, "\"} %llu\n", (unsigned long long)cum);
+    }
+}
+
+void srv_metrics_render(rd_buf *b, int64_t generation, size_t connections)
+{
+    pthread_mutex_lock(&M.lock); /* the series lists; the counters themselves are atomic */
+    render_http(b);
+    render_domain(b);
+    rd_buf_puts(b, "# HELP riskd_errors_total Error responses by stable error code.\n"
+                   "# TYPE riskd_errors_total counter\n");
+    for (error_series *e = M.errors; e; e = e->next)
+        rd_buf_printf(b, "riskd_errors_total{code=\"%s\"} %llu\n", e->code, (unsigned long long)get(&e->n));
+    pthread_mutex_unlock(&M.lock);
+    rd_buf_puts(b, "# HELP riskd_reloads_total Reloads of the flag file and of bundles, by result.\n"
+                   "# TYPE riskd_reloads_total counter\n");
+    for (int w = 0; w < 2; w++)
+        for (int ok = 0; ok < 2; ok++)
+            rd_buf_printf(b, "riskd_reloads_total{what=\"%s\",result=\"%s\"} %llu\n", w ? "bundles" : "flags",
+                          ok ? "ok" : "refused", (unsigned long long)get(&M.reloads[w][ok]));
+    rd_buf_printf(b,
+                  "# HELP riskd_snapshot_generation Generation of the flags and bundles in force.\n"
+                  "# TYPE riskd_snapshot_generation gauge\nriskd_snapshot_generation %lld\n"
+                  "# HELP riskd_http_connections Open HTTP connections.\n"
+                  "# TYPE riskd_http_connections gauge\nriskd_http_connections %zu\n"
+                  "# HELP riskd_http_requests_in_flight Requests being handled.\n"
+                  "# TYPE riskd_http_requests_in_flight gauge\nriskd_http_requests_in_flight %d\n"
+                  "# HELP riskd_uptime_seconds Seconds since the service started.\n"
+                  "# TYPE riskd_uptime_seconds gauge\nriskd_uptime_seconds ",
+                  (long long)generation, connections, atomic_load(&M.inflight));
+    num(b, srv_now() - M.started);
+    rd_buf_putc(b, '\n');
+}

@@ -1,0 +1,192 @@
+/* riskd serve: the HTTP service. Internal to src/server/; only this directory includes
+ * libmicrohttpd.
+ *
+ * The pieces: config (defaults < file < RISKD_* environment < command line, validated in one
+ * place), log (one JSON object per line on stderr), snapshot (the flags and bundles in force,
+ * immutable and refcounted, rebuilt aside on reload and swapped in), metrics (atomic counters
+ * rendered as Prometheus text), http (libmicrohttpd glue, limits, routing, the run loop with
+ * its signals and file watching) and the routes (OFREP, scoring, health/ready/metrics). */
+#ifndef RISKD_SERVER_H
+#define RISKD_SERVER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "riskd/arena.h"
+#include "riskd/bundle.h"
+#include "riskd/err.h"
+#include "riskd/flags.h"
+#include "riskd/value.h"
+
+/* ------------------------------------------------------------------ config */
+
+#define SRV_PATH_MAX 1024
+
+typedef enum srv_log_level { SRV_DEBUG = 0, SRV_INFO, SRV_WARN, SRV_ERROR } srv_log_level;
+
+typedef struct srv_config {
+    char flags[SRV_PATH_MAX];    /* flag set file, "" for none */
+    char bundles[SRV_PATH_MAX];  /* directory of bundle directories, "" for none */
+    char listen[256];            /* HOST:PORT, port 0 = the kernel picks */
+    char data_dir[SRV_PATH_MAX]; /* state directory (created if missing) */
+    char route_flag[256];        /* the flag whose string value names the bundle */
+    char default_bundle[256];    /* used when no routing flag answers; "" = none */
+    int threads;                 /* HTTP worker threads; 0 = one per core */
+    size_t max_body_bytes;       /* request body limit (413 above) */
+    size_t max_batch;            /* rows per /v1/score/batch */
+    int max_json_depth;          /* nesting of a request body */
+    size_t max_json_fields;      /* values in a request body */
+    size_t max_connections;      /* open connections at once */
+    int reasons;                 /* reason codes per decision when a request names none */
+    int reload_interval_ms;      /* how often the flag file and bundles are checked */
+    int drain_timeout_ms;        /* SIGTERM: longest wait for in-flight requests */
+    int connection_timeout_s;    /* an idle keep-alive connection is closed after this */
+    srv_log_level log_level;
+    int64_t fixed_time;        /* $flagd.timestamp for every evaluation; 0 = now */
+    bool lenient;              /* accept what flagd accepts (see rd_flagset_opts) */
+    char source[SRV_PATH_MAX]; /* the config file read, "" for none */
+} srv_config;
+
+/* Fill cfg from the defaults, the config file (--config or RISKD_CONFIG), the RISKD_*
+ * environment and argv (after "serve"), in that order, then validate it. *check_only is set
+ * by --check-config, *help by --help. Errors name the file and line or the variable or the
+ * option. */
+int srv_config_load(int argc, char **argv, srv_config *cfg, bool *check_only, bool *help, rd_err *err);
+extern const char srv_usage[];
+
+/* ------------------------------------------------------------------ log */
+
+void srv_log_init(srv_log_level min);
+bool srv_log_enabled(srv_log_level level);
+/* One line {"ts":..., "level":..., "msg":..., fields...}. fields is a list of key, value
+ * pairs ended by NULL; a key starting with '#' takes a value that is already JSON (a number,
+ * say), the '#' dropped; other values are strings and are escaped. */
+void srv_log(srv_log_level level, const char *msg, ...) __attribute__((sentinel));
+
+/* ------------------------------------------------------------------ metrics */
+
+typedef struct srv_flag_stats srv_flag_stats;
+typedef struct srv_model_stats srv_model_stats;
+
+typedef enum srv_route {
+    SRV_ROUTE_OFREP_FLAG = 0,
+    SRV_ROUTE_OFREP_BULK,
+    SRV_ROUTE_SCORE,
+    SRV_ROUTE_SCORE_BATCH,
+    SRV_ROUTE_HEALTH,
+    SRV_ROUTE_READY,
+    SRV_ROUTE_METRICS,
+    SRV_ROUTE_OTHER,
+    SRV_ROUTE_COUNT
+} srv_route;
+
+int srv_metrics_init(void);
+void srv_metrics_deinit(void);
+/* The series of a flag or a model, created on first use and kept until deinit (so a reload
+ * keeps counting in the same series). NULL when out of memory. */
+srv_flag_stats *srv_metrics_flag(const char *key);
+srv_model_stats *srv_metrics_model(const char *name);
+void srv_metrics_request(srv_route route, int status, double seconds);
+void srv_metrics_error(const char *code);
+void srv_metrics_flag_eval(srv_flag_stats *s, rd_reason reason);
+void srv_metrics_flag_unknown(void);
+void srv_metrics_score(srv_model_stats *s, double probability);
+void srv_metrics_reload(const char *what, bool ok);
+void srv_metrics_set_inflight(int delta);
+/* Append the Prometheus text exposition of every series to b. */
+void srv_metrics_render(rd_buf *b, int64_t generation, size_t connections);
+
+/* ------------------------------------------------------------------ snapshot */
+
+/* A loaded bundle, shared by the snapshots that hold it (a reload keeps unchanged ones). */
+typedef struct srv_bundle {
+    atomic_int refs;
+    rd_bundle *b;
+    srv_model_stats *stats;
+    char *fingerprint; /* names, sizes and mtimes of its files when it was loaded */
+} srv_bundle;
+
+/* What serves requests: immutable once published. */
+typedef struct srv_snapshot {
+    atomic_int refs;
+    uint64_t generation;
+    rd_flagset *flags;           /* NULL: no flag file configured */
+    srv_flag_stats **flag_stats; /* one per flag, in the flag set's order */
+    srv_bundle **bundles;        /* sorted by name */
+    size_t nbundles;
+    const srv_bundle *fallback; /* the single or default bundle; NULL if none */
+    bool route;                 /* the routing flag exists in flags */
+} srv_snapshot;
+
+void srv_snapshot_unref(srv_snapshot *s);
+/* The bundle named name[0..len), or NULL. */
+const srv_bundle *srv_snapshot_bundle(const srv_snapshot *s, const char *name, size_t len);
+/* Index of flag key in s->flags, or -1. */
+long srv_snapshot_flag_index(const srv_snapshot *s, const char *key, size_t len);
+
+/* The watcher: the files' fingerprints as last loaded or refused, and the snapshot in force. */
+typedef struct srv_state srv_state;
+
+/* Load the first snapshot. Errors (a flag file or a bundle refused, routing to a bundle that
+ * is not there) are fatal at start. */
+int srv_state_new(const srv_config *cfg, srv_state **out, rd_err *err);
+void srv_state_free(srv_state *st);
+/* Check the files; if anything changed (or force), build a new snapshot aside and publish it.
+ * A file that is refused is logged and counted, and the last good snapshot keeps serving. */
+void srv_state_poll(srv_state *st, bool force);
+/* The snapshot in force, with a reference for the caller; srv_snapshot_unref when done. */
+srv_snapshot *srv_state_acquire(srv_state *st);
+/* Generation of the snapshot in force (one atomic load: lets a thread keep its reference
+ * until something changes). */
+uint64_t srv_state_generation(srv_state *st);
+
+/* ------------------------------------------------------------------ http */
+
+/* Per-request context the routes see. */
+typedef struct srv_req {
+    const srv_config *cfg;
+    const srv_snapshot *snap;
+    rd_arena *arena;  /* reset after the response */
+    const char *body; /* the request body (NUL-terminated), len bytes */
+    size_t len;
+    const char *if_none_match;
+    srv_route route;
+    const char *flag_key; /* OFREP single: the percent-decoded key */
+    size_t flag_key_len;
+    double t0; /* monotonic seconds at the start */
+    /* the response the route fills */
+    int status;
+    rd_buf *out; /* body */
+    const char *content_type;
+    char etag[72];          /* "" for none */
+    const char *error_code; /* the stable code when status >= 400, for the metrics */
+} srv_req;
+
+/* Parse the body as JSON under the configured limits. On failure the route's error reply
+ * is already written (400 PARSE_ERROR or 413 LIMIT_EXCEEDED) and -1 is returned. */
+int srv_req_json(srv_req *r, rd_value *out, rd_err *err);
+/* Write the JSON error body {"error":{"code","message"}} with the status. */
+void srv_reply_error(srv_req *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+double srv_now(void);
+
+void srv_route_ofrep_flag(srv_req *r);
+void srv_route_ofrep_bulk(srv_req *r);
+void srv_route_score(srv_req *r);
+void srv_route_score_batch(srv_req *r);
+void srv_route_health(srv_req *r);
+void srv_route_ready(srv_req *r);
+void srv_route_metrics(srv_req *r);
+
+/* Open HTTP connections now. */
+size_t srv_http_connections(void);
+
+/* Run the service until SIGTERM or SIGINT: bind, serve, reload on change or SIGHUP, drain.
+ * Returns a process exit code. */
+int srv_run(const srv_config *cfg);
+/* --check-config: load everything as serving would, print a summary, exit code. */
+int srv_check(const srv_config *cfg);
+
+#endif
