@@ -91,7 +91,7 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory MODE=release all
 	@$(MAKE) --no-print-directory MODE=asan all
-	@$(MAKE) --no-print-directory MODE=tsan $(UNIT_SRC:%.c=build/tsan/%)
+	@$(MAKE) --no-print-directory MODE=tsan $(UNIT_SRC:%.c=build/tsan/%) build/tsan/riskd
 	@$(MAKE) --no-print-directory fuzz-replay
 	@scripts/run-tests.sh
 

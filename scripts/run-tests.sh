@@ -78,6 +78,10 @@ for t in $(find build/tsan/tests/unit -type f -name 'test_*' ! -name '*.d' 2>/de
     run_suite "unit/tsan/${t#build/tsan/tests/unit/}" "$t"
 done
 
+# The service under ThreadSanitizer: worker threads, snapshot swaps and metrics under load.
+export TSAN_OPTIONS=halt_on_error=1
+run_suite "integration/tsan/04-serve" env RISKD_BIN="$ROOT/build/tsan/riskd" bash tests/integration/04-serve.sh
+
 # The fuzz corpora replayed through the libFuzzer builds (ASan+UBSan): no crash, no leak.
 for f in build/fuzz/fuzz_*; do
     [ -x "$f" ] || continue
@@ -86,6 +90,8 @@ for f in build/fuzz/fuzz_*; do
 done
 
 run_suite "interop/differential-flagd-core" env RISKD_BIN="$ROOT/build/release/riskd" node tests/interop/differential.mjs
+run_suite "interop/ofrep-sdk" env RISKD_BIN="$ROOT/build/release/riskd" node tests/interop/ofrep_sdk.mjs
+run_suite "interop/differential-ofrep" env RISKD_BIN="$ROOT/build/release/riskd" node tests/interop/differential.mjs --engine ofrep
 run_suite "interop/xgboost-trained" env RISKD_BIN="$ROOT/build/release/riskd" python3 tests/interop/xgboost_trained.py
 
 if [ ${#failed_suites[@]} -gt 0 ]; then

@@ -46,7 +46,7 @@ typedef struct worker {
 static struct {
     const srv_config *cfg;
     srv_state *state;
-    struct MHD_Daemon *daemon;
+    struct MHD_Daemon *_Atomic daemon; /* set by the main thread once the workers already run */
     pthread_key_t worker_key;
     atomic_bool draining;
     atomic_int inflight;
@@ -371,8 +371,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 size_t srv_http_connections(void)
 {
-    const union MHD_DaemonInfo *i =
-        G.daemon ? MHD_get_daemon_info(G.daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS) : NULL;
+    struct MHD_Daemon *d = atomic_load(&G.daemon);
+    const union MHD_DaemonInfo *i = d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS) : NULL;
     return i ? i->num_connections : 0;
 }
 
@@ -495,7 +495,7 @@ static int wait_loop(void)
 static void drain(void)
 {
     atomic_store(&G.draining, true);
-    MHD_socket lfd = MHD_quiesce_daemon(G.daemon); /* no new connections from here on */
+    MHD_socket lfd = MHD_quiesce_daemon(atomic_load(&G.daemon)); /* no new connections from here on */
     if (lfd != MHD_INVALID_SOCKET)
         close(lfd);
     double until = srv_now() + G.cfg->drain_timeout_ms / 1e3;
@@ -581,7 +581,9 @@ int srv_run(const srv_config *cfg)
         rc = 4;
         goto out;
     }
-    if (!(G.daemon = start_daemon(fd))) {
+    struct MHD_Daemon *d = start_daemon(fd);
+    atomic_store(&G.daemon, d);
+    if (!d) {
         srv_log(SRV_ERROR, "cannot start the HTTP daemon", "listen", bound, NULL);
         close(fd);
         rc = 4;
@@ -597,7 +599,7 @@ int srv_run(const srv_config *cfg)
     int sig = wait_loop();
     srv_log(SRV_INFO, sig == SIGTERM ? "SIGTERM: draining" : "SIGINT: draining", NULL);
     drain();
-    MHD_stop_daemon(G.daemon); /* joins the workers, whose snapshot references go with them */
+    MHD_stop_daemon(d); /* joins the workers, whose snapshot references go with them */
     srv_log(SRV_INFO, "stopped", NULL);
 out:
     srv_state_free(G.state);

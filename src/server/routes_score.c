@@ -201,7 +201,7 @@ static int score_one(srv_req *r, const rd_value *v, rd_buf *b, item_err *e, cons
     *id = q.id;
     if (rc)
         return rc;
-    const srv_bundle *sb;
+    const srv_bundle *sb = NULL;
     const char *variant;
     if (route(r, &q, &sb, &variant, e))
         return -1;

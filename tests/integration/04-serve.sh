@@ -55,7 +55,7 @@ PID=
 U=
 start() { # args to riskd serve; waits for "listening on" with a deadline
     : >"$T/serve.out"
-    "$BIN" serve --listen 127.0.0.1:0 --data-dir "$T/data" "$@" >"$T/serve.out" 2>"$T/serve.err" &
+    "$BIN" serve --listen 127.0.0.1:0 --data-dir "$T/data" "$@" >"$T/serve.out" 2>>"$T/serve.err" &
     PID=$!
     for _ in $(seq 1 200); do
         U=$(sed -n 's/^listening on //p' "$T/serve.out")

@@ -3,7 +3,8 @@
 BIN=${RISKD_BIN:-build/riskd}
 SHARED=${RISKD_SHARED:-../shared}
 T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+# RISKD_KEEP_TMP=1 keeps the scratch directory (its path is printed) for a post-mortem.
+if [ "${RISKD_KEEP_TMP:-0}" = 1 ]; then echo "scratch: $T"; else trap 'rm -rf "$T"' EXIT; fi
 pass=0
 fail=0
 check() { # name, expected exit code, actual exit code, [grep -E pattern, file]
