@@ -56,7 +56,7 @@ all: $(B)/riskd $(B)/libriskd.a $(B)/libriskd.so $(UNIT_BIN) $(CONF_BIN)
 ifeq ($(MODE),release)
 all: build/riskd
 build/riskd: $(B)/riskd
-	$(Q)cp $< $@
+	$(Q)cp $< $@.tmp && mv -f $@.tmp $@
 endif
 
 $(B)/obj/%.o: %.c

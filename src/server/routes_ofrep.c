@@ -93,7 +93,9 @@ void srv_route_ofrep_flag(srv_req *r)
         snprintf(details, sizeof details, "flag `%.*s` does not exist", (int)(len > 200 ? 200 : len), key);
         r->status = 404;
         r->error_code = "FLAG_NOT_FOUND";
-        write_failure(r->out, key, len, "FLAG_NOT_FOUND", details, NULL);
+        /* flagd sends the set's metadata with every failure, this one included */
+        write_failure(r->out, key, len, "FLAG_NOT_FOUND", details,
+                      r->snap->flags ? rd_flagset_metadata(r->snap->flags) : NULL);
         return;
     }
     rd_resolution res;

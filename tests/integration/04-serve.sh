@@ -157,7 +157,7 @@ has "ofrep disabled body" '^\{"key":"old","reason":"DISABLED","metadata":\{"flag
 req "ofrep code default: no value" 200 POST /ofrep/v1/evaluate/flags/no-default '{"context":{}}'
 has "ofrep code default body" '^\{"key":"no-default","reason":"DEFAULT","metadata":'
 req "ofrep unknown flag" 404 POST /ofrep/v1/evaluate/flags/nope '{"context":{}}'
-has "ofrep 404 body" '^\{"key":"nope","errorCode":"FLAG_NOT_FOUND","errorDetails":"flag `nope` does not exist"\}$'
+has "ofrep 404 body, with the set's metadata as flagd sends" '^\{"key":"nope","errorCode":"FLAG_NOT_FOUND","errorDetails":"flag `nope` does not exist","metadata":\{"flagSetId":"ci","version":"1"\}\}$'
 req "ofrep percent-encoded key" 200 POST /ofrep/v1/evaluate/flags/new%2Dui '{"context":{}}'
 has "ofrep decoded key" '"key":"new-ui"'
 req "ofrep malformed JSON" 400 POST /ofrep/v1/evaluate/flags/limit '{"context":'

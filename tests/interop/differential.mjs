@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Differential test: riskd's flag engine against @openfeature/flagd-core (the JS reference).
 //
-//   node tests/interop/differential.mjs [--seed N] [--engine riskd|oracle] [--sets N]
+//   node tests/interop/differential.mjs [--seed N] [--engine riskd|oracle|ofrep] [--sets N]
 //        [--flags-per-set N] [--requests-per-flag N] [--show N] [--keep] [--verbose]
 //
 //   seed:   --seed, else env DIFF_SEED, else a fixed default (printed on the first line).
@@ -9,6 +9,14 @@
 //             riskd flags eval --flags SET.json --requests SET.jsonl --timestamp TS [--lenient]
 //           oracle: flagd-core on both sides, through the same JSONL plumbing. It must give
 //             0 differences; it validates the generator, the plumbing and the coverage.
+//           ofrep: riskd over HTTP. Per flag set, `riskd serve --flags SET.json --fixed-time TS
+//             [--lenient] --listen 127.0.0.1:0 --data-dir DIR` (riskd_serve.mjs) gets every
+//             request as POST /ofrep/v1/evaluate/flags/{encodeURIComponent(flag)} with body
+//             {"context": ...} (keep-alive, at most OFREP_IN_FLIGHT in flight), then SIGTERM
+//             and exit 0 are checked. Each answer becomes the CLI's record shape (ofrepRecord)
+//             and is compared with flagd-core AND with `riskd flags eval` on the same request
+//             (the in-process engine, run as for --engine riskd): an evaluation passes only if
+//             both agree field for field (value, variant, reason, errorCode, metadata).
 //
 // A seeded PRNG builds random flag sets (all flag types, metadata, $evaluators, every
 // operator flagd supports) and random contexts. Every request is evaluated in-process by
@@ -23,8 +31,19 @@
 // and then checked the way riskd's contract (draft numeric-coercion ADR) says: a number with
 // no fractional part and |n| <= 2^53-1, else ERROR/TYPE_MISMATCH. Requests without "type"
 // are resolved by flagd-core with the flag's own variant type (no type check).
-// $flagd.timestamp: Date.now is pinned in-process and riskd gets --timestamp, so rules can
-// read it.
+// $flagd.timestamp: Date.now is pinned in-process and riskd gets --timestamp (serve:
+// --fixed-time), so rules can read it.
+//
+// OFREP carries no type (its ADR 0003), so --engine ofrep applies on the answers what an
+// OpenFeature client applies: a 200 without "value" (code default, DISABLED) yields the
+// request's default; a typed request whose value has the wrong JS type (boolean, string,
+// number for integer/float, a non-null non-array object for object: E27 keeps arrays and
+// null out of the values, where JS's typeof and riskd would disagree) becomes ERROR/
+// TYPE_MISMATCH with the default, keeping the metadata the server sent (as riskd and
+// flagd-core do); an "integer" request applies the integer rule above; a 400/404
+// {key, errorCode, errorDetails, metadata?} is ERROR with that code and the default (404
+// exactly for FLAG_NOT_FOUND). Anything else (another status, a body without key/errorCode,
+// a 200 that is not application/json, a transport error) is a difference.
 //
 // ---------------------------------------------------------------------------------------
 // THE ENVELOPE. flagd's reference is Go flagd (core/pkg/evaluator + diegoholiveira/jsonlogic
@@ -142,9 +161,11 @@
 import { createRequire } from 'node:module';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hasServe, startServe } from './riskd_serve.mjs';
 
 const require = createRequire(import.meta.url);
 const { FlagdCore } = require('@openfeature/flagd-core');
@@ -177,12 +198,12 @@ function parseArgs(argv) {
     else usage(`unknown argument ${a}`);
   }
   if (!Number.isInteger(o.seed)) usage('--seed must be an integer');
-  if (o.engine !== 'riskd' && o.engine !== 'oracle') usage('--engine must be riskd or oracle');
+  if (o.engine !== 'riskd' && o.engine !== 'oracle' && o.engine !== 'ofrep') usage('--engine must be riskd, oracle or ofrep');
   return o;
 }
 function usage(msg) {
   if (msg) console.error(`differential: ${msg}`);
-  console.error('usage: differential.mjs [--seed N] [--engine riskd|oracle] [--sets N] [--flags-per-set N] ' +
+  console.error('usage: differential.mjs [--seed N] [--engine riskd|oracle|ofrep] [--sets N] [--flags-per-set N] ' +
     '[--requests-per-flag N] [--show N] [--keep] [--verbose]');
   process.exit(2);
 }
@@ -990,6 +1011,85 @@ function riskdCli(bin, flagsFile, reqFile, lenient) {
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
+// ---------------------------------------------------------------------------- OFREP
+const OFREP_IN_FLIGHT = 32;
+function ofrepPath(flag) { return `/ofrep/v1/evaluate/flags/${encodeURIComponent(flag)}`; }
+function ofrepBody(req) { return JSON.stringify({ context: req.context ?? {} }); }
+function httpPost(agent, port, urlPath, body) {
+  return new Promise((resolve) => {
+    const rq = http.request({
+      agent, host: '127.0.0.1', port, path: urlPath, method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+    }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, contentType: res.headers['content-type'] ?? '', text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', (e) => resolve({ error: `response: ${e.message}` }));
+    });
+    rq.setTimeout(30000, () => rq.destroy(new Error('no answer within 30 s')));
+    rq.on('error', (e) => resolve({ error: `${e.code ?? ''} ${e.message}`.trim() }));
+    rq.end(body);
+  });
+}
+// One flag set over OFREP: start the server, send every request, stop it. Returns
+// {answers: [{status, contentType, text} | {error}], failure: string | null}.
+async function ofrepRun(bin, flagsFile, lenient, reqs, dataDir) {
+  const args = ['--flags', flagsFile, '--fixed-time', String(TS), '--data-dir', dataDir];
+  if (lenient) args.push('--lenient');
+  let srv;
+  try { srv = await startServe(bin, args); } catch (e) { return { answers: [], failure: `the server did not start: ${e.message}` }; }
+  const agent = new http.Agent({ keepAlive: true, maxSockets: OFREP_IN_FLIGHT });
+  const answers = new Array(reqs.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < reqs.length) {
+      const i = next++;
+      answers[i] = await httpPost(agent, srv.port, ofrepPath(reqs[i].flag), ofrepBody(reqs[i]));
+    }
+  };
+  await Promise.all(Array.from({ length: OFREP_IN_FLIGHT }, worker));
+  agent.destroy();
+  const e = await srv.stop();
+  const failure = e.code === 0 && e.signal === null ? null
+    : `after SIGTERM the server exited ${e.code}${e.signal ? ` (signal ${e.signal})` : ''}\n  stderr: ${srv.stderrTail().trim().split('\n').slice(-5).join('\n          ')}`;
+  return { answers, failure };
+}
+// An OFREP answer as the record `riskd flags eval` prints, with the client-side type rules
+// of the header (an OpenFeature client's view of the answer).
+function ofrepRecord(req, a) {
+  if (!a) return { missing: true };
+  if (a.error) return { transportError: a.error };
+  let body;
+  try { body = JSON.parse(a.text); } catch { return { unparsable: `${a.status} ${a.text}` }; }
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return { unexpected: `${a.status} ${a.text}` };
+  const rec = { flag: body.key, value: req.default, variant: null, reason: null, errorCode: null, errorMessage: null, metadata: body.metadata ?? {} };
+  if (a.status === 200) {
+    if (!/^application\/json/.test(a.contentType) || typeof body.reason !== 'string' || 'errorCode' in body) return { unexpected: `${a.status} ${a.contentType} ${a.text}` };
+    rec.reason = body.reason;
+    rec.variant = body.variant ?? null;
+    if (!('value' in body)) return rec; // code default or DISABLED: the request's default
+    const v = body.value;
+    const t = req.type;
+    let typed = true;
+    if (t === 'boolean' || t === 'string') typed = typeof v === t;
+    else if (t === 'integer' || t === 'float') typed = typeof v === 'number';
+    else if (t === 'object') typed = typeof v === 'object' && v !== null && !Array.isArray(v);
+    if (typed && t === 'integer') typed = Number.isInteger(v) && Math.abs(v) <= MAX_SAFE;
+    if (typed) rec.value = v;
+    else Object.assign(rec, { variant: null, reason: 'ERROR', errorCode: 'TYPE_MISMATCH', errorMessage: `not a ${t}` });
+    return rec;
+  }
+  if ((a.status === 400 || a.status === 404) && typeof body.key === 'string' && typeof body.errorCode === 'string' &&
+      (a.status === 404) === (body.errorCode === 'FLAG_NOT_FOUND')) {
+    Object.assign(rec, { reason: 'ERROR', errorCode: body.errorCode, errorMessage: body.errorDetails ?? null });
+    return rec;
+  }
+  return { unexpected: `${a.status} ${a.text}` };
+}
+function curlRepro(req) {
+  return `curl -s -i -X POST -H 'Content-Type: application/json' -d '${ofrepBody(req)}' http://127.0.0.1:PORT${ofrepPath(req.flag)}`;
+}
+
 // ---------------------------------------------------------------------------- coverage
 const OPS = ['var', 'missing', 'missing_some', 'if', '==', '===', '!=', '!==', '!', '!!', 'or', 'and', '>', '>=', '<', '<=',
   '+', '-', '*', '/', '%', 'max', 'min', 'cat', 'substr', 'in', 'merge', 'map', 'filter', 'reduce', 'all', 'none', 'some',
@@ -1098,16 +1198,24 @@ function diffFields(exp, got) {
 }
 
 // ---------------------------------------------------------------------------- main
-function main() {
+async function main() {
   const opt = parseArgs(process.argv);
   const bin = process.env.RISKD_BIN || path.join(REPO, 'build', 'riskd');
   rnd = mulberry32(opt.seed);
-  console.log(`differential: seed=${opt.seed} engine=${opt.engine}${opt.engine === 'riskd' ? ` bin=${bin}` : ''} ` +
+  console.log(`differential: seed=${opt.seed} engine=${opt.engine}${opt.engine !== 'oracle' ? ` bin=${bin}` : ''} ` +
     `sets=${opt.sets}+1 flags/set=${opt.flagsPerSet} requests/flag=${opt.requestsPerFlag} (rerun: --seed ${opt.seed})`);
-  if (opt.engine === 'riskd' && !fs.existsSync(bin)) {
+  if (opt.engine !== 'oracle' && !fs.existsSync(bin)) {
     console.log(`differential: ${bin} does not exist (build it, or set RISKD_BIN)`);
     console.log('0 passed, 1 failed');
     process.exit(1);
+  }
+  if (opt.engine === 'ofrep') {
+    const hs = hasServe(bin);
+    if (!hs.ok) {
+      console.log(`differential: ${bin} has no \`serve\` command: ${hs.why}`);
+      console.log('0 passed, 1 failed');
+      process.exit(1);
+    }
   }
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'riskd-diff-'));
   const t0 = process.hrtime.bigint();
@@ -1158,7 +1266,7 @@ function main() {
       }
     }
 
-    // actual
+    // actual (ofrep: the in-process answers of `riskd flags eval` are the second reference)
     const res = opt.engine === 'oracle' ? oracleCli(flagsText, reqText) : riskdCli(bin, flagsFile, reqFile, set.lenient);
     const lines = res.stdout.split('\n').filter((l) => l.length);
     let setOk = true;
@@ -1168,15 +1276,47 @@ function main() {
       console.log(`ENGINE FAILURE on ${set.name}: exit ${res.status}${res.signal ? ` signal ${res.signal}` : ''}, ` +
         `${lines.length} output lines for ${reqs.length} requests\n  stderr: ${res.stderr.trim().split('\n').slice(0, 5).join('\n          ')}`);
     }
+    let ofrep = null;
+    if (opt.engine === 'ofrep') {
+      ofrep = await ofrepRun(bin, flagsFile, set.lenient, reqs, path.join(tmp, `${set.name}.data`));
+      if (ofrep.failure) {
+        engineFailures++;
+        setOk = false;
+        console.log(`ENGINE FAILURE on ${set.name} (riskd serve): ${ofrep.failure}`);
+      }
+    }
     for (let i = 0; i < reqs.length; i++) {
       let got;
       try { got = lines[i] !== undefined ? JSON.parse(lines[i]) : undefined; } catch { got = { unparsable: lines[i] }; }
-      const bad = diffFields(expected[i], got);
+      let bad;
+      let rec;
+      if (ofrep) {
+        rec = ofrepRecord(reqs[i], ofrep.answers[i]);
+        bad = diffFields(expected[i], rec);
+        if (got !== undefined) for (const b of diffFields(got, rec)) bad.push(`in-process.${b}`);
+        else bad.push('in-process.(no result)');
+      } else bad = diffFields(expected[i], got);
       if (bad.length === 0) { passed++; continue; }
       failed++;
       setOk = false;
       for (const b of bad) bump(fieldTally, b);
-      if (shown < opt.show && !(engineFailures && lines.length === 0)) {
+      if (ofrep && shown < opt.show && !(engineFailures && ofrep.answers.length === 0)) {
+        shown++;
+        const req = reqs[i];
+        const g = set.info[req.flag];
+        const a = ofrep.answers[i];
+        console.log(`\nDIFFERENCE #${shown} (${set.name}, request line ${i + 1}, fields: ${bad.join(', ')})`);
+        console.log(`  flag ${JSON.stringify(req.flag)}: ${g ? JSON.stringify(g.flag) : '(not in the set)'}`);
+        if (set.doc.metadata) console.log(`  set metadata: ${JSON.stringify(set.doc.metadata)}`);
+        if (set.doc.$evaluators) console.log(`  $evaluators: ${JSON.stringify(set.doc.$evaluators)}`);
+        console.log(`  request:    ${JSON.stringify(req)}`);
+        console.log(`  flagd-core: ${JSON.stringify(expected[i])}`);
+        console.log(`  riskd CLI:  ${lines[i] ?? '(missing)'}`);
+        console.log(`  OFREP:      ${a ? (a.error ? `transport error ${a.error}` : `${a.status} ${a.text}`) : '(missing)'}`);
+        console.log(`  as record:  ${JSON.stringify(rec)}`);
+        console.log(`  repro:      ${bin} serve --flags ${flagsFile} --fixed-time ${TS}${set.lenient ? ' --lenient' : ''} --listen 127.0.0.1:0 --data-dir ${path.join(tmp, 'repro.data')}`);
+        console.log(`              ${curlRepro(req)}`);
+      } else if (!ofrep && shown < opt.show && !(engineFailures && lines.length === 0)) {
         shown++;
         const req = reqs[i];
         const g = set.info[req.flag];
@@ -1222,8 +1362,12 @@ function main() {
   if (failed) {
     console.log(`differences by field: ${[...fieldTally].map(([k, v]) => `${k}=${v}`).join(' ')}`);
     const s = [...failedSets][0];
-    console.log(`repro (first failing set, kept in ${tmp}): ${opt.engine === 'riskd' ? bin : 'riskd'} flags eval --flags ${path.join(tmp, s.name + '.json')} ` +
+    console.log(`repro (first failing set, kept in ${tmp}): ${opt.engine !== 'oracle' ? bin : 'riskd'} flags eval --flags ${path.join(tmp, s.name + '.json')} ` +
       `--requests ${path.join(tmp, s.name + '.jsonl')} --timestamp ${TS}${s.lenient ? ' --lenient' : ''}`);
+    if (opt.engine === 'ofrep') {
+      console.log(`  over OFREP: ${bin} serve --flags ${path.join(tmp, s.name + '.json')} --fixed-time ${TS}${s.lenient ? ' --lenient' : ''} ` +
+        `--listen 127.0.0.1:0 --data-dir ${path.join(tmp, 'repro.data')}, then the curl lines above`);
+    }
   }
   if (!failed && !engineFailures && !opt.keep) fs.rmSync(tmp, { recursive: true, force: true });
   else if (opt.keep) console.log(`files kept in ${tmp}`);
@@ -1234,4 +1378,8 @@ function main() {
   process.exit(failed || gaps.length ? 1 : 0);
 }
 
-main();
+main().catch((e) => {
+  console.log(`differential: ${e && e.stack ? e.stack : e}`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+});
