@@ -35,3 +35,6 @@ if [ -f "$SHARED/data/models/credit_xgb.json" ]; then
 else
     echo "model benchmark skipped: shared data not present"
 fi
+
+# Over HTTP: riskd serve beside a flagd-style OFREP service and a FastAPI scoring service.
+bench/http.sh
