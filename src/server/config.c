@@ -132,7 +132,7 @@ static int set_key(srv_config *c, const struct key *k, const char *v, const char
     case K_STR:
         if (strlen(v) >= k->cap)
             return rd_err_set(err, RD_EINVAL, "%s: %s is longer than %zu bytes", where, k->name, k->cap - 1);
-        strcpy(field, v);
+        memcpy(field, v, strlen(v) + 1);
         return RD_OK;
     case K_INT:
     case K_SIZE:

@@ -148,21 +148,21 @@ int srv_req_json(srv_req *r, rd_value *out, rd_err *err)
 
 typedef struct route_def {
     const char *path;
-    bool prefix; /* path is a prefix followed by a key */
     const char *allow;
-    srv_route route;
     void (*fn)(srv_req *);
+    srv_route route;
+    bool prefix; /* path is a prefix followed by a key */
 } route_def;
 
 static const route_def routes[] = {
-    {"/ofrep/v1/evaluate/flags", false, "POST", SRV_ROUTE_OFREP_BULK, srv_route_ofrep_bulk},
-    {"/ofrep/v1/evaluate/flags/", false, "POST", SRV_ROUTE_OFREP_BULK, srv_route_ofrep_bulk},
-    {"/ofrep/v1/evaluate/flags/", true, "POST", SRV_ROUTE_OFREP_FLAG, srv_route_ofrep_flag},
-    {"/v1/score", false, "POST", SRV_ROUTE_SCORE, srv_route_score},
-    {"/v1/score/batch", false, "POST", SRV_ROUTE_SCORE_BATCH, srv_route_score_batch},
-    {"/health", false, "GET, HEAD", SRV_ROUTE_HEALTH, srv_route_health},
-    {"/ready", false, "GET, HEAD", SRV_ROUTE_READY, srv_route_ready},
-    {"/metrics", false, "GET, HEAD", SRV_ROUTE_METRICS, srv_route_metrics},
+    {"/ofrep/v1/evaluate/flags", "POST", srv_route_ofrep_bulk, SRV_ROUTE_OFREP_BULK, false},
+    {"/ofrep/v1/evaluate/flags/", "POST", srv_route_ofrep_bulk, SRV_ROUTE_OFREP_BULK, false},
+    {"/ofrep/v1/evaluate/flags/", "POST", srv_route_ofrep_flag, SRV_ROUTE_OFREP_FLAG, true},
+    {"/v1/score", "POST", srv_route_score, SRV_ROUTE_SCORE, false},
+    {"/v1/score/batch", "POST", srv_route_score_batch, SRV_ROUTE_SCORE_BATCH, false},
+    {"/health", "GET, HEAD", srv_route_health, SRV_ROUTE_HEALTH, false},
+    {"/ready", "GET, HEAD", srv_route_ready, SRV_ROUTE_READY, false},
+    {"/metrics", "GET, HEAD", srv_route_metrics, SRV_ROUTE_METRICS, false},
 };
 
 static const route_def *find_route(const char *url)
@@ -409,7 +409,7 @@ static int listen_on(const char *listen_addr, char *bound, size_t bound_cap, rd_
         return -1;
     }
     freeaddrinfo(ai);
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};
     socklen_t sl = sizeof ss;
     char ip[INET6_ADDRSTRLEN] = "?";
     int port = 0;

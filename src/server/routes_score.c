@@ -203,7 +203,7 @@ static int score_one(srv_req *r, const rd_value *v, rd_buf *b, item_err *e, cons
         return rc;
     const srv_bundle *sb = NULL;
     const char *variant;
-    if (route(r, &q, &sb, &variant, e))
+    if (route(r, &q, &sb, &variant, e) || !sb)
         return -1;
     size_t k = q.reasons < 0 ? rd_bundle_num_reasons(sb->b) : (size_t)q.reasons;
     rd_score sc;

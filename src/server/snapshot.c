@@ -190,7 +190,9 @@ static int load_bundles(const srv_config *cfg, const srv_snapshot *prev, srv_sna
             return rd_err_set(err, RD_EIO, "%s: cannot read the bundle directory", cfg->bundles);
         closedir(d);
     }
-    s->bundles = rd_calloc(n ? n : 1, sizeof *s->bundles);
+    if (!names)
+        n = 0;
+    s->bundles = rd_calloc(n ? n : 1, sizeof(srv_bundle *));
     if (!s->bundles) {
         free_list(names, n);
         return rd_err_set(err, RD_ENOMEM, "out of memory");
@@ -210,17 +212,21 @@ static int load_bundles(const srv_config *cfg, const srv_snapshot *prev, srv_sna
             continue;
         }
         srv_bundle *nb = rd_calloc(1, sizeof *nb);
+        if (!nb) {
+            rd_free(fp);
+            free_list(names, n);
+            return rd_err_set(err, RD_ENOMEM, "out of memory");
+        }
         rd_err e;
-        int rc = nb ? rd_bundle_load(dir, &nb->b, &e) : rd_err_set(&e, RD_ENOMEM, "out of memory");
-        if (!rc && strcmp(rd_bundle_name(nb->b), names[i]))
+        int rc = rd_bundle_load(dir, &nb->b, &e);
+        if (!rc && strcmp(rd_bundle_name(nb->b), names[i]) != 0)
             rc = rd_err_set(&e, RD_EINVAL, "%s: the directory's name differs from the bundle's name \"%s\"",
                             dir, rd_bundle_name(nb->b));
         if (rc) {
             srv_log(SRV_ERROR, "bundle refused", "bundle", names[i], "error", e.msg, "code", rd_err_name(rc),
                     "action", old ? "keeping the version loaded before" : "not served", NULL);
             (*refused)++;
-            if (nb)
-                rd_bundle_free(nb->b);
+            rd_bundle_free(nb->b);
             rd_free(nb);
             rd_free(fp);
             if (old) {
@@ -273,17 +279,18 @@ static int build(srv_state *st, const srv_snapshot *prev, bool flags_changed, bo
     }
     if (!rc && cfg->flags[0]) {
         size_t n = rd_flagset_count(s->flags);
-        s->flag_stats = rd_calloc(n ? n : 1, sizeof *s->flag_stats);
+        s->flag_stats = rd_calloc(n ? n : 1, sizeof(srv_flag_stats *));
         if (!s->flag_stats)
             rc = rd_err_set(err, RD_ENOMEM, "out of memory");
-        for (size_t i = 0; !rc && i < n; i++)
-            s->flag_stats[i] = srv_metrics_flag(rd_flagset_key(s->flags, i));
+        else
+            for (size_t i = 0; i < n; i++)
+                s->flag_stats[i] = srv_metrics_flag(rd_flagset_key(s->flags, i));
     }
     if (!rc && cfg->bundles[0]) {
         if (bundles_changed || !prev) {
             rc = load_bundles(cfg, prev, s, refused_bundles, err);
         } else {
-            s->bundles = rd_calloc(prev->nbundles ? prev->nbundles : 1, sizeof *s->bundles);
+            s->bundles = rd_calloc(prev->nbundles ? prev->nbundles : 1, sizeof(srv_bundle *));
             if (!s->bundles)
                 rc = rd_err_set(err, RD_ENOMEM, "out of memory");
             for (size_t i = 0; !rc && i < prev->nbundles; i++) {
@@ -353,6 +360,8 @@ static char *bundles_fingerprint(const char *dir)
 
 static void publish(srv_state *st, srv_snapshot *s)
 {
+    if (!s)
+        return;
     pthread_mutex_lock(&st->lock);
     srv_snapshot *old = st->current;
     s->generation = (old ? old->generation : 0) + 1;
@@ -373,7 +382,7 @@ int srv_state_new(const srv_config *cfg, srv_state **out, rd_err *err)
         st->flags_seen = file_fingerprint(cfg->flags);
     if (cfg->bundles[0])
         st->bundles_seen = bundles_fingerprint(cfg->bundles);
-    srv_snapshot *s;
+    srv_snapshot *s = NULL;
     int refused = 0;
     int rc = build(st, NULL, true, true, &s, &refused, err);
     if (!rc && refused) {
@@ -427,7 +436,7 @@ void srv_state_poll(srv_state *st, bool force)
     if (!fc && !bc)
         return;
     srv_snapshot *prev = srv_state_acquire(st);
-    srv_snapshot *s;
+    srv_snapshot *s = NULL;
     int refused = 0;
     rd_err e;
     int rc = build(st, prev, fc, bc, &s, &refused, &e);
