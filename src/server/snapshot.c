@@ -441,7 +441,7 @@ void srv_state_poll(srv_state *st, bool force)
     rd_err e;
     int rc = build(st, prev, fc, bc, &s, &refused, &e);
     srv_snapshot_unref(prev);
-    if (rc) {
+    if (rc || !s) {
         srv_log(SRV_ERROR, "reload refused, the last good flags and bundles keep serving", "error", e.msg,
                 "code", rd_err_name(rc), NULL);
         if (fc)
