@@ -102,6 +102,11 @@ FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude $(PKG_CFLAGS) -fsanitize=f
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard include/riskd/*.h src/lib/*/*.h)
 	@mkdir -p $(@D)
 	$(Q)$(call msg,FUZZ,$@) clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) -lnettle -lm
+# The service's routes without a socket: the server sources but the libmicrohttpd glue.
+FUZZ_SERVER_SRC := $(filter-out src/server/http.c,$(SERVER_SRC))
+build/fuzz/fuzz_serve: tests/fuzz/fuzz_serve.c $(LIB_SRC) $(FUZZ_SERVER_SRC) $(wildcard include/riskd/*.h src/lib/*/*.h src/server/*.h)
+	@mkdir -p $(@D)
+	$(Q)$(call msg,FUZZ,$@) clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(FUZZ_SERVER_SRC) $(PKG_LIBS) -lnettle -lm -lpthread
 fuzz-build: $(FUZZ_BIN)
 .PHONY: fuzz-replay
 fuzz-replay: fuzz-build

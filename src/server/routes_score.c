@@ -65,8 +65,9 @@ static int read_request(const srv_req *r, const rd_value *v, score_req *q, item_
                     rd_vtype_name(q->bundle->type));
     q->reasons = r->cfg->reasons;
     if (k) {
-        if (k->type != RD_VNUMBER || k->u.n != (double)(int)k->u.n || k->u.n < 0 ||
-            k->u.n > RD_BUNDLE_MAX_REASONS)
+        /* range first: casting a double beyond int's range is undefined (the fuzzer's find) */
+        if (k->type != RD_VNUMBER || !(k->u.n >= 0 && k->u.n <= RD_BUNDLE_MAX_REASONS) ||
+            k->u.n != (double)(int)k->u.n)
             return fail(e, 400, "INVALID_ARGUMENT", "reasons: expected an integer from 0 to %d",
                         RD_BUNDLE_MAX_REASONS);
         q->reasons = (int)k->u.n;

@@ -226,6 +226,8 @@ req "score, features not an object" 400 POST /v1/score '{"features":[1,2]}'
 has "features type" '"code":"TYPE_MISMATCH","message":"features: expected an object, got array"'
 req "score, context not an object" 400 POST /v1/score '{"context":"x","features":{}}'
 req "score, reasons out of range" 400 POST /v1/score '{"reasons":17,"features":{}}'
+req "score, reasons far out of range (was undefined behaviour)" 400 POST /v1/score '{"reasons":5.5e22,"features":{}}'
+has "reasons range named" '"code":"INVALID_ARGUMENT","message":"reasons: expected an integer from 0 to 16"'
 req "score, body not an object" 400 POST /v1/score '[1]'
 req "score, empty body" 400 POST /v1/score '' application/json -- -H 'Content-Type: application/json'
 req "score, wrong content type" 415 POST /v1/score '{"features":{}}' text/plain

@@ -484,6 +484,20 @@ int rd_json_write_string(rd_buf *b, const char *s, size_t n)
     size_t start = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
+        if (ch >= 0x80) {
+            /* Valid UTF-8 passes; a byte that starts no valid sequence (a message cut in the
+             * middle of a character, bytes from a caller) becomes U+FFFD, as Go's encoder
+             * does, so the output is always valid JSON. */
+            size_t k = utf8_seq((const unsigned char *)s + i, n - i);
+            if (k) {
+                i += k - 1;
+                continue;
+            }
+            rd_buf_append(b, s + start, i - start);
+            rd_buf_puts(b, "\\ufffd");
+            start = i + 1;
+            continue;
+        }
         if (ch >= 0x20 && ch != '"' && ch != '\\')
             continue;
         rd_buf_append(b, s + start, i - start);

@@ -661,6 +661,15 @@ static void test_write_string_escapes(void **state)
     assert_int_equal(rd_json_write_string(&b, "", 0), RD_OK);
     assert_string_equal(rd_buf_cstr(&b), "\"\"");
 
+    /* Invalid UTF-8 becomes U+FFFD byte by byte, so the output always parses: a stray byte,
+     * a character cut short at the end (a truncated message), an overlong form, a surrogate.
+     * The service found it: an error message cut at its buffer's end made a reply not JSON. */
+    rd_buf_reset(&b);
+    const char *bad = "a\xff" "b\xc0\xaf" "c\xed\xa0\x80" "d\xc3";
+    assert_int_equal(rd_json_write_string(&b, bad, strlen(bad)), RD_OK);
+    assert_string_equal(rd_buf_cstr(&b),
+                        "\"a\\ufffdb\\ufffd\\ufffdc\\ufffd\\ufffd\\ufffdd\\ufffd\"");
+
     /* Keys are escaped like strings. */
     static const rd_member m[] = {{"a\"b\n\0", 5, {.type = RD_VNULL}}};
     rd_value obj = {.type = RD_VOBJECT, .len = 1, .u.members = m};
