@@ -357,7 +357,9 @@ check "no request body in the logs" 0 $?
 
 # ---- bundles alone serve a single model; flags alone serve OFREP
 mkdir -p "$T/one" && cp -r "$T/bundles/demo_lr_v1.0" "$T/one/"
-start --bundles "$T/one" || exit 1
+start --bundles "$T/one" --max-json-fields 20 || exit 1
+req "field count over the limit" 413 POST /v1/score "{\"features\":{$(seq -s, -f '"f%g":1' 1 30)}}"
+has "field limit named" '"code":"LIMIT_EXCEEDED","message":"request body: .*20'
 req "bundles alone: ready" 200 GET /ready
 has "the single bundle is the default" '"routing_flag":null,"default_bundle":"demo_lr_v1.0"'
 req "bundles alone: score" 200 POST /v1/score '{"features":{"age":40,"home":"own"}}'
