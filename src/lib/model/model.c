@@ -85,6 +85,7 @@ void rd_model_free(rd_model *m)
     rd_free(m->cat_sets);
     rd__lightgbm_free(m->lgbm);
     rd__linear_free(m->lin);
+    rd__shap_free(m->shap_fast);
     rd_free(m);
 }
 

@@ -60,7 +60,8 @@ struct rd_model {
     /* TreeSHAP, settled once at load (rd__shap_prepare): the deepest tree, and why TreeSHAP
      * cannot run on this model ("" when it can) */
     uint32_t shap_depth;
-    char shap_refusal[256]; /* sized as rd_err.msg */
+    char shap_refusal[256];          /* sized as rd_err.msg */
+    struct rd__shap_fast *shap_fast; /* the per-leaf tables (treeshap.c); NULL: every tree is walked */
 };
 
 /* Whether float32 category fv is in a categorical split's set (XGBoost's Decision: in the
@@ -123,6 +124,13 @@ uint32_t rd__lightgbm_tree_group(const rd_model *m, size_t tree);
 /* Check once, when a tree model is loaded, what TreeSHAP needs (covers, depth), so
  * rd_model_contributions does not rescan the trees on every row. */
 void rd__shap_prepare(rd_model *m);
+typedef struct rd__shap_fast rd__shap_fast;
+void rd__shap_free(rd__shap_fast *f);
+/* rd_model_contributions, with tables false: every tree by the walk, ignoring the tables
+ * (the reference the tables are tested against). */
+int rd__shap_contributions(const rd_model *m, const double *x, double *out, bool tables, rd_err *err);
+/* How many trees have tables, and their memory in bytes (may be NULL). */
+size_t rd__shap_fast_trees(const rd_model *m, size_t *bytes);
 
 struct rd__linear;
 struct rd_value;

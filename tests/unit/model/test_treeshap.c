@@ -5,7 +5,12 @@
  * S follow the row, the others split the weight between both children by cover), walked on
  * this file's own description of the trees, from which the JSON is generated. One row of the
  * small model is also worked out by hand. The shared credit model is checked against XGBoost
- * itself in tests/conformance/xgboost_contribs.c. */
+ * itself in tests/conformance/xgboost_contribs.c.
+ *
+ * The per-leaf tables (the fast path of rd_model_contributions) are checked against the walk
+ * they replace (rd__shap_contributions without tables) on every row here, and on random rows
+ * (split thresholds, either side of them, NaN, zero, small category codes) of the shared
+ * XGBoost credit model and LightGBM models with categorical splits and missing values. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,10 +19,12 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "riskd/riskd.h"
 #include "riskd/model.h"
+#include "model/model_int.h"
 
 #define MAX_NODES 600
 #define MAX_FEAT  4
@@ -180,11 +187,45 @@ static void brute_force(const ttree *trees, int ntrees, int g, const double *x, 
     }
 }
 
+/* ------------------------------------------------------------------ tables against the walk */
+
+static double tables_max_err; /* the largest difference seen, relative to its row's scale */
+
+/* The tables' contributions of row x against the walk's: each value within 1e-12 of the
+ * largest magnitude of its group (the walk and the tables add the same terms in another
+ * order, and a value that cancels to nearly 0 has no relative precision of its own). */
+static void check_tables_row(const rd_model *m, const double *x)
+{
+    size_t nf = rd_model_num_features(m), stride = nf + 1, n = stride * m->nout;
+    double *fast = malloc(n * sizeof(double)), *walk = malloc(n * sizeof(double));
+    assert_non_null(fast);
+    assert_non_null(walk);
+    rd_err err;
+    if (rd_model_contributions(m, x, fast, &err) != RD_OK ||
+        rd__shap_contributions(m, x, walk, false, &err) != RD_OK)
+        fail_msg("contributions: %s", err.msg);
+    for (size_t g = 0; g < m->nout; g++) {
+        double scale = 0;
+        for (size_t j = 0; j < stride; j++)
+            scale = fmax(scale, fabs(walk[g * stride + j]));
+        for (size_t j = 0; j < stride; j++) {
+            double a = fast[g * stride + j], b = walk[g * stride + j],
+                   e = fabs(a - b) / (scale > 0 ? scale : 1);
+            tables_max_err = e > tables_max_err ? e : tables_max_err;
+            if (!(e <= 1e-12))
+                fail_msg("group %zu value %zu: tables %.17g, walk %.17g", g, j, a, b);
+        }
+    }
+    free(fast);
+    free(walk);
+}
+
 /* riskd's contributions of every group against the reference and the margins. */
 static void check_rows(const ttree *trees, int ntrees, int nclass, const double (*rows)[MAX_FEAT], int nrows,
                        double tol)
 {
     rd_model *m = build(trees, ntrees, nclass, true);
+    assert_int_equal(rd__shap_fast_trees(m, NULL), ntrees); /* few features: every tree has tables */
     size_t groups = nclass > 1 ? (size_t)nclass : 1;
     assert_int_equal(rd_model_num_outputs(m, RD_OUTPUT_RAW), groups);
     for (int r = 0; r < nrows; r++) {
@@ -193,6 +234,7 @@ static void check_rows(const ttree *trees, int ntrees, int nclass, const double 
         if (rd_model_contributions(m, rows[r], got, &err) != RD_OK)
             fail_msg("row %d: %s", r, err.msg);
         rd_model_predict(m, rows[r], RD_OUTPUT_RAW, margin);
+        check_tables_row(m, rows[r]);
         for (size_t g = 0; g < groups; g++) {
             brute_force(trees, ntrees, (int)g, rows[r], want);
             double sum = 0;
@@ -359,6 +401,179 @@ static void test_stumps(void **state)
     rd_model_free(m);
 }
 
+/* Thresholds per feature, to draw values either side of the splits. */
+#define MAX_THR 64
+typedef struct thresholds {
+    size_t n[256];
+    double v[256][MAX_THR];
+    bool categorical[256];
+} thresholds;
+
+static void add_threshold(thresholds *th, long f, double v, bool categorical)
+{
+    if (f < 0 || f >= 256)
+        return;
+    th->categorical[f] |= categorical;
+    if (!categorical && th->n[f] < MAX_THR)
+        th->v[f][th->n[f]++] = v;
+}
+
+static uint64_t rng = 0x9e3779b97f4a7c15u;
+static uint32_t rnd(uint32_t n)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)((rng >> 11) % n);
+}
+
+/* Random rows: NaN, 0, a small category code, a threshold, just either side of one, or any. */
+static void random_row(const thresholds *th, size_t nf, double *x)
+{
+    for (size_t j = 0; j < nf; j++) {
+        uint32_t c = rnd(20);
+        double t = th->n[j] ? th->v[j][rnd((uint32_t)th->n[j])] : (double)rnd(100);
+        double eps = 1e-6 * (1 + fabs(t));
+        if (c < 2)
+            x[j] = NAN;
+        else if (c < 3)
+            x[j] = 0;
+        else if (c < 6 || th->categorical[j])
+            x[j] = rnd(4) == 0 ? (double)NAN : (double)rnd(40);
+        else if (c < 8)
+            x[j] = t;
+        else if (c < 18)
+            x[j] = rnd(2) ? t + eps : t - eps;
+        else
+            x[j] = ((double)rnd(2000001) - 1e6) / 1e3;
+    }
+}
+
+static void check_tables_random(const rd_model *m, const thresholds *th, int nrows)
+{
+    size_t nf = rd_model_num_features(m);
+    double *x = malloc(nf * sizeof(double));
+    assert_non_null(x);
+    for (int r = 0; r < nrows; r++) {
+        random_row(th, nf, x);
+        check_tables_row(m, x);
+    }
+    free(x);
+}
+
+static const char *shared_path(char *buf, size_t size, const char *rel)
+{
+    const char *dir = getenv("RISKD_SHARED");
+    snprintf(buf, size, "%s/%s", dir && *dir ? dir : "../shared", rel);
+    return buf;
+}
+
+/* The shared XGBoost credit model (300 trees of depth 4): every tree has tables. */
+static void test_tables_xgboost_credit(void **state)
+{
+    (void)state;
+    char path[4096];
+    rd_model *m;
+    rd_err err;
+    if (rd_model_load_file(shared_path(path, sizeof(path), "data/models/credit_xgb.json"), &m, &err) !=
+        RD_OK) {
+        if (err.code == RD_EIO)
+            skip();
+        fail_msg("%s", err.msg);
+    }
+    size_t bytes;
+    assert_int_equal(rd__shap_fast_trees(m, &bytes), m->ntrees);
+    assert_true(bytes > 0 && bytes < (8u << 20));
+    static thresholds th;
+    memset(&th, 0, sizeof(th));
+    for (size_t t = 0; t < m->ntrees; t++) { /* each tree from its root */
+        const rd__xnode *nodes = m->nodes + m->tree_root[t];
+        int32_t stack[600], top = 0;
+        stack[top++] = 0;
+        while (top) {
+            const rd__xnode *n = &nodes[stack[--top]];
+            if (n->left < 0 || top + 2 > 600)
+                continue;
+            add_threshold(&th, (long)(n->feature & RD__XNODE_FEATURE_MASK), (double)n->value,
+                          (n->feature & RD__XNODE_CATEGORICAL) != 0);
+            stack[top++] = n->left;
+            stack[top++] = n->right;
+        }
+    }
+    tables_max_err = 0;
+    check_tables_random(m, &th, 3000);
+    print_message("credit_xgb: %zu KiB of tables, max difference %.3g\n", bytes >> 10, tables_max_err);
+    rd_model_free(m);
+}
+
+/* A LightGBM model file's split thresholds (split_feature, threshold, decision_type lines). */
+static void lgbm_thresholds(const char *text, thresholds *th)
+{
+    memset(th, 0, sizeof(*th));
+    for (const char *p = strstr(text, "\nsplit_feature="); p; p = strstr(p + 1, "\nsplit_feature=")) {
+        const char *tp = strstr(p, "\nthreshold="), *dp = strstr(p, "\ndecision_type=");
+        if (!tp || !dp)
+            break;
+        char *a = (char *)p + 15, *b = (char *)tp + 11, *c = (char *)dp + 15;
+        while (*a != '\n' && *b != '\n' && *c != '\n') {
+            char *ea, *eb, *ec;
+            long f = strtol(a, &ea, 10);
+            double v = strtod(b, &eb);
+            long dt = strtol(c, &ec, 10);
+            if (ea == a || eb == b || ec == c)
+                break;
+            add_threshold(th, f, v, (dt & 1) != 0);
+            a = ea;
+            b = eb;
+            c = ec;
+        }
+    }
+}
+
+/* LightGBM models of the shared vectors: categorical splits (kddcup99, toy_categorical,
+ * Poisson), NaN and zero as missing with both default directions (regression_missing,
+ * Poisson), multi-class; breast_cancer has a tree with a path of more than 12 features,
+ * which is walked while the others use their tables. */
+static void test_tables_lightgbm(void **state)
+{
+    (void)state;
+    static const char *models[] = {
+        "data/lightgbm/leaves/lg_kddcup99.model",
+        "data/lightgbm/leaves/genlin_fmtp_poisson_Frequency.model",
+        "data/lightgbm/treelite/toy_categorical_model.txt",
+        "data/lightgbm/boosters/regression_missing/model.txt",
+        "data/lightgbm/boosters/multiclass/model.txt",
+        "data/lightgbm/leaves/lg_breast_cancer.txt",
+    };
+    static thresholds th;
+    for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++) {
+        char path[4096];
+        shared_path(path, sizeof(path), models[i]);
+        FILE *in = fopen(path, "rb");
+        if (!in)
+            skip();
+        static char text[8 << 20];
+        size_t len = fread(text, 1, sizeof(text) - 1, in);
+        fclose(in);
+        text[len] = 0;
+        rd_model *m;
+        rd_err err;
+        if (rd_model_load_buffer(text, len, &m, &err) != RD_OK)
+            fail_msg("%s: %s", path, err.msg);
+        lgbm_thresholds(text, &th);
+        size_t bytes, fast = rd__shap_fast_trees(m, &bytes);
+        if (strstr(path, "breast_cancer"))
+            assert_true(fast > 0 && fast < m->ntrees);
+        else
+            assert_int_equal(fast, m->ntrees);
+        tables_max_err = 0;
+        check_tables_random(m, &th, 500);
+        print_message("%s: %zu of %zu trees with tables (%zu KiB), max difference %.3g\n", models[i], fast,
+                      m->ntrees, bytes >> 10, tables_max_err);
+        rd_model_free(m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +583,8 @@ int main(void)
         cmocka_unit_test(test_deepest_tree),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_stumps),
+        cmocka_unit_test(test_tables_xgboost_credit),
+        cmocka_unit_test(test_tables_lightgbm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
