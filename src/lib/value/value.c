@@ -66,6 +66,31 @@ bool rd_value_equal(const rd_value *a, const rd_value *b)
     return false;
 }
 
+/* Write n with prec significant digits to tmp ("d.ddde[+-]xx") and say whether it reads back
+ * as n. From 15 digits on, the nearest decimal may miss while its neighbour on the other side
+ * of n still reads back (powers of two sit at the edge of their binade); glibc's printf
+ * honours the rounding mode, which gives both neighbours. */
+static bool round_trips(double n, int prec, char tmp[40])
+{
+    snprintf(tmp, 40, "%.*e", prec - 1, n);
+    if (strtod(tmp, NULL) == n)
+        return true;
+    if (prec < 15)
+        return false;
+    char alt[40];
+    int mode = fegetround();
+    for (int dir = 0; dir < 2; dir++) {
+        fesetround(dir ? FE_DOWNWARD : FE_UPWARD);
+        snprintf(alt, sizeof(alt), "%.*e", prec - 1, n);
+        fesetround(mode);
+        if (strcmp(alt, tmp) != 0 && strtod(alt, NULL) == n) {
+            memcpy(tmp, alt, sizeof(alt));
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Shortest decimal digits of a finite, non-zero |n|: writes the digits (no dot) to d and
  * returns their count; *point is the decimal exponent such that n = 0.d1d2... x 10^point. */
 static int shortest_digits(double n, char *d, int *point)
@@ -83,26 +108,13 @@ static int shortest_digits(double n, char *d, int *point)
         *point = len;
         return k;
     }
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, n);
-        bool found = strtod(tmp, NULL) == n;
-        if (!found && prec >= 15) {
-            /* The nearest prec-digit decimal may miss while its neighbour on the other side
-             * of n still reads back to n (powers of two sit at the edge of their binade).
-             * glibc's printf honours the rounding mode, which gives both neighbours. */
-            char alt[40];
-            int mode = fegetround();
-            for (int dir = 0; dir < 2 && !found; dir++) {
-                fesetround(dir ? FE_DOWNWARD : FE_UPWARD);
-                snprintf(alt, sizeof(alt), "%.*e", prec - 1, n);
-                fesetround(mode);
-                if (strcmp(alt, tmp) != 0 && strtod(alt, NULL) == n) {
-                    memcpy(tmp, alt, sizeof(tmp));
-                    found = true;
-                }
-            }
-        }
-        if (found || prec == 17) {
+    /* Whether a decimal reads back to n is monotone in the number of digits (the nearest
+     * p+1-digit decimal is at least as close as the nearest p-digit one), so when 15 digits
+     * do not, nothing shorter does: computed values, which need 16 or 17, cost three tries
+     * instead of seventeen (printf and strtod are most of a score response's formatting). */
+    int start = round_trips(n, 15, tmp) ? 1 : 16;
+    for (int prec = start; prec <= 17; prec++) {
+        if (round_trips(n, prec, tmp) || prec == 17) {
             /* tmp is "d.ddde[+-]xx" */
             int k = 0;
             char *e = strchr(tmp, 'e');
