@@ -183,7 +183,7 @@ static void write_result(srv_req *r, rd_buf *b, const score_req *q, const srv_bu
         rd_buf_puts(b, ",\"code\":");
         rd_json_write_string(b, c, strlen(c));
         rd_buf_puts(b, ",\"impact\":");
-        write_num(b, sc->reasons[i].impact, false);
+        write_num(b, sc->reasons[i].impact, f32); /* XGBoost computes them in float32 */
         rd_buf_putc(b, '}');
     }
     rd_buf_puts(b, "],\"missing\":");
