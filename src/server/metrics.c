@@ -27,15 +27,19 @@ static const char *const route_names[SRV_ROUTE_COUNT] = {"/ofrep/v1/evaluate/fla
                                                          "/metrics",
                                                          "other"};
 
+/* A named series in a list; the first member of the flag and model series. */
+typedef struct series {
+    struct series *next;
+    char *name;
+} series;
+
 struct srv_flag_stats {
-    srv_flag_stats *next;
-    char *key;
+    series s; /* the flag key */
     atomic_uint_fast64_t by_reason[NREASONS];
 };
 
 struct srv_model_stats {
-    srv_model_stats *next;
-    char *name;
+    series s; /* the model version */
     atomic_uint_fast64_t scores;
     atomic_uint_fast64_t deciles[NSCORE];
     _Atomic double sum;
@@ -55,8 +59,8 @@ typedef struct error_series {
 
 static struct {
     pthread_mutex_t lock;
-    srv_flag_stats *flags;
-    srv_model_stats *models;
+    series *flags;  /* srv_flag_stats */
+    series *models; /* srv_model_stats */
     error_series *errors;
     atomic_uint_fast64_t unknown_flag;
     route_stats routes[SRV_ROUTE_COUNT];
@@ -71,24 +75,24 @@ int srv_metrics_init(void)
     return RD_OK;
 }
 
+static void free_series(series **head)
+{
+    for (series *x = *head, *n; x; x = n) {
+        n = x->next;
+        rd_free(x->name);
+        rd_free(x);
+    }
+    *head = NULL;
+}
+
 void srv_metrics_deinit(void)
 {
-    for (srv_flag_stats *f = M.flags, *n; f; f = n) {
-        n = f->next;
-        rd_free(f->key);
-        rd_free(f);
-    }
-    for (srv_model_stats *m = M.models, *n; m; m = n) {
-        n = m->next;
-        rd_free(m->name);
-        rd_free(m);
-    }
+    free_series(&M.flags);
+    free_series(&M.models);
     for (error_series *e = M.errors, *n; e; e = n) {
         n = e->next;
         rd_free(e);
     }
-    M.flags = NULL;
-    M.models = NULL;
     M.errors = NULL;
 }
 
@@ -103,44 +107,36 @@ static void add_double(_Atomic double *d, double v)
 static inline void inc(atomic_uint_fast64_t *c) { atomic_fetch_add_explicit(c, 1, memory_order_relaxed); }
 static inline uint64_t get(atomic_uint_fast64_t *c) { return atomic_load_explicit(c, memory_order_relaxed); }
 
-srv_flag_stats *srv_metrics_flag(const char *key)
+/* The series called name in the list at *head, added (size bytes, zeroed) if absent;
+ * NULL when out of memory. */
+static series *series_get(series **head, const char *name, size_t size)
 {
     pthread_mutex_lock(&M.lock);
-    srv_flag_stats *f;
-    for (f = M.flags; f; f = f->next)
-        if (!strcmp(f->key, key))
+    series *x;
+    for (x = *head; x; x = x->next)
+        if (!strcmp(x->name, name))
             break;
-    if (!f && (f = rd_calloc(1, sizeof *f))) {
-        if ((f->key = rd_strndup(key, strlen(key)))) {
-            f->next = M.flags;
-            M.flags = f;
+    if (!x && (x = rd_calloc(1, size))) {
+        if ((x->name = rd_strndup(name, strlen(name)))) {
+            x->next = *head;
+            *head = x;
         } else {
-            rd_free(f);
-            f = NULL;
+            rd_free(x);
+            x = NULL;
         }
     }
     pthread_mutex_unlock(&M.lock);
-    return f;
+    return x;
+}
+
+srv_flag_stats *srv_metrics_flag(const char *key)
+{
+    return (srv_flag_stats *)series_get(&M.flags, key, sizeof(srv_flag_stats));
 }
 
 srv_model_stats *srv_metrics_model(const char *name)
 {
-    pthread_mutex_lock(&M.lock);
-    srv_model_stats *m;
-    for (m = M.models; m; m = m->next)
-        if (!strcmp(m->name, name))
-            break;
-    if (!m && (m = rd_calloc(1, sizeof *m))) {
-        if ((m->name = rd_strndup(name, strlen(name)))) {
-            m->next = M.models;
-            M.models = m;
-        } else {
-            rd_free(m);
-            m = NULL;
-        }
-    }
-    pthread_mutex_unlock(&M.lock);
-    return m;
+    return (srv_model_stats *)series_get(&M.models, name, sizeof(srv_model_stats));
 }
 
 void srv_metrics_request(srv_route route, int status, double seconds)
@@ -271,44 +267,44 @@ static void render_domain(rd_buf *b)
 {
     rd_buf_puts(b, "# HELP riskd_flag_evaluations_total Flag evaluations by flag and reason.\n"
                    "# TYPE riskd_flag_evaluations_total counter\n");
-    for (srv_flag_stats *f = M.flags; f; f = f->next)
+    for (srv_flag_stats *f = (srv_flag_stats *)M.flags; f; f = (srv_flag_stats *)f->s.next)
         for (int r = 0; r < NREASONS; r++) {
             uint64_t n = get(&f->by_reason[r]);
             if (!n)
                 continue;
             rd_buf_puts(b, "riskd_flag_evaluations_total{flag=\"");
-            label(b, f->key);
+            label(b, f->s.name);
             rd_buf_printf(b, "\",reason=\"%s\"} %llu\n", rd_reason_name((rd_reason)r), (unsigned long long)n);
         }
     rd_buf_printf(b, "riskd_flag_evaluations_total{flag=\"\",reason=\"FLAG_NOT_FOUND\"} %llu\n",
                   (unsigned long long)get(&M.unknown_flag));
     rd_buf_puts(b, "# HELP riskd_scores_total Decisions scored, by model version.\n"
                    "# TYPE riskd_scores_total counter\n");
-    for (srv_model_stats *m = M.models; m; m = m->next) {
+    for (srv_model_stats *m = (srv_model_stats *)M.models; m; m = (srv_model_stats *)m->s.next) {
         rd_buf_puts(b, "riskd_scores_total{model_version=\"");
-        label(b, m->name);
+        label(b, m->s.name);
         rd_buf_printf(b, "\"} %llu\n", (unsigned long long)get(&m->scores));
     }
     rd_buf_puts(b,
                 "# HELP riskd_score_probability Distribution of the probability scored, by model version.\n"
                 "# TYPE riskd_score_probability histogram\n");
-    for (srv_model_stats *m = M.models; m; m = m->next) {
+    for (srv_model_stats *m = (srv_model_stats *)M.models; m; m = (srv_model_stats *)m->s.next) {
         uint64_t cum = 0;
         for (int d = 0; d < NSCORE; d++) {
             cum += get(&m->deciles[d]);
             rd_buf_puts(b, "riskd_score_probability_bucket{model_version=\"");
-            label(b, m->name);
+            label(b, m->s.name);
             if (d < NSCORE - 1)
                 rd_buf_printf(b, "\",le=\"0.%d\"} %llu\n", d + 1, (unsigned long long)cum);
             else
                 rd_buf_printf(b, "\",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
         }
         rd_buf_puts(b, "riskd_score_probability_sum{model_version=\"");
-        label(b, m->name);
+        label(b, m->s.name);
         rd_buf_puts(b, "\"} ");
         num(b, atomic_load_explicit(&m->sum, memory_order_relaxed));
         rd_buf_puts(b, "\nriskd_score_probability_count{model_version=\"");
-        label(b, m->name);
+        label(b, m->s.name);
         rd_buf_printf(b, "\"} %llu\n", (unsigned long long)cum);
     }
 }

@@ -75,24 +75,42 @@ static void free_list(char **v, size_t n)
     rd_free(v);
 }
 
-/* A bundle directory's fingerprint: every file's inode, mtime and size. A rename into place
- * changes the inodes, an in-place edit the mtime or size. */
-static char *bundle_fingerprint(const char *dir)
+/* The buffer's content as a new string (NULL when out of memory); b is released. */
+static char *take(rd_buf *b)
 {
-    rd_buf b;
-    rd_buf_init(&b);
+    char *s = b->oom ? NULL : rd_strndup(rd_buf_cstr(b), b->len);
+    rd_buf_deinit(b);
+    return s;
+}
+
+/* Every entry's inode, mtime and size: a rename into place changes the inodes, an in-place
+ * edit the mtime or size. depth 1 also covers each subdirectory's entries (the bundle
+ * directory and the files of each bundle); the recursion is bounded by depth. */
+static void print_dir(rd_buf *b, const char *dir, int depth)
+{
     size_t n;
     char **names = list_dir(dir, &n);
     char path[2 * SRV_PATH_MAX];
-    stat_print(&b, dir, ".");
+    stat_print(b, dir, ".");
     for (size_t i = 0; i < n; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        stat_print(&b, path, names[i]);
+        if (depth > 0) {
+            rd_buf_printf(b, "[%s]", names[i]);
+            print_dir(b, path, depth - 1);
+        } else {
+            stat_print(b, path, names[i]);
+        }
     }
     free_list(names, n);
-    char *s = b.oom ? NULL : rd_strndup(rd_buf_cstr(&b), b.len);
-    rd_buf_deinit(&b);
-    return s;
+}
+
+/* A bundle directory's fingerprint (depth 0), or the bundle directory's (depth 1). */
+static char *dir_fingerprint(const char *dir, int depth)
+{
+    rd_buf b;
+    rd_buf_init(&b);
+    print_dir(&b, dir, depth);
+    return take(&b);
 }
 
 static char *file_fingerprint(const char *path)
@@ -100,9 +118,7 @@ static char *file_fingerprint(const char *path)
     rd_buf b;
     rd_buf_init(&b);
     stat_print(&b, path, "f");
-    char *s = b.oom ? NULL : rd_strndup(rd_buf_cstr(&b), b.len);
-    rd_buf_deinit(&b);
-    return s;
+    return take(&b);
 }
 
 /* ------------------------------------------------------------------ snapshots */
@@ -203,7 +219,7 @@ static int load_bundles(const srv_config *cfg, const srv_snapshot *prev, srv_sna
         struct stat st;
         if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || strstr(names[i], ".tmp-"))
             continue; /* files beside the bundles, and bundles being written by `bundle build` */
-        char *fp = bundle_fingerprint(dir);
+        char *fp = dir_fingerprint(dir, 0);
         srv_bundle *old = find_loaded(prev, names[i]);
         if (old && fp && old->fingerprint && !strcmp(old->fingerprint, fp)) {
             atomic_fetch_add(&old->refs, 1);
@@ -337,27 +353,6 @@ static int route_targets_loaded(const srv_config *cfg, const srv_snapshot *s, rd
     return RD_OK;
 }
 
-/* The bundle directory's fingerprint covers each bundle directory's files too. */
-static char *bundles_fingerprint(const char *dir)
-{
-    rd_buf b;
-    rd_buf_init(&b);
-    size_t n;
-    char **names = list_dir(dir, &n);
-    char path[2 * SRV_PATH_MAX];
-    stat_print(&b, dir, ".");
-    for (size_t i = 0; i < n; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        char *fp = bundle_fingerprint(path);
-        rd_buf_printf(&b, "[%s]%s", names[i], fp ? fp : "?");
-        rd_free(fp);
-    }
-    free_list(names, n);
-    char *s = b.oom ? NULL : rd_strndup(rd_buf_cstr(&b), b.len);
-    rd_buf_deinit(&b);
-    return s;
-}
-
 static void publish(srv_state *st, srv_snapshot *s)
 {
     if (!s)
@@ -381,7 +376,7 @@ int srv_state_new(const srv_config *cfg, srv_state **out, rd_err *err)
     if (cfg->flags[0])
         st->flags_seen = file_fingerprint(cfg->flags);
     if (cfg->bundles[0])
-        st->bundles_seen = bundles_fingerprint(cfg->bundles);
+        st->bundles_seen = dir_fingerprint(cfg->bundles, 1);
     srv_snapshot *s = NULL;
     int refused = 0;
     int rc = build(st, NULL, true, true, &s, &refused, err);
@@ -428,7 +423,7 @@ void srv_state_poll(srv_state *st, bool force)
 {
     const srv_config *cfg = st->cfg;
     bool fc = cfg->flags[0] && changed(&st->flags_seen, file_fingerprint(cfg->flags));
-    bool bc = cfg->bundles[0] && changed(&st->bundles_seen, bundles_fingerprint(cfg->bundles));
+    bool bc = cfg->bundles[0] && changed(&st->bundles_seen, dir_fingerprint(cfg->bundles, 1));
     if (force) {
         fc = cfg->flags[0] != 0;
         bc = cfg->bundles[0] != 0;
