@@ -286,7 +286,12 @@ static int load_args(srv_config *c, int argc, char **argv, bool *check_only, boo
         } else if (o == OPT_CHECK) {
             *check_only = true;
         } else if (o == OPT_CONFIG) {
-            /* read before the environment and the other options, see srv_config_load */
+            /* The file was read before the environment and the other options (see
+             * srv_config_load), found by its full name: an abbreviation getopt accepts
+             * (--conf) would otherwise be ignored without a word. */
+            const char *a = optarg == argv[optind - 1] && optind >= 2 ? argv[optind - 2] : argv[optind - 1];
+            if (strcmp(a, "--config") != 0 && strncmp(a, "--config=", 9) != 0)
+                return rd_err_set(err, RD_EINVAL, "usage: write --config in full, not \"%s\"", a);
         } else if (o >= OPT_KEY) {
             const struct key *k = &keys[o - OPT_KEY];
             snprintf(where, sizeof where, "--%s", names[o - OPT_KEY]);

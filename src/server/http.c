@@ -50,6 +50,7 @@ static struct {
     pthread_key_t worker_key;
     atomic_bool draining;
     atomic_int inflight;
+    atomic_size_t connections;
 } G;
 
 static void worker_free(void *p)
@@ -136,6 +137,39 @@ static bool is_json(const char *ct)
     return n > 17 && !strncasecmp(ct, "application/", 12) && !strncasecmp(ct + n - 5, "+json", 5);
 }
 
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* The OFREP key: the path segment percent-decoded into the arena (a malformed escape is
+ * kept as it is), with its length, so a decoded NUL or '/' is part of the key. */
+static void decode_key(srv_req *r, const char *seg)
+{
+    size_t n = strlen(seg), k = 0;
+    char *key = rd_arena_alloc(r->arena, n + 1);
+    if (!key) {
+        r->flag_key = seg;
+        r->flag_key_len = n;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (seg[i] == '%' && i + 2 < n && (hi = hexval(seg[i + 1])) >= 0 && (lo = hexval(seg[i + 2])) >= 0) {
+            key[k++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            key[k++] = seg[i];
+        }
+    }
+    key[k] = 0;
+    r->flag_key = key;
+    r->flag_key_len = k;
+}
+
 /* Validate the request line and headers; the route's handler runs only if all is well. */
 static void dispatch(srv_req *r, struct MHD_Connection *c, const char *url, const char *method, conn_req *cr,
                      const route_def **def)
@@ -143,10 +177,8 @@ static void dispatch(srv_req *r, struct MHD_Connection *c, const char *url, cons
     const route_def *d = find_route(url);
     *def = d;
     r->route = d ? d->route : SRV_ROUTE_OTHER;
-    if (d && d->route == SRV_ROUTE_OFREP_FLAG) {
-        r->flag_key = url + strlen(d->path); /* libmicrohttpd has percent-decoded the path */
-        r->flag_key_len = strlen(r->flag_key);
-    }
+    if (d && d->route == SRV_ROUTE_OFREP_FLAG)
+        decode_key(r, url + strlen(d->path));
     if (!d) {
         srv_reply_error(r, 404, "NOT_FOUND", "no route %s %s", method, url);
         return;
@@ -226,8 +258,16 @@ static enum MHD_Result respond(struct MHD_Connection *c, const char *url, const 
     if (r.status >= 400 && r.error_code)
         srv_metrics_error(r.error_code);
     access_log(&r, method, url, secs);
-    rd_arena_reset(&w->arena);
-    if (w->out.cap > (1u << 20)) /* a large batch answer: give the memory back */
+    /* A large batch leaves a large arena chunk and output buffer: give the memory back
+     * rather than keep each thread's peak for good. */
+    if (w->arena.peak_bytes > (4u << 20)) {
+        size_t limit = w->arena.limit_bytes;
+        rd_arena_deinit(&w->arena);
+        rd_arena_init(&w->arena, limit);
+    } else {
+        rd_arena_reset(&w->arena);
+    }
+    if (w->out.cap > (1u << 20))
         rd_buf_deinit(&w->out);
     return ret;
 }
@@ -307,11 +347,29 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     srv_log(SRV_WARN, "http", "detail", msg, NULL);
 }
 
-size_t srv_http_connections(void)
+/* Counted here: libmicrohttpd's own count, with a thread pool, is summed into one shared
+ * field by whichever thread asks (a data race between two /metrics requests). */
+size_t srv_http_connections(void) { return atomic_load_explicit(&G.connections, memory_order_relaxed); }
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
 {
-    struct MHD_Daemon *d = atomic_load(&G.daemon);
-    const union MHD_DaemonInfo *i = d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS) : NULL;
-    return i ? i->num_connections : 0;
+    (void)cls;
+    (void)c;
+    (void)socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        atomic_fetch_add_explicit(&G.connections, 1, memory_order_relaxed);
+    else
+        atomic_fetch_sub_explicit(&G.connections, 1, memory_order_relaxed);
+}
+
+/* The path reaches the router as sent: the flag key is decoded by the OFREP route itself,
+ * with its length (a %2F stays inside the key, a %00 cannot cut it short). */
+static size_t keep_escapes(void *cls, struct MHD_Connection *c, char *uri)
+{
+    (void)cls;
+    (void)c;
+    return strlen(uri);
 }
 
 /* ------------------------------------------------------------------ the run loop */
@@ -404,7 +462,8 @@ static struct MHD_Daemon *start_daemon(int fd)
                             (unsigned)(threads > 1 ? threads : 1), MHD_OPTION_CONNECTION_LIMIT,
                             (unsigned)G.cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
                             (unsigned)G.cfg->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-                            NULL, MHD_OPTION_END);
+                            NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+                            MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL, MHD_OPTION_END);
 }
 
 /* Wait for signals, polling the files between them, until SIGTERM or SIGINT. */
@@ -430,14 +489,18 @@ static int wait_loop(void)
     }
 }
 
+/* Finish what is in flight, then stop. libmicrohttpd's quiesce is not used: with an epoll
+ * thread pool it removes the listening socket from the workers' epoll sets from this thread
+ * while a busy worker may do the same, and a failed removal aborts the process. Instead every
+ * answer from now on says Connection: close, and the daemon is stopped once no request has
+ * been in flight for two checks in a row (or at drain_timeout_ms). */
 static void drain(void)
 {
     atomic_store(&G.draining, true);
-    MHD_socket lfd = MHD_quiesce_daemon(atomic_load(&G.daemon)); /* no new connections from here on */
-    if (lfd != MHD_INVALID_SOCKET)
-        close(lfd);
     double until = srv_now() + G.cfg->drain_timeout_ms / 1e3;
-    while (atomic_load(&G.inflight) > 0 && srv_now() < until) {
+    int idle = 0;
+    while (idle < 2 && srv_now() < until) {
+        idle = atomic_load(&G.inflight) == 0 ? idle + 1 : 0;
         struct timespec ts = {0, 5 * 1000000L};
         nanosleep(&ts, NULL);
     }

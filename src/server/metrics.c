@@ -2,6 +2,7 @@
  * and never a lock; series for flags and models are created once, on first sight, under a
  * mutex and kept for the life of the process, so a reload keeps counting where it was.
  * Unknown flag keys share one series: a caller cannot grow the registry at will. */
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -190,10 +191,12 @@ void srv_metrics_score(srv_model_stats *s, double probability)
 {
     if (!s)
         return;
+    if (!(probability >= 0 && probability <= 1))
+        return; /* rd_bundle_score refuses non-finite outputs; this keeps the sum a number */
     inc(&s->scores);
-    int d = probability >= 0 && probability < 1 ? (int)(probability * NSCORE)
-            : probability >= 1                  ? NSCORE - 1
-                                                : 0;
+    /* le is inclusive: 0.1 belongs to the le="0.1" bucket */
+    int d = (int)ceil(probability * NSCORE) - 1;
+    d = d < 0 ? 0 : d > NSCORE - 1 ? NSCORE - 1 : d;
     inc(&s->deciles[d]);
     add_double(&s->sum, probability);
 }

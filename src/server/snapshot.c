@@ -21,6 +21,7 @@ struct srv_state {
     pthread_mutex_t lock;
     srv_snapshot *current;
     atomic_uint_fast64_t generation;
+    bool refused;       /* the last reload was refused: retry when anything changes */
     char *flags_seen;   /* fingerprint of the flag file last loaded or refused */
     char *bundles_seen; /* fingerprint of the bundle directory last loaded or refused */
 };
@@ -424,30 +425,47 @@ void srv_state_poll(srv_state *st, bool force)
     const srv_config *cfg = st->cfg;
     bool fc = cfg->flags[0] && changed(&st->flags_seen, file_fingerprint(cfg->flags));
     bool bc = cfg->bundles[0] && changed(&st->bundles_seen, dir_fingerprint(cfg->bundles, 1));
-    if (force) {
+    if (!fc && !bc && !force)
+        return;
+    /* After a refusal, any change retries both: a flag file refused for routing to a bundle
+     * that was not there yet is good once the bundle arrives. */
+    bool fc_count = fc, bc_count = bc; /* the metrics count what changed */
+    if (force || st->refused) {
         fc = cfg->flags[0] != 0;
         bc = cfg->bundles[0] != 0;
+        if (!fc_count && !bc_count) {
+            fc_count = fc;
+            bc_count = bc;
+        }
     }
-    if (!fc && !bc)
-        return;
     srv_snapshot *prev = srv_state_acquire(st);
     srv_snapshot *s = NULL;
     int refused = 0;
     rd_err e;
     int rc = build(st, prev, fc, bc, &s, &refused, &e);
+    /* A reload must not take away the service's way to pick a bundle (a second bundle
+     * beside a lone one with no routing flag, the last bundle removed, the routing flag
+     * deleted): refused, the last good snapshot keeps serving. */
+    if (!rc && s && (prev->route || prev->fallback) && cfg->bundles[0] && !s->route && !s->fallback)
+        rc = rd_err_set(
+            &e, RD_EINVAL,
+            "%zu bundle(s) in %s and neither the routing flag %s nor default_bundle would pick one",
+            s->nbundles, cfg->bundles, cfg->route_flag);
     srv_snapshot_unref(prev);
+    st->refused = rc || !s;
     if (rc || !s) {
+        srv_snapshot_unref(s);
         srv_log(SRV_ERROR, "reload refused, the last good flags and bundles keep serving", "error", e.msg,
                 "code", rd_err_name(rc), NULL);
-        if (fc)
+        if (fc_count)
             srv_metrics_reload("flags", false);
-        if (bc)
+        if (bc_count)
             srv_metrics_reload("bundles", false);
         return;
     }
-    if (fc)
+    if (fc_count)
         srv_metrics_reload("flags", true);
-    if (bc)
+    if (bc_count)
         srv_metrics_reload("bundles", refused == 0);
     publish(st, s);
     char gen[32], nb[32];

@@ -105,6 +105,8 @@ wait_metric() { # SERIES VALUE: poll until the series reaches the value (deadlin
 # ---- usage and configuration
 "$BIN" serve --help >"$T/out" 2>&1
 check "--help" 0 $? "^usage: riskd serve" "$T/out"
+"$BIN" serve --conf "$T/flags.json" >"$T/out" 2>&1
+check "an abbreviated --config is refused, not ignored" 2 $? 'write --config in full, not "--conf"' "$T/out"
 "$BIN" serve --flags "$T/flags.json" --bogus >"$T/out" 2>&1
 check "unknown option" 2 $? 'unknown option "--bogus"' "$T/out"
 "$BIN" serve >"$T/out" 2>&1
@@ -158,6 +160,10 @@ req "ofrep code default: no value" 200 POST /ofrep/v1/evaluate/flags/no-default 
 has "ofrep code default body" '^\{"key":"no-default","reason":"DEFAULT","metadata":'
 req "ofrep unknown flag" 404 POST /ofrep/v1/evaluate/flags/nope '{"context":{}}'
 has "ofrep 404 body, with the set's metadata as flagd sends" '^\{"key":"nope","errorCode":"FLAG_NOT_FOUND","errorDetails":"flag `nope` does not exist","metadata":\{"flagSetId":"ci","version":"1"\}\}$'
+req "ofrep key with an encoded slash" 404 POST /ofrep/v1/evaluate/flags/a%2Fb '{}'
+has "the slash is part of the key" '^\{"key":"a/b","errorCode":"FLAG_NOT_FOUND"'
+req "ofrep key with an encoded NUL is not cut short" 404 POST /ofrep/v1/evaluate/flags/new-ui%00x '{}'
+has "NUL kept in the key" '^\{"key":"new-ui\\u0000x","errorCode":"FLAG_NOT_FOUND"'
 req "ofrep percent-encoded key" 200 POST /ofrep/v1/evaluate/flags/new%2Dui '{"context":{}}'
 has "ofrep decoded key" '"key":"new-ui"'
 req "ofrep malformed JSON" 400 POST /ofrep/v1/evaluate/flags/limit '{"context":'
@@ -258,7 +264,7 @@ check "metrics content type" 0 $?
 has "requests by route and code" '^riskd_http_requests_total\{route="/v1/score",code="400"\} [0-9]+$'
 has "latency histogram" '^riskd_http_request_duration_seconds_bucket\{route="/v1/score",le="\+Inf"\} [0-9]+$'
 has "evaluations by flag and reason" '^riskd_flag_evaluations_total\{flag="new-ui",reason="TARGETING_MATCH"\} 1$'
-has "unknown flags counted apart" '^riskd_flag_evaluations_total\{flag="",reason="FLAG_NOT_FOUND"\} 1$'
+has "unknown flags counted apart" '^riskd_flag_evaluations_total\{flag="",reason="FLAG_NOT_FOUND"\} 3$'
 has "scores by model version" '^riskd_scores_total\{model_version="demo_lr_v1.1"\} [1-9]'
 has "errors by code" '^riskd_errors_total\{code="TYPE_MISMATCH"\} [1-9]'
 has "413 counted" '^riskd_errors_total\{code="LIMIT_EXCEEDED"\} [1-9]'
@@ -299,11 +305,14 @@ L
     flags_v1 champion | sed 's/demo_lr_v1.0/demo_lr_v3.0/' >"$T/f.tmp" && mv "$T/f.tmp" "$T/flags.json"
     wait_metric 'riskd_reloads_total{what="flags",result="refused"}' 2
     check "routing to a missing bundle refused" 0 $?
-    # a new bundle appears (built straight into the directory: bundle build writes aside and renames)
+    # flags that route to a bundle not built yet: refused, and retried once the bundle arrives
+    flags_v1 champion | sed 's/demo_lr_v1.0/demo_lr_v2.0/' >"$T/f.tmp" && mv "$T/f.tmp" "$T/flags.json"
+    wait_metric 'riskd_reloads_total{what="flags",result="refused"}' 3
+    check "routing ahead of its bundle refused" 0 $?
+    # the bundle appears (built straight into the directory: bundle build writes aside and renames)
     "$BIN" bundle build --name demo_lr_v2.0 --model "$T/lr.json" --pipeline "$T/pipe.json" --data "$T/data.csv" \
         --samples 5 --out "$T/bundles/demo_lr_v2.0" >"$T/out" 2>&1
     check "build a third bundle beside the served ones" 0 $?
-    flags_v1 champion | sed 's/demo_lr_v1.0/demo_lr_v2.0/' >"$T/f.tmp" && mv "$T/f.tmp" "$T/flags.json"
     for _ in $(seq 1 200); do
         curl -s -o "$T/r" -X POST -H 'Content-Type: application/json' -d '{"features":{"age":40,"home":"own"}}' "$U/v1/score"
         grep -q demo_lr_v2.0 "$T/r" && break
@@ -311,8 +320,9 @@ L
     done
     has "new bundle and new routing serve" '"model_version":"demo_lr_v2.0","variant":"champion"'
     # a served bundle is corrupted in place: refused, its loaded version keeps serving
+    before=$(metric 'riskd_reloads_total{what="bundles",result="refused"}')
     echo ' ' >>"$T/bundles/demo_lr_v2.0/model.json"
-    wait_metric 'riskd_reloads_total{what="bundles",result="refused"}' 1
+    wait_metric 'riskd_reloads_total{what="bundles",result="refused"}' $((before + 1))
     check "corrupt bundle refused" 0 $?
     grep -q '"msg":"bundle refused","bundle":"demo_lr_v2.0","error":"[^"]*model.json: checksum mismatch' "$T/serve.err"
     check "bundle refusal logged with the file and the fault" 0 $?
@@ -364,7 +374,29 @@ req "bundles alone: ready" 200 GET /ready
 has "the single bundle is the default" '"routing_flag":null,"default_bundle":"demo_lr_v1.0"'
 req "bundles alone: score" 200 POST /v1/score '{"features":{"age":40,"home":"own"}}'
 has "single model" '"model_version":"demo_lr_v1.0","variant":null'
+# a second bundle beside the lone one would leave nothing to pick a model: refused
+cp -r "$T/bundles/demo_lr_v1.1" "$T/one/demo_lr_v1.1.tmp-x" && mv "$T/one/demo_lr_v1.1.tmp-x" "$T/one/demo_lr_v1.1"
+wait_metric 'riskd_reloads_total{what="bundles",result="refused"}' 1
+check "a reload that would leave nothing to pick a bundle is refused" 0 $?
+req "the lone bundle keeps serving" 200 POST /v1/score '{"features":{"age":40,"home":"own"}}'
+has "still the single model" '"model_version":"demo_lr_v1.0"'
 req "bundles alone: OFREP knows no flag" 404 POST /ofrep/v1/evaluate/flags/x '{}'
+stop
+check "stop" 0 $?
+# an unbounded input can overflow a linear model: refused with 400, never NaN in the reply
+echo '{"type":"logistic_regression","features":["a","b"],"coef":[2,-2],"intercept":0}' >"$T/nan.json"
+echo '{"inputs":[{"name":"a","type":"number"},{"name":"b","type":"number"}],"features":[{"name":"a","source":"a","kind":"numeric"},{"name":"b","source":"b","kind":"numeric"}]}' >"$T/nanpipe.json"
+printf 'a,b,y\n1,2,0\n3,1,1\n2,2,0\n5,1,1\n' >"$T/nan.csv"
+mkdir -p "$T/nanb"
+"$BIN" bundle build --name nan_lr_v1.0 --model "$T/nan.json" --pipeline "$T/nanpipe.json" --data "$T/nan.csv" \
+    --label y --samples 2 --out "$T/nanb/nan_lr_v1.0" >"$T/out" 2>&1
+check "unbounded bundle" 0 $? "built and verified" "$T/out"
+start --bundles "$T/nanb" || exit 1
+req "overflowing inputs" 400 POST /v1/score '{"features":{"a":1e308,"b":1e308}}'
+has "refused, not NaN" '"code":"INVALID_ARGUMENT","message":"features.the model.s output is not a finite number'
+req "an infinite impact" 400 POST /v1/score '{"features":{"a":1e308,"b":0}}'
+has "impact refused" '"code":"INVALID_ARGUMENT","message":"features.a: its impact is not a finite number'
+req "ordinary values still score" 200 POST /v1/score '{"features":{"a":1,"b":2}}'
 stop
 check "stop" 0 $?
 start --flags "$T/f-missing.json" || exit 1

@@ -412,6 +412,10 @@ static int reasons(const rd_bundle *b, const double *x, double *impact, size_t k
     memset(per_input, 0, nin * sizeof(double));
     for (size_t j = 0; j < nf; j++)
         per_input[rd_pipeline_feature_input(b->pipeline, j)] += impact[j];
+    for (size_t i = 0; i < nin; i++)
+        if (!isfinite(per_input[i]))
+            return rd_err_set(err, RD_EINVAL, "%s: its impact is not a finite number for this value",
+                              rd_pipeline_input_name(b->pipeline, i));
     out->nreasons = rd_reasons_top(per_input, nin, k, out->reasons);
     return RD_OK;
 }
@@ -431,6 +435,12 @@ int rd_bundle_score(const rd_bundle *b, const rd_value *record, size_t k, rd_sco
         out->score = out->probability;
         if (b->points)
             rd_model_predict(b->model, x, RD_OUTPUT_SCORE, &out->score);
+        /* Inputs at the edge of the doubles (no bounds in the spec) can overflow a linear
+         * model's sum: an answer that is not a number is refused, never returned. */
+        if (!isfinite(out->score) || !isfinite(out->probability))
+            rc = rd_err_set(err, RD_EINVAL, "the model's output is not a finite number for these values");
+    }
+    if (rc == RD_OK) {
         const rd__band *band = &b->bands[b->nbands - 1];
         for (size_t i = 0; i < b->nbands; i++)
             if (isnan(b->bands[i].max) || out->score < b->bands[i].max) {
