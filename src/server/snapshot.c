@@ -148,7 +148,7 @@ void srv_snapshot_unref(srv_snapshot *s)
 
 const srv_bundle *srv_snapshot_bundle(const srv_snapshot *s, const char *name, size_t len)
 {
-    size_t lo = 0, hi = s->nbundles;
+    size_t lo = 0, hi = s->bundles ? s->nbundles : 0;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         const char *m = rd_bundle_name(s->bundles[mid]->b);
@@ -271,7 +271,7 @@ static int check_snapshot(const srv_config *cfg, srv_snapshot *s, rd_err *err)
         if (!s->fallback)
             return rd_err_set(err, RD_EINVAL, "default_bundle \"%s\" is not among the loaded bundles",
                               cfg->default_bundle);
-    } else if (s->nbundles == 1) {
+    } else if (s->nbundles == 1 && s->bundles) {
         s->fallback = s->bundles[0];
     }
     return RD_OK;
@@ -310,10 +310,11 @@ static int build(srv_state *st, const srv_snapshot *prev, bool flags_changed, bo
             s->bundles = rd_calloc(prev->nbundles ? prev->nbundles : 1, sizeof(srv_bundle *));
             if (!s->bundles)
                 rc = rd_err_set(err, RD_ENOMEM, "out of memory");
-            for (size_t i = 0; !rc && i < prev->nbundles; i++) {
-                atomic_fetch_add(&prev->bundles[i]->refs, 1);
-                s->bundles[s->nbundles++] = prev->bundles[i];
-            }
+            else
+                for (size_t i = 0; i < prev->nbundles; i++) {
+                    atomic_fetch_add(&prev->bundles[i]->refs, 1);
+                    s->bundles[s->nbundles++] = prev->bundles[i];
+                }
         }
     }
     if (!rc)
