@@ -150,8 +150,8 @@ static int hexval(char c)
 static void decode_key(srv_req *r, const char *seg)
 {
     size_t n = strlen(seg), k = 0;
-    char *key = rd_arena_alloc(r->arena, n + 1);
-    if (!key) {
+    char *key = strchr(seg, '%') ? rd_arena_alloc(r->arena, n + 1) : NULL;
+    if (!key) { /* nothing to decode (or no memory: the key as sent) */
         r->flag_key = seg;
         r->flag_key_len = n;
         return;
@@ -529,9 +529,9 @@ int srv_check(const srv_config *cfg)
         printf("bundles    %s:", cfg->bundles);
         for (size_t i = 0; i < s->nbundles; i++)
             printf(" %s", rd_bundle_name(s->bundles[i]->b));
-        printf("\nrouting    %s\ndefault    %s\n", s->route ? cfg->route_flag : "(none)",
+        printf("\nrouting    %s\ndefault    %s\n", s->route_index >= 0 ? cfg->route_flag : "(none)",
                s->fallback ? rd_bundle_name(s->fallback->b) : "(none)");
-        if (!s->route && !s->fallback) {
+        if (!srv_snapshot_can_pick(s)) {
             fprintf(stderr,
                     "riskd: serve: %zu bundles and nothing picks one: add the routing flag %s to the flags "
                     "or set "

@@ -17,19 +17,15 @@ static int read_context(srv_req *r, const rd_value **ctx)
     if (r->len == 0)
         return 0;
     rd_err err;
-    rd_value *v = rd_arena_alloc(r->arena, sizeof *v);
-    if (!v) {
-        srv_reply_error(r, 503, "OUT_OF_MEMORY", "out of memory");
+    rd_value v; /* its members live in the request's arena, so *ctx outlives it */
+    if (srv_req_json(r, &v, &err) < 0)
         return -1;
-    }
-    if (srv_req_json(r, v, &err) < 0)
-        return -1;
-    if (v->type != RD_VOBJECT) {
+    if (v.type != RD_VOBJECT) {
         srv_reply_error(r, 400, "INVALID_CONTEXT", "the body must be an object {\"context\": {...}}, not %s",
-                        rd_vtype_name(v->type));
+                        rd_vtype_name(v.type));
         return -1;
     }
-    const rd_value *c = rd_value_get(v, "context", 7);
+    const rd_value *c = rd_value_get(&v, "context", 7);
     if (c && c->type != RD_VOBJECT && c->type != RD_VNULL) {
         srv_reply_error(r, 400, "INVALID_CONTEXT", "context must be an object, not %s",
                         rd_vtype_name(c->type));

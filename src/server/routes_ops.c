@@ -15,7 +15,7 @@ void srv_route_ready(srv_req *r)
         srv_reply_error(r, 503, "NOT_READY", "no bundle is loaded from %s", r->cfg->bundles);
         return;
     }
-    if (r->cfg->bundles[0] && !s->route && !s->fallback) {
+    if (r->cfg->bundles[0] && !srv_snapshot_can_pick(s)) {
         srv_reply_error(r, 503, "NOT_READY",
                         "%zu bundles are loaded and neither the routing flag %s nor default_bundle picks one",
                         s->nbundles, r->cfg->route_flag);
@@ -24,7 +24,7 @@ void srv_route_ready(srv_req *r)
     rd_buf *b = r->out;
     rd_buf_printf(b, "{\"status\":\"ready\",\"generation\":%llu,\"flags\":%zu,\"routing_flag\":",
                   (unsigned long long)s->generation, s->flags ? rd_flagset_count(s->flags) : 0);
-    if (s->route)
+    if (s->route_index >= 0)
         rd_json_write_string(b, r->cfg->route_flag, strlen(r->cfg->route_flag));
     else
         rd_buf_puts(b, "null");

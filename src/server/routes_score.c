@@ -86,14 +86,11 @@ static int route(srv_req *r, const score_req *q, const srv_bundle **out, const c
                         q->bundle->u.s);
         return 0;
     }
-    if (s->route) {
+    if (s->route_index >= 0) {
         const char *key = r->cfg->route_flag;
-        size_t len = strlen(key);
         rd_resolution res;
-        rd_flag_eval(s->flags, key, len, RD_FLAG_STRING, q->ctx, r->cfg->fixed_time, r->arena, &res);
-        long i = srv_snapshot_flag_index(s, key, len);
-        if (i >= 0)
-            srv_metrics_flag_eval(s->flag_stats[i], res.reason);
+        rd_flag_eval(s->flags, key, strlen(key), RD_FLAG_STRING, q->ctx, r->cfg->fixed_time, r->arena, &res);
+        srv_metrics_flag_eval(s->flag_stats[s->route_index], res.reason);
         if (res.has_value && res.value.len) {
             *variant = res.variant;
             if ((*out = srv_snapshot_bundle(s, res.value.u.s, res.value.len)))

@@ -117,10 +117,12 @@ typedef struct srv_snapshot {
     srv_bundle **bundles;        /* sorted by name */
     size_t nbundles;
     const srv_bundle *fallback; /* the single or default bundle; NULL if none */
-    bool route;                 /* the routing flag exists in flags */
+    long route_index;           /* the routing flag's index in flags, -1 when absent */
 } srv_snapshot;
 
 void srv_snapshot_unref(srv_snapshot *s);
+/* Whether a request that names no bundle gets one: a routing flag, or a default bundle. */
+static inline bool srv_snapshot_can_pick(const srv_snapshot *s) { return s->route_index >= 0 || s->fallback; }
 /* The bundle named name[0..len), or NULL. */
 const srv_bundle *srv_snapshot_bundle(const srv_snapshot *s, const char *name, size_t len);
 /* Index of flag key in s->flags, or -1. */

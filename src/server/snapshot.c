@@ -265,7 +265,7 @@ static int load_bundles(const srv_config *cfg, const srv_snapshot *prev, srv_sna
 /* Checks on the snapshot as a whole. */
 static int check_snapshot(const srv_config *cfg, srv_snapshot *s, rd_err *err)
 {
-    s->route = srv_snapshot_flag_index(s, cfg->route_flag, strlen(cfg->route_flag)) >= 0;
+    s->route_index = srv_snapshot_flag_index(s, cfg->route_flag, strlen(cfg->route_flag));
     if (cfg->default_bundle[0]) {
         s->fallback = srv_snapshot_bundle(s, cfg->default_bundle, strlen(cfg->default_bundle));
         if (!s->fallback)
@@ -287,6 +287,7 @@ static int build(srv_state *st, const srv_snapshot *prev, bool flags_changed, bo
     if (!s)
         return rd_err_set(err, RD_ENOMEM, "out of memory");
     atomic_init(&s->refs, 1);
+    s->route_index = -1;
     int rc = RD_OK;
     if (cfg->flags[0]) {
         if (flags_changed || !prev)
@@ -335,10 +336,8 @@ static int build(srv_state *st, const srv_snapshot *prev, bool flags_changed, bo
 static int route_targets_loaded(const srv_config *cfg, const srv_snapshot *s, rd_err *err)
 {
     rd_value variants;
-    if (!cfg->bundles[0] || !s->route ||
-        rd_flagset_variants(s->flags,
-                            (size_t)srv_snapshot_flag_index(s, cfg->route_flag, strlen(cfg->route_flag)),
-                            &variants))
+    if (!cfg->bundles[0] || s->route_index < 0 ||
+        rd_flagset_variants(s->flags, (size_t)s->route_index, &variants))
         return RD_OK;
     for (uint32_t v = 0; v < variants.len; v++) {
         const rd_member *m = &variants.u.members[v];
@@ -447,7 +446,7 @@ void srv_state_poll(srv_state *st, bool force)
     /* A reload must not take away the service's way to pick a bundle (a second bundle
      * beside a lone one with no routing flag, the last bundle removed, the routing flag
      * deleted): refused, the last good snapshot keeps serving. */
-    if (!rc && s && (prev->route || prev->fallback) && cfg->bundles[0] && !s->route && !s->fallback)
+    if (!rc && s && srv_snapshot_can_pick(prev) && cfg->bundles[0] && !srv_snapshot_can_pick(s))
         rc = rd_err_set(
             &e, RD_EINVAL,
             "%zu bundle(s) in %s and neither the routing flag %s nor default_bundle would pick one",
