@@ -298,7 +298,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         cr->t0 = srv_now();
         *con_cls = cr;
         atomic_fetch_add(&G.inflight, 1);
-        srv_metrics_set_inflight(1);
         if (announced_too_large(c)) {
             cr->too_large = true;
             return respond(c, url, method, cr);
@@ -333,7 +332,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     rd_free(cr);
     *con_cls = NULL;
     atomic_fetch_sub(&G.inflight, 1);
-    srv_metrics_set_inflight(-1);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -350,6 +348,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 /* Counted here: libmicrohttpd's own count, with a thread pool, is summed into one shared
  * field by whichever thread asks (a data race between two /metrics requests). */
 size_t srv_http_connections(void) { return atomic_load_explicit(&G.connections, memory_order_relaxed); }
+
+int srv_http_inflight(void) { return atomic_load(&G.inflight); }
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)

@@ -66,7 +66,6 @@ static struct {
     atomic_uint_fast64_t unknown_flag;
     route_stats routes[SRV_ROUTE_COUNT];
     atomic_uint_fast64_t reloads[2][2]; /* [flags|bundles][refused|ok] */
-    atomic_int inflight;
     double started;
 } M = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -203,11 +202,6 @@ void srv_metrics_score(srv_model_stats *s, double probability)
 
 void srv_metrics_reload(const char *what, bool ok) { inc(&M.reloads[strcmp(what, "flags") != 0][ok]); }
 
-void srv_metrics_set_inflight(int delta)
-{
-    atomic_fetch_add_explicit(&M.inflight, delta, memory_order_relaxed);
-}
-
 static void num(rd_buf *b, double v)
 {
     char s[RD_NUM_BUF];
@@ -312,7 +306,7 @@ static void render_domain(rd_buf *b)
     }
 }
 
-void srv_metrics_render(rd_buf *b, int64_t generation, size_t connections)
+void srv_metrics_render(rd_buf *b, int64_t generation, size_t connections, int inflight)
 {
     pthread_mutex_lock(&M.lock); /* the series lists; the counters themselves are atomic */
     render_http(b);
@@ -337,7 +331,7 @@ void srv_metrics_render(rd_buf *b, int64_t generation, size_t connections)
                   "# TYPE riskd_http_requests_in_flight gauge\nriskd_http_requests_in_flight %d\n"
                   "# HELP riskd_uptime_seconds Seconds since the service started.\n"
                   "# TYPE riskd_uptime_seconds gauge\nriskd_uptime_seconds ",
-                  (long long)generation, connections, atomic_load(&M.inflight));
+                  (long long)generation, connections, inflight);
     num(b, srv_now() - M.started);
     rd_buf_putc(b, '\n');
 }

@@ -46,5 +46,5 @@ void srv_route_ready(srv_req *r)
 void srv_route_metrics(srv_req *r)
 {
     r->content_type = "text/plain; version=0.0.4; charset=utf-8";
-    srv_metrics_render(r->out, (int64_t)r->snap->generation, srv_http_connections());
+    srv_metrics_render(r->out, (int64_t)r->snap->generation, srv_http_connections(), srv_http_inflight());
 }

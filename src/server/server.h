@@ -94,9 +94,8 @@ void srv_metrics_flag_eval(srv_flag_stats *s, rd_reason reason);
 void srv_metrics_flag_unknown(void);
 void srv_metrics_score(srv_model_stats *s, double probability);
 void srv_metrics_reload(const char *what, bool ok);
-void srv_metrics_set_inflight(int delta);
 /* Append the Prometheus text exposition of every series to b. */
-void srv_metrics_render(rd_buf *b, int64_t generation, size_t connections);
+void srv_metrics_render(rd_buf *b, int64_t generation, size_t connections, int inflight);
 
 /* ------------------------------------------------------------------ snapshot */
 
@@ -184,6 +183,8 @@ void srv_route_metrics(srv_req *r);
 
 /* Open HTTP connections now. */
 size_t srv_http_connections(void);
+/* Requests being handled now (received headers, not yet completed). */
+int srv_http_inflight(void);
 
 /* Run the service until SIGTERM or SIGINT: bind, serve, reload on change or SIGHUP, drain.
  * Returns a process exit code. */

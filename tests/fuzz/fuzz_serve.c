@@ -16,8 +16,9 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The one thing the routes ask of the socket layer (http.c, not linked here). */
+/* What the routes ask of the socket layer (http.c, not linked here). */
 size_t srv_http_connections(void) { return 0; }
+int srv_http_inflight(void) { return 0; }
 
 static srv_config cfg;
 static srv_state *state;
