@@ -279,13 +279,17 @@ static int check_snapshot(const srv_config *cfg, srv_snapshot *s, rd_err *err)
 
 static int route_targets_loaded(const srv_config *cfg, const srv_snapshot *s, rd_err *err);
 
-static int build(srv_state *st, const srv_snapshot *prev, bool flags_changed, bool bundles_changed,
-                 srv_snapshot **out, int *refused_bundles, rd_err *err)
+/* The next snapshot, built aside from prev (NULL at start), reloading what changed; NULL with
+ * err filled when it is refused. *refused_bundles counts bundles kept at their old version. */
+static srv_snapshot *build(srv_state *st, const srv_snapshot *prev, bool flags_changed, bool bundles_changed,
+                           int *refused_bundles, rd_err *err)
 {
     const srv_config *cfg = st->cfg;
     srv_snapshot *s = rd_calloc(1, sizeof *s);
-    if (!s)
-        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    if (!s) {
+        rd_err_set(err, RD_ENOMEM, "out of memory");
+        return NULL;
+    }
     atomic_init(&s->refs, 1);
     s->route_index = -1;
     int rc = RD_OK;
@@ -322,12 +326,19 @@ static int build(srv_state *st, const srv_snapshot *prev, bool flags_changed, bo
         rc = check_snapshot(cfg, s, err);
     if (!rc)
         rc = route_targets_loaded(cfg, s, err);
+    /* A reload must not take away the service's way to pick a bundle (a second bundle
+     * beside a lone one with no routing flag, the last bundle removed, the routing flag
+     * deleted): refused, the last good snapshot keeps serving. */
+    if (!rc && prev && srv_snapshot_can_pick(prev) && cfg->bundles[0] && !srv_snapshot_can_pick(s))
+        rc = rd_err_set(
+            err, RD_EINVAL,
+            "%zu bundle(s) in %s and neither the routing flag %s nor default_bundle would pick one",
+            s->nbundles, cfg->bundles, cfg->route_flag);
     if (rc) {
         srv_snapshot_unref(s);
-        return rc;
+        return NULL;
     }
-    *out = s;
-    return RD_OK;
+    return s;
 }
 
 /* Every bundle the routing flag can name must be loaded ("" means none): a flag change that
@@ -356,8 +367,6 @@ static int route_targets_loaded(const srv_config *cfg, const srv_snapshot *s, rd
 
 static void publish(srv_state *st, srv_snapshot *s)
 {
-    if (!s)
-        return;
     pthread_mutex_lock(&st->lock);
     srv_snapshot *old = st->current;
     s->generation = (old ? old->generation : 0) + 1;
@@ -369,6 +378,9 @@ static void publish(srv_state *st, srv_snapshot *s)
 
 int srv_state_new(const srv_config *cfg, srv_state **out, rd_err *err)
 {
+    rd_err local;
+    if (!err)
+        err = &local;
     srv_state *st = rd_calloc(1, sizeof *st);
     if (!st)
         return rd_err_set(err, RD_ENOMEM, "out of memory");
@@ -378,17 +390,16 @@ int srv_state_new(const srv_config *cfg, srv_state **out, rd_err *err)
         st->flags_seen = file_fingerprint(cfg->flags);
     if (cfg->bundles[0])
         st->bundles_seen = dir_fingerprint(cfg->bundles, 1);
-    srv_snapshot *s = NULL;
     int refused = 0;
-    int rc = build(st, NULL, true, true, &s, &refused, err);
-    if (!rc && refused) {
+    srv_snapshot *s = build(st, NULL, true, true, &refused, err);
+    if (s && refused) { /* at start, every bundle must load */
         srv_snapshot_unref(s);
-        rc = rd_err_set(err, RD_EINVAL, "%d bundle(s) in %s refused (see the log above)", refused,
-                        cfg->bundles);
+        s = NULL;
+        rd_err_set(err, RD_EINVAL, "%d bundle(s) in %s refused (see the log above)", refused, cfg->bundles);
     }
-    if (rc) {
+    if (!s) {
         srv_state_free(st);
-        return rc;
+        return err->code;
     }
     publish(st, s);
     *out = st;
@@ -439,24 +450,14 @@ void srv_state_poll(srv_state *st, bool force)
         }
     }
     srv_snapshot *prev = srv_state_acquire(st);
-    srv_snapshot *s = NULL;
     int refused = 0;
     rd_err e;
-    int rc = build(st, prev, fc, bc, &s, &refused, &e);
-    /* A reload must not take away the service's way to pick a bundle (a second bundle
-     * beside a lone one with no routing flag, the last bundle removed, the routing flag
-     * deleted): refused, the last good snapshot keeps serving. */
-    if (!rc && s && srv_snapshot_can_pick(prev) && cfg->bundles[0] && !srv_snapshot_can_pick(s))
-        rc = rd_err_set(
-            &e, RD_EINVAL,
-            "%zu bundle(s) in %s and neither the routing flag %s nor default_bundle would pick one",
-            s->nbundles, cfg->bundles, cfg->route_flag);
+    srv_snapshot *s = build(st, prev, fc, bc, &refused, &e);
     srv_snapshot_unref(prev);
-    st->refused = rc || !s;
-    if (rc || !s) {
-        srv_snapshot_unref(s);
+    st->refused = !s;
+    if (!s) {
         srv_log(SRV_ERROR, "reload refused, the last good flags and bundles keep serving", "error", e.msg,
-                "code", rd_err_name(rc), NULL);
+                "code", rd_err_name(e.code), NULL);
         if (fc_count)
             srv_metrics_reload("flags", false);
         if (bc_count)
