@@ -44,13 +44,26 @@ static int read_request(const srv_req *r, const rd_value *v, score_req *q, item_
     if (v->type != RD_VOBJECT)
         return fail(e, 400, "INVALID_ARGUMENT", "a score request must be an object, not %s",
                     rd_vtype_name(v->type));
-    q->id = rd_value_get(v, "request_id", 10);
-    q->ctx = rd_value_get(v, "context", 7);
-    q->features = rd_value_get(v, "features", 8);
-    q->bundle = rd_value_get(v, "bundle", 6);
-    const rd_value *k = rd_value_get(v, "reasons", 7);
+    /* One pass over the fields; an unknown one is refused: a misspelled "contxt" would
+     * otherwise route the request as if it had no context, without a word. */
+    const rd_value *k = NULL;
+    for (uint32_t i = 0; i < v->len; i++) {
+        const rd_member *m = &v->u.members[i];
+        const rd_value **slot = !strcmp(m->key, "request_id") ? &q->id
+                                : !strcmp(m->key, "context")  ? &q->ctx
+                                : !strcmp(m->key, "features") ? &q->features
+                                : !strcmp(m->key, "bundle")   ? &q->bundle
+                                : !strcmp(m->key, "reasons")  ? &k
+                                                              : NULL;
+        if (!slot || m->key_len != strlen(m->key))
+            return fail(e, 400, "INVALID_ARGUMENT",
+                        "unknown field \"%.64s\" (a score request has request_id, context, features, "
+                        "reasons, bundle)",
+                        m->key);
+        *slot = &m->val;
+    }
     if (q->id && q->id->type != RD_VSTRING && q->id->type != RD_VNUMBER)
-        return fail(e, 400, "TYPE_MISMATCH", "request_id: expected a string, got %s",
+        return fail(e, 400, "TYPE_MISMATCH", "request_id: expected a string or a number, got %s",
                     rd_vtype_name(q->id->type));
     if (q->ctx && q->ctx->type != RD_VOBJECT)
         return fail(e, 400, "TYPE_MISMATCH", "context: expected an object, got %s",
