@@ -7,18 +7,7 @@ set -u
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-# A logistic regression on two inputs, its pipeline, and a data set.
-cat >"$T/lr.json" <<'J'
-{"type":"logistic_regression","features":["age","home=own"],"coef":[-0.05,-0.8],"intercept":1.0,"means":[40,0.5]}
-J
-cat >"$T/pipe.json" <<'J'
-{"inputs":[{"name":"age","type":"number","min":18,"max":120},{"name":"home","type":"category","levels":["own","rent"]}],
- "features":[{"name":"age","source":"age","kind":"numeric"},{"name":"home=own","source":"home","kind":"one_hot","level":"own"}]}
-J
-{
-    echo "id,age,home,bad"
-    for i in $(seq 1 200); do echo "$i,$((18 + i % 60)),$([ $((i % 3)) = 0 ] && echo own || echo rent),$((i % 4 == 0))"; done
-} >"$T/data.csv"
+lr_fixture
 
 B="$T/demo_lr_v1.0"
 "$BIN" bundle build --name demo_lr_v1.0 --model "$T/lr.json" --pipeline "$T/pipe.json" --data "$T/data.csv" \

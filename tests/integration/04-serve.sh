@@ -10,20 +10,10 @@ set -u
 command -v curl >/dev/null || { echo "curl missing (scripts/deps.sh installs it)"; exit 1; }
 
 # ---- fixtures: two versions of a small logistic regression bundle, and a flag set
-cat >"$T/lr.json" <<'J'
-{"type":"logistic_regression","features":["age","home=own"],"coef":[-0.05,-0.8],"intercept":1.0,"means":[40,0.5]}
-J
+lr_fixture
 cat >"$T/lr2.json" <<'J'
 {"type":"logistic_regression","features":["age","home=own"],"coef":[-0.04,-0.5],"intercept":0.5}
 J
-cat >"$T/pipe.json" <<'J'
-{"inputs":[{"name":"age","type":"number","min":18,"max":120},{"name":"home","type":"category","levels":["own","rent"]}],
- "features":[{"name":"age","source":"age","kind":"numeric"},{"name":"home=own","source":"home","kind":"one_hot","level":"own"}]}
-J
-{
-    echo "id,age,home,bad"
-    for i in $(seq 1 200); do echo "$i,$((18 + i % 60)),$([ $((i % 3)) = 0 ] && echo own || echo rent),$((i % 4 == 0))"; done
-} >"$T/data.csv"
 mkdir -p "$T/bundles"
 for v in 1.0 1.1; do
     m=$T/lr.json

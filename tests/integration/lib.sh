@@ -22,3 +22,22 @@ check() { # name, expected exit code, actual exit code, [grep -E pattern, file]
     fi
     pass=$((pass + 1))
 }
+
+# A logistic regression on two inputs (lr.json: p = 1 / (1 + exp(-(1 - 0.05 age - 0.8 own))),
+# means 40 and 0.5 for its reasons), its pipeline (pipe.json: age in [18, 120], home own|rent)
+# and a 200-row data set (data.csv: id,age,home,bad), written into $T.
+lr_fixture() {
+    cat >"$T/lr.json" <<'J'
+{"type":"logistic_regression","features":["age","home=own"],"coef":[-0.05,-0.8],"intercept":1.0,"means":[40,0.5]}
+J
+    cat >"$T/pipe.json" <<'J'
+{"inputs":[{"name":"age","type":"number","min":18,"max":120},{"name":"home","type":"category","levels":["own","rent"]}],
+ "features":[{"name":"age","source":"age","kind":"numeric"},{"name":"home=own","source":"home","kind":"one_hot","level":"own"}]}
+J
+    {
+        echo "id,age,home,bad"
+        for i in $(seq 1 200); do
+            echo "$i,$((18 + i % 60)),$([ $((i % 3)) = 0 ] && echo own || echo rent),$((i % 4 == 0))"
+        done
+    } >"$T/data.csv"
+}
