@@ -342,10 +342,14 @@ python3 -c 'import json; print(json.dumps([{"features":{"age":20+i%50,"home":"ow
 curl -s -o "$T/slow" -w '%{http_code}' --limit-rate 8k -X POST -H 'Content-Type: application/json' \
     --data-binary "@$T/batch.json" "$U/v1/score/batch" >"$T/slow.code" &
 CURL=$!
+inflight=0
 for _ in $(seq 1 200); do
-    [ "$(metric riskd_http_requests_in_flight)" -ge 2 ] 2>/dev/null && break
+    inflight=$(metric riskd_http_requests_in_flight)
+    [ "$inflight" -ge 2 ] 2>/dev/null && break
     sleep 0.02
 done
+[ "$inflight" -ge 2 ] 2>/dev/null
+check "the batch is in flight when SIGTERM comes (else the drain checks below prove nothing)" 0 $?
 stop
 check "SIGTERM: clean exit" 0 $?
 wait "$CURL"
