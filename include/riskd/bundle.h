@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "riskd/err.h"
+#include "riskd/fallback.h"
 #include "riskd/model.h"
 #include "riskd/pipeline.h"
 #include "riskd/value.h"
@@ -58,6 +59,27 @@ typedef struct rd_score {
  * part). A record the pipeline refuses gives its error (RD_ETYPE, RD_EINVAL). Thread-safe. */
 RD_API int rd_bundle_score(const rd_bundle *b, const rd_value *record, size_t k, rd_score *out, rd_err *err);
 
+/* Score one record in two steps, so a record prepared once can be scored by several
+ * bundles that share the pipeline (shadows), and the model alone runs under a deadline:
+ * rd_bundle_prepare fills x[rd_bundle_num_features] and the report (RD_ETYPE, RD_EINVAL for a
+ * record the pipeline refuses: the caller's fault); rd_bundle_score_prepared predicts, bands
+ * and explains x, keeping out->report as prepare left it. deadline: monotonic ns (0: none);
+ * RD_ETIMEOUT when it passes, RD_ENOMEM (the model's fault), RD_EINVAL for an output or impact
+ * that is not a finite number (inputs at the edge of the doubles: the record's fault). rd_bundle_score is the two in one. */
+RD_API size_t rd_bundle_num_features(const rd_bundle *b);
+RD_API int rd_bundle_prepare(const rd_bundle *b, const rd_value *record, double *x, rd_pipeline_report *report,
+                             rd_err *err);
+RD_API int rd_bundle_score_prepared(const rd_bundle *b, const double *x, size_t k, int64_t deadline,
+                                    rd_score *out, rd_err *err);
+/* The risk band of a score: its level and decision (NULL when the band names none). */
+RD_API void rd_bundle_band(const rd_bundle *b, double score, const char **level, const char **decision);
+/* Whether two bundles prepare records identically (the same pipeline file, by checksum). */
+RD_API bool rd_bundle_same_pipeline(const rd_bundle *a, const rd_bundle *b);
+/* The bundle's fallback rules (fallback.json), or NULL when it has none. */
+RD_API const rd_fallback *rd_bundle_fallback(const rd_bundle *b);
+/* The manifest's serving.deadline_ms, or 0 when it sets none (the service's applies). */
+RD_API int rd_bundle_deadline_ms(const rd_bundle *b);
+
 /* The input a reason names, and its code (the manifest's reason_codes map, else the name). */
 RD_API const char *rd_bundle_reason_name(const rd_bundle *b, uint32_t input);
 RD_API const char *rd_bundle_reason_code(const rd_bundle *b, uint32_t input);
@@ -80,6 +102,8 @@ typedef struct rd_bundle_build_opts {
     const char *created_by;    /* NULL: $USER */
     size_t samples;            /* sample rows embedded for verify (default 20) */
     size_t reasons;            /* reason codes per decision (default 4) */
+    const char *fallback_path; /* fallback rules to pack as fallback.json, or NULL */
+    int deadline_ms;           /* serving.deadline_ms in the manifest; 0: none */
     /* progress over the data set, in bytes; may be NULL */
     void (*progress)(void *ud, uint64_t done, uint64_t total);
     void *progress_ud;

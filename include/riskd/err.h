@@ -25,7 +25,11 @@
     X(RD_EIO, -5, "IO_ERROR", 500, "input/output error")                                                     \
     X(RD_ENOTFOUND, -6, "NOT_FOUND", 404, "not found")                                                       \
     X(RD_ETYPE, -7, "TYPE_MISMATCH", 400, "type mismatch")                                                   \
-    X(RD_EINTERNAL, -8, "INTERNAL", 500, "internal error")
+    X(RD_EINTERNAL, -8, "INTERNAL", 500, "internal error")                                                   \
+    X(RD_ETIMEOUT, -9, "DEADLINE_EXCEEDED", 504, "deadline exceeded")                                        \
+    X(RD_EUNAVAILABLE, -10, "MODEL_UNAVAILABLE", 503, "no model can answer")                                 \
+    X(RD_ENOBUNDLE, -11, "BUNDLE_NOT_FOUND", 404, "bundle not loaded")                                      \
+    X(RD_EUSAGE, -12, "USAGE", 400, "wrong arguments")
 
 enum {
 #define RD__ERR_ENUM(name, val, code, http, msg) name = (val),
@@ -45,6 +49,10 @@ RD_API const char *rd_strerror(int code);
 RD_API const char *rd_err_name(int code);
 /* HTTP status that fits the code (400, 404, 413, 500, ...). */
 RD_API int rd_err_http_status(int code);
+
+/* The exit status of the riskd command for a code (shared/DESIGN.md §4): 0 for RD_OK, 2 for
+ * RD_EUSAGE, 4 for RD_EIO, 1 (invalid input) for the others. Every subcommand maps errors through it. */
+RD_API int rd_err_exit_status(int code);
 
 /* Fill err (which may be NULL) with code and a printf-style message; returns code, so
  * callers can write `return rd_err_set(err, RD_EINVAL, "...")`. */

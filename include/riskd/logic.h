@@ -45,4 +45,7 @@ RD_API void rd_logic_free(rd_logic *l);
 RD_API int rd_logic_eval(const rd_logic *l, const rd_value *data, const rd_logic_env *env, rd_arena *scratch,
                          rd_value *out, rd_err *err);
 
+/* JSONLogic's truthiness: null, false, 0, -0, "", [] and {} are false; anything else true. */
+RD_API bool rd_logic_truthy(const rd_value *v);
+
 #endif

@@ -87,6 +87,12 @@ RD_API const char *rd_model_objective(const rd_model *m);
  * rd_model_num_outputs(m, kind) values. Allocates nothing for up to 16 outputs; thread-safe. */
 RD_API void rd_model_predict(const rd_model *m, const double *x, rd_output kind, double *out);
 
+/* rd_model_predict with a deadline (monotonic ns, rd_clock_ns; 0: none), checked between
+ * blocks of trees so a slow model is cut off, not waited for: RD_ETIMEOUT past it. The
+ * outputs are the same bits as rd_model_predict's. */
+RD_API int rd_model_predict_until(const rd_model *m, const double *x, rd_output kind, double *out,
+                                  int64_t deadline, rd_err *err);
+
 /* Predict nrows rows stored row after row (x[r * num_features + f]) into out
  * (out[r * num_outputs + k]), with up to threads threads (0: one per core). */
 RD_API int rd_model_predict_batch(const rd_model *m, const double *x, size_t nrows, rd_output kind,

@@ -23,6 +23,7 @@ static const char build_usage[] =
     "usage: riskd bundle build --name NAME --model FILE --data DATA.csv [--pipeline SPEC.json]\n"
     "                          [--label COL [--positive VALUE]] [--risk-bands BANDS.json]\n"
     "                          [--samples N] [--reasons K] [--out DIR] [--created-by WHO]\n"
+    "                          [--fallback RULES.json] [--deadline-ms N]\n"
     "\n"
     "Make the bundle directory NAME (or DIR): the model, its pipeline, the training reference\n"
     "(score deciles and per-input distributions of DATA.csv) and manifest.json with the\n"
@@ -36,16 +37,21 @@ static const char build_usage[] =
     "  --label COL         the outcome column: AUC and KS are computed against it\n"
     "  --positive VALUE    the label value of the positive (bad) class (default 1)\n"
     "  --risk-bands FILE   a JSON array of {level, min, max, decision} covering every score\n"
-    "                      (default: the safest 50%% low/approve, next 30%% medium/review, riskiest\n"
-    "                      20%% high/reject, from the scores of DATA.csv)\n"
+    "                      (default: the safest 50% low/approve, next 30% medium/review, riskiest\n"
+    "                      20% high/reject, from the scores of DATA.csv)\n"
     "  --samples N         sample rows embedded for verify (default 20)\n"
-    "  --reasons K         reason codes per decision, up to 16 (default 4)\n";
+    "  --reasons K         reason codes per decision, up to 16 (default 4)\n"
+    "  --fallback FILE     fallback rules packed as fallback.json (checksummed): what answers when\n"
+    "                      the model cannot (docs/formats.md, \"Fallback rules\")\n"
+    "  --deadline-ms N     the model's deadline when served (serving.deadline_ms; default: the\n"
+    "                      service's deadline_ms)\n";
 
 static const char verify_usage[] =
     "usage: riskd bundle verify DIR\n"
     "\n"
-    "Check the SHA-256 of every file the manifest lists, load the model and the pipeline,\n"
-    "and re-predict the sample rows the manifest embeds (score and reason codes).\n";
+    "Check the SHA-256 of every file the manifest lists, load the model, the pipeline and the\n"
+    "fallback rules (compiled), and re-predict the sample rows the manifest embeds (score and\n"
+    "reason codes).\n";
 
 static const char inspect_usage[] =
     "usage: riskd bundle inspect DIR [--json]\n"
@@ -73,6 +79,8 @@ static int cmd_build(int argc, char **argv)
         {"reasons", required_argument, NULL, 'r'},
         {"out", required_argument, NULL, 'o'},
         {"created-by", required_argument, NULL, 'c'},
+        {"fallback", required_argument, NULL, 'f'},
+        {"deadline-ms", required_argument, NULL, 'D'},
         {NULL, 0, NULL, 0},
     };
     rd_bundle_build_opts o = {0};
@@ -91,6 +99,17 @@ static int cmd_build(int argc, char **argv)
         case 'b': bands_path = optarg; break;
         case 'o': o.out_dir = optarg; break;
         case 'c': o.created_by = optarg; break;
+        case 'f': o.fallback_path = optarg; break;
+        case 'D': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < 1 || v > 600000) {
+                cli_errorf("--deadline-ms: 1 to 600000");
+                return CLI_USAGE;
+            }
+            o.deadline_ms = (int)v;
+            break;
+        }
         case 's':
         case 'r': {
             char *end;
@@ -166,8 +185,14 @@ static int cmd_verify(int argc, char **argv)
         cli_errorf("%s", err.msg);
         rc = CLI_INVALID_INPUT;
     } else {
-        printf("%s: ok (%u files match their checksums, %zu sample rows re-predicted)\n", rd_bundle_name(b),
+        const rd_fallback *fb = rd_bundle_fallback(b);
+        printf("%s: ok (%u files match their checksums, %zu sample rows re-predicted", rd_bundle_name(b),
                files ? files->len : 0, n);
+        if (fb)
+            printf(", %zu fallback rules compiled", rd_fallback_count(fb));
+        else
+            printf(", no fallback rules: the service-wide ones answer when it cannot");
+        puts(")");
     }
     rd_bundle_free(b);
     return rc;
@@ -261,6 +286,13 @@ static int cmd_inspect(int argc, char **argv)
         print_value("metrics", at(m, "training.metrics"));
         print_bands(at(m, "risk_bands"));
         print_value("reason codes", at(m, "reason_codes.count"));
+        const rd_fallback *fb = rd_bundle_fallback(b);
+        if (fb)
+            printf("%-14s %zu rules, version \"%s\"\n", "fallback", rd_fallback_count(fb), rd_fallback_version(fb));
+        else
+            printf("%-14s none (the service-wide rules answer)\n", "fallback");
+        if (rd_bundle_deadline_ms(b))
+            printf("%-14s %d ms\n", "deadline", rd_bundle_deadline_ms(b));
         const rd_value *files = at(m, "files"), *samples = at(m, "samples");
         for (uint32_t i = 0; files && i < files->len; i++)
             printf("%-14s %-16s sha256 %s\n", i ? "" : "files", files->u.members[i].key,

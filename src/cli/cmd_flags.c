@@ -50,7 +50,7 @@ static int load_flagset(const char *path, const rd_flagset_opts *o, rd_flagset *
     rd_err err;
     if (rd_file_read(path, MAX_FLAGS_BYTES, &text, &len, &err) != RD_OK) {
         cli_errorf("%s", err.msg);
-        return err.code == RD_ELIMIT ? CLI_INVALID_INPUT : CLI_IO;
+        return cli_exit_for(err.code);
     }
     int rc = rd_flagset_parse(text, len, o, out, &err);
     rd_free(text);

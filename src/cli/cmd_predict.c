@@ -230,7 +230,7 @@ int cmd_predict(int argc, char **argv)
     rd_err err;
     if (rd_model_load_file(model, &m, &err) != RD_OK) {
         cli_errorf("%s", err.msg);
-        return err.code == RD_EIO ? CLI_IO : CLI_INVALID_INPUT;
+        return cli_exit_for(err.code);
     }
     FILE *in = strcmp(inp, "-") ? fopen(inp, "r") : stdin;
     struct matrix mx = {.cols = rd_model_num_features(m)};

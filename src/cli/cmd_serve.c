@@ -1,6 +1,5 @@
 /* riskd serve: the HTTP service (src/server/). This file only reads the configuration. */
 #include <stdio.h>
-#include <string.h>
 
 #include "../server/server.h"
 #include "cli.h"
@@ -12,7 +11,7 @@ int cmd_serve(int argc, char **argv)
     rd_err err;
     if (srv_config_load(argc, argv, &cfg, &check_only, &help, &err)) {
         cli_errorf("serve: %s", err.msg);
-        return strncmp(err.msg, "usage:", 6) ? CLI_INVALID_INPUT : CLI_USAGE;
+        return cli_exit_for(err.code);
     }
     if (help) {
         fputs(srv_usage, stdout);

@@ -45,4 +45,4 @@ void cli_progress_end(cli_progress *p)
     p->drawn = false;
 }
 
-int cli_exit_for(int rd_code) { return rd_code == RD_EIO ? CLI_IO : CLI_INVALID_INPUT; }
+int cli_exit_for(int rd_code) { return rd_err_exit_status(rd_code); }

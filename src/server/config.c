@@ -42,6 +42,33 @@ const char srv_usage[] =
     "  --fixed-time UNIX        evaluate $flagd.timestamp at this time (replays, tests)\n"
     "  --lenient                accept flag sets the way flagd does (default: refuse what\n"
     "                           the flagd schema forbids)\n"
+    "\n"
+    "the decision path:\n"
+    "  --shadow-flag KEY        object flag {\"bundles\": [...]} naming the bundles that score each\n"
+    "                           request in shadow, off the caller's clock (default: none)\n"
+    "  --shadow-threads N       shadow scoring threads (default 1)\n"
+    "  --shadow-queue N         decisions waiting for shadow scoring; more are dropped and\n"
+    "                           counted (default 1024)\n"
+    "  --deadline-ms N          a decision's deadline from the request's arrival (default 200;\n"
+    "                           0: none); a bundle's serving.deadline_ms wins\n"
+    "  --fallback FILE          service-wide fallback rules, for bundles without their own and\n"
+    "                           when no bundle can answer (docs/formats.md)\n"
+    "  --breaker MODE           circuit breaker per bundle: window (default), consecutive, off\n"
+    "  --breaker-window-ms N    window mode: the failure-rate window (default 10000)\n"
+    "  --breaker-min-calls N    window mode: calls in the window before it can open (default 20)\n"
+    "  --breaker-failure-percent N  window mode: failures (errors, deadline overruns) that open\n"
+    "                           it, in percent of the calls (default 50)\n"
+    "  --breaker-open-ms N      window mode: open time, doubled on each re-open (default 5000)\n"
+    "  --breaker-open-max-ms N  window mode: the longest open time (default 60000)\n"
+    "  --breaker-half-open-calls N  window mode: trial calls when half-open (default 10)\n"
+    "  --breaker-half-open-timeout-ms N  window mode: trials unfinished by then re-open it\n"
+    "                           (default 10000)\n"
+    "  --breaker-fail-max N     consecutive mode: failures in a row that open it (default 5)\n"
+    "  --breaker-reset-ms N     consecutive mode: open time before one trial (default 60000)\n"
+    "  --fault BUNDLE:SPEC      a drill tool, repeatable: inject delay_ms=N, error_rate=P or\n"
+    "                           score=X into one bundle's calls (logged at start, shown in /ready)\n"
+    "  --compat-routes          also serve POST /score, the textbook FastAPI service's route\n"
+    "\n"
     "  --check-config           validate the configuration and the files, then exit\n"
     "  -h, --help               show this help\n"
     "\n"
@@ -49,7 +76,7 @@ const char srv_usage[] =
     "exit codes: 0 stopped cleanly, 1 invalid configuration or files, 2 usage error,\n"
     "            4 cannot listen or read\n";
 
-typedef enum { K_STR, K_INT, K_SIZE, K_LEVEL, K_BOOL, K_TIME } kind;
+typedef enum { K_STR, K_INT, K_SIZE, K_LEVEL, K_BOOL, K_TIME, K_FAULT } kind;
 
 struct key {
     const char *name; /* config file key; the option is --name with '-' for '_' */
@@ -83,6 +110,23 @@ static const struct key keys[] = {
     {"log_level", K_LEVEL, offsetof(srv_config, log_level), 0, 0, 0},
     {"fixed_time", K_TIME, offsetof(srv_config, fixed_time), 0, 0, 4102444800LL},
     {"lenient", K_BOOL, offsetof(srv_config, lenient), 0, 0, 0},
+    {"shadow_flag", S(shadow_flag)},
+    {"shadow_threads", I(shadow_threads, 1, 64)},
+    {"shadow_queue", Z(shadow_queue, 1, 10000000)},
+    {"deadline_ms", I(deadline_ms, 0, 600000)},
+    {"fallback", S(fallback)},
+    {"breaker", S(breaker)},
+    {"breaker_window_ms", I(breaker_window_ms, 10, 3600000)},
+    {"breaker_min_calls", I(breaker_min_calls, 1, 1000000)},
+    {"breaker_failure_percent", I(breaker_failure_percent, 1, 100)},
+    {"breaker_open_ms", I(breaker_open_ms, 1, 3600000)},
+    {"breaker_open_max_ms", I(breaker_open_max_ms, 1, 3600000)},
+    {"breaker_half_open_calls", I(breaker_half_open_calls, 1, 1000)},
+    {"breaker_half_open_timeout_ms", I(breaker_half_open_timeout_ms, 1, 3600000)},
+    {"breaker_fail_max", I(breaker_fail_max, 1, 1000000)},
+    {"breaker_reset_ms", I(breaker_reset_ms, 1, 3600000)},
+    {"fault", K_FAULT, 0, 0, 0, 0},
+    {"compat_routes", K_BOOL, offsetof(srv_config, compat_routes), 0, 0, 0},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -102,6 +146,59 @@ static void defaults(srv_config *c)
     c->drain_timeout_ms = 10000;
     c->connection_timeout_s = 30;
     c->log_level = SRV_INFO;
+    c->shadow_threads = 1;
+    c->shadow_queue = 1024;
+    c->deadline_ms = 200; /* the textbook budget of a credit decision */
+    strcpy(c->breaker, "window");
+    rd_breaker_opts b;
+    rd_breaker_opts_default(&b);
+    c->breaker_window_ms = b.window_ms;
+    c->breaker_min_calls = b.min_calls;
+    c->breaker_failure_percent = (int)(b.failure_rate * 100);
+    c->breaker_open_ms = b.open_ms;
+    c->breaker_open_max_ms = b.open_max_ms;
+    c->breaker_half_open_calls = b.half_open_calls;
+    c->breaker_half_open_timeout_ms = b.half_open_timeout_ms;
+    c->breaker_fail_max = b.fail_max;
+    c->breaker_reset_ms = b.reset_ms;
+}
+
+void srv_config_breaker(const srv_config *c, rd_breaker_opts *o)
+{
+    rd_breaker_opts_default(o);
+    o->mode = !strcmp(c->breaker, "consecutive") ? RD_BREAKER_CONSECUTIVE
+              : !strcmp(c->breaker, "off")       ? RD_BREAKER_OFF
+                                                 : RD_BREAKER_WINDOW;
+    o->window_ms = c->breaker_window_ms;
+    o->min_calls = c->breaker_min_calls;
+    o->failure_rate = c->breaker_failure_percent / 100.0;
+    o->open_ms = c->breaker_open_ms;
+    o->open_max_ms = c->breaker_open_max_ms;
+    o->half_open_calls = c->breaker_half_open_calls;
+    o->half_open_timeout_ms = c->breaker_half_open_timeout_ms;
+    o->fail_max = c->breaker_fail_max;
+    o->reset_ms = c->breaker_reset_ms;
+}
+
+/* --fault: merged into the faults of the same bundle, or a new entry. */
+static int add_fault(srv_config *c, const char *v, const char *where, rd_err *err)
+{
+    const char *colon = strchr(v, ':');
+    size_t nl = colon ? (size_t)(colon - v) : 0, i = 0;
+    while (i < c->nfaults && (strlen(c->faults[i].bundle) != nl || memcmp(c->faults[i].bundle, v, nl)))
+        i++;
+    if (i == SRV_MAX_FAULTS)
+        return rd_err_set(err, RD_EINVAL, "%s: at most %d bundles with faults", where, SRV_MAX_FAULTS);
+    rd_fault f = i < c->nfaults ? c->faults[i] : (rd_fault){0};
+    int rc = rd_fault_parse(v, &f, err);
+    if (rc) {
+        rd_err_prefix(err, "%s", where);
+        return rc;
+    }
+    c->faults[i] = f;
+    if (i == c->nfaults)
+        c->nfaults++;
+    return RD_OK;
 }
 
 static const struct key *find_key(const char *name, size_t len)
@@ -157,16 +254,18 @@ static int set_key(srv_config *c, const struct key *k, const char *v, const char
         return rd_err_set(err, RD_EINVAL, "%s: log_level must be debug, info, warn or error, not \"%s\"",
                           where, v);
     }
+    case K_FAULT: return add_fault(c, v, where, err);
     case K_BOOL:
-        if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes")) {
+        if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes") || !strcmp(v, "on")) {
             *(bool *)(void *)field = true;
             return RD_OK;
         }
-        if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no")) {
+        if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no") || !strcmp(v, "off")) {
             *(bool *)(void *)field = false;
             return RD_OK;
         }
-        return rd_err_set(err, RD_EINVAL, "%s: %s must be true or false, not \"%s\"", where, k->name, v);
+        return rd_err_set(err, RD_EINVAL, "%s: %s must be true or false (on or off), not \"%s\"", where,
+                          k->name, v);
     }
     return rd_err_set(err, RD_EINTERNAL, "%s: unhandled key kind", where);
 }
@@ -254,6 +353,19 @@ static int validate(srv_config *c, rd_err *err)
         return rd_err_set(err, RD_EINVAL, "route_flag must not be empty");
     if (c->default_bundle[0] && !c->bundles[0])
         return rd_err_set(err, RD_EINVAL, "default_bundle \"%s\" needs bundles", c->default_bundle);
+    if (strcmp(c->breaker, "window") && strcmp(c->breaker, "consecutive") && strcmp(c->breaker, "off"))
+        return rd_err_set(err, RD_EINVAL, "breaker must be window, consecutive or off, not \"%s\"", c->breaker);
+    if (c->breaker_open_max_ms < c->breaker_open_ms)
+        return rd_err_set(err, RD_EINVAL, "breaker_open_max_ms (%d) is below breaker_open_ms (%d)",
+                          c->breaker_open_max_ms, c->breaker_open_ms);
+    if (c->shadow_flag[0] && !c->flags[0])
+        return rd_err_set(err, RD_EINVAL, "shadow_flag \"%s\" needs flags", c->shadow_flag);
+    if (c->shadow_flag[0] && !c->bundles[0])
+        return rd_err_set(err, RD_EINVAL, "shadow_flag \"%s\" needs bundles", c->shadow_flag);
+    if (c->nfaults && !c->bundles[0])
+        return rd_err_set(err, RD_EINVAL, "fault \"%s\" needs bundles", c->faults[0].bundle);
+    if (c->fallback[0] && !c->bundles[0])
+        return rd_err_set(err, RD_EINVAL, "fallback rules need bundles to fall back from");
     return RD_OK;
 }
 
@@ -291,7 +403,7 @@ static int load_args(srv_config *c, int argc, char **argv, bool *check_only, boo
              * (--conf) would otherwise be ignored without a word. */
             const char *a = optarg == argv[optind - 1] && optind >= 2 ? argv[optind - 2] : argv[optind - 1];
             if (strcmp(a, "--config") != 0 && strncmp(a, "--config=", 9) != 0)
-                return rd_err_set(err, RD_EINVAL, "usage: write --config in full, not \"%s\"", a);
+                return rd_err_set(err, RD_EUSAGE, "usage: write --config in full, not \"%s\"", a);
         } else if (o >= OPT_KEY) {
             const struct key *k = &keys[o - OPT_KEY];
             snprintf(where, sizeof where, "--%s", names[o - OPT_KEY]);
@@ -299,13 +411,13 @@ static int load_args(srv_config *c, int argc, char **argv, bool *check_only, boo
             if (rc)
                 return rc;
         } else if (o == ':') {
-            return rd_err_set(err, RD_EINVAL, "usage: %s needs a value", argv[optind - 1]);
+            return rd_err_set(err, RD_EUSAGE, "usage: %s needs a value", argv[optind - 1]);
         } else {
-            return rd_err_set(err, RD_EINVAL, "usage: unknown option \"%s\"", argv[optind - 1]);
+            return rd_err_set(err, RD_EUSAGE, "usage: unknown option \"%s\"", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return rd_err_set(err, RD_EINVAL, "usage: unexpected argument \"%s\"", argv[optind]);
+        return rd_err_set(err, RD_EUSAGE, "usage: unexpected argument \"%s\"", argv[optind]);
     return RD_OK;
 }
 

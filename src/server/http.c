@@ -46,6 +46,7 @@ typedef struct worker {
 static struct {
     const srv_config *cfg;
     srv_state *state;
+    rd_shadow *shadow; /* NULL without a shadow flag */
     struct MHD_Daemon *_Atomic daemon; /* set by the main thread once the workers already run */
     pthread_key_t worker_key;
     atomic_bool draining;
@@ -102,11 +103,14 @@ static const route_def routes[] = {
     {"/health", "GET, HEAD", srv_route_health, SRV_ROUTE_HEALTH, false},
     {"/ready", "GET, HEAD", srv_route_ready, SRV_ROUTE_READY, false},
     {"/metrics", "GET, HEAD", srv_route_metrics, SRV_ROUTE_METRICS, false},
+    {"/score", "POST", srv_route_compat_score, SRV_ROUTE_COMPAT_SCORE, false}, /* compat_routes only */
 };
 
 static const route_def *find_route(const char *url)
 {
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (routes[i].route == SRV_ROUTE_COMPAT_SCORE && !G.cfg->compat_routes)
+            continue;
         size_t n = strlen(routes[i].path);
         if (routes[i].prefix ? !strncmp(url, routes[i].path, n) && url[n] && !strchr(url + n, '/')
                              : !strcmp(url, routes[i].path))
@@ -238,6 +242,7 @@ static enum MHD_Result respond(struct MHD_Connection *c, const char *url, const 
     srv_req r = {
         .cfg = G.cfg,
         .snap = w->snap,
+        .shadow = G.shadow,
         .arena = &w->arena,
         .body = rd_buf_cstr(&cr->body),
         .len = cr->body.len,
@@ -519,24 +524,34 @@ int srv_check(const srv_config *cfg)
     if (srv_state_new(cfg, &st, &err)) {
         fprintf(stderr, "riskd: serve: %s\n", err.msg);
         srv_metrics_deinit();
-        return err.code == RD_EIO ? 4 : 1;
+        return rd_err_exit_status(err.code);
     }
     srv_snapshot *s = srv_state_acquire(st);
+    const rd_decider *dec = s->dec;
+    size_t n = rd_decider_count(dec);
     printf("configuration ok%s%s\n", cfg->source[0] ? ": " : "", cfg->source);
     if (cfg->flags[0])
         printf("flags      %s: %zu flags\n", cfg->flags, rd_flagset_count(s->flags));
     if (cfg->bundles[0]) {
         printf("bundles    %s:", cfg->bundles);
-        for (size_t i = 0; i < s->nbundles; i++)
-            printf(" %s", rd_bundle_name(s->bundles[i]->b));
-        printf("\nrouting    %s\ndefault    %s\n", s->route_index >= 0 ? cfg->route_flag : "(none)",
-               s->fallback ? rd_bundle_name(s->fallback->b) : "(none)");
-        if (!srv_snapshot_can_pick(s)) {
+        for (size_t i = 0; i < n; i++)
+            printf(" %s", rd_slot_name(rd_decider_slot(dec, i)));
+        printf("\nrouting    %s\ndefault    %s\nshadow     %s\n", rd_decider_route_index(dec) >= 0 ? cfg->route_flag : "(none)",
+               rd_decider_default(dec) ? rd_slot_name(rd_decider_default(dec)) : "(none)",
+               rd_decider_shadow_index(dec) >= 0 ? cfg->shadow_flag : "(none)");
+        printf("deadline   %d ms\nfallback   %s\nbreaker    %s\n", cfg->deadline_ms,
+               cfg->fallback[0] ? cfg->fallback : "(service-wide: none)", cfg->breaker);
+        for (size_t i = 0; i < cfg->nfaults; i++) {
+            char desc[128];
+            rd_fault_describe(&cfg->faults[i], desc, sizeof desc);
+            printf("fault      %s: %s (a drill)\n", cfg->faults[i].bundle, desc);
+        }
+        if (!rd_decider_can_pick(dec)) {
             fprintf(stderr,
                     "riskd: serve: %zu bundles and nothing picks one: add the routing flag %s to the flags "
                     "or set "
                     "default_bundle\n",
-                    s->nbundles, cfg->route_flag);
+                    n, cfg->route_flag);
             rc = 1;
         }
     }
@@ -561,7 +576,19 @@ int srv_run(const srv_config *cfg)
     if (srv_state_new(cfg, &G.state, &err)) {
         srv_log(SRV_ERROR, "cannot start: refused", "error", err.msg, "code", rd_err_name(err.code), NULL);
         srv_metrics_deinit();
-        return err.code == RD_EIO ? 4 : 1;
+        return rd_err_exit_status(err.code);
+    }
+    for (size_t i = 0; i < cfg->nfaults; i++) { /* loudly: a drill must never pass unnoticed */
+        char desc[128];
+        rd_fault_describe(&cfg->faults[i], desc, sizeof desc);
+        srv_log(SRV_WARN, "FAULT INJECTION: this bundle's calls are degraded on purpose (a drill)", "bundle",
+                cfg->faults[i].bundle, "fault", desc, NULL);
+    }
+    if (cfg->shadow_flag[0] && rd_shadow_new(cfg->shadow_threads, cfg->shadow_queue, &G.shadow, &err)) {
+        srv_log(SRV_ERROR, "cannot start the shadow workers", "error", err.msg, NULL);
+        srv_state_free(G.state);
+        srv_metrics_deinit();
+        return 1;
     }
     /* Signals go to the main thread's sigtimedwait only; the workers inherit the mask. */
     sigset_t set;
@@ -603,6 +630,8 @@ int srv_run(const srv_config *cfg)
     MHD_stop_daemon(d); /* joins the workers, whose snapshot references go with them */
     srv_log(SRV_INFO, "stopped", NULL);
 out:
+    rd_shadow_free(G.shadow); /* finishes the queued shadow work: it holds deciders */
+    G.shadow = NULL;
     srv_state_free(G.state);
     pthread_key_delete(G.worker_key);
     srv_metrics_deinit();

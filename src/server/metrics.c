@@ -17,7 +17,7 @@ static const double lat_bounds[] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0
                                     0.025,   0.05,   0.1,     0.25,   0.5,   1,      5};
 #define NLAT   (sizeof lat_bounds / sizeof lat_bounds[0])
 #define NSCORE 10 /* probability deciles */
-static const int statuses[] = {200, 304, 400, 404, 405, 413, 415, 500, 503};
+static const int statuses[] = {200, 304, 400, 404, 405, 413, 415, 500, 503, 504};
 #define NSTATUS (sizeof statuses / sizeof statuses[0])
 static const char *const route_names[SRV_ROUTE_COUNT] = {"/ofrep/v1/evaluate/flags/{key}",
                                                          "/ofrep/v1/evaluate/flags",
@@ -26,6 +26,7 @@ static const char *const route_names[SRV_ROUTE_COUNT] = {"/ofrep/v1/evaluate/fla
                                                          "/health",
                                                          "/ready",
                                                          "/metrics",
+                                                         "/score",
                                                          "other"};
 
 /* A named series in a list; the first member of the flag and model series. */
@@ -52,6 +53,12 @@ typedef struct route_stats {
     _Atomic double sum;
 } route_stats;
 
+/* Fallback answers by bundle ("" when none could be picked) and reason. */
+typedef struct fallback_series {
+    series s;
+    atomic_uint_fast64_t by_reason[RD_FB_UNAVAILABLE + 1];
+} fallback_series;
+
 typedef struct error_series {
     struct error_series *next;
     char code[48];
@@ -62,6 +69,7 @@ static struct {
     pthread_mutex_t lock;
     series *flags;  /* srv_flag_stats */
     series *models; /* srv_model_stats */
+    series *fallbacks; /* fallback_series */
     error_series *errors;
     atomic_uint_fast64_t unknown_flag;
     route_stats routes[SRV_ROUTE_COUNT];
@@ -89,6 +97,7 @@ void srv_metrics_deinit(void)
 {
     free_series(&M.flags);
     free_series(&M.models);
+    free_series(&M.fallbacks);
     for (error_series *e = M.errors, *n; e; e = n) {
         n = e->next;
         rd_free(e);
@@ -200,6 +209,14 @@ void srv_metrics_score(srv_model_stats *s, double probability)
     add_double(&s->sum, probability);
 }
 
+void srv_metrics_fallback(const char *bundle, rd_fallback_reason why)
+{
+    fallback_series *f = (fallback_series *)series_get(&M.fallbacks, bundle, sizeof(fallback_series));
+    if (f && (unsigned)why <= RD_FB_UNAVAILABLE)
+        inc(&f->by_reason[why]);
+}
+
+
 void srv_metrics_reload(const char *what, bool ok) { inc(&M.reloads[strcmp(what, "flags") != 0][ok]); }
 
 static void num(rd_buf *b, double v)
@@ -306,16 +323,176 @@ static void render_domain(rd_buf *b)
     }
 }
 
-void srv_metrics_render(rd_buf *b, int64_t generation, size_t connections, int inflight)
+static void render_fallbacks(rd_buf *b)
 {
+    rd_buf_puts(b, "# HELP riskd_fallback_total Decisions answered by fallback rules, by bundle and reason.\n"
+                   "# TYPE riskd_fallback_total counter\n");
+    for (fallback_series *f = (fallback_series *)M.fallbacks; f; f = (fallback_series *)f->s.next)
+        for (int r = RD_FB_TIMEOUT; r <= RD_FB_UNAVAILABLE; r++) {
+            rd_buf_puts(b, "riskd_fallback_total{bundle=\"");
+            label(b, f->s.name);
+            rd_buf_printf(b, "\",reason=\"%s\"} %llu\n", rd_fallback_reason_name((rd_fallback_reason)r),
+                          (unsigned long long)get(&f->by_reason[r]));
+        }
+}
+
+static void render_breakers(rd_buf *b, const srv_snapshot *snap)
+{
+    size_t n = snap && snap->dec ? rd_decider_count(snap->dec) : 0;
+    rd_buf_puts(b, "# HELP riskd_breaker_state Circuit breaker per bundle: 0 closed, 1 open, 2 half_open.\n"
+                   "# TYPE riskd_breaker_state gauge\n");
+    for (size_t i = 0; i < n; i++) {
+        const rd_slot *s = rd_decider_slot(snap->dec, i);
+        rd_buf_puts(b, "riskd_breaker_state{bundle=\"");
+        label(b, rd_slot_name(s));
+        rd_buf_printf(b, "\"} %d\n", (int)rd_breaker_get_state(rd_slot_breaker(s)));
+    }
+    rd_buf_puts(b, "# HELP riskd_breaker_transitions_total Circuit breaker transitions per bundle, by the state "
+                   "entered.\n# TYPE riskd_breaker_transitions_total counter\n");
+    for (size_t i = 0; i < n; i++) {
+        const rd_slot *s = rd_decider_slot(snap->dec, i);
+        for (int st = RD_BREAKER_CLOSED; st <= RD_BREAKER_HALF_OPEN; st++) {
+            rd_buf_puts(b, "riskd_breaker_transitions_total{bundle=\"");
+            label(b, rd_slot_name(s));
+            rd_buf_printf(b, "\",to=\"%s\"} %llu\n", rd_breaker_state_name((rd_breaker_state)st),
+                          (unsigned long long)rd_breaker_transitions(rd_slot_breaker(s), (rd_breaker_state)st));
+        }
+    }
+}
+
+static void pair_labels(rd_buf *b, const char *metric, const rd_shadow_pair_stats *p)
+{
+    rd_buf_printf(b, "%s{primary=\"", metric);
+    label(b, p->primary);
+    rd_buf_puts(b, "\",shadow=\"");
+    label(b, p->shadow);
+    rd_buf_putc(b, '"');
+}
+
+#define MAX_PAIRS 64
+
+typedef struct pairs {
+    rd_shadow_pair_stats v[MAX_PAIRS];
+    char names[MAX_PAIRS][2][128];
+    size_t n;
+} pairs;
+
+static void collect_pair(void *ud, const rd_shadow_pair_stats *p)
+{
+    pairs *l = ud;
+    if (l->n == MAX_PAIRS)
+        return;
+    rd_shadow_pair_stats *c = &l->v[l->n];
+    *c = *p;
+    snprintf(l->names[l->n][0], 128, "%s", p->primary);
+    snprintf(l->names[l->n][1], 128, "%s", p->shadow);
+    c->primary = l->names[l->n][0];
+    c->shadow = l->names[l->n][1];
+    l->n++;
+}
+
+/* One family: its HELP and TYPE, then one line per pair (a family's lines stay together). */
+static void family(rd_buf *b, const pairs *l, const char *name, const char *type, const char *help,
+                   const char *extra, uint64_t (*value)(const rd_shadow_pair_stats *))
+{
+    rd_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    for (size_t i = 0; i < l->n; i++) {
+        pair_labels(b, name, &l->v[i]);
+        rd_buf_printf(b, "%s} %llu\n", extra, (unsigned long long)value(&l->v[i]));
+    }
+}
+
+static uint64_t v_scored(const rd_shadow_pair_stats *p) { return p->scored; }
+static uint64_t v_errors(const rd_shadow_pair_stats *p) { return p->errors; }
+static uint64_t v_swap_out(const rd_shadow_pair_stats *p) { return p->swap_out; }
+static uint64_t v_swap_in(const rd_shadow_pair_stats *p) { return p->swap_in; }
+
+static void render_pairs(rd_buf *b, const pairs *l)
+{
+    family(b, l, "riskd_shadow_scores_total", "counter", "Shadow scores per (primary, shadow) pair.", "", v_scored);
+    family(b, l, "riskd_shadow_errors_total", "counter", "Shadow scorings that failed, per pair.", "", v_errors);
+    rd_buf_puts(b, "# HELP riskd_shadow_agreement_total Shadow scores that agree with the primary, on its risk "
+                   "level or its decision.\n# TYPE riskd_shadow_agreement_total counter\n");
+    for (size_t i = 0; i < l->n; i++) {
+        pair_labels(b, "riskd_shadow_agreement_total", &l->v[i]);
+        rd_buf_printf(b, ",on=\"risk_level\"} %llu\n", (unsigned long long)l->v[i].same_risk_level);
+        pair_labels(b, "riskd_shadow_agreement_total", &l->v[i]);
+        rd_buf_printf(b, ",on=\"decision\"} %llu\n", (unsigned long long)l->v[i].same_decision);
+    }
+    rd_buf_puts(b, "# HELP riskd_shadow_agreement_ratio Agreement over the shadow scores so far.\n"
+                   "# TYPE riskd_shadow_agreement_ratio gauge\n");
+    for (size_t i = 0; i < l->n; i++) {
+        const rd_shadow_pair_stats *p = &l->v[i];
+        pair_labels(b, "riskd_shadow_agreement_ratio", p);
+        rd_buf_puts(b, ",on=\"risk_level\"} ");
+        num(b, p->scored ? (double)p->same_risk_level / (double)p->scored : 0);
+        pair_labels(b, "\nriskd_shadow_agreement_ratio", p);
+        rd_buf_puts(b, ",on=\"decision\"} ");
+        num(b, p->scored ? (double)p->same_decision / (double)p->scored : 0);
+        rd_buf_putc(b, '\n');
+    }
+    family(b, l, "riskd_shadow_swaps_total", "counter", "Swaps: one model approves where the other rejects.",
+           ",primary_decision=\"approve\",shadow_decision=\"reject\"", v_swap_out);
+    for (size_t i = 0; i < l->n; i++) { /* the same family, the other direction */
+        pair_labels(b, "riskd_shadow_swaps_total", &l->v[i]);
+        rd_buf_printf(b, ",primary_decision=\"reject\",shadow_decision=\"approve\"} %llu\n",
+                      (unsigned long long)v_swap_in(&l->v[i]));
+    }
+    rd_buf_puts(b, "# HELP riskd_shadow_probability_diff The shadow's probability minus the primary's.\n"
+                   "# TYPE riskd_shadow_probability_diff histogram\n");
+    for (size_t k = 0; k < l->n; k++) {
+        const rd_shadow_pair_stats *p = &l->v[k];
+        for (size_t i = 0; i <= p->nbounds; i++) {
+            pair_labels(b, "riskd_shadow_probability_diff_bucket", p);
+            rd_buf_puts(b, ",le=\"");
+            if (i < p->nbounds)
+                num(b, p->bounds[i]);
+            else
+                rd_buf_puts(b, "+Inf");
+            rd_buf_printf(b, "\"} %llu\n", (unsigned long long)(i < p->nbounds ? p->diff_le[i] : p->scored));
+        }
+        pair_labels(b, "riskd_shadow_probability_diff_sum", p);
+        rd_buf_puts(b, "} ");
+        num(b, p->diff_sum);
+        pair_labels(b, "\nriskd_shadow_probability_diff_count", p);
+        rd_buf_printf(b, "} %llu\n", (unsigned long long)p->scored);
+    }
+}
+
+static void render_shadow(rd_buf *b, rd_shadow *sh)
+{
+    rd_buf_printf(b,
+                  "# HELP riskd_shadow_dropped_total Shadow work dropped because the shadow queue was full.\n"
+                  "# TYPE riskd_shadow_dropped_total counter\nriskd_shadow_dropped_total %llu\n",
+                  (unsigned long long)(sh ? rd_shadow_dropped(sh) : 0));
+    if (!sh)
+        return;
+    rd_buf_printf(b,
+                  "# HELP riskd_shadow_pending Decisions queued or being scored in shadow.\n"
+                  "# TYPE riskd_shadow_pending gauge\nriskd_shadow_pending %zu\n",
+                  rd_shadow_pending(sh));
+    pairs *l = rd_calloc(1, sizeof *l);
+    if (!l)
+        return;
+    rd_shadow_foreach(sh, collect_pair, l);
+    render_pairs(b, l);
+    rd_free(l);
+}
+
+void srv_metrics_render(rd_buf *b, const srv_snapshot *snap, rd_shadow *shadow, size_t connections, int inflight)
+{
+    int64_t generation = snap ? (int64_t)snap->generation : 0;
     pthread_mutex_lock(&M.lock); /* the series lists; the counters themselves are atomic */
     render_http(b);
     render_domain(b);
+    render_fallbacks(b);
     rd_buf_puts(b, "# HELP riskd_errors_total Error responses by stable error code.\n"
                    "# TYPE riskd_errors_total counter\n");
     for (error_series *e = M.errors; e; e = e->next)
         rd_buf_printf(b, "riskd_errors_total{code=\"%s\"} %llu\n", e->code, (unsigned long long)get(&e->n));
     pthread_mutex_unlock(&M.lock);
+    render_breakers(b, snap);
+    render_shadow(b, shadow);
     rd_buf_puts(b, "# HELP riskd_reloads_total Reloads of the flag file and of bundles, by result.\n"
                    "# TYPE riskd_reloads_total counter\n");
     for (int w = 0; w < 2; w++)

@@ -6,45 +6,80 @@
 
 void srv_route_health(srv_req *r) { rd_buf_puts(r->out, "{\"status\":\"ok\"}"); }
 
+static void put_str(rd_buf *b, const char *s)
+{
+    if (s)
+        rd_json_write_string(b, s, strlen(s));
+    else
+        rd_buf_puts(b, "null");
+}
+
+/* Each bundle with its breaker's state, its fallback rules and any injected fault. */
+static void put_bundles(rd_buf *b, const rd_decider *d)
+{
+    size_t nf;
+    const rd_fault *faults = rd_decider_faults(d, &nf);
+    rd_buf_puts(b, ",\"bundles\":[");
+    for (size_t i = 0; i < rd_decider_count(d); i++) {
+        const rd_slot *s = rd_decider_slot(d, i);
+        const rd_bundle *bd = rd_slot_bundle(s);
+        rd_buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
+        put_str(b, rd_slot_name(s));
+        rd_buf_printf(b, ",\"breaker\":\"%s\",\"fallback_rules\":%s,\"deadline_ms\":",
+                      rd_breaker_state_name(rd_breaker_get_state(rd_slot_breaker(s))),
+                      rd_bundle_fallback(bd) ? "\"bundle\"" : rd_decider_fallback(d) ? "\"service\"" : "null");
+        if (rd_bundle_deadline_ms(bd))
+            rd_buf_printf(b, "%d", rd_bundle_deadline_ms(bd));
+        else
+            rd_buf_puts(b, "null");
+        rd_buf_puts(b, ",\"fault\":");
+        const char *fault = NULL;
+        char desc[128];
+        for (size_t j = 0; j < nf; j++)
+            if (!strcmp(faults[j].bundle, rd_slot_name(s))) {
+                rd_fault_describe(&faults[j], desc, sizeof desc);
+                fault = desc;
+            }
+        put_str(b, fault);
+        rd_buf_putc(b, '}');
+    }
+    rd_buf_putc(b, ']');
+}
+
 /* Ready when everything configured is loaded: the flag set, at least one bundle, and a way
- * to pick a bundle for a request that names none. */
+ * to pick a bundle for a request that names none. The details say how decisions are made
+ * now: the routing, the breakers, the fallback rules, and any fault injected for a drill. */
 void srv_route_ready(srv_req *r)
 {
     const srv_snapshot *s = r->snap;
-    if (r->cfg->bundles[0] && s->nbundles == 0) {
+    const rd_decider *d = s->dec;
+    size_t n = rd_decider_count(d);
+    if (r->cfg->bundles[0] && n == 0) {
         srv_reply_error(r, 503, "NOT_READY", "no bundle is loaded from %s", r->cfg->bundles);
         return;
     }
-    if (r->cfg->bundles[0] && !srv_snapshot_can_pick(s)) {
+    if (r->cfg->bundles[0] && !rd_decider_can_pick(d)) {
         srv_reply_error(r, 503, "NOT_READY",
-                        "%zu bundles are loaded and neither the routing flag %s nor default_bundle picks one",
-                        s->nbundles, r->cfg->route_flag);
+                        "%zu bundles are loaded and neither the routing flag %s nor default_bundle picks one", n,
+                        r->cfg->route_flag);
         return;
     }
     rd_buf *b = r->out;
     rd_buf_printf(b, "{\"status\":\"ready\",\"generation\":%llu,\"flags\":%zu,\"routing_flag\":",
                   (unsigned long long)s->generation, s->flags ? rd_flagset_count(s->flags) : 0);
-    if (s->route_index >= 0)
-        rd_json_write_string(b, r->cfg->route_flag, strlen(r->cfg->route_flag));
-    else
-        rd_buf_puts(b, "null");
+    put_str(b, rd_decider_route_index(d) >= 0 ? r->cfg->route_flag : NULL);
     rd_buf_puts(b, ",\"default_bundle\":");
-    if (s->fallback)
-        rd_json_write_string(b, rd_bundle_name(s->fallback->b), strlen(rd_bundle_name(s->fallback->b)));
-    else
-        rd_buf_puts(b, "null");
-    rd_buf_puts(b, ",\"bundles\":[");
-    for (size_t i = 0; i < s->nbundles; i++) {
-        const char *n = rd_bundle_name(s->bundles[i]->b);
-        if (i)
-            rd_buf_putc(b, ',');
-        rd_json_write_string(b, n, strlen(n));
-    }
-    rd_buf_puts(b, "]}");
+    put_str(b, rd_decider_default(d) ? rd_slot_name(rd_decider_default(d)) : NULL);
+    rd_buf_puts(b, ",\"shadow_flag\":");
+    put_str(b, rd_decider_shadow_index(d) >= 0 ? r->cfg->shadow_flag : NULL);
+    rd_buf_printf(b, ",\"deadline_ms\":%d,\"fallback_rules\":", r->cfg->deadline_ms);
+    put_str(b, rd_decider_fallback(d) ? rd_fallback_version(rd_decider_fallback(d)) : NULL);
+    put_bundles(b, d);
+    rd_buf_putc(b, '}');
 }
 
 void srv_route_metrics(srv_req *r)
 {
     r->content_type = "text/plain; version=0.0.4; charset=utf-8";
-    srv_metrics_render(r->out, (int64_t)r->snap->generation, srv_http_connections(), srv_http_inflight());
+    srv_metrics_render(r->out, r->snap, r->shadow, srv_http_connections(), srv_http_inflight());
 }

@@ -1,10 +1,7 @@
-/* /v1/score and /v1/score/batch: route with the flag, run the bundle (pipeline, model,
- * risk band, reasons), answer with the decision and how it was made.
- *
- * The model is chosen, in order: by the request's `bundle` (a pinned replay or a test), by
- * the routing flag evaluated with the request's context (its string value names a bundle;
- * the snapshot guarantees every such name is loaded), else by the default bundle (the only
- * one, or default_bundle). A request never changes shared state except the metrics. */
+/* /v1/score and /v1/score/batch: HTTP in, rd_decide (include/riskd/decide.h: routing,
+ * shadow, deadline, breaker, fallback rules), the decision record out. Every rule of the
+ * decision is the library's; this file reads the request's fields and maps errors to HTTP.
+ * A request changes no shared state but the metrics, the breakers and the shadow queue. */
 #include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -88,122 +85,19 @@ static int read_request(const srv_req *r, const rd_value *v, score_req *q, item_
     return 0;
 }
 
-/* Pick the bundle; *variant is the routing flag's variant (NULL when the flag did not pick). */
-static int route(srv_req *r, const score_req *q, const srv_bundle **out, const char **variant, item_err *e)
+/* After a decision: its metrics, and its shadow work queued. */
+static void decided(srv_req *r, const rd_decision *d, const rd_value *features)
 {
-    const srv_snapshot *s = r->snap;
-    *variant = NULL;
-    if (q->bundle) {
-        if (!(*out = srv_snapshot_bundle(s, q->bundle->u.s, q->bundle->len)))
-            return fail(e, 404, "BUNDLE_NOT_FOUND", "bundle \"%.*s\" is not loaded", (int)q->bundle->len,
-                        q->bundle->u.s);
-        return 0;
-    }
-    if (s->route_index >= 0) {
-        const char *key = r->cfg->route_flag;
-        rd_resolution res;
-        rd_flag_eval(s->flags, key, strlen(key), RD_FLAG_STRING, q->ctx, r->cfg->fixed_time, r->arena, &res);
-        srv_metrics_flag_eval(s->flag_stats[s->route_index], res.reason);
-        if (res.has_value && res.value.len) {
-            *variant = res.variant;
-            if ((*out = srv_snapshot_bundle(s, res.value.u.s, res.value.len)))
-                return 0;
-            return fail(e, 503, "MODEL_UNAVAILABLE", "the routing flag names \"%.*s\", which is not loaded",
-                        (int)res.value.len, res.value.u.s);
-        }
-        if (!s->fallback)
-            return fail(e, 503, "MODEL_UNAVAILABLE",
-                        "the routing flag %s gave no bundle (%s%s%s) and there is no "
-                        "default_bundle",
-                        key, rd_reason_name(res.reason), res.error ? " " : "",
-                        res.error ? rd_flag_error_name(res.error) : "");
-    }
-    if (!(*out = s->fallback))
-        return fail(e, 503, "MODEL_UNAVAILABLE",
-                    s->nbundles
-                        ? "several bundles are loaded and neither a routing flag nor default_bundle picks one"
-                        : "no bundle is loaded");
-    return 0;
-}
-
-static void write_num(rd_buf *b, double x, bool float32)
-{
-    if (float32) {
-        rd_buf_printf(b, "%.9g", (double)(float)x); /* round-trips the float the model computed */
+    if (d->source == RD_SOURCE_MODEL) {
+        srv_metrics_score(((srv_slot_info *)rd_slot_user(d->slot))->stats, d->score.probability);
+        if (d->nshadows)
+            rd_shadow_submit(r->shadow, r->snap->dec, d, features); /* a full queue counts the drop */
     } else {
-        char s[RD_NUM_BUF];
-        rd_num_format(x, s);
-        rd_buf_puts(b, s);
+        srv_metrics_fallback(d->slot ? rd_slot_name(d->slot) : "", d->fallback_reason);
     }
 }
 
-static void write_id(rd_buf *b, const rd_value *id)
-{
-    if (!id) {
-        static atomic_uint_fast64_t seq;
-        rd_buf_printf(b, "\"riskd-%llu\"", (unsigned long long)atomic_fetch_add(&seq, 1) + 1);
-    } else {
-        rd_json_write(b, id);
-    }
-}
-
-static void write_inputs(rd_buf *b, const rd_pipeline *p, const uint32_t *idx, uint32_t n)
-{
-    rd_buf_putc(b, '[');
-    for (uint32_t i = 0; i < n && i < RD_PIPELINE_REPORT_MAX; i++) {
-        const char *name = rd_pipeline_input_name(p, idx[i]);
-        if (i)
-            rd_buf_putc(b, ',');
-        rd_json_write_string(b, name, strlen(name));
-    }
-    rd_buf_putc(b, ']');
-}
-
-static void write_result(srv_req *r, rd_buf *b, const score_req *q, const srv_bundle *sb, const char *variant,
-                         const rd_score *sc)
-{
-    const rd_bundle *bd = sb->b;
-    bool f32 = rd_model_is_float32(rd_bundle_model(bd));
-    rd_buf_puts(b, "{\"request_id\":");
-    write_id(b, q->id);
-    rd_buf_puts(b, ",\"score\":");
-    write_num(b, sc->score, f32 && !rd_bundle_score_is_points(bd));
-    rd_buf_puts(b, ",\"probability\":");
-    write_num(b, sc->probability, f32);
-    rd_buf_puts(b, ",\"risk_level\":");
-    rd_json_write_string(b, sc->risk_level, strlen(sc->risk_level));
-    rd_buf_puts(b, ",\"decision\":");
-    if (sc->decision)
-        rd_json_write_string(b, sc->decision, strlen(sc->decision));
-    else
-        rd_buf_puts(b, "null");
-    rd_buf_puts(b, ",\"model_version\":");
-    rd_json_write_string(b, rd_bundle_name(bd), strlen(rd_bundle_name(bd)));
-    rd_buf_puts(b, ",\"variant\":");
-    if (variant)
-        rd_json_write_string(b, variant, strlen(variant));
-    else
-        rd_buf_puts(b, "null");
-    rd_buf_puts(b, ",\"reasons\":[");
-    for (size_t i = 0; i < sc->nreasons; i++) {
-        const char *f = rd_bundle_reason_name(bd, sc->reasons[i].index);
-        const char *c = rd_bundle_reason_code(bd, sc->reasons[i].index);
-        rd_buf_puts(b, i ? ",{\"feature\":" : "{\"feature\":");
-        rd_json_write_string(b, f, strlen(f));
-        rd_buf_puts(b, ",\"code\":");
-        rd_json_write_string(b, c, strlen(c));
-        rd_buf_puts(b, ",\"impact\":");
-        write_num(b, sc->reasons[i].impact, f32); /* XGBoost computes them in float32 */
-        rd_buf_putc(b, '}');
-    }
-    rd_buf_puts(b, "],\"missing\":");
-    write_inputs(b, rd_bundle_pipeline(bd), sc->report.missing_inputs, sc->report.missing);
-    rd_buf_puts(b, ",\"unknown\":");
-    write_inputs(b, rd_bundle_pipeline(bd), sc->report.unknown_inputs, sc->report.unknown);
-    rd_buf_printf(b, ",\"source\":\"model\",\"latency_ms\":%.3f}", (srv_now() - r->t0) * 1e3);
-}
-
-/* Score one request object into b, or fill e. */
+/* Decide one request object into b, or fill e. */
 static int score_one(srv_req *r, const rd_value *v, rd_buf *b, item_err *e, const rd_value **id)
 {
     score_req q = {0};
@@ -212,18 +106,29 @@ static int score_one(srv_req *r, const rd_value *v, rd_buf *b, item_err *e, cons
     *id = q.id;
     if (rc)
         return rc;
-    const srv_bundle *sb = NULL;
-    const char *variant;
-    if (route(r, &q, &sb, &variant, e) || !sb)
-        return -1;
-    size_t k = q.reasons < 0 ? rd_bundle_num_reasons(sb->b) : (size_t)q.reasons;
-    rd_score sc;
+    rd_decide_req dq = {.request_id = q.id,
+                        .context = q.ctx,
+                        .features = q.features,
+                        .bundle = q.bundle ? q.bundle->u.s : NULL,
+                        .bundle_len = q.bundle ? q.bundle->len : 0,
+                        .reasons = q.reasons,
+                        /* a batch's rows are decisions of their own: each has the whole deadline */
+                        .t0_ns = r->route == SRV_ROUTE_SCORE_BATCH ? 0 : (int64_t)(r->t0 * 1e9)};
+    rd_decision d;
     rd_err err;
-    if ((rc = rd_bundle_score(sb->b, q.features, k, &sc, &err)))
-        return fail(e, rc == RD_ENOMEM ? 503 : rd_err_http_status(rc), rd_err_name(rc), "features.%s",
-                    err.msg);
-    srv_metrics_score(sb->stats, sc.probability);
-    write_result(r, b, &q, sb, variant, &sc);
+    rc = rd_decide(r->snap->dec, &dq, r->arena, &d, &err);
+    const srv_snapshot *s = r->snap;
+    if (d.routed)
+        srv_metrics_flag_eval(s->flag_stats[rd_decider_route_index(s->dec)], d.route_reason);
+    if (d.shadowed)
+        srv_metrics_flag_eval(s->flag_stats[rd_decider_shadow_index(s->dec)], d.shadow_reason);
+    if (rc) {
+        if (rc == RD_EINVAL || rc == RD_ETYPE)
+            return fail(e, 400, rd_err_name(rc), "features.%s", err.msg);
+        return fail(e, rc == RD_ENOMEM ? 503 : rd_err_http_status(rc), rd_err_name(rc), "%s", err.msg);
+    }
+    decided(r, &d, q.features);
+    rd_decision_write_json(b, &d);
     return 0;
 }
 
@@ -280,4 +185,61 @@ void srv_route_score_batch(srv_req *r)
     }
     rd_buf_printf(b, "],\"count\":%u,\"errors\":%zu,\"latency_ms\":%.3f}", v.len, errors,
                   (srv_now() - r->t0) * 1e3);
+}
+
+/* POST /score (compat_routes = on): the textbook FastAPI service's request {loan_id,
+ * features} and response, on the same decision path. loan_id is the routing targetingKey,
+ * so a fractional rollout keeps each loan on one model. */
+void srv_route_compat_score(srv_req *r)
+{
+    rd_value v;
+    rd_err err;
+    if (srv_req_json(r, &v, &err) < 0)
+        return;
+    if (v.type != RD_VOBJECT) {
+        srv_reply_error(r, 400, "INVALID_ARGUMENT", "a score request must be an object, not %s", rd_vtype_name(v.type));
+        return;
+    }
+    const rd_value *loan = NULL, *features = NULL;
+    for (uint32_t i = 0; i < v.len; i++) {
+        const rd_member *m = &v.u.members[i];
+        if (!strcmp(m->key, "loan_id") && m->key_len == 7)
+            loan = &m->val;
+        else if (!strcmp(m->key, "features") && m->key_len == 8)
+            features = &m->val;
+        else {
+            srv_reply_error(r, 400, "INVALID_ARGUMENT", "unknown field \"%.64s\" (POST /score has loan_id, features)",
+                            m->key);
+            return;
+        }
+    }
+    if (!loan || (loan->type != RD_VSTRING && loan->type != RD_VNUMBER)) {
+        srv_reply_error(r, 400, loan ? "TYPE_MISMATCH" : "INVALID_ARGUMENT", "loan_id: required, a string or a number");
+        return;
+    }
+    if (!features || features->type != RD_VOBJECT) {
+        srv_reply_error(r, 400, features ? "TYPE_MISMATCH" : "INVALID_ARGUMENT",
+                        "features: required, an object of input values");
+        return;
+    }
+    /* the context: {"targetingKey": loan_id as a string} */
+    char num[RD_NUM_BUF];
+    rd_value key = *loan;
+    if (loan->type == RD_VNUMBER) {
+        size_t n = rd_num_format(loan->u.n, num);
+        key = rd_value_string(num, (uint32_t)n);
+    }
+    rd_member cm = {"targetingKey", 12, key};
+    rd_value ctx = {.type = RD_VOBJECT, .len = 1, .u.members = &cm};
+    rd_decide_req dq = {.request_id = loan, .context = &ctx, .features = features, .reasons = r->cfg->reasons,
+                        .t0_ns = (int64_t)(r->t0 * 1e9)};
+    rd_decision d;
+    int rc = rd_decide(r->snap->dec, &dq, r->arena, &d, &err);
+    if (rc) {
+        srv_reply_error(r, rc == RD_ENOMEM ? 503 : rd_err_http_status(rc), rd_err_name(rc), "%s%s",
+                        rc == RD_EINVAL || rc == RD_ETYPE ? "features." : "", err.msg);
+        return;
+    }
+    decided(r, &d, features);
+    rd_decision_write_compat_json(r->out, &d, loan);
 }

@@ -16,6 +16,7 @@
 
 #include "riskd/arena.h"
 #include "riskd/bundle.h"
+#include "riskd/decide.h"
 #include "riskd/err.h"
 #include "riskd/flags.h"
 #include "riskd/value.h"
@@ -47,7 +48,23 @@ typedef struct srv_config {
     int64_t fixed_time;        /* $flagd.timestamp for every evaluation; 0 = now */
     bool lenient;              /* accept what flagd accepts (see rd_flagset_opts) */
     char source[SRV_PATH_MAX]; /* the config file read, "" for none */
+    /* the decision path (include/riskd/decide.h) */
+    char shadow_flag[256];         /* object flag {"bundles": [...]}; "" = no shadow */
+    int shadow_threads;            /* shadow worker threads */
+    size_t shadow_queue;           /* decisions waiting for shadow scoring; more are dropped */
+    int deadline_ms;               /* per decision; 0 = none; a bundle's serving.deadline_ms wins */
+    char fallback[SRV_PATH_MAX];   /* service-wide fallback rules; "" = none */
+    char breaker[16];              /* window | consecutive | off */
+    int breaker_window_ms, breaker_min_calls, breaker_failure_percent, breaker_open_ms, breaker_open_max_ms,
+        breaker_half_open_calls, breaker_half_open_timeout_ms, breaker_fail_max, breaker_reset_ms;
+#define SRV_MAX_FAULTS 16
+    rd_fault faults[SRV_MAX_FAULTS]; /* --fault, repeatable (a drill tool) */
+    size_t nfaults;
+    bool compat_routes; /* POST /score, the textbook service's route */
 } srv_config;
+
+/* The breaker options the configuration gives (on_transition unset). */
+void srv_config_breaker(const srv_config *cfg, rd_breaker_opts *o);
 
 /* Fill cfg from the defaults, the config file (--config or RISKD_CONFIG), the RISKD_*
  * environment and argv (after "serve"), in that order, then validate it. *check_only is set
@@ -78,6 +95,7 @@ typedef enum srv_route {
     SRV_ROUTE_HEALTH,
     SRV_ROUTE_READY,
     SRV_ROUTE_METRICS,
+    SRV_ROUTE_COMPAT_SCORE,
     SRV_ROUTE_OTHER,
     SRV_ROUTE_COUNT
 } srv_route;
@@ -93,37 +111,34 @@ void srv_metrics_error(const char *code);
 void srv_metrics_flag_eval(srv_flag_stats *s, rd_reason reason);
 void srv_metrics_flag_unknown(void);
 void srv_metrics_score(srv_model_stats *s, double probability);
+/* A decision answered by fallback rules: by bundle ("" for none) and reason. */
+void srv_metrics_fallback(const char *bundle, rd_fallback_reason why);
 void srv_metrics_reload(const char *what, bool ok);
-/* Append the Prometheus text exposition of every series to b. */
-void srv_metrics_render(rd_buf *b, int64_t generation, size_t connections, int inflight);
+struct srv_snapshot;
+/* Append the Prometheus text exposition of every series to b: the counters, and what the
+ * snapshot's breakers and the shadow pool (may be NULL) hold now. */
+void srv_metrics_render(rd_buf *b, const struct srv_snapshot *snap, rd_shadow *shadow, size_t connections,
+                        int inflight);
 
 /* ------------------------------------------------------------------ snapshot */
 
-/* A loaded bundle, shared by the snapshots that hold it (a reload keeps unchanged ones). */
-typedef struct srv_bundle {
-    atomic_int refs;
-    rd_bundle *b;
+/* What the server keeps beside each served bundle (its rd_slot's user data). */
+typedef struct srv_slot_info {
     srv_model_stats *stats;
     char *fingerprint; /* names, sizes and mtimes of its files when it was loaded */
-} srv_bundle;
+} srv_slot_info;
 
-/* What serves requests: immutable once published. */
+/* What serves requests: immutable once published. The decider (include/riskd/decide.h) holds
+ * the flags, the bundles and the routing; the snapshot adds the metric series. */
 typedef struct srv_snapshot {
     atomic_int refs;
     uint64_t generation;
-    rd_flagset *flags;           /* NULL: no flag file configured */
+    rd_decider *dec;
+    rd_flagset *flags;           /* the decider's (borrowed); NULL: no flag file configured */
     srv_flag_stats **flag_stats; /* one per flag, in the flag set's order */
-    srv_bundle **bundles;        /* sorted by name */
-    size_t nbundles;
-    const srv_bundle *fallback; /* the single or default bundle; NULL if none */
-    long route_index;           /* the routing flag's index in flags, -1 when absent */
 } srv_snapshot;
 
 void srv_snapshot_unref(srv_snapshot *s);
-/* Whether a request that names no bundle gets one: a routing flag, or a default bundle. */
-static inline bool srv_snapshot_can_pick(const srv_snapshot *s) { return s->route_index >= 0 || s->fallback; }
-/* The bundle named name[0..len), or NULL. */
-const srv_bundle *srv_snapshot_bundle(const srv_snapshot *s, const char *name, size_t len);
 /* Index of flag key in s->flags, or -1. */
 long srv_snapshot_flag_index(const srv_snapshot *s, const char *key, size_t len);
 
@@ -154,6 +169,7 @@ typedef struct srv_req {
     size_t len;
     const char *if_none_match;
     srv_route route;
+    rd_shadow *shadow;    /* the shadow pool, NULL when no shadow flag is configured */
     const char *flag_key; /* OFREP single: the percent-decoded key */
     size_t flag_key_len;
     double t0; /* monotonic seconds at the start */
@@ -180,6 +196,7 @@ void srv_route_score_batch(srv_req *r);
 void srv_route_health(srv_req *r);
 void srv_route_ready(srv_req *r);
 void srv_route_metrics(srv_req *r);
+void srv_route_compat_score(srv_req *r);
 
 /* Open HTTP connections now. */
 size_t srv_http_connections(void);

@@ -18,6 +18,7 @@
 
 struct srv_state {
     const srv_config *cfg;
+    rd_fallback *fallback; /* the service-wide rules, loaded at start */
     pthread_mutex_t lock;
     srv_snapshot *current;
     atomic_uint_fast64_t generation;
@@ -124,46 +125,13 @@ static char *file_fingerprint(const char *path)
 
 /* ------------------------------------------------------------------ snapshots */
 
-static void bundle_unref(srv_bundle *b)
-{
-    if (!b || atomic_fetch_sub(&b->refs, 1) != 1)
-        return;
-    rd_bundle_free(b->b);
-    rd_free(b->fingerprint);
-    rd_free(b);
-}
-
 void srv_snapshot_unref(srv_snapshot *s)
 {
     if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
         return;
-    if (s->flags)
-        rd_flagset_unref(s->flags);
+    rd_decider_unref(s->dec);
     rd_free(s->flag_stats);
-    for (size_t i = 0; i < s->nbundles; i++)
-        bundle_unref(s->bundles[i]);
-    rd_free(s->bundles);
     rd_free(s);
-}
-
-const srv_bundle *srv_snapshot_bundle(const srv_snapshot *s, const char *name, size_t len)
-{
-    size_t lo = 0, hi = s->bundles ? s->nbundles : 0;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        const char *m = rd_bundle_name(s->bundles[mid]->b);
-        size_t ml = strlen(m);
-        int c = memcmp(m, name, ml < len ? ml : len);
-        if (!c)
-            c = ml < len ? -1 : ml > len;
-        if (!c)
-            return s->bundles[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
 }
 
 long srv_snapshot_flag_index(const srv_snapshot *s, const char *key, size_t len)
@@ -171,12 +139,21 @@ long srv_snapshot_flag_index(const srv_snapshot *s, const char *key, size_t len)
     return s->flags ? rd_flagset_find(s->flags, key, len) : -1;
 }
 
-static srv_bundle *find_loaded(const srv_snapshot *s, const char *name)
+static void info_free(void *p)
 {
-    if (!s)
-        return NULL;
-    const srv_bundle *b = srv_snapshot_bundle(s, name, strlen(name));
-    return (srv_bundle *)b;
+    srv_slot_info *i = p;
+    if (i)
+        rd_free(i->fingerprint);
+    rd_free(i);
+}
+
+static void on_breaker(void *ud, const char *bundle, rd_breaker_state from, rd_breaker_state to)
+{
+    (void)ud;
+    srv_log(to == RD_BREAKER_OPEN ? SRV_WARN : SRV_INFO,
+            to == RD_BREAKER_OPEN ? "circuit breaker opened: fallback rules answer for this bundle"
+                                  : "circuit breaker changed state",
+            "bundle", bundle, "from", rd_breaker_state_name(from), "to", rd_breaker_state_name(to), NULL);
 }
 
 static int load_flags(const srv_config *cfg, rd_flagset **out, rd_err *err)
@@ -194,10 +171,57 @@ static int load_flags(const srv_config *cfg, rd_flagset **out, rd_err *err)
     return rc;
 }
 
-/* Load (or keep) every bundle of the directory into s. A bundle that fails to load keeps its
+/* The slots being gathered for the next snapshot. */
+typedef struct slots {
+    rd_slot **v;
+    size_t n;
+} slots;
+
+static void slots_free(slots *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        rd_slot_unref(l->v[i]);
+    rd_free(l->v);
+}
+
+static rd_slot *loaded(const srv_snapshot *prev, const char *name)
+{
+    return prev ? rd_decider_find(prev->dec, name, strlen(name)) : NULL;
+}
+
+/* A new slot for the bundle in dir, or NULL with e filled. */
+static rd_slot *load_slot(const srv_config *cfg, const char *dir, const char *name, char *fp, rd_err *e)
+{
+    rd_bundle *b = NULL;
+    int rc = rd_bundle_load(dir, &b, e);
+    if (!rc && strcmp(rd_bundle_name(b), name) != 0)
+        rc = rd_err_set(e, RD_EINVAL, "%s: the directory's name differs from the bundle's name \"%s\"", dir,
+                        rd_bundle_name(b));
+    srv_slot_info *info = rc ? NULL : rd_calloc(1, sizeof *info);
+    if (!rc && !info)
+        rc = rd_err_set(e, RD_ENOMEM, "out of memory");
+    if (rc) {
+        rd_bundle_free(b);
+        rd_free(fp);
+        return NULL;
+    }
+    info->fingerprint = fp;
+    info->stats = srv_metrics_model(name);
+    rd_breaker_opts bo;
+    srv_config_breaker(cfg, &bo);
+    bo.on_transition = on_breaker;
+    rd_slot *s;
+    if (rd_slot_new(b, &bo, info, info_free, &s, e)) {
+        rd_bundle_free(b);
+        info_free(info);
+        return NULL;
+    }
+    return s;
+}
+
+/* Load (or keep) every bundle of the directory. A bundle that fails to load keeps its
  * previous version if there was one; *refused counts the failures (each logged). */
-static int load_bundles(const srv_config *cfg, const srv_snapshot *prev, srv_snapshot *s, int *refused,
-                        rd_err *err)
+static int load_bundles(const srv_config *cfg, const srv_snapshot *prev, slots *out, int *refused, rd_err *err)
 {
     size_t n;
     char **names = list_dir(cfg->bundles, &n);
@@ -209,8 +233,7 @@ static int load_bundles(const srv_config *cfg, const srv_snapshot *prev, srv_sna
     }
     if (!names)
         n = 0;
-    s->bundles = rd_calloc(n ? n : 1, sizeof(srv_bundle *));
-    if (!s->bundles) {
+    if (!(out->v = rd_calloc(n ? n : 1, sizeof(rd_slot *)))) {
         free_list(names, n);
         return rd_err_set(err, RD_ENOMEM, "out of memory");
     }
@@ -221,63 +244,58 @@ static int load_bundles(const srv_config *cfg, const srv_snapshot *prev, srv_sna
         if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || strstr(names[i], ".tmp-"))
             continue; /* files beside the bundles, and bundles being written by `bundle build` */
         char *fp = dir_fingerprint(dir, 0);
-        srv_bundle *old = find_loaded(prev, names[i]);
-        if (old && fp && old->fingerprint && !strcmp(old->fingerprint, fp)) {
-            atomic_fetch_add(&old->refs, 1);
-            s->bundles[s->nbundles++] = old;
+        rd_slot *old = loaded(prev, names[i]);
+        const srv_slot_info *oi = old ? rd_slot_user(old) : NULL;
+        if (old && fp && oi->fingerprint && !strcmp(oi->fingerprint, fp)) {
+            out->v[out->n++] = rd_slot_ref(old); /* unchanged: the same bundle, the same breaker */
             rd_free(fp);
             continue;
-        }
-        srv_bundle *nb = rd_calloc(1, sizeof *nb);
-        if (!nb) {
-            rd_free(fp);
-            free_list(names, n);
-            return rd_err_set(err, RD_ENOMEM, "out of memory");
         }
         rd_err e;
-        int rc = rd_bundle_load(dir, &nb->b, &e);
-        if (!rc && strcmp(rd_bundle_name(nb->b), names[i]) != 0)
-            rc = rd_err_set(&e, RD_EINVAL, "%s: the directory's name differs from the bundle's name \"%s\"",
-                            dir, rd_bundle_name(nb->b));
-        if (rc) {
-            srv_log(SRV_ERROR, "bundle refused", "bundle", names[i], "error", e.msg, "code", rd_err_name(rc),
+        rd_slot *ns = load_slot(cfg, dir, names[i], fp, &e);
+        if (!ns) {
+            srv_log(SRV_ERROR, "bundle refused", "bundle", names[i], "error", e.msg, "code", rd_err_name(e.code),
                     "action", old ? "keeping the version loaded before" : "not served", NULL);
             (*refused)++;
-            rd_bundle_free(nb->b);
-            rd_free(nb);
-            rd_free(fp);
-            if (old) {
-                atomic_fetch_add(&old->refs, 1);
-                s->bundles[s->nbundles++] = old;
-            }
+            if (old)
+                out->v[out->n++] = rd_slot_ref(old);
             continue;
         }
-        atomic_init(&nb->refs, 1);
-        nb->fingerprint = fp;
-        nb->stats = srv_metrics_model(names[i]);
-        s->bundles[s->nbundles++] = nb;
+        out->v[out->n++] = ns;
         srv_log(SRV_INFO, old ? "bundle reloaded" : "bundle loaded", "bundle", names[i], NULL);
     }
     free_list(names, n);
     return RD_OK;
 }
 
-/* Checks on the snapshot as a whole. */
-static int check_snapshot(const srv_config *cfg, srv_snapshot *s, rd_err *err)
+static int keep_bundles(const srv_snapshot *prev, slots *out, rd_err *err)
 {
-    s->route_index = srv_snapshot_flag_index(s, cfg->route_flag, strlen(cfg->route_flag));
-    if (cfg->default_bundle[0]) {
-        s->fallback = srv_snapshot_bundle(s, cfg->default_bundle, strlen(cfg->default_bundle));
-        if (!s->fallback)
-            return rd_err_set(err, RD_EINVAL, "default_bundle \"%s\" is not among the loaded bundles",
-                              cfg->default_bundle);
-    } else if (s->nbundles == 1 && s->bundles) {
-        s->fallback = s->bundles[0];
-    }
+    size_t n = rd_decider_count(prev->dec);
+    if (!(out->v = rd_calloc(n ? n : 1, sizeof(rd_slot *))))
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        out->v[out->n++] = rd_slot_ref(rd_decider_slot(prev->dec, i));
     return RD_OK;
 }
 
-static int route_targets_loaded(const srv_config *cfg, const srv_snapshot *s, rd_err *err);
+/* The decider over flags and slots, with the configuration's routing. */
+static int make_decider(const srv_config *cfg, rd_flagset *flags, const slots *l, rd_fallback *fb,
+                        rd_decider **out, rd_err *err)
+{
+    rd_decide_opts o = {.route_flag = cfg->route_flag,
+                        .shadow_flag = cfg->shadow_flag,
+                        .default_bundle = cfg->default_bundle,
+                        .deadline_ms = cfg->deadline_ms,
+                        .fixed_time = cfg->fixed_time,
+                        .fallback = fb,
+                        .faults = cfg->faults,
+                        .nfaults = cfg->nfaults,
+                        .flags_only = !cfg->bundles[0]};
+    int rc = rd_decider_new(&o, flags, l->v, l->n, out, err);
+    if (rc && !strncmp(err->msg, "flags.", 6)) /* a flag's fault: say which file */
+        rd_err_prefix(err, "%s", cfg->flags);
+    return rc;
+}
 
 /* The next snapshot, built aside from prev (NULL at start), reloading what changed; NULL with
  * err filled when it is refused. *refused_bundles counts bundles kept at their old version. */
@@ -291,78 +309,43 @@ static srv_snapshot *build(srv_state *st, const srv_snapshot *prev, bool flags_c
         return NULL;
     }
     atomic_init(&s->refs, 1);
-    s->route_index = -1;
+    rd_flagset *flags = NULL;
+    slots l = {0};
     int rc = RD_OK;
     if (cfg->flags[0]) {
         if (flags_changed || !prev)
-            rc = load_flags(cfg, &s->flags, err);
+            rc = load_flags(cfg, &flags, err);
         else
-            s->flags = rd_flagset_ref(prev->flags);
+            flags = rd_flagset_ref(prev->flags);
     }
-    if (!rc && cfg->flags[0]) {
-        size_t n = rd_flagset_count(s->flags);
-        s->flag_stats = rd_calloc(n ? n : 1, sizeof(srv_flag_stats *));
-        if (!s->flag_stats)
+    if (!rc && cfg->bundles[0])
+        rc = bundles_changed || !prev ? load_bundles(cfg, prev, &l, refused_bundles, err) : keep_bundles(prev, &l, err);
+    if (!rc)
+        rc = make_decider(cfg, flags, &l, st->fallback, &s->dec, err);
+    if (flags)
+        rd_flagset_unref(flags);
+    slots_free(&l);
+    if (!rc) {
+        s->flags = rd_decider_flags(s->dec);
+        size_t n = s->flags ? rd_flagset_count(s->flags) : 0;
+        if (!(s->flag_stats = rd_calloc(n ? n : 1, sizeof(srv_flag_stats *))))
             rc = rd_err_set(err, RD_ENOMEM, "out of memory");
-        else
-            for (size_t i = 0; i < n; i++)
-                s->flag_stats[i] = srv_metrics_flag(rd_flagset_key(s->flags, i));
+        for (size_t i = 0; !rc && i < n; i++)
+            s->flag_stats[i] = srv_metrics_flag(rd_flagset_key(s->flags, i));
     }
-    if (!rc && cfg->bundles[0]) {
-        if (bundles_changed || !prev) {
-            rc = load_bundles(cfg, prev, s, refused_bundles, err);
-        } else {
-            s->bundles = rd_calloc(prev->nbundles ? prev->nbundles : 1, sizeof(srv_bundle *));
-            if (!s->bundles)
-                rc = rd_err_set(err, RD_ENOMEM, "out of memory");
-            else
-                for (size_t i = 0; i < prev->nbundles; i++) {
-                    atomic_fetch_add(&prev->bundles[i]->refs, 1);
-                    s->bundles[s->nbundles++] = prev->bundles[i];
-                }
-        }
-    }
-    if (!rc)
-        rc = check_snapshot(cfg, s, err);
-    if (!rc)
-        rc = route_targets_loaded(cfg, s, err);
     /* A reload must not take away the service's way to pick a bundle (a second bundle
      * beside a lone one with no routing flag, the last bundle removed, the routing flag
      * deleted): refused, the last good snapshot keeps serving. */
-    if (!rc && prev && srv_snapshot_can_pick(prev) && cfg->bundles[0] && !srv_snapshot_can_pick(s))
+    if (!rc && prev && rd_decider_can_pick(prev->dec) && cfg->bundles[0] && !rd_decider_can_pick(s->dec))
         rc = rd_err_set(
             err, RD_EINVAL,
             "%zu bundle(s) in %s and neither the routing flag %s nor default_bundle would pick one",
-            s->nbundles, cfg->bundles, cfg->route_flag);
+            rd_decider_count(s->dec), cfg->bundles, cfg->route_flag);
     if (rc) {
         srv_snapshot_unref(s);
         return NULL;
     }
     return s;
-}
-
-/* Every bundle the routing flag can name must be loaded ("" means none): a flag change that
- * routes to a missing bundle, or a bundle removed while still routed to, is refused as a
- * whole, and the last good snapshot keeps serving. */
-static int route_targets_loaded(const srv_config *cfg, const srv_snapshot *s, rd_err *err)
-{
-    rd_value variants;
-    if (!cfg->bundles[0] || s->route_index < 0 ||
-        rd_flagset_variants(s->flags, (size_t)s->route_index, &variants))
-        return RD_OK;
-    for (uint32_t v = 0; v < variants.len; v++) {
-        const rd_member *m = &variants.u.members[v];
-        if (m->val.type != RD_VSTRING)
-            return rd_err_set(
-                err, RD_EINVAL,
-                "%s: flags.%s.variants.%s: a routing flag's values name bundles, so must be strings",
-                cfg->flags, cfg->route_flag, m->key);
-        if (m->val.len && !srv_snapshot_bundle(s, m->val.u.s, m->val.len))
-            return rd_err_set(err, RD_EINVAL,
-                              "%s: flags.%s.variants.%s routes to \"%s\", which is not a loaded bundle in %s",
-                              cfg->flags, cfg->route_flag, m->key, m->val.u.s, cfg->bundles);
-    }
-    return RD_OK;
 }
 
 static void publish(srv_state *st, srv_snapshot *s)
@@ -386,6 +369,11 @@ int srv_state_new(const srv_config *cfg, srv_state **out, rd_err *err)
         return rd_err_set(err, RD_ENOMEM, "out of memory");
     st->cfg = cfg;
     pthread_mutex_init(&st->lock, NULL);
+    if (cfg->fallback[0] && rd_fallback_load_file(cfg->fallback, &st->fallback, err)) {
+        pthread_mutex_destroy(&st->lock);
+        rd_free(st);
+        return err->code;
+    }
     if (cfg->flags[0])
         st->flags_seen = file_fingerprint(cfg->flags);
     if (cfg->bundles[0])
@@ -411,6 +399,7 @@ void srv_state_free(srv_state *st)
     if (!st)
         return;
     srv_snapshot_unref(st->current);
+    rd_fallback_unref(st->fallback);
     rd_free(st->flags_seen);
     rd_free(st->bundles_seen);
     pthread_mutex_destroy(&st->lock);
@@ -471,7 +460,7 @@ void srv_state_poll(srv_state *st, bool force)
     publish(st, s);
     char gen[32], nb[32];
     snprintf(gen, sizeof gen, "%llu", (unsigned long long)s->generation);
-    snprintf(nb, sizeof nb, "%zu", s->nbundles);
+    snprintf(nb, sizeof nb, "%zu", rd_decider_count(s->dec));
     srv_log(SRV_INFO, "reloaded", "#generation", gen, "#bundles", nb, "flags_changed", fc ? "yes" : "no",
             "bundles_changed", bc ? "yes" : "no", NULL);
 }

@@ -24,7 +24,7 @@ check "reference: category input counted" 0 $?
     --reasons 4x --out "$T/x" >"$T/out" 2>&1
 check "--reasons 4x refused" 2 $? "--reasons: 1 to 16" "$T/out"
 "$BIN" bundle verify "$B" >"$T/out" 2>&1
-check "verify" 0 $? "demo_lr_v1.0: ok \(3 files match their checksums, 5 sample rows re-predicted\)" "$T/out"
+check "verify" 0 $? "demo_lr_v1.0: ok \(3 files match their checksums, 5 sample rows re-predicted, no fallback rules" "$T/out"
 "$BIN" bundle inspect "$B" >"$T/out" 2>&1
 check "inspect" 0 $? "^objective +logistic_regression" "$T/out"
 grep -qE '"auc":0\.[0-9]+' "$T/out"; check "inspect shows the training AUC" 0 $?

@@ -128,7 +128,7 @@ RISKD_ROUTE_FLAG=model-route start --config "$T/good.conf" --reload-interval-ms 
 req "health" 200 GET /health
 has "health body" '^\{"status":"ok"\}$'
 req "ready" 200 GET /ready
-has "ready lists the bundles" '"bundles":\["demo_lr_v1.0","demo_lr_v1.1"\]'
+has "ready lists the bundles" '"bundles":\[\{"name":"demo_lr_v1.0","breaker":"closed",[^]]*\},\{"name":"demo_lr_v1.1","breaker":"closed"'
 has "ready names the routing flag" '"routing_flag":"model-route"'
 req "HEAD health" 200 HEAD /health -- -I
 

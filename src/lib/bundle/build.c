@@ -462,8 +462,10 @@ static int write_manifest(rd_buf *out, rd_bundle *b, const rd_bundle_build_opts 
                         ",\n  \"model\": {\"file\": \"%s\", \"format\": \"%s\", \"objective\": ", model_file,
                         fmt) |
           rd_json_write_string(out, rd_model_objective(b->model), strlen(rd_model_objective(b->model))) |
-          rd_buf_puts(out, "},\n  \"pipeline\": \"pipeline.json\",\n  \"reference\": \"reference.json\",\n"
-                           "  \"training\": {\"data_file\": ") |
+          rd_buf_puts(out, "},\n  \"pipeline\": \"pipeline.json\",\n  \"reference\": \"reference.json\",\n") |
+          (o->fallback_path ? rd_buf_puts(out, "  \"fallback\": \"fallback.json\",\n") : 0) |
+          (o->deadline_ms ? rd_buf_printf(out, "  \"serving\": {\"deadline_ms\": %d},\n", o->deadline_ms) : 0) |
+          rd_buf_puts(out, "  \"training\": {\"data_file\": ") |
           rd_json_write_string(out, base, strlen(base)) |
           rd_buf_printf(out,
                         ", \"data_sha256\": \"%s\", \"rows\": %zu, \"labelled\": %zu, \"label\": ", data_sha,
@@ -494,8 +496,8 @@ static int write_manifest(rd_buf *out, rd_bundle *b, const rd_bundle_build_opts 
 /* ---------------------------------------------------------------- the build */
 
 typedef struct parts {
-    char *model_text, *pipe_text;
-    size_t model_len, pipe_len;
+    char *model_text, *pipe_text, *fb_text;
+    size_t model_len, pipe_len, fb_len;
     rd_buf pipe_buf, bands, reference, manifest, files;
 } parts;
 
@@ -535,6 +537,18 @@ static int load_inputs(rd_bundle *b, parts *p, const rd_bundle_build_opts *o, rd
     if (rd_model_num_outputs(b->model, RD_OUTPUT_PROBABILITY) != 1)
         return rd_err_set(err, RD_EINVAL, "the model has %zu outputs; a bundle needs a binary model",
                           rd_model_num_outputs(b->model, RD_OUTPUT_PROBABILITY));
+    if (o->fallback_path) { /* refused here, not at the first load of the bundle */
+        rd_fallback *fb;
+        rc = rd_file_read(o->fallback_path, RD_FALLBACK_MAX_BYTES, &p->fb_text, &p->fb_len, err);
+        if (rc == RD_OK && (rc = rd_fallback_parse(p->fb_text, p->fb_len, &fb, err)) == RD_OK)
+            rd_fallback_unref(fb);
+        else if (rc != RD_EIO)
+            rd_err_prefix(err, "%s", o->fallback_path);
+        if (rc != RD_OK)
+            return rc;
+    }
+    if (o->deadline_ms < 0 || o->deadline_ms > 600000)
+        return rd_err_set(err, RD_EINVAL, "deadline: 1 to 600000 ms");
     b->points = rd_model_get_kind(b->model) == RD_MODEL_SCORECARD;
     b->nreasons = o->reasons ? o->reasons : 4;
     if (b->nreasons > RD_BUNDLE_MAX_REASONS)
@@ -568,9 +582,14 @@ static int write_all(rd_bundle *b, parts *p, const rd_bundle_build_opts *o, gath
         rc = write_file(tmp, "pipeline.json", p->pipe_text, p->pipe_len, h_pipe, err);
     if (rc == RD_OK)
         rc = write_file(tmp, "reference.json", p->reference.data, p->reference.len, h_ref, err);
+    char h_fb[RD_SHA256_HEX] = "";
+    if (rc == RD_OK && p->fb_text)
+        rc = write_file(tmp, "fallback.json", p->fb_text, p->fb_len, h_fb, err);
     if (rc == RD_OK &&
-        rd_buf_printf(&p->files, "{\"%s\": \"%s\", \"pipeline.json\": \"%s\", \"reference.json\": \"%s\"}",
-                      model_file, h_model, h_pipe, h_ref) != 0)
+        (rd_buf_printf(&p->files, "{\"%s\": \"%s\", \"pipeline.json\": \"%s\", \"reference.json\": \"%s\"",
+                       model_file, h_model, h_pipe, h_ref) |
+         (p->fb_text ? rd_buf_printf(&p->files, ", \"fallback.json\": \"%s\"", h_fb) : 0) |
+         rd_buf_putc(&p->files, '}')) != 0)
         rc = rd_err_set(err, RD_ENOMEM, "out of memory");
     if (rc == RD_OK)
         rc = write_manifest(&p->manifest, b, o, g, rd_buf_cstr(&p->bands), data_sha, model_file,
@@ -582,8 +601,8 @@ static int write_all(rd_bundle *b, parts *p, const rd_bundle_build_opts *o, gath
 
 static void remove_dir(const char *dir)
 {
-    static const char *names[] = {"manifest.json",  "model.json",    "model.txt",
-                                  "scorecard.json", "pipeline.json", "reference.json"};
+    static const char *names[] = {"manifest.json", "model.json",     "model.txt",    "scorecard.json",
+                                  "pipeline.json", "reference.json", "fallback.json"};
     char path[4400];
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
@@ -641,6 +660,7 @@ int rd_bundle_build(const rd_bundle_build_opts *o, rd_err *err)
     rd_arena_deinit(&b.arena);
     rd_free(p.model_text);
     rd_free(p.pipe_text);
+    rd_free(p.fb_text);
     rd_buf_deinit(&p.pipe_buf);
     rd_buf_deinit(&p.bands);
     rd_buf_deinit(&p.reference);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bundle_int.h"
+#include "riskd/clock.h"
 #include "riskd/hash.h"
 #include "riskd/json.h"
 
@@ -192,11 +193,12 @@ static int check_file_list(const rd_value *files, rd_err *err)
 /* The files the loader does not parse (reference.json, fallback.json, ...): each is hashed
  * once here; the model and the pipeline were hashed as they were read. */
 static int check_other_files(const char *dir, const rd_value *files, const char *model_file,
-                             const char *pipe_file, rd_err *err)
+                             const char *pipe_file, const char *fb_file, rd_err *err)
 {
     for (uint32_t i = 0; i < files->len; i++) {
         const rd_member *f = &files->u.members[i];
-        if ((model_file && strcmp(f->key, model_file) == 0) || (pipe_file && strcmp(f->key, pipe_file) == 0))
+        if ((model_file && strcmp(f->key, model_file) == 0) || (pipe_file && strcmp(f->key, pipe_file) == 0) ||
+            (fb_file && strcmp(f->key, fb_file) == 0))
             continue;
         char path[4096], hex[RD_SHA256_HEX];
         int rc = listed_path(dir, f->key, path, sizeof(path), err);
@@ -300,6 +302,48 @@ static int check_output(rd_bundle *b, const rd_value *m, rd_err *err)
     return RD_OK;
 }
 
+/* fallback.json, when the manifest names one ("fallback") or lists one in files: read once,
+ * its checksum checked on the bytes compiled. */
+static int load_fallback(rd_bundle *b, const char *dir, const rd_value *files, const char **fb_file, rd_err *err)
+{
+    const rd_value *named = get(&b->manifest, "fallback");
+    if (named && named->type != RD_VSTRING)
+        return rd_err_set(err, RD_EINVAL, "manifest.json: fallback: must be the name of a file in the bundle");
+    *fb_file = named ? named->u.s : get_str(files, "fallback.json") ? "fallback.json" : NULL;
+    if (!*fb_file)
+        return RD_OK;
+    char *text;
+    size_t len;
+    int rc = read_checked(dir, files, *fb_file, RD_FALLBACK_MAX_BYTES, &text, &len, err);
+    if (rc)
+        return rc;
+    rc = rd_fallback_parse(text, len, &b->fallback, err);
+    rd_free(text);
+    if (rc)
+        rd_err_prefix(err, "%s", *fb_file);
+    return rc;
+}
+
+/* The manifest's "serving" settings: {"deadline_ms": N}. */
+static int check_serving(rd_bundle *b, const rd_value *s, rd_err *err)
+{
+    if (!s)
+        return RD_OK;
+    if (s->type != RD_VOBJECT)
+        return rd_err_set(err, RD_EINVAL, "manifest.json: serving: must be an object");
+    for (uint32_t i = 0; i < s->len; i++) {
+        const rd_member *m = &s->u.members[i];
+        if (strcmp(m->key, "deadline_ms") != 0)
+            return rd_err_set(err, RD_EINVAL, "manifest.json: serving: unknown key \"%.64s\" (it has deadline_ms)",
+                              m->key);
+        if (m->val.type != RD_VNUMBER || !(m->val.u.n >= 1 && m->val.u.n <= 600000) ||
+            m->val.u.n != floor(m->val.u.n))
+            return rd_err_set(err, RD_EINVAL, "manifest.json: serving.deadline_ms: an integer from 1 to 600000");
+        b->deadline_ms = (int)m->val.u.n;
+    }
+    return RD_OK;
+}
+
 static int load_parts(rd_bundle *b, const char *dir, rd_err *err)
 {
     const rd_value *m = &b->manifest, *files = get(m, "files");
@@ -329,7 +373,14 @@ static int load_parts(rd_bundle *b, const char *dir, rd_err *err)
             rd_err_prefix(err, "%s", pipe_file);
     }
     if (rc == RD_OK)
-        rc = check_other_files(dir, files, model_file, pipe_file, err);
+        b->pipeline_sha = get_str(files, pipe_file);
+    const char *fb_file = NULL;
+    if (rc == RD_OK)
+        rc = load_fallback(b, dir, files, &fb_file, err);
+    if (rc == RD_OK)
+        rc = check_other_files(dir, files, model_file, pipe_file, fb_file, err);
+    if (rc == RD_OK)
+        rc = check_serving(b, get(m, "serving"), err);
     if (rc == RD_OK)
         rc = check_features(b, get(m, "features"), err);
     if (rc == RD_OK)
@@ -373,6 +424,7 @@ void rd_bundle_free(rd_bundle *b)
         return;
     rd_model_free(b->model);
     rd_pipeline_free(b->pipeline);
+    rd_fallback_unref(b->fallback);
     rd_arena_deinit(&b->arena);
     rd_free(b);
 }
@@ -383,6 +435,25 @@ const rd_pipeline *rd_bundle_pipeline(const rd_bundle *b) { return b->pipeline; 
 const rd_value *rd_bundle_manifest(const rd_bundle *b) { return &b->manifest; }
 bool rd_bundle_score_is_points(const rd_bundle *b) { return b->points; }
 size_t rd_bundle_num_reasons(const rd_bundle *b) { return b->nreasons; }
+const rd_fallback *rd_bundle_fallback(const rd_bundle *b) { return b->fallback; }
+int rd_bundle_deadline_ms(const rd_bundle *b) { return b->deadline_ms; }
+size_t rd_bundle_num_features(const rd_bundle *b) { return rd_model_num_features(b->model); }
+bool rd_bundle_same_pipeline(const rd_bundle *a, const rd_bundle *b)
+{
+    return a == b || (a->pipeline_sha && b->pipeline_sha && !strcmp(a->pipeline_sha, b->pipeline_sha));
+}
+
+void rd_bundle_band(const rd_bundle *b, double score, const char **level, const char **decision)
+{
+    const rd__band *band = &b->bands[b->nbands - 1];
+    for (size_t i = 0; i < b->nbands; i++)
+        if (isnan(b->bands[i].max) || score < b->bands[i].max) {
+            band = &b->bands[i];
+            break;
+        }
+    *level = band->level;
+    *decision = band->decision;
+}
 
 const char *rd_bundle_reason_name(const rd_bundle *b, uint32_t input)
 {
@@ -420,38 +491,55 @@ static int reasons(const rd_bundle *b, const double *x, double *impact, size_t k
     return RD_OK;
 }
 
-int rd_bundle_score(const rd_bundle *b, const rd_value *record, size_t k, rd_score *out, rd_err *err)
+int rd_bundle_prepare(const rd_bundle *b, const rd_value *record, double *x, rd_pipeline_report *report,
+                      rd_err *err)
+{
+    return rd_pipeline_apply(b->pipeline, record, x, report, err);
+}
+
+int rd_bundle_score_prepared(const rd_bundle *b, const double *x, size_t k, int64_t deadline, rd_score *out,
+                             rd_err *err)
 {
     size_t nf = rd_model_num_features(b->model), nin = rd_pipeline_num_inputs(b->pipeline);
-    double stack[3 * STACK_FEATURES], *x = stack;
+    rd_pipeline_report report = out->report; /* the caller's, from prepare */
     memset(out, 0, sizeof(*out));
+    out->report = report;
     if (k > RD_BUNDLE_MAX_REASONS)
         k = RD_BUNDLE_MAX_REASONS;
-    if (2 * nf + nin > 3 * STACK_FEATURES && !(x = rd_malloc((2 * nf + nin) * sizeof(double))))
+    int rc = rd_model_predict_until(b->model, x, RD_OUTPUT_PROBABILITY, &out->probability, deadline, err);
+    if (rc != RD_OK)
+        return rc;
+    out->score = out->probability;
+    if (b->points)
+        rd_model_predict(b->model, x, RD_OUTPUT_SCORE, &out->score);
+    /* Inputs at the edge of the doubles (no bounds in the spec) can overflow a linear
+     * model's sum: an answer that is not a number is refused, never returned. */
+    if (!isfinite(out->score) || !isfinite(out->probability))
+        return rd_err_set(err, RD_EINVAL, "the model's output is not a finite number for these values");
+    rd_bundle_band(b, out->score, &out->risk_level, &out->decision);
+    if (k == 0)
+        return RD_OK;
+    if (deadline && rd_clock_ns() > deadline)
+        return rd_err_set(err, RD_ETIMEOUT, "the deadline passed before the reason codes");
+    double stack[2 * STACK_FEATURES], *impact = stack;
+    if (nf + nin > 2 * STACK_FEATURES && !(impact = rd_malloc((nf + nin) * sizeof(double))))
         return rd_err_set(err, RD_ENOMEM, "out of memory");
-    int rc = rd_pipeline_apply(b->pipeline, record, x, &out->report, err);
-    if (rc == RD_OK) {
-        rd_model_predict(b->model, x, RD_OUTPUT_PROBABILITY, &out->probability);
-        out->score = out->probability;
-        if (b->points)
-            rd_model_predict(b->model, x, RD_OUTPUT_SCORE, &out->score);
-        /* Inputs at the edge of the doubles (no bounds in the spec) can overflow a linear
-         * model's sum: an answer that is not a number is refused, never returned. */
-        if (!isfinite(out->score) || !isfinite(out->probability))
-            rc = rd_err_set(err, RD_EINVAL, "the model's output is not a finite number for these values");
-    }
-    if (rc == RD_OK) {
-        const rd__band *band = &b->bands[b->nbands - 1];
-        for (size_t i = 0; i < b->nbands; i++)
-            if (isnan(b->bands[i].max) || out->score < b->bands[i].max) {
-                band = &b->bands[i];
-                break;
-            }
-        out->risk_level = band->level;
-        out->decision = band->decision;
-        if (k > 0)
-            rc = reasons(b, x, x + nf, k, out, err);
-    }
+    rc = reasons(b, x, impact, k, out, err);
+    if (impact != stack)
+        rd_free(impact);
+    return rc;
+}
+
+int rd_bundle_score(const rd_bundle *b, const rd_value *record, size_t k, rd_score *out, rd_err *err)
+{
+    size_t nf = rd_model_num_features(b->model);
+    double stack[STACK_FEATURES], *x = stack;
+    memset(out, 0, sizeof(*out));
+    if (nf > STACK_FEATURES && !(x = rd_malloc(nf * sizeof(double))))
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    int rc = rd_bundle_prepare(b, record, x, &out->report, err);
+    if (rc == RD_OK)
+        rc = rd_bundle_score_prepared(b, x, k, 0, out, err);
     if (x != stack)
         rd_free(x);
     return rc;

@@ -4,6 +4,7 @@
 
 #include "riskd/arena.h"
 #include "riskd/bundle.h"
+#include "riskd/fallback.h"
 
 /* A risk band: scores in [min, max) (NaN: unbounded) get its level and decision. */
 typedef struct rd__band {
@@ -23,6 +24,9 @@ struct rd_bundle {
     size_t nreasons;
     const rd_value *reason_map; /* object input -> code, or NULL */
     const rd_value *samples;    /* array, or NULL */
+    rd_fallback *fallback;      /* fallback.json, or NULL */
+    int deadline_ms;            /* serving.deadline_ms, 0 when the manifest sets none */
+    const char *pipeline_sha;   /* the pipeline file's SHA-256 (hex) */
 };
 
 /* Parse and check a risk band list (a JSON array) into b->bands: contiguous, covering every

@@ -424,3 +424,5 @@ int rd_logic_eval(const rd_logic *l, const rd_value *data, const rd_logic_env *e
     };
     return rd__logic_ev(&c, l->root, c.root, out);
 }
+
+bool rd_logic_truthy(const rd_value *v) { return rd__logic_truthy(v); }

@@ -45,6 +45,7 @@
 
 #include "model_int.h"
 #include "riskd/arena.h"
+#include "riskd/clock.h"
 
 #define MAX_LEAVES   131072 /* LightGBM's own bound on num_leaves (config.h) */
 #define MAX_DEPTH    1024
@@ -1040,6 +1041,7 @@ int rd__lightgbm_load(const char *text, size_t len, rd_model **out, rd_err *err)
         return rd_err_set(err, RD_ENOMEM, "out of memory");
     }
     m->kind = RD_MODEL_LIGHTGBM;
+    m->ops = &rd__lightgbm_ops;
     m->float32 = false;
     m->lgbm = g;
     struct loader L = {m, g, err, {text, text ? text + len : text, 0}, -1};
@@ -1169,23 +1171,30 @@ static void convert_output(const struct rd__lgbm *g, double *out, size_t K)
     }
 }
 
-void rd__lightgbm_predict(const rd_model *m, const double *x, rd_output kind, double *out)
+int rd__lightgbm_predict(const rd_model *m, const double *x, rd_output kind, double *out, int64_t deadline)
 {
     const struct rd__lgbm *g = m->lgbm;
     size_t K = m->nout, k = 0;
     for (size_t j = 0; j < K; j++)
         out[j] = 0.0;
-    /* Trees are iteration-major: tree i*K + k adds to output k. */
+    /* Trees are iteration-major: tree i*K + k adds to output k. With a deadline, the clock is
+     * read every 128 trees (the order of the sum does not change). */
     for (size_t t = 0; t < g->ntrees; t++) {
+        if (deadline && (t & 127) == 0 && rd_clock_ns() > deadline) {
+            for (size_t j = 0; j < K; j++)
+                out[j] = (double)NAN;
+            return RD_ETIMEOUT;
+        }
         out[k] += tree_output(g, &g->trees[t], x);
         k = k + 1 == K ? 0 : k + 1;
     }
     if (kind == RD_OUTPUT_RAW)
-        return;
+        return RD_OK;
     if (g->average_output)
         for (size_t j = 0; j < K; j++)
             out[j] /= (double)g->niter;
     convert_output(g, out, K);
+    return RD_OK;
 }
 
 void rd__lightgbm_leaves(const rd_model *m, const double *x, uint32_t *out)
@@ -1233,3 +1242,7 @@ bool rd__lightgbm_shap_node(const rd_model *m, size_t tree, uint32_t node, const
 }
 
 uint32_t rd__lightgbm_tree_group(const rd_model *m, size_t tree) { return (uint32_t)(tree % m->nout); }
+
+static void lightgbm_free(rd_model *m) { rd__lightgbm_free(m->lgbm); }
+
+const rd__model_ops rd__lightgbm_ops = {"lightgbm", rd__lightgbm_predict, rd__tree_impacts, lightgbm_free};

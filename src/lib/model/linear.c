@@ -187,6 +187,7 @@ int rd__linear_load(const rd_value *root, rd_model **out, rd_err *err)
     rd_model *m = rd_calloc(1, sizeof(*m));
     if (!m)
         return rd_err_set(err, RD_ENOMEM, "out of memory");
+    m->ops = &rd__linear_ops; /* first: rd_model_free frees what a failed load left */
     const rd_value *t = rd_value_get(root, "type", 4);
     int rc = strcmp(t->u.s, "logistic_regression") == 0 ? load_logistic(m, root, err)
                                                         : load_scorecard(m, root, err);
@@ -225,8 +226,9 @@ static double margin(const rd_model *m, const double *x)
     return z;
 }
 
-void rd__linear_predict(const rd_model *m, const double *x, rd_output kind, double *out)
+static int linear_predict(const rd_model *m, const double *x, rd_output kind, double *out, int64_t deadline)
 {
+    (void)deadline; /* one dot product: nothing to cut off */
     double z = margin(m, x);
     if (kind == RD_OUTPUT_RAW)
         out[0] = z;
@@ -234,10 +236,12 @@ void rd__linear_predict(const rd_model *m, const double *x, rd_output kind, doub
         out[0] = m->lin->offset - m->lin->factor * z;
     else
         out[0] = 1.0 / (1.0 + exp(-z));
+    return RD_OK;
 }
 
-void rd__linear_impacts(const rd_model *m, const double *x, double *impact)
+static int linear_impacts(const rd_model *m, const double *x, double *impact, rd_err *err)
 {
+    (void)err;
     const struct rd__linear *l = m->lin;
     for (size_t j = 0; j < m->nfeat; j++) {
         if (m->kind == RD_MODEL_SCORECARD)
@@ -245,4 +249,9 @@ void rd__linear_impacts(const rd_model *m, const double *x, double *impact)
         else
             impact[j] = l->coef[j] * (input(m, x, j) - l->means[j]);
     }
+    return RD_OK;
 }
+
+static void linear_free(rd_model *m) { rd__linear_free(m->lin); }
+
+const rd__model_ops rd__linear_ops = {"linear", linear_predict, linear_impacts, linear_free};

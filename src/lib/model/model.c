@@ -83,8 +83,8 @@ void rd_model_free(rd_model *m)
     rd_free(m->base_margin);
     rd_free(m->cats);
     rd_free(m->cat_sets);
-    rd__lightgbm_free(m->lgbm);
-    rd__linear_free(m->lin);
+    if (m->ops && m->ops->free)
+        m->ops->free(m);
     rd__shap_free(m->shap_fast);
     rd_free(m);
 }
@@ -110,12 +110,20 @@ void rd_model_predict(const rd_model *m, const double *x, rd_output kind, double
 {
     if (kind == RD_OUTPUT_SCORE && m->kind != RD_MODEL_SCORECARD)
         return; /* no points: rd_model_num_outputs said 0 */
-    if (m->kind == RD_MODEL_LIGHTGBM)
-        rd__lightgbm_predict(m, x, kind, out);
-    else if (m->lin)
-        rd__linear_predict(m, x, kind, out);
-    else
-        rd__xgboost_predict(m, x, kind, out);
+    m->ops->predict(m, x, kind, out, 0);
+}
+
+int rd_model_predict_until(const rd_model *m, const double *x, rd_output kind, double *out, int64_t deadline,
+                           rd_err *err)
+{
+    if (kind == RD_OUTPUT_SCORE && m->kind != RD_MODEL_SCORECARD)
+        return RD_OK;
+    int rc = m->ops->predict(m, x, kind, out, deadline);
+    if (rc == RD_ETIMEOUT)
+        return rd_err_set(err, rc, "the %s model ran past its deadline", m->ops->format);
+    if (rc != RD_OK)
+        return rd_err_set(err, rc, "out of memory");
+    return RD_OK;
 }
 
 struct batch {
@@ -147,10 +155,11 @@ int rd_model_impacts(const rd_model *m, const double *x, double *impact, rd_err 
 {
     if (!m || !x || !impact)
         return rd_err_set(err, RD_EINVAL, "impacts: no model, input or output");
-    if (m->lin) {
-        rd__linear_impacts(m, x, impact);
-        return RD_OK;
-    }
+    return m->ops->impacts(m, x, impact, err);
+}
+
+int rd__tree_impacts(const rd_model *m, const double *x, double *impact, rd_err *err)
+{
     if (m->nout != 1)
         return rd_err_set(err, RD_EINVAL,
                           "impacts: reason codes need a binary or regression model, this one has %zu "

@@ -33,7 +33,26 @@ typedef struct rd__catset {
     uint32_t count;
 } rd__catset;
 
+/* What each format supplies (SQLite's VFS pattern, shared/STYLE.md §10): a new format, or a
+ * faster predictor, fills one of these and touches nothing else. Loading stays with each
+ * format's loader, which sets m->ops; model.c dispatches through it. */
+typedef struct rd__model_ops {
+    const char *format;
+    /* One row; deadline: monotonic ns (0: none), checked between blocks of trees, RD_ETIMEOUT
+     * past it (out then holds NaN). RD_ENOMEM when a model with many outputs finds no memory. */
+    int (*predict)(const rd_model *m, const double *x, rd_output kind, double *out, int64_t deadline);
+    /* rd_model_impacts for this format. */
+    int (*impacts)(const rd_model *m, const double *x, double *impact, rd_err *err);
+    /* Free the format's own parts (the arrays of struct rd_model are freed by rd_model_free). */
+    void (*free)(rd_model *m);
+} rd__model_ops;
+
+extern const rd__model_ops rd__xgboost_ops, rd__lightgbm_ops, rd__linear_ops;
+/* Tree models' impacts: TreeSHAP contributions without the bias. */
+int rd__tree_impacts(const rd_model *m, const double *x, double *impact, rd_err *err);
+
 struct rd_model {
+    const rd__model_ops *ops;
     rd_model_kind kind;
     bool float32;
     char objective[48];
@@ -97,11 +116,11 @@ static inline int32_t rd__xnode_next(const rd_model *m, const rd__xnode *n, floa
 }
 
 int rd__xgboost_load(const char *json, size_t len, rd_model **out, rd_err *err);
-void rd__xgboost_predict(const rd_model *m, const double *x, rd_output kind, double *out);
+int rd__xgboost_predict(const rd_model *m, const double *x, rd_output kind, double *out, int64_t deadline);
 
 struct rd__lgbm;
 int rd__lightgbm_load(const char *text, size_t len, rd_model **out, rd_err *err);
-void rd__lightgbm_predict(const rd_model *m, const double *x, rd_output kind, double *out);
+int rd__lightgbm_predict(const rd_model *m, const double *x, rd_output kind, double *out, int64_t deadline);
 /* LightGBM's pred_leaf: out receives, per tree (m->ntrees), the index of the leaf x reaches. */
 void rd__lightgbm_leaves(const rd_model *m, const double *x, uint32_t *out);
 void rd__lightgbm_free(struct rd__lgbm *g);
@@ -137,8 +156,6 @@ struct rd_value;
 /* Whether a parsed JSON model is one of linear.c's (its "type" names it). */
 bool rd__linear_type(const struct rd_value *root);
 int rd__linear_load(const struct rd_value *root, rd_model **out, rd_err *err);
-void rd__linear_predict(const rd_model *m, const double *x, rd_output kind, double *out);
-void rd__linear_impacts(const rd_model *m, const double *x, double *impact);
 void rd__linear_free(struct rd__linear *l);
 
 #endif

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "model_int.h"
+#include "riskd/clock.h"
 #include "riskd/arena.h"
 #include "riskd/json.h"
 
@@ -580,6 +581,7 @@ int rd__xgboost_load(const char *json, size_t len, rd_model **out, rd_err *err)
         return rd_err_set(err, RD_ENOMEM, "out of memory");
     }
     m->kind = RD_MODEL_XGBOOST;
+    m->ops = &rd__xgboost_ops;
     m->float32 = true;
     const rd_value *learner = root.type == RD_VOBJECT ? field(&L, &root, "learner", RD_VOBJECT, true) : NULL;
     const rd_value *mp = learner ? field(&L, learner, "learner_model_param", RD_VOBJECT, true) : NULL;
@@ -637,13 +639,13 @@ static inline const rd__xnode *tree_step(const rd_model *m, const rd__xnode *nod
 /* Sum the leaves of all trees onto acc, walking LANES trees side by side: one tree's walk
  * is a chain of dependent loads, several independent chains keep the core busy. Leaves are
  * still added in tree order, so the float32 sum is XGBoost's. */
-static void sum_trees(const rd_model *m, const float *xf, float *acc)
+static void sum_trees(const rd_model *m, const float *xf, float *acc, size_t from, size_t to)
 {
-    size_t t = 0;
+    size_t t = from;
     if (m->nout == 1) { /* one output: keep the sum in a register, walk 4 trees at once */
         float sum = acc[0];
         const rd__xnode *nodes = m->nodes;
-        for (; t + 4 <= m->ntrees; t += 4) {
+        for (; t + 4 <= to; t += 4) {
             const rd__xnode *b0 = nodes + m->tree_root[t], *b1 = nodes + m->tree_root[t + 1],
                             *b2 = nodes + m->tree_root[t + 2], *b3 = nodes + m->tree_root[t + 3];
             const rd__xnode *n0 = b0, *n1 = b1, *n2 = b2, *n3 = b3;
@@ -666,12 +668,12 @@ static void sum_trees(const rd_model *m, const float *xf, float *acc)
             sum += n2->value;
             sum += n3->value;
         }
-        for (; t < m->ntrees; t++)
+        for (; t < to; t++)
             sum += tree_leaf(m, nodes + m->tree_root[t], xf);
         acc[0] = sum;
         return;
     }
-    for (; t + LANES <= m->ntrees; t += LANES) {
+    for (; t + LANES <= to; t += LANES) {
         const rd__xnode *base[LANES], *n[LANES];
         for (int j = 0; j < LANES; j++)
             n[j] = base[j] = m->nodes + m->tree_root[t + (size_t)j];
@@ -687,7 +689,7 @@ static void sum_trees(const rd_model *m, const float *xf, float *acc)
         for (int j = 0; j < LANES; j++)
             acc[m->tree_group[t + (size_t)j]] += n[j]->value;
     }
-    for (; t < m->ntrees; t++)
+    for (; t < to; t++)
         acc[m->tree_group[t]] += tree_leaf(m, m->nodes + m->tree_root[t], xf);
 }
 
@@ -741,7 +743,12 @@ static void finish(const rd_model *m, float *acc, rd_output kind, double *out)
     }
 }
 
-void rd__xgboost_predict(const rd_model *m, const double *x, rd_output kind, double *out)
+/* Trees summed between two looks at the clock: a look costs ~20 ns, a block of trees a few
+ * microseconds. A multiple of 4 and of LANES, so a block ends where the unrolled walks end
+ * and the sum is the same, in the same order, as without a deadline. */
+#define DEADLINE_BLOCK 128
+
+int rd__xgboost_predict(const rd_model *m, const double *x, rd_output kind, double *out, int64_t deadline)
 {
     float acc_small[16], *acc = acc_small;
     float *heap = NULL;
@@ -751,7 +758,7 @@ void rd__xgboost_predict(const rd_model *m, const double *x, rd_output kind, dou
         if (!heap) {
             for (size_t k = 0; k < m->nout; k++)
                 out[k] = (double)NAN;
-            return;
+            return RD_ENOMEM;
         }
     }
     /* XGBoost compares float32 values: convert the row once, not at every node. */
@@ -762,15 +769,32 @@ void rd__xgboost_predict(const rd_model *m, const double *x, rd_output kind, dou
             rd_free(heap);
             for (size_t k = 0; k < m->nout; k++)
                 out[k] = (double)NAN;
-            return;
+            return RD_ENOMEM;
         }
     }
     for (size_t f = 0; f < m->nfeat; f++)
         xf[f] = (float)x[f];
     for (size_t k = 0; k < m->nout; k++)
         acc[k] = m->base_margin[k];
-    sum_trees(m, xf, acc);
+    int rc = RD_OK;
+    if (!deadline) {
+        sum_trees(m, xf, acc, 0, m->ntrees);
+    } else {
+        for (size_t t = 0; t < m->ntrees && rc == RD_OK; t += DEADLINE_BLOCK) {
+            if (rd_clock_ns() > deadline)
+                rc = RD_ETIMEOUT;
+            else
+                sum_trees(m, xf, acc, t, t + DEADLINE_BLOCK < m->ntrees ? t + DEADLINE_BLOCK : m->ntrees);
+        }
+    }
     rd_free(xf_heap);
-    finish(m, acc, kind, out);
+    if (rc == RD_OK)
+        finish(m, acc, kind, out);
+    else
+        for (size_t k = 0; k < m->nout; k++)
+            out[k] = (double)NAN;
     rd_free(heap);
+    return rc;
 }
+
+const rd__model_ops rd__xgboost_ops = {"xgboost", rd__xgboost_predict, rd__tree_impacts, NULL};

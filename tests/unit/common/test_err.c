@@ -30,6 +30,10 @@ static const struct {
     {RD_ENOTFOUND, -6, "NOT_FOUND", 404, "not found"},
     {RD_ETYPE, -7, "TYPE_MISMATCH", 400, "type mismatch"},
     {RD_EINTERNAL, -8, "INTERNAL", 500, "internal error"},
+    {RD_ETIMEOUT, -9, "DEADLINE_EXCEEDED", 504, "deadline exceeded"},
+    {RD_EUNAVAILABLE, -10, "MODEL_UNAVAILABLE", 503, "no model can answer"},
+    {RD_ENOBUNDLE, -11, "BUNDLE_NOT_FOUND", 404, "bundle not loaded"},
+    {RD_EUSAGE, -12, "USAGE", 400, "wrong arguments"},
 };
 
 static void test_codes_names_statuses(void **state)
@@ -46,7 +50,7 @@ static void test_codes_names_statuses(void **state)
 static void test_unknown_code_is_usable(void **state)
 {
     (void)state;
-    static const int unknown[] = {1, -9, -1000, 2147483647};
+    static const int unknown[] = {1, -99, -1000, 2147483647};
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
         const char *name = rd_err_name(unknown[i]);
         const char *msg = rd_strerror(unknown[i]);
@@ -57,6 +61,17 @@ static void test_unknown_code_is_usable(void **state)
         /* An unknown code is our fault, never the client's. */
         assert_int_equal(rd_err_http_status(unknown[i]), 500);
     }
+}
+
+/* One mapping from an error to the command's exit status (shared/DESIGN.md §4). */
+static void test_exit_status(void **state)
+{
+    (void)state;
+    assert_int_equal(rd_err_exit_status(RD_OK), 0);
+    assert_int_equal(rd_err_exit_status(RD_EINVAL), 1);
+    assert_int_equal(rd_err_exit_status(RD_EPARSE), 1);
+    assert_int_equal(rd_err_exit_status(RD_EUSAGE), 2);
+    assert_int_equal(rd_err_exit_status(RD_EIO), 4);
 }
 
 static void test_set_fills_and_returns_code(void **state)
@@ -149,6 +164,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_codes_names_statuses),       cmocka_unit_test(test_unknown_code_is_usable),
+        cmocka_unit_test(test_exit_status),
         cmocka_unit_test(test_set_fills_and_returns_code), cmocka_unit_test(test_set_truncates_long_message),
         cmocka_unit_test(test_prefix_keeps_code),          cmocka_unit_test(test_prefix_truncates),
     };

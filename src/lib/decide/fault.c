@@ -1,0 +1,88 @@
+/* Fault injection, a drill tool: delay, errors and fixed scores for one bundle. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decide_int.h"
+
+static int bad(rd_err *err, const char *spec, const char *why)
+{
+    return rd_err_set(err, RD_EINVAL,
+                      "fault \"%.80s\": %s (write BUNDLE:delay_ms=N, BUNDLE:error_rate=P or BUNDLE:score=X)",
+                      spec, why);
+}
+
+static int parse_num(const char *v, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end || !isfinite(x) || x < lo || x > hi)
+        return -1;
+    *out = x;
+    return 0;
+}
+
+static int set_one(rd_fault *f, const char *spec, char *kv, rd_err *err)
+{
+    char *eq = strchr(kv, '=');
+    if (!eq)
+        return bad(err, spec, "each setting is key=value");
+    *eq = '\0';
+    const char *v = eq + 1;
+    double x;
+    if (!strcmp(kv, "delay_ms")) {
+        if (parse_num(v, 0, 600000, &x) || x != floor(x))
+            return bad(err, spec, "delay_ms: an integer from 0 to 600000");
+        f->delay_ms = (int)x;
+    } else if (!strcmp(kv, "error_rate")) {
+        if (parse_num(v, 0, 1, &x))
+            return bad(err, spec, "error_rate: a number from 0 to 1");
+        f->error_rate = x;
+    } else if (!strcmp(kv, "score")) {
+        if (parse_num(v, -1e300, 1e300, &x))
+            return bad(err, spec, "score: a finite number");
+        f->has_score = true;
+        f->score = x;
+    } else {
+        return bad(err, spec, "unknown setting (delay_ms, error_rate, score)");
+    }
+    return RD_OK;
+}
+
+int rd_fault_parse(const char *spec, rd_fault *f, rd_err *err)
+{
+    const char *colon = strchr(spec, ':');
+    if (!colon || colon == spec)
+        return bad(err, spec, "no bundle name before ':'");
+    size_t nl = (size_t)(colon - spec);
+    if (nl >= sizeof f->bundle)
+        return bad(err, spec, "the bundle name is too long");
+    if (f->bundle[0] && (strlen(f->bundle) != nl || memcmp(f->bundle, spec, nl)))
+        return bad(err, spec, "merged into the faults of another bundle");
+    memcpy(f->bundle, spec, nl);
+    f->bundle[nl] = '\0';
+    char buf[256];
+    if (strlen(colon + 1) >= sizeof buf || !colon[1])
+        return bad(err, spec, colon[1] ? "too long" : "no setting after ':'");
+    strcpy(buf, colon + 1);
+    char *save = NULL;
+    for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save))
+        if (set_one(f, spec, kv, err))
+            return err->code;
+    return RD_OK;
+}
+
+void rd_fault_describe(const rd_fault *f, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    if (f->delay_ms && n < cap)
+        n += (size_t)snprintf(buf + n, cap - n, "%sdelay_ms=%d", n ? "," : "", f->delay_ms);
+    if (f->error_rate > 0 && n < cap)
+        n += (size_t)snprintf(buf + n, cap - n, "%serror_rate=%g", n ? "," : "", f->error_rate);
+    if (f->has_score && n < cap)
+        snprintf(buf + n, cap - n, "%sscore=%g", n ? "," : "", f->score);
+}

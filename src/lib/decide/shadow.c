@@ -1,0 +1,306 @@
+/* Shadow scoring: the decision's shadow bundles score the same prepared row on worker
+ * threads, from a bounded queue, and are compared with the primary per (primary, shadow) pair.
+ *
+ * Invariants: submit never blocks and never fails the primary (a full queue drops the work
+ * and counts it); a job holds a reference to its decider, so the bundles it scores live until
+ * it is done even if a reload replaced them; a job owns copies of the row (and of the raw
+ * features when a shadow prepares them differently), never the request's memory. */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "decide_int.h"
+#include "riskd/clock.h"
+
+static const double diff_bounds[] = {-0.5, -0.2, -0.1, -0.05, -0.01, -0.001, 0.001, 0.01, 0.05, 0.1, 0.2, 0.5};
+#define NBOUNDS (sizeof diff_bounds / sizeof diff_bounds[0])
+
+typedef struct pair {
+    struct pair *next;
+    pthread_mutex_t lock;
+    char *primary, *shadow;
+    uint64_t scored, errors, same_level, same_decision, swap_out, swap_in;
+    uint64_t bucket[NBOUNDS + 1]; /* not cumulative; the last is above every bound */
+    double diff_sum;
+} pair;
+
+typedef struct job {
+    rd_decider *d;
+    const rd_slot *primary;
+    double probability;
+    const char *level, *decision;
+    size_t nshadows;
+    const rd_slot *shadows[RD_DECIDE_MAX_SHADOWS];
+    double *x;
+    rd_arena arena;
+    rd_value features; /* copied only when a shadow prepares its own row */
+    bool has_features;
+} job;
+
+struct rd_shadow {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    job **queue;
+    size_t cap, head, count;
+    size_t busy;
+    bool stop;
+    pthread_t *threads;
+    int nthreads;
+    atomic_uint_fast64_t dropped;
+    pthread_mutex_t pairs_lock;
+    pair *pairs;
+};
+
+static void job_free(job *j)
+{
+    if (!j)
+        return;
+    rd_decider_unref(j->d);
+    rd_free(j->x);
+    rd_arena_deinit(&j->arena);
+    rd_free(j);
+}
+
+static pair *find_pair(rd_shadow *s, const char *primary, const char *shadow)
+{
+    pthread_mutex_lock(&s->pairs_lock);
+    pair *p = s->pairs;
+    while (p && (strcmp(p->primary, primary) || strcmp(p->shadow, shadow)))
+        p = p->next;
+    if (!p && (p = rd_calloc(1, sizeof *p))) {
+        p->primary = rd_strndup(primary, strlen(primary));
+        p->shadow = rd_strndup(shadow, strlen(shadow));
+        if (!p->primary || !p->shadow) {
+            rd_free(p->primary);
+            rd_free(p->shadow);
+            rd_free(p);
+            p = NULL;
+        } else {
+            pthread_mutex_init(&p->lock, NULL);
+            p->next = s->pairs;
+            s->pairs = p;
+        }
+    }
+    pthread_mutex_unlock(&s->pairs_lock);
+    return p;
+}
+
+static bool same(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
+static bool is(const char *a, const char *what) { return a && !strcmp(a, what); }
+
+static void compare(pair *p, const job *j, int rc, const rd_score *sc)
+{
+    pthread_mutex_lock(&p->lock);
+    if (rc) {
+        p->errors++;
+    } else {
+        p->scored++;
+        p->same_level += same(j->level, sc->risk_level);
+        p->same_decision += same(j->decision, sc->decision);
+        p->swap_out += is(j->decision, "approve") && is(sc->decision, "reject");
+        p->swap_in += is(j->decision, "reject") && is(sc->decision, "approve");
+        double diff = sc->probability - j->probability;
+        size_t i = 0;
+        while (i < NBOUNDS && diff > diff_bounds[i])
+            i++;
+        p->bucket[i]++;
+        p->diff_sum += diff;
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void run_job(rd_shadow *s, job *j)
+{
+    const rd_bundle *pb = j->primary->bundle;
+    for (size_t i = 0; i < j->nshadows; i++) {
+        const rd_slot *sh = j->shadows[i];
+        const rd_bundle *b = sh->bundle;
+        int ms = rd_bundle_deadline_ms(b) ? rd_bundle_deadline_ms(b) : j->d->deadline_ms;
+        int64_t deadline = ms ? rd_clock_ns() + (int64_t)ms * 1000000 : 0;
+        rd_score sc = {0};
+        rd_err e;
+        int rc;
+        double stack[256], *x = j->x, *own = NULL;
+        if (!rd_bundle_same_pipeline(pb, b)) {
+            size_t nf = rd_bundle_num_features(b);
+            x = nf <= 256 ? stack : (own = rd_malloc(nf * sizeof(double)));
+            rc = x && j->has_features ? rd_bundle_prepare(b, &j->features, x, &sc.report, &e) : RD_ENOMEM;
+        } else {
+            rc = RD_OK;
+        }
+        if (rc == RD_OK)
+            rc = rd__run_model(j->d, sh, x, 0, deadline, &sc, &e);
+        rd_free(own);
+        pair *p = find_pair(s, rd_bundle_name(pb), rd_bundle_name(b));
+        if (p)
+            compare(p, j, rc, &sc);
+    }
+}
+
+static void *worker(void *ud)
+{
+    rd_shadow *s = ud;
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        while (!s->count && !s->stop)
+            pthread_cond_wait(&s->cond, &s->lock);
+        if (!s->count)
+            break; /* stopping, and the queue is empty */
+        job *j = s->queue[s->head];
+        s->head = (s->head + 1) % s->cap;
+        s->count--;
+        s->busy++;
+        pthread_mutex_unlock(&s->lock);
+        run_job(s, j);
+        job_free(j);
+        pthread_mutex_lock(&s->lock);
+        s->busy--;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+int rd_shadow_new(int threads, size_t queue_cap, rd_shadow **out, rd_err *err)
+{
+    if (threads < 1 || threads > 64 || queue_cap < 1)
+        return rd_err_set(err, RD_EINVAL, "shadow: 1 to 64 threads and a queue of at least 1");
+    rd_shadow *s = rd_calloc(1, sizeof *s);
+    if (!s || !(s->queue = rd_calloc(queue_cap, sizeof(job *))) ||
+        !(s->threads = rd_calloc((size_t)threads, sizeof(pthread_t)))) {
+        if (s)
+            rd_free(s->queue);
+        rd_free(s);
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    }
+    s->cap = queue_cap;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    pthread_mutex_init(&s->pairs_lock, NULL);
+    atomic_init(&s->dropped, 0);
+    for (; s->nthreads < threads; s->nthreads++)
+        if (pthread_create(&s->threads[s->nthreads], NULL, worker, s) != 0) {
+            rd_shadow_free(s);
+            return rd_err_set(err, RD_EINTERNAL, "shadow: cannot start a worker thread");
+        }
+    *out = s;
+    return RD_OK;
+}
+
+void rd_shadow_free(rd_shadow *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->stop = true;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    for (int i = 0; i < s->nthreads; i++)
+        pthread_join(s->threads[i], NULL);
+    for (; s->count; s->count--, s->head = (s->head + 1) % s->cap)
+        job_free(s->queue[s->head]); /* no worker ever started */
+    for (pair *p = s->pairs, *n; p; p = n) {
+        n = p->next;
+        pthread_mutex_destroy(&p->lock);
+        rd_free(p->primary);
+        rd_free(p->shadow);
+        rd_free(p);
+    }
+    pthread_mutex_destroy(&s->pairs_lock);
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->lock);
+    rd_free(s->threads);
+    rd_free(s->queue);
+    rd_free(s);
+}
+
+static job *make_job(const rd_decider *d, const rd_decision *dec, const rd_value *features)
+{
+    job *j = rd_calloc(1, sizeof *j);
+    if (!j)
+        return NULL;
+    rd_arena_init(&j->arena, 0);
+    j->d = rd_decider_ref((rd_decider *)d);
+    j->primary = dec->slot;
+    j->probability = dec->score.probability;
+    j->level = dec->score.risk_level;
+    j->decision = dec->score.decision;
+    j->nshadows = dec->nshadows;
+    memcpy(j->shadows, dec->shadows, dec->nshadows * sizeof *dec->shadows);
+    size_t nf = rd_bundle_num_features(dec->slot->bundle);
+    if (!(j->x = rd_malloc((nf ? nf : 1) * sizeof(double)))) {
+        job_free(j);
+        return NULL;
+    }
+    memcpy(j->x, dec->x, nf * sizeof(double));
+    bool need = false;
+    for (size_t i = 0; i < dec->nshadows; i++)
+        need |= !rd_bundle_same_pipeline(dec->slot->bundle, dec->shadows[i]->bundle);
+    if (need && features) {
+        if (rd_value_copy(&j->arena, features, &j->features) != RD_OK) {
+            job_free(j);
+            return NULL;
+        }
+        j->has_features = true;
+    }
+    return j;
+}
+
+bool rd_shadow_submit(rd_shadow *s, const rd_decider *d, const rd_decision *dec, const rd_value *features)
+{
+    if (!s || !dec->nshadows || dec->source != RD_SOURCE_MODEL || !dec->x)
+        return true;
+    pthread_mutex_lock(&s->lock);
+    bool room = s->count < s->cap && !s->stop;
+    pthread_mutex_unlock(&s->lock);
+    /* the copy is made outside the lock, so workers are not held up by it */
+    job *j = room ? make_job(d, dec, features) : NULL;
+    bool queued = false;
+    if (j) {
+        pthread_mutex_lock(&s->lock);
+        if (s->count < s->cap && !s->stop) {
+            s->queue[(s->head + s->count) % s->cap] = j;
+            s->count++;
+            pthread_cond_signal(&s->cond);
+            queued = true;
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (!queued)
+            job_free(j);
+    }
+    if (!queued)
+        atomic_fetch_add(&s->dropped, 1);
+    return queued;
+}
+
+uint64_t rd_shadow_dropped(const rd_shadow *s) { return atomic_load(&((rd_shadow *)s)->dropped); }
+
+size_t rd_shadow_pending(const rd_shadow *s)
+{
+    rd_shadow *m = (rd_shadow *)s;
+    pthread_mutex_lock(&m->lock);
+    size_t n = m->count + m->busy;
+    pthread_mutex_unlock(&m->lock);
+    return n;
+}
+
+void rd_shadow_foreach(rd_shadow *s, void (*fn)(void *ud, const rd_shadow_pair_stats *p), void *ud)
+{
+    pthread_mutex_lock(&s->pairs_lock);
+    for (const pair *p = s->pairs; p; p = p->next) {
+        rd_shadow_pair_stats st = {.primary = p->primary, .shadow = p->shadow, .bounds = diff_bounds, .nbounds = NBOUNDS};
+        pthread_mutex_lock((pthread_mutex_t *)&p->lock);
+        st.scored = p->scored;
+        st.errors = p->errors;
+        st.same_risk_level = p->same_level;
+        st.same_decision = p->same_decision;
+        st.swap_out = p->swap_out;
+        st.swap_in = p->swap_in;
+        st.diff_sum = p->diff_sum;
+        uint64_t cum = 0;
+        for (size_t i = 0; i < NBOUNDS; i++)
+            st.diff_le[i] = cum += p->bucket[i];
+        pthread_mutex_unlock((pthread_mutex_t *)&p->lock);
+        fn(ud, &st);
+    }
+    pthread_mutex_unlock(&s->pairs_lock);
+}
