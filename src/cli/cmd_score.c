@@ -1,5 +1,6 @@
-/* riskd score: raw applications through a bundle (pipeline, model, risk band, reasons),
- * CSV in, CSV out, in input order.
+/* riskd score: raw applications through a bundle, CSV in, CSV or decision records out, in
+ * input order. Each row is decided by rd_decide, the same call as `riskd serve`'s, so a
+ * batch decides exactly as the service would (fallback rules included).
  *
  * Records are read in blocks; a block is scored by all threads (each a contiguous share)
  * and written before the next is read, so memory stays bounded on any input size. A record
@@ -15,23 +16,32 @@
 #include "riskd/arena.h"
 #include "riskd/bundle.h"
 #include "riskd/csv.h"
+#include "riskd/decide.h"
 #include "riskd/parallel.h"
 
 #define BLOCK 4096
 
 static const char score_usage[] =
     "usage: riskd score --bundle DIR --in APPLICATIONS.csv|- --out SCORES.csv|- [--id COL]\n"
-    "                   [--reasons K] [--threads N] [--strict]\n"
+    "                   [--reasons K] [--threads N] [--strict] [--format csv|jsonl]\n"
+    "                   [--fallback RULES.json] [--deadline-ms N]\n"
     "\n"
-    "Score raw applications with a bundle: its pipeline, its model, its risk bands and its reason\n"
-    "codes. The input's header names the columns (the bundle's inputs; others are ignored; an\n"
-    "empty field is a missing value). The output has the columns id, score, risk_level,\n"
-    "model_version, reason_1..reason_K, in input order.\n"
+    "Decide raw applications with a bundle, as riskd serve would: its pipeline, its model, its\n"
+    "risk bands and its reason codes, and its fallback rules (or --fallback's) when the model\n"
+    "cannot answer. The input's header names the columns (the bundle's inputs; others are\n"
+    "ignored; an empty field is a missing value). The CSV output has the columns id, score,\n"
+    "risk_level, model_version, reason_1..reason_K, decision, source (model or fallback), in\n"
+    "input order; --format jsonl writes one decision record per line instead (the body of\n"
+    "POST /v1/score's answer, request_id the id).\n"
     "\n"
     "  --id COL       the column copied to id (default: the input line number)\n"
     "  --reasons K    reason codes per row, 0 to 16 (default: the bundle's)\n"
     "  --threads N    scoring threads (default: one per core)\n"
     "  --strict       stop at the first row that cannot be scored (default: report it and go on)\n"
+    "  --format F     csv (default) or jsonl\n"
+    "  --fallback F   fallback rules for a bundle that has none (docs/formats.md)\n"
+    "  --deadline-ms N  a row's deadline (default: none in a batch; the bundle's serving.deadline_ms\n"
+    "                 applies when it sets one); a row past it is answered by the fallback rules\n"
     "\n"
     "exit codes: 0 success, 1 invalid bundle or input (or a bad row with --strict), 2 usage error,\n"
     "            3 some rows rejected, 4 I/O error\n";
@@ -41,12 +51,12 @@ typedef struct row {
     rd_value rec;
     size_t line;
     int rc;
-    rd_score sc;
+    rd_decision d;
     rd_err err;
 } row;
 
 typedef struct job {
-    const rd_bundle *b;
+    const rd_decider *dec;
     row *rows;
     size_t k;
 } job;
@@ -54,11 +64,17 @@ typedef struct job {
 static void score_share(void *ud, size_t from, size_t to)
 {
     const job *j = ud;
+    rd_arena scratch; /* a decision's temporaries; what the output needs is held by value */
+    rd_arena_init(&scratch, 0);
     for (size_t i = from; i < to; i++) {
         row *r = &j->rows[i];
+        rd_decide_req q = {.features = &r->rec, .reasons = (int)j->k};
         if (r->rc == RD_OK)
-            r->rc = rd_bundle_score(j->b, &r->rec, j->k, &r->sc, &r->err);
+            r->rc = rd_decide(j->dec, &q, &scratch, &r->d, &r->err);
+        r->d.x = NULL; /* it lived in scratch */
+        rd_arena_reset(&scratch);
     }
+    rd_arena_deinit(&scratch);
 }
 
 /* Copy the current CSV record into the block's arena, so the next read cannot overwrite it. */
@@ -97,35 +113,61 @@ static void put_field(FILE *out, const char *s)
     fputc('"', out);
 }
 
-static void write_row(FILE *out, const rd_bundle *b, const row *r, size_t k, bool f32)
+/* One CSV row: the scores printed as the decision record prints them. */
+static void write_row(FILE *out, const rd_bundle *b, const row *r, size_t k)
 {
+    const rd_decision *d = &r->d;
+    bool model = d->source == RD_SOURCE_MODEL;
+    char num[64] = "";
     if (r->id)
         put_field(out, r->id);
     else
         fprintf(out, "%zu", r->line);
-    if (f32)
-        fprintf(out, ",%.9g,", (double)(float)r->sc.score);
-    else
-        fprintf(out, ",%.17g,", r->sc.score);
-    put_field(out, r->sc.risk_level);
+    if (model)
+        rd_decision_format_number(d->score.score, d->float32, num);
+    else if (d->fallback.has_score)
+        rd_decision_format_number(d->fallback.score, false, num);
+    fprintf(out, ",%s,", num);
+    put_field(out, model ? d->score.risk_level : d->fallback.risk_level);
     fputc(',', out);
     put_field(out, rd_bundle_name(b));
     for (size_t i = 0; i < k; i++) {
         fputc(',', out);
-        if (i < r->sc.nreasons)
-            put_field(out, rd_bundle_reason_code(b, r->sc.reasons[i].index));
+        if (model && i < d->score.nreasons)
+            put_field(out, rd_bundle_reason_code(b, d->score.reasons[i].index));
+        else if (!model && i == 0)
+            put_field(out, d->fallback.reason);
     }
-    fputc('\n', out);
+    const char *decision = model ? d->score.decision : d->fallback.decision;
+    fputc(',', out);
+    put_field(out, decision ? decision : "");
+    fputs(model ? ",model\n" : ",fallback\n", out);
+}
+
+/* One decision record per line, request_id the id (or the line number). */
+static void write_record(FILE *out, row *r, rd_buf *b)
+{
+    rd_value id = r->id ? rd_value_string(r->id, (uint32_t)strlen(r->id)) : rd_value_number((double)r->line);
+    r->d.request_id = &id;
+    r->d.t0_ns = 0;
+    rd_buf_reset(b);
+    rd_decision_write_json(b, &r->d);
+    /* latency is the service's notion: in a batch the record carries none */
+    const char *s = rd_buf_cstr(b), *lat = strstr(s, ",\"latency_ms\":");
+    fwrite(s, 1, lat ? (size_t)(lat - s) : b->len, out);
+    fputs(lat ? "}\n" : "\n", out);
 }
 
 typedef struct run {
     const rd_bundle *b;
+    const rd_decider *dec;
     rd_csv *csv;
     FILE *out;
     const char *in_name;
     int id_col, threads;
-    size_t k, scored, rejected;
-    bool strict, f32;
+    size_t k, scored, rejected, fallbacks;
+    bool strict, jsonl;
+    rd_buf rec; /* a decision record being written */
 } run;
 
 /* Read, score and write one block; returns CLI_OK, or an exit code to stop with. *eof is
@@ -156,7 +198,7 @@ static int one_block(run *u, rd_arena *a, row *rows, bool *eof, cli_progress *ba
         }
         n++;
     }
-    job j = {u->b, rows, u->k};
+    job j = {u->dec, rows, u->k};
     rd_parallel_for(n, u->threads, 64, score_share, &j);
     for (size_t i = 0; i < n; i++) {
         row *r = &rows[i];
@@ -167,8 +209,12 @@ static int one_block(run *u, rd_arena *a, row *rows, bool *eof, cli_progress *ba
                 return CLI_INVALID_INPUT;
             continue;
         }
-        write_row(u->out, u->b, r, u->k, u->f32);
+        if (u->jsonl)
+            write_record(u->out, r, &u->rec);
+        else
+            write_row(u->out, u->b, r, u->k);
         u->scored++;
+        u->fallbacks += r->d.source == RD_SOURCE_FALLBACK;
     }
     cli_progress_update(bar, rd_csv_offset(u->csv), rd_csv_size(u->csv), "bytes");
     return ferror(u->out) ? CLI_IO : CLI_OK;
@@ -176,10 +222,12 @@ static int one_block(run *u, rd_arena *a, row *rows, bool *eof, cli_progress *ba
 
 static int score_all(run *u)
 {
-    fputs("id,score,risk_level,model_version", u->out);
-    for (size_t i = 0; i < u->k; i++)
-        fprintf(u->out, ",reason_%zu", i + 1);
-    fputc('\n', u->out);
+    if (!u->jsonl) {
+        fputs("id,score,risk_level,model_version", u->out);
+        for (size_t i = 0; i < u->k; i++)
+            fprintf(u->out, ",reason_%zu", i + 1);
+        fputs(",decision,source\n", u->out);
+    }
     rd_arena a;
     rd_arena_init(&a, 0);
     row *rows = rd_calloc(BLOCK, sizeof(row));
@@ -200,8 +248,26 @@ static int score_all(run *u)
     return rc;
 }
 
-static int parse_args(int argc, char **argv, const char **bundle, const char **inp, const char **outp,
-                      const char **id, long *k, int *threads, bool *strict)
+typedef struct args {
+    const char *bundle, *in, *out, *id, *format, *fallback;
+    long k;
+    int threads, deadline_ms;
+    bool strict;
+} args;
+
+static int number(const char *opt, const char *v, long lo, long hi, long *out)
+{
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end || end == v || n < lo || n > hi) {
+        cli_errorf("--%s: %ld to %ld", opt, lo, hi);
+        return CLI_USAGE;
+    }
+    *out = n;
+    return CLI_OK;
+}
+
+static int parse_args(int argc, char **argv, args *a)
 {
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},
@@ -212,86 +278,130 @@ static int parse_args(int argc, char **argv, const char **bundle, const char **i
         {"reasons", required_argument, NULL, 'r'},
         {"threads", required_argument, NULL, 't'},
         {"strict", no_argument, NULL, 's'},
+        {"format", required_argument, NULL, 'f'},
+        {"fallback", required_argument, NULL, 'F'},
+        {"deadline-ms", required_argument, NULL, 'D'},
         {NULL, 0, NULL, 0},
     };
     int c;
-    char *end;
+    long n;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'h': fputs(score_usage, stdout); return -1;
-        case 'b': *bundle = optarg; break;
-        case 'i': *inp = optarg; break;
-        case 'o': *outp = optarg; break;
-        case 'I': *id = optarg; break;
-        case 's': *strict = true; break;
-        case 'r':
-            *k = strtol(optarg, &end, 10);
-            if (*end || *k < 0 || *k > RD_BUNDLE_MAX_REASONS) {
-                cli_errorf("--reasons: 0 to %d", RD_BUNDLE_MAX_REASONS);
+        case 'b': a->bundle = optarg; break;
+        case 'i': a->in = optarg; break;
+        case 'o': a->out = optarg; break;
+        case 'I': a->id = optarg; break;
+        case 's': a->strict = true; break;
+        case 'F': a->fallback = optarg; break;
+        case 'f':
+            if (strcmp(optarg, "csv") && strcmp(optarg, "jsonl")) {
+                cli_errorf("--format: csv or jsonl, not \"%s\"", optarg);
                 return CLI_USAGE;
             }
+            a->format = optarg;
+            break;
+        case 'r':
+            if (number("reasons", optarg, 0, RD_BUNDLE_MAX_REASONS, &a->k))
+                return CLI_USAGE;
             break;
         case 't':
-            *threads = (int)strtol(optarg, &end, 10);
-            if (*end || *threads < 1 || *threads > 64) {
-                cli_errorf("--threads: 1 to 64");
+            if (number("threads", optarg, 1, 64, &n))
                 return CLI_USAGE;
-            }
+            a->threads = (int)n;
+            break;
+        case 'D':
+            if (number("deadline-ms", optarg, 1, 600000, &n))
+                return CLI_USAGE;
+            a->deadline_ms = (int)n;
             break;
         default: fputs(score_usage, stderr); return CLI_USAGE;
         }
     }
-    if (!*bundle || !*inp || !*outp || optind != argc) {
+    if (!a->bundle || !a->in || !a->out || optind != argc) {
         fputs(score_usage, stderr);
         return CLI_USAGE;
     }
     return CLI_OK;
 }
 
+/* The decider of a batch: the one bundle, its fallback rules or --fallback's, no breaker (a
+ * batch must not switch to the fallback rules because of how fast earlier rows went). */
+static int make_decider(const args *a, rd_bundle *b, rd_decider **out, rd_err *err)
+{
+    rd_fallback *fb = NULL;
+    int rc = a->fallback ? rd_fallback_load_file(a->fallback, &fb, err) : RD_OK;
+    rd_breaker_opts bo;
+    rd_breaker_opts_default(&bo);
+    bo.mode = RD_BREAKER_OFF;
+    rd_slot *slot = NULL;
+    if (rc == RD_OK)
+        rc = rd_slot_new(b, &bo, NULL, NULL, &slot, err);
+    if (rc != RD_OK)
+        rd_bundle_free(b); /* the slot takes it only when made */
+    if (rc == RD_OK) {
+        rd_decide_opts o = {.deadline_ms = a->deadline_ms, .fallback = fb};
+        rc = rd_decider_new(&o, NULL, &slot, 1, out, err);
+    }
+    rd_slot_unref(slot);
+    rd_fallback_unref(fb);
+    return rc;
+}
+
+static int run_all(run *u, const args *a)
+{
+    int rc;
+    u->id_col = a->id ? rd_csv_find(u->csv, a->id) : -1;
+    if (a->id && u->id_col < 0) {
+        cli_errorf("%s: no column \"%s\" (--id)", u->in_name, a->id);
+        return CLI_INVALID_INPUT;
+    }
+    if (!(u->out = strcmp(a->out, "-") ? fopen(a->out, "w") : stdout)) {
+        cli_errorf("%s: cannot write", a->out);
+        return CLI_IO;
+    }
+    rd_buf_init(&u->rec);
+    rc = score_all(u);
+    rd_buf_deinit(&u->rec);
+    if ((u->out != stdout ? fclose(u->out) : fflush(u->out)) != 0 && rc == CLI_OK)
+        rc = CLI_IO;
+    if (isatty(STDERR_FILENO) || u->rejected || u->fallbacks)
+        fprintf(stderr, "riskd score: %zu rows scored (%zu by fallback rules), %zu rejected\n", u->scored,
+                u->fallbacks, u->rejected);
+    if (rc == CLI_OK && u->rejected)
+        rc = CLI_PARTIAL;
+    return rc;
+}
+
 int cmd_score(int argc, char **argv)
 {
-    const char *bundle = NULL, *inp = NULL, *outp = NULL, *id = NULL;
-    long k = -1;
-    int threads = 0;
-    bool strict = false;
-    int rc = parse_args(argc, argv, &bundle, &inp, &outp, &id, &k, &threads, &strict);
+    args a = {.k = -1};
+    int rc = parse_args(argc, argv, &a);
     if (rc != CLI_OK)
         return rc < 0 ? CLI_OK : rc;
     rd_err err;
     rd_bundle *b;
-    if (rd_bundle_load(bundle, &b, &err) != RD_OK) {
+    rd_decider *dec = NULL;
+    if (rd_bundle_load(a.bundle, &b, &err) != RD_OK || make_decider(&a, b, &dec, &err) != RD_OK) {
         cli_errorf("%s", err.msg);
         return cli_exit_for(err.code);
     }
-    run u = {.b = b,
-             .in_name = strcmp(inp, "-") ? inp : "stdin",
-             .threads = threads,
-             .strict = strict,
-             .k = k < 0 ? rd_bundle_num_reasons(b) : (size_t)k,
-             .f32 = rd_model_is_float32(rd_bundle_model(b)) && !rd_bundle_score_is_points(b)};
-    if (rd_csv_open(inp, &u.csv, &err) != RD_OK) {
+    const rd_bundle *bd = rd_slot_bundle(rd_decider_slot(dec, 0));
+    run u = {.b = bd,
+             .dec = dec,
+             .in_name = strcmp(a.in, "-") ? a.in : "stdin",
+             .threads = a.threads,
+             .strict = a.strict,
+             .jsonl = a.format && !strcmp(a.format, "jsonl"),
+             .k = a.k < 0 ? rd_bundle_num_reasons(bd) : (size_t)a.k};
+    if (rd_csv_open(a.in, &u.csv, &err) != RD_OK) {
         cli_errorf("%s", err.msg);
-        rd_bundle_free(b);
+        rd_decider_unref(dec);
         return cli_exit_for(err.code);
     }
-    u.id_col = id ? rd_csv_find(u.csv, id) : -1;
-    if (id && u.id_col < 0) {
-        cli_errorf("%s: no column \"%s\" (--id)", u.in_name, id);
-        rc = CLI_INVALID_INPUT;
-    } else if (!(u.out = strcmp(outp, "-") ? fopen(outp, "w") : stdout)) {
-        cli_errorf("%s: cannot write", outp);
-        rc = CLI_IO;
-    } else {
-        rc = score_all(&u);
-        if ((u.out != stdout ? fclose(u.out) : fflush(u.out)) != 0 && rc == CLI_OK)
-            rc = CLI_IO;
-        if (isatty(STDERR_FILENO) || u.rejected)
-            fprintf(stderr, "riskd score: %zu rows scored, %zu rejected\n", u.scored, u.rejected);
-        if (rc == CLI_OK && u.rejected)
-            rc = CLI_PARTIAL;
-    }
+    rc = run_all(&u, &a);
     rd_csv_close(u.csv);
-    rd_bundle_free(b);
+    rd_decider_unref(dec);
     return rc;
 }

@@ -22,6 +22,7 @@ int srv_http_inflight(void) { return 0; }
 
 static srv_config cfg;
 static srv_state *state;
+static rd_shadow *shadow;
 static char dir[] = "/tmp/riskd-fuzz-serve-XXXXXX";
 
 static void put(const char *name, const char *text)
@@ -35,6 +36,7 @@ static void put(const char *name, const char *text)
 
 static void cleanup(void)
 {
+    rd_shadow_free(shadow);
     srv_state_free(state);
     srv_metrics_deinit();
     char cmd[300];
@@ -65,7 +67,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         "\"ENABLED\",\"variants\":{\"x\":{\"k\":1.5},\"y\":{\"k\":[1]}},\"defaultVariant\":\"x\","
         "\"targeting\":{"
         "\"if\":[{\"in\":[\"@\",{\"var\":\"email\"}]},\"y\",null]}},\"off\":{\"state\":\"DISABLED\","
-        "\"variants\":{\"x\":true},\"defaultVariant\":\"x\"}}}");
+        "\"variants\":{\"x\":true},\"defaultVariant\":\"x\"},\"shadow\":{\"state\":\"ENABLED\","
+        "\"variants\":{\"on\":{\"bundles\":[\"demo_lr_v1.1\"]},\"off\":{\"bundles\":[]}},\"defaultVariant\":"
+        "\"on\",\"targeting\":{\"fractional\":[[\"on\",50],[\"off\",50]]}}}}");
+    /* service-wide fallback rules: a request routed to no bundle ("b") is answered by them */
+    put("fallback.json",
+        "{\"version\":\"f1\",\"rules\":[{\"name\":\"young\",\"when\":{\"<\":[{\"var\":\"features.age\"},25]},"
+        "\"risk_level\":\"high\",\"decision\":\"reject\",\"reason\":\"FB_YOUNG\"},{\"name\":\"default\","
+        "\"score\":null,\"risk_level\":\"medium\",\"decision\":\"review\",\"reason\":\"FB_DEFAULT\"}]}");
     char p[5][300];
     const char *names[] = {"lr.json", "pipe.json", "data.csv", "bundles", "bundles/demo_lr_v1.0"};
     for (int i = 0; i < 5; i++)
@@ -86,10 +95,25 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         fprintf(stderr, "fuzz_serve: bundle: %s\n", err.msg);
         abort();
     }
-    memset(&cfg, 0, sizeof cfg);
-    snprintf(cfg.flags, sizeof cfg.flags, "%s/flags.json", dir);
-    snprintf(cfg.bundles, sizeof cfg.bundles, "%s", p[3]);
-    strcpy(cfg.route_flag, "model-route");
+    char shadow_dir[320];
+    snprintf(shadow_dir, sizeof shadow_dir, "%s/bundles/demo_lr_v1.1", dir);
+    o.name = "demo_lr_v1.1";
+    o.out_dir = shadow_dir;
+    if (rd_bundle_build(&o, &err) != RD_OK) {
+        fprintf(stderr, "fuzz_serve: bundle: %s\n", err.msg);
+        abort();
+    }
+    /* the service's own defaults, then what this target needs */
+    char flags_path[320], fb_path[320];
+    snprintf(flags_path, sizeof flags_path, "%s/flags.json", dir);
+    snprintf(fb_path, sizeof fb_path, "%s/fallback.json", dir);
+    char *args[] = {"serve", "--flags", flags_path, "--bundles", p[3], "--shadow-flag", "shadow", "--fallback",
+                    fb_path, "--compat-routes", NULL};
+    bool check, help;
+    if (srv_config_load(10, args, &cfg, &check, &help, &err) != RD_OK) {
+        fprintf(stderr, "fuzz_serve: config: %s\n", err.msg);
+        abort();
+    }
     cfg.max_body_bytes = 1 << 20;
     cfg.max_batch = 50;
     cfg.max_json_depth = 16;
@@ -102,22 +126,26 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         fprintf(stderr, "fuzz_serve: state: %s\n", err.msg);
         abort();
     }
+    if (rd_shadow_new(1, 64, &shadow, &err) != RD_OK)
+        abort();
     atexit(cleanup);
     return 0;
 }
 
-static const int documented[] = {200, 304, 400, 404, 413, 503};
+static const int documented[] = {200, 304, 400, 404, 413, 503, 504};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
         return 0;
-    static void (*const routes[])(srv_req *) = {srv_route_score, srv_route_score_batch, srv_route_ofrep_flag,
-                                                srv_route_ofrep_bulk};
-    static const srv_route ids[] = {SRV_ROUTE_SCORE, SRV_ROUTE_SCORE_BATCH, SRV_ROUTE_OFREP_FLAG,
-                                    SRV_ROUTE_OFREP_BULK};
+    static void (*const routes[])(srv_req *) = {srv_route_score,      srv_route_score_batch, srv_route_ofrep_flag,
+                                                srv_route_ofrep_bulk, srv_route_compat_score, srv_route_score,
+                                                srv_route_score,      srv_route_score};
+    static const srv_route ids[] = {SRV_ROUTE_SCORE,      SRV_ROUTE_SCORE_BATCH,  SRV_ROUTE_OFREP_FLAG,
+                                    SRV_ROUTE_OFREP_BULK, SRV_ROUTE_COMPAT_SCORE, SRV_ROUTE_SCORE,
+                                    SRV_ROUTE_SCORE,      SRV_ROUTE_SCORE};
     static const char *const keys[] = {"model-route", "n", "off", "nope"};
-    unsigned pick = data[0] & 3;
+    unsigned pick = (data[0] & 3) | ((data[0] >> 5) & 4);
     char *body = malloc(size); /* NUL-terminated copy, as the HTTP layer hands it over */
     if (!body)
         return 0;
@@ -130,6 +158,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rd_buf_init(&out);
     srv_req r = {.cfg = &cfg,
                  .snap = snap,
+                 .shadow = shadow,
                  .arena = &arena,
                  .body = body,
                  .len = size - 1,

@@ -51,10 +51,10 @@ check "bands with a gap" 1 $? 'band "low" ends at 0.3 but the next one \("high"\
 # Scoring: id column, quoting, bad rows reported by line, exit 3; --strict stops.
 printf 'id,home,age\n"a,1",own,30\nb,rent,abc\nc,boat,50\nd,own\ne,,\n' >"$T/apps.csv"
 "$BIN" score --bundle "$B" --in "$T/apps.csv" --out "$T/s.csv" --id id >"$T/out" 2>&1
-check "score with bad rows exits 3" 3 $? "3 rows scored, 2 rejected" "$T/out"
+check "score with bad rows exits 3" 3 $? "3 rows scored \(0 by fallback rules\), 2 rejected" "$T/out"
 grep -q 'apps.csv:3: age: "abc" is not a number' "$T/out"; check "bad value names its line" 0 $?
 grep -q 'apps.csv:5: 2 fields, the header has 3' "$T/out"; check "ragged row names its line" 0 $?
-head -1 "$T/s.csv" | grep -qx 'id,score,risk_level,model_version,reason_1,reason_2'; check "score header" 0 $?
+head -1 "$T/s.csv" | grep -qx 'id,score,risk_level,model_version,reason_1,reason_2,decision,source'; check "score header" 0 $?
 [ "$(wc -l <"$T/s.csv")" = 4 ]; check "good rows all scored, in order" 0 $?
 grep -q '^"a,1",' "$T/s.csv"; check "id quoted on output" 0 $?
 grep -qE '^e,[0-9.e-]+,[a-z]+,demo_lr_v1.0,' "$T/s.csv"; check "all inputs missing still scores" 0 $?
@@ -62,7 +62,7 @@ grep -qE '^e,[0-9.e-]+,[a-z]+,demo_lr_v1.0,' "$T/s.csv"; check "all inputs missi
 check "--strict stops at the first bad row" 1 $? "apps.csv:3:" "$T/out"
 "$BIN" score --bundle "$B" --in - --out - --reasons 0 <"$T/data.csv" >"$T/s.csv" 2>"$T/out"
 check "stdin to stdout" 0 $?
-head -1 "$T/s.csv" | grep -qx 'id,score,risk_level,model_version'; check "--reasons 0: no reason columns" 0 $?
+head -1 "$T/s.csv" | grep -qx 'id,score,risk_level,model_version,decision,source'; check "--reasons 0: no reason columns" 0 $?
 [ "$(wc -l <"$T/s.csv")" = 201 ]; check "every row of stdin" 0 $?
 "$BIN" score --bundle "$B" --in "$T/data.csv" --out - --threads 1 >"$T/s1.csv" 2>&1 &&
     "$BIN" score --bundle "$B" --in "$T/data.csv" --out - --threads 2 >"$T/s2.csv" 2>&1
