@@ -1,0 +1,575 @@
+/* The decision path: fallback rules (parse, refusals, order), circuit breakers driven with a
+ * test clock (window and consecutive modes, half-open trials, doubling open time), fault
+ * specs, and rd_decide over two real bundles (routing, pinning, shadows, deadlines, faults,
+ * fallback), plus the checks that refuse a decider as a whole. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "riskd/clock.h"
+#include "riskd/decide.h"
+#include "riskd/json.h"
+
+#define MS 1000000LL
+
+/* ------------------------------------------------------------------ helpers */
+
+static rd_value parse(rd_arena *a, const char *json)
+{
+    rd_value v;
+    rd_err err;
+    assert_int_equal(rd_json_parse(json, strlen(json), NULL, a, &v, &err), RD_OK);
+    return v;
+}
+
+static int fb_parse(const char *json, rd_err *err)
+{
+    rd_fallback *f = NULL;
+    int rc = rd_fallback_parse(json, strlen(json), &f, err);
+    rd_fallback_unref(f);
+    return rc;
+}
+
+static void expect_refused(const char *json, const char *msg)
+{
+    rd_err err;
+    int rc = fb_parse(json, &err);
+    assert_true(rc == RD_EINVAL || rc == RD_EPARSE); /* EPARSE: a `when` that does not compile */
+    if (!strstr(err.msg, msg))
+        fail_msg("message \"%s\" lacks \"%s\"", err.msg, msg);
+}
+
+/* ------------------------------------------------------------------ fallback rules */
+
+static const char rules[] =
+    "{\"version\":\"v7\",\"rules\":["
+    "{\"name\":\"thin\",\"when\":{\"<\":[{\"var\":\"features.age\"},21]},\"score\":0.9,\"risk_level\":\"high\","
+    "\"decision\":\"reject\",\"reason\":\"FB_THIN\"},"
+    "{\"name\":\"staff\",\"when\":{\"==\":[{\"var\":\"context.segment\"},\"staff\"]},\"risk_level\":\"low\","
+    "\"decision\":\"approve\",\"reason\":\"FB_STAFF\"},"
+    "{\"name\":\"typed\",\"when\":{\"in\":[\"x\",{\"var\":\"features.nolist\"}]},\"risk_level\":\"low\","
+    "\"decision\":\"approve\",\"reason\":\"FB_TYPED\"},"
+    "{\"risk_level\":\"medium\",\"decision\":\"review\",\"reason\":\"FB_DEFAULT\"}]}";
+
+static void test_fallback_order(void **state)
+{
+    (void)state;
+    rd_fallback *f;
+    rd_err err;
+    assert_int_equal(rd_fallback_parse(rules, strlen(rules), &f, &err), RD_OK);
+    assert_string_equal(rd_fallback_version(f), "v7");
+    assert_int_equal(rd_fallback_count(f), 4);
+    assert_int_equal(strlen(rd_fallback_sha256(f)), 64);
+    rd_arena a;
+    rd_arena_init(&a, 0);
+    rd_value young = parse(&a, "{\"age\":19}"), old = parse(&a, "{\"age\":40,\"nolist\":5}");
+    rd_value staff = parse(&a, "{\"segment\":\"staff\"}");
+    rd_fallback_result r;
+    rd_fallback_eval(f, &young, &staff, &a, &r); /* the first rule that fires wins */
+    assert_string_equal(r.name, "thin");
+    assert_true(r.has_score);
+    assert_true(r.score == 0.9);
+    assert_string_equal(r.decision, "reject");
+    rd_fallback_eval(f, &old, &staff, &a, &r);
+    assert_string_equal(r.reason, "FB_STAFF");
+    assert_false(r.has_score);
+    rd_fallback_eval(f, &old, NULL, &a, &r); /* no context; "in" over a number: not a match */
+    assert_string_equal(r.name, "rules[3]");
+    assert_string_equal(r.decision, "review");
+    rd_value adult = parse(&a, "{\"age\":30}");
+    rd_fallback_eval(f, &adult, NULL, &a, &r); /* no list to look in: "in" is false, the default answers */
+    assert_int_equal(r.rule, 3);
+    /* JSONLogic's rule, documented in docs/formats.md: a missing value compares as null, and
+     * null < 21 holds, so a rule on a number fires when the number is missing */
+    rd_fallback_eval(f, NULL, NULL, &a, &r);
+    assert_string_equal(r.name, "thin");
+    rd_arena_deinit(&a);
+    rd_fallback_unref(f);
+}
+
+static void test_fallback_refusals(void **state)
+{
+    (void)state;
+    expect_refused("[]", "not a JSON object");
+    expect_refused("{\"rules\":[]}", "rules: required");
+    expect_refused("{\"rulez\":[]}", "unknown key \"rulez\"");
+    /* no default: the last rule has a condition */
+    expect_refused("{\"rules\":[{\"name\":\"a\",\"when\":true,\"risk_level\":\"h\",\"decision\":\"reject\","
+                   "\"reason\":\"R\"}]}",
+                   "rules[0] (\"a\"): the last rule has a \"when\"");
+    /* a catch-all before the end hides the rules after it */
+    expect_refused("{\"rules\":[{\"name\":\"early\",\"risk_level\":\"h\",\"decision\":\"reject\",\"reason\":\"R\"},"
+                   "{\"risk_level\":\"h\",\"decision\":\"reject\",\"reason\":\"R\"}]}",
+                   "rules[0] (\"early\"): has no \"when\"");
+    expect_refused("{\"rules\":[{\"risk_level\":\"low\",\"decision\":\"approve\",\"reason\":\"R\"}]}",
+                   "the default rule approves");
+    expect_refused("{\"rules\":[{\"name\":\"bad\",\"when\":{\"=~\":[1,2]},\"risk_level\":\"h\",\"decision\":"
+                   "\"reject\",\"reason\":\"R\"},{\"risk_level\":\"h\",\"decision\":\"reject\",\"reason\":\"R\"}]}",
+                   "rules[0] (\"bad\"): when:");
+    expect_refused("{\"rules\":[{\"when\":{\"<\":[{\"var\":\"age\"},21]},\"risk_level\":\"h\",\"decision\":"
+                   "\"reject\",\"reason\":\"R\"},{\"risk_level\":\"h\",\"decision\":\"reject\",\"reason\":\"R\"}]}",
+                   "{\"var\": \"age\"} reads nothing");
+    expect_refused("{\"rules\":[{\"risk_level\":\"h\",\"decision\":\"decline\",\"reason\":\"R\"}]}",
+                   "\"decline\" is not approve, review or reject");
+    expect_refused("{\"rules\":[{\"whne\":true,\"risk_level\":\"h\",\"decision\":\"reject\",\"reason\":\"R\"}]}",
+                   "unknown key \"whne\"");
+    expect_refused("{\"rules\":[{\"risk_level\":\"h\",\"decision\":\"reject\",\"reason\":\"\"}]}",
+                   "reason: required");
+    expect_refused("{\"rules\":[{\"score\":\"0.5\",\"risk_level\":\"h\",\"decision\":\"reject\",\"reason\":\"R\"}]}",
+                   "score: must be a number or null");
+    rd_err err;
+    assert_int_equal(fb_parse("{\"rules\":[", &err), RD_EPARSE);
+}
+
+/* ------------------------------------------------------------------ breakers */
+
+static int transitions;
+static void count_transition(void *ud, const char *bundle, rd_breaker_state from, rd_breaker_state to)
+{
+    (void)ud;
+    (void)from;
+    (void)to;
+    assert_string_equal(bundle, "b_x_v1.0");
+    transitions++;
+}
+
+static void calls(rd_breaker *b, int64_t now, int n, bool ok)
+{
+    for (int i = 0; i < n; i++) {
+        int t = rd_breaker_allow(b, now);
+        assert_int_equal(t, 1);
+        rd_breaker_record(b, t, ok, now);
+    }
+}
+
+static void test_breaker_window(void **state)
+{
+    (void)state;
+    rd_breaker_opts o;
+    rd_breaker_opts_default(&o);
+    o.on_transition = count_transition;
+    transitions = 0;
+    rd_breaker *b = rd_breaker_new(&o, "b_x_v1.0");
+    int64_t t = 1000 * 1000 * MS;
+    calls(b, t, 9, false); /* 9 failures: below the 20-call minimum */
+    assert_int_equal(rd_breaker_get_state(b), RD_BREAKER_CLOSED);
+    calls(b, t, 10, true);
+    calls(b, t, 1, false); /* 10 of 20 failed: 50% opens it */
+    assert_int_equal(rd_breaker_get_state(b), RD_BREAKER_OPEN);
+    assert_int_equal(rd_breaker_allow(b, t + 4999 * MS), 0); /* open 5 s */
+    /* half-open after 5 s: ten trials, the eleventh call refused */
+    int64_t h = t + 5000 * MS;
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(rd_breaker_allow(b, h), 2);
+    assert_int_equal(rd_breaker_allow(b, h), 0);
+    assert_int_equal(rd_breaker_get_state(b), RD_BREAKER_HALF_OPEN);
+    for (int i = 0; i < 4; i++)
+        rd_breaker_record(b, 2, false, h); /* 4 of 10 failed: can still close */
+    assert_int_equal(rd_breaker_get_state(b), RD_BREAKER_HALF_OPEN);
+    rd_breaker_record(b, 2, false, h); /* the fifth: 50% can no longer pass, re-open */
+    assert_int_equal(rd_breaker_get_state(b), RD_BREAKER_OPEN);
+    assert_int_equal(rd_breaker_allow(b, h + 9999 * MS), 0); /* re-opened for twice as long */
+    h += 10000 * MS;
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(rd_breaker_allow(b, h), 2);
+    for (int i = 0; i < 10; i++)
+        rd_breaker_record(b, 2, i < 4, h); /* 6 failures: re-open, 20 s */
+    assert_int_equal(rd_breaker_get_state(b), RD_BREAKER_OPEN);
+    assert_int_equal(rd_breaker_allow(b, h + 19999 * MS), 0);
+    h += 20000 * MS;
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(rd_breaker_allow(b, h), 2);
+    for (int i = 0; i < 10; i++)
+        rd_breaker_record(b, 2, i != 0, h); /* 1 of 10 failed: closes */
+    assert_int_equal(rd_breaker_get_state(b), RD_BREAKER_CLOSED);
+    assert_int_equal(rd_breaker_transitions(b, RD_BREAKER_OPEN), 3);
+    assert_int_equal(rd_breaker_transitions(b, RD_BREAKER_HALF_OPEN), 3);
+    assert_int_equal(rd_breaker_transitions(b, RD_BREAKER_CLOSED), 1);
+    assert_int_equal(transitions, 7);
+    /* closing reset the open time and the window: 5 s again after the next opening */
+    calls(b, h, 20, false);
+    assert_int_equal(rd_breaker_get_state(b), RD_BREAKER_OPEN);
+    assert_int_equal(rd_breaker_allow(b, h + 5000 * MS), 2);
+    rd_breaker_free(b);
+}
+
+static void test_breaker_window_slides(void **state)
+{
+    (void)state;
+    rd_breaker_opts o;
+    rd_breaker_opts_default(&o);
+    rd_breaker *b = rd_breaker_new(&o, "b_x_v1.0");
+    int64_t t = 50 * 1000 * MS;
+    calls(b, t, 19, false);
+    /* 11 s later the old failures have left the window: one more failure is 1 of 1 */
+    calls(b, t + 11000 * MS, 1, false);
+    assert_int_equal(rd_breaker_get_state(b), RD_BREAKER_CLOSED);
+    rd_breaker_free(b);
+}
+
+static void test_breaker_half_open_timeout(void **state)
+{
+    (void)state;
+    rd_breaker_opts o;
+    rd_breaker_opts_default(&o);
+    o.min_calls = 1;
+    rd_breaker *b = rd_breaker_new(&o, "b_x_v1.0");
+    int64_t t = 9 * 1000 * MS;
+    calls(b, t, 1, false);
+    assert_int_equal(rd_breaker_get_state(b), RD_BREAKER_OPEN);
+    assert_int_equal(rd_breaker_allow(b, t + 5000 * MS), 2); /* one trial, never finished */
+    assert_int_equal(rd_breaker_allow(b, t + 15001 * MS), 0); /* 10 s later: re-opened */
+    assert_int_equal(rd_breaker_get_state(b), RD_BREAKER_OPEN);
+    rd_breaker_free(b);
+}
+
+static void test_breaker_consecutive(void **state)
+{
+    (void)state;
+    rd_breaker_opts o;
+    rd_breaker_opts_default(&o);
+    o.mode = RD_BREAKER_CONSECUTIVE;
+    rd_breaker *b = rd_breaker_new(&o, "b_x_v1.0");
+    int64_t t = 7 * 1000 * MS;
+    calls(b, t, 4, false);
+    calls(b, t, 1, true); /* a success resets the count */
+    calls(b, t, 4, false);
+    assert_int_equal(rd_breaker_get_state(b), RD_BREAKER_CLOSED);
+    calls(b, t, 1, false);
+    assert_int_equal(rd_breaker_get_state(b), RD_BREAKER_OPEN);
+    assert_int_equal(rd_breaker_allow(b, t + 59999 * MS), 0);
+    assert_int_equal(rd_breaker_allow(b, t + 60000 * MS), 2); /* one trial */
+    assert_int_equal(rd_breaker_allow(b, t + 60000 * MS), 0);
+    rd_breaker_record(b, 2, true, t + 60000 * MS);
+    assert_int_equal(rd_breaker_get_state(b), RD_BREAKER_CLOSED);
+    rd_breaker_free(b);
+}
+
+/* ------------------------------------------------------------------ faults */
+
+static void test_faults(void **state)
+{
+    (void)state;
+    rd_fault f = {0};
+    rd_err err;
+    assert_int_equal(rd_fault_parse("credit_xgb_v1.0:delay_ms=300", &f, &err), RD_OK);
+    assert_int_equal(rd_fault_parse("credit_xgb_v1.0:error_rate=0.25,score=0.5", &f, &err), RD_OK);
+    assert_string_equal(f.bundle, "credit_xgb_v1.0");
+    assert_int_equal(f.delay_ms, 300);
+    assert_true(f.error_rate == 0.25);
+    assert_true(f.has_score && f.score == 0.5);
+    char d[64];
+    rd_fault_describe(&f, d, sizeof d);
+    assert_string_equal(d, "delay_ms=300,error_rate=0.25,score=0.5");
+    const char *bad[] = {"nobundle", ":delay_ms=1", "b:", "b:delay=1", "b:delay_ms=-1", "b:delay_ms=1.5",
+                         "b:error_rate=2", "b:score=nan", "b:delay_ms"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        rd_fault g = {0};
+        assert_int_equal(rd_fault_parse(bad[i], &g, &err), RD_EINVAL);
+    }
+    assert_int_equal(rd_fault_parse("other_x_v1.0:delay_ms=1", &f, &err), RD_EINVAL); /* another bundle */
+}
+
+/* ------------------------------------------------------------------ rd_decide */
+
+static char dir[64];
+
+static void put(const char *name, const char *text)
+{
+    char path[160];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Two logistic regressions on the same pipeline; b_lr_v1.1 scores higher for everyone. */
+static rd_bundle *build(const char *name, const char *model, const char *fallback)
+{
+    char out[160];
+    snprintf(out, sizeof out, "%s/%s", dir, name);
+    char m[160], p[160], d[160], fb[160];
+    snprintf(m, sizeof m, "%s/%s", dir, model);
+    snprintf(p, sizeof p, "%s/pipe.json", dir);
+    snprintf(d, sizeof d, "%s/data.csv", dir);
+    snprintf(fb, sizeof fb, "%s/%s", dir, fallback ? fallback : "");
+    rd_bundle_build_opts o = {.name = name, .model_path = m, .pipeline_path = p, .data_path = d, .label = "bad",
+                              .out_dir = out, .created_by = "test", .samples = 3, .reasons = 2,
+                              .fallback_path = fallback ? fb : NULL,
+                              .risk_bands = "[{\"level\":\"low\",\"min\":null,\"max\":0.5,\"decision\":\"approve\"},"
+                                            "{\"level\":\"high\",\"min\":0.5,\"max\":null,\"decision\":\"reject\"}]"};
+    rd_err err;
+    if (rd_bundle_build(&o, &err) != RD_OK)
+        fail_msg("build %s: %s", name, err.msg);
+    rd_bundle *b;
+    assert_int_equal(rd_bundle_load(out, &b, &err), RD_OK);
+    return b;
+}
+
+static rd_slot *slots[2];
+static rd_flagset *flags;
+
+static int setup(void **state)
+{
+    (void)state;
+    strcpy(dir, "/tmp/riskd-decide-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    put("lr.json", "{\"type\":\"logistic_regression\",\"features\":[\"age\",\"home=own\"],\"coef\":[-0.05,-0.8],"
+                   "\"intercept\":1.0,\"means\":[40,0.5]}");
+    put("lr2.json", "{\"type\":\"logistic_regression\",\"features\":[\"age\",\"home=own\"],\"coef\":[-0.02,-0.5],"
+                    "\"intercept\":1.0,\"means\":[40,0.5]}");
+    put("pipe.json", "{\"inputs\":[{\"name\":\"age\",\"type\":\"number\",\"min\":18,\"max\":120},{\"name\":\"home\","
+                     "\"type\":\"category\",\"levels\":[\"own\",\"rent\"]}],\"features\":[{\"name\":\"age\",\"source\":"
+                     "\"age\",\"kind\":\"numeric\"},{\"name\":\"home=own\",\"source\":\"home\",\"kind\":\"one_hot\","
+                     "\"level\":\"own\"}]}");
+    put("data.csv", "age,home,bad\n20,own,1\n30,rent,0\n40,own,0\n50,rent,1\n60,own,0\n70,rent,0\n");
+    put("fb.json", "{\"version\":\"b1\",\"rules\":[{\"risk_level\":\"high\",\"decision\":\"review\",\"reason\":"
+                   "\"FB_BUNDLE\"}]}");
+    rd_err err;
+    assert_int_equal(rd_slot_new(build("b_lr_v1.0", "lr.json", "fb.json"), NULL, NULL, NULL, &slots[0], &err), RD_OK);
+    assert_int_equal(rd_slot_new(build("b_lr_v1.1", "lr2.json", NULL), NULL, NULL, NULL, &slots[1], &err), RD_OK);
+    const char *fs = "{\"flags\":{"
+                     "\"route\":{\"state\":\"ENABLED\",\"variants\":{\"a\":\"b_lr_v1.0\",\"b\":\"b_lr_v1.1\",\"none\":\"\"},"
+                     "\"defaultVariant\":\"a\",\"targeting\":{\"if\":[{\"==\":[{\"var\":\"seg\"},\"staff\"]},\"b\","
+                     "{\"==\":[{\"var\":\"seg\"},\"x\"]},\"none\",null]}},"
+                     "\"shadow\":{\"state\":\"ENABLED\",\"variants\":{\"on\":{\"bundles\":[\"b_lr_v1.1\",\"b_lr_v1.0\"]},"
+                     "\"off\":{\"bundles\":[]}},\"defaultVariant\":\"on\",\"targeting\":{\"if\":[{\"==\":[{\"var\":"
+                     "\"seg\"},\"quiet\"]},\"off\",null]}},"
+                     "\"bad-shadow\":{\"state\":\"ENABLED\",\"variants\":{\"on\":{\"bundle\":\"b_lr_v1.1\"}},\"defaultVariant\":\"on\"},"
+                     "\"ghost-shadow\":{\"state\":\"ENABLED\",\"variants\":{\"on\":{\"bundles\":[\"b_lr_v9.9\"]}},"
+                     "\"defaultVariant\":\"on\"},"
+                     "\"bad-route\":{\"state\":\"ENABLED\",\"variants\":{\"a\":\"b_lr_v9.9\"},\"defaultVariant\":\"a\"}}}";
+    assert_int_equal(rd_flagset_parse(fs, strlen(fs), NULL, &flags, &err), RD_OK);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    rd_slot_unref(slots[0]);
+    rd_slot_unref(slots[1]);
+    rd_flagset_unref(flags);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    return 0;
+}
+
+static rd_decider *decider(const rd_decide_opts *o)
+{
+    rd_decider *d;
+    rd_err err;
+    if (rd_decider_new(o, flags, slots, 2, &d, &err) != RD_OK)
+        fail_msg("decider: %s", err.msg);
+    return d;
+}
+
+static void test_decider_refusals(void **state)
+{
+    (void)state;
+    rd_decider *d;
+    rd_err err;
+    struct {
+        rd_decide_opts o;
+        const char *msg;
+    } cases[] = {
+        {{.route_flag = "bad-route"}, "flags.bad-route.variants.a routes to \"b_lr_v9.9\", which is not a loaded"},
+        {{.route_flag = "route", .shadow_flag = "bad-shadow"}, "flags.bad-shadow.variants.on: a shadow flag's values"},
+        {{.route_flag = "route", .shadow_flag = "ghost-shadow"}, "\"b_lr_v9.9\" is not a loaded bundle"},
+        {{.route_flag = "route", .shadow_flag = "nope"}, "shadow_flag \"nope\" is not in the flag set"},
+        {{.route_flag = "route", .default_bundle = "b_lr_v2.0"}, "default_bundle \"b_lr_v2.0\" is not among"},
+        {{.route_flag = "route", .faults = &(rd_fault){.bundle = "b_lr_v3.0", .delay_ms = 1}, .nfaults = 1},
+         "fault: \"b_lr_v3.0\" is not a loaded bundle"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        assert_int_equal(rd_decider_new(&cases[i].o, flags, slots, 2, &d, &err), RD_EINVAL);
+        if (!strstr(err.msg, cases[i].msg))
+            fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err.msg, cases[i].msg);
+    }
+}
+
+static int decide(const rd_decider *d, const char *ctx_json, const char *feat_json, const char *pin, rd_arena *a,
+                  rd_decision *out)
+{
+    rd_value ctx = parse(a, ctx_json), feat = parse(a, feat_json);
+    rd_decide_req q = {.context = &ctx, .features = &feat, .bundle = pin, .bundle_len = pin ? strlen(pin) : 0,
+                       .reasons = -1};
+    rd_err err;
+    return rd_decide(d, &q, a, out, &err);
+}
+
+static void test_decide_routes_and_shadows(void **state)
+{
+    (void)state;
+    rd_decider *d = decider(&(rd_decide_opts){.route_flag = "route", .shadow_flag = "shadow"});
+    rd_arena a;
+    rd_arena_init(&a, 0);
+    rd_decision dec;
+    assert_int_equal(decide(d, "{}", "{\"age\":30,\"home\":\"own\"}", NULL, &a, &dec), RD_OK);
+    assert_string_equal(rd_slot_name(dec.slot), "b_lr_v1.0");
+    assert_string_equal(dec.variant, "a");
+    assert_int_equal(dec.source, RD_SOURCE_MODEL);
+    /* the same answer as the bundle scored alone */
+    rd_score alone;
+    rd_err err;
+    rd_value rec = parse(&a, "{\"age\":30,\"home\":\"own\"}");
+    assert_int_equal(rd_bundle_score(rd_slot_bundle(slots[0]), &rec, 2, &alone, &err), RD_OK);
+    assert_true(alone.score == dec.score.score);
+    assert_int_equal(dec.score.nreasons, alone.nreasons);
+    /* shadows: the listed bundles minus the primary */
+    assert_int_equal(dec.nshadows, 1);
+    assert_string_equal(rd_slot_name(dec.shadows[0]), "b_lr_v1.1");
+    assert_non_null(dec.x);
+    assert_int_equal(decide(d, "{\"seg\":\"staff\"}", "{\"age\":30}", NULL, &a, &dec), RD_OK);
+    assert_string_equal(rd_slot_name(dec.slot), "b_lr_v1.1");
+    assert_int_equal(decide(d, "{\"seg\":\"quiet\"}", "{\"age\":30}", NULL, &a, &dec), RD_OK);
+    assert_int_equal(dec.nshadows, 0);
+    /* pinned: no routing, no shadow */
+    assert_int_equal(decide(d, "{}", "{\"age\":30}", "b_lr_v1.1", &a, &dec), RD_OK);
+    assert_false(dec.routed);
+    assert_int_equal(dec.nshadows, 0);
+    assert_int_equal(decide(d, "{}", "{\"age\":30}", "b_lr_v7.0", &a, &dec), RD_ENOBUNDLE);
+    /* a record the pipeline refuses is the caller's error, never a fallback's answer */
+    assert_int_equal(decide(d, "{}", "{\"age\":\"old\"}", NULL, &a, &dec), RD_ETYPE);
+    assert_int_equal(decide(d, "{}", "{\"age\":7}", NULL, &a, &dec), RD_EINVAL); /* below min */
+    /* the flag gives no bundle, two are loaded, no default, no service rules: unavailable */
+    assert_int_equal(decide(d, "{\"seg\":\"x\"}", "{\"age\":30}", NULL, &a, &dec), RD_EUNAVAILABLE);
+    rd_decider_unref(d);
+    rd_arena_deinit(&a);
+}
+
+static void test_decide_fallbacks(void **state)
+{
+    (void)state;
+    rd_err err;
+    const char *svc = "{\"version\":\"s1\",\"rules\":[{\"risk_level\":\"high\",\"decision\":\"reject\",\"reason\":"
+                      "\"FB_SERVICE\"}]}";
+    rd_fallback *fb;
+    assert_int_equal(rd_fallback_parse(svc, strlen(svc), &fb, &err), RD_OK);
+    rd_fault faults[2] = {{.bundle = "b_lr_v1.0", .error_rate = 1}, {.bundle = "b_lr_v1.1", .delay_ms = 300}};
+    rd_decider *d = decider(&(rd_decide_opts){
+        .route_flag = "route", .deadline_ms = 20, .fallback = fb, .faults = faults, .nfaults = 2});
+    rd_fallback_unref(fb); /* the decider holds its own reference */
+    rd_arena a;
+    rd_arena_init(&a, 0);
+    rd_decision dec;
+    /* errors on b_lr_v1.0: its own rules answer */
+    assert_int_equal(decide(d, "{}", "{\"age\":30}", NULL, &a, &dec), RD_OK);
+    assert_int_equal(dec.source, RD_SOURCE_FALLBACK);
+    assert_int_equal(dec.fallback_reason, RD_FB_ERROR);
+    assert_true(dec.fallback_from_bundle);
+    assert_string_equal(dec.fallback.reason, "FB_BUNDLE");
+    /* a 300 ms delay on b_lr_v1.1 is cut off at the 20 ms deadline; the service's rules answer */
+    int64_t t0 = rd_clock_ns();
+    assert_int_equal(decide(d, "{\"seg\":\"staff\"}", "{\"age\":30}", NULL, &a, &dec), RD_OK);
+    assert_true(rd_clock_ns() - t0 < 300 * MS); /* answered before the delay would have ended */
+    assert_int_equal(dec.fallback_reason, RD_FB_TIMEOUT);
+    assert_false(dec.fallback_from_bundle);
+    assert_string_equal(dec.fallback.reason, "FB_SERVICE");
+    /* no bundle picked: the service's rules, reason unavailable */
+    assert_int_equal(decide(d, "{\"seg\":\"x\"}", "{\"age\":30}", NULL, &a, &dec), RD_OK);
+    assert_int_equal(dec.fallback_reason, RD_FB_UNAVAILABLE);
+    assert_null(dec.slot);
+    /* the decision record says where the answer came from */
+    rd_buf b;
+    rd_buf_init(&b);
+    rd_decision_write_json(&b, &dec);
+    assert_non_null(strstr(rd_buf_cstr(&b), "\"source\":\"fallback\",\"fallback_reason\":\"unavailable\""));
+    rd_buf_deinit(&b);
+    /* errors open b_lr_v1.0's breaker once they are half of its calls in the window (the
+     * earlier tests' successes count too): then the fallback answers at once */
+    for (int i = 0; i < 400 && rd_breaker_get_state(rd_slot_breaker(slots[0])) == RD_BREAKER_CLOSED; i++)
+        assert_int_equal(decide(d, "{}", "{\"age\":30}", NULL, &a, &dec), RD_OK);
+    assert_int_equal(rd_breaker_get_state(rd_slot_breaker(slots[0])), RD_BREAKER_OPEN);
+    assert_int_equal(decide(d, "{}", "{\"age\":30}", NULL, &a, &dec), RD_OK);
+    assert_int_equal(dec.fallback_reason, RD_FB_BREAKER_OPEN);
+    rd_decider_unref(d);
+    rd_arena_deinit(&a);
+}
+
+static void test_decide_fixed_score_fault(void **state)
+{
+    (void)state;
+    rd_fault f = {.bundle = "b_lr_v1.1", .has_score = true, .score = 0.75};
+    rd_decider *d = decider(&(rd_decide_opts){.route_flag = "route", .faults = &f, .nfaults = 1});
+    rd_arena a;
+    rd_arena_init(&a, 0);
+    rd_decision dec;
+    assert_int_equal(decide(d, "{\"seg\":\"staff\"}", "{\"age\":30}", NULL, &a, &dec), RD_OK);
+    assert_true(dec.score.score == 0.75);
+    assert_string_equal(dec.score.decision, "reject"); /* the bands apply to the injected score */
+    rd_decider_unref(d);
+    rd_arena_deinit(&a);
+}
+
+/* The shadow pool: every submitted decision scored, agreement counted per pair. */
+static void pair_cb(void *ud, const rd_shadow_pair_stats *p)
+{
+    rd_shadow_pair_stats *out = ud;
+    *out = *p;
+}
+
+static void test_shadow_pool(void **state)
+{
+    (void)state;
+    rd_decider *d = decider(&(rd_decide_opts){.route_flag = "route", .shadow_flag = "shadow"});
+    rd_shadow *sh;
+    rd_err err;
+    assert_int_equal(rd_shadow_new(2, 1000, &sh, &err), RD_OK);
+    rd_arena a;
+    rd_arena_init(&a, 0);
+    int same = 0;
+    for (int age = 18; age < 118; age++) {
+        char feat[64];
+        snprintf(feat, sizeof feat, "{\"age\":%d,\"home\":\"%s\"}", age, age % 2 ? "own" : "rent");
+        rd_decision dec;
+        assert_int_equal(decide(d, "{}", feat, NULL, &a, &dec), RD_OK);
+        rd_value f = parse(&a, feat);
+        rd_score other;
+        assert_int_equal(rd_bundle_score(rd_slot_bundle(slots[1]), &f, 0, &other, &err), RD_OK);
+        same += !strcmp(other.decision, dec.score.decision);
+        assert_true(rd_shadow_submit(sh, d, &dec, &f));
+        rd_arena_reset(&a); /* the job owns copies: the request's memory can go */
+    }
+    while (rd_shadow_pending(sh))
+        usleep(1000);
+    rd_shadow_pair_stats st = {0};
+    rd_shadow_foreach(sh, pair_cb, &st);
+    assert_string_equal(st.primary, "b_lr_v1.0");
+    assert_string_equal(st.shadow, "b_lr_v1.1");
+    assert_int_equal(st.scored, 100);
+    assert_int_equal(st.same_decision, same);
+    assert_true(same < 100); /* the two models do disagree somewhere */
+    assert_int_equal(rd_shadow_dropped(sh), 0);
+    rd_shadow_free(sh);
+    rd_decider_unref(d);
+    rd_arena_deinit(&a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fallback_order),
+        cmocka_unit_test(test_fallback_refusals),
+        cmocka_unit_test(test_breaker_window),
+        cmocka_unit_test(test_breaker_window_slides),
+        cmocka_unit_test(test_breaker_half_open_timeout),
+        cmocka_unit_test(test_breaker_consecutive),
+        cmocka_unit_test(test_faults),
+        cmocka_unit_test(test_decider_refusals),
+        cmocka_unit_test(test_decide_routes_and_shadows),
+        cmocka_unit_test(test_shadow_pool),
+        cmocka_unit_test(test_decide_fixed_score_fault),
+        cmocka_unit_test(test_decide_fallbacks), /* last: it leaves b_lr_v1.0's breaker open */
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
