@@ -71,15 +71,21 @@ RD_API uint64_t rd_breaker_transitions(const rd_breaker *b, rd_breaker_state to)
 /* ------------------------------------------------------------------ faults (drills, tests) */
 
 /* Faults injected into one bundle's calls: "BUNDLE:delay_ms=N", "BUNDLE:error_rate=P",
- * "BUNDLE:score=X", several joined by commas ("b:delay_ms=300,error_rate=0.1"). */
+ * "BUNDLE:score=X", several joined by commas ("b:delay_ms=300,error_rate=0.1"), and
+ * "for_ms=N": the faults last N ms from when the spec was read, then the bundle heals (an
+ * outage drill: the breaker opens, then closes again). */
 typedef struct rd_fault {
     char bundle[128];
     int delay_ms;      /* added before the model runs (cut off by the deadline like the model) */
     double error_rate; /* probability that a call fails */
     bool has_score;
-    double score; /* the model's score replaced by X (bands applied to it) */
+    double score;     /* the model's score replaced by X (bands applied to it) */
+    int for_ms;       /* 0: for good */
+    int64_t until_ns; /* rd_clock_ns when the faults end (for_ms), 0: never */
 } rd_fault;
 
+/* Whether the faults are in force at now_ns. */
+RD_API bool rd_fault_active(const rd_fault *f, int64_t now_ns);
 /* Parse one spec into *f, or merge it into *f when f->bundle already names the same bundle
  * (the caller looks that up). RD_EINVAL with the fault named. */
 RD_API int rd_fault_parse(const char *spec, rd_fault *f, rd_err *err);

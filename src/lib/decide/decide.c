@@ -281,6 +281,8 @@ int rd__run_model(const rd_decider *d, const rd_slot *s, const double *x, size_t
                   rd_score *out, rd_err *err)
 {
     const rd_fault *f = rd__slot_fault(d, s);
+    if (f && !rd_fault_active(f, rd_clock_ns()))
+        f = NULL; /* a for_ms drill that has ended */
     if (f && f->delay_ms) {
         /* the injected delay is cut off by the deadline, as a slow model is */
         int64_t until = rd_clock_ns() + (int64_t)f->delay_ms * 1000000;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "decide_int.h"
+#include "riskd/clock.h"
 
 static int bad(rd_err *err, const char *spec, const char *why)
 {
@@ -46,8 +47,13 @@ static int set_one(rd_fault *f, const char *spec, char *kv, rd_err *err)
             return bad(err, spec, "score: a finite number");
         f->has_score = true;
         f->score = x;
+    } else if (!strcmp(kv, "for_ms")) {
+        if (parse_num(v, 1, 86400000, &x) || x != floor(x))
+            return bad(err, spec, "for_ms: an integer from 1 to 86400000");
+        f->for_ms = (int)x;
+        f->until_ns = rd_clock_ns() + (int64_t)f->for_ms * 1000000;
     } else {
-        return bad(err, spec, "unknown setting (delay_ms, error_rate, score)");
+        return bad(err, spec, "unknown setting (delay_ms, error_rate, score, for_ms)");
     }
     return RD_OK;
 }
@@ -75,6 +81,8 @@ int rd_fault_parse(const char *spec, rd_fault *f, rd_err *err)
     return RD_OK;
 }
 
+bool rd_fault_active(const rd_fault *f, int64_t now) { return f && (!f->until_ns || now < f->until_ns); }
+
 void rd_fault_describe(const rd_fault *f, char *buf, size_t cap)
 {
     size_t n = 0;
@@ -84,5 +92,8 @@ void rd_fault_describe(const rd_fault *f, char *buf, size_t cap)
     if (f->error_rate > 0 && n < cap)
         n += (size_t)snprintf(buf + n, cap - n, "%serror_rate=%g", n ? "," : "", f->error_rate);
     if (f->has_score && n < cap)
-        snprintf(buf + n, cap - n, "%sscore=%g", n ? "," : "", f->score);
+        n += (size_t)snprintf(buf + n, cap - n, "%sscore=%g", n ? "," : "", f->score);
+    if (f->for_ms && n < cap)
+        snprintf(buf + n, cap - n, "%sfor_ms=%d%s", n ? "," : "", f->for_ms,
+                 rd_fault_active(f, rd_clock_ns()) ? "" : " (ended)");
 }
