@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "riskd/csv.h"
 #include "riskd/err.h"
 #include "riskd/fallback.h"
 #include "riskd/model.h"
@@ -79,6 +80,10 @@ RD_API bool rd_bundle_same_pipeline(const rd_bundle *a, const rd_bundle *b);
 RD_API const rd_fallback *rd_bundle_fallback(const rd_bundle *b);
 /* The manifest's serving.deadline_ms, or 0 when it sets none (the service's applies). */
 RD_API int rd_bundle_deadline_ms(const rd_bundle *b);
+
+/* A CSV record (fields from rd_csv_next) as the object of strings keyed by column name that
+ * rd_bundle_score takes, built in members (rd_csv_num_columns entries); it borrows fields. */
+RD_API void rd_bundle_csv_record(const rd_csv *c, char **fields, rd_member *members, rd_value *out);
 
 /* The input a reason names, and its code (the manifest's reason_codes map, else the name). */
 RD_API const char *rd_bundle_reason_name(const rd_bundle *b, uint32_t input);

@@ -9,7 +9,6 @@
 #include <stdio.h>
 
 #include "riskd/err.h"
-#include "riskd/value.h"
 
 typedef struct rd_csv rd_csv;
 
@@ -34,9 +33,5 @@ RD_API size_t rd_csv_line(const rd_csv *c);
 /* Bytes read so far and the file's size (0 when unknown, e.g. a pipe), for progress bars. */
 RD_API uint64_t rd_csv_offset(const rd_csv *c);
 RD_API uint64_t rd_csv_size(const rd_csv *c);
-
-/* The last record as an object of strings keyed by column name, built in members
- * (rd_csv_num_columns entries); valid until the next rd_csv_next. */
-RD_API void rd_csv_record(const rd_csv *c, rd_member *members, rd_value *out);
 
 #endif

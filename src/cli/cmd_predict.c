@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "riskd/csv.h"
 #include "riskd/arena.h"
 #include "riskd/model.h"
 
@@ -35,30 +36,9 @@ struct matrix {
     size_t rows, cap_rows, cols;
 };
 
-/* Split line in place at commas; returns the number of fields (at most max). */
-static size_t split_csv(char *line, char **f, size_t max)
+static int map_columns(const rd_model *m, const rd_csv *c, size_t *map)
 {
-    size_t n = 0;
-    f[n++] = line;
-    for (char *p = line; *p; p++) {
-        if (*p == '\n' || *p == '\r') {
-            *p = '\0';
-            break;
-        }
-        if (*p == ',') {
-            *p = '\0';
-            if (n < max)
-                f[n++] = p + 1;
-            else
-                n++;
-        }
-    }
-    return n;
-}
-
-static int map_columns(const rd_model *m, char **names, size_t ncols, size_t *map)
-{
-    size_t nf = rd_model_num_features(m);
+    size_t nf = rd_model_num_features(m), ncols = rd_csv_num_columns(c);
     if (!rd_model_feature_name(m, 0)) {
         if (ncols != nf) {
             cli_errorf("the model has %zu unnamed features but the input has %zu columns", nf, ncols);
@@ -70,63 +50,45 @@ static int map_columns(const rd_model *m, char **names, size_t ncols, size_t *ma
     }
     for (size_t j = 0; j < nf; j++) {
         const char *want = rd_model_feature_name(m, j);
-        size_t c = 0;
-        while (c < ncols && (!names[c] || !want || strcmp(names[c], want) != 0))
-            c++;
-        if (c == ncols) {
+        int col = want ? rd_csv_find(c, want) : -1;
+        if (col < 0) {
             cli_errorf("input has no column \"%s\" (feature %zu of the model)", want, j);
             return CLI_INVALID_INPUT;
         }
-        map[j] = c;
+        map[j] = (size_t)col;
     }
     return CLI_OK;
 }
 
-static int read_matrix(FILE *in, const char *name, const rd_model *m, struct matrix *mx)
+/* Read the whole CSV (rd_csv: quoting, blank lines, ragged rows by line) into mx. */
+static int read_matrix(rd_csv *c, const char *name, const rd_model *m, struct matrix *mx)
 {
-    size_t nf = rd_model_num_features(m), cap = 0, lineno = 1;
-    char *line = NULL, **fields = NULL;
+    size_t nf = rd_model_num_features(m);
     size_t *map = calloc(nf ? nf : 1, sizeof(*map));
-    int rc = CLI_OK;
-    ssize_t len = getline(&line, &cap, in);
-    if (len < 0 || !map) {
-        cli_errorf("%s: empty input (a header line is required)", name);
-        rc = CLI_INVALID_INPUT;
-        goto done;
-    }
-    size_t maxf = 1;
-    for (ssize_t i = 0; i < len; i++)
-        maxf += line[i] == ',';
-    fields = calloc(maxf, sizeof(*fields));
-    char *header = strdup(line);
-    if (!fields || !header) {
-        free(header);
-        rc = CLI_IO;
-        goto done;
-    }
-    size_t ncols = split_csv(header, fields, maxf);
-    rc = map_columns(m, fields, ncols, map);
-    free(header);
-    bool tty = isatty(STDERR_FILENO);
-    while (rc == CLI_OK && (len = getline(&line, &cap, in)) >= 0) {
-        lineno++;
-        if (len == 0 || line[0] == '\n' || (line[0] == '\r' && line[1] == '\n'))
-            continue;
-        if (split_csv(line, fields, maxf) != ncols) {
-            cli_errorf("%s:%zu: expected %zu fields", name, lineno, ncols);
-            rc = CLI_INVALID_INPUT;
+    if (!map)
+        return CLI_IO;
+    int rc = map_columns(m, c, map);
+    cli_progress bar;
+    cli_progress_init(&bar, "riskd predict: reading");
+    char **fields;
+    rd_err err;
+    int got;
+    while (rc == CLI_OK && (got = rd_csv_next(c, &fields, &err)) != 0) {
+        if (got < 0) {
+            cli_errorf("%s:%zu: %s", name, rd_csv_line(c), err.msg);
+            rc = got == RD_EIO ? CLI_IO : CLI_INVALID_INPUT;
             break;
         }
         if (mx->rows == mx->cap_rows) {
-            size_t c = mx->cap_rows ? mx->cap_rows * 2 : 1024;
-            double *x = realloc(mx->x, c * (nf ? nf : 1) * sizeof(double));
+            size_t cap = mx->cap_rows ? mx->cap_rows * 2 : 1024;
+            double *x = realloc(mx->x, cap * (nf ? nf : 1) * sizeof(double));
             if (!x) {
                 cli_errorf("out of memory at row %zu", mx->rows);
                 rc = CLI_IO;
                 break;
             }
             mx->x = x;
-            mx->cap_rows = c;
+            mx->cap_rows = cap;
         }
         double *row = mx->x + mx->rows * nf;
         for (size_t j = 0; j < nf && rc == CLI_OK; j++) {
@@ -139,20 +101,16 @@ static int read_matrix(FILE *in, const char *name, const rd_model *m, struct mat
             errno = 0;
             row[j] = strtod(s, &end);
             if (*end || end == s || !isfinite(row[j])) {
-                cli_errorf("%s:%zu: column \"%s\": \"%s\" is not a finite number", name, lineno,
+                cli_errorf("%s:%zu: column \"%s\": \"%s\" is not a finite number", name, rd_csv_line(c),
                            rd_model_feature_name(m, j) ? rd_model_feature_name(m, j) : "?", s);
                 rc = CLI_INVALID_INPUT;
             }
         }
         mx->rows++;
-        if (tty && mx->rows % 100000 == 0)
-            fprintf(stderr, "\rriskd predict: read %zu rows", mx->rows);
+        if (mx->rows % 4096 == 0)
+            cli_progress_update(&bar, rd_csv_offset(c), rd_csv_size(c), "bytes");
     }
-    if (tty && mx->rows >= 100000)
-        fprintf(stderr, "\rriskd predict: read %zu rows\n", mx->rows);
-done:
-    free(line);
-    free(fields);
+    cli_progress_end(&bar);
     free(map);
     return rc;
 }
@@ -232,17 +190,16 @@ int cmd_predict(int argc, char **argv)
         cli_errorf("%s", err.msg);
         return cli_exit_for(err.code);
     }
-    FILE *in = strcmp(inp, "-") ? fopen(inp, "r") : stdin;
+    rd_csv *in;
     struct matrix mx = {.cols = rd_model_num_features(m)};
     double *pred = NULL;
     int rc = CLI_OK;
-    if (!in) {
-        cli_errorf("%s: %s", inp, strerror(errno));
-        rc = CLI_IO;
+    if (rd_csv_open(inp, &in, &err) != RD_OK) {
+        cli_errorf("%s", err.msg);
+        rc = cli_exit_for(err.code);
     } else {
-        rc = read_matrix(in, inp, m, &mx);
-        if (in != stdin)
-            fclose(in);
+        rc = read_matrix(in, strcmp(inp, "-") ? inp : "stdin", m, &mx);
+        rd_csv_close(in);
     }
     if (rc == CLI_OK) {
         pred = malloc((mx.rows ? mx.rows : 1) * rd_model_num_outputs(m, kind) * sizeof(double));

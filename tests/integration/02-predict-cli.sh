@@ -30,7 +30,7 @@ printf 'a,b\n1,2\n1,abc\n' >"$T/bad.csv"
 check "non-numeric value names its line" 1 $? 'bad.csv:3: column "b": "abc" is not a finite number' "$T/out"
 printf 'a,b\n1,2,3\n' >"$T/ragged.csv"
 "$BIN" predict --model "$T/m.json" --in "$T/ragged.csv" --out - >"$T/out" 2>&1
-check "ragged row" 1 $? "expected 2 fields" "$T/out"
+check "ragged row" 1 $? "3 fields, the header has 2" "$T/out"
 printf '{"learner":' >"$T/trunc.json"
 "$BIN" predict --model "$T/trunc.json" --in "$T/x.csv" --out - >"$T/out" 2>&1
 check "truncated model" 1 $? "trunc.json: line 1, column 12: unexpected end of input" "$T/out"

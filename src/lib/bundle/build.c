@@ -151,7 +151,7 @@ static int gather_row(gather *g, const rd_bundle *b, const rd_csv *csv, char **f
     if (nc > 128 && !(m = rd_malloc(nc * sizeof(rd_member))))
         return rd_err_set(err, RD_ENOMEM, "out of memory");
     rd_value rec;
-    rd_csv_record(csv, m, &rec);
+    rd_bundle_csv_record(csv, f, m, &rec);
     rd_score sc;
     int rc = rd_bundle_score(b, &rec, 0, &sc, err);
     if (m != stack_m)

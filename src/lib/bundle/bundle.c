@@ -545,6 +545,15 @@ int rd_bundle_score(const rd_bundle *b, const rd_value *record, size_t k, rd_sco
     return rc;
 }
 
+void rd_bundle_csv_record(const rd_csv *c, char **fields, rd_member *members, rd_value *out)
+{
+    size_t n = rd_csv_num_columns(c);
+    for (size_t i = 0; i < n; i++)
+        members[i] = (rd_member){rd_csv_column(c, i), (uint32_t)strlen(rd_csv_column(c, i)),
+                                 rd_value_string(fields[i], (uint32_t)strlen(fields[i]))};
+    *out = (rd_value){.type = RD_VOBJECT, .len = (uint32_t)n, .u.members = members};
+}
+
 /* ---------------------------------------------------------------- verify */
 
 static bool same_score(const rd_bundle *b, double got, double want)

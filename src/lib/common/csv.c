@@ -234,11 +234,3 @@ int rd_csv_next(rd_csv *c, char ***fields, rd_err *err)
     *fields = c->fields;
     return 1;
 }
-
-void rd_csv_record(const rd_csv *c, rd_member *members, rd_value *out)
-{
-    for (size_t i = 0; i < c->ncols; i++)
-        members[i] = (rd_member){c->names[i], (uint32_t)strlen(c->names[i]),
-                                 rd_value_string(c->fields[i], (uint32_t)strlen(c->fields[i]))};
-    *out = (rd_value){.type = RD_VOBJECT, .len = (uint32_t)c->ncols, .u.members = members};
-}

@@ -32,8 +32,10 @@ int rd_model_load_json(const char *json, size_t len, rd_model **out, rd_err *err
     rd_arena_init(&a, 0);
     rd_value root;
     rd_err scratch;
-    if (rd_json_parse(json, len, NULL, &a, &root, &scratch) == RD_OK && root.type == RD_VOBJECT &&
-        rd__linear_type(&root))
+    int prc = rd_json_parse(json, len, NULL, &a, &root, &scratch);
+    if (prc == RD_ENOMEM) /* the XGBoost loader's complaint may be about a model it never saw whole */
+        rc = rd_err_set(err, RD_ENOMEM, "out of memory");
+    else if (prc == RD_OK && root.type == RD_VOBJECT && rd__linear_type(&root))
         rc = rd__linear_load(&root, out, err);
     rd_arena_deinit(&a);
     return rc;
