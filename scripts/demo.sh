@@ -66,7 +66,7 @@ for version in 1.0 1.1; do
     name=credit_xgb_v$version
     src=examples/models/$name
     out=$bundles/$name
-    inputs=("$src/model.json" "$src/pipeline.json" "$data")
+    inputs=("$src/model.json" "$src/pipeline.json" "$src/fallback.json" "$data")
     for f in "${inputs[@]}"; do
         [ -f "$f" ] || die "$f is missing (examples/train.py writes the models)"
     done
@@ -82,7 +82,8 @@ for version in 1.0 1.1; do
         [ -d "$out" ] && echo "$out is out of date: rebuilding it"
         rm -rf "$out"
         "$bin" bundle build --name "$name" --model "$src/model.json" --pipeline "$src/pipeline.json" \
-            --data "$data" --label Status --positive bad --created-by "make demo" --out "$out"
+            --data "$data" --label Status --positive bad --fallback "$src/fallback.json" \
+            --created-by "make demo" --out "$out"
     fi
     "$bin" bundle verify "$out"
     "$bin" bundle inspect "$out" | sed -n 's/^metrics *\(.*\)/  training metrics (all rows): \1/p'
@@ -194,6 +195,16 @@ heading "POST /v1/score/batch: two applications in one call (app-1005 falls in t
 shown "$cj -d @$requests/score-batch.json $url/v1/score/batch"
 http 200 POST /v1/score/batch "${json[@]}" --data-binary "@$requests/score-batch.json"
 
+# ---------------------------------------------------------------- shadow
+heading "shadow: the challenger scored every customer request above off the callers' clock"
+shown "curl -s $url/metrics | grep riskd_shadow"
+for _ in $(seq 50); do # the shadow queue drains in a few milliseconds
+    curl -s --noproxy '*' "$url/metrics" | grep -q '^riskd_shadow_pending 0' && break
+    sleep 0.1
+done
+curl -s --noproxy '*' "$url/metrics" | grep -E '^riskd_shadow_(scores_total|agreement_ratio|swaps_total|dropped_total)' ||
+    { printf '%sno shadow metrics%s\n' "$red" "$reset"; unexpected=$((unexpected + 1)); }
+
 # ---------------------------------------------------------------- OFREP
 ofrep() { # HEADING FLAG CONTEXT [EXPECTED]
     heading "$1"
@@ -244,6 +255,33 @@ fi
 grep -E '^(# (HELP|TYPE) )?riskd_(http_requests_total|scores_total|flag_evaluations_total)[{ ]' "$tmp/body" ||
     head -n 20 "$tmp/body"
 echo "... ($(wc -l <"$tmp/body") lines in all: latency and score histograms, reloads, uptime)"
+
+# ---------------------------------------------------------------- a slow model: deadline + fallback
+heading "a drill: a second server with 1 s of delay injected into both models, and a 100 ms deadline"
+shown "$bin serve --config $conf --listen 127.0.0.1:0 --deadline-ms 100 --fault credit_xgb_v1.0:delay_ms=1000 --fault credit_xgb_v1.1:delay_ms=1000"
+"$bin" serve --config "$conf" --listen 127.0.0.1:0 --data-dir "$tmp/drill" --deadline-ms 100 \
+    --fault credit_xgb_v1.0:delay_ms=1000 --fault credit_xgb_v1.1:delay_ms=1000 >"$tmp/drill.out" 2>"$demo/drill.log" &
+drill=$!
+durl=''
+for _ in $(seq 150); do
+    durl=$(sed -n 's|.*listening on \(http://[^ /]*\).*|\1|p' "$tmp/drill.out" | head -n 1)
+    [ -n "$durl" ] && break
+    sleep 0.1
+done
+if [ -n "$durl" ]; then
+    shown "$cj -d @$requests/score-high-risk.json $durl/v1/score"
+    code=$(curl -s --noproxy '*' --max-time 10 -o "$tmp/body" -w '%{http_code}' "${json[@]}" \
+        --data-binary "@$requests/score-high-risk.json" "$durl/v1/score")
+    echo "HTTP $code: answered by the bundle's fallback rules within the deadline, not after the delay"
+    pretty <"$tmp/body"
+    grep -q '"fallback_reason":"timeout"' "$tmp/body" ||
+        { printf '%sexpected a fallback answer%s\n' "$red" "$reset"; unexpected=$((unexpected + 1)); }
+else
+    printf '%sthe drill server did not start (see %s)%s\n' "$red" "$demo/drill.log" "$reset"
+    unexpected=$((unexpected + 1))
+fi
+kill -TERM "$drill" 2>/dev/null || true
+wait "$drill" 2>/dev/null || true
 
 # ---------------------------------------------------------------- what next
 heading "try more"

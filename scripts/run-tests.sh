@@ -35,14 +35,21 @@ count() {
     echo "$p $f $s"
 }
 
+# A suite that hangs is stopped after SUITE_TIMEOUT seconds (then killed 10 s later) and
+# counted as failed, so one stuck test cannot take the whole run past CI's limit.
+SUITE_TIMEOUT=${RISKD_SUITE_TIMEOUT:-420}
+
 run_suite() {
     local name=$1
     shift
     local log="$LOGS/$name.log"
     mkdir -p "$(dirname "$log")"
     local t0=$SECONDS
-    "$@" >"$log" 2>&1
+    timeout --kill-after=10 "$SUITE_TIMEOUT" "$@" >"$log" 2>&1
     local rc=$?
+    if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+        echo "TIMEOUT: $name ran past ${SUITE_TIMEOUT}s" >>"$log"
+    fi
     read -r p f s < <(count "$log" "$rc")
     total_pass=$((total_pass + p))
     total_fail=$((total_fail + f))
@@ -81,6 +88,8 @@ done
 # The service under ThreadSanitizer: worker threads, snapshot swaps and metrics under load.
 export TSAN_OPTIONS=halt_on_error=1
 run_suite "integration/tsan/04-serve" env RISKD_BIN="$ROOT/build/tsan/riskd" bash tests/integration/04-serve.sh
+# ... and the decision path: shadow workers, breakers shared by the HTTP threads.
+run_suite "integration/tsan/05-decide" env RISKD_BIN="$ROOT/build/tsan/riskd" bash tests/integration/05-decide.sh
 
 # The fuzz corpora replayed through the libFuzzer builds (ASan+UBSan): no crash, no leak.
 for f in build/fuzz/fuzz_*; do
