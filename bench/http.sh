@@ -26,6 +26,8 @@
 #   BENCH_HTTP_OFREP_RATE_CONNS=1000
 #   BENCH_HTTP_SCORE_CONNS="1 64 1000"       BENCH_HTTP_SCORE_RATES="100 2000" at
 #   BENCH_HTTP_SCORE_RATE_CONNS=64
+#   BENCH_HTTP_SHADOW_ROUNDS=3   shadow on vs off: interleaved rounds (median and spread)
+#   BENCH_HTTP_SHADOW_RATE=1000  the fixed rate of the shadow section, at 64 connections
 #   RISKD_SHARED=../shared       the shared data (the score section is skipped without it)
 #   RISKD_BIN=build/riskd
 set -euo pipefail
@@ -40,6 +42,8 @@ ofrep_rate_conns=${BENCH_HTTP_OFREP_RATE_CONNS:-1000}
 score_conns=${BENCH_HTTP_SCORE_CONNS:-1 64 1000}
 score_rates=${BENCH_HTTP_SCORE_RATES:-100 2000}
 score_rate_conns=${BENCH_HTTP_SCORE_RATE_CONNS:-64}
+shadow_rounds=${BENCH_HTTP_SHADOW_ROUNDS:-3}
+shadow_rate=${BENCH_HTTP_SHADOW_RATE:-1000}
 SHARED=${RISKD_SHARED:-../shared}
 RISKD=${RISKD_BIN:-build/riskd}
 PY=/usr/bin/python3
@@ -336,3 +340,56 @@ echo "FastAPI 0.92 + uvicorn 0.17 (uvloop, httptools; 2 workers, each on its own
 echo "+ pandas + XGBoost 1.7.4 predict_proba and pred_contribs (bench/peers/score_fastapi.py)"
 echo
 node bench/report_http.mjs "$results" score
+
+# ------------------------------------------------------------------ /v1/score with a shadow
+# The same service twice, the second with one shadow model (a second bundle of the same
+# model, listed by the shadow flag for every request): what shadow scoring costs the primary.
+# Closed loop and a fixed rate at 64 connections; the shadow server's dropped shadow work
+# (its queue full) is read from /metrics after each run and printed beside the figures.
+shadow_dir=$out/shadow-bundles
+if [ ! -f "$shadow_dir/credit_xgb_v1.1/manifest.json" ]; then
+    rm -rf "$shadow_dir"
+    mkdir -p "$shadow_dir"
+    cp -r "$bundle" "$shadow_dir/credit_xgb_v1.0"
+    "$RISKD" bundle build --name credit_xgb_v1.1 --model "$model" --pipeline "$spec" --data "$data" \
+        --label Status --positive bad --out "$shadow_dir/credit_xgb_v1.1" >&2
+fi
+cat >"$out/shadow-flags.json" <<'J'
+{"flags":{
+ "model-route":{"state":"ENABLED","variants":{"champion":"credit_xgb_v1.0"},"defaultVariant":"champion"},
+ "model-shadow":{"state":"ENABLED","variants":{"on":{"bundles":["credit_xgb_v1.1"]},"off":{"bundles":[]}},
+   "defaultVariant":"on"}}}
+J
+start_riskd riskd-noshadow --bundles "$shadow_dir" --flags "$out/shadow-flags.json"
+off_url=$riskd_url off_pid=$riskd_pid
+start_riskd riskd-shadow --bundles "$shadow_dir" --flags "$out/shadow-flags.json" --shadow-flag model-shadow
+on_url=$riskd_url on_pid=$riskd_pid
+warm bench/http/score.lua "$off_url$spath" "$bodies"
+warm bench/http/score.lua "$on_url$spath" "$bodies"
+dropped() { curl -s "$on_url/metrics" | sed -n 's/^riskd_shadow_dropped_total \([0-9]*\)$/\1/p'; }
+shadow_run() { # ROUND MODE RATE
+    local before
+    before=$(dropped)
+    run shadow riskd+shadow "$on_pid" "$2" 64 "$3" bench/http/score.lua "$on_url$spath" "$bodies"
+    echo "{\"section\":\"shadow-drops\",\"round\":$1,\"mode\":\"$2\",\"dropped\":$(($(dropped) - before))}" >>"$results"
+}
+for r in $(seq "$shadow_rounds"); do
+    for m in closed rate; do
+        rate=
+        [ "$m" = rate ] && rate=$shadow_rate
+        if [ $((r % 2)) = 0 ]; then
+            run shadow riskd "$off_pid" "$m" 64 "$rate" bench/http/score.lua "$off_url$spath" "$bodies"
+            shadow_run "$r" "$m" "$rate"
+        else
+            shadow_run "$r" "$m" "$rate"
+            run shadow riskd "$off_pid" "$m" 64 "$rate" bench/http/score.lua "$off_url$spath" "$bodies"
+        fi
+    done
+done
+progress ''
+cleanup
+echo
+echo "/v1/score with one shadow model (the same 300-tree model as a second bundle, every request) vs"
+echo "without, 64 connections, median of $shadow_rounds interleaved rounds [min-max]"
+echo
+node bench/report_shadow.mjs "$results"

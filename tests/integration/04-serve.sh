@@ -40,27 +40,7 @@ J
 }
 flags_v1 champion >"$T/flags.json"
 
-# ---- helpers
-PID=
-U=
-start() { # args to riskd serve; waits for "listening on" with a deadline
-    : >"$T/serve.out"
-    "$BIN" serve --listen 127.0.0.1:0 --data-dir "$T/data" "$@" >"$T/serve.out" 2>>"$T/serve.err" &
-    PID=$!
-    for _ in $(seq 1 200); do
-        U=$(sed -n 's/^listening on //p' "$T/serve.out")
-        [ -n "$U" ] && return 0
-        kill -0 "$PID" 2>/dev/null || break
-        sleep 0.05
-    done
-    echo "server did not start:"
-    cat "$T/serve.err"
-    return 1
-}
-stop() { # SIGTERM; returns the exit status
-    kill -TERM "$PID"
-    wait "$PID"
-}
+# ---- helpers (start and stop: lib.sh)
 # req NAME WANT_STATUS METHOD PATH [BODY [CONTENT_TYPE]] [-- extra curl args]: body in $T/r, headers in $T/h
 req() {
     local name=$1 want=$2 method=$3 path=$4 body= ct=application/json

@@ -48,27 +48,7 @@ cat >"$T/flags.json" <<'J'
    "defaultVariant":"on","targeting":{"if":[{"==":[{"var":"segment"},"quiet"]},"off",null]}}}}
 J
 
-PID=
-U=
-start() { # args to riskd serve; waits for "listening on"
-    : >"$T/serve.out"
-    "$BIN" serve --listen 127.0.0.1:0 --data-dir "$T/data" --flags "$T/flags.json" --bundles "$T/bundles" \
-        "$@" >"$T/serve.out" 2>>"$T/serve.err" &
-    PID=$!
-    for _ in $(seq 1 400); do
-        U=$(sed -n 's/^listening on //p' "$T/serve.out")
-        [ -n "$U" ] && return 0
-        kill -0 "$PID" 2>/dev/null || break
-        sleep 0.05
-    done
-    echo "server did not start:"
-    tail -5 "$T/serve.err"
-    return 1
-}
-stop() {
-    kill -TERM "$PID"
-    wait "$PID"
-}
+serve() { start --flags "$T/flags.json" --bundles "$T/bundles" "$@"; } # start, stop: lib.sh
 score() { # BODY [CONTEXT]: POST /v1/score, body in $T/r, status echoed
     curl -s -o "$T/r" -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "$1" "$U/v1/score"
 }
@@ -77,7 +57,7 @@ metric() { # NAME{LABELS} (a literal prefix of the line): its value, or "" when 
 }
 
 # ---- shadow: every primary answered; the shadow's counts equal the offline comparison
-start --shadow-flag model-shadow --shadow-threads 2 || exit 1
+serve --shadow-flag model-shadow --shadow-threads 2 || exit 1
 python3 - "$T/data.csv" >"$T/batch.json" <<'P'
 import csv, json, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
@@ -117,7 +97,7 @@ stop
 check "stop" 0 $?
 
 # ---- deadline: a delay past it is cut off and the fallback rules answer, before the delay ends
-start --deadline-ms 100 --fallback "$T/fb-service.json" --fault demo_lr_v1.1:delay_ms=3000 || exit 1
+serve --deadline-ms 100 --fallback "$T/fb-service.json" --fault demo_lr_v1.1:delay_ms=3000 || exit 1
 grep -q 'FAULT INJECTION' "$T/serve.err"; check "the fault is logged loudly at start" 0 $?
 curl -s "$U/ready" >"$T/r"
 grep -q '"name":"demo_lr_v1.1","breaker":"closed","fallback_rules":"service","deadline_ms":null,"fault":"delay_ms=3000"' "$T/r"
@@ -142,7 +122,7 @@ check "fallbacks counted by reason" 1 "$(metric 'riskd_fallback_total{bundle="de
 stop
 
 # ---- breaker: failures open it, fallback answers at once, half-open trials, re-open, close
-start --fault demo_lr_v1.0:error_rate=1,for_ms=6000 --breaker-min-calls 4 --breaker-open-ms 1000 \
+serve --fault demo_lr_v1.0:error_rate=1,for_ms=6000 --breaker-min-calls 4 --breaker-open-ms 1000 \
     --breaker-half-open-calls 2 || exit 1
 started=$(date +%s%N)
 B='bundle="demo_lr_v1.0"'
@@ -199,7 +179,7 @@ check "a fault spec with an unknown setting is refused" 1 $? 'unknown setting' "
 check "an unknown breaker mode is refused" 1 $? 'breaker must be window, consecutive or off' "$T/out"
 
 # a reload that would break the shadow flag is refused; the last good snapshot keeps serving
-start --shadow-flag model-shadow --reload-interval-ms 100 || exit 1
+serve --shadow-flag model-shadow --reload-interval-ms 100 || exit 1
 cp "$T/flags-bad.json" "$T/flags.json.new" && mv "$T/flags.json.new" "$T/flags.json"
 for _ in $(seq 1 100); do
     [ "$(metric 'riskd_reloads_total{what="flags",result="refused"}')" = 1 ] && break
@@ -211,11 +191,11 @@ check "the last good snapshot keeps serving" 200 "$code"
 stop
 
 # ---- the textbook service's route, off unless compat_routes
-start || exit 1
+serve || exit 1
 code=$(curl -s -o "$T/r" -w '%{http_code}' -H 'Content-Type: application/json' --data-binary '{"loan_id":"L1","features":{"age":40}}' "$U/score")
 check "POST /score is off by default" 404 "$code"
 stop
-start --compat-routes || exit 1
+serve --compat-routes || exit 1
 code=$(curl -s -o "$T/r" -w '%{http_code}' -H 'Content-Type: application/json' \
     --data-binary '{"loan_id":"L1","features":{"age":30,"home":"rent"}}' "$U/score")
 check "POST /score with compat_routes" 200 "$code"

@@ -41,3 +41,27 @@ J
         done
     } >"$T/data.csv"
 }
+
+# start ARGS...: riskd serve on a kernel-chosen port with ARGS, its URL in $U and its pid in
+# $PID once it prints "listening on" (10 s at most under the sanitizers); stop: SIGTERM, and
+# the exit status.
+PID=
+U=
+start() {
+    : >"$T/serve.out"
+    "$BIN" serve --listen 127.0.0.1:0 --data-dir "$T/data" "$@" >"$T/serve.out" 2>>"$T/serve.err" &
+    PID=$!
+    for _ in $(seq 1 200); do
+        U=$(sed -n 's/^listening on //p' "$T/serve.out")
+        [ -n "$U" ] && return 0
+        kill -0 "$PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "server did not start:"
+    tail -n 20 "$T/serve.err"
+    return 1
+}
+stop() {
+    kill -TERM "$PID"
+    wait "$PID"
+}

@@ -18,6 +18,8 @@
 #include "riskd/decide.h"
 #include "riskd/json.h"
 
+#include "fixture.h"
+
 #define MS 1000000LL
 
 /* ------------------------------------------------------------------ helpers */
@@ -280,63 +282,18 @@ static void test_faults(void **state)
 
 /* ------------------------------------------------------------------ rd_decide */
 
-static char dir[64];
-
-static void put(const char *name, const char *text)
-{
-    char path[160];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-/* Two logistic regressions on the same pipeline; b_lr_v1.1 scores higher for everyone. */
-static rd_bundle *build(const char *name, const char *model, const char *fallback)
-{
-    char out[160];
-    snprintf(out, sizeof out, "%s/%s", dir, name);
-    char m[160], p[160], d[160], fb[160];
-    snprintf(m, sizeof m, "%s/%s", dir, model);
-    snprintf(p, sizeof p, "%s/pipe.json", dir);
-    snprintf(d, sizeof d, "%s/data.csv", dir);
-    snprintf(fb, sizeof fb, "%s/%s", dir, fallback ? fallback : "");
-    rd_bundle_build_opts o = {.name = name, .model_path = m, .pipeline_path = p, .data_path = d, .label = "bad",
-                              .out_dir = out, .created_by = "test", .samples = 3, .reasons = 2,
-                              .fallback_path = fallback ? fb : NULL,
-                              .risk_bands = "[{\"level\":\"low\",\"min\":null,\"max\":0.5,\"decision\":\"approve\"},"
-                                            "{\"level\":\"high\",\"min\":0.5,\"max\":null,\"decision\":\"reject\"}]"};
-    rd_err err;
-    if (rd_bundle_build(&o, &err) != RD_OK)
-        fail_msg("build %s: %s", name, err.msg);
-    rd_bundle *b;
-    assert_int_equal(rd_bundle_load(out, &b, &err), RD_OK);
-    return b;
-}
-
 static rd_slot *slots[2];
 static rd_flagset *flags;
 
 static int setup(void **state)
 {
     (void)state;
-    strcpy(dir, "/tmp/riskd-decide-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    put("lr.json", "{\"type\":\"logistic_regression\",\"features\":[\"age\",\"home=own\"],\"coef\":[-0.05,-0.8],"
-                   "\"intercept\":1.0,\"means\":[40,0.5]}");
-    put("lr2.json", "{\"type\":\"logistic_regression\",\"features\":[\"age\",\"home=own\"],\"coef\":[-0.02,-0.5],"
-                    "\"intercept\":1.0,\"means\":[40,0.5]}");
-    put("pipe.json", "{\"inputs\":[{\"name\":\"age\",\"type\":\"number\",\"min\":18,\"max\":120},{\"name\":\"home\","
-                     "\"type\":\"category\",\"levels\":[\"own\",\"rent\"]}],\"features\":[{\"name\":\"age\",\"source\":"
-                     "\"age\",\"kind\":\"numeric\"},{\"name\":\"home=own\",\"source\":\"home\",\"kind\":\"one_hot\","
-                     "\"level\":\"own\"}]}");
-    put("data.csv", "age,home,bad\n20,own,1\n30,rent,0\n40,own,0\n50,rent,1\n60,own,0\n70,rent,0\n");
+    fixture_new();
     put("fb.json", "{\"version\":\"b1\",\"rules\":[{\"risk_level\":\"high\",\"decision\":\"review\",\"reason\":"
                    "\"FB_BUNDLE\"}]}");
     rd_err err;
-    assert_int_equal(rd_slot_new(build("b_lr_v1.0", "lr.json", "fb.json"), NULL, NULL, NULL, &slots[0], &err), RD_OK);
-    assert_int_equal(rd_slot_new(build("b_lr_v1.1", "lr2.json", NULL), NULL, NULL, NULL, &slots[1], &err), RD_OK);
+    assert_int_equal(rd_slot_new(fixture_bundle("b_lr_v1.0", "lr.json", "fb.json", 0), NULL, NULL, NULL, &slots[0], &err), RD_OK);
+    assert_int_equal(rd_slot_new(fixture_bundle("b_lr_v1.1", "lr2.json", NULL, 0), NULL, NULL, NULL, &slots[1], &err), RD_OK);
     const char *fs = "{\"flags\":{"
                      "\"route\":{\"state\":\"ENABLED\",\"variants\":{\"a\":\"b_lr_v1.0\",\"b\":\"b_lr_v1.1\",\"none\":\"\"},"
                      "\"defaultVariant\":\"a\",\"targeting\":{\"if\":[{\"==\":[{\"var\":\"seg\"},\"staff\"]},\"b\","
@@ -358,9 +315,7 @@ static int teardown(void **state)
     rd_slot_unref(slots[0]);
     rd_slot_unref(slots[1]);
     rd_flagset_unref(flags);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    fixture_free();
     return 0;
 }
 

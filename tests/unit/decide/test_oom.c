@@ -16,6 +16,8 @@
 #include "riskd/decide.h"
 #include "riskd/json.h"
 
+#include "fixture.h"
+
 struct failing {
     size_t n, fail_at;
 };
@@ -101,18 +103,6 @@ static int load_bundle(void *ud, void **out, rd_err *err)
 }
 static void free_bundle(void *p) { rd_bundle_free(p); }
 
-static char dir[64];
-
-static void put(const char *name, const char *s)
-{
-    char path[160];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(s, f);
-    fclose(f);
-}
-
 static const char fallback_json[] =
     "{\"version\":\"v1\",\"rules\":[{\"name\":\"young\",\"when\":{\"and\":[{\"<\":[{\"var\":\"features.age\"},25]},"
     "{\"in\":[{\"var\":\"context.segment\"},[\"web\",\"app\"]]}]},\"score\":0.9,\"risk_level\":\"high\","
@@ -122,37 +112,16 @@ static const char fallback_json[] =
 static int setup(void **state)
 {
     (void)state;
-    strcpy(dir, "/tmp/riskd-oom-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    put("lr.json", "{\"type\":\"logistic_regression\",\"features\":[\"age\",\"home=own\"],\"coef\":[-0.05,-0.8],"
-                   "\"intercept\":1.0,\"means\":[40,0.5]}");
-    put("pipe.json", "{\"inputs\":[{\"name\":\"age\",\"type\":\"number\",\"min\":18,\"max\":120},{\"name\":\"home\","
-                     "\"type\":\"category\",\"levels\":[\"own\",\"rent\"]}],\"features\":[{\"name\":\"age\",\"source\":"
-                     "\"age\",\"kind\":\"numeric\"},{\"name\":\"home=own\",\"source\":\"home\",\"kind\":\"one_hot\","
-                     "\"level\":\"own\"}]}");
-    put("data.csv", "age,home,bad\n20,own,1\n30,rent,0\n40,own,0\n50,rent,1\n60,own,0\n70,rent,0\n");
+    fixture_new();
     put("fb.json", fallback_json);
-    char m[160], p[160], d[160], fb[160], out[160];
-    snprintf(m, sizeof m, "%s/lr.json", dir);
-    snprintf(p, sizeof p, "%s/pipe.json", dir);
-    snprintf(d, sizeof d, "%s/data.csv", dir);
-    snprintf(fb, sizeof fb, "%s/fb.json", dir);
-    snprintf(out, sizeof out, "%s/b_lr_v1.0", dir);
-    rd_bundle_build_opts o = {.name = "b_lr_v1.0", .model_path = m, .pipeline_path = p, .data_path = d,
-                              .label = "bad", .out_dir = out, .created_by = "t", .samples = 3, .reasons = 2,
-                              .fallback_path = fb, .deadline_ms = 50};
-    rd_err err;
-    if (rd_bundle_build(&o, &err) != RD_OK)
-        fail_msg("build: %s", err.msg);
+    rd_bundle_free(fixture_bundle("b_lr_v1.0", "lr.json", "fb.json", 50));
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    fixture_free();
     return 0;
 }
 
