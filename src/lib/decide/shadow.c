@@ -6,8 +6,13 @@
  * it is done even if a reload replaced them; a job owns copies of the row (and of the raw
  * features when a shadow prepares them differently), never the request's memory. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "decide_int.h"
 #include "riskd/clock.h"
@@ -42,7 +47,7 @@ struct rd_shadow {
     pthread_cond_t cond;
     job **queue;
     size_t cap, head, count;
-    size_t busy;
+    size_t busy, waiting;
     bool stop;
     pthread_t *threads;
     int nthreads;
@@ -137,13 +142,27 @@ static void run_job(rd_shadow *s, job *j)
     }
 }
 
+/* Shadow work runs only on CPU the primaries leave idle: SCHED_IDLE (else the lowest nice).
+ * On a saturated machine the queue then fills and sheds shadow work (counted) instead of
+ * taking cycles from the decisions callers wait for. */
+static void lower_priority(void)
+{
+    struct sched_param sp = {0};
+    if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) != 0)
+        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+}
+
 static void *worker(void *ud)
 {
     rd_shadow *s = ud;
+    lower_priority();
     pthread_mutex_lock(&s->lock);
     for (;;) {
-        while (!s->count && !s->stop)
+        while (!s->count && !s->stop) {
+            s->waiting++;
             pthread_cond_wait(&s->cond, &s->lock);
+            s->waiting--;
+        }
         if (!s->count)
             break; /* stopping, and the queue is empty */
         job *j = s->queue[s->head];
@@ -260,7 +279,8 @@ bool rd_shadow_submit(rd_shadow *s, const rd_decider *d, const rd_decision *dec,
         if (s->count < s->cap && !s->stop) {
             s->queue[(s->head + s->count) % s->cap] = j;
             s->count++;
-            pthread_cond_signal(&s->cond);
+            if (s->waiting) /* a worker that is busy, or waiting for a core, needs no wake-up */
+                pthread_cond_signal(&s->cond);
             queued = true;
         }
         pthread_mutex_unlock(&s->lock);
