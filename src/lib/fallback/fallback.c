@@ -66,7 +66,8 @@ static int check_vars(const rd_value *v, int depth, rd_err *err)
         if (!strcmp(m->key, "var")) {
             const rd_value *a = m->val.type == RD_VARRAY && m->val.len ? &m->val.u.items[0] : &m->val;
             if (a->type == RD_VSTRING && strncmp(a->u.s, "features.", 9) != 0 &&
-                strncmp(a->u.s, "context.", 8) != 0)
+                strncmp(a->u.s, "context.", 8) != 0 && strcmp(a->u.s, "features") != 0 &&
+                strcmp(a->u.s, "context") != 0)
                 return rd_err_set(err, RD_EINVAL,
                                   "when: {\"var\": \"%.64s\"} reads nothing: write features.NAME or "
                                   "context.NAME",
