@@ -73,7 +73,7 @@ static struct {
     error_series *errors;
     atomic_uint_fast64_t unknown_flag;
     route_stats routes[SRV_ROUTE_COUNT];
-    atomic_uint_fast64_t reloads[2][2]; /* [flags|bundles][refused|ok] */
+    atomic_uint_fast64_t reloads[3][2]; /* [flags|bundles|fallback][refused|ok] */
     double started;
 } M = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -217,7 +217,10 @@ void srv_metrics_fallback(const char *bundle, rd_fallback_reason why)
 }
 
 
-void srv_metrics_reload(const char *what, bool ok) { inc(&M.reloads[strcmp(what, "flags") != 0][ok]); }
+void srv_metrics_reload(const char *what, bool ok)
+{
+    inc(&M.reloads[!strcmp(what, "flags") ? 0 : !strcmp(what, "bundles") ? 1 : 2][ok]);
+}
 
 static void num(rd_buf *b, double v)
 {
@@ -493,11 +496,12 @@ void srv_metrics_render(rd_buf *b, const srv_snapshot *snap, rd_shadow *shadow, 
     pthread_mutex_unlock(&M.lock);
     render_breakers(b, snap);
     render_shadow(b, shadow);
-    rd_buf_puts(b, "# HELP riskd_reloads_total Reloads of the flag file and of bundles, by result.\n"
-                   "# TYPE riskd_reloads_total counter\n");
-    for (int w = 0; w < 2; w++)
+    rd_buf_puts(b, "# HELP riskd_reloads_total Reloads of the flag file, of bundles and of the service-wide "
+                   "fallback rules, by result.\n# TYPE riskd_reloads_total counter\n");
+    static const char *const what[] = {"flags", "bundles", "fallback"};
+    for (int w = 0; w < 3; w++)
         for (int ok = 0; ok < 2; ok++)
-            rd_buf_printf(b, "riskd_reloads_total{what=\"%s\",result=\"%s\"} %llu\n", w ? "bundles" : "flags",
+            rd_buf_printf(b, "riskd_reloads_total{what=\"%s\",result=\"%s\"} %llu\n", what[w],
                           ok ? "ok" : "refused", (unsigned long long)get(&M.reloads[w][ok]));
     rd_buf_printf(b,
                   "# HELP riskd_snapshot_generation Generation of the flags and bundles in force.\n"

@@ -25,6 +25,7 @@ struct srv_state {
     bool refused;       /* the last reload was refused: retry when anything changes */
     char *flags_seen;   /* fingerprint of the flag file last loaded or refused */
     char *bundles_seen; /* fingerprint of the bundle directory last loaded or refused */
+    char *fallback_seen; /* fingerprint of the service-wide fallback rules last loaded or refused */
 };
 
 /* ------------------------------------------------------------------ fingerprints */
@@ -378,6 +379,8 @@ int srv_state_new(const srv_config *cfg, srv_state **out, rd_err *err)
         st->flags_seen = file_fingerprint(cfg->flags);
     if (cfg->bundles[0])
         st->bundles_seen = dir_fingerprint(cfg->bundles, 1);
+    if (cfg->fallback[0])
+        st->fallback_seen = file_fingerprint(cfg->fallback);
     int refused = 0;
     srv_snapshot *s = build(st, NULL, true, true, &refused, err);
     if (s && refused) { /* at start, every bundle must load */
@@ -402,6 +405,7 @@ void srv_state_free(srv_state *st)
     rd_fallback_unref(st->fallback);
     rd_free(st->flags_seen);
     rd_free(st->bundles_seen);
+    rd_free(st->fallback_seen);
     pthread_mutex_destroy(&st->lock);
     rd_free(st);
 }
@@ -420,12 +424,35 @@ static bool changed(char **seen, char *now)
     return true;
 }
 
+/* The service-wide fallback rules, reloaded when their file changed: true when new rules
+ * were taken (the snapshot must be rebuilt with them). Rules that are refused are logged and
+ * counted, and the last good ones stay. */
+static bool reload_fallback(srv_state *st, bool force)
+{
+    const srv_config *cfg = st->cfg;
+    if (!cfg->fallback[0] || (!changed(&st->fallback_seen, file_fingerprint(cfg->fallback)) && !force))
+        return false;
+    rd_fallback *f;
+    rd_err e;
+    if (rd_fallback_load_file(cfg->fallback, &f, &e)) {
+        srv_log(SRV_ERROR, "fallback rules refused, the last good ones keep serving", "error", e.msg, "code",
+                rd_err_name(e.code), NULL);
+        srv_metrics_reload("fallback", false);
+        return false;
+    }
+    rd_fallback_unref(st->fallback);
+    st->fallback = f; /* only this thread polls: the snapshots in force hold their own reference */
+    srv_metrics_reload("fallback", true);
+    return true;
+}
+
 void srv_state_poll(srv_state *st, bool force)
 {
     const srv_config *cfg = st->cfg;
     bool fc = cfg->flags[0] && changed(&st->flags_seen, file_fingerprint(cfg->flags));
     bool bc = cfg->bundles[0] && changed(&st->bundles_seen, dir_fingerprint(cfg->bundles, 1));
-    if (!fc && !bc && !force)
+    bool rules = reload_fallback(st, force);
+    if (!fc && !bc && !force && !rules)
         return;
     /* After a refusal, any change retries both: a flag file refused for routing to a bundle
      * that was not there yet is good once the bundle arrives. */

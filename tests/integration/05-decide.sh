@@ -97,7 +97,8 @@ stop
 check "stop" 0 $?
 
 # ---- deadline: a delay past it is cut off and the fallback rules answer, before the delay ends
-serve --deadline-ms 100 --fallback "$T/fb-service.json" --fault demo_lr_v1.1:delay_ms=3000 || exit 1
+cp "$T/fb-service.json" "$T/fb-live.json"
+serve --deadline-ms 100 --fallback "$T/fb-live.json" --fault demo_lr_v1.1:delay_ms=3000 --reload-interval-ms 100 || exit 1
 grep -q 'FAULT INJECTION' "$T/serve.err"; check "the fault is logged loudly at start" 0 $?
 curl -s "$U/ready" >"$T/r"
 grep -q '"name":"demo_lr_v1.1","breaker":"closed","fallback_rules":"service","deadline_ms":null,"fault":"delay_ms=3000"' "$T/r"
@@ -119,6 +120,25 @@ grep -q '"source":"model"' "$T/r"; check "the champion is not slowed" 0 $?
 code=$(score '{"features":{"age":"forty"}}')
 check "a bad record is still the caller's error, not a fallback" 400 "$code"
 check "fallbacks counted by reason" 1 "$(metric 'riskd_fallback_total{bundle="demo_lr_v1.1",reason="timeout"}')"
+# the service-wide rules are reloaded when their file changes; broken ones are refused
+printf '{"rules":[{"risk_level":"low","decision":"approve","reason":"OOPS"}]}' >"$T/fb-next.json"
+mv "$T/fb-next.json" "$T/fb-live.json"
+for _ in $(seq 1 100); do
+    [ "$(metric 'riskd_reloads_total{what="fallback",result="refused"}')" = 1 ] && break
+    sleep 0.05
+done
+check "rules whose default approves are refused on reload" 1 "$(metric 'riskd_reloads_total{what="fallback",result="refused"}')"
+score '{"context":{"segment":"lost"},"features":{"age":40,"home":"own"}}' >/dev/null
+grep -q '"code":"FB_SERVICE"' "$T/r"; check "the last good rules keep answering" 0 $?
+sed 's/service-1/service-2/; s/FB_SERVICE/FB_SERVICE_2/' "$T/fb-service.json" >"$T/fb-next.json"
+mv "$T/fb-next.json" "$T/fb-live.json"
+for _ in $(seq 1 100); do
+    [ "$(metric 'riskd_reloads_total{what="fallback",result="ok"}')" = 1 ] && break
+    sleep 0.05
+done
+score '{"context":{"segment":"lost"},"features":{"age":40,"home":"own"}}' >/dev/null
+grep -q '"code":"FB_SERVICE_2"' "$T/r"; check "new rules are taken without a restart" 0 $?
+curl -s "$U/ready" | grep -q '"fallback_rules":"service-2"'; check "ready shows their version" 0 $?
 stop
 
 # ---- breaker: failures open it, fallback answers at once, half-open trials, re-open, close
