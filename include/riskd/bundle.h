@@ -66,10 +66,11 @@ RD_API int rd_bundle_score(const rd_bundle *b, const rd_value *record, size_t k,
  * record the pipeline refuses: the caller's fault); rd_bundle_score_prepared predicts, bands
  * and explains x, keeping out->report as prepare left it. deadline: monotonic ns (0: none);
  * RD_ETIMEOUT when it passes, RD_ENOMEM (the model's fault), RD_EINVAL for an output or impact
- * that is not a finite number (inputs at the edge of the doubles: the record's fault). rd_bundle_score is the two in one. */
+ * that is not a finite number (inputs at the edge of the doubles: the record's fault). rd_bundle_score is the
+ * two in one. */
 RD_API size_t rd_bundle_num_features(const rd_bundle *b);
-RD_API int rd_bundle_prepare(const rd_bundle *b, const rd_value *record, double *x, rd_pipeline_report *report,
-                             rd_err *err);
+RD_API int rd_bundle_prepare(const rd_bundle *b, const rd_value *record, double *x,
+                             rd_pipeline_report *report, rd_err *err);
 RD_API int rd_bundle_score_prepared(const rd_bundle *b, const double *x, size_t k, int64_t deadline,
                                     rd_score *out, rd_err *err);
 /* The risk band of a score: its level and decision (NULL when the band names none). */

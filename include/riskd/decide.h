@@ -34,7 +34,11 @@ typedef enum rd_breaker_mode {
     RD_BREAKER_OFF,
 } rd_breaker_mode;
 
-typedef enum rd_breaker_state { RD_BREAKER_CLOSED = 0, RD_BREAKER_OPEN, RD_BREAKER_HALF_OPEN } rd_breaker_state;
+typedef enum rd_breaker_state {
+    RD_BREAKER_CLOSED = 0,
+    RD_BREAKER_OPEN,
+    RD_BREAKER_HALF_OPEN
+} rd_breaker_state;
 
 typedef struct rd_breaker_opts {
     rd_breaker_mode mode;
@@ -176,8 +180,8 @@ RD_API const char *rd_fallback_reason_name(rd_fallback_reason r);
 typedef struct rd_decision {
     const rd_value *request_id; /* the request's, or NULL (the encoder makes one) */
     int64_t t0_ns;
-    const rd_slot *slot;   /* the bundle routed to; NULL when none could be */
-    const char *variant;   /* the routing flag's variant; NULL when it did not pick */
+    const rd_slot *slot;    /* the bundle routed to; NULL when none could be */
+    const char *variant;    /* the routing flag's variant; NULL when it did not pick */
     rd_reason route_reason; /* the routing flag's evaluation reason (for its metrics) */
     bool routed;            /* the routing flag was evaluated */
     rd_source source;
@@ -186,9 +190,9 @@ typedef struct rd_decision {
     rd_fallback_result fallback; /* the rule that answered (source FALLBACK) */
     bool fallback_from_bundle;   /* the bundle's rules (else the service's) */
     const rd_fallback *fallback_rules;
-    rd_score score;         /* source MODEL: the model's answer */
-    bool float32;           /* print the score as the float the model computed */
-    bool points;            /* the score is scorecard points */
+    rd_score score; /* source MODEL: the model's answer */
+    bool float32;   /* print the score as the float the model computed */
+    bool points;    /* the score is scorecard points */
     /* shadow work: the prepared row (in the request's arena) and the bundles to score it */
     const double *x;
     size_t nshadows;

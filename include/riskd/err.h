@@ -28,7 +28,7 @@
     X(RD_EINTERNAL, -8, "INTERNAL", 500, "internal error")                                                   \
     X(RD_ETIMEOUT, -9, "DEADLINE_EXCEEDED", 504, "deadline exceeded")                                        \
     X(RD_EUNAVAILABLE, -10, "MODEL_UNAVAILABLE", 503, "no model can answer")                                 \
-    X(RD_ENOBUNDLE, -11, "BUNDLE_NOT_FOUND", 404, "bundle not loaded")                                      \
+    X(RD_ENOBUNDLE, -11, "BUNDLE_NOT_FOUND", 404, "bundle not loaded")                                       \
     X(RD_EUSAGE, -12, "USAGE", 400, "wrong arguments")
 
 enum {
@@ -52,7 +52,10 @@ RD_API int rd_err_http_status(int code);
 
 /* The exit status of the riskd command for a code (shared/DESIGN.md §4): 0 for RD_OK, 2 for
  * RD_EUSAGE, 4 for RD_EIO, 1 (invalid input) for the others. Every subcommand maps errors through it. */
-RD_API int rd_err_exit_status(int code);
+static inline int rd_err_exit_status(int code)
+{
+    return code == RD_OK ? 0 : code == RD_EUSAGE ? 2 : code == RD_EIO ? 4 : 1;
+}
 
 /* Fill err (which may be NULL) with code and a printf-style message; returns code, so
  * callers can write `return rd_err_set(err, RD_EINVAL, "...")`. */

@@ -45,9 +45,9 @@ RD_API size_t rd_fallback_count(const rd_fallback *f);
 
 /* The rule that answered. Strings are borrowed from the rule set. */
 typedef struct rd_fallback_result {
-    size_t rule;            /* its index */
-    const char *name;       /* its name ("rules[3]" when it has none) */
-    bool has_score;         /* false: the rule gives no score (null) */
+    size_t rule;      /* its index */
+    const char *name; /* its name ("rules[3]" when it has none) */
+    bool has_score;   /* false: the rule gives no score (null) */
     double score;
     const char *risk_level; /* "HIGH" */
     const char *decision;   /* "approve", "review" or "reject" */

@@ -288,7 +288,8 @@ static int cmd_inspect(int argc, char **argv)
         print_value("reason codes", at(m, "reason_codes.count"));
         const rd_fallback *fb = rd_bundle_fallback(b);
         if (fb)
-            printf("%-14s %zu rules, version \"%s\"\n", "fallback", rd_fallback_count(fb), rd_fallback_version(fb));
+            printf("%-14s %zu rules, version \"%s\"\n", "fallback", rd_fallback_count(fb),
+                   rd_fallback_version(fb));
         else
             printf("%-14s none (the service-wide rules answer)\n", "fallback");
         if (rd_bundle_deadline_ms(b))

@@ -48,11 +48,12 @@ static int load_flagset(const char *path, const rd_flagset_opts *o, rd_flagset *
     char *text;
     size_t len;
     rd_err err;
-    if (rd_file_read(path, MAX_FLAGS_BYTES, &text, &len, &err) != RD_OK) {
+    int rc = rd_file_read(path, MAX_FLAGS_BYTES, &text, &len, &err);
+    if (rc != RD_OK) {
         cli_errorf("%s", err.msg);
-        return cli_exit_for(err.code);
+        return cli_exit_for(rc);
     }
-    int rc = rd_flagset_parse(text, len, o, out, &err);
+    rc = rd_flagset_parse(text, len, o, out, &err);
     rd_free(text);
     if (rc != RD_OK) {
         cli_errorf("%s: %s", path, err.msg);

@@ -296,7 +296,7 @@ static int parse_args(int argc, char **argv, args *a)
         case 's': a->strict = true; break;
         case 'F': a->fallback = optarg; break;
         case 'f':
-            if (strcmp(optarg, "csv") && strcmp(optarg, "jsonl")) {
+            if (strcmp(optarg, "csv") != 0 && strcmp(optarg, "jsonl") != 0) {
                 cli_errorf("--format: csv or jsonl, not \"%s\"", optarg);
                 return CLI_USAGE;
             }

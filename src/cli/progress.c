@@ -44,5 +44,3 @@ void cli_progress_end(cli_progress *p)
         fputc('\n', stderr);
     p->drawn = false;
 }
-
-int cli_exit_for(int rd_code) { return rd_err_exit_status(rd_code); }

@@ -186,7 +186,7 @@ static int add_fault(srv_config *c, const char *v, const char *where, rd_err *er
 {
     const char *colon = strchr(v, ':');
     size_t nl = colon ? (size_t)(colon - v) : 0, i = 0;
-    while (i < c->nfaults && (strlen(c->faults[i].bundle) != nl || memcmp(c->faults[i].bundle, v, nl)))
+    while (i < c->nfaults && (strlen(c->faults[i].bundle) != nl || memcmp(c->faults[i].bundle, v, nl) != 0))
         i++;
     if (i == SRV_MAX_FAULTS)
         return rd_err_set(err, RD_EINVAL, "%s: at most %d bundles with faults", where, SRV_MAX_FAULTS);
@@ -354,8 +354,10 @@ static int validate(srv_config *c, rd_err *err)
         return rd_err_set(err, RD_EINVAL, "route_flag must not be empty");
     if (c->default_bundle[0] && !c->bundles[0])
         return rd_err_set(err, RD_EINVAL, "default_bundle \"%s\" needs bundles", c->default_bundle);
-    if (strcmp(c->breaker, "window") && strcmp(c->breaker, "consecutive") && strcmp(c->breaker, "off"))
-        return rd_err_set(err, RD_EINVAL, "breaker must be window, consecutive or off, not \"%s\"", c->breaker);
+    if (strcmp(c->breaker, "window") != 0 && strcmp(c->breaker, "consecutive") != 0 &&
+        strcmp(c->breaker, "off") != 0)
+        return rd_err_set(err, RD_EINVAL, "breaker must be window, consecutive or off, not \"%s\"",
+                          c->breaker);
     if (c->breaker_open_max_ms < c->breaker_open_ms)
         return rd_err_set(err, RD_EINVAL, "breaker_open_max_ms (%d) is below breaker_open_ms (%d)",
                           c->breaker_open_max_ms, c->breaker_open_ms);

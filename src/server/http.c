@@ -46,7 +46,7 @@ typedef struct worker {
 static struct {
     const srv_config *cfg;
     srv_state *state;
-    rd_shadow *shadow; /* NULL without a shadow flag */
+    rd_shadow *shadow;                 /* NULL without a shadow flag */
     struct MHD_Daemon *_Atomic daemon; /* set by the main thread once the workers already run */
     pthread_key_t worker_key;
     atomic_bool draining;
@@ -536,7 +536,8 @@ int srv_check(const srv_config *cfg)
         printf("bundles    %s:", cfg->bundles);
         for (size_t i = 0; i < n; i++)
             printf(" %s", rd_slot_name(rd_decider_slot(dec, i)));
-        printf("\nrouting    %s\ndefault    %s\nshadow     %s\n", rd_decider_route_index(dec) >= 0 ? cfg->route_flag : "(none)",
+        printf("\nrouting    %s\ndefault    %s\nshadow     %s\n",
+               rd_decider_route_index(dec) >= 0 ? cfg->route_flag : "(none)",
                rd_decider_default(dec) ? rd_slot_name(rd_decider_default(dec)) : "(none)",
                rd_decider_shadow_index(dec) >= 0 ? cfg->shadow_flag : "(none)");
         printf("deadline   %d ms\nfallback   %s\nbreaker    %s\n", cfg->deadline_ms,

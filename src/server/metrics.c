@@ -67,8 +67,8 @@ typedef struct error_series {
 
 static struct {
     pthread_mutex_t lock;
-    series *flags;  /* srv_flag_stats */
-    series *models; /* srv_model_stats */
+    series *flags;     /* srv_flag_stats */
+    series *models;    /* srv_model_stats */
     series *fallbacks; /* fallback_series */
     error_series *errors;
     atomic_uint_fast64_t unknown_flag;
@@ -216,7 +216,6 @@ void srv_metrics_fallback(const char *bundle, rd_fallback_reason why)
         inc(&f->by_reason[why]);
 }
 
-
 void srv_metrics_reload(const char *what, bool ok)
 {
     inc(&M.reloads[!strcmp(what, "flags") ? 0 : !strcmp(what, "bundles") ? 1 : 2][ok]);
@@ -350,15 +349,17 @@ static void render_breakers(rd_buf *b, const srv_snapshot *snap)
         label(b, rd_slot_name(s));
         rd_buf_printf(b, "\"} %d\n", (int)rd_breaker_get_state(rd_slot_breaker(s)));
     }
-    rd_buf_puts(b, "# HELP riskd_breaker_transitions_total Circuit breaker transitions per bundle, by the state "
-                   "entered.\n# TYPE riskd_breaker_transitions_total counter\n");
+    rd_buf_puts(b,
+                "# HELP riskd_breaker_transitions_total Circuit breaker transitions per bundle, by the state "
+                "entered.\n# TYPE riskd_breaker_transitions_total counter\n");
     for (size_t i = 0; i < n; i++) {
         const rd_slot *s = rd_decider_slot(snap->dec, i);
         for (int st = RD_BREAKER_CLOSED; st <= RD_BREAKER_HALF_OPEN; st++) {
             rd_buf_puts(b, "riskd_breaker_transitions_total{bundle=\"");
             label(b, rd_slot_name(s));
-            rd_buf_printf(b, "\",to=\"%s\"} %llu\n", rd_breaker_state_name((rd_breaker_state)st),
-                          (unsigned long long)rd_breaker_transitions(rd_slot_breaker(s), (rd_breaker_state)st));
+            rd_buf_printf(
+                b, "\",to=\"%s\"} %llu\n", rd_breaker_state_name((rd_breaker_state)st),
+                (unsigned long long)rd_breaker_transitions(rd_slot_breaker(s), (rd_breaker_state)st));
         }
     }
 }
@@ -412,10 +413,13 @@ static uint64_t v_swap_in(const rd_shadow_pair_stats *p) { return p->swap_in; }
 
 static void render_pairs(rd_buf *b, const pairs *l)
 {
-    family(b, l, "riskd_shadow_scores_total", "counter", "Shadow scores per (primary, shadow) pair.", "", v_scored);
-    family(b, l, "riskd_shadow_errors_total", "counter", "Shadow scorings that failed, per pair.", "", v_errors);
-    rd_buf_puts(b, "# HELP riskd_shadow_agreement_total Shadow scores that agree with the primary, on its risk "
-                   "level or its decision.\n# TYPE riskd_shadow_agreement_total counter\n");
+    family(b, l, "riskd_shadow_scores_total", "counter", "Shadow scores per (primary, shadow) pair.", "",
+           v_scored);
+    family(b, l, "riskd_shadow_errors_total", "counter", "Shadow scorings that failed, per pair.", "",
+           v_errors);
+    rd_buf_puts(b,
+                "# HELP riskd_shadow_agreement_total Shadow scores that agree with the primary, on its risk "
+                "level or its decision.\n# TYPE riskd_shadow_agreement_total counter\n");
     for (size_t i = 0; i < l->n; i++) {
         pair_labels(b, "riskd_shadow_agreement_total", &l->v[i]);
         rd_buf_printf(b, ",on=\"risk_level\"} %llu\n", (unsigned long long)l->v[i].same_risk_level);
@@ -482,7 +486,8 @@ static void render_shadow(rd_buf *b, rd_shadow *sh)
     rd_free(l);
 }
 
-void srv_metrics_render(rd_buf *b, const srv_snapshot *snap, rd_shadow *shadow, size_t connections, int inflight)
+void srv_metrics_render(rd_buf *b, const srv_snapshot *snap, rd_shadow *shadow, size_t connections,
+                        int inflight)
 {
     int64_t generation = snap ? (int64_t)snap->generation : 0;
     pthread_mutex_lock(&M.lock); /* the series lists; the counters themselves are atomic */

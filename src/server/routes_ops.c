@@ -27,7 +27,9 @@ static void put_bundles(rd_buf *b, const rd_decider *d)
         put_str(b, rd_slot_name(s));
         rd_buf_printf(b, ",\"breaker\":\"%s\",\"fallback_rules\":%s,\"deadline_ms\":",
                       rd_breaker_state_name(rd_breaker_get_state(rd_slot_breaker(s))),
-                      rd_bundle_fallback(bd) ? "\"bundle\"" : rd_decider_fallback(d) ? "\"service\"" : "null");
+                      rd_bundle_fallback(bd)   ? "\"bundle\""
+                      : rd_decider_fallback(d) ? "\"service\""
+                                               : "null");
         if (rd_bundle_deadline_ms(bd))
             rd_buf_printf(b, "%d", rd_bundle_deadline_ms(bd));
         else
@@ -60,8 +62,8 @@ void srv_route_ready(srv_req *r)
     }
     if (r->cfg->bundles[0] && !rd_decider_can_pick(d)) {
         srv_reply_error(r, 503, "NOT_READY",
-                        "%zu bundles are loaded and neither the routing flag %s nor default_bundle picks one", n,
-                        r->cfg->route_flag);
+                        "%zu bundles are loaded and neither the routing flag %s nor default_bundle picks one",
+                        n, r->cfg->route_flag);
         return;
     }
     rd_buf *b = r->out;

@@ -197,7 +197,8 @@ void srv_route_compat_score(srv_req *r)
     if (srv_req_json(r, &v, &err) < 0)
         return;
     if (v.type != RD_VOBJECT) {
-        srv_reply_error(r, 400, "INVALID_ARGUMENT", "a score request must be an object, not %s", rd_vtype_name(v.type));
+        srv_reply_error(r, 400, "INVALID_ARGUMENT", "a score request must be an object, not %s",
+                        rd_vtype_name(v.type));
         return;
     }
     const rd_value *loan = NULL, *features = NULL;
@@ -208,13 +209,14 @@ void srv_route_compat_score(srv_req *r)
         else if (!strcmp(m->key, "features") && m->key_len == 8)
             features = &m->val;
         else {
-            srv_reply_error(r, 400, "INVALID_ARGUMENT", "unknown field \"%.64s\" (POST /score has loan_id, features)",
-                            m->key);
+            srv_reply_error(r, 400, "INVALID_ARGUMENT",
+                            "unknown field \"%.64s\" (POST /score has loan_id, features)", m->key);
             return;
         }
     }
     if (!loan || (loan->type != RD_VSTRING && loan->type != RD_VNUMBER)) {
-        srv_reply_error(r, 400, loan ? "TYPE_MISMATCH" : "INVALID_ARGUMENT", "loan_id: required, a string or a number");
+        srv_reply_error(r, 400, loan ? "TYPE_MISMATCH" : "INVALID_ARGUMENT",
+                        "loan_id: required, a string or a number");
         return;
     }
     if (!features || features->type != RD_VOBJECT) {
@@ -231,7 +233,10 @@ void srv_route_compat_score(srv_req *r)
     }
     rd_member cm = {"targetingKey", 12, key};
     rd_value ctx = {.type = RD_VOBJECT, .len = 1, .u.members = &cm};
-    rd_decide_req dq = {.request_id = loan, .context = &ctx, .features = features, .reasons = r->cfg->reasons,
+    rd_decide_req dq = {.request_id = loan,
+                        .context = &ctx,
+                        .features = features,
+                        .reasons = r->cfg->reasons,
                         .t0_ns = (int64_t)(r->t0 * 1e9)};
     rd_decision d;
     int rc = rd_decide(r->snap->dec, &dq, r->arena, &d, &err);

@@ -49,12 +49,12 @@ typedef struct srv_config {
     bool lenient;              /* accept what flagd accepts (see rd_flagset_opts) */
     char source[SRV_PATH_MAX]; /* the config file read, "" for none */
     /* the decision path (include/riskd/decide.h) */
-    char shadow_flag[256];         /* object flag {"bundles": [...]}; "" = no shadow */
-    int shadow_threads;            /* shadow worker threads */
-    size_t shadow_queue;           /* decisions waiting for shadow scoring; more are dropped */
-    int deadline_ms;               /* per decision; 0 = none; a bundle's serving.deadline_ms wins */
-    char fallback[SRV_PATH_MAX];   /* service-wide fallback rules; "" = none */
-    char breaker[16];              /* window | consecutive | off */
+    char shadow_flag[256];       /* object flag {"bundles": [...]}; "" = no shadow */
+    int shadow_threads;          /* shadow worker threads */
+    size_t shadow_queue;         /* decisions waiting for shadow scoring; more are dropped */
+    int deadline_ms;             /* per decision; 0 = none; a bundle's serving.deadline_ms wins */
+    char fallback[SRV_PATH_MAX]; /* service-wide fallback rules; "" = none */
+    char breaker[16];            /* window | consecutive | off */
     int breaker_window_ms, breaker_min_calls, breaker_failure_percent, breaker_open_ms, breaker_open_max_ms,
         breaker_half_open_calls, breaker_half_open_timeout_ms, breaker_fail_max, breaker_reset_ms;
 #define SRV_MAX_FAULTS 16

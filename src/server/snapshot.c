@@ -22,9 +22,9 @@ struct srv_state {
     pthread_mutex_t lock;
     srv_snapshot *current;
     atomic_uint_fast64_t generation;
-    bool refused;       /* the last reload was refused: retry when anything changes */
-    char *flags_seen;   /* fingerprint of the flag file last loaded or refused */
-    char *bundles_seen; /* fingerprint of the bundle directory last loaded or refused */
+    bool refused;        /* the last reload was refused: retry when anything changes */
+    char *flags_seen;    /* fingerprint of the flag file last loaded or refused */
+    char *bundles_seen;  /* fingerprint of the bundle directory last loaded or refused */
     char *fallback_seen; /* fingerprint of the service-wide fallback rules last loaded or refused */
 };
 
@@ -199,9 +199,9 @@ static rd_slot *load_slot(const srv_config *cfg, const char *dir, const char *na
         rc = rd_err_set(e, RD_EINVAL, "%s: the directory's name differs from the bundle's name \"%s\"", dir,
                         rd_bundle_name(b));
     srv_slot_info *info = rc ? NULL : rd_calloc(1, sizeof *info);
-    if (!rc && !info)
-        rc = rd_err_set(e, RD_ENOMEM, "out of memory");
-    if (rc) {
+    if (!info) {
+        if (!rc)
+            rd_err_set(e, RD_ENOMEM, "out of memory");
         rd_bundle_free(b);
         rd_free(fp);
         return NULL;
@@ -222,7 +222,8 @@ static rd_slot *load_slot(const srv_config *cfg, const char *dir, const char *na
 
 /* Load (or keep) every bundle of the directory. A bundle that fails to load keeps its
  * previous version if there was one; *refused counts the failures (each logged). */
-static int load_bundles(const srv_config *cfg, const srv_snapshot *prev, slots *out, int *refused, rd_err *err)
+static int load_bundles(const srv_config *cfg, const srv_snapshot *prev, slots *out, int *refused,
+                        rd_err *err)
 {
     size_t n;
     char **names = list_dir(cfg->bundles, &n);
@@ -255,8 +256,9 @@ static int load_bundles(const srv_config *cfg, const srv_snapshot *prev, slots *
         rd_err e;
         rd_slot *ns = load_slot(cfg, dir, names[i], fp, &e);
         if (!ns) {
-            srv_log(SRV_ERROR, "bundle refused", "bundle", names[i], "error", e.msg, "code", rd_err_name(e.code),
-                    "action", old ? "keeping the version loaded before" : "not served", NULL);
+            srv_log(SRV_ERROR, "bundle refused", "bundle", names[i], "error", e.msg, "code",
+                    rd_err_name(e.code), "action", old ? "keeping the version loaded before" : "not served",
+                    NULL);
             (*refused)++;
             if (old)
                 out->v[out->n++] = rd_slot_ref(old);
@@ -320,7 +322,8 @@ static srv_snapshot *build(srv_state *st, const srv_snapshot *prev, bool flags_c
             flags = rd_flagset_ref(prev->flags);
     }
     if (!rc && cfg->bundles[0])
-        rc = bundles_changed || !prev ? load_bundles(cfg, prev, &l, refused_bundles, err) : keep_bundles(prev, &l, err);
+        rc = bundles_changed || !prev ? load_bundles(cfg, prev, &l, refused_bundles, err)
+                                      : keep_bundles(prev, &l, err);
     if (!rc)
         rc = make_decider(cfg, flags, &l, st->fallback, &s->dec, err);
     if (flags)
@@ -331,8 +334,9 @@ static srv_snapshot *build(srv_state *st, const srv_snapshot *prev, bool flags_c
         size_t n = s->flags ? rd_flagset_count(s->flags) : 0;
         if (!(s->flag_stats = rd_calloc(n ? n : 1, sizeof(srv_flag_stats *))))
             rc = rd_err_set(err, RD_ENOMEM, "out of memory");
-        for (size_t i = 0; !rc && i < n; i++)
-            s->flag_stats[i] = srv_metrics_flag(rd_flagset_key(s->flags, i));
+        else
+            for (size_t i = 0; i < n; i++)
+                s->flag_stats[i] = srv_metrics_flag(rd_flagset_key(s->flags, i));
     }
     /* A reload must not take away the service's way to pick a bundle (a second bundle
      * beside a lone one with no routing flag, the last bundle removed, the routing flag

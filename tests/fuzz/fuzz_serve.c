@@ -107,8 +107,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     char flags_path[320], fb_path[320];
     snprintf(flags_path, sizeof flags_path, "%s/flags.json", dir);
     snprintf(fb_path, sizeof fb_path, "%s/fallback.json", dir);
-    char *args[] = {"serve", "--flags", flags_path, "--bundles", p[3], "--shadow-flag", "shadow", "--fallback",
-                    fb_path, "--compat-routes", NULL};
+    char *args[] = {"serve",  "--flags",    flags_path, "--bundles",       p[3], "--shadow-flag",
+                    "shadow", "--fallback", fb_path,    "--compat-routes", NULL};
     bool check, help;
     if (srv_config_load(10, args, &cfg, &check, &help, &err) != RD_OK) {
         fprintf(stderr, "fuzz_serve: config: %s\n", err.msg);
@@ -138,9 +138,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
         return 0;
-    static void (*const routes[])(srv_req *) = {srv_route_score,      srv_route_score_batch, srv_route_ofrep_flag,
-                                                srv_route_ofrep_bulk, srv_route_compat_score, srv_route_score,
-                                                srv_route_score,      srv_route_score};
+    static void (*const routes[])(srv_req *) = {
+        srv_route_score,        srv_route_score_batch, srv_route_ofrep_flag, srv_route_ofrep_bulk,
+        srv_route_compat_score, srv_route_score,       srv_route_score,      srv_route_score};
     static const srv_route ids[] = {SRV_ROUTE_SCORE,      SRV_ROUTE_SCORE_BATCH,  SRV_ROUTE_OFREP_FLAG,
                                     SRV_ROUTE_OFREP_BULK, SRV_ROUTE_COMPAT_SCORE, SRV_ROUTE_SCORE,
                                     SRV_ROUTE_SCORE,      SRV_ROUTE_SCORE};

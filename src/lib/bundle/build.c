@@ -457,19 +457,18 @@ static int write_manifest(rd_buf *out, rd_bundle *b, const rd_bundle_build_opts 
                            "  \"model_type\": \"%s\",\n  \"version\": {\"major\": %u, \"minor\": %u},\n"
                            "  \"created_at\": \"%s\",\n  \"created_by\": ",
                            o->name, product, type, major, minor, when);
-    rc |= rd_json_write_string(out, by, strlen(by)) |
-          rd_buf_printf(out,
-                        ",\n  \"model\": {\"file\": \"%s\", \"format\": \"%s\", \"objective\": ", model_file,
-                        fmt) |
-          rd_json_write_string(out, rd_model_objective(b->model), strlen(rd_model_objective(b->model))) |
-          rd_buf_puts(out, "},\n  \"pipeline\": \"pipeline.json\",\n  \"reference\": \"reference.json\",\n") |
-          (o->fallback_path ? rd_buf_puts(out, "  \"fallback\": \"fallback.json\",\n") : 0) |
-          (o->deadline_ms ? rd_buf_printf(out, "  \"serving\": {\"deadline_ms\": %d},\n", o->deadline_ms) : 0) |
-          rd_buf_puts(out, "  \"training\": {\"data_file\": ") |
-          rd_json_write_string(out, base, strlen(base)) |
-          rd_buf_printf(out,
-                        ", \"data_sha256\": \"%s\", \"rows\": %zu, \"labelled\": %zu, \"label\": ", data_sha,
-                        g->rows, labelled);
+    rc |=
+        rd_json_write_string(out, by, strlen(by)) |
+        rd_buf_printf(
+            out, ",\n  \"model\": {\"file\": \"%s\", \"format\": \"%s\", \"objective\": ", model_file, fmt) |
+        rd_json_write_string(out, rd_model_objective(b->model), strlen(rd_model_objective(b->model))) |
+        rd_buf_puts(out, "},\n  \"pipeline\": \"pipeline.json\",\n  \"reference\": \"reference.json\",\n") |
+        (o->fallback_path ? rd_buf_puts(out, "  \"fallback\": \"fallback.json\",\n") : 0) |
+        (o->deadline_ms ? rd_buf_printf(out, "  \"serving\": {\"deadline_ms\": %d},\n", o->deadline_ms) : 0) |
+        rd_buf_puts(out, "  \"training\": {\"data_file\": ") | rd_json_write_string(out, base, strlen(base)) |
+        rd_buf_printf(out,
+                      ", \"data_sha256\": \"%s\", \"rows\": %zu, \"labelled\": %zu, \"label\": ", data_sha,
+                      g->rows, labelled);
     rc |= o->label ? rd_json_write_string(out, o->label, strlen(o->label)) : rd_buf_puts(out, "null");
     const char *pos = o->positive ? o->positive : "1";
     rc |= rd_buf_puts(out, ", \"positive\": ") | rd_json_write_string(out, pos, strlen(pos)) |

@@ -197,8 +197,8 @@ static int check_other_files(const char *dir, const rd_value *files, const char 
 {
     for (uint32_t i = 0; i < files->len; i++) {
         const rd_member *f = &files->u.members[i];
-        if ((model_file && strcmp(f->key, model_file) == 0) || (pipe_file && strcmp(f->key, pipe_file) == 0) ||
-            (fb_file && strcmp(f->key, fb_file) == 0))
+        if ((model_file && strcmp(f->key, model_file) == 0) ||
+            (pipe_file && strcmp(f->key, pipe_file) == 0) || (fb_file && strcmp(f->key, fb_file) == 0))
             continue;
         char path[4096], hex[RD_SHA256_HEX];
         int rc = listed_path(dir, f->key, path, sizeof(path), err);
@@ -304,16 +304,18 @@ static int check_output(rd_bundle *b, const rd_value *m, rd_err *err)
 
 /* fallback.json, when the manifest names one ("fallback") or lists one in files: read once,
  * its checksum checked on the bytes compiled. */
-static int load_fallback(rd_bundle *b, const char *dir, const rd_value *files, const char **fb_file, rd_err *err)
+static int load_fallback(rd_bundle *b, const char *dir, const rd_value *files, const char **fb_file,
+                         rd_err *err)
 {
     const rd_value *named = get(&b->manifest, "fallback");
     if (named && named->type != RD_VSTRING)
-        return rd_err_set(err, RD_EINVAL, "manifest.json: fallback: must be the name of a file in the bundle");
+        return rd_err_set(err, RD_EINVAL,
+                          "manifest.json: fallback: must be the name of a file in the bundle");
     *fb_file = named ? named->u.s : get_str(files, "fallback.json") ? "fallback.json" : NULL;
     if (!*fb_file)
         return RD_OK;
-    char *text;
-    size_t len;
+    char *text = NULL;
+    size_t len = 0;
     int rc = read_checked(dir, files, *fb_file, RD_FALLBACK_MAX_BYTES, &text, &len, err);
     if (rc)
         return rc;
@@ -334,11 +336,12 @@ static int check_serving(rd_bundle *b, const rd_value *s, rd_err *err)
     for (uint32_t i = 0; i < s->len; i++) {
         const rd_member *m = &s->u.members[i];
         if (strcmp(m->key, "deadline_ms") != 0)
-            return rd_err_set(err, RD_EINVAL, "manifest.json: serving: unknown key \"%.64s\" (it has deadline_ms)",
-                              m->key);
+            return rd_err_set(err, RD_EINVAL,
+                              "manifest.json: serving: unknown key \"%.64s\" (it has deadline_ms)", m->key);
         if (m->val.type != RD_VNUMBER || !(m->val.u.n >= 1 && m->val.u.n <= 600000) ||
             m->val.u.n != floor(m->val.u.n))
-            return rd_err_set(err, RD_EINVAL, "manifest.json: serving.deadline_ms: an integer from 1 to 600000");
+            return rd_err_set(err, RD_EINVAL,
+                              "manifest.json: serving.deadline_ms: an integer from 1 to 600000");
         b->deadline_ms = (int)m->val.u.n;
     }
     return RD_OK;

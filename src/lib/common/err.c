@@ -45,11 +45,6 @@ int rd_err_http_status(int code)
     return r ? r->http : 500;
 }
 
-int rd_err_exit_status(int code)
-{
-    return code == RD_OK ? 0 : code == RD_EUSAGE ? 2 : code == RD_EIO ? 4 : 1;
-}
-
 int rd_err_set(rd_err *err, int code, const char *fmt, ...)
 {
     if (err) {

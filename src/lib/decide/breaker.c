@@ -138,7 +138,8 @@ int rd_breaker_allow(rd_breaker *b, int64_t now)
         }
         if (s == RD_BREAKER_HALF_OPEN) {
             int max = b->o.mode == RD_BREAKER_CONSECUTIVE ? 1 : b->o.half_open_calls;
-            if (b->o.mode == RD_BREAKER_WINDOW && now - b->half_open_since > (int64_t)b->o.half_open_timeout_ms * 1000000)
+            if (b->o.mode == RD_BREAKER_WINDOW &&
+                now - b->half_open_since > (int64_t)b->o.half_open_timeout_ms * 1000000)
                 open_now(b, now, true); /* the trials did not finish in time */
             else if (b->trials < max) {
                 b->trials++;

@@ -137,11 +137,13 @@ static int check_route(const rd_decider *d, rd_err *err)
     for (uint32_t v = 0; v < variants.len; v++) {
         const rd_member *m = &variants.u.members[v];
         if (m->val.type != RD_VSTRING)
-            return rd_err_set(err, RD_EINVAL,
-                              "flags.%s.variants.%s: a routing flag's values name bundles, so must be strings",
-                              d->route_flag, m->key);
+            return rd_err_set(
+                err, RD_EINVAL,
+                "flags.%s.variants.%s: a routing flag's values name bundles, so must be strings",
+                d->route_flag, m->key);
         if (m->val.len && !rd_decider_find(d, m->val.u.s, m->val.len))
-            return rd_err_set(err, RD_EINVAL, "flags.%s.variants.%s routes to \"%s\", which is not a loaded bundle",
+            return rd_err_set(err, RD_EINVAL,
+                              "flags.%s.variants.%s routes to \"%s\", which is not a loaded bundle",
                               d->route_flag, m->key, m->val.u.s);
     }
     return RD_OK;
@@ -168,8 +170,8 @@ static int check_shadow(const rd_decider *d, rd_err *err)
                               "bundles]}",
                               d->shadow_flag, m->key);
         if (list->len > RD_DECIDE_MAX_SHADOWS)
-            return rd_err_set(err, RD_EINVAL, "flags.%s.variants.%s: at most %d shadow bundles", d->shadow_flag,
-                              m->key, RD_DECIDE_MAX_SHADOWS);
+            return rd_err_set(err, RD_EINVAL, "flags.%s.variants.%s: at most %d shadow bundles",
+                              d->shadow_flag, m->key, RD_DECIDE_MAX_SHADOWS);
         for (uint32_t i = 0; i < list->len; i++) {
             const rd_value *b = &list->u.items[i];
             if (b->type != RD_VSTRING)
@@ -186,12 +188,12 @@ static int check_shadow(const rd_decider *d, rd_err *err)
 
 static int check_faults(rd_decider *d, rd_err *err)
 {
-    if (!(d->slot_fault = rd_calloc(d->n ? d->n : 1, sizeof *d->slot_fault)))
+    if (!(d->slot_fault = rd_calloc(d->n ? d->n : 1, sizeof(const rd_fault *))))
         return rd_err_set(err, RD_ENOMEM, "out of memory");
     for (size_t i = 0; i < d->nfaults; i++) {
         const rd_fault *f = &d->faults[i];
         size_t j = 0;
-        while (j < d->n && strcmp(rd_slot_name(d->slots[j]), f->bundle))
+        while (j < d->n && strcmp(rd_slot_name(d->slots[j]), f->bundle) != 0)
             j++;
         if (j == d->n)
             return rd_err_set(err, RD_EINVAL, "fault: \"%s\" is not a loaded bundle", f->bundle);
@@ -202,13 +204,15 @@ static int check_faults(rd_decider *d, rd_err *err)
 
 static int build(rd_decider *d, const rd_decide_opts *o, rd_err *err)
 {
-    qsort(d->slots, d->n, sizeof *d->slots, cmp_slot);
+    qsort(d->slots, d->n, sizeof(rd_slot *), cmp_slot);
     for (size_t i = 1; i < d->n; i++)
         if (!strcmp(rd_slot_name(d->slots[i - 1]), rd_slot_name(d->slots[i])))
             return rd_err_set(err, RD_EINVAL, "bundle \"%s\" is loaded twice", rd_slot_name(d->slots[i]));
-    d->route_index = d->flags && d->route_flag[0] ? rd_flagset_find(d->flags, d->route_flag, strlen(d->route_flag)) : -1;
-    d->shadow_index =
-        d->flags && d->shadow_flag[0] ? rd_flagset_find(d->flags, d->shadow_flag, strlen(d->shadow_flag)) : -1;
+    d->route_index =
+        d->flags && d->route_flag[0] ? rd_flagset_find(d->flags, d->route_flag, strlen(d->route_flag)) : -1;
+    d->shadow_index = d->flags && d->shadow_flag[0]
+                          ? rd_flagset_find(d->flags, d->shadow_flag, strlen(d->shadow_flag))
+                          : -1;
     if (o->default_bundle && o->default_bundle[0]) {
         if (!(d->dflt = rd_decider_find(d, o->default_bundle, strlen(o->default_bundle))))
             return rd_err_set(err, RD_EINVAL, "default_bundle \"%s\" is not among the loaded bundles",
@@ -224,15 +228,15 @@ static int build(rd_decider *d, const rd_decide_opts *o, rd_err *err)
     return rc;
 }
 
-int rd_decider_new(const rd_decide_opts *o, rd_flagset *flags, rd_slot *const *slots, size_t n, rd_decider **out,
-                   rd_err *err)
+int rd_decider_new(const rd_decide_opts *o, rd_flagset *flags, rd_slot *const *slots, size_t n,
+                   rd_decider **out, rd_err *err)
 {
     rd_decider *d = rd_calloc(1, sizeof *d);
     if (!d)
         return rd_err_set(err, RD_ENOMEM, "out of memory");
     atomic_init(&d->refs, 1);
     d->flags = flags ? rd_flagset_ref(flags) : NULL;
-    d->slots = rd_calloc(n ? n : 1, sizeof *d->slots);
+    d->slots = rd_calloc(n ? n : 1, sizeof(rd_slot *));
     d->route_flag = dup_or_empty(o->route_flag);
     d->shadow_flag = dup_or_empty(o->shadow_flag);
     d->faults = rd_calloc(o->nfaults ? o->nfaults : 1, sizeof *d->faults);
@@ -337,17 +341,19 @@ static void detail(rd_decision *out, const char *fmt, ...)
 }
 
 /* Route: the pinned bundle, the routing flag's, or the default. */
-static int route(const rd_decider *d, const rd_decide_req *q, rd_arena *scratch, rd_decision *out, rd_err *err)
+static int route(const rd_decider *d, const rd_decide_req *q, rd_arena *scratch, rd_decision *out,
+                 rd_err *err)
 {
     if (q->bundle) {
         if (!(out->slot = rd_decider_find(d, q->bundle, q->bundle_len)))
-            return rd_err_set(err, RD_ENOBUNDLE, "bundle \"%.*s\" is not loaded", (int)q->bundle_len, q->bundle);
+            return rd_err_set(err, RD_ENOBUNDLE, "bundle \"%.*s\" is not loaded", (int)q->bundle_len,
+                              q->bundle);
         return RD_OK;
     }
     if (d->route_index >= 0) {
         rd_resolution res;
-        rd_flag_eval(d->flags, d->route_flag, strlen(d->route_flag), RD_FLAG_STRING, q->context, d->fixed_time,
-                     scratch, &res);
+        rd_flag_eval(d->flags, d->route_flag, strlen(d->route_flag), RD_FLAG_STRING, q->context,
+                     d->fixed_time, scratch, &res);
         out->routed = true;
         out->route_reason = res.reason;
         if (res.has_value && res.value.len) {
@@ -355,13 +361,15 @@ static int route(const rd_decider *d, const rd_decide_req *q, rd_arena *scratch,
             if ((out->slot = rd_decider_find(d, res.value.u.s, res.value.len)))
                 return RD_OK;
             snprintf(out->fallback_detail, sizeof out->fallback_detail,
-                     "the routing flag names \"%.*s\", which is not loaded", (int)res.value.len, res.value.u.s);
+                     "the routing flag names \"%.*s\", which is not loaded", (int)res.value.len,
+                     res.value.u.s);
             return RD_EUNAVAILABLE;
         }
         if (!d->dflt) {
             snprintf(out->fallback_detail, sizeof out->fallback_detail,
-                     "the routing flag %.64s gave no bundle (%s%s%s) and there is no default_bundle", d->route_flag,
-                     rd_reason_name(res.reason), res.error ? " " : "", res.error ? rd_flag_error_name(res.error) : "");
+                     "the routing flag %.64s gave no bundle (%s%s%s) and there is no default_bundle",
+                     d->route_flag, rd_reason_name(res.reason), res.error ? " " : "",
+                     res.error ? rd_flag_error_name(res.error) : "");
             return RD_EUNAVAILABLE;
         }
     }

@@ -66,14 +66,15 @@ int rd_fault_parse(const char *spec, rd_fault *f, rd_err *err)
     size_t nl = (size_t)(colon - spec);
     if (nl >= sizeof f->bundle)
         return bad(err, spec, "the bundle name is too long");
-    if (f->bundle[0] && (strlen(f->bundle) != nl || memcmp(f->bundle, spec, nl)))
+    if (f->bundle[0] && (strlen(f->bundle) != nl || memcmp(f->bundle, spec, nl) != 0))
         return bad(err, spec, "merged into the faults of another bundle");
     memcpy(f->bundle, spec, nl);
     f->bundle[nl] = '\0';
     char buf[256];
-    if (strlen(colon + 1) >= sizeof buf || !colon[1])
-        return bad(err, spec, colon[1] ? "too long" : "no setting after ':'");
-    strcpy(buf, colon + 1);
+    size_t rest = strlen(colon + 1);
+    if (rest >= sizeof buf || rest == 0)
+        return bad(err, spec, rest ? "too long" : "no setting after ':'");
+    memcpy(buf, colon + 1, rest + 1);
     char *save = NULL;
     for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save))
         if (set_one(f, spec, kv, err))

@@ -16,9 +16,11 @@ void rd_decision_format_number(double x, bool float32, char *buf)
         rd_num_format(x, buf);
 }
 
+_Static_assert(RD_NUM_BUF <= 32, "rd_decision_format_number promises to write at most 32 bytes");
+
 static void put_num(rd_buf *b, double x, bool float32)
 {
-    char s[RD_NUM_BUF > 32 ? RD_NUM_BUF : 32];
+    char s[32];
     rd_decision_format_number(x, float32, s);
     rd_buf_puts(b, s);
 }
@@ -113,7 +115,8 @@ static void put_fallback(rd_buf *b, const rd_decision *d)
     rd_buf_printf(b, ",\"source\":\"fallback\",\"fallback_reason\":\"%s\",\"fallback_rule\":",
                   rd_fallback_reason_name(d->fallback_reason));
     put_str(b, r->name);
-    rd_buf_printf(b, ",\"fallback_rules\":\"%s\",\"fallback_detail\":", d->fallback_from_bundle ? "bundle" : "service");
+    rd_buf_printf(
+        b, ",\"fallback_rules\":\"%s\",\"fallback_detail\":", d->fallback_from_bundle ? "bundle" : "service");
     put_str(b, d->fallback_detail);
 }
 
@@ -163,7 +166,7 @@ void rd_decision_write_compat_json(rd_buf *b, const rd_decision *d, const rd_val
     put_str(b, d->slot ? rd_slot_name(d->slot) : NULL);
     rd_buf_puts(b, ",\"reject_reasons\":[");
     if (!decision || strcmp(decision, "approve") != 0) {
-        if (model)
+        if (model && d->slot)
             for (size_t i = 0; i < d->score.nreasons; i++) {
                 if (i)
                     rd_buf_putc(b, ',');

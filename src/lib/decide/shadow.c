@@ -17,7 +17,8 @@
 #include "decide_int.h"
 #include "riskd/clock.h"
 
-static const double diff_bounds[] = {-0.5, -0.2, -0.1, -0.05, -0.01, -0.001, 0.001, 0.01, 0.05, 0.1, 0.2, 0.5};
+static const double diff_bounds[] = {-0.5,  -0.2, -0.1, -0.05, -0.01, -0.001,
+                                     0.001, 0.01, 0.05, 0.1,   0.2,   0.5};
 #define NBOUNDS (sizeof diff_bounds / sizeof diff_bounds[0])
 
 typedef struct pair {
@@ -70,7 +71,7 @@ static pair *find_pair(rd_shadow *s, const char *primary, const char *shadow)
 {
     pthread_mutex_lock(&s->pairs_lock);
     pair *p = s->pairs;
-    while (p && (strcmp(p->primary, primary) || strcmp(p->shadow, shadow)))
+    while (p && (strcmp(p->primary, primary) != 0 || strcmp(p->shadow, shadow) != 0))
         p = p->next;
     if (!p && (p = rd_calloc(1, sizeof *p))) {
         p->primary = rd_strndup(primary, strlen(primary));
@@ -244,7 +245,7 @@ static job *make_job(const rd_decider *d, const rd_decision *dec, const rd_value
     j->level = dec->score.risk_level;
     j->decision = dec->score.decision;
     j->nshadows = dec->nshadows;
-    memcpy(j->shadows, dec->shadows, dec->nshadows * sizeof *dec->shadows);
+    memcpy(j->shadows, dec->shadows, dec->nshadows * sizeof(const rd_slot *));
     size_t nf = rd_bundle_num_features(dec->slot->bundle);
     if (!(j->x = rd_malloc((nf ? nf : 1) * sizeof(double)))) {
         job_free(j);
@@ -307,7 +308,8 @@ void rd_shadow_foreach(rd_shadow *s, void (*fn)(void *ud, const rd_shadow_pair_s
 {
     pthread_mutex_lock(&s->pairs_lock);
     for (const pair *p = s->pairs; p; p = p->next) {
-        rd_shadow_pair_stats st = {.primary = p->primary, .shadow = p->shadow, .bounds = diff_bounds, .nbounds = NBOUNDS};
+        rd_shadow_pair_stats st = {
+            .primary = p->primary, .shadow = p->shadow, .bounds = diff_bounds, .nbounds = NBOUNDS};
         pthread_mutex_lock((pthread_mutex_t *)&p->lock);
         st.scored = p->scored;
         st.errors = p->errors;

@@ -100,11 +100,13 @@ static int parse_rule(rd_fallback *f, const rd_value *r, size_t i, bool last, rd
     const rd_value *name = get(r, "name"), *when = get(r, "when"), *score = get(r, "score");
     if (name && (name->type != RD_VSTRING || !name->len))
         return rd_err_set(err, RD_EINVAL, "name: must be a non-empty string");
-    if (!(out->risk_level = req_str(r, "risk_level", err)) || !(out->decision = req_str(r, "decision", err)) ||
-        !(out->reason = req_str(r, "reason", err)))
+    if (!(out->risk_level = req_str(r, "risk_level", err)) ||
+        !(out->decision = req_str(r, "decision", err)) || !(out->reason = req_str(r, "reason", err)))
         return err->code;
-    if (strcmp(out->decision, "approve") && strcmp(out->decision, "review") && strcmp(out->decision, "reject"))
-        return rd_err_set(err, RD_EINVAL, "decision: \"%.32s\" is not approve, review or reject", out->decision);
+    if (strcmp(out->decision, "approve") != 0 && strcmp(out->decision, "review") != 0 &&
+        strcmp(out->decision, "reject") != 0)
+        return rd_err_set(err, RD_EINVAL, "decision: \"%.32s\" is not approve, review or reject",
+                          out->decision);
     if (score && score->type != RD_VNULL && (score->type != RD_VNUMBER || !isfinite(score->u.n)))
         return rd_err_set(err, RD_EINVAL, "score: must be a number or null");
     out->has_score = score && score->type == RD_VNUMBER;

@@ -29,14 +29,17 @@ static void fixture_new(void)
 {
     strcpy(dir, "/tmp/riskd-decide-XXXXXX");
     assert_non_null(mkdtemp(dir));
-    put("lr.json", "{\"type\":\"logistic_regression\",\"features\":[\"age\",\"home=own\"],\"coef\":[-0.05,-0.8],"
-                   "\"intercept\":1.0,\"means\":[40,0.5]}");
-    put("lr2.json", "{\"type\":\"logistic_regression\",\"features\":[\"age\",\"home=own\"],\"coef\":[-0.02,-0.5],"
-                    "\"intercept\":1.0,\"means\":[40,0.5]}");
-    put("pipe.json", "{\"inputs\":[{\"name\":\"age\",\"type\":\"number\",\"min\":18,\"max\":120},{\"name\":\"home\","
-                     "\"type\":\"category\",\"levels\":[\"own\",\"rent\"]}],\"features\":[{\"name\":\"age\",\"source\":"
-                     "\"age\",\"kind\":\"numeric\"},{\"name\":\"home=own\",\"source\":\"home\",\"kind\":\"one_hot\","
-                     "\"level\":\"own\"}]}");
+    put("lr.json",
+        "{\"type\":\"logistic_regression\",\"features\":[\"age\",\"home=own\"],\"coef\":[-0.05,-0.8],"
+        "\"intercept\":1.0,\"means\":[40,0.5]}");
+    put("lr2.json",
+        "{\"type\":\"logistic_regression\",\"features\":[\"age\",\"home=own\"],\"coef\":[-0.02,-0.5],"
+        "\"intercept\":1.0,\"means\":[40,0.5]}");
+    put("pipe.json",
+        "{\"inputs\":[{\"name\":\"age\",\"type\":\"number\",\"min\":18,\"max\":120},{\"name\":\"home\","
+        "\"type\":\"category\",\"levels\":[\"own\",\"rent\"]}],\"features\":[{\"name\":\"age\",\"source\":"
+        "\"age\",\"kind\":\"numeric\"},{\"name\":\"home=own\",\"source\":\"home\",\"kind\":\"one_hot\","
+        "\"level\":\"own\"}]}");
     put("data.csv", "age,home,bad\n20,own,1\n30,rent,0\n40,own,0\n50,rent,1\n60,own,0\n70,rent,0\n");
 }
 
@@ -50,11 +53,20 @@ static rd_bundle *fixture_bundle(const char *name, const char *model, const char
     snprintf(p, sizeof p, "%s/pipe.json", dir);
     snprintf(d, sizeof d, "%s/data.csv", dir);
     snprintf(fb, sizeof fb, "%s/%s", dir, fallback ? fallback : "");
-    rd_bundle_build_opts o = {.name = name, .model_path = m, .pipeline_path = p, .data_path = d, .label = "bad",
-                              .out_dir = out, .created_by = "test", .samples = 3, .reasons = 2,
-                              .fallback_path = fallback ? fb : NULL, .deadline_ms = deadline_ms,
-                              .risk_bands = "[{\"level\":\"low\",\"min\":null,\"max\":0.5,\"decision\":\"approve\"},"
-                                            "{\"level\":\"high\",\"min\":0.5,\"max\":null,\"decision\":\"reject\"}]"};
+    rd_bundle_build_opts o = {.name = name,
+                              .model_path = m,
+                              .pipeline_path = p,
+                              .data_path = d,
+                              .label = "bad",
+                              .out_dir = out,
+                              .created_by = "test",
+                              .samples = 3,
+                              .reasons = 2,
+                              .fallback_path = fallback ? fb : NULL,
+                              .deadline_ms = deadline_ms,
+                              .risk_bands =
+                                  "[{\"level\":\"low\",\"min\":null,\"max\":0.5,\"decision\":\"approve\"},"
+                                  "{\"level\":\"high\",\"min\":0.5,\"max\":null,\"decision\":\"reject\"}]"};
     rd_err err;
     if (rd_bundle_build(&o, &err) != RD_OK)
         fail_msg("build %s: %s", name, err.msg);

@@ -53,7 +53,8 @@ static void expect_refused(const char *json, const char *msg)
 
 static const char rules[] =
     "{\"version\":\"v7\",\"rules\":["
-    "{\"name\":\"thin\",\"when\":{\"<\":[{\"var\":\"features.age\"},21]},\"score\":0.9,\"risk_level\":\"high\","
+    "{\"name\":\"thin\",\"when\":{\"<\":[{\"var\":\"features.age\"},21]},\"score\":0.9,\"risk_level\":"
+    "\"high\","
     "\"decision\":\"reject\",\"reason\":\"FB_THIN\"},"
     "{\"name\":\"staff\",\"when\":{\"==\":[{\"var\":\"context.segment\"},\"staff\"]},\"risk_level\":\"low\","
     "\"decision\":\"approve\",\"reason\":\"FB_STAFF\"},"
@@ -108,25 +109,30 @@ static void test_fallback_refusals(void **state)
                    "\"reason\":\"R\"}]}",
                    "rules[0] (\"a\"): the last rule has a \"when\"");
     /* a catch-all before the end hides the rules after it */
-    expect_refused("{\"rules\":[{\"name\":\"early\",\"risk_level\":\"h\",\"decision\":\"reject\",\"reason\":\"R\"},"
-                   "{\"risk_level\":\"h\",\"decision\":\"reject\",\"reason\":\"R\"}]}",
-                   "rules[0] (\"early\"): has no \"when\"");
+    expect_refused(
+        "{\"rules\":[{\"name\":\"early\",\"risk_level\":\"h\",\"decision\":\"reject\",\"reason\":\"R\"},"
+        "{\"risk_level\":\"h\",\"decision\":\"reject\",\"reason\":\"R\"}]}",
+        "rules[0] (\"early\"): has no \"when\"");
     expect_refused("{\"rules\":[{\"risk_level\":\"low\",\"decision\":\"approve\",\"reason\":\"R\"}]}",
                    "the default rule approves");
-    expect_refused("{\"rules\":[{\"name\":\"bad\",\"when\":{\"=~\":[1,2]},\"risk_level\":\"h\",\"decision\":"
-                   "\"reject\",\"reason\":\"R\"},{\"risk_level\":\"h\",\"decision\":\"reject\",\"reason\":\"R\"}]}",
-                   "rules[0] (\"bad\"): when:");
-    expect_refused("{\"rules\":[{\"when\":{\"<\":[{\"var\":\"age\"},21]},\"risk_level\":\"h\",\"decision\":"
-                   "\"reject\",\"reason\":\"R\"},{\"risk_level\":\"h\",\"decision\":\"reject\",\"reason\":\"R\"}]}",
-                   "{\"var\": \"age\"} reads nothing");
+    expect_refused(
+        "{\"rules\":[{\"name\":\"bad\",\"when\":{\"=~\":[1,2]},\"risk_level\":\"h\",\"decision\":"
+        "\"reject\",\"reason\":\"R\"},{\"risk_level\":\"h\",\"decision\":\"reject\",\"reason\":\"R\"}]}",
+        "rules[0] (\"bad\"): when:");
+    expect_refused(
+        "{\"rules\":[{\"when\":{\"<\":[{\"var\":\"age\"},21]},\"risk_level\":\"h\",\"decision\":"
+        "\"reject\",\"reason\":\"R\"},{\"risk_level\":\"h\",\"decision\":\"reject\",\"reason\":\"R\"}]}",
+        "{\"var\": \"age\"} reads nothing");
     expect_refused("{\"rules\":[{\"risk_level\":\"h\",\"decision\":\"decline\",\"reason\":\"R\"}]}",
                    "\"decline\" is not approve, review or reject");
-    expect_refused("{\"rules\":[{\"whne\":true,\"risk_level\":\"h\",\"decision\":\"reject\",\"reason\":\"R\"}]}",
-                   "unknown key \"whne\"");
+    expect_refused(
+        "{\"rules\":[{\"whne\":true,\"risk_level\":\"h\",\"decision\":\"reject\",\"reason\":\"R\"}]}",
+        "unknown key \"whne\"");
     expect_refused("{\"rules\":[{\"risk_level\":\"h\",\"decision\":\"reject\",\"reason\":\"\"}]}",
                    "reason: required");
-    expect_refused("{\"rules\":[{\"score\":\"0.5\",\"risk_level\":\"h\",\"decision\":\"reject\",\"reason\":\"R\"}]}",
-                   "score: must be a number or null");
+    expect_refused(
+        "{\"rules\":[{\"score\":\"0.5\",\"risk_level\":\"h\",\"decision\":\"reject\",\"reason\":\"R\"}]}",
+        "score: must be a number or null");
     rd_err err;
     assert_int_equal(fb_parse("{\"rules\":[", &err), RD_EPARSE);
 }
@@ -227,7 +233,7 @@ static void test_breaker_half_open_timeout(void **state)
     int64_t t = 9 * 1000 * MS;
     calls(b, t, 1, false);
     assert_int_equal(rd_breaker_get_state(b), RD_BREAKER_OPEN);
-    assert_int_equal(rd_breaker_allow(b, t + 5000 * MS), 2); /* one trial, never finished */
+    assert_int_equal(rd_breaker_allow(b, t + 5000 * MS), 2);  /* one trial, never finished */
     assert_int_equal(rd_breaker_allow(b, t + 15001 * MS), 0); /* 10 s later: re-opened */
     assert_int_equal(rd_breaker_get_state(b), RD_BREAKER_OPEN);
     rd_breaker_free(b);
@@ -271,8 +277,8 @@ static void test_faults(void **state)
     char d[64];
     rd_fault_describe(&f, d, sizeof d);
     assert_string_equal(d, "delay_ms=300,error_rate=0.25,score=0.5");
-    const char *bad[] = {"nobundle", ":delay_ms=1", "b:", "b:delay=1", "b:delay_ms=-1", "b:delay_ms=1.5",
-                         "b:error_rate=2", "b:score=nan", "b:delay_ms"};
+    const char *bad[] = {"nobundle",       ":delay_ms=1",    "b:",          "b:delay=1", "b:delay_ms=-1",
+                         "b:delay_ms=1.5", "b:error_rate=2", "b:score=nan", "b:delay_ms"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         rd_fault g = {0};
         assert_int_equal(rd_fault_parse(bad[i], &g, &err), RD_EINVAL);
@@ -289,22 +295,30 @@ static int setup(void **state)
 {
     (void)state;
     fixture_new();
-    put("fb.json", "{\"version\":\"b1\",\"rules\":[{\"risk_level\":\"high\",\"decision\":\"review\",\"reason\":"
-                   "\"FB_BUNDLE\"}]}");
+    put("fb.json",
+        "{\"version\":\"b1\",\"rules\":[{\"risk_level\":\"high\",\"decision\":\"review\",\"reason\":"
+        "\"FB_BUNDLE\"}]}");
     rd_err err;
-    assert_int_equal(rd_slot_new(fixture_bundle("b_lr_v1.0", "lr.json", "fb.json", 0), NULL, NULL, NULL, &slots[0], &err), RD_OK);
-    assert_int_equal(rd_slot_new(fixture_bundle("b_lr_v1.1", "lr2.json", NULL, 0), NULL, NULL, NULL, &slots[1], &err), RD_OK);
-    const char *fs = "{\"flags\":{"
-                     "\"route\":{\"state\":\"ENABLED\",\"variants\":{\"a\":\"b_lr_v1.0\",\"b\":\"b_lr_v1.1\",\"none\":\"\"},"
-                     "\"defaultVariant\":\"a\",\"targeting\":{\"if\":[{\"==\":[{\"var\":\"seg\"},\"staff\"]},\"b\","
-                     "{\"==\":[{\"var\":\"seg\"},\"x\"]},\"none\",null]}},"
-                     "\"shadow\":{\"state\":\"ENABLED\",\"variants\":{\"on\":{\"bundles\":[\"b_lr_v1.1\",\"b_lr_v1.0\"]},"
-                     "\"off\":{\"bundles\":[]}},\"defaultVariant\":\"on\",\"targeting\":{\"if\":[{\"==\":[{\"var\":"
-                     "\"seg\"},\"quiet\"]},\"off\",null]}},"
-                     "\"bad-shadow\":{\"state\":\"ENABLED\",\"variants\":{\"on\":{\"bundle\":\"b_lr_v1.1\"}},\"defaultVariant\":\"on\"},"
-                     "\"ghost-shadow\":{\"state\":\"ENABLED\",\"variants\":{\"on\":{\"bundles\":[\"b_lr_v9.9\"]}},"
-                     "\"defaultVariant\":\"on\"},"
-                     "\"bad-route\":{\"state\":\"ENABLED\",\"variants\":{\"a\":\"b_lr_v9.9\"},\"defaultVariant\":\"a\"}}}";
+    assert_int_equal(
+        rd_slot_new(fixture_bundle("b_lr_v1.0", "lr.json", "fb.json", 0), NULL, NULL, NULL, &slots[0], &err),
+        RD_OK);
+    assert_int_equal(
+        rd_slot_new(fixture_bundle("b_lr_v1.1", "lr2.json", NULL, 0), NULL, NULL, NULL, &slots[1], &err),
+        RD_OK);
+    const char *fs =
+        "{\"flags\":{"
+        "\"route\":{\"state\":\"ENABLED\",\"variants\":{\"a\":\"b_lr_v1.0\",\"b\":\"b_lr_v1.1\",\"none\":"
+        "\"\"},"
+        "\"defaultVariant\":\"a\",\"targeting\":{\"if\":[{\"==\":[{\"var\":\"seg\"},\"staff\"]},\"b\","
+        "{\"==\":[{\"var\":\"seg\"},\"x\"]},\"none\",null]}},"
+        "\"shadow\":{\"state\":\"ENABLED\",\"variants\":{\"on\":{\"bundles\":[\"b_lr_v1.1\",\"b_lr_v1.0\"]},"
+        "\"off\":{\"bundles\":[]}},\"defaultVariant\":\"on\",\"targeting\":{\"if\":[{\"==\":[{\"var\":"
+        "\"seg\"},\"quiet\"]},\"off\",null]}},"
+        "\"bad-shadow\":{\"state\":\"ENABLED\",\"variants\":{\"on\":{\"bundle\":\"b_lr_v1.1\"}},"
+        "\"defaultVariant\":\"on\"},"
+        "\"ghost-shadow\":{\"state\":\"ENABLED\",\"variants\":{\"on\":{\"bundles\":[\"b_lr_v9.9\"]}},"
+        "\"defaultVariant\":\"on\"},"
+        "\"bad-route\":{\"state\":\"ENABLED\",\"variants\":{\"a\":\"b_lr_v9.9\"},\"defaultVariant\":\"a\"}}}";
     assert_int_equal(rd_flagset_parse(fs, strlen(fs), NULL, &flags, &err), RD_OK);
     return 0;
 }
@@ -337,8 +351,10 @@ static void test_decider_refusals(void **state)
         rd_decide_opts o;
         const char *msg;
     } cases[] = {
-        {{.route_flag = "bad-route"}, "flags.bad-route.variants.a routes to \"b_lr_v9.9\", which is not a loaded"},
-        {{.route_flag = "route", .shadow_flag = "bad-shadow"}, "flags.bad-shadow.variants.on: a shadow flag's values"},
+        {{.route_flag = "bad-route"},
+         "flags.bad-route.variants.a routes to \"b_lr_v9.9\", which is not a loaded"},
+        {{.route_flag = "route", .shadow_flag = "bad-shadow"},
+         "flags.bad-shadow.variants.on: a shadow flag's values"},
         {{.route_flag = "route", .shadow_flag = "ghost-shadow"}, "\"b_lr_v9.9\" is not a loaded bundle"},
         {{.route_flag = "route", .shadow_flag = "nope"}, "shadow_flag \"nope\" is not in the flag set"},
         {{.route_flag = "route", .default_bundle = "b_lr_v2.0"}, "default_bundle \"b_lr_v2.0\" is not among"},
@@ -352,11 +368,14 @@ static void test_decider_refusals(void **state)
     }
 }
 
-static int decide(const rd_decider *d, const char *ctx_json, const char *feat_json, const char *pin, rd_arena *a,
-                  rd_decision *out)
+static int decide(const rd_decider *d, const char *ctx_json, const char *feat_json, const char *pin,
+                  rd_arena *a, rd_decision *out)
 {
     rd_value ctx = parse(a, ctx_json), feat = parse(a, feat_json);
-    rd_decide_req q = {.context = &ctx, .features = &feat, .bundle = pin, .bundle_len = pin ? strlen(pin) : 0,
+    rd_decide_req q = {.context = &ctx,
+                       .features = &feat,
+                       .bundle = pin,
+                       .bundle_len = pin ? strlen(pin) : 0,
                        .reasons = -1};
     rd_err err;
     return rd_decide(d, &q, a, out, &err);
@@ -406,8 +425,9 @@ static void test_decide_fallbacks(void **state)
 {
     (void)state;
     rd_err err;
-    const char *svc = "{\"version\":\"s1\",\"rules\":[{\"risk_level\":\"high\",\"decision\":\"reject\",\"reason\":"
-                      "\"FB_SERVICE\"}]}";
+    const char *svc =
+        "{\"version\":\"s1\",\"rules\":[{\"risk_level\":\"high\",\"decision\":\"reject\",\"reason\":"
+        "\"FB_SERVICE\"}]}";
     rd_fallback *fb;
     assert_int_equal(rd_fallback_parse(svc, strlen(svc), &fb, &err), RD_OK);
     rd_fault faults[2] = {{.bundle = "b_lr_v1.0", .error_rate = 1}, {.bundle = "b_lr_v1.1", .delay_ms = 300}};

@@ -55,7 +55,8 @@ static size_t sweep(const char *what, load_fn load, free_fn release, void *ud, s
             return at - 1;
         }
         if (rc != RD_ENOMEM || err.code != RD_ENOMEM)
-            fail_msg("%s: allocation %zu failed and the load said %s: %s", what, at, rd_err_name(rc), err.msg);
+            fail_msg("%s: allocation %zu failed and the load said %s: %s", what, at, rd_err_name(rc),
+                     err.msg);
         assert_null(obj);
     }
     fail_msg("%s: still failing after %zu allocations", what, max);
@@ -73,8 +74,10 @@ static const char flagset_json[] =
     "{\"$evaluators\":{\"staff\":{\"in\":[{\"var\":\"segment\"},[\"staff\",\"qa\"]]}},\"flags\":{"
     "\"route\":{\"state\":\"ENABLED\",\"variants\":{\"a\":\"b_lr_v1.0\",\"b\":\"\"},\"defaultVariant\":\"a\","
     "\"targeting\":{\"if\":[{\"$ref\":\"staff\"},\"b\",{\"fractional\":[[\"a\",50],[\"b\",50]]}]}},"
-    "\"shadow\":{\"state\":\"ENABLED\",\"variants\":{\"on\":{\"bundles\":[\"b_lr_v1.0\"]}},\"defaultVariant\":\"on\"},"
-    "\"n\":{\"state\":\"ENABLED\",\"variants\":{\"lo\":1,\"hi\":2.5},\"defaultVariant\":\"lo\",\"metadata\":{\"o\":\"x\"}}}}";
+    "\"shadow\":{\"state\":\"ENABLED\",\"variants\":{\"on\":{\"bundles\":[\"b_lr_v1.0\"]}},"
+    "\"defaultVariant\":\"on\"},"
+    "\"n\":{\"state\":\"ENABLED\",\"variants\":{\"lo\":1,\"hi\":2.5},\"defaultVariant\":\"lo\",\"metadata\":{"
+    "\"o\":\"x\"}}}}";
 
 static int load_flagset(void *ud, void **out, rd_err *err)
 {
@@ -104,7 +107,8 @@ static int load_bundle(void *ud, void **out, rd_err *err)
 static void free_bundle(void *p) { rd_bundle_free(p); }
 
 static const char fallback_json[] =
-    "{\"version\":\"v1\",\"rules\":[{\"name\":\"young\",\"when\":{\"and\":[{\"<\":[{\"var\":\"features.age\"},25]},"
+    "{\"version\":\"v1\",\"rules\":[{\"name\":\"young\",\"when\":{\"and\":[{\"<\":[{\"var\":\"features.age\"}"
+    ",25]},"
     "{\"in\":[{\"var\":\"context.segment\"},[\"web\",\"app\"]]}]},\"score\":0.9,\"risk_level\":\"high\","
     "\"decision\":\"reject\",\"reason\":\"FB_YOUNG\"},{\"risk_level\":\"medium\",\"decision\":\"review\","
     "\"reason\":\"FB\"}]}";
@@ -147,7 +151,8 @@ static void test_xgboost(void **state)
     rd_err err;
     const char *path = "examples/models/credit_xgb_v1.0/model.json";
     if (rd_file_read(path, 0, &s, &len, &err) != RD_OK) {
-        if (rd_file_read("../../../../examples/models/credit_xgb_v1.0/model.json", 0, &s, &len, &err) != RD_OK)
+        if (rd_file_read("../../../../examples/models/credit_xgb_v1.0/model.json", 0, &s, &len, &err) !=
+            RD_OK)
             fail_msg("%s", err.msg);
     }
     text t = {s, len};
@@ -155,19 +160,21 @@ static void test_xgboost(void **state)
     rd_free(s);
 }
 
-#define STUMP(f, thr, l, r)                                                                                    \
-    "num_leaves=2\nnum_cat=0\nsplit_feature=" f "\nsplit_gain=1\nthreshold=" thr "\ndecision_type=2\n"         \
-    "left_child=-1\nright_child=-2\nleaf_value=" l " " r "\nleaf_weight=1 1\nleaf_count=1 1\n"                 \
+#define STUMP(f, thr, l, r)                                                                                  \
+    "num_leaves=2\nnum_cat=0\nsplit_feature=" f "\nsplit_gain=1\nthreshold=" thr "\ndecision_type=2\n"       \
+    "left_child=-1\nright_child=-2\nleaf_value=" l " " r "\nleaf_weight=1 1\nleaf_count=1 1\n"               \
     "internal_value=0\ninternal_weight=2\ninternal_count=2\nis_linear=0\nshrinkage=0.1\n"
 
 static void test_lightgbm(void **state)
 {
     (void)state;
-    static const char s[] = "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\n"
-                            "max_feature_idx=1\nobjective=binary sigmoid:1\nfeature_names=f0 f1\n"
-                            "feature_infos=[-1:1] [-1:1]\n\nTree=0\n" STUMP("0", "0.5", "-1", "1") "\n\nTree=1\n"
-                            STUMP("1", "-0.25", "0.5", "-0.5") "\n\nend of trees\n\nfeature_importances:\nf0=1\n\n"
-                            "parameters:\n[boosting: gbdt]\nend of parameters\n\npandas_categorical:null\n";
+    static const char s[] =
+        "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\n"
+        "max_feature_idx=1\nobjective=binary sigmoid:1\nfeature_names=f0 f1\n"
+        "feature_infos=[-1:1] [-1:1]\n\nTree=0\n" STUMP("0", "0.5", "-1", "1") "\n\nTree=1\n" STUMP(
+            "1", "-0.25", "0.5",
+            "-0.5") "\n\nend of trees\n\nfeature_importances:\nf0=1\n\n"
+                    "parameters:\n[boosting: gbdt]\nend of parameters\n\npandas_categorical:null\n";
     text t = {s, sizeof s - 1};
     assert_true(sweep("lightgbm model", load_model, free_model, &t, 10000) > 3);
 }
