@@ -35,6 +35,9 @@ RD_API int rd_bundle_load(const char *dir, rd_bundle **out, rd_err *err);
 RD_API void rd_bundle_free(rd_bundle *b);
 
 RD_API const char *rd_bundle_name(const rd_bundle *b);
+/* The bundle's digest: the SHA-256 (hex) of its manifest.json as loaded, which lists the
+ * SHA-256 of every other file: what a decision record names to say which bundle decided. */
+RD_API const char *rd_bundle_digest(const rd_bundle *b);
 RD_API const rd_model *rd_bundle_model(const rd_bundle *b);
 RD_API const rd_pipeline *rd_bundle_pipeline(const rd_bundle *b);
 /* The parsed manifest (borrowed). */

@@ -127,6 +127,7 @@ typedef struct rd_decide_opts {
     const rd_fault *faults;     /* copied */
     size_t nfaults;
     bool flags_only; /* no bundles configured: the flags serve OFREP alone, routing is unchecked */
+    const char *flags_sha256; /* the flag file's SHA-256, recorded with each decision; NULL: none */
 } rd_decide_opts;
 
 /* Build a decider over flags (may be NULL; a reference is taken) and slots (references are
@@ -153,6 +154,10 @@ RD_API long rd_decider_shadow_index(const rd_decider *d);
 RD_API bool rd_decider_can_pick(const rd_decider *d);
 RD_API const rd_fallback *rd_decider_fallback(const rd_decider *d);
 RD_API const rd_fault *rd_decider_faults(const rd_decider *d, size_t *n);
+/* The routing and shadow flags' keys ("" for none), and the flag file's SHA-256 ("" when unknown). */
+RD_API const char *rd_decider_route_flag(const rd_decider *d);
+RD_API const char *rd_decider_shadow_flag(const rd_decider *d);
+RD_API const char *rd_decider_flags_sha256(const rd_decider *d);
 
 /* ------------------------------------------------------------------ one decision */
 
@@ -178,8 +183,9 @@ typedef enum rd_fallback_reason {
 RD_API const char *rd_fallback_reason_name(rd_fallback_reason r);
 
 typedef struct rd_decision {
-    const rd_value *request_id; /* the request's, or NULL (the encoder makes one) */
+    const rd_value *request_id; /* the request's, or one made up ("riskd-<start>-<n>", unique) */
     int64_t t0_ns;
+    int64_t eval_time; /* the unix time flags were evaluated at ($flagd.timestamp) */
     const rd_slot *slot;    /* the bundle routed to; NULL when none could be */
     const char *variant;    /* the routing flag's variant; NULL when it did not pick */
     rd_reason route_reason; /* the routing flag's evaluation reason (for its metrics) */
@@ -251,6 +257,19 @@ RD_API void rd_shadow_free(rd_shadow *s);
 RD_API bool rd_shadow_submit(rd_shadow *s, const rd_decider *d, const rd_decision *dec,
                              const rd_value *features);
 RD_API uint64_t rd_shadow_dropped(const rd_shadow *s);
+
+/* One shadow score, as the sink sees it (on a shadow worker thread). */
+typedef struct rd_shadow_done {
+    const char *request_id; /* the primary decision's, as text */
+    const rd_slot *primary, *shadow;
+    int rc;                 /* RD_OK: score holds the shadow's answer */
+    const rd_score *score;
+} rd_shadow_done;
+/* Call fn for every shadow score (the decision log records them). Set before any submit. */
+RD_API void rd_shadow_set_sink(rd_shadow *s, void (*fn)(void *ud, const rd_shadow_done *d), void *ud);
+/* A decision's request id as text (a number in its shortest form); buf of 64 bytes at least
+ * for numbers, a string id is returned as it is. */
+RD_API const char *rd_decision_id_text(const rd_decision *d, char *buf, size_t cap);
 /* Decisions queued or being scored now. */
 RD_API size_t rd_shadow_pending(const rd_shadow *s);
 /* Call fn for each pair seen so far (a consistent-enough snapshot of its counters). */

@@ -14,6 +14,7 @@ enum {
     CLI_USAGE = 2,         /* wrong arguments */
     CLI_PARTIAL = 3,       /* the run finished but some records were rejected */
     CLI_IO = 4,            /* a file could not be read or written */
+    CLI_DIFFERENT = 5,     /* checked, and differences found (replay) */
 };
 
 int cmd_flags(int argc, char **argv);
@@ -21,6 +22,8 @@ int cmd_predict(int argc, char **argv);
 int cmd_bundle(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_log(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 
 /* A progress bar on stderr when it is a terminal (silent in a pipe or a file): done of
  * total units (total 0: unknown, the count alone is shown), redrawn at most 10 times a

@@ -17,12 +17,15 @@ static const char usage[] =
     "  bundle     build, verify and inspect model bundles (riskd bundle --help)\n"
     "  score      score raw applications with a bundle (riskd score --help)\n"
     "  serve      the HTTP service: /v1/score and OFREP (riskd serve --help)\n"
+    "  log        export the decision log (riskd log export --help)\n"
+    "  replay     re-run logged decisions and compare them bit for bit (riskd replay --help)\n"
     "\n"
     "options:\n"
     "  -h, --help     show this help\n"
     "  -V, --version  print the version\n"
     "\n"
-    "exit codes: 0 success, 1 invalid input, 2 usage error, 3 some records rejected, 4 I/O error\n";
+    "exit codes: 0 success, 1 invalid input, 2 usage error, 3 some records rejected, 4 I/O error,\n"
+    "            5 checked and differences found (replay)\n";
 
 void cli_errorf(const char *fmt, ...)
 {
@@ -59,6 +62,10 @@ int main(int argc, char **argv)
         return cmd_score(argc - 1, argv + 1);
     if (!strcmp(cmd, "serve"))
         return cmd_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "log"))
+        return cmd_log(argc - 1, argv + 1);
+    if (!strcmp(cmd, "replay"))
+        return cmd_replay(argc - 1, argv + 1);
     cli_errorf("unknown command \"%s\" (try riskd --help)", cmd);
     return CLI_USAGE;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "riskd/arena.h"
 #include "server.h"
@@ -70,6 +71,17 @@ const char srv_usage[] =
     "                           for_ms=N ends them N ms after the start (an outage that heals)\n"
     "  --compat-routes          also serve POST /score, the textbook FastAPI service's route\n"
     "\n"
+    "the decision log (DATA_DIR/riskd.db; riskd log export, riskd replay):\n"
+    "  --no-log                 do not record decisions (default: every one is; log = off)\n"
+    "  --log-durability MODE    async (default: answered before the record's commit; a kill -9\n"
+    "                           loses at most the last ~50 ms of decisions) or ack (answered\n"
+    "                           after its commit, one group commit for concurrent requests)\n"
+    "  --log-on-full MODE       reject (default: 503 LOG_BACKLOG, no decision without its\n"
+    "                           record) or drop (decide, count the record dropped)\n"
+    "  --log-queue N            records waiting for the writer (default 65536)\n"
+    "  --log-retention-days N   prune decisions older than N days (default 0: keep all)\n"
+    "  --node NAME              this node's name in the records (default: the host name)\n"
+    "\n"
     "  --check-config           validate the configuration and the files, then exit\n"
     "  -h, --help               show this help\n"
     "\n"
@@ -128,6 +140,12 @@ static const struct key keys[] = {
     {"breaker_reset_ms", I(breaker_reset_ms, 1, 3600000)},
     {"fault", K_FAULT, 0, 0, 0, 0},
     {"compat_routes", K_BOOL, offsetof(srv_config, compat_routes), 0, 0, 0},
+    {"log", K_BOOL, offsetof(srv_config, log), 0, 0, 0},
+    {"log_durability", S(log_durability)},
+    {"log_on_full", S(log_on_full)},
+    {"log_queue", Z(log_queue, 1, 10000000)},
+    {"log_retention_days", I(log_retention_days, 0, 36500)},
+    {"node", S(node)},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -162,6 +180,13 @@ static void defaults(srv_config *c)
     c->breaker_half_open_timeout_ms = b.half_open_timeout_ms;
     c->breaker_fail_max = b.fail_max;
     c->breaker_reset_ms = b.reset_ms;
+    c->log = true;
+    strcpy(c->log_durability, "async");
+    strcpy(c->log_on_full, "reject");
+    c->log_queue = 65536;
+    if (gethostname(c->node, sizeof c->node) != 0 || !c->node[0])
+        strcpy(c->node, "riskd");
+    c->node[sizeof c->node - 1] = '\0';
 }
 
 void srv_config_breaker(const srv_config *c, rd_breaker_opts *o)
@@ -369,15 +394,21 @@ static int validate(srv_config *c, rd_err *err)
         return rd_err_set(err, RD_EINVAL, "fault \"%s\" needs bundles", c->faults[0].bundle);
     if (c->fallback[0] && !c->bundles[0])
         return rd_err_set(err, RD_EINVAL, "fallback rules need bundles to fall back from");
+    if (strcmp(c->log_durability, "async") != 0 && strcmp(c->log_durability, "ack") != 0)
+        return rd_err_set(err, RD_EINVAL, "log_durability must be async or ack, not \"%s\"", c->log_durability);
+    if (strcmp(c->log_on_full, "reject") != 0 && strcmp(c->log_on_full, "drop") != 0)
+        return rd_err_set(err, RD_EINVAL, "log_on_full must be reject or drop, not \"%s\"", c->log_on_full);
+    if (!c->node[0])
+        return rd_err_set(err, RD_EINVAL, "node must not be empty");
     return RD_OK;
 }
 
-enum { OPT_CONFIG = 1000, OPT_CHECK, OPT_KEY };
+enum { OPT_CONFIG = 1000, OPT_CHECK, OPT_KEY, OPT_NO_KEY = OPT_KEY + 1000 };
 
 static int load_args(srv_config *c, int argc, char **argv, bool *check_only, bool *help, rd_err *err)
 {
-    struct option opts[NKEYS + 4];
-    char names[NKEYS][40];
+    struct option opts[2 * NKEYS + 4];
+    char names[NKEYS][40], no_names[NKEYS][44];
     size_t n = 0;
     for (size_t i = 0; i < NKEYS; i++, n++) {
         snprintf(names[i], sizeof names[i], "%s", keys[i].name);
@@ -386,6 +417,10 @@ static int load_args(srv_config *c, int argc, char **argv, bool *check_only, boo
                 *p = '-';
         opts[n] = (struct option){names[i], keys[i].k == K_BOOL ? no_argument : required_argument, NULL,
                                   OPT_KEY + (int)i};
+        if (keys[i].k == K_BOOL) { /* --no-log turns off what is on by default */
+            snprintf(no_names[i], sizeof no_names[i], "no-%s", names[i]);
+            opts[++n] = (struct option){no_names[i], no_argument, NULL, OPT_NO_KEY + (int)i};
+        }
     }
     opts[n++] = (struct option){"config", required_argument, NULL, OPT_CONFIG};
     opts[n++] = (struct option){"check-config", no_argument, NULL, OPT_CHECK};
@@ -407,6 +442,11 @@ static int load_args(srv_config *c, int argc, char **argv, bool *check_only, boo
             const char *a = optarg == argv[optind - 1] && optind >= 2 ? argv[optind - 2] : argv[optind - 1];
             if (strcmp(a, "--config") != 0 && strncmp(a, "--config=", 9) != 0)
                 return rd_err_set(err, RD_EUSAGE, "usage: write --config in full, not \"%s\"", a);
+        } else if (o >= OPT_NO_KEY) {
+            snprintf(where, sizeof where, "--%s", no_names[o - OPT_NO_KEY]);
+            int rc = set_key(c, &keys[o - OPT_NO_KEY], "false", where, err);
+            if (rc)
+                return rc;
         } else if (o >= OPT_KEY) {
             const struct key *k = &keys[o - OPT_KEY];
             snprintf(where, sizeof where, "--%s", names[o - OPT_KEY]);

@@ -39,6 +39,7 @@ typedef struct conn_req {
 typedef struct worker {
     rd_arena arena;
     rd_buf out;
+    rd_buf logbuf; /* decision records being written */
     srv_snapshot *snap;
     uint64_t gen;
 } worker;
@@ -47,11 +48,15 @@ static struct {
     const srv_config *cfg;
     srv_state *state;
     rd_shadow *shadow;                 /* NULL without a shadow flag */
+    rd_store *store;                   /* the main thread's: what served is kept; pruning */
+    rd_store *wstore;                  /* the log writer's */
+    rd_dlog *dlog;                     /* NULL: no decision log */
     struct MHD_Daemon *_Atomic daemon; /* set by the main thread once the workers already run */
     pthread_key_t worker_key;
     atomic_bool draining;
     atomic_int inflight;
     atomic_size_t connections;
+    time_t pruned;
 } G;
 
 static void worker_free(void *p)
@@ -60,6 +65,7 @@ static void worker_free(void *p)
     srv_snapshot_unref(w->snap);
     rd_arena_deinit(&w->arena);
     rd_buf_deinit(&w->out);
+    rd_buf_deinit(&w->logbuf);
     rd_free(w);
 }
 
@@ -73,6 +79,7 @@ static worker *worker_get(void)
          * limit allows, so a hostile body fails cleanly instead of exhausting memory. */
         rd_arena_init(&w->arena, 64 * G.cfg->max_body_bytes + (64u << 20));
         rd_buf_init(&w->out);
+        rd_buf_init(&w->logbuf);
         pthread_setspecific(G.worker_key, w);
     }
     uint64_t gen = srv_state_generation(G.state);
@@ -243,6 +250,8 @@ static enum MHD_Result respond(struct MHD_Connection *c, const char *url, const 
         .cfg = G.cfg,
         .snap = w->snap,
         .shadow = G.shadow,
+        .dlog = G.dlog,
+        .logbuf = &w->logbuf,
         .arena = &w->arena,
         .body = rd_buf_cstr(&cr->body),
         .len = cr->body.len,
@@ -274,6 +283,8 @@ static enum MHD_Result respond(struct MHD_Connection *c, const char *url, const 
     }
     if (w->out.cap > (1u << 20))
         rd_buf_deinit(&w->out);
+    if (w->logbuf.cap > (1u << 20))
+        rd_buf_deinit(&w->logbuf);
     return ret;
 }
 
@@ -375,6 +386,77 @@ static size_t keep_escapes(void *cls, struct MHD_Connection *c, char *uri)
     (void)cls;
     (void)c;
     return strlen(uri);
+}
+
+/* ------------------------------------------------------------------ the decision log */
+
+/* Two handles on DATA_DIR/riskd.db: the writer thread's, and the main thread's (keeping what
+ * served, pruning); SQLite's WAL lets them work at once. */
+static int open_log(const srv_config *cfg, rd_err *err)
+{
+    rd_store_opts so = {.sync_full = !strcmp(cfg->log_durability, "ack")};
+    int rc = rd_store_open(cfg->data_dir, &so, &G.store, err);
+    if (!rc)
+        rc = rd_store_open(cfg->data_dir, &so, &G.wstore, err);
+    rd_dlog_opts o = {.durability = !strcmp(cfg->log_durability, "ack") ? RD_DLOG_ACK : RD_DLOG_ASYNC,
+                      .queue = cfg->log_queue};
+    if (!rc)
+        rc = rd_dlog_new(G.wstore, &o, &G.dlog, err);
+    if (!rc)
+        srv_log(SRV_INFO, "decision log", "store", rd_store_name(G.store), "durability", cfg->log_durability,
+                "on_full", cfg->log_on_full, NULL);
+    return rc;
+}
+
+static void close_log(void)
+{
+    rd_dlog_free(G.dlog);
+    G.dlog = NULL;
+    rd_store_close(G.wstore);
+    rd_store_close(G.store);
+    G.wstore = G.store = NULL;
+}
+
+/* Shadow scores are logged as they come (dropped, and counted, when the log is full: a
+ * shadow never costs a primary its record). */
+void srv_log_shadow(void *ud, const rd_shadow_done *d)
+{
+    (void)ud;
+    static _Thread_local rd_buf b;
+    if (!G.dlog)
+        return;
+    rd_buf_reset(&b);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    rd_dlog_meta m = {.node = G.cfg->node, .ts_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000};
+    rd_dlog_shadow_json(&b, d->request_id, rd_slot_name(d->primary), rd_slot_bundle(d->shadow), d->rc, d->score, &m);
+    rd_log_row row = {.ts_ms = m.ts_ms,
+                      .request_id = d->request_id,
+                      .kind = "shadow",
+                      .model_version = rd_slot_name(d->shadow),
+                      .record = rd_buf_cstr(&b),
+                      .record_len = b.len};
+    uint64_t seq;
+    if (b.oom || rd_dlog_submit(G.dlog, &row, &seq) != RD_OK)
+        srv_metrics_log_dropped();
+}
+
+/* Decisions older than log_retention_days go, once an hour. */
+static void prune(void)
+{
+    G.pruned = time(NULL);
+    if (!G.store || G.cfg->log_retention_days <= 0)
+        return;
+    uint64_t n;
+    rd_err err;
+    int64_t before = ((int64_t)G.pruned - (int64_t)G.cfg->log_retention_days * 86400) * 1000;
+    if (rd_store_log_prune(G.store, before, &n, &err)) {
+        srv_log(SRV_ERROR, "pruning the decision log failed", "error", err.msg, NULL);
+        return;
+    }
+    char s[32];
+    snprintf(s, sizeof s, "%llu", (unsigned long long)n);
+    srv_log(SRV_INFO, "decision log pruned", "#deleted", s, NULL);
 }
 
 /* ------------------------------------------------------------------ the run loop */
@@ -490,6 +572,8 @@ static int wait_loop(void)
             return sig;
         } else {
             srv_state_poll(G.state, false);
+            if (time(NULL) - G.pruned >= 3600)
+                prune();
         }
     }
 }
@@ -521,7 +605,7 @@ int srv_check(const srv_config *cfg)
     srv_state *st;
     rd_err err;
     int rc = 0;
-    if (srv_state_new(cfg, &st, &err)) {
+    if (srv_state_new(cfg, NULL, &st, &err)) {
         fprintf(stderr, "riskd: serve: %s\n", err.msg);
         srv_metrics_deinit();
         return rd_err_exit_status(err.code);
@@ -574,7 +658,14 @@ int srv_run(const srv_config *cfg)
                 strerror(errno), NULL);
         return 4;
     }
-    if (srv_state_new(cfg, &G.state, &err)) {
+    if (cfg->log && open_log(cfg, &err)) {
+        srv_log(SRV_ERROR, "cannot start: the decision log", "error", err.msg, "code", rd_err_name(err.code), NULL);
+        close_log();
+        srv_metrics_deinit();
+        return rd_err_exit_status(err.code);
+    }
+    if (srv_state_new(cfg, G.store, &G.state, &err)) {
+        close_log();
         srv_log(SRV_ERROR, "cannot start: refused", "error", err.msg, "code", rd_err_name(err.code), NULL);
         srv_metrics_deinit();
         return rd_err_exit_status(err.code);
@@ -588,9 +679,13 @@ int srv_run(const srv_config *cfg)
     if (cfg->shadow_flag[0] && rd_shadow_new(cfg->shadow_threads, cfg->shadow_queue, &G.shadow, &err)) {
         srv_log(SRV_ERROR, "cannot start the shadow workers", "error", err.msg, NULL);
         srv_state_free(G.state);
+        close_log();
         srv_metrics_deinit();
         return 1;
     }
+    if (G.shadow && G.dlog)
+        rd_shadow_set_sink(G.shadow, srv_log_shadow, NULL);
+    prune();
     /* Signals go to the main thread's sigtimedwait only; the workers inherit the mask. */
     sigset_t set;
     sigemptyset(&set);
@@ -633,6 +728,7 @@ int srv_run(const srv_config *cfg)
 out:
     rd_shadow_free(G.shadow); /* finishes the queued shadow work: it holds deciders */
     G.shadow = NULL;
+    close_log(); /* commits what is queued */
     srv_state_free(G.state);
     pthread_key_delete(G.worker_key);
     srv_metrics_deinit();

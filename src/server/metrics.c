@@ -70,6 +70,8 @@ static struct {
     series *flags;     /* srv_flag_stats */
     series *models;    /* srv_model_stats */
     series *fallbacks; /* fallback_series */
+    atomic_uint_fast64_t log_refused[2]; /* [backlog|failed] */
+    atomic_uint_fast64_t log_dropped;
     error_series *errors;
     atomic_uint_fast64_t unknown_flag;
     route_stats routes[SRV_ROUTE_COUNT];
@@ -215,6 +217,9 @@ void srv_metrics_fallback(const char *bundle, rd_fallback_reason why)
     if (f && (unsigned)why <= RD_FB_UNAVAILABLE)
         inc(&f->by_reason[why]);
 }
+
+void srv_metrics_log_refused(const char *what) { inc(&M.log_refused[strcmp(what, "backlog") != 0]); }
+void srv_metrics_log_dropped(void) { inc(&M.log_dropped); }
 
 void srv_metrics_reload(const char *what, bool ok)
 {
@@ -486,7 +491,36 @@ static void render_shadow(rd_buf *b, rd_shadow *sh)
     rd_free(l);
 }
 
-void srv_metrics_render(rd_buf *b, const srv_snapshot *snap, rd_shadow *shadow, size_t connections,
+static void render_log(rd_buf *b, rd_dlog *dlog)
+{
+    rd_buf_printf(b,
+                  "# HELP riskd_log_refused_total Decisions refused (503) because the decision log was full "
+                  "(LOG_BACKLOG) or failed (LOG_FAILED).\n# TYPE riskd_log_refused_total counter\n"
+                  "riskd_log_refused_total{reason=\"backlog\"} %llu\nriskd_log_refused_total{reason=\"failed\"} "
+                  "%llu\n# HELP riskd_log_dropped_total Records not logged (log_on_full = drop, or a shadow score "
+                  "with the queue full).\n# TYPE riskd_log_dropped_total counter\nriskd_log_dropped_total %llu\n",
+                  (unsigned long long)get(&M.log_refused[0]), (unsigned long long)get(&M.log_refused[1]),
+                  (unsigned long long)get(&M.log_dropped));
+    if (!dlog)
+        return;
+    rd_dlog_stats st;
+    rd_dlog_get_stats(dlog, &st);
+    rd_buf_printf(b,
+                  "# HELP riskd_log_records_total Decision records, by what became of them.\n"
+                  "# TYPE riskd_log_records_total counter\nriskd_log_records_total{state=\"queued\"} %llu\n"
+                  "riskd_log_records_total{state=\"committed\"} %llu\nriskd_log_records_total{state=\"failed\"} "
+                  "%llu\n# HELP riskd_log_queue Records waiting for the writer.\n# TYPE riskd_log_queue gauge\n"
+                  "riskd_log_queue %zu\n# HELP riskd_log_commits_total Transactions (group commits) of the log.\n"
+                  "# TYPE riskd_log_commits_total counter\nriskd_log_commits_total %llu\n"
+                  "# HELP riskd_log_commit_seconds_total Time spent committing.\n"
+                  "# TYPE riskd_log_commit_seconds_total counter\nriskd_log_commit_seconds_total ",
+                  (unsigned long long)st.submitted, (unsigned long long)st.committed, (unsigned long long)st.failed,
+                  st.queued, (unsigned long long)st.commits);
+    num(b, st.commit_seconds);
+    rd_buf_putc(b, '\n');
+}
+
+void srv_metrics_render(rd_buf *b, const srv_snapshot *snap, rd_shadow *shadow, rd_dlog *dlog, size_t connections,
                         int inflight)
 {
     int64_t generation = snap ? (int64_t)snap->generation : 0;
@@ -501,6 +535,7 @@ void srv_metrics_render(rd_buf *b, const srv_snapshot *snap, rd_shadow *shadow, 
     pthread_mutex_unlock(&M.lock);
     render_breakers(b, snap);
     render_shadow(b, shadow);
+    render_log(b, dlog);
     rd_buf_puts(b, "# HELP riskd_reloads_total Reloads of the flag file, of bundles and of the service-wide "
                    "fallback rules, by result.\n# TYPE riskd_reloads_total counter\n");
     static const char *const what[] = {"flags", "bundles", "fallback"};

@@ -83,5 +83,5 @@ void srv_route_ready(srv_req *r)
 void srv_route_metrics(srv_req *r)
 {
     r->content_type = "text/plain; version=0.0.4; charset=utf-8";
-    srv_metrics_render(r->out, r->snap, r->shadow, srv_http_connections(), srv_http_inflight());
+    srv_metrics_render(r->out, r->snap, r->shadow, r->dlog, srv_http_connections(), srv_http_inflight());
 }

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "riskd/json.h"
 #include "server.h"
@@ -86,6 +87,48 @@ static int read_request(const srv_req *r, const rd_value *v, score_req *q, item_
 }
 
 /* After a decision: its metrics, and its shadow work queued. */
+/* Record the decision in the log. A decision is not answered without its record: a full
+ * queue (log_on_full = reject) or, in ack mode, a failed commit answers 503 instead. */
+static int record(srv_req *r, const rd_decision *d, const rd_value *ctx, const rd_value *features, item_err *e)
+{
+    if (!r->dlog)
+        return 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    rd_dlog_meta m = {.node = r->cfg->node,
+                      .ts_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+                      .context = ctx,
+                      .features = features,
+                      .lenient = r->cfg->lenient};
+    rd_buf *b = r->logbuf;
+    rd_buf_reset(b);
+    rd_dlog_record_json(b, r->snap->dec, d, &m);
+    char idbuf[RD_NUM_BUF];
+    rd_log_row row = {.ts_ms = m.ts_ms,
+                      .request_id = rd_decision_id_text(d, idbuf, sizeof idbuf),
+                      .kind = "primary",
+                      .model_version = d->slot ? rd_slot_name(d->slot) : NULL,
+                      .record = rd_buf_cstr(b),
+                      .record_len = b->len};
+    uint64_t seq;
+    int rc = b->oom ? RD_ENOMEM : rd_dlog_submit(r->dlog, &row, &seq);
+    if (rc && !strcmp(r->cfg->log_on_full, "drop")) {
+        srv_metrics_log_dropped();
+        return 0;
+    }
+    if (rc) {
+        srv_metrics_log_refused("backlog");
+        return fail(e, 503, "LOG_BACKLOG",
+                    "the decision log is full (log_queue %zu): no decision is answered without its record",
+                    r->cfg->log_queue);
+    }
+    if (strcmp(r->cfg->log_durability, "ack") == 0 && !rd_dlog_wait(r->dlog, seq)) {
+        srv_metrics_log_refused("failed");
+        return fail(e, 503, "LOG_FAILED", "the decision log could not commit this decision's record");
+    }
+    return 0;
+}
+
 static void decided(srv_req *r, const rd_decision *d, const rd_value *features)
 {
     if (d->source == RD_SOURCE_MODEL) {
@@ -127,6 +170,8 @@ static int score_one(srv_req *r, const rd_value *v, rd_buf *b, item_err *e, cons
             return fail(e, 400, rd_err_name(rc), "features.%s", err.msg);
         return fail(e, rc == RD_ENOMEM ? 503 : rd_err_http_status(rc), rd_err_name(rc), "%s", err.msg);
     }
+    if (record(r, &d, q.ctx, q.features, e))
+        return -1;
     decided(r, &d, q.features);
     rd_decision_write_json(b, &d);
     return 0;
@@ -243,6 +288,11 @@ void srv_route_compat_score(srv_req *r)
     if (rc) {
         srv_reply_error(r, rc == RD_ENOMEM ? 503 : rd_err_http_status(rc), rd_err_name(rc), "%s%s",
                         rc == RD_EINVAL || rc == RD_ETYPE ? "features." : "", err.msg);
+        return;
+    }
+    item_err e;
+    if (record(r, &d, &ctx, features, &e)) {
+        srv_reply_error(r, e.status, e.code, "%s", e.msg);
         return;
     }
     decided(r, &d, features);

@@ -17,6 +17,7 @@
 #include "riskd/arena.h"
 #include "riskd/bundle.h"
 #include "riskd/decide.h"
+#include "riskd/dlog.h"
 #include "riskd/err.h"
 #include "riskd/flags.h"
 #include "riskd/value.h"
@@ -61,6 +62,13 @@ typedef struct srv_config {
     rd_fault faults[SRV_MAX_FAULTS]; /* --fault, repeatable (a drill tool) */
     size_t nfaults;
     bool compat_routes; /* POST /score, the textbook service's route */
+    /* the decision log (include/riskd/dlog.h), in data_dir/riskd.db */
+    bool log;                   /* record every decision (default on) */
+    char log_durability[16];    /* async | ack */
+    char log_on_full[16];       /* reject | drop */
+    size_t log_queue;           /* records waiting for the writer */
+    int log_retention_days;     /* 0: keep every decision */
+    char node[128];             /* this node's name in the records (default: the host name) */
 } srv_config;
 
 /* The breaker options the configuration gives (on_transition unset). */
@@ -113,12 +121,16 @@ void srv_metrics_flag_unknown(void);
 void srv_metrics_score(srv_model_stats *s, double probability);
 /* A decision answered by fallback rules: by bundle ("" for none) and reason. */
 void srv_metrics_fallback(const char *bundle, rd_fallback_reason why);
+/* Decisions refused because the log was full or failed (what: "backlog", "failed"), and
+ * records dropped (log_on_full = drop, or a shadow record with the queue full). */
+void srv_metrics_log_refused(const char *what);
+void srv_metrics_log_dropped(void);
 void srv_metrics_reload(const char *what, bool ok);
 struct srv_snapshot;
 /* Append the Prometheus text exposition of every series to b: the counters, and what the
  * snapshot's breakers and the shadow pool (may be NULL) hold now. */
-void srv_metrics_render(rd_buf *b, const struct srv_snapshot *snap, rd_shadow *shadow, size_t connections,
-                        int inflight);
+void srv_metrics_render(rd_buf *b, const struct srv_snapshot *snap, rd_shadow *shadow, rd_dlog *dlog,
+                        size_t connections, int inflight);
 
 /* ------------------------------------------------------------------ snapshot */
 
@@ -133,6 +145,7 @@ typedef struct srv_slot_info {
 typedef struct srv_snapshot {
     atomic_int refs;
     uint64_t generation;
+    char flags_sha[65]; /* the flag file's SHA-256 ("" without flags) */
     rd_decider *dec;
     rd_flagset *flags;           /* the decider's (borrowed); NULL: no flag file configured */
     srv_flag_stats **flag_stats; /* one per flag, in the flag set's order */
@@ -146,8 +159,10 @@ long srv_snapshot_flag_index(const srv_snapshot *s, const char *key, size_t len)
 typedef struct srv_state srv_state;
 
 /* Load the first snapshot. Errors (a flag file or a bundle refused, routing to a bundle that
- * is not there) are fatal at start. */
-int srv_state_new(const srv_config *cfg, srv_state **out, rd_err *err);
+ * is not there) are fatal at start. With store (the main thread's handle, may be NULL), every
+ * flag set, bundle and fallback rule file that serves is kept in it for replay; one that
+ * cannot be kept is refused like one that does not load. */
+int srv_state_new(const srv_config *cfg, rd_store *store, srv_state **out, rd_err *err);
 void srv_state_free(srv_state *st);
 /* Check the files; if anything changed (or force), build a new snapshot aside and publish it.
  * A file that is refused is logged and counted, and the last good snapshot keeps serving. */
@@ -170,6 +185,8 @@ typedef struct srv_req {
     const char *if_none_match;
     srv_route route;
     rd_shadow *shadow;    /* the shadow pool, NULL when no shadow flag is configured */
+    rd_dlog *dlog;        /* the decision log's writer, NULL when the log is off */
+    rd_buf *logbuf;       /* the worker's buffer for records */
     const char *flag_key; /* OFREP single: the percent-decoded key */
     size_t flag_key_len;
     double t0; /* monotonic seconds at the start */
@@ -197,6 +214,9 @@ void srv_route_health(srv_req *r);
 void srv_route_ready(srv_req *r);
 void srv_route_metrics(srv_req *r);
 void srv_route_compat_score(srv_req *r);
+
+/* The shadow pool's sink: logs a shadow score. */
+void srv_log_shadow(void *ud, const rd_shadow_done *d);
 
 /* Open HTTP connections now. */
 size_t srv_http_connections(void);

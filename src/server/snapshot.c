@@ -14,10 +14,13 @@
 #include <sys/stat.h>
 
 #include "riskd/arena.h"
+#include "riskd/hash.h"
 #include "server.h"
 
 struct srv_state {
     const srv_config *cfg;
+    rd_store *store;       /* what served is kept here (NULL: the log is off) */
+    char fallback_sha[65]; /* the service-wide rules' SHA-256 as kept */
     rd_fallback *fallback; /* the service-wide rules, loaded at start */
     pthread_mutex_t lock;
     srv_snapshot *current;
@@ -157,7 +160,8 @@ static void on_breaker(void *ud, const char *bundle, rd_breaker_state from, rd_b
             "bundle", bundle, "from", rd_breaker_state_name(from), "to", rd_breaker_state_name(to), NULL);
 }
 
-static int load_flags(const srv_config *cfg, rd_flagset **out, rd_err *err)
+/* The flag file, parsed; sha receives its SHA-256. With a store, its text is kept there. */
+static int load_flags(const srv_config *cfg, rd_store *store, rd_flagset **out, char sha[65], rd_err *err)
 {
     char *text;
     size_t len;
@@ -166,9 +170,14 @@ static int load_flags(const srv_config *cfg, rd_flagset **out, rd_err *err)
         return rc;
     rd_flagset_opts o = {.lenient = cfg->lenient};
     rc = rd_flagset_parse(text, len, &o, out, err);
-    rd_free(text);
     if (rc)
         rd_err_prefix(err, "%s", cfg->flags);
+    rd_sha256_hex(text, len, sha);
+    if (!rc && store && (rc = rd_dlog_keep_text(store, text, len, sha, err)) != RD_OK) {
+        rd_err_prefix(err, "%s: cannot keep it for replay", cfg->flags);
+        rd_flagset_unref(*out);
+    }
+    rd_free(text);
     return rc;
 }
 
@@ -191,13 +200,16 @@ static rd_slot *loaded(const srv_snapshot *prev, const char *name)
 }
 
 /* A new slot for the bundle in dir, or NULL with e filled. */
-static rd_slot *load_slot(const srv_config *cfg, const char *dir, const char *name, char *fp, rd_err *e)
+static rd_slot *load_slot(const srv_config *cfg, rd_store *store, const char *dir, const char *name, char *fp,
+                          rd_err *e)
 {
     rd_bundle *b = NULL;
     int rc = rd_bundle_load(dir, &b, e);
     if (!rc && strcmp(rd_bundle_name(b), name) != 0)
         rc = rd_err_set(e, RD_EINVAL, "%s: the directory's name differs from the bundle's name \"%s\"", dir,
                         rd_bundle_name(b));
+    if (!rc && store && (rc = rd_dlog_keep_bundle(store, dir, rd_bundle_digest(b), e)) != RD_OK)
+        rd_err_prefix(e, "%s: cannot keep it for replay", dir);
     srv_slot_info *info = rc ? NULL : rd_calloc(1, sizeof *info);
     if (!info) {
         if (!rc)
@@ -222,7 +234,7 @@ static rd_slot *load_slot(const srv_config *cfg, const char *dir, const char *na
 
 /* Load (or keep) every bundle of the directory. A bundle that fails to load keeps its
  * previous version if there was one; *refused counts the failures (each logged). */
-static int load_bundles(const srv_config *cfg, const srv_snapshot *prev, slots *out, int *refused,
+static int load_bundles(const srv_config *cfg, rd_store *store, const srv_snapshot *prev, slots *out, int *refused,
                         rd_err *err)
 {
     size_t n;
@@ -254,7 +266,7 @@ static int load_bundles(const srv_config *cfg, const srv_snapshot *prev, slots *
             continue;
         }
         rd_err e;
-        rd_slot *ns = load_slot(cfg, dir, names[i], fp, &e);
+        rd_slot *ns = load_slot(cfg, store, dir, names[i], fp, &e);
         if (!ns) {
             srv_log(SRV_ERROR, "bundle refused", "bundle", names[i], "error", e.msg, "code",
                     rd_err_name(e.code), "action", old ? "keeping the version loaded before" : "not served",
@@ -282,8 +294,8 @@ static int keep_bundles(const srv_snapshot *prev, slots *out, rd_err *err)
 }
 
 /* The decider over flags and slots, with the configuration's routing. */
-static int make_decider(const srv_config *cfg, rd_flagset *flags, const slots *l, rd_fallback *fb,
-                        rd_decider **out, rd_err *err)
+static int make_decider(const srv_config *cfg, rd_flagset *flags, const char *flags_sha, const slots *l,
+                        rd_fallback *fb, rd_decider **out, rd_err *err)
 {
     rd_decide_opts o = {.route_flag = cfg->route_flag,
                         .shadow_flag = cfg->shadow_flag,
@@ -293,7 +305,8 @@ static int make_decider(const srv_config *cfg, rd_flagset *flags, const slots *l
                         .fallback = fb,
                         .faults = cfg->faults,
                         .nfaults = cfg->nfaults,
-                        .flags_only = !cfg->bundles[0]};
+                        .flags_only = !cfg->bundles[0],
+                        .flags_sha256 = flags_sha};
     int rc = rd_decider_new(&o, flags, l->v, l->n, out, err);
     if (rc && !strncmp(err->msg, "flags.", 6)) /* a flag's fault: say which file */
         rd_err_prefix(err, "%s", cfg->flags);
@@ -316,16 +329,18 @@ static srv_snapshot *build(srv_state *st, const srv_snapshot *prev, bool flags_c
     slots l = {0};
     int rc = RD_OK;
     if (cfg->flags[0]) {
-        if (flags_changed || !prev)
-            rc = load_flags(cfg, &flags, err);
-        else
+        if (flags_changed || !prev) {
+            rc = load_flags(cfg, st->store, &flags, s->flags_sha, err);
+        } else {
             flags = rd_flagset_ref(prev->flags);
+            memcpy(s->flags_sha, prev->flags_sha, sizeof s->flags_sha);
+        }
     }
     if (!rc && cfg->bundles[0])
-        rc = bundles_changed || !prev ? load_bundles(cfg, prev, &l, refused_bundles, err)
+        rc = bundles_changed || !prev ? load_bundles(cfg, st->store, prev, &l, refused_bundles, err)
                                       : keep_bundles(prev, &l, err);
     if (!rc)
-        rc = make_decider(cfg, flags, &l, st->fallback, &s->dec, err);
+        rc = make_decider(cfg, flags, s->flags_sha, &l, st->fallback, &s->dec, err);
     if (flags)
         rd_flagset_unref(flags);
     slots_free(&l);
@@ -364,7 +379,27 @@ static void publish(srv_state *st, srv_snapshot *s)
     srv_snapshot_unref(old);
 }
 
-int srv_state_new(const srv_config *cfg, srv_state **out, rd_err *err)
+/* The service-wide fallback rules from their file, kept in the store when there is one. */
+static int load_rules(srv_state *st, rd_fallback **out, rd_err *err)
+{
+    const char *path = st->cfg->fallback;
+    char *text;
+    size_t len;
+    int rc = rd_file_read(path, RD_FALLBACK_MAX_BYTES, &text, &len, err);
+    if (rc)
+        return rc;
+    rc = rd_fallback_parse(text, len, out, err);
+    if (rc)
+        rd_err_prefix(err, "%s", path);
+    if (!rc && st->store && (rc = rd_dlog_keep_text(st->store, text, len, st->fallback_sha, err)) != RD_OK) {
+        rd_err_prefix(err, "%s: cannot keep it for replay", path);
+        rd_fallback_unref(*out);
+    }
+    rd_free(text);
+    return rc;
+}
+
+int srv_state_new(const srv_config *cfg, rd_store *store, srv_state **out, rd_err *err)
 {
     rd_err local;
     if (!err)
@@ -373,8 +408,9 @@ int srv_state_new(const srv_config *cfg, srv_state **out, rd_err *err)
     if (!st)
         return rd_err_set(err, RD_ENOMEM, "out of memory");
     st->cfg = cfg;
+    st->store = store;
     pthread_mutex_init(&st->lock, NULL);
-    if (cfg->fallback[0] && rd_fallback_load_file(cfg->fallback, &st->fallback, err)) {
+    if (cfg->fallback[0] && load_rules(st, &st->fallback, err)) {
         pthread_mutex_destroy(&st->lock);
         rd_free(st);
         return err->code;
@@ -438,7 +474,7 @@ static bool reload_fallback(srv_state *st, bool force)
         return false;
     rd_fallback *f;
     rd_err e;
-    if (rd_fallback_load_file(cfg->fallback, &f, &e)) {
+    if (load_rules(st, &f, &e)) {
         srv_log(SRV_ERROR, "fallback rules refused, the last good ones keep serving", "error", e.msg, "code",
                 rd_err_name(e.code), NULL);
         srv_metrics_reload("fallback", false);

@@ -122,7 +122,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     cfg.fixed_time = 1700000000;
     srv_log_init(SRV_ERROR + 1); /* quiet */
     srv_metrics_init();
-    if (srv_state_new(&cfg, &state, &err) != RD_OK) {
+    if (srv_state_new(&cfg, NULL, &state, &err) != RD_OK) {
         fprintf(stderr, "fuzz_serve: state: %s\n", err.msg);
         abort();
     }

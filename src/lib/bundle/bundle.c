@@ -402,6 +402,7 @@ int rd_bundle_load(const char *dir, rd_bundle **out, rd_err *err)
     snprintf(path, sizeof(path), "%s/manifest.json", dir);
     int rc = rd_file_read(path, MAX_MANIFEST_BYTES, &text, &len, err);
     if (rc == RD_OK) {
+        rd_sha256_hex(text, len, b->digest);
         rc = rd_json_parse(text, len, NULL, &b->arena, &b->manifest, err);
         rd_free(text);
         if (rc != RD_OK)
@@ -433,6 +434,7 @@ void rd_bundle_free(rd_bundle *b)
 }
 
 const char *rd_bundle_name(const rd_bundle *b) { return b->name; }
+const char *rd_bundle_digest(const rd_bundle *b) { return b->digest; }
 const rd_model *rd_bundle_model(const rd_bundle *b) { return b->model; }
 const rd_pipeline *rd_bundle_pipeline(const rd_bundle *b) { return b->pipeline; }
 const rd_value *rd_bundle_manifest(const rd_bundle *b) { return &b->manifest; }

@@ -27,6 +27,7 @@ struct rd_bundle {
     rd_fallback *fallback;      /* fallback.json, or NULL */
     int deadline_ms;            /* serving.deadline_ms, 0 when the manifest sets none */
     const char *pipeline_sha;   /* the pipeline file's SHA-256 (hex) */
+    char digest[65];            /* the manifest file's SHA-256 (hex): the bundle's identity */
 };
 
 /* Parse and check a risk band list (a JSON array) into b->bands: contiguous, covering every

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "decide_int.h"
 #include "riskd/clock.h"
@@ -81,6 +82,7 @@ void rd_decider_unref(rd_decider *d)
     rd_free(d->slots);
     rd_free(d->route_flag);
     rd_free(d->shadow_flag);
+    rd_free(d->flags_sha);
     rd_fallback_unref(d->fallback);
     rd_free(d->faults);
     rd_free(d->slot_fault);
@@ -100,6 +102,10 @@ const rd_fault *rd_decider_faults(const rd_decider *d, size_t *n)
     *n = d->nfaults;
     return d->faults;
 }
+
+const char *rd_decider_route_flag(const rd_decider *d) { return d->route_flag; }
+const char *rd_decider_shadow_flag(const rd_decider *d) { return d->shadow_flag; }
+const char *rd_decider_flags_sha256(const rd_decider *d) { return d->flags_sha; }
 
 rd_slot *rd_decider_find(const rd_decider *d, const char *name, size_t len)
 {
@@ -239,8 +245,9 @@ int rd_decider_new(const rd_decide_opts *o, rd_flagset *flags, rd_slot *const *s
     d->slots = rd_calloc(n ? n : 1, sizeof(rd_slot *));
     d->route_flag = dup_or_empty(o->route_flag);
     d->shadow_flag = dup_or_empty(o->shadow_flag);
+    d->flags_sha = dup_or_empty(o->flags_sha256);
     d->faults = rd_calloc(o->nfaults ? o->nfaults : 1, sizeof *d->faults);
-    if (!d->slots || !d->route_flag || !d->shadow_flag || !d->faults) {
+    if (!d->slots || !d->route_flag || !d->shadow_flag || !d->flags_sha || !d->faults) {
         rd_decider_unref(d);
         return rd_err_set(err, RD_ENOMEM, "out of memory");
     }
@@ -353,7 +360,7 @@ static int route(const rd_decider *d, const rd_decide_req *q, rd_arena *scratch,
     if (d->route_index >= 0) {
         rd_resolution res;
         rd_flag_eval(d->flags, d->route_flag, strlen(d->route_flag), RD_FLAG_STRING, q->context,
-                     d->fixed_time, scratch, &res);
+                     out->eval_time, scratch, &res);
         out->routed = true;
         out->route_reason = res.reason;
         if (res.has_value && res.value.len) {
@@ -388,7 +395,7 @@ static void shadows(const rd_decider *d, const rd_decide_req *q, rd_arena *scrat
     if (d->shadow_index < 0 || q->bundle)
         return; /* a pinned request (a replay, a test) is not compared */
     rd_resolution res;
-    rd_flag_eval(d->flags, d->shadow_flag, strlen(d->shadow_flag), RD_FLAG_OBJECT, q->context, d->fixed_time,
+    rd_flag_eval(d->flags, d->shadow_flag, strlen(d->shadow_flag), RD_FLAG_OBJECT, q->context, out->eval_time,
                  scratch, &res);
     out->shadowed = true;
     out->shadow_reason = res.reason;
@@ -406,11 +413,37 @@ static void shadows(const rd_decider *d, const rd_decide_req *q, rd_arena *scrat
     }
 }
 
+/* A request id for a request that sent none: unique across restarts (the process's start time
+ * in ms, then a counter), so the decision log never holds two decisions under one id. */
+static const rd_value *make_id(rd_arena *a)
+{
+    static atomic_uint_fast64_t seq;
+    static int64_t boot;
+    int64_t b = __atomic_load_n(&boot, __ATOMIC_RELAXED);
+    if (!b) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, zero = 0;
+        __atomic_compare_exchange_n(&boot, &zero, now, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+        b = __atomic_load_n(&boot, __ATOMIC_RELAXED);
+    }
+    char buf[64];
+    int n = snprintf(buf, sizeof buf, "riskd-%llx-%llu", (unsigned long long)b,
+                     (unsigned long long)atomic_fetch_add(&seq, 1) + 1);
+    rd_value *v = rd_arena_alloc(a, sizeof *v);
+    char *s = v ? rd_arena_strndup(a, buf, (size_t)n) : NULL;
+    if (!s)
+        return NULL;
+    *v = rd_value_string(s, (uint32_t)n);
+    return v;
+}
+
 int rd_decide(const rd_decider *d, const rd_decide_req *q, rd_arena *scratch, rd_decision *out, rd_err *err)
 {
     memset(out, 0, sizeof *out);
-    out->request_id = q->request_id;
+    out->request_id = q->request_id ? q->request_id : make_id(scratch);
     out->t0_ns = q->t0_ns ? q->t0_ns : rd_clock_ns();
+    out->eval_time = d->fixed_time ? d->fixed_time : (int64_t)time(NULL); /* one time for every flag */
     int rc = route(d, q, scratch, out, err);
     if (rc == RD_EUNAVAILABLE)
         return fall_back(d, q, RD_FB_UNAVAILABLE, rc, scratch, out, err);

@@ -21,7 +21,7 @@ struct rd_decider {
     rd_slot **slots; /* sorted by name */
     size_t n;
     rd_slot *dflt;
-    char *route_flag, *shadow_flag;
+    char *route_flag, *shadow_flag, *flags_sha;
     long route_index, shadow_index;
     int deadline_ms;
     int64_t fixed_time;

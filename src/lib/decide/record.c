@@ -120,6 +120,18 @@ static void put_fallback(rd_buf *b, const rd_decision *d)
     put_str(b, d->fallback_detail);
 }
 
+const char *rd_decision_id_text(const rd_decision *d, char *buf, size_t cap)
+{
+    const rd_value *id = d->request_id;
+    if (id && id->type == RD_VSTRING)
+        return id->u.s;
+    if (id && id->type == RD_VNUMBER && cap >= RD_NUM_BUF) {
+        rd_num_format(id->u.n, buf);
+        return buf;
+    }
+    return "";
+}
+
 void rd_decision_write_json(rd_buf *b, const rd_decision *d)
 {
     rd_buf_puts(b, "{\"request_id\":");

@@ -32,6 +32,7 @@ typedef struct pair {
 
 typedef struct job {
     rd_decider *d;
+    char *request_id;
     const rd_slot *primary;
     double probability;
     const char *level, *decision;
@@ -55,13 +56,22 @@ struct rd_shadow {
     atomic_uint_fast64_t dropped;
     pthread_mutex_t pairs_lock;
     pair *pairs;
+    void (*sink)(void *ud, const rd_shadow_done *d);
+    void *sink_ud;
 };
+
+void rd_shadow_set_sink(rd_shadow *s, void (*fn)(void *ud, const rd_shadow_done *d), void *ud)
+{
+    s->sink = fn;
+    s->sink_ud = ud;
+}
 
 static void job_free(job *j)
 {
     if (!j)
         return;
     rd_decider_unref(j->d);
+    rd_free(j->request_id);
     rd_free(j->x);
     rd_arena_deinit(&j->arena);
     rd_free(j);
@@ -140,6 +150,10 @@ static void run_job(rd_shadow *s, job *j)
         pair *p = find_pair(s, rd_bundle_name(pb), rd_bundle_name(b));
         if (p)
             compare(p, j, rc, &sc);
+        if (s->sink) {
+            rd_shadow_done done = {j->request_id, j->primary, sh, rc, &sc};
+            s->sink(s->sink_ud, &done);
+        }
     }
 }
 
@@ -240,6 +254,12 @@ static job *make_job(const rd_decider *d, const rd_decision *dec, const rd_value
         return NULL;
     rd_arena_init(&j->arena, 0);
     j->d = rd_decider_ref((rd_decider *)d);
+    char idbuf[64];
+    const char *id = rd_decision_id_text(dec, idbuf, sizeof idbuf);
+    if (!(j->request_id = rd_strndup(id, strlen(id)))) {
+        job_free(j);
+        return NULL;
+    }
     j->primary = dec->slot;
     j->probability = dec->score.probability;
     j->level = dec->score.risk_level;

@@ -1,0 +1,107 @@
+/* The decision log: every decision recorded (docs/formats.md, "Decision log"), written off
+ * the request path by a writer thread with group commit, and replayed bit for bit.
+ *
+ *   rd_dlog_record_json   the log record of one decision (primary or shadow)
+ *   rd_dlog               the writer: a bounded queue, one transaction per batch, two
+ *                         durability modes (async: answered before the commit; ack: the
+ *                         caller waits for the commit its record is in)
+ *   rd_dlog_keep_*        what served a decision, kept in the store by SHA-256, so a decision
+ *                         can be replayed after the flag file and the bundles have moved on
+ *   rd_replay             re-runs logged decisions from what was kept and compares them */
+#ifndef RISKD_DLOG_H
+#define RISKD_DLOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "riskd/arena.h"
+#include "riskd/decide.h"
+#include "riskd/err.h"
+#include "riskd/store.h"
+#include "riskd/value.h"
+
+/* ------------------------------------------------------------------ records */
+
+/* What a record says beyond the decision itself. */
+typedef struct rd_dlog_meta {
+    const char *node;            /* the node that decided (host name) */
+    int64_t ts_ms;               /* unix ms of the decision */
+    const rd_value *context;     /* as received (NULL: none) */
+    const rd_value *features;    /* as received; NULL for a shadow record (its primary has them) */
+    bool lenient;                /* the flag set was parsed leniently */
+} rd_dlog_meta;
+
+/* Append the record of a primary decision d, made by decider dec, as one JSON object. */
+RD_API void rd_dlog_record_json(rd_buf *b, const rd_decider *dec, const rd_decision *d, const rd_dlog_meta *m);
+/* Append the record of a shadow score: bundle shadow scored the primary decision's row
+ * (request_id, the primary's) with rc (RD_OK: sc holds the score). */
+RD_API void rd_dlog_shadow_json(rd_buf *b, const char *request_id, const char *primary, const rd_bundle *shadow,
+                                int rc, const rd_score *sc, const rd_dlog_meta *m);
+
+/* ------------------------------------------------------------------ the writer */
+
+typedef enum rd_dlog_durability { RD_DLOG_ASYNC = 0, RD_DLOG_ACK } rd_dlog_durability;
+
+typedef struct rd_dlog_opts {
+    rd_dlog_durability durability;
+    size_t queue;     /* records waiting for the writer (default 65536) */
+    size_t batch_max; /* records per transaction at most (default 4096) */
+    /* Called by the writer thread after each commit with the sequence number of the last
+     * record committed (ack mode resumes the requests waiting for it); may be NULL. */
+    void (*on_commit)(void *ud, uint64_t committed);
+    void *ud;
+} rd_dlog_opts;
+
+typedef struct rd_dlog rd_dlog;
+
+/* The writer over store s (which it uses alone from now on: open another handle for other
+ * threads). */
+RD_API int rd_dlog_new(rd_store *s, const rd_dlog_opts *o, rd_dlog **out, rd_err *err);
+/* Commit what is queued, stop the writer, free (the store stays the caller's). */
+RD_API void rd_dlog_free(rd_dlog *l);
+/* Queue a record (copied). *seq receives its sequence number (1, 2, ...): it is committed
+ * once rd_dlog_committed(l) >= *seq. RD_ELIMIT when the queue is full: the caller refuses the
+ * decision or drops the record, as configured. Thread-safe, never blocks on the disk. */
+RD_API int rd_dlog_submit(rd_dlog *l, const rd_log_row *row, uint64_t *seq);
+RD_API uint64_t rd_dlog_committed(const rd_dlog *l);
+/* Block until rd_dlog_committed(l) >= seq, or the writer failed (false then). */
+RD_API bool rd_dlog_wait(rd_dlog *l, uint64_t seq);
+
+typedef struct rd_dlog_stats {
+    uint64_t submitted, committed, failed; /* records */
+    uint64_t commits;                      /* transactions */
+    size_t queued;
+    double commit_seconds; /* summed over the transactions */
+} rd_dlog_stats;
+RD_API void rd_dlog_get_stats(const rd_dlog *l, rd_dlog_stats *st);
+
+/* ------------------------------------------------------------------ what served */
+
+/* Keep the bundle in dir (its manifest and every file it lists, skipping those already kept);
+ * digest is rd_bundle_digest of the bundle loaded from it. */
+RD_API int rd_dlog_keep_bundle(rd_store *s, const char *dir, const char *digest, rd_err *err);
+/* Keep a file's bytes (a flag set, fallback rules); hex receives the SHA-256. */
+RD_API int rd_dlog_keep_text(rd_store *s, const char *text, size_t len, char hex[RD_SHA256_HEX], rd_err *err);
+
+/* ------------------------------------------------------------------ replay */
+
+typedef struct rd_replay rd_replay;
+
+/* work_dir: where kept bundles are laid out again to be loaded (created when missing). */
+RD_API int rd_replay_new(rd_store *s, const char *work_dir, rd_replay **out, rd_err *err);
+RD_API void rd_replay_free(rd_replay *r);
+
+typedef struct rd_replay_result {
+    bool identical;
+    bool fallback;   /* the decision was the fallback rules': they were replayed, not the model */
+    char diff[1024]; /* what differs, "" when identical */
+} rd_replay_result;
+
+/* Re-run one logged decision from what was kept (the flag set, the bundle, the fallback rules
+ * by their SHA-256) and compare: score and probability bits, risk level, decision, variant,
+ * reasons and impacts, source. Errors (RD_ENOTFOUND: something the record names was not
+ * kept; RD_EINVAL: a record that is not one) are not differences. */
+RD_API int rd_replay_one(rd_replay *r, const rd_log_row *row, rd_replay_result *out, rd_err *err);
+
+#endif

@@ -1,0 +1,340 @@
+/* riskd log export | riskd replay: the decision log read back (include/riskd/dlog.h). Both
+ * stream the rows in id order in constant memory. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "riskd/dlog.h"
+#include "riskd/json.h"
+
+static const char log_usage[] =
+    "usage: riskd log export --data-dir DIR [--from T] [--to T] [--model-version NAME]\n"
+    "                        [--request-id ID] [--kind primary|shadow] [--format jsonl|csv] [--out FILE]\n"
+    "\n"
+    "Export the decision log of DIR/riskd.db, oldest first: jsonl writes each decision record as\n"
+    "logged (docs/formats.md, \"Decision log\"); csv one row per decision with the columns ts,\n"
+    "request_id, kind, node, model_version, variant, source, fallback_reason, score, probability,\n"
+    "risk_level, decision, reasons (codes joined by |), latency_ms. T is a UTC date or time\n"
+    "(2026-12-01, 2026-12-01T08:30:00Z) or unix milliseconds; --from is inclusive, --to is not.\n"
+    "\n"
+    "exit codes: 0 success, 1 invalid input, 2 usage error, 4 I/O error\n";
+
+static const char replay_usage[] =
+    "usage: riskd replay --data-dir DIR [--from T] [--to T] [--request-id ID] [--model-version NAME]\n"
+    "\n"
+    "Re-run logged decisions from what was kept when they were made (the flag set, the bundle and\n"
+    "the fallback rules, by SHA-256: the files may have changed or gone since) and compare them\n"
+    "bit for bit: score and probability, risk level, decision, variant, reasons and impacts,\n"
+    "source. A decision the fallback rules answered (deadline, error, open breaker) is replayed\n"
+    "from the rules and counted as such. Prints each difference, then\n"
+    "\"replayed N decisions: N identical, 0 different\".\n"
+    "\n"
+    "exit codes: 0 all identical, 1 invalid input or a decision that could not be replayed,\n"
+    "            2 usage error, 4 I/O error, 5 checked and differences found\n";
+
+typedef struct args {
+    const char *dir, *out, *format, *kind;
+    rd_log_filter f;
+} args;
+
+/* A UTC date or time, or unix ms. */
+static int parse_time(const char *s, int64_t *ms)
+{
+    char *end;
+    long long n = strtoll(s, &end, 10);
+    if (*s && !*end && n >= 0) {
+        *ms = n;
+        return 0;
+    }
+    struct tm tm = {0};
+    const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!rest) {
+        memset(&tm, 0, sizeof tm);
+        rest = strptime(s, "%Y-%m-%d", &tm);
+    }
+    if (!rest || (*rest && strcmp(rest, "Z") != 0))
+        return -1;
+    *ms = (int64_t)timegm(&tm) * 1000;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, args *a, bool replay)
+{
+    static const struct option opts[] = {
+        {"help", no_argument, NULL, 'h'},          {"data-dir", required_argument, NULL, 'd'},
+        {"from", required_argument, NULL, 'f'},    {"to", required_argument, NULL, 't'},
+        {"model-version", required_argument, NULL, 'm'}, {"request-id", required_argument, NULL, 'r'},
+        {"kind", required_argument, NULL, 'k'},    {"format", required_argument, NULL, 'F'},
+        {"out", required_argument, NULL, 'o'},     {NULL, 0, NULL, 0},
+    };
+    const char *usage = replay ? replay_usage : log_usage;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h': fputs(usage, stdout); return -1;
+        case 'd': a->dir = optarg; break;
+        case 'm': a->f.model_version = optarg; break;
+        case 'r': a->f.request_id = optarg; break;
+        case 'f':
+        case 't':
+            if (parse_time(optarg, c == 'f' ? &a->f.from_ms : &a->f.to_ms)) {
+                cli_errorf("--%s: \"%s\" is not a UTC date, a time like 2026-12-01T08:30:00Z, or unix ms",
+                           c == 'f' ? "from" : "to", optarg);
+                return CLI_USAGE;
+            }
+            break;
+        case 'k':
+        case 'F':
+        case 'o':
+            if (replay)
+                goto bad;
+            if (c == 'k' && strcmp(optarg, "primary") != 0 && strcmp(optarg, "shadow") != 0) {
+                cli_errorf("--kind: primary or shadow");
+                return CLI_USAGE;
+            }
+            if (c == 'F' && strcmp(optarg, "jsonl") != 0 && strcmp(optarg, "csv") != 0) {
+                cli_errorf("--format: jsonl or csv");
+                return CLI_USAGE;
+            }
+            *(c == 'k' ? &a->f.kind : c == 'F' ? &a->format : &a->out) = optarg;
+            break;
+        default:
+        bad:
+            fputs(usage, stderr);
+            return CLI_USAGE;
+        }
+    }
+    if (!a->dir || optind != argc) {
+        fputs(usage, stderr);
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
+static int open_store(const char *dir, rd_store **s)
+{
+    rd_err err;
+    rd_store_opts o = {.read_only = true};
+    if (rd_store_open(dir, &o, s, &err) != RD_OK) {
+        cli_errorf("%s", err.msg);
+        return cli_exit_for(err.code);
+    }
+    return CLI_OK;
+}
+
+/* ------------------------------------------------------------------ export */
+
+typedef struct exporter {
+    FILE *out;
+    bool csv;
+    uint64_t n;
+    rd_arena a;
+    cli_progress bar;
+} exporter;
+
+static const rd_value *get(const rd_value *o, const char *k)
+{
+    return o && o->type == RD_VOBJECT ? rd_value_get(o, k, strlen(k)) : NULL;
+}
+
+static void csv_field(FILE *out, const rd_value *v)
+{
+    if (!v || v->type == RD_VNULL)
+        return;
+    if (v->type == RD_VNUMBER) {
+        char s[RD_NUM_BUF];
+        rd_num_format(v->u.n, s);
+        fputs(s, out);
+        return;
+    }
+    const char *s = v->type == RD_VSTRING ? v->u.s : "";
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', out);
+        fputc(*s, out);
+    }
+    fputc('"', out);
+}
+
+static int export_csv_row(exporter *x, const rd_log_row *r)
+{
+    rd_value v;
+    rd_err err;
+    rd_arena_reset(&x->a);
+    char *text = rd_arena_strndup(&x->a, r->record, r->record_len);
+    if (!text || rd_json_parse(text, r->record_len, NULL, &x->a, &v, &err) != RD_OK) {
+        cli_errorf("decision %lld: the record is not JSON", (long long)r->id);
+        return CLI_INVALID_INPUT;
+    }
+    time_t sec = (time_t)(r->ts_ms / 1000);
+    struct tm tm;
+    char ts[40];
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", gmtime_r(&sec, &tm));
+    fprintf(x->out, "%s.%03dZ,", ts, (int)(r->ts_ms % 1000));
+    rd_value id = rd_value_string(r->request_id, (uint32_t)strlen(r->request_id));
+    csv_field(x->out, &id);
+    fprintf(x->out, ",%s,", r->kind);
+    static const char *const cols[] = {"node", "model_version", "variant", "source", "fallback_reason", "score",
+                                       "probability", "risk_level", "decision"};
+    for (size_t i = 0; i < sizeof cols / sizeof *cols; i++) {
+        const rd_value *f = !strcmp(cols[i], "model_version")     ? get(get(&v, "bundle"), "name")
+                            : !strcmp(cols[i], "fallback_reason") ? get(get(&v, "fallback"), "reason")
+                                                                  : get(&v, cols[i]);
+        csv_field(x->out, f);
+        fputc(',', x->out);
+    }
+    const rd_value *reasons = get(&v, "reasons");
+    for (uint32_t i = 0; reasons && reasons->type == RD_VARRAY && i < reasons->len; i++) {
+        const rd_value *code = get(&reasons->u.items[i], "code");
+        if (i)
+            fputc('|', x->out);
+        if (code && code->type == RD_VSTRING)
+            fputs(code->u.s, x->out); /* codes hold no comma: the bundle's names */
+    }
+    fputc(',', x->out);
+    csv_field(x->out, get(&v, "latency_ms"));
+    fputc('\n', x->out);
+    return CLI_OK;
+}
+
+static int export_row(void *ud, const rd_log_row *r)
+{
+    exporter *x = ud;
+    int rc = CLI_OK;
+    if (x->csv) {
+        rc = export_csv_row(x, r);
+    } else {
+        fwrite(r->record, 1, r->record_len, x->out);
+        fputc('\n', x->out);
+    }
+    if (++x->n % 10000 == 0)
+        cli_progress_update(&x->bar, x->n, 0, "decisions");
+    return rc ? rc : ferror(x->out) ? CLI_IO : CLI_OK;
+}
+
+static int cmd_export(int argc, char **argv)
+{
+    args a = {0};
+    int rc = parse_args(argc, argv, &a, false);
+    if (rc)
+        return rc < 0 ? CLI_OK : rc;
+    rd_store *s;
+    if ((rc = open_store(a.dir, &s)))
+        return rc;
+    exporter x = {.csv = a.format && !strcmp(a.format, "csv")};
+    if (!(x.out = a.out && strcmp(a.out, "-") ? fopen(a.out, "w") : stdout)) {
+        cli_errorf("%s: cannot write", a.out);
+        rd_store_close(s);
+        return CLI_IO;
+    }
+    rd_arena_init(&x.a, 0);
+    cli_progress_init(&x.bar, "riskd log export");
+    if (x.csv)
+        fputs("ts,request_id,kind,node,model_version,variant,source,fallback_reason,score,probability,risk_level,"
+              "decision,reasons,latency_ms\n",
+              x.out);
+    rd_err err;
+    rc = rd_store_log_scan(s, &a.f, export_row, &x, &err);
+    cli_progress_end(&x.bar);
+    if (rc < 0) {
+        cli_errorf("%s", err.msg);
+        rc = cli_exit_for(rc);
+    }
+    if ((x.out != stdout ? fclose(x.out) : fflush(x.out)) != 0 && !rc)
+        rc = CLI_IO;
+    if (isatty(STDERR_FILENO))
+        fprintf(stderr, "riskd log export: %llu decisions\n", (unsigned long long)x.n);
+    rd_arena_deinit(&x.a);
+    rd_store_close(s);
+    return rc;
+}
+
+int cmd_log(int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "export"))
+        return cmd_export(argc - 1, argv + 1);
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        fputs(log_usage, stdout);
+        return CLI_OK;
+    }
+    fputs(log_usage, stderr);
+    return CLI_USAGE;
+}
+
+/* ------------------------------------------------------------------ replay */
+
+typedef struct replayer {
+    rd_replay *r;
+    uint64_t n, identical, different, fallback, failed;
+    cli_progress bar;
+} replayer;
+
+static int replay_row(void *ud, const rd_log_row *row)
+{
+    replayer *p = ud;
+    rd_replay_result res;
+    rd_err err;
+    p->n++;
+    if (rd_replay_one(p->r, row, &res, &err) != RD_OK) {
+        p->failed++;
+        fprintf(stderr, "riskd replay: cannot replay %s\n", err.msg);
+    } else if (res.identical) {
+        p->identical++;
+        p->fallback += res.fallback;
+    } else {
+        p->different++;
+        printf("decision %lld (%s, %s): %s\n", (long long)row->id, row->request_id, row->kind, res.diff);
+    }
+    if (p->n % 10000 == 0)
+        cli_progress_update(&p->bar, p->n, 0, "decisions");
+    return 0;
+}
+
+int cmd_replay(int argc, char **argv)
+{
+    args a = {0};
+    int rc = parse_args(argc, argv, &a, true);
+    if (rc)
+        return rc < 0 ? CLI_OK : rc;
+    rd_store *s;
+    if ((rc = open_store(a.dir, &s)))
+        return rc;
+    char work[1100];
+    snprintf(work, sizeof work, "%s/replay", a.dir);
+    replayer p = {0};
+    rd_err err;
+    if (rd_replay_new(s, work, &p.r, &err) != RD_OK) {
+        cli_errorf("%s", err.msg);
+        rd_store_close(s);
+        return cli_exit_for(err.code);
+    }
+    cli_progress_init(&p.bar, "riskd replay");
+    rc = rd_store_log_scan(s, &a.f, replay_row, &p, &err);
+    cli_progress_end(&p.bar);
+    if (rc < 0) {
+        cli_errorf("%s", err.msg);
+        rc = cli_exit_for(rc);
+    } else {
+        printf("replayed %llu decisions: %llu identical, %llu different", (unsigned long long)p.n,
+               (unsigned long long)p.identical, (unsigned long long)p.different);
+        if (p.fallback)
+            printf(" (%llu answered by fallback rules, replayed from the rules)", (unsigned long long)p.fallback);
+        if (p.failed)
+            printf(", %llu could not be replayed", (unsigned long long)p.failed);
+        putchar('\n');
+        rc = p.different ? CLI_DIFFERENT : p.failed ? CLI_INVALID_INPUT : CLI_OK;
+    }
+    rd_replay_free(p.r);
+    rd_store_close(s);
+    return rc;
+}

@@ -1,0 +1,161 @@
+/* Decision records for the log: everything a replay needs, numbers in their shortest
+ * round-trip form (so the doubles read back are the very bits decided). */
+#include <string.h>
+
+#include "riskd/clock.h"
+#include "riskd/dlog.h"
+#include "riskd/json.h"
+
+static void str(rd_buf *b, const char *s)
+{
+    if (s)
+        rd_json_write_string(b, s, strlen(s));
+    else
+        rd_buf_puts(b, "null");
+}
+
+/* A name that is "" means none. */
+static void opt(rd_buf *b, const char *s) { str(b, s && *s ? s : NULL); }
+
+static void num(rd_buf *b, double x)
+{
+    char s[RD_NUM_BUF];
+    rd_num_format(x, s);
+    rd_buf_puts(b, s);
+}
+
+static void value(rd_buf *b, const rd_value *v)
+{
+    if (v)
+        rd_json_write(b, v);
+    else
+        rd_buf_puts(b, "null");
+}
+
+static void head(rd_buf *b, const char *kind, const rd_value *id, const rd_dlog_meta *m)
+{
+    rd_buf_printf(b, "{\"v\":1,\"kind\":\"%s\",\"request_id\":", kind);
+    value(b, id);
+    rd_buf_printf(b, ",\"ts_ms\":%lld,\"node\":", (long long)m->ts_ms);
+    str(b, m->node);
+}
+
+static void bundle(rd_buf *b, const rd_bundle *bd)
+{
+    if (!bd) {
+        rd_buf_puts(b, "null");
+        return;
+    }
+    rd_buf_puts(b, "{\"name\":");
+    str(b, rd_bundle_name(bd));
+    rd_buf_puts(b, ",\"digest\":");
+    str(b, rd_bundle_digest(bd));
+    rd_buf_putc(b, '}');
+}
+
+static void model_answer(rd_buf *b, const rd_decision *d)
+{
+    const rd_bundle *bd = rd_slot_bundle(d->slot);
+    rd_buf_puts(b, ",\"source\":\"model\",\"score\":");
+    num(b, d->score.score);
+    rd_buf_puts(b, ",\"probability\":");
+    num(b, d->score.probability);
+    rd_buf_puts(b, ",\"risk_level\":");
+    str(b, d->score.risk_level);
+    rd_buf_puts(b, ",\"decision\":");
+    str(b, d->score.decision);
+    rd_buf_printf(b, ",\"k\":%zu,\"reasons\":[", d->k);
+    for (size_t i = 0; i < d->score.nreasons; i++) {
+        rd_buf_puts(b, i ? ",{\"feature\":" : "{\"feature\":");
+        str(b, rd_bundle_reason_name(bd, d->score.reasons[i].index));
+        rd_buf_puts(b, ",\"code\":");
+        str(b, rd_bundle_reason_code(bd, d->score.reasons[i].index));
+        rd_buf_puts(b, ",\"impact\":");
+        num(b, d->score.reasons[i].impact);
+        rd_buf_putc(b, '}');
+    }
+    rd_buf_puts(b, "],\"fallback\":null");
+}
+
+static void fallback_answer(rd_buf *b, const rd_decision *d)
+{
+    const rd_fallback_result *r = &d->fallback;
+    rd_buf_puts(b, ",\"source\":\"fallback\",\"score\":");
+    if (r->has_score)
+        num(b, r->score);
+    else
+        rd_buf_puts(b, "null");
+    rd_buf_puts(b, ",\"probability\":null,\"risk_level\":");
+    str(b, r->risk_level);
+    rd_buf_puts(b, ",\"decision\":");
+    str(b, r->decision);
+    rd_buf_printf(b, ",\"k\":%zu,\"reasons\":[{\"feature\":null,\"code\":", d->k);
+    str(b, r->reason);
+    rd_buf_printf(b, ",\"impact\":null}],\"fallback\":{\"reason\":\"%s\",\"rule\":",
+                  rd_fallback_reason_name(d->fallback_reason));
+    str(b, r->name);
+    rd_buf_printf(b, ",\"rules\":\"%s\",\"sha256\":", d->fallback_from_bundle ? "bundle" : "service");
+    str(b, d->fallback_rules ? rd_fallback_sha256(d->fallback_rules) : NULL);
+    rd_buf_puts(b, ",\"detail\":");
+    str(b, d->fallback_detail);
+    rd_buf_putc(b, '}');
+}
+
+void rd_dlog_record_json(rd_buf *b, const rd_decider *dec, const rd_decision *d, const rd_dlog_meta *m)
+{
+    head(b, "primary", d->request_id, m);
+    rd_buf_printf(b, ",\"eval_time\":%lld,\"context\":", (long long)d->eval_time);
+    value(b, m->context);
+    rd_buf_puts(b, ",\"features\":");
+    value(b, m->features);
+    rd_buf_puts(b, ",\"flags\":{\"sha256\":");
+    opt(b, rd_decider_flags_sha256(dec));
+    rd_buf_puts(b, ",\"route_flag\":");
+    opt(b, rd_decider_route_index(dec) >= 0 ? rd_decider_route_flag(dec) : NULL);
+    rd_buf_puts(b, ",\"shadow_flag\":");
+    opt(b, rd_decider_shadow_index(dec) >= 0 ? rd_decider_shadow_flag(dec) : NULL);
+    rd_buf_printf(b, ",\"lenient\":%s},\"routed\":%s,\"variant\":", m->lenient ? "true" : "false",
+                  d->routed ? "true" : "false");
+    str(b, d->variant);
+    rd_buf_puts(b, ",\"route_reason\":");
+    str(b, d->routed ? rd_reason_name(d->route_reason) : NULL);
+    rd_buf_puts(b, ",\"bundle\":");
+    bundle(b, d->slot ? rd_slot_bundle(d->slot) : NULL);
+    if (d->source == RD_SOURCE_MODEL)
+        model_answer(b, d);
+    else
+        fallback_answer(b, d);
+    rd_buf_puts(b, ",\"shadows\":[");
+    for (size_t i = 0; i < d->nshadows; i++) {
+        if (i)
+            rd_buf_putc(b, ',');
+        str(b, rd_slot_name(d->shadows[i]));
+    }
+    rd_buf_puts(b, "],\"latency_ms\":");
+    num(b, (double)(rd_clock_ns() - d->t0_ns) / 1e6);
+    rd_buf_putc(b, '}');
+}
+
+void rd_dlog_shadow_json(rd_buf *b, const char *request_id, const char *primary, const rd_bundle *shadow, int rc,
+                         const rd_score *sc, const rd_dlog_meta *m)
+{
+    rd_value id = rd_value_string(request_id, (uint32_t)strlen(request_id));
+    head(b, "shadow", &id, m);
+    rd_buf_puts(b, ",\"primary\":");
+    str(b, primary);
+    rd_buf_puts(b, ",\"bundle\":");
+    bundle(b, shadow);
+    if (rc) {
+        rd_buf_printf(b, ",\"source\":null,\"error\":\"%s\"}", rd_err_name(rc));
+        return;
+    }
+    rd_buf_puts(b, ",\"source\":\"model\",\"score\":");
+    num(b, sc->score);
+    rd_buf_puts(b, ",\"probability\":");
+    num(b, sc->probability);
+    rd_buf_puts(b, ",\"risk_level\":");
+    str(b, sc->risk_level);
+    rd_buf_puts(b, ",\"decision\":");
+    str(b, sc->decision);
+    rd_buf_putc(b, '}');
+}

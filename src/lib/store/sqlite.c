@@ -1,0 +1,317 @@
+/* The store on SQLite (Debian's libsqlite3): one database DIR/riskd.db in WAL mode.
+ *
+ * Schema 1:
+ *   riskd_meta(key PRIMARY KEY, value)       ('app', 'riskd'), ('schema', '1')
+ *   decisions(id INTEGER PRIMARY KEY, ts_ms, request_id, kind, model_version, record)
+ *     indexed by ts_ms and by request_id
+ *   blobs(sha256 PRIMARY KEY, data) WITHOUT ROWID
+ * Migrations run at open, in one transaction each, from the version found to RD_STORE_SCHEMA. */
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "riskd/arena.h"
+#include "store_int.h"
+
+typedef struct sq_store {
+    rd_store base;
+    sqlite3 *db;
+    sqlite3_stmt *insert, *blob_has, *blob_get, *blob_put;
+} sq_store;
+
+static int sq_fail(sq_store *s, rd_err *err, const char *what)
+{
+    int code = sqlite3_errcode(s->db);
+    int rc = code == SQLITE_NOMEM ? RD_ENOMEM
+             : code == SQLITE_NOTADB || code == SQLITE_CORRUPT ? RD_EINVAL
+                                                                : RD_EIO;
+    return rd_err_set(err, rc, "%s: %s: %s", s->base.name, what, sqlite3_errmsg(s->db));
+}
+
+static int exec(sq_store *s, const char *sql, rd_err *err)
+{
+    return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? RD_OK : sq_fail(s, err, sql);
+}
+
+static const char schema_1[] =
+    "BEGIN IMMEDIATE;"
+    "CREATE TABLE riskd_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE decisions(id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, request_id TEXT NOT NULL,"
+    " kind TEXT NOT NULL, model_version TEXT, record TEXT NOT NULL);"
+    "CREATE INDEX decisions_ts ON decisions(ts_ms);"
+    "CREATE INDEX decisions_request ON decisions(request_id);"
+    "CREATE TABLE blobs(sha256 TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO riskd_meta VALUES('app', 'riskd'), ('schema', '1');"
+    "COMMIT;";
+
+/* The schema version of the open database: 0 for an empty one; RD_EINVAL for a foreign one. */
+static int schema_version(sq_store *s, int *version, rd_err *err)
+{
+    sqlite3_stmt *st;
+    *version = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) != SQLITE_OK)
+        return sq_fail(s, err, "reading the schema");
+    int rc = sqlite3_step(st);
+    int tables = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    if (tables < 0)
+        return sq_fail(s, err, "reading the schema");
+    if (tables == 0)
+        return RD_OK;
+    if (sqlite3_prepare_v2(s->db, "SELECT value FROM riskd_meta WHERE key = 'schema'", -1, &st, NULL) !=
+        SQLITE_OK)
+        return rd_err_set(err, RD_EINVAL,
+                          "%s: not a riskd database (it has %d tables but no riskd_meta): give riskd its own "
+                          "data directory",
+                          s->base.name, tables);
+    rc = sqlite3_step(st);
+    *version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    if (*version <= 0)
+        return rd_err_set(err, RD_EINVAL, "%s: riskd_meta has no schema version", s->base.name);
+    if (*version > RD_STORE_SCHEMA)
+        return rd_err_set(err, RD_EINVAL,
+                          "%s: schema version %d is newer than this riskd's (%d): run the riskd that wrote it, "
+                          "or a newer one",
+                          s->base.name, *version, RD_STORE_SCHEMA);
+    return RD_OK;
+}
+
+static int prepare(sq_store *s, rd_err *err)
+{
+    struct {
+        sqlite3_stmt **st;
+        const char *sql;
+    } q[] = {
+        {&s->insert, "INSERT INTO decisions(ts_ms, request_id, kind, model_version, record) VALUES(?,?,?,?,?)"},
+        {&s->blob_has, "SELECT 1 FROM blobs WHERE sha256 = ?"},
+        {&s->blob_get, "SELECT data FROM blobs WHERE sha256 = ?"},
+        {&s->blob_put, "INSERT OR IGNORE INTO blobs(sha256, data) VALUES(?, ?)"},
+    };
+    for (size_t i = 0; i < sizeof q / sizeof *q; i++)
+        if (sqlite3_prepare_v3(s->db, q[i].sql, -1, SQLITE_PREPARE_PERSISTENT, q[i].st, NULL) != SQLITE_OK)
+            return sq_fail(s, err, "preparing statements");
+    return RD_OK;
+}
+
+static void sq_close(rd_store *base)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_finalize(s->insert);
+    sqlite3_finalize(s->blob_has);
+    sqlite3_finalize(s->blob_get);
+    sqlite3_finalize(s->blob_put);
+    sqlite3_close(s->db);
+    rd_free(s);
+}
+
+/* The directory, created when missing (read-only: it must exist). */
+static int ensure_dir(const char *dir, bool read_only, rd_err *err)
+{
+    struct stat st;
+    if (stat(dir, &st) == 0)
+        return S_ISDIR(st.st_mode) ? RD_OK : rd_err_set(err, RD_EIO, "%s: not a directory", dir);
+    if (read_only)
+        return rd_err_set(err, RD_EIO, "%s: %s", dir, strerror(errno));
+    char tmp[1024];
+    if (snprintf(tmp, sizeof tmp, "%s", dir) >= (int)sizeof tmp)
+        return rd_err_set(err, RD_EINVAL, "%s: path too long", dir);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+                return rd_err_set(err, RD_EIO, "%s: %s", tmp, strerror(errno));
+            *p = '/';
+        }
+    if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+        return rd_err_set(err, RD_EIO, "%s: %s", dir, strerror(errno));
+    return RD_OK;
+}
+
+static int configure(sq_store *s, const rd_store_opts *o, rd_err *err)
+{
+    sqlite3_busy_timeout(s->db, 5000);
+    int version, rc = schema_version(s, &version, err);
+    if (rc)
+        return rc;
+    if (o->read_only)
+        return version ? RD_OK : rd_err_set(err, RD_EINVAL, "%s: holds no riskd data", s->base.name);
+    if ((rc = exec(s, "PRAGMA journal_mode=WAL", err)) ||
+        (rc = exec(s, o->sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", err)))
+        return rc;
+    if (version == 0 && (rc = exec(s, schema_1, err)))
+        return rc;
+    /* later schema versions migrate here, one transaction each */
+    return RD_OK;
+}
+
+static int sq_open(const char *dir, const rd_store_opts *o, rd_store **out, rd_err *err)
+{
+    int rc = ensure_dir(dir, o->read_only, err);
+    if (rc)
+        return rc;
+    sq_store *s = rd_calloc(1, sizeof *s);
+    if (!s)
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    s->base.ops = &rd__sqlite_store;
+    char path[1100];
+    snprintf(path, sizeof path, "%s/riskd.db", dir);
+    snprintf(s->base.name, sizeof s->base.name, "%s", path);
+    if (o->read_only && access(path, F_OK) != 0) {
+        rd_free(s);
+        return rd_err_set(err, RD_EIO, "%s: %s (no decisions were logged here)", path, strerror(errno));
+    }
+    int flags = o->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+        rc = sq_fail(s, err, "open");
+    if (!rc)
+        rc = configure(s, o, err);
+    if (!rc)
+        rc = prepare(s, err);
+    if (rc) {
+        sq_close(&s->base);
+        return rc;
+    }
+    *out = &s->base;
+    return RD_OK;
+}
+
+static int bind_text(sqlite3_stmt *st, int i, const char *v, size_t len)
+{
+    return v ? sqlite3_bind_text(st, i, v, (int)len, SQLITE_STATIC) : sqlite3_bind_null(st, i);
+}
+
+static int sq_log_append(rd_store *base, const rd_log_row *rows, size_t n, rd_err *err)
+{
+    sq_store *s = (sq_store *)base;
+    int rc = exec(s, "BEGIN IMMEDIATE", err);
+    for (size_t i = 0; !rc && i < n; i++) {
+        const rd_log_row *r = &rows[i];
+        sqlite3_stmt *st = s->insert;
+        sqlite3_bind_int64(st, 1, r->ts_ms);
+        bind_text(st, 2, r->request_id, strlen(r->request_id));
+        bind_text(st, 3, r->kind, strlen(r->kind));
+        bind_text(st, 4, r->model_version, r->model_version ? strlen(r->model_version) : 0);
+        bind_text(st, 5, r->record, r->record_len);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = sq_fail(s, err, "logging a decision");
+        sqlite3_reset(st);
+    }
+    if (!rc)
+        return exec(s, "COMMIT", err);
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+static int sq_log_scan(rd_store *base, const rd_log_filter *f, int (*fn)(void *, const rd_log_row *), void *ud,
+                       rd_err *err)
+{
+    sq_store *s = (sq_store *)base;
+    char sql[512] = "SELECT id, ts_ms, request_id, kind, model_version, record FROM decisions WHERE 1";
+    if (f->from_ms)
+        strcat(sql, " AND ts_ms >= ?1");
+    if (f->to_ms)
+        strcat(sql, " AND ts_ms < ?2");
+    if (f->model_version)
+        strcat(sql, " AND model_version = ?3");
+    if (f->request_id)
+        strcat(sql, " AND request_id = ?4");
+    if (f->kind)
+        strcat(sql, " AND kind = ?5");
+    strcat(sql, " ORDER BY id");
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return sq_fail(s, err, "reading the decision log");
+    sqlite3_bind_int64(st, 1, f->from_ms);
+    sqlite3_bind_int64(st, 2, f->to_ms);
+    bind_text(st, 3, f->model_version, f->model_version ? strlen(f->model_version) : 0);
+    bind_text(st, 4, f->request_id, f->request_id ? strlen(f->request_id) : 0);
+    bind_text(st, 5, f->kind, f->kind ? strlen(f->kind) : 0);
+    int rc = RD_OK, step;
+    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        rd_log_row r = {.id = sqlite3_column_int64(st, 0),
+                        .ts_ms = sqlite3_column_int64(st, 1),
+                        .request_id = (const char *)sqlite3_column_text(st, 2),
+                        .kind = (const char *)sqlite3_column_text(st, 3),
+                        .model_version = (const char *)sqlite3_column_text(st, 4),
+                        .record = (const char *)sqlite3_column_text(st, 5)};
+        r.record_len = (size_t)sqlite3_column_bytes(st, 5);
+        if (!r.request_id || !r.kind || !r.record)
+            rc = rd_err_set(err, RD_EINVAL, "%s: decision %lld: a required column is null", s->base.name,
+                            (long long)r.id);
+        else
+            rc = fn(ud, &r);
+    }
+    if (!rc && step != SQLITE_DONE)
+        rc = sq_fail(s, err, "reading the decision log");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_log_prune(rd_store *base, int64_t before_ms, uint64_t *deleted, rd_err *err)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st;
+    *deleted = 0;
+    if (sqlite3_prepare_v2(s->db, "DELETE FROM decisions WHERE ts_ms < ?", -1, &st, NULL) != SQLITE_OK)
+        return sq_fail(s, err, "pruning the decision log");
+    sqlite3_bind_int64(st, 1, before_ms);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? RD_OK : sq_fail(s, err, "pruning the decision log");
+    sqlite3_finalize(st);
+    if (!rc)
+        *deleted = (uint64_t)sqlite3_changes64(s->db);
+    return rc;
+}
+
+static int sq_blob_put(rd_store *base, const char *hex, const void *data, size_t len, rd_err *err)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st = s->blob_put;
+    sqlite3_bind_text(st, 1, hex, 64, SQLITE_STATIC);
+    sqlite3_bind_blob64(st, 2, data, len, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? RD_OK : sq_fail(s, err, "keeping a file");
+    sqlite3_reset(st);
+    return rc;
+}
+
+static bool sq_blob_has(rd_store *base, const char *hex)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st = s->blob_has;
+    sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+    bool has = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_reset(st);
+    return has;
+}
+
+static int sq_blob_get(rd_store *base, const char *hex, char **data, size_t *len, rd_err *err)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st = s->blob_get;
+    sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st), rc = RD_OK;
+    if (step == SQLITE_ROW) {
+        size_t n = (size_t)sqlite3_column_bytes(st, 0);
+        const void *p = sqlite3_column_blob(st, 0);
+        if (!(*data = rd_malloc(n + 1))) {
+            rc = rd_err_set(err, RD_ENOMEM, "out of memory");
+        } else {
+            if (n)
+                memcpy(*data, p, n);
+            (*data)[n] = '\0';
+            *len = n;
+        }
+    } else if (step == SQLITE_DONE) {
+        rc = rd_err_set(err, RD_ENOTFOUND, "%s: no kept file with sha256 %.16s...", s->base.name, hex);
+    } else {
+        rc = sq_fail(s, err, "reading a kept file");
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+const rd_store_ops rd__sqlite_store = {"sqlite",     sq_open,     sq_close,    sq_log_append, sq_log_scan,
+                                       sq_log_prune, sq_blob_put, sq_blob_has, sq_blob_get};

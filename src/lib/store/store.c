@@ -1,0 +1,61 @@
+/* The store's front: picks the backend from the URL and dispatches to it. Callers never test
+ * which backend they hold. */
+#include <string.h>
+
+#include "store_int.h"
+
+static const rd_store_ops *const backends[] = {&rd__sqlite_store};
+
+int rd_store_open(const char *url, const rd_store_opts *o, rd_store **out, rd_err *err)
+{
+    rd_store_opts def = {0};
+    if (!o)
+        o = &def;
+    const char *colon = strchr(url, ':');
+    for (size_t i = 0; colon && i < sizeof backends / sizeof *backends; i++) {
+        size_t n = strlen(backends[i]->scheme);
+        if ((size_t)(colon - url) == n && !strncmp(url, backends[i]->scheme, n))
+            return backends[i]->open(colon + 1, o, out, err);
+    }
+    if (colon && strstr(url, "://"))
+        return rd_err_set(err, RD_EINVAL, "store \"%s\": this riskd stores in sqlite:DIR only", url);
+    return rd__sqlite_store.open(url, o, out, err); /* a plain directory: the default backend */
+}
+
+void rd_store_close(rd_store *s)
+{
+    if (s)
+        s->ops->close(s);
+}
+
+const char *rd_store_name(const rd_store *s) { return s->name; }
+
+int rd_store_log_append(rd_store *s, const rd_log_row *rows, size_t n, rd_err *err)
+{
+    return n ? s->ops->log_append(s, rows, n, err) : RD_OK;
+}
+
+int rd_store_log_scan(rd_store *s, const rd_log_filter *f, int (*fn)(void *, const rd_log_row *), void *ud,
+                      rd_err *err)
+{
+    rd_log_filter all = {0};
+    return s->ops->log_scan(s, f ? f : &all, fn, ud, err);
+}
+
+int rd_store_log_prune(rd_store *s, int64_t before_ms, uint64_t *deleted, rd_err *err)
+{
+    return s->ops->log_prune(s, before_ms, deleted, err);
+}
+
+int rd_store_blob_put(rd_store *s, const void *data, size_t len, char hex[RD_SHA256_HEX], rd_err *err)
+{
+    rd_sha256_hex(data, len, hex);
+    return s->ops->blob_has(s, hex) ? RD_OK : s->ops->blob_put(s, hex, data, len, err);
+}
+
+bool rd_store_blob_has(rd_store *s, const char *hex) { return s->ops->blob_has(s, hex); }
+
+int rd_store_blob_get(rd_store *s, const char *hex, char **data, size_t *len, rd_err *err)
+{
+    return s->ops->blob_get(s, hex, data, len, err);
+}
