@@ -181,7 +181,7 @@ close_to "$(prob)" "$(expect 30 0 0.5 -0.04 -0.5)"
 check "score equals the hand-computed probability (v1.1)" 0 $?
 req "score, missing and unknown inputs reported" 200 POST /v1/score '{"features":{"age":null,"home":"castle"}}'
 has "missing and unknown" '"missing":\["age"\],"unknown":\["home"\]'
-has "request_id made up when absent" '"request_id":"riskd-[0-9]+"'
+has "request_id made up when absent, unique across restarts" '"request_id":"riskd-[0-9a-f]+-[0-9]+"'
 req "score, bundle pinned" 200 POST /v1/score '{"bundle":"demo_lr_v1.1","reasons":0,"features":{"age":50,"home":"own"}}'
 has "pinned bundle, no reasons" '"model_version":"demo_lr_v1.1","variant":null,"reasons":\[\]'
 req "score, unknown bundle" 404 POST /v1/score '{"bundle":"demo_lr_v7.0","features":{}}'
