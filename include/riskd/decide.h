@@ -62,8 +62,9 @@ RD_API const char *rd_breaker_state_name(rd_breaker_state s);
 
 typedef struct rd_breaker rd_breaker;
 /* A breaker on its own (a slot makes its own); now_ns from rd_clock_ns, passed in so tests
- * can drive time. allow returns 0 (refused: answer with the fallback), 1 (a normal call) or 2
- * (a half-open trial); record takes that ticket and whether the call succeeded. */
+ * can drive time. allow returns a ticket: 0 (refused: answer with the fallback), 1 (a normal
+ * call) or 2 and more (a trial of the current half-open period); record takes that ticket and
+ * whether the call succeeded (a trial from an earlier period no longer counts). */
 RD_API rd_breaker *rd_breaker_new(const rd_breaker_opts *o, const char *name);
 RD_API void rd_breaker_free(rd_breaker *b);
 RD_API int rd_breaker_allow(rd_breaker *b, int64_t now_ns);
@@ -126,7 +127,7 @@ typedef struct rd_decide_opts {
     rd_fallback *fallback;      /* service-wide rules (a reference is taken); NULL: none */
     const rd_fault *faults;     /* copied */
     size_t nfaults;
-    bool flags_only; /* no bundles configured: the flags serve OFREP alone, routing is unchecked */
+    bool flags_only;          /* no bundles configured: the flags serve OFREP alone, routing is unchecked */
     const char *flags_sha256; /* the flag file's SHA-256, recorded with each decision; NULL: none */
 } rd_decide_opts;
 
@@ -168,7 +169,8 @@ typedef struct rd_decide_req {
     const char *bundle;         /* pin a bundle (replays, tests); NULL: route */
     size_t bundle_len;
     int reasons;   /* reason codes; -1: the bundle's */
-    int64_t t0_ns; /* when the request arrived (rd_clock_ns); 0: now. The deadline counts from it */
+    int64_t t0_ns; /* when the request arrived (rd_clock_ns), for latency_ms; 0: now. The deadline
+                      counts from the decision's start (the request complete) */
 } rd_decide_req;
 
 typedef enum rd_source { RD_SOURCE_MODEL = 0, RD_SOURCE_FALLBACK } rd_source;
@@ -185,7 +187,7 @@ RD_API const char *rd_fallback_reason_name(rd_fallback_reason r);
 typedef struct rd_decision {
     const rd_value *request_id; /* the request's, or one made up ("riskd-<start>-<n>", unique) */
     int64_t t0_ns;
-    int64_t eval_time; /* the unix time flags were evaluated at ($flagd.timestamp) */
+    int64_t eval_time;      /* the unix time flags were evaluated at ($flagd.timestamp) */
     const rd_slot *slot;    /* the bundle routed to; NULL when none could be */
     const char *variant;    /* the routing flag's variant; NULL when it did not pick */
     rd_reason route_reason; /* the routing flag's evaluation reason (for its metrics) */
@@ -201,6 +203,7 @@ typedef struct rd_decision {
     bool points;    /* the score is scorecard points */
     /* shadow work: the prepared row (in the request's arena) and the bundles to score it */
     const double *x;
+    bool prepared; /* the pipeline ran: score.report lists the missing and unknown inputs */
     size_t nshadows;
     const rd_slot *shadows[RD_DECIDE_MAX_SHADOWS];
     rd_reason shadow_reason;
@@ -249,7 +252,8 @@ typedef struct rd_shadow_pair_stats {
 
 /* threads workers, a queue of queue_cap decisions. */
 RD_API int rd_shadow_new(int threads, size_t queue_cap, rd_shadow **out, rd_err *err);
-/* Stop the workers after the queued work is done, and free. */
+/* Stop the workers (each finishes the decision it is scoring; what is still queued is dropped
+ * and counted), and free. */
 RD_API void rd_shadow_free(rd_shadow *s);
 /* Queue the decision's shadow work (copies what it needs: the row, and the raw features when
  * a shadow's pipeline differs; holds a reference to d). Never blocks: when the queue is full
@@ -262,7 +266,7 @@ RD_API uint64_t rd_shadow_dropped(const rd_shadow *s);
 typedef struct rd_shadow_done {
     const char *request_id; /* the primary decision's, as text */
     const rd_slot *primary, *shadow;
-    int rc;                 /* RD_OK: score holds the shadow's answer */
+    int rc; /* RD_OK: score holds the shadow's answer */
     const rd_score *score;
 } rd_shadow_done;
 /* Call fn for every shadow score (the decision log records them). Set before any submit. */

@@ -25,19 +25,20 @@
 
 /* What a record says beyond the decision itself. */
 typedef struct rd_dlog_meta {
-    const char *node;            /* the node that decided (host name) */
-    int64_t ts_ms;               /* unix ms of the decision */
-    const rd_value *context;     /* as received (NULL: none) */
-    const rd_value *features;    /* as received; NULL for a shadow record (its primary has them) */
-    bool lenient;                /* the flag set was parsed leniently */
+    const char *node;         /* the node that decided (host name) */
+    int64_t ts_ms;            /* unix ms of the decision */
+    const rd_value *context;  /* as received (NULL: none) */
+    const rd_value *features; /* as received; NULL for a shadow record (its primary has them) */
+    bool lenient;             /* the flag set was parsed leniently */
 } rd_dlog_meta;
 
 /* Append the record of a primary decision d, made by decider dec, as one JSON object. */
-RD_API void rd_dlog_record_json(rd_buf *b, const rd_decider *dec, const rd_decision *d, const rd_dlog_meta *m);
+RD_API void rd_dlog_record_json(rd_buf *b, const rd_decider *dec, const rd_decision *d,
+                                const rd_dlog_meta *m);
 /* Append the record of a shadow score: bundle shadow scored the primary decision's row
  * (request_id, the primary's) with rc (RD_OK: sc holds the score). */
-RD_API void rd_dlog_shadow_json(rd_buf *b, const char *request_id, const char *primary, const rd_bundle *shadow,
-                                int rc, const rd_score *sc, const rd_dlog_meta *m);
+RD_API void rd_dlog_shadow_json(rd_buf *b, const char *request_id, const char *primary,
+                                const rd_bundle *shadow, int rc, const rd_score *sc, const rd_dlog_meta *m);
 
 /* ------------------------------------------------------------------ the writer */
 

@@ -44,8 +44,8 @@ RD_API const char *rd_store_name(const rd_store *s);
 /* ------------------------------------------------------------------ the decision log */
 
 typedef struct rd_log_row {
-    int64_t id;                /* assigned by the store (append ignores it) */
-    int64_t ts_ms;             /* unix ms of the decision */
+    int64_t id;    /* assigned by the store (append ignores it) */
+    int64_t ts_ms; /* unix ms of the decision */
     const char *request_id;
     const char *kind;          /* "primary" or "shadow" */
     const char *model_version; /* the bundle that decided, or NULL */

@@ -65,11 +65,16 @@ static int parse_time(const char *s, int64_t *ms)
 static int parse_args(int argc, char **argv, args *a, bool replay)
 {
     static const struct option opts[] = {
-        {"help", no_argument, NULL, 'h'},          {"data-dir", required_argument, NULL, 'd'},
-        {"from", required_argument, NULL, 'f'},    {"to", required_argument, NULL, 't'},
-        {"model-version", required_argument, NULL, 'm'}, {"request-id", required_argument, NULL, 'r'},
-        {"kind", required_argument, NULL, 'k'},    {"format", required_argument, NULL, 'F'},
-        {"out", required_argument, NULL, 'o'},     {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},
+        {"data-dir", required_argument, NULL, 'd'},
+        {"from", required_argument, NULL, 'f'},
+        {"to", required_argument, NULL, 't'},
+        {"model-version", required_argument, NULL, 'm'},
+        {"request-id", required_argument, NULL, 'r'},
+        {"kind", required_argument, NULL, 'k'},
+        {"format", required_argument, NULL, 'F'},
+        {"out", required_argument, NULL, 'o'},
+        {NULL, 0, NULL, 0},
     };
     const char *usage = replay ? replay_usage : log_usage;
     int c;
@@ -184,8 +189,8 @@ static int export_csv_row(exporter *x, const rd_log_row *r)
     rd_value id = rd_value_string(r->request_id, (uint32_t)strlen(r->request_id));
     csv_field(x->out, &id);
     fprintf(x->out, ",%s,", r->kind);
-    static const char *const cols[] = {"node", "model_version", "variant", "source", "fallback_reason", "score",
-                                       "probability", "risk_level", "decision"};
+    static const char *const cols[] = {"node",  "model_version", "variant",    "source",  "fallback_reason",
+                                       "score", "probability",   "risk_level", "decision"};
     for (size_t i = 0; i < sizeof cols / sizeof *cols; i++) {
         const rd_value *f = !strcmp(cols[i], "model_version")     ? get(get(&v, "bundle"), "name")
                             : !strcmp(cols[i], "fallback_reason") ? get(get(&v, "fallback"), "reason")
@@ -240,7 +245,8 @@ static int cmd_export(int argc, char **argv)
     rd_arena_init(&x.a, 0);
     cli_progress_init(&x.bar, "riskd log export");
     if (x.csv)
-        fputs("ts,request_id,kind,node,model_version,variant,source,fallback_reason,score,probability,risk_level,"
+        fputs("ts,request_id,kind,node,model_version,variant,source,fallback_reason,score,probability,risk_"
+              "level,"
               "decision,reasons,latency_ms\n",
               x.out);
     rd_err err;
@@ -328,7 +334,8 @@ int cmd_replay(int argc, char **argv)
         printf("replayed %llu decisions: %llu identical, %llu different", (unsigned long long)p.n,
                (unsigned long long)p.identical, (unsigned long long)p.different);
         if (p.fallback)
-            printf(" (%llu answered by fallback rules, replayed from the rules)", (unsigned long long)p.fallback);
+            printf(" (%llu answered by fallback rules, replayed from the rules)",
+                   (unsigned long long)p.fallback);
         if (p.failed)
             printf(", %llu could not be replayed", (unsigned long long)p.failed);
         putchar('\n');

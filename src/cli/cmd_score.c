@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -17,6 +18,7 @@
 #include "riskd/bundle.h"
 #include "riskd/csv.h"
 #include "riskd/decide.h"
+#include "riskd/dlog.h"
 #include "riskd/parallel.h"
 
 #define BLOCK 4096
@@ -24,7 +26,7 @@
 static const char score_usage[] =
     "usage: riskd score --bundle DIR --in APPLICATIONS.csv|- --out SCORES.csv|- [--id COL]\n"
     "                   [--reasons K] [--threads N] [--strict] [--format csv|jsonl]\n"
-    "                   [--fallback RULES.json] [--deadline-ms N]\n"
+    "                   [--fallback RULES.json] [--deadline-ms N] [--log DATA_DIR]\n"
     "\n"
     "Decide raw applications with a bundle, as riskd serve would: its pipeline, its model, its\n"
     "risk bands and its reason codes, and its fallback rules (or --fallback's) when the model\n"
@@ -42,12 +44,16 @@ static const char score_usage[] =
     "  --fallback F   fallback rules for a bundle that has none (docs/formats.md)\n"
     "  --deadline-ms N  a row's deadline (default: none in a batch; the bundle's serving.deadline_ms\n"
     "                 applies when it sets one); a row past it is answered by the fallback rules\n"
+    "  --log DIR      record every decision in the decision log of DIR/riskd.db, as riskd serve\n"
+    "                 does (riskd log export, riskd replay read it)\n"
     "\n"
     "exit codes: 0 success, 1 invalid bundle or input (or a bad row with --strict), 2 usage error,\n"
     "            3 some rows rejected, 4 I/O error\n";
 
 typedef struct row {
     char *id;
+    rd_value idv; /* the request id: the --id column, else "FILE:LINE" */
+    char idtext[96];
     rd_value rec;
     size_t line;
     int rc;
@@ -68,7 +74,7 @@ static void score_share(void *ud, size_t from, size_t to)
     rd_arena_init(&scratch, 0);
     for (size_t i = from; i < to; i++) {
         row *r = &j->rows[i];
-        rd_decide_req q = {.features = &r->rec, .reasons = (int)j->k};
+        rd_decide_req q = {.features = &r->rec, .reasons = (int)j->k, .request_id = &r->idv};
         if (r->rc == RD_OK)
             r->rc = rd_decide(j->dec, &q, &scratch, &r->d, &r->err);
         r->d.x = NULL; /* it lived in scratch */
@@ -148,7 +154,7 @@ static void write_row(FILE *out, const rd_bundle *b, const row *r, size_t k)
 static void write_record(FILE *out, row *r, rd_buf *b)
 {
     rd_value id = r->id ? rd_value_string(r->id, (uint32_t)strlen(r->id)) : rd_value_number((double)r->line);
-    r->d.request_id = &id;
+    r->d.request_id = &id; /* the output's id: the column, or the line number */
     r->d.t0_ns = 0;
     rd_buf_reset(b);
     rd_decision_write_json(b, &r->d);
@@ -167,8 +173,48 @@ typedef struct run {
     int id_col, threads;
     size_t k, scored, rejected, fallbacks;
     bool strict, jsonl;
-    rd_buf rec; /* a decision record being written */
+    rd_buf rec;    /* a decision record being written */
+    rd_store *log; /* --log: the store the decisions are recorded in */
+    rd_buf logbuf; /* a block's records */
+    char node[128];
 } run;
+
+/* --log: the block's decisions recorded in one transaction, as riskd serve records them. */
+static int log_block(run *u, row *rows, size_t n)
+{
+    rd_log_row *lr = rd_malloc((n ? n : 1) * sizeof *lr);
+    size_t *at = rd_malloc((n ? n : 1) * sizeof *at), m = 0;
+    int rc = lr && at ? RD_OK : RD_ENOMEM;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    rd_dlog_meta meta = {.node = u->node, .ts_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000};
+    rd_buf_reset(&u->logbuf);
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (rows[i].rc != RD_OK)
+            continue;
+        meta.features = &rows[i].rec;
+        at[m] = u->logbuf.len;
+        rd_dlog_record_json(&u->logbuf, u->dec, &rows[i].d, &meta);
+        lr[m++] = (rd_log_row){.ts_ms = meta.ts_ms,
+                               .request_id = rows[i].idv.u.s,
+                               .kind = "primary",
+                               .model_version = rd_bundle_name(u->b)};
+    }
+    if (!rc && u->logbuf.oom)
+        rc = RD_ENOMEM;
+    for (size_t i = 0; !rc && i < m; i++) {
+        lr[i].record = u->logbuf.data + at[i];
+        lr[i].record_len = (i + 1 < m ? at[i + 1] : u->logbuf.len) - at[i];
+    }
+    rd_err err;
+    if (!rc && (rc = rd_store_log_append(u->log, lr, m, &err)) != RD_OK)
+        cli_errorf("%s", err.msg);
+    else if (rc)
+        cli_errorf("out of memory");
+    rd_free(lr);
+    rd_free(at);
+    return rc ? cli_exit_for(rc) : CLI_OK;
+}
 
 /* Read, score and write one block; returns CLI_OK, or an exit code to stop with. *eof is
  * set at the end of the input. */
@@ -196,6 +242,13 @@ static int one_block(run *u, rd_arena *a, row *rows, bool *eof, cli_progress *ba
             cli_errorf("out of memory");
             return CLI_IO;
         }
+        if (r->id)
+            r->idv = rd_value_string(r->id, (uint32_t)strlen(r->id));
+        else {
+            int len = snprintf(r->idtext, sizeof r->idtext, "%s:%zu", u->in_name, r->line);
+            r->idv = rd_value_string(
+                r->idtext, (uint32_t)(len < (int)sizeof r->idtext ? len : (int)sizeof r->idtext - 1));
+        }
         n++;
     }
     job j = {u->dec, rows, u->k};
@@ -217,6 +270,11 @@ static int one_block(run *u, rd_arena *a, row *rows, bool *eof, cli_progress *ba
         u->fallbacks += r->d.source == RD_SOURCE_FALLBACK;
     }
     cli_progress_update(bar, rd_csv_offset(u->csv), rd_csv_size(u->csv), "bytes");
+    if (u->log) {
+        int rc = log_block(u, rows, n);
+        if (rc)
+            return rc;
+    }
     return ferror(u->out) ? CLI_IO : CLI_OK;
 }
 
@@ -249,7 +307,7 @@ static int score_all(run *u)
 }
 
 typedef struct args {
-    const char *bundle, *in, *out, *id, *format, *fallback;
+    const char *bundle, *in, *out, *id, *format, *fallback, *log;
     long k;
     int threads, deadline_ms;
     bool strict;
@@ -281,6 +339,7 @@ static int parse_args(int argc, char **argv, args *a)
         {"format", required_argument, NULL, 'f'},
         {"fallback", required_argument, NULL, 'F'},
         {"deadline-ms", required_argument, NULL, 'D'},
+        {"log", required_argument, NULL, 'L'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -295,6 +354,7 @@ static int parse_args(int argc, char **argv, args *a)
         case 'I': a->id = optarg; break;
         case 's': a->strict = true; break;
         case 'F': a->fallback = optarg; break;
+        case 'L': a->log = optarg; break;
         case 'f':
             if (strcmp(optarg, "csv") != 0 && strcmp(optarg, "jsonl") != 0) {
                 cli_errorf("--format: csv or jsonl, not \"%s\"", optarg);
@@ -349,6 +409,27 @@ static int make_decider(const args *a, rd_bundle *b, rd_decider **out, rd_err *e
     return rc;
 }
 
+/* --log: the store, with the bundle and the fallback rules kept for replay. */
+static int open_log(const args *a, const rd_bundle *b, rd_store **out, rd_err *err)
+{
+    int rc = rd_store_open(a->log, NULL, out, err);
+    if (!rc)
+        rc = rd_dlog_keep_bundle(*out, a->bundle, rd_bundle_digest(b), err);
+    if (!rc && a->fallback) {
+        char *text, hex[RD_SHA256_HEX];
+        size_t len;
+        if (!(rc = rd_file_read(a->fallback, RD_FALLBACK_MAX_BYTES, &text, &len, err))) {
+            rc = rd_dlog_keep_text(*out, text, len, hex, err);
+            rd_free(text);
+        }
+    }
+    if (rc) {
+        rd_store_close(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 static int run_all(run *u, const args *a)
 {
     int rc;
@@ -395,13 +476,25 @@ int cmd_score(int argc, char **argv)
              .strict = a.strict,
              .jsonl = a.format && !strcmp(a.format, "jsonl"),
              .k = a.k < 0 ? rd_bundle_num_reasons(bd) : (size_t)a.k};
+    if (a.log && (rc = open_log(&a, bd, &u.log, &err)) != RD_OK) {
+        cli_errorf("%s", err.msg);
+        rd_decider_unref(dec);
+        return cli_exit_for(rc);
+    }
+    if (gethostname(u.node, sizeof u.node) != 0)
+        strcpy(u.node, "riskd");
+    u.node[sizeof u.node - 1] = '\0';
     if (rd_csv_open(a.in, &u.csv, &err) != RD_OK) {
         cli_errorf("%s", err.msg);
+        rd_store_close(u.log);
         rd_decider_unref(dec);
         return cli_exit_for(err.code);
     }
+    rd_buf_init(&u.logbuf);
     rc = run_all(&u, &a);
+    rd_buf_deinit(&u.logbuf);
     rd_csv_close(u.csv);
+    rd_store_close(u.log);
     rd_decider_unref(dec);
     return rc;
 }

@@ -67,9 +67,9 @@ typedef struct error_series {
 
 static struct {
     pthread_mutex_t lock;
-    series *flags;     /* srv_flag_stats */
-    series *models;    /* srv_model_stats */
-    series *fallbacks; /* fallback_series */
+    series *flags;                       /* srv_flag_stats */
+    series *models;                      /* srv_model_stats */
+    series *fallbacks;                   /* fallback_series */
     atomic_uint_fast64_t log_refused[2]; /* [backlog|failed] */
     atomic_uint_fast64_t log_dropped;
     error_series *errors;
@@ -211,9 +211,14 @@ void srv_metrics_score(srv_model_stats *s, double probability)
     add_double(&s->sum, probability);
 }
 
-void srv_metrics_fallback(const char *bundle, rd_fallback_reason why)
+srv_fallback_stats *srv_metrics_fallback_series(const char *bundle)
 {
-    fallback_series *f = (fallback_series *)series_get(&M.fallbacks, bundle, sizeof(fallback_series));
+    return (srv_fallback_stats *)series_get(&M.fallbacks, bundle, sizeof(fallback_series));
+}
+
+void srv_metrics_fallback(srv_fallback_stats *s, rd_fallback_reason why)
+{
+    fallback_series *f = (fallback_series *)s;
     if (f && (unsigned)why <= RD_FB_UNAVAILABLE)
         inc(&f->by_reason[why]);
 }
@@ -493,35 +498,37 @@ static void render_shadow(rd_buf *b, rd_shadow *sh)
 
 static void render_log(rd_buf *b, rd_dlog *dlog)
 {
-    rd_buf_printf(b,
-                  "# HELP riskd_log_refused_total Decisions refused (503) because the decision log was full "
-                  "(LOG_BACKLOG) or failed (LOG_FAILED).\n# TYPE riskd_log_refused_total counter\n"
-                  "riskd_log_refused_total{reason=\"backlog\"} %llu\nriskd_log_refused_total{reason=\"failed\"} "
-                  "%llu\n# HELP riskd_log_dropped_total Records not logged (log_on_full = drop, or a shadow score "
-                  "with the queue full).\n# TYPE riskd_log_dropped_total counter\nriskd_log_dropped_total %llu\n",
-                  (unsigned long long)get(&M.log_refused[0]), (unsigned long long)get(&M.log_refused[1]),
-                  (unsigned long long)get(&M.log_dropped));
+    rd_buf_printf(
+        b,
+        "# HELP riskd_log_refused_total Decisions refused (503) because the decision log was full "
+        "(LOG_BACKLOG) or failed (LOG_FAILED).\n# TYPE riskd_log_refused_total counter\n"
+        "riskd_log_refused_total{reason=\"backlog\"} %llu\nriskd_log_refused_total{reason=\"failed\"} "
+        "%llu\n# HELP riskd_log_dropped_total Records not logged (log_on_full = drop, or a shadow score "
+        "with the queue full).\n# TYPE riskd_log_dropped_total counter\nriskd_log_dropped_total %llu\n",
+        (unsigned long long)get(&M.log_refused[0]), (unsigned long long)get(&M.log_refused[1]),
+        (unsigned long long)get(&M.log_dropped));
     if (!dlog)
         return;
     rd_dlog_stats st;
     rd_dlog_get_stats(dlog, &st);
-    rd_buf_printf(b,
-                  "# HELP riskd_log_records_total Decision records, by what became of them.\n"
-                  "# TYPE riskd_log_records_total counter\nriskd_log_records_total{state=\"queued\"} %llu\n"
-                  "riskd_log_records_total{state=\"committed\"} %llu\nriskd_log_records_total{state=\"failed\"} "
-                  "%llu\n# HELP riskd_log_queue Records waiting for the writer.\n# TYPE riskd_log_queue gauge\n"
-                  "riskd_log_queue %zu\n# HELP riskd_log_commits_total Transactions (group commits) of the log.\n"
-                  "# TYPE riskd_log_commits_total counter\nriskd_log_commits_total %llu\n"
-                  "# HELP riskd_log_commit_seconds_total Time spent committing.\n"
-                  "# TYPE riskd_log_commit_seconds_total counter\nriskd_log_commit_seconds_total ",
-                  (unsigned long long)st.submitted, (unsigned long long)st.committed, (unsigned long long)st.failed,
-                  st.queued, (unsigned long long)st.commits);
+    rd_buf_printf(
+        b,
+        "# HELP riskd_log_records_total Decision records, by what became of them.\n"
+        "# TYPE riskd_log_records_total counter\nriskd_log_records_total{state=\"queued\"} %llu\n"
+        "riskd_log_records_total{state=\"committed\"} %llu\nriskd_log_records_total{state=\"failed\"} "
+        "%llu\n# HELP riskd_log_queue Records waiting for the writer.\n# TYPE riskd_log_queue gauge\n"
+        "riskd_log_queue %zu\n# HELP riskd_log_commits_total Transactions (group commits) of the log.\n"
+        "# TYPE riskd_log_commits_total counter\nriskd_log_commits_total %llu\n"
+        "# HELP riskd_log_commit_seconds_total Time spent committing.\n"
+        "# TYPE riskd_log_commit_seconds_total counter\nriskd_log_commit_seconds_total ",
+        (unsigned long long)st.submitted, (unsigned long long)st.committed, (unsigned long long)st.failed,
+        st.queued, (unsigned long long)st.commits);
     num(b, st.commit_seconds);
     rd_buf_putc(b, '\n');
 }
 
-void srv_metrics_render(rd_buf *b, const srv_snapshot *snap, rd_shadow *shadow, rd_dlog *dlog, size_t connections,
-                        int inflight)
+void srv_metrics_render(rd_buf *b, const srv_snapshot *snap, rd_shadow *shadow, rd_dlog *dlog,
+                        size_t connections, int inflight)
 {
     int64_t generation = snap ? (int64_t)snap->generation : 0;
     pthread_mutex_lock(&M.lock); /* the series lists; the counters themselves are atomic */

@@ -89,7 +89,8 @@ static int read_request(const srv_req *r, const rd_value *v, score_req *q, item_
 /* After a decision: its metrics, and its shadow work queued. */
 /* Record the decision in the log. A decision is not answered without its record: a full
  * queue (log_on_full = reject) or, in ack mode, a failed commit answers 503 instead. */
-static int record(srv_req *r, const rd_decision *d, const rd_value *ctx, const rd_value *features, item_err *e)
+static int record(srv_req *r, const rd_decision *d, const rd_value *ctx, const rd_value *features,
+                  item_err *e)
 {
     if (!r->dlog)
         return 0;
@@ -136,7 +137,12 @@ static void decided(srv_req *r, const rd_decision *d, const rd_value *features)
         if (d->nshadows)
             rd_shadow_submit(r->shadow, r->snap->dec, d, features); /* a full queue counts the drop */
     } else {
-        srv_metrics_fallback(d->slot ? rd_slot_name(d->slot) : "", d->fallback_reason);
+        static srv_fallback_stats *_Atomic none; /* the answers no bundle was picked for */
+        srv_fallback_stats *fs =
+            d->slot ? ((srv_slot_info *)rd_slot_user(d->slot))->fallbacks : atomic_load(&none);
+        if (!fs && !d->slot)
+            atomic_store(&none, fs = srv_metrics_fallback_series(""));
+        srv_metrics_fallback(fs, d->fallback_reason);
     }
 }
 

@@ -63,12 +63,12 @@ typedef struct srv_config {
     size_t nfaults;
     bool compat_routes; /* POST /score, the textbook service's route */
     /* the decision log (include/riskd/dlog.h), in data_dir/riskd.db */
-    bool log;                   /* record every decision (default on) */
-    char log_durability[16];    /* async | ack */
-    char log_on_full[16];       /* reject | drop */
-    size_t log_queue;           /* records waiting for the writer */
-    int log_retention_days;     /* 0: keep every decision */
-    char node[128];             /* this node's name in the records (default: the host name) */
+    bool log;                /* record every decision (default on) */
+    char log_durability[16]; /* async | ack */
+    char log_on_full[16];    /* reject | drop */
+    size_t log_queue;        /* records waiting for the writer */
+    int log_retention_days;  /* 0: keep every decision */
+    char node[128];          /* this node's name in the records (default: the host name) */
 } srv_config;
 
 /* The breaker options the configuration gives (on_transition unset). */
@@ -120,7 +120,11 @@ void srv_metrics_flag_eval(srv_flag_stats *s, rd_reason reason);
 void srv_metrics_flag_unknown(void);
 void srv_metrics_score(srv_model_stats *s, double probability);
 /* A decision answered by fallback rules: by bundle ("" for none) and reason. */
-void srv_metrics_fallback(const char *bundle, rd_fallback_reason why);
+typedef struct srv_fallback_stats srv_fallback_stats;
+/* The fallback counters of a bundle ("" for the answers no bundle was picked for), created on
+ * first use: resolved once per slot, so counting takes no lock. */
+srv_fallback_stats *srv_metrics_fallback_series(const char *bundle);
+void srv_metrics_fallback(srv_fallback_stats *s, rd_fallback_reason why);
 /* Decisions refused because the log was full or failed (what: "backlog", "failed"), and
  * records dropped (log_on_full = drop, or a shadow record with the queue full). */
 void srv_metrics_log_refused(const char *what);
@@ -137,6 +141,7 @@ void srv_metrics_render(rd_buf *b, const struct srv_snapshot *snap, rd_shadow *s
 /* What the server keeps beside each served bundle (its rd_slot's user data). */
 typedef struct srv_slot_info {
     srv_model_stats *stats;
+    srv_fallback_stats *fallbacks;
     char *fingerprint; /* names, sizes and mtimes of its files when it was loaded */
 } srv_slot_info;
 

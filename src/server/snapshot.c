@@ -220,6 +220,7 @@ static rd_slot *load_slot(const srv_config *cfg, rd_store *store, const char *di
     }
     info->fingerprint = fp;
     info->stats = srv_metrics_model(name);
+    info->fallbacks = srv_metrics_fallback_series(name);
     rd_breaker_opts bo;
     srv_config_breaker(cfg, &bo);
     bo.on_transition = on_breaker;
@@ -234,8 +235,8 @@ static rd_slot *load_slot(const srv_config *cfg, rd_store *store, const char *di
 
 /* Load (or keep) every bundle of the directory. A bundle that fails to load keeps its
  * previous version if there was one; *refused counts the failures (each logged). */
-static int load_bundles(const srv_config *cfg, rd_store *store, const srv_snapshot *prev, slots *out, int *refused,
-                        rd_err *err)
+static int load_bundles(const srv_config *cfg, rd_store *store, const srv_snapshot *prev, slots *out,
+                        int *refused, rd_err *err)
 {
     size_t n;
     char **names = list_dir(cfg->bundles, &n);
@@ -482,8 +483,7 @@ static bool reload_fallback(srv_state *st, bool force)
     }
     rd_fallback_unref(st->fallback);
     st->fallback = f; /* only this thread polls: the snapshots in force hold their own reference */
-    srv_metrics_reload("fallback", true);
-    return true;
+    return true;      /* counted once the snapshot with them is published */
 }
 
 void srv_state_poll(srv_state *st, bool force)
@@ -518,12 +518,16 @@ void srv_state_poll(srv_state *st, bool force)
             srv_metrics_reload("flags", false);
         if (bc_count)
             srv_metrics_reload("bundles", false);
+        if (rules) /* good rules, not in force: the refusal is retried at the next change */
+            srv_metrics_reload("fallback", false);
         return;
     }
     if (fc_count)
         srv_metrics_reload("flags", true);
     if (bc_count)
         srv_metrics_reload("bundles", refused == 0);
+    if (rules)
+        srv_metrics_reload("fallback", true);
     publish(st, s);
     char gen[32], nb[32];
     snprintf(gen, sizeof gen, "%llu", (unsigned long long)s->generation);

@@ -32,6 +32,7 @@ struct rd_breaker {
     } b[BUCKETS];
     int64_t open_until, open_ns, half_open_since;
     int trials, trials_done, trials_failed;
+    int generation; /* of the half-open period: a trial ticket carries it */
     int consecutive;
 };
 
@@ -116,6 +117,7 @@ static void close_now(rd_breaker *b)
 static void half_open(rd_breaker *b, int64_t now)
 {
     b->trials = b->trials_done = b->trials_failed = 0;
+    b->generation = (b->generation + 1) & 0xfffffff; /* tickets of an earlier period no longer count */
     b->half_open_since = now;
     go(b, RD_BREAKER_HALF_OPEN);
 }
@@ -143,7 +145,7 @@ int rd_breaker_allow(rd_breaker *b, int64_t now)
                 open_now(b, now, true); /* the trials did not finish in time */
             else if (b->trials < max) {
                 b->trials++;
-                ticket = 2;
+                ticket = 2 + b->generation;
             }
         }
     }
@@ -187,6 +189,11 @@ static void record_closed(rd_breaker *b, bool ok, int64_t now)
 static void record_trial(rd_breaker *b, bool ok, int64_t now)
 {
     int max = b->o.mode == RD_BREAKER_CONSECUTIVE ? 1 : b->o.half_open_calls;
+    if (b->o.mode == RD_BREAKER_WINDOW &&
+        now - b->half_open_since > (int64_t)b->o.half_open_timeout_ms * 1000000) {
+        open_now(b, now, true); /* the trials did not finish in time */
+        return;
+    }
     b->trials_done++;
     b->trials_failed += !ok;
     if ((double)b->trials_failed >= b->o.failure_rate * max)
@@ -201,7 +208,7 @@ void rd_breaker_record(rd_breaker *b, int ticket, bool ok, int64_t now)
         return;
     pthread_mutex_lock(&b->lock);
     rd_breaker_state s = (rd_breaker_state)atomic_load(&b->state);
-    if (ticket == 2 && s == RD_BREAKER_HALF_OPEN)
+    if (ticket >= 2 && s == RD_BREAKER_HALF_OPEN && ticket - 2 == b->generation)
         record_trial(b, ok, now);
     else if (ticket == 1 && s == RD_BREAKER_CLOSED)
         record_closed(b, ok, now);

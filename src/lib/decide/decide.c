@@ -203,6 +203,12 @@ static int check_faults(rd_decider *d, rd_err *err)
             j++;
         if (j == d->n)
             return rd_err_set(err, RD_EINVAL, "fault: \"%s\" is not a loaded bundle", f->bundle);
+        if (f->has_score && !rd_bundle_score_is_points(d->slots[j]->bundle) &&
+            !(f->score >= 0 && f->score <= 1))
+            return rd_err_set(err, RD_EINVAL, "fault: %s: score=%g is not a probability (0 to 1)", f->bundle,
+                              f->score);
+        if (f->has_score && fabs(f->score) > 1e30)
+            return rd_err_set(err, RD_EINVAL, "fault: %s: score=%g is out of range", f->bundle, f->score);
         d->slot_fault[j] = f;
     }
     return RD_OK;
@@ -441,8 +447,9 @@ static const rd_value *make_id(rd_arena *a)
 int rd_decide(const rd_decider *d, const rd_decide_req *q, rd_arena *scratch, rd_decision *out, rd_err *err)
 {
     memset(out, 0, sizeof *out);
+    int64_t start = rd_clock_ns();
     out->request_id = q->request_id ? q->request_id : make_id(scratch);
-    out->t0_ns = q->t0_ns ? q->t0_ns : rd_clock_ns();
+    out->t0_ns = q->t0_ns ? q->t0_ns : start;
     out->eval_time = d->fixed_time ? d->fixed_time : (int64_t)time(NULL); /* one time for every flag */
     int rc = route(d, q, scratch, out, err);
     if (rc == RD_EUNAVAILABLE)
@@ -460,17 +467,30 @@ int rd_decide(const rd_decider *d, const rd_decide_req *q, rd_arena *scratch, rd
     if ((rc = rd_bundle_prepare(b, q->features, x, &out->score.report, err)))
         return rc; /* the record is refused: the caller's to fix, not a fallback's to hide */
     out->x = x;
+    out->prepared = true;
     shadows(d, q, scratch, out);
+    /* The deadline counts from the decision's start (the request complete), not from the
+     * first byte: a client that uploads slowly must not spend the model's budget, nor open
+     * its breaker. A deadline already gone is the caller's, and takes no breaker ticket. */
+    int ms = rd_bundle_deadline_ms(b) ? rd_bundle_deadline_ms(b) : d->deadline_ms;
+    int64_t deadline = ms ? start + (int64_t)ms * 1000000 : 0;
+    if (deadline && rd_clock_ns() > deadline) {
+        detail(out, "the deadline of %d ms passed before %s could run", ms, rd_slot_name(out->slot));
+        return fall_back(d, q, RD_FB_TIMEOUT, RD_ETIMEOUT, scratch, out, err);
+    }
     rd_breaker *br = out->slot->breaker;
     int ticket = rd_breaker_allow(br, rd_clock_ns());
     if (!ticket) {
         detail(out, "the circuit breaker of %s is open", rd_slot_name(out->slot));
         return fall_back(d, q, RD_FB_BREAKER_OPEN, RD_EUNAVAILABLE, scratch, out, err);
     }
-    int ms = rd_bundle_deadline_ms(b) ? rd_bundle_deadline_ms(b) : d->deadline_ms;
-    int64_t deadline = ms ? out->t0_ns + (int64_t)ms * 1000000 : 0;
     rd_err e;
     rc = rd__run_model(d, out->slot, x, out->k, deadline, &out->score, &e);
+    /* The model checks the clock between blocks of trees: an answer that still came late is
+     * an overrun, a failure for the breaker, and not served. */
+    if (rc == RD_OK && deadline && rd_clock_ns() > deadline)
+        rc = rd_err_set(&e, RD_ETIMEOUT, "%s: answered after its deadline of %d ms", rd_slot_name(out->slot),
+                        ms);
     /* a non-finite output (RD_EINVAL) comes from the record's values: the model is sound */
     rd_breaker_record(br, ticket, rc == RD_OK || rc == RD_EINVAL, rd_clock_ns());
     if (rc == RD_EINVAL) {

@@ -1,5 +1,6 @@
 /* The decision record: one encoder for the server, `riskd score`, and (next) the decision log
  * and replay, so a decision reads the same wherever it is written. */
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,10 @@ _Static_assert(RD_NUM_BUF <= 32, "rd_decision_format_number promises to write at
 
 static void put_num(rd_buf *b, double x, bool float32)
 {
+    if (!isfinite(x)) { /* JSON has no such number: never an invalid body */
+        rd_buf_puts(b, "null");
+        return;
+    }
     char s[32];
     rd_decision_format_number(x, float32, s);
     rd_buf_puts(b, s);
@@ -108,7 +113,7 @@ static void put_fallback(rd_buf *b, const rd_decision *d)
     rd_buf_puts(b, ",\"reasons\":[{\"feature\":null,\"code\":");
     put_str(b, r->reason);
     rd_buf_puts(b, ",\"impact\":null}],\"missing\":");
-    const rd_pipeline *p = d->slot && d->x ? rd_bundle_pipeline(d->slot->bundle) : NULL;
+    const rd_pipeline *p = d->slot && d->prepared ? rd_bundle_pipeline(d->slot->bundle) : NULL;
     put_inputs(b, p, d->score.report.missing_inputs, p ? d->score.report.missing : 0);
     rd_buf_puts(b, ",\"unknown\":");
     put_inputs(b, p, d->score.report.unknown_inputs, p ? d->score.report.unknown : 0);

@@ -131,8 +131,9 @@ static void run_job(rd_shadow *s, job *j)
     for (size_t i = 0; i < j->nshadows; i++) {
         const rd_slot *sh = j->shadows[i];
         const rd_bundle *b = sh->bundle;
-        int ms = rd_bundle_deadline_ms(b) ? rd_bundle_deadline_ms(b) : j->d->deadline_ms;
-        int64_t deadline = ms ? rd_clock_ns() + (int64_t)ms * 1000000 : 0;
+        /* No deadline: a worker at idle priority waits for cores by design, and a wall-clock
+         * budget would count that wait as the shadow model's slowness. */
+        int64_t deadline = 0;
         rd_score sc = {0};
         rd_err e;
         int rc;
@@ -178,8 +179,8 @@ static void *worker(void *ud)
             pthread_cond_wait(&s->cond, &s->lock);
             s->waiting--;
         }
-        if (!s->count)
-            break; /* stopping, and the queue is empty */
+        if (!s->count || s->stop)
+            break; /* stopping: what is queued is dropped (rd_shadow_free counts it), not finished */
         job *j = s->queue[s->head];
         s->head = (s->head + 1) % s->cap;
         s->count--;
@@ -230,8 +231,10 @@ void rd_shadow_free(rd_shadow *s)
     pthread_mutex_unlock(&s->lock);
     for (int i = 0; i < s->nthreads; i++)
         pthread_join(s->threads[i], NULL);
-    for (; s->count; s->count--, s->head = (s->head + 1) % s->cap)
-        job_free(s->queue[s->head]); /* no worker ever started */
+    for (; s->count; s->count--, s->head = (s->head + 1) % s->cap) {
+        job_free(s->queue[s->head]); /* dropped at stop: a shutdown is not held up by shadows */
+        atomic_fetch_add(&s->dropped, 1);
+    }
     for (pair *p = s->pairs, *n; p; p = n) {
         n = p->next;
         pthread_mutex_destroy(&p->lock);
@@ -285,18 +288,39 @@ static job *make_job(const rd_decider *d, const rd_decision *dec, const rd_value
     return j;
 }
 
+/* Take the queue's lock if it comes within a short bound: spinning, then yielding the core
+ * (which lets an idle-priority holder finish). */
+static bool lock_briefly(rd_shadow *s)
+{
+    for (int i = 0; i < 256; i++) {
+        if (pthread_mutex_trylock(&s->lock) == 0)
+            return true;
+        if (i % 16 == 15)
+            sched_yield();
+    }
+    return false;
+}
+
 bool rd_shadow_submit(rd_shadow *s, const rd_decider *d, const rd_decision *dec, const rd_value *features)
 {
     if (!s || !dec->nshadows || dec->source != RD_SOURCE_MODEL || !dec->x)
         return true;
-    pthread_mutex_lock(&s->lock);
+    /* The primary never waits for the queue's lock: a worker at idle priority may hold it
+     * while it waits for a core. A few tries, then the shadow work is dropped (counted). */
+    if (!lock_briefly(s)) {
+        atomic_fetch_add(&s->dropped, 1);
+        return false;
+    }
     bool room = s->count < s->cap && !s->stop;
     pthread_mutex_unlock(&s->lock);
     /* the copy is made outside the lock, so workers are not held up by it */
     job *j = room ? make_job(d, dec, features) : NULL;
     bool queued = false;
+    if (j && !lock_briefly(s)) {
+        job_free(j);
+        j = NULL;
+    }
     if (j) {
-        pthread_mutex_lock(&s->lock);
         if (s->count < s->cap && !s->stop) {
             s->queue[(s->head + s->count) % s->cap] = j;
             s->count++;

@@ -26,8 +26,10 @@ static int keep_file(rd_store *s, const char *dir, const char *name, const char 
     rc = rd_store_blob_put(s, data, len, hex, err);
     rd_free(data);
     if (!rc && strcmp(hex, want) != 0)
-        rc = rd_err_set(err, RD_EINVAL, "%s: changed since the bundle was loaded (sha256 %.16s..., the manifest says %.16s...)",
-                        path, hex, want);
+        rc = rd_err_set(
+            err, RD_EINVAL,
+            "%s: changed since the bundle was loaded (sha256 %.16s..., the manifest says %.16s...)", path,
+            hex, want);
     return rc;
 }
 

@@ -1,5 +1,6 @@
 /* Decision records for the log: everything a replay needs, numbers in their shortest
  * round-trip form (so the doubles read back are the very bits decided). */
+#include <math.h>
 #include <string.h>
 
 #include "riskd/clock.h"
@@ -19,6 +20,10 @@ static void opt(rd_buf *b, const char *s) { str(b, s && *s ? s : NULL); }
 
 static void num(rd_buf *b, double x)
 {
+    if (!isfinite(x)) {
+        rd_buf_puts(b, "null");
+        return;
+    }
     char s[RD_NUM_BUF];
     rd_num_format(x, s);
     rd_buf_puts(b, s);
@@ -136,8 +141,8 @@ void rd_dlog_record_json(rd_buf *b, const rd_decider *dec, const rd_decision *d,
     rd_buf_putc(b, '}');
 }
 
-void rd_dlog_shadow_json(rd_buf *b, const char *request_id, const char *primary, const rd_bundle *shadow, int rc,
-                         const rd_score *sc, const rd_dlog_meta *m)
+void rd_dlog_shadow_json(rd_buf *b, const char *request_id, const char *primary, const rd_bundle *shadow,
+                         int rc, const rd_score *sc, const rd_dlog_meta *m)
 {
     rd_value id = rd_value_string(request_id, (uint32_t)strlen(request_id));
     head(b, "shadow", &id, m);

@@ -195,7 +195,8 @@ static kept_bundle *bundle_for(rd_replay *r, const char *digest, rd_err *err)
 static kept_text *text_for(rd_replay *r, const char *sha, bool rules, bool lenient, rd_err *err)
 {
     for (size_t i = 0; i < r->ntexts; i++)
-        if (!strcmp(r->texts[i].sha, sha) && (rules ? r->texts[i].rules != NULL : r->texts[i].flags != NULL) &&
+        if (!strcmp(r->texts[i].sha, sha) &&
+            (rules ? r->texts[i].rules != NULL : r->texts[i].flags != NULL) &&
             (rules || r->texts[i].lenient == lenient))
             return &r->texts[i];
     if (r->ntexts == CACHE) {
@@ -215,7 +216,8 @@ static kept_text *text_for(rd_replay *r, const char *sha, bool rules, bool lenie
     kept_text *k = &r->texts[r->ntexts];
     *k = (kept_text){.lenient = lenient};
     rd_flagset_opts fo = {.lenient = lenient};
-    rc = rules ? rd_fallback_parse(text, len, &k->rules, err) : rd_flagset_parse(text, len, &fo, &k->flags, err);
+    rc = rules ? rd_fallback_parse(text, len, &k->rules, err)
+               : rd_flagset_parse(text, len, &fo, &k->flags, err);
     rd_free(text);
     if (rc)
         return NULL;
@@ -305,12 +307,13 @@ static int replay_routing(rd_replay *r, const rd_value *rec, cmp *c, rd_err *err
     same_str(c, "variant", get_str(rec, "variant"), res.variant);
     const char *name = get_str(get(rec, "bundle"), "name");
     if (res.has_value && res.value.len && name && strcmp(res.value.u.s, name) != 0)
-        differs(c, "routing: the flag now names \"%s\", the decision was made by \"%s\"", res.value.u.s, name);
+        differs(c, "routing: the flag now names \"%s\", the decision was made by \"%s\"", res.value.u.s,
+                name);
     return RD_OK;
 }
 
-static int replay_model(rd_replay *r, const rd_value *rec, const rd_value *features, const rd_value *ctx, cmp *c,
-                        rd_err *err)
+static int replay_model(rd_replay *r, const rd_value *rec, const rd_value *features, const rd_value *ctx,
+                        cmp *c, rd_err *err)
 {
     const char *digest = get_str(get(rec, "bundle"), "digest");
     const rd_value *k = get(rec, "k");
@@ -342,8 +345,8 @@ static int replay_model(rd_replay *r, const rd_value *rec, const rd_value *featu
     return RD_OK;
 }
 
-static int replay_fallback(rd_replay *r, const rd_value *rec, const rd_value *features, const rd_value *ctx, cmp *c,
-                           rd_err *err)
+static int replay_fallback(rd_replay *r, const rd_value *rec, const rd_value *features, const rd_value *ctx,
+                           cmp *c, rd_err *err)
 {
     const rd_value *fb = get(rec, "fallback");
     const char *whose = get_str(fb, "rules"), *sha = get_str(fb, "sha256");
@@ -351,8 +354,8 @@ static int replay_fallback(rd_replay *r, const rd_value *rec, const rd_value *fe
     if (!whose || !sha)
         return rd_err_set(err, RD_EINVAL, "a fallback decision without its rules' SHA-256");
     if (!strcmp(whose, "bundle")) {
-        kept_bundle *kb = bundle_for(r, get_str(get(rec, "bundle"), "digest") ? get_str(get(rec, "bundle"), "digest") : "",
-                                     err);
+        kept_bundle *kb = bundle_for(
+            r, get_str(get(rec, "bundle"), "digest") ? get_str(get(rec, "bundle"), "digest") : "", err);
         if (!kb)
             return err->code;
         rules = rd_bundle_fallback(rd_slot_bundle(kb->slot));
@@ -370,8 +373,9 @@ static int replay_fallback(rd_replay *r, const rd_value *rec, const rd_value *fe
     same_str(c, "risk_level", get_str(rec, "risk_level"), res.risk_level);
     same_str(c, "decision", get_str(rec, "decision"), res.decision);
     const rd_value *reasons = get(rec, "reasons");
-    same_str(c, "reason", reasons && reasons->type == RD_VARRAY && reasons->len ? get_str(&reasons->u.items[0], "code")
-                                                                                 : NULL,
+    same_str(c, "reason",
+             reasons && reasons->type == RD_VARRAY && reasons->len ? get_str(&reasons->u.items[0], "code")
+                                                                   : NULL,
              res.reason);
     same_num(c, "score", get(rec, "score"), res.has_score, res.score);
     c->out->fallback = true;
@@ -447,7 +451,8 @@ int rd_replay_one(rd_replay *r, const rd_log_row *row, rd_replay_result *out, rd
     const rd_value *v = get(&rec, "v");
     const char *kind = get_str(&rec, "kind");
     if (!v || v->type != RD_VNUMBER || v->u.n != 1 || !kind)
-        return rd_err_set(err, RD_EINVAL, "decision %lld: not a riskd decision record (version 1)", (long long)row->id);
+        return rd_err_set(err, RD_EINVAL, "decision %lld: not a riskd decision record (version 1)",
+                          (long long)row->id);
     if (!strcmp(kind, "shadow")) {
         rc = replay_shadow(r, row, &rec, &c, err);
     } else {

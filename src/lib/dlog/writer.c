@@ -26,8 +26,8 @@ struct rd_dlog {
     pthread_cond_t work, done;
     item *ring;
     size_t head, count;
-    uint64_t next_seq;   /* the sequence number the next record gets */
-    uint64_t committed;  /* every record up to this one is committed */
+    uint64_t next_seq;                 /* the sequence number the next record gets */
+    uint64_t committed;                /* every record up to this one is committed */
     uint64_t fail_lo[64], fail_hi[64]; /* the last failed transactions' sequence ranges */
     unsigned nfail;
     bool stop;
@@ -58,7 +58,8 @@ static char *copy_row(const rd_log_row *r, rd_log_row *out)
 static void add_seconds(_Atomic double *d, double v)
 {
     double old = atomic_load_explicit(d, memory_order_relaxed);
-    while (!atomic_compare_exchange_weak_explicit(d, &old, old + v, memory_order_relaxed, memory_order_relaxed)) {
+    while (!atomic_compare_exchange_weak_explicit(d, &old, old + v, memory_order_relaxed,
+                                                  memory_order_relaxed)) {
     }
 }
 

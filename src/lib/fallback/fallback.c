@@ -49,6 +49,49 @@ static int only_keys(const rd_value *o, const char *const *names, const char *wh
 }
 
 /* A var that reads nothing the rule is given is a rule that silently never fires. */
+/* A path the rule reads: it must name something under features or context. */
+static bool reads_something(const char *path)
+{
+    return !strncmp(path, "features.", 9) || !strncmp(path, "context.", 8) || !strcmp(path, "features") ||
+           !strcmp(path, "context");
+}
+
+static int bad_path(const char *op, const rd_value *a, rd_err *err)
+{
+    if (a->type != RD_VSTRING)
+        return rd_err_set(err, RD_EINVAL,
+                          "when: a path of \"%s\" must be a string (features.NAME or context.NAME)", op);
+    return rd_err_set(err, RD_EINVAL,
+                      "when: {\"%s\": \"%.64s\"} reads nothing: write features.NAME or context.NAME", op,
+                      a->u.s);
+}
+
+/* The paths of var, missing and missing_some. A path that reads nothing is a rule that
+ * silently never fires (var) or always fires (missing): refused. */
+static int check_paths(const rd_member *m, rd_err *err)
+{
+    const rd_value *v = &m->val;
+    if (!strcmp(m->key, "var")) {
+        const rd_value *a = v->type == RD_VARRAY && v->len ? &v->u.items[0] : v;
+        if (a->type != RD_VSTRING || !reads_something(a->u.s))
+            return bad_path("var", a, err);
+    } else if (!strcmp(m->key, "missing") || !strcmp(m->key, "missing_some")) {
+        const rd_value *list = v;
+        if (!strcmp(m->key, "missing_some"))
+            list = v->type == RD_VARRAY && v->len == 2 ? &v->u.items[1] : NULL;
+        if (list && list->type == RD_VSTRING && !reads_something(list->u.s))
+            return bad_path(m->key, list, err);
+        for (uint32_t i = 0; list && list->type == RD_VARRAY && i < list->len; i++) {
+            const rd_value *a = &list->u.items[i];
+            if (a->type == RD_VOBJECT)
+                continue; /* computed paths are checked where they are computed */
+            if (a->type != RD_VSTRING || !reads_something(a->u.s))
+                return bad_path(m->key, a, err);
+        }
+    }
+    return RD_OK;
+}
+
 static int check_vars(const rd_value *v, int depth, rd_err *err)
 {
     if (depth > 64)
@@ -63,17 +106,7 @@ static int check_vars(const rd_value *v, int depth, rd_err *err)
         return RD_OK;
     for (uint32_t i = 0; i < v->len; i++) {
         const rd_member *m = &v->u.members[i];
-        if (!strcmp(m->key, "var")) {
-            const rd_value *a = m->val.type == RD_VARRAY && m->val.len ? &m->val.u.items[0] : &m->val;
-            if (a->type == RD_VSTRING && strncmp(a->u.s, "features.", 9) != 0 &&
-                strncmp(a->u.s, "context.", 8) != 0 && strcmp(a->u.s, "features") != 0 &&
-                strcmp(a->u.s, "context") != 0)
-                return rd_err_set(err, RD_EINVAL,
-                                  "when: {\"var\": \"%.64s\"} reads nothing: write features.NAME or "
-                                  "context.NAME",
-                                  a->u.s);
-        }
-        if (check_vars(&m->val, depth + 1, err))
+        if (check_paths(m, err) || check_vars(&m->val, depth + 1, err))
             return err->code;
     }
     return RD_OK;

@@ -25,9 +25,9 @@ typedef struct sq_store {
 static int sq_fail(sq_store *s, rd_err *err, const char *what)
 {
     int code = sqlite3_errcode(s->db);
-    int rc = code == SQLITE_NOMEM ? RD_ENOMEM
+    int rc = code == SQLITE_NOMEM                              ? RD_ENOMEM
              : code == SQLITE_NOTADB || code == SQLITE_CORRUPT ? RD_EINVAL
-                                                                : RD_EIO;
+                                                               : RD_EIO;
     return rd_err_set(err, rc, "%s: %s: %s", s->base.name, what, sqlite3_errmsg(s->db));
 }
 
@@ -73,10 +73,11 @@ static int schema_version(sq_store *s, int *version, rd_err *err)
     if (*version <= 0)
         return rd_err_set(err, RD_EINVAL, "%s: riskd_meta has no schema version", s->base.name);
     if (*version > RD_STORE_SCHEMA)
-        return rd_err_set(err, RD_EINVAL,
-                          "%s: schema version %d is newer than this riskd's (%d): run the riskd that wrote it, "
-                          "or a newer one",
-                          s->base.name, *version, RD_STORE_SCHEMA);
+        return rd_err_set(
+            err, RD_EINVAL,
+            "%s: schema version %d is newer than this riskd's (%d): run the riskd that wrote it, "
+            "or a newer one",
+            s->base.name, *version, RD_STORE_SCHEMA);
     return RD_OK;
 }
 
@@ -86,7 +87,8 @@ static int prepare(sq_store *s, rd_err *err)
         sqlite3_stmt **st;
         const char *sql;
     } q[] = {
-        {&s->insert, "INSERT INTO decisions(ts_ms, request_id, kind, model_version, record) VALUES(?,?,?,?,?)"},
+        {&s->insert,
+         "INSERT INTO decisions(ts_ms, request_id, kind, model_version, record) VALUES(?,?,?,?,?)"},
         {&s->blob_has, "SELECT 1 FROM blobs WHERE sha256 = ?"},
         {&s->blob_get, "SELECT data FROM blobs WHERE sha256 = ?"},
         {&s->blob_put, "INSERT OR IGNORE INTO blobs(sha256, data) VALUES(?, ?)"},
@@ -206,8 +208,8 @@ static int sq_log_append(rd_store *base, const rd_log_row *rows, size_t n, rd_er
     return rc;
 }
 
-static int sq_log_scan(rd_store *base, const rd_log_filter *f, int (*fn)(void *, const rd_log_row *), void *ud,
-                       rd_err *err)
+static int sq_log_scan(rd_store *base, const rd_log_filter *f, int (*fn)(void *, const rd_log_row *),
+                       void *ud, rd_err *err)
 {
     sq_store *s = (sq_store *)base;
     char sql[512] = "SELECT id, ts_ms, request_id, kind, model_version, record FROM decisions WHERE 1";
