@@ -259,7 +259,7 @@ echo "... ($(wc -l <"$tmp/body") lines in all: latency and score histograms, rel
 # ---------------------------------------------------------------- a slow model: deadline + fallback
 heading "a drill: a second server with 1 s of delay injected into both models, and a 100 ms deadline"
 shown "$bin serve --config $conf --listen 127.0.0.1:0 --deadline-ms 100 --fault credit_xgb_v1.0:delay_ms=1000 --fault credit_xgb_v1.1:delay_ms=1000"
-"$bin" serve --config "$conf" --listen 127.0.0.1:0 --data-dir "$tmp/drill" --deadline-ms 100 \
+"$bin" serve --config "$conf" --listen 127.0.0.1:0 --deadline-ms 100 \
     --fault credit_xgb_v1.0:delay_ms=1000 --fault credit_xgb_v1.1:delay_ms=1000 >"$tmp/drill.out" 2>"$demo/drill.log" &
 drill=$!
 durl=''
@@ -282,6 +282,17 @@ else
 fi
 kill -TERM "$drill" 2>/dev/null || true
 wait "$drill" 2>/dev/null || true
+
+# ---------------------------------------------------------------- replay
+# The first server is stopped (its log committed), then every decision it made is re-run.
+heading "riskd replay: every decision above, re-run from what was kept, compared bit for bit"
+kill -TERM "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+pid=''
+shown "$bin replay --data-dir $demo/data"
+"$bin" replay --data-dir "$demo/data" || { printf '%sreplay found differences%s\n' "$red" "$reset"; unexpected=$((unexpected + 1)); }
+shown "$bin log export --data-dir $demo/data --format csv | head -4"
+"$bin" log export --data-dir "$demo/data" --format csv | head -4 || true
 
 # ---------------------------------------------------------------- what next
 heading "try more"

@@ -418,7 +418,7 @@ static int load_args(srv_config *c, int argc, char **argv, bool *check_only, boo
         opts[n] = (struct option){names[i], keys[i].k == K_BOOL ? no_argument : required_argument, NULL,
                                   OPT_KEY + (int)i};
         if (keys[i].k == K_BOOL) { /* --no-log turns off what is on by default */
-            snprintf(no_names[i], sizeof no_names[i], "no-%s", names[i]);
+            snprintf(no_names[i], sizeof no_names[i], "no-%.39s", names[i]);
             opts[++n] = (struct option){no_names[i], no_argument, NULL, OPT_NO_KEY + (int)i};
         }
     }
