@@ -1,6 +1,7 @@
 /* riskd log export | riskd replay: the decision log read back (include/riskd/dlog.h). Both
  * stream the rows in id order in constant memory. */
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "cli.h"
 #include "riskd/dlog.h"
 #include "riskd/json.h"
+#include "riskd/parallel.h"
 
 static const char log_usage[] =
     "usage: riskd log export --data-dir DIR [--from T] [--to T] [--model-version NAME]\n"
@@ -279,31 +281,127 @@ int cmd_log(int argc, char **argv)
 
 /* ------------------------------------------------------------------ replay */
 
-typedef struct replayer {
+/* Rows are read in batches and replayed on one thread per core, each with its own replayer
+ * and its own read handle on the store; results are printed in the log's order. */
+#define REPLAY_BATCH 4096
+#define REPLAY_THREADS 16
+
+typedef struct pending {
+    rd_log_row row;
+    char *buf;
+    int rc;
+    rd_replay_result res;
+    rd_err err;
+} pending;
+
+typedef struct lane {
     rd_replay *r;
-    uint64_t n, identical, different, fallback, failed;
+    rd_store *s;
+    pending *rows;
+    size_t n, first, step;
+} lane;
+
+typedef struct replayer {
+    lane lanes[REPLAY_THREADS];
+    int nlanes;
+    pending *batch;
+    size_t n;
+    uint64_t total, identical, different, fallback, failed;
     cli_progress bar;
 } replayer;
+
+static void *run_lane(void *ud)
+{
+    lane *l = ud;
+    for (size_t i = l->first; i < l->n; i += l->step) {
+        pending *p = &l->rows[i];
+        p->rc = rd_replay_one(l->r, &p->row, &p->res, &p->err);
+    }
+    return NULL;
+}
+
+static void flush_batch(replayer *p)
+{
+    pthread_t t[REPLAY_THREADS];
+    for (int i = 0; i < p->nlanes; i++) {
+        p->lanes[i].rows = p->batch;
+        p->lanes[i].n = p->n;
+        p->lanes[i].first = (size_t)i;
+        p->lanes[i].step = (size_t)p->nlanes;
+    }
+    int started = 0;
+    for (int i = 1; i < p->nlanes; i++)
+        started += pthread_create(&t[i], NULL, run_lane, &p->lanes[i]) == 0 ? 1 : 0;
+    run_lane(&p->lanes[0]);
+    for (int i = 1; i <= started; i++)
+        pthread_join(t[i], NULL);
+    for (int i = started + 1; i < p->nlanes; i++)
+        run_lane(&p->lanes[i]); /* a thread that could not start: its share here */
+    for (size_t i = 0; i < p->n; i++) {
+        pending *x = &p->batch[i];
+        p->total++;
+        if (x->rc != RD_OK) {
+            p->failed++;
+            fprintf(stderr, "riskd replay: cannot replay %s\n", x->err.msg);
+        } else if (x->res.identical) {
+            p->identical++;
+            p->fallback += x->res.fallback;
+        } else {
+            p->different++;
+            printf("decision %lld (%s, %s): %s\n", (long long)x->row.id, x->row.request_id, x->row.kind, x->res.diff);
+        }
+        rd_free(x->buf);
+    }
+    p->n = 0;
+    cli_progress_update(&p->bar, p->total, 0, "decisions");
+}
 
 static int replay_row(void *ud, const rd_log_row *row)
 {
     replayer *p = ud;
-    rd_replay_result res;
-    rd_err err;
-    p->n++;
-    if (rd_replay_one(p->r, row, &res, &err) != RD_OK) {
-        p->failed++;
-        fprintf(stderr, "riskd replay: cannot replay %s\n", err.msg);
-    } else if (res.identical) {
-        p->identical++;
-        p->fallback += res.fallback;
-    } else {
-        p->different++;
-        printf("decision %lld (%s, %s): %s\n", (long long)row->id, row->request_id, row->kind, res.diff);
-    }
-    if (p->n % 10000 == 0)
-        cli_progress_update(&p->bar, p->n, 0, "decisions");
+    size_t lid = strlen(row->request_id) + 1, lk = strlen(row->kind) + 1;
+    pending *x = &p->batch[p->n];
+    if (!(x->buf = rd_malloc(lid + lk + row->record_len + 1)))
+        return RD_ENOMEM;
+    x->row = *row;
+    x->row.request_id = memcpy(x->buf, row->request_id, lid);
+    x->row.kind = memcpy(x->buf + lid, row->kind, lk);
+    x->row.model_version = NULL;
+    char *rec = x->buf + lid + lk;
+    memcpy(rec, row->record, row->record_len);
+    rec[row->record_len] = '\0';
+    x->row.record = rec;
+    if (++p->n == REPLAY_BATCH)
+        flush_batch(p);
     return 0;
+}
+
+static void lanes_free(replayer *p)
+{
+    for (int i = 0; i < p->nlanes; i++) {
+        rd_replay_free(p->lanes[i].r);
+        rd_store_close(p->lanes[i].s);
+    }
+}
+
+static int lanes_new(replayer *p, const char *dir, rd_err *err)
+{
+    int cores = rd_num_cores();
+    p->nlanes = cores < 1 ? 1 : cores > REPLAY_THREADS ? REPLAY_THREADS : cores;
+    char work[1100];
+    snprintf(work, sizeof work, "%s/replay", dir);
+    rd_store_opts o = {.read_only = true};
+    for (int i = 0; i < p->nlanes; i++) {
+        int rc = rd_store_open(dir, &o, &p->lanes[i].s, err);
+        if (!rc)
+            rc = rd_replay_new(p->lanes[i].s, work, &p->lanes[i].r, err);
+        if (rc) {
+            rd_store_close(p->lanes[i].s);
+            p->nlanes = i;
+            return rc;
+        }
+    }
+    return RD_OK;
 }
 
 int cmd_replay(int argc, char **argv)
@@ -315,33 +413,37 @@ int cmd_replay(int argc, char **argv)
     rd_store *s;
     if ((rc = open_store(a.dir, &s)))
         return rc;
-    char work[1100];
-    snprintf(work, sizeof work, "%s/replay", a.dir);
     replayer p = {0};
     rd_err err;
-    if (rd_replay_new(s, work, &p.r, &err) != RD_OK) {
-        cli_errorf("%s", err.msg);
+    if (!(p.batch = rd_calloc(REPLAY_BATCH, sizeof *p.batch)) || lanes_new(&p, a.dir, &err) != RD_OK) {
+        cli_errorf("%s", p.batch ? err.msg : "out of memory");
+        lanes_free(&p);
+        rd_free(p.batch);
         rd_store_close(s);
-        return cli_exit_for(err.code);
+        return p.batch ? cli_exit_for(err.code) : CLI_IO;
     }
     cli_progress_init(&p.bar, "riskd replay");
     rc = rd_store_log_scan(s, &a.f, replay_row, &p, &err);
+    if (rc == RD_OK)
+        flush_batch(&p);
     cli_progress_end(&p.bar);
     if (rc < 0) {
-        cli_errorf("%s", err.msg);
+        cli_errorf("%s", rc == RD_ENOMEM ? "out of memory" : err.msg);
         rc = cli_exit_for(rc);
     } else {
-        printf("replayed %llu decisions: %llu identical, %llu different", (unsigned long long)p.n,
+        printf("replayed %llu decisions: %llu identical, %llu different", (unsigned long long)p.total,
                (unsigned long long)p.identical, (unsigned long long)p.different);
         if (p.fallback)
-            printf(" (%llu answered by fallback rules, replayed from the rules)",
-                   (unsigned long long)p.fallback);
+            printf(" (%llu answered by fallback rules, replayed from the rules)", (unsigned long long)p.fallback);
         if (p.failed)
             printf(", %llu could not be replayed", (unsigned long long)p.failed);
         putchar('\n');
         rc = p.different ? CLI_DIFFERENT : p.failed ? CLI_INVALID_INPUT : CLI_OK;
     }
-    rd_replay_free(p.r);
+    for (size_t i = 0; i < p.n; i++)
+        rd_free(p.batch[i].buf);
+    lanes_free(&p);
+    rd_free(p.batch);
     rd_store_close(s);
     return rc;
 }

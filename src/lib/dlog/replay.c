@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -93,8 +94,10 @@ static const char *get_str(const rd_value *o, const char *k)
 
 static int write_file(const char *path, const char *data, size_t len, rd_err *err)
 {
+    static atomic_uint_fast64_t seq; /* replays on several threads may lay out the same bundle */
     char tmp[2200];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld-%llu", path, (long)getpid(),
+             (unsigned long long)atomic_fetch_add(&seq, 1));
     FILE *f = fopen(tmp, "wb");
     if (!f)
         return rd_err_set(err, RD_EIO, "%s: %s", tmp, strerror(errno));
