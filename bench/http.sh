@@ -393,3 +393,40 @@ echo "/v1/score with one shadow model (the same 300-tree model as a second bundl
 echo "without, 64 connections, median of $shadow_rounds interleaved rounds [min-max]"
 echo
 node bench/report_shadow.mjs "$results"
+
+# ------------------------------------------------------------------ /v1/score with the decision log
+# The same service with the log off, async (the default) and ack, interleaved rounds; the
+# log's refusals (a full queue answers 503) are counted from the errors column.
+start_riskd riskd-nolog --bundles "$bundles" --no-log
+nolog_url=$riskd_url nolog_pid=$riskd_pid
+riskd_opts_saved=("${riskd_opts[@]}")
+riskd_opts=(--log-level warn --data-dir "$out/log-async")
+rm -rf "$out/log-async" "$out/log-ack"
+start_riskd riskd-async --bundles "$bundles"
+async_url=$riskd_url async_pid=$riskd_pid
+riskd_opts=(--log-level warn --data-dir "$out/log-ack")
+start_riskd riskd-ack --bundles "$bundles" --log-durability ack
+ack_url=$riskd_url ack_pid=$riskd_pid
+riskd_opts=("${riskd_opts_saved[@]}")
+for u in "$nolog_url" "$async_url" "$ack_url"; do warm bench/http/score.lua "$u$spath" "$bodies"; done
+for r in $(seq "$shadow_rounds"); do
+    for m in closed rate; do
+        rate=
+        [ "$m" = rate ] && rate=$shadow_rate
+        order=(off async ack)
+        [ $((r % 2)) = 0 ] && order=(ack async off)
+        for w in "${order[@]}"; do
+            case $w in
+            off) run log "riskd" "$nolog_pid" "$m" 64 "$rate" bench/http/score.lua "$nolog_url$spath" "$bodies" ;;
+            async) run log "riskd+log" "$async_pid" "$m" 64 "$rate" bench/http/score.lua "$async_url$spath" "$bodies" ;;
+            ack) run log "riskd+log(ack)" "$ack_pid" "$m" 64 "$rate" bench/http/score.lua "$ack_url$spath" "$bodies" ;;
+            esac
+        done
+    done
+done
+progress ''
+cleanup
+echo
+echo "/v1/score with the decision log (async, ack) vs without, 64 connections, median of $shadow_rounds interleaved rounds [min-max]"
+echo
+node bench/report_shadow.mjs "$results" log

@@ -1,15 +1,16 @@
-// The shadow table of `make bench` (bench/http.sh): /v1/score with one shadow model against
-// the same service without, per load (closed loop, fixed rate), the median of the interleaved
-// rounds with their spread, the ratio, and the shadow work dropped (a full shadow queue sheds
-// work instead of slowing the primary: the figure is only honest beside that count).
-//   node bench/report_shadow.mjs build/bench/http.jsonl
+// A with/without table of `make bench` (bench/http.sh): /v1/score with a feature on (a shadow
+// model; the decision log, async and ack) against the same service without, per load (fixed
+// rate, closed loop), the median of the interleaved rounds with their spread, and the ratio.
+// For the shadow, the work shed is printed beside the figure (a full shadow queue drops it).
+//   node bench/report_shadow.mjs build/bench/http.jsonl [shadow|log]
 import { readFileSync } from 'node:fs';
 
+const section = process.argv[3] ?? 'shadow';
 const rows = readFileSync(process.argv[2], 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
-const runs = rows.filter((r) => r.section === 'shadow');
-const drops = rows.filter((r) => r.section === 'shadow-drops');
+const runs = rows.filter((r) => r.section === section);
+const drops = rows.filter((r) => r.section === `${section}-drops`);
 if (!runs.length) {
-  console.log('(no shadow results)');
+  console.log(`(no ${section} results)`);
   process.exit(0);
 }
 const median = (v) => {
@@ -23,24 +24,27 @@ function stat(impl, mode, pick, fmt) {
   if (!v.length) return { text: '-', med: NaN };
   return { text: `${fmt(median(v))} [${fmt(Math.min(...v))}-${fmt(Math.max(...v))}]`, med: median(v) };
 }
-console.log('| load | figure | shadow off | shadow on | on ÷ off | within 15% | shadow work dropped (per run) |');
-console.log('| --- | --- | ---: | ---: | ---: | :---: | ---: |');
+const variants = [...new Set(runs.map((r) => r.impl))].filter((i) => i !== 'riskd');
+const shed = section === 'shadow';
+console.log(`| load | figure | feature | without | with | with ÷ without | within 15% |${shed ? ' shadow work dropped (per run) |' : ''}`);
+console.log(`| --- | --- | --- | ---: | ---: | ---: | :---: |${shed ? ' ---: |' : ''}`);
 for (const mode of ['rate', 'closed']) {
   const offered = runs.find((r) => r.mode === mode)?.offered_rps;
   const load = mode === 'closed' ? 'closed loop, 64 connections' : `fixed rate ${num(offered)} req/s, 64 connections`;
-  const d = drops.filter((r) => r.mode === mode).map((r) => r.dropped);
-  const dropped = d.length ? d.map(num).join(', ') : '-';
-  const figure = mode === 'closed'
+  const [name, pick, fmt, ok] = mode === 'closed'
     ? ['req/s', (r) => r.rps, num, (on, off) => on / off >= 0.85]
     : ['p99 ms', (r) => r.latency_ms.p99, ms, (on, off) => on / off <= 1.15];
-  const [name, pick, fmt, ok] = figure;
   const off = stat('riskd', mode, pick, fmt);
-  const on = stat('riskd+shadow', mode, pick, fmt);
-  const ratio = on.med / off.med;
-  console.log(`| ${load} | ${name} | ${off.text} | ${on.text} | ${Number.isFinite(ratio) ? ratio.toFixed(2) : '-'} | ` +
-    `${Number.isFinite(ratio) ? (ok(on.med, off.med) ? 'yes' : 'no') : '-'} | ${dropped} |`);
+  for (const v of variants) {
+    const on = stat(v, mode, pick, fmt);
+    const ratio = on.med / off.med;
+    const d = drops.filter((r) => r.mode === mode).map((r) => num(r.dropped)).join(', ') || '-';
+    console.log(`| ${load} | ${name} | ${v.replace(/^riskd\+?/, '') || '-'} | ${off.text} | ${on.text} | ` +
+      `${Number.isFinite(ratio) ? ratio.toFixed(2) : '-'} | ${Number.isFinite(ratio) ? (ok(on.med, off.med) ? 'yes' : 'no') : '-'} |` +
+      `${shed ? ` ${d} |` : ''}`);
+  }
 }
 console.log();
-console.log('Fixed rate: the p99 latency of the primary answer with the shadow scored beside it; closed');
-console.log('loop: the most the service answers. Shadow work never waits in the caller\'s request: a full');
-console.log('shadow queue drops it (counted in riskd_shadow_dropped_total, shown here per run).');
+console.log('Fixed rate: the p99 latency of the answer; closed loop: the most the service answers.');
+if (shed)
+  console.log('Shadow work never waits in the caller\'s request: a full shadow queue drops it (counted in riskd_shadow_dropped_total).');

@@ -36,5 +36,29 @@ else
     echo "model benchmark skipped: shared data not present"
 fi
 
+# The decision log: the writer into SQLite (async and ack), and riskd replay of logged
+# decisions (bench/log_bench.c; riskd score --log, then riskd replay, timed).
+echo
+echo "decision log: records committed into SQLite per second (two threads queueing a real ~1.1 KB record)"
+rm -rf "$out/log-async" "$out/log-ack"
+build/release/bench/log_bench "$out/log-async" "${BENCH_LOG_RECORDS:-500000}" async >"$out/log.jsonl"
+build/release/bench/log_bench "$out/log-ack" "${BENCH_LOG_RECORDS:-500000}" ack >>"$out/log.jsonl"
+if [ -f "$SHARED/data/models/credit_xgb.json" ]; then
+    rrows=${BENCH_REPLAY_ROWS:-100000}
+    rsynth=$out/synth_$rrows.csv
+    [ -f "$rsynth" ] || /usr/bin/python3 "$SHARED/tools/gen_synthetic.py" --rows "$rrows" --out "$rsynth" >&2
+    rbundle=$out/replay-bundles/credit_xgb_v1.0
+    [ -f "$rbundle/manifest.json" ] || build/riskd bundle build --name credit_xgb_v1.0 \
+        --model "$SHARED/data/models/credit_xgb.json" --pipeline "$SHARED/data/models/credit_xgb.features.json" \
+        --data "$SHARED/data/credit_data.csv" --label Status --positive bad --out "$rbundle" >&2
+    rm -rf "$out/replay-log"
+    build/riskd score --bundle "$rbundle" --in "$rsynth" --out /dev/null --log "$out/replay-log" 2>/dev/null
+    t0=$(date +%s%N)
+    build/riskd replay --data-dir "$out/replay-log" >"$out/replay.txt"
+    t1=$(date +%s%N)
+    echo "{\"case\":\"replay\",\"records\":$rrows,\"seconds\":$(((t1 - t0) / 1000000))e-3,\"summary\":\"$(tail -1 "$out/replay.txt")\"}" >>"$out/log.jsonl"
+fi
+node bench/report_log.mjs "$out/log.jsonl"
+
 # Over HTTP: riskd serve beside a flagd-style OFREP service and a FastAPI scoring service.
 bench/http.sh

@@ -68,6 +68,9 @@ RD_API int rd_dlog_submit(rd_dlog *l, const rd_log_row *row, uint64_t *seq);
 RD_API uint64_t rd_dlog_committed(const rd_dlog *l);
 /* Block until rd_dlog_committed(l) >= seq, or the writer failed (false then). */
 RD_API bool rd_dlog_wait(rd_dlog *l, uint64_t seq);
+/* Without blocking: 1 when the record seq is committed, 0 while it waits, -1 when the
+ * transaction that held it failed. */
+RD_API int rd_dlog_status(rd_dlog *l, uint64_t seq);
 
 typedef struct rd_dlog_stats {
     uint64_t submitted, committed, failed; /* records */

@@ -33,6 +33,12 @@ typedef struct conn_req {
     rd_buf body;
     bool too_large;
     double t0;
+    /* an answer held until its decision's record is committed (log_durability = ack) */
+    bool held;
+    uint64_t seq;
+    int status;
+    srv_route route;
+    const char *content_type, *error_code;
 } conn_req;
 
 /* Per worker thread. */
@@ -241,6 +247,95 @@ static void access_log(const srv_req *r, const char *method, const char *url, do
             r->error_code, NULL);
 }
 
+/* ------------------------------------------------------------------ answers held for a commit */
+
+/* Connections suspended until the log commits their record; the writer thread resumes them. */
+#define MAX_HELD 65536
+static struct {
+    pthread_mutex_t lock;
+    struct held {
+        struct MHD_Connection *c;
+        uint64_t seq;
+    } *v;
+    size_t n;
+} H = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* The writer committed every record up to committed: resume who waited for one of them. */
+static void on_commit(void *ud, uint64_t committed)
+{
+    (void)ud;
+    pthread_mutex_lock(&H.lock);
+    for (size_t i = 0; i < H.n;) {
+        if (H.v[i].seq <= committed) {
+            MHD_resume_connection(H.v[i].c);
+            H.v[i] = H.v[--H.n];
+        } else {
+            i++;
+        }
+    }
+    pthread_mutex_unlock(&H.lock);
+}
+
+/* Hold the answer r until record r->ack_seq is committed: the body is kept in the connection's
+ * state and the connection suspended (no thread waits). false when it is committed already,
+ * or the answer cannot be held (then it is sent now, after a blocking wait). */
+static bool hold(struct MHD_Connection *c, conn_req *cr, srv_req *r)
+{
+    pthread_mutex_lock(&H.lock);
+    if (!H.v && !(H.v = rd_calloc(MAX_HELD, sizeof *H.v))) {
+        pthread_mutex_unlock(&H.lock);
+        rd_dlog_wait(G.dlog, r->ack_seq);
+        return false;
+    }
+    if (rd_dlog_status(G.dlog, r->ack_seq) != 0 || H.n == MAX_HELD) {
+        pthread_mutex_unlock(&H.lock);
+        if (rd_dlog_wait(G.dlog, r->ack_seq) == false) {
+            srv_metrics_log_refused("failed");
+            rd_buf_reset(r->out);
+            srv_reply_error(r, 503, "LOG_FAILED", "the decision log could not commit this decision's record");
+        }
+        return false;
+    }
+    rd_buf_reset(&cr->body);
+    rd_buf_append(&cr->body, r->out->data ? r->out->data : "", r->out->len);
+    cr->held = true;
+    cr->seq = r->ack_seq;
+    cr->status = r->status;
+    cr->route = r->route;
+    cr->content_type = r->content_type;
+    cr->error_code = r->error_code;
+    H.v[H.n++] = (struct held){c, r->ack_seq};
+    MHD_suspend_connection(c);
+    pthread_mutex_unlock(&H.lock);
+    return true;
+}
+
+/* The connection is resumed: send the answer held, or 503 LOG_FAILED if the commit failed. */
+static enum MHD_Result send_held(struct MHD_Connection *c, conn_req *cr)
+{
+    cr->held = false;
+    worker *w = worker_get();
+    if (!w)
+        return MHD_NO;
+    srv_req r = {.cfg = G.cfg, .arena = &w->arena, .out = &w->out, .status = cr->status, .route = cr->route,
+                 .content_type = cr->content_type, .error_code = cr->error_code};
+    rd_buf_reset(&w->out);
+    if (rd_dlog_status(G.dlog, cr->seq) < 0 || cr->body.oom) {
+        srv_metrics_log_refused("failed");
+        srv_reply_error(&r, 503, "LOG_FAILED", "the decision log could not commit this decision's record");
+    } else {
+        rd_buf_append(&w->out, cr->body.data ? cr->body.data : "", cr->body.len);
+    }
+    enum MHD_Result ret = send_reply(c, &r, NULL);
+    srv_metrics_request(r.route, r.status, srv_now() - cr->t0);
+    if (r.status >= 400 && r.error_code)
+        srv_metrics_error(r.error_code);
+    rd_buf_reset(&w->out);
+    return ret;
+}
+
+static void release_worker(worker *w);
+
 static enum MHD_Result respond(struct MHD_Connection *c, const char *url, const char *method, conn_req *cr)
 {
     worker *w = worker_get();
@@ -266,14 +361,24 @@ static enum MHD_Result respond(struct MHD_Connection *c, const char *url, const 
     dispatch(&r, c, url, method, cr, &d);
     if (w->out.oom)
         srv_reply_error(&r, 503, "OUT_OF_MEMORY", "the response could not be built");
+    if (r.ack_seq && hold(c, cr, &r)) {
+        release_worker(w);
+        return MHD_YES; /* answered when the commit resumes the connection */
+    }
     enum MHD_Result ret = send_reply(c, &r, d);
     double secs = srv_now() - cr->t0;
     srv_metrics_request(r.route, r.status, secs);
     if (r.status >= 400 && r.error_code)
         srv_metrics_error(r.error_code);
     access_log(&r, method, url, secs);
-    /* A large batch leaves a large arena chunk and output buffer: give the memory back
-     * rather than keep each thread's peak for good. */
+    release_worker(w);
+    return ret;
+}
+
+/* After each request: a large batch leaves a large arena chunk and output buffer; give the
+ * memory back rather than keep each thread's peak for good. */
+static void release_worker(worker *w)
+{
     if (w->arena.peak_bytes > (4u << 20)) {
         size_t limit = w->arena.limit_bytes;
         rd_arena_deinit(&w->arena);
@@ -285,7 +390,6 @@ static enum MHD_Result respond(struct MHD_Connection *c, const char *url, const 
         rd_buf_deinit(&w->out);
     if (w->logbuf.cap > (1u << 20))
         rd_buf_deinit(&w->logbuf);
-    return ret;
 }
 
 /* A body announced larger than the limit is refused before it is read. */
@@ -307,6 +411,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)cls;
     (void)version;
     conn_req *cr = *con_cls;
+    if (cr && cr->held)
+        return send_held(c, cr); /* resumed: its record is committed (or failed) */
     if (!cr) {
         if (!(cr = rd_calloc(1, sizeof *cr)))
             return MHD_NO;
@@ -399,7 +505,8 @@ static int open_log(const srv_config *cfg, rd_err *err)
     if (!rc)
         rc = rd_store_open(cfg->data_dir, &so, &G.wstore, err);
     rd_dlog_opts o = {.durability = !strcmp(cfg->log_durability, "ack") ? RD_DLOG_ACK : RD_DLOG_ASYNC,
-                      .queue = cfg->log_queue};
+                      .queue = cfg->log_queue,
+                      .on_commit = on_commit};
     if (!rc)
         rc = rd_dlog_new(G.wstore, &o, &G.dlog, err);
     if (!rc)
@@ -415,6 +522,9 @@ static void close_log(void)
     rd_store_close(G.wstore);
     rd_store_close(G.store);
     G.wstore = G.store = NULL;
+    rd_free(H.v);
+    H.v = NULL;
+    H.n = 0;
 }
 
 /* Shadow scores are logged as they come (dropped, and counted, when the log is full: a
@@ -543,7 +653,8 @@ static int mkdir_p(const char *path)
 static struct MHD_Daemon *start_daemon(int fd)
 {
     int threads = G.cfg->threads ? G.cfg->threads : rd_num_cores();
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_TURBO | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME;
     return MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
                             NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
                             (unsigned)(threads > 1 ? threads : 1), MHD_OPTION_CONNECTION_LIMIT,

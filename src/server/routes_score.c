@@ -123,10 +123,10 @@ static int record(srv_req *r, const rd_decision *d, const rd_value *ctx, const r
                     "the decision log is full (log_queue %zu): no decision is answered without its record",
                     r->cfg->log_queue);
     }
-    if (strcmp(r->cfg->log_durability, "ack") == 0 && !rd_dlog_wait(r->dlog, seq)) {
-        srv_metrics_log_refused("failed");
-        return fail(e, 503, "LOG_FAILED", "the decision log could not commit this decision's record");
-    }
+    /* ack: the HTTP layer holds the answer (the connection suspended, no thread blocked)
+     * until the commit holding this record; a batch waits once, for its last record */
+    if (strcmp(r->cfg->log_durability, "ack") == 0 && seq > r->ack_seq)
+        r->ack_seq = seq;
     return 0;
 }
 

@@ -192,6 +192,7 @@ typedef struct srv_req {
     rd_shadow *shadow;    /* the shadow pool, NULL when no shadow flag is configured */
     rd_dlog *dlog;        /* the decision log's writer, NULL when the log is off */
     rd_buf *logbuf;       /* the worker's buffer for records */
+    uint64_t ack_seq;     /* log_durability = ack: the answer waits for this record's commit */
     const char *flag_key; /* OFREP single: the percent-decoded key */
     size_t flag_key_len;
     double t0; /* monotonic seconds at the start */

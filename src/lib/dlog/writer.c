@@ -208,6 +208,17 @@ bool rd_dlog_wait(rd_dlog *l, uint64_t seq)
     return ok;
 }
 
+int rd_dlog_status(rd_dlog *l, uint64_t seq)
+{
+    pthread_mutex_lock(&l->lock);
+    int st = l->committed < seq ? 0 : 1;
+    for (unsigned i = 0; st && i < (l->nfail < 64 ? l->nfail : 64); i++)
+        if (seq >= l->fail_lo[i] && seq <= l->fail_hi[i])
+            st = -1;
+    pthread_mutex_unlock(&l->lock);
+    return st;
+}
+
 void rd_dlog_get_stats(const rd_dlog *l, rd_dlog_stats *st)
 {
     rd_dlog *m = (rd_dlog *)l;
