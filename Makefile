@@ -49,7 +49,7 @@ UNIT_BIN := $(UNIT_SRC:%.c=$(B)/%)
 CONF_BIN := $(CONF_SRC:%.c=$(B)/%)
 BENCH_BIN := $(BENCH_SRC:%.c=$(B)/%)
 
-.PHONY: all lib test unit check bench fuzz fuzz-build lint demo clean deps
+.PHONY: all lib test unit check bench fuzz fuzz-build lint demo clean deps drill
 .DEFAULT_GOAL := all
 
 all: $(B)/riskd $(B)/libriskd.a $(B)/libriskd.so $(UNIT_BIN) $(CONF_BIN)
@@ -115,6 +115,12 @@ fuzz: fuzz-build
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p tests/fuzz/corpus/$$n; \
 	  echo "fuzzing $$n for $(FUZZ_SECONDS)s"; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 tests/fuzz/corpus/$$n || exit 1; done
+
+# make drill: the long forms of the tests' short drills (shared/TESTING.md): kill -9 after
+# RISKD_DRILL_SECONDS (default 30) of load, in both durability modes of the decision log.
+drill: deps
+	@$(MAKE) --no-print-directory MODE=release all
+	@RISKD_DRILL_SECONDS=$${RISKD_DRILL_SECONDS:-30} RISKD_BIN=build/release/riskd bash tests/integration/06-log.sh
 
 bench:
 	@scripts/deps.sh

@@ -15,16 +15,21 @@
 
 static const char record[] =
     "{\"v\":1,\"kind\":\"primary\",\"request_id\":\"%s\",\"ts_ms\":1796581771017,\"node\":\"bench\","
-    "\"eval_time\":1796581771,\"context\":{\"targetingKey\":\"app-1004\",\"segment\":\"retail\"},\"features\":"
+    "\"eval_time\":1796581771,\"context\":{\"targetingKey\":\"app-1004\",\"segment\":\"retail\"},"
+    "\"features\":"
     "{\"Seniority\":9,\"Home\":\"rent\",\"Time\":60,\"Age\":30,\"Marital\":\"married\",\"Records\":\"no\","
-    "\"Job\":\"freelance\",\"Expenses\":73,\"Income\":129,\"Assets\":0,\"Debt\":0,\"Amount\":800,\"Price\":846},"
-    "\"flags\":{\"sha256\":\"6daaa22e83a46fc3c10bfebe90e56deec6971ea3729878b1cbd1352065f92d5b\",\"route_flag\":"
+    "\"Job\":\"freelance\",\"Expenses\":73,\"Income\":129,\"Assets\":0,\"Debt\":0,\"Amount\":800,\"Price\":"
+    "846},"
+    "\"flags\":{\"sha256\":\"6daaa22e83a46fc3c10bfebe90e56deec6971ea3729878b1cbd1352065f92d5b\",\"route_"
+    "flag\":"
     "\"credit-model-route\",\"shadow_flag\":\"credit-model-shadow\",\"lenient\":false},\"routed\":true,"
     "\"variant\":\"champion\",\"route_reason\":\"TARGETING_MATCH\",\"bundle\":{\"name\":\"credit_xgb_v1.0\","
     "\"digest\":\"0f3a6d35e6c1b1f1a6e87f1d2c5b3a49e0c7d8b9a1f2e3d4c5b6a7980112233\"},\"source\":\"model\","
     "\"score\":0.14387990534305573,\"probability\":0.14387990534305573,\"risk_level\":\"low\",\"decision\":"
-    "\"approve\",\"k\":4,\"reasons\":[{\"feature\":\"Price\",\"code\":\"Price\",\"impact\":0.2813282012939453},"
-    "{\"feature\":\"Assets\",\"code\":\"Assets\",\"impact\":0.21338093280792236},{\"feature\":\"Home\",\"code\":"
+    "\"approve\",\"k\":4,\"reasons\":[{\"feature\":\"Price\",\"code\":\"Price\",\"impact\":0."
+    "2813282012939453},"
+    "{\"feature\":\"Assets\",\"code\":\"Assets\",\"impact\":0.21338093280792236},{\"feature\":\"Home\","
+    "\"code\":"
     "\"Home\",\"impact\":0.1408500373363495},{\"feature\":\"Job\",\"code\":\"Job\",\"impact\":"
     "0.05905953049659729}],\"fallback\":null,\"shadows\":[\"credit_xgb_v1.1\"],\"latency_ms\":0.20424}";
 
@@ -48,8 +53,12 @@ static void *produce(void *ud)
     for (long i = 0; i < p->n; i++) {
         snprintf(id, sizeof id, "b%d-%ld", p->id, i);
         int len = snprintf(rec, sizeof rec, record, id);
-        rd_log_row row = {.ts_ms = 1796581771017 + i, .request_id = id, .kind = "primary",
-                          .model_version = "credit_xgb_v1.0", .record = rec, .record_len = (size_t)len};
+        rd_log_row row = {.ts_ms = 1796581771017 + i,
+                          .request_id = id,
+                          .kind = "primary",
+                          .model_version = "credit_xgb_v1.0",
+                          .record = rec,
+                          .record_len = (size_t)len};
         uint64_t seq;
         while (rd_dlog_submit(p->log, &row, &seq) == RD_ELIMIT)
             sched_yield(); /* the queue is full: wait for the writer, as a load would */

@@ -283,7 +283,7 @@ int cmd_log(int argc, char **argv)
 
 /* Rows are read in batches and replayed on one thread per core, each with its own replayer
  * and its own read handle on the store; results are printed in the log's order. */
-#define REPLAY_BATCH 4096
+#define REPLAY_BATCH   4096
 #define REPLAY_THREADS 16
 
 typedef struct pending {
@@ -348,7 +348,8 @@ static void flush_batch(replayer *p)
             p->fallback += x->res.fallback;
         } else {
             p->different++;
-            printf("decision %lld (%s, %s): %s\n", (long long)x->row.id, x->row.request_id, x->row.kind, x->res.diff);
+            printf("decision %lld (%s, %s): %s\n", (long long)x->row.id, x->row.request_id, x->row.kind,
+                   x->res.diff);
         }
         rd_free(x->buf);
     }
@@ -434,7 +435,8 @@ int cmd_replay(int argc, char **argv)
         printf("replayed %llu decisions: %llu identical, %llu different", (unsigned long long)p.total,
                (unsigned long long)p.identical, (unsigned long long)p.different);
         if (p.fallback)
-            printf(" (%llu answered by fallback rules, replayed from the rules)", (unsigned long long)p.fallback);
+            printf(" (%llu answered by fallback rules, replayed from the rules)",
+                   (unsigned long long)p.fallback);
         if (p.failed)
             printf(", %llu could not be replayed", (unsigned long long)p.failed);
         putchar('\n');

@@ -395,7 +395,8 @@ static int validate(srv_config *c, rd_err *err)
     if (c->fallback[0] && !c->bundles[0])
         return rd_err_set(err, RD_EINVAL, "fallback rules need bundles to fall back from");
     if (strcmp(c->log_durability, "async") != 0 && strcmp(c->log_durability, "ack") != 0)
-        return rd_err_set(err, RD_EINVAL, "log_durability must be async or ack, not \"%s\"", c->log_durability);
+        return rd_err_set(err, RD_EINVAL, "log_durability must be async or ack, not \"%s\"",
+                          c->log_durability);
     if (strcmp(c->log_on_full, "reject") != 0 && strcmp(c->log_on_full, "drop") != 0)
         return rd_err_set(err, RD_EINVAL, "log_on_full must be reject or drop, not \"%s\"", c->log_on_full);
     if (!c->node[0])

@@ -256,7 +256,7 @@ static struct {
     struct held {
         struct MHD_Connection *c;
         uint64_t seq;
-    } *v;
+    } * v;
     size_t n;
 } H = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -317,8 +317,13 @@ static enum MHD_Result send_held(struct MHD_Connection *c, conn_req *cr)
     worker *w = worker_get();
     if (!w)
         return MHD_NO;
-    srv_req r = {.cfg = G.cfg, .arena = &w->arena, .out = &w->out, .status = cr->status, .route = cr->route,
-                 .content_type = cr->content_type, .error_code = cr->error_code};
+    srv_req r = {.cfg = G.cfg,
+                 .arena = &w->arena,
+                 .out = &w->out,
+                 .status = cr->status,
+                 .route = cr->route,
+                 .content_type = cr->content_type,
+                 .error_code = cr->error_code};
     rd_buf_reset(&w->out);
     if (rd_dlog_status(G.dlog, cr->seq) < 0 || cr->body.oom) {
         srv_metrics_log_refused("failed");
@@ -539,7 +544,8 @@ void srv_log_shadow(void *ud, const rd_shadow_done *d)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     rd_dlog_meta m = {.node = G.cfg->node, .ts_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000};
-    rd_dlog_shadow_json(&b, d->request_id, rd_slot_name(d->primary), rd_slot_bundle(d->shadow), d->rc, d->score, &m);
+    rd_dlog_shadow_json(&b, d->request_id, rd_slot_name(d->primary), rd_slot_bundle(d->shadow), d->rc,
+                        d->score, &m);
     rd_log_row row = {.ts_ms = m.ts_ms,
                       .request_id = d->request_id,
                       .kind = "shadow",
@@ -770,7 +776,8 @@ int srv_run(const srv_config *cfg)
         return 4;
     }
     if (cfg->log && open_log(cfg, &err)) {
-        srv_log(SRV_ERROR, "cannot start: the decision log", "error", err.msg, "code", rd_err_name(err.code), NULL);
+        srv_log(SRV_ERROR, "cannot start: the decision log", "error", err.msg, "code", rd_err_name(err.code),
+                NULL);
         close_log();
         srv_metrics_deinit();
         return rd_err_exit_status(err.code);

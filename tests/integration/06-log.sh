@@ -29,7 +29,7 @@ for v in 1.0 1.1; do
     check "build demo_lr_v$v" 0 $? "built and verified" "$T/out"
 done
 cat >"$T/flags.json" <<'J'
-{"flags":{
+{"metadata":{"flagSetId":"ci","version":"7"},"flags":{
  "model-route":{"state":"ENABLED","variants":{"champion":"demo_lr_v1.0","challenger":"demo_lr_v1.1"},
    "defaultVariant":"champion","targeting":{"fractional":[["champion",70],["challenger",30]]}},
  "model-shadow":{"state":"ENABLED","variants":{"on":{"bundles":["demo_lr_v1.1"]}},"defaultVariant":"on"}}}
@@ -63,6 +63,8 @@ check "every primary decision is in the log" 201 "$primaries"
 check "every shadow score is in the log (one per champion decision)" "$champ" "$shadows"
 [ "$champ" -gt 100 ] && [ "$champ" -lt 200 ]; check "both models decided (the split is 70/30)" 0 $?
 grep -q '"request_id":"riskd-[0-9a-f]*-[0-9]*"' "$T/all.jsonl"; check "a made-up request id is logged as answered" 0 $?
+grep -q '"flags":{"sha256":"[0-9a-f]\{64\}","set_id":"ci","version":"7"' "$T/all.jsonl"
+check "the flag set's SHA-256, id and version are recorded" 0 $?
 "$BIN" log export --data-dir "$D" --format csv --request-id r-7 >"$T/r7.csv"
 check "export one request as CSV" 0 $?
 head -1 "$T/r7.csv" | grep -q '^ts,request_id,kind,node,model_version,variant,source'; check "the CSV header" 0 $?
@@ -206,6 +208,19 @@ for _ in $(seq 1 100); do [ "$(metric 'riskd_log_queue ')" = 0 ] && break; sleep
 stop
 "$BIN" log export --data-dir "$T/full" >"$T/out"
 check "the decisions answered were all logged once the database was free" 3 "$(grep -c '"kind":"primary"' "$T/out")"
+
+# ---- retention: decisions older than log_retention_days are pruned (at start, then hourly)
+$PY -c "
+import sqlite3, time
+c = sqlite3.connect('$T/full/riskd.db')
+c.execute(\"INSERT INTO decisions(ts_ms, request_id, kind, model_version, record) VALUES(?, 'ancient', 'primary', NULL, '{}')\",
+          (int((time.time() - 3 * 86400) * 1000),))
+c.commit()"
+start --bundles "$T/bundles" --data-dir "$T/full" --log-retention-days 2 || exit 1
+stop
+"$BIN" log export --data-dir "$T/full" >"$T/out"
+grep -q '"ancient"' "$T/out"; check "a decision past log_retention_days is pruned" 1 $?
+check "the others are kept" 3 "$(grep -c '"kind":"primary"' "$T/out")"
 
 # ---- bad stores are refused at start, with the file named
 mkdir -p "$T/corrupt" "$T/foreign" "$T/newer"

@@ -1,6 +1,7 @@
 /* Decision records for the log: everything a replay needs, numbers in their shortest
  * round-trip form (so the doubles read back are the very bits decided). */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "riskd/clock.h"
@@ -18,14 +19,20 @@ static void str(rd_buf *b, const char *s)
 /* A name that is "" means none. */
 static void opt(rd_buf *b, const char *s) { str(b, s && *s ? s : NULL); }
 
+/* A number that reads back to the same bits: integers in plain digits, the others with 17
+ * significant digits (one printf; the shortest form would take up to three round trips, and
+ * the log is written for every decision). */
 static void num(rd_buf *b, double x)
 {
     if (!isfinite(x)) {
         rd_buf_puts(b, "null");
         return;
     }
-    char s[RD_NUM_BUF];
-    rd_num_format(x, s);
+    char s[40];
+    if (x == (double)(int64_t)x && fabs(x) < 1e15)
+        rd_num_format(x, s);
+    else
+        snprintf(s, sizeof s, "%.17g", x);
     rd_buf_puts(b, s);
 }
 
@@ -115,6 +122,12 @@ void rd_dlog_record_json(rd_buf *b, const rd_decider *dec, const rd_decision *d,
     value(b, m->features);
     rd_buf_puts(b, ",\"flags\":{\"sha256\":");
     opt(b, rd_decider_flags_sha256(dec));
+    const rd_flagset *fs = rd_decider_flags(dec);
+    const rd_value *meta = fs ? rd_flagset_metadata(fs) : NULL;
+    rd_buf_puts(b, ",\"set_id\":");
+    value(b, meta && meta->type == RD_VOBJECT ? rd_value_get(meta, "flagSetId", 9) : NULL);
+    rd_buf_puts(b, ",\"version\":");
+    value(b, meta && meta->type == RD_VOBJECT ? rd_value_get(meta, "version", 7) : NULL);
     rd_buf_puts(b, ",\"route_flag\":");
     opt(b, rd_decider_route_index(dec) >= 0 ? rd_decider_route_flag(dec) : NULL);
     rd_buf_puts(b, ",\"shadow_flag\":");

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include "riskd/clock.h"
 #include "riskd/dlog.h"
@@ -26,8 +27,9 @@ struct rd_dlog {
     pthread_cond_t work, done;
     item *ring;
     size_t head, count;
-    uint64_t next_seq;                 /* the sequence number the next record gets */
-    uint64_t committed;                /* every record up to this one is committed */
+    uint64_t next_seq;  /* the sequence number the next record gets */
+    bool idle;          /* the writer waits for work: a submit wakes it (a busy one needs no wake-up) */
+    uint64_t committed; /* every record up to this one is committed */
     uint64_t fail_lo[64], fail_hi[64]; /* the last failed transactions' sequence ranges */
     unsigned nfail;
     bool stop;
@@ -93,16 +95,34 @@ static void commit_batch(rd_dlog *l, item *batch, size_t n, uint64_t first, uint
         l->o.on_commit(l->o.ud, last);
 }
 
+#define GATHER_MIN 256
+#define GATHER_MS  5
+
 static void *writer(void *ud)
 {
     rd_dlog *l = ud;
     item *batch = rd_malloc(l->o.batch_max * sizeof *batch);
     pthread_mutex_lock(&l->lock);
     for (;;) {
-        while (!l->count && !l->stop)
+        while (!l->count && !l->stop) {
+            l->idle = true;
             pthread_cond_wait(&l->work, &l->lock);
+            l->idle = false;
+        }
         if (!l->count)
             break;
+        /* async: a commit costs the same for 1 record or 500 (locks, WAL frames, index pages),
+         * so a short wait gathers a group; the loss window grows by at most GATHER_MS */
+        if (l->o.durability == RD_DLOG_ASYNC && l->count < GATHER_MIN && !l->stop) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            ts.tv_nsec += GATHER_MS * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&l->work, &l->lock, &ts);
+        }
         size_t n = 0;
         while (batch && l->count && n < l->o.batch_max) {
             batch[n++] = l->ring[l->head];
@@ -137,7 +157,11 @@ int rd_dlog_new(rd_store *s, const rd_dlog_opts *o, rd_dlog **out, rd_err *err)
         return rd_err_set(err, RD_ENOMEM, "out of memory");
     }
     pthread_mutex_init(&l->lock, NULL);
-    pthread_cond_init(&l->work, NULL);
+    pthread_condattr_t ca; /* timed waits on the monotonic clock */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&l->work, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_cond_init(&l->done, NULL);
     if (pthread_create(&l->thread, NULL, writer, l) != 0) {
         pthread_cond_destroy(&l->done);
@@ -157,7 +181,7 @@ void rd_dlog_free(rd_dlog *l)
         return;
     pthread_mutex_lock(&l->lock);
     l->stop = true;
-    pthread_cond_signal(&l->work);
+    pthread_cond_broadcast(&l->work);
     pthread_mutex_unlock(&l->lock);
     pthread_join(l->thread, NULL); /* it commits what is queued first */
     pthread_cond_destroy(&l->done);
@@ -181,7 +205,8 @@ int rd_dlog_submit(rd_dlog *l, const rd_log_row *row, uint64_t *seq)
     l->ring[(l->head + l->count) % l->o.queue] = it;
     l->count++;
     *seq = l->next_seq++;
-    pthread_cond_signal(&l->work);
+    if (l->idle) /* a busy writer takes what is queued when its commit is done */
+        pthread_cond_signal(&l->work);
     pthread_mutex_unlock(&l->lock);
     atomic_fetch_add_explicit(&l->submitted, 1, memory_order_relaxed);
     return RD_OK;

@@ -142,6 +142,24 @@ size_t rd_num_format(double n, char *buf)
 {
     if (!isfinite(n))
         return nonfinite(n, buf);
+    /* Integers (most features, counts) in plain digits: what the shortest form gives for
+     * them, without the printf round trips. */
+    if (n == (double)(int64_t)n && fabs(n) < 1e15 && n != 0) {
+        char tmp[24];
+        int64_t v = (int64_t)n;
+        uint64_t u = v < 0 ? (uint64_t)(-v) : (uint64_t)v;
+        int len = 0;
+        do
+            tmp[len++] = (char)('0' + (int)(u % 10));
+        while (u /= 10);
+        char *p = buf;
+        if (v < 0)
+            *p++ = '-';
+        while (len)
+            *p++ = tmp[--len];
+        *p = '\0';
+        return (size_t)(p - buf);
+    }
     if (n == 0) {
         buf[0] = '0';
         buf[1] = '\0';
