@@ -239,7 +239,7 @@ static int cmd_export(int argc, char **argv)
     if ((rc = open_store(a.dir, &s)))
         return rc;
     exporter x = {.csv = a.format && !strcmp(a.format, "csv")};
-    if (!(x.out = a.out && strcmp(a.out, "-") ? fopen(a.out, "w") : stdout)) {
+    if (!(x.out = a.out && strcmp(a.out, "-") != 0 ? fopen(a.out, "w") : stdout)) {
         cli_errorf("%s: cannot write", a.out);
         rd_store_close(s);
         return CLI_IO;
@@ -415,7 +415,7 @@ int cmd_replay(int argc, char **argv)
     if ((rc = open_store(a.dir, &s)))
         return rc;
     replayer p = {0};
-    rd_err err;
+    rd_err err = {0};
     if (!(p.batch = rd_calloc(REPLAY_BATCH, sizeof *p.batch)) || lanes_new(&p, a.dir, &err) != RD_OK) {
         cli_errorf("%s", p.batch ? err.msg : "out of memory");
         lanes_free(&p);

@@ -264,11 +264,16 @@ static void same_str(cmp *c, const char *what, const char *logged, const char *n
 static void same_num(cmp *c, const char *what, const rd_value *logged, bool has, double now)
 {
     bool lhas = logged && logged->type == RD_VNUMBER;
+    if (!lhas && !has)
+        return;
     if (lhas != has) {
         differs(c, "%s: logged %s, replayed %s", what, lhas ? "a number" : "null", has ? "a number" : "null");
         return;
     }
-    if (has && memcmp(&logged->u.n, &now, sizeof now) != 0)
+    uint64_t lb, nb;
+    memcpy(&lb, &logged->u.n, sizeof lb);
+    memcpy(&nb, &now, sizeof nb);
+    if (has && lb != nb)
         differs(c, "%s: logged %.17g, replayed %.17g", what, logged->u.n, now);
 }
 

@@ -216,18 +216,14 @@ static int sq_log_scan(rd_store *base, const rd_log_filter *f, int (*fn)(void *,
                        void *ud, rd_err *err)
 {
     sq_store *s = (sq_store *)base;
-    char sql[512] = "SELECT id, ts_ms, request_id, kind, model_version, record FROM decisions WHERE 1";
-    if (f->from_ms)
-        strcat(sql, " AND ts_ms >= ?1");
-    if (f->to_ms)
-        strcat(sql, " AND ts_ms < ?2");
-    if (f->model_version)
-        strcat(sql, " AND model_version = ?3");
-    if (f->request_id)
-        strcat(sql, " AND request_id = ?4");
-    if (f->kind)
-        strcat(sql, " AND kind = ?5");
-    strcat(sql, " ORDER BY id");
+    /* only the conditions asked for, so SQLite picks the index that serves them */
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT id, ts_ms, request_id, kind, model_version, record FROM decisions WHERE 1%s%s%s%s%s "
+             "ORDER BY id",
+             f->from_ms ? " AND ts_ms >= ?1" : "", f->to_ms ? " AND ts_ms < ?2" : "",
+             f->model_version ? " AND model_version = ?3" : "", f->request_id ? " AND request_id = ?4" : "",
+             f->kind ? " AND kind = ?5" : "");
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return sq_fail(s, err, "reading the decision log");

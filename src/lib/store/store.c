@@ -12,7 +12,7 @@ int rd_store_open(const char *url, const rd_store_opts *o, rd_store **out, rd_er
     if (!o)
         o = &def;
     const char *colon = strchr(url, ':');
-    for (size_t i = 0; colon && i < sizeof backends / sizeof *backends; i++) {
+    for (size_t i = 0; colon && i < sizeof backends / sizeof(const rd_store_ops *); i++) {
         size_t n = strlen(backends[i]->scheme);
         if ((size_t)(colon - url) == n && !strncmp(url, backends[i]->scheme, n))
             return backends[i]->open(colon + 1, o, out, err);
