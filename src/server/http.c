@@ -537,10 +537,10 @@ static void close_log(void)
 void srv_log_shadow(void *ud, const rd_shadow_done *d)
 {
     (void)ud;
-    static _Thread_local rd_buf b;
     if (!G.dlog)
         return;
-    rd_buf_reset(&b);
+    rd_buf b; /* per record: the shadow threads come and go, a thread-local buffer would leak */
+    rd_buf_init(&b);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     rd_dlog_meta m = {.node = G.cfg->node, .ts_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000};
@@ -555,6 +555,7 @@ void srv_log_shadow(void *ud, const rd_shadow_done *d)
     uint64_t seq;
     if (b.oom || rd_dlog_submit(G.dlog, &row, &seq) != RD_OK)
         srv_metrics_log_dropped();
+    rd_buf_deinit(&b);
 }
 
 /* Decisions older than log_retention_days go, once an hour. */
@@ -766,6 +767,15 @@ int srv_check(const srv_config *cfg)
 
 int srv_run(const srv_config *cfg)
 {
+    /* Signals go to the main thread's sigtimedwait only: blocked before any thread starts
+     * (the log's writer, the shadow workers, the HTTP workers inherit the mask), or a SIGHUP
+     * meant as "reload" could land on one of them and end the process. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     G.cfg = cfg;
     srv_log_init(cfg->log_level);
     srv_metrics_init();
@@ -804,13 +814,6 @@ int srv_run(const srv_config *cfg)
     if (G.shadow && G.dlog)
         rd_shadow_set_sink(G.shadow, srv_log_shadow, NULL);
     prune();
-    /* Signals go to the main thread's sigtimedwait only; the workers inherit the mask. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     raise_nofile(cfg->max_connections);
     pthread_key_create(&G.worker_key, worker_free);
