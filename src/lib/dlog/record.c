@@ -29,7 +29,7 @@ static void num(rd_buf *b, double x)
         return;
     }
     char s[40];
-    if (x == (double)(int64_t)x && fabs(x) < 1e15)
+    if (fabs(x) < 1e15 && x == (double)(int64_t)x) /* range first: the cast is UB beyond */
         rd_num_format(x, s);
     else
         snprintf(s, sizeof s, "%.17g", x);

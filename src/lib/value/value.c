@@ -144,7 +144,7 @@ size_t rd_num_format(double n, char *buf)
         return nonfinite(n, buf);
     /* Integers (most features, counts) in plain digits: what the shortest form gives for
      * them, without the printf round trips. */
-    if (n == (double)(int64_t)n && fabs(n) < 1e15 && n != 0) {
+    if (fabs(n) < 1e15 && n == (double)(int64_t)n && n != 0) { /* range first: the cast is UB beyond */
         char tmp[24];
         int64_t v = (int64_t)n;
         uint64_t u = v < 0 ? (uint64_t)(-v) : (uint64_t)v;

@@ -90,6 +90,17 @@ static void test_num_format_js(void **state)
     check_js(js_cases, sizeof(js_cases) / sizeof(js_cases[0]));
 }
 
+/* The integer fast path: integers print as digits; past its range (and past int64's, where
+ * the cast would be undefined: the fuzzer's find 4e20) the shortest form takes over. */
+static void test_num_format_integers(void **state)
+{
+    (void)state;
+    const struct numcase c[] = {{1, "1"},         {-7, "-7"}, {129, "129"}, {999999999999999.0, "999999999999999"},
+                                {1e15, "1000000000000000"}, {4e20, "400000000000000000000"}, {1e21, "1e+21"},
+                                {-9.3e18, "-9300000000000000000"}, {0.5, "0.5"}, {-0.0, "0"}};
+    check_js(c, sizeof(c) / sizeof(c[0]));
+}
+
 static void test_num_format_nonfinite(void **state)
 {
     (void)state;
@@ -455,6 +466,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_num_format_js),
         cmocka_unit_test(test_num_format_nonfinite),
+        cmocka_unit_test(test_num_format_integers),
         cmocka_unit_test(test_num_format_powers_of_two),
         cmocka_unit_test(test_num_format_fixed_go),
         cmocka_unit_test(test_num_format_fixed_extremes),
