@@ -101,7 +101,12 @@ static void commit_batch(rd_dlog *l, item *batch, size_t n, uint64_t first, uint
 static void *writer(void *ud)
 {
     rd_dlog *l = ud;
-    item *batch = rd_malloc(l->o.batch_max * sizeof *batch);
+    item one, *batch = rd_malloc(l->o.batch_max * sizeof *batch);
+    size_t max = l->o.batch_max;
+    if (!batch) { /* out of memory: commit one record at a time rather than spin */
+        batch = &one;
+        max = 1;
+    }
     pthread_mutex_lock(&l->lock);
     for (;;) {
         while (!l->count && !l->stop) {
@@ -124,19 +129,19 @@ static void *writer(void *ud)
             pthread_cond_timedwait(&l->work, &l->lock, &ts);
         }
         size_t n = 0;
-        while (batch && l->count && n < l->o.batch_max) {
+        while (l->count && n < max) {
             batch[n++] = l->ring[l->head];
             l->head = (l->head + 1) % l->o.queue;
             l->count--;
         }
         uint64_t last = l->next_seq - 1 - l->count; /* the sequence number of batch[n - 1] */
         pthread_mutex_unlock(&l->lock);
-        if (batch)
-            commit_batch(l, batch, n, last + 1 - n, last);
+        commit_batch(l, batch, n, last + 1 - n, last);
         pthread_mutex_lock(&l->lock);
     }
     pthread_mutex_unlock(&l->lock);
-    rd_free(batch);
+    if (batch != &one)
+        rd_free(batch);
     return NULL;
 }
 
