@@ -357,11 +357,27 @@ static void flush_batch(replayer *p)
     cli_progress_update(&p->bar, p->total, 0, "decisions");
 }
 
-static int replay_row(void *ud, const rd_log_row *row)
+/* The rows are read by their own thread into two batches, so reading the next batch overlaps
+ * replaying this one. */
+typedef struct feed {
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    pending *buf[2];
+    size_t n[2];
+    bool full[2];
+    int fill; /* the batch being filled */
+    bool done;
+    int rc;
+    rd_err err;
+    rd_store *s;
+    const rd_log_filter *f;
+} feed;
+
+static int feed_row(void *ud, const rd_log_row *row)
 {
-    replayer *p = ud;
+    feed *fd = ud;
     size_t lid = strlen(row->request_id) + 1, lk = strlen(row->kind) + 1;
-    pending *x = &p->batch[p->n];
+    pending *x = &fd->buf[fd->fill][fd->n[fd->fill]];
     if (!(x->buf = rd_malloc(lid + lk + row->record_len + 1)))
         return RD_ENOMEM;
     x->row = *row;
@@ -372,9 +388,56 @@ static int replay_row(void *ud, const rd_log_row *row)
     memcpy(rec, row->record, row->record_len);
     rec[row->record_len] = '\0';
     x->row.record = rec;
-    if (++p->n == REPLAY_BATCH)
-        flush_batch(p);
+    if (++fd->n[fd->fill] == REPLAY_BATCH) {
+        pthread_mutex_lock(&fd->m);
+        fd->full[fd->fill] = true;
+        pthread_cond_broadcast(&fd->c);
+        fd->fill ^= 1;
+        while (fd->full[fd->fill])
+            pthread_cond_wait(&fd->c, &fd->m);
+        pthread_mutex_unlock(&fd->m);
+    }
     return 0;
+}
+
+static void *read_rows(void *ud)
+{
+    feed *fd = ud;
+    int rc = rd_store_log_scan(fd->s, fd->f, feed_row, fd, &fd->err);
+    pthread_mutex_lock(&fd->m);
+    fd->rc = rc;
+    fd->full[fd->fill] = fd->n[fd->fill] > 0;
+    fd->done = true;
+    pthread_cond_broadcast(&fd->c);
+    pthread_mutex_unlock(&fd->m);
+    return NULL;
+}
+
+/* Replay the batches as the reader fills them, in order; returns the reader's result. */
+static int replay_feed(replayer *p, feed *fd)
+{
+    pthread_t reader;
+    if (pthread_create(&reader, NULL, read_rows, fd) != 0)
+        return rd_err_set(&fd->err, RD_EINTERNAL, "cannot start a thread to read the log");
+    for (int i = 0;; i ^= 1) {
+        pthread_mutex_lock(&fd->m);
+        while (!fd->full[i] && !fd->done)
+            pthread_cond_wait(&fd->c, &fd->m);
+        bool have = fd->full[i];
+        pthread_mutex_unlock(&fd->m);
+        if (!have)
+            break;
+        p->batch = fd->buf[i];
+        p->n = fd->n[i];
+        flush_batch(p);
+        pthread_mutex_lock(&fd->m);
+        fd->n[i] = 0;
+        fd->full[i] = false;
+        pthread_cond_broadcast(&fd->c);
+        pthread_mutex_unlock(&fd->m);
+    }
+    pthread_join(reader, NULL);
+    return fd->rc;
 }
 
 static void lanes_free(replayer *p)
@@ -416,17 +479,21 @@ int cmd_replay(int argc, char **argv)
         return rc;
     replayer p = {0};
     rd_err err = {0};
-    if (!(p.batch = rd_calloc(REPLAY_BATCH, sizeof *p.batch)) || lanes_new(&p, a.dir, &err) != RD_OK) {
-        cli_errorf("%s", p.batch ? err.msg : "out of memory");
+    feed fd = {.m = PTHREAD_MUTEX_INITIALIZER, .c = PTHREAD_COND_INITIALIZER, .s = s, .f = &a.f};
+    fd.buf[0] = rd_calloc(REPLAY_BATCH, sizeof(pending));
+    fd.buf[1] = rd_calloc(REPLAY_BATCH, sizeof(pending));
+    if (!fd.buf[0] || !fd.buf[1] || lanes_new(&p, a.dir, &err) != RD_OK) {
+        bool mem = fd.buf[0] && fd.buf[1];
+        cli_errorf("%s", mem ? err.msg : "out of memory");
         lanes_free(&p);
-        rd_free(p.batch);
+        rd_free(fd.buf[0]);
+        rd_free(fd.buf[1]);
         rd_store_close(s);
-        return p.batch ? cli_exit_for(err.code) : CLI_IO;
+        return mem ? cli_exit_for(err.code) : CLI_IO;
     }
     cli_progress_init(&p.bar, "riskd replay");
-    rc = rd_store_log_scan(s, &a.f, replay_row, &p, &err);
-    if (rc == RD_OK)
-        flush_batch(&p);
+    rc = replay_feed(&p, &fd);
+    err = fd.err;
     cli_progress_end(&p.bar);
     if (rc < 0) {
         cli_errorf("%s", rc == RD_ENOMEM ? "out of memory" : err.msg);
@@ -442,10 +509,12 @@ int cmd_replay(int argc, char **argv)
         putchar('\n');
         rc = p.different ? CLI_DIFFERENT : p.failed ? CLI_INVALID_INPUT : CLI_OK;
     }
-    for (size_t i = 0; i < p.n; i++)
-        rd_free(p.batch[i].buf);
+    for (int b = 0; b < 2; b++) /* rows read but not replayed (an error stopped the scan) */
+        for (size_t i = 0; i < fd.n[b]; i++)
+            rd_free(fd.buf[b][i].buf);
     lanes_free(&p);
-    rd_free(p.batch);
+    rd_free(fd.buf[0]);
+    rd_free(fd.buf[1]);
     rd_store_close(s);
     return rc;
 }
