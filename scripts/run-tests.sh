@@ -90,6 +90,8 @@ export TSAN_OPTIONS=halt_on_error=1
 run_suite "integration/tsan/04-serve" env RISKD_BIN="$ROOT/build/tsan/riskd" bash tests/integration/04-serve.sh
 # ... and the decision path: shadow workers, breakers shared by the HTTP threads.
 run_suite "integration/tsan/05-decide" env RISKD_BIN="$ROOT/build/tsan/riskd" bash tests/integration/05-decide.sh
+# ... and the decision log: the writer, commits resuming suspended connections (ack), replay.
+run_suite "integration/tsan/06-log" env RISKD_BIN="$ROOT/build/tsan/riskd" bash tests/integration/06-log.sh
 
 # The fuzz corpora replayed through the libFuzzer builds (ASan+UBSan): no crash, no leak.
 for f in build/fuzz/fuzz_*; do
