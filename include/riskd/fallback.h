@@ -41,6 +41,9 @@ RD_API void rd_fallback_unref(rd_fallback *f);
  * decision records so a replay knows exactly which rules answered. */
 RD_API const char *rd_fallback_version(const rd_fallback *f);
 RD_API const char *rd_fallback_sha256(const rd_fallback *f);
+/* The very bytes that were compiled (their SHA-256 is rd_fallback_sha256): what the decision
+ * log keeps, so a replay reads the rules that decided, not the file as it is now. */
+RD_API const char *rd_fallback_text(const rd_fallback *f, size_t *len);
 RD_API size_t rd_fallback_count(const rd_fallback *f);
 
 /* The rule that answered. Strings are borrowed from the rule set. */

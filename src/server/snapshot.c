@@ -380,23 +380,17 @@ static void publish(srv_state *st, srv_snapshot *s)
     srv_snapshot_unref(old);
 }
 
-/* The service-wide fallback rules from their file, kept in the store when there is one. */
+/* The service-wide fallback rules from their file; the bytes compiled are kept in the store
+ * when there is one. */
 static int load_rules(srv_state *st, rd_fallback **out, rd_err *err)
 {
-    const char *path = st->cfg->fallback;
-    char *text;
+    int rc = rd_fallback_load_file(st->cfg->fallback, out, err);
     size_t len;
-    int rc = rd_file_read(path, RD_FALLBACK_MAX_BYTES, &text, &len, err);
-    if (rc)
-        return rc;
-    rc = rd_fallback_parse(text, len, out, err);
-    if (rc)
-        rd_err_prefix(err, "%s", path);
+    const char *text = rc ? NULL : rd_fallback_text(*out, &len);
     if (!rc && st->store && (rc = rd_dlog_keep_text(st->store, text, len, st->fallback_sha, err)) != RD_OK) {
-        rd_err_prefix(err, "%s: cannot keep it for replay", path);
+        rd_err_prefix(err, "%s: cannot keep it for replay", st->cfg->fallback);
         rd_fallback_unref(*out);
     }
-    rd_free(text);
     return rc;
 }
 

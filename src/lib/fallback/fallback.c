@@ -25,6 +25,8 @@ struct rd_fallback {
     rd_arena arena;
     const char *version;
     char sha256[RD_SHA256_HEX];
+    const char *text; /* the bytes compiled (what the decision log keeps) */
+    size_t len;
     rule *rules;
     size_t n;
 };
@@ -213,6 +215,11 @@ int rd_fallback_parse(const char *json, size_t len, rd_fallback **out, rd_err *e
     atomic_init(&f->refs, 1);
     rd_arena_init(&f->arena, 0);
     rd_sha256_hex(json, len, f->sha256);
+    f->len = len;
+    if (!(f->text = rd_arena_strndup(&f->arena, json, len))) {
+        rd_fallback_unref(f);
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    }
     rd_value root;
     int rc = rd_json_parse(json, len, NULL, &f->arena, &root, err);
     if (rc == RD_OK)
@@ -259,6 +266,11 @@ void rd_fallback_unref(rd_fallback *f)
 
 const char *rd_fallback_version(const rd_fallback *f) { return f->version; }
 const char *rd_fallback_sha256(const rd_fallback *f) { return f->sha256; }
+const char *rd_fallback_text(const rd_fallback *f, size_t *len)
+{
+    *len = f->len;
+    return f->text;
+}
 size_t rd_fallback_count(const rd_fallback *f) { return f->n; }
 
 void rd_fallback_eval(const rd_fallback *f, const rd_value *features, const rd_value *context,
