@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "riskd/err.h"
 
@@ -41,6 +42,9 @@ void cli_progress_end(cli_progress *p);
 /* The exit code for a library error code: rd_err_exit_status (RD_EIO: CLI_IO, RD_EUSAGE:
  * CLI_USAGE, the others CLI_INVALID_INPUT). Inline, so the analyzer sees an error is never 0. */
 static inline int cli_exit_for(int rd_code) { return rd_err_exit_status(rd_code); }
+
+/* Write one CSV field: quoted (quotes doubled) when it holds a comma, a quote or a line break. */
+void cli_csv_field(FILE *out, const char *s);
 
 /* Print "riskd: <message>" to stderr. */
 void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -23,7 +23,7 @@ static const char log_usage[] =
     "risk_level, decision, reasons (codes joined by |), latency_ms. T is a UTC date or time\n"
     "(2026-12-01, 2026-12-01T08:30:00Z) or unix milliseconds; --from is inclusive, --to is not.\n"
     "\n"
-    "exit codes: 0 success, 1 invalid input, 2 usage error, 4 I/O error\n";
+    "exit codes: 0 success, 1 invalid input or no decision matched, 2 usage error, 4 I/O error\n";
 
 static const char replay_usage[] =
     "usage: riskd replay --data-dir DIR [--from T] [--to T] [--request-id ID] [--model-version NAME]\n"
@@ -35,7 +35,8 @@ static const char replay_usage[] =
     "from the rules and counted as such. Prints each difference, then\n"
     "\"replayed N decisions: N identical, 0 different\".\n"
     "\n"
-    "exit codes: 0 all identical, 1 invalid input or a decision that could not be replayed,\n"
+    "exit codes: 0 all identical, 1 invalid input, no decision matched, or a decision that could\n"
+    "            not be replayed,\n"
     "            2 usage error, 4 I/O error, 5 checked and differences found\n";
 
 typedef struct args {
@@ -120,7 +121,26 @@ static int parse_args(int argc, char **argv, args *a, bool replay)
         fputs(usage, stderr);
         return CLI_USAGE;
     }
+    if (a->f.from_ms && a->f.to_ms && a->f.from_ms >= a->f.to_ms) {
+        cli_errorf("--from must come before --to: the range holds no time");
+        return CLI_USAGE;
+    }
     return CLI_OK;
+}
+
+/* A filter that matches nothing reads like "nothing wrong": said, and exit 1 (a misspelled
+ * request id must not replay as "0 different"). */
+static int nothing_matched(const args *a)
+{
+    const rd_log_filter *f = &a->f;
+    if (f->request_id || f->model_version || f->kind || f->from_ms || f->to_ms)
+        cli_errorf("no decision in %s matches%s%s%s%s%s%s", a->dir, f->request_id ? " --request-id " : "",
+                   f->request_id ? f->request_id : "", f->model_version ? " --model-version " : "",
+                   f->model_version ? f->model_version : "", f->kind ? " --kind " : "",
+                   f->kind ? f->kind : "");
+    else
+        cli_errorf("%s: no decision is logged there", a->dir);
+    return CLI_INVALID_INPUT;
 }
 
 static int open_store(const char *dir, rd_store **s)
@@ -159,18 +179,7 @@ static void csv_field(FILE *out, const rd_value *v)
         fputs(s, out);
         return;
     }
-    const char *s = v->type == RD_VSTRING ? v->u.s : "";
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, out);
-        return;
-    }
-    fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', out);
-        fputc(*s, out);
-    }
-    fputc('"', out);
+    cli_csv_field(out, v->type == RD_VSTRING ? v->u.s : "");
 }
 
 static int export_csv_row(exporter *x, const rd_log_row *r)
@@ -262,6 +271,8 @@ static int cmd_export(int argc, char **argv)
         rc = CLI_IO;
     if (isatty(STDERR_FILENO))
         fprintf(stderr, "riskd log export: %llu decisions\n", (unsigned long long)x.n);
+    if (!rc && x.n == 0)
+        rc = nothing_matched(&a);
     rd_arena_deinit(&x.a);
     rd_store_close(s);
     return rc;
@@ -508,6 +519,8 @@ int cmd_replay(int argc, char **argv)
             printf(", %llu could not be replayed", (unsigned long long)p.failed);
         putchar('\n');
         rc = p.different ? CLI_DIFFERENT : p.failed ? CLI_INVALID_INPUT : CLI_OK;
+        if (p.total == 0)
+            rc = nothing_matched(&a);
     }
     for (int b = 0; b < 2; b++) /* rows read but not replayed (an error stopped the scan) */
         for (size_t i = 0; i < fd.n[b]; i++)

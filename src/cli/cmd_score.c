@@ -103,22 +103,6 @@ static int keep_record(rd_arena *a, const rd_csv *csv, char **f, int id_col, row
     return 0;
 }
 
-/* A CSV field: quoted when it holds a comma, a quote or a line break. */
-static void put_field(FILE *out, const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, out);
-        return;
-    }
-    fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', out);
-        fputc(*s, out);
-    }
-    fputc('"', out);
-}
-
 /* One CSV row: the scores printed as the decision record prints them. */
 static void write_row(FILE *out, const rd_bundle *b, const row *r, size_t k)
 {
@@ -126,7 +110,7 @@ static void write_row(FILE *out, const rd_bundle *b, const row *r, size_t k)
     bool model = d->source == RD_SOURCE_MODEL;
     char num[64] = "";
     if (r->id)
-        put_field(out, r->id);
+        cli_csv_field(out, r->id);
     else
         fprintf(out, "%zu", r->line);
     if (model)
@@ -134,19 +118,19 @@ static void write_row(FILE *out, const rd_bundle *b, const row *r, size_t k)
     else if (d->fallback.has_score)
         rd_decision_format_number(d->fallback.score, false, num);
     fprintf(out, ",%s,", num);
-    put_field(out, model ? d->score.risk_level : d->fallback.risk_level);
+    cli_csv_field(out, model ? d->score.risk_level : d->fallback.risk_level);
     fputc(',', out);
-    put_field(out, rd_bundle_name(b));
+    cli_csv_field(out, rd_bundle_name(b));
     for (size_t i = 0; i < k; i++) {
         fputc(',', out);
         if (model && i < d->score.nreasons)
-            put_field(out, rd_bundle_reason_code(b, d->score.reasons[i].index));
+            cli_csv_field(out, rd_bundle_reason_code(b, d->score.reasons[i].index));
         else if (!model && i == 0)
-            put_field(out, d->fallback.reason);
+            cli_csv_field(out, d->fallback.reason);
     }
     const char *decision = model ? d->score.decision : d->fallback.decision;
     fputc(',', out);
-    put_field(out, decision ? decision : "");
+    cli_csv_field(out, decision ? decision : "");
     fputs(model ? ",model\n" : ",fallback\n", out);
 }
 
@@ -410,18 +394,18 @@ static int make_decider(const args *a, rd_bundle *b, rd_decider **out, rd_err *e
 }
 
 /* --log: the store, with the bundle and the fallback rules kept for replay. */
-static int open_log(const args *a, const rd_bundle *b, rd_store **out, rd_err *err)
+static int open_log(const args *a, const rd_decider *dec, rd_store **out, rd_err *err)
 {
+    const rd_bundle *b = rd_slot_bundle(rd_decider_slot(dec, 0));
+    const rd_fallback *fb = rd_decider_fallback(dec);
     int rc = rd_store_open(a->log, NULL, out, err);
     if (!rc)
         rc = rd_dlog_keep_bundle(*out, a->bundle, rd_bundle_digest(b), err);
-    if (!rc && a->fallback) {
-        char *text, hex[RD_SHA256_HEX];
+    if (!rc && fb) { /* the bytes compiled, not the file read again: it may have changed */
+        char hex[RD_SHA256_HEX];
         size_t len;
-        if (!(rc = rd_file_read(a->fallback, RD_FALLBACK_MAX_BYTES, &text, &len, err))) {
-            rc = rd_dlog_keep_text(*out, text, len, hex, err);
-            rd_free(text);
-        }
+        const char *text = rd_fallback_text(fb, &len);
+        rc = rd_dlog_keep_text(*out, text, len, hex, err);
     }
     if (rc) {
         rd_store_close(*out);
@@ -476,7 +460,7 @@ int cmd_score(int argc, char **argv)
              .strict = a.strict,
              .jsonl = a.format && !strcmp(a.format, "jsonl"),
              .k = a.k < 0 ? rd_bundle_num_reasons(bd) : (size_t)a.k};
-    if (a.log && (rc = open_log(&a, bd, &u.log, &err)) != RD_OK) {
+    if (a.log && (rc = open_log(&a, dec, &u.log, &err)) != RD_OK) {
         cli_errorf("%s", err.msg);
         rd_decider_unref(dec);
         return cli_exit_for(rc);

@@ -1,5 +1,6 @@
 /* Progress bars for long CLI work: on a terminal only, throttled, one line redrawn. */
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,4 +44,19 @@ void cli_progress_end(cli_progress *p)
     if (p->tty && p->drawn)
         fputc('\n', stderr);
     p->drawn = false;
+}
+
+void cli_csv_field(FILE *out, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', out);
+        fputc(*s, out);
+    }
+    fputc('"', out);
 }

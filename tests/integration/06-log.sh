@@ -93,6 +93,12 @@ check "an edited score: exit 5" 5 $? "1 different" "$T/replay"
 grep -q '(r-42, primary): score: logged' "$T/replay"; check "the difference names the decision and the field" 0 $?
 "$BIN" replay --data-dir "$D" --request-id r-43 >"$T/replay" 2>&1
 check "replay of one request" 0 $? "replayed [12] decisions" "$T/replay"
+"$BIN" replay --data-dir "$D" --request-id r-4300 >"$T/out" 2>&1
+check "a request id that matches nothing is said, not replayed as 0 different" 1 $? "no decision in .* matches --request-id r-4300" "$T/out"
+"$BIN" log export --data-dir "$D" --model-version demo_lr_v7.7 >"$T/out" 2>&1
+check "an export that matches nothing says so" 1 $? "matches --model-version demo_lr_v7.7" "$T/out"
+"$BIN" log export --data-dir "$D" --from 2026-12-02 --to 2026-12-01 >"$T/out" 2>&1
+check "a range that holds no time is a usage error" 2 $? "must come before --to" "$T/out"
 
 # ---- riskd score --log: batch decisions in the same store, replayable
 mkdir -p "$T/bundles"
