@@ -74,6 +74,7 @@ for mode in release asan; do
         run_suite "conformance/$mode/$(basename "$t")" "$t"
     done
     run_suite "conformance/$mode/flagd-testbed" env RISKD_BIN="$ROOT/build/$mode/riskd" node tests/interop/testbed.mjs
+    run_suite "conformance/$mode/flagd-testbed-strict" env RISKD_BIN="$ROOT/build/$mode/riskd" node tests/interop/testbed.mjs --strict
     for t in tests/integration/[0-9]*.sh; do
         [ -f "$t" ] || continue
         run_suite "integration/$mode/$(basename "$t" .sh)" env RISKD_BIN="$ROOT/build/$mode/riskd" bash "$t"

@@ -40,7 +40,7 @@ enum {
 /* The error record. Callers own it (usually on the stack); functions fill it on failure. */
 typedef struct rd_err {
     int code;      /* RD_OK or a negative RD_E* value */
-    char msg[256]; /* "flags.a.targeting: unknown operator \"=~\"", "" when code == RD_OK */
+    char msg[512]; /* "flags.a.targeting: unknown operator \"=~\"", "" when code == RD_OK */
 } rd_err;
 
 /* Human text for a code ("invalid argument"); never NULL. */

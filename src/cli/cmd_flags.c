@@ -109,7 +109,7 @@ static bool eval_line(const rd_flagset *fs, const struct eval_opts *o, const cha
     rd_json_limits lim = {.max_bytes = MAX_LINE_BYTES, .max_depth = 64};
     rd_value req;
     rd_err err;
-    char msg[320];
+    char msg[600];
     if (rd_json_parse(line, len, &lim, arena, &req, &err) != RD_OK) {
         snprintf(msg, sizeof(msg), "line %zu: %s", lineno, err.msg);
         write_bad_request(out, fs, msg);

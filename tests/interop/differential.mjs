@@ -1003,6 +1003,31 @@ function oracleCli(flagsText, requestsText) {
   for (const line of requestsText.split('\n')) if (line) out.push(JSON.stringify(oracleEval(core, JSON.parse(line))));
   return { status: 0, stdout: out.join('\n') + '\n', stderr: '' };
 }
+// The reasons strict mode may give for refusing a generated flag (docs/adr/0006): the
+// generator makes flags whose targeting names no variant, or weighs a bucket below 0, to
+// reach flagd's error paths, and fractional splits with a constant bucketing key or no weight.
+const STRICT_REASONS = [
+  'which is not a variant',
+  'the weight must be an integer from 0',
+  "fractional's weights are all 0",
+  "fractional's bucketing key is a constant",
+];
+// A copy of the set without the flags strict mode refuses for a listed reason. Returns
+// { file, removed: Set, error }; error when it refuses for any other reason.
+function strictCopy(bin, doc, file) {
+  const d = structuredClone(doc);
+  const removed = new Set();
+  for (;;) {
+    fs.writeFileSync(file, JSON.stringify(d, null, 1));
+    const r = spawnSync(bin, ['flags', 'validate', file], { encoding: 'utf8' });
+    if (r.status === 0) return { file, removed, error: null };
+    const msg = (r.stderr || '').trim();
+    const key = Object.keys(d.flags).find((k) => msg.includes(`flags.${k}.`));
+    if (!key || !STRICT_REASONS.some((w) => msg.includes(w))) return { file, removed, error: `refused for a reason not listed: ${msg}` };
+    delete d.flags[key];
+    removed.add(key);
+  }
+}
 function riskdCli(bin, flagsFile, reqFile, lenient) {
   const args = ['flags', 'eval', '--flags', flagsFile, '--requests', reqFile, '--timestamp', String(TS)];
   if (lenient) args.push('--lenient');
@@ -1222,6 +1247,7 @@ async function main() {
   let passed = 0; let failed = 0; let shown = 0; let engineFailures = 0;
   const failedSets = new Set();
   const fieldTally = new Map();
+  let strictRefused = 0;
 
   const sets = [];
   for (let s = 0; s < opt.sets; s++) sets.push({ name: `set${s}`, lenient: false, ...genSet(s, opt.flagsPerSet) });
@@ -1266,8 +1292,27 @@ async function main() {
       }
     }
 
+    // Strict mode (riskd's default) refuses flags whose targeting returns a name that is not a
+    // variant, or splits traffic with a weight flagd would misread (docs/adr/0006): each set
+    // runs lenient as a whole (flagd's semantics), and strict on a copy without those flags.
+    for (const mode of set.lenient || opt.engine === 'oracle' ? ['as-is'] : ['lenient', 'strict']) {
+    const lenient = set.lenient || mode === 'lenient';
+    let runFile = flagsFile;
+    let removed = new Set();
+    if (mode === 'strict') {
+      const sc = strictCopy(bin, set.doc, path.join(tmp, `${set.name}.strict.json`));
+      runFile = sc.file;
+      removed = sc.removed;
+      strictRefused += removed.size;
+      if (sc.error) {
+        engineFailures++;
+        failedSets.add(set);
+        console.log(`ENGINE FAILURE on ${set.name} (strict): ${sc.error}`);
+        continue;
+      }
+    }
     // actual (ofrep: the in-process answers of `riskd flags eval` are the second reference)
-    const res = opt.engine === 'oracle' ? oracleCli(flagsText, reqText) : riskdCli(bin, flagsFile, reqFile, set.lenient);
+    const res = opt.engine === 'oracle' ? oracleCli(flagsText, reqText) : riskdCli(bin, runFile, reqFile, lenient);
     const lines = res.stdout.split('\n').filter((l) => l.length);
     let setOk = true;
     if (res.status !== 0 || lines.length !== reqs.length) {
@@ -1278,7 +1323,7 @@ async function main() {
     }
     let ofrep = null;
     if (opt.engine === 'ofrep') {
-      ofrep = await ofrepRun(bin, flagsFile, set.lenient, reqs, path.join(tmp, `${set.name}.data`));
+      ofrep = await ofrepRun(bin, runFile, lenient, reqs, path.join(tmp, `${set.name}.${mode}.data`));
       if (ofrep.failure) {
         engineFailures++;
         setOk = false;
@@ -1286,6 +1331,7 @@ async function main() {
       }
     }
     for (let i = 0; i < reqs.length; i++) {
+      if (removed.has(reqs[i].flag)) continue; /* refused by strict mode: counted above */
       let got;
       try { got = lines[i] !== undefined ? JSON.parse(lines[i]) : undefined; } catch { got = { unparsable: lines[i] }; }
       let bad;
@@ -1330,8 +1376,10 @@ async function main() {
       }
     }
     if (!setOk) failedSets.add(set);
-    if (opt.verbose) console.log(`${set.name}: ${Object.keys(set.doc.flags).length} flags, ${reqs.length} requests, ${setOk ? 'ok' : 'DIFFERENCES'}`);
+    if (opt.verbose) console.log(`${set.name} (${mode}): ${Object.keys(set.doc.flags).length - removed.size} flags, ${reqs.length} requests, ${setOk ? 'ok' : 'DIFFERENCES'}`);
+    }
   }
+  if (strictRefused) console.log(`strict mode refused ${strictRefused} generated flags (reasons in docs/adr/0006); their evaluations were compared in lenient mode only`);
 
   // ---- report
   const pct = (a, b) => (b ? ((100 * a) / b).toFixed(1) : '0.0');

@@ -20,6 +20,11 @@
 //                same flags, evaluated with `--fractional v3` (CBOR bucketing keys; reference
 //                flagd-ofrep.md 2.2.5). flagd-core has no v3, so --engine oracle skips this suite.
 //
+// --strict: riskd's default mode instead of --lenient. A flag that strict mode refuses on
+// purpose (STRICT_REFUSALS, each listed with its reason in docs/adr/0006-strict-flag-sets.md)
+// is taken out of a copy of its flag file, and the scenarios that evaluate it are counted as
+// skipped; any other refusal fails the suite.
+//
 // Tag filter: not @fractional-v1 and not @fractional-v3 and not @deprecated
 // (conformance/README.md); provider-v3 drops "not @fractional-v3". Pickles removed by the
 // filter are counted as skipped.
@@ -56,6 +61,17 @@ const SKIPS = [
     scenario: 'Use enriched context on RPC connection will not cache the value',
     reason: 'RPC provider cache and change events from a live flag update',
   },
+];
+// Flags of the testbed that strict mode refuses, and the words its message must hold.
+const STRICT_REFUSALS = [
+  { flag: 'ref-to-nonexistent-evaluator-flag', why: '$ref to unknown evaluator' },
+  { flag: 'boolean-targeted-zero-flag', why: '$ref to unknown evaluator' },
+  { flag: 'error-targeting-flag', why: 'unknown operator' },
+  { flag: 'starts-ends-flag', why: 'returns "fail", which is not a variant' },
+  { flag: 'equal-greater-lesser-version-flag', why: 'returns "fail", which is not a variant' },
+  { flag: 'missing-variant-targeting-flag', why: 'returns "three", which is not a variant' },
+  { flag: 'fractional-zero-weights-flag', why: "fractional's weights are all 0" },
+  { flag: 'fractional-negative-weight-flag', why: 'the weight must be an integer from 0' },
 ];
 const TAG_EXCLUDE = ['@fractional-v1', '@fractional-v3', '@deprecated'];
 const TAG_EXCLUDE_V3 = ['@fractional-v1', '@deprecated'];
@@ -159,8 +175,28 @@ function makeOracle(flagText) {
   };
 }
 
+// Strict mode: a copy of flagFile in tmp without the flags strict mode refuses as listed
+// (STRICT_REFUSALS). Returns { file, removed: Set, error }.
+function strictCopy(flagFile, tmp, extraArgs) {
+  const bin = process.env.RISKD_BIN || path.join(REPO, 'build', 'riskd');
+  const doc = JSON.parse(fs.readFileSync(flagFile, 'utf8'));
+  const removed = new Set();
+  const file = path.join(tmp, `strict-${path.basename(path.dirname(flagFile))}-${path.basename(flagFile)}`);
+  for (;;) {
+    fs.writeFileSync(file, JSON.stringify(doc));
+    const p = spawnSync(bin, ['flags', 'validate', file, ...extraArgs], { encoding: 'utf8' });
+    if (p.status === 0) return { file, removed, error: null };
+    const msg = (p.stderr || '').trim();
+    const key = Object.keys(doc.flags).find((k) => msg.includes(`flags.${k}.`));
+    const known = key && STRICT_REFUSALS.find((r) => r.flag === key && msg.includes(r.why));
+    if (!known) return { file, removed, error: `strict mode refused ${flagFile} for a reason not listed: ${msg}` };
+    delete doc.flags[key];
+    removed.add(key);
+  }
+}
+
 // Returns { results: [...], error: null } or { results: null, error: "..." }.
-function runEngine(engine, flagFile, requests, extraArgs = []) {
+function runEngine(engine, flagFile, requests, extraArgs = [], strict = false) {
   const jsonl = requests.map((r) => JSON.stringify(r)).join('\n') + '\n';
   if (engine === 'oracle') {
     if (extraArgs.length) return { results: null, error: `the oracle does not take ${extraArgs.join(' ')}` };
@@ -173,7 +209,7 @@ function runEngine(engine, flagFile, requests, extraArgs = []) {
     return { results: requests.map((r) => evalOne(JSON.parse(JSON.stringify(r)))), error: null };
   }
   const bin = process.env.RISKD_BIN || path.join(REPO, 'build', 'riskd');
-  const args = ['flags', 'eval', '--flags', flagFile, '--requests', '-', '--lenient', ...extraArgs];
+  const args = ['flags', 'eval', '--flags', flagFile, '--requests', '-', ...(strict ? [] : ['--lenient']), ...extraArgs];
   const p = spawnSync(bin, args, { input: jsonl, encoding: 'utf8', maxBuffer: 256 << 20, timeout: 120000 });
   if (p.error) {
     const why = p.error.code === 'ENOENT' ? 'binary not found (build it, or use --engine oracle)' : p.error.message;
@@ -408,7 +444,7 @@ function skipReason(p, suite) {
 }
 
 function parseArgs(argv) {
-  const o = { engine: 'riskd', suite: null, verbose: false, dump: null };
+  const o = { engine: 'riskd', suite: null, verbose: false, dump: null, strict: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -419,17 +455,19 @@ function parseArgs(argv) {
     else if (a === '--suite') o.suite = val();
     else if (a === '--dump') o.dump = val();
     else if (a === '--verbose' || a === '-v') o.verbose = true;
+    else if (a === '--strict') o.strict = true;
     else if (a === '--help' || a === '-h') usage(null);
     else usage(`unknown argument ${a}`);
   }
   if (!['riskd', 'oracle'].includes(o.engine)) usage(`unknown engine ${o.engine}`);
+  if (o.strict && o.engine !== 'riskd') usage('--strict is riskd\'s mode: the oracle is flagd');
   if (o.suite && !['evaluator', 'provider', 'provider-v3'].includes(o.suite)) usage(`unknown suite ${o.suite}`);
   return o;
 }
 
 function usage(err) {
   const text =
-    'usage: testbed.mjs [--engine riskd|oracle] [--suite evaluator|provider|provider-v3] [--verbose] [--dump DIR]\n' +
+    'usage: testbed.mjs [--engine riskd|oracle] [--suite evaluator|provider|provider-v3] [--strict] [--verbose] [--dump DIR]\n' +
     '       testbed.mjs oracle-eval --flags FILE --requests FILE|- [--fractional v2]';
   if (err) {
     console.error(`testbed.mjs: ${err}\n${text}`);
@@ -527,7 +565,7 @@ function main() {
   let total = { pass: 0, fail: 0, skip: 0 };
   try {
     for (const suite of suites) {
-      const c = runSuite(suite, opt);
+      const c = runSuite(suite, opt, tmp);
       total = { pass: total.pass + c.pass, fail: total.fail + c.fail, skip: total.skip + c.skip };
     }
   } finally {
@@ -540,7 +578,7 @@ function main() {
   return total.fail ? 1 : 0;
 }
 
-function runSuite(suite, opt) {
+function runSuite(suite, opt, tmp) {
   const pickles = suite.features
     .flatMap((f) => loadPickles(path.join(TESTBED, f), f))
     .filter((p) => !suite.select || suite.select(p));
@@ -578,8 +616,17 @@ function runSuite(suite, opt) {
   }
 
   const outs = new Map(); // flag file -> { results, error }
+  const removedBy = new Map(); // flag file -> the flags strict mode took out
   for (const [file, requests] of batches) {
-    const out = runEngine(opt.engine, file, requests, suite.engineArgs ?? []);
+    let runFile = file;
+    let out = null;
+    if (opt.strict) {
+      const sc = strictCopy(file, tmp, suite.engineArgs ?? []);
+      removedBy.set(file, sc.removed);
+      runFile = sc.file;
+      if (sc.error) out = { results: null, error: sc.error };
+    }
+    out = out ?? runEngine(opt.engine, runFile, requests, suite.engineArgs ?? [], opt.strict);
     outs.set(file, out);
     if (opt.dump) {
       const tag = file === suite.flagFile ? suite.name : `${suite.name}.${path.basename(file, '.json')}`;
@@ -595,6 +642,13 @@ function runSuite(suite, opt) {
   const fileNote = (f) => (f === suite.flagFile ? '' : ` flags ${path.relative(TESTBED, f)};`);
 
   for (const { p, prog } of runs) {
+    const refused = prog.find((op) => op.eval && removedBy.get(op.file)?.has(op.eval.flag));
+    if (refused) {
+      c.skip++;
+      c.byStrict = (c.byStrict ?? 0) + 1;
+      if (opt.verbose) console.log(`skip ${suite.name} ${label(p)}: strict mode refuses ${refused.eval.flag}`);
+      continue;
+    }
     let cur = null;
     let req = null;
     let file = null;
@@ -627,9 +681,11 @@ function runSuite(suite, opt) {
   }
   for (const [file, out] of outs) if (out.error) console.log(`ERROR ${suite.name}${file === suite.flagFile ? '' : ` (${file})`}: ${out.error}`);
   const extra = suite.engineArgs?.length && !engineSkip ? ` ${suite.engineArgs.join(' ')}` : '';
-  const byEngine = c.byEngine ? `, ${c.byEngine} by engine: ${engineSkip}` : '';
+  const byEngine =
+    (c.byEngine ? `, ${c.byEngine} by engine: ${engineSkip}` : '') +
+    (c.byStrict ? `, ${c.byStrict} evaluate a flag strict mode refuses` : '');
   console.log(
-    `suite ${suite.name} (${opt.engine}${extra}, ${pickles.length} pickles): ${c.pass} passed, ${c.fail} failed, ` +
+    `suite ${suite.name} (${opt.engine}${opt.strict ? ' strict' : ''}${extra}, ${pickles.length} pickles): ${c.pass} passed, ${c.fail} failed, ` +
       `${c.skip} skipped (${c.byTag} by tag, ${c.byName} by name${byEngine})`,
   );
   return c;

@@ -107,7 +107,7 @@ static bool is_key(const rd_member *m, const char *k)
 
 RD_PRINTF(3, 4) static int bad(struct parse *p, const char *flag_key, const char *fmt, ...)
 {
-    char msg[200];
+    char msg[400];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -267,6 +267,8 @@ static const rd_member *find_variant(const flag *f, const char *name, size_t len
     return NULL;
 }
 
+static int check_targeting(struct parse *p, const flag *f, const rd_value *rule);
+
 static int parse_targeting(struct parse *p, flag *f, const rd_value *t)
 {
     if (!t || (t->type == RD_VOBJECT && t->len == 0))
@@ -282,7 +284,7 @@ static int parse_targeting(struct parse *p, flag *f, const rd_value *t)
     rd_err cerr;
     rc = rd_logic_compile(&rule, &lo, &f->targeting, &cerr);
     if (rc == RD_OK)
-        return RD_OK;
+        return p->opts->lenient ? RD_OK : check_targeting(p, f, &rule);
     if (rc == RD_ENOMEM || !p->opts->lenient)
         return rd_err_set(p->err, rc, "flags.%s.targeting%s%s", f->key, cerr.msg[0] == '$' ? "" : ": ",
                           cerr.msg[0] == '$' ? cerr.msg + 1 : cerr.msg);
@@ -706,4 +708,195 @@ void rd_flag_eval(const rd_flagset *fs, const char *key, size_t key_len, rd_flag
     if (out->has_value && !type_matches(type, &out->value)) {
         set_error(out, RD_FLAG_TYPE_MISMATCH, "the flag's value is not of the requested type");
     }
+}
+
+/* ---------------------------------------------------------------- strict checks */
+
+/* What targeting can return, judged before it ever runs (strict mode only, flagd accepts
+ * all of this): every literal in a result position must name a variant, and every
+ * `fractional` must split traffic the way its author meant. Without these a typo in a
+ * bucket's variant name passes validation and fails half the evaluations later. */
+
+#define CHECK_MAX_DEPTH 64
+
+/* "a", "b", "c" for a message, cut short past ~120 bytes. */
+static void variant_list(const flag *f, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (uint32_t i = 0; i < f->nvariants && n + 4 < cap; i++) {
+        int w = snprintf(buf + n, cap - n, "%s\"%.40s\"", i ? ", " : "", f->variants[i].key);
+        if (w < 0 || (size_t)w >= cap - n || n > 120) {
+            snprintf(buf + n, cap - n, ", ...");
+            return;
+        }
+        n += (size_t)w;
+    }
+}
+
+static void literal_text(const rd_value *v, char *buf, size_t cap)
+{
+    char num[RD_NUM_BUF];
+    switch (v->type) {
+    case RD_VSTRING: snprintf(buf, cap, "\"%.60s\"", v->u.s); break;
+    case RD_VBOOL: snprintf(buf, cap, "%s", v->u.b ? "true" : "false"); break;
+    case RD_VNUMBER: snprintf(buf, cap, "%.*s", (int)rd_num_format(v->u.n, num), num); break;
+    default: snprintf(buf, cap, "a %s", rd_vtype_name(v->type)); break;
+    }
+}
+
+/* A literal that targeting returns as is: null (the default variant) or a variant's name. */
+static int names_variant(struct parse *p, const flag *f, const rd_value *lit, const char *where)
+{
+    if (lit->type != RD_VSTRING && lit->type != RD_VBOOL && lit->type != RD_VNUMBER)
+        return RD_OK;
+    bool oom = false;
+    if (result_variant(f, lit, &p->fs->arena, &oom))
+        return RD_OK;
+    if (oom)
+        return rd_err_set(p->err, RD_ENOMEM, "out of memory");
+    char what[80], names[160];
+    literal_text(lit, what, sizeof what);
+    variant_list(f, names, sizeof names);
+    return bad(p, f->key, "targeting: %s returns %s, which is not a variant (the variants are %s)", where, what,
+               names);
+}
+
+static bool is_op(const rd_value *v, const char *op)
+{
+    return v->type == RD_VOBJECT && v->len == 1 && is_key(&v->u.members[0], op);
+}
+
+/* The operators whose result is a boolean: at a result position they name the variants
+ * "true" and "false". */
+static bool boolean_op(const rd_member *m)
+{
+    static const char *const ops[] = {"==", "===", "!=", "!==", "<", "<=", ">", ">=", "!", "!!",
+                                      "in", "starts_with", "ends_with", "sem_ver"};
+    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
+        if (is_key(m, ops[i]))
+            return true;
+    return false;
+}
+
+/* Walk the result positions of v: what `if` branches, `fractional` buckets, `or`/`and`
+ * operands and `var` defaults can hand back. Anything computed (cat, substr, var) can only be
+ * judged when it runs. */
+static int check_results(struct parse *p, const flag *f, const rd_value *v, const char *where, int depth)
+{
+    if (depth > CHECK_MAX_DEPTH || v->type == RD_VARRAY)
+        return RD_OK;
+    if (v->type != RD_VOBJECT)
+        return names_variant(p, f, v, where);
+    if (v->len != 1)
+        return RD_OK;
+    const rd_member *m = &v->u.members[0];
+    const rd_value *args = m->val.type == RD_VARRAY ? m->val.u.items : &m->val;
+    uint32_t n = m->val.type == RD_VARRAY ? m->val.len : 1;
+    char w[96];
+    int rc = RD_OK;
+    if (is_key(m, "if") || is_key(m, "?:")) {
+        for (uint32_t i = 0; i + 1 < n && rc == RD_OK; i += 2) {
+            snprintf(w, sizeof w, "the branch at %s[%u]", m->key, i + 1);
+            rc = check_results(p, f, &args[i + 1], w, depth + 1);
+        }
+        if (rc == RD_OK && n % 2 == 1) {
+            snprintf(w, sizeof w, "the %s at %s[%u]", n == 1 ? "value" : "else branch", m->key, n - 1);
+            rc = check_results(p, f, &args[n - 1], w, depth + 1);
+        }
+    } else if (is_key(m, "fractional")) {
+        for (uint32_t i = 0, k = 0; i < n && rc == RD_OK; i++) {
+            if (args[i].type != RD_VARRAY || args[i].len == 0)
+                continue;
+            snprintf(w, sizeof w, "fractional bucket %u", ++k);
+            rc = check_results(p, f, &args[i].u.items[0], w, depth + 1);
+        }
+    } else if (is_key(m, "or") || is_key(m, "and")) {
+        for (uint32_t i = 0; i < n && rc == RD_OK; i++) {
+            if (args[i].type == RD_VBOOL || args[i].type == RD_VNULL)
+                continue; /* a literal truth value there is a condition's operand */
+            snprintf(w, sizeof w, "the operand %s[%u]", m->key, i);
+            rc = check_results(p, f, &args[i], w, depth + 1);
+        }
+    } else if (is_key(m, "var") && m->val.type == RD_VARRAY && n >= 2) {
+        rc = names_variant(p, f, &args[1], "the default of var");
+    } else if (boolean_op(m)) {
+        static const rd_value t = {.type = RD_VBOOL, .u.b = true}, fa = {.type = RD_VBOOL, .u.b = false};
+        snprintf(w, sizeof w, "the comparison %s", m->key);
+        if ((rc = names_variant(p, f, &t, w)) == RD_OK)
+            rc = names_variant(p, f, &fa, w);
+    }
+    return rc;
+}
+
+/* One fractional split, as written: buckets [variant, weight] with integer weights >= 0 that
+ * add up to more than 0, and no constant bucketing key (it would put everyone in one bucket). */
+static int check_fractional(struct parse *p, const flag *f, const rd_value *a)
+{
+    if (a->type != RD_VARRAY)
+        return bad(p, f->key, "targeting: fractional takes an array of buckets, not %s", rd_vtype_name(a->type));
+    uint32_t i = 0;
+    if (a->len && a->u.items[0].type != RD_VARRAY) {
+        rd_vtype t = a->u.items[0].type;
+        if (t == RD_VSTRING || t == RD_VNUMBER || t == RD_VBOOL)
+            return bad(p, f->key, "targeting: fractional's bucketing key is a constant, so every request "
+                                  "lands in the same bucket (use {\"var\": ...}, or leave it out to bucket by "
+                                  "targetingKey)");
+        i = 1;
+    }
+    if (i == a->len)
+        return bad(p, f->key, "targeting: fractional has no bucket (write [\"variant\", weight], ...)");
+    double total = 0;
+    bool computed = false;
+    for (uint32_t k = 1; i < a->len; i++, k++) {
+        const rd_value *b = &a->u.items[i];
+        if (b->type != RD_VARRAY || b->len < 1 || b->len > 2)
+            return bad(p, f->key, "targeting: fractional bucket %u must be [\"variant\", weight], not %s", k,
+                       b->type == RD_VARRAY ? "an array of that length" : rd_vtype_name(b->type));
+        if (b->len == 1) {
+            total += 1;
+            continue;
+        }
+        const rd_value *w = &b->u.items[1];
+        if (w->type == RD_VOBJECT) { /* computed when it runs (flagd's nested weights) */
+            computed = true;
+            continue;
+        }
+        if (w->type != RD_VNUMBER)
+            return bad(p, f->key, "targeting: fractional bucket %u: the weight must be a number (or a rule that computes one), not %s%s", k,
+                       rd_vtype_name(w->type),
+                       w->type == RD_VSTRING ? " (flagd sends every request to one bucket then)" : "");
+        if (!(w->u.n >= 0 && w->u.n <= 2147483647.0) || w->u.n != floor(w->u.n))
+            return bad(p, f->key, "targeting: fractional bucket %u: the weight must be an integer from 0 to "
+                       "2147483647, not %g", k, w->u.n);
+        total += w->u.n;
+    }
+    if (total == 0 && !computed)
+        return bad(p, f->key, "targeting: fractional's weights are all 0: no request can be placed");
+    if (total > 2147483647.0)
+        return bad(p, f->key, "targeting: fractional's weights add up to more than 2147483647");
+    return RD_OK;
+}
+
+/* Every fractional in the rule, wherever it sits. */
+static int check_splits(struct parse *p, const flag *f, const rd_value *v, int depth)
+{
+    if (depth > CHECK_MAX_DEPTH)
+        return RD_OK;
+    int rc = RD_OK;
+    if (is_op(v, "fractional") && (rc = check_fractional(p, f, &v->u.members[0].val)) != RD_OK)
+        return rc;
+    if (v->type == RD_VARRAY)
+        for (uint32_t i = 0; i < v->len && rc == RD_OK; i++)
+            rc = check_splits(p, f, &v->u.items[i], depth + 1);
+    else if (v->type == RD_VOBJECT)
+        for (uint32_t i = 0; i < v->len && rc == RD_OK; i++)
+            rc = check_splits(p, f, &v->u.members[i].val, depth + 1);
+    return rc;
+}
+
+static int check_targeting(struct parse *p, const flag *f, const rd_value *rule)
+{
+    int rc = check_splits(p, f, rule, 0);
+    return rc != RD_OK ? rc : check_results(p, f, rule, "the rule", 0);
 }

@@ -79,7 +79,7 @@ struct rd_model {
     /* TreeSHAP, settled once at load (rd__shap_prepare): the deepest tree, and why TreeSHAP
      * cannot run on this model ("" when it can) */
     uint32_t shap_depth;
-    char shap_refusal[256];          /* sized as rd_err.msg */
+    char shap_refusal[512];          /* sized as rd_err.msg */
     struct rd__shap_fast *shap_fast; /* the per-leaf tables (treeshap.c); NULL: every tree is walked */
 };
 

@@ -111,7 +111,7 @@ static const char *set =
     " \"vip-nodefault\":{\"state\":\"ENABLED\",\"variants\":{\"yes\":\"Y\"},"
     "         \"targeting\":{\"if\":[{\"$ref\":\"is_vip\"},\"yes\",null]}},"
     " \"bad-variant\":{\"state\":\"ENABLED\",\"variants\":{\"one\":1},\"defaultVariant\":\"one\","
-    "         \"targeting\":{\"if\":[true,\"three\",\"one\"]}},"
+    "         \"targeting\":{\"if\":[true,{\"cat\":[\"thr\",\"ee\"]},\"one\"]}},"
     " \"shorthand\":{\"state\":\"ENABLED\",\"variants\":{\"true\":\"T\",\"false\":\"F\",\"2\":\"two\"},"
     "         "
     "\"defaultVariant\":\"false\",\"targeting\":{\"if\":[{\"var\":\"n\"},{\"+\":[1,{\"var\":\"n\"}]},"
@@ -347,6 +347,79 @@ static void test_concurrent_evaluation(void **state)
     rd_flagset_unref(fs);
 }
 
+/* Strict mode judges what targeting can return before it runs (issue 11): each case is
+ * refused in strict mode with its message, and accepted in lenient mode as flagd does. */
+#define FLAG(targeting)                                                                             \
+    "{\"flags\":{\"m\":{\"state\":\"ENABLED\",\"variants\":{\"red\":\"r\",\"green\":\"g\"},"    \
+    "\"defaultVariant\":\"red\",\"targeting\":" targeting "}}}"
+
+static void strict_only(const char *json, const char *msg)
+{
+    expect_refusal(json, false, RD_EINVAL, msg);
+    rd_flagset_unref(load(json, true));
+}
+
+static void test_strict_targeting_results(void **state)
+{
+    (void)state;
+    strict_only(FLAG("{\"fractional\":[[\"red\",50],[\"gren\",50]]}"),
+                "flags.m.targeting: fractional bucket 2 returns \"gren\", which is not a variant (the variants "
+                "are \"red\", \"green\")");
+    strict_only(FLAG("{\"fractional\":[[\"red\",\"50\"],[\"green\",50]]}"),
+                "flags.m.targeting: fractional bucket 1: the weight must be a number (or a rule that computes "
+                "one), not string (flagd sends every request to one bucket then)");
+    strict_only(FLAG("{\"fractional\":[[\"red\",-5],[\"green\",50]]}"),
+                "flags.m.targeting: fractional bucket 1: the weight must be an integer from 0 to 2147483647, "
+                "not -5");
+    strict_only(FLAG("{\"fractional\":[[\"red\",0.5],[\"green\",50]]}"),
+                "flags.m.targeting: fractional bucket 1: the weight must be an integer from 0 to 2147483647, "
+                "not 0.5");
+    strict_only(FLAG("{\"fractional\":[[\"red\",0],[\"green\",0]]}"),
+                "flags.m.targeting: fractional's weights are all 0: no request can be placed");
+    strict_only(FLAG("{\"fractional\":[{\"var\":\"id\"}]}"),
+                "flags.m.targeting: fractional has no bucket (write [\"variant\", weight], ...)");
+    strict_only(FLAG("{\"fractional\":[\"user-1\",[\"red\",50],[\"green\",50]]}"),
+                "flags.m.targeting: fractional's bucketing key is a constant, so every request lands in the "
+                "same bucket (use {\"var\": ...}, or leave it out to bucket by targetingKey)");
+    strict_only(FLAG("{\"fractional\":[[\"red\",50,1],[\"green\",50]]}"),
+                "flags.m.targeting: fractional bucket 1 must be [\"variant\", weight], not an array of that "
+                "length");
+    strict_only(FLAG("{\"if\":[{\"==\":[{\"var\":\"t\"},\"a\"]},\"green\",\"blue\"]}"),
+                "flags.m.targeting: the else branch at if[2] returns \"blue\", which is not a variant (the "
+                "variants are \"red\", \"green\")");
+    strict_only(FLAG("{\"if\":[{\"var\":\"a\"},\"grene\",{\"var\":\"b\"},\"red\",null]}"),
+                "flags.m.targeting: the branch at if[1] returns \"grene\", which is not a variant (the "
+                "variants are \"red\", \"green\")");
+    strict_only(FLAG("{\"or\":[{\"var\":\"plan\"},\"silver\"]}"),
+                "flags.m.targeting: the operand or[1] returns \"silver\", which is not a variant (the variants "
+                "are \"red\", \"green\")");
+    strict_only(FLAG("{\"var\":[\"plan\",\"gold\"]}"),
+                "flags.m.targeting: the default of var returns \"gold\", which is not a variant (the variants "
+                "are \"red\", \"green\")");
+    strict_only(FLAG("{\"==\":[{\"var\":\"plan\"},\"gold\"]}"),
+                "flags.m.targeting: the comparison == returns true, which is not a variant (the variants are "
+                "\"red\", \"green\")");
+    strict_only("{\"$evaluators\":{\"half\":{\"fractional\":[[\"red\",1],[\"gren\",1]]}},"
+                "\"flags\":{\"m\":{\"state\":\"ENABLED\",\"variants\":{\"red\":1,\"green\":2},"
+                "\"defaultVariant\":\"red\",\"targeting\":{\"$ref\":\"half\"}}}}",
+                "flags.m.targeting: fractional bucket 2 returns \"gren\", which is not a variant (the variants "
+                "are \"red\", \"green\")");
+    /* what strict mode accepts: every literal names a variant, weights computed or integers,
+     * null (the default variant), results only known when the rule runs */
+    const char *good[] = {
+        FLAG("{\"fractional\":[[\"red\",50],[\"green\",50]]}"),
+        FLAG("{\"fractional\":[{\"var\":\"id\"},[\"red\"],[\"green\",{\"if\":[{\"var\":\"x\"},10,0]}]]}"),
+        FLAG("{\"if\":[{\"in\":[\"@bank.com\",{\"var\":\"email\"}]},\"green\",null]}"),
+        FLAG("{\"if\":[{\"var\":\"a\"},{\"fractional\":[[\"red\",1],[\"green\",1]]},\"red\"]}"),
+        FLAG("{\"cat\":[{\"var\":\"colour\"}]}"),
+        FLAG("{\"or\":[{\"var\":\"plan\"},\"green\"]}"),
+        "{\"flags\":{\"b\":{\"state\":\"ENABLED\",\"variants\":{\"true\":1,\"false\":0},"
+        "\"defaultVariant\":\"false\",\"targeting\":{\"==\":[{\"var\":\"x\"},1]}}}}",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+        rd_flagset_unref(load(good[i], false));
+}
+
 static void test_type_names(void **state)
 {
     (void)state;
@@ -369,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_many_flags_lookup),
         cmocka_unit_test(test_concurrent_evaluation),
         cmocka_unit_test(test_type_names),
+        cmocka_unit_test(test_strict_targeting_results),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
