@@ -43,6 +43,9 @@ const char srv_usage[] =
     "  --fixed-time UNIX        evaluate $flagd.timestamp at this time (replays, tests)\n"
     "  --lenient                accept flag sets the way flagd does (default: refuse what\n"
     "                           the flagd schema forbids)\n"
+    "  --ready-on-refusal       /ready stays 200 while a refused flag file, bundle or fallback\n"
+    "                           rules file is not in force (default: 503 with the refusal, so\n"
+    "                           a bad push is seen at once; the last good state serves either way)\n"
     "\n"
     "the decision path:\n"
     "  --shadow-flag KEY        object flag {\"bundles\": [...]} naming the bundles that score each\n"
@@ -123,6 +126,7 @@ static const struct key keys[] = {
     {"log_level", K_LEVEL, offsetof(srv_config, log_level), 0, 0, 0},
     {"fixed_time", K_TIME, offsetof(srv_config, fixed_time), 0, 0, 4102444800LL},
     {"lenient", K_BOOL, offsetof(srv_config, lenient), 0, 0, 0},
+    {"ready_on_refusal", K_BOOL, offsetof(srv_config, ready_on_refusal), 0, 0, 0},
     {"shadow_flag", S(shadow_flag)},
     {"shadow_threads", I(shadow_threads, 1, 64)},
     {"shadow_queue", Z(shadow_queue, 1, 10000000)},

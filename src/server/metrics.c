@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "riskd/json.h"
 #include "server.h"
@@ -76,6 +77,11 @@ static struct {
     atomic_uint_fast64_t unknown_flag;
     route_stats routes[SRV_ROUTE_COUNT];
     atomic_uint_fast64_t reloads[3][2]; /* [flags|bundles|fallback][refused|ok] */
+    char *refusal[3];                   /* why the file in force is not the one on disk (lock) */
+    double refused_at[3];               /* unix time of that refusal */
+    atomic_uint_fast64_t routing[2];    /* routing failures [unanswered|answered by fallback rules] */
+    uint64_t routing_gen;               /* the snapshot whose routing failed unanswered, +1 (lock) */
+    char routing_msg[256];              /* the last unanswered routing failure (lock) */
     double started;
 } M = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -97,6 +103,10 @@ static void free_series(series **head)
 
 void srv_metrics_deinit(void)
 {
+    for (int w = 0; w < 3; w++) {
+        rd_free(M.refusal[w]);
+        M.refusal[w] = NULL;
+    }
     free_series(&M.flags);
     free_series(&M.models);
     free_series(&M.fallbacks);
@@ -226,9 +236,62 @@ void srv_metrics_fallback(srv_fallback_stats *s, rd_fallback_reason why)
 void srv_metrics_log_refused(const char *what) { inc(&M.log_refused[strcmp(what, "backlog") != 0]); }
 void srv_metrics_log_dropped(void) { inc(&M.log_dropped); }
 
+static int what_index(const char *what) { return !strcmp(what, "flags") ? 0 : !strcmp(what, "bundles") ? 1 : 2; }
+
 void srv_metrics_reload(const char *what, bool ok)
 {
-    inc(&M.reloads[!strcmp(what, "flags") ? 0 : !strcmp(what, "bundles") ? 1 : 2][ok]);
+    inc(&M.reloads[what_index(what)][ok]);
+}
+
+void srv_metrics_refusal(const char *what, const char *msg)
+{
+    int w = what_index(what);
+    char *m = msg ? rd_strndup(msg, strlen(msg)) : NULL;
+    pthread_mutex_lock(&M.lock);
+    rd_free(M.refusal[w]);
+    M.refusal[w] = m;
+    M.refused_at[w] = (double)time(NULL);
+    pthread_mutex_unlock(&M.lock);
+}
+
+size_t srv_metrics_refusals(rd_buf *b)
+{
+    static const char *const what[] = {"flags", "bundles", "fallback"};
+    size_t n = 0;
+    rd_buf_putc(b, '[');
+    pthread_mutex_lock(&M.lock);
+    for (int w = 0; w < 3; w++) {
+        if (!M.refusal[w])
+            continue;
+        rd_buf_printf(b, "%s{\"what\":\"%s\",\"since\":%.0f,\"error\":", n++ ? "," : "", what[w],
+                      M.refused_at[w]);
+        rd_json_write_string(b, M.refusal[w], strlen(M.refusal[w]));
+        rd_buf_putc(b, '}');
+    }
+    pthread_mutex_unlock(&M.lock);
+    rd_buf_putc(b, ']');
+    return n;
+}
+
+void srv_metrics_routing_failure(uint64_t generation, bool answered, const char *msg)
+{
+    inc(&M.routing[answered]);
+    if (answered)
+        return;
+    pthread_mutex_lock(&M.lock);
+    M.routing_gen = generation + 1;
+    snprintf(M.routing_msg, sizeof M.routing_msg, "%s", msg);
+    pthread_mutex_unlock(&M.lock);
+}
+
+bool srv_metrics_routing_failed(uint64_t generation, char *msg, size_t cap)
+{
+    pthread_mutex_lock(&M.lock);
+    bool failed = M.routing_gen == generation + 1;
+    if (failed)
+        snprintf(msg, cap, "%s", M.routing_msg);
+    pthread_mutex_unlock(&M.lock);
+    return failed;
 }
 
 static void num(rd_buf *b, double v)
@@ -550,6 +613,23 @@ void srv_metrics_render(rd_buf *b, const srv_snapshot *snap, rd_shadow *shadow, 
         for (int ok = 0; ok < 2; ok++)
             rd_buf_printf(b, "riskd_reloads_total{what=\"%s\",result=\"%s\"} %llu\n", what[w],
                           ok ? "ok" : "refused", (unsigned long long)get(&M.reloads[w][ok]));
+    rd_buf_puts(b, "# HELP riskd_reload_failures_total Reloads refused (the last good state kept serving).\n"
+                   "# TYPE riskd_reload_failures_total counter\n");
+    for (int w = 0; w < 3; w++)
+        rd_buf_printf(b, "riskd_reload_failures_total{what=\"%s\"} %llu\n", what[w],
+                      (unsigned long long)get(&M.reloads[w][0]));
+    rd_buf_puts(b, "# HELP riskd_reload_refused Whether the file on disk was refused and an older one serves "
+                   "(1), by file.\n# TYPE riskd_reload_refused gauge\n");
+    pthread_mutex_lock(&M.lock);
+    for (int w = 0; w < 3; w++)
+        rd_buf_printf(b, "riskd_reload_refused{what=\"%s\"} %d\n", what[w], M.refusal[w] != NULL);
+    pthread_mutex_unlock(&M.lock);
+    rd_buf_printf(b,
+                  "# HELP riskd_routing_failures_total Decisions whose routing flag named no loaded bundle, by "
+                  "whether fallback rules answered them.\n# TYPE riskd_routing_failures_total counter\n"
+                  "riskd_routing_failures_total{answered=\"fallback\"} %llu\n"
+                  "riskd_routing_failures_total{answered=\"error\"} %llu\n",
+                  (unsigned long long)get(&M.routing[1]), (unsigned long long)get(&M.routing[0]));
     rd_buf_printf(b,
                   "# HELP riskd_snapshot_generation Generation of the flags and bundles in force.\n"
                   "# TYPE riskd_snapshot_generation gauge\nriskd_snapshot_generation %lld\n"

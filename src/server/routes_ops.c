@@ -66,9 +66,33 @@ void srv_route_ready(srv_req *r)
                         n, r->cfg->route_flag);
         return;
     }
+    /* Degraded: a file on disk was refused (the last good one serves), or a routing flag named
+     * no bundle and no fallback rules answered. Both are seen at once, not found in a log. */
     rd_buf *b = r->out;
-    rd_buf_printf(b, "{\"status\":\"ready\",\"generation\":%llu,\"flags\":%zu,\"routing_flag\":",
-                  (unsigned long long)s->generation, s->flags ? rd_flagset_count(s->flags) : 0);
+    rd_buf refusals;
+    rd_buf_init(&refusals);
+    size_t nref = srv_metrics_refusals(&refusals);
+    char routing[256];
+    bool misrouted = srv_metrics_routing_failed(s->generation, routing, sizeof routing);
+    bool degraded = misrouted || (nref && !r->cfg->ready_on_refusal);
+    if (degraded) {
+        r->status = 503;
+        r->error_code = misrouted ? "ROUTING_FAILED" : "RELOAD_REFUSED";
+    }
+    rd_buf_printf(b, "{\"status\":\"%s\",", nref || misrouted ? "degraded" : "ready");
+    if (degraded) {
+        rd_buf_printf(b, "\"error\":{\"code\":\"%s\",\"message\":", r->error_code);
+        char msg[320];
+        snprintf(msg, sizeof msg, "%s",
+                 misrouted ? routing : "a reload was refused: the last good state serves (see \"refused\")");
+        rd_json_write_string(b, msg, strlen(msg));
+        rd_buf_puts(b, "},");
+    }
+    rd_buf_puts(b, "\"refused\":");
+    rd_buf_append(b, rd_buf_cstr(&refusals), refusals.len);
+    rd_buf_deinit(&refusals);
+    rd_buf_printf(b, ",\"generation\":%llu,\"flags\":%zu,\"routing_flag\":", (unsigned long long)s->generation,
+                  s->flags ? rd_flagset_count(s->flags) : 0);
     put_str(b, rd_decider_route_index(d) >= 0 ? r->cfg->route_flag : NULL);
     rd_buf_puts(b, ",\"default_bundle\":");
     put_str(b, rd_decider_default(d) ? rd_slot_name(rd_decider_default(d)) : NULL);

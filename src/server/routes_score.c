@@ -171,6 +171,8 @@ static int score_one(srv_req *r, const rd_value *v, rd_buf *b, item_err *e, cons
         srv_metrics_flag_eval(s->flag_stats[rd_decider_route_index(s->dec)], d.route_reason);
     if (d.shadowed)
         srv_metrics_flag_eval(s->flag_stats[rd_decider_shadow_index(s->dec)], d.shadow_reason);
+    if (d.routed && !d.slot && (rc == RD_EUNAVAILABLE || (!rc && d.fallback_reason == RD_FB_UNAVAILABLE)))
+        srv_metrics_routing_failure(s->generation, rc == RD_OK, d.fallback_detail);
     if (rc) {
         if (rc == RD_EINVAL || rc == RD_ETYPE)
             return fail(e, 400, rd_err_name(rc), "features.%s", err.msg);

@@ -48,6 +48,7 @@ typedef struct srv_config {
     srv_log_level log_level;
     int64_t fixed_time;        /* $flagd.timestamp for every evaluation; 0 = now */
     bool lenient;              /* accept what flagd accepts (see rd_flagset_opts) */
+    bool ready_on_refusal;     /* /ready stays 200 while a refused reload is in force */
     char source[SRV_PATH_MAX]; /* the config file read, "" for none */
     /* the decision path (include/riskd/decide.h) */
     char shadow_flag[256];       /* object flag {"bundles": [...]}; "" = no shadow */
@@ -130,6 +131,15 @@ void srv_metrics_fallback(srv_fallback_stats *s, rd_fallback_reason why);
 void srv_metrics_log_refused(const char *what);
 void srv_metrics_log_dropped(void);
 void srv_metrics_reload(const char *what, bool ok);
+/* A reload of what ("flags", "bundles", "fallback") refused with msg: /ready reports it until
+ * a reload of what succeeds and clears it (msg NULL). */
+void srv_metrics_refusal(const char *what, const char *msg);
+/* The refusals in force as a JSON array into b; returns how many. */
+size_t srv_metrics_refusals(rd_buf *b);
+/* A decision of snapshot generation whose routing flag named no loaded bundle: answered by
+ * fallback rules, or not (then /ready fails until the next snapshot). */
+void srv_metrics_routing_failure(uint64_t generation, bool answered, const char *msg);
+bool srv_metrics_routing_failed(uint64_t generation, char *msg, size_t cap);
 struct srv_snapshot;
 /* Append the Prometheus text exposition of every series to b: the counters, and what the
  * snapshot's breakers and the shadow pool (may be NULL) hold now. */

@@ -272,6 +272,10 @@ static int load_bundles(const srv_config *cfg, rd_store *store, const srv_snapsh
             srv_log(SRV_ERROR, "bundle refused", "bundle", names[i], "error", e.msg, "code",
                     rd_err_name(e.code), "action", old ? "keeping the version loaded before" : "not served",
                     NULL);
+            char why[sizeof e.msg + 160];
+            snprintf(why, sizeof why, "%s: %s (%s)", names[i], e.msg,
+                     old ? "the version loaded before keeps serving" : "not served");
+            srv_metrics_refusal("bundles", why);
             (*refused)++;
             if (old)
                 out->v[out->n++] = rd_slot_ref(old);
@@ -473,8 +477,10 @@ static bool reload_fallback(srv_state *st, bool force)
         srv_log(SRV_ERROR, "fallback rules refused, the last good ones keep serving", "error", e.msg, "code",
                 rd_err_name(e.code), NULL);
         srv_metrics_reload("fallback", false);
+        srv_metrics_refusal("fallback", e.msg);
         return false;
     }
+    srv_metrics_refusal("fallback", NULL);
     rd_fallback_unref(st->fallback);
     st->fallback = f; /* only this thread polls: the snapshots in force hold their own reference */
     return true;      /* counted once the snapshot with them is published */
@@ -512,6 +518,8 @@ void srv_state_poll(srv_state *st, bool force)
             srv_metrics_reload("flags", false);
         if (bc_count)
             srv_metrics_reload("bundles", false);
+        /* /ready says why until a reload succeeds: the flag file's refusal when it changed */
+        srv_metrics_refusal(fc_count || !bc_count ? "flags" : "bundles", e.msg);
         if (rules) /* good rules, not in force: the refusal is retried at the next change */
             srv_metrics_reload("fallback", false);
         return;
@@ -520,6 +528,10 @@ void srv_state_poll(srv_state *st, bool force)
         srv_metrics_reload("flags", true);
     if (bc_count)
         srv_metrics_reload("bundles", refused == 0);
+    if (fc) /* the flag file on disk is the one in force */
+        srv_metrics_refusal("flags", NULL);
+    if (bc && refused == 0)
+        srv_metrics_refusal("bundles", NULL);
     if (rules)
         srv_metrics_reload("fallback", true);
     publish(st, s);

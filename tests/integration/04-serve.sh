@@ -275,13 +275,36 @@ L
     check "refusal logged with the file" 0 $?
     req "last good flags keep serving" 200 POST /v1/score '{"features":{"age":40,"home":"own"}}'
     has "still v1.1" '"model_version":"demo_lr_v1.1"'
+    req "/ready reports the refusal" 503 GET /ready
+    has "refusal code and file" '"status":"degraded","error":\{"code":"RELOAD_REFUSED".*"refused":\[\{"what":"flags","since":[0-9]+,"error":"[^"]*flags.json'
+    has "/ready still describes what serves" '"routing_flag":"model-route"'
+    [ "$(metric 'riskd_reload_failures_total{what="flags"}')" -ge 1 ] && [ "$(metric 'riskd_reload_refused{what="flags"}')" = 1 ]
+    check "riskd_reload_failures_total and riskd_reload_refused count it" 0 $?
+    # a typo in a fractional bucket's variant (issue 11): refused, not half the requests 503
+    flags_v1 challenger | sed 's/"if":\[{"\$ref":"staff"},"challenger",null\]/"fractional":[["champion",50],["challengr",50]]/' \
+        >"$T/f.tmp" && mv "$T/f.tmp" "$T/flags.json"
+    grep -q challengr "$T/flags.json"
+    check "the typo is in the file" 0 $?
+    wait_metric 'riskd_reloads_total{what="flags",result="refused"}' 2
+    check "a fractional bucket naming no variant is refused" 0 $?
+    req "/ready names the typo" 503 GET /ready
+    has "the bucket and the variants" 'fractional bucket 2 returns \\"challengr\\", which is not a variant'
+    for i in 1 2 3 4 5 6; do
+        req "every request still decided by the last good flags ($i)" 200 POST /v1/score \
+            "{\"context\":{\"targetingKey\":\"k$i\"},\"features\":{\"age\":40,\"home\":\"own\"}}"
+    done
+    # a weight written as a string: refused too
+    flags_v1 challenger | sed 's/"if":\[{"\$ref":"staff"},"challenger",null\]/"fractional":[["champion","50"],["challenger",50]]/' \
+        >"$T/f.tmp" && mv "$T/f.tmp" "$T/flags.json"
+    wait_metric 'riskd_reloads_total{what="flags",result="refused"}' 3
+    check "a weight written as a string is refused" 0 $?
     # a flag file that routes to a bundle that does not exist: refused as a whole
     flags_v1 champion | sed 's/demo_lr_v1.0/demo_lr_v3.0/' >"$T/f.tmp" && mv "$T/f.tmp" "$T/flags.json"
-    wait_metric 'riskd_reloads_total{what="flags",result="refused"}' 2
+    wait_metric 'riskd_reloads_total{what="flags",result="refused"}' 4
     check "routing to a missing bundle refused" 0 $?
     # flags that route to a bundle not built yet: refused, and retried once the bundle arrives
     flags_v1 champion | sed 's/demo_lr_v1.0/demo_lr_v2.0/' >"$T/f.tmp" && mv "$T/f.tmp" "$T/flags.json"
-    wait_metric 'riskd_reloads_total{what="flags",result="refused"}' 3
+    wait_metric 'riskd_reloads_total{what="flags",result="refused"}' 5
     check "routing ahead of its bundle refused" 0 $?
     # the bundle appears (built straight into the directory: bundle build writes aside and renames)
     "$BIN" bundle build --name demo_lr_v2.0 --model "$T/lr.json" --pipeline "$T/pipe.json" --data "$T/data.csv" \
@@ -293,6 +316,8 @@ L
         sleep 0.05
     done
     has "new bundle and new routing serve" '"model_version":"demo_lr_v2.0","variant":"champion"'
+    req "a good reload makes /ready ready again" 200 GET /ready
+    has "no refusal left" '"status":"ready","refused":\[\]'
     # a served bundle is corrupted in place: refused, its loaded version keeps serving
     before=$(metric 'riskd_reloads_total{what="bundles",result="refused"}')
     echo ' ' >>"$T/bundles/demo_lr_v2.0/model.json"
@@ -302,6 +327,8 @@ L
     check "bundle refusal logged with the file and the fault" 0 $?
     req "the loaded version keeps serving" 200 POST /v1/score '{"features":{"age":40,"home":"own"}}'
     has "still v2.0" '"model_version":"demo_lr_v2.0"'
+    req "/ready reports the refused bundle" 503 GET /ready
+    has "the bundle and its fault" '"what":"bundles","since":[0-9]+,"error":"demo_lr_v2.0: [^"]*checksum mismatch'
     # SIGHUP forces a reload
     before=$(metric 'riskd_snapshot_generation')
     kill -HUP "$PID"

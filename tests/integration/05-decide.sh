@@ -210,6 +210,38 @@ code=$(score '{"features":{"age":40,"home":"own"}}')
 check "the last good snapshot keeps serving" 200 "$code"
 stop
 
+# ---- a routing flag that names no bundle when it runs (issue 11): what strict mode cannot
+# judge before (a computed variant name) is answered by the fallback rules and counted, and
+# without rules the 503 turns /ready 503 too: never half the traffic failing with /ready green
+cat >"$T/flags-computed.json" <<'J'
+{"flags":{"model-route":{"state":"ENABLED","variants":{"champion":"demo_lr_v1.0","challenger":"demo_lr_v1.1"},
+   "defaultVariant":"champion","targeting":{"if":[{"var":"arm"},{"cat":["champ",{"var":"arm"}]},null]}}}}
+J
+start --flags "$T/flags-computed.json" --bundles "$T/bundles" || exit 1
+code=$(score '{"context":{"arm":"ion"},"features":{"age":40,"home":"own"}}')
+check "a computed variant that exists routes" 200 "$code"
+curl -s -o "$T/r" -w '%{http_code}' "$U/ready" >"$T/code"
+check "/ready is ready" 200 "$(cat "$T/code")"
+code=$(score '{"context":{"arm":"ionn"},"features":{"age":40,"home":"own"}}')
+check "a computed variant that does not exist: 503 without fallback rules" 503 "$code"
+grep -q '"code":"MODEL_UNAVAILABLE".*no fallback rules are configured' "$T/r"
+check "the error says no rules answered" 0 $?
+curl -s -o "$T/r" -w '%{http_code}' "$U/ready" >"$T/code"
+check "and /ready turns 503" 503 "$(cat "$T/code")"
+grep -q '"status":"degraded","error":{"code":"ROUTING_FAILED","message":"the routing flag model-route gave no bundle' "$T/r"
+check "/ready says the routing failed and why" 0 $?
+check "counted as unanswered" 1 "$(metric 'riskd_routing_failures_total{answered="error"}')"
+stop
+start --flags "$T/flags-computed.json" --bundles "$T/bundles" --fallback "$T/fb-service.json" || exit 1
+code=$(score '{"context":{"arm":"ionn"},"features":{"age":40,"home":"own"}}')
+check "with service fallback rules the same request is decided" 200 "$code"
+grep -q '"source":"fallback".*"reason":"unavailable"' "$T/r" || grep -q '"source":"fallback"' "$T/r"
+check "by the fallback rules" 0 $?
+check "counted as answered by fallback" 1 "$(metric 'riskd_routing_failures_total{answered="fallback"}')"
+curl -s -o "$T/r" -w '%{http_code}' "$U/ready" >"$T/code"
+check "/ready stays ready: every request was decided" 200 "$(cat "$T/code")"
+stop
+
 # ---- the textbook service's route, off unless compat_routes
 serve || exit 1
 code=$(curl -s -o "$T/r" -w '%{http_code}' -H 'Content-Type: application/json' --data-binary '{"loan_id":"L1","features":{"age":40}}' "$U/score")

@@ -331,7 +331,7 @@ static int fall_back(const rd_decider *d, const rd_decide_req *q, rd_fallback_re
     if (!rules)
         rules = d->fallback;
     if (!rules) {
-        if (why == RD_FB_UNAVAILABLE)
+        if (why == RD_FB_UNAVAILABLE && !out->routed) /* the configuration's fault, /ready says so */
             return rd_err_set(err, RD_EUNAVAILABLE, "%s", out->fallback_detail);
         return rd_err_set(err, code == RD_ETIMEOUT ? RD_ETIMEOUT : RD_EUNAVAILABLE,
                           "%s; no fallback rules are configured", out->fallback_detail);
