@@ -132,7 +132,7 @@ static void test_prefix_keeps_code(void **state)
 static void test_prefix_truncates(void **state)
 {
     (void)state;
-    char old[201], prefix[101];
+    char old[601], prefix[101];
     memset(old, 'o', sizeof(old) - 1);
     old[sizeof(old) - 1] = '\0';
     memset(prefix, 'p', sizeof(prefix) - 1);
