@@ -169,6 +169,9 @@ typedef struct rd_decide_req {
     const char *bundle;         /* pin a bundle (replays, tests); NULL: route */
     size_t bundle_len;
     int reasons;   /* reason codes; -1: the bundle's */
+    /* features naming no input of the pipeline: refused, listed in the answer (warn) or
+     * ignored; DEFAULT: the pipeline's unknown_inputs, else refused (rd_pipeline_check) */
+    rd_unknown_policy unknown_inputs;
     int64_t t0_ns; /* when the request arrived (rd_clock_ns), for latency_ms; 0: now. The deadline
                       counts from the decision's start (the request complete) */
 } rd_decide_req;

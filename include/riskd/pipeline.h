@@ -3,8 +3,8 @@
  * and notebooks.
  *
  * Spec (a JSON object; docs/formats.md):
- *   {"dtype": "float32"|"float64",
- *    "inputs":   [{"name": "Age", "type": "number", "min": 18, "max": 120},
+ *   {"dtype": "float32"|"float64", "max_missing": 2 | "40%", "unknown_inputs": "reject"|"warn"|"ignore",
+ *    "inputs":   [{"name": "Age", "type": "number", "min": 18, "max": 120, "required": true},
  *                 {"name": "Home", "type": "category", "levels": ["owner", "rent", ...]}],   (optional)
  *    "features": [{"name": "Age", "source": "Age", "kind": "numeric"},
  *                 {"name": "Home=rent", "source": "Home", "kind": "one_hot", "level": "rent"}]}
@@ -53,13 +53,38 @@ RD_API int rd_pipeline_spec_from_scorecard(const char *json, size_t len, rd_buf 
 
 /* What applying the pipeline to one record saw. */
 #define RD_PIPELINE_REPORT_MAX 32
+#define RD_PIPELINE_UNRECOGNISED_MAX 8
 typedef struct rd_pipeline_report {
     uint32_t missing; /* inputs absent, null or "" */
     uint32_t unknown; /* category levels the spec does not list */
     /* which inputs, in input order: the first RD_PIPELINE_REPORT_MAX of each */
     uint32_t missing_inputs[RD_PIPELINE_REPORT_MAX];
     uint32_t unknown_inputs[RD_PIPELINE_REPORT_MAX];
+    /* rd_pipeline_check: names in the record that are no input (borrowed from the record) */
+    uint32_t nunrecognised;
+    const char *unrecognised[RD_PIPELINE_UNRECOGNISED_MAX];
 } rd_pipeline_report;
+
+/* What to do with a record's names that are no input of the pipeline. DEFAULT: the spec's
+ * unknown_inputs, else reject. */
+typedef enum rd_unknown_policy {
+    RD_UNKNOWN_DEFAULT = 0,
+    RD_UNKNOWN_REJECT,
+    RD_UNKNOWN_WARN,
+    RD_UNKNOWN_IGNORE,
+} rd_unknown_policy;
+
+/* The spec's unknown_inputs, or RD_UNKNOWN_DEFAULT when it sets none. */
+RD_API rd_unknown_policy rd_pipeline_unknown_policy(const rd_pipeline *p);
+/* Whether raw input i is declared "required". */
+RD_API bool rd_pipeline_input_required(const rd_pipeline *p, size_t i);
+
+/* Refuse a record the pipeline cannot decide soundly (RD_EINVAL, the message naming the
+ * inputs): names that are no input (unless the policy, or the spec's, is warn or ignore;
+ * warn lists them in report->unrecognised), no input given at all, a required input missing,
+ * more inputs missing than the spec's max_missing. Allocates nothing. */
+RD_API int rd_pipeline_check(const rd_pipeline *p, const rd_value *record, rd_unknown_policy unknown,
+                             rd_pipeline_report *report, rd_err *err);
 
 /* Turn record (an object: input name -> number, numeric string, or level) into
  * out[rd_pipeline_num_features]. report may be NULL. Errors: RD_ETYPE or RD_EINVAL, the

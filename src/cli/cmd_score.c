@@ -74,7 +74,10 @@ static void score_share(void *ud, size_t from, size_t to)
     rd_arena_init(&scratch, 0);
     for (size_t i = from; i < to; i++) {
         row *r = &j->rows[i];
-        rd_decide_req q = {.features = &r->rec, .reasons = (int)j->k, .request_id = &r->idv};
+        /* the header was checked against the inputs once; other columns (ids, labels) are the
+         * file's, not mistakes */
+        rd_decide_req q = {
+            .features = &r->rec, .reasons = (int)j->k, .request_id = &r->idv, .unknown_inputs = RD_UNKNOWN_IGNORE};
         if (r->rc == RD_OK)
             r->rc = rd_decide(j->dec, &q, &scratch, &r->d, &r->err);
         r->d.x = NULL; /* it lived in scratch */

@@ -48,6 +48,10 @@ const char srv_usage[] =
     "                           a bad push is seen at once; the last good state serves either way)\n"
     "\n"
     "the decision path:\n"
+    "  --unknown-inputs MODE    features that name no input of the bundle's pipeline: reject\n"
+    "                           (default: 400 naming them), warn (listed in the answer's\n"
+    "                           \"unrecognised\") or ignore (default: the pipeline's\n"
+    "                           unknown_inputs, else reject)\n"
     "  --shadow-flag KEY        object flag {\"bundles\": [...]} naming the bundles that score each\n"
     "                           request in shadow, off the caller's clock (default: none)\n"
     "  --shadow-threads N       shadow scoring threads (default 1)\n"
@@ -147,6 +151,7 @@ static const struct key keys[] = {
     {"log", K_BOOL, offsetof(srv_config, log), 0, 0, 0},
     {"log_durability", S(log_durability)},
     {"log_on_full", S(log_on_full)},
+    {"unknown_inputs", S(unknown_inputs)},
     {"log_queue", Z(log_queue, 1, 10000000)},
     {"log_retention_days", I(log_retention_days, 0, 36500)},
     {"node", S(node)},
@@ -401,6 +406,14 @@ static int validate(srv_config *c, rd_err *err)
     if (strcmp(c->log_durability, "async") != 0 && strcmp(c->log_durability, "ack") != 0)
         return rd_err_set(err, RD_EINVAL, "log_durability must be async or ack, not \"%s\"",
                           c->log_durability);
+    static const char *const policies[] = {"reject", "warn", "ignore"};
+    c->unknown_policy = 0;
+    for (int k = 0; k < 3; k++)
+        if (strcmp(c->unknown_inputs, policies[k]) == 0)
+            c->unknown_policy = k + 1; /* rd_unknown_policy */
+    if (!c->unknown_policy && c->unknown_inputs[0])
+        return rd_err_set(err, RD_EINVAL, "unknown_inputs must be reject, warn or ignore, not \"%s\"",
+                          c->unknown_inputs);
     if (strcmp(c->log_on_full, "reject") != 0 && strcmp(c->log_on_full, "drop") != 0)
         return rd_err_set(err, RD_EINVAL, "log_on_full must be reject or drop, not \"%s\"", c->log_on_full);
     if (!c->node[0])

@@ -161,6 +161,7 @@ static int score_one(srv_req *r, const rd_value *v, rd_buf *b, item_err *e, cons
                         .bundle = q.bundle ? q.bundle->u.s : NULL,
                         .bundle_len = q.bundle ? q.bundle->len : 0,
                         .reasons = q.reasons,
+                        .unknown_inputs = r->cfg->unknown_policy,
                         /* a batch's rows are decisions of their own: each has the whole deadline */
                         .t0_ns = r->route == SRV_ROUTE_SCORE_BATCH ? 0 : (int64_t)(r->t0 * 1e9)};
     rd_decision d;
@@ -290,6 +291,7 @@ void srv_route_compat_score(srv_req *r)
                         .context = &ctx,
                         .features = features,
                         .reasons = r->cfg->reasons,
+                        .unknown_inputs = r->cfg->unknown_policy,
                         .t0_ns = (int64_t)(r->t0 * 1e9)};
     rd_decision d;
     int rc = rd_decide(r->snap->dec, &dq, r->arena, &d, &err);

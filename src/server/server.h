@@ -67,6 +67,8 @@ typedef struct srv_config {
     bool log;                /* record every decision (default on) */
     char log_durability[16]; /* async | ack */
     char log_on_full[16];    /* reject | drop */
+    char unknown_inputs[16]; /* reject | warn | ignore: features naming no input of the pipeline */
+    int unknown_policy;      /* rd_unknown_policy of unknown_inputs */
     size_t log_queue;        /* records waiting for the writer */
     int log_retention_days;  /* 0: keep every decision */
     char node[128];          /* this node's name in the records (default: the host name) */

@@ -169,9 +169,18 @@ expect() { awk -v a="$1" -v o="$2" -v i="$3" -v ca="$4" -v co="$5" 'BEGIN { prin
 prob() { sed -n 's/.*"probability":\([-0-9.e]*\).*/\1/p' "$T/r"; }
 close_to() { awk -v x="$1" -v y="$2" 'BEGIN { d = x - y; if (d < 0) d = -d; exit !(d < 1e-12) }'; }
 req "score, champion" 200 POST /v1/score '{"request_id":"r-1","context":{"targetingKey":"a1"},"features":{"age":40,"home":"own"}}'
-has "score body" '^\{"request_id":"r-1","score":[0-9.e-]+,"probability":[0-9.e-]+,"risk_level":"[a-z]+","decision":"[a-z]+","model_version":"demo_lr_v1.0","variant":"champion","reasons":\[\],"missing":\[\],"unknown":\[\],"source":"model","latency_ms":[0-9.]+\}$'
+has "score body" '^\{"request_id":"r-1","score":[0-9.e-]+,"probability":[0-9.e-]+,"risk_level":"[a-z]+","decision":"[a-z]+","model_version":"demo_lr_v1.0","variant":"champion","reasons":\[\],"missing":\[\],"unknown":\[\],"unrecognised":\[\],"source":"model","latency_ms":[0-9.]+\}$'
 close_to "$(prob)" "$(expect 40 1 1.0 -0.05 -0.8)"
 check "score equals the hand-computed probability (v1.0)" 0 $?
+# features the pipeline cannot decide on soundly (issue 11): refused, naming the inputs
+req "empty features refused, not approved" 400 POST /v1/score '{"features":{}}'
+has "says no input was given" '"code":"INVALID_ARGUMENT","message":"features.none of the pipeline.s 2 inputs is given \(\\"age\\", \\"home\\"\): nothing to decide on"'
+req "unknown feature names refused" 400 POST /v1/score '{"features":{"Age":40,"home":"own"}}'
+has "names them and the inputs" 'unknown input \\"Age\\": the pipeline.s inputs are \\"age\\", \\"home\\"'
+req "only unknown names refused" 400 POST /v1/score '{"features":{"AGE":40,"HOME":"own","x":1}}'
+has "all of them" 'unknown inputs \\"AGE\\", \\"HOME\\", \\"x\\"'
+req "a batch row with unknown names is refused alone" 200 POST /v1/score/batch '[{"features":{"age":40,"home":"own"}},{"features":{"age":40,"hoem":"own"}}]'
+has "one error, one decision" '"errors":1'
 req "score with reasons" 200 POST /v1/score '{"features":{"age":20,"home":"rent"}}'
 # coef * (x - mean): age -0.05 * (20 - 40) = 1, home -0.8 * (0 - 0.5) = 0.4, largest first
 has "reasons: points lost, largest first" '"reasons":\[\{"feature":"age","code":"age","impact":1(\.0+[0-9]?)?\},\{"feature":"home","code":"home","impact":0\.40*[0-9]?\}\]'
@@ -407,7 +416,7 @@ check "stop" 0 $?
 start --flags "$T/f-missing.json" || exit 1
 req "flags alone: OFREP" 200 POST /ofrep/v1/evaluate/flags/model-route '{}'
 req "flags alone: no model to score with" 503 POST /v1/score '{"features":{}}'
-has "503 says why" '"code":"MODEL_UNAVAILABLE","message":"the routing flag names \\"demo_lr_v9.9\\", which is not loaded"'
+has "503 says why" '"code":"MODEL_UNAVAILABLE","message":"the routing flag names \\"demo_lr_v9.9\\", which is not loaded; no fallback rules are configured"'
 stop
 check "stop" 0 $?
 

@@ -464,8 +464,15 @@ int rd_decide(const rd_decider *d, const rd_decide_req *q, rd_arena *scratch, rd
     double *x = rd_arena_alloc(scratch, (nf ? nf : 1) * sizeof(double));
     if (!x)
         return rd_err_set(err, RD_ENOMEM, "out of memory");
+    /* A record the pipeline cannot decide soundly (no input, names it does not know, required
+     * inputs missing) is refused: the caller's to fix, not a fallback's to hide. */
+    rd_pipeline_report checked;
+    if ((rc = rd_pipeline_check(rd_bundle_pipeline(b), q->features, q->unknown_inputs, &checked, err)))
+        return rc;
     if ((rc = rd_bundle_prepare(b, q->features, x, &out->score.report, err)))
-        return rc; /* the record is refused: the caller's to fix, not a fallback's to hide */
+        return rc;
+    out->score.report.nunrecognised = checked.nunrecognised;
+    memcpy(out->score.report.unrecognised, checked.unrecognised, sizeof checked.unrecognised);
     out->x = x;
     out->prepared = true;
     shadows(d, q, scratch, out);

@@ -59,6 +59,19 @@ static void put_inputs(rd_buf *b, const rd_pipeline *p, const uint32_t *idx, uin
     rd_buf_putc(b, ']');
 }
 
+/* The request's names that are no input (unknown_inputs = warn): the caller sees at once
+ * that "Age" was not "age". */
+static void put_unrecognised(rd_buf *b, const rd_pipeline_report *r)
+{
+    rd_buf_puts(b, ",\"unrecognised\":[");
+    for (uint32_t i = 0; i < r->nunrecognised && i < RD_PIPELINE_UNRECOGNISED_MAX; i++) {
+        if (i)
+            rd_buf_putc(b, ',');
+        put_str(b, r->unrecognised[i]);
+    }
+    rd_buf_putc(b, ']');
+}
+
 static void put_model(rd_buf *b, const rd_decision *d)
 {
     const rd_bundle *bd = d->slot->bundle;
@@ -91,6 +104,7 @@ static void put_model(rd_buf *b, const rd_decision *d)
     put_inputs(b, p, sc->report.missing_inputs, sc->report.missing);
     rd_buf_puts(b, ",\"unknown\":");
     put_inputs(b, p, sc->report.unknown_inputs, sc->report.unknown);
+    put_unrecognised(b, &sc->report);
     rd_buf_puts(b, ",\"source\":\"model\"");
 }
 
@@ -117,6 +131,10 @@ static void put_fallback(rd_buf *b, const rd_decision *d)
     put_inputs(b, p, d->score.report.missing_inputs, p ? d->score.report.missing : 0);
     rd_buf_puts(b, ",\"unknown\":");
     put_inputs(b, p, d->score.report.unknown_inputs, p ? d->score.report.unknown : 0);
+    if (p)
+        put_unrecognised(b, &d->score.report);
+    else
+        rd_buf_puts(b, ",\"unrecognised\":[]");
     rd_buf_printf(b, ",\"source\":\"fallback\",\"fallback_reason\":\"%s\",\"fallback_rule\":",
                   rd_fallback_reason_name(d->fallback_reason));
     put_str(b, r->name);

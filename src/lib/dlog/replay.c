@@ -335,7 +335,9 @@ static int replay_model(rd_replay *r, const rd_value *rec, const rd_value *featu
                        .context = ctx,
                        .bundle = name,
                        .bundle_len = strlen(name),
-                       .reasons = k && k->type == RD_VNUMBER ? (int)k->u.n : -1};
+                       .reasons = k && k->type == RD_VNUMBER ? (int)k->u.n : -1,
+                       /* it was decided once: the names it carried are listed, never refused */
+                       .unknown_inputs = RD_UNKNOWN_WARN};
     rd_decision d;
     int rc = rd_decide(kb->dec, &q, &r->arena, &d, err);
     if (rc) {

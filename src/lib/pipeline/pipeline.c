@@ -13,6 +13,7 @@
 
 #include "riskd/arena.h"
 #include "riskd/json.h"
+#include "riskd/text.h"
 
 typedef enum { IN_NUMBER, IN_CATEGORY } in_type;
 typedef enum { F_NUMERIC, F_ONE_HOT, F_WOE } feat_kind;
@@ -23,6 +24,7 @@ typedef struct input {
     in_type type;
     double min, max;        /* NaN when unbounded */
     const rd_value *levels; /* array of strings, or NULL: any level */
+    bool required;          /* a record without it is refused */
 } input;
 
 typedef struct feature {
@@ -43,6 +45,9 @@ typedef struct feature {
 struct rd_pipeline {
     rd_arena arena;
     bool float32;
+    double max_missing;          /* a count (>= 1 or 0), or a share when below 1; -1: any but all */
+    bool max_missing_share;      /* max_missing is a share of the inputs */
+    rd_unknown_policy unknown;   /* the spec's unknown_inputs, or RD_UNKNOWN_DEFAULT */
     input *inputs;
     size_t ninputs;
     feature *features;
@@ -58,6 +63,29 @@ static const rd_value *str_field(const rd_value *o, const char *k)
 {
     const rd_value *v = rd_value_get(o, k, strlen(k));
     return v && v->type == RD_VSTRING ? v : NULL;
+}
+
+/* A key the spec does not define is a note (specs carry "model", "target", comments), unless
+ * it looks like a misspelt key: "requried" or "max_mising" would otherwise be ignored without
+ * a word, and the rule the author meant never applied. */
+static int unknown_key(rd_err *err, const char *where, long i, const rd_value *o, const char *const *keys)
+{
+    for (uint32_t m = 0; m < o->len; m++) {
+        const char *k = o->u.members[m].key;
+        bool known = false;
+        for (size_t j = 0; keys[j] && !known; j++)
+            known = strcmp(k, keys[j]) == 0;
+        for (size_t j = 0; keys[j] && !known; j++) {
+            if (!rd_near_miss(k, keys[j]))
+                continue;
+            if (i < 0)
+                return rd_err_set(err, RD_EINVAL, "\"%.64s\": not a key of a pipeline spec (did you mean \"%s\"?)",
+                                  k, keys[j]);
+            return rd_err_set(err, RD_EINVAL, "%s[%ld].%.64s: not a key of %s (did you mean \"%s\"?)", where, i, k,
+                              where, keys[j]);
+        }
+    }
+    return RD_OK;
 }
 
 static int find_input(const rd_pipeline *p, const char *name, size_t len)
@@ -81,8 +109,15 @@ static int parse_inputs(rd_pipeline *p, const rd_value *ins, size_t nfeat_hint, 
             return bad(err, "inputs", i, ".name: missing or not a non-empty string");
         if (find_input(p, name->u.s, name->len) >= 0)
             return bad(err, "inputs", i, ".name: declared twice");
+        static const char *const keys[] = {"name", "type", "min", "max", "levels", "required", NULL};
+        if (unknown_key(err, "inputs", (long)i, o, keys))
+            return err->code;
         input *in = &p->inputs[p->ninputs++];
         *in = (input){.name = name->u.s, .name_len = name->len, .min = (double)NAN, .max = (double)NAN};
+        const rd_value *req = rd_value_get(o, "required", 8);
+        if (req && req->type != RD_VBOOL)
+            return bad(err, "inputs", i, ".required: must be true or false");
+        in->required = req && req->u.b;
         if (!type || (strcmp(type->u.s, "number") != 0 && strcmp(type->u.s, "category") != 0))
             return bad(err, "inputs", i, ".type: must be \"number\" or \"category\"");
         in->type = type->u.s[0] == 'n' ? IN_NUMBER : IN_CATEGORY;
@@ -199,6 +234,10 @@ static int parse_features(rd_pipeline *p, const rd_value *fs, rd_err *err)
             return bad(err, "features", i, ".name: missing or not a non-empty string");
         if (!src)
             src = name;
+        static const char *const keys[] = {"name",   "source", "kind",        "level",       "cuts",
+                                           "levels", "woe",    "missing_woe", "unknown_woe", NULL};
+        if (unknown_key(err, "features", (long)i, o, keys))
+            return err->code;
         feature *f = &p->features[p->nfeatures++];
         *f = (feature){.name = name->u.s};
         if (!kind || (strcmp(kind->u.s, "numeric") != 0 && strcmp(kind->u.s, "one_hot") != 0 &&
@@ -236,6 +275,41 @@ static int parse_features(rd_pipeline *p, const rd_value *fs, rd_err *err)
     return RD_OK;
 }
 
+/* max_missing: a count (an integer >= 0) or a share ("40%", or a number between 0 and 1);
+ * unknown_inputs: reject, warn or ignore. */
+static int parse_policy(rd_pipeline *p, const rd_value *root, rd_err *err)
+{
+    static const char *const keys[] = {"dtype", "inputs", "features", "max_missing", "unknown_inputs", NULL};
+    if (unknown_key(err, "", -1, root, keys))
+        return err->code;
+    p->max_missing = -1;
+    const rd_value *mm = rd_value_get(root, "max_missing", 11), *ui = rd_value_get(root, "unknown_inputs", 14);
+    if (mm && mm->type == RD_VNUMBER && mm->u.n >= 0 && mm->u.n <= 1e9 &&
+        (mm->u.n == floor(mm->u.n) || mm->u.n < 1)) {
+        p->max_missing = mm->u.n;
+        p->max_missing_share = mm->u.n != floor(mm->u.n);
+    } else if (mm && mm->type == RD_VSTRING) {
+        char *end;
+        double v = strtod(mm->u.s, &end);
+        if (end == mm->u.s || strcmp(end, "%") != 0 || !(v >= 0 && v <= 100))
+            return rd_err_set(err, RD_EINVAL, "max_missing: \"%.32s\" is not a share such as \"40%%\"", mm->u.s);
+        p->max_missing = v / 100;
+        p->max_missing_share = true;
+    } else if (mm) {
+        return rd_err_set(err, RD_EINVAL,
+                          "max_missing: must be a count of inputs (an integer >= 0) or a share (\"40%%\", or 0.4)");
+    }
+    if (ui) {
+        static const char *const names[] = {"reject", "warn", "ignore"};
+        for (int k = 0; k < 3 && ui->type == RD_VSTRING; k++)
+            if (strcmp(ui->u.s, names[k]) == 0)
+                p->unknown = (rd_unknown_policy)(k + 1);
+        if (p->unknown == RD_UNKNOWN_DEFAULT)
+            return rd_err_set(err, RD_EINVAL, "unknown_inputs: must be \"reject\", \"warn\" or \"ignore\"");
+    }
+    return RD_OK;
+}
+
 int rd_pipeline_parse(const char *json, size_t len, rd_pipeline **out, rd_err *err)
 {
     rd_pipeline *p = rd_calloc(1, sizeof(*p));
@@ -262,6 +336,8 @@ int rd_pipeline_parse(const char *json, size_t len, rd_pipeline **out, rd_err *e
         }
         if (rc == RD_OK && fs)
             rc = parse_features(p, fs, err);
+        if (rc == RD_OK)
+            rc = parse_policy(p, &root, err);
     }
     if (rc != RD_OK) {
         rd_pipeline_free(p);
@@ -422,6 +498,95 @@ int rd_pipeline_apply(const rd_pipeline *p, const rd_value *record, double *out,
     }
     if (report)
         *report = rep;
+    return RD_OK;
+}
+
+/* ---------------------------------------------------------------- checking a record */
+
+rd_unknown_policy rd_pipeline_unknown_policy(const rd_pipeline *p) { return p->unknown; }
+
+bool rd_pipeline_input_required(const rd_pipeline *p, size_t i) { return i < p->ninputs && p->inputs[i].required; }
+
+static bool is_missing(const rd_value *v)
+{
+    return !v || v->type == RD_VNULL || (v->type == RD_VSTRING && v->len == 0);
+}
+
+/* `"a", "b", "c"` into buf, the inputs i with pick(i), cut short with "..." */
+static void input_list(const rd_pipeline *p, const rd_value *record, int pick, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < p->ninputs; i++) {
+        const input *in = &p->inputs[i];
+        bool miss = is_missing(rd_value_get(record, in->name, in->name_len));
+        if ((pick == 1 && !miss) || (pick == 2 && !(miss && in->required)))
+            continue;
+        if (n + 48 > cap || n > 160) {
+            snprintf(buf + n, cap - n, ", ...");
+            return;
+        }
+        int w = snprintf(buf + n, cap - n, "%s\"%.40s\"", n ? ", " : "", in->name);
+        n += w > 0 ? (size_t)w : 0;
+    }
+}
+
+int rd_pipeline_check(const rd_pipeline *p, const rd_value *record, rd_unknown_policy unknown,
+                      rd_pipeline_report *report, rd_err *err)
+{
+    if (!record || record->type != RD_VOBJECT)
+        return rd_err_set(err, RD_ETYPE, "a record must be an object of input values");
+    char names[240];
+    if (unknown == RD_UNKNOWN_DEFAULT)
+        unknown = p->unknown; /* the caller's choice, else the pipeline's author's */
+    if (unknown == RD_UNKNOWN_DEFAULT)
+        unknown = RD_UNKNOWN_REJECT;
+    size_t nmissing = 0, nreq = 0, nextra = 0;
+    for (size_t i = 0; i < p->ninputs; i++)
+        if (is_missing(rd_value_get(record, p->inputs[i].name, p->inputs[i].name_len))) {
+            nmissing++;
+            nreq += p->inputs[i].required;
+        }
+    /* names the pipeline does not know: a misspelt or re-cased input would otherwise be a
+     * missing value, and the model would decide without it */
+    char extra[240];
+    size_t en = 0;
+    extra[0] = 0;
+    if (report)
+        report->nunrecognised = 0;
+    for (uint32_t m = 0; m < record->len; m++) {
+        const rd_member *mb = &record->u.members[m];
+        if (find_input(p, mb->key, mb->key_len) >= 0)
+            continue;
+        if (report && report->nunrecognised < RD_PIPELINE_UNRECOGNISED_MAX)
+            report->unrecognised[report->nunrecognised++] = mb->key;
+        if (nextra++ < 6 && en + 48 < sizeof extra) {
+            int w = snprintf(extra + en, sizeof extra - en, "%s\"%.40s\"", en ? ", " : "", mb->key);
+            en += w > 0 ? (size_t)w : 0;
+        }
+    }
+    if (nextra > 6)
+        snprintf(extra + en, sizeof extra - en, ", ... (%zu in all)", nextra);
+    if (nextra && unknown == RD_UNKNOWN_REJECT) {
+        input_list(p, record, 0, names, sizeof names);
+        return rd_err_set(err, RD_EINVAL, "unknown input%s %s: the pipeline's inputs are %s", nextra > 1 ? "s" : "",
+                          extra, names);
+    }
+    if (nmissing == p->ninputs) {
+        input_list(p, record, 0, names, sizeof names);
+        return rd_err_set(err, RD_EINVAL, "none of the pipeline's %zu inputs is given (%s): nothing to decide on",
+                          p->ninputs, names);
+    }
+    if (nreq) {
+        input_list(p, record, 2, names, sizeof names);
+        return rd_err_set(err, RD_EINVAL, "required input%s missing: %s", nreq > 1 ? "s" : "", names);
+    }
+    double limit = p->max_missing_share ? floor(p->max_missing * (double)p->ninputs + 1e-9) : p->max_missing;
+    if (p->max_missing >= 0 && (double)nmissing > limit) {
+        input_list(p, record, 1, names, sizeof names);
+        return rd_err_set(err, RD_EINVAL, "%zu of %zu inputs are missing (%s); the pipeline allows at most %.0f",
+                          nmissing, p->ninputs, names, limit);
+    }
     return RD_OK;
 }
 

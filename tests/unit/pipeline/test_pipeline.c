@@ -131,6 +131,95 @@ static const char *woe_spec =
     "\"missing_woe\":-1.5,\"unknown_woe\":0.05}]}";
 
 /* A bin holds the values from its lower cut (included) to the next (excluded). */
+/* rd_pipeline_check (issue 11): records the pipeline cannot decide soundly are refused with
+ * the inputs named; the spec's required, max_missing and unknown_inputs are honoured, and a
+ * misspelt key of the spec is refused rather than ignored. */
+static int check_rec(const rd_pipeline *p, const char *record_json, rd_unknown_policy u, rd_pipeline_report *rep,
+                     rd_err *err)
+{
+    rd_value rec;
+    assert_int_equal(rd_json_parse(record_json, strlen(record_json), NULL, &arena, &rec, err), RD_OK);
+    return rd_pipeline_check(p, &rec, u, rep, err);
+}
+
+static void expect_record(const rd_pipeline *p, const char *rec, rd_unknown_policy u, const char *msg)
+{
+    rd_err err;
+    rd_pipeline_report rep;
+    int rc = check_rec(p, rec, u, &rep, &err);
+    if (!msg) {
+        if (rc != RD_OK)
+            fail_msg("%s refused: %s", rec, err.msg);
+        return;
+    }
+    if (rc != RD_EINVAL || strcmp(err.msg, msg) != 0)
+        fail_msg("%s: got %d \"%s\", want \"%s\"", rec, rc, rc ? err.msg : "", msg);
+}
+
+static void test_check_records(void **state)
+{
+    (void)state;
+    rd_pipeline *p = load(spec);
+    expect_record(p, "{\"age\":30,\"home\":\"own\",\"income\":10}", RD_UNKNOWN_DEFAULT, NULL);
+    expect_record(p, "{\"age\":30}", RD_UNKNOWN_DEFAULT, NULL); /* no max_missing: some may miss */
+    expect_record(p, "{}", RD_UNKNOWN_DEFAULT,
+                 "none of the pipeline's 3 inputs is given (\"age\", \"home\", \"income\"): nothing to decide on");
+    expect_record(p, "{\"age\":null,\"home\":\"\"}", RD_UNKNOWN_IGNORE,
+                 "none of the pipeline's 3 inputs is given (\"age\", \"home\", \"income\"): nothing to decide on");
+    expect_record(p, "{\"Age\":30,\"home\":\"own\"}", RD_UNKNOWN_DEFAULT,
+                 "unknown input \"Age\": the pipeline's inputs are \"age\", \"home\", \"income\"");
+    expect_record(p, "{\"Age\":30,\"home\":\"own\"}", RD_UNKNOWN_IGNORE, NULL);
+    rd_pipeline_report rep;
+    rd_err err;
+    assert_int_equal(check_rec(p, "{\"Age\":30,\"home\":\"own\",\"id\":7}", RD_UNKNOWN_WARN, &rep, &err), RD_OK);
+    assert_int_equal(rep.nunrecognised, 2);
+    assert_string_equal(rep.unrecognised[0], "Age");
+    assert_string_equal(rep.unrecognised[1], "id");
+    rd_pipeline_free(p);
+
+    /* the spec's own rules */
+    p = load("{\"max_missing\":1,\"unknown_inputs\":\"warn\",\"inputs\":[{\"name\":\"a\",\"type\":\"number\","
+             "\"required\":true},{\"name\":\"b\",\"type\":\"number\"},{\"name\":\"c\",\"type\":\"number\"}],"
+             "\"features\":[{\"name\":\"a\",\"kind\":\"numeric\"},{\"name\":\"b\",\"kind\":\"numeric\"},"
+             "{\"name\":\"c\",\"kind\":\"numeric\"}]}");
+    expect_record(p, "{\"a\":1,\"b\":2,\"zz\":3}", RD_UNKNOWN_DEFAULT, NULL); /* the spec says warn */
+    expect_record(p, "{\"a\":1,\"b\":2,\"zz\":3}", RD_UNKNOWN_REJECT,
+                 "unknown input \"zz\": the pipeline's inputs are \"a\", \"b\", \"c\"");
+    expect_record(p, "{\"b\":2,\"c\":3}", RD_UNKNOWN_DEFAULT, "required input missing: \"a\"");
+    expect_record(p, "{\"a\":1}", RD_UNKNOWN_DEFAULT,
+                 "2 of 3 inputs are missing (\"b\", \"c\"); the pipeline allows at most 1");
+    assert_true(rd_pipeline_input_required(p, 0));
+    assert_false(rd_pipeline_input_required(p, 1));
+    rd_pipeline_free(p);
+    p = load("{\"max_missing\":\"34%\",\"inputs\":[{\"name\":\"a\",\"type\":\"number\"},{\"name\":\"b\",\"type\":"
+             "\"number\"},{\"name\":\"c\",\"type\":\"number\"}],\"features\":[{\"name\":\"a\",\"kind\":\"numeric\"},"
+             "{\"name\":\"b\",\"kind\":\"numeric\"},{\"name\":\"c\",\"kind\":\"numeric\"}]}");
+    expect_record(p, "{\"a\":1,\"b\":2}", RD_UNKNOWN_DEFAULT, NULL);
+    expect_record(p, "{\"a\":1}", RD_UNKNOWN_DEFAULT,
+                 "2 of 3 inputs are missing (\"b\", \"c\"); the pipeline allows at most 1");
+    rd_pipeline_free(p);
+
+    /* misspelt keys are refused; other keys are notes (the shared specs carry "model", "target") */
+    expect_spec_error("{\"max_mising\":1,\"features\":[{\"name\":\"a\",\"kind\":\"numeric\"}]}",
+                      "\"max_mising\": not a key of a pipeline spec (did you mean \"max_missing\"?)");
+    expect_spec_error("{\"Features\":[],\"features\":[{\"name\":\"a\",\"kind\":\"numeric\"}]}",
+                      "\"Features\": not a key of a pipeline spec (did you mean \"features\"?)");
+    expect_spec_error("{\"inputs\":[{\"name\":\"a\",\"type\":\"number\",\"requried\":true}],"
+                      "\"features\":[{\"name\":\"a\",\"kind\":\"numeric\"}]}",
+                      "inputs[0].requried: not a key of inputs (did you mean \"required\"?)");
+    expect_spec_error("{\"inputs\":[{\"name\":\"a\",\"type\":\"number\",\"required\":\"yes\"}],"
+                      "\"features\":[{\"name\":\"a\",\"kind\":\"numeric\"}]}",
+                      "inputs[0].required: must be true or false");
+    expect_spec_error("{\"max_missing\":\"lots\",\"features\":[{\"name\":\"a\",\"kind\":\"numeric\"}]}",
+                      "max_missing: \"lots\" is not a share such as \"40%\"");
+    expect_spec_error("{\"max_missing\":-1,\"features\":[{\"name\":\"a\",\"kind\":\"numeric\"}]}",
+                      "max_missing: must be a count of inputs (an integer >= 0) or a share (\"40%\", or 0.4)");
+    expect_spec_error("{\"unknown_inputs\":\"drop\",\"features\":[{\"name\":\"a\",\"kind\":\"numeric\"}]}",
+                      "unknown_inputs: must be \"reject\", \"warn\" or \"ignore\"");
+    rd_pipeline_free(load("{\"model\":\"m.json\",\"target\":{\"column\":\"y\"},\"features\":[{\"name\":\"a\","
+                          "\"kind\":\"numeric\"}]}"));
+}
+
 static void test_woe_bins(void **state)
 {
     (void)state;
@@ -237,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_woe_bins),
         cmocka_unit_test(test_woe_spec_errors),
         cmocka_unit_test(test_spec_from_scorecard),
+        cmocka_unit_test(test_check_records),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
