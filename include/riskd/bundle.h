@@ -44,13 +44,20 @@ RD_API const rd_pipeline *rd_bundle_pipeline(const rd_bundle *b);
 RD_API const rd_value *rd_bundle_manifest(const rd_bundle *b);
 /* Whether the score is scorecard points (higher is safer) rather than a probability. */
 RD_API bool rd_bundle_score_is_points(const rd_bundle *b);
+/* Whether the score is a probability of the positive class (output.kind "probability"),
+ * rather than points, a margin or another model output ("score" of a regression or ranking
+ * model, higher riskier): only then do scores lie in [0, 1]. */
+RD_API bool rd_bundle_score_is_probability(const rd_bundle *b);
 /* Reason codes per decision the manifest asks for. */
 RD_API size_t rd_bundle_num_reasons(const rd_bundle *b);
 
 /* One decision's outcome. */
 typedef struct rd_score {
-    double score;           /* the probability of the positive class, or the points */
-    double probability;     /* the probability of the positive class */
+    double score;           /* what the bands are over: the probability of the positive class, the
+                               points, the margin or the model's output (the manifest's output.kind) */
+    double probability;     /* the probability of the positive class; for a model that gives none
+                               (output.kind score or margin of a regression, ranking,
+                               binary:logitraw ...) the model's output */
     const char *risk_level; /* the risk band's level (borrowed from the bundle) */
     const char *decision;   /* the band's decision, or NULL when the band names none */
     rd_pipeline_report report;
@@ -113,13 +120,30 @@ typedef struct rd_bundle_build_opts {
     size_t reasons;            /* reason codes per decision (default 4) */
     const char *fallback_path; /* fallback rules to pack as fallback.json, or NULL */
     int deadline_ms;           /* serving.deadline_ms in the manifest; 0: none */
+    /* output.kind: "probability" (default; the model's objective must give one), "score"
+     * (a scorecard's points, the default for a scorecard, or the output of a regression or
+     * ranking model) or "margin" (the raw margin); NULL: the default */
+    const char *output_kind;
+    const char *test_data_path; /* a holdout CSV (needs label): metrics on it too, or NULL */
     /* progress over the data set, in bytes; may be NULL */
     void (*progress)(void *ud, uint64_t done, uint64_t total);
     void *progress_ud;
+    /* each warning, as it is found (also recorded in the manifest's checks.warnings); may be
+     * NULL. msg is borrowed for the call. */
+    void (*warn)(void *ud, const char *msg);
+    void *warn_ud;
 } rd_bundle_build_opts;
 
 /* Build the bundle into opts->out_dir (written aside, then renamed into place, then loaded
- * and verified). A row of the data set the pipeline refuses fails the build with its line. */
+ * and verified). A row of the data set the pipeline refuses fails the build with its line.
+ * Refused with RD_EINVAL and a message saying what to do (docs/mistakes.md): a pipeline input
+ * or the label that is not a column of the data (near matches, a lower-cased header, a
+ * file separated by ';' are named), a positive value the label never takes, a label with
+ * one class, an output kind the model's objective does not give (a probability from
+ * binary:logitraw, a regression, a ranking), risk bands with a gap or an overlap or cuts
+ * outside the score's range ((0, 1] for a probability, the training scores' range for the
+ * others). Warned (opts->warn and the manifest): an AUC below 0.5, an input missing in more
+ * than half the rows. */
 RD_API int rd_bundle_build(const rd_bundle_build_opts *opts, rd_err *err);
 
 #endif

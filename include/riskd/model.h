@@ -79,6 +79,12 @@ RD_API size_t rd_model_num_outputs(const rd_model *m, rd_output kind);
 /* Whether the model computes in float32 (XGBoost) rather than double (LightGBM): print its
  * outputs with %.9g of the float, the others with %.17g. */
 RD_API bool rd_model_is_float32(const rd_model *m);
+/* Whether RD_OUTPUT_PROBABILITY is a probability of the positive class: true for XGBoost's
+ * binary:logistic and reg:logistic, LightGBM's binary and cross_entropy, scorecards and
+ * logistic regressions; false for margins (binary:logitraw), classes (binary:hinge,
+ * multi:softmax), regressions, rankings and multi-class models, whose output is some other
+ * score (a bundle must then declare output.kind score or margin). */
+RD_API bool rd_model_outputs_probability(const rd_model *m);
 /* The objective as the training library names it ("binary:logistic"; LightGBM: its objective
  * line, "binary sigmoid:1", at most 47 characters, "" when the file has none). */
 RD_API const char *rd_model_objective(const rd_model *m);

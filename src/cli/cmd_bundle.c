@@ -23,12 +23,18 @@ static const char build_usage[] =
     "usage: riskd bundle build --name NAME --model FILE --data DATA.csv [--pipeline SPEC.json]\n"
     "                          [--label COL [--positive VALUE]] [--risk-bands BANDS.json]\n"
     "                          [--samples N] [--reasons K] [--out DIR] [--created-by WHO]\n"
-    "                          [--fallback RULES.json] [--deadline-ms N]\n"
+    "                          [--fallback RULES.json] [--deadline-ms N] [--test-data HOLDOUT.csv]\n"
+    "                          [--output-kind probability|score|margin]\n"
     "\n"
     "Make the bundle directory NAME (or DIR): the model, its pipeline, the training reference\n"
     "(score deciles and per-input distributions of DATA.csv) and manifest.json with the\n"
     "SHA-256 of every file, the training metrics, the risk bands and N sample rows with their\n"
     "expected outputs. The bundle is loaded and verified before the command succeeds.\n"
+    "It refuses (exit 1, saying what to do) a pipeline input or label that is not a column of\n"
+    "the data, a --positive value the label never takes, a label with one class, an output kind\n"
+    "the model's objective does not give, bands with a gap, an overlap or a cut outside the\n"
+    "score's range; it warns (stderr and the manifest's checks.warnings) of an AUC below 0.5\n"
+    "and of an input missing in more than half the rows (docs/mistakes.md).\n"
     "\n"
     "  --name NAME         {product}_{model_type}_v{major}.{minor}, e.g. credit_xgb_v1.0\n"
     "  --model FILE        XGBoost JSON, LightGBM text, a WOE scorecard or a logistic regression\n"
@@ -36,6 +42,12 @@ static const char build_usage[] =
     "  --data DATA.csv     raw applications, one per row, with a header (the training sample)\n"
     "  --label COL         the outcome column: AUC and KS are computed against it\n"
     "  --positive VALUE    the label value of the positive (bad) class (default 1)\n"
+    "  --test-data FILE    a holdout CSV (same columns): AUC, KS and positive rate on it too,\n"
+    "                      recorded as test.metrics beside training.metrics (needs --label)\n"
+    "  --output-kind KIND  what the score is: probability (default; the objective must give one:\n"
+    "                      binary:logistic, LightGBM binary), score (scorecard points, the default\n"
+    "                      for a scorecard, or a regression or ranking model's output) or margin\n"
+    "                      (the raw margin, e.g. binary:logitraw); the bands are over it\n"
     "  --risk-bands FILE   a JSON array of {level, min, max, decision} covering every score\n"
     "                      (default: the safest 50% low/approve, next 30% medium/review, riskiest\n"
     "                      20% high/reject, from the scores of DATA.csv)\n"
@@ -64,6 +76,21 @@ static void build_progress(void *ud, uint64_t done, uint64_t total)
     cli_progress_update(ud, done, total, "bytes");
 }
 
+/* Warnings, printed once the progress bar has ended its line. */
+typedef struct build_warnings {
+    char msg[16][256];
+    size_t n, dropped;
+} build_warnings;
+
+static void build_warn(void *ud, const char *msg)
+{
+    build_warnings *w = ud;
+    if (w->n < sizeof(w->msg) / sizeof(w->msg[0]))
+        snprintf(w->msg[w->n++], sizeof(w->msg[0]), "%s", msg);
+    else
+        w->dropped++;
+}
+
 static int cmd_build(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -81,6 +108,8 @@ static int cmd_build(int argc, char **argv)
         {"created-by", required_argument, NULL, 'c'},
         {"fallback", required_argument, NULL, 'f'},
         {"deadline-ms", required_argument, NULL, 'D'},
+        {"test-data", required_argument, NULL, 't'},
+        {"output-kind", required_argument, NULL, 'k'},
         {NULL, 0, NULL, 0},
     };
     rd_bundle_build_opts o = {0};
@@ -100,6 +129,15 @@ static int cmd_build(int argc, char **argv)
         case 'o': o.out_dir = optarg; break;
         case 'c': o.created_by = optarg; break;
         case 'f': o.fallback_path = optarg; break;
+        case 't': o.test_data_path = optarg; break;
+        case 'k':
+            if (strcmp(optarg, "probability") != 0 && strcmp(optarg, "score") != 0 &&
+                strcmp(optarg, "margin") != 0) {
+                cli_errorf("--output-kind: probability, score or margin, not \"%s\"", optarg);
+                return CLI_USAGE;
+            }
+            o.output_kind = optarg;
+            break;
         case 'D': {
             char *end;
             long v = strtol(optarg, &end, 10);
@@ -142,14 +180,26 @@ static int cmd_build(int argc, char **argv)
     cli_progress_init(&bar, "riskd bundle build: scoring the data");
     o.progress = build_progress;
     o.progress_ud = &bar;
+    static build_warnings warned; /* 4 KiB: off the stack */
+    warned.n = warned.dropped = 0;
+    o.warn = build_warn;
+    o.warn_ud = &warned;
     int rc = rd_bundle_build(&o, &err);
     cli_progress_end(&bar);
     rd_free(bands);
+    for (size_t i = 0; i < warned.n; i++)
+        cli_errorf("warning: %s", warned.msg[i]);
+    if (warned.dropped)
+        cli_errorf("warning: %zu more (the manifest's checks.warnings lists them all)", warned.dropped);
     if (rc != RD_OK) {
         cli_errorf("%s", err.msg);
         return cli_exit_for(rc);
     }
-    printf("%s: built and verified\n", o.out_dir);
+    if (warned.n)
+        printf("%s: built and verified, with %zu warning%s (above, and in the manifest's checks.warnings)\n",
+               o.out_dir, warned.n + warned.dropped, warned.n + warned.dropped > 1 ? "s" : "");
+    else
+        printf("%s: built and verified\n", o.out_dir);
     return CLI_OK;
 }
 
@@ -284,6 +334,11 @@ static int cmd_inspect(int argc, char **argv)
         print_value("training data", at(m, "training.data_file"));
         print_value("rows", at(m, "training.rows"));
         print_value("metrics", at(m, "training.metrics"));
+        if (at(m, "test"))
+            print_value("test metrics", at(m, "test.metrics"));
+        const rd_value *w = at(m, "checks.warnings");
+        for (uint32_t i = 0; w && w->type == RD_VARRAY && i < w->len; i++)
+            print_value(i ? "" : "warnings", &w->u.items[i]);
         print_bands(at(m, "risk_bands"));
         print_value("reason codes", at(m, "reason_codes.count"));
         const rd_fallback *fb = rd_bundle_fallback(b);

@@ -48,6 +48,117 @@ echo '[{"level":"low","min":null,"max":0.3},{"level":"high","min":0.4,"max":null
     --risk-bands "$T/gap.json" --out "$T/x" >"$T/out" 2>&1
 check "bands with a gap" 1 $? 'band "low" ends at 0.3 but the next one \("high"\) starts at 0.4' "$T/out"
 
+# Build checks (issue 11, docs/mistakes.md): each mistake refused with what to do, exit 1,
+# nothing left behind; each warning on stderr and in the manifest.
+build() { # expected exit, name, pattern, extra arguments...
+    local want=$1 name=$2 pat=$3
+    shift 3
+    rm -rf "$T/x"
+    "$BIN" bundle build --name demo_lr_v1.1 --model "$T/lr.json" --pipeline "$T/pipe.json" --out "$T/x" "$@" \
+        >"$T/out" 2>&1
+    check "$name" "$want" $? "$pat" "$T/out"
+    if [ "$want" != 0 ]; then [ ! -e "$T/x" ]; check "$name: nothing built" 0 $?; fi
+}
+build 1 "--positive absent from the label" \
+    'data.csv: no row has bad = "yes" \(--positive\); the column holds "0" \(150 rows\), "1" \(50 rows\): give --positive' \
+    --data "$T/data.csv" --label bad --positive yes
+sed 's/,[01]$/,0/' "$T/data.csv" >"$T/one.csv"
+build 1 "a label with one class" 'one.csv: the label bad has one class: every labelled row is "0" \(200 rows\), none the positive' \
+    --data "$T/one.csv" --label bad
+sed 's/,[01]$/,1/' "$T/data.csv" >"$T/allpos.csv"
+build 1 "a label with only positives" 'allpos.csv: the label bad has one class: every labelled row is "1" \(200 rows\)' \
+    --data "$T/allpos.csv" --label bad
+sed 's/,[01]$/,/' "$T/data.csv" >"$T/nolabel.csv"
+build 1 "a label empty in every row" 'nolabel.csv: the label column "bad" is empty in every row' --data "$T/nolabel.csv" --label bad
+build 1 "label column in another case" 'no label column "Bad" \(--label\): the column "bad" differs only in case' \
+    --data "$T/data.csv" --label Bad
+sed '1s/age/Age/' "$T/data.csv" >"$T/case.csv"
+build 1 "input column in another case" \
+    'case.csv: the pipeline.s input "age" is not a column \(1 of 2 inputs are not\): the column "Age" differs only in case' \
+    --data "$T/case.csv"
+tr ',' ';' <"$T/data.csv" >"$T/semi.csv"
+build 1 "semicolon-separated data" \
+    'semi.csv: the pipeline.s input "age" is not a column \(2 of 2 inputs are not\): the header is one column, "id;age;home;bad": riskd reads comma-separated CSV; this file looks separated by .;.' \
+    --data "$T/semi.csv"
+sed '1s/home/hom/' "$T/data.csv" >"$T/typo.csv"
+build 1 "input column misspelt" 'input "home" is not a column \(1 of 2 inputs are not\): did you mean the column "hom"\?' \
+    --data "$T/typo.csv"
+cut -d, -f1,2,4 "$T/data.csv" >"$T/nohome.csv"
+build 1 "input column absent" 'input "home" is not a column \(1 of 2 inputs are not\): the header has: id, age, bad' \
+    --data "$T/nohome.csv"
+echo '[{"level":"low","min":null,"max":0.5},{"level":"high","min":0.3,"max":null}]' >"$T/overlap.json"
+build 1 "bands that overlap" 'band "low" ends at 0.5 but the next one \("high"\) starts at 0.3' --data "$T/data.csv" \
+    --risk-bands "$T/overlap.json"
+echo '[{"level":"low","min":null,"max":20},{"level":"high","min":20,"max":null}]' >"$T/pct.json"
+build 1 "probability bands written as percentages" \
+    'band "high" starts at 20, but the score is a probability \(0 to 1\): no score falls in band "high"' \
+    --data "$T/data.csv" --risk-bands "$T/pct.json"
+echo '[{"level":"low","min":null,"max":0},{"level":"high","min":0,"max":null}]' >"$T/zero.json"
+build 1 "a probability band below 0" 'band "low" ends at 0, but the score is a probability' --data "$T/data.csv" \
+    --risk-bands "$T/zero.json"
+echo '[{"level":"high","min":0.4,"max":null,"decision":"reject"},{"level":"low","min":null,"max":0.4}]' >"$T/unsorted.json"
+build 0 "bands in any order that cover every score" "built and verified" --data "$T/data.csv" --risk-bands "$T/unsorted.json"
+build 0 "margin bands on the margin's scale" "built and verified" --data "$T/data.csv" --output-kind margin \
+    --risk-bands "$T/zero.json"
+grep -q '"output": {"kind": "margin"' "$T/x/manifest.json"; check "manifest: output.kind margin" 0 $?
+build 1 "probability bands on a margin" \
+    'the cut at 0.9 between "low" and "high" is outside the training scores \(margin -[0-9.]+ to [0-9.]+\): set the cuts on that scale \(were they written for a probability\?\)' \
+    --data "$T/data.csv" --output-kind margin --risk-bands <(echo '[{"level":"low","max":0.9},{"level":"high","min":0.9}]')
+build 1 "score declared for a model that gives a probability" \
+    '"score" is a scorecard.s points or the output of a model that gives no probability; objective "logistic_regression" gives one' \
+    --data "$T/data.csv" --output-kind score
+build 2 "unknown output kind" '--output-kind: probability, score or margin, not "logit"' --data "$T/data.csv" \
+    --output-kind logit
+build 0 "inverted label: built, with a warning" "built and verified, with 1 warning" --data "$T/data.csv" \
+    --label bad --positive 0
+grep -qE 'riskd: warning: .*data.csv: AUC 0.475 is below 0.5: the model ranks the positive class \(bad = "0"\) as safer than the rest; is the label inverted\?' "$T/out"
+check "inverted label: warned on stderr" 0 $?
+grep -q '"checks": {"warnings": \[$' "$T/x/manifest.json" && grep -q 'AUC 0.475 is below 0.5' "$T/x/manifest.json"
+check "inverted label: warning in the manifest" 0 $?
+"$BIN" bundle inspect "$T/x" >"$T/out" 2>&1
+check "inspect shows the warnings" 0 $? '^warnings +.*AUC 0.475 is below 0.5' "$T/out"
+awk -F, 'NR > 1 && NR % 4 != 0 { $3 = "" } 1' OFS=, "$T/data.csv" >"$T/sparse.csv"
+build 0 "mostly missing input: built, with a warning" "built and verified, with 1 warning" --data "$T/sparse.csv"
+grep -q 'riskd: warning: .*sparse.csv: input "home" is missing in 75.0% of the rows (150 of 200)' "$T/out"
+check "mostly missing input: warned on stderr" 0 $?
+grep -q 'input \\"home\\" is missing in 75.0% of the rows' "$T/x/manifest.json"
+check "mostly missing input: warning in the manifest" 0 $?
+build 0 "no warnings: an empty list" "built and verified$" --data "$T/data.csv" --label bad
+grep -q '"checks": {"warnings": \[\]}' "$T/x/manifest.json"; check "manifest: checks.warnings empty" 0 $?
+grep -q '"metrics": {"auc":0.525333,"ks":0.093333,"positive_rate":0.250000,"n":200,"sample":"train"}' "$T/x/manifest.json"
+check "manifest: training metrics say their sample and n" 0 $?
+! grep -q '"test"' "$T/x/manifest.json"; check "manifest: no test block without --test-data" 0 $?
+head -151 "$T/data.csv" >"$T/train.csv"
+{ head -1 "$T/data.csv"; tail -50 "$T/data.csv"; } >"$T/holdout.csv"
+build 0 "--test-data" "built and verified" --data "$T/train.csv" --label bad --test-data "$T/holdout.csv"
+grep -qE '"training": \{"data_file": "train.csv", .*"rows": 150, .*"n":150,"sample":"train"\}' "$T/x/manifest.json"
+check "--test-data: training metrics on the training rows" 0 $?
+grep -qE '^  "test": \{"data_file": "holdout.csv", "data_sha256": "[0-9a-f]{64}", "rows": 50, "labelled": 50, "metrics": \{"auc":0\.[0-9]+,"ks":0\.[0-9]+,"positive_rate":0.260000,"n":50,"sample":"test"\}\}' \
+    "$T/x/manifest.json"
+check "--test-data: metrics on the holdout, said so" 0 $?
+"$BIN" bundle inspect "$T/x" >"$T/out" 2>&1
+check "inspect shows the test metrics" 0 $? '^test metrics +\{"auc":0\.[0-9]+.*"n":50,"sample":"test"\}' "$T/out"
+build 1 "--test-data: the holdout is checked too" 'one.csv: the label bad has one class' --data "$T/data.csv" \
+    --label bad --test-data "$T/one.csv"
+build 1 "--test-data: its columns too" 'semi.csv: no label column "bad" \(--label\): the header is one column' --data "$T/data.csv" \
+    --label bad --test-data "$T/semi.csv"
+build 2 "--test-data needs --label" "--test-data needs --label" --data "$T/data.csv" --test-data "$T/holdout.csv"
+
+# Models riskd does not read say how to save one it does.
+printf '{L\0\0\0\0\0\0\0\007learner{' >"$T/m.ubj"
+printf '\200\004\225\020\0\0\0' >"$T/m.pkl"
+printf 'binf\0\0\0?\0\0\0\0' >"$T/m.bin"
+for m in m.ubj m.pkl m.bin; do
+    "$BIN" bundle build --name demo_lr_v1.1 --model "$T/$m" --pipeline "$T/pipe.json" --data "$T/data.csv" \
+        --out "$T/x" >"$T/out" 2>&1
+    check "model $m: say how to save JSON" 1 $? "$m: .*riskd reads XGBoost's JSON format: save the model with \`save_model\('model.json'\)\`" "$T/out"
+done
+grep -q "UBJSON" "$T/out" || grep -q "binary file" "$T/out"; check "the binary model is called so" 0 $?
+"$BIN" predict --model "$T/m.ubj" --in "$T/data.csv" --out - >"$T/out" 2>&1
+check "predict: UBJSON named" 1 $? "m.ubj: an XGBoost UBJSON model \(.ubj\), not JSON" "$T/out"
+"$BIN" predict --model "$T/m.pkl" --in "$T/data.csv" --out - >"$T/out" 2>&1
+check "predict: pickle named" 1 $? "m.pkl: a Python pickle" "$T/out"
+
 # Scoring: id column, quoting, bad rows reported by line, exit 3; --strict stops.
 printf 'id,home,age\n"a,1",own,30\nb,rent,abc\nc,boat,50\nd,own\ne,,\n' >"$T/apps.csv"
 "$BIN" score --bundle "$B" --in "$T/apps.csv" --out "$T/s.csv" --id id >"$T/out" 2>&1
@@ -119,8 +230,10 @@ corrupt "reason count" "reason_codes.count: must be an integer from 0 to 16" \
     'sed -i "s/\"count\": 2/\"count\": 17/" "$C/manifest.json"'
 corrupt "risk bands overlap" "risk_bands: band" \
     'sed -i "s/\"max\":[0-9.e-]*,\"decision\":\"approve\"/\"max\":0.99,\"decision\":\"approve\"/" "$C/manifest.json"'
-corrupt "output kind" 'output.kind "score" needs a scorecard model' \
+corrupt "output kind" 'output.kind: "score" is a scorecard.s points or the output of a model that gives no probability' \
     'sed -i "s/\"kind\": \"probability\"/\"kind\": \"score\"/" "$C/manifest.json"'
+corrupt "output kind unknown" 'output.kind: "logit" is not "probability", "score" or "margin"' \
+    'sed -i "s/\"kind\": \"probability\"/\"kind\": \"logit\"/" "$C/manifest.json"'
 
 if [ -f "$SHARED/data/credit_data.csv" ]; then
     D="$SHARED/data"
@@ -146,6 +259,63 @@ if [ -f "$SHARED/data/credit_data.csv" ]; then
     paste -d, <(cut -d, -f1,17 "$D/reference/credit_test_predictions.csv") "$T/s.csv" |
         awk -F, 'NR > 1 && ($1 != $3 || $2 != $4) { print; bad++ } END { exit bad > 0 }'
     check "XGBoost probabilities byte-identical to the reference (1114 rows)" 0 $?
+    # Objectives whose output is no probability (issue 11): refused as one, built as declared.
+    xb() { # expected exit, name, pattern, objective, extra arguments...
+        local want=$1 name=$2 pat=$3 obj=$4
+        shift 4
+        sed "s/\"name\":\"binary:logistic\"/\"name\":\"$obj\"/" "$D/models/credit_xgb.json" >"$T/obj.json"
+        rm -rf "$T/xo"
+        "$BIN" bundle build --name credit_xgb_v1.1 --model "$T/obj.json" --pipeline "$D/models/credit_xgb.features.json" \
+            --data "$D/credit_data.csv" --label Status --positive bad --out "$T/xo" "$@" >"$T/out" 2>&1
+        check "$name" "$want" $? "$pat" "$T/out"
+    }
+    for obj in binary:logitraw binary:hinge reg:squarederror rank:pairwise; do
+        xb 1 "$obj refused as a probability" \
+            "obj.json: output kind: the model's objective \"$obj\" does not output a probability: declare the output kind \"score\" or \"margin\" \(--output-kind\)" \
+            "$obj"
+        [ ! -e "$T/xo" ]; check "$obj: nothing built" 0 $?
+    done
+    xb 0 "binary:logitraw built as a margin" "built and verified" binary:logitraw --output-kind margin
+    grep -q '"output": {"kind": "margin"' "$T/xo/manifest.json"; check "logitraw: manifest says margin" 0 $?
+    grep -q '"score": {"kind":"margin"' "$T/xo/reference.json"; check "logitraw: reference says margin" 0 $?
+    xb 0 "reg:squarederror built as a score" "built and verified" reg:squarederror --output-kind score
+    grep -q '"output": {"kind": "score"' "$T/xo/manifest.json"; check "regression: manifest says score" 0 $?
+    # A hand edit that labels the margin a probability is refused when the bundle loads.
+    cp -r "$T/xo" "$T/xo2" && sed -i 's/"kind": "score"/"kind": "probability"/' "$T/xo2/manifest.json"
+    "$BIN" bundle verify "$T/xo2" >"$T/out" 2>&1
+    check "manifest calling a regression a probability" 1 $? \
+        'output.kind: the model.s objective "reg:squarederror" does not output a probability' "$T/out"
+    # A margin bundle scores the margin: equal to XGBoost's, and banded on its scale.
+    "$BIN" bundle build --name credit_xgb_v2.0 --model "$D/models/credit_xgb.json" \
+        --pipeline "$D/models/credit_xgb.features.json" --data "$D/credit_data.csv" --label Status --positive bad \
+        --output-kind margin --out "$T/xm" >"$T/out" 2>&1
+    check "binary:logistic built as a margin" 0 $? "built and verified" "$T/out"
+    "$BIN" score --bundle "$T/xm" --in "$D/reference/credit_test_predictions.csv" --out "$T/s.csv" --id row_id \
+        --reasons 0 >"$T/out" 2>&1
+    check "margin scoring" 0 $?
+    paste -d, <(cut -d, -f1,16 "$D/reference/credit_test_predictions.csv") "$T/s.csv" |
+        awk -F, 'NR > 1 && ($1 != $3 || $2 != $4) { print; bad++ } END { exit bad > 0 }'
+    check "margins byte-identical to XGBoost's (1114 rows)" 0 $?
+    grep -q ',high,credit_xgb_v2.0,' "$T/s.csv" && grep -q ',low,credit_xgb_v2.0,' "$T/s.csv"
+    check "margin bundle: bands over the margin" 0 $?
+    # Scorecard points banded as a probability are refused.
+    echo '[{"level":"high","min":null,"max":0.2},{"level":"low","min":0.2,"max":null}]' >"$T/pb.json"
+    "$BIN" bundle build --name credit_scorecard_v1.1 --model "$D/models/credit_scorecard.json" \
+        --data "$D/credit_data.csv" --label Status --positive bad --risk-bands "$T/pb.json" --out "$T/sc2" >"$T/out" 2>&1
+    check "probability bands on points" 1 $? \
+        'the cut at 0.2 between "high" and "low" is outside the training scores \(points [0-9.]+ to [0-9.]+\): set the cuts on that scale \(were they written for a probability\?\)' \
+        "$T/out"
+    # --test-data on the holdout rows (the label as credit_data.csv has it)
+    cut -d, -f2-15 "$D/reference/credit_test_predictions.csv" |
+        sed '1s/label_bad$/Status/; 2,$s/,1$/,bad/; 2,$s/,0$/,good/' >"$T/holdout.csv"
+    "$BIN" bundle build --name credit_xgb_v1.2 --model "$D/models/credit_xgb.json" \
+        --pipeline "$D/models/credit_xgb.features.json" --data "$D/credit_data.csv" --label Status --positive bad \
+        --test-data "$T/holdout.csv" --out "$T/xt" >"$T/out" 2>&1
+    check "XGBoost bundle with --test-data" 0 $? "built and verified" "$T/out"
+    grep -qE '"test": \{"data_file": "holdout.csv", .*"rows": 1114, .*"n":1114,"sample":"test"' "$T/xt/manifest.json"
+    check "--test-data: 1114 holdout rows" 0 $?
+    grep -q "\"auc\":0.846059,[^}]*\"sample\":\"test\"" "$T/xt/manifest.json"
+    check "--test-data: the holdout AUC is XGBoost's (reference/TRAINING.json auc_test 0.8460589)" 0 $?
 else
     echo "skipped: shared data not present (credit bundles)"
 fi

@@ -1,12 +1,19 @@
 /* Building a bundle: one pass over the data set through the pipeline and the model gives
  * the training reference (score deciles, per-input distributions), the metrics (AUC, KS),
  * the default risk bands and the sample rows; the files are written to a directory beside
- * the target, renamed into place, then loaded and verified like any other bundle. */
+ * the target, renamed into place, then loaded and verified like any other bundle.
+ *
+ * Nothing that would decide wrongly is built without a word: every pipeline input and the
+ * label must be columns of the data, the label must take the positive value and another,
+ * the output kind must be what the objective gives, user bands must cut inside the score's
+ * range; an AUC below 0.5 and an input missing in most rows are warned and recorded in the
+ * manifest (checks.warnings). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -82,6 +89,10 @@ typedef struct gather {
     size_t *missing; /* per input */
     rd_buf samples;  /* the first rows as JSON records, comma-separated */
     size_t nsamples;
+    levels labels; /* the label's distinct values and their counts */
+    size_t npos, nneg;
+    double auc, ks, pos_rate; /* metrics (compute_metrics) */
+    size_t labelled;
 } gather;
 
 static void gather_free(gather *g)
@@ -105,6 +116,62 @@ static void gather_free(gather *g)
     rd_free(g->lv);
     rd_free(g->missing);
     rd_buf_deinit(&g->samples);
+    for (size_t j = 0; j < g->labels.n; j++)
+        rd_free(g->labels.name[j]);
+    rd_free(g->labels.name);
+    rd_free(g->labels.count);
+}
+
+/* Levenshtein distance of two short names, capped: 3 means "3 or more". */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), row[65];
+    if (la > 64 || lb > 64)
+        return 3;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            best = up + 1 < best ? up + 1 : best;
+            best = row[j - 1] + 1 < best ? row[j - 1] + 1 : best;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb] < 3 ? row[lb] : 3;
+}
+
+/* Why column name may be absent from csv's header, and what to do, into hint: a header read
+ * as one column holding ';' or a tab (the file is not comma-separated), a column that differs
+ * only in case, a near spelling; else the header itself (shortened). */
+static void column_hint(const rd_csv *csv, const char *name, char *hint, size_t cap)
+{
+    size_t nc = rd_csv_num_columns(csv);
+    const char *c0 = nc ? rd_csv_column(csv, 0) : "";
+    if (nc == 1 && (strchr(c0, ';') || strchr(c0, '\t'))) {
+        snprintf(hint, cap,
+                 "the header is one column, \"%.60s\": riskd reads comma-separated CSV; this file "
+                 "looks separated by '%s'",
+                 c0, strchr(c0, ';') ? ";" : "\\t");
+        return;
+    }
+    for (size_t c = 0; c < nc; c++)
+        if (strcasecmp(rd_csv_column(csv, c), name) == 0) {
+            snprintf(hint, cap, "the column \"%.40s\" differs only in case (names are case-sensitive)",
+                     rd_csv_column(csv, c));
+            return;
+        }
+    for (size_t c = 0; c < nc; c++)
+        if (edit_distance(rd_csv_column(csv, c), name) <= (strlen(name) > 4 ? 2u : 1u)) {
+            snprintf(hint, cap, "did you mean the column \"%.40s\"?", rd_csv_column(csv, c));
+            return;
+        }
+    size_t at = (size_t)snprintf(hint, cap, "the header has");
+    for (size_t c = 0; c < nc && at + 1 < cap; c++)
+        at += (size_t)snprintf(hint + at, cap - at, "%s %s", c ? "," : ":", rd_csv_column(csv, c));
 }
 
 static int gather_init(gather *g, const rd_pipeline *p, const rd_csv *csv, rd_err *err)
@@ -118,9 +185,19 @@ static int gather_init(gather *g, const rd_pipeline *p, const rd_csv *csv, rd_er
     rd_buf_init(&g->samples);
     if (!g->col || !g->numeric || !g->values || !g->lv || !g->missing)
         return rd_err_set(err, RD_ENOMEM, "out of memory");
+    size_t absent = 0, first = 0;
     for (size_t i = 0; i < g->nin; i++) {
         g->col[i] = rd_csv_find(csv, rd_pipeline_input_name(p, i));
         g->numeric[i] = rd_pipeline_input_is_number(p, i);
+        if (g->col[i] < 0 && absent++ == 0)
+            first = i;
+    }
+    if (absent) { /* every row would score with the input missing: the model would decide blind */
+        char hint[200];
+        column_hint(csv, rd_pipeline_input_name(p, first), hint, sizeof(hint));
+        return rd_err_set(err, RD_EINVAL,
+                          "the pipeline's input \"%s\" is not a column (%zu of %zu inputs are not): %s",
+                          rd_pipeline_input_name(p, first), absent, g->nin, hint);
     }
     return RD_OK;
 }
@@ -159,10 +236,13 @@ static int gather_row(gather *g, const rd_bundle *b, const rd_csv *csv, char **f
     if (rc != RD_OK)
         return rc;
     double label = (double)NAN;
-    if (label_col >= 0 && f[label_col][0])
+    bool oom = false;
+    if (label_col >= 0 && f[label_col][0]) {
         label = strcmp(f[label_col], positive) == 0 ? 1.0 : 0.0;
-    bool oom =
-        dvec_push(&g->score, sc.score) | dvec_push(&g->prob, sc.probability) | dvec_push(&g->label, label);
+        *(label == 1.0 ? &g->npos : &g->nneg) += 1;
+        oom = level_add(&g->labels, f[label_col]) != 0;
+    }
+    oom |= dvec_push(&g->score, sc.score) | dvec_push(&g->prob, sc.probability) | dvec_push(&g->label, label);
     for (size_t i = 0; i < g->nin && !oom; i++) {
         const char *v = g->col[i] >= 0 ? f[g->col[i]] : "";
         if (!*v)
@@ -178,35 +258,70 @@ static int gather_row(gather *g, const rd_bundle *b, const rd_csv *csv, char **f
     return oom ? rd_err_set(err, RD_ENOMEM, "out of memory") : RD_OK;
 }
 
-static int gather_data(gather *g, const rd_bundle *b, const rd_bundle_build_opts *o, char *data_sha,
-                       rd_err *err)
+/* One pass over the CSV at path (the training data, with want_samples sample rows, or the
+ * holdout, with none). */
+static int gather_data(gather *g, const rd_bundle *b, const rd_bundle_build_opts *o, const char *path,
+                       size_t want_samples, char *data_sha, rd_err *err)
 {
-    int rc = rd_sha256_file(o->data_path, data_sha, err);
+    int rc = rd_sha256_file(path, data_sha, err);
     rd_csv *csv;
-    if (rc != RD_OK || (rc = rd_csv_open(o->data_path, &csv, err)) != RD_OK)
+    if (rc != RD_OK || (rc = rd_csv_open(path, &csv, err)) != RD_OK)
         return rc;
     int label_col = o->label ? rd_csv_find(csv, o->label) : -1;
-    if (o->label && label_col < 0)
-        rc = rd_err_set(err, RD_EINVAL, "%s: no label column \"%s\"", o->data_path, o->label);
-    if (rc == RD_OK)
-        rc = gather_init(g, b->pipeline, csv, err);
+    if (o->label && label_col < 0) {
+        char hint[200];
+        column_hint(csv, o->label, hint, sizeof(hint));
+        rc = rd_err_set(err, RD_EINVAL, "%s: no label column \"%s\" (--label): %s", path, o->label, hint);
+    }
+    if (rc == RD_OK && (rc = gather_init(g, b->pipeline, csv, err)) != RD_OK && rc != RD_ENOMEM)
+        rd_err_prefix(err, "%s", path);
     char **f;
     int got;
     while (rc == RD_OK && (got = rd_csv_next(csv, &f, err)) != 0) {
-        rc = got < 0 ? got
-                     : gather_row(g, b, csv, f, label_col, o->positive ? o->positive : "1",
-                                  o->samples ? o->samples : 20, err);
+        rc = got < 0
+                 ? got
+                 : gather_row(g, b, csv, f, label_col, o->positive ? o->positive : "1", want_samples, err);
         if (rc != RD_OK)
-            rd_err_prefix(err, "%s: line %zu", o->data_path, rd_csv_line(csv));
+            rd_err_prefix(err, "%s: line %zu", path, rd_csv_line(csv));
         if (o->progress && (g->rows % 4096 == 0 || rc != RD_OK))
             o->progress(o->progress_ud, rd_csv_offset(csv), rd_csv_size(csv));
     }
     if (o->progress)
         o->progress(o->progress_ud, rd_csv_offset(csv), rd_csv_size(csv));
     if (rc == RD_OK && g->rows == 0)
-        rc = rd_err_set(err, RD_EINVAL, "%s: no data rows", o->data_path);
+        rc = rd_err_set(err, RD_EINVAL, "%s: no data rows", path);
     rd_csv_close(csv);
     return rc;
+}
+
+/* The label must hold the positive value and another one: else the positive rate is 0 or 1,
+ * AUC and KS are null, and the bundle's metrics say nothing. */
+static int check_label(const gather *g, const rd_bundle_build_opts *o, const char *path, rd_err *err)
+{
+    const char *pos = o->positive ? o->positive : "1";
+    if (!o->label)
+        return RD_OK;
+    if (g->npos + g->nneg == 0)
+        return rd_err_set(err, RD_EINVAL, "%s: the label column \"%s\" is empty in every row", path,
+                          o->label);
+    char seen[160];
+    size_t at = 0;
+    seen[0] = '\0';
+    for (size_t j = 0; j < g->labels.n && j < 5 && at + 1 < sizeof(seen); j++)
+        at += (size_t)snprintf(seen + at, sizeof(seen) - at, "%s\"%.24s\" (%zu rows)", j ? ", " : "",
+                               g->labels.name[j], g->labels.count[j]);
+    if (g->npos == 0 && g->labels.n > 1)
+        return rd_err_set(
+            err, RD_EINVAL,
+            "%s: no row has %s = \"%s\" (--positive); the column holds %s%s: give --positive the "
+            "value of the positive (bad) class",
+            path, o->label, pos, seen, g->labels.n > 5 ? ", ..." : "");
+    if (g->npos == 0 || g->nneg == 0)
+        return rd_err_set(err, RD_EINVAL,
+                          "%s: the label %s has one class: every labelled row is %s%s; AUC and KS need both "
+                          "the positive (\"%s\") and another value",
+                          path, o->label, seen, g->npos == 0 ? ", none the positive" : "", pos);
+    return RD_OK;
 }
 
 /* ---------------------------------------------------------------- statistics */
@@ -263,8 +378,9 @@ static int write_bins(rd_buf *out, const double *v, size_t n)
     return rc | rd_buf_putc(out, ']');
 }
 
-/* AUC (the Mann-Whitney statistic, ties counted half) and KS of the probabilities against
- * the labels; NaN when the labels hold one class only. */
+/* AUC (the Mann-Whitney statistic, ties counted half) and KS of the probabilities (the
+ * model's output, higher riskier, whatever the output kind: both are rank statistics)
+ * against the labels; NaN when the labels hold one class only. */
 static void metrics(const gather *g, double *auc, double *ks, double *pos_rate, size_t *labelled)
 {
     size_t n = 0, npos = 0;
@@ -304,13 +420,19 @@ static void metrics(const gather *g, double *auc, double *ks, double *pos_rate, 
     rd_free(pl);
 }
 
+/* The manifest's output.kind of b. */
+static const char *output_kind(const rd_bundle *b)
+{
+    return b->probability ? "probability" : b->margin ? "margin" : "score";
+}
+
 static int write_reference(rd_buf *out, gather *g, const rd_bundle *b)
 {
     double *s = g->score.v;
     size_t n = sort_present(s, g->rows);
     int rc = rd_buf_printf(
         out, "{\n  \"format\": 1,\n  \"rows\": %zu,\n  \"score\": {\"kind\":\"%s\",\"deciles\":[", g->rows,
-        b->points ? "score" : "probability");
+        output_kind(b));
     for (int d = 1; d <= 9; d++)
         rc |= rd_buf_printf(out, "%s%.17g", d > 1 ? "," : "", quantile(s, n, d / 10.0));
     rc |= rd_buf_puts(out, "],") | write_bins(out, s, n) | rd_buf_puts(out, "},\n  \"inputs\": {");
@@ -436,9 +558,45 @@ static int put_metric(rd_buf *out, const char *key, double v)
     return isnan(v) ? rd_buf_printf(out, "\"%s\":null", key) : rd_buf_printf(out, "\"%s\":%.6f", key, v);
 }
 
+/* {"auc":..,"ks":..,"positive_rate":..,"n":labelled,"sample":"train"|"test"}: the keys older
+ * readers know first, then the rows they were computed on and which sample that was. */
+static int put_metrics(rd_buf *out, const gather *g, const char *sample)
+{
+    return rd_buf_puts(out, "{") | put_metric(out, "auc", g->auc) | rd_buf_putc(out, ',') |
+           put_metric(out, "ks", g->ks) | rd_buf_putc(out, ',') |
+           put_metric(out, "positive_rate", g->pos_rate) |
+           rd_buf_printf(out, ",\"n\":%zu,\"sample\":\"%s\"}", g->labelled, sample);
+}
+
+/* What the checks add to the manifest: the holdout's block ("test") when there is one, and
+ * the warnings ("checks"). */
+typedef struct checks {
+    const char *test_path;
+    gather test;
+    char test_sha[RD_SHA256_HEX];
+    rd_buf warnings; /* JSON strings, comma-separated */
+    size_t nwarnings;
+} checks;
+
+static int write_checks(rd_buf *out, const checks *k)
+{
+    int rc = 0;
+    if (k->test_path) {
+        const char *base = strrchr(k->test_path, '/') ? strrchr(k->test_path, '/') + 1 : k->test_path;
+        rc |= rd_buf_puts(out, "  \"test\": {\"data_file\": ") |
+              rd_json_write_string(out, base, strlen(base)) |
+              rd_buf_printf(out, ", \"data_sha256\": \"%s\", \"rows\": %zu, \"labelled\": %zu, \"metrics\": ",
+                            k->test_sha, k->test.rows, k->test.labelled) |
+              put_metrics(out, &k->test, "test") | rd_buf_puts(out, "},\n");
+    }
+    return rc | rd_buf_puts(out, "  \"checks\": {\"warnings\": [") |
+           rd_buf_append(out, k->warnings.data ? k->warnings.data : "", k->warnings.len) |
+           rd_buf_puts(out, "]},\n");
+}
+
 static int write_manifest(rd_buf *out, rd_bundle *b, const rd_bundle_build_opts *o, const gather *g,
-                          const char *bands, const char *data_sha, const char *model_file, const char *files,
-                          rd_err *err)
+                          const checks *k, const char *bands, const char *data_sha, const char *model_file,
+                          const char *files, rd_err *err)
 {
     char product[128] = "", type[64] = "", when[32];
     unsigned major = 0, minor = 0;
@@ -449,9 +607,6 @@ static int write_manifest(rd_buf *out, rd_bundle *b, const rd_bundle_build_opts 
     const char *user = getenv("USER"), *by = o->created_by ? o->created_by : user ? user : "unknown";
     const char *base = strrchr(o->data_path, '/') ? strrchr(o->data_path, '/') + 1 : o->data_path;
     const char *fmt = model_format(b->model, &model_file);
-    double auc, ks, pos_rate;
-    size_t labelled;
-    metrics(g, &auc, &ks, &pos_rate, &labelled);
     int rc = rd_buf_printf(out,
                            "{\n  \"format\": 1,\n  \"name\": \"%s\",\n  \"product\": \"%s\",\n"
                            "  \"model_type\": \"%s\",\n  \"version\": {\"major\": %u, \"minor\": %u},\n"
@@ -468,18 +623,16 @@ static int write_manifest(rd_buf *out, rd_bundle *b, const rd_bundle_build_opts 
         rd_buf_puts(out, "  \"training\": {\"data_file\": ") | rd_json_write_string(out, base, strlen(base)) |
         rd_buf_printf(out,
                       ", \"data_sha256\": \"%s\", \"rows\": %zu, \"labelled\": %zu, \"label\": ", data_sha,
-                      g->rows, labelled);
+                      g->rows, g->labelled);
     rc |= o->label ? rd_json_write_string(out, o->label, strlen(o->label)) : rd_buf_puts(out, "null");
     const char *pos = o->positive ? o->positive : "1";
     rc |= rd_buf_puts(out, ", \"positive\": ") | rd_json_write_string(out, pos, strlen(pos)) |
-          rd_buf_puts(out, ", \"metrics\": {") | put_metric(out, "auc", auc) | rd_buf_putc(out, ',') |
-          put_metric(out, "ks", ks) | rd_buf_putc(out, ',') | put_metric(out, "positive_rate", pos_rate) |
-          rd_buf_printf(out, "}},\n  \"files\": %s,\n  \"features\": ", files) |
+          rd_buf_puts(out, ", \"metrics\": ") | put_metrics(out, g, "train") | rd_buf_puts(out, "},\n") |
+          write_checks(out, k) | rd_buf_printf(out, "  \"files\": %s,\n  \"features\": ", files) |
           str_list(out, rd_pipeline_num_features(b->pipeline), rd_pipeline_feature_name, b->pipeline) |
           rd_buf_puts(out, ",\n  \"inputs\": ") |
           str_list(out, rd_pipeline_num_inputs(b->pipeline), rd_pipeline_input_name, b->pipeline) |
-          rd_buf_printf(out, ",\n  \"output\": {\"kind\": \"%s\", \"positive_class\": ",
-                        b->points ? "score" : "probability") |
+          rd_buf_printf(out, ",\n  \"output\": {\"kind\": \"%s\", \"positive_class\": ", output_kind(b)) |
           rd_json_write_string(out, pos, strlen(pos)) |
           rd_buf_printf(out, "},\n  \"risk_bands\": %s,\n", bands) |
           rd_buf_printf(out,
@@ -533,9 +686,13 @@ static int load_inputs(rd_bundle *b, parts *p, const rd_bundle_build_opts *o, rd
             return rd_err_set(err, RD_EINVAL,
                               "feature %zu: the pipeline makes \"%s\", the model reads \"%s\"", j, pn, mn);
     }
-    if (rd_model_num_outputs(b->model, RD_OUTPUT_PROBABILITY) != 1)
-        return rd_err_set(err, RD_EINVAL, "the model has %zu outputs; a bundle needs a binary model",
-                          rd_model_num_outputs(b->model, RD_OUTPUT_PROBABILITY));
+    const char *kind = o->output_kind                                      ? o->output_kind
+                       : rd_model_get_kind(b->model) == RD_MODEL_SCORECARD ? "score"
+                                                                           : "probability";
+    if ((rc = rd__bundle_set_output(b, kind, "output kind", err)) != RD_OK) {
+        rd_err_prefix(err, "%s", o->model_path);
+        return rc;
+    }
     if (o->fallback_path) { /* refused here, not at the first load of the bundle */
         rd_fallback *fb;
         rc = rd_file_read(o->fallback_path, RD_FALLBACK_MAX_BYTES, &p->fb_text, &p->fb_len, err);
@@ -548,7 +705,6 @@ static int load_inputs(rd_bundle *b, parts *p, const rd_bundle_build_opts *o, rd
     }
     if (o->deadline_ms < 0 || o->deadline_ms > 600000)
         return rd_err_set(err, RD_EINVAL, "deadline: 1 to 600000 ms");
-    b->points = rd_model_get_kind(b->model) == RD_MODEL_SCORECARD;
     b->nreasons = o->reasons ? o->reasons : 4;
     if (b->nreasons > RD_BUNDLE_MAX_REASONS)
         return rd_err_set(err, RD_EINVAL, "reason codes: at most %d", RD_BUNDLE_MAX_REASONS);
@@ -568,8 +724,8 @@ static int parse_bands(rd_bundle *b, parts *p, const rd_bundle_build_opts *o, co
     return rc;
 }
 
-static int write_all(rd_bundle *b, parts *p, const rd_bundle_build_opts *o, gather *g, const char *data_sha,
-                     const char *tmp, rd_err *err)
+static int write_all(rd_bundle *b, parts *p, const rd_bundle_build_opts *o, gather *g, const checks *k,
+                     const char *data_sha, const char *tmp, rd_err *err)
 {
     const char *model_file;
     model_format(b->model, &model_file);
@@ -591,10 +747,116 @@ static int write_all(rd_bundle *b, parts *p, const rd_bundle_build_opts *o, gath
          rd_buf_putc(&p->files, '}')) != 0)
         rc = rd_err_set(err, RD_ENOMEM, "out of memory");
     if (rc == RD_OK)
-        rc = write_manifest(&p->manifest, b, o, g, rd_buf_cstr(&p->bands), data_sha, model_file,
+        rc = write_manifest(&p->manifest, b, o, g, k, rd_buf_cstr(&p->bands), data_sha, model_file,
                             rd_buf_cstr(&p->files), err);
     if (rc == RD_OK)
         rc = write_file(tmp, "manifest.json", p->manifest.data, p->manifest.len, NULL, err);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- checks */
+
+static void compute_metrics(gather *g) { metrics(g, &g->auc, &g->ks, &g->pos_rate, &g->labelled); }
+
+/* Record a warning in the manifest and tell the caller. */
+static int warn(checks *k, const rd_bundle_build_opts *o, const char *msg)
+{
+    if (o->warn)
+        o->warn(o->warn_ud, msg);
+    int rc = (k->nwarnings++ ? rd_buf_puts(&k->warnings, ",\n    ") : rd_buf_puts(&k->warnings, "\n    ")) |
+             rd_json_write_string(&k->warnings, msg, strlen(msg));
+    return rc;
+}
+
+/* The file name of a path: what the manifest records (never the builder's directories). */
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+static int warn_auc(checks *k, const rd_bundle_build_opts *o, const gather *g, const char *path)
+{
+    char msg[256];
+    if (!(g->auc < 0.5))
+        return 0;
+    snprintf(msg, sizeof(msg),
+             "%s: AUC %.3f is below 0.5: the model ranks the positive class (%s = \"%s\") as safer than the "
+             "rest; is the label inverted? check --positive and the label column",
+             base_name(path), g->auc, o->label, o->positive ? o->positive : "1");
+    return warn(k, o, msg);
+}
+
+/* Warnings on the training data (an AUC below 0.5, an input missing in more than half the
+ * rows) and the holdout's AUC. */
+static int warn_all(checks *k, const rd_bundle_build_opts *o, const rd_bundle *b, const gather *g)
+{
+    int rc = warn_auc(k, o, g, o->data_path) | (k->test_path ? warn_auc(k, o, &k->test, k->test_path) : 0);
+    for (size_t i = 0; i < g->nin; i++)
+        if (g->missing[i] * 2 > g->rows) {
+            char msg[256];
+            snprintf(msg, sizeof(msg),
+                     "%s: input \"%s\" is missing in %.1f%% of the rows (%zu of %zu): the model sees its "
+                     "default for most applications",
+                     base_name(o->data_path), rd_pipeline_input_name(b->pipeline, i),
+                     100.0 * (double)g->missing[i] / (double)g->rows, g->missing[i], g->rows);
+            rc |= warn(k, o, msg);
+        }
+    return rc;
+}
+
+/* Bands given by the user must cut inside the score's range, or a band no score reaches is
+ * there and the others hold everyone: (0, 1] for a probability (cuts written as percentages),
+ * the training scores' range for points, margins and other scores (bands written for a
+ * probability). Gaps, overlaps and open ends were refused by rd__bands_parse. */
+static int check_band_range(const rd_bundle *b, const gather *g, rd_err *err)
+{
+    double lo = 0, hi = 1;
+    if (!b->probability) {
+        lo = (double)INFINITY;
+        hi = -(double)INFINITY;
+        for (size_t i = 0; i < g->rows; i++) {
+            lo = fmin(lo, g->score.v[i]);
+            hi = fmax(hi, g->score.v[i]);
+        }
+    }
+    for (size_t i = 0; i + 1 < b->nbands; i++) {
+        double cut = b->bands[i].max;
+        if (cut > lo && cut <= hi)
+            continue;
+        if (b->probability)
+            return rd_err_set(err, RD_EINVAL,
+                              "risk bands: band \"%s\" %s at %g, but the score is a probability (0 to 1): no "
+                              "score falls in band \"%s\"; write the cuts as probabilities (0.2, not 20)",
+                              b->bands[cut <= lo ? i : i + 1].level, cut <= lo ? "ends" : "starts", cut,
+                              b->bands[cut <= lo ? i : i + 1].level);
+        return rd_err_set(err, RD_EINVAL,
+                          "risk bands: the cut at %g between \"%s\" and \"%s\" is outside the training "
+                          "scores (%s %g to %g): set the cuts on that scale%s",
+                          cut, b->bands[i].level, b->bands[i + 1].level,
+                          b->points ? "points" : output_kind(b), lo, hi,
+                          cut >= 0 && cut <= 1 ? " (were they written for a probability?)" : "");
+    }
+    return RD_OK;
+}
+
+/* Every check after the pass over the training data: its label, the holdout (a pass of its
+ * own, with the same checks), the warnings, the bands' range. */
+static int run_checks(rd_bundle *b, const rd_bundle_build_opts *o, gather *g, checks *k, rd_err *err)
+{
+    int rc = check_label(g, o, o->data_path, err);
+    compute_metrics(g);
+    if (rc == RD_OK && o->test_data_path && !o->label)
+        rc = rd_err_set(err, RD_EUSAGE, "--test-data needs --label: the holdout's metrics are against it");
+    if (rc == RD_OK && o->test_data_path) {
+        k->test_path = o->test_data_path;
+        rc = gather_data(&k->test, b, o, o->test_data_path, 0, k->test_sha, err);
+        if (rc == RD_OK)
+            rc = check_label(&k->test, o, o->test_data_path, err);
+        compute_metrics(&k->test);
+    }
+    if (rc == RD_OK && warn_all(k, o, b, g) != 0)
+        rc = rd_err_set(err, RD_ENOMEM, "out of memory");
     return rc;
 }
 
@@ -634,26 +896,34 @@ int rd_bundle_build(const rd_bundle_build_opts *o, rd_err *err)
     rd_buf_init(&p.manifest);
     rd_buf_init(&p.files);
     gather g = {0};
+    checks k = {0};
+    rd_buf_init(&k.warnings);
     rc = load_inputs(&b, &p, o, err);
     /* Scoring needs bands; the data pass runs with one provisional band covering all. */
     rd__band all = {(double)NAN, (double)NAN, "all", NULL};
     b.bands = &all;
     b.nbands = 1;
     if (rc == RD_OK)
-        rc = gather_data(&g, &b, o, data_sha, err);
+        rc = gather_data(&g, &b, o, o->data_path, o->samples ? o->samples : 20, data_sha, err);
+    if (rc == RD_OK)
+        rc = run_checks(&b, o, &g, &k, err);
     if (rc == RD_OK)
         rc = parse_bands(&b, &p, o, &g, err);
+    if (rc == RD_OK && o->risk_bands)
+        rc = check_band_range(&b, &g, err);
     snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", o->out_dir, (long)getpid());
     if (rc == RD_OK && mkdir(tmp, 0755) != 0)
         rc = rd_err_set(err, RD_EIO, "%s: %s", tmp, strerror(errno));
     else if (rc == RD_OK) {
-        rc = write_all(&b, &p, o, &g, data_sha, tmp, err);
+        rc = write_all(&b, &p, o, &g, &k, data_sha, tmp, err);
         if (rc == RD_OK && rename(tmp, o->out_dir) != 0)
             rc = rd_err_set(err, RD_EIO, "%s: %s", o->out_dir, strerror(errno));
         if (rc != RD_OK)
             remove_dir(tmp);
     }
     gather_free(&g);
+    gather_free(&k.test);
+    rd_buf_deinit(&k.warnings);
     rd_model_free(b.model);
     rd_pipeline_free(b.pipeline);
     rd_arena_deinit(&b.arena);

@@ -262,19 +262,46 @@ static int check_features(const rd_bundle *b, const rd_value *feats, rd_err *err
     return RD_OK;
 }
 
+int rd__bundle_set_output(rd_bundle *b, const char *kind, const char *where, rd_err *err)
+{
+    const char *obj = rd_model_objective(b->model);
+    bool scorecard = rd_model_num_outputs(b->model, RD_OUTPUT_SCORE) == 1;
+    if (rd_model_num_outputs(b->model, RD_OUTPUT_PROBABILITY) != 1 ||
+        rd_model_num_outputs(b->model, RD_OUTPUT_RAW) != 1)
+        return rd_err_set(err, RD_EINVAL,
+                          "the model (objective \"%s\") has %zu output groups; a bundle needs one (a binary, "
+                          "regression or ranking model)",
+                          obj, rd_model_num_outputs(b->model, RD_OUTPUT_RAW));
+    b->probability = strcmp(kind, "probability") == 0;
+    b->margin = strcmp(kind, "margin") == 0;
+    b->points = strcmp(kind, "score") == 0 && scorecard;
+    if (!b->probability && !b->margin && strcmp(kind, "score") != 0)
+        return rd_err_set(err, RD_EINVAL, "%s: \"%s\" is not \"probability\", \"score\" or \"margin\"", where,
+                          kind);
+    if (b->probability && !rd_model_outputs_probability(b->model))
+        return rd_err_set(
+            err, RD_EINVAL,
+            "%s: the model's objective \"%s\" does not output a probability: declare the output "
+            "kind \"score\" or \"margin\" (--output-kind), or train with binary:logistic",
+            where, obj);
+    if (!b->probability && !b->margin && !scorecard && rd_model_outputs_probability(b->model))
+        return rd_err_set(err, RD_EINVAL,
+                          "%s: \"score\" is a scorecard's points or the output of a model that gives no "
+                          "probability; objective \"%s\" gives one: declare \"probability\" or \"margin\"",
+                          where, obj);
+    return RD_OK;
+}
+
 static int check_output(rd_bundle *b, const rd_value *m, rd_err *err)
 {
     const char *kind = get_str(get(m, "output"), "kind");
-    if (!kind || (strcmp(kind, "probability") != 0 && strcmp(kind, "score") != 0))
-        return rd_err_set(err, RD_EINVAL, "manifest.json: output.kind: must be \"probability\" or \"score\"");
-    b->points = kind[0] == 's';
-    if (b->points && rd_model_num_outputs(b->model, RD_OUTPUT_SCORE) != 1)
-        return rd_err_set(err, RD_EINVAL, "manifest.json: output.kind \"score\" needs a scorecard model");
-    if (rd_model_num_outputs(b->model, RD_OUTPUT_PROBABILITY) != 1)
+    if (!kind)
         return rd_err_set(err, RD_EINVAL,
-                          "the model has %zu outputs; a bundle needs a binary model (one probability)",
-                          rd_model_num_outputs(b->model, RD_OUTPUT_PROBABILITY));
-    int rc = rd__bands_parse(b, get(m, "risk_bands"), "manifest.json: risk_bands", err);
+                          "manifest.json: output.kind: must be \"probability\", \"score\" or \"margin\"");
+    int rc = rd__bundle_set_output(b, kind, "manifest.json: output.kind", err);
+    if (rc != RD_OK)
+        return rc;
+    rc = rd__bands_parse(b, get(m, "risk_bands"), "manifest.json: risk_bands", err);
     if (rc != RD_OK)
         return rc;
     const rd_value *rcodes = get(m, "reason_codes"), *count = get(rcodes, "count");
@@ -439,6 +466,7 @@ const rd_model *rd_bundle_model(const rd_bundle *b) { return b->model; }
 const rd_pipeline *rd_bundle_pipeline(const rd_bundle *b) { return b->pipeline; }
 const rd_value *rd_bundle_manifest(const rd_bundle *b) { return &b->manifest; }
 bool rd_bundle_score_is_points(const rd_bundle *b) { return b->points; }
+bool rd_bundle_score_is_probability(const rd_bundle *b) { return b->probability; }
 size_t rd_bundle_num_reasons(const rd_bundle *b) { return b->nreasons; }
 const rd_fallback *rd_bundle_fallback(const rd_bundle *b) { return b->fallback; }
 int rd_bundle_deadline_ms(const rd_bundle *b) { return b->deadline_ms; }
@@ -517,6 +545,8 @@ int rd_bundle_score_prepared(const rd_bundle *b, const double *x, size_t k, int6
     out->score = out->probability;
     if (b->points)
         rd_model_predict(b->model, x, RD_OUTPUT_SCORE, &out->score);
+    else if (b->margin)
+        rd_model_predict(b->model, x, RD_OUTPUT_RAW, &out->score);
     /* Inputs at the edge of the doubles (no bounds in the spec) can overflow a linear
      * model's sum: an answer that is not a number is refused, never returned. */
     if (!isfinite(out->score) || !isfinite(out->probability))

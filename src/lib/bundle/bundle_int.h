@@ -18,7 +18,9 @@ struct rd_bundle {
     const char *name;
     rd_model *model;
     rd_pipeline *pipeline;
-    bool points; /* output kind "score": scorecard points */
+    bool points;      /* output kind "score" of a scorecard: its points (higher is safer) */
+    bool margin;      /* output kind "margin": the model's raw margin (higher is riskier) */
+    bool probability; /* output kind "probability": the score is a probability, in [0, 1] */
     rd__band *bands;
     size_t nbands;
     size_t nreasons;
@@ -29,6 +31,13 @@ struct rd_bundle {
     const char *pipeline_sha;   /* the pipeline file's SHA-256 (hex) */
     char digest[65];            /* the manifest file's SHA-256 (hex): the bundle's identity */
 };
+
+/* Set b's output kind from its name ("probability", "score" or "margin") and check that
+ * b->model gives it: a probability needs an objective whose output is one
+ * (rd_model_outputs_probability), "score" is a scorecard's points or the output of a model
+ * that gives no probability (regression, ranking, binary:logitraw, binary:hinge), a margin
+ * needs one output group. where prefixes the messages. */
+int rd__bundle_set_output(rd_bundle *b, const char *kind, const char *where, rd_err *err);
 
 /* Parse and check a risk band list (a JSON array) into b->bands: contiguous, covering every
  * score from -inf to +inf. where prefixes the messages. */

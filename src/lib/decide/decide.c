@@ -203,7 +203,7 @@ static int check_faults(rd_decider *d, rd_err *err)
             j++;
         if (j == d->n)
             return rd_err_set(err, RD_EINVAL, "fault: \"%s\" is not a loaded bundle", f->bundle);
-        if (f->has_score && !rd_bundle_score_is_points(d->slots[j]->bundle) &&
+        if (f->has_score && rd_bundle_score_is_probability(d->slots[j]->bundle) &&
             !(f->score >= 0 && f->score <= 1))
             return rd_err_set(err, RD_EINVAL, "fault: %s: score=%g is not a probability (0 to 1)", f->bundle,
                               f->score);
@@ -314,7 +314,7 @@ int rd__run_model(const rd_decider *d, const rd_slot *s, const double *x, size_t
     int rc = rd_bundle_score_prepared(s->bundle, x, k, deadline, out, err);
     if (rc == RD_OK && f && f->has_score) {
         out->score = f->score;
-        if (!rd_bundle_score_is_points(s->bundle))
+        if (rd_bundle_score_is_probability(s->bundle))
             out->probability = f->score;
         rd_bundle_band(s->bundle, out->score, &out->risk_level, &out->decision);
     }

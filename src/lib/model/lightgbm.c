@@ -1059,6 +1059,7 @@ int rd__lightgbm_load(const char *text, size_t len, rd_model **out, rd_err *err)
                    : g->transform == LT_SOFTMAX ? RD__T_SOFTMAX
                    : g->transform == LT_EXP     ? RD__T_EXP
                                                 : RD__T_IDENTITY;
+    m->probability = m->nout == 1 && (g->transform == LT_SIGMOID || g->transform == LT_XENT);
     rd__shap_prepare(m);
     *out = m;
     return RD_OK;

@@ -138,6 +138,7 @@ static int load_scorecard(rd_model *m, const rd_value *root, rd_err *err)
     }
     m->kind = RD_MODEL_SCORECARD;
     m->transform = RD__T_SIGMOID;
+    m->probability = true;
     snprintf(m->objective, sizeof(m->objective), "woe_logistic_scorecard");
     return rc;
 }
@@ -171,6 +172,7 @@ static int load_logistic(rd_model *m, const rd_value *root, rd_err *err)
         rc = rd_err_set(err, RD_EINVAL, "intercept: missing or not a finite number");
     m->kind = RD_MODEL_LOGISTIC;
     m->transform = RD__T_SIGMOID;
+    m->probability = true;
     snprintf(m->objective, sizeof(m->objective), "logistic_regression");
     return rc;
 }

@@ -41,8 +41,34 @@ int rd_model_load_json(const char *json, size_t len, rd_model **out, rd_err *err
     return rc;
 }
 
+#define SAVE_JSON "riskd reads XGBoost's JSON format: save the model with `save_model('model.json')`"
+
+/* The formats a model is often saved in that riskd does not read, told by their first bytes,
+ * so the message says what to do rather than where the JSON parser stopped: UBJSON (XGBoost's
+ * default since 2.1, `.ubj`: '{' then a type marker where JSON has a quote), a pickle or
+ * joblib file (0x80, protocol 2 to 5), XGBoost's old binary format (`.model`, `.bin`: bytes
+ * no text holds), a text dump (dump_model: "booster[0]:"). NULL when none of them. */
+static const char *foreign_format(const char *text, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)text;
+    if (len >= 2 && u[0] == '{' && strchr("iUIlL$#", u[1]) && u[1])
+        return "an XGBoost UBJSON model (.ubj), not JSON: " SAVE_JSON;
+    if (len >= 2 && u[0] == 0x80 && u[1] >= 2 && u[1] <= 5)
+        return "a Python pickle (pickle.dump or joblib), not a model file: " SAVE_JSON;
+    if (len >= 8 && memcmp(text, "booster[", 8) == 0)
+        return "an XGBoost text dump (dump_model), which cannot be scored: " SAVE_JSON;
+    for (size_t i = 0; i < len && i < 4096; i++)
+        if (u[i] < 0x09 || (u[i] > 0x0d && u[i] < 0x20))
+            return "a binary file (XGBoost's old binary format, .model or .bin?), not text: " SAVE_JSON
+                   " (LightGBM: save_model('model.txt'))";
+    return NULL;
+}
+
 int rd_model_load_buffer(const char *text, size_t len, rd_model **out, rd_err *err)
 {
+    const char *foreign = foreign_format(text, len);
+    if (foreign)
+        return rd_err_set(err, RD_EINVAL, "%s", foreign);
     size_t i = 0;
     while (i < len && (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t'))
         i++;
@@ -51,9 +77,9 @@ int rd_model_load_buffer(const char *text, size_t len, rd_model **out, rd_err *e
     if (len - i >= 4 && memcmp(text + i, "tree", 4) == 0 &&
         (len - i == 4 || text[i + 4] == '\n' || text[i + 4] == '\r')) /* LightGBM's first line */
         return rd__lightgbm_load(text, len, out, err);
-    return rd_err_set(
-        err, RD_EINVAL,
-        "not a model this version of riskd reads (XGBoost JSON, LightGBM text, scorecard JSON)");
+    return rd_err_set(err, RD_EINVAL,
+                      "not a model this version of riskd reads (XGBoost JSON, LightGBM text, scorecard "
+                      "JSON); XGBoost: save the model with `save_model('model.json')`");
 }
 
 int rd_model_load_file(const char *path, rd_model **out, rd_err *err)
@@ -107,6 +133,7 @@ size_t rd_model_num_outputs(const rd_model *m, rd_output kind)
 }
 bool rd_model_is_float32(const rd_model *m) { return m->float32; }
 const char *rd_model_objective(const rd_model *m) { return m->objective; }
+bool rd_model_outputs_probability(const rd_model *m) { return m->probability; }
 
 void rd_model_predict(const rd_model *m, const double *x, rd_output kind, double *out)
 {

@@ -56,6 +56,7 @@ struct rd_model {
     rd_model_kind kind;
     bool float32;
     char objective[48];
+    bool probability; /* RD_OUTPUT_PROBABILITY is a probability (rd_model_outputs_probability) */
     rd__transform transform;
     size_t nfeat;
     char **feature_names; /* NULL or nfeat strings */

@@ -397,6 +397,7 @@ static int load_objective(struct loader *L, const rd_value *learner, const rd_va
         nclass != floor(nclass) || ntarget != floor(ntarget))
         return bad(L, "num_class and num_target must be counts up to 4096");
     m->nout = nclass > 1 ? (size_t)nclass : ntarget > 1 ? (size_t)ntarget : 1;
+    m->probability = m->transform == RD__T_SIGMOID && m->nout == 1;
     if ((m->transform == RD__T_SOFTMAX || m->transform == RD__T_ARGMAX) && m->nout < 2)
         return bad(L, "a multi-class objective needs num_class >= 2");
     m->base_margin = rd_calloc(m->nout, sizeof(float));

@@ -132,11 +132,279 @@ static void test_build_and_score(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* ---------------------------------------------------------------- build checks (issue 11) */
+
+static char cdir[64];
+static char msgs[8][256];
+static size_t nmsgs;
+
+static void on_warn(void *ud, const char *msg)
+{
+    (void)ud;
+    if (nmsgs < 8)
+        snprintf(msgs[nmsgs++], sizeof(msgs[0]), "%s", msg);
+}
+
+static void cwrite(const char *name, const char *text)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/%s", cdir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static char *cpath(const char *name)
+{
+    static char paths[8][128];
+    static int next;
+    char *p = paths[next++ % 8];
+    snprintf(p, 128, "%s/%s", cdir, name);
+    return p;
+}
+
+/* A logistic regression on age and home, as in test_build_and_score; data d.csv: 8 rows,
+ * riskier when young (AUC 1 with y as the label). */
+static rd_bundle_build_opts base_opts(void)
+{
+    static int n;
+    static char out[8][128];
+    char *o = out[n++ % 8];
+    snprintf(o, 128, "%s/out%d", cdir, n);
+    nmsgs = 0;
+    return (rd_bundle_build_opts){.name = "t_lr_v1.0", .model_path = cpath("m.json"),
+                                  .pipeline_path = cpath("p.json"), .data_path = cpath("d.csv"),
+                                  .label = "y", .out_dir = o, .warn = on_warn};
+}
+
+static void expect_refused(const rd_bundle_build_opts *o, const char *part)
+{
+    rd_err err;
+    int rc = rd_bundle_build(o, &err);
+    if (rc != RD_EINVAL || !strstr(err.msg, part))
+        fail_msg("want RD_EINVAL with \"%s\", got %d: %s", part, rc, err.msg);
+    assert_int_equal(access(o->out_dir, F_OK), -1); /* nothing built */
+}
+
+static rd_bundle *expect_built(const rd_bundle_build_opts *o)
+{
+    rd_err err;
+    rd_bundle *b;
+    if (rd_bundle_build(o, &err) != RD_OK)
+        fail_msg("build: %s", err.msg);
+    if (rd_bundle_load(o->out_dir, &b, &err) != RD_OK)
+        fail_msg("load: %s", err.msg);
+    return b;
+}
+
+static void setup_checks(void)
+{
+    snprintf(cdir, sizeof(cdir), "/tmp/riskd-checks-XXXXXX");
+    assert_non_null(mkdtemp(cdir));
+    cwrite("m.json", "{\"type\":\"logistic_regression\",\"features\":[\"age\",\"home=own\"],"
+                     "\"coef\":[-0.1,-1],\"intercept\":2,\"means\":[40,0.5]}");
+    cwrite("p.json", "{\"inputs\":[{\"name\":\"age\",\"type\":\"number\"},{\"name\":\"home\",\"type\":\"category\"}],"
+                     "\"features\":[{\"name\":\"age\",\"kind\":\"numeric\",\"source\":\"age\"},"
+                     "{\"name\":\"home=own\",\"source\":\"home\",\"kind\":\"one_hot\",\"level\":\"own\"}]}");
+    cwrite("d.csv", "age,home,y\n20,rent,1\n25,own,1\n30,rent,1\n35,own,0\n40,rent,0\n50,own,0\n60,rent,0\n"
+                    "70,own,0\n");
+}
+
+static void teardown_checks(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", cdir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_build_refuses_label_mistakes(void **state)
+{
+    (void)state;
+    setup_checks();
+    rd_bundle_build_opts o = base_opts();
+    o.positive = "bad";
+    expect_refused(&o, "no row has y = \"bad\" (--positive); the column holds \"1\" (3 rows), \"0\" (5 rows)");
+    cwrite("one.csv", "age,home,y\n20,rent,0\n30,own,0\n");
+    o = base_opts();
+    o.data_path = cpath("one.csv");
+    expect_refused(&o, "the label y has one class: every labelled row is \"0\" (2 rows), none the positive");
+    cwrite("allpos.csv", "age,home,y\n20,rent,1\n30,own,1\n");
+    o.data_path = cpath("allpos.csv");
+    expect_refused(&o, "the label y has one class: every labelled row is \"1\" (2 rows); AUC and KS need");
+    o = base_opts();
+    o.label = "Y";
+    expect_refused(&o, "no label column \"Y\" (--label): the column \"y\" differs only in case");
+    teardown_checks();
+}
+
+static void test_build_refuses_absent_inputs(void **state)
+{
+    (void)state;
+    setup_checks();
+    cwrite("lower.csv", "AGE,HOME,y\n20,rent,1\n30,own,0\n");
+    rd_bundle_build_opts o = base_opts();
+    o.data_path = cpath("lower.csv");
+    expect_refused(&o, "the pipeline's input \"age\" is not a column (2 of 2 inputs are not): the column \"AGE\" "
+                       "differs only in case");
+    cwrite("semi.csv", "age;home;y\n20;rent;1\n30;own;0\n");
+    o = base_opts();
+    o.data_path = cpath("semi.csv");
+    o.label = NULL;
+    expect_refused(&o, "the header is one column, \"age;home;y\": riskd reads comma-separated CSV; this file "
+                       "looks separated by ';'");
+    cwrite("nohome.csv", "age,y\n20,1\n30,0\n");
+    o.data_path = cpath("nohome.csv");
+    expect_refused(&o, "input \"home\" is not a column (1 of 2 inputs are not): the header has: age, y");
+    teardown_checks();
+}
+
+/* binary:logitraw gives a margin: refused as a probability; built as a margin, its score is the
+ * margin and the bands are over it. */
+static void test_build_output_kinds(void **state)
+{
+    (void)state;
+    setup_checks();
+    const char *xgb =
+        "{\"learner\":{\"attributes\":{},\"feature_names\":[\"age\",\"home=own\"],\"feature_types\":[],"
+        "\"learner_model_param\":{\"base_score\":\"0\",\"num_class\":\"0\",\"num_feature\":\"2\","
+        "\"num_target\":\"1\"},\"objective\":{\"name\":\"binary:logitraw\"},\"gradient_booster\":{\"name\":"
+        "\"gbtree\",\"model\":{\"gbtree_model_param\":{\"num_parallel_tree\":\"1\",\"num_trees\":\"1\"},"
+        "\"tree_info\":[0],\"trees\":[{\"base_weights\":[0,2,-2],\"categories\":[],\"categories_nodes\":[],"
+        "\"categories_segments\":[],\"categories_sizes\":[],\"default_left\":[1,0,0],\"id\":0,"
+        "\"left_children\":[1,-1,-1],\"loss_changes\":[1,0,0],\"parents\":[2147483647,0,0],"
+        "\"right_children\":[2,-1,-1],\"split_conditions\":[33,2,-2],\"split_indices\":[0,0,0],"
+        "\"split_type\":[0,0,0],\"sum_hessian\":[8,3,5],\"tree_param\":{\"num_deleted\":\"0\","
+        "\"num_feature\":\"2\",\"num_nodes\":\"3\",\"size_leaf_vector\":\"0\"}}]}}},\"version\":[1,7,4]}";
+    cwrite("x.json", xgb);
+    rd_bundle_build_opts o = base_opts();
+    o.model_path = cpath("x.json");
+    expect_refused(&o, "x.json: output kind: the model's objective \"binary:logitraw\" does not output a "
+                       "probability: declare the output kind \"score\" or \"margin\" (--output-kind)");
+    o.output_kind = "margin";
+    o.risk_bands = "[{\"level\":\"low\",\"max\":2.5},{\"level\":\"high\",\"min\":2.5}]";
+    expect_refused(&o, "the cut at 2.5 between \"low\" and \"high\" is outside the training scores (margin -2 to 2)");
+    o = base_opts();
+    o.model_path = cpath("x.json");
+    o.output_kind = "margin";
+    o.risk_bands = "[{\"level\":\"low\",\"max\":0},{\"level\":\"high\",\"min\":0,\"decision\":\"reject\"}]";
+    rd_bundle *b = expect_built(&o);
+    assert_false(rd_bundle_score_is_probability(b));
+    assert_false(rd_bundle_score_is_points(b));
+    const rd_value *kind = rd_value_get(rd_value_get(rd_bundle_manifest(b), "output", 6), "kind", 4);
+    assert_string_equal(kind->u.s, "margin");
+    rd_arena a;
+    rd_arena_init(&a, 0);
+    rd_value rec;
+    rd_err err;
+    assert_int_equal(rd_json_parse("{\"age\":20}", 10, NULL, &a, &rec, &err), RD_OK);
+    rd_score sc;
+    assert_int_equal(rd_bundle_score(b, &rec, 0, &sc, &err), RD_OK);
+    assert_true(sc.score == 2.0); /* the margin, not a sigmoid of it */
+    assert_string_equal(sc.risk_level, "high");
+    rd_arena_deinit(&a);
+    rd_bundle_free(b);
+    /* a multi-class model: one output group is needed, whatever the kind */
+    char multi[8192];
+    const char *tree = strstr(xgb, "{\"base_weights\""), *tree_end = strstr(tree, "}}]") + 2;
+    snprintf(multi, sizeof(multi),
+             "{\"learner\":{\"attributes\":{},\"feature_names\":[\"age\",\"home=own\"],\"feature_types\":[],"
+             "\"learner_model_param\":{\"base_score\":\"0.5\",\"num_class\":\"2\",\"num_feature\":\"2\","
+             "\"num_target\":\"1\"},\"objective\":{\"name\":\"multi:softmax\"},\"gradient_booster\":{\"name\":"
+             "\"gbtree\",\"model\":{\"gbtree_model_param\":{\"num_parallel_tree\":\"1\",\"num_trees\":\"2\"},"
+             "\"tree_info\":[0,1],\"trees\":[%.*s,%.*s]}}},\"version\":[1,7,4]}",
+             (int)(tree_end - tree), tree, (int)(tree_end - tree), tree);
+    cwrite("multi.json", multi);
+    for (int k = 0; k < 3; k++) {
+        o = base_opts();
+        o.model_path = cpath("multi.json");
+        o.output_kind = k == 0 ? NULL : k == 1 ? "score" : "margin";
+        expect_refused(&o, "the model (objective \"multi:softmax\") has 2 output groups; a bundle needs one");
+    }
+    /* "score" is for points and outputs that are no probability: a logistic regression gives one */
+    o = base_opts();
+    o.output_kind = "score";
+    expect_refused(&o, "objective \"logistic_regression\" gives one: declare \"probability\" or \"margin\"");
+    o.output_kind = "logit";
+    expect_refused(&o, "\"logit\" is not \"probability\", \"score\" or \"margin\"");
+    /* probability bands written as percentages */
+    o = base_opts();
+    o.risk_bands = "[{\"level\":\"low\",\"max\":20},{\"level\":\"high\",\"min\":20}]";
+    expect_refused(&o, "band \"high\" starts at 20, but the score is a probability (0 to 1)");
+    teardown_checks();
+}
+
+static const char *manifest_warning(const rd_bundle *b, uint32_t i)
+{
+    const rd_value *w = rd_value_get(rd_value_get(rd_bundle_manifest(b), "checks", 6), "warnings", 8);
+    assert_non_null(w);
+    return i < w->len ? w->u.items[i].u.s : NULL;
+}
+
+static void test_build_warnings_and_test_data(void **state)
+{
+    (void)state;
+    setup_checks();
+    rd_bundle_build_opts o = base_opts();
+    o.positive = "0"; /* the label inverted: AUC 0 */
+    rd_bundle *b = expect_built(&o);
+    assert_int_equal(nmsgs, 1);
+    assert_non_null(strstr(msgs[0], "d.csv: AUC 0.000 is below 0.5: the model ranks the positive class (y = \"0\") "
+                                    "as safer than the rest; is the label inverted?"));
+    assert_string_equal(manifest_warning(b, 0), msgs[0]);
+    assert_null(manifest_warning(b, 1));
+    rd_bundle_free(b);
+    cwrite("sparse.csv", "age,home,y\n20,,1\n25,,1\n30,rent,1\n35,,0\n40,own,0\n");
+    o = base_opts();
+    o.data_path = cpath("sparse.csv");
+    b = expect_built(&o);
+    assert_int_equal(nmsgs, 1);
+    assert_non_null(strstr(msgs[0], "sparse.csv: input \"home\" is missing in 60.0% of the rows (3 of 5)"));
+    assert_string_equal(manifest_warning(b, 0), msgs[0]);
+    rd_bundle_free(b);
+    /* a clean build: no warnings, an empty list; the holdout's metrics beside the training's */
+    cwrite("t.csv", "age,home,y\n22,rent,0\n28,own,1\n65,own,0\n");
+    o = base_opts();
+    o.test_data_path = cpath("t.csv");
+    b = expect_built(&o);
+    assert_int_equal(nmsgs, 0);
+    assert_null(manifest_warning(b, 0));
+    const rd_value *m = rd_bundle_manifest(b),
+                   *tm = rd_value_get(rd_value_get(m, "training", 8), "metrics", 7),
+                   *hm = rd_value_get(rd_value_get(m, "test", 4), "metrics", 7);
+    assert_non_null(tm);
+    assert_non_null(hm);
+    assert_true(rd_value_get(tm, "auc", 3)->u.n == 1.0);
+    assert_true(rd_value_get(tm, "n", 1)->u.n == 8);
+    assert_string_equal(rd_value_get(tm, "sample", 6)->u.s, "train");
+    assert_true(rd_value_get(hm, "auc", 3)->u.n == 0.5); /* 28 (bad) ranks between 22 and 65 */
+    assert_true(rd_value_get(hm, "n", 1)->u.n == 3);
+    assert_string_equal(rd_value_get(hm, "sample", 6)->u.s, "test");
+    assert_true(rd_value_get(rd_value_get(m, "test", 4), "rows", 4)->u.n == 3);
+    rd_bundle_free(b);
+    /* the holdout is checked like the training data */
+    o = base_opts();
+    o.test_data_path = cpath("one.csv");
+    cwrite("one.csv", "age,home,y\n20,rent,0\n30,own,0\n");
+    expect_refused(&o, "one.csv: the label y has one class");
+    o = base_opts();
+    o.label = NULL;
+    o.test_data_path = cpath("t.csv");
+    rd_err err;
+    assert_int_equal(rd_bundle_build(&o, &err), RD_EUSAGE);
+    assert_non_null(strstr(err.msg, "--test-data needs --label"));
+    teardown_checks();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_build_and_score),
+        cmocka_unit_test(test_build_refuses_label_mistakes),
+        cmocka_unit_test(test_build_refuses_absent_inputs),
+        cmocka_unit_test(test_build_output_kinds),
+        cmocka_unit_test(test_build_warnings_and_test_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

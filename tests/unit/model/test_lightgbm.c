@@ -727,12 +727,45 @@ static void test_treeshap_counts(void **state)
     rd_model_free(m);
 }
 
+/* Which objectives give a probability: a bundle may declare output.kind "probability" only
+ * for those (issue 11). */
+static void test_outputs_probability(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *objective;
+        bool probability;
+    } cases[] = {
+        {"binary sigmoid:1", true},  {"cross_entropy", true},      {"xentropy", true},
+        {"regression", false},       {"regression_l1", false},     {"lambdarank", false},
+        {"rank_xendcg", false},      {"cross_entropy_lambda", false}, {"poisson", false},
+        {"huber", false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        rd_model *m = load(build1(cases[i].objective, 3, STUMP("2", "0", "2", "-1", "1")));
+        if (rd_model_outputs_probability(m) != cases[i].probability)
+            fail_msg("%s: outputs_probability is %d", cases[i].objective, rd_model_outputs_probability(m));
+        rd_model_free(m);
+    }
+    rd_model *m = load(build1(NULL, 3, STUMP("2", "0", "2", "-1", "1")));
+    assert_false(rd_model_outputs_probability(m)); /* no objective line: the raw sum */
+    rd_model_free(m);
+    const char *trees[] = {STUMP("2", "0", "2", "-1", "1"), STUMP("2", "0", "2", "1", "-1")};
+    m = load(build("multiclass num_class:2", 2, 3, NULL, trees, 2));
+    assert_false(rd_model_outputs_probability(m));
+    rd_model_free(m);
+    m = load(build("multiclassova num_class:2 sigmoid:1", 2, 3, NULL, trees, 2));
+    assert_false(rd_model_outputs_probability(m));
+    rd_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_treeshap_counts),
         cmocka_unit_test(test_zero_missing_default_right),
         cmocka_unit_test(test_zero_missing_default_left),
+        cmocka_unit_test(test_outputs_probability),
         cmocka_unit_test(test_nan_missing),
         cmocka_unit_test(test_no_missing_type),
         cmocka_unit_test(test_categorical),

@@ -193,6 +193,71 @@ static void test_load_file_errors(void **state)
     assert_non_null(strstr(err.msg, "/nonexistent/model.json"));
 }
 
+/* Which objectives give a probability: a bundle may declare output.kind "probability" only
+ * for those (issue 11). */
+static void test_outputs_probability(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *objective;
+        bool probability;
+    } cases[] = {
+        {"binary:logistic", true},  {"reg:logistic", true},      {"binary:logitraw", false},
+        {"binary:hinge", false},    {"reg:squarederror", false}, {"reg:absoluteerror", false},
+        {"count:poisson", false},   {"rank:pairwise", false},    {"rank:ndcg", false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        rd_model *m = load(model_json(cases[i].objective, "5E-1", "0", TREE("1", "0", "0.5", "0"), "0"));
+        if (rd_model_outputs_probability(m) != cases[i].probability)
+            fail_msg("%s: outputs_probability is %d", cases[i].objective, rd_model_outputs_probability(m));
+        rd_model_free(m);
+    }
+    char trees[4096];
+    snprintf(trees, sizeof(trees), "%s,%s", TREE("1", "0", "0.5", "0"), TREE("0", "1", "0.5", "0"));
+    rd_model *m = load(model_json("multi:softprob", "5E-1", "2", trees, "0,1"));
+    assert_false(rd_model_outputs_probability(m));
+    rd_model_free(m);
+    m = load(model_json("multi:softmax", "5E-1", "2", trees, "0,1"));
+    assert_false(rd_model_outputs_probability(m));
+    rd_model_free(m);
+}
+
+static void expect_foreign(const char *text, size_t len, const char *what)
+{
+    rd_model *m = NULL;
+    rd_err err;
+    assert_int_equal(rd_model_load_buffer(text, len, &m, &err), RD_EINVAL);
+    assert_null(m);
+    if (!strstr(err.msg, what) || !strstr(err.msg, "save the model with `save_model('model.json')`"))
+        fail_msg("%s: %s", what, err.msg);
+}
+
+/* Formats XGBoost models are often saved in, which riskd does not read: the message says
+ * how to save one it does (issue 11, item 5). */
+static void test_foreign_formats(void **state)
+{
+    (void)state;
+    static const char ubj[] = "{L\0\0\0\0\0\0\0\007learner{", ubj_i[] = "{i\007learner{",
+                      pickle[] = "\x80\x04\x95\x10\0\0\0", pickle2[] = "\x80\x02}q\0",
+                      old_binary[] = "binf\0\0\0?\0\0\0\0", dump[] = "booster[0]:\n0:[f0<0.5] yes=1,no=2\n";
+    expect_foreign(ubj, sizeof(ubj) - 1, "an XGBoost UBJSON model (.ubj)");
+    expect_foreign(ubj_i, sizeof(ubj_i) - 1, "an XGBoost UBJSON model (.ubj)");
+    expect_foreign(pickle, sizeof(pickle) - 1, "a Python pickle");
+    expect_foreign(pickle2, sizeof(pickle2) - 1, "a Python pickle");
+    expect_foreign(old_binary, sizeof(old_binary) - 1, "a binary file (XGBoost's old binary format");
+    expect_foreign(dump, sizeof(dump) - 1, "an XGBoost text dump (dump_model)");
+    expect_foreign("hello", 5, "not a model this version of riskd reads");
+    /* JSON with white space first, and a UTF-8 feature name, are still JSON */
+    const char *json = model_json("binary:logistic", "5E-1", "0", TREE("1", "0", "0.5", "0"), "0");
+    char spaced[sizeof(buf) + 2];
+    snprintf(spaced, sizeof(spaced), "\n %s", json);
+    rd_model *m = NULL;
+    rd_err err;
+    if (rd_model_load_buffer(spaced, strlen(spaced), &m, &err) != RD_OK)
+        fail_msg("%s", err.msg);
+    rd_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -202,6 +267,8 @@ int main(void)
         cmocka_unit_test(test_categorical_split),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_load_file_errors),
+        cmocka_unit_test(test_outputs_probability),
+        cmocka_unit_test(test_foreign_formats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
