@@ -42,7 +42,10 @@ const char srv_usage[] =
     "  --log-level LEVEL        debug, info, warn or error (default info)\n"
     "  --fixed-time UNIX        evaluate $flagd.timestamp at this time (replays, tests)\n"
     "  --lenient                accept flag sets the way flagd does (default: refuse what\n"
-    "                           the flagd schema forbids)\n"
+    "                           the flagd schema forbids)\n"    "  --require-signed-bundles serve only bundles whose signature.ed25519 one of the keys in\n"
+    "                           bundle_pubkey made (riskd bundle sign); others are refused\n"
+    "  --bundle-pubkey FILE     the trusted Ed25519 public keys, base64, one a line (riskd bundle\n"
+    "                           keygen); needs require_signed_bundles\n"
     "\n"
     "the decision path:\n"
     "  --shadow-flag KEY        object flag {\"bundles\": [...]} naming the bundles that score each\n"
@@ -123,6 +126,8 @@ static const struct key keys[] = {
     {"log_level", K_LEVEL, offsetof(srv_config, log_level), 0, 0, 0},
     {"fixed_time", K_TIME, offsetof(srv_config, fixed_time), 0, 0, 4102444800LL},
     {"lenient", K_BOOL, offsetof(srv_config, lenient), 0, 0, 0},
+    {"require_signed_bundles", K_BOOL, offsetof(srv_config, require_signed_bundles), 0, 0, 0},
+    {"bundle_pubkey", S(bundle_pubkey)},
     {"shadow_flag", S(shadow_flag)},
     {"shadow_threads", I(shadow_threads, 1, 64)},
     {"shadow_queue", Z(shadow_queue, 1, 10000000)},
@@ -401,6 +406,20 @@ static int validate(srv_config *c, rd_err *err)
         return rd_err_set(err, RD_EINVAL, "log_on_full must be reject or drop, not \"%s\"", c->log_on_full);
     if (!c->node[0])
         return rd_err_set(err, RD_EINVAL, "node must not be empty");
+    if (c->require_signed_bundles && (!c->bundles[0] || !c->bundle_pubkey[0]))
+        return rd_err_set(err, RD_EINVAL, "require_signed_bundles needs bundles and bundle_pubkey (the trusted keys)");
+    if (c->bundle_pubkey[0] && !c->require_signed_bundles) /* keys that check nothing: a mistake */
+        return rd_err_set(err, RD_EINVAL,
+                          "bundle_pubkey %s is given but require_signed_bundles is off: signatures would not "
+                          "be checked",
+                          c->bundle_pubkey);
+    if (c->require_signed_bundles) {
+        rd_bundle_key trusted[SRV_MAX_KEYS];
+        size_t n;
+        int rc = rd_bundle_keys_read(c->bundle_pubkey, trusted, SRV_MAX_KEYS, &n, err);
+        if (rc)
+            return rc;
+    }
     return RD_OK;
 }
 

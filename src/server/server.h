@@ -25,6 +25,7 @@
 /* ------------------------------------------------------------------ config */
 
 #define SRV_PATH_MAX 1024
+#define SRV_MAX_KEYS 64 /* trusted bundle keys in bundle_pubkey */
 
 typedef enum srv_log_level { SRV_DEBUG = 0, SRV_INFO, SRV_WARN, SRV_ERROR } srv_log_level;
 
@@ -48,6 +49,8 @@ typedef struct srv_config {
     srv_log_level log_level;
     int64_t fixed_time;        /* $flagd.timestamp for every evaluation; 0 = now */
     bool lenient;              /* accept what flagd accepts (see rd_flagset_opts) */
+    bool require_signed_bundles;     /* refuse a bundle whose signature no trusted key made */
+    char bundle_pubkey[SRV_PATH_MAX]; /* the trusted public keys (base64, one a line) */
     char source[SRV_PATH_MAX]; /* the config file read, "" for none */
     /* the decision path (include/riskd/decide.h) */
     char shadow_flag[256];       /* object flag {"bundles": [...]}; "" = no shadow */
