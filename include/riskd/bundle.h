@@ -130,7 +130,7 @@ RD_API int rd_bundle_seal(const char *dir, char hex[RD_SHA256_HEX], rd_err *err)
 /* Ed25519 keys: the public key, or the secret key's 32-byte seed. Key files hold the base64
  * of the 32 bytes on one line; a public key file may list several (one a line, '#' starts a
  * comment), any of which is trusted. */
-#define RD_BUNDLE_KEY_BYTES 32
+#define RD_BUNDLE_KEY_BYTES      32
 #define RD_BUNDLE_SIGNATURE_FILE "signature.ed25519"
 typedef struct rd_bundle_key {
     uint8_t bytes[RD_BUNDLE_KEY_BYTES];
@@ -157,7 +157,8 @@ RD_API bool rd_bundle_signed(const rd_bundle *b);
 /* Check the bundle's signature (read when it was loaded) against its digest: RD_OK when one
  * of keys[0..nkeys) made it; RD_EINVAL when it is missing, malformed or made by another key
  * (or for another digest), the message saying which. Thread-safe. */
-RD_API int rd_bundle_verify_signature(const rd_bundle *b, const rd_bundle_key *keys, size_t nkeys, rd_err *err);
+RD_API int rd_bundle_verify_signature(const rd_bundle *b, const rd_bundle_key *keys, size_t nkeys,
+                                      rd_err *err);
 
 /* Building a bundle from a model, a pipeline spec and a data set. */
 typedef struct rd_bundle_build_opts {

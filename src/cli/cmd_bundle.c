@@ -448,7 +448,8 @@ static int cmd_inspect(int argc, char **argv)
         print_value("name", at(m, "name"));
         printf("%-14s %s\n", "digest", rd_bundle_digest(b));
         printf("%-14s %s\n", "signature",
-               rd_bundle_signed(b) ? RD_BUNDLE_SIGNATURE_FILE " (riskd bundle verify --pubkey checks it)" : "none");
+               rd_bundle_signed(b) ? RD_BUNDLE_SIGNATURE_FILE " (riskd bundle verify --pubkey checks it)"
+                                   : "none");
         print_value("created", at(m, "created_at"));
         print_value("created by", at(m, "created_by"));
         print_value("model", at(m, "model.format"));

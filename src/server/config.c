@@ -42,7 +42,8 @@ const char srv_usage[] =
     "  --log-level LEVEL        debug, info, warn or error (default info)\n"
     "  --fixed-time UNIX        evaluate $flagd.timestamp at this time (replays, tests)\n"
     "  --lenient                accept flag sets the way flagd does (default: refuse what\n"
-    "                           the flagd schema forbids)\n"    "  --require-signed-bundles serve only bundles whose signature.ed25519 one of the keys in\n"
+    "                           the flagd schema forbids)\n"
+    "  --require-signed-bundles serve only bundles whose signature.ed25519 one of the keys in\n"
     "                           bundle_pubkey made (riskd bundle sign); others are refused\n"
     "  --bundle-pubkey FILE     the trusted Ed25519 public keys, base64, one a line (riskd bundle\n"
     "                           keygen); needs require_signed_bundles\n"
@@ -407,7 +408,8 @@ static int validate(srv_config *c, rd_err *err)
     if (!c->node[0])
         return rd_err_set(err, RD_EINVAL, "node must not be empty");
     if (c->require_signed_bundles && (!c->bundles[0] || !c->bundle_pubkey[0]))
-        return rd_err_set(err, RD_EINVAL, "require_signed_bundles needs bundles and bundle_pubkey (the trusted keys)");
+        return rd_err_set(err, RD_EINVAL,
+                          "require_signed_bundles needs bundles and bundle_pubkey (the trusted keys)");
     if (c->bundle_pubkey[0] && !c->require_signed_bundles) /* keys that check nothing: a mistake */
         return rd_err_set(err, RD_EINVAL,
                           "bundle_pubkey %s is given but require_signed_bundles is off: signatures would not "

@@ -25,9 +25,6 @@ static void put_bundles(rd_buf *b, const rd_decider *d)
         const rd_bundle *bd = rd_slot_bundle(s);
         rd_buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
         put_str(b, rd_slot_name(s));
-        rd_buf_puts(b, ",\"digest\":");
-        put_str(b, rd_bundle_digest(bd));
-        rd_buf_printf(b, ",\"signed\":%s", rd_bundle_signed(bd) ? "true" : "false");
         rd_buf_printf(b, ",\"breaker\":\"%s\",\"fallback_rules\":%s,\"deadline_ms\":",
                       rd_breaker_state_name(rd_breaker_get_state(rd_slot_breaker(s))),
                       rd_bundle_fallback(bd)   ? "\"bundle\""
@@ -46,6 +43,9 @@ static void put_bundles(rd_buf *b, const rd_decider *d)
                 fault = desc;
             }
         put_str(b, fault);
+        rd_buf_puts(b, ",\"digest\":");
+        put_str(b, rd_bundle_digest(bd));
+        rd_buf_printf(b, ",\"signed\":%s", rd_bundle_signed(bd) ? "true" : "false");
         rd_buf_putc(b, '}');
     }
     rd_buf_putc(b, ']');

@@ -47,11 +47,11 @@ typedef struct srv_config {
     int drain_timeout_ms;        /* SIGTERM: longest wait for in-flight requests */
     int connection_timeout_s;    /* an idle keep-alive connection is closed after this */
     srv_log_level log_level;
-    int64_t fixed_time;        /* $flagd.timestamp for every evaluation; 0 = now */
-    bool lenient;              /* accept what flagd accepts (see rd_flagset_opts) */
-    bool require_signed_bundles;     /* refuse a bundle whose signature no trusted key made */
+    int64_t fixed_time;               /* $flagd.timestamp for every evaluation; 0 = now */
+    bool lenient;                     /* accept what flagd accepts (see rd_flagset_opts) */
+    bool require_signed_bundles;      /* refuse a bundle whose signature no trusted key made */
     char bundle_pubkey[SRV_PATH_MAX]; /* the trusted public keys (base64, one a line) */
-    char source[SRV_PATH_MAX]; /* the config file read, "" for none */
+    char source[SRV_PATH_MAX];        /* the config file read, "" for none */
     /* the decision path (include/riskd/decide.h) */
     char shadow_flag[256];       /* object flag {"bundles": [...]}; "" = no shadow */
     int shadow_threads;          /* shadow worker threads */

@@ -208,7 +208,8 @@ static rd_slot *load_slot(const srv_config *cfg, rd_store *store, const char *di
     if (!rc && strcmp(rd_bundle_name(b), name) != 0)
         rc = rd_err_set(e, RD_EINVAL, "%s: the directory's name differs from the bundle's name \"%s\"", dir,
                         rd_bundle_name(b));
-    if (!rc && cfg->require_signed_bundles) { /* read at each load: a bundle loaded after a key rotation needs no restart */
+    if (!rc && cfg->require_signed_bundles) { /* read at each load: a bundle loaded after a key rotation needs
+                                                 no restart */
         rd_bundle_key keys[SRV_MAX_KEYS];
         size_t nkeys;
         rc = rd_bundle_keys_read(cfg->bundle_pubkey, keys, SRV_MAX_KEYS, &nkeys, e);

@@ -30,7 +30,8 @@ int rd_bundle_name_parse(const char *name, char *product, size_t product_cap, ch
         return rd_err_set(err, RD_EINVAL, "bundle name \"%s\": must end in _v{major}.{minor}", name);
     /* Plain integers: one version, one spelling (v01.0 and v1.00 would name v1.0 again). */
     const char *dot = strchr(v + 2, '.');
-    if ((v[2] == '0' && isdigit((unsigned char)v[3])) || (dot && dot[1] == '0' && isdigit((unsigned char)dot[2])))
+    if ((v[2] == '0' && isdigit((unsigned char)v[3])) ||
+        (dot && dot[1] == '0' && isdigit((unsigned char)dot[2])))
         return rd_err_set(err, RD_EINVAL,
                           "bundle name \"%s\": versions are plain integers, without leading zeros (v1.0, "
                           "not v01.0 or v1.00)",

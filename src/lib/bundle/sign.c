@@ -28,8 +28,8 @@
 #include "bundle_int.h"
 #include "riskd/json.h"
 
-#define MAX_MANIFEST_BYTES (16u << 20)
-#define MAX_KEY_FILE_BYTES (64u << 10)
+#define MAX_MANIFEST_BYTES  (16u << 20)
+#define MAX_KEY_FILE_BYTES  (64u << 10)
 #define MAX_SIGNATURE_BYTES 1024u
 
 static const char hexdigits[] = "0123456789abcdef";
@@ -150,12 +150,14 @@ int rd_bundle_manifest_set_digest(const char *text, size_t len, const char *hex,
     size_t vs = 0, ve = 0;
     if (find_digest(text, len, &vs, &ve)) {
         if (ve == vs)
-            return rd_err_set(err, RD_EINVAL, "manifest.json: digest: not a string (remove it and seal again)");
+            return rd_err_set(err, RD_EINVAL,
+                              "manifest.json: digest: not a string (remove it and seal again)");
         rc = rd_buf_append(out, text, vs) | rd_buf_printf(out, "\"%s\"", hex) |
              rd_buf_append(out, text + ve, len - ve);
     } else if (has) {
-        return rd_err_set(err, RD_EINVAL,
-                          "manifest.json: its digest member is written with escapes (remove it and seal again)");
+        return rd_err_set(
+            err, RD_EINVAL,
+            "manifest.json: its digest member is written with escapes (remove it and seal again)");
     } else {
         /* Added last, after the last member: the text ends in '}' and blanks. */
         size_t close = len;
@@ -227,11 +229,13 @@ int rd_bundle_seal(const char *dir, char hex[RD_SHA256_HEX], rd_err *err)
 
 /* ---------------------------------------------------------------- keys */
 
-/* The base64 of n bytes, NUL-terminated, into out (BASE64_ENCODE_RAW_LENGTH(n) + 1 bytes). */
-static void encode64(const uint8_t *data, size_t n, char *out)
+/* The base64 of n bytes and a newline, NUL-terminated, into out
+ * (BASE64_ENCODE_RAW_LENGTH(n) + 2 bytes). */
+static void encode64_line(const uint8_t *data, size_t n, char *out)
 {
     base64_encode_raw(out, n, data);
-    out[BASE64_ENCODE_RAW_LENGTH(n)] = '\0';
+    out[BASE64_ENCODE_RAW_LENGTH(n)] = '\n';
+    out[BASE64_ENCODE_RAW_LENGTH(n) + 1] = '\0';
 }
 
 /* Decode the base64 text t[0..n) into exactly want bytes; false for anything else. */
@@ -269,8 +273,7 @@ int rd_bundle_keygen(rd_bundle_key *pub, rd_bundle_key *secret, rd_err *err)
 int rd_bundle_key_write(const char *path, const rd_bundle_key *key, bool secret, rd_err *err)
 {
     char text[BASE64_ENCODE_RAW_LENGTH(RD_BUNDLE_KEY_BYTES) + 2];
-    encode64(key->bytes, RD_BUNDLE_KEY_BYTES, text);
-    strcat(text, "\n");
+    encode64_line(key->bytes, RD_BUNDLE_KEY_BYTES, text);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, secret ? 0600 : 0644);
     if (fd < 0)
         return rd_err_set(err, errno == EEXIST ? RD_EINVAL : RD_EIO, "%s: %s", path,
@@ -354,8 +357,8 @@ int rd_bundle_verify_signature(const rd_bundle *b, const rd_bundle_key *keys, si
 {
     if (!b->signature)
         return rd_err_set(err, RD_EINVAL,
-                          "%s/%s: missing: the bundle is not signed (riskd bundle sign DIR --key KEY)", b->name,
-                          RD_BUNDLE_SIGNATURE_FILE);
+                          "%s/%s: missing: the bundle is not signed (riskd bundle sign DIR --key KEY)",
+                          b->name, RD_BUNDLE_SIGNATURE_FILE);
     size_t n = b->signature_len;
     while (n && isspace((unsigned char)b->signature[n - 1]))
         n--;
@@ -385,8 +388,7 @@ int rd_bundle_sign(const char *dir, const rd_bundle_key *secret, char hex[RD_SHA
         char text[BASE64_ENCODE_RAW_LENGTH(ED25519_SIGNATURE_SIZE) + 2];
         ed25519_sha512_public_key(pub.bytes, secret->bytes);
         ed25519_sha512_sign(pub.bytes, secret->bytes, 64, (const uint8_t *)b->digest, sig);
-        encode64(sig, sizeof sig, text);
-        strcat(text, "\n");
+        encode64_line(sig, sizeof sig, text);
         rc = rd__bundle_write_atomic(dir, RD_BUNDLE_SIGNATURE_FILE, text, strlen(text), err);
         if (rc == RD_OK)
             memcpy(hex, b->digest, RD_SHA256_HEX);

@@ -626,12 +626,13 @@ int rd_json_write_canonical(rd_buf *b, const rd_value *v)
                 rc = rd_json_write_canonical(b, &v->u.items[i]);
         return rc ? rc : rd_buf_putc(b, ']') ? RD_ENOMEM : RD_OK;
     case RD_VOBJECT: {
-        const rd_member *stack[32], **m = stack;
-        if (v->len > 32 && !(m = rd_malloc(v->len * sizeof *m)))
+        typedef const rd_member *member_ptr;
+        member_ptr stack[32], *m = stack;
+        if (v->len > 32 && !(m = rd_malloc(v->len * sizeof(member_ptr))))
             return RD_ENOMEM;
         for (uint32_t i = 0; i < v->len; i++)
             m[i] = &v->u.members[i];
-        qsort(m, v->len, sizeof *m, cmp_member_utf16);
+        qsort(m, v->len, sizeof(member_ptr), cmp_member_utf16);
         rc = rd_buf_putc(b, '{');
         for (uint32_t i = 0; rc == RD_OK && i < v->len; i++) {
             rc = (i ? rd_buf_putc(b, ',') : 0) | rd_json_write_string(b, m[i]->key, m[i]->key_len) |
