@@ -15,6 +15,7 @@
 #include "riskd/csv.h"
 #include "riskd/err.h"
 #include "riskd/fallback.h"
+#include "riskd/hash.h"
 #include "riskd/model.h"
 #include "riskd/pipeline.h"
 #include "riskd/value.h"
@@ -24,19 +25,25 @@ typedef struct rd_bundle rd_bundle;
 #define RD_BUNDLE_MAX_REASONS 16
 
 /* Split a bundle name into its parts: product ([a-z0-9_], starting with a letter),
- * model_type ([a-z0-9], starting with a letter), major and minor (0..99999). RD_EINVAL with
- * the rule broken. */
+ * model_type ([a-z0-9], starting with a letter), major and minor (0..99999, plain decimal
+ * integers: no sign, no leading zero, so v01.0 and v1.00 are refused). RD_EINVAL with the
+ * rule broken. */
 RD_API int rd_bundle_name_parse(const char *name, char *product, size_t product_cap, char *model_type,
                                 size_t type_cap, unsigned *major, unsigned *minor, rd_err *err);
 
 /* Load the bundle in directory dir. Errors name the file and the fault:
- * "credit_xgb_v1.0/model.json: checksum mismatch (...)". */
+ * "credit_xgb_v1.0/model.json: checksum mismatch (...)"; a manifest whose "digest" is missing
+ * or differs from its content's is refused ("manifest.json: digest mismatch (...)"). A
+ * signature.ed25519 beside the manifest is read with it (checked by
+ * rd_bundle_verify_signature). */
 RD_API int rd_bundle_load(const char *dir, rd_bundle **out, rd_err *err);
 RD_API void rd_bundle_free(rd_bundle *b);
 
 RD_API const char *rd_bundle_name(const rd_bundle *b);
-/* The bundle's digest: the SHA-256 (hex) of its manifest.json as loaded, which lists the
- * SHA-256 of every other file: what a decision record names to say which bundle decided. */
+/* The bundle's digest, its identity: the SHA-256 (hex) of its manifest's RFC 8785 canonical
+ * JSON without the top-level "digest" member (rd_bundle_manifest_digest). The manifest lists
+ * the SHA-256 of every other file, so the digest covers every byte that decides; it is what
+ * /v1/score, /ready, inspect and the decision log name to say which bundle decided. */
 RD_API const char *rd_bundle_digest(const rd_bundle *b);
 RD_API const rd_model *rd_bundle_model(const rd_bundle *b);
 RD_API const rd_pipeline *rd_bundle_pipeline(const rd_bundle *b);
@@ -105,16 +112,71 @@ RD_API const char *rd_bundle_reason_code(const rd_bundle *b, uint32_t input);
  * receives the number of samples. */
 RD_API int rd_bundle_verify(const rd_bundle *b, size_t *checked, rd_err *err);
 
+/* ---------------------------------------------------------------- identity and signatures
+ * docs/formats.md ("Bundle") and docs/adr/0005-bundle-digest.md. */
+
+/* The digest of a parsed manifest: the SHA-256 (hex) of its RFC 8785 canonical JSON with the
+ * top-level "digest" member left out. canonical, when not NULL, receives that text (whose
+ * SHA-256 is the digest). RD_EINVAL when manifest is not an object or holds a number JSON
+ * cannot (NaN), RD_ENOMEM. Thread-safe. */
+RD_API int rd_bundle_manifest_digest(const rd_value *manifest, char hex[RD_SHA256_HEX], rd_buf *canonical,
+                                     rd_err *err);
+
+/* Append to out the len bytes of manifest text with its top-level "digest" member set to hex:
+ * its value replaced where it stands, or the member added last; every other byte as it was.
+ * RD_EINVAL when the text is not a JSON object or its "digest" is not a plain string. */
+RD_API int rd_bundle_manifest_set_digest(const char *text, size_t len, const char *hex, rd_buf *out,
+                                         rd_err *err);
+
+/* Seal dir/manifest.json: compute its digest and write it into the manifest (replaced
+ * atomically): for a bundle built before manifests carried one, or after a deliberate edit.
+ * It does not load the bundle (load it after: sealing vouches for nothing but the manifest's
+ * bytes). hex receives the digest. RD_EIO, RD_EINVAL, RD_ENOMEM. */
+RD_API int rd_bundle_seal(const char *dir, char hex[RD_SHA256_HEX], rd_err *err);
+
+/* Ed25519 keys: the public key, or the secret key's 32-byte seed. Key files hold the base64
+ * of the 32 bytes on one line; a public key file may list several (one a line, '#' starts a
+ * comment), any of which is trusted. */
+#define RD_BUNDLE_KEY_BYTES      32
+#define RD_BUNDLE_SIGNATURE_FILE "signature.ed25519"
+typedef struct rd_bundle_key {
+    uint8_t bytes[RD_BUNDLE_KEY_BYTES];
+} rd_bundle_key;
+
+/* A new key pair from the system's random source. RD_EIO when it cannot be read. */
+RD_API int rd_bundle_keygen(rd_bundle_key *pub, rd_bundle_key *secret, rd_err *err);
+/* Write a key file (secret: mode 0600); an existing file is never overwritten (RD_EINVAL). */
+RD_API int rd_bundle_key_write(const char *path, const rd_bundle_key *key, bool secret, rd_err *err);
+/* Read the keys of a key file into keys[0..cap); *n receives their number (at least one).
+ * RD_EINVAL naming the line of a key that is not the base64 of 32 bytes, or more than cap
+ * keys; RD_EIO. */
+RD_API int rd_bundle_keys_read(const char *path, rd_bundle_key *keys, size_t cap, size_t *n, rd_err *err);
+
+/* Sign the bundle in dir: it is loaded and its samples re-predicted (a bundle that does not
+ * verify is not signed), then dir/signature.ed25519 receives the base64 Ed25519 signature,
+ * by secret, of the digest's 64 lower-case hex characters (replaced atomically). hex
+ * receives the digest signed. */
+RD_API int rd_bundle_sign(const char *dir, const rd_bundle_key *secret, char hex[RD_SHA256_HEX], rd_err *err);
+
+/* Whether the bundle came with a signature.ed25519 (not whether it verifies). */
+RD_API bool rd_bundle_signed(const rd_bundle *b);
+
+/* Check the bundle's signature (read when it was loaded) against its digest: RD_OK when one
+ * of keys[0..nkeys) made it; RD_EINVAL when it is missing, malformed or made by another key
+ * (or for another digest), the message saying which. Thread-safe. */
+RD_API int rd_bundle_verify_signature(const rd_bundle *b, const rd_bundle_key *keys, size_t nkeys,
+                                      rd_err *err);
+
 /* Building a bundle from a model, a pipeline spec and a data set. */
 typedef struct rd_bundle_build_opts {
-    const char *name;          /* {product}_{model_type}_v{major}.{minor} */
+    const char *name;          /* {product}_{model_type}_v{major}.{minor}: out_dir's base name */
     const char *model_path;    /* XGBoost JSON, LightGBM text, scorecard or logistic JSON */
     const char *pipeline_path; /* pipeline.json; NULL for a scorecard: derived from its bins */
     const char *data_path;     /* CSV of raw applications (the training sample) */
     const char *label;         /* label column, or NULL: no training metrics */
     const char *positive;      /* the label value of the positive class (default "1") */
     const char *risk_bands;    /* JSON array of bands, or NULL: from the score quantiles */
-    const char *out_dir;       /* the bundle directory to create (must not exist) */
+    const char *out_dir;       /* the bundle directory to create (must not exist), named name */
     const char *created_by;    /* NULL: $USER */
     size_t samples;            /* sample rows embedded for verify (default 20) */
     size_t reasons;            /* reason codes per decision (default 4) */
@@ -135,7 +197,8 @@ typedef struct rd_bundle_build_opts {
 } rd_bundle_build_opts;
 
 /* Build the bundle into opts->out_dir (written aside, then renamed into place, then loaded
- * and verified). A row of the data set the pipeline refuses fails the build with its line.
+ * and verified); its manifest carries its digest. A row of the data set the pipeline refuses
+ * fails the build with its line; an out_dir whose base name is not the name is refused.
  * Refused with RD_EINVAL and a message saying what to do (docs/mistakes.md): a pipeline input
  * or the label that is not a column of the data (near matches, a lower-cased header, a
  * file separated by ';' are named), a positive value the label never takes, a label with

@@ -36,4 +36,13 @@ RD_API int rd_json_write(rd_buf *b, const rd_value *v);
 /* Append the n bytes at s as a JSON string literal, quoted and escaped. */
 RD_API int rd_json_write_string(rd_buf *b, const char *s, size_t n);
 
+/* Append v in the canonical form of RFC 8785 (JCS): no whitespace, object members sorted by
+ * their keys' UTF-16 code units, numbers as ECMAScript's Number#toString prints them (-0 as
+ * 0), strings with only '"', '\\' and the control characters escaped (\b \f \n \r \t, the
+ * others \u00xx). Two documents that mean the same JSON give the same bytes, so a hash of
+ * them is a hash of the meaning. v's depth must be bounded (a parsed value's is); keys
+ * must be unique (a parsed object's are). RD_EINVAL for NaN or an infinity (JSON has none),
+ * RD_ENOMEM; b then holds a partial text. Thread-safe. */
+RD_API int rd_json_write_canonical(rd_buf *b, const rd_value *v);
+
 #endif

@@ -16,6 +16,7 @@ enum {
     CLI_PARTIAL = 3,       /* the run finished but some records were rejected */
     CLI_IO = 4,            /* a file could not be read or written */
     CLI_DIFFERENT = 5,     /* checked, and differences found (replay) */
+    CLI_UNTRUSTED = 6,     /* a signature is missing, malformed or made by no trusted key */
 };
 
 int cmd_flags(int argc, char **argv);

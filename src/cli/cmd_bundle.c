@@ -1,9 +1,10 @@
-/* riskd bundle build | verify | inspect. */
+/* riskd bundle build | verify | inspect | seal | sign | keygen. */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "riskd/arena.h"
@@ -11,16 +12,22 @@
 #include "riskd/json.h"
 
 static const char bundle_usage[] =
-    "usage: riskd bundle <build|verify|inspect> ...\n"
+    "usage: riskd bundle <build|verify|inspect|sign|keygen|seal> ...\n"
     "\n"
     "  build    make a bundle from a model, a pipeline spec and a data set (riskd bundle build --help)\n"
-    "  verify   check every checksum and re-predict the embedded sample rows\n"
-    "  inspect  show what a bundle holds\n"
+    "  verify   check the manifest's digest, every checksum, re-predict the embedded sample rows\n"
+    "           and, with --pubkey, the signature\n"
+    "  inspect  show what a bundle holds, its digest first\n"
+    "  sign     sign a bundle's digest with an Ed25519 key (signature.ed25519 in the bundle)\n"
+    "  keygen   make an Ed25519 key pair for sign and verify --pubkey\n"
+    "  seal     write the manifest's digest again after a deliberate edit, or into a bundle\n"
+    "           built before manifests carried one\n"
     "\n"
-    "exit codes: 0 success, 1 invalid or corrupt bundle or input, 2 usage error, 4 I/O error\n";
+    "exit codes: 0 success, 1 invalid or corrupt bundle or input, 2 usage error, 4 I/O error,\n"
+    "            6 the signature is missing, malformed or not made by a trusted key\n";
 
 static const char build_usage[] =
-    "usage: riskd bundle build --name NAME --model FILE --data DATA.csv [--pipeline SPEC.json]\n"
+    "usage: riskd bundle build [--name NAME] --model FILE --data DATA.csv [--pipeline SPEC.json]\n"
     "                          [--label COL [--positive VALUE]] [--risk-bands BANDS.json]\n"
     "                          [--samples N] [--reasons K] [--out DIR] [--created-by WHO]\n"
     "                          [--fallback RULES.json] [--deadline-ms N] [--test-data HOLDOUT.csv]\n"
@@ -28,15 +35,18 @@ static const char build_usage[] =
     "\n"
     "Make the bundle directory NAME (or DIR): the model, its pipeline, the training reference\n"
     "(score deciles and per-input distributions of DATA.csv) and manifest.json with the\n"
-    "SHA-256 of every file, the training metrics, the risk bands and N sample rows with their\n"
-    "expected outputs. The bundle is loaded and verified before the command succeeds.\n"
+    "SHA-256 of every file, the training metrics, the risk bands, N sample rows with their\n"
+    "expected outputs and the manifest's own digest. The bundle is loaded and verified before\n"
+    "the command succeeds.\n"
     "It refuses (exit 1, saying what to do) a pipeline input or label that is not a column of\n"
     "the data, a --positive value the label never takes, a label with one class, an output kind\n"
     "the model's objective does not give, bands with a gap, an overlap or a cut outside the\n"
     "score's range; it warns (stderr and the manifest's checks.warnings) of an AUC below 0.5\n"
     "and of an input missing in more than half the rows (docs/mistakes.md).\n"
     "\n"
-    "  --name NAME         {product}_{model_type}_v{major}.{minor}, e.g. credit_xgb_v1.0\n"
+    "  --name NAME         {product}_{model_type}_v{major}.{minor}, e.g. credit_xgb_v1.0 (versions\n"
+    "                      plain integers); default: the base name of --out\n"
+    "  --out DIR           the bundle directory; its base name must be NAME (default: NAME)\n"
     "  --model FILE        XGBoost JSON, LightGBM text, a WOE scorecard or a logistic regression\n"
     "  --pipeline SPEC     the feature spec (required except for a scorecard: derived from its bins)\n"
     "  --data DATA.csv     raw applications, one per row, with a header (the training sample)\n"
@@ -59,16 +69,41 @@ static const char build_usage[] =
     "                      service's deadline_ms)\n";
 
 static const char verify_usage[] =
-    "usage: riskd bundle verify DIR\n"
+    "usage: riskd bundle verify DIR [--pubkey KEY.pub]\n"
     "\n"
-    "Check the SHA-256 of every file the manifest lists, load the model, the pipeline and the\n"
-    "fallback rules (compiled), and re-predict the sample rows the manifest embeds (score and\n"
-    "reason codes).\n";
+    "Check the manifest's digest (a hand edit of manifest.json is found) and the SHA-256 of\n"
+    "every file it lists, load the model, the pipeline and the fallback rules (compiled), and\n"
+    "re-predict the sample rows the manifest embeds (score and reason codes).\n"
+    "\n"
+    "  --pubkey KEY.pub    also check DIR/signature.ed25519: made by one of the keys in KEY.pub\n"
+    "                      (base64, one a line) over the bundle's digest; exit 6 when it is\n"
+    "                      missing, malformed or made by another key\n";
+
+static const char sign_usage[] =
+    "usage: riskd bundle sign DIR --key KEY\n"
+    "\n"
+    "Verify the bundle, then sign its digest with the Ed25519 secret key in KEY (riskd bundle\n"
+    "keygen) and write the signature, base64, to DIR/signature.ed25519 (replacing any).\n";
+
+static const char keygen_usage[] =
+    "usage: riskd bundle keygen --out PREFIX\n"
+    "\n"
+    "Make an Ed25519 key pair: PREFIX.key, the secret key (mode 0600; it signs), and\n"
+    "PREFIX.pub, the public key (verify --pubkey, serve's bundle_pubkey). Each holds the base64\n"
+    "of the raw 32 bytes. Existing files are never overwritten.\n";
+
+static const char seal_usage[] =
+    "usage: riskd bundle seal DIR\n"
+    "\n"
+    "Write the digest of DIR/manifest.json into it: after a deliberate edit of the manifest, or\n"
+    "for a bundle built before manifests carried their digest. Then the bundle is verified as\n"
+    "by riskd bundle verify. Sealing vouches for nothing: check the manifest first, and sign\n"
+    "the bundle again if it was signed (its digest changed).\n";
 
 static const char inspect_usage[] =
     "usage: riskd bundle inspect DIR [--json]\n"
     "\n"
-    "Show a bundle's name, model, features, training metrics, risk bands and files\n"
+    "Show a bundle's name, digest, model, features, training metrics, risk bands and files\n"
     "(--json: the manifest itself). The bundle is verified as it loads.\n";
 
 static void build_progress(void *ud, uint64_t done, uint64_t total)
@@ -162,9 +197,20 @@ static int cmd_build(int argc, char **argv)
         default: fputs(build_usage, stderr); return CLI_USAGE;
         }
     }
-    if (!o.name || !o.model_path || !o.data_path || optind != argc) {
+    if ((!o.name && !o.out_dir) || !o.model_path || !o.data_path || optind != argc) {
         fputs(build_usage, stderr);
         return CLI_USAGE;
+    }
+    char base[256];
+    if (!o.name) { /* the name is the directory's */
+        size_t n = strlen(o.out_dir);
+        while (n > 1 && o.out_dir[n - 1] == '/')
+            n--;
+        size_t s = n;
+        while (s > 0 && o.out_dir[s - 1] != '/')
+            s--;
+        snprintf(base, sizeof base, "%.*s", (int)(n - s), o.out_dir + s);
+        o.name = base;
     }
     if (!o.out_dir)
         o.out_dir = o.name;
@@ -214,19 +260,63 @@ static int load(const char *dir, rd_bundle **b)
     return CLI_OK;
 }
 
-static int cmd_verify(int argc, char **argv)
+/* DIR and the value of one option (--pubkey, --key, --out), in any order; false: usage. */
+static bool dir_and_option(int argc, char **argv, const char *opt, bool dir_needed, const char **dir,
+                           const char **val)
+{
+    *dir = *val = NULL;
+    size_t ol = strlen(opt);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], opt) && i + 1 < argc)
+            *val = argv[++i];
+        else if (!strncmp(argv[i], opt, ol) && argv[i][ol] == '=')
+            *val = argv[i] + ol + 1;
+        else if (argv[i][0] != '-' && !*dir && dir_needed)
+            *dir = argv[i];
+        else
+            return false;
+    }
+    return !dir_needed || *dir;
+}
+
+static bool wants_help(int argc, char **argv, const char *usage)
 {
     if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-        fputs(verify_usage, stdout);
-        return CLI_OK;
+        fputs(usage, stdout);
+        return true;
     }
-    if (argc != 2 || argv[1][0] == '-') {
+    return false;
+}
+
+/* The trusted keys of --pubkey; a CLI exit code. */
+#define MAX_KEYS 64
+static int read_pubkeys(const char *path, rd_bundle_key *keys, size_t *n)
+{
+    rd_err err;
+    int rc = rd_bundle_keys_read(path, keys, MAX_KEYS, n, &err);
+    if (rc != RD_OK) {
+        cli_errorf("%s", err.msg);
+        return cli_exit_for(rc);
+    }
+    return CLI_OK;
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+    if (wants_help(argc, argv, verify_usage))
+        return CLI_OK;
+    const char *dir, *pubkey;
+    if (!dir_and_option(argc, argv, "--pubkey", true, &dir, &pubkey)) {
         fputs(verify_usage, stderr);
         return CLI_USAGE;
     }
-    rd_bundle *b;
-    int rc = load(argv[1], &b);
+    rd_bundle_key keys[MAX_KEYS];
+    size_t nkeys = 0;
+    int rc = pubkey ? read_pubkeys(pubkey, keys, &nkeys) : CLI_OK;
     if (rc != CLI_OK)
+        return rc;
+    rd_bundle *b;
+    if ((rc = load(dir, &b)) != CLI_OK)
         return rc;
     rd_err err;
     size_t n;
@@ -234,6 +324,9 @@ static int cmd_verify(int argc, char **argv)
     if (rd_bundle_verify(b, &n, &err) != RD_OK) {
         cli_errorf("%s", err.msg);
         rc = CLI_INVALID_INPUT;
+    } else if (pubkey && rd_bundle_verify_signature(b, keys, nkeys, &err) != RD_OK) {
+        cli_errorf("%s (trusted: %s)", err.msg, pubkey);
+        rc = CLI_UNTRUSTED;
     } else {
         const rd_fallback *fb = rd_bundle_fallback(b);
         printf("%s: ok (%u files match their checksums, %zu sample rows re-predicted", rd_bundle_name(b),
@@ -242,10 +335,90 @@ static int cmd_verify(int argc, char **argv)
             printf(", %zu fallback rules compiled", rd_fallback_count(fb));
         else
             printf(", no fallback rules: the service-wide ones answer when it cannot");
-        puts(")");
+        if (pubkey)
+            printf(", signature good");
+        else if (rd_bundle_signed(b))
+            printf(", signed: give --pubkey to check the signature");
+        printf(")\ndigest %s\n", rd_bundle_digest(b));
     }
     rd_bundle_free(b);
     return rc;
+}
+
+static int cmd_sign(int argc, char **argv)
+{
+    if (wants_help(argc, argv, sign_usage))
+        return CLI_OK;
+    const char *dir, *keyfile;
+    if (!dir_and_option(argc, argv, "--key", true, &dir, &keyfile) || !keyfile) {
+        fputs(sign_usage, stderr);
+        return CLI_USAGE;
+    }
+    rd_err err;
+    rd_bundle_key key;
+    size_t n;
+    char hex[RD_SHA256_HEX];
+    int rc = rd_bundle_keys_read(keyfile, &key, 1, &n, &err);
+    if (rc == RD_OK)
+        rc = rd_bundle_sign(dir, &key, hex, &err);
+    memset(&key, 0, sizeof key);
+    if (rc != RD_OK) {
+        cli_errorf("%s", err.msg);
+        return cli_exit_for(rc);
+    }
+    printf("%s/%s: signed digest %s\n", dir, RD_BUNDLE_SIGNATURE_FILE, hex);
+    return CLI_OK;
+}
+
+static int cmd_keygen(int argc, char **argv)
+{
+    if (wants_help(argc, argv, keygen_usage))
+        return CLI_OK;
+    const char *dir, *prefix;
+    if (!dir_and_option(argc, argv, "--out", false, &dir, &prefix) || !prefix || !*prefix) {
+        fputs(keygen_usage, stderr);
+        return CLI_USAGE;
+    }
+    char pub_path[4096], key_path[4096];
+    snprintf(pub_path, sizeof pub_path, "%s.pub", prefix);
+    snprintf(key_path, sizeof key_path, "%s.key", prefix);
+    rd_err err;
+    rd_bundle_key pub, secret;
+    int rc = rd_bundle_keygen(&pub, &secret, &err);
+    if (rc == RD_OK && access(pub_path, F_OK) == 0)
+        rc = rd_err_set(&err, RD_EINVAL, "%s: exists; a key file is never overwritten", pub_path);
+    if (rc == RD_OK && (rc = rd_bundle_key_write(key_path, &secret, true, &err)) == RD_OK &&
+        (rc = rd_bundle_key_write(pub_path, &pub, false, &err)) != RD_OK)
+        unlink(key_path);
+    memset(&secret, 0, sizeof secret);
+    if (rc != RD_OK) {
+        cli_errorf("%s", err.msg);
+        return cli_exit_for(rc);
+    }
+    printf("%s: the secret key (keep it private: it signs)\n%s: the public key (verify --pubkey, "
+           "bundle_pubkey)\n",
+           key_path, pub_path);
+    return CLI_OK;
+}
+
+static int cmd_seal(int argc, char **argv)
+{
+    if (wants_help(argc, argv, seal_usage))
+        return CLI_OK;
+    if (argc != 2 || argv[1][0] == '-') {
+        fputs(seal_usage, stderr);
+        return CLI_USAGE;
+    }
+    rd_err err;
+    char hex[RD_SHA256_HEX];
+    int rc = rd_bundle_seal(argv[1], hex, &err);
+    if (rc != RD_OK) {
+        cli_errorf("%s", err.msg);
+        return cli_exit_for(rc);
+    }
+    printf("%s/manifest.json: sealed, digest %s\n", argv[1], hex);
+    char *args[] = {argv[0], argv[1], NULL};
+    return cmd_verify(2, args);
 }
 
 static const rd_value *at(const rd_value *o, const char *path)
@@ -323,6 +496,10 @@ static int cmd_inspect(int argc, char **argv)
         rd_buf_deinit(&out);
     } else {
         print_value("name", at(m, "name"));
+        printf("%-14s %s\n", "digest", rd_bundle_digest(b));
+        printf("%-14s %s\n", "signature",
+               rd_bundle_signed(b) ? RD_BUNDLE_SIGNATURE_FILE " (riskd bundle verify --pubkey checks it)"
+                                   : "none");
         print_value("created", at(m, "created_at"));
         print_value("created by", at(m, "created_by"));
         print_value("model", at(m, "model.format"));
@@ -376,6 +553,12 @@ int cmd_bundle(int argc, char **argv)
         return cmd_verify(argc - 1, argv + 1);
     if (!strcmp(sub, "inspect"))
         return cmd_inspect(argc - 1, argv + 1);
+    if (!strcmp(sub, "sign"))
+        return cmd_sign(argc - 1, argv + 1);
+    if (!strcmp(sub, "keygen"))
+        return cmd_keygen(argc - 1, argv + 1);
+    if (!strcmp(sub, "seal"))
+        return cmd_seal(argc - 1, argv + 1);
     cli_errorf("bundle: unknown subcommand \"%s\" (try riskd bundle --help)", sub);
     return CLI_USAGE;
 }

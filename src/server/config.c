@@ -46,6 +46,10 @@ const char srv_usage[] =
     "  --ready-on-refusal       /ready stays 200 while a refused flag file, bundle or fallback\n"
     "                           rules file is not in force (default: 503 with the refusal, so\n"
     "                           a bad push is seen at once; the last good state serves either way)\n"
+    "  --require-signed-bundles serve only bundles whose signature.ed25519 one of the keys in\n"
+    "                           bundle_pubkey made (riskd bundle sign); others are refused\n"
+    "  --bundle-pubkey FILE     the trusted Ed25519 public keys, base64, one a line (riskd bundle\n"
+    "                           keygen); needs require_signed_bundles\n"
     "\n"
     "the decision path:\n"
     "  --unknown-inputs MODE    features that name no input of the bundle's pipeline: reject\n"
@@ -131,6 +135,8 @@ static const struct key keys[] = {
     {"fixed_time", K_TIME, offsetof(srv_config, fixed_time), 0, 0, 4102444800LL},
     {"lenient", K_BOOL, offsetof(srv_config, lenient), 0, 0, 0},
     {"ready_on_refusal", K_BOOL, offsetof(srv_config, ready_on_refusal), 0, 0, 0},
+    {"require_signed_bundles", K_BOOL, offsetof(srv_config, require_signed_bundles), 0, 0, 0},
+    {"bundle_pubkey", S(bundle_pubkey)},
     {"shadow_flag", S(shadow_flag)},
     {"shadow_threads", I(shadow_threads, 1, 64)},
     {"shadow_queue", Z(shadow_queue, 1, 10000000)},
@@ -418,6 +424,21 @@ static int validate(srv_config *c, rd_err *err)
         return rd_err_set(err, RD_EINVAL, "log_on_full must be reject or drop, not \"%s\"", c->log_on_full);
     if (!c->node[0])
         return rd_err_set(err, RD_EINVAL, "node must not be empty");
+    if (c->require_signed_bundles && (!c->bundles[0] || !c->bundle_pubkey[0]))
+        return rd_err_set(err, RD_EINVAL,
+                          "require_signed_bundles needs bundles and bundle_pubkey (the trusted keys)");
+    if (c->bundle_pubkey[0] && !c->require_signed_bundles) /* keys that check nothing: a mistake */
+        return rd_err_set(err, RD_EINVAL,
+                          "bundle_pubkey %s is given but require_signed_bundles is off: signatures would not "
+                          "be checked",
+                          c->bundle_pubkey);
+    if (c->require_signed_bundles) {
+        rd_bundle_key trusted[SRV_MAX_KEYS];
+        size_t n;
+        int rc = rd_bundle_keys_read(c->bundle_pubkey, trusted, SRV_MAX_KEYS, &n, err);
+        if (rc)
+            return rc;
+    }
     return RD_OK;
 }
 

@@ -43,6 +43,9 @@ static void put_bundles(rd_buf *b, const rd_decider *d)
                 fault = desc;
             }
         put_str(b, fault);
+        rd_buf_puts(b, ",\"digest\":");
+        put_str(b, rd_bundle_digest(bd));
+        rd_buf_printf(b, ",\"signed\":%s", rd_bundle_signed(bd) ? "true" : "false");
         rd_buf_putc(b, '}');
     }
     rd_buf_putc(b, ']');

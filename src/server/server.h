@@ -25,6 +25,7 @@
 /* ------------------------------------------------------------------ config */
 
 #define SRV_PATH_MAX 1024
+#define SRV_MAX_KEYS 64 /* trusted bundle keys in bundle_pubkey */
 
 typedef enum srv_log_level { SRV_DEBUG = 0, SRV_INFO, SRV_WARN, SRV_ERROR } srv_log_level;
 
@@ -46,10 +47,12 @@ typedef struct srv_config {
     int drain_timeout_ms;        /* SIGTERM: longest wait for in-flight requests */
     int connection_timeout_s;    /* an idle keep-alive connection is closed after this */
     srv_log_level log_level;
-    int64_t fixed_time;        /* $flagd.timestamp for every evaluation; 0 = now */
-    bool lenient;              /* accept what flagd accepts (see rd_flagset_opts) */
-    bool ready_on_refusal;     /* /ready stays 200 while a refused reload is in force */
-    char source[SRV_PATH_MAX]; /* the config file read, "" for none */
+    int64_t fixed_time;               /* $flagd.timestamp for every evaluation; 0 = now */
+    bool lenient;                     /* accept what flagd accepts (see rd_flagset_opts) */
+    bool require_signed_bundles;      /* refuse a bundle whose signature no trusted key made */
+    bool ready_on_refusal;            /* /ready stays 200 while a refused reload is in force */
+    char bundle_pubkey[SRV_PATH_MAX]; /* the trusted public keys (base64, one a line) */
+    char source[SRV_PATH_MAX];        /* the config file read, "" for none */
     /* the decision path (include/riskd/decide.h) */
     char shadow_flag[256];       /* object flag {"bundles": [...]}; "" = no shadow */
     int shadow_threads;          /* shadow worker threads */

@@ -208,6 +208,14 @@ static rd_slot *load_slot(const srv_config *cfg, rd_store *store, const char *di
     if (!rc && strcmp(rd_bundle_name(b), name) != 0)
         rc = rd_err_set(e, RD_EINVAL, "%s: the directory's name differs from the bundle's name \"%s\"", dir,
                         rd_bundle_name(b));
+    if (!rc && cfg->require_signed_bundles) { /* read at each load: a bundle loaded after a key rotation needs
+                                                 no restart */
+        rd_bundle_key keys[SRV_MAX_KEYS];
+        size_t nkeys;
+        rc = rd_bundle_keys_read(cfg->bundle_pubkey, keys, SRV_MAX_KEYS, &nkeys, e);
+        if (!rc && (rc = rd_bundle_verify_signature(b, keys, nkeys, e)) != RD_OK)
+            rd_err_prefix(e, "require_signed_bundles");
+    }
     if (!rc && store && (rc = rd_dlog_keep_bundle(store, dir, rd_bundle_digest(b), e)) != RD_OK)
         rd_err_prefix(e, "%s: cannot keep it for replay", dir);
     srv_slot_info *info = rc ? NULL : rd_calloc(1, sizeof *info);

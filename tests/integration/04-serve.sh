@@ -169,7 +169,7 @@ expect() { awk -v a="$1" -v o="$2" -v i="$3" -v ca="$4" -v co="$5" 'BEGIN { prin
 prob() { sed -n 's/.*"probability":\([-0-9.e]*\).*/\1/p' "$T/r"; }
 close_to() { awk -v x="$1" -v y="$2" 'BEGIN { d = x - y; if (d < 0) d = -d; exit !(d < 1e-12) }'; }
 req "score, champion" 200 POST /v1/score '{"request_id":"r-1","context":{"targetingKey":"a1"},"features":{"age":40,"home":"own"}}'
-has "score body" '^\{"request_id":"r-1","score":[0-9.e-]+,"probability":[0-9.e-]+,"risk_level":"[a-z]+","decision":"[a-z]+","model_version":"demo_lr_v1.0","variant":"champion","reasons":\[\],"missing":\[\],"unknown":\[\],"unrecognised":\[\],"source":"model","latency_ms":[0-9.]+\}$'
+has "score body" '^\{"request_id":"r-1","score":[0-9.e-]+,"probability":[0-9.e-]+,"risk_level":"[a-z]+","decision":"[a-z]+","model_version":"demo_lr_v1.0","variant":"champion","reasons":\[\],"missing":\[\],"unknown":\[\],"unrecognised":\[\],"source":"model","model_digest":"[0-9a-f]{64}","latency_ms":[0-9.]+\}$'
 close_to "$(prob)" "$(expect 40 1 1.0 -0.05 -0.8)"
 check "score equals the hand-computed probability (v1.0)" 0 $?
 # features the pipeline cannot decide on soundly (issue 11): refused, naming the inputs
@@ -417,6 +417,64 @@ start --flags "$T/f-missing.json" || exit 1
 req "flags alone: OFREP" 200 POST /ofrep/v1/evaluate/flags/model-route '{}'
 req "flags alone: no model to score with" 503 POST /v1/score '{"features":{}}'
 has "503 says why" '"code":"MODEL_UNAVAILABLE","message":"the routing flag names \\"demo_lr_v9.9\\", which is not loaded; no fallback rules are configured"'
+stop
+check "stop" 0 $?
+
+# ---- require_signed_bundles: only bundles signed by a trusted key are served; a refused one
+# leaves the last good state serving
+mkdir -p "$T/signed" && cp -r "$T/bundles/demo_lr_v1.0" "$T/signed/"
+SB=$T/signed/demo_lr_v1.0
+"$BIN" bundle keygen --out "$T/srv" >/dev/null 2>&1 && "$BIN" bundle keygen --out "$T/rogue" >/dev/null 2>&1
+"$BIN" serve --bundles "$T/signed" --require-signed-bundles --check-config >"$T/out" 2>&1
+check "require_signed_bundles needs the trusted keys" 1 $? "require_signed_bundles needs bundles and bundle_pubkey" "$T/out"
+"$BIN" serve --bundles "$T/signed" --bundle-pubkey "$T/srv.pub" --check-config >"$T/out" 2>&1
+check "trusted keys with signatures unchecked: refused" 1 $? "require_signed_bundles is off" "$T/out"
+"$BIN" serve --bundles "$T/signed" --require-signed-bundles --bundle-pubkey "$T/srv.key.nope" --check-config >"$T/out" 2>&1
+check "a missing key file" 4 $? "srv.key.nope" "$T/out"
+printf 'bundles = %s\nrequire_signed_bundles = on\nbundle_pubkey = %s\n' "$T/signed" "$T/srv.pub" >"$T/signed.conf"
+"$BIN" serve --config "$T/signed.conf" --check-config >"$T/out" 2>&1
+check "an unsigned bundle is refused at start" 1 $? "signature.ed25519: missing: the bundle is not signed" "$T/out"
+"$BIN" bundle sign "$SB" --key "$T/srv.key" >"$T/out" 2>&1
+check "signed" 0 $?
+d1=$(sed -n 's/^  "digest": "\([0-9a-f]*\)"$/\1/p' "$SB/manifest.json")
+start --config "$T/signed.conf" --reload-interval-ms 100 || exit 1
+req "a signed bundle serves" 200 POST /v1/score '{"features":{"age":40,"home":"own"}}'
+has "its digest in the response" "\"model_version\":\"demo_lr_v1.0\",.*\"model_digest\":\"$d1\""
+req "ready" 200 GET /ready
+has "ready: the bundle's digest, signed" "\"name\":\"demo_lr_v1.0\",.*\"digest\":\"$d1\",\"signed\":true"
+# the bands edited and the manifest re-sealed by someone without the key: refused
+refused() { metric 'riskd_reloads_total{what="bundles",result="refused"}'; }
+before=$(refused)
+# edited and sealed aside, then moved in whole: the watcher must not catch the unsealed edit
+rm -rf "$T/stage" && mkdir -p "$T/stage" && cp -r "$SB" "$T/stage/"
+sed -i 's/"decision":"reject"/"decision":"approve"/' "$T/stage/demo_lr_v1.0/manifest.json" &&
+    "$BIN" bundle seal "$T/stage/demo_lr_v1.0" >/dev/null 2>&1 &&
+    cp "$T/stage/demo_lr_v1.0/manifest.json" "$SB/manifest.json.new" && mv "$SB/manifest.json.new" "$SB/manifest.json"
+wait_metric 'riskd_reloads_total{what="bundles",result="refused"}' $((${before:-0} + 1))
+check "a re-sealed edit without the key is refused" 0 $?
+grep -q '"msg":"bundle refused","bundle":"demo_lr_v1.0","error":"require_signed_bundles: demo_lr_v1.0/signature.ed25519: wrong' "$T/serve.err"
+check "the refusal logged, naming the signature" 0 $?
+req "the signed version keeps serving" 200 POST /v1/score '{"features":{"age":40,"home":"own"}}'
+has "still the signed digest" "\"model_digest\":\"$d1\""
+# the signature removed: refused as unsigned
+before=$(refused)
+rm "$SB/signature.ed25519"
+wait_metric 'riskd_reloads_total{what="bundles",result="refused"}' $((before + 1))
+check "an unsigned bundle is refused at reload" 0 $?
+grep -q '"error":"require_signed_bundles: demo_lr_v1.0/signature.ed25519: missing' "$T/serve.err"
+check "the refusal says it is not signed" 0 $?
+req "still serving" 200 POST /v1/score '{"features":{"age":40,"home":"own"}}'
+has "still the signed digest" "\"model_digest\":\"$d1\""
+# signed by the trusted key: taken
+"$BIN" bundle sign "$SB" --key "$T/srv.key" >/dev/null 2>&1
+d2=$(sed -n 's/^  "digest": "\([0-9a-f]*\)"$/\1/p' "$SB/manifest.json")
+for _ in $(seq 1 200); do
+    curl -s -o "$T/r" -X POST -H 'Content-Type: application/json' --data-binary '{"features":{"age":40,"home":"own"}}' "$U/v1/score"
+    grep -q "$d2" "$T/r" && break
+    sleep 0.05
+done
+has "the signed edit serves" "\"model_digest\":\"$d2\""
+[ "$d1" != "$d2" ]; check "under its new digest" 0 $?
 stop
 check "stop" 0 $?
 

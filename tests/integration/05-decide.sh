@@ -183,9 +183,9 @@ check "rules that are not JSONLogic are refused, naming the rule" 1 $? 'fb-op.js
 "$BIN" serve --flags "$T/flags.json" --bundles "$T/bundles" --fallback "$T/fb-nodefault.json" --check-config >"$T/out" 2>&1
 check "rules without a default are refused" 1 $? 'rules\[0\] \("only"\): the last rule has a "when"' "$T/out"
 "$BIN" bundle build --name demo_lr_v2.0 --model "$T/lr.json" --pipeline "$T/pipe.json" --data "$T/data.csv" \
-    --fallback "$T/fb-approve.json" --out "$T/x" >"$T/out" 2>&1
+    --fallback "$T/fb-approve.json" --out "$T/demo_lr_v2.0" >"$T/out" 2>&1
 check "a bundle whose default rule approves is not built" 1 $? "the default rule approves" "$T/out"
-[ ! -e "$T/x" ]; check "and nothing is left" 0 $?
+[ ! -e "$T/demo_lr_v2.0" ]; check "and nothing is left" 0 $?
 sed 's/"on":{"bundles":\["demo_lr_v1.1"\]}/"on":{"bundle":"demo_lr_v1.1"}/' "$T/flags.json" >"$T/flags-bad.json"
 "$BIN" serve --flags "$T/flags-bad.json" --bundles "$T/bundles" --shadow-flag model-shadow --check-config >"$T/out" 2>&1
 check "a shadow flag value that is not {\"bundles\": [...]} is refused" 1 $? 'flags.model-shadow.variants.on: a shadow flag' "$T/out"

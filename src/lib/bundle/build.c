@@ -650,7 +650,7 @@ static int write_manifest(rd_buf *out, rd_bundle *b, const rd_bundle_build_opts 
 typedef struct parts {
     char *model_text, *pipe_text, *fb_text;
     size_t model_len, pipe_len, fb_len;
-    rd_buf pipe_buf, bands, reference, manifest, files;
+    rd_buf pipe_buf, bands, reference, manifest, sealed, files;
 } parts;
 
 static int load_inputs(rd_bundle *b, parts *p, const rd_bundle_build_opts *o, rd_err *err)
@@ -724,6 +724,22 @@ static int parse_bands(rd_bundle *b, parts *p, const rd_bundle_build_opts *o, co
     return rc;
 }
 
+/* The manifest with its digest, the last member (rd_bundle_manifest_digest). */
+static int seal(parts *p, rd_err *err)
+{
+    rd_arena a;
+    rd_arena_init(&a, 0);
+    rd_value m;
+    char hex[RD_SHA256_HEX];
+    int rc = rd_json_parse(p->manifest.data, p->manifest.len, NULL, &a, &m, err);
+    if (rc == RD_OK)
+        rc = rd_bundle_manifest_digest(&m, hex, NULL, err);
+    if (rc == RD_OK)
+        rc = rd_bundle_manifest_set_digest(p->manifest.data, p->manifest.len, hex, &p->sealed, err);
+    rd_arena_deinit(&a);
+    return rc;
+}
+
 static int write_all(rd_bundle *b, parts *p, const rd_bundle_build_opts *o, gather *g, const checks *k,
                      const char *data_sha, const char *tmp, rd_err *err)
 {
@@ -750,7 +766,9 @@ static int write_all(rd_bundle *b, parts *p, const rd_bundle_build_opts *o, gath
         rc = write_manifest(&p->manifest, b, o, g, k, rd_buf_cstr(&p->bands), data_sha, model_file,
                             rd_buf_cstr(&p->files), err);
     if (rc == RD_OK)
-        rc = write_file(tmp, "manifest.json", p->manifest.data, p->manifest.len, NULL, err);
+        rc = seal(p, err);
+    if (rc == RD_OK)
+        rc = write_file(tmp, "manifest.json", p->sealed.data, p->sealed.len, NULL, err);
     return rc;
 }
 
@@ -883,6 +901,17 @@ int rd_bundle_build(const rd_bundle_build_opts *o, rd_err *err)
     int rc = rd_bundle_name_parse(o->name, product, sizeof(product), type, sizeof(type), &major, &minor, err);
     if (rc != RD_OK)
         return rc;
+    /* The directory is the name: the server refuses a bundle whose directory says otherwise. */
+    size_t olen = strlen(o->out_dir);
+    while (olen > 1 && o->out_dir[olen - 1] == '/')
+        olen--;
+    size_t base = olen;
+    while (base > 0 && o->out_dir[base - 1] != '/')
+        base--;
+    if (olen - base != strlen(o->name) || memcmp(o->out_dir + base, o->name, olen - base) != 0)
+        return rd_err_set(err, RD_EINVAL,
+                          "%s: the bundle directory must be named as the bundle, %s (its name is \"%.*s\")",
+                          o->out_dir, o->name, (int)(olen - base), o->out_dir + base);
     if (stat(o->out_dir, &st) == 0)
         return rd_err_set(err, RD_EINVAL, "%s: exists; a bundle is never overwritten (choose a new version)",
                           o->out_dir);
@@ -894,6 +923,7 @@ int rd_bundle_build(const rd_bundle_build_opts *o, rd_err *err)
     rd_buf_init(&p.bands);
     rd_buf_init(&p.reference);
     rd_buf_init(&p.manifest);
+    rd_buf_init(&p.sealed);
     rd_buf_init(&p.files);
     gather g = {0};
     checks k = {0};
@@ -911,7 +941,7 @@ int rd_bundle_build(const rd_bundle_build_opts *o, rd_err *err)
         rc = parse_bands(&b, &p, o, &g, err);
     if (rc == RD_OK && o->risk_bands)
         rc = check_band_range(&b, &g, err);
-    snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", o->out_dir, (long)getpid());
+    snprintf(tmp, sizeof(tmp), "%.*s.tmp-%ld", (int)olen, o->out_dir, (long)getpid());
     if (rc == RD_OK && mkdir(tmp, 0755) != 0)
         rc = rd_err_set(err, RD_EIO, "%s: %s", tmp, strerror(errno));
     else if (rc == RD_OK) {
@@ -934,6 +964,7 @@ int rd_bundle_build(const rd_bundle_build_opts *o, rd_err *err)
     rd_buf_deinit(&p.bands);
     rd_buf_deinit(&p.reference);
     rd_buf_deinit(&p.manifest);
+    rd_buf_deinit(&p.sealed);
     rd_buf_deinit(&p.files);
     if (rc != RD_OK)
         return rc;

@@ -28,6 +28,14 @@ int rd_bundle_name_parse(const char *name, char *product, size_t product_cap, ch
     const char *v = strrchr(name, '_');
     if (!v || v[1] != 'v')
         return rd_err_set(err, RD_EINVAL, "bundle name \"%s\": must end in _v{major}.{minor}", name);
+    /* Plain integers: one version, one spelling (v01.0 and v1.00 would name v1.0 again). */
+    const char *dot = strchr(v + 2, '.');
+    if ((v[2] == '0' && isdigit((unsigned char)v[3])) ||
+        (dot && dot[1] == '0' && isdigit((unsigned char)dot[2])))
+        return rd_err_set(err, RD_EINVAL,
+                          "bundle name \"%s\": versions are plain integers, without leading zeros (v1.0, "
+                          "not v01.0 or v1.00)",
+                          name);
     char *end;
     unsigned long ma = strtoul(v + 2, &end, 10), mi;
     if (!isdigit((unsigned char)v[2]) || *end != '.' || !isdigit((unsigned char)end[1]) || ma > 99999)
@@ -429,7 +437,6 @@ int rd_bundle_load(const char *dir, rd_bundle **out, rd_err *err)
     snprintf(path, sizeof(path), "%s/manifest.json", dir);
     int rc = rd_file_read(path, MAX_MANIFEST_BYTES, &text, &len, err);
     if (rc == RD_OK) {
-        rd_sha256_hex(text, len, b->digest);
         rc = rd_json_parse(text, len, NULL, &b->arena, &b->manifest, err);
         rd_free(text);
         if (rc != RD_OK)
@@ -437,8 +444,13 @@ int rd_bundle_load(const char *dir, rd_bundle **out, rd_err *err)
         else if (b->manifest.type != RD_VOBJECT)
             rc = rd_err_set(err, RD_EINVAL, "manifest.json: not a JSON object");
     }
+    /* The digest first: an edited manifest is refused as edited, whatever else it breaks. */
+    if (rc == RD_OK)
+        rc = rd__bundle_check_digest(b, err);
     if (rc == RD_OK)
         rc = load_parts(b, dir, err);
+    if (rc == RD_OK)
+        rc = rd__bundle_read_signature(b, dir, err);
     if (rc != RD_OK) {
         if (rc != RD_EIO) /* an I/O message already names the full path */
             rd_err_prefix(err, "%s", dir);

@@ -29,7 +29,9 @@ struct rd_bundle {
     rd_fallback *fallback;      /* fallback.json, or NULL */
     int deadline_ms;            /* serving.deadline_ms, 0 when the manifest sets none */
     const char *pipeline_sha;   /* the pipeline file's SHA-256 (hex) */
-    char digest[65];            /* the manifest file's SHA-256 (hex): the bundle's identity */
+    char digest[65];            /* rd_bundle_manifest_digest of the manifest: the bundle's identity */
+    const char *signature;      /* signature.ed25519 as read (in the arena), or NULL */
+    size_t signature_len;
 };
 
 /* Set b's output kind from its name ("probability", "score" or "margin") and check that
@@ -42,5 +44,12 @@ int rd__bundle_set_output(rd_bundle *b, const char *kind, const char *where, rd_
 /* Parse and check a risk band list (a JSON array) into b->bands: contiguous, covering every
  * score from -inf to +inf. where prefixes the messages. */
 int rd__bands_parse(rd_bundle *b, const rd_value *arr, const char *where, rd_err *err);
+
+/* The manifest's "digest" member checked against its content (b->digest set). */
+int rd__bundle_check_digest(rd_bundle *b, rd_err *err);
+/* dir/signature.ed25519 into b->signature when it is there. */
+int rd__bundle_read_signature(rd_bundle *b, const char *dir, rd_err *err);
+/* Write len bytes to dir/name through a temporary file renamed into place. */
+int rd__bundle_write_atomic(const char *dir, const char *name, const char *data, size_t len, rd_err *err);
 
 #endif

@@ -163,6 +163,9 @@ void rd_decision_write_json(rd_buf *b, const rd_decision *d)
         put_model(b, d);
     else
         put_fallback(b, d);
+    /* The bundle's identity (rd_bundle_digest): which bytes decided, beside model_version's name. */
+    rd_buf_puts(b, ",\"model_digest\":");
+    put_str(b, d->slot ? rd_bundle_digest(d->slot->bundle) : NULL);
     rd_buf_printf(b, ",\"latency_ms\":%.3f}", (double)(rd_clock_ns() - d->t0_ns) / 1e6);
 }
 

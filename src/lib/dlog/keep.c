@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "riskd/bundle.h"
 #include "riskd/dlog.h"
 #include "riskd/json.h"
 
@@ -33,6 +34,9 @@ static int keep_file(rd_store *s, const char *dir, const char *name, const char 
     return rc;
 }
 
+/* The manifest is kept in its canonical form without its digest (rd_bundle_manifest_digest):
+ * that text's SHA-256 is the bundle's digest, so the content-addressed store keeps it under
+ * the very key the decision records name. */
 int rd_dlog_keep_bundle(rd_store *s, const char *dir, const char *digest, rd_err *err)
 {
     if (rd_store_blob_has(s, digest))
@@ -44,22 +48,25 @@ int rd_dlog_keep_bundle(rd_store *s, const char *dir, const char *digest, rd_err
     int rc = rd_file_read(path, 16u << 20, &text, &len, err);
     if (rc)
         return rc;
-    rd_sha256_hex(text, len, hex);
     rd_arena a;
     rd_arena_init(&a, 0);
     rd_value m;
-    if (strcmp(hex, digest) != 0)
-        rc = rd_err_set(err, RD_EINVAL, "%s: changed since the bundle was loaded", path);
+    rd_buf canonical;
+    rd_buf_init(&canonical);
+    rc = rd_json_parse(text, len, NULL, &a, &m, err);
     if (!rc)
-        rc = rd_json_parse(text, len, NULL, &a, &m, err);
-    const rd_value *files = !rc && m.type == RD_VOBJECT ? rd_value_get(&m, "files", 5) : NULL;
+        rc = rd_bundle_manifest_digest(&m, hex, &canonical, err);
+    if (!rc && strcmp(hex, digest) != 0)
+        rc = rd_err_set(err, RD_EINVAL, "%s: changed since the bundle was loaded", path);
+    const rd_value *files = !rc ? rd_value_get(&m, "files", 5) : NULL;
     for (uint32_t i = 0; !rc && files && files->type == RD_VOBJECT && i < files->len; i++) {
         const rd_member *f = &files->u.members[i];
         if (f->val.type == RD_VSTRING)
             rc = keep_file(s, dir, f->key, f->val.u.s, err);
     }
     if (!rc)
-        rc = rd_store_blob_put(s, text, len, hex, err);
+        rc = rd_store_blob_put(s, canonical.data, canonical.len, hex, err);
+    rd_buf_deinit(&canonical);
     rd_arena_deinit(&a);
     rd_free(text);
     return rc;

@@ -556,3 +556,94 @@ int rd_json_write(rd_buf *b, const rd_value *v)
     }
     return RD_EINTERNAL;
 }
+
+/* ---- canonical form (RFC 8785) ---- */
+
+/* The next UTF-16 code unit of the UTF-8 key at s[*i..n): a code point above U+FFFF gives its
+ * high surrogate, then (through *low) its low one. Keys come from the parser, so they are
+ * valid UTF-8; a stray byte is taken as itself. */
+static unsigned utf16_next(const unsigned char *s, size_t n, size_t *i, unsigned *low)
+{
+    if (*low) {
+        unsigned u = *low;
+        *low = 0;
+        return u;
+    }
+    unsigned c = s[*i];
+    size_t k = c >= 0x80 ? utf8_seq(s + *i, n - *i) : 1;
+    if (k <= 1) {
+        (*i)++;
+        return c;
+    }
+    unsigned cp = c & (k == 2 ? 0x1Fu : k == 3 ? 0x0Fu : 0x07u);
+    for (size_t j = 1; j < k; j++)
+        cp = (cp << 6) | (s[*i + j] & 0x3Fu);
+    *i += k;
+    if (cp < 0x10000)
+        return cp;
+    cp -= 0x10000;
+    *low = 0xDC00 + (cp & 0x3FF);
+    return 0xD800 + (cp >> 10);
+}
+
+/* Members compared as JCS orders them: by the UTF-16 code units of their keys. UTF-8 byte
+ * order is code point order, which differs from UTF-16 order between U+E000..U+FFFF and the
+ * supplementary planes, hence the decoding. */
+static int cmp_member_utf16(const void *pa, const void *pb)
+{
+    const rd_member *a = *(const rd_member *const *)pa, *b = *(const rd_member *const *)pb;
+    const unsigned char *x = (const unsigned char *)a->key, *y = (const unsigned char *)b->key;
+    size_t i = 0, j = 0;
+    unsigned lx = 0, ly = 0;
+    while ((i < a->key_len || lx) && (j < b->key_len || ly)) {
+        unsigned u = utf16_next(x, a->key_len, &i, &lx), v = utf16_next(y, b->key_len, &j, &ly);
+        if (u != v)
+            return u < v ? -1 : 1;
+    }
+    bool xe = i >= a->key_len && !lx, ye = j >= b->key_len && !ly;
+    return xe && ye ? 0 : xe ? -1 : 1;
+}
+
+/* Recursion: as deep as v, which the parser bounds (max_depth). */
+int rd_json_write_canonical(rd_buf *b, const rd_value *v)
+{
+    char num[RD_NUM_BUF];
+    int rc = 0;
+    switch (v->type) {
+    case RD_VNULL:
+    case RD_VBOOL:
+    case RD_VSTRING: return rd_json_write(b, v) || b->oom ? RD_ENOMEM : RD_OK;
+    case RD_VNUMBER:
+        if (!isfinite(v->u.n))
+            return RD_EINVAL;
+        /* rd_num_format is ECMAScript's Number#toString: shortest round-trip digits, plain
+         * from 1e-6 up to 1e21, "1e+21" and "1e-7" beyond, and 0 for -0. */
+        return rd_buf_append(b, num, rd_num_format(v->u.n, num)) ? RD_ENOMEM : RD_OK;
+    case RD_VARRAY:
+        rc = rd_buf_putc(b, '[');
+        for (uint32_t i = 0; rc == RD_OK && i < v->len; i++)
+            if (!(rc = i ? rd_buf_putc(b, ',') : 0))
+                rc = rd_json_write_canonical(b, &v->u.items[i]);
+        return rc ? rc : rd_buf_putc(b, ']') ? RD_ENOMEM : RD_OK;
+    case RD_VOBJECT: {
+        typedef const rd_member *member_ptr;
+        member_ptr stack[32], *m = stack;
+        if (v->len > 32 && !(m = rd_malloc(v->len * sizeof(member_ptr))))
+            return RD_ENOMEM;
+        for (uint32_t i = 0; i < v->len; i++)
+            m[i] = &v->u.members[i];
+        qsort(m, v->len, sizeof(member_ptr), cmp_member_utf16);
+        rc = rd_buf_putc(b, '{');
+        for (uint32_t i = 0; rc == RD_OK && i < v->len; i++) {
+            rc = (i ? rd_buf_putc(b, ',') : 0) | rd_json_write_string(b, m[i]->key, m[i]->key_len) |
+                         rd_buf_putc(b, ':')
+                     ? RD_ENOMEM
+                     : rd_json_write_canonical(b, &m[i]->val);
+        }
+        if (m != stack)
+            rd_free(m);
+        return rc ? rc : rd_buf_putc(b, '}') ? RD_ENOMEM : RD_OK;
+    }
+    }
+    return RD_EINTERNAL;
+}

@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "riskd/bundle.h"
+#include "riskd/hash.h"
 #include "riskd/json.h"
 #include "riskd/riskd.h"
 
@@ -48,6 +50,22 @@ static void test_names(void **state)
     expect_name("credit_1xgb_v1.0", RD_EINVAL, NULL, NULL, 0, 0);
     expect_name("credit_xgb_v100000.0", RD_EINVAL, NULL, NULL, 0, 0);
     expect_name("../x_y_v1.0", RD_EINVAL, NULL, NULL, 0, 0);
+    /* Versions are plain integers: one version, one spelling. */
+    expect_name("credit_xgb_v10.20", RD_OK, "credit", "xgb", 10, 20);
+    expect_name("credit_xgb_v0.10", RD_OK, "credit", "xgb", 0, 10);
+    expect_name("credit_xgb_v01.0", RD_EINVAL, NULL, NULL, 0, 0);
+    expect_name("credit_xgb_v1.00", RD_EINVAL, NULL, NULL, 0, 0);
+    expect_name("credit_xgb_v1.01", RD_EINVAL, NULL, NULL, 0, 0);
+    expect_name("credit_xgb_v00.0", RD_EINVAL, NULL, NULL, 0, 0);
+    expect_name("credit_xgb_v+1.0", RD_EINVAL, NULL, NULL, 0, 0);
+    expect_name("credit_xgb_v1.+0", RD_EINVAL, NULL, NULL, 0, 0);
+    expect_name("credit_xgb_v-1.0", RD_EINVAL, NULL, NULL, 0, 0);
+    expect_name("credit_xgb_v 1.0", RD_EINVAL, NULL, NULL, 0, 0);
+    char p[64], t[64];
+    unsigned a, b;
+    rd_err err;
+    assert_int_equal(rd_bundle_name_parse("credit_xgb_v01.0", p, sizeof p, t, sizeof t, &a, &b, &err), RD_EINVAL);
+    assert_non_null(strstr(err.msg, "plain integers"));
 }
 
 static char dir[64];
@@ -169,9 +187,12 @@ static char *cpath(const char *name)
 static rd_bundle_build_opts base_opts(void)
 {
     static int n;
-    static char out[8][128];
+    static char out[8][160];
     char *o = out[n++ % 8];
-    snprintf(o, 128, "%s/out%d", cdir, n);
+    char parent[128];
+    snprintf(parent, sizeof parent, "%s/out%d", cdir, n);
+    mkdir(parent, 0755);
+    snprintf(o, 160, "%s/t_lr_v1.0", parent); /* the directory is named as the bundle */
     nmsgs = 0;
     return (rd_bundle_build_opts){.name = "t_lr_v1.0", .model_path = cpath("m.json"),
                                   .pipeline_path = cpath("p.json"), .data_path = cpath("d.csv"),
@@ -396,6 +417,310 @@ static void test_build_warnings_and_test_data(void **state)
     teardown_checks();
 }
 
+/* ---------------------------------------------------------------- identity and signatures */
+
+static char sdir[64], bdir[128];
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char buf[1 << 16];
+    *len = fread(buf, 1, sizeof buf - 1, f);
+    buf[*len] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static void spit(const char *path, const char *text, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, len, f), len);
+    fclose(f);
+}
+
+/* A small bundle in sdir/t_lr_v1.0 (bdir). */
+static void build_small(void)
+{
+    snprintf(sdir, sizeof sdir, "/tmp/riskd-sign-XXXXXX");
+    assert_non_null(mkdtemp(sdir));
+    char m[128], p[128], d[128];
+    snprintf(m, sizeof m, "%s/m.json", sdir);
+    snprintf(p, sizeof p, "%s/p.json", sdir);
+    snprintf(d, sizeof d, "%s/d.csv", sdir);
+    const char *mt = "{\"type\":\"logistic_regression\",\"features\":[\"age\"],\"coef\":[-0.1],\"intercept\":2,"
+                     "\"means\":[40]}",
+               *pt = "{\"inputs\":[{\"name\":\"age\",\"type\":\"number\"}],"
+                     "\"features\":[{\"name\":\"age\",\"kind\":\"numeric\",\"source\":\"age\"}]}",
+               *dt = "age,y\n30,0\n50,1\n45,1\n20,0\n60,0\n";
+    spit(m, mt, strlen(mt));
+    spit(p, pt, strlen(pt));
+    spit(d, dt, strlen(dt));
+    snprintf(bdir, sizeof bdir, "%s/t_lr_v1.0", sdir);
+    rd_bundle_build_opts o = {.name = "t_lr_v1.0", .model_path = m, .pipeline_path = p, .data_path = d,
+                              .label = "y", .out_dir = bdir, .reasons = 1,
+                              .risk_bands = "[{\"level\":\"ok\",\"max\":0.5,\"decision\":\"approve\"},"
+                                            "{\"level\":\"bad\",\"min\":0.5,\"decision\":\"reject\"}]"};
+    rd_err err;
+    if (rd_bundle_build(&o, &err) != RD_OK)
+        fail_msg("build: %s", err.msg);
+}
+
+static void remove_small(void)
+{
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", sdir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static int load_expect(const char *want_in_msg, rd_bundle **out)
+{
+    rd_err err;
+    rd_bundle *b = NULL;
+    int rc = rd_bundle_load(bdir, &b, &err);
+    if (want_in_msg) {
+        assert_int_equal(rc, RD_EINVAL);
+        if (!strstr(err.msg, want_in_msg))
+            fail_msg("\"%s\" lacks \"%s\"", err.msg, want_in_msg);
+    } else if (rc != RD_OK) {
+        fail_msg("load: %s", err.msg);
+    }
+    if (out)
+        *out = b;
+    else
+        rd_bundle_free(b);
+    return rc;
+}
+
+/* The digest is the SHA-256 of the manifest's canonical JSON without "digest": the same for
+ * another spelling of the same manifest, other for any change of meaning. */
+static void test_manifest_digest(void **state)
+{
+    (void)state;
+    rd_arena a;
+    rd_arena_init(&a, 0);
+    rd_value v1, v2, v3;
+    const char *t1 = "{\"b\": 1, \"a\": [1.0, \"x\"], \"digest\": \"whatever\"}",
+               *t2 = "{\"a\":[1,\"x\"],\"b\":1.00}", *t3 = "{\"a\":[1,\"x\"],\"b\":2}";
+    assert_int_equal(rd_json_parse(t1, strlen(t1), NULL, &a, &v1, NULL), RD_OK);
+    assert_int_equal(rd_json_parse(t2, strlen(t2), NULL, &a, &v2, NULL), RD_OK);
+    assert_int_equal(rd_json_parse(t3, strlen(t3), NULL, &a, &v3, NULL), RD_OK);
+    char h1[RD_SHA256_HEX], h2[RD_SHA256_HEX], h3[RD_SHA256_HEX], want[RD_SHA256_HEX];
+    rd_buf c;
+    rd_buf_init(&c);
+    assert_int_equal(rd_bundle_manifest_digest(&v1, h1, &c, NULL), RD_OK);
+    assert_string_equal(rd_buf_cstr(&c), "{\"a\":[1,\"x\"],\"b\":1}");
+    rd_sha256_hex(c.data, c.len, want);
+    assert_string_equal(h1, want);
+    assert_int_equal(rd_bundle_manifest_digest(&v2, h2, NULL, NULL), RD_OK);
+    assert_int_equal(rd_bundle_manifest_digest(&v3, h3, NULL, NULL), RD_OK);
+    assert_string_equal(h1, h2);
+    assert_string_not_equal(h1, h3);
+    /* Setting the digest: replaced where it stands, or added last; the rest byte for byte. */
+    rd_buf_reset(&c);
+    assert_int_equal(rd_bundle_manifest_set_digest(t1, strlen(t1), "abc", &c, NULL), RD_OK);
+    assert_string_equal(rd_buf_cstr(&c), "{\"b\": 1, \"a\": [1.0, \"x\"], \"digest\": \"abc\"}");
+    rd_buf_reset(&c);
+    const char *nested = "{\"x\": {\"digest\": \"inner\"}, \"s\": \"\\\"digest\\\":\"}\n";
+    assert_int_equal(rd_bundle_manifest_set_digest(nested, strlen(nested), "abc", &c, NULL), RD_OK);
+    assert_string_equal(rd_buf_cstr(&c),
+                        "{\"x\": {\"digest\": \"inner\"}, \"s\": \"\\\"digest\\\":\",\n  \"digest\": \"abc\"\n}\n");
+    rd_buf_reset(&c);
+    assert_int_equal(rd_bundle_manifest_set_digest("{}", 2, "abc", &c, NULL), RD_OK);
+    assert_string_equal(rd_buf_cstr(&c), "{\n  \"digest\": \"abc\"\n}");
+    rd_err err;
+    assert_int_equal(rd_bundle_manifest_set_digest("{\"digest\": 5}", 13, "abc", &c, &err), RD_EINVAL);
+    assert_int_equal(rd_bundle_manifest_set_digest("[1]", 3, "abc", &c, &err), RD_EINVAL);
+    rd_buf_deinit(&c);
+    rd_arena_deinit(&a);
+}
+
+/* A built manifest carries its digest; an edit of the manifest (the bands: everyone
+ * approved) is refused at load, sealing it again is accepted, and a manifest without a
+ * digest (built before) is refused with the way out. */
+static void test_tampered_manifest(void **state)
+{
+    (void)state;
+    build_small();
+    rd_bundle *b;
+    load_expect(NULL, &b);
+    char digest[RD_SHA256_HEX], h[RD_SHA256_HEX];
+    snprintf(digest, sizeof digest, "%s", rd_bundle_digest(b));
+    const rd_value *d = rd_value_get(rd_bundle_manifest(b), "digest", 6);
+    assert_non_null(d);
+    assert_string_equal(d->u.s, digest);
+    assert_int_equal(rd_bundle_manifest_digest(rd_bundle_manifest(b), h, NULL, NULL), RD_OK);
+    assert_string_equal(h, digest);
+    rd_bundle_free(b);
+
+    char path[200];
+    size_t len;
+    snprintf(path, sizeof path, "%s/manifest.json", bdir);
+    char *orig = strdup(slurp(path, &len));
+    assert_non_null(orig);
+    size_t olen = len;
+    char *text = strdup(orig), *at = strstr(text, "\"decision\":\"reject\"");
+    assert_non_null(at);
+    memcpy(at, "\"decision\":\"accept\"", 19);
+    spit(path, text, len);
+    load_expect("manifest.json: digest mismatch (the manifest was edited after it was built", NULL);
+    /* Whitespace is not meaning: the same manifest re-indented loads. */
+    spit(path, orig, olen);
+    char *wide = malloc(2 * olen + 1);
+    assert_non_null(wide);
+    size_t k = 0;
+    for (size_t i = 0; i < olen; i++) {
+        wide[k++] = orig[i];
+        if (orig[i] == '\n')
+            wide[k++] = ' ';
+    }
+    spit(path, wide, k);
+    load_expect(NULL, NULL);
+    free(wide);
+    /* Sealed after a deliberate edit: loads, under another digest. */
+    spit(path, text, len);
+    rd_err err;
+    assert_int_equal(rd_bundle_seal(bdir, h, &err), RD_OK);
+    load_expect(NULL, &b);
+    assert_string_equal(rd_bundle_digest(b), h);
+    assert_string_not_equal(h, digest);
+    rd_bundle_free(b);
+    /* No digest at all. */
+    at = strstr(orig, ",\n  \"digest\"");
+    assert_non_null(at);
+    strcpy(at, "\n}\n");
+    spit(path, orig, strlen(orig));
+    load_expect("manifest.json: no digest", NULL);
+    load_expect("riskd bundle seal", NULL);
+    /* A digest that is not one. */
+    text = realloc(text, olen + 64);
+    snprintf(text, olen + 64, "%.*s,\"digest\":\"xyz\"}", (int)(strrchr(orig, '}') - orig), orig);
+    spit(path, text, strlen(text));
+    load_expect("digest: not a SHA-256", NULL);
+    free(text);
+    free(orig);
+    remove_small();
+}
+
+static void test_signatures(void **state)
+{
+    (void)state;
+    build_small();
+    rd_err err;
+    rd_bundle_key pub1, sec1, pub2, sec2, read[4];
+    assert_int_equal(rd_bundle_keygen(&pub1, &sec1, &err), RD_OK);
+    assert_int_equal(rd_bundle_keygen(&pub2, &sec2, &err), RD_OK);
+    assert_memory_not_equal(pub1.bytes, pub2.bytes, RD_BUNDLE_KEY_BYTES);
+    /* Key files: base64 of the 32 bytes; never overwritten; several public keys, comments. */
+    char kpath[200], ppath[200], path[200];
+    size_t n;
+    snprintf(kpath, sizeof kpath, "%s/k.key", sdir);
+    snprintf(ppath, sizeof ppath, "%s/k.pub", sdir);
+    assert_int_equal(rd_bundle_key_write(kpath, &sec1, true, &err), RD_OK);
+    assert_int_equal(access(kpath, R_OK), 0);
+    assert_int_equal(rd_bundle_key_write(kpath, &sec2, true, &err), RD_EINVAL);
+    assert_non_null(strstr(err.msg, "never overwritten"));
+    assert_int_equal(rd_bundle_keys_read(kpath, read, 1, &n, &err), RD_OK);
+    assert_int_equal(n, 1);
+    assert_memory_equal(read[0].bytes, sec1.bytes, RD_BUNDLE_KEY_BYTES);
+    assert_int_equal(rd_bundle_key_write(ppath, &pub2, false, &err), RD_OK);
+    size_t len;
+    char both[256];
+    snprintf(both, sizeof both, "# rotation\n%s\n  # the new one\n", slurp(ppath, &len));
+    snprintf(path, sizeof path, "%s/both.pub", sdir);
+    spit(path, both, strlen(both));
+    assert_int_equal(rd_bundle_keys_read(path, read, 4, &n, &err), RD_OK);
+    assert_int_equal(n, 1);
+    spit(path, "# nothing\n\n", 11);
+    assert_int_equal(rd_bundle_keys_read(path, read, 4, &n, &err), RD_EINVAL);
+    assert_non_null(strstr(err.msg, "no key"));
+    spit(path, "AAAA\n", 5);
+    assert_int_equal(rd_bundle_keys_read(path, read, 4, &n, &err), RD_EINVAL);
+    assert_non_null(strstr(err.msg, "both.pub:1: not an Ed25519 key"));
+
+    /* Missing, good, wrong key, several keys, malformed, stale after a re-seal. */
+    rd_bundle *b;
+    load_expect(NULL, &b);
+    assert_false(rd_bundle_signed(b));
+    assert_int_equal(rd_bundle_verify_signature(b, &pub1, 1, &err), RD_EINVAL);
+    assert_non_null(strstr(err.msg, "t_lr_v1.0/signature.ed25519: missing"));
+    rd_bundle_free(b);
+    char hex[RD_SHA256_HEX];
+    assert_int_equal(rd_bundle_sign(bdir, &sec1, hex, &err), RD_OK);
+    load_expect(NULL, &b);
+    assert_true(rd_bundle_signed(b));
+    assert_string_equal(hex, rd_bundle_digest(b));
+    assert_int_equal(rd_bundle_verify_signature(b, &pub1, 1, &err), RD_OK);
+    assert_int_equal(rd_bundle_verify_signature(b, &pub2, 1, &err), RD_EINVAL);
+    assert_non_null(strstr(err.msg, "signature.ed25519: wrong"));
+    rd_bundle_key two[2] = {pub2, pub1};
+    assert_int_equal(rd_bundle_verify_signature(b, two, 2, &err), RD_OK);
+    rd_bundle_free(b);
+    snprintf(path, sizeof path, "%s/%s", bdir, RD_BUNDLE_SIGNATURE_FILE);
+    char *sig = strdup(slurp(path, &len));
+    assert_non_null(sig);
+    spit(path, "not base64!\n", 12);
+    load_expect(NULL, &b);
+    assert_int_equal(rd_bundle_verify_signature(b, &pub1, 1, &err), RD_EINVAL);
+    assert_non_null(strstr(err.msg, "malformed"));
+    rd_bundle_free(b);
+    char first = sig[0];
+    sig[0] = first == 'A' ? 'B' : 'A'; /* another signature, well formed */
+    spit(path, sig, len);
+    load_expect(NULL, &b);
+    assert_int_equal(rd_bundle_verify_signature(b, &pub1, 1, &err), RD_EINVAL);
+    rd_bundle_free(b);
+    sig[0] = first;
+    spit(path, sig, len);
+    free(sig);
+    /* The signature file is not part of the digest: signing changed nothing it covers. */
+    load_expect(NULL, &b);
+    assert_string_equal(rd_bundle_digest(b), hex);
+    assert_int_equal(rd_bundle_verify_signature(b, &pub1, 1, &err), RD_OK);
+    rd_bundle_free(b);
+    /* A deliberate edit, sealed: the old signature no longer verifies. */
+    char mpath[200];
+    snprintf(mpath, sizeof mpath, "%s/manifest.json", bdir);
+    char *text = strdup(slurp(mpath, &len)), *at = strstr(text, "\"decision\":\"reject\"");
+    assert_non_null(at);
+    memcpy(at, "\"decision\":\"review\"", 19);
+    spit(mpath, text, len);
+    free(text);
+    assert_int_equal(rd_bundle_seal(bdir, hex, &err), RD_OK);
+    load_expect(NULL, &b);
+    assert_int_equal(rd_bundle_verify_signature(b, &pub1, 1, &err), RD_EINVAL);
+    rd_bundle_free(b);
+    /* A bundle that does not load is not signed. */
+    snprintf(path, sizeof path, "%s/pipeline.json", bdir);
+    spit(path, "{}", 2);
+    assert_int_equal(rd_bundle_sign(bdir, &sec1, hex, &err), RD_EINVAL);
+    assert_non_null(strstr(err.msg, "checksum mismatch"));
+    remove_small();
+}
+
+/* --out must be named as the bundle. */
+static void test_build_directory_name(void **state)
+{
+    (void)state;
+    build_small();
+    char other[160], m[128], p[128], d[128];
+    snprintf(other, sizeof other, "%s/t_lr_v1.1/", sdir); /* a trailing slash is the same name */
+    snprintf(m, sizeof m, "%s/m.json", sdir);
+    snprintf(p, sizeof p, "%s/p.json", sdir);
+    snprintf(d, sizeof d, "%s/d.csv", sdir);
+    rd_bundle_build_opts o = {.name = "t_lr_v2.0", .model_path = m, .pipeline_path = p, .data_path = d,
+                              .out_dir = other};
+    rd_err err;
+    assert_int_equal(rd_bundle_build(&o, &err), RD_EINVAL);
+    assert_non_null(strstr(err.msg, "must be named as the bundle, t_lr_v2.0 (its name is \"t_lr_v1.1\")"));
+    assert_int_equal(access(other, F_OK), -1);
+    o.name = "t_lr_v1.1";
+    if (rd_bundle_build(&o, &err) != RD_OK)
+        fail_msg("build: %s", err.msg);
+    remove_small();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -405,6 +730,10 @@ int main(void)
         cmocka_unit_test(test_build_refuses_absent_inputs),
         cmocka_unit_test(test_build_output_kinds),
         cmocka_unit_test(test_build_warnings_and_test_data),
+        cmocka_unit_test(test_manifest_digest),
+        cmocka_unit_test(test_tampered_manifest),
+        cmocka_unit_test(test_signatures),
+        cmocka_unit_test(test_build_directory_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -665,10 +665,12 @@ static void test_write_string_escapes(void **state)
      * a character cut short at the end (a truncated message), an overlong form, a surrogate.
      * The service found it: an error message cut at its buffer's end made a reply not JSON. */
     rd_buf_reset(&b);
-    const char *bad = "a\xff" "b\xc0\xaf" "c\xed\xa0\x80" "d\xc3";
+    const char *bad = "a\xff"
+                      "b\xc0\xaf"
+                      "c\xed\xa0\x80"
+                      "d\xc3";
     assert_int_equal(rd_json_write_string(&b, bad, strlen(bad)), RD_OK);
-    assert_string_equal(rd_buf_cstr(&b),
-                        "\"a\\ufffdb\\ufffd\\ufffdc\\ufffd\\ufffd\\ufffdd\\ufffd\"");
+    assert_string_equal(rd_buf_cstr(&b), "\"a\\ufffdb\\ufffd\\ufffdc\\ufffd\\ufffd\\ufffdd\\ufffd\"");
 
     /* Keys are escaped like strings. */
     static const rd_member m[] = {{"a\"b\n\0", 5, {.type = RD_VNULL}}};
@@ -700,6 +702,115 @@ static void test_write_numbers(void **state)
     assert_string_equal(
         write_value(&b, &arr),
         "[0,0,1e+21,0.1,1e-7,-1.5e+300,100000000000000000000,0.30000000000000004,null,null,null]");
+    rd_buf_deinit(&b);
+}
+
+/* RFC 8785 (JCS), appendix B: IEEE 754 doubles and their canonical text. */
+static void test_canonical_numbers(void **state)
+{
+    (void)state;
+    static const struct {
+        uint64_t bits;
+        const char *text;
+    } cases[] = {
+        {0x0000000000000000, "0"},
+        {0x8000000000000000, "0"},
+        {0x0000000000000001, "5e-324"},
+        {0x8000000000000001, "-5e-324"},
+        {0x7fefffffffffffff, "1.7976931348623157e+308"},
+        {0xffefffffffffffff, "-1.7976931348623157e+308"},
+        {0x4340000000000000, "9007199254740992"},
+        {0xc340000000000000, "-9007199254740992"},
+        {0x4430000000000000, "295147905179352830000"},
+        {0x44b52d02c7e14af5, "9.999999999999997e+22"},
+        {0x44b52d02c7e14af6, "1e+23"},
+        {0x44b52d02c7e14af7, "1.0000000000000001e+23"},
+        {0x444b1ae4d6e2ef4e, "999999999999999700000"},
+        {0x444b1ae4d6e2ef4f, "999999999999999900000"},
+        {0x444b1ae4d6e2ef50, "1e+21"},
+        {0x3eb0c6f7a0b5ed8c, "9.999999999999997e-7"},
+        {0x3eb0c6f7a0b5ed8d, "0.000001"},
+        {0x41b3de4355555553, "333333333.3333332"},
+        {0x41b3de4355555554, "333333333.33333325"},
+        {0x41b3de4355555555, "333333333.3333333"},
+        {0x41b3de4355555556, "333333333.3333334"},
+        {0x41b3de4355555557, "333333333.33333343"},
+        {0xbecbf647612f3696, "-0.0000033333333333333333"},
+        {0x43143ff3c1cb0959, "1424953923781206.2"},
+    };
+    rd_buf b;
+    rd_buf_init(&b);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        double d;
+        memcpy(&d, &cases[i].bits, sizeof d);
+        rd_value v = rd_value_number(d);
+        rd_buf_reset(&b);
+        assert_int_equal(rd_json_write_canonical(&b, &v), RD_OK);
+        assert_string_equal(rd_buf_cstr(&b), cases[i].text);
+    }
+    /* NaN and the infinities have no JSON form: refused, not written as null. */
+    const double bad[] = {(double)NAN, (double)INFINITY, -(double)INFINITY};
+    for (size_t i = 0; i < 3; i++) {
+        rd_value v = rd_value_number(bad[i]);
+        assert_int_equal(rd_json_write_canonical(&b, &v), RD_EINVAL);
+    }
+    rd_buf_deinit(&b);
+}
+
+static const char *canonical_of(rd_buf *b, const char *json)
+{
+    rd_value v;
+    assert_int_equal(rd_json_parse(json, strlen(json), NULL, &arena, &v, NULL), RD_OK);
+    rd_buf_reset(b);
+    assert_int_equal(rd_json_write_canonical(b, &v), RD_OK);
+    return rd_buf_cstr(b);
+}
+
+/* RFC 8785's examples (section 3.2.2 and the reference implementation's test data): sorting
+ * by UTF-16 code units (U+1F602, a surrogate pair, sorts before U+FB33), minimal escaping,
+ * ECMAScript numbers, nesting, and a document that says the same thing differently. */
+static void test_canonical_documents(void **state)
+{
+    (void)state;
+    rd_buf b;
+    rd_buf_init(&b);
+    assert_string_equal(
+        canonical_of(
+            &b, "{\n  \"numbers\": [1E30, 4.50, 333333333.33333329, 2e-3, 0.000000000000000000000000001],\n"
+                "  \"escaping\": \"\\u20ac$\\u000F\\u000aA'\\u0042\\u0022\\u005c\\\\\\\"\\/\",\n"
+                "  \"literals\": [null, true, false]\n}"),
+        "{\"escaping\":\"\xe2\x82\xac$\\u000f\\nA'B\\\"\\\\\\\\\\\"/\",\"literals\":[null,true,false],"
+        "\"numbers\":[1e+30,4.5,333333333.3333333,0.002,1e-27]}");
+    assert_string_equal(
+        canonical_of(&b, "{\"\\u20ac\": \"Euro Sign\", \"1\": \"One\", \"\\u0080\": \"Control\\u007f\","
+                         " \"\\ud83d\\ude02\": \"Smiley\", \"\\u00f6\": \"Latin Small Letter O With "
+                         "Diaeresis\", \"\\ufb33\": \"Hebrew Letter Dalet With Dagesh\","
+                         " \"</script>\": \"Browser Challenge\"}"),
+        "{\"1\":\"One\",\"</script>\":\"Browser Challenge\",\"\xc2\x80\":\"Control\x7f\","
+        "\"\xc3\xb6\":\"Latin Small Letter O With Diaeresis\",\"\xe2\x82\xac\":\"Euro Sign\","
+        "\"\xf0\x9f\x98\x82\":\"Smiley\",\"\xef\xac\xb3\":\"Hebrew Letter Dalet With Dagesh\"}");
+    assert_string_equal(canonical_of(&b, "[56, {\"d\": true, \"10\": null, \"1\": [ ]}]"),
+                        "[56,{\"1\":[],\"10\":null,\"d\":true}]");
+    assert_string_equal(
+        canonical_of(&b, "{\"b\": \"\\b\\f\\n\\r\\t\\u0001\\u001F\", \"a\": {\"z\": 1, \"y\": 2.50}}"),
+        "{\"a\":{\"y\":2.5,\"z\":1},\"b\":\"\\b\\f\\n\\r\\t\\u0001\\u001f\"}");
+    /* A prefix sorts first; a repeated key keeps its last value, as JSON.parse does. */
+    assert_string_equal(canonical_of(&b, "{\"ab\": 1, \"a\": 2, \"a\": 3}"), "{\"a\":3,\"ab\":1}");
+    char *first = strdup(canonical_of(&b, "{\"x\": [1.0, 1e2], \"k\": \"\\u00e9\"}"));
+    assert_non_null(first);
+    assert_string_equal(canonical_of(&b, "{ \"k\" : \"\xc3\xa9\" ,\n\"x\":[1,100.000]}"), first);
+    free(first);
+    /* Objects of more than 32 members sort through a heap array. */
+    rd_buf big;
+    rd_buf_init(&big);
+    rd_buf_putc(&big, '{');
+    for (int i = 99; i >= 0; i--)
+        rd_buf_printf(&big, "%s\"k%02d\":%d", i == 99 ? "" : ",", i, i);
+    rd_buf_putc(&big, '}');
+    const char *out = canonical_of(&b, rd_buf_cstr(&big));
+    assert_memory_equal(out, "{\"k00\":0,\"k01\":1,", 17);
+    assert_non_null(strstr(out, "\"k98\":98,\"k99\":99}"));
+    rd_buf_deinit(&big);
     rd_buf_deinit(&b);
 }
 
@@ -776,6 +887,8 @@ int main(void)
         cmocka_unit_test(test_write_string_escapes),
         cmocka_unit_test(test_write_numbers),
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_canonical_numbers),
+        cmocka_unit_test(test_canonical_documents),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
