@@ -92,4 +92,11 @@ RD_API int rd_pipeline_check(const rd_pipeline *p, const rd_value *record, rd_un
 RD_API int rd_pipeline_apply(const rd_pipeline *p, const rd_value *record, double *out,
                              rd_pipeline_report *report, rd_err *err);
 
+/* A batch's header against the inputs (a CSV's columns): RD_EINVAL when no column is an input
+ * (a ';'-separated file, a re-cased header: the columns and the inputs they probably meant are
+ * named) or a required input is not a column. Otherwise note (note_cap bytes) says what the
+ * rows will lack: inputs missing in every row, columns not used ("" when nothing). */
+RD_API int rd_pipeline_check_columns(const rd_pipeline *p, const char *const *cols, size_t ncols, char *note,
+                                     size_t note_cap, rd_err *err);
+
 #endif

@@ -6,6 +6,7 @@
  * and written before the next is read, so memory stays bounded on any input size. A record
  * that cannot be scored is reported on stderr with its line and left out of the output;
  * --strict stops at the first. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,12 +27,13 @@
 static const char score_usage[] =
     "usage: riskd score --bundle DIR --in APPLICATIONS.csv|- --out SCORES.csv|- [--id COL]\n"
     "                   [--reasons K] [--threads N] [--strict] [--format csv|jsonl]\n"
-    "                   [--fallback RULES.json] [--deadline-ms N] [--log DATA_DIR]\n"
+    "                   [--fallback RULES.json] [--deadline-ms N] [--log DATA_DIR] [--rejects FILE]\n"
     "\n"
     "Decide raw applications with a bundle, as riskd serve would: its pipeline, its model, its\n"
     "risk bands and its reason codes, and its fallback rules (or --fallback's) when the model\n"
     "cannot answer. The input's header names the columns (the bundle's inputs; others are\n"
-    "ignored; an empty field is a missing value). The CSV output has the columns id, score,\n"
+    "ignored, and named; a header that matches no input, or lacks a required one, is refused;\n"
+    "an empty field is a missing value, a row with every input missing is refused). The CSV output has the columns id, score,\n"
     "risk_level, model_version, reason_1..reason_K, decision, source (model or fallback), in\n"
     "input order; --format jsonl writes one decision record per line instead (the body of\n"
     "POST /v1/score's answer, request_id the id).\n"
@@ -40,6 +42,7 @@ static const char score_usage[] =
     "  --reasons K    reason codes per row, 0 to 16 (default: the bundle's)\n"
     "  --threads N    scoring threads (default: one per core)\n"
     "  --strict       stop at the first row that cannot be scored (default: report it and go on)\n"
+    "  --rejects F    write each row refused to F as CSV: line, id, reason\n"
     "  --format F     csv (default) or jsonl\n"
     "  --fallback F   fallback rules for a bundle that has none (docs/formats.md)\n"
     "  --deadline-ms N  a row's deadline (default: none in a batch; the bundle's serving.deadline_ms\n"
@@ -156,6 +159,7 @@ typedef struct run {
     const rd_decider *dec;
     rd_csv *csv;
     FILE *out;
+    FILE *rejects; /* --rejects: line, id, reason of each row refused */
     const char *in_name;
     int id_col, threads;
     size_t k, scored, rejected, fallbacks;
@@ -244,6 +248,13 @@ static int one_block(run *u, rd_arena *a, row *rows, bool *eof, cli_progress *ba
         row *r = &rows[i];
         if (r->rc != RD_OK) {
             cli_errorf("%s:%zu: %s", u->in_name, r->line, r->err.msg);
+            if (u->rejects) {
+                fprintf(u->rejects, "%zu,", r->line);
+                cli_csv_field(u->rejects, r->id ? r->id : "");
+                fputc(',', u->rejects);
+                cli_csv_field(u->rejects, r->err.msg);
+                fputc('\n', u->rejects);
+            }
             u->rejected++;
             if (u->strict)
                 return CLI_INVALID_INPUT;
@@ -294,7 +305,7 @@ static int score_all(run *u)
 }
 
 typedef struct args {
-    const char *bundle, *in, *out, *id, *format, *fallback, *log;
+    const char *bundle, *in, *out, *id, *format, *fallback, *log, *rejects;
     long k;
     int threads, deadline_ms;
     bool strict;
@@ -327,6 +338,7 @@ static int parse_args(int argc, char **argv, args *a)
         {"fallback", required_argument, NULL, 'F'},
         {"deadline-ms", required_argument, NULL, 'D'},
         {"log", required_argument, NULL, 'L'},
+        {"rejects", required_argument, NULL, 'R'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -342,6 +354,7 @@ static int parse_args(int argc, char **argv, args *a)
         case 's': a->strict = true; break;
         case 'F': a->fallback = optarg; break;
         case 'L': a->log = optarg; break;
+        case 'R': a->rejects = optarg; break;
         case 'f':
             if (strcmp(optarg, "csv") != 0 && strcmp(optarg, "jsonl") != 0) {
                 cli_errorf("--format: csv or jsonl, not \"%s\"", optarg);
@@ -425,15 +438,45 @@ static int run_all(run *u, const args *a)
         cli_errorf("%s: no column \"%s\" (--id)", u->in_name, a->id);
         return CLI_INVALID_INPUT;
     }
-    if (!(u->out = strcmp(a->out, "-") ? fopen(a->out, "w") : stdout)) {
-        cli_errorf("%s: cannot write", a->out);
+    /* the header against the pipeline's inputs, once: a file whose columns match none of
+     * them would otherwise be decided row after row with every input missing */
+    size_t nc = rd_csv_num_columns(u->csv);
+    const char **cols = rd_malloc((nc ? nc : 1) * sizeof *cols);
+    if (!cols) {
+        cli_errorf("out of memory");
         return CLI_IO;
     }
+    for (size_t c = 0; c < nc; c++)
+        cols[c] = rd_csv_column(u->csv, c);
+    char note[400];
+    rd_err err;
+    rc = rd_pipeline_check_columns(rd_bundle_pipeline(u->b), cols, nc, note, sizeof note, &err);
+    rd_free(cols);
+    if (rc) {
+        cli_errorf("%s: %s", u->in_name, err.msg);
+        return CLI_INVALID_INPUT;
+    }
+    if (note[0])
+        fprintf(stderr, "riskd score: warning: %s: %s\n", u->in_name, note);
+    if (!(u->out = strcmp(a->out, "-") ? fopen(a->out, "w") : stdout)) {
+        cli_errorf("%s: cannot write: %s", a->out, strerror(errno));
+        return CLI_IO;
+    }
+    if (a->rejects && !(u->rejects = fopen(a->rejects, "w"))) {
+        cli_errorf("%s: cannot write: %s", a->rejects, strerror(errno));
+        return CLI_IO;
+    }
+    if (u->rejects)
+        fputs("line,id,reason\n", u->rejects);
     rd_buf_init(&u->rec);
     rc = score_all(u);
     rd_buf_deinit(&u->rec);
     if ((u->out != stdout ? fclose(u->out) : fflush(u->out)) != 0 && rc == CLI_OK)
         rc = CLI_IO;
+    if (u->rejects && fclose(u->rejects) != 0 && rc == CLI_OK) {
+        cli_errorf("%s: cannot write: %s", a->rejects, strerror(errno));
+        rc = CLI_IO;
+    }
     if (isatty(STDERR_FILENO) || u->rejected || u->fallbacks)
         fprintf(stderr, "riskd score: %zu rows scored (%zu by fallback rules), %zu rejected\n", u->scored,
                 u->fallbacks, u->rejected);

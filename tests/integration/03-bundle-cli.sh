@@ -169,6 +169,23 @@ head -1 "$T/s.csv" | grep -qx 'id,score,risk_level,model_version,reason_1,reason
 [ "$(wc -l <"$T/s.csv")" = 3 ]; check "good rows all scored, in order" 0 $?
 grep -q '^"a,1",' "$T/s.csv"; check "id quoted on output" 0 $?
 grep -q "apps.csv:6: none of the pipeline's 2 inputs is given" "$T/out"; check "a row with every input missing is refused, not decided" 0 $?
+# a header the pipeline cannot read (issue 11): refused, naming the columns and the inputs
+tr ',' ';' <"$T/data.csv" >"$T/semi-apps.csv"
+"$BIN" score --bundle "$B" --in "$T/semi-apps.csv" --out "$T/s.csv" >"$T/out" 2>&1
+check "a ';'-separated file is refused" 1 $? "semi-apps.csv: no column is an input of the pipeline .*riskd reads comma-separated CSV" "$T/out"
+sed '1s/.*/\U&/' "$T/data.csv" >"$T/upper.csv"
+"$BIN" score --bundle "$B" --in "$T/upper.csv" --out "$T/s.csv" >"$T/out" 2>&1
+check "a re-cased header is refused, with the inputs meant" 1 $? '"AGE" \("age"\?\)' "$T/out"
+sed '1s/home/hme/' "$T/data.csv" >"$T/typo.csv"
+"$BIN" score --bundle "$B" --in "$T/typo.csv" --out "$T/s.csv" >"$T/out" 2>&1
+check "a header missing an input scores, warning loudly" 0 $? 'warning: .*typo.csv: inputs missing in every row: "home"; columns not used: .*"hme" \("home"\?\)' "$T/out"
+"$BIN" score --bundle "$B" --in "$T/apps.csv" --out "$T/s.csv" --id id --rejects "$T/rej.csv" >"$T/out" 2>&1
+check "--rejects" 3 $?
+head -1 "$T/rej.csv" | grep -qx 'line,id,reason'; check "--rejects: its header" 0 $?
+grep -q '^3,b,"age: ""abc"" is not a number' "$T/rej.csv"; check "--rejects: the line, the id and the reason" 0 $?
+[ "$(wc -l <"$T/rej.csv")" = 4 ]; check "--rejects: every refused row" 0 $?
+"$BIN" score --bundle "$B" --in "$T/apps.csv" --out "$T/no/such/dir/s.csv" >"$T/out" 2>&1
+check "cannot write says why" 4 $? "s.csv: cannot write: No such file or directory" "$T/out"
 "$BIN" score --bundle "$B" --in "$T/apps.csv" --out "$T/s.csv" --strict >"$T/out" 2>&1
 check "--strict stops at the first bad row" 1 $? "apps.csv:3:" "$T/out"
 "$BIN" score --bundle "$B" --in - --out - --reasons 0 <"$T/data.csv" >"$T/s.csv" 2>"$T/out"

@@ -590,6 +590,70 @@ int rd_pipeline_check(const rd_pipeline *p, const rd_value *record, rd_unknown_p
     return RD_OK;
 }
 
+/* ---------------------------------------------------------------- checking a header */
+
+int rd_pipeline_check_columns(const rd_pipeline *p, const char *const *cols, size_t ncols, char *note, size_t note_cap,
+                              rd_err *err)
+{
+    char names[240], extra[240];
+    size_t matched = 0, en = 0, nn = 0;
+    extra[0] = note[0] = 0;
+    for (size_t i = 0; i < p->ninputs; i++)
+        for (size_t c = 0; c < ncols; c++)
+            if (strlen(cols[c]) == p->inputs[i].name_len && !memcmp(cols[c], p->inputs[i].name, p->inputs[i].name_len)) {
+                matched++;
+                break;
+            }
+    /* each column that is no input, with the input it probably meant */
+    for (size_t c = 0; c < ncols && en + 80 < sizeof extra; c++) {
+        if (find_input(p, cols[c], strlen(cols[c])) >= 0)
+            continue;
+        const char *near = NULL;
+        for (size_t i = 0; i < p->ninputs && !near; i++)
+            if (rd_near_miss(cols[c], p->inputs[i].name))
+                near = p->inputs[i].name;
+        int w = near ? snprintf(extra + en, sizeof extra - en, "%s\"%.40s\" (\"%.40s\"?)", en ? ", " : "", cols[c], near)
+                     : snprintf(extra + en, sizeof extra - en, "%s\"%.40s\"", en ? ", " : "", cols[c]);
+        en += w > 0 ? (size_t)w : 0;
+    }
+    rd_value none = {.type = RD_VOBJECT};
+    input_list(p, &none, 0, names, sizeof names);
+    if (matched == 0) {
+        bool semi = ncols == 1 && (strchr(cols[0], ';') || strchr(cols[0], '\t'));
+        return rd_err_set(err, RD_EINVAL, "no column is an input of the pipeline (its inputs: %s; the columns: %s)%s",
+                          names, extra,
+                          semi ? ": the header is one column holding ';' or a tab, and riskd reads comma-separated CSV"
+                               : "");
+    }
+    for (size_t i = 0; i < p->ninputs; i++) {
+        if (!p->inputs[i].required)
+            continue;
+        bool found = false;
+        for (size_t c = 0; c < ncols && !found; c++)
+            found = strlen(cols[c]) == p->inputs[i].name_len &&
+                    !memcmp(cols[c], p->inputs[i].name, p->inputs[i].name_len);
+        if (!found)
+            return rd_err_set(err, RD_EINVAL, "the required input \"%s\" is not a column (the columns not used: %s)",
+                              p->inputs[i].name, en ? extra : "none");
+    }
+    if (matched < p->ninputs) {
+        for (size_t i = 0; i < p->ninputs && nn + 48 < note_cap; i++) {
+            bool found = false;
+            for (size_t c = 0; c < ncols && !found; c++)
+                found = strlen(cols[c]) == p->inputs[i].name_len &&
+                        !memcmp(cols[c], p->inputs[i].name, p->inputs[i].name_len);
+            if (!found) {
+                int w = snprintf(note + nn, note_cap - nn, "%s\"%.40s\"", nn ? ", " : "inputs missing in every row: ",
+                                 p->inputs[i].name);
+                nn += w > 0 ? (size_t)w : 0;
+            }
+        }
+    }
+    if (en && nn + 40 < note_cap)
+        snprintf(note + nn, note_cap - nn, "%scolumns not used: %s", nn ? "; " : "", extra);
+    return RD_OK;
+}
+
 /* ---------------------------------------------------------------- from a scorecard */
 
 static int put_num(rd_buf *b, double x) { return rd_buf_printf(b, "%.17g", x); }
