@@ -168,7 +168,7 @@ typedef struct rd_decide_req {
     const rd_value *features;   /* object */
     const char *bundle;         /* pin a bundle (replays, tests); NULL: route */
     size_t bundle_len;
-    int reasons;   /* reason codes; -1: the bundle's */
+    int reasons; /* reason codes; -1: the bundle's */
     /* features naming no input of the pipeline: refused, listed in the answer (warn) or
      * ignored; DEFAULT: the pipeline's unknown_inputs, else refused (rd_pipeline_check) */
     rd_unknown_policy unknown_inputs;

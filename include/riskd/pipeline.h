@@ -52,7 +52,7 @@ RD_API bool rd_pipeline_input_is_number(const rd_pipeline *p, size_t i);
 RD_API int rd_pipeline_spec_from_scorecard(const char *json, size_t len, rd_buf *out, rd_err *err);
 
 /* What applying the pipeline to one record saw. */
-#define RD_PIPELINE_REPORT_MAX 32
+#define RD_PIPELINE_REPORT_MAX       32
 #define RD_PIPELINE_UNRECOGNISED_MAX 8
 typedef struct rd_pipeline_report {
     uint32_t missing; /* inputs absent, null or "" */

@@ -33,7 +33,8 @@ static const char score_usage[] =
     "risk bands and its reason codes, and its fallback rules (or --fallback's) when the model\n"
     "cannot answer. The input's header names the columns (the bundle's inputs; others are\n"
     "ignored, and named; a header that matches no input, or lacks a required one, is refused;\n"
-    "an empty field is a missing value, a row with every input missing is refused). The CSV output has the columns id, score,\n"
+    "an empty field is a missing value, a row with every input missing is refused). The CSV output has the "
+    "columns id, score,\n"
     "risk_level, model_version, reason_1..reason_K, decision, source (model or fallback), in\n"
     "input order; --format jsonl writes one decision record per line instead (the body of\n"
     "POST /v1/score's answer, request_id the id).\n"
@@ -79,8 +80,10 @@ static void score_share(void *ud, size_t from, size_t to)
         row *r = &j->rows[i];
         /* the header was checked against the inputs once; other columns (ids, labels) are the
          * file's, not mistakes */
-        rd_decide_req q = {
-            .features = &r->rec, .reasons = (int)j->k, .request_id = &r->idv, .unknown_inputs = RD_UNKNOWN_IGNORE};
+        rd_decide_req q = {.features = &r->rec,
+                           .reasons = (int)j->k,
+                           .request_id = &r->idv,
+                           .unknown_inputs = RD_UNKNOWN_IGNORE};
         if (r->rc == RD_OK)
             r->rc = rd_decide(j->dec, &q, &scratch, &r->d, &r->err);
         r->d.x = NULL; /* it lived in scratch */

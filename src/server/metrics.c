@@ -236,12 +236,12 @@ void srv_metrics_fallback(srv_fallback_stats *s, rd_fallback_reason why)
 void srv_metrics_log_refused(const char *what) { inc(&M.log_refused[strcmp(what, "backlog") != 0]); }
 void srv_metrics_log_dropped(void) { inc(&M.log_dropped); }
 
-static int what_index(const char *what) { return !strcmp(what, "flags") ? 0 : !strcmp(what, "bundles") ? 1 : 2; }
-
-void srv_metrics_reload(const char *what, bool ok)
+static int what_index(const char *what)
 {
-    inc(&M.reloads[what_index(what)][ok]);
+    return !strcmp(what, "flags") ? 0 : !strcmp(what, "bundles") ? 1 : 2;
 }
+
+void srv_metrics_reload(const char *what, bool ok) { inc(&M.reloads[what_index(what)][ok]); }
 
 void srv_metrics_refusal(const char *what, const char *msg)
 {
@@ -624,12 +624,13 @@ void srv_metrics_render(rd_buf *b, const srv_snapshot *snap, rd_shadow *shadow, 
     for (int w = 0; w < 3; w++)
         rd_buf_printf(b, "riskd_reload_refused{what=\"%s\"} %d\n", what[w], M.refusal[w] != NULL);
     pthread_mutex_unlock(&M.lock);
-    rd_buf_printf(b,
-                  "# HELP riskd_routing_failures_total Decisions whose routing flag named no loaded bundle, by "
-                  "whether fallback rules answered them.\n# TYPE riskd_routing_failures_total counter\n"
-                  "riskd_routing_failures_total{answered=\"fallback\"} %llu\n"
-                  "riskd_routing_failures_total{answered=\"error\"} %llu\n",
-                  (unsigned long long)get(&M.routing[1]), (unsigned long long)get(&M.routing[0]));
+    rd_buf_printf(
+        b,
+        "# HELP riskd_routing_failures_total Decisions whose routing flag named no loaded bundle, by "
+        "whether fallback rules answered them.\n# TYPE riskd_routing_failures_total counter\n"
+        "riskd_routing_failures_total{answered=\"fallback\"} %llu\n"
+        "riskd_routing_failures_total{answered=\"error\"} %llu\n",
+        (unsigned long long)get(&M.routing[1]), (unsigned long long)get(&M.routing[0]));
     rd_buf_printf(b,
                   "# HELP riskd_snapshot_generation Generation of the flags and bundles in force.\n"
                   "# TYPE riskd_snapshot_generation gauge\nriskd_snapshot_generation %lld\n"

@@ -94,7 +94,8 @@ void srv_route_ready(srv_req *r)
     rd_buf_puts(b, "\"refused\":");
     rd_buf_append(b, rd_buf_cstr(&refusals), refusals.len);
     rd_buf_deinit(&refusals);
-    rd_buf_printf(b, ",\"generation\":%llu,\"flags\":%zu,\"routing_flag\":", (unsigned long long)s->generation,
+    rd_buf_printf(b,
+                  ",\"generation\":%llu,\"flags\":%zu,\"routing_flag\":", (unsigned long long)s->generation,
                   s->flags ? rd_flagset_count(s->flags) : 0);
     put_str(b, rd_decider_route_index(d) >= 0 ? r->cfg->route_flag : NULL);
     rd_buf_puts(b, ",\"default_bundle\":");

@@ -758,8 +758,8 @@ static int names_variant(struct parse *p, const flag *f, const rd_value *lit, co
     char what[80], names[160];
     literal_text(lit, what, sizeof what);
     variant_list(f, names, sizeof names);
-    return bad(p, f->key, "targeting: %s returns %s, which is not a variant (the variants are %s)", where, what,
-               names);
+    return bad(p, f->key, "targeting: %s returns %s, which is not a variant (the variants are %s)", where,
+               what, names);
 }
 
 static bool is_op(const rd_value *v, const char *op)
@@ -771,8 +771,8 @@ static bool is_op(const rd_value *v, const char *op)
  * "true" and "false". */
 static bool boolean_op(const rd_member *m)
 {
-    static const char *const ops[] = {"==", "===", "!=", "!==", "<", "<=", ">", ">=", "!", "!!",
-                                      "in", "starts_with", "ends_with", "sem_ver"};
+    static const char *const ops[] = {"==", "===", "!=", "!==", "<",           "<=",        ">",
+                                      ">=", "!",   "!!", "in",  "starts_with", "ends_with", "sem_ver"};
     for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
         if (is_key(m, ops[i]))
             return true;
@@ -834,14 +834,16 @@ static int check_results(struct parse *p, const flag *f, const rd_value *v, cons
 static int check_fractional(struct parse *p, const flag *f, const rd_value *a)
 {
     if (a->type != RD_VARRAY)
-        return bad(p, f->key, "targeting: fractional takes an array of buckets, not %s", rd_vtype_name(a->type));
+        return bad(p, f->key, "targeting: fractional takes an array of buckets, not %s",
+                   rd_vtype_name(a->type));
     uint32_t i = 0;
     if (a->len && a->u.items[0].type != RD_VARRAY) {
         rd_vtype t = a->u.items[0].type;
         if (t == RD_VSTRING || t == RD_VNUMBER || t == RD_VBOOL)
-            return bad(p, f->key, "targeting: fractional's bucketing key is a constant, so every request "
-                                  "lands in the same bucket (use {\"var\": ...}, or leave it out to bucket by "
-                                  "targetingKey)");
+            return bad(p, f->key,
+                       "targeting: fractional's bucketing key is a constant, so every request "
+                       "lands in the same bucket (use {\"var\": ...}, or leave it out to bucket by "
+                       "targetingKey)");
         i = 1;
     }
     if (i == a->len)
@@ -863,12 +865,16 @@ static int check_fractional(struct parse *p, const flag *f, const rd_value *a)
             continue;
         }
         if (w->type != RD_VNUMBER)
-            return bad(p, f->key, "targeting: fractional bucket %u: the weight must be a number (or a rule that computes one), not %s%s", k,
-                       rd_vtype_name(w->type),
+            return bad(p, f->key,
+                       "targeting: fractional bucket %u: the weight must be a number (or a rule that "
+                       "computes one), not %s%s",
+                       k, rd_vtype_name(w->type),
                        w->type == RD_VSTRING ? " (flagd sends every request to one bucket then)" : "");
         if (!(w->u.n >= 0 && w->u.n <= 2147483647.0) || w->u.n != floor(w->u.n))
-            return bad(p, f->key, "targeting: fractional bucket %u: the weight must be an integer from 0 to "
-                       "2147483647, not %g", k, w->u.n);
+            return bad(p, f->key,
+                       "targeting: fractional bucket %u: the weight must be an integer from 0 to "
+                       "2147483647, not %g",
+                       k, w->u.n);
         total += w->u.n;
     }
     if (total == 0 && !computed)

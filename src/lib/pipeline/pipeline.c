@@ -45,9 +45,9 @@ typedef struct feature {
 struct rd_pipeline {
     rd_arena arena;
     bool float32;
-    double max_missing;          /* a count (>= 1 or 0), or a share when below 1; -1: any but all */
-    bool max_missing_share;      /* max_missing is a share of the inputs */
-    rd_unknown_policy unknown;   /* the spec's unknown_inputs, or RD_UNKNOWN_DEFAULT */
+    double max_missing;        /* a count (>= 1 or 0), or a share when below 1; -1: any but all */
+    bool max_missing_share;    /* max_missing is a share of the inputs */
+    rd_unknown_policy unknown; /* the spec's unknown_inputs, or RD_UNKNOWN_DEFAULT */
     input *inputs;
     size_t ninputs;
     feature *features;
@@ -79,10 +79,11 @@ static int unknown_key(rd_err *err, const char *where, long i, const rd_value *o
             if (!rd_near_miss(k, keys[j]))
                 continue;
             if (i < 0)
-                return rd_err_set(err, RD_EINVAL, "\"%.64s\": not a key of a pipeline spec (did you mean \"%s\"?)",
-                                  k, keys[j]);
-            return rd_err_set(err, RD_EINVAL, "%s[%ld].%.64s: not a key of %s (did you mean \"%s\"?)", where, i, k,
-                              where, keys[j]);
+                return rd_err_set(err, RD_EINVAL,
+                                  "\"%.64s\": not a key of a pipeline spec (did you mean \"%s\"?)", k,
+                                  keys[j]);
+            return rd_err_set(err, RD_EINVAL, "%s[%ld].%.64s: not a key of %s (did you mean \"%s\"?)", where,
+                              i, k, where, keys[j]);
         }
     }
     return RD_OK;
@@ -283,7 +284,8 @@ static int parse_policy(rd_pipeline *p, const rd_value *root, rd_err *err)
     if (unknown_key(err, "", -1, root, keys))
         return err->code;
     p->max_missing = -1;
-    const rd_value *mm = rd_value_get(root, "max_missing", 11), *ui = rd_value_get(root, "unknown_inputs", 14);
+    const rd_value *mm = rd_value_get(root, "max_missing", 11),
+                   *ui = rd_value_get(root, "unknown_inputs", 14);
     if (mm && mm->type == RD_VNUMBER && mm->u.n >= 0 && mm->u.n <= 1e9 &&
         (mm->u.n == floor(mm->u.n) || mm->u.n < 1)) {
         p->max_missing = mm->u.n;
@@ -292,12 +294,14 @@ static int parse_policy(rd_pipeline *p, const rd_value *root, rd_err *err)
         char *end;
         double v = strtod(mm->u.s, &end);
         if (end == mm->u.s || strcmp(end, "%") != 0 || !(v >= 0 && v <= 100))
-            return rd_err_set(err, RD_EINVAL, "max_missing: \"%.32s\" is not a share such as \"40%%\"", mm->u.s);
+            return rd_err_set(err, RD_EINVAL, "max_missing: \"%.32s\" is not a share such as \"40%%\"",
+                              mm->u.s);
         p->max_missing = v / 100;
         p->max_missing_share = true;
     } else if (mm) {
-        return rd_err_set(err, RD_EINVAL,
-                          "max_missing: must be a count of inputs (an integer >= 0) or a share (\"40%%\", or 0.4)");
+        return rd_err_set(
+            err, RD_EINVAL,
+            "max_missing: must be a count of inputs (an integer >= 0) or a share (\"40%%\", or 0.4)");
     }
     if (ui) {
         static const char *const names[] = {"reject", "warn", "ignore"};
@@ -505,7 +509,10 @@ int rd_pipeline_apply(const rd_pipeline *p, const rd_value *record, double *out,
 
 rd_unknown_policy rd_pipeline_unknown_policy(const rd_pipeline *p) { return p->unknown; }
 
-bool rd_pipeline_input_required(const rd_pipeline *p, size_t i) { return i < p->ninputs && p->inputs[i].required; }
+bool rd_pipeline_input_required(const rd_pipeline *p, size_t i)
+{
+    return i < p->ninputs && p->inputs[i].required;
+}
 
 static bool is_missing(const rd_value *v)
 {
@@ -569,13 +576,14 @@ int rd_pipeline_check(const rd_pipeline *p, const rd_value *record, rd_unknown_p
         snprintf(extra + en, sizeof extra - en, ", ... (%zu in all)", nextra);
     if (nextra && unknown == RD_UNKNOWN_REJECT) {
         input_list(p, record, 0, names, sizeof names);
-        return rd_err_set(err, RD_EINVAL, "unknown input%s %s: the pipeline's inputs are %s", nextra > 1 ? "s" : "",
-                          extra, names);
+        return rd_err_set(err, RD_EINVAL, "unknown input%s %s: the pipeline's inputs are %s",
+                          nextra > 1 ? "s" : "", extra, names);
     }
     if (nmissing == p->ninputs) {
         input_list(p, record, 0, names, sizeof names);
-        return rd_err_set(err, RD_EINVAL, "none of the pipeline's %zu inputs is given (%s): nothing to decide on",
-                          p->ninputs, names);
+        return rd_err_set(err, RD_EINVAL,
+                          "none of the pipeline's %zu inputs is given (%s): nothing to decide on", p->ninputs,
+                          names);
     }
     if (nreq) {
         input_list(p, record, 2, names, sizeof names);
@@ -584,23 +592,25 @@ int rd_pipeline_check(const rd_pipeline *p, const rd_value *record, rd_unknown_p
     double limit = p->max_missing_share ? floor(p->max_missing * (double)p->ninputs + 1e-9) : p->max_missing;
     if (p->max_missing >= 0 && (double)nmissing > limit) {
         input_list(p, record, 1, names, sizeof names);
-        return rd_err_set(err, RD_EINVAL, "%zu of %zu inputs are missing (%s); the pipeline allows at most %.0f",
-                          nmissing, p->ninputs, names, limit);
+        return rd_err_set(err, RD_EINVAL,
+                          "%zu of %zu inputs are missing (%s); the pipeline allows at most %.0f", nmissing,
+                          p->ninputs, names, limit);
     }
     return RD_OK;
 }
 
 /* ---------------------------------------------------------------- checking a header */
 
-int rd_pipeline_check_columns(const rd_pipeline *p, const char *const *cols, size_t ncols, char *note, size_t note_cap,
-                              rd_err *err)
+int rd_pipeline_check_columns(const rd_pipeline *p, const char *const *cols, size_t ncols, char *note,
+                              size_t note_cap, rd_err *err)
 {
     char names[240], extra[240];
     size_t matched = 0, en = 0, nn = 0;
     extra[0] = note[0] = 0;
     for (size_t i = 0; i < p->ninputs; i++)
         for (size_t c = 0; c < ncols; c++)
-            if (strlen(cols[c]) == p->inputs[i].name_len && !memcmp(cols[c], p->inputs[i].name, p->inputs[i].name_len)) {
+            if (strlen(cols[c]) == p->inputs[i].name_len &&
+                !memcmp(cols[c], p->inputs[i].name, p->inputs[i].name_len)) {
                 matched++;
                 break;
             }
@@ -612,7 +622,8 @@ int rd_pipeline_check_columns(const rd_pipeline *p, const char *const *cols, siz
         for (size_t i = 0; i < p->ninputs && !near; i++)
             if (rd_near_miss(cols[c], p->inputs[i].name))
                 near = p->inputs[i].name;
-        int w = near ? snprintf(extra + en, sizeof extra - en, "%s\"%.40s\" (\"%.40s\"?)", en ? ", " : "", cols[c], near)
+        int w = near ? snprintf(extra + en, sizeof extra - en, "%s\"%.40s\" (\"%.40s\"?)", en ? ", " : "",
+                                cols[c], near)
                      : snprintf(extra + en, sizeof extra - en, "%s\"%.40s\"", en ? ", " : "", cols[c]);
         en += w > 0 ? (size_t)w : 0;
     }
@@ -620,10 +631,11 @@ int rd_pipeline_check_columns(const rd_pipeline *p, const char *const *cols, siz
     input_list(p, &none, 0, names, sizeof names);
     if (matched == 0) {
         bool semi = ncols == 1 && (strchr(cols[0], ';') || strchr(cols[0], '\t'));
-        return rd_err_set(err, RD_EINVAL, "no column is an input of the pipeline (its inputs: %s; the columns: %s)%s",
-                          names, extra,
-                          semi ? ": the header is one column holding ';' or a tab, and riskd reads comma-separated CSV"
-                               : "");
+        return rd_err_set(
+            err, RD_EINVAL, "no column is an input of the pipeline (its inputs: %s; the columns: %s)%s",
+            names, extra,
+            semi ? ": the header is one column holding ';' or a tab, and riskd reads comma-separated CSV"
+                 : "");
     }
     for (size_t i = 0; i < p->ninputs; i++) {
         if (!p->inputs[i].required)
@@ -633,7 +645,8 @@ int rd_pipeline_check_columns(const rd_pipeline *p, const char *const *cols, siz
             found = strlen(cols[c]) == p->inputs[i].name_len &&
                     !memcmp(cols[c], p->inputs[i].name, p->inputs[i].name_len);
         if (!found)
-            return rd_err_set(err, RD_EINVAL, "the required input \"%s\" is not a column (the columns not used: %s)",
+            return rd_err_set(err, RD_EINVAL,
+                              "the required input \"%s\" is not a column (the columns not used: %s)",
                               p->inputs[i].name, en ? extra : "none");
     }
     if (matched < p->ninputs) {
@@ -643,8 +656,8 @@ int rd_pipeline_check_columns(const rd_pipeline *p, const char *const *cols, siz
                 found = strlen(cols[c]) == p->inputs[i].name_len &&
                         !memcmp(cols[c], p->inputs[i].name, p->inputs[i].name_len);
             if (!found) {
-                int w = snprintf(note + nn, note_cap - nn, "%s\"%.40s\"", nn ? ", " : "inputs missing in every row: ",
-                                 p->inputs[i].name);
+                int w = snprintf(note + nn, note_cap - nn, "%s\"%.40s\"",
+                                 nn ? ", " : "inputs missing in every row: ", p->inputs[i].name);
                 nn += w > 0 ? (size_t)w : 0;
             }
         }
