@@ -716,13 +716,38 @@ static void drain(void)
     srv_log(SRV_INFO, "drained", "#unfinished_requests", n, NULL);
 }
 
+/* The data directory, or its nearest existing parent, must be writable (riskd.db lives there). */
+static int check_data_dir(const char *dir, rd_err *err)
+{
+    char path[SRV_PATH_MAX];
+    snprintf(path, sizeof path, "%s", dir);
+    for (;;) {
+        if (access(path, F_OK) == 0) {
+            if (access(path, W_OK | X_OK) != 0)
+                return rd_err_set(err, RD_EIO, "data_dir %s: cannot write in %s: %s", dir, path, strerror(errno));
+            return RD_OK;
+        }
+        char *slash = strrchr(path, '/');
+        if (!slash)
+            return access(".", W_OK) == 0 ? RD_OK
+                                           : rd_err_set(err, RD_EIO, "data_dir %s: cannot write in .: %s", dir,
+                                                        strerror(errno));
+        if (slash == path) {
+            path[1] = 0;
+        } else {
+            *slash = 0;
+        }
+    }
+}
+
+/* Everything serve would refuse at start, checked before a word of "ok": the files, the
+ * routing, the data directory, the listening address. */
 int srv_check(const srv_config *cfg)
 {
     srv_log_init(cfg->log_level);
     srv_metrics_init();
     srv_state *st;
     rd_err err;
-    int rc = 0;
     if (srv_state_new(cfg, NULL, &st, &err)) {
         fprintf(stderr, "riskd: serve: %s\n", err.msg);
         srv_metrics_deinit();
@@ -731,34 +756,46 @@ int srv_check(const srv_config *cfg)
     srv_snapshot *s = srv_state_acquire(st);
     const rd_decider *dec = s->dec;
     size_t n = rd_decider_count(dec);
-    printf("configuration ok%s%s\n", cfg->source[0] ? ": " : "", cfg->source);
-    if (cfg->flags[0])
-        printf("flags      %s: %zu flags\n", cfg->flags, rd_flagset_count(s->flags));
-    if (cfg->bundles[0]) {
-        printf("bundles    %s:", cfg->bundles);
-        for (size_t i = 0; i < n; i++)
-            printf(" %s", rd_slot_name(rd_decider_slot(dec, i)));
-        printf("\nrouting    %s\ndefault    %s\nshadow     %s\n",
-               rd_decider_route_index(dec) >= 0 ? cfg->route_flag : "(none)",
-               rd_decider_default(dec) ? rd_slot_name(rd_decider_default(dec)) : "(none)",
-               rd_decider_shadow_index(dec) >= 0 ? cfg->shadow_flag : "(none)");
-        printf("deadline   %d ms\nfallback   %s\nbreaker    %s\n", cfg->deadline_ms,
-               cfg->fallback[0] ? cfg->fallback : "(service-wide: none)", cfg->breaker);
-        for (size_t i = 0; i < cfg->nfaults; i++) {
-            char desc[128];
-            rd_fault_describe(&cfg->faults[i], desc, sizeof desc);
-            printf("fault      %s: %s (a drill)\n", cfg->faults[i].bundle, desc);
-        }
-        if (!rd_decider_can_pick(dec)) {
-            fprintf(stderr,
-                    "riskd: serve: %zu bundles and nothing picks one: add the routing flag %s to the flags "
-                    "or set "
-                    "default_bundle\n",
-                    n, cfg->route_flag);
-            rc = 1;
-        }
+    int rc = 0;
+    char bound[128];
+    int fd;
+    if (cfg->bundles[0] && !rd_decider_can_pick(dec)) {
+        fprintf(stderr,
+                "riskd: serve: %zu bundles and nothing picks one: add the routing flag %s to the flags or set "
+                "default_bundle\n",
+                n, cfg->route_flag);
+        rc = 1;
+    } else if (check_data_dir(cfg->data_dir, &err)) {
+        fprintf(stderr, "riskd: serve: %s\n", err.msg);
+        rc = 4;
+    } else if ((fd = listen_on(cfg->listen, bound, sizeof bound, &err)) < 0) {
+        fprintf(stderr, "riskd: serve: %s\n", err.msg);
+        rc = 4;
+    } else {
+        close(fd);
     }
-    printf("listen     %s\n", cfg->listen);
+    if (rc == 0) {
+        printf("configuration ok%s%s\n", cfg->source[0] ? ": " : "", cfg->source);
+        if (cfg->flags[0])
+            printf("flags      %s: %zu flags\n", cfg->flags, rd_flagset_count(s->flags));
+        if (cfg->bundles[0]) {
+            printf("bundles    %s:", cfg->bundles);
+            for (size_t i = 0; i < n; i++)
+                printf(" %s", rd_slot_name(rd_decider_slot(dec, i)));
+            printf("\nrouting    %s\ndefault    %s\nshadow     %s\n",
+                   rd_decider_route_index(dec) >= 0 ? cfg->route_flag : "(none)",
+                   rd_decider_default(dec) ? rd_slot_name(rd_decider_default(dec)) : "(none)",
+                   rd_decider_shadow_index(dec) >= 0 ? cfg->shadow_flag : "(none)");
+            printf("deadline   %d ms\nfallback   %s\nbreaker    %s\n", cfg->deadline_ms,
+                   cfg->fallback[0] ? cfg->fallback : "(service-wide: none)", cfg->breaker);
+            for (size_t i = 0; i < cfg->nfaults; i++) {
+                char desc[128];
+                rd_fault_describe(&cfg->faults[i], desc, sizeof desc);
+                printf("fault      %s: %s (a drill)\n", cfg->faults[i].bundle, desc);
+            }
+        }
+        printf("listen     %s\n", cfg->listen);
+    }
     srv_snapshot_unref(s);
     srv_state_free(st);
     srv_metrics_deinit();

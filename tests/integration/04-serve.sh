@@ -96,6 +96,16 @@ printf 'flags = %s\nbundles = %s\nroute_flag = model-route\n' "$T/flags.json" "$
 check "--check-config" 0 $? "^routing +model-route" "$T/out"
 "$BIN" serve --bundles "$T/bundles" --check-config >"$T/out" 2>&1
 check "--check-config: two bundles and nothing picks" 1 $? "2 bundles and nothing picks one" "$T/out"
+! grep -q "configuration ok" "$T/out"; check "--check-config never says ok and then fails" 0 $?
+# the listening address is checked too: in use, serve would fail at once
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(20)' >"$T/port" &
+HOLD=$!
+for _ in $(seq 1 100); do [ -s "$T/port" ] && break; sleep 0.05; done
+"$BIN" serve --config "$T/good.conf" --listen "127.0.0.1:$(cat "$T/port")" --check-config >"$T/out" 2>&1
+check "--check-config: an address in use is refused" 4 $? "127.0.0.1:$(cat "$T/port")" "$T/out"
+! grep -q "configuration ok" "$T/out"; check "and not called ok" 0 $?
+kill "$HOLD" 2>/dev/null; wait "$HOLD" 2>/dev/null
 echo '{"flags":{"model-route":{"state":"ENABLED","variants":{"a":"demo_lr_v9.9"},"defaultVariant":"a"}}}' >"$T/f-missing.json"
 "$BIN" serve --flags "$T/f-missing.json" --bundles "$T/bundles" --check-config >"$T/out" 2>&1
 check "routing to a bundle that is not loaded is refused" 1 $? 'routes to "demo_lr_v9.9", which is not a loaded bundle' "$T/out"
