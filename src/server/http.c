@@ -724,14 +724,15 @@ static int check_data_dir(const char *dir, rd_err *err)
     for (;;) {
         if (access(path, F_OK) == 0) {
             if (access(path, W_OK | X_OK) != 0)
-                return rd_err_set(err, RD_EIO, "data_dir %s: cannot write in %s: %s", dir, path, strerror(errno));
+                return rd_err_set(err, RD_EIO, "data_dir %s: cannot write in %s: %s", dir, path,
+                                  strerror(errno));
             return RD_OK;
         }
         char *slash = strrchr(path, '/');
         if (!slash)
-            return access(".", W_OK) == 0 ? RD_OK
-                                           : rd_err_set(err, RD_EIO, "data_dir %s: cannot write in .: %s", dir,
-                                                        strerror(errno));
+            return access(".", W_OK) == 0
+                       ? RD_OK
+                       : rd_err_set(err, RD_EIO, "data_dir %s: cannot write in .: %s", dir, strerror(errno));
         if (slash == path) {
             path[1] = 0;
         } else {
@@ -760,10 +761,11 @@ int srv_check(const srv_config *cfg)
     char bound[128];
     int fd;
     if (cfg->bundles[0] && !rd_decider_can_pick(dec)) {
-        fprintf(stderr,
-                "riskd: serve: %zu bundles and nothing picks one: add the routing flag %s to the flags or set "
-                "default_bundle\n",
-                n, cfg->route_flag);
+        fprintf(
+            stderr,
+            "riskd: serve: %zu bundles and nothing picks one: add the routing flag %s to the flags or set "
+            "default_bundle\n",
+            n, cfg->route_flag);
         rc = 1;
     } else if (check_data_dir(cfg->data_dir, &err)) {
         fprintf(stderr, "riskd: serve: %s\n", err.msg);
