@@ -767,10 +767,8 @@ int srv_check(const srv_config *cfg)
             "default_bundle\n",
             n, cfg->route_flag);
         rc = 1;
-    } else if (check_data_dir(cfg->data_dir, &err)) {
-        fprintf(stderr, "riskd: serve: %s\n", err.msg);
-        rc = 4;
-    } else if ((fd = listen_on(cfg->listen, bound, sizeof bound, &err)) < 0) {
+    } else if (check_data_dir(cfg->data_dir, &err) ||
+               (fd = listen_on(cfg->listen, bound, sizeof bound, &err)) < 0) {
         fprintf(stderr, "riskd: serve: %s\n", err.msg);
         rc = 4;
     } else {
