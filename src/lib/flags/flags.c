@@ -17,6 +17,7 @@
 #include "riskd/hash.h"
 #include "riskd/json.h"
 #include "riskd/logic.h"
+#include "riskd/text.h"
 
 #define MAX_REF_DEPTH 16
 
@@ -295,11 +296,31 @@ static int parse_targeting(struct parse *p, flag *f, const rd_value *t)
     return RD_OK;
 }
 
+/* Strict mode: a key that looks like a misspelt key of a flag is refused (a "defaultvariant"
+ * would otherwise leave the flag without its default, without a word). Other keys are notes
+ * ("description", "owner"), as flagd reads them. */
+static int check_flag_keys(struct parse *p, const flag *f, const rd_value *def)
+{
+    static const char *const keys[] = {"state", "variants", "defaultVariant", "targeting", "metadata"};
+    for (uint32_t i = 0; i < def->len && !p->opts->lenient; i++) {
+        const rd_member *m = &def->u.members[i];
+        if (m->key_len != strlen(m->key))
+            continue;
+        for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
+            if (rd_near_miss(m->key, keys[k]))
+                return bad(p, f->key, "%.64s: not a key of a flag (did you mean \"%s\"?)", m->key, keys[k]);
+    }
+    return RD_OK;
+}
+
 static int parse_flag(struct parse *p, flag *f, const rd_value *def)
 {
     if (def->type != RD_VOBJECT)
         return rd_err_set(p->err, RD_EINVAL, "flags.%s: must be an object, not %s", f->key,
                           rd_vtype_name(def->type));
+    int krc = check_flag_keys(p, f, def);
+    if (krc != RD_OK)
+        return krc;
     const rd_value *state = rd_value_get(def, "state", 5);
     if (!state)
         return bad(p, f->key, "state: %s", "missing (ENABLED or DISABLED)");
@@ -397,6 +418,14 @@ static int parse_root(struct parse *p, const rd_value *root)
     if (root->type != RD_VOBJECT)
         return rd_err_set(p->err, RD_EINVAL, "the flag set must be a JSON object, not %s",
                           rd_vtype_name(root->type));
+    static const char *const keys[] = {"flags", "$evaluators", "metadata", "$schema"};
+    for (uint32_t i = 0; i < root->len && !p->opts->lenient; i++) {
+        const rd_member *m = &root->u.members[i];
+        for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
+            if (!is_key(m, keys[k]) && m->key_len == strlen(m->key) && rd_near_miss(m->key, keys[k]))
+                return rd_err_set(p->err, RD_EINVAL, "%.64s: not a key of a flag set (did you mean \"%s\"?)",
+                                  m->key, keys[k]);
+    }
     const rd_value *ev = rd_value_get(root, "$evaluators", 11);
     if (ev && ev->type != RD_VOBJECT)
         return rd_err_set(p->err, RD_EINVAL, "$evaluators: must be an object");

@@ -404,6 +404,16 @@ static void test_strict_targeting_results(void **state)
                 "\"defaultVariant\":\"red\",\"targeting\":{\"$ref\":\"half\"}}}}",
                 "flags.m.targeting: fractional bucket 2 returns \"gren\", which is not a variant (the variants "
                 "are \"red\", \"green\")");
+    /* a misspelt key of a flag or of the set (other keys are notes, as flagd reads them) */
+    strict_only("{\"flags\":{\"m\":{\"state\":\"ENABLED\",\"variants\":{\"a\":1},\"defaultvariant\":\"a\"}}}",
+                "flags.m.defaultvariant: not a key of a flag (did you mean \"defaultVariant\"?)");
+    strict_only("{\"flags\":{\"m\":{\"state\":\"ENABLED\",\"variants\":{\"a\":1},\"defaultVariant\":\"a\","
+                "\"targetting\":{\"if\":[true,\"a\",null]}}}}",
+                "flags.m.targetting: not a key of a flag (did you mean \"targeting\"?)");
+    strict_only("{\"$evaluator\":{},\"flags\":{}}", "$evaluator: not a key of a flag set (did you mean \"$evaluators\"?)");
+    rd_flagset_unref(load("{\"$schema\":\"https://flagd.dev/schema/v0/flags.json\",\"flags\":{\"m\":{\"state\":"
+                          "\"ENABLED\",\"variants\":{\"a\":1},\"defaultVariant\":\"a\",\"description\":\"notes\"}}}",
+                          false));
     /* what strict mode accepts: every literal names a variant, weights computed or integers,
      * null (the default variant), results only known when the rule runs */
     const char *good[] = {
