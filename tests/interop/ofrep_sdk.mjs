@@ -103,9 +103,10 @@ function flagSet(meta = SET_META, guest = 'Welcome') {
       },
       'kill-switch': { state: 'DISABLED', variants: { on: true, off: false }, defaultVariant: 'on', metadata: { owner: 'ops' } },
       'no-default': { state: 'ENABLED', variants: { on: true, off: false }, defaultVariant: null },
-      'broken-rule': { // "nope" names no variant: ERROR GENERAL (400) for gold
+      'broken-rule': { // "nope" names no variant: ERROR GENERAL (400) for gold. Computed, so strict
+        // mode cannot refuse it before it runs (a literal "nope" is refused: docs/adr/0006)
         state: 'ENABLED', variants: { on: true, off: false }, defaultVariant: 'off',
-        targeting: { if: [{ '==': [{ var: 'tier' }, 'gold'] }, 'nope', 'off'] },
+        targeting: { if: [{ '==': [{ var: 'tier' }, 'gold'] }, { cat: ['no', 'pe'] }, 'off'] },
       },
     },
   };
