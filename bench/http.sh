@@ -296,7 +296,8 @@ $PY -c 'import fastapi, uvicorn, xgboost, pandas, sklearn' 2>/dev/null ||
     die "the FastAPI peer needs python3-fastapi python3-uvicorn python3-xgboost python3-pandas python3-sklearn (scripts/deps.sh)"
 bundles=$out/bundles
 bundle=$bundles/credit_xgb_v1.0
-if [ ! -f "$bundle/manifest.json" ]; then
+if ! "$RISKD" bundle verify "$bundle" >/dev/null 2>&1; then # absent, or cached by an older riskd
+    rm -rf "$bundle"
     mkdir -p "$bundles"
     "$RISKD" bundle build --name credit_xgb_v1.0 --model "$model" --pipeline "$spec" --data "$data" \
         --label Status --positive bad --out "$bundle" >&2
@@ -347,7 +348,8 @@ node bench/report_http.mjs "$results" score
 # Closed loop and a fixed rate at 64 connections; the shadow server's dropped shadow work
 # (its queue full) is read from /metrics after each run and printed beside the figures.
 shadow_dir=$out/shadow-bundles
-if [ ! -f "$shadow_dir/credit_xgb_v1.1/manifest.json" ]; then
+if ! "$RISKD" bundle verify "$shadow_dir/credit_xgb_v1.1" >/dev/null 2>&1 ||
+    ! "$RISKD" bundle verify "$shadow_dir/credit_xgb_v1.0" >/dev/null 2>&1; then
     rm -rf "$shadow_dir"
     mkdir -p "$shadow_dir"
     cp -r "$bundle" "$shadow_dir/credit_xgb_v1.0"

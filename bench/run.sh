@@ -48,7 +48,9 @@ if [ -f "$SHARED/data/models/credit_xgb.json" ]; then
     rsynth=$out/synth_$rrows.csv
     [ -f "$rsynth" ] || /usr/bin/python3 "$SHARED/tools/gen_synthetic.py" --rows "$rrows" --out "$rsynth" >&2
     rbundle=$out/replay-bundles/credit_xgb_v1.0
-    [ -f "$rbundle/manifest.json" ] || build/riskd bundle build --name credit_xgb_v1.0 \
+    # a bundle cached by an older riskd (no digest, say) is rebuilt, not refused
+    build/riskd bundle verify "$rbundle" >/dev/null 2>&1 || { rm -rf "$rbundle"; mkdir -p "${rbundle%/*}"; false; } ||
+        build/riskd bundle build --name credit_xgb_v1.0 \
         --model "$SHARED/data/models/credit_xgb.json" --pipeline "$SHARED/data/models/credit_xgb.features.json" \
         --data "$SHARED/data/credit_data.csv" --label Status --positive bad --out "$rbundle" >&2
     rm -rf "$out/replay-log"
