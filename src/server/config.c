@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "riskd/arena.h"
+#include "riskd/text.h"
 #include "server.h"
 
 const char srv_usage[] =
@@ -364,8 +365,42 @@ static int load_file(srv_config *c, const char *path, rd_err *err)
     return rc;
 }
 
+/* A RISKD_ variable that is no key but looks like a misspelt one (RISKD_DEADLIN_MS) is refused:
+ * ignored, the setting it meant would silently keep its default. Others (RISKD_SHARED, the
+ * tests' RISKD_BIN) are not the service's. */
+static int env_near_miss(rd_err *err)
+{
+    extern char **environ;
+    for (char **e = environ; *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (strncmp(*e, "RISKD_", 6) != 0 || !eq || eq - *e - 6 >= 64)
+            continue;
+        char name[64];
+        size_t n = (size_t)(eq - *e - 6);
+        for (size_t j = 0; j < n; j++)
+            name[j] = (char)tolower((unsigned char)(*e)[6 + j]);
+        name[n] = 0;
+        bool known = false;
+        for (size_t i = 0; i < NKEYS && !known; i++)
+            known = strcmp(name, keys[i].name) == 0;
+        for (size_t i = 0; i < NKEYS && !known; i++)
+            if (rd_near_miss(name, keys[i].name)) {
+                char want[64];
+                size_t k = 0;
+                for (; keys[i].name[k] && k < sizeof want - 1; k++)
+                    want[k] = (char)toupper((unsigned char)keys[i].name[k]);
+                want[k] = 0;
+                return rd_err_set(err, RD_EINVAL, "RISKD_%.*s: not a setting (did you mean RISKD_%s?)", (int)n,
+                                  *e + 6, want);
+            }
+    }
+    return RD_OK;
+}
+
 static int load_env(srv_config *c, rd_err *err)
 {
+    if (env_near_miss(err))
+        return err->code;
     char var[64];
     for (size_t i = 0; i < NKEYS; i++) {
         size_t n = (size_t)snprintf(var, sizeof var, "RISKD_%s", keys[i].name);
