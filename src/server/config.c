@@ -390,8 +390,8 @@ static int env_near_miss(rd_err *err)
                 for (; keys[i].name[k] && k < sizeof want - 1; k++)
                     want[k] = (char)toupper((unsigned char)keys[i].name[k]);
                 want[k] = 0;
-                return rd_err_set(err, RD_EINVAL, "RISKD_%.*s: not a setting (did you mean RISKD_%s?)", (int)n,
-                                  *e + 6, want);
+                return rd_err_set(err, RD_EINVAL, "RISKD_%.*s: not a setting (did you mean RISKD_%s?)",
+                                  (int)n, *e + 6, want);
             }
     }
     return RD_OK;

@@ -77,6 +77,11 @@ rm -rf "$T/bundles"
 echo '{"flags":{"model-route":{"state":"ENABLED","variants":{"x":"other_v9.9"},"defaultVariant":"x"}}}' >"$T/flags.json"
 "$BIN" replay --data-dir "$D" >"$T/replay" 2>&1
 check "replay after the bundles and flags moved on: all identical" 0 $? "$((primaries + shadows)) identical, 0 different" "$T/replay"
+# a bundle laid out for replay by an older riskd (its manifest without the digest) is laid out again
+ls -d "$D"/replay/*/manifest.json >/dev/null 2>&1; check "replay lays bundles out under the data directory" 0 $?
+for m in "$D"/replay/*/manifest.json; do sed -i '/"digest"/d' "$m"; done
+"$BIN" replay --data-dir "$D" >"$T/replay" 2>&1
+check "replay over stale laid-out bundles: all identical" 0 $? "$((primaries + shadows)) identical, 0 different" "$T/replay"
 
 # an edited record is found
 $PY - "$D/riskd.db" <<'P'

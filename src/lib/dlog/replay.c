@@ -111,11 +111,11 @@ static int write_file(const char *path, const char *data, size_t len, rd_err *er
 }
 
 /* Lay the kept bundle out as a directory again (manifest last: its presence says complete). */
-static int lay_out(rd_replay *r, const char *digest, const char *dir, rd_err *err)
+static int lay_out(rd_replay *r, const char *digest, const char *dir, bool again, rd_err *err)
 {
     char path[2100];
     snprintf(path, sizeof path, "%s/manifest.json", dir);
-    if (access(path, F_OK) == 0)
+    if (!again && access(path, F_OK) == 0)
         return RD_OK;
     char *manifest;
     size_t len;
@@ -181,8 +181,12 @@ static kept_bundle *bundle_for(rd_replay *r, const char *digest, rd_err *err)
     char dir[1200];
     snprintf(dir, sizeof dir, "%s/%s", r->work, digest);
     rd_bundle *b = NULL;
-    int rc = lay_out(r, digest, dir, err);
+    int rc = lay_out(r, digest, dir, false, err);
     if (!rc)
+        rc = rd_bundle_load(dir, &b, err);
+    /* a directory laid out by an older riskd (a manifest without its digest, say) is laid
+     * out again from the store, which holds the bytes that decided */
+    if (rc && rc != RD_ENOMEM && (rc = lay_out(r, digest, dir, true, err)) == RD_OK)
         rc = rd_bundle_load(dir, &b, err);
     /* The store is addressed by content: what was laid out is what was kept under digest (for
      * a log written before manifests carried digests, digest is the manifest file's SHA-256,
