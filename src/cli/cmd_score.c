@@ -166,6 +166,8 @@ typedef struct run {
     const char *in_name;
     int id_col, threads;
     size_t k, scored, rejected, fallbacks;
+    size_t *unknown;     /* per pipeline input: rows whose level the pipeline does not list */
+    char (*example)[48]; /* per input: the first such level */
     bool strict, jsonl;
     rd_buf rec;    /* a decision record being written */
     rd_store *log; /* --log: the store the decisions are recorded in */
@@ -208,6 +210,38 @@ static int log_block(run *u, row *rows, size_t n)
     rd_free(lr);
     rd_free(at);
     return rc ? cli_exit_for(rc) : CLI_OK;
+}
+
+/* Levels the pipeline does not know encode like a missing value: counted per input, so the
+ * summary says so when a column's values are spelt otherwise than in training ("Own"). */
+static void count_unknown(run *u, const row *r)
+{
+    if (!u->unknown || !r->d.prepared)
+        return;
+    const rd_pipeline *p = rd_bundle_pipeline(u->b);
+    const rd_pipeline_report *rep = &r->d.score.report;
+    for (uint32_t i = 0; i < rep->unknown && i < RD_PIPELINE_REPORT_MAX; i++) {
+        uint32_t in = rep->unknown_inputs[i];
+        if (u->unknown[in]++ == 0) {
+            const char *name = rd_pipeline_input_name(p, in);
+            const rd_value *v = rd_value_get(&r->rec, name, strlen(name));
+            snprintf(u->example[in], sizeof u->example[in], "%s", v && v->type == RD_VSTRING ? v->u.s : "");
+        }
+    }
+}
+
+/* The summary's warning: each input some rows gave a level the pipeline does not list for. */
+static void report_unknown(const run *u)
+{
+    const rd_pipeline *p = rd_bundle_pipeline(u->b);
+    for (size_t i = 0; u->unknown && i < rd_pipeline_num_inputs(p); i++)
+        if (u->unknown[i])
+            fprintf(
+                stderr,
+                "riskd score: warning: %s: %zu row%s gave \"%s\" a level the pipeline does not know (e.g. "
+                "\"%s\"); it was decided as a missing value\n",
+                u->in_name, u->unknown[i], u->unknown[i] > 1 ? "s" : "", rd_pipeline_input_name(p, i),
+                u->example[i]);
 }
 
 /* Read, score and write one block; returns CLI_OK, or an exit code to stop with. *eof is
@@ -269,6 +303,7 @@ static int one_block(run *u, rd_arena *a, row *rows, bool *eof, cli_progress *ba
             write_row(u->out, u->b, r, u->k);
         u->scored++;
         u->fallbacks += r->d.source == RD_SOURCE_FALLBACK;
+        count_unknown(u, r);
     }
     cli_progress_update(bar, rd_csv_offset(u->csv), rd_csv_size(u->csv), "bytes");
     if (u->log) {
@@ -472,7 +507,14 @@ static int run_all(run *u, const args *a)
     if (u->rejects)
         fputs("line,id,reason\n", u->rejects);
     rd_buf_init(&u->rec);
+    size_t nin = rd_pipeline_num_inputs(rd_bundle_pipeline(u->b));
+    u->unknown = rd_calloc(nin ? nin : 1, sizeof *u->unknown);
+    u->example = rd_calloc(nin ? nin : 1, sizeof *u->example);
     rc = score_all(u);
+    report_unknown(u);
+    rd_free(u->unknown);
+    rd_free(u->example);
+    u->unknown = NULL;
     rd_buf_deinit(&u->rec);
     if ((u->out != stdout ? fclose(u->out) : fflush(u->out)) != 0 && rc == CLI_OK)
         rc = CLI_IO;

@@ -184,6 +184,10 @@ check "--rejects" 3 $?
 head -1 "$T/rej.csv" | grep -qx 'line,id,reason'; check "--rejects: its header" 0 $?
 grep -q '^3,b,"age: ""abc"" is not a number' "$T/rej.csv"; check "--rejects: the line, the id and the reason" 0 $?
 [ "$(wc -l <"$T/rej.csv")" = 4 ]; check "--rejects: every refused row" 0 $?
+sed '2,$s/,own,/,Own,/; 2,$s/,own$/,Own/' "$T/data.csv" >"$T/levels.csv"
+"$BIN" score --bundle "$B" --in "$T/levels.csv" --out "$T/s.csv" >"$T/out" 2>&1
+check "levels spelt otherwise than in training: decided, and said so" 0 $? \
+    'warning: .*levels.csv: [0-9]+ rows gave "home" a level the pipeline does not know \(e.g. "Own"\); it was decided as a missing value' "$T/out"
 "$BIN" score --bundle "$B" --in "$T/apps.csv" --out "$T/no/such/dir/s.csv" >"$T/out" 2>&1
 check "cannot write says why" 4 $? "s.csv: cannot write: No such file or directory" "$T/out"
 "$BIN" score --bundle "$B" --in "$T/apps.csv" --out "$T/s.csv" --strict >"$T/out" 2>&1
