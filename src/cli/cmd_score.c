@@ -26,7 +26,7 @@
 
 static const char score_usage[] =
     "usage: riskd score --bundle DIR --in APPLICATIONS.csv|- --out SCORES.csv|- [--id COL]\n"
-    "                   [--reasons K] [--threads N] [--strict] [--format csv|jsonl]\n"
+    "                   [--reasons K] [--threads N] [--strict] [--explain] [--format csv|jsonl]\n"
     "                   [--fallback RULES.json] [--deadline-ms N] [--log DATA_DIR] [--rejects FILE]\n"
     "\n"
     "Decide raw applications with a bundle, as riskd serve would: its pipeline, its model, its\n"
@@ -44,6 +44,8 @@ static const char score_usage[] =
     "  --threads N    scoring threads (default: one per core)\n"
     "  --strict       stop at the first row that cannot be scored (default: report it and go on)\n"
     "  --rejects F    write each row refused to F as CSV: line, id, reason\n"
+    "  --explain      add the columns missing and unknown: the inputs a row lacked, and those\n"
+    "                 whose level the pipeline does not know, joined by |\n"
     "  --format F     csv (default) or jsonl\n"
     "  --fallback F   fallback rules for a bundle that has none (docs/formats.md)\n"
     "  --deadline-ms N  a row's deadline (default: none in a batch; the bundle's serving.deadline_ms\n"
@@ -113,7 +115,24 @@ static int keep_record(rd_arena *a, const rd_csv *csv, char **f, int id_col, row
 }
 
 /* One CSV row: the scores printed as the decision record prints them. */
-static void write_row(FILE *out, const rd_bundle *b, const row *r, size_t k)
+/* The inputs idx[0..n) by name, joined by '|' (--explain's columns). */
+static void write_inputs(FILE *out, const rd_pipeline *p, const uint32_t *idx, uint32_t n)
+{
+    fputc(',', out);
+    char buf[512];
+    size_t len = 0;
+    buf[0] = 0;
+    for (uint32_t i = 0; i < n && i < RD_PIPELINE_REPORT_MAX; i++) {
+        int w =
+            snprintf(buf + len, sizeof buf - len, "%s%s", i ? "|" : "", rd_pipeline_input_name(p, idx[i]));
+        if (w < 0 || (size_t)w >= sizeof buf - len)
+            break;
+        len += (size_t)w;
+    }
+    cli_csv_field(out, buf);
+}
+
+static void write_row(FILE *out, const rd_bundle *b, const row *r, size_t k, bool explain)
 {
     const rd_decision *d = &r->d;
     bool model = d->source == RD_SOURCE_MODEL;
@@ -140,7 +159,14 @@ static void write_row(FILE *out, const rd_bundle *b, const row *r, size_t k)
     const char *decision = model ? d->score.decision : d->fallback.decision;
     fputc(',', out);
     cli_csv_field(out, decision ? decision : "");
-    fputs(model ? ",model\n" : ",fallback\n", out);
+    fputs(model ? ",model" : ",fallback", out);
+    if (explain) {
+        const rd_pipeline_report *rep = &d->score.report;
+        bool prepared = d->prepared;
+        write_inputs(out, rd_bundle_pipeline(b), rep->missing_inputs, prepared ? rep->missing : 0);
+        write_inputs(out, rd_bundle_pipeline(b), rep->unknown_inputs, prepared ? rep->unknown : 0);
+    }
+    fputc('\n', out);
 }
 
 /* One decision record per line, request_id the id (or the line number). */
@@ -168,7 +194,7 @@ typedef struct run {
     size_t k, scored, rejected, fallbacks;
     size_t *unknown;     /* per pipeline input: rows whose level the pipeline does not list */
     char (*example)[48]; /* per input: the first such level */
-    bool strict, jsonl;
+    bool strict, jsonl, explain;
     rd_buf rec;    /* a decision record being written */
     rd_store *log; /* --log: the store the decisions are recorded in */
     rd_buf logbuf; /* a block's records */
@@ -300,7 +326,7 @@ static int one_block(run *u, rd_arena *a, row *rows, bool *eof, cli_progress *ba
         if (u->jsonl)
             write_record(u->out, r, &u->rec);
         else
-            write_row(u->out, u->b, r, u->k);
+            write_row(u->out, u->b, r, u->k, u->explain);
         u->scored++;
         u->fallbacks += r->d.source == RD_SOURCE_FALLBACK;
         count_unknown(u, r);
@@ -320,7 +346,7 @@ static int score_all(run *u)
         fputs("id,score,risk_level,model_version", u->out);
         for (size_t i = 0; i < u->k; i++)
             fprintf(u->out, ",reason_%zu", i + 1);
-        fputs(",decision,source\n", u->out);
+        fputs(u->explain ? ",decision,source,missing,unknown\n" : ",decision,source\n", u->out);
     }
     rd_arena a;
     rd_arena_init(&a, 0);
@@ -346,7 +372,7 @@ typedef struct args {
     const char *bundle, *in, *out, *id, *format, *fallback, *log, *rejects;
     long k;
     int threads, deadline_ms;
-    bool strict;
+    bool strict, explain;
 } args;
 
 static int number(const char *opt, const char *v, long lo, long hi, long *out)
@@ -372,6 +398,7 @@ static int parse_args(int argc, char **argv, args *a)
         {"reasons", required_argument, NULL, 'r'},
         {"threads", required_argument, NULL, 't'},
         {"strict", no_argument, NULL, 's'},
+        {"explain", no_argument, NULL, 'E'},
         {"format", required_argument, NULL, 'f'},
         {"fallback", required_argument, NULL, 'F'},
         {"deadline-ms", required_argument, NULL, 'D'},
@@ -390,6 +417,7 @@ static int parse_args(int argc, char **argv, args *a)
         case 'o': a->out = optarg; break;
         case 'I': a->id = optarg; break;
         case 's': a->strict = true; break;
+        case 'E': a->explain = true; break;
         case 'F': a->fallback = optarg; break;
         case 'L': a->log = optarg; break;
         case 'R': a->rejects = optarg; break;
@@ -549,6 +577,7 @@ int cmd_score(int argc, char **argv)
              .in_name = strcmp(a.in, "-") ? a.in : "stdin",
              .threads = a.threads,
              .strict = a.strict,
+             .explain = a.explain,
              .jsonl = a.format && !strcmp(a.format, "jsonl"),
              .k = a.k < 0 ? rd_bundle_num_reasons(bd) : (size_t)a.k};
     if (a.log && (rc = open_log(&a, dec, &u.log, &err)) != RD_OK) {

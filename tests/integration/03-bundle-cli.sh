@@ -188,6 +188,11 @@ sed '2,$s/,own,/,Own,/; 2,$s/,own$/,Own/' "$T/data.csv" >"$T/levels.csv"
 "$BIN" score --bundle "$B" --in "$T/levels.csv" --out "$T/s.csv" >"$T/out" 2>&1
 check "levels spelt otherwise than in training: decided, and said so" 0 $? \
     'warning: .*levels.csv: [0-9]+ rows gave "home" a level the pipeline does not know \(e.g. "Own"\); it was decided as a missing value' "$T/out"
+"$BIN" score --bundle "$B" --in "$T/apps.csv" --out "$T/s.csv" --id id --explain >"$T/out" 2>&1
+check "--explain" 3 $?
+head -1 "$T/s.csv" | grep -qx 'id,score,risk_level,model_version,reason_1,reason_2,decision,source,missing,unknown'
+check "--explain: the missing and unknown columns" 0 $?
+grep -qE '^c,[0-9.e-]+,[a-z]+,demo_lr_v1.0,.*,model,,home$' "$T/s.csv"; check "--explain: an unknown level named" 0 $?
 "$BIN" score --bundle "$B" --in "$T/apps.csv" --out "$T/no/such/dir/s.csv" >"$T/out" 2>&1
 check "cannot write says why" 4 $? "s.csv: cannot write: No such file or directory" "$T/out"
 "$BIN" score --bundle "$B" --in "$T/apps.csv" --out "$T/s.csv" --strict >"$T/out" 2>&1
