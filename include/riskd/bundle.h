@@ -55,6 +55,10 @@ RD_API bool rd_bundle_score_is_points(const rd_bundle *b);
  * rather than points, a margin or another model output ("score" of a regression or ranking
  * model, higher riskier): only then do scores lie in [0, 1]. */
 RD_API bool rd_bundle_score_is_probability(const rd_bundle *b);
+/* Whether rd_score.probability is a probability: the model outputs one (a binary:logistic or
+ * LightGBM binary model, a scorecard, a logistic regression), whatever the bundle's output
+ * kind. A regression, a ranking or a logitraw model's output is none: records write null. */
+RD_API bool rd_bundle_has_probability(const rd_bundle *b);
 /* Reason codes per decision the manifest asks for. */
 RD_API size_t rd_bundle_num_reasons(const rd_bundle *b);
 

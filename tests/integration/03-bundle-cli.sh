@@ -388,6 +388,10 @@ if [ -f "$SHARED/data/credit_data.csv" ]; then
     grep -q '"score": {"kind":"margin"' "$T/credit_xgb_v1.1/reference.json"; check "logitraw: reference says margin" 0 $?
     xb 0 "reg:squarederror built as a score" "built and verified" reg:squarederror --output-kind score
     grep -q '"output": {"kind": "score"' "$T/credit_xgb_v1.1/manifest.json"; check "regression: manifest says score" 0 $?
+    head -3 "$D/reference/credit_test_predictions.csv" >"$T/three.csv"
+    "$BIN" score --bundle "$T/credit_xgb_v1.1" --in "$T/three.csv" --out - --format jsonl >"$T/out" 2>&1
+    grep -q '"score":[-0-9.e]*,"probability":null,' "$T/out"
+    check "a regression's output is not called a probability" 0 $?
     # A hand edit that labels the margin a probability is refused when the bundle loads.
     cp -r "$T/credit_xgb_v1.1" "$T/xo2" && sed -i 's/"kind": "score"/"kind": "probability"/' "$T/xo2/manifest.json"
     "$BIN" bundle seal "$T/xo2" >"$T/out" 2>&1 # sealed anew: the load itself must refuse it

@@ -479,6 +479,7 @@ const rd_pipeline *rd_bundle_pipeline(const rd_bundle *b) { return b->pipeline; 
 const rd_value *rd_bundle_manifest(const rd_bundle *b) { return &b->manifest; }
 bool rd_bundle_score_is_points(const rd_bundle *b) { return b->points; }
 bool rd_bundle_score_is_probability(const rd_bundle *b) { return b->probability; }
+bool rd_bundle_has_probability(const rd_bundle *b) { return rd_model_outputs_probability(b->model); }
 size_t rd_bundle_num_reasons(const rd_bundle *b) { return b->nreasons; }
 const rd_fallback *rd_bundle_fallback(const rd_bundle *b) { return b->fallback; }
 int rd_bundle_deadline_ms(const rd_bundle *b) { return b->deadline_ms; }

@@ -79,7 +79,10 @@ static void put_model(rd_buf *b, const rd_decision *d)
     rd_buf_puts(b, ",\"score\":");
     put_num(b, sc->score, d->float32);
     rd_buf_puts(b, ",\"probability\":");
-    put_num(b, sc->probability, rd_model_is_float32(rd_bundle_model(bd)));
+    if (rd_bundle_has_probability(bd))
+        put_num(b, sc->probability, rd_model_is_float32(rd_bundle_model(bd)));
+    else
+        rd_buf_puts(b, "null"); /* a regression's or a margin's output is no probability */
     rd_buf_puts(b, ",\"risk_level\":");
     put_str(b, sc->risk_level);
     rd_buf_puts(b, ",\"decision\":");

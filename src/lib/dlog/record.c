@@ -71,7 +71,10 @@ static void model_answer(rd_buf *b, const rd_decision *d)
     rd_buf_puts(b, ",\"source\":\"model\",\"score\":");
     num(b, d->score.score);
     rd_buf_puts(b, ",\"probability\":");
-    num(b, d->score.probability);
+    if (rd_bundle_has_probability(bd))
+        num(b, d->score.probability);
+    else
+        rd_buf_puts(b, "null");
     rd_buf_puts(b, ",\"risk_level\":");
     str(b, d->score.risk_level);
     rd_buf_puts(b, ",\"decision\":");
@@ -170,7 +173,10 @@ void rd_dlog_shadow_json(rd_buf *b, const char *request_id, const char *primary,
     rd_buf_puts(b, ",\"source\":\"model\",\"score\":");
     num(b, sc->score);
     rd_buf_puts(b, ",\"probability\":");
-    num(b, sc->probability);
+    if (rd_bundle_has_probability(shadow))
+        num(b, sc->probability);
+    else
+        rd_buf_puts(b, "null");
     rd_buf_puts(b, ",\"risk_level\":");
     str(b, sc->risk_level);
     rd_buf_puts(b, ",\"decision\":");

@@ -364,7 +364,8 @@ static int replay_model(rd_replay *r, const rd_value *rec, const rd_value *featu
     if (d.source != RD_SOURCE_MODEL)
         return RD_OK;
     same_num(c, "score", get(rec, "score"), true, d.score.score);
-    same_num(c, "probability", get(rec, "probability"), true, d.score.probability);
+    same_num(c, "probability", get(rec, "probability"), rd_bundle_has_probability(rd_slot_bundle(kb->slot)),
+             d.score.probability);
     same_str(c, "risk_level", get_str(rec, "risk_level"), d.score.risk_level);
     same_str(c, "decision", get_str(rec, "decision"), d.score.decision);
     same_reasons(c, get(rec, "reasons"), rd_slot_bundle(kb->slot), &d.score);
@@ -453,7 +454,8 @@ static int replay_shadow(rd_replay *r, const rd_log_row *row, const rd_value *re
         return RD_OK;
     }
     same_num(c, "score", get(rec, "score"), true, sc.score);
-    same_num(c, "probability", get(rec, "probability"), true, sc.probability);
+    same_num(c, "probability", get(rec, "probability"), rd_bundle_has_probability(rd_slot_bundle(kb->slot)),
+             sc.probability);
     same_str(c, "risk_level", get_str(rec, "risk_level"), sc.risk_level);
     same_str(c, "decision", get_str(rec, "decision"), sc.decision);
     return RD_OK;
