@@ -82,7 +82,7 @@ RD_API bool rd_pipeline_input_required(const rd_pipeline *p, size_t i);
 /* Refuse a record the pipeline cannot decide soundly (RD_EINVAL, the message naming the
  * inputs): names that are no input (unless the policy, or the spec's, is warn or ignore;
  * warn lists them in report->unrecognised), no input given at all, a required input missing,
- * more inputs missing than the spec's max_missing. Allocates nothing. */
+ * more inputs missing than the spec's max_missing. Allocates nothing up to 1,024 inputs. */
 RD_API int rd_pipeline_check(const rd_pipeline *p, const rd_value *record, rd_unknown_policy unknown,
                              rd_pipeline_report *report, rd_err *err);
 

@@ -48,6 +48,8 @@ struct rd_pipeline {
     double max_missing;        /* a count (>= 1 or 0), or a share when below 1; -1: any but all */
     bool max_missing_share;    /* max_missing is a share of the inputs */
     rd_unknown_policy unknown; /* the spec's unknown_inputs, or RD_UNKNOWN_DEFAULT */
+    uint32_t *index;           /* open addressing over the input names: slot -> input + 1 */
+    size_t index_mask;
     input *inputs;
     size_t ninputs;
     feature *features;
@@ -95,6 +97,46 @@ static int find_input(const rd_pipeline *p, const char *name, size_t len)
         if (p->inputs[i].name_len == len && memcmp(p->inputs[i].name, name, len) == 0)
             return (int)i;
     return -1;
+}
+
+/* FNV-1a: input names are short, and a record's every name is looked up once per decision. */
+static uint64_t name_hash(const char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 0x100000001b3u;
+    return h;
+}
+
+static int build_index(rd_pipeline *p, rd_err *err)
+{
+    size_t cap = 8;
+    while (cap < p->ninputs * 2)
+        cap *= 2;
+    if (!(p->index = rd_arena_alloc(&p->arena, cap * sizeof(uint32_t))))
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    memset(p->index, 0, cap * sizeof(uint32_t));
+    p->index_mask = cap - 1;
+    for (size_t i = 0; i < p->ninputs; i++) {
+        size_t s = name_hash(p->inputs[i].name, p->inputs[i].name_len) & p->index_mask;
+        while (p->index[s])
+            s = (s + 1) & p->index_mask;
+        p->index[s] = (uint32_t)i + 1;
+    }
+    return RD_OK;
+}
+
+/* The input named name (len bytes), or -1: a hash lookup (find_input is for parsing). */
+static int lookup_input(const rd_pipeline *p, const char *name, size_t len)
+{
+    for (size_t s = name_hash(name, len) & p->index_mask;; s = (s + 1) & p->index_mask) {
+        uint32_t i = p->index[s];
+        if (!i)
+            return -1;
+        const input *in = &p->inputs[i - 1];
+        if (in->name_len == len && memcmp(in->name, name, len) == 0)
+            return (int)i - 1;
+    }
 }
 
 static int parse_inputs(rd_pipeline *p, const rd_value *ins, size_t nfeat_hint, rd_err *err)
@@ -342,6 +384,8 @@ int rd_pipeline_parse(const char *json, size_t len, rd_pipeline **out, rd_err *e
             rc = parse_features(p, fs, err);
         if (rc == RD_OK)
             rc = parse_policy(p, &root, err);
+        if (rc == RD_OK)
+            rc = build_index(p, err);
     }
     if (rc != RD_OK) {
         rd_pipeline_free(p);
@@ -548,12 +592,15 @@ int rd_pipeline_check(const rd_pipeline *p, const rd_value *record, rd_unknown_p
         unknown = p->unknown; /* the caller's choice, else the pipeline's author's */
     if (unknown == RD_UNKNOWN_DEFAULT)
         unknown = RD_UNKNOWN_REJECT;
-    size_t nmissing = 0, nreq = 0, nextra = 0;
-    for (size_t i = 0; i < p->ninputs; i++)
-        if (is_missing(rd_value_get(record, p->inputs[i].name, p->inputs[i].name_len))) {
-            nmissing++;
-            nreq += p->inputs[i].required;
-        }
+    /* One pass over the record: each name looked up once (a record's names are distinct:
+     * rd_json_parse keeps the last of a repeated key, a CSV header may not repeat one). */
+    size_t nmissing = p->ninputs, nreq = 0, nextra = 0;
+    uint64_t given_stack[16], *given = given_stack; /* inputs given a value, as bits */
+    size_t words = (p->ninputs + 63) / 64;
+    if (words > 16 && !(given = rd_calloc(words, sizeof *given)))
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    if (given == given_stack)
+        memset(given, 0, sizeof given_stack);
     /* names the pipeline does not know: a misspelt or re-cased input would otherwise be a
      * missing value, and the model would decide without it */
     char extra[240];
@@ -563,8 +610,14 @@ int rd_pipeline_check(const rd_pipeline *p, const rd_value *record, rd_unknown_p
         report->nunrecognised = 0;
     for (uint32_t m = 0; m < record->len; m++) {
         const rd_member *mb = &record->u.members[m];
-        if (find_input(p, mb->key, mb->key_len) >= 0)
+        int k = lookup_input(p, mb->key, mb->key_len);
+        if (k >= 0) {
+            if (!is_missing(&mb->val) && !(given[k / 64] >> (k % 64) & 1)) {
+                given[k / 64] |= 1ull << (k % 64);
+                nmissing--;
+            }
             continue;
+        }
         if (report && report->nunrecognised < RD_PIPELINE_UNRECOGNISED_MAX)
             report->unrecognised[report->nunrecognised++] = mb->key;
         if (nextra++ < 6 && en + 48 < sizeof extra) {
@@ -572,6 +625,10 @@ int rd_pipeline_check(const rd_pipeline *p, const rd_value *record, rd_unknown_p
             en += w > 0 ? (size_t)w : 0;
         }
     }
+    for (size_t i = 0; i < p->ninputs; i++)
+        nreq += p->inputs[i].required && !(given[i / 64] >> (i % 64) & 1);
+    if (given != given_stack)
+        rd_free(given);
     if (nextra > 6)
         snprintf(extra + en, sizeof extra - en, ", ... (%zu in all)", nextra);
     if (nextra && unknown == RD_UNKNOWN_REJECT) {
