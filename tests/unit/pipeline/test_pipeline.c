@@ -199,6 +199,23 @@ static void test_check_records(void **state)
                  "2 of 3 inputs are missing (\"b\", \"c\"); the pipeline allows at most 1");
     rd_pipeline_free(p);
 
+    /* past 1,024 inputs the check keeps its bits on the heap */
+    rd_buf big;
+    rd_buf_init(&big);
+    rd_buf_puts(&big, "{\"features\":[");
+    for (int i = 0; i < 1100; i++)
+        rd_buf_printf(&big, "%s{\"name\":\"x%d\",\"kind\":\"numeric\"}", i ? "," : "", i);
+    rd_buf_puts(&big, "]}");
+    p = load(rd_buf_cstr(&big));
+    expect_record(p, "{\"x1099\":1,\"x0\":null}", RD_UNKNOWN_DEFAULT, NULL);
+    expect_record(p, "{\"x1100\":1}", RD_UNKNOWN_IGNORE,
+                  "none of the pipeline's 1100 inputs is given (\"x0\", \"x1\", \"x2\", \"x3\", \"x4\", \"x5\", "
+                  "\"x6\", \"x7\", \"x8\", \"x9\", \"x10\", \"x11\", \"x12\", \"x13\", \"x14\", \"x15\", \"x16\", "
+                  "\"x17\", \"x18\", \"x19\", \"x20\", \"x21\", \"x22\", \"x23\", \"x24\", ...): "
+                  "nothing to decide on");
+    rd_pipeline_free(p);
+    rd_buf_deinit(&big);
+
     /* misspelt keys are refused; other keys are notes (the shared specs carry "model", "target") */
     expect_spec_error("{\"max_mising\":1,\"features\":[{\"name\":\"a\",\"kind\":\"numeric\"}]}",
                       "\"max_mising\": not a key of a pipeline spec (did you mean \"max_missing\"?)");
