@@ -128,6 +128,7 @@ typedef struct rd_decide_opts {
     const rd_fault *faults;     /* copied */
     size_t nfaults;
     bool flags_only;          /* no bundles configured: the flags serve OFREP alone, routing is unchecked */
+    bool route_required;      /* route_flag was named explicitly: it must be in the flag set */
     const char *flags_sha256; /* the flag file's SHA-256, recorded with each decision; NULL: none */
 } rd_decide_opts;
 

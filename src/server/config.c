@@ -272,6 +272,7 @@ static int set_key(srv_config *c, const struct key *k, const char *v, const char
         if (strlen(v) >= k->cap)
             return rd_err_set(err, RD_EINVAL, "%s: %s is longer than %zu bytes", where, k->name, k->cap - 1);
         memcpy(field, v, strlen(v) + 1);
+        c->route_flag_set |= strcmp(k->name, "route_flag") == 0;
         return RD_OK;
     case K_INT:
     case K_SIZE:

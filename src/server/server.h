@@ -51,6 +51,7 @@ typedef struct srv_config {
     bool lenient;                     /* accept what flagd accepts (see rd_flagset_opts) */
     bool require_signed_bundles;      /* refuse a bundle whose signature no trusted key made */
     bool ready_on_refusal;            /* /ready stays 200 while a refused reload is in force */
+    bool route_flag_set;              /* route_flag was given (file, RISKD_ROUTE_FLAG, argument) */
     char bundle_pubkey[SRV_PATH_MAX]; /* the trusted public keys (base64, one a line) */
     char source[SRV_PATH_MAX];        /* the config file read, "" for none */
     /* the decision path (include/riskd/decide.h) */

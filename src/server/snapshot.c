@@ -311,6 +311,7 @@ static int make_decider(const srv_config *cfg, rd_flagset *flags, const char *fl
                         rd_fallback *fb, rd_decider **out, rd_err *err)
 {
     rd_decide_opts o = {.route_flag = cfg->route_flag,
+                        .route_required = cfg->route_flag_set,
                         .shadow_flag = cfg->shadow_flag,
                         .default_bundle = cfg->default_bundle,
                         .deadline_ms = cfg->deadline_ms,

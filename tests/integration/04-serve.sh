@@ -97,6 +97,8 @@ check "--check-config" 0 $? "^routing +model-route" "$T/out"
 "$BIN" serve --bundles "$T/bundles" --check-config >"$T/out" 2>&1
 check "--check-config: two bundles and nothing picks" 1 $? "2 bundles and nothing picks one" "$T/out"
 ! grep -q "configuration ok" "$T/out"; check "--check-config never says ok and then fails" 0 $?
+"$BIN" serve --config "$T/good.conf" --route-flag model-rout --check-config >"$T/out" 2>&1
+check "a routing flag named but not in the flags is refused" 1 $? 'route_flag "model-rout" is not in the flag set \(did you mean "model-route"\?\)' "$T/out"
 RISKD_DEADLIN_MS=5 "$BIN" serve --config "$T/good.conf" --check-config >"$T/out" 2>&1
 check "a misspelt RISKD_ variable is refused, not ignored" 1 $? "RISKD_DEADLIN_MS: not a setting \(did you mean RISKD_DEADLINE_MS\?\)" "$T/out"
 # the listening address is checked too: in use, serve would fail at once

@@ -13,6 +13,7 @@
 
 #include "decide_int.h"
 #include "riskd/clock.h"
+#include "riskd/text.h"
 
 /* ------------------------------------------------------------------ slots */
 
@@ -214,6 +215,18 @@ static int check_faults(rd_decider *d, rd_err *err)
     return RD_OK;
 }
 
+/* A routing flag named in the configuration but absent from the flag set: without this the
+ * default bundle would take every request, the split the flag was meant to make never made. */
+static int missing_route(const rd_decider *d, rd_err *err)
+{
+    for (size_t i = 0; i < rd_flagset_count(d->flags); i++)
+        if (rd_near_miss(d->route_flag, rd_flagset_key(d->flags, i)))
+            return rd_err_set(err, RD_EINVAL,
+                              "route_flag \"%s\" is not in the flag set (did you mean \"%s\"?)",
+                              d->route_flag, rd_flagset_key(d->flags, i));
+    return rd_err_set(err, RD_EINVAL, "route_flag \"%s\" is not in the flag set", d->route_flag);
+}
+
 static int build(rd_decider *d, const rd_decide_opts *o, rd_err *err)
 {
     qsort(d->slots, d->n, sizeof(rd_slot *), cmp_slot);
@@ -232,6 +245,8 @@ static int build(rd_decider *d, const rd_decide_opts *o, rd_err *err)
     } else if (d->n == 1) {
         d->dflt = d->slots[0];
     }
+    if (o->route_required && d->flags && d->route_index < 0 && !o->flags_only)
+        return missing_route(d, err);
     int rc = o->flags_only ? RD_OK : check_route(d, err);
     if (!rc)
         rc = check_shadow(d, err);
