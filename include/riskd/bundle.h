@@ -100,6 +100,10 @@ RD_API void rd_bundle_band(const rd_bundle *b, double score, const char **level,
 RD_API bool rd_bundle_same_pipeline(const rd_bundle *a, const rd_bundle *b);
 /* The bundle's fallback rules (fallback.json), or NULL when it has none. */
 RD_API const rd_fallback *rd_bundle_fallback(const rd_bundle *b);
+/* Refuse rules (RD_EINVAL, naming the input) that read features.NAME where NAME is an input
+ * of none of the n pipelines: such a rule would silently never fire. */
+RD_API int rd_bundle_check_rules(const rd_fallback *rules, const rd_pipeline *const *pipelines, size_t n,
+                                 rd_err *err);
 /* The manifest's serving.deadline_ms, or 0 when it sets none (the service's applies). */
 RD_API int rd_bundle_deadline_ms(const rd_bundle *b);
 

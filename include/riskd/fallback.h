@@ -45,6 +45,11 @@ RD_API const char *rd_fallback_sha256(const rd_fallback *f);
  * log keeps, so a replay reads the rules that decided, not the file as it is now. */
 RD_API const char *rd_fallback_text(const rd_fallback *f, size_t *len);
 RD_API size_t rd_fallback_count(const rd_fallback *f);
+/* The inputs the rules read (features.NAME in var, missing, missing_some), distinct, in first
+ * use order: a bundle checks them against its pipeline, so a rule over a misspelt input,
+ * which would silently never fire, is refused. */
+RD_API size_t rd_fallback_num_features(const rd_fallback *f);
+RD_API const char *rd_fallback_feature(const rd_fallback *f, size_t i);
 
 /* The rule that answered. Strings are borrowed from the rule set. */
 typedef struct rd_fallback_result {

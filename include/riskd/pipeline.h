@@ -76,6 +76,8 @@ typedef enum rd_unknown_policy {
 
 /* The spec's unknown_inputs, or RD_UNKNOWN_DEFAULT when it sets none. */
 RD_API rd_unknown_policy rd_pipeline_unknown_policy(const rd_pipeline *p);
+/* The index of the input named name (len bytes), or -1: a hash lookup. */
+RD_API long rd_pipeline_find_input(const rd_pipeline *p, const char *name, size_t len);
 /* Whether raw input i is declared "required". */
 RD_API bool rd_pipeline_input_required(const rd_pipeline *p, size_t i);
 

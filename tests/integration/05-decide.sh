@@ -186,6 +186,16 @@ check "rules without a default are refused" 1 $? 'rules\[0\] \("only"\): the las
     --fallback "$T/fb-approve.json" --out "$T/demo_lr_v2.0" >"$T/out" 2>&1
 check "a bundle whose default rule approves is not built" 1 $? "the default rule approves" "$T/out"
 [ ! -e "$T/demo_lr_v2.0" ]; check "and nothing is left" 0 $?
+# rules over an input the pipeline does not have would silently never fire
+printf '{"rules":[{"name":"young","when":{"<":[{"var":"features.agee"},25]},"risk_level":"h","decision":"reject","reason":"R"},{"risk_level":"h","decision":"review","reason":"R"}]}' >"$T/fb-typo.json"
+mkdir -p "$T/tb"
+"$BIN" bundle build --name demo_lr_v2.0 --model "$T/lr.json" --pipeline "$T/pipe.json" --data "$T/data.csv" \
+    --fallback "$T/fb-typo.json" --out "$T/tb/demo_lr_v2.0" >"$T/out" 2>&1
+check "bundle rules over an input the pipeline lacks are refused" 1 $? \
+    'the rules read features.agee, which is not an input of the bundle.s pipeline \(did you mean features.age\?\)' "$T/out"
+"$BIN" serve --flags "$T/flags.json" --bundles "$T/bundles" --fallback "$T/fb-typo.json" --check-config >"$T/out" 2>&1
+check "service rules over an input no bundle has are refused" 1 $? \
+    'the rules read features.agee, which is not an input of the loaded bundles. pipelines \(did you mean features.age\?\)' "$T/out"
 sed 's/"on":{"bundles":\["demo_lr_v1.1"\]}/"on":{"bundle":"demo_lr_v1.1"}/' "$T/flags.json" >"$T/flags-bad.json"
 "$BIN" serve --flags "$T/flags-bad.json" --bundles "$T/bundles" --shadow-flag model-shadow --check-config >"$T/out" 2>&1
 check "a shadow flag value that is not {\"bundles\": [...]} is refused" 1 $? 'flags.model-shadow.variants.on: a shadow flag' "$T/out"

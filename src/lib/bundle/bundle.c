@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bundle_int.h"
+#include "riskd/text.h"
 #include "riskd/clock.h"
 #include "riskd/hash.h"
 #include "riskd/json.h"
@@ -356,9 +357,36 @@ static int load_fallback(rd_bundle *b, const char *dir, const rd_value *files, c
         return rc;
     rc = rd_fallback_parse(text, len, &b->fallback, err);
     rd_free(text);
+    if (!rc)
+        rc = rd_bundle_check_rules(b->fallback, (const rd_pipeline *const *)&b->pipeline, 1, err);
     if (rc)
         rd_err_prefix(err, "%s", *fb_file);
     return rc;
+}
+
+/* Rules that read an input no pipeline has would silently never fire (or always, through
+ * missing): each name must be an input of one of the pipelines. */
+int rd_bundle_check_rules(const rd_fallback *rules, const rd_pipeline *const *pipelines, size_t n,
+                          rd_err *err)
+{
+    for (size_t i = 0; rules && i < rd_fallback_num_features(rules); i++) {
+        const char *name = rd_fallback_feature(rules, i);
+        bool found = false;
+        for (size_t k = 0; k < n && !found; k++)
+            found = rd_pipeline_find_input(pipelines[k], name, strlen(name)) >= 0;
+        if (found || n == 0)
+            continue;
+        const char *near = NULL;
+        for (size_t k = 0; k < n && !near; k++)
+            for (size_t j = 0; j < rd_pipeline_num_inputs(pipelines[k]) && !near; j++)
+                if (rd_near_miss(name, rd_pipeline_input_name(pipelines[k], j)))
+                    near = rd_pipeline_input_name(pipelines[k], j);
+        return rd_err_set(err, RD_EINVAL,
+                          "the rules read features.%.64s, which is not an input of the %s%s%s%s", name,
+                          n == 1 ? "bundle's pipeline" : "loaded bundles' pipelines",
+                          near ? " (did you mean features." : "", near ? near : "", near ? "?)" : "");
+    }
+    return RD_OK;
 }
 
 /* The manifest's "serving" settings: {"deadline_ms": N}. */

@@ -193,6 +193,25 @@ static int check_shadow(const rd_decider *d, rd_err *err)
     return RD_OK;
 }
 
+/* The service-wide fallback rules answer for every bundle: a name they read must be an input
+ * of at least one loaded bundle's pipeline. */
+static int check_rules(const rd_decider *d, rd_err *err)
+{
+    if (!d->fallback || d->n == 0)
+        return RD_OK;
+    const rd_pipeline *stack[16], **p = d->n <= 16 ? stack : rd_malloc(d->n * sizeof *p); // NOLINT
+    if (!p)
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    for (size_t i = 0; i < d->n; i++)
+        p[i] = rd_bundle_pipeline(d->slots[i]->bundle);
+    int rc = rd_bundle_check_rules(d->fallback, p, d->n, err);
+    if (p != stack)
+        rd_free(p);
+    if (rc)
+        rd_err_prefix(err, "fallback rules %s", rd_fallback_version(d->fallback));
+    return rc;
+}
+
 static int check_faults(rd_decider *d, rd_err *err)
 {
     if (!(d->slot_fault = rd_calloc(d->n ? d->n : 1, sizeof(const rd_fault *))))
@@ -252,6 +271,8 @@ static int build(rd_decider *d, const rd_decide_opts *o, rd_err *err)
         rc = check_shadow(d, err);
     if (!rc)
         rc = check_faults(d, err);
+    if (!rc)
+        rc = check_rules(d, err);
     return rc;
 }
 

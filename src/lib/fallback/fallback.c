@@ -29,6 +29,8 @@ struct rd_fallback {
     size_t len;
     rule *rules;
     size_t n;
+    const char **features; /* the names read as features.NAME, distinct, first use first */
+    size_t nfeatures, features_cap;
 };
 
 static const rd_value *get(const rd_value *o, const char *key)
@@ -114,6 +116,68 @@ static int check_vars(const rd_value *v, int depth, rd_err *err)
     return RD_OK;
 }
 
+/* Note the input a path reads (features.NAME), once. */
+static int note_feature(rd_fallback *f, const char *path)
+{
+    if (strncmp(path, "features.", 9) != 0 || !path[9])
+        return RD_OK;
+    const char *name = path + 9;
+    for (size_t i = 0; i < f->nfeatures; i++)
+        if (!strcmp(f->features[i], name))
+            return RD_OK;
+    if (f->nfeatures == f->features_cap) {
+        size_t cap = f->features_cap ? 2 * f->features_cap : 8;
+        const char **v = rd_arena_alloc(&f->arena, cap * sizeof *v); // NOLINT(bugprone-sizeof-expression)
+        if (!v)
+            return RD_ENOMEM;
+        if (f->nfeatures)
+            memcpy(v, f->features, f->nfeatures * sizeof *v); // NOLINT(bugprone-sizeof-expression)
+        f->features = v;
+        f->features_cap = cap;
+    }
+    f->features[f->nfeatures++] = name; /* borrowed from the parsed rules, in f's arena */
+    return RD_OK;
+}
+
+/* The inputs a rule reads through var, missing and missing_some with literal paths. */
+static int note_features(rd_fallback *f, const rd_value *v, int depth)
+{
+    if (depth > 64)
+        return RD_OK;
+    int rc = RD_OK;
+    if (v->type == RD_VARRAY) {
+        for (uint32_t i = 0; i < v->len && !rc; i++)
+            rc = note_features(f, &v->u.items[i], depth + 1);
+        return rc;
+    }
+    if (v->type != RD_VOBJECT)
+        return RD_OK;
+    for (uint32_t i = 0; i < v->len && !rc; i++) {
+        const rd_member *m = &v->u.members[i];
+        const rd_value *a = &m->val;
+        if (!strcmp(m->key, "var")) {
+            const rd_value *p = a->type == RD_VARRAY && a->len ? &a->u.items[0] : a;
+            if (p->type == RD_VSTRING)
+                rc = note_feature(f, p->u.s);
+        } else if (!strcmp(m->key, "missing") || !strcmp(m->key, "missing_some")) {
+            const rd_value *list = !strcmp(m->key, "missing_some") && a->type == RD_VARRAY && a->len == 2
+                                       ? &a->u.items[1]
+                                       : a;
+            if (list->type == RD_VSTRING)
+                rc = note_feature(f, list->u.s);
+            for (uint32_t k = 0; list->type == RD_VARRAY && k < list->len && !rc; k++)
+                if (list->u.items[k].type == RD_VSTRING)
+                    rc = note_feature(f, list->u.items[k].u.s);
+        }
+        if (!rc)
+            rc = note_features(f, a, depth + 1);
+    }
+    return rc;
+}
+
+size_t rd_fallback_num_features(const rd_fallback *f) { return f->nfeatures; }
+const char *rd_fallback_feature(const rd_fallback *f, size_t i) { return i < f->nfeatures ? f->features[i] : NULL; }
+
 static const char *req_str(const rd_value *r, const char *key, rd_err *err)
 {
     const rd_value *v = get(r, key);
@@ -171,6 +235,8 @@ static int parse_rule(rd_fallback *f, const rd_value *r, size_t i, bool last, rd
                           "every request gets an answer");
     if (check_vars(when, 0, err))
         return err->code;
+    if (note_features(f, when, 0))
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
     int rc = rd_logic_compile(when, NULL, &out->when, err);
     if (rc)
         rd_err_prefix(err, "when");

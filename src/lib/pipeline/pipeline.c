@@ -553,6 +553,11 @@ int rd_pipeline_apply(const rd_pipeline *p, const rd_value *record, double *out,
 
 rd_unknown_policy rd_pipeline_unknown_policy(const rd_pipeline *p) { return p->unknown; }
 
+long rd_pipeline_find_input(const rd_pipeline *p, const char *name, size_t len)
+{
+    return lookup_input(p, name, len);
+}
+
 bool rd_pipeline_input_required(const rd_pipeline *p, size_t i)
 {
     return i < p->ninputs && p->inputs[i].required;
