@@ -160,9 +160,8 @@ static int note_features(rd_fallback *f, const rd_value *v, int depth)
             if (p->type == RD_VSTRING)
                 rc = note_feature(f, p->u.s);
         } else if (!strcmp(m->key, "missing") || !strcmp(m->key, "missing_some")) {
-            const rd_value *list = !strcmp(m->key, "missing_some") && a->type == RD_VARRAY && a->len == 2
-                                       ? &a->u.items[1]
-                                       : a;
+            const rd_value *list =
+                !strcmp(m->key, "missing_some") && a->type == RD_VARRAY && a->len == 2 ? &a->u.items[1] : a;
             if (list->type == RD_VSTRING)
                 rc = note_feature(f, list->u.s);
             for (uint32_t k = 0; list->type == RD_VARRAY && k < list->len && !rc; k++)
@@ -176,7 +175,10 @@ static int note_features(rd_fallback *f, const rd_value *v, int depth)
 }
 
 size_t rd_fallback_num_features(const rd_fallback *f) { return f->nfeatures; }
-const char *rd_fallback_feature(const rd_fallback *f, size_t i) { return i < f->nfeatures ? f->features[i] : NULL; }
+const char *rd_fallback_feature(const rd_fallback *f, size_t i)
+{
+    return i < f->nfeatures ? f->features[i] : NULL;
+}
 
 static const char *req_str(const rd_value *r, const char *key, rd_err *err)
 {
