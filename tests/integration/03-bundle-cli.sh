@@ -59,6 +59,8 @@ build() { # expected exit, name, pattern, extra arguments...
     check "$name" "$want" $? "$pat" "$T/out"
     if [ "$want" != 0 ]; then [ ! -e "$T/x/demo_lr_v1.1" ]; check "$name: nothing built" 0 $?; fi
 }
+build 1 "the label among the pipeline's inputs (leakage)" 'the label age is also an input of the pipeline' \
+    --data "$T/data.csv" --label age --positive 30
 build 1 "--positive absent from the label" \
     'data.csv: no row has bad = "yes" \(--positive\); the column holds "0" \(150 rows\), "1" \(50 rows\): give --positive' \
     --data "$T/data.csv" --label bad --positive yes

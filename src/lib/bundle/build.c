@@ -862,6 +862,13 @@ static int check_band_range(const rd_bundle *b, const gather *g, rd_err *err)
  * own, with the same checks), the warnings, the bands' range. */
 static int run_checks(rd_bundle *b, const rd_bundle_build_opts *o, gather *g, checks *k, rd_err *err)
 {
+    /* the label among the inputs: the model would be handed the answer (AUC 1 in training,
+     * and in production an input nobody has at decision time) */
+    if (o->label && rd_pipeline_find_input(b->pipeline, o->label, strlen(o->label)) >= 0)
+        return rd_err_set(err, RD_EINVAL,
+                          "the label %s is also an input of the pipeline: the model would see the outcome it "
+                          "predicts; take it out of the pipeline (or give the right --label)",
+                          o->label);
     int rc = check_label(g, o, o->data_path, err);
     compute_metrics(g);
     if (rc == RD_OK && o->test_data_path && !o->label)
