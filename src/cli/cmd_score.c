@@ -512,11 +512,17 @@ static int run_all(run *u, const args *a)
         cli_errorf("out of memory");
         return CLI_IO;
     }
-    for (size_t c = 0; c < nc; c++)
-        cols[c] = rd_csv_column(u->csv, c);
+    size_t ncols = 0;
+    const rd_pipeline *pl = rd_bundle_pipeline(u->b);
+    for (size_t c = 0; c < nc; c++) {
+        const char *name = rd_csv_column(u->csv, c);
+        /* the --id column is the file's, not an input gone astray (unless it is an input) */
+        if ((int)c != u->id_col || rd_pipeline_find_input(pl, name, strlen(name)) >= 0)
+            cols[ncols++] = name;
+    }
     char note[400];
     rd_err err;
-    rc = rd_pipeline_check_columns(rd_bundle_pipeline(u->b), cols, nc, note, sizeof note, &err);
+    rc = rd_pipeline_check_columns(pl, cols, ncols, note, sizeof note, &err);
     rd_free(cols);
     if (rc) {
         cli_errorf("%s: %s", u->in_name, err.msg);

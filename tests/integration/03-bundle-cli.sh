@@ -181,6 +181,8 @@ check "a re-cased header is refused, with the inputs meant" 1 $? '"AGE" \("age"\
 sed '1s/home/hme/' "$T/data.csv" >"$T/typo.csv"
 "$BIN" score --bundle "$B" --in "$T/typo.csv" --out "$T/s.csv" >"$T/out" 2>&1
 check "a header missing an input scores, warning loudly" 0 $? 'warning: .*typo.csv: inputs missing in every row: "home"; columns not used: .*"hme" \("home"\?\)' "$T/out"
+"$BIN" score --bundle "$B" --in "$T/typo.csv" --out "$T/s.csv" --id id >"$T/out" 2>&1
+! grep -q '"id"' "$T/out"; check "the --id column is not called unused" 0 $?
 "$BIN" score --bundle "$B" --in "$T/apps.csv" --out "$T/s.csv" --id id --rejects "$T/rej.csv" >"$T/out" 2>&1
 check "--rejects" 3 $?
 head -1 "$T/rej.csv" | grep -qx 'line,id,reason'; check "--rejects: its header" 0 $?
