@@ -22,6 +22,7 @@
 #include "riskd/csv.h"
 #include "riskd/hash.h"
 #include "riskd/json.h"
+#include "riskd/text.h"
 
 /* A growable array of doubles. */
 typedef struct dvec {
@@ -122,28 +123,6 @@ static void gather_free(gather *g)
     rd_free(g->labels.count);
 }
 
-/* Levenshtein distance of two short names, capped: 3 means "3 or more". */
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b), row[65];
-    if (la > 64 || lb > 64)
-        return 3;
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
-            best = up + 1 < best ? up + 1 : best;
-            best = row[j - 1] + 1 < best ? row[j - 1] + 1 : best;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb] < 3 ? row[lb] : 3;
-}
-
 /* Why column name may be absent from csv's header, and what to do, into hint: a header read
  * as one column holding ';' or a tab (the file is not comma-separated), a column that differs
  * only in case, a near spelling; else the header itself (shortened). */
@@ -165,7 +144,7 @@ static void column_hint(const rd_csv *csv, const char *name, char *hint, size_t 
             return;
         }
     for (size_t c = 0; c < nc; c++)
-        if (edit_distance(rd_csv_column(csv, c), name) <= (strlen(name) > 4 ? 2u : 1u)) {
+        if (rd_near_miss(rd_csv_column(csv, c), name)) {
             snprintf(hint, cap, "did you mean the column \"%.40s\"?", rd_csv_column(csv, c));
             return;
         }

@@ -78,11 +78,9 @@ static void put_model(rd_buf *b, const rd_decision *d)
     const rd_score *sc = &d->score;
     rd_buf_puts(b, ",\"score\":");
     put_num(b, sc->score, d->float32);
-    rd_buf_puts(b, ",\"probability\":");
-    if (rd_bundle_has_probability(bd))
-        put_num(b, sc->probability, rd_model_is_float32(rd_bundle_model(bd)));
-    else
-        rd_buf_puts(b, "null"); /* a regression's or a margin's output is no probability */
+    rd_buf_puts(b, ",\"probability\":"); /* null for a regression's or a margin's output */
+    put_num(b, rd_bundle_has_probability(bd) ? sc->probability : (double)NAN,
+            rd_model_is_float32(rd_bundle_model(bd)));
     rd_buf_puts(b, ",\"risk_level\":");
     put_str(b, sc->risk_level);
     rd_buf_puts(b, ",\"decision\":");

@@ -65,20 +65,24 @@ static void bundle(rd_buf *b, const rd_bundle *bd)
     rd_buf_putc(b, '}');
 }
 
+/* A model's answer: the score, the probability (null when the model's output is none), the
+ * band. The primary's record and a shadow's write it alike. */
+static void scored(rd_buf *b, const rd_bundle *bd, const rd_score *sc)
+{
+    rd_buf_puts(b, ",\"source\":\"model\",\"score\":");
+    num(b, sc->score);
+    rd_buf_puts(b, ",\"probability\":");
+    num(b, rd_bundle_has_probability(bd) ? sc->probability : (double)NAN);
+    rd_buf_puts(b, ",\"risk_level\":");
+    str(b, sc->risk_level);
+    rd_buf_puts(b, ",\"decision\":");
+    str(b, sc->decision);
+}
+
 static void model_answer(rd_buf *b, const rd_decision *d)
 {
     const rd_bundle *bd = rd_slot_bundle(d->slot);
-    rd_buf_puts(b, ",\"source\":\"model\",\"score\":");
-    num(b, d->score.score);
-    rd_buf_puts(b, ",\"probability\":");
-    if (rd_bundle_has_probability(bd))
-        num(b, d->score.probability);
-    else
-        rd_buf_puts(b, "null");
-    rd_buf_puts(b, ",\"risk_level\":");
-    str(b, d->score.risk_level);
-    rd_buf_puts(b, ",\"decision\":");
-    str(b, d->score.decision);
+    scored(b, bd, &d->score);
     rd_buf_printf(b, ",\"k\":%zu,\"reasons\":[", d->k);
     for (size_t i = 0; i < d->score.nreasons; i++) {
         rd_buf_puts(b, i ? ",{\"feature\":" : "{\"feature\":");
@@ -170,16 +174,6 @@ void rd_dlog_shadow_json(rd_buf *b, const char *request_id, const char *primary,
         rd_buf_printf(b, ",\"source\":null,\"error\":\"%s\"}", rd_err_name(rc));
         return;
     }
-    rd_buf_puts(b, ",\"source\":\"model\",\"score\":");
-    num(b, sc->score);
-    rd_buf_puts(b, ",\"probability\":");
-    if (rd_bundle_has_probability(shadow))
-        num(b, sc->probability);
-    else
-        rd_buf_puts(b, "null");
-    rd_buf_puts(b, ",\"risk_level\":");
-    str(b, sc->risk_level);
-    rd_buf_puts(b, ",\"decision\":");
-    str(b, sc->decision);
+    scored(b, shadow, sc);
     rd_buf_putc(b, '}');
 }
