@@ -669,16 +669,19 @@ int rd_pipeline_check_columns(const rd_pipeline *p, const char *const *cols, siz
     char names[240], extra[240];
     size_t matched = 0, en = 0, nn = 0;
     extra[0] = note[0] = 0;
-    for (size_t i = 0; i < p->ninputs; i++)
-        for (size_t c = 0; c < ncols; c++)
-            if (strlen(cols[c]) == p->inputs[i].name_len &&
-                !memcmp(cols[c], p->inputs[i].name, p->inputs[i].name_len)) {
-                matched++;
-                break;
-            }
-    /* each column that is no input, with the input it probably meant */
-    for (size_t c = 0; c < ncols && en + 80 < sizeof extra; c++) {
-        if (find_input(p, cols[c], strlen(cols[c])) >= 0)
+    bool *present = rd_calloc(p->ninputs ? p->ninputs : 1, sizeof *present); /* once per file */
+    if (!present)
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    /* one pass over the columns: the inputs present, and each other column with the input it
+     * probably meant */
+    for (size_t c = 0; c < ncols; c++) {
+        int k = lookup_input(p, cols[c], strlen(cols[c]));
+        if (k >= 0) {
+            matched += !present[k];
+            present[k] = true;
+            continue;
+        }
+        if (en + 80 >= sizeof extra)
             continue;
         const char *near = NULL;
         for (size_t i = 0; i < p->ninputs && !near; i++)
@@ -689,44 +692,34 @@ int rd_pipeline_check_columns(const rd_pipeline *p, const char *const *cols, siz
                      : snprintf(extra + en, sizeof extra - en, "%s\"%.40s\"", en ? ", " : "", cols[c]);
         en += w > 0 ? (size_t)w : 0;
     }
-    rd_value none = {.type = RD_VOBJECT};
-    input_list(p, &none, 0, names, sizeof names);
+    int rc = RD_OK;
     if (matched == 0) {
+        rd_value none = {.type = RD_VOBJECT};
+        input_list(p, &none, 0, names, sizeof names);
         bool semi = ncols == 1 && (strchr(cols[0], ';') || strchr(cols[0], '\t'));
-        return rd_err_set(
+        rc = rd_err_set(
             err, RD_EINVAL, "no column is an input of the pipeline (its inputs: %s; the columns: %s)%s",
             names, extra,
             semi ? ": the header is one column holding ';' or a tab, and riskd reads comma-separated CSV"
                  : "");
     }
-    for (size_t i = 0; i < p->ninputs; i++) {
-        if (!p->inputs[i].required)
+    for (size_t i = 0; i < p->ninputs && rc == RD_OK; i++) {
+        if (present[i])
             continue;
-        bool found = false;
-        for (size_t c = 0; c < ncols && !found; c++)
-            found = strlen(cols[c]) == p->inputs[i].name_len &&
-                    !memcmp(cols[c], p->inputs[i].name, p->inputs[i].name_len);
-        if (!found)
-            return rd_err_set(err, RD_EINVAL,
-                              "the required input \"%s\" is not a column (the columns not used: %s)",
-                              p->inputs[i].name, en ? extra : "none");
-    }
-    if (matched < p->ninputs) {
-        for (size_t i = 0; i < p->ninputs && nn + 48 < note_cap; i++) {
-            bool found = false;
-            for (size_t c = 0; c < ncols && !found; c++)
-                found = strlen(cols[c]) == p->inputs[i].name_len &&
-                        !memcmp(cols[c], p->inputs[i].name, p->inputs[i].name_len);
-            if (!found) {
-                int w = snprintf(note + nn, note_cap - nn, "%s\"%.40s\"",
-                                 nn ? ", " : "inputs missing in every row: ", p->inputs[i].name);
-                nn += w > 0 ? (size_t)w : 0;
-            }
+        if (p->inputs[i].required)
+            rc = rd_err_set(err, RD_EINVAL,
+                            "the required input \"%s\" is not a column (the columns not used: %s)",
+                            p->inputs[i].name, en ? extra : "none");
+        else if (nn + 48 < note_cap) {
+            int w = snprintf(note + nn, note_cap - nn, "%s\"%.40s\"",
+                             nn ? ", " : "inputs missing in every row: ", p->inputs[i].name);
+            nn += w > 0 ? (size_t)w : 0;
         }
     }
-    if (en && nn + 40 < note_cap)
+    rd_free(present);
+    if (rc == RD_OK && en && nn + 40 < note_cap)
         snprintf(note + nn, note_cap - nn, "%scolumns not used: %s", nn ? "; " : "", extra);
-    return RD_OK;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- from a scorecard */

@@ -13,6 +13,7 @@
 
 #include "riskd/riskd.h"
 #include "riskd/pipeline.h"
+#include "riskd/text.h"
 
 static const char *spec =
     "{\"dtype\":\"float32\",\"inputs\":[{\"name\":\"age\",\"type\":\"number\",\"min\":18,\"max\":120},"
@@ -134,8 +135,8 @@ static const char *woe_spec =
 /* rd_pipeline_check (issue 11): records the pipeline cannot decide soundly are refused with
  * the inputs named; the spec's required, max_missing and unknown_inputs are honoured, and a
  * misspelt key of the spec is refused rather than ignored. */
-static int check_rec(const rd_pipeline *p, const char *record_json, rd_unknown_policy u, rd_pipeline_report *rep,
-                     rd_err *err)
+static int check_rec(const rd_pipeline *p, const char *record_json, rd_unknown_policy u,
+                     rd_pipeline_report *rep, rd_err *err)
 {
     rd_value rec;
     assert_int_equal(rd_json_parse(record_json, strlen(record_json), NULL, &arena, &rec, err), RD_OK);
@@ -162,16 +163,19 @@ static void test_check_records(void **state)
     rd_pipeline *p = load(spec);
     expect_record(p, "{\"age\":30,\"home\":\"own\",\"income\":10}", RD_UNKNOWN_DEFAULT, NULL);
     expect_record(p, "{\"age\":30}", RD_UNKNOWN_DEFAULT, NULL); /* no max_missing: some may miss */
-    expect_record(p, "{}", RD_UNKNOWN_DEFAULT,
-                 "none of the pipeline's 3 inputs is given (\"age\", \"home\", \"income\"): nothing to decide on");
-    expect_record(p, "{\"age\":null,\"home\":\"\"}", RD_UNKNOWN_IGNORE,
-                 "none of the pipeline's 3 inputs is given (\"age\", \"home\", \"income\"): nothing to decide on");
+    expect_record(
+        p, "{}", RD_UNKNOWN_DEFAULT,
+        "none of the pipeline's 3 inputs is given (\"age\", \"home\", \"income\"): nothing to decide on");
+    expect_record(
+        p, "{\"age\":null,\"home\":\"\"}", RD_UNKNOWN_IGNORE,
+        "none of the pipeline's 3 inputs is given (\"age\", \"home\", \"income\"): nothing to decide on");
     expect_record(p, "{\"Age\":30,\"home\":\"own\"}", RD_UNKNOWN_DEFAULT,
-                 "unknown input \"Age\": the pipeline's inputs are \"age\", \"home\", \"income\"");
+                  "unknown input \"Age\": the pipeline's inputs are \"age\", \"home\", \"income\"");
     expect_record(p, "{\"Age\":30,\"home\":\"own\"}", RD_UNKNOWN_IGNORE, NULL);
     rd_pipeline_report rep;
     rd_err err;
-    assert_int_equal(check_rec(p, "{\"Age\":30,\"home\":\"own\",\"id\":7}", RD_UNKNOWN_WARN, &rep, &err), RD_OK);
+    assert_int_equal(check_rec(p, "{\"Age\":30,\"home\":\"own\",\"id\":7}", RD_UNKNOWN_WARN, &rep, &err),
+                     RD_OK);
     assert_int_equal(rep.nunrecognised, 2);
     assert_string_equal(rep.unrecognised[0], "Age");
     assert_string_equal(rep.unrecognised[1], "id");
@@ -184,19 +188,21 @@ static void test_check_records(void **state)
              "{\"name\":\"c\",\"kind\":\"numeric\"}]}");
     expect_record(p, "{\"a\":1,\"b\":2,\"zz\":3}", RD_UNKNOWN_DEFAULT, NULL); /* the spec says warn */
     expect_record(p, "{\"a\":1,\"b\":2,\"zz\":3}", RD_UNKNOWN_REJECT,
-                 "unknown input \"zz\": the pipeline's inputs are \"a\", \"b\", \"c\"");
+                  "unknown input \"zz\": the pipeline's inputs are \"a\", \"b\", \"c\"");
     expect_record(p, "{\"b\":2,\"c\":3}", RD_UNKNOWN_DEFAULT, "required input missing: \"a\"");
     expect_record(p, "{\"a\":1}", RD_UNKNOWN_DEFAULT,
-                 "2 of 3 inputs are missing (\"b\", \"c\"); the pipeline allows at most 1");
+                  "2 of 3 inputs are missing (\"b\", \"c\"); the pipeline allows at most 1");
     assert_true(rd_pipeline_input_required(p, 0));
     assert_false(rd_pipeline_input_required(p, 1));
     rd_pipeline_free(p);
-    p = load("{\"max_missing\":\"34%\",\"inputs\":[{\"name\":\"a\",\"type\":\"number\"},{\"name\":\"b\",\"type\":"
-             "\"number\"},{\"name\":\"c\",\"type\":\"number\"}],\"features\":[{\"name\":\"a\",\"kind\":\"numeric\"},"
-             "{\"name\":\"b\",\"kind\":\"numeric\"},{\"name\":\"c\",\"kind\":\"numeric\"}]}");
+    p = load(
+        "{\"max_missing\":\"34%\",\"inputs\":[{\"name\":\"a\",\"type\":\"number\"},{\"name\":\"b\",\"type\":"
+        "\"number\"},{\"name\":\"c\",\"type\":\"number\"}],\"features\":[{\"name\":\"a\",\"kind\":"
+        "\"numeric\"},"
+        "{\"name\":\"b\",\"kind\":\"numeric\"},{\"name\":\"c\",\"kind\":\"numeric\"}]}");
     expect_record(p, "{\"a\":1,\"b\":2}", RD_UNKNOWN_DEFAULT, NULL);
     expect_record(p, "{\"a\":1}", RD_UNKNOWN_DEFAULT,
-                 "2 of 3 inputs are missing (\"b\", \"c\"); the pipeline allows at most 1");
+                  "2 of 3 inputs are missing (\"b\", \"c\"); the pipeline allows at most 1");
     rd_pipeline_free(p);
 
     /* past 1,024 inputs the check keeps its bits on the heap */
@@ -208,11 +214,12 @@ static void test_check_records(void **state)
     rd_buf_puts(&big, "]}");
     p = load(rd_buf_cstr(&big));
     expect_record(p, "{\"x1099\":1,\"x0\":null}", RD_UNKNOWN_DEFAULT, NULL);
-    expect_record(p, "{\"x1100\":1}", RD_UNKNOWN_IGNORE,
-                  "none of the pipeline's 1100 inputs is given (\"x0\", \"x1\", \"x2\", \"x3\", \"x4\", \"x5\", "
-                  "\"x6\", \"x7\", \"x8\", \"x9\", \"x10\", \"x11\", \"x12\", \"x13\", \"x14\", \"x15\", \"x16\", "
-                  "\"x17\", \"x18\", \"x19\", \"x20\", \"x21\", \"x22\", \"x23\", \"x24\", ...): "
-                  "nothing to decide on");
+    expect_record(
+        p, "{\"x1100\":1}", RD_UNKNOWN_IGNORE,
+        "none of the pipeline's 1100 inputs is given (\"x0\", \"x1\", \"x2\", \"x3\", \"x4\", \"x5\", "
+        "\"x6\", \"x7\", \"x8\", \"x9\", \"x10\", \"x11\", \"x12\", \"x13\", \"x14\", \"x15\", \"x16\", "
+        "\"x17\", \"x18\", \"x19\", \"x20\", \"x21\", \"x22\", \"x23\", \"x24\", ...): "
+        "nothing to decide on");
     rd_pipeline_free(p);
     rd_buf_deinit(&big);
 
@@ -229,12 +236,58 @@ static void test_check_records(void **state)
                       "inputs[0].required: must be true or false");
     expect_spec_error("{\"max_missing\":\"lots\",\"features\":[{\"name\":\"a\",\"kind\":\"numeric\"}]}",
                       "max_missing: \"lots\" is not a share such as \"40%\"");
-    expect_spec_error("{\"max_missing\":-1,\"features\":[{\"name\":\"a\",\"kind\":\"numeric\"}]}",
-                      "max_missing: must be a count of inputs (an integer >= 0) or a share (\"40%\", or 0.4)");
+    expect_spec_error(
+        "{\"max_missing\":-1,\"features\":[{\"name\":\"a\",\"kind\":\"numeric\"}]}",
+        "max_missing: must be a count of inputs (an integer >= 0) or a share (\"40%\", or 0.4)");
     expect_spec_error("{\"unknown_inputs\":\"drop\",\"features\":[{\"name\":\"a\",\"kind\":\"numeric\"}]}",
                       "unknown_inputs: must be \"reject\", \"warn\" or \"ignore\"");
     rd_pipeline_free(load("{\"model\":\"m.json\",\"target\":{\"column\":\"y\"},\"features\":[{\"name\":\"a\","
                           "\"kind\":\"numeric\"}]}"));
+}
+
+/* A batch's header against the inputs: refused when no column is one or a required one is
+ * absent; otherwise the note says what the rows will lack. */
+static void test_check_columns(void **state)
+{
+    (void)state;
+    rd_pipeline *p =
+        load("{\"inputs\":[{\"name\":\"age\",\"type\":\"number\",\"required\":true},"
+             "{\"name\":\"home\",\"type\":\"category\"},{\"name\":\"income\",\"type\":\"number\"}],"
+             "\"features\":[{\"name\":\"age\",\"kind\":\"numeric\"},{\"name\":\"home=own\","
+             "\"source\":\"home\",\"kind\":\"one_hot\",\"level\":\"own\"},{\"name\":\"income\","
+             "\"kind\":\"numeric\"}]}");
+    char note[400];
+    rd_err err;
+    const char *all[] = {"id", "age", "home", "income"};
+    assert_int_equal(rd_pipeline_check_columns(p, all, 4, note, sizeof note, &err), RD_OK);
+    assert_string_equal(note, "columns not used: \"id\"");
+    const char *some[] = {"age", "hme"};
+    assert_int_equal(rd_pipeline_check_columns(p, some, 2, note, sizeof note, &err), RD_OK);
+    assert_string_equal(
+        note, "inputs missing in every row: \"home\", \"income\"; columns not used: \"hme\" (\"home\"?)");
+    const char *semi[] = {"age;home;income"};
+    assert_int_equal(rd_pipeline_check_columns(p, semi, 1, note, sizeof note, &err), RD_EINVAL);
+    assert_string_equal(
+        err.msg, "no column is an input of the pipeline (its inputs: \"age\", \"home\", \"income\"; the "
+                 "columns: \"age;home;income\"): the header is one column holding ';' or a tab, and "
+                 "riskd reads comma-separated CSV");
+    const char *upper[] = {"AGE", "HOME", "INCOME"};
+    assert_int_equal(rd_pipeline_check_columns(p, upper, 3, note, sizeof note, &err), RD_EINVAL);
+    assert_non_null(
+        strstr(err.msg, "the columns: \"AGE\" (\"age\"?), \"HOME\" (\"home\"?), \"INCOME\" (\"income\"?))"));
+    const char *noage[] = {"home", "income", "Age"};
+    assert_int_equal(rd_pipeline_check_columns(p, noage, 3, note, sizeof note, &err), RD_EINVAL);
+    assert_string_equal(
+        err.msg, "the required input \"age\" is not a column (the columns not used: \"Age\" (\"age\"?))");
+    rd_pipeline_free(p);
+    /* the near-miss rule behind the hints */
+    assert_int_equal(rd_edit_distance("home", "hme"), 1);
+    assert_int_equal(rd_edit_distance("home", "hmoe"), 2); /* a transposition: two edits */
+    assert_int_equal(rd_edit_distance("a", "zzzzzz"), 3);
+    assert_true(rd_near_miss("Age", "age"));
+    assert_true(rd_near_miss("max_mising", "max_missing"));
+    assert_false(rd_near_miss("age", "age"));
+    assert_false(rd_near_miss("job", "age")); /* short names: one edit at most */
 }
 
 static void test_woe_bins(void **state)
@@ -280,8 +333,9 @@ static void test_woe_spec_errors(void **state)
                       "features[0].woe: must be an array of 3 finite numbers (one per bin)");
     expect_spec_error("{\"features\":[{\"name\":\"a\",\"kind\":\"woe\",\"levels\":[\"x\",1],\"woe\":[0,0]}]}",
                       "features[0].levels: must be an array of strings");
-    expect_spec_error("{\"features\":[{\"name\":\"a\",\"kind\":\"woe\",\"levels\":[\"x\",\"y\",\"x\"],\"woe\":[0,0,0]}]}",
-                      "features[0].levels: \"x\" is listed twice");
+    expect_spec_error(
+        "{\"features\":[{\"name\":\"a\",\"kind\":\"woe\",\"levels\":[\"x\",\"y\",\"x\"],\"woe\":[0,0,0]}]}",
+        "features[0].levels: \"x\" is listed twice");
     expect_spec_error("{\"features\":[{\"name\":\"a\",\"kind\":\"woe\",\"woe\":[0]}]}",
                       "features[0].levels: a woe feature of a category input needs levels (and no cuts)");
     expect_spec_error("{\"inputs\":[{\"name\":\"a\",\"type\":\"number\"}],\"features\":[{\"name\":\"a\","
@@ -314,7 +368,8 @@ static void test_spec_from_scorecard(void **state)
     assert_true(x[0] == 0.125 && x[1] == 0);
     rd_pipeline_free(p);
     rd_buf_reset(&b);
-    const char *no_lower = "{\"features\":[{\"name\":\"a\",\"kind\":\"numeric\",\"bins\":[{\"woe\":0},{\"woe\":1}]}]}";
+    const char *no_lower =
+        "{\"features\":[{\"name\":\"a\",\"kind\":\"numeric\",\"bins\":[{\"woe\":0},{\"woe\":1}]}]}";
     assert_int_equal(rd_pipeline_spec_from_scorecard(no_lower, strlen(no_lower), &b, &err), RD_EINVAL);
     assert_string_equal(err.msg, "features[0].bins[1].lower: missing or not a number");
     rd_buf_deinit(&b);
@@ -337,13 +392,10 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_encodings),
-        cmocka_unit_test(test_record_errors),
-        cmocka_unit_test(test_spec_errors),
-        cmocka_unit_test(test_woe_bins),
-        cmocka_unit_test(test_woe_spec_errors),
-        cmocka_unit_test(test_spec_from_scorecard),
-        cmocka_unit_test(test_check_records),
+        cmocka_unit_test(test_encodings),       cmocka_unit_test(test_record_errors),
+        cmocka_unit_test(test_spec_errors),     cmocka_unit_test(test_woe_bins),
+        cmocka_unit_test(test_woe_spec_errors), cmocka_unit_test(test_spec_from_scorecard),
+        cmocka_unit_test(test_check_records),   cmocka_unit_test(test_check_columns),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
