@@ -35,7 +35,8 @@ CPPFLAGS += -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
 CFLAGS += $(WARN) $(CFLAGS_$(MODE)) -fPIC -fvisibility=hidden -MMD -MP
 LDFLAGS += $(LDFLAGS_$(MODE))
 # Ed25519 (bundle signatures) is in libhogweed, nettle's public-key half (nettle-dev ships both).
-LDLIBS := $(PKG_LIBS) -lsqlite3 -lhogweed -lnettle -lm -lpthread
+# GSL: the chi-squared distribution (PSI noise floor, sample-ratio mismatch).
+LDLIBS := $(PKG_LIBS) -lsqlite3 -lhogweed -lnettle -lgsl -lgslcblas -lm -lpthread
 
 LIB_SRC := $(sort $(wildcard src/lib/*/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
@@ -102,12 +103,12 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard include/riskd/*.h src/lib/*/*.h)
 	@mkdir -p $(@D)
-	$(Q)$(call msg,FUZZ,$@) clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) -lsqlite3 -lhogweed -lnettle -lm -lpthread
+	$(Q)$(call msg,FUZZ,$@) clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) -lsqlite3 -lhogweed -lnettle -lgsl -lgslcblas -lm -lpthread
 # The service's routes without a socket: the server sources but the libmicrohttpd glue.
 FUZZ_SERVER_SRC := $(filter-out src/server/http.c,$(SERVER_SRC))
 build/fuzz/fuzz_serve: tests/fuzz/fuzz_serve.c $(LIB_SRC) $(FUZZ_SERVER_SRC) $(wildcard include/riskd/*.h src/lib/*/*.h src/server/*.h)
 	@mkdir -p $(@D)
-	$(Q)$(call msg,FUZZ,$@) clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(FUZZ_SERVER_SRC) $(PKG_LIBS) -lsqlite3 -lhogweed -lnettle -lm -lpthread
+	$(Q)$(call msg,FUZZ,$@) clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(FUZZ_SERVER_SRC) $(PKG_LIBS) -lsqlite3 -lhogweed -lnettle -lgsl -lgslcblas -lm -lpthread
 fuzz-build: $(FUZZ_BIN)
 .PHONY: fuzz-replay
 fuzz-replay: fuzz-build

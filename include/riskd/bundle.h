@@ -62,6 +62,45 @@ RD_API bool rd_bundle_has_probability(const rd_bundle *b);
 /* Reason codes per decision the manifest asks for. */
 RD_API size_t rd_bundle_num_reasons(const rd_bundle *b);
 
+/* The training reference (reference.json, docs/formats.md): what monitoring compares live
+ * traffic with. PSI bins are [cuts[i-1], cuts[i]) with -inf and +inf at the ends, plus a
+ * missing bin (rollout-monitoring.md §2.3); quantiles give the reference ECDF for KS (§2.4).
+ * A bundle built before quantiles and level counts were stored loads with them absent
+ * (nquantiles 0, has_unseen false): monitoring says which statistics it cannot compute. */
+typedef struct rd_ref_dist {
+    size_t ncuts;
+    const double *cuts;      /* interior edges, ascending, distinct */
+    const double *counts;    /* ncuts + 1 reference counts, one per bin */
+    double missing;          /* reference rows with no value */
+    size_t nquantiles;       /* 0: none stored (an older bundle) */
+    const double *quantiles; /* ascending, repeats allowed */
+} rd_ref_dist;
+
+typedef struct rd_ref_input {
+    const char *name;
+    bool numeric;
+    double n;             /* reference rows with a value */
+    double missing;       /* reference rows without one */
+    rd_ref_dist dist;     /* numeric inputs */
+    size_t nlevels;       /* categorical inputs: one bin per level seen in training ... */
+    const char *const *levels;
+    const double *level_counts;
+    bool has_unseen;      /* ... plus "unseen" (stored since format 2) and missing */
+    double unseen;
+} rd_ref_input;
+
+typedef struct rd_reference {
+    int format;  /* 1: deciles only; 2: quantiles, level counts with unseen, rows */
+    double rows; /* the reference N */
+    const char *score_kind;
+    rd_ref_dist score;
+    size_t ninputs;
+    const rd_ref_input *inputs; /* in the pipeline's input order */
+} rd_reference;
+
+/* The bundle's training reference; NULL when it has none. */
+RD_API const rd_reference *rd_bundle_reference(const rd_bundle *b);
+
 /* One decision's outcome. */
 typedef struct rd_score {
     double score;           /* what the bands are over: the probability of the positive class, the

@@ -24,7 +24,7 @@
 typedef struct rd_store rd_store;
 
 /* The schema version this riskd writes. */
-#define RD_STORE_SCHEMA 1
+#define RD_STORE_SCHEMA 2
 
 typedef struct rd_store_opts {
     bool read_only; /* open an existing store for reading (export, replay) */
@@ -77,5 +77,46 @@ RD_API int rd_store_blob_put(rd_store *s, const void *data, size_t len, char hex
 RD_API bool rd_store_blob_has(rd_store *s, const char *hex);
 /* The blob's bytes (NUL-terminated, rd_free them); RD_ENOTFOUND when it is not kept. */
 RD_API int rd_store_blob_get(rd_store *s, const char *hex, char **data, size_t *len, rd_err *err);
+
+/* ------------------------------------------------------------------ outcomes */
+
+/* A label that arrived late for a decision (POST /v1/outcomes, riskd outcomes import). */
+typedef struct rd_outcome {
+    const char *request_id;
+    const char *outcome; /* the definition: "fpd", "dpd30", "dpd90", "default", ... */
+    int label;           /* 1 = bad, 0 = good */
+    int64_t observed_ms; /* when it was observed (unix ms); 0: not given */
+} rd_outcome;
+
+typedef enum rd_outcome_result {
+    RD_OUTCOME_NEW = 0,     /* recorded */
+    RD_OUTCOME_SAME,        /* the same label was already recorded: nothing changed (idempotent) */
+    RD_OUTCOME_CHANGED,     /* replaced an earlier label; the change is kept in outcome_changes */
+    RD_OUTCOME_UNKNOWN_REQ, /* no primary decision has that request id: not recorded */
+} rd_outcome_result;
+RD_API const char *rd_outcome_result_name(rd_outcome_result r);
+
+/* Record n outcomes in one transaction, each joined to the primary decision with its request
+ * id (its bundle, variant, decision, score and time copied in); results[i] says what became of
+ * outcome i. now_ms: the arrival time. */
+RD_API int rd_store_outcomes_put(rd_store *s, const rd_outcome *o, size_t n, int64_t now_ms,
+                                 rd_outcome_result *results, rd_err *err);
+
+typedef struct rd_outcome_stats {
+    uint64_t labelled, bads;                   /* every labelled decision of the bundle */
+    uint64_t approved, approved_bads;          /* those the bundle approved */
+    double bad_rate_approved;                  /* approved_bads / approved; NaN when none */
+    double ks;                                 /* realised KS discrimination (rd_ks_discrimination
+                                                  of the scores); NaN with fewer than min_bads bads */
+} rd_outcome_stats;
+
+/* The outcome statistics of decisions by model_version (and variant, NULL: any) decided in
+ * [from_ms, to_ms) (0: open), for one outcome definition. */
+RD_API int rd_store_outcome_stats(rd_store *s, const char *model_version, const char *variant, const char *outcome,
+                                  int64_t from_ms, int64_t to_ms, uint64_t min_bads, rd_outcome_stats *out,
+                                  rd_err *err);
+/* The outcome definitions recorded for model_version (NULL: any), each once, fn per name. */
+RD_API int rd_store_outcome_names(rd_store *s, const char *model_version, int (*fn)(void *ud, const char *name),
+                                  void *ud, rd_err *err);
 
 #endif

@@ -5,6 +5,9 @@
  *   decisions(id INTEGER PRIMARY KEY, ts_ms, request_id, kind, model_version, record)
  *     indexed by ts_ms and by request_id
  *   blobs(sha256 PRIMARY KEY, data) WITHOUT ROWID
+ * Schema 2 adds (see sqlite_int.h for the columns):
+ *   outcomes, outcome_changes               labels that arrive late, joined to decisions
+ *   rollouts, rollout_transitions           staged rollouts and every stage change
  * Migrations run at open, in one transaction each, from the version found to RD_STORE_SCHEMA. */
 #include <errno.h>
 #include <sqlite3.h>
@@ -14,15 +17,9 @@
 #include <unistd.h>
 
 #include "riskd/arena.h"
-#include "store_int.h"
+#include "sqlite_int.h"
 
-typedef struct sq_store {
-    rd_store base;
-    sqlite3 *db;
-    sqlite3_stmt *insert, *blob_has, *blob_get, *blob_put;
-} sq_store;
-
-static int sq_fail(sq_store *s, rd_err *err, const char *what)
+int rd__sq_fail(sq_store *s, rd_err *err, const char *what)
 {
     int code = sqlite3_errcode(s->db);
     int rc = code == SQLITE_NOMEM                              ? RD_ENOMEM
@@ -33,7 +30,7 @@ static int sq_fail(sq_store *s, rd_err *err, const char *what)
 
 static int exec(sq_store *s, const char *sql, rd_err *err)
 {
-    return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? RD_OK : sq_fail(s, err, sql);
+    return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? RD_OK : rd__sq_fail(s, err, sql);
 }
 
 static const char schema_1[] =
@@ -47,18 +44,41 @@ static const char schema_1[] =
     "INSERT INTO riskd_meta VALUES('app', 'riskd'), ('schema', '1');"
     "COMMIT;";
 
+static const char schema_2[] =
+    "BEGIN IMMEDIATE;"
+    /* one label per (request, outcome definition); the decision it joins is copied in at
+       arrival, so the statistics need no JSON; a replaced label leaves a row in outcome_changes */
+    "CREATE TABLE outcomes(request_id TEXT NOT NULL, outcome TEXT NOT NULL, label INTEGER NOT NULL,"
+    " observed_ms INTEGER, received_ms INTEGER NOT NULL, decided_ms INTEGER, model_version TEXT,"
+    " variant TEXT, decision TEXT, score REAL, PRIMARY KEY(request_id, outcome)) WITHOUT ROWID;"
+    "CREATE INDEX outcomes_model ON outcomes(model_version, outcome, decided_ms);"
+    "CREATE TABLE outcome_changes(id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, request_id TEXT NOT NULL,"
+    " outcome TEXT NOT NULL, old_label INTEGER, new_label INTEGER NOT NULL, old_observed_ms INTEGER,"
+    " new_observed_ms INTEGER);"
+    "CREATE TABLE rollouts(flag TEXT PRIMARY KEY, plan_name TEXT NOT NULL, plan_path TEXT NOT NULL,"
+    " plan_sha TEXT NOT NULL, plan_json TEXT NOT NULL, flags_path TEXT NOT NULL, state TEXT NOT NULL,"
+    " stage INTEGER NOT NULL, stage_name TEXT NOT NULL, stage_started_ms INTEGER NOT NULL,"
+    " updated_ms INTEGER NOT NULL, version INTEGER NOT NULL);"
+    "CREATE TABLE rollout_transitions(id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, flag TEXT NOT NULL,"
+    " from_stage INTEGER NOT NULL, to_stage INTEGER NOT NULL, from_state TEXT NOT NULL,"
+    " to_state TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL, actor TEXT NOT NULL,"
+    " gates TEXT, flags_sha TEXT NOT NULL);"
+    "CREATE INDEX rollout_transitions_flag ON rollout_transitions(flag, id);"
+    "UPDATE riskd_meta SET value = '2' WHERE key = 'schema';"
+    "COMMIT;";
+
 /* The schema version of the open database: 0 for an empty one; RD_EINVAL for a foreign one. */
 static int schema_version(sq_store *s, int *version, rd_err *err)
 {
     sqlite3_stmt *st;
     *version = 0;
     if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) != SQLITE_OK)
-        return sq_fail(s, err, "reading the schema");
+        return rd__sq_fail(s, err, "reading the schema");
     int rc = sqlite3_step(st);
     int tables = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
     sqlite3_finalize(st);
     if (tables < 0)
-        return sq_fail(s, err, "reading the schema");
+        return rd__sq_fail(s, err, "reading the schema");
     if (tables == 0)
         return RD_OK;
     if (sqlite3_prepare_v2(s->db, "SELECT value FROM riskd_meta WHERE key = 'schema'", -1, &st, NULL) !=
@@ -95,7 +115,7 @@ static int prepare(sq_store *s, rd_err *err)
     };
     for (size_t i = 0; i < sizeof q / sizeof *q; i++)
         if (sqlite3_prepare_v3(s->db, q[i].sql, -1, SQLITE_PREPARE_PERSISTENT, q[i].st, NULL) != SQLITE_OK)
-            return sq_fail(s, err, "preparing statements");
+            return rd__sq_fail(s, err, "preparing statements");
     return RD_OK;
 }
 
@@ -151,6 +171,8 @@ static int configure(sq_store *s, const rd_store_opts *o, rd_err *err)
     if (version == 0 && (rc = exec(s, schema_1, err)))
         return rc;
     /* later schema versions migrate here, one transaction each */
+    if (version < 2 && (rc = exec(s, schema_2, err)))
+        return rc;
     return RD_OK;
 }
 
@@ -172,7 +194,7 @@ static int sq_open(const char *dir, const rd_store_opts *o, rd_store **out, rd_e
     }
     int flags = o->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
-        rc = sq_fail(s, err, "open");
+        rc = rd__sq_fail(s, err, "open");
     if (!rc)
         rc = configure(s, o, err);
     if (!rc)
@@ -203,7 +225,7 @@ static int sq_log_append(rd_store *base, const rd_log_row *rows, size_t n, rd_er
         bind_text(st, 4, r->model_version, r->model_version ? strlen(r->model_version) : 0);
         bind_text(st, 5, r->record, r->record_len);
         if (sqlite3_step(st) != SQLITE_DONE)
-            rc = sq_fail(s, err, "logging a decision");
+            rc = rd__sq_fail(s, err, "logging a decision");
         sqlite3_reset(st);
     }
     if (!rc)
@@ -226,7 +248,7 @@ static int sq_log_scan(rd_store *base, const rd_log_filter *f, int (*fn)(void *,
              f->kind ? " AND kind = ?5" : "");
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return sq_fail(s, err, "reading the decision log");
+        return rd__sq_fail(s, err, "reading the decision log");
     sqlite3_bind_int64(st, 1, f->from_ms);
     sqlite3_bind_int64(st, 2, f->to_ms);
     bind_text(st, 3, f->model_version, f->model_version ? strlen(f->model_version) : 0);
@@ -248,7 +270,7 @@ static int sq_log_scan(rd_store *base, const rd_log_filter *f, int (*fn)(void *,
             rc = fn(ud, &r);
     }
     if (!rc && step != SQLITE_DONE)
-        rc = sq_fail(s, err, "reading the decision log");
+        rc = rd__sq_fail(s, err, "reading the decision log");
     sqlite3_finalize(st);
     return rc;
 }
@@ -259,9 +281,9 @@ static int sq_log_prune(rd_store *base, int64_t before_ms, uint64_t *deleted, rd
     sqlite3_stmt *st;
     *deleted = 0;
     if (sqlite3_prepare_v2(s->db, "DELETE FROM decisions WHERE ts_ms < ?", -1, &st, NULL) != SQLITE_OK)
-        return sq_fail(s, err, "pruning the decision log");
+        return rd__sq_fail(s, err, "pruning the decision log");
     sqlite3_bind_int64(st, 1, before_ms);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? RD_OK : sq_fail(s, err, "pruning the decision log");
+    int rc = sqlite3_step(st) == SQLITE_DONE ? RD_OK : rd__sq_fail(s, err, "pruning the decision log");
     sqlite3_finalize(st);
     if (!rc)
         *deleted = (uint64_t)sqlite3_changes64(s->db);
@@ -274,7 +296,7 @@ static int sq_blob_put(rd_store *base, const char *hex, const void *data, size_t
     sqlite3_stmt *st = s->blob_put;
     sqlite3_bind_text(st, 1, hex, 64, SQLITE_STATIC);
     sqlite3_bind_blob64(st, 2, data, len, SQLITE_STATIC);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? RD_OK : sq_fail(s, err, "keeping a file");
+    int rc = sqlite3_step(st) == SQLITE_DONE ? RD_OK : rd__sq_fail(s, err, "keeping a file");
     sqlite3_reset(st);
     return rc;
 }
@@ -309,7 +331,7 @@ static int sq_blob_get(rd_store *base, const char *hex, char **data, size_t *len
     } else if (step == SQLITE_DONE) {
         rc = rd_err_set(err, RD_ENOTFOUND, "%s: no kept file with sha256 %.16s...", s->base.name, hex);
     } else {
-        rc = sq_fail(s, err, "reading a kept file");
+        rc = rd__sq_fail(s, err, "reading a kept file");
     }
     sqlite3_reset(st);
     return rc;

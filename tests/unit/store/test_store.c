@@ -171,11 +171,11 @@ static void test_refusals(void **state)
     snprintf(cmd, sizeof cmd,
              "python3 -c \"import sqlite3; c = sqlite3.connect('%s/riskd.db'); c.execute(\\\"UPDATE "
              "riskd_meta SET value "
-             "= '2' WHERE key = 'schema'\\\"); c.commit()\"",
+             "= '99' WHERE key = 'schema'\\\"); c.commit()\"",
              path);
     assert_int_equal(system(cmd), 0);
     assert_int_equal(rd_store_open(path, NULL, &st, &err), RD_EINVAL);
-    assert_non_null(strstr(err.msg, "schema version 2 is newer"));
+    assert_non_null(strstr(err.msg, "schema version 99 is newer"));
 }
 
 int main(void)

@@ -1,0 +1,214 @@
+/* Staged rollout of a candidate bundle against a control by a routing flag
+ * (shared/reference/rollout-monitoring.md §2.1-2.2, docs/schema/rollout.json).
+ *
+ *   rd_plan         a rollout plan: the routing and shadow flags, control and candidate, the
+ *                   stages with their traffic, hold time, minimum samples and gates
+ *   rd_flagfile     the flag file rewritten for a stage: the routing flag's targeting (and the
+ *                   shadow flag's default variant) replaced, every other byte kept, written
+ *                   atomically and only if the file still holds the version read (CAS on the
+ *                   file's SHA-256, writers serialised by a lock file)
+ *   rd_rollout_*    the rollout's state and transitions in the store, and a spool for
+ *                   transitions recorded while the store cannot be written
+ *   rd_controller   evaluates the gates every interval and moves the stage */
+#ifndef RISKD_ROLLOUT_H
+#define RISKD_ROLLOUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "riskd/arena.h"
+#include "riskd/err.h"
+#include "riskd/flags.h"
+#include "riskd/hash.h"
+#include "riskd/monitor.h"
+#include "riskd/store.h"
+#include "riskd/value.h"
+
+#define RD_ROLLOUT_TOTAL 100000 /* stage weights are out of this (§2.1) */
+#define RD_PLAN_MAX_STAGES 16
+#define RD_PLAN_MAX_GATES 24
+
+/* ------------------------------------------------------------------ plans */
+
+/* The built-in metrics a gate can name (rd_gate_metric_name, docs/schema/rollout.json). */
+typedef enum rd_gate_metric {
+    RD_M_SHADOW_AGREEMENT = 0, /* share of shadow scores whose decision equals the primary's */
+    RD_M_APPROVE_RATE,
+    RD_M_REVIEW_RATE,
+    RD_M_REJECT_RATE,
+    RD_M_ERROR_RATE,    /* answered by fallback because the model failed, or refused */
+    RD_M_FALLBACK_RATE, /* answered by fallback rules, whatever the reason */
+    RD_M_TIMEOUT_RATE,
+    RD_M_LATENCY_P99_MS,
+    RD_M_SCORE_PSI,     /* vs the training reference, noise floor beside it */
+    RD_M_SCORE_KS,      /* KS drift vs the training reference */
+    RD_M_INPUT_PSI_MAX, /* the largest per-input PSI */
+    RD_M_BREAKER_OPEN_SECONDS, /* how long the candidate's breaker has been open (not closed) */
+    RD_M_SRM,           /* sample-ratio mismatch p-value of the stage's assignment (§2.5) */
+    RD_M_BAD_RATE,      /* outcomes: one-sided sequential test of bad rate vs control (§2.7) */
+    RD_M_COUNT
+} rd_gate_metric;
+RD_API const char *rd_gate_metric_name(rd_gate_metric m);
+/* -1 when name is none of them. */
+RD_API int rd_gate_metric_parse(const char *name);
+
+typedef enum rd_gate_compare {
+    RD_CMP_ABSOLUTE = 0, /* the candidate's value */
+    RD_CMP_RATIO,        /* candidate / control, same window */
+    RD_CMP_DIFFERENCE,   /* candidate - control, same window */
+} rd_gate_compare;
+
+typedef struct rd_gate {
+    rd_gate_metric metric;
+    rd_gate_compare compare;
+    bool higher_is_worse; /* reject rate, PSI: true; shadow agreement, SRM p: false */
+    double pass;          /* passes when value < pass (higher_is_worse) or > pass (else) */
+    double fail;          /* fails when value >= fail (higher_is_worse) or <= fail (else) */
+    int failure_limit;    /* failed evaluations tolerated before the gate fails: 0 */
+    uint64_t min_samples; /* candidate decisions (outcomes for bad_rate) before it can judge */
+    char outcome[32];     /* bad_rate: the outcome definition ("dpd30") */
+    double alpha;         /* bad_rate: 0.05; srm: 0.001 */
+    char window[16];      /* "stage" (since the stage began) or "sliding" */
+    char on_no_data[16];  /* "hold" (the only choice: never advance or roll back on no data) */
+} rd_gate;
+
+typedef struct rd_stage {
+    char name[64];
+    bool shadow;          /* the shadow flag names the candidate during this stage */
+    uint32_t candidate;   /* candidate weight out of RD_ROLLOUT_TOTAL */
+    bool has_segment;
+    char *segment;        /* JSONLogic (text) of requests routed to the candidate whatever the
+                             weights (staff), NULL for none */
+    int64_t hold_ms;      /* held at least this long before advancing */
+    int64_t deadline_ms;  /* 0: 2 x hold */
+    uint64_t min_samples; /* candidate decisions before advancing (shadow stage: shadow scores) */
+    size_t ngates;
+    rd_gate gates[RD_PLAN_MAX_GATES];
+} rd_stage;
+
+typedef struct rd_plan {
+    char name[128];
+    char route_flag[256];
+    char shadow_flag[256];       /* "" for none */
+    char shadow_on[128];         /* the shadow flag's variant that shadows the candidate */
+    char shadow_off[128];        /* ... and the one that shadows nothing */
+    char control[128], candidate[128];                 /* bundle names */
+    char control_variant[128], candidate_variant[128]; /* the routing flag's variants naming them */
+    int64_t interval_ms; /* 60000 */
+    size_t nstages;
+    rd_stage stages[RD_PLAN_MAX_STAGES];
+    char sha256[RD_SHA256_HEX]; /* of the plan file's bytes */
+} rd_plan;
+
+/* Parse a plan (JSON text). Errors name the stage and field ("stages[2] (5%).gates[0].metric:
+ * \"rejct_rate\" is not a metric (did you mean \"reject_rate\"?)"); unknown keys refused with
+ * a did-you-mean. Weights must not decrease from stage to stage (monotone widening). */
+RD_API int rd_plan_parse(const char *text, size_t len, rd_plan **out, rd_err *err);
+RD_API int rd_plan_load(const char *path, rd_plan **out, rd_err *err);
+RD_API void rd_plan_free(rd_plan *p);
+
+/* Check the plan against the flag set that will serve it and the bundles loaded (names, n):
+ * the routing flag exists, its variants name control and candidate, its targeting is a
+ * fractional that lists the candidate first with a total of RD_ROLLOUT_TOTAL (else: a stage
+ * change would reorder or rescale buckets, refused without reshuffle); the shadow flag has
+ * the on/off variants; control and candidate are loaded (bundles NULL: not checked). */
+RD_API int rd_plan_check(const rd_plan *p, const rd_flagset *flags, const char *const *bundles, size_t n,
+                         bool reshuffle, rd_err *err);
+
+/* A warning of rd_plan_reachability: a stage whose minimum samples (or PSI's 1,000 rows) its
+ * traffic cannot bring within its deadline at expected_rps requests per second. */
+typedef void (*rd_plan_warn_fn)(void *ud, const char *msg);
+/* Returns the number of warnings. */
+RD_API size_t rd_plan_reachability(const rd_plan *p, double expected_rps, rd_plan_warn_fn fn, void *ud);
+
+/* ------------------------------------------------------------------ the flag file */
+
+/* What a stage writes into the routing flag: its targeting as JSON text,
+ *   weights only      {"fractional": [[cand, w], [ctrl, 100000 - w]]}
+ *   with a segment    {"if": [SEGMENT, cand, {"fractional": ...}]}
+ * where cand/ctrl are the variants; rolled_back: candidate 0 and no segment. */
+RD_API int rd_plan_stage_targeting(const rd_plan *p, const rd_stage *s, bool rolled_back, rd_buf *out);
+
+/* Rewrite path: set flags.<route_flag>.targeting to targeting (JSON text) and, when shadow_flag
+ * is not NULL, flags.<shadow_flag>.defaultVariant to shadow_variant, keeping every other byte.
+ * Only if the file's SHA-256 is still expected_sha (NULL: whatever it holds): RD_ECONFLICT
+ * otherwise (someone else wrote it since; the caller re-reads). The result must parse as a
+ * flag set (strict); written to a temp file, fsynced, renamed, the directory fsynced.
+ * new_sha receives the SHA-256 of what was written. Writers take path.lock (flock). */
+RD_API int rd_flagfile_update(const char *path, const char *expected_sha, const char *route_flag,
+                              const char *targeting, const char *shadow_flag, const char *shadow_variant,
+                              char new_sha[RD_SHA256_HEX], rd_err *err);
+/* The SHA-256 of the file's bytes now. */
+RD_API int rd_flagfile_sha(const char *path, char sha[RD_SHA256_HEX], rd_err *err);
+
+/* ------------------------------------------------------------------ state in the store */
+
+typedef enum rd_rollout_state {
+    RD_ROLLOUT_RUNNING = 0,
+    RD_ROLLOUT_HOLDING, /* a gate has no data past the deadline, or a metric source erred */
+    RD_ROLLOUT_PAUSED,
+    RD_ROLLOUT_PROMOTED,
+    RD_ROLLOUT_ROLLED_BACK,
+} rd_rollout_state;
+RD_API const char *rd_rollout_state_name(rd_rollout_state s);
+RD_API int rd_rollout_state_parse(const char *name); /* -1: none */
+
+/* One rollout's row (table rollouts, key: the routing flag). */
+typedef struct rd_rollout_row {
+    char flag[256];
+    char plan_name[128];
+    char plan_path[1024];
+    char plan_sha[RD_SHA256_HEX];
+    char flags_path[1024];
+    rd_rollout_state state;
+    int stage;               /* index into the plan's stages */
+    char stage_name[64];
+    int64_t stage_started_ms;
+    int64_t updated_ms;
+    int64_t version;         /* bumped by every write: rd_rollout_put is a CAS on it */
+    char *plan_json;         /* the plan's text (rd_free) */
+} rd_rollout_row;
+
+/* Create the table when missing (the store's schema migration calls it). */
+RD_API int rd_rollout_get(rd_store *s, const char *flag, rd_rollout_row *out, rd_err *err); /* RD_ENOTFOUND */
+/* Write row when the stored version is still row->version (0: the row must not exist); the
+ * stored version becomes row->version + 1 (and row->version is updated). RD_ECONFLICT when
+ * another writer got there first. */
+RD_API int rd_rollout_put(rd_store *s, rd_rollout_row *row, rd_err *err);
+RD_API void rd_rollout_row_free(rd_rollout_row *row);
+/* Every rollout, by flag. */
+RD_API int rd_rollout_list(rd_store *s, int (*fn)(void *ud, const rd_rollout_row *r), void *ud, rd_err *err);
+
+/* A transition: from stage/state to stage/state, why ("gates passed", "gate reject_rate failed",
+ * "manual", "deadline"), by whom ("controller", "cli:USER"), and the gate values as JSON. */
+typedef struct rd_transition {
+    int64_t id; /* assigned */
+    int64_t ts_ms;
+    char flag[256];
+    int from_stage, to_stage;
+    char from_state[16], to_state[16];
+    char reason[64];  /* advance | rollback | deadline | manual | promote | pause | resume | start */
+    char detail[512]; /* the gate that decided, in words */
+    char actor[128];
+    const char *gates_json; /* every gate's value, threshold, noise floor, verdict */
+    char flags_sha[RD_SHA256_HEX]; /* the flag file written ("" when none) */
+} rd_transition;
+
+RD_API int rd_transition_append(rd_store *s, const rd_transition *t, rd_err *err);
+/* Newest first, at most limit (0: all). gates_json valid during the call only. */
+RD_API int rd_transition_list(rd_store *s, const char *flag, size_t limit,
+                              int (*fn)(void *ud, const rd_transition *t), void *ud, rd_err *err);
+
+/* The spool: transitions that could not be written to the store, one JSON line each in
+ * DATA_DIR/rollout.spool (appended and fsynced). Drained into the store in order when it is
+ * writable again (a line is removed only after its commit). */
+RD_API int rd_spool_append(const char *data_dir, const rd_transition *t, rd_err *err);
+/* *drained receives how many were moved; what is left stays in the file. */
+RD_API int rd_spool_drain(const char *data_dir, rd_store *s, size_t *drained, rd_err *err);
+RD_API size_t rd_spool_pending(const char *data_dir);
+
+/* A transition recorded: to the store, or when that fails, to the spool (never lost). */
+RD_API int rd_transition_record(rd_store *s, const char *data_dir, const rd_transition *t, rd_err *err);
+
+#endif
