@@ -59,19 +59,26 @@ typedef enum rd_gate_compare {
     RD_CMP_DIFFERENCE,   /* candidate - control, same window */
 } rd_gate_compare;
 
+typedef enum rd_gate_op { RD_OP_LT = 0, RD_OP_LE, RD_OP_GT, RD_OP_GE } rd_gate_op;
+
+/* A gate (docs/schema/rollout.json): {"metric": "reject_rate", "compare": "ratio",
+ * "pass": {"<": 1.2}, "fail": {">=": 1.5}}. Between pass and fail it holds. "fail" omitted: a
+ * value that does not pass fails. srm and bad_rate judge by their test (alpha) instead. */
 typedef struct rd_gate {
     rd_gate_metric metric;
     rd_gate_compare compare;
-    bool higher_is_worse; /* reject rate, PSI: true; shadow agreement, SRM p: false */
-    double pass;          /* passes when value < pass (higher_is_worse) or > pass (else) */
-    double fail;          /* fails when value >= fail (higher_is_worse) or <= fail (else) */
+    bool has_pass, has_fail;
+    rd_gate_op pass_op, fail_op;
+    double pass, fail;
     int failure_limit;    /* failed evaluations tolerated before the gate fails: 0 */
     uint64_t min_samples; /* candidate decisions (outcomes for bad_rate) before it can judge */
     char outcome[32];     /* bad_rate: the outcome definition ("dpd30") */
     double alpha;         /* bad_rate: 0.05; srm: 0.001 */
-    char window[16];      /* "stage" (since the stage began) or "sliding" */
-    char on_no_data[16];  /* "hold" (the only choice: never advance or roll back on no data) */
+    double nstar;         /* bad_rate: the units expected at the stage's end (5000) */
+    bool sliding;         /* over the sliding window, else since the stage began */
 } rd_gate;
+/* Whether v satisfies op x. */
+RD_API bool rd_gate_op_holds(rd_gate_op op, double v, double x);
 
 typedef struct rd_stage {
     char name[64];
