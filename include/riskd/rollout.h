@@ -218,4 +218,65 @@ RD_API size_t rd_spool_pending(const char *data_dir);
 /* A transition recorded: to the store, or when that fails, to the spool (never lost). */
 RD_API int rd_transition_record(rd_store *s, const char *data_dir, const rd_transition *t, rd_err *err);
 
+/* ------------------------------------------------------------------ the controller */
+
+/* One rollout, driven inside `riskd serve`: every interval it evaluates the current stage's
+ * gates on the monitor's statistics since the stage began (or the sliding window), and
+ *   - rolls back (candidate weight 0, no segment, shadow off) on a failed gate, at once;
+ *   - advances when the hold time has passed, every gate passes and the candidate has its
+ *     minimum samples (entering the last stage: promoted);
+ *   - past the deadline: holds and alerts when a gate has no data (never rolls back on no data
+ *     alone), rolls back ("deadline") when the gates have data but do not pass;
+ *   - otherwise holds.
+ * Each stage change rewrites the flag file (rd_flagfile_update: the flag file first, then the
+ * store; a transition that cannot be stored waits in the spool). The state lives in the store
+ * (rd_rollout_row): `riskd rollout pause|resume|promote|rollback` change it from another
+ * process and the controller follows at its next tick. */
+typedef struct rd_controller rd_controller;
+
+typedef struct rd_controller_env {
+    rd_monitor *monitor;
+    rd_store *store;        /* the controller's own handle (one thread); NULL: state in memory */
+    const char *data_dir;   /* the spool's directory */
+    const char *flags_path; /* the flag file the routing flag lives in */
+    double speed;           /* --rollout-speed: hold times, intervals and deadlines divided by it */
+    /* shadow scores of shadow (on primary's decisions) and how many agreed, since the service
+       started (cumulative); NULL: no shadow pool */
+    void (*shadow_pair)(void *ud, const char *primary, const char *shadow, uint64_t *scored, uint64_t *same);
+    /* how long the bundle's breaker has been open (not closed), seconds; NULL: never */
+    double (*breaker_open_seconds)(void *ud, const char *bundle);
+    void (*flags_written)(void *ud);                              /* reload now; may be NULL */
+    void (*on_transition)(void *ud, const rd_transition *t);      /* logs, metrics; may be NULL */
+    void (*on_alert)(void *ud, const char *flag, const char *msg); /* may be NULL */
+    void *ud;
+} rd_controller_env;
+
+/* Start (or resume, from the store's row for the plan's flag) the rollout of plan (taken).
+ * A new rollout writes stage 0 into the flag file. */
+RD_API int rd_controller_new(rd_plan *plan, const char *plan_path, const rd_controller_env *env, int64_t now_ms,
+                             rd_controller **out, rd_err *err);
+RD_API void rd_controller_free(rd_controller *c);
+RD_API const char *rd_controller_flag(const rd_controller *c);
+RD_API const char *rd_controller_plan_path(const rd_controller *c);
+/* Evaluate when the interval has passed since the last evaluation (call it often). Thread:
+ * the controller's. */
+RD_API int rd_controller_tick(rd_controller *c, int64_t now_ms, rd_err *err);
+/* Replace the plan by an edited one (taken; already checked by the caller with rd_plan_check):
+ * the current stage is kept by name; RD_EINVAL (the running plan kept, plan freed) when the
+ * edit drops the current stage or changes the flag, control or candidate. */
+RD_API int rd_controller_replace_plan(rd_controller *c, rd_plan *plan, rd_err *err);
+/* The status: {"flag", "plan", "state", "stage", "stage_index", "stages", "time_in_stage_s",
+ * "speed", "candidate_weight", "gates": [{metric, compare, window, value, candidate, control,
+ * pass, fail, noise_floor, n, min_samples, verdict, note}], "alert", "last_transition"}. */
+RD_API void rd_controller_status_json(rd_controller *c, int64_t now_ms, rd_buf *b);
+RD_API void rd_controller_state(rd_controller *c, rd_rollout_state *state, int *stage);
+
+/* What `riskd rollout pause|resume|promote|rollback` do (the CLI and the admin API call it):
+ * on the store's row for flag, as actor. rollback and promote rewrite the flag file first (a
+ * rollback recorded in the spool when the store cannot be written); resume continues a paused
+ * or holding rollout, or restarts a rolled-back one from its first stage. */
+typedef enum rd_rollout_cmd { RD_CMD_PAUSE = 0, RD_CMD_RESUME, RD_CMD_PROMOTE, RD_CMD_ROLLBACK } rd_rollout_cmd;
+RD_API int rd_rollout_command(rd_store *s, const char *data_dir, const char *flag, rd_rollout_cmd cmd,
+                              const char *actor, const char *why, int64_t now_ms, rd_err *err);
+
 #endif

@@ -58,7 +58,7 @@ static const char schema_2[] =
     "CREATE TABLE rollouts(flag TEXT PRIMARY KEY, plan_name TEXT NOT NULL, plan_path TEXT NOT NULL,"
     " plan_sha TEXT NOT NULL, plan_json TEXT NOT NULL, flags_path TEXT NOT NULL, state TEXT NOT NULL,"
     " stage INTEGER NOT NULL, stage_name TEXT NOT NULL, stage_started_ms INTEGER NOT NULL,"
-    " updated_ms INTEGER NOT NULL, version INTEGER NOT NULL);"
+    " updated_ms INTEGER NOT NULL, version INTEGER NOT NULL, status TEXT);"
     "CREATE TABLE rollout_transitions(id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, flag TEXT NOT NULL,"
     " from_stage INTEGER NOT NULL, to_stage INTEGER NOT NULL, from_state TEXT NOT NULL,"
     " to_state TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL, actor TEXT NOT NULL,"

@@ -1,0 +1,761 @@
+/* Online monitoring: cumulative counters per (bundle, variant, role) in per-thread shards, so
+ * the scoring path costs a few relaxed atomic adds on cache lines no other thread writes
+ * (usually); statistics subtract two moments of the counters (a stage's start, or the window's
+ * oldest snapshot) and compare with the bundle's training reference (rollout-monitoring.md
+ * §2.3, §2.4).
+ *
+ * The layout of one shard's counters (u64 each):
+ *   [0, C_FIXED)                    counts (enum below)
+ *   score bins: ncuts + 1           the reference's decile bins (model answers only)
+ *   KS cells: 2J + 1                the score on the reference quantile grid (rd_ks_cell)
+ *   latency: LAT_BINS               log-linear milliseconds
+ *   per input: bins + unseen + missing */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "riskd/hash.h"
+#include "riskd/json.h"
+#include "riskd/monitor.h"
+
+enum {
+    C_N = 0, /* answered decisions */
+    C_APPROVE,
+    C_REVIEW,
+    C_REJECT,
+    C_OTHER,
+    C_MODEL,
+    C_FALLBACK,
+    C_FB_TIMEOUT,
+    C_FB_ERROR,
+    C_FB_BREAKER,
+    C_FB_UNAVAILABLE,
+    C_FAILED,
+    C_SCORED, /* model answers with a finite score */
+    C_FIXED
+};
+
+/* Latency bins: bin i holds (LAT_MIN * 2^((i-1)/8), LAT_MIN * 2^(i/8)] ms; bin 0 everything up
+ * to LAT_MIN, the last everything above: 8 bins per doubling, so a quantile is within 9%. */
+#define LAT_BINS 160
+#define LAT_MIN  0.01
+
+#define MAX_TRACKED_INPUTS 1024
+
+typedef struct mon_input {
+    char *name;
+    bool numeric;
+    size_t ncuts;
+    double *cuts;
+    double *ref; /* reference counts per bin: ncuts+1 (numeric) or nlevels, then unseen, missing */
+    size_t nlevels;
+    char **levels;
+    size_t off, nbins; /* counters: nbins = (numeric ? ncuts + 1 : nlevels + 1) + 1 (missing last) */
+    bool has_unseen;
+} mon_input;
+
+struct rd_monitor_series {
+    rd_monitor *m;
+    char *bundle, *variant;
+    char digest[RD_SHA256_HEX];
+    rd_monitor_role role;
+    int64_t created_ms;
+    /* the reference, copied: the series outlives the bundle it was made for */
+    bool has_ref;
+    double ref_rows;
+    size_t score_ncuts;
+    double *score_cuts, *score_ref;
+    bool has_grid;
+    rd_ks_grid grid;
+    size_t ninputs;
+    mon_input *inputs;
+    size_t *slots; /* open-addressing table of input names: index + 1, 0 empty */
+    size_t nslots;
+    /* the counters */
+    size_t off_score, off_ks, off_lat, stride;
+    _Atomic uint64_t *shards; /* m->o.shards * stride */
+    /* the window: snapshots of the summed counters, taken by rd_monitor_tick */
+    pthread_mutex_t lock;
+    uint64_t *ring;
+    int64_t *ring_ms;
+    size_t ring_len, ring_n, ring_head;
+};
+
+struct rd_monitor_mark {
+    int64_t ms;
+    size_t stride;
+    uint64_t c[];
+};
+
+struct rd_monitor {
+    rd_monitor_opts o;
+    pthread_mutex_t lock;
+    rd_monitor_series **series;
+    size_t n, cap;
+    int64_t last_tick_ms;
+};
+
+void rd_monitor_opts_default(rd_monitor_opts *o)
+{
+    *o = (rd_monitor_opts){.bucket_ms = 60000, .buckets = 10, .shards = 8, .inputs = true};
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int rd_monitor_new(const rd_monitor_opts *o, rd_monitor **out, rd_err *err)
+{
+    rd_monitor_opts def;
+    rd_monitor_opts_default(&def);
+    if (!o)
+        o = &def;
+    if (o->bucket_ms <= 0 || o->buckets <= 0 || o->shards <= 0 || o->shards > 256)
+        return rd_err_set(err, RD_EINVAL, "monitor: bucket_ms, buckets and shards (1..256) must be positive");
+    rd_monitor *m = rd_calloc(1, sizeof *m);
+    if (!m)
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    m->o = *o;
+    pthread_mutex_init(&m->lock, NULL);
+    *out = m;
+    return RD_OK;
+}
+
+static void series_free(rd_monitor_series *s)
+{
+    if (!s)
+        return;
+    rd_free(s->bundle);
+    rd_free(s->variant);
+    rd_free(s->score_cuts);
+    rd_free(s->score_ref);
+    if (s->has_grid)
+        rd_ks_grid_free(&s->grid);
+    for (size_t i = 0; i < s->ninputs; i++) {
+        mon_input *in = &s->inputs[i];
+        rd_free(in->name);
+        rd_free(in->cuts);
+        rd_free(in->ref);
+        for (size_t j = 0; j < in->nlevels; j++)
+            rd_free(in->levels[j]);
+        rd_free(in->levels);
+    }
+    rd_free(s->inputs);
+    rd_free(s->slots);
+    rd_free((void *)s->shards);
+    rd_free(s->ring);
+    rd_free(s->ring_ms);
+    pthread_mutex_destroy(&s->lock);
+    rd_free(s);
+}
+
+void rd_monitor_free(rd_monitor *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n; i++)
+        series_free(m->series[i]);
+    rd_free(m->series);
+    pthread_mutex_destroy(&m->lock);
+    rd_free(m);
+}
+
+static double *dup_doubles(const double *v, size_t n)
+{
+    double *d = rd_malloc(n * sizeof *d + 1);
+    if (d && n)
+        memcpy(d, v, n * sizeof *d);
+    return d;
+}
+
+/* Copy what the series needs of input r (reference) into in; its counters start at *off. */
+static int copy_input(mon_input *in, const rd_ref_input *r, size_t *off)
+{
+    in->name = rd_strndup(r->name, strlen(r->name));
+    in->numeric = r->numeric;
+    if (!in->name)
+        return -1;
+    if (r->numeric) {
+        in->ncuts = r->dist.ncuts;
+        in->cuts = dup_doubles(r->dist.cuts, r->dist.ncuts);
+        in->ref = rd_malloc((in->ncuts + 2) * sizeof(double));
+        if (!in->cuts || !in->ref)
+            return -1;
+        memcpy(in->ref, r->dist.counts, (in->ncuts + 1) * sizeof(double));
+        in->ref[in->ncuts + 1] = r->missing;
+        in->nbins = in->ncuts + 2;
+    } else {
+        in->nlevels = r->nlevels;
+        in->has_unseen = r->has_unseen;
+        in->levels = rd_calloc(r->nlevels + 1, sizeof(char *));
+        in->ref = rd_malloc((r->nlevels + 2) * sizeof(double));
+        if (!in->levels || !in->ref)
+            return -1;
+        for (size_t j = 0; j < r->nlevels; j++) {
+            if (!(in->levels[j] = rd_strndup(r->levels[j], strlen(r->levels[j]))))
+                return -1;
+            in->ref[j] = r->level_counts[j];
+        }
+        in->ref[r->nlevels] = r->has_unseen ? r->unseen : 0;
+        in->ref[r->nlevels + 1] = r->missing;
+        in->nbins = r->nlevels + 2;
+    }
+    in->off = *off;
+    *off += in->nbins;
+    return 0;
+}
+
+static uint32_t name_hash(const char *s, size_t n) { return rd_murmur3_32(s, n, 0x5eed); }
+
+static int index_inputs(rd_monitor_series *s)
+{
+    s->nslots = 16;
+    while (s->nslots < s->ninputs * 2)
+        s->nslots *= 2;
+    if (!(s->slots = rd_calloc(s->nslots, sizeof(size_t))))
+        return -1;
+    for (size_t i = 0; i < s->ninputs; i++) {
+        size_t h = name_hash(s->inputs[i].name, strlen(s->inputs[i].name)) & (s->nslots - 1);
+        while (s->slots[h])
+            h = (h + 1) & (s->nslots - 1);
+        s->slots[h] = i + 1;
+    }
+    return 0;
+}
+
+static long find_input(const rd_monitor_series *s, const char *name, size_t len)
+{
+    if (!s->nslots)
+        return -1;
+    for (size_t h = name_hash(name, len) & (s->nslots - 1); s->slots[h]; h = (h + 1) & (s->nslots - 1)) {
+        const char *n = s->inputs[s->slots[h] - 1].name;
+        if (strlen(n) == len && !memcmp(n, name, len))
+            return (long)(s->slots[h] - 1);
+    }
+    return -1;
+}
+
+static rd_monitor_series *series_new(rd_monitor *m, const rd_bundle *b, const char *variant, rd_monitor_role role)
+{
+    rd_monitor_series *s = rd_calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    pthread_mutex_init(&s->lock, NULL);
+    s->m = m;
+    s->role = role;
+    s->created_ms = wall_ms();
+    const char *name = rd_bundle_name(b);
+    s->bundle = rd_strndup(name, strlen(name));
+    s->variant = rd_strndup(variant, strlen(variant));
+    snprintf(s->digest, sizeof s->digest, "%s", rd_bundle_digest(b));
+    if (!s->bundle || !s->variant)
+        goto fail;
+    size_t off = C_FIXED;
+    const rd_reference *ref = rd_bundle_reference(b);
+    s->off_score = off;
+    if (ref) {
+        s->has_ref = true;
+        s->ref_rows = ref->rows;
+        s->score_ncuts = ref->score.ncuts;
+        s->score_cuts = dup_doubles(ref->score.cuts, ref->score.ncuts);
+        s->score_ref = dup_doubles(ref->score.counts, ref->score.ncuts + 1);
+        if (!s->score_cuts || !s->score_ref)
+            goto fail;
+        off += s->score_ncuts + 1;
+        if (ref->score.nquantiles > 0 &&
+            rd_ks_grid_init(&s->grid, ref->score.quantiles, ref->score.nquantiles, NULL) == RD_OK)
+            s->has_grid = true;
+    }
+    s->off_ks = off;
+    if (s->has_grid)
+        off += 2 * s->grid.j + 1;
+    s->off_lat = off;
+    off += LAT_BINS;
+    if (ref && m->o.inputs && role == RD_ROLE_PRIMARY && ref->ninputs > 0) {
+        s->ninputs = ref->ninputs < MAX_TRACKED_INPUTS ? ref->ninputs : MAX_TRACKED_INPUTS;
+        if (!(s->inputs = rd_calloc(s->ninputs, sizeof *s->inputs)))
+            goto fail;
+        for (size_t i = 0; i < s->ninputs; i++)
+            if (copy_input(&s->inputs[i], &ref->inputs[i], &off))
+                goto fail;
+        if (index_inputs(s))
+            goto fail;
+    }
+    /* a shard's counters on their own cache lines */
+    s->stride = (off + 7) & ~(size_t)7;
+    s->shards = rd_calloc((size_t)m->o.shards * s->stride, sizeof(uint64_t));
+    s->ring_len = (size_t)m->o.buckets + 1;
+    s->ring = rd_calloc(s->ring_len * s->stride, sizeof(uint64_t));
+    s->ring_ms = rd_calloc(s->ring_len, sizeof(int64_t));
+    if (!s->shards || !s->ring || !s->ring_ms)
+        goto fail;
+    return s;
+fail:
+    series_free(s);
+    return NULL;
+}
+
+rd_monitor_series *rd_monitor_series_get(rd_monitor *m, const rd_bundle *b, const char *variant,
+                                         rd_monitor_role role)
+{
+    if (!variant)
+        variant = "";
+    const char *name = rd_bundle_name(b), *digest = rd_bundle_digest(b);
+    pthread_mutex_lock(&m->lock);
+    rd_monitor_series *found = NULL;
+    size_t at = m->n;
+    for (size_t i = 0; i < m->n; i++) {
+        rd_monitor_series *s = m->series[i];
+        if (s && s->role == role && !strcmp(s->bundle, name) && !strcmp(s->variant, variant)) {
+            if (!strcmp(s->digest, digest))
+                found = s;
+            else
+                at = i; /* the same bundle name with another digest: replaced below */
+            break;
+        }
+    }
+    if (!found) {
+        found = series_new(m, b, variant, role);
+        if (found && m->n == m->cap) {
+            size_t cap = m->cap ? m->cap * 2 : 16;
+            rd_monitor_series **v = rd_realloc(m->series, cap * sizeof *v);
+            if (v) {
+                m->series = v;
+                m->cap = cap;
+            } else {
+                series_free(found);
+                found = NULL;
+            }
+        }
+        if (found && at < m->n) {
+            /* the old series stays allocated (a thread may still be counting in it), parked
+               at the end where lookups and rd_monitor_foreach no longer see it */
+            m->series[m->n++] = m->series[at];
+            m->series[at] = found;
+        } else if (found) {
+            m->series[m->n++] = found;
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    return found;
+}
+
+/* ------------------------------------------------------------------ recording */
+
+static _Atomic unsigned next_shard;
+static _Thread_local int my_shard = -1;
+
+static _Atomic uint64_t *shard_of(rd_monitor_series *s)
+{
+    if (my_shard < 0)
+        my_shard = (int)(atomic_fetch_add_explicit(&next_shard, 1, memory_order_relaxed) & 0xffff);
+    return s->shards + (size_t)(my_shard % s->m->o.shards) * s->stride;
+}
+
+static inline void add(_Atomic uint64_t *c, size_t i) { atomic_fetch_add_explicit(&c[i], 1, memory_order_relaxed); }
+
+/* Bin of x among ascending cuts: how many cuts are <= x ([c_{i-1}, c_i) bins). */
+static size_t bin_of(const double *cuts, size_t n, double x)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cuts[mid] <= x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static size_t lat_bin(double ms)
+{
+    if (!(ms > LAT_MIN))
+        return 0;
+    double b = ceil(8.0 * log2(ms / LAT_MIN));
+    return b >= LAT_BINS - 1 ? LAT_BINS - 1 : (size_t)b;
+}
+
+static double lat_upper(size_t i) { return LAT_MIN * exp2((double)i / 8.0); }
+
+static void record_inputs(rd_monitor_series *s, _Atomic uint64_t *c, const rd_value *f)
+{
+    uint64_t seen[MAX_TRACKED_INPUTS / 64] = {0};
+    if (f && f->type == RD_VOBJECT)
+        for (uint32_t k = 0; k < f->len; k++) {
+            const rd_member *mb = &f->u.members[k];
+            long i = find_input(s, mb->key, mb->key_len);
+            if (i < 0 || (seen[i / 64] >> (i % 64)) & 1)
+                continue;
+            seen[i / 64] |= (uint64_t)1 << (i % 64);
+            mon_input *in = &s->inputs[i];
+            const rd_value *v = &mb->val;
+            size_t missing = in->nbins - 1;
+            if (in->numeric) {
+                add(c, in->off + (v->type == RD_VNUMBER && !isnan(v->u.n) ? bin_of(in->cuts, in->ncuts, v->u.n)
+                                                                           : missing));
+            } else if (v->type == RD_VSTRING) {
+                size_t j = 0;
+                while (j < in->nlevels &&
+                       !(strlen(in->levels[j]) == v->len && !memcmp(in->levels[j], v->u.s, v->len)))
+                    j++;
+                add(c, in->off + j); /* j == nlevels: unseen */
+            } else if (v->type == RD_VNULL) {
+                add(c, in->off + missing);
+            } else {
+                add(c, in->off + in->nlevels); /* a number or a boolean for a category: unseen */
+            }
+        }
+    for (size_t i = 0; i < s->ninputs; i++)
+        if (!((seen[i / 64] >> (i % 64)) & 1))
+            add(c, s->inputs[i].off + s->inputs[i].nbins - 1);
+}
+
+void rd_monitor_record(rd_monitor_series *s, const rd_monitor_obs *o)
+{
+    if (!s)
+        return;
+    _Atomic uint64_t *c = shard_of(s);
+    if (!o->answered) {
+        add(c, C_FAILED);
+        return;
+    }
+    add(c, C_N);
+    const char *d = o->decision;
+    add(c, !d                      ? C_OTHER
+           : !strcmp(d, "approve") ? C_APPROVE
+           : !strcmp(d, "review")  ? C_REVIEW
+           : !strcmp(d, "reject")  ? C_REJECT
+                                   : C_OTHER);
+    if (o->fallback) {
+        add(c, C_FALLBACK);
+        add(c, o->fallback_reason == 1   ? C_FB_TIMEOUT
+               : o->fallback_reason == 2 ? C_FB_ERROR
+               : o->fallback_reason == 3 ? C_FB_BREAKER
+                                         : C_FB_UNAVAILABLE);
+    } else {
+        add(c, C_MODEL);
+        if (isfinite(o->score)) {
+            add(c, C_SCORED);
+            if (s->has_ref)
+                add(c, s->off_score + bin_of(s->score_cuts, s->score_ncuts, o->score));
+            if (s->has_grid)
+                add(c, s->off_ks + rd_ks_cell(&s->grid, o->score));
+        }
+    }
+    add(c, s->off_lat + lat_bin(o->latency_ms));
+    if (s->ninputs)
+        record_inputs(s, c, o->features);
+}
+
+/* ------------------------------------------------------------------ moments */
+
+static void sum_now(rd_monitor_series *s, uint64_t *out)
+{
+    memset(out, 0, s->stride * sizeof *out);
+    for (int k = 0; k < s->m->o.shards; k++) {
+        const _Atomic uint64_t *c = s->shards + (size_t)k * s->stride;
+        for (size_t i = 0; i < s->stride; i++)
+            out[i] += atomic_load_explicit(&c[i], memory_order_relaxed);
+    }
+}
+
+void rd_monitor_tick(rd_monitor *m, int64_t now_ms)
+{
+    pthread_mutex_lock(&m->lock);
+    bool due = now_ms - m->last_tick_ms >= m->o.bucket_ms;
+    if (due)
+        m->last_tick_ms = now_ms;
+    size_t n = m->n;
+    rd_monitor_series **v = m->series;
+    for (size_t i = 0; due && i < n; i++) {
+        rd_monitor_series *s = v[i];
+        pthread_mutex_lock(&s->lock);
+        sum_now(s, s->ring + s->ring_head * s->stride);
+        s->ring_ms[s->ring_head] = now_ms;
+        s->ring_head = (s->ring_head + 1) % s->ring_len;
+        if (s->ring_n < s->ring_len)
+            s->ring_n++;
+        pthread_mutex_unlock(&s->lock);
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+rd_monitor_mark *rd_monitor_mark_take(rd_monitor_series *s)
+{
+    rd_monitor_mark *k = rd_malloc(sizeof *k + s->stride * sizeof(uint64_t));
+    if (!k)
+        return NULL;
+    k->ms = wall_ms();
+    k->stride = s->stride;
+    sum_now(s, k->c);
+    return k;
+}
+
+void rd_monitor_mark_free(rd_monitor_mark *k) { rd_free(k); }
+
+/* ------------------------------------------------------------------ statistics */
+
+static double rate(uint64_t x, uint64_t n) { return n ? (double)x / (double)n : (double)NAN; }
+
+static double lat_quantile(const uint64_t *h, double p)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < LAT_BINS; i++)
+        n += h[i];
+    if (!n)
+        return (double)NAN;
+    double want = p * (double)n, run = 0;
+    for (size_t i = 0; i < LAT_BINS; i++) {
+        if (run + (double)h[i] >= want && h[i] > 0) {
+            double lo = i ? lat_upper(i - 1) : 0, hi = lat_upper(i);
+            return lo + (hi - lo) * (want - run) / (double)h[i]; /* linear within the bin */
+        }
+        run += (double)h[i];
+    }
+    return lat_upper(LAT_BINS - 1);
+}
+
+/* PSI of cur (nbins counts) against ref, with its noise floor; NaN below RD_PSI_MIN_ROWS. */
+static void psi_of(const double *ref, const uint64_t *cur, size_t nbins, double *psi, double *floor_,
+                   char *note, size_t cap)
+{
+    double refn = 0, m = 0;
+    double curd[4096];
+    size_t nb = nbins < 4096 ? nbins : 4096;
+    for (size_t i = 0; i < nb; i++) {
+        refn += ref[i];
+        curd[i] = (double)cur[i];
+        m += curd[i];
+    }
+    *psi = *floor_ = (double)NAN;
+    if (m < RD_PSI_MIN_ROWS) {
+        if (note)
+            snprintf(note, cap, "%.0f rows of the %d PSI needs", m, RD_PSI_MIN_ROWS);
+        return;
+    }
+    *psi = rd_psi(ref, curd, nb, RD_PSI_EPS);
+    *floor_ = rd_psi_noise_floor(refn, m, nb, RD_PSI_ALPHA);
+}
+
+static int compute(rd_monitor_series *s, const uint64_t *now, const uint64_t *base, double seconds, rd_arena *a,
+                   rd_monitor_stats *out, rd_err *err)
+{
+    uint64_t *c = rd_arena_alloc(a, s->stride * sizeof *c);
+    if (!c)
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    for (size_t i = 0; i < s->stride; i++)
+        c[i] = now[i] - (base ? base[i] : 0);
+    memset(out, 0, sizeof *out);
+    out->bundle = s->bundle;
+    out->variant = s->variant;
+    out->role = s->role == RD_ROLE_SHADOW ? "shadow" : "primary";
+    out->seconds = seconds;
+    out->n = c[C_N];
+    out->approve = c[C_APPROVE];
+    out->review = c[C_REVIEW];
+    out->reject = c[C_REJECT];
+    out->other = c[C_OTHER];
+    out->model = c[C_MODEL];
+    out->fallback = c[C_FALLBACK];
+    out->timeout = c[C_FB_TIMEOUT];
+    out->error_fallback = c[C_FB_ERROR];
+    out->breaker_open = c[C_FB_BREAKER];
+    out->unavailable = c[C_FB_UNAVAILABLE];
+    out->failed = c[C_FAILED];
+    out->approve_rate = rate(out->approve, out->n);
+    out->review_rate = rate(out->review, out->n);
+    out->reject_rate = rate(out->reject, out->n);
+    out->fallback_rate = rate(out->fallback, out->n);
+    out->timeout_rate = rate(out->timeout, out->n);
+    out->error_rate = rate(out->error_fallback + out->failed, out->n + out->failed);
+    out->psi = out->psi_floor = out->ks = out->ks_critical = (double)NAN;
+    uint64_t scored = c[C_SCORED];
+    if (!s->has_ref) {
+        snprintf(out->psi_note, sizeof out->psi_note, "the bundle has no training reference");
+        snprintf(out->ks_note, sizeof out->ks_note, "the bundle has no training reference");
+    } else {
+        out->psi_bins = s->score_ncuts + 1;
+        psi_of(s->score_ref, c + s->off_score, out->psi_bins, &out->psi, &out->psi_floor, out->psi_note,
+               sizeof out->psi_note);
+        if (!s->has_grid) {
+            snprintf(out->ks_note, sizeof out->ks_note,
+                     "the bundle's reference has no quantiles (built before format 2): rebuild it for KS");
+        } else if (scored == 0) {
+            snprintf(out->ks_note, sizeof out->ks_note, "no scores yet");
+        } else {
+            out->ks = rd_ks_stat(&s->grid, c + s->off_ks);
+            out->ks_critical = rd_ks_critical(s->ref_rows, (double)scored, RD_KS_ALPHA);
+            out->ks_alarm = out->ks > out->ks_critical && out->ks >= RD_KS_MIN_EFFECT;
+        }
+    }
+    const uint64_t *lat = c + s->off_lat;
+    out->latency_p50 = lat_quantile(lat, 0.50);
+    out->latency_p90 = lat_quantile(lat, 0.90);
+    out->latency_p99 = lat_quantile(lat, 0.99);
+    out->ninputs = s->ninputs;
+    if (s->ninputs) {
+        out->inputs = rd_arena_alloc(a, s->ninputs * sizeof *out->inputs);
+        if (!out->inputs)
+            return rd_err_set(err, RD_ENOMEM, "out of memory");
+        for (size_t i = 0; i < s->ninputs; i++) {
+            const mon_input *in = &s->inputs[i];
+            rd_monitor_input_stats *is = &out->inputs[i];
+            const uint64_t *b = c + in->off;
+            is->name = in->name;
+            is->missing = b[in->nbins - 1];
+            is->unknown = in->numeric ? 0 : b[in->nlevels];
+            is->n = 0;
+            for (size_t j = 0; j < in->nbins; j++)
+                is->n += b[j];
+            psi_of(in->ref, b, in->nbins, &is->psi, &is->psi_floor, NULL, 0);
+        }
+    }
+    return RD_OK;
+}
+
+int rd_monitor_stats_since(rd_monitor_series *s, const rd_monitor_mark *base, int64_t now_ms, rd_arena *a,
+                           rd_monitor_stats *out, rd_err *err)
+{
+    if (base && base->stride != s->stride)
+        return rd_err_set(err, RD_EINVAL, "monitor: a mark of another series");
+    uint64_t *now = rd_arena_alloc(a, s->stride * sizeof *now);
+    if (!now)
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    sum_now(s, now);
+    int64_t from = base ? base->ms : s->created_ms;
+    return compute(s, now, base ? base->c : NULL, (double)(now_ms - from) / 1000.0, a, out, err);
+}
+
+int rd_monitor_window_stats(rd_monitor_series *s, int64_t now_ms, rd_arena *a, rd_monitor_stats *out, rd_err *err)
+{
+    uint64_t *now = rd_arena_alloc(a, s->stride * sizeof *now), *base = NULL;
+    if (!now)
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    int64_t span = (int64_t)s->m->o.bucket_ms * s->m->o.buckets, from = s->created_ms;
+    pthread_mutex_lock(&s->lock);
+    sum_now(s, now);
+    /* the oldest snapshot no older than the window */
+    for (size_t k = 0; k < s->ring_n; k++) {
+        size_t i = (s->ring_head + s->ring_len - s->ring_n + k) % s->ring_len;
+        if (s->ring_ms[i] >= now_ms - span) {
+            if (!(base = rd_arena_alloc(a, s->stride * sizeof *base)))
+                break;
+            memcpy(base, s->ring + i * s->stride, s->stride * sizeof *base);
+            from = s->ring_ms[i];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (!base && from < now_ms - span && s->ring_n > 0) {
+        /* every snapshot is older than the window (the ticks stopped): use the newest */
+        size_t i = (s->ring_head + s->ring_len - 1) % s->ring_len;
+        if ((base = rd_arena_alloc(a, s->stride * sizeof *base))) {
+            memcpy(base, s->ring + i * s->stride, s->stride * sizeof *base);
+            from = s->ring_ms[i];
+        }
+    }
+    return compute(s, now, base, (double)(now_ms - from) / 1000.0, a, out, err);
+}
+
+void rd_monitor_foreach(rd_monitor *m, void (*fn)(void *ud, rd_monitor_series *s), void *ud)
+{
+    pthread_mutex_lock(&m->lock);
+    size_t n = m->n;
+    rd_monitor_series **copy = rd_malloc(n * sizeof *copy + 1);
+    if (copy)
+        memcpy(copy, m->series, n * sizeof *copy);
+    pthread_mutex_unlock(&m->lock);
+    if (!copy)
+        return;
+    /* parked series (a bundle replaced by another digest) are not listed */
+    for (size_t i = 0; i < n; i++) {
+        bool current = true;
+        for (size_t j = 0; j < i; j++)
+            if (copy[j]->role == copy[i]->role && !strcmp(copy[j]->bundle, copy[i]->bundle) &&
+                !strcmp(copy[j]->variant, copy[i]->variant))
+                current = false;
+        if (current)
+            fn(ud, copy[i]);
+    }
+    rd_free(copy);
+}
+
+const char *rd_monitor_series_bundle(const rd_monitor_series *s) { return s->bundle; }
+const char *rd_monitor_series_variant(const rd_monitor_series *s) { return s->variant; }
+rd_monitor_role rd_monitor_series_role(const rd_monitor_series *s) { return s->role; }
+
+/* ------------------------------------------------------------------ JSON */
+
+static int num(rd_buf *b, const char *key, double x)
+{
+    if (!isfinite(x))
+        return rd_buf_printf(b, ",\"%s\":null", key);
+    char t[40];
+    rd_num_format(x, t);
+    return rd_buf_printf(b, ",\"%s\":%s", key, t);
+}
+
+void rd_monitor_stats_json(rd_buf *b, const rd_monitor_stats *st)
+{
+    rd_buf_puts(b, "{\"bundle\":");
+    rd_json_write_string(b, st->bundle, strlen(st->bundle));
+    rd_buf_puts(b, ",\"variant\":");
+    rd_json_write_string(b, st->variant, strlen(st->variant));
+    rd_buf_printf(b, ",\"role\":\"%s\"", st->role);
+    num(b, "seconds", st->seconds);
+    rd_buf_printf(b,
+                  ",\"n\":%llu,\"approve\":%llu,\"review\":%llu,\"reject\":%llu,\"other\":%llu,\"model\":%llu,"
+                  "\"fallback\":%llu,\"timeout\":%llu,\"error_fallback\":%llu,\"breaker_open\":%llu,"
+                  "\"unavailable\":%llu,\"failed\":%llu",
+                  (unsigned long long)st->n, (unsigned long long)st->approve, (unsigned long long)st->review,
+                  (unsigned long long)st->reject, (unsigned long long)st->other, (unsigned long long)st->model,
+                  (unsigned long long)st->fallback, (unsigned long long)st->timeout,
+                  (unsigned long long)st->error_fallback, (unsigned long long)st->breaker_open,
+                  (unsigned long long)st->unavailable, (unsigned long long)st->failed);
+    num(b, "approve_rate", st->approve_rate);
+    num(b, "review_rate", st->review_rate);
+    num(b, "reject_rate", st->reject_rate);
+    num(b, "fallback_rate", st->fallback_rate);
+    num(b, "error_rate", st->error_rate);
+    num(b, "timeout_rate", st->timeout_rate);
+    rd_buf_puts(b, ",\"score_psi\":{");
+    rd_buf_printf(b, "\"bins\":%zu", st->psi_bins);
+    num(b, "value", st->psi);
+    num(b, "noise_floor", st->psi_floor);
+    if (st->psi_note[0]) {
+        rd_buf_puts(b, ",\"note\":");
+        rd_json_write_string(b, st->psi_note, strlen(st->psi_note));
+    }
+    rd_buf_puts(b, "},\"score_ks\":{\"kind\":\"drift\"");
+    num(b, "value", st->ks);
+    num(b, "critical_0.001", st->ks_critical);
+    rd_buf_printf(b, ",\"alarm\":%s", st->ks_alarm ? "true" : "false");
+    if (st->ks_note[0]) {
+        rd_buf_puts(b, ",\"note\":");
+        rd_json_write_string(b, st->ks_note, strlen(st->ks_note));
+    }
+    rd_buf_puts(b, "},\"latency_ms\":{\"unit\":\"ms\"");
+    num(b, "p50", st->latency_p50);
+    num(b, "p90", st->latency_p90);
+    num(b, "p99", st->latency_p99);
+    rd_buf_puts(b, "},\"inputs\":[");
+    for (size_t i = 0; i < st->ninputs; i++) {
+        const rd_monitor_input_stats *is = &st->inputs[i];
+        rd_buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
+        rd_json_write_string(b, is->name, strlen(is->name));
+        rd_buf_printf(b, ",\"n\":%llu,\"missing\":%llu,\"unknown\":%llu", (unsigned long long)is->n,
+                      (unsigned long long)is->missing, (unsigned long long)is->unknown);
+        num(b, "missing_rate", rate(is->missing, is->n));
+        num(b, "unknown_rate", rate(is->unknown, is->n));
+        num(b, "psi", is->psi);
+        num(b, "psi_noise_floor", is->psi_floor);
+        rd_buf_putc(b, '}');
+    }
+    rd_buf_puts(b, "]}");
+}
