@@ -187,6 +187,11 @@ RD_API void rd_rollout_row_free(rd_rollout_row *row);
 /* Every rollout, by flag. */
 RD_API int rd_rollout_list(rd_store *s, int (*fn)(void *ud, const rd_rollout_row *r), void *ud, rd_err *err);
 
+/* The controller's last evaluation (rd_controller_status_json), kept beside the row for
+ * `riskd rollout status`; rd_rollout_get_status returns it (rd_free) or RD_ENOTFOUND. */
+RD_API int rd_rollout_set_status(rd_store *s, const char *flag, const char *json, rd_err *err);
+RD_API int rd_rollout_get_status(rd_store *s, const char *flag, char **json, rd_err *err);
+
 /* A transition: from stage/state to stage/state, why ("gates passed", "gate reject_rate failed",
  * "manual", "deadline"), by whom ("controller", "cli:USER"), and the gate values as JSON. */
 typedef struct rd_transition {

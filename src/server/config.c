@@ -94,6 +94,17 @@ const char srv_usage[] =
     "  --log-retention-days N   prune decisions older than N days (default 0: keep all)\n"
     "  --node NAME              this node's name in the records (default: the host name)\n"
     "\n"
+    "the rollout controller and monitoring (GET /v1/monitor, GET /v1/rollouts):\n"
+    "  --rollout PLAN           run the staged rollout of a plan (docs/schema/rollout.json), one per\n"
+    "                           routing flag, repeatable: gates evaluated every interval, the flag\n"
+    "                           file rewritten at each stage change (riskd rollout status)\n"
+    "  --rollout-speed N        divide every hold time, interval and deadline by N (drills and tests;\n"
+    "                           said in /ready and the logs; default 1)\n"
+    "  --no-monitor             do not accumulate statistics per bundle (default: on; needed by\n"
+    "                           --rollout)\n"
+    "  --monitor-bucket-ms N    the sliding window's bucket (default 60000)\n"
+    "  --monitor-buckets N      buckets in the sliding window (default 10)\n"
+    "\n"
     "  --check-config           validate the configuration and the files, then exit\n"
     "  -h, --help               show this help\n"
     "\n"
@@ -101,7 +112,7 @@ const char srv_usage[] =
     "exit codes: 0 stopped cleanly, 1 invalid configuration or files, 2 usage error,\n"
     "            4 cannot listen or read\n";
 
-typedef enum { K_STR, K_INT, K_SIZE, K_LEVEL, K_BOOL, K_TIME, K_FAULT } kind;
+typedef enum { K_STR, K_INT, K_SIZE, K_LEVEL, K_BOOL, K_TIME, K_FAULT, K_ROLLOUT } kind;
 
 struct key {
     const char *name; /* config file key; the option is --name with '-' for '_' */
@@ -162,6 +173,11 @@ static const struct key keys[] = {
     {"log_queue", Z(log_queue, 1, 10000000)},
     {"log_retention_days", I(log_retention_days, 0, 36500)},
     {"node", S(node)},
+    {"rollout", K_ROLLOUT, 0, 0, 0, 0},
+    {"rollout_speed", I(rollout_speed, 1, 100000)},
+    {"monitor", K_BOOL, offsetof(srv_config, monitor), 0, 0, 0},
+    {"monitor_bucket_ms", I(monitor_bucket_ms, 100, 3600000)},
+    {"monitor_buckets", I(monitor_buckets, 1, 1000)},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -200,6 +216,10 @@ static void defaults(srv_config *c)
     strcpy(c->log_durability, "async");
     strcpy(c->log_on_full, "reject");
     c->log_queue = 65536;
+    c->rollout_speed = 1;
+    c->monitor = true;
+    c->monitor_bucket_ms = 60000;
+    c->monitor_buckets = 10;
     if (gethostname(c->node, sizeof c->node) != 0 || !c->node[0])
         strcpy(c->node, "riskd");
     c->node[sizeof c->node - 1] = '\0';
@@ -298,6 +318,13 @@ static int set_key(srv_config *c, const struct key *k, const char *v, const char
                           where, v);
     }
     case K_FAULT: return add_fault(c, v, where, err);
+    case K_ROLLOUT:
+        if (c->nrollouts == SRV_MAX_ROLLOUTS)
+            return rd_err_set(err, RD_EINVAL, "%s: at most %d rollouts", where, SRV_MAX_ROLLOUTS);
+        if (!*v || strlen(v) >= SRV_PATH_MAX)
+            return rd_err_set(err, RD_EINVAL, "%s: rollout needs a plan file path", where);
+        snprintf(c->rollouts[c->nrollouts++], SRV_PATH_MAX, "%s", v);
+        return RD_OK;
     case K_BOOL:
         if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes") || !strcmp(v, "on")) {
             *(bool *)(void *)field = true;
@@ -445,6 +472,12 @@ static int validate(srv_config *c, rd_err *err)
         return rd_err_set(err, RD_EINVAL, "fault \"%s\" needs bundles", c->faults[0].bundle);
     if (c->fallback[0] && !c->bundles[0])
         return rd_err_set(err, RD_EINVAL, "fallback rules need bundles to fall back from");
+    if (c->nrollouts && (!c->bundles[0] || !c->flags[0]))
+        return rd_err_set(err, RD_EINVAL, "rollout \"%s\" needs a flag file and bundles", c->rollouts[0]);
+    if (c->nrollouts && !c->monitor)
+        return rd_err_set(err, RD_EINVAL,
+                          "rollout \"%s\" needs the monitor (its gates read it): remove monitor = off",
+                          c->rollouts[0]);
     if (strcmp(c->log_durability, "async") != 0 && strcmp(c->log_durability, "ack") != 0)
         return rd_err_set(err, RD_EINVAL, "log_durability must be async or ack, not \"%s\"",
                           c->log_durability);

@@ -8,6 +8,7 @@
  * Content-Length says so, else once it has been read and dropped). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -117,6 +118,8 @@ static const route_def routes[] = {
     {"/ready", "GET, HEAD", srv_route_ready, SRV_ROUTE_READY, false},
     {"/metrics", "GET, HEAD", srv_route_metrics, SRV_ROUTE_METRICS, false},
     {"/score", "POST", srv_route_compat_score, SRV_ROUTE_COMPAT_SCORE, false}, /* compat_routes only */
+    {"/v1/monitor", "GET, HEAD", srv_route_monitor, SRV_ROUTE_MONITOR, false},
+    {"/v1/rollouts", "GET, HEAD", srv_route_rollouts, SRV_ROUTE_ROLLOUTS, false},
 };
 
 static const route_def *find_route(const char *url)
@@ -537,6 +540,13 @@ static void close_log(void)
 void srv_log_shadow(void *ud, const rd_shadow_done *d)
 {
     (void)ud;
+    rd_monitor_series *ms = srv_slot_series(d->shadow, "", RD_ROLE_SHADOW);
+    if (ms) {
+        rd_monitor_obs o = {.answered = d->rc == RD_OK,
+                            .score = d->rc == RD_OK ? d->score->score : (double)NAN,
+                            .decision = d->rc == RD_OK ? d->score->decision : NULL};
+        rd_monitor_record(ms, &o);
+    }
     if (!G.dlog)
         return;
     rd_buf b; /* per record: the shadow threads come and go, a thread-local buffer would leak */
@@ -679,6 +689,7 @@ static int wait_loop(void)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
     int ms = G.cfg->reload_interval_ms;
     for (;;) {
         struct timespec to = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -686,6 +697,8 @@ static int wait_loop(void)
         if (sig == SIGHUP) {
             srv_log(SRV_INFO, "SIGHUP: reloading", NULL);
             srv_state_poll(G.state, true);
+        } else if (sig == SIGUSR1) {
+            srv_state_poll(G.state, false); /* the rollout controller rewrote the flag file */
         } else if (sig == SIGTERM || sig == SIGINT) {
             return sig;
         } else {
@@ -812,6 +825,7 @@ int srv_run(const srv_config *cfg)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     G.cfg = cfg;
     srv_log_init(cfg->log_level);
@@ -829,7 +843,14 @@ int srv_run(const srv_config *cfg)
         srv_metrics_deinit();
         return rd_err_exit_status(err.code);
     }
+    if (srv_monitor_start(cfg, &err)) {
+        srv_log(SRV_ERROR, "cannot start the monitor", "error", err.msg, NULL);
+        close_log();
+        srv_metrics_deinit();
+        return 1;
+    }
     if (srv_state_new(cfg, G.store, &G.state, &err)) {
+        srv_monitor_stop();
         close_log();
         srv_log(SRV_ERROR, "cannot start: refused", "error", err.msg, "code", rd_err_name(err.code), NULL);
         srv_metrics_deinit();
@@ -848,8 +869,18 @@ int srv_run(const srv_config *cfg)
         srv_metrics_deinit();
         return 1;
     }
-    if (G.shadow && G.dlog)
+    if (G.shadow && (G.dlog || srv_monitor()))
         rd_shadow_set_sink(G.shadow, srv_log_shadow, NULL);
+    if (srv_rollouts_start(cfg, G.state, G.shadow, &err)) {
+        srv_log(SRV_ERROR, "cannot start: rollout refused", "error", err.msg, "code", rd_err_name(err.code), NULL);
+        rd_shadow_free(G.shadow);
+        G.shadow = NULL;
+        srv_state_free(G.state);
+        srv_monitor_stop();
+        close_log();
+        srv_metrics_deinit();
+        return rd_err_exit_status(err.code);
+    }
     prune();
     signal(SIGPIPE, SIG_IGN);
     raise_nofile(cfg->max_connections);
@@ -884,10 +915,12 @@ int srv_run(const srv_config *cfg)
     MHD_stop_daemon(d); /* joins the workers, whose snapshot references go with them */
     srv_log(SRV_INFO, "stopped", NULL);
 out:
+    srv_rollouts_stop();
     rd_shadow_free(G.shadow); /* finishes the queued shadow work: it holds deciders */
     G.shadow = NULL;
     close_log(); /* commits what is queued */
     srv_state_free(G.state);
+    srv_monitor_stop(); /* after the slots that cache its series are gone */
     pthread_key_delete(G.worker_key);
     srv_metrics_deinit();
     return rc;

@@ -28,6 +28,8 @@ static const char *const route_names[SRV_ROUTE_COUNT] = {"/ofrep/v1/evaluate/fla
                                                          "/ready",
                                                          "/metrics",
                                                          "/score",
+                                                         "/v1/monitor",
+                                                         "/v1/rollouts",
                                                          "other"};
 
 /* A named series in a list; the first member of the flag and model series. */
@@ -76,9 +78,9 @@ static struct {
     error_series *errors;
     atomic_uint_fast64_t unknown_flag;
     route_stats routes[SRV_ROUTE_COUNT];
-    atomic_uint_fast64_t reloads[3][2]; /* [flags|bundles|fallback][refused|ok] */
-    char *refusal[3];                   /* why the file in force is not the one on disk (lock) */
-    double refused_at[3];               /* unix time of that refusal */
+    atomic_uint_fast64_t reloads[4][2]; /* [flags|bundles|fallback|rollout][refused|ok] */
+    char *refusal[4];                   /* why the file in force is not the one on disk (lock) */
+    double refused_at[4];               /* unix time of that refusal */
     atomic_uint_fast64_t routing[2];    /* routing failures [unanswered|answered by fallback rules] */
     uint64_t routing_gen;               /* the snapshot whose routing failed unanswered, +1 (lock) */
     char routing_msg[256];              /* the last unanswered routing failure (lock) */
@@ -103,7 +105,7 @@ static void free_series(series **head)
 
 void srv_metrics_deinit(void)
 {
-    for (int w = 0; w < 3; w++) {
+    for (int w = 0; w < 4; w++) {
         rd_free(M.refusal[w]);
         M.refusal[w] = NULL;
     }
@@ -238,7 +240,7 @@ void srv_metrics_log_dropped(void) { inc(&M.log_dropped); }
 
 static int what_index(const char *what)
 {
-    return !strcmp(what, "flags") ? 0 : !strcmp(what, "bundles") ? 1 : 2;
+    return !strcmp(what, "flags") ? 0 : !strcmp(what, "bundles") ? 1 : !strcmp(what, "rollout") ? 3 : 2;
 }
 
 void srv_metrics_reload(const char *what, bool ok) { inc(&M.reloads[what_index(what)][ok]); }
@@ -256,11 +258,11 @@ void srv_metrics_refusal(const char *what, const char *msg)
 
 size_t srv_metrics_refusals(rd_buf *b)
 {
-    static const char *const what[] = {"flags", "bundles", "fallback"};
+    static const char *const what[] = {"flags", "bundles", "fallback", "rollout"};
     size_t n = 0;
     rd_buf_putc(b, '[');
     pthread_mutex_lock(&M.lock);
-    for (int w = 0; w < 3; w++) {
+    for (int w = 0; w < 4; w++) {
         if (!M.refusal[w])
             continue;
         rd_buf_printf(b, "%s{\"what\":\"%s\",\"since\":%.0f,\"error\":", n++ ? "," : "", what[w],
@@ -606,22 +608,23 @@ void srv_metrics_render(rd_buf *b, const srv_snapshot *snap, rd_shadow *shadow, 
     render_breakers(b, snap);
     render_shadow(b, shadow);
     render_log(b, dlog);
+    srv_rollouts_metrics(b);
     rd_buf_puts(b, "# HELP riskd_reloads_total Reloads of the flag file, of bundles and of the service-wide "
                    "fallback rules, by result.\n# TYPE riskd_reloads_total counter\n");
-    static const char *const what[] = {"flags", "bundles", "fallback"};
-    for (int w = 0; w < 3; w++)
+    static const char *const what[] = {"flags", "bundles", "fallback", "rollout"};
+    for (int w = 0; w < 4; w++)
         for (int ok = 0; ok < 2; ok++)
             rd_buf_printf(b, "riskd_reloads_total{what=\"%s\",result=\"%s\"} %llu\n", what[w],
                           ok ? "ok" : "refused", (unsigned long long)get(&M.reloads[w][ok]));
     rd_buf_puts(b, "# HELP riskd_reload_failures_total Reloads refused (the last good state kept serving).\n"
                    "# TYPE riskd_reload_failures_total counter\n");
-    for (int w = 0; w < 3; w++)
+    for (int w = 0; w < 4; w++)
         rd_buf_printf(b, "riskd_reload_failures_total{what=\"%s\"} %llu\n", what[w],
                       (unsigned long long)get(&M.reloads[w][0]));
     rd_buf_puts(b, "# HELP riskd_reload_refused Whether the file on disk was refused and an older one serves "
                    "(1), by file.\n# TYPE riskd_reload_refused gauge\n");
     pthread_mutex_lock(&M.lock);
-    for (int w = 0; w < 3; w++)
+    for (int w = 0; w < 4; w++)
         rd_buf_printf(b, "riskd_reload_refused{what=\"%s\"} %d\n", what[w], M.refusal[w] != NULL);
     pthread_mutex_unlock(&M.lock);
     rd_buf_printf(

@@ -105,6 +105,7 @@ void srv_route_ready(srv_req *r)
     rd_buf_printf(b, ",\"deadline_ms\":%d,\"fallback_rules\":", r->cfg->deadline_ms);
     put_str(b, rd_decider_fallback(d) ? rd_fallback_version(rd_decider_fallback(d)) : NULL);
     put_bundles(b, d);
+    srv_rollouts_ready_json(b);
     rd_buf_putc(b, '}');
 }
 

@@ -5,10 +5,12 @@
 #include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <math.h>
 #include <string.h>
 #include <time.h>
 
 #include "riskd/json.h"
+#include "riskd/clock.h"
 #include "server.h"
 
 /* A failed item: what the error reply says. */
@@ -130,8 +132,27 @@ static int record(srv_req *r, const rd_decision *d, const rd_value *ctx, const r
     return 0;
 }
 
+/* The monitor's view of a decision (include/riskd/monitor.h): by the bundle that answered
+ * and the routing variant that picked it. */
+static void monitored(const rd_decision *d, const rd_value *features)
+{
+    rd_monitor_series *ms = srv_slot_series(d->slot, d->variant, RD_ROLE_PRIMARY);
+    if (!ms)
+        return;
+    bool model = d->source == RD_SOURCE_MODEL;
+    rd_monitor_obs o = {.answered = true,
+                        .fallback = !model,
+                        .fallback_reason = (int)d->fallback_reason,
+                        .score = model ? d->score.score : (double)NAN,
+                        .decision = model ? d->score.decision : d->fallback.decision,
+                        .latency_ms = (double)(rd_clock_ns() - d->t0_ns) / 1e6,
+                        .features = features};
+    rd_monitor_record(ms, &o);
+}
+
 static void decided(srv_req *r, const rd_decision *d, const rd_value *features)
 {
+    monitored(d, features);
     if (d->source == RD_SOURCE_MODEL) {
         srv_metrics_score(((srv_slot_info *)rd_slot_user(d->slot))->stats, d->score.probability);
         if (d->nshadows)
@@ -177,6 +198,12 @@ static int score_one(srv_req *r, const rd_value *v, rd_buf *b, item_err *e, cons
     if (rc) {
         if (rc == RD_EINVAL || rc == RD_ETYPE)
             return fail(e, 400, rd_err_name(rc), "features.%s", err.msg);
+        if (d.slot) { /* the service failed this request (no fallback answered): the bundle's error */
+            rd_monitor_series *ms = srv_slot_series(d.slot, d.variant, RD_ROLE_PRIMARY);
+            rd_monitor_obs o = {.answered = false};
+            if (ms)
+                rd_monitor_record(ms, &o);
+        }
         return fail(e, rc == RD_ENOMEM ? 503 : rd_err_http_status(rc), rd_err_name(rc), "%s", err.msg);
     }
     if (record(r, &d, q.ctx, q.features, e))

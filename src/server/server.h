@@ -9,6 +9,7 @@
 #ifndef RISKD_SERVER_H
 #define RISKD_SERVER_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,6 +21,7 @@
 #include "riskd/dlog.h"
 #include "riskd/err.h"
 #include "riskd/flags.h"
+#include "riskd/monitor.h"
 #include "riskd/value.h"
 
 /* ------------------------------------------------------------------ config */
@@ -76,6 +78,14 @@ typedef struct srv_config {
     size_t log_queue;        /* records waiting for the writer */
     int log_retention_days;  /* 0: keep every decision */
     char node[128];          /* this node's name in the records (default: the host name) */
+    /* monitoring and rollouts (include/riskd/monitor.h, include/riskd/rollout.h) */
+#define SRV_MAX_ROLLOUTS 8
+    char rollouts[SRV_MAX_ROLLOUTS][SRV_PATH_MAX]; /* plan files, one per routing flag */
+    size_t nrollouts;
+    int rollout_speed;     /* hold times, intervals and deadlines divided by it */
+    bool monitor;          /* statistics per bundle, variant and role */
+    int monitor_bucket_ms; /* the sliding window's bucket */
+    int monitor_buckets;   /* buckets in the window */
 } srv_config;
 
 /* The breaker options the configuration gives (on_transition unset). */
@@ -111,6 +121,8 @@ typedef enum srv_route {
     SRV_ROUTE_READY,
     SRV_ROUTE_METRICS,
     SRV_ROUTE_COMPAT_SCORE,
+    SRV_ROUTE_MONITOR,
+    SRV_ROUTE_ROLLOUTS,
     SRV_ROUTE_OTHER,
     SRV_ROUTE_COUNT
 } srv_route;
@@ -159,6 +171,16 @@ typedef struct srv_slot_info {
     srv_model_stats *stats;
     srv_fallback_stats *fallbacks;
     char *fingerprint; /* names, sizes and mtimes of its files when it was loaded */
+    /* the monitor's series of this bundle per routing variant and role, resolved on first use
+       (append-only: readers take nseries with acquire and never lock) */
+#define SRV_SERIES_CACHE 8
+    pthread_mutex_t series_lock;
+    _Atomic size_t nseries;
+    struct {
+        char variant[64];
+        rd_monitor_role role;
+        rd_monitor_series *s;
+    } series[SRV_SERIES_CACHE];
 } srv_slot_info;
 
 /* What serves requests: immutable once published. The decider (include/riskd/decide.h) holds
@@ -236,6 +258,24 @@ void srv_route_health(srv_req *r);
 void srv_route_ready(srv_req *r);
 void srv_route_metrics(srv_req *r);
 void srv_route_compat_score(srv_req *r);
+
+/* ------------------------------------------------------------------ monitor and rollouts */
+
+/* The monitor (monitor = on): made before the first snapshot serves. */
+int srv_monitor_start(const srv_config *cfg, rd_err *err);
+void srv_monitor_stop(void);
+rd_monitor *srv_monitor(void);
+/* The series of slot's bundle for variant ("" or NULL: not routed by a flag) and role; NULL
+ * without a monitor. Lock-free once resolved. */
+rd_monitor_series *srv_slot_series(const rd_slot *slot, const char *variant, rd_monitor_role role);
+/* The controllers of cfg->rollouts (each plan checked against the snapshot in force) and the
+ * thread that ticks them and the monitor. */
+int srv_rollouts_start(const srv_config *cfg, srv_state *st, rd_shadow *shadow, rd_err *err);
+void srv_rollouts_stop(void);
+void srv_rollouts_metrics(rd_buf *b);
+void srv_rollouts_ready_json(rd_buf *b);
+void srv_route_monitor(srv_req *r);
+void srv_route_rollouts(srv_req *r);
 
 /* The shadow pool's sink: logs a shadow score. */
 void srv_log_shadow(void *ud, const rd_shadow_done *d);

@@ -146,8 +146,10 @@ long srv_snapshot_flag_index(const srv_snapshot *s, const char *key, size_t len)
 static void info_free(void *p)
 {
     srv_slot_info *i = p;
-    if (i)
+    if (i) {
         rd_free(i->fingerprint);
+        pthread_mutex_destroy(&i->series_lock);
+    }
     rd_free(i);
 }
 
@@ -227,6 +229,7 @@ static rd_slot *load_slot(const srv_config *cfg, rd_store *store, const char *di
         return NULL;
     }
     info->fingerprint = fp;
+    pthread_mutex_init(&info->series_lock, NULL);
     info->stats = srv_metrics_model(name);
     info->fallbacks = srv_metrics_fallback_series(name);
     rd_breaker_opts bo;

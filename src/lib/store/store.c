@@ -59,3 +59,17 @@ int rd_store_blob_get(rd_store *s, const char *hex, char **data, size_t *len, rd
 {
     return s->ops->blob_get(s, hex, data, len, err);
 }
+
+/* ------------------------------------------------------------------ rollout status */
+
+#include "riskd/rollout.h"
+
+int rd_rollout_set_status(rd_store *s, const char *flag, const char *json, rd_err *err)
+{
+    return s->ops->rollout_set_status(s, flag, json, err);
+}
+
+int rd_rollout_get_status(rd_store *s, const char *flag, char **json, rd_err *err)
+{
+    return s->ops->rollout_get_status(s, flag, json, err);
+}

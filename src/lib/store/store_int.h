@@ -16,6 +16,9 @@ typedef struct rd_store_ops {
     int (*blob_put)(rd_store *s, const char *hex, const void *data, size_t len, rd_err *err);
     bool (*blob_has)(rd_store *s, const char *hex);
     int (*blob_get)(rd_store *s, const char *hex, char **data, size_t *len, rd_err *err);
+    /* the rollout controller's last evaluation */
+    int (*rollout_set_status)(rd_store *s, const char *flag, const char *json, rd_err *err);
+    int (*rollout_get_status)(rd_store *s, const char *flag, char **json, rd_err *err);
 } rd_store_ops;
 
 struct rd_store {
@@ -24,5 +27,7 @@ struct rd_store {
 };
 
 extern const rd_store_ops rd__sqlite_store;
+int rd__sq_rollout_set_status(rd_store *s, const char *flag, const char *json, rd_err *err);
+int rd__sq_rollout_get_status(rd_store *s, const char *flag, char **json, rd_err *err);
 
 #endif

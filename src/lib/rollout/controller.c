@@ -1,0 +1,845 @@
+/* The rollout controller (include/riskd/rollout.h): gates evaluated on the monitor's
+ * statistics, stage changes written to the flag file first and to the store second.
+ * Definitions: shared/reference/rollout-monitoring.md §2.2 (gates, deadlines, no data),
+ * §2.3 (PSI thresholds raised to the noise floor), §2.4 (KS alarm), §2.5 (SRM), §2.7 (the
+ * sequential bad-rate test). */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "riskd/json.h"
+#include "riskd/rollout.h"
+
+/* A gate's outcome in one evaluation. HOLD: between the pass and fail thresholds; NODATA:
+ * fewer samples than it needs (never a reason to advance or roll back); ERROR: the metric's
+ * source failed (4 in a row: hold and alert). */
+typedef enum g_verdict { G_PASS = 0, G_FAIL, G_HOLD, G_NODATA, G_ERROR } g_verdict;
+static const char *const verdict_names[] = {"pass", "fail", "hold", "no_data", "error"};
+
+#define SOURCE_ERROR_LIMIT  4   /* §2.2, Argo's consecutiveErrorLimit */
+#define DEFAULT_MIN_SAMPLES 100 /* a gate that names none, in a stage that names none */
+
+typedef struct gate_eval {
+    double value, cand, ctrl; /* ctrl NaN for an absolute comparison */
+    double pass_at, fail_at;  /* the thresholds applied (PSI's raised to its noise floor) */
+    double noise_floor;
+    uint64_t n, min;
+    g_verdict verdict;
+    int failures; /* consecutive failed evaluations */
+    int errors;   /* consecutive source errors */
+    char note[200];
+} gate_eval;
+
+/* An arm's series and where its stage began. */
+typedef struct arm {
+    rd_monitor_series *s;
+    rd_monitor_mark *mark; /* NULL: the series began within the stage */
+} arm;
+
+struct rd_controller {
+    pthread_mutex_t lock; /* status readers (HTTP threads) against the tick */
+    rd_plan *plan;
+    char plan_path[1024];
+    rd_controller_env env;
+    rd_rollout_row row; /* the state as last written or read */
+    bool stored;        /* row is in the store (else in memory only: no store, or it failed) */
+    char flags_sha[RD_SHA256_HEX];
+    int64_t last_eval_ms, stage_started_ms;
+    arm cand, ctrl, shadow;
+    uint64_t shadow_scored0, shadow_same0; /* the shadow pair's counters at the stage's start */
+    gate_eval ev[RD_PLAN_MAX_GATES];
+    size_t nev;
+    uint64_t cand_n;
+    bool evaluated, alerted;
+    char alert[512];
+    rd_transition last;
+    char last_gates[1]; /* (gates_json of last is not kept) */
+};
+
+static int64_t scaled(const rd_controller *c, int64_t ms)
+{
+    double v = (double)ms / (c->env.speed > 0 ? c->env.speed : 1.0);
+    return v < 1 ? 1 : (int64_t)v;
+}
+
+static const rd_stage *cur_stage(const rd_controller *c) { return &c->plan->stages[c->row.stage]; }
+
+/* ------------------------------------------------------------------ arms */
+
+typedef struct find_ctx {
+    const char *bundle, *variant;
+    rd_monitor_role role;
+    rd_monitor_series *found;
+} find_ctx;
+
+static void find_one(void *ud, rd_monitor_series *s)
+{
+    find_ctx *f = ud;
+    if (rd_monitor_series_role(s) == f->role && !strcmp(rd_monitor_series_bundle(s), f->bundle) &&
+        (!f->variant || !strcmp(rd_monitor_series_variant(s), f->variant)))
+        f->found = s;
+}
+
+static rd_monitor_series *find_series(rd_controller *c, const char *bundle, const char *variant,
+                                      rd_monitor_role role)
+{
+    find_ctx f = {bundle, variant, role, NULL};
+    if (c->env.monitor)
+        rd_monitor_foreach(c->env.monitor, find_one, &f);
+    return f.found;
+}
+
+static void arm_reset(arm *a, rd_monitor_series *s)
+{
+    rd_monitor_mark_free(a->mark);
+    a->s = s;
+    a->mark = s ? rd_monitor_mark_take(s) : NULL;
+}
+
+/* The arm's series now; a series made since the mark (a new bundle digest) counts whole. */
+static rd_monitor_series *arm_refresh(rd_controller *c, arm *a, const char *bundle, const char *variant,
+                                      rd_monitor_role role)
+{
+    rd_monitor_series *s = find_series(c, bundle, variant, role);
+    if (s != a->s) {
+        rd_monitor_mark_free(a->mark);
+        a->mark = NULL;
+        a->s = s;
+    }
+    return s;
+}
+
+static void marks_take(rd_controller *c)
+{
+    const rd_plan *p = c->plan;
+    arm_reset(&c->cand, find_series(c, p->candidate, p->candidate_variant, RD_ROLE_PRIMARY));
+    arm_reset(&c->ctrl, find_series(c, p->control, p->control_variant, RD_ROLE_PRIMARY));
+    arm_reset(&c->shadow, find_series(c, p->candidate, NULL, RD_ROLE_SHADOW));
+    c->shadow_scored0 = c->shadow_same0 = 0;
+    if (c->env.shadow_pair)
+        c->env.shadow_pair(c->env.ud, p->control, p->candidate, &c->shadow_scored0, &c->shadow_same0);
+    memset(c->ev, 0, sizeof c->ev);
+    c->evaluated = c->alerted = false;
+    c->alert[0] = '\0';
+}
+
+/* ------------------------------------------------------------------ gates */
+
+typedef struct arm_stats {
+    bool have;
+    rd_monitor_stats st;
+} arm_stats;
+
+static void stats_of(arm *a, const rd_gate *g, int64_t now_ms, rd_arena *ar, arm_stats *out)
+{
+    out->have = false;
+    if (!a->s)
+        return;
+    int rc = g && g->sliding ? rd_monitor_window_stats(a->s, now_ms, ar, &out->st, NULL)
+                             : rd_monitor_stats_since(a->s, a->mark, now_ms, ar, &out->st, NULL);
+    out->have = rc == RD_OK;
+}
+
+static double metric_of(const rd_monitor_stats *st, rd_gate_metric m, double *floor_)
+{
+    *floor_ = (double)NAN;
+    switch (m) {
+    case RD_M_APPROVE_RATE: return st->approve_rate;
+    case RD_M_REVIEW_RATE: return st->review_rate;
+    case RD_M_REJECT_RATE: return st->reject_rate;
+    case RD_M_ERROR_RATE: return st->error_rate;
+    case RD_M_FALLBACK_RATE: return st->fallback_rate;
+    case RD_M_TIMEOUT_RATE: return st->timeout_rate;
+    case RD_M_LATENCY_P99_MS: return st->latency_p99;
+    case RD_M_SCORE_PSI: *floor_ = st->psi_floor; return st->psi;
+    case RD_M_SCORE_KS: *floor_ = st->ks_critical; return st->ks;
+    case RD_M_INPUT_PSI_MAX: {
+        double best = (double)NAN;
+        for (size_t i = 0; i < st->ninputs; i++)
+            if (isfinite(st->inputs[i].psi) && !(st->inputs[i].psi <= best)) {
+                best = st->inputs[i].psi;
+                *floor_ = st->inputs[i].psi_floor;
+            }
+        return best;
+    }
+    default: return (double)NAN;
+    }
+}
+
+/* The verdict of value v against the gate's thresholds (already in e). */
+static g_verdict judge(const rd_gate *g, gate_eval *e, double v)
+{
+    if (isnan(v))
+        return G_NODATA;
+    if (g->has_fail && rd_gate_op_holds(g->fail_op, v, e->fail_at))
+        return G_FAIL;
+    if (g->has_pass && rd_gate_op_holds(g->pass_op, v, e->pass_at))
+        return G_PASS;
+    return g->has_fail ? G_HOLD : G_FAIL;
+}
+
+static uint64_t gate_min(const rd_controller *c, const rd_gate *g)
+{
+    if (g->min_samples)
+        return g->min_samples;
+    return cur_stage(c)->min_samples ? cur_stage(c)->min_samples : DEFAULT_MIN_SAMPLES;
+}
+
+static void eval_srm(const rd_stage *st, const arm_stats *ca, const arm_stats *co, gate_eval *e)
+{
+    if (st->has_segment) {
+        e->verdict = G_NODATA;
+        snprintf(e->note, sizeof e->note, "not judged: the stage routes a segment besides the weights");
+        return;
+    }
+    uint64_t obs[2] = {ca->have ? ca->st.n + ca->st.failed : 0, co->have ? co->st.n + co->st.failed : 0};
+    double w[2] = {(double)st->candidate, (double)(RD_ROLLOUT_TOTAL - st->candidate)};
+    rd_srm_result r;
+    rd_srm(obs, w, 2, isfinite(e->pass_at) ? e->pass_at : RD_SRM_ALPHA, &r);
+    e->value = r.p;
+    e->cand = (double)obs[0];
+    e->ctrl = (double)obs[1];
+    e->n = obs[0] + obs[1];
+    e->verdict = r.verdict == RD_VERDICT_FAIL ? G_FAIL : r.verdict == RD_VERDICT_PASS ? G_PASS : G_NODATA;
+    snprintf(e->note, sizeof e->note, "chi2 %.4g, %s", r.chi2, r.why);
+}
+
+static void eval_bad_rate(rd_controller *c, const rd_gate *g, gate_eval *e)
+{
+    const rd_plan *p = c->plan;
+    rd_outcome_stats cs, os;
+    rd_err err;
+    if (!c->env.store || rd_store_outcome_stats(c->env.store, p->candidate, p->candidate_variant, g->outcome,
+                                                c->stage_started_ms, 0, 100, &cs, &err) ||
+        rd_store_outcome_stats(c->env.store, p->control, p->control_variant, g->outcome, c->stage_started_ms, 0,
+                               100, &os, &err)) {
+        e->verdict = G_ERROR;
+        snprintf(e->note, sizeof e->note, "outcomes: %.180s", c->env.store ? err.msg : "no store");
+        return;
+    }
+    e->n = cs.approved;
+    e->cand = cs.bad_rate_approved;
+    e->ctrl = os.bad_rate_approved;
+    if (cs.approved < e->min || os.approved == 0) {
+        e->verdict = G_NODATA;
+        snprintf(e->note, sizeof e->note, "%llu approved candidate decisions with a %s label of %llu",
+                 (unsigned long long)cs.approved, g->outcome, (unsigned long long)e->min);
+        return;
+    }
+    rd_seq_result r;
+    rd_seq_rate_harm(cs.approved_bads, cs.approved, os.approved_bads, os.approved,
+                     g->nstar > 0 ? g->nstar : RD_CS_DEFAULT_NSTAR, g->alpha > 0 ? g->alpha : 0.05, &r);
+    e->value = r.delta;
+    e->fail_at = r.halfwidth;
+    e->verdict = r.verdict == RD_VERDICT_FAIL ? G_FAIL : r.verdict == RD_VERDICT_PASS ? G_PASS : G_NODATA;
+    snprintf(e->note, sizeof e->note, "bad rate %.4g vs %.4g: lower bound of the difference %.4g", r.delta + os.bad_rate_approved,
+             os.bad_rate_approved, r.lower);
+}
+
+static void eval_gate(rd_controller *c, const rd_gate *g, gate_eval *e, int64_t now_ms, rd_arena *ar)
+{
+    const rd_stage *st = cur_stage(c);
+    bool shadow_arm = st->candidate == 0 && !st->has_segment;
+    arm_stats ca, co;
+    stats_of(shadow_arm ? &c->shadow : &c->cand, g, now_ms, ar, &ca);
+    stats_of(&c->ctrl, g, now_ms, ar, &co);
+    int failures = e->failures, errors = e->errors;
+    memset(e, 0, sizeof *e);
+    e->failures = failures;
+    e->errors = errors;
+    e->value = e->cand = e->ctrl = e->noise_floor = (double)NAN;
+    e->pass_at = g->has_pass ? g->pass : (double)NAN;
+    e->fail_at = g->has_fail ? g->fail : (double)NAN;
+    e->min = gate_min(c, g);
+    switch (g->metric) {
+    case RD_M_SRM:
+        e->pass_at = g->alpha > 0 ? g->alpha : RD_SRM_ALPHA;
+        eval_srm(st, &ca, &co, e);
+        break;
+    case RD_M_BAD_RATE: eval_bad_rate(c, g, e); break;
+    case RD_M_BREAKER_OPEN_SECONDS:
+        e->value = e->cand =
+            c->env.breaker_open_seconds ? c->env.breaker_open_seconds(c->env.ud, c->plan->candidate) : 0;
+        e->n = e->min = 0;
+        e->verdict = judge(g, e, e->value);
+        break;
+    case RD_M_SHADOW_AGREEMENT: {
+        uint64_t scored = 0, same = 0;
+        if (c->env.shadow_pair)
+            c->env.shadow_pair(c->env.ud, c->plan->control, c->plan->candidate, &scored, &same);
+        scored -= scored >= c->shadow_scored0 ? c->shadow_scored0 : scored;
+        same -= same >= c->shadow_same0 ? c->shadow_same0 : same;
+        e->n = scored;
+        e->value = e->cand = scored ? (double)same / (double)scored : (double)NAN;
+        e->verdict = scored < e->min ? G_NODATA : judge(g, e, e->value);
+        if (e->verdict == G_NODATA)
+            snprintf(e->note, sizeof e->note, "%llu shadow scores of %llu", (unsigned long long)scored,
+                     (unsigned long long)e->min);
+        break;
+    }
+    default: {
+        double fc = (double)NAN, fo = (double)NAN;
+        e->n = ca.have ? ca.st.n : 0;
+        e->cand = ca.have ? metric_of(&ca.st, g->metric, &fc) : (double)NAN;
+        e->noise_floor = fc;
+        if (g->compare != RD_CMP_ABSOLUTE) {
+            e->ctrl = co.have ? metric_of(&co.st, g->metric, &fo) : (double)NAN;
+            uint64_t nc = co.have ? co.st.n : 0;
+            if (nc < e->min) {
+                e->verdict = G_NODATA;
+                snprintf(e->note, sizeof e->note, "the control has %llu decisions of %llu", (unsigned long long)nc,
+                         (unsigned long long)e->min);
+                break;
+            }
+            e->value = g->compare == RD_CMP_DIFFERENCE ? e->cand - e->ctrl
+                       : e->ctrl == 0                  ? (e->cand == 0 ? 1.0 : (double)INFINITY)
+                                                       : e->cand / e->ctrl;
+        } else {
+            e->value = e->cand;
+        }
+        if (e->n < e->min) {
+            e->verdict = G_NODATA;
+            snprintf(e->note, sizeof e->note, "%llu candidate decisions of %llu", (unsigned long long)e->n,
+                     (unsigned long long)e->min);
+            break;
+        }
+        if ((g->metric == RD_M_SCORE_PSI || g->metric == RD_M_INPUT_PSI_MAX) && g->compare == RD_CMP_ABSOLUTE &&
+            isfinite(fc)) {
+            /* §2.3: alarm at max(threshold, noise floor) */
+            e->pass_at = fmax(e->pass_at, fc);
+            e->fail_at = fmax(e->fail_at, fc);
+        }
+        if (isnan(e->value) && ca.have && g->metric == RD_M_SCORE_PSI)
+            snprintf(e->note, sizeof e->note, "%s", ca.st.psi_note);
+        if (isnan(e->value) && ca.have && g->metric == RD_M_SCORE_KS)
+            snprintf(e->note, sizeof e->note, "%s", ca.st.ks_note);
+        e->verdict = judge(g, e, e->value);
+        /* §2.4: KS alarms only when it is also significant */
+        if (g->metric == RD_M_SCORE_KS && g->compare == RD_CMP_ABSOLUTE && e->verdict == G_FAIL && isfinite(fc) &&
+            !(e->value > fc)) {
+            e->verdict = G_PASS;
+            snprintf(e->note, sizeof e->note, "D %.4g is within the 0.1%% critical value %.4g", e->value, fc);
+        }
+        break;
+    }
+    }
+    if (e->verdict == G_FAIL) {
+        if (++e->failures <= g->failure_limit)
+            e->verdict = G_HOLD;
+    } else if (e->verdict != G_NODATA && e->verdict != G_ERROR) {
+        e->failures = 0;
+    }
+    if (e->verdict == G_ERROR)
+        e->errors++;
+    else
+        e->errors = 0;
+}
+
+/* ------------------------------------------------------------------ JSON */
+
+static void jnum(rd_buf *b, const char *key, double x)
+{
+    char t[40];
+    if (isfinite(x)) {
+        rd_num_format(x, t);
+        rd_buf_printf(b, ",\"%s\":%s", key, t);
+    } else {
+        rd_buf_printf(b, ",\"%s\":null", key);
+    }
+}
+
+static const char *op_text(rd_gate_op op)
+{
+    return op == RD_OP_LT ? "<" : op == RD_OP_LE ? "<=" : op == RD_OP_GT ? ">" : ">=";
+}
+
+static const char *compare_name(rd_gate_compare k)
+{
+    return k == RD_CMP_RATIO ? "ratio" : k == RD_CMP_DIFFERENCE ? "difference" : "absolute";
+}
+
+static void gates_json(const rd_controller *c, rd_buf *b)
+{
+    const rd_stage *st = cur_stage(c);
+    rd_buf_putc(b, '[');
+    for (size_t i = 0; i < st->ngates && i < c->nev; i++) {
+        const rd_gate *g = &st->gates[i];
+        const gate_eval *e = &c->ev[i];
+        rd_buf_printf(b, "%s{\"metric\":\"%s\",\"compare\":\"%s\",\"window\":\"%s\"", i ? "," : "",
+                      rd_gate_metric_name(g->metric), compare_name(g->compare), g->sliding ? "sliding" : "stage");
+        jnum(b, "value", e->value);
+        jnum(b, "candidate", e->cand);
+        jnum(b, "control", e->ctrl);
+        if (g->has_pass) {
+            rd_buf_printf(b, ",\"pass\":{\"%s\":", op_text(g->pass_op));
+            char t[40];
+            if (isfinite(e->pass_at)) {
+                rd_num_format(e->pass_at, t);
+                rd_buf_puts(b, t);
+            } else {
+                rd_buf_puts(b, "null");
+            }
+            rd_buf_putc(b, '}');
+        }
+        if (g->has_fail) {
+            rd_buf_printf(b, ",\"fail\":{\"%s\":", op_text(g->fail_op));
+            char t[40];
+            if (isfinite(e->fail_at)) {
+                rd_num_format(e->fail_at, t);
+                rd_buf_puts(b, t);
+            } else {
+                rd_buf_puts(b, "null");
+            }
+            rd_buf_putc(b, '}');
+        }
+        jnum(b, "noise_floor", e->noise_floor);
+        rd_buf_printf(b, ",\"n\":%llu,\"min_samples\":%llu,\"verdict\":\"%s\",\"failures\":%d",
+                      (unsigned long long)e->n, (unsigned long long)e->min, verdict_names[e->verdict], e->failures);
+        if (e->note[0]) {
+            rd_buf_puts(b, ",\"note\":");
+            rd_json_write_string(b, e->note, strlen(e->note));
+        }
+        rd_buf_putc(b, '}');
+    }
+    rd_buf_putc(b, ']');
+}
+
+static void status_locked(rd_controller *c, int64_t now_ms, rd_buf *b)
+{
+    const rd_plan *p = c->plan;
+    const rd_stage *st = cur_stage(c);
+    rd_buf_puts(b, "{\"flag\":");
+    rd_json_write_string(b, p->route_flag, strlen(p->route_flag));
+    rd_buf_puts(b, ",\"plan\":");
+    rd_json_write_string(b, p->name, strlen(p->name));
+    rd_buf_puts(b, ",\"plan_path\":");
+    rd_json_write_string(b, c->plan_path, strlen(c->plan_path));
+    rd_buf_printf(b, ",\"state\":\"%s\",\"stage\":", rd_rollout_state_name(c->row.state));
+    rd_json_write_string(b, st->name, strlen(st->name));
+    rd_buf_printf(b, ",\"stage_index\":%d,\"stages\":%zu", c->row.stage, p->nstages);
+    jnum(b, "time_in_stage_s", (double)(now_ms - c->stage_started_ms) / 1000.0);
+    jnum(b, "hold_s", (double)scaled(c, st->hold_ms) / 1000.0);
+    jnum(b, "deadline_s", (double)scaled(c, st->deadline_ms ? st->deadline_ms : 2 * st->hold_ms) / 1000.0);
+    jnum(b, "speed", c->env.speed > 0 ? c->env.speed : 1.0);
+    rd_buf_printf(b, ",\"candidate_weight\":%u,\"candidate_share\":", (unsigned)st->candidate);
+    char t[40];
+    rd_num_format((double)st->candidate / RD_ROLLOUT_TOTAL, t);
+    rd_buf_puts(b, t);
+    rd_buf_printf(b, ",\"candidate\":\"%s\",\"control\":\"%s\",\"candidate_decisions\":%llu,\"min_samples\":%llu",
+                  p->candidate, p->control, (unsigned long long)c->cand_n, (unsigned long long)st->min_samples);
+    rd_buf_printf(b, ",\"evaluated\":%s,\"gates\":", c->evaluated ? "true" : "false");
+    gates_json(c, b);
+    rd_buf_puts(b, ",\"alert\":");
+    if (c->alert[0])
+        rd_json_write_string(b, c->alert, strlen(c->alert));
+    else
+        rd_buf_puts(b, "null");
+    rd_buf_puts(b, ",\"last_transition\":");
+    if (c->last.ts_ms) {
+        rd_buf_printf(b, "{\"ts_ms\":%lld,\"from\":%d,\"to\":%d,\"from_state\":\"%s\",\"to_state\":\"%s\",\"reason\":",
+                      (long long)c->last.ts_ms, c->last.from_stage, c->last.to_stage, c->last.from_state,
+                      c->last.to_state);
+        rd_json_write_string(b, c->last.reason, strlen(c->last.reason));
+        rd_buf_puts(b, ",\"detail\":");
+        rd_json_write_string(b, c->last.detail, strlen(c->last.detail));
+        rd_buf_puts(b, ",\"actor\":");
+        rd_json_write_string(b, c->last.actor, strlen(c->last.actor));
+        rd_buf_putc(b, '}');
+    } else {
+        rd_buf_puts(b, "null");
+    }
+    rd_buf_putc(b, '}');
+}
+
+void rd_controller_status_json(rd_controller *c, int64_t now_ms, rd_buf *b)
+{
+    pthread_mutex_lock(&c->lock);
+    status_locked(c, now_ms, b);
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* ------------------------------------------------------------------ transitions */
+
+/* Write the flag file for stage (or the rolled-back routing). force: whatever the file holds
+ * now (a rollback must not wait for a conflict to be resolved; it touches only its flags). */
+static int write_flags(rd_controller *c, const rd_stage *st, bool rolled_back, bool force, rd_err *err)
+{
+    const rd_plan *p = c->plan;
+    rd_buf t;
+    rd_buf_init(&t);
+    int rc = rd_plan_stage_targeting(p, st, rolled_back, &t);
+    if (rc) {
+        rd_buf_deinit(&t);
+        return rd_err_set(err, rc, "rollout %s: the stage's targeting: out of memory", p->route_flag);
+    }
+    const char *shadow_var = p->shadow_flag[0] ? (st->shadow && !rolled_back ? p->shadow_on : p->shadow_off) : NULL;
+    char sha[RD_SHA256_HEX];
+    rc = rd_flagfile_update(c->env.flags_path, force ? NULL : (c->flags_sha[0] ? c->flags_sha : NULL),
+                            p->route_flag, rd_buf_cstr(&t), p->shadow_flag[0] ? p->shadow_flag : NULL, shadow_var,
+                            sha, err);
+    rd_buf_deinit(&t);
+    if (rc == RD_OK) {
+        memcpy(c->flags_sha, sha, sizeof sha);
+        if (c->env.flags_written)
+            c->env.flags_written(c->env.ud);
+    }
+    return rc;
+}
+
+/* Record a transition (store, else spool) and move the row to (stage, state). */
+static void transition(rd_controller *c, int to_stage, rd_rollout_state to_state, const char *reason,
+                       const char *detail, int64_t now_ms)
+{
+    rd_buf g;
+    rd_buf_init(&g);
+    gates_json(c, &g);
+    rd_transition t = {.ts_ms = now_ms, .from_stage = c->row.stage, .to_stage = to_stage, .gates_json = rd_buf_cstr(&g)};
+    snprintf(t.flag, sizeof t.flag, "%s", c->plan->route_flag);
+    snprintf(t.from_state, sizeof t.from_state, "%s", rd_rollout_state_name(c->row.state));
+    snprintf(t.to_state, sizeof t.to_state, "%s", rd_rollout_state_name(to_state));
+    snprintf(t.reason, sizeof t.reason, "%s", reason);
+    snprintf(t.detail, sizeof t.detail, "%s", detail);
+    snprintf(t.actor, sizeof t.actor, "controller");
+    memcpy(t.flags_sha, c->flags_sha, sizeof t.flags_sha);
+    rd_err err;
+    rd_transition_record(c->env.store, c->env.data_dir, &t, &err);
+    bool stage_changed = to_stage != c->row.stage;
+    c->row.stage = to_stage;
+    c->row.state = to_state;
+    snprintf(c->row.stage_name, sizeof c->row.stage_name, "%s", c->plan->stages[to_stage].name);
+    if (stage_changed || to_state == RD_ROLLOUT_ROLLED_BACK) {
+        c->row.stage_started_ms = c->stage_started_ms = now_ms;
+    }
+    c->row.updated_ms = now_ms;
+    if (c->env.store) {
+        int rc = rd_rollout_put(c->env.store, &c->row, &err);
+        if (rc == RD_ECONFLICT) {
+            /* a manual command got there first: its state wins, read at the next tick */
+            rd_rollout_row fresh = {0};
+            if (rd_rollout_get(c->env.store, c->row.flag, &fresh, NULL) == RD_OK) {
+                c->row.version = fresh.version;
+                rd_rollout_row_free(&fresh);
+            }
+        }
+        c->stored = rc == RD_OK;
+    }
+    c->last = t;
+    c->last.gates_json = NULL;
+    if (c->env.on_transition)
+        c->env.on_transition(c->env.ud, &t);
+    rd_buf_deinit(&g);
+    if (stage_changed)
+        marks_take(c);
+}
+
+static void alert(rd_controller *c, const char *msg)
+{
+    if (strcmp(c->alert, msg)) {
+        snprintf(c->alert, sizeof c->alert, "%s", msg);
+        if (c->env.on_alert)
+            c->env.on_alert(c->env.ud, c->plan->route_flag, msg);
+    }
+}
+
+static void rollback(rd_controller *c, const char *reason, const char *detail, int64_t now_ms)
+{
+    rd_err err;
+    /* the flag file first: the rollback must reach the traffic even when the store cannot */
+    if (write_flags(c, cur_stage(c), true, true, &err) != RD_OK) {
+        char msg[700];
+        snprintf(msg, sizeof msg, "rollback could not write the flag file: %s", err.msg);
+        alert(c, msg);
+        return; /* tried again at the next evaluation */
+    }
+    transition(c, c->row.stage, RD_ROLLOUT_ROLLED_BACK, reason, detail, now_ms);
+}
+
+static void advance(rd_controller *c, int64_t now_ms)
+{
+    int next = c->row.stage + 1;
+    rd_err err;
+    int rc = write_flags(c, &c->plan->stages[next], false, false, &err);
+    if (rc == RD_ECONFLICT) {
+        char msg[700];
+        snprintf(msg, sizeof msg,
+                 "paused: the flag file changed under the rollout (%s); check it, then `riskd rollout resume`",
+                 err.msg);
+        alert(c, msg);
+        transition(c, c->row.stage, RD_ROLLOUT_PAUSED, "conflict", msg, now_ms);
+        return;
+    }
+    if (rc) {
+        char msg[700];
+        snprintf(msg, sizeof msg, "cannot advance: %s", err.msg);
+        alert(c, msg);
+        return;
+    }
+    char detail[160];
+    snprintf(detail, sizeof detail, "every gate passed after %.0f s in %s",
+             (double)(now_ms - c->stage_started_ms) / 1000.0, cur_stage(c)->name);
+    bool last = (size_t)next == c->plan->nstages - 1;
+    transition(c, next, last ? RD_ROLLOUT_PROMOTED : RD_ROLLOUT_RUNNING, last ? "promote" : "advance", detail,
+               now_ms);
+}
+
+/* ------------------------------------------------------------------ the tick */
+
+/* Follow a change another process made to the row (a manual command). */
+static void follow_store(rd_controller *c)
+{
+    if (!c->env.store)
+        return;
+    rd_err err;
+    size_t drained;
+    if (rd_spool_pending(c->env.data_dir) > 0)
+        rd_spool_drain(c->env.data_dir, c->env.store, &drained, &err);
+    rd_rollout_row fresh = {0};
+    if (rd_rollout_get(c->env.store, c->plan->route_flag, &fresh, &err) != RD_OK)
+        return;
+    if (!c->stored) {
+        /* our last write did not land (the store was down): write it over what is there */
+        c->row.version = fresh.version;
+        c->stored = rd_rollout_put(c->env.store, &c->row, &err) == RD_OK;
+    } else if (fresh.version != c->row.version) {
+        bool stage_changed = fresh.stage != c->row.stage && fresh.stage >= 0 && (size_t)fresh.stage < c->plan->nstages;
+        c->row.version = fresh.version;
+        c->row.state = fresh.state;
+        if (stage_changed || fresh.stage_started_ms != c->row.stage_started_ms) {
+            c->row.stage = stage_changed ? fresh.stage : c->row.stage;
+            c->row.stage_started_ms = c->stage_started_ms = fresh.stage_started_ms;
+            snprintf(c->row.stage_name, sizeof c->row.stage_name, "%s", cur_stage(c)->name);
+            marks_take(c);
+        }
+        rd_flagfile_sha(c->env.flags_path, c->flags_sha, NULL);
+    }
+    rd_rollout_row_free(&fresh);
+}
+
+static void store_status(rd_controller *c, int64_t now_ms)
+{
+    if (!c->env.store || !c->stored)
+        return;
+    rd_buf b;
+    rd_buf_init(&b);
+    status_locked(c, now_ms, &b);
+    rd_rollout_set_status(c->env.store, c->plan->route_flag, rd_buf_cstr(&b), NULL);
+    rd_buf_deinit(&b);
+}
+
+int rd_controller_tick(rd_controller *c, int64_t now_ms, rd_err *err)
+{
+    (void)err;
+    if (now_ms - c->last_eval_ms < scaled(c, c->plan->interval_ms))
+        return RD_OK;
+    pthread_mutex_lock(&c->lock);
+    c->last_eval_ms = now_ms;
+    follow_store(c);
+    if (c->row.state != RD_ROLLOUT_RUNNING && c->row.state != RD_ROLLOUT_HOLDING) {
+        store_status(c, now_ms);
+        pthread_mutex_unlock(&c->lock);
+        return RD_OK;
+    }
+    const rd_stage *st = cur_stage(c);
+    const rd_plan *p = c->plan;
+    arm_refresh(c, &c->cand, p->candidate, p->candidate_variant, RD_ROLE_PRIMARY);
+    arm_refresh(c, &c->ctrl, p->control, p->control_variant, RD_ROLE_PRIMARY);
+    arm_refresh(c, &c->shadow, p->candidate, NULL, RD_ROLE_SHADOW);
+    rd_arena ar;
+    rd_arena_init(&ar, 0);
+    bool shadow_arm = st->candidate == 0 && !st->has_segment;
+    arm_stats cs;
+    stats_of(shadow_arm ? &c->shadow : &c->cand, NULL, now_ms, &ar, &cs);
+    c->cand_n = cs.have ? cs.st.n : 0;
+    size_t failed = SIZE_MAX, nodata = 0, hold = 0, errors = 0;
+    c->nev = st->ngates;
+    for (size_t i = 0; i < st->ngates; i++) {
+        eval_gate(c, &st->gates[i], &c->ev[i], now_ms, &ar);
+        switch (c->ev[i].verdict) {
+        case G_FAIL:
+            if (failed == SIZE_MAX)
+                failed = i;
+            break;
+        case G_NODATA: nodata++; break;
+        case G_HOLD: hold++; break;
+        case G_ERROR:
+            if (c->ev[i].errors >= SOURCE_ERROR_LIMIT)
+                errors++;
+            else
+                nodata++;
+            break;
+        default: break;
+        }
+    }
+    rd_arena_deinit(&ar);
+    c->evaluated = true;
+    int64_t in_stage = now_ms - c->stage_started_ms;
+    int64_t hold_ms = scaled(c, st->hold_ms), deadline = scaled(c, st->deadline_ms ? st->deadline_ms : 2 * st->hold_ms);
+    bool enough = c->cand_n >= st->min_samples;
+    if (failed != SIZE_MAX) {
+        const rd_gate *g = &st->gates[failed];
+        const gate_eval *e = &c->ev[failed];
+        char detail[512];
+        snprintf(detail, sizeof detail, "gate %s (%s) failed in %s: value %.6g, fail %s %.6g%s%s",
+                 rd_gate_metric_name(g->metric), compare_name(g->compare), st->name, e->value,
+                 g->has_fail ? op_text(g->fail_op) : "not", g->has_fail ? e->fail_at : e->pass_at,
+                 e->note[0] ? "; " : "", e->note);
+        rollback(c, "rollback", detail, now_ms);
+    } else if (errors) {
+        alert(c, "holding: a gate's metric source failed 4 evaluations in a row");
+        if (c->row.state != RD_ROLLOUT_HOLDING)
+            transition(c, c->row.stage, RD_ROLLOUT_HOLDING, "hold", c->alert, now_ms);
+    } else if (in_stage >= hold_ms && !nodata && !hold && enough && (size_t)c->row.stage + 1 < p->nstages) {
+        advance(c, now_ms);
+    } else if (in_stage >= deadline) {
+        if (nodata || !enough) {
+            char msg[300];
+            snprintf(msg, sizeof msg,
+                     "stage %s is past its deadline (%.0f s) without the data to judge it (%llu of %llu candidate "
+                     "decisions, %zu gates without data): holding; it never advances or rolls back on no data",
+                     st->name, (double)deadline / 1000.0, (unsigned long long)c->cand_n,
+                     (unsigned long long)st->min_samples, nodata);
+            alert(c, msg);
+            if (c->row.state != RD_ROLLOUT_HOLDING)
+                transition(c, c->row.stage, RD_ROLLOUT_HOLDING, "hold", msg, now_ms);
+        } else {
+            char detail[200];
+            snprintf(detail, sizeof detail, "stage %s passed its deadline (%.0f s) with %zu gates still short of passing",
+                     st->name, (double)deadline / 1000.0, hold);
+            rollback(c, "deadline", detail, now_ms);
+        }
+    } else if (c->row.state == RD_ROLLOUT_HOLDING && !nodata) {
+        c->alert[0] = '\0';
+        transition(c, c->row.stage, RD_ROLLOUT_RUNNING, "resume", "the data arrived", now_ms);
+    }
+    store_status(c, now_ms);
+    pthread_mutex_unlock(&c->lock);
+    return RD_OK;
+}
+
+/* ------------------------------------------------------------------ life */
+
+int rd_controller_new(rd_plan *plan, const char *plan_path, const rd_controller_env *env, int64_t now_ms,
+                      rd_controller **out, rd_err *err)
+{
+    rd_controller *c = rd_calloc(1, sizeof *c);
+    if (!c) {
+        rd_plan_free(plan);
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    c->plan = plan;
+    c->env = *env;
+    snprintf(c->plan_path, sizeof c->plan_path, "%s", plan_path ? plan_path : "");
+    rd_rollout_row *r = &c->row;
+    int rc = env->store ? rd_rollout_get(env->store, plan->route_flag, r, err) : RD_ENOTFOUND;
+    if (rc == RD_OK && !strcmp(r->plan_name, plan->name) && r->stage >= 0 && (size_t)r->stage < plan->nstages &&
+        !strcmp(r->stage_name, plan->stages[r->stage].name)) {
+        /* resume: the stage as stored, its clock still running */
+        c->stored = true;
+        c->stage_started_ms = r->stage_started_ms;
+        rd_flagfile_sha(env->flags_path, c->flags_sha, NULL);
+        rd_free(r->plan_json);
+        r->plan_json = NULL;
+    } else if (rc == RD_OK || rc == RD_ENOTFOUND) {
+        int64_t version = rc == RD_OK ? r->version : 0;
+        rd_rollout_row_free(r);
+        memset(r, 0, sizeof *r);
+        r->version = version;
+        snprintf(r->flag, sizeof r->flag, "%s", plan->route_flag);
+        snprintf(r->plan_name, sizeof r->plan_name, "%s", plan->name);
+        snprintf(r->plan_path, sizeof r->plan_path, "%s", c->plan_path);
+        snprintf(r->plan_sha, sizeof r->plan_sha, "%s", plan->sha256);
+        snprintf(r->flags_path, sizeof r->flags_path, "%s", env->flags_path);
+        r->state = RD_ROLLOUT_RUNNING;
+        r->stage = 0;
+        snprintf(r->stage_name, sizeof r->stage_name, "%s", plan->stages[0].name);
+        r->stage_started_ms = c->stage_started_ms = r->updated_ms = now_ms;
+        char *text = NULL;
+        size_t len = 0;
+        if (plan_path && rd_file_read(plan_path, 1 << 20, &text, &len, NULL) == RD_OK)
+            r->plan_json = text;
+        rd_flagfile_sha(env->flags_path, c->flags_sha, NULL);
+        if ((rc = write_flags(c, &plan->stages[0], false, true, err)) != RD_OK) {
+            rd_controller_free(c);
+            return rc;
+        }
+        rd_transition t = {.ts_ms = now_ms, .from_stage = 0, .to_stage = 0};
+        snprintf(t.flag, sizeof t.flag, "%s", plan->route_flag);
+        snprintf(t.from_state, sizeof t.from_state, "none");
+        snprintf(t.to_state, sizeof t.to_state, "running");
+        snprintf(t.reason, sizeof t.reason, "start");
+        snprintf(t.detail, sizeof t.detail, "plan %.100s from %.300s", plan->name, c->plan_path);
+        snprintf(t.actor, sizeof t.actor, "controller");
+        memcpy(t.flags_sha, c->flags_sha, sizeof t.flags_sha);
+        rd_transition_record(env->store, env->data_dir, &t, NULL);
+        if (env->store)
+            c->stored = rd_rollout_put(env->store, r, NULL) == RD_OK;
+        c->last = t;
+        if (env->on_transition)
+            env->on_transition(env->ud, &t);
+    } else {
+        rd_controller_free(c);
+        return rc;
+    }
+    c->last_eval_ms = now_ms;
+    marks_take(c);
+    *out = c;
+    return RD_OK;
+}
+
+void rd_controller_free(rd_controller *c)
+{
+    if (!c)
+        return;
+    rd_monitor_mark_free(c->cand.mark);
+    rd_monitor_mark_free(c->ctrl.mark);
+    rd_monitor_mark_free(c->shadow.mark);
+    rd_rollout_row_free(&c->row);
+    rd_plan_free(c->plan);
+    pthread_mutex_destroy(&c->lock);
+    rd_free(c);
+}
+
+const char *rd_controller_flag(const rd_controller *c) { return c->plan->route_flag; }
+const char *rd_controller_plan_path(const rd_controller *c) { return c->plan_path; }
+
+void rd_controller_state(rd_controller *c, rd_rollout_state *state, int *stage)
+{
+    pthread_mutex_lock(&c->lock);
+    *state = c->row.state;
+    *stage = c->row.stage;
+    pthread_mutex_unlock(&c->lock);
+}
+
+int rd_controller_replace_plan(rd_controller *c, rd_plan *plan, rd_err *err)
+{
+    pthread_mutex_lock(&c->lock);
+    const rd_plan *old = c->plan;
+    int rc = RD_OK;
+    long at = -1;
+    for (size_t i = 0; i < plan->nstages; i++)
+        if (!strcmp(plan->stages[i].name, cur_stage(c)->name))
+            at = (long)i;
+    if (strcmp(plan->route_flag, old->route_flag) || strcmp(plan->control, old->control) ||
+        strcmp(plan->candidate, old->candidate))
+        rc = rd_err_set(err, RD_EINVAL,
+                        "the edited plan changes the routing flag, the control or the candidate: start a new "
+                        "rollout instead (the running plan is kept)");
+    else if (at < 0)
+        rc = rd_err_set(err, RD_EINVAL, "the edited plan has no stage \"%s\", the current one (the running plan is kept)",
+                        cur_stage(c)->name);
+    if (rc) {
+        pthread_mutex_unlock(&c->lock);
+        rd_plan_free(plan);
+        return rc;
+    }
+    c->plan = plan;
+    c->row.stage = (int)at;
+    snprintf(c->row.plan_sha, sizeof c->row.plan_sha, "%s", plan->sha256);
+    memset(c->ev, 0, sizeof c->ev);
+    c->nev = 0;
+    rd_plan_free((rd_plan *)old);
+    pthread_mutex_unlock(&c->lock);
+    return RD_OK;
+}

@@ -1,0 +1,575 @@
+/* The monitor and the rollout controllers inside `riskd serve`: one thread ticks the
+ * monitor's window and each controller (include/riskd/rollout.h), watches the plan files
+ * (an edit is checked; a bad one is refused and the running plan kept), follows the
+ * breakers, and serves GET /v1/monitor, GET /v1/rollouts and their /metrics series. The
+ * library makes every decision; this file only wires it to the service. */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "riskd/monitor.h"
+#include "riskd/rollout.h"
+#include "server.h"
+
+#define MAX_BREAKERS 64
+#define MAX_REASONS  16
+
+typedef struct plan_watch {
+    struct timespec mtime;
+    off_t size;
+    char sha[RD_SHA256_HEX];
+} plan_watch;
+
+static struct {
+    const srv_config *cfg;
+    srv_state *state;
+    rd_shadow *shadow;
+    rd_monitor *mon;
+    rd_store *store;
+    rd_controller *ctl[SRV_MAX_ROLLOUTS];
+    plan_watch watch[SRV_MAX_ROLLOUTS];
+    size_t n;
+    pthread_t thread;
+    bool running;
+    atomic_bool stop;
+    pthread_mutex_t lock; /* breakers and reasons */
+    struct {
+        char bundle[128];
+        int64_t since_ms;
+    } br[MAX_BREAKERS];
+    size_t nbr;
+    struct {
+        char flag[256];
+        char reason[64];
+        uint64_t n;
+    } reasons[MAX_REASONS];
+    size_t nreasons;
+} R = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+rd_monitor *srv_monitor(void) { return R.mon; }
+
+/* ------------------------------------------------------------------ series per slot */
+
+rd_monitor_series *srv_slot_series(const rd_slot *slot, const char *variant, rd_monitor_role role)
+{
+    if (!R.mon || !slot)
+        return NULL;
+    srv_slot_info *in = rd_slot_user(slot);
+    if (!variant)
+        variant = "";
+    size_t n = atomic_load_explicit(&in->nseries, memory_order_acquire);
+    for (size_t i = 0; i < n; i++)
+        if (in->series[i].role == role && !strcmp(in->series[i].variant, variant))
+            return in->series[i].s;
+    rd_monitor_series *s = NULL;
+    pthread_mutex_lock(&in->series_lock);
+    n = atomic_load_explicit(&in->nseries, memory_order_relaxed);
+    for (size_t i = 0; i < n && !s; i++)
+        if (in->series[i].role == role && !strcmp(in->series[i].variant, variant))
+            s = in->series[i].s;
+    if (!s) {
+        s = rd_monitor_series_get(R.mon, rd_slot_bundle(slot), variant, role);
+        if (s && n < SRV_SERIES_CACHE && strlen(variant) < sizeof in->series[n].variant) {
+            snprintf(in->series[n].variant, sizeof in->series[n].variant, "%s", variant);
+            in->series[n].role = role;
+            in->series[n].s = s;
+            atomic_store_explicit(&in->nseries, n + 1, memory_order_release);
+        }
+    }
+    pthread_mutex_unlock(&in->series_lock);
+    return s;
+}
+
+/* ------------------------------------------------------------------ controller callbacks */
+
+typedef struct pair_ctx {
+    const char *primary, *shadow;
+    uint64_t scored, same;
+} pair_ctx;
+
+static void pair_one(void *ud, const rd_shadow_pair_stats *p)
+{
+    pair_ctx *c = ud;
+    if (!strcmp(p->primary, c->primary) && !strcmp(p->shadow, c->shadow)) {
+        c->scored += p->scored;
+        c->same += p->same_decision;
+    }
+}
+
+static void shadow_pair(void *ud, const char *primary, const char *shadow, uint64_t *scored, uint64_t *same)
+{
+    (void)ud;
+    pair_ctx c = {primary, shadow, 0, 0};
+    if (R.shadow)
+        rd_shadow_foreach(R.shadow, pair_one, &c);
+    *scored = c.scored;
+    *same = c.same;
+}
+
+static double breaker_open_seconds(void *ud, const char *bundle)
+{
+    (void)ud;
+    double s = 0;
+    pthread_mutex_lock(&R.lock);
+    for (size_t i = 0; i < R.nbr; i++)
+        if (!strcmp(R.br[i].bundle, bundle) && R.br[i].since_ms)
+            s = (double)(wall_ms() - R.br[i].since_ms) / 1000.0;
+    pthread_mutex_unlock(&R.lock);
+    return s;
+}
+
+/* Follow each bundle's breaker: when it left the closed state. */
+static void breakers_update(void)
+{
+    srv_snapshot *snap = srv_state_acquire(R.state);
+    if (!snap)
+        return;
+    int64_t now = wall_ms();
+    pthread_mutex_lock(&R.lock);
+    for (size_t i = 0; i < rd_decider_count(snap->dec); i++) {
+        rd_slot *sl = rd_decider_slot(snap->dec, i);
+        rd_breaker *b = rd_slot_breaker(sl);
+        bool open = b && rd_breaker_get_state(b) != RD_BREAKER_CLOSED;
+        size_t j = 0;
+        while (j < R.nbr && strcmp(R.br[j].bundle, rd_slot_name(sl)))
+            j++;
+        if (j == R.nbr) {
+            if (j == MAX_BREAKERS)
+                continue;
+            snprintf(R.br[j].bundle, sizeof R.br[j].bundle, "%s", rd_slot_name(sl));
+            R.br[j].since_ms = 0;
+            R.nbr++;
+        }
+        if (!open)
+            R.br[j].since_ms = 0;
+        else if (!R.br[j].since_ms)
+            R.br[j].since_ms = now;
+    }
+    pthread_mutex_unlock(&R.lock);
+    srv_snapshot_unref(snap);
+}
+
+static void flags_written(void *ud)
+{
+    (void)ud;
+    kill(getpid(), SIGUSR1); /* the main thread re-reads the flag file now */
+}
+
+static void on_transition(void *ud, const rd_transition *t)
+{
+    (void)ud;
+    char from[16], to[16];
+    snprintf(from, sizeof from, "%d", t->from_stage);
+    snprintf(to, sizeof to, "%d", t->to_stage);
+    srv_log(!strcmp(t->to_state, "rolled_back") ? SRV_WARN : SRV_INFO, "rollout transition", "flag", t->flag,
+            "reason", t->reason, "from_state", t->from_state, "to_state", t->to_state, "#from_stage", from,
+            "#to_stage", to, "detail", t->detail, "actor", t->actor, "flags_sha256", t->flags_sha, NULL);
+    pthread_mutex_lock(&R.lock);
+    size_t i = 0;
+    while (i < R.nreasons && (strcmp(R.reasons[i].flag, t->flag) || strcmp(R.reasons[i].reason, t->reason)))
+        i++;
+    if (i == R.nreasons && i < MAX_REASONS) {
+        snprintf(R.reasons[i].flag, sizeof R.reasons[i].flag, "%s", t->flag);
+        snprintf(R.reasons[i].reason, sizeof R.reasons[i].reason, "%s", t->reason);
+        R.nreasons++;
+    }
+    if (i < R.nreasons)
+        R.reasons[i].n++;
+    pthread_mutex_unlock(&R.lock);
+}
+
+static void on_alert(void *ud, const char *flag, const char *msg)
+{
+    (void)ud;
+    srv_log(SRV_WARN, "rollout alert", "flag", flag, "alert", msg, NULL);
+}
+
+/* ------------------------------------------------------------------ plans */
+
+/* Check plan against what serves now. */
+static int check_plan(const rd_plan *p, rd_err *err)
+{
+    srv_snapshot *snap = srv_state_acquire(R.state);
+    const char *names[256];
+    size_t n = 0;
+    for (size_t i = 0; i < rd_decider_count(snap->dec) && n < 256; i++)
+        names[n++] = rd_slot_name(rd_decider_slot(snap->dec, i));
+    int rc = rd_plan_check(p, snap->flags, names, n, false, err);
+    srv_snapshot_unref(snap);
+    return rc;
+}
+
+static bool plan_changed(size_t i, bool update)
+{
+    struct stat st;
+    const char *path = R.cfg->rollouts[i];
+    if (stat(path, &st) != 0)
+        return false;
+    plan_watch *w = &R.watch[i];
+    bool same = st.st_mtim.tv_sec == w->mtime.tv_sec && st.st_mtim.tv_nsec == w->mtime.tv_nsec && st.st_size == w->size;
+    if (update || !same) {
+        w->mtime = st.st_mtim;
+        w->size = st.st_size;
+    }
+    return !same;
+}
+
+/* A plan file that changed: adopted when it checks, else refused with the running plan kept. */
+static void plan_reload(size_t i)
+{
+    if (!plan_changed(i, true))
+        return;
+    const char *path = R.cfg->rollouts[i];
+    rd_plan *p = NULL;
+    rd_err err;
+    int rc = rd_plan_load(path, &p, &err);
+    if (rc == RD_OK && !strcmp(p->sha256, R.watch[i].sha)) {
+        rd_plan_free(p);
+        return; /* touched, not changed */
+    }
+    if (rc == RD_OK)
+        rc = check_plan(p, &err);
+    char sha[RD_SHA256_HEX];
+    snprintf(sha, sizeof sha, "%s", rc == RD_OK ? p->sha256 : "");
+    if (rc == RD_OK)
+        rc = rd_controller_replace_plan(R.ctl[i], p, &err); /* takes p */
+    else
+        rd_plan_free(p);
+    srv_metrics_reload("rollout", rc == RD_OK);
+    if (rc) {
+        srv_log(SRV_ERROR, "rollout plan edit refused: the running plan is kept", "plan", path, "error", err.msg,
+                NULL);
+        char why[sizeof err.msg + 64];
+        snprintf(why, sizeof why, "%s: %s", path, err.msg);
+        srv_metrics_refusal("rollout", why);
+    } else {
+        snprintf(R.watch[i].sha, sizeof R.watch[i].sha, "%s", sha);
+        srv_log(SRV_INFO, "rollout plan edit adopted", "plan", path, "plan_sha256", sha, NULL);
+        srv_metrics_refusal("rollout", NULL);
+    }
+}
+
+static void *run(void *arg)
+{
+    (void)arg;
+    int step_ms = 100;
+    int64_t last_watch = 0;
+    while (!atomic_load(&R.stop)) {
+        int64_t now = wall_ms();
+        rd_monitor_tick(R.mon, now);
+        if (R.n)
+            breakers_update();
+        if (now - last_watch >= R.cfg->reload_interval_ms) {
+            last_watch = now;
+            for (size_t i = 0; i < R.n; i++)
+                plan_reload(i);
+        }
+        for (size_t i = 0; i < R.n; i++) {
+            rd_err err;
+            if (rd_controller_tick(R.ctl[i], now, &err))
+                srv_log(SRV_ERROR, "rollout evaluation failed", "flag", rd_controller_flag(R.ctl[i]), "error",
+                        err.msg, NULL);
+        }
+        struct timespec ts = {0, (long)step_ms * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ life */
+
+int srv_monitor_start(const srv_config *cfg, rd_err *err)
+{
+    R.cfg = cfg;
+    if (!cfg->monitor)
+        return RD_OK;
+    rd_monitor_opts o;
+    rd_monitor_opts_default(&o);
+    o.bucket_ms = cfg->monitor_bucket_ms / (cfg->rollout_speed > 0 ? cfg->rollout_speed : 1);
+    if (o.bucket_ms < 100)
+        o.bucket_ms = 100;
+    o.buckets = cfg->monitor_buckets;
+    return rd_monitor_new(&o, &R.mon, err);
+}
+
+int srv_rollouts_start(const srv_config *cfg, srv_state *st, rd_shadow *shadow, rd_err *err)
+{
+    R.cfg = cfg;
+    R.state = st;
+    R.shadow = shadow;
+    if (!R.mon)
+        return RD_OK;
+    int rc = RD_OK;
+    if (cfg->nrollouts) {
+        char url[SRV_PATH_MAX + 8];
+        snprintf(url, sizeof url, "sqlite:%s", cfg->data_dir);
+        if ((rc = rd_store_open(url, NULL, &R.store, err)))
+            return rc;
+        if (cfg->rollout_speed > 1) {
+            char speed[32];
+            snprintf(speed, sizeof speed, "%d", cfg->rollout_speed);
+            srv_log(SRV_WARN, "ROLLOUT SPEED: every hold time, interval and deadline is divided (a drill or a test)",
+                    "#speed", speed, NULL);
+        }
+    }
+    rd_controller_env env = {.monitor = R.mon,
+                             .store = R.store,
+                             .data_dir = cfg->data_dir,
+                             .flags_path = cfg->flags,
+                             .speed = cfg->rollout_speed,
+                             .shadow_pair = shadow_pair,
+                             .breaker_open_seconds = breaker_open_seconds,
+                             .flags_written = flags_written,
+                             .on_transition = on_transition,
+                             .on_alert = on_alert};
+    for (size_t i = 0; i < cfg->nrollouts && rc == RD_OK; i++) {
+        rd_plan *p = NULL;
+        if ((rc = rd_plan_load(cfg->rollouts[i], &p, err)) || (rc = check_plan(p, err))) {
+            rd_plan_free(p);
+            rd_err_prefix(err, "rollout %s", cfg->rollouts[i]);
+            break;
+        }
+        for (size_t j = 0; j < R.n; j++)
+            if (!strcmp(rd_controller_flag(R.ctl[j]), p->route_flag)) {
+                rc = rd_err_set(err, RD_EINVAL, "rollout %s: flag %s already has a rollout (%s): one per flag",
+                                cfg->rollouts[i], p->route_flag, cfg->rollouts[j]);
+                rd_plan_free(p);
+                p = NULL;
+                break;
+            }
+        if (rc)
+            break;
+        if (strcmp(p->route_flag, cfg->route_flag) != 0)
+            srv_log(SRV_WARN, "the rollout's routing flag is not the service's route_flag", "plan", cfg->rollouts[i],
+                    "flag", p->route_flag, "route_flag", cfg->route_flag, NULL);
+        snprintf(R.watch[i].sha, sizeof R.watch[i].sha, "%s", p->sha256);
+        plan_changed(i, true);
+        env.ud = NULL;
+        if ((rc = rd_controller_new(p, cfg->rollouts[i], &env, wall_ms(), &R.ctl[R.n], err)))
+            break;
+        R.n++;
+    }
+    if (rc) {
+        srv_rollouts_stop();
+        return rc;
+    }
+    atomic_store(&R.stop, false);
+    if (pthread_create(&R.thread, NULL, run, NULL) != 0) {
+        srv_rollouts_stop();
+        return rd_err_set(err, RD_ENOMEM, "cannot start the rollout thread");
+    }
+    R.running = true;
+    return RD_OK;
+}
+
+void srv_rollouts_stop(void)
+{
+    if (R.running) {
+        atomic_store(&R.stop, true);
+        pthread_join(R.thread, NULL);
+        R.running = false;
+    }
+    for (size_t i = 0; i < R.n; i++)
+        rd_controller_free(R.ctl[i]);
+    R.n = 0;
+    rd_store_close(R.store);
+    R.store = NULL;
+}
+
+void srv_monitor_stop(void)
+{
+    rd_monitor_free(R.mon);
+    R.mon = NULL;
+}
+
+/* ------------------------------------------------------------------ HTTP */
+
+void srv_route_rollouts(srv_req *r)
+{
+    int64_t now = wall_ms();
+    rd_buf_printf(r->out, "{\"speed\":%d,\"rollouts\":[", R.cfg ? R.cfg->rollout_speed : 1);
+    for (size_t i = 0; i < R.n; i++) {
+        if (i)
+            rd_buf_putc(r->out, ',');
+        rd_controller_status_json(R.ctl[i], now, r->out);
+    }
+    rd_buf_puts(r->out, "]}");
+}
+
+typedef struct mon_ctx {
+    rd_buf *b;
+    size_t n;
+    int64_t now;
+    bool metrics;
+} mon_ctx;
+
+static void series_json(void *ud, rd_monitor_series *s)
+{
+    mon_ctx *c = ud;
+    rd_arena a;
+    rd_arena_init(&a, 0);
+    rd_monitor_stats w, t;
+    if (rd_monitor_window_stats(s, c->now, &a, &w, NULL) == RD_OK &&
+        rd_monitor_stats_since(s, NULL, c->now, &a, &t, NULL) == RD_OK) {
+        rd_buf_puts(c->b, c->n++ ? ",{\"window\":" : "{\"window\":");
+        rd_monitor_stats_json(c->b, &w);
+        rd_buf_puts(c->b, ",\"total\":");
+        rd_monitor_stats_json(c->b, &t);
+        rd_buf_putc(c->b, '}');
+    }
+    rd_arena_deinit(&a);
+}
+
+void srv_route_monitor(srv_req *r)
+{
+    if (!R.mon) {
+        srv_reply_error(r, 404, "MONITOR_OFF", "monitoring is off (monitor = off)");
+        return;
+    }
+    mon_ctx c = {.b = r->out, .now = wall_ms()};
+    rd_buf_printf(r->out, "{\"window_s\":%g,\"series\":[",
+                  (double)R.cfg->monitor_bucket_ms * R.cfg->monitor_buckets / 1000.0 /
+                      (R.cfg->rollout_speed > 0 ? R.cfg->rollout_speed : 1));
+    rd_monitor_foreach(R.mon, series_json, &c);
+    rd_buf_puts(r->out, "]}");
+}
+
+/* ------------------------------------------------------------------ /metrics */
+
+static void gauge(rd_buf *b, const char *name, const rd_monitor_stats *st, double v)
+{
+    rd_buf_printf(b, "%s{bundle=\"%s\",variant=\"%s\",role=\"%s\"} ", name, st->bundle, st->variant, st->role);
+    if (isfinite(v))
+        rd_buf_printf(b, "%.17g\n", v);
+    else
+        rd_buf_puts(b, "NaN\n");
+}
+
+typedef struct met_ctx {
+    rd_buf *b;
+    int64_t now;
+    int pass;
+} met_ctx;
+
+static const struct {
+    const char *name, *help;
+} monitor_gauges[] = {
+    {"riskd_monitor_decisions", "Decisions in the sliding window, by bundle, routing variant and role."},
+    {"riskd_monitor_approve_rate", "Share of decisions approved in the sliding window."},
+    {"riskd_monitor_review_rate", "Share of decisions sent to review in the sliding window."},
+    {"riskd_monitor_reject_rate", "Share of decisions rejected in the sliding window."},
+    {"riskd_monitor_fallback_rate", "Share of decisions answered by fallback rules in the sliding window."},
+    {"riskd_monitor_error_rate", "Share of decisions the model failed (fallback on error, or refused)."},
+    {"riskd_monitor_timeout_rate", "Share of decisions past their deadline (fallback on timeout)."},
+    {"riskd_monitor_score_psi", "Score PSI against the bundle's training deciles (NaN below 1000 rows)."},
+    {"riskd_monitor_score_psi_noise_floor", "The PSI noise alone reaches at alpha 0.001 for this window's rows."},
+    {"riskd_monitor_score_ks", "Score KS drift against the bundle's training quantiles."},
+    {"riskd_monitor_latency_p99_ms", "99th percentile of the decision latency in the sliding window, ms."},
+};
+
+static double gauge_value(const rd_monitor_stats *st, size_t k)
+{
+    switch (k) {
+    case 0: return (double)st->n;
+    case 1: return st->approve_rate;
+    case 2: return st->review_rate;
+    case 3: return st->reject_rate;
+    case 4: return st->fallback_rate;
+    case 5: return st->error_rate;
+    case 6: return st->timeout_rate;
+    case 7: return st->psi;
+    case 8: return st->psi_floor;
+    case 9: return st->ks;
+    default: return st->latency_p99;
+    }
+}
+
+static void series_metric(void *ud, rd_monitor_series *s)
+{
+    met_ctx *c = ud;
+    rd_arena a;
+    rd_arena_init(&a, 0);
+    rd_monitor_stats w;
+    if (rd_monitor_window_stats(s, c->now, &a, &w, NULL) == RD_OK) {
+        if (c->pass < (int)(sizeof monitor_gauges / sizeof *monitor_gauges)) {
+            gauge(c->b, monitor_gauges[c->pass].name, &w, gauge_value(&w, (size_t)c->pass));
+        } else {
+            for (size_t i = 0; i < w.ninputs; i++) {
+                rd_buf_printf(c->b, "riskd_monitor_input_psi{bundle=\"%s\",variant=\"%s\",role=\"%s\",input=\"%s\"} ",
+                              w.bundle, w.variant, w.role, w.inputs[i].name);
+                if (isfinite(w.inputs[i].psi))
+                    rd_buf_printf(c->b, "%.17g\n", w.inputs[i].psi);
+                else
+                    rd_buf_puts(c->b, "NaN\n");
+            }
+        }
+    }
+    rd_arena_deinit(&a);
+}
+
+void srv_rollouts_metrics(rd_buf *b)
+{
+    if (R.mon) {
+        met_ctx c = {.b = b, .now = wall_ms()};
+        size_t ng = sizeof monitor_gauges / sizeof *monitor_gauges;
+        for (c.pass = 0; c.pass <= (int)ng; c.pass++) {
+            if (c.pass < (int)ng)
+                rd_buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", monitor_gauges[c.pass].name,
+                              monitor_gauges[c.pass].help, monitor_gauges[c.pass].name);
+            else
+                rd_buf_puts(b, "# HELP riskd_monitor_input_psi PSI of each input against the training reference "
+                               "(NaN below 1000 rows).\n# TYPE riskd_monitor_input_psi gauge\n");
+            rd_monitor_foreach(R.mon, series_metric, &c);
+        }
+    }
+    if (!R.n)
+        return;
+    rd_buf_puts(b, "# HELP riskd_rollout_stage The rollout's current stage (index into its plan's stages).\n"
+                   "# TYPE riskd_rollout_stage gauge\n");
+    for (size_t i = 0; i < R.n; i++) {
+        rd_rollout_state state;
+        int stage;
+        rd_controller_state(R.ctl[i], &state, &stage);
+        rd_buf_printf(b, "riskd_rollout_stage{flag=\"%s\",state=\"%s\"} %d\n", rd_controller_flag(R.ctl[i]),
+                      rd_rollout_state_name(state), stage);
+    }
+    rd_buf_puts(b, "# HELP riskd_rollout_transitions_total Stage changes, rollbacks, holds and manual commands, "
+                   "by reason.\n# TYPE riskd_rollout_transitions_total counter\n");
+    pthread_mutex_lock(&R.lock);
+    for (size_t i = 0; i < R.nreasons; i++)
+        rd_buf_printf(b, "riskd_rollout_transitions_total{flag=\"%s\",reason=\"%s\"} %llu\n", R.reasons[i].flag,
+                      R.reasons[i].reason, (unsigned long long)R.reasons[i].n);
+    pthread_mutex_unlock(&R.lock);
+}
+
+/* /ready's "rollouts": [{flag, state, stage}] and the speed when it is not 1. */
+void srv_rollouts_ready_json(rd_buf *b)
+{
+    if (R.cfg && R.cfg->rollout_speed > 1)
+        rd_buf_printf(b, ",\"rollout_speed\":%d", R.cfg->rollout_speed);
+    if (!R.n)
+        return;
+    rd_buf_puts(b, ",\"rollouts\":[");
+    for (size_t i = 0; i < R.n; i++) {
+        rd_rollout_state state;
+        int stage;
+        rd_controller_state(R.ctl[i], &state, &stage);
+        rd_buf_printf(b, "%s{\"flag\":\"%s\",\"state\":\"%s\",\"stage_index\":%d}", i ? "," : "",
+                      rd_controller_flag(R.ctl[i]), rd_rollout_state_name(state), stage);
+    }
+    rd_buf_putc(b, ']');
+}
