@@ -26,6 +26,11 @@ int cmd_score(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+/* riskd rollout status, and pause|resume|promote|rollback (cmd_rollout_ops.c) */
+extern const char cli_rollout_status_usage[];
+extern const char cli_rollout_cmd_usage[];
+int cli_rollout_status(int argc, char **argv);
+int cli_rollout_command(const char *name, int argc, char **argv);
 
 /* A progress bar on stderr when it is a terminal (silent in a pipe or a file): done of
  * total units (total 0: unknown, the count alone is shown), redrawn at most 10 times a

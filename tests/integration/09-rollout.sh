@@ -1,0 +1,294 @@
+#!/usr/bin/env bash
+# The rollout controller, simulated over HTTP with a stream of credit applications
+# (tests/integration/traffic.py) against the example bundles and the drill plan
+# (examples/rollout/credit-drill.json), sped up by --rollout-speed:
+#   (a) a healthy candidate walks every stage to 100% with no human step;
+#   (b) a candidate with an injected fault (it rejects everyone) is rolled back at the first
+#       gate evaluation that sees the breach, the flag file back to control-only;
+#   (c) an idle candidate (no traffic) holds past its deadline and alerts, never advancing
+#       or rolling back on no data;
+#   (d) a skewed assignment trips the sample-ratio-mismatch gate;
+# and the manual commands (pause, resume, rollback, promote), a rollback recorded in the spool
+# while the store cannot be written, a plan edited while running (a bad edit refused, the
+# running plan kept), and a flag file changed under the rollout (compare-and-swap: paused,
+# nothing overwritten). Every wait has a generous bound (a hang, not a timing, fails it).
+set -u
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+command -v curl >/dev/null || { echo "curl missing (scripts/deps.sh installs it)"; exit 1; }
+PY=/usr/bin/python3
+TRAFFIC="$(dirname "$0")/traffic.py"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+SPEED=${RISKD_ROLLOUT_SPEED:-5}
+RATE=${RISKD_SIM_RATE:-1000}
+
+mkdir -p "$T/bundles"
+for v in 1.0 1.1; do
+    src=$ROOT/examples/models/credit_xgb_v$v
+    "$BIN" bundle build --name credit_xgb_v$v --model "$src/model.json" --pipeline "$src/pipeline.json" \
+        --data "$ROOT/examples/data/credit_data.csv" --label Status --positive bad --fallback "$src/fallback.json" \
+        --out "$T/bundles/credit_xgb_v$v" >"$T/out" 2>&1
+    check "build credit_xgb_v$v" 0 $? "built and verified" "$T/out"
+done
+
+# json FILE EXPR: print a Python expression over the JSON document j in FILE
+json() { $PY -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null; }
+
+# status: the rollout's status (the CLI, reading the store) into $T/status.json
+status() { "$BIN" rollout status --data-dir "$T/data" --json >"$T/status.json" 2>"$T/status.err"; }
+
+# wait_state STATE SECONDS: until GET /v1/rollouts says STATE (or the bound passes)
+wait_state() {
+    local want=$1 bound=$2 i
+    for i in $(seq 1 $((bound * 10))); do
+        curl -s "$U/v1/rollouts" >"$T/rollouts.json"
+        [ "$(json "$T/rollouts.json" "j['rollouts'][0]['state']")" = "$want" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# serve_with PLAN [ARGS]: a fresh data directory and flag file, the server with the rollout
+serve_with() {
+    local plan=$1
+    shift
+    rm -rf "$T/data"
+    cp "$ROOT/examples/flags/routing.json" "$T/flags.json"
+    start --flags "$T/flags.json" --bundles "$T/bundles" --route-flag credit-model-route \
+        --shadow-flag credit-model-shadow --rollout "$plan" --rollout-speed "$SPEED" \
+        --monitor-bucket-ms 10000 --reload-interval-ms 200 "$@"
+}
+
+route_targeting() { $PY -c "import json,sys; print(json.dumps(json.load(open(sys.argv[1]))['flags']['credit-model-route']['targeting'], sort_keys=True))" "$T/flags.json"; }
+
+# ---- the plan validates
+"$BIN" rollout validate "$ROOT/examples/rollout/credit-drill.json" --flags "$ROOT/examples/flags/routing.json" \
+    --bundles "$T/bundles" >"$T/out" 2>&1
+check "rollout validate credit-drill.json" 0 $? "shadow" "$T/out"
+
+# ---- (a) a healthy candidate walks every stage
+cp "$ROOT/examples/rollout/credit-drill.json" "$T/drill.json"
+serve_with "$T/drill.json" || exit 1
+curl -s "$U/ready" >"$T/ready.json"
+check "/ready says the rollout speed" 0 0 "\"rollout_speed\":$SPEED" "$T/ready.json"
+check "stage 0 written into the flag file" 0 0 '"fractional"' <(route_targeting)
+$PY "$TRAFFIC" "$U" --rate "$RATE" --seconds 300 --stop "$T/stop-a" --prefix a >"$T/traffic-a.json" &
+TPID=$!
+wait_state promoted 240
+check "(a) a healthy candidate is promoted" 0 $?
+touch "$T/stop-a"
+wait "$TPID"
+curl -s "$U/v1/rollouts" >"$T/rollouts.json"
+check "(a) at the last stage" 0 0 '"candidate_weight":100000' "$T/rollouts.json"
+route_targeting >"$T/targeting"
+check "(a) the flag file routes everyone to the candidate" 0 0 '\["challenger", 100000\], \["champion", 0\]' "$T/targeting"
+check "(a) the rest of the flag file is kept byte for byte" 0 0 "" /dev/null
+$PY - "$ROOT/examples/flags/routing.json" "$T/flags.json" >"$T/out" 2>&1 <<'P'
+import json, sys
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+for k in a["flags"]:
+    if k not in ("credit-model-route", "credit-model-shadow"):
+        assert a["flags"][k] == b["flags"][k], k
+a["flags"]["credit-model-route"].pop("targeting"); b["flags"]["credit-model-route"].pop("targeting")
+assert a["flags"]["credit-model-route"] == b["flags"]["credit-model-route"]
+print("kept")
+P
+check "(a) every other flag kept" 0 $? "kept" "$T/out"
+status
+check "(a) riskd rollout status --json" 0 $? '"state": ?"promoted"' "$T/status.json"
+"$BIN" rollout status --data-dir "$T/data" >"$T/out" 2>&1
+check "(a) riskd rollout status (text)" 0 $? "promoted" "$T/out"
+$PY - "$T/data/riskd.db" >"$T/out" 2>&1 <<'P'
+import sqlite3, sys, json
+db = sqlite3.connect(sys.argv[1])
+rows = db.execute("SELECT reason, from_stage, to_stage, gates FROM rollout_transitions ORDER BY id").fetchall()
+reasons = [r[0] for r in rows]
+assert reasons[0] == "start", reasons
+adv = [r for r in rows if r[0] in ("advance", "promote")]
+assert [(r[1], r[2]) for r in adv] == [(i, i + 1) for i in range(len(adv))], adv
+for r in adv:  # every stage change carries the gate values that caused it, all passing
+    gates = json.loads(r[3])
+    assert gates and all(g["verdict"] == "pass" for g in gates), gates
+assert "rollback" not in reasons, reasons
+print("transitions", reasons)
+P
+check "(a) every transition recorded with the gates that caused it" 0 $? "transitions" "$T/out"
+curl -s "$U/metrics" >"$T/metrics"
+check "(a) riskd_rollout_stage gauge" 0 0 'riskd_rollout_stage\{flag="credit-model-route",state="promoted"\} 3' "$T/metrics"
+check "(a) riskd_rollout_transitions_total" 0 0 'riskd_rollout_transitions_total\{flag="credit-model-route",reason="advance"\} 2' "$T/metrics"
+check "(a) monitor gauges" 0 0 'riskd_monitor_score_psi\{bundle="credit_xgb_v1.1",variant="challenger",role="primary"\}' "$T/metrics"
+curl -s "$U/v1/monitor" >"$T/monitor.json"
+check "(a) GET /v1/monitor" 0 0 '"score_psi":\{"bins":' "$T/monitor.json"
+stop
+check "(a) stops cleanly" 0 $?
+
+# ---- (b) an injected fault: the candidate rejects everyone
+serve_with "$T/drill.json" --fault credit_xgb_v1.1:score=0.99 || exit 1
+$PY "$TRAFFIC" "$U" --rate "$RATE" --seconds 120 --stop "$T/stop-b" --prefix b >"$T/traffic-b.json" &
+TPID=$!
+wait_state rolled_back 60
+check "(b) the faulty candidate is rolled back" 0 $?
+touch "$T/stop-b"
+wait "$TPID"
+route_targeting >"$T/targeting"
+check "(b) the flag file holds control only" 0 0 '\{"fractional": \[\["challenger", 0\], \["champion", 100000\]\]\}' "$T/targeting"
+json "$T/flags.json" "j['flags']['credit-model-shadow']['defaultVariant']" >"$T/out"
+check "(b) the shadow is off" 0 0 "^none$" "$T/out"
+$PY - "$T/data/riskd.db" >"$T/out" 2>&1 <<'P'
+import sqlite3, sys, json
+db = sqlite3.connect(sys.argv[1])
+rows = db.execute("SELECT reason, detail, gates FROM rollout_transitions ORDER BY id").fetchall()
+rb = [r for r in rows if r[0] == "rollback"]
+assert len(rb) == 1, rows
+gates = json.loads(rb[0][2])
+failed = [g for g in gates if g["verdict"] == "fail"]
+assert failed and failed[0]["metric"] == "shadow_agreement", gates
+assert [r[0] for r in rows] == ["start", "rollback"], [r[0] for r in rows]
+print("rolled back by", failed[0]["metric"], failed[0]["value"])
+P
+check "(b) rolled back by the shadow-agreement gate, at its first failing evaluation" 0 $? "rolled back by" "$T/out"
+grep '"rollout transition"' "$T/serve.err" | grep -q '"to_state":"rolled_back"'
+check "(b) the rollback is logged" 0 $?
+# traffic after the rollback goes to the control only
+curl -s -X POST "$U/v1/score" -d @"$ROOT/examples/requests/score-low-risk.json" >"$T/out"
+check "(b) a request after the rollback is decided by the control" 0 0 '"model_version":"credit_xgb_v1.0"' "$T/out"
+stop
+
+# ---- (c) an idle candidate: no traffic at all
+serve_with "$T/drill.json" || exit 1
+wait_state holding 60
+check "(c) no data past the deadline: holding" 0 $?
+sleep 1
+curl -s "$U/v1/rollouts" >"$T/rollouts.json"
+check "(c) it alerts" 0 0 '"alert":"stage [^"]* is past its deadline' "$T/rollouts.json"
+check "(c) still at the first stage" 0 0 '"stage_index":0' "$T/rollouts.json"
+grep -q '"rollout alert"' "$T/serve.err"
+check "(c) the alert is logged" 0 $?
+$PY -c "
+import sqlite3,sys; r=[x[0] for x in sqlite3.connect(sys.argv[1]).execute('SELECT reason FROM rollout_transitions ORDER BY id')]
+assert r == ['start','hold'], r; print('ok')" "$T/data/riskd.db" >"$T/out" 2>&1
+check "(c) never advanced nor rolled back on no data" 0 $? "ok" "$T/out"
+
+# the manual commands, on this rollout (another process, through the store)
+"$BIN" rollout pause --data-dir "$T/data" --flag credit-model-route --reason "ci" >"$T/out" 2>&1
+check "pause" 0 $?
+wait_state paused 20
+check "the controller follows a pause" 0 $?
+"$BIN" rollout pause --data-dir "$T/data" --flag credit-model-route >"$T/out" 2>&1
+check "pausing a paused rollout is refused" 1 $? "paused" "$T/out"
+"$BIN" rollout resume --data-dir "$T/data" --flag credit-model-route >"$T/out" 2>&1
+check "resume" 0 $?
+"$BIN" rollout pause --data-dir "$T/data" --flag no-such-flag >"$T/out" 2>&1
+check "a rollout that does not exist" 1 $? "no rollout of flag" "$T/out"
+"$BIN" rollout rollback --data-dir "$T/data" --flag credit-model-route --reason "ci drill" >"$T/out" 2>&1
+check "manual rollback" 0 $?
+wait_state rolled_back 20
+check "the controller follows a manual rollback" 0 $?
+route_targeting >"$T/targeting"
+check "manual rollback: control only" 0 0 '\["challenger", 0\], \["champion", 100000\]' "$T/targeting"
+"$BIN" rollout promote --data-dir "$T/data" --flag credit-model-route >"$T/out" 2>&1
+check "promote" 0 $?
+wait_state promoted 20
+check "the controller follows a promote" 0 $?
+route_targeting >"$T/targeting"
+check "promote: candidate only" 0 0 '\["challenger", 100000\], \["champion", 0\]' "$T/targeting"
+stop
+
+# a rollback while the store cannot be written: the flag file first, the record spooled
+serve_with "$T/drill.json" || exit 1
+stop
+$PY - "$T/data/riskd.db" "$T/lock-held" "$T/lock-release" <<'P' &
+import sqlite3, sys, os, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")  # holds the write lock: every writer gets SQLITE_BUSY
+open(sys.argv[2], "w").close()
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.05)
+db.execute("ROLLBACK")
+P
+LPID=$!
+for _ in $(seq 1 100); do [ -e "$T/lock-held" ] && break; sleep 0.1; done
+"$BIN" rollout rollback --data-dir "$T/data" --flag credit-model-route --reason "store down" >"$T/out" 2>&1
+rc=$?
+check "rollback with the store locked: the flag file is rewritten" 0 0 '"challenger", 0\]' <(route_targeting)
+check "... and the command says the state could not be stored" 4 "$rc" "flag file was rewritten" "$T/out"
+[ -s "$T/data/rollout.spool" ]
+check "... its record waits in the spool" 0 $?
+touch "$T/lock-release"
+wait "$LPID"
+"$BIN" rollout status --data-dir "$T/data" --json >"$T/status.json" 2>&1
+check "... drained into the store when it is writable again" 0 $? '"pending_spool": ?0' "$T/status.json"
+$PY -c "
+import sqlite3,sys; r=[x[0] for x in sqlite3.connect(sys.argv[1]).execute('SELECT reason FROM rollout_transitions ORDER BY id')]
+assert r[-1] == 'rollback', r; print('ok')" "$T/data/riskd.db" >"$T/out" 2>&1
+check "... in order" 0 $? "ok" "$T/out"
+
+# ---- (d) a skewed assignment trips the SRM gate (a plan starting at 10%)
+$PY - "$T/drill.json" "$T/srm.json" <<'P'
+import json, sys
+p = json.load(open(sys.argv[1]))
+st = [s for s in p["stages"] if s.get("candidate_weight", 0) > 0 and not s.get("segment")]
+p["stages"] = st
+p["name"] = "srm-check"
+json.dump(p, open(sys.argv[2], "w"), indent=1)
+P
+# ten applicants the flag sends to the candidate and ten to the control: 50% observed, 10% expected
+$PY - "$BIN" "$ROOT/examples/flags/routing.json" >"$T/keys" <<'P'
+import json, subprocess, sys
+keys = ["skew-%d" % i for i in range(400)]
+req = "".join(json.dumps({"flag": "credit-model-route", "context": {"targetingKey": k, "segment": "retail"}}) + "\n"
+              for k in keys)
+out = subprocess.run([sys.argv[1], "flags", "eval", "--flags", sys.argv[2], "--requests", "-"], input=req,
+                     capture_output=True, text=True, check=True).stdout.splitlines()
+cand = [k for k, line in zip(keys, out) if json.loads(line)["value"] == "credit_xgb_v1.1"]
+ctrl = [k for k, line in zip(keys, out) if json.loads(line)["value"] == "credit_xgb_v1.0"]
+assert len(cand) >= 10 and len(ctrl) >= 10, (len(cand), len(ctrl))
+print(",".join(cand[:10] + ctrl[:10]))
+P
+serve_with "$T/srm.json" || exit 1
+$PY "$TRAFFIC" "$U" --rate "$RATE" --seconds 120 --stop "$T/stop-d" --keys "pool:$(cat "$T/keys")" --prefix d \
+    >"$T/traffic-d.json" &
+TPID=$!
+wait_state rolled_back 60
+check "(d) a skewed assignment is rolled back" 0 $?
+touch "$T/stop-d"
+wait "$TPID"
+$PY - "$T/data/riskd.db" >"$T/out" 2>&1 <<'P'
+import sqlite3, sys, json
+db = sqlite3.connect(sys.argv[1])
+g = json.loads(db.execute("SELECT gates FROM rollout_transitions WHERE reason='rollback'").fetchone()[0])
+f = [x for x in g if x["verdict"] == "fail"]
+assert f[0]["metric"] == "srm", f
+print("srm p", f[0]["value"])
+P
+check "(d) by the SRM gate" 0 $? "srm p" "$T/out"
+
+# ---- a plan edited while running: a bad edit refused (the running plan kept), a good one adopted
+sed 's/"reject_rate"/"rejct_rate"/' "$T/srm.json" >"$T/srm.bad"
+cp "$T/srm.bad" "$T/srm.json"
+for _ in $(seq 1 50); do curl -s "$U/ready" >"$T/ready.json"; grep -q rejct_rate "$T/ready.json" && break; sleep 0.1; done
+check "a bad plan edit is refused, /ready says why" 0 0 '"what":"rollout".*rejct_rate' "$T/ready.json"
+curl -s "$U/v1/rollouts" >"$T/rollouts.json"
+check "... the running plan is kept" 0 0 '"plan":"srm-check"' "$T/rollouts.json"
+stop
+
+# ---- the flag file changed under the rollout: compare-and-swap, nothing overwritten
+serve_with "$T/drill.json" || exit 1
+$PY - "$T/flags.json" <<'P'
+import json, sys
+j = json.load(open(sys.argv[1]))
+j["flags"]["manual-review-threshold"]["defaultVariant"] = "strict"
+json.dump(j, open(sys.argv[1], "w"), indent=2)
+P
+$PY "$TRAFFIC" "$U" --rate "$RATE" --seconds 120 --stop "$T/stop-e" --prefix e >"$T/traffic-e.json" &
+TPID=$!
+wait_state paused 120
+check "a flag file changed under the rollout pauses it at its next stage change" 0 $?
+touch "$T/stop-e"
+wait "$TPID"
+json "$T/flags.json" "j['flags']['manual-review-threshold']['defaultVariant']" >"$T/out"
+check "... and the other writer's change is kept" 0 0 "^strict$" "$T/out"
+stop
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
