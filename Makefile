@@ -119,10 +119,12 @@ fuzz: fuzz-build
 	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 tests/fuzz/corpus/$$n || exit 1; done
 
 # make drill: the long forms of the tests' short drills (shared/TESTING.md): kill -9 after
-# RISKD_DRILL_SECONDS (default 30) of load, in both durability modes of the decision log.
+# RISKD_DRILL_SECONDS (default 30) of load, in both durability modes of the decision log; the
+# rollout drill at real speed (scripts/rollout-drill.sh: the walk, and the rollback times).
 drill: deps
 	@$(MAKE) --no-print-directory MODE=release all
 	@RISKD_DRILL_SECONDS=$${RISKD_DRILL_SECONDS:-30} RISKD_BIN=build/release/riskd bash tests/integration/06-log.sh
+	@RISKD_BIN=build/release/riskd scripts/rollout-drill.sh
 
 bench:
 	@scripts/deps.sh
