@@ -432,3 +432,32 @@ echo
 echo "/v1/score with the decision log (async, ack) vs without, 64 connections, median of $shadow_rounds interleaved rounds [min-max]"
 echo
 node bench/report_shadow.mjs "$results" log
+
+# ------------------------------------------------------------------ /v1/score with monitoring
+# The same service with the monitor off (--no-monitor) and on (the default: counters per
+# bundle, score bins, KS cells, per-input bins on every decision), interleaved rounds; target:
+# the difference within the spread and at most 5%.
+start_riskd riskd-nomon --bundles "$bundles" --no-monitor
+nomon_url=$riskd_url nomon_pid=$riskd_pid
+start_riskd riskd-mon --bundles "$bundles"
+mon_url=$riskd_url mon_pid=$riskd_pid
+for u in "$nomon_url" "$mon_url"; do warm bench/http/score.lua "$u$spath" "$bodies"; done
+for r in $(seq "$shadow_rounds"); do
+    for m in closed rate; do
+        rate=
+        [ "$m" = rate ] && rate=$shadow_rate
+        if [ $((r % 2)) = 0 ]; then
+            run monitor riskd "$nomon_pid" "$m" 64 "$rate" bench/http/score.lua "$nomon_url$spath" "$bodies"
+            run monitor riskd+monitor "$mon_pid" "$m" 64 "$rate" bench/http/score.lua "$mon_url$spath" "$bodies"
+        else
+            run monitor riskd+monitor "$mon_pid" "$m" 64 "$rate" bench/http/score.lua "$mon_url$spath" "$bodies"
+            run monitor riskd "$nomon_pid" "$m" 64 "$rate" bench/http/score.lua "$nomon_url$spath" "$bodies"
+        fi
+    done
+done
+progress ''
+cleanup
+echo
+echo "/v1/score with the monitor on vs off, 64 connections, median of $shadow_rounds interleaved rounds [min-max]"
+echo
+node bench/report_shadow.mjs "$results" monitor

@@ -64,3 +64,8 @@ node bench/report_log.mjs "$out/log.jsonl"
 
 # Over HTTP: riskd serve beside a flagd-style OFREP service and a FastAPI scoring service.
 bench/http.sh
+
+# The rollout controller's time targets (issue 12): the drill plan sped up x5 (hold times,
+# intervals and deadlines divided), the rollback times measured as in make drill.
+echo
+RISKD_DRILL_SPEED=${BENCH_ROLLOUT_SPEED:-5} RISKD_BIN=build/release/riskd scripts/rollout-drill.sh
