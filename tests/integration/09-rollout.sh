@@ -119,6 +119,37 @@ check "(a) riskd_rollout_transitions_total" 0 0 'riskd_rollout_transitions_total
 check "(a) monitor gauges" 0 0 'riskd_monitor_score_psi\{bundle="credit_xgb_v1.1",variant="challenger",role="primary"\}' "$T/metrics"
 curl -s "$U/v1/monitor" >"$T/monitor.json"
 check "(a) GET /v1/monitor" 0 0 '"score_psi":\{"bins":' "$T/monitor.json"
+# the monitor's statistics against scipy, from the decisions in the log: the candidate's score PSI
+# (reference deciles, eps 1e-4) and KS drift (scipy.stats.ks_2samp against the reference quantiles)
+sleep 0.5 # the async log commits within ~50 ms
+"$BIN" log export --data-dir "$T/data" --kind primary --model-version credit_xgb_v1.1 --format jsonl \
+    >"$T/cand.jsonl" 2>"$T/out"
+check "(a) the candidate's decisions exported" 0 $?
+$PY - "$T/monitor.json" "$T/bundles/credit_xgb_v1.1/reference.json" "$T/cand.jsonl" >"$T/out" 2>&1 <<'P'
+import json, math, sys
+from scipy.stats import ks_2samp
+mon, ref = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+recs = [json.loads(l) for l in open(sys.argv[3])]
+scores = [r["score"] for r in recs if r.get("variant") == "challenger" and r.get("source") == "model"]
+series = [s["total"] for s in mon["series"] if s["total"]["bundle"] == "credit_xgb_v1.1"
+          and s["total"]["variant"] == "challenger" and s["total"]["role"] == "primary"][0]
+assert series["n"] == len([r for r in recs if r.get("variant") == "challenger"]), (series["n"], len(recs))
+cuts, rc = ref["score"]["cuts"], ref["score"]["counts"]
+cur = [0] * (len(cuts) + 1)
+for x in scores:
+    cur[sum(1 for c in cuts if c <= x)] += 1
+E, A = sum(rc), sum(cur)
+psi = 0.0
+for e, a in zip(rc, cur):
+    e, a = (e / E) or 1e-4, (a / A) or 1e-4
+    psi += (a - e) * math.log(a / e)
+got = series["score_psi"]["value"]
+assert abs(got - psi) <= 1e-12 * max(abs(psi), 1e-300), (got, psi)
+ks = ks_2samp(ref["score"]["quantiles"], scores).statistic
+assert abs(series["score_ks"]["value"] - ks) <= 1e-12 * max(ks, 1e-300), (series["score_ks"]["value"], ks)
+print("monitor psi %.6g ks %.6g on %d scores: equal to the references" % (psi, ks, len(scores)))
+P
+check "(a) the monitor's PSI and KS equal the references (scipy) to 1e-12" 0 $? "equal to the references" "$T/out"
 stop
 check "(a) stops cleanly" 0 $?
 
