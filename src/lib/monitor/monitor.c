@@ -640,26 +640,23 @@ int rd_monitor_window_stats(rd_monitor_series *s, int64_t now_ms, rd_arena *a, r
     int64_t span = (int64_t)s->m->o.bucket_ms * s->m->o.buckets, from = s->created_ms;
     pthread_mutex_lock(&s->lock);
     sum_now(s, now);
-    /* the oldest snapshot no older than the window */
+    /* the newest snapshot at least a window old: the window covers between span and span +
+       one bucket; none yet: since the series began if no snapshot was dropped, else the oldest */
+    size_t pick = SIZE_MAX;
     for (size_t k = 0; k < s->ring_n; k++) {
         size_t i = (s->ring_head + s->ring_len - s->ring_n + k) % s->ring_len;
-        if (s->ring_ms[i] >= now_ms - span) {
-            if (!(base = rd_arena_alloc(a, s->stride * sizeof *base)))
-                break;
-            memcpy(base, s->ring + i * s->stride, s->stride * sizeof *base);
-            from = s->ring_ms[i];
-            break;
-        }
+        if (s->ring_ms[i] <= now_ms - span)
+            pick = i;
+    }
+    if (pick == SIZE_MAX && s->ring_n == s->ring_len)
+        pick = (s->ring_head + s->ring_len - s->ring_n) % s->ring_len;
+    if (pick != SIZE_MAX && (base = rd_arena_alloc(a, s->stride * sizeof *base))) {
+        memcpy(base, s->ring + pick * s->stride, s->stride * sizeof *base);
+        from = s->ring_ms[pick];
     }
     pthread_mutex_unlock(&s->lock);
-    if (!base && from < now_ms - span && s->ring_n > 0) {
-        /* every snapshot is older than the window (the ticks stopped): use the newest */
-        size_t i = (s->ring_head + s->ring_len - 1) % s->ring_len;
-        if ((base = rd_arena_alloc(a, s->stride * sizeof *base))) {
-            memcpy(base, s->ring + i * s->stride, s->stride * sizeof *base);
-            from = s->ring_ms[i];
-        }
-    }
+    if (pick != SIZE_MAX && !base)
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
     return compute(s, now, base, (double)(now_ms - from) / 1000.0, a, out, err);
 }
 
