@@ -70,22 +70,23 @@ RD_API size_t rd_bundle_num_reasons(const rd_bundle *b);
 typedef struct rd_ref_dist {
     size_t ncuts;
     const double *cuts;      /* interior edges, ascending, distinct */
-    const double *counts;    /* ncuts + 1 reference counts, one per bin */
+    const double *counts;    /* ncuts + 1 reference counts, one per bin (never NULL) */
     double missing;          /* reference rows with no value */
     size_t nquantiles;       /* 0: none stored (an older bundle) */
-    const double *quantiles; /* ascending, repeats allowed */
+    const double *quantiles; /* ascending, repeats allowed: at (i + 0.5) / 1000, i < 1000, or every
+                                value when fewer were present (docs/formats.md) */
 } rd_ref_dist;
 
 typedef struct rd_ref_input {
     const char *name;
     bool numeric;
-    double n;             /* reference rows with a value */
-    double missing;       /* reference rows without one */
-    rd_ref_dist dist;     /* numeric inputs */
-    size_t nlevels;       /* categorical inputs: one bin per level seen in training ... */
+    double n;         /* reference rows with a value */
+    double missing;   /* reference rows without one */
+    rd_ref_dist dist; /* numeric inputs */
+    size_t nlevels;   /* categorical inputs: one bin per level seen in training ... */
     const char *const *levels;
     const double *level_counts;
-    bool has_unseen;      /* ... plus "unseen" (stored since format 2) and missing */
+    bool has_unseen; /* ... plus "unseen" (stored since format 2) and missing */
     double unseen;
 } rd_ref_input;
 
@@ -95,7 +96,8 @@ typedef struct rd_reference {
     const char *score_kind;
     rd_ref_dist score;
     size_t ninputs;
-    const rd_ref_input *inputs; /* in the pipeline's input order */
+    const rd_ref_input *inputs; /* in the pipeline's input order; one the file does not describe
+                                   has n 0, no levels and one empty bin */
 } rd_reference;
 
 /* The bundle's training reference; NULL when it has none. */

@@ -18,8 +18,13 @@ for f in manifest.json model.json pipeline.json reference.json; do
 done
 [ ! -e "$T/demo_lr_v1.0.tmp-"* ]; check "no temporary directory left" 0 $?
 grep -q '"age": {"type":"number","missing":0,"cuts":\[' "$B/reference.json"; check "reference: number input binned" 0 $?
-grep -q '"home": {"type":"category","missing":0,"levels":{"rent":134,"own":66}}' "$B/reference.json"
+grep -q '"home": {"type":"category","missing":0,"levels":{"rent":134,"own":66},"unseen":0,"n":200}' "$B/reference.json"
 check "reference: category input counted" 0 $?
+grep -q '^  "format": 2,$' "$B/reference.json"; check "reference: format 2" 0 $?
+grep -qE '"age": \{.*"counts":\[[0-9,]+\],"n":200,"quantiles":\[18,18,18,19,19,19,19,20,' "$B/reference.json"
+check "reference: number input's quantiles (fewer than 1000 values: all of them, sorted)" 0 $?
+grep -qE '"score": \{"kind":"probability","deciles":\[.*\],"cuts":\[.*\],"counts":\[.*\],"n":200,"quantiles":\[' "$B/reference.json"
+check "reference: score quantiles" 0 $?
 "$BIN" bundle build --name demo_lr_v1.1 --model "$T/lr.json" --pipeline "$T/pipe.json" --data "$T/data.csv" \
     --reasons 4x --out "$T/x" >"$T/out" 2>&1
 check "--reasons 4x refused" 2 $? "--reasons: 1 to 16" "$T/out"

@@ -311,13 +311,19 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The q-quantile of sorted values (linear interpolation between order statistics, numpy's
- * default). */
+/* The q-quantile of n >= 1 sorted values (linear interpolation between order statistics,
+ * numpy's default: at h = (n - 1) q, v[floor(h)] + frac(h) (v[floor(h) + 1] - v[floor(h)])).
+ * Kept between the two order statistics, so it never decreases as q grows, even where the
+ * rounding of the difference (or its overflow, for values near the largest double) would
+ * step out of them. */
 static double quantile(const double *v, size_t n, double q)
 {
-    double h = (double)(n - 1) * q, lo = floor(h);
+    double h = (double)(n - 1) * q, lo = floor(h), f = h - lo;
     size_t i = (size_t)lo;
-    return i + 1 < n ? v[i] + (h - lo) * (v[i + 1] - v[i]) : v[n - 1];
+    if (i + 1 >= n)
+        return v[n - 1];
+    double d = v[i + 1] - v[i], x = isfinite(d) ? v[i] + f * d : v[i] * (1 - f) + v[i + 1] * f;
+    return fmin(fmax(x, v[i]), v[i + 1]);
 }
 
 /* Sort the non-NaN values to the front; returns how many there are. */
@@ -354,6 +360,22 @@ static int write_bins(rd_buf *out, const double *v, size_t n)
     rc |= rd_buf_puts(out, "],\"counts\":[");
     for (size_t i = 0; i <= nc; i++)
         rc |= rd_buf_printf(out, "%s%zu", i ? "," : "", counts[i]);
+    return rc | rd_buf_putc(out, ']');
+}
+
+/* "quantiles": the reference ECDF for KS (rollout-monitoring.md §2.4): the REF_QUANTILES
+ * quantiles of the n sorted values at probabilities (i + 0.5) / REF_QUANTILES, or, when there
+ * are fewer values than that, the sorted values themselves (the exact ECDF). Ascending. */
+#define REF_QUANTILES 1000
+static int write_quantiles(rd_buf *out, const double *v, size_t n)
+{
+    int rc = rd_buf_puts(out, "\"quantiles\":[");
+    if (n < REF_QUANTILES)
+        for (size_t i = 0; i < n; i++)
+            rc |= rd_buf_printf(out, "%s%.17g", i ? "," : "", v[i]);
+    else
+        for (int i = 0; i < REF_QUANTILES; i++)
+            rc |= rd_buf_printf(out, "%s%.17g", i ? "," : "", quantile(v, n, (i + 0.5) / REF_QUANTILES));
     return rc | rd_buf_putc(out, ']');
 }
 
@@ -405,30 +427,37 @@ static const char *output_kind(const rd_bundle *b)
     return b->probability ? "probability" : b->margin ? "margin" : "score";
 }
 
+/* reference.json, format 2 (docs/formats.md): format 1's members (rows; the score's deciles,
+ * cuts and counts; per input missing and cuts and counts, or level counts), then "n" and
+ * "quantiles" for the score and each number, "unseen" (0: training sees every level it
+ * lists) and "n" for each category. */
 static int write_reference(rd_buf *out, gather *g, const rd_bundle *b)
 {
     double *s = g->score.v;
     size_t n = sort_present(s, g->rows);
     int rc = rd_buf_printf(
-        out, "{\n  \"format\": 1,\n  \"rows\": %zu,\n  \"score\": {\"kind\":\"%s\",\"deciles\":[", g->rows,
+        out, "{\n  \"format\": 2,\n  \"rows\": %zu,\n  \"score\": {\"kind\":\"%s\",\"deciles\":[", g->rows,
         output_kind(b));
-    for (int d = 1; d <= 9; d++)
+    for (int d = 1; d <= 9 && n > 0; d++)
         rc |= rd_buf_printf(out, "%s%.17g", d > 1 ? "," : "", quantile(s, n, d / 10.0));
-    rc |= rd_buf_puts(out, "],") | write_bins(out, s, n) | rd_buf_puts(out, "},\n  \"inputs\": {");
+    rc |= rd_buf_puts(out, "],") | write_bins(out, s, n) | rd_buf_printf(out, ",\"n\":%zu,", n) |
+          write_quantiles(out, s, n) | rd_buf_puts(out, "},\n  \"inputs\": {");
     for (size_t i = 0; i < g->nin; i++) {
         const char *name = rd_pipeline_input_name(b->pipeline, i);
         rc |= rd_buf_puts(out, i ? ",\n    " : "\n    ") | rd_json_write_string(out, name, strlen(name)) |
               rd_buf_printf(out, ": {\"type\":\"%s\",\"missing\":%zu,", g->numeric[i] ? "number" : "category",
                             g->missing[i]);
         if (g->numeric[i]) {
-            rc |= write_bins(out, g->values[i].v, sort_present(g->values[i].v, g->values[i].n));
+            size_t k = sort_present(g->values[i].v, g->values[i].n);
+            rc |= write_bins(out, g->values[i].v, k) | rd_buf_printf(out, ",\"n\":%zu,", k) |
+                  write_quantiles(out, g->values[i].v, k);
         } else {
             rc |= rd_buf_puts(out, "\"levels\":{");
             for (size_t j = 0; j < g->lv[i].n; j++)
                 rc |= (j ? rd_buf_putc(out, ',') : 0) |
                       rd_json_write_string(out, g->lv[i].name[j], strlen(g->lv[i].name[j])) |
                       rd_buf_printf(out, ":%zu", g->lv[i].count[j]);
-            rc |= rd_buf_putc(out, '}');
+            rc |= rd_buf_printf(out, "},\"unseen\":0,\"n\":%zu", g->rows - g->missing[i]);
         }
         rc |= rd_buf_putc(out, '}');
     }

@@ -1,7 +1,8 @@
 /* Loading, checking and scoring a bundle.
  *
  * Invariants after rd_bundle_load: every file the manifest lists was read once, its SHA-256
- * matched, and the model and pipeline were built from those same bytes; the pipeline's
+ * matched, and the model, pipeline and training reference were built from those same bytes
+ * (the reference's inputs matched to the pipeline's by name, docs/formats.md); the pipeline's
  * features equal the manifest's (and the model's, when it names them); the risk bands cover
  * every score. The bundle is then read only. */
 #include <ctype.h>
@@ -18,8 +19,9 @@
 #include "riskd/hash.h"
 #include "riskd/json.h"
 
-#define MAX_MANIFEST_BYTES (16u << 20)
-#define MAX_PIPELINE_BYTES (16u << 20)
+#define MAX_MANIFEST_BYTES  (16u << 20)
+#define MAX_PIPELINE_BYTES  (16u << 20)
+#define MAX_REFERENCE_BYTES (64u << 20)
 
 /* ---------------------------------------------------------------- names */
 
@@ -199,15 +201,17 @@ static int check_file_list(const rd_value *files, rd_err *err)
     return RD_OK;
 }
 
-/* The files the loader does not parse (reference.json, fallback.json, ...): each is hashed
- * once here; the model and the pipeline were hashed as they were read. */
-static int check_other_files(const char *dir, const rd_value *files, const char *model_file,
-                             const char *pipe_file, const char *fb_file, rd_err *err)
+/* The files the loader does not parse: each is hashed once here; those it parses (parsed, a
+ * NULL-terminated list: the model, the pipeline, the reference, the fallback rules) were
+ * hashed as they were read. */
+static int check_other_files(const char *dir, const rd_value *files, const char *const *parsed, rd_err *err)
 {
     for (uint32_t i = 0; i < files->len; i++) {
         const rd_member *f = &files->u.members[i];
-        if ((model_file && strcmp(f->key, model_file) == 0) ||
-            (pipe_file && strcmp(f->key, pipe_file) == 0) || (fb_file && strcmp(f->key, fb_file) == 0))
+        bool skip = false;
+        for (size_t k = 0; parsed[k] && !skip; k++)
+            skip = strcmp(f->key, parsed[k]) == 0;
+        if (skip)
             continue;
         char path[4096], hex[RD_SHA256_HEX];
         int rc = listed_path(dir, f->key, path, sizeof(path), err);
@@ -338,6 +342,23 @@ static int check_output(rd_bundle *b, const rd_value *m, rd_err *err)
     return RD_OK;
 }
 
+/* The training reference (the manifest's "reference", reference.json by default; its checksum
+ * is required): read once, checked on the bytes parsed. */
+static int load_reference(rd_bundle *b, const char *dir, const rd_value *files, const char *ref_file,
+                          rd_err *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = read_checked(dir, files, ref_file, MAX_REFERENCE_BYTES, &text, &len, err);
+    if (rc != RD_OK)
+        return rc;
+    rc = rd__reference_parse(text, len, b->pipeline, &b->arena, &b->reference, err);
+    rd_free(text);
+    if (rc != RD_OK)
+        rd_err_prefix(err, "%s", ref_file);
+    return rc;
+}
+
 /* fallback.json, when the manifest names one ("fallback") or lists one in files: read once,
  * its checksum checked on the bytes compiled. */
 static int load_fallback(rd_bundle *b, const char *dir, const rd_value *files, const char **fb_file,
@@ -440,11 +461,14 @@ static int load_parts(rd_bundle *b, const char *dir, rd_err *err)
     }
     if (rc == RD_OK)
         b->pipeline_sha = get_str(files, pipe_file);
+    if (rc == RD_OK)
+        rc = load_reference(b, dir, files, ref_file, err);
     const char *fb_file = NULL;
     if (rc == RD_OK)
         rc = load_fallback(b, dir, files, &fb_file, err);
+    const char *parsed[] = {model_file, pipe_file, ref_file, fb_file, NULL};
     if (rc == RD_OK)
-        rc = check_other_files(dir, files, model_file, pipe_file, fb_file, err);
+        rc = check_other_files(dir, files, parsed, err);
     if (rc == RD_OK)
         rc = check_serving(b, get(m, "serving"), err);
     if (rc == RD_OK)
@@ -510,6 +534,7 @@ bool rd_bundle_score_is_probability(const rd_bundle *b) { return b->probability;
 bool rd_bundle_has_probability(const rd_bundle *b) { return rd_model_outputs_probability(b->model); }
 size_t rd_bundle_num_reasons(const rd_bundle *b) { return b->nreasons; }
 const rd_fallback *rd_bundle_fallback(const rd_bundle *b) { return b->fallback; }
+const rd_reference *rd_bundle_reference(const rd_bundle *b) { return b->reference; }
 int rd_bundle_deadline_ms(const rd_bundle *b) { return b->deadline_ms; }
 size_t rd_bundle_num_features(const rd_bundle *b) { return rd_model_num_features(b->model); }
 bool rd_bundle_same_pipeline(const rd_bundle *a, const rd_bundle *b)

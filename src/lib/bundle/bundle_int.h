@@ -32,6 +32,7 @@ struct rd_bundle {
     char digest[65];            /* rd_bundle_manifest_digest of the manifest: the bundle's identity */
     const char *signature;      /* signature.ed25519 as read (in the arena), or NULL */
     size_t signature_len;
+    const rd_reference *reference; /* reference.json parsed (in the arena), or NULL */
 };
 
 /* Set b's output kind from its name ("probability", "score" or "margin") and check that
@@ -44,6 +45,12 @@ int rd__bundle_set_output(rd_bundle *b, const char *kind, const char *where, rd_
 /* Parse and check a risk band list (a JSON array) into b->bands: contiguous, covering every
  * score from -inf to +inf. where prefixes the messages. */
 int rd__bands_parse(rd_bundle *b, const rd_value *arr, const char *where, rd_err *err);
+
+/* Parse reference.json (len bytes of text) for pipeline p into an rd_reference allocated in a,
+ * inputs in p's input order (docs/formats.md). RD_EINVAL naming the field that is wrong (the
+ * caller prefixes the file name), RD_EPARSE, RD_ELIMIT, RD_ENOMEM; *out set only on success. */
+int rd__reference_parse(const char *text, size_t len, const rd_pipeline *p, rd_arena *a,
+                        const rd_reference **out, rd_err *err);
 
 /* The manifest's "digest" member checked against its content (b->digest set). */
 int rd__bundle_check_digest(rd_bundle *b, rd_err *err);
