@@ -29,7 +29,7 @@
     X(RD_ETIMEOUT, -9, "DEADLINE_EXCEEDED", 504, "deadline exceeded")                                        \
     X(RD_EUNAVAILABLE, -10, "MODEL_UNAVAILABLE", 503, "no model can answer")                                 \
     X(RD_ENOBUNDLE, -11, "BUNDLE_NOT_FOUND", 404, "bundle not loaded")                                       \
-    X(RD_EUSAGE, -12, "USAGE", 400, "wrong arguments")                                                      \
+    X(RD_EUSAGE, -12, "USAGE", 400, "wrong arguments")                                                       \
     X(RD_ECONFLICT, -13, "CONFLICT", 409, "changed by another writer")
 
 enum {

@@ -25,9 +25,9 @@
 #include "riskd/store.h"
 #include "riskd/value.h"
 
-#define RD_ROLLOUT_TOTAL 100000 /* stage weights are out of this (§2.1) */
+#define RD_ROLLOUT_TOTAL   100000 /* stage weights are out of this (§2.1) */
 #define RD_PLAN_MAX_STAGES 16
-#define RD_PLAN_MAX_GATES 24
+#define RD_PLAN_MAX_GATES  24
 
 /* ------------------------------------------------------------------ plans */
 
@@ -41,12 +41,12 @@ typedef enum rd_gate_metric {
     RD_M_FALLBACK_RATE, /* answered by fallback rules, whatever the reason */
     RD_M_TIMEOUT_RATE,
     RD_M_LATENCY_P99_MS,
-    RD_M_SCORE_PSI,     /* vs the training reference, noise floor beside it */
-    RD_M_SCORE_KS,      /* KS drift vs the training reference */
-    RD_M_INPUT_PSI_MAX, /* the largest per-input PSI */
+    RD_M_SCORE_PSI,            /* vs the training reference, noise floor beside it */
+    RD_M_SCORE_KS,             /* KS drift vs the training reference */
+    RD_M_INPUT_PSI_MAX,        /* the largest per-input PSI */
     RD_M_BREAKER_OPEN_SECONDS, /* how long the candidate's breaker has been open (not closed) */
-    RD_M_SRM,           /* sample-ratio mismatch p-value of the stage's assignment (§2.5) */
-    RD_M_BAD_RATE,      /* outcomes: one-sided sequential test of bad rate vs control (§2.7) */
+    RD_M_SRM,                  /* sample-ratio mismatch p-value of the stage's assignment (§2.5) */
+    RD_M_BAD_RATE,             /* outcomes: one-sided sequential test of bad rate vs control (§2.7) */
     RD_M_COUNT
 } rd_gate_metric;
 RD_API const char *rd_gate_metric_name(rd_gate_metric m);
@@ -82,8 +82,8 @@ RD_API bool rd_gate_op_holds(rd_gate_op op, double v, double x);
 
 typedef struct rd_stage {
     char name[64];
-    bool shadow;          /* the shadow flag names the candidate during this stage */
-    uint32_t candidate;   /* candidate weight out of RD_ROLLOUT_TOTAL */
+    bool shadow;        /* the shadow flag names the candidate during this stage */
+    uint32_t candidate; /* candidate weight out of RD_ROLLOUT_TOTAL */
     bool has_segment;
     char *segment;        /* JSONLogic (text) of requests routed to the candidate whatever the
                              weights (staff), NULL for none */
@@ -97,12 +97,12 @@ typedef struct rd_stage {
 typedef struct rd_plan {
     char name[128];
     char route_flag[256];
-    char shadow_flag[256];       /* "" for none */
-    char shadow_on[128];         /* the shadow flag's variant that shadows the candidate */
-    char shadow_off[128];        /* ... and the one that shadows nothing */
-    char control[128], candidate[128];                 /* bundle names */
+    char shadow_flag[256];             /* "" for none */
+    char shadow_on[128];               /* the shadow flag's variant that shadows the candidate */
+    char shadow_off[128];              /* ... and the one that shadows nothing */
+    char control[128], candidate[128]; /* bundle names */
     char control_variant[128], candidate_variant[128]; /* the routing flag's variants naming them */
-    int64_t interval_ms; /* 60000 */
+    int64_t interval_ms;                               /* 60000 */
     size_t nstages;
     rd_stage stages[RD_PLAN_MAX_STAGES];
     char sha256[RD_SHA256_HEX]; /* of the plan file's bytes */
@@ -169,12 +169,12 @@ typedef struct rd_rollout_row {
     char plan_sha[RD_SHA256_HEX];
     char flags_path[1024];
     rd_rollout_state state;
-    int stage;               /* index into the plan's stages */
+    int stage; /* index into the plan's stages */
     char stage_name[64];
     int64_t stage_started_ms;
     int64_t updated_ms;
-    int64_t version;         /* bumped by every write: rd_rollout_put is a CAS on it */
-    char *plan_json;         /* the plan's text (rd_free) */
+    int64_t version; /* bumped by every write: rd_rollout_put is a CAS on it */
+    char *plan_json; /* the plan's text (rd_free) */
 } rd_rollout_row;
 
 /* Create the table when missing (the store's schema migration calls it). */
@@ -203,7 +203,7 @@ typedef struct rd_transition {
     char reason[64];  /* advance | rollback | deadline | manual | promote | pause | resume | start */
     char detail[512]; /* the gate that decided, in words */
     char actor[128];
-    const char *gates_json; /* every gate's value, threshold, noise floor, verdict */
+    const char *gates_json;        /* every gate's value, threshold, noise floor, verdict */
     char flags_sha[RD_SHA256_HEX]; /* the flag file written ("" when none) */
 } rd_transition;
 
@@ -250,16 +250,16 @@ typedef struct rd_controller_env {
     void (*shadow_pair)(void *ud, const char *primary, const char *shadow, uint64_t *scored, uint64_t *same);
     /* how long the bundle's breaker has been open (not closed), seconds; NULL: never */
     double (*breaker_open_seconds)(void *ud, const char *bundle);
-    void (*flags_written)(void *ud);                              /* reload now; may be NULL */
-    void (*on_transition)(void *ud, const rd_transition *t);      /* logs, metrics; may be NULL */
+    void (*flags_written)(void *ud);                               /* reload now; may be NULL */
+    void (*on_transition)(void *ud, const rd_transition *t);       /* logs, metrics; may be NULL */
     void (*on_alert)(void *ud, const char *flag, const char *msg); /* may be NULL */
     void *ud;
 } rd_controller_env;
 
 /* Start (or resume, from the store's row for the plan's flag) the rollout of plan (taken).
  * A new rollout writes stage 0 into the flag file. */
-RD_API int rd_controller_new(rd_plan *plan, const char *plan_path, const rd_controller_env *env, int64_t now_ms,
-                             rd_controller **out, rd_err *err);
+RD_API int rd_controller_new(rd_plan *plan, const char *plan_path, const rd_controller_env *env,
+                             int64_t now_ms, rd_controller **out, rd_err *err);
 RD_API void rd_controller_free(rd_controller *c);
 RD_API const char *rd_controller_flag(const rd_controller *c);
 RD_API const char *rd_controller_plan_path(const rd_controller *c);
@@ -280,7 +280,12 @@ RD_API void rd_controller_state(rd_controller *c, rd_rollout_state *state, int *
  * on the store's row for flag, as actor. rollback and promote rewrite the flag file first (a
  * rollback recorded in the spool when the store cannot be written); resume continues a paused
  * or holding rollout, or restarts a rolled-back one from its first stage. */
-typedef enum rd_rollout_cmd { RD_CMD_PAUSE = 0, RD_CMD_RESUME, RD_CMD_PROMOTE, RD_CMD_ROLLBACK } rd_rollout_cmd;
+typedef enum rd_rollout_cmd {
+    RD_CMD_PAUSE = 0,
+    RD_CMD_RESUME,
+    RD_CMD_PROMOTE,
+    RD_CMD_ROLLBACK
+} rd_rollout_cmd;
 RD_API int rd_rollout_command(rd_store *s, const char *data_dir, const char *flag, rd_rollout_cmd cmd,
                               const char *actor, const char *why, int64_t now_ms, rd_err *err);
 

@@ -103,20 +103,20 @@ RD_API int rd_store_outcomes_put(rd_store *s, const rd_outcome *o, size_t n, int
                                  rd_outcome_result *results, rd_err *err);
 
 typedef struct rd_outcome_stats {
-    uint64_t labelled, bads;                   /* every labelled decision of the bundle */
-    uint64_t approved, approved_bads;          /* those the bundle approved */
-    double bad_rate_approved;                  /* approved_bads / approved; NaN when none */
-    double ks;                                 /* realised KS discrimination (rd_ks_discrimination
-                                                  of the scores); NaN with fewer than min_bads bads */
+    uint64_t labelled, bads;          /* every labelled decision of the bundle */
+    uint64_t approved, approved_bads; /* those the bundle approved */
+    double bad_rate_approved;         /* approved_bads / approved; NaN when none */
+    double ks;                        /* realised KS discrimination (rd_ks_discrimination
+                                         of the scores); NaN with fewer than min_bads bads */
 } rd_outcome_stats;
 
 /* The outcome statistics of decisions by model_version (and variant, NULL: any) decided in
  * [from_ms, to_ms) (0: open), for one outcome definition. */
-RD_API int rd_store_outcome_stats(rd_store *s, const char *model_version, const char *variant, const char *outcome,
-                                  int64_t from_ms, int64_t to_ms, uint64_t min_bads, rd_outcome_stats *out,
-                                  rd_err *err);
+RD_API int rd_store_outcome_stats(rd_store *s, const char *model_version, const char *variant,
+                                  const char *outcome, int64_t from_ms, int64_t to_ms, uint64_t min_bads,
+                                  rd_outcome_stats *out, rd_err *err);
 /* The outcome definitions recorded for model_version (NULL: any), each once, fn per name. */
-RD_API int rd_store_outcome_names(rd_store *s, const char *model_version, int (*fn)(void *ud, const char *name),
-                                  void *ud, rd_err *err);
+RD_API int rd_store_outcome_names(rd_store *s, const char *model_version,
+                                  int (*fn)(void *ud, const char *name), void *ud, rd_err *err);
 
 #endif

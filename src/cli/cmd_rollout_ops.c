@@ -51,9 +51,12 @@ typedef struct ops_args {
 static int parse(int argc, char **argv, ops_args *a)
 {
     static const struct option opts[] = {
-        {"help", no_argument, NULL, 'h'},           {"data-dir", required_argument, NULL, 'd'},
-        {"flag", required_argument, NULL, 'f'},     {"reason", required_argument, NULL, 'r'},
-        {"actor", required_argument, NULL, 'a'},    {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {"data-dir", required_argument, NULL, 'd'},
+        {"flag", required_argument, NULL, 'f'},
+        {"reason", required_argument, NULL, 'r'},
+        {"actor", required_argument, NULL, 'a'},
+        {"json", no_argument, NULL, 'j'},
         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
@@ -116,9 +119,11 @@ static int print_transition(void *ud, const rd_transition *t)
     if (c->json) {
         rd_buf b;
         rd_buf_init(&b);
-        rd_buf_printf(&b, "%s{\"ts_ms\":%lld,\"from_stage\":%d,\"to_stage\":%d,\"from_state\":\"%s\",\"to_state\":\"%s\","
-                          "\"reason\":",
-                      c->n++ ? "," : "", (long long)t->ts_ms, t->from_stage, t->to_stage, t->from_state, t->to_state);
+        rd_buf_printf(
+            &b,
+            "%s{\"ts_ms\":%lld,\"from_stage\":%d,\"to_stage\":%d,\"from_state\":\"%s\",\"to_state\":\"%s\","
+            "\"reason\":",
+            c->n++ ? "," : "", (long long)t->ts_ms, t->from_stage, t->to_stage, t->from_state, t->to_state);
         rd_json_write_string(&b, t->reason, strlen(t->reason));
         rd_buf_puts(&b, ",\"detail\":");
         rd_json_write_string(&b, t->detail, strlen(t->detail));
@@ -130,8 +135,8 @@ static int print_transition(void *ud, const rd_transition *t)
         fputs(rd_buf_cstr(&b), stdout);
         rd_buf_deinit(&b);
     } else {
-        printf("  %s  %-9s stage %d -> %d  %s -> %s  by %s: %s\n", when, t->reason, t->from_stage, t->to_stage,
-               t->from_state, t->to_state, t->actor, t->detail);
+        printf("  %s  %-9s stage %d -> %d  %s -> %s  by %s: %s\n", when, t->reason, t->from_stage,
+               t->to_stage, t->from_state, t->to_state, t->actor, t->detail);
     }
     return 0;
 }
@@ -156,11 +161,12 @@ static void print_gate(const rd_value *g)
     }
     if (nf && nf->type == RD_VNUMBER)
         snprintf(floor_, sizeof floor_, "noise floor %.4g", nf->u.n);
-    printf("    %-22s %-10s %10s  %-30s %-20s n %.0f/%.0f  %s%s%s\n", m && m->type == RD_VSTRING ? m->u.s : "?",
-           cmp && cmp->type == RD_VSTRING ? cmp->u.s : "", val, thr, floor_,
-           n && n->type == RD_VNUMBER ? n->u.n : 0, min && min->type == RD_VNUMBER ? min->u.n : 0,
-           verdict && verdict->type == RD_VSTRING ? verdict->u.s : "?", note && note->type == RD_VSTRING ? ": " : "",
-           note && note->type == RD_VSTRING ? note->u.s : "");
+    printf("    %-22s %-10s %10s  %-30s %-20s n %.0f/%.0f  %s%s%s\n",
+           m && m->type == RD_VSTRING ? m->u.s : "?", cmp && cmp->type == RD_VSTRING ? cmp->u.s : "", val,
+           thr, floor_, n && n->type == RD_VNUMBER ? n->u.n : 0,
+           min && min->type == RD_VNUMBER ? min->u.n : 0,
+           verdict && verdict->type == RD_VSTRING ? verdict->u.s : "?",
+           note && note->type == RD_VSTRING ? ": " : "", note && note->type == RD_VSTRING ? note->u.s : "");
 }
 
 static void print_text(const rd_rollout_row *r, const rd_value *st)
@@ -173,13 +179,15 @@ static void print_text(const rd_rollout_row *r, const rd_value *st)
         printf("  gates    not evaluated yet\n");
         return;
     }
-    const rd_value *w = rd_value_get(st, "candidate_share", 15), *cn = rd_value_get(st, "candidate_decisions", 19),
+    const rd_value *w = rd_value_get(st, "candidate_share", 15),
+                   *cn = rd_value_get(st, "candidate_decisions", 19),
                    *ms = rd_value_get(st, "min_samples", 11), *al = rd_value_get(st, "alert", 5),
                    *sp = rd_value_get(st, "speed", 5);
     if (w && w->type == RD_VNUMBER)
         printf("  traffic  candidate %.3f%%\n", w->u.n * 100);
     if (cn && cn->type == RD_VNUMBER)
-        printf("  samples  %.0f candidate decisions of %.0f\n", cn->u.n, ms && ms->type == RD_VNUMBER ? ms->u.n : 0);
+        printf("  samples  %.0f candidate decisions of %.0f\n", cn->u.n,
+               ms && ms->type == RD_VNUMBER ? ms->u.n : 0);
     if (sp && sp->type == RD_VNUMBER && sp->u.n != 1)
         printf("  speed    x%.0f (--rollout-speed: hold times, intervals and deadlines divided)\n", sp->u.n);
     if (al && al->type == RD_VSTRING)
@@ -214,8 +222,8 @@ static int status_one(void *ud, const rd_rollout_row *r)
         rd_json_write_string(&b, r->plan_name, strlen(r->plan_name));
         rd_buf_puts(&b, ",\"plan_path\":");
         rd_json_write_string(&b, r->plan_path, strlen(r->plan_path));
-        rd_buf_printf(&b, ",\"pending_spool\":%zu,\"evaluation\":%s,\"transitions\":[", rd_spool_pending(c->dir),
-                      have ? st : "null");
+        rd_buf_printf(&b, ",\"pending_spool\":%zu,\"evaluation\":%s,\"transitions\":[",
+                      rd_spool_pending(c->dir), have ? st : "null");
         fputs(rd_buf_cstr(&b), stdout);
         rd_buf_deinit(&b);
         c->n = 0;

@@ -872,7 +872,8 @@ int srv_run(const srv_config *cfg)
     if (G.shadow && (G.dlog || srv_monitor()))
         rd_shadow_set_sink(G.shadow, srv_log_shadow, NULL);
     if (srv_rollouts_start(cfg, G.state, G.shadow, &err)) {
-        srv_log(SRV_ERROR, "cannot start: rollout refused", "error", err.msg, "code", rd_err_name(err.code), NULL);
+        srv_log(SRV_ERROR, "cannot start: rollout refused", "error", err.msg, "code", rd_err_name(err.code),
+                NULL);
         rd_shadow_free(G.shadow);
         G.shadow = NULL;
         srv_state_free(G.state);

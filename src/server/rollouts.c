@@ -220,7 +220,8 @@ static bool plan_changed(size_t i, bool update)
     if (stat(path, &st) != 0)
         return false;
     plan_watch *w = &R.watch[i];
-    bool same = st.st_mtim.tv_sec == w->mtime.tv_sec && st.st_mtim.tv_nsec == w->mtime.tv_nsec && st.st_size == w->size;
+    bool same = st.st_mtim.tv_sec == w->mtime.tv_sec && st.st_mtim.tv_nsec == w->mtime.tv_nsec &&
+                st.st_size == w->size;
     if (update || !same) {
         w->mtime = st.st_mtim;
         w->size = st.st_size;
@@ -251,8 +252,8 @@ static void plan_reload(size_t i)
         rd_plan_free(p);
     srv_metrics_reload("rollout", rc == RD_OK);
     if (rc) {
-        srv_log(SRV_ERROR, "rollout plan edit refused: the running plan is kept", "plan", path, "error", err.msg,
-                NULL);
+        srv_log(SRV_ERROR, "rollout plan edit refused: the running plan is kept", "plan", path, "error",
+                err.msg, NULL);
         char why[sizeof err.msg + 64];
         snprintf(why, sizeof why, "%s: %s", path, err.msg);
         srv_metrics_refusal("rollout", why);
@@ -322,7 +323,8 @@ int srv_rollouts_start(const srv_config *cfg, srv_state *st, rd_shadow *shadow, 
         if (cfg->rollout_speed > 1) {
             char speed[32];
             snprintf(speed, sizeof speed, "%d", cfg->rollout_speed);
-            srv_log(SRV_WARN, "ROLLOUT SPEED: every hold time, interval and deadline is divided (a drill or a test)",
+            srv_log(SRV_WARN,
+                    "ROLLOUT SPEED: every hold time, interval and deadline is divided (a drill or a test)",
                     "#speed", speed, NULL);
         }
     }
@@ -345,8 +347,9 @@ int srv_rollouts_start(const srv_config *cfg, srv_state *st, rd_shadow *shadow, 
         }
         for (size_t j = 0; j < R.n; j++)
             if (!strcmp(rd_controller_flag(R.ctl[j]), p->route_flag)) {
-                rc = rd_err_set(err, RD_EINVAL, "rollout %s: flag %s already has a rollout (%s): one per flag",
-                                cfg->rollouts[i], p->route_flag, cfg->rollouts[j]);
+                rc =
+                    rd_err_set(err, RD_EINVAL, "rollout %s: flag %s already has a rollout (%s): one per flag",
+                               cfg->rollouts[i], p->route_flag, cfg->rollouts[j]);
                 rd_plan_free(p);
                 p = NULL;
                 break;
@@ -354,8 +357,8 @@ int srv_rollouts_start(const srv_config *cfg, srv_state *st, rd_shadow *shadow, 
         if (rc)
             break;
         if (strcmp(p->route_flag, cfg->route_flag) != 0)
-            srv_log(SRV_WARN, "the rollout's routing flag is not the service's route_flag", "plan", cfg->rollouts[i],
-                    "flag", p->route_flag, "route_flag", cfg->route_flag, NULL);
+            srv_log(SRV_WARN, "the rollout's routing flag is not the service's route_flag", "plan",
+                    cfg->rollouts[i], "flag", p->route_flag, "route_flag", cfg->route_flag, NULL);
         snprintf(R.watch[i].sha, sizeof R.watch[i].sha, "%s", p->sha256);
         plan_changed(i, true);
         env.ud = NULL;
@@ -452,7 +455,8 @@ void srv_route_monitor(srv_req *r)
 
 static void gauge(rd_buf *b, const char *name, const rd_monitor_stats *st, double v)
 {
-    rd_buf_printf(b, "%s{bundle=\"%s\",variant=\"%s\",role=\"%s\"} ", name, st->bundle, st->variant, st->role);
+    rd_buf_printf(b, "%s{bundle=\"%s\",variant=\"%s\",role=\"%s\"} ", name, st->bundle, st->variant,
+                  st->role);
     if (isfinite(v))
         rd_buf_printf(b, "%.17g\n", v);
     else
@@ -476,7 +480,8 @@ static const struct {
     {"riskd_monitor_error_rate", "Share of decisions the model failed (fallback on error, or refused)."},
     {"riskd_monitor_timeout_rate", "Share of decisions past their deadline (fallback on timeout)."},
     {"riskd_monitor_score_psi", "Score PSI against the bundle's training deciles (NaN below 1000 rows)."},
-    {"riskd_monitor_score_psi_noise_floor", "The PSI noise alone reaches at alpha 0.001 for this window's rows."},
+    {"riskd_monitor_score_psi_noise_floor",
+     "The PSI noise alone reaches at alpha 0.001 for this window's rows."},
     {"riskd_monitor_score_ks", "Score KS drift against the bundle's training quantiles."},
     {"riskd_monitor_latency_p99_ms", "99th percentile of the decision latency in the sliding window, ms."},
 };
@@ -509,8 +514,9 @@ static void series_metric(void *ud, rd_monitor_series *s)
             gauge(c->b, monitor_gauges[c->pass].name, &w, gauge_value(&w, (size_t)c->pass));
         } else {
             for (size_t i = 0; i < w.ninputs; i++) {
-                rd_buf_printf(c->b, "riskd_monitor_input_psi{bundle=\"%s\",variant=\"%s\",role=\"%s\",input=\"%s\"} ",
-                              w.bundle, w.variant, w.role, w.inputs[i].name);
+                rd_buf_printf(
+                    c->b, "riskd_monitor_input_psi{bundle=\"%s\",variant=\"%s\",role=\"%s\",input=\"%s\"} ",
+                    w.bundle, w.variant, w.role, w.inputs[i].name);
                 if (isfinite(w.inputs[i].psi))
                     rd_buf_printf(c->b, "%.17g\n", w.inputs[i].psi);
                 else
@@ -531,8 +537,9 @@ void srv_rollouts_metrics(rd_buf *b)
                 rd_buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", monitor_gauges[c.pass].name,
                               monitor_gauges[c.pass].help, monitor_gauges[c.pass].name);
             else
-                rd_buf_puts(b, "# HELP riskd_monitor_input_psi PSI of each input against the training reference "
-                               "(NaN below 1000 rows).\n# TYPE riskd_monitor_input_psi gauge\n");
+                rd_buf_puts(b,
+                            "# HELP riskd_monitor_input_psi PSI of each input against the training reference "
+                            "(NaN below 1000 rows).\n# TYPE riskd_monitor_input_psi gauge\n");
             rd_monitor_foreach(R.mon, series_metric, &c);
         }
     }
@@ -547,12 +554,13 @@ void srv_rollouts_metrics(rd_buf *b)
         rd_buf_printf(b, "riskd_rollout_stage{flag=\"%s\",state=\"%s\"} %d\n", rd_controller_flag(R.ctl[i]),
                       rd_rollout_state_name(state), stage);
     }
-    rd_buf_puts(b, "# HELP riskd_rollout_transitions_total Stage changes, rollbacks, holds and manual commands, "
-                   "by reason.\n# TYPE riskd_rollout_transitions_total counter\n");
+    rd_buf_puts(b,
+                "# HELP riskd_rollout_transitions_total Stage changes, rollbacks, holds and manual commands, "
+                "by reason.\n# TYPE riskd_rollout_transitions_total counter\n");
     pthread_mutex_lock(&R.lock);
     for (size_t i = 0; i < R.nreasons; i++)
-        rd_buf_printf(b, "riskd_rollout_transitions_total{flag=\"%s\",reason=\"%s\"} %llu\n", R.reasons[i].flag,
-                      R.reasons[i].reason, (unsigned long long)R.reasons[i].n);
+        rd_buf_printf(b, "riskd_rollout_transitions_total{flag=\"%s\",reason=\"%s\"} %llu\n",
+                      R.reasons[i].flag, R.reasons[i].reason, (unsigned long long)R.reasons[i].n);
     pthread_mutex_unlock(&R.lock);
 }
 

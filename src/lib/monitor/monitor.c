@@ -240,7 +240,8 @@ static long find_input(const rd_monitor_series *s, const char *name, size_t len)
     return -1;
 }
 
-static rd_monitor_series *series_new(rd_monitor *m, const rd_bundle *b, const char *variant, rd_monitor_role role)
+static rd_monitor_series *series_new(rd_monitor *m, const rd_bundle *b, const char *variant,
+                                     rd_monitor_role role)
 {
     rd_monitor_series *s = rd_calloc(1, sizeof *s);
     if (!s)
@@ -357,7 +358,10 @@ static _Atomic uint64_t *shard_of(rd_monitor_series *s)
     return s->shards + (size_t)(my_shard % s->m->o.shards) * s->stride;
 }
 
-static inline void add(_Atomic uint64_t *c, size_t i) { atomic_fetch_add_explicit(&c[i], 1, memory_order_relaxed); }
+static inline void add(_Atomic uint64_t *c, size_t i)
+{
+    atomic_fetch_add_explicit(&c[i], 1, memory_order_relaxed);
+}
 
 /* Bin of x among ascending cuts: how many cuts are <= x ([c_{i-1}, c_i) bins). */
 static size_t bin_of(const double *cuts, size_t n, double x)
@@ -397,8 +401,9 @@ static void record_inputs(rd_monitor_series *s, _Atomic uint64_t *c, const rd_va
             const rd_value *v = &mb->val;
             size_t missing = in->nbins - 1;
             if (in->numeric) {
-                add(c, in->off + (v->type == RD_VNUMBER && !isnan(v->u.n) ? bin_of(in->cuts, in->ncuts, v->u.n)
-                                                                           : missing));
+                add(c,
+                    in->off + (v->type == RD_VNUMBER && !isnan(v->u.n) ? bin_of(in->cuts, in->ncuts, v->u.n)
+                                                                       : missing));
             } else if (v->type == RD_VSTRING) {
                 size_t j = 0;
                 while (j < in->nlevels &&
@@ -543,8 +548,8 @@ static void psi_of(const double *ref, const uint64_t *cur, size_t nbins, double 
     *floor_ = rd_psi_noise_floor(refn, m, nb, RD_PSI_ALPHA);
 }
 
-static int compute(rd_monitor_series *s, const uint64_t *now, const uint64_t *base, double seconds, rd_arena *a,
-                   rd_monitor_stats *out, rd_err *err)
+static int compute(rd_monitor_series *s, const uint64_t *now, const uint64_t *base, double seconds,
+                   rd_arena *a, rd_monitor_stats *out, rd_err *err)
 {
     uint64_t *c = rd_arena_alloc(a, s->stride * sizeof *c);
     if (!c)
@@ -632,7 +637,8 @@ int rd_monitor_stats_since(rd_monitor_series *s, const rd_monitor_mark *base, in
     return compute(s, now, base ? base->c : NULL, (double)(now_ms - from) / 1000.0, a, out, err);
 }
 
-int rd_monitor_window_stats(rd_monitor_series *s, int64_t now_ms, rd_arena *a, rd_monitor_stats *out, rd_err *err)
+int rd_monitor_window_stats(rd_monitor_series *s, int64_t now_ms, rd_arena *a, rd_monitor_stats *out,
+                            rd_err *err)
 {
     uint64_t *now = rd_arena_alloc(a, s->stride * sizeof *now), *base = NULL;
     if (!now)
@@ -706,15 +712,16 @@ void rd_monitor_stats_json(rd_buf *b, const rd_monitor_stats *st)
     rd_json_write_string(b, st->variant, strlen(st->variant));
     rd_buf_printf(b, ",\"role\":\"%s\"", st->role);
     num(b, "seconds", st->seconds);
-    rd_buf_printf(b,
-                  ",\"n\":%llu,\"approve\":%llu,\"review\":%llu,\"reject\":%llu,\"other\":%llu,\"model\":%llu,"
-                  "\"fallback\":%llu,\"timeout\":%llu,\"error_fallback\":%llu,\"breaker_open\":%llu,"
-                  "\"unavailable\":%llu,\"failed\":%llu",
-                  (unsigned long long)st->n, (unsigned long long)st->approve, (unsigned long long)st->review,
-                  (unsigned long long)st->reject, (unsigned long long)st->other, (unsigned long long)st->model,
-                  (unsigned long long)st->fallback, (unsigned long long)st->timeout,
-                  (unsigned long long)st->error_fallback, (unsigned long long)st->breaker_open,
-                  (unsigned long long)st->unavailable, (unsigned long long)st->failed);
+    rd_buf_printf(
+        b,
+        ",\"n\":%llu,\"approve\":%llu,\"review\":%llu,\"reject\":%llu,\"other\":%llu,\"model\":%llu,"
+        "\"fallback\":%llu,\"timeout\":%llu,\"error_fallback\":%llu,\"breaker_open\":%llu,"
+        "\"unavailable\":%llu,\"failed\":%llu",
+        (unsigned long long)st->n, (unsigned long long)st->approve, (unsigned long long)st->review,
+        (unsigned long long)st->reject, (unsigned long long)st->other, (unsigned long long)st->model,
+        (unsigned long long)st->fallback, (unsigned long long)st->timeout,
+        (unsigned long long)st->error_fallback, (unsigned long long)st->breaker_open,
+        (unsigned long long)st->unavailable, (unsigned long long)st->failed);
     num(b, "approve_rate", st->approve_rate);
     num(b, "review_rate", st->review_rate);
     num(b, "reject_rate", st->reject_rate);

@@ -16,7 +16,8 @@ static int write_stage(const rd_plan *p, const rd_rollout_row *row, const rd_sta
     rd_buf_init(&t);
     int rc = rd_plan_stage_targeting(p, st, rolled_back, &t);
     if (rc == RD_OK) {
-        const char *shadow_var = p->shadow_flag[0] ? (st->shadow && !rolled_back ? p->shadow_on : p->shadow_off) : NULL;
+        const char *shadow_var =
+            p->shadow_flag[0] ? (st->shadow && !rolled_back ? p->shadow_on : p->shadow_off) : NULL;
         rc = rd_flagfile_update(row->flags_path, expected, p->route_flag, rd_buf_cstr(&t),
                                 p->shadow_flag[0] ? p->shadow_flag : NULL, shadow_var, sha, err);
     } else {
@@ -26,18 +27,20 @@ static int write_stage(const rd_plan *p, const rd_rollout_row *row, const rd_sta
     return rc;
 }
 
-int rd_rollout_command(rd_store *s, const char *data_dir, const char *flag, rd_rollout_cmd cmd, const char *actor,
-                       const char *why, int64_t now_ms, rd_err *err)
+int rd_rollout_command(rd_store *s, const char *data_dir, const char *flag, rd_rollout_cmd cmd,
+                       const char *actor, const char *why, int64_t now_ms, rd_err *err)
 {
     rd_rollout_row row = {0};
     int rc = rd_rollout_get(s, flag, &row, err);
     if (rc == RD_ENOTFOUND)
-        return rd_err_set(err, RD_ENOTFOUND, "no rollout of flag \"%s\" in %s (riskd rollout status lists them)", flag,
+        return rd_err_set(err, RD_ENOTFOUND,
+                          "no rollout of flag \"%s\" in %s (riskd rollout status lists them)", flag,
                           rd_store_name(s));
     if (rc)
         return rc;
     rd_plan *p = NULL;
-    if ((rc = rd_plan_parse(row.plan_json ? row.plan_json : "", row.plan_json ? strlen(row.plan_json) : 0, &p, err))) {
+    if ((rc = rd_plan_parse(row.plan_json ? row.plan_json : "", row.plan_json ? strlen(row.plan_json) : 0, &p,
+                            err))) {
         rd_rollout_row_free(&row);
         return rc;
     }
@@ -50,7 +53,8 @@ int rd_rollout_command(rd_store *s, const char *data_dir, const char *flag, rd_r
     switch (cmd) {
     case RD_CMD_PAUSE:
         if (row.state != RD_ROLLOUT_RUNNING && row.state != RD_ROLLOUT_HOLDING)
-            rc = rd_err_set(err, RD_EINVAL, "rollout %s is %s: only a running or holding rollout can be paused", flag,
+            rc = rd_err_set(err, RD_EINVAL,
+                            "rollout %s is %s: only a running or holding rollout can be paused", flag,
                             state_name);
         to_state = RD_ROLLOUT_PAUSED;
         break;
@@ -105,10 +109,11 @@ int rd_rollout_command(rd_store *s, const char *data_dir, const char *flag, rd_r
     int rec = rd_transition_record(s, data_dir, &t, err);
     if (put != RD_OK && (cmd == RD_CMD_ROLLBACK || cmd == RD_CMD_PROMOTE) && sha[0]) {
         /* the flag file already moved: the traffic is safe; say that the row lags */
-        rc = rd_err_set(err, put,
-                        "the flag file was rewritten (%s), but the rollout's state could not be stored (%s); the "
-                        "transition is %s",
-                        cmd_names[cmd], put_err.msg, rec == RD_OK ? "recorded" : "NOT recorded");
+        rc = rd_err_set(
+            err, put,
+            "the flag file was rewritten (%s), but the rollout's state could not be stored (%s); the "
+            "transition is %s",
+            cmd_names[cmd], put_err.msg, rec == RD_OK ? "recorded" : "NOT recorded");
     } else if (put != RD_OK) {
         rc = rd_err_set(err, put, "%s", put_err.msg);
     } else {

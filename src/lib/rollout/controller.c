@@ -210,10 +210,11 @@ static void eval_bad_rate(rd_controller *c, const rd_gate *g, gate_eval *e)
     const rd_plan *p = c->plan;
     rd_outcome_stats cs, os;
     rd_err err;
-    if (!c->env.store || rd_store_outcome_stats(c->env.store, p->candidate, p->candidate_variant, g->outcome,
-                                                c->stage_started_ms, 0, 100, &cs, &err) ||
-        rd_store_outcome_stats(c->env.store, p->control, p->control_variant, g->outcome, c->stage_started_ms, 0,
-                               100, &os, &err)) {
+    if (!c->env.store ||
+        rd_store_outcome_stats(c->env.store, p->candidate, p->candidate_variant, g->outcome,
+                               c->stage_started_ms, 0, 100, &cs, &err) ||
+        rd_store_outcome_stats(c->env.store, p->control, p->control_variant, g->outcome, c->stage_started_ms,
+                               0, 100, &os, &err)) {
         e->verdict = G_ERROR;
         snprintf(e->note, sizeof e->note, "outcomes: %.180s", c->env.store ? err.msg : "no store");
         return;
@@ -233,8 +234,8 @@ static void eval_bad_rate(rd_controller *c, const rd_gate *g, gate_eval *e)
     e->value = r.delta;
     e->fail_at = r.halfwidth;
     e->verdict = r.verdict == RD_VERDICT_FAIL ? G_FAIL : r.verdict == RD_VERDICT_PASS ? G_PASS : G_NODATA;
-    snprintf(e->note, sizeof e->note, "bad rate %.4g vs %.4g: lower bound of the difference %.4g", r.delta + os.bad_rate_approved,
-             os.bad_rate_approved, r.lower);
+    snprintf(e->note, sizeof e->note, "bad rate %.4g vs %.4g: lower bound of the difference %.4g",
+             r.delta + os.bad_rate_approved, os.bad_rate_approved, r.lower);
 }
 
 static void eval_gate(rd_controller *c, const rd_gate *g, gate_eval *e, int64_t now_ms, rd_arena *ar)
@@ -288,8 +289,8 @@ static void eval_gate(rd_controller *c, const rd_gate *g, gate_eval *e, int64_t 
             uint64_t nc = co.have ? co.st.n : 0;
             if (nc < e->min) {
                 e->verdict = G_NODATA;
-                snprintf(e->note, sizeof e->note, "the control has %llu decisions of %llu", (unsigned long long)nc,
-                         (unsigned long long)e->min);
+                snprintf(e->note, sizeof e->note, "the control has %llu decisions of %llu",
+                         (unsigned long long)nc, (unsigned long long)e->min);
                 break;
             }
             e->value = g->compare == RD_CMP_DIFFERENCE ? e->cand - e->ctrl
@@ -304,8 +305,8 @@ static void eval_gate(rd_controller *c, const rd_gate *g, gate_eval *e, int64_t 
                      (unsigned long long)e->min);
             break;
         }
-        if ((g->metric == RD_M_SCORE_PSI || g->metric == RD_M_INPUT_PSI_MAX) && g->compare == RD_CMP_ABSOLUTE &&
-            isfinite(fc)) {
+        if ((g->metric == RD_M_SCORE_PSI || g->metric == RD_M_INPUT_PSI_MAX) &&
+            g->compare == RD_CMP_ABSOLUTE && isfinite(fc)) {
             /* §2.3: alarm at max(threshold, noise floor) */
             e->pass_at = fmax(e->pass_at, fc);
             e->fail_at = fmax(e->fail_at, fc);
@@ -316,8 +317,8 @@ static void eval_gate(rd_controller *c, const rd_gate *g, gate_eval *e, int64_t 
             snprintf(e->note, sizeof e->note, "%s", ca.st.ks_note);
         e->verdict = judge(g, e, e->value);
         /* §2.4: KS alarms only when it is also significant */
-        if (g->metric == RD_M_SCORE_KS && g->compare == RD_CMP_ABSOLUTE && e->verdict == G_FAIL && isfinite(fc) &&
-            !(e->value > fc)) {
+        if (g->metric == RD_M_SCORE_KS && g->compare == RD_CMP_ABSOLUTE && e->verdict == G_FAIL &&
+            isfinite(fc) && !(e->value > fc)) {
             e->verdict = G_PASS;
             snprintf(e->note, sizeof e->note, "D %.4g is within the 0.1%% critical value %.4g", e->value, fc);
         }
@@ -367,7 +368,8 @@ static void gates_json(const rd_controller *c, rd_buf *b)
         const rd_gate *g = &st->gates[i];
         const gate_eval *e = &c->ev[i];
         rd_buf_printf(b, "%s{\"metric\":\"%s\",\"compare\":\"%s\",\"window\":\"%s\"", i ? "," : "",
-                      rd_gate_metric_name(g->metric), compare_name(g->compare), g->sliding ? "sliding" : "stage");
+                      rd_gate_metric_name(g->metric), compare_name(g->compare),
+                      g->sliding ? "sliding" : "stage");
         jnum(b, "value", e->value);
         jnum(b, "candidate", e->cand);
         jnum(b, "control", e->ctrl);
@@ -395,7 +397,8 @@ static void gates_json(const rd_controller *c, rd_buf *b)
         }
         jnum(b, "noise_floor", e->noise_floor);
         rd_buf_printf(b, ",\"n\":%llu,\"min_samples\":%llu,\"verdict\":\"%s\",\"failures\":%d",
-                      (unsigned long long)e->n, (unsigned long long)e->min, verdict_names[e->verdict], e->failures);
+                      (unsigned long long)e->n, (unsigned long long)e->min, verdict_names[e->verdict],
+                      e->failures);
         if (e->note[0]) {
             rd_buf_puts(b, ",\"note\":");
             rd_json_write_string(b, e->note, strlen(e->note));
@@ -426,8 +429,9 @@ static void status_locked(rd_controller *c, int64_t now_ms, rd_buf *b)
     char t[40];
     rd_num_format((double)st->candidate / RD_ROLLOUT_TOTAL, t);
     rd_buf_puts(b, t);
-    rd_buf_printf(b, ",\"candidate\":\"%s\",\"control\":\"%s\",\"candidate_decisions\":%llu,\"min_samples\":%llu",
-                  p->candidate, p->control, (unsigned long long)c->cand_n, (unsigned long long)st->min_samples);
+    rd_buf_printf(
+        b, ",\"candidate\":\"%s\",\"control\":\"%s\",\"candidate_decisions\":%llu,\"min_samples\":%llu",
+        p->candidate, p->control, (unsigned long long)c->cand_n, (unsigned long long)st->min_samples);
     rd_buf_printf(b, ",\"evaluated\":%s,\"gates\":", c->evaluated ? "true" : "false");
     gates_json(c, b);
     rd_buf_puts(b, ",\"alert\":");
@@ -437,9 +441,10 @@ static void status_locked(rd_controller *c, int64_t now_ms, rd_buf *b)
         rd_buf_puts(b, "null");
     rd_buf_puts(b, ",\"last_transition\":");
     if (c->last.ts_ms) {
-        rd_buf_printf(b, "{\"ts_ms\":%lld,\"from\":%d,\"to\":%d,\"from_state\":\"%s\",\"to_state\":\"%s\",\"reason\":",
-                      (long long)c->last.ts_ms, c->last.from_stage, c->last.to_stage, c->last.from_state,
-                      c->last.to_state);
+        rd_buf_printf(
+            b, "{\"ts_ms\":%lld,\"from\":%d,\"to\":%d,\"from_state\":\"%s\",\"to_state\":\"%s\",\"reason\":",
+            (long long)c->last.ts_ms, c->last.from_stage, c->last.to_stage, c->last.from_state,
+            c->last.to_state);
         rd_json_write_string(b, c->last.reason, strlen(c->last.reason));
         rd_buf_puts(b, ",\"detail\":");
         rd_json_write_string(b, c->last.detail, strlen(c->last.detail));
@@ -473,11 +478,12 @@ static int write_flags(rd_controller *c, const rd_stage *st, bool rolled_back, b
         rd_buf_deinit(&t);
         return rd_err_set(err, rc, "rollout %s: the stage's targeting: out of memory", p->route_flag);
     }
-    const char *shadow_var = p->shadow_flag[0] ? (st->shadow && !rolled_back ? p->shadow_on : p->shadow_off) : NULL;
+    const char *shadow_var =
+        p->shadow_flag[0] ? (st->shadow && !rolled_back ? p->shadow_on : p->shadow_off) : NULL;
     char sha[RD_SHA256_HEX];
     rc = rd_flagfile_update(c->env.flags_path, force ? NULL : (c->flags_sha[0] ? c->flags_sha : NULL),
-                            p->route_flag, rd_buf_cstr(&t), p->shadow_flag[0] ? p->shadow_flag : NULL, shadow_var,
-                            sha, err);
+                            p->route_flag, rd_buf_cstr(&t), p->shadow_flag[0] ? p->shadow_flag : NULL,
+                            shadow_var, sha, err);
     rd_buf_deinit(&t);
     if (rc == RD_OK) {
         memcpy(c->flags_sha, sha, sizeof sha);
@@ -494,7 +500,8 @@ static void transition(rd_controller *c, int to_stage, rd_rollout_state to_state
     rd_buf g;
     rd_buf_init(&g);
     gates_json(c, &g);
-    rd_transition t = {.ts_ms = now_ms, .from_stage = c->row.stage, .to_stage = to_stage, .gates_json = rd_buf_cstr(&g)};
+    rd_transition t = {
+        .ts_ms = now_ms, .from_stage = c->row.stage, .to_stage = to_stage, .gates_json = rd_buf_cstr(&g)};
     snprintf(t.flag, sizeof t.flag, "%s", c->plan->route_flag);
     snprintf(t.from_state, sizeof t.from_state, "%s", rd_rollout_state_name(c->row.state));
     snprintf(t.to_state, sizeof t.to_state, "%s", rd_rollout_state_name(to_state));
@@ -562,9 +569,10 @@ static void advance(rd_controller *c, int64_t now_ms)
     int rc = write_flags(c, &c->plan->stages[next], false, false, &err);
     if (rc == RD_ECONFLICT) {
         char msg[700];
-        snprintf(msg, sizeof msg,
-                 "paused: the flag file changed under the rollout (%s); check it, then `riskd rollout resume`",
-                 err.msg);
+        snprintf(
+            msg, sizeof msg,
+            "paused: the flag file changed under the rollout (%s); check it, then `riskd rollout resume`",
+            err.msg);
         alert(c, msg);
         transition(c, c->row.stage, RD_ROLLOUT_PAUSED, "conflict", msg, now_ms);
         return;
@@ -602,7 +610,8 @@ static void follow_store(rd_controller *c)
         c->row.version = fresh.version;
         c->stored = rd_rollout_put(c->env.store, &c->row, &err) == RD_OK;
     } else if (fresh.version != c->row.version) {
-        bool stage_changed = fresh.stage != c->row.stage && fresh.stage >= 0 && (size_t)fresh.stage < c->plan->nstages;
+        bool stage_changed =
+            fresh.stage != c->row.stage && fresh.stage >= 0 && (size_t)fresh.stage < c->plan->nstages;
         c->row.version = fresh.version;
         c->row.state = fresh.state;
         if (stage_changed || fresh.stage_started_ms != c->row.stage_started_ms) {
@@ -674,7 +683,8 @@ int rd_controller_tick(rd_controller *c, int64_t now_ms, rd_err *err)
     rd_arena_deinit(&ar);
     c->evaluated = true;
     int64_t in_stage = now_ms - c->stage_started_ms;
-    int64_t hold_ms = scaled(c, st->hold_ms), deadline = scaled(c, st->deadline_ms ? st->deadline_ms : 2 * st->hold_ms);
+    int64_t hold_ms = scaled(c, st->hold_ms),
+            deadline = scaled(c, st->deadline_ms ? st->deadline_ms : 2 * st->hold_ms);
     bool enough = c->cand_n >= st->min_samples;
     if (failed != SIZE_MAX) {
         const rd_gate *g = &st->gates[failed];
@@ -694,18 +704,20 @@ int rd_controller_tick(rd_controller *c, int64_t now_ms, rd_err *err)
     } else if (in_stage >= deadline) {
         if (nodata || !enough) {
             char msg[300];
-            snprintf(msg, sizeof msg,
-                     "stage %s is past its deadline (%.0f s) without the data to judge it (%llu of %llu candidate "
-                     "decisions, %zu gates without data): holding; it never advances or rolls back on no data",
-                     st->name, (double)deadline / 1000.0, (unsigned long long)c->cand_n,
-                     (unsigned long long)st->min_samples, nodata);
+            snprintf(
+                msg, sizeof msg,
+                "stage %s is past its deadline (%.0f s) without the data to judge it (%llu of %llu candidate "
+                "decisions, %zu gates without data): holding; it never advances or rolls back on no data",
+                st->name, (double)deadline / 1000.0, (unsigned long long)c->cand_n,
+                (unsigned long long)st->min_samples, nodata);
             alert(c, msg);
             if (c->row.state != RD_ROLLOUT_HOLDING)
                 transition(c, c->row.stage, RD_ROLLOUT_HOLDING, "hold", msg, now_ms);
         } else {
             char detail[200];
-            snprintf(detail, sizeof detail, "stage %s passed its deadline (%.0f s) with %zu gates still short of passing",
-                     st->name, (double)deadline / 1000.0, hold);
+            snprintf(detail, sizeof detail,
+                     "stage %s passed its deadline (%.0f s) with %zu gates still short of passing", st->name,
+                     (double)deadline / 1000.0, hold);
             rollback(c, "deadline", detail, now_ms);
         }
     } else if (c->row.state == RD_ROLLOUT_HOLDING && !nodata) {
@@ -733,8 +745,8 @@ int rd_controller_new(rd_plan *plan, const char *plan_path, const rd_controller_
     snprintf(c->plan_path, sizeof c->plan_path, "%s", plan_path ? plan_path : "");
     rd_rollout_row *r = &c->row;
     int rc = env->store ? rd_rollout_get(env->store, plan->route_flag, r, err) : RD_ENOTFOUND;
-    if (rc == RD_OK && !strcmp(r->plan_name, plan->name) && r->stage >= 0 && (size_t)r->stage < plan->nstages &&
-        !strcmp(r->stage_name, plan->stages[r->stage].name)) {
+    if (rc == RD_OK && !strcmp(r->plan_name, plan->name) && r->stage >= 0 &&
+        (size_t)r->stage < plan->nstages && !strcmp(r->stage_name, plan->stages[r->stage].name)) {
         /* resume: the stage as stored, its clock still running */
         c->stored = true;
         c->stage_started_ms = r->stage_started_ms;
@@ -827,7 +839,8 @@ int rd_controller_replace_plan(rd_controller *c, rd_plan *plan, rd_err *err)
                         "the edited plan changes the routing flag, the control or the candidate: start a new "
                         "rollout instead (the running plan is kept)");
     else if (at < 0)
-        rc = rd_err_set(err, RD_EINVAL, "the edited plan has no stage \"%s\", the current one (the running plan is kept)",
+        rc = rd_err_set(err, RD_EINVAL,
+                        "the edited plan has no stage \"%s\", the current one (the running plan is kept)",
                         cur_stage(c)->name);
     if (rc) {
         pthread_mutex_unlock(&c->lock);

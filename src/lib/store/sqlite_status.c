@@ -9,7 +9,8 @@ int rd__sq_rollout_set_status(rd_store *base, const char *flag, const char *json
 {
     sq_store *s = (sq_store *)base;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "UPDATE rollouts SET status = ? WHERE flag = ?", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db, "UPDATE rollouts SET status = ? WHERE flag = ?", -1, &st, NULL) !=
+        SQLITE_OK)
         return rd__sq_fail(s, err, "preparing the status update");
     sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, flag, -1, SQLITE_STATIC);

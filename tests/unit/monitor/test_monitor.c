@@ -16,6 +16,8 @@
 #include "riskd/json.h"
 #include "riskd/monitor.h"
 
+#define assert_near(a, b, tol) assert_true(fabs((double)(a) - (double)(b)) <= (tol))
+
 static rd_bundle *B;
 
 static int setup(void **state)
@@ -78,8 +80,12 @@ static void test_counts_and_rates(void **state)
         record(s, 0.2, "approve");
     for (int i = 0; i < 3; i++)
         record(s, 0.7, "reject");
-    rd_monitor_obs fb = {.answered = true, .fallback = true, .fallback_reason = 1, .score = (double)NAN,
-                         .decision = "review", .latency_ms = 200};
+    rd_monitor_obs fb = {.answered = true,
+                         .fallback = true,
+                         .fallback_reason = 1,
+                         .score = (double)NAN,
+                         .decision = "review",
+                         .latency_ms = 200};
     rd_monitor_record(s, &fb);
     rd_monitor_obs failed = {.answered = false};
     rd_monitor_record(s, &failed);
@@ -95,9 +101,9 @@ static void test_counts_and_rates(void **state)
     assert_int_equal(st.fallback, 1);
     assert_int_equal(st.timeout, 1);
     assert_int_equal(st.failed, 1);
-    assert_double_equal(st.reject_rate, 0.3, 1e-15);
-    assert_double_equal(st.fallback_rate, 0.1, 1e-15);
-    assert_double_equal(st.error_rate, 1.0 / 11.0, 1e-15);
+    assert_near(st.reject_rate, 0.3, 1e-15);
+    assert_near(st.fallback_rate, 0.1, 1e-15);
+    assert_near(st.error_rate, 1.0 / 11.0, 1e-15);
     /* ten answers: 9 at 2 ms, one at 200 ms; p50 within the 2 ms bin (8 bins per doubling) */
     assert_true(st.latency_p50 > 2.0 / 1.1 && st.latency_p50 <= 2.0 * 1.1);
     assert_true(st.latency_p99 > 100);
@@ -174,7 +180,10 @@ static void test_inputs(void **state)
     rd_arena_init(&a, 0);
     const char *homes[] = {"own", "rent", NULL, "villa"};
     for (int i = 0; i < 8; i++) {
-        rd_monitor_obs o = {.answered = true, .score = 0.3, .decision = "approve", .features = features(&a, 20 + i, homes[i % 4])};
+        rd_monitor_obs o = {.answered = true,
+                            .score = 0.3,
+                            .decision = "approve",
+                            .features = features(&a, 20 + i, homes[i % 4])};
         rd_monitor_record(s, &o);
     }
     rd_monitor_stats st;
@@ -223,10 +232,10 @@ static void test_psi_ks_from_counters(void **state)
     assert_int_equal(rd_monitor_stats_since(s, NULL, 0, &a, &st, NULL), RD_OK);
     double psi = rd_psi(ref->score.counts, cur, nb, RD_PSI_EPS);
     assert_true(isfinite(st.psi));
-    assert_double_equal(st.psi, psi, 1e-12 * fabs(psi));
-    assert_double_equal(st.psi_floor, rd_psi_noise_floor(ref->rows, 5000, nb, RD_PSI_ALPHA), 1e-15);
-    assert_double_equal(st.ks, rd_ks_stat(&g, cells), 1e-15);
-    assert_double_equal(st.ks_critical, rd_ks_critical(ref->rows, 5000, RD_KS_ALPHA), 1e-15);
+    assert_near(st.psi, psi, 1e-12 * fabs(psi));
+    assert_near(st.psi_floor, rd_psi_noise_floor(ref->rows, 5000, nb, RD_PSI_ALPHA), 1e-15);
+    assert_near(st.ks, rd_ks_stat(&g, cells), 1e-15);
+    assert_near(st.ks_critical, rd_ks_critical(ref->rows, 5000, RD_KS_ALPHA), 1e-15);
     free(cells);
     rd_ks_grid_free(&g);
     rd_arena_deinit(&a);
@@ -240,8 +249,10 @@ static void test_new_digest(void **state)
     rd_monitor_series *s = rd_monitor_series_get(m, B, "v", RD_ROLE_PRIMARY);
     record(s, 0.2, "approve");
     /* the same name, another model: a new digest */
-    char out[160];
+    char out[160], moved[160];
     snprintf(out, sizeof out, "%s/demo_lr_v1.0", dir);
+    snprintf(moved, sizeof moved, "%s/before", dir);
+    assert_int_equal(rename(out, moved), 0); /* B is loaded: its directory can go */
     rd_bundle *b2 = fixture_bundle("demo_lr_v1.0", "lr2.json", NULL, 0);
     assert_string_not_equal(rd_bundle_digest(b2), rd_bundle_digest(B));
     rd_monitor_series *s2 = rd_monitor_series_get(m, b2, "v", RD_ROLE_PRIMARY);
@@ -298,9 +309,12 @@ static void test_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_counts_and_rates), cmocka_unit_test(test_marks),
-        cmocka_unit_test(test_window),           cmocka_unit_test(test_inputs),
-        cmocka_unit_test(test_psi_ks_from_counters), cmocka_unit_test(test_new_digest),
+        cmocka_unit_test(test_counts_and_rates),
+        cmocka_unit_test(test_marks),
+        cmocka_unit_test(test_window),
+        cmocka_unit_test(test_inputs),
+        cmocka_unit_test(test_psi_ks_from_counters),
+        cmocka_unit_test(test_new_digest),
         cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
