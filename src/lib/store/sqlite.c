@@ -337,5 +337,9 @@ static int sq_blob_get(rd_store *base, const char *hex, char **data, size_t *len
     return rc;
 }
 
-const rd_store_ops rd__sqlite_store = {"sqlite",     sq_open,     sq_close,    sq_log_append, sq_log_scan,
-                                       sq_log_prune, sq_blob_put, sq_blob_has, sq_blob_get};
+const rd_store_ops rd__sqlite_store = {
+    "sqlite", sq_open, sq_close, sq_log_append, sq_log_scan, sq_log_prune, sq_blob_put, sq_blob_has,
+    sq_blob_get,
+    /* rollouts */
+    .rollout_get = rd__sq_rollout_get, .rollout_put = rd__sq_rollout_put, .rollout_list = rd__sq_rollout_list,
+    .transition_append = rd__sq_transition_append, .transition_list = rd__sq_transition_list};

@@ -3,6 +3,7 @@
 #ifndef RISKD_STORE_INT_H
 #define RISKD_STORE_INT_H
 
+#include "riskd/rollout.h"
 #include "riskd/store.h"
 
 typedef struct rd_store_ops {
@@ -16,6 +17,14 @@ typedef struct rd_store_ops {
     int (*blob_put)(rd_store *s, const char *hex, const void *data, size_t len, rd_err *err);
     bool (*blob_has)(rd_store *s, const char *hex);
     int (*blob_get)(rd_store *s, const char *hex, char **data, size_t *len, rd_err *err);
+
+    /* rollouts and their transitions (include/riskd/rollout.h; SQLite: sqlite_rollout.c) */
+    int (*rollout_get)(rd_store *s, const char *flag, rd_rollout_row *out, rd_err *err);
+    int (*rollout_put)(rd_store *s, rd_rollout_row *row, rd_err *err);
+    int (*rollout_list)(rd_store *s, int (*fn)(void *, const rd_rollout_row *), void *ud, rd_err *err);
+    int (*transition_append)(rd_store *s, const rd_transition *t, rd_err *err);
+    int (*transition_list)(rd_store *s, const char *flag, size_t limit,
+                           int (*fn)(void *, const rd_transition *), void *ud, rd_err *err);
 } rd_store_ops;
 
 struct rd_store {
