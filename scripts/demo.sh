@@ -191,7 +191,7 @@ score "POST /v1/score: missing features (Marital absent, Income null) are impute
 score "POST /v1/score: a staff member, routed to the challenger credit_xgb_v1.1 by segment" \
     "$requests/score-staff.json"
 
-heading "POST /v1/score/batch: two applications in one call (app-1005 falls in the 10% canary)"
+heading "POST /v1/score/batch: two applications in one call (app-1001 falls in the 10% canary)"
 shown "$cj -d @$requests/score-batch.json $url/v1/score/batch"
 http 200 POST /v1/score/batch "${json[@]}" --data-binary "@$requests/score-batch.json"
 
@@ -212,7 +212,7 @@ ofrep() { # HEADING FLAG CONTEXT [EXPECTED]
     shown "$cj -d '$body' $url/ofrep/v1/evaluate/flags/$2"
     http "${4:-200}" POST "/ofrep/v1/evaluate/flags/$2" "${json[@]}" --data-binary "$body"
 }
-ofrep "OFREP, a string flag: which model scores applicant app-1005 (fractional 90/10)" \
+ofrep "OFREP, a string flag: which model scores applicant app-1005 (fractional: 10% to the challenger)" \
     credit-model-route '{"targetingKey":"app-1005","segment":"retail"}'
 ofrep "OFREP, a boolean flag: the new decline letter for a web applicant" \
     new-decline-letter '{"targetingKey":"app-1001","channel":"web"}'
@@ -303,7 +303,7 @@ Then, from another terminal:
     $cj -d @$requests/score-high-risk.json http://127.0.0.1:8080/v1/score
     $cj -d '{"context":{"targetingKey":"app-1005"}}' http://127.0.0.1:8080/ofrep/v1/evaluate/flags
     curl -s http://127.0.0.1:8080/metrics
-Edit examples/flags/routing.json (e.g. the 90/10 split) and the running server picks it up.
+Edit examples/flags/routing.json (e.g. the 10%/90% split, out of 100000) and the running server picks it up.
 Retrain the models: /usr/bin/python3 examples/train.py (the bundles are rebuilt on the next make demo).
 EOF
 

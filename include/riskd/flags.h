@@ -72,6 +72,9 @@ RD_API long rd_flagset_find(const rd_flagset *fs, const char *key, size_t key_le
 /* The variants of the i-th flag, name -> value, as *out (an object borrowing from fs);
  * RD_ENOTFOUND when i is out of range. */
 RD_API int rd_flagset_variants(const rd_flagset *fs, size_t i, rd_value *out);
+/* The targeting of the i-th flag as written in the file, its `$ref`s unresolved (a value
+ * borrowing from fs), RD_VNULL when the flag has none; RD_ENOTFOUND when i is out of range. */
+RD_API int rd_flagset_targeting(const rd_flagset *fs, size_t i, rd_value *out);
 /* The flag set's own metadata object (borrowed). */
 RD_API const rd_value *rd_flagset_metadata(const rd_flagset *fs);
 

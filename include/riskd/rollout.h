@@ -119,7 +119,8 @@ RD_API void rd_plan_free(rd_plan *p);
  * the routing flag exists, its variants name control and candidate, its targeting is a
  * fractional that lists the candidate first with a total of RD_ROLLOUT_TOTAL (else: a stage
  * change would reorder or rescale buckets, refused without reshuffle); the shadow flag has
- * the on/off variants; control and candidate are loaded (bundles NULL: not checked). */
+ * the on/off variants; control and candidate are loaded (bundles NULL: not checked; flags
+ * NULL: the flags are not checked). */
 RD_API int rd_plan_check(const rd_plan *p, const rd_flagset *flags, const char *const *bundles, size_t n,
                          bool reshuffle, rd_err *err);
 
@@ -128,6 +129,10 @@ RD_API int rd_plan_check(const rd_plan *p, const rd_flagset *flags, const char *
 typedef void (*rd_plan_warn_fn)(void *ud, const char *msg);
 /* Returns the number of warnings. */
 RD_API size_t rd_plan_reachability(const rd_plan *p, double expected_rps, rd_plan_warn_fn fn, void *ud);
+
+/* A duration as plans write it ("500ms", "90s", "10m", "2h", "1d"): the largest unit that
+ * divides ms exactly. buf holds at least 24 bytes; returns buf. */
+RD_API const char *rd_duration_format(int64_t ms, char *buf, size_t cap);
 
 /* ------------------------------------------------------------------ the flag file */
 
@@ -146,6 +151,12 @@ RD_API int rd_plan_stage_targeting(const rd_plan *p, const rd_stage *s, bool rol
 RD_API int rd_flagfile_update(const char *path, const char *expected_sha, const char *route_flag,
                               const char *targeting, const char *shadow_flag, const char *shadow_variant,
                               char new_sha[RD_SHA256_HEX], rd_err *err);
+/* What rd_flagfile_update writes, without writing: text (len bytes, a flag file) with the same
+ * replacements, appended to out. Lets a caller try every stage's targeting first. Errors as
+ * rd_flagfile_update's: RD_EINVAL when a flag is absent, targeting is not one JSON object, or
+ * the result would not parse strictly as a flag set ("the result would be refused: ..."). */
+RD_API int rd_flagfile_rewrite(const char *text, size_t len, const char *route_flag, const char *targeting,
+                               const char *shadow_flag, const char *shadow_variant, rd_buf *out, rd_err *err);
 /* The SHA-256 of the file's bytes now. */
 RD_API int rd_flagfile_sha(const char *path, char sha[RD_SHA256_HEX], rd_err *err);
 

@@ -26,6 +26,7 @@ int cmd_score(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_rollout(int argc, char **argv);
 /* riskd rollout status, and pause|resume|promote|rollback (cmd_rollout_ops.c) */
 extern const char cli_rollout_status_usage[];
 extern const char cli_rollout_cmd_usage[];

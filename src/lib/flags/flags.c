@@ -32,6 +32,7 @@ typedef struct flag {
     rd_logic *targeting;              /* NULL: no targeting */
     const char *broken;               /* lenient mode: why targeting could not compile */
     rd_value metadata;                /* merged: set metadata, then the flag's */
+    rd_value targeting_src;           /* as written ($refs unresolved); RD_VNULL when none */
 } flag;
 
 struct rd_flagset {
@@ -345,7 +346,9 @@ static int parse_flag(struct parse *p, flag *f, const rd_value *def)
         return rc;
     if ((rc = merge_metadata(p, &p->fs->metadata, &own, &f->metadata)) != RD_OK)
         return rc;
-    return parse_targeting(p, f, rd_value_get(def, "targeting", 9));
+    const rd_value *t = rd_value_get(def, "targeting", 9);
+    f->targeting_src = t ? *t : RD_NULL_VALUE;
+    return parse_targeting(p, f, t);
 }
 
 static int index_build(struct parse *p)
@@ -501,6 +504,14 @@ int rd_flagset_variants(const rd_flagset *fs, size_t i, rd_value *out)
 }
 
 const rd_value *rd_flagset_metadata(const rd_flagset *fs) { return &fs->metadata; }
+
+int rd_flagset_targeting(const rd_flagset *fs, size_t i, rd_value *out)
+{
+    if (i >= fs->nflags)
+        return RD_ENOTFOUND;
+    *out = fs->flags[i].targeting_src;
+    return RD_OK;
+}
 
 /* ---------------------------------------------------------------- evaluation */
 

@@ -349,4 +349,9 @@ const rd_store_ops rd__sqlite_store = {
     .blob_get = sq_blob_get,
     .rollout_set_status = rd__sq_rollout_set_status,
     .rollout_get_status = rd__sq_rollout_get_status,
+    .rollout_get = rd__sq_rollout_get,
+    .rollout_put = rd__sq_rollout_put,
+    .rollout_list = rd__sq_rollout_list,
+    .transition_append = rd__sq_transition_append,
+    .transition_list = rd__sq_transition_list,
 };

@@ -17,4 +17,12 @@ typedef struct sq_store {
  * RD_EINVAL (corrupt). */
 int rd__sq_fail(sq_store *s, rd_err *err, const char *what);
 
+/* sqlite_rollout.c: the rollouts and rollout_transitions tables (schema 2). */
+int rd__sq_rollout_get(rd_store *s, const char *flag, rd_rollout_row *out, rd_err *err);
+int rd__sq_rollout_put(rd_store *s, rd_rollout_row *row, rd_err *err);
+int rd__sq_rollout_list(rd_store *s, int (*fn)(void *, const rd_rollout_row *), void *ud, rd_err *err);
+int rd__sq_transition_append(rd_store *s, const rd_transition *t, rd_err *err);
+int rd__sq_transition_list(rd_store *s, const char *flag, size_t limit,
+                           int (*fn)(void *, const rd_transition *), void *ud, rd_err *err);
+
 #endif

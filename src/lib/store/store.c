@@ -60,9 +60,53 @@ int rd_store_blob_get(rd_store *s, const char *hex, char **data, size_t *len, rd
     return s->ops->blob_get(s, hex, data, len, err);
 }
 
-/* ------------------------------------------------------------------ rollout status */
+/* ------------------------------------------------------------------ rollouts (rollout.h) */
 
-#include "riskd/rollout.h"
+static const char *const rollout_states[] = {"running", "holding", "paused", "promoted", "rolled_back"};
+
+const char *rd_rollout_state_name(rd_rollout_state s)
+{
+    return (unsigned)s < sizeof rollout_states / sizeof *rollout_states ? rollout_states[s] : "unknown";
+}
+
+int rd_rollout_state_parse(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof rollout_states / sizeof *rollout_states; i++)
+        if (!strcmp(name, rollout_states[i]))
+            return (int)i;
+    return -1;
+}
+
+void rd_rollout_row_free(rd_rollout_row *row)
+{
+    if (row) {
+        rd_free(row->plan_json);
+        row->plan_json = NULL;
+    }
+}
+
+int rd_rollout_get(rd_store *s, const char *flag, rd_rollout_row *out, rd_err *err)
+{
+    return s->ops->rollout_get(s, flag, out, err);
+}
+
+int rd_rollout_put(rd_store *s, rd_rollout_row *row, rd_err *err) { return s->ops->rollout_put(s, row, err); }
+
+int rd_rollout_list(rd_store *s, int (*fn)(void *ud, const rd_rollout_row *r), void *ud, rd_err *err)
+{
+    return s->ops->rollout_list(s, fn, ud, err);
+}
+
+int rd_transition_append(rd_store *s, const rd_transition *t, rd_err *err)
+{
+    return s->ops->transition_append(s, t, err);
+}
+
+int rd_transition_list(rd_store *s, const char *flag, size_t limit,
+                       int (*fn)(void *ud, const rd_transition *t), void *ud, rd_err *err)
+{
+    return s->ops->transition_list(s, flag, limit, fn, ud, err);
+}
 
 int rd_rollout_set_status(rd_store *s, const char *flag, const char *json, rd_err *err)
 {

@@ -3,6 +3,7 @@
 #ifndef RISKD_STORE_INT_H
 #define RISKD_STORE_INT_H
 
+#include "riskd/rollout.h"
 #include "riskd/store.h"
 
 typedef struct rd_store_ops {
@@ -19,6 +20,14 @@ typedef struct rd_store_ops {
     /* the rollout controller's last evaluation */
     int (*rollout_set_status)(rd_store *s, const char *flag, const char *json, rd_err *err);
     int (*rollout_get_status)(rd_store *s, const char *flag, char **json, rd_err *err);
+
+    /* rollouts and their transitions (include/riskd/rollout.h; SQLite: sqlite_rollout.c) */
+    int (*rollout_get)(rd_store *s, const char *flag, rd_rollout_row *out, rd_err *err);
+    int (*rollout_put)(rd_store *s, rd_rollout_row *row, rd_err *err);
+    int (*rollout_list)(rd_store *s, int (*fn)(void *, const rd_rollout_row *), void *ud, rd_err *err);
+    int (*transition_append)(rd_store *s, const rd_transition *t, rd_err *err);
+    int (*transition_list)(rd_store *s, const char *flag, size_t limit,
+                           int (*fn)(void *, const rd_transition *), void *ud, rd_err *err);
 } rd_store_ops;
 
 struct rd_store {

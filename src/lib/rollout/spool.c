@@ -1,0 +1,326 @@
+/* The transition spool: DATA_DIR/rollout.spool, one JSON object per line, for the transitions
+ * the store could not take (a locked or full database). A rollback must never go unrecorded
+ * because the store was briefly unavailable.
+ *
+ * Invariants: a line is appended whole in one write and fsynced before rd_spool_append returns;
+ * when the file does not end in a newline (a writer died mid-line), the next append starts on a
+ * new line, so a torn line never swallows a complete one; a torn or unreadable line is dropped
+ * by the next drain; a line leaves the file only after the store committed it (drain rewrites
+ * the file through a temp file and a rename, so a crash leaves the old or the new file whole);
+ * appends and drains are serialised by an flock on DATA_DIR/rollout.spool.lock. Delivery is
+ * at least once: a transition the store already holds (a crash between its commit and the
+ * rewrite) is recognised and not appended twice. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "riskd/json.h"
+#include "riskd/rollout.h"
+
+#define MAX_SPOOL_BYTES (256u << 20)
+
+static int lock_spool(const char *dir, rd_err *err)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/rollout.spool.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return rd_err_set(err, RD_EIO, "%s: %s", path, strerror(errno));
+    int rc;
+    while ((rc = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
+        ;
+    if (rc < 0) {
+        rd_err_set(err, RD_EIO, "%s: cannot lock: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void unlock_spool(int fd)
+{
+    flock(fd, LOCK_UN);
+    close(fd);
+}
+
+static int sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+static void put_str(rd_buf *b, const char *key, const char *v)
+{
+    rd_buf_printf(b, ",\"%s\":", key);
+    rd_json_write_string(b, v, strlen(v));
+}
+
+/* The transition as one line (newline included). */
+static void encode(rd_buf *b, const rd_transition *t)
+{
+    rd_buf_printf(b, "{\"v\":1,\"ts_ms\":%lld,\"from_stage\":%d,\"to_stage\":%d", (long long)t->ts_ms,
+                  t->from_stage, t->to_stage);
+    put_str(b, "flag", t->flag);
+    put_str(b, "from_state", t->from_state);
+    put_str(b, "to_state", t->to_state);
+    put_str(b, "reason", t->reason);
+    put_str(b, "detail", t->detail);
+    put_str(b, "actor", t->actor);
+    put_str(b, "flags_sha", t->flags_sha);
+    rd_buf_puts(b, ",\"gates_json\":");
+    if (t->gates_json)
+        rd_json_write_string(b, t->gates_json, strlen(t->gates_json));
+    else
+        rd_buf_puts(b, "null");
+    rd_buf_puts(b, "}\n");
+}
+
+static bool get_text(const rd_value *o, const char *key, char *dst, size_t cap)
+{
+    const rd_value *v = rd_value_get(o, key, strlen(key));
+    if (!v || v->type != RD_VSTRING || v->len >= cap)
+        return false;
+    memcpy(dst, v->u.s, v->len + 1);
+    return true;
+}
+
+static bool get_num(const rd_value *o, const char *key, double *out)
+{
+    const rd_value *v = rd_value_get(o, key, strlen(key));
+    if (!v || v->type != RD_VNUMBER)
+        return false;
+    *out = v->u.n;
+    return true;
+}
+
+/* A line back into t (gates_json borrowed from arena). */
+static bool decode(const char *line, size_t len, rd_arena *arena, rd_transition *t)
+{
+    rd_value o;
+    if (rd_json_parse(line, len, NULL, arena, &o, NULL) != RD_OK || o.type != RD_VOBJECT)
+        return false;
+    memset(t, 0, sizeof *t);
+    double ts, from, to;
+    if (!get_num(&o, "ts_ms", &ts) || !get_num(&o, "from_stage", &from) || !get_num(&o, "to_stage", &to) ||
+        !get_text(&o, "flag", t->flag, sizeof t->flag) ||
+        !get_text(&o, "from_state", t->from_state, sizeof t->from_state) ||
+        !get_text(&o, "to_state", t->to_state, sizeof t->to_state) ||
+        !get_text(&o, "reason", t->reason, sizeof t->reason) ||
+        !get_text(&o, "detail", t->detail, sizeof t->detail) ||
+        !get_text(&o, "actor", t->actor, sizeof t->actor) ||
+        !get_text(&o, "flags_sha", t->flags_sha, sizeof t->flags_sha))
+        return false;
+    t->ts_ms = (int64_t)ts;
+    t->from_stage = (int)from;
+    t->to_stage = (int)to;
+    const rd_value *g = rd_value_get(&o, "gates_json", 10);
+    t->gates_json = g && g->type == RD_VSTRING ? g->u.s : NULL;
+    return true;
+}
+
+int rd_spool_append(const char *data_dir, const rd_transition *t, rd_err *err)
+{
+    rd_buf line;
+    rd_buf_init(&line);
+    encode(&line, t);
+    if (line.oom) {
+        rd_buf_deinit(&line);
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    }
+    int lfd = lock_spool(data_dir, err);
+    if (lfd < 0) {
+        rd_buf_deinit(&line);
+        return RD_EIO;
+    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/rollout.spool", data_dir);
+    int rc = RD_OK;
+    bool created = access(path, F_OK) != 0;
+    int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    struct stat st;
+    char last = '\n';
+    if (fd < 0 || fstat(fd, &st) < 0 || (st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) != 1)) {
+        rc = rd_err_set(err, RD_EIO, "%s: %s", path, strerror(errno));
+    } else {
+        /* a torn last line gets its own line, so this one stays whole */
+        const char *p = line.data;
+        size_t n = line.len;
+        char *joined = NULL;
+        if (last != '\n' && (joined = rd_malloc(n + 1))) {
+            joined[0] = '\n';
+            memcpy(joined + 1, p, n);
+            p = joined;
+            n++;
+        }
+        if (last != '\n' && !joined)
+            rc = rd_err_set(err, RD_ENOMEM, "out of memory");
+        else if (write(fd, p, n) != (ssize_t)n || fsync(fd) < 0)
+            rc = rd_err_set(err, RD_EIO, "%s: cannot append: %s", path, strerror(errno));
+        else if (created && sync_dir(data_dir) < 0)
+            rc = rd_err_set(err, RD_EIO, "%s: cannot sync: %s", data_dir, strerror(errno));
+        rd_free(joined);
+    }
+    if (fd >= 0)
+        close(fd);
+    unlock_spool(lfd);
+    rd_buf_deinit(&line);
+    return rc;
+}
+
+size_t rd_spool_pending(const char *data_dir)
+{
+    char path[PATH_MAX], *text;
+    size_t len, n = 0;
+    snprintf(path, sizeof path, "%s/rollout.spool", data_dir);
+    if (access(path, F_OK) != 0 || rd_file_read(path, MAX_SPOOL_BYTES, &text, &len, NULL) != RD_OK)
+        return 0;
+    for (size_t i = 0, start = 0; i < len; i++)
+        if (text[i] == '\n') {
+            n += i > start; /* a complete, non-empty line */
+            start = i + 1;
+        }
+    rd_free(text);
+    return n;
+}
+
+typedef struct seen_ctx {
+    const rd_transition *t;
+    bool found;
+} seen_ctx;
+
+static int same_transition(void *ud, const rd_transition *o)
+{
+    seen_ctx *c = ud;
+    const rd_transition *t = c->t;
+    if (o->ts_ms == t->ts_ms && o->from_stage == t->from_stage && o->to_stage == t->to_stage &&
+        !strcmp(o->from_state, t->from_state) && !strcmp(o->to_state, t->to_state) &&
+        !strcmp(o->reason, t->reason) && !strcmp(o->actor, t->actor) && !strcmp(o->detail, t->detail))
+        c->found = true;
+    return c->found;
+}
+
+/* Whether the store already holds t (committed before a crash cut the spool's rewrite). */
+static bool already_stored(rd_store *s, const rd_transition *t)
+{
+    seen_ctx c = {.t = t};
+    rd_transition_list(s, t->flag, 64, same_transition, &c, NULL);
+    return c.found;
+}
+
+/* Replace the spool with what remains (nothing: remove it). */
+static int rewrite_spool(const char *dir, const char *path, const char *rest, size_t n, rd_err *err)
+{
+    if (n == 0) {
+        if (unlink(path) < 0 && errno != ENOENT)
+            return rd_err_set(err, RD_EIO, "%s: cannot remove: %s", path, strerror(errno));
+    } else {
+        char tmp[PATH_MAX + 16];
+        snprintf(tmp, sizeof tmp, "%s.tmp", path);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        bool ok = fd >= 0 && write(fd, rest, n) == (ssize_t)n && fsync(fd) == 0;
+        if (fd >= 0 && close(fd) < 0)
+            ok = false;
+        if (!ok || rename(tmp, path) < 0) {
+            int e = errno;
+            unlink(tmp);
+            return rd_err_set(err, RD_EIO, "%s: cannot rewrite: %s", path, strerror(e));
+        }
+    }
+    return sync_dir(dir) < 0 ? rd_err_set(err, RD_EIO, "%s: cannot sync: %s", dir, strerror(errno)) : RD_OK;
+}
+
+int rd_spool_drain(const char *data_dir, rd_store *s, size_t *drained, rd_err *err)
+{
+    *drained = 0;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/rollout.spool", data_dir);
+    int lfd = lock_spool(data_dir, err);
+    if (lfd < 0)
+        return RD_EIO;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = RD_OK, store_rc = RD_OK;
+    if (access(path, F_OK) != 0) {
+        unlock_spool(lfd);
+        return RD_OK;
+    }
+    if ((rc = rd_file_read(path, MAX_SPOOL_BYTES, &text, &len, err)) != RD_OK) {
+        unlock_spool(lfd);
+        return rc;
+    }
+    rd_buf rest;
+    rd_buf_init(&rest);
+    rd_arena arena;
+    rd_arena_init(&arena, 0);
+    rd_err serr = {0};
+    bool changed = false;
+    for (size_t start = 0; start < len;) {
+        const char *nl = memchr(text + start, '\n', len - start);
+        if (!nl) { /* a torn last line: its writer died before the newline */
+            changed = true;
+            break;
+        }
+        size_t end = (size_t)(nl - text), n = end - start;
+        rd_transition t;
+        bool keep = store_rc != RD_OK; /* after a failed commit, every line stays, in order */
+        if (!keep && (n == 0 || !decode(text + start, n, &arena, &t))) {
+            changed = true; /* an empty or torn line: dropped */
+        } else if (!keep) {
+            if (already_stored(s, &t) || (store_rc = rd_transition_append(s, &t, &serr)) == RD_OK) {
+                (*drained)++;
+                changed = true;
+            }
+            keep = store_rc != RD_OK;
+        }
+        if (keep)
+            rd_buf_append(&rest, text + start, n + 1);
+        rd_arena_reset(&arena);
+        start = end + 1;
+    }
+    if (rest.oom)
+        rc = rd_err_set(err, RD_ENOMEM, "out of memory");
+    else if (changed)
+        rc = rewrite_spool(data_dir, path, rest.data, rest.len, err);
+    if (rc == RD_OK && store_rc != RD_OK)
+        rc = rd_err_set(err, store_rc, "%s: %zu transitions left in the spool: %s", path,
+                        rd_spool_pending(data_dir), serr.msg);
+    rd_arena_deinit(&arena);
+    rd_buf_deinit(&rest);
+    rd_free(text);
+    unlock_spool(lfd);
+    return rc;
+}
+
+int rd_transition_record(rd_store *s, const char *data_dir, const rd_transition *t, rd_err *err)
+{
+    rd_err serr = {0}, perr = {0};
+    int rc = RD_EUNAVAILABLE;
+    if (s) {
+        size_t drained;
+        /* what is spooled goes first, so the store keeps the order */
+        if (data_dir && rd_spool_pending(data_dir) > 0)
+            rc = rd_spool_drain(data_dir, s, &drained, &serr);
+        if (!data_dir || rd_spool_pending(data_dir) == 0)
+            rc = rd_transition_append(s, t, &serr);
+        if (rc == RD_OK)
+            return RD_OK;
+    } else {
+        snprintf(serr.msg, sizeof serr.msg, "no store");
+    }
+    if (!data_dir)
+        return rd_err_set(err, rc, "rollout transition of \"%s\" not recorded: %s", t->flag, serr.msg);
+    int prc = rd_spool_append(data_dir, t, &perr);
+    if (prc == RD_OK)
+        return RD_OK;
+    return rd_err_set(err, prc, "rollout transition of \"%s\" not recorded: store: %s; spool: %s", t->flag,
+                      serr.msg, perr.msg);
+}
