@@ -254,10 +254,14 @@ static void eval_gate(rd_controller *c, const rd_gate *g, gate_eval *e, int64_t 
     e->fail_at = g->has_fail ? g->fail : (double)NAN;
     e->min = gate_min(c, g);
     switch (g->metric) {
-    case RD_M_SRM:
+    case RD_M_SRM: {
+        /* the assignment: the routed arms, whatever the stage's candidate arm is */
+        arm_stats pa;
+        stats_of(&c->cand, g, now_ms, ar, &pa);
         e->pass_at = g->alpha > 0 ? g->alpha : RD_SRM_ALPHA;
-        eval_srm(st, &ca, &co, e);
+        eval_srm(st, &pa, &co, e);
         break;
+    }
     case RD_M_BAD_RATE: eval_bad_rate(c, g, e); break;
     case RD_M_BREAKER_OPEN_SECONDS:
         e->value = e->cand =
