@@ -26,6 +26,7 @@ int cmd_score(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_outcomes(int argc, char **argv);
 
 /* A progress bar on stderr when it is a terminal (silent in a pipe or a file): done of
  * total units (total 0: unknown, the count alone is shown), redrawn at most 10 times a
@@ -46,6 +47,9 @@ static inline int cli_exit_for(int rd_code) { return rd_err_exit_status(rd_code)
 
 /* Write one CSV field: quoted (quotes doubled) when it holds a comma, a quote or a line break. */
 void cli_csv_field(FILE *out, const char *s);
+
+/* A UTC date (2026-12-01) or time (2026-12-01T08:30:00Z), or unix ms, into *ms: 0, or -1. */
+int cli_parse_time(const char *s, int64_t *ms);
 
 /* Print "riskd: <message>" to stderr. */
 void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -19,6 +19,7 @@ static const char usage[] =
     "  serve      the HTTP service: /v1/score and OFREP (riskd serve --help)\n"
     "  log        export the decision log (riskd log export --help)\n"
     "  replay     re-run logged decisions and compare them bit for bit (riskd replay --help)\n"
+    "  outcomes   import late labels and see the realised bad rate and KS (riskd outcomes --help)\n"
     "\n"
     "options:\n"
     "  -h, --help     show this help\n"
@@ -66,6 +67,8 @@ int main(int argc, char **argv)
         return cmd_log(argc - 1, argv + 1);
     if (!strcmp(cmd, "replay"))
         return cmd_replay(argc - 1, argv + 1);
+    if (!strcmp(cmd, "outcomes"))
+        return cmd_outcomes(argc - 1, argv + 1);
     cli_errorf("unknown command \"%s\" (try riskd --help)", cmd);
     return CLI_USAGE;
 }

@@ -337,5 +337,16 @@ static int sq_blob_get(rd_store *base, const char *hex, char **data, size_t *len
     return rc;
 }
 
-const rd_store_ops rd__sqlite_store = {"sqlite",     sq_open,     sq_close,    sq_log_append, sq_log_scan,
-                                       sq_log_prune, sq_blob_put, sq_blob_has, sq_blob_get};
+const rd_store_ops rd__sqlite_store = {.scheme = "sqlite",
+                                       .open = sq_open,
+                                       .close = sq_close,
+                                       .log_append = sq_log_append,
+                                       .log_scan = sq_log_scan,
+                                       .log_prune = sq_log_prune,
+                                       .blob_put = sq_blob_put,
+                                       .blob_has = sq_blob_has,
+                                       .blob_get = sq_blob_get,
+                                       .outcomes_put = rd__sq_outcomes_put,
+                                       .outcome_counts = rd__sq_outcome_counts,
+                                       .outcome_scores = rd__sq_outcome_scores,
+                                       .outcome_names = rd__sq_outcome_names};

@@ -17,4 +17,13 @@ typedef struct sq_store {
  * RD_EINVAL (corrupt). */
 int rd__sq_fail(sq_store *s, rd_err *err, const char *what);
 
+/* The outcomes (sqlite_outcomes.c): the rd_store_ops entries of the same names. */
+int rd__sq_outcomes_put(rd_store *s, const rd_outcome *o, size_t n, int64_t now_ms,
+                        rd_outcome_result *results, rd_err *err);
+int rd__sq_outcome_counts(rd_store *s, const rd__outcome_query *q, rd_outcome_stats *out, rd_err *err);
+int rd__sq_outcome_scores(rd_store *s, const rd__outcome_query *q, int (*fn)(void *, double, int), void *ud,
+                          rd_err *err);
+int rd__sq_outcome_names(rd_store *s, const char *model_version, int (*fn)(void *, const char *), void *ud,
+                         rd_err *err);
+
 #endif
