@@ -93,6 +93,8 @@ run_suite "integration/tsan/04-serve" env RISKD_BIN="$ROOT/build/tsan/riskd" bas
 run_suite "integration/tsan/05-decide" env RISKD_BIN="$ROOT/build/tsan/riskd" bash tests/integration/05-decide.sh
 # ... and the decision log: the writer, commits resuming suspended connections (ack), replay.
 run_suite "integration/tsan/06-log" env RISKD_BIN="$ROOT/build/tsan/riskd" bash tests/integration/06-log.sh
+# ... and the outcomes: HTTP threads sharing the outcome store's handle beside the log's writer.
+run_suite "integration/tsan/07-outcomes" env RISKD_BIN="$ROOT/build/tsan/riskd" bash tests/integration/07-outcomes.sh
 
 # The fuzz corpora replayed through the libFuzzer builds (ASan+UBSan): no crash, no leak.
 for f in build/fuzz/fuzz_*; do

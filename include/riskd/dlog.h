@@ -7,7 +7,9 @@
  *                         caller waits for the commit its record is in)
  *   rd_dlog_keep_*        what served a decision, kept in the store by SHA-256, so a decision
  *                         can be replayed after the flag file and the bundles have moved on
- *   rd_replay             re-runs logged decisions from what was kept and compares them */
+ *   rd_replay             re-runs logged decisions from what was kept and compares them
+ *   rd_outcomes_from_*    outcome batches (labels that arrive late) read from JSON or CSV,
+ *                         strictly, for rd_store_outcomes_put */
 #ifndef RISKD_DLOG_H
 #define RISKD_DLOG_H
 
@@ -107,5 +109,50 @@ typedef struct rd_replay_result {
  * reasons and impacts, source. Errors (RD_ENOTFOUND: something the record names was not
  * kept; RD_EINVAL: a record that is not one) are not differences. */
 RD_API int rd_replay_one(rd_replay *r, const rd_log_row *row, rd_replay_result *out, rd_err *err);
+
+/* ------------------------------------------------------------------ outcomes */
+
+/* Longest outcome name and request id an outcome may carry. */
+#define RD_OUTCOME_NAME_MAX 64
+#define RD_OUTCOME_ID_MAX   256
+
+/* Read an outcome batch (POST /v1/outcomes' body) from v: an array of objects
+ *   {"request_id": "app-1" | 42, "label": 0 | 1, "outcome": "dpd30", "observed_at": T}
+ * request_id: a string (1 to RD_OUTCOME_ID_MAX bytes, no leading or trailing space) or an
+ * integer (read as the decision log writes it: 42 -> "42"); label: the number 0 (good) or 1
+ * (bad); outcome: the definition's name, 1 to RD_OUTCOME_NAME_MAX bytes of [a-z0-9_-];
+ * observed_at (optional, null: not given): an RFC 3339 time ("2026-03-01T08:30:00Z",
+ * "2026-03-01T10:30:00.250+02:00"; milliseconds kept) or unix milliseconds (a number); a
+ * time before 1e11 ms (March 1973) is refused (a number that small is probably seconds).
+ * Strict: any malformed item or unknown key (with a did-you-mean) refuses the whole batch,
+ * the message naming the item and the field ("[3].label: expected the number 0 (good) or 1
+ * (bad), got 2"); more than max_items items (0: no limit) is RD_ELIMIT. On success *out
+ * receives n items, the array allocated in arena, the strings borrowed from v (which must
+ * outlive them) or allocated in arena; on failure *out and *n are untouched. Errors:
+ * RD_EINVAL, RD_ETYPE, RD_ELIMIT, RD_ENOMEM. Thread-safe with distinct arenas. */
+RD_API int rd_outcomes_from_value(const rd_value *v, size_t max_items, rd_arena *arena, rd_outcome **out,
+                                  size_t *n, rd_err *err);
+
+/* Read an outcome file (riskd outcomes import): CSV (include/riskd/csv.h) whose header names
+ * the columns request_id, label, outcome and optionally observed_at, in any order (another
+ * column is refused, with a did-you-mean); label "0" or "1"; observed_at empty (not given),
+ * an RFC 3339 time or unix milliseconds; the other fields as in rd_outcomes_from_value. The
+ * whole file is read and checked before anything is returned: a bad record refuses it, the
+ * message naming the file, the line and the field ("out.csv: line 7: label: ..."). path "-"
+ * reads stdin. progress (may be NULL) is called every few thousand records with the bytes
+ * read and the file's size (0 when unknown). On success *out receives n items in arena.
+ * Errors: RD_EIO (the file cannot be read), RD_EPARSE, RD_EINVAL, RD_ELIMIT, RD_ENOMEM. */
+RD_API int rd_outcomes_from_csv(const char *path, rd_arena *arena,
+                                void (*progress)(void *ud, uint64_t done, uint64_t total), void *ud,
+                                rd_outcome **out, size_t *n, rd_err *err);
+
+/* Append the statistics of one outcome definition as a JSON object: {"outcome", "labelled",
+ * "bads", "approved", "approved_bads", "bad_rate_approved" (null when nothing was approved),
+ * "ks" (null when not computed), "ks_note" (why not, e.g. "needs 100 bads, has 37"; null when
+ * computed)}. min_bads: the threshold the statistics were computed with. */
+RD_API void rd_outcome_stats_json(rd_buf *b, const char *outcome, const rd_outcome_stats *st,
+                                  uint64_t min_bads);
+/* Why st->ks is not computed ("needs 100 bads, has 37"), "" when it is. */
+RD_API void rd_outcome_ks_note(const rd_outcome_stats *st, uint64_t min_bads, char *buf, size_t cap);
 
 #endif

@@ -6,7 +6,9 @@
  *   - the decision log: one row per decision (primary or shadow), its searchable columns and
  *     the whole record as JSON (docs/formats.md, "Decision log");
  *   - blobs, content-addressed by SHA-256: every flag set, fallback rule file and bundle file
- *     that served a decision, so a decision can be replayed after they have moved on.
+ *     that served a decision, so a decision can be replayed after they have moved on;
+ *   - outcomes: labels that arrive late, one per request and outcome definition, joined to the
+ *     primary decision with that request id.
  *
  * The schema is versioned (table riskd_meta) and migrated at open; a database from a newer
  * riskd, a foreign SQLite file or a corrupt one is refused with a message naming the file.
@@ -102,6 +104,9 @@ RD_API const char *rd_outcome_result_name(rd_outcome_result r);
 RD_API int rd_store_outcomes_put(rd_store *s, const rd_outcome *o, size_t n, int64_t now_ms,
                                  rd_outcome_result *results, rd_err *err);
 
+/* Bads a realised KS needs (issue 12): below it the statistic is noise, and not computed. */
+#define RD_OUTCOME_MIN_BADS 100
+
 typedef struct rd_outcome_stats {
     uint64_t labelled, bads;          /* every labelled decision of the bundle */
     uint64_t approved, approved_bads; /* those the bundle approved */
@@ -111,7 +116,10 @@ typedef struct rd_outcome_stats {
 } rd_outcome_stats;
 
 /* The outcome statistics of decisions by model_version (and variant, NULL: any) decided in
- * [from_ms, to_ms) (0: open), for one outcome definition. */
+ * [from_ms, to_ms) (0: open), for one outcome definition. The KS is computed from the
+ * decisions a model scored (a fallback answer has no model score): min_bads counts the bads
+ * among those, and both classes must be there. RD_EINVAL without model_version or outcome;
+ * RD_ENOMEM; RD_EIO. */
 RD_API int rd_store_outcome_stats(rd_store *s, const char *model_version, const char *variant,
                                   const char *outcome, int64_t from_ms, int64_t to_ms, uint64_t min_bads,
                                   rd_outcome_stats *out, rd_err *err);

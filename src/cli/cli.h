@@ -32,6 +32,7 @@ extern const char cli_rollout_status_usage[];
 extern const char cli_rollout_cmd_usage[];
 int cli_rollout_status(int argc, char **argv);
 int cli_rollout_command(const char *name, int argc, char **argv);
+int cmd_outcomes(int argc, char **argv);
 
 /* A progress bar on stderr when it is a terminal (silent in a pipe or a file): done of
  * total units (total 0: unknown, the count alone is shown), redrawn at most 10 times a
@@ -52,6 +53,9 @@ static inline int cli_exit_for(int rd_code) { return rd_err_exit_status(rd_code)
 
 /* Write one CSV field: quoted (quotes doubled) when it holds a comma, a quote or a line break. */
 void cli_csv_field(FILE *out, const char *s);
+
+/* A UTC date (2026-12-01) or time (2026-12-01T08:30:00Z), or unix ms, into *ms: 0, or -1. */
+int cli_parse_time(const char *s, int64_t *ms);
 
 /* Print "riskd: <message>" to stderr. */
 void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -44,27 +44,6 @@ typedef struct args {
     rd_log_filter f;
 } args;
 
-/* A UTC date or time, or unix ms. */
-static int parse_time(const char *s, int64_t *ms)
-{
-    char *end;
-    long long n = strtoll(s, &end, 10);
-    if (*s && !*end && n >= 0) {
-        *ms = n;
-        return 0;
-    }
-    struct tm tm = {0};
-    const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (!rest) {
-        memset(&tm, 0, sizeof tm);
-        rest = strptime(s, "%Y-%m-%d", &tm);
-    }
-    if (!rest || (*rest && strcmp(rest, "Z") != 0))
-        return -1;
-    *ms = (int64_t)timegm(&tm) * 1000;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, args *a, bool replay)
 {
     static const struct option opts[] = {
@@ -90,7 +69,7 @@ static int parse_args(int argc, char **argv, args *a, bool replay)
         case 'r': a->f.request_id = optarg; break;
         case 'f':
         case 't':
-            if (parse_time(optarg, c == 'f' ? &a->f.from_ms : &a->f.to_ms)) {
+            if (cli_parse_time(optarg, c == 'f' ? &a->f.from_ms : &a->f.to_ms)) {
                 cli_errorf("--%s: \"%s\" is not a UTC date, a time like 2026-12-01T08:30:00Z, or unix ms",
                            c == 'f' ? "from" : "to", optarg);
                 return CLI_USAGE;

@@ -20,6 +20,7 @@ static const char usage[] =
     "  log        export the decision log (riskd log export --help)\n"
     "  replay     re-run logged decisions and compare them bit for bit (riskd replay --help)\n"
     "  rollout    staged rollouts of a candidate bundle by a routing flag (riskd rollout --help)\n"
+    "  outcomes   import late labels and see the realised bad rate and KS (riskd outcomes --help)\n"
     "\n"
     "options:\n"
     "  -h, --help     show this help\n"
@@ -69,6 +70,8 @@ int main(int argc, char **argv)
         return cmd_replay(argc - 1, argv + 1);
     if (!strcmp(cmd, "rollout"))
         return cmd_rollout(argc - 1, argv + 1);
+    if (!strcmp(cmd, "outcomes"))
+        return cmd_outcomes(argc - 1, argv + 1);
     cli_errorf("unknown command \"%s\" (try riskd --help)", cmd);
     return CLI_USAGE;
 }

@@ -1,5 +1,6 @@
 /* Progress bars for long CLI work: on a terminal only, throttled, one line redrawn. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,4 +60,24 @@ void cli_csv_field(FILE *out, const char *s)
         fputc(*s, out);
     }
     fputc('"', out);
+}
+
+int cli_parse_time(const char *s, int64_t *ms)
+{
+    char *end;
+    long long n = strtoll(s, &end, 10);
+    if (*s && !*end && n >= 0) {
+        *ms = n;
+        return 0;
+    }
+    struct tm tm = {0};
+    const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!rest) {
+        memset(&tm, 0, sizeof tm);
+        rest = strptime(s, "%Y-%m-%d", &tm);
+    }
+    if (!rest || (*rest && strcmp(rest, "Z") != 0))
+        return -1;
+    *ms = (int64_t)timegm(&tm) * 1000;
+    return 0;
 }

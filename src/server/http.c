@@ -58,6 +58,7 @@ static struct {
     rd_store *store;                   /* the main thread's: what served is kept; pruning */
     rd_store *wstore;                  /* the log writer's */
     rd_dlog *dlog;                     /* NULL: no decision log */
+    srv_outcomes outcomes;             /* its store NULL: no decision log */
     struct MHD_Daemon *_Atomic daemon; /* set by the main thread once the workers already run */
     pthread_key_t worker_key;
     atomic_bool draining;
@@ -106,20 +107,23 @@ typedef struct route_def {
     void (*fn)(srv_req *);
     srv_route route;
     bool prefix; /* path is a prefix followed by a key */
+    bool args;   /* the handler reads query parameters */
 } route_def;
 
 static const route_def routes[] = {
-    {"/ofrep/v1/evaluate/flags", "POST", srv_route_ofrep_bulk, SRV_ROUTE_OFREP_BULK, false},
-    {"/ofrep/v1/evaluate/flags/", "POST", srv_route_ofrep_bulk, SRV_ROUTE_OFREP_BULK, false},
-    {"/ofrep/v1/evaluate/flags/", "POST", srv_route_ofrep_flag, SRV_ROUTE_OFREP_FLAG, true},
-    {"/v1/score", "POST", srv_route_score, SRV_ROUTE_SCORE, false},
-    {"/v1/score/batch", "POST", srv_route_score_batch, SRV_ROUTE_SCORE_BATCH, false},
-    {"/health", "GET, HEAD", srv_route_health, SRV_ROUTE_HEALTH, false},
-    {"/ready", "GET, HEAD", srv_route_ready, SRV_ROUTE_READY, false},
-    {"/metrics", "GET, HEAD", srv_route_metrics, SRV_ROUTE_METRICS, false},
-    {"/score", "POST", srv_route_compat_score, SRV_ROUTE_COMPAT_SCORE, false}, /* compat_routes only */
-    {"/v1/monitor", "GET, HEAD", srv_route_monitor, SRV_ROUTE_MONITOR, false},
-    {"/v1/rollouts", "GET, HEAD", srv_route_rollouts, SRV_ROUTE_ROLLOUTS, false},
+    {"/ofrep/v1/evaluate/flags", "POST", srv_route_ofrep_bulk, SRV_ROUTE_OFREP_BULK, false, false},
+    {"/ofrep/v1/evaluate/flags/", "POST", srv_route_ofrep_bulk, SRV_ROUTE_OFREP_BULK, false, false},
+    {"/ofrep/v1/evaluate/flags/", "POST", srv_route_ofrep_flag, SRV_ROUTE_OFREP_FLAG, true, false},
+    {"/v1/score", "POST", srv_route_score, SRV_ROUTE_SCORE, false, false},
+    {"/v1/score/batch", "POST", srv_route_score_batch, SRV_ROUTE_SCORE_BATCH, false, false},
+    {"/health", "GET, HEAD", srv_route_health, SRV_ROUTE_HEALTH, false, false},
+    {"/ready", "GET, HEAD", srv_route_ready, SRV_ROUTE_READY, false, false},
+    {"/metrics", "GET, HEAD", srv_route_metrics, SRV_ROUTE_METRICS, false, false},
+    {"/score", "POST", srv_route_compat_score, SRV_ROUTE_COMPAT_SCORE, false, false}, /* compat_routes only */
+    {"/v1/outcomes", "POST", srv_route_outcomes, SRV_ROUTE_OUTCOMES, false, false},
+    {"/v1/outcomes/stats", "GET, HEAD", srv_route_outcome_stats, SRV_ROUTE_OUTCOME_STATS, false, true},
+    {"/v1/monitor", "GET, HEAD", srv_route_monitor, SRV_ROUTE_MONITOR, false, false},
+    {"/v1/rollouts", "GET, HEAD", srv_route_rollouts, SRV_ROUTE_ROLLOUTS, false, false},
 };
 
 static const route_def *find_route(const char *url)
@@ -190,6 +194,61 @@ static void decode_key(srv_req *r, const char *seg)
     r->flag_key_len = k;
 }
 
+/* The query parameters, percent-decoded into the arena (libmicrohttpd leaves the escapes:
+ * keep_escapes), for the routes that read them. */
+typedef struct args_ctx {
+    srv_req *r;
+    srv_arg *v;
+} args_ctx;
+
+static char *url_decode(rd_arena *a, const char *s)
+{
+    size_t n = strlen(s), k = 0;
+    char *out = rd_arena_alloc(a, n + 1);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0) {
+            out[k++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            out[k++] = s[i];
+        }
+    }
+    out[k] = 0;
+    return out;
+}
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    args_ctx *x = cls;
+    srv_req *r = x->r;
+    if (r->nargs == SRV_MAX_ARGS) {
+        r->args_overflow = true;
+        return MHD_NO;
+    }
+    const char *k = url_decode(r->arena, key), *v = url_decode(r->arena, value ? value : "");
+    if (!k || !v) {
+        r->args_overflow = true; /* out of memory: the route refuses the request */
+        return MHD_NO;
+    }
+    x->v[r->nargs++] = (srv_arg){k, v};
+    return MHD_YES;
+}
+
+static void collect_args(srv_req *r, struct MHD_Connection *c)
+{
+    args_ctx x = {r, rd_arena_alloc(r->arena, SRV_MAX_ARGS * sizeof(srv_arg))};
+    if (!x.v) {
+        r->args_overflow = true;
+        return;
+    }
+    r->args = x.v;
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &x);
+}
+
 /* Validate the request line and headers; the route's handler runs only if all is well. */
 static void dispatch(srv_req *r, struct MHD_Connection *c, const char *url, const char *method, conn_req *cr,
                      const route_def **def)
@@ -217,6 +276,8 @@ static void dispatch(srv_req *r, struct MHD_Connection *c, const char *url, cons
         srv_reply_error(r, 415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json");
         return;
     }
+    if (d->args)
+        collect_args(r, c);
     d->fn(r);
 }
 
@@ -354,6 +415,7 @@ static enum MHD_Result respond(struct MHD_Connection *c, const char *url, const 
         .snap = w->snap,
         .shadow = G.shadow,
         .dlog = G.dlog,
+        .outcomes = G.outcomes.store ? &G.outcomes : NULL,
         .logbuf = &w->logbuf,
         .arena = &w->arena,
         .body = rd_buf_cstr(&cr->body),
@@ -504,14 +566,17 @@ static size_t keep_escapes(void *cls, struct MHD_Connection *c, char *uri)
 
 /* ------------------------------------------------------------------ the decision log */
 
-/* Two handles on DATA_DIR/riskd.db: the writer thread's, and the main thread's (keeping what
- * served, pruning); SQLite's WAL lets them work at once. */
+/* Three handles on DATA_DIR/riskd.db: the writer thread's, the main thread's (keeping what
+ * served, pruning) and the outcomes' (POST /v1/outcomes, GET /v1/outcomes/stats, from any HTTP
+ * thread, under its lock); SQLite's WAL lets them work at once. */
 static int open_log(const srv_config *cfg, rd_err *err)
 {
     rd_store_opts so = {.sync_full = !strcmp(cfg->log_durability, "ack")};
     int rc = rd_store_open(cfg->data_dir, &so, &G.store, err);
     if (!rc)
         rc = rd_store_open(cfg->data_dir, &so, &G.wstore, err);
+    if (!rc)
+        rc = rd_store_open(cfg->data_dir, &so, &G.outcomes.store, err);
     rd_dlog_opts o = {.durability = !strcmp(cfg->log_durability, "ack") ? RD_DLOG_ACK : RD_DLOG_ASYNC,
                       .queue = cfg->log_queue,
                       .on_commit = on_commit};
@@ -529,7 +594,8 @@ static void close_log(void)
     G.dlog = NULL;
     rd_store_close(G.wstore);
     rd_store_close(G.store);
-    G.wstore = G.store = NULL;
+    rd_store_close(G.outcomes.store);
+    G.wstore = G.store = G.outcomes.store = NULL;
     rd_free(H.v);
     H.v = NULL;
     H.n = 0;
@@ -828,6 +894,7 @@ int srv_run(const srv_config *cfg)
     sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     G.cfg = cfg;
+    pthread_mutex_init(&G.outcomes.lock, NULL);
     srv_log_init(cfg->log_level);
     srv_metrics_init();
     rd_err err;

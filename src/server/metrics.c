@@ -30,6 +30,8 @@ static const char *const route_names[SRV_ROUTE_COUNT] = {"/ofrep/v1/evaluate/fla
                                                          "/score",
                                                          "/v1/monitor",
                                                          "/v1/rollouts",
+                                                         "/v1/outcomes",
+                                                         "/v1/outcomes/stats",
                                                          "other"};
 
 /* A named series in a list; the first member of the flag and model series. */
@@ -75,6 +77,7 @@ static struct {
     series *fallbacks;                   /* fallback_series */
     atomic_uint_fast64_t log_refused[2]; /* [backlog|failed] */
     atomic_uint_fast64_t log_dropped;
+    atomic_uint_fast64_t outcomes[4]; /* by rd_outcome_result */
     error_series *errors;
     atomic_uint_fast64_t unknown_flag;
     route_stats routes[SRV_ROUTE_COUNT];
@@ -237,6 +240,23 @@ void srv_metrics_fallback(srv_fallback_stats *s, rd_fallback_reason why)
 
 void srv_metrics_log_refused(const char *what) { inc(&M.log_refused[strcmp(what, "backlog") != 0]); }
 void srv_metrics_log_dropped(void) { inc(&M.log_dropped); }
+
+void srv_metrics_outcomes(const uint64_t n[4])
+{
+    for (int i = 0; i < 4; i++)
+        if (n[i])
+            atomic_fetch_add_explicit(&M.outcomes[i], n[i], memory_order_relaxed);
+}
+
+static void render_outcomes(rd_buf *b)
+{
+    rd_buf_puts(b,
+                "# HELP riskd_outcomes_total Outcomes received (POST /v1/outcomes), by what became of them.\n"
+                "# TYPE riskd_outcomes_total counter\n");
+    for (int i = 0; i < 4; i++)
+        rd_buf_printf(b, "riskd_outcomes_total{result=\"%s\"} %llu\n",
+                      rd_outcome_result_name((rd_outcome_result)i), (unsigned long long)get(&M.outcomes[i]));
+}
 
 static int what_index(const char *what)
 {
@@ -609,6 +629,7 @@ void srv_metrics_render(rd_buf *b, const srv_snapshot *snap, rd_shadow *shadow, 
     render_shadow(b, shadow);
     render_log(b, dlog);
     srv_rollouts_metrics(b);
+    render_outcomes(b);
     rd_buf_puts(b, "# HELP riskd_reloads_total Reloads of the flag file, of bundles and of the service-wide "
                    "fallback rules, by result.\n# TYPE riskd_reloads_total counter\n");
     static const char *const what[] = {"flags", "bundles", "fallback", "rollout"};

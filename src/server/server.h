@@ -5,7 +5,8 @@
  * place), log (one JSON object per line on stderr), snapshot (the flags and bundles in force,
  * immutable and refcounted, rebuilt aside on reload and swapped in), metrics (atomic counters
  * rendered as Prometheus text), http (libmicrohttpd glue, limits, routing, the run loop with
- * its signals and file watching) and the routes (OFREP, scoring, health/ready/metrics). */
+ * its signals and file watching) and the routes (OFREP, scoring, outcomes,
+ * health/ready/metrics). */
 #ifndef RISKD_SERVER_H
 #define RISKD_SERVER_H
 
@@ -123,6 +124,8 @@ typedef enum srv_route {
     SRV_ROUTE_COMPAT_SCORE,
     SRV_ROUTE_MONITOR,
     SRV_ROUTE_ROLLOUTS,
+    SRV_ROUTE_OUTCOMES,
+    SRV_ROUTE_OUTCOME_STATS,
     SRV_ROUTE_OTHER,
     SRV_ROUTE_COUNT
 } srv_route;
@@ -148,6 +151,8 @@ void srv_metrics_fallback(srv_fallback_stats *s, rd_fallback_reason why);
  * records dropped (log_on_full = drop, or a shadow record with the queue full). */
 void srv_metrics_log_refused(const char *what);
 void srv_metrics_log_dropped(void);
+/* Outcomes received (POST /v1/outcomes), by what became of them: n[rd_outcome_result]. */
+void srv_metrics_outcomes(const uint64_t n[4]);
 void srv_metrics_reload(const char *what, bool ok);
 /* A reload of what ("flags", "bundles", "fallback") refused with msg: /ready reports it until
  * a reload of what succeeds and clears it (msg NULL). */
@@ -218,6 +223,19 @@ uint64_t srv_state_generation(srv_state *st);
 
 /* ------------------------------------------------------------------ http */
 
+/* The outcome store: a handle of its own on DATA_DIR/riskd.db (the log writer's is the
+ * writer's alone, the main thread's keeps what served), shared by the HTTP threads under lock. */
+typedef struct srv_outcomes {
+    pthread_mutex_t lock;
+    rd_store *store;
+} srv_outcomes;
+
+/* A query parameter of the request's URL, percent-decoded ("" when it has no value). */
+typedef struct srv_arg {
+    const char *key, *value;
+} srv_arg;
+#define SRV_MAX_ARGS 16
+
 /* Per-request context the routes see. */
 typedef struct srv_req {
     const srv_config *cfg;
@@ -233,7 +251,11 @@ typedef struct srv_req {
     uint64_t ack_seq;     /* log_durability = ack: the answer waits for this record's commit */
     const char *flag_key; /* OFREP single: the percent-decoded key */
     size_t flag_key_len;
-    double t0; /* monotonic seconds at the start */
+    srv_outcomes *outcomes; /* NULL when the decision log is off */
+    const srv_arg *args;    /* the query parameters (routes that read them), in the arena */
+    size_t nargs;
+    bool args_overflow; /* more than SRV_MAX_ARGS were sent */
+    double t0;          /* monotonic seconds at the start */
     /* the response the route fills */
     int status;
     rd_buf *out; /* body */
@@ -258,6 +280,8 @@ void srv_route_health(srv_req *r);
 void srv_route_ready(srv_req *r);
 void srv_route_metrics(srv_req *r);
 void srv_route_compat_score(srv_req *r);
+void srv_route_outcomes(srv_req *r);
+void srv_route_outcome_stats(srv_req *r);
 
 /* ------------------------------------------------------------------ monitor and rollouts */
 

@@ -26,7 +26,8 @@ struct rd_csv {
     uint64_t offset, size;
 };
 
-/* Append one physical line to the record buffer. Returns bytes read, 0 at EOF, -1 on error. */
+/* Append one physical line to the record buffer. Returns bytes read, 0 at EOF, -1 on a read
+ * error, -2 when out of memory. */
 static ssize_t read_line(rd_csv *c)
 {
     ssize_t n = getline(&c->line, &c->line_cap, c->f);
@@ -38,7 +39,7 @@ static ssize_t read_line(rd_csv *c)
         size_t cap = (c->len + (size_t)n + 1) * 2;
         char *b = rd_realloc(c->buf, cap);
         if (!b)
-            return -1;
+            return -2;
         c->buf = b;
         c->cap = cap;
     }
@@ -116,6 +117,8 @@ static int read_record(rd_csv *c, size_t *n, rd_err *err)
         c->len = 0;
         c->lineno = c->next_line + 1;
         ssize_t got = read_line(c);
+        if (got == -2)
+            return rd_err_set(err, RD_ENOMEM, "out of memory");
         if (got < 0)
             return rd_err_set(err, RD_EIO, "read error");
         if (got == 0)
@@ -128,6 +131,8 @@ static int read_record(rd_csv *c, size_t *n, rd_err *err)
             if (c->len > MAX_RECORD)
                 break;
             got = read_line(c);
+            if (got == -2)
+                return rd_err_set(err, RD_ENOMEM, "out of memory");
             if (got <= 0)
                 break; /* split reports the open quote */
         }

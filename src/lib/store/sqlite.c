@@ -354,4 +354,8 @@ const rd_store_ops rd__sqlite_store = {
     .rollout_list = rd__sq_rollout_list,
     .transition_append = rd__sq_transition_append,
     .transition_list = rd__sq_transition_list,
+    .outcomes_put = rd__sq_outcomes_put,
+    .outcome_counts = rd__sq_outcome_counts,
+    .outcome_scores = rd__sq_outcome_scores,
+    .outcome_names = rd__sq_outcome_names,
 };

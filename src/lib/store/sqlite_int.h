@@ -24,5 +24,13 @@ int rd__sq_rollout_list(rd_store *s, int (*fn)(void *, const rd_rollout_row *), 
 int rd__sq_transition_append(rd_store *s, const rd_transition *t, rd_err *err);
 int rd__sq_transition_list(rd_store *s, const char *flag, size_t limit,
                            int (*fn)(void *, const rd_transition *), void *ud, rd_err *err);
+/* The outcomes (sqlite_outcomes.c): the rd_store_ops entries of the same names. */
+int rd__sq_outcomes_put(rd_store *s, const rd_outcome *o, size_t n, int64_t now_ms,
+                        rd_outcome_result *results, rd_err *err);
+int rd__sq_outcome_counts(rd_store *s, const rd__outcome_query *q, rd_outcome_stats *out, rd_err *err);
+int rd__sq_outcome_scores(rd_store *s, const rd__outcome_query *q, int (*fn)(void *, double, int), void *ud,
+                          rd_err *err);
+int rd__sq_outcome_names(rd_store *s, const char *model_version, int (*fn)(void *, const char *), void *ud,
+                         rd_err *err);
 
 #endif

@@ -1,7 +1,13 @@
 /* The store's front: picks the backend from the URL and dispatches to it. Callers never test
- * which backend they hold. */
+ * which backend they hold. What every backend would otherwise repeat lives here: the checks of
+ * an outcome batch, and the realised KS, computed from the scores and labels a backend streams
+ * (so every backend gives the same statistic, to the bit). */
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "riskd/arena.h"
+#include "riskd/monitor.h"
 #include "store_int.h"
 
 static const rd_store_ops *const backends[] = {&rd__sqlite_store};
@@ -116,4 +122,102 @@ int rd_rollout_set_status(rd_store *s, const char *flag, const char *json, rd_er
 int rd_rollout_get_status(rd_store *s, const char *flag, char **json, rd_err *err)
 {
     return s->ops->rollout_get_status(s, flag, json, err);
+}
+
+/* ------------------------------------------------------------------ outcomes */
+
+const char *rd_outcome_result_name(rd_outcome_result r)
+{
+    switch (r) {
+    case RD_OUTCOME_NEW: return "new";
+    case RD_OUTCOME_SAME: return "same";
+    case RD_OUTCOME_CHANGED: return "changed";
+    case RD_OUTCOME_UNKNOWN_REQ: return "unknown_request";
+    }
+    return "unknown";
+}
+
+int rd_store_outcomes_put(rd_store *s, const rd_outcome *o, size_t n, int64_t now_ms,
+                          rd_outcome_result *results, rd_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        /* the parsers (include/riskd/dlog.h) check far more; this keeps the table sane for any caller */
+        if (!o[i].request_id || !o[i].request_id[0] || !o[i].outcome || !o[i].outcome[0])
+            return rd_err_set(err, RD_EINVAL, "outcome %zu: a request id and an outcome name are required",
+                              i);
+        if (o[i].label != 0 && o[i].label != 1)
+            return rd_err_set(err, RD_EINVAL, "outcome %zu: label %d is not 0 (good) or 1 (bad)", i,
+                              o[i].label);
+        if (o[i].observed_ms < 0)
+            return rd_err_set(err, RD_EINVAL, "outcome %zu: a negative observation time", i);
+    }
+    return n ? s->ops->outcomes_put(s, o, n, now_ms, results, err) : RD_OK;
+}
+
+/* The scores and labels of the outcomes a KS is computed from. */
+typedef struct scored {
+    double *score;
+    int *label;
+    size_t n, cap;
+    uint64_t bads;
+} scored;
+
+static int add_scored(void *ud, double score, int label)
+{
+    scored *v = ud;
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? 2 * v->cap : 1024;
+        double *s = rd_realloc(v->score, cap * sizeof *s);
+        if (s)
+            v->score = s;
+        int *l = s ? rd_realloc(v->label, cap * sizeof *l) : NULL;
+        if (!l)
+            return RD_ENOMEM;
+        v->label = l;
+        v->cap = cap;
+    }
+    v->score[v->n] = score;
+    v->label[v->n++] = label;
+    v->bads += label == 1;
+    return 0;
+}
+
+int rd_store_outcome_stats(rd_store *s, const char *model_version, const char *variant, const char *outcome,
+                           int64_t from_ms, int64_t to_ms, uint64_t min_bads, rd_outcome_stats *out,
+                           rd_err *err)
+{
+    if (!model_version || !outcome)
+        return rd_err_set(err, RD_EINVAL, "outcome statistics need a model version and an outcome name");
+    rd__outcome_query q = {model_version, variant, outcome, from_ms, to_ms};
+    rd_outcome_stats st = {0};
+    int rc = s->ops->outcome_counts(s, &q, &st, err);
+    if (rc)
+        return rc;
+    st.bad_rate_approved = st.approved ? (double)st.approved_bads / (double)st.approved : (double)NAN;
+    st.ks = (double)NAN;
+    /* the KS is computed from the decisions a model scored (a fallback rule's answer has no
+     * model score): min_bads counts the bads among those */
+    if (st.bads >= min_bads && st.bads > 0) {
+        scored v = {0};
+        rc = s->ops->outcome_scores(s, &q, add_scored, &v, err);
+        if (rc == RD_ENOMEM)
+            rd_err_set(err, rc, "out of memory");
+        if (!rc && v.bads >= min_bads && v.bads < v.n) {
+            st.ks = rd_ks_discrimination(v.score, v.label, v.n);
+            if (isnan(st.ks)) /* both classes are there: only memory can have failed */
+                rc = rd_err_set(err, RD_ENOMEM, "out of memory");
+        }
+        rd_free(v.score);
+        rd_free(v.label);
+        if (rc)
+            return rc;
+    }
+    *out = st;
+    return RD_OK;
+}
+
+int rd_store_outcome_names(rd_store *s, const char *model_version, int (*fn)(void *, const char *), void *ud,
+                           rd_err *err)
+{
+    return s->ops->outcome_names(s, model_version, fn, ud, err);
 }

@@ -6,6 +6,14 @@
 #include "riskd/rollout.h"
 #include "riskd/store.h"
 
+/* Which outcomes a statistic covers (rd_store_outcome_stats' arguments). */
+typedef struct rd__outcome_query {
+    const char *model_version; /* required */
+    const char *variant;       /* NULL: any */
+    const char *outcome;       /* required */
+    int64_t from_ms, to_ms;    /* the decisions' time, [from, to); 0: open */
+} rd__outcome_query;
+
 typedef struct rd_store_ops {
     const char *scheme; /* "sqlite" */
     int (*open)(const char *where, const rd_store_opts *o, rd_store **out, rd_err *err);
@@ -28,6 +36,18 @@ typedef struct rd_store_ops {
     int (*transition_append)(rd_store *s, const rd_transition *t, rd_err *err);
     int (*transition_list)(rd_store *s, const char *flag, size_t limit,
                            int (*fn)(void *, const rd_transition *), void *ud, rd_err *err);
+    /* outcomes: the front checks the arguments; results are written on success only */
+    int (*outcomes_put)(rd_store *s, const rd_outcome *o, size_t n, int64_t now_ms,
+                        rd_outcome_result *results, rd_err *err);
+    /* labelled, bads, approved, approved_bads of the query (the rest of out untouched) */
+    int (*outcome_counts)(rd_store *s, const rd__outcome_query *q, rd_outcome_stats *out, rd_err *err);
+    /* fn(ud, score, label) for each outcome of the query whose decision has a model score;
+     * a non-zero return stops the scan and is returned. The front computes the KS from them,
+     * so every backend gives the same statistic. */
+    int (*outcome_scores)(rd_store *s, const rd__outcome_query *q, int (*fn)(void *, double, int), void *ud,
+                          rd_err *err);
+    int (*outcome_names)(rd_store *s, const char *model_version, int (*fn)(void *, const char *), void *ud,
+                         rd_err *err);
 } rd_store_ops;
 
 struct rd_store {
