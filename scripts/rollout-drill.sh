@@ -26,6 +26,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+mkdir -p "$W/bundles"
 for v in 1.0 1.1; do
     src=examples/models/credit_xgb_v$v
     "$BIN" bundle build --name credit_xgb_v$v --model "$src/model.json" --pipeline "$src/pipeline.json" \
@@ -93,8 +94,10 @@ import json, sys, time
 t_end = time.time() + 300
 while time.time() < t_end:
     try:
-        t = json.load(open(sys.argv[1]))["flags"]["credit-model-route"]["targeting"]
-        if json.dumps(t).find('["challenger", 0]') >= 0 and "if" not in t:
+        f = json.load(open(sys.argv[1]))["flags"]
+        t = f["credit-model-route"]["targeting"]
+        # control-only and the shadow off: the shadow stage routes control-only too
+        if '["challenger", 0]' in json.dumps(t) and "if" not in t and f["credit-model-shadow"]["defaultVariant"] == "none":
             print(int(time.time() * 1000))
             break
     except (ValueError, KeyError, OSError):
