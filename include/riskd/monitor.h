@@ -134,7 +134,7 @@ typedef struct rd_monitor_obs {
     int fallback_reason;  /* rd_fallback_reason when fallback */
     double score;         /* rd_score.score when the model answered (NaN otherwise) */
     const char *decision; /* "approve" / "review" / "reject" / other / NULL */
-    double latency_ms;
+    double latency_ms;    /* NaN: none (a shadow score runs off the request's clock) */
     const rd_value *features; /* the raw inputs (per-input bins), may be NULL */
 } rd_monitor_obs;
 /* Count one decision: lock-free, a few relaxed atomic adds in the calling thread's shard. */

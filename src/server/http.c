@@ -609,6 +609,7 @@ void srv_log_shadow(void *ud, const rd_shadow_done *d)
     rd_monitor_series *ms = srv_slot_series(d->shadow, "", RD_ROLE_SHADOW);
     if (ms) {
         rd_monitor_obs o = {.answered = d->rc == RD_OK,
+                            .latency_ms = (double)NAN,
                             .score = d->rc == RD_OK ? d->score->score : (double)NAN,
                             .decision = d->rc == RD_OK ? d->score->decision : NULL};
         rd_monitor_record(ms, &o);

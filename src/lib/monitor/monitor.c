@@ -453,7 +453,8 @@ void rd_monitor_record(rd_monitor_series *s, const rd_monitor_obs *o)
                 add(c, s->off_ks + rd_ks_cell(&s->grid, o->score));
         }
     }
-    add(c, s->off_lat + lat_bin(o->latency_ms));
+    if (!isnan(o->latency_ms)) /* a shadow score has none: it runs off the request's clock */
+        add(c, s->off_lat + lat_bin(o->latency_ms));
     if (s->ninputs)
         record_inputs(s, c, o->features);
 }
