@@ -672,7 +672,7 @@ void rd_monitor_foreach(rd_monitor *m, void (*fn)(void *ud, rd_monitor_series *s
     pthread_mutex_lock(&m->lock);
     size_t n = m->n;
     rd_monitor_series **copy = rd_malloc(n * sizeof *copy + 1);
-    if (copy)
+    if (copy && n)
         memcpy(copy, m->series, n * sizeof *copy);
     pthread_mutex_unlock(&m->lock);
     if (!copy)
