@@ -323,6 +323,61 @@ curl -s "$U/v1/rollouts" >"$T/rollouts.json"
 check "... the running plan is kept" 0 0 '"plan":"srm-check"' "$T/rollouts.json"
 stop
 
+# ---- (e) outcomes: the candidate's approved applicants go bad, the control's do not: the
+# one-sided sequential test of the bad rate (confidence sequence) rolls it back
+cat >"$T/outcome-plan.json" <<'J'
+{"name": "outcome-check", "route_flag": "credit-model-route",
+ "control": {"bundle": "credit_xgb_v1.0", "variant": "champion"},
+ "candidate": {"bundle": "credit_xgb_v1.1", "variant": "challenger"},
+ "interval": "1s",
+ "stages": [
+  {"name": "50%", "candidate_weight": 50000, "hold": "1h",
+   "gates": [{"metric": "bad_rate", "outcome": "fpd", "min_samples": 50}]},
+  {"name": "100%", "candidate_weight": 100000, "hold": "1h"}]}
+J
+serve_with "$T/outcome-plan.json" || exit 1
+$PY "$TRAFFIC" "$U" --rate "$RATE" --seconds 2 --prefix o >"$T/traffic-o.json"
+sleep 1 # the async log commits within ~50 ms
+curl -s "$U/v1/rollouts" >"$T/rollouts.json"
+check "(e) no outcomes yet: the bad-rate gate has no data" 0 0 '"metric":"bad_rate".*"verdict":"no_data"' "$T/rollouts.json"
+"$BIN" log export --data-dir "$T/data" --kind primary --format jsonl >"$T/o.jsonl" 2>/dev/null
+$PY - "$T/o.jsonl" >"$T/outcomes.json" <<'P'
+import json, sys
+out = []
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("decision") != "approve":
+        continue
+    bad = 1 if r["bundle"]["name"] == "credit_xgb_v1.1" else int(len(out) % 10 == 0)
+    out.append({"request_id": r["request_id"], "outcome": "fpd", "label": bad})
+print(json.dumps(out[:900]))
+P
+curl -s -X POST "$U/v1/outcomes" -H 'Content-Type: application/json' -d @"$T/outcomes.json" >"$T/out"
+check "(e) outcomes recorded" 0 0 '"new":[1-9]' "$T/out"
+wait_state rolled_back 30
+check "(e) a candidate whose approved applicants go bad is rolled back" 0 $?
+$PY - "$T/data/riskd.db" >"$T/out" 2>&1 <<'P'
+import sqlite3, sys, json, math
+db = sqlite3.connect(sys.argv[1])
+g = json.loads(db.execute("SELECT gates FROM rollout_transitions WHERE reason='rollback'").fetchone()[0])[0]
+assert g["metric"] == "bad_rate" and g["verdict"] == "fail", g
+# the bound, evaluated directly from the formula (rollout-monitoring.md 2.7) on the stage's counts
+q = "SELECT count(*), sum(label) FROM outcomes WHERE model_version=? AND decision='approve'"
+n1, x1 = db.execute(q, ("credit_xgb_v1.1",)).fetchone()
+n0, x0 = db.execute(q, ("credit_xgb_v1.0",)).fetchone()
+p1, p0 = x1 / n1, x0 / n0
+se = math.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
+n, a, ns = n1 + n0, 0.05, 5000
+rho = math.sqrt((-2 * math.log(2 * a) + math.log(-2 * math.log(2 * a) + 1)) / ns)
+hw = se * math.sqrt(n) * math.sqrt(2 * (n * rho**2 + 1) / (n**2 * rho**2) * math.log(1 + math.sqrt(n * rho**2 + 1) / (2 * a)))
+assert abs(g["value"] - (p1 - p0)) <= 1e-12, (g["value"], p1 - p0)
+assert abs(g["halfwidth"] - hw) <= 1e-12 * hw, (g["halfwidth"], hw)
+assert g["value"] - g["halfwidth"] > 0
+print("bad rate %.3f vs %.3f, half-width %.4f" % (p1, p0, hw))
+P
+check "(e) by the bad-rate gate, its difference as the formula gives it" 0 $? "bad rate" "$T/out"
+stop
+
 # ---- the flag file changed under the rollout: compare-and-swap, nothing overwritten
 serve_with "$T/drill.json" || exit 1
 $PY - "$T/flags.json" <<'P'

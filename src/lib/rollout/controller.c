@@ -407,6 +407,8 @@ static void gates_json(const rd_controller *c, rd_buf *b)
             rd_buf_putc(b, '}');
         }
         jnum(b, "noise_floor", e->noise_floor);
+        if (g->metric == RD_M_BAD_RATE) /* the confidence sequence's one-sided half-width (§2.7) */
+            jnum(b, "halfwidth", e->fail_at);
         rd_buf_printf(b, ",\"n\":%llu,\"min_samples\":%llu,\"verdict\":\"%s\",\"failures\":%d",
                       (unsigned long long)e->n, (unsigned long long)e->min, verdict_names[e->verdict],
                       e->failures);
