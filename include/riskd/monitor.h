@@ -129,12 +129,12 @@ RD_API rd_monitor_series *rd_monitor_series_get(rd_monitor *m, const rd_bundle *
 
 /* What one decision adds. */
 typedef struct rd_monitor_obs {
-    bool answered;        /* a model or fallback answer; false: the request failed (error) */
-    bool fallback;        /* answered by fallback rules */
-    int fallback_reason;  /* rd_fallback_reason when fallback */
-    double score;         /* rd_score.score when the model answered (NaN otherwise) */
-    const char *decision; /* "approve" / "review" / "reject" / other / NULL */
-    double latency_ms;    /* NaN: none (a shadow score runs off the request's clock) */
+    bool answered;            /* a model or fallback answer; false: the request failed (error) */
+    bool fallback;            /* answered by fallback rules */
+    int fallback_reason;      /* rd_fallback_reason when fallback */
+    double score;             /* rd_score.score when the model answered (NaN otherwise) */
+    const char *decision;     /* "approve" / "review" / "reject" / other / NULL */
+    double latency_ms;        /* NaN: none (a shadow score runs off the request's clock) */
     const rd_value *features; /* the raw inputs (per-input bins), may be NULL */
 } rd_monitor_obs;
 /* Count one decision: lock-free, a few relaxed atomic adds in the calling thread's shard. */

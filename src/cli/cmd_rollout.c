@@ -509,12 +509,8 @@ static const struct subcommand {
     const char *name;
     int (*run)(int argc, char **argv);
 } subcommands[] = {
-    {"validate", rollout_validate},
-    {"status", cli_rollout_status},
-    {"pause", rollout_pause},
-    {"resume", rollout_resume},
-    {"promote", rollout_promote},
-    {"rollback", rollout_rollback},
+    {"validate", rollout_validate}, {"status", cli_rollout_status}, {"pause", rollout_pause},
+    {"resume", rollout_resume},     {"promote", rollout_promote},   {"rollback", rollout_rollback},
 };
 
 int cmd_rollout(int argc, char **argv)

@@ -201,7 +201,7 @@ static void print_text(const rd_rollout_row *r, const rd_value *st)
 static int status_one(void *ud, const rd_rollout_row *r)
 {
     status_ctx *c = ud;
-    if (c->only && strcmp(c->only, r->flag))
+    if (c->only && strcmp(c->only, r->flag) != 0)
         return 0;
     rd_err err;
     char *st = NULL;

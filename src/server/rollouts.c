@@ -145,7 +145,7 @@ static void breakers_update(void)
         rd_breaker *b = rd_slot_breaker(sl);
         bool open = b && rd_breaker_get_state(b) != RD_BREAKER_CLOSED;
         size_t j = 0;
-        while (j < R.nbr && strcmp(R.br[j].bundle, rd_slot_name(sl)))
+        while (j < R.nbr && strcmp(R.br[j].bundle, rd_slot_name(sl)) != 0)
             j++;
         if (j == R.nbr) {
             if (j == MAX_BREAKERS)
@@ -180,7 +180,8 @@ static void on_transition(void *ud, const rd_transition *t)
             "#to_stage", to, "detail", t->detail, "actor", t->actor, "flags_sha256", t->flags_sha, NULL);
     pthread_mutex_lock(&R.lock);
     size_t i = 0;
-    while (i < R.nreasons && (strcmp(R.reasons[i].flag, t->flag) || strcmp(R.reasons[i].reason, t->reason)))
+    while (i < R.nreasons &&
+           (strcmp(R.reasons[i].flag, t->flag) != 0 || strcmp(R.reasons[i].reason, t->reason) != 0))
         i++;
     if (i == R.nreasons && i < MAX_REASONS) {
         snprintf(R.reasons[i].flag, sizeof R.reasons[i].flag, "%s", t->flag);
@@ -345,17 +346,16 @@ int srv_rollouts_start(const srv_config *cfg, srv_state *st, rd_shadow *shadow, 
             rd_err_prefix(err, "rollout %s", cfg->rollouts[i]);
             break;
         }
+        size_t dup = R.n;
         for (size_t j = 0; j < R.n; j++)
-            if (!strcmp(rd_controller_flag(R.ctl[j]), p->route_flag)) {
-                rc =
-                    rd_err_set(err, RD_EINVAL, "rollout %s: flag %s already has a rollout (%s): one per flag",
-                               cfg->rollouts[i], p->route_flag, cfg->rollouts[j]);
-                rd_plan_free(p);
-                p = NULL;
-                break;
-            }
-        if (rc)
+            if (!strcmp(rd_controller_flag(R.ctl[j]), p->route_flag))
+                dup = j;
+        if (dup < R.n) {
+            rc = rd_err_set(err, RD_EINVAL, "rollout %s: flag %s already has a rollout (%s): one per flag",
+                            cfg->rollouts[i], p->route_flag, cfg->rollouts[dup]);
+            rd_plan_free(p);
             break;
+        }
         if (strcmp(p->route_flag, cfg->route_flag) != 0)
             srv_log(SRV_WARN, "the rollout's routing flag is not the service's route_flag", "plan",
                     cfg->rollouts[i], "flag", p->route_flag, "route_flag", cfg->route_flag, NULL);

@@ -324,7 +324,7 @@ rd_monitor_series *rd_monitor_series_get(rd_monitor *m, const rd_bundle *b, cons
         found = series_new(m, b, variant, role);
         if (found && m->n == m->cap) {
             size_t cap = m->cap ? m->cap * 2 : 16;
-            rd_monitor_series **v = rd_realloc(m->series, cap * sizeof *v);
+            rd_monitor_series **v = rd_realloc(m->series, cap * sizeof(rd_monitor_series *));
             if (v) {
                 m->series = v;
                 m->cap = cap;
@@ -655,7 +655,7 @@ int rd_monitor_window_stats(rd_monitor_series *s, int64_t now_ms, rd_arena *a, r
         if (s->ring_ms[i] <= now_ms - span)
             pick = i;
     }
-    if (pick == SIZE_MAX && s->ring_n == s->ring_len)
+    if (pick == SIZE_MAX && s->ring_len && s->ring_n == s->ring_len)
         pick = (s->ring_head + s->ring_len - s->ring_n) % s->ring_len;
     if (pick != SIZE_MAX && (base = rd_arena_alloc(a, s->stride * sizeof *base))) {
         memcpy(base, s->ring + pick * s->stride, s->stride * sizeof *base);
@@ -671,9 +671,9 @@ void rd_monitor_foreach(rd_monitor *m, void (*fn)(void *ud, rd_monitor_series *s
 {
     pthread_mutex_lock(&m->lock);
     size_t n = m->n;
-    rd_monitor_series **copy = rd_malloc(n * sizeof *copy + 1);
+    rd_monitor_series **copy = rd_malloc(n * sizeof(rd_monitor_series *) + 1);
     if (copy && n)
-        memcpy(copy, m->series, n * sizeof *copy);
+        memcpy(copy, m->series, n * sizeof(rd_monitor_series *));
     pthread_mutex_unlock(&m->lock);
     if (!copy)
         return;

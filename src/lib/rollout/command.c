@@ -44,7 +44,7 @@ int rd_rollout_command(rd_store *s, const char *data_dir, const char *flag, rd_r
         rd_rollout_row_free(&row);
         return rc;
     }
-    rd_rollout_state from_state = row.state, to_state = row.state;
+    rd_rollout_state from_state = row.state, to_state;
     int from_stage = row.stage, to_stage = row.stage;
     if (row.stage < 0 || (size_t)row.stage >= p->nstages)
         row.stage = to_stage = from_stage = 0;
@@ -76,6 +76,10 @@ int rd_rollout_command(rd_store *s, const char *data_dir, const char *flag, rd_r
         if (!rc)
             rc = write_stage(p, &row, &p->stages[to_stage], false, NULL, sha, err);
         break;
+    default:
+        rd_plan_free(p);
+        rd_rollout_row_free(&row);
+        return rd_err_set(err, RD_EINVAL, "rollout %s: unknown command %d", flag, (int)cmd);
     case RD_CMD_ROLLBACK:
         if (row.state == RD_ROLLOUT_ROLLED_BACK)
             rc = rd_err_set(err, RD_EINVAL, "rollout %s is already rolled back", flag);

@@ -286,7 +286,8 @@ static void eval_gate(rd_controller *c, const rd_gate *g, gate_eval *e, int64_t 
     case RD_M_LATENCY_P99_MS:
         if (shadow_arm) { /* shadow scores run off the request's clock: no latency to judge */
             e->verdict = G_PASS;
-            snprintf(e->note, sizeof e->note, "not judged in a shadow stage (no request waits on the candidate)");
+            snprintf(e->note, sizeof e->note,
+                     "not judged in a shadow stage (no request waits on the candidate)");
             break;
         }
         /* fall through */
@@ -555,7 +556,7 @@ static void transition(rd_controller *c, int to_stage, rd_rollout_state to_state
 
 static void alert(rd_controller *c, const char *msg)
 {
-    if (strcmp(c->alert, msg)) {
+    if (strcmp(c->alert, msg) != 0) {
         snprintf(c->alert, sizeof c->alert, "%s", msg);
         if (c->env.on_alert)
             c->env.on_alert(c->env.ud, c->plan->route_flag, msg);
@@ -846,8 +847,8 @@ int rd_controller_replace_plan(rd_controller *c, rd_plan *plan, rd_err *err)
     for (size_t i = 0; i < plan->nstages; i++)
         if (!strcmp(plan->stages[i].name, cur_stage(c)->name))
             at = (long)i;
-    if (strcmp(plan->route_flag, old->route_flag) || strcmp(plan->control, old->control) ||
-        strcmp(plan->candidate, old->candidate))
+    if (strcmp(plan->route_flag, old->route_flag) != 0 || strcmp(plan->control, old->control) != 0 ||
+        strcmp(plan->candidate, old->candidate) != 0)
         rc = rd_err_set(err, RD_EINVAL,
                         "the edited plan changes the routing flag, the control or the candidate: start a new "
                         "rollout instead (the running plan is kept)");

@@ -19,7 +19,8 @@
 #include "riskd/json.h"
 #include "riskd/riskd.h"
 
-static void expect_name(const char *name, int rc, const char *product, const char *type, unsigned ma, unsigned mi)
+static void expect_name(const char *name, int rc, const char *product, const char *type, unsigned ma,
+                        unsigned mi)
 {
     char p[64], t[64];
     unsigned a = 0, b = 0;
@@ -64,7 +65,8 @@ static void test_names(void **state)
     char p[64], t[64];
     unsigned a, b;
     rd_err err;
-    assert_int_equal(rd_bundle_name_parse("credit_xgb_v01.0", p, sizeof p, t, sizeof t, &a, &b, &err), RD_EINVAL);
+    assert_int_equal(rd_bundle_name_parse("credit_xgb_v01.0", p, sizeof p, t, sizeof t, &a, &b, &err),
+                     RD_EINVAL);
     assert_non_null(strstr(err.msg, "plain integers"));
 }
 
@@ -86,20 +88,28 @@ static void test_build_and_score(void **state)
     (void)state;
     snprintf(dir, sizeof(dir), "/tmp/riskd-bundle-XXXXXX");
     assert_non_null(mkdtemp(dir));
-    write_text("m.json", "{\"type\":\"logistic_regression\",\"features\":[\"age\",\"home=own\",\"home=rent\"],"
-                         "\"coef\":[-0.1,-1,1],\"intercept\":2,\"means\":[40,0.5,0.5]}");
-    write_text("p.json", "{\"inputs\":[{\"name\":\"age\",\"type\":\"number\"},{\"name\":\"home\",\"type\":\"category\"}],"
-                         "\"features\":[{\"name\":\"age\",\"kind\":\"numeric\",\"source\":\"age\"},"
-                         "{\"name\":\"home=own\",\"source\":\"home\",\"kind\":\"one_hot\",\"level\":\"own\"},"
-                         "{\"name\":\"home=rent\",\"source\":\"home\",\"kind\":\"one_hot\",\"level\":\"rent\"}]}");
+    write_text("m.json",
+               "{\"type\":\"logistic_regression\",\"features\":[\"age\",\"home=own\",\"home=rent\"],"
+               "\"coef\":[-0.1,-1,1],\"intercept\":2,\"means\":[40,0.5,0.5]}");
+    write_text(
+        "p.json",
+        "{\"inputs\":[{\"name\":\"age\",\"type\":\"number\"},{\"name\":\"home\",\"type\":\"category\"}],"
+        "\"features\":[{\"name\":\"age\",\"kind\":\"numeric\",\"source\":\"age\"},"
+        "{\"name\":\"home=own\",\"source\":\"home\",\"kind\":\"one_hot\",\"level\":\"own\"},"
+        "{\"name\":\"home=rent\",\"source\":\"home\",\"kind\":\"one_hot\",\"level\":\"rent\"}]}");
     write_text("d.csv", "age,home,y\n30,own,0\n50,rent,1\n45,,1\n20,rent,0\n60,own,0\n");
     char m[128], p[128], d[128], out[128];
     snprintf(m, sizeof(m), "%s/m.json", dir);
     snprintf(p, sizeof(p), "%s/p.json", dir);
     snprintf(d, sizeof(d), "%s/d.csv", dir);
     snprintf(out, sizeof(out), "%s/t_lr_v2.1", dir);
-    rd_bundle_build_opts o = {.name = "t_lr_v2.1", .model_path = m, .pipeline_path = p, .data_path = d,
-                              .label = "y", .out_dir = out, .reasons = 2,
+    rd_bundle_build_opts o = {.name = "t_lr_v2.1",
+                              .model_path = m,
+                              .pipeline_path = p,
+                              .data_path = d,
+                              .label = "y",
+                              .out_dir = out,
+                              .reasons = 2,
                               .risk_bands = "[{\"level\":\"ok\",\"max\":0.5,\"decision\":\"approve\"},"
                                             "{\"level\":\"bad\",\"min\":0.5}]"};
     rd_err err;
@@ -194,9 +204,13 @@ static rd_bundle_build_opts base_opts(void)
     mkdir(parent, 0755);
     snprintf(o, 160, "%s/t_lr_v1.0", parent); /* the directory is named as the bundle */
     nmsgs = 0;
-    return (rd_bundle_build_opts){.name = "t_lr_v1.0", .model_path = cpath("m.json"),
-                                  .pipeline_path = cpath("p.json"), .data_path = cpath("d.csv"),
-                                  .label = "y", .out_dir = o, .warn = on_warn};
+    return (rd_bundle_build_opts){.name = "t_lr_v1.0",
+                                  .model_path = cpath("m.json"),
+                                  .pipeline_path = cpath("p.json"),
+                                  .data_path = cpath("d.csv"),
+                                  .label = "y",
+                                  .out_dir = o,
+                                  .warn = on_warn};
 }
 
 static void expect_refused(const rd_bundle_build_opts *o, const char *part)
@@ -225,9 +239,10 @@ static void setup_checks(void)
     assert_non_null(mkdtemp(cdir));
     cwrite("m.json", "{\"type\":\"logistic_regression\",\"features\":[\"age\",\"home=own\"],"
                      "\"coef\":[-0.1,-1],\"intercept\":2,\"means\":[40,0.5]}");
-    cwrite("p.json", "{\"inputs\":[{\"name\":\"age\",\"type\":\"number\"},{\"name\":\"home\",\"type\":\"category\"}],"
-                     "\"features\":[{\"name\":\"age\",\"kind\":\"numeric\",\"source\":\"age\"},"
-                     "{\"name\":\"home=own\",\"source\":\"home\",\"kind\":\"one_hot\",\"level\":\"own\"}]}");
+    cwrite("p.json",
+           "{\"inputs\":[{\"name\":\"age\",\"type\":\"number\"},{\"name\":\"home\",\"type\":\"category\"}],"
+           "\"features\":[{\"name\":\"age\",\"kind\":\"numeric\",\"source\":\"age\"},"
+           "{\"name\":\"home=own\",\"source\":\"home\",\"kind\":\"one_hot\",\"level\":\"own\"}]}");
     cwrite("d.csv", "age,home,y\n20,rent,1\n25,own,1\n30,rent,1\n35,own,0\n40,rent,0\n50,own,0\n60,rent,0\n"
                     "70,own,0\n");
 }
@@ -245,7 +260,8 @@ static void test_build_refuses_label_mistakes(void **state)
     setup_checks();
     rd_bundle_build_opts o = base_opts();
     o.positive = "bad";
-    expect_refused(&o, "no row has y = \"bad\" (--positive); the column holds \"1\" (3 rows), \"0\" (5 rows)");
+    expect_refused(&o,
+                   "no row has y = \"bad\" (--positive); the column holds \"1\" (3 rows), \"0\" (5 rows)");
     cwrite("one.csv", "age,home,y\n20,rent,0\n30,own,0\n");
     o = base_opts();
     o.data_path = cpath("one.csv");
@@ -266,8 +282,9 @@ static void test_build_refuses_absent_inputs(void **state)
     cwrite("lower.csv", "AGE,HOME,y\n20,rent,1\n30,own,0\n");
     rd_bundle_build_opts o = base_opts();
     o.data_path = cpath("lower.csv");
-    expect_refused(&o, "the pipeline's input \"age\" is not a column (2 of 2 inputs are not): the column \"AGE\" "
-                       "differs only in case");
+    expect_refused(&o,
+                   "the pipeline's input \"age\" is not a column (2 of 2 inputs are not): the column \"AGE\" "
+                   "differs only in case");
     cwrite("semi.csv", "age;home;y\n20;rent;1\n30;own;0\n");
     o = base_opts();
     o.data_path = cpath("semi.csv");
@@ -304,7 +321,8 @@ static void test_build_output_kinds(void **state)
                        "probability: declare the output kind \"score\" or \"margin\" (--output-kind)");
     o.output_kind = "margin";
     o.risk_bands = "[{\"level\":\"low\",\"max\":2.5},{\"level\":\"high\",\"min\":2.5}]";
-    expect_refused(&o, "the cut at 2.5 between \"low\" and \"high\" is outside the training scores (margin -2 to 2)");
+    expect_refused(
+        &o, "the cut at 2.5 between \"low\" and \"high\" is outside the training scores (margin -2 to 2)");
     o = base_opts();
     o.model_path = cpath("x.json");
     o.output_kind = "margin";
@@ -328,13 +346,14 @@ static void test_build_output_kinds(void **state)
     /* a multi-class model: one output group is needed, whatever the kind */
     char multi[8192];
     const char *tree = strstr(xgb, "{\"base_weights\""), *tree_end = strstr(tree, "}}]") + 2;
-    snprintf(multi, sizeof(multi),
-             "{\"learner\":{\"attributes\":{},\"feature_names\":[\"age\",\"home=own\"],\"feature_types\":[],"
-             "\"learner_model_param\":{\"base_score\":\"0.5\",\"num_class\":\"2\",\"num_feature\":\"2\","
-             "\"num_target\":\"1\"},\"objective\":{\"name\":\"multi:softmax\"},\"gradient_booster\":{\"name\":"
-             "\"gbtree\",\"model\":{\"gbtree_model_param\":{\"num_parallel_tree\":\"1\",\"num_trees\":\"2\"},"
-             "\"tree_info\":[0,1],\"trees\":[%.*s,%.*s]}}},\"version\":[1,7,4]}",
-             (int)(tree_end - tree), tree, (int)(tree_end - tree), tree);
+    snprintf(
+        multi, sizeof(multi),
+        "{\"learner\":{\"attributes\":{},\"feature_names\":[\"age\",\"home=own\"],\"feature_types\":[],"
+        "\"learner_model_param\":{\"base_score\":\"0.5\",\"num_class\":\"2\",\"num_feature\":\"2\","
+        "\"num_target\":\"1\"},\"objective\":{\"name\":\"multi:softmax\"},\"gradient_booster\":{\"name\":"
+        "\"gbtree\",\"model\":{\"gbtree_model_param\":{\"num_parallel_tree\":\"1\",\"num_trees\":\"2\"},"
+        "\"tree_info\":[0,1],\"trees\":[%.*s,%.*s]}}},\"version\":[1,7,4]}",
+        (int)(tree_end - tree), tree, (int)(tree_end - tree), tree);
     cwrite("multi.json", multi);
     for (int k = 0; k < 3; k++) {
         o = base_opts();
@@ -370,8 +389,9 @@ static void test_build_warnings_and_test_data(void **state)
     o.positive = "0"; /* the label inverted: AUC 0 */
     rd_bundle *b = expect_built(&o);
     assert_int_equal(nmsgs, 1);
-    assert_non_null(strstr(msgs[0], "d.csv: AUC 0.000 is below 0.5: the model ranks the positive class (y = \"0\") "
-                                    "as safer than the rest; is the label inverted?"));
+    assert_non_null(strstr(msgs[0],
+                           "d.csv: AUC 0.000 is below 0.5: the model ranks the positive class (y = \"0\") "
+                           "as safer than the rest; is the label inverted?"));
     assert_string_equal(manifest_warning(b, 0), msgs[0]);
     assert_null(manifest_warning(b, 1));
     rd_bundle_free(b);
@@ -449,8 +469,9 @@ static void build_small(void)
     snprintf(m, sizeof m, "%s/m.json", sdir);
     snprintf(p, sizeof p, "%s/p.json", sdir);
     snprintf(d, sizeof d, "%s/d.csv", sdir);
-    const char *mt = "{\"type\":\"logistic_regression\",\"features\":[\"age\"],\"coef\":[-0.1],\"intercept\":2,"
-                     "\"means\":[40]}",
+    const char *mt =
+                   "{\"type\":\"logistic_regression\",\"features\":[\"age\"],\"coef\":[-0.1],\"intercept\":2,"
+                   "\"means\":[40]}",
                *pt = "{\"inputs\":[{\"name\":\"age\",\"type\":\"number\"}],"
                      "\"features\":[{\"name\":\"age\",\"kind\":\"numeric\",\"source\":\"age\"}]}",
                *dt = "age,y\n30,0\n50,1\n45,1\n20,0\n60,0\n";
@@ -458,8 +479,13 @@ static void build_small(void)
     spit(p, pt, strlen(pt));
     spit(d, dt, strlen(dt));
     snprintf(bdir, sizeof bdir, "%s/t_lr_v1.0", sdir);
-    rd_bundle_build_opts o = {.name = "t_lr_v1.0", .model_path = m, .pipeline_path = p, .data_path = d,
-                              .label = "y", .out_dir = bdir, .reasons = 1,
+    rd_bundle_build_opts o = {.name = "t_lr_v1.0",
+                              .model_path = m,
+                              .pipeline_path = p,
+                              .data_path = d,
+                              .label = "y",
+                              .out_dir = bdir,
+                              .reasons = 1,
                               .risk_bands = "[{\"level\":\"ok\",\"max\":0.5,\"decision\":\"approve\"},"
                                             "{\"level\":\"bad\",\"min\":0.5,\"decision\":\"reject\"}]"};
     rd_err err;
@@ -524,8 +550,9 @@ static void test_manifest_digest(void **state)
     rd_buf_reset(&c);
     const char *nested = "{\"x\": {\"digest\": \"inner\"}, \"s\": \"\\\"digest\\\":\"}\n";
     assert_int_equal(rd_bundle_manifest_set_digest(nested, strlen(nested), "abc", &c, NULL), RD_OK);
-    assert_string_equal(rd_buf_cstr(&c),
-                        "{\"x\": {\"digest\": \"inner\"}, \"s\": \"\\\"digest\\\":\",\n  \"digest\": \"abc\"\n}\n");
+    assert_string_equal(
+        rd_buf_cstr(&c),
+        "{\"x\": {\"digest\": \"inner\"}, \"s\": \"\\\"digest\\\":\",\n  \"digest\": \"abc\"\n}\n");
     rd_buf_reset(&c);
     assert_int_equal(rd_bundle_manifest_set_digest("{}", 2, "abc", &c, NULL), RD_OK);
     assert_string_equal(rd_buf_cstr(&c), "{\n  \"digest\": \"abc\"\n}");
@@ -709,8 +736,8 @@ static void test_build_directory_name(void **state)
     snprintf(m, sizeof m, "%s/m.json", sdir);
     snprintf(p, sizeof p, "%s/p.json", sdir);
     snprintf(d, sizeof d, "%s/d.csv", sdir);
-    rd_bundle_build_opts o = {.name = "t_lr_v2.0", .model_path = m, .pipeline_path = p, .data_path = d,
-                              .out_dir = other};
+    rd_bundle_build_opts o = {
+        .name = "t_lr_v2.0", .model_path = m, .pipeline_path = p, .data_path = d, .out_dir = other};
     rd_err err;
     assert_int_equal(rd_bundle_build(&o, &err), RD_EINVAL);
     assert_non_null(strstr(err.msg, "must be named as the bundle, t_lr_v2.0 (its name is \"t_lr_v1.1\")"));

@@ -33,8 +33,8 @@ static void test_quoting(void **state)
     (void)state;
     rd_err err;
     int rc;
-    rd_csv *c = open_text("\xef\xbb\xbfid,name,note\r\n1,\"a,b\",\"say \"\"hi\"\"\"\r\n\r\n2,,\"two\nlines\"\n3,x,", &err,
-                          &rc);
+    rd_csv *c = open_text(
+        "\xef\xbb\xbfid,name,note\r\n1,\"a,b\",\"say \"\"hi\"\"\"\r\n\r\n2,,\"two\nlines\"\n3,x,", &err, &rc);
     assert_int_equal(rc, RD_OK);
     assert_int_equal(rd_csv_num_columns(c), 3);
     assert_string_equal(rd_csv_column(c, 0), "id");
@@ -148,10 +148,8 @@ static void test_nul_byte(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_quoting),
-        cmocka_unit_test(test_bad_records),
-        cmocka_unit_test(test_bad_headers),
-        cmocka_unit_test(test_record_limit),
+        cmocka_unit_test(test_quoting),     cmocka_unit_test(test_bad_records),
+        cmocka_unit_test(test_bad_headers), cmocka_unit_test(test_record_limit),
         cmocka_unit_test(test_nul_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -163,10 +163,13 @@ static void test_prefix_truncates(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_codes_names_statuses),       cmocka_unit_test(test_unknown_code_is_usable),
+        cmocka_unit_test(test_codes_names_statuses),
+        cmocka_unit_test(test_unknown_code_is_usable),
         cmocka_unit_test(test_exit_status),
-        cmocka_unit_test(test_set_fills_and_returns_code), cmocka_unit_test(test_set_truncates_long_message),
-        cmocka_unit_test(test_prefix_keeps_code),          cmocka_unit_test(test_prefix_truncates),
+        cmocka_unit_test(test_set_fills_and_returns_code),
+        cmocka_unit_test(test_set_truncates_long_message),
+        cmocka_unit_test(test_prefix_keeps_code),
+        cmocka_unit_test(test_prefix_truncates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,7 +43,8 @@ static void test_every_item_once(void **state)
                 int most = threads[b] > 0 ? threads[b] : rd_num_cores();
                 assert_true(atomic_load(&calls) >= 1 && atomic_load(&calls) <= (most > 64 ? 64 : most));
                 if (mins[c] > 1) /* no share below the minimum, unless there is only one */
-                    assert_true(atomic_load(&calls) == 1 || sizes[a] / (size_t)atomic_load(&calls) >= mins[c] / 2);
+                    assert_true(atomic_load(&calls) == 1 ||
+                                sizes[a] / (size_t)atomic_load(&calls) >= mins[c] / 2);
             }
     assert_true(rd_num_cores() >= 1);
 }

@@ -293,7 +293,10 @@ struct worker {
     int mismatches;
 };
 
-static const char *outcome(const rd_resolution *r) { return r->variant ? r->variant : rd_reason_name(r->reason); }
+static const char *outcome(const rd_resolution *r)
+{
+    return r->variant ? r->variant : rd_reason_name(r->reason);
+}
 
 static void *worker_run(void *arg)
 {
@@ -304,7 +307,8 @@ static void *worker_run(void *arg)
         for (size_t k = 0; k < w->nkeys; k++)
             for (uint32_t i = 0; i < w->nctx; i++) {
                 rd_resolution r;
-                rd_flag_eval(w->fs, w->keys[k], strlen(w->keys[k]), RD_FLAG_ANY, &w->ctxs[i], 1700000000, &a, &r);
+                rd_flag_eval(w->fs, w->keys[k], strlen(w->keys[k]), RD_FLAG_ANY, &w->ctxs[i], 1700000000, &a,
+                             &r);
                 if (strcmp(outcome(&r), w->expected[k * w->nctx + i]) != 0)
                     w->mismatches++;
                 rd_arena_reset(&a);
@@ -317,7 +321,8 @@ static void test_concurrent_evaluation(void **state)
 {
     (void)state;
     rd_flagset *fs = load(set, false);
-    static const char *const keys[] = {"static", "vip", "vip-nodefault", "shorthand", "numbers", "bad-variant"};
+    static const char *const keys[] = {"static",    "vip",     "vip-nodefault",
+                                       "shorthand", "numbers", "bad-variant"};
     const char *ctx_json = "[{\"tier\":\"gold\",\"n\":1,\"pick\":\"frac\"},{\"email\":\"x@bank.com\"},"
                            "{\"tier\":\"basic\",\"pick\":\"int\"},{}]";
     rd_arena doc;
@@ -330,7 +335,8 @@ static void test_concurrent_evaluation(void **state)
     for (size_t k = 0; k < nkeys; k++)
         for (uint32_t i = 0; i < ctxs.len; i++) {
             rd_resolution r;
-            rd_flag_eval(fs, keys[k], strlen(keys[k]), RD_FLAG_ANY, &ctxs.u.items[i], 1700000000, &scratch, &r);
+            rd_flag_eval(fs, keys[k], strlen(keys[k]), RD_FLAG_ANY, &ctxs.u.items[i], 1700000000, &scratch,
+                         &r);
             expected[k * ctxs.len + i] = outcome(&r); /* variant names live in fs */
         }
     struct worker w[4];
@@ -349,8 +355,8 @@ static void test_concurrent_evaluation(void **state)
 
 /* Strict mode judges what targeting can return before it runs (issue 11): each case is
  * refused in strict mode with its message, and accepted in lenient mode as flagd does. */
-#define FLAG(targeting)                                                                             \
-    "{\"flags\":{\"m\":{\"state\":\"ENABLED\",\"variants\":{\"red\":\"r\",\"green\":\"g\"},"    \
+#define FLAG(targeting)                                                                                      \
+    "{\"flags\":{\"m\":{\"state\":\"ENABLED\",\"variants\":{\"red\":\"r\",\"green\":\"g\"},"                 \
     "\"defaultVariant\":\"red\",\"targeting\":" targeting "}}}"
 
 static void strict_only(const char *json, const char *msg)
@@ -362,12 +368,14 @@ static void strict_only(const char *json, const char *msg)
 static void test_strict_targeting_results(void **state)
 {
     (void)state;
-    strict_only(FLAG("{\"fractional\":[[\"red\",50],[\"gren\",50]]}"),
-                "flags.m.targeting: fractional bucket 2 returns \"gren\", which is not a variant (the variants "
-                "are \"red\", \"green\")");
-    strict_only(FLAG("{\"fractional\":[[\"red\",\"50\"],[\"green\",50]]}"),
-                "flags.m.targeting: fractional bucket 1: the weight must be a number (or a rule that computes "
-                "one), not string (flagd sends every request to one bucket then)");
+    strict_only(
+        FLAG("{\"fractional\":[[\"red\",50],[\"gren\",50]]}"),
+        "flags.m.targeting: fractional bucket 2 returns \"gren\", which is not a variant (the variants "
+        "are \"red\", \"green\")");
+    strict_only(
+        FLAG("{\"fractional\":[[\"red\",\"50\"],[\"green\",50]]}"),
+        "flags.m.targeting: fractional bucket 1: the weight must be a number (or a rule that computes "
+        "one), not string (flagd sends every request to one bucket then)");
     strict_only(FLAG("{\"fractional\":[[\"red\",-5],[\"green\",50]]}"),
                 "flags.m.targeting: fractional bucket 1: the weight must be an integer from 0 to 2147483647, "
                 "not -5");
@@ -390,30 +398,35 @@ static void test_strict_targeting_results(void **state)
     strict_only(FLAG("{\"if\":[{\"var\":\"a\"},\"grene\",{\"var\":\"b\"},\"red\",null]}"),
                 "flags.m.targeting: the branch at if[1] returns \"grene\", which is not a variant (the "
                 "variants are \"red\", \"green\")");
-    strict_only(FLAG("{\"or\":[{\"var\":\"plan\"},\"silver\"]}"),
-                "flags.m.targeting: the operand or[1] returns \"silver\", which is not a variant (the variants "
-                "are \"red\", \"green\")");
-    strict_only(FLAG("{\"var\":[\"plan\",\"gold\"]}"),
-                "flags.m.targeting: the default of var returns \"gold\", which is not a variant (the variants "
-                "are \"red\", \"green\")");
+    strict_only(
+        FLAG("{\"or\":[{\"var\":\"plan\"},\"silver\"]}"),
+        "flags.m.targeting: the operand or[1] returns \"silver\", which is not a variant (the variants "
+        "are \"red\", \"green\")");
+    strict_only(
+        FLAG("{\"var\":[\"plan\",\"gold\"]}"),
+        "flags.m.targeting: the default of var returns \"gold\", which is not a variant (the variants "
+        "are \"red\", \"green\")");
     strict_only(FLAG("{\"==\":[{\"var\":\"plan\"},\"gold\"]}"),
                 "flags.m.targeting: the comparison == returns true, which is not a variant (the variants are "
                 "\"red\", \"green\")");
-    strict_only("{\"$evaluators\":{\"half\":{\"fractional\":[[\"red\",1],[\"gren\",1]]}},"
-                "\"flags\":{\"m\":{\"state\":\"ENABLED\",\"variants\":{\"red\":1,\"green\":2},"
-                "\"defaultVariant\":\"red\",\"targeting\":{\"$ref\":\"half\"}}}}",
-                "flags.m.targeting: fractional bucket 2 returns \"gren\", which is not a variant (the variants "
-                "are \"red\", \"green\")");
+    strict_only(
+        "{\"$evaluators\":{\"half\":{\"fractional\":[[\"red\",1],[\"gren\",1]]}},"
+        "\"flags\":{\"m\":{\"state\":\"ENABLED\",\"variants\":{\"red\":1,\"green\":2},"
+        "\"defaultVariant\":\"red\",\"targeting\":{\"$ref\":\"half\"}}}}",
+        "flags.m.targeting: fractional bucket 2 returns \"gren\", which is not a variant (the variants "
+        "are \"red\", \"green\")");
     /* a misspelt key of a flag or of the set (other keys are notes, as flagd reads them) */
     strict_only("{\"flags\":{\"m\":{\"state\":\"ENABLED\",\"variants\":{\"a\":1},\"defaultvariant\":\"a\"}}}",
                 "flags.m.defaultvariant: not a key of a flag (did you mean \"defaultVariant\"?)");
     strict_only("{\"flags\":{\"m\":{\"state\":\"ENABLED\",\"variants\":{\"a\":1},\"defaultVariant\":\"a\","
                 "\"targetting\":{\"if\":[true,\"a\",null]}}}}",
                 "flags.m.targetting: not a key of a flag (did you mean \"targeting\"?)");
-    strict_only("{\"$evaluator\":{},\"flags\":{}}", "$evaluator: not a key of a flag set (did you mean \"$evaluators\"?)");
-    rd_flagset_unref(load("{\"$schema\":\"https://flagd.dev/schema/v0/flags.json\",\"flags\":{\"m\":{\"state\":"
-                          "\"ENABLED\",\"variants\":{\"a\":1},\"defaultVariant\":\"a\",\"description\":\"notes\"}}}",
-                          false));
+    strict_only("{\"$evaluator\":{},\"flags\":{}}",
+                "$evaluator: not a key of a flag set (did you mean \"$evaluators\"?)");
+    rd_flagset_unref(
+        load("{\"$schema\":\"https://flagd.dev/schema/v0/flags.json\",\"flags\":{\"m\":{\"state\":"
+             "\"ENABLED\",\"variants\":{\"a\":1},\"defaultVariant\":\"a\",\"description\":\"notes\"}}}",
+             false));
     /* what strict mode accepts: every literal names a variant, weights computed or integers,
      * null (the default variant), results only known when the rule runs */
     const char *good[] = {

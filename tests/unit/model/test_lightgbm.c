@@ -736,9 +736,9 @@ static void test_outputs_probability(void **state)
         const char *objective;
         bool probability;
     } cases[] = {
-        {"binary sigmoid:1", true},  {"cross_entropy", true},      {"xentropy", true},
-        {"regression", false},       {"regression_l1", false},     {"lambdarank", false},
-        {"rank_xendcg", false},      {"cross_entropy_lambda", false}, {"poisson", false},
+        {"binary sigmoid:1", true}, {"cross_entropy", true},         {"xentropy", true},
+        {"regression", false},      {"regression_l1", false},        {"lambdarank", false},
+        {"rank_xendcg", false},     {"cross_entropy_lambda", false}, {"poisson", false},
         {"huber", false},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -117,7 +117,8 @@ static void expect_refusal(const char *json, const char *msg)
 static void test_refusals(void **state)
 {
     (void)state;
-    const char *sc = "{\"type\":\"woe_logistic_scorecard\",\"intercept\":0,\"scaling\":{\"offset\":1,\"factor\":1},";
+    const char *sc =
+        "{\"type\":\"woe_logistic_scorecard\",\"intercept\":0,\"scaling\":{\"offset\":1,\"factor\":1},";
     char buf[512];
 #define CARD(rest) (snprintf(buf, sizeof(buf), "%s%s", sc, rest), buf)
     expect_refusal(CARD("\"features\":[]}"), "features: missing or not a non-empty array");
@@ -131,8 +132,9 @@ static void test_refusals(void **state)
     expect_refusal(CARD("\"features\":[{\"name\":\"a\",\"kind\":\"numeric\",\"coef\":1,\"cuts\":[],"
                         "\"bins\":[{\"woe\":\"x\"}]}]}"),
                    "features[0].bins[0].woe: missing or not a finite number");
-    expect_refusal(CARD("\"features\":[{\"name\":\"a\",\"kind\":\"numeric\",\"cuts\":[],\"bins\":[{\"woe\":0}]}]}"),
-                   "features[0].coef: missing or not a finite number");
+    expect_refusal(
+        CARD("\"features\":[{\"name\":\"a\",\"kind\":\"numeric\",\"cuts\":[],\"bins\":[{\"woe\":0}]}]}"),
+        "features[0].coef: missing or not a finite number");
     expect_refusal(CARD("\"features\":[{\"name\":\"a\",\"kind\":\"numeric\",\"coef\":1,\"cuts\":[],"
                         "\"bins\":[{\"woe\":0}]},{\"name\":\"a\",\"kind\":\"numeric\",\"coef\":1,\"cuts\":[],"
                         "\"bins\":[{\"woe\":0}]}]}"),
@@ -152,10 +154,8 @@ static void test_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_scorecard_outputs),
-        cmocka_unit_test(test_scorecard_reasons),
-        cmocka_unit_test(test_reasons_top),
-        cmocka_unit_test(test_logistic),
+        cmocka_unit_test(test_scorecard_outputs), cmocka_unit_test(test_scorecard_reasons),
+        cmocka_unit_test(test_reasons_top),       cmocka_unit_test(test_logistic),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -44,8 +44,14 @@ typedef struct ttree {
     tnode node[MAX_NODES];
 } ttree;
 
-#define SPLIT(l, r, f, c, dl, cov) {l, r, f, c, dl, cov, 0, {0}}
-#define LEAF(v, cov)               {-1, -1, 0, v, 0, cov, 0, {0}}
+#define SPLIT(l, r, f, c, dl, cov)                                                                           \
+    {                                                                                                        \
+        l, r, f, c, dl, cov, 0, { 0 }                                                                        \
+    }
+#define LEAF(v, cov)                                                                                         \
+    {                                                                                                        \
+        -1, -1, 0, v, 0, cov, 0, { 0 }                                                                       \
+    }
 
 /* ------------------------------------------------------------------ model JSON */
 
@@ -62,12 +68,12 @@ static void put(const char *fmt, ...)
     jlen += (size_t)n;
 }
 
-#define ARRAY(key, expr)                                                                                    \
-    do {                                                                                                    \
-        put("\"%s\":[", key);                                                                               \
-        for (int i = 0; i < t->n; i++)                                                                      \
-            put(i ? ",%.9g" : "%.9g", (double)(expr));                                                     \
-        put("],");                                                                                          \
+#define ARRAY(key, expr)                                                                                     \
+    do {                                                                                                     \
+        put("\"%s\":[", key);                                                                                \
+        for (int i = 0; i < t->n; i++)                                                                       \
+            put(i ? ",%.9g" : "%.9g", (double)(expr));                                                       \
+        put("],");                                                                                           \
     } while (0)
 
 static void put_tree(const ttree *t, int id, bool covers)
@@ -290,9 +296,10 @@ static void test_by_hand(void **state)
 }
 
 static const double small_rows[][MAX_FEAT] = {
-    {0.1, NAN, 1, 7},     {0.1, 0.5, -1, 0},    {0.3, 1.5, 0, 0},   {0.7, 0.5, 5, 0},   {0.7, 3, -2, 0},
-    {NAN, NAN, NAN, NAN}, {0.2, 1, 0, 0},       {0.5, 2, 0, 0},     {NAN, 2.5, 0.1, 0}, {0.25, NAN, -0.5, 1},
-    {1e30, -1e30, 0, 0},  {0.49999999, 0, 0, 0}, {-0.0, 0.999, 0, 0}, {0.19999999, 1, NAN, 0},
+    {0.1, NAN, 1, 7},    {0.1, 0.5, -1, 0},       {0.3, 1.5, 0, 0},    {0.7, 0.5, 5, 0},
+    {0.7, 3, -2, 0},     {NAN, NAN, NAN, NAN},    {0.2, 1, 0, 0},      {0.5, 2, 0, 0},
+    {NAN, 2.5, 0.1, 0},  {0.25, NAN, -0.5, 1},    {1e30, -1e30, 0, 0}, {0.49999999, 0, 0, 0},
+    {-0.0, 0.999, 0, 0}, {0.19999999, 1, NAN, 0},
 };
 
 static void test_brute_force(void **state)
@@ -323,9 +330,9 @@ static void test_categorical_zero_cover_multiclass(void **state)
 {
     (void)state;
     static const double rows[][MAX_FEAT] = {
-        {0, 0, 0, 1},      {0, 0, 0, 3},    {0, 0, 0, 2},    {0, 0, 0, 7},   {-1, 1, 0, 3.9}, {1, 0, 0, NAN},
-        {NAN, NAN, 0, -1}, {2, 0, 0, 1e9},  {0.5, 1, 0, 2.5}, {1, 1, 0, 3.5}, {-5, 0, 0, 6},
-        {-0.5, 0, 1, 0},   {-2, 0, 1, 0},   {-0.5, 2, 0, 0}, {-2, NAN, NAN, 1},
+        {0, 0, 0, 1},   {0, 0, 0, 3},      {0, 0, 0, 2},   {0, 0, 0, 7},     {-1, 1, 0, 3.9},
+        {1, 0, 0, NAN}, {NAN, NAN, 0, -1}, {2, 0, 0, 1e9}, {0.5, 1, 0, 2.5}, {1, 1, 0, 3.5},
+        {-5, 0, 0, 6},  {-0.5, 0, 1, 0},   {-2, 0, 1, 0},  {-0.5, 2, 0, 0},  {-2, NAN, NAN, 1},
     };
     check_rows(mixed, 4, 2, rows, (int)(sizeof(rows) / sizeof(rows[0])), 1e-12);
 }
@@ -350,7 +357,8 @@ static void test_deepest_tree(void **state)
     }
     t->node[t->n++] = (tnode)LEAF(2.5, cover);
     static const double rows[][MAX_FEAT] = {
-        {0.5, 0.5, 0.5, 0}, {0, 0, 0, 0}, {1, 1, 1, 0}, {NAN, 0.3, 0.9, 0}, {0.45, NAN, NAN, 0}, {2, -1, 0.61, 0},
+        {0.5, 0.5, 0.5, 0}, {0, 0, 0, 0},        {1, 1, 1, 0},
+        {NAN, 0.3, 0.9, 0}, {0.45, NAN, NAN, 0}, {2, -1, 0.61, 0},
     };
     check_rows(chain, 1, 0, rows, (int)(sizeof(rows) / sizeof(rows[0])), 1e-9);
 }

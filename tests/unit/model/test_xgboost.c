@@ -15,12 +15,13 @@
 #include "riskd/model.h"
 
 /* A model with one feature-0 split per tree. TREE(left_leaf, right_leaf, split, default_left) */
-#define TREE(l, r, s, dl)                                                                                   \
+#define TREE(l, r, s, dl)                                                                                    \
     "{\"id\":0,\"tree_param\":{\"num_nodes\":\"3\",\"num_feature\":\"2\",\"num_deleted\":\"0\","             \
-    "\"size_leaf_vector\":\"0\"},\"left_children\":[1,-1,-1],\"right_children\":[2,-1,-1],"                   \
-    "\"parents\":[2147483647,0,0],\"split_indices\":[0,0,0],\"split_conditions\":[" s "," l "," r "],"     \
-    "\"default_left\":[" dl ",0,0],\"split_type\":[0,0,0],\"base_weights\":[0,0,0],\"loss_changes\":[0,0,0]," \
-    "\"sum_hessian\":[10,4,6],\"categories\":[],\"categories_nodes\":[],\"categories_segments\":[],"           \
+    "\"size_leaf_vector\":\"0\"},\"left_children\":[1,-1,-1],\"right_children\":[2,-1,-1],"                  \
+    "\"parents\":[2147483647,0,0],\"split_indices\":[0,0,0],\"split_conditions\":[" s "," l "," r "],"       \
+    "\"default_left\":[" dl                                                                                  \
+    ",0,0],\"split_type\":[0,0,0],\"base_weights\":[0,0,0],\"loss_changes\":[0,0,0],"                        \
+    "\"sum_hessian\":[10,4,6],\"categories\":[],\"categories_nodes\":[],\"categories_segments\":[],"         \
     "\"categories_sizes\":[]}"
 
 static char buf[1 << 16];
@@ -28,14 +29,15 @@ static char buf[1 << 16];
 static const char *model_json(const char *objective, const char *base_score, const char *num_class,
                               const char *trees, const char *tree_info)
 {
-    snprintf(buf, sizeof(buf),
-             "{\"learner\":{\"attributes\":{},\"feature_names\":[\"a\",\"b\"],\"feature_types\":[],"
-             "\"learner_model_param\":{\"base_score\":\"%s\",\"boost_from_average\":\"1\",\"num_class\":\"%s\","
-             "\"num_feature\":\"2\",\"num_target\":\"1\"},\"objective\":{\"name\":\"%s\"},"
-             "\"gradient_booster\":{\"name\":\"gbtree\",\"model\":{\"gbtree_model_param\":{\"num_parallel_tree\":"
-             "\"1\",\"num_trees\":\"1\",\"size_leaf_vector\":\"0\"},\"tree_info\":[%s],\"trees\":[%s]}}},"
-             "\"version\":[1,7,4]}",
-             base_score, num_class, objective, tree_info, trees);
+    snprintf(
+        buf, sizeof(buf),
+        "{\"learner\":{\"attributes\":{},\"feature_names\":[\"a\",\"b\"],\"feature_types\":[],"
+        "\"learner_model_param\":{\"base_score\":\"%s\",\"boost_from_average\":\"1\",\"num_class\":\"%s\","
+        "\"num_feature\":\"2\",\"num_target\":\"1\"},\"objective\":{\"name\":\"%s\"},"
+        "\"gradient_booster\":{\"name\":\"gbtree\",\"model\":{\"gbtree_model_param\":{\"num_parallel_tree\":"
+        "\"1\",\"num_trees\":\"1\",\"size_leaf_vector\":\"0\"},\"tree_info\":[%s],\"trees\":[%s]}}},"
+        "\"version\":[1,7,4]}",
+        base_score, num_class, objective, tree_info, trees);
     return buf;
 }
 
@@ -178,9 +180,11 @@ static void test_refusals(void **state)
     snprintf(tree, sizeof(tree), "%s", TREE("1", "2", "0.5", "0"));
     p = strstr(tree, "\"split_type\":[0");
     p[14] = '1';
-    expect_refusal(model_json("reg:squarederror", "5E-1", "0", tree, "0"), "categorical split has no categories");
-    const char *gblinear = "{\"learner\":{\"learner_model_param\":{\"base_score\":\"5E-1\",\"num_feature\":\"2\"},"
-                           "\"objective\":{\"name\":\"reg:squarederror\"},\"gradient_booster\":{\"name\":\"gblinear\"}}}";
+    expect_refusal(model_json("reg:squarederror", "5E-1", "0", tree, "0"),
+                   "categorical split has no categories");
+    const char *gblinear =
+        "{\"learner\":{\"learner_model_param\":{\"base_score\":\"5E-1\",\"num_feature\":\"2\"},"
+        "\"objective\":{\"name\":\"reg:squarederror\"},\"gradient_booster\":{\"name\":\"gblinear\"}}}";
     expect_refusal(gblinear, "gblinear is not supported");
 }
 
@@ -202,9 +206,9 @@ static void test_outputs_probability(void **state)
         const char *objective;
         bool probability;
     } cases[] = {
-        {"binary:logistic", true},  {"reg:logistic", true},      {"binary:logitraw", false},
-        {"binary:hinge", false},    {"reg:squarederror", false}, {"reg:absoluteerror", false},
-        {"count:poisson", false},   {"rank:pairwise", false},    {"rank:ndcg", false},
+        {"binary:logistic", true}, {"reg:logistic", true},      {"binary:logitraw", false},
+        {"binary:hinge", false},   {"reg:squarederror", false}, {"reg:absoluteerror", false},
+        {"count:poisson", false},  {"rank:pairwise", false},    {"rank:ndcg", false},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         rd_model *m = load(model_json(cases[i].objective, "5E-1", "0", TREE("1", "0", "0.5", "0"), "0"));
