@@ -854,8 +854,25 @@ int srv_check(const srv_config *cfg)
     } else {
         close(fd);
     }
+    if (rc == 0 && cfg->nrollouts) {
+        /* the plans first, to stdout with the rest only when they pass */
+        fflush(stdout);
+        int saved = dup(1), null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        int prc = srv_rollouts_check(cfg, st, &err);
+        fflush(stdout);
+        dup2(saved, 1);
+        close(saved);
+        close(null);
+        if (prc) {
+            fprintf(stderr, "riskd: serve: %s\n", err.msg);
+            rc = rd_err_exit_status(prc);
+        }
+    }
     if (rc == 0) {
         printf("configuration ok%s%s\n", cfg->source[0] ? ": " : "", cfg->source);
+        if (cfg->nrollouts)
+            srv_rollouts_check(cfg, st, &err);
         if (cfg->flags[0])
             printf("flags      %s: %zu flags\n", cfg->flags, rd_flagset_count(s->flags));
         if (cfg->bundles[0]) {

@@ -214,6 +214,27 @@ static int check_plan(const rd_plan *p, rd_err *err)
     return rc;
 }
 
+int srv_rollouts_check(const srv_config *cfg, srv_state *st, rd_err *err)
+{
+    R.cfg = cfg;
+    R.state = st;
+    for (size_t i = 0; i < cfg->nrollouts; i++) {
+        rd_plan *p = NULL;
+        int rc = rd_plan_load(cfg->rollouts[i], &p, err);
+        if (!rc)
+            rc = check_plan(p, err);
+        if (rc) {
+            rd_plan_free(p);
+            rd_err_prefix(err, "rollout %s", cfg->rollouts[i]);
+            return rc;
+        }
+        printf("rollout    %s: %s, flag %s, %s -> %s, %zu stages\n", cfg->rollouts[i], p->name, p->route_flag,
+               p->control, p->candidate, p->nstages);
+        rd_plan_free(p);
+    }
+    return RD_OK;
+}
+
 static bool plan_changed(size_t i, bool update)
 {
     struct stat st;

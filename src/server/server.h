@@ -296,6 +296,9 @@ rd_monitor_series *srv_slot_series(const rd_slot *slot, const char *variant, rd_
  * thread that ticks them and the monitor. */
 int srv_rollouts_start(const srv_config *cfg, srv_state *st, rd_shadow *shadow, rd_err *err);
 void srv_rollouts_stop(void);
+/* --check-config: each plan loads and checks against the snapshot of st (a line printed for
+ * each); the first refusal in err. */
+int srv_rollouts_check(const srv_config *cfg, srv_state *st, rd_err *err);
 void srv_rollouts_metrics(rd_buf *b);
 void srv_rollouts_ready_json(rd_buf *b);
 void srv_route_monitor(srv_req *r);

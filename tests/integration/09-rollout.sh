@@ -66,6 +66,20 @@ route_targeting() { $PY -c "import json,sys; print(json.dumps(json.load(open(sys
     --bundles "$T/bundles" >"$T/out" 2>&1
 check "rollout validate credit-drill.json" 0 $? "shadow" "$T/out"
 
+# ---- --check-config checks the plans against what would serve
+cp "$ROOT/examples/flags/routing.json" "$T/flags.json"
+"$BIN" serve --flags "$T/flags.json" --bundles "$T/bundles" --route-flag credit-model-route --shadow-flag \
+    credit-model-shadow --rollout "$ROOT/examples/rollout/credit-canary.json" --data-dir "$T/cc" --listen 127.0.0.1:0 \
+    --check-config >"$T/out" 2>&1
+check "--check-config with a rollout" 0 $? "rollout +.*credit-canary, flag credit-model-route, credit_xgb_v1.0 -> credit_xgb_v1.1, 7 stages" "$T/out"
+sed 's/credit_xgb_v1.1/credit_xgb_v1.2/' "$ROOT/examples/rollout/credit-drill.json" >"$T/bad-plan.json"
+"$BIN" serve --flags "$T/flags.json" --bundles "$T/bundles" --route-flag credit-model-route --shadow-flag \
+    credit-model-shadow --rollout "$T/bad-plan.json" --data-dir "$T/cc" --listen 127.0.0.1:0 --check-config >"$T/out" 2>&1
+check "--check-config refuses a plan naming a bundle the flag does not" 1 $? 'names "credit_xgb_v1.1", not "credit_xgb_v1.2"' "$T/out"
+"$BIN" serve --flags "$T/flags.json" --bundles "$T/bundles" --route-flag credit-model-route --shadow-flag \
+    credit-model-shadow --rollout "$T/bad-plan.json" --data-dir "$T/cc" --listen 127.0.0.1:0 >"$T/out" 2>&1
+check "serve refuses to start with it" 1 $? "rollout refused" "$T/out"
+
 # ---- (a) a healthy candidate walks every stage
 cp "$ROOT/examples/rollout/credit-drill.json" "$T/drill.json"
 serve_with "$T/drill.json" || exit 1
