@@ -147,7 +147,8 @@ static void print_gate(const rd_value *g)
     const rd_value *m = rd_value_get(g, "metric", 6), *cmp = rd_value_get(g, "compare", 7),
                    *v = rd_value_get(g, "value", 5), *verdict = rd_value_get(g, "verdict", 7),
                    *n = rd_value_get(g, "n", 1), *min = rd_value_get(g, "min_samples", 11),
-                   *nf = rd_value_get(g, "noise_floor", 11), *note = rd_value_get(g, "note", 4),
+                   *nf = rd_value_get(g, "noise_floor", 11), *crit = rd_value_get(g, "critical", 8),
+                   *note = rd_value_get(g, "note", 4),
                    *pass = rd_value_get(g, "pass", 4), *fail = rd_value_get(g, "fail", 4);
     char val[48] = "-", thr[96] = "", floor_[48] = "";
     if (v && v->type == RD_VNUMBER)
@@ -161,6 +162,8 @@ static void print_gate(const rd_value *g)
     }
     if (nf && nf->type == RD_VNUMBER)
         snprintf(floor_, sizeof floor_, "noise floor %.4g", nf->u.n);
+    else if (crit && crit->type == RD_VNUMBER)
+        snprintf(floor_, sizeof floor_, "critical %.4g", crit->u.n);
     printf("    %-22s %-10s %10s  %-30s %-20s n %.0f/%.0f  %s%s%s\n",
            m && m->type == RD_VSTRING ? m->u.s : "?", cmp && cmp->type == RD_VSTRING ? cmp->u.s : "", val,
            thr, floor_, n && n->type == RD_VNUMBER ? n->u.n : 0,

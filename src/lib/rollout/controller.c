@@ -120,6 +120,7 @@ static void marks_take(rd_controller *c)
     if (c->env.shadow_pair)
         c->env.shadow_pair(c->env.ud, p->control, p->candidate, &c->shadow_scored0, &c->shadow_same0);
     memset(c->ev, 0, sizeof c->ev);
+    c->nev = 0; /* the new stage's gates are not evaluated yet */
     c->evaluated = c->alerted = false;
     c->alert[0] = '\0';
 }
@@ -202,7 +203,7 @@ static void eval_srm(const rd_stage *st, const arm_stats *ca, const arm_stats *c
     e->ctrl = (double)obs[1];
     e->n = obs[0] + obs[1];
     e->verdict = r.verdict == RD_VERDICT_FAIL ? G_FAIL : r.verdict == RD_VERDICT_PASS ? G_PASS : G_NODATA;
-    snprintf(e->note, sizeof e->note, "chi2 %.4g, %s", r.chi2, r.why);
+    snprintf(e->note, sizeof e->note, "%s", r.why);
 }
 
 static void eval_bad_rate(rd_controller *c, const rd_gate *g, gate_eval *e)
@@ -407,7 +408,8 @@ static void gates_json(const rd_controller *c, rd_buf *b)
             }
             rd_buf_putc(b, '}');
         }
-        jnum(b, "noise_floor", e->noise_floor);
+        /* KS: the 0.1% critical value, not a noise floor (§2.4) */
+        jnum(b, g->metric == RD_M_SCORE_KS ? "critical" : "noise_floor", e->noise_floor);
         if (g->metric == RD_M_BAD_RATE) /* the confidence sequence's one-sided half-width (§2.7) */
             jnum(b, "halfwidth", e->fail_at);
         rd_buf_printf(b, ",\"n\":%llu,\"min_samples\":%llu,\"verdict\":\"%s\",\"failures\":%d",
@@ -439,9 +441,11 @@ static void status_locked(rd_controller *c, int64_t now_ms, rd_buf *b)
     jnum(b, "hold_s", (double)scaled(c, st->hold_ms) / 1000.0);
     jnum(b, "deadline_s", (double)scaled(c, st->deadline_ms ? st->deadline_ms : 2 * st->hold_ms) / 1000.0);
     jnum(b, "speed", c->env.speed > 0 ? c->env.speed : 1.0);
-    rd_buf_printf(b, ",\"candidate_weight\":%u,\"candidate_share\":", (unsigned)st->candidate);
+    /* rolled back: the flag file routes no one to the candidate, whatever the stage said */
+    uint32_t w = c->row.state == RD_ROLLOUT_ROLLED_BACK ? 0 : st->candidate;
+    rd_buf_printf(b, ",\"candidate_weight\":%u,\"candidate_share\":", (unsigned)w);
     char t[40];
-    rd_num_format((double)st->candidate / RD_ROLLOUT_TOTAL, t);
+    rd_num_format((double)w / RD_ROLLOUT_TOTAL, t);
     rd_buf_puts(b, t);
     rd_buf_printf(
         b, ",\"candidate\":\"%s\",\"control\":\"%s\",\"candidate_decisions\":%llu,\"min_samples\":%llu",
