@@ -165,6 +165,10 @@ typedef struct rd_monitor_stats {
     double approve_rate, review_rate, reject_rate, fallback_rate, error_rate, timeout_rate;
     double psi, psi_floor; /* score PSI vs the reference deciles; NaN: see psi_note */
     size_t psi_bins;
+    /* the score histogram on the reference's bins: psi_bins counts, the bins' psi_bins - 1
+       interior edges and the reference's counts (NULL without a reference) */
+    const uint64_t *score_counts;
+    const double *score_cuts, *score_ref;
     double ks, ks_critical;           /* score KS drift vs the reference quantiles; NaN: see ks_note */
     bool ks_alarm;                    /* ks > ks_critical and ks >= RD_KS_MIN_EFFECT */
     char psi_note[120], ks_note[120]; /* why a statistic is not computed ("" when it is) */

@@ -177,6 +177,8 @@ psi = 0.0
 for e, a in zip(rc, cur):
     e, a = (e / E) or 1e-4, (a / A) or 1e-4
     psi += (a - e) * math.log(a / e)
+assert series["score_psi"]["counts"] == cur, (series["score_psi"]["counts"], cur)
+assert series["score_psi"]["reference_counts"] == rc
 got = series["score_psi"]["value"]
 assert abs(got - psi) <= 1e-12 * max(abs(psi), 1e-300), (got, psi)
 ks = ks_2samp(ref["score"]["quantiles"], scores).statistic

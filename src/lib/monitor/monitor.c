@@ -587,6 +587,9 @@ static int compute(rd_monitor_series *s, const uint64_t *now, const uint64_t *ba
         snprintf(out->ks_note, sizeof out->ks_note, "the bundle has no training reference");
     } else {
         out->psi_bins = s->score_ncuts + 1;
+        out->score_counts = c + s->off_score;
+        out->score_cuts = s->score_cuts;
+        out->score_ref = s->score_ref;
         psi_of(s->score_ref, c + s->off_score, out->psi_bins, &out->psi, &out->psi_floor, out->psi_note,
                sizeof out->psi_note);
         if (!s->has_grid) {
@@ -736,6 +739,23 @@ void rd_monitor_stats_json(rd_buf *b, const rd_monitor_stats *st)
     if (st->psi_note[0]) {
         rd_buf_puts(b, ",\"note\":");
         rd_json_write_string(b, st->psi_note, strlen(st->psi_note));
+    }
+    if (st->score_counts) { /* the histogram: bin i is [cuts[i-1], cuts[i]) */
+        char t[40];
+        rd_buf_puts(b, ",\"cuts\":[");
+        for (size_t i = 0; i + 1 < st->psi_bins; i++) {
+            rd_num_format(st->score_cuts[i], t);
+            rd_buf_printf(b, "%s%s", i ? "," : "", t);
+        }
+        rd_buf_puts(b, "],\"counts\":[");
+        for (size_t i = 0; i < st->psi_bins; i++)
+            rd_buf_printf(b, "%s%llu", i ? "," : "", (unsigned long long)st->score_counts[i]);
+        rd_buf_puts(b, "],\"reference_counts\":[");
+        for (size_t i = 0; i < st->psi_bins; i++) {
+            rd_num_format(st->score_ref[i], t);
+            rd_buf_printf(b, "%s%s", i ? "," : "", t);
+        }
+        rd_buf_putc(b, ']');
     }
     rd_buf_puts(b, "},\"score_ks\":{\"kind\":\"drift\"");
     num(b, "value", st->ks);
