@@ -21,8 +21,10 @@ const char cli_rollout_status_usage[] =
     "promoted, rolled_back), the current stage and the time in it, and every gate of the stage\n"
     "as the controller last evaluated it: value, threshold, noise floor, samples and verdict;\n"
     "then the last transitions. --json prints one object per rollout with a top-level \"state\"\n"
-    "and \"stage\" (the current stage's name), the controller's last evaluation (\"gates\"),\n"
-    "\"transitions\" (newest first) and \"pending_spool\" (transitions waiting to be stored).\n"
+    "and \"stage\" (the current stage's name), the controller's last evaluation (\"evaluation\",\n"
+    "its \"gates\"), \"transitions\" (newest first) and \"pending_spool\" (transitions waiting to\n"
+    "be stored); with several rollouts, the top level is the first (by flag) and \"rollouts\"\n"
+    "lists them all.\n"
     "\n"
     "exit codes: 0 success, 1 no rollout (or not that flag), 2 usage error, 4 I/O error\n";
 
@@ -100,7 +102,12 @@ static int open_store(const char *dir, bool read_only, rd_store **s)
 
 /* ------------------------------------------------------------------ status */
 
+#define MAX_LISTED 64
+
 typedef struct status_ctx {
+    rd_buf cur;             /* --json: the rollout being written */
+    char *objs[MAX_LISTED]; /* --json: each rollout's object */
+    size_t nobjs;
     rd_store *s;
     const char *only, *dir;
     bool json;
@@ -132,7 +139,7 @@ static int print_transition(void *ud, const rd_transition *t)
         rd_buf_puts(&b, ",\"gates\":");
         rd_buf_puts(&b, t->gates_json && *t->gates_json ? t->gates_json : "null");
         rd_buf_putc(&b, '}');
-        fputs(rd_buf_cstr(&b), stdout);
+        rd_buf_append(&c->cur, b.data, b.len);
         rd_buf_deinit(&b);
     } else {
         printf("  %s  %-9s stage %d -> %d  %s -> %s  by %s: %s\n", when, t->reason, t->from_stage,
@@ -148,8 +155,8 @@ static void print_gate(const rd_value *g)
                    *v = rd_value_get(g, "value", 5), *verdict = rd_value_get(g, "verdict", 7),
                    *n = rd_value_get(g, "n", 1), *min = rd_value_get(g, "min_samples", 11),
                    *nf = rd_value_get(g, "noise_floor", 11), *crit = rd_value_get(g, "critical", 8),
-                   *note = rd_value_get(g, "note", 4),
-                   *pass = rd_value_get(g, "pass", 4), *fail = rd_value_get(g, "fail", 4);
+                   *note = rd_value_get(g, "note", 4), *pass = rd_value_get(g, "pass", 4),
+                   *fail = rd_value_get(g, "fail", 4);
     char val[48] = "-", thr[96] = "", floor_[48] = "";
     if (v && v->type == RD_VNUMBER)
         snprintf(val, sizeof val, "%.4g", v->u.n);
@@ -216,7 +223,8 @@ static int status_one(void *ud, const rd_rollout_row *r)
     if (c->json) {
         rd_buf b;
         rd_buf_init(&b);
-        rd_buf_puts(&b, c->rc++ ? ",\n{\"flag\":" : "{\"flag\":");
+        c->rc++;
+        rd_buf_puts(&b, "{\"flag\":");
         rd_json_write_string(&b, r->flag, strlen(r->flag));
         rd_buf_printf(&b, ",\"state\":\"%s\",\"stage\":", rd_rollout_state_name(r->state));
         rd_json_write_string(&b, r->stage_name, strlen(r->stage_name));
@@ -225,14 +233,22 @@ static int status_one(void *ud, const rd_rollout_row *r)
         rd_json_write_string(&b, r->plan_name, strlen(r->plan_name));
         rd_buf_puts(&b, ",\"plan_path\":");
         rd_json_write_string(&b, r->plan_path, strlen(r->plan_path));
+        const rd_value *gates = have ? rd_value_get(&v, "gates", 5) : NULL;
+        rd_buf_puts(&b, ",\"gates\":");
+        if (gates)
+            rd_json_write(&b, gates);
+        else
+            rd_buf_puts(&b, "[]");
         rd_buf_printf(&b, ",\"pending_spool\":%zu,\"evaluation\":%s,\"transitions\":[",
                       rd_spool_pending(c->dir), have ? st : "null");
-        fputs(rd_buf_cstr(&b), stdout);
+        rd_buf_reset(&c->cur);
+        rd_buf_append(&c->cur, b.data, b.len);
         rd_buf_deinit(&b);
         c->n = 0;
-        c->json = true;
         rd_transition_list(c->s, r->flag, 20, print_transition, c, &err);
-        fputs("]}", stdout);
+        rd_buf_puts(&c->cur, "]}");
+        if (c->nobjs < MAX_LISTED)
+            c->objs[c->nobjs++] = rd_strndup(c->cur.data, c->cur.len);
     } else {
         print_text(r, have ? &v : NULL);
         printf("  transitions (newest first):\n");
@@ -263,11 +279,20 @@ int cli_rollout_status(int argc, char **argv)
     if (rd_spool_pending(a.dir))
         rd_spool_drain(a.dir, s, &drained, &err); /* the store is writable now: catch up */
     status_ctx c = {.s = s, .only = a.flag, .dir = a.dir, .json = a.json};
-    if (a.json)
-        fputs("[", stdout);
+    rd_buf_init(&c.cur);
     rc = rd_rollout_list(s, status_one, &c, &err);
-    if (a.json)
-        fputs("]\n", stdout);
+    if (a.json && c.nobjs) {
+        /* the first rollout's fields at the top level ("state", "stage": with one rollout, or
+           --flag, the one asked about), and every rollout in "rollouts" */
+        size_t n0 = strlen(c.objs[0]);
+        printf("%.*s,\"rollouts\":[", (int)(n0 - 1), c.objs[0]);
+        for (size_t i = 0; i < c.nobjs; i++)
+            printf("%s%s", i ? "," : "", c.objs[i]);
+        printf("]}\n");
+    }
+    for (size_t i = 0; i < c.nobjs; i++)
+        rd_free(c.objs[i]);
+    rd_buf_deinit(&c.cur);
     rd_store_close(s);
     if (rc) {
         cli_errorf("%s", err.msg);
