@@ -394,6 +394,30 @@ P
 check "(e) by the bad-rate gate, its difference as the formula gives it" 0 $? "bad rate" "$T/out"
 stop
 
+# ---- a restart resumes the stored stage, and puts the flag file back in line with it
+serve_with "$T/drill.json" || exit 1
+$PY "$TRAFFIC" "$U" --rate "$RATE" --seconds 120 --stop "$T/stop-r" --prefix r >"$T/traffic-r.json" &
+TPID=$!
+for _ in $(seq 1 600); do
+    curl -s "$U/v1/rollouts" >"$T/rollouts.json"
+    grep -q '"stage_index":1' "$T/rollouts.json" && break
+    sleep 0.1
+done
+touch "$T/stop-r"
+wait "$TPID"
+check "restart: the rollout reached stage 1" 0 0 '"stage_index":1' "$T/rollouts.json"
+stop
+cp "$ROOT/examples/flags/routing.json" "$T/flags.json" # restored from a backup while it was down
+start --flags "$T/flags.json" --bundles "$T/bundles" --route-flag credit-model-route --shadow-flag credit-model-shadow \
+    --rollout "$T/drill.json" --rollout-speed "$SPEED" --reload-interval-ms 200 || exit 1
+curl -s "$U/v1/rollouts" >"$T/rollouts.json"
+check "restart: resumed at stage 1, not from the start" 0 0 '"stage_index":1' "$T/rollouts.json"
+route_targeting >"$T/targeting"
+check "restart: the flag file holds stage 1 again" 0 0 '^\{"fractional": \[\["challenger", 10000\], \["champion", 90000\]\]\}$' "$T/targeting"
+json "$T/flags.json" "j['flags']['credit-model-shadow']['defaultVariant']" >"$T/out"
+check "restart: the shadow off in stage 1" 0 0 "^none$" "$T/out"
+stop
+
 # ---- the flag file changed under the rollout: compare-and-swap, nothing overwritten
 serve_with "$T/drill.json" || exit 1
 $PY - "$T/flags.json" <<'P'

@@ -771,6 +771,13 @@ int rd_controller_new(rd_plan *plan, const char *plan_path, const rd_controller_
         rd_flagfile_sha(env->flags_path, c->flags_sha, NULL);
         rd_free(r->plan_json);
         r->plan_json = NULL;
+        /* the flag file says what the stored state says (it may have been restored or edited
+           while the service was down): only the two values the rollout owns are written */
+        if ((rc = write_flags(c, &plan->stages[r->stage], r->state == RD_ROLLOUT_ROLLED_BACK, true, err)) !=
+            RD_OK) {
+            rd_controller_free(c);
+            return rc;
+        }
     } else if (rc == RD_OK || rc == RD_ENOTFOUND) {
         int64_t version = rc == RD_OK ? r->version : 0;
         rd_rollout_row_free(r);
