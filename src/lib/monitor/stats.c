@@ -263,16 +263,19 @@ double rd_ks_discrimination(const double *score, const int *label, size_t n)
     double d = (double)NAN;
     if (nbad > 0 && nbad < k) {
         qsort(v, k, sizeof(scored), cmp_scored);
-        double db = (double)nbad, dg = (double)(k - nbad);
-        size_t b = 0, g = 0;
-        d = 0;
+        /* the gap |b/nb - g/ng| as the integer |b ng - g nb| over nb ng, divided once at the end:
+           the exact rational rounded once, the very double scipy's exact mode returns (it
+           re-rounds D to h / lcm(nb, ng)), and within an ulp of its asymptotic mode's */
+        uint64_t nb = nbad, ng = k - nbad, b = 0, g = 0, best = 0;
         for (size_t i = 0; i < k;) { /* after each group of equal scores: both ECDFs at that score */
             size_t e = i;
             for (; e < k && v[e].s == v[i].s; e++)
                 *(v[e].bad ? &b : &g) += 1;
-            d = fmax(d, fabs((double)b / db - (double)g / dg));
+            uint64_t x = b * ng, y = g * nb, gap = x > y ? x - y : y - x;
+            best = gap > best ? gap : best;
             i = e;
         }
+        d = (double)best / ((double)nb * (double)ng);
     }
     rd_free(v);
     return d;
