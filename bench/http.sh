@@ -296,7 +296,8 @@ $PY -c 'import fastapi, uvicorn, xgboost, pandas, sklearn' 2>/dev/null ||
     die "the FastAPI peer needs python3-fastapi python3-uvicorn python3-xgboost python3-pandas python3-sklearn (scripts/deps.sh)"
 bundles=$out/bundles
 bundle=$bundles/credit_xgb_v1.0
-if ! "$RISKD" bundle verify "$bundle" >/dev/null 2>&1; then # absent, or cached by an older riskd
+# absent, or cached by an older riskd (a reference without quantiles: no KS for the monitor)
+if ! "$RISKD" bundle verify "$bundle" >/dev/null 2>&1 || ! grep -q '"quantiles"' "$bundle/reference.json"; then
     rm -rf "$bundle"
     mkdir -p "$bundles"
     "$RISKD" bundle build --name credit_xgb_v1.0 --model "$model" --pipeline "$spec" --data "$data" \

@@ -23,6 +23,7 @@ node bench/report.mjs "$out/flags-riskd.jsonl" "$out/flags-flagd-core.jsonl"
 # Model prediction: riskd against XGBoost's C API (libxgboost from Debian) on 1M synthetic
 # credit applications (shared/tools/gen_synthetic.py), the shared 300-tree credit model.
 SHARED=${RISKD_SHARED:-../shared}
+PY_BENCH=/usr/bin/python3
 if [ -f "$SHARED/data/models/credit_xgb.json" ]; then
     rows=${BENCH_MODEL_ROWS:-1000000}
     synth=$out/synth_$rows.csv
@@ -49,7 +50,8 @@ if [ -f "$SHARED/data/models/credit_xgb.json" ]; then
     [ -f "$rsynth" ] || /usr/bin/python3 "$SHARED/tools/gen_synthetic.py" --rows "$rrows" --out "$rsynth" >&2
     rbundle=$out/replay-bundles/credit_xgb_v1.0
     # a bundle cached by an older riskd (no digest, say) is rebuilt, not refused
-    build/riskd bundle verify "$rbundle" >/dev/null 2>&1 || { rm -rf "$rbundle"; mkdir -p "${rbundle%/*}"; false; } ||
+    { build/riskd bundle verify "$rbundle" >/dev/null 2>&1 && grep -q '"quantiles"' "$rbundle/reference.json"; } ||
+        { rm -rf "$rbundle"; mkdir -p "${rbundle%/*}"; false; } ||
         build/riskd bundle build --name credit_xgb_v1.0 \
         --model "$SHARED/data/models/credit_xgb.json" --pipeline "$SHARED/data/models/credit_xgb.features.json" \
         --data "$SHARED/data/credit_data.csv" --label Status --positive bad --out "$rbundle" >&2
@@ -61,6 +63,22 @@ if [ -f "$SHARED/data/models/credit_xgb.json" ]; then
     echo "{\"case\":\"replay\",\"records\":$rrows,\"seconds\":$(((t1 - t0) / 1000000))e-3,\"summary\":\"$(tail -1 "$out/replay.txt")\"}" >>"$out/log.jsonl"
 fi
 node bench/report_log.mjs "$out/log.jsonl"
+
+# The monitor on the scoring path (issue 12: at most 5% of /v1/score): rd_monitor_record per
+# decision beside rd_bundle_score of the same request (bench/monitor_bench.c).
+if [ -f "$SHARED/data/models/credit_xgb.json" ]; then
+    echo
+    echo "monitor: rd_monitor_record per decision (counts, score bins, KS cell, latency, 13 input bins)"
+    echo "beside scoring the same application (300 trees, 4 reasons); the over-HTTP figure is below"
+    echo
+    echo "| threads | monitor ns/decision | scoring ns/decision | monitor ÷ scoring |"
+    echo "| ---: | ---: | ---: | ---: |"
+    build/release/bench/monitor_bench "$rbundle" | $PY_BENCH -c '
+import json, sys
+for l in sys.stdin:
+    r = json.loads(l)
+    print("| %d | %.0f | %.0f | %.2f%% |" % (r["threads"], r["ns_per_decision"], r["score_ns_per_decision"], 100 * r["share_of_scoring"]))'
+fi
 
 # Over HTTP: riskd serve beside a flagd-style OFREP service and a FastAPI scoring service.
 bench/http.sh
