@@ -474,10 +474,34 @@ void srv_route_monitor(srv_req *r)
 
 /* ------------------------------------------------------------------ /metrics */
 
+/* A label value as Prometheus text wants it: \\, \" and \\n escaped (a variant or an input
+ * name may hold anything). */
+static void label(rd_buf *b, const char *key, const char *v, bool first)
+{
+    rd_buf_printf(b, "%s%s=\"", first ? "" : ",", key);
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            rd_buf_putc(b, '\\');
+        if (*v == '\n')
+            rd_buf_puts(b, "\\n");
+        else
+            rd_buf_putc(b, *v);
+    }
+    rd_buf_putc(b, '"');
+}
+
+static void series_labels(rd_buf *b, const rd_monitor_stats *st)
+{
+    label(b, "bundle", st->bundle, true);
+    label(b, "variant", st->variant, false);
+    label(b, "role", st->role, false);
+}
+
 static void gauge(rd_buf *b, const char *name, const rd_monitor_stats *st, double v)
 {
-    rd_buf_printf(b, "%s{bundle=\"%s\",variant=\"%s\",role=\"%s\"} ", name, st->bundle, st->variant,
-                  st->role);
+    rd_buf_printf(b, "%s{", name);
+    series_labels(b, st);
+    rd_buf_puts(b, "} ");
     if (isfinite(v))
         rd_buf_printf(b, "%.17g\n", v);
     else
@@ -535,9 +559,10 @@ static void series_metric(void *ud, rd_monitor_series *s)
             gauge(c->b, monitor_gauges[c->pass].name, &w, gauge_value(&w, (size_t)c->pass));
         } else {
             for (size_t i = 0; i < w.ninputs; i++) {
-                rd_buf_printf(
-                    c->b, "riskd_monitor_input_psi{bundle=\"%s\",variant=\"%s\",role=\"%s\",input=\"%s\"} ",
-                    w.bundle, w.variant, w.role, w.inputs[i].name);
+                rd_buf_puts(c->b, "riskd_monitor_input_psi{");
+                series_labels(c->b, &w);
+                label(c->b, "input", w.inputs[i].name, false);
+                rd_buf_puts(c->b, "} ");
                 if (isfinite(w.inputs[i].psi))
                     rd_buf_printf(c->b, "%.17g\n", w.inputs[i].psi);
                 else
@@ -572,16 +597,19 @@ void srv_rollouts_metrics(rd_buf *b)
         rd_rollout_state state;
         int stage;
         rd_controller_state(R.ctl[i], &state, &stage);
-        rd_buf_printf(b, "riskd_rollout_stage{flag=\"%s\",state=\"%s\"} %d\n", rd_controller_flag(R.ctl[i]),
-                      rd_rollout_state_name(state), stage);
+        rd_buf_puts(b, "riskd_rollout_stage{");
+        label(b, "flag", rd_controller_flag(R.ctl[i]), true);
+        rd_buf_printf(b, ",state=\"%s\"} %d\n", rd_rollout_state_name(state), stage);
     }
     rd_buf_puts(b,
                 "# HELP riskd_rollout_transitions_total Stage changes, rollbacks, holds and manual commands, "
                 "by reason.\n# TYPE riskd_rollout_transitions_total counter\n");
     pthread_mutex_lock(&R.lock);
-    for (size_t i = 0; i < R.nreasons; i++)
-        rd_buf_printf(b, "riskd_rollout_transitions_total{flag=\"%s\",reason=\"%s\"} %llu\n",
-                      R.reasons[i].flag, R.reasons[i].reason, (unsigned long long)R.reasons[i].n);
+    for (size_t i = 0; i < R.nreasons; i++) {
+        rd_buf_puts(b, "riskd_rollout_transitions_total{");
+        label(b, "flag", R.reasons[i].flag, true);
+        rd_buf_printf(b, ",reason=\"%s\"} %llu\n", R.reasons[i].reason, (unsigned long long)R.reasons[i].n);
+    }
     pthread_mutex_unlock(&R.lock);
 }
 
