@@ -5,6 +5,10 @@
 #   make bench | fuzz | lint | demo
 MODE ?= release
 B := build/$(MODE)
+# Every core unless -j was given (make test runs four builds: release, asan, tsan, fuzz).
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(shell nproc)
+endif
 V ?= 0
 ifeq ($(V),0)
 Q := @
@@ -100,15 +104,25 @@ test: deps
 # ---- fuzzing (libFuzzer, clang) ----
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
-FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard include/riskd/*.h src/lib/*/*.h)
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude $(PKG_CFLAGS) -fno-sanitize-recover=undefined
+FUZZ_FLAGS := $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined
+FUZZ_LIBS := $(PKG_LIBS) -lsqlite3 -lhogweed -lnettle -lgsl -lgslcblas -lm -lpthread
+# The library (and the server's routes) compiled once for every target: instrumented for the
+# fuzzer (fuzzer-no-link: the targets bring libFuzzer's main).
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
+build/fuzz/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(Q)$(call msg,FUZZ,$@) clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) -lsqlite3 -lhogweed -lnettle -lgsl -lgslcblas -lm -lpthread
+	$(Q)$(call msg,CC,$@) clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -MMD -MP -c $< -o $@
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ)
+	@mkdir -p $(@D)
+	$(Q)$(call msg,FUZZ,$@) clang $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB_OBJ) $(FUZZ_LIBS)
 # The service's routes without a socket: the server sources but the libmicrohttpd glue.
 FUZZ_SERVER_SRC := $(filter-out src/server/http.c,$(SERVER_SRC))
-build/fuzz/fuzz_serve: tests/fuzz/fuzz_serve.c $(LIB_SRC) $(FUZZ_SERVER_SRC) $(wildcard include/riskd/*.h src/lib/*/*.h src/server/*.h)
+FUZZ_SERVER_OBJ := $(FUZZ_SERVER_SRC:%.c=build/fuzz/obj/%.o)
+build/fuzz/fuzz_serve: tests/fuzz/fuzz_serve.c $(FUZZ_LIB_OBJ) $(FUZZ_SERVER_OBJ)
 	@mkdir -p $(@D)
-	$(Q)$(call msg,FUZZ,$@) clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(FUZZ_SERVER_SRC) $(PKG_LIBS) -lsqlite3 -lhogweed -lnettle -lgsl -lgslcblas -lm -lpthread
+	$(Q)$(call msg,FUZZ,$@) clang $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB_OBJ) $(FUZZ_SERVER_OBJ) $(FUZZ_LIBS)
+-include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_SERVER_OBJ:.o=.d)
 fuzz-build: $(FUZZ_BIN)
 .PHONY: fuzz-replay
 fuzz-replay: fuzz-build
