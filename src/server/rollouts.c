@@ -508,11 +508,21 @@ static void gauge(rd_buf *b, const char *name, const rd_monitor_stats *st, doubl
         rd_buf_puts(b, "NaN\n");
 }
 
+/* The window's statistics of every series, computed once per scrape. */
+#define MAX_SCRAPED 256
 typedef struct met_ctx {
-    rd_buf *b;
+    rd_arena *a;
     int64_t now;
-    int pass;
+    size_t n;
+    rd_monitor_stats st[MAX_SCRAPED];
 } met_ctx;
+
+static void series_collect(void *ud, rd_monitor_series *s)
+{
+    met_ctx *c = ud;
+    if (c->n < MAX_SCRAPED && rd_monitor_window_stats(s, c->now, c->a, &c->st[c->n], NULL) == RD_OK)
+        c->n++;
+}
 
 static const struct {
     const char *name, *help;
@@ -548,46 +558,39 @@ static double gauge_value(const rd_monitor_stats *st, size_t k)
     }
 }
 
-static void series_metric(void *ud, rd_monitor_series *s)
-{
-    met_ctx *c = ud;
-    rd_arena a;
-    rd_arena_init(&a, 0);
-    rd_monitor_stats w;
-    if (rd_monitor_window_stats(s, c->now, &a, &w, NULL) == RD_OK) {
-        if (c->pass < (int)(sizeof monitor_gauges / sizeof *monitor_gauges)) {
-            gauge(c->b, monitor_gauges[c->pass].name, &w, gauge_value(&w, (size_t)c->pass));
-        } else {
-            for (size_t i = 0; i < w.ninputs; i++) {
-                rd_buf_puts(c->b, "riskd_monitor_input_psi{");
-                series_labels(c->b, &w);
-                label(c->b, "input", w.inputs[i].name, false);
-                rd_buf_puts(c->b, "} ");
-                if (isfinite(w.inputs[i].psi))
-                    rd_buf_printf(c->b, "%.17g\n", w.inputs[i].psi);
-                else
-                    rd_buf_puts(c->b, "NaN\n");
-            }
-        }
-    }
-    rd_arena_deinit(&a);
-}
-
 void srv_rollouts_metrics(rd_buf *b)
 {
     if (R.mon) {
-        met_ctx c = {.b = b, .now = wall_ms()};
-        size_t ng = sizeof monitor_gauges / sizeof *monitor_gauges;
-        for (c.pass = 0; c.pass <= (int)ng; c.pass++) {
-            if (c.pass < (int)ng)
-                rd_buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", monitor_gauges[c.pass].name,
-                              monitor_gauges[c.pass].help, monitor_gauges[c.pass].name);
-            else
-                rd_buf_puts(b,
-                            "# HELP riskd_monitor_input_psi PSI of each input against the training reference "
-                            "(NaN below 1000 rows).\n# TYPE riskd_monitor_input_psi gauge\n");
-            rd_monitor_foreach(R.mon, series_metric, &c);
+        rd_arena a;
+        rd_arena_init(&a, 0);
+        met_ctx *c = rd_calloc(1, sizeof *c);
+        if (c) {
+            c->a = &a;
+            c->now = wall_ms();
+            rd_monitor_foreach(R.mon, series_collect, c);
+            size_t ng = sizeof monitor_gauges / sizeof *monitor_gauges;
+            for (size_t g = 0; g < ng; g++) {
+                rd_buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", monitor_gauges[g].name,
+                              monitor_gauges[g].help, monitor_gauges[g].name);
+                for (size_t i = 0; i < c->n; i++)
+                    gauge(b, monitor_gauges[g].name, &c->st[i], gauge_value(&c->st[i], g));
+            }
+            rd_buf_puts(b, "# HELP riskd_monitor_input_psi PSI of each input against the training reference "
+                           "(NaN below 1000 rows).\n# TYPE riskd_monitor_input_psi gauge\n");
+            for (size_t i = 0; i < c->n; i++)
+                for (size_t k = 0; k < c->st[i].ninputs; k++) {
+                    rd_buf_puts(b, "riskd_monitor_input_psi{");
+                    series_labels(b, &c->st[i]);
+                    label(b, "input", c->st[i].inputs[k].name, false);
+                    rd_buf_puts(b, "} ");
+                    if (isfinite(c->st[i].inputs[k].psi))
+                        rd_buf_printf(b, "%.17g\n", c->st[i].inputs[k].psi);
+                    else
+                        rd_buf_puts(b, "NaN\n");
+                }
+            rd_free(c);
         }
+        rd_arena_deinit(&a);
     }
     if (!R.n)
         return;
