@@ -337,6 +337,23 @@ for _ in $(seq 1 50); do curl -s "$U/ready" >"$T/ready.json"; grep -q rejct_rate
 check "a bad plan edit is refused, /ready says why" 0 0 '"what":"rollout".*rejct_rate' "$T/ready.json"
 curl -s "$U/v1/rollouts" >"$T/rollouts.json"
 check "... the running plan is kept" 0 0 '"plan":"srm-check"' "$T/rollouts.json"
+$PY - "$T/srm.bad" "$T/srm.json" <<'P'
+import json, sys
+p = json.load(open(sys.argv[1]))
+for g in p.get("gates", []):
+    if g["metric"] == "rejct_rate":
+        g["metric"], g["pass"] = "reject_rate", {"<": 1.25}
+json.dump(p, open(sys.argv[2], "w"), indent=1)
+P
+for _ in $(seq 1 50); do grep -q '"rollout plan edit adopted"' "$T/serve.err" && break; sleep 0.1; done
+grep -q '"rollout plan edit adopted"' "$T/serve.err"
+check "a good plan edit is adopted" 0 $?
+curl -s "$U/ready" >"$T/ready.json"
+check "... and /ready no longer reports the refusal" 0 "$(grep -c '"what":"rollout"' "$T/ready.json")"
+$PY -c "
+import json,sqlite3,sys; r=sqlite3.connect(sys.argv[1]).execute('SELECT plan_json FROM rollouts').fetchone()[0]
+assert '1.25' in r, r[:200]; print('ok')" "$T/data/riskd.db" >"$T/out" 2>&1
+check "... and the store holds the plan that runs (the CLI reads it)" 0 $? "ok" "$T/out"
 stop
 
 # ---- (e) outcomes: the candidate's approved applicants go bad, the control's do not: the

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "riskd/hash.h"
@@ -400,18 +401,29 @@ static void record_inputs(rd_monitor_series *s, _Atomic uint64_t *c, const rd_va
             mon_input *in = &s->inputs[i];
             const rd_value *v = &mb->val;
             size_t missing = in->nbins - 1;
-            if (in->numeric) {
-                add(c,
-                    in->off + (v->type == RD_VNUMBER && !isnan(v->u.n) ? bin_of(in->cuts, in->ncuts, v->u.n)
-                                                                       : missing));
+            /* classified as the pipeline reads a record: null and "" are missing, a number may
+               come as a string ("52000") */
+            if (v->type == RD_VNULL || (v->type == RD_VSTRING && v->len == 0)) {
+                add(c, in->off + missing);
+            } else if (in->numeric) {
+                double x = (double)NAN;
+                if (v->type == RD_VNUMBER) {
+                    x = v->u.n;
+                } else if (v->type == RD_VSTRING && v->len < 64) {
+                    char buf[64], *end;
+                    memcpy(buf, v->u.s, v->len);
+                    buf[v->len] = '\0';
+                    x = strtod(buf, &end);
+                    if (*end)
+                        x = (double)NAN;
+                }
+                add(c, in->off + (isnan(x) ? missing : bin_of(in->cuts, in->ncuts, x)));
             } else if (v->type == RD_VSTRING) {
                 size_t j = 0;
                 while (j < in->nlevels &&
                        !(strlen(in->levels[j]) == v->len && !memcmp(in->levels[j], v->u.s, v->len)))
                     j++;
                 add(c, in->off + j); /* j == nlevels: unseen */
-            } else if (v->type == RD_VNULL) {
-                add(c, in->off + missing);
             } else {
                 add(c, in->off + in->nlevels); /* a number or a boolean for a category: unseen */
             }

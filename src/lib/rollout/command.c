@@ -62,9 +62,9 @@ int rd_rollout_command(rd_store *s, const char *data_dir, const char *flag, rd_r
         if (row.state == RD_ROLLOUT_PROMOTED || row.state == RD_ROLLOUT_RUNNING) {
             rc = rd_err_set(err, RD_EINVAL, "rollout %s is %s: nothing to resume", flag, state_name);
         } else if (row.state == RD_ROLLOUT_ROLLED_BACK) {
-            /* start again from the first stage */
+            /* start again from the first stage; the flag file after the row's CAS, so a
+               rollback the controller made meanwhile is never undone by this */
             to_stage = 0;
-            rc = write_stage(p, &row, &p->stages[0], false, NULL, sha, err);
         }
         to_state = RD_ROLLOUT_RUNNING;
         break;
@@ -73,9 +73,7 @@ int rd_rollout_command(rd_store *s, const char *data_dir, const char *flag, rd_r
             rc = rd_err_set(err, RD_EINVAL, "rollout %s is already promoted", flag);
         to_stage = (int)p->nstages - 1;
         to_state = RD_ROLLOUT_PROMOTED;
-        if (!rc)
-            rc = write_stage(p, &row, &p->stages[to_stage], false, NULL, sha, err);
-        break;
+        break; /* the flag file after the row's CAS (as resume) */
     default:
         rd_plan_free(p);
         rd_rollout_row_free(&row);
@@ -109,19 +107,37 @@ int rd_rollout_command(rd_store *s, const char *data_dir, const char *flag, rd_r
     row.updated_ms = now_ms;
     rd_err put_err;
     int put = rd_rollout_put(s, &row, &put_err);
-    /* the record is kept whatever happened to the row: the store, else the spool */
-    int rec = rd_transition_record(s, data_dir, &t, err);
-    if (put != RD_OK && (cmd == RD_CMD_ROLLBACK || cmd == RD_CMD_PROMOTE) && sha[0]) {
+    bool moves = cmd == RD_CMD_PROMOTE || (cmd == RD_CMD_RESUME && from_state == RD_ROLLOUT_ROLLED_BACK);
+    if (put == RD_ECONFLICT) {
+        /* the controller (or another command) changed the rollout since it was read: nothing
+           was done (a rollback already rewrote the flag file: kept, and said) */
+        rc = rd_err_set(
+            err, RD_ECONFLICT,
+            "the rollout changed while this command ran (%s)%s: check `riskd rollout status` and try "
+            "again",
+            put_err.msg, cmd == RD_CMD_ROLLBACK ? "; the flag file was rolled back all the same" : "");
+        if (cmd == RD_CMD_ROLLBACK)
+            rd_transition_record(s, data_dir, &t, NULL);
+    } else if (put != RD_OK && cmd == RD_CMD_ROLLBACK) {
         /* the flag file already moved: the traffic is safe; say that the row lags */
+        int rec = rd_transition_record(s, data_dir, &t, NULL);
         rc = rd_err_set(
             err, put,
-            "the flag file was rewritten (%s), but the rollout's state could not be stored (%s); the "
-            "transition is %s",
-            cmd_names[cmd], put_err.msg, rec == RD_OK ? "recorded" : "NOT recorded");
+            "the flag file was rewritten (rollback), but the rollout's state could not be stored (%s); "
+            "the transition is %s",
+            put_err.msg,
+            rec == RD_OK ? "recorded (in the spool until the store is writable)" : "NOT recorded");
     } else if (put != RD_OK) {
         rc = rd_err_set(err, put, "%s", put_err.msg);
     } else {
-        rc = rec;
+        if (moves && (rc = write_stage(p, &row, &p->stages[to_stage], false, NULL, sha, err)) != RD_OK)
+            rd_err_prefix(err,
+                          "the rollout's state says %s, but the flag file could not be rewritten: run the "
+                          "command again",
+                          rd_rollout_state_name(to_state));
+        snprintf(t.flags_sha, sizeof t.flags_sha, "%s", sha);
+        if (rc == RD_OK)
+            rc = rd_transition_record(s, data_dir, &t, err);
     }
     rd_plan_free(p);
     rd_rollout_row_free(&row);

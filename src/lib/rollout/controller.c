@@ -3,7 +3,9 @@
  * Definitions: shared/reference/rollout-monitoring.md §2.2 (gates, deadlines, no data),
  * §2.3 (PSI thresholds raised to the noise floor), §2.4 (KS alarm), §2.5 (SRM), §2.7 (the
  * sequential bad-rate test). */
+#include <limits.h>
 #include <math.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,6 +41,7 @@ typedef struct arm {
 
 struct rd_controller {
     pthread_mutex_t lock; /* status readers (HTTP threads) against the tick */
+    char flag[256];       /* the routing flag: fixed for the controller's life (read without the lock) */
     rd_plan *plan;
     char plan_path[1024];
     rd_controller_env env;
@@ -257,10 +260,12 @@ static void eval_gate(rd_controller *c, const rd_gate *g, gate_eval *e, int64_t 
     switch (g->metric) {
     case RD_M_SRM: {
         /* the assignment: the routed arms, whatever the stage's candidate arm is */
-        arm_stats pa;
-        stats_of(&c->cand, g, now_ms, ar, &pa);
+        /* per stage (§2.5): a sliding window would mix the previous stage's weights */
+        arm_stats pa, pc;
+        stats_of(&c->cand, NULL, now_ms, ar, &pa);
+        stats_of(&c->ctrl, NULL, now_ms, ar, &pc);
         e->pass_at = g->alpha > 0 ? g->alpha : RD_SRM_ALPHA;
-        eval_srm(st, &pa, &co, e);
+        eval_srm(st, &pa, &pc, e);
         break;
     }
     case RD_M_BAD_RATE: eval_bad_rate(c, g, e); break;
@@ -330,10 +335,11 @@ static void eval_gate(rd_controller *c, const rd_gate *g, gate_eval *e, int64_t 
             snprintf(e->note, sizeof e->note, "%s", ca.st.ks_note);
         e->verdict = judge(g, e, e->value);
         /* §2.4: KS alarms only when it is also significant */
-        if (g->metric == RD_M_SCORE_KS && g->compare == RD_CMP_ABSOLUTE && e->verdict == G_FAIL &&
-            isfinite(fc) && !(e->value > fc)) {
+        if (g->metric == RD_M_SCORE_KS && g->compare == RD_CMP_ABSOLUTE && e->verdict != G_PASS &&
+            e->verdict != G_NODATA && isfinite(fc) && (!(e->value > fc) || e->value < RD_KS_MIN_EFFECT)) {
             e->verdict = G_PASS;
-            snprintf(e->note, sizeof e->note, "D %.4g is within the 0.1%% critical value %.4g", e->value, fc);
+            snprintf(e->note, sizeof e->note, "D %.4g is within the 0.1%% critical value %.4g or under %g",
+                     e->value, fc, RD_KS_MIN_EFFECT);
         }
         break;
     }
@@ -538,16 +544,9 @@ static void transition(rd_controller *c, int to_stage, rd_rollout_state to_state
     }
     c->row.updated_ms = now_ms;
     if (c->env.store) {
-        int rc = rd_rollout_put(c->env.store, &c->row, &err);
-        if (rc == RD_ECONFLICT) {
-            /* a manual command got there first: its state wins, read at the next tick */
-            rd_rollout_row fresh = {0};
-            if (rd_rollout_get(c->env.store, c->row.flag, &fresh, NULL) == RD_OK) {
-                c->row.version = fresh.version;
-                rd_rollout_row_free(&fresh);
-            }
-        }
-        c->stored = rc == RD_OK;
+        /* a conflict (a manual command got there first) or a store that is down: the next
+           tick's follow_store settles it (theirs wins, but a rollback of ours is kept) */
+        c->stored = rd_rollout_put(c->env.store, &c->row, &err) == RD_OK;
     }
     c->last = t;
     c->last.gates_json = NULL;
@@ -612,6 +611,24 @@ static void advance(rd_controller *c, int64_t now_ms)
 /* ------------------------------------------------------------------ the tick */
 
 /* Follow a change another process made to the row (a manual command). */
+static void adopt(rd_controller *c, const rd_rollout_row *fresh)
+{
+    bool stage_changed =
+        fresh->stage != c->row.stage && fresh->stage >= 0 && (size_t)fresh->stage < c->plan->nstages;
+    c->row.version = fresh->version;
+    c->row.state = fresh->state;
+    if (stage_changed || fresh->stage_started_ms != c->row.stage_started_ms) {
+        c->row.stage = stage_changed ? fresh->stage : c->row.stage;
+        c->row.stage_started_ms = c->stage_started_ms = fresh->stage_started_ms;
+        snprintf(c->row.stage_name, sizeof c->row.stage_name, "%s", cur_stage(c)->name);
+        marks_take(c);
+    }
+    rd_flagfile_sha(c->env.flags_path, c->flags_sha, NULL);
+    c->stored = true;
+}
+
+/* Follow a change another process made to the row (a manual command); write ours when an
+   earlier write did not land. */
 static void follow_store(rd_controller *c)
 {
     if (!c->env.store)
@@ -621,24 +638,26 @@ static void follow_store(rd_controller *c)
     if (rd_spool_pending(c->env.data_dir) > 0)
         rd_spool_drain(c->env.data_dir, c->env.store, &drained, &err);
     rd_rollout_row fresh = {0};
-    if (rd_rollout_get(c->env.store, c->plan->route_flag, &fresh, &err) != RD_OK)
+    int rc = rd_rollout_get(c->env.store, c->flag, &fresh, &err);
+    if (rc == RD_ENOTFOUND && !c->stored) { /* the first insert failed: try it again */
+        c->row.version = 0;
+        c->stored = rd_rollout_put(c->env.store, &c->row, &err) == RD_OK;
         return;
-    if (!c->stored) {
-        /* our last write did not land (the store was down): write it over what is there */
-        c->row.version = fresh.version;
+    }
+    if (rc != RD_OK)
+        return;
+    if (!c->stored && fresh.version == c->row.version) {
+        /* our last write did not land (the store was down) and nobody wrote since: write it */
         c->stored = rd_rollout_put(c->env.store, &c->row, &err) == RD_OK;
     } else if (fresh.version != c->row.version) {
-        bool stage_changed =
-            fresh.stage != c->row.stage && fresh.stage >= 0 && (size_t)fresh.stage < c->plan->nstages;
-        c->row.version = fresh.version;
-        c->row.state = fresh.state;
-        if (stage_changed || fresh.stage_started_ms != c->row.stage_started_ms) {
-            c->row.stage = stage_changed ? fresh.stage : c->row.stage;
-            c->row.stage_started_ms = c->stage_started_ms = fresh.stage_started_ms;
-            snprintf(c->row.stage_name, sizeof c->row.stage_name, "%s", cur_stage(c)->name);
-            marks_take(c);
+        /* someone else (a manual command) wrote since: theirs wins, unless ours was a
+           rollback, which must not be undone by a row written before it */
+        if (!c->stored && c->row.state == RD_ROLLOUT_ROLLED_BACK) {
+            c->row.version = fresh.version;
+            c->stored = rd_rollout_put(c->env.store, &c->row, &err) == RD_OK;
+        } else {
+            adopt(c, &fresh);
         }
-        rd_flagfile_sha(c->env.flags_path, c->flags_sha, NULL);
     }
     rd_rollout_row_free(&fresh);
 }
@@ -703,7 +722,7 @@ int rd_controller_tick(rd_controller *c, int64_t now_ms, rd_err *err)
     int64_t in_stage = now_ms - c->stage_started_ms;
     int64_t hold_ms = scaled(c, st->hold_ms),
             deadline = scaled(c, st->deadline_ms ? st->deadline_ms : 2 * st->hold_ms);
-    bool enough = c->cand_n >= st->min_samples;
+    bool enough = c->cand_n >= (st->min_samples ? st->min_samples : DEFAULT_MIN_SAMPLES);
     if (failed != SIZE_MAX) {
         const rd_gate *g = &st->gates[failed];
         const gate_eval *e = &c->ev[failed];
@@ -760,24 +779,52 @@ int rd_controller_new(rd_plan *plan, const char *plan_path, const rd_controller_
     pthread_mutex_init(&c->lock, NULL);
     c->plan = plan;
     c->env = *env;
-    snprintf(c->plan_path, sizeof c->plan_path, "%s", plan_path ? plan_path : "");
+    snprintf(c->flag, sizeof c->flag, "%s", plan->route_flag);
+    /* absolute paths: `riskd rollout rollback` runs from anywhere and must rewrite this file */
+    char abs_flags[PATH_MAX], abs_plan[PATH_MAX];
+    if (!realpath(env->flags_path, abs_flags))
+        snprintf(abs_flags, sizeof abs_flags, "%s", env->flags_path);
+    if (!plan_path || !realpath(plan_path, abs_plan))
+        snprintf(abs_plan, sizeof abs_plan, "%s", plan_path ? plan_path : "");
+    snprintf(c->plan_path, sizeof c->plan_path, "%.1000s", abs_plan);
+    c->env.flags_path = NULL; /* set below to the row's (absolute) copy */
+    char *text = NULL;
+    size_t len = 0;
+    if (plan_path)
+        rd_file_read(plan_path, 1 << 20, &text, &len, NULL);
     rd_rollout_row *r = &c->row;
     int rc = env->store ? rd_rollout_get(env->store, plan->route_flag, r, err) : RD_ENOTFOUND;
-    if (rc == RD_OK && !strcmp(r->plan_name, plan->name) && r->stage >= 0 &&
-        (size_t)r->stage < plan->nstages && !strcmp(r->stage_name, plan->stages[r->stage].name)) {
-        /* resume: the stage as stored, its clock still running */
+    long at = -1;
+    for (size_t i = 0; rc == RD_OK && i < plan->nstages; i++)
+        if (!strcmp(r->stage_name, plan->stages[i].name))
+            at = (long)i;
+    bool terminal = rc == RD_OK && (r->state == RD_ROLLOUT_ROLLED_BACK || r->state == RD_ROLLOUT_PROMOTED);
+    if (rc == RD_OK && !strcmp(r->plan_name, plan->name) && (at >= 0 || terminal)) {
+        /* resume: the stage as stored (found by name), its clock still running; a rolled-back
+           or promoted rollout stays so (riskd rollout resume starts it again) */
         c->stored = true;
+        r->stage = at >= 0 ? (int)at : (int)plan->nstages - 1;
+        snprintf(r->stage_name, sizeof r->stage_name, "%s", plan->stages[r->stage].name);
         c->stage_started_ms = r->stage_started_ms;
-        rd_flagfile_sha(env->flags_path, c->flags_sha, NULL);
+        snprintf(r->flags_path, sizeof r->flags_path, "%.1000s", abs_flags);
+        snprintf(r->plan_path, sizeof r->plan_path, "%.1000s", abs_plan);
+        snprintf(r->plan_sha, sizeof r->plan_sha, "%s", plan->sha256);
         rd_free(r->plan_json);
-        r->plan_json = NULL;
-        /* the flag file says what the stored state says (it may have been restored or edited
-           while the service was down): only the two values the rollout owns are written */
-        if ((rc = write_flags(c, &plan->stages[r->stage], r->state == RD_ROLLOUT_ROLLED_BACK, true, err)) !=
-            RD_OK) {
+        r->plan_json = text; /* the text of the plan parsed, so the CLI reads what runs */
+        text = NULL;
+        c->env.flags_path = r->flags_path;
+        rd_flagfile_sha(c->env.flags_path, c->flags_sha, NULL);
+        /* the flag file says what the stored state says (it may have been restored while the
+           service was down): only the two values the rollout owns are written; a paused
+           rollout is left as a person left it */
+        if (r->state != RD_ROLLOUT_PAUSED &&
+            (rc = write_flags(c, &plan->stages[r->stage], r->state == RD_ROLLOUT_ROLLED_BACK, true, err)) !=
+                RD_OK) {
             rd_controller_free(c);
             return rc;
         }
+        if (env->store)
+            c->stored = rd_rollout_put(env->store, r, NULL) == RD_OK;
     } else if (rc == RD_OK || rc == RD_ENOTFOUND) {
         int64_t version = rc == RD_OK ? r->version : 0;
         rd_rollout_row_free(r);
@@ -785,18 +832,17 @@ int rd_controller_new(rd_plan *plan, const char *plan_path, const rd_controller_
         r->version = version;
         snprintf(r->flag, sizeof r->flag, "%s", plan->route_flag);
         snprintf(r->plan_name, sizeof r->plan_name, "%s", plan->name);
-        snprintf(r->plan_path, sizeof r->plan_path, "%s", c->plan_path);
+        snprintf(r->plan_path, sizeof r->plan_path, "%.1000s", abs_plan);
         snprintf(r->plan_sha, sizeof r->plan_sha, "%s", plan->sha256);
-        snprintf(r->flags_path, sizeof r->flags_path, "%s", env->flags_path);
+        snprintf(r->flags_path, sizeof r->flags_path, "%.1000s", abs_flags);
+        c->env.flags_path = r->flags_path;
         r->state = RD_ROLLOUT_RUNNING;
         r->stage = 0;
         snprintf(r->stage_name, sizeof r->stage_name, "%s", plan->stages[0].name);
         r->stage_started_ms = c->stage_started_ms = r->updated_ms = now_ms;
-        char *text = NULL;
-        size_t len = 0;
-        if (plan_path && rd_file_read(plan_path, 1 << 20, &text, &len, NULL) == RD_OK)
-            r->plan_json = text;
-        rd_flagfile_sha(env->flags_path, c->flags_sha, NULL);
+        r->plan_json = text;
+        text = NULL;
+        rd_flagfile_sha(c->env.flags_path, c->flags_sha, NULL);
         if ((rc = write_flags(c, &plan->stages[0], false, true, err)) != RD_OK) {
             rd_controller_free(c);
             return rc;
@@ -816,6 +862,7 @@ int rd_controller_new(rd_plan *plan, const char *plan_path, const rd_controller_
         if (env->on_transition)
             env->on_transition(env->ud, &t);
     } else {
+        rd_free(text);
         rd_controller_free(c);
         return rc;
     }
@@ -838,7 +885,7 @@ void rd_controller_free(rd_controller *c)
     rd_free(c);
 }
 
-const char *rd_controller_flag(const rd_controller *c) { return c->plan->route_flag; }
+const char *rd_controller_flag(const rd_controller *c) { return c->flag; }
 const char *rd_controller_plan_path(const rd_controller *c) { return c->plan_path; }
 
 void rd_controller_state(rd_controller *c, rd_rollout_state *state, int *stage)
@@ -847,6 +894,13 @@ void rd_controller_state(rd_controller *c, rd_rollout_state *state, int *stage)
     *state = c->row.state;
     *stage = c->row.stage;
     pthread_mutex_unlock(&c->lock);
+}
+
+/* Whether two stages route the same traffic (weights, segment, shadow). */
+static bool same_traffic(const rd_stage *a, const rd_stage *b)
+{
+    return a->candidate == b->candidate && a->shadow == b->shadow && a->has_segment == b->has_segment &&
+           (!a->has_segment || !strcmp(a->segment ? a->segment : "", b->segment ? b->segment : ""));
 }
 
 int rd_controller_replace_plan(rd_controller *c, rd_plan *plan, rd_err *err)
@@ -859,10 +913,14 @@ int rd_controller_replace_plan(rd_controller *c, rd_plan *plan, rd_err *err)
         if (!strcmp(plan->stages[i].name, cur_stage(c)->name))
             at = (long)i;
     if (strcmp(plan->route_flag, old->route_flag) != 0 || strcmp(plan->control, old->control) != 0 ||
-        strcmp(plan->candidate, old->candidate) != 0)
-        rc = rd_err_set(err, RD_EINVAL,
-                        "the edited plan changes the routing flag, the control or the candidate: start a new "
-                        "rollout instead (the running plan is kept)");
+        strcmp(plan->candidate, old->candidate) != 0 ||
+        strcmp(plan->control_variant, old->control_variant) != 0 ||
+        strcmp(plan->candidate_variant, old->candidate_variant) != 0 ||
+        strcmp(plan->shadow_flag, old->shadow_flag) != 0 || strcmp(plan->name, old->name) != 0)
+        rc = rd_err_set(
+            err, RD_EINVAL,
+            "the edited plan changes its name, the routing or shadow flag, the control or the candidate "
+            "(bundle or variant): start a new rollout instead (the running plan is kept)");
     else if (at < 0)
         rc = rd_err_set(err, RD_EINVAL,
                         "the edited plan has no stage \"%s\", the current one (the running plan is kept)",
@@ -872,12 +930,28 @@ int rd_controller_replace_plan(rd_controller *c, rd_plan *plan, rd_err *err)
         rd_plan_free(plan);
         return rc;
     }
+    bool moved = !same_traffic(cur_stage(c), &plan->stages[at]);
     c->plan = plan;
     c->row.stage = (int)at;
     snprintf(c->row.plan_sha, sizeof c->row.plan_sha, "%s", plan->sha256);
+    char *text = NULL;
+    size_t len = 0;
+    if (c->plan_path[0] && rd_file_read(c->plan_path, 1 << 20, &text, &len, NULL) == RD_OK) {
+        rd_free(c->row.plan_json); /* the row holds the text that runs: the CLI reads it */
+        c->row.plan_json = text;
+    }
+    rd_plan_free((rd_plan *)old);
+    if (moved && c->row.state != RD_ROLLOUT_PAUSED) {
+        /* the current stage's traffic changed: the flag file follows, and its statistics restart */
+        rd_err werr;
+        if (write_flags(c, cur_stage(c), c->row.state == RD_ROLLOUT_ROLLED_BACK, true, &werr) != RD_OK)
+            alert(c, werr.msg);
+        marks_take(c);
+    }
     memset(c->ev, 0, sizeof c->ev);
     c->nev = 0;
-    rd_plan_free((rd_plan *)old);
+    if (c->env.store)
+        c->stored = rd_rollout_put(c->env.store, &c->row, NULL) == RD_OK;
     pthread_mutex_unlock(&c->lock);
     return RD_OK;
 }
