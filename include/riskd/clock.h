@@ -11,5 +11,7 @@
 RD_API int64_t rd_clock_ns(void);
 /* Sleep until the monotonic time t (ns); returns at once when t has passed. */
 RD_API void rd_sleep_until_ns(int64_t t);
+/* Unix time in milliseconds (the wall clock): timestamps of records, never deadlines. */
+RD_API int64_t rd_clock_unix_ms(void);
 
 #endif

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "riskd/clock.h"
 #include "riskd/json.h"
 #include "riskd/rollout.h"
 
@@ -334,10 +335,7 @@ int cli_rollout_command(const char *name, int argc, char **argv)
     if ((rc = open_store(a.dir, false, &s)))
         return cli_exit_for(rc);
     rd_err err;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    rc = rd_rollout_command(s, a.dir, a.flag, (rd_rollout_cmd)cmd, actor, a.reason,
-                            (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, &err);
+    rc = rd_rollout_command(s, a.dir, a.flag, (rd_rollout_cmd)cmd, actor, a.reason, rd_clock_unix_ms(), &err);
     rd_store_close(s);
     if (rc) {
         cli_errorf("rollout %s: %s", names[cmd], err.msg);

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "riskd/clock.h"
 #include "riskd/monitor.h"
 #include "riskd/rollout.h"
 #include "server.h"
@@ -52,13 +53,6 @@ static struct {
     } reasons[MAX_REASONS];
     size_t nreasons;
 } R = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 rd_monitor *srv_monitor(void) { return R.mon; }
 
@@ -127,7 +121,7 @@ static double breaker_open_seconds(void *ud, const char *bundle)
     pthread_mutex_lock(&R.lock);
     for (size_t i = 0; i < R.nbr; i++)
         if (!strcmp(R.br[i].bundle, bundle) && R.br[i].since_ms)
-            s = (double)(wall_ms() - R.br[i].since_ms) / 1000.0;
+            s = (double)(rd_clock_unix_ms() - R.br[i].since_ms) / 1000.0;
     pthread_mutex_unlock(&R.lock);
     return s;
 }
@@ -138,7 +132,7 @@ static void breakers_update(void)
     srv_snapshot *snap = srv_state_acquire(R.state);
     if (!snap)
         return;
-    int64_t now = wall_ms();
+    int64_t now = rd_clock_unix_ms();
     pthread_mutex_lock(&R.lock);
     for (size_t i = 0; i < rd_decider_count(snap->dec); i++) {
         rd_slot *sl = rd_decider_slot(snap->dec, i);
@@ -292,7 +286,7 @@ static void *run(void *arg)
     int step_ms = 100;
     int64_t last_watch = 0;
     while (!atomic_load(&R.stop)) {
-        int64_t now = wall_ms();
+        int64_t now = rd_clock_unix_ms();
         rd_monitor_tick(R.mon, now);
         if (R.n)
             breakers_update();
@@ -383,7 +377,7 @@ int srv_rollouts_start(const srv_config *cfg, srv_state *st, rd_shadow *shadow, 
         snprintf(R.watch[i].sha, sizeof R.watch[i].sha, "%s", p->sha256);
         plan_changed(i, true);
         env.ud = NULL;
-        if ((rc = rd_controller_new(p, cfg->rollouts[i], &env, wall_ms(), &R.ctl[R.n], err)))
+        if ((rc = rd_controller_new(p, cfg->rollouts[i], &env, rd_clock_unix_ms(), &R.ctl[R.n], err)))
             break;
         R.n++;
     }
@@ -424,7 +418,7 @@ void srv_monitor_stop(void)
 
 void srv_route_rollouts(srv_req *r)
 {
-    int64_t now = wall_ms();
+    int64_t now = rd_clock_unix_ms();
     rd_buf_printf(r->out, "{\"speed\":%d,\"rollouts\":[", R.cfg ? R.cfg->rollout_speed : 1);
     for (size_t i = 0; i < R.n; i++) {
         if (i)
@@ -464,7 +458,7 @@ void srv_route_monitor(srv_req *r)
         srv_reply_error(r, 404, "MONITOR_OFF", "monitoring is off (monitor = off)");
         return;
     }
-    mon_ctx c = {.b = r->out, .now = wall_ms()};
+    mon_ctx c = {.b = r->out, .now = rd_clock_unix_ms()};
     rd_buf_printf(r->out, "{\"window_s\":%g,\"series\":[",
                   (double)R.cfg->monitor_bucket_ms * R.cfg->monitor_buckets / 1000.0 /
                       (R.cfg->rollout_speed > 0 ? R.cfg->rollout_speed : 1));
@@ -566,7 +560,7 @@ void srv_rollouts_metrics(rd_buf *b)
         met_ctx *c = rd_calloc(1, sizeof *c);
         if (c) {
             c->a = &a;
-            c->now = wall_ms();
+            c->now = rd_clock_unix_ms();
             rd_monitor_foreach(R.mon, series_collect, c);
             size_t ng = sizeof monitor_gauges / sizeof *monitor_gauges;
             for (size_t g = 0; g < ng; g++) {

@@ -19,6 +19,7 @@
 
 #include "riskd/hash.h"
 #include "riskd/json.h"
+#include "riskd/clock.h"
 #include "riskd/monitor.h"
 
 enum {
@@ -101,13 +102,6 @@ struct rd_monitor {
 void rd_monitor_opts_default(rd_monitor_opts *o)
 {
     *o = (rd_monitor_opts){.bucket_ms = 60000, .buckets = 10, .shards = 8, .inputs = true};
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int rd_monitor_new(const rd_monitor_opts *o, rd_monitor **out, rd_err *err)
@@ -250,7 +244,7 @@ static rd_monitor_series *series_new(rd_monitor *m, const rd_bundle *b, const ch
     pthread_mutex_init(&s->lock, NULL);
     s->m = m;
     s->role = role;
-    s->created_ms = wall_ms();
+    s->created_ms = rd_clock_unix_ms();
     const char *name = rd_bundle_name(b);
     s->bundle = rd_strndup(name, strlen(name));
     s->variant = rd_strndup(variant, strlen(variant));
@@ -509,7 +503,7 @@ rd_monitor_mark *rd_monitor_mark_take(rd_monitor_series *s)
     rd_monitor_mark *k = rd_malloc(sizeof *k + s->stride * sizeof(uint64_t));
     if (!k)
         return NULL;
-    k->ms = wall_ms();
+    k->ms = rd_clock_unix_ms();
     k->stride = s->stride;
     sum_now(s, k->c);
     return k;
