@@ -53,6 +53,8 @@ typedef struct rd_log_row {
     const char *model_version; /* the bundle that decided, or NULL */
     const char *record;        /* the decision record, JSON */
     size_t record_len;
+    int label; /* the label of the filter's outcome for this request id (0 good, 1 bad), -1 when
+                  none is recorded or the filter names no outcome */
 } rd_log_row;
 
 typedef struct rd_log_filter {
@@ -60,6 +62,7 @@ typedef struct rd_log_filter {
     const char *model_version; /* NULL: any */
     const char *request_id;    /* NULL: any */
     const char *kind;          /* NULL: any */
+    const char *outcome;       /* join this outcome definition's label to each row (NULL: none) */
 } rd_log_filter;
 
 /* Append rows in one transaction (all or none). */

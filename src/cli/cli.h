@@ -15,7 +15,7 @@ enum {
     CLI_USAGE = 2,         /* wrong arguments */
     CLI_PARTIAL = 3,       /* the run finished but some records were rejected */
     CLI_IO = 4,            /* a file could not be read or written */
-    CLI_DIFFERENT = 5,     /* checked, and differences found (replay) */
+    CLI_DIFFERENT = 5,     /* checked, and differences found (replay, skew) */
     CLI_UNTRUSTED = 6,     /* a signature is missing, malformed or made by no trusted key */
 };
 
@@ -33,6 +33,22 @@ extern const char cli_rollout_cmd_usage[];
 int cli_rollout_status(int argc, char **argv);
 int cli_rollout_command(const char *name, int argc, char **argv);
 int cmd_outcomes(int argc, char **argv);
+int cmd_ab(int argc, char **argv);
+int cmd_drift(int argc, char **argv);
+int cmd_skew(int argc, char **argv);
+int cmd_swapset(int argc, char **argv);
+
+/* The reports' shared plumbing (cmd_report.c). */
+struct rd_store;
+struct rd_buf;
+/* Open DIR's store read-only (it must exist); prints the error and returns the exit code. */
+int cli_report_store(const char *dir, struct rd_store **s);
+/* Write the report: the HTML file when html is set, then JSON (json_out) or the text table to
+ * stdout. kind: "ab", "drift", "skew", "swapset". Returns CLI_OK or CLI_IO. */
+int cli_report_emit(const char *kind, struct rd_buf *json, struct rd_buf *text, bool json_out,
+                    const char *html);
+/* The library's progress callback, drawing p (a cli_progress *). */
+void cli_report_progress(void *ud, uint64_t done, uint64_t total);
 
 /* A progress bar on stderr when it is a terminal (silent in a pipe or a file): done of
  * total units (total 0: unknown, the count alone is shown), redrawn at most 10 times a

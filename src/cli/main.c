@@ -21,13 +21,17 @@ static const char usage[] =
     "  replay     re-run logged decisions and compare them bit for bit (riskd replay --help)\n"
     "  rollout    staged rollouts of a candidate bundle by a routing flag (riskd rollout --help)\n"
     "  outcomes   import late labels and see the realised bad rate and KS (riskd outcomes --help)\n"
+    "  ab         an A/B report per variant of a routing flag, vs the control (riskd ab --help)\n"
+    "  drift      a bundle's training reference against live applications: PSI, KS (riskd drift --help)\n"
+    "  skew       online decisions joined to offline features: training-serving skew (riskd skew --help)\n"
+    "  swapset    champion vs challenger decisions: swap-ins, swap-outs (riskd swapset --help)\n"
     "\n"
     "options:\n"
     "  -h, --help     show this help\n"
     "  -V, --version  print the version\n"
     "\n"
     "exit codes: 0 success, 1 invalid input, 2 usage error, 3 some records rejected, 4 I/O error,\n"
-    "            5 checked and differences found (replay)\n";
+    "            5 checked and differences found (replay, skew)\n";
 
 void cli_errorf(const char *fmt, ...)
 {
@@ -72,6 +76,14 @@ int main(int argc, char **argv)
         return cmd_rollout(argc - 1, argv + 1);
     if (!strcmp(cmd, "outcomes"))
         return cmd_outcomes(argc - 1, argv + 1);
+    if (!strcmp(cmd, "ab"))
+        return cmd_ab(argc - 1, argv + 1);
+    if (!strcmp(cmd, "drift"))
+        return cmd_drift(argc - 1, argv + 1);
+    if (!strcmp(cmd, "skew"))
+        return cmd_skew(argc - 1, argv + 1);
+    if (!strcmp(cmd, "swapset"))
+        return cmd_swapset(argc - 1, argv + 1);
     cli_errorf("unknown command \"%s\" (try riskd --help)", cmd);
     return CLI_USAGE;
 }

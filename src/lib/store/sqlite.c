@@ -239,13 +239,15 @@ static int sq_log_scan(rd_store *base, const rd_log_filter *f, int (*fn)(void *,
 {
     sq_store *s = (sq_store *)base;
     /* only the conditions asked for, so SQLite picks the index that serves them */
-    char sql[512];
+    char sql[640];
     snprintf(sql, sizeof sql,
-             "SELECT id, ts_ms, request_id, kind, model_version, record FROM decisions WHERE 1%s%s%s%s%s "
-             "ORDER BY id",
-             f->from_ms ? " AND ts_ms >= ?1" : "", f->to_ms ? " AND ts_ms < ?2" : "",
-             f->model_version ? " AND model_version = ?3" : "", f->request_id ? " AND request_id = ?4" : "",
-             f->kind ? " AND kind = ?5" : "");
+             "SELECT d.id, d.ts_ms, d.request_id, d.kind, d.model_version, d.record, %s FROM decisions d%s "
+             "WHERE 1%s%s%s%s%s ORDER BY d.id",
+             f->outcome ? "o.label" : "NULL",
+             f->outcome ? " LEFT JOIN outcomes o ON o.request_id = d.request_id AND o.outcome = ?6" : "",
+             f->from_ms ? " AND d.ts_ms >= ?1" : "", f->to_ms ? " AND d.ts_ms < ?2" : "",
+             f->model_version ? " AND d.model_version = ?3" : "",
+             f->request_id ? " AND d.request_id = ?4" : "", f->kind ? " AND d.kind = ?5" : "");
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return rd__sq_fail(s, err, "reading the decision log");
@@ -254,6 +256,7 @@ static int sq_log_scan(rd_store *base, const rd_log_filter *f, int (*fn)(void *,
     bind_text(st, 3, f->model_version, f->model_version ? strlen(f->model_version) : 0);
     bind_text(st, 4, f->request_id, f->request_id ? strlen(f->request_id) : 0);
     bind_text(st, 5, f->kind, f->kind ? strlen(f->kind) : 0);
+    bind_text(st, 6, f->outcome, f->outcome ? strlen(f->outcome) : 0);
     int rc = RD_OK, step;
     while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
         rd_log_row r = {.id = sqlite3_column_int64(st, 0),
@@ -261,7 +264,8 @@ static int sq_log_scan(rd_store *base, const rd_log_filter *f, int (*fn)(void *,
                         .request_id = (const char *)sqlite3_column_text(st, 2),
                         .kind = (const char *)sqlite3_column_text(st, 3),
                         .model_version = (const char *)sqlite3_column_text(st, 4),
-                        .record = (const char *)sqlite3_column_text(st, 5)};
+                        .record = (const char *)sqlite3_column_text(st, 5),
+                        .label = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 6)};
         r.record_len = (size_t)sqlite3_column_bytes(st, 5);
         if (!r.request_id || !r.kind || !r.record)
             rc = rd_err_set(err, RD_EINVAL, "%s: decision %lld: a required column is null", s->base.name,
