@@ -189,6 +189,7 @@ typedef struct rd_drift_result {
     rd_drift_var score;
     size_t ninputs;
     rd_drift_var *inputs; /* sorted by PSI, largest first (NaN last) */
+    char note[320];       /* what the reader noticed ("" when nothing): inputs the CSV lacks */
 } rd_drift_result;
 
 /* The bundle's reference against the rows: the log's primary records (their features; the

@@ -1,0 +1,250 @@
+/* riskd ab's report: JSON (docs/schema/ab.json) and the terminal table. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "analysis_int.h"
+#include "riskd/riskd.h"
+
+static void u64(rd_buf *b, const char *k, uint64_t v)
+{
+    rd_buf_printf(b, ",\"%s\":%llu", k, (unsigned long long)v);
+}
+
+static void num(rd_buf *b, const char *k, double v)
+{
+    rd_buf_printf(b, ",\"%s\":", k);
+    an_json_num(b, v);
+}
+
+static void variant_json(rd_buf *b, const rd_ab_variant *v)
+{
+    rd_buf_puts(b, "{\"name\":");
+    an_json_str(b, v->name);
+    u64(b, "units", v->units);
+    u64(b, "approve", v->approve);
+    u64(b, "review", v->review);
+    u64(b, "reject", v->reject);
+    u64(b, "other", v->other);
+    num(b, "approval_rate", v->approval_rate);
+    u64(b, "scored", v->scored);
+    num(b, "mean_score", v->mean_score);
+    num(b, "sd_score", v->sd_score);
+    u64(b, "labelled", v->labelled);
+    u64(b, "approved_labelled", v->approved_labelled);
+    u64(b, "approved_bads", v->approved_bads);
+    num(b, "bad_rate_approved", v->bad_rate_approved);
+    rd_buf_putc(b, '}');
+}
+
+static void pair(rd_buf *b, const char *k, double lo, double hi)
+{
+    rd_buf_printf(b, ",\"%s\":", k);
+    if (isnan(lo) || isnan(hi)) {
+        rd_buf_puts(b, "null");
+        return;
+    }
+    rd_buf_putc(b, '[');
+    an_json_num(b, lo);
+    rd_buf_putc(b, ',');
+    an_json_num(b, hi);
+    rd_buf_putc(b, ']');
+}
+
+static void compare_json(rd_buf *b, const rd_ab_compare *k)
+{
+    rd_buf_puts(b, "{\"variant\":");
+    an_json_str(b, k->variant);
+    rd_buf_printf(b, ",\"metric\":\"%s\",\"status\":\"%s\",\"note\":", rd_ab_metric_name(k->metric),
+                  k->status.ok ? "ok" : "insufficient");
+    an_json_str(b, k->status.ok ? NULL : k->status.note);
+    num(b, "control_value", k->control_value);
+    num(b, "value", k->value);
+    num(b, "diff", k->diff);
+    pair(b, "ci", k->lo, k->hi);
+    num(b, "rel", k->rel);
+    pair(b, "rel_ci", k->rel_lo, k->rel_hi);
+    num(b, "statistic", k->stat);
+    num(b, "df", k->df);
+    num(b, "p", k->p);
+    num(b, "p_holm", k->p_holm);
+    rd_buf_puts(b, ",\"significant\":");
+    rd_buf_puts(b, k->status.ok ? (k->significant ? "true" : "false") : "null");
+    num(b, "n_needed", k->n_needed);
+    rd_buf_puts(b, ",\"sentence\":");
+    an_json_str(b, k->sentence);
+    rd_buf_putc(b, '}');
+}
+
+static void srm_json(rd_buf *b, const rd_ab_srm *s)
+{
+    rd_buf_puts(b, "{\"stage\":");
+    an_json_str(b, s->stage);
+    rd_buf_puts(b, ",\"flags_sha\":");
+    an_json_str(b, s->flags_sha);
+    rd_buf_puts(b, ",\"from\":");
+    if (s->from_ms)
+        rd_buf_printf(b, "%lld", (long long)s->from_ms);
+    else
+        rd_buf_puts(b, "null");
+    rd_buf_puts(b, ",\"to\":");
+    if (s->to_ms)
+        rd_buf_printf(b, "%lld", (long long)s->to_ms);
+    else
+        rd_buf_puts(b, "null");
+    rd_buf_puts(b, ",\"arms\":[");
+    for (size_t i = 0; i < s->narms; i++) {
+        rd_buf_puts(b, i ? ",{\"variant\":" : "{\"variant\":");
+        an_json_str(b, s->arms[i]);
+        num(b, "weight", s->weights[i]);
+        u64(b, "observed", s->observed[i]);
+        rd_buf_putc(b, '}');
+    }
+    rd_buf_putc(b, ']');
+    num(b, "chi2", s->chi2);
+    num(b, "p", s->p);
+    rd_buf_printf(b, ",\"verdict\":\"%s\",\"why\":", s->verdict);
+    an_json_str(b, s->why);
+    rd_buf_putc(b, '}');
+}
+
+static void opt_ms(rd_buf *b, const char *k, int64_t v)
+{
+    rd_buf_printf(b, ",\"%s\":", k);
+    if (v)
+        rd_buf_printf(b, "%lld", (long long)v);
+    else
+        rd_buf_puts(b, "null");
+}
+
+void rd_ab_json(rd_buf *b, const rd_ab_result *r)
+{
+    rd_buf_printf(b, "{\"report\":\"ab\",\"riskd\":\"%s\",\"source\":", rd_version());
+    an_json_str(b, r->source);
+    opt_ms(b, "from", r->from_ms);
+    opt_ms(b, "to", r->to_ms);
+    rd_buf_puts(b, ",\"flag\":");
+    an_json_str(b, r->flag);
+    rd_buf_puts(b, ",\"stage\":");
+    an_json_str(b, r->stage);
+    rd_buf_puts(b, ",\"outcome\":");
+    an_json_str(b, r->outcome);
+    rd_buf_puts(b, ",\"control\":");
+    an_json_str(b, r->control);
+    num(b, "alpha", r->alpha);
+    num(b, "power", r->power);
+    u64(b, "rows", r->rows);
+    u64(b, "skipped", r->skipped);
+    rd_buf_puts(b, ",\"variants\":[");
+    for (size_t i = 0; i < r->nvariants; i++) {
+        if (i)
+            rd_buf_putc(b, ',');
+        variant_json(b, &r->variants[i]);
+    }
+    rd_buf_puts(b, "],\"comparisons\":[");
+    for (size_t i = 0; i < r->ncompare; i++) {
+        if (i)
+            rd_buf_putc(b, ',');
+        compare_json(b, &r->compare[i]);
+    }
+    rd_buf_puts(b, "],\"srm\":[");
+    for (size_t i = 0; i < r->nsrm; i++) {
+        if (i)
+            rd_buf_putc(b, ',');
+        srm_json(b, &r->srm[i]);
+    }
+    rd_buf_puts(b, "],\"series\":[");
+    for (size_t i = 0; i < r->npoints; i++) {
+        const rd_ab_point *p = &r->points[i];
+        rd_buf_printf(b, "%s{\"t\":%lld,\"variant\":", i ? "," : "", (long long)p->t_ms);
+        an_json_str(b, p->variant);
+        u64(b, "units", p->units);
+        u64(b, "control_units", p->control_units);
+        num(b, "diff", p->diff);
+        num(b, "lo", p->lo);
+        num(b, "hi", p->hi);
+        rd_buf_putc(b, '}');
+    }
+    rd_buf_puts(b, "],\"score_hist\":");
+    if (!r->nbins) {
+        rd_buf_puts(b, "null}");
+        return;
+    }
+    rd_buf_puts(b, "{\"edges\":[");
+    for (size_t i = 0; i <= r->nbins; i++) {
+        if (i)
+            rd_buf_putc(b, ',');
+        an_json_num(b, r->edges[i]);
+    }
+    rd_buf_puts(b, "],\"counts\":{");
+    for (size_t v = 0; v < r->nvariants; v++) {
+        if (v)
+            rd_buf_putc(b, ',');
+        an_json_key(b, r->variants[v].name);
+        rd_buf_putc(b, '[');
+        for (size_t i = 0; i < r->nbins; i++)
+            rd_buf_printf(b, "%s%llu", i ? "," : "", (unsigned long long)r->hist[v][i]);
+        rd_buf_putc(b, ']');
+    }
+    rd_buf_puts(b, "}}}");
+}
+
+static void pct_cell(rd_buf *b, double v)
+{
+    if (isnan(v))
+        rd_buf_printf(b, " %9s", "-");
+    else
+        rd_buf_printf(b, " %8.2f%%", 100 * v);
+}
+
+void rd_ab_text(rd_buf *b, const rd_ab_result *r)
+{
+    rd_buf_printf(b, "A/B report of %s%s%s%s against %s; control: %s\n", r->flag ? "flag " : "",
+                  r->flag ? r->flag : "the file", r->stage ? ", stage " : "", r->stage ? r->stage : "",
+                  r->source, r->control);
+    rd_buf_printf(b, "%llu decisions", (unsigned long long)r->rows);
+    if (r->skipped)
+        rd_buf_printf(b, " (%llu skipped: unrouted or unreadable)", (unsigned long long)r->skipped);
+    if (r->outcome)
+        rd_buf_printf(b, "; outcome: %s", r->outcome);
+    else
+        rd_buf_puts(b, "; no outcomes recorded");
+    rd_buf_puts(b, "\n\n");
+    rd_buf_printf(b, "%-16s %9s %9s %9s %9s %11s %9s %9s %9s\n", "variant", "units", "approve", "review",
+                  "reject", "mean score", "labelled", "bads", "bad rate");
+    for (size_t i = 0; i < r->nvariants; i++) {
+        const rd_ab_variant *v = &r->variants[i];
+        rd_buf_printf(b, "%-16.16s %9llu", v->name, (unsigned long long)v->units);
+        pct_cell(b, v->approval_rate);
+        pct_cell(b, (double)v->review / (double)v->units);
+        pct_cell(b, (double)v->reject / (double)v->units);
+        if (isnan(v->mean_score))
+            rd_buf_printf(b, " %11s", "-");
+        else
+            rd_buf_printf(b, " %11.5g", v->mean_score);
+        rd_buf_printf(b, " %9llu %9llu", (unsigned long long)v->approved_labelled,
+                      (unsigned long long)v->approved_bads);
+        pct_cell(b, v->bad_rate_approved);
+        rd_buf_putc(b, '\n');
+    }
+    rd_buf_puts(b, "(labelled, bads and bad rate: among the approved)\n\n");
+    for (size_t i = 0; i < r->ncompare; i++)
+        rd_buf_printf(b, "%s %s\n", r->compare[i].significant ? "*" : "-", r->compare[i].sentence);
+    rd_buf_printf(b, "(* significant at alpha %g after Holm across the %zu comparisons)\n", r->alpha,
+                  r->ncompare);
+    if (r->nsrm) {
+        rd_buf_puts(b, "\nsample ratio mismatch, per stage:\n");
+        for (size_t i = 0; i < r->nsrm; i++) {
+            const rd_ab_srm *s = &r->srm[i];
+            rd_buf_printf(b, "  %-24.24s %-12s", s->stage, s->verdict);
+            for (size_t k = 0; k < s->narms; k++) {
+                rd_buf_printf(b, " %s %llu", s->arms[k], (unsigned long long)s->observed[k]);
+                if (!isnan(s->weights[k]))
+                    rd_buf_printf(b, " (weight %g)", s->weights[k]);
+            }
+            rd_buf_printf(b, "\n    %s\n", s->why);
+        }
+    } else {
+        rd_buf_puts(b, "\nsample ratio mismatch: not checked (no configured weights: --weights)\n");
+    }
+}
