@@ -234,8 +234,8 @@ static int on_transition(void *ud, const rd_transition *t)
 {
     span_ctx *s = ud;
     ab_ctx *c = s->c;
-    if (t->to_stage == s->stage && strcmp(t->to_state, "rolled_back") != 0 &&
-        strcmp(t->to_state, "paused") != 0) {
+    /* paused or holding, the flag file keeps the stage's split; rolled back, it routes none */
+    if (t->to_stage == s->stage && strcmp(t->to_state, "rolled_back") != 0) {
         int64_t(*sp)[2] = rd_realloc(c->spans, (c->nspans + 1) * sizeof *sp);
         if (!sp)
             return rd_err_set(s->err, RD_ENOMEM, "out of memory");
