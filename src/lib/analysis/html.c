@@ -31,23 +31,12 @@ void an_html_text(rd_buf *b, const char *s)
 {
     for (const char *p = s ? s : ""; *p; p++) {
         switch (*p) {
-        case '&':
-            rd_buf_puts(b, "&amp;");
-            break;
-        case '<':
-            rd_buf_puts(b, "&lt;");
-            break;
-        case '>':
-            rd_buf_puts(b, "&gt;");
-            break;
-        case '"':
-            rd_buf_puts(b, "&quot;");
-            break;
-        case '\'':
-            rd_buf_puts(b, "&#39;");
-            break;
-        default:
-            rd_buf_putc(b, *p);
+        case '&': rd_buf_puts(b, "&amp;"); break;
+        case '<': rd_buf_puts(b, "&lt;"); break;
+        case '>': rd_buf_puts(b, "&gt;"); break;
+        case '"': rd_buf_puts(b, "&quot;"); break;
+        case '\'': rd_buf_puts(b, "&#39;"); break;
+        default: rd_buf_putc(b, *p);
         }
     }
 }

@@ -26,9 +26,10 @@ static void test_json_escape(void **state)
     rd_buf_init(&b);
     assert_string_equal(esc(&b, "{\"a\":1}", 7), "{\"a\":1}");
     const char *hostile = "[\"</script><script>alert(1)</script>\",\"<!--\",\"</SCRIPT \",\"a&b>c\"]";
-    assert_string_equal(esc(&b, hostile, strlen(hostile)),
-                        "[\"\\u003c/script\\u003e\\u003cscript\\u003ealert(1)\\u003c/script\\u003e\",\"\\u003c!--\","
-                        "\"\\u003c/SCRIPT \",\"a\\u0026b\\u003ec\"]");
+    assert_string_equal(
+        esc(&b, hostile, strlen(hostile)),
+        "[\"\\u003c/script\\u003e\\u003cscript\\u003ealert(1)\\u003c/script\\u003e\",\"\\u003c!--\","
+        "\"\\u003c/SCRIPT \",\"a\\u0026b\\u003ec\"]");
     /* U+2028 and U+2029 (E2 80 A8 / A9), other E2 sequences kept, a cut sequence at the end kept */
     const char ls[] = "\"x\xe2\x80\xa8y\xe2\x80\xa9z\xe2\x80\x94\xe2\x80\"";
     assert_string_equal(esc(&b, ls, sizeof(ls) - 1), "\"x\\u2028y\\u2029z\xe2\x80\x94\xe2\x80\"");
@@ -102,9 +103,11 @@ static void render_kind(const char *kind, const char *json, const char *want_ins
 static void test_each_kind(void **state)
 {
     (void)state;
-    render_kind("ab", "{\"report\":\"ab\",\"flag\":\"route</script><script>alert(1)</script>\",\"variants\":[]}",
+    render_kind("ab",
+                "{\"report\":\"ab\",\"flag\":\"route</script><script>alert(1)</script>\",\"variants\":[]}",
                 "\"flag\":\"route\\u003c/script\\u003e\\u003cscript\\u003ealert(1)\\u003c/script\\u003e\"");
-    render_kind("drift", "{\"report\":\"drift\",\"score\":{\"psi\":null,\"psi_note\":\"<!-- x\"},\"inputs\":[]}",
+    render_kind("drift",
+                "{\"report\":\"drift\",\"score\":{\"psi\":null,\"psi_note\":\"<!-- x\"},\"inputs\":[]}",
                 "\"psi\":null,\"psi_note\":\"\\u003c!-- x\"");
     render_kind("skew", "{\"report\":\"skew\",\"examples\":[{\"online_raw\":\"\\\"</SCRIPT >\\\"\"}]}",
                 "\"online_raw\":\"\\\"\\u003c/SCRIPT \\u003e\\\"\"");
