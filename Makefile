@@ -50,6 +50,16 @@ CONF_SRC := $(sort $(wildcard tests/conformance/*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
+
+# The report page (src/lib/analysis/report.html) as a C byte list that html.c includes
+# (shared by every mode; od and sed, no generator to build). The list ends with a NUL.
+GEN := build/gen
+CPPFLAGS += -I$(GEN)
+$(GEN)/report_html.inc: src/lib/analysis/report.html
+	@mkdir -p $(@D)
+	$(Q)$(call msg,GEN,$@) od -An -v -tx1 $< | sed -e 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g' >$@.tmp && \
+	  echo 0x00 >>$@.tmp && mv -f $@.tmp $@
+$(B)/obj/src/lib/analysis/html.o build/fuzz/obj/src/lib/analysis/html.o: $(GEN)/report_html.inc
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o) $(SERVER_SRC:%.c=$(B)/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:%.c=$(B)/%)
 CONF_BIN := $(CONF_SRC:%.c=$(B)/%)
@@ -104,7 +114,7 @@ test: deps
 # ---- fuzzing (libFuzzer, clang) ----
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude $(PKG_CFLAGS) -fno-sanitize-recover=undefined
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Ibuild/gen $(PKG_CFLAGS) -fno-sanitize-recover=undefined
 FUZZ_FLAGS := $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined
 FUZZ_LIBS := $(PKG_LIBS) -lsqlite3 -lhogweed -lnettle -lgsl -lgslcblas -lm -lpthread
 # The library (and the server's routes) compiled once for every target: instrumented for the
@@ -145,7 +155,7 @@ bench:
 	@$(MAKE) --no-print-directory MODE=release all $(BENCH_BIN)
 	@bench/run.sh
 
-lint:
+lint: build/gen/report_html.inc
 	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(SERVER_SRC) include/riskd/*.h src/lib/*/*.h src/server/*.h
 	clang-tidy --quiet $(LIB_SRC) $(CLI_SRC) $(SERVER_SRC) -- $(CPPFLAGS) -std=c11
 

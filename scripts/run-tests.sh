@@ -111,6 +111,8 @@ run_suite "interop/ofrep-sdk" env RISKD_BIN="$ROOT/build/release/riskd" node tes
 run_suite "interop/differential-ofrep" env RISKD_BIN="$ROOT/build/release/riskd" node tests/interop/differential.mjs --engine ofrep
 run_suite "interop/xgboost-trained" env RISKD_BIN="$ROOT/build/release/riskd" python3 tests/interop/xgboost_trained.py
 run_suite "interop/monitor-stats" env RISKD_LIB="$ROOT/build/release/libriskd.so" /usr/bin/python3 tests/interop/monitor_stats.py
+# The HTML reports in Chromium (skipped without /usr/bin/chromium); screenshots in build/artifacts/.
+run_suite "interop/report-html" env RISKD_LIB="$ROOT/build/release/libriskd.so" node tests/interop/report_html.mjs
 
 if [ ${#failed_suites[@]} -gt 0 ]; then
     echo "failed suites: ${failed_suites[*]}"

@@ -70,4 +70,12 @@ void an_json_key(rd_buf *b, const char *k); /* "k": */
 
 char *an_strdup(rd_arena *a, const char *s);
 
+/* ---- HTML (html.c) */
+/* s (NULL: "") as HTML text, safe in element content and in a quoted attribute. */
+void an_html_text(rd_buf *b, const char *s);
+/* json as the content of a <script type="application/json"> element: '<', '>', '&', U+2028,
+ * U+2029 and control characters but tab, newline and return as \uXXXX escapes, so nothing in
+ * it can end the element; JSON.parse of the result gives the value json held. */
+void an_html_json(rd_buf *b, const char *json, size_t len);
+
 #endif
