@@ -134,7 +134,7 @@ int cmd_skew(int argc, char **argv)
     rd_bundle *b;
     if (rd_bundle_load(a.bundle, &b, &err) != RD_OK) {
         cli_errorf("--bundle %s: %s", a.bundle, err.msg);
-        return cli_exit_for(err.code);
+        return CLI_INVALID_INPUT; /* a bundle that does not load is a bad argument, whatever the cause */
     }
     rd_store *s;
     if ((rc = cli_report_store(a.dir, &s)) != CLI_OK) {
