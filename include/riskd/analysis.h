@@ -214,11 +214,11 @@ RD_API void rd_skew_opts_default(rd_skew_opts *o);
 typedef struct rd_skew_input {
     const char *name; /* the pipeline's raw input */
     uint64_t compared, mismatches;
-    double rate;     /* mismatches / compared */
-    double max_diff; /* the largest |online - offline| of a numeric prepared value
-                        (NaN: none numeric, or only missing-vs-present) */
-    bool alarm; /* rate > threshold over >= min_rows compared, or mismatches > threshold x min_rows
-                   (no number of further rows could bring the rate under the threshold) */
+    double rate;         /* mismatches / compared */
+    double max_diff;     /* the largest |online - offline| of a numeric prepared value
+                            (NaN: none numeric, or only missing-vs-present) */
+    bool alarm;          /* rate > threshold over >= min_rows compared, or mismatches > threshold x min_rows
+                            (no number of further rows could bring the rate under the threshold) */
     const char *columns; /* the prepared columns that differed ("Home=rent, Home=own"), NULL: none */
     const char *note;    /* why the rate is not judged ("insufficient data: ..."), or that the
                             offline file lacks the input; NULL */

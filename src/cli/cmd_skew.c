@@ -62,12 +62,18 @@ static int parse_count(const char *opt, const char *s, uint64_t *out)
 static int parse(int argc, char **argv, args *a)
 {
     static const struct option opts[] = {
-        {"help", no_argument, NULL, 'h'},         {"data-dir", required_argument, NULL, 'd'},
-        {"offline", required_argument, NULL, 'o'}, {"id", required_argument, NULL, 'i'},
-        {"bundle", required_argument, NULL, 'b'},  {"from", required_argument, NULL, 'f'},
-        {"to", required_argument, NULL, 't'},      {"threshold", required_argument, NULL, 'T'},
-        {"min-rows", required_argument, NULL, 'm'}, {"examples", required_argument, NULL, 'e'},
-        {"json", no_argument, NULL, 'j'},          {"html", required_argument, NULL, 'H'},
+        {"help", no_argument, NULL, 'h'},
+        {"data-dir", required_argument, NULL, 'd'},
+        {"offline", required_argument, NULL, 'o'},
+        {"id", required_argument, NULL, 'i'},
+        {"bundle", required_argument, NULL, 'b'},
+        {"from", required_argument, NULL, 'f'},
+        {"to", required_argument, NULL, 't'},
+        {"threshold", required_argument, NULL, 'T'},
+        {"min-rows", required_argument, NULL, 'm'},
+        {"examples", required_argument, NULL, 'e'},
+        {"json", no_argument, NULL, 'j'},
+        {"html", required_argument, NULL, 'H'},
         {NULL, 0, NULL, 0},
     };
     rd_skew_opts_default(&a->o);
@@ -143,11 +149,8 @@ int cmd_skew(int argc, char **argv)
     }
     cli_progress bar;
     cli_progress_init(&bar, "riskd skew");
-    rd_an_source src = {.store = s,
-                        .from_ms = a.from_ms,
-                        .to_ms = a.to_ms,
-                        .progress = cli_report_progress,
-                        .ud = &bar};
+    rd_an_source src = {
+        .store = s, .from_ms = a.from_ms, .to_ms = a.to_ms, .progress = cli_report_progress, .ud = &bar};
     rd_arena arena;
     rd_arena_init(&arena, 0);
     rd_skew_result r;
@@ -164,7 +167,8 @@ int cmd_skew(int argc, char **argv)
         rd_skew_text(&text, &r);
         rc = cli_report_emit("skew", &json, &text, a.json, a.html);
         if (!rc && r.missing_inputs)
-            cli_errorf("%s has no column for: %s (compared as missing offline)", a.o.offline, r.missing_inputs);
+            cli_errorf("%s has no column for: %s (compared as missing offline)", a.o.offline,
+                       r.missing_inputs);
         if (!rc && r.differences)
             rc = CLI_DIFFERENT;
         rd_buf_deinit(&json);

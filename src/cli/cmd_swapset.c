@@ -137,14 +137,16 @@ static int parse(int argc, char **argv, args *a)
     const char *wrong = NULL;
     if (a->in) {
         if (a->o.champion || a->o.challenger || a->outcome || a->from_ms || a->to_ms)
-            wrong = "--champion, --challenger, --outcome, --from and --to read the log (--data-dir), not --in";
+            wrong =
+                "--champion, --challenger, --outcome, --from and --to read the log (--data-dir), not --in";
         else if (!a->o.champion_col || !a->o.challenger_col)
             wrong = "--in needs --champion-col and --challenger-col";
         else if (isnan(a->o.champion_cutoff) || isnan(a->o.challenger_cutoff))
             wrong = "--in needs --champion-cutoff and --challenger-cutoff (a CSV holds no decisions)";
     } else if (a->o.champion_col || a->o.challenger_col || a->o.label_col || a->o.approve_above) {
-        wrong = "--champion-col, --challenger-col, --label-col and --approve-above read a CSV (--in), not the "
-                "log (each bundle's output kind says which way its cut-off approves)";
+        wrong =
+            "--champion-col, --challenger-col, --label-col and --approve-above read a CSV (--in), not the "
+            "log (each bundle's output kind says which way its cut-off approves)";
     }
     if (wrong) {
         cli_errorf("%s", wrong);

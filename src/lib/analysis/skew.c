@@ -379,10 +379,11 @@ static int finish(skew_ctx *c, rd_err *err)
     for (size_t i = 0; i < c->off.n; i++)
         r->unmatched_offline += !c->off.matched[i];
     if (!r->joined)
-        return rd_err_set(err, RD_EINVAL,
-                          "none of the %zu ids in %s matches a decision in the window (%llu primary decisions "
-                          "read; ids such as %s in the file)",
-                          c->off.n, c->o->offline, (unsigned long long)r->online_rows, c->off.ids[0]);
+        return rd_err_set(
+            err, RD_EINVAL,
+            "none of the %zu ids in %s matches a decision in the window (%llu primary decisions "
+            "read; ids such as %s in the file)",
+            c->off.n, c->o->offline, (unsigned long long)r->online_rows, c->off.ids[0]);
     r->ninputs = c->nin;
     r->inputs = rd_arena_alloc(c->a, c->nin * sizeof *r->inputs + 1);
     if (!r->inputs)
@@ -418,8 +419,8 @@ static int finish(skew_ctx *c, rd_err *err)
     return RD_OK;
 }
 
-int rd_skew(const rd_an_source *src, const rd_bundle *b, const rd_skew_opts *o, rd_arena *a, rd_skew_result *out,
-            rd_err *err)
+int rd_skew(const rd_an_source *src, const rd_bundle *b, const rd_skew_opts *o, rd_arena *a,
+            rd_skew_result *out, rd_err *err)
 {
     if (!src->store)
         return rd_err_set(err, RD_EINVAL, "skew reads the decision log: a data directory is needed");
@@ -590,12 +591,14 @@ static void fmt_num(char *buf, size_t cap, double v)
 
 void rd_skew_text(rd_buf *b, const rd_skew_result *r)
 {
-    rd_buf_printf(b, "skew: %s (%.12s...) against %s, joined by %s\n", r->bundle, r->digest, r->offline, r->id_col);
+    rd_buf_printf(b, "skew: %s (%.12s...) against %s, joined by %s\n", r->bundle, r->digest, r->offline,
+                  r->id_col);
     rd_buf_printf(b, "  %llu primary decisions read from %s, %llu offline rows, %llu joined",
                   (unsigned long long)r->online_rows, r->source, (unsigned long long)r->offline_rows,
                   (unsigned long long)r->joined);
     if (r->unmatched_offline)
-        rd_buf_printf(b, " (%llu offline rows matched no decision)", (unsigned long long)r->unmatched_offline);
+        rd_buf_printf(b, " (%llu offline rows matched no decision)",
+                      (unsigned long long)r->unmatched_offline);
     rd_buf_putc(b, '\n');
     if (r->refused_online || r->refused_offline)
         rd_buf_printf(b, "  rows the pipeline refused: %llu online, %llu offline\n",
@@ -621,7 +624,9 @@ void rd_skew_text(rd_buf *b, const rd_skew_result *r)
         fmt_num(md, sizeof md, in->max_diff);
         rd_buf_printf(b, "  %-*.*s %10llu %10llu %9s %12s  %s", (int)w, (int)w, in->name,
                       (unsigned long long)in->compared, (unsigned long long)in->mismatches, rate, md,
-                      in->alarm ? "DIFFERS" : in->mismatches ? "" : "ok");
+                      in->alarm        ? "DIFFERS"
+                      : in->mismatches ? ""
+                                       : "ok");
         if (in->columns)
             rd_buf_printf(b, "%s(columns: %s)", in->alarm ? " " : "", in->columns);
         if (in->note)
@@ -631,8 +636,9 @@ void rd_skew_text(rd_buf *b, const rd_skew_result *r)
     char md[32];
     fmt_num(md, sizeof md, r->score_max_diff);
     if (r->score_compared)
-        rd_buf_printf(b, "\n  scores by this bundle: %llu compared, %llu differ by more than 1e-6 (max diff %s)\n",
-                      (unsigned long long)r->score_compared, (unsigned long long)r->score_differing, md);
+        rd_buf_printf(
+            b, "\n  scores by this bundle: %llu compared, %llu differ by more than 1e-6 (max diff %s)\n",
+            (unsigned long long)r->score_compared, (unsigned long long)r->score_differing, md);
     else
         rd_buf_puts(b, "\n  scores: no joined decision was made by this bundle (digest), none compared\n");
     if (r->nexamples) {
@@ -643,7 +649,8 @@ void rd_skew_text(rd_buf *b, const rd_skew_result *r)
             fmt_num(on, sizeof on, e->online);
             fmt_num(off, sizeof off, e->offline);
             rd_buf_printf(b, "    %s  %s: online %s, offline %s", e->request_id, e->input,
-                          e->online_raw ? e->online_raw : "(absent)", e->offline_raw ? e->offline_raw : "(absent)");
+                          e->online_raw ? e->online_raw : "(absent)",
+                          e->offline_raw ? e->offline_raw : "(absent)");
             if (e->column)
                 rd_buf_printf(b, "  -> %s %s vs %s", e->column, on, off);
             else

@@ -178,16 +178,18 @@ static int pick_challenger(swap_ctx *c, const rd_an_source *src)
             if (!strcmp(c->sh[i].name, c->o->challenger))
                 c->chal = &c->sh[i];
         if (!c->chal)
-            rc = rd_err_set(c->err, RD_EINVAL, "--challenger %s: no shadow record of that bundle in the window (%s: %s)",
-                            c->o->challenger, c->nsh > 1 ? "shadow bundles" : "the shadow bundle", rd_buf_cstr(&l));
+            rc = rd_err_set(
+                c->err, RD_EINVAL, "--challenger %s: no shadow record of that bundle in the window (%s: %s)",
+                c->o->challenger, c->nsh > 1 ? "shadow bundles" : "the shadow bundle", rd_buf_cstr(&l));
     } else if (c->nsh > 1) {
-        rc = rd_err_set(c->err, RD_EINVAL, "several bundles score in shadow: choose one with --challenger (%s)",
-                        rd_buf_cstr(&l));
+        rc =
+            rd_err_set(c->err, RD_EINVAL,
+                       "several bundles score in shadow: choose one with --challenger (%s)", rd_buf_cstr(&l));
     } else {
         c->chal = &c->sh[0];
     }
     rd_buf_deinit(&l);
-    if (!rc)
+    if (!rc && c->chal)
         rc = points_of(c, c->chal->digest, &c->chal_points);
     return rc;
 }
@@ -261,9 +263,9 @@ static int pick_champion(swap_ctx *c, int *who)
         rd_buf_init(&all);
         list_names(&all, c->champs, c->nchamps);
         if (*who < 0)
-            rc = rd_err_set(c->err, RD_EINVAL, "--champion %s: no primary decision of that bundle in the window (%s%s)",
-                            c->o->champion, c->nchamps ? "bundles that decided: " : "none decided",
-                            rd_buf_cstr(&all));
+            rc = rd_err_set(
+                c->err, RD_EINVAL, "--champion %s: no primary decision of that bundle in the window (%s%s)",
+                c->o->champion, c->nchamps ? "bundles that decided: " : "none decided", rd_buf_cstr(&all));
         else if (!c->champ_pairs[*who])
             rc = rd_err_set(c->err, RD_EINVAL, "none of the %llu decisions of %s has a shadow score by %s",
                             (unsigned long long)c->champ_unpaired[*who], c->o->champion, c->chal->name);
@@ -272,7 +274,8 @@ static int pick_champion(swap_ctx *c, int *who)
         rc = rd_err_set(c->err, RD_EINVAL, "no primary decision in the window has a shadow score by %s",
                         c->chal->name);
     } else if (npaired > 1) {
-        rc = rd_err_set(c->err, RD_EINVAL, "%s scored in shadow of several champions: choose one with --champion (%s)",
+        rc = rd_err_set(c->err, RD_EINVAL,
+                        "%s scored in shadow of several champions: choose one with --champion (%s)",
                         c->chal->name, rd_buf_cstr(&l));
     }
     rd_buf_deinit(&l);
@@ -319,21 +322,22 @@ static int from_csv(swap_ctx *c, const rd_an_source *src, rd_swap_result *r)
     if (!o->champion_col || !o->challenger_col)
         return rd_err_set(c->err, RD_EINVAL, "a CSV swap set needs --champion-col and --challenger-col");
     if (isnan(o->champion_cutoff) || isnan(o->challenger_cutoff))
-        return rd_err_set(c->err, RD_EINVAL,
-                          "a CSV swap set needs both cut-offs (--champion-cutoff, --challenger-cutoff): a CSV "
-                          "holds no decisions");
+        return rd_err_set(
+            c->err, RD_EINVAL,
+            "a CSV swap set needs both cut-offs (--champion-cutoff, --challenger-cutoff): a CSV "
+            "holds no decisions");
     rd_csv *csv;
     int rc = rd_csv_open(src->csv, &csv, c->err);
     if (rc)
         return rc;
     int c1, c2, cl = -1;
     if (!(rc = an_csv_column(csv, src->csv, "--champion-col", o->champion_col, &c1, c->err)) &&
-        !(rc = an_csv_column(csv, src->csv, "--challenger-col", o->challenger_col, &c2, c->err)) && o->label_col)
+        !(rc = an_csv_column(csv, src->csv, "--challenger-col", o->challenger_col, &c2, c->err)) &&
+        o->label_col)
         rc = an_csv_column(csv, src->csv, "--label-col", o->label_col, &cl, c->err);
     char **f;
     uint64_t rows = 0, size = rd_csv_size(csv);
     while (!rc && (rc = rd_csv_next(csv, &f, c->err)) == 1) {
-        rc = RD_OK;
         size_t line = rd_csv_line(csv);
         pair p = {.label = -1};
         if ((rc = csv_score(src->csv, line, o->champion_col, f[c1], &p.champion, c->err)) != RD_OK ||
@@ -342,8 +346,9 @@ static int from_csv(swap_ctx *c, const rd_an_source *src, rd_swap_result *r)
         if (cl >= 0) {
             int lab = an_label(f[cl]);
             if (lab == -2) {
-                rc = rd_err_set(c->err, RD_EINVAL, "%s: line %zu: %s: \"%.40s\" is not a label (0, 1 or empty)",
-                                src->csv, line, o->label_col, f[cl]);
+                rc = rd_err_set(c->err, RD_EINVAL,
+                                "%s: line %zu: %s: \"%.40s\" is not a label (0, 1 or empty)", src->csv, line,
+                                o->label_col, f[cl]);
                 break;
             }
             p.label = (int8_t)lab;
@@ -403,7 +408,8 @@ static int tabulate(swap_ctx *c, int who, rd_swap_result *r)
         const pair *p = &c->pairs[i];
         if (who >= 0 && p->who != who)
             continue;
-        rd_swap_cell cell = p->a1 ? (p->a2 ? RD_SWAP_KEEP_IN : RD_SWAP_OUT) : (p->a2 ? RD_SWAP_IN : RD_SWAP_KEEP_OUT);
+        rd_swap_cell cell =
+            p->a1 ? (p->a2 ? RD_SWAP_KEEP_IN : RD_SWAP_OUT) : (p->a2 ? RD_SWAP_IN : RD_SWAP_KEEP_OUT);
         rd_swap_stats *s = &r->cell[cell];
         s->count++;
         if (p->label >= 0) {
@@ -431,12 +437,13 @@ static int tabulate(swap_ctx *c, int who, rd_swap_result *r)
         } else {
             char note[120];
             snprintf(note, sizeof note, "insufficient data: %llu labelled needed, %llu labelled",
-                     (unsigned long long)(r->min_labelled ? r->min_labelled : 1), (unsigned long long)s->labelled);
+                     (unsigned long long)(r->min_labelled ? r->min_labelled : 1),
+                     (unsigned long long)s->labelled);
             s->note = an_strdup(c->a, note);
         }
     }
-    r->champion_approval = n ? (double)(r->cell[RD_SWAP_KEEP_IN].count + r->cell[RD_SWAP_OUT].count) / (double)n
-                             : (double)NAN;
+    r->champion_approval =
+        n ? (double)(r->cell[RD_SWAP_KEEP_IN].count + r->cell[RD_SWAP_OUT].count) / (double)n : (double)NAN;
     r->challenger_approval =
         n ? (double)(r->cell[RD_SWAP_KEEP_IN].count + r->cell[RD_SWAP_IN].count) / (double)n : (double)NAN;
     r->constant_cutoff = (double)NAN;
@@ -461,8 +468,9 @@ int rd_swapset(const rd_an_source *src, const rd_swap_opts *o, rd_arena *a, rd_s
                         .min_labelled = o->min_labelled};
     swap_ctx c = {.o = o, .a = a, .err = err};
     int who = -1;
-    int rc = src->store ? from_log(&c, src, &r, &who) : src->csv ? from_csv(&c, src, &r)
-                                                                  : rd_err_set(err, RD_EINVAL, "no source");
+    int rc = src->store ? from_log(&c, src, &r, &who)
+             : src->csv ? from_csv(&c, src, &r)
+                        : rd_err_set(err, RD_EINVAL, "no source");
     if (!rc)
         rc = tabulate(&c, who, &r);
     if (!rc) {
@@ -500,7 +508,8 @@ void rd_swapset_json(rd_buf *b, const rd_swap_result *r)
         an_json_str(b, v[i]);
     }
     rd_buf_printf(b, ",\"units\":%llu,\"unpaired\":%llu,\"min_labelled\":%llu,\"champion_approval\":",
-                  (unsigned long long)r->units, (unsigned long long)r->unpaired, (unsigned long long)r->min_labelled);
+                  (unsigned long long)r->units, (unsigned long long)r->unpaired,
+                  (unsigned long long)r->min_labelled);
     an_json_num(b, r->champion_approval);
     rd_buf_puts(b, ",\"challenger_approval\":");
     an_json_num(b, r->challenger_approval);
@@ -509,9 +518,10 @@ void rd_swapset_json(rd_buf *b, const rd_swap_result *r)
     rd_buf_puts(b, ",\"cells\":[");
     for (int i = 0; i < 4; i++) {
         const rd_swap_stats *s = &r->cell[i];
-        rd_buf_printf(b, "%s{\"cell\":\"%s\",\"champion\":\"%s\",\"challenger\":\"%s\",\"count\":%llu,\"share\":",
-                      i ? "," : "", rd_swap_cell_name((rd_swap_cell)i), i < 2 ? "approve" : "decline",
-                      i == 0 || i == 2 ? "approve" : "decline", (unsigned long long)s->count);
+        rd_buf_printf(
+            b, "%s{\"cell\":\"%s\",\"champion\":\"%s\",\"challenger\":\"%s\",\"count\":%llu,\"share\":",
+            i ? "," : "", rd_swap_cell_name((rd_swap_cell)i), i < 2 ? "approve" : "decline",
+            i == 0 || i == 2 ? "approve" : "decline", (unsigned long long)s->count);
         an_json_num(b, s->share);
         rd_buf_puts(b, ",\"mean_champion\":");
         an_json_num(b, s->mean_champion);
@@ -554,10 +564,10 @@ void rd_swapset_text(rd_buf *b, const rd_swap_result *r)
         cellnum(m1, sizeof m1, s->mean_champion, false);
         cellnum(m2, sizeof m2, s->mean_challenger, false);
         cellnum(br, sizeof br, s->bad_rate, true);
-        rd_buf_printf(b, "  %-9s %-10s %-10s %8llu %7s %12s %12s %9llu %6llu %9s", rd_swap_cell_name((rd_swap_cell)i),
-                      i < 2 ? "approve" : "decline", i == 0 || i == 2 ? "approve" : "decline",
-                      (unsigned long long)s->count, share, m1, m2, (unsigned long long)s->labelled,
-                      (unsigned long long)s->bads, br);
+        rd_buf_printf(b, "  %-9s %-10s %-10s %8llu %7s %12s %12s %9llu %6llu %9s",
+                      rd_swap_cell_name((rd_swap_cell)i), i < 2 ? "approve" : "decline",
+                      i == 0 || i == 2 ? "approve" : "decline", (unsigned long long)s->count, share, m1, m2,
+                      (unsigned long long)s->labelled, (unsigned long long)s->bads, br);
         if (s->note && r->outcome)
             rd_buf_printf(b, "  (%s)", s->note);
         rd_buf_putc(b, '\n');

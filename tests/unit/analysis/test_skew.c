@@ -89,21 +89,27 @@ static int setup(void **state)
     rd_arena_init(&arena, 0);
     snprintf(dir, sizeof dir, "/tmp/riskd-skew-XXXXXX");
     assert_non_null(mkdtemp(dir));
-    write_text("m.json", "{\"type\":\"logistic_regression\",\"features\":[\"age\",\"home=own\",\"home=rent\"],"
-                         "\"coef\":[-0.05,-1,0.5],\"intercept\":1,\"means\":[40,0.5,0.5]}");
-    write_text("p.json", "{\"inputs\":[{\"name\":\"age\",\"type\":\"number\",\"min\":18,\"max\":120},"
-                         "{\"name\":\"home\",\"type\":\"category\",\"levels\":[\"own\",\"rent\"]}],"
-                         "\"features\":[{\"name\":\"age\",\"kind\":\"numeric\",\"source\":\"age\"},"
-                         "{\"name\":\"home=own\",\"source\":\"home\",\"kind\":\"one_hot\",\"level\":\"own\"},"
-                         "{\"name\":\"home=rent\",\"source\":\"home\",\"kind\":\"one_hot\",\"level\":\"rent\"}]}");
+    write_text("m.json",
+               "{\"type\":\"logistic_regression\",\"features\":[\"age\",\"home=own\",\"home=rent\"],"
+               "\"coef\":[-0.05,-1,0.5],\"intercept\":1,\"means\":[40,0.5,0.5]}");
+    write_text("p.json",
+               "{\"inputs\":[{\"name\":\"age\",\"type\":\"number\",\"min\":18,\"max\":120},"
+               "{\"name\":\"home\",\"type\":\"category\",\"levels\":[\"own\",\"rent\"]}],"
+               "\"features\":[{\"name\":\"age\",\"kind\":\"numeric\",\"source\":\"age\"},"
+               "{\"name\":\"home=own\",\"source\":\"home\",\"kind\":\"one_hot\",\"level\":\"own\"},"
+               "{\"name\":\"home=rent\",\"source\":\"home\",\"kind\":\"one_hot\",\"level\":\"rent\"}]}");
     write_text("d.csv", "age,home,y\n30,own,0\n50,rent,1\n45,,1\n20,rent,0\n60,own,0\n25,rent,1\n");
     char m[128], p[128], d[128], out[128];
     snprintf(m, sizeof m, "%s/m.json", dir);
     snprintf(p, sizeof p, "%s/p.json", dir);
     snprintf(d, sizeof d, "%s/d.csv", dir);
     snprintf(out, sizeof out, "%s/t_lr_v1.0", dir);
-    rd_bundle_build_opts o = {
-        .name = "t_lr_v1.0", .model_path = m, .pipeline_path = p, .data_path = d, .label = "y", .out_dir = out};
+    rd_bundle_build_opts o = {.name = "t_lr_v1.0",
+                              .model_path = m,
+                              .pipeline_path = p,
+                              .data_path = d,
+                              .label = "y",
+                              .out_dir = out};
     rd_err err;
     if (rd_bundle_build(&o, &err) != RD_OK)
         fail_msg("build: %s", err.msg);
@@ -333,10 +339,10 @@ static void test_refusals(void **state)
            "--id request_id names no column (columns: id, age, home, extra)");
     expect(run("plain.csv", "idd", 10, &r, &err), RD_EINVAL, &err, "did you mean id?");
     write_text("none.csv", "id,age,home\nx-1,30,own\nx-2,40,rent\n");
-    expect(run("none.csv", "id", 10, &r, &err), RD_EINVAL, &err,
-           "none of the 2 ids in");
+    expect(run("none.csv", "id", 10, &r, &err), RD_EINVAL, &err, "none of the 2 ids in");
     write_text("dup.csv", "id,age,home\nr-1,30,own\nr-2,40,rent\nr-1,30,own\n");
-    expect(run("dup.csv", "id", 10, &r, &err), RD_EINVAL, &err, "line 4: request id r-1 appears again (first on line 2)");
+    expect(run("dup.csv", "id", 10, &r, &err), RD_EINVAL, &err,
+           "line 4: request id r-1 appears again (first on line 2)");
     write_text("noinput.csv", "id,Agee,HOME\nr-1,30,own\n");
     expect(run("noinput.csv", "id", 10, &r, &err), RD_EINVAL, &err, "noinput.csv");
     write_text("empty.csv", "id,age,home\n");

@@ -65,13 +65,13 @@ static void expect(int rc, int code, const rd_err *err, const char *part)
 /* ---------------------------------------------------------------- CSV */
 
 static const char pairs_csv[] = "id,a,b,bad\n"
-                                "1,0.1,0.1,0\n" /* keep_in */
-                                "2,0.2,0.6,1\n" /* swap_out */
-                                "3,0.3,0.2,\n"  /* keep_in, unlabelled */
-                                "4,0.7,0.3,1\n" /* swap_in */
-                                "5,0.8,0.9,1\n" /* keep_out */
-                                "6,0.9,,0\n"    /* no challenger score: unpaired */
-                                "7,0.6,0.8,0\n";  /* keep_out */
+                                "1,0.1,0.1,0\n"  /* keep_in */
+                                "2,0.2,0.6,1\n"  /* swap_out */
+                                "3,0.3,0.2,\n"   /* keep_in, unlabelled */
+                                "4,0.7,0.3,1\n"  /* swap_in */
+                                "5,0.8,0.9,1\n"  /* keep_out */
+                                "6,0.9,,0\n"     /* no challenger score: unpaired */
+                                "7,0.6,0.8,0\n"; /* keep_out */
 
 static int csv_run(const char *file, rd_swap_opts *o, rd_swap_result *r, rd_err *err)
 {
@@ -127,7 +127,7 @@ static void test_csv(void **state)
     assert_int_equal(r.cell[RD_SWAP_KEEP_OUT].count, 2);
     assert_string_equal(r.challenger_rule, "score >= 0.5");
     assert_true(r.constant_cutoff == 0.6); /* 3 approved: s[6 - 3] */
-    o.champion_cutoff = 0; /* everyone approved by the champion: k = n, the lowest score */
+    o.champion_cutoff = 0;                 /* everyone approved by the champion: k = n, the lowest score */
     assert_int_equal(csv_run("p.csv", &o, &r, &err), RD_OK);
     assert_true(r.constant_cutoff == 0.1);
     o.champion_cutoff = 5; /* no one: just above the highest */
@@ -164,7 +164,8 @@ static void test_csv_refusals(void **state)
     rd_swap_result r;
     rd_err err;
     o.challenger_col = "bb";
-    expect(csv_run("p.csv", &o, &r, &err), RD_EINVAL, &err, "--challenger-col bb names no column (did you mean b?)");
+    expect(csv_run("p.csv", &o, &r, &err), RD_EINVAL, &err,
+           "--challenger-col bb names no column (did you mean b?)");
     o = csv_opts();
     o.label_col = "label";
     expect(csv_run("p.csv", &o, &r, &err), RD_EINVAL, &err, "--label-col label");
@@ -236,11 +237,16 @@ static void test_log(void **state)
     rd_swap_result r;
     expect(log_run(&o, 0, &r, &err), RD_EINVAL, &err, "no shadow records in the window");
     static const rec recs[] = {
-        {"q-1", "primary", "champ_lr_v1.0", 0.1, "approve"}, {"q-1", "shadow", "chal_lr_v1.0", 0.2, "approve"},
-        {"q-1", "shadow", "other_lr_v1.0", 0.9, "reject"},   {"q-2", "primary", "champ_lr_v1.0", 0.2, "approve"},
-        {"q-2", "shadow", "chal_lr_v1.0", 0.7, "reject"},    {"q-3", "primary", "champ_lr_v1.0", 0.6, "review"},
-        {"q-3", "shadow", "chal_lr_v1.0", 0.3, "approve"},   {"q-4", "primary", "champ_lr_v1.0", 0.8, "reject"},
-        {"q-4", "shadow", "chal_lr_v1.0", 0.9, "review"},    {"q-5", "primary", "champ_lr_v1.0", 0.3, "approve"},
+        {"q-1", "primary", "champ_lr_v1.0", 0.1, "approve"},
+        {"q-1", "shadow", "chal_lr_v1.0", 0.2, "approve"},
+        {"q-1", "shadow", "other_lr_v1.0", 0.9, "reject"},
+        {"q-2", "primary", "champ_lr_v1.0", 0.2, "approve"},
+        {"q-2", "shadow", "chal_lr_v1.0", 0.7, "reject"},
+        {"q-3", "primary", "champ_lr_v1.0", 0.6, "review"},
+        {"q-3", "shadow", "chal_lr_v1.0", 0.3, "approve"},
+        {"q-4", "primary", "champ_lr_v1.0", 0.8, "reject"},
+        {"q-4", "shadow", "chal_lr_v1.0", 0.9, "review"},
+        {"q-5", "primary", "champ_lr_v1.0", 0.3, "approve"},
         {"q-6", "primary", "chal_lr_v1.0", 0.4, "approve"}, /* the challenger deciding: not a pair */
         {"q-7", "primary", "other_lr_v1.0", 0.4, "approve"},
     };
@@ -248,14 +254,16 @@ static void test_log(void **state)
     expect(log_run(&o, 0, &r, &err), RD_EINVAL, &err,
            "several bundles score in shadow: choose one with --challenger (chal_lr_v1.0, other_lr_v1.0)");
     o.challenger = "nope_lr_v1.0";
-    expect(log_run(&o, 0, &r, &err), RD_EINVAL, &err, "--challenger nope_lr_v1.0: no shadow record of that bundle");
+    expect(log_run(&o, 0, &r, &err), RD_EINVAL, &err,
+           "--challenger nope_lr_v1.0: no shadow record of that bundle");
     o.challenger = "chal_lr_v1.0";
     o.champion = "nope_lr_v2.0";
     expect(log_run(&o, 0, &r, &err), RD_EINVAL, &err,
            "--champion nope_lr_v2.0: no primary decision of that bundle in the window (bundles that decided: "
            "champ_lr_v1.0, other_lr_v1.0)");
     o.champion = "other_lr_v1.0";
-    expect(log_run(&o, 0, &r, &err), RD_EINVAL, &err, "none of the 1 decisions of other_lr_v1.0 has a shadow score");
+    expect(log_run(&o, 0, &r, &err), RD_EINVAL, &err,
+           "none of the 1 decisions of other_lr_v1.0 has a shadow score");
     o.champion = NULL;
     assert_int_equal(log_run(&o, 0, &r, &err), RD_OK);
     assert_string_equal(r.champion, "champ_lr_v1.0");
