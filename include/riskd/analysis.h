@@ -215,11 +215,14 @@ RD_API void rd_skew_opts_default(rd_skew_opts *o);
 typedef struct rd_skew_input {
     const char *name; /* the pipeline's raw input */
     uint64_t compared, mismatches;
-    double rate;     /* mismatches / compared */
-    double max_diff; /* the largest |online - offline| of a numeric prepared value
-                        (NaN: none numeric, or only missing-vs-present) */
-    bool alarm;
-    const char *columns; /* the prepared columns that differed ("Home=rent, Home=own") */
+    double rate;         /* mismatches / compared */
+    double max_diff;     /* the largest |online - offline| of a numeric prepared value
+                            (NaN: none numeric, or only missing-vs-present) */
+    bool alarm;          /* rate > threshold over >= min_rows compared, or mismatches > threshold x min_rows
+                            (no number of further rows could bring the rate under the threshold) */
+    const char *columns; /* the prepared columns that differed ("Home=rent, Home=own"), NULL: none */
+    const char *note;    /* why the rate is not judged ("insufficient data: ..."), or that the
+                            offline file lacks the input; NULL */
 } rd_skew_input;
 
 typedef struct rd_skew_example {
@@ -231,6 +234,9 @@ typedef struct rd_skew_example {
 
 typedef struct rd_skew_result {
     const char *bundle, *digest, *source, *offline, *id_col;
+    int64_t from_ms, to_ms;
+    const char *missing_inputs; /* the inputs the offline file has no column for ("Income, Age"),
+                                   NULL: none; compared as missing offline, so they differ */
     uint64_t online_rows, offline_rows, joined, unmatched_offline;
     uint64_t refused_online, refused_offline; /* joined rows the pipeline refused on one side */
     double threshold;
@@ -245,8 +251,13 @@ typedef struct rd_skew_result {
     char verdict[240];
 } rd_skew_result;
 
-/* RD_EINVAL: the id column missing (the message lists the columns), ids that join nothing;
- * RD_EIO. */
+/* Join src's primary records (src->store is required) to o->offline by o->id_col, prepare both
+ * sides with b's pipeline and compare (rollout-monitoring.md §2.9). The offline file is kept in
+ * memory, the log streamed. Strings of the result live in a (or in b, which must outlive it).
+ * RD_EINVAL: the id column missing (the message lists the columns, with a did-you-mean), no
+ * column that is an input of b (or a required input missing: rd_pipeline_check_columns), an
+ * empty or repeated request id in the file (the line named), ids that join nothing ("none of
+ * the 1200 ids in F matches a decision in the window"); RD_EPARSE (a malformed line); RD_EIO. */
 RD_API int rd_skew(const rd_an_source *src, const rd_bundle *b, const rd_skew_opts *o, rd_arena *a,
                    rd_skew_result *out, rd_err *err);
 RD_API void rd_skew_json(rd_buf *b, const rd_skew_result *r);
@@ -264,6 +275,11 @@ typedef struct rd_swap_opts {
     /* csv: approve at or above the cut-off (scorecard points), else below it; log: from each
        bundle's output kind (points: above) */
     bool approve_above;
+    /* log: where kept bundles are laid out to read their output kind (riskd: DATA_DIR/replay);
+       NULL: every bundle is taken for a probability (approve below the cut-off) */
+    const char *work_dir;
+    /* labelled units a cell's bad rate needs (below: null, "insufficient data"): 30 */
+    uint64_t min_labelled;
 } rd_swap_opts;
 RD_API void rd_swap_opts_default(rd_swap_opts *o);
 
@@ -274,19 +290,38 @@ typedef struct rd_swap_stats {
     uint64_t count, labelled, bads;
     double share;                          /* of the units */
     double mean_champion, mean_challenger; /* scores */
-    double bad_rate;                       /* NaN when none labelled */
+    double bad_rate;                       /* NaN when fewer than min_labelled are labelled */
+    const char *note;                      /* why bad_rate is NaN, or NULL */
 } rd_swap_stats;
 
 typedef struct rd_swap_result {
     const char *champion, *challenger, *source, *outcome;
     const char *champion_rule, *challenger_rule; /* "logged decision", "score < 0.12", "score >= 600" */
     int64_t from_ms, to_ms;
-    uint64_t units, unpaired; /* joined pairs; primaries without the challenger's shadow score */
+    uint64_t units, unpaired; /* joined pairs; primaries without the challenger's shadow score (or,
+                                 under a cut-off, without a score of their own); CSV rows without
+                                 both scores */
+    uint64_t min_labelled;
     rd_swap_stats cell[4];
     double champion_approval, challenger_approval;
-    double constant_cutoff; /* the challenger cut-off that approves as many as the champion (NaN: none) */
+    bool challenger_above;  /* the challenger approves at or above a cut-off (points), else below */
+    double constant_cutoff; /* the challenger cut-off that approves as many as the champion (NaN: none):
+                               the challenger's scores sorted ascending s[0..n), k the champion's
+                               approvals: s[k] when approving below (s[n-k] at or above), the
+                               next double above s[n-1] when no score is the answer */
 } rd_swap_result;
 
+/* Champion against challenger at their decision cut-offs (rollout-monitoring.md §3 item 5).
+ * Log (src->store): each primary decision of the champion paired with the challenger's shadow
+ * record of the same request id; approve = the logged decision "approve" (review and reject
+ * decline) unless the side's cut-off is given: then approve below it, or at or above it for a
+ * points bundle (the kept bundle's output kind, through o->work_dir); labels from the outcome
+ * an_outcome picks. CSV (src->csv): the two score columns, both cut-offs required, the label
+ * column optional (0, 1 or empty). Memory: the pairs (a few words each) and the shadow scores.
+ * RD_EINVAL: no shadow record in the window, several challengers (or champions) and none
+ * chosen (the message lists them), a name that scores nothing, a missing column, a cut-off
+ * missing on CSV input, a score or label that is not one (line named); RD_ENOTFOUND: an
+ * unknown outcome, a kept bundle missing; RD_EIO. */
 RD_API int rd_swapset(const rd_an_source *src, const rd_swap_opts *o, rd_arena *a, rd_swap_result *out,
                       rd_err *err);
 RD_API void rd_swapset_json(rd_buf *b, const rd_swap_result *r);

@@ -110,6 +110,12 @@ typedef struct rd_replay_result {
  * kept; RD_EINVAL: a record that is not one) are not differences. */
 RD_API int rd_replay_one(rd_replay *r, const rd_log_row *row, rd_replay_result *out, rd_err *err);
 
+/* The kept bundle with that digest (the "digest" of a record's "bundle"), laid out under the
+ * work directory and loaded once: *out is borrowed from r, valid until rd_replay_free or until
+ * 64 other bundles have been loaded through r. RD_EINVAL: digest is not a SHA-256;
+ * RD_ENOTFOUND: the store did not keep it; RD_EIO. */
+RD_API int rd_replay_bundle(rd_replay *r, const char *digest, const rd_bundle **out, rd_err *err);
+
 /* ------------------------------------------------------------------ outcomes */
 
 /* Longest outcome name and request id an outcome may carry. */

@@ -213,11 +213,14 @@ int an_csv_column(const rd_csv *c, const char *path, const char *what, const cha
     rd_buf cols;
     rd_buf_init(&cols);
     const char *near = NULL;
+    size_t best = SIZE_MAX;
     for (size_t i = 0; i < rd_csv_num_columns(c); i++) {
         const char *col = rd_csv_column(c, i);
         rd_buf_printf(&cols, "%s%s", i ? ", " : "", col);
-        if (!near && rd_near_miss(name, col))
+        if (rd_near_miss(name, col) && rd_edit_distance(name, col) < best) { /* the nearest */
             near = col;
+            best = rd_edit_distance(name, col);
+        }
     }
     int rc =
         rd_err_set(err, RD_EINVAL, "%s: %s %s names no column%s%s%s (columns: %s)", path, what, name,

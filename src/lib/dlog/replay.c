@@ -210,6 +210,19 @@ static kept_bundle *bundle_for(rd_replay *r, const char *digest, rd_err *err)
     return k;
 }
 
+int rd_replay_bundle(rd_replay *r, const char *digest, const rd_bundle **out, rd_err *err)
+{
+    rd_err e = {0};
+    kept_bundle *k = bundle_for(r, digest, &e);
+    if (!k) {
+        if (err)
+            *err = e;
+        return e.code ? e.code : RD_EINVAL;
+    }
+    *out = rd_slot_bundle(k->slot);
+    return RD_OK;
+}
+
 /* The kept flag set (rules false) or fallback rules (rules true) with that SHA-256. */
 static kept_text *text_for(rd_replay *r, const char *sha, bool rules, bool lenient, rd_err *err)
 {
