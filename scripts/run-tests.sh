@@ -63,6 +63,7 @@ run_suite() {
     fi
 }
 
+rm -rf build/reports # the reports the release integration tests write, rendered by the browser test
 for mode in release asan; do
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -77,7 +78,9 @@ for mode in release asan; do
     run_suite "conformance/$mode/flagd-testbed-strict" env RISKD_BIN="$ROOT/build/$mode/riskd" node tests/interop/testbed.mjs --strict
     for t in tests/integration/[0-9]*.sh; do
         [ -f "$t" ] || continue
-        run_suite "integration/$mode/$(basename "$t" .sh)" env RISKD_BIN="$ROOT/build/$mode/riskd" bash "$t"
+        rdir=""
+        [ "$mode" = release ] && rdir=$ROOT/build/reports
+        run_suite "integration/$mode/$(basename "$t" .sh)" env RISKD_BIN="$ROOT/build/$mode/riskd" RISKD_REPORT_DIR="$rdir" bash "$t"
     done
 done
 
@@ -112,7 +115,14 @@ run_suite "interop/differential-ofrep" env RISKD_BIN="$ROOT/build/release/riskd"
 run_suite "interop/xgboost-trained" env RISKD_BIN="$ROOT/build/release/riskd" python3 tests/interop/xgboost_trained.py
 run_suite "interop/monitor-stats" env RISKD_LIB="$ROOT/build/release/libriskd.so" /usr/bin/python3 tests/interop/monitor_stats.py
 # The HTML reports in Chromium (skipped without /usr/bin/chromium); screenshots in build/artifacts/.
+# The reports the release integration tests wrote (build/reports/) are rendered too.
+reports=()
+for k in ab drift skew swapset; do
+    [ -f "build/reports/$k.json" ] && reports+=("$k=build/reports/$k.json")
+done
 run_suite "interop/report-html" env RISKD_LIB="$ROOT/build/release/libriskd.so" node tests/interop/report_html.mjs
+[ ${#reports[@]} -gt 0 ] &&
+    run_suite "interop/report-html-real" env RISKD_LIB="$ROOT/build/release/libriskd.so" node tests/interop/report_html.mjs "${reports[@]}"
 
 if [ ${#failed_suites[@]} -gt 0 ]; then
     echo "failed suites: ${failed_suites[*]}"

@@ -23,6 +23,7 @@ D=$T/data
 # --min-bads 50: the example data has 99 bads among the approved, under the default 100
 "$BIN" ab --data-dir "$D" --flag model-route --min-bads 50 --json >"$T/ab.json" 2>"$T/ab.err"
 check "ab from the log" 0 $? '"report":"ab"' "$T/ab.json"
+schema_ok "ab from the log" ab "$T/ab.json"
 "$BIN" ab --data-dir "$D" --flag model-route >"$T/ab.txt" 2>&1
 grep -q "bad rate among approved not yet measurable (insufficient data: 99 bads among the approved, need 100)" "$T/ab.txt"
 check "ab: the bad rate with 99 bads says it needs 100" 0 $?
@@ -117,6 +118,7 @@ P
 "$BIN" ab --in "$T/decisions.csv" --variant-col arm --decision-col verdict --score-col pd --label-col bad \
     --control champion --weights champion=50,challenger=50 --min-bads 50 --json >"$T/abcsv.json" 2>"$T/abcsv.err"
 check "ab from a CSV" 0 $? '"report":"ab"' "$T/abcsv.json"
+schema_ok "ab from a CSV" ab "$T/abcsv.json"
 $PY - "$T/ab.json" "$T/abcsv.json" <<'P'
 import json, sys
 a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
@@ -144,6 +146,7 @@ for k in r["comparisons"]:
     assert "insufficient data" in k["note"] and "need" in k["note"], k["note"]
 P
 check "ab: 40 decisions: every comparison insufficient, with the count it needs" 0 $?
+schema_ok "ab with too little data" ab "$T/few.json"
 
 # ---- bad input
 "$BIN" ab --data-dir "$D" --flag model-rout >"$T/o" 2>&1
@@ -168,6 +171,7 @@ check "ab: weights naming no variant" 1 $? "x is no variant" "$T/o"
 # ---- drift from the log, against an independent PSI / KS from reference.json
 "$BIN" drift --bundle "$T/bundles/credit_xgb_v1.0" --data-dir "$D" --json >"$T/drift.json" 2>"$T/drift.err"
 check "drift from the log" 0 $? '"report":"drift"' "$T/drift.json"
+schema_ok "drift from the log" drift "$T/drift.json"
 $PY - "$T/drift.json" "$T/bundles/credit_xgb_v1.0/reference.json" "$T/log.jsonl" "$T/bundles/credit_xgb_v1.0/manifest.json" >"$T/drift.check" 2>&1 <<'P'
 import json, math, sys
 import numpy as np
@@ -258,6 +262,7 @@ for v in [r["score"]] + r["inputs"]:
     assert v["psi"] is None and "insufficient data: 1000 rows needed, 200" in v["psi_note"], v
 P
 check "drift: 200 rows: PSI insufficient with the count it needs" 0 $?
+schema_ok "drift with too little data" drift "$T/few.json"
 printf 'a,b\n1,2\n' >"$T/nothing.csv"
 "$BIN" drift --bundle "$T/bundles/credit_xgb_v1.0" --in "$T/nothing.csv" >"$T/o" 2>&1
 check "drift: a CSV whose columns match no input" 1 $? "no column is an input" "$T/o"
@@ -266,14 +271,45 @@ check "drift: an unknown bundle" 1 $?
 "$BIN" drift --bundle "$T/bundles/credit_xgb_v1.0" --data-dir "$D" --from 2001-01-01 --to 2001-01-02 >"$T/o" 2>&1
 check "drift: an empty window" 1 $? "no application was decided in the window" "$T/o"
 
+# ---- skew and swapset on the same log (tests/integration/11-skew-swapset.sh has the rest)
+B10=$T/bundles/credit_xgb_v1.0
+"$BIN" skew --data-dir "$D" --offline "$T/apps.csv" --id request_id --bundle "$B10" --json >"$T/skew.json" 2>"$T/o"
+check "skew: the applications as the offline system holds them are consistent" 0 $?
+schema_ok "skew on the credit log" skew "$T/skew.json"
+sed 's/,rent,/,RENT,/' "$T/apps.csv" >"$T/apps_home.csv"
+"$BIN" skew --data-dir "$D" --offline "$T/apps_home.csv" --id request_id --bundle "$B10" --json >"$T/skew2.json" 2>"$T/o"
+check "skew: Home re-encoded offline: exit 5" 5 $?
+$PY -c "
+import json, sys
+r = json.load(open(sys.argv[1]))
+alarms = [i['name'] for i in r['inputs'] if i['alarm']]
+sys.exit(0 if alarms == ['Home'] else 'alarms: %r' % alarms)" "$T/skew2.json"
+check "skew: names Home and nothing else" 0 $?
+"$BIN" swapset --data-dir "$D" --json >"$T/swap.json" 2>"$T/o"
+check "swapset: champion against its shadow challenger" 0 $?
+schema_ok "swapset on the credit log" swapset "$T/swap.json"
+$PY - "$T/swap.json" "$T/log.jsonl" <<'P'
+import json, sys
+r = json.load(open(sys.argv[1]))
+recs = [json.loads(l) for l in open(sys.argv[2])]
+champ = {x["request_id"]: x for x in recs if x["kind"] == "primary" and x["bundle"]["name"] == "credit_xgb_v1.0"}
+shad = {x["request_id"]: x for x in recs if x["kind"] == "shadow" and x["bundle"]["name"] == "credit_xgb_v1.1"}
+pairs = [(champ[k]["decision"] == "approve", shad[k]["decision"] == "approve") for k in champ if k in shad]
+want = [sum(1 for a, b in pairs if (a, b) == cell) for cell in ((True, True), (True, False), (False, True), (False, False))]
+got = [c["count"] for c in r["cells"]]
+assert r["champion"] == "credit_xgb_v1.0" and r["challenger"] == "credit_xgb_v1.1", r
+assert got == want and r["units"] == len(pairs), (got, want)
+P
+check "swapset: the 2x2 table equals the pairs in the exported log" 0 $?
+
 # ---- HTML reports (rendered in chromium by tests/interop/report_html.mjs)
 "$BIN" ab --data-dir "$D" --flag model-route --html "$T/ab.html" >/dev/null 2>&1
 check "ab --html writes a file" 0 $?
 [ -s "$T/ab.html" ]
 check "ab --html: not empty" 0 $?
-if [ -n "${RISKD_REPORT_DIR:-}" ]; then
-    mkdir -p "$RISKD_REPORT_DIR"
-    cp "$T/ab.json" "$T/drift.json" "$RISKD_REPORT_DIR/"
+if [ -n "${RISKD_REPORT_DIR:-}" ]; then # the full reports, for the browser test
+    cp "$T/ab.json" "$RISKD_REPORT_DIR/ab.json"
+    cp "$T/shift.json" "$RISKD_REPORT_DIR/drift.json"
 fi
 
 for cmd in ab drift; do

@@ -13,6 +13,8 @@
 set -u
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/integration/analysis_fixture.sh
+. "$(dirname "$0")/analysis_fixture.sh"
 command -v curl >/dev/null || { echo "curl missing (scripts/deps.sh installs it)"; exit 1; }
 PY=/usr/bin/python3
 
@@ -97,6 +99,7 @@ check "skew: the same applications are consistent" 0 $? "^OK: consistent: no inp
 grep -qE "scores by this bundle: [0-9]+ compared, 0 differ" "$T/out"; check "skew: the champion's scores agree" 0 $? "." "$T/out"
 skew --offline "$T/offline.csv" --id request_id --json
 check "skew --json" 0 $?
+schema_ok "skew --json" skew "$T/out"
 $PY - "$T/out" "$T/log.jsonl" >"$T/py" 2>&1 <<'P'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -226,6 +229,7 @@ print("ok", len(pairs), [c["count"] for c in r["cells"]])
 P
 swap --data-dir "$D" --challenger demo_lr_v1.1 --json
 check "swapset --json" 0 $?
+schema_ok "swapset --json" swapset "$T/out"
 $PY "$T/check.py" "$T/out" "$T/log.jsonl" "$T/dpd30.csv" - - 30 >"$T/py" 2>&1
 check "swapset at the logged decisions equals python's" 0 $? "^ok" "$T/py"
 swap --data-dir "$D" --challenger demo_lr_v1.1 --champion demo_lr_v1.0 --champion-cutoff 0.3 --challenger-cutoff 0.25 --min-labelled 200 --json

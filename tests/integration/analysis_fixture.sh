@@ -64,3 +64,16 @@ P
     "$BIN" outcomes import "$T/outcomes.csv" --data-dir "$T/data" >"$T/import.out" 2>&1 ||
         { cat "$T/import.out"; return 1; }
 }
+
+# schema_ok NAME KIND FILE: FILE (a report's --json output) is valid against docs/schema/KIND.json
+# (python3-jsonschema), and is kept in $RISKD_REPORT_DIR (when set) as KIND.json for the browser
+# test (tests/interop/report_html.mjs renders the real reports too).
+schema_ok() {
+    /usr/bin/python3 tests/interop/report_html.py validate "docs/schema/$2.json" "$3" >"$T/schema.out" 2>&1
+    check "$1: valid against docs/schema/$2.json" 0 $?
+    [ "$fail" = 0 ] || head -5 "$T/schema.out"
+    if [ -n "${RISKD_REPORT_DIR:-}" ]; then
+        mkdir -p "$RISKD_REPORT_DIR"
+        cp "$3" "$RISKD_REPORT_DIR/$2.json"
+    fi
+}

@@ -57,7 +57,7 @@ static void compare_json(rd_buf *b, const rd_ab_compare *k)
     an_json_str(b, k->variant);
     rd_buf_printf(b, ",\"metric\":\"%s\",\"status\":\"%s\",\"note\":", rd_ab_metric_name(k->metric),
                   k->status.ok ? "ok" : "insufficient");
-    an_json_str(b, k->status.ok ? NULL : k->status.note);
+    an_json_str(b, k->status.ok ? "" : k->status.note);
     num(b, "control_value", k->control_value);
     num(b, "value", k->value);
     num(b, "diff", k->diff);
@@ -167,7 +167,7 @@ void rd_ab_json(rd_buf *b, const rd_ab_result *r)
     }
     rd_buf_puts(b, "],\"score_hist\":");
     if (!r->nbins) {
-        rd_buf_puts(b, "null}");
+        rd_buf_puts(b, "{\"edges\":[],\"counts\":{}}}");
         return;
     }
     rd_buf_puts(b, "{\"edges\":[");

@@ -88,7 +88,7 @@ void rd_drift_json(rd_buf *b, const rd_drift_result *r)
     an_json_num(b, r->reference_rows);
     rd_buf_printf(b, ",\"scores\":{\"logged\":%llu,\"computed\":%llu},\"note\":",
                   (unsigned long long)r->scores_logged, (unsigned long long)r->scores_computed);
-    an_json_str(b, r->note[0] ? r->note : NULL);
+    an_json_str(b, r->note);
     rd_buf_puts(b, ",\"score\":");
     var_json(b, &r->score, "score");
     rd_buf_puts(b, ",\"inputs\":[");
