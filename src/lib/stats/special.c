@@ -684,7 +684,7 @@ static double inv_beta(double a, double b)
 }
 
 /* The power series of Cephes' pseries, for b x small and x not near 1. */
-static double beta_pseries(double a, double b, double x)
+static double beta_pseries(double a, double b, double x, double xc)
 {
     double ai = 1.0 / a, u = (1.0 - b) * x, v = u / (a + 1.0), t1 = v, t = u, n = 2.0, s = 0.0,
            z = RD__MACHEP * ai;
@@ -697,11 +697,53 @@ static double beta_pseries(double a, double b, double x)
     }
     s += t1;
     s += ai;
-    u = a * log(x);
+    u = a * log_of(x, xc);
     if (a + b < MAXGAM && fabs(u) < RD__MAXLOG)
         return s * inv_beta(a, b) * pow(x, a);
     t = -rd__lbeta(a, b) + u + log(s);
     return t < RD__MINLOG ? 0.0 : exp(t);
+}
+
+/* I_x(a, b) for a large and b <= 1 by the asymptotic expansion of Didonato and Morris (TOMS
+ * 708's bgrat, which scipy's t distribution reaches through cdflib): Q(b, z) at
+ * z = -(a + (b - 1)/2) ln x plus up to 30 correction terms in 1/nu^2. Where the continued
+ * fractions above lose about a / z ulps (x near the mean, a in the millions: Student's t with a
+ * huge df), this keeps full accuracy. NaN when the expansion does not apply (z beyond 700:
+ * the gamma tail underflows; there the fractions are well conditioned again). */
+static double beta_bgrat(double a, double b, double x, double xc)
+{
+    double bm1 = (b - 0.5) - 0.5, nu = a + 0.5 * bm1, lnx = xc > 0.375 ? log(x) : log1p(-xc), z = -nu * lnx;
+    if (!(b * z > 0) || z > 700)
+        return (double)NAN;
+    /* r = z^b e^-z / Gamma(b); u = r Gamma(a) / (Gamma(a + b) nu^b) */
+    double r = exp(b * log(z) - rd__lgam(b) + a * lnx + 0.5 * bm1 * lnx);
+    double algdiv = -(a - 0.5) * log1p(b / a) - b * log(a + b) + b + stirling_rem(a) - stirling_rem(a + b);
+    double u = r * exp(-(algdiv + b * log(nu)));
+    if (!(u > 0) || !(r > 0))
+        return (double)NAN;
+    double q = rd_gamma_q(b, z), v = 0.25 * (1.0 / nu) * (1.0 / nu), t2 = 0.25 * lnx * lnx;
+    double j = q / r, sum = j, t = 1.0, cn = 1.0, n2 = 0.0, c[31], d[31];
+    for (int n = 1; n <= 30; n++) {
+        double bp2n = b + n2;
+        j = (bp2n * (bp2n + 1.0) * j + (z + bp2n + 1.0) * t) * v;
+        n2 += 2.0;
+        t *= t2;
+        cn /= n2 * (n2 + 1.0);
+        c[n] = cn;
+        double s = 0.0, coef = b - n;
+        for (int i = 1; i < n; i++) {
+            s += coef * c[i] * d[n - i];
+            coef += b;
+        }
+        d[n] = bm1 * cn + s / n;
+        double dj = d[n] * j;
+        sum += dj;
+        if (sum <= 0.0)
+            return (double)NAN;
+        if (fabs(dj) <= RD__MACHEP * sum)
+            break;
+    }
+    return u * sum;
 }
 
 double rd__beta_inc2(double aa, double bb, double xx, double xxc)
@@ -713,12 +755,15 @@ double rd__beta_inc2(double aa, double bb, double xx, double xxc)
     if (xx == 1.0 && !(xxc > 0)) /* x rounds to 1 but 1 - x > 0 was given: still computed */
         return 1.0;
     if (bb * xx <= 1.0 && xx <= 0.95)
-        return beta_pseries(aa, bb, xx);
+        return beta_pseries(aa, bb, xx, xxc);
     /* Reverse a and b when x is above the mean: the series and fractions converge below it. */
     bool flip = xx > aa / (aa + bb);
     double a = flip ? bb : aa, b = flip ? aa : bb, x = flip ? xxc : xx, xc = flip ? xx : xxc, t;
-    if (flip && b * x <= 1.0 && x <= 0.95) {
-        t = beta_pseries(a, b, x);
+    double g = a >= 1000 && b <= 1 ? beta_bgrat(a, b, x, xc) : (double)NAN;
+    if (!isnan(g)) {
+        t = g;
+    } else if (flip && b * x <= 1.0 && x <= 0.95) {
+        t = beta_pseries(a, b, x, xc);
     } else {
         double y = x * (a + b - 2.0) - (a - 1.0);
         double w = y < 0.0 ? beta_cf(a, b, x, xc, false) : beta_cf(a, b, x, xc, true) / xc;
