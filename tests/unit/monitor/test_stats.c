@@ -1,4 +1,4 @@
-/* The monitoring statistics (src/lib/monitor/stats.c) on cases checked by hand or against a
+/* The monitoring statistics (src/lib/stats/drift.c, dist.c) on cases checked by hand or against a
  * closed form: PSI with empty bins, the §2.3 noise-floor table, the chi-squared tail where it
  * has a closed form, the KS grid with tied quantiles, KS discrimination with tied scores, SRM
  * with a 0-weight arm, and the §2.7 confidence-sequence costs. tests/interop/monitor_stats.py
