@@ -142,7 +142,7 @@ static double kolmogn_dmtw(int n, double d)
         for (int r = i - 1; r < m; r++)
             H[r * m + i] = w[r - (i - 1)];
     for (int r = 0; r < m; r++)
-        H[r * m] = v[r];
+        H[(size_t)r * (size_t)m] = v[r];
     for (int c = 0; c < m; c++)
         H[(m - 1) * m + c] = v[m - 1 - c];
     for (int i = 0; i < m; i++)
@@ -470,7 +470,8 @@ double rd_ks_2samp_p(double d, uint64_t n, uint64_t m)
         return (double)NAN;
     if ((n > m ? n : m) <= 10000) {
         uint64_t g = gcd_u64(n, m);
-        double lcm = (double)(n / g) * (double)m, hd = nearbyint(d * lcm);
+        uint64_t ng = n / g; /* exact: g divides n */
+        double lcm = (double)ng * (double)m, hd = nearbyint(d * lcm);
         int64_t h = (int64_t)hd;
         if (h == 0)
             return 1.0;
@@ -531,7 +532,8 @@ int rd_ks_2samp(const double *x, size_t n, const double *y, size_t m, double *d,
     double stat = mins > maxs ? fmin(mins, 1) : maxs;
     if ((na > nb ? na : nb) <= 10000) {
         uint64_t g = gcd_u64(na, nb);
-        double lcm = (double)(na / g) * (double)nb;
+        uint64_t ng = na / g;
+        double lcm = (double)ng * (double)nb;
         stat = nearbyint(stat * lcm) / lcm;
     }
     *d = stat;
