@@ -39,8 +39,7 @@ CPPFLAGS += -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
 CFLAGS += $(WARN) $(CFLAGS_$(MODE)) -fPIC -fvisibility=hidden -MMD -MP
 LDFLAGS += $(LDFLAGS_$(MODE))
 # Ed25519 (bundle signatures) is in libhogweed, nettle's public-key half (nettle-dev ships both).
-# GSL: the chi-squared distribution (PSI noise floor, sample-ratio mismatch).
-LDLIBS := $(PKG_LIBS) -lsqlite3 -lhogweed -lnettle -lgsl -lgslcblas -lm -lpthread
+LDLIBS := $(PKG_LIBS) -lsqlite3 -lhogweed -lnettle -lm -lpthread
 
 LIB_SRC := $(sort $(wildcard src/lib/*/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
@@ -116,7 +115,7 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Ibuild/gen $(PKG_CFLAGS) -fno-sanitize-recover=undefined
 FUZZ_FLAGS := $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined
-FUZZ_LIBS := $(PKG_LIBS) -lsqlite3 -lhogweed -lnettle -lgsl -lgslcblas -lm -lpthread
+FUZZ_LIBS := $(PKG_LIBS) -lsqlite3 -lhogweed -lnettle -lm -lpthread
 # The library (and the server's routes) compiled once for every target: instrumented for the
 # fuzzer (fuzzer-no-link: the targets bring libFuzzer's main).
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)

@@ -123,6 +123,7 @@ done
 run_suite "interop/report-html" env RISKD_LIB="$ROOT/build/release/libriskd.so" node tests/interop/report_html.mjs
 [ ${#reports[@]} -gt 0 ] &&
     run_suite "interop/report-html-real" env RISKD_LIB="$ROOT/build/release/libriskd.so" node tests/interop/report_html.mjs "${reports[@]}"
+run_suite "interop/stats-vs-scipy" env RISKD_LIB="$ROOT/build/release/libriskd.so" /usr/bin/python3 tests/interop/stats_vs_scipy.py
 
 if [ ${#failed_suites[@]} -gt 0 ]; then
     echo "failed suites: ${failed_suites[*]}"

@@ -92,9 +92,13 @@ RD_API int rd_ks_2samp(const double *x, size_t n, const double *y, size_t m, dou
  * has). */
 RD_API double rd_ks_2samp_p(double d, uint64_t n, uint64_t m);
 
-/* Units per arm to detect the difference between rates p0 and p1 (two-sided alpha, power):
- * (z_{1-alpha/2} + z_power)^2 * 2 pbar (1 - pbar) / (p1 - p0)^2, rounded up
- * (rollout-monitoring.md §2.6: 40% vs 38% -> 9,336). NaN when p0 == p1 or outside (0, 1). */
+/* Units per arm to detect the difference between rates p0 and p1 (two-sided alpha, power), the
+ * classic formula (Fleiss, no continuity correction): the null's pooled variance under the
+ * critical value, the arms' own variances under the power term,
+ * (z_{1-alpha/2} sqrt(2 pbar (1 - pbar)) + z_power sqrt(p0 (1 - p0) + p1 (1 - p1)))^2 / (p1 - p0)^2,
+ * rounded up (rollout-monitoring.md §2.6: 40% vs 38% -> 9,336; the cruder
+ * (z_{1-alpha/2} + z_power)^2 2 pbar (1 - pbar) / (p1 - p0)^2 would give 9,337).
+ * NaN when p0 == p1 or outside (0, 1). */
 RD_API double rd_sample_size_2prop(double p0, double p1, double alpha, double power);
 /* Units per arm for a difference delta of means with pooled standard deviation sd:
  * 2 (z_{1-alpha/2} + z_power)^2 sd^2 / delta^2, rounded up. */

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The monitoring statistics of libriskd (src/lib/monitor/stats.c) against independent
+"""The monitoring statistics of libriskd (src/lib/stats/drift.c, dist.c) against independent
 references, to 1e-12 relative, on random cases drawn with a fixed seed (sizes from a handful
 to tens of thousands, tied and discrete values, skewed arms):
 

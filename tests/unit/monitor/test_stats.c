@@ -1,4 +1,4 @@
-/* The monitoring statistics (src/lib/monitor/stats.c) on cases checked by hand or against a
+/* The monitoring statistics (src/lib/stats/drift.c, dist.c) on cases checked by hand or against a
  * closed form: PSI with empty bins, the §2.3 noise-floor table, the chi-squared tail where it
  * has a closed form, the KS grid with tied quantiles, KS discrimination with tied scores, SRM
  * with a 0-weight arm, and the §2.7 confidence-sequence costs. tests/interop/monitor_stats.py
@@ -75,7 +75,7 @@ static void test_chi2(void **state)
     near(rd_chi2_isf(0.001, 9), 27.877164871256575, 1e-14); /* scipy.stats.chi2.isf */
     near(rd_chi2_sf(rd_chi2_isf(0.05, 3.5), 3.5), 0.05, 1e-13);
     near(rd_chi2_sf(rd_chi2_isf(1 - 1e-9, 0.5), 0.5), 1 - 1e-9, 1e-15);
-    /* GSL's own inverse is far off for large df; ours is not. */
+    /* a large df: the Newton iteration on ln Q still lands (GSL's inverse, used before, did not) */
     near(rd_chi2_sf(rd_chi2_isf(0.001, 1e6), 1e6), 0.001, 1e-9);
     assert_true(rd_chi2_sf(0, 3) == 1);
     assert_true(rd_chi2_sf(-1, 3) == 1);

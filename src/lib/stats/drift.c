@@ -1,31 +1,21 @@
-/* The statistics of monitoring and rollouts (shared/reference/rollout-monitoring.md §2.3-2.7):
- * PSI and its noise floor, the chi-squared tail and its inverse, KS drift on the reference's
+/* The drift and guard statistics of monitoring and rollouts (shared/reference/
+ * rollout-monitoring.md §2.3-2.5, §2.7): PSI and its noise floor, KS drift on the reference's
  * quantile grid, KS discrimination, sample ratio mismatch and the asymptotic confidence
  * sequence of the sequential harm test.
  *
- * Invariants: every function here is pure (no state but the one-time GSL setting below) and
- * thread-safe; none aborts on any input: an argument outside a statistic's domain gives NaN
- * (or RD_EINVAL, or an INCONCLUSIVE verdict saying why). Each statistic is checked against an
- * independent reference (scipy, numpy) to 1e-12 relative by tests/interop/monitor_stats.py.
- *
- * GSL calls its error handler on a domain error, an underflow or a series that does not
- * converge, and the default handler aborts the process. The library must never abort, so the
- * first use of GSL here turns the handler off (process-wide: riskd uses GSL nowhere else) and
- * the incomplete gamma functions are called through their _e forms, whose status makes a
- * failed evaluation NaN instead of a wrong number. */
+ * Invariants: every function here is pure and thread-safe; none aborts on any input: an
+ * argument outside a statistic's domain gives NaN (or RD_EINVAL, or an INCONCLUSIVE verdict
+ * saying why). The chi-squared tail and quantile come from dist.c. Each statistic is checked
+ * against an independent reference (scipy, numpy) to 1e-12 relative by
+ * tests/interop/monitor_stats.py. */
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <gsl/gsl_cdf.h>
-#include <gsl/gsl_errno.h>
-#include <gsl/gsl_randist.h>
-#include <gsl/gsl_sf_gamma.h>
-
-#include "riskd/monitor.h"
+#include "riskd/arena.h"
+#include "riskd/stats.h"
 
 /* ---------------------------------------------------------------- PSI */
 
@@ -54,99 +44,6 @@ double rd_psi_noise_floor(double n, double m, size_t nbins, double alpha)
     if (nbins < 2 || !(n > 0) || !(m > 0))
         return (double)NAN;
     return (1.0 / n + 1.0 / m) * rd_chi2_isf(alpha, (double)(nbins - 1));
-}
-
-/* ---------------------------------------------------------------- chi-squared */
-
-static pthread_once_t gsl_once = PTHREAD_ONCE_INIT;
-
-static void gsl_quiet(void) { gsl_set_error_handler_off(); }
-
-static void gsl_ready(void) { pthread_once(&gsl_once, gsl_quiet); }
-
-/* The upper (Q) or lower (P) tail of the chi-squared distribution at x > 0, as
- * gsl_cdf_chisq_Q/_P compute it (the regularised incomplete gamma of df/2 at x/2, the smaller
- * tail directly and the other as its complement), NaN when GSL reports an error. Against
- * scipy it agrees to 1e-12 relative (mostly 1e-13) for df from 0.5 to 1,000 down to tails of
- * 1e-250; GSL is ~1e-11 off for df < 0.4 (x < 10) and in the far tails of df > 1,000. */
-static double chi2_tail(double x, double df, bool upper)
-{
-    gsl_ready();
-    double a = df / 2, y = x / 2;
-    gsl_sf_result r;
-    bool direct_p = y < a; /* P is the smaller tail: computed directly, Q as 1 - P */
-    int st = direct_p ? gsl_sf_gamma_inc_P_e(a, y, &r) : gsl_sf_gamma_inc_Q_e(a, y, &r);
-    if (st != GSL_SUCCESS && st != GSL_EUNDRFLW)
-        return (double)NAN;
-    if (st == GSL_EUNDRFLW)
-        r.val = 0;
-    return upper == direct_p ? 1 - r.val : r.val;
-}
-
-double rd_chi2_sf(double x, double df)
-{
-    if (isnan(x) || !(df > 0) || !isfinite(df))
-        return (double)NAN;
-    if (x <= 0)
-        return 1;
-    if (isinf(x))
-        return 0;
-    return chi2_tail(x, df, true);
-}
-
-/* A first guess at the chi-squared quantile whose upper tail is p: Wilson-Hilferty (the cube
- * of a normal), or, when that falls at or below 0 (small df, p near 1), the leading term of the
- * lower tail, P(x) ~ (x/2)^(df/2) / Gamma(df/2 + 1). */
-static double isf_guess(double p, double df)
-{
-    double h = 2.0 / (9.0 * df), z = gsl_cdf_ugaussian_Qinv(p), c = 1 - h + z * sqrt(h);
-    double x = df * c * c * c;
-    if (c > 0 && x > 0 && isfinite(x))
-        return x;
-    double a = df / 2, lp = p > 0.5 ? log1p(-p) : log(p);
-    x = 2 * exp((lp + gsl_sf_lngamma(a + 1)) / a); /* lgamma would write signgam */
-    return x > 0 && isfinite(x) ? x : 1;
-}
-
-/* The x with upper tail p: safeguarded Newton on t = ln x, solving ln Q(x) = ln p for p <= 1/2
- * and ln P(x) = ln(1 - p) above (1 - p is exact for p in [1/2, 1]), so both a far upper tail
- * and an x near 0 come out to the accuracy of GSL's Q and P. A bracket [lo, hi] in t keeps a
- * step that would leave it to bisection. */
-double rd_chi2_isf(double p, double df)
-{
-    if (isnan(p) || p < 0 || p > 1 || !(df > 0) || !isfinite(df))
-        return (double)NAN;
-    if (p == 0)
-        return (double)INFINITY;
-    if (p == 1)
-        return 0;
-    gsl_ready();
-    bool upper = p <= 0.5;
-    double target = upper ? log(p) : log(1 - p), sign = upper ? -1 : 1; /* sign: of d ln(tail)/dt */
-    double t = log(isf_guess(p, df)), lo = -(double)INFINITY, hi = (double)INFINITY;
-    for (int it = 0; it < 400; it++) {
-        double x = exp(t);
-        if (isinf(x)) /* only for a df near the largest double */
-            return (double)NAN;
-        double tail = chi2_tail(x, df, upper), f = log(tail) - target;
-        if (isnan(tail))
-            return (double)NAN;
-        if (f == 0)
-            return x;
-        if ((f > 0) == (sign > 0)) /* the root lies below t */
-            hi = t;
-        else
-            lo = t;
-        double slope = sign * x * gsl_ran_chisq_pdf(x, df) / tail, next = t - f / slope;
-        if (!isfinite(next) || !(next > lo && next < hi)) /* bisect, or widen an open bracket */
-            next = isinf(lo)   ? hi - 2 * fmax(1, fabs(hi))
-                   : isinf(hi) ? lo + 2 * fmax(1, fabs(lo))
-                               : (lo + hi) / 2;
-        if (fabs(next - t) <= 1e-16 * fmax(1, fabs(t)) || next == lo || next == hi)
-            return exp(next);
-        t = next;
-    }
-    return exp(t);
 }
 
 /* ---------------------------------------------------------------- KS */
