@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 PKGS=(build-essential pkg-config libcmocka-dev libxgboost-dev clang clang-format clang-tidy
     libclang-rt-14-dev llvm libmicrohttpd-dev libsqlite3-dev nettle-dev libgsl-dev curl wrk python3 python3-scipy
-    python3-xgboost python3-pandas python3-numpy
+    python3-xgboost python3-pandas python3-numpy python3-statsmodels
     python3-fastapi python3-uvicorn python3-uvloop python3-httptools python3-sklearn)
 
 # A node >= 18 already on PATH (e.g. from nodesource) is kept; Debian's nodejs/npm would
