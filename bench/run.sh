@@ -87,3 +87,7 @@ bench/http.sh
 # intervals and deadlines divided), the rollback times measured as in make drill.
 echo
 RISKD_DRILL_SPEED=${BENCH_ROLLOUT_SPEED:-5} RISKD_BIN=build/release/riskd scripts/rollout-drill.sh
+
+# The reports over the decision log (issue 13): riskd drift and riskd ab over 1M logged
+# decisions beside pandas + scipy + statsmodels on the same database (bench/analysis.sh).
+RISKD_BIN=build/release/riskd bench/analysis.sh

@@ -811,12 +811,14 @@ static int make_compare(const ab_ctx *c, const size_t *order, const rd_ab_opts *
     const arm *ctl = &c->arms[order[0]];
     for (size_t i = 1, at = 0; i < c->narms; i++) {
         const arm *v = &c->arms[order[i]];
+        /* the result's copy of the name (in the arena): the arm's own is freed with the context */
+        const char *name = out->variants[i].name;
         rd_ab_compare *k = &out->compare[at];
-        blank(&k[0], v->name, RD_AB_APPROVAL);
+        blank(&k[0], name, RD_AB_APPROVAL);
         cmp_approval(&k[0], v, ctl, o);
-        blank(&k[1], v->name, RD_AB_MEAN_SCORE);
+        blank(&k[1], name, RD_AB_MEAN_SCORE);
         cmp_mean(&k[1], v, ctl, o);
-        blank(&k[2], v->name, RD_AB_BAD_RATE);
+        blank(&k[2], name, RD_AB_BAD_RATE);
         cmp_bad_rate(&k[2], v, ctl, o);
         at += 3;
     }
@@ -877,7 +879,7 @@ static int make_series(const ab_ctx *c, const size_t *order, const rd_ab_opts *o
             rd_ztest_2prop(ca[v], cu[v], ca[ctl], cu[ctl], o->alpha, &z);
             bool enough = ca[v] >= 10 && cu[v] - ca[v] >= 10 && ca[ctl] >= 10 && cu[ctl] - ca[ctl] >= 10;
             *pt = (rd_ab_point){.t_ms = c->t0 + (int64_t)(i + 1) * c->width,
-                                .variant = c->arms[v].name,
+                                .variant = out->variants[k].name,
                                 .units = cu[v],
                                 .control_units = cu[ctl],
                                 .diff = enough ? z.diff : (double)NAN,
