@@ -900,15 +900,16 @@ static int make_hist(const ab_ctx *c, const size_t *order, rd_arena *a, rd_ab_re
         }
     if (!(lo <= hi))
         return RD_OK;
-    if (hi == lo)
-        hi = lo + 1;
+    if (hi == lo) /* one value: a bin around it (relative, so that 1e308 + 1 is not 1e308 again) */
+        hi = lo + fmax(1, fabs(lo) * 1e-9);
     out->nbins = HIST_BINS;
     out->edges = rd_arena_alloc(a, (HIST_BINS + 1) * sizeof(double));
     out->hist = rd_arena_alloc(a, c->narms * sizeof(uint64_t *));
     if (!out->edges || !out->hist)
         return RD_ENOMEM;
     for (size_t i = 0; i <= HIST_BINS; i++)
-        out->edges[i] = lo + (hi - lo) * (double)i / HIST_BINS;
+        out->edges[i] =
+            lo * (1 - (double)i / HIST_BINS) + hi * ((double)i / HIST_BINS); /* no hi - lo: it may overflow */
     for (size_t k = 0; k < c->narms; k++) {
         const arm *x = &c->arms[order[k]];
         uint64_t *h = rd_arena_alloc(a, HIST_BINS * sizeof(uint64_t));
@@ -916,8 +917,8 @@ static int make_hist(const ab_ctx *c, const size_t *order, rd_arena *a, rd_ab_re
             return RD_ENOMEM;
         memset(h, 0, HIST_BINS * sizeof(uint64_t));
         for (size_t i = 0; i < x->nsample; i++) {
-            double f = (x->sample[i] - lo) / (hi - lo) * HIST_BINS;
-            size_t b = f >= HIST_BINS ? HIST_BINS - 1 : f < 0 ? 0 : (size_t)f;
+            double f = (x->sample[i] / 2 - lo / 2) / (hi / 2 - lo / 2) * HIST_BINS;
+            size_t b = f >= HIST_BINS ? HIST_BINS - 1 : !(f >= 0) ? 0 : (size_t)f;
             h[b]++;
         }
         out->hist[k] = h;
