@@ -22,7 +22,8 @@ analysis_log() {
    "metadata":{"stage":"half"}},
  "model-shadow":{"state":"ENABLED","variants":{"on":{"bundles":["credit_xgb_v1.1"]}},"defaultVariant":"on"}}}
 J
-    start --flags "$T/flags.json" --bundles "$T/bundles" --route-flag model-route --shadow-flag model-shadow || return 1
+    start --flags "$T/flags.json" --bundles "$T/bundles" --route-flag model-route --shadow-flag model-shadow \
+        --shadow-queue 8192 || return 1
     $py - "$data" "$U" "$T" <<'P' || return 1
 import csv, http.client, json, sys, urllib.parse
 path, url, tmp = sys.argv[1:4]

@@ -962,7 +962,7 @@ static int pick_control(ab_ctx *c, const rd_an_source *src, size_t *order, rd_er
 
 static int finish(ab_ctx *c, const rd_an_source *src, rd_arena *a, rd_ab_result *out, rd_err *err)
 {
-    size_t order[MAX_VARIANTS];
+    size_t order[MAX_VARIANTS] = {0};
     int rc = pick_control(c, src, order, err);
     if (rc)
         return rc;
