@@ -1,8 +1,8 @@
 /* Monitoring (shared/reference/rollout-monitoring.md §2.3-2.7): the statistics a rollout is
  * judged on, and their online accumulation on the scoring path.
  *
- *   rd_psi, rd_ks_*, rd_srm, rd_cs_*   the statistics, pure functions, each checked against
- *                                       scipy (tests/interop/monitor_stats.py)
+ *   rd_psi, rd_ks_*, rd_srm, rd_cs_*   the statistics, in the stats module (riskd/stats.h,
+ *                                       included here), checked against scipy
  *   rd_monitor                          per bundle, routing variant and role (primary/shadow):
  *                                       counts, decision rates, fallback/error/timeout rates,
  *                                       score bins (PSI), the score on the reference's quantile
