@@ -206,6 +206,10 @@ static int parse_string(struct parser *p, const char **out, uint32_t *out_len)
             i += 2;
             continue;
         }
+        if (c < 0x80) { /* ASCII, the common case: a byte of its own, no UTF-8 sequence to check */
+            i++;
+            continue;
+        }
         size_t k = utf8_seq((const unsigned char *)p->s + i, p->len - i);
         if (!k) {
             p->pos = i;
