@@ -11,7 +11,7 @@ Then the same statistics as riskd (docs/reports.md, shared/reference/rollout-mon
 drift  the primary decisions against the bundle's reference.json: per input and for the score,
        PSI on the reference's bins (numbers: the cuts plus a missing bin; categories: the
        levels, unseen, missing; a zero share replaced by 1e-4) with its noise floor
-       (1/n + 1/m) chi2.isf(0.001, bins - 1); KS drift scipy.stats.ks_2samp(reference
+       (1/n + 1/m) chi2.isf(0.001, bins - 1) over the bins holding a row on either side; KS drift scipy.stats.ks_2samp(reference
        quantiles, values) with its critical value; missing and unseen rates. Inputs are read as
        riskd's pipeline reads them (null and "" missing, numbers possibly strings). The score is
        the logged one when the bundle itself decided (its digest, source model), else the
@@ -53,6 +53,11 @@ def psi(ref, cur):
     return float(np.sum((a - e) * np.log(a / e)))
 
 
+def live(ref, cur):
+    """The bins holding a row on either side (an empty one adds nothing to PSI, nor to its df)."""
+    return sum(1 for r, c in zip(ref, cur) if r > 0 or c > 0)
+
+
 def psi_floor(n, m, nbins):
     return (1 / n + 1 / m) * float(stats.chi2.isf(PSI_ALPHA, nbins - 1))
 
@@ -72,7 +77,7 @@ def numeric_stats(x, missing, dist, missing_bin, ref_missing):
         cur.append(int(missing))
     n, m = float(np.sum(ref)), float(np.sum(cur))
     d = stats.ks_2samp(dist["quantiles"], vals).statistic
-    return {"psi": psi(ref, cur), "psi_floor": psi_floor(n, m, len(ref)), "ks": float(d),
+    return {"psi": psi(ref, cur), "psi_floor": psi_floor(n, m, live(ref, cur)), "ks": float(d),
             "ks_critical": ks_critical(dist["n"], len(vals))}
 
 
@@ -131,7 +136,7 @@ def drift(a):
             unseen = int(len(present) - sum(cur))
             cur += [unseen, int(missing.sum())]
             refc = list(r["levels"].values()) + [r.get("unseen", 0), r["missing"]]
-            v = {"psi": psi(refc, cur), "psi_floor": psi_floor(float(sum(refc)), float(sum(cur)), len(refc)),
+            v = {"psi": psi(refc, cur), "psi_floor": psi_floor(float(sum(refc)), float(sum(cur)), live(refc, cur)),
                  "unseen_rate": unseen / len(col)}
         v["missing_rate"] = float(missing.mean())
         out["vars"][name] = v

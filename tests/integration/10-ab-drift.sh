@@ -171,6 +171,10 @@ check "ab: a label other than 0/1/empty names the line" 1 $? "line 5: bad: expec
 check "ab: the log without --flag is a usage error" 2 $? "needs --flag" "$T/o"
 "$BIN" ab --in "$T/decisions.csv" --variant-col arm --decision-col verdict --score-col pd --weights champion=1,x=1 >"$T/o" 2>&1
 check "ab: weights naming no variant" 1 $? "x is no variant" "$T/o"
+"$BIN" ab --in "$T/decisions.csv" --variant-col arm --decision-col verdict --score-col pd --weights champion=50 >"$T/o" 2>&1
+check "ab: weights leaving a variant out" 1 $? "challenger has decisions but no weight" "$T/o"
+"$BIN" ab --in "$T/decisions.csv" --variant-col arm --decision-col verdict --score-col pd --weights champion=5,champion=1,challenger=5 >"$T/o" 2>&1
+check "ab: a variant weighted twice" 2 $? "given twice" "$T/o"
 
 # ---- drift from the log, against an independent PSI / KS from reference.json
 "$BIN" drift --bundle "$T/bundles/credit_xgb_v1.0" --data-dir "$D" --json >"$T/drift.json" 2>"$T/drift.err"
@@ -289,6 +293,20 @@ r = json.load(open(sys.argv[1]))
 alarms = [i['name'] for i in r['inputs'] if i['alarm']]
 sys.exit(0 if alarms == ['Home'] else 'alarms: %r' % alarms)" "$T/skew2.json"
 check "skew: names Home and nothing else" 0 $?
+$PY - "$T/apps.csv" >"$T/apps_3.csv" <<'P'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+w = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
+w.writeheader()
+for i, r in enumerate(rows):
+    if i < 3 and r["Income"]:
+        r["Income"] = str(float(r["Income"]) + 0.5)
+    w.writerow(r)
+P
+"$BIN" skew --data-dir "$D" --offline "$T/apps_3.csv" --id request_id --bundle "$B10" --threshold 0.001 >"$T/o" 2>&1
+rc=$?
+grep -qE "Income +4454 +3 +0.07%" "$T/o"
+check "skew: 3 rows of 4454 differ (0.07% < 0.1%): reported, no alarm" "0 0" "$rc $?"
 "$BIN" swapset --data-dir "$D" --json >"$T/swap.json" 2>"$T/o"
 check "swapset: champion against its shadow challenger" 0 $?
 schema_ok "swapset on the credit log" swapset "$T/swap.json"

@@ -211,8 +211,10 @@ static int on_record(void *ud, const rd_log_row *row, const rd_value *rec)
     }
     rd_err err;
     long v = arm_of(c, variant, &err);
-    if (v < 0)
-        return RD_OK; /* past MAX_VARIANTS: counted as skipped */
+    if (v < 0) { /* past MAX_VARIANTS */
+        c->skipped++;
+        return RD_OK;
+    }
     revision *r = revision_of(c, an_str(flags, "sha256"), row->ts_ms);
     if (r)
         r->units[v]++;
@@ -478,7 +480,7 @@ static bool revision_weights(ab_ctx *c, rd_store *st, const revision *r, double 
             snprintf(why, wcap, "no fractional split in this revision's targeting: no ratio to check");
         } else {
             ok = true;
-            for (size_t v = 0; v < c->narms; v++)
+            for (size_t v = 0; v < MAX_VARIANTS; v++)
                 weights[v] = 0;
             for (uint32_t i = 0; i < fr->len && ok; i++) {
                 const rd_value *b = &fr->u.items[i];
@@ -494,9 +496,11 @@ static bool revision_weights(ab_ctx *c, rd_store *st, const revision *r, double 
                     snprintf(why, wcap,
                              "a weight in the split is computed at evaluation: no fixed ratio to check");
                 } else if (name && name->type == RD_VSTRING) {
-                    for (size_t v = 0; v < c->narms; v++)
-                        if (!strcmp(c->arms[v].name, name->u.s))
-                            weights[v] += w;
+                    /* a variant of the split that got no unit is an arm too, with 0 units: SRM
+                       must see it (its absence is the worst mismatch there is) */
+                    long v = arm_of(c, name->u.s, &e);
+                    if (v >= 0)
+                        weights[v] += w;
                 }
             }
         }
@@ -509,8 +513,11 @@ static bool revision_weights(ab_ctx *c, rd_store *st, const revision *r, double 
 /* "control=50,candidate=50" */
 static int parse_weights(const ab_ctx *c, const char *spec, double *weights, rd_err *err)
 {
+    bool named[MAX_VARIANTS] = {false};
     for (size_t v = 0; v < c->narms; v++)
         weights[v] = 0;
+    if (!*spec)
+        return rd_err_set(err, RD_EUSAGE, "--weights is empty: expected NAME=WEIGHT,NAME=WEIGHT");
     const char *p = spec;
     while (*p) {
         const char *eq = strchr(p, '='), *end = strchr(p, ',');
@@ -529,10 +536,53 @@ static int parse_weights(const ab_ctx *c, const char *spec, double *weights, rd_
             v++;
         if (v == c->narms)
             return rd_err_set(err, RD_EINVAL, "--weights: %.*s is no variant of the file", (int)(eq - p), p);
+        if (named[v])
+            return rd_err_set(err, RD_EUSAGE, "--weights: %s is given twice", c->arms[v].name);
+        named[v] = true;
         weights[v] = w;
         p = *end ? end + 1 : end;
     }
+    double sum = 0;
+    for (size_t v = 0; v < c->narms; v++) {
+        if (!named[v]) /* a variant with decisions and no weight would fail SRM by itself */
+            return rd_err_set(err, RD_EINVAL,
+                              "--weights: the variant %s has decisions but no weight (give %s=0 to "
+                              "mean it should have none)",
+                              c->arms[v].name, c->arms[v].name);
+        sum += weights[v];
+    }
+    if (!(sum > 0) || !isfinite(sum))
+        return rd_err_set(err, RD_EUSAGE, "--weights: the weights must add up to a finite number above 0");
     return RD_OK;
+}
+
+/* rd_srm calls an arm with fewer than RD_SRM_MIN_UNITS units inconclusive; an arm the split
+ * gives thousands of expected units and that got (next to) none is the plainest mismatch of all:
+ * fail when p < alpha and every weighted arm expected at least RD_SRM_MIN_UNITS. */
+static void srm_small_arm(rd_ab_srm *s, const double *w, const uint64_t *obs, size_t n, double alpha)
+{
+    if (strcmp(s->verdict, "inconclusive") != 0 || !(s->p < alpha))
+        return;
+    double wsum = 0, total = 0, low = (double)INFINITY;
+    size_t worst = 0;
+    for (size_t i = 0; i < n; i++)
+        if (w[i] > 0) {
+            wsum += w[i];
+            total += (double)obs[i];
+        }
+    for (size_t i = 0; i < n; i++)
+        if (w[i] > 0) {
+            double e = w[i] / wsum * total;
+            if (e < RD_SRM_MIN_UNITS)
+                return;
+            if ((double)obs[i] / e < low) {
+                low = (double)obs[i] / e;
+                worst = i;
+            }
+        }
+    s->verdict = "fail";
+    snprintf(s->why, sizeof s->why, "p = %.3g < %g: %s has %llu units where %.0f were expected", s->p, alpha,
+             s->arms[worst], (unsigned long long)obs[worst], w[worst] / wsum * total);
 }
 
 static int fill_srm(rd_ab_srm *s, const ab_ctx *c, const size_t *order, const uint64_t *units,
@@ -561,7 +611,13 @@ static int fill_srm(rd_ab_srm *s, const ab_ctx *c, const size_t *order, const ui
         s->chi2 = r.chi2;
         s->p = r.p;
         s->verdict = rd_verdict_name(r.verdict);
-        snprintf(s->why, sizeof s->why, "%s", r.why);
+        size_t ai;
+        int at = 0;
+        if (sscanf(r.why, "arm %zu%n", &ai, &at) == 1 && ai < c->narms) /* the arm by its name */
+            snprintf(s->why, sizeof s->why, "%s%s", arms[ai], r.why + at);
+        else
+            snprintf(s->why, sizeof s->why, "%s", r.why);
+        srm_small_arm(s, w, obs, c->narms, alpha_srm);
     }
     return RD_OK;
 }
@@ -718,8 +774,8 @@ static void cmp_mean(rd_ab_compare *k, const arm *v, const arm *ctl, const rd_ab
     double v1 = v->m2 / (double)(v->scored - 1), v0 = ctl->m2 / (double)(ctl->scored - 1);
     rd_welch w;
     rd_welch_t(v->mean, v1, (double)v->scored, ctl->mean, v0, (double)ctl->scored, o->alpha, &w);
-    if (!w.ok) {
-        set_insufficient(k, "the scores have no variance to test");
+    if (!w.ok || !(w.se > 0)) {
+        set_insufficient(k, "the scores do not vary within the arms: no test of their means");
         return;
     }
     k->diff = w.diff;
@@ -963,6 +1019,11 @@ static int pick_control(ab_ctx *c, const rd_an_source *src, size_t *order, rd_er
 static int finish(ab_ctx *c, const rd_an_source *src, rd_arena *a, rd_ab_result *out, rd_err *err)
 {
     size_t order[MAX_VARIANTS] = {0};
+    for (size_t i = 0; src->store && i < c->nrevs; i++) { /* every variant a split names is an arm */
+        double w[MAX_VARIANTS];
+        char stage[128], why[200];
+        revision_weights(c, src->store, &c->revs[i], w, stage, sizeof stage, why, sizeof why);
+    }
     int rc = pick_control(c, src, order, err);
     if (rc)
         return rc;
@@ -989,7 +1050,7 @@ static int finish(ab_ctx *c, const rd_an_source *src, rd_arena *a, rd_ab_result 
                              .review = x->review,
                              .reject = x->reject,
                              .other = x->other,
-                             .approval_rate = (double)x->approve / (double)x->units,
+                             .approval_rate = x->units ? (double)x->approve / (double)x->units : (double)NAN,
                              .scored = x->scored,
                              .mean_score = x->scored ? x->mean : (double)NAN,
                              .sd_score = x->scored > 1 ? sqrt(x->m2 / (double)(x->scored - 1)) : (double)NAN,

@@ -205,10 +205,13 @@ void rd_ab_text(rd_buf *b, const rd_ab_result *r)
     rd_buf_printf(b, "%llu decisions", (unsigned long long)r->rows);
     if (r->skipped)
         rd_buf_printf(b, " (%llu skipped: unrouted or unreadable)", (unsigned long long)r->skipped);
+    uint64_t labelled = 0;
+    for (size_t i = 0; i < r->nvariants; i++)
+        labelled += r->variants[i].labelled;
     if (r->outcome)
         rd_buf_printf(b, "; outcome: %s", r->outcome);
     else
-        rd_buf_puts(b, "; no outcomes recorded");
+        rd_buf_puts(b, labelled ? "; labels from the file" : "; no outcomes recorded");
     rd_buf_puts(b, "\n\n");
     rd_buf_printf(b, "%-16s %9s %9s %9s %9s %11s %9s %9s %9s\n", "variant", "units", "approve", "review",
                   "reject", "mean score", "labelled", "bads", "bad rate");
@@ -216,8 +219,8 @@ void rd_ab_text(rd_buf *b, const rd_ab_result *r)
         const rd_ab_variant *v = &r->variants[i];
         rd_buf_printf(b, "%-16.16s %9llu", v->name, (unsigned long long)v->units);
         pct_cell(b, v->approval_rate);
-        pct_cell(b, (double)v->review / (double)v->units);
-        pct_cell(b, (double)v->reject / (double)v->units);
+        pct_cell(b, v->units ? (double)v->review / (double)v->units : (double)NAN);
+        pct_cell(b, v->units ? (double)v->reject / (double)v->units : (double)NAN);
         if (isnan(v->mean_score))
             rd_buf_printf(b, " %11s", "-");
         else

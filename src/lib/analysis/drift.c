@@ -390,7 +390,10 @@ static void judge(const var *v, double ref_rows, rd_drift_var *o)
             for (size_t i = 0; i < v->nbins; i++)
                 curd[i] = (double)v->bins[i];
             o->psi = rd_psi(v->ref, curd, v->nbins, RD_PSI_EPS);
-            o->psi_floor = rd_psi_noise_floor(refn, (double)m, v->nbins, RD_PSI_ALPHA);
+            size_t live = 0; /* a bin empty on both sides adds nothing to PSI, nor to its df */
+            for (size_t i = 0; i < v->nbins; i++)
+                live += v->ref[i] > 0 || v->bins[i] > 0;
+            o->psi_floor = rd_psi_noise_floor(refn, (double)m, live, RD_PSI_ALPHA);
             rd_free(curd);
         } else {
             snprintf(o->psi_note, sizeof o->psi_note, "out of memory");

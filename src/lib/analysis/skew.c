@@ -239,7 +239,7 @@ static void compare_rows(skew_ctx *c, const char *id, const rd_value *features, 
         bool numeric = rd_pipeline_input_is_number(c->p, in);
         double on = c->x_on[j], off = c->x_off[j];
         c->fdiff[j] = differs(numeric, on, off);
-        if (!isnan(on) && !isnan(off) && !(fabs(on - off) <= c->maxd[in]))
+        if (numeric && !isnan(on) && !isnan(off) && !(fabs(on - off) <= c->maxd[in])) /* numbers only */
             c->maxd[in] = fabs(on - off);
     }
     for (size_t i = 0; i < c->nin; i++) {
@@ -395,8 +395,11 @@ static int finish(skew_ctx *c, rd_err *err)
                               .mismatches = c->mis_n[i],
                               .rate = c->cmp_n[i] ? (double)c->mis_n[i] / (double)c->cmp_n[i] : (double)NAN,
                               .max_diff = c->maxd[i]};
-        in->alarm = (in->compared >= r->min_rows && in->rate > r->threshold) ||
-                    (double)in->mismatches > r->threshold * (double)r->min_rows;
+        /* over min_rows joined rows, the rate judges (§2.9); below, only mismatches that already
+           exceed the threshold's share of min_rows (the rate over min_rows rows could not fall
+           under it) */
+        in->alarm = in->compared >= r->min_rows ? in->rate > r->threshold
+                                                : (double)in->mismatches > r->threshold * (double)r->min_rows;
         rd_buf cols;
         rd_buf_init(&cols);
         for (size_t j = 0; j < c->nf; j++)

@@ -554,7 +554,10 @@ void rd_swapset_text(rd_buf *b, const rd_swap_result *r)
     rd_buf_printf(b, "  %s: %llu units", r->source, (unsigned long long)r->units);
     if (r->unpaired)
         rd_buf_printf(b, ", %llu unpaired (not counted)", (unsigned long long)r->unpaired);
-    rd_buf_printf(b, "; labels: %s\n\n", r->outcome ? r->outcome : "none");
+    bool labelled = false;
+    for (int i = 0; i < 4; i++)
+        labelled |= r->cell[i].labelled > 0;
+    rd_buf_printf(b, "; labels: %s\n\n", r->outcome ? r->outcome : labelled ? "from the file" : "none");
     rd_buf_printf(b, "  %-9s %-10s %-10s %8s %7s %12s %12s %9s %6s %9s\n", "cell", "champion", "challenger",
                   "count", "share", "mean champ", "mean chall", "labelled", "bads", "bad rate");
     for (int i = 0; i < 4; i++) {
@@ -568,7 +571,7 @@ void rd_swapset_text(rd_buf *b, const rd_swap_result *r)
                       rd_swap_cell_name((rd_swap_cell)i), i < 2 ? "approve" : "decline",
                       i == 0 || i == 2 ? "approve" : "decline", (unsigned long long)s->count, share, m1, m2,
                       (unsigned long long)s->labelled, (unsigned long long)s->bads, br);
-        if (s->note && r->outcome)
+        if (s->note && (r->outcome || labelled))
             rd_buf_printf(b, "  (%s)", s->note);
         rd_buf_putc(b, '\n');
     }

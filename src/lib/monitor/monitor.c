@@ -551,8 +551,11 @@ static void psi_of(const double *ref, const uint64_t *cur, size_t nbins, double 
             snprintf(note, cap, "%.0f rows of the %d PSI needs", m, RD_PSI_MIN_ROWS);
         return;
     }
+    size_t live = 0; /* a bin empty on both sides adds nothing to PSI, nor to its df */
+    for (size_t i = 0; i < nb; i++)
+        live += ref[i] > 0 || curd[i] > 0;
     *psi = rd_psi(ref, curd, nb, RD_PSI_EPS);
-    *floor_ = rd_psi_noise_floor(refn, m, nb, RD_PSI_ALPHA);
+    *floor_ = rd_psi_noise_floor(refn, m, live, RD_PSI_ALPHA);
 }
 
 static int compute(rd_monitor_series *s, const uint64_t *now, const uint64_t *base, double seconds,

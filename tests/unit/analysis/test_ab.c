@@ -20,7 +20,7 @@
 #include "riskd/hash.h"
 #include "riskd/rollout.h"
 
-#define near(a, b, tol) assert_true(fabs((a) - (b)) <= (tol) * fmax(1, fabs(b)))
+#define near(a, b, tol) assert_true(fabs((a) - (b)) <= (tol)*fmax(1, fabs(b)))
 
 static char dir[64];
 
@@ -179,12 +179,18 @@ static void log_one(rd_store *s, int i, int64_t ts, const char *sha, const char 
 {
     char rec[1024], id[32];
     snprintf(id, sizeof id, "r-%d", i);
-    snprintf(rec, sizeof rec,
-             "{\"v\":1,\"kind\":\"primary\",\"request_id\":\"%s\",\"ts_ms\":%lld,\"flags\":{\"sha256\":\"%s\","
-             "\"route_flag\":\"%s\"},\"routed\":true,\"variant\":\"%s\",\"bundle\":{\"name\":\"m\",\"digest\":\"d\"},"
-             "\"source\":\"model\",\"score\":%.17g,\"decision\":\"%s\",\"features\":{}}",
-             id, (long long)ts, sha, flag, variant, score, decision);
-    rd_log_row row = {.ts_ms = ts, .request_id = id, .kind = "primary", .model_version = "m", .record = rec,
+    snprintf(
+        rec, sizeof rec,
+        "{\"v\":1,\"kind\":\"primary\",\"request_id\":\"%s\",\"ts_ms\":%lld,\"flags\":{\"sha256\":\"%s\","
+        "\"route_flag\":\"%s\"},\"routed\":true,\"variant\":\"%s\",\"bundle\":{\"name\":\"m\",\"digest\":"
+        "\"d\"},"
+        "\"source\":\"model\",\"score\":%.17g,\"decision\":\"%s\",\"features\":{}}",
+        id, (long long)ts, sha, flag, variant, score, decision);
+    rd_log_row row = {.ts_ms = ts,
+                      .request_id = id,
+                      .kind = "primary",
+                      .model_version = "m",
+                      .record = rec,
                       .record_len = strlen(rec)};
     rd_err err;
     assert_int_equal(rd_store_log_append(s, &row, 1, &err), RD_OK);
@@ -273,7 +279,8 @@ static void log_stage_spans(void **state)
         fprintf(stderr, "%s\n", err.msg);
     assert_int_equal(rc, RD_OK);
     int64_t t0 = 1000000000000;
-    rd_transition t1 = {.ts_ms = t0, .from_stage = -1, .to_stage = 0}, t2 = {.ts_ms = t0 + 900000, .from_stage = 0, .to_stage = 1};
+    rd_transition t1 = {.ts_ms = t0, .from_stage = -1, .to_stage = 0},
+                  t2 = {.ts_ms = t0 + 900000, .from_stage = 0, .to_stage = 1};
     snprintf(t1.flag, sizeof t1.flag, "route");
     snprintf(t2.flag, sizeof t2.flag, "route");
     snprintf(t1.to_state, sizeof t1.to_state, "running");
@@ -302,6 +309,79 @@ static void log_stage_spans(void **state)
     rd_store_close(s);
 }
 
+/* A variant of the split that got no unit is an arm of SRM with 0 units: a failure naming it,
+ * never "one weighted arm: pass". */
+static void log_srm_ghost_arm(void **state)
+{
+    (void)state;
+    char sha1[RD_SHA256_HEX], sha2[RD_SHA256_HEX], sha3[RD_SHA256_HEX];
+    rd_store *s = make_log(sha1, sha2);
+    static const char flagset3[] = "{\"flags\":{\"route\":{\"state\":\"ENABLED\",\"variants\":{\"ctl\":\"a\","
+                                   "\"cand\":\"b\",\"ghost\":\"c\"},"
+                                   "\"defaultVariant\":\"ctl\",\"targeting\":{\"fractional\":[[\"cand\",50],["
+                                   "\"ctl\",25],[\"ghost\",25]]}}}}";
+    rd_err err;
+    assert_int_equal(rd_store_blob_put(s, flagset3, strlen(flagset3), sha3, &err), RD_OK);
+    for (int i = 0; i < 400; i++)
+        log_one(s, 2000 + i, 1000000000000 + 5000000 + i, sha3, "route", i % 3 ? "cand" : "ctl", "approve",
+                0.3);
+    rd_an_source src = {.store = s};
+    rd_ab_opts o;
+    rd_ab_opts_default(&o);
+    o.flag = "route";
+    rd_arena a;
+    rd_arena_init(&a, 0);
+    rd_ab_result r;
+    assert_int_equal(rd_ab(&src, &o, &a, &r, &err), RD_OK);
+    assert_int_equal(r.nvariants, 3);
+    assert_int_equal(r.nsrm, 3);
+    assert_string_equal(r.srm[2].verdict, "fail");
+    assert_non_null(strstr(r.srm[2].why, "ghost has 0 units where 100 were expected"));
+    /* the ghost's comparisons are insufficient, not numbers */
+    for (size_t i = 0; i < r.ncompare; i++)
+        if (!strcmp(r.compare[i].variant, "ghost"))
+            assert_false(r.compare[i].status.ok);
+    rd_arena_deinit(&a);
+    rd_store_close(s);
+}
+
+/* Scores that do not vary: no Welch t (it would divide by 0), a note instead. */
+static void csv_constant_scores(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/c.csv", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("arm,verdict,pd\n", f);
+    for (int i = 0; i < 80; i++)
+        fprintf(f, "%s,%s,0.5\n", i % 2 ? "A" : "B", i % 4 < 2 ? "approve" : "reject");
+    fclose(f);
+    rd_an_source src = {.csv = path};
+    rd_ab_opts o;
+    rd_ab_opts_default(&o);
+    o.variant_col = "arm";
+    o.decision_col = "verdict";
+    o.score_col = "pd";
+    o.control = "A";
+    rd_arena a;
+    rd_arena_init(&a, 0);
+    rd_ab_result r;
+    rd_err err;
+    assert_int_equal(rd_ab(&src, &o, &a, &r, &err), RD_OK);
+    const rd_ab_compare *ms = find_cmp(&r, RD_AB_MEAN_SCORE);
+    assert_false(ms->status.ok);
+    assert_true(isnan(ms->p) && isnan(ms->stat));
+    assert_non_null(strstr(ms->status.note, "do not vary"));
+    /* --weights: every variant named once, a finite total above 0 */
+    const char *bad[] = {"A=50", "A=50,A=10,B=50", "", "A=0,B=0", "A=1e308,B=1e308"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        o.weights = bad[i];
+        assert_int_not_equal(rd_ab(&src, &o, &a, &r, &err), RD_OK);
+    }
+    rd_arena_deinit(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -309,6 +389,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(csv_insufficient_and_bad_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(log_srm_per_revision, setup, teardown),
         cmocka_unit_test_setup_teardown(log_stage_spans, setup, teardown),
+        cmocka_unit_test_setup_teardown(log_srm_ghost_arm, setup, teardown),
+        cmocka_unit_test_setup_teardown(csv_constant_scores, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
