@@ -39,6 +39,18 @@ static const char usage[] =
     "exit codes: 0 success, 1 invalid input (an unknown flag or variant, a malformed CSV row),\n"
     "            2 usage error, 4 I/O error\n";
 
+static bool parse_count(const char *s, uint64_t *out)
+{
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || !*s || *s == '-' || v == 0) {
+        cli_errorf("--min-bads %s: expected a whole number above 0", s);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
 static int usage_error(void)
 {
     fputs(usage, stderr);
@@ -57,7 +69,9 @@ static bool parse_prob(const char *name, const char *s, double *out)
     return true;
 }
 
-int cmd_ab(int argc, char **argv)
+/* argv into the options; -1 to go on, else the exit code. */
+static int parse_args(int argc, char **argv, rd_ab_opts *o, rd_an_source *src, const char **dir,
+                      const char **html, bool *json)
 {
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},
@@ -81,50 +95,36 @@ int cmd_ab(int argc, char **argv)
         {"html", required_argument, NULL, 'H'},
         {NULL, 0, NULL, 0},
     };
-    rd_ab_opts o;
-    rd_ab_opts_default(&o);
-    rd_an_source src = {0};
-    const char *dir = NULL, *html = NULL;
-    bool json = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'h': fputs(usage, stdout); return CLI_OK;
-        case 'd': dir = optarg; break;
-        case 'F': o.flag = optarg; break;
-        case 's': o.stage = optarg; break;
-        case 'o': src.outcome = optarg; break;
-        case 'i': src.csv = optarg; break;
-        case 'V': o.variant_col = optarg; break;
-        case 'D': o.decision_col = optarg; break;
-        case 'S': o.score_col = optarg; break;
-        case 'L': o.label_col = optarg; break;
-        case 'w': o.weights = optarg; break;
-        case 'c': o.control = optarg; break;
-        case 'j': json = true; break;
-        case 'H': html = optarg; break;
+        case 'd': *dir = optarg; break;
+        case 'F': o->flag = optarg; break;
+        case 's': o->stage = optarg; break;
+        case 'o': src->outcome = optarg; break;
+        case 'i': src->csv = optarg; break;
+        case 'V': o->variant_col = optarg; break;
+        case 'D': o->decision_col = optarg; break;
+        case 'S': o->score_col = optarg; break;
+        case 'L': o->label_col = optarg; break;
+        case 'w': o->weights = optarg; break;
+        case 'c': o->control = optarg; break;
+        case 'j': *json = true; break;
+        case 'H': *html = optarg; break;
         case 'a':
-            if (!parse_prob("--alpha", optarg, &o.alpha))
-                return CLI_USAGE;
-            break;
         case 'p':
-            if (!parse_prob("--power", optarg, &o.power))
+            if (!parse_prob(c == 'a' ? "--alpha" : "--power", optarg, c == 'a' ? &o->alpha : &o->power))
                 return CLI_USAGE;
             break;
-        case 'm': {
-            char *end;
-            unsigned long long v = strtoull(optarg, &end, 10);
-            if (*end || !*optarg || v == 0) {
-                cli_errorf("--min-bads %s: expected a whole number above 0", optarg);
+        case 'm':
+            if (!parse_count(optarg, &o->min_bads))
                 return CLI_USAGE;
-            }
-            o.min_bads = v;
             break;
-        }
         case 'f':
         case 't':
-            if (cli_parse_time(optarg, c == 'f' ? &src.from_ms : &src.to_ms) != 0) {
+            if (cli_parse_time(optarg, c == 'f' ? &src->from_ms : &src->to_ms) != 0) {
                 cli_errorf(
                     "--%s %s: expected a UTC date (2026-12-01), time (2026-12-01T08:30:00Z) or unix ms",
                     c == 'f' ? "from" : "to", optarg);
@@ -134,26 +134,48 @@ int cmd_ab(int argc, char **argv)
         default: return usage_error();
         }
     }
-    if (optind != argc || !dir == !src.csv) {
+    return optind != argc ? usage_error() : -1;
+}
+
+/* Which options go with which source; -1 when they agree. */
+static int check_args(const rd_ab_opts *o, const rd_an_source *src, const char *dir)
+{
+    if (!dir == !src->csv) {
         cli_errorf("ab needs exactly one of --data-dir (the log) or --in (a CSV)");
         return usage_error();
     }
-    if (dir && (!o.flag || o.variant_col || o.decision_col || o.score_col || o.label_col || o.weights)) {
-        cli_errorf(o.flag
+    if (dir &&
+        (!o->flag || o->variant_col || o->decision_col || o->score_col || o->label_col || o->weights)) {
+        cli_errorf(o->flag
                        ? "--variant-col, --decision-col, --score-col, --label-col and --weights are for --in"
                        : "the log needs --flag: the routing flag whose variants are compared");
         return CLI_USAGE;
     }
-    if (src.csv && (o.flag || o.stage || src.outcome || src.from_ms || src.to_ms)) {
+    if (src->csv && (o->flag || o->stage || src->outcome || src->from_ms || src->to_ms)) {
         cli_errorf("--flag, --stage, --outcome, --from and --to are for the log (--data-dir)");
         return CLI_USAGE;
     }
-    if (src.csv && (!o.variant_col || !o.decision_col || !o.score_col)) {
+    if (src->csv && (!o->variant_col || !o->decision_col || !o->score_col)) {
         cli_errorf("a CSV needs --variant-col, --decision-col and --score-col");
         return CLI_USAGE;
     }
+    return -1;
+}
+
+int cmd_ab(int argc, char **argv)
+{
+    rd_ab_opts o;
+    rd_ab_opts_default(&o);
+    rd_an_source src = {0};
+    const char *dir = NULL, *html = NULL;
+    bool json = false;
+    int rc = parse_args(argc, argv, &o, &src, &dir, &html, &json);
+    if (rc < 0)
+        rc = check_args(&o, &src, dir);
+    if (rc >= 0)
+        return rc;
     rd_store *s = NULL;
-    int rc = dir ? cli_report_store(dir, &s) : CLI_OK;
+    rc = dir ? cli_report_store(dir, &s) : CLI_OK;
     if (rc)
         return rc;
     cli_progress bar;

@@ -480,13 +480,14 @@ int rd_drift(const rd_an_source *src, const rd_bundle *b, rd_arena *a, rd_drift_
         out->reference_rows = ref->rows;
         out->ninputs = c.nvars - 1;
         out->inputs = rd_arena_alloc(a, (out->ninputs ? out->ninputs : 1) * sizeof(rd_drift_var));
-        if (!out->inputs || make_var(&c.vars[0], ref, a, &out->score) != RD_OK)
+        rd_drift_var *inputs = out->inputs;
+        if (!inputs || make_var(&c.vars[0], ref, a, &out->score) != RD_OK)
             rc = rd_err_set(err, RD_ENOMEM, "out of memory");
-        for (size_t i = 0; !rc && i < out->ninputs; i++)
-            if (make_var(&c.vars[1 + i], ref, a, &out->inputs[i]) != RD_OK)
+        for (size_t i = 0; inputs && !rc && i < out->ninputs; i++)
+            if (make_var(&c.vars[1 + i], ref, a, &inputs[i]) != RD_OK)
                 rc = rd_err_set(err, RD_ENOMEM, "out of memory");
-        if (!rc)
-            qsort(out->inputs, out->ninputs, sizeof(rd_drift_var), by_psi);
+        if (inputs && !rc)
+            qsort(inputs, out->ninputs, sizeof(rd_drift_var), by_psi);
     }
     ctx_free(&c);
     return rc;
