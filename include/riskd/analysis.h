@@ -133,6 +133,7 @@ typedef struct rd_ab_result {
     rd_ab_compare *compare;
     size_t nsrm;
     rd_ab_srm *srm;
+    char srm_note[200]; /* units SRM could not place ("" when none): no flag revision, too many */
     size_t npoints;
     rd_ab_point *points;
     /* score histograms per variant for the plot (from a uniform sample of up to 10,000 scores

@@ -57,7 +57,7 @@ typedef struct ab_ctx {
     int64_t t0, width;
     bool timed;
     uint64_t (*tb_units)[MAX_VARIANTS], (*tb_approve)[MAX_VARIANTS];
-    uint64_t rows, skipped, other_flags;
+    uint64_t rows, skipped, other_flags, unrevised;
     char other_flag[128];
     uint64_t rng;
     /* --stage: the spans [from, to) the rollout was at that stage */
@@ -218,6 +218,8 @@ static int on_record(void *ud, const rd_log_row *row, const rd_value *rec)
     revision *r = revision_of(c, an_str(flags, "sha256"), row->ts_ms);
     if (r)
         r->units[v]++;
+    else
+        c->unrevised++;
     const char *src = an_str(rec, "source");
     double score = src && !strcmp(src, "model") ? an_num(rec, "score") : (double)NAN;
     return add_unit(c, v, an_decision(an_str(rec, "decision")), score, row->label, row->ts_ms, &err);
@@ -1064,6 +1066,11 @@ static int finish(ab_ctx *c, const rd_an_source *src, rd_arena *a, rd_ab_result 
             return rd_err_set(err, RD_ENOMEM, "out of memory");
     }
     out->control = out->variants[0].name;
+    if (c->unrevised)
+        snprintf(out->srm_note, sizeof out->srm_note,
+                 "%llu decisions are in no SRM row: %s", (unsigned long long)c->unrevised,
+                 c->too_many_revs ? "more than 256 flag revisions in the window (narrow it with --from/--to)"
+                                  : "their records name no flag revision");
     if ((rc = make_srm(c, src, order, a, out, err)) != RD_OK)
         return rc;
     if (make_compare(c, order, o, a, out) || make_series(c, order, o, a, out) || make_hist(c, order, a, out))

@@ -153,7 +153,9 @@ void rd_ab_json(rd_buf *b, const rd_ab_result *r)
             rd_buf_putc(b, ',');
         srm_json(b, &r->srm[i]);
     }
-    rd_buf_puts(b, "],\"series\":[");
+    rd_buf_puts(b, "],\"srm_note\":");
+    an_json_str(b, r->srm_note);
+    rd_buf_puts(b, ",\"series\":[");
     for (size_t i = 0; i < r->npoints; i++) {
         const rd_ab_point *p = &r->points[i];
         rd_buf_printf(b, "%s{\"t\":%lld,\"variant\":", i ? "," : "", (long long)p->t_ms);
@@ -250,4 +252,6 @@ void rd_ab_text(rd_buf *b, const rd_ab_result *r)
     } else {
         rd_buf_puts(b, "\nsample ratio mismatch: not checked (no configured weights: --weights)\n");
     }
+    if (r->srm_note[0])
+        rd_buf_printf(b, "  note: %s\n", r->srm_note);
 }
