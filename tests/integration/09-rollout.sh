@@ -209,11 +209,14 @@ rb = [r for r in rows if r[0] == "rollback"]
 assert len(rb) == 1, rows
 gates = json.loads(rb[0][2])
 failed = [g for g in gates if g["verdict"] == "fail"]
-assert failed and failed[0]["metric"] == "shadow_agreement", gates
+# the fault breaks both gates that judge the shadow scores: agreement and score KS; which one
+# reaches its min_samples first is a race between two counters (the KS counts a shadow score
+# when it is scored, agreement when it is compared with its primary), so either may decide
+assert failed and failed[0]["metric"] in ("shadow_agreement", "score_ks"), gates
 assert [r[0] for r in rows] == ["start", "rollback"], [r[0] for r in rows]
 print("rolled back by", failed[0]["metric"], failed[0]["value"])
 P
-check "(b) rolled back by the shadow-agreement gate, at its first failing evaluation" 0 $? "rolled back by" "$T/out"
+check "(b) rolled back by a gate judging the shadow (agreement or score KS), at its first failing evaluation" 0 $? "rolled back by" "$T/out"
 grep '"rollout transition"' "$T/serve.err" | grep -q '"to_state":"rolled_back"'
 check "(b) the rollback is logged" 0 $?
 # traffic after the rollback goes to the control only
