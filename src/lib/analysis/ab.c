@@ -1067,8 +1067,8 @@ static int finish(ab_ctx *c, const rd_an_source *src, rd_arena *a, rd_ab_result 
     }
     out->control = out->variants[0].name;
     if (c->unrevised)
-        snprintf(out->srm_note, sizeof out->srm_note,
-                 "%llu decisions are in no SRM row: %s", (unsigned long long)c->unrevised,
+        snprintf(out->srm_note, sizeof out->srm_note, "%llu decisions are in no SRM row: %s",
+                 (unsigned long long)c->unrevised,
                  c->too_many_revs ? "more than 256 flag revisions in the window (narrow it with --from/--to)"
                                   : "their records name no flag revision");
     if ((rc = make_srm(c, src, order, a, out, err)) != RD_OK)
