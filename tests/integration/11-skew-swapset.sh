@@ -65,7 +65,8 @@ post() { curl -s -o "$T/r" -w '%{http_code}' -H 'Content-Type: application/json'
 metric() { curl -s "$U/metrics" | grep -v '^#' | grep -F "$1" | head -1 | awk '{print $NF}'; }
 D=$T/data
 
-start --flags "$T/flags.json" --bundles "$T/bundles" --shadow-flag model-shadow --log-durability ack || exit 1
+start --flags "$T/flags.json" --bundles "$T/bundles" --shadow-flag model-shadow --log-durability ack \
+    --shadow-queue 8192 || exit 1  # every shadow score kept: the swap-set checks need them all
 check "600 decisions" 200 "$(post /v1/score/batch "$T/b1.json")"
 check "600 more" 200 "$(post /v1/score/batch "$T/b2.json")"
 for _ in $(seq 1 400); do # the shadow work finishes off the callers' clock
