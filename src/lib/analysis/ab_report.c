@@ -6,34 +6,23 @@
 #include "analysis_int.h"
 #include "riskd/riskd.h"
 
-static void u64(rd_buf *b, const char *k, uint64_t v)
-{
-    rd_buf_printf(b, ",\"%s\":%llu", k, (unsigned long long)v);
-}
-
-static void num(rd_buf *b, const char *k, double v)
-{
-    rd_buf_printf(b, ",\"%s\":", k);
-    an_json_num(b, v);
-}
-
 static void variant_json(rd_buf *b, const rd_ab_variant *v)
 {
     rd_buf_puts(b, "{\"name\":");
     an_json_str(b, v->name);
-    u64(b, "units", v->units);
-    u64(b, "approve", v->approve);
-    u64(b, "review", v->review);
-    u64(b, "reject", v->reject);
-    u64(b, "other", v->other);
-    num(b, "approval_rate", v->approval_rate);
-    u64(b, "scored", v->scored);
-    num(b, "mean_score", v->mean_score);
-    num(b, "sd_score", v->sd_score);
-    u64(b, "labelled", v->labelled);
-    u64(b, "approved_labelled", v->approved_labelled);
-    u64(b, "approved_bads", v->approved_bads);
-    num(b, "bad_rate_approved", v->bad_rate_approved);
+    an_json_u64_m(b, "units", v->units);
+    an_json_u64_m(b, "approve", v->approve);
+    an_json_u64_m(b, "review", v->review);
+    an_json_u64_m(b, "reject", v->reject);
+    an_json_u64_m(b, "other", v->other);
+    an_json_num_m(b, "approval_rate", v->approval_rate);
+    an_json_u64_m(b, "scored", v->scored);
+    an_json_num_m(b, "mean_score", v->mean_score);
+    an_json_num_m(b, "sd_score", v->sd_score);
+    an_json_u64_m(b, "labelled", v->labelled);
+    an_json_u64_m(b, "approved_labelled", v->approved_labelled);
+    an_json_u64_m(b, "approved_bads", v->approved_bads);
+    an_json_num_m(b, "bad_rate_approved", v->bad_rate_approved);
     rd_buf_putc(b, '}');
 }
 
@@ -58,19 +47,19 @@ static void compare_json(rd_buf *b, const rd_ab_compare *k)
     rd_buf_printf(b, ",\"metric\":\"%s\",\"status\":\"%s\",\"note\":", rd_ab_metric_name(k->metric),
                   k->status.ok ? "ok" : "insufficient");
     an_json_str(b, k->status.ok ? "" : k->status.note);
-    num(b, "control_value", k->control_value);
-    num(b, "value", k->value);
-    num(b, "diff", k->diff);
+    an_json_num_m(b, "control_value", k->control_value);
+    an_json_num_m(b, "value", k->value);
+    an_json_num_m(b, "diff", k->diff);
     pair(b, "ci", k->lo, k->hi);
-    num(b, "rel", k->rel);
+    an_json_num_m(b, "rel", k->rel);
     pair(b, "rel_ci", k->rel_lo, k->rel_hi);
-    num(b, "statistic", k->stat);
-    num(b, "df", k->df);
-    num(b, "p", k->p);
-    num(b, "p_holm", k->p_holm);
+    an_json_num_m(b, "statistic", k->stat);
+    an_json_num_m(b, "df", k->df);
+    an_json_num_m(b, "p", k->p);
+    an_json_num_m(b, "p_holm", k->p_holm);
     rd_buf_puts(b, ",\"significant\":");
     rd_buf_puts(b, k->status.ok ? (k->significant ? "true" : "false") : "null");
-    num(b, "n_needed", k->n_needed);
+    an_json_num_m(b, "n_needed", k->n_needed);
     rd_buf_puts(b, ",\"sentence\":");
     an_json_str(b, k->sentence);
     rd_buf_putc(b, '}');
@@ -96,33 +85,21 @@ static void srm_json(rd_buf *b, const rd_ab_srm *s)
     for (size_t i = 0; i < s->narms; i++) {
         rd_buf_puts(b, i ? ",{\"variant\":" : "{\"variant\":");
         an_json_str(b, s->arms[i]);
-        num(b, "weight", s->weights[i]);
-        u64(b, "observed", s->observed[i]);
+        an_json_num_m(b, "weight", s->weights[i]);
+        an_json_u64_m(b, "observed", s->observed[i]);
         rd_buf_putc(b, '}');
     }
     rd_buf_putc(b, ']');
-    num(b, "chi2", s->chi2);
-    num(b, "p", s->p);
+    an_json_num_m(b, "chi2", s->chi2);
+    an_json_num_m(b, "p", s->p);
     rd_buf_printf(b, ",\"verdict\":\"%s\",\"why\":", s->verdict);
     an_json_str(b, s->why);
     rd_buf_putc(b, '}');
 }
 
-static void opt_ms(rd_buf *b, const char *k, int64_t v)
-{
-    rd_buf_printf(b, ",\"%s\":", k);
-    if (v)
-        rd_buf_printf(b, "%lld", (long long)v);
-    else
-        rd_buf_puts(b, "null");
-}
-
 void rd_ab_json(rd_buf *b, const rd_ab_result *r)
 {
-    rd_buf_printf(b, "{\"report\":\"ab\",\"riskd\":\"%s\",\"source\":", rd_version());
-    an_json_str(b, r->source);
-    opt_ms(b, "from", r->from_ms);
-    opt_ms(b, "to", r->to_ms);
+    an_json_head(b, "ab", r->source, r->from_ms, r->to_ms);
     rd_buf_puts(b, ",\"flag\":");
     an_json_str(b, r->flag);
     rd_buf_puts(b, ",\"stage\":");
@@ -131,10 +108,10 @@ void rd_ab_json(rd_buf *b, const rd_ab_result *r)
     an_json_str(b, r->outcome);
     rd_buf_puts(b, ",\"control\":");
     an_json_str(b, r->control);
-    num(b, "alpha", r->alpha);
-    num(b, "power", r->power);
-    u64(b, "rows", r->rows);
-    u64(b, "skipped", r->skipped);
+    an_json_num_m(b, "alpha", r->alpha);
+    an_json_num_m(b, "power", r->power);
+    an_json_u64_m(b, "rows", r->rows);
+    an_json_u64_m(b, "skipped", r->skipped);
     rd_buf_puts(b, ",\"variants\":[");
     for (size_t i = 0; i < r->nvariants; i++) {
         if (i)
@@ -160,11 +137,11 @@ void rd_ab_json(rd_buf *b, const rd_ab_result *r)
         const rd_ab_point *p = &r->points[i];
         rd_buf_printf(b, "%s{\"t\":%lld,\"variant\":", i ? "," : "", (long long)p->t_ms);
         an_json_str(b, p->variant);
-        u64(b, "units", p->units);
-        u64(b, "control_units", p->control_units);
-        num(b, "diff", p->diff);
-        num(b, "lo", p->lo);
-        num(b, "hi", p->hi);
+        an_json_u64_m(b, "units", p->units);
+        an_json_u64_m(b, "control_units", p->control_units);
+        an_json_num_m(b, "diff", p->diff);
+        an_json_num_m(b, "lo", p->lo);
+        an_json_num_m(b, "hi", p->hi);
         rd_buf_putc(b, '}');
     }
     rd_buf_puts(b, "],\"score_hist\":");

@@ -67,6 +67,12 @@ bool an_number(const char *s, double *out);
 void an_json_num(rd_buf *b, double v);      /* null for NaN or an infinity; 17 significant digits */
 void an_json_str(rd_buf *b, const char *s); /* null for NULL */
 void an_json_key(rd_buf *b, const char *k); /* "k": */
+/* The members every report opens with: {"report", "riskd", "source", "from", "to" (null: open). */
+void an_json_head(rd_buf *b, const char *kind, const char *source, int64_t from_ms, int64_t to_ms);
+/* ,"k":v  for a count, a number (null when not finite), a string (null for NULL). */
+void an_json_u64_m(rd_buf *b, const char *k, uint64_t v);
+void an_json_num_m(rd_buf *b, const char *k, double v);
+void an_json_str_m(rd_buf *b, const char *k, const char *v);
 
 char *an_strdup(rd_arena *a, const char *s);
 

@@ -7,6 +7,7 @@
 #include "analysis_int.h"
 #include "riskd/hash.h"
 #include "riskd/json.h"
+#include "riskd/riskd.h"
 #include "riskd/text.h"
 
 /* ---------------------------------------------------------------- map */
@@ -290,6 +291,35 @@ void an_json_key(rd_buf *b, const char *k)
 {
     rd_json_write_string(b, k, strlen(k));
     rd_buf_putc(b, ':');
+}
+
+void an_json_head(rd_buf *b, const char *kind, const char *source, int64_t from_ms, int64_t to_ms)
+{
+    rd_buf_printf(b, "{\"report\":\"%s\",\"riskd\":\"%s\",\"source\":", kind, rd_version());
+    an_json_str(b, source);
+    an_json_num_m(b, "from", from_ms ? (double)from_ms : (double)NAN);
+    an_json_num_m(b, "to", to_ms ? (double)to_ms : (double)NAN);
+}
+
+void an_json_u64_m(rd_buf *b, const char *k, uint64_t v)
+{
+    rd_buf_putc(b, ',');
+    an_json_key(b, k);
+    rd_buf_printf(b, "%llu", (unsigned long long)v);
+}
+
+void an_json_num_m(rd_buf *b, const char *k, double v)
+{
+    rd_buf_putc(b, ',');
+    an_json_key(b, k);
+    an_json_num(b, v);
+}
+
+void an_json_str_m(rd_buf *b, const char *k, const char *v)
+{
+    rd_buf_putc(b, ',');
+    an_json_key(b, k);
+    an_json_str(b, v);
 }
 
 char *an_strdup(rd_arena *a, const char *s) { return s ? rd_arena_strndup(a, s, strlen(s)) : NULL; }

@@ -60,25 +60,9 @@ static void var_json(rd_buf *b, const rd_drift_var *v, const char *kind)
     rd_buf_puts(b, "}}");
 }
 
-static void window_json(rd_buf *b, int64_t from, int64_t to)
-{
-    rd_buf_puts(b, ",\"from\":");
-    if (from)
-        rd_buf_printf(b, "%lld", (long long)from);
-    else
-        rd_buf_puts(b, "null");
-    rd_buf_puts(b, ",\"to\":");
-    if (to)
-        rd_buf_printf(b, "%lld", (long long)to);
-    else
-        rd_buf_puts(b, "null");
-}
-
 void rd_drift_json(rd_buf *b, const rd_drift_result *r)
 {
-    rd_buf_printf(b, "{\"report\":\"drift\",\"riskd\":\"%s\",\"source\":", rd_version());
-    an_json_str(b, r->source);
-    window_json(b, r->from_ms, r->to_ms);
+    an_json_head(b, "drift", r->source, r->from_ms, r->to_ms);
     rd_buf_puts(b, ",\"bundle\":");
     an_json_str(b, r->bundle);
     rd_buf_puts(b, ",\"digest\":");

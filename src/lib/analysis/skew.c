@@ -490,52 +490,21 @@ out:
 
 /* ---------------------------------------------------------------- writers */
 
-static void head(rd_buf *b, const char *kind, const char *source, int64_t from, int64_t to)
-{
-    rd_buf_printf(b, "{\"report\":\"%s\",\"riskd\":\"%s\",\"source\":", kind, RD_VERSION_STRING);
-    an_json_str(b, source);
-    rd_buf_puts(b, ",\"from\":");
-    an_json_num(b, from ? (double)from : (double)NAN);
-    rd_buf_puts(b, ",\"to\":");
-    an_json_num(b, to ? (double)to : (double)NAN);
-}
-
-static void u64(rd_buf *b, const char *k, uint64_t v)
-{
-    rd_buf_putc(b, ',');
-    an_json_key(b, k);
-    rd_buf_printf(b, "%llu", (unsigned long long)v);
-}
-
-static void num(rd_buf *b, const char *k, double v)
-{
-    rd_buf_putc(b, ',');
-    an_json_key(b, k);
-    an_json_num(b, v);
-}
-
-static void str(rd_buf *b, const char *k, const char *v)
-{
-    rd_buf_putc(b, ',');
-    an_json_key(b, k);
-    an_json_str(b, v);
-}
-
 void rd_skew_json(rd_buf *b, const rd_skew_result *r)
 {
-    head(b, "skew", r->source, r->from_ms, r->to_ms);
-    str(b, "bundle", r->bundle);
-    str(b, "digest", r->digest);
-    str(b, "offline", r->offline);
-    str(b, "id_column", r->id_col);
-    u64(b, "online_rows", r->online_rows);
-    u64(b, "offline_rows", r->offline_rows);
-    u64(b, "joined", r->joined);
-    u64(b, "unmatched_offline", r->unmatched_offline);
-    u64(b, "refused_online", r->refused_online);
-    u64(b, "refused_offline", r->refused_offline);
-    num(b, "threshold", r->threshold);
-    u64(b, "min_rows", r->min_rows);
+    an_json_head(b, "skew", r->source, r->from_ms, r->to_ms);
+    an_json_str_m(b, "bundle", r->bundle);
+    an_json_str_m(b, "digest", r->digest);
+    an_json_str_m(b, "offline", r->offline);
+    an_json_str_m(b, "id_column", r->id_col);
+    an_json_u64_m(b, "online_rows", r->online_rows);
+    an_json_u64_m(b, "offline_rows", r->offline_rows);
+    an_json_u64_m(b, "joined", r->joined);
+    an_json_u64_m(b, "unmatched_offline", r->unmatched_offline);
+    an_json_u64_m(b, "refused_online", r->refused_online);
+    an_json_u64_m(b, "refused_offline", r->refused_offline);
+    an_json_num_m(b, "threshold", r->threshold);
+    an_json_u64_m(b, "min_rows", r->min_rows);
     rd_buf_puts(b, ",\"missing_inputs\":[");
     if (r->missing_inputs) { /* "A, B" -> ["A","B"] */
         const char *s = r->missing_inputs;
@@ -553,34 +522,34 @@ void rd_skew_json(rd_buf *b, const rd_skew_result *r)
         const rd_skew_input *in = &r->inputs[i];
         rd_buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
         an_json_str(b, in->name);
-        u64(b, "compared", in->compared);
-        u64(b, "mismatches", in->mismatches);
-        num(b, "rate", in->rate);
-        num(b, "max_diff", in->max_diff);
+        an_json_u64_m(b, "compared", in->compared);
+        an_json_u64_m(b, "mismatches", in->mismatches);
+        an_json_num_m(b, "rate", in->rate);
+        an_json_num_m(b, "max_diff", in->max_diff);
         rd_buf_printf(b, ",\"alarm\":%s", in->alarm ? "true" : "false");
-        str(b, "columns", in->columns);
-        str(b, "note", in->note);
+        an_json_str_m(b, "columns", in->columns);
+        an_json_str_m(b, "note", in->note);
         rd_buf_putc(b, '}');
     }
     rd_buf_puts(b, "],\"score\":{\"compared\":");
     rd_buf_printf(b, "%llu", (unsigned long long)r->score_compared);
-    u64(b, "differing", r->score_differing);
-    num(b, "max_diff", r->score_max_diff);
+    an_json_u64_m(b, "differing", r->score_differing);
+    an_json_num_m(b, "max_diff", r->score_max_diff);
     rd_buf_puts(b, "},\"examples\":[");
     for (size_t i = 0; i < r->nexamples; i++) {
         const rd_skew_example *e = &r->examples[i];
         rd_buf_puts(b, i ? ",{\"request_id\":" : "{\"request_id\":");
         an_json_str(b, e->request_id);
-        str(b, "input", e->input);
-        str(b, "online_raw", e->online_raw);
-        str(b, "offline_raw", e->offline_raw);
-        str(b, "column", e->column);
-        num(b, "online", e->online);
-        num(b, "offline", e->offline);
+        an_json_str_m(b, "input", e->input);
+        an_json_str_m(b, "online_raw", e->online_raw);
+        an_json_str_m(b, "offline_raw", e->offline_raw);
+        an_json_str_m(b, "column", e->column);
+        an_json_num_m(b, "online", e->online);
+        an_json_num_m(b, "offline", e->offline);
         rd_buf_putc(b, '}');
     }
     rd_buf_printf(b, "],\"differences\":%s", r->differences ? "true" : "false");
-    str(b, "verdict", r->verdict);
+    an_json_str_m(b, "verdict", r->verdict);
     rd_buf_putc(b, '}');
 }
 

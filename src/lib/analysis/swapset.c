@@ -494,12 +494,7 @@ int rd_swapset(const rd_an_source *src, const rd_swap_opts *o, rd_arena *a, rd_s
 
 void rd_swapset_json(rd_buf *b, const rd_swap_result *r)
 {
-    rd_buf_printf(b, "{\"report\":\"swapset\",\"riskd\":\"%s\",\"source\":", RD_VERSION_STRING);
-    an_json_str(b, r->source);
-    rd_buf_puts(b, ",\"from\":");
-    an_json_num(b, r->from_ms ? (double)r->from_ms : (double)NAN);
-    rd_buf_puts(b, ",\"to\":");
-    an_json_num(b, r->to_ms ? (double)r->to_ms : (double)NAN);
+    an_json_head(b, "swapset", r->source, r->from_ms, r->to_ms);
     const char *k[] = {"champion", "challenger", "outcome", "champion_rule", "challenger_rule"};
     const char *v[] = {r->champion, r->challenger, r->outcome, r->champion_rule, r->challenger_rule};
     for (size_t i = 0; i < 5; i++) {
