@@ -26,7 +26,7 @@
 typedef struct rd_store rd_store;
 
 /* The schema version this riskd writes. */
-#define RD_STORE_SCHEMA 2
+#define RD_STORE_SCHEMA 3
 
 typedef struct rd_store_opts {
     bool read_only; /* open an existing store for reading (export, replay) */
@@ -129,5 +129,110 @@ RD_API int rd_store_outcome_stats(rd_store *s, const char *model_version, const 
 /* The outcome definitions recorded for model_version (NULL: any), each once, fn per name. */
 RD_API int rd_store_outcome_names(rd_store *s, const char *model_version,
                                   int (*fn)(void *ud, const char *name), void *ud, rd_err *err);
+
+/* ------------------------------------------------------------------ governance (schema 3)
+ *
+ * What the auth, audit and change modules keep (include/riskd/auth.h, audit.h, change.h).
+ * Callers use those modules; the rows here are their storage. */
+
+/* A write transaction (SQLite: BEGIN IMMEDIATE, so two processes serialise): a governance
+ * change and its audit entry commit together. Nested calls count; only the outermost commits.
+ * rd_store_rollback undoes the whole transaction, at any depth. */
+RD_API int rd_store_begin(rd_store *s, rd_err *err);
+RD_API int rd_store_commit(rd_store *s, rd_err *err);
+RD_API void rd_store_rollback(rd_store *s);
+
+/* The audit table (audit.h holds the rules; the store only keeps rows, in seq order). */
+typedef struct rd_audit_row {
+    int64_t seq, ts_ms;
+    const char *actor, *action, *object, *before_sha256, *after_sha256, *detail, *prev_hash, *hash;
+} rd_audit_row;
+RD_API int rd_store_audit_insert(rd_store *s, const rd_audit_row *r, rd_err *err);
+/* The last row's seq and hash (0 and "" when empty). */
+RD_API int rd_store_audit_last(rd_store *s, int64_t *seq, char hash[RD_SHA256_HEX], rd_err *err);
+RD_API int rd_store_audit_count(rd_store *s, uint64_t *n, rd_err *err);
+/* Rows with seq >= from_seq in seq order (newest first when desc), at most limit (0: all). */
+RD_API int rd_store_audit_scan(rd_store *s, int64_t from_seq, size_t limit, bool desc,
+                               int (*fn)(void *ud, const rd_audit_row *r), void *ud, rd_err *err);
+
+/* Users and tokens (auth.h holds the rules). */
+typedef struct rd_user_row {
+    char name[64];
+    char role[16];
+    bool disabled;
+    int64_t created_ms;
+    char created_by[64];
+} rd_user_row;
+RD_API int rd_store_user_get(rd_store *s, const char *name, rd_user_row *out, rd_err *err); /* RD_ENOTFOUND */
+RD_API int rd_store_user_put(rd_store *s, const rd_user_row *u, rd_err *err);               /* insert or replace */
+RD_API int rd_store_user_list(rd_store *s, int (*fn)(void *ud, const rd_user_row *u), void *ud, rd_err *err);
+
+typedef struct rd_token_row {
+    char id[16];
+    char user[64];
+    char hash[RD_SHA256_HEX]; /* SHA-256 of the whole token */
+    uint32_t scopes;
+    int64_t created_ms, expires_ms, revoked_ms, last_used_ms;
+    char created_by[64];
+} rd_token_row;
+RD_API int rd_store_token_get(rd_store *s, const char *id, rd_token_row *out, rd_err *err); /* RD_ENOTFOUND */
+RD_API int rd_store_token_put(rd_store *s, const rd_token_row *t, rd_err *err);             /* insert or replace */
+/* user NULL: every token. */
+RD_API int rd_store_token_list(rd_store *s, const char *user, int (*fn)(void *ud, const rd_token_row *t), void *ud,
+                               rd_err *err);
+
+/* Change requests (change.h holds the rules). Strings the store returns live in the row until
+ * rd_store_change_row_free. */
+typedef struct rd_change_row {
+    int64_t id; /* assigned by rd_store_change_put when 0 */
+    char kind[16];
+    char target[1024];
+    char state[16];
+    char title[256];
+    char author[64];
+    int64_t created_ms, updated_ms;
+    int64_t revision;                 /* 1, bumped by every edit */
+    char base_sha[RD_SHA256_HEX];     /* what the target held when proposed ("" for none) */
+    char payload_sha[RD_SHA256_HEX];  /* the payload, a blob */
+    char *editors_json;               /* ["alice", ...]: the author and everyone who edited */
+    char *approvals_json;             /* [{"user","revision","ts_ms","token"}] of the current revision */
+    char *history_json;               /* [{"ts_ms","actor","event","revision","note"}] */
+    int64_t published_ms;
+    char published_by[64];
+    int64_t version; /* the version publishing made (0: not published) */
+} rd_change_row;
+RD_API int rd_store_change_get(rd_store *s, int64_t id, rd_change_row *out, rd_err *err); /* RD_ENOTFOUND */
+RD_API int rd_store_change_put(rd_store *s, rd_change_row *row, rd_err *err);
+/* state NULL: every state; newest first; at most limit (0: all). */
+RD_API int rd_store_change_list(rd_store *s, const char *state, size_t limit,
+                                int (*fn)(void *ud, const rd_change_row *r), void *ud, rd_err *err);
+RD_API void rd_store_change_row_free(rd_change_row *row);
+
+/* Published versions of a target: each flag file, plan file or bundle name numbered from 1. */
+typedef struct rd_version_row {
+    char kind[16];      /* flags | rollout | bundle */
+    char target[1024];  /* the flag file's path, the plan file's path, the bundle's name */
+    int64_t version;    /* assigned by rd_store_version_append */
+    char sha[RD_SHA256_HEX];          /* what it holds (a blob for flags and plans) */
+    char replaced_sha[RD_SHA256_HEX]; /* what it held before ("" for the first) */
+    char how[16];                     /* publish | rollback | rollout (the controller's stage writes) */
+    int64_t change_id;                /* the change request (0: none) */
+    char author[64], approvers[256], published_by[64];
+    int64_t ts_ms;
+} rd_version_row;
+RD_API int rd_store_version_append(rd_store *s, rd_version_row *v, rd_err *err);
+/* Newest first, at most limit (0: all). */
+RD_API int rd_store_version_list(rd_store *s, const char *kind, const char *target, size_t limit,
+                                 int (*fn)(void *ud, const rd_version_row *v), void *ud, rd_err *err);
+/* The newest version of target whose sha is sha (RD_ENOTFOUND: never published). */
+RD_API int rd_store_version_find(rd_store *s, const char *kind, const char *target, const char *sha,
+                                 rd_version_row *out, rd_err *err);
+/* Version number n of target (RD_ENOTFOUND). */
+RD_API int rd_store_version_get(rd_store *s, const char *kind, const char *target, int64_t n, rd_version_row *out,
+                                rd_err *err);
+
+/* Settings (key, value) the governance keeps: "approvals.flags" = "1", "served.flags" = path. */
+RD_API int rd_store_setting_get(rd_store *s, const char *key, char *value, size_t cap, rd_err *err); /* RD_ENOTFOUND */
+RD_API int rd_store_setting_put(rd_store *s, const char *key, const char *value, rd_err *err);
 
 #endif

@@ -17,6 +17,7 @@ enum {
     CLI_IO = 4,            /* a file could not be read or written */
     CLI_DIFFERENT = 5,     /* checked, and differences found (replay, skew) */
     CLI_UNTRUSTED = 6,     /* a signature is missing, malformed or made by no trusted key */
+    CLI_REFUSED = 7,       /* not authenticated, or the role does not allow it (governance) */
 };
 
 int cmd_flags(int argc, char **argv);
