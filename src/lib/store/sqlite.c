@@ -8,6 +8,8 @@
  * Schema 2 adds (see sqlite_int.h for the columns):
  *   outcomes, outcome_changes               labels that arrive late, joined to decisions
  *   rollouts, rollout_transitions           staged rollouts and every stage change
+ * Schema 3 adds the governance tables (sqlite_gov.c): audit (append-only by trigger), users,
+ *   tokens, changes, versions, settings
  * Migrations run at open, in one transaction each, from the version found to RD_STORE_SCHEMA. */
 #include <errno.h>
 #include <sqlite3.h>
@@ -172,6 +174,8 @@ static int configure(sq_store *s, const rd_store_opts *o, rd_err *err)
         return rc;
     /* later schema versions migrate here, one transaction each */
     if (version < 2 && (rc = exec(s, schema_2, err)))
+        return rc;
+    if (version < 3 && (rc = exec(s, rd__sq_schema_3, err)))
         return rc;
     return RD_OK;
 }
@@ -362,4 +366,25 @@ const rd_store_ops rd__sqlite_store = {
     .outcome_counts = rd__sq_outcome_counts,
     .outcome_scores = rd__sq_outcome_scores,
     .outcome_names = rd__sq_outcome_names,
+    .begin = rd__sq_begin,
+    .commit = rd__sq_commit,
+    .rollback = rd__sq_rollback,
+    .audit_insert = rd__sq_audit_insert,
+    .audit_last = rd__sq_audit_last,
+    .audit_count = rd__sq_audit_count,
+    .audit_scan = rd__sq_audit_scan,
+    .user_get = rd__sq_user_get,
+    .user_put = rd__sq_user_put,
+    .user_list = rd__sq_user_list,
+    .token_get = rd__sq_token_get,
+    .token_put = rd__sq_token_put,
+    .token_list = rd__sq_token_list,
+    .change_get = rd__sq_change_get,
+    .change_put = rd__sq_change_put,
+    .change_list = rd__sq_change_list,
+    .version_append = rd__sq_version_append,
+    .version_list = rd__sq_version_list,
+    .version_find = rd__sq_version_find,
+    .setting_get = rd__sq_setting_get,
+    .setting_put = rd__sq_setting_put,
 };

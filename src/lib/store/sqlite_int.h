@@ -33,4 +33,33 @@ int rd__sq_outcome_scores(rd_store *s, const rd__outcome_query *q, int (*fn)(voi
 int rd__sq_outcome_names(rd_store *s, const char *model_version, int (*fn)(void *, const char *), void *ud,
                          rd_err *err);
 
+/* sqlite_gov.c: the governance tables (schema 3) and their rd_store_ops entries. */
+extern const char rd__sq_schema_3[];
+int rd__sq_begin(rd_store *s, rd_err *err);
+int rd__sq_commit(rd_store *s, rd_err *err);
+void rd__sq_rollback(rd_store *s);
+int rd__sq_audit_insert(rd_store *s, const rd_audit_row *r, rd_err *err);
+int rd__sq_audit_last(rd_store *s, int64_t *seq, char hash[RD_SHA256_HEX], rd_err *err);
+int rd__sq_audit_count(rd_store *s, uint64_t *n, rd_err *err);
+int rd__sq_audit_scan(rd_store *s, int64_t from_seq, size_t limit, bool desc,
+                      int (*fn)(void *, const rd_audit_row *), void *ud, rd_err *err);
+int rd__sq_user_get(rd_store *s, const char *name, rd_user_row *out, rd_err *err);
+int rd__sq_user_put(rd_store *s, const rd_user_row *u, rd_err *err);
+int rd__sq_user_list(rd_store *s, int (*fn)(void *, const rd_user_row *), void *ud, rd_err *err);
+int rd__sq_token_get(rd_store *s, const char *id, rd_token_row *out, rd_err *err);
+int rd__sq_token_put(rd_store *s, const rd_token_row *t, rd_err *err);
+int rd__sq_token_list(rd_store *s, const char *user, int (*fn)(void *, const rd_token_row *), void *ud,
+                      rd_err *err);
+int rd__sq_change_get(rd_store *s, int64_t id, rd_change_row *out, rd_err *err);
+int rd__sq_change_put(rd_store *s, rd_change_row *row, rd_err *err);
+int rd__sq_change_list(rd_store *s, const char *state, size_t limit, int (*fn)(void *, const rd_change_row *),
+                       void *ud, rd_err *err);
+int rd__sq_version_append(rd_store *s, rd_version_row *v, rd_err *err);
+int rd__sq_version_list(rd_store *s, const char *kind, const char *target, size_t limit,
+                        int (*fn)(void *, const rd_version_row *), void *ud, rd_err *err);
+int rd__sq_version_find(rd_store *s, const char *kind, const char *target, const char *sha, int64_t n,
+                        rd_version_row *out, rd_err *err);
+int rd__sq_setting_get(rd_store *s, const char *key, char *value, size_t cap, rd_err *err);
+int rd__sq_setting_put(rd_store *s, const char *key, const char *value, rd_err *err);
+
 #endif

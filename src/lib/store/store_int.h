@@ -48,10 +48,39 @@ typedef struct rd_store_ops {
                           rd_err *err);
     int (*outcome_names)(rd_store *s, const char *model_version, int (*fn)(void *, const char *), void *ud,
                          rd_err *err);
+    /* governance (schema 3; SQLite: sqlite_gov.c) */
+    int (*begin)(rd_store *s, rd_err *err);
+    int (*commit)(rd_store *s, rd_err *err);
+    void (*rollback)(rd_store *s);
+    int (*audit_insert)(rd_store *s, const rd_audit_row *r, rd_err *err);
+    int (*audit_last)(rd_store *s, int64_t *seq, char hash[RD_SHA256_HEX], rd_err *err);
+    int (*audit_count)(rd_store *s, uint64_t *n, rd_err *err);
+    int (*audit_scan)(rd_store *s, int64_t from_seq, size_t limit, bool desc,
+                      int (*fn)(void *, const rd_audit_row *), void *ud, rd_err *err);
+    int (*user_get)(rd_store *s, const char *name, rd_user_row *out, rd_err *err);
+    int (*user_put)(rd_store *s, const rd_user_row *u, rd_err *err);
+    int (*user_list)(rd_store *s, int (*fn)(void *, const rd_user_row *), void *ud, rd_err *err);
+    int (*token_get)(rd_store *s, const char *id, rd_token_row *out, rd_err *err);
+    int (*token_put)(rd_store *s, const rd_token_row *t, rd_err *err);
+    int (*token_list)(rd_store *s, const char *user, int (*fn)(void *, const rd_token_row *), void *ud,
+                      rd_err *err);
+    int (*change_get)(rd_store *s, int64_t id, rd_change_row *out, rd_err *err);
+    int (*change_put)(rd_store *s, rd_change_row *row, rd_err *err);
+    int (*change_list)(rd_store *s, const char *state, size_t limit, int (*fn)(void *, const rd_change_row *),
+                       void *ud, rd_err *err);
+    int (*version_append)(rd_store *s, rd_version_row *v, rd_err *err);
+    int (*version_list)(rd_store *s, const char *kind, const char *target, size_t limit,
+                        int (*fn)(void *, const rd_version_row *), void *ud, rd_err *err);
+    int (*version_find)(rd_store *s, const char *kind, const char *target, const char *sha, int64_t n,
+                        rd_version_row *out, rd_err *err);
+    int (*setting_get)(rd_store *s, const char *key, char *value, size_t cap, rd_err *err);
+    int (*setting_put)(rd_store *s, const char *key, const char *value, rd_err *err);
 } rd_store_ops;
 
 struct rd_store {
     const rd_store_ops *ops;
+    int tx_depth;   /* rd_store_begin nesting */
+    bool tx_failed; /* rolled back inside: the outer commit fails */
     char name[1100];
 };
 
