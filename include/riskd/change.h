@@ -119,6 +119,11 @@ RD_API int rd_change_set_required(rd_store *s, const rd_principal *who, rd_chang
  * the rollout controller wrote for a published plan counts (rd_change_record_write). */
 RD_API int rd_change_served_ok(rd_store *s, rd_change_kind kind, const char *target, const char *sha, bool *ok,
                                char *why, size_t cap, rd_err *err);
+/* Adopt what target holds now as its version 1 (how "adopt"), when it has no version yet: the
+ * first start with require_approval = on takes the file in force as the baseline. Audited.
+ * *adopted says whether it did. */
+RD_API int rd_change_adopt(rd_store *s, rd_change_kind kind, const char *target, const char *sha, const char *actor,
+                           int64_t now_ms, bool *adopted, rd_err *err);
 /* Record a write to a served file that needs no change request of its own: the rollout
  * controller's stage change (how "rollout", actor "controller", the plan's change). Makes a
  * version and an audit entry in one transaction. */

@@ -157,6 +157,11 @@ RD_API int rd_flagfile_update(const char *path, const char *expected_sha, const 
  * the result would not parse strictly as a flag set ("the result would be refused: ..."). */
 RD_API int rd_flagfile_rewrite(const char *text, size_t len, const char *route_flag, const char *targeting,
                                const char *shadow_flag, const char *shadow_variant, rd_buf *out, rd_err *err);
+/* Replace the whole content of the existing file path by text (len bytes), under the same lock
+ * and compare-and-swap as rd_flagfile_update (expected_sha NULL: whatever it holds), mode
+ * kept; nothing checks what text is (the caller did). Publishing a change uses it. */
+RD_API int rd_file_replace_cas(const char *path, const char *expected_sha, const char *text, size_t len,
+                               rd_err *err);
 /* The SHA-256 of the file's bytes now. */
 RD_API int rd_flagfile_sha(const char *path, char sha[RD_SHA256_HEX], rd_err *err);
 

@@ -375,48 +375,69 @@ static int replace_file(const char *path, const char *text, size_t len, mode_t m
     return RD_OK;
 }
 
-int rd_flagfile_update(const char *path, const char *expected_sha, const char *route_flag,
-                       const char *targeting, const char *shadow_flag, const char *shadow_variant,
-                       char new_sha[RD_SHA256_HEX], rd_err *err)
+/* Open and lock path's lock file (path resolved through symbolic links into real, so the
+ * file a link names is the one locked and rewritten). *lfd: the locked descriptor. */
+static int lock_file(const char *path, char real[PATH_MAX], int *lfd, rd_err *err)
 {
-    /* the file a symbolic link names is the one rewritten, and locked by its own name */
-    char real[PATH_MAX];
     if (!realpath(path, real))
         return rd_err_set(err, RD_EIO, "%s: %s", path, strerror(errno));
     char lock[PATH_MAX + 8];
     snprintf(lock, sizeof lock, "%s.lock", real);
-    int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (lfd < 0 && errno == EACCES)
-        lfd = open(lock, O_RDONLY | O_CLOEXEC);
-    if (lfd < 0)
+    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == EACCES)
+        fd = open(lock, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return rd_err_set(err, RD_EIO, "%s: cannot open the lock file: %s", lock, strerror(errno));
     int rc;
-    while ((rc = flock(lfd, LOCK_EX)) < 0 && errno == EINTR)
+    while ((rc = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
         ;
     if (rc < 0) {
         rc = rd_err_set(err, RD_EIO, "%s: cannot lock: %s", lock, strerror(errno));
-        close(lfd);
+        close(fd);
         return rc;
     }
+    *lfd = fd;
+    return RD_OK;
+}
+
+static void unlock_file(int lfd)
+{
+    flock(lfd, LOCK_UN);
+    close(lfd);
+}
+
+/* Read the locked file and check it still holds expected_sha (NULL: anything). */
+static int read_checked(const char *path, const char *real, const char *expected_sha, char **text, size_t *len,
+                        struct stat *st, rd_err *err)
+{
+    int rc = rd_file_read(real, MAX_FLAGFILE_BYTES, text, len, err);
+    if (rc != RD_OK)
+        return rc;
+    if (stat(real, st) < 0)
+        return rd_err_set(err, RD_EIO, "%s: %s", path, strerror(errno));
+    char now[RD_SHA256_HEX];
+    rd_sha256_hex(*text, *len, now);
+    if (expected_sha && strcmp(expected_sha, now) != 0)
+        return rd_err_set(err, RD_ECONFLICT, "%s: changed since it was read (sha %.12s... now %.12s...): read it again",
+                          path, expected_sha, now);
+    return RD_OK;
+}
+
+int rd_flagfile_update(const char *path, const char *expected_sha, const char *route_flag,
+                       const char *targeting, const char *shadow_flag, const char *shadow_variant,
+                       char new_sha[RD_SHA256_HEX], rd_err *err)
+{
+    char real[PATH_MAX];
+    int lfd, rc = lock_file(path, real, &lfd, err);
+    if (rc)
+        return rc;
     char *text = NULL;
     size_t len;
     struct stat st;
     rd_buf out;
     rd_buf_init(&out);
-    char now[RD_SHA256_HEX];
-    if ((rc = rd_file_read(real, MAX_FLAGFILE_BYTES, &text, &len, err)) != RD_OK)
+    if ((rc = read_checked(path, real, expected_sha, &text, &len, &st, err)) != RD_OK)
         goto done;
-    if (stat(real, &st) < 0) {
-        rc = rd_err_set(err, RD_EIO, "%s: %s", path, strerror(errno));
-        goto done;
-    }
-    rd_sha256_hex(text, len, now);
-    if (expected_sha && strcmp(expected_sha, now) != 0) {
-        rc = rd_err_set(err, RD_ECONFLICT,
-                        "%s: changed since it was read (sha %.12s... now %.12s...): read it again", path,
-                        expected_sha, now);
-        goto done;
-    }
     if ((rc = rd_flagfile_rewrite(text, len, route_flag, targeting, shadow_flag, shadow_variant, &out,
                                   err)) != RD_OK) {
         rd_err_prefix(err, "%s", path);
@@ -429,7 +450,22 @@ int rd_flagfile_update(const char *path, const char *expected_sha, const char *r
 done:
     rd_free(text);
     rd_buf_deinit(&out);
-    flock(lfd, LOCK_UN);
-    close(lfd);
+    unlock_file(lfd);
+    return rc;
+}
+
+int rd_file_replace_cas(const char *path, const char *expected_sha, const char *text, size_t len, rd_err *err)
+{
+    char real[PATH_MAX];
+    int lfd, rc = lock_file(path, real, &lfd, err);
+    if (rc)
+        return rc;
+    char *old = NULL;
+    size_t old_len;
+    struct stat st;
+    if ((rc = read_checked(path, real, expected_sha, &old, &old_len, &st, err)) == RD_OK)
+        rc = replace_file(real, text, len, st.st_mode, err);
+    rd_free(old);
+    unlock_file(lfd);
     return rc;
 }

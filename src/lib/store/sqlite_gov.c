@@ -509,7 +509,7 @@ int rd__sq_version_list(rd_store *base, const char *kind, const char *target, si
     char sql[512];
     snprintf(sql, sizeof sql,
              "SELECT %s FROM versions WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR target = ?2)"
-             " ORDER BY ts_ms DESC, version DESC LIMIT ?3",
+             " ORDER BY CASE WHEN ?2 IS NULL THEN ts_ms ELSE version END DESC, version DESC LIMIT ?3",
              version_cols);
     sqlite3_stmt *st;
     int rc = prep(s, sql, &st, err);
