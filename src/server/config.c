@@ -82,6 +82,10 @@ const char srv_usage[] =
     "                           score=X into one bundle's calls (logged at start, shown in /ready);\n"
     "                           for_ms=N ends them N ms after the start (an outage that heals)\n"
     "  --compat-routes          also serve POST /score, the textbook FastAPI service's route\n"
+    "  --require-approval       serve only published versions (docs/governance.md): a flag file,\n"
+    "                           bundle or rollout plan that no approved change request published\n"
+    "                           (a hand edit) is refused on reload and logged; the first start\n"
+    "                           adopts the files in force as version 1\n"
     "\n"
     "the decision log (DATA_DIR/riskd.db; riskd log export, riskd replay):\n"
     "  --no-log                 do not record decisions (default: every one is; log = off)\n"
@@ -166,6 +170,7 @@ static const struct key keys[] = {
     {"breaker_reset_ms", I(breaker_reset_ms, 1, 3600000)},
     {"fault", K_FAULT, 0, 0, 0, 0},
     {"compat_routes", K_BOOL, offsetof(srv_config, compat_routes), 0, 0, 0},
+    {"require_approval", K_BOOL, offsetof(srv_config, require_approval), 0, 0, 0},
     {"log", K_BOOL, offsetof(srv_config, log), 0, 0, 0},
     {"log_durability", S(log_durability)},
     {"log_on_full", S(log_on_full)},

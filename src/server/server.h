@@ -70,6 +70,8 @@ typedef struct srv_config {
     rd_fault faults[SRV_MAX_FAULTS]; /* --fault, repeatable (a drill tool) */
     size_t nfaults;
     bool compat_routes; /* POST /score, the textbook service's route */
+    /* governance (include/riskd/auth.h, change.h) */
+    bool require_approval; /* serve only published versions of the flags, bundles and plans */
     /* the decision log (include/riskd/dlog.h), in data_dir/riskd.db */
     bool log;                /* record every decision (default on) */
     char log_durability[16]; /* async | ack */
