@@ -290,10 +290,25 @@ int rd_change_rollback(rd_store *s, const rd_principal *who, rd_change_kind kind
 
 /* ------------------------------------------------------------------ what may serve */
 
+/* target as the store keys it: a file's real path; a bundle's name as it is. */
+static int key_of(rd_change_kind kind, const char *target, char out[1024], rd_err *err)
+{
+    if (kind == RD_CHANGE_BUNDLE) {
+        snprintf(out, 1024, "%s", target);
+        return RD_OK;
+    }
+    return ch_canonical_path(target, out, 1024, err);
+}
+
 int rd_change_served_ok(rd_store *s, rd_change_kind kind, const char *target, const char *sha, bool *ok, char *why,
                         size_t cap, rd_err *err)
 {
     const char *kname = rd_change_kind_name(kind);
+    char t[1024];
+    int krc = key_of(kind, target, t, err);
+    if (krc)
+        return krc;
+    target = t;
     rd_version_row v;
     rd_err e;
     *ok = false;
@@ -320,7 +335,12 @@ int rd_change_record_write(rd_store *s, rd_change_kind kind, const char *target,
                            int64_t now_ms, rd_err *err)
 {
     const char *kname = rd_change_kind_name(kind);
-    int rc = rd_store_begin(s, err);
+    char t[1024];
+    int rc = key_of(kind, target, t, err);
+    if (rc)
+        return rc;
+    target = t;
+    rc = rd_store_begin(s, err);
     if (rc)
         return rc;
     rd_version_row v, top;
@@ -358,7 +378,12 @@ int rd_change_adopt(rd_store *s, rd_change_kind kind, const char *target, const 
     rd_version_row v;
     rd_err e;
     *adopted = false;
-    int rc = rd_store_begin(s, err);
+    char t[1024];
+    int rc = key_of(kind, target, t, err);
+    if (rc)
+        return rc;
+    target = t;
+    rc = rd_store_begin(s, err);
     if (rc)
         return rc;
     rc = newest(s, kname, target, &v, &e);
