@@ -85,8 +85,14 @@ $(B)/libriskd.a: $(LIB_OBJ)
 $(B)/libriskd.so: $(LIB_OBJ)
 	$(Q)$(call msg,LD,$@) $(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# GnuTLS for the server's HTTPS (src/server/tls.c) only: the library and the fuzz targets
+# (which leave the socket glue out) do not link it.
+GNUTLS_CFLAGS := $(shell pkg-config --cflags gnutls 2>/dev/null)
+GNUTLS_LIBS := $(or $(shell pkg-config --libs gnutls 2>/dev/null),-lgnutls)
+$(B)/obj/src/server/tls.o: CPPFLAGS += $(GNUTLS_CFLAGS)
+
 $(B)/riskd: $(CLI_OBJ) $(B)/libriskd.a
-	$(Q)$(call msg,LD,$@) $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd
+	$(Q)$(call msg,LD,$@) $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd $(GNUTLS_LIBS)
 
 # Unit tests: one cmocka binary per source file; they may reach module internals.
 $(B)/tests/%: tests/%.c $(B)/libriskd.a
@@ -125,8 +131,8 @@ build/fuzz/obj/%.o: %.c
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ)
 	@mkdir -p $(@D)
 	$(Q)$(call msg,FUZZ,$@) clang $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB_OBJ) $(FUZZ_LIBS)
-# The service's routes without a socket: the server sources but the libmicrohttpd glue.
-FUZZ_SERVER_SRC := $(filter-out src/server/http.c,$(SERVER_SRC))
+# The service's routes without a socket: the server sources but the libmicrohttpd and GnuTLS glue.
+FUZZ_SERVER_SRC := $(filter-out src/server/http.c src/server/tls.c,$(SERVER_SRC))
 FUZZ_SERVER_OBJ := $(FUZZ_SERVER_SRC:%.c=build/fuzz/obj/%.o)
 build/fuzz/fuzz_serve: tests/fuzz/fuzz_serve.c $(FUZZ_LIB_OBJ) $(FUZZ_SERVER_OBJ)
 	@mkdir -p $(@D)
@@ -156,7 +162,7 @@ bench:
 
 lint: build/gen/report_html.inc
 	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(SERVER_SRC) include/riskd/*.h src/lib/*/*.h src/server/*.h
-	clang-tidy --quiet $(LIB_SRC) $(CLI_SRC) $(SERVER_SRC) -- $(CPPFLAGS) -std=c11
+	clang-tidy --quiet $(LIB_SRC) $(CLI_SRC) $(SERVER_SRC) -- $(CPPFLAGS) $(GNUTLS_CFLAGS) -std=c11
 
 demo: deps all
 	@scripts/demo.sh
