@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "riskd/json.h"
+#include "riskd/change.h"
+#include "riskd/clock.h"
 #include "riskd/rollout.h"
 
 #define MAX_FLAGFILE_BYTES (64u << 20)
@@ -468,4 +470,23 @@ int rd_file_replace_cas(const char *path, const char *expected_sha, const char *
     rd_free(old);
     unlock_file(lfd);
     return rc;
+}
+
+void rd_rollout_note_write(rd_store *s, const char *path, const char *before_sha, const char *after_sha,
+                           const char *flag, const char *stage, const char *actor)
+{
+    if (!s)
+        return;
+    rd_buf d;
+    rd_buf_init(&d);
+    rd_buf_puts(&d, "{\"flag\":");
+    rd_json_write_string(&d, flag, strlen(flag));
+    rd_buf_puts(&d, ",\"stage\":");
+    rd_json_write_string(&d, stage, strlen(stage));
+    rd_buf_putc(&d, '}');
+    rd_err e;
+    if (!d.oom)
+        rd_change_record_write(s, RD_CHANGE_FLAGS, path, before_sha, after_sha, "rollout", actor, rd_buf_cstr(&d),
+                               rd_clock_unix_ms(), &e);
+    rd_buf_deinit(&d);
 }
