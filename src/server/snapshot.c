@@ -27,16 +27,16 @@ struct srv_state {
     pthread_mutex_t lock;
     srv_snapshot *current;
     atomic_uint_fast64_t generation;
-    bool refused;        /* the last reload was refused: retry when anything changes */
-    char *flags_seen;    /* fingerprint of the flag file last loaded or refused */
-    char *bundles_seen;  /* fingerprint of the bundle directory last loaded or refused */
-    char *fallback_seen; /* fingerprint of the service-wide fallback rules last loaded or refused */
+    bool refused;          /* the last reload was refused: retry when anything changes */
+    char *flags_seen;      /* fingerprint of the flag file last loaded or refused */
+    char *bundles_seen;    /* fingerprint of the bundle directory last loaded or refused */
+    char *fallback_seen;   /* fingerprint of the service-wide fallback rules last loaded or refused */
     rd_store *gov;         /* require_approval: the published versions are checked here */
     bool approval_pending; /* the last reload was refused as unpublished: retried at every poll, since
                               the version that makes it good (a publish, a rollout's write) may be
                               recorded after the file was written */
-    int64_t pending_seq; /* the audit chain's head when it was refused: every publish, rollback
-                            and rollout write appends to the chain, so a new head is the cue */
+    int64_t pending_seq;   /* the audit chain's head when it was refused: every publish, rollback
+                              and rollout write appends to the chain, so a new head is the cue */
     char last_refusal[512];
 };
 
@@ -238,8 +238,8 @@ static rd_slot *loaded(const srv_snapshot *prev, const char *name)
 }
 
 /* A new slot for the bundle in dir, or NULL with e filled. */
-static rd_slot *load_slot(const srv_config *cfg, rd_store *store, rd_store *gov, const char *dir, const char *name,
-                          char *fp, rd_err *e)
+static rd_slot *load_slot(const srv_config *cfg, rd_store *store, rd_store *gov, const char *dir,
+                          const char *name, char *fp, rd_err *e)
 {
     rd_bundle *b = NULL;
     int rc = rd_bundle_load(dir, &b, e);
@@ -393,7 +393,8 @@ static srv_snapshot *build(srv_state *st, const srv_snapshot *prev, bool flags_c
         }
     }
     if (!rc && cfg->bundles[0])
-        rc = bundles_changed || !prev ? load_bundles(cfg, st->store, st->gov, prev, &l, refused_bundles, &st->approval_pending, err)
+        rc = bundles_changed || !prev ? load_bundles(cfg, st->store, st->gov, prev, &l, refused_bundles,
+                                                     &st->approval_pending, err)
                                       : keep_bundles(prev, &l, err);
     if (!rc)
         rc = make_decider(cfg, flags, s->flags_sha, &l, st->fallback, &s->dec, err);

@@ -137,7 +137,8 @@ int rd_rollout_command(rd_store *s, const char *data_dir, const char *flag, rd_r
     } else if (put != RD_OK) {
         rc = rd_err_set(err, put, "%s", put_err.msg);
     } else {
-        if (moves && (rc = write_stage(s, actor, p, &row, &p->stages[to_stage], false, NULL, sha, err)) != RD_OK)
+        if (moves &&
+            (rc = write_stage(s, actor, p, &row, &p->stages[to_stage], false, NULL, sha, err)) != RD_OK)
             rd_err_prefix(err,
                           "the rollout's state says %s, but the flag file could not be rewritten: run the "
                           "command again",

@@ -514,7 +514,8 @@ static int write_flags(rd_controller *c, const rd_stage *st, bool rolled_back, b
     rd_buf_deinit(&t);
     if (rc == RD_OK) {
         memcpy(c->flags_sha, sha, sizeof sha);
-        rd_rollout_note_write(c->env.store, c->env.flags_path, before, sha, p->route_flag, st->name, "controller");
+        rd_rollout_note_write(c->env.store, c->env.flags_path, before, sha, p->route_flag, st->name,
+                              "controller");
         if (c->env.flags_written)
             c->env.flags_written(c->env.ud);
     }

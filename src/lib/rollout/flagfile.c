@@ -409,8 +409,8 @@ static void unlock_file(int lfd)
 }
 
 /* Read the locked file and check it still holds expected_sha (NULL: anything). */
-static int read_checked(const char *path, const char *real, const char *expected_sha, char **text, size_t *len,
-                        struct stat *st, rd_err *err)
+static int read_checked(const char *path, const char *real, const char *expected_sha, char **text,
+                        size_t *len, struct stat *st, rd_err *err)
 {
     int rc = rd_file_read(real, MAX_FLAGFILE_BYTES, text, len, err);
     if (rc != RD_OK)
@@ -420,8 +420,9 @@ static int read_checked(const char *path, const char *real, const char *expected
     char now[RD_SHA256_HEX];
     rd_sha256_hex(*text, *len, now);
     if (expected_sha && strcmp(expected_sha, now) != 0)
-        return rd_err_set(err, RD_ECONFLICT, "%s: changed since it was read (sha %.12s... now %.12s...): read it again",
-                          path, expected_sha, now);
+        return rd_err_set(err, RD_ECONFLICT,
+                          "%s: changed since it was read (sha %.12s... now %.12s...): read it again", path,
+                          expected_sha, now);
     return RD_OK;
 }
 
@@ -486,7 +487,7 @@ void rd_rollout_note_write(rd_store *s, const char *path, const char *before_sha
     rd_buf_putc(&d, '}');
     rd_err e;
     if (!d.oom)
-        rd_change_record_write(s, RD_CHANGE_FLAGS, path, before_sha, after_sha, "rollout", actor, rd_buf_cstr(&d),
-                               rd_clock_unix_ms(), &e);
+        rd_change_record_write(s, RD_CHANGE_FLAGS, path, before_sha, after_sha, "rollout", actor,
+                               rd_buf_cstr(&d), rd_clock_unix_ms(), &e);
     rd_buf_deinit(&d);
 }

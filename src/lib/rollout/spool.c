@@ -252,7 +252,8 @@ static int transition_store(rd_store *s, const rd_transition *t, rd_err *err)
     rd_buf_init(&d);
     rd_buf_printf(&d, "{\"flag\":");
     rd_json_write_string(&d, t->flag, strlen(t->flag));
-    rd_buf_printf(&d, ",\"from_stage\":%d,\"to_stage\":%d,\"from_state\":\"%s\",\"to_state\":\"%s\",\"detail\":",
+    rd_buf_printf(&d,
+                  ",\"from_stage\":%d,\"to_stage\":%d,\"from_state\":\"%s\",\"to_state\":\"%s\",\"detail\":",
                   t->from_stage, t->to_stage, t->from_state, t->to_state);
     rd_json_write_string(&d, t->detail, strlen(t->detail));
     rd_buf_putc(&d, '}');
