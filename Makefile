@@ -153,11 +153,14 @@ fuzz: fuzz-build
 
 # make drill: the long forms of the tests' short drills (shared/TESTING.md): kill -9 after
 # RISKD_DRILL_SECONDS (default 30) of load, in both durability modes of the decision log; the
-# rollout drill at real speed (scripts/rollout-drill.sh: the walk, and the rollback times).
+# rollout drill at real speed (scripts/rollout-drill.sh: the walk, and the rollback times); the
+# governance rollback drill (scripts/rollback-drill.sh: a bad published change rolled back
+# under load, the time until every answer is the old version's).
 drill: deps
 	@$(MAKE) --no-print-directory MODE=release all
 	@RISKD_DRILL_SECONDS=$${RISKD_DRILL_SECONDS:-30} RISKD_BIN=build/release/riskd bash tests/integration/06-log.sh
 	@RISKD_BIN=build/release/riskd scripts/rollout-drill.sh
+	@RISKD_BIN=build/release/riskd RISKD_DRILL_SECONDS=$${RISKD_DRILL_SECONDS:-10} RISKD_DRILL_ROUNDS=5 scripts/rollback-drill.sh
 
 bench:
 	@scripts/deps.sh
