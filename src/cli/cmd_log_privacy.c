@@ -128,7 +128,7 @@ int cli_log_retention(int argc, char **argv, const char *usage)
     }
     rd_store *s;
     rd_err err;
-    int was;
+    int was = 0;
     if ((rc = open_rw(o.dir, &s)))
         return rc;
     if ((rc = rd_dlog_retention_get(s, &was, &err)) == RD_OK && !o.days) {

@@ -54,7 +54,7 @@ int rd_dlog_retention_set(rd_store *s, const rd_principal *who, int days, int64_
                           RD_RETENTION_FLOOR_MAX, days);
     if ((rc = rd_store_begin(s, err)))
         return rc;
-    int was;
+    int was = 0;
     char v[32], detail[96];
     snprintf(v, sizeof v, "%d", days);
     rc = rd_dlog_retention_get(s, &was, err);
@@ -187,8 +187,8 @@ int rd_dlog_erase(rd_store *s, const rd_principal *who, const char *targeting_ke
     rd_sha256_hex(targeting_key, strlen(targeting_key), hex);
     snprintf(object, sizeof object, "applicant/%s", hex);
     found f = {0};
-    int64_t last;
-    int days;
+    int64_t last = 0;
+    int days = RD_RETENTION_FLOOR_DEFAULT;
     rd_applicant_erased e = {0};
     bool scrubbed = false;
     /* the long scan outside the write lock (a serving node's log writer goes on meanwhile); a
