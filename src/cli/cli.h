@@ -42,6 +42,7 @@ int cmd_ab(int argc, char **argv);
 int cmd_drift(int argc, char **argv);
 int cmd_skew(int argc, char **argv);
 int cmd_swapset(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 int cmd_user(int argc, char **argv);
 
