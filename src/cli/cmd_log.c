@@ -17,9 +17,6 @@
 #include "riskd/json.h"
 #include "riskd/parallel.h"
 
-/* cli_auth.c (i14-auth); declared in cli.h there */
-int cli_principal(struct rd_store *s, const char *token_file, struct rd_principal *out);
-
 static const char log_usage[] =
     "usage: riskd log export --data-dir DIR [--from T] [--to T] [--model-version NAME]\n"
     "                        [--request-id ID] [--kind primary|shadow] [--format jsonl|csv] [--out FILE]\n"

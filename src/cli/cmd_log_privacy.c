@@ -13,9 +13,6 @@
 #include "riskd/dlog.h"
 #include "riskd/json.h"
 
-/* cli_auth.c (i14-auth); declared in cli.h there */
-int cli_principal(struct rd_store *s, const char *token_file, struct rd_principal *out);
-
 typedef struct opts {
     const char *dir, *key, *reason, *token_file, *days, *key_file;
 } opts;

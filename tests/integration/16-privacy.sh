@@ -163,10 +163,8 @@ grep -q '^floor 1$' "$T/db.txt"; check "the floor's change is audited" 0 $?
 grep -q '^key_in_audit 0$' "$T/db.txt"; check "the audit holds no targetingKey" 0 $?
 "$BIN" log erase --targeting-key $APPLICANT --data-dir "$D" --token-file "$T/mia.token" >"$T/out" 2>&1
 check "erasing again: nothing to erase" 1 $? "no decision" "$T/out"
-if "$BIN" audit --help >/dev/null 2>&1; then
-    "$BIN" audit verify --data-dir "$D" --token-file "$T/root.token" >"$T/out" 2>&1
-    check "the audit chain verifies after the erasure" 0 $?
-fi
+"$BIN" audit verify --data-dir "$D" >"$T/out" 2>&1
+check "the audit chain is intact after the erasure" 0 $? "^audit chain intact" "$T/out"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
