@@ -2,12 +2,14 @@
  * the request path by a writer thread with group commit, and replayed bit for bit.
  *
  *   rd_dlog_record_json   the log record of one decision (primary or shadow)
+ *   rd_dlog_redact        log_redact: inputs logged only as a keyed hash, or not at all
  *   rd_dlog               the writer: a bounded queue, one transaction per batch, two
  *                         durability modes (async: answered before the commit; ack: the
  *                         caller waits for the commit its record is in)
  *   rd_dlog_keep_*        what served a decision, kept in the store by SHA-256, so a decision
  *                         can be replayed after the flag file and the bundles have moved on
  *   rd_replay             re-runs logged decisions from what was kept and compares them
+ *   rd_dlog_erase         one applicant's records erased (outside the retention floor), audited
  *   rd_outcomes_from_*    outcome batches (labels that arrive late) read from JSON or CSV,
  *                         strictly, for rd_store_outcomes_put */
 #ifndef RISKD_DLOG_H
@@ -23,18 +25,54 @@
 #include "riskd/store.h"
 #include "riskd/value.h"
 
+/* ------------------------------------------------------------------ redaction */
+
+/* Personal data in the log (docs/governance.md, "Personal data in the decision log"): the
+ * inputs log_redact names are logged as a keyed hash or not at all. The decision itself is
+ * made on the real values; only the logged copy is redacted. */
+typedef struct rd_dlog_redact rd_dlog_redact;
+
+#define RD_REDACT_MAX      64 /* names in one log_redact */
+#define RD_REDACT_KEY_MIN  32 /* bytes of the HMAC key, at least */
+#define RD_REDACT_HASH_MAX 77 /* "hmac-sha256:" + 64 hex digits + NUL */
+
+/* Compile log_redact: a comma-separated list of input names (top-level members of the
+ * request's "features" and "context", white space around a name ignored), each "name" (logged
+ * as "hmac-sha256:" + the lowercase hex of HMAC-SHA256(key, the value's canonical JSON, RFC
+ * 8785)) or "name:drop" (not logged at all); "name:hash" is the same as "name". key_file: the
+ * HMAC key, the file's bytes as they are (at least RD_REDACT_KEY_MIN; `head -c 32 /dev/urandom`),
+ * required when a name is hashed. spec NULL or "" gives *out NULL: nothing redacted. RD_EINVAL
+ * naming the item (an empty or repeated name, an unknown mode, targetingKey: the applicant's
+ * identity for routing and erasure, logged as given) or the missing or short key (naming
+ * log_redact_key_file); RD_EIO when the key file cannot be read; RD_ENOMEM. The result is
+ * immutable: share it between threads. */
+RD_API int rd_dlog_redact_new(const char *spec, const char *key_file, rd_dlog_redact **out, rd_err *err);
+RD_API void rd_dlog_redact_free(rd_dlog_redact *r);
+/* The names, as "ssn:drop,email" (buf of cap bytes; "" for r NULL), for logs and messages. */
+RD_API const char *rd_dlog_redact_describe(const rd_dlog_redact *r, char *buf, size_t cap);
+/* The keyed hash of v as the log stores it into out ("hmac-sha256:" + 64 hex digits): what an
+ * investigator computes to ask "was this email's application logged?" without the log keeping
+ * the email. RD_EINVAL without a key (or for a NaN), RD_ENOMEM. Thread-safe. */
+RD_API int rd_dlog_redact_hash(const rd_dlog_redact *r, const rd_value *v, char out[RD_REDACT_HASH_MAX],
+                               rd_err *err);
+
 /* ------------------------------------------------------------------ records */
 
 /* What a record says beyond the decision itself. */
 typedef struct rd_dlog_meta {
-    const char *node;         /* the node that decided (host name) */
-    int64_t ts_ms;            /* unix ms of the decision */
-    const rd_value *context;  /* as received (NULL: none) */
-    const rd_value *features; /* as received; NULL for a shadow record (its primary has them) */
-    bool lenient;             /* the flag set was parsed leniently */
+    const char *node;             /* the node that decided (host name) */
+    int64_t ts_ms;                /* unix ms of the decision */
+    const rd_value *context;      /* as received (NULL: none) */
+    const rd_value *features;     /* as received; NULL for a shadow record (its primary has them) */
+    bool lenient;                 /* the flag set was parsed leniently */
+    const rd_dlog_redact *redact; /* log_redact (borrowed); NULL: the inputs are logged as received */
 } rd_dlog_meta;
 
-/* Append the record of a primary decision d, made by decider dec, as one JSON object. */
+/* Append the record of a primary decision d, made by decider dec, as one JSON object. With
+ * m->redact, the members of context and features it names are hashed or left out, and the
+ * record's "redacted" member lists those that were there ({"ssn":"drop","email":"hash"}). A
+ * value that cannot be hashed (out of memory) sets b->oom: the record is refused, never
+ * written in clear. */
 RD_API void rd_dlog_record_json(rd_buf *b, const rd_decider *dec, const rd_decision *d,
                                 const rd_dlog_meta *m);
 /* Append the record of a shadow score: bundle shadow scored the primary decision's row
@@ -102,12 +140,17 @@ typedef struct rd_replay_result {
     bool identical;
     bool fallback;   /* the decision was the fallback rules': they were replayed, not the model */
     char diff[1024]; /* what differs, "" when identical */
+    /* not replayable: "inputs redacted: ssn, email" (identical false, diff ""); "" otherwise */
+    char not_replayable[256];
 } rd_replay_result;
 
 /* Re-run one logged decision from what was kept (the flag set, the bundle, the fallback rules
  * by their SHA-256) and compare: score and probability bits, risk level, decision, variant,
  * reasons and impacts, source. Errors (RD_ENOTFOUND: something the record names was not
- * kept; RD_EINVAL: a record that is not one) are not differences. */
+ * kept; RD_EINVAL: a record that is not one) are not differences. A decision whose inputs were
+ * redacted (a primary record with a "redacted" member, or a shadow score whose primary has
+ * one) is not re-run: out->not_replayable says which inputs; neither identical nor a
+ * difference. */
 RD_API int rd_replay_one(rd_replay *r, const rd_log_row *row, rd_replay_result *out, rd_err *err);
 
 /* The kept bundle with that digest (the "digest" of a record's "bundle"), laid out under the
@@ -115,6 +158,49 @@ RD_API int rd_replay_one(rd_replay *r, const rd_log_row *row, rd_replay_result *
  * 64 other bundles have been loaded through r. RD_EINVAL: digest is not a SHA-256;
  * RD_ENOTFOUND: the store did not keep it; RD_EIO. */
 RD_API int rd_replay_bundle(rd_replay *r, const char *digest, const rd_bundle **out, rd_err *err);
+
+/* ------------------------------------------------------------------ erasure */
+
+struct rd_principal;
+
+/* The retention floor when the store has no setting: 760 days, about 25 months (Regulation B,
+ * 12 CFR 1002.12(b): a creditor keeps an application's records for 25 months). */
+#define RD_RETENTION_FLOOR_DEFAULT 760
+#define RD_RETENTION_FLOOR_MAX     36500
+
+/* The retention floor in force (the store's setting "retention_floor_days", else the default). */
+RD_API int rd_dlog_retention_get(rd_store *s, int *days, rd_err *err);
+/* Set the retention floor to days (0 .. RD_RETENTION_FLOOR_MAX). who needs RD_PERM_USERS (the
+ * governance settings: an admin, not the manager who erases). Audited ("settings.retention_floor",
+ * detail {from, to}) in the same transaction. RD_EINVAL, RD_EUNAUTH, RD_EFORBIDDEN, RD_EIO. */
+RD_API int rd_dlog_retention_set(rd_store *s, const struct rd_principal *who, int days, int64_t now_ms,
+                                 rd_err *err);
+
+typedef struct rd_dlog_erased {
+    uint64_t decisions;           /* primary records erased */
+    uint64_t shadows;             /* shadow scores of those decisions erased */
+    uint64_t outcomes;            /* outcome rows (and their recorded changes) erased */
+    int64_t oldest_ms, newest_ms; /* the decisions' times */
+    char object[80];              /* the audit entry's object: "applicant/" + SHA-256 hex of the key */
+    bool scrubbed;                /* the WAL was checkpointed and truncated: no old copy is left */
+} rd_dlog_erased;
+
+/* Erase one applicant's records: every primary decision whose record's context.targetingKey is
+ * targeting_key, the shadow scores logged under those decisions' request ids, and the outcomes
+ * joined to them, in one transaction with its audit entry ("decisions.erase", object
+ * "applicant/" + SHA-256 hex of targeting_key, never the key itself; detail {count, shadows,
+ * outcomes, oldest, newest, floor_days, reason}). The deleted bytes are overwritten (SQLite
+ * secure_delete) and the WAL checkpointed and truncated after the commit, so the key's text
+ * is gone from the files (unless another connection holds a read transaction open at that
+ * moment: then the WAL keeps the old pages until the next checkpoint). who needs RD_PERM_ERASE.
+ * reason (may be NULL) is kept in the audit entry. out (may be NULL) receives the counts.
+ * Errors: RD_EUNAUTH, RD_EFORBIDDEN (the role); RD_EINVAL (an empty key); RD_ENOTFOUND (no
+ * decision of that applicant); RD_ECONFLICT when any of the decisions was made less than the
+ * retention floor (rd_dlog_retention_get) before now_ms: nothing is erased, and the message
+ * says from which day the records can be; RD_EIO. Safe beside a running server: SQLite's WAL
+ * and the busy timeout serialise the writers. */
+RD_API int rd_dlog_erase(rd_store *s, const struct rd_principal *who, const char *targeting_key,
+                         int64_t now_ms, const char *reason, rd_dlog_erased *out, rd_err *err);
 
 /* ------------------------------------------------------------------ outcomes */
 

@@ -74,6 +74,32 @@ RD_API int rd_store_log_scan(rd_store *s, const rd_log_filter *f, int (*fn)(void
 /* Delete the rows decided before before_ms; *deleted receives their number. */
 RD_API int rd_store_log_prune(rd_store *s, int64_t before_ms, uint64_t *deleted, rd_err *err);
 
+/* One applicant's records (erasure: include/riskd/dlog.h, rd_dlog_erase, holds the rules). */
+typedef struct rd_applicant_row {
+    int64_t id, ts_ms;
+    const char *request_id;
+} rd_applicant_row;
+/* Call fn for each primary decision whose record's context.targetingKey is targeting_key,
+ * with after_id < id <= the last id logged when the scan starts; *last_id receives that id, so
+ * a second scan from it sees only what was logged since (a short one, inside the erasing
+ * transaction). A non-zero return of fn stops the scan and is returned. */
+RD_API int rd_store_applicant_scan(rd_store *s, const char *targeting_key, int64_t after_id,
+                                   int (*fn)(void *ud, const rd_applicant_row *r), void *ud, int64_t *last_id,
+                                   rd_err *err);
+typedef struct rd_applicant_erased {
+    uint64_t decisions, shadows, outcomes;
+} rd_applicant_erased;
+/* Delete the primary decisions ids[0..n) and, for each of request_ids[0..nreq) that no
+ * primary decision holds any more, its shadow scores, outcomes and outcome changes; the
+ * deleted bytes overwritten with zeros (SQLite: secure_delete). Part of the caller's
+ * transaction when it holds one. */
+RD_API int rd_store_applicant_erase(rd_store *s, const int64_t *ids, size_t n, const char *const *request_ids,
+                                    size_t nreq, rd_applicant_erased *out, rd_err *err);
+/* After an erasure: fold the write-ahead log into the database and truncate it, so no copy of
+ * an erased page stays in it. *complete is false when another connection's open read kept it
+ * from finishing (the next checkpoint will). Outside a transaction only. */
+RD_API int rd_store_scrub(rd_store *s, bool *complete, rd_err *err);
+
 /* ------------------------------------------------------------------ blobs */
 
 /* Keep data; hex receives its SHA-256 (the key). Storing the same bytes again costs a lookup. */

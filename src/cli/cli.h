@@ -27,6 +27,10 @@ int cmd_score(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+/* riskd log erase | retention | hash (cmd_log_privacy.c); usage: riskd log's */
+int cli_log_erase(int argc, char **argv, const char *usage);
+int cli_log_retention(int argc, char **argv, const char *usage);
+int cli_log_hash(int argc, char **argv, const char *usage);
 int cmd_rollout(int argc, char **argv);
 /* riskd rollout status, and pause|resume|promote|rollback (cmd_rollout_ops.c) */
 extern const char cli_rollout_status_usage[];

@@ -1,5 +1,7 @@
-/* riskd log export | riskd replay: the decision log read back (include/riskd/dlog.h). Both
- * stream the rows in id order in constant memory. */
+/* riskd log export | erase | retention | hash, riskd replay: the decision log read back, and
+ * one applicant's records erased (include/riskd/dlog.h). Export and replay stream the rows in
+ * id order in constant memory. Under governance (the data directory has a user) applicants'
+ * inputs are shown only to a principal with the view_decisions permission. */
 #include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -9,6 +11,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "riskd/auth.h"
+#include "riskd/clock.h"
 #include "riskd/dlog.h"
 #include "riskd/json.h"
 #include "riskd/parallel.h"
@@ -16,14 +20,32 @@
 static const char log_usage[] =
     "usage: riskd log export --data-dir DIR [--from T] [--to T] [--model-version NAME]\n"
     "                        [--request-id ID] [--kind primary|shadow] [--format jsonl|csv] [--out FILE]\n"
+    "                        [--token-file FILE]\n"
+    "       riskd log erase --targeting-key KEY --data-dir DIR [--reason TEXT] [--token-file FILE]\n"
+    "       riskd log retention --data-dir DIR [--days N] [--token-file FILE]\n"
+    "       riskd log hash --log-redact-key-file FILE VALUE\n"
     "\n"
-    "Export the decision log of DIR/riskd.db, oldest first: jsonl writes each decision record as\n"
-    "logged (docs/formats.md, \"Decision log\"); csv one row per decision with the columns ts,\n"
-    "request_id, kind, node, model_version, variant, source, fallback_reason, score, probability,\n"
-    "risk_level, decision, reasons (codes joined by |), latency_ms. T is a UTC date or time\n"
-    "(2026-12-01, 2026-12-01T08:30:00Z) or unix milliseconds; --from is inclusive, --to is not.\n"
+    "export     the decision log of DIR/riskd.db, oldest first: jsonl writes each decision record as\n"
+    "           logged (docs/formats.md, \"Decision log\"); csv one row per decision with the columns\n"
+    "           ts, request_id, kind, node, model_version, variant, source, fallback_reason, score,\n"
+    "           probability, risk_level, decision, reasons (codes joined by |), latency_ms. T is a UTC\n"
+    "           date or time (2026-12-01, 2026-12-01T08:30:00Z) or unix milliseconds; --from is\n"
+    "           inclusive, --to is not. Once DIR has users (governance), it needs the token of a user\n"
+    "           whose role has the view_decisions permission (manager, analyst).\n"
+    "erase      one applicant's records: every decision whose context.targetingKey is KEY, its\n"
+    "           shadow scores and outcomes, overwritten in the files, in one transaction with an\n"
+    "           audit entry (\"decisions.erase\", the applicant named by the SHA-256 of KEY, never KEY).\n"
+    "           Needs the erase permission (manager). Refused, erasing nothing, while any of them is\n"
+    "           younger than the retention floor (the message says from when they can be).\n"
+    "retention  show the retention floor (default 760 days, about Regulation B's 25 months), or set\n"
+    "           it with --days N (0 or more; the users permission: an admin; audited)\n"
+    "hash       the keyed hash log_redact stores for VALUE (JSON: '\"a@b.example\"', 42; a text that\n"
+    "           is not JSON is a string): grep an export for it to ask \"was it logged?\"\n"
     "\n"
-    "exit codes: 0 success, 1 invalid input or no decision matched, 2 usage error, 4 I/O error\n";
+    "Tokens: --token-file FILE, else the file RISKD_TOKEN_FILE names, else RISKD_TOKEN.\n"
+    "exit codes: 0 success, 1 invalid input, no decision matched, or an erasure inside the\n"
+    "            retention floor, 2 usage error, 4 I/O error, 7 refused (no token, a token refused,\n"
+    "            or a role that does not allow it)\n";
 
 static const char replay_usage[] =
     "usage: riskd replay --data-dir DIR [--from T] [--to T] [--request-id ID] [--model-version NAME]\n"
@@ -32,15 +54,19 @@ static const char replay_usage[] =
     "the fallback rules, by SHA-256: the files may have changed or gone since) and compare them\n"
     "bit for bit: score and probability, risk level, decision, variant, reasons and impacts,\n"
     "source. A decision the fallback rules answered (deadline, error, open breaker) is replayed\n"
-    "from the rules and counted as such. Prints each difference, then\n"
-    "\"replayed N decisions: N identical, 0 different\".\n"
+    "from the rules and counted as such. A decision whose inputs were redacted (log_redact) is not\n"
+    "re-run: it is counted as not replayable, naming the inputs, neither identical nor different.\n"
+    "Prints each difference, then \"replayed N decisions: N identical, 0 different\".\n"
+    "Once DIR has users (governance), replay needs a user's token (--token-file FILE, else\n"
+    "RISKD_TOKEN_FILE, else RISKD_TOKEN); the lines about single decisions are printed only for a\n"
+    "role with the view_decisions permission, the others see the summary.\n"
     "\n"
-    "exit codes: 0 all identical, 1 invalid input, no decision matched, or a decision that could\n"
-    "            not be replayed,\n"
-    "            2 usage error, 4 I/O error, 5 checked and differences found\n";
+    "exit codes: 0 all identical (or not replayable), 1 invalid input, no decision matched, or a\n"
+    "            decision that could not be replayed,\n"
+    "            2 usage error, 4 I/O error, 5 checked and differences found, 7 refused\n";
 
 typedef struct args {
-    const char *dir, *out, *format, *kind;
+    const char *dir, *out, *format, *kind, *token_file;
     rd_log_filter f;
 } args;
 
@@ -56,6 +82,7 @@ static int parse_args(int argc, char **argv, args *a, bool replay)
         {"kind", required_argument, NULL, 'k'},
         {"format", required_argument, NULL, 'F'},
         {"out", required_argument, NULL, 'o'},
+        {"token-file", required_argument, NULL, 'T'},
         {NULL, 0, NULL, 0},
     };
     const char *usage = replay ? replay_usage : log_usage;
@@ -67,6 +94,7 @@ static int parse_args(int argc, char **argv, args *a, bool replay)
         case 'd': a->dir = optarg; break;
         case 'm': a->f.model_version = optarg; break;
         case 'r': a->f.request_id = optarg; break;
+        case 'T': a->token_file = optarg; break;
         case 'f':
         case 't':
             if (cli_parse_time(optarg, c == 'f' ? &a->f.from_ms : &a->f.to_ms)) {
@@ -129,6 +157,38 @@ static int open_store(const char *dir, rd_store **s)
     if (rd_store_open(dir, &o, s, &err) != RD_OK) {
         cli_errorf("%s", err.msg);
         return cli_exit_for(err.code);
+    }
+    return CLI_OK;
+}
+
+/* Under governance (the store has a user), who reads: a principal whose role has
+ * view_decisions sees applicants' inputs (*inputs true; always so without governance). With
+ * need_inputs (export) any other caller is refused; else (replay) a principal who may view
+ * gets *inputs false. Prints the refusal and returns its exit code. */
+static int who_reads(rd_store *s, const char *token_file, bool need_inputs, bool *inputs)
+{
+    bool on;
+    rd_err err;
+    *inputs = true;
+    if (rd_auth_enabled(s, &on, &err) != RD_OK) {
+        cli_errorf("%s", err.msg);
+        return cli_exit_for(err.code);
+    }
+    if (!on)
+        return CLI_OK;
+    rd_principal p;
+    int rc = cli_principal(s, token_file, &p);
+    if (rc)
+        return rc;
+    rc = rd_principal_require(&p, RD_PERM_VIEW_DECISIONS, "read applicants' decision inputs", &err);
+    if (rc && !need_inputs && rc != RD_EUNAUTH &&
+        rd_principal_require(&p, RD_PERM_VIEW, "replay decisions", &err) == RD_OK) {
+        *inputs = false;
+        return CLI_OK;
+    }
+    if (rc) {
+        cli_errorf("%s", err.msg);
+        return cli_exit_for(rc);
     }
     return CLI_OK;
 }
@@ -224,8 +284,13 @@ static int cmd_export(int argc, char **argv)
     if (rc)
         return rc < 0 ? CLI_OK : rc;
     rd_store *s;
+    bool inputs;
     if ((rc = open_store(a.dir, &s)))
         return rc;
+    if ((rc = who_reads(s, a.token_file, true, &inputs))) {
+        rd_store_close(s);
+        return rc;
+    }
     exporter x = {.csv = a.format && !strcmp(a.format, "csv")};
     if (!(x.out = a.out && strcmp(a.out, "-") != 0 ? fopen(a.out, "w") : stdout)) {
         cli_errorf("%s: cannot write", a.out);
@@ -261,6 +326,12 @@ int cmd_log(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "export"))
         return cmd_export(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "erase"))
+        return cli_log_erase(argc - 1, argv + 1, log_usage);
+    if (argc >= 2 && !strcmp(argv[1], "retention"))
+        return cli_log_retention(argc - 1, argv + 1, log_usage);
+    if (argc >= 2 && !strcmp(argv[1], "hash"))
+        return cli_log_hash(argc - 1, argv + 1, log_usage);
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         fputs(log_usage, stdout);
         return CLI_OK;
@@ -291,14 +362,37 @@ typedef struct lane {
     size_t n, first, step;
 } lane;
 
+#define REPLAY_REASONS 8 /* distinct reasons a decision is not replayable, told apart */
+
 typedef struct replayer {
     lane lanes[REPLAY_THREADS];
     int nlanes;
     pending *batch;
     size_t n;
-    uint64_t total, identical, different, fallback, failed;
+    uint64_t total, identical, different, fallback, failed, unreplayable;
+    struct {
+        char why[256];
+        uint64_t n;
+    } reasons[REPLAY_REASONS];
+    size_t nreasons;
+    bool quiet; /* governance, a role without view_decisions: the summary only */
     cli_progress bar;
 } replayer;
+
+static void count_unreplayable(replayer *p, const char *why)
+{
+    p->unreplayable++;
+    size_t i = 0;
+    while (i < p->nreasons && strcmp(p->reasons[i].why, why) != 0)
+        i++;
+    if (i == p->nreasons) { /* a new reason; the last slot gathers the rest */
+        bool last = i >= REPLAY_REASONS - 1;
+        i = last ? REPLAY_REASONS - 1 : p->nreasons;
+        p->nreasons = i + 1;
+        snprintf(p->reasons[i].why, sizeof p->reasons[i].why, "%s", last ? "other reasons" : why);
+    }
+    p->reasons[i].n++;
+}
 
 static void *run_lane(void *ud)
 {
@@ -332,14 +426,21 @@ static void flush_batch(replayer *p)
         p->total++;
         if (x->rc != RD_OK) {
             p->failed++;
-            fprintf(stderr, "riskd replay: cannot replay %s\n", x->err.msg);
+            if (!p->quiet)
+                fprintf(stderr, "riskd replay: cannot replay %s\n", x->err.msg);
         } else if (x->res.identical) {
             p->identical++;
             p->fallback += x->res.fallback;
+        } else if (x->res.not_replayable[0]) {
+            count_unreplayable(p, x->res.not_replayable);
+            if (!p->quiet)
+                printf("decision %lld (%s, %s): not replayable: %s\n", (long long)x->row.id,
+                       x->row.request_id, x->row.kind, x->res.not_replayable);
         } else {
             p->different++;
-            printf("decision %lld (%s, %s): %s\n", (long long)x->row.id, x->row.request_id, x->row.kind,
-                   x->res.diff);
+            if (!p->quiet)
+                printf("decision %lld (%s, %s): %s\n", (long long)x->row.id, x->row.request_id, x->row.kind,
+                       x->res.diff);
         }
         rd_free(x->buf);
     }
@@ -465,9 +566,17 @@ int cmd_replay(int argc, char **argv)
     if (rc)
         return rc < 0 ? CLI_OK : rc;
     rd_store *s;
+    bool inputs;
     if ((rc = open_store(a.dir, &s)))
         return rc;
-    replayer p = {0};
+    if ((rc = who_reads(s, a.token_file, false, &inputs))) {
+        rd_store_close(s);
+        return rc;
+    }
+    replayer p = {.quiet = !inputs};
+    if (p.quiet)
+        fprintf(stderr, "riskd replay: the summary only: single decisions are shown to a role with the "
+                        "view_decisions permission\n");
     rd_err err = {0};
     feed fd = {.m = PTHREAD_MUTEX_INITIALIZER, .c = PTHREAD_COND_INITIALIZER, .s = s, .f = &a.f};
     fd.buf[0] = rd_calloc(REPLAY_BATCH, sizeof(pending));
@@ -494,6 +603,12 @@ int cmd_replay(int argc, char **argv)
         if (p.fallback)
             printf(" (%llu answered by fallback rules, replayed from the rules)",
                    (unsigned long long)p.fallback);
+        if (p.unreplayable) {
+            printf(", %llu not replayable (", (unsigned long long)p.unreplayable);
+            for (size_t i = 0; i < p.nreasons; i++)
+                printf("%s%llu with %s", i ? "; " : "", (unsigned long long)p.reasons[i].n, p.reasons[i].why);
+            putchar(')');
+        }
         if (p.failed)
             printf(", %llu could not be replayed", (unsigned long long)p.failed);
         putchar('\n');

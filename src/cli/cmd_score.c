@@ -28,6 +28,7 @@ static const char score_usage[] =
     "usage: riskd score --bundle DIR --in APPLICATIONS.csv|- --out SCORES.csv|- [--id COL]\n"
     "                   [--reasons K] [--threads N] [--strict] [--explain] [--format csv|jsonl]\n"
     "                   [--fallback RULES.json] [--deadline-ms N] [--log DATA_DIR] [--rejects FILE]\n"
+    "                   [--log-redact LIST --log-redact-key-file F]\n"
     "\n"
     "Decide raw applications with a bundle, as riskd serve would: its pipeline, its model, its\n"
     "risk bands and its reason codes, and its fallback rules (or --fallback's) when the model\n"
@@ -52,6 +53,9 @@ static const char score_usage[] =
     "                 applies when it sets one); a row past it is answered by the fallback rules\n"
     "  --log DIR      record every decision in the decision log of DIR/riskd.db, as riskd serve\n"
     "                 does (riskd log export, riskd replay read it)\n"
+    "  --log-redact LIST  with --log: inputs logged as a keyed hash, or not at all with :drop\n"
+    "                 (ssn:drop,email), as riskd serve's log_redact (docs/governance.md)\n"
+    "  --log-redact-key-file F  the HMAC-SHA256 key of those hashes: 32 or more random bytes\n"
     "\n"
     "exit codes: 0 success, 1 invalid bundle or input (or a bad row with --strict), 2 usage error,\n"
     "            3 some rows rejected, 4 I/O error\n";
@@ -195,9 +199,10 @@ typedef struct run {
     size_t *unknown;     /* per pipeline input: rows whose level the pipeline does not list */
     char (*example)[48]; /* per input: the first such level */
     bool strict, jsonl, explain;
-    rd_buf rec;    /* a decision record being written */
-    rd_store *log; /* --log: the store the decisions are recorded in */
-    rd_buf logbuf; /* a block's records */
+    rd_buf rec;             /* a decision record being written */
+    rd_store *log;          /* --log: the store the decisions are recorded in */
+    rd_dlog_redact *redact; /* --log-redact */
+    rd_buf logbuf;          /* a block's records */
     char node[128];
 } run;
 
@@ -209,7 +214,8 @@ static int log_block(run *u, row *rows, size_t n)
     int rc = lr && at ? RD_OK : RD_ENOMEM;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    rd_dlog_meta meta = {.node = u->node, .ts_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000};
+    rd_dlog_meta meta = {
+        .node = u->node, .ts_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, .redact = u->redact};
     rd_buf_reset(&u->logbuf);
     for (size_t i = 0; !rc && i < n; i++) {
         if (rows[i].rc != RD_OK)
@@ -369,7 +375,7 @@ static int score_all(run *u)
 }
 
 typedef struct args {
-    const char *bundle, *in, *out, *id, *format, *fallback, *log, *rejects;
+    const char *bundle, *in, *out, *id, *format, *fallback, *log, *rejects, *redact, *redact_key;
     long k;
     int threads, deadline_ms;
     bool strict, explain;
@@ -404,6 +410,8 @@ static int parse_args(int argc, char **argv, args *a)
         {"deadline-ms", required_argument, NULL, 'D'},
         {"log", required_argument, NULL, 'L'},
         {"rejects", required_argument, NULL, 'R'},
+        {"log-redact", required_argument, NULL, 'P'},
+        {"log-redact-key-file", required_argument, NULL, 'K'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -421,6 +429,8 @@ static int parse_args(int argc, char **argv, args *a)
         case 'F': a->fallback = optarg; break;
         case 'L': a->log = optarg; break;
         case 'R': a->rejects = optarg; break;
+        case 'P': a->redact = optarg; break;
+        case 'K': a->redact_key = optarg; break;
         case 'f':
             if (strcmp(optarg, "csv") != 0 && strcmp(optarg, "jsonl") != 0) {
                 cli_errorf("--format: csv or jsonl, not \"%s\"", optarg);
@@ -447,6 +457,11 @@ static int parse_args(int argc, char **argv, args *a)
     }
     if (!a->bundle || !a->in || !a->out || optind != argc) {
         fputs(score_usage, stderr);
+        return CLI_USAGE;
+    }
+    if ((a->redact || a->redact_key) && !a->log) {
+        cli_errorf("--%s redacts the decision log: it needs --log",
+                   a->redact ? "log-redact" : "log-redact-key-file");
         return CLI_USAGE;
     }
     return CLI_OK;
@@ -586,8 +601,10 @@ int cmd_score(int argc, char **argv)
              .explain = a.explain,
              .jsonl = a.format && !strcmp(a.format, "jsonl"),
              .k = a.k < 0 ? rd_bundle_num_reasons(bd) : (size_t)a.k};
-    if (a.log && (rc = open_log(&a, dec, &u.log, &err)) != RD_OK) {
+    if ((rc = rd_dlog_redact_new(a.redact, a.redact_key, &u.redact, &err)) != RD_OK ||
+        (a.log && (rc = open_log(&a, dec, &u.log, &err)) != RD_OK)) {
         cli_errorf("%s", err.msg);
+        rd_dlog_redact_free(u.redact);
         rd_decider_unref(dec);
         return cli_exit_for(rc);
     }
@@ -597,6 +614,7 @@ int cmd_score(int argc, char **argv)
     if (rd_csv_open(a.in, &u.csv, &err) != RD_OK) {
         cli_errorf("%s", err.msg);
         rd_store_close(u.log);
+        rd_dlog_redact_free(u.redact);
         rd_decider_unref(dec);
         return cli_exit_for(err.code);
     }
@@ -605,6 +623,7 @@ int cmd_score(int argc, char **argv)
     rd_buf_deinit(&u.logbuf);
     rd_csv_close(u.csv);
     rd_store_close(u.log);
+    rd_dlog_redact_free(u.redact);
     rd_decider_unref(dec);
     return rc;
 }

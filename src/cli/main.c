@@ -17,7 +17,7 @@ static const char usage[] =
     "  bundle     build, verify and inspect model bundles (riskd bundle --help)\n"
     "  score      score raw applications with a bundle (riskd score --help)\n"
     "  serve      the HTTP service: /v1/score and OFREP (riskd serve --help)\n"
-    "  log        export the decision log (riskd log export --help)\n"
+    "  log        export the decision log; erase one applicant's records (riskd log --help)\n"
     "  replay     re-run logged decisions and compare them bit for bit (riskd replay --help)\n"
     "  rollout    staged rollouts of a candidate bundle by a routing flag (riskd rollout --help)\n"
     "  outcomes   import late labels and see the realised bad rate and KS (riskd outcomes --help)\n"

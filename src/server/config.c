@@ -96,6 +96,9 @@ const char srv_usage[] =
     "                           record) or drop (decide, count the record dropped)\n"
     "  --log-queue N            records waiting for the writer (default 65536)\n"
     "  --log-retention-days N   prune decisions older than N days (default 0: keep all)\n"
+    "  --log-redact LIST        inputs (features, context attributes) logged as a keyed hash, or\n"
+    "                           not at all with :drop: ssn:drop,email,phone (docs/governance.md)\n"
+    "  --log-redact-key-file F  the HMAC-SHA256 key of those hashes: 32 or more random bytes\n"
     "  --node NAME              this node's name in the records (default: the host name)\n"
     "\n"
     "the rollout controller and monitoring (GET /v1/monitor, GET /v1/rollouts):\n"
@@ -188,6 +191,8 @@ static const struct key keys[] = {
     {"unknown_inputs", S(unknown_inputs)},
     {"log_queue", Z(log_queue, 1, 10000000)},
     {"log_retention_days", I(log_retention_days, 0, 36500)},
+    {"log_redact", S(log_redact)},
+    {"log_redact_key_file", S(log_redact_key_file)},
     {"node", S(node)},
     {"rollout", K_ROLLOUT, 0, 0, 0, 0},
     {"rollout_speed", I(rollout_speed, 1, 100000)},
@@ -537,6 +542,11 @@ static int validate(srv_config *c, rd_err *err)
         return rd_err_set(err, RD_EINVAL, "log_on_full must be reject or drop, not \"%s\"", c->log_on_full);
     if (!c->node[0])
         return rd_err_set(err, RD_EINVAL, "node must not be empty");
+    rd_dlog_redact *redact = NULL; /* log_redact and its key, checked here; the server compiles its own */
+    int rrc = rd_dlog_redact_new(c->log_redact, c->log_redact_key_file, &redact, err);
+    rd_dlog_redact_free(redact);
+    if (rrc)
+        return rrc;
     if (c->require_signed_bundles && (!c->bundles[0] || !c->bundle_pubkey[0]))
         return rd_err_set(err, RD_EINVAL,
                           "require_signed_bundles needs bundles and bundle_pubkey (the trusted keys)");

@@ -63,6 +63,7 @@ static struct {
     rd_store *store;                   /* the main thread's: what served is kept; pruning */
     rd_store *wstore;                  /* the log writer's */
     rd_dlog *dlog;                     /* NULL: no decision log */
+    rd_dlog_redact *redact;            /* log_redact; NULL: inputs logged as received */
     srv_outcomes outcomes;             /* its store NULL: no decision log */
     struct MHD_Daemon *_Atomic daemon; /* set by the main thread once the workers already run */
     pthread_key_t worker_key;
@@ -449,6 +450,7 @@ static enum MHD_Result respond(struct MHD_Connection *c, const char *url, const 
         .snap = w->snap,
         .shadow = G.shadow,
         .dlog = G.dlog,
+        .redact = G.redact,
         .outcomes = G.outcomes.store ? &G.outcomes : NULL,
         .logbuf = &w->logbuf,
         .arena = &w->arena,
@@ -624,8 +626,12 @@ static int open_log(const srv_config *cfg, rd_err *err)
     if (!rc)
         rc = rd_dlog_new(G.wstore, &o, &G.dlog, err);
     if (!rc)
+        rc = rd_dlog_redact_new(cfg->log_redact, cfg->log_redact_key_file, &G.redact, err);
+    char redacted[1100];
+    if (!rc)
         srv_log(SRV_INFO, "decision log", "store", rd_store_name(G.store), "durability", cfg->log_durability,
-                "on_full", cfg->log_on_full, NULL);
+                "on_full", cfg->log_on_full, "redact",
+                rd_dlog_redact_describe(G.redact, redacted, sizeof redacted), NULL);
     return rc;
 }
 
@@ -637,6 +643,8 @@ static void close_log(void)
     rd_store_close(G.store);
     rd_store_close(G.outcomes.store);
     G.wstore = G.store = G.outcomes.store = NULL;
+    rd_dlog_redact_free(G.redact);
+    G.redact = NULL;
     rd_free(H.v);
     H.v = NULL;
     H.n = 0;

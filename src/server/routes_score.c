@@ -102,7 +102,8 @@ static int record(srv_req *r, const rd_decision *d, const rd_value *ctx, const r
                       .ts_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
                       .context = ctx,
                       .features = features,
-                      .lenient = r->cfg->lenient};
+                      .lenient = r->cfg->lenient,
+                      .redact = r->redact};
     rd_buf *b = r->logbuf;
     rd_buf_reset(b);
     rd_dlog_record_json(b, r->snap->dec, d, &m);

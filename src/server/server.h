@@ -82,6 +82,8 @@ typedef struct srv_config {
     size_t log_queue;        /* records waiting for the writer */
     int log_retention_days;  /* 0: keep every decision */
     char node[128];          /* this node's name in the records (default: the host name) */
+    /* log_redact: inputs logged as a keyed hash or not at all (rd_dlog_redact_new), and the key */
+    char log_redact[1024], log_redact_key_file[SRV_PATH_MAX];
     /* monitoring and rollouts (include/riskd/monitor.h, include/riskd/rollout.h) */
 #define SRV_MAX_ROLLOUTS 8
     char rollouts[SRV_MAX_ROLLOUTS][SRV_PATH_MAX]; /* plan files, one per routing flag */
@@ -267,6 +269,8 @@ typedef struct srv_req {
     /* the subject CN of the client certificate verified against tls_client_ca, NULL when the
        connection has none (or not a valid one); borrowed until the response is sent */
     const char *client_cn;
+    /* log_redact (NULL: the inputs are logged as received) */
+    const rd_dlog_redact *redact;
     /* the response the route fills */
     int status;
     rd_buf *out; /* body */

@@ -1,11 +1,13 @@
 /* Decision records for the log: everything a replay needs, numbers in their shortest
- * round-trip form (so the doubles read back are the very bits decided). */
+ * round-trip form (so the doubles read back are the very bits decided). The inputs named by
+ * log_redact are hashed or left out here, where the record is made, so no caller can log them
+ * in clear by forgetting a step (redact.c). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "dlog_int.h"
 #include "riskd/clock.h"
-#include "riskd/dlog.h"
 #include "riskd/json.h"
 
 static void str(rd_buf *b, const char *s)
@@ -124,9 +126,11 @@ void rd_dlog_record_json(rd_buf *b, const rd_decider *dec, const rd_decision *d,
 {
     head(b, "primary", d->request_id, m);
     rd_buf_printf(b, ",\"eval_time\":%lld,\"context\":", (long long)d->eval_time);
-    value(b, m->context);
+    bool seen[RD_REDACT_MAX] = {0}; /* log_redact's names this request had */
+    rd__redact_write_inputs(b, m->context, m->redact, seen);
     rd_buf_puts(b, ",\"features\":");
-    value(b, m->features);
+    rd__redact_write_inputs(b, m->features, m->redact, seen);
+    rd__redact_write_summary(b, m->redact, seen);
     rd_buf_puts(b, ",\"flags\":{\"sha256\":");
     opt(b, rd_decider_flags_sha256(dec));
     const rd_flagset *fs = rd_decider_flags(dec);

@@ -4,7 +4,8 @@
  * logged context at the logged evaluation time (same variant, same bundle); a model answer
  * is decided again by the kept bundle, pinned, through rd_decide (the serving code); a
  * fallback answer is re-derived from the kept rules (the model's timing is not replayed: the
- * result says so). A shadow score is re-scored by its bundle on its primary's features.
+ * result says so). A shadow score is re-scored by its bundle on its primary's features. A
+ * decision whose inputs were redacted (log_redact) is not re-run, and the result says so.
  * Kept bundles are laid out again under work_dir/<digest>/ once, and loaded once. */
 #include <errno.h>
 #include <stdarg.h>
@@ -325,6 +326,24 @@ static void same_reasons(cmp *c, const rd_value *logged, const rd_bundle *b, con
 
 /* ------------------------------------------------------------------ replaying */
 
+/* A record whose inputs were redacted (log_redact) cannot be decided again: the values are not
+ * there. Any redacted input counts, whatever read it (the pipeline, the routing flag's rules,
+ * the fallback rules): which of them a value reached is not in the record. */
+static bool redacted(const rd_value *rec, rd_replay_result *out)
+{
+    const rd_value *r = get(rec, "redacted");
+    if (!r || r->type != RD_VOBJECT || !r->len)
+        return false;
+    size_t at = (size_t)snprintf(out->not_replayable, sizeof out->not_replayable, "inputs redacted: ");
+    for (uint32_t i = 0; i < r->len && at < sizeof out->not_replayable; i++) {
+        int w = snprintf(out->not_replayable + at, sizeof out->not_replayable - at, "%s%s", i ? ", " : "",
+                         r->u.members[i].key);
+        at += w > 0 ? (size_t)w : 0;
+    }
+    out->identical = false;
+    return true;
+}
+
 static int replay_routing(rd_replay *r, const rd_value *rec, cmp *c, rd_err *err)
 {
     const rd_value *flags = get(rec, "flags"), *t = get(rec, "eval_time"), *lenient = get(flags, "lenient");
@@ -455,6 +474,8 @@ static int replay_shadow(rd_replay *r, const rd_log_row *row, const rd_value *re
     rd_value p;
     if ((rc = rd_json_parse(f.text, f.len, NULL, &r->primary, &p, err)))
         return rc;
+    if (redacted(&p, c->out))
+        return RD_OK;
     kept_bundle *kb = bundle_for(r, digest, err);
     if (!kb)
         return err->code;
@@ -496,6 +517,8 @@ int rd_replay_one(rd_replay *r, const rd_log_row *row, rd_replay_result *out, rd
                           (long long)row->id);
     if (!strcmp(kind, "shadow")) {
         rc = replay_shadow(r, row, &rec, &c, err);
+    } else if (redacted(&rec, out)) {
+        rc = RD_OK;
     } else {
         const rd_value *ctx = get(&rec, "context"), *features = get(&rec, "features");
         const char *source = get_str(&rec, "source");

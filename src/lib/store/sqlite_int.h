@@ -33,6 +33,14 @@ int rd__sq_outcome_scores(rd_store *s, const rd__outcome_query *q, int (*fn)(voi
 int rd__sq_outcome_names(rd_store *s, const char *model_version, int (*fn)(void *, const char *), void *ud,
                          rd_err *err);
 
+/* sqlite_erase.c: one applicant's records found and erased (rd_store_ops of the same names). */
+int rd__sq_applicant_scan(rd_store *s, const char *targeting_key, int64_t after_id,
+                          int (*fn)(void *, const rd_applicant_row *), void *ud, int64_t *last_id,
+                          rd_err *err);
+int rd__sq_applicant_erase(rd_store *s, const int64_t *ids, size_t n, const char *const *request_ids,
+                           size_t nreq, rd_applicant_erased *out, rd_err *err);
+int rd__sq_scrub(rd_store *s, bool *complete, rd_err *err);
+
 /* sqlite_gov.c: the governance tables (schema 3) and their rd_store_ops entries. */
 extern const char rd__sq_schema_3[];
 int rd__sq_begin(rd_store *s, rd_err *err);

@@ -53,6 +53,28 @@ int rd_store_log_prune(rd_store *s, int64_t before_ms, uint64_t *deleted, rd_err
     return s->ops->log_prune(s, before_ms, deleted, err);
 }
 
+int rd_store_applicant_scan(rd_store *s, const char *targeting_key, int64_t after_id,
+                            int (*fn)(void *, const rd_applicant_row *), void *ud, int64_t *last_id,
+                            rd_err *err)
+{
+    if (!targeting_key || !*targeting_key)
+        return rd_err_set(err, RD_EINVAL, "an applicant's targetingKey is required");
+    return s->ops->applicant_scan(s, targeting_key, after_id, fn, ud, last_id, err);
+}
+
+int rd_store_applicant_erase(rd_store *s, const int64_t *ids, size_t n, const char *const *request_ids,
+                             size_t nreq, rd_applicant_erased *out, rd_err *err)
+{
+    rd_applicant_erased none = {0};
+    if (!n && !nreq) {
+        *out = none;
+        return RD_OK;
+    }
+    return s->ops->applicant_erase(s, ids, n, request_ids, nreq, out, err);
+}
+
+int rd_store_scrub(rd_store *s, bool *complete, rd_err *err) { return s->ops->scrub(s, complete, err); }
+
 int rd_store_blob_put(rd_store *s, const void *data, size_t len, char hex[RD_SHA256_HEX], rd_err *err)
 {
     rd_sha256_hex(data, len, hex);

@@ -22,6 +22,13 @@ typedef struct rd_store_ops {
     int (*log_scan)(rd_store *s, const rd_log_filter *f, int (*fn)(void *, const rd_log_row *), void *ud,
                     rd_err *err);
     int (*log_prune)(rd_store *s, int64_t before_ms, uint64_t *deleted, rd_err *err);
+    /* erasure of one applicant's records (SQLite: sqlite_erase.c) */
+    int (*applicant_scan)(rd_store *s, const char *targeting_key, int64_t after_id,
+                          int (*fn)(void *, const rd_applicant_row *), void *ud, int64_t *last_id,
+                          rd_err *err);
+    int (*applicant_erase)(rd_store *s, const int64_t *ids, size_t n, const char *const *request_ids,
+                           size_t nreq, rd_applicant_erased *out, rd_err *err);
+    int (*scrub)(rd_store *s, bool *complete, rd_err *err);
     int (*blob_put)(rd_store *s, const char *hex, const void *data, size_t len, rd_err *err);
     bool (*blob_has)(rd_store *s, const char *hex);
     int (*blob_get)(rd_store *s, const char *hex, char **data, size_t *len, rd_err *err);
