@@ -39,9 +39,20 @@ int cmd_ab(int argc, char **argv);
 int cmd_drift(int argc, char **argv);
 int cmd_skew(int argc, char **argv);
 int cmd_swapset(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+
+int cmd_user(int argc, char **argv);
+
+/* Governance (cli_auth.c): who the command acts as. The token comes from token_file (the
+ * --token-file option; may be NULL), else the file RISKD_TOKEN_FILE names, else RISKD_TOKEN;
+ * it is authenticated against s into *out. Without any, *out is the console (console = true),
+ * which the library lets create the first admin and nothing else. Prints the error and returns
+ * its exit code (CLI_REFUSED when the token is refused, CLI_IO when the file is unreadable). */
+struct rd_store;
+struct rd_principal;
+int cli_principal(struct rd_store *s, const char *token_file, struct rd_principal *out);
 
 /* The reports' shared plumbing (cmd_report.c). */
-struct rd_store;
 struct rd_buf;
 /* Open DIR's store read-only (it must exist); prints the error and returns the exit code. */
 int cli_report_store(const char *dir, struct rd_store **s);

@@ -26,13 +26,16 @@ static const char usage[] =
     "  drift      a bundle's training reference against live applications: PSI, KS (riskd drift --help)\n"
     "  skew       online decisions joined to offline features: training-serving skew (riskd skew --help)\n"
     "  swapset    champion vs challenger decisions: swap-ins, swap-outs (riskd swapset --help)\n"
+    "  user       users, roles and tokens: who may change what (riskd user --help)\n"
+    "  audit      verify, export and list the audit chain of governance changes (riskd audit --help)\n"
     "\n"
     "options:\n"
     "  -h, --help     show this help\n"
     "  -V, --version  print the version\n"
     "\n"
     "exit codes: 0 success, 1 invalid input, 2 usage error, 3 some records rejected, 4 I/O error,\n"
-    "            5 checked and differences found (replay, skew)\n";
+    "            5 checked and differences found (replay, skew, audit verify), 7 refused (not\n"
+    "            authenticated, or the role does not allow it)\n";
 
 void cli_errorf(const char *fmt, ...)
 {
@@ -87,6 +90,10 @@ int main(int argc, char **argv)
         return cmd_skew(argc - 1, argv + 1);
     if (!strcmp(cmd, "swapset"))
         return cmd_swapset(argc - 1, argv + 1);
+    if (!strcmp(cmd, "user"))
+        return cmd_user(argc - 1, argv + 1);
+    if (!strcmp(cmd, "audit"))
+        return cmd_audit(argc - 1, argv + 1);
     cli_errorf("unknown command \"%s\" (try riskd --help)", cmd);
     return CLI_USAGE;
 }
