@@ -918,8 +918,9 @@ static const admin_fn handlers[RD_ACT_COUNT] = {
     [RD_ACT_DECISIONS_ERASE] = decisions_erase,
 };
 
-/* The action of method and path; NULL with the 404 or 405 written. */
-static const rd_admin_action_def *route(srv_req *r, const seg **param)
+/* The action of method and path, its {x} segment into *param ({NULL, 0}: none); NULL with the
+ * 404 or 405 written. */
+static const rd_admin_action_def *route(srv_req *r, seg *param)
 {
     size_t n;
     const rd_admin_action_def *acts = rd_admin_actions(&n);
@@ -932,7 +933,7 @@ static const rd_admin_action_def *route(srv_req *r, const seg **param)
         if (!path_matches(&acts[i], req, nreq, &p))
             continue;
         if (!strcmp(acts[i].method, r->method)) {
-            *param = p;
+            *param = p ? *p : (seg){NULL, 0}; /* p points into req, gone with this frame */
             return &acts[i];
         }
         if (!strstr(allow, acts[i].method) && at < sizeof allow)
@@ -971,7 +972,7 @@ static bool authorized(srv_req *r, const rd_admin_action_def *def)
 static void handle(srv_req *r, const rd_admin_action_def *def, const seg *param)
 {
     admin_ctx x = {.r = r, .def = def, .body = {.type = RD_VOBJECT}, .now = rd_clock_unix_ms()};
-    if (param && !(x.param = decode(r->arena, param->p, param->n))) {
+    if (param->p && !(x.param = decode(r->arena, param->p, param->n))) {
         srv_reply_error(r, 503, "OUT_OF_MEMORY", "out of memory");
         return;
     }
@@ -1003,9 +1004,9 @@ static void handle(srv_req *r, const rd_admin_action_def *def, const seg *param)
 
 void srv_route_admin(srv_req *r)
 {
-    const seg *param = NULL;
+    seg param = {NULL, 0};
     const rd_admin_action_def *def = route(r, &param);
     if (def && !srv_auth_require(r, 0, true, "the admin API") && authorized(r, def))
-        handle(r, def, param);
+        handle(r, def, &param);
     srv_metrics_admin(def ? (int)def->action : -1, r->status);
 }
