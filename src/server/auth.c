@@ -101,6 +101,7 @@ int srv_auth_start(const srv_config *cfg, rd_err *err)
 
 void srv_auth_stop(void)
 {
+    srv_auth_flush(true);
     rd_store_close(A.store);
     A.store = NULL;
     rd_auth_limiter_free(A.limiter);

@@ -340,6 +340,8 @@ void srv_route_admin(srv_req *r);
  * HTTP threads under a lock), the failed-authentication limiter and the token cache. Made
  * before the HTTP daemon starts. */
 int srv_auth_start(const srv_config *cfg, rd_err *err);
+/* After the HTTP daemon stopped: the limiter's failures written (srv_auth_flush(true)), then
+ * everything closed. */
 void srv_auth_stop(void);
 /* The admin store, locked (NULL when it is not open); srv_admin_unlock when done. */
 rd_store *srv_admin_lock(void);
