@@ -20,6 +20,7 @@
 
 #include "riskd/audit.h"
 #include "riskd/change.h"
+#include "riskd/dlog.h"
 #include "riskd/clock.h"
 #include "riskd/json.h"
 #include "riskd/rollout.h"
@@ -889,11 +890,28 @@ static int decisions_read(admin_ctx *x)
     return 0;
 }
 
+/* Erase one applicant's records (the library refuses inside the retention floor). The answer
+ * names the applicant by the hash the audit entry uses, never by the key sent. */
 static int decisions_erase(admin_ctx *x)
 {
-    return fail(x, 501, "NOT_IMPLEMENTED",
-                "erasing an applicant's decisions is not available in this build yet (riskd log erase will "
-                "follow); nothing was erased");
+    static const char *const names[] = {"targeting_key", "reason"};
+    const rd_value *m[2];
+    const char *key, *why;
+    if (members(x, names, 2, m) || str_member(x, m[0], "targeting_key", true, &key) ||
+        str_member(x, m[1], "reason", false, &why))
+        return -1;
+    rd_dlog_erased out;
+    rd_err err;
+    int rc = rd_dlog_erase(x->s, &x->r->who, key, x->now, why, &out, &err);
+    if (rc)
+        return lib_fail(x, rc, &err);
+    rd_buf *b = x->r->out;
+    rd_buf_printf(b, "{\"erased\":%llu,\"decisions\":%llu,\"shadows\":%llu,\"outcomes\":%llu",
+                  (unsigned long long)(out.decisions + out.shadows), (unsigned long long)out.decisions,
+                  (unsigned long long)out.shadows, (unsigned long long)out.outcomes);
+    put_str(b, "applicant", out.object, false);
+    rd_buf_putc(b, '}');
+    return 0;
 }
 
 /* ------------------------------------------------------------------ the router */

@@ -29,13 +29,12 @@ f=json.load(open('$T/flags.json'))
 f['flags']['new-decline-letter']['defaultVariant']='on'
 f['flags']['new-decline-letter'].pop('targeting',None)
 json.dump(f,open('$T/flags.edit','w'),indent=2)"
-# routing.json names credit_xgb_v1.1 as the challenger: route everyone to the champion, so
-# the service starts with v1.0 alone
+# routing.json names credit_xgb_v1.1 as the challenger: the service starts with v1.0 alone
 $PY -c "
 import json
 for p in ('$T/flags.json','$T/flags.orig','$T/flags.edit'):
-    f=json.load(open(p)); r=f['flags']['credit-model-route']; r['targeting']={'fractional':[['challenger',0],['champion',100000]]}
-    f['flags']['credit-model-shadow']['defaultVariant']='none'; json.dump(f,open(p,'w'),indent=2)"
+    f=json.load(open(p)); r=f['flags']['credit-model-route']; r.pop('targeting',None); r['variants'].pop('challenger')
+    f['flags'].pop('credit-model-shadow'); json.dump(f,open(p,'w'),indent=2)"
 cp "$T/flags.json" "$T/flags.orig"
 
 "$BIN" user add admin1 --role admin --data-dir "$D" >"$T/admin.tok"
