@@ -139,7 +139,9 @@ RD_API int rd_principal_require(const rd_principal *p, uint32_t perm, const char
 
 /* Check token against the store at now_ms: RD_EUNAUTH when it is malformed, unknown, revoked,
  * expired, or its user is disabled (the message says which, never the token); RD_EIO. Marks
- * the token's last use (at most once a minute). */
+ * the token's last use (at most once a minute; a write in a transaction of its own, so call it
+ * outside one; a read-only or busy store only loses the mark). The message starts with the
+ * reason and a colon ("unknown token: ...", "expired: ..."): rd_auth_limiter_fail's why. */
 RD_API int rd_auth_authenticate(rd_store *s, const char *token, int64_t now_ms, rd_principal *out, rd_err *err);
 /* Read a token from a file (trailing white space dropped); RD_EIO, RD_EUNAUTH when empty. The
  * CLI's --token-file, or RISKD_TOKEN_FILE / RISKD_TOKEN. */
@@ -194,12 +196,14 @@ RD_API int rd_token_list(rd_store *s, const char *user, int (*fn)(void *ud, cons
 typedef struct rd_auth_limiter rd_auth_limiter;
 
 /* At most max_failures failed authentications per source a minute; then refused without a
- * check until the minute ends. */
+ * check until the minute ends (0: never refused, only counted). At most 4096 sources are
+ * tracked at once; failures from more are counted under the source "other", not limited. */
 RD_API rd_auth_limiter *rd_auth_limiter_new(unsigned max_failures);
 RD_API void rd_auth_limiter_free(rd_auth_limiter *l);
-/* Whether source ("127.0.0.1") may try now. Thread-safe. */
+/* Whether source ("127.0.0.1") may try now; a refusal is counted here. Thread-safe. */
 RD_API bool rd_auth_limiter_allow(rd_auth_limiter *l, const char *source, int64_t now_ms);
-/* A failure from source (why: "unknown token", "expired", ...). Thread-safe. */
+/* A failure from source (why: "unknown token", "expired", ...; only the part before a colon is
+ * kept, so rd_auth_authenticate's message can be passed as it is). Thread-safe. */
 RD_API void rd_auth_limiter_fail(rd_auth_limiter *l, const char *source, const char *why, int64_t now_ms);
 /* Write one audit entry ("auth.failed", object = source, detail {minute, failures, refused,
  * reasons}) per source for each minute that has ended before now_ms, and forget them. */

@@ -44,8 +44,18 @@ int cmd_rollback(int argc, char **argv);
 extern const char cli_flags_export_usage[];
 int cli_flags_export(int argc, char **argv);
 
-/* The reports' shared plumbing (cmd_report.c). */
+int cmd_user(int argc, char **argv);
+
+/* Governance (cli_auth.c): who the command acts as. The token comes from token_file (the
+ * --token-file option; may be NULL), else the file RISKD_TOKEN_FILE names, else RISKD_TOKEN;
+ * it is authenticated against s into *out. Without any, *out is the console (console = true),
+ * which the library lets create the first admin and nothing else. Prints the error and returns
+ * its exit code (CLI_REFUSED when the token is refused, CLI_IO when the file is unreadable). */
 struct rd_store;
+struct rd_principal;
+int cli_principal(struct rd_store *s, const char *token_file, struct rd_principal *out);
+
+/* The reports' shared plumbing (cmd_report.c). */
 struct rd_buf;
 /* Open DIR's store read-only (it must exist); prints the error and returns the exit code. */
 int cli_report_store(const char *dir, struct rd_store **s);
@@ -78,12 +88,6 @@ void cli_csv_field(FILE *out, const char *s);
 
 /* A UTC date (2026-12-01) or time (2026-12-01T08:30:00Z), or unix ms, into *ms: 0, or -1. */
 int cli_parse_time(const char *s, int64_t *ms);
-
-/* The governance commands' principal in a data directory (cli_auth.c): the token from
- * token_file, else RISKD_TOKEN_FILE, else RISKD_TOKEN, authenticated against s. Prints the
- * error and returns the exit code (CLI_REFUSED when it is missing or not accepted). */
-struct rd_principal;
-int cli_principal(struct rd_store *s, const char *token_file, struct rd_principal *out);
 
 /* One request of the admin HTTP API (cmd_change_http.c, libcurl). */
 typedef struct cli_http {
