@@ -51,6 +51,9 @@ CLI_SRC := $(sort $(wildcard src/cli/*.c))
 SERVER_SRC := $(sort $(wildcard src/server/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/*/test_*.c))
 CONF_SRC := $(sort $(wildcard tests/conformance/*.c))
+# Helpers the integration tests run (tests/tools/NAME.c -> build/<mode>/tests/tools/NAME), built
+# by the unit tests' rule: they may reach the library's internals too.
+TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
@@ -67,12 +70,13 @@ $(B)/obj/src/lib/analysis/html.o build/fuzz/obj/src/lib/analysis/html.o: $(GEN)/
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o) $(SERVER_SRC:%.c=$(B)/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:%.c=$(B)/%)
 CONF_BIN := $(CONF_SRC:%.c=$(B)/%)
+TOOL_BIN := $(TOOL_SRC:%.c=$(B)/%)
 BENCH_BIN := $(BENCH_SRC:%.c=$(B)/%)
 
 .PHONY: all lib test unit check bench fuzz fuzz-build lint demo clean deps drill
 .DEFAULT_GOAL := all
 
-all: $(B)/riskd $(B)/libriskd.a $(B)/libriskd.so $(UNIT_BIN) $(CONF_BIN)
+all: $(B)/riskd $(B)/libriskd.a $(B)/libriskd.so $(UNIT_BIN) $(CONF_BIN) $(TOOL_BIN)
 ifeq ($(MODE),release)
 all: build/riskd
 build/riskd: $(B)/riskd

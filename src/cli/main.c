@@ -28,14 +28,15 @@ static const char usage[] =
     "  change     change requests: propose, approve, publish (riskd change --help)\n"
     "  rollback   put a served file back to its previous version, at once (riskd rollback --help)\n"
     "  user       users, roles and tokens: who may change what (riskd user --help)\n"
+    "  audit      verify, export and list the audit chain of governance changes (riskd audit --help)\n"
     "\n"
     "options:\n"
     "  -h, --help     show this help\n"
     "  -V, --version  print the version\n"
     "\n"
     "exit codes: 0 success, 1 invalid input, 2 usage error, 3 some records rejected, 4 I/O error,\n"
-    "            5 checked and differences found (replay, skew), 7 refused (not authenticated, or\n"
-    "            the role does not allow it)\n";
+    "            5 checked and differences found (replay, skew, audit verify), 7 refused (not\n"
+    "            authenticated, or the role does not allow it)\n";
 
 void cli_errorf(const char *fmt, ...)
 {
@@ -94,6 +95,8 @@ int main(int argc, char **argv)
         return cmd_rollback(argc - 1, argv + 1);
     if (!strcmp(cmd, "user"))
         return cmd_user(argc - 1, argv + 1);
+    if (!strcmp(cmd, "audit"))
+        return cmd_audit(argc - 1, argv + 1);
     cli_errorf("unknown command \"%s\" (try riskd --help)", cmd);
     return CLI_USAGE;
 }
