@@ -767,6 +767,22 @@ static void print_users(const rd_value *arr)
     }
 }
 
+/* The members of a flag that differ between b and a: "defaultVariant, targeting". */
+static void print_changed_keys(const rd_value *b, const rd_value *a)
+{
+    size_t n = 0;
+    for (int side = 0; side < 2; side++) {
+        const rd_value *from = side ? b : a, *other = side ? a : b;
+        for (uint32_t i = 0; from && from->type == RD_VOBJECT && i < from->len; i++) {
+            const rd_member *m = &from->u.members[i];
+            const rd_value *o = mem(other, m->key);
+            if (side ? o != NULL : o && rd_value_equal(o, &m->val))
+                continue; /* the second pass adds only the members the new flag lacks */
+            printf("%s%s", n++ ? ", " : "", m->key);
+        }
+    }
+}
+
 static void print_diff(const rd_value *d)
 {
     const rd_value *added = mem(d, "added"), *removed = mem(d, "removed"), *changed = mem(d, "changed");
@@ -778,8 +794,10 @@ static void print_diff(const rd_value *d)
         printf("  - %s (removed)\n", removed->u.items[i].type == RD_VSTRING ? removed->u.items[i].u.s : "?");
     for (uint32_t i = 0; changed && changed->type == RD_VOBJECT && i < changed->len; i++, n++) {
         const rd_member *m = &changed->u.members[i];
-        printf("  ~ %s (changed)\n      before: ", m->key);
         const rd_value *b = mem(&m->val, "before"), *a = mem(&m->val, "after");
+        printf("  ~ %s (changed: ", m->key);
+        print_changed_keys(b, a);
+        printf(")\n      before: ");
         if (b)
             print_json(b);
         printf("\n      after:  ");

@@ -86,7 +86,7 @@ cmp -s "$F" "$T/v0.json"; check "a proposal changes nothing yet" 0 $?
 as erin change show "$id"; check "show" 0 $? "^change $id: flags, proposed, revision 1" "$T/out"
 check "show: the title" 0 0 "title +loosen the cut-off" "$T/out"
 check "show: approvals" 0 0 "approvals +0 of 1" "$T/out"
-check "show: the changed flag" 0 0 '~ credit-cutoff \(changed\)' "$T/out"
+check "show: the changed flag, and what of it" 0 0 '~ credit-cutoff \(changed: defaultVariant\)$' "$T/out"
 check "show: its before" 0 0 'before: .*"defaultVariant":"strict"' "$T/out"
 check "show: its after" 0 0 'after: .*"defaultVariant":"loose"' "$T/out"
 check "show: the added flag" 0 0 '\+ new-ui \(added\)' "$T/out"
