@@ -94,8 +94,14 @@ $(B)/libriskd.a: $(LIB_OBJ)
 $(B)/libriskd.so: $(LIB_OBJ)
 	$(Q)$(call msg,LD,$@) $(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# GnuTLS for the server's HTTPS (src/server/tls.c) only: the library and the fuzz targets
+# (which leave the socket glue out) do not link it.
+GNUTLS_CFLAGS := $(shell pkg-config --cflags gnutls 2>/dev/null)
+GNUTLS_LIBS := $(or $(shell pkg-config --libs gnutls 2>/dev/null),-lgnutls)
+$(B)/obj/src/server/tls.o: CPPFLAGS += $(GNUTLS_CFLAGS)
+
 $(B)/riskd: $(CLI_OBJ) $(B)/libriskd.a
-	$(Q)$(call msg,LD,$@) $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd $(CURL_LIBS)
+	$(Q)$(call msg,LD,$@) $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd $(GNUTLS_LIBS) $(CURL_LIBS)
 $(B)/obj/src/cli/cmd_change_http.o: CPPFLAGS += $(CURL_CFLAGS)
 
 # Unit tests: one cmocka binary per source file; they may reach module internals.
@@ -135,8 +141,8 @@ build/fuzz/obj/%.o: %.c
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ)
 	@mkdir -p $(@D)
 	$(Q)$(call msg,FUZZ,$@) clang $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB_OBJ) $(FUZZ_LIBS)
-# The service's routes without a socket: the server sources but the libmicrohttpd glue.
-FUZZ_SERVER_SRC := $(filter-out src/server/http.c,$(SERVER_SRC))
+# The service's routes without a socket: the server sources but the libmicrohttpd and GnuTLS glue.
+FUZZ_SERVER_SRC := $(filter-out src/server/http.c src/server/tls.c,$(SERVER_SRC))
 FUZZ_SERVER_OBJ := $(FUZZ_SERVER_SRC:%.c=build/fuzz/obj/%.o)
 build/fuzz/fuzz_serve: tests/fuzz/fuzz_serve.c $(FUZZ_LIB_OBJ) $(FUZZ_SERVER_OBJ)
 	@mkdir -p $(@D)
@@ -153,11 +159,14 @@ fuzz: fuzz-build
 
 # make drill: the long forms of the tests' short drills (shared/TESTING.md): kill -9 after
 # RISKD_DRILL_SECONDS (default 30) of load, in both durability modes of the decision log; the
-# rollout drill at real speed (scripts/rollout-drill.sh: the walk, and the rollback times).
+# rollout drill at real speed (scripts/rollout-drill.sh: the walk, and the rollback times); the
+# governance rollback drill (scripts/rollback-drill.sh: a bad published change rolled back
+# under load, the time until every answer is the old version's).
 drill: deps
 	@$(MAKE) --no-print-directory MODE=release all
 	@RISKD_DRILL_SECONDS=$${RISKD_DRILL_SECONDS:-30} RISKD_BIN=build/release/riskd bash tests/integration/06-log.sh
 	@RISKD_BIN=build/release/riskd scripts/rollout-drill.sh
+	@RISKD_BIN=build/release/riskd RISKD_DRILL_SECONDS=$${RISKD_DRILL_SECONDS:-10} RISKD_DRILL_ROUNDS=5 scripts/rollback-drill.sh
 
 bench:
 	@scripts/deps.sh
@@ -166,7 +175,7 @@ bench:
 
 lint: build/gen/report_html.inc
 	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(SERVER_SRC) include/riskd/*.h src/lib/*/*.h src/server/*.h
-	clang-tidy --quiet $(LIB_SRC) $(CLI_SRC) $(SERVER_SRC) -- $(CPPFLAGS) -std=c11
+	clang-tidy --quiet $(LIB_SRC) $(CLI_SRC) $(SERVER_SRC) -- $(CPPFLAGS) $(GNUTLS_CFLAGS) -std=c11
 
 demo: deps all
 	@scripts/demo.sh

@@ -39,7 +39,7 @@
 
 /* What a caller records. Strings may be NULL for "" (detail NULL: {}). */
 typedef struct rd_audit_entry {
-    int64_t ts_ms; /* 0: now */
+    int64_t ts_ms;      /* 0: now */
     const char *actor;  /* "alice", "controller", "console:root", "anonymous" */
     const char *action; /* "change.approve", "flags.publish", "rollout.rollback", "auth.failed" */
     const char *object; /* "change/12", "flags:/etc/riskd/flags.json", "user/bob" */
@@ -60,10 +60,10 @@ RD_API int rd_audit_append(rd_store *s, const rd_audit_entry *e, int64_t *seq, r
 RD_API int rd_audit_head(rd_store *s, int64_t *seq, char hash[RD_SHA256_HEX], rd_err *err);
 
 typedef struct rd_audit_verify_result {
-    uint64_t entries;            /* entries walked */
-    int64_t first_bad;           /* 0: the chain is intact; else the first bad seq */
-    char problem[512];           /* in words: "seq 7: hash does not match its content (edited)" */
-    int64_t head_seq;            /* the last entry found intact (0: none) */
+    uint64_t entries;  /* entries walked */
+    int64_t first_bad; /* 0: the chain is intact; else the first bad seq */
+    char problem[512]; /* in words: "seq 7: hash does not match its content (edited)" */
+    int64_t head_seq;  /* the last entry found intact (0: none) */
     char head_hash[RD_SHA256_HEX];
 } rd_audit_verify_result;
 
@@ -84,13 +84,14 @@ RD_API int rd_audit_verify(rd_store *s, int64_t anchor_seq, const char *anchor_h
 RD_API int rd_audit_each(rd_store *s, int64_t from_seq, size_t limit,
                          int (*fn)(void *ud, const char *json, size_t len), void *ud, rd_err *err);
 /* The newest entries first (for a console or `audit list`), at most limit. */
-RD_API int rd_audit_latest(rd_store *s, size_t limit, int (*fn)(void *ud, const char *json, size_t len), void *ud,
-                           rd_err *err);
+RD_API int rd_audit_latest(rd_store *s, size_t limit, int (*fn)(void *ud, const char *json, size_t len),
+                           void *ud, rd_err *err);
 
 /* The hash of an entry (exposed for the tests and other verifiers): prev_hash || canonical
  * JSON of the eight members above. detail_json must be a JSON object. */
-RD_API int rd_audit_hash(int64_t seq, int64_t ts_ms, const char *actor, const char *action, const char *object,
-                         const char *before_sha256, const char *after_sha256, const char *detail_json,
-                         const char *prev_hash, char hash[RD_SHA256_HEX], rd_err *err);
+RD_API int rd_audit_hash(int64_t seq, int64_t ts_ms, const char *actor, const char *action,
+                         const char *object, const char *before_sha256, const char *after_sha256,
+                         const char *detail_json, const char *prev_hash, char hash[RD_SHA256_HEX],
+                         rd_err *err);
 
 #endif

@@ -41,12 +41,12 @@ typedef enum rd_role {
 } rd_role;
 
 enum {
-    RD_PERM_VIEW = 1u << 0,           /* flags, change requests, rollouts, audit, users' names */
-    RD_PERM_PROPOSE = 1u << 1,        /* create, edit, submit, withdraw a change request */
-    RD_PERM_APPROVE = 1u << 2,        /* approve or reject someone else's change request */
-    RD_PERM_PUBLISH = 1u << 3,        /* apply an approved change to what serves */
-    RD_PERM_ROLLBACK = 1u << 4,       /* back to the previous published version; rollout pause, resume, rollback */
-    RD_PERM_USERS = 1u << 5,          /* users, roles, tokens; the governance settings */
+    RD_PERM_VIEW = 1u << 0,     /* flags, change requests, rollouts, audit, users' names */
+    RD_PERM_PROPOSE = 1u << 1,  /* create, edit, submit, withdraw a change request */
+    RD_PERM_APPROVE = 1u << 2,  /* approve or reject someone else's change request */
+    RD_PERM_PUBLISH = 1u << 3,  /* apply an approved change to what serves */
+    RD_PERM_ROLLBACK = 1u << 4, /* back to the previous published version; rollout pause, resume, rollback */
+    RD_PERM_USERS = 1u << 5,    /* users, roles, tokens; the governance settings */
     RD_PERM_VIEW_DECISIONS = 1u << 6, /* applicants' inputs in the decision log (export, replay output) */
     RD_PERM_ERASE = 1u << 7,          /* erase one applicant's records (outside the retention floor) */
 };
@@ -142,7 +142,8 @@ RD_API int rd_principal_require(const rd_principal *p, uint32_t perm, const char
  * the token's last use (at most once a minute; a write in a transaction of its own, so call it
  * outside one; a read-only or busy store only loses the mark). The message starts with the
  * reason and a colon ("unknown token: ...", "expired: ..."): rd_auth_limiter_fail's why. */
-RD_API int rd_auth_authenticate(rd_store *s, const char *token, int64_t now_ms, rd_principal *out, rd_err *err);
+RD_API int rd_auth_authenticate(rd_store *s, const char *token, int64_t now_ms, rd_principal *out,
+                                rd_err *err);
 /* Read a token from a file (trailing white space dropped); RD_EIO, RD_EUNAUTH when empty. The
  * CLI's --token-file, or RISKD_TOKEN_FILE / RISKD_TOKEN. */
 RD_API int rd_token_read_file(const char *path, char token[RD_TOKEN_MAX], rd_err *err);
@@ -173,21 +174,23 @@ RD_API int rd_auth_enabled(rd_store *s, bool *on, rd_err *err);
  * never) into token. actor NULL (or console): allowed only while no admin is active, and only
  * for an admin (the first admin, made at the console); else actor needs RD_PERM_USERS.
  * Audited ("user.add", "token.issue"). RD_EINVAL (bad name, exists), RD_EFORBIDDEN. */
-RD_API int rd_user_add(rd_store *s, const rd_principal *actor, const char *name, rd_role role, uint32_t scopes,
-                       int64_t expires_ms, int64_t now_ms, char token[RD_TOKEN_MAX], rd_err *err);
+RD_API int rd_user_add(rd_store *s, const rd_principal *actor, const char *name, rd_role role,
+                       uint32_t scopes, int64_t expires_ms, int64_t now_ms, char token[RD_TOKEN_MAX],
+                       rd_err *err);
 /* Disable (or enable again) a user: its tokens stop working at once. Audited. An admin cannot
  * disable the last active admin. */
-RD_API int rd_user_disable(rd_store *s, const rd_principal *actor, const char *name, bool disabled, int64_t now_ms,
-                           rd_err *err);
+RD_API int rd_user_disable(rd_store *s, const rd_principal *actor, const char *name, bool disabled,
+                           int64_t now_ms, rd_err *err);
 /* Change a user's role. Audited. */
-RD_API int rd_user_set_role(rd_store *s, const rd_principal *actor, const char *name, rd_role role, int64_t now_ms,
-                            rd_err *err);
+RD_API int rd_user_set_role(rd_store *s, const rd_principal *actor, const char *name, rd_role role,
+                            int64_t now_ms, rd_err *err);
 RD_API int rd_user_list(rd_store *s, int (*fn)(void *ud, const rd_user_info *u), void *ud, rd_err *err);
 /* Issue another token for name (actor: RD_PERM_USERS). Audited with the token's id only. */
 RD_API int rd_token_issue(rd_store *s, const rd_principal *actor, const char *name, uint32_t scopes,
                           int64_t expires_ms, int64_t now_ms, char token[RD_TOKEN_MAX], rd_err *err);
 /* Revoke token id (actor: RD_PERM_USERS, or the token's own user). Audited. */
-RD_API int rd_token_revoke(rd_store *s, const rd_principal *actor, const char *id, int64_t now_ms, rd_err *err);
+RD_API int rd_token_revoke(rd_store *s, const rd_principal *actor, const char *id, int64_t now_ms,
+                           rd_err *err);
 RD_API int rd_token_list(rd_store *s, const char *user, int (*fn)(void *ud, const rd_token_info *t), void *ud,
                          rd_err *err);
 

@@ -34,7 +34,12 @@
 #include "riskd/hash.h"
 #include "riskd/store.h"
 
-typedef enum rd_change_kind { RD_CHANGE_FLAGS = 0, RD_CHANGE_BUNDLE, RD_CHANGE_ROLLOUT, RD_CHANGE_KIND_COUNT } rd_change_kind;
+typedef enum rd_change_kind {
+    RD_CHANGE_FLAGS = 0,
+    RD_CHANGE_BUNDLE,
+    RD_CHANGE_ROLLOUT,
+    RD_CHANGE_KIND_COUNT
+} rd_change_kind;
 RD_API const char *rd_change_kind_name(rd_change_kind k);
 RD_API int rd_change_kind_parse(const char *name); /* -1: none */
 
@@ -72,20 +77,20 @@ RD_API int rd_change_edit(rd_store *s, const rd_principal *who, int64_t id, cons
 /* draft -> proposed (the author or an editor). */
 RD_API int rd_change_submit(rd_store *s, const rd_principal *who, int64_t id, int64_t now_ms, rd_err *err);
 /* -> withdrawn (the author, or anyone with RD_PERM_APPROVE). */
-RD_API int rd_change_withdraw(rd_store *s, const rd_principal *who, int64_t id, const char *why, int64_t now_ms,
-                              rd_err *err);
+RD_API int rd_change_withdraw(rd_store *s, const rd_principal *who, int64_t id, const char *why,
+                              int64_t now_ms, rd_err *err);
 /* Approve revision (0: the current one; else it must be the current one, or RD_ECONFLICT: it
  * was edited after you read it). who: RD_PERM_APPROVE, not the author nor an editor, not an
  * approver of this revision already. Enough approvals: -> approved. */
-RD_API int rd_change_approve(rd_store *s, const rd_principal *who, int64_t id, int64_t revision, const char *note,
-                             int64_t now_ms, rd_err *err);
+RD_API int rd_change_approve(rd_store *s, const rd_principal *who, int64_t id, int64_t revision,
+                             const char *note, int64_t now_ms, rd_err *err);
 /* -> rejected (who: RD_PERM_APPROVE, not the author). */
 RD_API int rd_change_reject(rd_store *s, const rd_principal *who, int64_t id, const char *why, int64_t now_ms,
                             rd_err *err);
 /* Apply an approved change to what serves (who: RD_PERM_PUBLISH; the author may publish once
  * someone else approved). *version receives the version made. */
-RD_API int rd_change_publish(rd_store *s, const rd_principal *who, int64_t id, int64_t now_ms, int64_t *version,
-                             rd_err *err);
+RD_API int rd_change_publish(rd_store *s, const rd_principal *who, int64_t id, int64_t now_ms,
+                             int64_t *version, rd_err *err);
 
 /* Roll target of kind back (who: RD_PERM_ROLLBACK, alone): to version to (0: the version the
  * newest one replaced), written with the same compare-and-swap. A bundle rollback revokes the
@@ -101,8 +106,8 @@ RD_API int rd_change_show_json(rd_store *s, int64_t id, bool with_payload, rd_bu
 /* The changes (state NULL: all), newest first, without payloads or diffs: a JSON array. */
 RD_API int rd_change_list_json(rd_store *s, const char *state, size_t limit, rd_buf *out, rd_err *err);
 /* The published versions of kind/target (NULL: all), newest first: a JSON array. */
-RD_API int rd_change_versions_json(rd_store *s, const char *kind, const char *target, size_t limit, rd_buf *out,
-                                   rd_err *err);
+RD_API int rd_change_versions_json(rd_store *s, const char *kind, const char *target, size_t limit,
+                                   rd_buf *out, rd_err *err);
 
 /* A diff of two flag files per flag (the object rd_change_show_json gives as "diff"). */
 RD_API int rd_flags_diff_json(const char *before, size_t before_len, const char *after, size_t after_len,
@@ -111,25 +116,25 @@ RD_API int rd_flags_diff_json(const char *before, size_t before_len, const char 
 /* Required approvals of kind (the setting, default 1). */
 RD_API int rd_change_required(rd_store *s, rd_change_kind kind, int *n, rd_err *err);
 /* Set them (who: RD_PERM_USERS; 1..5). Audited. */
-RD_API int rd_change_set_required(rd_store *s, const rd_principal *who, rd_change_kind kind, int n, int64_t now_ms,
-                                  rd_err *err);
+RD_API int rd_change_set_required(rd_store *s, const rd_principal *who, rd_change_kind kind, int n,
+                                  int64_t now_ms, rd_err *err);
 
 /* What serves must have been published (require_approval = on): whether sha is a published
  * version of kind/target (*ok; *why says what is wrong, for the log). For flags, the file
  * the rollout controller wrote for a published plan counts (rd_change_record_write). */
-RD_API int rd_change_served_ok(rd_store *s, rd_change_kind kind, const char *target, const char *sha, bool *ok,
-                               char *why, size_t cap, rd_err *err);
+RD_API int rd_change_served_ok(rd_store *s, rd_change_kind kind, const char *target, const char *sha,
+                               bool *ok, char *why, size_t cap, rd_err *err);
 /* Adopt what target holds now as its version 1 (how "adopt"), when it has no version yet: the
  * first start with require_approval = on takes the file in force as the baseline. Audited.
  * *adopted says whether it did. */
-RD_API int rd_change_adopt(rd_store *s, rd_change_kind kind, const char *target, const char *sha, const char *actor,
-                           int64_t now_ms, bool *adopted, rd_err *err);
+RD_API int rd_change_adopt(rd_store *s, rd_change_kind kind, const char *target, const char *sha,
+                           const char *actor, int64_t now_ms, bool *adopted, rd_err *err);
 /* Record a write to a served file that needs no change request of its own: the rollout
  * controller's stage change (how "rollout", actor "controller", the plan's change). Makes a
  * version and an audit entry in one transaction. */
-RD_API int rd_change_record_write(rd_store *s, rd_change_kind kind, const char *target, const char *before_sha,
-                                  const char *after_sha, const char *how, const char *actor, const char *detail_json,
-                                  int64_t now_ms, rd_err *err);
+RD_API int rd_change_record_write(rd_store *s, rd_change_kind kind, const char *target,
+                                  const char *before_sha, const char *after_sha, const char *how,
+                                  const char *actor, const char *detail_json, int64_t now_ms, rd_err *err);
 
 /* Commit every published version of the flag file target (NULL: the setting "served.flags")
  * not yet in the Git repository dir (created when missing) as a commit whose message names

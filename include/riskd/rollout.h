@@ -162,6 +162,13 @@ RD_API int rd_flagfile_rewrite(const char *text, size_t len, const char *route_f
  * kept; nothing checks what text is (the caller did). Publishing a change uses it. */
 RD_API int rd_file_replace_cas(const char *path, const char *expected_sha, const char *text, size_t len,
                                rd_err *err);
+/* A flag file write of a rollout (a stage change, the controller's or a command's) recorded as
+ * a version of the file and on the audit chain (rd_change_record_write, how "rollout"): a plan
+ * approved as a whole needs no approval per stage, but every write is accounted for, and with
+ * require_approval the server serves the file it wrote. s NULL: nothing recorded; a failure is
+ * ignored (a rollback must not wait for the store). */
+RD_API void rd_rollout_note_write(rd_store *s, const char *path, const char *before_sha, const char *after_sha,
+                                  const char *flag, const char *stage, const char *actor);
 /* The SHA-256 of the file's bytes now. */
 RD_API int rd_flagfile_sha(const char *path, char sha[RD_SHA256_HEX], rd_err *err);
 

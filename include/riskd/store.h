@@ -164,7 +164,7 @@ typedef struct rd_user_row {
     char created_by[64];
 } rd_user_row;
 RD_API int rd_store_user_get(rd_store *s, const char *name, rd_user_row *out, rd_err *err); /* RD_ENOTFOUND */
-RD_API int rd_store_user_put(rd_store *s, const rd_user_row *u, rd_err *err);               /* insert or replace */
+RD_API int rd_store_user_put(rd_store *s, const rd_user_row *u, rd_err *err); /* insert or replace */
 RD_API int rd_store_user_list(rd_store *s, int (*fn)(void *ud, const rd_user_row *u), void *ud, rd_err *err);
 
 typedef struct rd_token_row {
@@ -176,10 +176,10 @@ typedef struct rd_token_row {
     char created_by[64];
 } rd_token_row;
 RD_API int rd_store_token_get(rd_store *s, const char *id, rd_token_row *out, rd_err *err); /* RD_ENOTFOUND */
-RD_API int rd_store_token_put(rd_store *s, const rd_token_row *t, rd_err *err);             /* insert or replace */
+RD_API int rd_store_token_put(rd_store *s, const rd_token_row *t, rd_err *err); /* insert or replace */
 /* user NULL: every token. */
-RD_API int rd_store_token_list(rd_store *s, const char *user, int (*fn)(void *ud, const rd_token_row *t), void *ud,
-                               rd_err *err);
+RD_API int rd_store_token_list(rd_store *s, const char *user, int (*fn)(void *ud, const rd_token_row *t),
+                               void *ud, rd_err *err);
 
 /* Change requests (change.h holds the rules). Strings the store returns live in the row until
  * rd_store_change_row_free. */
@@ -191,12 +191,12 @@ typedef struct rd_change_row {
     char title[256];
     char author[64];
     int64_t created_ms, updated_ms;
-    int64_t revision;                 /* 1, bumped by every edit */
-    char base_sha[RD_SHA256_HEX];     /* what the target held when proposed ("" for none) */
-    char payload_sha[RD_SHA256_HEX];  /* the payload, a blob */
-    char *editors_json;               /* ["alice", ...]: the author and everyone who edited */
-    char *approvals_json;             /* [{"user","revision","ts_ms","token"}] of the current revision */
-    char *history_json;               /* [{"ts_ms","actor","event","revision","note"}] */
+    int64_t revision;                /* 1, bumped by every edit */
+    char base_sha[RD_SHA256_HEX];    /* what the target held when proposed ("" for none) */
+    char payload_sha[RD_SHA256_HEX]; /* the payload, a blob */
+    char *editors_json;              /* ["alice", ...]: the author and everyone who edited */
+    char *approvals_json;            /* [{"user","revision","ts_ms","token"}] of the current revision */
+    char *history_json;              /* [{"ts_ms","actor","event","revision","note"}] */
     int64_t published_ms;
     char published_by[64];
     int64_t version; /* the version publishing made (0: not published) */
@@ -210,9 +210,9 @@ RD_API void rd_store_change_row_free(rd_change_row *row);
 
 /* Published versions of a target: each flag file, plan file or bundle name numbered from 1. */
 typedef struct rd_version_row {
-    char kind[16];      /* flags | rollout | bundle */
-    char target[1024];  /* the flag file's path, the plan file's path, the bundle's name */
-    int64_t version;    /* assigned by rd_store_version_append */
+    char kind[16];                    /* flags | rollout | bundle */
+    char target[1024];                /* the flag file's path, the plan file's path, the bundle's name */
+    int64_t version;                  /* assigned by rd_store_version_append */
     char sha[RD_SHA256_HEX];          /* what it holds (a blob for flags and plans) */
     char replaced_sha[RD_SHA256_HEX]; /* what it held before ("" for the first) */
     char how[16];                     /* publish | rollback | rollout (the controller's stage writes) */
@@ -228,11 +228,12 @@ RD_API int rd_store_version_list(rd_store *s, const char *kind, const char *targ
 RD_API int rd_store_version_find(rd_store *s, const char *kind, const char *target, const char *sha,
                                  rd_version_row *out, rd_err *err);
 /* Version number n of target (RD_ENOTFOUND). */
-RD_API int rd_store_version_get(rd_store *s, const char *kind, const char *target, int64_t n, rd_version_row *out,
-                                rd_err *err);
+RD_API int rd_store_version_get(rd_store *s, const char *kind, const char *target, int64_t n,
+                                rd_version_row *out, rd_err *err);
 
 /* Settings (key, value) the governance keeps: "approvals.flags" = "1", "served.flags" = path. */
-RD_API int rd_store_setting_get(rd_store *s, const char *key, char *value, size_t cap, rd_err *err); /* RD_ENOTFOUND */
+RD_API int rd_store_setting_get(rd_store *s, const char *key, char *value, size_t cap,
+                                rd_err *err); /* RD_ENOTFOUND */
 RD_API int rd_store_setting_put(rd_store *s, const char *key, const char *value, rd_err *err);
 
 #endif

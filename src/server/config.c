@@ -109,6 +109,17 @@ const char srv_usage[] =
     "  --monitor-bucket-ms N    the sliding window's bucket (default 60000)\n"
     "  --monitor-buckets N      buckets in the sliding window (default 10)\n"
     "\n"
+    "TLS (docs/api.md, \"TLS and mutual TLS\"; scripts/dev-certs.sh makes test certificates):\n"
+    "  --tls-cert FILE          PEM server certificate (its chain may follow); with --tls-key the\n"
+    "                           service speaks HTTPS only, TLS 1.2 and 1.3. Reloaded when the files\n"
+    "                           change (a refused file leaves the last good certificate serving)\n"
+    "  --tls-key FILE           PEM private key of --tls-cert (unencrypted)\n"
+    "  --tls-client-ca FILE     PEM CA bundle: clients are asked for a certificate, verified\n"
+    "                           against it; a request that needs one and has none or a bad one\n"
+    "                           gets 401 CLIENT_CERT_REQUIRED or CLIENT_CERT_INVALID\n"
+    "  --mtls all|admin         which routes need a client certificate: all (default with\n"
+    "                           --tls-client-ca) or admin (only those under /v1/admin/)\n"
+    "\n"
     "  --check-config           validate the configuration and the files, then exit\n"
     "  -h, --help               show this help\n"
     "\n"
@@ -183,6 +194,10 @@ static const struct key keys[] = {
     {"monitor", K_BOOL, offsetof(srv_config, monitor), 0, 0, 0},
     {"monitor_bucket_ms", I(monitor_bucket_ms, 100, 3600000)},
     {"monitor_buckets", I(monitor_buckets, 1, 1000)},
+    {"tls_cert", S(tls_cert)},
+    {"tls_key", S(tls_key)},
+    {"tls_client_ca", S(tls_client_ca)},
+    {"mtls", S(mtls)},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -449,6 +464,30 @@ static int load_env(srv_config *c, rd_err *err)
     return RD_OK;
 }
 
+/* The TLS keys go together: a certificate and its key, a client CA only with them, and mtls
+ * only with a client CA (it defaults to all there). The files themselves are loaded by tls.c. */
+static int validate_tls(srv_config *c, rd_err *err)
+{
+    if (!c->tls_cert[0] != !c->tls_key[0])
+        return rd_err_set(err, RD_EINVAL, "tls_cert and tls_key go together: %s is set, %s is not",
+                          c->tls_cert[0] ? "tls_cert" : "tls_key", c->tls_cert[0] ? "tls_key" : "tls_cert");
+    if (c->tls_client_ca[0] && !c->tls_cert[0])
+        return rd_err_set(err, RD_EINVAL,
+                          "tls_client_ca %s needs tls_cert and tls_key (client certificates "
+                          "are a TLS feature)",
+                          c->tls_client_ca);
+    if (c->mtls[0] && strcmp(c->mtls, "all") != 0 && strcmp(c->mtls, "admin") != 0)
+        return rd_err_set(err, RD_EINVAL, "mtls must be all or admin, not \"%s\"", c->mtls);
+    if (c->mtls[0] && !c->tls_client_ca[0])
+        return rd_err_set(err, RD_EINVAL,
+                          "mtls = %s needs tls_client_ca (the CA client certificates are "
+                          "verified against)",
+                          c->mtls);
+    if (c->tls_client_ca[0] && !c->mtls[0])
+        strcpy(c->mtls, "all");
+    return RD_OK;
+}
+
 /* Cross-field rules, checked once whatever the source. */
 static int validate(srv_config *c, rd_err *err)
 {
@@ -506,11 +545,13 @@ static int validate(srv_config *c, rd_err *err)
                           "bundle_pubkey %s is given but require_signed_bundles is off: signatures would not "
                           "be checked",
                           c->bundle_pubkey);
+    int rc = validate_tls(c, err);
+    if (rc)
+        return rc;
     if (c->require_signed_bundles) {
         rd_bundle_key trusted[SRV_MAX_KEYS];
         size_t n;
-        int rc = rd_bundle_keys_read(c->bundle_pubkey, trusted, SRV_MAX_KEYS, &n, err);
-        if (rc)
+        if ((rc = rd_bundle_keys_read(c->bundle_pubkey, trusted, SRV_MAX_KEYS, &n, err)))
             return rc;
     }
     return RD_OK;

@@ -5,7 +5,9 @@
  * buffer, and a reference to the snapshot it serves from, which it swaps for the new one at
  * the next request after a reload (one atomic load per request, no lock). A request's body
  * never exceeds max_body_bytes in memory: a larger one is answered 413 (at once when its
- * Content-Length says so, else once it has been read and dropped). */
+ * Content-Length says so, else once it has been read and dropped). A request that needs a
+ * client certificate it lacks (mtls) is answered 401 as soon as its headers are in, before
+ * its body is read or it is routed. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
@@ -34,6 +36,9 @@ typedef struct conn_req {
     rd_buf body;
     bool too_large;
     double t0;
+    const char *cert_refusal; /* the 401's code when the client certificate rule refuses it */
+    const char *cert_why;     /* why the certificate is not valid (NULL: there is none) */
+    const char *client_cn;    /* the verified client certificate's CN (the connection's) */
     /* an answer held until its decision's record is committed (log_durability = ack) */
     bool held;
     uint64_t seq;
@@ -249,6 +254,35 @@ static void collect_args(srv_req *r, struct MHD_Connection *c)
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &x);
 }
 
+/* mtls: NULL when url may be served on connection c, else the code of the 401. With mtls =
+ * admin, only the routes under SRV_ADMIN_PREFIX (or that path itself without its slash) need a
+ * certificate; the URL is matched as the router sees it (not percent-decoded), so a request
+ * the prefix misses is one no admin route can match either. */
+static const char *client_cert_refusal(struct MHD_Connection *c, const char *url, conn_req *cr)
+{
+    if (!G.cfg->tls_client_ca[0])
+        return NULL;
+    srv_tls_client st = srv_tls_client_check(c, &cr->client_cn, &cr->cert_why);
+    if (st == SRV_TLS_CLIENT_VALID)
+        return NULL;
+    size_t n = strlen(SRV_ADMIN_PREFIX) - 1;
+    bool admin = !strncmp(url, SRV_ADMIN_PREFIX, n) && (url[n] == '/' || url[n] == 0);
+    if (!strcmp(G.cfg->mtls, "admin") && !admin)
+        return NULL;
+    return st == SRV_TLS_CLIENT_NONE ? "CLIENT_CERT_REQUIRED" : "CLIENT_CERT_INVALID";
+}
+
+static void reply_cert_refusal(srv_req *r, const conn_req *cr, const char *url)
+{
+    r->route = SRV_ROUTE_OTHER; /* refused before routing: always our error shape */
+    if (cr->cert_why)
+        srv_reply_error(r, 401, cr->cert_refusal, "%s needs a valid client certificate: %s", url,
+                        cr->cert_why);
+    else
+        srv_reply_error(r, 401, cr->cert_refusal, "%s needs a client certificate signed by a trusted CA",
+                        url);
+}
+
 /* Validate the request line and headers; the route's handler runs only if all is well. */
 static void dispatch(srv_req *r, struct MHD_Connection *c, const char *url, const char *method, conn_req *cr,
                      const route_def **def)
@@ -308,7 +342,7 @@ static void access_log(const srv_req *r, const char *method, const char *url, do
     snprintf(st, sizeof st, "%d", r->status);
     snprintf(ms, sizeof ms, "%.3f", secs * 1e3);
     srv_log(SRV_DEBUG, "request", "method", method, "path", url, "#status", st, "#latency_ms", ms, "error",
-            r->error_code, NULL);
+            r->error_code, "client_cn", r->client_cn, NULL);
 }
 
 /* ------------------------------------------------------------------ answers held for a commit */
@@ -422,13 +456,17 @@ static enum MHD_Result respond(struct MHD_Connection *c, const char *url, const 
         .len = cr->body.len,
         .if_none_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
         .t0 = cr->t0,
+        .client_cn = cr->client_cn,
         .status = 200,
         .out = &w->out,
         .content_type = "application/json",
     };
     rd_buf_reset(&w->out);
-    const route_def *d;
-    dispatch(&r, c, url, method, cr, &d);
+    const route_def *d = NULL;
+    if (cr->cert_refusal)
+        reply_cert_refusal(&r, cr, url);
+    else
+        dispatch(&r, c, url, method, cr, &d);
     if (w->out.oom)
         srv_reply_error(&r, 503, "OUT_OF_MEMORY", "the response could not be built");
     if (r.ack_seq && hold(c, cr, &r)) {
@@ -490,6 +528,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         cr->t0 = srv_now();
         *con_cls = cr;
         atomic_fetch_add(&G.inflight, 1);
+        if ((cr->cert_refusal = client_cert_refusal(c, url, cr)))
+            return respond(c, url, method, cr);
         if (announced_too_large(c)) {
             cr->too_large = true;
             return respond(c, url, method, cr);
@@ -547,12 +587,13 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
                           enum MHD_ConnectionNotificationCode toe)
 {
     (void)cls;
-    (void)c;
-    (void)socket_context;
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         atomic_fetch_add_explicit(&G.connections, 1, memory_order_relaxed);
-    else
+        srv_tls_connection_started(c, socket_context);
+    } else {
         atomic_fetch_sub_explicit(&G.connections, 1, memory_order_relaxed);
+        srv_tls_connection_closed(socket_context);
+    }
 }
 
 /* The path reaches the router as sent: the flag key is decoded by the OFREP route itself,
@@ -739,13 +780,18 @@ static struct MHD_Daemon *start_daemon(int fd)
     int threads = G.cfg->threads ? G.cfg->threads : rd_num_cores();
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_TURBO | MHD_USE_ERROR_LOG |
                      MHD_ALLOW_SUSPEND_RESUME;
-    return MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
-                            NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
-                            (unsigned)(threads > 1 ? threads : 1), MHD_OPTION_CONNECTION_LIMIT,
-                            (unsigned)G.cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned)G.cfg->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-                            NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
-                            MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL, MHD_OPTION_END);
+    struct MHD_OptionItem tls[3] = {{MHD_OPTION_END, 0, NULL}};
+    if (srv_tls_on()) {
+        flags |= MHD_USE_TLS;
+        srv_tls_daemon_options(tls);
+    }
+    return MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 1 ? threads : 1),
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)G.cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)G.cfg->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL,
+        MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
 }
 
 /* Wait for signals, polling the files between them, until SIGTERM or SIGINT. */
@@ -764,12 +810,14 @@ static int wait_loop(void)
         if (sig == SIGHUP) {
             srv_log(SRV_INFO, "SIGHUP: reloading", NULL);
             srv_state_poll(G.state, true);
+            srv_tls_poll(true);
         } else if (sig == SIGUSR1) {
             srv_state_poll(G.state, false); /* the rollout controller rewrote the flag file */
         } else if (sig == SIGTERM || sig == SIGINT) {
             return sig;
         } else {
             srv_state_poll(G.state, false);
+            srv_tls_poll(false);
             if (time(NULL) - G.pruned >= 3600)
                 prune();
         }
@@ -853,6 +901,10 @@ int srv_check(const srv_config *cfg)
         rc = 4;
     } else {
         close(fd);
+        if (srv_tls_init(cfg, &err)) {
+            fprintf(stderr, "riskd: serve: %s\n", err.msg);
+            rc = rd_err_exit_status(err.code);
+        }
     }
     if (rc == 0 && cfg->nrollouts) {
         /* the plans first, to stdout with the rest only when they pass */
@@ -892,7 +944,9 @@ int srv_check(const srv_config *cfg)
             }
         }
         printf("listen     %s\n", cfg->listen);
+        srv_tls_describe();
     }
+    srv_tls_deinit();
     srv_snapshot_unref(s);
     srv_state_free(st);
     srv_metrics_deinit();
@@ -973,8 +1027,13 @@ int srv_run(const srv_config *cfg)
     pthread_key_create(&G.worker_key, worker_free);
 
     char bound[300];
-    int fd = listen_on(cfg->listen, bound, sizeof bound, &err);
-    int rc = 0;
+    int fd = -1, rc = 0;
+    if (srv_tls_init(cfg, &err)) {
+        srv_log(SRV_ERROR, "cannot start: TLS", "error", err.msg, "code", rd_err_name(err.code), NULL);
+        rc = rd_err_exit_status(err.code);
+        goto out;
+    }
+    fd = listen_on(cfg->listen, bound, sizeof bound, &err);
     if (fd < 0) {
         srv_log(SRV_ERROR, "cannot listen", "error", err.msg, NULL);
         rc = 4;
@@ -988,19 +1047,21 @@ int srv_run(const srv_config *cfg)
         rc = 4;
         goto out;
     }
-    printf("listening on http://%s\n", bound);
+    printf("listening on %s://%s\n", srv_tls_on() ? "https" : "http", bound);
     fflush(stdout);
     char threads[16];
     snprintf(threads, sizeof threads, "%d", cfg->threads ? cfg->threads : rd_num_cores());
     srv_log(SRV_INFO, "listening", "address", bound, "#threads", threads, "flags",
             cfg->flags[0] ? cfg->flags : NULL, "bundles", cfg->bundles[0] ? cfg->bundles : NULL, "config",
-            cfg->source[0] ? cfg->source : NULL, NULL);
+            cfg->source[0] ? cfg->source : NULL, "tls", srv_tls_on() ? "on" : "off", "mtls",
+            cfg->mtls[0] ? cfg->mtls : NULL, NULL);
     int sig = wait_loop();
     srv_log(SRV_INFO, sig == SIGTERM ? "SIGTERM: draining" : "SIGINT: draining", NULL);
     drain();
     MHD_stop_daemon(d); /* joins the workers, whose snapshot references go with them */
     srv_log(SRV_INFO, "stopped", NULL);
 out:
+    srv_tls_deinit(); /* after the daemon: every connection's reference is gone */
     srv_rollouts_stop();
     rd_shadow_free(G.shadow); /* finishes the queued shadow work: it holds deciders */
     G.shadow = NULL;

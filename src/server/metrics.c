@@ -64,6 +64,10 @@ typedef struct fallback_series {
     atomic_uint_fast64_t by_reason[RD_FB_UNAVAILABLE + 1];
 } fallback_series;
 
+/* What a reload is of (srv_metrics_reload, srv_metrics_refusal): the label of its series. */
+static const char *const reload_what[] = {"flags", "bundles", "fallback", "rollout", "tls"};
+#define NWHAT ((int)(sizeof reload_what / sizeof reload_what[0]))
+
 typedef struct error_series {
     struct error_series *next;
     char code[48];
@@ -81,12 +85,12 @@ static struct {
     error_series *errors;
     atomic_uint_fast64_t unknown_flag;
     route_stats routes[SRV_ROUTE_COUNT];
-    atomic_uint_fast64_t reloads[4][2]; /* [flags|bundles|fallback|rollout][refused|ok] */
-    char *refusal[4];                   /* why the file in force is not the one on disk (lock) */
-    double refused_at[4];               /* unix time of that refusal */
-    atomic_uint_fast64_t routing[2];    /* routing failures [unanswered|answered by fallback rules] */
-    uint64_t routing_gen;               /* the snapshot whose routing failed unanswered, +1 (lock) */
-    char routing_msg[256];              /* the last unanswered routing failure (lock) */
+    atomic_uint_fast64_t reloads[NWHAT][2]; /* [reload_what][refused|ok] */
+    char *refusal[NWHAT];                   /* why the file in force is not the one on disk (lock) */
+    double refused_at[NWHAT];               /* unix time of that refusal */
+    atomic_uint_fast64_t routing[2];        /* routing failures [unanswered|answered by fallback rules] */
+    uint64_t routing_gen;                   /* the snapshot whose routing failed unanswered, +1 (lock) */
+    char routing_msg[256];                  /* the last unanswered routing failure (lock) */
     double started;
 } M = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -108,7 +112,7 @@ static void free_series(series **head)
 
 void srv_metrics_deinit(void)
 {
-    for (int w = 0; w < 4; w++) {
+    for (int w = 0; w < NWHAT; w++) {
         rd_free(M.refusal[w]);
         M.refusal[w] = NULL;
     }
@@ -258,9 +262,13 @@ static void render_outcomes(rd_buf *b)
                       rd_outcome_result_name((rd_outcome_result)i), (unsigned long long)get(&M.outcomes[i]));
 }
 
+/* The slot of what, in reload_what; an unknown name counts as "fallback" (index 2). */
 static int what_index(const char *what)
 {
-    return !strcmp(what, "flags") ? 0 : !strcmp(what, "bundles") ? 1 : !strcmp(what, "rollout") ? 3 : 2;
+    for (int w = 0; w < NWHAT; w++)
+        if (!strcmp(what, reload_what[w]))
+            return w;
+    return 2;
 }
 
 void srv_metrics_reload(const char *what, bool ok) { inc(&M.reloads[what_index(what)][ok]); }
@@ -278,11 +286,11 @@ void srv_metrics_refusal(const char *what, const char *msg)
 
 size_t srv_metrics_refusals(rd_buf *b)
 {
-    static const char *const what[] = {"flags", "bundles", "fallback", "rollout"};
+    const char *const *what = reload_what;
     size_t n = 0;
     rd_buf_putc(b, '[');
     pthread_mutex_lock(&M.lock);
-    for (int w = 0; w < 4; w++) {
+    for (int w = 0; w < NWHAT; w++) {
         if (!M.refusal[w])
             continue;
         rd_buf_printf(b, "%s{\"what\":\"%s\",\"since\":%.0f,\"error\":", n++ ? "," : "", what[w],
@@ -630,22 +638,23 @@ void srv_metrics_render(rd_buf *b, const srv_snapshot *snap, rd_shadow *shadow, 
     render_log(b, dlog);
     srv_rollouts_metrics(b);
     render_outcomes(b);
-    rd_buf_puts(b, "# HELP riskd_reloads_total Reloads of the flag file, of bundles and of the service-wide "
-                   "fallback rules, by result.\n# TYPE riskd_reloads_total counter\n");
-    static const char *const what[] = {"flags", "bundles", "fallback", "rollout"};
-    for (int w = 0; w < 4; w++)
+    rd_buf_puts(b, "# HELP riskd_reloads_total Reloads of the flag file, of bundles, of the service-wide "
+                   "fallback rules, of rollout plans and of the TLS files, by result.\n# TYPE "
+                   "riskd_reloads_total counter\n");
+    const char *const *what = reload_what;
+    for (int w = 0; w < NWHAT; w++)
         for (int ok = 0; ok < 2; ok++)
             rd_buf_printf(b, "riskd_reloads_total{what=\"%s\",result=\"%s\"} %llu\n", what[w],
                           ok ? "ok" : "refused", (unsigned long long)get(&M.reloads[w][ok]));
     rd_buf_puts(b, "# HELP riskd_reload_failures_total Reloads refused (the last good state kept serving).\n"
                    "# TYPE riskd_reload_failures_total counter\n");
-    for (int w = 0; w < 4; w++)
+    for (int w = 0; w < NWHAT; w++)
         rd_buf_printf(b, "riskd_reload_failures_total{what=\"%s\"} %llu\n", what[w],
                       (unsigned long long)get(&M.reloads[w][0]));
     rd_buf_puts(b, "# HELP riskd_reload_refused Whether the file on disk was refused and an older one serves "
                    "(1), by file.\n# TYPE riskd_reload_refused gauge\n");
     pthread_mutex_lock(&M.lock);
-    for (int w = 0; w < 4; w++)
+    for (int w = 0; w < NWHAT; w++)
         rd_buf_printf(b, "riskd_reload_refused{what=\"%s\"} %d\n", what[w], M.refusal[w] != NULL);
     pthread_mutex_unlock(&M.lock);
     rd_buf_printf(

@@ -5,7 +5,8 @@
  * place), log (one JSON object per line on stderr), snapshot (the flags and bundles in force,
  * immutable and refcounted, rebuilt aside on reload and swapped in), metrics (atomic counters
  * rendered as Prometheus text), http (libmicrohttpd glue, limits, routing, the run loop with
- * its signals and file watching) and the routes (OFREP, scoring, outcomes,
+ * its signals and file watching), tls (HTTPS and client certificates through GnuTLS, the
+ * certificate reloaded when its files change) and the routes (OFREP, scoring, outcomes,
  * health/ready/metrics). */
 #ifndef RISKD_SERVER_H
 #define RISKD_SERVER_H
@@ -89,6 +90,11 @@ typedef struct srv_config {
     bool monitor;          /* statistics per bundle, variant and role */
     int monitor_bucket_ms; /* the sliding window's bucket */
     int monitor_buckets;   /* buckets in the window */
+    /* TLS (tls.c): HTTPS only when tls_cert is set */
+    char tls_cert[SRV_PATH_MAX];      /* PEM server certificate (chain), "" = plain HTTP */
+    char tls_key[SRV_PATH_MAX];       /* PEM private key of tls_cert */
+    char tls_client_ca[SRV_PATH_MAX]; /* PEM CA bundle client certificates must chain to; "" = none */
+    char mtls[16];                    /* all | admin (routes under /v1/admin/); "" without tls_client_ca */
 } srv_config;
 
 /* The breaker options the configuration gives (on_transition unset). */
@@ -258,6 +264,9 @@ typedef struct srv_req {
     size_t nargs;
     bool args_overflow; /* more than SRV_MAX_ARGS were sent */
     double t0;          /* monotonic seconds at the start */
+    /* the subject CN of the client certificate verified against tls_client_ca, NULL when the
+       connection has none (or not a valid one); borrowed until the response is sent */
+    const char *client_cn;
     /* the response the route fills */
     int status;
     rd_buf *out; /* body */
@@ -308,6 +317,45 @@ void srv_route_rollouts(srv_req *r);
 
 /* The shadow pool's sink: logs a shadow score. */
 void srv_log_shadow(void *ud, const rd_shadow_done *d);
+
+/* ------------------------------------------------------------------ TLS (tls.c) */
+
+struct MHD_Connection;
+struct MHD_OptionItem;
+
+/* With mtls = admin, the routes under this prefix need a client certificate. */
+#define SRV_ADMIN_PREFIX "/v1/admin/"
+
+/* What the client certificate of a connection is worth against tls_client_ca. */
+typedef enum srv_tls_client {
+    SRV_TLS_CLIENT_NONE = 0,
+    SRV_TLS_CLIENT_INVALID,
+    SRV_TLS_CLIENT_VALID
+} srv_tls_client;
+
+/* Load tls_cert, tls_key and tls_client_ca (nothing when tls_cert is ""). Errors name the
+ * file: RD_EIO when it cannot be read, RD_EINVAL when it is no PEM of the right kind or the
+ * key does not match the certificate. An expired certificate is logged, not refused. cfg is
+ * borrowed until srv_tls_deinit. Main thread only. */
+int srv_tls_init(const srv_config *cfg, rd_err *err);
+/* Drop the credentials in force (after the daemon is stopped: connections hold references). */
+void srv_tls_deinit(void);
+bool srv_tls_on(void);
+/* Reload the files if they changed since the last load or refusal and have held still for one
+ * poll (a certificate and its key are replaced by two renames), or at once with force. Refused
+ * files are logged and counted ("tls"); the last good credentials keep serving. Main thread. */
+void srv_tls_poll(bool force);
+/* --check-config: the TLS lines of the summary, on stdout. */
+void srv_tls_describe(void);
+/* The daemon's TLS options (priorities, certificate callback) into opt[0..2], END-terminated. */
+void srv_tls_daemon_options(struct MHD_OptionItem *opt);
+/* libmicrohttpd's connection notifications: per-connection TLS state in *socket_context. */
+void srv_tls_connection_started(struct MHD_Connection *c, void **socket_context);
+void srv_tls_connection_closed(void **socket_context);
+/* The connection's client certificate checked against the CA in force (once per connection
+ * and CA generation). *cn: its subject CN when valid, else NULL; *why: a reason when invalid.
+ * Both borrowed until the connection closes. Called from the connection's worker thread. */
+srv_tls_client srv_tls_client_check(struct MHD_Connection *c, const char **cn, const char **why);
 
 /* Open HTTP connections now. */
 size_t srv_http_connections(void);

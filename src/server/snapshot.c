@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 
 #include "riskd/arena.h"
+#include "riskd/change.h"
+#include "riskd/clock.h"
 #include "riskd/hash.h"
 #include "server.h"
 
@@ -25,11 +27,27 @@ struct srv_state {
     pthread_mutex_t lock;
     srv_snapshot *current;
     atomic_uint_fast64_t generation;
-    bool refused;        /* the last reload was refused: retry when anything changes */
-    char *flags_seen;    /* fingerprint of the flag file last loaded or refused */
-    char *bundles_seen;  /* fingerprint of the bundle directory last loaded or refused */
-    char *fallback_seen; /* fingerprint of the service-wide fallback rules last loaded or refused */
+    bool refused;          /* the last reload was refused: retry when anything changes */
+    char *flags_seen;      /* fingerprint of the flag file last loaded or refused */
+    char *bundles_seen;    /* fingerprint of the bundle directory last loaded or refused */
+    char *fallback_seen;   /* fingerprint of the service-wide fallback rules last loaded or refused */
+    rd_store *gov;         /* require_approval: the published versions are checked here */
+    bool approval_pending; /* the last reload was refused as unpublished: retried at every poll, since
+                              the version that makes it good (a publish, a rollout's write) may be
+                              recorded after the file was written */
+    int64_t pending_seq;   /* the audit chain's head when it was refused: every publish, rollback
+                              and rollout write appends to the chain, so a new head is the cue */
+    char last_refusal[512];
 };
+
+/* The audit chain's head seq (-1 when it cannot be read). */
+static int64_t audit_seq(srv_state *st)
+{
+    int64_t seq;
+    char hash[RD_SHA256_HEX];
+    rd_err e;
+    return st->gov && rd_store_audit_last(st->gov, &seq, hash, &e) == RD_OK ? seq : -1;
+}
 
 /* ------------------------------------------------------------------ fingerprints */
 
@@ -162,8 +180,24 @@ static void on_breaker(void *ud, const char *bundle, rd_breaker_state from, rd_b
             "bundle", bundle, "from", rd_breaker_state_name(from), "to", rd_breaker_state_name(to), NULL);
 }
 
-/* The flag file, parsed; sha receives its SHA-256. With a store, its text is kept there. */
-static int load_flags(const srv_config *cfg, rd_store *store, rd_flagset **out, char sha[65], rd_err *err)
+/* require_approval (gov not NULL): what serves must be the published version of target
+ * (include/riskd/change.h); RD_EFORBIDDEN with the reason otherwise. */
+static int approved(rd_store *gov, rd_change_kind kind, const char *target, const char *sha, rd_err *err)
+{
+    if (!gov)
+        return RD_OK;
+    bool ok;
+    char why[400];
+    int rc = rd_change_served_ok(gov, kind, target, sha, &ok, why, sizeof why, err);
+    if (rc)
+        return rc;
+    return ok ? RD_OK : rd_err_set(err, RD_EFORBIDDEN, "require_approval: %s", why);
+}
+
+/* The flag file, parsed; sha receives its SHA-256. With a store, its text is kept there; with
+ * gov, it must be the published version. */
+static int load_flags(const srv_config *cfg, rd_store *store, rd_store *gov, rd_flagset **out, char sha[65],
+                      rd_err *err)
 {
     char *text;
     size_t len;
@@ -175,6 +209,8 @@ static int load_flags(const srv_config *cfg, rd_store *store, rd_flagset **out, 
     if (rc)
         rd_err_prefix(err, "%s", cfg->flags);
     rd_sha256_hex(text, len, sha);
+    if (!rc && (rc = approved(gov, RD_CHANGE_FLAGS, cfg->flags, sha, err)) != RD_OK)
+        rd_flagset_unref(*out);
     if (!rc && store && (rc = rd_dlog_keep_text(store, text, len, sha, err)) != RD_OK) {
         rd_err_prefix(err, "%s: cannot keep it for replay", cfg->flags);
         rd_flagset_unref(*out);
@@ -202,8 +238,8 @@ static rd_slot *loaded(const srv_snapshot *prev, const char *name)
 }
 
 /* A new slot for the bundle in dir, or NULL with e filled. */
-static rd_slot *load_slot(const srv_config *cfg, rd_store *store, const char *dir, const char *name, char *fp,
-                          rd_err *e)
+static rd_slot *load_slot(const srv_config *cfg, rd_store *store, rd_store *gov, const char *dir,
+                          const char *name, char *fp, rd_err *e)
 {
     rd_bundle *b = NULL;
     int rc = rd_bundle_load(dir, &b, e);
@@ -218,6 +254,8 @@ static rd_slot *load_slot(const srv_config *cfg, rd_store *store, const char *di
         if (!rc && (rc = rd_bundle_verify_signature(b, keys, nkeys, e)) != RD_OK)
             rd_err_prefix(e, "require_signed_bundles");
     }
+    if (!rc && (rc = approved(gov, RD_CHANGE_BUNDLE, name, rd_bundle_digest(b), e)) != RD_OK)
+        rd_err_prefix(e, "%s", dir);
     if (!rc && store && (rc = rd_dlog_keep_bundle(store, dir, rd_bundle_digest(b), e)) != RD_OK)
         rd_err_prefix(e, "%s: cannot keep it for replay", dir);
     srv_slot_info *info = rc ? NULL : rd_calloc(1, sizeof *info);
@@ -246,8 +284,8 @@ static rd_slot *load_slot(const srv_config *cfg, rd_store *store, const char *di
 
 /* Load (or keep) every bundle of the directory. A bundle that fails to load keeps its
  * previous version if there was one; *refused counts the failures (each logged). */
-static int load_bundles(const srv_config *cfg, rd_store *store, const srv_snapshot *prev, slots *out,
-                        int *refused, rd_err *err)
+static int load_bundles(const srv_config *cfg, rd_store *store, rd_store *gov, const srv_snapshot *prev,
+                        slots *out, int *refused, bool *pending, rd_err *err)
 {
     size_t n;
     char **names = list_dir(cfg->bundles, &n);
@@ -278,7 +316,7 @@ static int load_bundles(const srv_config *cfg, rd_store *store, const srv_snapsh
             continue;
         }
         rd_err e;
-        rd_slot *ns = load_slot(cfg, store, dir, names[i], fp, &e);
+        rd_slot *ns = load_slot(cfg, store, gov, dir, names[i], fp, &e);
         if (!ns) {
             srv_log(SRV_ERROR, "bundle refused", "bundle", names[i], "error", e.msg, "code",
                     rd_err_name(e.code), "action", old ? "keeping the version loaded before" : "not served",
@@ -288,6 +326,7 @@ static int load_bundles(const srv_config *cfg, rd_store *store, const srv_snapsh
                      old ? "the version loaded before keeps serving" : "not served");
             srv_metrics_refusal("bundles", why);
             (*refused)++;
+            *pending |= e.code == RD_EFORBIDDEN; /* unpublished: a registration makes it good */
             if (old)
                 out->v[out->n++] = rd_slot_ref(old);
             continue;
@@ -347,14 +386,15 @@ static srv_snapshot *build(srv_state *st, const srv_snapshot *prev, bool flags_c
     int rc = RD_OK;
     if (cfg->flags[0]) {
         if (flags_changed || !prev) {
-            rc = load_flags(cfg, st->store, &flags, s->flags_sha, err);
+            rc = load_flags(cfg, st->store, st->gov, &flags, s->flags_sha, err);
         } else {
             flags = rd_flagset_ref(prev->flags);
             memcpy(s->flags_sha, prev->flags_sha, sizeof s->flags_sha);
         }
     }
     if (!rc && cfg->bundles[0])
-        rc = bundles_changed || !prev ? load_bundles(cfg, st->store, prev, &l, refused_bundles, err)
+        rc = bundles_changed || !prev ? load_bundles(cfg, st->store, st->gov, prev, &l, refused_bundles,
+                                                     &st->approval_pending, err)
                                       : keep_bundles(prev, &l, err);
     if (!rc)
         rc = make_decider(cfg, flags, s->flags_sha, &l, st->fallback, &s->dec, err);
@@ -410,6 +450,62 @@ static int load_rules(srv_state *st, rd_fallback **out, rd_err *err)
     return rc;
 }
 
+/* Adopt a file in force (kind, target) as its version 1. */
+static int adopt(srv_state *st, rd_change_kind kind, const char *target, const char *sha, rd_err *err)
+{
+    bool adopted;
+    int rc = rd_change_adopt(st->gov, kind, target, sha, "serve", rd_clock_unix_ms(), &adopted, err);
+    if (!rc && adopted)
+        srv_log(SRV_WARN, "require_approval: adopted the version in force as the published baseline", "kind",
+                rd_change_kind_name(kind), "target", target, "sha256", sha, NULL);
+    return rc;
+}
+
+/* The first start with require_approval adopts what serves (the flag file, each bundle, each
+ * rollout plan) as the published baseline; later starts adopt nothing, so a file that
+ * appeared meanwhile without a change request is refused. */
+static int adopt_all(srv_state *st, rd_err *err)
+{
+    const srv_config *cfg = st->cfg;
+    char sha[RD_SHA256_HEX];
+    int rc = RD_OK;
+    if (cfg->flags[0] && (rc = rd_sha256_file(cfg->flags, sha, err)) == RD_OK)
+        rc = adopt(st, RD_CHANGE_FLAGS, cfg->flags, sha, err);
+    for (size_t i = 0; !rc && i < cfg->nrollouts; i++)
+        if ((rc = rd_sha256_file(cfg->rollouts[i], sha, err)) == RD_OK)
+            rc = adopt(st, RD_CHANGE_ROLLOUT, cfg->rollouts[i], sha, err);
+    size_t n = 0;
+    char **names = cfg->bundles[0] ? list_dir(cfg->bundles, &n) : NULL;
+    char dir[2 * SRV_PATH_MAX];
+    for (size_t i = 0; !rc && i < n; i++) {
+        snprintf(dir, sizeof dir, "%s/%s", cfg->bundles, names[i]);
+        rd_bundle *b;
+        if (strstr(names[i], ".tmp-") || rd_bundle_load(dir, &b, err) != RD_OK)
+            continue; /* the load at start refuses it with its own message */
+        rc = adopt(st, RD_CHANGE_BUNDLE, rd_bundle_name(b), rd_bundle_digest(b), err);
+        rd_bundle_free(b);
+    }
+    free_list(names, n);
+    return rc ? rc : rd_store_setting_put(st->gov, "approval.adopted", "1", err);
+}
+
+/* require_approval: the store handle the checks use, the served flag file made known (so a
+ * change request needs no target), and the baseline adopted on the first start. */
+static int govern(srv_state *st, rd_err *err)
+{
+    const srv_config *cfg = st->cfg;
+    int rc = rd_store_open(cfg->data_dir, NULL, &st->gov, err);
+    char real[PATH_MAX], flag[8];
+    if (!rc && cfg->flags[0] && realpath(cfg->flags, real))
+        rc = rd_store_setting_put(st->gov, "served.flags", real, err);
+    rd_err e;
+    if (!rc && rd_store_setting_get(st->gov, "approval.adopted", flag, sizeof flag, &e) == RD_ENOTFOUND)
+        rc = adopt_all(st, err);
+    if (rc)
+        rd_err_prefix(err, "require_approval");
+    return rc;
+}
+
 int srv_state_new(const srv_config *cfg, rd_store *store, srv_state **out, rd_err *err)
 {
     rd_err local;
@@ -424,6 +520,10 @@ int srv_state_new(const srv_config *cfg, rd_store *store, srv_state **out, rd_er
     if (cfg->fallback[0] && load_rules(st, &st->fallback, err)) {
         pthread_mutex_destroy(&st->lock);
         rd_free(st);
+        return err->code;
+    }
+    if (cfg->require_approval && govern(st, err)) {
+        srv_state_free(st);
         return err->code;
     }
     if (cfg->flags[0])
@@ -457,6 +557,7 @@ void srv_state_free(srv_state *st)
     rd_free(st->flags_seen);
     rd_free(st->bundles_seen);
     rd_free(st->fallback_seen);
+    rd_store_close(st->gov);
     pthread_mutex_destroy(&st->lock);
     rd_free(st);
 }
@@ -504,12 +605,14 @@ void srv_state_poll(srv_state *st, bool force)
     bool fc = cfg->flags[0] && changed(&st->flags_seen, file_fingerprint(cfg->flags));
     bool bc = cfg->bundles[0] && changed(&st->bundles_seen, dir_fingerprint(cfg->bundles, 1));
     bool rules = reload_fallback(st, force);
-    if (!fc && !bc && !force && !rules)
+    bool retry = st->approval_pending && audit_seq(st) != st->pending_seq;
+    if (!fc && !bc && !force && !rules && !retry)
         return;
+    st->approval_pending = false;
     /* After a refusal, any change retries both: a flag file refused for routing to a bundle
      * that was not there yet is good once the bundle arrives. */
     bool fc_count = fc, bc_count = bc; /* the metrics count what changed */
-    if (force || st->refused) {
+    if (force || st->refused || retry) {
         fc = cfg->flags[0] != 0;
         bc = cfg->bundles[0] != 0;
         if (!fc_count && !bc_count) {
@@ -524,6 +627,12 @@ void srv_state_poll(srv_state *st, bool force)
     srv_snapshot_unref(prev);
     st->refused = !s;
     if (!s) {
+        st->approval_pending |= e.code == RD_EFORBIDDEN;
+        st->pending_seq = audit_seq(st);
+        bool again = retry && !strcmp(st->last_refusal, e.msg); /* one line per refusal, not per poll */
+        snprintf(st->last_refusal, sizeof st->last_refusal, "%s", e.msg);
+        if (again)
+            return;
         srv_log(SRV_ERROR, "reload refused, the last good flags and bundles keep serving", "error", e.msg,
                 "code", rd_err_name(e.code), NULL);
         if (fc_count)
@@ -536,6 +645,9 @@ void srv_state_poll(srv_state *st, bool force)
             srv_metrics_reload("fallback", false);
         return;
     }
+    st->last_refusal[0] = '\0';
+    if (st->approval_pending) /* a bundle refused as unpublished: retried after the next governance event */
+        st->pending_seq = audit_seq(st);
     if (fc_count)
         srv_metrics_reload("flags", true);
     if (bc_count)

@@ -113,12 +113,12 @@ static void message(const rd_version_row *v, char *msg, size_t cap)
         snprintf(msg, cap,
                  "flags v%lld: change request %lld\n\nchange-request: %lld\nauthor: %s\napproved-by: %s\n"
                  "published-by: %s\nsha256: %s\n",
-                 (long long)v->version, (long long)v->change_id, (long long)v->change_id, v->author, v->approvers,
-                 v->published_by, v->sha);
+                 (long long)v->version, (long long)v->change_id, (long long)v->change_id, v->author,
+                 v->approvers, v->published_by, v->sha);
     else
         snprintf(msg, cap, "flags v%lld: %s by %s\n\nchange-request: %lld\nhow: %s\nby: %s\nsha256: %s\n",
-                 (long long)v->version, v->how, v->published_by, (long long)v->change_id, v->how, v->published_by,
-                 v->sha);
+                 (long long)v->version, v->how, v->published_by, (long long)v->change_id, v->how,
+                 v->published_by, v->sha);
 }
 
 /* Commit and tag version v: the file written, added, committed, tagged. */

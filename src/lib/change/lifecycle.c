@@ -24,7 +24,10 @@ static const char *const kind_names[RD_CHANGE_KIND_COUNT] = {"flags", "bundle", 
 static const char *const state_names[RD_CS_COUNT] = {"draft",     "proposed", "approved",
                                                      "published", "rejected", "withdrawn"};
 
-const char *rd_change_kind_name(rd_change_kind k) { return (unsigned)k < RD_CHANGE_KIND_COUNT ? kind_names[k] : "?"; }
+const char *rd_change_kind_name(rd_change_kind k)
+{
+    return (unsigned)k < RD_CHANGE_KIND_COUNT ? kind_names[k] : "?";
+}
 
 int rd_change_kind_parse(const char *name)
 {
@@ -34,7 +37,10 @@ int rd_change_kind_parse(const char *name)
     return -1;
 }
 
-const char *rd_change_state_name(rd_change_state st) { return (unsigned)st < RD_CS_COUNT ? state_names[st] : "?"; }
+const char *rd_change_state_name(rd_change_state st)
+{
+    return (unsigned)st < RD_CS_COUNT ? state_names[st] : "?";
+}
 
 int rd_change_state_parse(const char *name)
 {
@@ -136,7 +142,8 @@ int ch_event(rd_store *s, rd_change_row *r, const rd_principal *who, const char 
         rd_json_write_string(&b, note, strlen(note));
     }
     rd_buf_puts(&b, "}");
-    int rc = b.oom ? rd_err_set(err, RD_ENOMEM, "out of memory") : ch_array_append(&r->history_json, b.data, err);
+    int rc =
+        b.oom ? rd_err_set(err, RD_ENOMEM, "out of memory") : ch_array_append(&r->history_json, b.data, err);
     if (!rc) {
         /* the audit detail: the same event, with the change's kind and target */
         rd_buf_reset(&b);
@@ -391,8 +398,8 @@ int rd_change_propose(rd_store *s, const rd_principal *who, const rd_change_spec
     if (!rc)
         rc = rd_store_change_put(s, &r, err); /* the id, which the event names */
     if (!rc)
-        rc = ch_event(s, &r, who, spec->draft ? "draft" : "propose", r.title, r.base_sha, r.payload_sha, now_ms,
-                      err);
+        rc = ch_event(s, &r, who, spec->draft ? "draft" : "propose", r.title, r.base_sha, r.payload_sha,
+                      now_ms, err);
     if (!rc)
         rc = rd_store_change_put(s, &r, err);
     rc = finish(s, rc, err);
@@ -408,8 +415,8 @@ typedef int (*change_op)(rd_store *s, rd_change_row *r, const rd_principal *who,
                          rd_err *err);
 
 /* Run op on change id inside one transaction, and write the row back when it succeeds. */
-static int with_change(rd_store *s, int64_t id, const rd_principal *who, change_op op, void *arg, int64_t now_ms,
-                       rd_err *err)
+static int with_change(rd_store *s, int64_t id, const rd_principal *who, change_op op, void *arg,
+                       int64_t now_ms, rd_err *err)
 {
     int rc = rd_store_begin(s, err);
     if (rc)
@@ -428,7 +435,8 @@ static int with_change(rd_store *s, int64_t id, const rd_principal *who, change_
 
 static int refuse_state(const rd_change_row *r, const char *doing, rd_err *err)
 {
-    return rd_err_set(err, RD_ECONFLICT, "change %lld is %s: it cannot be %s", (long long)r->id, r->state, doing);
+    return rd_err_set(err, RD_ECONFLICT, "change %lld is %s: it cannot be %s", (long long)r->id, r->state,
+                      doing);
 }
 
 static void set_state(rd_change_row *r, rd_change_state st)
@@ -442,7 +450,8 @@ typedef struct edit_arg {
     const char *title;
 } edit_arg;
 
-static int op_edit(rd_store *s, rd_change_row *r, const rd_principal *who, void *arg, int64_t now_ms, rd_err *err)
+static int op_edit(rd_store *s, rd_change_row *r, const rd_principal *who, void *arg, int64_t now_ms,
+                   rd_err *err)
 {
     edit_arg *a = arg;
     rd_change_state st = ch_state(r);
@@ -453,7 +462,8 @@ static int op_edit(rd_store *s, rd_change_row *r, const rd_principal *who, void 
     if (a->payload) {
         rd_change_spec spec = {.kind = ch_kind(r), .payload = a->payload, .payload_len = a->len};
         if (spec.kind == RD_CHANGE_BUNDLE)
-            return rd_err_set(err, RD_EINVAL, "a bundle change has no text to edit: withdraw it and propose again");
+            return rd_err_set(err, RD_EINVAL,
+                              "a bundle change has no text to edit: withdraw it and propose again");
         char sha[RD_SHA256_HEX];
         int rc = check_payload(spec.kind, a->payload, a->len, err);
         if (!rc)
@@ -461,8 +471,10 @@ static int op_edit(rd_store *s, rd_change_row *r, const rd_principal *who, void 
         if (rc)
             return rc;
         if (!strcmp(sha, r->base_sha))
-            return rd_err_set(err, RD_EINVAL, "change %lld: the new file is the one in force: withdraw the change "
-                              "instead", (long long)r->id);
+            return rd_err_set(err, RD_EINVAL,
+                              "change %lld: the new file is the one in force: withdraw the change "
+                              "instead",
+                              (long long)r->id);
         if (!strcmp(sha, r->payload_sha))
             return rd_err_set(err, RD_EINVAL, "change %lld: the edit changes nothing", (long long)r->id);
         snprintf(r->payload_sha, sizeof r->payload_sha, "%s", sha);
@@ -485,8 +497,8 @@ static int op_edit(rd_store *s, rd_change_row *r, const rd_principal *who, void 
         if (rc)
             return rc;
     }
-    return ch_event(s, r, who, "edit", had ? "the approvals were cleared" : NULL, before, r->payload_sha, now_ms,
-                    err);
+    return ch_event(s, r, who, "edit", had ? "the approvals were cleared" : NULL, before, r->payload_sha,
+                    now_ms, err);
 }
 
 int rd_change_edit(rd_store *s, const rd_principal *who, int64_t id, const char *payload, size_t len,
@@ -524,7 +536,8 @@ static int op_withdraw(rd_store *s, rd_change_row *r, const rd_principal *who, v
         return refuse_state(r, "withdrawn", err);
     bool author = !strcmp(r->author, rd_principal_name(who));
     if (!author && !(who->perms & RD_PERM_APPROVE))
-        return rd_err_set(err, RD_EFORBIDDEN, "%s may not withdraw change %lld: only its author or an approver",
+        return rd_err_set(err, RD_EFORBIDDEN,
+                          "%s may not withdraw change %lld: only its author or an approver",
                           rd_principal_name(who), (long long)r->id);
     set_state(r, RD_CS_WITHDRAWN);
     return ch_event(s, r, who, "withdraw", arg, NULL, NULL, now_ms, err);
@@ -572,9 +585,10 @@ static int op_approve(rd_store *s, rd_change_row *r, const rd_principal *who, vo
     if (rc)
         return rc;
     if (a->revision && a->revision != r->revision)
-        return rd_err_set(err, RD_ECONFLICT,
-                          "change %lld was edited after you read it (revision %lld, now %lld): review it again",
-                          (long long)r->id, (long long)a->revision, (long long)r->revision);
+        return rd_err_set(
+            err, RD_ECONFLICT,
+            "change %lld was edited after you read it (revision %lld, now %lld): review it again",
+            (long long)r->id, (long long)a->revision, (long long)r->revision);
     const char *name = rd_principal_name(who);
     if (ch_array_has_user(r->approvals_json, name))
         return rd_err_set(err, RD_ECONFLICT, "%s approved revision %lld of change %lld already", name,
@@ -649,7 +663,8 @@ int rd_change_set_required(rd_store *s, const rd_principal *who, rd_change_kind 
     if ((unsigned)kind >= RD_CHANGE_KIND_COUNT)
         return rd_err_set(err, RD_EINVAL, "unknown change kind");
     if (n < 1 || n > 5)
-        return rd_err_set(err, RD_EINVAL, "approvals: %d is not in 1..5 (a change always needs a second person)", n);
+        return rd_err_set(err, RD_EINVAL,
+                          "approvals: %d is not in 1..5 (a change always needs a second person)", n);
     int old;
     if ((rc = rd_store_begin(s, err)))
         return rc;
@@ -659,8 +674,8 @@ int rd_change_set_required(rd_store *s, const rd_principal *who, rd_change_kind 
     rc = rd_change_required(s, kind, &old, err);
     if (!rc)
         rc = rd_store_setting_put(s, key, val, err);
-    snprintf(detail, sizeof detail, "{\"kind\":\"%s\",\"before\":%d,\"after\":%d}", rd_change_kind_name(kind), old,
-             n);
+    snprintf(detail, sizeof detail, "{\"kind\":\"%s\",\"before\":%d,\"after\":%d}", rd_change_kind_name(kind),
+             old, n);
     rd_audit_entry e = {.ts_ms = now_ms,
                         .actor = rd_principal_name(who),
                         .action = "settings.approvals",

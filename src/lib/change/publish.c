@@ -34,7 +34,8 @@ static int create_file(const char *path, const char *text, size_t len, rd_err *e
     if (fd < 0)
         return rd_err_set(err, RD_EIO, "%s: cannot create: %s", tmp, strerror(errno));
     ssize_t w = write(fd, text, len);
-    int rc = w == (ssize_t)len && fsync(fd) == 0 ? RD_OK : rd_err_set(err, RD_EIO, "%s: %s", tmp, strerror(errno));
+    int rc =
+        w == (ssize_t)len && fsync(fd) == 0 ? RD_OK : rd_err_set(err, RD_EIO, "%s: %s", tmp, strerror(errno));
     close(fd);
     if (!rc && link(tmp, path) < 0) /* link refuses to replace: a file made meanwhile wins */
         rc = errno == EEXIST ? rd_err_set(err, RD_ECONFLICT, "%s: created by someone else meanwhile", path)
@@ -51,7 +52,8 @@ static int write_target(rd_store *s, const char *path, const char *expected, con
     int rc = rd_store_blob_get(s, sha, &text, &len, err);
     if (rc)
         return rc;
-    rc = expected[0] ? rd_file_replace_cas(path, expected, text, len, err) : create_file(path, text, len, err);
+    rc =
+        expected[0] ? rd_file_replace_cas(path, expected, text, len, err) : create_file(path, text, len, err);
     rd_free(text);
     return rc;
 }
@@ -148,8 +150,10 @@ int rd_change_publish(rd_store *s, const rd_principal *who, int64_t id, int64_t 
         rd_err e;
         const char *now_sha = newest(s, "bundle", v.target, &cur, &e) == RD_OK ? cur.sha : "";
         if (strcmp(now_sha, r.base_sha) != 0)
-            rc = rd_err_set(err, RD_ECONFLICT, "bundle %s: another registration was published since change %lld "
-                            "was proposed: propose it again", v.target, (long long)r.id);
+            rc = rd_err_set(err, RD_ECONFLICT,
+                            "bundle %s: another registration was published since change %lld "
+                            "was proposed: propose it again",
+                            v.target, (long long)r.id);
     }
     if (!rc) {
         snprintf(v.how, sizeof v.how, "publish");
@@ -175,7 +179,8 @@ int rd_change_publish(rd_store *s, const rd_principal *who, int64_t id, int64_t 
     if (!rc && ch_kind(&r) != RD_CHANGE_BUNDLE) {
         rc = write_target(s, r.target, r.base_sha, r.payload_sha, err);
         if (rc == RD_ECONFLICT)
-            rd_err_prefix(err, "change %lld was made against another version: propose it again on the current one",
+            rd_err_prefix(err,
+                          "change %lld was made against another version: propose it again on the current one",
                           (long long)r.id);
         wrote = rc == RD_OK;
     }
@@ -190,14 +195,15 @@ int rd_change_publish(rd_store *s, const rd_principal *who, int64_t id, int64_t 
 
 /* ------------------------------------------------------------------ rollback */
 
-static int rollback_dest(rd_store *s, const char *kind, const char *target, int64_t to, const rd_version_row *top,
-                         rd_version_row *dest, rd_err *err)
+static int rollback_dest(rd_store *s, const char *kind, const char *target, int64_t to,
+                         const rd_version_row *top, rd_version_row *dest, rd_err *err)
 {
     if (to)
         return rd_store_version_get(s, kind, target, to, dest, err);
     if (!top->replaced_sha[0])
-        return rd_err_set(err, RD_EINVAL, "%s %s: version %lld replaced nothing: there is nothing to roll back to",
-                          kind, target, (long long)top->version);
+        return rd_err_set(err, RD_EINVAL,
+                          "%s %s: version %lld replaced nothing: there is nothing to roll back to", kind,
+                          target, (long long)top->version);
     memset(dest, 0, sizeof *dest);
     snprintf(dest->sha, sizeof dest->sha, "%s", top->replaced_sha);
     return RD_OK;
@@ -230,8 +236,8 @@ static int rollback_audit(rd_store *s, const rd_principal *who, const rd_version
     return rc;
 }
 
-int rd_change_rollback(rd_store *s, const rd_principal *who, rd_change_kind kind, const char *target, int64_t to,
-                       const char *why, int64_t now_ms, int64_t *version, rd_err *err)
+int rd_change_rollback(rd_store *s, const rd_principal *who, rd_change_kind kind, const char *target,
+                       int64_t to, const char *why, int64_t now_ms, int64_t *version, rd_err *err)
 {
     int rc = rd_principal_require(who, RD_PERM_ROLLBACK, "roll back", err);
     if (rc)
@@ -290,10 +296,25 @@ int rd_change_rollback(rd_store *s, const rd_principal *who, rd_change_kind kind
 
 /* ------------------------------------------------------------------ what may serve */
 
-int rd_change_served_ok(rd_store *s, rd_change_kind kind, const char *target, const char *sha, bool *ok, char *why,
-                        size_t cap, rd_err *err)
+/* target as the store keys it: a file's real path; a bundle's name as it is. */
+static int key_of(rd_change_kind kind, const char *target, char out[1024], rd_err *err)
+{
+    if (kind == RD_CHANGE_BUNDLE) {
+        snprintf(out, 1024, "%s", target);
+        return RD_OK;
+    }
+    return ch_canonical_path(target, out, 1024, err);
+}
+
+int rd_change_served_ok(rd_store *s, rd_change_kind kind, const char *target, const char *sha, bool *ok,
+                        char *why, size_t cap, rd_err *err)
 {
     const char *kname = rd_change_kind_name(kind);
+    char t[1024];
+    int krc = key_of(kind, target, t, err);
+    if (krc)
+        return krc;
+    target = t;
     rd_version_row v;
     rd_err e;
     *ok = false;
@@ -320,7 +341,12 @@ int rd_change_record_write(rd_store *s, rd_change_kind kind, const char *target,
                            int64_t now_ms, rd_err *err)
 {
     const char *kname = rd_change_kind_name(kind);
-    int rc = rd_store_begin(s, err);
+    char t[1024];
+    int rc = key_of(kind, target, t, err);
+    if (rc)
+        return rc;
+    target = t;
+    rc = rd_store_begin(s, err);
     if (rc)
         return rc;
     rd_version_row v, top;
@@ -358,7 +384,12 @@ int rd_change_adopt(rd_store *s, rd_change_kind kind, const char *target, const 
     rd_version_row v;
     rd_err e;
     *adopted = false;
-    int rc = rd_store_begin(s, err);
+    char t[1024];
+    int rc = key_of(kind, target, t, err);
+    if (rc)
+        return rc;
+    target = t;
+    rc = rd_store_begin(s, err);
     if (rc)
         return rc;
     rc = newest(s, kname, target, &v, &e);
@@ -371,9 +402,9 @@ int rd_change_adopt(rd_store *s, rd_change_kind kind, const char *target, const 
         *err = e;
         return rc;
     }
-    rc = rd_change_record_write(s, kind, target, "", sha, "adopt", actor,
-                                "{\"why\":\"require_approval was turned on: the version in force is the baseline\"}",
-                                now_ms, err);
+    rc = rd_change_record_write(
+        s, kind, target, "", sha, "adopt", actor,
+        "{\"why\":\"require_approval was turned on: the version in force is the baseline\"}", now_ms, err);
     rc = finish(s, rc, err);
     *adopted = rc == RD_OK;
     return rc;

@@ -55,8 +55,8 @@ static bool same(const rd_value *a, const rd_value *b)
     return (!a && !b) || (a && b && rd_value_equal(a, b));
 }
 
-int rd_flags_diff_json(const char *before, size_t before_len, const char *after, size_t after_len, rd_buf *out,
-                       rd_err *err)
+int rd_flags_diff_json(const char *before, size_t before_len, const char *after, size_t after_len,
+                       rd_buf *out, rd_err *err)
 {
     rd_arena a;
     rd_arena_init(&a, 0);
@@ -107,12 +107,14 @@ static void head_json(rd_store *s, rd_buf *b, const rd_change_row *r)
     str_m(b, "payload_sha256", r->payload_sha);
     rd_buf_printf(b, ",\"editors\":%s,\"approvals\":%s,\"approvals_required\":%d", r->editors_json,
                   r->approvals_json, need);
-    rd_buf_printf(b, ",\"version\":%lld,\"published_ms\":%lld", (long long)r->version, (long long)r->published_ms);
+    rd_buf_printf(b, ",\"version\":%lld,\"published_ms\":%lld", (long long)r->version,
+                  (long long)r->published_ms);
     str_m(b, "published_by", r->published_by);
 }
 
 /* The diff of a flags change against its base (null when the base is not kept). */
-static int diff_json(rd_store *s, const rd_change_row *r, const char *payload, size_t len, rd_buf *b, rd_err *err)
+static int diff_json(rd_store *s, const rd_change_row *r, const char *payload, size_t len, rd_buf *b,
+                     rd_err *err)
 {
     if (ch_kind(r) != RD_CHANGE_FLAGS)
         return rd_buf_puts(b, "null");
@@ -171,7 +173,8 @@ int rd_change_list_json(rd_store *s, const char *state, size_t limit, rd_buf *ou
 {
     if (state && rd_change_state_parse(state) < 0)
         return rd_err_set(err, RD_EINVAL,
-                          "state \"%s\": one of draft, proposed, approved, published, rejected, withdrawn", state);
+                          "state \"%s\": one of draft, proposed, approved, published, rejected, withdrawn",
+                          state);
     list_ctx c = {s, out, 0};
     rd_buf_putc(out, '[');
     int rc = rd_store_change_list(s, state, limit, list_one, &c, err);

@@ -9,8 +9,9 @@
 
 static const char *const cmd_names[] = {"pause", "resume", "promote", "rollback"};
 
-static int write_stage(const rd_plan *p, const rd_rollout_row *row, const rd_stage *st, bool rolled_back,
-                       const char *expected, char sha[RD_SHA256_HEX], rd_err *err)
+static int write_stage(rd_store *s, const char *actor, const rd_plan *p, const rd_rollout_row *row,
+                       const rd_stage *st, bool rolled_back, const char *expected, char sha[RD_SHA256_HEX],
+                       rd_err *err)
 {
     rd_buf t;
     rd_buf_init(&t);
@@ -18,8 +19,14 @@ static int write_stage(const rd_plan *p, const rd_rollout_row *row, const rd_sta
     if (rc == RD_OK) {
         const char *shadow_var =
             p->shadow_flag[0] ? (st->shadow && !rolled_back ? p->shadow_on : p->shadow_off) : NULL;
+        char before[RD_SHA256_HEX];
+        rd_err e;
+        if (rd_flagfile_sha(row->flags_path, before, &e) != RD_OK)
+            before[0] = '\0';
         rc = rd_flagfile_update(row->flags_path, expected, p->route_flag, rd_buf_cstr(&t),
                                 p->shadow_flag[0] ? p->shadow_flag : NULL, shadow_var, sha, err);
+        if (rc == RD_OK)
+            rd_rollout_note_write(s, row->flags_path, before, sha, p->route_flag, st->name, actor);
     } else {
         rd_err_set(err, rc, "out of memory");
     }
@@ -83,7 +90,7 @@ int rd_rollout_command(rd_store *s, const char *data_dir, const char *flag, rd_r
             rc = rd_err_set(err, RD_EINVAL, "rollout %s is already rolled back", flag);
         to_state = RD_ROLLOUT_ROLLED_BACK;
         if (!rc)
-            rc = write_stage(p, &row, &p->stages[row.stage], true, NULL, sha, err);
+            rc = write_stage(s, actor, p, &row, &p->stages[row.stage], true, NULL, sha, err);
         break;
     }
     if (rc) {
@@ -130,7 +137,8 @@ int rd_rollout_command(rd_store *s, const char *data_dir, const char *flag, rd_r
     } else if (put != RD_OK) {
         rc = rd_err_set(err, put, "%s", put_err.msg);
     } else {
-        if (moves && (rc = write_stage(p, &row, &p->stages[to_stage], false, NULL, sha, err)) != RD_OK)
+        if (moves &&
+            (rc = write_stage(s, actor, p, &row, &p->stages[to_stage], false, NULL, sha, err)) != RD_OK)
             rd_err_prefix(err,
                           "the rollout's state says %s, but the flag file could not be rewritten: run the "
                           "command again",

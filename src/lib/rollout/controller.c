@@ -504,13 +504,18 @@ static int write_flags(rd_controller *c, const rd_stage *st, bool rolled_back, b
     }
     const char *shadow_var =
         p->shadow_flag[0] ? (st->shadow && !rolled_back ? p->shadow_on : p->shadow_off) : NULL;
-    char sha[RD_SHA256_HEX];
+    char sha[RD_SHA256_HEX], before[RD_SHA256_HEX] = "";
+    rd_err e;
+    if (rd_flagfile_sha(c->env.flags_path, before, &e) != RD_OK)
+        before[0] = '\0';
     rc = rd_flagfile_update(c->env.flags_path, force ? NULL : (c->flags_sha[0] ? c->flags_sha : NULL),
                             p->route_flag, rd_buf_cstr(&t), p->shadow_flag[0] ? p->shadow_flag : NULL,
                             shadow_var, sha, err);
     rd_buf_deinit(&t);
     if (rc == RD_OK) {
         memcpy(c->flags_sha, sha, sizeof sha);
+        rd_rollout_note_write(c->env.store, c->env.flags_path, before, sha, p->route_flag, st->name,
+                              "controller");
         if (c->env.flags_written)
             c->env.flags_written(c->env.ud);
     }

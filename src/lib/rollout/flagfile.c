@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "riskd/json.h"
+#include "riskd/change.h"
+#include "riskd/clock.h"
 #include "riskd/rollout.h"
 
 #define MAX_FLAGFILE_BYTES (64u << 20)
@@ -407,8 +409,8 @@ static void unlock_file(int lfd)
 }
 
 /* Read the locked file and check it still holds expected_sha (NULL: anything). */
-static int read_checked(const char *path, const char *real, const char *expected_sha, char **text, size_t *len,
-                        struct stat *st, rd_err *err)
+static int read_checked(const char *path, const char *real, const char *expected_sha, char **text,
+                        size_t *len, struct stat *st, rd_err *err)
 {
     int rc = rd_file_read(real, MAX_FLAGFILE_BYTES, text, len, err);
     if (rc != RD_OK)
@@ -418,8 +420,9 @@ static int read_checked(const char *path, const char *real, const char *expected
     char now[RD_SHA256_HEX];
     rd_sha256_hex(*text, *len, now);
     if (expected_sha && strcmp(expected_sha, now) != 0)
-        return rd_err_set(err, RD_ECONFLICT, "%s: changed since it was read (sha %.12s... now %.12s...): read it again",
-                          path, expected_sha, now);
+        return rd_err_set(err, RD_ECONFLICT,
+                          "%s: changed since it was read (sha %.12s... now %.12s...): read it again", path,
+                          expected_sha, now);
     return RD_OK;
 }
 
@@ -468,4 +471,23 @@ int rd_file_replace_cas(const char *path, const char *expected_sha, const char *
     rd_free(old);
     unlock_file(lfd);
     return rc;
+}
+
+void rd_rollout_note_write(rd_store *s, const char *path, const char *before_sha, const char *after_sha,
+                           const char *flag, const char *stage, const char *actor)
+{
+    if (!s)
+        return;
+    rd_buf d;
+    rd_buf_init(&d);
+    rd_buf_puts(&d, "{\"flag\":");
+    rd_json_write_string(&d, flag, strlen(flag));
+    rd_buf_puts(&d, ",\"stage\":");
+    rd_json_write_string(&d, stage, strlen(stage));
+    rd_buf_putc(&d, '}');
+    rd_err e;
+    if (!d.oom)
+        rd_change_record_write(s, RD_CHANGE_FLAGS, path, before_sha, after_sha, "rollout", actor,
+                               rd_buf_cstr(&d), rd_clock_unix_ms(), &e);
+    rd_buf_deinit(&d);
 }

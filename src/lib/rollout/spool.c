@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "riskd/audit.h"
 #include "riskd/json.h"
 #include "riskd/rollout.h"
 
@@ -238,6 +239,42 @@ static int rewrite_spool(const char *dir, const char *path, const char *rest, si
     return sync_dir(dir) < 0 ? rd_err_set(err, RD_EIO, "%s: cannot sync: %s", dir, strerror(errno)) : RD_OK;
 }
 
+/* A transition into the store with its audit entry, in one transaction: every stage change,
+ * the controller's automatic rollbacks included, is on the audit chain (and one that waited
+ * in the spool gets its entry when it is drained, with its own time). */
+static int transition_store(rd_store *s, const rd_transition *t, rd_err *err)
+{
+    int rc = rd_store_begin(s, err);
+    if (rc)
+        return rc;
+    rc = rd_transition_append(s, t, err);
+    rd_buf d;
+    rd_buf_init(&d);
+    rd_buf_printf(&d, "{\"flag\":");
+    rd_json_write_string(&d, t->flag, strlen(t->flag));
+    rd_buf_printf(&d,
+                  ",\"from_stage\":%d,\"to_stage\":%d,\"from_state\":\"%s\",\"to_state\":\"%s\",\"detail\":",
+                  t->from_stage, t->to_stage, t->from_state, t->to_state);
+    rd_json_write_string(&d, t->detail, strlen(t->detail));
+    rd_buf_putc(&d, '}');
+    char action[96], object[300];
+    snprintf(action, sizeof action, "rollout.%s", t->reason);
+    snprintf(object, sizeof object, "rollout/%s", t->flag);
+    rd_audit_entry e = {.ts_ms = t->ts_ms,
+                        .actor = t->actor,
+                        .action = action,
+                        .object = object,
+                        .after_sha256 = t->flags_sha,
+                        .detail_json = rd_buf_cstr(&d)};
+    if (!rc)
+        rc = d.oom ? rd_err_set(err, RD_ENOMEM, "out of memory") : rd_audit_append(s, &e, NULL, err);
+    rd_buf_deinit(&d);
+    if (!rc)
+        return rd_store_commit(s, err);
+    rd_store_rollback(s);
+    return rc;
+}
+
 int rd_spool_drain(const char *data_dir, rd_store *s, size_t *drained, rd_err *err)
 {
     *drained = 0;
@@ -275,7 +312,7 @@ int rd_spool_drain(const char *data_dir, rd_store *s, size_t *drained, rd_err *e
         if (!keep && (n == 0 || !decode(text + start, n, &arena, &t))) {
             changed = true; /* an empty or torn line: dropped */
         } else if (!keep) {
-            if (already_stored(s, &t) || (store_rc = rd_transition_append(s, &t, &serr)) == RD_OK) {
+            if (already_stored(s, &t) || (store_rc = transition_store(s, &t, &serr)) == RD_OK) {
                 (*drained)++;
                 changed = true;
             }
@@ -310,7 +347,7 @@ int rd_transition_record(rd_store *s, const char *data_dir, const rd_transition 
         if (data_dir && rd_spool_pending(data_dir) > 0)
             rc = rd_spool_drain(data_dir, s, &drained, &serr);
         if (!data_dir || rd_spool_pending(data_dir) == 0)
-            rc = rd_transition_append(s, t, &serr);
+            rc = transition_store(s, t, &serr);
         if (rc == RD_OK)
             return RD_OK;
     } else {

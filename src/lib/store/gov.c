@@ -77,7 +77,10 @@ int rd_store_token_get(rd_store *s, const char *id, rd_token_row *out, rd_err *e
     return s->ops->token_get(s, id, out, err);
 }
 
-int rd_store_token_put(rd_store *s, const rd_token_row *t, rd_err *err) { return s->ops->token_put(s, t, err); }
+int rd_store_token_put(rd_store *s, const rd_token_row *t, rd_err *err)
+{
+    return s->ops->token_put(s, t, err);
+}
 
 int rd_store_token_list(rd_store *s, const char *user, int (*fn)(void *, const rd_token_row *), void *ud,
                         rd_err *err)
@@ -90,10 +93,13 @@ int rd_store_change_get(rd_store *s, int64_t id, rd_change_row *out, rd_err *err
     return s->ops->change_get(s, id, out, err);
 }
 
-int rd_store_change_put(rd_store *s, rd_change_row *row, rd_err *err) { return s->ops->change_put(s, row, err); }
+int rd_store_change_put(rd_store *s, rd_change_row *row, rd_err *err)
+{
+    return s->ops->change_put(s, row, err);
+}
 
-int rd_store_change_list(rd_store *s, const char *state, size_t limit, int (*fn)(void *, const rd_change_row *),
-                         void *ud, rd_err *err)
+int rd_store_change_list(rd_store *s, const char *state, size_t limit,
+                         int (*fn)(void *, const rd_change_row *), void *ud, rd_err *err)
 {
     return s->ops->change_list(s, state, limit, fn, ud, err);
 }
@@ -117,8 +123,8 @@ int rd_store_version_list(rd_store *s, const char *kind, const char *target, siz
     return s->ops->version_list(s, kind, target, limit, fn, ud, err);
 }
 
-int rd_store_version_find(rd_store *s, const char *kind, const char *target, const char *sha, rd_version_row *out,
-                          rd_err *err)
+int rd_store_version_find(rd_store *s, const char *kind, const char *target, const char *sha,
+                          rd_version_row *out, rd_err *err)
 {
     return s->ops->version_find(s, kind, target, sha, 0, out, err);
 }

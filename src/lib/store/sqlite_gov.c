@@ -22,11 +22,13 @@ const char rd__sq_schema_3[] =
     " BEGIN SELECT RAISE(ABORT, 'the audit chain is append-only'); END;"
     "CREATE TABLE users(name TEXT PRIMARY KEY, role TEXT NOT NULL, disabled INTEGER NOT NULL,"
     " created_ms INTEGER NOT NULL, created_by TEXT NOT NULL) WITHOUT ROWID;"
-    "CREATE TABLE tokens(id TEXT PRIMARY KEY, user TEXT NOT NULL, hash TEXT NOT NULL, scopes INTEGER NOT NULL,"
+    "CREATE TABLE tokens(id TEXT PRIMARY KEY, user TEXT NOT NULL, hash TEXT NOT NULL, scopes INTEGER NOT "
+    "NULL,"
     " created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, revoked_ms INTEGER NOT NULL,"
     " last_used_ms INTEGER NOT NULL, created_by TEXT NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX tokens_user ON tokens(user);"
-    "CREATE TABLE changes(id INTEGER PRIMARY KEY, kind TEXT NOT NULL, target TEXT NOT NULL, state TEXT NOT NULL,"
+    "CREATE TABLE changes(id INTEGER PRIMARY KEY, kind TEXT NOT NULL, target TEXT NOT NULL, state TEXT NOT "
+    "NULL,"
     " title TEXT NOT NULL, author TEXT NOT NULL, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
     " revision INTEGER NOT NULL, base_sha TEXT NOT NULL, payload_sha TEXT NOT NULL, editors TEXT NOT NULL,"
     " approvals TEXT NOT NULL, history TEXT NOT NULL, published_ms INTEGER NOT NULL,"
@@ -60,7 +62,10 @@ static char *col_dup(sqlite3_stmt *st, int i)
     return rd_strndup(v ? v : "", v ? (size_t)sqlite3_column_bytes(st, i) : 0);
 }
 
-static void bind(sqlite3_stmt *st, int i, const char *v) { sqlite3_bind_text(st, i, v ? v : "", -1, SQLITE_STATIC); }
+static void bind(sqlite3_stmt *st, int i, const char *v)
+{
+    sqlite3_bind_text(st, i, v ? v : "", -1, SQLITE_STATIC);
+}
 
 /* Step a write statement to its end; finalizes it. */
 static int step_done(sq_store *s, sqlite3_stmt *st, const char *what, rd_err *err)
@@ -215,7 +220,8 @@ int rd__sq_user_get(rd_store *base, const char *name, rd_user_row *out, rd_err *
 {
     sq_store *s = (sq_store *)base;
     sqlite3_stmt *st;
-    int rc = prep(s, "SELECT name, role, disabled, created_ms, created_by FROM users WHERE name = ?", &st, err);
+    int rc =
+        prep(s, "SELECT name, role, disabled, created_ms, created_by FROM users WHERE name = ?", &st, err);
     if (rc)
         return rc;
     bind(st, 1, name);
@@ -230,8 +236,9 @@ int rd__sq_user_put(rd_store *base, const rd_user_row *u, rd_err *err)
 {
     sq_store *s = (sq_store *)base;
     sqlite3_stmt *st;
-    int rc = prep(s, "INSERT OR REPLACE INTO users(name, role, disabled, created_ms, created_by) VALUES(?,?,?,?,?)",
-                  &st, err);
+    int rc = prep(
+        s, "INSERT OR REPLACE INTO users(name, role, disabled, created_ms, created_by) VALUES(?,?,?,?,?)",
+        &st, err);
     if (rc)
         return rc;
     bind(st, 1, u->name);
@@ -246,7 +253,8 @@ int rd__sq_user_list(rd_store *base, int (*fn)(void *, const rd_user_row *), voi
 {
     sq_store *s = (sq_store *)base;
     sqlite3_stmt *st;
-    int rc = prep(s, "SELECT name, role, disabled, created_ms, created_by FROM users ORDER BY name", &st, err);
+    int rc =
+        prep(s, "SELECT name, role, disabled, created_ms, created_by FROM users ORDER BY name", &st, err);
     int step;
     while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
         rd_user_row u;
@@ -422,13 +430,13 @@ int rd__sq_change_put(rd_store *base, rd_change_row *r, rd_err *err)
     return rc;
 }
 
-int rd__sq_change_list(rd_store *base, const char *state, size_t limit, int (*fn)(void *, const rd_change_row *),
-                       void *ud, rd_err *err)
+int rd__sq_change_list(rd_store *base, const char *state, size_t limit,
+                       int (*fn)(void *, const rd_change_row *), void *ud, rd_err *err)
 {
     sq_store *s = (sq_store *)base;
     char sql[512];
-    snprintf(sql, sizeof sql, "SELECT %s FROM changes WHERE ?1 IS NULL OR state = ?1 ORDER BY id DESC LIMIT ?2",
-             change_cols);
+    snprintf(sql, sizeof sql,
+             "SELECT %s FROM changes WHERE ?1 IS NULL OR state = ?1 ORDER BY id DESC LIMIT ?2", change_cols);
     sqlite3_stmt *st;
     int rc = prep(s, sql, &st, err);
     if (rc)
@@ -475,10 +483,11 @@ int rd__sq_version_append(rd_store *base, rd_version_row *v, rd_err *err)
 {
     sq_store *s = (sq_store *)base;
     char sql[512];
-    snprintf(sql, sizeof sql,
-             "INSERT INTO versions(%s) SELECT ?1, ?2, coalesce(max(version), 0) + 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-             " ?10 FROM versions WHERE kind = ?1 AND target = ?2 RETURNING version",
-             version_cols);
+    snprintf(
+        sql, sizeof sql,
+        "INSERT INTO versions(%s) SELECT ?1, ?2, coalesce(max(version), 0) + 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+        " ?10 FROM versions WHERE kind = ?1 AND target = ?2 RETURNING version",
+        version_cols);
     sqlite3_stmt *st;
     int rc = prep(s, sql, &st, err);
     if (rc)
