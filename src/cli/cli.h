@@ -25,6 +25,7 @@ int cmd_predict(int argc, char **argv);
 int cmd_bundle(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_auth(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_rollout(int argc, char **argv);

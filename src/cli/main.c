@@ -17,6 +17,7 @@ static const char usage[] =
     "  bundle     build, verify and inspect model bundles (riskd bundle --help)\n"
     "  score      score raw applications with a bundle (riskd score --help)\n"
     "  serve      the HTTP service: /v1/score and OFREP (riskd serve --help)\n"
+    "  auth       the role x action matrix of the admin API (riskd auth matrix)\n"
     "  log        export the decision log (riskd log export --help)\n"
     "  replay     re-run logged decisions and compare them bit for bit (riskd replay --help)\n"
     "  rollout    staged rollouts of a candidate bundle by a routing flag (riskd rollout --help)\n"
@@ -73,6 +74,8 @@ int main(int argc, char **argv)
         return cmd_score(argc - 1, argv + 1);
     if (!strcmp(cmd, "serve"))
         return cmd_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "auth"))
+        return cmd_auth(argc - 1, argv + 1);
     if (!strcmp(cmd, "log"))
         return cmd_log(argc - 1, argv + 1);
     if (!strcmp(cmd, "replay"))

@@ -87,6 +87,17 @@ const char srv_usage[] =
     "                           (a hand edit) is refused on reload and logged; the first start\n"
     "                           adopts the files in force as version 1\n"
     "\n"
+    "authentication (the admin API, /v1/admin/..., always needs a bearer token: riskd user add):\n"
+    "  --auth                   the scoring side needs tokens too: POST /v1/outcomes a token with\n"
+    "                           the outcomes scope, a pinned score request (\"bundle\") the pin scope\n"
+    "                           (default off)\n"
+    "  --auth-scoring           /v1/score, /v1/score/batch, /score and OFREP need a token with the\n"
+    "                           score scope (needs auth; default off)\n"
+    "  --allow-pinning MODE     on, off or auto (default): may a score request name its bundle,\n"
+    "                           bypassing the routing; auto is on without auth, off with it\n"
+    "  --auth-max-failures N    failed authentications per client address a minute before its\n"
+    "                           requests are refused (429) until the minute ends (default 10)\n"
+    "\n"
     "the decision log (DATA_DIR/riskd.db; riskd log export, riskd replay):\n"
     "  --no-log                 do not record decisions (default: every one is; log = off)\n"
     "  --log-durability MODE    async (default: answered before the record's commit; a kill -9\n"
@@ -182,6 +193,10 @@ static const struct key keys[] = {
     {"fault", K_FAULT, 0, 0, 0, 0},
     {"compat_routes", K_BOOL, offsetof(srv_config, compat_routes), 0, 0, 0},
     {"require_approval", K_BOOL, offsetof(srv_config, require_approval), 0, 0, 0},
+    {"auth", K_BOOL, offsetof(srv_config, auth), 0, 0, 0},
+    {"auth_scoring", K_BOOL, offsetof(srv_config, auth_scoring), 0, 0, 0},
+    {"allow_pinning", S(allow_pinning)},
+    {"auth_max_failures", I(auth_max_failures, 1, 1000000)},
     {"log", K_BOOL, offsetof(srv_config, log), 0, 0, 0},
     {"log_durability", S(log_durability)},
     {"log_on_full", S(log_on_full)},
@@ -232,6 +247,8 @@ static void defaults(srv_config *c)
     c->breaker_half_open_timeout_ms = b.half_open_timeout_ms;
     c->breaker_fail_max = b.fail_max;
     c->breaker_reset_ms = b.reset_ms;
+    strcpy(c->allow_pinning, "auto");
+    c->auth_max_failures = 10;
     c->log = true;
     strcpy(c->log_durability, "async");
     strcpy(c->log_on_full, "reject");
@@ -537,6 +554,15 @@ static int validate(srv_config *c, rd_err *err)
         return rd_err_set(err, RD_EINVAL, "log_on_full must be reject or drop, not \"%s\"", c->log_on_full);
     if (!c->node[0])
         return rd_err_set(err, RD_EINVAL, "node must not be empty");
+    if (c->auth_scoring && !c->auth)
+        return rd_err_set(err, RD_EINVAL, "auth_scoring needs auth = on (the tokens are checked only then)");
+    if (!strcmp(c->allow_pinning, "auto"))
+        c->pinning = !c->auth;
+    else if (!strcmp(c->allow_pinning, "on") || !strcmp(c->allow_pinning, "off"))
+        c->pinning = !strcmp(c->allow_pinning, "on");
+    else
+        return rd_err_set(err, RD_EINVAL, "allow_pinning must be on, off or auto, not \"%s\"",
+                          c->allow_pinning);
     if (c->require_signed_bundles && (!c->bundles[0] || !c->bundle_pubkey[0]))
         return rd_err_set(err, RD_EINVAL,
                           "require_signed_bundles needs bundles and bundle_pubkey (the trusted keys)");

@@ -70,7 +70,10 @@ static struct {
     atomic_int inflight;
     atomic_size_t connections;
     time_t pruned;
-} G;
+    /* srv_state_poll and the main thread's store are used by one thread at a time: the main
+       loop, or an admin request that published (srv_reload_now) */
+    pthread_mutex_t poll_lock;
+} G = {.poll_lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void worker_free(void *p)
 {
@@ -113,22 +116,26 @@ typedef struct route_def {
     srv_route route;
     bool prefix; /* path is a prefix followed by a key */
     bool args;   /* the handler reads query parameters */
+    bool tree;   /* path is a prefix of every path it routes (its handler routes them further) */
 } route_def;
 
 static const route_def routes[] = {
-    {"/ofrep/v1/evaluate/flags", "POST", srv_route_ofrep_bulk, SRV_ROUTE_OFREP_BULK, false, false},
-    {"/ofrep/v1/evaluate/flags/", "POST", srv_route_ofrep_bulk, SRV_ROUTE_OFREP_BULK, false, false},
-    {"/ofrep/v1/evaluate/flags/", "POST", srv_route_ofrep_flag, SRV_ROUTE_OFREP_FLAG, true, false},
-    {"/v1/score", "POST", srv_route_score, SRV_ROUTE_SCORE, false, false},
-    {"/v1/score/batch", "POST", srv_route_score_batch, SRV_ROUTE_SCORE_BATCH, false, false},
-    {"/health", "GET, HEAD", srv_route_health, SRV_ROUTE_HEALTH, false, false},
-    {"/ready", "GET, HEAD", srv_route_ready, SRV_ROUTE_READY, false, false},
-    {"/metrics", "GET, HEAD", srv_route_metrics, SRV_ROUTE_METRICS, false, false},
-    {"/score", "POST", srv_route_compat_score, SRV_ROUTE_COMPAT_SCORE, false, false}, /* compat_routes only */
-    {"/v1/outcomes", "POST", srv_route_outcomes, SRV_ROUTE_OUTCOMES, false, false},
-    {"/v1/outcomes/stats", "GET, HEAD", srv_route_outcome_stats, SRV_ROUTE_OUTCOME_STATS, false, true},
-    {"/v1/monitor", "GET, HEAD", srv_route_monitor, SRV_ROUTE_MONITOR, false, false},
-    {"/v1/rollouts", "GET, HEAD", srv_route_rollouts, SRV_ROUTE_ROLLOUTS, false, false},
+    {"/ofrep/v1/evaluate/flags", "POST", srv_route_ofrep_bulk, SRV_ROUTE_OFREP_BULK, false, false, false},
+    {"/ofrep/v1/evaluate/flags/", "POST", srv_route_ofrep_bulk, SRV_ROUTE_OFREP_BULK, false, false, false},
+    {"/ofrep/v1/evaluate/flags/", "POST", srv_route_ofrep_flag, SRV_ROUTE_OFREP_FLAG, true, false, false},
+    {"/v1/score", "POST", srv_route_score, SRV_ROUTE_SCORE, false, false, false},
+    {"/v1/score/batch", "POST", srv_route_score_batch, SRV_ROUTE_SCORE_BATCH, false, false, false},
+    {"/health", "GET, HEAD", srv_route_health, SRV_ROUTE_HEALTH, false, false, false},
+    {"/ready", "GET, HEAD", srv_route_ready, SRV_ROUTE_READY, false, false, false},
+    {"/metrics", "GET, HEAD", srv_route_metrics, SRV_ROUTE_METRICS, false, false, false},
+    {"/score", "POST", srv_route_compat_score, SRV_ROUTE_COMPAT_SCORE, false, false,
+     false}, /* compat_routes only */
+    {"/v1/outcomes", "POST", srv_route_outcomes, SRV_ROUTE_OUTCOMES, false, false, false},
+    {"/v1/outcomes/stats", "GET, HEAD", srv_route_outcome_stats, SRV_ROUTE_OUTCOME_STATS, false, true, false},
+    {"/v1/monitor", "GET, HEAD", srv_route_monitor, SRV_ROUTE_MONITOR, false, false, false},
+    {"/v1/rollouts", "GET, HEAD", srv_route_rollouts, SRV_ROUTE_ROLLOUTS, false, false, false},
+    /* the admin API: its router (routes_admin.c) answers 404 and 405 from the action table */
+    {SRV_ADMIN_PREFIX, "*", srv_route_admin, SRV_ROUTE_ADMIN, false, true, true},
 };
 
 static const route_def *find_route(const char *url)
@@ -137,6 +144,8 @@ static const route_def *find_route(const char *url)
         if (routes[i].route == SRV_ROUTE_COMPAT_SCORE && !G.cfg->compat_routes)
             continue;
         size_t n = strlen(routes[i].path);
+        if (routes[i].tree && !strncmp(url, routes[i].path, n))
+            return &routes[i];
         if (routes[i].prefix ? !strncmp(url, routes[i].path, n) && url[n] && !strchr(url + n, '/')
                              : !strcmp(url, routes[i].path))
             return &routes[i];
@@ -146,6 +155,8 @@ static const route_def *find_route(const char *url)
 
 static bool method_allowed(const route_def *d, const char *method)
 {
+    if (!strcmp(d->allow, "*"))
+        return true;
     if (!strcmp(d->allow, "POST"))
         return !strcmp(method, "POST");
     return !strcmp(method, "GET") || !strcmp(method, "HEAD");
@@ -254,6 +265,24 @@ static void collect_args(srv_req *r, struct MHD_Connection *c)
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &x);
 }
 
+/* The scoring side's tokens (auth = on): outcomes need the outcomes scope, and with
+ * auth_scoring the score routes and OFREP the score scope. false with the refusal written. */
+static bool scoring_auth(srv_req *r)
+{
+    const srv_config *cfg = r->cfg;
+    switch (r->route) {
+    case SRV_ROUTE_OUTCOMES:
+        return !cfg->auth || !srv_auth_require(r, RD_SCOPE_OUTCOMES, false, "record outcomes");
+    case SRV_ROUTE_SCORE:
+    case SRV_ROUTE_SCORE_BATCH:
+    case SRV_ROUTE_COMPAT_SCORE:
+    case SRV_ROUTE_OFREP_FLAG:
+    case SRV_ROUTE_OFREP_BULK:
+        return !cfg->auth_scoring || !srv_auth_require(r, RD_SCOPE_SCORE, false, "score or evaluate flags");
+    default: return true;
+    }
+}
+
 /* mtls: NULL when url may be served on connection c, else the code of the 401. With mtls =
  * admin, only the routes under SRV_ADMIN_PREFIX (or that path itself without its slash) need a
  * certificate; the URL is matched as the router sees it (not percent-decoded), so a request
@@ -300,6 +329,8 @@ static void dispatch(srv_req *r, struct MHD_Connection *c, const char *url, cons
         srv_reply_error(r, 405, "METHOD_NOT_ALLOWED", "%s %s: allowed: %s", method, url, d->allow);
         return;
     }
+    if (!scoring_auth(r))
+        return;
     if (cr->too_large) {
         srv_reply_error(r, 413, "LIMIT_EXCEEDED", "request body is larger than %zu bytes",
                         r->cfg->max_body_bytes);
@@ -325,8 +356,15 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, srv_req *r, const ro
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
     if (r->etag[0])
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, r->etag);
-    if (r->status == 405 && d)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, d->allow);
+    if (r->status == 405 && (r->allow || d))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow ? r->allow : d->allow);
+    if (r->status == 401)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (r->status == 429 && r->retry_after_s > 0) {
+        char s[16];
+        snprintf(s, sizeof s, "%d", r->retry_after_s);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, s);
+    }
     if (atomic_load_explicit(&G.draining, memory_order_relaxed))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, resp);
@@ -439,12 +477,32 @@ static enum MHD_Result send_held(struct MHD_Connection *c, conn_req *cr)
 
 static void release_worker(worker *w);
 
+/* The client's address as text ("127.0.0.1", "::1"): the limiter's key. */
+static void client_address(struct MHD_Connection *c, char *out, size_t cap)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(out, cap, "unknown");
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)cap);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)cap);
+}
+
 static enum MHD_Result respond(struct MHD_Connection *c, const char *url, const char *method, conn_req *cr)
 {
     worker *w = worker_get();
     if (!w)
         return MHD_NO; /* out of memory: libmicrohttpd closes the connection */
+    char source[INET6_ADDRSTRLEN + 8];
+    client_address(c, source, sizeof source);
     srv_req r = {
+        .method = method,
+        .path = url,
+        .authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+        .source = source,
         .cfg = G.cfg,
         .snap = w->snap,
         .shadow = G.shadow,
@@ -794,6 +852,23 @@ static struct MHD_Daemon *start_daemon(int fd)
         MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
 }
 
+void srv_reload_now(void)
+{
+    if (!G.state)
+        return;
+    pthread_mutex_lock(&G.poll_lock);
+    srv_log(SRV_INFO, "reloading now: a change was published or rolled back", NULL);
+    srv_state_poll(G.state, true);
+    pthread_mutex_unlock(&G.poll_lock);
+}
+
+static void poll_locked(bool force)
+{
+    pthread_mutex_lock(&G.poll_lock);
+    srv_state_poll(G.state, force);
+    pthread_mutex_unlock(&G.poll_lock);
+}
+
 /* Wait for signals, polling the files between them, until SIGTERM or SIGINT. */
 static int wait_loop(void)
 {
@@ -809,18 +884,22 @@ static int wait_loop(void)
         int sig = sigtimedwait(&set, NULL, &to);
         if (sig == SIGHUP) {
             srv_log(SRV_INFO, "SIGHUP: reloading", NULL);
-            srv_state_poll(G.state, true);
+            poll_locked(true);
             srv_tls_poll(true);
         } else if (sig == SIGUSR1) {
-            srv_state_poll(G.state, false); /* the rollout controller rewrote the flag file */
+            poll_locked(false); /* the rollout controller rewrote the flag file */
         } else if (sig == SIGTERM || sig == SIGINT) {
             return sig;
         } else {
-            srv_state_poll(G.state, false);
+            poll_locked(false);
             srv_tls_poll(false);
-            if (time(NULL) - G.pruned >= 3600)
+            if (time(NULL) - G.pruned >= 3600) {
+                pthread_mutex_lock(&G.poll_lock);
                 prune();
+                pthread_mutex_unlock(&G.poll_lock);
+            }
         }
+        srv_auth_flush(false); /* failed authentications of the minutes that ended, audited */
     }
 }
 
@@ -1021,6 +1100,18 @@ int srv_run(const srv_config *cfg)
         srv_metrics_deinit();
         return rd_err_exit_status(err.code);
     }
+    if (srv_auth_start(cfg, &err)) {
+        srv_log(SRV_ERROR, "cannot start: the admin API's store", "error", err.msg, "code",
+                rd_err_name(err.code), NULL);
+        srv_rollouts_stop();
+        rd_shadow_free(G.shadow);
+        G.shadow = NULL;
+        srv_state_free(G.state);
+        srv_monitor_stop();
+        close_log();
+        srv_metrics_deinit();
+        return rd_err_exit_status(err.code);
+    }
     prune();
     signal(SIGPIPE, SIG_IGN);
     raise_nofile(cfg->max_connections);
@@ -1059,8 +1150,10 @@ int srv_run(const srv_config *cfg)
     srv_log(SRV_INFO, sig == SIGTERM ? "SIGTERM: draining" : "SIGINT: draining", NULL);
     drain();
     MHD_stop_daemon(d); /* joins the workers, whose snapshot references go with them */
+    srv_auth_flush(true);
     srv_log(SRV_INFO, "stopped", NULL);
 out:
+    srv_auth_stop();
     srv_tls_deinit(); /* after the daemon: every connection's reference is gone */
     srv_rollouts_stop();
     rd_shadow_free(G.shadow); /* finishes the queued shadow work: it holds deciders */

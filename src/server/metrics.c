@@ -18,7 +18,8 @@ static const double lat_bounds[] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0
                                     0.025,   0.05,   0.1,     0.25,   0.5,   1,      5};
 #define NLAT   (sizeof lat_bounds / sizeof lat_bounds[0])
 #define NSCORE 10 /* probability deciles */
-static const int statuses[] = {200, 304, 400, 404, 405, 413, 415, 500, 503, 504};
+static const int statuses[] = {200, 201, 304, 400, 401, 403, 404, 405,
+                               409, 413, 415, 429, 500, 501, 503, 504};
 #define NSTATUS (sizeof statuses / sizeof statuses[0])
 static const char *const route_names[SRV_ROUTE_COUNT] = {"/ofrep/v1/evaluate/flags/{key}",
                                                          "/ofrep/v1/evaluate/flags",
@@ -32,6 +33,7 @@ static const char *const route_names[SRV_ROUTE_COUNT] = {"/ofrep/v1/evaluate/fla
                                                          "/v1/rollouts",
                                                          "/v1/outcomes",
                                                          "/v1/outcomes/stats",
+                                                         "/v1/admin/",
                                                          "other"};
 
 /* A named series in a list; the first member of the flag and model series. */
@@ -82,6 +84,10 @@ static struct {
     atomic_uint_fast64_t log_refused[2]; /* [backlog|failed] */
     atomic_uint_fast64_t log_dropped;
     atomic_uint_fast64_t outcomes[4]; /* by rd_outcome_result */
+    /* the admin API by action (the last: no action matched) and status; authentication
+       failures by reason */
+    atomic_uint_fast64_t admin[RD_ACT_COUNT + 1][NSTATUS + 1];
+    atomic_uint_fast64_t auth_failures[SRV_AUTH_NREASONS];
     error_series *errors;
     atomic_uint_fast64_t unknown_flag;
     route_stats routes[SRV_ROUTE_COUNT];
@@ -250,6 +256,48 @@ void srv_metrics_outcomes(const uint64_t n[4])
     for (int i = 0; i < 4; i++)
         if (n[i])
             atomic_fetch_add_explicit(&M.outcomes[i], n[i], memory_order_relaxed);
+}
+
+void srv_metrics_admin(int action, int status)
+{
+    size_t a = action >= 0 && action < RD_ACT_COUNT ? (size_t)action : RD_ACT_COUNT, s = 0;
+    while (s < NSTATUS && statuses[s] != status)
+        s++;
+    inc(&M.admin[a][s]);
+}
+
+void srv_metrics_auth_failure(srv_auth_reason why)
+{
+    if ((unsigned)why < SRV_AUTH_NREASONS)
+        inc(&M.auth_failures[why]);
+}
+
+/* The admin API's requests and the failed authentications (never a token, nor a user name:
+   the labels are the action table's names, statuses and the fixed reasons). */
+static void render_auth(rd_buf *b)
+{
+    size_t n;
+    const rd_admin_action_def *acts = rd_admin_actions(&n);
+    rd_buf_puts(b, "# HELP riskd_admin_requests_total Admin API requests by action and status.\n"
+                   "# TYPE riskd_admin_requests_total counter\n");
+    for (size_t a = 0; a <= RD_ACT_COUNT; a++)
+        for (size_t s = 0; s <= NSTATUS; s++) {
+            uint64_t v = get(&M.admin[a][s]);
+            if (!v)
+                continue;
+            rd_buf_printf(b, "riskd_admin_requests_total{action=\"%s\",code=\"",
+                          a < n ? acts[a].name : "none");
+            if (s < NSTATUS)
+                rd_buf_printf(b, "%d", statuses[s]);
+            else
+                rd_buf_puts(b, "other");
+            rd_buf_printf(b, "\"} %llu\n", (unsigned long long)v);
+        }
+    rd_buf_puts(b, "# HELP riskd_auth_failures_total Requests refused for their credentials, by reason "
+                   "(rate_limited: refused unchecked).\n# TYPE riskd_auth_failures_total counter\n");
+    for (int w = 0; w < SRV_AUTH_NREASONS; w++)
+        rd_buf_printf(b, "riskd_auth_failures_total{reason=\"%s\"} %llu\n",
+                      srv_auth_reason_name((srv_auth_reason)w), (unsigned long long)get(&M.auth_failures[w]));
 }
 
 static void render_outcomes(rd_buf *b)
@@ -638,6 +686,7 @@ void srv_metrics_render(rd_buf *b, const srv_snapshot *snap, rd_shadow *shadow, 
     render_log(b, dlog);
     srv_rollouts_metrics(b);
     render_outcomes(b);
+    render_auth(b);
     rd_buf_puts(b, "# HELP riskd_reloads_total Reloads of the flag file, of bundles, of the service-wide "
                    "fallback rules, of rollout plans and of the TLS files, by result.\n# TYPE "
                    "riskd_reloads_total counter\n");

@@ -52,6 +52,8 @@ static struct {
         uint64_t n;
     } reasons[MAX_REASONS];
     size_t nreasons;
+    /* srv_rollouts_reload_now: plan re-reads asked for, and done, by the rollout thread */
+    atomic_uint_fast64_t reload_asked, reload_done;
 } R = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 rd_monitor *srv_monitor(void) { return R.mon; }
@@ -290,10 +292,12 @@ static void *run(void *arg)
         rd_monitor_tick(R.mon, now);
         if (R.n)
             breakers_update();
-        if (now - last_watch >= R.cfg->reload_interval_ms) {
+        uint64_t asked = atomic_load(&R.reload_asked);
+        if (now - last_watch >= R.cfg->reload_interval_ms || asked != atomic_load(&R.reload_done)) {
             last_watch = now;
             for (size_t i = 0; i < R.n; i++)
                 plan_reload(i);
+            atomic_store(&R.reload_done, asked);
         }
         for (size_t i = 0; i < R.n; i++) {
             rd_err err;
@@ -392,6 +396,18 @@ int srv_rollouts_start(const srv_config *cfg, srv_state *st, rd_shadow *shadow, 
     }
     R.running = true;
     return RD_OK;
+}
+
+void srv_rollouts_reload_now(int wait_ms)
+{
+    if (!R.running || !R.n)
+        return;
+    uint64_t asked = atomic_fetch_add(&R.reload_asked, 1) + 1;
+    int64_t until = rd_clock_unix_ms() + wait_ms;
+    while (atomic_load(&R.reload_done) < asked && rd_clock_unix_ms() < until) {
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
 }
 
 void srv_rollouts_stop(void)

@@ -167,6 +167,43 @@ static void decided(srv_req *r, const rd_decision *d, const rd_value *features)
     }
 }
 
+/* "bundle" pins a request to a bundle, bypassing the routing: only with allow_pinning, and
+ * with auth = on only for a token with the pin scope. */
+static int pin_allowed(srv_req *r, item_err *e)
+{
+    const srv_config *cfg = r->cfg;
+    if (!cfg->pinning)
+        return fail(e, 403, "FORBIDDEN", "bundle: pinning a bundle is off (allow_pinning = %s%s)",
+                    cfg->allow_pinning,
+                    !strcmp(cfg->allow_pinning, "auto") ? ", which is off with auth = on" : "");
+    if (!cfg->auth)
+        return 0;
+    srv_auth_fail f;
+    if (srv_auth_check(r, RD_SCOPE_PIN, false, "pin a bundle", &f) == 0)
+        return 0;
+    r->retry_after_s = f.retry_after_s;
+    return fail(e, f.status, f.code, "%s", f.msg);
+}
+
+/* A pinned request, with auth = on: who pinned which bundle, for which request (never the
+ * token). */
+static void pin_logged(const srv_req *r, const score_req *q, const rd_decision *d, int rc)
+{
+    if (!r->cfg->auth)
+        return;
+    char id[RD_NUM_BUF + 200], bundle[256];
+    const char *rid = NULL;
+    if (rc == RD_OK)
+        rid = rd_decision_id_text(d, id, sizeof id);
+    else if (q->id && q->id->type == RD_VSTRING)
+        rid = q->id->u.s;
+    else if (q->id)
+        rid = (rd_num_format(q->id->u.n, id), id);
+    snprintf(bundle, sizeof bundle, "%.*s", (int)q->bundle->len, q->bundle->u.s);
+    srv_log(SRV_INFO, "pinned score request", "user", r->who.user, "token_id", r->who.token_id, "request_id",
+            rid, "bundle", bundle, "result", rc == RD_OK ? "decided" : rd_err_name(rc), NULL);
+}
+
 /* Decide one request object into b, or fill e. */
 static int score_one(srv_req *r, const rd_value *v, rd_buf *b, item_err *e, const rd_value **id)
 {
@@ -176,6 +213,8 @@ static int score_one(srv_req *r, const rd_value *v, rd_buf *b, item_err *e, cons
     *id = q.id;
     if (rc)
         return rc;
+    if (q.bundle && pin_allowed(r, e))
+        return -1;
     rd_decide_req dq = {.request_id = q.id,
                         .context = q.ctx,
                         .features = q.features,
@@ -188,6 +227,8 @@ static int score_one(srv_req *r, const rd_value *v, rd_buf *b, item_err *e, cons
     rd_decision d;
     rd_err err;
     rc = rd_decide(r->snap->dec, &dq, r->arena, &d, &err);
+    if (q.bundle)
+        pin_logged(r, &q, &d, rc);
     const srv_snapshot *s = r->snap;
     if (d.routed)
         srv_metrics_flag_eval(s->flag_stats[rd_decider_route_index(s->dec)], d.route_reason);

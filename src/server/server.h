@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "riskd/arena.h"
+#include "riskd/auth.h"
 #include "riskd/bundle.h"
 #include "riskd/decide.h"
 #include "riskd/dlog.h"
@@ -73,6 +74,12 @@ typedef struct srv_config {
     bool compat_routes; /* POST /score, the textbook service's route */
     /* governance (include/riskd/auth.h, change.h) */
     bool require_approval; /* serve only published versions of the flags, bundles and plans */
+    bool auth;             /* the scoring side's rules: outcomes and pinning need a token (the admin API
+                              always needs one, whatever this says) */
+    bool auth_scoring;     /* /v1/score, /v1/score/batch, /score and OFREP need a token (score scope) */
+    char allow_pinning[8]; /* on | off | auto ("bundle" in a score request) */
+    bool pinning;          /* allow_pinning resolved: auto is on without auth, off with it */
+    int auth_max_failures; /* failed authentications per source a minute before 429 */
     /* the decision log (include/riskd/dlog.h), in data_dir/riskd.db */
     bool log;                /* record every decision (default on) */
     char log_durability[16]; /* async | ack */
@@ -134,6 +141,7 @@ typedef enum srv_route {
     SRV_ROUTE_ROLLOUTS,
     SRV_ROUTE_OUTCOMES,
     SRV_ROUTE_OUTCOME_STATS,
+    SRV_ROUTE_ADMIN, /* everything under /v1/admin/ (routes_admin.c routes it further) */
     SRV_ROUTE_OTHER,
     SRV_ROUTE_COUNT
 } srv_route;
@@ -161,6 +169,25 @@ void srv_metrics_log_refused(const char *what);
 void srv_metrics_log_dropped(void);
 /* Outcomes received (POST /v1/outcomes), by what became of them: n[rd_outcome_result]. */
 void srv_metrics_outcomes(const uint64_t n[4]);
+/* Why a request's credentials were refused (the labels of riskd_auth_failures_total: a fixed
+ * set, so a caller cannot grow the series). */
+typedef enum srv_auth_reason {
+    SRV_AUTH_MISSING = 0, /* no Authorization header */
+    SRV_AUTH_NOT_BEARER,  /* a header that is not "Bearer <token>" */
+    SRV_AUTH_MALFORMED,   /* not a token's shape */
+    SRV_AUTH_UNKNOWN,     /* no such token id, or no such user */
+    SRV_AUTH_WRONG_SECRET,
+    SRV_AUTH_REVOKED,
+    SRV_AUTH_EXPIRED,
+    SRV_AUTH_DISABLED,     /* the user is disabled */
+    SRV_AUTH_RATE_LIMITED, /* refused unchecked: too many failures from the source this minute */
+    SRV_AUTH_OTHER,
+    SRV_AUTH_NREASONS
+} srv_auth_reason;
+const char *srv_auth_reason_name(srv_auth_reason r);
+/* An admin API request: action (-1: none matched) and the status answered. */
+void srv_metrics_admin(int action, int status);
+void srv_metrics_auth_failure(srv_auth_reason why);
 void srv_metrics_reload(const char *what, bool ok);
 /* A reload of what ("flags", "bundles", "fallback") refused with msg: /ready reports it until
  * a reload of what succeeds and clears it (msg NULL). */
@@ -264,6 +291,13 @@ typedef struct srv_req {
     size_t nargs;
     bool args_overflow; /* more than SRV_MAX_ARGS were sent */
     double t0;          /* monotonic seconds at the start */
+    /* authentication (auth.c): never logged, never echoed */
+    const char *method;        /* "GET", "POST", ... */
+    const char *path;          /* the URL's path as sent (the admin router reads it) */
+    const char *authorization; /* the Authorization header; NULL when none */
+    const char *source;        /* the client's address ("127.0.0.1"), the limiter's key */
+    rd_principal who;          /* the caller, once authenticated (authed) */
+    bool authed;
     /* the subject CN of the client certificate verified against tls_client_ca, NULL when the
        connection has none (or not a valid one); borrowed until the response is sent */
     const char *client_cn;
@@ -273,6 +307,8 @@ typedef struct srv_req {
     const char *content_type;
     char etag[72];          /* "" for none */
     const char *error_code; /* the stable code when status >= 400, for the metrics */
+    const char *allow;      /* 405: the Allow header (NULL: the route table's) */
+    int retry_after_s;      /* 429: the Retry-After header */
 } srv_req;
 
 /* Parse the body as JSON under the configured limits. On failure the route's error reply
@@ -293,6 +329,48 @@ void srv_route_metrics(srv_req *r);
 void srv_route_compat_score(srv_req *r);
 void srv_route_outcomes(srv_req *r);
 void srv_route_outcome_stats(srv_req *r);
+void srv_route_admin(srv_req *r);
+
+/* ------------------------------------------------------------------ authentication (auth.c) */
+
+/* The admin API's state: its own store handle on DATA_DIR/riskd.db (read-write, shared by the
+ * HTTP threads under a lock), the failed-authentication limiter and the token cache. Made
+ * before the HTTP daemon starts. */
+int srv_auth_start(const srv_config *cfg, rd_err *err);
+void srv_auth_stop(void);
+/* The admin store, locked (NULL when it is not open); srv_admin_unlock when done. */
+rd_store *srv_admin_lock(void);
+void srv_admin_unlock(void);
+/* Write the limiter's failures of the minutes that ended as audit entries (auth.failed), at
+ * most every few seconds (final: every minute kept, at shutdown). The main loop calls it. */
+void srv_auth_flush(bool final);
+/* Forget every cached token: a revocation or a disabled user made on this node takes effect at
+ * once (made elsewhere: within SRV_AUTH_RECHECK_MS). */
+#define SRV_AUTH_RECHECK_MS 5000
+void srv_auth_cache_clear(void);
+
+/* Why a request was refused for its credentials. */
+typedef struct srv_auth_fail {
+    int status;       /* 401, 403, 429, 500, 503 */
+    const char *code; /* UNAUTHENTICATED, FORBIDDEN, TOO_MANY_ATTEMPTS, ... */
+    char msg[320];
+    int retry_after_s;
+} srv_auth_fail;
+/* Authenticate r's bearer token (once per request: r->who, r->authed) and require scope (0:
+ * none). fresh: ask the store whatever the cache holds (the admin API); else a token checked
+ * less than SRV_AUTH_RECHECK_MS ago is taken from the cache, and a source over its failure
+ * limit is refused only when its token needs the store. 0, or -1 with f filled. Thread-safe. */
+int srv_auth_check(srv_req *r, uint32_t scope, bool fresh, const char *doing, srv_auth_fail *f);
+/* srv_auth_check, the refusal written as r's error reply. */
+int srv_auth_require(srv_req *r, uint32_t scope, bool fresh, const char *doing);
+
+/* Reload the flags and bundles now (a publish or a rollback made through the admin API), from
+ * any thread: serialised with the main loop's polling; returns once the new snapshot serves
+ * (or was refused). */
+void srv_reload_now(void);
+/* The rollout thread re-reads the plan files at its next step (within ~100 ms); waits for it
+ * at most wait_ms. */
+void srv_rollouts_reload_now(int wait_ms);
 
 /* ------------------------------------------------------------------ monitor and rollouts */
 

@@ -209,11 +209,14 @@ static int load_flags(const srv_config *cfg, rd_store *store, rd_store *gov, rd_
     if (rc)
         rd_err_prefix(err, "%s", cfg->flags);
     rd_sha256_hex(text, len, sha);
-    if (!rc && (rc = approved(gov, RD_CHANGE_FLAGS, cfg->flags, sha, err)) != RD_OK)
+    if (!rc && (rc = approved(gov, RD_CHANGE_FLAGS, cfg->flags, sha, err)) != RD_OK) {
         rd_flagset_unref(*out);
+        *out = NULL; /* the caller unrefs what *out holds */
+    }
     if (!rc && store && (rc = rd_dlog_keep_text(store, text, len, sha, err)) != RD_OK) {
         rd_err_prefix(err, "%s: cannot keep it for replay", cfg->flags);
         rd_flagset_unref(*out);
+        *out = NULL;
     }
     rd_free(text);
     return rc;

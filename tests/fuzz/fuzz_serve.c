@@ -19,6 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* What the routes ask of the socket layer (http.c, not linked here). */
 size_t srv_http_connections(void) { return 0; }
 int srv_http_inflight(void) { return 0; }
+void srv_reload_now(void) {}
 
 static srv_config cfg;
 static srv_state *state;
