@@ -119,7 +119,7 @@ static const char publish_usage[] =
 static const char list_usage[] = "usage: riskd change list [--state S] [--limit N] [--json]\n"
                                  "\n"
                                  "The changes, newest first (state: draft, proposed, approved, published,\n"
-                                 "rejected, withdrawn). --limit: at most N (default 50, 0: all).\n"
+                                 "rejected, withdrawn). --limit: at most N (1 to 10000, default 50).\n"
                                  "\n" CONN_USAGE "\n" EXIT_USAGE;
 
 static const char show_usage[] =
@@ -135,7 +135,7 @@ static const char versions_usage[] =
     "\n"
     "The published versions, newest first: each with how it came (publish, rollback, adopt, or\n"
     "rollout: the controller's stage writes), its change request, author, approvers and who\n"
-    "published it.\n"
+    "published it. --limit: at most N (1 to 10000, default 50).\n"
     "\n" CONN_USAGE "\n" EXIT_USAGE;
 
 static const char settings_usage[] =
@@ -317,8 +317,8 @@ static int parse(const char *cmd, int argc, char **argv, unsigned allowed, bool 
             char *end;
             errno = 0;
             a->limit = strtol(optarg, &end, 10);
-            if (errno || end == optarg || *end || a->limit < 0) {
-                cli_errorf("%s: --limit must be a number (0: all)", cmd);
+            if (errno || end == optarg || *end || a->limit < 1 || a->limit > 10000) {
+                cli_errorf("%s: --limit must be a number from 1 to 10000", cmd);
                 return CLI_USAGE;
             }
             break;

@@ -59,6 +59,7 @@ check "--revision not a number" 2 $? "--revision must be a positive number" "$T/
 "$BIN" change reject 1 --data-dir "$D" >"$T/out" 2>&1; check "reject without a reason" 2 $? "--reason" "$T/out"
 "$BIN" change settings --approvals flags=9 --data-dir "$D" >"$T/out" 2>&1
 check "settings: out of range" 2 $? 'flags=9" is not KIND=N' "$T/out"
+"$BIN" change list --limit 0 --data-dir "$D" >"$T/out" 2>&1; check "--limit 0" 2 $? "from 1 to 10000" "$T/out"
 
 # ---------------------------------------------------------------- users
 "$BIN" user add admin1 --role admin --data-dir "$D" >"$T/admin1.tok" 2>"$T/err"
@@ -359,6 +360,12 @@ else
     "$BIN" change versions --target "$F2" --json --data-dir "$D" >"$T/out.dir" 2>&1
     cmp -s "$T/out" "$T/out.dir"; check "server: versions --json as on the data directory" 0 $?
     sv erin rollback --target "$F2"; check "server: an engineer cannot roll back" 7 $? "FORBIDDEN" "$T/out"
+    sv erin change list --limit 100
+    "$BIN" change list --limit 100 --data-dir "$D" >"$T/out.dir" 2>&1
+    cmp -s "$T/out" "$T/out.dir"; check "server: list as on the data directory" 0 $?
+    sv admin1 change settings --approvals bundle=2
+    check "server: settings" 0 $? "^approvals required: flags=2 bundle=2 rollout=1$" "$T/out"
+    sv mia change settings --approvals bundle=1; check "server: settings by a manager" 7 $? "FORBIDDEN" "$T/out"
     stop
 fi
 
