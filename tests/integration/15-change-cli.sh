@@ -367,6 +367,23 @@ else
     check "server: settings" 0 $? "^approvals required: flags=2 bundle=2 rollout=1$" "$T/out"
     sv mia change settings --approvals bundle=1; check "server: settings by a manager" 7 $? "FORBIDDEN" "$T/out"
     stop
+
+    # HTTPS with client certificates on the admin routes (mtls = admin)
+    C=$T/certs
+    if ! command -v openssl >/dev/null || ! "$BIN" serve --help 2>&1 | grep -q -- --tls-client-ca; then
+        skip "no openssl or no TLS in this build: --cacert, --cert and --key not tried"
+    elif ! scripts/dev-certs.sh "$C" || ! start --flags "$F2" --tls-cert "$C/server.pem" --tls-key "$C/server.key" \
+        --tls-client-ca "$C/ca.pem" --mtls admin; then
+        check "TLS server starts" 0 1
+    else
+        sv erin change list; check "https: the server's CA unknown" 4 $? "IO_ERROR" "$T/out"
+        sv erin change list --cacert "$C/ca.pem"; check "https: no client certificate" 7 $? "CLIENT_CERT_REQUIRED" "$T/out"
+        sv erin change list --cacert "$C/ca.pem" --cert "$C/other-client.pem" --key "$C/other-client.key"
+        check "https: a client certificate of another CA" 7 $? "CLIENT_CERT_INVALID" "$T/out"
+        sv erin change list --cacert "$C/ca.pem" --cert "$C/client.pem" --key "$C/client.key"
+        check "https: with the client certificate" 0 $? "^$id5 +flags +published" "$T/out"
+        stop
+    fi
 fi
 
 echo "$pass passed, $fail failed, $skipped skipped"
