@@ -402,7 +402,11 @@ static int http_token(const char *file, char token[RD_TOKEN_MAX])
         return CLI_OK;
     }
     const char *env = getenv("RISKD_TOKEN");
-    if (env && *env && strlen(env) < RD_TOKEN_MAX) {
+    if (env && strlen(env) >= RD_TOKEN_MAX) {
+        cli_errorf("RISKD_TOKEN is too long to be a token (UNAUTHENTICATED)");
+        return CLI_REFUSED;
+    }
+    if (env && *env) {
         snprintf(token, RD_TOKEN_MAX, "%s", env);
         return CLI_OK;
     }
