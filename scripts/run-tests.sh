@@ -102,6 +102,9 @@ run_suite "integration/tsan/07-outcomes" env RISKD_BIN="$ROOT/build/tsan/riskd" 
 # ... and TLS: handshakes on the HTTP threads taking the credentials the main thread reloads.
 run_suite "integration/tsan/12-tls" env RISKD_BIN="$ROOT/build/tsan/riskd" bash tests/integration/12-tls.sh
 
+# ... and the admin API: a publish reloading from an HTTP thread, the token cache, the limiter.
+run_suite "integration/tsan/14-admin" env RISKD_BIN="$ROOT/build/tsan/riskd" bash tests/integration/14-admin.sh
+
 # ... and the rollout controller: its thread, the monitor's shards, the status readers.
 run_suite "integration/tsan/09-rollout" env RISKD_BIN="$ROOT/build/tsan/riskd" RISKD_SIM_RATE=500 bash tests/integration/09-rollout.sh
 

@@ -101,6 +101,7 @@ int srv_auth_start(const srv_config *cfg, rd_err *err)
 
 void srv_auth_stop(void)
 {
+    srv_auth_flush(true);
     rd_store_close(A.store);
     A.store = NULL;
     rd_auth_limiter_free(A.limiter);
@@ -286,6 +287,7 @@ static int authenticate(srv_req *r, bool fresh, const char *doing, srv_auth_fail
             r, why, "malformed token: the Authorization header holds no token of riskd's shape", f);
     rd_err err;
     rd_principal who;
+    srv_metrics_auth_store_check();
     pthread_mutex_lock(&A.lock);
     int rc = rd_auth_authenticate(A.store, tok, now, &who, &err);
     pthread_mutex_unlock(&A.lock);
@@ -307,8 +309,15 @@ static int authenticate(srv_req *r, bool fresh, const char *doing, srv_auth_fail
 int srv_auth_check(srv_req *r, uint32_t scope, bool fresh, const char *doing, srv_auth_fail *f)
 {
     f->retry_after_s = 0;
-    if (!r->authed && authenticate(r, fresh, doing, f))
+    if (!r->authed && r->auth_refused) { /* refused once already: not counted twice */
+        *f = *r->auth_refused;
         return -1;
+    }
+    if (!r->authed && authenticate(r, fresh, doing, f)) {
+        if ((r->auth_refused = rd_arena_alloc(r->arena, sizeof *r->auth_refused)))
+            *r->auth_refused = *f;
+        return -1;
+    }
     if ((r->who.scopes & scope) != scope) {
         char have[64], want[64];
         return refuse(f, 403, "FORBIDDEN",

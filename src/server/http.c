@@ -869,15 +869,21 @@ static void poll_locked(bool force)
     pthread_mutex_unlock(&G.poll_lock);
 }
 
+/* The signals the main thread waits for: SIGTERM, SIGINT, SIGHUP and SIGUSR1. */
+static void signal_set(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGUSR1);
+}
+
 /* Wait for signals, polling the files between them, until SIGTERM or SIGINT. */
 static int wait_loop(void)
 {
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR1);
+    signal_set(&set);
     int ms = G.cfg->reload_interval_ms;
     for (;;) {
         struct timespec to = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -1038,11 +1044,7 @@ int srv_run(const srv_config *cfg)
      * (the log's writer, the shadow workers, the HTTP workers inherit the mask), or a SIGHUP
      * meant as "reload" could land on one of them and end the process. */
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR1);
+    signal_set(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     G.cfg = cfg;
     pthread_mutex_init(&G.outcomes.lock, NULL);
@@ -1100,18 +1102,6 @@ int srv_run(const srv_config *cfg)
         srv_metrics_deinit();
         return rd_err_exit_status(err.code);
     }
-    if (srv_auth_start(cfg, &err)) {
-        srv_log(SRV_ERROR, "cannot start: the admin API's store", "error", err.msg, "code",
-                rd_err_name(err.code), NULL);
-        srv_rollouts_stop();
-        rd_shadow_free(G.shadow);
-        G.shadow = NULL;
-        srv_state_free(G.state);
-        srv_monitor_stop();
-        close_log();
-        srv_metrics_deinit();
-        return rd_err_exit_status(err.code);
-    }
     prune();
     signal(SIGPIPE, SIG_IGN);
     raise_nofile(cfg->max_connections);
@@ -1121,6 +1111,12 @@ int srv_run(const srv_config *cfg)
     int fd = -1, rc = 0;
     if (srv_tls_init(cfg, &err)) {
         srv_log(SRV_ERROR, "cannot start: TLS", "error", err.msg, "code", rd_err_name(err.code), NULL);
+        rc = rd_err_exit_status(err.code);
+        goto out;
+    }
+    if (srv_auth_start(cfg, &err)) { /* the admin API's store, the limiter, the token cache */
+        srv_log(SRV_ERROR, "cannot start: the admin API", "error", err.msg, "code", rd_err_name(err.code),
+                NULL);
         rc = rd_err_exit_status(err.code);
         goto out;
     }
@@ -1150,10 +1146,9 @@ int srv_run(const srv_config *cfg)
     srv_log(SRV_INFO, sig == SIGTERM ? "SIGTERM: draining" : "SIGINT: draining", NULL);
     drain();
     MHD_stop_daemon(d); /* joins the workers, whose snapshot references go with them */
-    srv_auth_flush(true);
     srv_log(SRV_INFO, "stopped", NULL);
 out:
-    srv_auth_stop();
+    srv_auth_stop();  /* after the daemon: the failed authentications of the minute under way audited */
     srv_tls_deinit(); /* after the daemon: every connection's reference is gone */
     srv_rollouts_stop();
     rd_shadow_free(G.shadow); /* finishes the queued shadow work: it holds deciders */

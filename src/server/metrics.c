@@ -88,6 +88,7 @@ static struct {
        failures by reason */
     atomic_uint_fast64_t admin[RD_ACT_COUNT + 1][NSTATUS + 1];
     atomic_uint_fast64_t auth_failures[SRV_AUTH_NREASONS];
+    atomic_uint_fast64_t auth_store_checks;
     error_series *errors;
     atomic_uint_fast64_t unknown_flag;
     route_stats routes[SRV_ROUTE_COUNT];
@@ -266,6 +267,8 @@ void srv_metrics_admin(int action, int status)
     inc(&M.admin[a][s]);
 }
 
+void srv_metrics_auth_store_check(void) { inc(&M.auth_store_checks); }
+
 void srv_metrics_auth_failure(srv_auth_reason why)
 {
     if ((unsigned)why < SRV_AUTH_NREASONS)
@@ -298,6 +301,11 @@ static void render_auth(rd_buf *b)
     for (int w = 0; w < SRV_AUTH_NREASONS; w++)
         rd_buf_printf(b, "riskd_auth_failures_total{reason=\"%s\"} %llu\n",
                       srv_auth_reason_name((srv_auth_reason)w), (unsigned long long)get(&M.auth_failures[w]));
+    rd_buf_printf(
+        b,
+        "# HELP riskd_auth_store_checks_total Tokens checked against the store (the others came from "
+        "the cache).\n# TYPE riskd_auth_store_checks_total counter\nriskd_auth_store_checks_total %llu\n",
+        (unsigned long long)get(&M.auth_store_checks));
 }
 
 static void render_outcomes(rd_buf *b)

@@ -12,6 +12,7 @@
  *
  * The handlers share the admin store handle under its lock (auth.c). A publish or a rollback
  * reloads what serves before it is answered (srv_reload_now), outside that lock. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,9 +42,9 @@ typedef struct admin_ctx {
     bool reload_rollouts; /* ... and the plan files */
 } admin_ctx;
 
-static int fail(admin_ctx *x, int status, const char *code, const char *fmt, ...)
+static void reply(admin_ctx *x, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-static int fail(admin_ctx *x, int status, const char *code, const char *fmt, ...)
+static void reply(admin_ctx *x, int status, const char *code, const char *fmt, ...)
 {
     char msg[400];
     va_list ap;
@@ -51,8 +52,9 @@ static int fail(admin_ctx *x, int status, const char *code, const char *fmt, ...
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     srv_reply_error(x->r, status, code, "%s", msg);
-    return -1;
 }
+/* The error reply written, and -1 (a macro, so the analyzer sees the -1). */
+#define fail(x, status, ...) (reply((x), (status), __VA_ARGS__), -1)
 
 /* The library refused (or failed): its code decides the status. */
 static int lib_fail(admin_ctx *x, int rc, const rd_err *err)
@@ -275,13 +277,25 @@ static int one_of(admin_ctx *x, const char *what, const char *v, const char *con
     for (int j = 0, at = 0; j < n && at < (int)sizeof list; j++)
         at += snprintf(list + at, sizeof list - (size_t)at, "%s%s", j ? ", " : "", names[j]);
     if (near)
-        fail(x, 400, "INVALID_ARGUMENT", "%s: \"%.64s\" is none (did you mean %s?)", what, v, near);
+        reply(x, 400, "INVALID_ARGUMENT", "%s: \"%.64s\" is none (did you mean %s?)", what, v, near);
     else
-        fail(x, 400, "INVALID_ARGUMENT", "%s: \"%.64s\" is none of %s", what, v, list);
+        reply(x, 400, "INVALID_ARGUMENT", "%s: \"%.64s\" is none of %s", what, v, list);
     return -1;
 }
 
-static const char *const kind_names[RD_CHANGE_KIND_COUNT] = {"flags", "bundle", "rollout"};
+/* The library's names of the kinds, states and roles (one list each, the library's). */
+static const char *kind_names[RD_CHANGE_KIND_COUNT], *state_names[RD_CS_COUNT], *role_names[RD_ROLE_COUNT];
+static pthread_once_t names_once = PTHREAD_ONCE_INIT;
+
+static void names_init(void)
+{
+    for (int k = 0; k < RD_CHANGE_KIND_COUNT; k++)
+        kind_names[k] = rd_change_kind_name((rd_change_kind)k);
+    for (int k = 0; k < RD_CS_COUNT; k++)
+        state_names[k] = rd_change_state_name((rd_change_state)k);
+    for (int k = 0; k < RD_ROLE_COUNT; k++)
+        role_names[k] = rd_role_name((rd_role)k);
+}
 
 static int kind_of(admin_ctx *x, const char *v)
 {
@@ -347,9 +361,6 @@ static int users_list(admin_ctx *x)
     return 0;
 }
 
-static const char *const role_names_list[RD_ROLE_COUNT] = {"viewer",   "engineer", "manager",
-                                                           "operator", "admin",    "analyst"};
-
 /* scopes (a list "admin,score") into *bits; absent: the default. */
 static int scopes_of(admin_ctx *x, const rd_value *v, uint32_t *bits)
 {
@@ -382,7 +393,7 @@ static int user_add(admin_ctx *x)
         str_member(x, m[1], "role", true, &role) || scopes_of(x, m[2], &scopes) ||
         int_member(x, m[3], "expires_ms", 0, INT64_C(9007199254740991), &expires))
         return -1;
-    int ri = one_of(x, "role", role, role_names_list, RD_ROLE_COUNT);
+    int ri = one_of(x, "role", role, role_names, RD_ROLE_COUNT);
     if (ri < 0)
         return -1;
     char token[RD_TOKEN_MAX];
@@ -522,13 +533,11 @@ static int settings_set(admin_ctx *x)
 static int changes_list(admin_ctx *x)
 {
     static const char *const names[] = {"state", "limit"};
-    static const char *const states[RD_CS_COUNT] = {"draft",     "proposed", "approved",
-                                                    "published", "rejected", "withdrawn"};
     const char *p[2];
     int64_t limit = DEFAULT_LIMIT;
     if (params(x, names, 2, p) || int_param(x, p[1], "limit", 1, MAX_LIMIT, &limit))
         return -1;
-    if (p[0] && one_of(x, "state", p[0], states, RD_CS_COUNT) < 0)
+    if (p[0] && one_of(x, "state", p[0], state_names, RD_CS_COUNT) < 0)
         return -1;
     rd_err err;
     int rc = rd_change_list_json(x->s, p[0], (size_t)limit, x->r->out, &err);
@@ -850,10 +859,11 @@ static int decisions_read(admin_ctx *x)
     rd_err err;
     rd_buf_putc(c.b, '[');
     int rc = rd_store_log_scan(x->s, &f, decision_one, &c, &err);
+    if (rc < 0 && c.b->oom)
+        return fail(x, 503, "OUT_OF_MEMORY", "the decisions could not be held in memory");
     if (rc < 0) {
         rd_buf_reset(c.b);
-        return c.b->oom ? fail(x, 503, "OUT_OF_MEMORY", "the decisions could not be held in memory")
-                        : lib_fail(x, rc, &err);
+        return lib_fail(x, rc, &err);
     }
     rd_buf_putc(c.b, ']');
     /* Reading applicants' inputs is recorded: who read which decisions, never what they hold. */
@@ -971,6 +981,7 @@ static bool authorized(srv_req *r, const rd_admin_action_def *def)
 
 static void handle(srv_req *r, const rd_admin_action_def *def, const seg *param)
 {
+    pthread_once(&names_once, names_init);
     admin_ctx x = {.r = r, .def = def, .body = {.type = RD_VOBJECT}, .now = rd_clock_unix_ms()};
     if (param->p && !(x.param = decode(r->arena, param->p, param->n))) {
         srv_reply_error(r, 503, "OUT_OF_MEMORY", "out of memory");

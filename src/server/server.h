@@ -188,6 +188,8 @@ const char *srv_auth_reason_name(srv_auth_reason r);
 /* An admin API request: action (-1: none matched) and the status answered. */
 void srv_metrics_admin(int action, int status);
 void srv_metrics_auth_failure(srv_auth_reason why);
+/* A token checked against the store (not taken from the cache). */
+void srv_metrics_auth_store_check(void);
 void srv_metrics_reload(const char *what, bool ok);
 /* A reload of what ("flags", "bundles", "fallback") refused with msg: /ready reports it until
  * a reload of what succeeds and clears it (msg NULL). */
@@ -298,6 +300,7 @@ typedef struct srv_req {
     const char *source;        /* the client's address ("127.0.0.1"), the limiter's key */
     rd_principal who;          /* the caller, once authenticated (authed) */
     bool authed;
+    struct srv_auth_fail *auth_refused; /* the refusal, once refused (a batch asks once) */
     /* the subject CN of the client certificate verified against tls_client_ca, NULL when the
        connection has none (or not a valid one); borrowed until the response is sent */
     const char *client_cn;
@@ -337,6 +340,8 @@ void srv_route_admin(srv_req *r);
  * HTTP threads under a lock), the failed-authentication limiter and the token cache. Made
  * before the HTTP daemon starts. */
 int srv_auth_start(const srv_config *cfg, rd_err *err);
+/* After the HTTP daemon stopped: the limiter's failures written (srv_auth_flush(true)), then
+ * everything closed. */
 void srv_auth_stop(void);
 /* The admin store, locked (NULL when it is not open); srv_admin_unlock when done. */
 rd_store *srv_admin_lock(void);

@@ -401,6 +401,11 @@ st=$(api POST /v1/score/batch '' "[$SCORE,$PIN]")
 check "a batch with a pinned row, no token: 200" 200 "$st"
 check "... the pinned row refused 401, the other decided" "UNAUTHENTICATED 1" \
     "$(jget 'j["results"][1]["error"]["code"] + " " + str(j["errors"])')"
+missing() { curl -s "$U/metrics" | awk '$1 == "riskd_auth_failures_total{reason=\"missing\"}" { print $2 }'; }
+m0=$(missing)
+st=$(api POST /v1/score/batch '' "[$PIN,$PIN,$PIN]")
+check "three pinned rows without a token: each refused" "200 3" "$st $(jget 'j["errors"]')"
+check "... one failed authentication counted, not three" 1 $(($(missing) - m0))
 stop
 cp "$T/serve.err" "$T/serve.err.2"
 
@@ -428,6 +433,15 @@ check "auth_scoring: OFREP bulk with the score scope 200" 200 "$(api POST /ofrep
 for p in /health /ready /metrics; do
     check "$p stays open" 200 "$(api GET $p '')"
 done
+# the hot path: a token is checked against the store once, then taken from the cache (for 5 s)
+checks() { curl -s "$U/metrics" | awk '$1 == "riskd_auth_store_checks_total" { print $2 }'; }
+c0=$(checks)
+ok=0
+for _ in $(seq 1 40); do [ "$(api POST /v1/score "$SVC" "$SCORE")" = 200 ] && ok=$((ok + 1)); done
+c1=$(checks)
+check "40 scored requests with one token" 40 $ok
+[ -n "$c0" ] && [ $((c1 - c0)) -le 1 ]
+check "... checked against the store $((c1 - c0)) time(s) (the cache), not 40" 0 $?
 # a revocation through the API reaches the scoring side's cache at once
 issue /v1/admin/users/svc/tokens "$ADMIN" '{"scopes":"score"}' "$T/tok.svc-b"
 SB=$(cat "$T/tok.svc-b")
