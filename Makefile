@@ -41,6 +41,11 @@ LDFLAGS += $(LDFLAGS_$(MODE))
 # Ed25519 (bundle signatures) is in libhogweed, nettle's public-key half (nettle-dev ships both).
 LDLIBS := $(PKG_LIBS) -lsqlite3 -lhogweed -lnettle -lm -lpthread
 
+# libcurl: the governance commands' client of the admin API (src/cli/cmd_change_http.c); only
+# the riskd binary links it.
+CURL_CFLAGS := $(shell pkg-config --cflags libcurl 2>/dev/null)
+CURL_LIBS := $(or $(shell pkg-config --libs libcurl 2>/dev/null),-lcurl)
+
 LIB_SRC := $(sort $(wildcard src/lib/*/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 SERVER_SRC := $(sort $(wildcard src/server/*.c))
@@ -96,7 +101,8 @@ GNUTLS_LIBS := $(or $(shell pkg-config --libs gnutls 2>/dev/null),-lgnutls)
 $(B)/obj/src/server/tls.o: CPPFLAGS += $(GNUTLS_CFLAGS)
 
 $(B)/riskd: $(CLI_OBJ) $(B)/libriskd.a
-	$(Q)$(call msg,LD,$@) $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd $(GNUTLS_LIBS)
+	$(Q)$(call msg,LD,$@) $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd $(GNUTLS_LIBS) $(CURL_LIBS)
+$(B)/obj/src/cli/cmd_change_http.o: CPPFLAGS += $(CURL_CFLAGS)
 
 # Unit tests: one cmocka binary per source file; they may reach module internals.
 $(B)/tests/%: tests/%.c $(B)/libriskd.a

@@ -43,7 +43,11 @@ int cmd_ab(int argc, char **argv);
 int cmd_drift(int argc, char **argv);
 int cmd_skew(int argc, char **argv);
 int cmd_swapset(int argc, char **argv);
-int cmd_audit(int argc, char **argv);
+/* riskd change ..., riskd rollback (cmd_change.c), riskd flags export (cli_flags_export) */
+int cmd_change(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
+extern const char cli_flags_export_usage[];
+int cli_flags_export(int argc, char **argv);
 
 int cmd_user(int argc, char **argv);
 
@@ -55,6 +59,7 @@ int cmd_user(int argc, char **argv);
 struct rd_store;
 struct rd_principal;
 int cli_principal(struct rd_store *s, const char *token_file, struct rd_principal *out);
+int cmd_audit(int argc, char **argv);
 
 /* The reports' shared plumbing (cmd_report.c). */
 struct rd_buf;
@@ -89,6 +94,22 @@ void cli_csv_field(FILE *out, const char *s);
 
 /* A UTC date (2026-12-01) or time (2026-12-01T08:30:00Z), or unix ms, into *ms: 0, or -1. */
 int cli_parse_time(const char *s, int64_t *ms);
+
+/* One request of the admin HTTP API (cmd_change_http.c, libcurl). */
+typedef struct cli_http {
+    const char *base;                /* "https://riskd.internal:8443" */
+    const char *token;               /* sent as a bearer token, never printed */
+    const char *cacert, *cert, *key; /* TLS: the CA to trust, a client certificate and its key */
+    long timeout_ms;
+} cli_http;
+/* method path (with its query) and body (NULL: "{}" for a method other than GET): the
+ * response's status into *status and its body into resp. RD_OK when a response arrived
+ * (whatever its status); RD_EIO when none did (err says why: refused, TLS, timeout),
+ * RD_EINVAL for options libcurl refused, RD_ELIMIT for a response over 64 MiB. */
+int cli_http_do(const cli_http *h, const char *method, const char *path, const char *body,
+                struct rd_buf *resp, long *status, rd_err *err);
+/* Append s percent-encoded (a query value) to b. */
+void cli_url_escape(struct rd_buf *b, const char *s);
 
 /* Print "riskd: <message>" to stderr. */
 void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

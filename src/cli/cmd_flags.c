@@ -1,4 +1,4 @@
-/* riskd flags validate | eval: the flag engine from the command line.
+/* riskd flags validate | eval | export: the flag engine from the command line (export: cmd_change.c).
  *
  * `eval` reads JSON lines and writes one result line per request, in order, so a test
  * suite or another language can drive the in-process engine exactly as the server will. */
@@ -15,7 +15,7 @@
 #define MAX_LINE_BYTES  (1u << 20)
 
 static const char flags_usage[] =
-    "usage: riskd flags <validate|eval> [options]\n"
+    "usage: riskd flags <validate|eval|export> [options]\n"
     "\n"
     "  validate FILE [--lenient] [--fractional v2|v3]\n"
     "      Check a flagd flag set; prints the number of flags, or the fault with the flag and\n"
@@ -30,6 +30,10 @@ static const char flags_usage[] =
     "        {\"flag\",\"value\",\"variant\",\"reason\",\"errorCode\",\"errorMessage\",\"metadata\"}\n"
     "      where value is the request's default whenever the flag yields no value.\n"
     "      A --default that is not valid JSON is taken as a string.\n"
+    "\n"
+    "  export --git DIR [--data-dir DIR] [--target FLAGFILE]\n"
+    "      Commit the published versions of a flag file into a Git repository, tagged flags/vN\n"
+    "      (riskd flags export --help).\n"
     "\n"
     "  --lenient       accept what flagd accepts: a flag whose targeting cannot compile\n"
     "                  evaluates to ERROR/PARSE_ERROR instead of rejecting the whole file\n"
@@ -351,6 +355,8 @@ int cmd_flags(int argc, char **argv)
         return flags_validate(argc - 1, argv + 1);
     if (!strcmp(argv[1], "eval"))
         return flags_eval(argc - 1, argv + 1);
-    cli_errorf("flags: unknown subcommand \"%s\" (validate or eval)", argv[1]);
+    if (!strcmp(argv[1], "export"))
+        return cli_flags_export(argc - 1, argv + 1);
+    cli_errorf("flags: unknown subcommand \"%s\" (validate, eval or export)", argv[1]);
     return CLI_USAGE;
 }

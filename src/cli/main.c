@@ -26,6 +26,8 @@ static const char usage[] =
     "  drift      a bundle's training reference against live applications: PSI, KS (riskd drift --help)\n"
     "  skew       online decisions joined to offline features: training-serving skew (riskd skew --help)\n"
     "  swapset    champion vs challenger decisions: swap-ins, swap-outs (riskd swapset --help)\n"
+    "  change     change requests: propose, approve, publish (riskd change --help)\n"
+    "  rollback   put a served file back to its previous version, at once (riskd rollback --help)\n"
     "  user       users, roles and tokens: who may change what (riskd user --help)\n"
     "  audit      verify, export and list the audit chain of governance changes (riskd audit --help)\n"
     "\n"
@@ -90,6 +92,10 @@ int main(int argc, char **argv)
         return cmd_skew(argc - 1, argv + 1);
     if (!strcmp(cmd, "swapset"))
         return cmd_swapset(argc - 1, argv + 1);
+    if (!strcmp(cmd, "change"))
+        return cmd_change(argc - 1, argv + 1);
+    if (!strcmp(cmd, "rollback"))
+        return cmd_rollback(argc - 1, argv + 1);
     if (!strcmp(cmd, "user"))
         return cmd_user(argc - 1, argv + 1);
     if (!strcmp(cmd, "audit"))
