@@ -178,37 +178,14 @@ static bool is_json(const char *ct)
     return n > 17 && !strncasecmp(ct, "application/", 12) && !strncasecmp(ct + n - 5, "+json", 5);
 }
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
 /* The OFREP key: the path segment percent-decoded into the arena (a malformed escape is
  * kept as it is), with its length, so a decoded NUL or '/' is part of the key. */
 static void decode_key(srv_req *r, const char *seg)
 {
-    size_t n = strlen(seg), k = 0;
-    char *key = strchr(seg, '%') ? rd_arena_alloc(r->arena, n + 1) : NULL;
-    if (!key) { /* nothing to decode (or no memory: the key as sent) */
-        r->flag_key = seg;
-        r->flag_key_len = n;
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        int hi, lo;
-        if (seg[i] == '%' && i + 2 < n && (hi = hexval(seg[i + 1])) >= 0 && (lo = hexval(seg[i + 2])) >= 0) {
-            key[k++] = (char)(hi * 16 + lo);
-            i += 2;
-        } else {
-            key[k++] = seg[i];
-        }
-    }
-    key[k] = 0;
-    r->flag_key = key;
-    r->flag_key_len = k;
+    size_t n = strlen(seg);
+    char *key = strchr(seg, '%') ? srv_percent_decode(r->arena, seg, n, &n) : NULL;
+    r->flag_key = key ? key : seg; /* nothing to decode (or no memory): the key as sent */
+    r->flag_key_len = n;
 }
 
 /* The query parameters, percent-decoded into the arena (libmicrohttpd leaves the escapes:
@@ -217,25 +194,6 @@ typedef struct args_ctx {
     srv_req *r;
     srv_arg *v;
 } args_ctx;
-
-static char *url_decode(rd_arena *a, const char *s)
-{
-    size_t n = strlen(s), k = 0;
-    char *out = rd_arena_alloc(a, n + 1);
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        int hi, lo;
-        if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0) {
-            out[k++] = (char)(hi * 16 + lo);
-            i += 2;
-        } else {
-            out[k++] = s[i];
-        }
-    }
-    out[k] = 0;
-    return out;
-}
 
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
@@ -246,7 +204,8 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
         r->args_overflow = true;
         return MHD_NO;
     }
-    const char *k = url_decode(r->arena, key), *v = url_decode(r->arena, value ? value : "");
+    const char *k = srv_percent_decode(r->arena, key, strlen(key), NULL),
+               *v = srv_percent_decode(r->arena, value ? value : "", value ? strlen(value) : 0, NULL);
     if (!k || !v) {
         r->args_overflow = true; /* out of memory: the route refuses the request */
         return MHD_NO;

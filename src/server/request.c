@@ -13,6 +13,37 @@
 /* The library's monotonic clock, so a request's t0 and a decision's deadline agree. */
 double srv_now(void) { return (double)rd_clock_ns() * 1e-9; }
 
+/* ------------------------------------------------------------------ URLs */
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+char *srv_percent_decode(rd_arena *a, const char *s, size_t n, size_t *len)
+{
+    char *out = rd_arena_alloc(a, n + 1);
+    size_t k = 0;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0) {
+            out[k++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            out[k++] = s[i];
+        }
+    }
+    out[k] = '\0';
+    if (len)
+        *len = k;
+    return out;
+}
+
 /* ------------------------------------------------------------------ replies */
 
 /* OFREP's error codes are its own: a body that does not decode is INVALID_CONTEXT (as in

@@ -68,34 +68,6 @@ static int lib_fail(admin_ctx *x, int rc, const rd_err *err)
 
 /* ------------------------------------------------------------------ reading requests */
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
-/* The n bytes at s percent-decoded into the arena (a malformed escape kept as it is). */
-static char *decode(rd_arena *a, const char *s, size_t n)
-{
-    char *out = rd_arena_alloc(a, n + 1);
-    size_t k = 0;
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        int hi, lo;
-        if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0) {
-            out[k++] = (char)(hi * 16 + lo);
-            i += 2;
-        } else {
-            out[k++] = s[i];
-        }
-    }
-    out[k] = '\0';
-    return out;
-}
-
 /* The path's segments after the leading slash: [start, len) pairs; -1 when there are too many
  * or one is empty ("//", a trailing slash). */
 typedef struct seg {
@@ -1001,7 +973,7 @@ static void handle(srv_req *r, const rd_admin_action_def *def, const seg *param)
 {
     pthread_once(&names_once, names_init);
     admin_ctx x = {.r = r, .def = def, .body = {.type = RD_VOBJECT}, .now = rd_clock_unix_ms()};
-    if (param->p && !(x.param = decode(r->arena, param->p, param->n))) {
+    if (param->p && !(x.param = srv_percent_decode(r->arena, param->p, param->n, NULL))) {
         srv_reply_error(r, 503, "OUT_OF_MEMORY", "out of memory");
         return;
     }
@@ -1015,7 +987,7 @@ static void handle(srv_req *r, const rd_admin_action_def *def, const seg *param)
             return;
         }
     }
-    bool store = def->action != RD_ACT_ROLLOUTS_STATUS && def->action != RD_ACT_DECISIONS_ERASE;
+    bool store = def->action != RD_ACT_ROLLOUTS_STATUS;
     if (store && !(x.s = srv_admin_lock())) {
         srv_admin_unlock();
         srv_reply_error(r, 503, "UNAVAILABLE", "the admin store is not open");

@@ -325,6 +325,10 @@ int srv_req_json(srv_req *r, rd_value *out, rd_err *err);
 void srv_reply_error(srv_req *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 double srv_now(void);
+/* The n bytes at s percent-decoded into the arena (a malformed escape kept as it is), NUL-
+ * terminated; *len (may be NULL) the decoded length, which a decoded NUL makes matter. NULL
+ * when out of memory. */
+char *srv_percent_decode(rd_arena *a, const char *s, size_t n, size_t *len);
 
 void srv_route_ofrep_flag(srv_req *r);
 void srv_route_ofrep_bulk(srv_req *r);

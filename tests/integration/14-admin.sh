@@ -202,7 +202,8 @@ check "an engineer approving: 403 naming the role and permission" 403 "$st" \
 st=$(api GET /v1/admin/changes "$(cat "$T/tok.eng1-score")")
 check "a score-only token: 403 naming the scope" 403 "$st" 'lacks the admin scope' "$T/r"
 st=$(api POST /v1/admin/decisions/erase "$(cat "$T/tok.mgr1")" '{"targeting_key":"u1","reason":"test"}')
-check "decisions erase: 501 until the library's erasure is wired" 501 "$st" 'NOT_IMPLEMENTED' "$T/r"
+check "decisions erase: an applicant with no records is 404, the key not echoed" 404 "$st" '"code":"NOT_FOUND"' "$T/r"
+check "... the erase message names the applicant by hash only" 0 "$(grep -c '"u1"\|key u1' "$T/r")"
 
 # ---- (b) no self-approval through the HTTP API
 MGR1=$(cat "$T/tok.mgr1")
