@@ -136,6 +136,14 @@ RD_API int rd_change_record_write(rd_store *s, rd_change_kind kind, const char *
                                   const char *before_sha, const char *after_sha, const char *how,
                                   const char *actor, const char *detail_json, int64_t now_ms, rd_err *err);
 
+/* Before a rollout writes the flag file at path: when the store requires approval (the setting
+ * "approval.required" = "1", which riskd serve keeps) and the file holds something other than
+ * its newest published version (a hand edit the server refused), put the published version
+ * back first (audited "flags.restore"), so the rollout's write never carries an unreviewed
+ * edit into a recorded version. *restored says whether it did. */
+RD_API int rd_change_restore_published(rd_store *s, const char *path, const char *actor, int64_t now_ms,
+                                       bool *restored, rd_err *err);
+
 /* Commit every published version of the flag file target (NULL: the setting "served.flags")
  * not yet in the Git repository dir (created when missing) as a commit whose message names
  * the change request, its author, approvers and publisher, tagged flags/v{N}. *added receives

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "riskd/clock.h"
 #include "riskd/json.h"
+#include "riskd/auth.h"
 #include "riskd/rollout.h"
 
 const char cli_rollout_status_usage[] =
@@ -31,7 +32,7 @@ const char cli_rollout_status_usage[] =
 
 const char cli_rollout_cmd_usage[] =
     "usage: riskd rollout pause|resume|promote|rollback --data-dir DIR --flag KEY [--reason TEXT]\n"
-    "                                                [--actor NAME]\n"
+    "                                                [--actor NAME] [--token-file F]\n"
     "\n"
     "Change a running rollout by hand; the controller inside riskd serve follows at its next\n"
     "evaluation. pause stops the gates' evaluation (the traffic stays where it is); resume\n"
@@ -40,27 +41,27 @@ const char cli_rollout_cmd_usage[] =
     "everyone to the control at once (candidate weight 0, segment and shadow off). promote and\n"
     "rollback rewrite the flag file first, so the traffic moves even when the store cannot be\n"
     "written: the transition then waits in DIR/rollout.spool and is stored when it can be.\n"
-    "Every command is recorded with its actor (default: the user name) and reason.\n"
+    "Every command is recorded with its actor (default: the user name) and reason. Once the data\n"
+    "directory has users (docs/governance.md), a token is needed (--token-file, RISKD_TOKEN_FILE\n"
+    "or RISKD_TOKEN): promote needs the publish permission, the others rollback; the actor is\n"
+    "then the token's user.\n"
     "\n"
     "exit codes: 0 done, 1 refused (no such rollout, or not in a state that allows it),\n"
     "            2 usage error, 4 the store could not be written (for promote and rollback the\n"
     "            flag file was rewritten all the same: the message says so)\n";
 
 typedef struct ops_args {
-    const char *dir, *flag, *reason, *actor;
+    const char *dir, *flag, *reason, *actor, *token_file;
     bool json, help;
 } ops_args;
 
 static int parse(int argc, char **argv, ops_args *a)
 {
     static const struct option opts[] = {
-        {"help", no_argument, NULL, 'h'},
-        {"data-dir", required_argument, NULL, 'd'},
-        {"flag", required_argument, NULL, 'f'},
-        {"reason", required_argument, NULL, 'r'},
-        {"actor", required_argument, NULL, 'a'},
-        {"json", no_argument, NULL, 'j'},
-        {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},        {"data-dir", required_argument, NULL, 'd'},
+        {"flag", required_argument, NULL, 'f'},  {"reason", required_argument, NULL, 'r'},
+        {"actor", required_argument, NULL, 'a'}, {"token-file", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, 'j'},        {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
     optind = 1;
@@ -73,6 +74,7 @@ static int parse(int argc, char **argv, ops_args *a)
         case 'f': a->flag = optarg; break;
         case 'r': a->reason = optarg; break;
         case 'a': a->actor = optarg; break;
+        case 't': a->token_file = optarg; break;
         case 'j': a->json = true; break;
         case ':': cli_errorf("usage: %s needs a value", argv[optind - 1]); return CLI_USAGE;
         default: cli_errorf("usage: unknown option \"%s\"", argv[optind - 1]); return CLI_USAGE;
@@ -311,6 +313,28 @@ int cli_rollout_status(int argc, char **argv)
 
 /* ------------------------------------------------------------------ commands */
 
+/* Once governance is on, a rollout command is a governed action: the token's user must hold
+ * the permission (promote: publish; the others: rollback), and is the actor. */
+static int governed_actor(rd_store *s, const ops_args *a, int cmd, char *actor, size_t cap)
+{
+    bool on = false;
+    rd_err err;
+    if (rd_auth_enabled(s, &on, &err) != RD_OK || !on)
+        return CLI_OK;
+    rd_principal who;
+    int rc = cli_principal(s, a->token_file, &who);
+    if (rc)
+        return rc;
+    uint32_t perm = cmd == RD_CMD_PROMOTE ? RD_PERM_PUBLISH : RD_PERM_ROLLBACK;
+    if ((rc = rd_principal_require(&who, perm,
+                                   cmd == RD_CMD_PROMOTE ? "promote a rollout" : "change a rollout", &err))) {
+        cli_errorf("%s", err.msg);
+        return cli_exit_for(rc);
+    }
+    snprintf(actor, cap, "%s", rd_principal_name(&who));
+    return CLI_OK;
+}
+
 int cli_rollout_command(const char *name, int argc, char **argv)
 {
     static const char *const names[] = {"pause", "resume", "promote", "rollback"};
@@ -335,6 +359,10 @@ int cli_rollout_command(const char *name, int argc, char **argv)
     if ((rc = open_store(a.dir, false, &s)))
         return cli_exit_for(rc);
     rd_err err;
+    if ((rc = governed_actor(s, &a, cmd, actor, sizeof actor))) {
+        rd_store_close(s);
+        return rc;
+    }
     rc = rd_rollout_command(s, a.dir, a.flag, (rd_rollout_cmd)cmd, actor, a.reason, rd_clock_unix_ms(), &err);
     rd_store_close(s);
     if (rc) {

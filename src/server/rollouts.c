@@ -17,6 +17,7 @@
 #include "riskd/clock.h"
 #include "riskd/monitor.h"
 #include "riskd/rollout.h"
+#include "riskd/change.h"
 #include "server.h"
 
 #define MAX_BREAKERS 64
@@ -198,8 +199,19 @@ static void on_alert(void *ud, const char *flag, const char *msg)
 /* ------------------------------------------------------------------ plans */
 
 /* Check plan against what serves now. */
-static int check_plan(const rd_plan *p, rd_err *err)
+static int check_plan(const rd_plan *p, const char *path, rd_err *err)
 {
+    /* require_approval: the plan must be its published version (a plan approved as a whole;
+       one edited in place is refused, the running one kept) */
+    if (R.cfg->require_approval && R.store) {
+        bool ok;
+        char why[400];
+        int rc = rd_change_served_ok(R.store, RD_CHANGE_ROLLOUT, path, p->sha256, &ok, why, sizeof why, err);
+        if (rc)
+            return rc;
+        if (!ok)
+            return rd_err_set(err, RD_EFORBIDDEN, "require_approval: %s", why);
+    }
     srv_snapshot *snap = srv_state_acquire(R.state);
     const char *names[256];
     size_t n = 0;
@@ -218,7 +230,7 @@ int srv_rollouts_check(const srv_config *cfg, srv_state *st, rd_err *err)
         rd_plan *p = NULL;
         int rc = rd_plan_load(cfg->rollouts[i], &p, err);
         if (!rc)
-            rc = check_plan(p, err);
+            rc = check_plan(p, cfg->rollouts[i], err);
         if (rc) {
             rd_plan_free(p);
             rd_err_prefix(err, "rollout %s", cfg->rollouts[i]);
@@ -261,7 +273,7 @@ static void plan_reload(size_t i)
         return; /* touched, not changed */
     }
     if (rc == RD_OK)
-        rc = check_plan(p, &err);
+        rc = check_plan(p, path, &err);
     char sha[RD_SHA256_HEX];
     snprintf(sha, sizeof sha, "%s", rc == RD_OK ? p->sha256 : "");
     if (rc == RD_OK)
@@ -360,7 +372,7 @@ int srv_rollouts_start(const srv_config *cfg, srv_state *st, rd_shadow *shadow, 
                              .on_alert = on_alert};
     for (size_t i = 0; i < cfg->nrollouts && rc == RD_OK; i++) {
         rd_plan *p = NULL;
-        if ((rc = rd_plan_load(cfg->rollouts[i], &p, err)) || (rc = check_plan(p, err))) {
+        if ((rc = rd_plan_load(cfg->rollouts[i], &p, err)) || (rc = check_plan(p, cfg->rollouts[i], err))) {
             rd_plan_free(p);
             rd_err_prefix(err, "rollout %s", cfg->rollouts[i]);
             break;

@@ -501,6 +501,8 @@ static int govern(srv_state *st, rd_err *err)
     char real[PATH_MAX], flag[8];
     if (!rc && cfg->flags[0] && realpath(cfg->flags, real))
         rc = rd_store_setting_put(st->gov, "served.flags", real, err);
+    if (!rc) /* the rollouts' writes put a refused hand edit back first (rd_change_restore_published) */
+        rc = rd_store_setting_put(st->gov, "approval.required", "1", err);
     rd_err e;
     if (!rc && rd_store_setting_get(st->gov, "approval.adopted", flag, sizeof flag, &e) == RD_ENOTFOUND)
         rc = adopt_all(st, err);
@@ -529,6 +531,9 @@ int srv_state_new(const srv_config *cfg, rd_store *store, srv_state **out, rd_er
         srv_state_free(st);
         return err->code;
     }
+    rd_err ignored; /* without require_approval, hand edits are the way to change: the rollouts keep them */
+    if (!cfg->require_approval && store)
+        rd_store_setting_put(store, "approval.required", "0", &ignored);
     if (cfg->flags[0])
         st->flags_seen = file_fingerprint(cfg->flags);
     if (cfg->bundles[0])

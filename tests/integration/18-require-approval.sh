@@ -103,6 +103,14 @@ wait_for served
 check "the registered bundle serves at the next poll" 0 $?
 stop
 
+# rollout commands on a governed data directory need a token with the permission
+env -u RISKD_TOKEN -u RISKD_TOKEN_FILE "$BIN" rollout pause --data-dir "$D" --flag credit-model-route >/dev/null 2>"$T/e"
+check "riskd rollout pause without a token is refused" 7 $?
+"$BIN" rollout rollback --data-dir "$D" --flag credit-model-route --token-file "$T/erin.tok" >/dev/null 2>"$T/e"
+check "... and by an engineer" 7 $? 'rollback permission' "$T/e"
+"$BIN" rollout promote --data-dir "$D" --flag credit-model-route --token-file "$T/otto.tok" >/dev/null 2>"$T/e"
+check "an operator gets past the check (then: no such rollout)" 1 $? 'no rollout' "$T/e"
+
 # a restart adopts nothing: a hand edit made while it was down is refused at start
 cp "$T/flags.orig" "$T/flags.json"
 "$BIN" serve --listen 127.0.0.1:0 --data-dir "$D" --flags "$T/flags.json" --bundles "$T/bundles" \

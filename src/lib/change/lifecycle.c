@@ -287,7 +287,23 @@ static int resolve_target(rd_store *s, const rd_change_spec *spec, char *target,
         return rc;
     if (spec->kind == RD_CHANGE_FLAGS && access(target, F_OK) != 0)
         return rd_err_set(err, RD_EINVAL, "%s: no such flag file (a flags change replaces a served file)", t);
-    return spec->kind == RD_CHANGE_BUNDLE ? RD_OK : current_sha(target, base, err);
+    if (spec->kind == RD_CHANGE_BUNDLE)
+        return RD_OK;
+    ch_served_flags(s, served, sizeof served);
+    if (served[0] && spec->kind == RD_CHANGE_FLAGS && strcmp(target, served) != 0)
+        return rd_err_set(err, RD_EINVAL, "%s is not the served flag file (%s)", target, served);
+    if (served[0] && spec->kind == RD_CHANGE_ROLLOUT && !strcmp(target, served))
+        return rd_err_set(err, RD_EINVAL,
+                          "%s is the served flag file: a rollout change targets its plan file", target);
+    /* against what was published, not what the file holds: a hand edit since is neither the
+       reviewer's base nor something a later rollback may bring back */
+    rd_version_row v;
+    rd_err e;
+    if (rd_store_version_find(s, rd_change_kind_name(spec->kind), target, NULL, &v, &e) == RD_OK) {
+        snprintf(base, RD_SHA256_HEX, "%s", v.sha);
+        return RD_OK;
+    }
+    return current_sha(target, base, err);
 }
 
 /* Keep what the target holds now, so the diff and a rollback to it work after it moved on. */
@@ -301,10 +317,10 @@ static int keep_base(rd_store *s, const char *target, const char *base, rd_err *
     int rc = rd_file_read(target, MAX_PAYLOAD, &text, &len, err);
     if (rc)
         return rc;
-    rc = rd_store_blob_put(s, text, len, sha, err);
+    rd_sha256_hex(text, len, sha);
+    if (!strcmp(sha, base)) /* else the file holds something else: the diff shows none */
+        rc = rd_store_blob_put(s, text, len, sha, err);
     rd_free(text);
-    if (!rc && strcmp(sha, base) != 0)
-        rc = rd_err_set(err, RD_ECONFLICT, "%s: changed while it was read: try again", target);
     return rc;
 }
 

@@ -274,7 +274,9 @@ int rd_change_rollback(rd_store *s, const rd_principal *who, rd_change_kind kind
         snprintf(v.kind, sizeof v.kind, "%s", kname);
         snprintf(v.target, sizeof v.target, "%s", t);
         snprintf(v.sha, sizeof v.sha, "%s", dest.sha);
-        snprintf(v.replaced_sha, sizeof v.replaced_sha, "%s", cur);
+        /* what it replaced is the published version: a hand edit the file held is overwritten,
+           never recorded, so no later rollback can bring it back */
+        snprintf(v.replaced_sha, sizeof v.replaced_sha, "%s", top.sha);
         snprintf(v.how, sizeof v.how, "rollback");
         v.change_id = top.change_id;
         snprintf(v.published_by, sizeof v.published_by, "%s", rd_principal_name(who));
@@ -295,6 +297,59 @@ int rd_change_rollback(rd_store *s, const rd_principal *who, rd_change_kind kind
 }
 
 /* ------------------------------------------------------------------ what may serve */
+
+/* Keep the bytes of path in the blobs when they are still sha (best effort). */
+static void keep_file(rd_store *s, const char *path, const char *sha)
+{
+    char *text, now[RD_SHA256_HEX];
+    size_t len;
+    rd_err e;
+    if (rd_store_blob_has(s, sha) || rd_file_read(path, 64u << 20, &text, &len, &e) != RD_OK)
+        return;
+    rd_sha256_hex(text, len, now);
+    if (!strcmp(now, sha))
+        rd_store_blob_put(s, text, len, now, &e);
+    rd_free(text);
+}
+
+int rd_change_restore_published(rd_store *s, const char *path, const char *actor, int64_t now_ms,
+                                bool *restored, rd_err *err)
+{
+    char t[1024], flag[8], cur[RD_SHA256_HEX];
+    rd_version_row v;
+    rd_err e;
+    *restored = false;
+    if (rd_store_setting_get(s, "approval.required", flag, sizeof flag, &e) != RD_OK ||
+        strcmp(flag, "1") != 0)
+        return RD_OK;
+    int rc = ch_canonical_path(path, t, sizeof t, err);
+    if (rc || rd_store_version_find(s, "flags", t, NULL, &v, &e) != RD_OK)
+        return rc;
+    if ((rc = rd_sha256_file(t, cur, err)) || !strcmp(cur, v.sha))
+        return rc;
+    if ((rc = rd_store_begin(s, err)))
+        return rc;
+    char detail[256];
+    snprintf(
+        detail, sizeof detail,
+        "{\"why\":\"the file held an unpublished edit: put back to version %lld before a rollout wrote it\"}",
+        (long long)v.version);
+    char object[1100];
+    snprintf(object, sizeof object, "flags:%s", t);
+    rd_audit_entry a = {.ts_ms = now_ms,
+                        .actor = actor,
+                        .action = "flags.restore",
+                        .object = object,
+                        .before_sha256 = cur,
+                        .after_sha256 = v.sha,
+                        .detail_json = detail};
+    rc = rd_audit_append(s, &a, NULL, err);
+    if (!rc)
+        rc = write_target(s, t, cur, v.sha, err);
+    rc = finish(s, rc, err);
+    *restored = rc == RD_OK;
+    return rc;
+}
 
 /* target as the store keys it: a file's real path; a bundle's name as it is. */
 static int key_of(rd_change_kind kind, const char *target, char out[1024], rd_err *err)
@@ -361,6 +416,8 @@ int rd_change_record_write(rd_store *s, rd_change_kind kind, const char *target,
     rd_err e;
     if (newest(s, kname, target, &top, &e) == RD_OK)
         v.change_id = top.change_id;
+    if (kind != RD_CHANGE_BUNDLE) /* its bytes, for a later rollback, diff or Git export */
+        keep_file(s, target, after_sha);
     rc = rd_store_version_append(s, &v, err);
     char action[48], object[1100];
     snprintf(action, sizeof action, "%s.%s", kname, how);

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "riskd/change.h"
+#include "riskd/clock.h"
 #include "riskd/rollout.h"
 
 static const char *const cmd_names[] = {"pause", "resume", "promote", "rollback"};
@@ -21,6 +23,9 @@ static int write_stage(rd_store *s, const char *actor, const rd_plan *p, const r
             p->shadow_flag[0] ? (st->shadow && !rolled_back ? p->shadow_on : p->shadow_off) : NULL;
         char before[RD_SHA256_HEX];
         rd_err e;
+        bool restored;
+        if (s)
+            rd_change_restore_published(s, row->flags_path, actor, rd_clock_unix_ms(), &restored, &e);
         if (rd_flagfile_sha(row->flags_path, before, &e) != RD_OK)
             before[0] = '\0';
         rc = rd_flagfile_update(row->flags_path, expected, p->route_flag, rd_buf_cstr(&t),

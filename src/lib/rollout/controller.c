@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "riskd/json.h"
+#include "riskd/change.h"
+#include "riskd/clock.h"
 #include "riskd/rollout.h"
 
 /* A gate's outcome in one evaluation. HOLD: between the pass and fail thresholds; NODATA:
@@ -506,6 +508,12 @@ static int write_flags(rd_controller *c, const rd_stage *st, bool rolled_back, b
         p->shadow_flag[0] ? (st->shadow && !rolled_back ? p->shadow_on : p->shadow_off) : NULL;
     char sha[RD_SHA256_HEX], before[RD_SHA256_HEX] = "";
     rd_err e;
+    bool restored = false;
+    if (c->env.store)
+        rd_change_restore_published(c->env.store, c->env.flags_path, "controller", rd_clock_unix_ms(),
+                                    &restored, &e);
+    if (restored) /* what the controller wrote last is what serves again */
+        rd_flagfile_sha(c->env.flags_path, c->flags_sha, &e);
     if (rd_flagfile_sha(c->env.flags_path, before, &e) != RD_OK)
         before[0] = '\0';
     rc = rd_flagfile_update(c->env.flags_path, force ? NULL : (c->flags_sha[0] ? c->flags_sha : NULL),

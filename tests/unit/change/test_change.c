@@ -296,6 +296,63 @@ static void test_draft_submit(void **state)
     assert_int_equal(rd_change_approve(st, &mia, id, 0, NULL, 1003, &err), RD_OK);
 }
 
+/* A hand edit of the served file (refused by require_approval) is never a base, never a
+ * version, and no rollback brings it back; a rollout's write puts the published version back
+ * first (issue 14 review: unreviewed content must not become published by the back door). */
+static void test_hand_edit_never_published(void **state)
+{
+    (void)state;
+    rd_principal eng = who("erin", RD_ROLE_ENGINEER, "a1"), mia = who("mia", RD_ROLE_MANAGER, "b1"),
+                 op = who("otto", RD_ROLE_OPERATOR, "c1");
+    rd_err err;
+    int64_t id = propose(&eng, v2);
+    assert_int_equal(rd_change_approve(st, &mia, id, 0, NULL, 1001, &err), RD_OK);
+    assert_int_equal(rd_change_publish(st, &op, id, 1002, NULL, &err), RD_OK);
+    static const char x[] = "{\"flags\":{\"sneaky\":{\"state\":\"ENABLED\",\"variants\":{\"on\":true},"
+                            "\"defaultVariant\":\"on\"}}}";
+    write_file(flags, x);
+    char xsha[RD_SHA256_HEX], v2sha[RD_SHA256_HEX];
+    rd_sha256_hex(x, strlen(x), xsha);
+    rd_sha256_hex(v2, strlen(v2), v2sha);
+    /* a change proposed now is made against the published version, and its diff shows that */
+    int64_t id2 = propose(&eng, v1);
+    rd_change_row r;
+    assert_int_equal(rd_store_change_get(st, id2, &r, &err), RD_OK);
+    assert_string_equal(r.base_sha, v2sha);
+    rd_store_change_row_free(&r);
+    /* publishing it would overwrite the hand edit it was not made against: refused */
+    assert_int_equal(rd_change_approve(st, &mia, id2, 0, NULL, 1003, &err), RD_OK);
+    assert_int_equal(rd_change_publish(st, &op, id2, 1004, NULL, &err), RD_ECONFLICT);
+    /* two rollbacks: the published versions, never the hand edit */
+    assert_int_equal(rd_change_rollback(st, &op, RD_CHANGE_FLAGS, flags, 0, NULL, 1005, NULL, &err), RD_OK);
+    assert_string_equal(read_all(flags), v1);
+    assert_int_equal(rd_change_rollback(st, &op, RD_CHANGE_FLAGS, flags, 0, NULL, 1006, NULL, &err), RD_OK);
+    assert_string_equal(read_all(flags), v2);
+    rd_buf b;
+    rd_buf_init(&b);
+    assert_int_equal(rd_change_versions_json(st, "flags", flags, 0, &b, &err), RD_OK);
+    assert_null(strstr(rd_buf_cstr(&b), xsha));
+    rd_buf_deinit(&b);
+    /* a rollout's write on a hand-edited file puts the published version back first */
+    bool restored;
+    write_file(flags, x);
+    assert_int_equal(rd_change_restore_published(st, flags, "controller", 1007, &restored, &err), RD_OK);
+    assert_false(restored); /* not asked for: approval.required is not set */
+    assert_int_equal(rd_store_setting_put(st, "approval.required", "1", &err), RD_OK);
+    assert_int_equal(rd_change_restore_published(st, flags, "controller", 1007, &restored, &err), RD_OK);
+    assert_true(restored);
+    assert_string_equal(read_all(flags), v2);
+    /* targets: a flags change elsewhere than the served file, a rollout on the served file */
+    assert_int_equal(rd_store_setting_put(st, "served.flags", flags, &err), RD_OK);
+    char other[320];
+    snprintf(other, sizeof other, "%s/other.json", dir);
+    write_file(other, v1);
+    rd_change_spec spec = {
+        .kind = RD_CHANGE_FLAGS, .target = other, .payload = v2, .payload_len = strlen(v2)};
+    assert_int_equal(rd_change_propose(st, &eng, &spec, 1008, &id, &err), RD_EINVAL);
+    assert_non_null(strstr(err.msg, "not the served flag file"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -306,6 +363,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_conflict_and_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_show_diff, setup, teardown),
         cmocka_unit_test_setup_teardown(test_draft_submit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hand_edit_never_published, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
