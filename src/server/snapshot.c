@@ -14,9 +14,11 @@
 #include <sys/stat.h>
 
 #include "riskd/arena.h"
+#include "riskd/audit.h"
 #include "riskd/change.h"
 #include "riskd/clock.h"
 #include "riskd/hash.h"
+#include "riskd/json.h"
 #include "server.h"
 
 struct srv_state {
@@ -492,6 +494,36 @@ static int adopt_all(srv_state *st, rd_err *err)
     return rc ? rc : rd_store_setting_put(st->gov, "approval.adopted", "1", err);
 }
 
+/* Record the served flag file (the default target of change requests and rollbacks); a change
+ * of it is audited with the setting, in one transaction. */
+static int served_flags(rd_store *gov, const char *real, rd_err *err)
+{
+    char old[PATH_MAX] = "";
+    rd_err e;
+    if (rd_store_setting_get(gov, "served.flags", old, sizeof old, &e) == RD_OK && !strcmp(old, real))
+        return RD_OK;
+    int rc = rd_store_begin(gov, err);
+    if (rc)
+        return rc;
+    rd_buf d;
+    rd_buf_init(&d);
+    rd_buf_puts(&d, "{\"before\":");
+    rd_json_write_string(&d, old, strlen(old));
+    rd_buf_puts(&d, ",\"after\":");
+    rd_json_write_string(&d, real, strlen(real));
+    rd_buf_putc(&d, '}');
+    rd_audit_entry a = {.actor = "serve", .action = "settings.served_flags", .object = "settings/served.flags",
+                        .detail_json = rd_buf_cstr(&d)};
+    rc = d.oom ? rd_err_set(err, RD_ENOMEM, "out of memory") : rd_store_setting_put(gov, "served.flags", real, err);
+    if (!rc)
+        rc = rd_audit_append(gov, &a, NULL, err);
+    rd_buf_deinit(&d);
+    if (!rc)
+        return rd_store_commit(gov, err);
+    rd_store_rollback(gov);
+    return rc;
+}
+
 /* require_approval: the store handle the checks use, the served flag file made known (so a
  * change request needs no target), and the baseline adopted on the first start. */
 static int govern(srv_state *st, rd_err *err)
@@ -500,7 +532,7 @@ static int govern(srv_state *st, rd_err *err)
     int rc = rd_store_open(cfg->data_dir, NULL, &st->gov, err);
     char real[PATH_MAX], flag[8];
     if (!rc && cfg->flags[0] && realpath(cfg->flags, real))
-        rc = rd_store_setting_put(st->gov, "served.flags", real, err);
+        rc = served_flags(st->gov, real, err);
     if (!rc) /* the rollouts' writes put a refused hand edit back first (rd_change_restore_published) */
         rc = rd_store_setting_put(st->gov, "approval.required", "1", err);
     rd_err e;
