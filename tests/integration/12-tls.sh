@@ -109,8 +109,17 @@ check "the request knows the client's CN (access log)" 0 $?
 head -c 200000 /dev/zero | tr '\0' 'x' >"$T/big"
 got=$(curl -s -o "$T/r" -w '%{http_code}' --max-time 10 --cacert "$C/ca.pem" -X POST -H 'Content-Type: application/json' \
     --data-binary "@$T/big" "$U/ofrep/v1/evaluate/flags/f")
-check "mtls all: a POST without a certificate is refused before its body (401)" 401 "$got"
-has "in the service's error shape, not OFREP's" '"code":"CLIENT_CERT_REQUIRED"'
+# The server answers 401 as soon as the headers arrive and closes without reading the body: a
+# client still sending it may see the connection reset before it reads the answer (a 200 KB
+# body outruns the socket buffers; issue 15 drains such bodies). Refused either way; the
+# answer, when read, is the service's error.
+case "$got" in
+401)
+    check "mtls all: a POST without a certificate is refused before its body (401)" 401 "$got"
+    has "in the service's error shape, not OFREP's" '"code":"CLIENT_CERT_REQUIRED"'
+    ;;
+*) check "mtls all: a POST without a certificate is refused before its body (401, or reset mid-body)" 000 "$got" ;;
+esac
 stop
 check "stop" 0 $?
 
