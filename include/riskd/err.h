@@ -30,7 +30,7 @@
     X(RD_EUNAVAILABLE, -10, "MODEL_UNAVAILABLE", 503, "no model can answer")                                 \
     X(RD_ENOBUNDLE, -11, "BUNDLE_NOT_FOUND", 404, "bundle not loaded")                                       \
     X(RD_EUSAGE, -12, "USAGE", 400, "wrong arguments")                                                       \
-    X(RD_ECONFLICT, -13, "CONFLICT", 409, "changed by another writer")                                      \
+    X(RD_ECONFLICT, -13, "CONFLICT", 409, "changed by another writer")                                       \
     X(RD_EUNAUTH, -14, "UNAUTHENTICATED", 401, "not authenticated")                                          \
     X(RD_EFORBIDDEN, -15, "FORBIDDEN", 403, "not allowed")
 
@@ -58,11 +58,11 @@ RD_API int rd_err_http_status(int code);
  * your role allows), 1 (invalid input) for the others. Every subcommand maps errors through it. */
 static inline int rd_err_exit_status(int code)
 {
-    return code == RD_OK                                      ? 0
-           : code == RD_EUSAGE                                 ? 2
-           : code == RD_EIO                                    ? 4
-           : code == RD_EUNAUTH || code == RD_EFORBIDDEN       ? 7
-                                                               : 1;
+    return code == RD_OK                                 ? 0
+           : code == RD_EUSAGE                           ? 2
+           : code == RD_EIO                              ? 4
+           : code == RD_EUNAUTH || code == RD_EFORBIDDEN ? 7
+                                                         : 1;
 }
 
 /* Fill err (which may be NULL) with code and a printf-style message; returns code, so

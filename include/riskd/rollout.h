@@ -167,8 +167,9 @@ RD_API int rd_file_replace_cas(const char *path, const char *expected_sha, const
  * approved as a whole needs no approval per stage, but every write is accounted for, and with
  * require_approval the server serves the file it wrote. s NULL: nothing recorded; a failure is
  * ignored (a rollback must not wait for the store). */
-RD_API void rd_rollout_note_write(rd_store *s, const char *path, const char *before_sha, const char *after_sha,
-                                  const char *flag, const char *stage, const char *actor);
+RD_API void rd_rollout_note_write(rd_store *s, const char *path, const char *before_sha,
+                                  const char *after_sha, const char *flag, const char *stage,
+                                  const char *actor);
 /* The SHA-256 of the file's bytes now. */
 RD_API int rd_flagfile_sha(const char *path, char sha[RD_SHA256_HEX], rd_err *err);
 

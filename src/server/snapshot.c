@@ -512,9 +512,12 @@ static int served_flags(rd_store *gov, const char *real, rd_err *err)
     rd_buf_puts(&d, ",\"after\":");
     rd_json_write_string(&d, real, strlen(real));
     rd_buf_putc(&d, '}');
-    rd_audit_entry a = {.actor = "serve", .action = "settings.served_flags", .object = "settings/served.flags",
+    rd_audit_entry a = {.actor = "serve",
+                        .action = "settings.served_flags",
+                        .object = "settings/served.flags",
                         .detail_json = rd_buf_cstr(&d)};
-    rc = d.oom ? rd_err_set(err, RD_ENOMEM, "out of memory") : rd_store_setting_put(gov, "served.flags", real, err);
+    rc = d.oom ? rd_err_set(err, RD_ENOMEM, "out of memory")
+               : rd_store_setting_put(gov, "served.flags", real, err);
     if (!rc)
         rc = rd_audit_append(gov, &a, NULL, err);
     rd_buf_deinit(&d);
