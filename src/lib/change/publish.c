@@ -185,8 +185,12 @@ int rd_change_publish(rd_store *s, const rd_principal *who, int64_t id, int64_t 
         wrote = rc == RD_OK;
     }
     rc = finish(s, rc, err);
-    if (rc && wrote) /* the store did not take it: the file goes back to what it was */
-        write_target(s, r.target, r.payload_sha, r.base_sha[0] ? r.base_sha : r.payload_sha, &(rd_err){0});
+    if (rc && wrote) { /* the store did not take it: the file goes back to what it was */
+        if (r.base_sha[0])
+            write_target(s, r.target, r.payload_sha, r.base_sha, &(rd_err){0});
+        else
+            unlink(r.target); /* it did not exist before */
+    }
     if (!rc && version)
         *version = v.version;
     rd_store_change_row_free(&r);

@@ -8,6 +8,8 @@
 int rd_store_begin(rd_store *s, rd_err *err)
 {
     if (s->tx_depth > 0) {
+        if (s->tx_failed) /* the outer transaction is undone: writes now would autocommit */
+            return rd_err_set(err, RD_ECONFLICT, "%s: the transaction was rolled back", s->name);
         s->tx_depth++;
         return RD_OK;
     }

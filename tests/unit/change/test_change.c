@@ -353,6 +353,26 @@ static void test_hand_edit_never_published(void **state)
     assert_non_null(strstr(err.msg, "not the served flag file"));
 }
 
+/* After an inner rollback the whole transaction is undone: a further nested begin is refused
+ * (its writes would otherwise autocommit outside any transaction). */
+static void test_nested_rollback(void **state)
+{
+    (void)state;
+    rd_err err;
+    assert_int_equal(rd_store_begin(st, &err), RD_OK);
+    assert_int_equal(rd_store_begin(st, &err), RD_OK);
+    rd_store_rollback(st);
+    assert_int_equal(rd_store_begin(st, &err), RD_ECONFLICT);
+    assert_int_equal(rd_store_commit(st, &err), RD_ECONFLICT);
+    /* the store is usable again */
+    assert_int_equal(rd_store_begin(st, &err), RD_OK);
+    assert_int_equal(rd_store_setting_put(st, "k", "v", &err), RD_OK);
+    assert_int_equal(rd_store_commit(st, &err), RD_OK);
+    char v[8];
+    assert_int_equal(rd_store_setting_get(st, "k", v, sizeof v, &err), RD_OK);
+    assert_string_equal(v, "v");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -364,6 +384,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_show_diff, setup, teardown),
         cmocka_unit_test_setup_teardown(test_draft_submit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hand_edit_never_published, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nested_rollback, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
