@@ -46,8 +46,8 @@ ofrep() { # the decline letter flag's value
     curl -s -X POST -H 'Content-Type: application/json' -d '{"context":{"targetingKey":"a1"}}' \
         "$U/ofrep/v1/evaluate/flags/new-decline-letter" | $PY -c 'import json,sys; print(json.load(sys.stdin)["value"])'
 }
-wait_for() { # CMD... until it succeeds (10 s at most; a hang guard, not a time test)
-    for _ in $(seq 1 200); do "$@" && return 0; sleep 0.05; done
+wait_for() { # CMD... until it succeeds (60 s at most; a hang guard, not a time test)
+    for _ in $(seq 1 1200); do "$@" && return 0; sleep 0.05; done
     return 1
 }
 letter_is() { [ "$(ofrep)" = "$1" ]; }
