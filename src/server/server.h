@@ -229,16 +229,34 @@ typedef struct srv_slot_info {
 
 /* What serves requests: immutable once published. The decider (include/riskd/decide.h) holds
  * the flags, the bundles and the routing; the snapshot adds the metric series. */
+/* A flag file's bytes, shared by the snapshots that serve them (refcounted). */
+typedef struct srv_text {
+    atomic_int refs;
+    size_t len;
+    char data[]; /* NUL-terminated */
+} srv_text;
+
 typedef struct srv_snapshot {
     atomic_int refs;
     uint64_t generation;
     char flags_sha[65]; /* the flag file's SHA-256 ("" without flags) */
+    /* the flag set as it serves, for the sync clients (GET /v1/flagsets/{id}, gRPC sync, the OFREP
+       event streams): its bytes (NULL without flags), the time these bytes first served, and its
+       id (metadata.flagSetId, else the file's name without directory and extension) */
+    srv_text *flags_text;
+    int64_t flags_since_ms;
+    char flagset_id[128];
     rd_decider *dec;
     rd_flagset *flags;           /* the decider's (borrowed); NULL: no flag file configured */
     srv_flag_stats **flag_stats; /* one per flag, in the flag set's order */
 } srv_snapshot;
 
 void srv_snapshot_unref(srv_snapshot *s);
+/* Whether selector names the flag set s serves: NULL or "" (the one served), its id, or
+ * "flagSetId=<id>" (flagd's form). False when s serves no flags. */
+bool srv_flagset_selected(const srv_snapshot *s, const char *selector);
+/* The flag set's ETag: its SHA-256, quoted ("" without flags). */
+void srv_flagset_etag(const srv_snapshot *s, char out[68]);
 /* Index of flag key in s->flags, or -1. */
 long srv_snapshot_flag_index(const srv_snapshot *s, const char *key, size_t len);
 
@@ -259,6 +277,12 @@ srv_snapshot *srv_state_acquire(srv_state *st);
 /* Generation of the snapshot in force (one atomic load: lets a thread keep its reference
  * until something changes). */
 uint64_t srv_state_generation(srv_state *st);
+/* Called on the publishing thread, after a snapshot serves whose flag set differs (by content)
+ * from the previous one's. It must not block: it wakes whoever pushes the change (the OFREP event
+ * streams, the gRPC sync streams). Registered before the first poll; at most SRV_MAX_LISTENERS. */
+#define SRV_MAX_LISTENERS 4
+typedef void (*srv_flags_listener)(void *ud, const srv_snapshot *s);
+void srv_state_listen(srv_state *st, srv_flags_listener fn, void *ud);
 
 /* ------------------------------------------------------------------ http */
 

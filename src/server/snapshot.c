@@ -40,6 +40,11 @@ struct srv_state {
     int64_t pending_seq;   /* the audit chain's head when it was refused: every publish, rollback
                               and rollout write appends to the chain, so a new head is the cue */
     char last_refusal[512];
+    struct {
+        srv_flags_listener fn;
+        void *ud;
+    } listeners[SRV_MAX_LISTENERS];
+    size_t nlisteners;
 };
 
 /* The audit chain's head seq (-1 when it cannot be read). */
@@ -149,13 +154,62 @@ static char *file_fingerprint(const char *path)
 
 /* ------------------------------------------------------------------ snapshots */
 
+static void text_unref(srv_text *t)
+{
+    if (t && atomic_fetch_sub(&t->refs, 1) == 1)
+        rd_free(t);
+}
+
+static srv_text *text_ref(srv_text *t)
+{
+    if (t)
+        atomic_fetch_add(&t->refs, 1);
+    return t;
+}
+
 void srv_snapshot_unref(srv_snapshot *s)
 {
     if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
         return;
     rd_decider_unref(s->dec);
     rd_free(s->flag_stats);
+    text_unref(s->flags_text);
     rd_free(s);
+}
+
+bool srv_flagset_selected(const srv_snapshot *s, const char *selector)
+{
+    if (!s->flags_text)
+        return false;
+    if (!selector || !*selector)
+        return true;
+    if (!strncmp(selector, "flagSetId=", 10))
+        selector += 10;
+    return !strcmp(selector, s->flagset_id);
+}
+
+void srv_flagset_etag(const srv_snapshot *s, char out[68])
+{
+    if (s->flags_sha[0])
+        snprintf(out, 68, "\"%s\"", s->flags_sha);
+    else
+        out[0] = 0;
+}
+
+/* The flag set's id: metadata.flagSetId when it is a usable string, else the file's stem. */
+static void flagset_id(const rd_flagset *fs, const char *path, char *out, size_t cap)
+{
+    const rd_value *m = fs ? rd_flagset_metadata(fs) : NULL;
+    const rd_value *id = m && m->type == RD_VOBJECT ? rd_value_get(m, "flagSetId", 9) : NULL;
+    if (id && id->type == RD_VSTRING && id->len && id->len < cap && !memchr(id->u.s, 0, id->len)) {
+        memcpy(out, id->u.s, id->len);
+        out[id->len] = 0;
+        return;
+    }
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = strcspn(base, ".");
+    snprintf(out, cap, "%.*s", (int)(n ? n : strlen(base)), base);
 }
 
 long srv_snapshot_flag_index(const srv_snapshot *s, const char *key, size_t len)
@@ -199,7 +253,7 @@ static int approved(rd_store *gov, rd_change_kind kind, const char *target, cons
 /* The flag file, parsed; sha receives its SHA-256. With a store, its text is kept there; with
  * gov, it must be the published version. */
 static int load_flags(const srv_config *cfg, rd_store *store, rd_store *gov, rd_flagset **out, char sha[65],
-                      rd_err *err)
+                      srv_text **kept, rd_err *err)
 {
     char *text;
     size_t len;
@@ -219,6 +273,17 @@ static int load_flags(const srv_config *cfg, rd_store *store, rd_store *gov, rd_
         rd_err_prefix(err, "%s: cannot keep it for replay", cfg->flags);
         rd_flagset_unref(*out);
         *out = NULL;
+    }
+    if (!rc && !(*kept = rd_malloc(sizeof **kept + len + 1))) {
+        rc = rd_err_set(err, RD_ENOMEM, "out of memory");
+        rd_flagset_unref(*out);
+        *out = NULL;
+    }
+    if (!rc) {
+        atomic_init(&(*kept)->refs, 1);
+        (*kept)->len = len;
+        memcpy((*kept)->data, text, len);
+        (*kept)->data[len] = 0;
     }
     rd_free(text);
     return rc;
@@ -391,10 +456,16 @@ static srv_snapshot *build(srv_state *st, const srv_snapshot *prev, bool flags_c
     int rc = RD_OK;
     if (cfg->flags[0]) {
         if (flags_changed || !prev) {
-            rc = load_flags(cfg, st->store, st->gov, &flags, s->flags_sha, err);
+            rc = load_flags(cfg, st->store, st->gov, &flags, s->flags_sha, &s->flags_text, err);
         } else {
             flags = rd_flagset_ref(prev->flags);
             memcpy(s->flags_sha, prev->flags_sha, sizeof s->flags_sha);
+            s->flags_text = text_ref(prev->flags_text);
+        }
+        if (!rc) {
+            flagset_id(flags, cfg->flags, s->flagset_id, sizeof s->flagset_id);
+            bool same = prev && !strcmp(prev->flags_sha, s->flags_sha);
+            s->flags_since_ms = same ? prev->flags_since_ms : rd_clock_unix_ms();
         }
     }
     if (!rc && cfg->bundles[0])
@@ -438,7 +509,20 @@ static void publish(srv_state *st, srv_snapshot *s)
     st->current = s;
     atomic_store(&st->generation, s->generation);
     pthread_mutex_unlock(&st->lock);
+    bool flags_changed = old && strcmp(old->flags_sha, s->flags_sha) != 0;
     srv_snapshot_unref(old);
+    /* st->current may be replaced by the next poll only on this thread or under poll_lock (http.c),
+       which the caller holds: s stays alive through the calls */
+    for (size_t i = 0; flags_changed && i < st->nlisteners; i++)
+        st->listeners[i].fn(st->listeners[i].ud, s);
+}
+
+void srv_state_listen(srv_state *st, srv_flags_listener fn, void *ud)
+{
+    if (st->nlisteners < SRV_MAX_LISTENERS) {
+        st->listeners[st->nlisteners].fn = fn;
+        st->listeners[st->nlisteners++].ud = ud;
+    }
 }
 
 /* The service-wide fallback rules from their file; the bytes compiled are kept in the store
