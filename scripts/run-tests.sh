@@ -117,6 +117,9 @@ done
 
 run_suite "interop/differential-flagd-core" env RISKD_BIN="$ROOT/build/release/riskd" node tests/interop/differential.mjs
 run_suite "interop/ofrep-sdk" env RISKD_BIN="$ROOT/build/release/riskd" node tests/interop/ofrep_sdk.mjs
+# OFREP in headless Chromium: web SDK + OFREP web provider from another origin (CORS), change
+# events over the stream (skipped without /usr/bin/chromium).
+run_suite "interop/browser-ofrep" env RISKD_BIN="$ROOT/build/release/riskd" node tests/interop/browser_ofrep.mjs
 run_suite "interop/differential-ofrep" env RISKD_BIN="$ROOT/build/release/riskd" node tests/interop/differential.mjs --engine ofrep
 run_suite "interop/xgboost-trained" env RISKD_BIN="$ROOT/build/release/riskd" python3 tests/interop/xgboost_trained.py
 run_suite "interop/monitor-stats" env RISKD_LIB="$ROOT/build/release/libriskd.so" /usr/bin/python3 tests/interop/monitor_stats.py
