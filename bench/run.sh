@@ -83,6 +83,10 @@ fi
 # Over HTTP: riskd serve beside a flagd-style OFREP service and a FastAPI scoring service.
 bench/http.sh
 
+# The OFREP event stream (issue 15): 5,000 streams, the time from a flag change to the last
+# stream's event, and the OFREP request rate with and without the streams open.
+RISKD_BIN=build/release/riskd bench/sse.sh
+
 # The rollout controller's time targets (issue 12): the drill plan sped up x5 (hold times,
 # intervals and deadlines divided), the rollback times measured as in make drill.
 echo
