@@ -146,7 +146,7 @@ FUZZ_SERVER_SRC := $(filter-out src/server/http.c src/server/tls.c,$(SERVER_SRC)
 FUZZ_SERVER_OBJ := $(FUZZ_SERVER_SRC:%.c=build/fuzz/obj/%.o)
 build/fuzz/fuzz_serve: tests/fuzz/fuzz_serve.c $(FUZZ_LIB_OBJ) $(FUZZ_SERVER_OBJ)
 	@mkdir -p $(@D)
-	$(Q)$(call msg,FUZZ,$@) clang $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB_OBJ) $(FUZZ_SERVER_OBJ) $(FUZZ_LIBS)
+	$(Q)$(call msg,FUZZ,$@) clang $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB_OBJ) $(FUZZ_SERVER_OBJ) $(FUZZ_LIBS) -lmicrohttpd
 -include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_SERVER_OBJ:.o=.d)
 fuzz-build: $(FUZZ_BIN)
 .PHONY: fuzz-replay

@@ -105,6 +105,9 @@ run_suite "integration/tsan/12-tls" env RISKD_BIN="$ROOT/build/tsan/riskd" bash 
 # ... and the admin API: a publish reloading from an HTTP thread, the token cache, the limiter.
 run_suite "integration/tsan/14-admin" env RISKD_BIN="$ROOT/build/tsan/riskd" bash tests/integration/14-admin.sh
 
+# ... and the OFREP event streams: connections suspended and resumed across threads by the pusher.
+run_suite "integration/tsan/21-events" env RISKD_BIN="$ROOT/build/tsan/riskd" bash tests/integration/21-events.sh
+
 # ... and the rollout controller: its thread, the monitor's shards, the status readers.
 run_suite "integration/tsan/09-rollout" env RISKD_BIN="$ROOT/build/tsan/riskd" RISKD_SIM_RATE=500 bash tests/integration/09-rollout.sh
 

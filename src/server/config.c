@@ -36,6 +36,12 @@ const char srv_usage[] =
     "  --max-json-depth N       nesting limit of a request body (default 32)\n"
     "  --max-json-fields N      values in a request body (default 200000)\n"
     "  --max-connections N      open connections (default 10000)\n"
+    "  --sse-max-streams N      OFREP event streams (GET /ofrep/v1/events) open at once; they\n"
+    "                           take connections, so below max_connections (default: half of\n"
+    "                           it; 0: no streams, none advertised in the bulk response)\n"
+    "  --sse-heartbeat-s N      a comment line on every stream every N s (default 15)\n"
+    "  --sse-inactivity-s N     advertised to clients: close a hidden page's stream after N s\n"
+    "                           (default 120)\n"
     "  --reasons N              reason codes per decision, 0..16 (default: the bundle's)\n"
     "  --reload-interval-ms N   how often files are checked for changes (default 1000)\n"
     "  --drain-timeout-ms N     on SIGTERM, longest wait for in-flight requests (default 10000)\n"
@@ -168,6 +174,9 @@ static const struct key keys[] = {
     {"max_json_depth", I(max_json_depth, 2, 1000)},
     {"max_json_fields", Z(max_json_fields, 16, 100000000)},
     {"max_connections", Z(max_connections, 1, 1000000)},
+    {"sse_max_streams", Z(sse_max_streams, 0, 1000000)},
+    {"sse_heartbeat_s", I(sse_heartbeat_s, 1, 3600)},
+    {"sse_inactivity_s", I(sse_inactivity_s, 0, 86400)},
     {"reasons", I(reasons, -1, RD_BUNDLE_MAX_REASONS)},
     {"reload_interval_ms", I(reload_interval_ms, 50, 3600000)},
     {"drain_timeout_ms", I(drain_timeout_ms, 0, 3600000)},
@@ -232,6 +241,9 @@ static void defaults(srv_config *c)
     c->max_json_depth = 32;
     c->max_json_fields = 200000;
     c->max_connections = 10000;
+    c->sse_max_streams = SIZE_MAX; /* half of max_connections, resolved in validate */
+    c->sse_heartbeat_s = 15;
+    c->sse_inactivity_s = 120; /* the OFREP web provider's own default */
     c->reasons = -1;
     c->reload_interval_ms = 1000;
     c->drain_timeout_ms = 10000;
@@ -581,6 +593,13 @@ static int validate(srv_config *c, rd_err *err)
                           "bundle_pubkey %s is given but require_signed_bundles is off: signatures would not "
                           "be checked",
                           c->bundle_pubkey);
+    if (c->sse_max_streams == SIZE_MAX)
+        c->sse_max_streams = c->max_connections / 2;
+    else if (c->sse_max_streams >= c->max_connections)
+        return rd_err_set(err, RD_EINVAL,
+                          "sse_max_streams (%zu) must be below max_connections (%zu): the streams would take "
+                          "every connection and leave none for evaluations",
+                          c->sse_max_streams, c->max_connections);
     int rc = validate_tls(c, err);
     if (rc)
         return rc;

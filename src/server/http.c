@@ -121,8 +121,8 @@ typedef struct route_def {
 } route_def;
 
 static const route_def routes[] = {
-    {"/ofrep/v1/evaluate/flags", "POST", srv_route_ofrep_bulk, SRV_ROUTE_OFREP_BULK, false, false, false},
-    {"/ofrep/v1/evaluate/flags/", "POST", srv_route_ofrep_bulk, SRV_ROUTE_OFREP_BULK, false, false, false},
+    {"/ofrep/v1/evaluate/flags", "POST", srv_route_ofrep_bulk, SRV_ROUTE_OFREP_BULK, false, true, false},
+    {"/ofrep/v1/evaluate/flags/", "POST", srv_route_ofrep_bulk, SRV_ROUTE_OFREP_BULK, false, true, false},
     {"/ofrep/v1/evaluate/flags/", "POST", srv_route_ofrep_flag, SRV_ROUTE_OFREP_FLAG, true, false, false},
     {"/v1/score", "POST", srv_route_score, SRV_ROUTE_SCORE, false, false, false},
     {"/v1/score/batch", "POST", srv_route_score_batch, SRV_ROUTE_SCORE_BATCH, false, false, false},
@@ -135,6 +135,9 @@ static const route_def routes[] = {
     {"/v1/outcomes/stats", "GET, HEAD", srv_route_outcome_stats, SRV_ROUTE_OUTCOME_STATS, false, true, false},
     {"/v1/monitor", "GET, HEAD", srv_route_monitor, SRV_ROUTE_MONITOR, false, false, false},
     {"/v1/rollouts", "GET, HEAD", srv_route_rollouts, SRV_ROUTE_ROLLOUTS, false, false, false},
+    {"/ofrep/v1/events", "GET", srv_route_events, SRV_ROUTE_EVENTS, false, false, false},
+    {"/v1/flagsets", "GET, HEAD", srv_route_flagsets, SRV_ROUTE_FLAGSETS, false, false, false},
+    {"/v1/flagsets/", "GET, HEAD", srv_route_flagsets, SRV_ROUTE_FLAGSETS, true, false, false},
     /* the admin API: its router (routes_admin.c) answers 404 and 405 from the action table */
     {SRV_ADMIN_PREFIX, "*", srv_route_admin, SRV_ROUTE_ADMIN, false, true, true},
 };
@@ -158,8 +161,8 @@ static bool method_allowed(const route_def *d, const char *method)
 {
     if (!strcmp(d->allow, "*"))
         return true;
-    if (!strcmp(d->allow, "POST"))
-        return !strcmp(method, "POST");
+    if (!strcmp(d->allow, "POST") || !strcmp(d->allow, "GET"))
+        return !strcmp(method, d->allow);
     return !strcmp(method, "GET") || !strcmp(method, "HEAD");
 }
 
@@ -238,6 +241,8 @@ static bool scoring_auth(srv_req *r)
     case SRV_ROUTE_COMPAT_SCORE:
     case SRV_ROUTE_OFREP_FLAG:
     case SRV_ROUTE_OFREP_BULK:
+    case SRV_ROUTE_EVENTS:
+    case SRV_ROUTE_FLAGSETS:
         return !cfg->auth_scoring || !srv_auth_require(r, RD_SCOPE_SCORE, false, "score or evaluate flags");
     default: return true;
     }
@@ -279,7 +284,7 @@ static void dispatch(srv_req *r, struct MHD_Connection *c, const char *url, cons
     const route_def *d = find_route(url);
     *def = d;
     r->route = d ? d->route : SRV_ROUTE_OTHER;
-    if (d && d->route == SRV_ROUTE_OFREP_FLAG)
+    if (d && d->prefix) /* the OFREP flag key, the flag set id */
         decode_key(r, url + strlen(d->path));
     if (!d) {
         srv_reply_error(r, 404, "NOT_FOUND", "no route %s %s", method, url);
@@ -308,19 +313,28 @@ static void dispatch(srv_req *r, struct MHD_Connection *c, const char *url, cons
 
 static enum MHD_Result send_reply(struct MHD_Connection *c, srv_req *r, const route_def *d)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        r->out->len, r->out->len ? r->out->data : (void *)"", MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *resp =
+        r->stream ? srv_events_response(c)
+                  : MHD_create_response_from_buffer(r->out->len, r->out->len ? r->out->data : (void *)"",
+                                                    MHD_RESPMEM_MUST_COPY);
     if (!resp)
         return MHD_NO;
     if (r->status != 304)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
     if (r->etag[0])
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, r->etag);
+    if (r->last_modified_s > 0) {
+        char date[64];
+        time_t t = (time_t)r->last_modified_s;
+        struct tm tm;
+        strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", gmtime_r(&t, &tm));
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_LAST_MODIFIED, date);
+    }
     if (r->status == 405 && (r->allow || d))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow ? r->allow : d->allow);
     if (r->status == 401)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-    if (r->status == 429 && r->retry_after_s > 0) {
+    if ((r->status == 429 || r->status == 503) && r->retry_after_s > 0) {
         char s[16];
         snprintf(s, sizeof s, "%d", r->retry_after_s);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, s);
@@ -884,6 +898,7 @@ static int wait_loop(void)
 static void drain(void)
 {
     atomic_store(&G.draining, true);
+    srv_events_close_all(); /* a stream never finishes by itself */
     double until = srv_now() + G.cfg->drain_timeout_ms / 1e3;
     int idle = 0;
     while (idle < 2 && srv_now() < until) {
@@ -1081,6 +1096,11 @@ int srv_run(const srv_config *cfg)
         rc = rd_err_exit_status(err.code);
         goto out;
     }
+    if (srv_events_start(cfg, G.state, &err)) {
+        srv_log(SRV_ERROR, "cannot start: the event streams", "error", err.msg, NULL);
+        rc = 1;
+        goto out;
+    }
     if (srv_auth_start(cfg, &err)) { /* the admin API's store, the limiter, the token cache */
         srv_log(SRV_ERROR, "cannot start: the admin API", "error", err.msg, "code", rd_err_name(err.code),
                 NULL);
@@ -1115,8 +1135,9 @@ int srv_run(const srv_config *cfg)
     MHD_stop_daemon(d); /* joins the workers, whose snapshot references go with them */
     srv_log(SRV_INFO, "stopped", NULL);
 out:
-    srv_auth_stop();  /* after the daemon: the failed authentications of the minute under way audited */
-    srv_tls_deinit(); /* after the daemon: every connection's reference is gone */
+    srv_events_stop(); /* after the daemon: no stream is left */
+    srv_auth_stop();   /* after the daemon: the failed authentications of the minute under way audited */
+    srv_tls_deinit();  /* after the daemon: every connection's reference is gone */
     srv_rollouts_stop();
     rd_shadow_free(G.shadow); /* finishes the queued shadow work: it holds deciders */
     G.shadow = NULL;

@@ -34,6 +34,8 @@ static const char *const route_names[SRV_ROUTE_COUNT] = {"/ofrep/v1/evaluate/fla
                                                          "/v1/outcomes",
                                                          "/v1/outcomes/stats",
                                                          "/v1/admin/",
+                                                         "/ofrep/v1/events",
+                                                         "/v1/flagsets",
                                                          "other"};
 
 /* A named series in a list; the first member of the flag and model series. */
@@ -693,6 +695,7 @@ void srv_metrics_render(rd_buf *b, const srv_snapshot *snap, rd_shadow *shadow, 
     render_shadow(b, shadow);
     render_log(b, dlog);
     srv_rollouts_metrics(b);
+    srv_events_metrics(b);
     render_outcomes(b);
     render_auth(b);
     rd_buf_puts(b, "# HELP riskd_reloads_total Reloads of the flag file, of bundles, of the service-wide "

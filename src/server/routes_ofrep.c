@@ -3,6 +3,7 @@
  * flagd's server: `metadata` is always sent, `value` whenever the flag resolved to one
  * (false, "" and 0 included), a code default and a disabled flag carry none. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "riskd/hash.h"
@@ -128,6 +129,43 @@ static bool etag_matches(const char *header, const char *etag)
     return false;
 }
 
+/* Whether value names etag: the same quoted digest, or the digest unquoted, W/ ignored. */
+static bool same_etag(const char *value, const char *etag)
+{
+    if (!strncmp(value, "W/", 2))
+        value += 2;
+    size_t n = strlen(etag);
+    if (!strcmp(value, etag))
+        return true;
+    return n > 2 && strlen(value) == n - 2 && !memcmp(value, etag + 1, n - 2);
+}
+
+/* A re-fetch after an event names the flag set it was told of (flagConfigEtag,
+ * flagConfigLastModified: OFREP ADR 0008). If that is not the flag set served here (it changed
+ * again, or this node has not caught up), the client's cached evaluation must not be confirmed
+ * by a 304: it gets the full answer, and its next event puts it right. A value that cannot be
+ * read is treated the same way: never a stale 304 on a guess. */
+static bool refetch_confirms(const srv_req *r)
+{
+    if (r->args_overflow)
+        return false;
+    for (size_t i = 0; i < r->nargs; i++) {
+        const char *k = r->args[i].key, *v = r->args[i].value;
+        if (!strcmp(k, "flagConfigEtag")) {
+            char etag[68];
+            srv_flagset_etag(r->snap, etag);
+            if (!same_etag(v, etag))
+                return false;
+        } else if (!strcmp(k, "flagConfigLastModified")) {
+            char *end;
+            long long t = strtoll(v, &end, 10);
+            if (end == v || *end || t > r->snap->flags_since_ms / 1000)
+                return false;
+        }
+    }
+    return true;
+}
+
 void srv_route_ofrep_bulk(srv_req *r)
 {
     const rd_value *ctx;
@@ -156,6 +194,7 @@ void srv_route_ofrep_bulk(srv_req *r)
         rd_json_write(b, rd_flagset_metadata(fs));
     else
         rd_buf_puts(b, "{}");
+    srv_events_advertise(b);
     rd_buf_putc(b, '}');
     if (b->oom)
         return;
@@ -163,7 +202,7 @@ void srv_route_ofrep_bulk(srv_req *r)
     char hex[RD_SHA256_HEX];
     rd_sha256_hex(b->data, b->len, hex);
     snprintf(r->etag, sizeof r->etag, "\"%s\"", hex);
-    if (r->if_none_match && etag_matches(r->if_none_match, r->etag)) {
+    if (r->if_none_match && etag_matches(r->if_none_match, r->etag) && refetch_confirms(r)) {
         r->status = 304;
         rd_buf_reset(b);
     }

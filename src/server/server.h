@@ -47,6 +47,9 @@ typedef struct srv_config {
     int max_json_depth;          /* nesting of a request body */
     size_t max_json_fields;      /* values in a request body */
     size_t max_connections;      /* open connections at once */
+    size_t sse_max_streams;      /* OFREP event streams open at once (0: no streams, none advertised) */
+    int sse_heartbeat_s;         /* a comment line on every stream this often */
+    int sse_inactivity_s;        /* advertised: a hidden client closes its stream after this */
     int reasons;                 /* reason codes per decision when a request names none */
     int reload_interval_ms;      /* how often the flag file and bundles are checked */
     int drain_timeout_ms;        /* SIGTERM: longest wait for in-flight requests */
@@ -144,6 +147,8 @@ typedef enum srv_route {
     SRV_ROUTE_OUTCOMES,
     SRV_ROUTE_OUTCOME_STATS,
     SRV_ROUTE_ADMIN, /* everything under /v1/admin/ (routes_admin.c routes it further) */
+    SRV_ROUTE_EVENTS,
+    SRV_ROUTE_FLAGSETS,
     SRV_ROUTE_OTHER,
     SRV_ROUTE_COUNT
 } srv_route;
@@ -336,10 +341,12 @@ typedef struct srv_req {
     int status;
     rd_buf *out; /* body */
     const char *content_type;
-    char etag[72];          /* "" for none */
-    const char *error_code; /* the stable code when status >= 400, for the metrics */
-    const char *allow;      /* 405: the Allow header (NULL: the route table's) */
-    int retry_after_s;      /* 429: the Retry-After header */
+    char etag[72];             /* "" for none */
+    const char *error_code;    /* the stable code when status >= 400, for the metrics */
+    const char *allow;         /* 405: the Allow header (NULL: the route table's) */
+    int retry_after_s;         /* 429: the Retry-After header */
+    long long last_modified_s; /* the Last-Modified header (unix seconds), 0 for none */
+    bool stream;               /* the answer is an event stream (srv_events_response), not out */
 } srv_req;
 
 /* Parse the body as JSON under the configured limits. On failure the route's error reply
@@ -365,6 +372,25 @@ void srv_route_compat_score(srv_req *r);
 void srv_route_outcomes(srv_req *r);
 void srv_route_outcome_stats(srv_req *r);
 void srv_route_admin(srv_req *r);
+void srv_route_events(srv_req *r);
+void srv_route_flagsets(srv_req *r);
+
+/* ------------------------------------------------------------------ OFREP event streams (routes_events.c) */
+
+/* The pusher thread and the flag change listener; nothing with sse_max_streams = 0. */
+int srv_events_start(const srv_config *cfg, srv_state *st, rd_err *err);
+void srv_events_stop(void);
+bool srv_events_on(void);
+/* SIGTERM: every stream ends (its last bytes sent), new ones are refused. */
+void srv_events_close_all(void);
+size_t srv_events_open(void);
+/* The response of a request srv_route_events marked as a stream (NULL when out of memory). */
+struct MHD_Response;
+struct MHD_Connection;
+struct MHD_Response *srv_events_response(struct MHD_Connection *c);
+/* ,"eventStreams":[...] for the bulk OFREP response, when streams are on. */
+void srv_events_advertise(rd_buf *b);
+void srv_events_metrics(rd_buf *b);
 
 /* ------------------------------------------------------------------ authentication (auth.c) */
 

@@ -1,0 +1,387 @@
+/* OFREP change events (OFREP ADR 0008) and the flag set as a document.
+ *
+ * GET /ofrep/v1/events is a Server-Sent Events stream. It carries no flag data: when the flag
+ * set in force changes (a file edit, SIGHUP, a rollout transition, a publish or a rollback all
+ * end in a new snapshot), every stream gets one `refetchEvaluation` event with the new flag
+ * set's ETag, and the client re-fetches the bulk evaluation. Comment lines keep idle streams
+ * alive through proxies.
+ *
+ * No thread waits on a stream. Its connection is suspended while it has nothing to send
+ * (libmicrohttpd's content reader returns 0 only after suspending, never busy-polls) and
+ * resumed when something is due; what is due is a pair of flags, not a queue, so a client that
+ * stops reading costs a few bytes, and an event it missed is folded into the next one (only the
+ * newest ETag matters to a client that is told to re-fetch).
+ *
+ * Invariants: a stream is in the registry from its response's creation to its free callback;
+ * `suspended` is set and MHD_suspend_connection called under the registry lock, and only the
+ * holder of the lock that clears it resumes, so a connection is never resumed twice or resumed
+ * while running. */
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "riskd/json.h"
+#include "server.h"
+
+typedef struct stream {
+    struct stream *prev, *next;
+    struct MHD_Connection *conn;
+    bool suspended;
+    bool hello;     /* the first bytes (retry hint, a comment) not yet sent */
+    bool event;     /* a refetchEvaluation is due */
+    bool heartbeat; /* a comment line is due */
+    bool closing;   /* end the stream once what is due is sent */
+    char out[256];  /* bytes being sent: MHD may take fewer than offered */
+    size_t off, len;
+} stream;
+
+static struct {
+    const srv_config *cfg;
+    srv_state *state;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    pthread_t thread;
+    bool running, stop, closing;
+    stream head; /* the ring of open streams */
+    size_t n;
+    uint64_t changes;        /* flag set changes announced by the listener */
+    uint64_t announced;      /* ... and pushed to the streams */
+    char etag[68];           /* the newest flag set's ETag */
+    long long last_modified; /* ... and when it first served (unix seconds) */
+    double changed_at;       /* srv_now() of the newest change, for the delivery metric */
+    atomic_ullong opened, refused, events, heartbeats;
+    _Atomic double last_push_s; /* the newest change's time from publication to every stream resumed */
+} E = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+
+bool srv_events_on(void) { return E.cfg && E.cfg->sse_max_streams > 0; }
+
+/* Resume s if it waits; under E.lock. */
+static void wake_stream(stream *s)
+{
+    if (s->suspended) {
+        s->suspended = false;
+        MHD_resume_connection(s->conn);
+    }
+}
+
+/* Mark every stream with what is due and resume it; under E.lock. */
+static void wake_all(bool event, bool heartbeat, bool closing)
+{
+    for (stream *s = E.head.next; s != &E.head; s = s->next) {
+        s->event |= event;
+        s->heartbeat |= heartbeat;
+        s->closing |= closing;
+        wake_stream(s);
+    }
+}
+
+/* The listener (snapshot.c, on the publishing thread): note the change, wake the pusher. */
+static void on_flags_changed(void *ud, const srv_snapshot *snap)
+{
+    (void)ud;
+    pthread_mutex_lock(&E.lock);
+    srv_flagset_etag(snap, E.etag);
+    E.last_modified = snap->flags_since_ms / 1000;
+    E.changed_at = srv_now();
+    E.changes++;
+    pthread_cond_signal(&E.wake);
+    pthread_mutex_unlock(&E.lock);
+}
+
+/* The pusher: announces changes at once and heartbeats every sse_heartbeat_s. */
+static void *pusher(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&E.lock);
+    struct timespec next;
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    next.tv_sec += E.cfg->sse_heartbeat_s;
+    while (!E.stop) {
+        if (E.announced != E.changes) {
+            E.announced = E.changes;
+            wake_all(true, false, false);
+            atomic_store(&E.last_push_s, srv_now() - E.changed_at);
+            continue;
+        }
+        if (pthread_cond_timedwait(&E.wake, &E.lock, &next) != 0) { /* timed out: heartbeat */
+            wake_all(false, true, false);
+            clock_gettime(CLOCK_MONOTONIC, &next);
+            next.tv_sec += E.cfg->sse_heartbeat_s;
+        }
+    }
+    pthread_mutex_unlock(&E.lock);
+    return NULL;
+}
+
+int srv_events_start(const srv_config *cfg, srv_state *st, rd_err *err)
+{
+    E.cfg = cfg;
+    E.state = st;
+    E.head.next = E.head.prev = &E.head;
+    if (cfg->sse_max_streams == 0)
+        return RD_OK;
+    srv_snapshot *s = srv_state_acquire(st);
+    srv_flagset_etag(s, E.etag);
+    E.last_modified = s->flags_since_ms / 1000;
+    srv_snapshot_unref(s);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_destroy(&E.wake);
+    pthread_cond_init(&E.wake, &ca);
+    pthread_condattr_destroy(&ca);
+    E.stop = E.closing = false;
+    if (pthread_create(&E.thread, NULL, pusher, NULL))
+        return rd_err_set(err, RD_EIO, "cannot start the event stream thread");
+    E.running = true;
+    srv_state_listen(st, on_flags_changed, NULL);
+    return RD_OK;
+}
+
+void srv_events_close_all(void)
+{
+    pthread_mutex_lock(&E.lock);
+    E.closing = true;
+    wake_all(false, false, true);
+    pthread_mutex_unlock(&E.lock);
+}
+
+size_t srv_events_open(void)
+{
+    pthread_mutex_lock(&E.lock);
+    size_t n = E.n;
+    pthread_mutex_unlock(&E.lock);
+    return n;
+}
+
+void srv_events_stop(void)
+{
+    if (!E.running)
+        return;
+    pthread_mutex_lock(&E.lock);
+    E.stop = true;
+    pthread_cond_signal(&E.wake);
+    pthread_mutex_unlock(&E.lock);
+    pthread_join(E.thread, NULL);
+    E.running = false;
+}
+
+/* Fill s->out with what is due next; false when nothing is. Under E.lock. */
+static bool next_bytes(stream *s)
+{
+    int n = 0;
+    if (s->hello) {
+        s->hello = false;
+        /* reconnect after 2 s; the comment makes the headers and a first chunk leave at once */
+        n = snprintf(s->out, sizeof s->out, "retry: 2000\n: riskd flag change events\n\n");
+    } else if (s->event) {
+        s->event = s->heartbeat = false;
+        n = snprintf(s->out, sizeof s->out, "data: {\"type\":\"refetchEvaluation\",\"etag\":");
+        /* the ETag is a quoted hex digest: escape its quotes for JSON by hand */
+        n += snprintf(s->out + n, sizeof s->out - (size_t)n, "\"\\\"%.64s\\\"\",\"lastModified\":%lld}\n\n",
+                      E.etag[0] ? E.etag + 1 : "", E.last_modified);
+        atomic_fetch_add(&E.events, 1);
+    } else if (s->heartbeat) {
+        s->heartbeat = false;
+        n = snprintf(s->out, sizeof s->out, ": ping\n\n");
+        atomic_fetch_add(&E.heartbeats, 1);
+    }
+    s->off = 0;
+    s->len = n > 0 ? (size_t)n : 0;
+    return s->len > 0;
+}
+
+/* libmicrohttpd asks for the next bytes of the stream. */
+static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    stream *s = cls;
+    pthread_mutex_lock(&E.lock);
+    if (s->off == s->len && !next_bytes(s)) {
+        if (s->closing) {
+            pthread_mutex_unlock(&E.lock);
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        }
+        s->suspended = true; /* nothing due: no thread polls, a wake resumes it */
+        MHD_suspend_connection(s->conn);
+        pthread_mutex_unlock(&E.lock);
+        return 0;
+    }
+    size_t n = s->len - s->off < max ? s->len - s->off : max;
+    memcpy(buf, s->out + s->off, n);
+    s->off += n;
+    pthread_mutex_unlock(&E.lock);
+    return (ssize_t)n;
+}
+
+static void free_stream(void *cls)
+{
+    stream *s = cls;
+    pthread_mutex_lock(&E.lock);
+    s->prev->next = s->next;
+    s->next->prev = s->prev;
+    E.n--;
+    pthread_mutex_unlock(&E.lock);
+    rd_free(s);
+}
+
+/* GET /ofrep/v1/events: checks the limit and marks the request as a stream; the response is
+ * made by srv_events_response once the headers the routes share are decided. */
+void srv_route_events(srv_req *r)
+{
+    if (!srv_events_on()) {
+        srv_reply_error(r, 404, "NOT_FOUND", "event streams are off (sse_max_streams = 0)");
+        return;
+    }
+    pthread_mutex_lock(&E.lock);
+    bool full = E.n >= E.cfg->sse_max_streams, closing = E.closing;
+    pthread_mutex_unlock(&E.lock);
+    if (closing) {
+        srv_reply_error(r, 503, "DRAINING", "the server is stopping");
+        return;
+    }
+    if (full) {
+        atomic_fetch_add(&E.refused, 1);
+        r->retry_after_s = 5;
+        srv_reply_error(r, 503, "TOO_MANY_STREAMS", "%zu event streams are open, the limit (sse_max_streams)",
+                        E.cfg->sse_max_streams);
+        return;
+    }
+    r->stream = true;
+    r->content_type = "text/event-stream";
+}
+
+struct MHD_Response *srv_events_response(struct MHD_Connection *c)
+{
+    stream *s = rd_calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->conn = c;
+    s->hello = true;
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, read_stream, s, free_stream);
+    if (!resp) {
+        rd_free(s);
+        return NULL;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(resp, "X-Accel-Buffering", "no"); /* nginx: pass the events on at once */
+    pthread_mutex_lock(&E.lock);
+    s->next = &E.head;
+    s->prev = E.head.prev;
+    E.head.prev->next = s;
+    E.head.prev = s;
+    E.n++;
+    s->closing = E.closing;
+    pthread_mutex_unlock(&E.lock);
+    atomic_fetch_add(&E.opened, 1);
+    return resp;
+}
+
+void srv_events_metrics(rd_buf *b)
+{
+    if (!srv_events_on())
+        return;
+    rd_buf_printf(b,
+                  "# HELP riskd_sse_streams OFREP event streams open.\n# TYPE riskd_sse_streams gauge\n"
+                  "riskd_sse_streams %zu\n",
+                  srv_events_open());
+    rd_buf_printf(
+        b,
+        "# HELP riskd_sse_streams_opened_total OFREP event streams opened.\n"
+        "# TYPE riskd_sse_streams_opened_total counter\nriskd_sse_streams_opened_total %llu\n"
+        "# HELP riskd_sse_streams_refused_total Event streams refused at the limit (sse_max_streams).\n"
+        "# TYPE riskd_sse_streams_refused_total counter\nriskd_sse_streams_refused_total %llu\n"
+        "# HELP riskd_sse_events_total refetchEvaluation events sent.\n"
+        "# TYPE riskd_sse_events_total counter\nriskd_sse_events_total %llu\n"
+        "# HELP riskd_sse_heartbeats_total Heartbeat comments sent.\n"
+        "# TYPE riskd_sse_heartbeats_total counter\nriskd_sse_heartbeats_total %llu\n",
+        atomic_load(&E.opened), atomic_load(&E.refused), atomic_load(&E.events), atomic_load(&E.heartbeats));
+    rd_buf_printf(
+        b,
+        "# HELP riskd_sse_last_push_seconds The newest flag change: from publication to every "
+        "stream woken.\n# TYPE riskd_sse_last_push_seconds gauge\nriskd_sse_last_push_seconds %.6f\n",
+        atomic_load(&E.last_push_s));
+}
+
+/* ------------------------------------------------------------------ the bulk response's part */
+
+void srv_events_advertise(rd_buf *b)
+{
+    if (srv_events_on())
+        rd_buf_printf(b,
+                      ",\"eventStreams\":[{\"type\":\"sse\",\"endpoint\":{\"requestUri\":\"/ofrep/v1/"
+                      "events\"},\"inactivityDelaySec\":%d}]",
+                      E.cfg->sse_inactivity_s);
+}
+
+/* ------------------------------------------------------------------ GET /v1/flagsets */
+
+static void write_since(rd_buf *b, int64_t ms) { rd_buf_printf(b, "%lld", (long long)(ms / 1000)); }
+
+/* GET /v1/flagsets: the flag set served, as a list (one today; the shape leaves room). */
+static void list_flagsets(srv_req *r)
+{
+    const srv_snapshot *s = r->snap;
+    rd_buf_puts(r->out, "{\"flagsets\":[");
+    if (s->flags_text) {
+        char etag[68];
+        srv_flagset_etag(s, etag);
+        rd_buf_puts(r->out, "{\"id\":");
+        rd_json_write_string(r->out, s->flagset_id, strlen(s->flagset_id));
+        rd_buf_puts(r->out, ",\"etag\":");
+        rd_json_write_string(r->out, etag, strlen(etag));
+        rd_buf_printf(r->out, ",\"flags\":%zu,\"bytes\":%zu,\"since\":", rd_flagset_count(s->flags),
+                      s->flags_text->len);
+        write_since(r->out, s->flags_since_ms);
+        rd_buf_putc(r->out, '}');
+    }
+    rd_buf_puts(r->out, "]}");
+}
+
+/* Whether an If-None-Match header names etag (weak comparison, as the OFREP bulk route). */
+static bool none_match(const char *header, const char *etag)
+{
+    size_t n = strlen(etag);
+    for (const char *p = header; p && *p;) {
+        p += strspn(p, " \t,");
+        if (!strncmp(p, "W/", 2))
+            p += 2;
+        size_t m = strcspn(p, ",");
+        size_t t = m;
+        while (t && (p[t - 1] == ' ' || p[t - 1] == '\t'))
+            t--;
+        if (t == n && !memcmp(p, etag, n))
+            return true;
+        p += m;
+    }
+    return false;
+}
+
+void srv_route_flagsets(srv_req *r)
+{
+    const srv_snapshot *s = r->snap;
+    if (!r->flag_key) {
+        list_flagsets(r);
+        return;
+    }
+    if (!s->flags_text) {
+        srv_reply_error(r, 404, "FLAGSET_NOT_FOUND", "this server serves no flag set (no flags file)");
+        return;
+    }
+    if (memchr(r->flag_key, 0, r->flag_key_len) || !srv_flagset_selected(s, r->flag_key)) {
+        srv_reply_error(r, 404, "FLAGSET_NOT_FOUND", "no flag set `%.*s`; this server serves `%s`",
+                        (int)(r->flag_key_len > 200 ? 200 : r->flag_key_len), r->flag_key, s->flagset_id);
+        return;
+    }
+    srv_flagset_etag(s, r->etag);
+    r->last_modified_s = s->flags_since_ms / 1000;
+    if (r->if_none_match && none_match(r->if_none_match, r->etag)) {
+        r->status = 304;
+        return;
+    }
+    rd_buf_append(r->out, s->flags_text->data, s->flags_text->len);
+}
