@@ -13,7 +13,9 @@
 # One riskd serves both sides (max_connections and sse_max_streams raised above the streams).
 #
 # Environment (defaults): BENCH_SSE_STREAMS=5000 BENCH_SSE_ROUNDS=3 BENCH_SSE_CHANGES=3
-#   BENCH_SSE_SECONDS=5 (each wrk run) BENCH_SSE_CONNS=100 RISKD_BIN=build/riskd
+#   BENCH_SSE_SECONDS=5 (each wrk run) BENCH_SSE_CONNS=100 BENCH_SSE_HEARTBEAT_S=5 (riskd's
+#   sse_heartbeat_s: the streams a round closed are freed by the next heartbeat, which the next
+#   round waits for) RISKD_BIN=build/riskd
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +25,7 @@ rounds=${BENCH_SSE_ROUNDS:-3}
 changes=${BENCH_SSE_CHANGES:-3}
 secs=${BENCH_SSE_SECONDS:-5}
 conns=${BENCH_SSE_CONNS:-100}
+heartbeat=${BENCH_SSE_HEARTBEAT_S:-5}
 RISKD=${RISKD_BIN:-build/riskd}
 FANOUT=build/release/bench/sse_fanout
 out=build/bench
@@ -85,6 +88,7 @@ cp "$flags_a" "$served"
 
 "$RISKD" serve --listen 127.0.0.1:0 --flags "$served" --log-level warn --data-dir "$out/riskd-data" \
     --max-connections $((streams + conns + 1000)) --sse-max-streams $((streams + 100)) \
+    --sse-heartbeat-s "$heartbeat" \
     >"$logs/riskd.out" 2>"$logs/riskd.err" &
 riskd_pid=$!
 port=
@@ -139,7 +143,20 @@ with_streams() {
     wait "$fanout_pid" 2>/dev/null || true
     fanout_pid=
     sed "s/^{/{\"section\":\"sse-fanout\",\"round\":$r,/" "$f" >>"$results"
-    sleep 1 # riskd closes the streams
+    drained
+}
+
+# drained: waits until riskd holds no stream. A suspended stream's connection is not watched,
+# so riskd learns that its client left only when it next writes to it (the heartbeat): up to
+# sse_heartbeat_s after the tool closed them.
+drained() {
+    local n=
+    for _ in $(seq $((heartbeat * 10 + 100))); do
+        n=$(curl -s -m 5 "$url/metrics" | sed -n 's/^riskd_sse_streams \([0-9]*\)$/\1/p')
+        [ "$n" = 0 ] && return 0
+        sleep 0.1
+    done
+    echo "bench/sse.sh: riskd still counts ${n:-?} streams $((heartbeat + 10)) s after their clients closed them" >&2
 }
 
 # warm-up, not recorded
@@ -147,7 +164,8 @@ wrk -t2 -c64 -d2s -s bench/http/ofrep.lua "$url$opath" -- "$contexts" >/dev/null
 echo
 echo "OFREP event stream: $streams streams on GET /ofrep/v1/events (bench/sse_fanout.c, one epoll loop),"
 echo "$changes flag changes a round (file rewritten + SIGHUP), and POST $opath at $conns connections"
-echo "(wrk -t2, ${secs}s, closed loop) without and with the streams open; $rounds interleaved rounds, the same $(nproc) cores"
+echo "(wrk -t2, ${secs}s, closed loop) without and with the streams open; $rounds interleaved rounds, the same $(nproc) cores;"
+echo "riskd: --max-connections $((streams + conns + 1000)) --sse-max-streams $((streams + 100)) --sse-heartbeat-s $heartbeat"
 for r in $(seq "$rounds"); do
     if [ -t 2 ]; then printf '  round %d/%d\r' "$r" "$rounds" >&2; fi
     if [ $((r % 2)) = 1 ]; then
