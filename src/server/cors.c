@@ -84,7 +84,7 @@ int srv_cors_normalize(const char *list, char *out, size_t cap, rd_err *err)
     int rc = RD_OK;
     const char *p = list;
     size_t count = 0;
-    bool star = false;
+    bool star = false, comma = false;
     while (*p) {
         size_t n = strcspn(p, ",");
         const char *s = p;
@@ -93,7 +93,8 @@ int srv_cors_normalize(const char *list, char *out, size_t cap, rd_err *err)
             s++, m--;
         while (m && isspace((unsigned char)s[m - 1]))
             m--;
-        p += n + (p[n] == ',');
+        comma = p[n] == ',';
+        p += n + comma;
         if (!m) {
             rc = rd_err_set(err, RD_EINVAL, "an empty entry in \"%s\"", list);
             goto out;
@@ -110,6 +111,10 @@ int srv_cors_normalize(const char *list, char *out, size_t cap, rd_err *err)
                             (int)(m > 200 ? 200 : m), s);
             goto out;
         }
+    }
+    if (comma) { /* "a," ends with an empty entry too */
+        rc = rd_err_set(err, RD_EINVAL, "an empty entry in \"%s\"", list);
+        goto out;
     }
     if (star && count > 1) {
         rc = rd_err_set(err, RD_EINVAL, "* allows every origin and goes alone, not in a list (\"%s\")", list);

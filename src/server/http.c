@@ -1206,7 +1206,8 @@ int srv_check(const srv_config *cfg)
         }
         printf("listen     %s\n", cfg->listen);
         if (cfg->cors_origins[0])
-            printf("cors       %s%s\n", cfg->cors_origins, cfg->cors_credentials ? " (with credentials)" : "");
+            printf("cors       %s%s\n", cfg->cors_origins,
+                   cfg->cors_credentials ? " (with credentials)" : "");
         srv_tls_describe();
     }
     srv_tls_deinit();

@@ -87,7 +87,7 @@ curl -s "$U/metrics" >"$T/m"
 has "413 counted for /v1/score" '^riskd_http_requests_total\{route="/v1/score",code="413"\} [1-9]' "$T/m"
 has "400 counted for /v1/score" '^riskd_http_requests_total\{route="/v1/score",code="400"\} [1-9]' "$T/m"
 stop
-check "stopped cleanly" 0 $?
+check "stopped cleanly (no sanitizer report)" 0 $?
 
 # The bounds: past linger_max_bytes or linger_timeout_ms the connection is closed unanswered.
 start --flags "$T/flags.json" --max-body-bytes 100000 --linger-max-bytes 1000000 || exit 1
@@ -96,6 +96,7 @@ has "... logged" 'a refused body goes on past the lingering bound.*"dropped_byte
 post "8 MB announced past the bound: answered at once (then closed)" 413 /v1/score "$T/big" -H 'Expect: 100-continue'
 post "still serving" 200 /ofrep/v1/evaluate/flags <(echo '{}')
 stop
+check "stopped cleanly (no sanitizer report)" 0 $?
 start --flags "$T/flags.json" --linger-timeout-ms 300 || exit 1
 t0=$(date +%s%N)
 post "a slow 8 MB body (1 MB/s) past linger_timeout_ms: closed" 000 /v1/score "$T/big" -H 'Expect:' --limit-rate 1M --max-time 30
@@ -103,6 +104,24 @@ echo "  figure: closed after $((($(date +%s%N) - t0) / 1000000)) ms (linger_time
 check "... after about linger_timeout_ms, not the whole body" 1 "$([ "$(sent)" -lt 4000000 ] && echo 1)"
 post "still serving" 200 /ofrep/v1/evaluate/flags <(echo '{}')
 stop
+check "stopped cleanly (no sanitizer report)" 0 $?
+
+# mtls: the 401 for a missing client certificate is decided on the headers; the 8 MB body that
+# follows is read and dropped under TLS too, and the 401 read.
+C=$T/certs
+"$ROOT/scripts/dev-certs.sh" "$C" >"$T/out" 2>&1
+check "dev-certs.sh" 0 $?
+start --flags "$T/flags.json" --tls-cert "$C/server.pem" --tls-key "$C/server.key" --tls-client-ca "$C/ca.pem" || exit 1
+post "mtls: 8 MB without a client certificate" 401 /ofrep/v1/evaluate/flags "$T/big" -H 'Expect:' --cacert "$C/ca.pem"
+check "... the whole body sent (read and dropped)" 8388608 "$(sent)"
+has "... CLIENT_CERT_REQUIRED" '"code":"CLIENT_CERT_REQUIRED"'
+post "mtls: with Expect: 100-continue, no body sent" 401 /ofrep/v1/evaluate/flags "$T/big" --cacert "$C/ca.pem" \
+    -H 'Expect: 100-continue'
+check "... no byte of the body sent" 0 "$(sent)"
+post "mtls: with the client certificate, 413 read" 413 /ofrep/v1/evaluate/flags "$T/big" -H 'Expect:' \
+    --cacert "$C/ca.pem" --cert "$C/client.pem" --key "$C/client.key"
+stop
+check "stopped cleanly (no sanitizer report)" 0 $?
 
 # ---- (b) CORS
 # preflight NAME WANT PATH ORIGIN [curl args]: OPTIONS with Origin and the method asked for
@@ -176,6 +195,7 @@ has "actual requests counted" '^riskd_cors_requests_total\{kind="actual",result=
 has "denied actual requests counted" '^riskd_cors_requests_total\{kind="actual",result="denied"\} 1$' "$T/m"
 has "204 counted" '^riskd_http_requests_total\{route="/ofrep/v1/evaluate/flags",code="204"\} 1$' "$T/m"
 stop
+check "stopped cleanly (no sanitizer report)" 0 $?
 
 # "*", credentials, compat_routes, auth_scoring: preflights never need a token
 start --flags "$T/flags.json" --bundles "$T/bundles" --cors-origins '*' --compat-routes --auth --auth-scoring || exit 1
@@ -186,6 +206,7 @@ post "cors_origins = *: actual request without a token" 401 /ofrep/v1/evaluate/f
 has "... the 401 carries Allow-Origin: *" '^Access-Control-Allow-Origin: \*' "$T/h"
 hasnt "... no credentials" '^Access-Control-Allow-Credentials' "$T/h"
 stop
+check "stopped cleanly (no sanitizer report)" 0 $?
 RISKD_CORS_ORIGINS=https://app.example RISKD_CORS_CREDENTIALS=true start --flags "$T/flags.json" || exit 1
 preflight "credentials: preflight" 204 /ofrep/v1/evaluate/flags $A
 has "... Allow-Credentials: true" '^Access-Control-Allow-Credentials: true' "$T/h"
@@ -193,6 +214,7 @@ post "credentials: actual request" 200 /ofrep/v1/evaluate/flags <(echo '{}') -H 
 has "... Allow-Credentials: true" '^Access-Control-Allow-Credentials: true' "$T/h"
 has "... Allow-Origin: the origin, never *" "^Access-Control-Allow-Origin: $A" "$T/h"
 stop
+check "stopped cleanly (no sanitizer report)" 0 $?
 
 # without cors_origins: today's behaviour
 start --flags "$T/flags.json" || exit 1
@@ -201,6 +223,7 @@ has "... with Allow" '^Allow: POST' "$T/h"
 post "no cors_origins: no CORS header" 200 /ofrep/v1/evaluate/flags <(echo '{}') -H "Origin: $A"
 hasnt "... none" '^(Access-Control|Vary)' "$T/h"
 stop
+check "stopped cleanly (no sanitizer report)" 0 $?
 
 # the configuration refused, naming the key and the bad value
 refused() { # NAME PATTERN ARGS...
