@@ -109,6 +109,9 @@ $(B)/tests/%: tests/%.c $(B)/libriskd.a
 	@mkdir -p $(@D)
 	$(Q)$(call msg,TEST,$@) $(CC) $(CPPFLAGS) -Isrc/lib $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(B)/libriskd.a $(LDFLAGS) -lcmocka $(LDLIBS)
 
+# The server's CORS rules are compiled into their unit test (the server is not in libriskd).
+$(B)/tests/unit/server/test_cors: src/server/cors.c src/server/server.h
+
 $(B)/bench/%: bench/%.c $(B)/libriskd.a
 	@mkdir -p $(@D)
 	$(Q)$(call msg,BENCH,$@) $(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(B)/libriskd.a $(LDFLAGS) $(LDLIBS)

@@ -18,7 +18,7 @@ static const double lat_bounds[] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0
                                     0.025,   0.05,   0.1,     0.25,   0.5,   1,      5};
 #define NLAT   (sizeof lat_bounds / sizeof lat_bounds[0])
 #define NSCORE 10 /* probability deciles */
-static const int statuses[] = {200, 201, 304, 400, 401, 403, 404, 405,
+static const int statuses[] = {200, 201, 204, 304, 400, 401, 403, 404, 405,
                                409, 413, 415, 429, 500, 501, 503, 504};
 #define NSTATUS (sizeof statuses / sizeof statuses[0])
 static const char *const route_names[SRV_ROUTE_COUNT] = {"/ofrep/v1/evaluate/flags/{key}",
@@ -91,6 +91,7 @@ static struct {
     atomic_uint_fast64_t admin[RD_ACT_COUNT + 1][NSTATUS + 1];
     atomic_uint_fast64_t auth_failures[SRV_AUTH_NREASONS];
     atomic_uint_fast64_t auth_store_checks;
+    atomic_uint_fast64_t cors[2][2]; /* [preflight][origin allowed] */
     error_series *errors;
     atomic_uint_fast64_t unknown_flag;
     route_stats routes[SRV_ROUTE_COUNT];
@@ -308,6 +309,22 @@ static void render_auth(rd_buf *b)
         "# HELP riskd_auth_store_checks_total Tokens checked against the store (the others came from "
         "the cache).\n# TYPE riskd_auth_store_checks_total counter\nriskd_auth_store_checks_total %llu\n",
         (unsigned long long)get(&M.auth_store_checks));
+}
+
+void srv_metrics_cors(bool preflight, bool allowed) { inc(&M.cors[preflight][allowed]); }
+
+static void render_cors(rd_buf *b)
+{
+    rd_buf_puts(
+        b, "# HELP riskd_cors_requests_total Cross-origin requests (an Origin header) on the CORS routes, "
+           "by kind and whether the origin is allowed (denied: a preflight answered 403, an actual "
+           "request answered without Access-Control-Allow-Origin).\n"
+           "# TYPE riskd_cors_requests_total counter\n");
+    for (int p = 1; p >= 0; p--)
+        for (int a = 1; a >= 0; a--)
+            rd_buf_printf(b, "riskd_cors_requests_total{kind=\"%s\",result=\"%s\"} %llu\n",
+                          p ? "preflight" : "actual", a ? "allowed" : "denied",
+                          (unsigned long long)get(&M.cors[p][a]));
 }
 
 static void render_outcomes(rd_buf *b)
@@ -698,6 +715,7 @@ void srv_metrics_render(rd_buf *b, const srv_snapshot *snap, rd_shadow *shadow, 
     srv_events_metrics(b);
     render_outcomes(b);
     render_auth(b);
+    render_cors(b);
     rd_buf_puts(b, "# HELP riskd_reloads_total Reloads of the flag file, of bundles, of the service-wide "
                    "fallback rules, of rollout plans and of the TLS files, by result.\n# TYPE "
                    "riskd_reloads_total counter\n");

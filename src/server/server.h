@@ -107,6 +107,14 @@ typedef struct srv_config {
     char tls_key[SRV_PATH_MAX];       /* PEM private key of tls_cert */
     char tls_client_ca[SRV_PATH_MAX]; /* PEM CA bundle client certificates must chain to; "" = none */
     char mtls[16];                    /* all | admin (routes under /v1/admin/); "" without tls_client_ca */
+    /* CORS (cors.c) on the OFREP and scoring routes: the origins allowed, normalised at load
+       (srv_cors_normalize), "*", or "" for none (no CORS headers, OPTIONS answered 405) */
+    char cors_origins[4096];
+    bool cors_credentials; /* Access-Control-Allow-Credentials: true (refused with "*") */
+    /* a body refused before it is read (413, 415, 401) is read and dropped, up to these bounds,
+       so the client can read the answer: a close with unread data resets the connection */
+    size_t linger_max_bytes; /* 0: answer at once and close */
+    int linger_timeout_ms;
 } srv_config;
 
 /* The breaker options the configuration gives (on_transition unset). */
@@ -195,6 +203,9 @@ const char *srv_auth_reason_name(srv_auth_reason r);
 /* An admin API request: action (-1: none matched) and the status answered. */
 void srv_metrics_admin(int action, int status);
 void srv_metrics_auth_failure(srv_auth_reason why);
+/* A cross-origin request on a CORS route: a preflight or an actual request, its origin allowed
+ * or not. */
+void srv_metrics_cors(bool preflight, bool allowed);
 /* A token checked against the store (not taken from the cache). */
 void srv_metrics_auth_store_check(void);
 void srv_metrics_reload(const char *what, bool ok);
@@ -350,7 +361,8 @@ typedef struct srv_req {
 } srv_req;
 
 /* Parse the body as JSON under the configured limits. On failure the route's error reply
- * is already written (400 PARSE_ERROR or 413 LIMIT_EXCEEDED) and -1 is returned. */
+ * is already written (400 PARSE_ERROR; 400 LIMIT_EXCEEDED naming max_json_depth or
+ * max_json_fields; 503 OUT_OF_MEMORY) and -1 is returned. */
 int srv_req_json(srv_req *r, rd_value *out, rd_err *err);
 /* Write the JSON error body {"error":{"code","message"}} with the status. */
 void srv_reply_error(srv_req *r, int status, const char *code, const char *fmt, ...)
@@ -497,6 +509,31 @@ void srv_tls_connection_closed(void **socket_context);
  * and CA generation). *cn: its subject CN when valid, else NULL; *why: a reason when invalid.
  * Both borrowed until the connection closes. Called from the connection's worker thread. */
 srv_tls_client srv_tls_client_check(struct MHD_Connection *c, const char **cn, const char **why);
+
+/* ------------------------------------------------------------------ CORS (cors.c) */
+
+#define SRV_ORIGIN_MAX 256 /* longest origin accepted in cors_origins */
+/* What a preflight allows: the headers OFREP and the scoring routes read, and how long a
+ * browser may keep the answer (7200 s: Chromium's cap; Firefox keeps it up to a day). */
+#define SRV_CORS_ALLOW_HEADERS "Content-Type, Authorization, If-None-Match"
+#define SRV_CORS_MAX_AGE_S     "7200"
+/* Check and normalise a cors_origins value: "*", or a comma-separated list of origins
+ * scheme://host[:port] (no path, no trailing slash). out (cap bytes) gets the normal form:
+ * lower-case scheme and host, the scheme's default port dropped, no spaces. RD_EINVAL naming
+ * the bad entry. Pure; thread-safe. */
+int srv_cors_normalize(const char *list, char *out, size_t cap, rd_err *err);
+/* Whether origin (a request's Origin header, may be NULL) is allowed by list (normalised,
+ * may be "" or NULL: nothing is). Exact match, ignoring case; "*" allows every origin. */
+bool srv_cors_allowed(const char *list, const char *origin);
+/* Whether path gets CORS: anything under /ofrep/v1/, /v1/score, /v1/score/batch, and /score
+ * with compat_routes. */
+bool srv_cors_covers(const char *path, bool compat_routes);
+struct MHD_Response;
+/* The CORS headers of an actual (non-preflight) answer to url on connection c, added to resp:
+ * Vary: Origin on a covered route, and Access-Control-Allow-Origin, -Expose-Headers (ETag) and
+ * -Allow-Credentials when the request's Origin is allowed. Nothing without cors_origins. For
+ * routes that build their own response (streams); http.c calls it for every other answer. */
+void srv_http_cors_headers(struct MHD_Connection *c, const char *url, struct MHD_Response *resp);
 
 /* Open HTTP connections now. */
 size_t srv_http_connections(void);
