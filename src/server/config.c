@@ -134,6 +134,14 @@ const char srv_usage[] =
     "  --mtls all|admin         which routes need a client certificate: all (default with\n"
     "                           --tls-client-ca) or admin (only those under /v1/admin/)\n"
     "\n"
+    "the flagd sync service (docs/api.md, \"flagd sync\"): flagd daemons and flagd in-process providers\n"
+    "sync the flag set over gRPC (flagd.sync.v1.FlagSyncService: SyncFlags, FetchAllFlags, GetMetadata):\n"
+    "  --sync-listen HOST:PORT  serve it on this address (default off; port 0: the kernel picks one,\n"
+    "                           printed on stdout as \"sync listening on HOST:PORT\"); h2c, or TLS\n"
+    "                           with ALPN h2 when --tls-cert is set\n"
+    "  --sync-max-streams N     SyncFlags streams open at once (default 1000); more are refused\n"
+    "                           with RESOURCE_EXHAUSTED\n"
+    "\n"
     "  --check-config           validate the configuration and the files, then exit\n"
     "  -h, --help               show this help\n"
     "\n"
@@ -218,6 +226,8 @@ static const struct key keys[] = {
     {"tls_key", S(tls_key)},
     {"tls_client_ca", S(tls_client_ca)},
     {"mtls", S(mtls)},
+    {"sync_listen", S(sync_listen)},
+    {"sync_max_streams", Z(sync_max_streams, 1, 1000000)},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -262,6 +272,7 @@ static void defaults(srv_config *c)
     c->monitor = true;
     c->monitor_bucket_ms = 60000;
     c->monitor_buckets = 10;
+    c->sync_max_streams = 1000;
     if (gethostname(c->node, sizeof c->node) != 0 || !c->node[0])
         strcpy(c->node, "riskd");
     c->node[sizeof c->node - 1] = '\0';
@@ -519,6 +530,11 @@ static int validate(srv_config *c, rd_err *err)
     long long port;
     if (!colon || colon == c->listen || parse_int(colon + 1, 0, 65535, &port) < 0)
         return rd_err_set(err, RD_EINVAL, "listen: expected HOST:PORT (port 0-65535), not \"%s\"", c->listen);
+    if (c->sync_listen[0] && ((colon = strrchr(c->sync_listen, ':')) == NULL || colon == c->sync_listen ||
+                              parse_int(colon + 1, 0, 65535, &port) < 0))
+        return rd_err_set(err, RD_EINVAL,
+                          "sync_listen: expected HOST:PORT (port 0-65535) or \"\" (off), not \"%s\"",
+                          c->sync_listen);
     if (!c->route_flag[0])
         return rd_err_set(err, RD_EINVAL, "route_flag must not be empty");
     if (c->default_bundle[0] && !c->bundles[0])

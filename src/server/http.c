@@ -771,6 +771,11 @@ static int listen_on(const char *listen_addr, char *bound, size_t bound_cap, rd_
     return fd;
 }
 
+int srv_listen(const char *listen_addr, char *bound, size_t bound_cap, rd_err *err)
+{
+    return listen_on(listen_addr, bound, bound_cap, err);
+}
+
 /* Enough descriptors for the connection limit (the soft limit is often 1024). */
 static void raise_nofile(size_t want)
 {
@@ -951,6 +956,10 @@ int srv_check(const srv_config *cfg)
                (fd = listen_on(cfg->listen, bound, sizeof bound, &err)) < 0) {
         fprintf(stderr, "riskd: serve: %s\n", err.msg);
         rc = 4;
+    } else if (cfg->sync_listen[0] &&
+               (close(fd), fd = listen_on(cfg->sync_listen, bound, sizeof bound, &err)) < 0) {
+        fprintf(stderr, "riskd: serve: sync_listen: %s\n", err.msg);
+        rc = 4;
     } else {
         close(fd);
         if (srv_tls_init(cfg, &err)) {
@@ -996,6 +1005,11 @@ int srv_check(const srv_config *cfg)
             }
         }
         printf("listen     %s\n", cfg->listen);
+        if (cfg->sync_listen[0])
+            printf("sync       %s: flagd.sync.v1 gRPC (%s), at most %zu SyncFlags streams\n",
+                   cfg->sync_listen, cfg->tls_cert[0] ? "TLS, ALPN h2" : "h2c", cfg->sync_max_streams);
+        else
+            printf("sync       off\n");
         srv_tls_describe();
     }
     srv_tls_deinit();
@@ -1087,6 +1101,11 @@ int srv_run(const srv_config *cfg)
         rc = rd_err_exit_status(err.code);
         goto out;
     }
+    if (srv_sync_start(cfg, G.state, &err)) { /* the flagd sync service, when sync_listen is set */
+        srv_log(SRV_ERROR, "cannot start: the flagd sync service", "error", err.msg, NULL);
+        rc = err.code == RD_EIO || err.code == RD_EINVAL ? 4 : 1;
+        goto out;
+    }
     fd = listen_on(cfg->listen, bound, sizeof bound, &err);
     if (fd < 0) {
         srv_log(SRV_ERROR, "cannot listen", "error", err.msg, NULL);
@@ -1111,10 +1130,12 @@ int srv_run(const srv_config *cfg)
             cfg->mtls[0] ? cfg->mtls : NULL, NULL);
     int sig = wait_loop();
     srv_log(SRV_INFO, sig == SIGTERM ? "SIGTERM: draining" : "SIGINT: draining", NULL);
+    srv_sync_stop(); /* its streams end at once: they are never "in flight" to finish */
     drain();
     MHD_stop_daemon(d); /* joins the workers, whose snapshot references go with them */
     srv_log(SRV_INFO, "stopped", NULL);
 out:
+    srv_sync_stop();  /* before TLS: its sessions hold the credentials */
     srv_auth_stop();  /* after the daemon: the failed authentications of the minute under way audited */
     srv_tls_deinit(); /* after the daemon: every connection's reference is gone */
     srv_rollouts_stop();
