@@ -203,7 +203,7 @@ bench:
 	@$(MAKE) --no-print-directory MODE=release all $(BENCH_BIN)
 	@bench/run.sh
 
-lint: build/gen/report_html.inc
+lint: build/gen/report_html.inc $(GEN)/proto.stamp
 	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(SERVER_SRC) include/riskd/*.h src/lib/*/*.h src/server/*.h
 	clang-tidy --quiet $(LIB_SRC) $(CLI_SRC) $(SERVER_SRC) -- $(CPPFLAGS) $(GNUTLS_CFLAGS) -std=c11
 

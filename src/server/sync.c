@@ -30,7 +30,7 @@
 
 #include "sync_grpc.h"
 
-#define OUT_HIGH         (256 * 1024) /* a connection's output buffer: no more frames above it */
+#define OUT_HIGH         ((size_t)256 * 1024) /* a connection's output buffer: no more frames above it */
 #define READ_CHUNK       16384
 #define STREAMS_PER_CONN 100  /* SETTINGS_MAX_CONCURRENT_STREAMS */
 #define SHUTDOWN_MAX_MS  5000 /* SIGTERM: the longest wait for the streams' last bytes */
@@ -666,7 +666,7 @@ static bool conn_handshake(conn *c)
     c->tls_wants_write = false;
     gnutls_datum_t alpn = {NULL, 0};
     if (gnutls_alpn_get_selected_protocol(c->tls, &alpn) == 0 &&
-        (alpn.size != 2 || memcmp(alpn.data, "h2", 2))) {
+        (alpn.size != 2 || memcmp(alpn.data, "h2", 2) != 0)) {
         kill_conn(c, "ALPN: not h2");
         return false;
     }
@@ -729,7 +729,7 @@ static void conn_io(conn *c, uint32_t events)
 static void on_accept(void)
 {
     for (;;) {
-        struct sockaddr_storage ss;
+        struct sockaddr_storage ss = {0};
         socklen_t sl = sizeof ss;
         int fd = accept4(Y.lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {

@@ -536,7 +536,7 @@ int srv_tls_session_new(int fd, void **session)
             return RD_ENOMEM;
         gnutls_certificate_set_retrieve_function2(T.sync_cred, retrieve_sync);
     }
-    creds **held = rd_calloc(1, sizeof *held);
+    creds **held = rd_calloc(1, sizeof(creds *));
     gnutls_session_t s = NULL;
     gnutls_datum_t h2 = {(unsigned char *)"h2", 2};
     if (!held || gnutls_init(&s, GNUTLS_SERVER | GNUTLS_NONBLOCK) < 0) {
