@@ -1019,6 +1019,27 @@ int srv_check(const srv_config *cfg)
     return rc;
 }
 
+/* What starts before the HTTP daemon: TLS, the admin API's state (its store, the limiter, the token
+ * cache) and the flagd sync service (when sync_listen is set). 0, or the exit code. */
+static int start_services(const srv_config *cfg)
+{
+    rd_err err;
+    if (srv_tls_init(cfg, &err)) {
+        srv_log(SRV_ERROR, "cannot start: TLS", "error", err.msg, "code", rd_err_name(err.code), NULL);
+        return rd_err_exit_status(err.code);
+    }
+    if (srv_auth_start(cfg, &err)) {
+        srv_log(SRV_ERROR, "cannot start: the admin API", "error", err.msg, "code", rd_err_name(err.code),
+                NULL);
+        return rd_err_exit_status(err.code);
+    }
+    if (srv_sync_start(cfg, G.state, &err)) {
+        srv_log(SRV_ERROR, "cannot start: the flagd sync service", "error", err.msg, NULL);
+        return err.code == RD_EIO || err.code == RD_EINVAL ? 4 : 1;
+    }
+    return 0;
+}
+
 int srv_run(const srv_config *cfg)
 {
     /* Signals go to the main thread's sigtimedwait only: blocked before any thread starts
@@ -1090,22 +1111,8 @@ int srv_run(const srv_config *cfg)
 
     char bound[300];
     int fd = -1, rc = 0;
-    if (srv_tls_init(cfg, &err)) {
-        srv_log(SRV_ERROR, "cannot start: TLS", "error", err.msg, "code", rd_err_name(err.code), NULL);
-        rc = rd_err_exit_status(err.code);
+    if ((rc = start_services(cfg)))
         goto out;
-    }
-    if (srv_auth_start(cfg, &err)) { /* the admin API's store, the limiter, the token cache */
-        srv_log(SRV_ERROR, "cannot start: the admin API", "error", err.msg, "code", rd_err_name(err.code),
-                NULL);
-        rc = rd_err_exit_status(err.code);
-        goto out;
-    }
-    if (srv_sync_start(cfg, G.state, &err)) { /* the flagd sync service, when sync_listen is set */
-        srv_log(SRV_ERROR, "cannot start: the flagd sync service", "error", err.msg, NULL);
-        rc = err.code == RD_EIO || err.code == RD_EINVAL ? 4 : 1;
-        goto out;
-    }
     fd = listen_on(cfg->listen, bound, sizeof bound, &err);
     if (fd < 0) {
         srv_log(SRV_ERROR, "cannot listen", "error", err.msg, NULL);
