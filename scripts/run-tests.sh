@@ -122,7 +122,7 @@ run_suite "interop/differential-flagd-core" env RISKD_BIN="$ROOT/build/release/r
 run_suite "interop/ofrep-sdk" env RISKD_BIN="$ROOT/build/release/riskd" node tests/interop/ofrep_sdk.mjs
 run_suite "interop/differential-ofrep" env RISKD_BIN="$ROOT/build/release/riskd" node tests/interop/differential.mjs --engine ofrep
 # The flagd in-process provider syncing from riskd's gRPC sync service (sync_listen); 8 sets keep it
-# near 8 s (the full 24 sets, ~98,000 evaluations: run it by hand with --engine inprocess).
+# near 13 s (the full 24 sets, ~98,000 evaluations: run it by hand with --engine inprocess).
 run_suite "interop/differential-inprocess" env RISKD_BIN="$ROOT/build/release/riskd" node tests/interop/differential.mjs --engine inprocess --sets 8
 run_suite "interop/xgboost-trained" env RISKD_BIN="$ROOT/build/release/riskd" python3 tests/interop/xgboost_trained.py
 run_suite "interop/monitor-stats" env RISKD_LIB="$ROOT/build/release/libriskd.so" /usr/bin/python3 tests/interop/monitor_stats.py
