@@ -155,6 +155,13 @@ const char srv_usage[] =
     "                           (default 67108864; 0: answer at once and close)\n"
     "  --linger-timeout-ms N    ... for at most N ms (default 5000); past either bound the\n"
     "                           connection is closed\n"
+    "the flagd sync service (docs/api.md, \"flagd sync\"): flagd daemons and flagd in-process providers\n"
+    "sync the flag set over gRPC (flagd.sync.v1.FlagSyncService: SyncFlags, FetchAllFlags, GetMetadata):\n"
+    "  --sync-listen HOST:PORT  serve it on this address (default off; port 0: the kernel picks one,\n"
+    "                           printed on stdout as \"sync listening on HOST:PORT\"); h2c, or TLS\n"
+    "                           with ALPN h2 when --tls-cert is set\n"
+    "  --sync-max-streams N     SyncFlags streams open at once (default 1000); more are refused\n"
+    "                           with RESOURCE_EXHAUSTED\n"
     "\n"
     "  --check-config           validate the configuration and the files, then exit\n"
     "  -h, --help               show this help\n"
@@ -248,6 +255,8 @@ static const struct key keys[] = {
     {"cors_credentials", K_BOOL, offsetof(srv_config, cors_credentials), 0, 0, 0},
     {"linger_max_bytes", Z(linger_max_bytes, 0, 1LL << 40)},
     {"linger_timeout_ms", I(linger_timeout_ms, 0, 600000)},
+    {"sync_listen", S(sync_listen)},
+    {"sync_max_streams", Z(sync_max_streams, 1, 1000000)},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -297,6 +306,7 @@ static void defaults(srv_config *c)
     c->monitor_buckets = 10;
     c->linger_max_bytes = 64u << 20; /* nginx discards up to its lingering_time; 64 MiB at LAN speed */
     c->linger_timeout_ms = 5000;     /* nginx's lingering_timeout */
+    c->sync_max_streams = 1000;
     if (gethostname(c->node, sizeof c->node) != 0 || !c->node[0])
         strcpy(c->node, "riskd");
     c->node[sizeof c->node - 1] = '\0';
@@ -560,6 +570,11 @@ static int validate(srv_config *c, rd_err *err)
     long long port;
     if (!colon || colon == c->listen || parse_int(colon + 1, 0, 65535, &port) < 0)
         return rd_err_set(err, RD_EINVAL, "listen: expected HOST:PORT (port 0-65535), not \"%s\"", c->listen);
+    if (c->sync_listen[0] && ((colon = strrchr(c->sync_listen, ':')) == NULL || colon == c->sync_listen ||
+                              parse_int(colon + 1, 0, 65535, &port) < 0))
+        return rd_err_set(err, RD_EINVAL,
+                          "sync_listen: expected HOST:PORT (port 0-65535) or \"\" (off), not \"%s\"",
+                          c->sync_listen);
     if (!c->route_flag[0])
         return rd_err_set(err, RD_EINVAL, "route_flag must not be empty");
     if (c->default_bundle[0] && !c->bundles[0])

@@ -994,6 +994,11 @@ static int listen_on(const char *listen_addr, char *bound, size_t bound_cap, rd_
     return fd;
 }
 
+int srv_listen(const char *listen_addr, char *bound, size_t bound_cap, rd_err *err)
+{
+    return listen_on(listen_addr, bound, bound_cap, err);
+}
+
 /* Enough descriptors for the connection limit (the soft limit is often 1024). */
 static void raise_nofile(size_t want)
 {
@@ -1175,6 +1180,10 @@ int srv_check(const srv_config *cfg)
                (fd = listen_on(cfg->listen, bound, sizeof bound, &err)) < 0) {
         fprintf(stderr, "riskd: serve: %s\n", err.msg);
         rc = 4;
+    } else if (cfg->sync_listen[0] &&
+               (close(fd), fd = listen_on(cfg->sync_listen, bound, sizeof bound, &err)) < 0) {
+        fprintf(stderr, "riskd: serve: sync_listen: %s\n", err.msg);
+        rc = 4;
     } else {
         close(fd);
         if (srv_tls_init(cfg, &err)) {
@@ -1223,6 +1232,11 @@ int srv_check(const srv_config *cfg)
         if (cfg->cors_origins[0])
             printf("cors       %s%s\n", cfg->cors_origins,
                    cfg->cors_credentials ? " (with credentials)" : "");
+        if (cfg->sync_listen[0])
+            printf("sync       %s: flagd.sync.v1 gRPC (%s), at most %zu SyncFlags streams\n",
+                   cfg->sync_listen, cfg->tls_cert[0] ? "TLS, ALPN h2" : "h2c", cfg->sync_max_streams);
+        else
+            printf("sync       off\n");
         srv_tls_describe();
     }
     srv_tls_deinit();
@@ -1230,6 +1244,31 @@ int srv_check(const srv_config *cfg)
     srv_state_free(st);
     srv_metrics_deinit();
     return rc;
+}
+
+/* What starts before the HTTP daemon: TLS, the admin API's state (its store, the limiter, the token
+ * cache) and the flagd sync service (when sync_listen is set). 0, or the exit code. */
+static int start_services(const srv_config *cfg)
+{
+    rd_err err;
+    if (srv_tls_init(cfg, &err)) {
+        srv_log(SRV_ERROR, "cannot start: TLS", "error", err.msg, "code", rd_err_name(err.code), NULL);
+        return rd_err_exit_status(err.code);
+    }
+    if (srv_auth_start(cfg, &err)) {
+        srv_log(SRV_ERROR, "cannot start: the admin API", "error", err.msg, "code", rd_err_name(err.code),
+                NULL);
+        return rd_err_exit_status(err.code);
+    }
+    if (srv_sync_start(cfg, G.state, &err)) {
+        srv_log(SRV_ERROR, "cannot start: the flagd sync service", "error", err.msg, NULL);
+        return err.code == RD_EIO || err.code == RD_EINVAL ? 4 : 1;
+    }
+    if (srv_events_start(cfg, G.state, &err)) {
+        srv_log(SRV_ERROR, "cannot start: the event streams", "error", err.msg, NULL);
+        return 1;
+    }
+    return 0;
 }
 
 int srv_run(const srv_config *cfg)
@@ -1303,22 +1342,8 @@ int srv_run(const srv_config *cfg)
 
     char bound[300];
     int fd = -1, rc = 0;
-    if (srv_tls_init(cfg, &err)) {
-        srv_log(SRV_ERROR, "cannot start: TLS", "error", err.msg, "code", rd_err_name(err.code), NULL);
-        rc = rd_err_exit_status(err.code);
+    if ((rc = start_services(cfg)))
         goto out;
-    }
-    if (srv_events_start(cfg, G.state, &err)) {
-        srv_log(SRV_ERROR, "cannot start: the event streams", "error", err.msg, NULL);
-        rc = 1;
-        goto out;
-    }
-    if (srv_auth_start(cfg, &err)) { /* the admin API's store, the limiter, the token cache */
-        srv_log(SRV_ERROR, "cannot start: the admin API", "error", err.msg, "code", rd_err_name(err.code),
-                NULL);
-        rc = rd_err_exit_status(err.code);
-        goto out;
-    }
     fd = listen_on(cfg->listen, bound, sizeof bound, &err);
     if (fd < 0) {
         srv_log(SRV_ERROR, "cannot listen", "error", err.msg, NULL);
@@ -1343,11 +1368,13 @@ int srv_run(const srv_config *cfg)
             cfg->mtls[0] ? cfg->mtls : NULL, NULL);
     int sig = wait_loop();
     srv_log(SRV_INFO, sig == SIGTERM ? "SIGTERM: draining" : "SIGINT: draining", NULL);
+    srv_sync_stop(); /* its streams end at once: they are never "in flight" to finish */
     drain();
     MHD_stop_daemon(d); /* joins the workers, whose snapshot references go with them */
     srv_log(SRV_INFO, "stopped", NULL);
 out:
     srv_events_stop(); /* after the daemon: no stream is left */
+    srv_sync_stop();   /* before TLS: its sessions hold the credentials */
     srv_auth_stop();   /* after the daemon: the failed authentications of the minute under way audited */
     srv_tls_deinit();  /* after the daemon: every connection's reference is gone */
     srv_rollouts_stop();

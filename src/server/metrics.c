@@ -101,6 +101,10 @@ static struct {
     atomic_uint_fast64_t routing[2];        /* routing failures [unanswered|answered by fallback rules] */
     uint64_t routing_gen;                   /* the snapshot whose routing failed unanswered, +1 (lock) */
     char routing_msg[256];                  /* the last unanswered routing failure (lock) */
+    /* the flagd sync service: calls ended by method and gRPC status, streams open, pushes */
+    atomic_uint_fast64_t sync_calls[SRV_SYNC_NMETHODS][SRV_GRPC_NCODES];
+    atomic_int_fast64_t sync_streams;
+    atomic_uint_fast64_t sync_pushes;
     double started;
 } M = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -146,6 +150,46 @@ static void add_double(_Atomic double *d, double v)
 
 static inline void inc(atomic_uint_fast64_t *c) { atomic_fetch_add_explicit(c, 1, memory_order_relaxed); }
 static inline uint64_t get(atomic_uint_fast64_t *c) { return atomic_load_explicit(c, memory_order_relaxed); }
+
+void srv_metrics_sync_call(int method, int code)
+{
+    if (method < 0 || method >= SRV_SYNC_NMETHODS)
+        method = SRV_SYNC_OTHER;
+    if (code < 0 || code >= SRV_GRPC_NCODES)
+        code = 2; /* UNKNOWN */
+    inc(&M.sync_calls[method][code]);
+}
+void srv_metrics_sync_streams(int delta)
+{
+    atomic_fetch_add_explicit(&M.sync_streams, delta, memory_order_relaxed);
+}
+void srv_metrics_sync_pushes(uint64_t n)
+{
+    atomic_fetch_add_explicit(&M.sync_pushes, n, memory_order_relaxed);
+}
+
+/* Only the series that counted something: 4 methods x 17 codes would be mostly zeros. */
+static void render_sync(rd_buf *b)
+{
+    rd_buf_puts(b, "# HELP riskd_sync_requests_total flagd sync (gRPC) calls ended, by method and status.\n"
+                   "# TYPE riskd_sync_requests_total counter\n");
+    for (int m = 0; m < SRV_SYNC_NMETHODS; m++)
+        for (int c = 0; c < SRV_GRPC_NCODES; c++) {
+            uint64_t n = get(&M.sync_calls[m][c]);
+            if (n)
+                rd_buf_printf(b, "riskd_sync_requests_total{method=\"%s\",code=\"%s\"} %llu\n",
+                              srv_sync_method_name((srv_sync_method)m), srv_grpc_code_name(c),
+                              (unsigned long long)n);
+        }
+    rd_buf_printf(
+        b,
+        "# HELP riskd_sync_streams SyncFlags streams open.\n# TYPE riskd_sync_streams gauge\n"
+        "riskd_sync_streams %lld\n"
+        "# HELP riskd_sync_pushes_total Flag sets sent on SyncFlags streams after a change (one per "
+        "stream).\n# TYPE riskd_sync_pushes_total counter\nriskd_sync_pushes_total %llu\n",
+        (long long)atomic_load_explicit(&M.sync_streams, memory_order_relaxed),
+        (unsigned long long)get(&M.sync_pushes));
+}
 
 /* The series called name in the list at *head, added (size bytes, zeroed) if absent;
  * NULL when out of memory. */
@@ -716,6 +760,7 @@ void srv_metrics_render(rd_buf *b, const srv_snapshot *snap, rd_shadow *shadow, 
     render_outcomes(b);
     render_auth(b);
     render_cors(b);
+    render_sync(b);
     rd_buf_puts(b, "# HELP riskd_reloads_total Reloads of the flag file, of bundles, of the service-wide "
                    "fallback rules, of rollout plans and of the TLS files, by result.\n# TYPE "
                    "riskd_reloads_total counter\n");

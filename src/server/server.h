@@ -115,6 +115,9 @@ typedef struct srv_config {
        so the client can read the answer: a close with unread data resets the connection */
     size_t linger_max_bytes; /* 0: answer at once and close */
     int linger_timeout_ms;
+    /* the flagd sync service (sync.c): gRPC flagd.sync.v1 on its own port */
+    char sync_listen[256];   /* HOST:PORT, "" = off; port 0 = the kernel picks */
+    size_t sync_max_streams; /* SyncFlags streams open at once; more are refused RESOURCE_EXHAUSTED */
 } srv_config;
 
 /* The breaker options the configuration gives (on_transition unset). */
@@ -218,6 +221,11 @@ size_t srv_metrics_refusals(rd_buf *b);
  * fallback rules, or not (then /ready fails until the next snapshot). */
 void srv_metrics_routing_failure(uint64_t generation, bool answered, const char *msg);
 bool srv_metrics_routing_failed(uint64_t generation, char *msg, size_t cap);
+/* The flagd sync service (sync.c): a call ended (method: srv_sync_method, code: its gRPC status),
+ * SyncFlags streams opened (+1) or closed (-1), flag sets pushed to streams after a change. */
+void srv_metrics_sync_call(int method, int code);
+void srv_metrics_sync_streams(int delta);
+void srv_metrics_sync_pushes(uint64_t n);
 struct srv_snapshot;
 /* Append the Prometheus text exposition of every series to b: the counters, and what the
  * snapshot's breakers and the shadow pool (may be NULL) hold now. */
@@ -534,6 +542,44 @@ struct MHD_Response;
  * -Allow-Credentials when the request's Origin is allowed. Nothing without cors_origins. For
  * routes that build their own response (streams); http.c calls it for every other answer. */
 void srv_http_cors_headers(struct MHD_Connection *c, const char *url, struct MHD_Response *resp);
+/* The TLS session of a connection of the gRPC sync service (sync.c): a GnuTLS server session on
+ * fd presenting the credentials in force (a reload reaches new connections), offering ALPN "h2".
+ * *session is a gnutls_session_t; its credentials are held until srv_tls_session_free. RD_OK, or
+ * RD_ENOMEM/RD_EINTERNAL. Called from the sync thread only; TLS must be on. */
+int srv_tls_session_new(int fd, void **session);
+void srv_tls_session_free(void *session);
+/* With mtls = all, the sync service needs a client certificate too: the handshaken session's
+ * certificate checked against tls_client_ca; why (cap bytes) says what is wrong when not VALID. */
+srv_tls_client srv_tls_session_client(void *session, char *why, size_t cap);
+
+/* ------------------------------------------------------------------ flagd sync (sync.c) */
+
+/* The gRPC methods of flagd.sync.v1.FlagSyncService, and the rest (unknown paths). */
+typedef enum srv_sync_method {
+    SRV_SYNC_SYNC_FLAGS = 0,
+    SRV_SYNC_FETCH_ALL_FLAGS,
+    SRV_SYNC_GET_METADATA,
+    SRV_SYNC_OTHER,
+    SRV_SYNC_NMETHODS
+} srv_sync_method;
+const char *srv_sync_method_name(srv_sync_method m);
+/* The gRPC status codes' names ("OK", "NOT_FOUND", ...; "UNKNOWN" outside 0..16). */
+#define SRV_GRPC_NCODES 17
+const char *srv_grpc_code_name(int code);
+
+/* Start the sync service when cfg->sync_listen is set (nothing otherwise): bind, print "sync listening
+ * on HOST:PORT" on stdout, start its thread, and listen to st's flag set changes. Called once from
+ * the main thread after srv_tls_init and before the HTTP daemon starts. Errors: RD_EIO when it cannot
+ * listen, RD_ENOMEM. */
+int srv_sync_start(const srv_config *cfg, srv_state *st, rd_err *err);
+/* SIGTERM: every SyncFlags stream ended (UNAVAILABLE, so clients reconnect), GOAWAY sent, the
+ * connections closed (waiting at most drain_timeout_ms for their last bytes), the thread joined.
+ * Safe when the service never started. */
+void srv_sync_stop(void);
+
+/* Bind and listen on HOST:PORT (the last colon splits; [v6]:port works too), non-blocking; the
+ * address bound ("127.0.0.1:41234") into bound. The socket, or -1 with err set (RD_EINVAL, RD_EIO). */
+int srv_listen(const char *listen_addr, char *bound, size_t bound_cap, rd_err *err);
 
 /* Open HTTP connections now. */
 size_t srv_http_connections(void);
