@@ -381,7 +381,7 @@ void srv_http_cors_headers(struct MHD_Connection *c, const char *url, struct MHD
         return; /* the browser keeps the answer from the page */
     MHD_add_response_header(resp, "Access-Control-Allow-Origin",
                             strcmp(cfg->cors_origins, "*") ? origin : "*");
-    MHD_add_response_header(resp, "Access-Control-Expose-Headers", "ETag");
+    MHD_add_response_header(resp, "Access-Control-Expose-Headers", "ETag, Retry-After");
     if (cfg->cors_credentials)
         MHD_add_response_header(resp, "Access-Control-Allow-Credentials", "true");
 }

@@ -169,7 +169,7 @@ check "OPTIONS without Origin is no preflight (HTTP 405)" 405 "$(cat "$T/w")"
 
 post "actual request, allowed origin" 200 /ofrep/v1/evaluate/flags <(echo '{}') -H "Origin: $A"
 has "... Allow-Origin" "^Access-Control-Allow-Origin: $A" "$T/h"
-has "... Expose-Headers: ETag" '^Access-Control-Expose-Headers: ETag' "$T/h"
+has "... Expose-Headers: ETag, Retry-After" '^Access-Control-Expose-Headers: ETag, Retry-After' "$T/h"
 has "... Vary: Origin" '^Vary: Origin' "$T/h"
 etag=$(sed -n 's/^ETag: //ip' "$T/h" | tr -d '\r')
 post "304 (If-None-Match)" 304 /ofrep/v1/evaluate/flags <(echo '{}') -H "Origin: $A" -H "If-None-Match: $etag"
