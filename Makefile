@@ -100,14 +100,38 @@ GNUTLS_CFLAGS := $(shell pkg-config --cflags gnutls 2>/dev/null)
 GNUTLS_LIBS := $(or $(shell pkg-config --libs gnutls 2>/dev/null),-lgnutls)
 $(B)/obj/src/server/tls.o: CPPFLAGS += $(GNUTLS_CFLAGS)
 
-$(B)/riskd: $(CLI_OBJ) $(B)/libriskd.a
-	$(Q)$(call msg,LD,$@) $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd $(GNUTLS_LIBS) $(CURL_LIBS)
+# The flagd sync service (src/server/sync*.c): HTTP/2 by libnghttp2, protobuf by protobuf-c. The C of
+# proto/**/*.proto is generated into build/gen at build time (protoc-c, Debian protobuf-c-compiler),
+# never committed, and compiled without the project's warnings (it is not ours to fix); only the
+# riskd binary and the gRPC fuzz target link it.
+PROTO_SRC := proto/flagd/sync/v1/sync.proto proto/google/protobuf/struct.proto
+PROTO_C := $(PROTO_SRC:proto/%.proto=$(GEN)/%.pb-c.c)
+PROTO_H := $(PROTO_C:.c=.h)
+PROTO_OBJ := $(PROTO_C:$(GEN)/%.c=$(B)/obj/gen/%.o)
+SYNC_CFLAGS := $(shell pkg-config --cflags libnghttp2 libprotobuf-c 2>/dev/null)
+SYNC_LIBS := $(or $(shell pkg-config --libs libnghttp2 libprotobuf-c 2>/dev/null),-lnghttp2 -lprotobuf-c)
+# One protoc-c run writes every file; the stamp makes parallel makes run it once.
+$(GEN)/proto.stamp: $(PROTO_SRC)
+	@mkdir -p $(GEN)
+	$(Q)$(call msg,PROTOC,$(PROTO_SRC)) protoc-c -Iproto --c_out=$(GEN) $(PROTO_SRC) && touch $@
+$(PROTO_C) $(PROTO_H): $(GEN)/proto.stamp
+$(B)/obj/gen/%.o: $(GEN)/%.c $(GEN)/proto.stamp
+	@mkdir -p $(@D)
+	$(Q)$(call msg,CC,$<) $(CC) $(CPPFLAGS) $(SYNC_CFLAGS) $(filter-out $(WARN),$(CFLAGS)) -std=c11 -w -c $< -o $@
+$(B)/obj/src/server/sync.o $(B)/obj/src/server/sync_grpc.o: $(GEN)/proto.stamp
+$(B)/obj/src/server/sync.o $(B)/obj/src/server/sync_grpc.o: CPPFLAGS += $(SYNC_CFLAGS) $(GNUTLS_CFLAGS)
+
+$(B)/riskd: $(CLI_OBJ) $(PROTO_OBJ) $(B)/libriskd.a
+	$(Q)$(call msg,LD,$@) $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd $(GNUTLS_LIBS) $(CURL_LIBS) $(SYNC_LIBS)
 $(B)/obj/src/cli/cmd_change_http.o: CPPFLAGS += $(CURL_CFLAGS)
 
 # Unit tests: one cmocka binary per source file; they may reach module internals.
 $(B)/tests/%: tests/%.c $(B)/libriskd.a
 	@mkdir -p $(@D)
 	$(Q)$(call msg,TEST,$@) $(CC) $(CPPFLAGS) -Isrc/lib $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(B)/libriskd.a $(LDFLAGS) -lcmocka $(LDLIBS)
+
+# The server's CORS rules are compiled into their unit test (the server is not in libriskd).
+$(B)/tests/unit/server/test_cors: src/server/cors.c src/server/server.h
 
 $(B)/bench/%: bench/%.c $(B)/libriskd.a
 	@mkdir -p $(@D)
@@ -141,13 +165,22 @@ build/fuzz/obj/%.o: %.c
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ)
 	@mkdir -p $(@D)
 	$(Q)$(call msg,FUZZ,$@) clang $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB_OBJ) $(FUZZ_LIBS)
-# The service's routes without a socket: the server sources but the libmicrohttpd and GnuTLS glue.
-FUZZ_SERVER_SRC := $(filter-out src/server/http.c src/server/tls.c,$(SERVER_SRC))
+# The service's routes without a socket: the server sources but the libmicrohttpd, GnuTLS and sync glue.
+FUZZ_SERVER_SRC := $(filter-out src/server/http.c src/server/tls.c src/server/sync.c src/server/sync_grpc.c,$(SERVER_SRC))
 FUZZ_SERVER_OBJ := $(FUZZ_SERVER_SRC:%.c=build/fuzz/obj/%.o)
 build/fuzz/fuzz_serve: tests/fuzz/fuzz_serve.c $(FUZZ_LIB_OBJ) $(FUZZ_SERVER_OBJ)
 	@mkdir -p $(@D)
 	$(Q)$(call msg,FUZZ,$@) clang $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB_OBJ) $(FUZZ_SERVER_OBJ) $(FUZZ_LIBS) -lmicrohttpd
--include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_SERVER_OBJ:.o=.d)
+# The gRPC reader and request decoding of the sync service, with the generated protobuf code.
+FUZZ_PROTO_OBJ := $(PROTO_C:$(GEN)/%.c=build/fuzz/obj/gen/%.o)
+build/fuzz/obj/gen/%.o: $(GEN)/%.c $(GEN)/proto.stamp
+	@mkdir -p $(@D)
+	$(Q)$(call msg,CC,$@) clang $(FUZZ_CFLAGS) $(SYNC_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -w -c $< -o $@
+build/fuzz/obj/src/server/sync_grpc.o: $(GEN)/proto.stamp
+build/fuzz/fuzz_grpc: tests/fuzz/fuzz_grpc.c $(FUZZ_LIB_OBJ) build/fuzz/obj/src/server/sync_grpc.o $(FUZZ_PROTO_OBJ)
+	@mkdir -p $(@D)
+	$(Q)$(call msg,FUZZ,$@) clang $(FUZZ_FLAGS) -Isrc/server -o $@ $< $(FUZZ_LIB_OBJ) build/fuzz/obj/src/server/sync_grpc.o $(FUZZ_PROTO_OBJ) $(FUZZ_LIBS) $(SYNC_LIBS)
+-include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_SERVER_OBJ:.o=.d) build/fuzz/obj/src/server/sync_grpc.d
 fuzz-build: $(FUZZ_BIN)
 .PHONY: fuzz-replay
 fuzz-replay: fuzz-build
@@ -173,7 +206,7 @@ bench:
 	@$(MAKE) --no-print-directory MODE=release all $(BENCH_BIN)
 	@bench/run.sh
 
-lint: build/gen/report_html.inc
+lint: build/gen/report_html.inc $(GEN)/proto.stamp
 	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(SERVER_SRC) include/riskd/*.h src/lib/*/*.h src/server/*.h
 	clang-tidy --quiet $(LIB_SRC) $(CLI_SRC) $(SERVER_SRC) -- $(CPPFLAGS) $(GNUTLS_CFLAGS) -std=c11
 

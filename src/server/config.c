@@ -33,8 +33,9 @@ const char srv_usage[] =
     "  --threads N              HTTP worker threads (default: one per core)\n"
     "  --max-body-bytes N       request body limit (default 1000000; 413 above)\n"
     "  --max-batch N            rows per /v1/score/batch request (default 1000)\n"
-    "  --max-json-depth N       nesting limit of a request body (default 32)\n"
-    "  --max-json-fields N      values in a request body (default 200000)\n"
+    "  --max-json-depth N       nesting limit of a request body (default 32; 400 LIMIT_EXCEEDED\n"
+    "                           above, a 413 is for the size alone)\n"
+    "  --max-json-fields N      values in a request body (default 200000; 400 above)\n"
     "  --max-connections N      open connections (default 10000)\n"
     "  --sse-max-streams N      OFREP event streams (GET /ofrep/v1/events) open at once; they\n"
     "                           take connections, so below max_connections (default: half of\n"
@@ -140,6 +141,28 @@ const char srv_usage[] =
     "  --mtls all|admin         which routes need a client certificate: all (default with\n"
     "                           --tls-client-ca) or admin (only those under /v1/admin/)\n"
     "\n"
+    "CORS (browsers calling OFREP and the scoring routes from another origin; docs/api.md, \"CORS\"):\n"
+    "  --cors-origins LIST      origins allowed, comma-separated scheme://host[:port] (no path,\n"
+    "                           no trailing slash), or * for any (default: none, no CORS; OPTIONS\n"
+    "                           is answered 405). Preflights get 204, or 403 CORS_ORIGIN_DENIED\n"
+    "  --cors-credentials       also send Access-Control-Allow-Credentials: true (cookies, HTTP\n"
+    "                           auth); refused with cors_origins = *\n"
+    "\n"
+    "request limits and lingering:\n"
+    "  --linger-max-bytes N     a body refused before it is read (413 by Content-Length, 415,\n"
+    "                           401 client certificate) is read and dropped, up to N bytes more,\n"
+    "                           so the client reads the answer instead of a reset connection\n"
+    "                           (default 67108864; 0: answer at once and close)\n"
+    "  --linger-timeout-ms N    ... for at most N ms (default 5000); past either bound the\n"
+    "                           connection is closed\n"
+    "the flagd sync service (docs/api.md, \"flagd sync\"): flagd daemons and flagd in-process providers\n"
+    "sync the flag set over gRPC (flagd.sync.v1.FlagSyncService: SyncFlags, FetchAllFlags, GetMetadata):\n"
+    "  --sync-listen HOST:PORT  serve it on this address (default off; port 0: the kernel picks one,\n"
+    "                           printed on stdout as \"sync listening on HOST:PORT\"); h2c, or TLS\n"
+    "                           with ALPN h2 when --tls-cert is set\n"
+    "  --sync-max-streams N     SyncFlags streams open at once (default 1000); more are refused\n"
+    "                           with RESOURCE_EXHAUSTED\n"
+    "\n"
     "  --check-config           validate the configuration and the files, then exit\n"
     "  -h, --help               show this help\n"
     "\n"
@@ -147,7 +170,7 @@ const char srv_usage[] =
     "exit codes: 0 stopped cleanly, 1 invalid configuration or files, 2 usage error,\n"
     "            4 cannot listen or read\n";
 
-typedef enum { K_STR, K_INT, K_SIZE, K_LEVEL, K_BOOL, K_TIME, K_FAULT, K_ROLLOUT } kind;
+typedef enum { K_STR, K_INT, K_SIZE, K_LEVEL, K_BOOL, K_TIME, K_FAULT, K_ROLLOUT, K_ORIGINS } kind;
 
 struct key {
     const char *name; /* config file key; the option is --name with '-' for '_' */
@@ -227,6 +250,13 @@ static const struct key keys[] = {
     {"tls_key", S(tls_key)},
     {"tls_client_ca", S(tls_client_ca)},
     {"mtls", S(mtls)},
+    {"cors_origins", K_ORIGINS, offsetof(srv_config, cors_origins), sizeof(((srv_config *)0)->cors_origins),
+     0, 0},
+    {"cors_credentials", K_BOOL, offsetof(srv_config, cors_credentials), 0, 0, 0},
+    {"linger_max_bytes", Z(linger_max_bytes, 0, 1LL << 40)},
+    {"linger_timeout_ms", I(linger_timeout_ms, 0, 600000)},
+    {"sync_listen", S(sync_listen)},
+    {"sync_max_streams", Z(sync_max_streams, 1, 1000000)},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -274,6 +304,9 @@ static void defaults(srv_config *c)
     c->monitor = true;
     c->monitor_bucket_ms = 60000;
     c->monitor_buckets = 10;
+    c->linger_max_bytes = 64u << 20; /* nginx discards up to its lingering_time; 64 MiB at LAN speed */
+    c->linger_timeout_ms = 5000;     /* nginx's lingering_timeout */
+    c->sync_max_streams = 1000;
     if (gethostname(c->node, sizeof c->node) != 0 || !c->node[0])
         strcpy(c->node, "riskd");
     c->node[sizeof c->node - 1] = '\0';
@@ -372,6 +405,12 @@ static int set_key(srv_config *c, const struct key *k, const char *v, const char
                           where, v);
     }
     case K_FAULT: return add_fault(c, v, where, err);
+    case K_ORIGINS:
+        if (srv_cors_normalize(v, field, k->cap, err)) {
+            rd_err_prefix(err, "%s: %s", where, k->name);
+            return err->code;
+        }
+        return RD_OK;
     case K_ROLLOUT:
         if (c->nrollouts == SRV_MAX_ROLLOUTS)
             return rd_err_set(err, RD_EINVAL, "%s: at most %d rollouts", where, SRV_MAX_ROLLOUTS);
@@ -531,6 +570,11 @@ static int validate(srv_config *c, rd_err *err)
     long long port;
     if (!colon || colon == c->listen || parse_int(colon + 1, 0, 65535, &port) < 0)
         return rd_err_set(err, RD_EINVAL, "listen: expected HOST:PORT (port 0-65535), not \"%s\"", c->listen);
+    if (c->sync_listen[0] && ((colon = strrchr(c->sync_listen, ':')) == NULL || colon == c->sync_listen ||
+                              parse_int(colon + 1, 0, 65535, &port) < 0))
+        return rd_err_set(err, RD_EINVAL,
+                          "sync_listen: expected HOST:PORT (port 0-65535) or \"\" (off), not \"%s\"",
+                          c->sync_listen);
     if (!c->route_flag[0])
         return rd_err_set(err, RD_EINVAL, "route_flag must not be empty");
     if (c->default_bundle[0] && !c->bundles[0])
@@ -600,6 +644,12 @@ static int validate(srv_config *c, rd_err *err)
                           "sse_max_streams (%zu) must be below max_connections (%zu): the streams would take "
                           "every connection and leave none for evaluations",
                           c->sse_max_streams, c->max_connections);
+    if (c->cors_credentials && !strcmp(c->cors_origins, "*"))
+        return rd_err_set(err, RD_EINVAL,
+                          "cors_origins = * with cors_credentials: browsers refuse credentials for every "
+                          "origin; list the origins instead");
+    if (c->cors_credentials && !c->cors_origins[0])
+        return rd_err_set(err, RD_EINVAL, "cors_credentials needs cors_origins (the origins allowed)");
     int rc = validate_tls(c, err);
     if (rc)
         return rc;

@@ -4,10 +4,18 @@
  * Invariants: each worker thread owns an arena (reset after every response), an output
  * buffer, and a reference to the snapshot it serves from, which it swaps for the new one at
  * the next request after a reload (one atomic load per request, no lock). A request's body
- * never exceeds max_body_bytes in memory: a larger one is answered 413 (at once when its
- * Content-Length says so, else once it has been read and dropped). A request that needs a
- * client certificate it lacks (mtls) is answered 401 as soon as its headers are in, before
- * its body is read or it is routed. */
+ * never exceeds max_body_bytes in memory. A request refused on its headers alone (a
+ * Content-Length over max_body_bytes: 413; a body that is not JSON: 415; a client certificate
+ * it lacks under mtls: 401; and whatever refusal comes first in the route's order) is decided
+ * before its body is read, and so is a body that grows past the limit while it is read. The
+ * rest of such a body is then read and dropped (never kept) within linger_max_bytes and
+ * linger_timeout_ms, and the answer sent once it is all in: libmicrohttpd 0.9.75 accepts a
+ * response only before the body (then it closes the connection right after the answer, and a
+ * close with unread data makes the kernel reset the connection, so a client still sending
+ * never reads the answer) or after it. A client that waits for "100 Continue" is answered at
+ * once instead (it sends no body), and so is a body announced beyond the lingering bound;
+ * past the bound while reading, the connection is closed. CORS headers (cors.c) are added to
+ * every answer of the routes CORS covers, and preflights are answered here. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
@@ -33,8 +41,14 @@
 
 /* What one HTTP request accumulates between the calls libmicrohttpd makes for it. */
 typedef struct conn_req {
-    rd_buf body;
-    bool too_large;
+    rd_buf body;    /* the request's body; a held or refused answer's once that is decided */
+    bool too_large; /* over max_body_bytes: announced, or found while reading */
+    bool bad_type;  /* a body announced with a Content-Type that is not JSON */
+    /* refused on the headers: the answer is kept in body (status, route... below) and sent
+       when the request's body has been read and dropped */
+    bool refused;
+    uint64_t dropped;    /* bytes of body dropped since the refusal */
+    double linger_until; /* monotonic seconds; 0: not lingering */
     double t0;
     const char *cert_refusal; /* the 401's code when the client certificate rule refuses it */
     const char *cert_why;     /* why the certificate is not valid (NULL: there is none) */
@@ -44,7 +58,8 @@ typedef struct conn_req {
     uint64_t seq;
     int status;
     srv_route route;
-    const char *content_type, *error_code;
+    const char *content_type, *error_code, *allow;
+    int retry_after_s;
 } conn_req;
 
 /* Per worker thread. */
@@ -277,9 +292,35 @@ static void reply_cert_refusal(srv_req *r, const conn_req *cr, const char *url)
                         url);
 }
 
-/* Validate the request line and headers; the route's handler runs only if all is well. */
-static void dispatch(srv_req *r, struct MHD_Connection *c, const char *url, const char *method, conn_req *cr,
-                     const route_def **def)
+/* A CORS preflight: OPTIONS with an Origin on a route CORS covers, cors_origins set. */
+static bool is_preflight(struct MHD_Connection *c, const char *url, const char *method)
+{
+    return !strcmp(method, "OPTIONS") && G.cfg->cors_origins[0] &&
+           srv_cors_covers(url, G.cfg->compat_routes) &&
+           MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+}
+
+/* Answer a preflight: 204 (send_reply adds the headers) when the origin is allowed, else 403
+ * in our error shape (the browser shows no body; a person debugging with curl reads it). */
+static void preflight(srv_req *r, struct MHD_Connection *c, const route_def *d)
+{
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    bool ok = srv_cors_allowed(r->cfg->cors_origins, origin);
+    srv_metrics_cors(true, ok);
+    if (ok) {
+        r->status = 204;
+        return;
+    }
+    r->route = SRV_ROUTE_OTHER; /* our error shape, OFREP's route or not */
+    srv_reply_error(r, 403, "CORS_ORIGIN_DENIED", "origin %.200s is not allowed (cors_origins)", origin);
+    r->route = d->route;
+}
+
+/* The checks that need no body, in the order a request meets them: the route, the method (or
+ * a CORS preflight), the credentials, then the body's announced size and type. true when the
+ * request is answered (r holds the answer): refused, or a preflight. */
+static bool refuse_by_headers(srv_req *r, struct MHD_Connection *c, const char *url, const char *method,
+                              conn_req *cr, const route_def **def)
 {
     const route_def *d = find_route(url);
     *def = d;
@@ -288,27 +329,79 @@ static void dispatch(srv_req *r, struct MHD_Connection *c, const char *url, cons
         decode_key(r, url + strlen(d->path));
     if (!d) {
         srv_reply_error(r, 404, "NOT_FOUND", "no route %s %s", method, url);
-        return;
+        return true;
+    }
+    if (is_preflight(c, url, method)) {
+        preflight(r, c, d);
+        return true;
     }
     if (!method_allowed(d, method)) {
         srv_reply_error(r, 405, "METHOD_NOT_ALLOWED", "%s %s: allowed: %s", method, url, d->allow);
-        return;
+        return true;
     }
     if (!scoring_auth(r))
-        return;
+        return true;
     if (cr->too_large) {
-        srv_reply_error(r, 413, "LIMIT_EXCEEDED", "request body is larger than %zu bytes",
+        srv_reply_error(r, 413, "LIMIT_EXCEEDED", "request body is larger than %zu bytes (max_body_bytes)",
                         r->cfg->max_body_bytes);
-        return;
+        return true;
     }
-    if (cr->body.len &&
-        !is_json(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+    if (cr->bad_type || (cr->body.len && !is_json(MHD_lookup_connection_value(
+                                             c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE)))) {
         srv_reply_error(r, 415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json");
-        return;
+        return true;
     }
-    if (d->args)
+    return false;
+}
+
+/* Validate the request line and headers; the route's handler runs only if all is well. */
+static void dispatch(srv_req *r, struct MHD_Connection *c, const char *url, const char *method, conn_req *cr,
+                     const route_def **def)
+{
+    if (refuse_by_headers(r, c, url, method, cr, def))
+        return;
+    if ((*def)->args)
         collect_args(r, c);
-    d->fn(r);
+    (*def)->fn(r);
+}
+
+void srv_http_cors_headers(struct MHD_Connection *c, const char *url, struct MHD_Response *resp)
+{
+    const srv_config *cfg = G.cfg;
+    if (!cfg->cors_origins[0] || !url || !srv_cors_covers(url, cfg->compat_routes))
+        return;
+    /* The answer depends on the Origin sent: a cache must not give one origin's to another. */
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Origin");
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    if (!origin)
+        return; /* not a cross-origin request: nothing to allow */
+    bool ok = srv_cors_allowed(cfg->cors_origins, origin);
+    srv_metrics_cors(false, ok);
+    if (!ok)
+        return; /* the browser keeps the answer from the page */
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin",
+                            strcmp(cfg->cors_origins, "*") ? origin : "*");
+    MHD_add_response_header(resp, "Access-Control-Expose-Headers", "ETag, Retry-After");
+    if (cfg->cors_credentials)
+        MHD_add_response_header(resp, "Access-Control-Allow-Credentials", "true");
+}
+
+/* The headers of an allowed preflight's 204: the origin, the route's methods, the headers a
+ * caller may send, how long the browser may keep the answer. */
+static void preflight_headers(struct MHD_Connection *c, const char *allow, struct MHD_Response *resp)
+{
+    const srv_config *cfg = G.cfg;
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    char methods[64];
+    snprintf(methods, sizeof methods, "%s, OPTIONS", allow);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Origin");
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin",
+                            strcmp(cfg->cors_origins, "*") ? origin : "*");
+    MHD_add_response_header(resp, "Access-Control-Allow-Methods", methods);
+    MHD_add_response_header(resp, "Access-Control-Allow-Headers", SRV_CORS_ALLOW_HEADERS);
+    MHD_add_response_header(resp, "Access-Control-Max-Age", SRV_CORS_MAX_AGE_S);
+    if (cfg->cors_credentials)
+        MHD_add_response_header(resp, "Access-Control-Allow-Credentials", "true");
 }
 
 static enum MHD_Result send_reply(struct MHD_Connection *c, srv_req *r, const route_def *d)
@@ -319,8 +412,17 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, srv_req *r, const ro
                                                     MHD_RESPMEM_MUST_COPY);
     if (!resp)
         return MHD_NO;
-    if (r->status != 304)
+    if (r->status != 304 && r->status != 204)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+    const char *allow = r->allow ? r->allow : d ? d->allow : NULL;
+    if (r->method && r->path && is_preflight(c, r->path, r->method)) {
+        if (r->status == 204 && allow)
+            preflight_headers(c, allow, resp);
+        else /* refused (403), or no such route: counted already, nothing allowed */
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Origin");
+    } else {
+        srv_http_cors_headers(c, r->path, resp);
+    }
     if (r->etag[0])
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, r->etag);
     if (r->last_modified_s > 0) {
@@ -330,8 +432,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, srv_req *r, const ro
         strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", gmtime_r(&t, &tm));
         MHD_add_response_header(resp, MHD_HTTP_HEADER_LAST_MODIFIED, date);
     }
-    if (r->status == 405 && (r->allow || d))
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow ? r->allow : d->allow);
+    if (r->status == 405 && allow)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
     if (r->status == 401)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if ((r->status == 429 || r->status == 503) && r->retry_after_s > 0) {
@@ -386,6 +488,19 @@ static void on_commit(void *ud, uint64_t committed)
     pthread_mutex_unlock(&H.lock);
 }
 
+/* Keep the answer r in the connection's state (its body in cr->body) to send later. */
+static void save_reply(conn_req *cr, const srv_req *r, const route_def *d)
+{
+    rd_buf_reset(&cr->body);
+    rd_buf_append(&cr->body, r->out->data ? r->out->data : "", r->out->len);
+    cr->status = r->status;
+    cr->route = r->route;
+    cr->content_type = r->content_type;
+    cr->error_code = r->error_code;
+    cr->allow = r->allow ? r->allow : d ? d->allow : NULL;
+    cr->retry_after_s = r->retry_after_s;
+}
+
 /* Hold the answer r until record r->ack_seq is committed: the body is kept in the connection's
  * state and the connection suspended (no thread waits). false when it is committed already,
  * or the answer cannot be held (then it is sent now, after a blocking wait). */
@@ -406,45 +521,51 @@ static bool hold(struct MHD_Connection *c, conn_req *cr, srv_req *r)
         }
         return false;
     }
-    rd_buf_reset(&cr->body);
-    rd_buf_append(&cr->body, r->out->data ? r->out->data : "", r->out->len);
+    save_reply(cr, r, NULL);
     cr->held = true;
     cr->seq = r->ack_seq;
-    cr->status = r->status;
-    cr->route = r->route;
-    cr->content_type = r->content_type;
-    cr->error_code = r->error_code;
     H.v[H.n++] = (struct held){c, r->ack_seq};
     MHD_suspend_connection(c);
     pthread_mutex_unlock(&H.lock);
     return true;
 }
 
-/* The connection is resumed: send the answer held, or 503 LOG_FAILED if the commit failed. */
-static enum MHD_Result send_held(struct MHD_Connection *c, conn_req *cr)
+/* Send the answer kept in cr: one held for its record's commit (the connection is resumed: 503
+ * LOG_FAILED if the commit failed), or one refused on the headers whose body is now read. */
+static enum MHD_Result send_saved(struct MHD_Connection *c, conn_req *cr, const char *url, const char *method)
 {
-    cr->held = false;
+    bool held = cr->held;
+    cr->held = cr->refused = false;
     worker *w = worker_get();
     if (!w)
         return MHD_NO;
     srv_req r = {.cfg = G.cfg,
                  .arena = &w->arena,
                  .out = &w->out,
+                 .method = method,
+                 .path = url,
                  .status = cr->status,
                  .route = cr->route,
                  .content_type = cr->content_type,
-                 .error_code = cr->error_code};
+                 .error_code = cr->error_code,
+                 .allow = cr->allow,
+                 .retry_after_s = cr->retry_after_s};
     rd_buf_reset(&w->out);
-    if (rd_dlog_status(G.dlog, cr->seq) < 0 || cr->body.oom) {
-        srv_metrics_log_refused("failed");
-        srv_reply_error(&r, 503, "LOG_FAILED", "the decision log could not commit this decision's record");
+    if (cr->body.oom || (held && rd_dlog_status(G.dlog, cr->seq) < 0)) {
+        if (held)
+            srv_metrics_log_refused("failed");
+        srv_reply_error(&r, 503, held ? "LOG_FAILED" : "OUT_OF_MEMORY",
+                        held ? "the decision log could not commit this decision's record"
+                             : "the response could not be kept");
     } else {
         rd_buf_append(&w->out, cr->body.data ? cr->body.data : "", cr->body.len);
     }
     enum MHD_Result ret = send_reply(c, &r, NULL);
-    srv_metrics_request(r.route, r.status, srv_now() - cr->t0);
+    double secs = srv_now() - cr->t0;
+    srv_metrics_request(r.route, r.status, secs);
     if (r.status >= 400 && r.error_code)
         srv_metrics_error(r.error_code);
+    access_log(&r, method, url, secs);
     rd_buf_reset(&w->out);
     return ret;
 }
@@ -465,14 +586,11 @@ static void client_address(struct MHD_Connection *c, char *out, size_t cap)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)cap);
 }
 
-static enum MHD_Result respond(struct MHD_Connection *c, const char *url, const char *method, conn_req *cr)
+/* The request as the routes see it, from the connection and what was read. */
+static void req_init(srv_req *r, worker *w, struct MHD_Connection *c, const char *url, const char *method,
+                     conn_req *cr, const char *source)
 {
-    worker *w = worker_get();
-    if (!w)
-        return MHD_NO; /* out of memory: libmicrohttpd closes the connection */
-    char source[INET6_ADDRSTRLEN + 8];
-    client_address(c, source, sizeof source);
-    srv_req r = {
+    *r = (srv_req){
         .method = method,
         .path = url,
         .authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
@@ -495,25 +613,40 @@ static enum MHD_Result respond(struct MHD_Connection *c, const char *url, const 
         .content_type = "application/json",
     };
     rd_buf_reset(&w->out);
+}
+
+/* Send r's answer now, count it and log it; the worker's scratch is released. */
+static enum MHD_Result finish(struct MHD_Connection *c, srv_req *r, const route_def *d, conn_req *cr,
+                              worker *w)
+{
+    enum MHD_Result ret = send_reply(c, r, d);
+    double secs = srv_now() - cr->t0;
+    srv_metrics_request(r->route, r->status, secs);
+    if (r->status >= 400 && r->error_code)
+        srv_metrics_error(r->error_code);
+    access_log(r, r->method, r->path, secs);
+    release_worker(w);
+    return ret;
+}
+
+static enum MHD_Result respond(struct MHD_Connection *c, const char *url, const char *method, conn_req *cr)
+{
+    worker *w = worker_get();
+    if (!w)
+        return MHD_NO; /* out of memory: libmicrohttpd closes the connection */
+    char source[INET6_ADDRSTRLEN + 8];
+    client_address(c, source, sizeof source);
+    srv_req r;
+    req_init(&r, w, c, url, method, cr, source);
     const route_def *d = NULL;
-    if (cr->cert_refusal)
-        reply_cert_refusal(&r, cr, url);
-    else
-        dispatch(&r, c, url, method, cr, &d);
+    dispatch(&r, c, url, method, cr, &d);
     if (w->out.oom)
         srv_reply_error(&r, 503, "OUT_OF_MEMORY", "the response could not be built");
     if (r.ack_seq && hold(c, cr, &r)) {
         release_worker(w);
         return MHD_YES; /* answered when the commit resumes the connection */
     }
-    enum MHD_Result ret = send_reply(c, &r, d);
-    double secs = srv_now() - cr->t0;
-    srv_metrics_request(r.route, r.status, secs);
-    if (r.status >= 400 && r.error_code)
-        srv_metrics_error(r.error_code);
-    access_log(&r, method, url, secs);
-    release_worker(w);
-    return ret;
+    return finish(c, &r, d, cr, w);
 }
 
 /* After each request: a large batch leaves a large arena chunk and output buffer; give the
@@ -533,16 +666,87 @@ static void release_worker(worker *w)
         rd_buf_deinit(&w->logbuf);
 }
 
-/* A body announced larger than the limit is refused before it is read. */
-static bool announced_too_large(struct MHD_Connection *c)
+/* The body's length as announced: its Content-Length, UINT64_MAX for one of unknown length
+ * (chunked, or a Content-Length that is no number), 0 for none. */
+static uint64_t announced_length(struct MHD_Connection *c)
 {
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (!cl)
-        return false;
+        return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) ? UINT64_MAX
+                                                                                                  : 0;
     char *end;
     errno = 0;
     unsigned long long n = strtoull(cl, &end, 10);
-    return errno || end == cl || n > G.cfg->max_body_bytes;
+    return errno || end == cl ? UINT64_MAX : (uint64_t)n;
+}
+
+/* The client waits for "100 Continue" before it sends its body (HTTP/1.1). */
+static bool expects_continue(struct MHD_Connection *c, const char *version)
+{
+    const char *e = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+    return e && !strcasecmp(e, "100-continue") && !strcmp(version, MHD_HTTP_VERSION_1_1);
+}
+
+/* Start reading and dropping the rest of a refused body: the deadline, and libmicrohttpd's idle
+ * timeout shortened to it, so a client that stops sending is not waited for either. */
+static void linger_start(struct MHD_Connection *c, conn_req *cr)
+{
+    cr->linger_until = srv_now() + G.cfg->linger_timeout_ms / 1e3;
+    unsigned s = (unsigned)((G.cfg->linger_timeout_ms + 999) / 1000);
+    MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, s ? s : 1u);
+}
+
+/* The answer is sent: a kept-alive connection gets its usual idle timeout back. */
+static void linger_end(struct MHD_Connection *c, conn_req *cr)
+{
+    if (cr->linger_until > 0)
+        MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)G.cfg->connection_timeout_s);
+    cr->linger_until = 0;
+}
+
+/* n more bytes of a refused body, dropped. MHD_NO (libmicrohttpd closes the connection, the
+ * answer unsent) past linger_max_bytes or linger_timeout_ms. */
+static enum MHD_Result drop(conn_req *cr, size_t n)
+{
+    cr->dropped += n;
+    if (cr->dropped <= G.cfg->linger_max_bytes && srv_now() <= cr->linger_until)
+        return MHD_YES;
+    char b[24];
+    snprintf(b, sizeof b, "%llu", (unsigned long long)cr->dropped);
+    srv_log(SRV_INFO, "closing: a refused body goes on past the lingering bound", "#dropped_bytes", b, NULL);
+    return MHD_NO;
+}
+
+/* First call, the headers in: a request refused on them alone is answered now if no body will
+ * come (the client waits for 100 Continue, which then is never sent) or if it is announced
+ * beyond the lingering bound (the connection is closed after the answer); otherwise the answer
+ * is kept and sent once the body has been read and dropped. */
+static enum MHD_Result refuse_early(struct MHD_Connection *c, const char *url, const char *method,
+                                    const char *version, conn_req *cr)
+{
+    worker *w = worker_get();
+    if (!w)
+        return MHD_NO;
+    char source[INET6_ADDRSTRLEN + 8];
+    client_address(c, source, sizeof source);
+    srv_req r;
+    req_init(&r, w, c, url, method, cr, source);
+    const route_def *d = NULL;
+    if (cr->cert_refusal)
+        reply_cert_refusal(&r, cr, url);
+    else
+        refuse_by_headers(&r, c, url, method, cr, &d); /* too_large or bad_type: always refused */
+    uint64_t len = announced_length(c);
+    const srv_config *cfg = G.cfg;
+    if ((len && expects_continue(c, version)) || !cfg->linger_max_bytes || !cfg->linger_timeout_ms ||
+        (len != UINT64_MAX && len > cfg->linger_max_bytes))
+        return finish(c, &r, d, cr, w);
+    save_reply(cr, &r, d);
+    cr->refused = true;
+    if (len)
+        linger_start(c, cr);
+    release_worker(w);
+    return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -550,10 +754,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   void **con_cls)
 {
     (void)cls;
-    (void)version;
     conn_req *cr = *con_cls;
     if (cr && cr->held)
-        return send_held(c, cr); /* resumed: its record is committed (or failed) */
+        return send_saved(c, cr, url, method); /* resumed: its record is committed (or failed) */
     if (!cr) {
         if (!(cr = rd_calloc(1, sizeof *cr)))
             return MHD_NO;
@@ -561,26 +764,32 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         cr->t0 = srv_now();
         *con_cls = cr;
         atomic_fetch_add(&G.inflight, 1);
-        if ((cr->cert_refusal = client_cert_refusal(c, url, cr)))
-            return respond(c, url, method, cr);
-        if (announced_too_large(c)) {
-            cr->too_large = true;
-            return respond(c, url, method, cr);
-        }
+        cr->cert_refusal = client_cert_refusal(c, url, cr);
+        uint64_t len = announced_length(c);
+        cr->too_large = len != UINT64_MAX && len > G.cfg->max_body_bytes;
+        cr->bad_type =
+            len && !is_json(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE));
+        if (cr->cert_refusal || cr->too_large || cr->bad_type)
+            return refuse_early(c, url, method, version, cr);
         return MHD_YES;
     }
     if (*upload_size) {
-        if (!cr->too_large) {
-            if (cr->body.len + *upload_size > G.cfg->max_body_bytes) {
-                cr->too_large = true;
-                rd_buf_deinit(&cr->body);
-            } else if (rd_buf_append(&cr->body, upload, *upload_size)) {
-                return MHD_NO;
-            }
+        size_t n = *upload_size;
+        *upload_size = 0; /* consumed, whether kept or dropped */
+        if (cr->refused || cr->too_large)
+            return drop(cr, n);
+        if (cr->body.len + n > G.cfg->max_body_bytes) {
+            /* found while reading (no Content-Length): what was kept goes, the rest is dropped */
+            cr->too_large = true;
+            rd_buf_deinit(&cr->body);
+            linger_start(c, cr);
+            return drop(cr, n);
         }
-        *upload_size = 0;
-        return MHD_YES;
+        return rd_buf_append(&cr->body, upload, n) ? MHD_NO : MHD_YES;
     }
+    linger_end(c, cr);
+    if (cr->refused)
+        return send_saved(c, cr, url, method);
     return respond(c, url, method, cr);
 }
 
@@ -785,6 +994,11 @@ static int listen_on(const char *listen_addr, char *bound, size_t bound_cap, rd_
     return fd;
 }
 
+int srv_listen(const char *listen_addr, char *bound, size_t bound_cap, rd_err *err)
+{
+    return listen_on(listen_addr, bound, bound_cap, err);
+}
+
 /* Enough descriptors for the connection limit (the soft limit is often 1024). */
 static void raise_nofile(size_t want)
 {
@@ -966,6 +1180,10 @@ int srv_check(const srv_config *cfg)
                (fd = listen_on(cfg->listen, bound, sizeof bound, &err)) < 0) {
         fprintf(stderr, "riskd: serve: %s\n", err.msg);
         rc = 4;
+    } else if (cfg->sync_listen[0] &&
+               (close(fd), fd = listen_on(cfg->sync_listen, bound, sizeof bound, &err)) < 0) {
+        fprintf(stderr, "riskd: serve: sync_listen: %s\n", err.msg);
+        rc = 4;
     } else {
         close(fd);
         if (srv_tls_init(cfg, &err)) {
@@ -1011,6 +1229,14 @@ int srv_check(const srv_config *cfg)
             }
         }
         printf("listen     %s\n", cfg->listen);
+        if (cfg->cors_origins[0])
+            printf("cors       %s%s\n", cfg->cors_origins,
+                   cfg->cors_credentials ? " (with credentials)" : "");
+        if (cfg->sync_listen[0])
+            printf("sync       %s: flagd.sync.v1 gRPC (%s), at most %zu SyncFlags streams\n",
+                   cfg->sync_listen, cfg->tls_cert[0] ? "TLS, ALPN h2" : "h2c", cfg->sync_max_streams);
+        else
+            printf("sync       off\n");
         srv_tls_describe();
     }
     srv_tls_deinit();
@@ -1018,6 +1244,31 @@ int srv_check(const srv_config *cfg)
     srv_state_free(st);
     srv_metrics_deinit();
     return rc;
+}
+
+/* What starts before the HTTP daemon: TLS, the admin API's state (its store, the limiter, the token
+ * cache) and the flagd sync service (when sync_listen is set). 0, or the exit code. */
+static int start_services(const srv_config *cfg)
+{
+    rd_err err;
+    if (srv_tls_init(cfg, &err)) {
+        srv_log(SRV_ERROR, "cannot start: TLS", "error", err.msg, "code", rd_err_name(err.code), NULL);
+        return rd_err_exit_status(err.code);
+    }
+    if (srv_auth_start(cfg, &err)) {
+        srv_log(SRV_ERROR, "cannot start: the admin API", "error", err.msg, "code", rd_err_name(err.code),
+                NULL);
+        return rd_err_exit_status(err.code);
+    }
+    if (srv_sync_start(cfg, G.state, &err)) {
+        srv_log(SRV_ERROR, "cannot start: the flagd sync service", "error", err.msg, NULL);
+        return err.code == RD_EIO || err.code == RD_EINVAL ? 4 : 1;
+    }
+    if (srv_events_start(cfg, G.state, &err)) {
+        srv_log(SRV_ERROR, "cannot start: the event streams", "error", err.msg, NULL);
+        return 1;
+    }
+    return 0;
 }
 
 int srv_run(const srv_config *cfg)
@@ -1091,22 +1342,8 @@ int srv_run(const srv_config *cfg)
 
     char bound[300];
     int fd = -1, rc = 0;
-    if (srv_tls_init(cfg, &err)) {
-        srv_log(SRV_ERROR, "cannot start: TLS", "error", err.msg, "code", rd_err_name(err.code), NULL);
-        rc = rd_err_exit_status(err.code);
+    if ((rc = start_services(cfg)))
         goto out;
-    }
-    if (srv_events_start(cfg, G.state, &err)) {
-        srv_log(SRV_ERROR, "cannot start: the event streams", "error", err.msg, NULL);
-        rc = 1;
-        goto out;
-    }
-    if (srv_auth_start(cfg, &err)) { /* the admin API's store, the limiter, the token cache */
-        srv_log(SRV_ERROR, "cannot start: the admin API", "error", err.msg, "code", rd_err_name(err.code),
-                NULL);
-        rc = rd_err_exit_status(err.code);
-        goto out;
-    }
     fd = listen_on(cfg->listen, bound, sizeof bound, &err);
     if (fd < 0) {
         srv_log(SRV_ERROR, "cannot listen", "error", err.msg, NULL);
@@ -1131,11 +1368,13 @@ int srv_run(const srv_config *cfg)
             cfg->mtls[0] ? cfg->mtls : NULL, NULL);
     int sig = wait_loop();
     srv_log(SRV_INFO, sig == SIGTERM ? "SIGTERM: draining" : "SIGINT: draining", NULL);
+    srv_sync_stop(); /* its streams end at once: they are never "in flight" to finish */
     drain();
     MHD_stop_daemon(d); /* joins the workers, whose snapshot references go with them */
     srv_log(SRV_INFO, "stopped", NULL);
 out:
     srv_events_stop(); /* after the daemon: no stream is left */
+    srv_sync_stop();   /* before TLS: its sessions hold the credentials */
     srv_auth_stop();   /* after the daemon: the failed authentications of the minute under way audited */
     srv_tls_deinit();  /* after the daemon: every connection's reference is gone */
     srv_rollouts_stop();

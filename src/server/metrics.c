@@ -18,7 +18,7 @@ static const double lat_bounds[] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0
                                     0.025,   0.05,   0.1,     0.25,   0.5,   1,      5};
 #define NLAT   (sizeof lat_bounds / sizeof lat_bounds[0])
 #define NSCORE 10 /* probability deciles */
-static const int statuses[] = {200, 201, 304, 400, 401, 403, 404, 405,
+static const int statuses[] = {200, 201, 204, 304, 400, 401, 403, 404, 405,
                                409, 413, 415, 429, 500, 501, 503, 504};
 #define NSTATUS (sizeof statuses / sizeof statuses[0])
 static const char *const route_names[SRV_ROUTE_COUNT] = {"/ofrep/v1/evaluate/flags/{key}",
@@ -91,6 +91,7 @@ static struct {
     atomic_uint_fast64_t admin[RD_ACT_COUNT + 1][NSTATUS + 1];
     atomic_uint_fast64_t auth_failures[SRV_AUTH_NREASONS];
     atomic_uint_fast64_t auth_store_checks;
+    atomic_uint_fast64_t cors[2][2]; /* [preflight][origin allowed] */
     error_series *errors;
     atomic_uint_fast64_t unknown_flag;
     route_stats routes[SRV_ROUTE_COUNT];
@@ -100,6 +101,10 @@ static struct {
     atomic_uint_fast64_t routing[2];        /* routing failures [unanswered|answered by fallback rules] */
     uint64_t routing_gen;                   /* the snapshot whose routing failed unanswered, +1 (lock) */
     char routing_msg[256];                  /* the last unanswered routing failure (lock) */
+    /* the flagd sync service: calls ended by method and gRPC status, streams open, pushes */
+    atomic_uint_fast64_t sync_calls[SRV_SYNC_NMETHODS][SRV_GRPC_NCODES];
+    atomic_int_fast64_t sync_streams;
+    atomic_uint_fast64_t sync_pushes;
     double started;
 } M = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -145,6 +150,46 @@ static void add_double(_Atomic double *d, double v)
 
 static inline void inc(atomic_uint_fast64_t *c) { atomic_fetch_add_explicit(c, 1, memory_order_relaxed); }
 static inline uint64_t get(atomic_uint_fast64_t *c) { return atomic_load_explicit(c, memory_order_relaxed); }
+
+void srv_metrics_sync_call(int method, int code)
+{
+    if (method < 0 || method >= SRV_SYNC_NMETHODS)
+        method = SRV_SYNC_OTHER;
+    if (code < 0 || code >= SRV_GRPC_NCODES)
+        code = 2; /* UNKNOWN */
+    inc(&M.sync_calls[method][code]);
+}
+void srv_metrics_sync_streams(int delta)
+{
+    atomic_fetch_add_explicit(&M.sync_streams, delta, memory_order_relaxed);
+}
+void srv_metrics_sync_pushes(uint64_t n)
+{
+    atomic_fetch_add_explicit(&M.sync_pushes, n, memory_order_relaxed);
+}
+
+/* Only the series that counted something: 4 methods x 17 codes would be mostly zeros. */
+static void render_sync(rd_buf *b)
+{
+    rd_buf_puts(b, "# HELP riskd_sync_requests_total flagd sync (gRPC) calls ended, by method and status.\n"
+                   "# TYPE riskd_sync_requests_total counter\n");
+    for (int m = 0; m < SRV_SYNC_NMETHODS; m++)
+        for (int c = 0; c < SRV_GRPC_NCODES; c++) {
+            uint64_t n = get(&M.sync_calls[m][c]);
+            if (n)
+                rd_buf_printf(b, "riskd_sync_requests_total{method=\"%s\",code=\"%s\"} %llu\n",
+                              srv_sync_method_name((srv_sync_method)m), srv_grpc_code_name(c),
+                              (unsigned long long)n);
+        }
+    rd_buf_printf(
+        b,
+        "# HELP riskd_sync_streams SyncFlags streams open.\n# TYPE riskd_sync_streams gauge\n"
+        "riskd_sync_streams %lld\n"
+        "# HELP riskd_sync_pushes_total Flag sets sent on SyncFlags streams after a change (one per "
+        "stream).\n# TYPE riskd_sync_pushes_total counter\nriskd_sync_pushes_total %llu\n",
+        (long long)atomic_load_explicit(&M.sync_streams, memory_order_relaxed),
+        (unsigned long long)get(&M.sync_pushes));
+}
 
 /* The series called name in the list at *head, added (size bytes, zeroed) if absent;
  * NULL when out of memory. */
@@ -308,6 +353,22 @@ static void render_auth(rd_buf *b)
         "# HELP riskd_auth_store_checks_total Tokens checked against the store (the others came from "
         "the cache).\n# TYPE riskd_auth_store_checks_total counter\nriskd_auth_store_checks_total %llu\n",
         (unsigned long long)get(&M.auth_store_checks));
+}
+
+void srv_metrics_cors(bool preflight, bool allowed) { inc(&M.cors[preflight][allowed]); }
+
+static void render_cors(rd_buf *b)
+{
+    rd_buf_puts(
+        b, "# HELP riskd_cors_requests_total Cross-origin requests (an Origin header) on the CORS routes, "
+           "by kind and whether the origin is allowed (denied: a preflight answered 403, an actual "
+           "request answered without Access-Control-Allow-Origin).\n"
+           "# TYPE riskd_cors_requests_total counter\n");
+    for (int p = 1; p >= 0; p--)
+        for (int a = 1; a >= 0; a--)
+            rd_buf_printf(b, "riskd_cors_requests_total{kind=\"%s\",result=\"%s\"} %llu\n",
+                          p ? "preflight" : "actual", a ? "allowed" : "denied",
+                          (unsigned long long)get(&M.cors[p][a]));
 }
 
 static void render_outcomes(rd_buf *b)
@@ -698,6 +759,8 @@ void srv_metrics_render(rd_buf *b, const srv_snapshot *snap, rd_shadow *shadow, 
     srv_events_metrics(b);
     render_outcomes(b);
     render_auth(b);
+    render_cors(b);
+    render_sync(b);
     rd_buf_puts(b, "# HELP riskd_reloads_total Reloads of the flag file, of bundles, of the service-wide "
                    "fallback rules, of rollout plans and of the TLS files, by result.\n# TYPE "
                    "riskd_reloads_total counter\n");

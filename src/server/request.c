@@ -46,11 +46,14 @@ char *srv_percent_decode(rd_arena *a, const char *s, size_t n, size_t *len)
 
 /* ------------------------------------------------------------------ replies */
 
-/* OFREP's error codes are its own: a body that does not decode is INVALID_CONTEXT (as in
- * flagd), everything else GENERAL. */
-static const char *ofrep_code(const char *code)
+/* OFREP's error codes are its own: a body that does not decode, or nests deeper or holds more
+ * than the limits (a 400), is INVALID_CONTEXT (as in flagd), everything else GENERAL. */
+static const char *ofrep_code(const char *code, int status)
 {
-    return !strcmp(code, "PARSE_ERROR") || !strcmp(code, "INVALID_CONTEXT") ? "INVALID_CONTEXT" : "GENERAL";
+    return !strcmp(code, "PARSE_ERROR") || !strcmp(code, "INVALID_CONTEXT") ||
+                   (status == 400 && !strcmp(code, "LIMIT_EXCEEDED"))
+               ? "INVALID_CONTEXT"
+               : "GENERAL";
 }
 
 void srv_reply_error(srv_req *r, int status, const char *code, const char *fmt, ...)
@@ -72,7 +75,7 @@ void srv_reply_error(srv_req *r, int status, const char *code, const char *fmt, 
             rd_json_write_string(r->out, r->flag_key ? r->flag_key : "", r->flag_key_len);
             rd_buf_putc(r->out, ',');
         }
-        rd_buf_printf(r->out, "\"errorCode\":\"%s\",\"errorDetails\":", ofrep_code(code));
+        rd_buf_printf(r->out, "\"errorCode\":\"%s\",\"errorDetails\":", ofrep_code(code, status));
         rd_json_write_string(r->out, msg, strlen(msg));
         rd_buf_putc(r->out, '}');
         return;
@@ -92,9 +95,18 @@ int srv_req_json(srv_req *r, rd_value *out, rd_err *err)
     int rc = rd_json_parse(r->body, r->len, &lim, r->arena, out, err);
     if (rc == RD_OK)
         return 0;
-    if (rc == RD_ENOMEM)
+    if (rc == RD_ENOMEM) {
         srv_reply_error(r, 503, "OUT_OF_MEMORY", "request body: %s", err->msg);
-    else
+    } else if (rc == RD_ELIMIT && r->len <= lim.max_bytes) {
+        /* A body within max_body_bytes that nests too deep or holds too many values is a bad
+           request (400), not one too large (413: the size alone). The parser's message says
+           which structural limit ("nesting too deep", "more than N values"). */
+        bool depth = strstr(err->msg, "nesting") != NULL;
+        srv_reply_error(r, 400, "LIMIT_EXCEEDED", "request body: %s (%s = %zu)", err->msg,
+                        depth ? "max_json_depth" : "max_json_fields",
+                        depth ? (size_t)lim.max_depth : lim.max_nodes);
+    } else {
         srv_reply_error(r, rd_err_http_status(rc), rd_err_name(rc), "request body: %s", err->msg);
+    }
     return -1;
 }

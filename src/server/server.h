@@ -107,6 +107,17 @@ typedef struct srv_config {
     char tls_key[SRV_PATH_MAX];       /* PEM private key of tls_cert */
     char tls_client_ca[SRV_PATH_MAX]; /* PEM CA bundle client certificates must chain to; "" = none */
     char mtls[16];                    /* all | admin (routes under /v1/admin/); "" without tls_client_ca */
+    /* CORS (cors.c) on the OFREP and scoring routes: the origins allowed, normalised at load
+       (srv_cors_normalize), "*", or "" for none (no CORS headers, OPTIONS answered 405) */
+    char cors_origins[4096];
+    bool cors_credentials; /* Access-Control-Allow-Credentials: true (refused with "*") */
+    /* a body refused before it is read (413, 415, 401) is read and dropped, up to these bounds,
+       so the client can read the answer: a close with unread data resets the connection */
+    size_t linger_max_bytes; /* 0: answer at once and close */
+    int linger_timeout_ms;
+    /* the flagd sync service (sync.c): gRPC flagd.sync.v1 on its own port */
+    char sync_listen[256];   /* HOST:PORT, "" = off; port 0 = the kernel picks */
+    size_t sync_max_streams; /* SyncFlags streams open at once; more are refused RESOURCE_EXHAUSTED */
 } srv_config;
 
 /* The breaker options the configuration gives (on_transition unset). */
@@ -195,6 +206,9 @@ const char *srv_auth_reason_name(srv_auth_reason r);
 /* An admin API request: action (-1: none matched) and the status answered. */
 void srv_metrics_admin(int action, int status);
 void srv_metrics_auth_failure(srv_auth_reason why);
+/* A cross-origin request on a CORS route: a preflight or an actual request, its origin allowed
+ * or not. */
+void srv_metrics_cors(bool preflight, bool allowed);
 /* A token checked against the store (not taken from the cache). */
 void srv_metrics_auth_store_check(void);
 void srv_metrics_reload(const char *what, bool ok);
@@ -207,6 +221,11 @@ size_t srv_metrics_refusals(rd_buf *b);
  * fallback rules, or not (then /ready fails until the next snapshot). */
 void srv_metrics_routing_failure(uint64_t generation, bool answered, const char *msg);
 bool srv_metrics_routing_failed(uint64_t generation, char *msg, size_t cap);
+/* The flagd sync service (sync.c): a call ended (method: srv_sync_method, code: its gRPC status),
+ * SyncFlags streams opened (+1) or closed (-1), flag sets pushed to streams after a change. */
+void srv_metrics_sync_call(int method, int code);
+void srv_metrics_sync_streams(int delta);
+void srv_metrics_sync_pushes(uint64_t n);
 struct srv_snapshot;
 /* Append the Prometheus text exposition of every series to b: the counters, and what the
  * snapshot's breakers and the shadow pool (may be NULL) hold now. */
@@ -350,7 +369,8 @@ typedef struct srv_req {
 } srv_req;
 
 /* Parse the body as JSON under the configured limits. On failure the route's error reply
- * is already written (400 PARSE_ERROR or 413 LIMIT_EXCEEDED) and -1 is returned. */
+ * is already written (400 PARSE_ERROR; 400 LIMIT_EXCEEDED naming max_json_depth or
+ * max_json_fields; 503 OUT_OF_MEMORY) and -1 is returned. */
 int srv_req_json(srv_req *r, rd_value *out, rd_err *err);
 /* Write the JSON error body {"error":{"code","message"}} with the status. */
 void srv_reply_error(srv_req *r, int status, const char *code, const char *fmt, ...)
@@ -497,6 +517,69 @@ void srv_tls_connection_closed(void **socket_context);
  * and CA generation). *cn: its subject CN when valid, else NULL; *why: a reason when invalid.
  * Both borrowed until the connection closes. Called from the connection's worker thread. */
 srv_tls_client srv_tls_client_check(struct MHD_Connection *c, const char **cn, const char **why);
+
+/* ------------------------------------------------------------------ CORS (cors.c) */
+
+#define SRV_ORIGIN_MAX 256 /* longest origin accepted in cors_origins */
+/* What a preflight allows: the headers OFREP and the scoring routes read, and how long a
+ * browser may keep the answer (7200 s: Chromium's cap; Firefox keeps it up to a day). */
+#define SRV_CORS_ALLOW_HEADERS "Content-Type, Authorization, If-None-Match"
+#define SRV_CORS_MAX_AGE_S     "7200"
+/* Check and normalise a cors_origins value: "*", or a comma-separated list of origins
+ * scheme://host[:port] (no path, no trailing slash). out (cap bytes) gets the normal form:
+ * lower-case scheme and host, the scheme's default port dropped, no spaces. RD_EINVAL naming
+ * the bad entry. Pure; thread-safe. */
+int srv_cors_normalize(const char *list, char *out, size_t cap, rd_err *err);
+/* Whether origin (a request's Origin header, may be NULL) is allowed by list (normalised,
+ * may be "" or NULL: nothing is). Exact match, ignoring case; "*" allows every origin. */
+bool srv_cors_allowed(const char *list, const char *origin);
+/* Whether path gets CORS: anything under /ofrep/v1/, /v1/score, /v1/score/batch, and /score
+ * with compat_routes. */
+bool srv_cors_covers(const char *path, bool compat_routes);
+struct MHD_Response;
+/* The CORS headers of an actual (non-preflight) answer to url on connection c, added to resp:
+ * Vary: Origin on a covered route, and Access-Control-Allow-Origin, -Expose-Headers (ETag) and
+ * -Allow-Credentials when the request's Origin is allowed. Nothing without cors_origins. For
+ * routes that build their own response (streams); http.c calls it for every other answer. */
+void srv_http_cors_headers(struct MHD_Connection *c, const char *url, struct MHD_Response *resp);
+/* The TLS session of a connection of the gRPC sync service (sync.c): a GnuTLS server session on
+ * fd presenting the credentials in force (a reload reaches new connections), offering ALPN "h2".
+ * *session is a gnutls_session_t; its credentials are held until srv_tls_session_free. RD_OK, or
+ * RD_ENOMEM/RD_EINTERNAL. Called from the sync thread only; TLS must be on. */
+int srv_tls_session_new(int fd, void **session);
+void srv_tls_session_free(void *session);
+/* With mtls = all, the sync service needs a client certificate too: the handshaken session's
+ * certificate checked against tls_client_ca; why (cap bytes) says what is wrong when not VALID. */
+srv_tls_client srv_tls_session_client(void *session, char *why, size_t cap);
+
+/* ------------------------------------------------------------------ flagd sync (sync.c) */
+
+/* The gRPC methods of flagd.sync.v1.FlagSyncService, and the rest (unknown paths). */
+typedef enum srv_sync_method {
+    SRV_SYNC_SYNC_FLAGS = 0,
+    SRV_SYNC_FETCH_ALL_FLAGS,
+    SRV_SYNC_GET_METADATA,
+    SRV_SYNC_OTHER,
+    SRV_SYNC_NMETHODS
+} srv_sync_method;
+const char *srv_sync_method_name(srv_sync_method m);
+/* The gRPC status codes' names ("OK", "NOT_FOUND", ...; "UNKNOWN" outside 0..16). */
+#define SRV_GRPC_NCODES 17
+const char *srv_grpc_code_name(int code);
+
+/* Start the sync service when cfg->sync_listen is set (nothing otherwise): bind, print "sync listening
+ * on HOST:PORT" on stdout, start its thread, and listen to st's flag set changes. Called once from
+ * the main thread after srv_tls_init and before the HTTP daemon starts. Errors: RD_EIO when it cannot
+ * listen, RD_ENOMEM. */
+int srv_sync_start(const srv_config *cfg, srv_state *st, rd_err *err);
+/* SIGTERM: every SyncFlags stream ended (UNAVAILABLE, so clients reconnect), GOAWAY sent, the
+ * connections closed (waiting at most drain_timeout_ms for their last bytes), the thread joined.
+ * Safe when the service never started. */
+void srv_sync_stop(void);
+
+/* Bind and listen on HOST:PORT (the last colon splits; [v6]:port works too), non-blocking; the
+ * address bound ("127.0.0.1:41234") into bound. The socket, or -1 with err set (RD_EINVAL, RD_EIO). */
+int srv_listen(const char *listen_addr, char *bound, size_t bound_cap, rd_err *err);
 
 /* Open HTTP connections now. */
 size_t srv_http_connections(void);

@@ -54,7 +54,8 @@ static struct {
     pthread_mutex_t lock;
     creds *cur;
     atomic_uint_fast64_t generation;
-    char *seen;    /* fingerprint of the files last loaded or refused */
+    gnutls_certificate_credentials_t sync_cred; /* the sync service's sessions' (made on first use) */
+    char *seen;                                 /* fingerprint of the files last loaded or refused */
     char *pending; /* a fingerprint first seen at the last poll, loaded if it holds still */
 } T = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -301,6 +302,9 @@ void srv_tls_deinit(void)
     T.cur = NULL;
     pthread_mutex_unlock(&T.lock);
     creds_unref(c);
+    if (T.sync_cred) /* the sync service stopped before: no session uses it */
+        gnutls_certificate_free_credentials(T.sync_cred);
+    T.sync_cred = NULL;
     rd_free(T.seen);
     rd_free(T.pending);
     T.seen = T.pending = NULL;
@@ -502,4 +506,74 @@ srv_tls_client srv_tls_client_check(struct MHD_Connection *c, const char **cn, c
     else if (ct->client == SRV_TLS_CLIENT_INVALID)
         *why = ct->why;
     return ct->client;
+}
+
+/* ------------------------------------------------------------------ the sync service's sessions */
+
+/* The certificate of a sync connection's handshake: the credentials in force, held by the
+ * session (its pointer) until srv_tls_session_free, as retrieve() does for HTTP connections. */
+static int retrieve_sync(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn, int nreqs,
+                         const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length, gnutls_pcert_st **pcert,
+                         unsigned int *pcert_length, gnutls_privkey_t *privkey)
+{
+    (void)req_ca_rdn;
+    (void)nreqs;
+    (void)pk_algos;
+    (void)pk_algos_length;
+    creds **held = gnutls_session_get_ptr(session);
+    if (!held || (!*held && !(*held = creds_acquire())))
+        return -1;
+    *pcert = (*held)->pcerts;
+    *pcert_length = (*held)->npcerts;
+    *privkey = (*held)->key;
+    return 0;
+}
+
+int srv_tls_session_new(int fd, void **session)
+{
+    if (!T.sync_cred) {
+        if (gnutls_certificate_allocate_credentials(&T.sync_cred) < 0)
+            return RD_ENOMEM;
+        gnutls_certificate_set_retrieve_function2(T.sync_cred, retrieve_sync);
+    }
+    creds **held = rd_calloc(1, sizeof(creds *));
+    gnutls_session_t s = NULL;
+    gnutls_datum_t h2 = {(unsigned char *)"h2", 2};
+    if (!held || gnutls_init(&s, GNUTLS_SERVER | GNUTLS_NONBLOCK) < 0) {
+        rd_free(held);
+        return RD_ENOMEM;
+    }
+    gnutls_session_set_ptr(s, held);
+    if (gnutls_priority_set_direct(s, PRIORITIES, NULL) < 0 ||
+        gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, T.sync_cred) < 0 ||
+        gnutls_alpn_set_protocols(s, &h2, 1, GNUTLS_ALPN_SERVER_PRECEDENCE) < 0) {
+        srv_tls_session_free(s);
+        return RD_EINTERNAL;
+    }
+    if (T.cfg->tls_client_ca[0] && !strcmp(T.cfg->mtls, "all")) /* checked by srv_tls_session_client */
+        gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUEST);
+    gnutls_transport_set_int(s, fd);
+    *session = s;
+    return RD_OK;
+}
+
+void srv_tls_session_free(void *session)
+{
+    if (!session)
+        return;
+    creds **held = gnutls_session_get_ptr(session);
+    gnutls_deinit(session);
+    if (held)
+        creds_unref(*held);
+    rd_free(held);
+}
+
+srv_tls_client srv_tls_session_client(void *session, char *why, size_t cap)
+{
+    conn_tls ct = {0};
+    creds *cr = creds_acquire();
+    srv_tls_client r = cr && cr->ca ? verify_peer(cr->ca, session, &ct) : SRV_TLS_CLIENT_NONE;
+    creds_unref(cr);
+    snprintf(why, cap, "%s", r == SRV_TLS_CLIENT_NONE ? "no client certificate" : ct.why);
+    return r;
 }

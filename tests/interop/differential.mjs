@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Differential test: riskd's flag engine against @openfeature/flagd-core (the JS reference).
 //
-//   node tests/interop/differential.mjs [--seed N] [--engine riskd|oracle|ofrep] [--sets N]
+//   node tests/interop/differential.mjs [--seed N] [--engine riskd|oracle|ofrep|inprocess] [--sets N]
 //        [--flags-per-set N] [--requests-per-flag N] [--show N] [--keep] [--verbose]
 //
 //   seed:   --seed, else env DIFF_SEED, else a fixed default (printed on the first line).
@@ -17,6 +17,16 @@
 //             and is compared with flagd-core AND with `riskd flags eval` on the same request
 //             (the in-process engine, run as for --engine riskd): an evaluation passes only if
 //             both agree field for field (value, variant, reason, errorCode, metadata).
+//           inprocess: riskd as the sync source of a flagd in-process provider. Per flag set,
+//             `riskd serve --flags SET.json --fixed-time TS [--lenient] --sync-listen 127.0.0.1:0`;
+//             @openfeature/flagd-provider 0.16.1 (resolverType in-process, host/port of the sync
+//             service, no selector: a selector would add "scope" to every answer's metadata) under
+//             @openfeature/server-sdk syncs the set over gRPC (flagd.sync.v1 SyncFlags) and evaluates
+//             every request locally (getBooleanDetails ... getObjectDetails; integer and untyped
+//             requests as for the oracle); each answer is compared with flagd-core AND with `riskd
+//             flags eval`, as for ofrep. On the first set, a change to the flag file (SIGHUP) must
+//             reach the provider as PROVIDER_CONFIGURATION_CHANGED naming the flag (time printed)
+//             and the next evaluation must see it. SIGTERM and exit 0 are checked per set.
 //
 // A seeded PRNG builds random flag sets (all flag types, metadata, $evaluators, every
 // operator flagd supports) and random contexts. Every request is evaluated in-process by
@@ -174,7 +184,9 @@ const { LogicEngine } = require('json-logic-engine'); // the CJS instance flagd-
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');
 const TS = 1750000000; // $flagd.timestamp on both sides
-Date.now = () => TS * 1000;
+const REAL_DATE_NOW = Date.now; // gRPC deadlines (--engine inprocess) need the real clock
+const PINNED_DATE_NOW = () => TS * 1000;
+Date.now = PINNED_DATE_NOW;
 const SILENT = { error() {}, warn() {}, info() {}, debug() {} };
 
 // ---------------------------------------------------------------------------- arguments
@@ -198,12 +210,12 @@ function parseArgs(argv) {
     else usage(`unknown argument ${a}`);
   }
   if (!Number.isInteger(o.seed)) usage('--seed must be an integer');
-  if (o.engine !== 'riskd' && o.engine !== 'oracle' && o.engine !== 'ofrep') usage('--engine must be riskd, oracle or ofrep');
+  if (!['riskd', 'oracle', 'ofrep', 'inprocess'].includes(o.engine)) usage('--engine must be riskd, oracle, ofrep or inprocess');
   return o;
 }
 function usage(msg) {
   if (msg) console.error(`differential: ${msg}`);
-  console.error('usage: differential.mjs [--seed N] [--engine riskd|oracle|ofrep] [--sets N] [--flags-per-set N] ' +
+  console.error('usage: differential.mjs [--seed N] [--engine riskd|oracle|ofrep|inprocess] [--sets N] [--flags-per-set N] ' +
     '[--requests-per-flag N] [--show N] [--keep] [--verbose]');
   process.exit(2);
 }
@@ -1115,6 +1127,91 @@ function curlRepro(req) {
   return `curl -s -i -X POST -H 'Content-Type: application/json' -d '${ofrepBody(req)}' http://127.0.0.1:PORT${ofrepPath(req.flag)}`;
 }
 
+// ---------------------------------------------------------------------------- flagd in-process
+// The provider and the SDK from their CommonJS entries (the provider requires the SDK's CJS build:
+// one copy of the SDK's classes). Loaded on first use: the other engines do not need them.
+let inproc = null;
+function inprocModules() {
+  if (!inproc) {
+    const { OpenFeature, ProviderEvents } = require('@openfeature/server-sdk');
+    const { FlagdProvider } = require('@openfeature/flagd-provider');
+    inproc = { OpenFeature, ProviderEvents, FlagdProvider };
+  }
+  return inproc;
+}
+// What the SDK answers, in the CLI's record shape; the integer rule applied as for the oracle.
+async function providerEval(client, core, req) {
+  let jsType = JS_TYPE[req.type];
+  if (jsType === undefined) { const f = core.getFlag(req.flag); jsType = f ? typeof f.variants.values().next().value : 'string'; }
+  const get = { boolean: 'getBooleanDetails', string: 'getStringDetails', number: 'getNumberDetails', object: 'getObjectDetails' }[jsType];
+  const d = await client[get](req.flag, req.default, req.context ?? {});
+  const out = {
+    flag: d.flagKey, value: d.value, variant: d.variant ?? null, reason: d.reason,
+    errorCode: d.errorCode ?? null, errorMessage: d.errorMessage ?? null, metadata: { ...(d.flagMetadata ?? {}) },
+  };
+  if (req.type === 'integer' && out.errorCode === null && out.variant !== null && typeof d.value === 'number' &&
+      !(Number.isInteger(d.value) && Math.abs(d.value) <= MAX_SAFE)) {
+    Object.assign(out, { value: req.default, variant: null, reason: 'ERROR', errorCode: 'TYPE_MISMATCH', errorMessage: 'not an integer' });
+  }
+  return out;
+}
+let inprocDomain = 0;
+// One flag set through riskd's sync service and the in-process provider. Returns {answers (records),
+// failure: string | null}. withChange: then a change to the file must reach the provider.
+async function inprocessRun(bin, flagsFile, lenient, reqs, dataDir, core, withChange) {
+  const { OpenFeature, ProviderEvents, FlagdProvider } = inprocModules();
+  const args = ['--flags', flagsFile, '--fixed-time', String(TS), '--data-dir', dataDir, '--sync-listen', '127.0.0.1:0'];
+  if (lenient) args.push('--lenient');
+  let srv;
+  try { srv = await startServe(bin, args); } catch (e) { return { answers: [], failure: `the server did not start: ${e.message}` }; }
+  const [host, port] = srv.sync.split(':');
+  const domain = `riskd-inprocess-${inprocDomain++}`;
+  const provider = new FlagdProvider({ resolverType: 'in-process', host, port: Number(port), deadlineMs: 10000 }, SILENT);
+  const answers = [];
+  let failure = null;
+  // The provider's and grpc-js's deadlines are Date.now() + N: the real clock while connecting and
+  // waiting for events, the pinned one ($flagd.timestamp) while evaluating.
+  Date.now = REAL_DATE_NOW;
+  try {
+    await OpenFeature.setProviderAndWait(domain, provider);
+    const client = OpenFeature.getClient(domain);
+    Date.now = PINNED_DATE_NOW;
+    for (const r of reqs) answers.push(await providerEval(client, core, r));
+    Date.now = REAL_DATE_NOW;
+    if (withChange) failure = await inprocessChange(srv, flagsFile, provider, client, ProviderEvents);
+  } catch (e) {
+    failure = `the in-process provider: ${e && e.message ? e.message : e}`;
+  }
+  await OpenFeature.clearProviders(domain).catch(() => {});
+  Date.now = PINNED_DATE_NOW;
+  const e = await srv.stop();
+  if (!failure && !(e.code === 0 && e.signal === null))
+    failure = `after SIGTERM the server exited ${e.code}${e.signal ? ` (signal ${e.signal})` : ''}\n  stderr: ${srv.stderrTail().trim().split('\n').slice(-5).join('\n          ')}`;
+  return { answers, failure };
+}
+// A flag added to the served file (SIGHUP) must reach the provider as PROVIDER_CONFIGURATION_CHANGED
+// naming it, and evaluate. Returns a failure message or null; prints the time.
+async function inprocessChange(srv, flagsFile, provider, client, ProviderEvents) {
+  const doc = JSON.parse(fs.readFileSync(flagsFile, 'utf8'));
+  doc.flags['sync-change-probe'] = { state: 'ENABLED', variants: { on: 'synced', off: 'stale' }, defaultVariant: 'on' };
+  const t0 = process.hrtime.bigint();
+  const got = new Promise((resolve) => {
+    const h = (ev) => { if (ev?.flagsChanged?.includes('sync-change-probe')) { provider.events.removeHandler(ProviderEvents.ConfigurationChanged, h); resolve(ev); } };
+    provider.events.addHandler(ProviderEvents.ConfigurationChanged, h);
+  });
+  fs.writeFileSync(`${flagsFile}.tmp`, JSON.stringify(doc, null, 1));
+  fs.renameSync(`${flagsFile}.tmp`, flagsFile);
+  process.kill(srv.pid, 'SIGHUP');
+  const ev = await Promise.race([got, new Promise((r) => setTimeout(() => r(null), 10000))]);
+  if (!ev) return 'no PROVIDER_CONFIGURATION_CHANGED naming the new flag within 10 s of the change';
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const d = await client.getStringDetails('sync-change-probe', 'default', {});
+  if (d.value !== 'synced') return `after the change event the new flag evaluates to ${JSON.stringify(d)}`;
+  console.log(`in-process provider: flag file change (SIGHUP) -> PROVIDER_CONFIGURATION_CHANGED in ${ms.toFixed(1)} ms ` +
+    `(flagsChanged: ${ev.flagsChanged.length} flag(s))`);
+  return null;
+}
+
 // ---------------------------------------------------------------------------- coverage
 const OPS = ['var', 'missing', 'missing_some', 'if', '==', '===', '!=', '!==', '!', '!!', 'or', 'and', '>', '>=', '<', '<=',
   '+', '-', '*', '/', '%', 'max', 'min', 'cat', 'substr', 'in', 'merge', 'map', 'filter', 'reduce', 'all', 'none', 'some',
@@ -1234,7 +1331,7 @@ async function main() {
     console.log('0 passed, 1 failed');
     process.exit(1);
   }
-  if (opt.engine === 'ofrep') {
+  if (opt.engine === 'ofrep' || opt.engine === 'inprocess') {
     const hs = hasServe(bin);
     if (!hs.ok) {
       console.log(`differential: ${bin} has no \`serve\` command: ${hs.why}`);
@@ -1248,6 +1345,7 @@ async function main() {
   const failedSets = new Set();
   const fieldTally = new Map();
   let strictRefused = 0;
+  let changeChecked = false; // inprocess: the change-event check runs on the first set only
 
   const sets = [];
   for (let s = 0; s < opt.sets; s++) sets.push({ name: `set${s}`, lenient: false, ...genSet(s, opt.flagsPerSet) });
@@ -1322,12 +1420,15 @@ async function main() {
         `${lines.length} output lines for ${reqs.length} requests\n  stderr: ${res.stderr.trim().split('\n').slice(0, 5).join('\n          ')}`);
     }
     let ofrep = null;
-    if (opt.engine === 'ofrep') {
-      ofrep = await ofrepRun(bin, runFile, lenient, reqs, path.join(tmp, `${set.name}.${mode}.data`));
+    if (opt.engine === 'ofrep' || opt.engine === 'inprocess') {
+      const dataDir = path.join(tmp, `${set.name}.${mode}.data`);
+      ofrep = opt.engine === 'ofrep' ? await ofrepRun(bin, runFile, lenient, reqs, dataDir)
+        : await inprocessRun(bin, runFile, lenient, reqs, dataDir, core, !changeChecked);
+      changeChecked = true;
       if (ofrep.failure) {
         engineFailures++;
         setOk = false;
-        console.log(`ENGINE FAILURE on ${set.name} (riskd serve): ${ofrep.failure}`);
+        console.log(`ENGINE FAILURE on ${set.name} (riskd serve${opt.engine === 'inprocess' ? ' + flagd in-process provider' : ''}): ${ofrep.failure}`);
       }
     }
     for (let i = 0; i < reqs.length; i++) {
@@ -1337,7 +1438,7 @@ async function main() {
       let bad;
       let rec;
       if (ofrep) {
-        rec = ofrepRecord(reqs[i], ofrep.answers[i]);
+        rec = opt.engine === 'inprocess' ? ofrep.answers[i] ?? { missing: true } : ofrepRecord(reqs[i], ofrep.answers[i]);
         bad = diffFields(expected[i], rec);
         if (got !== undefined) for (const b of diffFields(got, rec)) bad.push(`in-process.${b}`);
         else bad.push('in-process.(no result)');
@@ -1358,7 +1459,8 @@ async function main() {
         console.log(`  request:    ${JSON.stringify(req)}`);
         console.log(`  flagd-core: ${JSON.stringify(expected[i])}`);
         console.log(`  riskd CLI:  ${lines[i] ?? '(missing)'}`);
-        console.log(`  OFREP:      ${a ? (a.error ? `transport error ${a.error}` : `${a.status} ${a.text}`) : '(missing)'}`);
+        if (opt.engine === 'inprocess') console.log(`  provider:   ${JSON.stringify(a ?? '(missing)')}`);
+        else console.log(`  OFREP:      ${a ? (a.error ? `transport error ${a.error}` : `${a.status} ${a.text}`) : '(missing)'}`);
         console.log(`  as record:  ${JSON.stringify(rec)}`);
         console.log(`  repro:      ${bin} serve --flags ${flagsFile} --fixed-time ${TS}${set.lenient ? ' --lenient' : ''} --listen 127.0.0.1:0 --data-dir ${path.join(tmp, 'repro.data')}`);
         console.log(`              ${curlRepro(req)}`);

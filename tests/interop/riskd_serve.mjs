@@ -3,6 +3,7 @@
 //
 //   const srv = await startServe(bin, ['--flags', f, '--data-dir', d, ...]);
 //   srv.url            // "http://127.0.0.1:PORT" (the kernel picks the port: --listen 127.0.0.1:0)
+//   srv.sync           // "127.0.0.1:PORT" of the flagd sync service (--sync-listen), else null
 //   srv.stderrTail()   // the last 64 KiB of its JSON logs, for failure messages
 //   await srv.stop()   // SIGTERM, then {code, signal} once it has exited
 //
@@ -53,13 +54,15 @@ export function startServe(bin, args, { startTimeoutMs = 15000 } = {}) {
     });
     proc.stdout.on('data', (d) => {
       out += d;
-      const m = /^listening on (http:\/\/127\.0\.0\.1:(\d+))\s*$/m.exec(out);
+      const m = /^listening on (https?:\/\/127\.0\.0\.1:(\d+))\s*$/m.exec(out);
       if (!m || started) return;
+      const sm = /^sync listening on (\S+)\s*$/m.exec(out); // printed before "listening on"
       started = true;
       clearTimeout(timer);
       resolve({
         url: m[1],
         port: Number(m[2]),
+        sync: sm ? sm[1] : null,
         pid: proc.pid,
         stderrTail: tail,
         exited: () => exited,
