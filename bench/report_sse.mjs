@@ -31,7 +31,7 @@ const ok = changes.filter((r) => r.last_ms !== undefined);
 const last = ok.map((r) => r.last_ms);
 const missed = changes.reduce((s, r) => s + r.missed, 0) + opens.reduce((s, r) => s + (r.streams - r.opened), 0);
 
-console.log(`| streams | changes | to the last stream, ms: median [min-max] | worst ms | median stream ms | first stream ms | streams missing an event | under ${TARGET_MS} ms | peer |`);
+console.log(`| streams | changes | to the last stream, ms: median [min-max] | worst ms | median stream ms | first stream ms | streams missing an event | every change under ${TARGET_MS} ms | peer |`);
 console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: | --- |');
 if (!changes.length) {
   const why = opens.map((r) => `${r.opened}/${r.streams} opened, ${r.bad_status} refused`).join('; ') || 'no result';
@@ -39,7 +39,7 @@ if (!changes.length) {
 } else {
   console.log(`| ${num(streams)} | ${changes.length} | ${spread(last, ms)} | ${last.length ? ms(Math.max(...last)) : '-'} | ` +
     `${ok.length ? ms(median(ok.map((r) => r.p50_ms))) : '-'} | ${ok.length ? ms(median(ok.map((r) => r.first_ms))) : '-'} | ` +
-    `${num(missed)} | ${last.length && !missed ? (median(last) < TARGET_MS ? 'yes' : 'no') : '-'} | ${NO_PEER} |`);
+    `${num(missed)} | ${last.length && !missed ? (Math.max(...last) < TARGET_MS ? 'yes' : 'no') : '-'} | ${NO_PEER} |`);
 }
 console.log();
 console.log(`Opening the ${num(streams)} streams took ${opens.map((r) => `${r.seconds.toFixed(2)} s`).join(', ')} (256 connects in flight at a time); ` +

@@ -205,7 +205,7 @@ static int body_bytes(conn *c, const char *p, size_t n, int64_t t)
 
 /* The response head: 200 and text/event-stream, else the stream failed (a 503 over the
  * server's stream limit, say). Returns 1 once complete, 0 for more, -1 on failure. */
-static int head_bytes(conn *c, const char *p, size_t n, int64_t t, size_t *used)
+static int head_bytes(conn *c, const char *p, size_t n, size_t *used)
 {
     size_t room = HDR_CAP - 1 - c->hlen;
     size_t take = n < room ? n : room;
@@ -227,7 +227,6 @@ static int head_bytes(conn *c, const char *p, size_t n, int64_t t, size_t *used)
         if (strncasecmp(h + 2, "transfer-encoding:", 18) == 0 && strstr(h + 20, "chunked"))
             c->chunked = 1;
     }
-    (void)t;
     return 1;
 }
 
@@ -282,7 +281,7 @@ static void conn_event(conn *c, uint32_t evs, counts *k)
         size_t off = 0;
         if (c->st == C_HEADERS) {
             size_t used = 0;
-            int h = head_bytes(c, buf, (size_t)r, t, &used);
+            int h = head_bytes(c, buf, (size_t)r, &used);
             if (h < 0) {
                 k->inflight--;
                 k->failed++;
@@ -306,11 +305,10 @@ static void conn_event(conn *c, uint32_t evs, counts *k)
     }
 }
 
-static void poll_once(conn *cs, counts *k, int timeout_ms)
+static void poll_once(counts *k, int timeout_ms)
 {
     struct epoll_event evs[512];
     int n = epoll_wait(epfd, evs, 512, timeout_ms);
-    (void)cs;
     for (int i = 0; i < n; i++)
         conn_event(evs[i].data.ptr, evs[i].events, k);
 }
@@ -407,7 +405,7 @@ static long one_change(const opts *o, conn *cs, counts *k, int round, int64_t *l
         }
         if (waiting == 0 || now_ns() > deadline)
             break;
-        poll_once(cs, k, 50);
+        poll_once(k, 50);
     }
     long n = 0;
     for (int i = 0; i < o->streams; i++)
@@ -488,7 +486,7 @@ static int open_all(const opts *o, conn *cs, counts *k)
                 k->failed++;
             next++;
         }
-        poll_once(cs, k, 20);
+        poll_once(k, 20);
     }
     return k->open;
 }
@@ -542,14 +540,14 @@ int main(int argc, char **argv)
         /* a pause between changes: a change is not coalesced with the one before */
         int64_t until = now_ns() + 300000000;
         while (now_ns() < until)
-            poll_once(cs, &k, 50);
+            poll_once(&k, 50);
     }
     if (o.hold && !missed) {
         int before = k.closed;
         printf("{\"case\":\"hold\",\"streams\":%d}\n", k.open);
         fflush(stdout);
         while (!stop_flag)
-            poll_once(cs, &k, 200);
+            poll_once(&k, 200);
         printf("{\"case\":\"held\",\"streams_open\":%d,\"closed_while_held\":%d}\n", k.open,
                k.closed - before);
         fflush(stdout);

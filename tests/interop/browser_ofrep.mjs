@@ -26,6 +26,7 @@
 // Without Chromium it prints "skipped: chromium not installed" and counts every case skipped.
 // The last line is "N passed, N failed, N skipped"; exit 1 on failure.
 import { createRequire } from 'node:module';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -187,7 +188,7 @@ async function main() {
     failed++;
     finish();
   }
-  const help = `${require('node:child_process').spawnSync(BIN, ['serve', '--help'], { encoding: 'utf8' }).stdout}`;
+  const help = `${spawnSync(BIN, ['serve', '--help'], { encoding: 'utf8' }).stdout}`;
   if (!/--cors-origins/.test(help)) {
     console.log(`FAIL ${BIN} has no --cors-origins option (CORS is not in this build)`);
     failed++;
