@@ -407,7 +407,7 @@ static void preflight_headers(struct MHD_Connection *c, const char *allow, struc
 static enum MHD_Result send_reply(struct MHD_Connection *c, srv_req *r, const route_def *d)
 {
     struct MHD_Response *resp =
-        r->stream ? srv_events_response(c)
+        r->stream ? srv_events_response(c, r->stream_slot)
                   : MHD_create_response_from_buffer(r->out->len, r->out->len ? r->out->data : (void *)"",
                                                     MHD_RESPMEM_MUST_COPY);
     if (!resp)
@@ -816,7 +816,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
         msg[--n] = 0;
-    srv_log(SRV_WARN, "http", "detail", msg, NULL);
+    /* a client that left mid-answer (an event stream's, a reset): routine, not a warning */
+    srv_log(strncmp(msg, "Failed to send", 14) ? SRV_WARN : SRV_DEBUG, "http", "detail", msg, NULL);
 }
 
 /* Counted here: libmicrohttpd's own count, with a thread pool, is summed into one shared

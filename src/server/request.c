@@ -64,6 +64,10 @@ void srv_reply_error(srv_req *r, int status, const char *code, const char *fmt, 
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     rd_buf_reset(r->out);
+    if (r->stream) { /* an error after a stream was granted (out of memory): not a stream after all */
+        r->stream = false;
+        srv_events_unreserve(r->stream_slot);
+    }
     r->status = status;
     r->error_code = code;
     r->content_type = "application/json";

@@ -12,12 +12,23 @@
  * stops reading costs a few bytes, and an event it missed is folded into the next one (only the
  * newest ETag matters to a client that is told to re-fetch).
  *
+ * A suspended connection is out of libmicrohttpd's sight, so a client that leaves would hold its
+ * slot until the next write. The pusher watches every stream's socket for the peer's close
+ * (EPOLLRDHUP, edge-triggered: it reads nothing) and ends that stream at once, so a reconnect
+ * storm finds the slots of the clients that left free again. The epoll entries carry a slot
+ * number and a generation, never a pointer: an event fetched just before its stream was freed
+ * names a generation that no longer matches and is ignored.
+ *
  * Invariants: a stream is in the registry from its response's creation to its free callback;
  * `suspended` is set and MHD_suspend_connection called under the registry lock, and only the
  * holder of the lock that clears it resumes, so a connection is never resumed twice or resumed
  * while running. */
+#include <errno.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +40,8 @@
 typedef struct stream {
     struct stream *prev, *next;
     struct MHD_Connection *conn;
+    int fd;        /* the connection's socket, watched for the peer's close (-1: not watched) */
+    uint32_t slot; /* in E.slots */
     bool suspended;
     bool hello;     /* the first bytes (retry hint, a comment) not yet sent */
     bool event;     /* a refetchEvaluation is due */
@@ -42,8 +55,13 @@ static struct {
     const srv_config *cfg;
     srv_state *state;
     pthread_mutex_t lock;
-    pthread_cond_t wake;
+    int ep, efd; /* the pusher's epoll set (the streams' sockets, efd) and its wake-up eventfd */
     pthread_t thread;
+    /* the streams by slot (sse_max_streams of them), and each slot's generation: an epoll entry
+       is (generation << 32 | slot) */
+    stream **slots;
+    uint32_t *gens, *free_slots;
+    size_t nfree;
     bool running, stop, closing;
     stream head; /* the ring of open streams */
     size_t n;
@@ -54,7 +72,16 @@ static struct {
     double changed_at;       /* srv_now() of the newest change, for the delivery metric */
     atomic_ullong opened, refused, events, heartbeats;
     _Atomic double last_push_s; /* the newest change's time from publication to every stream resumed */
-} E = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+} E = {.lock = PTHREAD_MUTEX_INITIALIZER, .ep = -1, .efd = -1};
+
+#define WAKE_TAG UINT64_MAX /* the epoll entry of the eventfd */
+
+static void wake_pusher(void)
+{
+    uint64_t one = 1;
+    ssize_t w = write(E.efd, &one, sizeof one);
+    (void)w; /* a full counter already wakes it */
+}
 
 bool srv_events_on(void) { return E.cfg && E.cfg->sse_max_streams > 0; }
 
@@ -87,33 +114,101 @@ static void on_flags_changed(void *ud, const srv_snapshot *snap)
     E.last_modified = snap->flags_since_ms / 1000;
     E.changed_at = srv_now();
     E.changes++;
-    pthread_cond_signal(&E.wake);
     pthread_mutex_unlock(&E.lock);
+    wake_pusher();
 }
 
-/* The pusher: announces changes at once and heartbeats every sse_heartbeat_s. */
+/* A stream's client closed its end: end the stream now; under E.lock. */
+static void peer_closed(uint64_t tag)
+{
+    uint32_t slot = (uint32_t)tag, gen = (uint32_t)(tag >> 32);
+    stream *s = slot < E.cfg->sse_max_streams && E.gens[slot] == gen ? E.slots[slot] : NULL;
+    if (s) {
+        s->closing = true;
+        wake_stream(s);
+    }
+}
+
+static int ms_until(const struct timespec *t)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long ms = (long long)(t->tv_sec - now.tv_sec) * 1000 + (t->tv_nsec - now.tv_nsec) / 1000000;
+    return ms < 0 ? 0 : ms > 3600000 ? 3600000 : (int)ms;
+}
+
+/* The pusher: announces changes at once, ends the streams whose clients left, and heartbeats
+ * every sse_heartbeat_s. */
 static void *pusher(void *arg)
 {
     (void)arg;
-    pthread_mutex_lock(&E.lock);
+    struct epoll_event ev[256];
     struct timespec next;
     clock_gettime(CLOCK_MONOTONIC, &next);
     next.tv_sec += E.cfg->sse_heartbeat_s;
-    while (!E.stop) {
+    for (;;) {
+        int n = epoll_wait(E.ep, ev, 256, ms_until(&next));
+        pthread_mutex_lock(&E.lock);
+        if (E.stop) {
+            pthread_mutex_unlock(&E.lock);
+            return NULL;
+        }
+        for (int i = 0; i < n; i++) {
+            if (ev[i].data.u64 == WAKE_TAG) {
+                uint64_t v;
+                ssize_t r = read(E.efd, &v, sizeof v);
+                (void)r;
+            } else {
+                peer_closed(ev[i].data.u64);
+            }
+        }
         if (E.announced != E.changes) {
             E.announced = E.changes;
             wake_all(true, false, false);
             atomic_store(&E.last_push_s, srv_now() - E.changed_at);
-            continue;
         }
-        if (pthread_cond_timedwait(&E.wake, &E.lock, &next) != 0) { /* timed out: heartbeat */
+        if (ms_until(&next) == 0) {
             wake_all(false, true, false);
             clock_gettime(CLOCK_MONOTONIC, &next);
             next.tv_sec += E.cfg->sse_heartbeat_s;
         }
+        pthread_mutex_unlock(&E.lock);
     }
-    pthread_mutex_unlock(&E.lock);
-    return NULL;
+}
+
+/* The slot table and the epoll set; RD_OK or an error with err set. */
+static int make_watch(rd_err *err)
+{
+    size_t n = E.cfg->sse_max_streams;
+    E.slots = rd_calloc(n, sizeof *E.slots);
+    E.gens = rd_calloc(n, sizeof *E.gens);
+    E.free_slots = rd_calloc(n, sizeof *E.free_slots);
+    if (!E.slots || !E.gens || !E.free_slots)
+        return rd_err_set(err, RD_ENOMEM, "out of memory for %zu event stream slots", n);
+    for (size_t i = 0; i < n; i++)
+        E.free_slots[i] = (uint32_t)(n - 1 - i);
+    E.nfree = n;
+    E.ep = epoll_create1(EPOLL_CLOEXEC);
+    E.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    struct epoll_event wake = {.events = EPOLLIN, .data.u64 = WAKE_TAG};
+    if (E.ep < 0 || E.efd < 0 || epoll_ctl(E.ep, EPOLL_CTL_ADD, E.efd, &wake) < 0)
+        return rd_err_set(err, RD_EIO, "event streams: epoll: %s", strerror(errno));
+    return RD_OK;
+}
+
+static void free_watch(void)
+{
+    if (E.ep >= 0)
+        close(E.ep);
+    if (E.efd >= 0)
+        close(E.efd);
+    E.ep = E.efd = -1;
+    rd_free(E.slots);
+    rd_free(E.gens);
+    rd_free(E.free_slots);
+    E.slots = NULL;
+    E.gens = E.free_slots = NULL;
+    E.nfree = 0;
 }
 
 int srv_events_start(const srv_config *cfg, srv_state *st, rd_err *err)
@@ -127,15 +222,15 @@ int srv_events_start(const srv_config *cfg, srv_state *st, rd_err *err)
     srv_flagset_etag(s, E.etag);
     E.last_modified = s->flags_since_ms / 1000;
     srv_snapshot_unref(s);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_destroy(&E.wake);
-    pthread_cond_init(&E.wake, &ca);
-    pthread_condattr_destroy(&ca);
     E.stop = E.closing = false;
-    if (pthread_create(&E.thread, NULL, pusher, NULL))
+    if (make_watch(err)) {
+        free_watch();
+        return err->code;
+    }
+    if (pthread_create(&E.thread, NULL, pusher, NULL)) {
+        free_watch();
         return rd_err_set(err, RD_EIO, "cannot start the event stream thread");
+    }
     E.running = true;
     srv_state_listen(st, on_flags_changed, NULL);
     return RD_OK;
@@ -163,10 +258,11 @@ void srv_events_stop(void)
         return;
     pthread_mutex_lock(&E.lock);
     E.stop = true;
-    pthread_cond_signal(&E.wake);
     pthread_mutex_unlock(&E.lock);
+    wake_pusher();
     pthread_join(E.thread, NULL);
     E.running = false;
+    free_watch();
 }
 
 /* Fill s->out with what is due next; false when nothing is. Under E.lock. */
@@ -224,6 +320,11 @@ static void free_stream(void *cls)
     s->prev->next = s->next;
     s->next->prev = s->prev;
     E.n--;
+    if (s->fd >= 0) /* the socket may be closed already: then the kernel dropped the entry */
+        epoll_ctl(E.ep, EPOLL_CTL_DEL, s->fd, NULL);
+    E.gens[s->slot]++; /* an event fetched before this names the old generation */
+    E.slots[s->slot] = NULL;
+    E.free_slots[E.nfree++] = s->slot;
     pthread_mutex_unlock(&E.lock);
     rd_free(s);
 }
@@ -237,7 +338,9 @@ void srv_route_events(srv_req *r)
         return;
     }
     pthread_mutex_lock(&E.lock);
-    bool full = E.n >= E.cfg->sse_max_streams, closing = E.closing;
+    bool closing = E.closing, full = E.nfree == 0;
+    if (!closing && !full) /* the slot is taken now, so two requests at once cannot pass the limit */
+        r->stream_slot = E.free_slots[--E.nfree];
     pthread_mutex_unlock(&E.lock);
     if (closing) {
         srv_reply_error(r, 503, "DRAINING", "the server is stopping");
@@ -254,19 +357,38 @@ void srv_route_events(srv_req *r)
     r->content_type = "text/event-stream";
 }
 
-struct MHD_Response *srv_events_response(struct MHD_Connection *c)
+void srv_events_unreserve(uint32_t slot)
+{
+    pthread_mutex_lock(&E.lock);
+    E.free_slots[E.nfree++] = slot;
+    pthread_mutex_unlock(&E.lock);
+}
+
+/* Watch s's socket for the peer's close; under E.lock. A socket that cannot be watched is
+ * still served: its departure is noticed at the next heartbeat. */
+static void watch(stream *s)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(s->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    s->fd = ci ? ci->connect_fd : -1;
+    struct epoll_event ev = {.events = EPOLLRDHUP | EPOLLET,
+                             .data.u64 = (uint64_t)E.gens[s->slot] << 32 | s->slot};
+    if (s->fd >= 0 && epoll_ctl(E.ep, EPOLL_CTL_ADD, s->fd, &ev) < 0)
+        s->fd = -1;
+}
+
+struct MHD_Response *srv_events_response(struct MHD_Connection *c, uint32_t slot)
 {
     stream *s = rd_calloc(1, sizeof *s);
-    if (!s)
-        return NULL;
-    s->conn = c;
-    s->hello = true;
     struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, read_stream, s, free_stream);
+        s ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, read_stream, s, free_stream) : NULL;
     if (!resp) {
         rd_free(s);
+        srv_events_unreserve(slot);
         return NULL;
     }
+    s->conn = c;
+    s->hello = true;
+    s->slot = slot;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     MHD_add_response_header(resp, "X-Accel-Buffering", "no"); /* nginx: pass the events on at once */
     pthread_mutex_lock(&E.lock);
@@ -275,7 +397,9 @@ struct MHD_Response *srv_events_response(struct MHD_Connection *c)
     E.head.prev->next = s;
     E.head.prev = s;
     E.n++;
+    E.slots[slot] = s;
     s->closing = E.closing;
+    watch(s);
     pthread_mutex_unlock(&E.lock);
     atomic_fetch_add(&E.opened, 1);
     return resp;

@@ -366,6 +366,7 @@ typedef struct srv_req {
     int retry_after_s;         /* 429: the Retry-After header */
     long long last_modified_s; /* the Last-Modified header (unix seconds), 0 for none */
     bool stream;               /* the answer is an event stream (srv_events_response), not out */
+    uint32_t stream_slot;      /* ... in the slot srv_route_events reserved for it */
 } srv_req;
 
 /* Parse the body as JSON under the configured limits. On failure the route's error reply
@@ -407,7 +408,9 @@ size_t srv_events_open(void);
 /* The response of a request srv_route_events marked as a stream (NULL when out of memory). */
 struct MHD_Response;
 struct MHD_Connection;
-struct MHD_Response *srv_events_response(struct MHD_Connection *c);
+struct MHD_Response *srv_events_response(struct MHD_Connection *c, uint32_t slot);
+/* A reserved slot given back: the answer is not a stream after all. */
+void srv_events_unreserve(uint32_t slot);
 /* ,"eventStreams":[...] for the bulk OFREP response, when streams are on. */
 void srv_events_advertise(rd_buf *b);
 void srv_events_metrics(rd_buf *b);

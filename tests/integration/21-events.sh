@@ -159,8 +159,29 @@ wait "$C1"
 check "the stream ended cleanly (curl exit 0: the chunked body was terminated)" 0 $?
 wait "$C2"
 
-# ---- streams off
+# ---- a client that leaves frees its slot at once, not at the next heartbeat (10 minutes here)
 flags a >"$T/flags.json"
+start --flags "$T/flags.json" --sse-heartbeat-s 600 --sse-max-streams 2 --max-connections 50 || exit 1
+for i in 4 5; do
+    curl -sN --max-time 60 "$U/ofrep/v1/events" >"$T/s$i.txt" 2>/dev/null &
+    eval "C$i=$!"
+done
+wait_for streams_are 2
+check "two streams open, the limit" 0 $?
+code=$(get /ofrep/v1/events)
+check "a third: 503" 0 $([ "$code" = 503 ]; echo $?)
+t0=$(date +%s%N)
+kill "$C4" "$C5"
+wait "$C4" "$C5" 2>/dev/null
+wait_for streams_are 0
+check "both clients left: their streams are closed without waiting for a heartbeat" 0 $?
+echo "figure: clients closed -> riskd_sse_streams 0: $((($(date +%s%N) - t0) / 1000000)) ms (heartbeat 600 s)"
+curl -sN --max-time 1 -o "$T/s6.txt" -w '%{http_code}' "$U/ofrep/v1/events" >"$T/code" 2>/dev/null
+check "a new stream takes a freed slot" 0 $(grep -q '^200$' "$T/code" && grep -q '^retry: 2000' "$T/s6.txt"; echo $?)
+stop
+check "stops cleanly" 0 $?
+
+# ---- streams off
 start --flags "$T/flags.json" --sse-max-streams 0 || exit 1
 code=$(bulk)
 check "sse_max_streams 0: no eventStreams in the bulk response" 1 $(grep -q eventStreams "$T/r"; echo $?)
