@@ -154,3 +154,26 @@ bool srv_cors_covers(const char *path, bool compat_routes)
     return !strncmp(path, "/ofrep/v1/", 10) || !strcmp(path, "/v1/score") ||
            !strcmp(path, "/v1/score/batch") || (compat_routes && !strcmp(path, "/score"));
 }
+
+bool srv_cors_headers_ok(const char *requested, char *bad, size_t cap)
+{
+    static const char *const allowed[] = {"content-type", "authorization", "if-none-match"};
+    if (cap)
+        bad[0] = 0;
+    for (const char *p = requested ? requested : ""; *p;) {
+        p += strspn(p, " \t,");
+        size_t m = strcspn(p, ",");
+        size_t t = m;
+        while (t && (p[t - 1] == ' ' || p[t - 1] == '\t'))
+            t--;
+        bool ok = t == 0;
+        for (size_t i = 0; !ok && i < sizeof allowed / sizeof allowed[0]; i++)
+            ok = strlen(allowed[i]) == t && !strncasecmp(p, allowed[i], t);
+        if (!ok) {
+            snprintf(bad, cap, "%.*s", (int)(t > 100 ? 100 : t), p);
+            return false;
+        }
+        p += m;
+    }
+    return true;
+}

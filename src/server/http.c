@@ -256,8 +256,10 @@ static bool scoring_auth(srv_req *r)
     case SRV_ROUTE_COMPAT_SCORE:
     case SRV_ROUTE_OFREP_FLAG:
     case SRV_ROUTE_OFREP_BULK:
-    case SRV_ROUTE_EVENTS:
     case SRV_ROUTE_FLAGSETS:
+        /* not the event stream: it carries no flag data (an ETag that changed), and a browser's
+           EventSource cannot send a token, so under auth_scoring the OFREP web provider would lose
+           its change events and fall silent (the limit and CORS still apply) */
         return !cfg->auth_scoring || !srv_auth_require(r, RD_SCOPE_SCORE, false, "score or evaluate flags");
     default: return true;
     }
@@ -304,15 +306,29 @@ static bool is_preflight(struct MHD_Connection *c, const char *url, const char *
  * in our error shape (the browser shows no body; a person debugging with curl reads it). */
 static void preflight(srv_req *r, struct MHD_Connection *c, const route_def *d)
 {
-    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
-    bool ok = srv_cors_allowed(r->cfg->cors_origins, origin);
-    srv_metrics_cors(true, ok);
-    if (ok) {
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin"),
+               *method = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Access-Control-Request-Method"),
+               *headers = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Access-Control-Request-Headers");
+    bool origin_ok = srv_cors_allowed(r->cfg->cors_origins, origin);
+    char bad[128];
+    /* what the browser would refuse after a 204 is refused here, by name: a person debugging with
+       curl reads why, where the browser's console says only that the preflight failed */
+    bool method_ok = !method || method_allowed(d, method),
+         headers_ok = srv_cors_headers_ok(headers, bad, sizeof bad);
+    srv_metrics_cors(true, origin_ok && method_ok && headers_ok);
+    if (origin_ok && method_ok && headers_ok) {
         r->status = 204;
         return;
     }
     r->route = SRV_ROUTE_OTHER; /* our error shape, OFREP's route or not */
-    srv_reply_error(r, 403, "CORS_ORIGIN_DENIED", "origin %.200s is not allowed (cors_origins)", origin);
+    if (!origin_ok)
+        srv_reply_error(r, 403, "CORS_ORIGIN_DENIED", "origin %.200s is not allowed (cors_origins)", origin);
+    else if (!method_ok)
+        srv_reply_error(r, 403, "CORS_REQUEST_DENIED", "%s: method %.20s is not allowed (allowed: %s)",
+                        r->path, method, d->allow);
+    else
+        srv_reply_error(r, 403, "CORS_REQUEST_DENIED", "request header %s is not allowed (allowed: %s)", bad,
+                        SRV_CORS_ALLOW_HEADERS);
     r->route = d->route;
 }
 
@@ -441,7 +457,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, srv_req *r, const ro
         snprintf(s, sizeof s, "%d", r->retry_after_s);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, s);
     }
-    if (atomic_load_explicit(&G.draining, memory_order_relaxed))
+    /* a stream's connection is not reused once the stream ends (at a drain): it was one long answer */
+    if (r->stream || atomic_load_explicit(&G.draining, memory_order_relaxed))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, resp);
     MHD_destroy_response(resp);

@@ -539,6 +539,10 @@ bool srv_cors_allowed(const char *list, const char *origin);
 /* Whether path gets CORS: anything under /ofrep/v1/, /v1/score, /v1/score/batch, and /score
  * with compat_routes. */
 bool srv_cors_covers(const char *path, bool compat_routes);
+/* Whether every header a preflight asks for (Access-Control-Request-Headers, a comma-separated
+ * list; NULL or "" asks for none) is one riskd reads (SRV_CORS_ALLOW_HEADERS, any case); the
+ * first other one into bad (cap bytes) when not. Pure. */
+bool srv_cors_headers_ok(const char *requested, char *bad, size_t cap);
 struct MHD_Response;
 /* The CORS headers of an actual (non-preflight) answer to url on connection c, added to resp:
  * Vary: Origin on a covered route, and Access-Control-Allow-Origin, -Expose-Headers (ETag) and

@@ -194,6 +194,23 @@ has "refused preflights counted" '^riskd_cors_requests_total\{kind="preflight",r
 has "actual requests counted" '^riskd_cors_requests_total\{kind="actual",result="allowed"\} 5$' "$T/m"
 has "denied actual requests counted" '^riskd_cors_requests_total\{kind="actual",result="denied"\} 1$' "$T/m"
 has "204 counted" '^riskd_http_requests_total\{route="/ofrep/v1/evaluate/flags",code="204"\} 1$' "$T/m"
+# what the browser would refuse after a 204 is refused by name (a curl user reads why)
+opt() { # WANT PATH METHOD [HEADERS]: a preflight asking for METHOD and HEADERS
+    rm -f "$T/r" "$T/h"
+    curl -s -o "$T/r" -D "$T/h" -w '%{http_code}' -X OPTIONS -H "Origin: $A" -H "Access-Control-Request-Method: $3" \
+        ${4:+-H "Access-Control-Request-Headers: $4"} "$U$2" >"$T/w"
+    touch "$T/r"
+    check "preflight $3 $2 ${4:-} (HTTP $1)" "$1" "$(cat "$T/w")"
+}
+opt 204 /ofrep/v1/events GET
+has "... the event stream's GET" '^Access-Control-Allow-Methods: GET, OPTIONS' "$T/h"
+opt 204 /ofrep/v1/evaluate/flags POST 'Content-Type, AUTHORIZATION,If-None-Match'
+opt 403 /ofrep/v1/evaluate/flags DELETE
+has "... CORS_REQUEST_DENIED naming the method" '"code":"CORS_REQUEST_DENIED","message":"/ofrep/v1/evaluate/flags: method DELETE is not allowed \(allowed: POST\)"' "$T/r"
+hasnt "... no Allow-Origin" '^Access-Control-Allow' "$T/h"
+opt 403 /ofrep/v1/events POST
+opt 403 /ofrep/v1/evaluate/flags POST 'content-type, x-api-key'
+has "... CORS_REQUEST_DENIED naming the header" '"code":"CORS_REQUEST_DENIED","message":"request header x-api-key is not allowed' "$T/r"
 stop
 check "stopped cleanly (no sanitizer report)" 0 $?
 

@@ -181,6 +181,19 @@ check "a new stream takes a freed slot" 0 $(grep -q '^200$' "$T/code" && grep -q
 stop
 check "stops cleanly" 0 $?
 
+# ---- auth_scoring: OFREP needs a token, the event stream does not (no flag data; EventSource sends none)
+start --flags "$T/flags.json" --auth --auth-scoring || exit 1
+code=$(bulk)
+check "auth_scoring: the bulk evaluation without a token is 401" 0 $([ "$code" = 401 ]; echo $?)
+code=$(curl -s -o "$T/s7.txt" -D "$T/s7.h" -w '%{http_code}' --max-time 1 "$U/ofrep/v1/events")
+check "auth_scoring: the event stream opens without one" 0 $([ "$code" = 200 ] && grep -q '^retry: 2000' "$T/s7.txt"; echo $?)
+grep -qi '^connection: close' "$T/s7.h"
+check "a stream's connection is not reused once it ends" 0 $?
+code=$(get /v1/flagsets/risk)
+check "auth_scoring: the flag set document needs a token (it holds the rules)" 0 $([ "$code" = 401 ]; echo $?)
+stop
+check "stops cleanly" 0 $?
+
 # ---- streams off
 start --flags "$T/flags.json" --sse-max-streams 0 || exit 1
 code=$(bulk)

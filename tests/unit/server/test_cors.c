@@ -117,6 +117,23 @@ static void test_allowed(void **state)
     assert_false(srv_cors_allowed(NULL, "https://app.example"));
 }
 
+static void test_headers(void **state)
+{
+    (void)state;
+    char bad[32];
+    assert_true(srv_cors_headers_ok(NULL, bad, sizeof bad));
+    assert_true(srv_cors_headers_ok("", bad, sizeof bad));
+    assert_true(srv_cors_headers_ok("content-type", bad, sizeof bad));
+    assert_true(srv_cors_headers_ok("Content-Type, AUTHORIZATION ,if-none-match", bad, sizeof bad));
+    assert_true(srv_cors_headers_ok(" , content-type,", bad, sizeof bad));
+    assert_false(srv_cors_headers_ok("content-type,x-api-key", bad, sizeof bad));
+    assert_string_equal(bad, "x-api-key");
+    assert_false(srv_cors_headers_ok("content-typ", bad, sizeof bad));
+    assert_string_equal(bad, "content-typ");
+    assert_false(srv_cors_headers_ok("content-type-x", bad, sizeof bad));
+    assert_false(srv_cors_headers_ok("cookie", bad, sizeof bad));
+}
+
 static void test_covers(void **state)
 {
     (void)state;
@@ -143,6 +160,7 @@ int main(void)
         cmocka_unit_test(test_too_long_for_the_buffer),
         cmocka_unit_test(test_allowed),
         cmocka_unit_test(test_covers),
+        cmocka_unit_test(test_headers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
