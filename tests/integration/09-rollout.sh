@@ -39,8 +39,8 @@ status() { "$BIN" rollout status --data-dir "$T/data" --json >"$T/status.json" 2
 
 # wait_state STATE SECONDS: until GET /v1/rollouts says STATE (or the bound passes)
 wait_state() {
-    local want=$1 bound=$2 i
-    for i in $(seq 1 $((bound * 10))); do
+    local want=$1 until=$((SECONDS + $2)) # by the clock: each try costs a curl and a python start
+    while [ "$SECONDS" -lt "$until" ]; do
         curl -s "$U/v1/rollouts" >"$T/rollouts.json"
         [ "$(json "$T/rollouts.json" "j['rollouts'][0]['state']")" = "$want" ] && return 0
         sleep 0.1

@@ -201,6 +201,23 @@ static void eval_srm(const rd_stage *st, const arm_stats *ca, const arm_stats *c
     }
     uint64_t obs[2] = {ca->have ? ca->st.n + ca->st.failed : 0, co->have ? co->st.n + co->st.failed : 0};
     double w[2] = {(double)st->candidate, (double)(RD_ROLLOUT_TOTAL - st->candidate)};
+    /* Not judged before the candidate arm is due min_samples decisions by the weights (all
+       decisions when its weight is 0): the first moments of a stage still count decisions made on
+       the previous stage's flags (the reload reaches each HTTP thread at its next request; later on
+       a loaded machine), which on a few hundred decisions is a mismatch p < 0.001 that is no fault
+       of the routing. Counted by what is due, not by what came, so a routing that sends the
+       candidate nobody is still judged, and fails. */
+    uint64_t n = obs[0] + obs[1];
+    double due = st->candidate ? (double)n * w[0] / (double)RD_ROLLOUT_TOTAL : (double)n;
+    if (due < (double)e->min) {
+        e->cand = (double)obs[0];
+        e->ctrl = (double)obs[1];
+        e->n = n;
+        e->verdict = G_NODATA;
+        snprintf(e->note, sizeof e->note, "%llu decisions: %.0f due to the candidate of %llu",
+                 (unsigned long long)n, due, (unsigned long long)e->min);
+        return;
+    }
     rd_srm_result r;
     rd_srm(obs, w, 2, isfinite(e->pass_at) ? e->pass_at : RD_SRM_ALPHA, &r);
     e->value = r.p;
