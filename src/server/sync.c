@@ -61,6 +61,7 @@ typedef struct stream {
     char selector[SRV_GRPC_MAX_SELECTOR];
     srv_grpc_reader rd;
     bool dispatched;      /* the request ended and was answered or refused */
+    bool reset_after;     /* answered before the request ended: RST_STREAM once the answer is sent */
     bool responded;       /* response headers with a body submitted */
     bool is_sync;         /* an open SyncFlags stream, counted in Y.nsync */
     srv_grpc_msg *cur;    /* being sent, off bytes of it already */
@@ -311,15 +312,15 @@ static void request_release(stream *s)
 
 /* A stream answered before its request ended: the client is told to stop sending (RFC 9113 8.1: a
  * complete response, then RST_STREAM NO_ERROR, as grpc-go does), so the rest of its body is
- * neither read nor held. The response goes first: both frames queue in order. Not when the
- * frame being read ends the request: the stream is then closed, and a reset would be a frame on
- * a closed stream. */
+ * neither read nor held. The reset is submitted once the response is sent (on_frame_send):
+ * nghttp2 drops a stream's queued frames as soon as a reset is queued. Not when the frame being
+ * read ends the request: the stream is then closed, and a reset would be a frame on a closed
+ * stream. */
 static void answer_early(stream *s, bool remote_ending)
 {
     s->dispatched = true;
+    s->reset_after = !remote_ending;
     request_release(s);
-    if (!remote_ending)
-        nghttp2_submit_rst_stream(s->c->h2, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
 }
 
 /* ------------------------------------------------------------------ calls */
@@ -549,6 +550,21 @@ static void stream_free(conn *c, stream *s)
     rd_free(s);
 }
 
+/* An early answer (answer_early) is out: now the reset, unless the client ended meanwhile. */
+static int on_frame_send(nghttp2_session *h2, const nghttp2_frame *f, void *ud)
+{
+    (void)ud;
+    if (f->hd.type != NGHTTP2_HEADERS || !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+        return 0;
+    stream *s = nghttp2_session_get_stream_user_data(h2, f->hd.stream_id);
+    if (s && s->reset_after) {
+        s->reset_after = false;
+        if (nghttp2_session_get_stream_remote_close(h2, s->id) == 0)
+            nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
+    }
+    return 0;
+}
+
 static int on_stream_close(nghttp2_session *h2, int32_t id, uint32_t error_code, void *ud)
 {
     (void)error_code;
@@ -567,6 +583,7 @@ static int make_callbacks(void)
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(Y.cbs, on_data_chunk);
     nghttp2_session_callbacks_set_on_frame_recv_callback(Y.cbs, on_frame_recv);
     nghttp2_session_callbacks_set_on_stream_close_callback(Y.cbs, on_stream_close);
+    nghttp2_session_callbacks_set_on_frame_send_callback(Y.cbs, on_frame_send);
     return RD_OK;
 }
 
