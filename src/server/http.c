@@ -826,6 +826,8 @@ size_t srv_http_connections(void) { return atomic_load_explicit(&G.connections, 
 
 int srv_http_inflight(void) { return atomic_load(&G.inflight); }
 
+bool srv_http_draining(void) { return atomic_load_explicit(&G.draining, memory_order_relaxed); }
+
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {

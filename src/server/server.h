@@ -597,6 +597,8 @@ int srv_listen(const char *listen_addr, char *bound, size_t bound_cap, rd_err *e
 size_t srv_http_connections(void);
 /* Requests being handled now (received headers, not yet completed). */
 int srv_http_inflight(void);
+/* SIGTERM or SIGINT came: draining (/ready answers 503 so the load balancer stops sending). */
+bool srv_http_draining(void);
 
 /* Run the service until SIGTERM or SIGINT: bind, serve, reload on change or SIGHUP, drain.
  * Returns a process exit code. */
