@@ -5,7 +5,7 @@
  *
  * Invariants: everything here belongs to the sync thread (the connections, their sessions and
  * streams, the encoded flag sets) except the wake-up: an eventfd written by the flag set listener
- * (on the publishing thread) and by srv_sync_stop. A flag set is encoded once per change (Y.payload)
+ * (on the publishing thread) and by srv_sync_begin_stop. A flag set is encoded once per change (Y.payload)
  * and the streams share it by reference; a stream holds at most the message it is sending and the
  * newest one waiting, so a stream that falls behind skips the flag sets in between (the newest is
  * all a sync client needs) and memory stays bounded per stream. A connection's output buffer stays
