@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "riskd/arena.h"
@@ -162,6 +163,8 @@ const char srv_usage[] =
     "                           with ALPN h2 when --tls-cert is set\n"
     "  --sync-max-streams N     SyncFlags streams open at once (default 1000); more are refused\n"
     "                           with RESOURCE_EXHAUSTED\n"
+    "  --sync-max-connections N sync connections open at once (default 2 x sync_max_streams; apart\n"
+    "                           from max_connections); more are closed at accept\n"
     "\n"
     "  --check-config           validate the configuration and the files, then exit\n"
     "  -h, --help               show this help\n"
@@ -257,6 +260,7 @@ static const struct key keys[] = {
     {"linger_timeout_ms", I(linger_timeout_ms, 0, 600000)},
     {"sync_listen", S(sync_listen)},
     {"sync_max_streams", Z(sync_max_streams, 1, 1000000)},
+    {"sync_max_connections", Z(sync_max_connections, 1, 1000000)},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -307,6 +311,7 @@ static void defaults(srv_config *c)
     c->linger_max_bytes = 64u << 20; /* nginx discards up to its lingering_time; 64 MiB at LAN speed */
     c->linger_timeout_ms = 5000;     /* nginx's lingering_timeout */
     c->sync_max_streams = 1000;
+    c->sync_max_connections = SIZE_MAX; /* 2 x sync_max_streams, resolved in validate */
     if (gethostname(c->node, sizeof c->node) != 0 || !c->node[0])
         strcpy(c->node, "riskd");
     c->node[sizeof c->node - 1] = '\0';
@@ -561,6 +566,26 @@ static int validate_tls(srv_config *c, rd_err *err)
     return RD_OK;
 }
 
+/* An address's host is a wildcard ("", 0.0.0.0, ::, [::]): it takes the port on every address. */
+static bool wildcard_host(const char *h, size_t n)
+{
+    return n == 0 || (n == 7 && !memcmp(h, "0.0.0.0", 7)) || (n == 2 && !memcmp(h, "::", 2)) ||
+           (n == 4 && !memcmp(h, "[::]", 4));
+}
+
+/* Whether two valid HOST:PORT addresses take the same socket: the same port, not 0, on the same host
+ * or with either a wildcard. Caught here, serve would fail later on its own socket with a misleading
+ * "Address already in use". */
+static bool same_socket(const char *a, const char *b)
+{
+    const char *ca = strrchr(a, ':'), *cb = strrchr(b, ':');
+    long long pa, pb;
+    if (parse_int(ca + 1, 0, 65535, &pa) < 0 || parse_int(cb + 1, 0, 65535, &pb) < 0 || pa != pb || pa == 0)
+        return false;
+    size_t na = (size_t)(ca - a), nb = (size_t)(cb - b);
+    return wildcard_host(a, na) || wildcard_host(b, nb) || (na == nb && !strncasecmp(a, b, na));
+}
+
 /* Cross-field rules, checked once whatever the source. */
 static int validate(srv_config *c, rd_err *err)
 {
@@ -575,6 +600,12 @@ static int validate(srv_config *c, rd_err *err)
         return rd_err_set(err, RD_EINVAL,
                           "sync_listen: expected HOST:PORT (port 0-65535) or \"\" (off), not \"%s\"",
                           c->sync_listen);
+    if (c->sync_listen[0] && same_socket(c->listen, c->sync_listen))
+        return rd_err_set(err, RD_EINVAL,
+                          "sync_listen must differ from listen (%s and %s take the same socket)",
+                          c->sync_listen, c->listen);
+    if (c->sync_max_connections == SIZE_MAX) /* a flagd client holds one connection per stream */
+        c->sync_max_connections = c->sync_max_streams > 500000 ? 1000000 : 2 * c->sync_max_streams;
     if (!c->route_flag[0])
         return rd_err_set(err, RD_EINVAL, "route_flag must not be empty");
     if (c->default_bundle[0] && !c->bundles[0])

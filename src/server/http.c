@@ -843,6 +843,8 @@ size_t srv_http_connections(void) { return atomic_load_explicit(&G.connections, 
 
 int srv_http_inflight(void) { return atomic_load(&G.inflight); }
 
+bool srv_http_draining(void) { return atomic_load_explicit(&G.draining, memory_order_relaxed); }
+
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
@@ -1131,6 +1133,7 @@ static void drain(void)
 {
     atomic_store(&G.draining, true);
     srv_events_close_all(); /* a stream never finishes by itself */
+    srv_sync_begin_stop();  /* the sync connections end meanwhile, joined in srv_run's out: */
     double until = srv_now() + G.cfg->drain_timeout_ms / 1e3;
     int idle = 0;
     while (idle < 2 && srv_now() < until) {
@@ -1186,7 +1189,7 @@ int srv_check(const srv_config *cfg)
     size_t n = rd_decider_count(dec);
     int rc = 0;
     char bound[128];
-    int fd;
+    int fd, sfd = -1;
     if (cfg->bundles[0] && !rd_decider_can_pick(dec)) {
         fprintf(
             stderr,
@@ -1198,12 +1201,15 @@ int srv_check(const srv_config *cfg)
                (fd = listen_on(cfg->listen, bound, sizeof bound, &err)) < 0) {
         fprintf(stderr, "riskd: serve: %s\n", err.msg);
         rc = 4;
-    } else if (cfg->sync_listen[0] &&
-               (close(fd), fd = listen_on(cfg->sync_listen, bound, sizeof bound, &err)) < 0) {
+    } else if (cfg->sync_listen[0] && (sfd = listen_on(cfg->sync_listen, bound, sizeof bound, &err)) < 0) {
+        /* listen's socket still open: both are bound at once, as serve binds them */
+        close(fd);
         fprintf(stderr, "riskd: serve: sync_listen: %s\n", err.msg);
         rc = 4;
     } else {
         close(fd);
+        if (cfg->sync_listen[0])
+            close(sfd);
         if (srv_tls_init(cfg, &err)) {
             fprintf(stderr, "riskd: serve: %s\n", err.msg);
             rc = rd_err_exit_status(err.code);
@@ -1251,8 +1257,9 @@ int srv_check(const srv_config *cfg)
             printf("cors       %s%s\n", cfg->cors_origins,
                    cfg->cors_credentials ? " (with credentials)" : "");
         if (cfg->sync_listen[0])
-            printf("sync       %s: flagd.sync.v1 gRPC (%s), at most %zu SyncFlags streams\n",
-                   cfg->sync_listen, cfg->tls_cert[0] ? "TLS, ALPN h2" : "h2c", cfg->sync_max_streams);
+            printf("sync       %s: flagd.sync.v1 gRPC (%s), at most %zu SyncFlags streams, %zu connections\n",
+                   cfg->sync_listen, cfg->tls_cert[0] ? "TLS, ALPN h2" : "h2c", cfg->sync_max_streams,
+                   cfg->sync_max_connections);
         else
             printf("sync       off\n");
         srv_tls_describe();
@@ -1386,7 +1393,6 @@ int srv_run(const srv_config *cfg)
             cfg->mtls[0] ? cfg->mtls : NULL, NULL);
     int sig = wait_loop();
     srv_log(SRV_INFO, sig == SIGTERM ? "SIGTERM: draining" : "SIGINT: draining", NULL);
-    srv_sync_stop(); /* its streams end at once: they are never "in flight" to finish */
     drain();
     MHD_stop_daemon(d); /* joins the workers, whose snapshot references go with them */
     srv_log(SRV_INFO, "stopped", NULL);
@@ -1400,6 +1406,7 @@ out:
     G.shadow = NULL;
     close_log(); /* commits what is queued */
     srv_state_free(G.state);
+    srv_sync_free();    /* after the state: no flag set listener can write to its eventfd */
     srv_monitor_stop(); /* after the slots that cache its series are gone */
     pthread_key_delete(G.worker_key);
     srv_metrics_deinit();

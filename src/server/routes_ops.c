@@ -52,13 +52,17 @@ static void put_bundles(rd_buf *b, const rd_decider *d)
 }
 
 /* Ready when everything configured is loaded: the flag set, at least one bundle, and a way
- * to pick a bundle for a request that names none. The details say how decisions are made
- * now: the routing, the breakers, the fallback rules, and any fault injected for a drill. */
+ * to pick a bundle for a request that names none; never while draining. The details say how decisions are
+ * made now: the routing, the breakers, the fallback rules, and any fault injected for a drill. */
 void srv_route_ready(srv_req *r)
 {
     const srv_snapshot *s = r->snap;
     const rd_decider *d = s->dec;
     size_t n = rd_decider_count(d);
+    if (srv_http_draining()) { /* stopping: the load balancer should send nothing new */
+        srv_reply_error(r, 503, "NOT_READY", "riskd is shutting down (SIGTERM or SIGINT): draining");
+        return;
+    }
     if (r->cfg->bundles[0] && n == 0) {
         srv_reply_error(r, 503, "NOT_READY", "no bundle is loaded from %s", r->cfg->bundles);
         return;

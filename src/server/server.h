@@ -116,8 +116,10 @@ typedef struct srv_config {
     size_t linger_max_bytes; /* 0: answer at once and close */
     int linger_timeout_ms;
     /* the flagd sync service (sync.c): gRPC flagd.sync.v1 on its own port */
-    char sync_listen[256];   /* HOST:PORT, "" = off; port 0 = the kernel picks */
-    size_t sync_max_streams; /* SyncFlags streams open at once; more are refused RESOURCE_EXHAUSTED */
+    char sync_listen[256];       /* HOST:PORT, "" = off; port 0 = the kernel picks */
+    size_t sync_max_streams;     /* SyncFlags streams open at once; more are refused RESOURCE_EXHAUSTED */
+    size_t sync_max_connections; /* sync connections open at once (default 2 x sync_max_streams); more
+                                    are closed at accept */
 } srv_config;
 
 /* The breaker options the configuration gives (on_transition unset). */
@@ -579,10 +581,17 @@ const char *srv_grpc_code_name(int code);
  * the main thread after srv_tls_init and before the HTTP daemon starts. Errors: RD_EIO when it cannot
  * listen, RD_ENOMEM. */
 int srv_sync_start(const srv_config *cfg, srv_state *st, rd_err *err);
-/* SIGTERM: every SyncFlags stream ended (UNAVAILABLE, so clients reconnect), GOAWAY sent, the
- * connections closed (waiting at most drain_timeout_ms for their last bytes), the thread joined.
- * Safe when the service never started. */
+/* SIGTERM, without waiting: the thread told to end every SyncFlags stream (UNAVAILABLE, so clients
+ * reconnect), send GOAWAY and close the connections once their last bytes are out, by
+ * min(drain_timeout_ms, 5 s) from now. Called by the HTTP drain so both drain in parallel (main
+ * thread). Safe when the service never started, and more than once. */
+void srv_sync_begin_stop(void);
+/* srv_sync_begin_stop if it was not called, then the thread joined and the connections gone. Before
+ * srv_tls_deinit: the TLS sessions hold the credentials. Safe when the service never started. */
 void srv_sync_stop(void);
+/* After srv_state_free, when no listener can run any more: the wake-up eventfd closed (the flag set
+ * listener writes to it from publishing threads, so it must outlive every publisher). */
+void srv_sync_free(void);
 
 /* Bind and listen on HOST:PORT (the last colon splits; [v6]:port works too), non-blocking; the
  * address bound ("127.0.0.1:41234") into bound. The socket, or -1 with err set (RD_EINVAL, RD_EIO). */
@@ -592,6 +601,8 @@ int srv_listen(const char *listen_addr, char *bound, size_t bound_cap, rd_err *e
 size_t srv_http_connections(void);
 /* Requests being handled now (received headers, not yet completed). */
 int srv_http_inflight(void);
+/* SIGTERM or SIGINT came: draining (/ready answers 503 so the load balancer stops sending). */
+bool srv_http_draining(void);
 
 /* Run the service until SIGTERM or SIGINT: bind, serve, reload on change or SIGHUP, drain.
  * Returns a process exit code. */

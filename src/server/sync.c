@@ -5,13 +5,20 @@
  *
  * Invariants: everything here belongs to the sync thread (the connections, their sessions and
  * streams, the encoded flag sets) except the wake-up: an eventfd written by the flag set listener
- * (on the publishing thread) and by srv_sync_stop. A flag set is encoded once per change (Y.payload)
+ * (on the publishing thread) and by srv_sync_begin_stop. A flag set is encoded once per change (Y.payload)
  * and the streams share it by reference; a stream holds at most the message it is sending and the
  * newest one waiting, so a stream that falls behind skips the flag sets in between (the newest is
  * all a sync client needs) and memory stays bounded per stream. A connection's output buffer stays
  * under OUT_HIGH plus one frame: the session is asked for frames only below it and the socket is not
  * read above it. A connection whose client takes no byte for connection_timeout_s while data waits
- * (in the buffer, or behind HTTP/2 flow control) is dropped, so no client can hold the others back. */
+ * (in the buffer, or behind HTTP/2 flow control) is dropped, so no client can hold the others back.
+ *
+ * Memory is bounded by configuration, whatever clients send: at most sync_max_connections
+ * connections of STREAMS_PER_CONN streams; a request's bytes are held as they arrive (never the
+ * length its prefix declares), at most CONN_REQUEST_MAX per connection and SERVICE_REQUEST_MAX in
+ * all (more: RESOURCE_EXHAUSTED); a request that has not ended within the request deadline
+ * (connection_timeout_s, at most REQUEST_DEADLINE_MAX_S) is answered DEADLINE_EXCEEDED. A request
+ * refused before its end is answered at once and reset (RST_STREAM NO_ERROR): its body is not read. */
 #include <errno.h>
 #include <gnutls/gnutls.h>
 #include <netinet/in.h>
@@ -30,11 +37,14 @@
 
 #include "sync_grpc.h"
 
-#define OUT_HIGH         ((size_t)256 * 1024) /* a connection's output buffer: no more frames above it */
-#define READ_CHUNK       16384
-#define STREAMS_PER_CONN 100  /* SETTINGS_MAX_CONCURRENT_STREAMS */
-#define SHUTDOWN_MAX_MS  5000 /* SIGTERM: the longest wait for the streams' last bytes */
-#define MAX_EVENTS       64
+#define OUT_HIGH               ((size_t)256 * 1024) /* a connection's output buffer: no more frames above it */
+#define READ_CHUNK             16384
+#define STREAMS_PER_CONN       100                 /* SETTINGS_MAX_CONCURRENT_STREAMS */
+#define SHUTDOWN_MAX_MS        5000                /* SIGTERM: the longest wait for the streams' last bytes */
+#define REQUEST_DEADLINE_MAX_S 10                  /* a request's headers to its end, at most */
+#define CONN_REQUEST_MAX       ((size_t)256 << 10) /* request bytes held per connection */
+#define SERVICE_REQUEST_MAX    ((size_t)32 << 20)  /* ... and by the whole service */
+#define MAX_EVENTS             64
 
 typedef struct conn conn;
 
@@ -46,9 +56,12 @@ typedef struct stream {
     srv_sync_method method;
     char path[128]; /* as sent, cut (for the UNIMPLEMENTED message) */
     bool post, grpc_ct, header_selector;
+    bool selector_too_long; /* the flagd-selector header does not fit selector: refused */
+    double t_begin;         /* when its headers began: the request deadline counts from it */
     char selector[SRV_GRPC_MAX_SELECTOR];
     srv_grpc_reader rd;
     bool dispatched;      /* the request ended and was answered or refused */
+    bool reset_after;     /* answered before the request ended: RST_STREAM once the answer is sent */
     bool responded;       /* response headers with a body submitted */
     bool is_sync;         /* an open SyncFlags stream, counted in Y.nsync */
     srv_grpc_msg *cur;    /* being sent, off bytes of it already */
@@ -76,7 +89,8 @@ struct conn {
     size_t tls_retry; /* a gnutls_record_send of this many bytes said AGAIN: it is repeated */
     double last_io, last_drain;
     stream *streams;
-    uint32_t events; /* the epoll interest registered */
+    size_t req_bytes; /* request bytes its streams' readers hold (at most CONN_REQUEST_MAX) */
+    uint32_t events;  /* the epoll interest registered */
     bool dead;
     const char *why_dead;
 };
@@ -87,12 +101,15 @@ static struct {
     int lfd, ep, efd;
     bool accept_paused;
     pthread_t thread;
-    bool running;
+    bool running, stop_begun; /* main thread only */
     atomic_bool stop, changed;
+    double stop_until; /* the shutdown deadline: written before stop is set, read after */
     bool stopping;
     nghttp2_session_callbacks *cbs;
     conn *conns;
     size_t nconns, nsync;
+    size_t req_bytes;       /* request bytes held over every connection (SERVICE_REQUEST_MAX) */
+    uint64_t refused_conns; /* connections closed at sync_max_connections since the last sweep */
     struct {
         uint64_t gen;
         char sha[65];
@@ -228,14 +245,10 @@ static void respond_body(stream *s, srv_grpc_msg *msg, bool end_ok)
         kill_conn(s->c, "nghttp2: cannot submit a response");
 }
 
-/* A call refused before any message: the status in the response headers (gRPC's "Trailers-Only"). */
-static void respond_status(stream *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void respond_status(stream *s, int code, const char *fmt, ...)
+/* The status of a call refused before any message, in the response headers (gRPC's
+ * "Trailers-Only"), with the message in s->end_msg; not logged. */
+static void submit_status(stream *s, int code)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(s->end_msg, sizeof s->end_msg, fmt, ap);
-    va_end(ap);
     char cs[8], msg[768];
     snprintf(cs, sizeof cs, "%d", code);
     srv_grpc_percent_encode(s->end_msg, msg, sizeof msg);
@@ -245,6 +258,17 @@ static void respond_status(stream *s, int code, const char *fmt, ...)
     s->ended = true;
     s->end_code = code;
     count_end(s, code);
+}
+
+/* A call refused before any message (submit_status), logged. */
+static void respond_status(stream *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void respond_status(stream *s, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->end_msg, sizeof s->end_msg, fmt, ap);
+    va_end(ap);
+    submit_status(s, code);
     srv_log(SRV_INFO, "sync call refused", "peer", s->c->peer, "method", srv_sync_method_name(s->method),
             "code", srv_grpc_code_name(code), "message", s->end_msg, NULL);
 }
@@ -267,6 +291,36 @@ static void stream_end(stream *s, int code, const char *msg)
     s->end_code = code;
     snprintf(s->end_msg, sizeof s->end_msg, "%s", msg);
     stream_kick(s);
+}
+
+/* ------------------------------------------------------------------ request bytes */
+
+/* The reader's buffer grew from before bytes: counted on its connection and the service. */
+static void request_grew(stream *s, size_t before)
+{
+    s->c->req_bytes += s->rd.msg_cap - before;
+    Y.req_bytes += s->rd.msg_cap - before;
+}
+
+/* The request's bytes are no longer needed (answered): freed and uncounted. */
+static void request_release(stream *s)
+{
+    s->c->req_bytes -= s->rd.msg_cap;
+    Y.req_bytes -= s->rd.msg_cap;
+    srv_grpc_reader_deinit(&s->rd);
+}
+
+/* A stream answered before its request ended: the client is told to stop sending (RFC 9113 8.1: a
+ * complete response, then RST_STREAM NO_ERROR, as grpc-go does), so the rest of its body is
+ * neither read nor held. The reset is submitted once the response is sent (on_frame_send):
+ * nghttp2 drops a stream's queued frames as soon as a reset is queued. Not when the frame being
+ * read ends the request: the stream is then closed, and a reset would be a frame on a closed
+ * stream. */
+static void answer_early(stream *s, bool remote_ending)
+{
+    s->dispatched = true;
+    s->reset_after = !remote_ending;
+    request_release(s);
 }
 
 /* ------------------------------------------------------------------ calls */
@@ -312,30 +366,35 @@ static void open_sync_stream(stream *s)
     srv_log(SRV_INFO, "sync stream opened", "peer", s->c->peer, "selector", s->selector, "#streams", n, NULL);
 }
 
-/* The request has ended (END_STREAM): answer it. */
-static void dispatch(stream *s)
+/* The refusals the request's headers decide, answered as soon as they are in; true when answered. */
+static bool refuse_by_headers(stream *s)
 {
-    s->dispatched = true;
     if (!s->post) {
         respond_http(s, "405", "gRPC needs POST");
-        return;
-    }
-    if (!s->grpc_ct) {
+    } else if (!s->grpc_ct) {
         respond_http(s, "415", "gRPC needs content-type application/grpc");
-        return;
-    }
-    if (s->method == SRV_SYNC_OTHER) {
+    } else if (s->method == SRV_SYNC_OTHER) {
         respond_status(s, SRV_GRPC_UNIMPLEMENTED,
                        "unknown method %s (riskd serves flagd.sync.v1.FlagSyncService: SyncFlags, "
                        "FetchAllFlags, GetMetadata)",
                        s->path);
-        return;
-    }
-    if (s->c->auth_refusal[0]) {
+    } else if (s->c->auth_refusal[0]) {
         respond_status(s, 16 /* UNAUTHENTICATED */, "a client certificate is required (mtls = all): %s",
                        s->c->auth_refusal);
-        return;
+    } else if (s->selector_too_long) {
+        respond_status(s, SRV_GRPC_INVALID_ARGUMENT, "flagd-selector: %s", SRV_GRPC_SELECTOR_TOO_LONG);
+    } else {
+        return false;
     }
+    return true;
+}
+
+/* The request has ended (END_STREAM), or was refused before: answer it. */
+static void dispatch(stream *s)
+{
+    s->dispatched = true;
+    if (refuse_by_headers(s))
+        return;
     int code = srv_grpc_reader_finish(&s->rd);
     if (code) {
         respond_status(s, code, "%s", s->rd.why);
@@ -380,6 +439,7 @@ static int on_begin_headers(nghttp2_session *h2, const nghttp2_frame *f, void *u
     s->c = c;
     s->id = f->hd.stream_id;
     s->method = SRV_SYNC_OTHER;
+    s->t_begin = srv_now();
     srv_grpc_reader_init(&s->rd);
     s->next = c->streams;
     if (c->streams)
@@ -415,34 +475,60 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t 
         s->grpc_ct = is_grpc_type(value, valuelen);
     } else if (IS("flagd-selector")) {
         s->header_selector = true;
-        snprintf(s->selector, sizeof s->selector, "%.*s",
-                 (int)(valuelen < SRV_GRPC_MAX_SELECTOR ? valuelen : SRV_GRPC_MAX_SELECTOR - 1),
+        s->selector_too_long = valuelen >= SRV_GRPC_MAX_SELECTOR; /* refused, never cut */
+        snprintf(s->selector, sizeof s->selector, "%.*s", s->selector_too_long ? 0 : (int)valuelen,
                  (const char *)value);
     }
 #undef IS
     return 0;
 }
 
+/* True, with the stream refused RESOURCE_EXHAUSTED, when unfinished requests hold more bytes than
+ * their connection's or the service's limit: the stream whose bytes crossed it is the one refused. */
+static bool refuse_over_limit(stream *s)
+{
+    bool per_conn = s->c->req_bytes > CONN_REQUEST_MAX;
+    if (!per_conn && Y.req_bytes <= SERVICE_REQUEST_MAX)
+        return false;
+    respond_status(s, SRV_GRPC_RESOURCE_EXHAUSTED,
+                   "unfinished requests hold more than %zu KiB on this %s (the limit): end them first",
+                   (per_conn ? CONN_REQUEST_MAX : SERVICE_REQUEST_MAX) >> 10,
+                   per_conn ? "connection" : "server");
+    return true;
+}
+
 static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id, const uint8_t *data, size_t len,
                          void *ud)
 {
-    (void)flags;
     (void)ud;
     stream *s = nghttp2_session_get_stream_user_data(h2, id);
-    if (s && !s->dispatched)
-        srv_grpc_reader_feed(&s->rd, data, len);
+    if (!s || s->dispatched)
+        return 0;
+    size_t before = s->rd.msg_cap;
+    int code = srv_grpc_reader_feed(&s->rd, data, len);
+    request_grew(s, before);
+    if (code != SRV_GRPC_OK) /* refused by what came: answered now, not once the rest has come */
+        dispatch(s);
+    if (code != SRV_GRPC_OK || refuse_over_limit(s))
+        answer_early(s, flags & NGHTTP2_FLAG_END_STREAM);
     return 0;
 }
 
 static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *f, void *ud)
 {
     (void)ud;
-    if ((f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) ||
-        !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+    if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA)
         return 0;
     stream *s = nghttp2_session_get_stream_user_data(h2, f->hd.stream_id);
-    if (s && !s->dispatched)
+    if (!s || s->dispatched)
+        return 0;
+    if (f->hd.flags & NGHTTP2_FLAG_END_STREAM) {
         dispatch(s);
+        request_release(s); /* answered: the request's bytes are not needed any more */
+    } else if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST &&
+               refuse_by_headers(s)) {
+        answer_early(s, false); /* a body is coming that nothing will read */
+    }
     return 0;
 }
 
@@ -458,10 +544,25 @@ static void stream_free(conn *c, stream *s)
         c->streams = s->next;
     if (s->next)
         s->next->prev = s->prev;
-    srv_grpc_reader_deinit(&s->rd);
+    request_release(s);
     srv_grpc_msg_unref(s->cur);
     srv_grpc_msg_unref(s->queued);
     rd_free(s);
+}
+
+/* An early answer (answer_early) is out: now the reset, unless the client ended meanwhile. */
+static int on_frame_send(nghttp2_session *h2, const nghttp2_frame *f, void *ud)
+{
+    (void)ud;
+    if (f->hd.type != NGHTTP2_HEADERS || !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+        return 0;
+    stream *s = nghttp2_session_get_stream_user_data(h2, f->hd.stream_id);
+    if (s && s->reset_after) {
+        s->reset_after = false;
+        if (nghttp2_session_get_stream_remote_close(h2, s->id) == 0)
+            nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
+    }
+    return 0;
 }
 
 static int on_stream_close(nghttp2_session *h2, int32_t id, uint32_t error_code, void *ud)
@@ -482,6 +583,7 @@ static int make_callbacks(void)
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(Y.cbs, on_data_chunk);
     nghttp2_session_callbacks_set_on_frame_recv_callback(Y.cbs, on_frame_recv);
     nghttp2_session_callbacks_set_on_stream_close_callback(Y.cbs, on_stream_close);
+    nghttp2_session_callbacks_set_on_frame_send_callback(Y.cbs, on_frame_send);
     return RD_OK;
 }
 
@@ -743,8 +845,9 @@ static void on_accept(void)
             }
             return;
         }
-        if (Y.nconns >= Y.cfg->max_connections) {
+        if (Y.nconns >= Y.cfg->sync_max_connections) { /* closed at once; counted, logged by sweep */
             close(fd);
+            Y.refused_conns++;
             continue;
         }
         conn_new(fd, &ss);
@@ -792,12 +895,53 @@ static void push_change(void)
     srv_snapshot_unref(snap);
 }
 
-/* Once a second: clients that take nothing while data waits are dropped; idle connections
- * (no stream) past connection_timeout_s get a GOAWAY. */
+/* Requests of c not ended within the request deadline: answered DEADLINE_EXCEEDED and reset, as a
+ * half-sent request holds a stream and its bytes. Logged once per connection, not per stream. */
+static void expire_requests(conn *c, double now)
+{
+    double limit = Y.cfg->connection_timeout_s < REQUEST_DEADLINE_MAX_S ? Y.cfg->connection_timeout_s
+                                                                        : REQUEST_DEADLINE_MAX_S;
+    int n = 0;
+    for (stream *s = c->streams; s; s = s->next) {
+        if (s->dispatched || now - s->t_begin < limit)
+            continue;
+        snprintf(s->end_msg, sizeof s->end_msg, "the request did not end within %g s", limit);
+        submit_status(s, 4 /* DEADLINE_EXCEEDED */);
+        answer_early(s, false);
+        n++;
+    }
+    if (n) {
+        char ns[16];
+        snprintf(ns, sizeof ns, "%d", n);
+        srv_log(SRV_INFO, "sync: requests that did not end in time answered DEADLINE_EXCEEDED", "peer",
+                c->peer, "#streams", ns, NULL);
+        conn_flush(c);
+        if (!c->dead)
+            conn_events(c);
+    }
+}
+
+/* Connections closed at sync_max_connections since the last sweep: one warning, not one per accept. */
+static void report_refused(void)
+{
+    if (!Y.refused_conns)
+        return;
+    char n[24], max[24];
+    snprintf(n, sizeof n, "%llu", (unsigned long long)Y.refused_conns);
+    snprintf(max, sizeof max, "%zu", Y.cfg->sync_max_connections);
+    srv_log(SRV_WARN, "sync: connections closed at the limit (sync_max_connections)", "#connections", n,
+            "#max", max, NULL);
+    Y.refused_conns = 0;
+}
+
+/* Once a second: requests past their deadline are answered; clients that take nothing while data
+ * waits are dropped; idle connections (no stream) past connection_timeout_s get a GOAWAY. */
 static void sweep(double now)
 {
     double limit = Y.cfg->connection_timeout_s;
+    report_refused();
     for (conn *c = Y.conns; c; c = c->next) {
+        expire_requests(c, now);
         bool stalled = pending(c) && now - c->last_drain > limit;
         for (stream *s = c->streams; s && !stalled; s = s->next)
             stalled = (s->cur || s->queued) && now - s->progress > limit;
@@ -812,6 +956,8 @@ static void sweep(double now)
                 nghttp2_session_terminate_session(c->h2, NGHTTP2_NO_ERROR);
             conn_flush(c);
             conn_check_done(c);
+            if (!c->dead)
+                conn_events(c); /* what the socket did not take waits for EPOLLOUT */
         }
     }
     if (Y.accept_paused) {
@@ -846,7 +992,7 @@ static void poll_once(int timeout_ms)
 
 /* SIGTERM: no new connections; every SyncFlags stream ends UNAVAILABLE (clients reconnect, to
  * another replica or to this one restarted), a GOAWAY goes on every connection, and the loop runs
- * until the connections are done or the deadline passes. */
+ * until the connections are done or the deadline srv_sync_begin_stop set passes. */
 static void shut_down(void)
 {
     Y.stopping = true;
@@ -865,9 +1011,7 @@ static void shut_down(void)
             conn_events(c);
     }
     reap();
-    int ms = Y.cfg->drain_timeout_ms < SHUTDOWN_MAX_MS ? Y.cfg->drain_timeout_ms : SHUTDOWN_MAX_MS;
-    double until = srv_now() + ms / 1e3;
-    while (Y.conns && srv_now() < until)
+    while (Y.conns && srv_now() < Y.stop_until)
         poll_once(20);
     for (conn *c = Y.conns; c; c = c->next)
         kill_conn(c, "shutdown deadline");
@@ -891,26 +1035,29 @@ static void *run(void *arg)
     return NULL;
 }
 
-/* The flag set changed (publishing thread): wake the sync thread, nothing more. */
+/* The flag set changed (publishing thread): wake the sync thread, nothing more; once it is
+ * stopping nothing is pushed any more. Y.efd stays open until srv_sync_free, after the last
+ * publisher, so this never writes into a closed (or reused) descriptor. */
 static void on_flags(void *ud, const srv_snapshot *s)
 {
     (void)ud;
     (void)s;
+    if (atomic_load(&Y.stop))
+        return;
     atomic_store(&Y.changed, true);
     uint64_t one = 1;
     ssize_t w = write(Y.efd, &one, sizeof one);
     (void)w; /* a full counter already wakes the thread */
 }
 
+/* What the thread used; not the eventfd (srv_sync_free), which the listener may still write to. */
 static void release(void)
 {
     if (Y.lfd >= 0)
         close(Y.lfd);
     if (Y.ep >= 0)
         close(Y.ep);
-    if (Y.efd >= 0)
-        close(Y.efd);
-    Y.lfd = Y.ep = Y.efd = -1;
+    Y.lfd = Y.ep = -1;
     if (Y.cbs)
         nghttp2_session_callbacks_del(Y.cbs);
     Y.cbs = NULL;
@@ -950,21 +1097,40 @@ int srv_sync_start(const srv_config *cfg, srv_state *st, rd_err *err)
     fflush(stdout);
     char n[24];
     snprintf(n, sizeof n, "%zu", cfg->sync_max_streams);
+    char nc[24];
+    snprintf(nc, sizeof nc, "%zu", cfg->sync_max_connections);
     srv_log(SRV_INFO, "sync listening", "address", bound, "tls", srv_tls_on() ? "on" : "off", "#max_streams",
-            n, NULL);
+            n, "#max_connections", nc, NULL);
     return RD_OK;
+}
+
+void srv_sync_begin_stop(void)
+{
+    if (!Y.running || Y.stop_begun)
+        return;
+    Y.stop_begun = true;
+    int ms = Y.cfg->drain_timeout_ms < SHUTDOWN_MAX_MS ? Y.cfg->drain_timeout_ms : SHUTDOWN_MAX_MS;
+    Y.stop_until = srv_now() + ms / 1e3; /* published to the thread by the store below */
+    atomic_store(&Y.stop, true);
+    uint64_t one = 1;
+    ssize_t w = write(Y.efd, &one, sizeof one);
+    (void)w;
 }
 
 void srv_sync_stop(void)
 {
     if (!Y.running)
         return;
-    atomic_store(&Y.stop, true);
-    uint64_t one = 1;
-    ssize_t w = write(Y.efd, &one, sizeof one);
-    (void)w;
+    srv_sync_begin_stop();
     pthread_join(Y.thread, NULL);
     Y.running = false;
     release();
     srv_log(SRV_INFO, "sync stopped", NULL);
+}
+
+void srv_sync_free(void)
+{
+    if (Y.efd >= 0)
+        close(Y.efd);
+    Y.efd = -1;
 }

@@ -1,7 +1,9 @@
 /* gRPC for the flagd sync service, without sockets or HTTP/2 (sync_grpc.h).
  *
  * Invariants: a reader never holds more than one message of at most SRV_GRPC_MAX_REQUEST bytes,
- * whatever it is fed; once refused it stays refused with the first reason. Requests are decoded
+ * whatever it is fed, and its buffer grows with the bytes that arrived, never from the length a
+ * prefix declares (a prefix costs nothing until its data follows); once refused it stays refused
+ * with the first reason. Requests are decoded
  * by protobuf-c from the generated descriptors (build/gen/flagd/sync/v1/sync.pb-c.h); responses are
  * encoded once per flag set and shared by reference, never copied per stream. */
 #include <stdio.h>
@@ -32,6 +34,7 @@ void srv_grpc_reader_deinit(srv_grpc_reader *r)
 {
     rd_free(r->msg);
     r->msg = NULL;
+    r->msg_cap = 0;
 }
 
 static int refuse(srv_grpc_reader *r, int code, const char *why)
@@ -56,12 +59,29 @@ static int begin_message(srv_grpc_reader *r)
     r->hdr_have = 0;
     r->need = len;
     r->in_body = true;
-    if (r->nmsgs == 0) { /* the first message is kept; the rest are only counted */
+    if (r->nmsgs == 0) { /* the first message is kept (keep_bytes allocates); the rest are counted */
         r->msg_len = len;
         r->msg_have = 0;
-        if (!(r->msg = rd_malloc(len ? len : 1)))
-            return refuse(r, SRV_GRPC_INTERNAL, "out of memory");
     }
+    return SRV_GRPC_OK;
+}
+
+/* Room for n more bytes of the first message: the buffer doubles from 1 KiB, never past the
+ * declared length, so it stays within twice what actually arrived. */
+static int keep_bytes(srv_grpc_reader *r, const uint8_t *data, size_t n)
+{
+    size_t want = r->msg_have + n;
+    if (want > r->msg_cap) {
+        size_t cap = r->msg_cap ? 2 * r->msg_cap : 1024;
+        cap = cap < want ? want : cap > r->msg_len ? r->msg_len : cap;
+        unsigned char *m = rd_realloc(r->msg, cap);
+        if (!m)
+            return refuse(r, SRV_GRPC_INTERNAL, "out of memory");
+        r->msg = m;
+        r->msg_cap = cap;
+    }
+    memcpy(r->msg + r->msg_have, data, n);
+    r->msg_have = want;
     return SRV_GRPC_OK;
 }
 
@@ -83,10 +103,8 @@ int srv_grpc_reader_feed(srv_grpc_reader *r, const uint8_t *data, size_t n)
             continue;
         }
         size_t take = n < r->need ? n : r->need;
-        if (r->nmsgs == 0) {
-            memcpy(r->msg + r->msg_have, data, take);
-            r->msg_have += take;
-        }
+        if (r->nmsgs == 0 && keep_bytes(r, data, take) != SRV_GRPC_OK)
+            break;
         r->need -= (uint32_t)take;
         data += take;
         n -= take;
@@ -110,9 +128,10 @@ int srv_grpc_reader_finish(srv_grpc_reader *r)
 
 /* ------------------------------------------------------------------ requests */
 
-static void keep(char out[SRV_GRPC_MAX_SELECTOR], const char *s)
+/* The selector copied whole, or false when it does not fit: cut, it could name another set. */
+static bool keep(char out[SRV_GRPC_MAX_SELECTOR], const char *s)
 {
-    snprintf(out, SRV_GRPC_MAX_SELECTOR, "%s", s ? s : "");
+    return snprintf(out, SRV_GRPC_MAX_SELECTOR, "%s", s ? s : "") < SRV_GRPC_MAX_SELECTOR;
 }
 
 int srv_grpc_decode(srv_sync_method method, const unsigned char *msg, size_t len,
@@ -121,17 +140,18 @@ int srv_grpc_decode(srv_sync_method method, const unsigned char *msg, size_t len
     selector[0] = 0;
     *why = NULL;
     ProtobufCMessage *m = NULL;
+    bool fits = true;
     if (method == SRV_SYNC_SYNC_FLAGS) {
         Flagd__Sync__V1__SyncFlagsRequest *q = flagd__sync__v1__sync_flags_request__unpack(NULL, len, msg);
         if (q) {
-            keep(selector, q->selector);
+            fits = keep(selector, q->selector);
             m = &q->base;
         }
     } else if (method == SRV_SYNC_FETCH_ALL_FLAGS) {
         Flagd__Sync__V1__FetchAllFlagsRequest *q =
             flagd__sync__v1__fetch_all_flags_request__unpack(NULL, len, msg);
         if (q) {
-            keep(selector, q->selector);
+            fits = keep(selector, q->selector);
             m = &q->base;
         }
     } else if (method == SRV_SYNC_GET_METADATA) {
@@ -144,6 +164,11 @@ int srv_grpc_decode(srv_sync_method method, const unsigned char *msg, size_t len
         return SRV_GRPC_INVALID_ARGUMENT;
     }
     protobuf_c_message_free_unpacked(m, NULL);
+    if (!fits) {
+        selector[0] = 0;
+        *why = SRV_GRPC_SELECTOR_TOO_LONG;
+        return SRV_GRPC_INVALID_ARGUMENT;
+    }
     return SRV_GRPC_OK;
 }
 

@@ -25,8 +25,11 @@ enum {
 
 /* The longest request message taken (the requests are two short strings: 64 KiB is generous). */
 #define SRV_GRPC_MAX_REQUEST 65536
-/* The longest selector or provider id kept; a longer one names no flag set anyway. */
-#define SRV_GRPC_MAX_SELECTOR 256
+/* The selector buffer: at most SRV_GRPC_MAX_SELECTOR - 1 bytes; a longer selector (header or
+ * field) is refused INVALID_ARGUMENT with SRV_GRPC_SELECTOR_TOO_LONG, never cut (cut, it could
+ * name another set, and the client could not tell why it was not found). */
+#define SRV_GRPC_MAX_SELECTOR      256
+#define SRV_GRPC_SELECTOR_TOO_LONG "selector longer than 255 bytes"
 
 /* The method of a request's :path ("/flagd.sync.v1.FlagSyncService/SyncFlags"), SRV_SYNC_OTHER for
  * any other path. */
@@ -39,8 +42,9 @@ typedef struct srv_grpc_reader {
     unsigned char hdr[5];
     size_t hdr_have;
     uint32_t need;      /* bytes of the message being read still to come */
-    unsigned char *msg; /* the first message (rd_malloc), msg_len bytes, complete once nmsgs >= 1 */
+    unsigned char *msg; /* the first message (rd_realloc), msg_len bytes, complete once nmsgs >= 1 */
     size_t msg_len, msg_have;
+    size_t msg_cap;  /* bytes allocated for msg: grows with msg_have (at most 2x, from 1 KiB) */
     size_t nmsgs;    /* messages complete so far */
     bool in_body;    /* reading a message, not a prefix */
     int code;        /* SRV_GRPC_OK, or why the request is refused */
@@ -58,8 +62,9 @@ int srv_grpc_reader_feed(srv_grpc_reader *r, const uint8_t *data, size_t n);
 int srv_grpc_reader_finish(srv_grpc_reader *r);
 
 /* What a request asks, decoded from the reader's message (method: which message type). Returns
- * OK or INVALID_ARGUMENT (not a protobuf message of that type; why says so). selector gets the
- * request's selector ("" when absent), cut at SRV_GRPC_MAX_SELECTOR - 1 bytes. */
+ * OK or INVALID_ARGUMENT (not a protobuf message of that type, or a selector over
+ * SRV_GRPC_MAX_SELECTOR - 1 bytes; why says so). selector gets the request's selector ("" when
+ * absent or refused). */
 int srv_grpc_decode(srv_sync_method method, const unsigned char *msg, size_t len,
                     char selector[SRV_GRPC_MAX_SELECTOR], const char **why);
 

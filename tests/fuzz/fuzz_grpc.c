@@ -1,7 +1,8 @@
 /* libFuzzer: the flagd sync service's request path without sockets (src/server/sync_grpc.c): the
  * length-prefixed gRPC message reader fed the input in pieces whose sizes the input chooses, then the
  * protobuf decoding of the first message as each method's request type. Nothing may crash, leak or
- * read out of bounds; the reader keeps at most one message of SRV_GRPC_MAX_REQUEST bytes; a request
+ * read out of bounds; the reader keeps at most one message of SRV_GRPC_MAX_REQUEST bytes, in a buffer
+ * at most twice the bytes of it that arrived (never the length a prefix declares); a request
  * it accepts decodes or is refused INVALID_ARGUMENT.
  *
  * Input: byte 0 picks the method (mod 4, 3 = unknown) and a chunk size (>> 2, 1..64); the rest is the
@@ -24,8 +25,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size--;
     srv_grpc_reader r;
     srv_grpc_reader_init(&r);
-    for (size_t off = 0; off < size; off += chunk)
+    for (size_t off = 0; off < size; off += chunk) {
         srv_grpc_reader_feed(&r, data + off, size - off < chunk ? size - off : chunk);
+        /* the buffer follows the bytes that arrived, never the length a prefix declares */
+        assert(r.msg_cap <= r.msg_len && r.msg_cap <= (r.msg_have > 512 ? 2 * r.msg_have : 1024));
+    }
     int code = srv_grpc_reader_finish(&r);
     if (code == SRV_GRPC_OK) {
         assert(r.nmsgs == 1 && r.msg_have == r.msg_len && r.msg_len <= SRV_GRPC_MAX_REQUEST);

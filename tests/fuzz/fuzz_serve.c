@@ -19,6 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* What the routes ask of the socket layer (http.c, not linked here). */
 size_t srv_http_connections(void) { return 0; }
 int srv_http_inflight(void) { return 0; }
+bool srv_http_draining(void) { return false; }
 void srv_reload_now(void) {}
 
 static srv_config cfg;

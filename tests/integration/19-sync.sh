@@ -3,7 +3,8 @@
 # (file, RISKD_* variable, option; bad values refused; --check-config and --help), a server without a
 # flag file (FAILED_PRECONDITION), then the gRPC clients of tests/interop/flagd_sync.mjs against a real
 # server: h2c (fetch, sync, errors, N streams and the change-propagation time, a stalled client,
-# SIGTERM) and TLS with ALPN h2.
+# SIGTERM), TLS with ALPN h2, and the limits (--limits: half-sent requests, the request byte cap,
+# early answers, sync_max_connections, long selectors, SIGTERM with a stalled client).
 set -u
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -22,11 +23,32 @@ check "RISKD_SYNC_LISTEN is read and checked" 1 $? 'sync_listen: expected HOST:P
 check "sync_max_streams 0 is refused" 1 $? 'sync_max_streams must be an integer from 1' "$T/out"
 printf 'flags = %s\nsync_listen = 127.0.0.1:0\nsync_max_streams = 7\n' "$T/flags.json" >"$T/sync.conf"
 "$BIN" serve --config "$T/sync.conf" --listen 127.0.0.1:0 --data-dir "$T/data" --check-config >"$T/out" 2>&1
-check "--check-config reports the sync service (file keys)" 0 $? '^sync +127.0.0.1:0: flagd.sync.v1 gRPC \(h2c\), at most 7 SyncFlags streams' "$T/out"
+check "--check-config reports the sync service (file keys; connections 2 x streams)" 0 $? '^sync +127.0.0.1:0: flagd.sync.v1 gRPC \(h2c\), at most 7 SyncFlags streams, 14 connections$' "$T/out"
+printf 'sync_max_connections = 3\n' >>"$T/sync.conf"
+"$BIN" serve --config "$T/sync.conf" --listen 127.0.0.1:0 --data-dir "$T/data" --check-config >"$T/out" 2>&1
+check "sync_max_connections from the file" 0 $? 'at most 7 SyncFlags streams, 3 connections$' "$T/out"
+RISKD_SYNC_MAX_CONNECTIONS=5 "$BIN" serve --flags "$T/flags.json" --listen 127.0.0.1:0 --data-dir "$T/data" --sync-listen 127.0.0.1:0 --check-config >"$T/out" 2>&1
+check "RISKD_SYNC_MAX_CONNECTIONS is read" 0 $? 'at most 1000 SyncFlags streams, 5 connections$' "$T/out"
+"$BIN" serve --flags "$T/flags.json" --sync-max-connections 0 --check-config >"$T/out" 2>&1
+check "sync_max_connections 0 is refused" 1 $? 'sync_max_connections must be an integer from 1' "$T/out"
+# sync_listen on listen's socket: refused at load, not by serve's own socket later
+while read -r l sl; do
+    "$BIN" serve --flags "$T/flags.json" --listen "$l" --sync-listen "$sl" --check-config </dev/null >"$T/out" 2>&1
+    check "sync_listen $sl beside listen $l is refused" 1 $? 'sync_listen must differ from listen' "$T/out"
+done <<'EOF'
+127.0.0.1:18555 127.0.0.1:18555
+0.0.0.0:18555 127.0.0.1:18555
+127.0.0.1:18555 0.0.0.0:18555
+[::]:18555 localhost:18555
+EOF
+"$BIN" serve --flags "$T/flags.json" --listen 127.0.0.1:0 --sync-listen 127.0.0.1:0 --data-dir "$T/data" --check-config >"$T/out" 2>&1
+check "port 0 for both is fine (the kernel picks two)" 0 $? '^sync +127.0.0.1:0' "$T/out"
 "$BIN" serve --flags "$T/flags.json" --listen 127.0.0.1:0 --data-dir "$T/data" --check-config >"$T/out" 2>&1
 check "--check-config: sync off by default" 0 $? '^sync +off' "$T/out"
 "$BIN" serve --help >"$T/out" 2>&1
 check "--help lists the sync options" 0 $? '--sync-listen HOST:PORT' "$T/out"
+grep -q -- '--sync-max-connections N' "$T/out"
+check "--help lists --sync-max-connections" 0 $?
 # a port in use: the start fails with exit 4 and says why
 "$BIN" serve --flags "$T/flags.json" --listen 127.0.0.1:0 --data-dir "$T/data" --sync-listen 127.0.0.1:0 >"$T/busy.out" 2>"$T/busy.err" &
 busy=$!
@@ -66,6 +88,11 @@ node "$NODE_CLIENT" --tls "$T/certs" >"$T/node.out" 2>&1
 rc=$?
 cat "$T/node.out"
 check "flagd_sync.mjs --tls: every check passed" 0 $rc ' 0 failed$' "$T/node.out"
+
+node "$NODE_CLIENT" --limits >"$T/node.out" 2>&1
+rc=$?
+cat "$T/node.out"
+check "flagd_sync.mjs --limits: every check passed" 0 $rc ' 0 failed$' "$T/node.out"
 
 echo "$((pass)) passed, $fail failed"
 [ "$fail" = 0 ]

@@ -22,6 +22,17 @@
 //   - the Prometheus series; SIGTERM ends every stream with a status (UNAVAILABLE) and exit 0.
 // With --tls CERTDIR (scripts/dev-certs.sh): the same server over TLS (ALPN h2), FetchAllFlags and
 // SyncFlags through grpc-js with the CA, and an h2c client refused.
+// With --limits: what a hostile or broken client can hold (review 15, finding 1), on a server with
+// connection_timeout_s = 2, sync_max_connections = 40, drain_timeout_ms = 1500:
+//   - 3,000 requests that send only a prefix declaring 64 KiB: none refused for memory (the bytes
+//     are held as they arrive), each answered DEADLINE_EXCEEDED and reset after the deadline, RSS
+//     growth printed and bounded;
+//   - unfinished requests over 256 KiB on one connection -> RESOURCE_EXHAUSTED at once;
+//   - a request refused by its headers or its prefix is answered and reset at once, before its end;
+//   - the connection over sync_max_connections is closed at accept, the others keep working;
+//   - a selector over 255 bytes (header or field) -> INVALID_ARGUMENT naming the limit;
+//   - SIGTERM with a stalled SyncFlags client and an HTTP request in flight: /ready 503 at once,
+//     the two drains run together (exit within drain_timeout_ms, not twice it).
 //
 // Each check is one test; the last line is exactly "N passed, N failed"; exit 1 on failure.
 //
@@ -389,6 +400,166 @@ async function plainSuite(N) {
   }
 }
 
+// ---------------------------------------------------------------------------- the limits suite
+// An HTTP/2 session, resolved once the server's SETTINGS came (it was accepted), rejected when the
+// server closes it first.
+function session(addr, settings = {}) {
+  return new Promise((resolve, reject) => {
+    const s = http2.connect(`http://${addr}`, { settings });
+    s.on('error', () => {});
+    s.once('remoteSettings', () => resolve(s));
+    s.once('close', () => reject(new Error('closed before its SETTINGS')));
+  });
+}
+// A request that is never ended by the client (unless end): its status (headers or trailers) and
+// when the stream closed (only the server can close it when the client never ends it).
+function unfinished(s, headers, body, { end = false } = {}) {
+  return new Promise((resolve) => {
+    const t0 = now();
+    const req = s.request({ ':method': 'POST', 'content-type': 'application/grpc', te: 'trailers', ...headers }, { endStream: false });
+    let h = {};
+    req.on('response', (x) => { h = { ...h, ...x }; });
+    req.on('trailers', (x) => { h = { ...h, ...x }; });
+    req.on('data', () => {});
+    req.on('error', () => {});
+    const t = setTimeout(() => req.close(), 6000); // not closed by the server: the test fails, not hangs
+    req.on('close', () => { clearTimeout(t); resolve({ grpcStatus: h['grpc-status'] === undefined ? undefined : Number(h['grpc-status']),
+      grpcMessage: decodeURIComponent(h['grpc-message'] ?? ''), status: h[':status'], ms: now() - t0 }); });
+    if (end) req.end(body);
+    else if (body) req.write(body);
+  });
+}
+const prefix = (len, flag = 0) => Buffer.from([flag, len >>> 24, (len >>> 16) & 255, (len >>> 8) & 255, len & 255]);
+function rssKiB(pid) {
+  const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+async function limitsSuite() {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'riskd-sync-lim-'));
+  const file = path.join(tmp, 'shop.json');
+  writeFlags(file, flagSet('shop', 'red'));
+  const srv = await startServe(BIN, ['--flags', file, '--data-dir', path.join(tmp, 'data'), '--sync-listen', '127.0.0.1:0',
+    '--connection-timeout-s', '2', '--sync-max-connections', '40', '--drain-timeout-ms', '1500']);
+  const addr = srv.sync;
+  const P = { ':path': SVC + 'FetchAllFlags' };
+  const client = new grpc.Client(addr, grpc.credentials.createInsecure());
+  try {
+    await test('3,000 requests sending only a 64 KiB prefix: none refused for memory, all DEADLINE_EXCEEDED after the deadline, RSS bounded', async () => {
+      const rss0 = rssKiB(srv.pid);
+      const sessions = await Promise.all(Array.from({ length: 30 }, () => session(addr)));
+      const calls = sessions.flatMap((s) => Array.from({ length: 100 }, () => unfinished(s, P, prefix(65536))));
+      await sleep(1000);
+      const rss1 = rssKiB(srv.pid);
+      const ends = await Promise.all(calls);
+      for (const s of sessions) s.destroy();
+      const ms = ends.map((e) => e.ms);
+      console.log(`     figure: RSS ${rss0} KiB -> ${rss1} KiB with 3,000 requests open (+${((rss1 - rss0) / 1024).toFixed(1)} MiB; declared 187.5 MiB); answered in ${Math.min(...ms).toFixed(0)}..${Math.max(...ms).toFixed(0)} ms`);
+      const codes = {};
+      for (const e of ends) codes[e.grpcStatus] = (codes[e.grpcStatus] || 0) + 1;
+      assert.deepEqual(codes, { 4: 3000 }, JSON.stringify(codes));
+      assert.ok(Math.min(...ms) >= 1900 && Math.max(...ms) < 4500, `answered after ${Math.min(...ms)}..${Math.max(...ms)} ms`);
+      assert.match(ends[0].grpcMessage, /did not end within 2 s/);
+      assert.ok(rss1 - rss0 < 64 * 1024, `RSS grew ${rss1 - rss0} KiB`);
+    });
+
+    await test('unfinished requests holding over 256 KiB on one connection -> RESOURCE_EXHAUSTED at once; the rest wait for the deadline', async () => {
+      const s = await session(addr);
+      const body = Buffer.concat([prefix(60000), Buffer.alloc(60000, 0x41)]);
+      const ends = await Promise.all(Array.from({ length: 8 }, () => unfinished(s, P, body)));
+      s.destroy();
+      const ex = ends.filter((e) => e.grpcStatus === 8);
+      assert.ok(ex.length >= 1 && ex.length <= 5, JSON.stringify(ends.map((e) => e.grpcStatus)));
+      for (const e of ex) {
+        assert.match(e.grpcMessage, /more than 256 KiB on this connection/);
+        assert.ok(e.ms < 1500, `${e.ms} ms`);
+      }
+      assert.ok(ends.filter((e) => e.grpcStatus === 4).length >= 3, JSON.stringify(ends.map((e) => e.grpcStatus)));
+    });
+
+    await test('a request refused by its headers or its prefix is answered and reset at once, before it ends', async () => {
+      const s = await session(addr);
+      const cases = [
+        [P, prefix(10, 1), 12, /compressed/], [P, prefix(1 << 20), 8, /larger than 65536/],
+        [{ ':path': SVC + 'Watch' }, prefix(10), 12, /unknown method/],
+        [{ ...P, 'flagd-selector': 'x'.repeat(300) }, prefix(10), 3, /selector longer than 255 bytes/],
+      ];
+      for (const [h, body, code, re] of cases) {
+        const e = await unfinished(s, h, body);
+        assert.equal(e.grpcStatus, code, `${JSON.stringify(h).slice(0, 60)}: ${e.grpcMessage}`);
+        assert.match(e.grpcMessage, re);
+        assert.ok(e.ms < 1000, `closed after ${e.ms} ms`);
+      }
+      const t = await unfinished(s, { ...P, 'content-type': 'text/plain' }, prefix(10));
+      assert.equal(t.status, 415);
+      assert.ok(t.ms < 1000, `415 closed after ${t.ms} ms`);
+      assert.equal((await unary(client, 'FetchAllFlags', request())).code, 0, 'the server still answers');
+      s.destroy();
+    });
+
+    await test('a selector over 255 bytes (header or request field) -> INVALID_ARGUMENT naming the limit; 255 bytes is looked up', async () => {
+      const long = 'flagSetId=' + 'x'.repeat(290);
+      for (const [body, hdr] of [[request(long), undefined], [request(), long]]) {
+        const r = await unary(client, 'FetchAllFlags', body, hdr);
+        assert.equal(r.code, grpc.status.INVALID_ARGUMENT, r.details);
+        assert.match(r.details, /selector longer than 255 bytes/);
+      }
+      const st = syncStream(client, long);
+      assert.equal((await st.ended()).code, grpc.status.INVALID_ARGUMENT);
+      const r = await unary(client, 'FetchAllFlags', request('x'.repeat(255))); // fits: looked up, not refused
+      assert.equal(r.code, grpc.status.NOT_FOUND, r.details);
+      assert.match(r.details, /^no flag set "x{200}/);
+    });
+
+    await test('connections over sync_max_connections (40) are closed at accept; the others keep working', async () => {
+      await sleep(300); // the earlier tests' connections are gone (grpc-js may still hold one)
+      const tries = await Promise.allSettled(Array.from({ length: 41 }, () => session(addr)));
+      const held = tries.filter((t) => t.status === 'fulfilled').map((t) => t.value);
+      const refused = tries.filter((t) => t.status === 'rejected');
+      assert.ok(held.length >= 39 && held.length <= 40 && refused.length >= 1, `${held.length} accepted, ${refused.length} refused`);
+      assert.match(String(refused[0].reason), /closed before its SETTINGS/);
+      const e = await unfinished(held[0], P, frame(request()), { end: true });
+      assert.equal(e.grpcStatus, 0, 'a held connection still serves');
+      held.pop().destroy();
+      await sleep(200);
+      (await session(addr)).destroy(); // room again
+      for (const s of held) s.destroy();
+    });
+
+    await test('SIGTERM with a stalled SyncFlags client and an HTTP request in flight: /ready 503 at once, both drain together, exit 0 within drain_timeout_ms (1500)', async () => {
+      let stalled = null; // once the server has seen the last test's connections close
+      for (let i = 0; i < 20 && !stalled; i++) stalled = await session(addr, { initialWindowSize: 0 }).catch(() => sleep(100).then(() => null));
+      assert.ok(stalled, 'no connection accepted');
+      const req = stalled.request({ ':method': 'POST', ':path': SVC + 'SyncFlags', 'content-type': 'application/grpc', te: 'trailers' });
+      req.on('error', () => {});
+      req.end(frame(request()));
+      await new Promise((r) => req.once('response', r));
+      // an HTTP request whose body never comes: in flight, so the HTTP drain lasts drain_timeout_ms
+      const u = new URL(srv.url);
+      const held = net.connect(Number(u.port), u.hostname);
+      held.on('error', () => {});
+      held.write('POST /ofrep/v1/evaluate/flags HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{');
+      await sleep(100);
+      const t0 = now();
+      const exit = srv.stop();
+      await sleep(150);
+      const ready = await fetch(`${srv.url}/ready`).then((x) => x.status, () => 'refused');
+      const ex = await exit;
+      const ms = now() - t0;
+      stalled.destroy();
+      held.destroy();
+      console.log(`     figure: SIGTERM with a stalled sync client and a request in flight: /ready ${ready} after 150 ms, exit after ${ms.toFixed(0)} ms`);
+      assert.equal(ready, 503, '/ready while draining');
+      assert.deepEqual(ex, { code: 0, signal: null });
+      assert.ok(ms < 1500 + 700, `exit ${ms} ms after SIGTERM: the sync and HTTP drains ran one after the other`);
+    });
+  } finally {
+    client.close();
+    await srv.stop();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 // ---------------------------------------------------------------------------- the TLS suite
 async function tlsSuite(certDir) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'riskd-sync-tls-'));
@@ -433,6 +604,7 @@ async function main() {
   const args = process.argv.slice(2);
   let N = 50;
   let certs = null;
+  let limits = false;
   if (args[0] === '--call') {
     const c = new grpc.Client(args[1], grpc.credentials.createInsecure());
     const r = await unary(c, args[2], request(args[3] ?? ''));
@@ -443,10 +615,12 @@ async function main() {
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--streams') N = Number(args[++i]);
     else if (args[i] === '--tls') certs = args[++i];
-    else { console.log(`usage: flagd_sync.mjs [--streams N] [--tls CERTDIR]\n0 passed, 1 failed`); process.exit(2); }
+    else if (args[i] === '--limits') limits = true;
+    else { console.log(`usage: flagd_sync.mjs [--streams N] [--tls CERTDIR] [--limits]\n0 passed, 1 failed`); process.exit(2); }
   }
   if (!fs.existsSync(BIN)) { console.log(`${BIN} does not exist (build it, or set RISKD_BIN)\n0 passed, 1 failed`); process.exit(1); }
   if (certs) await tlsSuite(certs);
+  else if (limits) await limitsSuite();
   else await plainSuite(N);
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(failed ? 1 : 0);
