@@ -59,6 +59,10 @@ check "serve starts with require_approval" 0 $?
 check "the first start adopts the flag file" 0 $? '"action":"flags.adopt"' "$T/audit.jsonl"
 check "... and the bundle" 0 0 '"action":"bundle.adopt"' "$T/audit.jsonl"
 check "serves the adopted flags" 0 0 False <(ofrep)
+# an OFREP event stream watches: a refused edit sends nothing, a publish sends its ETag
+curl -sN --max-time 120 "$U/ofrep/v1/events" >"$T/events" 2>/dev/null &
+EPID=$!
+events() { grep -c '^data: {"type":"refetchEvaluation"' "$T/events"; }
 
 # a hand edit: refused, logged, the last good flags keep serving
 cp "$T/flags.edit" "$T/flags.json"
@@ -70,6 +74,7 @@ check "/ready says why" 0 0 'require_approval' "$T/ready"
 n_refusals=$(grep -c 'reload refused' "$T/serve.err")
 sleep 0.5
 check "refused once, not at every poll" "$n_refusals" "$(grep -c 'reload refused' "$T/serve.err")"
+check "a refused edit sends no change event" 0 "$(events)"
 
 # put it back, then the same edit through a change request on the data directory
 cp "$T/flags.orig" "$T/flags.json"
@@ -85,6 +90,11 @@ wait_for letter_is True
 check "the published version serves (the server was not told)" 0 $?
 cmp -s "$T/flags.json" "$T/flags.edit"
 check "the flag file holds the published bytes" 0 $?
+published_etag() { grep -qF "\"etag\":\"\\\"$(sha256sum "$T/flags.edit" | cut -d' ' -f1)\\\"\"" "$T/events"; }
+wait_for published_etag
+check "the publish reached the event stream with the published file's ETag" 0 $? "." "$T/events"
+check "... one event: the restored file and the refused edit sent none" 1 "$(events)"
+kill "$EPID" 2>/dev/null
 
 # a bundle copied in by hand: refused; registered through a change request: served
 cp -r "$T/staging/credit_xgb_v1.1" "$T/bundles/"
