@@ -1,12 +1,21 @@
 /* Shadow scoring: the decision's shadow bundles score the same prepared row on worker
  * threads, from a bounded queue, and are compared with the primary per (primary, shadow) pair.
  *
+ * The queue is a bounded lock-free ring (D. Vyukov's bounded MPMC queue: a sequence number per
+ * cell) and a semaphore counting what it holds. The workers run at idle priority, and a lock
+ * they held while preempted would make the primaries that submit wait for them (or, as before,
+ * drop shadow work that fit in the queue); with no lock, a primary only ever does a few atomic
+ * operations and a sem_post.
+ *
  * Invariants: submit never blocks and never fails the primary (a full queue drops the work
  * and counts it); a job holds a reference to its decider, so the bundles it scores live until
  * it is done even if a reload replaced them; a job owns copies of the row (and of the raw
  * features when a shadow prepares them differently), never the request's memory. */
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -44,13 +53,20 @@ typedef struct job {
     bool has_features;
 } job;
 
+/* A cell of the ring: its sequence number says whose turn it is (a producer's at position pos
+ * when seq == pos, a consumer's when seq == pos + 1). */
+typedef struct cell {
+    atomic_size_t seq;
+    job *j;
+} cell;
+
 struct rd_shadow {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    job **queue;
-    size_t cap, head, count;
-    size_t busy, waiting;
-    bool stop;
+    cell *ring;
+    size_t cap;
+    atomic_size_t enq, deq; /* the next positions to fill and to take */
+    sem_t items;            /* cells filled and not yet taken, and the stop wake-ups */
+    atomic_size_t busy;     /* jobs a worker is about to take or is scoring */
+    atomic_bool stop;
     pthread_t *threads;
     int nthreads;
     atomic_uint_fast64_t dropped;
@@ -59,6 +75,50 @@ struct rd_shadow {
     void (*sink)(void *ud, const rd_shadow_done *d);
     void *sink_ud;
 };
+
+/* Put j in the ring; false when it is full. Lock-free: never waits for a worker. */
+static bool ring_push(rd_shadow *s, job *j)
+{
+    size_t pos = atomic_load_explicit(&s->enq, memory_order_relaxed);
+    for (;;) {
+        cell *c = &s->ring[pos % s->cap];
+        size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+        if (seq == pos) {
+            if (atomic_compare_exchange_weak_explicit(&s->enq, &pos, pos + 1, memory_order_relaxed,
+                                                      memory_order_relaxed)) {
+                c->j = j;
+                atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
+                return true;
+            }
+        } else if ((ptrdiff_t)(seq - pos) < 0) {
+            return false; /* the cell still holds a job from a lap ago: full */
+        } else {
+            pos = atomic_load_explicit(&s->enq, memory_order_relaxed);
+        }
+    }
+}
+
+/* Take the oldest job; NULL when the ring is empty or its oldest cell is still being filled. */
+static job *ring_pop(rd_shadow *s)
+{
+    size_t pos = atomic_load_explicit(&s->deq, memory_order_relaxed);
+    for (;;) {
+        cell *c = &s->ring[pos % s->cap];
+        size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+        if (seq == pos + 1) {
+            if (atomic_compare_exchange_weak_explicit(&s->deq, &pos, pos + 1, memory_order_relaxed,
+                                                      memory_order_relaxed)) {
+                job *j = c->j;
+                atomic_store_explicit(&c->seq, pos + s->cap, memory_order_release);
+                return j;
+            }
+        } else if ((ptrdiff_t)(seq - (pos + 1)) < 0) {
+            return NULL;
+        } else {
+            pos = atomic_load_explicit(&s->deq, memory_order_relaxed);
+        }
+    }
+}
 
 void rd_shadow_set_sink(rd_shadow *s, void (*fn)(void *ud, const rd_shadow_done *d), void *ud)
 {
@@ -172,26 +232,20 @@ static void *worker(void *ud)
 {
     rd_shadow *s = ud;
     lower_priority();
-    pthread_mutex_lock(&s->lock);
     for (;;) {
-        while (!s->count && !s->stop) {
-            s->waiting++;
-            pthread_cond_wait(&s->cond, &s->lock);
-            s->waiting--;
-        }
-        if (!s->count || s->stop)
+        while (sem_wait(&s->items) != 0 && errno == EINTR)
+            ;
+        if (atomic_load(&s->stop))
             break; /* stopping: what is queued is dropped (rd_shadow_free counts it), not finished */
-        job *j = s->queue[s->head];
-        s->head = (s->head + 1) % s->cap;
-        s->count--;
-        s->busy++;
-        pthread_mutex_unlock(&s->lock);
+        /* counted busy before it leaves the ring, so pending never reads 0 while a job is taken */
+        atomic_fetch_add(&s->busy, 1);
+        job *j;
+        while (!(j = ring_pop(s))) /* the semaphore says a job is there: its producer is storing it */
+            sched_yield();
         run_job(s, j);
         job_free(j);
-        pthread_mutex_lock(&s->lock);
-        s->busy--;
+        atomic_fetch_sub(&s->busy, 1);
     }
-    pthread_mutex_unlock(&s->lock);
     return NULL;
 }
 
@@ -200,16 +254,21 @@ int rd_shadow_new(int threads, size_t queue_cap, rd_shadow **out, rd_err *err)
     if (threads < 1 || threads > 64 || queue_cap < 1)
         return rd_err_set(err, RD_EINVAL, "shadow: 1 to 64 threads and a queue of at least 1");
     rd_shadow *s = rd_calloc(1, sizeof *s);
-    if (!s || !(s->queue = rd_calloc(queue_cap, sizeof(job *))) ||
+    if (!s || !(s->ring = rd_calloc(queue_cap, sizeof(cell))) ||
         !(s->threads = rd_calloc((size_t)threads, sizeof(pthread_t)))) {
         if (s)
-            rd_free(s->queue);
+            rd_free(s->ring);
         rd_free(s);
         return rd_err_set(err, RD_ENOMEM, "out of memory");
     }
     s->cap = queue_cap;
-    pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->cond, NULL);
+    for (size_t i = 0; i < queue_cap; i++)
+        atomic_init(&s->ring[i].seq, i);
+    atomic_init(&s->enq, 0);
+    atomic_init(&s->deq, 0);
+    atomic_init(&s->busy, 0);
+    atomic_init(&s->stop, false);
+    sem_init(&s->items, 0, 0);
     pthread_mutex_init(&s->pairs_lock, NULL);
     atomic_init(&s->dropped, 0);
     for (; s->nthreads < threads; s->nthreads++)
@@ -225,14 +284,13 @@ void rd_shadow_free(rd_shadow *s)
 {
     if (!s)
         return;
-    pthread_mutex_lock(&s->lock);
-    s->stop = true;
-    pthread_cond_broadcast(&s->cond);
-    pthread_mutex_unlock(&s->lock);
+    atomic_store(&s->stop, true);
+    for (int i = 0; i < s->nthreads; i++)
+        sem_post(&s->items);
     for (int i = 0; i < s->nthreads; i++)
         pthread_join(s->threads[i], NULL);
-    for (; s->count; s->count--, s->head = (s->head + 1) % s->cap) {
-        job_free(s->queue[s->head]); /* dropped at stop: a shutdown is not held up by shadows */
+    for (job *j; (j = ring_pop(s));) {
+        job_free(j); /* dropped at stop: a shutdown is not held up by shadows */
         atomic_fetch_add(&s->dropped, 1);
     }
     for (pair *p = s->pairs, *n; p; p = n) {
@@ -243,10 +301,9 @@ void rd_shadow_free(rd_shadow *s)
         rd_free(p);
     }
     pthread_mutex_destroy(&s->pairs_lock);
-    pthread_cond_destroy(&s->cond);
-    pthread_mutex_destroy(&s->lock);
+    sem_destroy(&s->items);
     rd_free(s->threads);
-    rd_free(s->queue);
+    rd_free(s->ring);
     rd_free(s);
 }
 
@@ -288,53 +345,21 @@ static job *make_job(const rd_decider *d, const rd_decision *dec, const rd_value
     return j;
 }
 
-/* Take the queue's lock if it comes within a short bound: spinning, then yielding the core
- * (which lets an idle-priority holder finish). */
-static bool lock_briefly(rd_shadow *s)
-{
-    for (int i = 0; i < 256; i++) {
-        if (pthread_mutex_trylock(&s->lock) == 0)
-            return true;
-        if (i % 16 == 15)
-            sched_yield();
-    }
-    return false;
-}
-
 bool rd_shadow_submit(rd_shadow *s, const rd_decider *d, const rd_decision *dec, const rd_value *features)
 {
     if (!s || !dec->nshadows || dec->source != RD_SOURCE_MODEL || !dec->x)
         return true;
-    /* The primary never waits for the queue's lock: a worker at idle priority may hold it
-     * while it waits for a core. A few tries, then the shadow work is dropped (counted). */
-    if (!lock_briefly(s)) {
-        atomic_fetch_add(&s->dropped, 1);
-        return false;
+    /* full or stopping: dropped before the copy is made (the count is a hint; the push decides) */
+    size_t queued = atomic_load_explicit(&s->enq, memory_order_relaxed) -
+                    atomic_load_explicit(&s->deq, memory_order_relaxed);
+    job *j = queued < s->cap && !atomic_load(&s->stop) ? make_job(d, dec, features) : NULL;
+    if (j && ring_push(s, j)) {
+        sem_post(&s->items);
+        return true;
     }
-    bool room = s->count < s->cap && !s->stop;
-    pthread_mutex_unlock(&s->lock);
-    /* the copy is made outside the lock, so workers are not held up by it */
-    job *j = room ? make_job(d, dec, features) : NULL;
-    bool queued = false;
-    if (j && !lock_briefly(s)) {
-        job_free(j);
-        j = NULL;
-    }
-    if (j) {
-        if (s->count < s->cap && !s->stop) {
-            s->queue[(s->head + s->count) % s->cap] = j;
-            s->count++;
-            if (s->waiting) /* a worker that is busy, or waiting for a core, needs no wake-up */
-                pthread_cond_signal(&s->cond);
-            queued = true;
-        }
-        pthread_mutex_unlock(&s->lock);
-        if (!queued)
-            job_free(j);
-    }
-    if (!queued)
-        atomic_fetch_add(&s->dropped, 1);
-    return queued;
+    job_free(j);
+    atomic_fetch_add(&s->dropped, 1);
+    return false;
 }
 
 uint64_t rd_shadow_dropped(const rd_shadow *s) { return atomic_load(&((rd_shadow *)s)->dropped); }
@@ -342,10 +367,8 @@ uint64_t rd_shadow_dropped(const rd_shadow *s) { return atomic_load(&((rd_shadow
 size_t rd_shadow_pending(const rd_shadow *s)
 {
     rd_shadow *m = (rd_shadow *)s;
-    pthread_mutex_lock(&m->lock);
-    size_t n = m->count + m->busy;
-    pthread_mutex_unlock(&m->lock);
-    return n;
+    size_t deq = atomic_load(&m->deq), enq = atomic_load(&m->enq); /* deq first: enq >= deq */
+    return enq - deq + atomic_load(&m->busy);
 }
 
 void rd_shadow_foreach(rd_shadow *s, void (*fn)(void *ud, const rd_shadow_pair_stats *p), void *ud)

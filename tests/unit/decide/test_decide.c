@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -554,6 +555,72 @@ static void test_shadow_pool(void **state)
     rd_arena_deinit(&a);
 }
 
+/* The queue under contention: producers on four threads (the HTTP workers) and two workers.
+ * With room in the queue nothing is dropped, whatever the workers are doing; with a queue of 4,
+ * what does not fit is dropped and counted: scored + dropped = submitted, never a lost job. */
+typedef struct producer {
+    rd_shadow *sh;
+    rd_decider *d;
+    rd_decision *dec;
+    rd_value *feat;
+    int n, rejected;
+} producer;
+
+static void *produce(void *ud)
+{
+    producer *p = ud;
+    for (int i = 0; i < p->n; i++)
+        p->rejected += !rd_shadow_submit(p->sh, p->d, &p->dec[i % 16], &p->feat[i % 16]);
+    return NULL;
+}
+
+static void shadow_contention(size_t cap, int per_thread, bool expect_no_drop)
+{
+    rd_decider *d = decider(&(rd_decide_opts){.route_flag = "route", .shadow_flag = "shadow"});
+    rd_shadow *sh;
+    rd_err err;
+    assert_int_equal(rd_shadow_new(2, cap, &sh, &err), RD_OK);
+    rd_arena a;
+    rd_arena_init(&a, 0);
+    rd_decision dec[16];
+    rd_value feat[16];
+    for (int i = 0; i < 16; i++) {
+        char f[64];
+        snprintf(f, sizeof f, "{\"age\":%d,\"home\":\"own\"}", 20 + i);
+        assert_int_equal(decide(d, "{}", f, NULL, &a, &dec[i]), RD_OK);
+        feat[i] = parse(&a, f);
+    }
+    producer p[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        p[i] = (producer){sh, d, dec, feat, per_thread, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, produce, &p[i]), 0);
+    }
+    int rejected = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        rejected += p[i].rejected;
+    }
+    while (rd_shadow_pending(sh))
+        usleep(1000);
+    rd_shadow_pair_stats st = {0};
+    rd_shadow_foreach(sh, pair_cb, &st);
+    assert_int_equal(st.scored + rd_shadow_dropped(sh), 4 * per_thread);
+    assert_int_equal(rd_shadow_dropped(sh), (uint64_t)rejected);
+    if (expect_no_drop)
+        assert_int_equal(rejected, 0);
+    rd_shadow_free(sh);
+    rd_decider_unref(d);
+    rd_arena_deinit(&a);
+}
+
+static void test_shadow_contention(void **state)
+{
+    (void)state;
+    shadow_contention(100000, 5000, true); /* room for all: not one dropped */
+    shadow_contention(4, 5000, false);     /* a tiny queue: drops, each counted */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -567,6 +634,7 @@ int main(void)
         cmocka_unit_test(test_decider_refusals),
         cmocka_unit_test(test_decide_routes_and_shadows),
         cmocka_unit_test(test_shadow_pool),
+        cmocka_unit_test(test_shadow_contention),
         cmocka_unit_test(test_decide_fixed_score_fault),
         cmocka_unit_test(test_decide_fallbacks), /* last: it leaves b_lr_v1.0's breaker open */
     };
