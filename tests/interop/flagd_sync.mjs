@@ -600,6 +600,47 @@ async function tlsSuite(certDir) {
   }
 }
 
+// mtls = all (tls_client_ca set): a call needs a client certificate the CA signed; without one, or
+// with one another CA signed, it is refused UNAUTHENTICATED (16), never answered with the rules.
+async function mtlsSuite(certDir) {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'riskd-sync-mtls-'));
+  const file = path.join(tmp, 'shop.json');
+  const text = flagSet('shop', 'red');
+  writeFlags(file, text);
+  const c = (f) => fs.readFileSync(path.join(certDir, f));
+  const srv = await startServe(BIN, ['--flags', file, '--data-dir', path.join(tmp, 'data'), '--sync-listen', '127.0.0.1:0',
+    '--tls-cert', path.join(certDir, 'server.pem'), '--tls-key', path.join(certDir, 'server.key'),
+    '--tls-client-ca', path.join(certDir, 'ca.pem')]);
+  const call = async (creds) => {
+    const client = new grpc.Client(srv.sync, creds);
+    try {
+      return await unary(client, 'FetchAllFlags', request());
+    } finally {
+      client.close();
+    }
+  };
+  try {
+    await test('mTLS: a client certificate the CA signed gets the flag set', async () => {
+      const r = await call(grpc.credentials.createSsl(c('ca.pem'), c('client.key'), c('client.pem')));
+      assert.equal(r.code, 0, r.details);
+      assert.ok(fields(r.res)[1][0].equals(Buffer.from(text)));
+    });
+    await test('mTLS: no client certificate: UNAUTHENTICATED, no flag data', async () => {
+      const r = await call(grpc.credentials.createSsl(c('ca.pem')));
+      assert.equal(r.code, 16, `code ${r.code}: ${r.details}`);
+      assert.ok(!r.res, 'a refused call carried a message');
+    });
+    await test('mTLS: a certificate another CA signed: UNAUTHENTICATED', async () => {
+      const r = await call(grpc.credentials.createSsl(c('ca.pem'), c('other-client.key'), c('other-client.pem')));
+      assert.equal(r.code, 16, `code ${r.code}: ${r.details}`);
+    });
+  } finally {
+    const ex = await srv.stop();
+    await test('mTLS: SIGTERM, exit 0', () => assert.deepEqual(ex, { code: 0, signal: null }));
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 async function main() {
   const args = process.argv.slice(2);
   let N = 50;
@@ -619,7 +660,10 @@ async function main() {
     else { console.log(`usage: flagd_sync.mjs [--streams N] [--tls CERTDIR] [--limits]\n0 passed, 1 failed`); process.exit(2); }
   }
   if (!fs.existsSync(BIN)) { console.log(`${BIN} does not exist (build it, or set RISKD_BIN)\n0 passed, 1 failed`); process.exit(1); }
-  if (certs) await tlsSuite(certs);
+  if (certs) {
+    await tlsSuite(certs);
+    await mtlsSuite(certs);
+  }
   else if (limits) await limitsSuite();
   else await plainSuite(N);
   console.log(`${passed} passed, ${failed} failed`);
