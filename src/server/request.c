@@ -44,6 +44,24 @@ char *srv_percent_decode(rd_arena *a, const char *s, size_t n, size_t *len)
     return out;
 }
 
+bool srv_etag_matches(const char *header, const char *etag)
+{
+    size_t n = strlen(etag);
+    for (const char *p = header; p && *p;) {
+        p += strspn(p, " \t,");
+        if (!strncmp(p, "W/", 2))
+            p += 2;
+        size_t m = strcspn(p, ",");
+        size_t t = m;
+        while (t && (p[t - 1] == ' ' || p[t - 1] == '\t'))
+            t--;
+        if (t == n && !memcmp(p, etag, n))
+            return true;
+        p += m;
+    }
+    return false;
+}
+
 /* ------------------------------------------------------------------ replies */
 
 /* OFREP's error codes are its own: a body that does not decode, or nests deeper or holds more

@@ -466,25 +466,6 @@ static void list_flagsets(srv_req *r)
     rd_buf_puts(r->out, "]}");
 }
 
-/* Whether an If-None-Match header names etag (weak comparison, as the OFREP bulk route). */
-static bool none_match(const char *header, const char *etag)
-{
-    size_t n = strlen(etag);
-    for (const char *p = header; p && *p;) {
-        p += strspn(p, " \t,");
-        if (!strncmp(p, "W/", 2))
-            p += 2;
-        size_t m = strcspn(p, ",");
-        size_t t = m;
-        while (t && (p[t - 1] == ' ' || p[t - 1] == '\t'))
-            t--;
-        if (t == n && !memcmp(p, etag, n))
-            return true;
-        p += m;
-    }
-    return false;
-}
-
 void srv_route_flagsets(srv_req *r)
 {
     const srv_snapshot *s = r->snap;
@@ -503,7 +484,7 @@ void srv_route_flagsets(srv_req *r)
     }
     srv_flagset_etag(s, r->etag);
     r->last_modified_s = s->flags_since_ms / 1000;
-    if (r->if_none_match && none_match(r->if_none_match, r->etag)) {
+    if (r->if_none_match && srv_etag_matches(r->if_none_match, r->etag)) {
         r->status = 304;
         return;
     }

@@ -108,27 +108,6 @@ void srv_route_ofrep_flag(srv_req *r)
                   res.error_message ? res.error_message : rd_flag_error_name(res.error), res.metadata);
 }
 
-/* Whether an If-None-Match header matches etag (weak comparison: W/ is ignored; "*" is not
- * honoured, as in flagd). */
-static bool etag_matches(const char *header, const char *etag)
-{
-    size_t n = strlen(etag);
-    for (const char *p = header; p && *p;) {
-        while (*p == ' ' || *p == ',' || *p == '\t')
-            p++;
-        if (!strncmp(p, "W/", 2))
-            p += 2;
-        size_t m = strcspn(p, ",");
-        size_t t = m;
-        while (t && (p[t - 1] == ' ' || p[t - 1] == '\t'))
-            t--;
-        if (t == n && !memcmp(p, etag, n))
-            return true;
-        p += m;
-    }
-    return false;
-}
-
 /* Whether value names etag: the same quoted digest, or the digest unquoted, W/ ignored. */
 static bool same_etag(const char *value, const char *etag)
 {
@@ -202,7 +181,7 @@ void srv_route_ofrep_bulk(srv_req *r)
     char hex[RD_SHA256_HEX];
     rd_sha256_hex(b->data, b->len, hex);
     snprintf(r->etag, sizeof r->etag, "\"%s\"", hex);
-    if (r->if_none_match && etag_matches(r->if_none_match, r->etag) && refetch_confirms(r)) {
+    if (r->if_none_match && srv_etag_matches(r->if_none_match, r->etag) && refetch_confirms(r)) {
         r->status = 304;
         rd_buf_reset(b);
     }

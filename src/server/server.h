@@ -383,6 +383,9 @@ double srv_now(void);
  * terminated; *len (may be NULL) the decoded length, which a decoded NUL makes matter. NULL
  * when out of memory. */
 char *srv_percent_decode(rd_arena *a, const char *s, size_t n, size_t *len);
+/* Whether an If-None-Match header (may be NULL) names etag: weak comparison (W/ ignored), a list
+ * is fine, "*" is not honoured (as flagd). */
+bool srv_etag_matches(const char *header, const char *etag);
 
 void srv_route_ofrep_flag(srv_req *r);
 void srv_route_ofrep_bulk(srv_req *r);

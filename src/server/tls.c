@@ -391,6 +391,19 @@ static conn_tls *conn_of(struct MHD_Connection *c)
     return ci ? ci->socket_context : NULL;
 }
 
+/* The certificate a handshake presents: the credentials *held (taken in force on the first
+ * handshake, kept by the connection until it closes, so a renegotiation presents the same). */
+static int present(creds **held, gnutls_pcert_st **pcert, unsigned int *pcert_length,
+                   gnutls_privkey_t *privkey)
+{
+    if (!*held && !(*held = creds_acquire()))
+        return -1;
+    *pcert = (*held)->pcerts;
+    *pcert_length = (*held)->npcerts;
+    *privkey = (*held)->key;
+    return 0;
+}
+
 /* GnuTLS asks which certificate to present (gnutls_certificate_retrieve_function2): the one in
  * force, with a reference the connection keeps until it closes. A second handshake on the
  * same connection (renegotiation) presents the same one. */
@@ -403,12 +416,8 @@ static int retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn, 
     (void)pk_algos;
     (void)pk_algos_length;
     conn_tls *ct = conn_of(gnutls_session_get_ptr(session));
-    if (!ct || (!ct->served && !(ct->served = creds_acquire())))
-        return -1; /* no connection state (out of memory): the handshake fails */
-    *pcert = ct->served->pcerts;
-    *pcert_length = ct->served->npcerts;
-    *privkey = ct->served->key;
-    return 0;
+    /* no connection state (out of memory): the handshake fails */
+    return ct ? present(&ct->served, pcert, pcert_length, privkey) : -1;
 }
 
 void srv_tls_daemon_options(struct MHD_OptionItem *opt)
@@ -521,12 +530,7 @@ static int retrieve_sync(gnutls_session_t session, const gnutls_datum_t *req_ca_
     (void)pk_algos;
     (void)pk_algos_length;
     creds **held = gnutls_session_get_ptr(session);
-    if (!held || (!*held && !(*held = creds_acquire())))
-        return -1;
-    *pcert = (*held)->pcerts;
-    *pcert_length = (*held)->npcerts;
-    *privkey = (*held)->key;
-    return 0;
+    return held ? present(held, pcert, pcert_length, privkey) : -1;
 }
 
 int srv_tls_session_new(int fd, void **session)
