@@ -39,7 +39,10 @@ CPPFLAGS += -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
 CFLAGS += $(WARN) $(CFLAGS_$(MODE)) -fPIC -fvisibility=hidden -MMD -MP
 LDFLAGS += $(LDFLAGS_$(MODE))
 # Ed25519 (bundle signatures) is in libhogweed, nettle's public-key half (nettle-dev ships both).
-LDLIBS := $(PKG_LIBS) -lsqlite3 -lhogweed -lnettle -lm -lpthread
+# libpq: the store's PostgreSQL backend (src/lib/store/pg*.c).
+PQ_CFLAGS := $(or $(shell pkg-config --cflags libpq 2>/dev/null),-I/usr/include/postgresql)
+CPPFLAGS += $(PQ_CFLAGS)
+LDLIBS := $(PKG_LIBS) -lsqlite3 -lpq -lhogweed -lnettle -lm -lpthread
 
 # libcurl: the governance commands' client of the admin API (src/cli/cmd_change_http.c); only
 # the riskd binary links it.

@@ -11,7 +11,8 @@ PKGS=(build-essential pkg-config libcmocka-dev libxgboost-dev clang clang-format
     curl libcurl4-gnutls-dev git wrk python3 python3-scipy python3-statsmodels
     python3-xgboost python3-pandas python3-numpy
     python3-fastapi python3-uvicorn python3-uvloop python3-httptools python3-sklearn
-    chromium python3-jsonschema libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler)
+    chromium python3-jsonschema libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
+    postgresql libpq-dev)
 
 # A node >= 18 already on PATH (e.g. from nodesource) is kept; Debian's nodejs/npm would
 # conflict with it.

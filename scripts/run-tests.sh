@@ -60,6 +60,20 @@ run_suite() {
     echo "$out" # one write, so the two streams' lines do not interleave mid-line
 }
 
+# One throw-away PostgreSQL cluster for the whole run (scripts/pg-cluster.sh): suites take a fresh
+# database of it with `scripts/pg-cluster.sh createdb "$RISKD_PG_DIR" NAME`; a suite that stops
+# PostgreSQL (an outage) starts its own. Without the server, RISKD_PG_URL stays unset and the
+# suites that need it say "skipped: postgresql not installed".
+RISKD_PG_DIR=$(mktemp -d /tmp/riskd-pg.XXXXXX)
+if url=$(scripts/pg-cluster.sh start "$RISKD_PG_DIR" 2>"$LOGS/pg-cluster.log"); then
+    export RISKD_PG_DIR RISKD_PG_URL=$url
+else
+    cat "$LOGS/pg-cluster.log"
+    rm -rf "$RISKD_PG_DIR"
+    unset RISKD_PG_DIR
+fi
+trap '[ -n "${RISKD_PG_DIR:-}" ] && scripts/pg-cluster.sh destroy "$RISKD_PG_DIR"' EXIT
+
 rm -rf build/reports # the reports the release integration tests write, rendered by the browser test
 
 # A mode's suites: unit, conformance, the flagd testbed, integration.

@@ -32,7 +32,8 @@
     X(RD_EUSAGE, -12, "USAGE", 400, "wrong arguments")                                                       \
     X(RD_ECONFLICT, -13, "CONFLICT", 409, "changed by another writer")                                       \
     X(RD_EUNAUTH, -14, "UNAUTHENTICATED", 401, "not authenticated")                                          \
-    X(RD_EFORBIDDEN, -15, "FORBIDDEN", 403, "not allowed")
+    X(RD_EFORBIDDEN, -15, "FORBIDDEN", 403, "not allowed")                                                   \
+    X(RD_ESTORE, -16, "STORE_UNAVAILABLE", 503, "the store is unreachable")
 
 enum {
 #define RD__ERR_ENUM(name, val, code, http, msg) name = (val),
@@ -54,13 +55,13 @@ RD_API const char *rd_err_name(int code);
 RD_API int rd_err_http_status(int code);
 
 /* The exit status of the riskd command for a code (shared/DESIGN.md §4): 0 for RD_OK, 2 for
- * RD_EUSAGE, 4 for RD_EIO, 7 for RD_EUNAUTH and RD_EFORBIDDEN (refused: who you are, or what
+ * RD_EUSAGE, 4 for RD_EIO and RD_ESTORE, 7 for RD_EUNAUTH and RD_EFORBIDDEN (refused: who you are, or what
  * your role allows), 1 (invalid input) for the others. Every subcommand maps errors through it. */
 static inline int rd_err_exit_status(int code)
 {
     return code == RD_OK                                 ? 0
            : code == RD_EUSAGE                           ? 2
-           : code == RD_EIO                              ? 4
+           : code == RD_EIO || code == RD_ESTORE         ? 4
            : code == RD_EUNAUTH || code == RD_EFORBIDDEN ? 7
                                                          : 1;
 }

@@ -29,19 +29,60 @@ typedef struct rd_store rd_store;
 #define RD_STORE_SCHEMA 3
 
 typedef struct rd_store_opts {
+    const char *node; /* this process's name in a shared store (the decision log's node column,
+                         leadership); NULL: the host name */
     bool read_only; /* open an existing store for reading (export, replay) */
     bool sync_full; /* every commit reaches the disk (synchronous=FULL); else NORMAL, which WAL
                        keeps safe through a process crash (only a power loss can drop the last
                        commits) */
 } rd_store_opts;
 
-/* Open url: "sqlite:DIR" or a plain directory (created when missing, unless read_only).
- * Errors name the file: RD_EIO (cannot create, read or write), RD_EINVAL (not a riskd
- * database, or one from a newer riskd). */
+/* Open url: "sqlite:DIR" or a plain directory (created when missing, unless read_only), or
+ * "postgresql://..." / "postgres://..." (a libpq connection URI; several nodes share it).
+ * Errors name the file or the database: RD_EIO (cannot create, read or write), RD_EINVAL (not
+ * a riskd database, or one from a newer riskd), RD_ESTORE (the database cannot be reached). */
 RD_API int rd_store_open(const char *url, const rd_store_opts *o, rd_store **out, rd_err *err);
 RD_API void rd_store_close(rd_store *s);
-/* "sqlite:DIR/riskd.db", for messages. */
+/* "DIR/riskd.db" or "postgresql://user@host:port/db" (never a password), for messages. */
 RD_API const char *rd_store_name(const rd_store *s);
+/* Whether several nodes may share this store (PostgreSQL: true; SQLite: false). */
+RD_API bool rd_store_shared(const rd_store *s);
+
+/* ------------------------------------------------------------------ several nodes (issue 16)
+ *
+ * A backend that serves several nodes reports a lost connection as RD_ESTORE ("the store is
+ * unreachable"), on any call; the handle reconnects on a later call (with backoff: calls
+ * within the backoff fail fast with RD_ESTORE instead of waiting for a connect timeout). */
+
+/* Whether the store answers now (reconnecting when it was lost): RD_OK or RD_ESTORE. */
+RD_API int rd_store_ping(rd_store *s, rd_err *err);
+/* Tell every node that something they serve changed (what: "flags", "bundle", "rollout",
+ * ...; at most 200 bytes). Inside a transaction it is delivered at commit, and only if the
+ * transaction commits (PostgreSQL: NOTIFY riskd_changes); SQLite: nothing (one node, and the
+ * periodic check covers other processes). */
+RD_API int rd_store_notify(rd_store *s, const char *what, rd_err *err);
+
+/* A change watch: the notifications rd_store_notify sends, from any node. It holds its own
+ * connection, made from the same URL. */
+typedef struct rd_store_watch rd_store_watch;
+/* *out = NULL (and RD_OK) when the backend has no push (SQLite): poll instead. */
+RD_API int rd_store_watch_open(const char *url, rd_store_watch **out, rd_err *err);
+/* The descriptor to poll for POLLIN (-1 while disconnected). */
+RD_API int rd_store_watch_fd(const rd_store_watch *w);
+/* Without blocking: the next notification received (*got, its payload in what), or *got
+ * false. RD_ESTORE when the connection is lost: call rd_store_watch_reconnect (notifications
+ * sent meanwhile are lost: the caller re-reads what it serves after a reconnect). */
+RD_API int rd_store_watch_next(rd_store_watch *w, char *what, size_t cap, bool *got, rd_err *err);
+RD_API int rd_store_watch_reconnect(rd_store_watch *w, rd_err *err);
+RD_API void rd_store_watch_close(rd_store_watch *w);
+
+/* Leadership: at most one process holding this store handle's lock named role ("rollout",
+ * "retention") at a time, across nodes (PostgreSQL: a session advisory lock, freed when the
+ * holder's connection dies; SQLite: an flock on DIR/role.leader). Call it periodically:
+ * *held says whether this handle holds it now; a handle that lost its connection has lost the
+ * lock and says so (false) until it wins it again. */
+RD_API int rd_store_leader_try(rd_store *s, const char *role, bool *held, rd_err *err);
+RD_API void rd_store_leader_release(rd_store *s, const char *role);
 
 /* ------------------------------------------------------------------ the decision log */
 

@@ -128,6 +128,9 @@ static void sq_close(rd_store *base)
     sqlite3_finalize(s->blob_has);
     sqlite3_finalize(s->blob_get);
     sqlite3_finalize(s->blob_put);
+    for (size_t i = 0; i < sizeof s->leader / sizeof *s->leader; i++)
+        if (s->leader[i].role[0])
+            rd__sq_leader_release(base, s->leader[i].role);
     sqlite3_close(s->db);
     rd_free(s);
 }
@@ -390,4 +393,10 @@ const rd_store_ops rd__sqlite_store = {
     .version_find = rd__sq_version_find,
     .setting_get = rd__sq_setting_get,
     .setting_put = rd__sq_setting_put,
+    .shared = false,
+    .ping = rd__sq_ping,
+    .notify = rd__sq_notify,
+    .watch_open = NULL,
+    .leader_try = rd__sq_leader_try,
+    .leader_release = rd__sq_leader_release,
 };

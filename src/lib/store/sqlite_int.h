@@ -11,6 +11,10 @@ typedef struct sq_store {
     rd_store base;
     sqlite3 *db;
     sqlite3_stmt *insert, *blob_has, *blob_get, *blob_put;
+    struct {
+        char role[32];
+        int fd; /* the flock'd DIR/role.leader, -1: not held */
+    } leader[4];
 } sq_store;
 
 /* Fill err from the connection's last error ("DB: what: message"); RD_EIO, RD_ENOMEM or
@@ -40,6 +44,12 @@ int rd__sq_applicant_scan(rd_store *s, const char *targeting_key, int64_t after_
 int rd__sq_applicant_erase(rd_store *s, const int64_t *ids, size_t n, const char *const *request_ids,
                            size_t nreq, rd_applicant_erased *out, rd_err *err);
 int rd__sq_scrub(rd_store *s, bool *complete, rd_err *err);
+
+/* sqlite_status.c: one node's answers to the several-node calls (store.h). */
+int rd__sq_ping(rd_store *s, rd_err *err);
+int rd__sq_notify(rd_store *s, const char *what, rd_err *err);
+int rd__sq_leader_try(rd_store *s, const char *role, bool *held, rd_err *err);
+void rd__sq_leader_release(rd_store *s, const char *role);
 
 /* sqlite_gov.c: the governance tables (schema 3) and their rd_store_ops entries. */
 extern const char rd__sq_schema_3[];

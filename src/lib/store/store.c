@@ -36,6 +36,55 @@ void rd_store_close(rd_store *s)
 
 const char *rd_store_name(const rd_store *s) { return s->name; }
 
+bool rd_store_shared(const rd_store *s) { return s->ops->shared; }
+
+int rd_store_ping(rd_store *s, rd_err *err) { return s->ops->ping(s, err); }
+
+int rd_store_notify(rd_store *s, const char *what, rd_err *err)
+{
+    if (!what || strlen(what) > 200)
+        return rd_err_set(err, RD_EINVAL, "a change notification names what changed, in at most 200 bytes");
+    return s->ops->notify(s, what, err);
+}
+
+int rd_store_watch_open(const char *url, rd_store_watch **out, rd_err *err)
+{
+    *out = NULL;
+    const char *colon = strchr(url, ':');
+    for (size_t i = 0; colon && i < sizeof backends / sizeof(const rd_store_ops *); i++) {
+        size_t n = strlen(backends[i]->scheme);
+        if ((size_t)(colon - url) == n && !strncmp(url, backends[i]->scheme, n))
+            return backends[i]->watch_open ? backends[i]->watch_open(colon + 1, out, err) : RD_OK;
+    }
+    return RD_OK; /* the default backend has no push */
+}
+
+int rd_store_watch_fd(const rd_store_watch *w) { return w ? w->ops->fd(w) : -1; }
+
+int rd_store_watch_next(rd_store_watch *w, char *what, size_t cap, bool *got, rd_err *err)
+{
+    *got = false;
+    return w ? w->ops->next(w, what, cap, got, err) : RD_OK;
+}
+
+int rd_store_watch_reconnect(rd_store_watch *w, rd_err *err) { return w ? w->ops->reconnect(w, err) : RD_OK; }
+
+void rd_store_watch_close(rd_store_watch *w)
+{
+    if (w)
+        w->ops->close(w);
+}
+
+int rd_store_leader_try(rd_store *s, const char *role, bool *held, rd_err *err)
+{
+    *held = false;
+    if (!role || !*role)
+        return rd_err_set(err, RD_EINVAL, "leadership needs a role name");
+    return s->ops->leader_try(s, role, held, err);
+}
+
+void rd_store_leader_release(rd_store *s, const char *role) { s->ops->leader_release(s, role); }
+
 int rd_store_log_append(rd_store *s, const rd_log_row *rows, size_t n, rd_err *err)
 {
     return n ? s->ops->log_append(s, rows, n, err) : RD_OK;

@@ -82,7 +82,26 @@ typedef struct rd_store_ops {
                         rd_version_row *out, rd_err *err);
     int (*setting_get)(rd_store *s, const char *key, char *value, size_t cap, rd_err *err);
     int (*setting_put)(rd_store *s, const char *key, const char *value, rd_err *err);
+    /* several nodes (store.h, issue 16) */
+    bool shared;
+    int (*ping)(rd_store *s, rd_err *err);
+    int (*notify)(rd_store *s, const char *what, rd_err *err);
+    int (*watch_open)(const char *where, rd_store_watch **out, rd_err *err); /* NULL: no push */
+    int (*leader_try)(rd_store *s, const char *role, bool *held, rd_err *err);
+    void (*leader_release)(rd_store *s, const char *role);
 } rd_store_ops;
+
+/* A watch's backend (PostgreSQL: pg.c) fills these and embeds struct rd_store_watch first. */
+typedef struct rd_store_watch_ops {
+    int (*fd)(const rd_store_watch *w);
+    int (*next)(rd_store_watch *w, char *what, size_t cap, bool *got, rd_err *err);
+    int (*reconnect)(rd_store_watch *w, rd_err *err);
+    void (*close)(rd_store_watch *w);
+} rd_store_watch_ops;
+
+struct rd_store_watch {
+    const rd_store_watch_ops *ops;
+};
 
 struct rd_store {
     const rd_store_ops *ops;
