@@ -150,4 +150,23 @@ RD_API int rd_change_restore_published(rd_store *s, const char *path, const char
  * how many were added. Uses the git command. */
 RD_API int rd_change_export_git(rd_store *s, const char *target, const char *dir, size_t *added, rd_err *err);
 
+/* ------------------------------------------------------------------ flags kept in the store
+ *
+ * With several nodes (riskd serve flags = store), the flag set in force is no file: it is the
+ * newest published version of kind "flags" and target RD_FLAGS_STORE, its text a blob. Every
+ * function above takes that target like a path: publishing and rolling back write no file (the
+ * version is the write, checked against the newest version inside the governance transaction,
+ * the same compare-and-swap a file gets), and each tells every node (rd_store_notify). */
+#define RD_FLAGS_STORE "store"
+RD_API bool rd_change_target_in_store(const char *target);
+/* The flag set in force in the store: its text (rd_free it), SHA-256 and version number.
+ * RD_ENOTFOUND when none was imported yet. */
+RD_API int rd_flags_store_read(rd_store *s, char **text, size_t *len, char sha[RD_SHA256_HEX], int64_t *version,
+                               rd_err *err);
+/* Load the first flag set into a store that holds none (riskd flags import): checked as
+ * serving checks it, version 1 (how "import"), audited, every node told. RD_ECONFLICT once a
+ * flag set is there: later changes go through change requests. */
+RD_API int rd_flags_store_import(rd_store *s, const char *actor, const char *text, size_t len, int64_t now_ms,
+                                 int64_t *version, rd_err *err);
+
 #endif

@@ -172,6 +172,17 @@ RD_API void rd_rollout_note_write(rd_store *s, const char *path, const char *bef
                                   const char *actor);
 /* The SHA-256 of the file's bytes now. */
 RD_API int rd_flagfile_sha(const char *path, char sha[RD_SHA256_HEX], rd_err *err);
+/* The same for a flag target: a file's path, or RD_FLAGS_STORE (change.h: the flag set kept in
+ * store s, its newest version). */
+RD_API int rd_flagtarget_sha(rd_store *s, const char *target, char sha[RD_SHA256_HEX], rd_err *err);
+/* A stage's write to a flag target, recorded (a version and an audit entry, how "rollout",
+ * the stage and actor in its detail). A file: rd_flagfile_update, then rd_rollout_note_write
+ * when s is given. The store: in one governance transaction, the newest version read, checked
+ * against expected_sha (NULL: any), rewritten as rd_flagfile_rewrite does, kept as the next
+ * version, and every node told. new_sha receives what it holds now. */
+RD_API int rd_flagtarget_update(rd_store *s, const char *target, const char *expected_sha, const char *route_flag,
+                                const char *targeting, const char *shadow_flag, const char *shadow_variant,
+                                const char *stage, const char *actor, char new_sha[RD_SHA256_HEX], rd_err *err);
 
 /* ------------------------------------------------------------------ state in the store */
 

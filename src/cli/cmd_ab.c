@@ -75,7 +75,7 @@ static int parse_args(int argc, char **argv, rd_ab_opts *o, rd_an_source *src, c
 {
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},
-        {"data-dir", required_argument, NULL, 'd'},
+        {"data-dir", required_argument, NULL, 'd'}, {"store", required_argument, NULL, 'd'},
         {"flag", required_argument, NULL, 'F'},
         {"from", required_argument, NULL, 'f'},
         {"to", required_argument, NULL, 't'},

@@ -120,7 +120,7 @@ static int parse_verify(int argc, char **argv, verify_args *a)
 {
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},
-        {"data-dir", required_argument, NULL, 'd'},
+        {"data-dir", required_argument, NULL, 'd'}, {"store", required_argument, NULL, 'd'},
         {"anchor", required_argument, NULL, 'a'},
         {"head", required_argument, NULL, 'H'},
         {"seq", required_argument, NULL, 's'},
@@ -246,7 +246,7 @@ typedef struct args {
 static int parse_args(int argc, char **argv, const char *shortname, args *a)
 {
     static const struct option opts[] = {
-        {"help", no_argument, NULL, 'h'},        {"data-dir", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},        {"data-dir", required_argument, NULL, 'd'}, {"store", required_argument, NULL, 'd'},
         {"json", no_argument, NULL, 'j'},        {"format", required_argument, NULL, 'F'},
         {"from", required_argument, NULL, 'f'},  {"out", required_argument, NULL, 'o'},
         {"limit", required_argument, NULL, 'l'}, {NULL, 0, NULL, 0},

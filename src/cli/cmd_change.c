@@ -210,7 +210,7 @@ typedef struct args {
 
 static const struct option long_opts[] = {
     {"server", required_argument, NULL, 'S'},
-    {"data-dir", required_argument, NULL, 'd'},
+    {"data-dir", required_argument, NULL, 'd'}, {"store", required_argument, NULL, 'd'},
     {"token-file", required_argument, NULL, 't'},
     {"cacert", required_argument, NULL, 'C'},
     {"cert", required_argument, NULL, 'c'},

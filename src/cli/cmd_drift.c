@@ -56,7 +56,7 @@ int cmd_drift(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},           {"bundle", required_argument, NULL, 'b'},
-        {"data-dir", required_argument, NULL, 'd'}, {"in", required_argument, NULL, 'i'},
+        {"data-dir", required_argument, NULL, 'd'}, {"store", required_argument, NULL, 'd'}, {"in", required_argument, NULL, 'i'},
         {"from", required_argument, NULL, 'f'},     {"to", required_argument, NULL, 't'},
         {"json", no_argument, NULL, 'j'},           {"html", required_argument, NULL, 'H'},
         {"check", no_argument, NULL, 'c'},          {NULL, 0, NULL, 0},

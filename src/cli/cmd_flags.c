@@ -9,13 +9,17 @@
 #include <string.h>
 
 #include "cli.h"
+#include "riskd/auth.h"
+#include "riskd/change.h"
+#include "riskd/clock.h"
 #include "riskd/riskd.h"
+#include "riskd/store.h"
 
 #define MAX_FLAGS_BYTES (64u << 20)
 #define MAX_LINE_BYTES  (1u << 20)
 
 static const char flags_usage[] =
-    "usage: riskd flags <validate|eval|export> [options]\n"
+    "usage: riskd flags <validate|eval|export|import> [options]\n"
     "\n"
     "  validate FILE [--lenient] [--fractional v2|v3]\n"
     "      Check a flagd flag set; prints the number of flags, or the fault with the flag and\n"
@@ -34,6 +38,13 @@ static const char flags_usage[] =
     "  export --git DIR [--data-dir DIR] [--target FLAGFILE]\n"
     "      Commit the published versions of a flag file into a Git repository, tagged flags/vN\n"
     "      (riskd flags export --help).\n"
+    "\n"
+    "  import FILE --store URL [--token-file FILE]\n"
+    "      Load the first flag set into a store that holds none (several nodes: riskd serve\n"
+    "      --store URL --flags store serves it). Checked as serving checks it, version 1,\n"
+    "      audited, every node told. Refused once a flag set is there: later changes are change\n"
+    "      requests (riskd change propose --kind flags --target store). Needs a token with the\n"
+    "      publish permission once the store has users. Exit 1 refused, 4 store unreachable.\n"
     "\n"
     "  --lenient       accept what flagd accepts: a flag whose targeting cannot compile\n"
     "                  evaluates to ERROR/PARSE_ERROR instead of rejecting the whole file\n"
@@ -345,6 +356,93 @@ static int flags_eval(int argc, char **argv)
     return rc;
 }
 
+static int has_user(void *ud, const rd_user_row *u)
+{
+    (void)u;
+    *(bool *)ud = true;
+    return 1; /* one is enough */
+}
+
+/* Who may import: anyone at the console of a store without users (its set-up), else a token
+ * with the publish permission. */
+static int import_principal(rd_store *s, const char *token_file, rd_principal *who)
+{
+    int rc = cli_principal(s, token_file, who);
+    if (rc || !who->console)
+        return rc;
+    rd_err err;
+    bool any = false;
+    rc = rd_store_user_list(s, has_user, &any, &err);
+    if (rc && rc != 1) {
+        cli_errorf("%s", err.msg);
+        return cli_exit_for(rc);
+    }
+    if (any) {
+        cli_errorf("flags import: %s has users: give a token with the publish permission (--token-file)",
+                   rd_store_name(s));
+        return CLI_REFUSED;
+    }
+    return CLI_OK;
+}
+
+static int flags_import(int argc, char **argv)
+{
+    const char *store = NULL, *token_file = NULL;
+    static const struct option opts[] = {{"store", required_argument, NULL, 's'},
+                                         {"data-dir", required_argument, NULL, 's'},
+                                         {"token-file", required_argument, NULL, 't'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0, 0, 0, 0}};
+    int o;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 's': store = optarg; break;
+        case 't': token_file = optarg; break;
+        case 'h': fputs(flags_usage, stdout); return CLI_OK;
+        default: return CLI_USAGE;
+        }
+    }
+    if (optind + 1 != argc || !store) {
+        cli_errorf("usage: riskd flags import FILE --store URL [--token-file FILE]");
+        return CLI_USAGE;
+    }
+    char *text;
+    size_t len;
+    rd_err err;
+    int rc = rd_file_read(argv[optind], MAX_FLAGS_BYTES, &text, &len, &err);
+    if (rc) {
+        cli_errorf("%s", err.msg);
+        return cli_exit_for(rc);
+    }
+    rd_store *s = NULL;
+    rd_principal who;
+    int64_t version = 0;
+    if ((rc = rd_store_open(store, NULL, &s, &err)) == RD_OK) {
+        int prc = import_principal(s, token_file, &who);
+        if (prc) {
+            rd_store_close(s);
+            rd_free(text);
+            return prc;
+        }
+        if (!who.console)
+            rc = rd_principal_require(&who, RD_PERM_PUBLISH, "import a flag set", &err);
+        if (!rc)
+            rc = rd_flags_store_import(s, rd_principal_name(&who), text, len, rd_clock_unix_ms(), &version,
+                                       &err);
+    }
+    rd_free(text);
+    if (rc) {
+        cli_errorf("flags import: %s", err.msg);
+        rd_store_close(s);
+        return cli_exit_for(rc);
+    }
+    printf("imported %s into %s as flag set version %lld\n", argv[optind], rd_store_name(s),
+           (long long)version);
+    rd_store_close(s);
+    return CLI_OK;
+}
+
 int cmd_flags(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
@@ -357,6 +455,8 @@ int cmd_flags(int argc, char **argv)
         return flags_eval(argc - 1, argv + 1);
     if (!strcmp(argv[1], "export"))
         return cli_flags_export(argc - 1, argv + 1);
-    cli_errorf("flags: unknown subcommand \"%s\" (validate, eval or export)", argv[1]);
+    if (!strcmp(argv[1], "import"))
+        return flags_import(argc - 1, argv + 1);
+    cli_errorf("flags: unknown subcommand \"%s\" (validate, eval, export or import)", argv[1]);
     return CLI_USAGE;
 }

@@ -74,7 +74,7 @@ static int parse_args(int argc, char **argv, args *a, bool replay)
 {
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},
-        {"data-dir", required_argument, NULL, 'd'},
+        {"data-dir", required_argument, NULL, 'd'}, {"store", required_argument, NULL, 'd'},
         {"from", required_argument, NULL, 'f'},
         {"to", required_argument, NULL, 't'},
         {"model-version", required_argument, NULL, 'm'},

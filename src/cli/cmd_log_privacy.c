@@ -22,7 +22,7 @@ static int parse(int argc, char **argv, const char *allowed, const char *usage, 
 {
     static const struct option longs[] = {
         {"help", no_argument, NULL, 'h'},
-        {"data-dir", required_argument, NULL, 'd'},
+        {"data-dir", required_argument, NULL, 'd'}, {"store", required_argument, NULL, 'd'},
         {"targeting-key", required_argument, NULL, 'k'},
         {"reason", required_argument, NULL, 'r'},
         {"token-file", required_argument, NULL, 'T'},

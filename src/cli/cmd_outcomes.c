@@ -129,7 +129,7 @@ static int cmd_import(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},
-        {"data-dir", required_argument, NULL, 'd'},
+        {"data-dir", required_argument, NULL, 'd'}, {"store", required_argument, NULL, 'd'},
         {NULL, 0, NULL, 0},
     };
     const char *dir = NULL;
@@ -198,7 +198,7 @@ static int parse_stats(int argc, char **argv, stats_args *a)
 {
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},
-        {"data-dir", required_argument, NULL, 'd'},
+        {"data-dir", required_argument, NULL, 'd'}, {"store", required_argument, NULL, 'd'},
         {"model", required_argument, NULL, 'm'},
         {"outcome", required_argument, NULL, 'o'},
         {"variant", required_argument, NULL, 'v'},

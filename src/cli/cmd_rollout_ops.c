@@ -58,7 +58,7 @@ typedef struct ops_args {
 static int parse(int argc, char **argv, ops_args *a)
 {
     static const struct option opts[] = {
-        {"help", no_argument, NULL, 'h'},        {"data-dir", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},        {"data-dir", required_argument, NULL, 'd'}, {"store", required_argument, NULL, 'd'},
         {"flag", required_argument, NULL, 'f'},  {"reason", required_argument, NULL, 'r'},
         {"actor", required_argument, NULL, 'a'}, {"token-file", required_argument, NULL, 't'},
         {"json", no_argument, NULL, 'j'},        {NULL, 0, NULL, 0},
@@ -95,7 +95,7 @@ static int open_store(const char *dir, bool read_only, rd_store **s)
 {
     rd_err err;
     char url[1100];
-    snprintf(url, sizeof url, "sqlite:%s", dir);
+    snprintf(url, sizeof url, "%s%s", strstr(dir, "://") ? "" : "sqlite:", dir); /* --store URL */
     rd_store_opts o = {.read_only = read_only};
     int rc = rd_store_open(url, &o, s, &err);
     if (rc)

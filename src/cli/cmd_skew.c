@@ -63,7 +63,7 @@ static int parse(int argc, char **argv, args *a)
 {
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},
-        {"data-dir", required_argument, NULL, 'd'},
+        {"data-dir", required_argument, NULL, 'd'}, {"store", required_argument, NULL, 'd'},
         {"offline", required_argument, NULL, 'o'},
         {"id", required_argument, NULL, 'i'},
         {"bundle", required_argument, NULL, 'b'},

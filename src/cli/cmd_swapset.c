@@ -70,7 +70,7 @@ static int parse(int argc, char **argv, args *a)
 {
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},
-        {"data-dir", required_argument, NULL, 'd'},
+        {"data-dir", required_argument, NULL, 'd'}, {"store", required_argument, NULL, 'd'},
         {"in", required_argument, NULL, 'i'},
         {"champion", required_argument, NULL, 'c'},
         {"challenger", required_argument, NULL, 'C'},

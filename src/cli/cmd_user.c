@@ -86,7 +86,7 @@ static int parse_args(int argc, char **argv, user_args *a)
 {
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},
-        {"data-dir", required_argument, NULL, 'd'},
+        {"data-dir", required_argument, NULL, 'd'}, {"store", required_argument, NULL, 'd'},
         {"token-file", required_argument, NULL, 't'},
         {"role", required_argument, NULL, 'r'},
         {"scopes", required_argument, NULL, 's'},

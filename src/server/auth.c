@@ -89,7 +89,7 @@ int srv_auth_start(const srv_config *cfg, rd_err *err)
     for (int i = 0; i < CACHE_LOCKS; i++)
         pthread_mutex_init(&A.cache_locks[i], NULL);
     A.started = true;
-    int rc = rd_store_open(cfg->data_dir, NULL, &A.store, err);
+    int rc = rd_store_open(cfg->store, &srv_store_opts, &A.store, err);
     if (rc) {
         rd_err_prefix(err, "the admin API's store");
         srv_auth_stop();

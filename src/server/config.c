@@ -28,7 +28,15 @@ const char srv_usage[] =
     "  --bundles DIR            directory of bundle directories (name_vX.Y/manifest.json)\n"
     "  --listen HOST:PORT       address to listen on (default 127.0.0.1:8080; port 0: the\n"
     "                           kernel picks one, printed on stdout)\n"
-    "  --data-dir DIR           state directory (default ./riskd-data)\n"
+    "  --data-dir DIR           state directory (default ./riskd-data): the SQLite store, or with\n"
+    "                           --store the node's local files (the decision log's spool)\n"
+    "  --store URL              the store several nodes share: postgresql://user@host:port/db (libpq\n"
+    "                           URI); default sqlite:DATA_DIR. With it, --flags store serves the flag\n"
+    "                           set kept in the store (riskd flags import loads the first one)\n"
+    "  --store-check-ms N       how often the store is asked for a newer flag set, in case a\n"
+    "                           change notification was missed (default 5000)\n"
+    "  --no-store-watch         do not listen for the store's change notifications (NOTIFY\n"
+    "                           riskd_changes): changes arrive at the next check only\n"
     "  --route-flag KEY         flag whose string value names the bundle (default model-route)\n"
     "  --default-bundle NAME    bundle used when the routing flag gives none\n"
     "  --threads N              HTTP worker threads (default: one per core)\n"
@@ -192,6 +200,9 @@ static const struct key keys[] = {
     {"bundles", S(bundles)},
     {"listen", S(listen)},
     {"data_dir", S(data_dir)},
+    {"store", S(store)},
+    {"store_check_ms", I(store_check_ms, 100, 3600000)},
+    {"store_watch", K_BOOL, offsetof(srv_config, store_watch), 0, 0, 0},
     {"route_flag", S(route_flag)},
     {"default_bundle", S(default_bundle)},
     {"threads", I(threads, 0, 256)},
@@ -301,6 +312,8 @@ static void defaults(srv_config *c)
     strcpy(c->allow_pinning, "auto");
     c->auth_max_failures = 10;
     c->log = true;
+    c->store_watch = true;
+    c->store_check_ms = 5000;
     strcpy(c->log_durability, "async");
     strcpy(c->log_on_full, "reject");
     c->log_queue = 65536;
@@ -591,6 +604,13 @@ static int validate(srv_config *c, rd_err *err)
 {
     if (!c->flags[0] && !c->bundles[0])
         return rd_err_set(err, RD_EINVAL, "nothing to serve: give --flags, --bundles or both");
+    if (!c->store[0] &&
+        (size_t)snprintf(c->store, sizeof c->store, "sqlite:%s", c->data_dir) >= sizeof c->store)
+        return rd_err_set(err, RD_EINVAL, "data_dir: path too long");
+    if (strncmp(c->store, "sqlite:", 7) != 0 && strncmp(c->store, "postgresql://", 13) != 0 &&
+        strncmp(c->store, "postgres://", 11) != 0)
+        return rd_err_set(err, RD_EINVAL, "store must be postgresql://... or sqlite:DIR, not \"%s\"",
+                          c->store);
     const char *colon = strrchr(c->listen, ':');
     long long port;
     if (!colon || colon == c->listen || parse_int(colon + 1, 0, 65535, &port) < 0)

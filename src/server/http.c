@@ -71,6 +71,8 @@ typedef struct worker {
     uint64_t gen;
 } worker;
 
+rd_store_opts srv_store_opts;
+
 static struct {
     const srv_config *cfg;
     srv_state *state;
@@ -874,12 +876,12 @@ static size_t keep_escapes(void *cls, struct MHD_Connection *c, char *uri)
  * thread, under its lock); SQLite's WAL lets them work at once. */
 static int open_log(const srv_config *cfg, rd_err *err)
 {
-    rd_store_opts so = {.sync_full = !strcmp(cfg->log_durability, "ack")};
-    int rc = rd_store_open(cfg->data_dir, &so, &G.store, err);
+    rd_store_opts so = {.node = srv_store_opts.node, .sync_full = !strcmp(cfg->log_durability, "ack")};
+    int rc = rd_store_open(cfg->store, &so, &G.store, err);
     if (!rc)
-        rc = rd_store_open(cfg->data_dir, &so, &G.wstore, err);
+        rc = rd_store_open(cfg->store, &so, &G.wstore, err);
     if (!rc)
-        rc = rd_store_open(cfg->data_dir, &so, &G.outcomes.store, err);
+        rc = rd_store_open(cfg->store, &so, &G.outcomes.store, err);
     rd_dlog_opts o = {.durability = !strcmp(cfg->log_durability, "ack") ? RD_DLOG_ACK : RD_DLOG_ASYNC,
                       .queue = cfg->log_queue,
                       .on_commit = on_commit};
@@ -952,6 +954,10 @@ static void prune(void)
         return;
     uint64_t n;
     rd_err err;
+    bool leader;
+    /* one node prunes a shared log (the others would race it for the same rows) */
+    if (rd_store_shared(G.store) && (rd_store_leader_try(G.store, "retention", &leader, &err) || !leader))
+        return;
     int64_t before = ((int64_t)G.pruned - (int64_t)G.cfg->log_retention_days * 86400) * 1000;
     if (rd_store_log_prune(G.store, before, &n, &err)) {
         srv_log(SRV_ERROR, "pruning the decision log failed", "error", err.msg, NULL);
@@ -1077,6 +1083,15 @@ void srv_reload_now(void)
     pthread_mutex_unlock(&G.poll_lock);
 }
 
+void srv_reload_store(void)
+{
+    if (!G.state)
+        return;
+    pthread_mutex_lock(&G.poll_lock);
+    srv_state_poll(G.state, false);
+    pthread_mutex_unlock(&G.poll_lock);
+}
+
 static void poll_locked(bool force)
 {
     pthread_mutex_lock(&G.poll_lock);
@@ -1179,6 +1194,7 @@ int srv_check(const srv_config *cfg)
     srv_metrics_init();
     srv_state *st;
     rd_err err;
+    srv_store_opts.node = cfg->node[0] ? cfg->node : NULL;
     if (srv_state_new(cfg, NULL, &st, &err)) {
         fprintf(stderr, "riskd: serve: %s\n", err.msg);
         srv_metrics_deinit();
@@ -1305,6 +1321,7 @@ int srv_run(const srv_config *cfg)
     signal_set(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     G.cfg = cfg;
+    srv_store_opts.node = cfg->node[0] ? cfg->node : NULL;
     pthread_mutex_init(&G.outcomes.lock, NULL);
     srv_log_init(cfg->log_level);
     srv_metrics_init();
@@ -1369,6 +1386,12 @@ int srv_run(const srv_config *cfg)
     int fd = -1, rc = 0;
     if ((rc = start_services(cfg)))
         goto out;
+    if (srv_cluster_start(cfg, G.state, &err)) {
+        srv_log(SRV_ERROR, "cannot start: following the store", "error", err.msg, "code",
+                rd_err_name(err.code), NULL);
+        rc = rd_err_exit_status(err.code);
+        goto out;
+    }
     fd = listen_on(cfg->listen, bound, sizeof bound, &err);
     if (fd < 0) {
         srv_log(SRV_ERROR, "cannot listen", "error", err.msg, NULL);
@@ -1397,10 +1420,11 @@ int srv_run(const srv_config *cfg)
     MHD_stop_daemon(d); /* joins the workers, whose snapshot references go with them */
     srv_log(SRV_INFO, "stopped", NULL);
 out:
-    srv_events_stop(); /* after the daemon: no stream is left */
-    srv_sync_stop();   /* before TLS: its sessions hold the credentials */
-    srv_auth_stop();   /* after the daemon: the failed authentications of the minute under way audited */
-    srv_tls_deinit();  /* after the daemon: every connection's reference is gone */
+    srv_cluster_stop(); /* before the state it polls */
+    srv_events_stop();  /* after the daemon: no stream is left */
+    srv_sync_stop();    /* before TLS: its sessions hold the credentials */
+    srv_auth_stop();    /* after the daemon: the failed authentications of the minute under way audited */
+    srv_tls_deinit();   /* after the daemon: every connection's reference is gone */
     srv_rollouts_stop();
     rd_shadow_free(G.shadow); /* finishes the queued shadow work: it holds deciders */
     G.shadow = NULL;

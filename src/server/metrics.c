@@ -757,6 +757,7 @@ void srv_metrics_render(rd_buf *b, const srv_snapshot *snap, rd_shadow *shadow, 
     render_log(b, dlog);
     srv_rollouts_metrics(b);
     srv_events_metrics(b);
+    srv_cluster_metrics(b);
     render_outcomes(b);
     render_auth(b);
     render_cors(b);

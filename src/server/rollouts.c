@@ -53,6 +53,10 @@ static struct {
         uint64_t n;
     } reasons[MAX_REASONS];
     size_t nreasons;
+    /* leadership (several nodes on one store): only the holder of the store's "rollout" lock
+       evaluates gates and moves stages; the others keep their monitors and follow the store */
+    atomic_bool leader;
+    int64_t leader_checked_ms;
     /* srv_rollouts_reload_now: plan re-reads asked for, and done, by the rollout thread */
     atomic_uint_fast64_t reload_asked, reload_done;
 } R = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -294,6 +298,28 @@ static void plan_reload(size_t i)
     }
 }
 
+#define LEADER_CHECK_MS 1000
+
+/* Whether this node runs the controllers now: asked of the store once a second. A node that
+ * lost its connection lost the lock with it (the store says so), and another node takes over
+ * within a check; the row's compare-and-set keeps a stale leader's transition from landing. */
+static bool lead(int64_t now)
+{
+    if (now - R.leader_checked_ms < LEADER_CHECK_MS)
+        return atomic_load(&R.leader);
+    R.leader_checked_ms = now;
+    bool held = false;
+    rd_err e;
+    if (rd_store_leader_try(R.store, "rollout", &held, &e) != RD_OK)
+        held = false;
+    if (atomic_exchange(&R.leader, held) != held)
+        srv_log(held ? SRV_INFO : SRV_WARN,
+                held ? "rollout leadership taken: this node runs the rollout controller"
+                     : "rollout leadership lost: another node runs the rollout controller",
+                "node", R.cfg->node, NULL);
+    return held;
+}
+
 static void *run(void *arg)
 {
     (void)arg;
@@ -311,7 +337,7 @@ static void *run(void *arg)
                 plan_reload(i);
             atomic_store(&R.reload_done, asked);
         }
-        for (size_t i = 0; i < R.n; i++) {
+        for (size_t i = 0; R.n && lead(now) && i < R.n; i++) {
             rd_err err;
             if (rd_controller_tick(R.ctl[i], now, &err))
                 srv_log(SRV_ERROR, "rollout evaluation failed", "flag", rd_controller_flag(R.ctl[i]), "error",
@@ -348,9 +374,7 @@ int srv_rollouts_start(const srv_config *cfg, srv_state *st, rd_shadow *shadow, 
         return RD_OK;
     int rc = RD_OK;
     if (cfg->nrollouts) {
-        char url[SRV_PATH_MAX + 8];
-        snprintf(url, sizeof url, "sqlite:%s", cfg->data_dir);
-        if ((rc = rd_store_open(url, NULL, &R.store, err)))
+        if ((rc = rd_store_open(cfg->store, &srv_store_opts, &R.store, err)))
             return rc;
         if (cfg->rollout_speed > 1) {
             char speed[32];
@@ -645,7 +669,7 @@ void srv_rollouts_ready_json(rd_buf *b)
         rd_buf_printf(b, ",\"rollout_speed\":%d", R.cfg->rollout_speed);
     if (!R.n)
         return;
-    rd_buf_puts(b, ",\"rollouts\":[");
+    rd_buf_printf(b, ",\"rollout_leader\":%s,\"rollouts\":[", atomic_load(&R.leader) ? "true" : "false");
     for (size_t i = 0; i < R.n; i++) {
         rd_rollout_state state;
         int stage;

@@ -86,7 +86,10 @@ void srv_route_ready(srv_req *r)
         r->status = 503;
         r->error_code = misrouted ? "ROUTING_FAILED" : "RELOAD_REFUSED";
     }
-    rd_buf_printf(b, "{\"status\":\"%s\",", nref || misrouted ? "degraded" : "ready");
+    /* the store away: degraded, but still 200: the node scores and serves OFREP on its last good
+       state, and a load balancer must keep sending it traffic */
+    bool store_down = srv_cluster_store_down();
+    rd_buf_printf(b, "{\"status\":\"%s\",", nref || misrouted || store_down ? "degraded" : "ready");
     if (degraded) {
         rd_buf_printf(b, "\"error\":{\"code\":\"%s\",\"message\":", r->error_code);
         char msg[320];
@@ -110,6 +113,7 @@ void srv_route_ready(srv_req *r)
     put_str(b, rd_decider_fallback(d) ? rd_fallback_version(rd_decider_fallback(d)) : NULL);
     put_bundles(b, d);
     srv_rollouts_ready_json(b);
+    srv_cluster_ready_json(b, s);
     rd_buf_putc(b, '}');
 }
 

@@ -34,11 +34,18 @@
 
 typedef enum srv_log_level { SRV_DEBUG = 0, SRV_INFO, SRV_WARN, SRV_ERROR } srv_log_level;
 
+/* The options every store handle of the server is opened with (its node name). */
+extern rd_store_opts srv_store_opts;
+
 typedef struct srv_config {
     char flags[SRV_PATH_MAX];    /* flag set file, "" for none */
     char bundles[SRV_PATH_MAX];  /* directory of bundle directories, "" for none */
     char listen[256];            /* HOST:PORT, port 0 = the kernel picks */
     char data_dir[SRV_PATH_MAX]; /* state directory (created if missing) */
+    char store[SRV_PATH_MAX];    /* the store's URL: postgresql://... (several nodes), else sqlite:DATA_DIR
+                                    (resolved in validate) */
+    int store_check_ms;          /* how often the store's newest flag set is checked (a missed notification) */
+    bool store_watch;            /* listen for the store's change notifications (default on) */
     char route_flag[256];        /* the flag whose string value names the bundle */
     char default_bundle[256];    /* used when no routing flag answers; "" = none */
     int threads;                 /* HTTP worker threads; 0 = one per core */
@@ -271,6 +278,7 @@ typedef struct srv_snapshot {
        id (metadata.flagSetId, else the file's name without directory and extension) */
     srv_text *flags_text;
     int64_t flags_since_ms;
+    int64_t flags_version; /* flags = store: the version of the flag set in force (else 0) */
     char flagset_id[128];
     rd_decider *dec;
     rd_flagset *flags;           /* the decider's (borrowed); NULL: no flag file configured */
@@ -298,6 +306,9 @@ void srv_state_free(srv_state *st);
 /* Check the files; if anything changed (or force), build a new snapshot aside and publish it.
  * A file that is refused is logged and counted, and the last good snapshot keeps serving. */
 void srv_state_poll(srv_state *st, bool force);
+/* flags = store: the next poll asks the store whether its flag set changed (a notification
+ * arrived, or the periodic check is due); between these, polls do not touch the store. */
+void srv_state_store_due(srv_state *st);
 /* The snapshot in force, with a reference for the caller; srv_snapshot_unref when done. */
 srv_snapshot *srv_state_acquire(srv_state *st);
 /* Generation of the snapshot in force (one atomic load: lets a thread keep its reference
@@ -459,6 +470,21 @@ int srv_auth_require(srv_req *r, uint32_t scope, bool fresh, const char *doing);
  * any thread: serialised with the main loop's polling; returns once the new snapshot serves
  * (or was refused). */
 void srv_reload_now(void);
+/* Poll now (the store was marked due: srv_state_store_due), under the same lock as the main loop. */
+void srv_reload_store(void);
+
+/* ------------------------------------------------------------------ several nodes (cluster.c) */
+
+/* Whether this server follows a store (flags = store, or a store several nodes share). */
+bool srv_cluster_needed(const srv_config *cfg);
+/* The store watcher: notifications, the periodic check, pings. RD_OK without a store to follow. */
+int srv_cluster_start(const srv_config *cfg, srv_state *st, rd_err *err);
+void srv_cluster_stop(void);
+/* Whether the store is followed and did not answer its last ping. */
+bool srv_cluster_store_down(void);
+/* ,"store":{...} for /ready (nothing when no store is followed). */
+void srv_cluster_ready_json(rd_buf *b, const srv_snapshot *s);
+void srv_cluster_metrics(rd_buf *b);
 /* The rollout thread re-reads the plan files at its next step (within ~100 ms); waits for it
  * at most wait_ms. */
 void srv_rollouts_reload_now(int wait_ms);

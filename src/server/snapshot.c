@@ -34,6 +34,9 @@ struct srv_state {
     char *bundles_seen;    /* fingerprint of the bundle directory last loaded or refused */
     char *fallback_seen;   /* fingerprint of the service-wide fallback rules last loaded or refused */
     rd_store *gov;         /* require_approval: the published versions are checked here */
+    rd_store *src;         /* flags = store: the flag set is read here (the polling thread's) */
+    atomic_bool store_due; /* flags = store: ask the store at the next poll (a notification, the timer) */
+    atomic_int_fast64_t store_failures; /* flags = store: checks that could not reach the store */
     bool approval_pending; /* the last reload was refused as unpublished: retried at every poll, since
                               the version that makes it good (a publish, a rollout's write) may be
                               recorded after the file was written */
@@ -250,14 +253,48 @@ static int approved(rd_store *gov, rd_change_kind kind, const char *target, cons
     return ok ? RD_OK : rd_err_set(err, RD_EFORBIDDEN, "require_approval: %s", why);
 }
 
-/* The flag file, parsed; sha receives its SHA-256. With a store, its text is kept there; with
- * gov, it must be the published version. */
-static int load_flags(const srv_config *cfg, rd_store *store, rd_store *gov, rd_flagset **out, char sha[65],
-                      srv_text **kept, rd_err *err)
+/* flags = store: the flag set kept in the store, not a file (several nodes). */
+static bool in_store(const srv_config *cfg) { return rd_change_target_in_store(cfg->flags); }
+
+/* The flag set's bytes: the file's, or the newest version's in the store (*version its number). */
+static int read_flags(srv_state *st, char **text, size_t *len, int64_t *version, rd_err *err)
 {
+    *version = 0;
+    if (!in_store(st->cfg))
+        return rd_file_read(st->cfg->flags, 64u << 20, text, len, err);
+    char sha[RD_SHA256_HEX];
+    return rd_flags_store_read(st->src, text, len, sha, version, err);
+}
+
+/* What identifies the store's newest flag set ("version:sha"), NULL when it cannot be read
+ * (counted: the flag set in force keeps serving). */
+static char *store_fingerprint(srv_state *st)
+{
+    rd_version_row v;
+    rd_err e;
+    int rc = rd_store_version_find(st->src, "flags", RD_FLAGS_STORE, NULL, &v, &e);
+    if (rc) {
+        if (rc != RD_ENOTFOUND && atomic_fetch_add(&st->store_failures, 1) % 60 == 0)
+            srv_log(SRV_WARN, "cannot ask the store for its flag set: the one in force keeps serving",
+                    "error", e.msg, "code", rd_err_name(rc), NULL);
+        return NULL;
+    }
+    char buf[128];
+    snprintf(buf, sizeof buf, "%lld:%s", (long long)v.version, v.sha);
+    return rd_strndup(buf, strlen(buf));
+}
+
+void srv_state_store_due(srv_state *st) { atomic_store(&st->store_due, true); }
+
+/* The flag set, parsed; sha receives its SHA-256. With a store, its text is kept there; with
+ * gov, it must be the published version. */
+static int load_flags(srv_state *st, rd_store *store, rd_store *gov, rd_flagset **out, char sha[65],
+                      srv_text **kept, int64_t *version, rd_err *err)
+{
+    const srv_config *cfg = st->cfg;
     char *text;
     size_t len;
-    int rc = rd_file_read(cfg->flags, 64u << 20, &text, &len, err);
+    int rc = read_flags(st, &text, &len, version, err);
     if (rc)
         return rc;
     rd_flagset_opts o = {.lenient = cfg->lenient};
@@ -456,8 +493,10 @@ static srv_snapshot *build(srv_state *st, const srv_snapshot *prev, bool flags_c
     int rc = RD_OK;
     if (cfg->flags[0]) {
         if (flags_changed || !prev) {
-            rc = load_flags(cfg, st->store, st->gov, &flags, s->flags_sha, &s->flags_text, err);
+            rc = load_flags(st, st->store, st->gov, &flags, s->flags_sha, &s->flags_text, &s->flags_version,
+                            err);
         } else {
+            s->flags_version = prev->flags_version;
             flags = rd_flagset_ref(prev->flags);
             memcpy(s->flags_sha, prev->flags_sha, sizeof s->flags_sha);
             s->flags_text = text_ref(prev->flags_text);
@@ -558,7 +597,8 @@ static int adopt_all(srv_state *st, rd_err *err)
     const srv_config *cfg = st->cfg;
     char sha[RD_SHA256_HEX];
     int rc = RD_OK;
-    if (cfg->flags[0] && (rc = rd_sha256_file(cfg->flags, sha, err)) == RD_OK)
+    /* the flag set kept in the store has versions from its import on: nothing to adopt */
+    if (cfg->flags[0] && !in_store(cfg) && (rc = rd_sha256_file(cfg->flags, sha, err)) == RD_OK)
         rc = adopt(st, RD_CHANGE_FLAGS, cfg->flags, sha, err);
     for (size_t i = 0; !rc && i < cfg->nrollouts; i++)
         if ((rc = rd_sha256_file(cfg->rollouts[i], sha, err)) == RD_OK)
@@ -616,9 +656,11 @@ static int served_flags(rd_store *gov, const char *real, rd_err *err)
 static int govern(srv_state *st, rd_err *err)
 {
     const srv_config *cfg = st->cfg;
-    int rc = rd_store_open(cfg->data_dir, NULL, &st->gov, err);
+    int rc = rd_store_open(cfg->store, &srv_store_opts, &st->gov, err);
     char real[PATH_MAX], flag[8];
-    if (!rc && cfg->flags[0] && realpath(cfg->flags, real))
+    if (!rc && in_store(cfg))
+        rc = served_flags(st->gov, RD_FLAGS_STORE, err);
+    else if (!rc && cfg->flags[0] && realpath(cfg->flags, real))
         rc = served_flags(st->gov, real, err);
     if (!rc) /* the rollouts' writes put a refused hand edit back first (rd_change_restore_published) */
         rc = rd_store_setting_put(st->gov, "approval.required", "1", err);
@@ -646,6 +688,10 @@ int srv_state_new(const srv_config *cfg, rd_store *store, srv_state **out, rd_er
         rd_free(st);
         return err->code;
     }
+    if (in_store(cfg) && rd_store_open(cfg->store, &srv_store_opts, &st->src, err)) {
+        srv_state_free(st);
+        return err->code;
+    }
     if (cfg->require_approval && govern(st, err)) {
         srv_state_free(st);
         return err->code;
@@ -654,7 +700,7 @@ int srv_state_new(const srv_config *cfg, rd_store *store, srv_state **out, rd_er
     if (!cfg->require_approval && store)
         rd_store_setting_put(store, "approval.required", "0", &ignored);
     if (cfg->flags[0])
-        st->flags_seen = file_fingerprint(cfg->flags);
+        st->flags_seen = in_store(cfg) ? store_fingerprint(st) : file_fingerprint(cfg->flags);
     if (cfg->bundles[0])
         st->bundles_seen = dir_fingerprint(cfg->bundles, 1);
     if (cfg->fallback[0])
@@ -685,6 +731,7 @@ void srv_state_free(srv_state *st)
     rd_free(st->bundles_seen);
     rd_free(st->fallback_seen);
     rd_store_close(st->gov);
+    rd_store_close(st->src);
     pthread_mutex_destroy(&st->lock);
     rd_free(st);
 }
@@ -729,7 +776,12 @@ static bool reload_fallback(srv_state *st, bool force)
 void srv_state_poll(srv_state *st, bool force)
 {
     const srv_config *cfg = st->cfg;
-    bool fc = cfg->flags[0] && changed(&st->flags_seen, file_fingerprint(cfg->flags));
+    bool fc;
+    if (in_store(cfg)) /* one query when due (a notification, the periodic check), not at every poll */
+        fc = (atomic_exchange(&st->store_due, false) || force) &&
+             changed(&st->flags_seen, store_fingerprint(st));
+    else
+        fc = cfg->flags[0] && changed(&st->flags_seen, file_fingerprint(cfg->flags));
     bool bc = cfg->bundles[0] && changed(&st->bundles_seen, dir_fingerprint(cfg->bundles, 1));
     bool rules = reload_fallback(st, force);
     bool retry = st->approval_pending && audit_seq(st) != st->pending_seq;

@@ -173,9 +173,15 @@ int ch_event(rd_store *s, rd_change_row *r, const rd_principal *who, const char 
 
 /* ------------------------------------------------------------------ targets and payloads */
 
+bool rd_change_target_in_store(const char *target) { return target && !strcmp(target, RD_FLAGS_STORE); }
+
 int ch_canonical_path(const char *path, char *out, size_t cap, rd_err *err)
 {
     char real[PATH_MAX];
+    if (rd_change_target_in_store(path)) {
+        snprintf(out, cap, "%s", path);
+        return RD_OK;
+    }
     if (realpath(path, real)) {
         snprintf(out, cap, "%s", real);
         return RD_OK;
@@ -285,7 +291,12 @@ static int resolve_target(rd_store *s, const rd_change_spec *spec, char *target,
     int rc = ch_canonical_path(t, target, cap, err);
     if (rc)
         return rc;
-    if (spec->kind == RD_CHANGE_FLAGS && access(target, F_OK) != 0)
+    bool in_store = rd_change_target_in_store(target);
+    if (in_store && spec->kind != RD_CHANGE_FLAGS)
+        return rd_err_set(err, RD_EINVAL,
+                          "\"%s\" names the flag set kept in the store: only a flags change targets it",
+                          RD_FLAGS_STORE);
+    if (spec->kind == RD_CHANGE_FLAGS && !in_store && access(target, F_OK) != 0)
         return rd_err_set(err, RD_EINVAL, "%s: no such flag file (a flags change replaces a served file)", t);
     if (spec->kind == RD_CHANGE_BUNDLE)
         return RD_OK;
@@ -303,13 +314,17 @@ static int resolve_target(rd_store *s, const rd_change_spec *spec, char *target,
         snprintf(base, RD_SHA256_HEX, "%s", v.sha);
         return RD_OK;
     }
+    if (in_store)
+        return rd_err_set(err, RD_ENOTFOUND,
+                          "the store holds no flag set yet: load the first one with riskd flags import FILE "
+                          "--store URL");
     return current_sha(target, base, err);
 }
 
 /* Keep what the target holds now, so the diff and a rollback to it work after it moved on. */
 static int keep_base(rd_store *s, const char *target, const char *base, rd_err *err)
 {
-    if (!base[0] || rd_store_blob_has(s, base))
+    if (!base[0] || rd_change_target_in_store(target) || rd_store_blob_has(s, base))
         return RD_OK;
     char *text;
     size_t len;

@@ -44,9 +44,13 @@ static int create_file(const char *path, const char *text, size_t len, rd_err *e
     return rc;
 }
 
-/* Put the file at path from content expected (its sha, "" for none) to blob sha. */
+/* Put the file at path from content expected (its sha, "" for none) to blob sha. The flag set
+ * kept in the store has no file: its new version, written by the caller in this transaction,
+ * is the write; every node is told at commit. */
 static int write_target(rd_store *s, const char *path, const char *expected, const char *sha, rd_err *err)
 {
+    if (rd_change_target_in_store(path))
+        return rd_store_notify(s, "flags", err);
     char *text;
     size_t len;
     int rc = rd_store_blob_get(s, sha, &text, &len, err);
@@ -144,6 +148,18 @@ int rd_change_publish(rd_store *s, const rd_principal *who, int64_t id, int64_t 
     rc = publish_checks(s, &r, err);
     if (!rc)
         rc = version_of(s, &r, &v, err);
+    if (!rc && rd_change_target_in_store(r.target)) {
+        /* the store's compare-and-swap: published against the version it was proposed on */
+        rd_version_row cur;
+        rd_err e;
+        const char *now_sha = newest(s, "flags", RD_FLAGS_STORE, &cur, &e) == RD_OK ? cur.sha : "";
+        if (strcmp(now_sha, r.base_sha) != 0)
+            rc = rd_err_set(
+                err, RD_ECONFLICT,
+                "change %lld was made against another version of the flag set: propose it again on "
+                "the current one",
+                (long long)r.id);
+    }
     if (!rc && ch_kind(&r) == RD_CHANGE_BUNDLE) {
         /* registered against what was registered when proposed: else someone else's came first */
         rd_version_row cur;
@@ -164,6 +180,8 @@ int rd_change_publish(rd_store *s, const rd_principal *who, int64_t id, int64_t 
         v.ts_ms = now_ms;
         rc = rd_store_version_append(s, &v, err);
     }
+    if (!rc) /* every node reloads what it serves, once this commits */
+        rc = rd_store_notify(s, v.kind, err);
     if (!rc) {
         snprintf(r.state, sizeof r.state, "published");
         r.published_ms = r.updated_ms = now_ms;
@@ -185,7 +203,8 @@ int rd_change_publish(rd_store *s, const rd_principal *who, int64_t id, int64_t 
         wrote = rc == RD_OK;
     }
     rc = finish(s, rc, err);
-    if (rc && wrote) { /* the store did not take it: the file goes back to what it was */
+    if (rc && wrote &&
+        !rd_change_target_in_store(r.target)) { /* the store did not take it: the file goes back */
         if (r.base_sha[0])
             write_target(s, r.target, r.payload_sha, r.base_sha, &(rd_err){0});
         else
@@ -267,7 +286,7 @@ int rd_change_rollback(rd_store *s, const rd_principal *who, rd_change_kind kind
         rc = rd_err_set(err, RD_ENOTFOUND, "%s %s: nothing was ever published there", kname, t);
     if (!rc)
         rc = rollback_dest(s, kname, t, to, &top, &dest, err);
-    if (!rc && kind != RD_CHANGE_BUNDLE)
+    if (!rc && kind != RD_CHANGE_BUNDLE && !rd_change_target_in_store(t))
         rc = rd_sha256_file(t, cur, err);
     else if (!rc)
         snprintf(cur, sizeof cur, "%s", top.sha);
@@ -287,13 +306,15 @@ int rd_change_rollback(rd_store *s, const rd_principal *who, rd_change_kind kind
         v.ts_ms = now_ms;
         rc = rd_store_version_append(s, &v, err);
     }
+    if (!rc) /* every node reloads what it serves, once this commits */
+        rc = rd_store_notify(s, v.kind, err);
     if (!rc)
         rc = rollback_audit(s, who, &v, why, err);
     bool wrote = false;
     if (!rc && kind != RD_CHANGE_BUNDLE)
         wrote = (rc = write_target(s, t, cur, dest.sha, err)) == RD_OK;
     rc = finish(s, rc, err);
-    if (rc && wrote)
+    if (rc && wrote && !rd_change_target_in_store(t))
         write_target(s, t, dest.sha, cur, &(rd_err){0});
     if (!rc && version)
         *version = v.version;
@@ -323,6 +344,8 @@ int rd_change_restore_published(rd_store *s, const char *path, const char *actor
     rd_version_row v;
     rd_err e;
     *restored = false;
+    if (rd_change_target_in_store(path)) /* the store holds no hand edit */
+        return RD_OK;
     if (rd_store_setting_get(s, "approval.required", flag, sizeof flag, &e) != RD_OK ||
         strcmp(flag, "1") != 0)
         return RD_OK;
@@ -420,9 +443,11 @@ int rd_change_record_write(rd_store *s, rd_change_kind kind, const char *target,
     rd_err e;
     if (newest(s, kname, target, &top, &e) == RD_OK)
         v.change_id = top.change_id;
-    if (kind != RD_CHANGE_BUNDLE) /* its bytes, for a later rollback, diff or Git export */
+    if (kind != RD_CHANGE_BUNDLE && !rd_change_target_in_store(target)) /* for a rollback, diff, Git */
         keep_file(s, target, after_sha);
     rc = rd_store_version_append(s, &v, err);
+    if (!rc) /* every node reloads what it serves (the store target's only announcement) */
+        rc = rd_store_notify(s, kname, err);
     char action[48], object[1100];
     snprintf(action, sizeof action, "%s.%s", kname, how);
     snprintf(object, sizeof object, "%s:%s", kname, target);

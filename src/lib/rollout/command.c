@@ -21,17 +21,13 @@ static int write_stage(rd_store *s, const char *actor, const rd_plan *p, const r
     if (rc == RD_OK) {
         const char *shadow_var =
             p->shadow_flag[0] ? (st->shadow && !rolled_back ? p->shadow_on : p->shadow_off) : NULL;
-        char before[RD_SHA256_HEX];
         rd_err e;
         bool restored;
         if (s)
             rd_change_restore_published(s, row->flags_path, actor, rd_clock_unix_ms(), &restored, &e);
-        if (rd_flagfile_sha(row->flags_path, before, &e) != RD_OK)
-            before[0] = '\0';
-        rc = rd_flagfile_update(row->flags_path, expected, p->route_flag, rd_buf_cstr(&t),
-                                p->shadow_flag[0] ? p->shadow_flag : NULL, shadow_var, sha, err);
-        if (rc == RD_OK)
-            rd_rollout_note_write(s, row->flags_path, before, sha, p->route_flag, st->name, actor);
+        rc = rd_flagtarget_update(s, row->flags_path, expected, p->route_flag, rd_buf_cstr(&t),
+                                  p->shadow_flag[0] ? p->shadow_flag : NULL, shadow_var, st->name, actor, sha,
+                                  err);
     } else {
         rd_err_set(err, rc, "out of memory");
     }

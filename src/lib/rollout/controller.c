@@ -523,24 +523,21 @@ static int write_flags(rd_controller *c, const rd_stage *st, bool rolled_back, b
     }
     const char *shadow_var =
         p->shadow_flag[0] ? (st->shadow && !rolled_back ? p->shadow_on : p->shadow_off) : NULL;
-    char sha[RD_SHA256_HEX], before[RD_SHA256_HEX] = "";
+    char sha[RD_SHA256_HEX];
     rd_err e;
     bool restored = false;
     if (c->env.store)
         rd_change_restore_published(c->env.store, c->env.flags_path, "controller", rd_clock_unix_ms(),
                                     &restored, &e);
     if (restored) /* what the controller wrote last is what serves again */
-        rd_flagfile_sha(c->env.flags_path, c->flags_sha, &e);
-    if (rd_flagfile_sha(c->env.flags_path, before, &e) != RD_OK)
-        before[0] = '\0';
-    rc = rd_flagfile_update(c->env.flags_path, force ? NULL : (c->flags_sha[0] ? c->flags_sha : NULL),
-                            p->route_flag, rd_buf_cstr(&t), p->shadow_flag[0] ? p->shadow_flag : NULL,
-                            shadow_var, sha, err);
+        rd_flagtarget_sha(c->env.store, c->env.flags_path, c->flags_sha, &e);
+    rc = rd_flagtarget_update(c->env.store, c->env.flags_path,
+                              force ? NULL : (c->flags_sha[0] ? c->flags_sha : NULL), p->route_flag,
+                              rd_buf_cstr(&t), p->shadow_flag[0] ? p->shadow_flag : NULL, shadow_var,
+                              st->name, "controller", sha, err);
     rd_buf_deinit(&t);
     if (rc == RD_OK) {
         memcpy(c->flags_sha, sha, sizeof sha);
-        rd_rollout_note_write(c->env.store, c->env.flags_path, before, sha, p->route_flag, st->name,
-                              "controller");
         if (c->env.flags_written)
             c->env.flags_written(c->env.ud);
     }
@@ -653,7 +650,7 @@ static void adopt(rd_controller *c, const rd_rollout_row *fresh)
         snprintf(c->row.stage_name, sizeof c->row.stage_name, "%s", cur_stage(c)->name);
         marks_take(c);
     }
-    rd_flagfile_sha(c->env.flags_path, c->flags_sha, NULL);
+    rd_flagtarget_sha(c->env.store, c->env.flags_path, c->flags_sha, NULL);
     c->stored = true;
 }
 
@@ -843,7 +840,7 @@ int rd_controller_new(rd_plan *plan, const char *plan_path, const rd_controller_
         r->plan_json = text; /* the text of the plan parsed, so the CLI reads what runs */
         text = NULL;
         c->env.flags_path = r->flags_path;
-        rd_flagfile_sha(c->env.flags_path, c->flags_sha, NULL);
+        rd_flagtarget_sha(c->env.store, c->env.flags_path, c->flags_sha, NULL);
         /* the flag file says what the stored state says (it may have been restored while the
            service was down): only the two values the rollout owns are written; a paused
            rollout is left as a person left it */
@@ -872,7 +869,7 @@ int rd_controller_new(rd_plan *plan, const char *plan_path, const rd_controller_
         r->stage_started_ms = c->stage_started_ms = r->updated_ms = now_ms;
         r->plan_json = text;
         text = NULL;
-        rd_flagfile_sha(c->env.flags_path, c->flags_sha, NULL);
+        rd_flagtarget_sha(c->env.store, c->env.flags_path, c->flags_sha, NULL);
         if ((rc = write_flags(c, &plan->stages[0], false, true, err)) != RD_OK) {
             rd_controller_free(c);
             return rc;

@@ -473,6 +473,8 @@ int rd_file_replace_cas(const char *path, const char *expected_sha, const char *
     return rc;
 }
 
+static void note_detail(rd_buf *d, const char *flag, const char *stage);
+
 void rd_rollout_note_write(rd_store *s, const char *path, const char *before_sha, const char *after_sha,
                            const char *flag, const char *stage, const char *actor)
 {
@@ -480,14 +482,99 @@ void rd_rollout_note_write(rd_store *s, const char *path, const char *before_sha
         return;
     rd_buf d;
     rd_buf_init(&d);
-    rd_buf_puts(&d, "{\"flag\":");
-    rd_json_write_string(&d, flag, strlen(flag));
-    rd_buf_puts(&d, ",\"stage\":");
-    rd_json_write_string(&d, stage, strlen(stage));
-    rd_buf_putc(&d, '}');
+    note_detail(&d, flag, stage);
     rd_err e;
     if (!d.oom)
         rd_change_record_write(s, RD_CHANGE_FLAGS, path, before_sha, after_sha, "rollout", actor,
                                rd_buf_cstr(&d), rd_clock_unix_ms(), &e);
     rd_buf_deinit(&d);
+}
+
+/* ---------------------------------------------------------------- flag targets */
+
+int rd_flagtarget_sha(rd_store *s, const char *target, char sha[RD_SHA256_HEX], rd_err *err)
+{
+    if (!rd_change_target_in_store(target))
+        return rd_flagfile_sha(target, sha, err);
+    if (!s)
+        return rd_err_set(err, RD_EINVAL, "the flag set kept in the store needs the store");
+    rd_version_row v;
+    int rc = rd_store_version_find(s, "flags", RD_FLAGS_STORE, NULL, &v, err);
+    if (!rc)
+        snprintf(sha, RD_SHA256_HEX, "%s", v.sha);
+    return rc;
+}
+
+static void note_detail(rd_buf *d, const char *flag, const char *stage)
+{
+    rd_buf_puts(d, "{\"flag\":");
+    rd_json_write_string(d, flag, strlen(flag));
+    rd_buf_puts(d, ",\"stage\":");
+    rd_json_write_string(d, stage, strlen(stage));
+    rd_buf_putc(d, '}');
+}
+
+/* The store's write: read, compare, rewrite, keep, record; all or nothing. */
+static int store_update(rd_store *s, const char *expected_sha, const char *route_flag, const char *targeting,
+                        const char *shadow_flag, const char *shadow_variant, const char *stage,
+                        const char *actor, char new_sha[RD_SHA256_HEX], rd_err *err)
+{
+    int rc = rd_store_begin(s, err);
+    if (rc)
+        return rc;
+    char *text = NULL, before[RD_SHA256_HEX], sha[RD_SHA256_HEX];
+    size_t len;
+    int64_t version;
+    rd_buf out, d;
+    rd_buf_init(&out);
+    rd_buf_init(&d);
+    rc = rd_flags_store_read(s, &text, &len, before, &version, err);
+    if (!rc && expected_sha && strcmp(before, expected_sha) != 0)
+        rc = rd_err_set(err, RD_ECONFLICT,
+                        "the flag set in the store changed since it was read (version %lld): not written",
+                        (long long)version);
+    if (!rc && (rc = rd_flagfile_rewrite(text, len, route_flag, targeting, shadow_flag, shadow_variant, &out,
+                                         err)) != RD_OK)
+        rd_err_prefix(err, "the flag set in the store");
+    if (!rc)
+        rc = rd_store_blob_put(s, out.data, out.len, sha, err);
+    note_detail(&d, route_flag, stage);
+    if (!rc && strcmp(sha, before) != 0)
+        rc = d.oom ? rd_err_set(err, RD_ENOMEM, "out of memory")
+                   : rd_change_record_write(s, RD_CHANGE_FLAGS, RD_FLAGS_STORE, before, sha, "rollout", actor,
+                                            rd_buf_cstr(&d), rd_clock_unix_ms(), err);
+    rd_free(text);
+    rd_buf_deinit(&out);
+    rd_buf_deinit(&d);
+    if (rc) {
+        rd_store_rollback(s);
+        return rc;
+    }
+    if ((rc = rd_store_commit(s, err)) == RD_OK && new_sha)
+        memcpy(new_sha, sha, RD_SHA256_HEX);
+    return rc;
+}
+
+int rd_flagtarget_update(rd_store *s, const char *target, const char *expected_sha, const char *route_flag,
+                         const char *targeting, const char *shadow_flag, const char *shadow_variant,
+                         const char *stage, const char *actor, char new_sha[RD_SHA256_HEX], rd_err *err)
+{
+    if (rd_change_target_in_store(target)) {
+        if (!s)
+            return rd_err_set(err, RD_EINVAL, "the flag set kept in the store needs the store");
+        return store_update(s, expected_sha, route_flag, targeting, shadow_flag, shadow_variant, stage, actor,
+                            new_sha, err);
+    }
+    char before[RD_SHA256_HEX], sha[RD_SHA256_HEX];
+    rd_err e;
+    if (rd_flagfile_sha(target, before, &e) != RD_OK)
+        before[0] = '\0';
+    int rc = rd_flagfile_update(target, expected_sha, route_flag, targeting, shadow_flag, shadow_variant, sha,
+                                err);
+    if (rc == RD_OK) {
+        rd_rollout_note_write(s, target, before, sha, route_flag, stage, actor);
+        if (new_sha)
+            memcpy(new_sha, sha, RD_SHA256_HEX);
+    }
+    return rc;
 }
