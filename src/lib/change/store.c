@@ -61,6 +61,8 @@ int rd_flags_store_import(rd_store *s, const char *actor, const char *text, size
         rc = rd_store_blob_put(s, text, len, sha, err);
     else
         *err = e;
+    if (!rc) /* the default target of flag changes and rollbacks from now on */
+        rc = rd_store_setting_put(s, "served.flags", RD_FLAGS_STORE, err);
     if (!rc)
         rc = rd_change_record_write(s, RD_CHANGE_FLAGS, RD_FLAGS_STORE, "", sha, "import", actor,
                                     "{\"why\":\"the first flag set loaded into the store\"}", now_ms, err);
