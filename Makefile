@@ -203,6 +203,12 @@ drill: deps
 	@RISKD_DRILL_SECONDS=$${RISKD_DRILL_SECONDS:-30} RISKD_BIN=build/release/riskd bash tests/integration/06-log.sh
 	@RISKD_BIN=build/release/riskd scripts/rollout-drill.sh
 	@RISKD_BIN=build/release/riskd RISKD_DRILL_SECONDS=$${RISKD_DRILL_SECONDS:-10} RISKD_DRILL_ROUNDS=5 scripts/rollback-drill.sh
+	@echo "several nodes: the lag of 20 changes over three nodes (tests/integration/22-cluster.sh)"
+	@RISKD_BIN=build/release/riskd RISKD_DRILL_CHANGES=20 bash tests/integration/22-cluster.sh
+	@echo "several nodes: PostgreSQL stopped for 30 s under load (tests/integration/23-store-outage.sh)"
+	@RISKD_BIN=build/release/riskd RISKD_DRILL_SECONDS=$${RISKD_DRILL_SECONDS:-30} bash tests/integration/23-store-outage.sh
+	@echo "several nodes: a minute of racing approvals on two nodes (tests/integration/24-governance-race.sh)"
+	@RISKD_BIN=build/release/riskd RISKD_DRILL_SECONDS=60 bash tests/integration/24-governance-race.sh
 
 bench:
 	@scripts/deps.sh
