@@ -795,8 +795,8 @@ int rd_controller_tick(rd_controller *c, int64_t now_ms, rd_err *err)
 
 /* ------------------------------------------------------------------ life */
 
-int rd_controller_new(rd_plan *plan, const char *plan_path, const rd_controller_env *env, int64_t now_ms,
-                      rd_controller **out, rd_err *err)
+static int controller_new(rd_plan *plan, const char *plan_path, const rd_controller_env *env, int64_t now_ms,
+                          rd_controller **out, rd_err *err)
 {
     rd_controller *c = rd_calloc(1, sizeof *c);
     if (!c) {
@@ -809,7 +809,7 @@ int rd_controller_new(rd_plan *plan, const char *plan_path, const rd_controller_
     snprintf(c->flag, sizeof c->flag, "%s", plan->route_flag);
     /* absolute paths: `riskd rollout rollback` runs from anywhere and must rewrite this file */
     char abs_flags[PATH_MAX], abs_plan[PATH_MAX];
-    if (!realpath(env->flags_path, abs_flags))
+    if (rd_change_target_in_store(env->flags_path) || !realpath(env->flags_path, abs_flags))
         snprintf(abs_flags, sizeof abs_flags, "%s", env->flags_path);
     if (!plan_path || !realpath(plan_path, abs_plan))
         snprintf(abs_plan, sizeof abs_plan, "%s", plan_path ? plan_path : "");
@@ -896,6 +896,30 @@ int rd_controller_new(rd_plan *plan, const char *plan_path, const rd_controller_
     c->last_eval_ms = now_ms;
     marks_take(c);
     *out = c;
+    return RD_OK;
+}
+
+/* Several nodes may start the same rollout at once: the row is read and first written inside
+ * one governance transaction (serialised across nodes), so one node starts it and the others
+ * resume it, and "start" is recorded once. */
+int rd_controller_new(rd_plan *plan, const char *plan_path, const rd_controller_env *env, int64_t now_ms,
+                      rd_controller **out, rd_err *err)
+{
+    if (!env->store)
+        return controller_new(plan, plan_path, env, now_ms, out, err);
+    int rc = rd_store_begin(env->store, err);
+    if (rc) {
+        rd_plan_free(plan);
+        return rc;
+    }
+    if ((rc = controller_new(plan, plan_path, env, now_ms, out, err)) != RD_OK) {
+        rd_store_rollback(env->store);
+        return rc;
+    }
+    rd_err e;
+    if (rd_store_commit(env->store, &e) != RD_OK) { /* what it wrote is undone: follow the store */
+        (*out)->stored = false;
+    }
     return RD_OK;
 }
 
