@@ -58,7 +58,7 @@ cleanup() {
     wait 2>/dev/null
     scripts/pg-cluster.sh destroy "$PGD"
 }
-trap 'cleanup; rm -rf "$T"' EXIT
+trap 'cleanup; [ "${RISKD_KEEP_TMP:-0}" = 1 ] || rm -rf "$T"' EXIT
 for i in 1 2; do
     startn "$i"
     check "node $i starts" 0 $?

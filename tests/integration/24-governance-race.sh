@@ -44,7 +44,7 @@ for i in 1 2; do
     [ -n "${URLS[$i]}" ]
     check "node $i starts" 0 $?
 done
-trap 'kill -TERM "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; [ -n "${OWN_PG:-}" ] && scripts/pg-cluster.sh destroy "$PGD"; rm -rf "$T"' EXIT
+trap 'kill -TERM "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; [ -n "${OWN_PG:-}" ] && scripts/pg-cluster.sh destroy "$PGD"; [ "${RISKD_KEEP_TMP:-0}" = 1 ] || rm -rf "$T"' EXIT
 
 $PY tests/integration/cluster_race.py --nodes "${URLS[1]}" "${URLS[2]}" --tokens "$T" \
     --seconds "${RISKD_DRILL_SECONDS:-3}" >"$T/race.out" 2>&1

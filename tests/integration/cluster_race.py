@@ -101,8 +101,11 @@ def main():
             x.join()
     stop.set()
     t.join()
+    states = {}
     for cid in ids:
         st, c = call(n1, "GET", f"/v1/admin/changes/{cid}", tok["mgr1"])
+        if st == 200:
+            states[c["state"]] = states.get(c["state"], 0) + 1
         if st != 200:
             bad.append(f"change {cid}: read back HTTP {st}")
             continue
@@ -120,7 +123,10 @@ def main():
             bad.append(f"change {cid}: still proposed with {len(users)} of {need}")
     for b in bad:
         print("VIOLATION:", b)
-    print(f"{rounds} rounds, {answers[0]} answers, {len(ids)} changes checked, {len(bad)} violations")
+    print(f"{rounds} rounds, {answers[0]} answers, {len(ids)} changes checked ({states}), {len(bad)} violations")
+    if len(states) < 2:  # the race must be real: some changes end approved, others proposed again
+        print("VIOLATION: every change ended in one state: the race did not happen")
+        return 1
     return 1 if bad else 0
 
 
