@@ -301,6 +301,9 @@ RD_API const char *rd_controller_plan_path(const rd_controller *c);
 /* Evaluate when the interval has passed since the last evaluation (call it often). Thread:
  * the controller's. */
 RD_API int rd_controller_tick(rd_controller *c, int64_t now_ms, rd_err *err);
+/* On a node that does not lead (several nodes, rd_store_leader_try): take the row the leader
+ * wrote, so this node's status says what the leader did. Never writes. */
+RD_API void rd_controller_follow(rd_controller *c);
 /* Replace the plan by an edited one (taken; already checked by the caller with rd_plan_check):
  * the current stage is kept by name; RD_EINVAL (the running plan kept, plan freed) when the
  * edit drops the current stage or changes the flag, control or candidate. */

@@ -337,7 +337,10 @@ static void *run(void *arg)
                 plan_reload(i);
             atomic_store(&R.reload_done, asked);
         }
-        for (size_t i = 0; R.n && lead(now) && i < R.n; i++) {
+        bool leading = R.n && lead(now);
+        for (size_t i = 0; !leading && i < R.n && now == R.leader_checked_ms; i++)
+            rd_controller_follow(R.ctl[i]); /* once a second: what the leader did */
+        for (size_t i = 0; leading && i < R.n; i++) {
             rd_err err;
             if (rd_controller_tick(R.ctl[i], now, &err))
                 srv_log(SRV_ERROR, "rollout evaluation failed", "flag", rd_controller_flag(R.ctl[i]), "error",

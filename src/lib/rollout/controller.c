@@ -689,6 +689,19 @@ static void follow_store(rd_controller *c)
     rd_rollout_row_free(&fresh);
 }
 
+void rd_controller_follow(rd_controller *c)
+{
+    if (!c->env.store)
+        return;
+    rd_rollout_row fresh = {0};
+    rd_err err;
+    pthread_mutex_lock(&c->lock);
+    if (rd_rollout_get(c->env.store, c->flag, &fresh, &err) == RD_OK && fresh.version != c->row.version)
+        adopt(c, &fresh);
+    pthread_mutex_unlock(&c->lock);
+    rd_rollout_row_free(&fresh);
+}
+
 static void store_status(rd_controller *c, int64_t now_ms)
 {
     if (!c->env.store || !c->stored)
