@@ -336,6 +336,7 @@ char *rd__pg_dup(const PGresult *r, int i, int col)
 
 int rd__pg_tx_begin(pg_store *s, int64_t lock, bool *nested, rd_err *err)
 {
+    *nested = false; /* the callers pass it to rd__pg_tx_end on every path */
     int rc = rd__pg_ready(s, err);
     if (rc)
         return rc;
