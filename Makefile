@@ -156,9 +156,9 @@ test: deps
 # ---- fuzzing (libFuzzer, clang) ----
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Ibuild/gen $(PKG_CFLAGS) -fno-sanitize-recover=undefined
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Ibuild/gen $(PKG_CFLAGS) $(PQ_CFLAGS) -fno-sanitize-recover=undefined
 FUZZ_FLAGS := $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined
-FUZZ_LIBS := $(PKG_LIBS) -lsqlite3 -lhogweed -lnettle -lm -lpthread
+FUZZ_LIBS := $(PKG_LIBS) -lsqlite3 -lpq -lhogweed -lnettle -lm -lpthread
 # The library (and the server's routes) compiled once for every target: instrumented for the
 # fuzzer (fuzzer-no-link: the targets bring libFuzzer's main).
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)

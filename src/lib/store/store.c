@@ -10,21 +10,44 @@
 #include "riskd/monitor.h"
 #include "store_int.h"
 
-static const rd_store_ops *const backends[] = {&rd__sqlite_store};
+/* Each backend by the scheme of its URLs; "postgres:" is libpq's other spelling. */
+static const struct {
+    const char *scheme;
+    const rd_store_ops *ops;
+} backends[] = {
+    {"sqlite", &rd__sqlite_store},
+    {"postgresql", &rd__pg_store},
+    {"postgres", &rd__pg_store},
+};
+
+/* The backend of url (*rest: the text after its colon), or NULL. */
+static const rd_store_ops *backend_of(const char *url, const char **rest)
+{
+    const char *colon = strchr(url, ':');
+    for (size_t i = 0; colon && i < sizeof backends / sizeof *backends; i++) {
+        size_t n = strlen(backends[i].scheme);
+        if ((size_t)(colon - url) == n && !strncmp(url, backends[i].scheme, n)) {
+            *rest = colon + 1;
+            return backends[i].ops;
+        }
+    }
+    return NULL;
+}
 
 int rd_store_open(const char *url, const rd_store_opts *o, rd_store **out, rd_err *err)
 {
     rd_store_opts def = {0};
     if (!o)
         o = &def;
+    const char *rest;
+    const rd_store_ops *ops = backend_of(url, &rest);
+    if (ops)
+        return ops->open(rest, o, out, err);
     const char *colon = strchr(url, ':');
-    for (size_t i = 0; colon && i < sizeof backends / sizeof(const rd_store_ops *); i++) {
-        size_t n = strlen(backends[i]->scheme);
-        if ((size_t)(colon - url) == n && !strncmp(url, backends[i]->scheme, n))
-            return backends[i]->open(colon + 1, o, out, err);
-    }
     if (colon && strstr(url, "://"))
-        return rd_err_set(err, RD_EINVAL, "store \"%s\": this riskd stores in sqlite:DIR only", url);
+        return rd_err_set(err, RD_EINVAL,
+                          "store \"%.*s:...\": riskd stores in sqlite:DIR or postgresql://...",
+                          (int)(colon - url), url);
     return rd__sqlite_store.open(url, o, out, err); /* a plain directory: the default backend */
 }
 
@@ -50,13 +73,9 @@ int rd_store_notify(rd_store *s, const char *what, rd_err *err)
 int rd_store_watch_open(const char *url, rd_store_watch **out, rd_err *err)
 {
     *out = NULL;
-    const char *colon = strchr(url, ':');
-    for (size_t i = 0; colon && i < sizeof backends / sizeof(const rd_store_ops *); i++) {
-        size_t n = strlen(backends[i]->scheme);
-        if ((size_t)(colon - url) == n && !strncmp(url, backends[i]->scheme, n))
-            return backends[i]->watch_open ? backends[i]->watch_open(colon + 1, out, err) : RD_OK;
-    }
-    return RD_OK; /* the default backend has no push */
+    const char *rest;
+    const rd_store_ops *ops = backend_of(url, &rest);
+    return ops && ops->watch_open ? ops->watch_open(rest, out, err) : RD_OK; /* no push: poll */
 }
 
 int rd_store_watch_fd(const rd_store_watch *w) { return w ? w->ops->fd(w) : -1; }

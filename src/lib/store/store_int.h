@@ -15,7 +15,7 @@ typedef struct rd__outcome_query {
 } rd__outcome_query;
 
 typedef struct rd_store_ops {
-    const char *scheme; /* "sqlite" */
+    const char *scheme; /* "sqlite", "postgresql" */
     int (*open)(const char *where, const rd_store_opts *o, rd_store **out, rd_err *err);
     void (*close)(rd_store *s);
     int (*log_append)(rd_store *s, const rd_log_row *rows, size_t n, rd_err *err);
@@ -111,6 +111,7 @@ struct rd_store {
 };
 
 extern const rd_store_ops rd__sqlite_store;
+extern const rd_store_ops rd__pg_store; /* pg.c */
 int rd__sq_rollout_set_status(rd_store *s, const char *flag, const char *json, rd_err *err);
 int rd__sq_rollout_get_status(rd_store *s, const char *flag, char **json, rd_err *err);
 

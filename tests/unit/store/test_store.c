@@ -153,7 +153,7 @@ static void test_refusals(void **state)
     snprintf(path, sizeof path, "%s/none", dir);
     assert_int_equal(rd_store_open(path, &ro, &st, &err), RD_EIO);
     assert_non_null(strstr(err.msg, "none"));
-    assert_int_equal(rd_store_open("postgresql://db/riskd", NULL, &st, &err), RD_EINVAL);
+    assert_int_equal(rd_store_open("mysql://db/riskd", NULL, &st, &err), RD_EINVAL);
     /* a foreign database: a table of someone else's */
     snprintf(path, sizeof path, "%s/foreign", dir);
     snprintf(

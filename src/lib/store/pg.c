@@ -1,0 +1,297 @@
+/* The store on PostgreSQL (libpq): several riskd nodes share one database.
+ *
+ * The tables are SQLite's (sqlite.c, sqlite_gov.c) with PostgreSQL types, versioned the same
+ * way in riskd_meta (('app', 'riskd'), ('schema', N)) and migrated at open, one transaction
+ * per version, under a session advisory lock (RD_PG_LOCK_MIGRATE) so that nodes opening
+ * together migrate once. What differs (docs/formats.md, "The store on PostgreSQL"):
+ *   - decisions is partitioned by range of ts_ms, one partition per UTC day
+ *     (decisions_YYYYMMDD, made by the writer on demand: pg_log.c), with a node column and a
+ *     unique key (request_id, node, kind, coalesce(model_version, ''), ts_ms) that makes a
+ *     re-sent batch a no-op; ids come from one identity sequence on the parent;
+ *   - text columns a list is ordered by are COLLATE "C", so lists come in SQLite's (byte)
+ *     order whatever the database's locale;
+ *   - a governance transaction takes an advisory transaction lock (RD_PG_LOCK_GOV), which
+ *     serialises writers on every node as SQLite's BEGIN IMMEDIATE does;
+ *   - riskd_json(text) reads a record as JSON, or NULL when it is not (SQLite's json_valid). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pg_int.h"
+#include "riskd/arena.h"
+
+static const char schema_1[] =
+    "BEGIN;"
+    "CREATE TABLE riskd_meta(key text PRIMARY KEY, value text NOT NULL);"
+    "CREATE TABLE decisions(id bigint GENERATED ALWAYS AS IDENTITY, ts_ms bigint NOT NULL,"
+    " request_id text NOT NULL, kind text NOT NULL, model_version text, record text NOT NULL,"
+    " node text NOT NULL) PARTITION BY RANGE (ts_ms);"
+    /* request_id first: the key also serves the lookups by request id (outcomes, erasure) */
+    "CREATE UNIQUE INDEX decisions_key ON decisions(request_id, node, kind, (coalesce(model_version, '')),"
+    " ts_ms);"
+    "CREATE INDEX decisions_id ON decisions(id);"
+    "CREATE TABLE blobs(sha256 text PRIMARY KEY, data bytea NOT NULL);"
+    "INSERT INTO riskd_meta VALUES('app', 'riskd'), ('schema', '1');"
+    "COMMIT;";
+
+static const char schema_2[] =
+    "BEGIN;"
+    "CREATE TABLE outcomes(request_id text NOT NULL, outcome text COLLATE \"C\" NOT NULL, label integer NOT "
+    "NULL,"
+    " observed_ms bigint, received_ms bigint NOT NULL, decided_ms bigint, model_version text, variant text,"
+    " decision text, score double precision, PRIMARY KEY(request_id, outcome));"
+    "CREATE INDEX outcomes_model ON outcomes(model_version, outcome, decided_ms);"
+    "CREATE TABLE outcome_changes(id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, ts_ms bigint NOT NULL,"
+    " request_id text NOT NULL, outcome text NOT NULL, old_label integer, new_label integer NOT NULL,"
+    " old_observed_ms bigint, new_observed_ms bigint);"
+    "CREATE INDEX outcome_changes_request ON outcome_changes(request_id);"
+    "CREATE TABLE rollouts(flag text COLLATE \"C\" PRIMARY KEY, plan_name text NOT NULL, plan_path text NOT "
+    "NULL,"
+    " plan_sha text NOT NULL, plan_json text NOT NULL, flags_path text NOT NULL, state text NOT NULL,"
+    " stage integer NOT NULL, stage_name text NOT NULL, stage_started_ms bigint NOT NULL,"
+    " updated_ms bigint NOT NULL, version bigint NOT NULL, status text);"
+    "CREATE TABLE rollout_transitions(id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    " ts_ms bigint NOT NULL, flag text NOT NULL, from_stage integer NOT NULL, to_stage integer NOT NULL,"
+    " from_state text NOT NULL, to_state text NOT NULL, reason text NOT NULL, detail text NOT NULL,"
+    " actor text NOT NULL, gates text, flags_sha text NOT NULL);"
+    "CREATE INDEX rollout_transitions_flag ON rollout_transitions(flag, id);"
+    /* a record that is not JSON reads as NULL instead of failing the whole statement */
+    "CREATE FUNCTION riskd_json(t text) RETURNS json LANGUAGE plpgsql IMMUTABLE STRICT AS"
+    " $$BEGIN RETURN t::json; EXCEPTION WHEN others THEN RETURN NULL; END$$;"
+    "UPDATE riskd_meta SET value = '2' WHERE key = 'schema';"
+    "COMMIT;";
+
+static const char schema_3[] =
+    "BEGIN;"
+    "CREATE TABLE audit(seq bigint PRIMARY KEY, ts_ms bigint NOT NULL, actor text NOT NULL,"
+    " action text NOT NULL, object text NOT NULL, before_sha256 text NOT NULL, after_sha256 text NOT NULL,"
+    " detail text NOT NULL, prev_hash text NOT NULL, hash text NOT NULL);"
+    "CREATE FUNCTION riskd_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+    " $$BEGIN RAISE EXCEPTION 'the audit chain is append-only'; END$$;"
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit FOR EACH ROW"
+    " EXECUTE FUNCTION riskd_audit_append_only();"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit FOR EACH ROW"
+    " EXECUTE FUNCTION riskd_audit_append_only();"
+    "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit FOR EACH STATEMENT"
+    " EXECUTE FUNCTION riskd_audit_append_only();"
+    "CREATE TABLE users(name text COLLATE \"C\" PRIMARY KEY, role text NOT NULL, disabled integer NOT NULL,"
+    " created_ms bigint NOT NULL, created_by text NOT NULL);"
+    "CREATE TABLE tokens(id text COLLATE \"C\" PRIMARY KEY, \"user\" text NOT NULL, hash text NOT NULL,"
+    " scopes bigint NOT NULL, created_ms bigint NOT NULL, expires_ms bigint NOT NULL,"
+    " revoked_ms bigint NOT NULL, last_used_ms bigint NOT NULL, created_by text NOT NULL);"
+    "CREATE INDEX tokens_user ON tokens(\"user\");"
+    "CREATE TABLE changes(id bigint PRIMARY KEY, kind text NOT NULL, target text NOT NULL,"
+    " state text NOT NULL, title text NOT NULL, author text NOT NULL, created_ms bigint NOT NULL,"
+    " updated_ms bigint NOT NULL, revision bigint NOT NULL, base_sha text NOT NULL, payload_sha text NOT "
+    "NULL,"
+    " editors text NOT NULL, approvals text NOT NULL, history text NOT NULL, published_ms bigint NOT NULL,"
+    " published_by text NOT NULL, version bigint NOT NULL);"
+    "CREATE INDEX changes_state ON changes(state, id);"
+    "CREATE TABLE versions(kind text NOT NULL, target text NOT NULL, version bigint NOT NULL,"
+    " sha text NOT NULL, replaced_sha text NOT NULL, how text NOT NULL, change_id bigint NOT NULL,"
+    " author text NOT NULL, approvers text NOT NULL, published_by text NOT NULL, ts_ms bigint NOT NULL,"
+    " PRIMARY KEY(kind, target, version));"
+    "CREATE INDEX versions_sha ON versions(kind, target, sha);"
+    "CREATE TABLE settings(key text PRIMARY KEY, value text NOT NULL);"
+    "UPDATE riskd_meta SET value = '3' WHERE key = 'schema';"
+    "COMMIT;";
+
+/* The schema version of the database: 0 for one without tables (in the current schema);
+ * RD_EINVAL for a foreign or newer one. */
+static int schema_version(pg_store *s, int *version, rd_err *err)
+{
+    PGresult *r;
+    *version = 0;
+    int rc =
+        rd__pg_exec(s,
+                    "SELECT count(*), count(*) FILTER (WHERE c.relname = 'riskd_meta')"
+                    " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                    " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')",
+                    NULL, &r, "reading the schema", err);
+    if (rc)
+        return rc;
+    int64_t tables = rd__pg_i64(r, 0, 0), meta = rd__pg_i64(r, 0, 1);
+    PQclear(r);
+    if (tables == 0)
+        return RD_OK;
+    if (!meta)
+        return rd_err_set(
+            err, RD_EINVAL,
+            "%s: not a riskd database (it has %lld tables but no riskd_meta): give riskd its own "
+            "database",
+            s->base.name, (long long)tables);
+    if ((rc = rd__pg_exec(s, "SELECT value FROM riskd_meta WHERE key = 'schema'", NULL, &r,
+                          "reading the schema", err)))
+        return rc;
+    *version = PQntuples(r) == 1 ? atoi(PQgetvalue(r, 0, 0)) : -1;
+    PQclear(r);
+    if (*version <= 0)
+        return rd_err_set(err, RD_EINVAL, "%s: riskd_meta has no schema version", s->base.name);
+    if (*version > RD_STORE_SCHEMA)
+        return rd_err_set(err, RD_EINVAL,
+                          "%s: schema version %d is newer than this riskd's (%d): run the riskd that wrote "
+                          "it, or a newer one",
+                          s->base.name, *version, RD_STORE_SCHEMA);
+    return RD_OK;
+}
+
+/* One migration: its statements in one transaction (BEGIN ... COMMIT in the script). */
+static int run_script(pg_store *s, const char *sql, rd_err *err)
+{
+    PGresult *r = PQexec(s->conn, sql);
+    if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+        PQclear(r);
+        return RD_OK;
+    }
+    int rc = rd__pg_fail(s, r, "migrating the schema", err);
+    rd__pg_rollback_now(s, false); /* a failed statement left the script's transaction open */
+    return rc;
+}
+
+static int lock_migrations(pg_store *s, bool lock, rd_err *err)
+{
+    pg_params p = {0};
+    rd__pg_int(&p, RD_PG_LOCK_MIGRATE);
+    return rd__pg_exec(s, lock ? "SELECT pg_advisory_lock($1)" : "SELECT pg_advisory_unlock($1)", &p, NULL,
+                       "locking the migrations", err);
+}
+
+static int migrate(pg_store *s, rd_err *err)
+{
+    int version, rc;
+    if (s->read_only) {
+        if ((rc = schema_version(s, &version, err)))
+            return rc;
+        return version ? RD_OK : rd_err_set(err, RD_EINVAL, "%s: holds no riskd data", s->base.name);
+    }
+    /* a node that opens while another migrates waits here, then finds the schema current */
+    if ((rc = lock_migrations(s, true, err)))
+        return rc;
+    rc = schema_version(s, &version, err);
+    if (!rc && version < 1)
+        rc = run_script(s, schema_1, err);
+    if (!rc && version < 2)
+        rc = run_script(s, schema_2, err);
+    if (!rc && version < 3)
+        rc = run_script(s, schema_3, err);
+    rd_err ignored;
+    lock_migrations(s, false, &ignored); /* a lost connection has freed it already */
+    return rc;
+}
+
+static void pg_close(rd_store *base)
+{
+    pg_store *s = (pg_store *)base;
+    PQfinish(s->conn); /* ends the session: its leadership locks go with it */
+    rd_free(s);
+}
+
+/* The URL is checked before connecting: a malformed one is the caller's mistake, not an outage. */
+static int check_uri(const char *uri, rd_err *err)
+{
+    char *msg = NULL, line[300];
+    PQconninfoOption *opts = PQconninfoParse(uri, &msg);
+    if (opts) {
+        PQconninfoFree(opts);
+        return RD_OK;
+    }
+    snprintf(line, sizeof line, "%s", msg ? msg : "out of memory");
+    line[strcspn(line, "\n")] = '\0';
+    PQfreemem(msg);
+    return rd_err_set(err, RD_EINVAL, "store: a postgresql:// URL that libpq cannot read: %s", line);
+}
+
+static int pg_open(const char *where, const rd_store_opts *o, rd_store **out, rd_err *err)
+{
+    size_t n = strlen(where);
+    char *uri = rd_malloc(n + sizeof "postgresql:");
+    if (!uri)
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    memcpy(uri, "postgresql:", sizeof "postgresql:" - 1);
+    memcpy(uri + sizeof "postgresql:" - 1, where, n + 1);
+    int rc = check_uri(uri, err);
+    pg_store *s = rc ? NULL : rd_calloc(1, sizeof *s);
+    if (!rc && !s)
+        rc = rd_err_set(err, RD_ENOMEM, "out of memory");
+    if (rc) {
+        rd_free(uri);
+        return rc;
+    }
+    s->base.ops = &rd__pg_store;
+    s->read_only = o->read_only;
+    s->gen = 1;
+    if (o->node && *o->node)
+        snprintf(s->node, sizeof s->node, "%s", o->node);
+    else if (gethostname(s->node, sizeof s->node - 1) != 0 || !s->node[0])
+        snprintf(s->node, sizeof s->node, "localhost");
+    s->conn = rd__pg_connect(uri, s->base.name, sizeof s->base.name);
+    rd_free(uri);
+    if (!s->conn)
+        rc = rd_err_set(err, RD_ENOMEM, "out of memory");
+    else if (PQstatus(s->conn) != CONNECTION_OK)
+        rc = rd__pg_fail(s, NULL, "connecting", err);
+    if (!rc)
+        rc = rd__pg_session(s, err);
+    if (!rc)
+        rc = migrate(s, err);
+    if (rc) {
+        pg_close(&s->base);
+        return rc;
+    }
+    *out = &s->base;
+    return RD_OK;
+}
+
+const rd_store_ops rd__pg_store = {
+    .scheme = "postgresql",
+    .open = pg_open,
+    .close = pg_close,
+    .log_append = rd__pg_log_append,
+    .log_scan = rd__pg_log_scan,
+    .log_prune = rd__pg_log_prune,
+    .applicant_scan = rd__pg_applicant_scan,
+    .applicant_erase = rd__pg_applicant_erase,
+    .scrub = rd__pg_scrub,
+    .blob_put = rd__pg_blob_put,
+    .blob_has = rd__pg_blob_has,
+    .blob_get = rd__pg_blob_get,
+    .rollout_set_status = rd__pg_rollout_set_status,
+    .rollout_get_status = rd__pg_rollout_get_status,
+    .rollout_get = rd__pg_rollout_get,
+    .rollout_put = rd__pg_rollout_put,
+    .rollout_list = rd__pg_rollout_list,
+    .transition_append = rd__pg_transition_append,
+    .transition_list = rd__pg_transition_list,
+    .outcomes_put = rd__pg_outcomes_put,
+    .outcome_counts = rd__pg_outcome_counts,
+    .outcome_scores = rd__pg_outcome_scores,
+    .outcome_names = rd__pg_outcome_names,
+    .begin = rd__pg_begin,
+    .commit = rd__pg_commit,
+    .rollback = rd__pg_rollback,
+    .audit_insert = rd__pg_audit_insert,
+    .audit_last = rd__pg_audit_last,
+    .audit_count = rd__pg_audit_count,
+    .audit_scan = rd__pg_audit_scan,
+    .user_get = rd__pg_user_get,
+    .user_put = rd__pg_user_put,
+    .user_list = rd__pg_user_list,
+    .token_get = rd__pg_token_get,
+    .token_put = rd__pg_token_put,
+    .token_list = rd__pg_token_list,
+    .change_get = rd__pg_change_get,
+    .change_put = rd__pg_change_put,
+    .change_list = rd__pg_change_list,
+    .version_append = rd__pg_version_append,
+    .version_list = rd__pg_version_list,
+    .version_find = rd__pg_version_find,
+    .setting_get = rd__pg_setting_get,
+    .setting_put = rd__pg_setting_put,
+    .shared = true,
+    .ping = rd__pg_ping,
+    .notify = rd__pg_notify,
+    .watch_open = rd__pg_watch_open,
+    .leader_try = rd__pg_leader_try,
+    .leader_release = rd__pg_leader_release,
+};

@@ -1,0 +1,394 @@
+/* The PostgreSQL backend's connection: connecting with riskd's defaults, telling a lost server
+ * from a failed statement, reconnecting with a backoff, parameters, queries (whole or streamed
+ * row by row) and the transactions of one call.
+ *
+ * Invariants:
+ *   - a connection is reset only between transactions: a lost connection inside one (the
+ *     caller's, s->base.tx_depth, or a call's own, s->local_tx) fails it, and nothing of it
+ *     is replayed on the new connection;
+ *   - after a failed reconnect, calls fail fast with RD_ESTORE until the backoff (1 s doubling
+ *     to 10 s) has passed, so a node whose database is away does not wait a connect timeout
+ *     on every call;
+ *   - every PGresult is cleared here or handed to the caller, who clears it;
+ *   - libpq's notices (NOTICE: relation already exists, skipping) are dropped: the library
+ *     never prints. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pg_int.h"
+#include "riskd/arena.h"
+
+int64_t rd__pg_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------------ parameters */
+
+static int slot(pg_params *p, Oid type)
+{
+    int i = p->n < RD_PG_MAX_PARAMS ? p->n++ : RD_PG_MAX_PARAMS - 1; /* callers stay far below */
+    p->type[i] = type;
+    p->val[i] = NULL;
+    p->len[i] = 0;
+    p->fmt[i] = 0;
+    return i;
+}
+
+void rd__pg_text(pg_params *p, const char *v)
+{
+    int i = slot(p, RD_PG_TEXT);
+    p->val[i] = v;
+}
+
+void rd__pg_int(pg_params *p, int64_t v)
+{
+    int i = slot(p, RD_PG_INT8);
+    snprintf(p->num[i], sizeof p->num[i], "%lld", (long long)v);
+    p->val[i] = p->num[i];
+}
+
+void rd__pg_double(pg_params *p, double v)
+{
+    int i = slot(p, RD_PG_FLOAT8);
+    /* 17 significant digits: float8in reads back the very double */
+    snprintf(p->num[i], sizeof p->num[i], "%.17g", v);
+    p->val[i] = p->num[i];
+}
+
+void rd__pg_null(pg_params *p, Oid type) { slot(p, type); }
+
+void rd__pg_bin(pg_params *p, Oid type, const void *data, size_t len)
+{
+    int i = slot(p, type);
+    p->val[i] = data ? data : "";
+    p->len[i] = (int)len;
+    p->fmt[i] = 1;
+}
+
+/* ------------------------------------------------------------------ connecting */
+
+static void ignore_notice(void *ud, const char *msg)
+{
+    (void)ud;
+    (void)msg;
+}
+
+/* "postgresql://user@host:port/db" from what uri sets (never its password). */
+static void name_of(const char *uri, char *name, size_t cap)
+{
+    const char *user = NULL, *host = NULL, *port = NULL, *db = NULL;
+    char *msg = NULL;
+    PQconninfoOption *opts = PQconninfoParse(uri, &msg);
+    for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+        if (!o->val || !*o->val)
+            continue;
+        if (!strcmp(o->keyword, "user"))
+            user = o->val;
+        else if (!strcmp(o->keyword, "host"))
+            host = o->val;
+        else if (!strcmp(o->keyword, "port"))
+            port = o->val;
+        else if (!strcmp(o->keyword, "dbname"))
+            db = o->val;
+    }
+    snprintf(name, cap, "postgresql://%s%s%s%s%s/%s", user ? user : "", user ? "@" : "", host ? host : "",
+             port ? ":" : "", port ? port : "", db ? db : "");
+    PQconninfoFree(opts);
+    PQfreemem(msg);
+}
+
+PGconn *rd__pg_connect(const char *uri, char *name, size_t cap)
+{
+    /* riskd's defaults first: the URI's own settings come after them, and libpq keeps the last
+     * value given for a keyword. keepalives notice a server that vanished without closing. */
+    static const char *const keys[] = {"connect_timeout",     "keepalives",       "keepalives_idle",
+                                       "keepalives_interval", "keepalives_count", "application_name",
+                                       "client_encoding",     "dbname",           NULL};
+    const char *vals[] = {"3", "1", "10", "5", "3", "riskd", "UTF8", uri, NULL};
+    if (name)
+        name_of(uri, name, cap);
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    if (c)
+        PQsetNoticeProcessor(c, ignore_notice, NULL); /* kept by PQreset */
+    return c;
+}
+
+/* ------------------------------------------------------------------ errors */
+
+bool rd__pg_lost(PGconn *c, const PGresult *res)
+{
+    if (!c || PQstatus(c) == CONNECTION_BAD)
+        return true;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (!state || !*state)
+        return true; /* libpq's own failure: it could not send or read */
+    return !strncmp(state, "08", 2) || !strcmp(state, "57P01") || !strcmp(state, "57P02") ||
+           !strcmp(state, "57P03");
+}
+
+/* msg on one line, without libpq's trailing newline and tab-indented hints. */
+static void one_line(const char *msg, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (const char *p = msg ? msg : ""; *p && n + 1 < cap; p++) {
+        char c = *p == '\n' || *p == '\t' || *p == '\r' ? ' ' : *p;
+        if (c == ' ' && (n == 0 || out[n - 1] == ' '))
+            continue;
+        out[n++] = c;
+    }
+    while (n && out[n - 1] == ' ')
+        n--;
+    out[n] = '\0';
+}
+
+/* The best words for a failure: the server's primary message, else libpq's. */
+static void message_of(PGconn *c, const PGresult *res, char *out, size_t cap)
+{
+    const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    if (!m || !*m)
+        m = res ? PQresultErrorMessage(res) : NULL;
+    if (!m || !*m)
+        m = c ? PQerrorMessage(c) : "out of memory";
+    one_line(m, out, cap);
+    if (!*out)
+        snprintf(out, cap, "the connection failed");
+}
+
+int rd__pg_fail(pg_store *s, PGresult *res, const char *what, rd_err *err)
+{
+    char msg[sizeof s->lost];
+    message_of(s->conn, res, msg, sizeof msg);
+    int rc;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(s->state, sizeof s->state, "%s", state ? state : "");
+    if (rd__pg_lost(s->conn, res)) {
+        s->state[0] = '\0';
+        s->broken = true; /* even when libpq still says OK (57P01 comes before the close) */
+        snprintf(s->lost, sizeof s->lost, "%s", msg);
+        rc = rd_err_set(err, RD_ESTORE, "%s: the database is unreachable: %s", s->base.name, msg);
+    } else {
+        rc = rd_err_set(err, RD_EIO, "%s: %s: %s: %s", s->base.name, what, s->state, msg);
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* A statement without parameters on the connection as it is (no reconnect). */
+static int raw_exec(pg_store *s, const char *sql, const char *what, rd_err *err)
+{
+    PGresult *r = PQexec(s->conn, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        PQclear(r);
+        return RD_OK;
+    }
+    return rd__pg_fail(s, r, what, err);
+}
+
+int rd__pg_session(pg_store *s, rd_err *err)
+{
+    /* floats in the shortest text that reads back as the same double, whatever the server's
+       configuration says (the outcome scores are compared to the bit) */
+    int rc = raw_exec(s, "SET extra_float_digits = 3", "configuring the session", err);
+    if (!rc && s->read_only)
+        rc = raw_exec(s, "SET default_transaction_read_only = on", "opening read-only", err);
+    return rc;
+}
+
+static int unreachable(pg_store *s, rd_err *err, const char *why)
+{
+    return rd_err_set(err, RD_ESTORE, "%s: the database is unreachable: %s", s->base.name, why);
+}
+
+int rd__pg_ready(pg_store *s, rd_err *err)
+{
+    if (s->busy)
+        return rd_err_set(err, RD_EINTERNAL,
+                          "%s: a store call from a scan's callback (the scan holds the "
+                          "connection)",
+                          s->base.name);
+    if (PQstatus(s->conn) == CONNECTION_OK && !s->broken)
+        return RD_OK;
+    if (s->base.tx_depth > 0 || s->local_tx > 0)
+        return unreachable(s, err, "the connection was lost inside a transaction (rolled back)");
+    int64_t now = rd__pg_mono_ms();
+    if (now < s->retry_at_ms) {
+        char why[400];
+        snprintf(why, sizeof why, "%s (next attempt in %lld ms)", s->lost, (long long)(s->retry_at_ms - now));
+        return unreachable(s, err, why);
+    }
+    PQreset(s->conn);
+    if (PQstatus(s->conn) != CONNECTION_OK) {
+        s->backoff_ms = s->backoff_ms ? (s->backoff_ms >= 5000 ? 10000 : 2 * s->backoff_ms) : 1000;
+        s->retry_at_ms = rd__pg_mono_ms() + s->backoff_ms;
+        message_of(s->conn, NULL, s->lost, sizeof s->lost);
+        return unreachable(s, err, s->lost);
+    }
+    /* a new session: its locks and prepared statements are gone (s->gen tells the holders) */
+    s->broken = false;
+    s->backoff_ms = 0;
+    s->retry_at_ms = 0;
+    s->gen++;
+    return rd__pg_session(s, err);
+}
+
+/* ------------------------------------------------------------------ queries */
+
+int rd__pg_query(pg_store *s, const char *sql, const pg_params *p, int result_fmt, PGresult **res,
+                 const char *what, rd_err *err)
+{
+    if (res)
+        *res = NULL;
+    int rc = rd__pg_ready(s, err);
+    if (rc)
+        return rc;
+    PGresult *r = PQexecParams(s->conn, sql, p ? p->n : 0, p ? p->type : NULL, p ? p->val : NULL,
+                               p ? p->len : NULL, p ? p->fmt : NULL, result_fmt);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        return rd__pg_fail(s, r, what, err);
+    if (res)
+        *res = r;
+    else
+        PQclear(r);
+    return RD_OK;
+}
+
+int rd__pg_exec(pg_store *s, const char *sql, const pg_params *p, PGresult **res, const char *what,
+                rd_err *err)
+{
+    return rd__pg_query(s, sql, p, 0, res, what, err);
+}
+
+/* Ask the server to stop the running query (its rows are not wanted any more). */
+static void cancel(pg_store *s)
+{
+    PGcancel *c = PQgetCancel(s->conn);
+    char buf[256];
+    if (c) {
+        PQcancel(c, buf, sizeof buf); /* a failure only means the rest is read and dropped */
+        PQfreeCancel(c);
+    }
+}
+
+int rd__pg_stream(pg_store *s, const char *sql, const pg_params *p, int (*fn)(void *, const PGresult *),
+                  void *ud, const char *what, rd_err *err)
+{
+    int rc = rd__pg_ready(s, err);
+    if (rc)
+        return rc;
+    if (!PQsendQueryParams(s->conn, sql, p ? p->n : 0, p ? p->type : NULL, p ? p->val : NULL,
+                           p ? p->len : NULL, p ? p->fmt : NULL, 0))
+        return rd__pg_fail(s, NULL, what, err);
+    PQsetSingleRowMode(s->conn);
+    s->busy = true;
+    bool stopped = false;
+    PGresult *r;
+    while ((r = PQgetResult(s->conn))) {
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_SINGLE_TUPLE && !rc && !stopped) {
+            if ((rc = fn(ud, r)) != 0) {
+                stopped = true;
+                cancel(s);
+            }
+        } else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK && !stopped && !rc) {
+            s->busy = false;
+            rc = rd__pg_fail(s, r, what, err);
+            s->busy = true;
+            continue; /* cleared; read the rest until libpq says the query is over */
+        }
+        PQclear(r); /* after a stop: the rows in flight, then the cancel's 57014 */
+    }
+    s->busy = false;
+    return rc;
+}
+
+uint64_t rd__pg_changes(const PGresult *r) { return strtoull(PQcmdTuples((PGresult *)r), NULL, 10); }
+
+const char *rd__pg_str(const PGresult *r, int i, int col)
+{
+    return PQgetisnull(r, i, col) ? NULL : PQgetvalue(r, i, col);
+}
+
+int64_t rd__pg_i64(const PGresult *r, int i, int col)
+{
+    return PQgetisnull(r, i, col) ? 0 : strtoll(PQgetvalue(r, i, col), NULL, 10);
+}
+
+void rd__pg_copy(const PGresult *r, int i, int col, char *dst, size_t cap)
+{
+    snprintf(dst, cap, "%s", PQgetisnull(r, i, col) ? "" : PQgetvalue(r, i, col));
+}
+
+char *rd__pg_dup(const PGresult *r, int i, int col)
+{
+    bool null = PQgetisnull(r, i, col);
+    return rd_strndup(null ? "" : PQgetvalue(r, i, col), null ? 0 : (size_t)PQgetlength(r, i, col));
+}
+
+/* ------------------------------------------------------------------ transactions */
+
+int rd__pg_tx_begin(pg_store *s, int64_t lock, bool *nested, rd_err *err)
+{
+    int rc = rd__pg_ready(s, err);
+    if (rc)
+        return rc;
+    *nested = PQtransactionStatus(s->conn) != PQTRANS_IDLE;
+    if ((rc = rd__pg_exec(s, *nested ? "SAVEPOINT rd_call" : "BEGIN", NULL, NULL, "starting a transaction",
+                          err)))
+        return rc;
+    s->local_tx++;
+    if (lock) {
+        pg_params p = {0};
+        rd__pg_int(&p, lock);
+        rc = rd__pg_exec(s, "SELECT pg_advisory_xact_lock($1)", &p, NULL, "taking the store's write lock",
+                         err);
+        if (rc)
+            return rd__pg_tx_end(s, *nested, rc, err);
+    }
+    return RD_OK;
+}
+
+int rd__pg_commit_now(pg_store *s, rd_err *err)
+{
+    PGresult *r;
+    int rc = rd__pg_exec(s, "COMMIT", NULL, &r, "committing", err);
+    if (rc)
+        return rc;
+    /* COMMIT of a transaction a failed statement aborted answers ROLLBACK, not an error */
+    bool rolled_back = !strcmp(PQcmdStatus(r), "ROLLBACK");
+    PQclear(r);
+    return rolled_back ? rd_err_set(err, RD_EIO,
+                                    "%s: committing: a statement of the transaction failed: "
+                                    "it was rolled back",
+                                    s->base.name)
+                       : RD_OK;
+}
+
+void rd__pg_rollback_now(pg_store *s, bool nested)
+{
+    if (PQstatus(s->conn) != CONNECTION_OK || PQtransactionStatus(s->conn) == PQTRANS_IDLE)
+        return; /* a lost connection took the transaction with it */
+    PGresult *r =
+        PQexec(s->conn, nested ? "ROLLBACK TO SAVEPOINT rd_call; RELEASE SAVEPOINT rd_call" : "ROLLBACK");
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && rd__pg_lost(s->conn, r))
+        s->broken = true;
+    PQclear(r);
+}
+
+int rd__pg_tx_end(pg_store *s, bool nested, int rc, rd_err *err)
+{
+    if (!rc)
+        rc = nested ? rd__pg_exec(s, "RELEASE SAVEPOINT rd_call", NULL, NULL, "committing", err)
+                    : rd__pg_commit_now(s, err);
+    if (rc)
+        rd__pg_rollback_now(s, nested);
+    s->local_tx--;
+    return rc;
+}

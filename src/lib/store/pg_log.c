@@ -1,0 +1,442 @@
+/* The decision log and the blobs on PostgreSQL.
+ *
+ * Invariants:
+ *   - decisions is partitioned by UTC day of ts_ms: decisions_YYYYMMDD holds
+ *     [day * 86400000, (day + 1) * 86400000). log_append makes the partitions its rows need
+ *     before inserting (and tomorrow's, when a row is of today, so that midnight does not wait
+ *     for the lock a new partition takes on the parent); the days known to exist are cached
+ *     in the handle, and a row whose partition another node dropped (23514) empties the cache
+ *     and the batch is tried once more;
+ *   - a batch is all or none: one INSERT of up to CHUNK rows (the columns as binary arrays,
+ *     unnest()ed), several in one transaction; ON CONFLICT DO NOTHING on the unique key
+ *     (request_id, node, kind, coalesce(model_version, ''), ts_ms) makes a batch re-sent after
+ *     a lost acknowledgement, or drained from a spool, store each row once;
+ *   - ids come from the parent's identity sequence, in each batch's row order;
+ *   - log_prune drops the partitions wholly before the cutoff and deletes the rest of the
+ *     boundary day, in one transaction, and counts rows either way;
+ *   - blobs are content-addressed: storing the same bytes again is a no-op. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pg_int.h"
+#include "riskd/arena.h"
+
+#define DAY_MS INT64_C(86400000)
+#define CHUNK  1000 /* rows per INSERT (~1 MB of records) */
+
+/* ------------------------------------------------------------------ days and partitions */
+
+static int64_t day_of(int64_t ms) { return ms >= 0 ? ms / DAY_MS : -((-ms + DAY_MS - 1) / DAY_MS); }
+
+/* The civil date of a day number (days since 1970-01-01; H. Hinnant's civil_from_days). */
+static void civil(int64_t z, int64_t *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+/* "decisions_YYYYMMDD" for a day of the years 0..9999; false outside them. */
+static bool partition_name(int64_t day, char name[32])
+{
+    int64_t y;
+    int m, d;
+    civil(day, &y, &m, &d);
+    if (y < 0 || y > 9999)
+        return false;
+    snprintf(name, 32, "decisions_%04d%02d%02d", (int)y, m, d);
+    return true;
+}
+
+/* The day a partition's name gives, checked (a table someone else attached does not count). */
+static bool partition_day(const char *name, int64_t *day)
+{
+    if (strncmp(name, "decisions_", 10) || strlen(name) != 18 || strspn(name + 10, "0123456789") != 8)
+        return false;
+    int v = atoi(name + 10), y = v / 10000, m = v / 100 % 100, d = v % 100;
+    if (m < 1 || m > 12 || d < 1 || d > 31)
+        return false;
+    *day = days_from_civil(y, m, d);
+    char again[32];
+    return partition_name(*day, again) && !strcmp(again, name); /* 20260231 is no day */
+}
+
+static bool day_known(const pg_store *s, int64_t day)
+{
+    for (size_t i = 0; i < s->ndays; i++)
+        if (s->days[i] == day)
+            return true;
+    return false;
+}
+
+static void day_remember(pg_store *s, int64_t day)
+{
+    if (s->ndays < RD_PG_DAY_CACHE) {
+        s->days[s->ndays++] = day;
+        return;
+    }
+    s->days[s->day_next] = day; /* the oldest entry goes */
+    s->day_next = (s->day_next + 1) % RD_PG_DAY_CACHE;
+}
+
+static void day_forget(pg_store *s, int64_t day)
+{
+    for (size_t i = 0; i < s->ndays; i++)
+        if (s->days[i] == day)
+            s->days[i] = INT64_MIN; /* no row has that day */
+}
+
+/* CREATE TABLE IF NOT EXISTS a day's partition. Two nodes making the same one at once: the
+ * loser's catalog insert fails (42P07 or 23505); tried again, IF NOT EXISTS sees the winner's. */
+static int make_partition(pg_store *s, int64_t day, rd_err *err)
+{
+    char name[32], sql[200];
+    if (!partition_name(day, name))
+        return rd_err_set(err, RD_EINVAL, "%s: a decision time of day %lld is outside the years 0..9999",
+                          s->base.name, (long long)day);
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE IF NOT EXISTS %s PARTITION OF decisions FOR VALUES FROM (%lld) TO (%lld)", name,
+             (long long)(day * DAY_MS), (long long)((day + 1) * DAY_MS));
+    int rc = RD_OK;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        bool nested;
+        if ((rc = rd__pg_tx_begin(s, 0, &nested, err)))
+            return rc;
+        rc = rd__pg_exec(s, sql, NULL, NULL, "making a partition of the decision log", err);
+        bool race = rc == RD_EIO && (!strcmp(s->state, "42P07") || !strcmp(s->state, "23505"));
+        rc = rd__pg_tx_end(s, nested, rc, err);
+        if (!rc)
+            day_remember(s, day);
+        if (!race)
+            break;
+    }
+    return rc;
+}
+
+static int64_t today(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return day_of((int64_t)ts.tv_sec * 1000);
+}
+
+/* The partitions the rows need, made when not known. */
+static int ensure_days(pg_store *s, const rd_log_row *rows, size_t n, rd_err *err)
+{
+    int64_t now = today();
+    for (size_t i = 0; i < n; i++) {
+        int64_t day = day_of(rows[i].ts_ms);
+        if (day_known(s, day))
+            continue;
+        int rc = make_partition(s, day, err);
+        if (rc)
+            return rc;
+        rd_err ignored; /* tomorrow's is a courtesy: today's rows do not need it */
+        if (day == now && !day_known(s, day + 1))
+            make_partition(s, day + 1, &ignored);
+    }
+    return RD_OK;
+}
+
+/* ------------------------------------------------------------------ append */
+
+/* A one-dimensional binary array (array_recv's format) being built. */
+static void put32(rd_buf *b, uint32_t v)
+{
+    unsigned char x[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16), (unsigned char)(v >> 8),
+                          (unsigned char)v};
+    rd_buf_append(b, x, 4);
+}
+
+static void array_start(rd_buf *b, uint32_t elem, size_t n)
+{
+    put32(b, 1);           /* dimensions */
+    put32(b, 0);           /* flags (nulls are told by a length of -1 anyway) */
+    put32(b, elem);        /* element type */
+    put32(b, (uint32_t)n); /* length */
+    put32(b, 1);           /* lower bound */
+}
+
+static void array_text(rd_buf *b, const char *v, size_t len)
+{
+    if (!v) {
+        put32(b, UINT32_MAX); /* -1: NULL */
+        return;
+    }
+    put32(b, (uint32_t)len);
+    rd_buf_append(b, v, len);
+}
+
+static void array_i64(rd_buf *b, int64_t v)
+{
+    put32(b, 8);
+    put32(b, (uint32_t)((uint64_t)v >> 32));
+    put32(b, (uint32_t)v);
+}
+
+static const char insert_sql[] =
+    "INSERT INTO decisions(ts_ms, request_id, kind, model_version, record, node)"
+    " SELECT t, r, k, m, c, $6 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])"
+    " AS u(t, r, k, m, c) ON CONFLICT DO NOTHING";
+
+/* The insert statement, prepared once per connection. */
+static int prepare_insert(pg_store *s, rd_err *err)
+{
+    if (s->prepared_gen == s->gen)
+        return RD_OK;
+    static const Oid types[] = {RD_PG_INT8_ARRAY, RD_PG_TEXT_ARRAY, RD_PG_TEXT_ARRAY,
+                                RD_PG_TEXT_ARRAY, RD_PG_TEXT_ARRAY, RD_PG_TEXT};
+    PGresult *r = PQprepare(s->conn, "rd_log_insert", insert_sql, 6, types);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        return rd__pg_fail(s, r, "preparing the decision log's insert", err);
+    PQclear(r);
+    s->prepared_gen = s->gen;
+    return RD_OK;
+}
+
+/* INSERT rows[0..n) in one statement. */
+static int insert_chunk(pg_store *s, const rd_log_row *rows, size_t n, rd_buf col[5], rd_err *err)
+{
+    for (int c = 0; c < 5; c++) {
+        rd_buf_reset(&col[c]);
+        array_start(&col[c], c ? RD_PG_TEXT : RD_PG_INT8, n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const rd_log_row *r = &rows[i];
+        array_i64(&col[0], r->ts_ms);
+        array_text(&col[1], r->request_id, strlen(r->request_id));
+        array_text(&col[2], r->kind, strlen(r->kind));
+        array_text(&col[3], r->model_version, r->model_version ? strlen(r->model_version) : 0);
+        array_text(&col[4], r->record, r->record_len);
+    }
+    for (int c = 0; c < 5; c++)
+        if (col[c].oom)
+            return rd_err_set(err, RD_ENOMEM, "out of memory");
+    int rc = rd__pg_ready(s, err);
+    if (!rc)
+        rc = prepare_insert(s, err);
+    if (rc)
+        return rc;
+    const char *val[6];
+    int len[6], fmt[6] = {1, 1, 1, 1, 1, 0};
+    for (int c = 0; c < 5; c++) {
+        val[c] = col[c].data;
+        len[c] = (int)col[c].len;
+    }
+    val[5] = s->node;
+    len[5] = 0;
+    PGresult *r = PQexecPrepared(s->conn, "rd_log_insert", 6, val, len, fmt, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        return rd__pg_fail(s, r, "logging decisions", err);
+    PQclear(r);
+    return RD_OK;
+}
+
+static int append_once(pg_store *s, const rd_log_row *rows, size_t n, rd_buf col[5], rd_err *err)
+{
+    int rc = ensure_days(s, rows, n, err);
+    if (rc)
+        return rc;
+    /* one statement is atomic by itself; several share a transaction (all or none) */
+    bool nested = false, tx = n > CHUNK;
+    if (tx && (rc = rd__pg_tx_begin(s, 0, &nested, err)))
+        return rc;
+    for (size_t at = 0; !rc && at < n; at += CHUNK)
+        rc = insert_chunk(s, rows + at, n - at < CHUNK ? n - at : CHUNK, col, err);
+    return tx ? rd__pg_tx_end(s, nested, rc, err) : rc;
+}
+
+int rd__pg_log_append(rd_store *base, const rd_log_row *rows, size_t n, rd_err *err)
+{
+    pg_store *s = (pg_store *)base;
+    if (s->base.tx_depth > 0) /* as on SQLite: the log commits on its own, never in a caller's transaction */
+        return rd_err_set(err, RD_EIO,
+                          "%s: logging decisions: cannot start a transaction within a transaction",
+                          s->base.name);
+    rd_buf col[5];
+    for (int c = 0; c < 5; c++)
+        rd_buf_init(&col[c]);
+    int rc = rd__pg_ready(s, err);
+    if (!rc)
+        rc = append_once(s, rows, n, col, err);
+    if (rc == RD_EIO && !strcmp(s->state, "23514")) { /* no partition: another node pruned a day */
+        s->ndays = 0;
+        s->day_next = 0;
+        rc = append_once(s, rows, n, col, err);
+    }
+    for (int c = 0; c < 5; c++)
+        rd_buf_deinit(&col[c]);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ scan */
+
+typedef struct scan_ctx {
+    pg_store *s;
+    int (*fn)(void *, const rd_log_row *);
+    void *ud;
+    rd_err *err;
+} scan_ctx;
+
+static int scan_row(void *ud, const PGresult *r)
+{
+    scan_ctx *c = ud;
+    rd_log_row row = {.id = rd__pg_i64(r, 0, 0),
+                      .ts_ms = rd__pg_i64(r, 0, 1),
+                      .request_id = rd__pg_str(r, 0, 2),
+                      .kind = rd__pg_str(r, 0, 3),
+                      .model_version = rd__pg_str(r, 0, 4),
+                      .record = rd__pg_str(r, 0, 5),
+                      .record_len = (size_t)PQgetlength(r, 0, 5),
+                      .label = PQgetisnull(r, 0, 6) ? -1 : atoi(PQgetvalue(r, 0, 6))};
+    return c->fn(c->ud, &row);
+}
+
+int rd__pg_log_scan(rd_store *base, const rd_log_filter *f, int (*fn)(void *, const rd_log_row *), void *ud,
+                    rd_err *err)
+{
+    pg_store *s = (pg_store *)base;
+    /* only the conditions asked for: the time range prunes partitions */
+    char sql[640];
+    snprintf(sql, sizeof sql,
+             "SELECT d.id, d.ts_ms, d.request_id, d.kind, d.model_version, d.record, %s FROM decisions d%s "
+             "WHERE true%s%s%s%s%s ORDER BY d.id",
+             f->outcome ? "o.label" : "NULL::integer",
+             f->outcome ? " LEFT JOIN outcomes o ON o.request_id = d.request_id AND o.outcome = $6" : "",
+             f->from_ms ? " AND d.ts_ms >= $1" : "", f->to_ms ? " AND d.ts_ms < $2" : "",
+             f->model_version ? " AND d.model_version = $3" : "",
+             f->request_id ? " AND d.request_id = $4" : "", f->kind ? " AND d.kind = $5" : "");
+    pg_params p = {0};
+    rd__pg_int(&p, f->from_ms);
+    rd__pg_int(&p, f->to_ms);
+    rd__pg_text(&p, f->model_version);
+    rd__pg_text(&p, f->request_id);
+    rd__pg_text(&p, f->kind);
+    rd__pg_text(&p, f->outcome);
+    scan_ctx c = {s, fn, ud, err};
+    return rd__pg_stream(s, sql, &p, scan_row, &c, "reading the decision log", err);
+}
+
+/* ------------------------------------------------------------------ prune */
+
+/* Drop the partitions wholly before before_ms, counting their rows into *deleted. */
+static int drop_old(pg_store *s, int64_t before_ms, uint64_t *deleted, rd_err *err)
+{
+    PGresult *parts;
+    int rc = rd__pg_exec(s,
+                         "SELECT c.relname FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c"
+                         " ON c.oid = i.inhrelid WHERE i.inhparent = 'decisions'::regclass ORDER BY 1",
+                         NULL, &parts, "listing the decision log's partitions", err);
+    for (int i = 0; !rc && i < PQntuples(parts); i++) {
+        int64_t day;
+        const char *name = PQgetvalue(parts, i, 0);
+        if (!partition_day(name, &day) || (day + 1) * DAY_MS > before_ms)
+            continue;
+        char sql[96];
+        PGresult *r;
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", name);
+        if ((rc = rd__pg_exec(s, sql, NULL, &r, "pruning the decision log", err)))
+            break;
+        *deleted += (uint64_t)rd__pg_i64(r, 0, 0);
+        PQclear(r);
+        snprintf(sql, sizeof sql, "DROP TABLE %s", name);
+        rc = rd__pg_exec(s, sql, NULL, NULL, "pruning the decision log", err);
+        day_forget(s, day);
+    }
+    PQclear(parts);
+    return rc;
+}
+
+int rd__pg_log_prune(rd_store *base, int64_t before_ms, uint64_t *deleted, rd_err *err)
+{
+    pg_store *s = (pg_store *)base;
+    uint64_t n = 0;
+    bool nested;
+    *deleted = 0;
+    int rc = rd__pg_tx_begin(s, 0, &nested, err);
+    if (rc)
+        return rc;
+    rc = drop_old(s, before_ms, &n, err);
+    if (!rc) { /* the boundary day, and any row a dropped partition did not hold */
+        pg_params p = {0};
+        PGresult *r;
+        rd__pg_int(&p, before_ms);
+        if (!(rc = rd__pg_exec(s, "DELETE FROM decisions WHERE ts_ms < $1", &p, &r,
+                               "pruning the decision log", err))) {
+            n += rd__pg_changes(r);
+            PQclear(r);
+        }
+    }
+    if ((rc = rd__pg_tx_end(s, nested, rc, err)))
+        return rc;
+    *deleted = n;
+    return RD_OK;
+}
+
+/* ------------------------------------------------------------------ blobs */
+
+int rd__pg_blob_put(rd_store *base, const char *hex, const void *data, size_t len, rd_err *err)
+{
+    pg_store *s = (pg_store *)base;
+    pg_params p = {0};
+    rd__pg_text(&p, hex);
+    rd__pg_bin(&p, RD_PG_BYTEA, data, len);
+    return rd__pg_exec(s, "INSERT INTO blobs(sha256, data) VALUES($1, $2) ON CONFLICT DO NOTHING", &p, NULL,
+                       "keeping a file", err);
+}
+
+bool rd__pg_blob_has(rd_store *base, const char *hex)
+{
+    pg_store *s = (pg_store *)base;
+    pg_params p = {0};
+    PGresult *r;
+    rd__pg_text(&p, hex);
+    if (rd__pg_exec(s, "SELECT 1 FROM blobs WHERE sha256 = $1", &p, &r, "looking up a kept file", NULL))
+        return false;
+    bool has = PQntuples(r) > 0;
+    PQclear(r);
+    return has;
+}
+
+int rd__pg_blob_get(rd_store *base, const char *hex, char **data, size_t *len, rd_err *err)
+{
+    pg_store *s = (pg_store *)base;
+    pg_params p = {0};
+    PGresult *r;
+    rd__pg_text(&p, hex);
+    int rc =
+        rd__pg_query(s, "SELECT data FROM blobs WHERE sha256 = $1", &p, 1, &r, "reading a kept file", err);
+    if (rc)
+        return rc;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return rd_err_set(err, RD_ENOTFOUND, "%s: no kept file with sha256 %.16s...", s->base.name, hex);
+    }
+    size_t n = (size_t)PQgetlength(r, 0, 0);
+    char *out = rd_malloc(n + 1);
+    if (out) {
+        memcpy(out, PQgetvalue(r, 0, 0), n); /* binary result: the bytes themselves */
+        out[n] = '\0';
+        *data = out;
+        *len = n;
+    }
+    PQclear(r);
+    return out ? RD_OK : rd_err_set(err, RD_ENOMEM, "out of memory");
+}

@@ -1,0 +1,1462 @@
+/* The store's conformance suite: one list of cases, run against every backend through the
+ * public interface (store.h, rollout.h, audit.h): SQLite in a temporary directory, and
+ * PostgreSQL in a fresh database per case when RISKD_PG_URL names a server (scripts/run-tests.sh
+ * starts one; without it the PostgreSQL half is skipped, saying "skipped: postgresql not
+ * installed").
+ *
+ * Where the backends differ by design, the case says which answer each gives: a batch logged
+ * twice is stored twice on SQLite (no unique key: one node, its writer never re-sends) and once
+ * on PostgreSQL (the unique key (request_id, node, kind, model_version, ts_ms) and ON CONFLICT
+ * DO NOTHING make a re-sent batch a no-op); SQLite has no push (watch_open gives NULL). The
+ * outcome statistics are also compared across the two backends, to the bit. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <libpq-fe.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "riskd/arena.h"
+#include "riskd/audit.h"
+#include "riskd/clock.h"
+#include "riskd/rollout.h"
+#include "riskd/store.h"
+
+/* ------------------------------------------------------------------ the backends */
+
+typedef struct backend {
+    const char *name;
+    bool pg;
+    bool absent;    /* PostgreSQL without a server: every case skips */
+    char base[512]; /* RISKD_PG_URL */
+    char dir[64];   /* SQLite: the case's directory */
+    char db[64];    /* PostgreSQL: the case's database */
+    char url[600];  /* the case's store */
+    int cases;
+} backend;
+
+static backend sqlite_b = {.name = "sqlite"}, pg_b = {.name = "postgresql", .pg = true};
+static backend *current; /* the group being run */
+
+/* base with its database replaced by db. */
+static void url_with_db(const char *base, const char *db, char *out, size_t cap)
+{
+    const char *scheme = strstr(base, "://");
+    const char *slash = scheme ? strchr(scheme + 3, '/') : NULL;
+    const char *query = strchr(base, '?');
+    int head = slash ? (int)(slash - base) : query ? (int)(query - base) : (int)strlen(base);
+    snprintf(out, cap, "%.*s/%s%s", head, base, db, query ? query : "");
+}
+
+/* Run sql on a database of the test cluster (db NULL: the one RISKD_PG_URL names). */
+static void pg_sql(const char *db, const char *sql)
+{
+    char url[600];
+    if (db)
+        url_with_db(pg_b.base, db, url, sizeof url);
+    else
+        snprintf(url, sizeof url, "%s", pg_b.base);
+    PGconn *c = PQconnectdb(url);
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("%s: %s", url, PQerrorMessage(c));
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    PQclear(r);
+    PQfinish(c);
+}
+
+static int group_setup(void **state)
+{
+    backend *b = current;
+    if (b->pg) {
+        const char *url = getenv("RISKD_PG_URL");
+        if (!url || !*url) {
+            printf(
+                "skipped: postgresql not installed (RISKD_PG_URL is not set: scripts/run-tests.sh starts a "
+                "cluster)\n");
+            b->absent = true;
+        } else {
+            snprintf(b->base, sizeof b->base, "%s", url);
+        }
+    }
+    *state = b;
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    return 0;
+}
+
+static int case_setup(void **state)
+{
+    backend *b = *state;
+    if (b->absent)
+        return 0;
+    b->cases++;
+    if (b->pg) {
+        char sql[128];
+        snprintf(b->db, sizeof b->db, "conf_%ld_%d", (long)getpid(), b->cases);
+        snprintf(sql, sizeof sql, "CREATE DATABASE %s", b->db);
+        pg_sql(NULL, sql);
+        url_with_db(b->base, b->db, b->url, sizeof b->url);
+    } else {
+        strcpy(b->dir, "/tmp/riskd-conf-XXXXXX");
+        assert_non_null(mkdtemp(b->dir));
+        snprintf(b->url, sizeof b->url, "sqlite:%s", b->dir);
+    }
+    return 0;
+}
+
+static int case_teardown(void **state)
+{
+    backend *b = *state;
+    if (b->absent)
+        return 0;
+    if (b->pg) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", b->db);
+        pg_sql(NULL, sql);
+    } else {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", b->dir);
+        assert_int_equal(system(cmd), 0);
+    }
+    return 0;
+}
+
+/* The case's backend, or a skip. */
+static backend *want(void **state)
+{
+    backend *b = *state;
+    if (b->absent)
+        skip();
+    return b;
+}
+
+static rd_store *open_opts(const backend *b, const rd_store_opts *o)
+{
+    rd_store *s;
+    rd_err err;
+    if (rd_store_open(b->url, o, &s, &err) != RD_OK)
+        fail_msg("open %s: %s", b->url, err.msg);
+    return s;
+}
+
+static rd_store *open_store(const backend *b) { return open_opts(b, NULL); }
+
+#define OK(call)                                                                                             \
+    do {                                                                                                     \
+        rd_err err_;                                                                                         \
+        int rc_ = (call);                                                                                    \
+        if (rc_ != RD_OK)                                                                                    \
+            fail_msg("%s: %d: %s", #call, rc_, err_.msg);                                                    \
+    } while (0)
+/* OK() with the error record named err_ inside the call */
+#define E (&err_)
+
+/* ------------------------------------------------------------------ the decision log */
+
+typedef struct seen {
+    int n;
+    int64_t ids[64];
+    int64_t ts[64];
+    char req[64][32];
+    char kind[64][16];
+    char model[64][32]; /* "<null>" for NULL */
+    char rec[64][64];
+    size_t rec_len[64];
+    int label[64];
+    int stop_after;
+} seen;
+
+static int collect(void *ud, const rd_log_row *r)
+{
+    seen *s = ud;
+    if (s->n < 64) {
+        s->ids[s->n] = r->id;
+        s->ts[s->n] = r->ts_ms;
+        snprintf(s->req[s->n], sizeof s->req[0], "%s", r->request_id);
+        snprintf(s->kind[s->n], sizeof s->kind[0], "%s", r->kind);
+        snprintf(s->model[s->n], sizeof s->model[0], "%s", r->model_version ? r->model_version : "<null>");
+        snprintf(s->rec[s->n], sizeof s->rec[0], "%.*s", (int)r->record_len, r->record);
+        s->rec_len[s->n] = r->record_len;
+        s->label[s->n] = r->label;
+    }
+    s->n++;
+    return s->stop_after && s->n == s->stop_after ? 7 : 0;
+}
+
+static int scan(rd_store *st, rd_log_filter f, seen *out)
+{
+    rd_err err;
+    memset(out, 0, sizeof *out);
+    return rd_store_log_scan(st, &f, collect, out, &err);
+}
+
+static rd_log_row row(int64_t ts, const char *req, const char *kind, const char *model, const char *rec)
+{
+    return (rd_log_row){.ts_ms = ts,
+                        .request_id = req,
+                        .kind = kind,
+                        .model_version = model,
+                        .record = rec,
+                        .record_len = strlen(rec)};
+}
+
+#define DAY INT64_C(86400000)
+#define T0  INT64_C(1796515200000) /* 2026-12-05T00:00:00Z */
+
+static void test_log_append_scan(void **state)
+{
+    backend *b = want(state);
+    rd_store *st = open_store(b);
+    rd_log_row rows[] = {
+        row(T0 + 1000, "r1", "primary", "m_x_v1.0", "{\"a\":1}"),
+        row(T0 + 2000, "r1", "shadow", "m_x_v1.1", "{\"b\":2}"),
+        row(T0 + DAY + 5, "r2", "primary", NULL, "{\"c\":3}"),
+        row(T0 - 1, "r3", "primary", "m_x_v1.0", "not json"), /* another day, before the others */
+    };
+    OK(rd_store_log_append(st, rows, 4, E));
+    seen s;
+    assert_int_equal(scan(st, (rd_log_filter){0}, &s), RD_OK);
+    assert_int_equal(s.n, 4);
+    for (int i = 1; i < 4; i++)
+        assert_true(s.ids[i - 1] < s.ids[i]); /* id order: the append's order, whatever the day */
+    assert_string_equal(s.req[0], "r1");
+    assert_string_equal(s.kind[1], "shadow");
+    assert_string_equal(s.model[2], "<null>"); /* NULL stays NULL */
+    assert_string_equal(s.rec[3], "not json");
+    assert_int_equal(s.rec_len[3], 8);
+    assert_int_equal(s.ts[3], T0 - 1);
+    assert_int_equal(s.label[0], -1); /* no outcome asked for */
+    assert_int_equal(scan(st, (rd_log_filter){.request_id = "r1"}, &s), RD_OK);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(scan(st, (rd_log_filter){.request_id = "r1", .kind = "shadow"}, &s), RD_OK);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(scan(st, (rd_log_filter){.kind = "primary"}, &s), RD_OK);
+    assert_int_equal(s.n, 3);
+    assert_int_equal(scan(st, (rd_log_filter){.from_ms = T0 + 2000, .to_ms = T0 + DAY + 5}, &s), RD_OK);
+    assert_int_equal(s.n, 1); /* [from, to) */
+    assert_string_equal(s.rec[0], "{\"b\":2}");
+    assert_int_equal(scan(st, (rd_log_filter){.from_ms = T0}, &s), RD_OK);
+    assert_int_equal(s.n, 3);
+    assert_int_equal(scan(st, (rd_log_filter){.to_ms = T0}, &s), RD_OK);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(scan(st, (rd_log_filter){.model_version = "m_x_v1.0"}, &s), RD_OK);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(scan(st, (rd_log_filter){.model_version = "m_x_v1.0", .from_ms = T0}, &s), RD_OK);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(scan(st, (rd_log_filter){.request_id = "nobody"}, &s), RD_OK);
+    assert_int_equal(s.n, 0);
+    assert_int_equal(rd_store_log_append(st, rows, 0, NULL), RD_OK); /* nothing: nothing done */
+    rd_store_close(st);
+    /* reopened: everything committed is there */
+    st = open_store(b);
+    assert_int_equal(scan(st, (rd_log_filter){0}, &s), RD_OK);
+    assert_int_equal(s.n, 4);
+    rd_store_close(st);
+}
+
+static void test_log_outcome_join(void **state)
+{
+    backend *b = want(state);
+    rd_store *st = open_store(b);
+    rd_log_row rows[] = {
+        row(T0 + 1, "a", "primary", "m", "{\"source\":\"model\",\"score\":0.5}"),
+        row(T0 + 2, "a", "shadow", "m2", "{}"),
+        row(T0 + 3, "b", "primary", "m", "{}"),
+        row(T0 + 4, "c", "primary", "m", "{}"),
+    };
+    OK(rd_store_log_append(st, rows, 4, E));
+    rd_outcome o[] = {{"a", "dpd30", 1, 0}, {"b", "dpd30", 0, 0}, {"c", "fpd", 1, 0}};
+    rd_outcome_result res[3];
+    OK(rd_store_outcomes_put(st, o, 3, T0 + 10, res, E));
+    seen s;
+    assert_int_equal(scan(st, (rd_log_filter){.outcome = "dpd30"}, &s), RD_OK);
+    assert_int_equal(s.n, 4);
+    assert_int_equal(s.label[0], 1);
+    assert_int_equal(s.label[1], 1); /* joined by request id: a shadow row too */
+    assert_int_equal(s.label[2], 0);
+    assert_int_equal(s.label[3], -1); /* no dpd30 for c */
+    assert_int_equal(scan(st, (rd_log_filter){.outcome = "fpd", .kind = "primary"}, &s), RD_OK);
+    assert_int_equal(s.n, 3);
+    assert_int_equal(s.label[2], 1);
+    assert_int_equal(s.label[0], -1);
+    rd_store_close(st);
+}
+
+static void test_log_stop(void **state)
+{
+    backend *b = want(state);
+    rd_store *st = open_store(b);
+    enum { N = 3000 };
+    rd_log_row *rows = calloc(N, sizeof *rows);
+    char(*ids)[16] = calloc(N, 16);
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], 16, "s%d", i);
+        rows[i] = row(T0 + i, ids[i], "primary", "m", "{\"x\":\"0123456789012345678901234567890123456789\"}");
+    }
+    OK(rd_store_log_append(st, rows, N, E));
+    seen s = {.stop_after = 10};
+    rd_log_filter all = {0};
+    rd_err err;
+    assert_int_equal(rd_store_log_scan(st, &all, collect, &s, &err), 7); /* the callback's stop, returned */
+    assert_int_equal(s.n, 10);
+    /* the handle is usable at once after a stopped scan */
+    assert_int_equal(scan(st, (rd_log_filter){.request_id = "s2999"}, &s), RD_OK);
+    assert_int_equal(s.n, 1);
+    memset(&s, 0, sizeof s);
+    assert_int_equal(rd_store_log_scan(st, &all, collect, &s, &err), RD_OK);
+    assert_int_equal(s.n, N);
+    free(rows);
+    free(ids);
+    rd_store_close(st);
+}
+
+static void test_log_batches(void **state)
+{
+    backend *b = want(state);
+    rd_store *st = open_store(b);
+    /* a batch of several INSERTs on PostgreSQL (1,000 rows each): one transaction, ids in order */
+    enum { N = 2500 };
+    rd_log_row *rows = calloc(N, sizeof *rows);
+    char(*ids)[16] = calloc(N, 16);
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], 16, "q%d", i);
+        rows[i] = row(T0 + (i % 3) * DAY, ids[i], "primary", "m", "{}");
+    }
+    OK(rd_store_log_append(st, rows, N, E));
+    seen s;
+    assert_int_equal(scan(st, (rd_log_filter){.request_id = "q2499"}, &s), RD_OK);
+    assert_int_equal(s.n, 1);
+    int64_t last = s.ids[0];
+    assert_int_equal(scan(st, (rd_log_filter){.request_id = "q0"}, &s), RD_OK);
+    assert_true(s.ids[0] < last);
+    /* sent again (a lost acknowledgement, a spool drained twice) */
+    OK(rd_store_log_append(st, rows, N, E));
+    uint64_t n = 0;
+    OK(rd_store_log_prune(st, INT64_MAX, &n, E));
+    /* PostgreSQL: stored once (the unique key); SQLite: twice (one node: nothing re-sends) */
+    assert_int_equal(n, b->pg ? N : 2 * N);
+    if (b->pg) { /* all or none: a row PostgreSQL refuses (not UTF-8) in the third chunk */
+        rows[2100].record = "\xff\xfe";
+        rows[2100].record_len = 2;
+        rd_err err;
+        assert_int_equal(rd_store_log_append(st, rows, N, &err), RD_EIO);
+        assert_non_null(strstr(err.msg, "22021")); /* the SQL state, in the message */
+        assert_int_equal(scan(st, (rd_log_filter){.request_id = "q0"}, &s), RD_OK);
+        assert_int_equal(s.n, 0);
+    }
+    free(rows);
+    free(ids);
+    rd_store_close(st);
+}
+
+static void test_log_prune(void **state)
+{
+    backend *b = want(state);
+    rd_store *st = open_store(b);
+    rd_log_row rows[] = {
+        row(T0 - 2 * DAY + 5, "p1", "primary", "m", "{}"), row(T0 - DAY, "p2", "primary", "m", "{}"),
+        row(T0 - DAY + 100, "p3", "shadow", "m", "{}"),    row(T0 + 10, "p4", "primary", "m", "{}"),
+        row(T0 + 5000, "p5", "primary", "m", "{}"),        row(T0 + DAY, "p6", "primary", "m", "{}"),
+    };
+    OK(rd_store_log_append(st, rows, 6, E));
+    uint64_t n = 99;
+    OK(rd_store_log_prune(st, T0 + 11, &n, E)); /* two whole days and part of the third */
+    assert_int_equal(n, 4);
+    seen s;
+    assert_int_equal(scan(st, (rd_log_filter){0}, &s), RD_OK);
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.req[0], "p5");
+    OK(rd_store_log_prune(st, T0 + 11, &n, E));
+    assert_int_equal(n, 0);
+    /* a day pruned away is written again without trouble */
+    OK(rd_store_log_append(st, rows, 1, E));
+    assert_int_equal(scan(st, (rd_log_filter){.request_id = "p1"}, &s), RD_OK);
+    assert_int_equal(s.n, 1);
+    rd_store_close(st);
+}
+
+/* ------------------------------------------------------------------ blobs */
+
+static void test_blobs(void **state)
+{
+    backend *b = want(state);
+    rd_store *st = open_store(b);
+    char h1[RD_SHA256_HEX], h2[RD_SHA256_HEX], h3[RD_SHA256_HEX];
+    OK(rd_store_blob_put(st, "hello", 5, h1, E));
+    assert_string_equal(h1, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+    OK(rd_store_blob_put(st, "hello", 5, h2, E)); /* kept once */
+    assert_string_equal(h1, h2);
+    assert_true(rd_store_blob_has(st, h1));
+    const char bin[] = {0, 1, 2, (char)0xff, 0, 'x'};
+    OK(rd_store_blob_put(st, bin, sizeof bin, h3, E));
+    char *data;
+    size_t len;
+    OK(rd_store_blob_get(st, h1, &data, &len, E));
+    assert_int_equal(len, 5);
+    assert_string_equal(data, "hello");
+    rd_free(data);
+    OK(rd_store_blob_get(st, h3, &data, &len, E));
+    assert_int_equal(len, sizeof bin);
+    assert_memory_equal(data, bin, sizeof bin);
+    assert_int_equal(data[len], '\0');
+    rd_free(data);
+    OK(rd_store_blob_put(st, "", 0, h2, E));
+    OK(rd_store_blob_get(st, h2, &data, &len, E));
+    assert_int_equal(len, 0);
+    rd_free(data);
+    const char *none = "0000000000000000000000000000000000000000000000000000000000000000";
+    assert_false(rd_store_blob_has(st, none));
+    rd_err err;
+    assert_int_equal(rd_store_blob_get(st, none, &data, &len, &err), RD_ENOTFOUND);
+    rd_store_close(st);
+}
+
+/* ------------------------------------------------------------------ outcomes */
+
+static uint64_t lcg_state;
+
+static double lcg(void)
+{
+    lcg_state = lcg_state * 6364136223846793005u + 1442695040888963407u;
+    return (double)(lcg_state >> 11) / 9007199254740992.0;
+}
+
+/* 400 decisions on two variants with scores of 17 digits, shadows, a fallback share; labels
+ * that depend on the score. */
+static void outcome_data(rd_store *st)
+{
+    enum { N = 400 };
+    static char ids[N][16], recs[N][256], shadow_recs[N][64];
+    rd_log_row rows[2 * N];
+    lcg_state = 42;
+    for (int i = 0; i < N; i++) {
+        double score = lcg();
+        bool fallback = i % 17 == 0;
+        snprintf(ids[i], sizeof ids[i], "o%d", i);
+        snprintf(recs[i], sizeof recs[i],
+                 "{\"variant\":\"%s\",\"source\":\"%s\",\"score\":%.17g,\"decision\":\"%s\"}",
+                 i % 2 ? "champion" : "challenger", fallback ? "fallback" : "model", score,
+                 score < 0.6 ? "approve" : "reject");
+        snprintf(shadow_recs[i], sizeof shadow_recs[i], "{\"source\":\"model\",\"score\":0.5}");
+        rows[2 * i] = row(T0 + i * 1000, ids[i], "primary", i % 5 ? "m_v1" : "m_v2", recs[i]);
+        rows[2 * i + 1] = row(T0 + i * 1000 + 1, ids[i], "shadow", "m_v3", shadow_recs[i]);
+    }
+    OK(rd_store_log_append(st, rows, 2 * N, E));
+    rd_outcome o[N];
+    rd_outcome_result res[N];
+    lcg_state = 7;
+    for (int i = 0; i < N; i++) {
+        double u = lcg();
+        o[i] = (rd_outcome){ids[i], "dpd30", u < 0.35 + 0.3 * (i % 3 == 0) ? 1 : 0, i % 4 ? T0 + i : 0};
+    }
+    OK(rd_store_outcomes_put(st, o, N, T0 + DAY, res, E));
+    for (int i = 0; i < N; i++)
+        assert_int_equal(res[i], RD_OUTCOME_NEW);
+}
+
+static void stats_of(rd_store *st, const char *model, const char *variant, int64_t from, int64_t to,
+                     rd_outcome_stats *out)
+{
+    OK(rd_store_outcome_stats(st, model, variant, "dpd30", from, to, 5, out, E));
+}
+
+static void assert_same_stats(const rd_outcome_stats *a, const rd_outcome_stats *b)
+{
+    assert_int_equal(a->labelled, b->labelled);
+    assert_int_equal(a->bads, b->bads);
+    assert_int_equal(a->approved, b->approved);
+    assert_int_equal(a->approved_bads, b->approved_bads);
+    assert_memory_equal(&a->bad_rate_approved, &b->bad_rate_approved, sizeof(double)); /* to the bit */
+    assert_memory_equal(&a->ks, &b->ks, sizeof(double));
+}
+
+static int add_name(void *ud, const char *name)
+{
+    char *names = ud;
+    strcat(names, name);
+    strcat(names, ",");
+    return 0;
+}
+
+static void test_outcomes(void **state)
+{
+    backend *b = want(state);
+    rd_store *st = open_store(b);
+    rd_log_row rows[] = {
+        row(T0 + 1, "r1", "primary", "m_a",
+            "{\"variant\":\"v\",\"source\":\"model\",\"score\":0.25,"
+            "\"decision\":\"approve\"}"),
+        row(T0 + 2, "r1", "shadow", "m_b", "{\"source\":\"model\",\"score\":0.9}"),
+        row(T0 + 3, "s1", "shadow", "m_b", "{}"),
+    };
+    OK(rd_store_log_append(st, rows, 3, E));
+    rd_outcome o[] = {{"r1", "dpd30", 1, 0}, {"nope", "dpd30", 1, 0}, {"s1", "dpd30", 0, 0}};
+    rd_outcome_result res[3];
+    OK(rd_store_outcomes_put(st, o, 3, T0 + 100, res, E));
+    assert_int_equal(res[0], RD_OUTCOME_NEW);
+    assert_int_equal(res[1], RD_OUTCOME_UNKNOWN_REQ);
+    assert_int_equal(res[2], RD_OUTCOME_UNKNOWN_REQ); /* a shadow is no decision */
+    OK(rd_store_outcomes_put(st, o, 1, T0 + 200, res, E));
+    assert_int_equal(res[0], RD_OUTCOME_SAME);
+    o[0].label = 0;
+    OK(rd_store_outcomes_put(st, o, 1, T0 + 300, res, E));
+    assert_int_equal(res[0], RD_OUTCOME_CHANGED);
+    o[0].observed_ms = T0 + 5;
+    OK(rd_store_outcomes_put(st, o, 1, T0 + 400, res, E));
+    assert_int_equal(res[0], RD_OUTCOME_CHANGED); /* the observation time changed */
+    /* a batch is all or none: a bad entry refuses it whole */
+    rd_outcome bad[] = {{"r1", "fpd", 1, 0}, {"r1", "fpd", 7, 0}};
+    rd_err err;
+    assert_int_equal(rd_store_outcomes_put(st, bad, 2, T0, res, &err), RD_EINVAL);
+    rd_outcome_stats s;
+    stats_of(st, "m_a", NULL, 0, 0, &s);
+    assert_int_equal(s.labelled, 1);
+    assert_int_equal(s.bads, 0);
+    assert_int_equal(s.approved, 1);
+    assert_true(s.bad_rate_approved == 0.0);
+    assert_true(isnan(s.ks));
+    char names[256] = "";
+    OK(rd_store_outcome_names(st, NULL, add_name, names, E));
+    assert_string_equal(names, "dpd30,");
+    rd_store_close(st);
+}
+
+static void test_outcome_stats(void **state)
+{
+    backend *b = want(state);
+    rd_store *st = open_store(b);
+    outcome_data(st);
+    rd_outcome_stats all, v1, champ, window;
+    stats_of(st, "m_v1", NULL, 0, 0, &v1);
+    stats_of(st, "m_v1", "champion", 0, 0, &champ);
+    stats_of(st, "m_v1", NULL, T0 + 100000, T0 + 200000, &window);
+    stats_of(st, "m_v2", NULL, 0, 0, &all);
+    assert_int_equal(v1.labelled, 320);
+    assert_int_equal(champ.labelled, 160);
+    assert_true(window.labelled > 0 && window.labelled < 100);
+    assert_false(isnan(v1.ks));
+    assert_true(v1.ks > 0 && v1.ks < 1);
+    assert_true(v1.bads > 0 && v1.approved > 0 && v1.approved_bads > 0);
+    assert_false(isnan(v1.bad_rate_approved));
+    rd_outcome_stats none;
+    OK(rd_store_outcome_stats(st, "m_v1", NULL, "dpd30", 0, 0, 100000, &none, E));
+    assert_true(isnan(none.ks)); /* fewer bads than asked for */
+    if (b->pg) {                 /* the same data on SQLite gives the same statistics, to the bit */
+        char dir[] = "/tmp/riskd-conf-XXXXXX", url[64], cmd[64];
+        assert_non_null(mkdtemp(dir));
+        snprintf(url, sizeof url, "sqlite:%s", dir);
+        rd_store *sq;
+        OK(rd_store_open(url, NULL, &sq, E));
+        outcome_data(sq);
+        rd_outcome_stats x;
+        stats_of(sq, "m_v1", NULL, 0, 0, &x);
+        assert_same_stats(&x, &v1);
+        stats_of(sq, "m_v1", "champion", 0, 0, &x);
+        assert_same_stats(&x, &champ);
+        stats_of(sq, "m_v1", NULL, T0 + 100000, T0 + 200000, &x);
+        assert_same_stats(&x, &window);
+        stats_of(sq, "m_v2", NULL, 0, 0, &x);
+        assert_same_stats(&x, &all);
+        rd_store_close(sq);
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        assert_int_equal(system(cmd), 0);
+    }
+    char names[256] = "";
+    OK(rd_store_outcome_names(st, "m_v2", add_name, names, E));
+    assert_string_equal(names, "dpd30,");
+    names[0] = '\0';
+    OK(rd_store_outcome_names(st, "m_v3", add_name, names, E));
+    assert_string_equal(names, ""); /* shadows are never joined */
+    rd_store_close(st);
+}
+
+/* ------------------------------------------------------------------ erasure */
+
+typedef struct found {
+    int n;
+    int64_t ids[16];
+    const char *req[16];
+    char reqbuf[16][16];
+} found;
+
+static int add_found(void *ud, const rd_applicant_row *r)
+{
+    found *f = ud;
+    f->ids[f->n] = r->id;
+    snprintf(f->reqbuf[f->n], sizeof f->reqbuf[0], "%s", r->request_id);
+    f->req[f->n] = f->reqbuf[f->n];
+    f->n++;
+    return 0;
+}
+
+static void test_applicant(void **state)
+{
+    backend *b = want(state);
+    rd_store *st = open_store(b);
+    rd_log_row rows[] = {
+        row(T0 + 1, "e1", "primary", "m", "{\"context\":{\"targetingKey\":\"app-1\"}}"),
+        row(T0 + 2, "e1", "shadow", "m2", "{\"context\":{\"targetingKey\":\"app-1\"}}"),
+        row(T0 + 3, "e2", "primary", "m", "{\"context\":{\"targetingKey\":\"app-2\"}}"),
+        row(T0 + 4, "e3", "primary", "m", "{\"context\":{\"targetingKey\":\"app-1\"},\"x\":1}"),
+        row(T0 + 5, "e4", "primary", "m", "{\"note\":\"app-1\"}"),               /* the text, not the key */
+        row(T0 + 6, "e5", "primary", "m", "app-1 {not json"),                    /* not JSON */
+        row(T0 + 7, "e6", "primary", "m", "{\"context\":{\"targetingKey\":1}}"), /* not a string */
+    };
+    OK(rd_store_log_append(st, rows, 7, E));
+    rd_outcome o[] = {{"e1", "dpd30", 1, 0}};
+    rd_outcome_result res[1];
+    OK(rd_store_outcomes_put(st, o, 1, T0 + 10, res, E));
+    found f = {0};
+    int64_t last = 0;
+    OK(rd_store_applicant_scan(st, "app-1", 0, add_found, &f, &last, E));
+    assert_int_equal(f.n, 2);
+    assert_string_equal(f.req[0], "e1");
+    assert_string_equal(f.req[1], "e3");
+    found key1 = {0};
+    OK(rd_store_applicant_scan(st, "1", 0, add_found, &key1, &last, E));
+    assert_int_equal(key1.n, 0); /* a number is not the key "1" */
+    rd_log_row later = row(T0 + 8, "e7", "primary", "m", "{\"context\":{\"targetingKey\":\"app-1\"}}");
+    OK(rd_store_log_append(st, &later, 1, E));
+    int64_t last2;
+    OK(rd_store_applicant_scan(st, "app-1", last, add_found, &f, &last2, E)); /* only what came since */
+    assert_int_equal(f.n, 3);
+    assert_string_equal(f.req[2], "e7");
+    assert_true(last2 > last);
+    found quoted = {0};
+    rd_log_row q = row(T0 + 9, "e8", "primary", "m", "{\"context\":{\"targetingKey\":\"a\\\"b\"}}");
+    OK(rd_store_log_append(st, &q, 1, E));
+    OK(rd_store_applicant_scan(st, "a\"b", 0, add_found, &quoted, &last2, E)); /* escaped in the text */
+    assert_int_equal(quoted.n, 1);
+    rd_applicant_erased e;
+    OK(rd_store_begin(st, E));
+    OK(rd_store_applicant_erase(st, f.ids, (size_t)f.n, f.req, (size_t)f.n, &e, E));
+    OK(rd_store_commit(st, E));
+    assert_int_equal(e.decisions, 3);
+    assert_int_equal(e.shadows, 1);
+    assert_int_equal(e.outcomes, 1);
+    bool complete = false;
+    OK(rd_store_scrub(st, &complete, E));
+    assert_true(complete);
+    seen s;
+    assert_int_equal(scan(st, (rd_log_filter){0}, &s), RD_OK);
+    assert_int_equal(s.n, 5); /* e2, e4, e5, e6, e8 */
+    rd_store_close(st);
+}
+
+/* ------------------------------------------------------------------ rollouts */
+
+static rd_rollout_row rollout(const char *flag)
+{
+    rd_rollout_row r = {.state = RD_ROLLOUT_RUNNING, .stage = 0, .stage_started_ms = T0, .updated_ms = T0};
+    snprintf(r.flag, sizeof r.flag, "%s", flag);
+    snprintf(r.plan_name, sizeof r.plan_name, "plan");
+    snprintf(r.plan_path, sizeof r.plan_path, "/etc/riskd/plan.json");
+    snprintf(r.plan_sha, sizeof r.plan_sha, "%064d", 1);
+    snprintf(r.flags_path, sizeof r.flags_path, "/etc/riskd/flags.json");
+    snprintf(r.stage_name, sizeof r.stage_name, "shadow");
+    r.plan_json = "{\"name\":\"plan\"}";
+    return r;
+}
+
+typedef struct names_seen {
+    char text[512];
+} names_seen;
+
+static int rollout_one(void *ud, const rd_rollout_row *r)
+{
+    names_seen *n = ud;
+    char one[300];
+    snprintf(one, sizeof one, "%s:%lld:%s,", r->flag, (long long)r->version, r->plan_json);
+    strcat(n->text, one);
+    return 0;
+}
+
+static int transition_one(void *ud, const rd_transition *t)
+{
+    names_seen *n = ud;
+    char one[300];
+    snprintf(one, sizeof one, "%.40s %d>%d %.20s %.40s;", t->flag, t->from_stage, t->to_stage, t->reason,
+             t->gates_json ? t->gates_json : "null");
+    strcat(n->text, one);
+    return 0;
+}
+
+static void test_rollouts(void **state)
+{
+    backend *b = want(state);
+    rd_store *st = open_store(b);
+    rd_rollout_row r = rollout("route-b"), r2 = rollout("Route-a"), got;
+    rd_err err;
+    assert_int_equal(rd_rollout_get(st, "route-b", &got, &err), RD_ENOTFOUND);
+    OK(rd_rollout_put(st, &r, E));
+    assert_int_equal(r.version, 1);
+    rd_rollout_row again = rollout("route-b");
+    assert_int_equal(rd_rollout_put(st, &again, &err), RD_ECONFLICT); /* it exists */
+    assert_non_null(strstr(err.msg, "already exists"));
+    r.stage = 1;
+    r.state = RD_ROLLOUT_HOLDING;
+    OK(rd_rollout_put(st, &r, E));
+    assert_int_equal(r.version, 2);
+    again.version = 1; /* stale */
+    assert_int_equal(rd_rollout_put(st, &again, &err), RD_ECONFLICT);
+    assert_non_null(strstr(err.msg, "now 2"));
+    OK(rd_rollout_get(st, "route-b", &got, E));
+    assert_int_equal(got.stage, 1);
+    assert_int_equal(got.state, RD_ROLLOUT_HOLDING);
+    assert_int_equal(got.version, 2);
+    assert_string_equal(got.plan_json, "{\"name\":\"plan\"}");
+    rd_rollout_row_free(&got);
+    OK(rd_rollout_put(st, &r2, E));
+    names_seen n = {""};
+    OK(rd_rollout_list(st, rollout_one, &n, E));
+    assert_string_equal(n.text, "Route-a:1:{\"name\":\"plan\"},route-b:2:{\"name\":\"plan\"},"); /* bytes */
+    char *json;
+    assert_int_equal(rd_rollout_get_status(st, "route-b", &json, &err), RD_ENOTFOUND);
+    OK(rd_rollout_set_status(st, "route-b", "{\"ok\":true}", E));
+    OK(rd_rollout_get_status(st, "route-b", &json, E));
+    assert_string_equal(json, "{\"ok\":true}");
+    rd_free(json);
+    rd_transition t = {.ts_ms = T0, .from_stage = 0, .to_stage = 1};
+    snprintf(t.flag, sizeof t.flag, "route-b");
+    snprintf(t.from_state, sizeof t.from_state, "running");
+    snprintf(t.to_state, sizeof t.to_state, "running");
+    snprintf(t.reason, sizeof t.reason, "advance");
+    snprintf(t.detail, sizeof t.detail, "gates passed");
+    snprintf(t.actor, sizeof t.actor, "controller");
+    snprintf(t.flags_sha, sizeof t.flags_sha, "%064d", 2);
+    OK(rd_transition_append(st, &t, E));
+    t.to_stage = 2;
+    t.gates_json = "{\"g\":1}";
+    OK(rd_transition_append(st, &t, E));
+    snprintf(t.flag, sizeof t.flag, "Route-a");
+    OK(rd_transition_append(st, &t, E));
+    memset(&n, 0, sizeof n);
+    OK(rd_transition_list(st, "route-b", 0, transition_one, &n, E));
+    assert_string_equal(n.text, "route-b 0>2 advance {\"g\":1};route-b 0>1 advance null;"); /* newest first */
+    memset(&n, 0, sizeof n);
+    OK(rd_transition_list(st, NULL, 2, transition_one, &n, E));
+    assert_string_equal(n.text, "Route-a 0>2 advance {\"g\":1};route-b 0>2 advance {\"g\":1};");
+    rd_store_close(st);
+}
+
+/* ------------------------------------------------------------------ governance */
+
+static int audit_collect(void *ud, const rd_audit_row *r)
+{
+    names_seen *n = ud;
+    char one[32];
+    snprintf(one, sizeof one, "%lld%s,", (long long)r->seq, r->actor);
+    strcat(n->text, one);
+    return 0;
+}
+
+static void test_audit(void **state)
+{
+    backend *b = want(state);
+    rd_store *st = open_store(b);
+    int64_t seq = -1;
+    char hash[RD_SHA256_HEX];
+    OK(rd_store_audit_last(st, &seq, hash, E));
+    assert_int_equal(seq, 0);
+    assert_string_equal(hash, "");
+    const char *actors[] = {"a", "b", "c", "d", "e"};
+    for (int i = 0; i < 5; i++) {
+        rd_audit_entry e = {.ts_ms = T0 + i,
+                            .actor = actors[i],
+                            .action = "flags.publish",
+                            .object = "flags:/x",
+                            .detail_json = "{\"n\":1}"};
+        OK(rd_audit_append(st, &e, &seq, E));
+        assert_int_equal(seq, i + 1);
+    }
+    uint64_t count;
+    OK(rd_store_audit_count(st, &count, E));
+    assert_int_equal(count, 5);
+    OK(rd_store_audit_last(st, &seq, hash, E));
+    assert_int_equal(seq, 5);
+    assert_int_equal(strlen(hash), 64);
+    names_seen n = {""};
+    OK(rd_store_audit_scan(st, 0, 0, false, audit_collect, &n, E));
+    assert_string_equal(n.text, "1a,2b,3c,4d,5e,");
+    memset(&n, 0, sizeof n);
+    OK(rd_store_audit_scan(st, 2, 2, false, audit_collect, &n, E));
+    assert_string_equal(n.text, "2b,3c,");
+    memset(&n, 0, sizeof n);
+    OK(rd_store_audit_scan(st, 0, 3, true, audit_collect, &n, E));
+    assert_string_equal(n.text, "5e,4d,3c,");
+    rd_audit_verify_result v;
+    OK(rd_audit_verify(st, 5, hash, NULL, NULL, &v, E));
+    assert_int_equal(v.entries, 5);
+    assert_int_equal(v.first_bad, 0);
+    /* a row already there is refused (the chain's seq is its key) */
+    rd_audit_row dup = {.seq = 3,
+                        .ts_ms = T0,
+                        .actor = "x",
+                        .action = "x",
+                        .object = "x",
+                        .detail = "{}",
+                        .prev_hash = hash,
+                        .hash = hash,
+                        .before_sha256 = "",
+                        .after_sha256 = ""};
+    rd_err err;
+    assert_int_equal(rd_store_audit_insert(st, &dup, &err), RD_EIO);
+    rd_store_close(st);
+}
+
+static int user_one(void *ud, const rd_user_row *u)
+{
+    names_seen *n = ud;
+    strcat(n->text, u->name);
+    strcat(n->text, u->disabled ? "(off)," : ",");
+    return 0;
+}
+
+static int token_one(void *ud, const rd_token_row *t)
+{
+    names_seen *n = ud;
+    strcat(n->text, t->id);
+    strcat(n->text, ",");
+    return 0;
+}
+
+static void test_users_tokens(void **state)
+{
+    backend *b = want(state);
+    rd_store *st = open_store(b);
+    rd_user_row u = {.created_ms = T0}, got;
+    rd_err err;
+    assert_int_equal(rd_store_user_get(st, "bob", &got, &err), RD_ENOTFOUND);
+    const char *names[] = {"bob", "Alice", "alice", "_x"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(u.name, sizeof u.name, "%s", names[i]);
+        snprintf(u.role, sizeof u.role, "viewer");
+        snprintf(u.created_by, sizeof u.created_by, "root");
+        OK(rd_store_user_put(st, &u, E));
+    }
+    snprintf(u.name, sizeof u.name, "bob");
+    snprintf(u.role, sizeof u.role, "admin");
+    u.disabled = true;
+    OK(rd_store_user_put(st, &u, E)); /* replaced */
+    OK(rd_store_user_get(st, "bob", &got, E));
+    assert_string_equal(got.role, "admin");
+    assert_true(got.disabled);
+    assert_int_equal(got.created_ms, T0);
+    assert_string_equal(got.created_by, "root");
+    names_seen n = {""};
+    OK(rd_store_user_list(st, user_one, &n, E));
+    assert_string_equal(n.text, "Alice,_x,alice,bob(off),"); /* byte order */
+    rd_token_row t = {.scopes = 0x80000001u, .created_ms = T0, .expires_ms = T0 + DAY};
+    const char *ids[] = {"tok2", "tok1", "tok3"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(t.id, sizeof t.id, "%s", ids[i]);
+        snprintf(t.user, sizeof t.user, "%s", i == 2 ? "alice" : "bob");
+        snprintf(t.hash, sizeof t.hash, "%064d", i);
+        snprintf(t.created_by, sizeof t.created_by, "root");
+        t.created_ms = T0 + (i == 2 ? -1 : 0);
+        OK(rd_store_token_put(st, &t, E));
+    }
+    rd_token_row tg;
+    OK(rd_store_token_get(st, "tok1", &tg, E));
+    assert_int_equal(tg.scopes, 0x80000001u);
+    assert_string_equal(tg.user, "bob");
+    assert_int_equal(tg.expires_ms, T0 + DAY);
+    assert_int_equal(tg.revoked_ms, 0);
+    tg.revoked_ms = T0 + 5;
+    tg.last_used_ms = T0 + 6;
+    OK(rd_store_token_put(st, &tg, E));
+    OK(rd_store_token_get(st, "tok1", &tg, E));
+    assert_int_equal(tg.revoked_ms, T0 + 5);
+    assert_int_equal(tg.last_used_ms, T0 + 6);
+    assert_int_equal(rd_store_token_get(st, "nope", &tg, &err), RD_ENOTFOUND);
+    memset(&n, 0, sizeof n);
+    OK(rd_store_token_list(st, NULL, token_one, &n, E));
+    assert_string_equal(n.text, "tok3,tok1,tok2,"); /* created_ms, then id */
+    memset(&n, 0, sizeof n);
+    OK(rd_store_token_list(st, "bob", token_one, &n, E));
+    assert_string_equal(n.text, "tok1,tok2,");
+    rd_store_close(st);
+}
+
+static int change_one(void *ud, const rd_change_row *c)
+{
+    names_seen *n = ud;
+    char one[128];
+    snprintf(one, sizeof one, "%lld:%s:%s,", (long long)c->id, c->state, c->approvals_json);
+    strcat(n->text, one);
+    return 0;
+}
+
+static void test_changes(void **state)
+{
+    backend *b = want(state);
+    rd_store *st = open_store(b);
+    rd_change_row c = {.created_ms = T0, .updated_ms = T0, .revision = 1}, got;
+    snprintf(c.kind, sizeof c.kind, "flags");
+    snprintf(c.target, sizeof c.target, "/etc/riskd/flags.json");
+    snprintf(c.state, sizeof c.state, "open");
+    snprintf(c.title, sizeof c.title, "raise the limit");
+    snprintf(c.author, sizeof c.author, "alice");
+    snprintf(c.payload_sha, sizeof c.payload_sha, "%064d", 9);
+    c.editors_json = "[\"alice\"]";
+    OK(rd_store_change_put(st, &c, E));
+    assert_int_equal(c.id, 1);
+    c.id = 0;
+    OK(rd_store_change_put(st, &c, E));
+    assert_int_equal(c.id, 2);
+    c.approvals_json = "[{\"user\":\"bob\",\"revision\":1,\"ts_ms\":5,\"token\":\"t\"}]";
+    c.history_json = "[{\"event\":\"approve\"}]";
+    snprintf(c.state, sizeof c.state, "approved");
+    c.revision = 2;
+    OK(rd_store_change_put(st, &c, E)); /* replaces 2 */
+    assert_int_equal(c.id, 2);
+    OK(rd_store_change_get(st, 2, &got, E));
+    assert_string_equal(got.state, "approved");
+    assert_int_equal(got.revision, 2);
+    assert_string_equal(got.editors_json, "[\"alice\"]");
+    assert_string_equal(got.approvals_json, c.approvals_json);
+    assert_string_equal(got.history_json, "[{\"event\":\"approve\"}]");
+    assert_string_equal(got.base_sha, "");
+    assert_string_equal(got.title, "raise the limit");
+    rd_store_change_row_free(&got);
+    OK(rd_store_change_get(st, 1, &got, E));
+    assert_string_equal(got.approvals_json, "[]"); /* none given: an empty list */
+    rd_store_change_row_free(&got);
+    rd_err err;
+    assert_int_equal(rd_store_change_get(st, 3, &got, &err), RD_ENOTFOUND);
+    c.id = 0;
+    snprintf(c.state, sizeof c.state, "open");
+    OK(rd_store_change_put(st, &c, E));
+    assert_int_equal(c.id, 3);
+    names_seen n = {""};
+    OK(rd_store_change_list(st, NULL, 0, change_one, &n, E));
+    assert_string_equal(n.text, "3:open:[{\"user\":\"bob\",\"revision\":1,\"ts_ms\":5,\"token\":\"t\"}],"
+                                "2:approved:[{\"user\":\"bob\",\"revision\":1,\"ts_ms\":5,\"token\":\"t\"}],"
+                                "1:open:[],");
+    memset(&n, 0, sizeof n);
+    OK(rd_store_change_list(st, "open", 1, change_one, &n, E));
+    assert_string_equal(n.text, "3:open:[{\"user\":\"bob\",\"revision\":1,\"ts_ms\":5,\"token\":\"t\"}],");
+    rd_store_close(st);
+}
+
+static int version_one(void *ud, const rd_version_row *v)
+{
+    names_seen *n = ud;
+    char one[128];
+    snprintf(one, sizeof one, "%.40s:%lld:%.2s,", v->target, (long long)v->version, v->sha);
+    strcat(n->text, one);
+    return 0;
+}
+
+static void test_versions_settings(void **state)
+{
+    backend *b = want(state);
+    rd_store *st = open_store(b);
+    rd_version_row v = {.change_id = 4};
+    snprintf(v.kind, sizeof v.kind, "flags");
+    snprintf(v.how, sizeof v.how, "publish");
+    snprintf(v.author, sizeof v.author, "alice");
+    snprintf(v.approvers, sizeof v.approvers, "bob,carol");
+    snprintf(v.published_by, sizeof v.published_by, "bob");
+    const struct {
+        const char *target, *sha;
+        int64_t ts;
+    } vs[] = {{"/a", "aa", T0 + 1}, {"/a", "bb", T0 + 3}, {"/b", "aa", T0 + 2}, {"/a", "aa", T0 + 4}};
+    for (int i = 0; i < 4; i++) {
+        snprintf(v.target, sizeof v.target, "%s", vs[i].target);
+        snprintf(v.sha, sizeof v.sha, "%s%062d", vs[i].sha, 0);
+        v.ts_ms = vs[i].ts;
+        OK(rd_store_version_append(st, &v, E));
+    }
+    assert_int_equal(v.version, 3); /* /a's third */
+    names_seen n = {""};
+    OK(rd_store_version_list(st, "flags", "/a", 0, version_one, &n, E));
+    assert_string_equal(n.text, "/a:3:aa,/a:2:bb,/a:1:aa,");
+    memset(&n, 0, sizeof n);
+    OK(rd_store_version_list(st, NULL, NULL, 3, version_one, &n, E)); /* every target: by time */
+    assert_string_equal(n.text, "/a:3:aa,/a:2:bb,/b:1:aa,");
+    rd_version_row got;
+    char sha[RD_SHA256_HEX];
+    snprintf(sha, sizeof sha, "aa%062d", 0);
+    OK(rd_store_version_find(st, "flags", "/a", sha, &got, E));
+    assert_int_equal(got.version, 3); /* the newest with that sha */
+    assert_int_equal(got.change_id, 4);
+    assert_string_equal(got.approvers, "bob,carol");
+    assert_int_equal(got.ts_ms, T0 + 4);
+    OK(rd_store_version_get(st, "flags", "/a", 2, &got, E));
+    assert_string_equal(got.sha, "bb00000000000000000000000000000000000000000000000000000000000000");
+    rd_err err;
+    assert_int_equal(rd_store_version_get(st, "flags", "/a", 9, &got, &err), RD_ENOTFOUND);
+    assert_int_equal(rd_store_version_find(st, "flags", "/c", sha, &got, &err), RD_ENOTFOUND);
+    char value[8];
+    assert_int_equal(rd_store_setting_get(st, "approvals.flags", value, sizeof value, &err), RD_ENOTFOUND);
+    OK(rd_store_setting_put(st, "approvals.flags", "1", E));
+    OK(rd_store_setting_put(st, "approvals.flags", "2", E));
+    OK(rd_store_setting_get(st, "approvals.flags", value, sizeof value, E));
+    assert_string_equal(value, "2");
+    OK(rd_store_setting_put(st, "served.flags", "/etc/riskd/flags.json", E));
+    OK(rd_store_setting_get(st, "served.flags", value, sizeof value, E));
+    assert_string_equal(value, "/etc/ri"); /* cut to the room given */
+    rd_store_close(st);
+}
+
+static void test_transactions(void **state)
+{
+    backend *b = want(state);
+    rd_store *st = open_store(b);
+    char value[16];
+    rd_err err;
+    OK(rd_store_begin(st, E));
+    OK(rd_store_begin(st, E)); /* nested: counted */
+    OK(rd_store_setting_put(st, "k", "1", E));
+    OK(rd_store_commit(st, E)); /* the inner: nothing yet */
+    rd_store *other = open_store(b);
+    assert_int_equal(rd_store_setting_get(other, "k", value, sizeof value, &err), RD_ENOTFOUND);
+    OK(rd_store_commit(st, E));
+    OK(rd_store_setting_get(other, "k", value, sizeof value, E));
+    assert_string_equal(value, "1");
+    /* rollback undoes it all */
+    OK(rd_store_begin(st, E));
+    OK(rd_store_setting_put(st, "k", "2", E));
+    rd_log_row r = row(T0, "tx", "primary", "m", "{}");
+    /* the outcomes and the log commit on their own, never inside a caller's transaction (the log
+       last: SQLite's failed BEGIN there rolls the caller's transaction back at once) */
+    rd_outcome o = {"tx", "dpd30", 1, 0};
+    rd_outcome_result res;
+    assert_int_equal(rd_store_outcomes_put(st, &o, 1, T0, &res, &err), RD_EIO);
+    assert_int_equal(rd_store_log_append(st, &r, 1, &err), RD_EIO);
+    rd_store_rollback(st);
+    OK(rd_store_setting_get(st, "k", value, sizeof value, E));
+    assert_string_equal(value, "1");
+    seen s;
+    assert_int_equal(scan(st, (rd_log_filter){0}, &s), RD_OK);
+    assert_int_equal(s.n, 0);
+    /* an inner rollback: the outer commit fails, nothing written */
+    OK(rd_store_begin(st, E));
+    OK(rd_store_setting_put(st, "k", "3", E));
+    OK(rd_store_begin(st, E));
+    rd_store_rollback(st);
+    assert_int_equal(rd_store_begin(st, &err), RD_ECONFLICT); /* no new level on an undone transaction */
+    assert_int_equal(rd_store_commit(st, &err), RD_ECONFLICT);
+    OK(rd_store_setting_get(other, "k", value, sizeof value, E));
+    assert_string_equal(value, "1");
+    assert_int_equal(rd_store_commit(st, &err), RD_EINTERNAL); /* no transaction any more */
+    /* a statement that fails inside the transaction: the caller rolls back, and the handle goes on */
+    OK(rd_store_begin(st, E));
+    rd_audit_row dup = {.seq = 1,
+                        .ts_ms = 1,
+                        .actor = "x",
+                        .action = "x",
+                        .object = "x",
+                        .detail = "{}",
+                        .prev_hash = "",
+                        .hash = "",
+                        .before_sha256 = "",
+                        .after_sha256 = ""};
+    OK(rd_store_audit_insert(st, &dup, E));
+    assert_int_equal(rd_store_audit_insert(st, &dup, &err), RD_EIO);
+    rd_store_rollback(st);
+    uint64_t count;
+    OK(rd_store_audit_count(st, &count, E));
+    assert_int_equal(count, 0);
+    rd_store_close(other);
+    rd_store_close(st);
+}
+
+static void test_read_only(void **state)
+{
+    backend *b = want(state);
+    rd_store_opts ro = {.read_only = true};
+    rd_store *st;
+    rd_err err;
+    assert_int_not_equal(rd_store_open(b->url, &ro, &st, &err), RD_OK); /* nothing there yet */
+    st = open_store(b);
+    OK(rd_store_setting_put(st, "k", "1", E));
+    rd_log_row r = row(T0, "ro", "primary", "m", "{}");
+    OK(rd_store_log_append(st, &r, 1, E));
+    rd_store_close(st);
+    st = open_opts(b, &ro);
+    char value[8];
+    OK(rd_store_setting_get(st, "k", value, sizeof value, E));
+    seen s;
+    assert_int_equal(scan(st, (rd_log_filter){0}, &s), RD_OK);
+    assert_int_equal(s.n, 1);
+    assert_int_not_equal(rd_store_setting_put(st, "k", "2", &err), RD_OK);
+    r.request_id = "ro2";
+    assert_int_not_equal(rd_store_log_append(st, &r, 1, &err), RD_OK);
+    char hex[RD_SHA256_HEX];
+    assert_int_not_equal(rd_store_blob_put(st, "x", 1, hex, &err), RD_OK);
+    rd_store_close(st);
+    st = open_store(b);
+    OK(rd_store_setting_get(st, "k", value, sizeof value, E));
+    assert_string_equal(value, "1");
+    assert_int_equal(scan(st, (rd_log_filter){0}, &s), RD_OK);
+    assert_int_equal(s.n, 1);
+    rd_store_close(st);
+}
+
+/* Run sql on the case's database, whichever backend holds it. */
+static void case_sql(const backend *b, const char *sql)
+{
+    if (b->pg) {
+        pg_sql(b->db, sql);
+        return;
+    }
+    char path[128];
+    snprintf(path, sizeof path, "%s/riskd.db", b->dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    sqlite3_close(db);
+}
+
+static void test_refusals(void **state)
+{
+    backend *b = want(state);
+    rd_store *st;
+    rd_err err;
+    case_sql(b, "CREATE TABLE orders(id integer)");
+    assert_int_equal(rd_store_open(b->url, NULL, &st, &err), RD_EINVAL);
+    assert_non_null(strstr(err.msg, "not a riskd database"));
+    case_sql(b, "DROP TABLE orders");
+    st = open_store(b);
+    rd_store_close(st);
+    case_sql(b, "UPDATE riskd_meta SET value = '99' WHERE key = 'schema'");
+    assert_int_equal(rd_store_open(b->url, NULL, &st, &err), RD_EINVAL);
+    assert_non_null(strstr(err.msg, "schema version 99 is newer"));
+    /* the message names the database (and never a password) */
+    assert_non_null(strstr(err.msg, b->pg ? b->db : "riskd.db"));
+    if (b->pg) {
+        assert_int_equal(strncmp(err.msg, "postgresql://", 13), 0);
+        /* the audit table is append-only */
+        case_sql(b, "UPDATE riskd_meta SET value = '3' WHERE key = 'schema'");
+        st = open_store(b);
+        rd_audit_entry e = {.actor = "a", .action = "x.y", .object = "o"};
+        OK(rd_audit_append(st, &e, NULL, E));
+        rd_store_close(st);
+        PGconn *c;
+        char url[600];
+        url_with_db(b->base, b->db, url, sizeof url);
+        c = PQconnectdb(url);
+        const char *sql[] = {"UPDATE audit SET actor = 'b'", "DELETE FROM audit", "TRUNCATE audit"};
+        for (int i = 0; i < 3; i++) {
+            PGresult *r = PQexec(c, sql[i]);
+            assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
+            assert_non_null(strstr(PQresultErrorMessage(r), "append-only"));
+            PQclear(r);
+        }
+        PQfinish(c);
+    }
+}
+
+/* ------------------------------------------------------------------ several nodes */
+
+static void test_status(void **state)
+{
+    backend *b = want(state);
+    rd_store_opts o = {.node = "node-a"};
+    rd_store *st = open_opts(b, &o);
+    OK(rd_store_ping(st, E));
+    assert_int_equal(rd_store_shared(st), b->pg);
+    if (b->pg) {
+        char want_name[600];
+        url_with_db(b->base, b->db, want_name, sizeof want_name);
+        assert_string_equal(rd_store_name(st), want_name);
+    } else {
+        assert_non_null(strstr(rd_store_name(st), "/riskd.db"));
+    }
+    /* another node's rows with the same request id, kind and time are its own */
+    rd_log_row r = row(T0, "same", "primary", "m", "{}");
+    OK(rd_store_log_append(st, &r, 1, E));
+    rd_store_opts o2 = {.node = "node-b"};
+    rd_store *st2 = open_opts(b, &o2);
+    OK(rd_store_log_append(st2, &r, 1, E));
+    seen s;
+    assert_int_equal(scan(st, (rd_log_filter){0}, &s), RD_OK);
+    assert_int_equal(s.n, 2);
+    rd_store_close(st2);
+    rd_store_close(st);
+    rd_err err;
+    if (b->pg) {
+        rd_store *x;
+        assert_int_equal(rd_store_open("postgresql://riskd:secret@127.0.0.1:1/riskd", NULL, &x, &err),
+                         RD_ESTORE);
+        assert_non_null(
+            strstr(err.msg, "postgresql://riskd@127.0.0.1:1/riskd: the database is unreachable: "));
+        assert_null(strstr(err.msg, "secret"));
+        assert_int_equal(rd_store_open("postgres://riskd@127.0.0.1:1/riskd", NULL, &x, &err), RD_ESTORE);
+        assert_int_equal(rd_store_open("postgresql://x?nonsense=1", NULL, &x, &err), RD_EINVAL);
+    }
+    rd_store *x;
+    assert_int_equal(rd_store_open("mysql://db/riskd", NULL, &x, &err), RD_EINVAL);
+    assert_non_null(strstr(err.msg, "postgresql://"));
+}
+
+static void test_leadership(void **state)
+{
+    backend *b = want(state);
+    rd_store *a = open_store(b), *c = open_store(b);
+    bool held;
+    OK(rd_store_leader_try(a, "rollout", &held, E));
+    assert_true(held);
+    OK(rd_store_leader_try(a, "rollout", &held, E)); /* asked again: still */
+    assert_true(held);
+    OK(rd_store_leader_try(c, "rollout", &held, E));
+    assert_false(held);
+    OK(rd_store_leader_try(c, "retention", &held, E)); /* another role */
+    assert_true(held);
+    rd_store_leader_release(a, "rollout");
+    OK(rd_store_leader_try(c, "rollout", &held, E)); /* handed over */
+    assert_true(held);
+    OK(rd_store_leader_try(a, "rollout", &held, E));
+    assert_false(held);
+    rd_store_close(c); /* the holder goes: the lock is free (PostgreSQL: soon, as its session ends) */
+    int64_t deadline = rd_clock_ns() + INT64_C(5000000000);
+    do {
+        OK(rd_store_leader_try(a, "rollout", &held, E));
+        if (!held)
+            usleep(20000);
+    } while (!held && rd_clock_ns() < deadline);
+    assert_true(held);
+    rd_store_close(a);
+}
+
+/* The next notification within ms, or "" when none comes. */
+static void watch_wait(rd_store_watch *w, int ms, char *what, size_t cap)
+{
+    int64_t deadline = rd_clock_ns() + (int64_t)ms * 1000000;
+    what[0] = '\0';
+    for (;;) {
+        bool got;
+        OK(rd_store_watch_next(w, what, cap, &got, E));
+        if (got)
+            return;
+        int left = (int)((deadline - rd_clock_ns()) / 1000000);
+        if (left <= 0) {
+            what[0] = '\0';
+            return;
+        }
+        struct pollfd p = {.fd = rd_store_watch_fd(w), .events = POLLIN};
+        poll(&p, 1, left);
+    }
+}
+
+static void test_notify_watch(void **state)
+{
+    backend *b = want(state);
+    rd_store *st = open_store(b);
+    rd_store_watch *w;
+    OK(rd_store_watch_open(b->url, &w, E));
+    rd_err err;
+    assert_int_equal(rd_store_notify(st, NULL, &err), RD_EINVAL);
+    if (!b->pg) {
+        assert_null(w); /* no push: the caller polls */
+        OK(rd_store_notify(st, "flags", E));
+        rd_store_close(st);
+        return;
+    }
+    assert_non_null(w);
+    assert_true(rd_store_watch_fd(w) >= 0);
+    char what[64];
+    OK(rd_store_begin(st, E));
+    OK(rd_store_notify(st, "rolled-back", E));
+    rd_store_rollback(st);
+    OK(rd_store_begin(st, E));
+    OK(rd_store_notify(st, "flags", E));
+    watch_wait(w, 200, what, sizeof what);
+    assert_string_equal(what, ""); /* not before the commit */
+    OK(rd_store_commit(st, E));
+    OK(rd_store_notify(st, "bundle", E)); /* outside a transaction: at once */
+    watch_wait(w, 5000, what, sizeof what);
+    assert_string_equal(what, "flags"); /* the rolled-back one never came */
+    watch_wait(w, 5000, what, sizeof what);
+    assert_string_equal(what, "bundle");
+    watch_wait(w, 100, what, sizeof what);
+    assert_string_equal(what, "");
+    /* the watch's connection killed: the watch says so, reconnects and receives again */
+    pg_sql(b->db,
+           "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN riskd_changes'"
+           " AND datname = current_database()");
+    int64_t deadline = rd_clock_ns() + INT64_C(5000000000);
+    int rc = RD_OK;
+    while (rc == RD_OK && rd_clock_ns() < deadline) {
+        bool got;
+        rc = rd_store_watch_next(w, what, sizeof what, &got, &err);
+        if (rc == RD_OK)
+            usleep(10000);
+    }
+    assert_int_equal(rc, RD_ESTORE);
+    OK(rd_store_watch_reconnect(w, E));
+    OK(rd_store_notify(st, "rollout", E));
+    watch_wait(w, 5000, what, sizeof what);
+    assert_string_equal(what, "rollout");
+    rd_store_watch_close(w);
+    rd_store_close(st);
+}
+
+/* The store handle's own connection killed: the call that meets it fails with RD_ESTORE, the
+ * next reconnects; inside a transaction nothing of it is replayed; leadership is lost with it. */
+static void test_reconnect(void **state)
+{
+    backend *b = want(state);
+    if (!b->pg)
+        skip(); /* an embedded file has no connection to lose */
+    rd_store_opts o = {.node = "reconnect-node"};
+    rd_store *st = open_opts(b, &o);
+    bool held;
+    OK(rd_store_leader_try(st, "rollout", &held, E));
+    assert_true(held);
+    const char *kill_it = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                          " WHERE application_name = 'riskd' AND datname = current_database()"
+                          " AND pid <> pg_backend_pid()";
+    pg_sql(b->db, kill_it);
+    usleep(100000);
+    rd_err err;
+    char value[8];
+    int rc = rd_store_setting_get(st, "k", value, sizeof value, &err);
+    assert_int_equal(rc, RD_ESTORE);
+    assert_non_null(strstr(err.msg, "the database is unreachable"));
+    assert_int_equal(rd_store_setting_get(st, "k", value, sizeof value, &err), RD_ENOTFOUND); /* back */
+    OK(rd_store_leader_try(st, "rollout", &held, E)); /* a new session: the lock was lost, taken again */
+    assert_true(held);
+    /* inside a transaction: it fails, and is not replayed */
+    OK(rd_store_begin(st, E));
+    OK(rd_store_setting_put(st, "k", "1", E));
+    pg_sql(b->db, kill_it);
+    usleep(100000);
+    assert_int_equal(rd_store_setting_put(st, "k2", "2", &err), RD_ESTORE);
+    assert_int_equal(rd_store_setting_put(st, "k3", "3", &err), RD_ESTORE); /* still inside it */
+    rd_store_rollback(st);
+    assert_int_equal(rd_store_setting_get(st, "k", value, sizeof value, &err), RD_ENOTFOUND);
+    assert_int_equal(rd_store_setting_get(st, "k2", value, sizeof value, &err), RD_ENOTFOUND);
+    OK(rd_store_ping(st, E));
+    rd_store_close(st);
+}
+
+typedef struct appender {
+    const backend *b;
+    int n, failed;
+    char msg[512];
+} appender;
+
+static void *append_audit(void *ud)
+{
+    appender *a = ud;
+    rd_store *st;
+    rd_err err;
+    if (rd_store_open(a->b->url, NULL, &st, &err) != RD_OK) {
+        snprintf(a->msg, sizeof a->msg, "%s", err.msg);
+        a->failed = a->n;
+        return NULL;
+    }
+    for (int i = 0; i < a->n; i++) {
+        rd_audit_entry e = {.actor = "writer", .action = "test.append", .object = "o", .detail_json = "{}"};
+        if (rd_audit_append(st, &e, NULL, &err) != RD_OK) {
+            a->failed++;
+            snprintf(a->msg, sizeof a->msg, "%s", err.msg);
+        }
+    }
+    rd_store_close(st);
+    return NULL;
+}
+
+static void test_concurrent_audit(void **state)
+{
+    backend *b = want(state);
+    rd_store *st = open_store(b); /* the schema first, so the threads only append */
+    appender a[2] = {{b, 200, 0, ""}, {b, 200, 0, ""}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, append_audit, &a[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < 2; i++)
+        if (a[i].failed)
+            fail_msg("%d appends failed: %s", a[i].failed, a[i].msg);
+    uint64_t count;
+    OK(rd_store_audit_count(st, &count, E));
+    assert_int_equal(count, 400);
+    rd_audit_verify_result v;
+    OK(rd_audit_verify(st, 0, NULL, NULL, NULL, &v, E));
+    assert_int_equal(v.entries, 400);
+    assert_int_equal(v.first_bad, 0);
+    assert_int_equal(v.head_seq, 400);
+    rd_store_close(st);
+}
+
+/* Two handles open a fresh store at once: the schema is made once, both work. */
+static void *open_close(void *ud)
+{
+    const backend *b = ud;
+    rd_store *st;
+    rd_err err;
+    if (rd_store_open(b->url, NULL, &st, &err) != RD_OK)
+        return strdup(err.msg);
+    rd_store_close(st);
+    return NULL;
+}
+
+static void test_concurrent_open(void **state)
+{
+    backend *b = want(state);
+    if (!b->pg)
+        skip(); /* SQLite serves one node: two processes making a new directory's schema at the same
+                   moment can see each other's half (the second fails "table riskd_meta already exists") */
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, open_close, b), 0);
+    for (int i = 0; i < 3; i++) {
+        void *msg;
+        pthread_join(t[i], &msg);
+        if (msg)
+            fail_msg("open: %s", (char *)msg);
+    }
+    rd_store *st = open_store(b);
+    OK(rd_store_setting_put(st, "k", "v", E));
+    rd_store_close(st);
+}
+
+#define CASE(f) cmocka_unit_test_setup_teardown(f, case_setup, case_teardown)
+
+int main(void)
+{
+    const struct CMUnitTest cases[] = {
+        CASE(test_log_append_scan), CASE(test_log_outcome_join),
+        CASE(test_log_stop),        CASE(test_log_batches),
+        CASE(test_log_prune),       CASE(test_blobs),
+        CASE(test_outcomes),        CASE(test_outcome_stats),
+        CASE(test_applicant),       CASE(test_rollouts),
+        CASE(test_audit),           CASE(test_users_tokens),
+        CASE(test_changes),         CASE(test_versions_settings),
+        CASE(test_transactions),    CASE(test_read_only),
+        CASE(test_refusals),        CASE(test_status),
+        CASE(test_leadership),      CASE(test_notify_watch),
+        CASE(test_reconnect),       CASE(test_concurrent_audit),
+        CASE(test_concurrent_open),
+    };
+    current = &sqlite_b;
+    int failed =
+        _cmocka_run_group_tests("sqlite", cases, sizeof cases / sizeof *cases, group_setup, group_teardown);
+    current = &pg_b;
+    failed += _cmocka_run_group_tests("postgresql", cases, sizeof cases / sizeof *cases, group_setup,
+                                      group_teardown);
+    return failed != 0;
+}
