@@ -210,7 +210,7 @@ int main(int argc, char **argv)
     int64_t deadline = rd_clock_ns() + 120000000000LL;
     for (;;) {
         rd_dlog_get_stats(l, &ds);
-        if ((!ds.spool_records && !ds.queued) || rd_clock_ns() > deadline)
+        if ((!ds.spool_records && ds.committed + ds.failed == ds.submitted) || rd_clock_ns() > deadline)
             break;
         usleep(5000);
     }

@@ -37,7 +37,7 @@ uint64_t rd__spool_row_bytes(const rd_log_row *r);
 /* Append rows[0..n) behind what waits, written and fdatasync'ed before it returns: all or
  * none (a failed write is cut off again). RD_EIO, RD_ENOMEM. */
 int rd__spool_append(rd__spool *sp, const rd_log_row *rows, size_t n, rd_err *err);
-/* Read up to max records from the head (fewer when they pass a few MiB): *rows borrowed from
+/* Read up to max records from the head (fewer when they pass 1 MiB): *rows borrowed from
  * sp until the next read, advance or close; *n = 0 when nothing waits. A record whose
  * checksum fails is cut off with everything after it, logged, and the records before it are
  * returned. RD_EIO, RD_ENOMEM. */

@@ -33,8 +33,10 @@
 #define REC_HDR    8u
 #define PAYLOAD_HD 24u
 #define NULL_LEN   0xffffffffu
-#define READ_BYTES ((size_t)4 << 20) /* a drain chunk reads at most this much at once */
-#define BLOCK      4096u             /* holes are punched in whole blocks past the first */
+/* A drain chunk reads at most this much (a larger record alone): the writer serves the queue
+ * between chunks, so a chunk's commit is what a record arriving during a drain may wait for. */
+#define READ_BYTES ((size_t)1 << 20)
+#define BLOCK      4096u /* holes are punched in whole blocks past the first */
 
 struct rd__spool {
     int fd;

@@ -379,7 +379,7 @@ static void test_file_large_record(void **state)
     rd_err err;
     rd__spool *sp;
     assert_int_equal(rd__spool_open(path, on_log, NULL, &sp, &err), RD_OK);
-    size_t big = (5u << 20) + 17; /* larger than one read (4 MiB) */
+    size_t big = (5u << 20) + 17; /* larger than one read (1 MiB) */
     char *text = malloc(big);
     assert_non_null(text);
     for (size_t i = 0; i < big; i++)
