@@ -197,7 +197,9 @@ fuzz: fuzz-build
 # RISKD_DRILL_SECONDS (default 30) of load, in both durability modes of the decision log; the
 # rollout drill at real speed (scripts/rollout-drill.sh: the walk, and the rollback times); the
 # governance rollback drill (scripts/rollback-drill.sh: a bad published change rolled back
-# under load, the time until every answer is the old version's).
+# under load, the time until every answer is the old version's); the decision log through a
+# PostgreSQL outage under steady load (scripts/dlog-outage-drill.sh: every record acknowledged,
+# spooled, drained in order).
 drill: deps
 	@$(MAKE) --no-print-directory MODE=release all
 	@RISKD_DRILL_SECONDS=$${RISKD_DRILL_SECONDS:-30} RISKD_BIN=build/release/riskd bash tests/integration/06-log.sh
@@ -209,6 +211,7 @@ drill: deps
 	@RISKD_BIN=build/release/riskd RISKD_DRILL_SECONDS=$${RISKD_DRILL_SECONDS:-30} bash tests/integration/23-store-outage.sh
 	@echo "several nodes: a minute of racing approvals on two nodes (tests/integration/24-governance-race.sh)"
 	@RISKD_BIN=build/release/riskd RISKD_DRILL_SECONDS=60 bash tests/integration/24-governance-race.sh
+	@RISKD_DRILL_SECONDS=$${RISKD_DRILL_SECONDS:-30} scripts/dlog-outage-drill.sh
 
 bench:
 	@scripts/deps.sh

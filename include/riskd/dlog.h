@@ -84,6 +84,11 @@ RD_API void rd_dlog_shadow_json(rd_buf *b, const char *request_id, const char *p
 
 typedef enum rd_dlog_durability { RD_DLOG_ASYNC = 0, RD_DLOG_ACK } rd_dlog_durability;
 
+typedef enum rd_dlog_level { RD_DLOG_INFO = 0, RD_DLOG_WARN, RD_DLOG_ERROR } rd_dlog_level;
+
+/* The spool's bound when spool_path is given and spool_max_bytes is 0. */
+#define RD_DLOG_SPOOL_MAX_DEFAULT ((size_t)1 << 30)
+
 typedef struct rd_dlog_opts {
     rd_dlog_durability durability;
     size_t queue;     /* records waiting for the writer (default 65536) */
@@ -92,14 +97,35 @@ typedef struct rd_dlog_opts {
      * record committed (ack mode resumes the requests waiting for it); may be NULL. */
     void (*on_commit)(void *ud, uint64_t committed);
     void *ud;
+    /* The spool (docs/formats.md, "Decision log spool"): a local file the batches go to while
+     * the store is unreachable (rd_store_log_append fails with RD_ESTORE; any other error
+     * fails the batch as without a spool). A spooled record is committed (it is on the local
+     * disk, fsynced): rd_dlog_wait says true, on_commit is called. While records wait there,
+     * new batches go behind them, so the store receives the decisions in the order they were
+     * made; the writer drains it from its head, batch_max records a transaction, when the store
+     * answers again (tried after 1 s, the wait doubling to 10 s). A spool left by a previous run
+     * is drained first. NULL: no spool. The path is borrowed for rd_dlog_new only. */
+    const char *spool_path;
+    /* The bytes waiting in the spool at most (default RD_DLOG_SPOOL_MAX_DEFAULT): past it,
+     * records fail as without a spool (counted failed, rd_dlog_wait false). */
+    size_t spool_max_bytes;
+    /* What the writer has to report: the store lost and found again, the spool drained, a
+     * torn tail dropped, the spool full (at most once a minute), a record the store refused for
+     * good. msg is borrowed for the call. Called from the writer thread, and from rd_dlog_new's
+     * caller for what opening the spool found. May be NULL. */
+    void (*on_log)(void *ud, rd_dlog_level level, const char *msg);
 } rd_dlog_opts;
 
 typedef struct rd_dlog rd_dlog;
 
 /* The writer over store s (which it uses alone from now on: open another handle for other
- * threads). */
+ * threads). With o->spool_path, the spool is opened (created when missing) and locked for this
+ * process first: RD_EIO when it cannot be created, read or locked (another process has it),
+ * RD_EINVAL when the file is not a spool. */
 RD_API int rd_dlog_new(rd_store *s, const rd_dlog_opts *o, rd_dlog **out, rd_err *err);
-/* Commit what is queued, stop the writer, free (the store stays the caller's). */
+/* Commit what is queued (into the spool when records wait there), stop the writer, free (the
+ * store stays the caller's). A spool the store is taking is drained for up to 3 s more; what is
+ * left waits in the file for the next run. */
 RD_API void rd_dlog_free(rd_dlog *l);
 /* Queue a record (copied). *seq receives its sequence number (1, 2, ...): it is committed
  * once rd_dlog_committed(l) >= *seq. RD_ELIMIT when the queue is full: the caller refuses the
@@ -113,10 +139,15 @@ RD_API bool rd_dlog_wait(rd_dlog *l, uint64_t seq);
 RD_API int rd_dlog_status(rd_dlog *l, uint64_t seq);
 
 typedef struct rd_dlog_stats {
-    uint64_t submitted, committed, failed; /* records */
+    uint64_t submitted, committed, failed; /* records; committed counts the spooled ones too */
     uint64_t commits;                      /* transactions */
     size_t queued;
     double commit_seconds; /* summed over the transactions */
+    /* the spool: records written to it, records of it the store took, records of it the store
+     * refused for good (an error other than RD_ESTORE, three times: dropped, logged) */
+    uint64_t spooled, drained, undeliverable;
+    uint64_t spool_bytes, spool_records; /* waiting in the spool now */
+    bool store_down;                     /* the writer's last store call failed with RD_ESTORE */
 } rd_dlog_stats;
 RD_API void rd_dlog_get_stats(const rd_dlog *l, rd_dlog_stats *st);
 

@@ -123,6 +123,11 @@ const char srv_usage[] =
     "                           record) or drop (decide, count the record dropped)\n"
     "  --log-queue N            records waiting for the writer (default 65536)\n"
     "  --log-retention-days N   prune decisions older than N days (default 0: keep all)\n"
+    "  --log-spool PATH         with a shared store (PostgreSQL): where decision records wait,\n"
+    "                           acknowledged, while the database is unreachable, drained in order\n"
+    "                           when it is back (default DATA_DIR/dlog.spool; off: none, records\n"
+    "                           fail during an outage; SQLite needs none)\n"
+    "  --log-spool-max-bytes N  the spool's bound: past it records fail (default 1073741824)\n"
     "  --log-redact LIST        inputs (features, context attributes) logged as a keyed hash, or\n"
     "                           not at all with :drop: ssn:drop,email,phone (docs/governance.md)\n"
     "  --log-redact-key-file F  the HMAC-SHA256 key of those hashes: 32 or more random bytes\n"
@@ -252,6 +257,8 @@ static const struct key keys[] = {
     {"unknown_inputs", S(unknown_inputs)},
     {"log_queue", Z(log_queue, 1, 10000000)},
     {"log_retention_days", I(log_retention_days, 0, 36500)},
+    {"log_spool", S(log_spool)},
+    {"log_spool_max_bytes", Z(log_spool_max_bytes, 4096, 1LL << 50)},
     {"log_redact", S(log_redact)},
     {"log_redact_key_file", S(log_redact_key_file)},
     {"node", S(node)},
@@ -317,6 +324,7 @@ static void defaults(srv_config *c)
     strcpy(c->log_durability, "async");
     strcpy(c->log_on_full, "reject");
     c->log_queue = 65536;
+    c->log_spool_max_bytes = RD_DLOG_SPOOL_MAX_DEFAULT;
     c->rollout_speed = 1;
     c->monitor = true;
     c->monitor_bucket_ms = 60000;

@@ -871,6 +871,34 @@ static size_t keep_escapes(void *cls, struct MHD_Connection *c, char *uri)
 
 /* ------------------------------------------------------------------ the decision log */
 
+/* The writer's reports (the store lost and back, the spool drained or full) in the service log. */
+static void on_dlog_log(void *ud, rd_dlog_level level, const char *msg)
+{
+    (void)ud;
+    srv_log(level == RD_DLOG_ERROR  ? SRV_ERROR
+            : level == RD_DLOG_WARN ? SRV_WARN
+                                    : SRV_INFO,
+            msg, "what", "decision log", NULL);
+}
+
+/* log_spool: a shared store can be away while this node keeps deciding, so its records wait in
+ * DATA_DIR/dlog.spool (or the path given); SQLite is a local file that never is: no spool. */
+static const char *spool_path(const srv_config *cfg, rd_store *s, char *buf, size_t cap)
+{
+    if (!strcmp(cfg->log_spool, "off"))
+        return NULL;
+    if (!rd_store_shared(s)) {
+        if (cfg->log_spool[0])
+            srv_log(SRV_INFO, "log_spool is not used: the store is not shared (SQLite is never unreachable)",
+                    "store", rd_store_name(s), NULL);
+        return NULL;
+    }
+    if (cfg->log_spool[0])
+        return cfg->log_spool;
+    snprintf(buf, cap, "%s/dlog.spool", cfg->data_dir);
+    return buf;
+}
+
 /* Three handles on DATA_DIR/riskd.db: the writer thread's, the main thread's (keeping what
  * served, pruning) and the outcomes' (POST /v1/outcomes, GET /v1/outcomes/stats, from any HTTP
  * thread, under its lock); SQLite's WAL lets them work at once. */
@@ -882,9 +910,13 @@ static int open_log(const srv_config *cfg, rd_err *err)
         rc = rd_store_open(cfg->store, &so, &G.wstore, err);
     if (!rc)
         rc = rd_store_open(cfg->store, &so, &G.outcomes.store, err);
+    char spool[SRV_PATH_MAX + 16];
     rd_dlog_opts o = {.durability = !strcmp(cfg->log_durability, "ack") ? RD_DLOG_ACK : RD_DLOG_ASYNC,
                       .queue = cfg->log_queue,
-                      .on_commit = on_commit};
+                      .on_commit = on_commit,
+                      .spool_path = rc ? NULL : spool_path(cfg, G.wstore, spool, sizeof spool),
+                      .spool_max_bytes = cfg->log_spool_max_bytes,
+                      .on_log = on_dlog_log};
     if (!rc)
         rc = rd_dlog_new(G.wstore, &o, &G.dlog, err);
     if (!rc)
@@ -893,7 +925,7 @@ static int open_log(const srv_config *cfg, rd_err *err)
     if (!rc)
         srv_log(SRV_INFO, "decision log", "store", rd_store_name(G.store), "durability", cfg->log_durability,
                 "on_full", cfg->log_on_full, "redact",
-                rd_dlog_redact_describe(G.redact, redacted, sizeof redacted), NULL);
+                rd_dlog_redact_describe(G.redact, redacted, sizeof redacted), "spool", o.spool_path, NULL);
     return rc;
 }
 

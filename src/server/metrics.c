@@ -737,6 +737,21 @@ static void render_log(rd_buf *b, rd_dlog *dlog)
         st.queued, (unsigned long long)st.commits);
     num(b, st.commit_seconds);
     rd_buf_putc(b, '\n');
+    rd_buf_printf(
+        b,
+        "# HELP riskd_dlog_spooled_total Decision records written to the spool while the store was "
+        "unreachable.\n# TYPE riskd_dlog_spooled_total counter\nriskd_dlog_spooled_total %llu\n"
+        "# HELP riskd_dlog_drained_total Spooled records the store took when it was back.\n"
+        "# TYPE riskd_dlog_drained_total counter\nriskd_dlog_drained_total %llu\n"
+        "# HELP riskd_dlog_undeliverable_total Spooled records the store refused for good (dropped, "
+        "logged).\n# TYPE riskd_dlog_undeliverable_total counter\nriskd_dlog_undeliverable_total %llu\n"
+        "# HELP riskd_dlog_spool_bytes Bytes waiting in the spool.\n# TYPE riskd_dlog_spool_bytes gauge\n"
+        "riskd_dlog_spool_bytes %llu\n# HELP riskd_dlog_spool_records Records waiting in the spool.\n"
+        "# TYPE riskd_dlog_spool_records gauge\nriskd_dlog_spool_records %llu\n"
+        "# HELP riskd_dlog_store_up Whether the decision log's last call to the store reached it (1) or "
+        "found it unreachable (0).\n# TYPE riskd_dlog_store_up gauge\nriskd_dlog_store_up %d\n",
+        (unsigned long long)st.spooled, (unsigned long long)st.drained, (unsigned long long)st.undeliverable,
+        (unsigned long long)st.spool_bytes, (unsigned long long)st.spool_records, st.store_down ? 0 : 1);
 }
 
 void srv_metrics_render(rd_buf *b, const srv_snapshot *snap, rd_shadow *shadow, rd_dlog *dlog,

@@ -101,6 +101,10 @@ typedef struct srv_config {
     char node[128];          /* this node's name in the records (default: the host name) */
     /* log_redact: inputs logged as a keyed hash or not at all (rd_dlog_redact_new), and the key */
     char log_redact[1024], log_redact_key_file[SRV_PATH_MAX];
+    /* the spool of records a shared store cannot take while it is away: "" (DATA_DIR/dlog.spool
+       when the store is shared, none on SQLite), "off", or a path; and its bound */
+    char log_spool[SRV_PATH_MAX];
+    size_t log_spool_max_bytes;
     /* monitoring and rollouts (include/riskd/monitor.h, include/riskd/rollout.h) */
 #define SRV_MAX_ROLLOUTS 8
     char rollouts[SRV_MAX_ROLLOUTS][SRV_PATH_MAX]; /* plan files, one per routing flag */

@@ -54,8 +54,13 @@ for _ in $(seq 1 400); do
     [ "$(metric 'riskd_shadow_pending ')" = 0 ] && [ "$(metric 'riskd_log_queue ')" = 0 ] && break
     sleep 0.05
 done
+# SQLite is never unreachable: no spool (log_spool is for a shared store), the store up
+[ "$(metric 'riskd_dlog_store_up ')" = 1 ] && [ "$(metric 'riskd_dlog_spooled_total ')" = 0 ] &&
+    [ "$(metric 'riskd_dlog_spool_records ')" = 0 ]
+check "metrics: the store up, nothing spooled" 0 $?
 stop
 check "stop (the queue is committed first)" 0 $?
+[ ! -e "$D/dlog.spool" ]; check "no spool on SQLite" 0 $?
 "$BIN" log export --data-dir "$D" --format jsonl --out "$T/all.jsonl" 2>"$T/out"
 check "export" 0 $?
 primaries=$(grep -c '"kind":"primary"' "$T/all.jsonl")

@@ -2,18 +2,42 @@
  * everything queued, up to batch_max, and commits it in one transaction (group commit), then
  * publishes the sequence number committed, which ack-mode callers wait for.
  *
- * Invariants: records are committed in the order they were queued (sequence numbers are
- * given under the queue's lock, in queue order); committed only grows; a failed transaction
- * counts its records as failed and wakes every waiter (rd_dlog_wait returns false); the
- * queue never grows past its bound, so a writer that falls behind turns into RD_ELIMIT for
- * the callers, never into memory. */
+ * With a spool (spool.c), a batch the store cannot take because it is unreachable (RD_ESTORE)
+ * is written to the local spool file instead, and counts as committed once it is there; while
+ * records wait in the spool, new batches go behind them; the same thread drains the spool from
+ * its head, a chunk of batch_max records a transaction, when the store answers again (tried
+ * after 1 s, the wait doubling to 10 s, a ping first), and moves the head past a chunk only
+ * after its commit (a crash in between re-sends it: the store's unique key makes that a no-op).
+ *
+ * Invariants: records reach the store in the order they were queued (sequence numbers are
+ * given under the queue's lock, in queue order; the spool is first in, first out, and nothing
+ * passes it while it holds records); committed only grows; a failed transaction (or a spool
+ * that is full or cannot be written) counts its records as failed and wakes every waiter
+ * (rd_dlog_wait returns false); the queue never grows past its bound, so a writer that falls
+ * behind turns into RD_ELIMIT for the callers, never into memory, and the spool never grows
+ * past spool_max_bytes. The writer thread alone touches the spool and the outage state. */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "dlog_int.h"
 #include "riskd/clock.h"
-#include "riskd/dlog.h"
+
+#define BACKOFF_MIN_MS  1000
+#define BACKOFF_MAX_MS  10000
+#define DRAIN_ATTEMPTS  3            /* a record the store refuses (not RD_ESTORE) this often is dropped */
+#define STOP_DRAIN_NS   3000000000LL /* rd_dlog_free drains a spool the store takes this long */
+#define REPORT_EVERY_NS 60000000000LL
+
+/* A log line said at most once a minute, with the records it is about counted between. */
+typedef struct limiter {
+    int64_t last_ns;
+    uint64_t count;
+    bool said;
+} limiter;
 
 typedef struct item {
     rd_log_row row; /* its strings live in buf */
@@ -36,7 +60,21 @@ struct rd_dlog {
     pthread_t thread;
     atomic_uint_fast64_t submitted, ok, failed, commits;
     _Atomic double commit_seconds;
+    /* the outage: the writer thread's alone (after rd_dlog_new) */
+    rd__spool *spool;        /* NULL: no spool */
+    int64_t retry_ns;        /* the spool is drained from then on (monotonic ns; 0: now) */
+    int64_t outage_ns;       /* when the store was lost */
+    uint64_t outage_spooled; /* spooled when it was lost */
+    size_t single_left;      /* records of a chunk the store refused, sent one at a time */
+    limiter full, ioerr;     /* the log lines of records failed by the spool, once a minute */
+    int backoff_ms;          /* the wait after the next failed attempt */
+    unsigned attempts;       /* failed attempts at the head record, sent alone */
+    bool down;               /* the last store call failed with RD_ESTORE */
+    atomic_bool store_down;  /* the same, for the stats */
+    atomic_uint_fast64_t spooled, drained, undeliverable, spool_bytes, spool_records;
 };
+
+void (*rd__dlog_after_drain_commit)(size_t n);
 
 static char *copy_row(const rd_log_row *r, rd_log_row *out)
 {
@@ -65,26 +103,144 @@ static void add_seconds(_Atomic double *d, double v)
     }
 }
 
+static void say(const rd_dlog *l, rd_dlog_level level, const char *fmt, ...) RD_PRINTF(3, 4);
+static void say(const rd_dlog *l, rd_dlog_level level, const char *fmt, ...)
+{
+    if (!l->o.on_log)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    l->o.on_log(l->o.ud, level, msg);
+}
+
+/* n records failed for the reason in what: said at once the first time, then once a minute
+ * with the count since, so an outage past the bound is one line a minute, not one a batch. */
+static void failed_records(rd_dlog *l, limiter *lim, uint64_t n, const char *what)
+{
+    int64_t now = rd_clock_ns();
+    lim->count += n;
+    if (lim->said && now - lim->last_ns < REPORT_EVERY_NS)
+        return;
+    say(l, RD_DLOG_ERROR, "%s: %llu decision records not logged%s", what, (unsigned long long)lim->count,
+        lim->said ? " in the last minute" : "");
+    lim->said = true;
+    lim->last_ns = now;
+    lim->count = 0;
+}
+
+static void gauges(rd_dlog *l)
+{
+    if (!l->spool)
+        return;
+    atomic_store(&l->spool_bytes, rd__spool_bytes(l->spool));
+    atomic_store(&l->spool_records, rd__spool_records(l->spool));
+}
+
+static bool spool_waits(const rd_dlog *l) { return l->spool && rd__spool_records(l->spool) > 0; }
+
+static void retry_later(rd_dlog *l)
+{
+    l->retry_ns = rd_clock_ns() + (int64_t)l->backoff_ms * 1000000;
+    l->backoff_ms = l->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : l->backoff_ms * 2;
+}
+
+static void store_lost(rd_dlog *l, const rd_err *err)
+{
+    if (!l->down) {
+        l->backoff_ms = BACKOFF_MIN_MS;
+        l->outage_ns = rd_clock_ns();
+        l->outage_spooled = atomic_load(&l->spooled);
+        if (l->spool)
+            say(l, RD_DLOG_WARN,
+                "the store is unreachable (%s): decision records go to the spool %s until it "
+                "answers again",
+                err->msg, rd__spool_path(l->spool));
+        else
+            say(l, RD_DLOG_ERROR,
+                "the store is unreachable (%s): decision records fail until it answers again", err->msg);
+    }
+    l->down = true;
+    atomic_store(&l->store_down, true);
+    retry_later(l);
+}
+
+static void store_back(rd_dlog *l)
+{
+    if (l->down)
+        say(l, RD_DLOG_INFO, "the store answers again after %.1f s%s",
+            (double)(rd_clock_ns() - l->outage_ns) / 1e9, spool_waits(l) ? ": draining the spool" : "");
+    l->down = false;
+    atomic_store(&l->store_down, false);
+    l->backoff_ms = BACKOFF_MIN_MS;
+    l->retry_ns = 0;
+}
+
+/* Spool rows[0..n): as many as fit under spool_max_bytes, in order; returns how many. */
+static size_t spool_rows(rd_dlog *l, const rd_log_row *rows, size_t n)
+{
+    uint64_t used = rd__spool_used(l->spool);
+    size_t k = 0;
+    while (k < n && used + rd__spool_row_bytes(&rows[k]) <= l->o.spool_max_bytes)
+        used += rd__spool_row_bytes(&rows[k++]);
+    char what[1200];
+    if (k < n) {
+        snprintf(what, sizeof what, "the spool %s is full (%llu bytes waiting, spool_max_bytes %zu)",
+                 rd__spool_path(l->spool), (unsigned long long)rd__spool_bytes(l->spool),
+                 l->o.spool_max_bytes);
+        failed_records(l, &l->full, n - k, what);
+    }
+    rd_err err;
+    if (k && rd__spool_append(l->spool, rows, k, &err) != RD_OK) {
+        snprintf(what, sizeof what, "the spool cannot be written (%s)", err.msg);
+        failed_records(l, &l->ioerr, k, what);
+        k = 0;
+    }
+    atomic_fetch_add(&l->spooled, k);
+    gauges(l);
+    return k;
+}
+
+/* Into the store, or into the spool when records wait there or the store is unreachable;
+ * returns how many of rows[0..n) are committed (from the first: the rest failed). */
+static size_t write_rows(rd_dlog *l, const rd_log_row *rows, size_t n)
+{
+    if (spool_waits(l))
+        return spool_rows(l, rows, n);
+    rd_err err;
+    int64_t t0 = rd_clock_ns();
+    int rc = rd_store_log_append(l->store, rows, n, &err);
+    add_seconds(&l->commit_seconds, (double)(rd_clock_ns() - t0) / 1e9);
+    atomic_fetch_add(&l->commits, 1);
+    if (rc == RD_OK) {
+        store_back(l);
+        return n;
+    }
+    if (rc != RD_ESTORE)
+        return 0;
+    store_lost(l, &err);
+    return l->spool ? spool_rows(l, rows, n) : 0;
+}
+
 /* Commit one batch (taken from the ring under the lock, written without it). */
 static void commit_batch(rd_dlog *l, item *batch, size_t n, uint64_t first, uint64_t last)
 {
     rd_log_row *rows = rd_malloc(n * sizeof *rows);
-    rd_err err;
-    int64_t t0 = rd_clock_ns();
-    int rc = rows ? RD_OK : RD_ENOMEM;
+    size_t ok = 0;
     for (size_t i = 0; rows && i < n; i++)
         rows[i] = batch[i].row;
     if (rows)
-        rc = rd_store_log_append(l->store, rows, n, &err);
-    add_seconds(&l->commit_seconds, (double)(rd_clock_ns() - t0) / 1e9);
+        ok = write_rows(l, rows, n);
     rd_free(rows);
     for (size_t i = 0; i < n; i++)
         rd_free(batch[i].buf);
-    atomic_fetch_add(rc ? &l->failed : &l->ok, n);
-    atomic_fetch_add(&l->commits, 1);
+    atomic_fetch_add(&l->ok, ok);
+    atomic_fetch_add(&l->failed, n - ok);
     pthread_mutex_lock(&l->lock);
-    if (rc) { /* waiters tell a failure from a commit by these ranges */
-        l->fail_lo[l->nfail % 64] = first;
+    if (ok < n) { /* waiters tell a failure from a commit by these ranges */
+        l->fail_lo[l->nfail % 64] = first + ok;
         l->fail_hi[l->nfail % 64] = last;
         l->nfail++;
     }
@@ -95,8 +251,144 @@ static void commit_batch(rd_dlog *l, item *batch, size_t n, uint64_t first, uint
         l->o.on_commit(l->o.ud, last);
 }
 
+/* ------------------------------------------------------------------ draining the spool */
+
+/* The store took the first n records of the last read. */
+static void drained(rd_dlog *l, size_t n)
+{
+    if (rd__dlog_after_drain_commit)
+        rd__dlog_after_drain_commit(n);
+    rd_err err;
+    if (rd__spool_advance(l->spool, n, &err) != RD_OK) { /* sent again later: the store keeps them once */
+        say(l, RD_DLOG_ERROR, "%s", err.msg);
+        retry_later(l);
+        return;
+    }
+    atomic_fetch_add(&l->drained, n);
+    store_back(l);
+    if (l->single_left) {
+        l->single_left -= n;
+        l->attempts = 0;
+    }
+    if (!spool_waits(l))
+        say(l, RD_DLOG_INFO,
+            "the spool %s is drained: the store has every decision record spooled (%llu since the "
+            "store was lost)",
+            rd__spool_path(l->spool), (unsigned long long)(atomic_load(&l->spooled) - l->outage_spooled));
+}
+
+/* The store refused rows[0..n) for a reason other than being unreachable: a chunk is tried
+ * again one record at a time, so one record the store will never take (none is known; this is
+ * the guard) costs itself alone, after DRAIN_ATTEMPTS tries, not the records behind it. */
+static void refused(rd_dlog *l, const rd_log_row *rows, size_t n, const rd_err *err)
+{
+    if (n > 1) {
+        l->single_left = n;
+        l->attempts = 0;
+        say(l, RD_DLOG_WARN, "the store refused %zu spooled decision records (%s): trying them one at a time",
+            n, err->msg);
+        return;
+    }
+    if (++l->attempts < DRAIN_ATTEMPTS) {
+        retry_later(l);
+        return;
+    }
+    say(l, RD_DLOG_ERROR, "the store refused the spooled %s record of request %s %u times (%s): dropped",
+        rows[0].kind, rows[0].request_id, l->attempts, err->msg);
+    rd_err aerr;
+    if (rd__spool_advance(l->spool, 1, &aerr) != RD_OK) {
+        say(l, RD_DLOG_ERROR, "%s", aerr.msg);
+        retry_later(l);
+        return;
+    }
+    atomic_fetch_add(&l->undeliverable, 1);
+    l->single_left--;
+    l->attempts = 0;
+    l->retry_ns = 0;
+}
+
+/* One chunk from the spool's head into the store (a ping first while it is lost). */
+static void drain_step(rd_dlog *l)
+{
+    rd_err err;
+    if (l->down && rd_store_ping(l->store, &err) != RD_OK) {
+        retry_later(l);
+        return;
+    }
+    const rd_log_row *rows;
+    size_t n;
+    if (rd__spool_read(l->spool, l->single_left ? 1 : l->o.batch_max, &rows, &n, &err) != RD_OK) {
+        say(l, RD_DLOG_ERROR, "%s", err.msg);
+        retry_later(l);
+        return;
+    }
+    if (n) {
+        int64_t t0 = rd_clock_ns();
+        int rc = rd_store_log_append(l->store, rows, n, &err);
+        add_seconds(&l->commit_seconds, (double)(rd_clock_ns() - t0) / 1e9);
+        atomic_fetch_add(&l->commits, 1);
+        if (rc == RD_OK)
+            drained(l, n);
+        else if (rc == RD_ESTORE)
+            store_lost(l, &err);
+        else
+            refused(l, rows, n, &err);
+    }
+    gauges(l);
+}
+
+static bool drain_due(const rd_dlog *l) { return spool_waits(l) && rd_clock_ns() >= l->retry_ns; }
+
+/* Wait for records, or until the spool's next attempt. With the lock held. */
+static void wait_work(rd_dlog *l)
+{
+    l->idle = true;
+    if (spool_waits(l)) {
+        struct timespec ts = {.tv_sec = (time_t)(l->retry_ns / 1000000000),
+                              .tv_nsec = (long)(l->retry_ns % 1000000000)};
+        pthread_cond_timedwait(&l->work, &l->lock, &ts);
+    } else {
+        pthread_cond_wait(&l->work, &l->lock);
+    }
+    l->idle = false;
+}
+
+/* Stopping: a spool the store is taking is drained a little longer (the next run drains the
+ * rest; a shutdown must not wait minutes for a long backlog). */
+static void drain_at_stop(rd_dlog *l)
+{
+    int64_t deadline = rd_clock_ns() + STOP_DRAIN_NS;
+    while (!l->down && drain_due(l) && rd_clock_ns() < deadline)
+        drain_step(l);
+}
+
 #define GATHER_MIN 256
 #define GATHER_MS  5
+
+/* Take up to max queued records into batch (with the lock held); returns how many. */
+static size_t take(rd_dlog *l, item *batch, size_t max, uint64_t *last)
+{
+    /* async: a commit costs the same for 1 record or 500 (locks, WAL frames, index pages),
+     * so a short wait gathers a group; the loss window grows by at most GATHER_MS */
+    if (l->o.durability == RD_DLOG_ASYNC && l->count && l->count < GATHER_MIN && !l->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += GATHER_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&l->work, &l->lock, &ts);
+    }
+    size_t n = 0;
+    while (l->count && n < max) {
+        batch[n++] = l->ring[l->head];
+        l->head = (l->head + 1) % l->o.queue;
+        l->count--;
+    }
+    *last = l->next_seq - 1 - l->count; /* the sequence number of batch[n - 1] */
+    return n;
+}
 
 static void *writer(void *ud)
 {
@@ -109,37 +401,21 @@ static void *writer(void *ud)
     }
     pthread_mutex_lock(&l->lock);
     for (;;) {
-        while (!l->count && !l->stop) {
-            l->idle = true;
-            pthread_cond_wait(&l->work, &l->lock);
-            l->idle = false;
-        }
-        if (!l->count)
+        while (!l->count && !l->stop && !drain_due(l))
+            wait_work(l);
+        if (!l->count && l->stop)
             break;
-        /* async: a commit costs the same for 1 record or 500 (locks, WAL frames, index pages),
-         * so a short wait gathers a group; the loss window grows by at most GATHER_MS */
-        if (l->o.durability == RD_DLOG_ASYNC && l->count < GATHER_MIN && !l->stop) {
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            ts.tv_nsec += GATHER_MS * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&l->work, &l->lock, &ts);
-        }
-        size_t n = 0;
-        while (l->count && n < max) {
-            batch[n++] = l->ring[l->head];
-            l->head = (l->head + 1) % l->o.queue;
-            l->count--;
-        }
-        uint64_t last = l->next_seq - 1 - l->count; /* the sequence number of batch[n - 1] */
+        uint64_t last;
+        size_t n = take(l, batch, max, &last);
         pthread_mutex_unlock(&l->lock);
-        commit_batch(l, batch, n, last + 1 - n, last);
+        if (n)
+            commit_batch(l, batch, n, last + 1 - n, last);
+        if (drain_due(l)) /* one chunk per round: the queue is served between chunks */
+            drain_step(l);
         pthread_mutex_lock(&l->lock);
     }
     pthread_mutex_unlock(&l->lock);
+    drain_at_stop(l);
     if (batch != &one)
         rd_free(batch);
     return NULL;
@@ -157,9 +433,22 @@ int rd_dlog_new(rd_store *s, const rd_dlog_opts *o, rd_dlog **out, rd_err *err)
     if (!l->o.batch_max)
         l->o.batch_max = 4096;
     l->next_seq = 1;
+    l->backoff_ms = BACKOFF_MIN_MS;
     if (!(l->ring = rd_calloc(l->o.queue, sizeof *l->ring))) {
         rd_free(l);
         return rd_err_set(err, RD_ENOMEM, "out of memory");
+    }
+    if (l->o.spool_path) {
+        if (!l->o.spool_max_bytes)
+            l->o.spool_max_bytes = RD_DLOG_SPOOL_MAX_DEFAULT;
+        int rc = rd__spool_open(l->o.spool_path, l->o.on_log, l->o.ud, &l->spool, err);
+        l->o.spool_path = NULL; /* borrowed for this call only */
+        if (rc) {
+            rd_free(l->ring);
+            rd_free(l);
+            return rc;
+        }
+        gauges(l); /* what a previous run left is drained first: retry_ns = 0 */
     }
     pthread_mutex_init(&l->lock, NULL);
     pthread_condattr_t ca; /* timed waits on the monotonic clock */
@@ -172,6 +461,7 @@ int rd_dlog_new(rd_store *s, const rd_dlog_opts *o, rd_dlog **out, rd_err *err)
         pthread_cond_destroy(&l->done);
         pthread_cond_destroy(&l->work);
         pthread_mutex_destroy(&l->lock);
+        rd__spool_close(l->spool);
         rd_free(l->ring);
         rd_free(l);
         return rd_err_set(err, RD_EINTERNAL, "decision log: cannot start the writer thread");
@@ -192,6 +482,7 @@ void rd_dlog_free(rd_dlog *l)
     pthread_cond_destroy(&l->done);
     pthread_cond_destroy(&l->work);
     pthread_mutex_destroy(&l->lock);
+    rd__spool_close(l->spool);
     rd_free(l->ring);
     rd_free(l);
 }
@@ -260,4 +551,10 @@ void rd_dlog_get_stats(const rd_dlog *l, rd_dlog_stats *st)
     st->failed = atomic_load(&m->failed);
     st->commits = atomic_load(&m->commits);
     st->commit_seconds = atomic_load(&m->commit_seconds);
+    st->spooled = atomic_load(&m->spooled);
+    st->drained = atomic_load(&m->drained);
+    st->undeliverable = atomic_load(&m->undeliverable);
+    st->spool_bytes = atomic_load(&m->spool_bytes);
+    st->spool_records = atomic_load(&m->spool_records);
+    st->store_down = atomic_load(&m->store_down);
 }
