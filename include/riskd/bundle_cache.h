@@ -8,12 +8,13 @@
  * newest version's digest; a newest version with an empty sha (a rollback of a bundle's only
  * registration) means the bundle is no longer served.
  *
- * Each bundle is rebuilt from the blobs into NAME.tmp-XXXXXX beside it (a name the server's
- * loader skips), every blob checked against the SHA-256 it is kept under, loaded and verified
- * as serving loads it (rd_bundle_load: its name and digest must be the registered ones), and
- * only then swapped into place, so the cache never holds a half-written or unverified bundle
- * under a bundle's name. A bundle that cannot be fetched or verified is left as it was: the
- * last good copy keeps serving. */
+ * Each bundle is rebuilt from the blobs into .staging/NAME.tmp-XXXXXX inside the cache (a dot
+ * name, which the server's loader skips), every blob checked against the SHA-256 it is kept
+ * under, loaded and verified as serving loads it (rd_bundle_load: its name and digest must be
+ * the registered ones), and only then swapped into place, so the cache never holds a
+ * half-written or unverified bundle under a bundle's name. A bundle that cannot be fetched or
+ * verified is left as it was (the last good copy keeps serving), and so is the cache
+ * directory itself. */
 #ifndef RISKD_BUNDLE_CACHE_H
 #define RISKD_BUNDLE_CACHE_H
 
@@ -36,9 +37,9 @@ typedef struct rd_bundle_cache_stats {
 /* Make cache_dir (created with its parents when missing) hold exactly the bundles the store s
  * publishes, one directory per bundle named as the bundle. st (may be NULL) receives the
  * counts, also on failure. A directory whose manifest already carries the registered digest
- * is left alone; a directory beside them that no published bundle names is removed (names
- * starting with '.' are left alone; a NAME.tmp-* left by a crash is removed once a minute
- * old).
+ * is left alone; anything beside them that no published bundle names is removed (names
+ * starting with '.' are left alone; work a process that died left, *.tmp-* and in .staging,
+ * is removed once a minute old).
  *
  * Every bundle is tried. RD_OK when each is in place; else the first failure's code, with
  * err naming the bundle and what is wrong ("bundle credit_xgb_v1.0 (sha256 3f2a...):

@@ -7,9 +7,11 @@
  *   - A directory named as a bundle is only ever replaced whole, by a rename (an atomic
  *     exchange where the filesystem has one) of a directory rebuilt from the blobs, every blob
  *     checked against the SHA-256 it is kept under, written to disk (fsync) and loaded as
- *     serving loads it. Work in progress lives under NAME.tmp-XXXXXX, which the server's loader
- *     skips, and is removed when it fails.
- *   - A directory is removed by renaming it to a .tmp- name first, so nobody reading the cache
+ *     serving loads it. Work in progress lives in .staging/NAME.tmp-XXXXXX inside the cache
+ *     (a dot name: the server's loader and its fingerprint of the cache never read it), and is
+ *     removed when it fails. So a fetch that fails leaves the cache directory itself as it was,
+ *     and a server does not reload at every check while a blob stays damaged.
+ *   - A directory is removed by renaming it into .staging first, so nobody reading the cache
  *     ever sees half a bundle under a bundle's name.
  *   - The store is trusted for nothing but content addressing: names must be bundle names (no
  *     path can be made of them), every byte written must hash to its key. */
@@ -32,7 +34,8 @@
 
 #define MANIFEST_MAX_BYTES  (16u << 20)
 #define SIGNATURE_MAX_BYTES 4096u
-#define STALE_TMP_S         60 /* a NAME.tmp-* older than this was left by a process that died */
+#define STAGING             ".staging" /* in the cache: fetches under way, directories being removed */
+#define STALE_TMP_S         60         /* work older than this was left by a process that died */
 
 /* ------------------------------------------------------------------ what the store publishes */
 
@@ -154,34 +157,36 @@ static void sync_dir(const char *dir)
     }
 }
 
-/* A name beside path no other process or call picks: path.tmp-gone-PID-N. */
-static int aside_name(const char *path, char *out, size_t cap, rd_err *err)
+/* A name in the staging directory no other process or call picks: NAME.tmp-gone-PID-N. */
+static int aside_name(const char *cache, const char *name, char *out, size_t cap, rd_err *err)
 {
     static atomic_uint_fast64_t seq;
-    if ((size_t)snprintf(out, cap, "%s.tmp-gone-%ld-%llu", path, (long)getpid(),
+    if ((size_t)snprintf(out, cap, "%s/" STAGING "/%s.tmp-gone-%ld-%llu", cache, name, (long)getpid(),
                          (unsigned long long)atomic_fetch_add(&seq, 1)) >= cap)
-        return rd_err_set(err, RD_EINVAL, "%s: path too long", path);
+        return rd_err_set(err, RD_EINVAL, "%s: path too long", cache);
     return RD_OK;
 }
 
-/* Remove a directory (or a file) of the cache: renamed aside first, then removed. */
-static int remove_aside(const char *path, rd_err *err)
+/* Remove the entry name of the cache: renamed into the staging directory first, then removed. */
+static int remove_aside(const char *cache, const char *name, rd_err *err)
 {
-    char aside[PATH_MAX];
-    int rc = aside_name(path, aside, sizeof aside, err);
+    char path[PATH_MAX], aside[PATH_MAX];
+    int rc = aside_name(cache, name, aside, sizeof aside, err);
     if (rc)
         return rc;
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", cache, name) >= sizeof path)
+        return rd_err_set(err, RD_EINVAL, "%s: path too long", cache);
     if (rename(path, aside) < 0)
         return rd_err_set(err, RD_EIO, "%s: cannot remove: %s", path, strerror(errno));
-    if (remove_tree(aside) < 0) /* aside is skipped by the loader; removed again a minute on */
+    if (remove_tree(aside) < 0) /* out of the loader's sight already; tried again a minute on */
         return rd_err_set(err, RD_EIO, "%s: cannot remove: %s", aside, strerror(errno));
     return RD_OK;
 }
 
-/* Put the verified directory tmp in place of dir: exchanged atomically with the old one where
- * the filesystem can (readers see the old bundle or the new, never neither), else the old one
- * renamed aside first; the old one is removed after. */
-static int put_in_place(const char *tmp, const char *dir, rd_err *err)
+/* Put the verified directory tmp in place of dir (the cache's entry name): exchanged
+ * atomically with the old one where the filesystem can (readers see the old bundle or the new,
+ * never neither), else the old one renamed aside first; the old one is removed after. */
+static int put_in_place(const char *cache, const char *name, const char *tmp, const char *dir, rd_err *err)
 {
     if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) == 0) {
         remove_tree(tmp); /* tmp now holds the old bundle; a failure leaves a .tmp- to clean */
@@ -190,7 +195,7 @@ static int put_in_place(const char *tmp, const char *dir, rd_err *err)
     int rc = RD_OK;
     if (errno != ENOENT) { /* no exchange on this filesystem: two renames */
         char aside[PATH_MAX];
-        if ((rc = aside_name(dir, aside, sizeof aside, err)))
+        if ((rc = aside_name(cache, name, aside, sizeof aside, err)))
             return rc;
         if (rename(dir, aside) < 0 && errno != ENOENT)
             return rd_err_set(err, RD_EIO, "%s: cannot move aside: %s", dir, strerror(errno));
@@ -404,7 +409,7 @@ static int check_pub(const pub *p, rd_err *err)
 static int fetch(rd_store *s, const char *cache, const pub *p, const char *dir, rd_err *err)
 {
     char tmp[PATH_MAX];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s/%s.tmp-XXXXXX", cache, p->name) >= sizeof tmp)
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s/" STAGING "/%s.tmp-XXXXXX", cache, p->name) >= sizeof tmp)
         return rd_err_set(err, RD_EINVAL, "%s: path too long", cache);
     if (!mkdtemp(tmp))
         return rd_err_set(err, RD_EIO, "%s: cannot create: %s", tmp, strerror(errno));
@@ -413,7 +418,7 @@ static int fetch(rd_store *s, const char *cache, const pub *p, const char *dir, 
         rc = verify(tmp, p, err);
     if (!rc) {
         sync_dir(tmp);
-        rc = put_in_place(tmp, dir, err);
+        rc = put_in_place(cache, p->name, tmp, dir, err);
     }
     if (rc)
         remove_tree(tmp);
@@ -456,8 +461,37 @@ static void failed(failures *f, rd_bundle_cache_stats *st, const rd_err *e)
     st->failed++;
 }
 
+/* Remove what path holds when it is older than STALE_TMP_S: work a process that died left. */
+static void remove_stale(const char *path, time_t now, rd_bundle_cache_stats *st, failures *f)
+{
+    struct stat sb;
+    rd_err fe;
+    if (lstat(path, &sb) == 0 && now - sb.st_mtime > STALE_TMP_S && remove_tree(path) < 0) {
+        rd_err_set(&fe, RD_EIO, "%s: cannot remove: %s", path, strerror(errno));
+        failed(f, st, &fe);
+    }
+}
+
+/* The staging directory's leftovers. */
+static void clean_staging(const char *cache, rd_bundle_cache_stats *st, failures *f)
+{
+    char staging[PATH_MAX], path[PATH_MAX];
+    DIR *d = (size_t)snprintf(staging, sizeof staging, "%s/" STAGING, cache) < sizeof staging
+                 ? opendir(staging)
+                 : NULL;
+    if (!d)
+        return;
+    time_t now = time(NULL);
+    for (struct dirent *e; (e = readdir(d));)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+            (size_t)snprintf(path, sizeof path, "%s/%s", staging, e->d_name) < sizeof path)
+            remove_stale(path, now, st, f);
+    closedir(d);
+}
+
 /* Remove what the cache holds beside the published bundles: bundles revoked or never
- * registered, and work a crashed process left (.tmp- names past STALE_TMP_S). */
+ * registered, and work a process that died left (.tmp- names past STALE_TMP_S, here and in the
+ * staging directory). */
 static int remove_others(const char *cache, const pubs *l, rd_bundle_cache_stats *st, failures *f,
                          rd_err *err)
 {
@@ -466,26 +500,21 @@ static int remove_others(const char *cache, const pubs *l, rd_bundle_cache_stats
         return rd_err_set(err, RD_EIO, "%s: cannot read: %s", cache, strerror(errno));
     time_t now = time(NULL);
     for (struct dirent *e; (e = readdir(d));) {
-        if (e->d_name[0] == '.')
+        if (e->d_name[0] == '.' || published(l, e->d_name))
             continue;
         char path[PATH_MAX];
-        struct stat sb;
         rd_err fe;
         if ((size_t)snprintf(path, sizeof path, "%s/%s", cache, e->d_name) >= sizeof path)
             continue; /* no name this cache made */
-        if (strstr(e->d_name, ".tmp-")) {
-            if (lstat(path, &sb) == 0 && now - sb.st_mtime > STALE_TMP_S && remove_tree(path) < 0) {
-                rd_err_set(&fe, RD_EIO, "%s: cannot remove: %s", path, strerror(errno));
-                failed(f, st, &fe);
-            }
-        } else if (!published(l, e->d_name)) {
-            if (remove_aside(path, &fe) == RD_OK)
-                st->removed++;
-            else
-                failed(f, st, &fe);
-        }
+        if (strstr(e->d_name, ".tmp-"))
+            remove_stale(path, now, st, f);
+        else if (remove_aside(cache, e->d_name, &fe) == RD_OK)
+            st->removed++;
+        else
+            failed(f, st, &fe);
     }
     closedir(d);
+    clean_staging(cache, st, f);
     return RD_OK;
 }
 
@@ -502,8 +531,11 @@ int rd_bundle_cache_sync(rd_store *s, const char *cache_dir, rd_bundle_cache_sta
     int rc = rd_store_version_list(s, "bundle", NULL, 0, collect, &l, err);
     if (rc == RD_ENOMEM)
         rd_err_set(err, RD_ENOMEM, "out of memory");
+    char staging[PATH_MAX];
+    if (!rc && (size_t)snprintf(staging, sizeof staging, "%s/" STAGING, cache_dir) >= sizeof staging)
+        rc = rd_err_set(err, RD_EINVAL, "%s: path too long", cache_dir);
     if (!rc)
-        rc = mkdir_p(cache_dir, err);
+        rc = mkdir_p(staging, err);
     failures f = {0};
     for (size_t i = 0; !rc && i < l.n; i++) {
         if (!l.v[i].sha[0])

@@ -252,7 +252,9 @@ static void test_sync(void **state)
        dot files are not the cache's */
     sh("mkdir -p %s/stray %s/credit_xgb_v1.0.tmp-old %s/credit_xgb_v1.0.tmp-new && touch %s/.keep", cache,
        cache, cache, cache);
-    sh("touch -d '-2 minutes' %s/credit_xgb_v1.0.tmp-old", cache);
+    sh("mkdir %s/.staging/old.tmp-gone-1-1 && touch -d '-2 minutes' %s/credit_xgb_v1.0.tmp-old "
+       "%s/.staging/old.tmp-gone-1-1",
+       cache, cache, cache);
     cs = sync_ok();
     assert_int_equal(cs.published, 1);
     assert_int_equal(cs.removed, 2);
@@ -262,6 +264,7 @@ static void test_sync(void **state)
     assert_false(exists("credit_xgb_v1.0.tmp-old"));
     assert_true(exists("credit_xgb_v1.0.tmp-new"));
     assert_true(exists(".keep"));
+    assert_false(exists(".staging/old.tmp-gone-1-1"));
     /* published again after its revocation: served again */
     rollback("credit_xgb_v2.0");
     cs = sync_ok();
@@ -302,8 +305,14 @@ static void test_damaged_blob(void **state)
     assert_non_null(strstr(err.msg, "fallback.json (sha256 "));
     assert_non_null(strstr(err.msg, "is not in the store"));
     assert_string_equal(cached("credit_xgb_v3.0"), d_a);
-    /* no work left behind */
-    sh("test -z \"$(ls %s | grep tmp- | grep -v credit_xgb_v1.0.tmp-new)\"", cache);
+    /* no work left behind, and the cache directory untouched: a server does not reload */
+    sh("test -z \"$(ls %s %s/.staging | grep tmp- | grep -v credit_xgb_v1.0.tmp-new)\"", cache, cache);
+    struct stat before, after;
+    assert_int_equal(stat(cache, &before), 0);
+    assert_int_equal(rd_bundle_cache_sync(st, cache, &cs, &err), RD_ENOTFOUND);
+    assert_int_equal(stat(cache, &after), 0);
+    assert_true(before.st_mtim.tv_sec == after.st_mtim.tv_sec &&
+                before.st_mtim.tv_nsec == after.st_mtim.tv_nsec);
 
     /* the blob kept again: fetched */
     char *text;
