@@ -29,15 +29,17 @@
 typedef struct rd_bundle_cache_stats {
     size_t published; /* bundles the store serves now */
     size_t fetched;   /* rebuilt from the blobs, verified and put in place */
-    size_t unchanged; /* already held their registered digest: left alone (not read beyond the manifest) */
+    size_t unchanged; /* already held their registered digest, as fetched: left alone (a stat per file) */
     size_t removed;   /* directories of bundles the store no longer serves, removed */
     size_t failed;    /* could not be fetched or verified: left as they were */
 } rd_bundle_cache_stats;
 
 /* Make cache_dir (created with its parents when missing) hold exactly the bundles the store s
  * publishes, one directory per bundle named as the bundle. st (may be NULL) receives the
- * counts, also on failure. A directory whose manifest already carries the registered digest
- * is left alone; anything beside them that no published bundle names is removed (names
+ * counts, also on failure. A directory that holds the registered digest as it was fetched
+ * (cache/.verified/NAME: the digest, and a stamp of the files' inodes, sizes and times) is left
+ * alone; one whose files changed since is fetched again. Anything beside them that no
+ * published bundle names is removed (names
  * starting with '.' are left alone; work a process that died left, *.tmp-* and in .staging,
  * is removed once a minute old).
  *

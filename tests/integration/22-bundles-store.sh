@@ -8,7 +8,8 @@
 # only registration) takes it off both; a new version whose blob is damaged in the store is
 # refused by the nodes (logged once, naming the file) while the version cached before keeps
 # serving, and is taken once the blob is whole again; require_approval on both nodes accepts
-# what the cache holds, since it is published by construction.
+# what the cache holds, since it is published by construction; a cached file damaged while a
+# node is down is fetched again when it starts.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
@@ -171,6 +172,14 @@ for n in a b; do
     eval "kill -TERM \$PID_$n; wait \$PID_$n"
     check "node $n stops cleanly" 0 $?
 done
+# a cached file damaged while the node was down: fetched again at the start, which succeeds
+printf ' ' >>"$T/b/bundle-cache/credit_xgb_v1.0/model.json"
+node b
+check "node b restarts over a damaged cache" 0 $?
+check "... serving the published version, fetched again" "$D10b" "$(digest_on b credit_xgb_v1.0)"
+kill -TERM "$PID_b"
+wait "$PID_b"
+check "node b stops cleanly" 0 $?
 "$BIN" audit verify --data-dir "$S" >"$T/verify"
 check "the audit chain is intact" 0 $? 'intact' "$T/verify"
 

@@ -13,6 +13,10 @@
  *     and a server does not reload at every check while a blob stays damaged.
  *   - A directory is removed by renaming it into .staging first, so nobody reading the cache
  *     ever sees half a bundle under a bundle's name.
+ *   - .verified/NAME says which digest the directory NAME was fetched as, with a stamp of its
+ *     files (inode, size, time): a directory is left alone only while both still hold, so a
+ *     file edited or damaged by a write after the fetch is fetched again before a loader reads
+ *     it (a server refuses a damaged bundle at start).
  *   - The store is trusted for nothing but content addressing: names must be bundle names (no
  *     path can be made of them), every byte written must hash to its key. */
 #include <dirent.h>
@@ -32,10 +36,9 @@
 #include "riskd/bundle_cache.h"
 #include "riskd/json.h"
 
-#define MANIFEST_MAX_BYTES  (16u << 20)
-#define SIGNATURE_MAX_BYTES 4096u
-#define STAGING             ".staging" /* in the cache: fetches under way, directories being removed */
-#define STALE_TMP_S         60         /* work older than this was left by a process that died */
+#define STAGING     ".staging"  /* in the cache: fetches under way, directories being removed */
+#define VERIFIED    ".verified" /* in the cache: NAME holds "DIGEST STAMP" of the fetched bundle */
+#define STALE_TMP_S 60          /* work older than this was left by a process that died */
 
 /* ------------------------------------------------------------------ what the store publishes */
 
@@ -211,26 +214,75 @@ static int put_in_place(const char *cache, const char *name, const char *tmp, co
     return rc;
 }
 
-/* Whether the bundle directory dir holds the bundle with digest sha: its manifest says so. The
- * loader checks every file against the manifest, and the manifest against its digest, on
- * every load: this only decides whether to fetch. */
-static bool holds(const char *dir, const char *sha)
+static int not_dot(const struct dirent *e) { return e->d_name[0] != '.'; }
+
+/* What identifies the files of directory dir as they are now: the SHA-256 of each entry's
+ * name, inode, size and modification time, in name order. A file edited, replaced, added or
+ * removed changes it; computing it costs a stat per file. -1 when dir cannot be read. */
+static int dir_stamp(const char *dir, char out[RD_SHA256_HEX])
 {
-    char path[PATH_MAX], *text;
+    struct dirent **names;
+    int n = scandir(dir, &names, not_dot, alphasort);
+    if (n < 0)
+        return -1;
+    rd_buf b;
+    rd_buf_init(&b);
+    for (int i = 0; i < n; i++) {
+        char path[PATH_MAX];
+        struct stat sb;
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name) < sizeof path &&
+            stat(path, &sb) == 0)
+            rd_buf_printf(&b, "%s:%llu:%lld:%lld.%09ld;", names[i]->d_name, (unsigned long long)sb.st_ino,
+                          (long long)sb.st_size, (long long)sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec);
+        free(names[i]); /* scandir's, from malloc */
+    }
+    free(names);
+    int rc = b.oom ? -1 : 0;
+    rd_sha256_hex(b.data ? b.data : "", b.len, out);
+    rd_buf_deinit(&b);
+    return rc;
+}
+
+/* The marker of bundle name: cache/.verified/NAME. */
+static int marker_path(const char *cache, const char *name, char *out, size_t cap)
+{
+    return (size_t)snprintf(out, cap, "%s/" VERIFIED "/%s", cache, name) < cap ? 0 : -1;
+}
+
+/* After a fetch: the marker says the directory, as its files are now, holds digest sha. Best
+ * effort: without it, the next sync fetches the bundle again. */
+static void mark(const char *cache, const char *name, const char *dir, const char *sha)
+{
+    char path[PATH_MAX], tmp[PATH_MAX + 16], stamp[RD_SHA256_HEX], line[2 * RD_SHA256_HEX + 2];
+    rd_err e;
+    if (marker_path(cache, name, path, sizeof path) < 0 || dir_stamp(dir, stamp) < 0)
+        return;
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    snprintf(line, sizeof line, "%s %s\n", sha, stamp);
+    unlink(tmp);
+    char *slash = strrchr(tmp, '/');
+    *slash = '\0';
+    bool ok = write_file(tmp, slash + 1, line, strlen(line), &e) == RD_OK;
+    *slash = '/';
+    if (!ok || rename(tmp, path) < 0)
+        unlink(tmp);
+}
+
+/* Whether the bundle directory dir (the cache's entry name) holds the bundle with digest sha,
+ * as it was fetched and verified: its marker names sha and its files are the very ones written
+ * then (same inodes, sizes and times). A file edited or damaged by a write since is fetched
+ * again, at the next sync, before a loader reads it. */
+static bool holds(const char *cache, const char *name, const char *dir, const char *sha)
+{
+    char path[PATH_MAX], *text, stamp[RD_SHA256_HEX];
     size_t len;
     rd_err e;
-    if ((size_t)snprintf(path, sizeof path, "%s/manifest.json", dir) >= sizeof path ||
-        access(path, F_OK) != 0 || rd_file_read(path, MANIFEST_MAX_BYTES, &text, &len, &e) != RD_OK)
+    if (marker_path(cache, name, path, sizeof path) < 0 || access(path, F_OK) != 0 ||
+        rd_file_read(path, 256, &text, &len, &e) != RD_OK)
         return false;
-    rd_arena a;
-    rd_arena_init(&a, 0);
-    rd_value m;
-    bool same = false;
-    if (rd_json_parse(text, len, NULL, &a, &m, &e) == RD_OK && m.type == RD_VOBJECT) {
-        const rd_value *d = rd_value_get(&m, "digest", 6);
-        same = d && d->type == RD_VSTRING && !strcmp(d->u.s, sha);
-    }
-    rd_arena_deinit(&a);
+    bool same = len == 2 * RD_SHA256_HEX && !strncmp(text, sha, RD_SHA256_HEX - 1) &&
+                text[RD_SHA256_HEX - 1] == ' ' && dir_stamp(dir, stamp) == 0 &&
+                !strncmp(text + RD_SHA256_HEX, stamp, RD_SHA256_HEX - 1);
     rd_free(text);
     return same;
 }
@@ -422,6 +474,8 @@ static int fetch(rd_store *s, const char *cache, const pub *p, const char *dir, 
     }
     if (rc)
         remove_tree(tmp);
+    else
+        mark(cache, p->name, dir, p->sha);
     return rc;
 }
 
@@ -432,7 +486,7 @@ static int sync_one(rd_store *s, const char *cache, const pub *p, rd_bundle_cach
     int rc = check_pub(p, err);
     if (!rc && (size_t)snprintf(dir, sizeof dir, "%s/%s", cache, p->name) >= sizeof dir)
         rc = rd_err_set(err, RD_EINVAL, "%s: path too long", cache);
-    if (!rc && holds(dir, p->sha)) {
+    if (!rc && holds(cache, p->name, dir, p->sha)) {
         st->unchanged++;
         return RD_OK;
     }
@@ -489,6 +543,19 @@ static void clean_staging(const char *cache, rd_bundle_cache_stats *st, failures
     closedir(d);
 }
 
+/* The markers of bundles no longer published (their directories are gone or going). */
+static void clean_markers(const char *cache, const pubs *l)
+{
+    char dir[PATH_MAX];
+    DIR *d = (size_t)snprintf(dir, sizeof dir, "%s/" VERIFIED, cache) < sizeof dir ? opendir(dir) : NULL;
+    if (!d)
+        return;
+    for (struct dirent *e; (e = readdir(d));)
+        if (e->d_name[0] != '.' && !published(l, e->d_name))
+            unlinkat(dirfd(d), e->d_name, 0);
+    closedir(d);
+}
+
 /* Remove what the cache holds beside the published bundles: bundles revoked or never
  * registered, and work a process that died left (.tmp- names past STALE_TMP_S, here and in the
  * staging directory). */
@@ -515,6 +582,7 @@ static int remove_others(const char *cache, const pubs *l, rd_bundle_cache_stats
     }
     closedir(d);
     clean_staging(cache, st, f);
+    clean_markers(cache, l);
     return RD_OK;
 }
 
@@ -536,6 +604,9 @@ int rd_bundle_cache_sync(rd_store *s, const char *cache_dir, rd_bundle_cache_sta
         rc = rd_err_set(err, RD_EINVAL, "%s: path too long", cache_dir);
     if (!rc)
         rc = mkdir_p(staging, err);
+    if (!rc && (size_t)snprintf(staging, sizeof staging, "%s/" VERIFIED, cache_dir) < sizeof staging &&
+        mkdir(staging, 0755) < 0 && errno != EEXIST)
+        rc = rd_err_set(err, RD_EIO, "%s: cannot create: %s", staging, strerror(errno));
     failures f = {0};
     for (size_t i = 0; !rc && i < l.n; i++) {
         if (!l.v[i].sha[0])

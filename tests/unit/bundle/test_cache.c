@@ -1,10 +1,10 @@
 /* The bundle cache (src/lib/bundle/cache.c) on a SQLite store: a bundle change keeps the bundle
  * in the store's blobs when it is proposed; a published bundle is rebuilt from them into an
  * empty cache (the source directory gone) with the same digest and its signature; a second
- * sync rewrites nothing; a new registration, a rollback to the previous digest and the
- * revocation of a bundle's only registration are followed; strays and a crashed process's
- * leftovers are removed; a damaged or missing blob fails naming the bundle and the file, and
- * the cached copy stays. */
+ * sync rewrites nothing, a cached file edited by hand is fetched again; a new registration, a rollback to the
+ * previous digest and the revocation of a bundle's only registration are followed; strays and a crashed
+ * process's leftovers are removed; a damaged or missing blob fails naming the bundle and the file, and the
+ * cached copy stays. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -208,6 +208,16 @@ static void test_sync(void **state)
     assert_int_equal(cs.unchanged, 1);
     assert_int_equal(inode_of("credit_xgb_v1.0"), ino);
 
+    /* a cached file edited by hand (or damaged by a write): fetched again, before any loader */
+    sh("printf ' ' >>%s/credit_xgb_v1.0/model.json", cache);
+    assert_string_equal(cached("credit_xgb_v1.0"), ""); /* the loader refuses it */
+    cs = sync_ok();
+    assert_int_equal(cs.fetched, 1);
+    assert_string_equal(cached("credit_xgb_v1.0"), d_a1);
+    ino = inode_of("credit_xgb_v1.0");
+    cs = sync_ok();
+    assert_int_equal(cs.unchanged, 1);
+
     /* a new registration of the same bundle, signed: replaced, the signature carried along */
     build("credit_xgb_v1.0", "a2", 5, EXAMPLE "/fallback.json", a2, sizeof a2, d_a2);
     assert_string_not_equal(d_a1, d_a2);
@@ -265,6 +275,7 @@ static void test_sync(void **state)
     assert_true(exists("credit_xgb_v1.0.tmp-new"));
     assert_true(exists(".keep"));
     assert_false(exists(".staging/old.tmp-gone-1-1"));
+    assert_false(exists(".verified/credit_xgb_v2.0"));
     /* published again after its revocation: served again */
     rollback("credit_xgb_v2.0");
     cs = sync_ok();
