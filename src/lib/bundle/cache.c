@@ -249,23 +249,22 @@ static int marker_path(const char *cache, const char *name, char *out, size_t ca
     return (size_t)snprintf(out, cap, "%s/" VERIFIED "/%s", cache, name) < cap ? 0 : -1;
 }
 
-/* After a fetch: the marker says the directory, as its files are now, holds digest sha. Best
- * effort: without it, the next sync fetches the bundle again. */
+/* After a fetch: the marker says the directory, as its files are now, holds digest sha
+ * (written aside, then renamed). Best effort: without it, the next sync fetches again. */
 static void mark(const char *cache, const char *name, const char *dir, const char *sha)
 {
-    char path[PATH_MAX], tmp[PATH_MAX + 16], stamp[RD_SHA256_HEX], line[2 * RD_SHA256_HEX + 2];
+    char vdir[PATH_MAX], aside[300], from[PATH_MAX], to[PATH_MAX], stamp[RD_SHA256_HEX],
+        line[2 * RD_SHA256_HEX + 2];
     rd_err e;
-    if (marker_path(cache, name, path, sizeof path) < 0 || dir_stamp(dir, stamp) < 0)
+    if ((size_t)snprintf(vdir, sizeof vdir, "%s/" VERIFIED, cache) >= sizeof vdir ||
+        (size_t)snprintf(aside, sizeof aside, "%s.tmp-%ld", name, (long)getpid()) >= sizeof aside ||
+        (size_t)snprintf(from, sizeof from, "%s/%s", vdir, aside) >= sizeof from ||
+        marker_path(cache, name, to, sizeof to) < 0 || dir_stamp(dir, stamp) < 0)
         return;
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
     snprintf(line, sizeof line, "%s %s\n", sha, stamp);
-    unlink(tmp);
-    char *slash = strrchr(tmp, '/');
-    *slash = '\0';
-    bool ok = write_file(tmp, slash + 1, line, strlen(line), &e) == RD_OK;
-    *slash = '/';
-    if (!ok || rename(tmp, path) < 0)
-        unlink(tmp);
+    unlink(from);
+    if (write_file(vdir, aside, line, strlen(line), &e) != RD_OK || rename(from, to) < 0)
+        unlink(from);
 }
 
 /* Whether the bundle directory dir (the cache's entry name) holds the bundle with digest sha,
@@ -280,7 +279,7 @@ static bool holds(const char *cache, const char *name, const char *dir, const ch
     if (marker_path(cache, name, path, sizeof path) < 0 || access(path, F_OK) != 0 ||
         rd_file_read(path, 256, &text, &len, &e) != RD_OK)
         return false;
-    bool same = len == 2 * RD_SHA256_HEX && !strncmp(text, sha, RD_SHA256_HEX - 1) &&
+    bool same = len == (size_t)2 * RD_SHA256_HEX && !strncmp(text, sha, RD_SHA256_HEX - 1) &&
                 text[RD_SHA256_HEX - 1] == ' ' && dir_stamp(dir, stamp) == 0 &&
                 !strncmp(text + RD_SHA256_HEX, stamp, RD_SHA256_HEX - 1);
     rd_free(text);
@@ -599,14 +598,14 @@ int rd_bundle_cache_sync(rd_store *s, const char *cache_dir, rd_bundle_cache_sta
     int rc = rd_store_version_list(s, "bundle", NULL, 0, collect, &l, err);
     if (rc == RD_ENOMEM)
         rd_err_set(err, RD_ENOMEM, "out of memory");
-    char staging[PATH_MAX];
-    if (!rc && (size_t)snprintf(staging, sizeof staging, "%s/" STAGING, cache_dir) >= sizeof staging)
+    char sub[PATH_MAX]; /* the cache and its staging directory, then its markers' */
+    if (!rc && (size_t)snprintf(sub, sizeof sub, "%s/" STAGING, cache_dir) >= sizeof sub)
         rc = rd_err_set(err, RD_EINVAL, "%s: path too long", cache_dir);
     if (!rc)
-        rc = mkdir_p(staging, err);
-    if (!rc && (size_t)snprintf(staging, sizeof staging, "%s/" VERIFIED, cache_dir) < sizeof staging &&
-        mkdir(staging, 0755) < 0 && errno != EEXIST)
-        rc = rd_err_set(err, RD_EIO, "%s: cannot create: %s", staging, strerror(errno));
+        rc = mkdir_p(sub, err);
+    if (!rc && (size_t)snprintf(sub, sizeof sub, "%s/" VERIFIED, cache_dir) < sizeof sub &&
+        mkdir(sub, 0755) < 0 && errno != EEXIST)
+        rc = rd_err_set(err, RD_EIO, "%s: cannot create: %s", sub, strerror(errno));
     failures f = {0};
     for (size_t i = 0; !rc && i < l.n; i++) {
         if (!l.v[i].sha[0])
