@@ -7,7 +7,11 @@
  *            change was proposed against (compare-and-swap on its SHA-256, the rollout
  *            controller's lock): RD_ECONFLICT otherwise
  *   bundle   a bundle directory (target: its path) registered as allowed to serve: its
- *            manifest's SHA-256 is recorded (the manifest lists every file's checksum)
+ *            manifest's SHA-256 is recorded (the manifest lists every file's checksum); the
+ *            manifest, every file and the signature, when there is one, are kept in the
+ *            store's blobs when it is proposed (the payload {"name", "digest", "path",
+ *            "signature"} names the signature's blob), so nodes serving bundles = store fetch
+ *            it from there (bundle_cache.h)
  *   rollout  a rollout plan (the plan file's new text; target: its path): publishing writes
  *            the plan file, and the plan is approved as a whole, so the controller's automatic
  *            transitions need no further approval (each is audited)
@@ -94,7 +98,9 @@ RD_API int rd_change_publish(rd_store *s, const rd_principal *who, int64_t id, i
 
 /* Roll target of kind back (who: RD_PERM_ROLLBACK, alone): to version to (0: the version the
  * newest one replaced), written with the same compare-and-swap. A bundle rollback revokes the
- * newest registration. Audited; *version receives the version made. */
+ * newest registration: the bundle goes back to the digest it replaced, or, when it replaced
+ * none, to a version with an empty sha (the bundle serves nowhere). Audited; *version receives
+ * the version made. */
 RD_API int rd_change_rollback(rd_store *s, const rd_principal *who, rd_change_kind kind, const char *target,
                               int64_t to, const char *why, int64_t now_ms, int64_t *version, rd_err *err);
 

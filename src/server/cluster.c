@@ -148,7 +148,8 @@ static void *run(void *arg)
 
 bool srv_cluster_needed(const srv_config *cfg)
 {
-    return rd_change_target_in_store(cfg->flags) || strncmp(cfg->store, "sqlite:", 7) != 0;
+    return rd_change_target_in_store(cfg->flags) || cfg->bundles_store ||
+           strncmp(cfg->store, "sqlite:", 7) != 0;
 }
 
 int srv_cluster_start(const srv_config *cfg, srv_state *st, rd_err *err)

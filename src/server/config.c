@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "riskd/arena.h"
+#include "riskd/bundle_cache.h"
 #include "riskd/text.h"
 #include "server.h"
 
@@ -25,7 +26,10 @@ const char srv_usage[] =
     "e.g. RISKD_MAX_BODY_BYTES; the command line wins over the environment, which wins over the file):\n"
     "  --config FILE            read `key = value` lines from FILE (also RISKD_CONFIG)\n"
     "  --flags FILE             flagd flag set to serve and route with\n"
-    "  --bundles DIR            directory of bundle directories (name_vX.Y/manifest.json)\n"
+    "  --bundles DIR            directory of bundle directories (name_vX.Y/manifest.json); store:\n"
+    "                           the bundles the store publishes (change requests), each node\n"
+    "                           fetching and verifying them into DATA_DIR/bundle-cache when the\n"
+    "                           store is checked (--store-check-ms, or a notification)\n"
     "  --listen HOST:PORT       address to listen on (default 127.0.0.1:8080; port 0: the\n"
     "                           kernel picks one, printed on stdout)\n"
     "  --data-dir DIR           state directory (default ./riskd-data): the SQLite store, or with\n"
@@ -33,8 +37,8 @@ const char srv_usage[] =
     "  --store URL              the store several nodes share: postgresql://user@host:port/db (libpq\n"
     "                           URI); default sqlite:DATA_DIR. With it, --flags store serves the flag\n"
     "                           set kept in the store (riskd flags import loads the first one)\n"
-    "  --store-check-ms N       how often the store is asked for a newer flag set, in case a\n"
-    "                           change notification was missed (default 5000)\n"
+    "  --store-check-ms N       how often the store is asked for a newer flag set or bundles, in\n"
+    "                           case a change notification was missed (default 5000)\n"
     "  --no-store-watch         do not listen for the store's change notifications (NOTIFY\n"
     "                           riskd_changes): changes arrive at the next check only\n"
     "  --route-flag KEY         flag whose string value names the bundle (default model-route)\n"
@@ -619,6 +623,12 @@ static int validate(srv_config *c, rd_err *err)
         strncmp(c->store, "postgres://", 11) != 0)
         return rd_err_set(err, RD_EINVAL, "store must be postgresql://... or sqlite:DIR, not \"%s\"",
                           c->store);
+    if (!strcmp(c->bundles, "store")) { /* the loader reads the cache the store's bundles are fetched into */
+        c->bundles_store = true;
+        if ((size_t)snprintf(c->bundles, sizeof c->bundles, "%s/%s", c->data_dir, RD_BUNDLE_CACHE_DIR) >=
+            sizeof c->bundles)
+            return rd_err_set(err, RD_EINVAL, "data_dir: path too long");
+    }
     const char *colon = strrchr(c->listen, ':');
     long long port;
     if (!colon || colon == c->listen || parse_int(colon + 1, 0, 65535, &port) < 0)

@@ -39,13 +39,16 @@ extern rd_store_opts srv_store_opts;
 
 typedef struct srv_config {
     char flags[SRV_PATH_MAX];    /* flag set file, "" for none */
-    char bundles[SRV_PATH_MAX];  /* directory of bundle directories, "" for none */
+    char bundles[SRV_PATH_MAX];  /* directory of bundle directories, "" for none (bundles = store:
+                                    DATA_DIR/bundle-cache, resolved in validate) */
     char listen[256];            /* HOST:PORT, port 0 = the kernel picks */
     char data_dir[SRV_PATH_MAX]; /* state directory (created if missing) */
     char store[SRV_PATH_MAX];    /* the store's URL: postgresql://... (several nodes), else sqlite:DATA_DIR
                                     (resolved in validate) */
     int store_check_ms;          /* how often the store's newest flag set is checked (a missed notification) */
     bool store_watch;            /* listen for the store's change notifications (default on) */
+    bool bundles_store;          /* bundles = store: the bundles the store publishes, fetched into the
+                                    cache by rd_bundle_cache_sync when the store is due */
     char route_flag[256];        /* the flag whose string value names the bundle */
     char default_bundle[256];    /* used when no routing flag answers; "" = none */
     int threads;                 /* HTTP worker threads; 0 = one per core */
@@ -310,8 +313,9 @@ void srv_state_free(srv_state *st);
 /* Check the files; if anything changed (or force), build a new snapshot aside and publish it.
  * A file that is refused is logged and counted, and the last good snapshot keeps serving. */
 void srv_state_poll(srv_state *st, bool force);
-/* flags = store: the next poll asks the store whether its flag set changed (a notification
- * arrived, or the periodic check is due); between these, polls do not touch the store. */
+/* flags or bundles = store: the next poll asks the store whether its flag set or bundles changed
+ * (a notification arrived, or the periodic check is due); between these, polls do not touch the
+ * store. */
 void srv_state_store_due(srv_state *st);
 /* The snapshot in force, with a reference for the caller; srv_snapshot_unref when done. */
 srv_snapshot *srv_state_acquire(srv_state *st);

@@ -15,6 +15,7 @@
 
 #include "riskd/arena.h"
 #include "riskd/audit.h"
+#include "riskd/bundle_cache.h"
 #include "riskd/change.h"
 #include "riskd/clock.h"
 #include "riskd/hash.h"
@@ -34,8 +35,9 @@ struct srv_state {
     char *bundles_seen;    /* fingerprint of the bundle directory last loaded or refused */
     char *fallback_seen;   /* fingerprint of the service-wide fallback rules last loaded or refused */
     rd_store *gov;         /* require_approval: the published versions are checked here */
-    rd_store *src;         /* flags = store: the flag set is read here (the polling thread's) */
-    atomic_bool store_due; /* flags = store: ask the store at the next poll (a notification, the timer) */
+    rd_store *src;         /* flags or bundles = store: read here (the polling thread's) */
+    atomic_bool store_due; /* flags or bundles = store: ask the store at the next poll (a notification,
+                              the timer) */
     atomic_int_fast64_t store_failures; /* flags = store: checks that could not reach the store */
     bool approval_pending; /* the last reload was refused as unpublished: retried at every poll, since
                               the version that makes it good (a publish, a rollout's write) may be
@@ -43,6 +45,7 @@ struct srv_state {
     int64_t pending_seq;   /* the audit chain's head when it was refused: every publish, rollback
                               and rollout write appends to the chain, so a new head is the cue */
     char last_refusal[512];
+    char cache_failure[512]; /* bundles = store: the cache's last failure, logged once */
     struct {
         srv_flags_listener fn;
         void *ud;
@@ -285,6 +288,33 @@ static char *store_fingerprint(srv_state *st)
 }
 
 void srv_state_store_due(srv_state *st) { atomic_store(&st->store_due, true); }
+
+/* bundles = store: bring the cache (cfg->bundles) to what the store publishes, before the
+ * directory's fingerprint is taken, so the reload that follows loads what changed. A bundle
+ * that cannot be fetched keeps its last good copy; its failure is logged once, not at every
+ * check. */
+static void sync_bundles(srv_state *st)
+{
+    rd_bundle_cache_stats cs;
+    rd_err e;
+    int rc = rd_bundle_cache_sync(st->src, st->cfg->bundles, &cs, &e);
+    if (cs.fetched || cs.removed) {
+        char fetched[32], removed[32];
+        snprintf(fetched, sizeof fetched, "%zu", cs.fetched);
+        snprintf(removed, sizeof removed, "%zu", cs.removed);
+        srv_log(SRV_INFO, "bundle cache: fetched from the store", "#fetched", fetched, "#removed", removed,
+                "cache", st->cfg->bundles, NULL);
+    }
+    if (rc == RD_OK || !strcmp(st->cache_failure, e.msg)) {
+        if (rc == RD_OK)
+            st->cache_failure[0] = '\0';
+        return;
+    }
+    snprintf(st->cache_failure, sizeof st->cache_failure, "%s", e.msg);
+    srv_log(SRV_ERROR,
+            "bundle cache: cannot take a bundle from the store, the copy cached before (if any) serves",
+            "error", e.msg, "code", rd_err_name(rc), NULL);
+}
 
 /* The flag set, parsed; sha receives its SHA-256. With a store, its text is kept there; with
  * gov, it must be the published version. */
@@ -604,7 +634,8 @@ static int adopt_all(srv_state *st, rd_err *err)
         if ((rc = rd_sha256_file(cfg->rollouts[i], sha, err)) == RD_OK)
             rc = adopt(st, RD_CHANGE_ROLLOUT, cfg->rollouts[i], sha, err);
     size_t n = 0;
-    char **names = cfg->bundles[0] ? list_dir(cfg->bundles, &n) : NULL;
+    /* bundles = store: the cache holds published versions only */
+    char **names = cfg->bundles[0] && !cfg->bundles_store ? list_dir(cfg->bundles, &n) : NULL;
     char dir[2 * SRV_PATH_MAX];
     for (size_t i = 0; !rc && i < n; i++) {
         snprintf(dir, sizeof dir, "%s/%s", cfg->bundles, names[i]);
@@ -688,7 +719,7 @@ int srv_state_new(const srv_config *cfg, rd_store *store, srv_state **out, rd_er
         rd_free(st);
         return err->code;
     }
-    if (in_store(cfg) && rd_store_open(cfg->store, &srv_store_opts, &st->src, err)) {
+    if ((in_store(cfg) || cfg->bundles_store) && rd_store_open(cfg->store, &srv_store_opts, &st->src, err)) {
         srv_state_free(st);
         return err->code;
     }
@@ -701,6 +732,8 @@ int srv_state_new(const srv_config *cfg, rd_store *store, srv_state **out, rd_er
         rd_store_setting_put(store, "approval.required", "0", &ignored);
     if (cfg->flags[0])
         st->flags_seen = in_store(cfg) ? store_fingerprint(st) : file_fingerprint(cfg->flags);
+    if (cfg->bundles_store)
+        sync_bundles(st);
     if (cfg->bundles[0])
         st->bundles_seen = dir_fingerprint(cfg->bundles, 1);
     if (cfg->fallback[0])
@@ -776,12 +809,13 @@ static bool reload_fallback(srv_state *st, bool force)
 void srv_state_poll(srv_state *st, bool force)
 {
     const srv_config *cfg = st->cfg;
-    bool fc;
+    bool fc, due = atomic_exchange(&st->store_due, false) || force;
     if (in_store(cfg)) /* one query when due (a notification, the periodic check), not at every poll */
-        fc = (atomic_exchange(&st->store_due, false) || force) &&
-             changed(&st->flags_seen, store_fingerprint(st));
+        fc = due && changed(&st->flags_seen, store_fingerprint(st));
     else
         fc = cfg->flags[0] && changed(&st->flags_seen, file_fingerprint(cfg->flags));
+    if (due && cfg->bundles_store)
+        sync_bundles(st);
     bool bc = cfg->bundles[0] && changed(&st->bundles_seen, dir_fingerprint(cfg->bundles, 1));
     bool rules = reload_fallback(st, force);
     bool retry = st->approval_pending && audit_seq(st) != st->pending_seq;

@@ -14,6 +14,7 @@
 
 #include "change_int.h"
 #include "riskd/bundle.h"
+#include "riskd/dlog.h"
 #include "riskd/flags.h"
 #include "riskd/json.h"
 #include "riskd/rollout.h"
@@ -241,9 +242,26 @@ static int check_payload(rd_change_kind kind, const char *text, size_t len, rd_e
     return rc == RD_EPARSE || rc == RD_ETYPE ? (err->code = RD_EINVAL) : rc;
 }
 
-/* A bundle change's payload: {"name", "digest", "path"} of the bundle directory, loaded and
- * verified as serving loads it. */
-static int bundle_payload(const char *dir, rd_buf *out, char name[256], rd_err *err)
+/* Keep the bundle's signature (RD_BUNDLE_SIGNATURE_FILE) in the blobs; key its SHA-256. */
+static int keep_signature(rd_store *s, const char *dir, char key[RD_SHA256_HEX], rd_err *err)
+{
+    char path[PATH_MAX], *text;
+    size_t len;
+    snprintf(path, sizeof path, "%s/%s", dir, RD_BUNDLE_SIGNATURE_FILE);
+    int rc = rd_file_read(path, 4096, &text, &len, err);
+    if (rc)
+        return rc;
+    rc = rd_store_blob_put(s, text, len, key, err);
+    rd_free(text);
+    return rc;
+}
+
+/* A bundle change's payload: {"name", "digest", "path"[, "signature"]} of the bundle directory,
+ * loaded and verified as serving loads it. Its manifest and every file are kept in the store's
+ * blobs, with its signature when it has one ("signature": that blob's key), inside the
+ * proposal's transaction: a node that shares no filesystem with this one fetches the bundle
+ * from there once it is published (bundle_cache.h). */
+static int bundle_payload(rd_store *s, const char *dir, rd_buf *out, char name[256], rd_err *err)
 {
     rd_bundle *b;
     int rc = rd_bundle_load(dir, &b, err);
@@ -251,11 +269,22 @@ static int bundle_payload(const char *dir, rd_buf *out, char name[256], rd_err *
         rd_err_prefix(err, "the bundle would be refused");
         return rc == RD_EIO ? rc : RD_EINVAL;
     }
+    char sig[RD_SHA256_HEX] = "";
+    rc = rd_dlog_keep_bundle(s, dir, rd_bundle_digest(b), err);
+    if (!rc && rd_bundle_signed(b))
+        rc = keep_signature(s, dir, sig, err);
+    if (rc) {
+        rd_err_prefix(err, "%s: cannot keep the bundle in the store", dir);
+        rd_bundle_free(b);
+        return rc;
+    }
     snprintf(name, 256, "%s", rd_bundle_name(b));
     rd_buf_puts(out, "{\"name\":");
     rd_json_write_string(out, rd_bundle_name(b), strlen(rd_bundle_name(b)));
     rd_buf_printf(out, ",\"digest\":\"%s\",\"path\":", rd_bundle_digest(b));
     rd_json_write_string(out, dir, strlen(dir));
+    if (sig[0])
+        rd_buf_printf(out, ",\"signature\":\"%s\"", sig);
     rd_buf_puts(out, "}");
     rd_bundle_free(b);
     return out->oom ? rd_err_set(err, RD_ENOMEM, "out of memory") : RD_OK;
@@ -360,7 +389,7 @@ static int make_payload(rd_store *s, const rd_change_spec *spec, rd_change_row *
     int rc = RD_OK;
     if (spec->kind == RD_CHANGE_BUNDLE) {
         char name[256];
-        if ((rc = bundle_payload(r->target, &b, name, err)) == RD_OK) {
+        if ((rc = bundle_payload(s, r->target, &b, name, err)) == RD_OK) {
             bundle_current(s, name, r->base_sha);
             text = b.data;
             len = b.len;

@@ -223,7 +223,9 @@ static int rollback_dest(rd_store *s, const char *kind, const char *target, int6
 {
     if (to)
         return rd_store_version_get(s, kind, target, to, dest, err);
-    if (!top->replaced_sha[0])
+    /* a bundle's first registration rolled back is revoked: a version with no digest, which
+       no node serves (bundle_cache.h); a file always holds something */
+    if (!top->replaced_sha[0] && strcmp(kind, "bundle") != 0)
         return rd_err_set(err, RD_EINVAL,
                           "%s %s: version %lld replaced nothing: there is nothing to roll back to", kind,
                           target, (long long)top->version);
@@ -409,8 +411,11 @@ int rd_change_served_ok(rd_store *s, rd_change_kind kind, const char *target, co
         *err = e;
         return rc;
     }
-    *ok = !strcmp(v.sha, sha);
-    if (!*ok)
+    *ok = v.sha[0] && !strcmp(v.sha, sha);
+    if (!*ok && !v.sha[0])
+        snprintf(why, cap, "%s %s was revoked (version %lld): it serves nowhere", kname, target,
+                 (long long)v.version);
+    else if (!*ok)
         snprintf(why, cap,
                  "%s %s holds sha256 %.12s..., not its published version %lld (%.12s...): edited by hand? "
                  "publish it through a change request",
