@@ -5,8 +5,9 @@
 # controller); the rollout advances; the leader is killed -9 and the other node takes the
 # controller over (within 10 s), the next transition is made once and the rollout is promoted;
 # no transition is recorded twice; then a manual rollback through the surviving node's admin
-# API puts every node back on the control model. The stages written are versions of the flag
-# set in the store, on the audit chain, which verifies.
+# API puts every node back on the control model. The nodes share no file: the flag set and the
+# bundles (each node's verified cache, --bundles store) come from the store. The stages written
+# are versions of the flag set in the store, on the audit chain, which verifies.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
@@ -43,6 +44,15 @@ done
 check "the routing flag set imported" 0 $?
 "$BIN" user add admin1 --role admin --store "$URL" >"$T/admin.tok" 2>/dev/null
 "$BIN" user add op1 --role operator --store "$URL" --token-file "$T/admin.tok" >"$T/op1.tok" 2>/dev/null
+"$BIN" user add erin --role engineer --store "$URL" --token-file "$T/admin.tok" >"$T/erin.tok" 2>/dev/null
+"$BIN" user add mia --role manager --store "$URL" --token-file "$T/admin.tok" >"$T/mia.tok" 2>/dev/null
+# the bundles travel through the store too: each node fetches and verifies them (--bundles store)
+for v in 1.0 1.1; do
+    id=$("$BIN" change propose --bundle "$T/bundles/credit_xgb_v$v" --store "$URL" --token-file "$T/erin.tok") &&
+        "$BIN" change approve "$id" --store "$URL" --token-file "$T/mia.tok" >/dev/null &&
+        "$BIN" change publish "$id" --store "$URL" --token-file "$T/op1.tok" >/dev/null
+    check "bundle credit_xgb_v$v published into the store" 0 $?
+done
 cp examples/rollout/credit-drill.json "$T/drill.json"
 
 PIDS=()
@@ -50,7 +60,7 @@ URLS=()
 startn() {
     local i=$1
     "$BIN" serve --listen 127.0.0.1:0 --data-dir "$T/n$i" --store "$URL" --flags store --node "n$i" \
-        --bundles "$T/bundles" --route-flag credit-model-route --shadow-flag credit-model-shadow \
+        --bundles store --route-flag credit-model-route --shadow-flag credit-model-shadow \
         --rollout "$T/drill.json" --rollout-speed "$SPEED" --monitor-bucket-ms 10000 --store-check-ms 1000 \
         >"$T/n$i.out" 2>"$T/n$i.err" &
     PIDS[$i]=$!
