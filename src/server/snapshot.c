@@ -833,6 +833,9 @@ void srv_state_poll(srv_state *st, bool force)
             bc_count = bc;
         }
     }
+    /* the chain's head before the build: a publish that commits while the build refuses its
+       bundle moves the head past this, so the refusal is retried (read after, it would not be) */
+    int64_t seq0 = st->gov ? audit_seq(st) : -1;
     srv_snapshot *prev = srv_state_acquire(st);
     int refused = 0;
     rd_err e;
@@ -841,7 +844,7 @@ void srv_state_poll(srv_state *st, bool force)
     st->refused = !s;
     if (!s) {
         st->approval_pending |= e.code == RD_EFORBIDDEN;
-        st->pending_seq = audit_seq(st);
+        st->pending_seq = seq0;
         bool again = retry && !strcmp(st->last_refusal, e.msg); /* one line per refusal, not per poll */
         snprintf(st->last_refusal, sizeof st->last_refusal, "%s", e.msg);
         if (again)
@@ -860,7 +863,7 @@ void srv_state_poll(srv_state *st, bool force)
     }
     st->last_refusal[0] = '\0';
     if (st->approval_pending) /* a bundle refused as unpublished: retried after the next governance event */
-        st->pending_seq = audit_seq(st);
+        st->pending_seq = seq0;
     if (fc_count)
         srv_metrics_reload("flags", true);
     if (bc_count)

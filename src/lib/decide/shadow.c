@@ -350,8 +350,11 @@ bool rd_shadow_submit(rd_shadow *s, const rd_decider *d, const rd_decision *dec,
     if (!s || !dec->nshadows || dec->source != RD_SOURCE_MODEL || !dec->x)
         return true;
     /* full or stopping: dropped before the copy is made (the count is a hint; the push decides) */
-    size_t queued = atomic_load_explicit(&s->enq, memory_order_relaxed) -
-                    atomic_load_explicit(&s->deq, memory_order_relaxed);
+    /* deq first: both only grow and deq <= enq at every instant, so deq read before enq can
+       not exceed it (read after, a worker taking jobs pushed meanwhile made the difference
+       wrap around to a huge "queued", and a job was dropped from an empty queue) */
+    size_t taken = atomic_load_explicit(&s->deq, memory_order_acquire);
+    size_t queued = atomic_load_explicit(&s->enq, memory_order_acquire) - taken;
     job *j = queued < s->cap && !atomic_load(&s->stop) ? make_job(d, dec, features) : NULL;
     if (j && ring_push(s, j)) {
         sem_post(&s->items);
