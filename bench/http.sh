@@ -71,6 +71,8 @@ cleanup() {
     [ -n "$wrk_pid" ] && kill -TERM "$wrk_pid" 2>/dev/null
     for pid in "${servers[@]}"; do stop_server "$pid"; done
     servers=()
+    [ -n "${pg_dir:-}" ] && scripts/pg-cluster.sh destroy "$pg_dir" # the log bench's PostgreSQL
+    pg_dir=
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -410,19 +412,35 @@ async_url=$riskd_url async_pid=$riskd_pid
 riskd_opts=(--log-level warn --data-dir "$out/log-ack")
 start_riskd riskd-ack --bundles "$bundles" --log-durability ack
 ack_url=$riskd_url ack_pid=$riskd_pid
+# ... and the log into PostgreSQL (several nodes, issue 16): a cluster of the bench's own with
+# fsync on, as a real server runs (scripts/pg-cluster.sh starts test clusters with it off)
+pg_dir=$(mktemp -d /tmp/riskd-bench-pg.XXXXXX)
+pg_url=
+if pg_url=$(scripts/pg-cluster.sh start "$pg_dir" 2>/dev/null) &&
+    scripts/pg-cluster.sh psql "$pg_dir" -qAt -c 'ALTER SYSTEM SET fsync = on' -c 'SELECT pg_reload_conf()' >/dev/null; then
+    riskd_opts=(--log-level warn --data-dir "$out/log-pg" --store "$pg_url")
+    rm -rf "$out/log-pg"
+    start_riskd riskd-pg --bundles "$bundles"
+    pg_url_http=$riskd_url pg_pid=$riskd_pid
+else
+    echo "  /v1/score with the log on PostgreSQL: skipped (postgresql not installed)" >&2
+    rm -rf "$pg_dir"
+    pg_dir= pg_pid=
+fi
 riskd_opts=("${riskd_opts_saved[@]}")
-for u in "$nolog_url" "$async_url" "$ack_url"; do warm bench/http/score.lua "$u$spath" "$bodies"; done
+for u in "$nolog_url" "$async_url" "$ack_url" ${pg_pid:+"$pg_url_http"}; do warm bench/http/score.lua "$u$spath" "$bodies"; done
 for r in $(seq "$shadow_rounds"); do
     for m in closed rate; do
         rate=
         [ "$m" = rate ] && rate=$shadow_rate
-        order=(off async ack)
-        [ $((r % 2)) = 0 ] && order=(ack async off)
+        order=(off async ack ${pg_pid:+pg})
+        [ $((r % 2)) = 0 ] && order=(${pg_pid:+pg} ack async off)
         for w in "${order[@]}"; do
             case $w in
             off) run log "riskd" "$nolog_pid" "$m" 64 "$rate" bench/http/score.lua "$nolog_url$spath" "$bodies" ;;
             async) run log "riskd+log" "$async_pid" "$m" 64 "$rate" bench/http/score.lua "$async_url$spath" "$bodies" ;;
             ack) run log "riskd+log(ack)" "$ack_pid" "$m" 64 "$rate" bench/http/score.lua "$ack_url$spath" "$bodies" ;;
+            pg) run log "riskd+log(postgresql)" "$pg_pid" "$m" 64 "$rate" bench/http/score.lua "$pg_url_http$spath" "$bodies" ;;
             esac
         done
     done
@@ -430,7 +448,8 @@ done
 progress ''
 cleanup
 echo
-echo "/v1/score with the decision log (async, ack) vs without, 64 connections, median of $shadow_rounds interleaved rounds [min-max]"
+echo "/v1/score with the decision log (async, ack; async into PostgreSQL, fsync on, beside SQLite) vs without,"
+echo "64 connections, median of $shadow_rounds interleaved rounds [min-max]"
 echo
 node bench/report_shadow.mjs "$results" log
 
