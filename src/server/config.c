@@ -623,6 +623,13 @@ static int validate(srv_config *c, rd_err *err)
         strncmp(c->store, "postgres://", 11) != 0)
         return rd_err_set(err, RD_EINVAL, "store must be postgresql://... or sqlite:DIR, not \"%s\"",
                           c->store);
+    if (strncmp(c->store, "sqlite:", 7) != 0 && c->flags[0] && strcmp(c->flags, "store") != 0)
+        return rd_err_set(
+            err, RD_EINVAL,
+            "flags = %s with a shared store (%.40s...): each node would serve its own file, and "
+            "a change published through one node would rewrite that node's file only; give "
+            "flags = store (riskd flags import FILE --store URL loads the first flag set)",
+            c->flags, c->store);
     if (!strcmp(c->bundles, "store")) { /* the loader reads the cache the store's bundles are fetched into */
         c->bundles_store = true;
         if ((size_t)snprintf(c->bundles, sizeof c->bundles, "%s/%s", c->data_dir, RD_BUNDLE_CACHE_DIR) >=

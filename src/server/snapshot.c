@@ -842,6 +842,11 @@ void srv_state_poll(srv_state *st, bool force)
     srv_snapshot *s = build(st, prev, fc, bc, &refused, &e);
     srv_snapshot_unref(prev);
     st->refused = !s;
+    if (!s && in_store(cfg) && fc) { /* asked again at the next due check: a failed read (the
+                                        store away a moment) must not leave this node behind */
+        rd_free(st->flags_seen);
+        st->flags_seen = NULL;
+    }
     if (!s) {
         st->approval_pending |= e.code == RD_EFORBIDDEN;
         st->pending_seq = seq0;

@@ -44,6 +44,16 @@ for u in mgr1 mgr2; do
 done
 check "two managers" 0 $?
 
+# refusals: a shared store with a flag file of each node's own; another program's database
+"$BIN" serve --listen 127.0.0.1:0 --data-dir "$T/nx" --store "$URL" --flags "$T/f1.json" >"$T/mix.out" 2>&1
+check "a shared store with a flag file per node: refused" 1 $? 'flags = store' "$T/mix.out"
+FURL=$(scripts/pg-cluster.sh createdb "$PGD" "foreign_$$")
+psql -q "$FURL" -c "CREATE TABLE riskd_meta(key text PRIMARY KEY, value text); INSERT INTO riskd_meta VALUES ('app', 'billing'), ('schema', '1'); CREATE TABLE invoices(id int)" >/dev/null 2>&1
+"$BIN" flags import "$T/f1.json" --store "$FURL" >"$T/foreign.out" 2>&1
+check "another program's database (its own riskd_meta): refused, nothing migrated into it" 1 $? 'not a riskd database' "$T/foreign.out"
+[ "$(psql -At "$FURL" -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" = 2 ]
+check "... its tables untouched" 0 $?
+
 PIDS=()
 URLS=()
 startn() { # I ARGS...: node I with its own data directory

@@ -121,11 +121,20 @@ static int schema_version(pg_store *s, int *version, rd_err *err)
             "%s: not a riskd database (it has %lld tables but no riskd_meta): give riskd its own "
             "database",
             s->base.name, (long long)tables);
-    if ((rc = rd__pg_exec(s, "SELECT value FROM riskd_meta WHERE key = 'schema'", NULL, &r,
-                          "reading the schema", err)))
+    if ((rc = rd__pg_exec(s,
+                          "SELECT coalesce(max(value) FILTER (WHERE key = 'app'), ''),"
+                          " coalesce(max(value) FILTER (WHERE key = 'schema'), '') FROM riskd_meta",
+                          NULL, &r, "reading the schema", err)))
         return rc;
-    *version = PQntuples(r) == 1 ? atoi(PQgetvalue(r, 0, 0)) : -1;
+    /* another program's table of that name: never migrated into */
+    bool ours = PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 0), "riskd");
+    *version = PQntuples(r) == 1 ? atoi(PQgetvalue(r, 0, 1)) : -1;
     PQclear(r);
+    if (!ours)
+        return rd_err_set(err, RD_EINVAL,
+                          "%s: not a riskd database (its riskd_meta does not say app = riskd): give riskd "
+                          "its own database",
+                          s->base.name);
     if (*version <= 0)
         return rd_err_set(err, RD_EINVAL, "%s: riskd_meta has no schema version", s->base.name);
     if (*version > RD_STORE_SCHEMA)
