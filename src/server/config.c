@@ -16,6 +16,8 @@
 #include "riskd/text.h"
 #include "server.h"
 
+rd_store_opts srv_store_opts;
+
 const char srv_usage[] =
     "usage: riskd serve [options]\n"
     "\n"

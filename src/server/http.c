@@ -71,8 +71,6 @@ typedef struct worker {
     uint64_t gen;
 } worker;
 
-rd_store_opts srv_store_opts;
-
 static struct {
     const srv_config *cfg;
     srv_state *state;

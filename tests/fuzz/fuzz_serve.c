@@ -21,6 +21,7 @@ size_t srv_http_connections(void) { return 0; }
 int srv_http_inflight(void) { return 0; }
 bool srv_http_draining(void) { return false; }
 void srv_reload_now(void) {}
+void srv_reload_store(void) {}
 
 static srv_config cfg;
 static srv_state *state;
