@@ -67,6 +67,7 @@ struct rd_dlog {
     uint64_t outage_spooled; /* spooled when it was lost */
     size_t single_left;      /* records of a chunk the store refused, sent one at a time */
     limiter full, ioerr;     /* the log lines of records failed by the spool, once a minute */
+    limiter refused;         /* ... and of batches the store refused (not unreachable) */
     int backoff_ms;          /* the wait after the next failed attempt */
     unsigned attempts;       /* failed attempts at the head record, sent alone */
     bool down;               /* the last store call failed with RD_ESTORE */
@@ -218,8 +219,10 @@ static size_t write_rows(rd_dlog *l, const rd_log_row *rows, size_t n)
         store_back(l);
         return n;
     }
-    if (rc != RD_ESTORE)
+    if (rc != RD_ESTORE) { /* a refusal that waiting would not cure: never silent */
+        failed_records(l, &l->refused, n, err.msg);
         return 0;
+    }
     store_lost(l, &err);
     return l->spool ? spool_rows(l, rows, n) : 0;
 }

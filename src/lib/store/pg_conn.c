@@ -132,8 +132,14 @@ bool rd__pg_lost(PGconn *c, const PGresult *res)
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     if (!state || !*state)
         return true; /* libpq's own failure: it could not send or read */
-    return !strncmp(state, "08", 2) || !strcmp(state, "57P01") || !strcmp(state, "57P02") ||
-           !strcmp(state, "57P03");
+    /* besides a lost connection and a shutdown, what waiting cures counts as "unreachable"
+     * (RD_ESTORE: the decision log spools, admin writes answer 503): a read-only database (a
+     * failover landing on a standby), a cancelled statement, a serialization failure or
+     * deadlock, a lock not available, insufficient resources (disk full, too many
+     * connections), an operator intervention or a system error */
+    return !strncmp(state, "08", 2) || !strncmp(state, "53", 2) || !strncmp(state, "57", 2) ||
+           !strncmp(state, "58", 2) || !strcmp(state, "25006") || !strcmp(state, "40001") ||
+           !strcmp(state, "40P01") || !strcmp(state, "55P03");
 }
 
 /* msg on one line, without libpq's trailing newline and tab-indented hints. */
