@@ -42,6 +42,7 @@ void rd__pg_rollback(rd_store *base) { rd__pg_tx_end((pg_store *)base, false, RD
 static int locked_begin(pg_store *s, bool *own, bool *nested, rd_err *err)
 {
     *own = s->base.tx_depth == 0;
+    *nested = false;
     return *own ? rd__pg_tx_begin(s, RD_PG_LOCK_GOV, nested, err) : RD_OK;
 }
 
