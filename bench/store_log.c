@@ -178,7 +178,7 @@ static bool pg_start(char *why, size_t cap)
     snprintf(cmd, sizeof cmd, "scripts/pg-cluster.sh start %s 2>&1", pg_dir);
     if (!sh(cmd, url, sizeof url)) {
         /* the script says "skipped: postgresql not installed" itself when the server is missing */
-        snprintf(why, cap, "%s%s", strncmp(url, "skipped", 7) ? "skipped: " : "",
+        snprintf(why, cap, "%s%.400s", strncmp(url, "skipped", 7) ? "skipped: " : "",
                  *url ? url : "scripts/pg-cluster.sh start failed");
         return false;
     }
