@@ -28,7 +28,7 @@ static const char schema_1[] =
     " request_id text NOT NULL, kind text NOT NULL, model_version text, record text NOT NULL,"
     " node text NOT NULL) PARTITION BY RANGE (ts_ms);"
     /* the key's columns in the order that inserts fastest (measured: ts_ms first appends at the
-       right edge of the index; request_id first scattered the wide entries, 25-40% slower),
+       right edge of the index; request_id first scattered the wide entries: 35-70% slower),
        and a narrow index for the lookups by request id (outcomes, erasure, replay) */
     "CREATE UNIQUE INDEX decisions_key ON decisions(ts_ms, request_id, node, kind,"
     " (coalesce(model_version, '')));"
@@ -182,8 +182,8 @@ static int migrate(pg_store *s, rd_err *err)
     lock_migrations(s, false, &ignored); /* a lost connection has freed it already */
     if (rc || version == RD_STORE_SCHEMA)
         return rc;
-    /* a session that ran DDL inserts slower for the rest of its life (measured: the decision
-       log 1.3 to 1.5 times slower): the handle goes on with a new one */
+    /* a session that ran DDL inserts slower for the rest of its life (measured: up to half the
+       decision log's rows per second): the handle goes on with a new one */
     PQreset(s->conn);
     if (PQstatus(s->conn) != CONNECTION_OK)
         return rd__pg_fail(s, NULL, "connecting", err);

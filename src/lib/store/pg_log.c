@@ -120,8 +120,8 @@ static int side_fail(pg_store *s, PGconn *c, PGresult *r, const char *what, rd_e
 }
 
 /* CREATE TABLE IF NOT EXISTS a day's partition, on a connection of its own: DDL run in the
- * writer's session slows every later insert of that session (measured: 1.5 to 2 times fewer
- * rows per second), and a failure here must not touch the handle's session. Two nodes making
+ * writer's session slows every later insert of that session (measured: up to half the rows
+ * per second), and a failure here must not touch the handle's session. Two nodes making
  * the same partition at once: the loser's catalog insert fails (42P07 or 23505); tried again,
  * IF NOT EXISTS sees the winner's. */
 static int make_partition(pg_store *s, int64_t day, rd_err *err)
