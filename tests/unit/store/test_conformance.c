@@ -393,10 +393,53 @@ static void test_log_prune(void **state)
     assert_string_equal(s.req[0], "p5");
     OK(rd_store_log_prune(st, T0 + 11, &n, E));
     assert_int_equal(n, 0);
+    /* inside a transaction too */
+    OK(rd_store_begin(st, E));
+    OK(rd_store_log_prune(st, T0 + DAY, &n, E)); /* the whole of T0's day: PostgreSQL drops it there */
+    OK(rd_store_commit(st, E));
+    assert_int_equal(n, 1);
     /* a day pruned away is written again without trouble */
     OK(rd_store_log_append(st, rows, 1, E));
     assert_int_equal(scan(st, (rd_log_filter){.request_id = "p1"}, &s), RD_OK);
     assert_int_equal(s.n, 1);
+    assert_int_equal(scan(st, (rd_log_filter){0}, &s), RD_OK);
+    assert_int_equal(s.n, 2); /* p1 and p6 */
+    rd_store_close(st);
+}
+
+/* PostgreSQL: a new day's partition is made while another session reads the log (an export
+ * holding its lock on the parent): neither the writer nor the reader waits for the other. */
+static void test_log_partition_locks(void **state)
+{
+    backend *b = want(state);
+    if (!b->pg)
+        skip(); /* no partitions */
+    rd_store *st = open_store(b);
+    rd_log_row r = row(T0, "l1", "primary", "m", "{}");
+    OK(rd_store_log_append(st, &r, 1, E));
+    char url[600];
+    url_with_db(b->base, b->db, url, sizeof url);
+    PGconn *reader = PQconnectdb(url);
+    assert_int_equal(PQstatus(reader), CONNECTION_OK);
+    /* a writer that waited for the reader would wait for ever: the server ends the reader's
+       session after 5 s, and the time check below fails instead of the case hanging */
+    PGresult *res = PQexec(reader, "SET idle_in_transaction_session_timeout = '5s'");
+    PQclear(res);
+    res = PQexec(reader, "BEGIN");
+    PQclear(res);
+    res = PQexec(reader, "SELECT count(*) FROM decisions");
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    PQclear(res);
+    int64_t t0 = rd_clock_ns();
+    r = row(T0 + 10 * DAY, "l2", "primary", "m", "{}"); /* a day without a partition yet */
+    OK(rd_store_log_append(st, &r, 1, E));
+    assert_true(rd_clock_ns() - t0 < INT64_C(3000000000)); /* not held until the reader ends */
+    res = PQexec(reader, "COMMIT");
+    PQclear(res);
+    PQfinish(reader);
+    seen s;
+    assert_int_equal(scan(st, (rd_log_filter){0}, &s), RD_OK);
+    assert_int_equal(s.n, 2);
     rd_store_close(st);
 }
 
@@ -1517,29 +1560,14 @@ static void test_concurrent_open(void **state)
 int main(void)
 {
     const struct CMUnitTest cases[] = {
-        CASE(test_log_append_scan),
-        CASE(test_log_outcome_join),
-        CASE(test_log_stop),
-        CASE(test_log_batches),
-        CASE(test_log_prune),
-        CASE(test_blobs),
-        CASE(test_outcomes),
-        CASE(test_outcome_stats),
-        CASE(test_applicant),
-        CASE(test_rollouts),
-        CASE(test_audit),
-        CASE(test_users_tokens),
-        CASE(test_changes),
-        CASE(test_versions_settings),
-        CASE(test_transactions),
-        CASE(test_read_only),
-        CASE(test_refusals),
-        CASE(test_status),
-        CASE(test_leadership),
-        CASE(test_notify_watch),
-        CASE(test_reconnect),
-        CASE(test_outage),
-        CASE(test_concurrent_audit),
+        CASE(test_log_append_scan), CASE(test_log_outcome_join), CASE(test_log_stop),
+        CASE(test_log_batches),     CASE(test_log_prune),        CASE(test_log_partition_locks),
+        CASE(test_blobs),           CASE(test_outcomes),         CASE(test_outcome_stats),
+        CASE(test_applicant),       CASE(test_rollouts),         CASE(test_audit),
+        CASE(test_users_tokens),    CASE(test_changes),          CASE(test_versions_settings),
+        CASE(test_transactions),    CASE(test_read_only),        CASE(test_refusals),
+        CASE(test_status),          CASE(test_leadership),       CASE(test_notify_watch),
+        CASE(test_reconnect),       CASE(test_outage),           CASE(test_concurrent_audit),
         CASE(test_concurrent_open),
     };
     current = &sqlite_b;
