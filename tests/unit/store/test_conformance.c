@@ -443,6 +443,60 @@ static void test_log_partition_locks(void **state)
     rd_store_close(st);
 }
 
+/* Two nodes logging the first rows of the same new days at the same moment: both make the
+ * partition (one wins, the other finds it), neither fails. */
+typedef struct racer {
+    const backend *b;
+    pthread_barrier_t *go;
+    const char *node;
+    int failed;
+    char msg[512];
+} racer;
+
+static void *race_days(void *ud)
+{
+    racer *r = ud;
+    rd_store_opts o = {.node = r->node};
+    rd_store *st;
+    rd_err err;
+    int rc = rd_store_open(r->b->url, &o, &st, &err);
+    for (int d = 0; d < 12; d++) {
+        pthread_barrier_wait(r->go);
+        rd_log_row row_ = row(T0 + (100 + d) * DAY, "race", "primary", "m", "{}");
+        if (rc == RD_OK && rd_store_log_append(st, &row_, 1, &err) != RD_OK) {
+            r->failed++;
+            snprintf(r->msg, sizeof r->msg, "%s", err.msg);
+        }
+    }
+    if (rc == RD_OK)
+        rd_store_close(st);
+    else
+        snprintf(r->msg, sizeof r->msg, "%s", err.msg), r->failed = 12;
+    return NULL;
+}
+
+static void test_partition_race(void **state)
+{
+    backend *b = want(state);
+    rd_store *st = open_store(b);
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, 2);
+    racer r[2] = {{b, &go, "node-a", 0, ""}, {b, &go, "node-b", 0, ""}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, race_days, &r[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&go);
+    for (int i = 0; i < 2; i++)
+        if (r[i].failed)
+            fail_msg("%s: %d appends failed: %s", r[i].node, r[i].failed, r[i].msg);
+    seen s;
+    assert_int_equal(scan(st, (rd_log_filter){.request_id = "race"}, &s), RD_OK);
+    assert_int_equal(s.n, 24); /* two nodes' rows: the node is part of the key */
+    rd_store_close(st);
+}
+
 /* ------------------------------------------------------------------ blobs */
 
 static void test_blobs(void **state)
@@ -1560,14 +1614,31 @@ static void test_concurrent_open(void **state)
 int main(void)
 {
     const struct CMUnitTest cases[] = {
-        CASE(test_log_append_scan), CASE(test_log_outcome_join), CASE(test_log_stop),
-        CASE(test_log_batches),     CASE(test_log_prune),        CASE(test_log_partition_locks),
-        CASE(test_blobs),           CASE(test_outcomes),         CASE(test_outcome_stats),
-        CASE(test_applicant),       CASE(test_rollouts),         CASE(test_audit),
-        CASE(test_users_tokens),    CASE(test_changes),          CASE(test_versions_settings),
-        CASE(test_transactions),    CASE(test_read_only),        CASE(test_refusals),
-        CASE(test_status),          CASE(test_leadership),       CASE(test_notify_watch),
-        CASE(test_reconnect),       CASE(test_outage),           CASE(test_concurrent_audit),
+        CASE(test_log_append_scan),
+        CASE(test_log_outcome_join),
+        CASE(test_log_stop),
+        CASE(test_log_batches),
+        CASE(test_log_prune),
+        CASE(test_log_partition_locks),
+        CASE(test_partition_race),
+        CASE(test_blobs),
+        CASE(test_outcomes),
+        CASE(test_outcome_stats),
+        CASE(test_applicant),
+        CASE(test_rollouts),
+        CASE(test_audit),
+        CASE(test_users_tokens),
+        CASE(test_changes),
+        CASE(test_versions_settings),
+        CASE(test_transactions),
+        CASE(test_read_only),
+        CASE(test_refusals),
+        CASE(test_status),
+        CASE(test_leadership),
+        CASE(test_notify_watch),
+        CASE(test_reconnect),
+        CASE(test_outage),
+        CASE(test_concurrent_audit),
         CASE(test_concurrent_open),
     };
     current = &sqlite_b;
