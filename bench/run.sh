@@ -64,6 +64,14 @@ if [ -f "$SHARED/data/models/credit_xgb.json" ]; then
 fi
 node bench/report_log.mjs "$out/log.jsonl"
 
+# The decision log by store backend (issue 16): the same writer into SQLite and into PostgreSQL
+# (a cluster of its own, started by the bench, fsync on), median of interleaved rounds
+# (bench/store_log.c; the PostgreSQL column says "skipped" without the server).
+echo
+echo "decision log by store: records committed per second through the writer, SQLite beside PostgreSQL"
+build/release/bench/store_log "${BENCH_STORE_RECORDS:-200000}" "$rounds" >"$out/store_log.txt"
+grep -v '^{' "$out/store_log.txt"
+
 # The monitor on the scoring path (issue 12: at most 5% of /v1/score): rd_monitor_record per
 # decision beside rd_bundle_score of the same request (bench/monitor_bench.c).
 if [ -f "$SHARED/data/models/credit_xgb.json" ]; then

@@ -43,6 +43,7 @@ static int locked_begin(pg_store *s, bool *own, bool *nested, rd_err *err)
 {
     *nested = false; /* read by locked_end whatever happens */
     *own = s->base.tx_depth == 0;
+    *nested = false;
     return *own ? rd__pg_tx_begin(s, RD_PG_LOCK_GOV, nested, err) : RD_OK;
 }
 

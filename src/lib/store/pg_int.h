@@ -40,6 +40,7 @@ enum {
 typedef struct pg_store {
     rd_store base;
     PGconn *conn;
+    char *uri;             /* the connection URI (with any password): side connections for DDL */
     char node[256];        /* the decision log's node column */
     bool read_only;        /* every transaction is read-only (set at each connect) */
     bool busy;             /* a streaming query holds the connection (a call from its callback) */

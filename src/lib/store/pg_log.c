@@ -12,8 +12,11 @@
  *     (request_id, node, kind, coalesce(model_version, ''), ts_ms) makes a batch re-sent after
  *     a lost acknowledgement, or drained from a spool, store each row once;
  *   - ids come from the parent's identity sequence, in each batch's row order;
- *   - log_prune drops the partitions wholly before the cutoff and deletes the rest of the
- *     boundary day, in one transaction, and counts rows either way;
+ *   - partitions are made (CREATE TABLE, then ATTACH) and pruned (DETACH CONCURRENTLY, then
+ *     DROP) with locks that let the inserts of every node and a long scan go on;
+ *   - log_prune removes the partitions wholly before the cutoff and deletes the rest of the
+ *     boundary day, counting rows either way (not one transaction: a failure half-way leaves
+ *     the rest for the next prune);
  *   - blobs are content-addressed: storing the same bytes again is a no-op. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,7 +71,7 @@ static bool partition_name(int64_t day, char name[32])
 /* The day a partition's name gives, checked (a table someone else attached does not count). */
 static bool partition_day(const char *name, int64_t *day)
 {
-    if (strncmp(name, "decisions_", 10) || strlen(name) != 18 || strspn(name + 10, "0123456789") != 8)
+    if (strncmp(name, "decisions_", 10) != 0 || strlen(name) != 18 || strspn(name + 10, "0123456789") != 8)
         return false;
     int v = atoi(name + 10), y = v / 10000, m = v / 100 % 100, d = v % 100;
     if (m < 1 || m > 12 || d < 1 || d > 31)
@@ -103,30 +106,73 @@ static void day_forget(pg_store *s, int64_t day)
             s->days[i] = INT64_MIN; /* no row has that day */
 }
 
-/* CREATE TABLE IF NOT EXISTS a day's partition. Two nodes making the same one at once: the
- * loser's catalog insert fails (42P07 or 23505); tried again, IF NOT EXISTS sees the winner's. */
+/* A failure on a side connection: RD_ESTORE when the server is unreachable, else RD_EIO with
+ * the SQL state (the handle's own connection is not marked lost: it may be fine). */
+static int side_fail(pg_store *s, PGconn *c, PGresult *r, const char *what, rd_err *err)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    char line[256];
+    snprintf(line, sizeof line, "%s", msg ? msg : PQerrorMessage(c));
+    line[strcspn(line, "\n")] = '\0';
+    int rc = rd__pg_lost(c, r)
+                 ? rd_err_set(err, RD_ESTORE, "%s: the database is unreachable: %s", s->base.name, line)
+                 : rd_err_set(err, RD_EIO, "%s: %s: %s: %s", s->base.name, what, state, line);
+    PQclear(r);
+    return rc;
+}
+
+/* Run sql (text p1: $1) on the side connection: RD_OK, or the failure with *state its SQLSTATE. */
+static int side_exec(pg_store *s, PGconn *c, const char *sql, const char *p1, bool *found, char state[6],
+                     rd_err *err)
+{
+    PGresult *r = PQexecParams(c, sql, p1 ? 1 : 0, NULL, p1 ? &p1 : NULL, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        if (found)
+            *found = PQntuples(r) > 0;
+        PQclear(r);
+        return RD_OK;
+    }
+    const char *e = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    snprintf(state, 6, "%s", e ? e : "");
+    return side_fail(s, c, r, "making a partition of the decision log", err);
+}
+
+/* Make a day's partition when missing: CREATE TABLE IF NOT EXISTS ... (LIKE decisions), then
+ * ATTACH PARTITION unless attached. Attaching takes a SHARE UPDATE EXCLUSIVE lock on the parent,
+ * which neither the inserts of every node nor a long scan (an export) conflict with, where
+ * CREATE TABLE ... PARTITION OF would wait for the scan to end with every insert queued behind
+ * it. Run on a connection of its own: DDL in the writer's session slows every later insert of
+ * that session (measured: up to half the rows per second), and a failure here must not touch
+ * the handle's session. Two nodes at once: the loser's CREATE fails (42P07 or 23505) or its
+ * ATTACH finds the table attached; tried again, it finds the winner's work done. */
 static int make_partition(pg_store *s, int64_t day, rd_err *err)
 {
-    char name[32], sql[200];
+    char name[32], create[96], attach[160], state[6] = "";
     if (!partition_name(day, name))
         return rd_err_set(err, RD_EINVAL, "%s: a decision time of day %lld is outside the years 0..9999",
                           s->base.name, (long long)day);
-    snprintf(sql, sizeof sql,
-             "CREATE TABLE IF NOT EXISTS %s PARTITION OF decisions FOR VALUES FROM (%lld) TO (%lld)", name,
-             (long long)(day * DAY_MS), (long long)((day + 1) * DAY_MS));
-    int rc = RD_OK;
-    for (int attempt = 0; attempt < 3; attempt++) {
-        bool nested;
-        if ((rc = rd__pg_tx_begin(s, 0, &nested, err)))
-            return rc;
-        rc = rd__pg_exec(s, sql, NULL, NULL, "making a partition of the decision log", err);
-        bool race = rc == RD_EIO && (!strcmp(s->state, "42P07") || !strcmp(s->state, "23505"));
-        rc = rd__pg_tx_end(s, nested, rc, err);
+    snprintf(create, sizeof create, "CREATE TABLE IF NOT EXISTS %s (LIKE decisions)", name);
+    snprintf(attach, sizeof attach,
+             "ALTER TABLE decisions ATTACH PARTITION %s FOR VALUES FROM (%lld) TO (%lld)", name,
+             (long long)day * DAY_MS, ((long long)day + 1) * DAY_MS);
+    PGconn *c = rd__pg_connect(s->uri, NULL, 0);
+    if (!c)
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    int rc = PQstatus(c) == CONNECTION_OK ? RD_EIO : side_fail(s, c, NULL, "connecting", err);
+    for (int attempt = 0; rc == RD_EIO && attempt < 3; attempt++) {
+        bool attached = false;
+        rc = side_exec(s, c, create, NULL, NULL, state, err);
         if (!rc)
-            day_remember(s, day);
-        if (!race)
-            break;
+            rc = side_exec(s, c, "SELECT 1 FROM pg_catalog.pg_inherits WHERE inhrelid = to_regclass($1)",
+                           name, &attached, state, err);
+        if (!rc && !attached)
+            rc = side_exec(s, c, attach, NULL, NULL, state, err);
     }
+    PQfinish(c);
+    if (!rc)
+        day_remember(s, day);
     return rc;
 }
 
@@ -336,31 +382,56 @@ int rd__pg_log_scan(rd_store *base, const rd_log_filter *f, int (*fn)(void *, co
 
 /* ------------------------------------------------------------------ prune */
 
-/* Drop the partitions wholly before before_ms, counting their rows into *deleted. */
-static int drop_old(pg_store *s, int64_t before_ms, uint64_t *deleted, rd_err *err)
+/* The partitions (name, and whether a detach of it was interrupted). */
+static int partitions(pg_store *s, PGresult **parts, rd_err *err)
 {
-    PGresult *parts;
-    int rc = rd__pg_exec(s,
-                         "SELECT c.relname FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c"
-                         " ON c.oid = i.inhrelid WHERE i.inhparent = 'decisions'::regclass ORDER BY 1",
-                         NULL, &parts, "listing the decision log's partitions", err);
-    for (int i = 0; !rc && i < PQntuples(parts); i++) {
-        int64_t day;
-        const char *name = PQgetvalue(parts, i, 0);
-        if (!partition_day(name, &day) || (day + 1) * DAY_MS > before_ms)
-            continue;
-        char sql[96];
-        PGresult *r;
-        snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", name);
-        if ((rc = rd__pg_exec(s, sql, NULL, &r, "pruning the decision log", err)))
-            break;
-        *deleted += (uint64_t)rd__pg_i64(r, 0, 0);
-        PQclear(r);
-        snprintf(sql, sizeof sql, "DROP TABLE %s", name);
-        rc = rd__pg_exec(s, sql, NULL, NULL, "pruning the decision log", err);
-        day_forget(s, day);
+    return rd__pg_exec(
+        s,
+        "SELECT c.relname, i.inhdetachpending FROM pg_catalog.pg_inherits i"
+        " JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'decisions'::regclass"
+        " ORDER BY 1",
+        NULL, parts, "listing the decision log's partitions", err);
+}
+
+/* Count a whole partition's rows and remove it. Outside a transaction it is detached
+ * CONCURRENTLY first (a SHARE UPDATE EXCLUSIVE lock: the writers of every node go on; it waits
+ * for the scans that use it), then dropped alone; inside the caller's transaction (where
+ * CONCURRENTLY cannot run) it is dropped there, which locks the parent until the commit. */
+static int drop_partition(pg_store *s, const char *name, bool pending, bool in_tx, uint64_t *deleted,
+                          rd_err *err)
+{
+    char sql[128];
+    PGresult *r;
+    const char *what = "pruning the decision log";
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", name);
+    int rc = rd__pg_exec(s, sql, NULL, &r, what, err);
+    if (rc)
+        return rc;
+    uint64_t n = (uint64_t)rd__pg_i64(r, 0, 0);
+    PQclear(r);
+    if (!in_tx) {
+        snprintf(sql, sizeof sql, "ALTER TABLE decisions DETACH PARTITION %s %s", name,
+                 pending ? "FINALIZE" : "CONCURRENTLY");
+        if ((rc = rd__pg_exec(s, sql, NULL, NULL, what, err)))
+            return rc;
     }
-    PQclear(parts);
+    snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s", name);
+    if ((rc = rd__pg_exec(s, sql, NULL, NULL, what, err)) == RD_OK)
+        *deleted += n;
+    return rc;
+}
+
+static int delete_before(pg_store *s, int64_t before_ms, uint64_t *deleted, rd_err *err)
+{
+    pg_params p = {0};
+    PGresult *r;
+    rd__pg_int(&p, before_ms);
+    int rc =
+        rd__pg_exec(s, "DELETE FROM decisions WHERE ts_ms < $1", &p, &r, "pruning the decision log", err);
+    if (!rc) {
+        *deleted += rd__pg_changes(r);
+        PQclear(r);
+    }
     return rc;
 }
 
@@ -368,26 +439,25 @@ int rd__pg_log_prune(rd_store *base, int64_t before_ms, uint64_t *deleted, rd_er
 {
     pg_store *s = (pg_store *)base;
     uint64_t n = 0;
-    bool nested;
+    PGresult *parts;
     *deleted = 0;
-    int rc = rd__pg_tx_begin(s, 0, &nested, err);
+    int rc = partitions(s, &parts, err);
     if (rc)
         return rc;
-    rc = drop_old(s, before_ms, &n, err);
-    if (!rc) { /* the boundary day, and any row a dropped partition did not hold */
-        pg_params p = {0};
-        PGresult *r;
-        rd__pg_int(&p, before_ms);
-        if (!(rc = rd__pg_exec(s, "DELETE FROM decisions WHERE ts_ms < $1", &p, &r,
-                               "pruning the decision log", err))) {
-            n += rd__pg_changes(r);
-            PQclear(r);
-        }
+    bool in_tx = PQtransactionStatus(s->conn) != PQTRANS_IDLE;
+    for (int i = 0; !rc && i < PQntuples(parts); i++) {
+        int64_t day;
+        const char *name = PQgetvalue(parts, i, 0);
+        if (!partition_day(name, &day) || (day + 1) * DAY_MS > before_ms)
+            continue;
+        day_forget(s, day);
+        rc = drop_partition(s, name, !strcmp(PQgetvalue(parts, i, 1), "t"), in_tx, &n, err);
     }
-    if ((rc = rd__pg_tx_end(s, nested, rc, err)))
-        return rc;
-    *deleted = n;
-    return RD_OK;
+    PQclear(parts);
+    /* the boundary day, and any row a dropped partition did not hold */
+    if (!rc && !(rc = delete_before(s, before_ms, &n, err)))
+        *deleted = n;
+    return rc;
 }
 
 /* ------------------------------------------------------------------ blobs */

@@ -79,7 +79,7 @@ static int put_known(pg_store *s, const PGresult *get, const rd_outcome *o, int6
 /* The model's score from the record's text: NaN when absent, not a number, or not the model's. */
 static double model_score(const char *source, const char *score)
 {
-    if (!source || !score || strcmp(source, "model"))
+    if (!source || !score || strcmp(source, "model") != 0)
         return (double)NAN;
     char *end;
     double x = strtod(score, &end);

@@ -42,6 +42,7 @@ typedef struct backend {
     char dir[64];   /* SQLite: the case's directory */
     char db[64];    /* PostgreSQL: the case's database */
     char url[600];  /* the case's store */
+    char own[64];   /* a cluster of the case's own (test_outage), destroyed at teardown */
     int cases;
 } backend;
 
@@ -126,6 +127,13 @@ static int case_teardown(void **state)
     backend *b = *state;
     if (b->absent)
         return 0;
+    if (b->own[0]) { /* also when the case failed half-way */
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "scripts/pg-cluster.sh destroy %s >/dev/null 2>&1", b->own);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not destroy %s\n", b->own);
+        b->own[0] = '\0';
+    }
     if (b->pg) {
         char sql[128];
         snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", b->db);
@@ -385,10 +393,107 @@ static void test_log_prune(void **state)
     assert_string_equal(s.req[0], "p5");
     OK(rd_store_log_prune(st, T0 + 11, &n, E));
     assert_int_equal(n, 0);
+    /* inside a transaction too */
+    OK(rd_store_begin(st, E));
+    OK(rd_store_log_prune(st, T0 + DAY, &n, E)); /* the whole of T0's day: PostgreSQL drops it there */
+    OK(rd_store_commit(st, E));
+    assert_int_equal(n, 1);
     /* a day pruned away is written again without trouble */
     OK(rd_store_log_append(st, rows, 1, E));
     assert_int_equal(scan(st, (rd_log_filter){.request_id = "p1"}, &s), RD_OK);
     assert_int_equal(s.n, 1);
+    assert_int_equal(scan(st, (rd_log_filter){0}, &s), RD_OK);
+    assert_int_equal(s.n, 2); /* p1 and p6 */
+    rd_store_close(st);
+}
+
+/* PostgreSQL: a new day's partition is made while another session reads the log (an export
+ * holding its lock on the parent): neither the writer nor the reader waits for the other. */
+static void test_log_partition_locks(void **state)
+{
+    backend *b = want(state);
+    if (!b->pg)
+        skip(); /* no partitions */
+    rd_store *st = open_store(b);
+    rd_log_row r = row(T0, "l1", "primary", "m", "{}");
+    OK(rd_store_log_append(st, &r, 1, E));
+    char url[600];
+    url_with_db(b->base, b->db, url, sizeof url);
+    PGconn *reader = PQconnectdb(url);
+    assert_int_equal(PQstatus(reader), CONNECTION_OK);
+    /* a writer that waited for the reader would wait for ever: the server ends the reader's
+       session after 5 s, and the time check below fails instead of the case hanging */
+    PGresult *res = PQexec(reader, "SET idle_in_transaction_session_timeout = '5s'");
+    PQclear(res);
+    res = PQexec(reader, "BEGIN");
+    PQclear(res);
+    res = PQexec(reader, "SELECT count(*) FROM decisions");
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    PQclear(res);
+    int64_t t0 = rd_clock_ns();
+    r = row(T0 + 10 * DAY, "l2", "primary", "m", "{}"); /* a day without a partition yet */
+    OK(rd_store_log_append(st, &r, 1, E));
+    assert_true(rd_clock_ns() - t0 < INT64_C(3000000000)); /* not held until the reader ends */
+    res = PQexec(reader, "COMMIT");
+    PQclear(res);
+    PQfinish(reader);
+    seen s;
+    assert_int_equal(scan(st, (rd_log_filter){0}, &s), RD_OK);
+    assert_int_equal(s.n, 2);
+    rd_store_close(st);
+}
+
+/* Two nodes logging the first rows of the same new days at the same moment: both make the
+ * partition (one wins, the other finds it), neither fails. */
+typedef struct racer {
+    const backend *b;
+    pthread_barrier_t *go;
+    const char *node;
+    int failed;
+    char msg[512];
+} racer;
+
+static void *race_days(void *ud)
+{
+    racer *r = ud;
+    rd_store_opts o = {.node = r->node};
+    rd_store *st;
+    rd_err err;
+    int rc = rd_store_open(r->b->url, &o, &st, &err);
+    for (int d = 0; d < 12; d++) {
+        pthread_barrier_wait(r->go);
+        rd_log_row row_ = row(T0 + (100 + d) * DAY, "race", "primary", "m", "{}");
+        if (rc == RD_OK && rd_store_log_append(st, &row_, 1, &err) != RD_OK) {
+            r->failed++;
+            snprintf(r->msg, sizeof r->msg, "%s", err.msg);
+        }
+    }
+    if (rc == RD_OK)
+        rd_store_close(st);
+    else
+        snprintf(r->msg, sizeof r->msg, "%s", err.msg), r->failed = 12;
+    return NULL;
+}
+
+static void test_partition_race(void **state)
+{
+    backend *b = want(state);
+    rd_store *st = open_store(b);
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, 2);
+    racer r[2] = {{b, &go, "node-a", 0, ""}, {b, &go, "node-b", 0, ""}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, race_days, &r[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&go);
+    for (int i = 0; i < 2; i++)
+        if (r[i].failed)
+            fail_msg("%s: %d appends failed: %s", r[i].node, r[i].failed, r[i].msg);
+    seen s;
+    assert_int_equal(scan(st, (rd_log_filter){.request_id = "race"}, &s), RD_OK);
+    assert_int_equal(s.n, 24); /* two nodes' rows: the node is part of the key */
     rd_store_close(st);
 }
 
@@ -1351,6 +1456,76 @@ static void test_reconnect(void **state)
     rd_store_close(st);
 }
 
+/* The first line a shell command prints; false when it fails. */
+static bool sh(const char *cmd, char *out, size_t cap)
+{
+    FILE *f = popen(cmd, "r");
+    if (!f)
+        return false;
+    out[0] = '\0';
+    if (!fgets(out, (int)cap, f))
+        out[0] = '\0';
+    out[strcspn(out, "\n")] = '\0';
+    return pclose(f) == 0;
+}
+
+/* The server stopped and started again (a cluster of the case's own: the run's is shared):
+ * calls fail with RD_ESTORE, fast within the backoff, and work again once it is back; a watch
+ * says the same and reconnects. */
+static void test_outage(void **state)
+{
+    backend *b = want(state);
+    if (!b->pg)
+        skip(); /* an embedded file has no server to lose */
+    char dir[] = "/tmp/riskd-conf-pg-XXXXXX", cmd[256], url[512];
+    assert_non_null(mkdtemp(dir));
+    snprintf(b->own, sizeof b->own, "%s", dir);
+    snprintf(cmd, sizeof cmd, "scripts/pg-cluster.sh start %s 2>&1", dir);
+    if (!sh(cmd, url, sizeof url))
+        fail_msg("%s: %s", cmd, url);
+    rd_store *st;
+    rd_store_watch *w;
+    OK(rd_store_open(url, NULL, &st, E));
+    OK(rd_store_watch_open(url, &w, E));
+    OK(rd_store_setting_put(st, "k", "1", E));
+    snprintf(cmd, sizeof cmd, "scripts/pg-cluster.sh stop %s fast", dir);
+    assert_true(sh(cmd, url, sizeof url));
+    rd_err err;
+    char value[8], what[32];
+    assert_int_equal(rd_store_setting_get(st, "k", value, sizeof value, &err), RD_ESTORE);
+    assert_non_null(strstr(err.msg, ": the database is unreachable: "));
+    assert_int_equal(rd_store_ping(st, &err), RD_ESTORE); /* a reconnect tried, and failed */
+    int64_t t0 = rd_clock_ns();
+    assert_int_equal(rd_store_setting_get(st, "k", value, sizeof value, &err), RD_ESTORE);
+    assert_true(rd_clock_ns() - t0 < INT64_C(100000000)); /* within the backoff: no attempt */
+    assert_non_null(strstr(err.msg, "next attempt in"));
+    rd_log_row r = row(T0, "out", "primary", "m", "{}");
+    assert_int_equal(rd_store_log_append(st, &r, 1, &err), RD_ESTORE);
+    bool got;
+    int rc = RD_OK;
+    for (int i = 0; i < 100 && rc == RD_OK; i++) {
+        rc = rd_store_watch_next(w, what, sizeof what, &got, &err);
+        usleep(10000);
+    }
+    assert_int_equal(rc, RD_ESTORE);
+    assert_int_equal(rd_store_watch_reconnect(w, &err), RD_ESTORE);
+    snprintf(cmd, sizeof cmd, "scripts/pg-cluster.sh restart %s", dir);
+    assert_true(sh(cmd, url, sizeof url));
+    int64_t deadline = rd_clock_ns() + INT64_C(15000000000);
+    while ((rc = rd_store_ping(st, &err)) == RD_ESTORE && rd_clock_ns() < deadline)
+        usleep(100000);
+    assert_int_equal(rc, RD_OK);
+    OK(rd_store_setting_get(st, "k", value, sizeof value, E));
+    assert_string_equal(value, "1");
+    OK(rd_store_log_append(st, &r, 1, E));
+    OK(rd_store_watch_reconnect(w, E));
+    OK(rd_store_notify(st, "flags", E));
+    watch_wait(w, 5000, what, sizeof what);
+    assert_string_equal(what, "flags");
+    rd_store_watch_close(w);
+    rd_store_close(st);
+}
+
 typedef struct appender {
     const backend *b;
     int n, failed;
@@ -1439,17 +1614,31 @@ static void test_concurrent_open(void **state)
 int main(void)
 {
     const struct CMUnitTest cases[] = {
-        CASE(test_log_append_scan), CASE(test_log_outcome_join),
-        CASE(test_log_stop),        CASE(test_log_batches),
-        CASE(test_log_prune),       CASE(test_blobs),
-        CASE(test_outcomes),        CASE(test_outcome_stats),
-        CASE(test_applicant),       CASE(test_rollouts),
-        CASE(test_audit),           CASE(test_users_tokens),
-        CASE(test_changes),         CASE(test_versions_settings),
-        CASE(test_transactions),    CASE(test_read_only),
-        CASE(test_refusals),        CASE(test_status),
-        CASE(test_leadership),      CASE(test_notify_watch),
-        CASE(test_reconnect),       CASE(test_concurrent_audit),
+        CASE(test_log_append_scan),
+        CASE(test_log_outcome_join),
+        CASE(test_log_stop),
+        CASE(test_log_batches),
+        CASE(test_log_prune),
+        CASE(test_log_partition_locks),
+        CASE(test_partition_race),
+        CASE(test_blobs),
+        CASE(test_outcomes),
+        CASE(test_outcome_stats),
+        CASE(test_applicant),
+        CASE(test_rollouts),
+        CASE(test_audit),
+        CASE(test_users_tokens),
+        CASE(test_changes),
+        CASE(test_versions_settings),
+        CASE(test_transactions),
+        CASE(test_read_only),
+        CASE(test_refusals),
+        CASE(test_status),
+        CASE(test_leadership),
+        CASE(test_notify_watch),
+        CASE(test_reconnect),
+        CASE(test_outage),
+        CASE(test_concurrent_audit),
         CASE(test_concurrent_open),
     };
     current = &sqlite_b;
