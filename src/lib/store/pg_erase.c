@@ -126,8 +126,10 @@ int rd__pg_applicant_erase(rd_store *base, const int64_t *ids, size_t n, const c
 
 int rd__pg_scrub(rd_store *base, bool *complete, rd_err *err)
 {
-    (void)base;
+    pg_store *s = (pg_store *)base;
     (void)err;
-    *complete = true; /* see the file's comment: nothing of riskd's to fold in */
+    /* see the file's comment: nothing of riskd's to fold in; inside a transaction the answer is
+       SQLite's (the caller's commit comes first) */
+    *complete = s->base.tx_depth == 0;
     return RD_OK;
 }
