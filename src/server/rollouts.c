@@ -167,6 +167,8 @@ static void breakers_update(void)
 static void flags_written(void *ud)
 {
     (void)ud;
+    if (R.state) /* flags = store: the next poll asks the store, not only the files */
+        srv_state_store_due(R.state);
     kill(getpid(), SIGUSR1); /* the main thread re-reads the flag file now */
 }
 
