@@ -13,20 +13,8 @@ cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
 PY=/usr/bin/python3
 
-# the run's cluster (scripts/run-tests.sh), else one of our own (make drill, a run by hand)
-PGD=${RISKD_PG_DIR:-}
-if [ -z "$PGD" ]; then
-    PGD=$(mktemp -d /tmp/riskd-pg.XXXXXX) # the server runs as postgres: not under $T (0700)
-    if ! scripts/pg-cluster.sh start "$PGD" >/dev/null 2>"$T/pg.err"; then
-        cat "$T/pg.err"
-        rm -rf "$PGD"
-        echo "0 passed, 0 failed, 1 skipped"
-        exit 0
-    fi
-    OWN_PG=1
-fi
-URL=$(scripts/pg-cluster.sh createdb "$PGD" "cluster_$$")
-check "a fresh database on the run's cluster" 0 $?
+pg_database cluster # the run's cluster, else one of our own (make drill, a run by hand)
+trap nodes_cleanup EXIT
 
 flags() { # DEFAULT_VARIANT of the greeting
     printf '{"flags":{"greet":{"state":"ENABLED","variants":{"hi":"hello","bye":"goodbye","yo":"hey"},"defaultVariant":"%s"}}}\n' "$1"
@@ -54,30 +42,7 @@ check "another program's database (its own riskd_meta): refused, nothing migrate
 [ "$(psql -At "$FURL" -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" = 2 ]
 check "... its tables untouched" 0 $?
 
-PIDS=()
-URLS=()
-startn() { # I ARGS...: node I with its own data directory
-    local i=$1
-    shift
-    : >"$T/n$i.out"
-    "$BIN" serve --listen 127.0.0.1:0 --data-dir "$T/n$i" --store "$URL" --flags store --node "n$i" \
-        --reload-interval-ms 100 "$@" >"$T/n$i.out" 2>"$T/n$i.err" &
-    PIDS[$i]=$!
-    for _ in $(seq 1 200); do
-        URLS[$i]=$(sed -n 's/^listening on //p' "$T/n$i.out")
-        [ -n "${URLS[$i]}" ] && return 0
-        kill -0 "${PIDS[$i]}" 2>/dev/null || break
-        sleep 0.05
-    done
-    tail -n 20 "$T/n$i.err"
-    return 1
-}
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    [ -n "${OWN_PG:-}" ] && scripts/pg-cluster.sh destroy "$PGD"
-}
-trap 'cleanup; [ "${RISKD_KEEP_TMP:-0}" = 1 ] || rm -rf "$T"' EXIT
+startn() { start_node "$1" --store "$URL" --flags store --reload-interval-ms 100 "${@:2}"; }
 
 for i in 1 2 3; do
     startn "$i" --store-check-ms 600000
@@ -105,9 +70,6 @@ api() { # NODE METHOD PATH TOKENFILE BODY: the status; the body in $T/r
         -H 'Content-Type: application/json' -d "$5" "${URLS[$1]}$3"
 }
 jget() { $PY -c "import json,sys; j=json.load(open('$T/r')); print($1)"; }
-metric() { # NODE NAME{labels}: its value (0 when absent)
-    curl -s "${URLS[$1]}/metrics" | awk -v m="$2" '$1 == m {print $2; f=1} END {if (!f) print 0}'
-}
 wait_for() { # CMD...: until it succeeds (30 s at most: a hang guard, not a time test)
     for _ in $(seq 1 3000); do "$@" && return 0; sleep 0.01; done
     return 1
@@ -165,15 +127,15 @@ last=$((N % 3))
 case ${vars[$last]} in bye) A=yo B=hi ;; yo) A=hi B=bye ;; *) A=bye B=yo ;; esac
 val() { case $1 in bye) echo goodbye ;; yo) echo hey ;; hi) echo hello ;; esac; }
 for i in 1 2; do
-    n=$(metric "$i" 'riskd_store_reloads_total{cause="notify"}')
-    c=$(metric "$i" 'riskd_store_reloads_total{cause="check"}')
+    n=$(node_metric "$i" 'riskd_store_reloads_total{cause="notify"}')
+    c=$(node_metric "$i" 'riskd_store_reloads_total{cause="check"}')
     [ "$n" -ge 1 ] && [ "$c" = 0 ]
     check "node $i took the changes from notifications ($n), none from its 10-minute check ($c)" 0 $?
 done
-n3=$(metric 3 'riskd_store_notifications_total')
+n3=$(node_metric 3 'riskd_store_notifications_total')
 [ "$n3" -ge 2 ]
 check "node 3 received the notifications ($n3)" 0 $?
-c4=$(metric 4 'riskd_store_reloads_total{cause="check"}')
+c4=$(node_metric 4 'riskd_store_reloads_total{cause="check"}')
 [ "$c4" -ge 1 ]
 check "node 4, not listening, took the changes from its periodic check ($c4)" 0 $?
 grep -q '"msg":"flag set from the store","version":[0-9]*,"cause":"notify"' "$T/n1.err"

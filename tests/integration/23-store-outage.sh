@@ -15,15 +15,9 @@ cd "$(dirname "$0")/../.."
 PY=/usr/bin/python3
 SECS=${RISKD_DRILL_SECONDS:-3}
 
-PGD=$(mktemp -d /tmp/riskd-pg.XXXXXX) # the server runs as postgres: not under $T (0700)
-if ! scripts/pg-cluster.sh start "$PGD" >/dev/null 2>"$T/pg.err"; then
-    cat "$T/pg.err"
-    rm -rf "$PGD"
-    echo "0 passed, 0 failed, 1 skipped"
-    exit 0
-fi
-URL=$(scripts/pg-cluster.sh url "$PGD")
-psql_n() { scripts/pg-cluster.sh psql "$PGD" -At -c "$1"; }
+pg_database outage own # a cluster of its own: this test stops it
+trap nodes_cleanup EXIT
+psql_n() { psql -At "$URL" -c "$1"; }
 
 mkdir -p "$T/bundles"
 src=examples/models/credit_xgb_v1.0
@@ -38,30 +32,8 @@ check "the flag set imported" 0 $?
 "$BIN" user add mgr1 --role manager --store "$URL" --token-file "$T/admin.tok" >"$T/mgr1.tok" 2>/dev/null
 check "a manager" 0 $?
 
-PIDS=()
-URLS=()
-startn() {
-    local i=$1
-    "$BIN" serve --listen 127.0.0.1:0 --data-dir "$T/n$i" --store "$URL" --flags store --bundles "$T/bundles" \
-        --node "n$i" --store-check-ms 1000 >"$T/n$i.out" 2>"$T/n$i.err" &
-    PIDS[$i]=$!
-    for _ in $(seq 1 200); do
-        URLS[$i]=$(sed -n 's/^listening on //p' "$T/n$i.out")
-        [ -n "${URLS[$i]}" ] && return 0
-        sleep 0.05
-    done
-    tail -n 20 "$T/n$i.err"
-    return 1
-}
-cleanup() {
-    touch "$T/stop"
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    scripts/pg-cluster.sh destroy "$PGD"
-}
-trap 'cleanup; [ "${RISKD_KEEP_TMP:-0}" = 1 ] || rm -rf "$T"' EXIT
 for i in 1 2; do
-    startn "$i"
+    start_node "$i" --store "$URL" --flags store --bundles "$T/bundles" --store-check-ms 1000
     check "node $i starts" 0 $?
 done
 
@@ -69,12 +41,12 @@ wait_for() { # CMD...: until it succeeds (60 s at most: a hang guard, not a time
     for _ in $(seq 1 600); do "$@" && return 0; sleep 0.1; done
     return 1
 }
-metric() { curl -s "${URLS[$1]}/metrics" | awk -v m="$2" '$1 == m {print $2; f=1} END {if (!f) print 0}'; }
 
 LOADS=()
 for i in 1 2; do
     $PY tests/integration/score_load.py "${URLS[$i]}" "$T/load$i.log" --stop "$T/stop" --threads 2 &
     LOADS[$i]=$!
+    EXTRA_PIDS+=($!)
 done
 sleep 1
 scripts/pg-cluster.sh stop "$PGD" fast
@@ -94,7 +66,7 @@ st=$(curl -s -o "$T/r" -w '%{http_code}' -X POST -H "Authorization: Bearer $(cat
     -H 'Content-Type: application/json' -d "$body" "${URLS[1]}/v1/admin/changes")
 check "an admin write: 503 STORE_UNAVAILABLE" 503 "$st" '"code":"STORE_UNAVAILABLE"' "$T/r"
 sleep "$SECS"
-sp=$(metric 1 riskd_dlog_spool_records)
+sp=$(node_metric 1 riskd_dlog_spool_records)
 [ "${sp%.*}" -gt 0 ]
 check "node 1 spooled its decisions meanwhile ($sp waiting)" 0 $?
 scripts/pg-cluster.sh restart "$PGD"
@@ -102,7 +74,7 @@ check "PostgreSQL back" 0 $?
 sleep 1
 touch "$T/stop"
 wait "${LOADS[1]}" "${LOADS[2]}"
-drained() { [ "$(metric "$1" riskd_dlog_spool_records)" = 0 ] && ! down "$1"; }
+drained() { [ "$(node_metric "$1" riskd_dlog_spool_records)" = 0 ] && ! down "$1"; }
 for i in 1 2; do
     wait_for drained "$i"
     check "node $i: the store up again, its spool drained" 0 $?

@@ -9,18 +9,8 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
 PY=/usr/bin/python3
-PGD=${RISKD_PG_DIR:-}
-if [ -z "$PGD" ]; then
-    PGD=$(mktemp -d /tmp/riskd-pg.XXXXXX) # the server runs as postgres: not under $T (0700)
-    if ! scripts/pg-cluster.sh start "$PGD" >/dev/null 2>"$T/pg.err"; then
-        cat "$T/pg.err"
-        rm -rf "$PGD"
-        echo "0 passed, 0 failed, 1 skipped"
-        exit 0
-    fi
-    OWN_PG=1
-fi
-URL=$(scripts/pg-cluster.sh createdb "$PGD" "race_$$")
+pg_database race
+trap nodes_cleanup EXIT
 printf '%s\n' '{"flags":{"greet":{"state":"ENABLED","variants":{"hi":"hello","bye":"goodbye","yo":"hey"},"defaultVariant":"hi"}}}' >"$T/f1.json"
 "$BIN" flags import "$T/f1.json" --store "$URL" >/dev/null 2>&1
 check "the flag set imported" 0 $?
@@ -31,21 +21,10 @@ done
 "$BIN" change settings --approvals flags=2 --store "$URL" --token-file "$T/admin.tok" >/dev/null 2>&1
 check "users, and two approvals required" 0 $?
 
-PIDS=()
-URLS=()
 for i in 1 2; do
-    "$BIN" serve --listen 127.0.0.1:0 --data-dir "$T/n$i" --store "$URL" --flags store --node "n$i" \
-        >"$T/n$i.out" 2>"$T/n$i.err" &
-    PIDS[$i]=$!
-    for _ in $(seq 1 200); do
-        URLS[$i]=$(sed -n 's/^listening on //p' "$T/n$i.out")
-        [ -n "${URLS[$i]}" ] && break
-        sleep 0.05
-    done
-    [ -n "${URLS[$i]}" ]
+    start_node "$i" --store "$URL" --flags store
     check "node $i starts" 0 $?
 done
-trap 'kill -TERM "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; [ -n "${OWN_PG:-}" ] && scripts/pg-cluster.sh destroy "$PGD"; [ "${RISKD_KEEP_TMP:-0}" = 1 ] || rm -rf "$T"' EXIT
 
 $PY tests/integration/cluster_race.py --nodes "${URLS[1]}" "${URLS[2]}" --tokens "$T" \
     --seconds "${RISKD_DRILL_SECONDS:-3}" >"$T/race.out" 2>&1

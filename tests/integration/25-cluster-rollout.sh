@@ -15,23 +15,9 @@ PY=/usr/bin/python3
 SPEED=${RISKD_ROLLOUT_SPEED:-5}
 RATE=${RISKD_SIM_RATE:-600}
 
-PGD=${RISKD_PG_DIR:-}
-if [ -z "$PGD" ]; then
-    PGD=$(mktemp -d /tmp/riskd-pg.XXXXXX) # the server runs as postgres: not under $T (0700)
-    if ! scripts/pg-cluster.sh start "$PGD" >/dev/null 2>"$T/pg.err"; then
-        cat "$T/pg.err"
-        rm -rf "$PGD"
-        echo "0 passed, 0 failed, 1 skipped"
-        exit 0
-    fi
-    OWN_PG=1
-fi
-URL=$(scripts/pg-cluster.sh createdb "$PGD" "rollout_$$")
-psql_q() { $PY - "$URL" "$1" <<'P'
-import subprocess, sys
-print(subprocess.run(["psql", "-At", sys.argv[1], "-c", sys.argv[2]], capture_output=True, text=True).stdout, end="")
-P
-}
+pg_database rollout
+trap 'touch "$T/stop"; nodes_cleanup' EXIT
+psql_q() { psql -At "$URL" -c "$1"; }
 
 mkdir -p "$T/bundles"
 for v in 1.0 1.1; do
@@ -55,34 +41,10 @@ for v in 1.0 1.1; do
 done
 cp examples/rollout/credit-drill.json "$T/drill.json"
 
-PIDS=()
-URLS=()
-startn() {
-    local i=$1
-    "$BIN" serve --listen 127.0.0.1:0 --data-dir "$T/n$i" --store "$URL" --flags store --node "n$i" \
-        --bundles store --route-flag credit-model-route --shadow-flag credit-model-shadow \
-        --rollout "$T/drill.json" --rollout-speed "$SPEED" --monitor-bucket-ms 10000 --store-check-ms 1000 \
-        >"$T/n$i.out" 2>"$T/n$i.err" &
-    PIDS[$i]=$!
-    for _ in $(seq 1 200); do
-        URLS[$i]=$(sed -n 's/^listening on //p' "$T/n$i.out")
-        [ -n "${URLS[$i]}" ] && return 0
-        kill -0 "${PIDS[$i]}" 2>/dev/null || break
-        sleep 0.05
-    done
-    tail -n 20 "$T/n$i.err"
-    return 1
-}
-TPIDS=()
-cleanup() {
-    touch "$T/stop"
-    for p in "${PIDS[@]}" "${TPIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    [ -n "${OWN_PG:-}" ] && scripts/pg-cluster.sh destroy "$PGD"
-}
-trap 'cleanup; [ "${RISKD_KEEP_TMP:-0}" = 1 ] || rm -rf "$T"' EXIT
 for i in 1 2; do
-    startn "$i"
+    start_node "$i" --store "$URL" --flags store --bundles store --route-flag credit-model-route \
+        --shadow-flag credit-model-shadow --rollout "$T/drill.json" --rollout-speed "$SPEED" \
+        --monitor-bucket-ms 10000 --store-check-ms 1000
     check "node $i starts with the rollout" 0 $?
 done
 
@@ -113,7 +75,7 @@ check "... and said so in its log, the other did not" 0 $?
 for i in 1 2; do
     $PY tests/integration/traffic.py "${URLS[$i]}" --rate "$RATE" --seconds 600 --stop "$T/stop" --prefix "n$i" \
         >"$T/traffic$i.json" 2>&1 &
-    TPIDS[$i]=$!
+    EXTRA_PIDS+=($!)
 done
 stage_of() { # NODE: the stage index /v1/rollouts says
     curl -s "${URLS[$1]}/v1/rollouts" | $PY -c 'import json,sys; r=json.load(sys.stdin)["rollouts"][0]; print(r["stage_index"], r["state"])' 2>/dev/null

@@ -65,3 +65,57 @@ stop() {
     kill -TERM "$PID"
     wait "$PID"
 }
+
+# ---- several nodes on one PostgreSQL (22-cluster .. 25-cluster-rollout)
+
+# pg_database NAME [own]: a fresh database NAME_$$, its URL in $URL and the cluster's directory
+# in $PGD: on the run's cluster (RISKD_PG_DIR, scripts/run-tests.sh), else (or with "own", for
+# a test that stops PostgreSQL) on a cluster of the test's own, which nodes_cleanup destroys.
+# Without PostgreSQL: the skip said, the script ends with 0.
+pg_database() {
+    PGD=${RISKD_PG_DIR:-}
+    if [ -z "$PGD" ] || [ "${2:-}" = own ]; then
+        PGD=$(mktemp -d /tmp/riskd-pg.XXXXXX) # the server runs as postgres: not under $T (0700)
+        if ! scripts/pg-cluster.sh start "$PGD" >/dev/null 2>"$T/pg.err"; then
+            cat "$T/pg.err"
+            rm -rf "$PGD"
+            echo "0 passed, 0 failed, 1 skipped"
+            exit 0
+        fi
+        OWN_PG=1
+    fi
+    URL=$(scripts/pg-cluster.sh createdb "$PGD" "$1_$$")
+}
+
+# start_node I ARGS...: riskd serve as node nI with its own data directory $T/nI (log in
+# $T/nI.err); its pid in PIDS[I], its URL in URLS[I] once it listens.
+PIDS=()
+URLS=()
+start_node() {
+    local i=$1
+    shift
+    : >"$T/n$i.out"
+    "$BIN" serve --listen 127.0.0.1:0 --data-dir "$T/n$i" --node "n$i" "$@" >"$T/n$i.out" 2>"$T/n$i.err" &
+    PIDS[$i]=$!
+    for _ in $(seq 1 200); do
+        URLS[$i]=$(sed -n 's/^listening on //p' "$T/n$i.out")
+        [ -n "${URLS[$i]}" ] && return 0
+        kill -0 "${PIDS[$i]}" 2>/dev/null || break
+        sleep 0.05
+    done
+    tail -n 20 "$T/n$i.err"
+    return 1
+}
+
+# node_metric I NAME{labels}: the series' value on node I (0 when absent).
+node_metric() { curl -s "${URLS[$1]}/metrics" | awk -v m="$2" '$1 == m {print $2; f=1} END {if (!f) print 0}'; }
+
+# The nodes stopped, the test's own cluster destroyed, the scratch directory removed (kept
+# with RISKD_KEEP_TMP=1); EXTRA_PIDS are stopped too (load generators).
+EXTRA_PIDS=()
+nodes_cleanup() {
+    for p in "${PIDS[@]}" "${EXTRA_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    [ -n "${OWN_PG:-}" ] && scripts/pg-cluster.sh destroy "$PGD"
+    [ "${RISKD_KEEP_TMP:-0}" = 1 ] || rm -rf "$T"
+}
