@@ -40,6 +40,8 @@ static struct {
     atomic_int_fast64_t version; /* the flag set version in force (flags = store) */
 } C = {.wake = -1};
 
+static int64_t mono_ms(void) { return rd_clock_ns() / 1000000; }
+
 enum { CAUSE_NOTIFY = 0, CAUSE_CHECK, CAUSE_RECONNECT };
 static const char *const cause_names[] = {"notify", "check", "reconnect"};
 
@@ -104,11 +106,10 @@ static bool try_reconnect(int *backoff_ms)
 static void *run(void *arg)
 {
     (void)arg;
-    int64_t now = (rd_clock_ns() / 1000000), next_check = now + C.cfg->store_check_ms, next_ping = now,
-            next_retry = 0;
+    int64_t now = mono_ms(), next_check = now + C.cfg->store_check_ms, next_ping = now, next_retry = 0;
     int backoff = BACKOFF_MIN_MS;
     while (!atomic_load(&C.stop)) {
-        now = (rd_clock_ns() / 1000000);
+        now = mono_ms();
         int64_t until = next_check < next_ping ? next_check : next_ping;
         if (C.watch && !atomic_load(&C.listening) && next_retry < until)
             until = next_retry;
@@ -120,7 +121,7 @@ static void *run(void *arg)
             break;
         if (atomic_load(&C.stop))
             break;
-        now = (rd_clock_ns() / 1000000);
+        now = mono_ms();
         bool notified = false;
         if (p[1].fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR)) && !take_notifications(&notified))
             next_retry = now + backoff;

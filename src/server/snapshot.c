@@ -818,9 +818,14 @@ void srv_state_poll(srv_state *st, bool force)
         sync_bundles(st);
     bool bc = cfg->bundles[0] && changed(&st->bundles_seen, dir_fingerprint(cfg->bundles, 1));
     bool rules = reload_fallback(st, force);
-    bool retry = st->approval_pending && audit_seq(st) != st->pending_seq;
+    /* the chain's head, read before any build: a publish that commits while the build refuses
+       its bundle moves the head past this, so that refusal is retried (read after, it was not) */
+    int64_t head = st->approval_pending ? audit_seq(st) : -1;
+    bool retry = st->approval_pending && head != st->pending_seq;
     if (!fc && !bc && !force && !rules && !retry)
         return;
+    if (st->gov && !st->approval_pending)
+        head = audit_seq(st);
     st->approval_pending = false;
     /* After a refusal, any change retries both: a flag file refused for routing to a bundle
      * that was not there yet is good once the bundle arrives. */
@@ -833,9 +838,6 @@ void srv_state_poll(srv_state *st, bool force)
             bc_count = bc;
         }
     }
-    /* the chain's head before the build: a publish that commits while the build refuses its
-       bundle moves the head past this, so the refusal is retried (read after, it would not be) */
-    int64_t seq0 = st->gov ? audit_seq(st) : -1;
     srv_snapshot *prev = srv_state_acquire(st);
     int refused = 0;
     rd_err e;
@@ -849,8 +851,9 @@ void srv_state_poll(srv_state *st, bool force)
     }
     if (!s) {
         st->approval_pending |= e.code == RD_EFORBIDDEN;
-        st->pending_seq = seq0;
-        bool again = retry && !strcmp(st->last_refusal, e.msg); /* one line per refusal, not per poll */
+        st->pending_seq = head;
+        /* one line per refusal, not per retry (nor per check of a store flag set that failed) */
+        bool again = (retry || in_store(cfg)) && !strcmp(st->last_refusal, e.msg);
         snprintf(st->last_refusal, sizeof st->last_refusal, "%s", e.msg);
         if (again)
             return;
@@ -868,7 +871,7 @@ void srv_state_poll(srv_state *st, bool force)
     }
     st->last_refusal[0] = '\0';
     if (st->approval_pending) /* a bundle refused as unpublished: retried after the next governance event */
-        st->pending_seq = seq0;
+        st->pending_seq = head;
     if (fc_count)
         srv_metrics_reload("flags", true);
     if (bc_count)

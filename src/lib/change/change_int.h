@@ -22,6 +22,10 @@ size_t ch_array_len(const char *arr);
 int ch_event(rd_store *s, rd_change_row *r, const rd_principal *who, const char *event, const char *note,
              const char *before_sha, const char *after_sha, int64_t now_ms, rd_err *err);
 
+/* Check a payload as serving would (a flag set parsed strictly, a plan parsed, the size bound):
+ * RD_EINVAL with the reason when it would be refused. */
+int ch_check_payload(rd_change_kind kind, const char *text, size_t len, rd_err *err);
+
 /* The served flag file the store knows ("served.flags"), or "" */
 void ch_served_flags(rd_store *s, char *out, size_t cap);
 /* A target path as the store keys it: the real path of the file (of its directory when the

@@ -220,8 +220,7 @@ static int current_sha(const char *path, char sha[RD_SHA256_HEX], rd_err *err)
     return rd_sha256_file(path, sha, err);
 }
 
-/* Check a payload as serving would: RD_EINVAL with the reason when it would be refused. */
-static int check_payload(rd_change_kind kind, const char *text, size_t len, rd_err *err)
+int ch_check_payload(rd_change_kind kind, const char *text, size_t len, rd_err *err)
 {
     if (len > MAX_PAYLOAD)
         return rd_err_set(err, RD_ELIMIT, "the new file is %zu bytes, more than %u", len, MAX_PAYLOAD);
@@ -397,7 +396,7 @@ static int make_payload(rd_store *s, const rd_change_spec *spec, rd_change_row *
     } else if (!text) {
         rc = rd_err_set(err, RD_EINVAL, "a %s change needs the new file", r->kind);
     } else {
-        rc = check_payload(spec->kind, text, len, err);
+        rc = ch_check_payload(spec->kind, text, len, err);
     }
     char sha[RD_SHA256_HEX];
     if (!rc && (rc = rd_store_blob_put(s, text, len, sha, err)) == RD_OK)
@@ -525,7 +524,7 @@ static int op_edit(rd_store *s, rd_change_row *r, const rd_principal *who, void 
             return rd_err_set(err, RD_EINVAL,
                               "a bundle change has no text to edit: withdraw it and propose again");
         char sha[RD_SHA256_HEX];
-        int rc = check_payload(spec.kind, a->payload, a->len, err);
+        int rc = ch_check_payload(spec.kind, a->payload, a->len, err);
         if (!rc)
             rc = rd_store_blob_put(s, a->payload, a->len, sha, err);
         if (rc)

@@ -50,7 +50,7 @@ static int create_file(const char *path, const char *text, size_t len, rd_err *e
 static int write_target(rd_store *s, const char *path, const char *expected, const char *sha, rd_err *err)
 {
     if (rd_change_target_in_store(path))
-        return rd_store_notify(s, "flags", err);
+        return RD_OK;
     char *text;
     size_t len;
     int rc = rd_store_blob_get(s, sha, &text, &len, err);
@@ -148,28 +148,18 @@ int rd_change_publish(rd_store *s, const rd_principal *who, int64_t id, int64_t 
     rc = publish_checks(s, &r, err);
     if (!rc)
         rc = version_of(s, &r, &v, err);
-    if (!rc && rd_change_target_in_store(r.target)) {
-        /* the store's compare-and-swap: published against the version it was proposed on */
+    if (!rc && (ch_kind(&r) == RD_CHANGE_BUNDLE || rd_change_target_in_store(r.target))) {
+        /* what is current is a version (a bundle's registration, the flag set kept in the
+           store): the compare-and-swap is on it, published against what was current when
+           proposed, else someone else's came first (a file's is write_target's, below) */
         rd_version_row cur;
         rd_err e;
-        const char *now_sha = newest(s, "flags", RD_FLAGS_STORE, &cur, &e) == RD_OK ? cur.sha : "";
-        if (strcmp(now_sha, r.base_sha) != 0)
-            rc = rd_err_set(
-                err, RD_ECONFLICT,
-                "change %lld was made against another version of the flag set: propose it again on "
-                "the current one",
-                (long long)r.id);
-    }
-    if (!rc && ch_kind(&r) == RD_CHANGE_BUNDLE) {
-        /* registered against what was registered when proposed: else someone else's came first */
-        rd_version_row cur;
-        rd_err e;
-        const char *now_sha = newest(s, "bundle", v.target, &cur, &e) == RD_OK ? cur.sha : "";
+        const char *now_sha = newest(s, v.kind, v.target, &cur, &e) == RD_OK ? cur.sha : "";
         if (strcmp(now_sha, r.base_sha) != 0)
             rc = rd_err_set(err, RD_ECONFLICT,
-                            "bundle %s: another registration was published since change %lld "
-                            "was proposed: propose it again",
-                            v.target, (long long)r.id);
+                            "%s %s: another version was published since change %lld was proposed: propose it "
+                            "again on the current one",
+                            v.kind, v.target, (long long)r.id);
     }
     if (!rc) {
         snprintf(v.how, sizeof v.how, "publish");
@@ -316,7 +306,7 @@ int rd_change_rollback(rd_store *s, const rd_principal *who, rd_change_kind kind
     if (!rc && kind != RD_CHANGE_BUNDLE)
         wrote = (rc = write_target(s, t, cur, dest.sha, err)) == RD_OK;
     rc = finish(s, rc, err);
-    if (rc && wrote && !rd_change_target_in_store(t))
+    if (rc && wrote)
         write_target(s, t, dest.sha, cur, &(rd_err){0});
     if (!rc && version)
         *version = v.version;

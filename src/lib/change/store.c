@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "change_int.h"
-#include "riskd/flags.h"
 
 int rd_flags_store_read(rd_store *s, char **text, size_t *len, char sha[RD_SHA256_HEX], int64_t *version,
                         rd_err *err)
@@ -39,13 +38,9 @@ int rd_flags_store_read(rd_store *s, char **text, size_t *len, char sha[RD_SHA25
 int rd_flags_store_import(rd_store *s, const char *actor, const char *text, size_t len, int64_t now_ms,
                           int64_t *version, rd_err *err)
 {
-    rd_flagset *fs;
-    int rc = rd_flagset_parse(text, len, NULL, &fs, err); /* strict, as serving parses it */
-    if (rc) {
-        rd_err_prefix(err, "the flag set would be refused");
-        return rc == RD_EPARSE || rc == RD_ETYPE ? (err->code = RD_EINVAL) : rc;
-    }
-    rd_flagset_unref(fs);
+    int rc = ch_check_payload(RD_CHANGE_FLAGS, text, len, err); /* as a change's payload is checked */
+    if (rc)
+        return rc;
     char sha[RD_SHA256_HEX];
     if ((rc = rd_store_begin(s, err)))
         return rc;
