@@ -20,6 +20,10 @@ flags() { # DEFAULT_VARIANT of the greeting
     printf '{"flags":{"greet":{"state":"ENABLED","variants":{"hi":"hello","bye":"goodbye","yo":"hey"},"defaultVariant":"%s"}}}\n' "$1"
 }
 flags hi >"$T/f1.json"
+"$BIN" serve --listen 127.0.0.1:0 --data-dir "$T/nx" --store "$URL" --flags store >"$T/empty.out" 2>&1
+check "flags = store on a store that holds none: refused, naming the import" 1 $? 'riskd flags import' "$T/empty.out"
+"$BIN" serve --listen 127.0.0.1:0 --data-dir "$T/nx" --store "mysql://x@y/z" --flags store >"$T/scheme.out" 2>&1
+check "a store URL of another scheme: refused" 1 $? 'store must be postgresql://' "$T/scheme.out"
 "$BIN" flags import "$T/f1.json" --store "$URL" >"$T/import.out" 2>&1
 check "riskd flags import: the first flag set, version 1" 0 $? 'as flag set version 1' "$T/import.out"
 "$BIN" flags import "$T/f1.json" --store "$URL" >"$T/import2.out" 2>&1
