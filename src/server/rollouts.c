@@ -339,9 +339,10 @@ static void *run(void *arg)
                 plan_reload(i);
             atomic_store(&R.reload_done, asked);
         }
+        bool checked = now - R.leader_checked_ms >= LEADER_CHECK_MS; /* lead() asks the store now */
         bool leading = R.n && lead(now);
-        for (size_t i = 0; !leading && i < R.n && now == R.leader_checked_ms; i++)
-            rd_controller_follow(R.ctl[i]); /* once a second: what the leader did */
+        for (size_t i = 0; checked && !leading && i < R.n; i++)
+            rd_controller_follow(R.ctl[i]); /* once a second, as leadership is asked: what the leader did */
         for (size_t i = 0; leading && i < R.n; i++) {
             rd_err err;
             if (rd_controller_tick(R.ctl[i], now, &err))
