@@ -45,8 +45,9 @@ typedef struct rd_bundle_cache_stats {
  *
  * Every bundle is tried. RD_OK when each is in place; else the first failure's code, with
  * err naming the bundle and what is wrong ("bundle credit_xgb_v1.0 (sha256 3f2a...):
- * model.json (sha256 9b1c...) is not in the store", "... does not match its sha256: the
- * store's copy is damaged", the loader's refusal), and "(and N more)" when others failed
+ * model.json (sha256 9b1c...) is not in the store", "...: model.json: the store's copy does
+ * not match its sha256 9b1c... (it hashes to 3d4e...): the blob is damaged", a target that is
+ * not a bundle name, the loader's refusal), and "(and N more)" when others failed
  * too: those bundles' directories are as they were. RD_EIO when the cache directory cannot
  * be read or written; the store's errors (RD_ESTORE: unreachable) as they come, nothing
  * touched. Uses s from the calling thread only. */

@@ -156,6 +156,15 @@ RD_API void rd_dlog_get_stats(const rd_dlog *l, rd_dlog_stats *st);
 /* Keep the bundle in dir (its manifest and every file it lists, skipping those already kept);
  * digest is rd_bundle_digest of the bundle loaded from it. */
 RD_API int rd_dlog_keep_bundle(rd_store *s, const char *dir, const char *digest, rd_err *err);
+/* Lay the bundle kept under digest out in the existing directory dir again: every file its
+ * manifest lists, signature (a blob key; NULL or "" for none) as RD_BUNDLE_SIGNATURE_FILE, and
+ * the manifest last, sealed with its digest. Every blob is checked against its key and every
+ * file written through a temp name, fsynced, then renamed (layouts racing into one directory
+ * each see whole files). It does not load the bundle: load it after. RD_ENOTFOUND ("fallback.json
+ * (sha256 ...) is not in the store"), RD_EINVAL (a damaged blob, a manifest naming a path),
+ * RD_EIO, the store's errors. */
+RD_API int rd_dlog_lay_out_bundle(rd_store *s, const char *digest, const char *signature, const char *dir,
+                                  rd_err *err);
 /* Keep a file's bytes (a flag set, fallback rules); hex receives the SHA-256. */
 RD_API int rd_dlog_keep_text(rd_store *s, const char *text, size_t len, char hex[RD_SHA256_HEX], rd_err *err);
 

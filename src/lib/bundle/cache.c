@@ -34,6 +34,7 @@
 
 #include "riskd/bundle.h"
 #include "riskd/bundle_cache.h"
+#include "riskd/dlog.h"
 #include "riskd/json.h"
 
 #define STAGING     ".staging"  /* in the cache: fetches under way, directories being removed */
@@ -125,30 +126,6 @@ static int remove_entry(const char *path, const struct stat *sb, int flag, struc
 static int remove_tree(const char *path)
 {
     return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-/* Write a new file, on disk before it returns: the directory it is in is renamed into place
- * next, and a power loss must not leave a bundle whose manifest names bytes never written. */
-static int write_file(const char *dir, const char *name, const char *data, size_t len, rd_err *err)
-{
-    char path[PATH_MAX];
-    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
-        return rd_err_set(err, RD_EINVAL, "%s: path too long", dir);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return rd_err_set(err, RD_EIO, "%s: cannot create: %s", path, strerror(errno));
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, data + done, len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break;
-        done += (size_t)w;
-    }
-    int rc = done == len && fsync(fd) == 0 ? RD_OK : rd_err_set(err, RD_EIO, "%s: %s", path, strerror(errno));
-    close(fd);
-    return rc;
 }
 
 static void sync_dir(const char *dir)
@@ -253,17 +230,16 @@ static int marker_path(const char *cache, const char *name, char *out, size_t ca
  * (written aside, then renamed). Best effort: without it, the next sync fetches again. */
 static void mark(const char *cache, const char *name, const char *dir, const char *sha)
 {
-    char vdir[PATH_MAX], aside[300], from[PATH_MAX], to[PATH_MAX], stamp[RD_SHA256_HEX],
-        line[2 * RD_SHA256_HEX + 2];
-    rd_err e;
-    if ((size_t)snprintf(vdir, sizeof vdir, "%s/" VERIFIED, cache) >= sizeof vdir ||
-        (size_t)snprintf(aside, sizeof aside, "%s.tmp-%ld", name, (long)getpid()) >= sizeof aside ||
-        (size_t)snprintf(from, sizeof from, "%s/%s", vdir, aside) >= sizeof from ||
+    char from[PATH_MAX], to[PATH_MAX], stamp[RD_SHA256_HEX];
+    if ((size_t)snprintf(from, sizeof from, "%s/" VERIFIED "/%s.tmp-%ld", cache, name, (long)getpid()) >=
+            sizeof from ||
         marker_path(cache, name, to, sizeof to) < 0 || dir_stamp(dir, stamp) < 0)
         return;
-    snprintf(line, sizeof line, "%s %s\n", sha, stamp);
-    unlink(from);
-    if (write_file(vdir, aside, line, strlen(line), &e) != RD_OK || rename(from, to) < 0)
+    FILE *f = fopen(from, "w");
+    if (!f)
+        return;
+    bool ok = fprintf(f, "%s %s\n", sha, stamp) > 0;
+    if (fclose(f) != 0 || !ok || rename(from, to) < 0)
         unlink(from);
 }
 
@@ -287,40 +263,6 @@ static bool holds(const char *cache, const char *name, const char *dir, const ch
 }
 
 /* ------------------------------------------------------------------ one bundle from the blobs */
-
-/* The blob sha as the file name of the bundle needs it: RD_ENOTFOUND or RD_EINVAL naming the
- * file when it is missing or damaged. */
-static int fetch_blob(rd_store *s, const char *file, const char *sha, char **data, size_t *len, rd_err *err)
-{
-    int rc = rd_store_blob_get(s, sha, data, len, err);
-    if (rc == RD_ENOTFOUND)
-        return rd_err_set(err, RD_ENOTFOUND, "%s (sha256 %.12s...) is not in the store", file, sha);
-    if (rc)
-        return rc;
-    char got[RD_SHA256_HEX];
-    rd_sha256_hex(*data, *len, got);
-    if (strcmp(got, sha) != 0) {
-        rd_free(*data);
-        return rd_err_set(err, RD_EINVAL,
-                          "%s: the store's copy does not match its sha256 %.12s... (it hashes to %.12s...): "
-                          "the blob is damaged",
-                          file, sha, got);
-    }
-    return RD_OK;
-}
-
-/* Copy blob sha into dir/file. */
-static int fetch_file(rd_store *s, const char *dir, const char *file, const char *sha, rd_err *err)
-{
-    char *data;
-    size_t len;
-    int rc = fetch_blob(s, file, sha, &data, &len, err);
-    if (rc)
-        return rc;
-    rc = write_file(dir, file, data, len, err);
-    rd_free(data);
-    return rc;
-}
 
 typedef struct publish_of {
     const char *sha;
@@ -367,61 +309,13 @@ static int signature_key(rd_store *s, const pub *p, char key[RD_SHA256_HEX], rd_
     return RD_OK;
 }
 
-/* Every file the manifest m lists, from its blob into dir. */
-static int fetch_files(rd_store *s, const rd_value *m, const char *dir, rd_err *err)
-{
-    const rd_value *files = rd_value_get(m, "files", 5);
-    if (!files || files->type != RD_VOBJECT || files->len == 0)
-        return rd_err_set(err, RD_EINVAL, "manifest.json: files: missing or not an object of checksums");
-    for (uint32_t i = 0; i < files->len; i++) {
-        const rd_member *f = &files->u.members[i];
-        /* names become paths: only plain names, as the loader wants them */
-        if (!f->key[0] || f->key[0] == '.' || strchr(f->key, '/') || strlen(f->key) >= 256 ||
-            !strcmp(f->key, "manifest.json") || !strcmp(f->key, RD_BUNDLE_SIGNATURE_FILE))
-            return rd_err_set(err, RD_EINVAL,
-                              "manifest.json: files: \"%s\" is not a plain file name in the bundle", f->key);
-        if (f->val.type != RD_VSTRING || !is_sha256(f->val.u.s))
-            return rd_err_set(err, RD_EINVAL, "manifest.json: files.%s: not a SHA-256 in lower-case hex",
-                              f->key);
-        int rc = fetch_file(s, dir, f->key, f->val.u.s, err);
-        if (rc)
-            return rc;
-    }
-    return RD_OK;
-}
-
-/* Lay bundle p out in the empty directory dir from the blobs: its files, its signature when
- * its change request carried one, and its manifest last, sealed with its digest again (the
- * store keeps the canonical text without it: rd_dlog_keep_bundle). */
+/* Lay bundle p out in the empty directory dir from the blobs (rd_dlog_lay_out_bundle), with
+ * the signature its change request carried. */
 static int lay_out(rd_store *s, const pub *p, const char *dir, rd_err *err)
 {
-    char *manifest;
-    size_t len;
-    int rc = fetch_blob(s, "manifest.json", p->sha, &manifest, &len, err);
-    if (rc)
-        return rc;
-    rd_arena a;
-    rd_arena_init(&a, 0);
-    rd_value m;
-    rc = rd_json_parse(manifest, len, NULL, &a, &m, err);
-    if (!rc && m.type != RD_VOBJECT)
-        rc = rd_err_set(err, RD_EINVAL, "manifest.json: not a JSON object");
-    if (!rc)
-        rc = fetch_files(s, &m, dir, err);
     char sig[RD_SHA256_HEX];
-    if (!rc && (rc = signature_key(s, p, sig, err)) == RD_OK && sig[0])
-        rc = fetch_file(s, dir, RD_BUNDLE_SIGNATURE_FILE, sig, err);
-    rd_buf sealed;
-    rd_buf_init(&sealed);
-    if (!rc)
-        rc = rd_bundle_manifest_set_digest(manifest, len, p->sha, &sealed, err);
-    if (!rc)
-        rc = sealed.oom ? rd_err_set(err, RD_ENOMEM, "out of memory")
-                        : write_file(dir, "manifest.json", sealed.data, sealed.len, err);
-    rd_buf_deinit(&sealed);
-    rd_arena_deinit(&a);
-    rd_free(manifest);
-    return rc;
+    int rc = signature_key(s, p, sig, err);
+    return rc ? rc : rd_dlog_lay_out_bundle(s, p->sha, sig, dir, err);
 }
 
 /* Load what was laid out in dir as serving loads it: it must be the bundle registered. */

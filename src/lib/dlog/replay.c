@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -93,74 +92,19 @@ static const char *get_str(const rd_value *o, const char *k)
     return v && v->type == RD_VSTRING ? v->u.s : NULL;
 }
 
-static int write_file(const char *path, const char *data, size_t len, rd_err *err)
-{
-    static atomic_uint_fast64_t seq; /* replays on several threads may lay out the same bundle */
-    char tmp[2200];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld-%llu", path, (long)getpid(),
-             (unsigned long long)atomic_fetch_add(&seq, 1));
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return rd_err_set(err, RD_EIO, "%s: %s", tmp, strerror(errno));
-    bool ok = fwrite(data, 1, len, f) == len;
-    ok &= fclose(f) == 0;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return rd_err_set(err, RD_EIO, "%s: cannot write", path);
-    }
-    return RD_OK;
-}
-
-/* Lay the kept bundle out as a directory again (manifest last: its presence says complete). */
+/* Lay the kept bundle out as a directory again (rd_dlog_lay_out_bundle), unless a layout
+ * before this one is there (its manifest, written last) and again is false. */
 static int lay_out(rd_replay *r, const char *digest, const char *dir, bool again, rd_err *err)
 {
     char path[2100];
     snprintf(path, sizeof path, "%s/manifest.json", dir);
     if (!again && access(path, F_OK) == 0)
         return RD_OK;
-    char *manifest;
-    size_t len;
-    int rc = rd_store_blob_get(r->store, digest, &manifest, &len, err);
-    if (rc) {
+    int rc = mkdir(dir, 0755) < 0 && errno != EEXIST
+                 ? rd_err_set(err, RD_EIO, "%s: %s", dir, strerror(errno))
+                 : rd_dlog_lay_out_bundle(r->store, digest, NULL, dir, err);
+    if (rc)
         rd_err_prefix(err, "bundle %.16s...", digest);
-        return rc;
-    }
-    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-        rc = rd_err_set(err, RD_EIO, "%s: %s", dir, strerror(errno));
-    rd_arena a;
-    rd_arena_init(&a, 0);
-    rd_value m;
-    if (!rc)
-        rc = rd_json_parse(manifest, len, NULL, &a, &m, err);
-    const rd_value *files = rc ? NULL : get(&m, "files");
-    for (uint32_t i = 0; !rc && files && files->type == RD_VOBJECT && i < files->len; i++) {
-        const rd_member *f = &files->u.members[i];
-        char *data;
-        size_t n;
-        if (f->val.type != RD_VSTRING || strchr(f->key, '/') || f->key[0] == '.')
-            continue; /* the loader refuses such a manifest anyway */
-        if ((rc = rd_store_blob_get(r->store, f->val.u.s, &data, &n, err)))
-            break;
-        snprintf(path, sizeof path, "%s/%s", dir, f->key);
-        rc = write_file(path, data, n, err);
-        rd_free(data);
-    }
-    /* The kept manifest is canonical and without its digest (rd_dlog_keep_bundle); the one
-     * laid out carries it again. A log from before manifests carried digests kept the file
-     * itself: it is sealed the same way, with the digest of its content. */
-    char hex[RD_SHA256_HEX];
-    rd_buf sealed;
-    rd_buf_init(&sealed);
-    if (!rc)
-        rc = rd_bundle_manifest_digest(&m, hex, NULL, err);
-    if (!rc)
-        rc = rd_bundle_manifest_set_digest(manifest, len, hex, &sealed, err);
-    snprintf(path, sizeof path, "%s/manifest.json", dir);
-    if (!rc)
-        rc = write_file(path, sealed.data, sealed.len, err);
-    rd_buf_deinit(&sealed);
-    rd_arena_deinit(&a);
-    rd_free(manifest);
     return rc;
 }
 

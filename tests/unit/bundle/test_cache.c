@@ -4,7 +4,7 @@
  * sync rewrites nothing, a cached file edited by hand is fetched again; a new registration, a rollback to the
  * previous digest and the revocation of a bundle's only registration are followed; strays and a crashed
  * process's leftovers are removed; a damaged or missing blob fails naming the bundle and the file, and the
- * cached copy stays. */
+ * cached copy stays; a registration whose name is a path, or whose digest was never kept, is refused. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -337,11 +337,57 @@ static void test_damaged_blob(void **state)
     assert_string_equal(cached("credit_xgb_v3.0"), d_c);
 }
 
+/* A registration recorded without a change request (another program, a damaged store): the
+ * store is trusted for content addressing only. */
+static void record(const char *target, const char *sha)
+{
+    rd_version_row v = {.ts_ms = 3000};
+    snprintf(v.kind, sizeof v.kind, "bundle");
+    snprintf(v.target, sizeof v.target, "%s", target);
+    snprintf(v.sha, sizeof v.sha, "%s", sha);
+    snprintf(v.how, sizeof v.how, "publish");
+    rd_err err;
+    if (rd_store_version_append(st, &v, &err) != RD_OK)
+        fail_msg("record %s: %s", target, err.msg);
+}
+
+static void test_refused_registrations(void **state)
+{
+    (void)state;
+    char a[400], d_a[RD_SHA256_HEX];
+    build("credit_xgb_v4.0", "d1", 20, EXAMPLE "/fallback.json", a, sizeof a, d_a);
+    publish(a);
+    sync_ok();
+    rd_bundle_cache_stats cs;
+    rd_err err;
+
+    /* a name that is a path, not a bundle's: refused, no path made of it */
+    record("../escape", d_a);
+    assert_int_equal(rd_bundle_cache_sync(st, cache, &cs, &err), RD_EINVAL);
+    assert_int_equal(cs.failed, 1);
+    assert_non_null(strstr(err.msg, "bundle ../escape"));
+    sh("test ! -e %s/node/escape && test -z \"$(ls %s/.staging)\"", dir, cache);
+    assert_string_equal(cached("credit_xgb_v4.0"), d_a);
+    record("../escape", ""); /* revoked: forgotten */
+
+    /* a bundle name whose digest the store never kept: refused naming the manifest */
+    record("credit_xgb_v9.0", "abababababababababababababababababababababababababababababababab");
+    assert_int_equal(rd_bundle_cache_sync(st, cache, &cs, &err), RD_ENOTFOUND);
+    assert_int_equal(cs.failed, 1);
+    assert_non_null(strstr(err.msg, "bundle credit_xgb_v9.0"));
+    assert_non_null(strstr(err.msg, "manifest.json (sha256 abababababab...) is not in the store"));
+    assert_false(exists("credit_xgb_v9.0"));
+    assert_string_equal(cached("credit_xgb_v4.0"), d_a);
+    record("credit_xgb_v9.0", "");
+    sync_ok();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sync),
         cmocka_unit_test(test_damaged_blob),
+        cmocka_unit_test(test_refused_registrations),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
