@@ -1,4 +1,4 @@
-/* The bundle cache (src/lib/bundle/cache.c) on a SQLite store: a bundle change keeps the bundle
+/* The bundle cache (src/lib/bundle_cache/cache.c) on a SQLite store: a bundle change keeps the bundle
  * in the store's blobs when it is proposed; a published bundle is rebuilt from them into an
  * empty cache (the source directory gone) with the same digest and its signature; a second
  * sync rewrites nothing, a cached file edited by hand is fetched again; a new registration, a rollback to the
