@@ -12,6 +12,7 @@
  *   - every PGresult is cleared here or handed to the caller, who clears it;
  *   - libpq's notices (NOTICE: relation already exists, skipping) are dropped: the library
  *     never prints. */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -346,7 +347,7 @@ char *rd__pg_dup(const PGresult *r, int i, int col)
 
 int rd__pg_tx_begin(pg_store *s, int64_t lock, bool *nested, rd_err *err)
 {
-    *nested = false; /* the callers pass it to rd__pg_tx_end on every path */
+    *nested = false; /* on failure nothing is left open: the caller must not call rd__pg_tx_end */
     int rc = rd__pg_ready(s, err);
     if (rc)
         return rc;
@@ -400,6 +401,7 @@ int rd__pg_tx_end(pg_store *s, bool nested, int rc, rd_err *err)
                     : rd__pg_commit_now(s, err);
     if (rc)
         rd__pg_rollback_now(s, nested);
+    assert(s->local_tx > 0); /* one end per successful rd__pg_tx_begin */
     s->local_tx--;
     return rc;
 }

@@ -124,7 +124,8 @@ char *rd__pg_dup(const PGresult *r, int i, int col); /* "" for NULL; NULL withou
 /* ------------------------------------------------------------------ transactions */
 
 /* One call's transaction: BEGIN (and pg_advisory_xact_lock(lock) when lock != 0) or, inside
- * the caller's transaction, a savepoint (*nested). */
+ * the caller's transaction, a savepoint (*nested). Each success is ended by exactly one
+ * rd__pg_tx_end; a failure has left nothing open (s->local_tx counts what is open). */
 int rd__pg_tx_begin(pg_store *s, int64_t lock, bool *nested, rd_err *err);
 /* Commit (rc == RD_OK) or roll back; returns rc, or the commit's error. */
 int rd__pg_tx_end(pg_store *s, bool nested, int rc, rd_err *err);
