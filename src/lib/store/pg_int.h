@@ -87,6 +87,9 @@ void rd__pg_bin(pg_params *p, Oid type, const void *data, size_t len); /* borrow
 /* Whether a failed result (or the connection, res NULL) means the server is unreachable:
  * CONNECTION_BAD, SQLSTATE class 08, 57P01..57P03, or no SQLSTATE at all. */
 bool rd__pg_lost(PGconn *c, const PGresult *res);
+/* The best words for a failure, on one line: the server's primary message, else libpq's (the
+ * connection's when res is NULL). */
+void rd__pg_message(PGconn *c, const PGresult *res, char *out, size_t cap);
 /* Fill err from a failed result (cleared here; NULL: the connection's message): RD_ESTORE
  * "NAME: the database is unreachable: MESSAGE" or RD_EIO "NAME: WHAT: SQLSTATE: MESSAGE". */
 int rd__pg_fail(pg_store *s, PGresult *res, const char *what, rd_err *err);
@@ -98,7 +101,6 @@ int rd__pg_session(pg_store *s, rd_err *err);
 /* A new connection to uri with riskd's defaults (connect_timeout 3 s, keepalives) under what
  * the URI sets; *name receives "postgresql://user@host:port/db". NULL only without memory. */
 PGconn *rd__pg_connect(const char *uri, char *name, size_t cap);
-int64_t rd__pg_mono_ms(void);
 
 /* ------------------------------------------------------------------ queries */
 
