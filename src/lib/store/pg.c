@@ -267,7 +267,6 @@ static int pg_open(const char *where, const rd_store_opts *o, rd_store **out, rd
 }
 
 const rd_store_ops rd__pg_store = {
-    .scheme = "postgresql",
     .open = pg_open,
     .close = pg_close,
     .log_append = rd__pg_log_append,
