@@ -84,8 +84,9 @@ void rd__pg_bin(pg_params *p, Oid type, const void *data, size_t len); /* borrow
 
 /* ------------------------------------------------------------------ connection and errors */
 
-/* Whether a failed result (or the connection, res NULL) means the server is unreachable:
- * CONNECTION_BAD, SQLSTATE class 08, 57P01..57P03, or no SQLSTATE at all. */
+/* Whether a failed result (or the connection, res NULL) means the server is unreachable, or
+ * busy in a way that waiting cures: CONNECTION_BAD, no SQLSTATE at all, SQLSTATE class 08, 53,
+ * 57 or 58, 25006, 40001, 40P01 or 55P03 (docs/formats.md). */
 bool rd__pg_lost(PGconn *c, const PGresult *res);
 /* The best words for a failure, on one line: the server's primary message, else libpq's (the
  * connection's when res is NULL). */

@@ -9,7 +9,7 @@
  *     and the batch is tried once more;
  *   - a batch is all or none: one INSERT of up to CHUNK rows (the columns as binary arrays,
  *     unnest()ed), several in one transaction; ON CONFLICT DO NOTHING on the unique key
- *     (request_id, node, kind, coalesce(model_version, ''), ts_ms) makes a batch re-sent after
+ *     (ts_ms, request_id, node, kind, coalesce(model_version, '')) makes a batch re-sent after
  *     a lost acknowledgement, or drained from a spool, store each row once;
  *   - ids come from the parent's identity sequence, in each batch's row order;
  *   - partitions are made (CREATE TABLE, then ATTACH) and pruned (DETACH CONCURRENTLY, then
