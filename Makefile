@@ -141,6 +141,7 @@ $(B)/bench/%: bench/%.c $(B)/libriskd.a
 	$(Q)$(call msg,BENCH,$@) $(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(B)/libriskd.a $(LDFLAGS) $(LDLIBS)
 
 $(B)/bench/model_bench: LDLIBS += -lxgboost
+$(B)/bench/log_bench $(B)/bench/store_log: bench/log_record.h
 
 deps:
 	@scripts/deps.sh

@@ -6,7 +6,7 @@
  * together migrate once. What differs (docs/formats.md, "The store on PostgreSQL"):
  *   - decisions is partitioned by range of ts_ms, one partition per UTC day
  *     (decisions_YYYYMMDD, made by the writer on demand: pg_log.c), with a node column and a
- *     unique key on (node, request_id, kind, coalesce(model_version, ''), ts_ms) that makes a
+ *     unique key on (ts_ms, request_id, node, kind, coalesce(model_version, '')) that makes a
  *     re-sent batch a no-op; ids come from one identity sequence on the parent;
  *   - text columns a list is ordered by are COLLATE "C", so lists come in SQLite's (byte)
  *     order whatever the database's locale;
@@ -267,7 +267,6 @@ static int pg_open(const char *where, const rd_store_opts *o, rd_store **out, rd
 }
 
 const rd_store_ops rd__pg_store = {
-    .scheme = "postgresql",
     .open = pg_open,
     .close = pg_close,
     .log_append = rd__pg_log_append,

@@ -12,21 +12,14 @@
  *   - every PGresult is cleared here or handed to the caller, who clears it;
  *   - libpq's notices (NOTICE: relation already exists, skipping) are dropped: the library
  *     never prints. */
-#include <errno.h>
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "pg_int.h"
 #include "riskd/arena.h"
-
-int64_t rd__pg_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "riskd/clock.h"
 
 /* ------------------------------------------------------------------ parameters */
 
@@ -157,8 +150,7 @@ static void one_line(const char *msg, char *out, size_t cap)
     out[n] = '\0';
 }
 
-/* The best words for a failure: the server's primary message, else libpq's. */
-static void message_of(PGconn *c, const PGresult *res, char *out, size_t cap)
+void rd__pg_message(PGconn *c, const PGresult *res, char *out, size_t cap)
 {
     const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     if (!m || !*m)
@@ -173,7 +165,7 @@ static void message_of(PGconn *c, const PGresult *res, char *out, size_t cap)
 int rd__pg_fail(pg_store *s, PGresult *res, const char *what, rd_err *err)
 {
     char msg[sizeof s->lost];
-    message_of(s->conn, res, msg, sizeof msg);
+    rd__pg_message(s->conn, res, msg, sizeof msg);
     int rc;
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     snprintf(s->state, sizeof s->state, "%s", state ? state : "");
@@ -211,6 +203,8 @@ int rd__pg_session(pg_store *s, rd_err *err)
     return rc;
 }
 
+static int64_t mono_ms(void) { return rd_clock_ns() / 1000000; }
+
 static int unreachable(pg_store *s, rd_err *err, const char *why)
 {
     return rd_err_set(err, RD_ESTORE, "%s: the database is unreachable: %s", s->base.name, why);
@@ -227,7 +221,7 @@ int rd__pg_ready(pg_store *s, rd_err *err)
         return RD_OK;
     if (s->base.tx_depth > 0 || s->local_tx > 0)
         return unreachable(s, err, "the connection was lost inside a transaction (rolled back)");
-    int64_t now = rd__pg_mono_ms();
+    int64_t now = mono_ms();
     if (now < s->retry_at_ms) {
         char why[400];
         snprintf(why, sizeof why, "%s (next attempt in %lld ms)", s->lost, (long long)(s->retry_at_ms - now));
@@ -236,8 +230,8 @@ int rd__pg_ready(pg_store *s, rd_err *err)
     PQreset(s->conn);
     if (PQstatus(s->conn) != CONNECTION_OK) {
         s->backoff_ms = s->backoff_ms ? (s->backoff_ms >= 5000 ? 10000 : 2 * s->backoff_ms) : 1000;
-        s->retry_at_ms = rd__pg_mono_ms() + s->backoff_ms;
-        message_of(s->conn, NULL, s->lost, sizeof s->lost);
+        s->retry_at_ms = mono_ms() + s->backoff_ms;
+        rd__pg_message(s->conn, NULL, s->lost, sizeof s->lost);
         return unreachable(s, err, s->lost);
     }
     /* a new session: its locks and prepared statements are gone (s->gen tells the holders) */
@@ -346,7 +340,7 @@ char *rd__pg_dup(const PGresult *r, int i, int col)
 
 int rd__pg_tx_begin(pg_store *s, int64_t lock, bool *nested, rd_err *err)
 {
-    *nested = false; /* the callers pass it to rd__pg_tx_end on every path */
+    *nested = false; /* on failure nothing is left open: the caller must not call rd__pg_tx_end */
     int rc = rd__pg_ready(s, err);
     if (rc)
         return rc;
@@ -400,6 +394,7 @@ int rd__pg_tx_end(pg_store *s, bool nested, int rc, rd_err *err)
                     : rd__pg_commit_now(s, err);
     if (rc)
         rd__pg_rollback_now(s, nested);
+    assert(s->local_tx > 0); /* one end per successful rd__pg_tx_begin */
     s->local_tx--;
     return rc;
 }

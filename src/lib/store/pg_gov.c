@@ -41,10 +41,13 @@ void rd__pg_rollback(rd_store *base) { rd__pg_tx_end((pg_store *)base, false, RD
  * transaction holds it; outside one, a transaction of its own takes it. */
 static int locked_begin(pg_store *s, bool *own, bool *nested, rd_err *err)
 {
-    *nested = false; /* read by locked_end whatever happens */
-    *own = s->base.tx_depth == 0;
+    *own = false; /* read by locked_end whatever happens */
     *nested = false;
-    return *own ? rd__pg_tx_begin(s, RD_PG_LOCK_GOV, nested, err) : RD_OK;
+    if (s->base.tx_depth > 0)
+        return RD_OK;
+    int rc = rd__pg_tx_begin(s, RD_PG_LOCK_GOV, nested, err);
+    *own = rc == RD_OK; /* a failed begin has ended what it opened: nothing for locked_end */
+    return rc;
 }
 
 static int locked_end(pg_store *s, bool own, bool nested, int rc, rd_err *err)

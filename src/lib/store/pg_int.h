@@ -84,9 +84,13 @@ void rd__pg_bin(pg_params *p, Oid type, const void *data, size_t len); /* borrow
 
 /* ------------------------------------------------------------------ connection and errors */
 
-/* Whether a failed result (or the connection, res NULL) means the server is unreachable:
- * CONNECTION_BAD, SQLSTATE class 08, 57P01..57P03, or no SQLSTATE at all. */
+/* Whether a failed result (or the connection, res NULL) means the server is unreachable, or
+ * busy in a way that waiting cures: CONNECTION_BAD, no SQLSTATE at all, SQLSTATE class 08, 53,
+ * 57 or 58, 25006, 40001, 40P01 or 55P03 (docs/formats.md). */
 bool rd__pg_lost(PGconn *c, const PGresult *res);
+/* The best words for a failure, on one line: the server's primary message, else libpq's (the
+ * connection's when res is NULL). */
+void rd__pg_message(PGconn *c, const PGresult *res, char *out, size_t cap);
 /* Fill err from a failed result (cleared here; NULL: the connection's message): RD_ESTORE
  * "NAME: the database is unreachable: MESSAGE" or RD_EIO "NAME: WHAT: SQLSTATE: MESSAGE". */
 int rd__pg_fail(pg_store *s, PGresult *res, const char *what, rd_err *err);
@@ -98,7 +102,6 @@ int rd__pg_session(pg_store *s, rd_err *err);
 /* A new connection to uri with riskd's defaults (connect_timeout 3 s, keepalives) under what
  * the URI sets; *name receives "postgresql://user@host:port/db". NULL only without memory. */
 PGconn *rd__pg_connect(const char *uri, char *name, size_t cap);
-int64_t rd__pg_mono_ms(void);
 
 /* ------------------------------------------------------------------ queries */
 
@@ -124,7 +127,8 @@ char *rd__pg_dup(const PGresult *r, int i, int col); /* "" for NULL; NULL withou
 /* ------------------------------------------------------------------ transactions */
 
 /* One call's transaction: BEGIN (and pg_advisory_xact_lock(lock) when lock != 0) or, inside
- * the caller's transaction, a savepoint (*nested). */
+ * the caller's transaction, a savepoint (*nested). Each success is ended by exactly one
+ * rd__pg_tx_end; a failure has left nothing open (s->local_tx counts what is open). */
 int rd__pg_tx_begin(pg_store *s, int64_t lock, bool *nested, rd_err *err);
 /* Commit (rc == RD_OK) or roll back; returns rc, or the commit's error. */
 int rd__pg_tx_end(pg_store *s, bool nested, int rc, rd_err *err);

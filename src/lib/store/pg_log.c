@@ -9,7 +9,7 @@
  *     and the batch is tried once more;
  *   - a batch is all or none: one INSERT of up to CHUNK rows (the columns as binary arrays,
  *     unnest()ed), several in one transaction; ON CONFLICT DO NOTHING on the unique key
- *     (request_id, node, kind, coalesce(model_version, ''), ts_ms) makes a batch re-sent after
+ *     (ts_ms, request_id, node, kind, coalesce(model_version, '')) makes a batch re-sent after
  *     a lost acknowledgement, or drained from a spool, store each row once;
  *   - ids come from the parent's identity sequence, in each batch's row order;
  *   - partitions are made (CREATE TABLE, then ATTACH) and pruned (DETACH CONCURRENTLY, then
@@ -21,10 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "pg_int.h"
 #include "riskd/arena.h"
+#include "riskd/clock.h"
 
 #define DAY_MS INT64_C(86400000)
 #define CHUNK  1000 /* rows per INSERT (~1 MB of records) */
@@ -111,10 +111,8 @@ static void day_forget(pg_store *s, int64_t day)
 static int side_fail(pg_store *s, PGconn *c, PGresult *r, const char *what, rd_err *err)
 {
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     char line[256];
-    snprintf(line, sizeof line, "%s", msg ? msg : PQerrorMessage(c));
-    line[strcspn(line, "\n")] = '\0';
+    rd__pg_message(c, r, line, sizeof line);
     int rc = rd__pg_lost(c, r)
                  ? rd_err_set(err, RD_ESTORE, "%s: the database is unreachable: %s", s->base.name, line)
                  : rd_err_set(err, RD_EIO, "%s: %s: %s: %s", s->base.name, what, state, line);
@@ -176,17 +174,10 @@ static int make_partition(pg_store *s, int64_t day, rd_err *err)
     return rc;
 }
 
-static int64_t today(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return day_of((int64_t)ts.tv_sec * 1000);
-}
-
 /* The partitions the rows need, made when not known. */
 static int ensure_days(pg_store *s, const rd_log_row *rows, size_t n, rd_err *err)
 {
-    int64_t now = today();
+    int64_t now = day_of(rd_clock_unix_ms());
     for (size_t i = 0; i < n; i++) {
         int64_t day = day_of(rows[i].ts_ms);
         if (day_known(s, day))

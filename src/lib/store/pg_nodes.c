@@ -138,10 +138,8 @@ typedef struct pg_watch {
 static int watch_lost(pg_watch *w, rd_err *err)
 {
     char msg[320];
-    snprintf(msg, sizeof msg, "%s", PQerrorMessage(w->conn));
-    msg[strcspn(msg, "\n")] = '\0';
-    return rd_err_set(err, RD_ESTORE, "%s: the database is unreachable: %s", w->name,
-                      *msg ? msg : "the connection was lost");
+    rd__pg_message(w->conn, NULL, msg, sizeof msg);
+    return rd_err_set(err, RD_ESTORE, "%s: the database is unreachable: %s", w->name, msg);
 }
 
 static int listen_now(pg_watch *w, rd_err *err)

@@ -7,10 +7,10 @@
  * before calling back (the status command lists a rollout's transitions from its callback). */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "pg_int.h"
 #include "riskd/arena.h"
+#include "riskd/clock.h"
 
 #define ROW_COLS                                                                                             \
     "flag, plan_name, plan_path, plan_sha, plan_json, flags_path, state, stage, stage_name, "                \
@@ -58,13 +58,6 @@ int rd__pg_rollout_get(rd_store *base, const char *flag, rd_rollout_row *out, rd
     return rc;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The version stored for flag now (0: no row; -1: unknown), for a conflict's message. */
 static int64_t stored_version(pg_store *s, const char *flag)
 {
@@ -109,7 +102,7 @@ int rd__pg_rollout_put(rd_store *base, rd_rollout_row *row, rd_err *err)
     if (row->version < 0)
         return rd_err_set(err, RD_EINVAL, "rollout \"%s\": version %lld is negative", row->flag,
                           (long long)row->version);
-    int64_t updated = row->updated_ms ? row->updated_ms : now_ms();
+    int64_t updated = row->updated_ms ? row->updated_ms : rd_clock_unix_ms();
     pg_params p = {0};
     rd__pg_text(&p, row->plan_name);
     rd__pg_text(&p, row->plan_path);
@@ -157,7 +150,7 @@ int rd__pg_transition_append(rd_store *base, const rd_transition *t, rd_err *err
 {
     pg_store *s = (pg_store *)base;
     pg_params p = {0};
-    rd__pg_int(&p, t->ts_ms ? t->ts_ms : now_ms());
+    rd__pg_int(&p, t->ts_ms ? t->ts_ms : rd_clock_unix_ms());
     rd__pg_text(&p, t->flag);
     rd__pg_int(&p, t->from_stage);
     rd__pg_int(&p, t->to_stage);

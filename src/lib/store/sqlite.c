@@ -349,7 +349,6 @@ static int sq_blob_get(rd_store *base, const char *hex, char **data, size_t *len
 }
 
 const rd_store_ops rd__sqlite_store = {
-    .scheme = "sqlite",
     .open = sq_open,
     .close = sq_close,
     .log_append = sq_log_append,

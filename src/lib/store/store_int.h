@@ -15,7 +15,6 @@ typedef struct rd__outcome_query {
 } rd__outcome_query;
 
 typedef struct rd_store_ops {
-    const char *scheme; /* "sqlite", "postgresql" */
     int (*open)(const char *where, const rd_store_opts *o, rd_store **out, rd_err *err);
     void (*close)(rd_store *s);
     int (*log_append)(rd_store *s, const rd_log_row *rows, size_t n, rd_err *err);

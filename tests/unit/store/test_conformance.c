@@ -1453,6 +1453,21 @@ static void test_reconnect(void **state)
     assert_int_equal(rd_store_setting_get(st, "k", value, sizeof value, &err), RD_ENOTFOUND);
     assert_int_equal(rd_store_setting_get(st, "k2", value, sizeof value, &err), RD_ENOTFOUND);
     OK(rd_store_ping(st, E));
+    /* a write that opens its own transaction and meets the lost connection at BEGIN: it leaves
+       no transaction behind (counted as ended twice, it once left the handle believing it was
+       below every transaction for good: ping stopped reconnecting and a lost connection inside
+       a later call's own transaction was reset and the rest of the call run outside it) */
+    pg_sql(b->db, kill_it);
+    usleep(100000);
+    rd_version_row v = {.change_id = 1, .ts_ms = T0};
+    snprintf(v.kind, sizeof v.kind, "flags");
+    snprintf(v.target, sizeof v.target, "/a");
+    snprintf(v.sha, sizeof v.sha, "%064d", 0);
+    assert_int_equal(rd_store_version_append(st, &v, &err), RD_ESTORE);
+    OK(rd_store_ping(st, E)); /* reconnects */
+    pg_sql(b->db, kill_it);
+    usleep(100000);
+    OK(rd_store_ping(st, E)); /* meets the dead connection, and reconnects at once */
     rd_store_close(st);
 }
 
