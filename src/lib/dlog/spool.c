@@ -17,7 +17,6 @@
  * one thread (the writer's). */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -151,25 +150,6 @@ static ssize_t pread_all(int fd, void *buf, size_t n, uint64_t off)
     return (ssize_t)got;
 }
 
-static int sync_dir_of(const char *path)
-{
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir)
-        dir[1] = '\0';
-    else if (slash)
-        *slash = '\0';
-    else
-        strcpy(dir, ".");
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 /* buf with room for need elements (*cap updated), or NULL (buf untouched) when out of memory. */
 static void *grow(void *buf, size_t *cap, size_t need, size_t elem)
 {
@@ -233,9 +213,11 @@ static int init_file(rd__spool *sp, rd_err *err)
     unsigned char h[HDR];
     encode_slot(h, 1, HDR);
     encode_slot(h + SLOT, 0, HDR);
-    if (ftruncate(sp->fd, 0) < 0 || pwrite_all(sp->fd, h, HDR, 0) < 0 || fdatasync(sp->fd) < 0 ||
-        sync_dir_of(sp->path) < 0)
+    if (ftruncate(sp->fd, 0) < 0 || pwrite_all(sp->fd, h, HDR, 0) < 0 || fdatasync(sp->fd) < 0)
         return rd_err_set(err, RD_EIO, "%s: cannot create the spool: %s", sp->path, strerror(errno));
+    int rc = rd_fsync_dir_of(sp->path, err);
+    if (rc)
+        return rc;
     sp->gen = 1;
     sp->head = sp->end = HDR;
     return RD_OK;
