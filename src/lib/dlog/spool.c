@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -40,7 +39,7 @@
 struct rd__spool {
     int fd;
     char *path;
-    rd__spool_log_fn log;
+    rd__dlog_log_fn log;
     void *ud;
     uint64_t gen;        /* the header's last generation */
     uint64_t head, end;  /* the first waiting record; the end of the last whole record */
@@ -105,18 +104,8 @@ static uint64_t get64(const unsigned char *p) { return (uint64_t)get32(p) | (uin
 
 /* ------------------------------------------------------------------ file helpers */
 
-static void say(const rd__spool *sp, rd_dlog_level level, const char *fmt, ...) RD_PRINTF(3, 4);
-static void say(const rd__spool *sp, rd_dlog_level level, const char *fmt, ...)
-{
-    if (!sp->log)
-        return;
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    sp->log(sp->ud, level, msg);
-}
+/* SAY(sp, level, fmt, ...): a line to the writer's on_log. */
+#define SAY(sp, ...) rd__dlog_say((sp)->log, (sp)->ud, __VA_ARGS__)
 
 static int pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
 {
@@ -349,7 +338,7 @@ static int scan(rd__spool *sp, uint64_t size, rd_err *err)
         off += at;
     }
     if (off < size) {
-        say(sp, RD_DLOG_WARN,
+        SAY(sp, RD_DLOG_WARN,
             "%s: %llu bytes at offset %llu do not read back as whole records (a write a crash cut "
             "short): dropped; %llu records kept",
             sp->path, (unsigned long long)(size - off), (unsigned long long)off,
@@ -388,12 +377,12 @@ static int load(rd__spool *sp, uint64_t size, rd_err *err)
     if (!rc && sp->records == 0)
         rc = cut_back(sp, err);
     if (!rc && sp->records)
-        say(sp, RD_DLOG_INFO, "%s: %llu decision records (%llu bytes) left by a previous run: drained first",
+        SAY(sp, RD_DLOG_INFO, "%s: %llu decision records (%llu bytes) left by a previous run: drained first",
             sp->path, (unsigned long long)sp->records, (unsigned long long)(sp->end - sp->head));
     return rc;
 }
 
-int rd__spool_open(const char *path, rd__spool_log_fn log, void *ud, rd__spool **out, rd_err *err)
+int rd__spool_open(const char *path, rd__dlog_log_fn log, void *ud, rd__spool **out, rd_err *err)
 {
     pthread_once(&crc_once, crc_init);
     rd__spool *sp = rd_calloc(1, sizeof *sp);
@@ -475,7 +464,7 @@ int rd__spool_append(rd__spool *sp, const rd_log_row *rows, size_t n, rd_err *er
 /* Records past a bad one cannot be found again: cut them off, saying how many were lost. */
 static int cut_corrupt(rd__spool *sp, uint64_t off, size_t good, rd_err *err)
 {
-    say(sp, RD_DLOG_ERROR,
+    SAY(sp, RD_DLOG_ERROR,
         "%s: the record at offset %llu does not read back (checksum): it and the %llu records after it "
         "are dropped",
         sp->path, (unsigned long long)off, (unsigned long long)(sp->records - good - 1));
