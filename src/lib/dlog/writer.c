@@ -184,10 +184,10 @@ static void store_back(rd_dlog *l)
 /* Spool rows[0..n): as many as fit under spool_max_bytes, in order; returns how many. */
 static size_t spool_rows(rd_dlog *l, const rd_log_row *rows, size_t n)
 {
-    uint64_t used = rd__spool_used(l->spool);
+    uint64_t used = rd__spool_used(l->spool), b;
     size_t k = 0;
-    while (k < n && used + rd__spool_row_bytes(&rows[k]) <= l->o.spool_max_bytes)
-        used += rd__spool_row_bytes(&rows[k++]);
+    while (k < n && used + (b = rd__spool_row_bytes(&rows[k])) <= l->o.spool_max_bytes)
+        used += b, k++;
     char what[1200];
     if (k < n) {
         snprintf(what, sizeof what, "the spool %s is full (%llu bytes waiting, spool_max_bytes %zu)",
@@ -206,6 +206,16 @@ static size_t spool_rows(rd_dlog *l, const rd_log_row *rows, size_t n)
     return k;
 }
 
+/* rd_store_log_append, timed and counted (the commits and their seconds in the stats). */
+static int store_append(rd_dlog *l, const rd_log_row *rows, size_t n, rd_err *err)
+{
+    int64_t t0 = rd_clock_ns();
+    int rc = rd_store_log_append(l->store, rows, n, err);
+    add_seconds(&l->commit_seconds, (double)(rd_clock_ns() - t0) / 1e9);
+    atomic_fetch_add(&l->commits, 1);
+    return rc;
+}
+
 /* Into the store, or into the spool when records wait there or the store is unreachable;
  * returns how many of rows[0..n) are committed (from the first: the rest failed). */
 static size_t write_rows(rd_dlog *l, const rd_log_row *rows, size_t n)
@@ -213,10 +223,7 @@ static size_t write_rows(rd_dlog *l, const rd_log_row *rows, size_t n)
     if (spool_waits(l))
         return spool_rows(l, rows, n);
     rd_err err;
-    int64_t t0 = rd_clock_ns();
-    int rc = rd_store_log_append(l->store, rows, n, &err);
-    add_seconds(&l->commit_seconds, (double)(rd_clock_ns() - t0) / 1e9);
-    atomic_fetch_add(&l->commits, 1);
+    int rc = store_append(l, rows, n, &err);
     if (rc == RD_OK) {
         store_back(l);
         return n;
@@ -328,10 +335,7 @@ static void drain_step(rd_dlog *l)
         return;
     }
     if (n) {
-        int64_t t0 = rd_clock_ns();
-        int rc = rd_store_log_append(l->store, rows, n, &err);
-        add_seconds(&l->commit_seconds, (double)(rd_clock_ns() - t0) / 1e9);
-        atomic_fetch_add(&l->commits, 1);
+        int rc = store_append(l, rows, n, &err);
         if (rc == RD_OK)
             drained(l, n);
         else if (rc == RD_ESTORE)
