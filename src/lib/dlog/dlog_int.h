@@ -32,8 +32,9 @@ typedef struct rd__spool rd__spool;
 /* Open the spool at path, creating it (with its directory entry synced) when missing, and
  * lock it. The records after the head are checked: the first that does not read back whole
  * (a write a crash cut short) is cut off with everything after it, and log (may be NULL) says
- * so. RD_EIO (naming the path: cannot open, read, write or lock), RD_EINVAL (a file of more
- * than a header with no valid header: not a spool, left untouched), RD_ENOMEM. */
+ * so. RD_EIO (naming the path: cannot open, read, write or lock; naming its directory when a
+ * new spool's entry cannot be synced), RD_EINVAL (not a regular file, or a file of more than a
+ * header with no valid header: not a spool; left untouched), RD_ENOMEM. */
 int rd__spool_open(const char *path, rd__dlog_log_fn log, void *ud, rd__spool **out, rd_err *err);
 void rd__spool_close(rd__spool *sp);
 /* The bytes a row takes in the file. */
