@@ -74,5 +74,8 @@ RD_API const char *rd_buf_cstr(rd_buf *b);
 /* Read a whole file into a new NUL-terminated buffer (caller frees with rd_free).
  * Fails with RD_EIO (message names the file) or RD_ELIMIT over max_bytes. */
 RD_API int rd_file_read(const char *path, size_t max_bytes, char **out, size_t *out_len, rd_err *err);
+/* fsync the directory that holds path ("." for a bare name), so that a file created, renamed
+ * or removed there stays so after a crash. RD_EIO naming the directory ("DIR: cannot sync: ..."). */
+RD_API int rd_fsync_dir_of(const char *path, rd_err *err);
 
 #endif

@@ -9,8 +9,10 @@
  * the time from the restart to the last spooled record in the database, and the
  * acknowledgement latency (submit to commit or spool) before, during and after the outage.
  *
- * usage: dlog_outage PGDIR [SECONDS [RATE]]   (PGDIR: a cluster pg-cluster.sh started)
- * exit 0, or 1 when a record failed or the database differs from what was acknowledged. */
+ * usage: dlog_outage PGDIR [SECONDS [RATE]]   (PGDIR: a cluster pg-cluster.sh started;
+ * SECONDS 30 and RATE 2000 unless given, as in scripts/dlog-outage-drill.sh)
+ * exit 0, or 1 when a record failed or the database differs from what was acknowledged, 2 on a
+ * usage error. */
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -153,8 +155,14 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *dir = argv[1];
-    double secs = argc > 2 ? atof(argv[2]) : 9;
+    double secs = argc > 2 ? atof(argv[2]) : 30;
     double rate = argc > 3 ? atof(argv[3]) : 2000;
+    if (!(secs >= 1 && secs <= 86400 && rate >= 1 && rate <= 1e6)) { /* atof: 0 for what is not a number */
+        fprintf(stderr,
+                "dlog_outage: SECONDS must be a number from 1 to 86400, RATE from 1 to 1000000: %s %s\n",
+                argc > 2 ? argv[2] : "", argc > 3 ? argv[3] : "");
+        return 2;
+    }
     uint64_t total = (uint64_t)(secs * rate);
     char url[512], spool[600];
     char dbarg[600];

@@ -6,10 +6,13 @@
 #include "riskd/arena.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void *default_alloc(void *ud, void *ptr, size_t size)
 {
@@ -288,4 +291,23 @@ int rd_file_read(const char *path, size_t max_bytes, char **out, size_t *out_len
     *out = b.data;
     *out_len = b.len;
     return RD_OK;
+}
+
+int rd_fsync_dir_of(const char *path, rd_err *err)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        dir[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = fd < 0 ? -1 : fsync(fd);
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    return rc < 0 ? rd_err_set(err, RD_EIO, "%s: cannot sync: %s", dir, strerror(e)) : RD_OK;
 }

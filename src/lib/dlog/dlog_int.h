@@ -18,19 +18,24 @@ void rd__redact_write_inputs(rd_buf *b, const rd_value *v, const rd_dlog_redact 
 /* Write ,"redacted":{name: "hash"|"drop", ...} for the names seen, nothing when none was. */
 void rd__redact_write_summary(rd_buf *b, const rd_dlog_redact *r, const bool seen[RD_REDACT_MAX]);
 
+/* rd_dlog_opts.on_log's type, and a printf-style line into it (log NULL: nothing): the writer's
+ * reports and the spool's (writer.c). */
+typedef void (*rd__dlog_log_fn)(void *ud, rd_dlog_level level, const char *msg);
+void rd__dlog_say(rd__dlog_log_fn log, void *ud, rd_dlog_level level, const char *fmt, ...) RD_PRINTF(4, 5);
+
 /* ------------------------------------------------------------------ the spool file (spool.c)
  *
  * One thread at a time (the writer's); one process (an flock). docs/formats.md, "Decision log
  * spool", has the format. */
 typedef struct rd__spool rd__spool;
-typedef void (*rd__spool_log_fn)(void *ud, rd_dlog_level level, const char *msg);
 
 /* Open the spool at path, creating it (with its directory entry synced) when missing, and
  * lock it. The records after the head are checked: the first that does not read back whole
  * (a write a crash cut short) is cut off with everything after it, and log (may be NULL) says
- * so. RD_EIO (naming the path: cannot open, read, write or lock), RD_EINVAL (a file of more
- * than a header with no valid header: not a spool, left untouched), RD_ENOMEM. */
-int rd__spool_open(const char *path, rd__spool_log_fn log, void *ud, rd__spool **out, rd_err *err);
+ * so. RD_EIO (naming the path: cannot open, read, write or lock; naming its directory when a
+ * new spool's entry cannot be synced), RD_EINVAL (not a regular file, or a file of more than a
+ * header with no valid header: not a spool; left untouched), RD_ENOMEM. */
+int rd__spool_open(const char *path, rd__dlog_log_fn log, void *ud, rd__spool **out, rd_err *err);
 void rd__spool_close(rd__spool *sp);
 /* The bytes a row takes in the file. */
 uint64_t rd__spool_row_bytes(const rd_log_row *r);

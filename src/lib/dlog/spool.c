@@ -17,9 +17,7 @@
  * one thread (the writer's). */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -41,7 +39,7 @@
 struct rd__spool {
     int fd;
     char *path;
-    rd__spool_log_fn log;
+    rd__dlog_log_fn log;
     void *ud;
     uint64_t gen;        /* the header's last generation */
     uint64_t head, end;  /* the first waiting record; the end of the last whole record */
@@ -106,18 +104,8 @@ static uint64_t get64(const unsigned char *p) { return (uint64_t)get32(p) | (uin
 
 /* ------------------------------------------------------------------ file helpers */
 
-static void say(const rd__spool *sp, rd_dlog_level level, const char *fmt, ...) RD_PRINTF(3, 4);
-static void say(const rd__spool *sp, rd_dlog_level level, const char *fmt, ...)
-{
-    if (!sp->log)
-        return;
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    sp->log(sp->ud, level, msg);
-}
+/* SAY(sp, level, fmt, ...): a line to the writer's on_log. */
+#define SAY(sp, ...) rd__dlog_say((sp)->log, (sp)->ud, __VA_ARGS__)
 
 static int pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
 {
@@ -149,25 +137,6 @@ static ssize_t pread_all(int fd, void *buf, size_t n, uint64_t off)
         got += (size_t)r;
     }
     return (ssize_t)got;
-}
-
-static int sync_dir_of(const char *path)
-{
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir)
-        dir[1] = '\0';
-    else if (slash)
-        *slash = '\0';
-    else
-        strcpy(dir, ".");
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
 }
 
 /* buf with room for need elements (*cap updated), or NULL (buf untouched) when out of memory. */
@@ -233,9 +202,11 @@ static int init_file(rd__spool *sp, rd_err *err)
     unsigned char h[HDR];
     encode_slot(h, 1, HDR);
     encode_slot(h + SLOT, 0, HDR);
-    if (ftruncate(sp->fd, 0) < 0 || pwrite_all(sp->fd, h, HDR, 0) < 0 || fdatasync(sp->fd) < 0 ||
-        sync_dir_of(sp->path) < 0)
+    if (ftruncate(sp->fd, 0) < 0 || pwrite_all(sp->fd, h, HDR, 0) < 0 || fdatasync(sp->fd) < 0)
         return rd_err_set(err, RD_EIO, "%s: cannot create the spool: %s", sp->path, strerror(errno));
+    int rc = rd_fsync_dir_of(sp->path, err);
+    if (rc)
+        return rc;
     sp->gen = 1;
     sp->head = sp->end = HDR;
     return RD_OK;
@@ -367,7 +338,7 @@ static int scan(rd__spool *sp, uint64_t size, rd_err *err)
         off += at;
     }
     if (off < size) {
-        say(sp, RD_DLOG_WARN,
+        SAY(sp, RD_DLOG_WARN,
             "%s: %llu bytes at offset %llu do not read back as whole records (a write a crash cut "
             "short): dropped; %llu records kept",
             sp->path, (unsigned long long)(size - off), (unsigned long long)off,
@@ -406,12 +377,12 @@ static int load(rd__spool *sp, uint64_t size, rd_err *err)
     if (!rc && sp->records == 0)
         rc = cut_back(sp, err);
     if (!rc && sp->records)
-        say(sp, RD_DLOG_INFO, "%s: %llu decision records (%llu bytes) left by a previous run: drained first",
+        SAY(sp, RD_DLOG_INFO, "%s: %llu decision records (%llu bytes) left by a previous run: drained first",
             sp->path, (unsigned long long)sp->records, (unsigned long long)(sp->end - sp->head));
     return rc;
 }
 
-int rd__spool_open(const char *path, rd__spool_log_fn log, void *ud, rd__spool **out, rd_err *err)
+int rd__spool_open(const char *path, rd__dlog_log_fn log, void *ud, rd__spool **out, rd_err *err)
 {
     pthread_once(&crc_once, crc_init);
     rd__spool *sp = rd_calloc(1, sizeof *sp);
@@ -493,7 +464,7 @@ int rd__spool_append(rd__spool *sp, const rd_log_row *rows, size_t n, rd_err *er
 /* Records past a bad one cannot be found again: cut them off, saying how many were lost. */
 static int cut_corrupt(rd__spool *sp, uint64_t off, size_t good, rd_err *err)
 {
-    say(sp, RD_DLOG_ERROR,
+    SAY(sp, RD_DLOG_ERROR,
         "%s: the record at offset %llu does not read back (checksum): it and the %llu records after it "
         "are dropped",
         sp->path, (unsigned long long)off, (unsigned long long)(sp->records - good - 1));

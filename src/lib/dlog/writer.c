@@ -104,18 +104,20 @@ static void add_seconds(_Atomic double *d, double v)
     }
 }
 
-static void say(const rd_dlog *l, rd_dlog_level level, const char *fmt, ...) RD_PRINTF(3, 4);
-static void say(const rd_dlog *l, rd_dlog_level level, const char *fmt, ...)
+void rd__dlog_say(rd__dlog_log_fn log, void *ud, rd_dlog_level level, const char *fmt, ...)
 {
-    if (!l->o.on_log)
+    if (!log)
         return;
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    l->o.on_log(l->o.ud, level, msg);
+    log(ud, level, msg);
 }
+
+/* SAY(l, level, fmt, ...): a line to on_log. */
+#define SAY(l, ...) rd__dlog_say((l)->o.on_log, (l)->o.ud, __VA_ARGS__)
 
 /* n records failed for the reason in what: said at once the first time, then once a minute
  * with the count since, so an outage past the bound is one line a minute, not one a batch. */
@@ -125,7 +127,7 @@ static void failed_records(rd_dlog *l, limiter *lim, uint64_t n, const char *wha
     lim->count += n;
     if (lim->said && now - lim->last_ns < REPORT_EVERY_NS)
         return;
-    say(l, RD_DLOG_ERROR, "%s: %llu decision records not logged%s", what, (unsigned long long)lim->count,
+    SAY(l, RD_DLOG_ERROR, "%s: %llu decision records not logged%s", what, (unsigned long long)lim->count,
         lim->said ? " in the last minute" : "");
     lim->said = true;
     lim->last_ns = now;
@@ -155,12 +157,12 @@ static void store_lost(rd_dlog *l, const rd_err *err)
         l->outage_ns = rd_clock_ns();
         l->outage_spooled = atomic_load(&l->spooled);
         if (l->spool)
-            say(l, RD_DLOG_WARN,
+            SAY(l, RD_DLOG_WARN,
                 "the store is unreachable (%s): decision records go to the spool %s until it "
                 "answers again",
                 err->msg, rd__spool_path(l->spool));
         else
-            say(l, RD_DLOG_ERROR,
+            SAY(l, RD_DLOG_ERROR,
                 "the store is unreachable (%s): decision records fail until it answers again", err->msg);
     }
     l->down = true;
@@ -171,7 +173,7 @@ static void store_lost(rd_dlog *l, const rd_err *err)
 static void store_back(rd_dlog *l)
 {
     if (l->down)
-        say(l, RD_DLOG_INFO, "the store answers again after %.1f s%s",
+        SAY(l, RD_DLOG_INFO, "the store answers again after %.1f s%s",
             (double)(rd_clock_ns() - l->outage_ns) / 1e9, spool_waits(l) ? ": draining the spool" : "");
     l->down = false;
     atomic_store(&l->store_down, false);
@@ -182,10 +184,10 @@ static void store_back(rd_dlog *l)
 /* Spool rows[0..n): as many as fit under spool_max_bytes, in order; returns how many. */
 static size_t spool_rows(rd_dlog *l, const rd_log_row *rows, size_t n)
 {
-    uint64_t used = rd__spool_used(l->spool);
+    uint64_t used = rd__spool_used(l->spool), b;
     size_t k = 0;
-    while (k < n && used + rd__spool_row_bytes(&rows[k]) <= l->o.spool_max_bytes)
-        used += rd__spool_row_bytes(&rows[k++]);
+    while (k < n && used + (b = rd__spool_row_bytes(&rows[k])) <= l->o.spool_max_bytes)
+        used += b, k++;
     char what[1200];
     if (k < n) {
         snprintf(what, sizeof what, "the spool %s is full (%llu bytes waiting, spool_max_bytes %zu)",
@@ -204,6 +206,16 @@ static size_t spool_rows(rd_dlog *l, const rd_log_row *rows, size_t n)
     return k;
 }
 
+/* rd_store_log_append, timed and counted (the commits and their seconds in the stats). */
+static int store_append(rd_dlog *l, const rd_log_row *rows, size_t n, rd_err *err)
+{
+    int64_t t0 = rd_clock_ns();
+    int rc = rd_store_log_append(l->store, rows, n, err);
+    add_seconds(&l->commit_seconds, (double)(rd_clock_ns() - t0) / 1e9);
+    atomic_fetch_add(&l->commits, 1);
+    return rc;
+}
+
 /* Into the store, or into the spool when records wait there or the store is unreachable;
  * returns how many of rows[0..n) are committed (from the first: the rest failed). */
 static size_t write_rows(rd_dlog *l, const rd_log_row *rows, size_t n)
@@ -211,10 +223,7 @@ static size_t write_rows(rd_dlog *l, const rd_log_row *rows, size_t n)
     if (spool_waits(l))
         return spool_rows(l, rows, n);
     rd_err err;
-    int64_t t0 = rd_clock_ns();
-    int rc = rd_store_log_append(l->store, rows, n, &err);
-    add_seconds(&l->commit_seconds, (double)(rd_clock_ns() - t0) / 1e9);
-    atomic_fetch_add(&l->commits, 1);
+    int rc = store_append(l, rows, n, &err);
     if (rc == RD_OK) {
         store_back(l);
         return n;
@@ -263,7 +272,7 @@ static void drained(rd_dlog *l, size_t n)
         rd__dlog_after_drain_commit(n);
     rd_err err;
     if (rd__spool_advance(l->spool, n, &err) != RD_OK) { /* sent again later: the store keeps them once */
-        say(l, RD_DLOG_ERROR, "%s", err.msg);
+        SAY(l, RD_DLOG_ERROR, "%s", err.msg);
         retry_later(l);
         return;
     }
@@ -274,7 +283,7 @@ static void drained(rd_dlog *l, size_t n)
         l->attempts = 0;
     }
     if (!spool_waits(l))
-        say(l, RD_DLOG_INFO,
+        SAY(l, RD_DLOG_INFO,
             "the spool %s is drained: the store has every decision record spooled (%llu since the "
             "store was lost)",
             rd__spool_path(l->spool), (unsigned long long)(atomic_load(&l->spooled) - l->outage_spooled));
@@ -288,7 +297,7 @@ static void refused(rd_dlog *l, const rd_log_row *rows, size_t n, const rd_err *
     if (n > 1) {
         l->single_left = n;
         l->attempts = 0;
-        say(l, RD_DLOG_WARN, "the store refused %zu spooled decision records (%s): trying them one at a time",
+        SAY(l, RD_DLOG_WARN, "the store refused %zu spooled decision records (%s): trying them one at a time",
             n, err->msg);
         return;
     }
@@ -296,11 +305,11 @@ static void refused(rd_dlog *l, const rd_log_row *rows, size_t n, const rd_err *
         retry_later(l);
         return;
     }
-    say(l, RD_DLOG_ERROR, "the store refused the spooled %s record of request %s %u times (%s): dropped",
+    SAY(l, RD_DLOG_ERROR, "the store refused the spooled %s record of request %s %u times (%s): dropped",
         rows[0].kind, rows[0].request_id, l->attempts, err->msg);
     rd_err aerr;
     if (rd__spool_advance(l->spool, 1, &aerr) != RD_OK) {
-        say(l, RD_DLOG_ERROR, "%s", aerr.msg);
+        SAY(l, RD_DLOG_ERROR, "%s", aerr.msg);
         retry_later(l);
         return;
     }
@@ -321,15 +330,12 @@ static void drain_step(rd_dlog *l)
     const rd_log_row *rows;
     size_t n;
     if (rd__spool_read(l->spool, l->single_left ? 1 : l->o.batch_max, &rows, &n, &err) != RD_OK) {
-        say(l, RD_DLOG_ERROR, "%s", err.msg);
+        SAY(l, RD_DLOG_ERROR, "%s", err.msg);
         retry_later(l);
         return;
     }
     if (n) {
-        int64_t t0 = rd_clock_ns();
-        int rc = rd_store_log_append(l->store, rows, n, &err);
-        add_seconds(&l->commit_seconds, (double)(rd_clock_ns() - t0) / 1e9);
-        atomic_fetch_add(&l->commits, 1);
+        int rc = store_append(l, rows, n, &err);
         if (rc == RD_OK)
             drained(l, n);
         else if (rc == RD_ESTORE)

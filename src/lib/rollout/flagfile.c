@@ -333,25 +333,6 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-static int fsync_dir(const char *path)
-{
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir)
-        dir[1] = '\0';
-    else if (slash)
-        *slash = '\0';
-    else
-        snprintf(dir, sizeof dir, ".");
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 /* Write text to path through path.tmp.PID: mode kept, fsynced, renamed, the directory fsynced. */
 static int replace_file(const char *path, const char *text, size_t len, mode_t mode, rd_err *err)
 {
@@ -371,9 +352,10 @@ static int replace_file(const char *path, const char *text, size_t len, mode_t m
         unlink(tmp);
         return rc;
     }
-    if (fsync_dir(path) < 0)
-        return rd_err_set(err, RD_EIO, "%s: written, but its directory could not be synced: %s", path,
-                          strerror(errno));
+    if (rd_fsync_dir_of(path, err) != RD_OK) {
+        rd_err_prefix(err, "%s: written, but its directory could not be synced", path);
+        return RD_EIO;
+    }
     return RD_OK;
 }
 

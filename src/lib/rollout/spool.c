@@ -49,16 +49,6 @@ static void unlock_spool(int fd)
     close(fd);
 }
 
-static int sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 static void put_str(rd_buf *b, const char *key, const char *v)
 {
     rd_buf_printf(b, ",\"%s\":", key);
@@ -166,8 +156,8 @@ int rd_spool_append(const char *data_dir, const rd_transition *t, rd_err *err)
             rc = rd_err_set(err, RD_ENOMEM, "out of memory");
         else if (write(fd, p, n) != (ssize_t)n || fsync(fd) < 0)
             rc = rd_err_set(err, RD_EIO, "%s: cannot append: %s", path, strerror(errno));
-        else if (created && sync_dir(data_dir) < 0)
-            rc = rd_err_set(err, RD_EIO, "%s: cannot sync: %s", data_dir, strerror(errno));
+        else if (created)
+            rc = rd_fsync_dir_of(path, err);
         rd_free(joined);
     }
     if (fd >= 0)
@@ -218,7 +208,7 @@ static bool already_stored(rd_store *s, const rd_transition *t)
 }
 
 /* Replace the spool with what remains (nothing: remove it). */
-static int rewrite_spool(const char *dir, const char *path, const char *rest, size_t n, rd_err *err)
+static int rewrite_spool(const char *path, const char *rest, size_t n, rd_err *err)
 {
     if (n == 0) {
         if (unlink(path) < 0 && errno != ENOENT)
@@ -236,7 +226,7 @@ static int rewrite_spool(const char *dir, const char *path, const char *rest, si
             return rd_err_set(err, RD_EIO, "%s: cannot rewrite: %s", path, strerror(e));
         }
     }
-    return sync_dir(dir) < 0 ? rd_err_set(err, RD_EIO, "%s: cannot sync: %s", dir, strerror(errno)) : RD_OK;
+    return rd_fsync_dir_of(path, err);
 }
 
 /* A transition into the store with its audit entry, in one transaction: every stage change,
@@ -326,7 +316,7 @@ int rd_spool_drain(const char *data_dir, rd_store *s, size_t *drained, rd_err *e
     if (rest.oom)
         rc = rd_err_set(err, RD_ENOMEM, "out of memory");
     else if (changed)
-        rc = rewrite_spool(data_dir, path, rest.data, rest.len, err);
+        rc = rewrite_spool(path, rest.data, rest.len, err);
     if (rc == RD_OK && store_rc != RD_OK)
         rc = rd_err_set(err, store_rc, "%s: %zu transitions left in the spool: %s", path,
                         rd_spool_pending(data_dir), serr.msg);

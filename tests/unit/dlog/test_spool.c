@@ -176,14 +176,44 @@ static void poke(const char *p, off_t at, const void *bytes, size_t n)
     close(fd);
 }
 
+/* One bit of the byte at offset at flipped on the disk (a record's checksum then fails). */
+static void flip_bit(off_t at)
+{
+    char c;
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, &c, 1, at), 1);
+    c ^= 0x04;
+    assert_int_equal(pwrite(fd, &c, 1, at), 1);
+    close(fd);
+}
+
+static rd__spool *open_spool(void)
+{
+    rd__spool *sp;
+    rd_err err;
+    assert_int_equal(rd__spool_open(path, on_log, NULL, &sp, &err), RD_OK);
+    return sp;
+}
+
+/* Read k records from the head (k must wait there) and advance past them. */
+static void take(rd__spool *sp, size_t k)
+{
+    const rd_log_row *got;
+    size_t n;
+    rd_err err;
+    assert_int_equal(rd__spool_read(sp, k, &got, &n, &err), RD_OK);
+    assert_int_equal(n, k);
+    assert_int_equal(rd__spool_advance(sp, n, &err), RD_OK);
+}
+
 /* ------------------------------------------------------------------ the file */
 
 static void test_file_append_read_advance(void **state)
 {
     (void)state;
     rd_err err;
-    rd__spool *sp;
-    assert_int_equal(rd__spool_open(path, on_log, NULL, &sp, &err), RD_OK);
+    rd__spool *sp = open_spool();
     assert_int_equal(file_size(path), HDR);
     assert_int_equal(rd__spool_records(sp), 0);
     rd_log_row rows[5];
@@ -222,23 +252,18 @@ static void test_file_append_read_advance(void **state)
 static void test_file_reopen(void **state)
 {
     (void)state;
-    rd_err err;
-    rd__spool *sp;
-    assert_int_equal(rd__spool_open(path, on_log, NULL, &sp, &err), RD_OK);
+    rd__spool *sp = open_spool();
     append_range(sp, 0, 10);
-    const rd_log_row *got;
-    size_t n;
-    assert_int_equal(rd__spool_read(sp, 4, &got, &n, &err), RD_OK);
-    assert_int_equal(rd__spool_advance(sp, 4, &err), RD_OK);
+    take(sp, 4);
     rd__spool_close(sp);
     /* a crash after the fourth record's commit: the next run starts at the fifth */
-    assert_int_equal(rd__spool_open(path, on_log, NULL, &sp, &err), RD_OK);
+    sp = open_spool();
     assert_int_equal(rd__spool_records(sp), 6);
     assert_non_null(strstr(logged, "6 decision records"));
     assert_non_null(strstr(logged, "left by a previous run"));
     drain_expect(sp, 4, 10, 3);
     rd__spool_close(sp);
-    assert_int_equal(rd__spool_open(path, on_log, NULL, &sp, &err), RD_OK);
+    sp = open_spool();
     assert_int_equal(rd__spool_records(sp), 0);
     rd__spool_close(sp);
 }
@@ -246,9 +271,7 @@ static void test_file_reopen(void **state)
 static void test_file_torn_tail(void **state)
 {
     (void)state;
-    rd_err err;
-    rd__spool *sp;
-    assert_int_equal(rd__spool_open(path, on_log, NULL, &sp, &err), RD_OK);
+    rd__spool *sp = open_spool();
     append_range(sp, 0, 3);
     off_t whole = file_size(path);
     append_range(sp, 3, 4);
@@ -258,20 +281,18 @@ static void test_file_torn_tail(void **state)
     for (off_t cut = whole + 1; cut < full; cut += 7) {
         truncate_to(path, cut);
         log_reset();
-        assert_int_equal(rd__spool_open(path, on_log, NULL, &sp, &err), RD_OK);
+        sp = open_spool();
         assert_int_equal(rd__spool_records(sp), 3);
         assert_int_equal(log_count("do not read back as whole records"), 1);
         assert_int_equal(file_size(path), whole); /* cut off, so the next append follows record 3 */
         rd__spool_close(sp);
     }
     /* garbage after the last record (a write of zeros, a stray block) */
-    assert_int_equal(rd__spool_open(path, on_log, NULL, &sp, &err), RD_OK);
-    rd__spool_close(sp);
     char junk[300];
     memset(junk, 0x5a, sizeof junk);
     poke(path, whole, junk, sizeof junk);
     log_reset();
-    assert_int_equal(rd__spool_open(path, on_log, NULL, &sp, &err), RD_OK);
+    sp = open_spool();
     assert_int_equal(rd__spool_records(sp), 3);
     assert_int_equal(log_count("300 bytes at offset"), 1);
     append_range(sp, 3, 6); /* appends go where the torn tail was */
@@ -283,35 +304,24 @@ static void test_file_damaged_record(void **state)
 {
     (void)state;
     rd_err err;
-    rd__spool *sp;
-    assert_int_equal(rd__spool_open(path, on_log, NULL, &sp, &err), RD_OK);
-    append_range(sp, 0, 2);
+    rd__spool *sp = open_spool();
+    append_range(sp, 0, 5);
+    rd__spool_close(sp);
     rd_log_row r0 = row(0);
     off_t at = HDR + (off_t)rd__spool_row_bytes(&r0); /* record 1 starts here */
-    append_range(sp, 2, 5);
-    rd__spool_close(sp);
     /* one bit of record 1's payload flipped on the disk: its checksum fails at open */
-    char c;
-    int fd = open(path, O_RDWR);
-    assert_int_equal(pread(fd, &c, 1, at + 30), 1);
-    c ^= 0x04;
-    assert_int_equal(pwrite(fd, &c, 1, at + 30), 1);
-    close(fd);
+    flip_bit(at + 30);
     log_reset();
-    assert_int_equal(rd__spool_open(path, on_log, NULL, &sp, &err), RD_OK);
+    sp = open_spool();
     assert_int_equal(rd__spool_records(sp), 1); /* record 0 only: nothing after a bad record is trusted */
     assert_int_equal(log_count("do not read back"), 1);
     drain_expect(sp, 0, 1, 10);
     rd__spool_close(sp);
 
     /* damaged after the open (read by a drain): cut there, the records before it returned */
-    assert_int_equal(rd__spool_open(path, on_log, NULL, &sp, &err), RD_OK);
+    sp = open_spool();
     append_range(sp, 0, 5);
-    fd = open(path, O_RDWR);
-    assert_int_equal(pread(fd, &c, 1, at + 30), 1);
-    c ^= 0x04;
-    assert_int_equal(pwrite(fd, &c, 1, at + 30), 1);
-    close(fd);
+    flip_bit(at + 30);
     log_reset();
     const rd_log_row *got;
     size_t n;
@@ -329,20 +339,14 @@ static void test_file_damaged_record(void **state)
 static void test_file_header_slots(void **state)
 {
     (void)state;
-    rd_err err;
-    rd__spool *sp;
-    assert_int_equal(rd__spool_open(path, on_log, NULL, &sp, &err), RD_OK); /* gen 1 in slot 1 (0 in 0) */
+    rd__spool *sp = open_spool(); /* gen 1 in slot 1 (0 in 0) */
     append_range(sp, 0, 6);
-    const rd_log_row *got;
-    size_t n;
-    assert_int_equal(rd__spool_read(sp, 2, &got, &n, &err), RD_OK);
-    assert_int_equal(rd__spool_advance(sp, 2, &err), RD_OK); /* gen 2: slot 0 */
-    assert_int_equal(rd__spool_read(sp, 2, &got, &n, &err), RD_OK);
-    assert_int_equal(rd__spool_advance(sp, 2, &err), RD_OK); /* gen 3: slot 1 */
+    take(sp, 2); /* gen 2: slot 0 */
+    take(sp, 2); /* gen 3: slot 1 */
     rd__spool_close(sp);
     /* the last head write torn (slot 1 garbled): slot 0's head holds, two records come again */
     poke(path, 32 + 12, "\xff\xff", 2);
-    assert_int_equal(rd__spool_open(path, on_log, NULL, &sp, &err), RD_OK);
+    sp = open_spool();
     assert_int_equal(rd__spool_records(sp), 4);
     drain_expect(sp, 2, 6, 10);
     rd__spool_close(sp);
@@ -351,23 +355,18 @@ static void test_file_header_slots(void **state)
 static void test_file_cut_back_crash(void **state)
 {
     (void)state;
-    rd_err err;
-    rd__spool *sp;
-    assert_int_equal(rd__spool_open(path, on_log, NULL, &sp, &err), RD_OK);
+    rd__spool *sp = open_spool();
     append_range(sp, 0, 4);
-    const rd_log_row *got;
-    size_t n;
-    assert_int_equal(rd__spool_read(sp, 1, &got, &n, &err), RD_OK);
-    assert_int_equal(rd__spool_advance(sp, 1, &err), RD_OK);
+    take(sp, 1);
     rd__spool_close(sp);
     /* drained, truncated, and the crash came before the head was reset: the head is past the
      * end, which reads as empty, and the appends after it are not read from the old head */
     truncate_to(path, HDR);
-    assert_int_equal(rd__spool_open(path, on_log, NULL, &sp, &err), RD_OK);
+    sp = open_spool();
     assert_int_equal(rd__spool_records(sp), 0);
     append_range(sp, 10, 14);
     rd__spool_close(sp);
-    assert_int_equal(rd__spool_open(path, on_log, NULL, &sp, &err), RD_OK);
+    sp = open_spool();
     assert_int_equal(rd__spool_records(sp), 4);
     drain_expect(sp, 10, 14, 10);
     rd__spool_close(sp);
@@ -377,8 +376,7 @@ static void test_file_large_record(void **state)
 {
     (void)state;
     rd_err err;
-    rd__spool *sp;
-    assert_int_equal(rd__spool_open(path, on_log, NULL, &sp, &err), RD_OK);
+    rd__spool *sp = open_spool();
     size_t big = (5u << 20) + 17; /* larger than one read (1 MiB) */
     char *text = malloc(big);
     assert_non_null(text);
@@ -389,7 +387,7 @@ static void test_file_large_record(void **state)
     r[1].record_len = big;
     assert_int_equal(rd__spool_append(sp, r, 3, &err), RD_OK);
     rd__spool_close(sp);
-    assert_int_equal(rd__spool_open(path, on_log, NULL, &sp, &err), RD_OK);
+    sp = open_spool();
     assert_int_equal(rd__spool_records(sp), 3);
     const rd_log_row *got;
     size_t n, seen = 0;
@@ -416,9 +414,8 @@ static void test_file_refusals(void **state)
 {
     (void)state;
     rd_err err;
-    rd__spool *sp, *other;
+    rd__spool *other, *sp = open_spool();
     /* a second writer on the same spool (two riskd on one data directory) */
-    assert_int_equal(rd__spool_open(path, on_log, NULL, &sp, &err), RD_OK);
     assert_int_equal(rd__spool_open(path, on_log, NULL, &other, &err), RD_EIO);
     assert_non_null(strstr(err.msg, "another process is using this spool"));
     rd__spool_close(sp);
@@ -439,7 +436,7 @@ static void test_file_refusals(void **state)
     assert_non_null(strstr(err.msg, "/nonexistent-riskd/dlog.spool"));
     /* a header whose creation was cut short (fewer than 64 bytes): a new spool */
     truncate_to(path, 20);
-    assert_int_equal(rd__spool_open(path, on_log, NULL, &sp, &err), RD_OK);
+    sp = open_spool();
     assert_int_equal(rd__spool_records(sp), 0);
     rd__spool_close(sp);
 }
@@ -869,6 +866,13 @@ static int count_rows(rd_store *s)
 #define PG_N 1000
 #define PG_M 3000
 
+/* Submit rows from..to (a multiple of 500 apart) in rounds of 500, each acknowledged whole. */
+static void submit_all(rd_dlog *l, int from, int to)
+{
+    for (int i = from; i < to; i += 500)
+        assert_int_equal(submit(l, i, i + 500), 500);
+}
+
 /* The outage drill of issue 16: N rows, PostgreSQL stopped, M more (every one acknowledged,
  * spooled), PostgreSQL back, the spool drained: exactly N + M rows, in submission order. */
 static void test_pg_outage(void **state)
@@ -881,11 +885,9 @@ static void test_pg_outage(void **state)
     rd_store *s = pg_open(url);
     assert_true(rd_store_shared(s));
     rd_dlog *l = writer(s, path, 0, 0);
-    for (int i = 0; i < PG_N; i += 500)
-        assert_int_equal(submit(l, i, i + 500), 500);
+    submit_all(l, 0, PG_N);
     pg_cmd("stop");
-    for (int i = PG_N; i < PG_N + PG_M; i += 500)
-        assert_int_equal(submit(l, i, i + 500), 500);
+    submit_all(l, PG_N, PG_N + PG_M);
     rd_dlog_stats st = stats(l);
     assert_true(st.store_down);
     assert_int_equal(st.spooled, PG_M);
@@ -949,11 +951,9 @@ static void test_pg_crash_mid_drain(void **state)
     pg_db("spool_crash", url, sizeof url);
     rd_store *s = pg_open(url);
     rd_dlog *l = writer(s, path, 0, 0);
-    for (int i = 0; i < PG_N; i += 500)
-        assert_int_equal(submit(l, i, i + 500), 500);
+    submit_all(l, 0, PG_N);
     pg_cmd("stop");
-    for (int i = PG_N; i < PG_N + PG_M; i += 500)
-        assert_int_equal(submit(l, i, i + 500), 500);
+    submit_all(l, PG_N, PG_N + PG_M);
     rd_dlog_free(l); /* stopped in the outage: the spool keeps M records */
     rd_store_close(s);
     pg_cmd("restart");
