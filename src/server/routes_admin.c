@@ -640,11 +640,21 @@ static int change_publish(admin_ctx *x)
     if (rc)
         return lib_fail(x, rc, &err);
     x->reload = true;
+    x->reload_rollouts = true; /* unless the change says it is not a rollout's */
     if (rd_store_change_get(x->s, id, &row, &err) == RD_OK) {
         x->reload_rollouts = !strcmp(row.kind, "rollout");
         rd_store_change_row_free(&row);
     }
-    return show(x, id, false, 200);
+    if (rd_change_show_json(x->s, id, false, x->r->out, &err) == RD_OK)
+        return 0;
+    /* Committed: the answer says so even when reading the change back failed (a client told
+       500 would retry and be told "change N is published", unable to tell what happened). */
+    srv_log(SRV_WARN, "admin API: published, but reading the change back failed", "error", err.msg, "code",
+            rd_err_name(err.code), NULL);
+    rd_buf_reset(x->r->out);
+    rd_buf_printf(x->r->out, "{\"id\":%lld,\"state\":\"published\",\"version\":%lld}", (long long)id,
+                  (long long)version);
+    return 0;
 }
 
 static int versions_list(admin_ctx *x)

@@ -39,11 +39,13 @@ struct srv_state {
     atomic_bool store_due; /* flags or bundles = store: ask the store at the next poll (a notification,
                               the timer) */
     atomic_int_fast64_t store_failures; /* flags = store: checks that could not reach the store */
-    bool approval_pending; /* the last reload was refused as unpublished: retried at every poll, since
-                              the version that makes it good (a publish, a rollout's write) may be
-                              recorded after the file was written */
-    int64_t pending_seq;   /* the audit chain's head when it was refused: every publish, rollback
-                              and rollout write appends to the chain, so a new head is the cue */
+    int64_t store_retry_ms; /* flags = store: a newer flag set that failed to load is asked again after */
+    int64_t store_retry_at; /* this (monotonic ms; 0: none), doubling up to store_check_ms */
+    bool approval_pending;  /* the last reload was refused as unpublished: retried at every poll, since
+                               the version that makes it good (a publish, a rollout's write) may be
+                               recorded after the file was written */
+    int64_t pending_seq;    /* the audit chain's head when it was refused: every publish, rollback
+                               and rollout write appends to the chain, so a new head is the cue */
     char last_refusal[512];
     char cache_failure[512]; /* bundles = store: the cache's last failure, logged once */
     struct {
@@ -769,6 +771,17 @@ void srv_state_free(srv_state *st)
     rd_free(st);
 }
 
+/* flags = store, a newer flag set that could not be loaded: forget its fingerprint so that it
+ * counts as new again, and ask again in 1 s, then 2, 4... up to the periodic check's interval. */
+static void store_retry(srv_state *st)
+{
+    rd_free(st->flags_seen);
+    st->flags_seen = NULL;
+    int64_t ms = st->store_retry_ms ? st->store_retry_ms * 2 : 1000;
+    st->store_retry_ms = ms < st->cfg->store_check_ms ? ms : st->cfg->store_check_ms;
+    st->store_retry_at = rd_clock_ns() / 1000000 + st->store_retry_ms;
+}
+
 /* Whether the fingerprint at *seen differs from now (then *seen takes now's value). */
 static bool changed(char **seen, char *now)
 {
@@ -810,6 +823,10 @@ void srv_state_poll(srv_state *st, bool force)
 {
     const srv_config *cfg = st->cfg;
     bool fc, due = atomic_exchange(&st->store_due, false) || force;
+    if (st->store_retry_at && rd_clock_ns() / 1000000 >= st->store_retry_at) {
+        st->store_retry_at = 0;
+        due = true;
+    }
     if (in_store(cfg)) /* one query when due (a notification, the periodic check), not at every poll */
         fc = due && changed(&st->flags_seen, store_fingerprint(st));
     else
@@ -844,11 +861,11 @@ void srv_state_poll(srv_state *st, bool force)
     srv_snapshot *s = build(st, prev, fc, bc, &refused, &e);
     srv_snapshot_unref(prev);
     st->refused = !s;
-    if (!s && in_store(cfg) && fc) { /* asked again at the next due check: a failed read (the
-                                        store away a moment) must not leave this node behind */
-        rd_free(st->flags_seen);
-        st->flags_seen = NULL;
-    }
+    if (!s && in_store(cfg) && fc) /* a failed read (the store away a moment) must not leave this node
+                                      behind until the next notification or check */
+        store_retry(st);
+    else if (s && fc)
+        st->store_retry_ms = 0;
     if (!s) {
         st->approval_pending |= e.code == RD_EFORBIDDEN;
         st->pending_seq = head;

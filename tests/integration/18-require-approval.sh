@@ -46,10 +46,7 @@ ofrep() { # the decline letter flag's value
     curl -s -X POST -H 'Content-Type: application/json' -d '{"context":{"targetingKey":"a1"}}' \
         "$U/ofrep/v1/evaluate/flags/new-decline-letter" | $PY -c 'import json,sys; print(json.load(sys.stdin)["value"])'
 }
-wait_for() { # CMD... until it succeeds (60 s at most; a hang guard, not a time test)
-    for _ in $(seq 1 1200); do "$@" && return 0; sleep 0.05; done
-    return 1
-}
+wait_for() { wait_by 60 "$@"; } # CMD...: until it succeeds
 letter_is() { [ "$(ofrep)" = "$1" ]; }
 
 start --flags "$T/flags.json" --bundles "$T/bundles" --route-flag credit-model-route --require-approval \

@@ -72,10 +72,7 @@ node a || exit 1
 node b || exit 1
 check "two nodes start on the shared store with --bundles store" 0 0
 
-wait_for() { # CMD... until it succeeds (60 s at most; a hang guard, not a time test)
-    for _ in $(seq 1 1200); do "$@" && return 0; sleep 0.05; done
-    return 1
-}
+wait_for() { wait_by 60 "$@"; } # CMD...: until it succeeds
 digest_on() { # NODE BUNDLE: the digest /ready shows ("" when the bundle is not served)
     curl -s "$(eval echo "\$U_$1")/ready" | $PY -c "
 import json,sys

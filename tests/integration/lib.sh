@@ -108,6 +108,19 @@ start_node() {
 }
 
 # node_metric I NAME{labels}: the series' value on node I (0 when absent).
+# wait_by SECONDS CMD...: run CMD until it succeeds, for SECONDS by the clock (a hang guard, not a
+# time test). By the clock, not a count of tries: under load each try of a curl and a python costs
+# a tenth of a second or more, and 3000 tries of "30 s" once waited out a 10-minute check.
+wait_by() {
+    local until=$((SECONDS + $1))
+    shift
+    while :; do
+        "$@" && return 0
+        [ "$SECONDS" -lt "$until" ] || return 1
+        sleep 0.02
+    done
+}
+
 node_metric() { curl -s "${URLS[$1]}/metrics" | awk -v m="$2" '$1 == m {print $2; f=1} END {if (!f) print 0}'; }
 
 # The nodes stopped, the test's own cluster destroyed, the scratch directory removed (kept
