@@ -95,7 +95,7 @@ run_mode() {
         # the longer several-node scenarios run once, in release: under ASan the same code paths
         # run in 22-cluster and in the store and spool unit tests (the 15-minute budget)
         case "$mode:$(basename "$t" .sh)" in
-        asan:23-store-outage | asan:24-governance-race | asan:25-cluster-rollout | asan:26-bundles-store) continue ;;
+        asan:23-store-outage | asan:24-governance-race | asan:25-cluster-rollout | asan:26-bundles-store | asan:27-start-outage) continue ;;
         esac
         rdir=""
         [ "$mode" = release ] && rdir=$ROOT/build/reports

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "riskd/err.h"
 
@@ -77,5 +78,8 @@ RD_API int rd_file_read(const char *path, size_t max_bytes, char **out, size_t *
 /* fsync the directory that holds path ("." for a bare name), so that a file created, renamed
  * or removed there stays so after a crash. RD_EIO naming the directory ("DIR: cannot sync: ..."). */
 RD_API int rd_fsync_dir_of(const char *path, rd_err *err);
+/* Replace path with text, whole or not at all: through path.tmp.PID, with mode, fsynced, renamed
+ * over path, the directory synced. RD_EIO naming the file. */
+RD_API int rd_file_replace(const char *path, const char *text, size_t len, mode_t mode, rd_err *err);
 
 #endif

@@ -167,8 +167,17 @@ RD_API int rd_change_export_git(rd_store *s, const char *target, const char *dir
 RD_API bool rd_change_target_in_store(const char *target);
 /* The flag set in force in the store: its text (rd_free it), SHA-256 and version number.
  * RD_ENOTFOUND when none was imported yet. */
-RD_API int rd_flags_store_read(rd_store *s, char **text, size_t *len, char sha[RD_SHA256_HEX], int64_t *version,
-                               rd_err *err);
+RD_API int rd_flags_store_read(rd_store *s, char **text, size_t *len, char sha[RD_SHA256_HEX],
+                               int64_t *version, rd_err *err);
+/* The flag set a node serves from the store, kept in its data directory (DIR/flags.kept: a
+ * header naming the store, the version and the SHA-256, then the text), so that the node can
+ * start while the store is unreachable. Written whole or not at all. Reading it: RD_ENOTFOUND
+ * when none is kept; RD_EINVAL when it is damaged (its text does not match its SHA-256) or was
+ * kept from another store than store_name. */
+RD_API int rd_flags_kept_write(const char *dir, const char *store_name, int64_t version, const char *sha,
+                               const char *text, size_t len, rd_err *err);
+RD_API int rd_flags_kept_read(const char *dir, const char *store_name, char **text, size_t *len,
+                              char sha[RD_SHA256_HEX], int64_t *version, rd_err *err);
 /* Load the first flag set into a store that holds none (riskd flags import): checked as
  * serving checks it, version 1 (how "import"), audited, every node told. RD_ECONFLICT once a
  * flag set is there: later changes go through change requests. */

@@ -180,9 +180,10 @@ RD_API int rd_flagtarget_sha(rd_store *s, const char *target, char sha[RD_SHA256
  * when s is given. The store: in one governance transaction, the newest version read, checked
  * against expected_sha (NULL: any), rewritten as rd_flagfile_rewrite does, kept as the next
  * version, and every node told. new_sha receives what it holds now. */
-RD_API int rd_flagtarget_update(rd_store *s, const char *target, const char *expected_sha, const char *route_flag,
-                                const char *targeting, const char *shadow_flag, const char *shadow_variant,
-                                const char *stage, const char *actor, char new_sha[RD_SHA256_HEX], rd_err *err);
+RD_API int rd_flagtarget_update(rd_store *s, const char *target, const char *expected_sha,
+                                const char *route_flag, const char *targeting, const char *shadow_flag,
+                                const char *shadow_variant, const char *stage, const char *actor,
+                                char new_sha[RD_SHA256_HEX], rd_err *err);
 
 /* ------------------------------------------------------------------ state in the store */
 

@@ -31,10 +31,14 @@ typedef struct rd_store rd_store;
 typedef struct rd_store_opts {
     const char *node; /* this process's name in a shared store (the decision log's node column,
                          leadership); NULL: the host name */
-    bool read_only; /* open an existing store for reading (export, replay) */
-    bool sync_full; /* every commit reaches the disk (synchronous=FULL); else NORMAL, which WAL
-                       keeps safe through a process crash (only a power loss can drop the last
-                       commits) */
+    bool read_only;   /* open an existing store for reading (export, replay) */
+    bool sync_full;   /* every commit reaches the disk (synchronous=FULL); else NORMAL, which WAL
+                         keeps safe through a process crash (only a power loss can drop the last
+                         commits) */
+    bool lazy;        /* PostgreSQL: a database that cannot be reached at open is not an error; the
+                         handle connects (and checks the schema) at its first call, each failing
+                         with RD_ESTORE until then (a node that starts during an outage). SQLite:
+                         no effect */
 } rd_store_opts;
 
 /* Open url: "sqlite:DIR" or a plain directory (created when missing, unless read_only), or

@@ -32,6 +32,7 @@ static struct {
     srv_state *state;
     rd_store *store; /* this thread's: pings */
     rd_store_watch *watch;
+    bool want_watch; /* notifications wanted: C.watch, or opened at the first reconnect (a lazy start) */
     pthread_t thread;
     bool running;
     int wake; /* eventfd: stop */
@@ -93,7 +94,9 @@ static bool try_reconnect(int *backoff_ms)
 {
     rd_err e;
     atomic_fetch_add(&C.reconnects, 1);
-    if (rd_store_watch_reconnect(C.watch, &e) == RD_OK) {
+    int rc =
+        C.watch ? rd_store_watch_reconnect(C.watch, &e) : rd_store_watch_open(C.cfg->store, &C.watch, &e);
+    if (rc == RD_OK) {
         *backoff_ms = BACKOFF_MIN_MS;
         atomic_store(&C.listening, true);
         srv_log(SRV_INFO, "listening for the store's change notifications again", NULL);
@@ -111,7 +114,7 @@ static void *run(void *arg)
     while (!atomic_load(&C.stop)) {
         now = mono_ms();
         int64_t until = next_check < next_ping ? next_check : next_ping;
-        if (C.watch && !atomic_load(&C.listening) && next_retry < until)
+        if (C.want_watch && !atomic_load(&C.listening) && next_retry < until)
             until = next_retry;
         struct pollfd p[2] = {{.fd = C.wake, .events = POLLIN}, {.fd = -1, .events = POLLIN}};
         if (C.watch && atomic_load(&C.listening))
@@ -127,7 +130,7 @@ static void *run(void *arg)
             next_retry = now + backoff;
         if (notified)
             reload(CAUSE_NOTIFY);
-        if (C.watch && !atomic_load(&C.listening) && now >= next_retry) {
+        if (C.want_watch && !atomic_load(&C.listening) && now >= next_retry) {
             if (try_reconnect(&backoff))
                 reload(CAUSE_RECONNECT); /* what was sent meanwhile is lost: ask */
             else
@@ -164,8 +167,17 @@ int srv_cluster_start(const srv_config *cfg, srv_state *st, rd_err *err)
     srv_snapshot_unref(s);
     atomic_store(&C.up, true);
     int rc = rd_store_open(cfg->store, &srv_store_opts, &C.store, err);
-    if (!rc && cfg->store_watch && (rc = rd_store_watch_open(cfg->store, &C.watch, err)) == RD_OK && C.watch)
+    if (!rc && cfg->store_watch && (rc = rd_store_watch_open(cfg->store, &C.watch, err)) == RD_ESTORE &&
+        srv_store_opts.lazy) { /* a start during an outage: listening begins at the first reconnect */
+        srv_log(SRV_WARN, "cannot listen for the store's change notifications yet: retrying", "error",
+                err->msg, NULL);
+        C.want_watch = true;
+        atomic_store(&C.up, false);
+        rc = RD_OK;
+    } else if (!rc && C.watch) {
+        C.want_watch = true;
         atomic_store(&C.listening, true);
+    }
     if (!rc && (C.wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
         rc = rd_err_set(err, RD_EIO, "eventfd: %s", strerror(errno));
     atomic_store(&C.stop, false);
@@ -179,7 +191,7 @@ int srv_cluster_start(const srv_config *cfg, srv_state *st, rd_err *err)
     char ms[16];
     snprintf(ms, sizeof ms, "%d", cfg->store_check_ms);
     srv_log(SRV_INFO, "following the store", "store", rd_store_name(C.store), "notifications",
-            C.watch ? "listening" : "none (this store has no push)", "#check_ms", ms, NULL);
+            C.want_watch ? "listening" : "none (this store has no push)", "#check_ms", ms, NULL);
     return RD_OK;
 }
 
@@ -195,6 +207,7 @@ void srv_cluster_stop(void)
     }
     rd_store_watch_close(C.watch);
     C.watch = NULL;
+    C.want_watch = false;
     rd_store_close(C.store);
     C.store = NULL;
     if (C.wake >= 0)
@@ -211,7 +224,7 @@ void srv_cluster_ready_json(rd_buf *b, const srv_snapshot *s)
     rd_buf_puts(b, ",\"store\":{\"url\":");
     rd_json_write_string(b, rd_store_name(C.store), strlen(rd_store_name(C.store)));
     rd_buf_printf(b, ",\"up\":%s,\"notifications\":\"%s\"", atomic_load(&C.up) ? "true" : "false",
-                  !C.watch                    ? "none"
+                  !C.want_watch               ? "none"
                   : atomic_load(&C.listening) ? "listening"
                                               : "reconnecting");
     if (rd_change_target_in_store(C.cfg->flags))

@@ -902,7 +902,9 @@ static const char *spool_path(const srv_config *cfg, rd_store *s, char *buf, siz
  * thread, under its lock); SQLite's WAL lets them work at once. */
 static int open_log(const srv_config *cfg, rd_err *err)
 {
-    rd_store_opts so = {.node = srv_store_opts.node, .sync_full = !strcmp(cfg->log_durability, "ack")};
+    rd_store_opts so = {.node = srv_store_opts.node,
+                        .sync_full = !strcmp(cfg->log_durability, "ack"),
+                        .lazy = srv_store_opts.lazy};
     int rc = rd_store_open(cfg->store, &so, &G.store, err);
     if (!rc)
         rc = rd_store_open(cfg->store, &so, &G.wstore, err);
@@ -1342,6 +1344,16 @@ static int start_services(const srv_config *cfg)
     return 0;
 }
 
+/* A node that served from the store before (its data directory keeps the flag set it served)
+ * may start while the store is unreachable: its handles connect at their first use. A first
+ * start still needs the store, so a wrong URL or password is refused at once, not served around. */
+static bool kept_before(const srv_config *cfg)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/flags.kept", cfg->data_dir);
+    return strncmp(cfg->store, "sqlite:", 7) != 0 && access(path, F_OK) == 0;
+}
+
 int srv_run(const srv_config *cfg)
 {
     /* Signals go to the main thread's sigtimedwait only: blocked before any thread starts
@@ -1352,6 +1364,7 @@ int srv_run(const srv_config *cfg)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     G.cfg = cfg;
     srv_store_opts.node = cfg->node[0] ? cfg->node : NULL;
+    srv_store_opts.lazy = kept_before(cfg);
     pthread_mutex_init(&G.outcomes.lock, NULL);
     srv_log_init(cfg->log_level);
     srv_metrics_init();

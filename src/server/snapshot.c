@@ -48,6 +48,9 @@ struct srv_state {
                                and rollout write appends to the chain, so a new head is the cue */
     char last_refusal[512];
     char cache_failure[512]; /* bundles = store: the cache's last failure, logged once */
+    int64_t kept_version;    /* flags = store: the version kept in the data directory (rd_flags_kept_write) */
+    bool keep_pending;       /* what serves could not be kept for replay (the store away at start): kept at
+                                the next poll that reaches the store */
     struct {
         srv_flags_listener fn;
         void *ud;
@@ -268,7 +271,30 @@ static int read_flags(srv_state *st, char **text, size_t *len, int64_t *version,
     if (!in_store(st->cfg))
         return rd_file_read(st->cfg->flags, 64u << 20, text, len, err);
     char sha[RD_SHA256_HEX];
-    return rd_flags_store_read(st->src, text, len, sha, version, err);
+    const char *dir = st->cfg->data_dir, *name = rd_store_name(st->src);
+    int rc = rd_flags_store_read(st->src, text, len, sha, version, err);
+    rd_err e;
+    if (rc == RD_OK) { /* kept for a start while the store is away; serving does not depend on it */
+        if (*version != st->kept_version && rd_flags_kept_write(dir, name, *version, sha, *text, *len, &e))
+            srv_log(SRV_WARN, "cannot keep the flag set in the data directory", "error", e.msg, NULL);
+        else
+            st->kept_version = *version;
+        return RD_OK;
+    }
+    if (rc != RD_ESTORE || st->current) /* running: the snapshot in force keeps serving */
+        return rc;
+    /* a start while the store is away: from the copy of the last run, if there is one */
+    if (rd_flags_kept_read(dir, name, text, len, sha, version, &e)) {
+        if (e.code != RD_ENOTFOUND)
+            srv_log(SRV_ERROR, "the flag set kept in the data directory is refused", "error", e.msg, NULL);
+        return rc;
+    }
+    char v[32];
+    snprintf(v, sizeof v, "%lld", (long long)*version);
+    srv_log(SRV_ERROR, "the store is unreachable at start: serving the flag set kept in the data directory",
+            "#version", v, "store", name, "error", err->msg, NULL);
+    st->kept_version = *version;
+    return RD_OK;
 }
 
 /* What identifies the store's newest flag set ("version:sha"), NULL when it cannot be read
@@ -338,7 +364,10 @@ static int load_flags(srv_state *st, rd_store *store, rd_store *gov, rd_flagset 
         rd_flagset_unref(*out);
         *out = NULL; /* the caller unrefs what *out holds */
     }
-    if (!rc && store && (rc = rd_dlog_keep_text(store, text, len, sha, err)) != RD_OK) {
+    if (!rc && store && (rc = rd_dlog_keep_text(store, text, len, sha, err)) == RD_ESTORE) {
+        st->keep_pending = true; /* a start while the store is away: kept once it is back */
+        rc = RD_OK;
+    } else if (rc) {
         rd_err_prefix(err, "%s: cannot keep it for replay", cfg->flags);
         rd_flagset_unref(*out);
         *out = NULL;
@@ -378,7 +407,7 @@ static rd_slot *loaded(const srv_snapshot *prev, const char *name)
 
 /* A new slot for the bundle in dir, or NULL with e filled. */
 static rd_slot *load_slot(const srv_config *cfg, rd_store *store, rd_store *gov, const char *dir,
-                          const char *name, char *fp, rd_err *e)
+                          const char *name, char *fp, bool *keep_pending, rd_err *e)
 {
     rd_bundle *b = NULL;
     int rc = rd_bundle_load(dir, &b, e);
@@ -395,8 +424,12 @@ static rd_slot *load_slot(const srv_config *cfg, rd_store *store, rd_store *gov,
     }
     if (!rc && (rc = approved(gov, RD_CHANGE_BUNDLE, name, rd_bundle_digest(b), e)) != RD_OK)
         rd_err_prefix(e, "%s", dir);
-    if (!rc && store && (rc = rd_dlog_keep_bundle(store, dir, rd_bundle_digest(b), e)) != RD_OK)
+    if (!rc && store && (rc = rd_dlog_keep_bundle(store, dir, rd_bundle_digest(b), e)) == RD_ESTORE) {
+        *keep_pending = true;
+        rc = RD_OK;
+    } else if (rc) {
         rd_err_prefix(e, "%s: cannot keep it for replay", dir);
+    }
     srv_slot_info *info = rc ? NULL : rd_calloc(1, sizeof *info);
     if (!info) {
         if (!rc)
@@ -424,7 +457,7 @@ static rd_slot *load_slot(const srv_config *cfg, rd_store *store, rd_store *gov,
 /* Load (or keep) every bundle of the directory. A bundle that fails to load keeps its
  * previous version if there was one; *refused counts the failures (each logged). */
 static int load_bundles(const srv_config *cfg, rd_store *store, rd_store *gov, const srv_snapshot *prev,
-                        slots *out, int *refused, bool *pending, rd_err *err)
+                        slots *out, int *refused, bool *pending, bool *keep_pending, rd_err *err)
 {
     size_t n;
     char **names = list_dir(cfg->bundles, &n);
@@ -455,7 +488,7 @@ static int load_bundles(const srv_config *cfg, rd_store *store, rd_store *gov, c
             continue;
         }
         rd_err e;
-        rd_slot *ns = load_slot(cfg, store, gov, dir, names[i], fp, &e);
+        rd_slot *ns = load_slot(cfg, store, gov, dir, names[i], fp, keep_pending, &e);
         if (!ns) {
             srv_log(SRV_ERROR, "bundle refused", "bundle", names[i], "error", e.msg, "code",
                     rd_err_name(e.code), "action", old ? "keeping the version loaded before" : "not served",
@@ -541,7 +574,7 @@ static srv_snapshot *build(srv_state *st, const srv_snapshot *prev, bool flags_c
     }
     if (!rc && cfg->bundles[0])
         rc = bundles_changed || !prev ? load_bundles(cfg, st->store, st->gov, prev, &l, refused_bundles,
-                                                     &st->approval_pending, err)
+                                                     &st->approval_pending, &st->keep_pending, err)
                                       : keep_bundles(prev, &l, err);
     if (!rc)
         rc = make_decider(cfg, flags, s->flags_sha, &l, st->fallback, &s->dec, err);
@@ -819,8 +852,37 @@ static bool reload_fallback(srv_state *st, bool force)
     return true;      /* counted once the snapshot with them is published */
 }
 
+/* What serves, kept for replay now that the store answers (it was away when it was loaded):
+ * the flag text and every bundle of the snapshot in force. Until then the decisions that
+ * spool name texts the store may not hold yet; they are kept before the spool drains far. */
+static void keep_later(srv_state *st)
+{
+    srv_snapshot *s = srv_state_acquire(st);
+    rd_err e;
+    int rc = s->flags_text
+                 ? rd_dlog_keep_text(st->store, s->flags_text->data, s->flags_text->len, s->flags_sha, &e)
+                 : RD_OK;
+    for (size_t i = 0; !rc && i < rd_decider_count(s->dec); i++) {
+        const rd_bundle *b = rd_slot_bundle(rd_decider_slot(s->dec, i));
+        char dir[2 * SRV_PATH_MAX];
+        snprintf(dir, sizeof dir, "%s/%s", st->cfg->bundles, rd_bundle_name(b));
+        rc = rd_dlog_keep_bundle(st->store, dir, rd_bundle_digest(b), &e);
+    }
+    srv_snapshot_unref(s);
+    if (rc == RD_ESTORE)
+        return;
+    st->keep_pending = false;
+    if (rc)
+        srv_log(SRV_ERROR, "cannot keep what serves for replay", "error", e.msg, "code", rd_err_name(rc),
+                NULL);
+    else
+        srv_log(SRV_INFO, "what serves is kept for replay (the store was away when it was loaded)", NULL);
+}
+
 void srv_state_poll(srv_state *st, bool force)
 {
+    if (st->keep_pending && st->store)
+        keep_later(st);
     const srv_config *cfg = st->cfg;
     bool fc, due = atomic_exchange(&st->store_due, false) || force;
     if (st->store_retry_at && rd_clock_ns() / 1000000 >= st->store_retry_at) {

@@ -107,7 +107,6 @@ start_node() {
     return 1
 }
 
-# node_metric I NAME{labels}: the series' value on node I (0 when absent).
 # wait_by SECONDS CMD...: run CMD until it succeeds, for SECONDS by the clock (a hang guard, not a
 # time test). By the clock, not a count of tries: under load each try of a curl and a python costs
 # a tenth of a second or more, and 3000 tries of "30 s" once waited out a 10-minute check.
@@ -121,6 +120,7 @@ wait_by() {
     done
 }
 
+# node_metric I NAME{labels}: the series' value on node I (0 when absent).
 node_metric() { curl -s "${URLS[$1]}/metrics" | awk -v m="$2" '$1 == m {print $2; f=1} END {if (!f) print 0}'; }
 
 # The nodes stopped, the test's own cluster destroyed, the scratch directory removed (kept

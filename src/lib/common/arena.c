@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void *default_alloc(void *ud, void *ptr, size_t size)
@@ -310,4 +311,43 @@ int rd_fsync_dir_of(const char *path, rd_err *err)
     if (fd >= 0)
         close(fd);
     return rc < 0 ? rd_err_set(err, RD_EIO, "%s: cannot sync: %s", dir, strerror(e)) : RD_OK;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int rd_file_replace(const char *path, const char *text, size_t len, mode_t mode, rd_err *err)
+{
+    char tmp[PATH_MAX + 32];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return rd_err_set(err, RD_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+    int rc = RD_OK;
+    if (fchmod(fd, mode & 07777) < 0 || write_all(fd, text, len) < 0 || fsync(fd) < 0)
+        rc = rd_err_set(err, RD_EIO, "%s: cannot write: %s", tmp, strerror(errno));
+    if (close(fd) < 0 && rc == RD_OK)
+        rc = rd_err_set(err, RD_EIO, "%s: cannot write: %s", tmp, strerror(errno));
+    if (rc == RD_OK && rename(tmp, path) < 0)
+        rc = rd_err_set(err, RD_EIO, "%s: cannot replace it: %s", path, strerror(errno));
+    if (rc != RD_OK) {
+        unlink(tmp);
+        return rc;
+    }
+    if (rd_fsync_dir_of(path, err) != RD_OK) {
+        rd_err_prefix(err, "%s: written, but its directory could not be synced", path);
+        return RD_EIO;
+    }
+    return RD_OK;
 }

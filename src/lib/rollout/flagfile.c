@@ -319,46 +319,6 @@ int rd_flagfile_sha(const char *path, char sha[RD_SHA256_HEX], rd_err *err)
     return rd_sha256_file(path, sha, err);
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* Write text to path through path.tmp.PID: mode kept, fsynced, renamed, the directory fsynced. */
-static int replace_file(const char *path, const char *text, size_t len, mode_t mode, rd_err *err)
-{
-    char tmp[PATH_MAX + 32];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return rd_err_set(err, RD_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    int rc = RD_OK;
-    if (fchmod(fd, mode & 07777) < 0 || write_all(fd, text, len) < 0 || fsync(fd) < 0)
-        rc = rd_err_set(err, RD_EIO, "%s: cannot write: %s", tmp, strerror(errno));
-    if (close(fd) < 0 && rc == RD_OK)
-        rc = rd_err_set(err, RD_EIO, "%s: cannot write: %s", tmp, strerror(errno));
-    if (rc == RD_OK && rename(tmp, path) < 0)
-        rc = rd_err_set(err, RD_EIO, "%s: cannot replace it: %s", path, strerror(errno));
-    if (rc != RD_OK) {
-        unlink(tmp);
-        return rc;
-    }
-    if (rd_fsync_dir_of(path, err) != RD_OK) {
-        rd_err_prefix(err, "%s: written, but its directory could not be synced", path);
-        return RD_EIO;
-    }
-    return RD_OK;
-}
-
 /* Open and lock path's lock file (path resolved through symbolic links into real, so the
  * file a link names is the one locked and rewritten). *lfd: the locked descriptor. */
 static int lock_file(const char *path, char real[PATH_MAX], int *lfd, rd_err *err)
@@ -428,7 +388,7 @@ int rd_flagfile_update(const char *path, const char *expected_sha, const char *r
         rd_err_prefix(err, "%s", path);
         goto done;
     }
-    if ((rc = replace_file(real, out.data, out.len, st.st_mode, err)) != RD_OK)
+    if ((rc = rd_file_replace(real, out.data, out.len, st.st_mode, err)) != RD_OK)
         goto done;
     if (new_sha)
         rd_sha256_hex(out.data, out.len, new_sha);
@@ -449,7 +409,7 @@ int rd_file_replace_cas(const char *path, const char *expected_sha, const char *
     size_t old_len;
     struct stat st;
     if ((rc = read_checked(path, real, expected_sha, &old, &old_len, &st, err)) == RD_OK)
-        rc = replace_file(real, text, len, st.st_mode, err);
+        rc = rd_file_replace(real, text, len, st.st_mode, err);
     rd_free(old);
     unlock_file(lfd);
     return rc;

@@ -169,7 +169,7 @@ static int lock_migrations(pg_store *s, bool lock, rd_err *err)
                        "locking the migrations", err);
 }
 
-static int migrate(pg_store *s, rd_err *err)
+int rd__pg_migrate(pg_store *s, rd_err *err)
 {
     int version, rc;
     if (s->read_only) {
@@ -252,12 +252,18 @@ static int pg_open(const char *where, const rd_store_opts *o, rd_store **out, rd
     s->conn = rd__pg_connect(uri, s->base.name, sizeof s->base.name);
     if (!s->conn)
         rc = rd_err_set(err, RD_ENOMEM, "out of memory");
-    else if (PQstatus(s->conn) != CONNECTION_OK)
-        rc = rd__pg_fail(s, NULL, "connecting", err);
+    else if (PQstatus(s->conn) != CONNECTION_OK &&
+             (rc = rd__pg_fail(s, NULL, "connecting", err)) == RD_ESTORE && o->lazy) {
+        /* asked again at the first call (rd__pg_ready), with its backoff */
+        rd__pg_message(s->conn, NULL, s->lost, sizeof s->lost);
+        s->broken = s->unchecked = true;
+        *out = &s->base;
+        return RD_OK;
+    }
     if (!rc)
         rc = rd__pg_session(s, err);
     if (!rc)
-        rc = migrate(s, err);
+        rc = rd__pg_migrate(s, err);
     if (rc) {
         pg_close(&s->base);
         return rc;

@@ -210,6 +210,17 @@ static int unreachable(pg_store *s, rd_err *err, const char *why)
     return rd_err_set(err, RD_ESTORE, "%s: the database is unreachable: %s", s->base.name, why);
 }
 
+/* A handle opened lazily, connected at last: the schema is checked (and migrated) before its
+ * first statement; until that succeeds every call asks again (a foreign database stays refused). */
+static int check_late(pg_store *s, rd_err *err)
+{
+    s->unchecked = false; /* the migration's own statements come through rd__pg_ready */
+    int rc = rd__pg_migrate(s, err);
+    if (rc)
+        s->unchecked = true;
+    return rc;
+}
+
 int rd__pg_ready(pg_store *s, rd_err *err)
 {
     if (s->busy)
@@ -218,7 +229,7 @@ int rd__pg_ready(pg_store *s, rd_err *err)
                           "connection)",
                           s->base.name);
     if (PQstatus(s->conn) == CONNECTION_OK && !s->broken)
-        return RD_OK;
+        return s->unchecked ? check_late(s, err) : RD_OK;
     if (s->base.tx_depth > 0 || s->local_tx > 0)
         return unreachable(s, err, "the connection was lost inside a transaction (rolled back)");
     int64_t now = mono_ms();
@@ -239,7 +250,8 @@ int rd__pg_ready(pg_store *s, rd_err *err)
     s->backoff_ms = 0;
     s->retry_at_ms = 0;
     s->gen++;
-    return rd__pg_session(s, err);
+    int rc = rd__pg_session(s, err);
+    return rc || !s->unchecked ? rc : check_late(s, err);
 }
 
 /* ------------------------------------------------------------------ queries */

@@ -45,6 +45,7 @@ typedef struct pg_store {
     bool read_only;        /* every transaction is read-only (set at each connect) */
     bool busy;             /* a streaming query holds the connection (a call from its callback) */
     bool broken;           /* a statement saw the server go: reset before the next call */
+    bool unchecked;        /* opened lazily while unreachable: the schema is checked at the first connect */
     int local_tx;          /* transactions this backend opened and has not ended (never reconnect then) */
     uint64_t gen;          /* bumped at every (re)connect: session locks and prepared statements die with a
                               connection */
@@ -98,6 +99,9 @@ int rd__pg_fail(pg_store *s, PGresult *res, const char *what, rd_err *err);
  * backoff, or the reconnect failed). A reconnect bumps s->gen. */
 int rd__pg_ready(pg_store *s, rd_err *err);
 /* The session settings every connection needs (read-only, the notice sink). */
+/* The schema checked, and migrated when it is older (pg.c): at open, or at the first connect of a
+ * handle opened lazily. */
+int rd__pg_migrate(pg_store *s, rd_err *err);
 int rd__pg_session(pg_store *s, rd_err *err);
 /* A new connection to uri with riskd's defaults (connect_timeout 3 s, keepalives) under what
  * the URI sets; *name receives "postgresql://user@host:port/db". NULL only without memory. */
