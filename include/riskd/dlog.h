@@ -120,16 +120,21 @@ typedef struct rd_dlog rd_dlog;
 
 /* The writer over store s (which it uses alone from now on: open another handle for other
  * threads). With o->spool_path, the spool is opened (created when missing) and locked for this
- * process first: RD_EIO when it cannot be created, read or locked (another process has it),
- * RD_EINVAL when the file is not a spool. */
+ * process first: RD_EIO when it cannot be created, read or locked (another process has it), or
+ * when the kernel gives no random bytes (the writer's boot id), RD_EINVAL when the file is not
+ * a spool. */
 RD_API int rd_dlog_new(rd_store *s, const rd_dlog_opts *o, rd_dlog **out, rd_err *err);
 /* Commit what is queued (into the spool when records wait there), stop the writer, free (the
  * store stays the caller's). A spool the store is taking is drained for up to 3 s more; what is
  * left waits in the file for the next run. */
 RD_API void rd_dlog_free(rd_dlog *l);
 /* Queue a record (copied). *seq receives its sequence number (1, 2, ...): it is committed
- * once rd_dlog_committed(l) >= *seq. RD_ELIMIT when the queue is full: the caller refuses the
- * decision or drops the record, as configured. Thread-safe, never blocks on the disk. */
+ * once rd_dlog_committed(l) >= *seq. The record gets its identity here (row->uid, unless the
+ * caller gave one: a UUID of this writer's random boot id and *seq) and its node (row->node,
+ * else the store's, rd_store_node); they go with it into the spool, so the store keeps it once
+ * however often it is sent, and two distinct decisions are two rows. RD_ELIMIT when the queue
+ * is full: the caller refuses the decision or drops the record, as configured. Thread-safe,
+ * never blocks on the disk. */
 RD_API int rd_dlog_submit(rd_dlog *l, const rd_log_row *row, uint64_t *seq);
 RD_API uint64_t rd_dlog_committed(const rd_dlog *l);
 /* Block until rd_dlog_committed(l) >= seq, or the writer failed (false then). */
@@ -232,7 +237,10 @@ typedef struct rd_dlog_erased {
  * outcomes, oldest, newest, floor_days, reason}). The deleted bytes are overwritten (SQLite
  * secure_delete) and the WAL checkpointed and truncated after the commit, so the key's text
  * is gone from the files (unless another connection holds a read transaction open at that
- * moment: then the WAL keeps the old pages until the next checkpoint). who needs RD_PERM_ERASE.
+ * moment: then the WAL keeps the old pages until the next checkpoint). A tombstone (that
+ * SHA-256 and now_ms, rd_store_erasure_mark) commits with them: a primary decision of the
+ * applicant made before now_ms that reaches the store later (queued, or in any node's spool
+ * when the erasure ran) is not stored. who needs RD_PERM_ERASE.
  * reason (may be NULL) is kept in the audit entry. out (may be NULL) receives the counts.
  * Errors: RD_EUNAUTH, RD_EFORBIDDEN (the role); RD_EINVAL (an empty key); RD_ENOTFOUND (no
  * decision of that applicant); RD_ECONFLICT when any of the decisions was made less than the

@@ -26,7 +26,7 @@
 typedef struct rd_store rd_store;
 
 /* The schema version this riskd writes. */
-#define RD_STORE_SCHEMA 3
+#define RD_STORE_SCHEMA 4
 
 typedef struct rd_store_opts {
     const char *node; /* this process's name in a shared store (the decision log's node column,
@@ -51,6 +51,9 @@ RD_API void rd_store_close(rd_store *s);
 RD_API const char *rd_store_name(const rd_store *s);
 /* Whether several nodes may share this store (PostgreSQL: true; SQLite: false). */
 RD_API bool rd_store_shared(const rd_store *s);
+/* This process's name in the store (rd_store_opts.node, or the host name): the node a decision
+ * record is logged under unless the row names its own. Valid until rd_store_close. */
+RD_API const char *rd_store_node(const rd_store *s);
 
 /* ------------------------------------------------------------------ several nodes (issue 16)
  *
@@ -90,6 +93,10 @@ RD_API void rd_store_leader_release(rd_store *s, const char *role);
 
 /* ------------------------------------------------------------------ the decision log */
 
+/* A decision record's identity, given when it is submitted (rd_dlog_submit): 16 bytes, shown as
+ * a UUID. All zero: none. */
+#define RD_LOG_UID_BYTES 16
+
 typedef struct rd_log_row {
     int64_t id;    /* assigned by the store (append ignores it) */
     int64_t ts_ms; /* unix ms of the decision */
@@ -100,6 +107,14 @@ typedef struct rd_log_row {
     size_t record_len;
     int label; /* the label of the filter's outcome for this request id (0 good, 1 bad), -1 when
                   none is recorded or the filter names no outcome */
+    /* The record's identity, which makes an append idempotent (a row whose uid the store
+     * holds is not stored again: a batch re-sent after a lost acknowledgement, or drained from
+     * a spool twice); all zero: none, the row is stored each time it is appended. A scan
+     * leaves it zero. */
+    uint8_t uid[RD_LOG_UID_BYTES];
+    /* The node that submitted it: appended, NULL means this handle's (rd_store_node); a scan
+     * gives the stored one on PostgreSQL, NULL on SQLite (one node: no node column). */
+    const char *node;
 } rd_log_row;
 
 typedef struct rd_log_filter {
@@ -110,7 +125,11 @@ typedef struct rd_log_filter {
     const char *outcome;       /* join this outcome definition's label to each row (NULL: none) */
 } rd_log_filter;
 
-/* Append rows in one transaction (all or none). */
+/* Append rows in one transaction (all or none). A row whose uid the store holds already is
+ * skipped; so is a primary decision of an erased applicant made before the erasure (its
+ * record's context.targetingKey has a tombstone, rd_store_erasure_mark, dated after the row's
+ * ts_ms): a record that was in flight (queued, or in some node's spool) when the erasure ran
+ * is never stored. */
 RD_API int rd_store_log_append(rd_store *s, const rd_log_row *rows, size_t n, rd_err *err);
 /* Call fn for each row that matches f, in id order, streaming (constant memory); a non-zero
  * return from fn stops the scan and is returned. The row is valid during the call only. */
@@ -140,6 +159,12 @@ typedef struct rd_applicant_erased {
  * transaction when it holds one. */
 RD_API int rd_store_applicant_erase(rd_store *s, const int64_t *ids, size_t n, const char *const *request_ids,
                                     size_t nreq, rd_applicant_erased *out, rd_err *err);
+/* Record that the applicant whose context.targetingKey has the SHA-256 key_sha256 (64 hex
+ * digits, as the erasure's audit entry names it) was erased at erased_ms: from now on an
+ * appended primary decision of that applicant made before erased_ms is not stored (a second
+ * erasure moves the date on, never back). Part of the caller's transaction when it holds one.
+ * RD_EINVAL for a key that is not 64 lowercase hex digits. */
+RD_API int rd_store_erasure_mark(rd_store *s, const char *key_sha256, int64_t erased_ms, rd_err *err);
 /* After an erasure: fold the write-ahead log into the database and truncate it, so no copy of
  * an erased page stays in it. *complete is false when another connection's open read kept it
  * from finishing (the next checkpoint will). Outside a transaction only. */

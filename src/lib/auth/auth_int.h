@@ -14,8 +14,6 @@
 #define RD__TOKEN_SECRET_LEN 43 /* 256 bits in base64url without padding */
 #define RD__TOKEN_LEN        (4 + RD__TOKEN_ID_HEX + 1 + RD__TOKEN_SECRET_LEN)
 
-/* n random bytes from getrandom(2); RD_EIO when the kernel has none to give. */
-int rd__auth_random(void *buf, size_t n, rd_err *err);
 /* A new token into token and its id into id (RD_TOKEN_ID_MAX). */
 int rd__auth_token_new(char token[RD_TOKEN_MAX], char id[RD_TOKEN_ID_MAX], rd_err *err);
 /* Whether token has the exact shape rdk_<12 hex>_<43 base64url>; its id into id when it has. */

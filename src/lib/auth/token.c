@@ -9,31 +9,15 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "auth_int.h"
+#include "riskd/hash.h"
 #include "riskd/json.h"
 
 #define LAST_USED_EVERY_MS 60000 /* the last-use mark is a write: at most one a minute per token */
 
 /* ------------------------------------------------------------------ making tokens */
-
-int rd__auth_random(void *buf, size_t n, rd_err *err)
-{
-    unsigned char *p = buf;
-    while (n) {
-        ssize_t got = getrandom(p, n, 0);
-        if (got < 0 && errno == EINTR)
-            continue; /* a signal before any byte came: ask again */
-        if (got <= 0)
-            return rd_err_set(err, RD_EIO, "no random bytes from the kernel (getrandom: %s)",
-                              got < 0 ? strerror(errno) : "nothing returned");
-        p += got;
-        n -= (size_t)got;
-    }
-    return RD_OK;
-}
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -59,7 +43,7 @@ static void encode_secret(const unsigned char in[32], char out[RD__TOKEN_SECRET_
 int rd__auth_token_new(char token[RD_TOKEN_MAX], char id[RD_TOKEN_ID_MAX], rd_err *err)
 {
     unsigned char raw[6 + 32];
-    int rc = rd__auth_random(raw, sizeof raw, err);
+    int rc = rd_random_bytes(raw, sizeof raw, err);
     if (rc)
         return rc;
     static const char hex[] = "0123456789abcdef";

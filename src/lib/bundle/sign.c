@@ -19,13 +19,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include <nettle/base64.h>
 #include <nettle/eddsa.h>
 
 #include "bundle_int.h"
+#include "riskd/hash.h"
 #include "riskd/json.h"
 
 #define MAX_MANIFEST_BYTES  (16u << 20)
@@ -256,15 +256,9 @@ static bool decode64(const char *t, size_t n, uint8_t *out, size_t want)
 int rd_bundle_keygen(rd_bundle_key *pub, rd_bundle_key *secret, rd_err *err)
 {
     rd_bundle_key s;
-    size_t got = 0;
-    while (got < sizeof s.bytes) {
-        ssize_t r = getrandom(s.bytes + got, sizeof s.bytes - got, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return rd_err_set(err, RD_EIO, "cannot read the system's random source: %s", strerror(errno));
-        got += (size_t)r;
-    }
+    int rc = rd_random_bytes(s.bytes, sizeof s.bytes, err);
+    if (rc)
+        return rc;
     ed25519_sha512_public_key(pub->bytes, s.bytes);
     *secret = s;
     return RD_OK;

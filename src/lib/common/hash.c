@@ -7,6 +7,7 @@
 #include <nettle/sha2.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 
 static uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
 
@@ -87,5 +88,21 @@ int rd_sha256_file(const char *path, char hex[RD_SHA256_HEX], rd_err *err)
         return rd_err_set(err, RD_EIO, "%s: read error", path);
     sha256_digest(&c, sizeof(d), d);
     to_hex(d, hex);
+    return RD_OK;
+}
+
+int rd_random_bytes(void *buf, size_t n, rd_err *err)
+{
+    unsigned char *p = buf;
+    while (n) {
+        ssize_t got = getrandom(p, n, 0);
+        if (got < 0 && errno == EINTR)
+            continue; /* a signal before any byte came: ask again */
+        if (got <= 0)
+            return rd_err_set(err, RD_EIO, "no random bytes from the kernel (getrandom: %s)",
+                              got < 0 ? strerror(errno) : "nothing returned");
+        p += got;
+        n -= (size_t)got;
+    }
     return RD_OK;
 }

@@ -7,7 +7,8 @@
  * all, not a part; the floor is a store setting only a principal with the users permission
  * changes, audited; an erasure and its audit entry commit together, and the entry names the
  * applicant by the SHA-256 of the targetingKey, never the key. The store finds the records and
- * overwrites their bytes. */
+ * overwrites their bytes, and keeps a tombstone (that SHA-256 and the erasure's time) so that a
+ * record in flight when it ran (queued, or spooled on any node) is not stored when it arrives. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,8 +205,12 @@ int rd_dlog_erase(rd_store *s, const rd_principal *who, const char *targeting_ke
         goto done;
     if ((rc = rd_store_begin(s, err)))
         goto done;
-    /* under the lock: what was logged since the scan, and the floor as it is now */
-    if (!(rc = scan(s, targeting_key, last, &f, &last, err)) &&
+    /* the tombstone first: from its commit on, no record of the applicant made before now is
+     * stored (one in some node's queue or spool); PostgreSQL waits here for the log inserts
+     * under way, so the scan below sees them. Then, under the lock: what was logged since the
+     * scan, and the floor as it is now */
+    if (!(rc = rd_store_erasure_mark(s, hex, now_ms, err)) &&
+        !(rc = scan(s, targeting_key, last, &f, &last, err)) &&
         !(rc = rd_dlog_retention_get(s, &days, err)) && !(rc = check_floor(&f, days, now_ms, err)) &&
         !(rc = rd_store_applicant_erase(s, f.ids, f.n, (const char *const *)f.req, f.n, &e, err)) &&
         !(rc = audit(s, who, &f, &e, days, reason, now_ms, object, err)))

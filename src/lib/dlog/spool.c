@@ -1,10 +1,17 @@
 /* The decision log's spool: batches the store could not take (it was unreachable), kept on the
  * local disk until it answers again (docs/formats.md, "Decision log spool").
  *
- *   header  64 bytes: two slots of 32, "RDSPOOL1" | u64 gen | u64 head | u32 0 | u32 crc32c of
+ *   header  64 bytes: two slots of 32, "RDSPOOL2" | u64 gen | u64 head | u32 0 | u32 crc32c of
  *           the 28 bytes before; the valid slot with the higher gen holds the head
- *   record  u32 len | u32 crc32c(len, payload) | payload: i64 ts_ms | u32 request_id, kind,
- *           model_version (0xffffffff: NULL), record lengths | their bytes; little-endian
+ *   record  u32 len (its top bit set: format 2) | u32 crc32c(len, payload) | payload: i64 ts_ms |
+ *           16 bytes uid | u32 request_id, kind, model_version (0xffffffff: NULL), record, node
+ *           (0xffffffff: NULL) lengths | their bytes; little-endian
+ *
+ * Format 1 (riskd before the records had an identity: "RDSPOOL1", records without the top bit,
+ * no uid and no node) is still read, so a spool an upgrade finds drains: its rows have no uid
+ * (the store keeps each as sent) and the draining handle's node; each record says its format,
+ * so format 2 records appended behind them read back right, and the header is written as
+ * "RDSPOOL2" at its next write. An older riskd refuses a format 2 spool (no valid header).
  *
  * Invariants: records are written whole at the end and fdatasync'ed before an append returns
  * (a failed write is cut off again); a record is read only when its checksum holds, and the
@@ -29,7 +36,10 @@
 #define HDR        64u
 #define SLOT       32u
 #define REC_HDR    8u
-#define PAYLOAD_HD 24u
+#define PAYLOAD_V1 24u         /* format 1: ts, 4 lengths */
+#define PAYLOAD_HD 44u         /* format 2: ts, uid, 5 lengths */
+#define FORMAT2    0x80000000u /* len's top bit */
+#define LEN_MAX    0x7fffffffu /* a record's payload at most */
 #define NULL_LEN   0xffffffffu
 /* A drain chunk reads at most this much (a larger record alone): the writer serves the queue
  * between chunks, so a chunk's commit is what a record arriving during a drain may wait for. */
@@ -164,7 +174,8 @@ static bool grow_into(void *slot, void *p)
 
 /* ------------------------------------------------------------------ the header */
 
-static const unsigned char magic[8] = {'R', 'D', 'S', 'P', 'O', 'O', 'L', '1'};
+static const unsigned char magic[8] = {'R', 'D', 'S', 'P', 'O', 'O', 'L', '2'};
+static const unsigned char magic_v1[8] = {'R', 'D', 'S', 'P', 'O', 'O', 'L', '1'};
 
 static void encode_slot(unsigned char s[SLOT], uint64_t gen, uint64_t head)
 {
@@ -175,9 +186,11 @@ static void encode_slot(unsigned char s[SLOT], uint64_t gen, uint64_t head)
     put32(s + 28, crc_add(0, s, 28));
 }
 
+/* A slot of either format (the records say theirs). */
 static bool decode_slot(const unsigned char s[SLOT], uint64_t *gen, uint64_t *head)
 {
-    if (memcmp(s, magic, sizeof magic) != 0 || get32(s + 28) != crc_add(0, s, 28))
+    if ((memcmp(s, magic, sizeof magic) != 0 && memcmp(s, magic_v1, sizeof magic_v1) != 0) ||
+        get32(s + 28) != crc_add(0, s, 28))
         return false;
     *gen = get64(s + 8);
     *head = get64(s + 16);
@@ -228,20 +241,24 @@ static int cut_back(rd__spool *sp, rd_err *err)
 uint64_t rd__spool_row_bytes(const rd_log_row *r)
 {
     return REC_HDR + PAYLOAD_HD + strlen(r->request_id) + strlen(r->kind) +
-           (r->model_version ? strlen(r->model_version) : 0) + r->record_len;
+           (r->model_version ? strlen(r->model_version) : 0) + r->record_len +
+           (r->node ? strlen(r->node) : 0);
 }
 
 static unsigned char *encode_row(unsigned char *p, const rd_log_row *r)
 {
     uint32_t lid = (uint32_t)strlen(r->request_id), lk = (uint32_t)strlen(r->kind),
-             lm = r->model_version ? (uint32_t)strlen(r->model_version) : 0, lr = (uint32_t)r->record_len;
-    uint32_t len = PAYLOAD_HD + lid + lk + lm + lr;
+             lm = r->model_version ? (uint32_t)strlen(r->model_version) : 0, lr = (uint32_t)r->record_len,
+             ln = r->node ? (uint32_t)strlen(r->node) : 0;
+    uint32_t len = PAYLOAD_HD + lid + lk + lm + lr + ln;
     unsigned char *q = p + REC_HDR;
     put64(q, (uint64_t)r->ts_ms);
-    put32(q + 8, lid);
-    put32(q + 12, lk);
-    put32(q + 16, r->model_version ? lm : NULL_LEN);
-    put32(q + 20, lr);
+    memcpy(q + 8, r->uid, RD_LOG_UID_BYTES);
+    put32(q + 24, lid);
+    put32(q + 28, lk);
+    put32(q + 32, r->model_version ? lm : NULL_LEN);
+    put32(q + 36, lr);
+    put32(q + 40, r->node ? ln : NULL_LEN);
     q += PAYLOAD_HD;
     memcpy(q, r->request_id, lid), q += lid;
     memcpy(q, r->kind, lk), q += lk;
@@ -249,9 +266,34 @@ static unsigned char *encode_row(unsigned char *p, const rd_log_row *r)
         memcpy(q, r->model_version, lm), q += lm;
     if (lr)
         memcpy(q, r->record, lr), q += lr;
-    put32(p, len);
+    if (ln)
+        memcpy(q, r->node, ln), q += ln;
+    put32(p, len | FORMAT2);
     put32(p + 4, crc_add(crc_add(0, p, 4), p + REC_HDR, len));
     return q;
+}
+
+/* A record's layout: where its lengths are, how many, and the payload's header. */
+typedef struct layout {
+    uint32_t len;  /* the payload's bytes */
+    uint32_t hd;   /* its header's */
+    uint32_t lens; /* the offset of the lengths in it */
+    int nlens;
+} layout;
+
+static layout layout_of(const unsigned char *p)
+{
+    uint32_t l = get32(p);
+    if (l & FORMAT2)
+        return (layout){l & LEN_MAX, PAYLOAD_HD, 24, 5};
+    return (layout){l, PAYLOAD_V1, 8, 4};
+}
+
+/* Length i of the record at p: 0 for a NULL. */
+static uint32_t field_len(const unsigned char *p, layout y, int i)
+{
+    uint32_t v = get32(p + REC_HDR + y.lens + 4 * (uint32_t)i);
+    return v == NULL_LEN ? 0 : v;
 }
 
 /* The length of the record at p (avail bytes there) when it is whole and its checksum holds,
@@ -261,35 +303,49 @@ static size_t check_record(const unsigned char *p, size_t avail, size_t *need)
     *need = REC_HDR;
     if (avail < REC_HDR)
         return 0;
-    uint32_t len = get32(p);
-    *need = REC_HDR + (size_t)len;
-    if (len < PAYLOAD_HD || avail < REC_HDR + (size_t)len)
+    layout y = layout_of(p);
+    *need = REC_HDR + (size_t)y.len;
+    if (y.len < y.hd || avail < REC_HDR + (size_t)y.len)
         return 0;
-    if (get32(p + 4) != crc_add(crc_add(0, p, 4), p + REC_HDR, len))
+    if (get32(p + 4) != crc_add(crc_add(0, p, 4), p + REC_HDR, y.len))
         return 0;
-    const unsigned char *q = p + REC_HDR;
-    uint32_t lm = get32(q + 16);
-    uint64_t sum = (uint64_t)get32(q + 8) + get32(q + 12) + (lm == NULL_LEN ? 0 : lm) + get32(q + 20);
-    return sum == len - PAYLOAD_HD ? REC_HDR + len : 0;
+    uint64_t sum = 0;
+    for (int i = 0; i < y.nlens; i++)
+        sum += field_len(p, y, i);
+    return sum == y.len - y.hd ? REC_HDR + y.len : 0;
+}
+
+/* A string of len bytes at *src (NULL when null), copied to *o with a NUL; both advanced. */
+static const char *take_str(const unsigned char **src, char **o, uint32_t len, bool null)
+{
+    if (null)
+        return NULL;
+    char *s = memcpy(*o, *src, len);
+    s[len] = '\0';
+    *o += len + 1;
+    *src += len;
+    return s;
 }
 
 /* The row of a checked record at p, its strings copied to strs (NUL-terminated each); returns
  * the end of what it used there. */
 static char *decode_row(const unsigned char *p, rd_log_row *r, char *strs)
 {
-    const unsigned char *q = p + REC_HDR;
-    uint32_t lid = get32(q + 8), lk = get32(q + 12), lm = get32(q + 16), lr = get32(q + 20);
-    const unsigned char *src = q + PAYLOAD_HD;
+    layout y = layout_of(p);
+    const unsigned char *q = p + REC_HDR, *src = q + y.hd;
     memset(r, 0, sizeof *r);
     r->ts_ms = (int64_t)get64(q);
     r->label = -1;
+    if (y.nlens == 5)
+        memcpy(r->uid, q + 8, RD_LOG_UID_BYTES);
     char *o = strs;
-    r->request_id = memcpy(o, src, lid), o[lid] = '\0', o += lid + 1, src += lid;
-    r->kind = memcpy(o, src, lk), o[lk] = '\0', o += lk + 1, src += lk;
-    if (lm != NULL_LEN)
-        r->model_version = memcpy(o, src, lm), o[lm] = '\0', o += lm + 1, src += lm;
-    r->record = memcpy(o, src, lr), o[lr] = '\0', o += lr + 1;
-    r->record_len = lr;
+    r->request_id = take_str(&src, &o, field_len(p, y, 0), false);
+    r->kind = take_str(&src, &o, field_len(p, y, 1), false);
+    r->model_version = take_str(&src, &o, field_len(p, y, 2), get32(q + y.lens + 8) == NULL_LEN);
+    r->record_len = field_len(p, y, 3);
+    r->record = take_str(&src, &o, (uint32_t)r->record_len, false);
+    if (y.nlens == 5)
+        r->node = take_str(&src, &o, field_len(p, y, 4), get32(q + y.lens + 16) == NULL_LEN);
     return o;
 }
 
@@ -440,7 +496,7 @@ int rd__spool_append(rd__spool *sp, const rd_log_row *rows, size_t n, rd_err *er
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t b = rd__spool_row_bytes(&rows[i]);
-        if (b - REC_HDR > 0xfffffffeu)
+        if (b - REC_HDR > LEN_MAX)
             return rd_err_set(err, RD_ELIMIT, "a decision record of %llu bytes cannot be spooled",
                               (unsigned long long)b);
         total += (size_t)b;
@@ -480,7 +536,7 @@ static int decode_all(rd__spool *sp, size_t k, rd_err *err)
 {
     size_t strs = 0;
     for (size_t i = 0, off = 0; i < k; i++) {
-        strs += get32(sp->rbuf + off) - PAYLOAD_HD + 4;
+        strs += (get32(sp->rbuf + off) & LEN_MAX) + 5; /* the payload holds its strings, and a NUL each */
         off = (size_t)(sp->ends[i] - sp->head);
     }
     if (!GROW(sp->rows, sp->rows_cap, k) || !GROW(sp->sbuf, sp->scap, strs))

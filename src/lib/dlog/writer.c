@@ -9,6 +9,12 @@
  * after 1 s, the wait doubling to 10 s, a ping first), and moves the head past a chunk only
  * after its commit (a crash in between re-sends it: the store's unique key makes that a no-op).
  *
+ * Each record gets its identity when it is submitted (review16 #10): a UUID (version 8) of
+ * the writer's boot id (64 random bits, drawn at rd_dlog_new) and its sequence number, with the
+ * node it was submitted on; both travel with it through the spool, so a chunk re-sent, by this
+ * process or by a later one under another name, is the same rows to the store, and two
+ * distinct decisions are never one.
+ *
  * Invariants: records reach the store in the order they were queued (sequence numbers are
  * given under the queue's lock, in queue order; the spool is first in, first out, and nothing
  * passes it while it holds records); committed only grows; a failed transaction (or a spool
@@ -25,6 +31,7 @@
 
 #include "dlog_int.h"
 #include "riskd/clock.h"
+#include "riskd/hash.h"
 
 #define BACKOFF_MIN_MS  1000
 #define BACKOFF_MAX_MS  10000
@@ -47,6 +54,8 @@ typedef struct item {
 struct rd_dlog {
     rd_store *store;
     rd_dlog_opts o;
+    uint8_t boot[8]; /* the first half of every uid this writer gives */
+    char node[256];  /* the store's node name when the writer started */
     pthread_mutex_t lock;
     pthread_cond_t work, done;
     item *ring;
@@ -77,11 +86,13 @@ struct rd_dlog {
 
 void (*rd__dlog_after_drain_commit)(size_t n);
 
-static char *copy_row(const rd_log_row *r, rd_log_row *out)
+/* r copied into *out (its strings in the buffer returned, NULL when out of memory); the node
+ * is the writer's when r names none. */
+static char *copy_row(const rd_dlog *l, const rd_log_row *r, rd_log_row *out)
 {
     size_t lid = strlen(r->request_id) + 1, lk = strlen(r->kind) + 1,
-           lm = r->model_version ? strlen(r->model_version) + 1 : 0;
-    char *buf = rd_malloc(lid + lk + lm + r->record_len + 1);
+           lm = r->model_version ? strlen(r->model_version) + 1 : 0, ln = r->node ? strlen(r->node) + 1 : 0;
+    char *buf = rd_malloc(lid + lk + lm + ln + r->record_len + 1);
     if (!buf)
         return NULL;
     char *p = buf;
@@ -90,10 +101,27 @@ static char *copy_row(const rd_log_row *r, rd_log_row *out)
     out->kind = memcpy(p, r->kind, lk), p += lk;
     if (lm)
         out->model_version = memcpy(p, r->model_version, lm), p += lm;
+    out->node = ln ? memcpy(p, r->node, ln) : l->node;
+    p += ln;
     memcpy(p, r->record, r->record_len);
     p[r->record_len] = '\0';
     out->record = p;
     return buf;
+}
+
+/* The uid of record seq: RFC 9562's version 8 layout, the boot id in the first 8 bytes (its
+ * version nibble set), seq big-endian in the last 8 (its top two bits the variant, 10). A uid
+ * the caller gave is kept. */
+static void give_uid(const rd_dlog *l, uint64_t seq, uint8_t uid[RD_LOG_UID_BYTES])
+{
+    static const uint8_t none[RD_LOG_UID_BYTES];
+    if (memcmp(uid, none, sizeof none) != 0)
+        return;
+    memcpy(uid, l->boot, 8);
+    uid[6] = (uint8_t)((uid[6] & 0x0f) | 0x80);
+    for (int i = 0; i < 8; i++)
+        uid[8 + i] = (uint8_t)(seq >> (56 - 8 * i));
+    uid[8] = (uint8_t)((uid[8] & 0x3f) | 0x80);
 }
 
 static void add_seconds(_Atomic double *d, double v)
@@ -443,6 +471,12 @@ int rd_dlog_new(rd_store *s, const rd_dlog_opts *o, rd_dlog **out, rd_err *err)
         l->o.batch_max = 4096;
     l->next_seq = 1;
     l->backoff_ms = BACKOFF_MIN_MS;
+    snprintf(l->node, sizeof l->node, "%s", rd_store_node(s));
+    int rc = rd_random_bytes(l->boot, sizeof l->boot, err);
+    if (rc) {
+        rd_free(l);
+        return rc;
+    }
     if (!(l->ring = rd_calloc(l->o.queue, sizeof *l->ring))) {
         rd_free(l);
         return rd_err_set(err, RD_ENOMEM, "out of memory");
@@ -450,7 +484,7 @@ int rd_dlog_new(rd_store *s, const rd_dlog_opts *o, rd_dlog **out, rd_err *err)
     if (l->o.spool_path) {
         if (!l->o.spool_max_bytes)
             l->o.spool_max_bytes = RD_DLOG_SPOOL_MAX_DEFAULT;
-        int rc = rd__spool_open(l->o.spool_path, l->o.on_log, l->o.ud, &l->spool, err);
+        rc = rd__spool_open(l->o.spool_path, l->o.on_log, l->o.ud, &l->spool, err);
         l->o.spool_path = NULL; /* borrowed for this call only */
         if (rc) {
             rd_free(l->ring);
@@ -499,7 +533,7 @@ void rd_dlog_free(rd_dlog *l)
 int rd_dlog_submit(rd_dlog *l, const rd_log_row *row, uint64_t *seq)
 {
     item it;
-    if (!(it.buf = copy_row(row, &it.row)))
+    if (!(it.buf = copy_row(l, row, &it.row)))
         return RD_ENOMEM;
     pthread_mutex_lock(&l->lock);
     if (l->count == l->o.queue || l->stop) {
@@ -507,6 +541,7 @@ int rd_dlog_submit(rd_dlog *l, const rd_log_row *row, uint64_t *seq)
         rd_free(it.buf);
         return RD_ELIMIT;
     }
+    give_uid(l, l->next_seq, it.row.uid);
     l->ring[(l->head + l->count) % l->o.queue] = it;
     l->count++;
     *seq = l->next_seq++;

@@ -6,8 +6,11 @@
  * together migrate once. What differs (docs/formats.md, "The store on PostgreSQL"):
  *   - decisions is partitioned by range of ts_ms, one partition per UTC day
  *     (decisions_YYYYMMDD, made by the writer on demand: pg_log.c), with a node column and a
- *     unique key on (ts_ms, request_id, node, kind, coalesce(model_version, '')) that makes a
- *     re-sent batch a no-op; ids come from one identity sequence on the parent;
+ *     unique key on (ts_ms, uid), the identity a record got when it was submitted, that makes
+ *     a re-sent batch a no-op (schema 4; schema 1 to 3 keyed the record's fields, which merged
+ *     distinct decisions); ids come from one identity sequence on the parent;
+ *   - erasures holds the tombstones of erased applicants (schema 4), which the log's insert
+ *     reads;
  *   - text columns a list is ordered by are COLLATE "C", so lists come in SQLite's (byte)
  *     order whatever the database's locale;
  *   - a governance transaction takes an advisory transaction lock (RD_PG_LOCK_GOV), which
@@ -100,6 +103,29 @@ static const char schema_3[] =
     "UPDATE riskd_meta SET value = '3' WHERE key = 'schema';"
     "COMMIT;";
 
+static const char schema_4[] =
+    "BEGIN;"
+    /* the log's key is the identity each record got when it was submitted (rd_log_row.uid), no
+       longer its fields, which two distinct decisions can share (review16 #10); ts_ms first: a
+       unique key of a partitioned table holds the partition key, and it appends at the right
+       edge. Rows logged before have none (NULL: never a conflict) */
+    "ALTER TABLE decisions ADD COLUMN uid uuid;"
+    "CREATE UNIQUE INDEX decisions_uid ON decisions(ts_ms, uid);"
+    "DROP INDEX decisions_key;"
+    /* erasure tombstones (review16 #12): an applicant's key, by its SHA-256 as the audit names
+       it, and when it was erased; the log's insert skips a primary decision of that key made
+       before then (pg_log.c) */
+    "CREATE TABLE erasures(key_sha256 text PRIMARY KEY, erased_ms bigint NOT NULL);"
+    "CREATE INDEX erasures_ms ON erasures(erased_ms);"
+    /* whether rec (a primary record) is of an applicant erased after ts: the key as the
+       erasure's scan reads it (a string at context.targetingKey), hashed */
+    "CREATE FUNCTION riskd_erased(rec text, ts bigint) RETURNS boolean LANGUAGE sql STABLE AS"
+    " $$SELECT EXISTS (SELECT 1 FROM erasures WHERE erased_ms > ts AND key_sha256 ="
+    " encode(sha256(convert_to((SELECT CASE WHEN json_typeof(j #> '{context,targetingKey}') = 'string'"
+    " THEN j #>> '{context,targetingKey}' END FROM (SELECT riskd_json(rec) AS j) x), 'UTF8')), 'hex'))$$;"
+    "UPDATE riskd_meta SET value = '4' WHERE key = 'schema';"
+    "COMMIT;";
+
 /* The schema version of the database: 0 for one without tables (in the current schema);
  * RD_EINVAL for a foreign or newer one. */
 static int schema_version(pg_store *s, int *version, rd_err *err)
@@ -187,6 +213,8 @@ int rd__pg_migrate(pg_store *s, rd_err *err)
         rc = run_script(s, schema_2, err);
     if (!rc && version < 3)
         rc = run_script(s, schema_3, err);
+    if (!rc && version < 4)
+        rc = run_script(s, schema_4, err);
     rd_err ignored;
     lock_migrations(s, false, &ignored); /* a lost connection has freed it already */
     if (rc || version == RD_STORE_SCHEMA)
@@ -244,10 +272,6 @@ static int pg_open(const char *where, const rd_store_opts *o, rd_store **out, rd
     s->base.ops = &rd__pg_store;
     s->read_only = o->read_only;
     s->gen = 1;
-    if (o->node && *o->node)
-        snprintf(s->node, sizeof s->node, "%s", o->node);
-    else if (gethostname(s->node, sizeof s->node - 1) != 0 || !s->node[0])
-        snprintf(s->node, sizeof s->node, "localhost");
     s->uri = uri;
     s->conn = rd__pg_connect(uri, s->base.name, sizeof s->base.name);
     if (!s->conn)
@@ -281,6 +305,7 @@ const rd_store_ops rd__pg_store = {
     .applicant_scan = rd__pg_applicant_scan,
     .applicant_erase = rd__pg_applicant_erase,
     .scrub = rd__pg_scrub,
+    .erasure_mark = rd__pg_erasure_mark,
     .blob_put = rd__pg_blob_put,
     .blob_has = rd__pg_blob_has,
     .blob_get = rd__pg_blob_get,

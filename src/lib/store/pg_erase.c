@@ -7,10 +7,16 @@
  * hold the key are parsed as JSON (riskd_json: a record that is not JSON matches nothing), and
  * only a string key matches (SQLite compares json_extract's text with the key).
  *
- * Ids come from one sequence that several nodes draw from, so a row of a batch still
- * uncommitted when the first scan reads max(id) can commit later with a smaller id than that
- * last id; the second scan (inside the erasing transaction) starts after the last id and would
- * not see it. Narrow (a batch commits within milliseconds), and documented in docs/formats.md.
+ * Records in flight: ids come from one sequence that several nodes draw from, so a row of a
+ * batch still uncommitted when the first scan reads max(id) can commit later with a smaller id
+ * than that last id, and records wait in queues and spools (hours of them after an outage).
+ * The tombstone closes both (review16 #12): erasure_mark, the first statement of the erasing
+ * transaction, locks the erasures table ACCESS EXCLUSIVE, which waits for every log insert
+ * that has read it (each does, holding ACCESS SHARE until its commit) and holds back the next
+ * ones, so the second scan sees every row inserted before, and every insert after the commit
+ * sees the tombstone and skips the applicant's older primary decisions (pg_log.c). The log's
+ * inserts on every node wait for the erasing transaction: a short one (the second scan reads
+ * only what came since the first).
  *
  * Scrub: PostgreSQL has no write-ahead log of riskd's to fold in and truncate, as SQLite's
  * checkpoint does; an erased row's bytes stay in its table's pages until VACUUM reuses them,
@@ -132,4 +138,24 @@ int rd__pg_scrub(rd_store *base, bool *complete, rd_err *err)
        SQLite's (the caller's commit comes first) */
     *complete = s->base.tx_depth == 0;
     return RD_OK;
+}
+
+int rd__pg_erasure_mark(rd_store *base, const char *key_sha256, int64_t erased_ms, rd_err *err)
+{
+    pg_store *s = (pg_store *)base;
+    bool nested;
+    int rc = rd__pg_tx_begin(s, 0, &nested, err);
+    if (rc)
+        return rc;
+    pg_params p = {0};
+    rd__pg_text(&p, key_sha256);
+    rd__pg_int(&p, erased_ms);
+    rc = rd__pg_exec(s, "LOCK TABLE erasures IN ACCESS EXCLUSIVE MODE", NULL, NULL, "recording an erasure",
+                     err);
+    if (!rc)
+        rc = rd__pg_exec(s,
+                         "INSERT INTO erasures(key_sha256, erased_ms) VALUES($1, $2) ON CONFLICT (key_sha256)"
+                         " DO UPDATE SET erased_ms = greatest(erasures.erased_ms, excluded.erased_ms)",
+                         &p, NULL, "recording an erasure", err);
+    return rd__pg_tx_end(s, nested, rc, err);
 }

@@ -32,6 +32,8 @@ enum {
     RD_PG_FLOAT8 = 701,
     RD_PG_TEXT_ARRAY = 1009,
     RD_PG_INT8_ARRAY = 1016,
+    RD_PG_UUID = 2950,
+    RD_PG_UUID_ARRAY = 2951,
 };
 
 #define RD_PG_DAY_CACHE 16 /* decision-log partitions a handle remembers as existing */
@@ -41,7 +43,6 @@ typedef struct pg_store {
     rd_store base;
     PGconn *conn;
     char *uri;             /* the connection URI (with any password): side connections for DDL */
-    char node[256];        /* the decision log's node column */
     bool read_only;        /* every transaction is read-only (set at each connect) */
     bool busy;             /* a streaming query holds the connection (a call from its callback) */
     bool broken;           /* a statement saw the server go: reset before the next call */
@@ -166,6 +167,7 @@ int rd__pg_applicant_scan(rd_store *s, const char *targeting_key, int64_t after_
 int rd__pg_applicant_erase(rd_store *s, const int64_t *ids, size_t n, const char *const *request_ids,
                            size_t nreq, rd_applicant_erased *out, rd_err *err);
 int rd__pg_scrub(rd_store *s, bool *complete, rd_err *err);
+int rd__pg_erasure_mark(rd_store *s, const char *key_sha256, int64_t erased_ms, rd_err *err);
 
 /* pg_rollout.c */
 int rd__pg_rollout_set_status(rd_store *s, const char *flag, const char *json, rd_err *err);

@@ -9,8 +9,14 @@
  *     and the batch is tried once more;
  *   - a batch is all or none: one INSERT of up to CHUNK rows (the columns as binary arrays,
  *     unnest()ed), several in one transaction; ON CONFLICT DO NOTHING on the unique key
- *     (ts_ms, request_id, node, kind, coalesce(model_version, '')) makes a batch re-sent after
- *     a lost acknowledgement, or drained from a spool, store each row once;
+ *     (ts_ms, uid), the identity each record got when it was submitted, makes a batch re-sent
+ *     after a lost acknowledgement, or drained from a spool, store each row once (a row without
+ *     one has a NULL uid: stored each time); the node stored is the row's (the one that
+ *     submitted it, which a spool keeps), else the handle's;
+ *   - a primary decision of an applicant erased after it was made (a tombstone in erasures) is
+ *     not inserted: the records in flight when the erasure ran (queued, spooled on any node)
+ *     do not bring the erased data back. The JSON is read only for rows older than the newest
+ *     tombstone (one lookup per statement), so live traffic pays nothing;
  *   - ids come from the parent's identity sequence, in each batch's row order;
  *   - partitions are made (CREATE TABLE, then ATTACH) and pruned (DETACH CONCURRENTLY, then
  *     DROP) with locks that let the inserts of every node and a long scan go on;
@@ -228,19 +234,38 @@ static void array_i64(rd_buf *b, int64_t v)
     put32(b, (uint32_t)v);
 }
 
+/* A uid, or NULL when it is all zero (none). */
+static void array_uid(rd_buf *b, const uint8_t uid[RD_LOG_UID_BYTES])
+{
+    static const uint8_t none[RD_LOG_UID_BYTES];
+    if (!memcmp(uid, none, sizeof none)) {
+        put32(b, UINT32_MAX);
+        return;
+    }
+    put32(b, RD_LOG_UID_BYTES);
+    rd_buf_append(b, uid, RD_LOG_UID_BYTES);
+}
+
+/* The tombstone test last: OR stops at the first true, and the newest erasure's time is an
+ * InitPlan read once per statement, so a row made after every erasure (all live traffic) never
+ * reaches riskd_erased, which parses the record. */
 static const char insert_sql[] =
-    "INSERT INTO decisions(ts_ms, request_id, kind, model_version, record, node)"
-    " SELECT t, r, k, m, c, $6 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])"
-    " AS u(t, r, k, m, c) ON CONFLICT DO NOTHING";
+    "INSERT INTO decisions(ts_ms, request_id, kind, model_version, record, node, uid)"
+    " SELECT t, r, k, m, c, coalesce(n, $8), i FROM unnest($1::bigint[], $2::text[], $3::text[],"
+    " $4::text[], $5::text[], $6::text[], $7::uuid[]) AS u(t, r, k, m, c, n, i)"
+    " WHERE k <> 'primary' OR t >= (SELECT coalesce(max(erased_ms), -9223372036854775807) FROM erasures)"
+    " OR NOT riskd_erased(c, t) ON CONFLICT DO NOTHING";
+
+enum { NCOL = 7 }; /* the array parameters; the handle's node is the last */
 
 /* The insert statement, prepared once per connection. */
 static int prepare_insert(pg_store *s, rd_err *err)
 {
     if (s->prepared_gen == s->gen)
         return RD_OK;
-    static const Oid types[] = {RD_PG_INT8_ARRAY, RD_PG_TEXT_ARRAY, RD_PG_TEXT_ARRAY,
-                                RD_PG_TEXT_ARRAY, RD_PG_TEXT_ARRAY, RD_PG_TEXT};
-    PGresult *r = PQprepare(s->conn, "rd_log_insert", insert_sql, 6, types);
+    static const Oid types[] = {RD_PG_INT8_ARRAY, RD_PG_TEXT_ARRAY, RD_PG_TEXT_ARRAY, RD_PG_TEXT_ARRAY,
+                                RD_PG_TEXT_ARRAY, RD_PG_TEXT_ARRAY, RD_PG_UUID_ARRAY, RD_PG_TEXT};
+    PGresult *r = PQprepare(s->conn, "rd_log_insert", insert_sql, NCOL + 1, types);
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
         return rd__pg_fail(s, r, "preparing the decision log's insert", err);
     PQclear(r);
@@ -249,11 +274,11 @@ static int prepare_insert(pg_store *s, rd_err *err)
 }
 
 /* INSERT rows[0..n) in one statement. */
-static int insert_chunk(pg_store *s, const rd_log_row *rows, size_t n, rd_buf col[5], rd_err *err)
+static int insert_chunk(pg_store *s, const rd_log_row *rows, size_t n, rd_buf col[NCOL], rd_err *err)
 {
-    for (int c = 0; c < 5; c++) {
+    for (int c = 0; c < NCOL; c++) {
         rd_buf_reset(&col[c]);
-        array_start(&col[c], c ? RD_PG_TEXT : RD_PG_INT8, n);
+        array_start(&col[c], c == 0 ? RD_PG_INT8 : c == NCOL - 1 ? RD_PG_UUID : RD_PG_TEXT, n);
     }
     for (size_t i = 0; i < n; i++) {
         const rd_log_row *r = &rows[i];
@@ -262,8 +287,10 @@ static int insert_chunk(pg_store *s, const rd_log_row *rows, size_t n, rd_buf co
         array_text(&col[2], r->kind, strlen(r->kind));
         array_text(&col[3], r->model_version, r->model_version ? strlen(r->model_version) : 0);
         array_text(&col[4], r->record, r->record_len);
+        array_text(&col[5], r->node, r->node ? strlen(r->node) : 0);
+        array_uid(&col[6], r->uid);
     }
-    for (int c = 0; c < 5; c++)
+    for (int c = 0; c < NCOL; c++)
         if (col[c].oom)
             return rd_err_set(err, RD_ENOMEM, "out of memory");
     int rc = rd__pg_ready(s, err);
@@ -271,22 +298,24 @@ static int insert_chunk(pg_store *s, const rd_log_row *rows, size_t n, rd_buf co
         rc = prepare_insert(s, err);
     if (rc)
         return rc;
-    const char *val[6];
-    int len[6], fmt[6] = {1, 1, 1, 1, 1, 0};
-    for (int c = 0; c < 5; c++) {
+    const char *val[NCOL + 1];
+    int len[NCOL + 1], fmt[NCOL + 1];
+    for (int c = 0; c < NCOL; c++) {
         val[c] = col[c].data;
         len[c] = (int)col[c].len;
+        fmt[c] = 1;
     }
-    val[5] = s->node;
-    len[5] = 0;
-    PGresult *r = PQexecPrepared(s->conn, "rd_log_insert", 6, val, len, fmt, 0);
+    val[NCOL] = s->base.node;
+    len[NCOL] = 0;
+    fmt[NCOL] = 0;
+    PGresult *r = PQexecPrepared(s->conn, "rd_log_insert", NCOL + 1, val, len, fmt, 0);
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
         return rd__pg_fail(s, r, "logging decisions", err);
     PQclear(r);
     return RD_OK;
 }
 
-static int append_once(pg_store *s, const rd_log_row *rows, size_t n, rd_buf col[5], rd_err *err)
+static int append_once(pg_store *s, const rd_log_row *rows, size_t n, rd_buf col[NCOL], rd_err *err)
 {
     int rc = ensure_days(s, rows, n, err);
     if (rc)
@@ -307,8 +336,8 @@ int rd__pg_log_append(rd_store *base, const rd_log_row *rows, size_t n, rd_err *
         return rd_err_set(err, RD_EIO,
                           "%s: logging decisions: cannot start a transaction within a transaction",
                           s->base.name);
-    rd_buf col[5];
-    for (int c = 0; c < 5; c++)
+    rd_buf col[NCOL];
+    for (int c = 0; c < NCOL; c++)
         rd_buf_init(&col[c]);
     int rc = rd__pg_ready(s, err);
     if (!rc)
@@ -318,7 +347,7 @@ int rd__pg_log_append(rd_store *base, const rd_log_row *rows, size_t n, rd_err *
         s->day_next = 0;
         rc = append_once(s, rows, n, col, err);
     }
-    for (int c = 0; c < 5; c++)
+    for (int c = 0; c < NCOL; c++)
         rd_buf_deinit(&col[c]);
     return rc;
 }
@@ -342,7 +371,8 @@ static int scan_row(void *ud, const PGresult *r)
                       .model_version = rd__pg_str(r, 0, 4),
                       .record = rd__pg_str(r, 0, 5),
                       .record_len = (size_t)PQgetlength(r, 0, 5),
-                      .label = PQgetisnull(r, 0, 6) ? -1 : atoi(PQgetvalue(r, 0, 6))};
+                      .label = PQgetisnull(r, 0, 6) ? -1 : atoi(PQgetvalue(r, 0, 6)),
+                      .node = rd__pg_str(r, 0, 7)};
     return c->fn(c->ud, &row);
 }
 
@@ -353,7 +383,8 @@ int rd__pg_log_scan(rd_store *base, const rd_log_filter *f, int (*fn)(void *, co
     /* only the conditions asked for: the time range prunes partitions */
     char sql[640];
     snprintf(sql, sizeof sql,
-             "SELECT d.id, d.ts_ms, d.request_id, d.kind, d.model_version, d.record, %s FROM decisions d%s "
+             "SELECT d.id, d.ts_ms, d.request_id, d.kind, d.model_version, d.record, %s, d.node FROM "
+             "decisions d%s "
              "WHERE true%s%s%s%s%s ORDER BY d.id",
              f->outcome ? "o.label" : "NULL::integer",
              f->outcome ? " LEFT JOIN outcomes o ON o.request_id = d.request_id AND o.outcome = $6" : "",

@@ -10,6 +10,8 @@
  *   rollouts, rollout_transitions           staged rollouts and every stage change
  * Schema 3 adds the governance tables (sqlite_gov.c): audit (append-only by trigger), users,
  *   tokens, changes, versions, settings
+ * Schema 4 adds decisions.uid (each record's identity, unique: a batch appended again stores
+ *   nothing new) and erasures(key_sha256, erased_ms), the erasure tombstones (sqlite_erase.c)
  * Migrations run at open, in one transaction each, from the version found to RD_STORE_SCHEMA. */
 #include <errno.h>
 #include <sqlite3.h>
@@ -69,6 +71,19 @@ static const char schema_2[] =
     "UPDATE riskd_meta SET value = '2' WHERE key = 'schema';"
     "COMMIT;";
 
+static const char schema_4[] =
+    "BEGIN IMMEDIATE;"
+    /* the identity each record got when it was submitted (rd_log_row.uid): a batch appended
+       again stores nothing new, as on PostgreSQL (rows logged before, and rows appended without
+       one, have NULL: never a conflict) */
+    "ALTER TABLE decisions ADD COLUMN uid BLOB;"
+    "CREATE UNIQUE INDEX decisions_uid ON decisions(uid);"
+    /* erasure tombstones (sqlite_erase.c) */
+    "CREATE TABLE erasures(key_sha256 TEXT PRIMARY KEY, erased_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX erasures_ms ON erasures(erased_ms);"
+    "UPDATE riskd_meta SET value = '4' WHERE key = 'schema';"
+    "COMMIT;";
+
 /* The schema version of the open database: 0 for an empty one; RD_EINVAL for a foreign one. */
 static int schema_version(sq_store *s, int *version, rd_err *err)
 {
@@ -103,19 +118,22 @@ static int schema_version(sq_store *s, int *version, rd_err *err)
     return RD_OK;
 }
 
-static int prepare(sq_store *s, rd_err *err)
+/* A read-only handle may hold an older schema (it is not migrated): the log's writes are not
+ * prepared there (an append fails). */
+static int prepare(sq_store *s, bool read_only, rd_err *err)
 {
     struct {
         sqlite3_stmt **st;
         const char *sql;
     } q[] = {
-        {&s->insert,
-         "INSERT INTO decisions(ts_ms, request_id, kind, model_version, record) VALUES(?,?,?,?,?)"},
+        {&s->insert, "INSERT INTO decisions(ts_ms, request_id, kind, model_version, record, uid)"
+                     " VALUES(?,?,?,?,?,?) ON CONFLICT(uid) DO NOTHING"},
+        {&s->newest_erasure, "SELECT max(erased_ms) FROM erasures"},
         {&s->blob_has, "SELECT 1 FROM blobs WHERE sha256 = ?"},
         {&s->blob_get, "SELECT data FROM blobs WHERE sha256 = ?"},
         {&s->blob_put, "INSERT OR IGNORE INTO blobs(sha256, data) VALUES(?, ?)"},
     };
-    for (size_t i = 0; i < sizeof q / sizeof *q; i++)
+    for (size_t i = read_only ? 2 : 0; i < sizeof q / sizeof *q; i++)
         if (sqlite3_prepare_v3(s->db, q[i].sql, -1, SQLITE_PREPARE_PERSISTENT, q[i].st, NULL) != SQLITE_OK)
             return rd__sq_fail(s, err, "preparing statements");
     return RD_OK;
@@ -128,6 +146,7 @@ static void sq_close(rd_store *base)
     sqlite3_finalize(s->blob_has);
     sqlite3_finalize(s->blob_get);
     sqlite3_finalize(s->blob_put);
+    sqlite3_finalize(s->newest_erasure);
     for (size_t i = 0; i < sizeof s->leader / sizeof *s->leader; i++)
         if (s->leader[i].role[0])
             rd__sq_leader_release(base, s->leader[i].role);
@@ -180,6 +199,8 @@ static int configure(sq_store *s, const rd_store_opts *o, rd_err *err)
         return rc;
     if (version < 3 && (rc = exec(s, rd__sq_schema_3, err)))
         return rc;
+    if (version < 4 && (rc = exec(s, schema_4, err)))
+        return rc;
     return RD_OK;
 }
 
@@ -205,7 +226,7 @@ static int sq_open(const char *dir, const rd_store_opts *o, rd_store **out, rd_e
     if (!rc)
         rc = configure(s, o, err);
     if (!rc)
-        rc = prepare(s, err);
+        rc = prepare(s, o->read_only, err);
     if (rc) {
         sq_close(&s->base);
         return rc;
@@ -219,18 +240,37 @@ static int bind_text(sqlite3_stmt *st, int i, const char *v, size_t len)
     return v ? sqlite3_bind_text(st, i, v, (int)len, SQLITE_STATIC) : sqlite3_bind_null(st, i);
 }
 
+static bool has_uid(const rd_log_row *r)
+{
+    static const uint8_t none[RD_LOG_UID_BYTES];
+    return memcmp(r->uid, none, sizeof none) != 0;
+}
+
+/* Under the write lock, so an erasure's tombstone is either seen here or its transaction comes
+ * after this one (and its scan sees these rows). The row's node is in its record: SQLite keeps
+ * no node column. */
 static int sq_log_append(rd_store *base, const rd_log_row *rows, size_t n, rd_err *err)
 {
     sq_store *s = (sq_store *)base;
+    int64_t newest = INT64_MIN;
     int rc = exec(s, "BEGIN IMMEDIATE", err);
+    if (!rc)
+        rc = rd__sq_newest_erasure(s, &newest, err);
     for (size_t i = 0; !rc && i < n; i++) {
         const rd_log_row *r = &rows[i];
+        bool erased = false;
+        if (r->ts_ms < newest && ((rc = rd__sq_erased(s, r, &erased, err)) || erased))
+            continue;
         sqlite3_stmt *st = s->insert;
         sqlite3_bind_int64(st, 1, r->ts_ms);
         bind_text(st, 2, r->request_id, strlen(r->request_id));
         bind_text(st, 3, r->kind, strlen(r->kind));
         bind_text(st, 4, r->model_version, r->model_version ? strlen(r->model_version) : 0);
         bind_text(st, 5, r->record, r->record_len);
+        if (has_uid(r))
+            sqlite3_bind_blob(st, 6, r->uid, RD_LOG_UID_BYTES, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 6);
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = rd__sq_fail(s, err, "logging a decision");
         sqlite3_reset(st);
@@ -357,6 +397,7 @@ const rd_store_ops rd__sqlite_store = {
     .applicant_scan = rd__sq_applicant_scan,
     .applicant_erase = rd__sq_applicant_erase,
     .scrub = rd__sq_scrub,
+    .erasure_mark = rd__sq_erasure_mark,
     .blob_put = sq_blob_put,
     .blob_has = sq_blob_has,
     .blob_get = sq_blob_get,

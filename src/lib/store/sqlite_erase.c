@@ -6,6 +6,11 @@
  * that hold the key are parsed. The long scan runs outside the erasing transaction: the caller
  * scans up to the last id, then, holding the write lock, scans only what was logged since.
  *
+ * Records in flight (queued when the erasure ran): the erasure records a tombstone (the key's
+ * SHA-256 and the time) in its transaction; the log's append, which takes the same write lock,
+ * skips a primary decision of that key made before then (rd__sq_erased). Only rows older than
+ * the newest tombstone are looked at, so live traffic pays one lookup a transaction.
+ *
  * Erasing sets secure_delete for its statements, so SQLite overwrites the deleted cells and
  * freed pages with zeros instead of leaving them in free space; rd__sq_scrub then checkpoints
  * the WAL and truncates it, which removes the older copies of those pages. */
@@ -154,4 +159,68 @@ int rd__sq_scrub(rd_store *base, bool *complete, rd_err *err)
     sqlite3_finalize(st);
     /* SQLITE_BUSY: another connection is checkpointing; the pages go with its checkpoint */
     return step == SQLITE_ROW || step == SQLITE_BUSY ? RD_OK : rd__sq_fail(s, err, "checkpointing");
+}
+
+int rd__sq_erasure_mark(rd_store *base, const char *key_sha256, int64_t erased_ms, rd_err *err)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(
+            s->db,
+            "INSERT INTO erasures(key_sha256, erased_ms) VALUES(?1, ?2) ON CONFLICT(key_sha256)"
+            " DO UPDATE SET erased_ms = max(erased_ms, excluded.erased_ms)",
+            -1, &st, NULL) != SQLITE_OK)
+        return rd__sq_fail(s, err, "recording an erasure");
+    sqlite3_bind_text(st, 1, key_sha256, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, erased_ms);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? RD_OK : rd__sq_fail(s, err, "recording an erasure");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int rd__sq_newest_erasure(sq_store *s, int64_t *ms, rd_err *err)
+{
+    sqlite3_stmt *st = s->newest_erasure;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW)
+        *ms = sqlite3_column_type(st, 0) == SQLITE_NULL ? INT64_MIN : sqlite3_column_int64(st, 0);
+    int rc = step == SQLITE_ROW ? RD_OK : rd__sq_fail(s, err, "reading the erasures");
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* The key as the scan reads it: a string at context.targetingKey (CASE: json_type would fail
+ * the statement on a record that is not JSON). */
+static const char key_sql[] =
+    "SELECT CASE WHEN json_valid(?1) THEN CASE WHEN json_type(?1,"
+    " '$.context.targetingKey') = 'text' THEN json_extract(?1, '$.context.targetingKey')"
+    " END END";
+
+int rd__sq_erased(sq_store *s, const rd_log_row *r, bool *erased, rd_err *err)
+{
+    *erased = false;
+    if (strcmp(r->kind, "primary") != 0)
+        return RD_OK;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, key_sql, -1, &st, NULL) != SQLITE_OK)
+        return rd__sq_fail(s, err, "reading the erasures");
+    sqlite3_bind_text(st, 1, r->record, (int)r->record_len, SQLITE_STATIC);
+    char hex[RD_SHA256_HEX] = "";
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT)
+        rd_sha256_hex(sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0), hex);
+    sqlite3_finalize(st);
+    if (step != SQLITE_ROW)
+        return rd__sq_fail(s, err, "reading the erasures");
+    if (!hex[0])
+        return RD_OK;
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM erasures WHERE key_sha256 = ?1 AND erased_ms > ?2", -1, &st,
+                           NULL) != SQLITE_OK)
+        return rd__sq_fail(s, err, "reading the erasures");
+    sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, r->ts_ms);
+    step = sqlite3_step(st);
+    *erased = step == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return step == SQLITE_ROW || step == SQLITE_DONE ? RD_OK : rd__sq_fail(s, err, "reading the erasures");
 }

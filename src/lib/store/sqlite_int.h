@@ -11,6 +11,7 @@ typedef struct sq_store {
     rd_store base;
     sqlite3 *db;
     sqlite3_stmt *insert, *blob_has, *blob_get, *blob_put;
+    sqlite3_stmt *newest_erasure; /* the newest tombstone's time (sqlite_erase.c) */
     struct {
         char role[32];
         int fd; /* the flock'd DIR/role.leader, -1: not held */
@@ -44,6 +45,12 @@ int rd__sq_applicant_scan(rd_store *s, const char *targeting_key, int64_t after_
 int rd__sq_applicant_erase(rd_store *s, const int64_t *ids, size_t n, const char *const *request_ids,
                            size_t nreq, rd_applicant_erased *out, rd_err *err);
 int rd__sq_scrub(rd_store *s, bool *complete, rd_err *err);
+int rd__sq_erasure_mark(rd_store *s, const char *key_sha256, int64_t erased_ms, rd_err *err);
+/* The newest tombstone's erased_ms (INT64_MIN when none): a row made at or after it needs no
+ * other look (the log's append asks once a transaction). */
+int rd__sq_newest_erasure(sq_store *s, int64_t *ms, rd_err *err);
+/* Whether r is a primary decision of an applicant erased after r->ts_ms (a tombstone). */
+int rd__sq_erased(sq_store *s, const rd_log_row *r, bool *erased, rd_err *err);
 
 /* sqlite_status.c: one node's answers to the several-node calls (store.h). */
 int rd__sq_ping(rd_store *s, rd_err *err);

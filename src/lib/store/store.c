@@ -4,7 +4,9 @@
  * (so every backend gives the same statistic, to the bit). */
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "riskd/arena.h"
 #include "riskd/monitor.h"
@@ -34,6 +36,16 @@ static const rd_store_ops *backend_of(const char *url, const char **rest)
     return NULL;
 }
 
+/* o->node, or the host name ("localhost" when it has none), into node. */
+static void node_name(const rd_store_opts *o, char node[256])
+{
+    if (o->node && *o->node)
+        snprintf(node, 256, "%s", o->node);
+    else if (gethostname(node, 255) != 0 || !node[0])
+        snprintf(node, 256, "localhost");
+    node[255] = '\0';
+}
+
 int rd_store_open(const char *url, const rd_store_opts *o, rd_store **out, rd_err *err)
 {
     rd_store_opts def = {0};
@@ -41,14 +53,19 @@ int rd_store_open(const char *url, const rd_store_opts *o, rd_store **out, rd_er
         o = &def;
     const char *rest;
     const rd_store_ops *ops = backend_of(url, &rest);
-    if (ops)
-        return ops->open(rest, o, out, err);
-    const char *colon = strchr(url, ':');
-    if (colon && strstr(url, "://"))
-        return rd_err_set(err, RD_EINVAL,
-                          "store \"%.*s:...\": riskd stores in sqlite:DIR or postgresql://...",
-                          (int)(colon - url), url);
-    return rd__sqlite_store.open(url, o, out, err); /* a plain directory: the default backend */
+    if (!ops) {
+        const char *colon = strchr(url, ':');
+        if (colon && strstr(url, "://"))
+            return rd_err_set(err, RD_EINVAL,
+                              "store \"%.*s:...\": riskd stores in sqlite:DIR or postgresql://...",
+                              (int)(colon - url), url);
+        ops = &rd__sqlite_store; /* a plain directory: the default backend */
+        rest = url;
+    }
+    int rc = ops->open(rest, o, out, err);
+    if (!rc)
+        node_name(o, (*out)->node);
+    return rc;
 }
 
 void rd_store_close(rd_store *s)
@@ -60,6 +77,8 @@ void rd_store_close(rd_store *s)
 const char *rd_store_name(const rd_store *s) { return s->name; }
 
 bool rd_store_shared(const rd_store *s) { return s->ops->shared; }
+
+const char *rd_store_node(const rd_store *s) { return s->node; }
 
 int rd_store_ping(rd_store *s, rd_err *err) { return s->ops->ping(s, err); }
 
@@ -142,6 +161,15 @@ int rd_store_applicant_erase(rd_store *s, const int64_t *ids, size_t n, const ch
 }
 
 int rd_store_scrub(rd_store *s, bool *complete, rd_err *err) { return s->ops->scrub(s, complete, err); }
+
+int rd_store_erasure_mark(rd_store *s, const char *key_sha256, int64_t erased_ms, rd_err *err)
+{
+    if (!key_sha256 || strlen(key_sha256) != RD_SHA256_HEX - 1 ||
+        strspn(key_sha256, "0123456789abcdef") != RD_SHA256_HEX - 1)
+        return rd_err_set(err, RD_EINVAL,
+                          "an erasure's tombstone names the key by its SHA-256 (64 hex digits)");
+    return s->ops->erasure_mark(s, key_sha256, erased_ms, err);
+}
 
 int rd_store_blob_put(rd_store *s, const void *data, size_t len, char hex[RD_SHA256_HEX], rd_err *err)
 {

@@ -28,6 +28,8 @@ typedef struct rd_store_ops {
     int (*applicant_erase)(rd_store *s, const int64_t *ids, size_t n, const char *const *request_ids,
                            size_t nreq, rd_applicant_erased *out, rd_err *err);
     int (*scrub)(rd_store *s, bool *complete, rd_err *err);
+    /* the erasure's tombstone (the front checks the key) */
+    int (*erasure_mark)(rd_store *s, const char *key_sha256, int64_t erased_ms, rd_err *err);
     int (*blob_put)(rd_store *s, const char *hex, const void *data, size_t len, rd_err *err);
     bool (*blob_has)(rd_store *s, const char *hex);
     int (*blob_get)(rd_store *s, const char *hex, char **data, size_t *len, rd_err *err);
@@ -107,6 +109,7 @@ struct rd_store {
     int tx_depth;   /* rd_store_begin nesting */
     bool tx_failed; /* rolled back inside: the outer commit fails */
     char name[1100];
+    char node[256]; /* rd_store_node: filled by the front after the backend's open */
 };
 
 extern const rd_store_ops rd__sqlite_store;

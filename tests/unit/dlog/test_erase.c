@@ -1,8 +1,9 @@
 /* Erasure of one applicant's records (src/lib/dlog/erase.c, the store's sqlite_erase.c): the
  * role, the retention floor (refused, nothing erased, the message saying from when), who may
  * move the floor, the counts, the shadows and outcomes that go with the decisions, the other
- * applicants untouched, the audit entry that names the applicant by a hash only, and the key's
- * bytes gone from the database and WAL files. */
+ * applicants untouched, the audit entry that names the applicant by a hash only, the key's
+ * bytes gone from the database and WAL files, and the tombstone that keeps the records in
+ * flight (drained later) out. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -240,12 +241,40 @@ static void test_escaped_key(void **state)
     assert_int_equal(rd_dlog_erase(s, &mgr, "o\"brie", NOW, NULL, &e, &err), RD_ENOTFOUND);
 }
 
+/* review16 #12: records in flight when the erasure ran (another node's spool, drained later)
+ * are not stored when they arrive: the applicant's decisions made before the erasure are
+ * skipped, a later decision of theirs and other applicants' records are kept. A refused
+ * erasure leaves no tombstone. */
+static void test_in_flight(void **state)
+{
+    (void)state;
+    rd_principal mgr = principal("mia", RD_ROLE_MANAGER), adm = principal("root", RD_ROLE_ADMIN);
+    rd_dlog_erased e;
+    rd_err err;
+    assert_int_equal(rd_dlog_erase(s, &mgr, ALICE, NOW, NULL, &e, &err), RD_ECONFLICT); /* the floor */
+    log_row("a-4", "primary", ALICE, NOW - 120 * DAY_MS);
+    assert_int_equal(count(ALICE).primaries, 4);
+    assert_int_equal(rd_dlog_retention_set(s, &adm, 90, NOW, &err), RD_OK);
+    assert_int_equal(rd_dlog_erase(s, &mgr, ALICE, NOW, NULL, &e, &err), RD_OK);
+    assert_int_equal(e.decisions, 4);
+    /* drained from a spool after the erasure: decided before it */
+    log_row("a-5", "primary", ALICE, NOW - 95 * DAY_MS);
+    log_row("a-6", "primary", ALICE, NOW - 1);
+    log_row("b-2", "primary", BOB, NOW - 95 * DAY_MS);
+    assert_int_equal(count(ALICE).primaries, 0);
+    assert_int_equal(count(BOB).primaries, 2);
+    /* the applicant comes back after the erasure: a new decision, kept */
+    log_row("a-7", "primary", ALICE, NOW + 1000);
+    assert_int_equal(count(ALICE).primaries, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_roles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_floor_then_erase, setup, teardown),
         cmocka_unit_test_setup_teardown(test_escaped_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_in_flight, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -441,6 +441,136 @@ static void test_file_refusals(void **state)
     rd__spool_close(sp);
 }
 
+/* Format 2: a record's uid and node come back as written (a NULL node as NULL). */
+static void test_file_uid_node(void **state)
+{
+    (void)state;
+    rd__spool *sp = open_spool();
+    rd_log_row w[2] = {row(0), row(1)};
+    for (int i = 0; i < RD_LOG_UID_BYTES; i++)
+        w[0].uid[i] = (uint8_t)(0xf0 + i);
+    w[0].node = "node-a";
+    rd_err err;
+    assert_int_equal(rd__spool_append(sp, w, 2, &err), RD_OK);
+    rd__spool_close(sp);
+    sp = open_spool();
+    const rd_log_row *r;
+    size_t n;
+    assert_int_equal(rd__spool_read(sp, 10, &r, &n, &err), RD_OK);
+    assert_int_equal(n, 2);
+    check_row(&r[0], 0);
+    check_row(&r[1], 1);
+    assert_memory_equal(r[0].uid, w[0].uid, RD_LOG_UID_BYTES);
+    assert_string_equal(r[0].node, "node-a");
+    static const uint8_t zero[RD_LOG_UID_BYTES];
+    assert_memory_equal(r[1].uid, zero, RD_LOG_UID_BYTES);
+    assert_null(r[1].node);
+    rd__spool_close(sp);
+}
+
+/* CRC-32C, to write a format 1 spool as an older riskd did. */
+static uint32_t crc32c(uint32_t crc, const unsigned char *p, size_t n)
+{
+    crc = ~crc;
+    while (n--) {
+        crc ^= *p++;
+        for (int k = 0; k < 8; k++)
+            crc = crc & 1 ? (crc >> 1) ^ 0x82f63b78u : crc >> 1;
+    }
+    return ~crc;
+}
+
+static void le32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void le64(unsigned char *p, uint64_t v)
+{
+    le32(p, (uint32_t)v);
+    le32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* A format 1 spool (riskd before record ids: "RDSPOOL1", records of ts and four lengths)
+ * holding rows 0..n. */
+static void write_v1(int n)
+{
+    unsigned char buf[8192];
+    size_t at = HDR;
+    memset(buf, 0, HDR);
+    for (int slot = 0; slot < 2; slot++) {
+        unsigned char *h = buf + 32 * slot;
+        memcpy(h, "RDSPOOL1", 8);
+        le64(h + 8, slot ? 0 : 1);
+        le64(h + 16, HDR);
+        le32(h + 28, crc32c(0, h, 28));
+    }
+    for (int i = 0; i < n; i++) {
+        rd_log_row r = row(i);
+        uint32_t lid = (uint32_t)strlen(r.request_id), lk = (uint32_t)strlen(r.kind),
+                 lm = r.model_version ? (uint32_t)strlen(r.model_version) : 0, lr = (uint32_t)r.record_len;
+        uint32_t len = 24 + lid + lk + lm + lr;
+        unsigned char *p = buf + at, *q = p + 8;
+        le64(q, (uint64_t)r.ts_ms);
+        le32(q + 8, lid);
+        le32(q + 12, lk);
+        le32(q + 16, r.model_version ? lm : 0xffffffffu);
+        le32(q + 20, lr);
+        q += 24;
+        memcpy(q, r.request_id, lid), q += lid;
+        memcpy(q, r.kind, lk), q += lk;
+        if (lm)
+            memcpy(q, r.model_version, lm), q += lm;
+        memcpy(q, r.record, lr);
+        le32(p, len);
+        le32(p + 4, crc32c(crc32c(0, p, 4), p + 8, len));
+        at += 8 + len;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, buf, at), (ssize_t)at);
+    close(fd);
+}
+
+/* A spool an upgrade finds (format 1) drains: its rows read back without uid or node, the
+ * format 2 records appended behind them read back whole, in order, after a reopen too; the
+ * header is format 2 from its next write. */
+static void test_file_format1(void **state)
+{
+    (void)state;
+    write_v1(5);
+    rd__spool *sp = open_spool();
+    assert_int_equal(log_count("5 decision records"), 1);
+    assert_int_equal(rd__spool_records(sp), 5);
+    append_range(sp, 5, 8);
+    rd__spool_close(sp);
+    sp = open_spool();
+    assert_int_equal(rd__spool_records(sp), 8);
+    const rd_log_row *r;
+    size_t n;
+    rd_err err;
+    assert_int_equal(rd__spool_read(sp, 2, &r, &n, &err), RD_OK);
+    assert_int_equal(n, 2);
+    static const uint8_t zero[RD_LOG_UID_BYTES];
+    for (size_t k = 0; k < n; k++) {
+        check_row(&r[k], (int)k);
+        assert_memory_equal(r[k].uid, zero, RD_LOG_UID_BYTES);
+        assert_null(r[k].node);
+    }
+    assert_int_equal(rd__spool_advance(sp, 2, &err), RD_OK);
+    char slots[65] = "";
+    int fd = open(path, O_RDONLY);
+    assert_int_equal(pread(fd, slots, 64, 0), 64);
+    close(fd);
+    /* the slot the head went to (the other one is the previous head's) */
+    assert_true(!memcmp(slots, "RDSPOOL2", 8) || !memcmp(slots + 32, "RDSPOOL2", 8));
+    rd__spool_close(sp);
+    sp = open_spool();
+    drain_expect(sp, 2, 8, 3);
+    rd__spool_close(sp);
+}
+
 /* ------------------------------------------------------------------ the writer on SQLite,
  * its log append made unreachable on demand */
 
@@ -643,6 +773,7 @@ static void test_writer_bound(void **state)
     uint64_t max = 0;
     for (int i = 0; i < 10; i++) {
         rd_log_row r = row(i);
+        r.node = rd_store_node(s); /* the writer's, spooled with each record */
         max += rd__spool_row_bytes(&r);
     }
     rd_dlog *l = writer(s, path, (size_t)max, 0); /* room for the first ten records exactly */
@@ -922,8 +1053,9 @@ static void slow_drain(size_t n)
     usleep(20000);
 }
 
-/* A child process that drains the spool into url with chunks of 100, the hook in it. */
-static pid_t drain_child(const char *url, void (*hook)(size_t))
+/* A child process that drains the spool into url with chunks of 100, the hook in it, on a
+ * store handle named node. */
+static pid_t drain_child_as(const char *url, const char *node, void (*hook)(size_t))
 {
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -932,7 +1064,7 @@ static pid_t drain_child(const char *url, void (*hook)(size_t))
     rd__dlog_after_drain_commit = hook;
     rd_store *s;
     rd_err err;
-    if (rd_store_open(url, &(rd_store_opts){.node = "spool-test"}, &s, &err))
+    if (rd_store_open(url, &(rd_store_opts){.node = node}, &s, &err))
         _exit(3);
     rd_dlog_opts o = {.durability = RD_DLOG_ACK, .batch_max = 100, .spool_path = path};
     rd_dlog *l;
@@ -940,6 +1072,59 @@ static pid_t drain_child(const char *url, void (*hook)(size_t))
         _exit(4);
     sleep(60); /* the hook or the parent ends it */
     _exit(5);
+}
+
+static pid_t drain_child(const char *url, void (*hook)(size_t))
+{
+    return drain_child_as(url, "spool-test", hook);
+}
+
+static int node_a_rows(void *ud, const rd_log_row *r)
+{
+    int *n = ud;
+    *n += r->node && !strcmp(r->node, "node-a");
+    return 0;
+}
+
+/* review16 #10: a spool written on node-a, drained by a process named node-b (a new pod on the
+ * same volume) that dies between a chunk's commit and the head's advance, then by another:
+ * every row once, each under node-a, the node that decided. */
+static void test_pg_node_rename(void **state)
+{
+    (void)state;
+    if (pg_skip())
+        skip();
+    char url[256];
+    pg_db("spool_node", url, sizeof url);
+    rd_store *s = pg_open(url); /* makes the schema before the children meet it */
+    rd_store_close(s);
+    enum { N = 300 };
+    rd__spool *sp = open_spool();
+    rd_err err;
+    for (int i = 0; i < N; i++) {
+        rd_log_row r = row(i);
+        r.node = "node-a";
+        memset(r.uid, 0x5a, sizeof r.uid);
+        memcpy(r.uid + 8, &i, sizeof i);
+        assert_int_equal(rd__spool_append(sp, &r, 1, &err), RD_OK);
+    }
+    rd__spool_close(sp);
+    chunks_left = 1;
+    pid_t pid = drain_child_as(url, "node-b", crash_after_commit);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 42);
+    s = pg_open(url); /* "spool-test": a third name */
+    assert_int_equal(count_rows(s), 100);
+    rd_dlog *l = writer(s, path, 0, 0); /* the first chunk again, then the rest */
+    wait_drained(l);
+    rd_dlog_free(l);
+    expect_stored(s, N, -1);
+    int a = 0;
+    assert_int_equal(rd_store_log_scan(s, NULL, node_a_rows, &a, &err), RD_OK);
+    assert_int_equal(a, N);
+    rd_store_close(s);
 }
 
 static void test_pg_crash_mid_drain(void **state)
@@ -1008,6 +1193,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_file_cut_back_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_large_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_uid_node, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_format1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_outage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_bound, setup, teardown),
@@ -1017,6 +1204,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_writer_sqlite_never_spools, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_outage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_crash_mid_drain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_node_rename, setup, teardown),
     };
     return cmocka_run_group_tests(tests, pg_setup, pg_teardown);
 }
