@@ -31,10 +31,15 @@ typedef struct rd_store rd_store;
 typedef struct rd_store_opts {
     const char *node; /* this process's name in a shared store (the decision log's node column,
                          leadership); NULL: the host name */
-    bool read_only; /* open an existing store for reading (export, replay) */
-    bool sync_full; /* every commit reaches the disk (synchronous=FULL); else NORMAL, which WAL
-                       keeps safe through a process crash (only a power loss can drop the last
-                       commits) */
+    bool read_only;   /* open an existing store for reading (export, replay) */
+    bool sync_full;   /* every commit reaches the disk (synchronous=FULL); else NORMAL, which WAL
+                         keeps safe through a process crash (only a power loss can drop the last
+                         commits) */
+    int timeout_ms;   /* a shared store (PostgreSQL): the longest a call waits for the database
+                         without a byte of answer, after which it fails with RD_ESTORE ("no
+                         answer from the database within N s") and the connection is dropped; the
+                         server's statement_timeout is a second less. 0: 10 s. A scan's rows and
+                         pruning's statements run without the statement_timeout */
 } rd_store_opts;
 
 /* Open url: "sqlite:DIR" or a plain directory (created when missing, unless read_only), or

@@ -902,7 +902,9 @@ static const char *spool_path(const srv_config *cfg, rd_store *s, char *buf, siz
  * thread, under its lock); SQLite's WAL lets them work at once. */
 static int open_log(const srv_config *cfg, rd_err *err)
 {
-    rd_store_opts so = {.node = srv_store_opts.node, .sync_full = !strcmp(cfg->log_durability, "ack")};
+    rd_store_opts so = {.node = srv_store_opts.node,
+                        .sync_full = !strcmp(cfg->log_durability, "ack"),
+                        .timeout_ms = srv_store_opts.timeout_ms};
     int rc = rd_store_open(cfg->store, &so, &G.store, err);
     if (!rc)
         rc = rd_store_open(cfg->store, &so, &G.wstore, err);
@@ -1225,6 +1227,7 @@ int srv_check(const srv_config *cfg)
     srv_state *st;
     rd_err err;
     srv_store_opts.node = cfg->node[0] ? cfg->node : NULL;
+    srv_store_opts.timeout_ms = cfg->store_timeout_ms;
     if (srv_state_new(cfg, NULL, &st, &err)) {
         fprintf(stderr, "riskd: serve: %s\n", err.msg);
         srv_metrics_deinit();
@@ -1352,6 +1355,7 @@ int srv_run(const srv_config *cfg)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     G.cfg = cfg;
     srv_store_opts.node = cfg->node[0] ? cfg->node : NULL;
+    srv_store_opts.timeout_ms = cfg->store_timeout_ms;
     pthread_mutex_init(&G.outcomes.lock, NULL);
     srv_log_init(cfg->log_level);
     srv_metrics_init();
