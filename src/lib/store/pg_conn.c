@@ -199,8 +199,9 @@ void rd__pg_cancel(PGconn *c)
     pthread_attr_destroy(&a);
 }
 
-/* Until libpq can hand over the next result without blocking: 1, or 0 when timeout_ms passed
- * without a byte sent or received, or -1 when the connection failed (PQerrorMessage says why).
+/* Until libpq can hand over the next result without blocking: 1 (also when the connection
+ * closed: the result is the error), or 0 when timeout_ms passed without a byte sent or
+ * received, or -1 when the connection failed otherwise (PQerrorMessage says why).
  * What is left of the query is flushed on the way (non-blocking mode: nothing here waits but
  * poll). */
 static int await_result(PGconn *c, int timeout_ms)
@@ -209,7 +210,7 @@ static int await_result(PGconn *c, int timeout_ms)
     for (;;) {
         int out = PQflush(c);
         if (out < 0 || !PQconsumeInput(c))
-            return -1;
+            return PQsocket(c) < 0 ? 1 : -1; /* closed: PQgetResult gives the error without waiting */
         if (out == 0 && !PQisBusy(c))
             return 1;
         int64_t left = deadline - mono_ms();
@@ -226,11 +227,11 @@ static int await_result(PGconn *c, int timeout_ms)
     }
 }
 
-PGresult *rd__pg_answer_one(PGconn *c, int timeout_ms, bool *late)
+int rd__pg_answer_one(PGconn *c, int timeout_ms, PGresult **r)
 {
     int w = await_result(c, timeout_ms);
-    *late = w == 0;
-    return w > 0 ? PQgetResult(c) : NULL;
+    *r = w > 0 ? PQgetResult(c) : NULL;
+    return w;
 }
 
 PGresult *rd__pg_answer(PGconn *c, bool sent, int timeout_ms, bool *late)
@@ -480,11 +481,13 @@ static int stream_rows(pg_store *s, int (*fn)(void *, const PGresult *), void *u
                        rd_err *err)
 {
     int rc = RD_OK;
-    bool stopped = false, late;
+    bool stopped = false;
     for (;;) {
-        PGresult *r = rd__pg_answer_one(s->conn, s->timeout_ms, &late);
-        if (!r && late) {
-            expired(s);
+        PGresult *r;
+        int w = rd__pg_answer_one(s->conn, s->timeout_ms, &r);
+        if (w <= 0) { /* no answer in time, or the connection failed: the rows are not all here */
+            if (w == 0)
+                expired(s);
             s->busy = false;
             return rc ? rc : rd__pg_fail(s, NULL, what, err);
         }

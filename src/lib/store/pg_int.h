@@ -125,8 +125,9 @@ bool rd__pg_nonblocking(PGconn *c);
  * result, or the first error). NULL when sending or the connection failed (PQerrorMessage),
  * or when the deadline passed (*late). */
 PGresult *rd__pg_answer(PGconn *c, bool sent, int timeout_ms, bool *late);
-/* The next result (NULL: the query is over, or *late, or the connection failed). */
-PGresult *rd__pg_answer_one(PGconn *c, int timeout_ms, bool *late);
+/* The next result in *r (NULL: the query is over): 1, or 0 when the deadline passed, or -1
+ * when the connection failed (*r NULL either way). */
+int rd__pg_answer_one(PGconn *c, int timeout_ms, PGresult **r);
 /* rd__pg_answer on the handle's connection with its deadline; a deadline that passed marks the
  * connection lost (s->late, s->lost "no answer from the database within N s"), cancels the
  * statement and starts the backoff: rd__pg_fail(s, NULL, ...) then reports RD_ESTORE. */
