@@ -39,6 +39,11 @@ typedef struct rd_store_opts {
                          handle connects (and checks the schema) at its first call, each failing
                          with RD_ESTORE until then (a node that starts during an outage). SQLite:
                          no effect */
+    int timeout_ms;   /* a shared store (PostgreSQL): the longest a call waits for the database
+                         without a byte of answer, after which it fails with RD_ESTORE ("no
+                         answer from the database within N s") and the connection is dropped; the
+                         server's statement_timeout is a second less. 0: 10 s. A scan's rows and
+                         pruning's statements run without the statement_timeout */
 } rd_store_opts;
 
 /* Open url: "sqlite:DIR" or a plain directory (created when missing, unless read_only), or

@@ -20,6 +20,11 @@ enum {
     CLI_REFUSED = 7,       /* not authenticated, or the role does not allow it (governance) */
 };
 
+/* rd_store_opts.timeout_ms of the commands that scan the decision log (export, replay,
+ * reports): a filter that matches sparse rows may go minutes without one coming back, which
+ * the server's 10 s would take for a hang. */
+#define CLI_SCAN_TIMEOUT_MS 600000
+
 int cmd_flags(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_bundle(int argc, char **argv);

@@ -74,7 +74,8 @@ static int parse_args(int argc, char **argv, args *a, bool replay)
 {
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},
-        {"data-dir", required_argument, NULL, 'd'}, {"store", required_argument, NULL, 'd'},
+        {"data-dir", required_argument, NULL, 'd'},
+        {"store", required_argument, NULL, 'd'},
         {"from", required_argument, NULL, 'f'},
         {"to", required_argument, NULL, 't'},
         {"model-version", required_argument, NULL, 'm'},
@@ -153,7 +154,7 @@ static int nothing_matched(const args *a)
 static int open_store(const char *dir, rd_store **s)
 {
     rd_err err;
-    rd_store_opts o = {.read_only = true};
+    rd_store_opts o = {.read_only = true, .timeout_ms = CLI_SCAN_TIMEOUT_MS};
     if (rd_store_open(dir, &o, s, &err) != RD_OK) {
         cli_errorf("%s", err.msg);
         return cli_exit_for(err.code);
@@ -545,7 +546,7 @@ static int lanes_new(replayer *p, const char *dir, rd_err *err)
     p->nlanes = cores < 1 ? 1 : cores > REPLAY_THREADS ? REPLAY_THREADS : cores;
     char work[1100];
     snprintf(work, sizeof work, "%s/replay", dir);
-    rd_store_opts o = {.read_only = true};
+    rd_store_opts o = {.read_only = true, .timeout_ms = CLI_SCAN_TIMEOUT_MS};
     for (int i = 0; i < p->nlanes; i++) {
         int rc = rd_store_open(dir, &o, &p->lanes[i].s, err);
         if (!rc)

@@ -11,7 +11,7 @@
 int cli_report_store(const char *dir, rd_store **s)
 {
     rd_err err;
-    rd_store_opts ro = {.read_only = true};
+    rd_store_opts ro = {.read_only = true, .timeout_ms = CLI_SCAN_TIMEOUT_MS};
     if (rd_store_open(dir, &ro, s, &err) != RD_OK) {
         cli_errorf("%s", err.msg);
         return cli_exit_for(err.code);

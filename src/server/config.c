@@ -41,6 +41,8 @@ const char srv_usage[] =
     "                           set kept in the store (riskd flags import loads the first one)\n"
     "  --store-check-ms N       how often the store is asked for a newer flag set or bundles, in\n"
     "                           case a change notification was missed (default 5000)\n"
+    "  --store-timeout-ms N     the longest a call waits for a shared store without a byte of\n"
+    "                           answer, then it counts as unreachable (default 10000)\n"
     "  --no-store-watch         do not listen for the store's change notifications (NOTIFY\n"
     "                           riskd_changes): changes arrive at the next check only\n"
     "  --route-flag KEY         flag whose string value names the bundle (default model-route)\n"
@@ -213,6 +215,7 @@ static const struct key keys[] = {
     {"data_dir", S(data_dir)},
     {"store", S(store)},
     {"store_check_ms", I(store_check_ms, 100, 3600000)},
+    {"store_timeout_ms", I(store_timeout_ms, 1000, 3600000)},
     {"store_watch", K_BOOL, offsetof(srv_config, store_watch), 0, 0, 0},
     {"route_flag", S(route_flag)},
     {"default_bundle", S(default_bundle)},
@@ -327,6 +330,7 @@ static void defaults(srv_config *c)
     c->log = true;
     c->store_watch = true;
     c->store_check_ms = 5000;
+    c->store_timeout_ms = 10000;
     strcpy(c->log_durability, "async");
     strcpy(c->log_on_full, "reject");
     c->log_queue = 65536;

@@ -904,7 +904,8 @@ static int open_log(const srv_config *cfg, rd_err *err)
 {
     rd_store_opts so = {.node = srv_store_opts.node,
                         .sync_full = !strcmp(cfg->log_durability, "ack"),
-                        .lazy = srv_store_opts.lazy};
+                        .lazy = srv_store_opts.lazy,
+                        .timeout_ms = srv_store_opts.timeout_ms};
     int rc = rd_store_open(cfg->store, &so, &G.store, err);
     if (!rc)
         rc = rd_store_open(cfg->store, &so, &G.wstore, err);
@@ -1227,6 +1228,7 @@ int srv_check(const srv_config *cfg)
     srv_state *st;
     rd_err err;
     srv_store_opts.node = cfg->node[0] ? cfg->node : NULL;
+    srv_store_opts.timeout_ms = cfg->store_timeout_ms;
     if (srv_state_new(cfg, NULL, &st, &err)) {
         fprintf(stderr, "riskd: serve: %s\n", err.msg);
         srv_metrics_deinit();
@@ -1365,6 +1367,7 @@ int srv_run(const srv_config *cfg)
     G.cfg = cfg;
     srv_store_opts.node = cfg->node[0] ? cfg->node : NULL;
     srv_store_opts.lazy = kept_before(cfg);
+    srv_store_opts.timeout_ms = cfg->store_timeout_ms;
     pthread_mutex_init(&G.outcomes.lock, NULL);
     srv_log_init(cfg->log_level);
     srv_metrics_init();

@@ -45,25 +45,26 @@ typedef struct srv_config {
     char data_dir[SRV_PATH_MAX]; /* state directory (created if missing) */
     char store[SRV_PATH_MAX];    /* the store's URL: postgresql://... (several nodes), else sqlite:DATA_DIR
                                     (resolved in validate) */
-    int store_check_ms;          /* how often the store's newest flag set is checked (a missed notification) */
-    bool store_watch;            /* listen for the store's change notifications (default on) */
-    bool bundles_store;          /* bundles = store: the bundles the store publishes, fetched into the
-                                    cache by rd_bundle_cache_sync when the store is due */
-    char route_flag[256];        /* the flag whose string value names the bundle */
-    char default_bundle[256];    /* used when no routing flag answers; "" = none */
-    int threads;                 /* HTTP worker threads; 0 = one per core */
-    size_t max_body_bytes;       /* request body limit (413 above) */
-    size_t max_batch;            /* rows per /v1/score/batch */
-    int max_json_depth;          /* nesting of a request body */
-    size_t max_json_fields;      /* values in a request body */
-    size_t max_connections;      /* open connections at once */
-    size_t sse_max_streams;      /* OFREP event streams open at once (0: no streams, none advertised) */
-    int sse_heartbeat_s;         /* a comment line on every stream this often */
-    int sse_inactivity_s;        /* advertised: a hidden client closes its stream after this */
-    int reasons;                 /* reason codes per decision when a request names none */
-    int reload_interval_ms;      /* how often the flag file and bundles are checked */
-    int drain_timeout_ms;        /* SIGTERM: longest wait for in-flight requests */
-    int connection_timeout_s;    /* an idle keep-alive connection is closed after this */
+    int store_check_ms;       /* how often the store's newest flag set is checked (a missed notification) */
+    int store_timeout_ms;     /* rd_store_opts.timeout_ms: a shared store's longest wait for an answer */
+    bool store_watch;         /* listen for the store's change notifications (default on) */
+    bool bundles_store;       /* bundles = store: the bundles the store publishes, fetched into the
+                                 cache by rd_bundle_cache_sync when the store is due */
+    char route_flag[256];     /* the flag whose string value names the bundle */
+    char default_bundle[256]; /* used when no routing flag answers; "" = none */
+    int threads;              /* HTTP worker threads; 0 = one per core */
+    size_t max_body_bytes;    /* request body limit (413 above) */
+    size_t max_batch;         /* rows per /v1/score/batch */
+    int max_json_depth;       /* nesting of a request body */
+    size_t max_json_fields;   /* values in a request body */
+    size_t max_connections;   /* open connections at once */
+    size_t sse_max_streams;   /* OFREP event streams open at once (0: no streams, none advertised) */
+    int sse_heartbeat_s;      /* a comment line on every stream this often */
+    int sse_inactivity_s;     /* advertised: a hidden client closes its stream after this */
+    int reasons;              /* reason codes per decision when a request names none */
+    int reload_interval_ms;   /* how often the flag file and bundles are checked */
+    int drain_timeout_ms;     /* SIGTERM: longest wait for in-flight requests */
+    int connection_timeout_s; /* an idle keep-alive connection is closed after this */
     srv_log_level log_level;
     int64_t fixed_time;               /* $flagd.timestamp for every evaluation; 0 = now */
     bool lenient;                     /* accept what flagd accepts (see rd_flagset_opts) */

@@ -8,7 +8,12 @@
 #     STORE_UNAVAILABLE;
 #   - after it: every decision answered is in the database once (count equal to the 200s
 #     per node, no (node, request_id) twice), the spools drained, the audit chain verifies, a
-#     change published after the outage reaches both nodes (their watches reconnected).
+#     change published after the outage reaches both nodes (their watches reconnected);
+#   - then the database hangs instead (every PostgreSQL process stopped with SIGSTOP: the
+#     connections stay open and nothing answers, as with a frozen VM or disk): scores stay 200,
+#     /ready says the store down within seconds, the decision log spools (each call's deadline,
+#     --store-timeout-ms, ends the wait with RD_ESTORE); resumed, the spools drain and every
+#     decision is stored once; and a node sent SIGTERM during a hang ends within seconds.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
@@ -33,7 +38,8 @@ check "the flag set imported" 0 $?
 check "a manager" 0 $?
 
 for i in 1 2; do
-    start_node "$i" --store "$URL" --flags store --bundles "$T/bundles" --store-check-ms 1000
+    start_node "$i" --store "$URL" --flags store --bundles "$T/bundles" --store-check-ms 1000 \
+        --store-timeout-ms 4000
     check "node $i starts" 0 $?
 done
 
@@ -96,6 +102,65 @@ st=$(curl -s -o "$T/r" -w '%{http_code}' -X POST -H "Authorization: Bearer $(cat
 check "an admin write after the outage" 201 "$st"
 "$BIN" audit verify --store "$URL" >"$T/verify" 2>&1
 check "the audit chain verifies" 0 $? 'intact' "$T/verify"
+
+# The database hangs: SIGSTOP to the postmaster and its children (no new backend either).
+hang() {
+    local pm
+    pm=$(head -1 "$PGD/pg/postmaster.pid")
+    kill -"$1" "$pm" $(pgrep -P "$pm")
+}
+secs_since() { echo $(($(date +%s) - $1)); }
+sp0=$(node_metric 1 riskd_dlog_spooled_total)
+rm -f "$T/stop"
+for i in 1 2; do
+    $PY tests/integration/score_load.py "${URLS[$i]}" "$T/hang$i.log" --stop "$T/stop" --threads 2 --prefix h &
+    LOADS[$i]=$!
+    EXTRA_PIDS+=($!)
+done
+sleep 1
+hang STOP
+t0=$(date +%s)
+for i in 1 2; do
+    wait_for down "$i"
+    check "node $i: /ready says the store down while it hangs" 0 $?
+done
+dt=$(secs_since "$t0")
+[ "$dt" -le 15 ]
+check "... within 15 s (the ping's deadline; took $dt s)" 0 $?
+spooling() { [ "$(node_metric 1 riskd_dlog_spooled_total)" -gt "${sp0%.*}" ]; }
+wait_for spooling
+check "node 1 spools its decisions while the store hangs ($(secs_since "$t0") s)" 0 $?
+hang CONT
+sleep 1
+touch "$T/stop"
+wait "${LOADS[1]}" "${LOADS[2]}"
+for i in 1 2; do
+    wait_for drained "$i"
+    check "node $i: after the hang, its spool drained" 0 $?
+    total=$(wc -l <"$T/hang$i.log")
+    ok=$(awk '$3 == 200' "$T/hang$i.log" | wc -l)
+    [ "$total" -gt 0 ] && [ "$ok" = "$total" ]
+    check "node $i: every score request during the hang answered 200 ($ok of $total)" 0 $?
+    all=$((ok + $(awk '$3 == 200' "$T/load$i.log" | wc -l)))
+    logged() { [ "$(psql_n "SELECT count(*) FROM decisions WHERE node = 'n$i' AND kind = 'primary'")" = "$all" ]; }
+    wait_for logged
+    check "node $i: the database holds every decision answered ($all), once" 0 $?
+done
+dup=$(psql_n "SELECT count(*) FROM (SELECT node, request_id FROM decisions WHERE kind = 'primary' GROUP BY 1, 2 HAVING count(*) > 1) d")
+check "no decision twice" 0 "$dup"
+
+# SIGTERM while the database hangs, with decisions on their way to it: the node ends anyway.
+hang STOP
+$PY tests/integration/score_load.py "${URLS[2]}" "$T/term.log" --stop "$T/stop2" --threads 1 --prefix t &
+sleep 1
+touch "$T/stop2"
+wait $!
+t0=$(date +%s)
+kill -TERM "${PIDS[2]}"
+for _ in $(seq 1 300); do kill -0 "${PIDS[2]}" 2>/dev/null || break; sleep 0.1; done
+! kill -0 "${PIDS[2]}" 2>/dev/null
+check "node 2 ends on SIGTERM while the store hangs ($(secs_since "$t0") s, 30 at most)" 0 $?
+hang CONT
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

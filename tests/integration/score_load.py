@@ -5,7 +5,9 @@ Each of --threads threads holds one keep-alive connection and sends single appli
 (the example credit rows, random targeting keys) back to back until the stop file appears.
 Every answer is one line of the log: send_ns recv_ns status model_version (wall clock, ns).
 
-    score_load.py URL LOG --stop FILE [--threads 2] [--data examples/data/credit_data.csv]
+    score_load.py URL LOG --stop FILE [--threads 2] [--data examples/data/credit_data.csv] [--prefix d]
+
+Request ids are PREFIX<thread>-<n>: a second run on the same node takes another prefix.
 """
 import argparse
 import csv
@@ -33,7 +35,7 @@ def rows(path):
     return out
 
 
-def worker(url, data, stop, lines, lock, seed):
+def worker(url, data, stop, lines, lock, seed, prefix):
     u = urllib.parse.urlparse(url)
     rnd = random.Random(seed)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
@@ -41,7 +43,7 @@ def worker(url, data, stop, lines, lock, seed):
     n = 0
     while not os.path.exists(stop):
         n += 1
-        body = json.dumps({"request_id": f"d{seed}-{n}", "context": {"targetingKey": f"a{rnd.randrange(10**9)}"},
+        body = json.dumps({"request_id": f"{prefix}{seed}-{n}", "context": {"targetingKey": f"a{rnd.randrange(10**9)}"},
                            "features": rnd.choice(data)})
         t0 = time.time_ns()
         try:
@@ -69,10 +71,11 @@ def main():
     ap.add_argument("--stop", required=True)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--data", default="examples/data/credit_data.csv")
+    ap.add_argument("--prefix", default="d")
     a = ap.parse_args()
     data = rows(a.data)
     lines, lock = [], threading.Lock()
-    ts = [threading.Thread(target=worker, args=(a.url, data, a.stop, lines, lock, i)) for i in range(a.threads)]
+    ts = [threading.Thread(target=worker, args=(a.url, data, a.stop, lines, lock, i, a.prefix)) for i in range(a.threads)]
     for t in ts:
         t.start()
     for t in ts:

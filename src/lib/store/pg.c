@@ -177,7 +177,7 @@ static int schema_version(pg_store *s, int *version, rd_err *err)
 /* One migration: its statements in one transaction (BEGIN ... COMMIT in the script). */
 static int run_script(pg_store *s, const char *sql, rd_err *err)
 {
-    PGresult *r = PQexec(s->conn, sql);
+    PGresult *r = rd__pg_exec_raw(s, sql);
     if (PQresultStatus(r) == PGRES_COMMAND_OK) {
         PQclear(r);
         return RD_OK;
@@ -271,9 +271,10 @@ static int pg_open(const char *where, const rd_store_opts *o, rd_store **out, rd
     }
     s->base.ops = &rd__pg_store;
     s->read_only = o->read_only;
+    s->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : RD_PG_TIMEOUT_MS;
     s->gen = 1;
     s->uri = uri;
-    s->conn = rd__pg_connect(uri, s->base.name, sizeof s->base.name);
+    s->conn = rd__pg_connect(uri, s->timeout_ms, s->base.name, sizeof s->base.name);
     if (!s->conn)
         rc = rd_err_set(err, RD_ENOMEM, "out of memory");
     else if (PQstatus(s->conn) != CONNECTION_OK &&

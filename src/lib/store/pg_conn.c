@@ -11,8 +11,20 @@
  *     on every call;
  *   - every PGresult is cleared here or handed to the caller, who clears it;
  *   - libpq's notices (NOTICE: relation already exists, skipping) are dropped: the library
- *     never prints. */
+ *     never prints;
+ *   - no call waits on the database without a deadline: every statement is sent without
+ *     blocking (the connection is in libpq's non-blocking mode) and its answer is awaited with
+ *     poll() for at most s->timeout_ms without a byte coming or going. A server that stops
+ *     answering without closing (a stopped process or VM, a frozen disk: its kernel still
+ *     acknowledges, so no TCP timeout fires) thus fails the call with RD_ESTORE ("no answer
+ *     from the database within N s"); the statement is cancelled from a thread of its own
+ *     (PQcancel itself waits for the server without a limit), the connection is marked lost
+ *     and the reconnect waits for the backoff. The server holds the same budget on its side
+ *     (statement_timeout, lock_timeout: the options rd__pg_connect sends). */
 #include <assert.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,24 +108,197 @@ static void name_of(const char *uri, char *name, size_t cap)
     PQfreemem(msg);
 }
 
-PGconn *rd__pg_connect(const char *uri, char *name, size_t cap)
+/* The server-side budgets, then the URI's own options (or PGOPTIONS when it has none: an
+ * options keyword given here would hide it), which win: the server applies -c switches in
+ * order. statement_timeout stays a second below the client's wait, so that a live but slow
+ * server answers with its own cancel (57014: the connection is kept); lock_timeout is half of
+ * it (55P03 names the wait). The keepalives and tcp_user_timeout are the server's: a host that
+ * died or froze is noticed by the server within about 25 s, and the session's advisory locks
+ * (leadership, a governance transaction's) go with it instead of after the kernel's 2 h;
+ * idle_in_transaction_session_timeout frees them from a client alive but stuck inside a
+ * transaction. */
+static void server_options(const char *uri, int timeout_ms, char *out, size_t cap)
+{
+    const char *own = NULL;
+    char *msg = NULL;
+    PQconninfoOption *opts = PQconninfoParse(uri, &msg);
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (!strcmp(o->keyword, "options") && o->val && *o->val)
+            own = o->val;
+    if (!own)
+        own = getenv("PGOPTIONS");
+    int stmt = timeout_ms > 2000 ? timeout_ms - 1000 : timeout_ms / 2;
+    snprintf(out, cap,
+             "-c statement_timeout=%d -c lock_timeout=%d -c idle_in_transaction_session_timeout=%d"
+             " -c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3"
+             " -c tcp_user_timeout=10000%s%s",
+             stmt, timeout_ms / 2, RD_PG_IDLE_TX_MS, own ? " " : "", own ? own : "");
+    PQconninfoFree(opts);
+    PQfreemem(msg);
+}
+
+PGconn *rd__pg_connect(const char *uri, int timeout_ms, char *name, size_t cap)
 {
     /* riskd's defaults first: the URI's own settings come after them, and libpq keeps the last
-     * value given for a keyword. keepalives notice a server that vanished without closing while
-     * the connection is idle; tcp_user_timeout (ms) while data is unacknowledged, so a call on
-     * a partitioned network fails with RD_ESTORE within 10 s instead of the kernel's ~15 min. */
-    static const char *const keys[] = {"connect_timeout",  "keepalives",
-                                       "keepalives_idle",  "keepalives_interval",
-                                       "keepalives_count", "tcp_user_timeout",
-                                       "application_name", "client_encoding",
-                                       "dbname",           NULL};
-    const char *vals[] = {"3", "1", "10", "5", "3", "10000", "riskd", "UTF8", uri, NULL};
+     * value given for a keyword (options excepted: server_options merges them). keepalives
+     * notice a server that vanished without closing while the connection is idle;
+     * tcp_user_timeout (ms) while data is unacknowledged, so a call on a partitioned network
+     * fails with RD_ESTORE within 10 s instead of the kernel's ~15 min. */
+    static const char *const keys[] = {"connect_timeout",
+                                       "keepalives",
+                                       "keepalives_idle",
+                                       "keepalives_interval",
+                                       "keepalives_count",
+                                       "tcp_user_timeout",
+                                       "application_name",
+                                       "client_encoding",
+                                       "dbname",
+                                       "options",
+                                       NULL};
+    char options[1200];
+    server_options(uri, timeout_ms, options, sizeof options);
+    const char *vals[] = {"3", "1", "10", "5", "3", "10000", "riskd", "UTF8", uri, options, NULL};
     if (name)
         name_of(uri, name, cap);
     PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (c)
         PQsetNoticeProcessor(c, ignore_notice, NULL); /* kept by PQreset */
     return c;
+}
+
+/* ------------------------------------------------------------------ waiting with a deadline */
+
+static int64_t mono_ms(void) { return rd_clock_ns() / 1000000; }
+
+static void *cancel_run(void *arg)
+{
+    char buf[256];
+    PQcancel(arg, buf, sizeof buf); /* a failure only means the statement runs to its own timeout */
+    PQfreeCancel(arg);
+    return NULL;
+}
+
+void rd__pg_cancel(PGconn *c)
+{
+    /* PQcancel opens a connection of its own and reads until the server closes it, without a
+     * limit: on a server that stopped answering it would block the caller as the statement did,
+     * so it runs on a detached thread, which ends when the server answers or the connection
+     * attempt fails (a thread per expired deadline: a lost connection waits for the backoff) */
+    PGcancel *cc = PQgetCancel(c);
+    pthread_attr_t a;
+    pthread_t t;
+    if (!cc)
+        return;
+    if (pthread_attr_init(&a) != 0) {
+        PQfreeCancel(cc);
+        return;
+    }
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &a, cancel_run, cc) != 0)
+        PQfreeCancel(cc);
+    pthread_attr_destroy(&a);
+}
+
+/* Until libpq can hand over the next result without blocking: 1 (also when the connection
+ * closed: the result is the error), or 0 when timeout_ms passed without a byte sent or
+ * received, or -1 when the connection failed otherwise (PQerrorMessage says why).
+ * What is left of the query is flushed on the way (non-blocking mode: nothing here waits but
+ * poll). */
+static int await_result(PGconn *c, int timeout_ms)
+{
+    int64_t deadline = mono_ms() + timeout_ms;
+    for (;;) {
+        int out = PQflush(c);
+        if (out < 0 || !PQconsumeInput(c))
+            return PQsocket(c) < 0 ? 1 : -1; /* closed: PQgetResult gives the error without waiting */
+        if (out == 0 && !PQisBusy(c))
+            return 1;
+        int64_t left = deadline - mono_ms();
+        if (left <= 0)
+            return 0;
+        struct pollfd p = {.fd = PQsocket(c), .events = (short)(POLLIN | (out ? POLLOUT : 0))};
+        if (p.fd < 0)
+            return -1;
+        int n = poll(&p, 1, (int)left);
+        if (n < 0 && errno != EINTR)
+            return -1;
+        if (n > 0)
+            deadline = mono_ms() + timeout_ms; /* the server is answering: a long answer is no hang */
+    }
+}
+
+int rd__pg_answer_one(PGconn *c, int timeout_ms, PGresult **r)
+{
+    int w = await_result(c, timeout_ms);
+    *r = w > 0 ? PQgetResult(c) : NULL;
+    return w;
+}
+
+PGresult *rd__pg_answer(PGconn *c, bool sent, int timeout_ms, bool *late)
+{
+    PGresult *keep = NULL;
+    *late = false;
+    if (!sent)
+        return NULL;
+    for (;;) {
+        int w = await_result(c, timeout_ms);
+        if (w <= 0) {
+            *late = w == 0;
+            PQclear(keep);
+            return NULL;
+        }
+        PGresult *r = PQgetResult(c);
+        if (!r)
+            return keep;
+        /* as PQexec: the last result, unless an error came first (a script stops at it) */
+        if (keep && PQresultStatus(keep) == PGRES_FATAL_ERROR) {
+            PQclear(r);
+        } else {
+            PQclear(keep);
+            keep = r;
+        }
+    }
+}
+
+/* The connection stopped answering: cancel what runs, and mark the connection lost with the
+ * wait named; the next call reconnects after the backoff's first step, not at once (a server
+ * that hangs would make it wait connect_timeout on every call). */
+static void expired(pg_store *s)
+{
+    rd__pg_cancel(s->conn);
+    s->broken = true;
+    s->late = true;
+    snprintf(s->lost, sizeof s->lost, "no answer from the database within %d s",
+             (s->timeout_ms + 999) / 1000);
+    if (!s->backoff_ms) {
+        s->backoff_ms = 1000;
+        s->retry_at_ms = mono_ms() + s->backoff_ms;
+    }
+}
+
+PGresult *rd__pg_run(pg_store *s, bool sent)
+{
+    bool late;
+    s->late = false;
+    PGresult *r = rd__pg_answer(s->conn, sent, s->timeout_ms, &late);
+    if (late)
+        expired(s);
+    return r;
+}
+
+bool rd__pg_nonblocking(PGconn *c) { return PQsetnonblocking(c, 1) == 0; }
+
+PGresult *rd__pg_exec_raw(pg_store *s, const char *sql)
+{
+    return rd__pg_run(s, rd__pg_nonblocking(s->conn) && PQsendQuery(s->conn, sql));
+}
+
+PGresult *rd__pg_exec_params(pg_store *s, const char *sql, const pg_params *p, int result_fmt)
+{
+    return rd__pg_run(s,
+                      rd__pg_nonblocking(s->conn) &&
+                          PQsendQueryParams(s->conn, sql, p ? p->n : 0, p ? p->type : NULL, p ? p->val : NULL,
+                                            p ? p->len : NULL, p ? p->fmt : NULL, result_fmt));
 }
 
 /* ------------------------------------------------------------------ errors */
@@ -165,7 +350,10 @@ void rd__pg_message(PGconn *c, const PGresult *res, char *out, size_t cap)
 int rd__pg_fail(pg_store *s, PGresult *res, const char *what, rd_err *err)
 {
     char msg[sizeof s->lost];
-    rd__pg_message(s->conn, res, msg, sizeof msg);
+    if (!res && s->late)
+        snprintf(msg, sizeof msg, "%s", s->lost); /* the deadline passed: libpq has nothing to say */
+    else
+        rd__pg_message(s->conn, res, msg, sizeof msg);
     int rc;
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     snprintf(s->state, sizeof s->state, "%s", state ? state : "");
@@ -184,7 +372,7 @@ int rd__pg_fail(pg_store *s, PGresult *res, const char *what, rd_err *err)
 /* A statement without parameters on the connection as it is (no reconnect). */
 static int raw_exec(pg_store *s, const char *sql, const char *what, rd_err *err)
 {
-    PGresult *r = PQexec(s->conn, sql);
+    PGresult *r = rd__pg_exec_raw(s, sql);
     ExecStatusType st = PQresultStatus(r);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
         PQclear(r);
@@ -202,8 +390,6 @@ int rd__pg_session(pg_store *s, rd_err *err)
         rc = raw_exec(s, "SET default_transaction_read_only = on", "opening read-only", err);
     return rc;
 }
-
-static int64_t mono_ms(void) { return rd_clock_ns() / 1000000; }
 
 static int unreachable(pg_store *s, rd_err *err, const char *why)
 {
@@ -264,8 +450,7 @@ int rd__pg_query(pg_store *s, const char *sql, const pg_params *p, int result_fm
     int rc = rd__pg_ready(s, err);
     if (rc)
         return rc;
-    PGresult *r = PQexecParams(s->conn, sql, p ? p->n : 0, p ? p->type : NULL, p ? p->val : NULL,
-                               p ? p->len : NULL, p ? p->fmt : NULL, result_fmt);
+    PGresult *r = rd__pg_exec_params(s, sql, p, result_fmt);
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
         return rd__pg_fail(s, r, what, err);
@@ -282,46 +467,83 @@ int rd__pg_exec(pg_store *s, const char *sql, const pg_params *p, PGresult **res
     return rd__pg_query(s, sql, p, 0, res, what, err);
 }
 
-/* Ask the server to stop the running query (its rows are not wanted any more). */
-static void cancel(pg_store *s)
+int rd__pg_unlimit(pg_store *s, int timeout_ms, int *saved, rd_err *err)
 {
-    PGcancel *c = PQgetCancel(s->conn);
-    char buf[256];
-    if (c) {
-        PQcancel(c, buf, sizeof buf); /* a failure only means the rest is read and dropped */
-        PQfreeCancel(c);
-    }
+    *saved = s->timeout_ms;
+    int rc = rd__pg_exec(s, "SET statement_timeout = 0", NULL, NULL, "lifting the statement timeout", err);
+    if (!rc && timeout_ms > s->timeout_ms)
+        s->timeout_ms = timeout_ms;
+    return rc;
 }
 
-int rd__pg_stream(pg_store *s, const char *sql, const pg_params *p, int (*fn)(void *, const PGresult *),
-                  void *ud, const char *what, rd_err *err)
+void rd__pg_relimit(pg_store *s, int saved)
 {
-    int rc = rd__pg_ready(s, err);
-    if (rc)
-        return rc;
-    if (!PQsendQueryParams(s->conn, sql, p ? p->n : 0, p ? p->type : NULL, p ? p->val : NULL,
-                           p ? p->len : NULL, p ? p->fmt : NULL, 0))
-        return rd__pg_fail(s, NULL, what, err);
-    PQsetSingleRowMode(s->conn);
-    s->busy = true;
+    s->timeout_ms = saved;
+    /* an aborted transaction's rollback undoes the SET by itself; a lost session had it alone */
+    if (s->broken || PQstatus(s->conn) != CONNECTION_OK || PQtransactionStatus(s->conn) == PQTRANS_INERROR)
+        return;
+    PGresult *r = rd__pg_exec_raw(s, "RESET statement_timeout"); /* back to the connection's */
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && rd__pg_lost(s->conn, r))
+        s->broken = true;
+    PQclear(r);
+}
+
+/* The rows of what was sent, one by one, each awaited with the deadline. */
+static int stream_rows(pg_store *s, int (*fn)(void *, const PGresult *), void *ud, const char *what,
+                       rd_err *err)
+{
+    int rc = RD_OK;
     bool stopped = false;
-    PGresult *r;
-    while ((r = PQgetResult(s->conn))) {
+    for (;;) {
+        PGresult *r;
+        int w = rd__pg_answer_one(s->conn, s->timeout_ms, &r);
+        if (w <= 0) { /* no answer in time, or the connection failed: the rows are not all here */
+            if (w == 0)
+                expired(s);
+            s->busy = false;
+            return rc ? rc : rd__pg_fail(s, NULL, what, err);
+        }
+        if (!r)
+            break;
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_SINGLE_TUPLE && !rc && !stopped) {
             if ((rc = fn(ud, r)) != 0) {
                 stopped = true;
-                cancel(s);
+                rd__pg_cancel(s->conn); /* the rows are not wanted any more */
             }
         } else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK && !stopped && !rc) {
             s->busy = false;
             rc = rd__pg_fail(s, r, what, err);
             s->busy = true;
+            if (s->broken) /* lost: libpq has no more to give */
+                break;
             continue; /* cleared; read the rest until libpq says the query is over */
         }
         PQclear(r); /* after a stop: the rows in flight, then the cancel's 57014 */
     }
     s->busy = false;
+    return rc;
+}
+
+int rd__pg_stream(pg_store *s, const char *sql, const pg_params *p, int (*fn)(void *, const PGresult *),
+                  void *ud, const char *what, rd_err *err)
+{
+    /* a scan runs as long as its rows keep coming (an export of the whole log): no statement
+     * timeout on the server, and the deadline is for each row */
+    int saved, rc = rd__pg_ready(s, err);
+    if (rc || (rc = rd__pg_unlimit(s, 0, &saved, err)))
+        return rc;
+    s->late = false;
+    if (!rd__pg_nonblocking(s->conn) ||
+        !PQsendQueryParams(s->conn, sql, p ? p->n : 0, p ? p->type : NULL, p ? p->val : NULL,
+                           p ? p->len : NULL, p ? p->fmt : NULL, 0))
+        rc = rd__pg_fail(s, NULL, what, err);
+    if (!rc) {
+        PQsetSingleRowMode(s->conn);
+        s->busy = true;
+        rc = stream_rows(s, fn, ud, what, err);
+    }
+    rd__pg_relimit(s, saved);
     return rc;
 }
 
@@ -390,10 +612,10 @@ int rd__pg_commit_now(pg_store *s, rd_err *err)
 
 void rd__pg_rollback_now(pg_store *s, bool nested)
 {
-    if (PQstatus(s->conn) != CONNECTION_OK || PQtransactionStatus(s->conn) == PQTRANS_IDLE)
+    if (s->broken || PQstatus(s->conn) != CONNECTION_OK || PQtransactionStatus(s->conn) == PQTRANS_IDLE)
         return; /* a lost connection took the transaction with it */
     PGresult *r =
-        PQexec(s->conn, nested ? "ROLLBACK TO SAVEPOINT rd_call; RELEASE SAVEPOINT rd_call" : "ROLLBACK");
+        rd__pg_exec_raw(s, nested ? "ROLLBACK TO SAVEPOINT rd_call; RELEASE SAVEPOINT rd_call" : "ROLLBACK");
     if (PQresultStatus(r) != PGRES_COMMAND_OK && rd__pg_lost(s->conn, r))
         s->broken = true;
     PQclear(r);

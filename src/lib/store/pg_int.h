@@ -36,6 +36,11 @@ enum {
     RD_PG_UUID_ARRAY = 2951,
 };
 
+#define RD_PG_TIMEOUT_MS 10000  /* rd_store_opts.timeout_ms 0: the wait for each answer */
+#define RD_PG_PING_MS    3000   /* a ping's wait (at most the handle's): "SELECT 1" is no work */
+#define RD_PG_IDLE_TX_MS 60000  /* idle_in_transaction_session_timeout: a stuck client's locks go */
+#define RD_PG_PRUNE_MS   300000 /* pruning's wait for each answer (a count, a detach, a delete) */
+
 #define RD_PG_DAY_CACHE 16 /* decision-log partitions a handle remembers as existing */
 #define RD_PG_LEADERS   4  /* leadership roles a handle can hold at once */
 
@@ -47,6 +52,8 @@ typedef struct pg_store {
     bool busy;             /* a streaming query holds the connection (a call from its callback) */
     bool broken;           /* a statement saw the server go: reset before the next call */
     bool unchecked;        /* opened lazily while unreachable: the schema is checked at the first connect */
+    bool late;             /* the last statement's deadline passed (s->lost says so) */
+    int timeout_ms;        /* the longest wait for an answer without a byte from the server */
     int local_tx;          /* transactions this backend opened and has not ended (never reconnect then) */
     uint64_t gen;          /* bumped at every (re)connect: session locks and prepared statements die with a
                               connection */
@@ -105,8 +112,40 @@ int rd__pg_ready(pg_store *s, rd_err *err);
 int rd__pg_migrate(pg_store *s, rd_err *err);
 int rd__pg_session(pg_store *s, rd_err *err);
 /* A new connection to uri with riskd's defaults (connect_timeout 3 s, keepalives) under what
- * the URI sets; *name receives "postgresql://user@host:port/db". NULL only without memory. */
-PGconn *rd__pg_connect(const char *uri, char *name, size_t cap);
+ * the URI sets, and the server-side budgets for timeout_ms (statement_timeout, lock_timeout,
+ * idle_in_transaction_session_timeout, the server's keepalives) before the URI's own options;
+ * *name receives "postgresql://user@host:port/db". NULL only without memory. */
+PGconn *rd__pg_connect(const char *uri, int timeout_ms, char *name, size_t cap);
+
+/* ------------------------------------------------------------------ waiting with a deadline
+ *
+ * No libpq call that waits for the server is made directly (PQexec, PQgetResult on a busy
+ * connection, PQprepare ...): a statement is sent with a PQsend* function and its answer read
+ * by these, which poll the socket and give up after timeout_ms without a byte. */
+
+/* Put c in libpq's non-blocking mode (false: it failed): a PQsend* call then never waits for
+ * the server to take what it sends; the rest is flushed by rd__pg_answer's poll. */
+bool rd__pg_nonblocking(PGconn *c);
+/* The answer to what was sent (sent: the PQsend* call's return), as PQexec gives it (the last
+ * result, or the first error). NULL when sending or the connection failed (PQerrorMessage),
+ * or when the deadline passed (*late). */
+PGresult *rd__pg_answer(PGconn *c, bool sent, int timeout_ms, bool *late);
+/* The next result in *r (NULL: the query is over): 1, or 0 when the deadline passed, or -1
+ * when the connection failed (*r NULL either way). */
+int rd__pg_answer_one(PGconn *c, int timeout_ms, PGresult **r);
+/* rd__pg_answer on the handle's connection with its deadline; a deadline that passed marks the
+ * connection lost (s->late, s->lost "no answer from the database within N s"), cancels the
+ * statement and starts the backoff: rd__pg_fail(s, NULL, ...) then reports RD_ESTORE. */
+PGresult *rd__pg_run(pg_store *s, bool sent);
+PGresult *rd__pg_exec_raw(pg_store *s, const char *sql); /* several statements: a script */
+PGresult *rd__pg_exec_params(pg_store *s, const char *sql, const pg_params *p, int result_fmt);
+/* Ask the server to stop what c runs, from a detached thread (PQcancel waits without a limit). */
+void rd__pg_cancel(PGconn *c);
+/* Statements that may rightly run long (a scan, pruning): no statement_timeout on the server
+ * and each answer awaited up to timeout_ms (when longer than the handle's), until
+ * rd__pg_relimit(saved). */
+int rd__pg_unlimit(pg_store *s, int timeout_ms, int *saved, rd_err *err);
+void rd__pg_relimit(pg_store *s, int saved);
 
 /* ------------------------------------------------------------------ queries */
 

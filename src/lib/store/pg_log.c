@@ -130,7 +130,18 @@ static int side_fail(pg_store *s, PGconn *c, PGresult *r, const char *what, rd_e
 static int side_exec(pg_store *s, PGconn *c, const char *sql, const char *p1, bool *found, char state[6],
                      rd_err *err)
 {
-    PGresult *r = PQexecParams(c, sql, p1 ? 1 : 0, NULL, p1 ? &p1 : NULL, NULL, NULL, 0);
+    bool late;
+    PGresult *r = rd__pg_answer(
+        c,
+        rd__pg_nonblocking(c) && PQsendQueryParams(c, sql, p1 ? 1 : 0, NULL, p1 ? &p1 : NULL, NULL, NULL, 0),
+        s->timeout_ms, &late);
+    if (late) {
+        rd__pg_cancel(c);
+        snprintf(state, 6, "%s", "");
+        return rd_err_set(err, RD_ESTORE,
+                          "%s: the database is unreachable: no answer from the database within %d s",
+                          s->base.name, (s->timeout_ms + 999) / 1000);
+    }
     ExecStatusType st = PQresultStatus(r);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
         if (found)
@@ -161,7 +172,7 @@ static int make_partition(pg_store *s, int64_t day, rd_err *err)
     snprintf(attach, sizeof attach,
              "ALTER TABLE decisions ATTACH PARTITION %s FOR VALUES FROM (%lld) TO (%lld)", name,
              (long long)day * DAY_MS, ((long long)day + 1) * DAY_MS);
-    PGconn *c = rd__pg_connect(s->uri, NULL, 0);
+    PGconn *c = rd__pg_connect(s->uri, s->timeout_ms, NULL, 0);
     if (!c)
         return rd_err_set(err, RD_ENOMEM, "out of memory");
     int rc = PQstatus(c) == CONNECTION_OK ? RD_EIO : side_fail(s, c, NULL, "connecting", err);
@@ -265,7 +276,8 @@ static int prepare_insert(pg_store *s, rd_err *err)
         return RD_OK;
     static const Oid types[] = {RD_PG_INT8_ARRAY, RD_PG_TEXT_ARRAY, RD_PG_TEXT_ARRAY, RD_PG_TEXT_ARRAY,
                                 RD_PG_TEXT_ARRAY, RD_PG_TEXT_ARRAY, RD_PG_UUID_ARRAY, RD_PG_TEXT};
-    PGresult *r = PQprepare(s->conn, "rd_log_insert", insert_sql, NCOL + 1, types);
+    PGresult *r = rd__pg_run(s, rd__pg_nonblocking(s->conn) &&
+                                    PQsendPrepare(s->conn, "rd_log_insert", insert_sql, NCOL + 1, types));
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
         return rd__pg_fail(s, r, "preparing the decision log's insert", err);
     PQclear(r);
@@ -308,7 +320,9 @@ static int insert_chunk(pg_store *s, const rd_log_row *rows, size_t n, rd_buf co
     val[NCOL] = s->base.node;
     len[NCOL] = 0;
     fmt[NCOL] = 0;
-    PGresult *r = PQexecPrepared(s->conn, "rd_log_insert", NCOL + 1, val, len, fmt, 0);
+    PGresult *r =
+        rd__pg_run(s, rd__pg_nonblocking(s->conn) &&
+                          PQsendQueryPrepared(s->conn, "rd_log_insert", NCOL + 1, val, len, fmt, 0));
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
         return rd__pg_fail(s, r, "logging decisions", err);
     PQclear(r);
@@ -457,12 +471,25 @@ static int delete_before(pg_store *s, int64_t before_ms, uint64_t *deleted, rd_e
     return rc;
 }
 
+static int prune(pg_store *s, int64_t before_ms, uint64_t *deleted, rd_err *err);
+
 int rd__pg_log_prune(rd_store *base, int64_t before_ms, uint64_t *deleted, rd_err *err)
 {
     pg_store *s = (pg_store *)base;
+    *deleted = 0;
+    /* a count, a detach and a delete over a day of rows may rightly take minutes */
+    int saved, rc = rd__pg_ready(s, err);
+    if (rc || (rc = rd__pg_unlimit(s, RD_PG_PRUNE_MS, &saved, err)))
+        return rc;
+    rc = prune(s, before_ms, deleted, err);
+    rd__pg_relimit(s, saved);
+    return rc;
+}
+
+static int prune(pg_store *s, int64_t before_ms, uint64_t *deleted, rd_err *err)
+{
     uint64_t n = 0;
     PGresult *parts;
-    *deleted = 0;
     int rc = partitions(s, &parts, err);
     if (rc)
         return rc;

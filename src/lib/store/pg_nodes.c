@@ -20,11 +20,17 @@
 int rd__pg_ping(rd_store *base, rd_err *err)
 {
     pg_store *s = (pg_store *)base;
+    /* "SELECT 1" is no work: a server that does not answer it within a few seconds is down for
+       the caller (/ready), whatever the handle's deadline for real statements */
+    int keep = s->timeout_ms;
+    if (s->timeout_ms > RD_PG_PING_MS)
+        s->timeout_ms = RD_PG_PING_MS;
     int rc = rd__pg_exec(s, "SELECT 1", NULL, NULL, "ping", err);
     /* a connection that looked alive but was not (the server restarted since): reconnect now,
-       unless a transaction was open on it */
+       unless a transaction was open on it (a deadline that passed has started the backoff) */
     if (rc == RD_ESTORE && s->base.tx_depth == 0 && s->local_tx == 0 && s->backoff_ms == 0)
         rc = rd__pg_exec(s, "SELECT 1", NULL, NULL, "ping", err);
+    s->timeout_ms = keep;
     return rc;
 }
 
@@ -144,9 +150,18 @@ static int watch_lost(pg_watch *w, rd_err *err)
 
 static int listen_now(pg_watch *w, rd_err *err)
 {
-    PGresult *r = PQexec(w->conn, "LISTEN riskd_changes");
+    bool late;
+    PGresult *r =
+        rd__pg_answer(w->conn, rd__pg_nonblocking(w->conn) && PQsendQuery(w->conn, "LISTEN riskd_changes"),
+                      RD_PG_TIMEOUT_MS, &late);
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
+    if (late) {
+        rd__pg_cancel(w->conn);
+        return rd_err_set(err, RD_ESTORE,
+                          "%s: the database is unreachable: no answer from the database within %d s", w->name,
+                          RD_PG_TIMEOUT_MS / 1000);
+    }
     return ok ? RD_OK : watch_lost(w, err);
 }
 
@@ -201,7 +216,7 @@ int rd__pg_watch_open(const char *where, rd_store_watch **out, rd_err *err)
     }
     snprintf(uri, n + sizeof "postgresql:", "postgresql:%s", where);
     w->base.ops = &watch_ops;
-    w->conn = rd__pg_connect(uri, w->name, sizeof w->name);
+    w->conn = rd__pg_connect(uri, RD_PG_TIMEOUT_MS, w->name, sizeof w->name);
     rd_free(uri);
     int rc = !w->conn                             ? rd_err_set(err, RD_ENOMEM, "out of memory")
              : PQstatus(w->conn) != CONNECTION_OK ? watch_lost(w, err)

@@ -21,6 +21,7 @@
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1621,6 +1622,68 @@ static void test_reconnect(void **state)
     rd_store_close(st);
 }
 
+/* A server that stops answering without closing the connection (its backend stopped, as a
+ * frozen VM or disk leaves it: the kernel still acknowledges, no TCP timeout fires): a call
+ * fails with RD_ESTORE naming the wait within the handle's deadline instead of never, the next
+ * ones fail fast within the backoff, and the store answers again once the backend does. The
+ * server-side budget: a governance transaction waits lock_timeout (half the deadline) for the
+ * lock another session holds, then fails with RD_ESTORE (55P03) instead of waiting for good. */
+static void test_deadline(void **state)
+{
+    backend *b = want(state);
+    if (!b->pg)
+        skip(); /* an embedded file answers or fails: it cannot hang on a peer */
+    rd_store_opts o = {.timeout_ms = 3000};
+    rd_store *st = open_opts(b, &o);
+    OK(rd_store_setting_put(st, "k", "1", E));
+    PGconn *c = PQconnectdb(b->url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, "SELECT pg_advisory_lock(x'7269736b64000002'::bigint)"); /* RD_PG_LOCK_GOV */
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    PQclear(r);
+    rd_err err;
+    int64_t t0 = rd_clock_ns();
+    assert_int_equal(rd_store_begin(st, &err), RD_ESTORE);
+    assert_true(rd_clock_ns() - t0 < INT64_C(10000000000));
+    assert_non_null(strstr(err.msg, "lock timeout"));
+    /* the URL's own options are kept after riskd's, and win */
+    char url[700];
+    snprintf(url, sizeof url, "%s%coptions=-c%%20lock_timeout%%3D50", b->url,
+             strchr(b->url, '?') ? '&' : '?');
+    rd_store *own;
+    OK(rd_store_open(url, &o, &own, E));
+    t0 = rd_clock_ns();
+    assert_int_equal(rd_store_begin(own, &err), RD_ESTORE);
+    assert_true(rd_clock_ns() - t0 < INT64_C(1000000000));
+    rd_store_close(own);
+    PQclear(PQexec(c, "SELECT pg_advisory_unlock_all()"));
+    OK(rd_store_begin(st, E)); /* the connection was kept: a live server answered */
+    rd_store_rollback(st);
+
+    r = PQexec(c, "SELECT pid FROM pg_stat_activity WHERE application_name = 'riskd'"
+                  " AND datname = current_database() AND pid <> pg_backend_pid()");
+    assert_int_equal(PQntuples(r), 1);
+    pid_t pid = (pid_t)atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    assert_int_equal(kill(pid, SIGSTOP), 0);
+    char value[8];
+    t0 = rd_clock_ns();
+    int rc = rd_store_setting_get(st, "k", value, sizeof value, &err);
+    int64_t waited = rd_clock_ns() - t0;
+    kill(pid, SIGCONT);
+    assert_int_equal(rc, RD_ESTORE);
+    assert_non_null(strstr(err.msg, "no answer from the database within 3 s"));
+    assert_true(waited > INT64_C(2000000000) && waited < INT64_C(10000000000));
+    assert_int_equal(rd_store_setting_get(st, "k", value, sizeof value, &err), RD_ESTORE);
+    assert_non_null(strstr(err.msg, "next attempt in")); /* within the backoff: no wait */
+    usleep(1100000);
+    OK(rd_store_ping(st, E)); /* a new connection */
+    OK(rd_store_setting_get(st, "k", value, sizeof value, E));
+    assert_string_equal(value, "1");
+    PQfinish(c);
+    rd_store_close(st);
+}
+
 /* The first line a shell command prints; false when it fails. */
 static bool sh(const char *cmd, char *out, size_t cap)
 {
@@ -1805,6 +1868,7 @@ int main(void)
         CASE(test_leadership),
         CASE(test_notify_watch),
         CASE(test_reconnect),
+        CASE(test_deadline),
         CASE(test_outage),
         CASE(test_concurrent_audit),
         CASE(test_concurrent_open),
