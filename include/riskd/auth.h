@@ -138,10 +138,12 @@ RD_API const char *rd_principal_name(const rd_principal *p);
 RD_API int rd_principal_require(const rd_principal *p, uint32_t perm, const char *doing, rd_err *err);
 
 /* Check token against the store at now_ms: RD_EUNAUTH when it is malformed, unknown, revoked,
- * expired, or its user is disabled (the message says which, never the token); RD_EIO. Marks
- * the token's last use (at most once a minute; a write in a transaction of its own, so call it
- * outside one; a read-only or busy store only loses the mark). The message starts with the
- * reason and a colon ("unknown token: ...", "expired: ..."): rd_auth_limiter_fail's why. */
+ * expired, or its user is disabled (the message says which, never the token); RD_EIO,
+ * RD_ESTORE (the store is unreachable: nothing is known about the token). Marks the token's
+ * last use (at most once a minute, rd_store_token_mark_used: no governance transaction, so it
+ * never waits for one; a read-only, busy or unreachable store only loses the mark). The message
+ * starts with the reason and a colon ("unknown token: ...", "expired: ..."):
+ * rd_auth_limiter_fail's why. */
 RD_API int rd_auth_authenticate(rd_store *s, const char *token, int64_t now_ms, rd_principal *out,
                                 rd_err *err);
 /* Read a token from a file (trailing white space dropped); RD_EIO, RD_EUNAUTH when empty. The
