@@ -169,6 +169,11 @@ typedef struct rd_token_info {
     char created_by[RD_USER_MAX];
 } rd_token_info;
 
+/* The change notification (rd_store_notify) sent, at commit, by a change that can make a token
+ * stop working: a revocation, a user disabled or enabled, a role changed. A server that caches
+ * tokens empties its cache on it, so the change holds on every node at once. */
+#define RD_AUTH_NOTIFY "auth"
+
 /* Whether the store has any user (governance is on). */
 RD_API int rd_auth_enabled(rd_store *s, bool *on, rd_err *err);
 

@@ -455,7 +455,8 @@ void srv_admin_unlock(void);
  * most every few seconds (final: every minute kept, at shutdown). The main loop calls it. */
 void srv_auth_flush(bool final);
 /* Forget every cached token: a revocation or a disabled user made on this node takes effect at
- * once (made elsewhere: within SRV_AUTH_RECHECK_MS). */
+ * once, and so does one made elsewhere when the store's notification (RD_AUTH_NOTIFY) arrives
+ * (cluster.c); without one (SQLite, a lost notification) within SRV_AUTH_RECHECK_MS. */
 #define SRV_AUTH_RECHECK_MS 5000
 void srv_auth_cache_clear(void);
 
