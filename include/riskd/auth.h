@@ -128,7 +128,8 @@ typedef struct rd_principal {
     uint32_t perms;  /* rd_role_perms(role) */
     uint32_t scopes; /* the token's */
     char token_id[RD_TOKEN_ID_MAX];
-    bool console; /* the local console without a token: only for creating the first admin */
+    int64_t expires_ms; /* the token's expiry (0: never): a principal kept by a cache lapses with it */
+    bool console;       /* the local console without a token: only for creating the first admin */
 } rd_principal;
 
 /* "alice" (or "console") for audit entries and messages. */

@@ -199,6 +199,7 @@ static int load_user(rd_store *s, const rd_token_row *t, rd_principal *p, rd_err
     p->perms = rd_role_perms(p->role);
     p->scopes = t->scopes;
     snprintf(p->token_id, sizeof p->token_id, "%s", t->id);
+    p->expires_ms = t->expires_ms;
     return RD_OK;
 }
 
