@@ -128,7 +128,8 @@ typedef struct rd_principal {
     uint32_t perms;  /* rd_role_perms(role) */
     uint32_t scopes; /* the token's */
     char token_id[RD_TOKEN_ID_MAX];
-    bool console; /* the local console without a token: only for creating the first admin */
+    int64_t expires_ms; /* the token's expiry (0: never): a principal kept by a cache lapses with it */
+    bool console;       /* the local console without a token: only for creating the first admin */
 } rd_principal;
 
 /* "alice" (or "console") for audit entries and messages. */
@@ -138,10 +139,12 @@ RD_API const char *rd_principal_name(const rd_principal *p);
 RD_API int rd_principal_require(const rd_principal *p, uint32_t perm, const char *doing, rd_err *err);
 
 /* Check token against the store at now_ms: RD_EUNAUTH when it is malformed, unknown, revoked,
- * expired, or its user is disabled (the message says which, never the token); RD_EIO. Marks
- * the token's last use (at most once a minute; a write in a transaction of its own, so call it
- * outside one; a read-only or busy store only loses the mark). The message starts with the
- * reason and a colon ("unknown token: ...", "expired: ..."): rd_auth_limiter_fail's why. */
+ * expired, or its user is disabled (the message says which, never the token); RD_EIO,
+ * RD_ESTORE (the store is unreachable: nothing is known about the token). Marks the token's
+ * last use (at most once a minute, rd_store_token_mark_used: no governance transaction, so it
+ * never waits for one; a read-only, busy or unreachable store only loses the mark). The message
+ * starts with the reason and a colon ("unknown token: ...", "expired: ..."):
+ * rd_auth_limiter_fail's why. */
 RD_API int rd_auth_authenticate(rd_store *s, const char *token, int64_t now_ms, rd_principal *out,
                                 rd_err *err);
 /* Read a token from a file (trailing white space dropped); RD_EIO, RD_EUNAUTH when empty. The
@@ -166,6 +169,11 @@ typedef struct rd_token_info {
     int64_t created_ms, expires_ms, revoked_ms, last_used_ms; /* 0: never */
     char created_by[RD_USER_MAX];
 } rd_token_info;
+
+/* The change notification (rd_store_notify) sent, at commit, by a change that can make a token
+ * stop working: a revocation, a user disabled or enabled, a role changed. A server that caches
+ * tokens empties its cache on it, so the change holds on every node at once. */
+#define RD_AUTH_NOTIFY "auth"
 
 /* Whether the store has any user (governance is on). */
 RD_API int rd_auth_enabled(rd_store *s, bool *on, rd_err *err);

@@ -278,6 +278,12 @@ typedef struct rd_token_row {
 } rd_token_row;
 RD_API int rd_store_token_get(rd_store *s, const char *id, rd_token_row *out, rd_err *err); /* RD_ENOTFOUND */
 RD_API int rd_store_token_put(rd_store *s, const rd_token_row *t, rd_err *err); /* insert or replace */
+/* Mark token id used at used_ms, unless it holds a later mark: one statement that writes only
+ * last_used_ms, so a revocation committed meanwhile is kept. It is no governance write: it takes
+ * no transaction of its own (PostgreSQL: no governance lock, so it never waits for a publish on
+ * any node; SQLite: it waits for another connection's write transaction, as every write does).
+ * RD_OK when no token has id (nothing to mark). */
+RD_API int rd_store_token_mark_used(rd_store *s, const char *id, int64_t used_ms, rd_err *err);
 /* user NULL: every token. */
 RD_API int rd_store_token_list(rd_store *s, const char *user, int (*fn)(void *ud, const rd_token_row *t),
                                void *ud, rd_err *err);

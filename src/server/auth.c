@@ -1,14 +1,23 @@
 /* Authentication inside riskd serve: bearer tokens for the admin API (always) and for the
  * scoring side (auth = on), the failed-authentication limiter, and a cache of tokens checked.
  *
- * Invariants: every check of a token against the store goes through the admin store handle
- * under its lock; the library (include/riskd/auth.h) decides whether a token is good. A token
- * is never written anywhere: not to a log line, an error message, a metric label or the cache
- * (which keys on the token's SHA-256). The cache is a fixed table of CACHE_SLOTS entries under
+ * Invariants: a token is checked against the store on one of AUTH_CONNS handles of its own,
+ * never on the admin store under A.lock: an admin request holds that lock for as long as its
+ * governance transaction waits (on PostgreSQL, for every node's), and scoring must not wait
+ * with it. The library (include/riskd/auth.h) decides whether a token is good. A token is never
+ * written anywhere: not to a log line, an error message, a metric label or the cache (which
+ * keys on the token's SHA-256). The cache is a fixed table of CACHE_SLOTS entries under
  * CACHE_LOCKS striped locks, so a scoring request with a token costs one SHA-256 and one
- * uncontended lock, never SQLite; an entry older than SRV_AUTH_RECHECK_MS is checked against
- * the store again, so a revocation made elsewhere (the CLI, another node) takes effect within
- * that time, and one made through this node's admin API at once (srv_auth_cache_clear).
+ * uncontended lock, never the store; an entry older than SRV_AUTH_RECHECK_MS is checked against
+ * the store again, so a revocation made elsewhere without a notification (the CLI on SQLite)
+ * takes effect within that time, and one made through an admin API or on a shared store at
+ * once (srv_auth_cache_clear, here or from the store's notification). A check that was under
+ * way while the cache was emptied does not put its answer back (A.gen).
+ *
+ * While the store is unreachable, the cache keeps the scoring side working (ADR 0011: scoring
+ * never depends on the store): a token the store vouched for less than auth_stale_ms ago is
+ * admitted for the score and pin scopes, counted and logged once per outage. A token the store
+ * never vouched for, or refused (forgotten at once), or expired since, is not admitted.
  *
  * The limiter counts failures per source (the client's address) and minute; a source over its
  * limit is refused before its token is looked at. A token the cache knows as good is not
@@ -17,6 +26,7 @@
 #include <ctype.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +38,7 @@
 
 #define CACHE_SLOTS    4096 /* a power of two */
 #define CACHE_LOCKS    64
+#define AUTH_CONNS     2 /* store handles for token checks: a slow check holds one, not every miss */
 #define FLUSH_EVERY_MS 5000
 #define MAX_HEADER     256 /* an Authorization header longer than this holds no token of ours */
 
@@ -37,14 +48,23 @@ typedef struct cache_entry {
     rd_principal who;
 } cache_entry;
 
+typedef struct auth_conn {
+    pthread_mutex_t lock;
+    rd_store *store;
+} auth_conn;
+
 static struct {
     const srv_config *cfg;
     pthread_mutex_t lock; /* the admin store */
     rd_store *store;
+    auth_conn conns[AUTH_CONNS];
+    atomic_uint next_conn;
     rd_auth_limiter *limiter;
     int64_t flushed_ms; /* main thread only */
     cache_entry *cache;
     pthread_mutex_t cache_locks[CACHE_LOCKS];
+    atomic_uint_fast64_t gen; /* bumped by every srv_auth_cache_clear */
+    atomic_bool away;         /* the last token check found the store unreachable */
     bool started;
 } A = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -88,8 +108,12 @@ int srv_auth_start(const srv_config *cfg, rd_err *err)
     }
     for (int i = 0; i < CACHE_LOCKS; i++)
         pthread_mutex_init(&A.cache_locks[i], NULL);
+    for (int i = 0; i < AUTH_CONNS; i++)
+        pthread_mutex_init(&A.conns[i].lock, NULL);
     A.started = true;
     int rc = rd_store_open(cfg->store, &srv_store_opts, &A.store, err);
+    for (int i = 0; !rc && i < AUTH_CONNS; i++)
+        rc = rd_store_open(cfg->store, &srv_store_opts, &A.conns[i].store, err);
     if (rc) {
         rd_err_prefix(err, "the admin API's store");
         srv_auth_stop();
@@ -104,11 +128,18 @@ void srv_auth_stop(void)
     srv_auth_flush(true);
     rd_store_close(A.store);
     A.store = NULL;
+    for (int i = 0; i < AUTH_CONNS; i++) {
+        rd_store_close(A.conns[i].store);
+        A.conns[i].store = NULL;
+    }
     rd_auth_limiter_free(A.limiter);
     A.limiter = NULL;
-    if (A.started)
+    if (A.started) {
         for (int i = 0; i < CACHE_LOCKS; i++)
             pthread_mutex_destroy(&A.cache_locks[i]);
+        for (int i = 0; i < AUTH_CONNS; i++)
+            pthread_mutex_destroy(&A.conns[i].lock);
+    }
     A.started = false;
     if (A.cache)
         explicit_bzero(A.cache, CACHE_SLOTS * sizeof *A.cache);
@@ -156,14 +187,16 @@ static size_t slot_of(const char *key)
 
 static pthread_mutex_t *lock_of(size_t slot) { return &A.cache_locks[slot % CACHE_LOCKS]; }
 
-/* A principal the store vouched for less than SRV_AUTH_RECHECK_MS ago. */
-static bool cache_get(const char *key, int64_t now, rd_principal *out)
+/* A principal the store vouched for less than max_age_ms ago, whose token has not expired
+ * since (SRV_AUTH_RECHECK_MS; auth_stale_ms with the store away). */
+static bool cache_get(const char *key, int64_t now, int64_t max_age_ms, rd_principal *out)
 {
     size_t i = slot_of(key);
     bool hit = false;
     pthread_mutex_lock(lock_of(i));
     cache_entry *e = &A.cache[i];
-    if (!strcmp(e->key, key) && now - e->checked_ms < SRV_AUTH_RECHECK_MS && now >= e->checked_ms) {
+    if (!strcmp(e->key, key) && now - e->checked_ms < max_age_ms && now >= e->checked_ms &&
+        (!e->who.expires_ms || now < e->who.expires_ms)) {
         *out = e->who;
         hit = true;
     }
@@ -172,13 +205,17 @@ static bool cache_get(const char *key, int64_t now, rd_principal *out)
 }
 
 /* who NULL: forget key (the store refused it). A slot taken by another token is overwritten:
- * the cache stays bounded, and a token pushed out costs one store check. */
-static void cache_put(const char *key, int64_t now, const rd_principal *who)
+ * the cache stays bounded, and a token pushed out costs one store check. gen: A.gen when the
+ * check began; a good answer is dropped when the cache was emptied since (a revocation may have
+ * committed after the store answered). */
+static void cache_put(const char *key, uint64_t gen, int64_t now, const rd_principal *who)
 {
     size_t i = slot_of(key);
     pthread_mutex_lock(lock_of(i));
     cache_entry *e = &A.cache[i];
-    if (who) {
+    if (who && atomic_load(&A.gen) != gen) {
+        /* stale answer: not kept */
+    } else if (who) {
         snprintf(e->key, sizeof e->key, "%s", key);
         e->checked_ms = now;
         e->who = *who;
@@ -192,6 +229,7 @@ void srv_auth_cache_clear(void)
 {
     if (!A.cache)
         return;
+    atomic_fetch_add(&A.gen, 1); /* before the slots: a check under way cannot put its answer back */
     for (size_t i = 0; i < CACHE_SLOTS; i++) {
         pthread_mutex_lock(lock_of(i));
         memset(&A.cache[i], 0, sizeof A.cache[i]);
@@ -247,9 +285,44 @@ static srv_auth_reason bearer(const char *h, char *tok, size_t cap)
     return SRV_AUTH_NREASONS; /* none: a token */
 }
 
-static int authenticate(srv_req *r, bool fresh, const char *doing, srv_auth_fail *f)
+/* Check tok against the store on a handle of its own (not A.lock): a free one if any, else wait
+ * for one. */
+static int store_check(const char *tok, int64_t now, rd_principal *who, rd_err *err)
 {
-    if (!A.limiter || !A.store)
+    auth_conn *c = NULL;
+    for (int i = 0; i < AUTH_CONNS && !c; i++)
+        if (pthread_mutex_trylock(&A.conns[i].lock) == 0)
+            c = &A.conns[i];
+    if (!c) {
+        c = &A.conns[atomic_fetch_add(&A.next_conn, 1) % AUTH_CONNS];
+        pthread_mutex_lock(&c->lock);
+    }
+    int rc = rd_auth_authenticate(c->store, tok, now, who, err);
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+/* Said once when token checks find the store unreachable, once when they reach it again: not
+ * per request, which during an outage would be every scoring request. */
+static void store_away(bool away, const char *why)
+{
+    if (atomic_exchange(&A.away, away) == away)
+        return;
+    if (!away) {
+        srv_log(SRV_INFO, "tokens are checked against the store again", NULL);
+        return;
+    }
+    char ms[16];
+    snprintf(ms, sizeof ms, "%d", A.cfg->auth_stale_ms);
+    srv_log(SRV_WARN,
+            "tokens cannot be checked: the store is unreachable; scoring and OFREP admit tokens it vouched "
+            "for within auth_stale_ms, from the cache, and refuse others (503)",
+            "#auth_stale_ms", ms, "error", why, NULL);
+}
+
+static int authenticate(srv_req *r, bool fresh, bool stale_ok, const char *doing, srv_auth_fail *f)
+{
+    if (!A.limiter || !A.store || !A.conns[AUTH_CONNS - 1].store)
         return refuse(f, 503, "UNAVAILABLE", "authentication is not available in this process");
     char tok[MAX_HEADER];
     srv_auth_reason why = bearer(r->authorization, tok, sizeof tok);
@@ -257,7 +330,7 @@ static int authenticate(srv_req *r, bool fresh, const char *doing, srv_auth_fail
     char key[RD_SHA256_HEX] = "";
     if (why == SRV_AUTH_NREASONS) {
         rd_sha256_hex(tok, strlen(tok), key);
-        if (!fresh && cache_get(key, now, &r->who)) {
+        if (!fresh && cache_get(key, now, SRV_AUTH_RECHECK_MS, &r->who)) {
             explicit_bzero(tok, sizeof tok);
             r->authed = true;
             return 0;
@@ -287,20 +360,27 @@ static int authenticate(srv_req *r, bool fresh, const char *doing, srv_auth_fail
             r, why, "malformed token: the Authorization header holds no token of riskd's shape", f);
     rd_err err;
     rd_principal who;
+    uint64_t gen = atomic_load(&A.gen);
     srv_metrics_auth_store_check();
-    pthread_mutex_lock(&A.lock);
-    int rc = rd_auth_authenticate(A.store, tok, now, &who, &err);
-    pthread_mutex_unlock(&A.lock);
+    int rc = store_check(tok, now, &who, &err);
     explicit_bzero(tok, sizeof tok);
+    store_away(rc == RD_ESTORE, rc == RD_ESTORE ? err.msg : "");
     if (rc == RD_EUNAUTH) {
-        cache_put(key, now, NULL);
+        cache_put(key, gen, now, NULL);
         return unauthenticated(r, reason_of(err.msg), err.msg, f);
     }
+    if (rc == RD_ESTORE && stale_ok && A.cfg->auth_stale_ms > 0 &&
+        cache_get(key, now, A.cfg->auth_stale_ms, &r->who)) {
+        srv_metrics_auth_stale();
+        r->authed = true;
+        return 0;
+    }
     if (rc) {
-        srv_log(SRV_ERROR, "authentication failed", "error", err.msg, "code", rd_err_name(rc), NULL);
+        if (rc != RD_ESTORE) /* RD_ESTORE: said once per outage (store_away) */
+            srv_log(SRV_ERROR, "authentication failed", "error", err.msg, "code", rd_err_name(rc), NULL);
         return refuse(f, rd_err_http_status(rc), rd_err_name(rc), "authentication: %s", err.msg);
     }
-    cache_put(key, now, &who);
+    cache_put(key, gen, now, &who);
     r->who = who;
     r->authed = true;
     return 0;
@@ -313,7 +393,11 @@ int srv_auth_check(srv_req *r, uint32_t scope, bool fresh, const char *doing, sr
         *f = *r->auth_refused;
         return -1;
     }
-    if (!r->authed && authenticate(r, fresh, doing, f)) {
+    /* the cache may stand in for an unreachable store on the scoring side only: an admin or an
+       outcomes request changes the store, which must be there to answer it anyway */
+    const uint32_t scoring = RD_SCOPE_SCORE | RD_SCOPE_PIN;
+    bool stale_ok = !fresh && scope && !(scope & ~scoring);
+    if (!r->authed && authenticate(r, fresh, stale_ok, doing, f)) {
         if ((r->auth_refused = rd_arena_alloc(r->arena, sizeof *r->auth_refused)))
             *r->auth_refused = *f;
         return -1;

@@ -1,8 +1,10 @@
 /* Several nodes on one store (issue 16): each node learns of a change another node published.
  *
  * One thread per node: it listens for the store's change notifications (PostgreSQL NOTIFY
- * riskd_changes, rd_store_watch) and, whatever arrives, marks the store due and polls, so the
- * flag set in force is re-read within the notification's round trip. A periodic check
+ * riskd_changes, rd_store_watch). An "auth" one (RD_AUTH_NOTIFY: a token revoked, a user
+ * disabled) empties the token cache, so the change holds here at once rather than at the
+ * cache's next check; any other marks the store due and polls, so the flag set in force is
+ * re-read within the notification's round trip. A periodic check
  * (store_check_ms) catches a notification that was lost (a dropped connection, a node that was
  * down); after a reconnect the store is checked at once, since notifications sent meanwhile
  * are gone. The thread also pings the store, so /ready and /metrics say whether it is up.
@@ -70,7 +72,8 @@ static void set_up(bool up)
                 "store", rd_store_name(C.store), NULL);
 }
 
-/* Drain what the watch received; false when its connection is lost. */
+/* Drain what the watch received (*any: something that serves changed); false when its
+ * connection is lost. */
 static bool take_notifications(bool *any)
 {
     for (;;) {
@@ -86,7 +89,10 @@ static bool take_notifications(bool *any)
         if (!got)
             return true;
         atomic_fetch_add(&C.notifications, 1);
-        *any = true;
+        if (!strcmp(what, RD_AUTH_NOTIFY))
+            srv_auth_cache_clear(); /* users and tokens: nothing to reload */
+        else
+            *any = true;
     }
 }
 
@@ -131,9 +137,10 @@ static void *run(void *arg)
         if (notified)
             reload(CAUSE_NOTIFY);
         if (C.want_watch && !atomic_load(&C.listening) && now >= next_retry) {
-            if (try_reconnect(&backoff))
+            if (try_reconnect(&backoff)) {
+                srv_auth_cache_clear();  /* a revocation's notification may be among those lost */
                 reload(CAUSE_RECONNECT); /* what was sent meanwhile is lost: ask */
-            else
+            } else
                 next_retry = now + backoff;
         }
         if (now >= next_ping) {

@@ -121,6 +121,8 @@ const char srv_usage[] =
     "                           bypassing the routing; auto is on without auth, off with it\n"
     "  --auth-max-failures N    failed authentications per client address a minute before its\n"
     "                           requests are refused (429) until the minute ends (default 10)\n"
+    "  --auth-stale-ms N        while the store is unreachable, a token it vouched for at most N\n"
+    "                           ms ago still admits scoring and OFREP (default 300000; 0: never)\n"
     "\n"
     "the decision log (DATA_DIR/riskd.db; riskd log export, riskd replay):\n"
     "  --no-log                 do not record decisions (default: every one is; log = off)\n"
@@ -260,6 +262,7 @@ static const struct key keys[] = {
     {"auth_scoring", K_BOOL, offsetof(srv_config, auth_scoring), 0, 0, 0},
     {"allow_pinning", S(allow_pinning)},
     {"auth_max_failures", I(auth_max_failures, 1, 1000000)},
+    {"auth_stale_ms", I(auth_stale_ms, 0, 86400000)},
     {"log", K_BOOL, offsetof(srv_config, log), 0, 0, 0},
     {"log_durability", S(log_durability)},
     {"log_on_full", S(log_on_full)},
@@ -327,6 +330,7 @@ static void defaults(srv_config *c)
     c->breaker_reset_ms = b.reset_ms;
     strcpy(c->allow_pinning, "auto");
     c->auth_max_failures = 10;
+    c->auth_stale_ms = 300000;
     c->log = true;
     c->store_watch = true;
     c->store_check_ms = 5000;

@@ -91,6 +91,7 @@ static struct {
     atomic_uint_fast64_t admin[RD_ACT_COUNT + 1][NSTATUS + 1];
     atomic_uint_fast64_t auth_failures[SRV_AUTH_NREASONS];
     atomic_uint_fast64_t auth_store_checks;
+    atomic_uint_fast64_t auth_stale;
     atomic_uint_fast64_t cors[2][2]; /* [preflight][origin allowed] */
     error_series *errors;
     atomic_uint_fast64_t unknown_flag;
@@ -315,6 +316,7 @@ void srv_metrics_admin(int action, int status)
 }
 
 void srv_metrics_auth_store_check(void) { inc(&M.auth_store_checks); }
+void srv_metrics_auth_stale(void) { inc(&M.auth_stale); }
 
 void srv_metrics_auth_failure(srv_auth_reason why)
 {
@@ -351,8 +353,11 @@ static void render_auth(rd_buf *b)
     rd_buf_printf(
         b,
         "# HELP riskd_auth_store_checks_total Tokens checked against the store (the others came from "
-        "the cache).\n# TYPE riskd_auth_store_checks_total counter\nriskd_auth_store_checks_total %llu\n",
-        (unsigned long long)get(&M.auth_store_checks));
+        "the cache).\n# TYPE riskd_auth_store_checks_total counter\nriskd_auth_store_checks_total %llu\n"
+        "# HELP riskd_auth_stale_total Scoring-side requests admitted with a token from the cache because "
+        "the store was unreachable (auth_stale_ms).\n# TYPE riskd_auth_stale_total counter\n"
+        "riskd_auth_stale_total %llu\n",
+        (unsigned long long)get(&M.auth_store_checks), (unsigned long long)get(&M.auth_stale));
 }
 
 void srv_metrics_cors(bool preflight, bool allowed) { inc(&M.cors[preflight][allowed]); }

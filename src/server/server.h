@@ -94,6 +94,8 @@ typedef struct srv_config {
     char allow_pinning[8]; /* on | off | auto ("bundle" in a score request) */
     bool pinning;          /* allow_pinning resolved: auto is on without auth, off with it */
     int auth_max_failures; /* failed authentications per source a minute before 429 */
+    int auth_stale_ms;     /* with the store unreachable, a token it vouched for at most this long ago
+                              still admits scoring and OFREP (0: never) */
     /* the decision log (include/riskd/dlog.h), in data_dir/riskd.db */
     bool log;                /* record every decision (default on) */
     char log_durability[16]; /* async | ack */
@@ -228,6 +230,7 @@ void srv_metrics_auth_failure(srv_auth_reason why);
 void srv_metrics_cors(bool preflight, bool allowed);
 /* A token checked against the store (not taken from the cache). */
 void srv_metrics_auth_store_check(void);
+void srv_metrics_auth_stale(void);
 void srv_metrics_reload(const char *what, bool ok);
 /* A reload of what ("flags", "bundles", "fallback") refused with msg: /ready reports it until
  * a reload of what succeeds and clears it (msg NULL). */
@@ -443,8 +446,9 @@ void srv_events_metrics(rd_buf *b);
 /* ------------------------------------------------------------------ authentication (auth.c) */
 
 /* The admin API's state: its own store handle on DATA_DIR/riskd.db (read-write, shared by the
- * HTTP threads under a lock), the failed-authentication limiter and the token cache. Made
- * before the HTTP daemon starts. */
+ * HTTP threads under a lock), the handles tokens are checked on (apart, so a check never waits
+ * for an admin request), the failed-authentication limiter and the token cache. Made before the
+ * HTTP daemon starts. */
 int srv_auth_start(const srv_config *cfg, rd_err *err);
 /* After the HTTP daemon stopped: the limiter's failures written (srv_auth_flush(true)), then
  * everything closed. */
@@ -456,7 +460,8 @@ void srv_admin_unlock(void);
  * most every few seconds (final: every minute kept, at shutdown). The main loop calls it. */
 void srv_auth_flush(bool final);
 /* Forget every cached token: a revocation or a disabled user made on this node takes effect at
- * once (made elsewhere: within SRV_AUTH_RECHECK_MS). */
+ * once, and so does one made elsewhere when the store's notification (RD_AUTH_NOTIFY) arrives
+ * (cluster.c); without one (SQLite, a lost notification) within SRV_AUTH_RECHECK_MS. */
 #define SRV_AUTH_RECHECK_MS 5000
 void srv_auth_cache_clear(void);
 
@@ -470,7 +475,10 @@ typedef struct srv_auth_fail {
 /* Authenticate r's bearer token (once per request: r->who, r->authed) and require scope (0:
  * none). fresh: ask the store whatever the cache holds (the admin API); else a token checked
  * less than SRV_AUTH_RECHECK_MS ago is taken from the cache, and a source over its failure
- * limit is refused only when its token needs the store. 0, or -1 with f filled. Thread-safe. */
+ * limit is refused only when its token needs the store. With the store unreachable
+ * (RD_ESTORE), a scoring-side scope (score, pin) is granted from the cache to a token the store
+ * vouched for less than auth_stale_ms ago; any other token, scope or error is refused. 0, or
+ * -1 with f filled. Thread-safe. */
 int srv_auth_check(srv_req *r, uint32_t scope, bool fresh, const char *doing, srv_auth_fail *f);
 /* srv_auth_check, the refusal written as r's error reply. */
 int srv_auth_require(srv_req *r, uint32_t scope, bool fresh, const char *doing);

@@ -14,6 +14,15 @@
 #     /ready says the store down within seconds, the decision log spools (each call's deadline,
 #     --store-timeout-ms, ends the wait with RD_ESTORE); resumed, the spools drain and every
 #     decision is stored once; and a node sent SIGTERM during a hang ends within seconds.
+# A third node scores with auth_scoring (review16 #2, #16):
+#   - a token revoked through node 1 is refused on node 3 well before its cache's 5 s recheck
+#     (the store's "auth" notification emptied it);
+#   - with the governance lock held by another session (a publish stuck on some node), a fresh
+#     score token is answered (its check and last-use mark take no governance lock), and so is
+#     an admin read;
+#   - during the outage, more than 5 s after its last check, that token still answers 200 on
+#     OFREP and /v1/score (from the cache, auth_stale_ms), counted once per request and logged
+#     once; a token issued but never used is refused 503 STORE_UNAVAILABLE.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
@@ -42,11 +51,56 @@ for i in 1 2; do
         --store-timeout-ms 4000
     check "node $i starts" 0 $?
 done
+start_node 3 --store "$URL" --flags store --bundles "$T/bundles" --store-check-ms 1000 --auth --auth-scoring
+check "node 3 starts, scoring behind tokens" 0 $?
+"$BIN" user add svc --role viewer --scopes score --store "$URL" --token-file "$T/admin.tok" >"$T/s1.tok" 2>/dev/null
+for k in 2 3; do
+    "$BIN" user token svc --scopes score --store "$URL" --token-file "$T/admin.tok" >"$T/s$k.tok" 2>/dev/null
+done
+[ -s "$T/s1.tok" ] && [ -s "$T/s2.tok" ] && [ -s "$T/s3.tok" ]
+check "three score tokens" 0 $?
 
 wait_for() { # CMD...: until it succeeds (60 s at most: a hang guard, not a time test)
     for _ in $(seq 1 600); do "$@" && return 0; sleep 0.1; done
     return 1
 }
+
+ofrep3() { # TOKENFILE: the status of an OFREP evaluation on node 3 (5 s at most; the body in $T/o3)
+    curl -s -m 5 -o "$T/o3" -w '%{http_code}' -X POST -H "Authorization: Bearer $(cat "$1")" \
+        -H 'Content-Type: application/json' -d '{"context":{}}' "${URLS[3]}/ofrep/v1/evaluate/flags/greet"
+}
+score3() { # TOKENFILE: the same for /v1/score (the body in $T/sc3)
+    curl -s -m 5 -o "$T/sc3" -w '%{http_code}' -X POST -H "Authorization: Bearer $(cat "$1")" \
+        -H 'Content-Type: application/json' -d @"$T/score.json" "${URLS[3]}/v1/score"
+}
+$PY -c 'import csv, json; r = next(csv.DictReader(open("examples/data/credit_data.csv"))); r.pop("Status")
+num = {"Seniority", "Time", "Age", "Expenses", "Income", "Assets", "Debt", "Amount", "Price"}
+print(json.dumps({"features": {k: (float(v) if k in num else v) for k, v in r.items() if v != ""}}))' >"$T/score.json"
+st=$(ofrep3 "$T/s3.tok")
+check "node 3: a score token answers OFREP" 200 "$st"
+t0=$(date +%s%3N)
+st=$(curl -s -o "$T/r" -w '%{http_code}' -X POST -H "Authorization: Bearer $(cat "$T/admin.tok")" \
+    "${URLS[1]}/v1/admin/tokens/$(cut -c5-16 "$T/s3.tok")/revoke")
+check "that token revoked through node 1" 200 "$st"
+refused3() { [ "$(ofrep3 "$T/s3.tok")" = 401 ]; }
+wait_for refused3
+lag=$(($(date +%s%3N) - t0))
+echo "a revocation through node 1 reached node 3 in $lag ms"
+[ "$lag" -lt 3000 ]
+check "... refused on node 3 after $lag ms (the notification; its cache alone: 5 s)" 0 $?
+
+# a governance transaction that does not end (a publish stuck on some node): held until the outage
+gov=$(($(sed -n 's/^#define RD_PG_LOCK_GOV *INT64_C(\(0x[0-9a-f]*\)).*/\1/p' src/lib/store/pg_int.h)))
+psql -q "$URL" -c "BEGIN; SELECT pg_advisory_xact_lock($gov); SELECT pg_sleep(60)" >/dev/null 2>&1 &
+EXTRA_PIDS+=($!)
+held() { [ "$(psql_n "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = $((gov & 0xffffffff))")" = 1 ]; }
+wait_for held
+check "the governance lock held by another session" 0 $?
+st=$(ofrep3 "$T/s1.tok")
+t1=$(date +%s%3N) # the store vouched for s1 now: its cache entry is this old from here
+check "... a fresh score token answered meanwhile" 200 "$st" '"value":"hello"' "$T/o3"
+st=$(curl -s -m 5 -o "$T/r" -w '%{http_code}' -H "Authorization: Bearer $(cat "$T/mgr1.tok")" "${URLS[3]}/v1/admin/changes")
+check "... and an admin read" 200 "$st"
 
 LOADS=()
 for i in 1 2; do
@@ -72,6 +126,21 @@ st=$(curl -s -o "$T/r" -w '%{http_code}' -X POST -H "Authorization: Bearer $(cat
     -H 'Content-Type: application/json' -d "$body" "${URLS[1]}/v1/admin/changes")
 check "an admin write: 503 STORE_UNAVAILABLE" 503 "$st" '"code":"STORE_UNAVAILABLE"' "$T/r"
 sleep "$SECS"
+rest=$((6500 - ($(date +%s%3N) - t1))) # past the cache's 5 s recheck, with a margin
+[ "$rest" -gt 0 ] && sleep "$(printf '%d.%03d' $((rest / 1000)) $((rest % 1000)))"
+st=$(ofrep3 "$T/s1.tok")
+check "node 3, $(($(date +%s%3N) - t1)) ms after the store last vouched for a token: OFREP still answers it" 200 "$st" \
+    '"value":"hello"' "$T/o3"
+st=$(score3 "$T/s1.tok")
+check "... and /v1/score" 200 "$st" '"model_version"' "$T/sc3"
+st=$(ofrep3 "$T/s2.tok")
+check "... a token issued but never used: 503, the store unreachable" 503 "$st" 'the database is unreachable' "$T/o3"
+st=$(score3 "$T/s2.tok")
+check "... on /v1/score too" 503 "$st" 'STORE_UNAVAILABLE' "$T/sc3"
+stale=$(node_metric 3 riskd_auth_stale_total)
+check "... riskd_auth_stale_total counts the two admitted" 2 "$stale"
+said=$(grep -c 'tokens cannot be checked: the store is unreachable' "$T/n3.err")
+check "... logged once, not per request" 1 "$said"
 sp=$(node_metric 1 riskd_dlog_spool_records)
 [ "${sp%.*}" -gt 0 ]
 check "node 1 spooled its decisions meanwhile ($sp waiting)" 0 $?

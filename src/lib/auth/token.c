@@ -131,23 +131,16 @@ void rd__auth_json_member(rd_buf *b, const char *key, const char *value)
 
 /* ------------------------------------------------------------------ authenticating */
 
-/* Mark the token used at now_ms, at most once a minute. The row is read again inside a write
- * transaction so a revocation committed since the caller read it is kept, not overwritten.
- * Best effort: a read-only or busy store only loses the mark. */
+/* Mark the token used at now_ms, at most once a minute. A plain write of last_used_ms alone
+ * (rd_store_token_mark_used), never a governance transaction: authenticating must not wait for
+ * a publish or an approval on any node, and a revocation committed meanwhile is kept since no
+ * other column is written. Best effort: a read-only, busy or unreachable store only loses the
+ * mark, never the caller's request. */
 static void mark_used(rd_store *s, const rd_token_row *seen, int64_t now_ms)
 {
     if (seen->last_used_ms && now_ms - seen->last_used_ms < LAST_USED_EVERY_MS)
         return;
-    if (rd_store_begin(s, NULL) != RD_OK)
-        return;
-    rd_token_row t;
-    if (rd_store_token_get(s, seen->id, &t, NULL) != RD_OK) {
-        rd_store_rollback(s);
-        return;
-    }
-    t.last_used_ms = now_ms;
-    if (rd_store_token_put(s, &t, NULL) != RD_OK || rd_store_commit(s, NULL) != RD_OK)
-        rd_store_rollback(s);
+    (void)rd_store_token_mark_used(s, seen->id, now_ms, NULL);
 }
 
 /* The token row's verdict. Each message starts with its reason before a colon, so a caller can
@@ -190,6 +183,7 @@ static int load_user(rd_store *s, const rd_token_row *t, rd_principal *p, rd_err
     p->perms = rd_role_perms(p->role);
     p->scopes = t->scopes;
     snprintf(p->token_id, sizeof p->token_id, "%s", t->id);
+    p->expires_ms = t->expires_ms;
     return RD_OK;
 }
 

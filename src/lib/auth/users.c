@@ -4,7 +4,8 @@
  * entries, so a change without its entry (or an entry without its change) never commits; a
  * new token reaches the caller's buffer only once that transaction has committed; the store
  * always keeps at least one active admin once it has had one (disabling or re-roling the last
- * is refused), so users can always be managed without going back to the console. */
+ * is refused), so users can always be managed without going back to the console; a change that
+ * can stop a token working notifies every node (RD_AUTH_NOTIFY) in that same transaction. */
 #include <stdio.h>
 #include <string.h>
 
@@ -252,6 +253,10 @@ static int user_for_change(rd_store *s, const rd_principal *actor, const char *n
 static int user_audit(rd_store *s, const rd_principal *actor, const char *action, const rd_user_row *u,
                       const char *from_role, int64_t now_ms, rd_err *err)
 {
+    /* every caller changes what the user's tokens may do: other nodes' caches forget them at commit */
+    int rc = rd_store_notify(s, RD_AUTH_NOTIFY, err);
+    if (rc)
+        return rc;
     char object[80];
     snprintf(object, sizeof object, "user/%s", u->name);
     rd_buf d;
@@ -261,7 +266,7 @@ static int user_audit(rd_store *s, const rd_principal *actor, const char *action
         rd__auth_json_member(&d, "to", u->role);
     }
     rd__auth_json_member(&d, "by", rd_principal_name(actor));
-    int rc = audit(s, actor, action, object, &d, now_ms, err);
+    rc = audit(s, actor, action, object, &d, now_ms, err);
     rd_buf_deinit(&d);
     return rc;
 }
@@ -445,8 +450,8 @@ static int revoke_in_tx(rd_store *s, const rd_principal *actor, const char *id, 
     if (t.revoked_ms)
         return RD_OK; /* already revoked: nothing changes */
     t.revoked_ms = now_ms;
-    if ((rc = rd_store_token_put(s, &t, err)))
-        return rc;
+    if ((rc = rd_store_token_put(s, &t, err)) || (rc = rd_store_notify(s, RD_AUTH_NOTIFY, err)))
+        return rc; /* the notification: other nodes' caches forget the token at commit */
     char object[32];
     snprintf(object, sizeof object, "token/%s", t.id);
     rd_buf d;

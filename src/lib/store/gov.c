@@ -84,6 +84,11 @@ int rd_store_token_put(rd_store *s, const rd_token_row *t, rd_err *err)
     return s->ops->token_put(s, t, err);
 }
 
+int rd_store_token_mark_used(rd_store *s, const char *id, int64_t used_ms, rd_err *err)
+{
+    return s->ops->token_mark_used(s, id, used_ms, err);
+}
+
 int rd_store_token_list(rd_store *s, const char *user, int (*fn)(void *, const rd_token_row *), void *ud,
                         rd_err *err)
 {

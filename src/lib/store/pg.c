@@ -333,6 +333,7 @@ const rd_store_ops rd__pg_store = {
     .user_list = rd__pg_user_list,
     .token_get = rd__pg_token_get,
     .token_put = rd__pg_token_put,
+    .token_mark_used = rd__pg_token_mark_used,
     .token_list = rd__pg_token_list,
     .change_get = rd__pg_change_get,
     .change_put = rd__pg_change_put,

@@ -262,6 +262,17 @@ int rd__pg_token_put(rd_store *base, const rd_token_row *t, rd_err *err)
                        &p, NULL, "writing a token", err);
 }
 
+/* Outside rd_store_begin: no governance lock (store.h). */
+int rd__pg_token_mark_used(rd_store *base, const char *id, int64_t used_ms, rd_err *err)
+{
+    pg_store *s = (pg_store *)base;
+    pg_params p = {0};
+    rd__pg_text(&p, id);
+    rd__pg_int(&p, used_ms);
+    return rd__pg_exec(s, "UPDATE tokens SET last_used_ms = $2 WHERE id = $1 AND last_used_ms < $2", &p, NULL,
+                       "marking a token used", err);
+}
+
 int rd__pg_token_list(rd_store *base, const char *user, int (*fn)(void *, const rd_token_row *), void *ud,
                       rd_err *err)
 {

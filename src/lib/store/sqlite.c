@@ -424,6 +424,7 @@ const rd_store_ops rd__sqlite_store = {
     .user_list = rd__sq_user_list,
     .token_get = rd__sq_token_get,
     .token_put = rd__sq_token_put,
+    .token_mark_used = rd__sq_token_mark_used,
     .token_list = rd__sq_token_list,
     .change_get = rd__sq_change_get,
     .change_put = rd__sq_change_put,

@@ -322,6 +322,18 @@ int rd__sq_token_put(rd_store *base, const rd_token_row *t, rd_err *err)
     return step_done(s, st, "writing a token", err);
 }
 
+int rd__sq_token_mark_used(rd_store *base, const char *id, int64_t used_ms, rd_err *err)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st;
+    int rc = prep(s, "UPDATE tokens SET last_used_ms = ?2 WHERE id = ?1 AND last_used_ms < ?2", &st, err);
+    if (rc)
+        return rc;
+    bind(st, 1, id);
+    sqlite3_bind_int64(st, 2, used_ms);
+    return step_done(s, st, "marking a token used", err);
+}
+
 int rd__sq_token_list(rd_store *base, const char *user, int (*fn)(void *, const rd_token_row *), void *ud,
                       rd_err *err)
 {

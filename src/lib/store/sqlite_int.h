@@ -73,6 +73,7 @@ int rd__sq_user_put(rd_store *s, const rd_user_row *u, rd_err *err);
 int rd__sq_user_list(rd_store *s, int (*fn)(void *, const rd_user_row *), void *ud, rd_err *err);
 int rd__sq_token_get(rd_store *s, const char *id, rd_token_row *out, rd_err *err);
 int rd__sq_token_put(rd_store *s, const rd_token_row *t, rd_err *err);
+int rd__sq_token_mark_used(rd_store *s, const char *id, int64_t used_ms, rd_err *err);
 int rd__sq_token_list(rd_store *s, const char *user, int (*fn)(void *, const rd_token_row *), void *ud,
                       rd_err *err);
 int rd__sq_change_get(rd_store *s, int64_t id, rd_change_row *out, rd_err *err);

@@ -22,6 +22,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1090,6 +1091,39 @@ static int token_one(void *ud, const rd_token_row *t)
     return 0;
 }
 
+typedef struct mark_job {
+    rd_store *st;
+    atomic_int rc; /* 1 until the mark returns */
+} mark_job;
+
+static void *mark_in_thread(void *arg)
+{
+    mark_job *j = arg;
+    atomic_store(&j->rc, rd_store_token_mark_used(j->st, "tok1", T0 + 20, NULL));
+    return NULL;
+}
+
+/* The last-use mark is no governance write: on PostgreSQL it must not wait for the governance
+ * lock, which another node's publish (here another handle's transaction) holds. */
+static void mark_beside_governance(backend *b, rd_store *st)
+{
+    rd_store *gov = open_store(b);
+    OK(rd_store_begin(gov, E));
+    mark_job j = {.st = st, .rc = 1};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, mark_in_thread, &j), 0);
+    for (int i = 0; i < 1000 && atomic_load(&j.rc) == 1; i++) /* 10 s at most: a hang guard */
+        usleep(10000);
+    int rc = atomic_load(&j.rc);
+    rd_store_rollback(gov); /* frees a mark that did wait, so the thread ends either way */
+    pthread_join(t, NULL);
+    rd_store_close(gov);
+    assert_int_equal(rc, RD_OK); /* 1: it waited for the governance transaction */
+    rd_token_row tg;
+    OK(rd_store_token_get(st, "tok1", &tg, E));
+    assert_int_equal(tg.last_used_ms, T0 + 20);
+}
+
 static void test_users_tokens(void **state)
 {
     backend *b = want(state);
@@ -1139,6 +1173,17 @@ static void test_users_tokens(void **state)
     assert_int_equal(tg.revoked_ms, T0 + 5);
     assert_int_equal(tg.last_used_ms, T0 + 6);
     assert_int_equal(rd_store_token_get(st, "nope", &tg, &err), RD_ENOTFOUND);
+    /* the last-use mark: that column alone (the revocation kept), never back in time, nothing for
+       an unknown id */
+    OK(rd_store_token_mark_used(st, "tok1", T0 + 9, E));
+    OK(rd_store_token_mark_used(st, "tok1", T0 + 7, E));
+    OK(rd_store_token_mark_used(st, "nope", T0 + 9, E));
+    OK(rd_store_token_get(st, "tok1", &tg, E));
+    assert_int_equal(tg.last_used_ms, T0 + 9);
+    assert_int_equal(tg.revoked_ms, T0 + 5);
+    assert_string_equal(tg.hash, "0000000000000000000000000000000000000000000000000000000000000001");
+    if (b->pg) /* SQLite has one writer at a time: its mark waits for a write transaction */
+        mark_beside_governance(b, st);
     memset(&n, 0, sizeof n);
     OK(rd_store_token_list(st, NULL, token_one, &n, E));
     assert_string_equal(n.text, "tok3,tok1,tok2,"); /* created_ms, then id */
