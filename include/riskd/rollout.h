@@ -269,10 +269,14 @@ RD_API int rd_transition_record(rd_store *s, const char *data_dir, const rd_tran
  *   - past the deadline: holds and alerts when a gate has no data (never rolls back on no data
  *     alone), rolls back ("deadline") when the gates have data but do not pass;
  *   - otherwise holds.
- * Each stage change rewrites the flag file (rd_flagfile_update: the flag file first, then the
- * store; a transition that cannot be stored waits in the spool). The state lives in the store
- * (rd_rollout_row): `riskd rollout pause|resume|promote|rollback` change it from another
- * process and the controller follows at its next tick. */
+ * Each stage change is one governance transaction: the row's version checked against the
+ * controller's (a fencing token: a controller whose row another writer moved is refused, adopts
+ * the stored row and records nothing), the row, the flag target and the transition written, all
+ * or nothing (a local flag file, which no transaction holds, is written after the check; a
+ * rollback of one is made even when the store cannot be written, its record then waiting in the
+ * spool). The state lives in the store (rd_rollout_row): `riskd rollout
+ * pause|resume|promote|rollback` change it from another process and the controller follows at
+ * its next tick. */
 typedef struct rd_controller rd_controller;
 
 typedef struct rd_controller_env {
@@ -293,7 +297,10 @@ typedef struct rd_controller_env {
 } rd_controller_env;
 
 /* Start (or resume, from the store's row for the plan's flag) the rollout of plan (taken).
- * A new rollout writes stage 0 into the flag file. */
+ * A new rollout writes stage 0 into the flag file. A resume writes neither the flags when they
+ * already route as the stored stage says, nor the row when it already says what this node runs
+ * (the same plan, stage and paths): every node resumes at its start, and must not move the
+ * version under the leader's fence. */
 RD_API int rd_controller_new(rd_plan *plan, const char *plan_path, const rd_controller_env *env,
                              int64_t now_ms, rd_controller **out, rd_err *err);
 RD_API void rd_controller_free(rd_controller *c);
@@ -307,8 +314,11 @@ RD_API int rd_controller_tick(rd_controller *c, int64_t now_ms, rd_err *err);
 RD_API void rd_controller_follow(rd_controller *c);
 /* Replace the plan by an edited one (taken; already checked by the caller with rd_plan_check):
  * the current stage is kept by name; RD_EINVAL (the running plan kept, plan freed) when the
- * edit drops the current stage or changes the flag, control or candidate. */
-RD_API int rd_controller_replace_plan(rd_controller *c, rd_plan *plan, rd_err *err);
+ * edit drops the current stage or changes the flag, control or candidate. lead: this node runs
+ * the controller (rd_store_leader_try): the row, and the flags when the current stage's traffic
+ * changed, are written now, fenced as a transition; otherwise the plan is taken in memory only
+ * and the write waits for this node's first tick as leader. */
+RD_API int rd_controller_replace_plan(rd_controller *c, rd_plan *plan, bool lead, rd_err *err);
 /* The status: {"flag", "plan", "state", "stage", "stage_index", "stages", "time_in_stage_s",
  * "speed", "candidate_weight", "gates": [{metric, compare, window, value, candidate, control,
  * pass, fail, noise_floor, n, min_samples, verdict, note}], "alert", "last_transition"}. */

@@ -283,7 +283,9 @@ static void plan_reload(size_t i)
     char sha[RD_SHA256_HEX];
     snprintf(sha, sizeof sha, "%s", rc == RD_OK ? p->sha256 : "");
     if (rc == RD_OK)
-        rc = rd_controller_replace_plan(R.ctl[i], p, &err); /* takes p */
+        /* every node takes the edit; the leader alone writes it (a stale leader's write is
+           refused by the row's fence) */
+        rc = rd_controller_replace_plan(R.ctl[i], p, atomic_load(&R.leader), &err); /* takes p */
     else
         rd_plan_free(p);
     srv_metrics_reload("rollout", rc == RD_OK);
@@ -304,7 +306,8 @@ static void plan_reload(size_t i)
 
 /* Whether this node runs the controllers now: asked of the store once a second. A node that
  * lost its connection lost the lock with it (the store says so), and another node takes over
- * within a check; the row's compare-and-set keeps a stale leader's transition from landing. */
+ * within a check; the row's version, checked under the governance lock in the transaction of
+ * each transition, keeps a stale leader's transition from landing (any part of it). */
 static bool lead(int64_t now)
 {
     if (now - R.leader_checked_ms < LEADER_CHECK_MS)

@@ -1,5 +1,6 @@
 /* The rollout controller (include/riskd/rollout.h): gates evaluated on the monitor's
- * statistics, stage changes written to the flag file first and to the store second.
+ * statistics, each stage change one governance transaction fenced by the rollout row's version
+ * (see "transitions" below).
  * Definitions: shared/reference/rollout-monitoring.md §2.2 (gates, deadlines, no data),
  * §2.3 (PSI thresholds raised to the noise floor), §2.4 (KS alarm), §2.5 (SRM), §2.7 (the
  * sequential bad-rate test). */
@@ -57,6 +58,8 @@ struct rd_controller {
     size_t nev;
     uint64_t cand_n;
     bool evaluated, alerted;
+    bool plan_pending; /* an edited plan taken in memory whose row (and flags) are not written yet */
+    bool plan_moved;   /* ... and its current stage routes other traffic than the old plan's */
     char alert[512];
     rd_transition last;
     char last_gates[1]; /* (gates_json of last is not kept) */
@@ -507,22 +510,61 @@ void rd_controller_status_json(rd_controller *c, int64_t now_ms, rd_buf *b)
     pthread_mutex_unlock(&c->lock);
 }
 
-/* ------------------------------------------------------------------ transitions */
+/* ------------------------------------------------------------------ transitions
+ *
+ * Every write of the controller (a transition, a plan edit's) is one governance transaction,
+ * a step:
+ *   1. rd_store_begin: on PostgreSQL the governance advisory lock, so the steps of every node,
+ *      a node's start (rd_controller_new) and every flag write run one after another;
+ *   2. the fence: the row read again and its version compared with the one this controller
+ *      last read or wrote (the fencing token). Another writer since (a node that led meanwhile,
+ *      a manual command, a node that started) makes this controller's view stale: it rolls
+ *      back, adopts the stored row and records nothing. The next evaluation decides again from
+ *      the stored state;
+ *   3. the row written with version + 1 (rd_rollout_put's compare-and-swap; on PostgreSQL the
+ *      UPDATE also locks the row until the commit, so a command that does not take the
+ *      governance lock waits, then finds the version moved);
+ *   4. the flags: with flags = store a version of the flag set inside the same transaction
+ *      (rd_flagtarget_update nests in it); a local flag file cannot be, so it is written here,
+ *      after the fence and under the lock: a refused step has not touched it, and once it is
+ *      written the step goes on to record it;
+ *   5. the transition (rd_transition_record without the spool: a store that refuses it undoes
+ *      the whole step), then commit.
+ * A stale leader's step is refused whole, never half-applied; "advance" is recorded once.
+ *
+ * When the store cannot be written, only one step goes on without it: a rollback to a local
+ * flag file (the traffic first; its record waits in the spool, the row is written by
+ * follow_store when the store is back, a rollback of ours winning). Every other step waits
+ * for the store (the next evaluation tries again). With flags = store the flag write IS a store
+ * write: a rollback cannot reach the traffic while the database is away, and the candidate
+ * keeps its share until it returns (a known limit, review16 #15: docs/adr/0011-several-nodes.md;
+ * on PostgreSQL the leader loses its leadership with its connection anyway, and stops
+ * evaluating). */
 
-/* Write the flag file for stage (or the rolled-back routing). force: whatever the file holds
- * now (a rollback must not wait for a conflict to be resolved; it touches only its flags). */
+/* What stage st (or the rolled-back routing) writes: the targeting of the routing flag, and
+ * the shadow flag's variant (NULL: the plan has no shadow flag). */
+static int stage_routing(const rd_controller *c, const rd_stage *st, bool rolled_back, rd_buf *t,
+                         const char **shadow_var)
+{
+    const rd_plan *p = c->plan;
+    *shadow_var = p->shadow_flag[0] ? (st->shadow && !rolled_back ? p->shadow_on : p->shadow_off) : NULL;
+    return rd_plan_stage_targeting(p, st, rolled_back, t);
+}
+
+/* Write the flag target for stage (or the rolled-back routing); the caller tells the server to
+ * reload once its step committed (flags_written). force: whatever the target holds now (a
+ * rollback must not wait for a conflict to be resolved; it touches only its flags). */
 static int write_flags(rd_controller *c, const rd_stage *st, bool rolled_back, bool force, rd_err *err)
 {
     const rd_plan *p = c->plan;
     rd_buf t;
     rd_buf_init(&t);
-    int rc = rd_plan_stage_targeting(p, st, rolled_back, &t);
+    const char *shadow_var;
+    int rc = stage_routing(c, st, rolled_back, &t, &shadow_var);
     if (rc) {
         rd_buf_deinit(&t);
         return rd_err_set(err, rc, "rollout %s: the stage's targeting: out of memory", p->route_flag);
     }
-    const char *shadow_var =
-        p->shadow_flag[0] ? (st->shadow && !rolled_back ? p->shadow_on : p->shadow_off) : NULL;
     char sha[RD_SHA256_HEX];
     rd_err e;
     bool restored = false;
@@ -536,52 +578,216 @@ static int write_flags(rd_controller *c, const rd_stage *st, bool rolled_back, b
                               rd_buf_cstr(&t), p->shadow_flag[0] ? p->shadow_flag : NULL, shadow_var,
                               st->name, "controller", sha, err);
     rd_buf_deinit(&t);
-    if (rc == RD_OK) {
+    if (rc == RD_OK)
         memcpy(c->flags_sha, sha, sizeof sha);
-        if (c->env.flags_written)
-            c->env.flags_written(c->env.ud);
-    }
     return rc;
 }
 
-/* Record a transition (store, else spool) and move the row to (stage, state). */
-static void transition(rd_controller *c, int to_stage, rd_rollout_state to_state, const char *reason,
-                       const char *detail, int64_t now_ms)
+/* Whether the flag target already routes as stage st says: what write_flags would write is
+ * byte for byte what it holds (false when it cannot be read: the write will say why). */
+static bool flags_hold(rd_controller *c, const rd_stage *st, bool rolled_back)
 {
+    char *text = NULL, sha[RD_SHA256_HEX];
+    size_t len = 0;
+    int64_t version;
+    rd_err e;
+    int rc =
+        rd_change_target_in_store(c->env.flags_path)
+            ? (c->env.store ? rd_flags_store_read(c->env.store, &text, &len, sha, &version, &e) : RD_EINVAL)
+            : rd_file_read(c->env.flags_path, 64u << 20, &text, &len, &e);
+    rd_buf t, out;
+    rd_buf_init(&t);
+    rd_buf_init(&out);
+    const char *shadow_var;
+    if (!rc && !(rc = stage_routing(c, st, rolled_back, &t, &shadow_var)))
+        rc = rd_flagfile_rewrite(text, len, c->plan->route_flag, rd_buf_cstr(&t),
+                                 c->plan->shadow_flag[0] ? c->plan->shadow_flag : NULL, shadow_var, &out, &e);
+    bool same = !rc && out.len == len && !memcmp(out.data, text, len);
+    rd_free(text);
+    rd_buf_deinit(&t);
+    rd_buf_deinit(&out);
+    return same;
+}
+
+/* The stage of the current plan named name (-1: none). */
+static long stage_named(const rd_plan *p, const char *name)
+{
+    for (size_t i = 0; i < p->nstages; i++)
+        if (!strcmp(p->stages[i].name, name))
+            return (long)i;
+    return -1;
+}
+
+/* Follow a change another writer made to the row (a manual command, the leader). The stage is
+ * found by name (an edited plan numbers its stages anew), else by its index. */
+static void adopt(rd_controller *c, const rd_rollout_row *fresh)
+{
+    long at = stage_named(c->plan, fresh->stage_name);
+    if (at < 0 && fresh->stage >= 0 && (size_t)fresh->stage < c->plan->nstages)
+        at = fresh->stage;
+    bool stage_changed = at >= 0 && at != c->row.stage;
+    c->row.version = fresh->version;
+    c->row.state = fresh->state;
+    if (stage_changed || fresh->stage_started_ms != c->row.stage_started_ms) {
+        c->row.stage = stage_changed ? (int)at : c->row.stage;
+        c->row.stage_started_ms = c->stage_started_ms = fresh->stage_started_ms;
+        snprintf(c->row.stage_name, sizeof c->row.stage_name, "%s", cur_stage(c)->name);
+        marks_take(c);
+    }
+    rd_flagtarget_sha(c->env.store, c->env.flags_path, c->flags_sha, NULL);
+    c->stored = true;
+}
+
+/* Open a step's transaction and check the fence. RD_OK: the transaction is open and the row is
+ * the one this controller holds. RD_ECONFLICT with *stale: another writer moved the row; the
+ * transaction is rolled back and the stored row adopted. Any other error: nothing is open (the
+ * store cannot be written). */
+static int fence_open(rd_controller *c, bool *stale, rd_err *err)
+{
+    rd_store *s = c->env.store;
+    *stale = false;
+    int rc = rd_store_begin(s, err);
+    if (rc)
+        return rc;
+    rd_rollout_row fresh = {0};
+    rc = rd_rollout_get(s, c->flag, &fresh, err);
+    int64_t stored = rc == RD_OK ? fresh.version : 0; /* no row: only a first insert (version 0) may go */
+    if (rc == RD_ENOTFOUND)
+        rc = RD_OK;
+    if (rc == RD_OK && stored != c->row.version) {
+        rd_store_rollback(s);
+        *stale = true;
+        rc = rd_err_set(err, RD_ECONFLICT,
+                        "rollout %s: the row changed since this controller read it (version %lld, stored "
+                        "%lld): the step is refused, the stored row adopted",
+                        c->flag, (long long)c->row.version, (long long)stored);
+        if (stored) {
+            adopt(c, &fresh);
+        } else { /* the row went away: follow_store writes ours again */
+            c->row.version = 0;
+            c->stored = false;
+        }
+    } else if (rc) {
+        rd_store_rollback(s);
+    }
+    rd_rollout_row_free(&fresh);
+    return rc;
+}
+
+/* A step: move the row to (to_stage, to_state), write the flags for `write` (NULL: none) and
+ * record the transition (reason NULL: none, a plan edit's write). */
+typedef struct step {
+    const rd_stage *write;
+    bool rolled_back, force; /* as write_flags takes them */
+    int to_stage;
+    rd_rollout_state to_state;
+    const char *reason, *detail;
+} step;
+
+static void step_transition(rd_controller *c, const step *s, int64_t now_ms, const char *gates,
+                            rd_transition *t)
+{
+    memset(t, 0, sizeof *t);
+    t->ts_ms = now_ms;
+    t->from_stage = c->row.stage;
+    t->to_stage = s->to_stage;
+    t->gates_json = gates;
+    snprintf(t->flag, sizeof t->flag, "%s", c->plan->route_flag);
+    snprintf(t->from_state, sizeof t->from_state, "%s", rd_rollout_state_name(c->row.state));
+    snprintf(t->to_state, sizeof t->to_state, "%s", rd_rollout_state_name(s->to_state));
+    snprintf(t->reason, sizeof t->reason, "%s", s->reason ? s->reason : "");
+    snprintf(t->detail, sizeof t->detail, "%s", s->detail ? s->detail : "");
+    snprintf(t->actor, sizeof t->actor, "controller");
+    memcpy(t->flags_sha, c->flags_sha, sizeof t->flags_sha);
+}
+
+/* The step done: the controller's state says what it wrote. */
+static void step_applied(rd_controller *c, const step *s, const rd_rollout_row *next, rd_transition *t,
+                         bool wrote)
+{
+    bool stage_changed = s->to_stage != c->row.stage;
+    c->row.version = next->version;
+    c->row.stage = next->stage;
+    c->row.state = next->state;
+    snprintf(c->row.stage_name, sizeof c->row.stage_name, "%s", next->stage_name);
+    c->row.stage_started_ms = c->stage_started_ms = next->stage_started_ms;
+    c->row.updated_ms = next->updated_ms;
+    if (wrote && c->env.flags_written) /* after the commit: a reload before it would read the old set */
+        c->env.flags_written(c->env.ud);
+    if (s->reason) {
+        c->last = *t;
+        c->last.gates_json = NULL;
+        if (c->env.on_transition)
+            c->env.on_transition(c->env.ud, t);
+    }
+    if (stage_changed)
+        marks_take(c);
+}
+
+/* Run step s (see the section's comment). RD_OK: done (or, for a local flag file the store
+ * could not record, done with its record in the spool). RD_ECONFLICT with *stale: refused by
+ * the fence, nothing written. Other errors: nothing done (the flag file's own conflict:
+ * RD_ECONFLICT without *stale). */
+static int run_step(rd_controller *c, const step *s, int64_t now_ms, bool *stale, rd_err *err)
+{
+    rd_store *st = c->env.store;
+    bool local = !rd_change_target_in_store(c->env.flags_path), tx = false;
+    *stale = false;
+    int rc = RD_OK;
+    if (st) {
+        rd_err ferr;
+        rc = fence_open(c, stale, &ferr);
+        if (*stale || (rc && !(s->to_state == RD_ROLLOUT_ROLLED_BACK && s->write && local))) {
+            if (err)
+                *err = ferr;
+            return rc;
+        }
+        tx = rc == RD_OK; /* else a rollback to a local file, without the store */
+        rc = RD_OK;
+    }
+    rd_rollout_row next = c->row; /* shallow: plan_json stays c->row's */
+    next.stage = s->to_stage;
+    next.state = s->to_state;
+    snprintf(next.stage_name, sizeof next.stage_name, "%s", c->plan->stages[s->to_stage].name);
+    if (s->to_stage != c->row.stage || s->to_state == RD_ROLLOUT_ROLLED_BACK)
+        next.stage_started_ms = now_ms;
+    next.updated_ms = now_ms;
+    if (tx)
+        rc = rd_rollout_put(st, &next, err);
+    char sha_before[RD_SHA256_HEX];
+    memcpy(sha_before, c->flags_sha, sizeof sha_before);
+    bool wrote = false;
+    if (!rc && s->write)
+        wrote = (rc = write_flags(c, s->write, s->rolled_back, s->force, err)) == RD_OK;
     rd_buf g;
     rd_buf_init(&g);
     gates_json(c, &g);
-    rd_transition t = {
-        .ts_ms = now_ms, .from_stage = c->row.stage, .to_stage = to_stage, .gates_json = rd_buf_cstr(&g)};
-    snprintf(t.flag, sizeof t.flag, "%s", c->plan->route_flag);
-    snprintf(t.from_state, sizeof t.from_state, "%s", rd_rollout_state_name(c->row.state));
-    snprintf(t.to_state, sizeof t.to_state, "%s", rd_rollout_state_name(to_state));
-    snprintf(t.reason, sizeof t.reason, "%s", reason);
-    snprintf(t.detail, sizeof t.detail, "%s", detail);
-    snprintf(t.actor, sizeof t.actor, "controller");
-    memcpy(t.flags_sha, c->flags_sha, sizeof t.flags_sha);
-    rd_err err;
-    rd_transition_record(c->env.store, c->env.data_dir, &t, &err);
-    bool stage_changed = to_stage != c->row.stage;
-    c->row.stage = to_stage;
-    c->row.state = to_state;
-    snprintf(c->row.stage_name, sizeof c->row.stage_name, "%s", c->plan->stages[to_stage].name);
-    if (stage_changed || to_state == RD_ROLLOUT_ROLLED_BACK) {
-        c->row.stage_started_ms = c->stage_started_ms = now_ms;
+    rd_transition t;
+    step_transition(c, s, now_ms, rd_buf_cstr(&g), &t);
+    if (!rc && tx && s->reason)
+        rc = rd_transition_record(st, NULL, &t, err);
+    if (tx && !rc)
+        rc = rd_store_commit(st, err);
+    else if (tx)
+        rd_store_rollback(st);
+    if (rc == RD_OK || (wrote && local)) {
+        if (rc || !tx) {
+            /* the local file moved and cannot be taken back: the traffic is what the step says;
+               its record waits in the spool, and follow_store writes the row when it can */
+            if (s->reason)
+                rd_transition_record(NULL, c->env.data_dir, &t, NULL);
+            next.version = c->row.version;
+            c->stored = false;
+            rc = RD_OK;
+        } else {
+            c->stored = true;
+        }
+        step_applied(c, s, &next, &t, wrote);
+    } else if (wrote) { /* the flag set in the store went with the transaction */
+        memcpy(c->flags_sha, sha_before, sizeof sha_before);
     }
-    c->row.updated_ms = now_ms;
-    if (c->env.store) {
-        /* a conflict (a manual command got there first) or a store that is down: the next
-           tick's follow_store settles it (theirs wins, but a rollback of ours is kept) */
-        c->stored = rd_rollout_put(c->env.store, &c->row, &err) == RD_OK;
-    }
-    c->last = t;
-    c->last.gates_json = NULL;
-    if (c->env.on_transition)
-        c->env.on_transition(c->env.ud, &t);
     rd_buf_deinit(&g);
-    if (stage_changed)
-        marks_take(c);
+    return rc;
 }
 
 static void alert(rd_controller *c, const char *msg)
@@ -593,26 +799,59 @@ static void alert(rd_controller *c, const char *msg)
     }
 }
 
+/* A transition that writes no flags (hold, resume). Not made when the store cannot record it:
+ * the next evaluation decides again. */
+static void transition(rd_controller *c, int to_stage, rd_rollout_state to_state, const char *reason,
+                       const char *detail, int64_t now_ms)
+{
+    step s = {.to_stage = to_stage, .to_state = to_state, .reason = reason, .detail = detail};
+    bool stale;
+    rd_err err;
+    if (run_step(c, &s, now_ms, &stale, &err) != RD_OK && !stale) {
+        char msg[700];
+        snprintf(msg, sizeof msg, "%s not recorded: %s", reason, err.msg);
+        alert(c, msg);
+    }
+}
+
 static void rollback(rd_controller *c, const char *reason, const char *detail, int64_t now_ms)
 {
+    step s = {.write = cur_stage(c),
+              .rolled_back = true,
+              .force = true,
+              .to_stage = c->row.stage,
+              .to_state = RD_ROLLOUT_ROLLED_BACK,
+              .reason = reason,
+              .detail = detail};
+    bool stale;
     rd_err err;
-    /* the flag file first: the rollback must reach the traffic even when the store cannot */
-    if (write_flags(c, cur_stage(c), true, true, &err) != RD_OK) {
+    if (run_step(c, &s, now_ms, &stale, &err) != RD_OK && !stale) {
         char msg[700];
-        snprintf(msg, sizeof msg, "rollback could not write the flag file: %s", err.msg);
+        snprintf(msg, sizeof msg, "rollback could not write the flags: %s", err.msg);
         alert(c, msg);
         return; /* tried again at the next evaluation */
     }
-    transition(c, c->row.stage, RD_ROLLOUT_ROLLED_BACK, reason, detail, now_ms);
 }
 
 static void advance(rd_controller *c, int64_t now_ms)
 {
     int next = c->row.stage + 1;
+    char detail[160];
+    snprintf(detail, sizeof detail, "every gate passed after %.0f s in %s",
+             (double)(now_ms - c->stage_started_ms) / 1000.0, cur_stage(c)->name);
+    bool last = (size_t)next == c->plan->nstages - 1;
+    step s = {.write = &c->plan->stages[next],
+              .to_stage = next,
+              .to_state = last ? RD_ROLLOUT_PROMOTED : RD_ROLLOUT_RUNNING,
+              .reason = last ? "promote" : "advance",
+              .detail = detail};
+    bool stale;
     rd_err err;
-    int rc = write_flags(c, &c->plan->stages[next], false, false, &err);
+    int rc = run_step(c, &s, now_ms, &stale, &err);
+    if (rc == RD_OK || stale)
+        return;
+    char msg[700];
     if (rc == RD_ECONFLICT) {
-        char msg[700];
         snprintf(
             msg, sizeof msg,
             "paused: the flag file changed under the rollout (%s); check it, then `riskd rollout resume`",
@@ -621,38 +860,32 @@ static void advance(rd_controller *c, int64_t now_ms)
         transition(c, c->row.stage, RD_ROLLOUT_PAUSED, "conflict", msg, now_ms);
         return;
     }
-    if (rc) {
+    snprintf(msg, sizeof msg, "cannot advance: %s", err.msg);
+    alert(c, msg);
+}
+
+/* The edited plan's write (rd_controller_replace_plan, then each tick while it is pending): the
+ * row says which plan runs and, when the current stage's traffic changed, the flags follow. */
+static void plan_write(rd_controller *c, int64_t now_ms)
+{
+    step s = {.write = c->plan_moved && c->row.state != RD_ROLLOUT_PAUSED ? cur_stage(c) : NULL,
+              .rolled_back = c->row.state == RD_ROLLOUT_ROLLED_BACK,
+              .force = true,
+              .to_stage = c->row.stage,
+              .to_state = c->row.state};
+    bool stale;
+    rd_err err;
+    int rc = run_step(c, &s, now_ms, &stale, &err);
+    if (rc == RD_OK) {
+        c->plan_pending = c->plan_moved = false;
+    } else if (!stale) {
         char msg[700];
-        snprintf(msg, sizeof msg, "cannot advance: %s", err.msg);
+        snprintf(msg, sizeof msg, "the edited plan is not written yet: %s", err.msg);
         alert(c, msg);
-        return;
     }
-    char detail[160];
-    snprintf(detail, sizeof detail, "every gate passed after %.0f s in %s",
-             (double)(now_ms - c->stage_started_ms) / 1000.0, cur_stage(c)->name);
-    bool last = (size_t)next == c->plan->nstages - 1;
-    transition(c, next, last ? RD_ROLLOUT_PROMOTED : RD_ROLLOUT_RUNNING, last ? "promote" : "advance", detail,
-               now_ms);
 }
 
 /* ------------------------------------------------------------------ the tick */
-
-/* Follow a change another process made to the row (a manual command). */
-static void adopt(rd_controller *c, const rd_rollout_row *fresh)
-{
-    bool stage_changed =
-        fresh->stage != c->row.stage && fresh->stage >= 0 && (size_t)fresh->stage < c->plan->nstages;
-    c->row.version = fresh->version;
-    c->row.state = fresh->state;
-    if (stage_changed || fresh->stage_started_ms != c->row.stage_started_ms) {
-        c->row.stage = stage_changed ? fresh->stage : c->row.stage;
-        c->row.stage_started_ms = c->stage_started_ms = fresh->stage_started_ms;
-        snprintf(c->row.stage_name, sizeof c->row.stage_name, "%s", cur_stage(c)->name);
-        marks_take(c);
-    }
-    rd_flagtarget_sha(c->env.store, c->env.flags_path, c->flags_sha, NULL);
-    c->stored = true;
-}
 
 /* Follow a change another process made to the row (a manual command); write ours when an
    earlier write did not land. */
@@ -721,6 +954,8 @@ int rd_controller_tick(rd_controller *c, int64_t now_ms, rd_err *err)
     pthread_mutex_lock(&c->lock);
     c->last_eval_ms = now_ms;
     follow_store(c);
+    if (c->plan_pending) /* an edit taken while this node followed, or whose write failed */
+        plan_write(c, now_ms);
     if (c->row.state != RD_ROLLOUT_RUNNING && c->row.state != RD_ROLLOUT_HOLDING) {
         store_status(c, now_ms);
         pthread_mutex_unlock(&c->lock);
@@ -843,7 +1078,13 @@ static int controller_new(rd_plan *plan, const char *plan_path, const rd_control
         /* resume: the stage as stored (found by name), its clock still running; a rolled-back
            or promoted rollout stays so (riskd rollout resume starts it again) */
         c->stored = true;
-        r->stage = at >= 0 ? (int)at : (int)plan->nstages - 1;
+        int stage = at >= 0 ? (int)at : (int)plan->nstages - 1;
+        /* every node resumes at its start: a row that already says what this node runs is
+           left alone, so a start never moves the version under the leader's fence */
+        bool same_row = stage == r->stage && !strcmp(r->stage_name, plan->stages[stage].name) &&
+                        !strcmp(r->plan_sha, plan->sha256) && !strcmp(r->flags_path, abs_flags) &&
+                        !strcmp(r->plan_path, abs_plan);
+        r->stage = stage;
         snprintf(r->stage_name, sizeof r->stage_name, "%s", plan->stages[r->stage].name);
         c->stage_started_ms = r->stage_started_ms;
         snprintf(r->flags_path, sizeof r->flags_path, "%.1000s", abs_flags);
@@ -854,16 +1095,19 @@ static int controller_new(rd_plan *plan, const char *plan_path, const rd_control
         text = NULL;
         c->env.flags_path = r->flags_path;
         rd_flagtarget_sha(c->env.store, c->env.flags_path, c->flags_sha, NULL);
-        /* the flag file says what the stored state says (it may have been restored while the
-           service was down): only the two values the rollout owns are written; a paused
-           rollout is left as a person left it */
-        if (r->state != RD_ROLLOUT_PAUSED &&
-            (rc = write_flags(c, &plan->stages[r->stage], r->state == RD_ROLLOUT_ROLLED_BACK, true, err)) !=
-                RD_OK) {
-            rd_controller_free(c);
-            return rc;
+        /* the flag target says what the stored state says (a file may have been restored while
+           the service was down): only the two values the rollout owns are written, and only
+           when they differ; a paused rollout is left as a person left it */
+        bool rolled_back = r->state == RD_ROLLOUT_ROLLED_BACK;
+        if (r->state != RD_ROLLOUT_PAUSED && !flags_hold(c, &plan->stages[r->stage], rolled_back)) {
+            if ((rc = write_flags(c, &plan->stages[r->stage], rolled_back, true, err)) != RD_OK) {
+                rd_controller_free(c);
+                return rc;
+            }
+            if (env->flags_written)
+                env->flags_written(env->ud);
         }
-        if (env->store)
+        if (env->store && !same_row)
             c->stored = rd_rollout_put(env->store, r, NULL) == RD_OK;
     } else if (rc == RD_OK || rc == RD_ENOTFOUND) {
         int64_t version = rc == RD_OK ? r->version : 0;
@@ -887,6 +1131,8 @@ static int controller_new(rd_plan *plan, const char *plan_path, const rd_control
             rd_controller_free(c);
             return rc;
         }
+        if (env->flags_written)
+            env->flags_written(env->ud);
         rd_transition t = {.ts_ms = now_ms, .from_stage = 0, .to_stage = 0};
         snprintf(t.flag, sizeof t.flag, "%s", plan->route_flag);
         snprintf(t.from_state, sizeof t.from_state, "none");
@@ -967,7 +1213,7 @@ static bool same_traffic(const rd_stage *a, const rd_stage *b)
            (!a->has_segment || !strcmp(a->segment ? a->segment : "", b->segment ? b->segment : ""));
 }
 
-int rd_controller_replace_plan(rd_controller *c, rd_plan *plan, rd_err *err)
+int rd_controller_replace_plan(rd_controller *c, rd_plan *plan, bool lead, rd_err *err)
 {
     pthread_mutex_lock(&c->lock);
     const rd_plan *old = c->plan;
@@ -1005,17 +1251,17 @@ int rd_controller_replace_plan(rd_controller *c, rd_plan *plan, rd_err *err)
         c->row.plan_json = text;
     }
     rd_plan_free((rd_plan *)old);
-    if (moved && c->row.state != RD_ROLLOUT_PAUSED) {
-        /* the current stage's traffic changed: the flag file follows, and its statistics restart */
-        rd_err werr;
-        if (write_flags(c, cur_stage(c), c->row.state == RD_ROLLOUT_ROLLED_BACK, true, &werr) != RD_OK)
-            alert(c, werr.msg);
-        marks_take(c);
-    }
+    if (moved && c->row.state != RD_ROLLOUT_PAUSED)
+        marks_take(c); /* the current stage's traffic changed: its statistics restart */
     memset(c->ev, 0, sizeof c->ev);
     c->nev = 0;
-    if (c->env.store)
-        c->stored = rd_rollout_put(c->env.store, &c->row, NULL) == RD_OK;
+    /* every node reads its plan file; only the leader writes what it changes (the row, and the
+       flags when the stage's traffic moved), fenced as a transition is; a follower keeps the
+       write pending and makes it at its first tick as leader */
+    c->plan_moved = c->plan_moved || moved;
+    c->plan_pending = true;
+    if (lead)
+        plan_write(c, rd_clock_unix_ms());
     pthread_mutex_unlock(&c->lock);
     return RD_OK;
 }
