@@ -132,11 +132,6 @@ run_suite "integration/tsan/12-tls" env RISKD_BIN="$ROOT/build/tsan/riskd" bash 
 # ... and the flagd sync service: its thread beside the HTTP workers, the listener waking it, TLS sessions.
 run_suite "integration/tsan/19-sync" env RISKD_BIN="$ROOT/build/tsan/riskd" bash tests/integration/19-sync.sh
 
-# ... and the admin API: a publish reloading from an HTTP thread, the token cache, the limiter.
-run_suite "integration/tsan/14-admin" env RISKD_BIN="$ROOT/build/tsan/riskd" bash tests/integration/14-admin.sh
-
-# ... and the OFREP event streams: connections suspended and resumed across threads by the pusher.
-run_suite "integration/tsan/21-events" env RISKD_BIN="$ROOT/build/tsan/riskd" bash tests/integration/21-events.sh
 
 
 }
@@ -176,10 +171,15 @@ run_suite "interop/report-html" env RISKD_LIB="$ROOT/build/release/libriskd.so" 
     run_suite "interop/report-html-real" env RISKD_LIB="$ROOT/build/release/libriskd.so" node tests/interop/report_html.mjs "${reports[@]}"
 run_suite "interop/stats-vs-scipy" env RISKD_LIB="$ROOT/build/release/libriskd.so" /usr/bin/python3 tests/interop/stats_vs_scipy.py
 
-# Three of the service's ThreadSanitizer runs in this stream, which has the time (the other one
+# Five of the service's ThreadSanitizer runs in this stream, which has the time (the other one
 # holds the ASan suites and the rest of TSan's): the whole run stays within its budget.
 export TSAN_OPTIONS=halt_on_error=1
-# The service under ThreadSanitizer: worker threads, snapshot swaps and metrics under load.
+# The admin API under ThreadSanitizer: a publish reloading from an HTTP thread, the token cache, the limiter.
+run_suite "integration/tsan/14-admin" env RISKD_BIN="$ROOT/build/tsan/riskd" bash tests/integration/14-admin.sh
+
+# ... the OFREP event streams: connections suspended and resumed across threads by the pusher.
+run_suite "integration/tsan/21-events" env RISKD_BIN="$ROOT/build/tsan/riskd" bash tests/integration/21-events.sh
+# ... the service under ThreadSanitizer: worker threads, snapshot swaps and metrics under load.
 run_suite "integration/tsan/04-serve" env RISKD_BIN="$ROOT/build/tsan/riskd" bash tests/integration/04-serve.sh
 # ... and the decision path: shadow workers, breakers shared by the HTTP threads.
 run_suite "integration/tsan/05-decide" env RISKD_BIN="$ROOT/build/tsan/riskd" bash tests/integration/05-decide.sh
