@@ -344,6 +344,16 @@ static void sync_bundles(srv_state *st)
             "error", e.msg, "code", rd_err_name(rc), NULL);
 }
 
+/* What keeping a text or bundle for replay returned: the store away (a start during an outage)
+ * is not a refusal, the keep is done once it answers (keep_later). */
+static int keep_or_later(int rc, bool *pending)
+{
+    if (rc != RD_ESTORE)
+        return rc;
+    *pending = true;
+    return RD_OK;
+}
+
 /* The flag set, parsed; sha receives its SHA-256. With a store, its text is kept there; with
  * gov, it must be the published version. */
 static int load_flags(srv_state *st, rd_store *store, rd_store *gov, rd_flagset **out, char sha[65],
@@ -364,10 +374,8 @@ static int load_flags(srv_state *st, rd_store *store, rd_store *gov, rd_flagset 
         rd_flagset_unref(*out);
         *out = NULL; /* the caller unrefs what *out holds */
     }
-    if (!rc && store && (rc = rd_dlog_keep_text(store, text, len, sha, err)) == RD_ESTORE) {
-        st->keep_pending = true; /* a start while the store is away: kept once it is back */
-        rc = RD_OK;
-    } else if (rc) {
+    if (!rc && store &&
+        (rc = keep_or_later(rd_dlog_keep_text(store, text, len, sha, err), &st->keep_pending))) {
         rd_err_prefix(err, "%s: cannot keep it for replay", cfg->flags);
         rd_flagset_unref(*out);
         *out = NULL;
@@ -424,12 +432,9 @@ static rd_slot *load_slot(const srv_config *cfg, rd_store *store, rd_store *gov,
     }
     if (!rc && (rc = approved(gov, RD_CHANGE_BUNDLE, name, rd_bundle_digest(b), e)) != RD_OK)
         rd_err_prefix(e, "%s", dir);
-    if (!rc && store && (rc = rd_dlog_keep_bundle(store, dir, rd_bundle_digest(b), e)) == RD_ESTORE) {
-        *keep_pending = true;
-        rc = RD_OK;
-    } else if (rc) {
+    if (!rc && store &&
+        (rc = keep_or_later(rd_dlog_keep_bundle(store, dir, rd_bundle_digest(b), e), keep_pending)))
         rd_err_prefix(e, "%s: cannot keep it for replay", dir);
-    }
     srv_slot_info *info = rc ? NULL : rd_calloc(1, sizeof *info);
     if (!info) {
         if (!rc)
