@@ -115,8 +115,16 @@ sanitized() {
 run_tsan() {
 # The unit tests again under ThreadSanitizer (the concurrent evaluation tests matter here).
 for t in $(find build/tsan/tests/unit -type f -name 'test_*' ! -name '*.d' 2>/dev/null | sort); do
-    # the store conformance suite's concurrency is the database's, not threads of ours: release and ASan
-    [ "$t" = build/tsan/tests/unit/store/test_conformance ] && continue
+    case $t in
+    # the store conformance suite's concurrency is the database's, not threads of ours, and
+    # TreeSHAP runs on one thread: release and ASan only
+    build/tsan/tests/unit/store/test_conformance | build/tsan/tests/unit/model/test_treeshap) continue ;;
+    # the spool's writer thread on SQLite here; its PostgreSQL cases run in release and ASan
+    build/tsan/tests/unit/dlog/test_spool)
+        run_suite "unit/tsan/dlog/test_spool" env -u RISKD_PG_URL -u RISKD_PG_DIR "$t"
+        continue
+        ;;
+    esac
     run_suite "unit/tsan/${t#build/tsan/tests/unit/}" "$t"
 done
 
