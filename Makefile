@@ -128,10 +128,13 @@ $(B)/riskd: $(CLI_OBJ) $(PROTO_OBJ) $(B)/libriskd.a
 	$(Q)$(call msg,LD,$@) $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd $(GNUTLS_LIBS) $(CURL_LIBS) $(SYNC_LIBS)
 $(B)/obj/src/cli/cmd_change_http.o: CPPFLAGS += $(CURL_CFLAGS)
 
-# Unit tests: one cmocka binary per source file; they may reach module internals.
+# Unit tests: one cmocka binary per source file; they may reach module internals. In release
+# they link the library's fat objects without a link-time optimisation of their own (the
+# shipped riskd and libriskd.so keep it): some sixty LTO links cost the test run half a minute.
+TEST_NOLTO := $(if $(filter release,$(MODE)),-fno-lto)
 $(B)/tests/%: tests/%.c $(B)/libriskd.a
 	@mkdir -p $(@D)
-	$(Q)$(call msg,TEST,$@) $(CC) $(CPPFLAGS) -Isrc/lib $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(B)/libriskd.a $(LDFLAGS) -lcmocka $(LDLIBS)
+	$(Q)$(call msg,TEST,$@) $(CC) $(CPPFLAGS) -Isrc/lib $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(B)/libriskd.a $(LDFLAGS) $(TEST_NOLTO) -lcmocka $(LDLIBS)
 
 # The server's CORS rules are compiled into their unit test (the server is not in libriskd).
 $(B)/tests/unit/server/test_cors: src/server/cors.c src/server/server.h

@@ -83,6 +83,14 @@ run_mode() {
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     export CMOCKA_MESSAGE_OUTPUT=stdout
     for t in $(find "build/$mode/tests/unit" -type f -name 'test_*' ! -name '*.d' 2>/dev/null | sort); do
+        case $mode:${t#build/$mode/tests/unit/} in
+        # the PostgreSQL cases of the store's conformance suite and of the spool run under ASan
+        # (the same code; the release build runs PostgreSQL in 22-27): SQLite's here
+        release:store/test_conformance | release:dlog/test_spool)
+            run_suite "unit/$mode/${t#build/$mode/tests/unit/}" env -u RISKD_PG_URL -u RISKD_PG_DIR "$t"
+            continue
+            ;;
+        esac
         run_suite "unit/$mode/${t#build/$mode/tests/unit/}" "$t"
     done
     for t in $(find "build/$mode/tests/conformance" -type f ! -name '*.d' 2>/dev/null | sort); do
@@ -96,6 +104,9 @@ run_mode() {
         # run in 22-cluster and in the store and spool unit tests (the 15-minute budget)
         case "$mode:$(basename "$t" .sh)" in
         asan:23-store-outage | asan:24-governance-race | asan:25-cluster-rollout | asan:26-bundles-store | asan:27-start-outage) continue ;;
+        # run twice already, under ASan and under ThreadSanitizer (its minute is mostly waiting
+        # for the simulated traffic), as is the sync service (release and ThreadSanitizer)
+        release:09-rollout | asan:19-sync) continue ;;
         esac
         rdir=""
         [ "$mode" = release ] && rdir=$ROOT/build/reports
@@ -140,6 +151,9 @@ run_suite "integration/tsan/12-tls" env RISKD_BIN="$ROOT/build/tsan/riskd" bash 
 # ... and the flagd sync service: its thread beside the HTTP workers, the listener waking it, TLS sessions.
 run_suite "integration/tsan/19-sync" env RISKD_BIN="$ROOT/build/tsan/riskd" bash tests/integration/19-sync.sh
 
+# ... and the admin API: a publish reloading from an HTTP thread, the token cache, the limiter.
+run_suite "integration/tsan/14-admin" env RISKD_BIN="$ROOT/build/tsan/riskd" bash tests/integration/14-admin.sh
+
 
 
 }
@@ -179,13 +193,10 @@ run_suite "interop/report-html" env RISKD_LIB="$ROOT/build/release/libriskd.so" 
     run_suite "interop/report-html-real" env RISKD_LIB="$ROOT/build/release/libriskd.so" node tests/interop/report_html.mjs "${reports[@]}"
 run_suite "interop/stats-vs-scipy" env RISKD_LIB="$ROOT/build/release/libriskd.so" /usr/bin/python3 tests/interop/stats_vs_scipy.py
 
-# Five of the service's ThreadSanitizer runs in this stream, which has the time (the other one
+# Four of the service's ThreadSanitizer runs in this stream, which has the time (the other one
 # holds the ASan suites and the rest of TSan's): the whole run stays within its budget.
 export TSAN_OPTIONS=halt_on_error=1
-# The admin API under ThreadSanitizer: a publish reloading from an HTTP thread, the token cache, the limiter.
-run_suite "integration/tsan/14-admin" env RISKD_BIN="$ROOT/build/tsan/riskd" bash tests/integration/14-admin.sh
-
-# ... the OFREP event streams: connections suspended and resumed across threads by the pusher.
+# The OFREP event streams under ThreadSanitizer: connections suspended and resumed across threads by the pusher.
 run_suite "integration/tsan/21-events" env RISKD_BIN="$ROOT/build/tsan/riskd" bash tests/integration/21-events.sh
 # ... the service under ThreadSanitizer: worker threads, snapshot swaps and metrics under load.
 run_suite "integration/tsan/04-serve" env RISKD_BIN="$ROOT/build/tsan/riskd" bash tests/integration/04-serve.sh
