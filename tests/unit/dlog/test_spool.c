@@ -1050,7 +1050,8 @@ static void crash_after_commit(size_t n)
 static void slow_drain(size_t n)
 {
     (void)n;
-    usleep(20000);
+    usleep(50000); /* a window of a second between 2,000 rows and all: the parent, polling under load, kills
+                      inside it */
 }
 
 /* A child process that drains the spool into url with chunks of 100, the hook in it, on a
