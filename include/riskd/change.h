@@ -174,6 +174,7 @@ RD_API int rd_flags_store_read(rd_store *s, char **text, size_t *len, char sha[R
  * start while the store is unreachable. Written whole or not at all. Reading it: RD_ENOTFOUND
  * when none is kept; RD_EINVAL when it is damaged (its text does not match its SHA-256) or was
  * kept from another store than store_name. */
+#define RD_FLAGS_KEPT_FILE "flags.kept" /* in the node's data directory */
 RD_API int rd_flags_kept_write(const char *dir, const char *store_name, int64_t version, const char *sha,
                                const char *text, size_t len, rd_err *err);
 RD_API int rd_flags_kept_read(const char *dir, const char *store_name, char **text, size_t *len,

@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "riskd/change.h"
 #include "riskd/json.h"
 #include "riskd/parallel.h"
 #include "server.h"
@@ -1352,7 +1353,7 @@ static int start_services(const srv_config *cfg)
 static bool kept_before(const srv_config *cfg)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/flags.kept", cfg->data_dir);
+    snprintf(path, sizeof path, "%s/" RD_FLAGS_KEPT_FILE, cfg->data_dir);
     return strncmp(cfg->store, "sqlite:", 7) != 0 && access(path, F_OK) == 0;
 }
 

@@ -74,10 +74,12 @@ int rd_flags_store_import(rd_store *s, const char *actor, const char *text, size
 
 /* ------------------------------------------------------------------ the copy a node keeps */
 
-#define KEPT_FILE  "flags.kept"
 #define KEPT_MAGIC "riskd kept flag set 1\n"
 
-static void kept_path(const char *dir, char *path, size_t cap) { snprintf(path, cap, "%s/" KEPT_FILE, dir); }
+static void kept_path(const char *dir, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/" RD_FLAGS_KEPT_FILE, dir);
+}
 
 int rd_flags_kept_write(const char *dir, const char *store_name, int64_t version, const char *sha,
                         const char *text, size_t len, rd_err *err)
