@@ -178,12 +178,38 @@ static void test_refusals(void **state)
     assert_non_null(strstr(err.msg, "schema version 99 is newer"));
 }
 
+/* rd_store_opts.lazy (a node starting during an outage): a PostgreSQL that cannot be reached
+ * is refused at open without it, and with it the handle opens and each call fails with
+ * RD_ESTORE naming the database; a malformed URL is refused either way (not an outage). */
+static void test_lazy_open(void **state)
+{
+    (void)state;
+    const char *url = "postgresql://riskd@127.0.0.1:1/nowhere?connect_timeout=2";
+    rd_store *s = NULL;
+    rd_err e;
+    assert_int_equal(rd_store_open(url, &(rd_store_opts){0}, &s, &e), RD_ESTORE);
+    assert_null(s);
+    assert_int_equal(rd_store_open(url, &(rd_store_opts){.lazy = true}, &s, &e), RD_OK);
+    assert_non_null(s);
+    assert_int_equal(rd_store_ping(s, &e), RD_ESTORE);
+    assert_non_null(strstr(e.msg, "127.0.0.1:1/nowhere"));
+    char v[16];
+    assert_int_equal(rd_store_setting_get(s, "served.flags", v, sizeof v, &e), RD_ESTORE);
+    rd_store_close(s);
+    s = NULL;
+    assert_int_equal(rd_store_open("postgresql://riskd@127.0.0.1:1/x?nosuchoption=1",
+                                   &(rd_store_opts){.lazy = true}, &s, &e),
+                     RD_EINVAL);
+    assert_null(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_log),
         cmocka_unit_test(test_blobs),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_lazy_open),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
