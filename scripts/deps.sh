@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PKGS=(build-essential pkg-config libcmocka-dev libxgboost-dev clang clang-format clang-tidy
     libclang-rt-14-dev llvm libmicrohttpd-dev libgnutls28-dev libsqlite3-dev sqlite3 nettle-dev openssl
     curl libcurl4-gnutls-dev git wrk python3 python3-scipy python3-statsmodels
-    python3-xgboost python3-pandas python3-numpy
+    python3-xgboost python3-pandas python3-numpy python3-dask python3-venv python3-setuptools python3-wheel
     python3-fastapi python3-uvicorn python3-uvloop python3-httptools python3-sklearn
     chromium python3-jsonschema libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
     postgresql libpq-dev)

@@ -1,0 +1,121 @@
+/* riskd inside another language's process: the calls the Python package (python/riskd) makes
+ * through ctypes. Plain C types cross the boundary (JSON text, flat arrays, NUL-terminated
+ * strings), so a binding never mirrors the library's structs; every rule stays here. A
+ * bundle opened here decides through rd_decide with the same decider `riskd score` builds, so
+ * a notebook, the batch CLI and the service run the same compiled code on the same row.
+ *
+ * Text the library hands to the caller is allocated with malloc and freed with
+ * rd_embed_free. Errors are codes with a message (rd_err), which the binding raises. */
+#ifndef RISKD_EMBED_H
+#define RISKD_EMBED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "riskd/err.h"
+
+/* Free text or an array the library allocated for the caller (NULL is fine). */
+RD_API void rd_embed_free(void *p);
+
+/* ------------------------------------------------------------------ bundles (bundle.c) */
+
+typedef struct rd_embed_bundle rd_embed_bundle;
+
+/* Load the bundle in dir and verify it as `riskd bundle verify` does (checksums, digest, the
+ * embedded samples re-predicted); *checked receives the samples re-scored. fallback_path: rules
+ * for a bundle that has none (NULL: none); deadline_ms: a row's deadline (0: none, the
+ * bundle's serving.deadline_ms applies when it sets one). No circuit breaker: a batch must not
+ * switch to the fallback rules because of how fast earlier rows went. */
+RD_API int rd_embed_bundle_open(const char *dir, const char *fallback_path, int deadline_ms,
+                                rd_embed_bundle **out, size_t *checked, rd_err *err);
+RD_API void rd_embed_bundle_free(rd_embed_bundle *eb);
+
+/* What the binding needs to know of the bundle, as a JSON object (rd_embed_free):
+ * {"name", "digest", "float32", "has_probability", "points", "output_kind", "num_reasons",
+ *  "num_features", "features": [names], "inputs": [{"name", "type": "number"|"category",
+ *  "required", "levels": [...] (categories)}], "mask_words", "manifest": {...},
+ *  "reference": {...} or null (reference.json as loaded), "signed"}. */
+RD_API int rd_embed_bundle_info(const rd_embed_bundle *eb, char **json, rd_err *err);
+
+/* A column of a frame: numbers (NaN: a missing value), or codes into levels (-1: missing). */
+typedef struct rd_embed_column {
+    const char *name;
+    const double *num;
+    const int32_t *codes;
+    const char *const *levels;
+    size_t nlevels;
+} rd_embed_column;
+
+/* The rows to decide: ncols columns of n rows, or (cols NULL) JSON text holding an array of
+ * n record objects, each read as POST /v1/score reads "features". */
+typedef struct rd_embed_input {
+    const rd_embed_column *cols;
+    size_t ncols;
+    const char *json;
+    size_t json_len;
+    size_t n;
+} rd_embed_input;
+
+/* A frame's column names against the pipeline's inputs, as `riskd score` checks a header:
+ * RD_EINVAL when none is an input or a required input is absent (the message names them);
+ * note receives what the rows will lack ("" when nothing). */
+RD_API int rd_embed_check_columns(const rd_embed_bundle *eb, const char *const *names, size_t n, char *note,
+                                  size_t note_cap, rd_err *err);
+
+/* One decision, flat (a numpy structured array views an array of them). */
+typedef struct rd_embed_row {
+    int32_t rc;     /* RD_OK, or the error that refused the row (errors[i] says why) */
+    int32_t source; /* 0: the model answered, 1: fallback rules */
+    double score;   /* NaN when none (a fallback rule without a score) */
+    double probability;
+    const char *risk_level; /* borrowed from the bundle or its rules; NULL: none */
+    const char *decision;
+    const char *fallback_rule;   /* source 1: the rule that answered */
+    const char *fallback_reason; /* source 1: timeout, error, breaker_open, unavailable */
+    uint32_t nreasons;
+    uint32_t nmissing, nunknown;
+    uint32_t pad;
+} rd_embed_row;
+
+/* Where decisions go: arrays of n rows (k reason slots each). NULL arrays are skipped. */
+typedef struct rd_embed_out {
+    size_t k;                 /* reason codes wanted per row (0..16) */
+    rd_embed_row *rows;       /* n */
+    const char **reason_code; /* n * k; NULL past a row's nreasons */
+    int32_t *reason_input;    /* n * k: the pipeline input; -1 for a rule's reason or none */
+    double *reason_impact;    /* n * k; NaN when none */
+    uint64_t *missing;        /* n * mask_words: bit i set when input i was missing */
+    uint64_t *unknown;        /* n * mask_words: ... when input i's level is not known */
+    char **errors;            /* n: why a row was refused (rd_embed_free), NULL otherwise */
+} rd_embed_out;
+
+/* Decide n rows on up to threads threads (0: one per core) as `riskd score` does: rows are
+ * independent, a refused row sets its rc and errors[i] and the others go on. Returns RD_OK
+ * when every row was attempted; an error for the input as a whole (JSON that is not an
+ * array of n objects, a column with neither numbers nor codes). Releases no lock it does not
+ * hold: call it without the interpreter's lock. */
+RD_API int rd_embed_decide(const rd_embed_bundle *eb, const rd_embed_input *in, int threads,
+                           rd_embed_out *out, rd_err *err);
+
+/* One record (a JSON object) decided into the decision record POST /v1/score answers, without
+ * latency_ms (rd_embed_free). A refused record is the error. */
+RD_API int rd_embed_decide_one(const rd_embed_bundle *eb, const char *json, size_t len, int k,
+                               char **record, rd_err *err);
+
+/* The pipeline alone: n rows into x[n * num_features] (NaN: missing). rc[i] and errors[i] as
+ * rd_embed_decide's (errors may be NULL). */
+RD_API int rd_embed_prepare(const rd_embed_bundle *eb, const rd_embed_input *in, int threads, double *x,
+                            int32_t *rc, char **errors, rd_err *err);
+
+/* The model alone on a prepared matrix x[n * num_features]: out[n * outputs] of kind 0 raw
+ * margin, 1 probability (the objective's transform), 2 scorecard points. */
+RD_API int rd_embed_predict(const rd_embed_bundle *eb, const double *x, size_t n, int kind, int threads,
+                            double *out, rd_err *err);
+
+/* TreeSHAP contributions (or a scorecard's or logistic model's per-feature terms) of each
+ * row: out[n * (num_features + 1)], the bias last (rd_model_contributions). */
+RD_API int rd_embed_contributions(const rd_embed_bundle *eb, const double *x, size_t n, int threads,
+                                  double *out, rd_err *err);
+
+#endif
