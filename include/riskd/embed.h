@@ -99,9 +99,10 @@ RD_API int rd_embed_decide(const rd_embed_bundle *eb, const rd_embed_input *in, 
                            rd_embed_out *out, rd_err *err);
 
 /* One record (a JSON object) decided into the decision record POST /v1/score answers, without
- * latency_ms (rd_embed_free). A refused record is the error. */
+ * latency_ms (rd_embed_free); request_id NULL: one is made. k -1: the bundle's count. A refused
+ * record is the error. */
 RD_API int rd_embed_decide_one(const rd_embed_bundle *eb, const char *json, size_t len, int k,
-                               char **record, rd_err *err);
+                               const char *request_id, char **record, rd_err *err);
 
 /* The pipeline alone: n rows into x[n * num_features] (NaN: missing). rc[i] and errors[i] as
  * rd_embed_decide's (errors may be NULL). */

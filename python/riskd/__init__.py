@@ -9,6 +9,6 @@ The package is a thin ctypes layer over libriskd.so (riskd.LIBRARY says which fi
 rule (the pipeline, the model, bands, reasons, fallback rules) runs in the library.
 """
 from ._lib import LIBRARY, RiskdError, version as __version__
-from .bundle import Bundle
+from .bundle import Bundle, RiskdWarning
 
-__all__ = ["Bundle", "RiskdError", "LIBRARY", "__version__"]
+__all__ = ["Bundle", "RiskdError", "RiskdWarning", "LIBRARY", "__version__"]
