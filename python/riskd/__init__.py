@@ -10,5 +10,7 @@ rule (the pipeline, the model, bands, reasons, fallback rules) runs in the libra
 """
 from ._lib import LIBRARY, RiskdError, version as __version__
 from .bundle import Bundle
+from .pipeline import Pipeline
+from . import export
 
-__all__ = ["Bundle", "RiskdError", "LIBRARY", "__version__"]
+__all__ = ["Bundle", "Pipeline", "export", "RiskdError", "LIBRARY", "__version__"]
