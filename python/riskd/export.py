@@ -228,7 +228,9 @@ def _build(model_path, pipeline_path, data, label, name, out_dir, positive, risk
         text = json.dumps(opts, allow_nan=False).encode()
         err, res = _lib.Err(), ctypes.c_void_p()
         rc = _rd_build(text, len(text), ctypes.byref(res), ctypes.byref(err))
-        _lib.check(rc, err)
+        if rc != 0:
+            raise _python_words(RiskdError(_lib.err_name(err.code or rc), err.msg.decode("utf-8", "replace"), rc),
+                                tmp, stage)
         result = json.loads(_lib.take_text(res.value))
         for w in result["warnings"]:
             warnings.warn(w, BuildWarning, stacklevel=3)
@@ -238,6 +240,22 @@ def _build(model_path, pipeline_path, data, label, name, out_dir, positive, risk
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return Bundle(out)
+
+
+_CLI_WORDS = [("--output-kind", "output_kind"), ("--risk-bands", "risk_bands"), ("--positive", "positive"),
+              ("--label", "label"), ("--test-data", "test_data"), ("--fallback", "fallback"),
+              ("--samples", "samples"), ("--reasons", "reasons")]
+
+
+def _python_words(e, tmp, stage):
+    """The builder's message in the exporter's terms: the files it names are the exporter's
+    temporary copies (named by their base names), its options the keyword arguments."""
+    msg = e.message
+    for d in (os.path.join(stage, ""), os.path.join(tmp, "")):
+        msg = msg.replace(d, "")
+    for cli, py in _CLI_WORDS:
+        msg = msg.replace(cli, py)
+    return RiskdError(e.code, msg, e.status)
 
 
 def _check_features(model_names, pipe, what):
