@@ -275,12 +275,12 @@ class Pipeline:
             if inp["type"] == "number":
                 if pd.api.types.is_bool_dtype(s.dtype):
                     s = s.astype("float64")
-                elif not pd.api.types.is_numeric_dtype(s.dtype):
-                    raise _invalid(f"column {inp['name']!r}: a number input, and the column holds {s.dtype} "
-                                   f"values (convert it with pd.to_numeric)")
-                v = s.to_numpy(dtype="float64", na_value=float("nan"))
-                vals = [None if x != x else x for x in v.tolist()]
-                if any(x is not None and math.isinf(x) for x in vals):
+                if pd.api.types.is_numeric_dtype(s.dtype):
+                    v = s.to_numpy(dtype="float64", na_value=float("nan"))
+                    vals = [None if x != x else x for x in v.tolist()]
+                else:  # text read from a CSV, say: numeric strings, read by the pipeline as a CSV field is
+                    vals = [_number_cell(inp["name"], x) for x in s.tolist()]
+                if any(isinstance(x, float) and math.isinf(x) for x in vals):
                     raise _invalid(f"column {inp['name']!r} holds an infinity, which no input takes")
             else:
                 vals = [None if (x is None or (isinstance(x, float) and x != x) or x is pd.NA) else
@@ -298,9 +298,8 @@ class Pipeline:
         nf = len(self._spec["features"])
         spec = self._text
         if df is None:  # only parse the spec
-            rows, n = b"[]", 0
             x = np.empty((0, nf))
-            _lib_call(spec, rows, 0, nf, x)
+            _lib_call(spec, b"[]", 0, nf, x)
             return x
         recs = self.records(df)
         x = np.empty((len(recs), nf), dtype=np.float64)
@@ -315,6 +314,18 @@ class Pipeline:
                     e = RiskdError(e.code, f"row {int(head[4:]) + start}: {rest}", e.status)
                 raise e from None
         return x
+
+
+def _number_cell(name, x):
+    if x is None or x is _pandas().NA or (isinstance(x, float) and x != x):
+        return None
+    if isinstance(x, bool):
+        return int(x)
+    if isinstance(x, (int, float, str)):
+        return x
+    if hasattr(x, "item"):  # a numpy scalar
+        return _number_cell(name, x.item())
+    raise _invalid(f"column {name!r}: a number input takes numbers or numeric text, not {type(x).__name__} ({x!r})")
 
 
 def _not_a_level(name, x):

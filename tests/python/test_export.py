@@ -12,7 +12,6 @@ Env: RISKD_LIB (the library), RISKD_SHARED (default ../shared from the repo root
 """
 import ctypes
 import json
-import math
 import os
 import sys
 import tempfile
@@ -151,6 +150,9 @@ def t_from_frame_kinds():
     raises(lambda: riskd.Pipeline.from_frame(f, dtype="float16"), "float32 or float64")
     raises(lambda: riskd.Pipeline.from_frame(f.assign(t=pd.Timestamp("2024-01-01"))), "'t'", "datetime")
     raises(lambda: riskd.Pipeline.from_frame(pd.DataFrame({"m": ["a", 3]})), "'m'", "strings")
+    raises(lambda: p.prepare(f.assign(n=[1.0, np.inf, 2.0])), "'n'", "infinity")
+    raises(lambda: p.prepare(f.assign(n=["1", "x", "2"])), "row 1", "n", code="TYPE_MISMATCH")
+    raises(lambda: p.prepare(f.drop(columns="s")), "lacks the inputs", "'s'")
 
 
 def t_prepare_is_reference():
@@ -284,6 +286,12 @@ def t_logistic():
     got = bundle_scores(b, df)
     rel = np.max(np.abs(got - want) / np.abs(want))
     assert rel <= 1e-12, rel
+    # The data as a CSV file: the same means, read from the text as the builder reads it.
+    path = os.path.join(tmp, "lr-train.csv")
+    train.to_csv(path, index=False)
+    riskd.export.sklearn(lr, pipe64, path, "Status", "credit_lr_v1.1", positive="bad")
+    m2 = json.load(open(os.path.join(tmp, "credit_lr_v1.1", "model.json")))
+    assert np.allclose(m2["means"], means, rtol=1e-14, atol=0)
 
 
 def woe_reference(card, frame):
