@@ -119,4 +119,26 @@ RD_API int rd_embed_predict(const rd_embed_bundle *eb, const double *x, size_t n
 RD_API int rd_embed_contributions(const rd_embed_bundle *eb, const double *x, size_t n, int threads,
                                   double *out, rd_err *err);
 
+/* ------------------------------------------------------------ building bundles (build.c) */
+
+/* Build a bundle with rd_bundle_build, the builder of `riskd bundle build`, from a JSON
+ * object of its options: "name", "model_path", "pipeline_path", "data_path", "label",
+ * "positive", "out_dir" (default: name), "created_by", "fallback_path", "output_kind",
+ * "test_data_path" (strings), "samples" (1..1000), "reasons" (1..16), "deadline_ms"
+ * (0..600000) (integers) and "risk_bands" (an array of bands, as a JSON value); null or absent
+ * is the builder's default. An unknown field or one of the wrong type is refused (RD_EINVAL
+ * naming it) before anything is built. On success *result receives (rd_embed_free)
+ * {"dir": out_dir, "digest": the bundle's digest, "warnings": [what the build warned of]};
+ * on failure the builder's error (RD_EINVAL saying what to do, RD_EIO, ...). */
+RD_API int rd_embed_build(const char *opts_json, size_t len, char **result, rd_err *err);
+
+/* The pipeline alone, without a model: the n records of rows (a JSON array of objects, each
+ * read as POST /v1/score reads "features") through the pipeline of spec (pipeline.json text)
+ * into x[n * num_features], in the spec's feature order (NaN: missing). What a model is
+ * trained on before there is a bundle, so training and serving see the same matrix. RD_EINVAL
+ * when num_features is not the spec's count or rows is not an array of n records; a record the
+ * pipeline refuses fails the call, its error prefixed "row I: " (0-based). */
+RD_API int rd_embed_pipeline_apply(const char *spec, size_t spec_len, const char *rows, size_t rows_len,
+                                   size_t n, size_t num_features, double *x, rd_err *err);
+
 #endif

@@ -1,7 +1,7 @@
 """riskd in Python: the same compiled decision as `riskd serve` and `riskd score`.
 
     import riskd
-    b = riskd.Bundle("examples/models/credit_xgb_v1.0")   # verified on load
+    b = riskd.Bundle("build/demo/bundles/credit_xgb_v1.0")  # verified on load
     scores = b.score(df, reasons=4)                       # a DataFrame: score, risk_level, ...
     x = b.prepare(df)                                     # the model's input matrix (numpy)
 
@@ -10,5 +10,7 @@ rule (the pipeline, the model, bands, reasons, fallback rules) runs in the libra
 """
 from ._lib import LIBRARY, RiskdError, version as __version__
 from .bundle import Bundle, RiskdWarning
+from .pipeline import Pipeline
+from . import export
 
-__all__ = ["Bundle", "RiskdError", "RiskdWarning", "LIBRARY", "__version__"]
+__all__ = ["Bundle", "Pipeline", "export", "RiskdError", "RiskdWarning", "LIBRARY", "__version__"]
