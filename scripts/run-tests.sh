@@ -191,6 +191,13 @@ run_suite "interop/report-html" env RISKD_LIB="$ROOT/build/release/libriskd.so" 
 [ ${#reports[@]} -gt 0 ] &&
     run_suite "interop/report-html-real" env RISKD_LIB="$ROOT/build/release/libriskd.so" node tests/interop/report_html.mjs "${reports[@]}"
 run_suite "interop/stats-vs-scipy" env RISKD_LIB="$ROOT/build/release/libriskd.so" /usr/bin/python3 tests/interop/stats_vs_scipy.py
+# The Python package (python/riskd) over the release library, with Debian's Python: the same bits
+# as riskd score and /v1/score, the exporters, the example notebook (skipped without Debian's
+# python3-numpy, -pandas, -sklearn, -xgboost).
+for t in tests/python/test_*.py; do
+    run_suite "python/$(basename "$t" .py)" env RISKD_LIB="$ROOT/build/release/libriskd.so" \
+        RISKD_BIN="$ROOT/build/release/riskd" /usr/bin/python3 "$t"
+done
 
 # Four of the service's ThreadSanitizer runs in this stream, which has the time (the other one
 # holds the ASan suites and the rest of TSan's): the whole run stays within its budget.

@@ -63,30 +63,43 @@ def _ptr(a):
 
 
 def _strings(ptrs):
-    """The C strings at an array of addresses (0: None), each distinct one read once."""
+    """The C strings at an array of addresses (0: missing) as a pandas Categorical: each
+    distinct one read once (a million rows hold a handful of levels and decisions)."""
+    import pandas as pd
     ptrs = np.asarray(ptrs, dtype=np.uint64)
-    if ptrs.size == 0:
-        return np.empty(0, dtype=object)
-    u, inv = np.unique(ptrs, return_inverse=True)
-    text = np.array([None if p == 0 else ctypes.string_at(int(p)).decode("utf-8") for p in u], dtype=object)
-    return text[inv.reshape(-1)]
+    codes, u = pd.factorize(ptrs)  # a hash, not a sort
+    text = [None if p == 0 else ctypes.string_at(int(p)).decode("utf-8") for p in u]
+    cats = sorted({t for t in text if t is not None})
+    where = {t: i for i, t in enumerate(cats)}
+    remap = np.array([where[t] if t is not None else -1 for t in text] + [-1], dtype=np.int32)
+    return pd.Categorical.from_codes(remap[codes], categories=cats)
 
 
 def _tuples(mat, to_tuple):
-    """One tuple per row of mat, made once per distinct row."""
+    """One tuple per row of mat, made once per distinct row; rows of zeros (no reason, nothing
+    missing: most rows) share the empty tuple."""
+    import pandas as pd
     n = mat.shape[0]
-    if n == 0:
-        return np.empty(0, dtype=object)
-    if mat.shape[1] == 0:
-        out = np.empty(n, dtype=object)
-        out[:] = [()] * n
+    out = np.empty(n, dtype=object)
+    out.fill(())
+    if n == 0 or mat.shape[1] == 0:
         return out
     rows = np.ascontiguousarray(mat)
-    view = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).reshape(n)
-    u, first, inv = np.unique(view, return_index=True, return_inverse=True)
-    made = np.empty(len(u), dtype=object)
-    made[:] = [to_tuple(rows[i]) for i in first]
-    return made[inv.reshape(-1)]
+    live = np.flatnonzero(rows.any(axis=1))
+    if not len(live):
+        return out
+    sub = rows[live]
+    if sub.shape[1] == 1:
+        codes, u = pd.factorize(sub[:, 0])
+        made = np.empty(len(u), dtype=object)
+        made[:] = [to_tuple(np.array([v], dtype=sub.dtype)) for v in u]
+    else:
+        view = sub.view(np.dtype((np.void, sub.dtype.itemsize * sub.shape[1]))).reshape(len(sub))
+        u, first, codes = np.unique(view, return_index=True, return_inverse=True)
+        made = np.empty(len(u), dtype=object)
+        made[:] = [to_tuple(sub[i]) for i in first]
+    out[live] = made[codes.reshape(-1)]
+    return out
 
 
 class RiskdWarning(UserWarning):
@@ -228,11 +241,11 @@ class Bundle:
                 raise self._dtype_error(name, spec, f"numbers ({s.dtype})")
             return self._numbers(name, s, keep)
         if kind in "OSU" or str(s.dtype) in ("string", "str"):
-            values = s.to_numpy(dtype=object, na_value=None)
-            if number and all(v is None or (isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_)))
-                              for v in values):
+            import pandas as pd
+            inferred = pd.api.types.infer_dtype(s, skipna=True)
+            if number and inferred in ("integer", "floating", "mixed-integer-float", "empty"):
                 return self._numbers(name, s.astype("float64"), keep)
-            codes, uniques = _factorize(values)
+            codes, uniques = pd.factorize(s, use_na_sentinel=True)
             levels = []
             for u in uniques:
                 if isinstance(u, str):
@@ -289,7 +302,7 @@ class Bundle:
 
     # ------------------------------------------------------------------ deciding
 
-    def score(self, rows, reasons=None, threads=None, errors="raise", request_id=None):
+    def score(self, rows, reasons=None, threads=None, errors="raise", request_id=None, impacts=False):
         """Decide rows as POST /v1/score and `riskd score` do.
 
         rows: a pandas DataFrame (columns by input name; other columns are ignored, and
@@ -299,8 +312,8 @@ class Bundle:
 
         One dict gives the decision record /v1/score answers (a dict, no latency_ms). Many
         rows give a DataFrame (the frame's index) with the columns score, probability,
-        risk_level, decision, model_version, reasons (tuple of codes), reason_impacts,
-        missing, unknown (tuples of input names), source ("model" or "fallback"),
+        risk_level, decision, model_version, reasons (tuple of codes), missing, unknown
+        (tuples of input names), with impacts=True reason_impacts (tuple of numbers), source ("model" or "fallback"),
         fallback_reason, fallback_rule, and with errors="keep" error (why a row was
         refused, None otherwise; its other columns empty). errors="raise" (the default)
         raises the first refused row's RiskdError instead. For float32 models (XGBoost) the
@@ -319,11 +332,11 @@ class Bundle:
         out_rows = np.zeros(n, dtype=ROW)
         codes = np.zeros(n * k, dtype=np.uint64)
         inputs = np.full(n * k, -1, dtype=np.int32)
-        impacts = np.full(n * k, np.nan)
+        imps = np.full(n * k, np.nan)
         missing = np.zeros(n * w, dtype=np.uint64)
         unknown = np.zeros(n * w, dtype=np.uint64)
         errs = np.zeros(n, dtype=np.uint64)
-        out = _Out(k, _ptr(out_rows), _ptr(codes), _ptr(inputs), _ptr(impacts), _ptr(missing), _ptr(unknown),
+        out = _Out(k, _ptr(out_rows), _ptr(codes), _ptr(inputs), _ptr(imps), _ptr(missing), _ptr(unknown),
                    _ptr(errs))
         err = Err()
         rc = _decide(self._handle(), ctypes.byref(inp), self._threads(threads), ctypes.byref(out), ctypes.byref(err))
@@ -336,8 +349,8 @@ class Bundle:
             more = f" ({len(refused) - 1} more rows refused)" if len(refused) > 1 else ""
             raise RiskdError(_lib.err_name(int(out_rows["rc"][i])), messages[i] + more, int(out_rows["rc"][i]),
                              row=label)
-        result = self._frame(out_rows, codes.reshape(n, k), impacts.reshape(n, k), missing.reshape(n, w),
-                             unknown.reshape(n, w), index, messages if errors == "keep" else None)
+        result = self._frame(out_rows, codes.reshape(n, k), imps.reshape(n, k), missing.reshape(n, w),
+                             unknown.reshape(n, w), index, messages if errors == "keep" else None, impacts)
         self._warn_unknown(out_rows, unknown.reshape(n, w), frame, rows)
         return result
 
@@ -375,34 +388,35 @@ class Bundle:
                 word &= word - 1
         return tuple(out)
 
-    def _frame(self, rows, codes, impacts, missing, unknown, index, messages):
-        import pandas as pd
+    def _frame(self, rows, codes, impacts, missing, unknown, index, messages, with_impacts):
         n = len(rows)
-        code_text = _strings(codes.reshape(-1)).reshape(codes.shape) if codes.size else np.empty((n, 0), object)
         reasons = _tuples(codes, lambda r: tuple(ctypes.string_at(int(p)).decode() for p in r if p))
-        nr = rows["nreasons"]
-        imp = np.empty(n, dtype=object)
-        imp[:] = [tuple(impacts[i, :nr[i]].tolist()) for i in range(n)] if codes.shape[1] else [()] * n
-        source = np.where(rows["source"] == 1, "fallback", "model").astype(object)
+        import pandas as pd
+        source = pd.Categorical.from_codes(np.where(rows["rc"] != 0, -1, rows["source"]).astype(np.int8),
+                                           categories=["model", "fallback"])
         cols = {
             "score": rows["score"].copy(),
             "probability": rows["probability"].copy(),
             "risk_level": _strings(rows["risk_level"]),
             "decision": _strings(rows["decision"]),
-            "model_version": np.full(n, self.name, dtype=object),
+            "model_version": pd.Categorical.from_codes(np.where(rows["rc"] != 0, -1, 0).astype(np.int8),
+                                                       categories=[self.name]),
             "reasons": reasons,
-            "reason_impacts": imp,
             "missing": _tuples(missing, self._names_of),
             "unknown": _tuples(unknown, self._names_of),
             "source": source,
             "fallback_reason": _strings(rows["fallback_reason"]),
             "fallback_rule": _strings(rows["fallback_rule"]),
         }
-        del code_text
+        if with_impacts:
+            nr = rows["nreasons"]
+            imp = np.empty(n, dtype=object)
+            imp[:] = [tuple(impacts[i, :nr[i]].tolist()) for i in range(n)]
+            cols = {**{k: v for k, v in cols.items() if k != "missing" and k != "unknown" and k != "source"
+                       and k != "fallback_reason" and k != "fallback_rule"},
+                    "reason_impacts": imp, **{k: cols[k] for k in ("missing", "unknown", "source",
+                                                                 "fallback_reason", "fallback_rule")}}
         if messages is not None:
-            bad = rows["rc"] != 0
-            cols["source"][bad] = None
-            cols["model_version"][bad] = None
             cols["error"] = messages
         return pd.DataFrame(cols, index=index if index is not None else pd.RangeIndex(n))
 
