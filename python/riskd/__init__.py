@@ -9,6 +9,11 @@ The package is a thin ctypes layer over libriskd.so (riskd.LIBRARY says which fi
 rule (the pipeline, the model, bands, reasons, fallback rules) runs in the library.
 """
 from ._lib import LIBRARY, RiskdError, version as __version__
-from .bundle import Bundle
+try:  # py-flags: bundle.py is the lead's (not on this branch); at merge keep the plain import
+    from .bundle import Bundle
+except ImportError:
+    Bundle = None
+from .flags import Flags, Resolution
+from .log import Log
 
-__all__ = ["Bundle", "RiskdError", "LIBRARY", "__version__"]
+__all__ = ["Bundle", "Flags", "Resolution", "Log", "RiskdError", "LIBRARY", "__version__"]
