@@ -141,4 +141,63 @@ RD_API int rd_embed_build(const char *opts_json, size_t len, char **result, rd_e
 RD_API int rd_embed_pipeline_apply(const char *spec, size_t spec_len, const char *rows, size_t rows_len,
                                    size_t n, size_t num_features, double *x, rd_err *err);
 
+/* ------------------------------------------------------------------ flags (flags.c) */
+
+typedef struct rd_embed_flags rd_embed_flags;
+
+/* A flagd flag set ($evaluators and $refs resolved), parsed as `riskd flags eval` and `riskd
+ * serve --flags` parse it: lenient 0 refuses what the flagd schema forbids (riskd's default),
+ * 1 accepts what flagd accepts (a flag whose targeting cannot compile then evaluates to ERROR /
+ * PARSE_ERROR); fractional_version 2 (0: the default) or 3. Errors: RD_EIO (open: the file),
+ * RD_EPARSE, RD_EINVAL (schema: the flag and JSON path), RD_ELIMIT, RD_ENOMEM. */
+RD_API int rd_embed_flags_open(const char *path, int lenient, int fractional_version, rd_embed_flags **out,
+                               rd_err *err);
+RD_API int rd_embed_flags_parse(const char *json, size_t len, int lenient, int fractional_version,
+                                rd_embed_flags **out, rd_err *err);
+RD_API void rd_embed_flags_free(rd_embed_flags *f);
+/* The flags in document order: their number, the i-th key (borrowed; NULL out of range), and
+ * all keys as a JSON array (rd_embed_free). */
+RD_API size_t rd_embed_flags_count(const rd_embed_flags *f);
+RD_API const char *rd_embed_flags_key(const rd_embed_flags *f, size_t i);
+RD_API int rd_embed_flags_keys(const rd_embed_flags *f, char **json, rd_err *err);
+
+/* Evaluate flag key (key_len bytes) for the context (JSON text of an object; NULL, empty or
+ * null: none) as type ("boolean", "string", "integer", "float", "object"; NULL: no type check,
+ * as OFREP), timestamp what $flagd.timestamp reads (unix s; 0: now). *result (rd_embed_free):
+ * {"key", "value" (left out when the caller's default applies), "variant", "reason",
+ * "errorCode", "errorMessage", "flagMetadata"}; an unknown flag, a type mismatch or a flag that
+ * fails is a result (reason ERROR, its errorCode), not an error. Errors: a context that is not
+ * JSON (RD_EPARSE, RD_ELIMIT) or not an object (RD_EINVAL), an unknown type (RD_EINVAL).
+ * Thread-safe. */
+RD_API int rd_embed_flags_evaluate(const rd_embed_flags *f, const char *key, size_t key_len, const char *type,
+                                   const char *context_json, size_t ctx_len, int64_t timestamp, char **result,
+                                   rd_err *err);
+
+/* ------------------------------------------------------------------ decision log (log.c) */
+
+typedef struct rd_embed_log rd_embed_log;
+
+/* The decision log of data_dir (DIR/riskd.db), or of the PostgreSQL store at pg_url when
+ * given (data_dir is then ignored), opened read-only as `riskd log export` opens it. Under
+ * governance (the store has a user) token must be one whose role has view_decisions
+ * (RD_EUNAUTH without one, RD_EFORBIDDEN for a role without it). Errors: RD_EIO (no such
+ * directory, no riskd.db), RD_EINVAL (not a riskd database), RD_ESTORE. */
+RD_API int rd_embed_log_open(const char *data_dir, const char *pg_url, const char *token, rd_embed_log **out,
+                             rd_err *err);
+RD_API void rd_embed_log_free(rd_embed_log *l);
+
+/* Up to max_rows (1 or more) decisions matching filter, a JSON object (NULL or empty: all)
+ * {"since": ms, "until": ms ([since, until), 0 or null: open), "model_version", "kind",
+ * "request_id", "outcome" (its label joined)}, with store id > after_id, oldest (lowest id)
+ * first: *jsonl (rd_embed_free) holds one line per decision,
+ * {"id","ts_ms","request_id","kind","model_version","label","node","record":{as logged}},
+ * *nrows their number, *next_after the id to pass as after_id for the next chunk (after_id
+ * when none), *done whether the log holds no more. Memory is bounded by the chunk: the scan
+ * stays open between calls that continue it (same filter, after_id the last *next_after), so a
+ * log of any size is read in one pass; another after_id or filter starts a new scan. A handle
+ * serves one call at a time (calls on several threads wait for each other). */
+RD_API int rd_embed_log_read(rd_embed_log *l, const char *filter_json, size_t filter_len, int64_t after_id,
+                             size_t max_rows, char **jsonl, size_t *nrows, int64_t *next_after, bool *done,
+                             rd_err *err);
+
 #endif

@@ -11,6 +11,9 @@ rule (the pipeline, the model, bands, reasons, fallback rules) runs in the libra
 from ._lib import LIBRARY, RiskdError, version as __version__
 from .bundle import Bundle, RiskdWarning
 from .pipeline import Pipeline
+from .flags import Flags, Resolution
+from .log import Log
 from . import export
 
-__all__ = ["Bundle", "Pipeline", "export", "RiskdError", "RiskdWarning", "LIBRARY", "__version__"]
+__all__ = ["Bundle", "Pipeline", "Flags", "Resolution", "Log", "export", "RiskdError", "RiskdWarning", "LIBRARY",
+           "__version__"]
