@@ -70,7 +70,7 @@ def main():
     print(file=sys.stderr)
     names = list(cases)
     base = statistics.median(times[names[0]])
-    print(f"| {n:,} rows from a DataFrame | seconds (median of {rounds}) | rows/s | riskd ÷ it |")
+    print(f"| {n:,} rows from a DataFrame | seconds (median of {rounds}) | rows/s | its time ÷ riskd's |")
     print("| --- | ---: | ---: | ---: |")
     for name in names:
         t = statistics.median(times[name])

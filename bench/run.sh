@@ -72,6 +72,16 @@ echo "decision log by store: records committed per second through the writer, SQ
 build/release/bench/store_log "${BENCH_STORE_RECORDS:-200000}" "$rounds" >"$out/store_log.txt"
 grep -v '^{' "$out/store_log.txt"
 
+# The Python binding (issue 17): 1M raw applications from a DataFrame through bundle.score, beside
+# XGBClassifier.predict_proba on the prepared matrix and the pandas feature code of
+# bench/peers/score_fastapi.py + predict_proba (bench/python_bench.py; Debian's Python).
+if [ -f "$SHARED/data/models/credit_xgb.json" ] && [ -d "${rbundle:-}" ]; then
+    echo
+    echo "Python: scoring a DataFrame of ${BENCH_MODEL_ROWS:-1000000} synthetic applications, credit_xgb.json (300 trees), $(nproc) cores"
+    echo
+    $PY_BENCH bench/python_bench.py "$rbundle" "$out/synth_${BENCH_MODEL_ROWS:-1000000}.csv" "$rounds"
+fi
+
 # The monitor on the scoring path (issue 12: at most 5% of /v1/score): rd_monitor_record per
 # decision beside rd_bundle_score of the same request (bench/monitor_bench.c).
 if [ -f "$SHARED/data/models/credit_xgb.json" ]; then

@@ -114,8 +114,10 @@ RD_API int rd_embed_prepare(const rd_embed_bundle *eb, const rd_embed_input *in,
 RD_API int rd_embed_predict(const rd_embed_bundle *eb, const double *x, size_t n, int kind, int threads,
                             double *out, rd_err *err);
 
-/* TreeSHAP contributions (or a scorecard's or logistic model's per-feature terms) of each
- * row: out[n * (num_features + 1)], the bias last (rd_model_contributions). */
+/* Each row's contributions to the margin: out[n * (num_features + 1)], the bias last, summing
+ * to the margin: TreeSHAP for trees (rd_model_contributions, XGBoost's pred_contribs), the exact
+ * Shapley values coef_j * (x_j - mean_j) for a logistic regression. RD_EINVAL for a scorecard
+ * (its reasons are points lost: rd_embed_decide) and for multi-class models. */
 RD_API int rd_embed_contributions(const rd_embed_bundle *eb, const double *x, size_t n, int threads,
                                   double *out, rd_err *err);
 

@@ -495,8 +495,9 @@ class Bundle:
         return res[:n * width].copy()
 
     def contributions(self, matrix, threads=None):
-        """TreeSHAP contributions to the margin (as XGBoost's pred_contribs), or a scorecard's
-        or logistic regression's terms: (n, len(features) + 1), the bias last."""
+        """Contributions to the margin, (n, len(features) + 1) with the bias last, each row
+        summing to its margin: TreeSHAP for trees (XGBoost's pred_contribs), coef * (x - mean)
+        for a logistic regression. A scorecard explains itself in points lost: score(reasons=k)."""
         x = self._matrix(matrix)
         n = x.shape[0]
         out = np.empty((n, len(self.features) + 1), dtype=np.float64)

@@ -588,14 +588,32 @@ typedef struct contrib_job {
     rd_err err; /* the first failure */
 } contrib_job;
 
+/* A logistic regression's exact Shapley values, coef_j * (x_j - mean_j) (rd_model_impacts), and
+ * the bias that makes them sum to the margin, as TreeSHAP's do. */
+static int linear_terms(const rd_model *m, const double *x, size_t nf, double *out, rd_err *err)
+{
+    int rc = rd_model_impacts(m, x, out, err);
+    if (rc != RD_OK)
+        return rc;
+    double margin, sum = 0;
+    rd_model_predict(m, x, RD_OUTPUT_RAW, &margin);
+    for (size_t f = 0; f < nf; f++)
+        sum += out[f];
+    out[nf] = margin - sum;
+    return RD_OK;
+}
+
 static void contrib_share(void *ud, size_t from, size_t to)
 {
     contrib_job *j = ud;
     size_t nf = j->eb->nf;
+    const rd_model *m = rd_bundle_model(j->eb->b);
+    bool linear = rd_model_get_kind(m) == RD_MODEL_LOGISTIC;
     for (size_t i = from; i < to; i++) {
         rd_err err;
-        int rc =
-            rd_model_contributions(rd_bundle_model(j->eb->b), j->x + i * nf, j->out + i * (nf + 1), &err);
+        const double *x = j->x + i * nf;
+        double *out = j->out + i * (nf + 1);
+        int rc = linear ? linear_terms(m, x, nf, out, &err) : rd_model_contributions(m, x, out, &err);
         if (rc != RD_OK) {
             /* one message is enough: the model, not the row, lacks what it takes */
             if (__atomic_exchange_n(&j->rc, rc, __ATOMIC_ACQ_REL) == RD_OK)
@@ -609,6 +627,9 @@ int rd_embed_contributions(const rd_embed_bundle *eb, const double *x, size_t n,
                            rd_err *err)
 {
     const rd_model *m = rd_bundle_model(eb->b);
+    if (rd_model_get_kind(m) == RD_MODEL_SCORECARD)
+        return rd_err_set(err, RD_EINVAL,
+                          "contributions: a scorecard explains itself in points lost (score with reasons)");
     if (rd_model_num_outputs(m, RD_OUTPUT_RAW) != 1)
         return rd_err_set(err, RD_EINVAL, "contributions: a model with one output, not %zu",
                           rd_model_num_outputs(m, RD_OUTPUT_RAW));

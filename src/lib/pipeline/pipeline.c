@@ -498,16 +498,31 @@ static bool known_level(const rd_pipeline *p, uint32_t k, const rd_value *v)
     return false;
 }
 
+/* Each input's value, looked up once (a one-hot input makes several features): at most
+ * VALUES_MAX inputs at a time, so the lookup allocates nothing. */
+#define VALUES_MAX 256
+
+static const rd_value *value_of(const rd_pipeline *p, const rd_value *record, const rd_value *const *vals,
+                                size_t k)
+{
+    if (k < VALUES_MAX)
+        return vals[k];
+    return rd_value_get(record, p->inputs[k].name, p->inputs[k].name_len);
+}
+
 int rd_pipeline_apply(const rd_pipeline *p, const rd_value *record, double *out, rd_pipeline_report *report,
                       rd_err *err)
 {
     rd_pipeline_report rep = {0};
     if (!record || record->type != RD_VOBJECT)
         return rd_err_set(err, RD_ETYPE, "a record must be an object of input values");
+    const rd_value *vals[VALUES_MAX];
+    for (size_t k = 0; k < p->ninputs && k < VALUES_MAX; k++)
+        vals[k] = rd_value_get(record, p->inputs[k].name, p->inputs[k].name_len);
     for (size_t i = 0; i < p->nfeatures; i++) {
         const feature *f = &p->features[i];
         const input *in = &p->inputs[f->input];
-        const rd_value *v = rd_value_get(record, in->name, in->name_len);
+        const rd_value *v = value_of(p, record, vals, f->input);
         bool missing = !v || v->type == RD_VNULL || (v->type == RD_VSTRING && v->len == 0);
         if (f->kind == F_NUMERIC || (f->kind == F_WOE && in->type == IN_NUMBER)) {
             double x = (double)NAN;
@@ -533,7 +548,7 @@ int rd_pipeline_apply(const rd_pipeline *p, const rd_value *record, double *out,
     /* Count each input once, not once per feature made from it. */
     for (size_t k = 0; k < p->ninputs; k++) {
         const input *in = &p->inputs[k];
-        const rd_value *v = rd_value_get(record, in->name, in->name_len);
+        const rd_value *v = value_of(p, record, vals, k);
         if (!v || v->type == RD_VNULL || (v->type == RD_VSTRING && v->len == 0)) {
             if (rep.missing < RD_PIPELINE_REPORT_MAX)
                 rep.missing_inputs[rep.missing] = (uint32_t)k;
