@@ -76,7 +76,7 @@ CONF_BIN := $(CONF_SRC:%.c=$(B)/%)
 TOOL_BIN := $(TOOL_SRC:%.c=$(B)/%)
 BENCH_BIN := $(BENCH_SRC:%.c=$(B)/%)
 
-.PHONY: all lib test unit check bench fuzz fuzz-build lint demo clean deps drill
+.PHONY: all lib test unit check bench fuzz fuzz-build lint demo clean deps drill python
 .DEFAULT_GOAL := all
 
 all: $(B)/riskd $(B)/libriskd.a $(B)/libriskd.so $(UNIT_BIN) $(CONF_BIN) $(TOOL_BIN)
@@ -228,6 +228,13 @@ lint: build/gen/report_html.inc $(GEN)/proto.stamp
 
 demo: deps all
 	@scripts/demo.sh
+
+# The Python package with the release library beside it, ready for
+# `pip install --no-build-isolation ./python` into a venv (docs/python.md).
+python: deps
+	@$(MAKE) --no-print-directory MODE=release build/release/libriskd.so
+	@cp build/release/libriskd.so python/riskd/libriskd.so
+	@echo "python/riskd: $$(/usr/bin/python3 -c 'import sys; sys.path.insert(0, "python"); import riskd; print(riskd.__version__, riskd.LIBRARY)')"
 
 clean:
 	rm -rf build

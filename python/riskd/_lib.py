@@ -38,10 +38,22 @@ def _candidates():
     return out
 
 
+def _stale(how, path):
+    """A copy beside the package older than the tree's fresh build: said, not silently used."""
+    if how != "beside the package":
+        return
+    fresh = os.path.join(os.path.dirname(os.path.dirname(_HERE)), "build", "release", "libriskd.so")
+    if os.path.exists(fresh) and os.path.getmtime(fresh) > os.path.getmtime(path):
+        import warnings
+        warnings.warn(f"riskd: loading {path}, older than {fresh}: run `make python` to refresh it",
+                      stacklevel=3)
+
+
 def _load():
     tried = []
     for how, path in _candidates():
         if os.path.exists(path):
+            _stale(how, path)
             try:
                 return ctypes.CDLL(path), os.path.abspath(path)
             except OSError as e:
