@@ -13,7 +13,11 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 class RiskdError(Exception):
     """An error riskd reported: `code` is the stable name (INVALID_ARGUMENT, TYPE_MISMATCH,
-    PARSE_ERROR, ...), `status` the C code, `message` riskd's own message."""
+    PARSE_ERROR, ...), `status` the C code, `message` riskd's own message, `row` the row (a
+    frame's index label) it is about, or None."""
+
+    __module__ = "riskd"
+
 
     def __init__(self, code, message, status=None, row=None):
         self.code = code

@@ -105,11 +105,17 @@ def _tuples(mat, to_tuple):
 class RiskdWarning(UserWarning):
     """What riskd decided but wants said: levels it does not know, columns it does not use."""
 
+    __module__ = "riskd"
+
 
 def _factorize(values):
     import pandas as pd
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     return codes.astype(np.int32), list(uniques)
+
+
+def _is_series(rows):
+    return hasattr(rows, "to_dict") and hasattr(rows, "dtype") and hasattr(rows, "index") and not _is_frame(rows)
 
 
 def _is_frame(rows):
@@ -323,6 +329,8 @@ class Bundle:
         k = self.num_reasons if reasons is None else reasons
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 0 <= k <= 16:
             raise RiskdError("INVALID_ARGUMENT", f"reasons: 0 to 16, not {k!r}")
+        if _is_series(rows):  # one row of a frame (df.iloc[i]): one record
+            rows = rows.to_dict()
         if isinstance(rows, dict):
             return self._score_one(rows, int(k), request_id)
         keep = []
@@ -448,6 +456,8 @@ class Bundle:
         (errors="raise") or leaves a row of NaN (errors="keep")."""
         if errors not in ("raise", "keep"):
             raise RiskdError("INVALID_ARGUMENT", f"errors: 'raise' or 'keep', not {errors!r}")
+        if _is_series(rows):
+            rows = rows.to_dict()
         if isinstance(rows, dict):
             rows = [rows]
         keep = []

@@ -309,6 +309,10 @@ C.raises(lambda: b.score({"Agee": 30, "Home": "rent"}), "INVALID_ARGUMENT", "a d
 C.raises(lambda: b.score([{"Age": 30}, "x"]), "TYPE_MISMATCH", "a list holding a non-record")
 C.raises(lambda: b.score({"Age": object()}), "TYPE_MISMATCH", "a value JSON cannot hold")
 C.raises(lambda: b.score(42), "TYPE_MISMATCH", "rows of the wrong kind")
+C.ok(b.score(row.iloc[5]) == b.score(features_of(row.iloc[5])), "a frame's row (a Series) is one record")
+empty = b.score(row.iloc[:0])
+C.ok(len(empty) == 0 and list(empty.columns) == list(b.score(row.iloc[:1]).columns) and
+     b.prepare(row.iloc[:0]).shape == (0, len(b.features)), "an empty frame: an empty answer, the same columns")
 C.raises(lambda: b.score(row, reasons=17), "INVALID_ARGUMENT", "reasons past 16")
 C.raises(lambda: b.predict(np.zeros((3, 5))), "INVALID_ARGUMENT", "a matrix of the wrong width")
 # a bundle that fails verification
