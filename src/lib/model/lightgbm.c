@@ -1246,4 +1246,7 @@ uint32_t rd__lightgbm_tree_group(const rd_model *m, size_t tree) { return (uint3
 
 static void lightgbm_free(rd_model *m) { rd__lightgbm_free(m->lgbm); }
 
-const rd__model_ops rd__lightgbm_ops = {"lightgbm", rd__lightgbm_predict, rd__tree_impacts, lightgbm_free};
+const rd__model_ops rd__lightgbm_ops = {.format = "lightgbm",
+                                        .predict = rd__lightgbm_predict,
+                                        .impacts = rd__tree_impacts,
+                                        .free = lightgbm_free};

@@ -256,4 +256,5 @@ static int linear_impacts(const rd_model *m, const double *x, double *impact, rd
 
 static void linear_free(rd_model *m) { rd__linear_free(m->lin); }
 
-const rd__model_ops rd__linear_ops = {"linear", linear_predict, linear_impacts, linear_free};
+const rd__model_ops rd__linear_ops = {
+    .format = "linear", .predict = linear_predict, .impacts = linear_impacts, .free = linear_free};

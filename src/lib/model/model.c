@@ -114,6 +114,7 @@ void rd_model_free(rd_model *m)
     if (m->ops && m->ops->free)
         m->ops->free(m);
     rd__shap_free(m->shap_fast);
+    rd__forest_free(m->forest);
     rd_free(m);
 }
 
@@ -166,6 +167,10 @@ static void batch_run(void *ud, size_t from, size_t to)
 {
     const struct batch *b = ud;
     size_t nf = b->m->nfeat, no = rd_model_num_outputs(b->m, b->kind);
+    if (b->m->ops->predict_rows) {
+        b->m->ops->predict_rows(b->m, b->x + from * nf, to - from, b->kind, b->out + from * no);
+        return;
+    }
     for (size_t r = from; r < to; r++)
         rd_model_predict(b->m, b->x + r * nf, b->kind, b->out + r * no);
 }

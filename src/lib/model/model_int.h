@@ -43,6 +43,8 @@ typedef struct rd__model_ops {
     int (*predict)(const rd_model *m, const double *x, rd_output kind, double *out, int64_t deadline);
     /* rd_model_impacts for this format. */
     int (*impacts)(const rd_model *m, const double *x, double *impact, rd_err *err);
+    /* n rows stored row after row into out (n * outputs); NULL: predict, row by row. */
+    void (*predict_rows)(const rd_model *m, const double *x, size_t n, rd_output kind, double *out);
     /* Free the format's own parts (the arrays of struct rd_model are freed by rd_model_free). */
     void (*free)(rd_model *m);
 } rd__model_ops;
@@ -82,7 +84,21 @@ struct rd_model {
     uint32_t shap_depth;
     char shap_refusal[512];          /* sized as rd_err.msg */
     struct rd__shap_fast *shap_fast; /* the per-leaf tables (treeshap.c); NULL: every tree is walked */
+    struct rd__forest *forest;       /* the perfect-tree layout (forest.c); NULL: the node walk */
 };
+
+/* The perfect-tree layout of an XGBoost ensemble (forest.c): built at load when no tree has a
+ * categorical split or is deeper than 10 (else m->forest stays NULL and the node walk
+ * answers). Both sums add each row's leaves in tree order in float32: XGBoost's bits. */
+#define RD__FOREST_BLOCK    64
+#define RD__FOREST_MAX_FEAT 256
+void rd__forest_prepare(rd_model *m);
+/* A row as the layout reads it: 2 * nfeat float32 values, the row with NaN as +inf, then
+ * with NaN as -inf (default-right and default-left splits read one copy each). */
+void rd__forest_row(const rd_model *m, const double *x, float *xx);
+void rd__forest_free(struct rd__forest *f);
+void rd__forest_sum_one(const rd_model *m, const float *x, float *acc, size_t from, size_t to);
+void rd__forest_sum_rows(const rd_model *m, const float *xx, size_t n, float *acc);
 
 /* Whether float32 category fv is in a categorical split's set (XGBoost's Decision: in the
  * set goes right; negative or too large is no category and goes left). */

@@ -610,6 +610,7 @@ int rd__xgboost_load(const char *json, size_t len, rd_model **out, rd_err *err)
         return rc;
     }
     rd__shap_prepare(m);
+    rd__forest_prepare(m);
     *out = m;
     return RD_OK;
 }
@@ -642,6 +643,10 @@ static inline const rd__xnode *tree_step(const rd_model *m, const rd__xnode *nod
  * still added in tree order, so the float32 sum is XGBoost's. */
 static void sum_trees(const rd_model *m, const float *xf, float *acc, size_t from, size_t to)
 {
+    if (m->forest) { /* xf is the layout's row (rd__forest_row) */
+        rd__forest_sum_one(m, xf, acc, from, to);
+        return;
+    }
     size_t t = from;
     if (m->nout == 1) { /* one output: keep the sum in a register, walk 4 trees at once */
         float sum = acc[0];
@@ -762,9 +767,10 @@ int rd__xgboost_predict(const rd_model *m, const double *x, rd_output kind, doub
             return RD_ENOMEM;
         }
     }
-    /* XGBoost compares float32 values: convert the row once, not at every node. */
-    float xf_small[256], *xf = xf_small, *xf_heap = NULL;
-    if (m->nfeat > 256) {
+    /* XGBoost compares float32 values: convert the row once, not at every node (twice over for
+     * the perfect-tree layout, which has at most RD__FOREST_MAX_FEAT features). */
+    float xf_small[2 * RD__FOREST_MAX_FEAT], *xf = xf_small, *xf_heap = NULL;
+    if (m->nfeat > RD__FOREST_MAX_FEAT) {
         xf = xf_heap = rd_malloc(m->nfeat * sizeof(float));
         if (!xf) {
             rd_free(heap);
@@ -773,8 +779,11 @@ int rd__xgboost_predict(const rd_model *m, const double *x, rd_output kind, doub
             return RD_ENOMEM;
         }
     }
-    for (size_t f = 0; f < m->nfeat; f++)
-        xf[f] = (float)x[f];
+    if (m->forest)
+        rd__forest_row(m, x, xf);
+    else
+        for (size_t f = 0; f < m->nfeat; f++)
+            xf[f] = (float)x[f];
     for (size_t k = 0; k < m->nout; k++)
         acc[k] = m->base_margin[k];
     int rc = RD_OK;
@@ -798,4 +807,33 @@ int rd__xgboost_predict(const rd_model *m, const double *x, rd_output kind, doub
     return rc;
 }
 
-const rd__model_ops rd__xgboost_ops = {"xgboost", rd__xgboost_predict, rd__tree_impacts, NULL};
+/* Rows a block at a time through the perfect-tree layout (forest.c): the same float32 sums in
+ * the same order as rd__xgboost_predict's, so the same bits. */
+static void predict_rows(const rd_model *m, const double *x, size_t n, rd_output kind, double *out)
+{
+    size_t nf = m->nfeat, no = rd_model_num_outputs(m, kind), nout = m->nout;
+    float *xf =
+        m->forest && nout <= 16 ? rd_malloc(RD__FOREST_BLOCK * (2 * nf + nout) * sizeof(float)) : NULL;
+    if (!xf) { /* no layout (or no memory for the block): row by row, the same bits */
+        for (size_t r = 0; r < n; r++)
+            rd__xgboost_predict(m, x + r * nf, kind, out + r * no, 0);
+        return;
+    }
+    float *acc = xf + RD__FOREST_BLOCK * 2 * nf;
+    for (size_t b = 0; b < n; b += RD__FOREST_BLOCK) {
+        size_t nb = n - b < RD__FOREST_BLOCK ? n - b : RD__FOREST_BLOCK;
+        for (size_t r = 0; r < nb; r++)
+            rd__forest_row(m, x + (b + r) * nf, xf + r * 2 * nf);
+        for (size_t r = 0; r < nb; r++)
+            memcpy(acc + r * nout, m->base_margin, nout * sizeof(float));
+        rd__forest_sum_rows(m, xf, nb, acc);
+        for (size_t r = 0; r < nb; r++)
+            finish(m, acc + r * nout, kind, out + (b + r) * no);
+    }
+    rd_free(xf);
+}
+
+const rd__model_ops rd__xgboost_ops = {.format = "xgboost",
+                                       .predict = rd__xgboost_predict,
+                                       .impacts = rd__tree_impacts,
+                                       .predict_rows = predict_rows};

@@ -1,0 +1,203 @@
+/* The perfect-tree layout of an XGBoost ensemble (docs/adr/0012-batch-predictor.md): each tree
+ * padded to a complete binary tree of its own depth, its splits in breadth-first order (8 bytes
+ * each: feature and threshold) and its leaves after them, so a walk is `i = 2i + 1 + right`
+ * with no child pointers and no test for a leaf. A leaf above the tree's depth is copied into
+ * both children of a padding split, so whichever way the padding goes the leaf is the same.
+ *
+ * Rows are predicted a block at a time, trees outer and rows inner: a tree's few hundred bytes
+ * stay in L1 across the block, and the rows' walks are independent chains of loads the core
+ * overlaps. Each row still adds its leaves in tree order in float32, so the sums are the bits
+ * XGBoost's own predictor gives. Trees with categorical splits, or deeper than FOREST_MAX_DEPTH,
+ * keep the node walk (the model then has no forest). */
+#include <math.h>
+#include <string.h>
+
+#include "model_int.h"
+#include "riskd/arena.h"
+
+#define FOREST_MAX_DEPTH 10
+
+typedef struct rd__pnode {
+    uint32_t feature; /* index into the row's two copies: + nfeat for a default-left split */
+    float thr;
+} rd__pnode;
+
+struct rd__forest {
+    size_t ntrees;
+    uint8_t *depth;     /* per tree */
+    uint32_t *node_off; /* per tree: its 2^d - 1 splits in nodes */
+    uint32_t *leaf_off; /* per tree: its 2^d leaves in leaves */
+    rd__pnode *nodes;
+    float *leaves;
+};
+
+/* The depth of the subtree at node (relative to base), or -1 when it holds a categorical
+ * split or is deeper than the layout takes. */
+static int depth_of(const rd__xnode *base, int32_t node, int level)
+{
+    const rd__xnode *n = base + node;
+    if (n->left < 0)
+        return 0;
+    /* a threshold of +-inf or NaN would meet the infinities NaN is replaced by (below) */
+    if ((n->feature & RD__XNODE_CATEGORICAL) || level >= FOREST_MAX_DEPTH || !isfinite(n->value))
+        return -1;
+    int l = depth_of(base, n->left, level + 1), r = depth_of(base, n->right, level + 1);
+    if (l < 0 || r < 0)
+        return -1;
+    return 1 + (l > r ? l : r);
+}
+
+static void fill(const rd__xnode *base, int32_t node, uint32_t pos, int level, int d, uint32_t nf,
+                 rd__pnode *splits, float *leaves)
+{
+    const rd__xnode *n = base + node;
+    if (level == d) {
+        leaves[pos - ((1u << d) - 1)] = n->value;
+        return;
+    }
+    if (n->left < 0) { /* a leaf above the depth: both sides of a padding split reach it */
+        splits[pos] = (rd__pnode){0, 0.0f};
+        fill(base, node, 2 * pos + 1, level + 1, d, nf, splits, leaves);
+        fill(base, node, 2 * pos + 2, level + 1, d, nf, splits, leaves);
+        return;
+    }
+    uint32_t f = n->feature & RD__XNODE_FEATURE_MASK;
+    splits[pos] = (rd__pnode){f + ((n->feature & RD__XNODE_DEFAULT_LEFT) ? nf : 0u), n->value};
+    fill(base, n->left, 2 * pos + 1, level + 1, d, nf, splits, leaves);
+    fill(base, n->right, 2 * pos + 2, level + 1, d, nf, splits, leaves);
+}
+
+void rd__forest_free(struct rd__forest *f)
+{
+    if (!f)
+        return;
+    rd_free(f->depth);
+    rd_free(f->node_off);
+    rd_free(f->leaf_off);
+    rd_free(f->nodes);
+    rd_free(f->leaves);
+    rd_free(f);
+}
+
+void rd__forest_prepare(rd_model *m)
+{
+    if (m->kind != RD_MODEL_XGBOOST || !m->nodes || m->ntrees == 0 || m->nfeat > RD__FOREST_MAX_FEAT)
+        return;
+    struct rd__forest *f = rd_calloc(1, sizeof *f);
+    if (!f)
+        return;
+    f->ntrees = m->ntrees;
+    f->depth = rd_malloc(m->ntrees);
+    f->node_off = rd_malloc(m->ntrees * sizeof(uint32_t));
+    f->leaf_off = rd_malloc(m->ntrees * sizeof(uint32_t));
+    size_t nsplits = 0, nleaves = 0;
+    bool ok = f->depth && f->node_off && f->leaf_off;
+    for (size_t t = 0; ok && t < m->ntrees; t++) {
+        int d = depth_of(m->nodes + m->tree_root[t], 0, 0);
+        ok = d >= 0 && nsplits < UINT32_MAX / 2;
+        if (!ok)
+            break;
+        f->depth[t] = (uint8_t)d;
+        f->node_off[t] = (uint32_t)nsplits;
+        f->leaf_off[t] = (uint32_t)nleaves;
+        nsplits += (1u << d) - 1;
+        nleaves += 1u << d;
+    }
+    ok = ok && (f->nodes = rd_malloc((nsplits ? nsplits : 1) * sizeof(rd__pnode))) &&
+         (f->leaves = rd_malloc(nleaves * sizeof(float)));
+    if (!ok) { /* the node walk answers: the same bits, slower */
+        rd__forest_free(f);
+        return;
+    }
+    for (size_t t = 0; t < m->ntrees; t++)
+        fill(m->nodes + m->tree_root[t], 0, 0, 0, f->depth[t], (uint32_t)m->nfeat, f->nodes + f->node_off[t],
+             f->leaves + f->leaf_off[t]);
+    m->forest = f;
+}
+
+void rd__forest_row(const rd_model *m, const double *x, float *xx)
+{
+    size_t nf = m->nfeat;
+    for (size_t f = 0; f < nf; f++) {
+        float v = (float)x[f];
+        bool nan = v != v;
+        xx[f] = nan ? INFINITY : v;
+        xx[nf + f] = nan ? -INFINITY : v;
+    }
+}
+
+/* One step: `x < split` left, else right; a missing value was replaced by +inf in the copy
+ * default-right splits read (so it goes right) and by -inf in the one default-left splits
+ * read (left), the thresholds being finite: rd__xnode_next's decision with one compare. */
+static inline uint32_t step(const rd__pnode *splits, uint32_t i, const float *xx)
+{
+    rd__pnode n = splits[i];
+    return 2 * i + 1 + (uint32_t) !(xx[n.feature] < n.thr);
+}
+
+#define GROUP 8
+
+/* One row: the trees [from, to) onto acc (nout sums), GROUP trees walked side by side, each
+ * leaf added in tree order. */
+void rd__forest_sum_one(const rd_model *m, const float *x, float *acc, size_t from, size_t to)
+{
+    const struct rd__forest *f = m->forest;
+    size_t t = from;
+    for (; t + GROUP <= to; t += GROUP) {
+        uint32_t i[GROUP] = {0};
+        int dmax = 0;
+        for (int j = 0; j < GROUP; j++)
+            dmax = f->depth[t + (size_t)j] > dmax ? f->depth[t + (size_t)j] : dmax;
+        for (int k = 0; k < dmax; k++) {
+#pragma GCC unroll 8
+            for (int j = 0; j < GROUP; j++)
+                if (k < f->depth[t + (size_t)j])
+                    i[j] = step(f->nodes + f->node_off[t + (size_t)j], i[j], x);
+        }
+#pragma GCC unroll 8
+        for (int j = 0; j < GROUP; j++) {
+            size_t u = t + (size_t)j;
+            acc[m->tree_group[u]] += f->leaves[f->leaf_off[u] + i[j] - ((1u << f->depth[u]) - 1)];
+        }
+    }
+    for (; t < to; t++) {
+        uint32_t i = 0;
+        for (int k = 0; k < f->depth[t]; k++)
+            i = step(f->nodes + f->node_off[t], i, x);
+        acc[m->tree_group[t]] += f->leaves[f->leaf_off[t] + i - ((1u << f->depth[t]) - 1)];
+    }
+}
+
+/* n rows (x: n * nfeat float32, row after row; n <= RD__FOREST_BLOCK) onto acc (n * nout sums,
+ * the base margins already in): trees outer, rows inner. */
+void rd__forest_sum_rows(const rd_model *m, const float *x, size_t n, float *acc)
+{
+    const struct rd__forest *f = m->forest;
+    size_t nf = m->nfeat, no = m->nout;
+    for (size_t t = 0; t < f->ntrees; t++) {
+        const rd__pnode *splits = f->nodes + f->node_off[t];
+        int d = f->depth[t];
+        const float *leaves = f->leaves + f->leaf_off[t] - ((1u << d) - 1);
+        uint32_t g = m->tree_group[t];
+        size_t r = 0;
+        /* GROUP rows at a time, their positions in registers: GROUP independent walks */
+        for (; r + GROUP <= n; r += GROUP) {
+            uint32_t i[GROUP] = {0};
+            const float *xr = x + r * 2 * nf;
+            for (int k = 0; k < d; k++) {
+#pragma GCC unroll 8
+                for (size_t j = 0; j < GROUP; j++)
+                    i[j] = step(splits, i[j], xr + j * 2 * nf);
+            }
+#pragma GCC unroll 8
+            for (size_t j = 0; j < GROUP; j++)
+                acc[(r + j) * no + g] += leaves[i[j]];
+        }
+        for (; r < n; r++) {
+            uint32_t i = 0;
+            for (int k = 0; k < d; k++)
+                i = step(splits, i, x + r * 2 * nf);
+            acc[r * no + g] += leaves[i];
+        }
+    }
+}
