@@ -16,6 +16,7 @@
 #include "riskd/arena.h"
 
 #define FOREST_MAX_DEPTH 10
+#define GROUP            8 /* trees walked side by side for one row, rows for one tree */
 
 typedef struct rd__pnode {
     uint32_t feature; /* index into the row's two copies: + nfeat for a default-left split */
@@ -103,6 +104,23 @@ void rd__forest_prepare(rd_model *m)
         nsplits += (1u << d) - 1;
         nleaves += 1u << d;
     }
+    /* The trees of a group of GROUP walk side by side for one row: padded to the group's depth,
+     * their walks take the same steps, and tree j's splits sit at j * (2^d - 1) from the
+     * group's first, a constant offset. */
+    for (size_t t = 0; ok && t + GROUP <= m->ntrees; t += GROUP) {
+        int gd = 0;
+        for (size_t j = 0; j < GROUP; j++)
+            gd = f->depth[t + j] > gd ? f->depth[t + j] : gd;
+        for (size_t j = 0; j < GROUP; j++)
+            f->depth[t + j] = (uint8_t)gd;
+    }
+    nsplits = nleaves = 0;
+    for (size_t t = 0; ok && t < m->ntrees; t++) {
+        f->node_off[t] = (uint32_t)nsplits;
+        f->leaf_off[t] = (uint32_t)nleaves;
+        nsplits += (1u << f->depth[t]) - 1;
+        nleaves += 1u << f->depth[t];
+    }
     ok = ok && (f->nodes = rd_malloc((nsplits ? nsplits : 1) * sizeof(rd__pnode))) &&
          (f->leaves = rd_malloc(nleaves * sizeof(float)));
     if (!ok) { /* the node walk answers: the same bits, slower */
@@ -135,30 +153,46 @@ static inline uint32_t step(const rd__pnode *splits, uint32_t i, const float *xx
     return 2 * i + 1 + (uint32_t) !(xx[n.feature] < n.thr);
 }
 
-#define GROUP 8
 
-/* One row: the trees [from, to) onto acc (nout sums), GROUP trees walked side by side, each
- * leaf added in tree order. */
+/* GROUP trees of one depth d for one row: tree j's splits at j * (2^d - 1) from splits, its
+ * leaves at j * 2^d from leaves; d a constant where it is inlined, so the levels unroll and
+ * the offsets are immediates. Adds the leaves in tree order. */
+static inline __attribute__((always_inline)) float walk_trees(const rd__pnode *splits, const float *leaves,
+                                                              const float *xx, int d, float sum)
+{
+    uint32_t i[GROUP] = {0}, inner = (1u << d) - 1;
+    for (int k = 0; k < d; k++) {
+#pragma GCC unroll 8
+        for (uint32_t j = 0; j < GROUP; j++)
+            i[j] = step(splits + j * inner, i[j], xx);
+    }
+#pragma GCC unroll 8
+    for (uint32_t j = 0; j < GROUP; j++)
+        sum += leaves[j * (inner + 1) + i[j] - inner];
+    return sum;
+}
+
+/* One row: the trees [from, to) onto acc (nout sums), each leaf added in tree order. */
 void rd__forest_sum_one(const rd_model *m, const float *x, float *acc, size_t from, size_t to)
 {
     const struct rd__forest *f = m->forest;
     size_t t = from;
-    for (; t + GROUP <= to; t += GROUP) {
-        uint32_t i[GROUP] = {0};
-        int dmax = 0;
-        for (int j = 0; j < GROUP; j++)
-            dmax = f->depth[t + (size_t)j] > dmax ? f->depth[t + (size_t)j] : dmax;
-        for (int k = 0; k < dmax; k++) {
-#pragma GCC unroll 8
-            for (int j = 0; j < GROUP; j++)
-                if (k < f->depth[t + (size_t)j])
-                    i[j] = step(f->nodes + f->node_off[t + (size_t)j], i[j], x);
+    if (m->nout == 1 && t % GROUP == 0) {
+        float sum = acc[0];
+        for (; t + GROUP <= to; t += GROUP) {
+            const rd__pnode *s = f->nodes + f->node_off[t];
+            const float *l = f->leaves + f->leaf_off[t];
+            switch (f->depth[t]) { /* the usual depths unrolled; the others looped */
+            case 1: sum = walk_trees(s, l, x, 1, sum); break;
+            case 2: sum = walk_trees(s, l, x, 2, sum); break;
+            case 3: sum = walk_trees(s, l, x, 3, sum); break;
+            case 4: sum = walk_trees(s, l, x, 4, sum); break;
+            case 5: sum = walk_trees(s, l, x, 5, sum); break;
+            case 6: sum = walk_trees(s, l, x, 6, sum); break;
+            default: sum = walk_trees(s, l, x, f->depth[t], sum);
+            }
         }
-#pragma GCC unroll 8
-        for (int j = 0; j < GROUP; j++) {
-            size_t u = t + (size_t)j;
-            acc[m->tree_group[u]] += f->leaves[f->leaf_off[u] + i[j] - ((1u << f->depth[u]) - 1)];
-        }
+        acc[0] = sum;
     }
     for (; t < to; t++) {
         uint32_t i = 0;
@@ -168,26 +202,45 @@ void rd__forest_sum_one(const rd_model *m, const float *x, float *acc, size_t fr
     }
 }
 
-/* n rows (x: n * nfeat float32, row after row; n <= RD__FOREST_BLOCK) onto acc (n * nout sums,
- * the base margins already in): trees outer, rows inner. */
+/* GROUP rows' walks down one tree of depth d, their positions in registers; d a constant
+ * where it is inlined, so the levels unroll. */
+static inline __attribute__((always_inline)) void walk_rows(const rd__pnode *splits, const float *xr,
+                                                            size_t stride, int d, uint32_t *out)
+{
+    uint32_t i[GROUP] = {0};
+    for (int k = 0; k < d; k++) {
+#pragma GCC unroll 8
+        for (size_t j = 0; j < GROUP; j++)
+            i[j] = step(splits, i[j], xr + j * stride);
+    }
+#pragma GCC unroll 8
+    for (size_t j = 0; j < GROUP; j++)
+        out[j] = i[j];
+}
+
 void rd__forest_sum_rows(const rd_model *m, const float *x, size_t n, float *acc)
 {
     const struct rd__forest *f = m->forest;
-    size_t nf = m->nfeat, no = m->nout;
+    size_t nf = m->nfeat, no = m->nout, stride = 2 * nf;
     for (size_t t = 0; t < f->ntrees; t++) {
         const rd__pnode *splits = f->nodes + f->node_off[t];
         int d = f->depth[t];
         const float *leaves = f->leaves + f->leaf_off[t] - ((1u << d) - 1);
         uint32_t g = m->tree_group[t];
         size_t r = 0;
-        /* GROUP rows at a time, their positions in registers: GROUP independent walks */
         for (; r + GROUP <= n; r += GROUP) {
-            uint32_t i[GROUP] = {0};
-            const float *xr = x + r * 2 * nf;
-            for (int k = 0; k < d; k++) {
-#pragma GCC unroll 8
-                for (size_t j = 0; j < GROUP; j++)
-                    i[j] = step(splits, i[j], xr + j * 2 * nf);
+            uint32_t i[GROUP];
+            const float *xr = x + r * stride;
+            switch (d) { /* the usual depths unrolled; the others looped */
+            case 1: walk_rows(splits, xr, stride, 1, i); break;
+            case 2: walk_rows(splits, xr, stride, 2, i); break;
+            case 3: walk_rows(splits, xr, stride, 3, i); break;
+            case 4: walk_rows(splits, xr, stride, 4, i); break;
+            case 5: walk_rows(splits, xr, stride, 5, i); break;
+            case 6: walk_rows(splits, xr, stride, 6, i); break;
+            case 7: walk_rows(splits, xr, stride, 7, i); break;
+            case 8: walk_rows(splits, xr, stride, 8, i); break;
+            default: walk_rows(splits, xr, stride, d, i);
             }
 #pragma GCC unroll 8
             for (size_t j = 0; j < GROUP; j++)
@@ -196,7 +249,7 @@ void rd__forest_sum_rows(const rd_model *m, const float *x, size_t n, float *acc
         for (; r < n; r++) {
             uint32_t i = 0;
             for (int k = 0; k < d; k++)
-                i = step(splits, i, x + r * 2 * nf);
+                i = step(splits, i, x + r * stride);
             acc[r * no + g] += leaves[i];
         }
     }
