@@ -16,7 +16,8 @@
 #include "riskd/arena.h"
 
 #define FOREST_MAX_DEPTH 10
-#define GROUP            8 /* trees walked side by side for one row, rows for one tree */
+#define GROUP            8  /* trees walked side by side for one row */
+#define ROWS             16 /* rows walked side by side down one tree */
 
 typedef struct rd__pnode {
     uint32_t feature; /* index into the row's two copies: + nfeat for a default-left split */
@@ -29,6 +30,8 @@ struct rd__forest {
     uint32_t *node_off; /* per tree: its 2^d - 1 splits in nodes */
     uint32_t *leaf_off; /* per tree: its 2^d leaves in leaves */
     rd__pnode *nodes;
+    rd__pnode *bnodes; /* the same splits for a block: feature as the byte offset of its column
+                          in a feature-major block of RD__FOREST_BLOCK rows */
     float *leaves;
 };
 
@@ -76,6 +79,7 @@ void rd__forest_free(struct rd__forest *f)
     rd_free(f->node_off);
     rd_free(f->leaf_off);
     rd_free(f->nodes);
+    rd_free(f->bnodes);
     rd_free(f->leaves);
     rd_free(f);
 }
@@ -122,6 +126,7 @@ void rd__forest_prepare(rd_model *m)
         nleaves += 1u << f->depth[t];
     }
     ok = ok && (f->nodes = rd_malloc((nsplits ? nsplits : 1) * sizeof(rd__pnode))) &&
+         (f->bnodes = rd_malloc((nsplits ? nsplits : 1) * sizeof(rd__pnode))) &&
          (f->leaves = rd_malloc(nleaves * sizeof(float)));
     if (!ok) { /* the node walk answers: the same bits, slower */
         rd__forest_free(f);
@@ -130,6 +135,9 @@ void rd__forest_prepare(rd_model *m)
     for (size_t t = 0; t < m->ntrees; t++)
         fill(m->nodes + m->tree_root[t], 0, 0, 0, f->depth[t], (uint32_t)m->nfeat, f->nodes + f->node_off[t],
              f->leaves + f->leaf_off[t]);
+    for (size_t i = 0; i < nsplits; i++)
+        f->bnodes[i] =
+            (rd__pnode){f->nodes[i].feature * RD__FOREST_BLOCK * (uint32_t)sizeof(float), f->nodes[i].thr};
     m->forest = f;
 }
 
@@ -152,7 +160,6 @@ static inline uint32_t step(const rd__pnode *splits, uint32_t i, const float *xx
     rd__pnode n = splits[i];
     return 2 * i + 1 + (uint32_t) !(xx[n.feature] < n.thr);
 }
-
 
 /* GROUP trees of one depth d for one row: tree j's splits at j * (2^d - 1) from splits, its
  * leaves at j * 2^d from leaves; d a constant where it is inlined, so the levels unroll and
@@ -202,54 +209,75 @@ void rd__forest_sum_one(const rd_model *m, const float *x, float *acc, size_t fr
     }
 }
 
-/* GROUP rows' walks down one tree of depth d, their positions in registers; d a constant
- * where it is inlined, so the levels unroll. */
-static inline __attribute__((always_inline)) void walk_rows(const rd__pnode *splits, const float *xr,
-                                                            size_t stride, int d, uint32_t *out)
+void rd__forest_block(const rd_model *m, const double *x, size_t n, float *xb)
 {
-    uint32_t i[GROUP] = {0};
+    size_t nf = m->nfeat;
+    for (size_t r = 0; r < n; r++)
+        for (size_t f = 0; f < nf; f++) {
+            float v = (float)x[r * nf + f];
+            bool nan = v != v;
+            xb[f * RD__FOREST_BLOCK + r] = nan ? INFINITY : v;
+            xb[(nf + f) * RD__FOREST_BLOCK + r] = nan ? -INFINITY : v;
+        }
+}
+
+/* One step of row j of a block: the split's column at its byte offset from the row's base. */
+static inline uint32_t bstep(const rd__pnode *splits, uint32_t i, const char *base, size_t j)
+{
+    rd__pnode n = splits[i];
+    float v;
+    memcpy(&v, base + n.feature + j * sizeof(float), sizeof v);
+    return 2 * i + 1 + (uint32_t) !(v < n.thr);
+}
+
+/* ROWS rows' walks down one tree of depth d, their positions in registers; d a constant
+ * where it is inlined, so the levels unroll and each row's column is an immediate away. */
+static inline __attribute__((always_inline)) void walk_rows(const rd__pnode *splits, const char *base, int d,
+                                                            uint32_t *out)
+{
+    uint32_t i[ROWS] = {0};
     for (int k = 0; k < d; k++) {
-#pragma GCC unroll 8
-        for (size_t j = 0; j < GROUP; j++)
-            i[j] = step(splits, i[j], xr + j * stride);
+#pragma GCC unroll 16
+        for (size_t j = 0; j < ROWS; j++)
+            i[j] = bstep(splits, i[j], base, j);
     }
-#pragma GCC unroll 8
-    for (size_t j = 0; j < GROUP; j++)
+#pragma GCC unroll 16
+    for (size_t j = 0; j < ROWS; j++)
         out[j] = i[j];
 }
 
-void rd__forest_sum_rows(const rd_model *m, const float *x, size_t n, float *acc)
+void rd__forest_sum_rows(const rd_model *m, const float *xb, size_t n, float *acc)
 {
     const struct rd__forest *f = m->forest;
-    size_t nf = m->nfeat, no = m->nout, stride = 2 * nf;
+    size_t no = m->nout;
     for (size_t t = 0; t < f->ntrees; t++) {
-        const rd__pnode *splits = f->nodes + f->node_off[t];
+        const rd__pnode *splits = f->bnodes + f->node_off[t];
         int d = f->depth[t];
         const float *leaves = f->leaves + f->leaf_off[t] - ((1u << d) - 1);
         uint32_t g = m->tree_group[t];
         size_t r = 0;
-        for (; r + GROUP <= n; r += GROUP) {
-            uint32_t i[GROUP];
-            const float *xr = x + r * stride;
+        for (; r + ROWS <= n; r += ROWS) {
+            uint32_t i[ROWS];
+            const char *base = (const char *)(xb + r);
             switch (d) { /* the usual depths unrolled; the others looped */
-            case 1: walk_rows(splits, xr, stride, 1, i); break;
-            case 2: walk_rows(splits, xr, stride, 2, i); break;
-            case 3: walk_rows(splits, xr, stride, 3, i); break;
-            case 4: walk_rows(splits, xr, stride, 4, i); break;
-            case 5: walk_rows(splits, xr, stride, 5, i); break;
-            case 6: walk_rows(splits, xr, stride, 6, i); break;
-            case 7: walk_rows(splits, xr, stride, 7, i); break;
-            case 8: walk_rows(splits, xr, stride, 8, i); break;
-            default: walk_rows(splits, xr, stride, d, i);
+            case 1: walk_rows(splits, base, 1, i); break;
+            case 2: walk_rows(splits, base, 2, i); break;
+            case 3: walk_rows(splits, base, 3, i); break;
+            case 4: walk_rows(splits, base, 4, i); break;
+            case 5: walk_rows(splits, base, 5, i); break;
+            case 6: walk_rows(splits, base, 6, i); break;
+            case 7: walk_rows(splits, base, 7, i); break;
+            case 8: walk_rows(splits, base, 8, i); break;
+            default: walk_rows(splits, base, d, i);
             }
-#pragma GCC unroll 8
-            for (size_t j = 0; j < GROUP; j++)
+#pragma GCC unroll 16
+            for (size_t j = 0; j < ROWS; j++)
                 acc[(r + j) * no + g] += leaves[i[j]];
         }
         for (; r < n; r++) {
             uint32_t i = 0;
             for (int k = 0; k < d; k++)
-                i = step(splits, i, x + r * stride);
+                i = bstep(splits, i, (const char *)(xb + r), 0);
             acc[r * no + g] += leaves[i];
         }
     }

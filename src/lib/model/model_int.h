@@ -98,7 +98,10 @@ void rd__forest_prepare(rd_model *m);
 void rd__forest_row(const rd_model *m, const double *x, float *xx);
 void rd__forest_free(struct rd__forest *f);
 void rd__forest_sum_one(const rd_model *m, const float *x, float *acc, size_t from, size_t to);
-void rd__forest_sum_rows(const rd_model *m, const float *xx, size_t n, float *acc);
+/* n <= RD__FOREST_BLOCK rows of x as a block: feature-major, both copies (2 * nfeat columns of
+ * RD__FOREST_BLOCK floats); then their sums, trees outer, rows inner. */
+void rd__forest_block(const rd_model *m, const double *x, size_t n, float *xb);
+void rd__forest_sum_rows(const rd_model *m, const float *xb, size_t n, float *acc);
 
 /* Whether float32 category fv is in a categorical split's set (XGBoost's Decision: in the
  * set goes right; negative or too large is no category and goes left). */

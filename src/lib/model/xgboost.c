@@ -822,8 +822,7 @@ static void predict_rows(const rd_model *m, const double *x, size_t n, rd_output
     float *acc = xf + RD__FOREST_BLOCK * 2 * nf;
     for (size_t b = 0; b < n; b += RD__FOREST_BLOCK) {
         size_t nb = n - b < RD__FOREST_BLOCK ? n - b : RD__FOREST_BLOCK;
-        for (size_t r = 0; r < nb; r++)
-            rd__forest_row(m, x + (b + r) * nf, xf + r * 2 * nf);
+        rd__forest_block(m, x + b * nf, nb, xf);
         for (size_t r = 0; r < nb; r++)
             memcpy(acc + r * nout, m->base_margin, nout * sizeof(float));
         rd__forest_sum_rows(m, xf, nb, acc);
