@@ -1,4 +1,4 @@
-/* The perfect-tree layout of an XGBoost ensemble (docs/adr/0012-batch-predictor.md): each tree
+/* The perfect-tree layout of an XGBoost ensemble (docs/adr/0012-perfect-tree-predictor.md): each tree
  * padded to a complete binary tree of its own depth, its splits in breadth-first order (8 bytes
  * each: feature and threshold) and its leaves after them, so a walk is `i = 2i + 1 + right`
  * with no child pointers and no test for a leaf. A leaf above the tree's depth is copied into
