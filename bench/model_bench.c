@@ -181,7 +181,10 @@ int main(int argc, char **argv)
 
     /* TreeSHAP per row. */
     double *phi = malloc((nf + 1) * sizeof(double));
-    size_t shap_rows = rows < 20000 ? rows : 20000;
+    /* BENCH_SHAP_ROWS: fewer for a deep model, whose TreeSHAP takes a millisecond a row */
+    const char *cap_env = getenv("BENCH_SHAP_ROWS");
+    size_t cap = cap_env && atol(cap_env) > 0 ? (size_t)atol(cap_env) : 20000;
+    size_t shap_rows = rows < cap ? rows : cap;
     double t0 = now_s();
     for (size_t r = 0; r < shap_rows; r++)
         if (rd_model_contributions(m, x + r * nf, phi, &err) != RD_OK) {

@@ -1,20 +1,46 @@
-// The model benchmark's JSON lines (bench/model_bench.c) as a Markdown table.
+// The model benchmark's JSON lines (bench/model_bench.c), one run or several rounds of it, as a
+// Markdown table: each figure the median of the rounds, each ratio the median of the rounds'
+// ratios with their min and max (riskd and XGBoost meet the same machine within a round), so a
+// reader can tell a gain from noise.
 import { readFileSync } from 'node:fs';
 
 const rows = readFileSync(process.argv[2], 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const spread = (xs, digits, suffix) => {
+  const m = median(xs).toFixed(digits);
+  return xs.length > 1
+    ? `${m}${suffix} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`
+    : `${m}${suffix}`;
+};
 const k = (n) => `${(n / 1000).toFixed(0)} k`;
-console.log('| measure | riskd | XGBoost C API | riskd / XGBoost |');
+const of = (c, t) => rows.filter((r) => r.case === c && (t === undefined || r.threads === t));
+const rounds = Math.max(1, of('check').length);
+console.log(`| measure (median of ${rounds} round${rounds > 1 ? 's' : ''}; ratios: median (min–max)) | riskd | XGBoost C API | riskd / XGBoost |`);
 console.log('| --- | ---: | ---: | ---: |');
-for (const r of rows) {
-  if (r.case === 'batch')
-    console.log(`| batch rows/s, ${r.threads} thread${r.threads > 1 ? 's' : ''} | ${k(r.riskd_rows_per_sec)} | ` +
-      `${k(r.xgboost_rows_per_sec)} | ${(r.riskd_rows_per_sec / r.xgboost_rows_per_sec).toFixed(2)}x |`);
-  if (r.case === 'single') {
-    console.log(`| single row, median µs | ${r.riskd_median_us.toFixed(2)} | ${r.xgboost_median_us.toFixed(2)} | ` +
-      `${(r.xgboost_median_us / r.riskd_median_us).toFixed(1)}x faster |`);
-    console.log(`| single row, p99 µs | ${r.riskd_p99_us.toFixed(2)} | ${r.xgboost_p99_us.toFixed(2)} | ` +
-      `${(r.xgboost_p99_us / r.riskd_p99_us).toFixed(1)}x faster |`);
-  }
-  if (r.case === 'treeshap') console.log(`| TreeSHAP µs per row | ${r.riskd_us_per_row.toFixed(1)} | - | - |`);
-  if (r.case === 'check') console.log(`| probabilities differing from XGBoost's | ${r.probability_mismatches} of ${r.rows} | | |`);
+for (const t of [...new Set(of('batch').map((r) => r.threads))].sort()) {
+  const b = of('batch', t);
+  console.log(`| batch rows/s, ${t} thread${t > 1 ? 's' : ''} | ${k(median(b.map((r) => r.riskd_rows_per_sec)))} | ` +
+    `${k(median(b.map((r) => r.xgboost_rows_per_sec)))} | ` +
+    `${spread(b.map((r) => r.riskd_rows_per_sec / r.xgboost_rows_per_sec), 2, 'x')} |`);
+}
+const s = of('single');
+if (s.length) {
+  console.log(`| single row, median µs | ${spread(s.map((r) => r.riskd_median_us), 2, '')} | ` +
+    `${median(s.map((r) => r.xgboost_median_us)).toFixed(2)} | ` +
+    `${spread(s.map((r) => r.xgboost_median_us / r.riskd_median_us), 1, 'x')} faster |`);
+  console.log(`| single row, p99 µs | ${median(s.map((r) => r.riskd_p99_us)).toFixed(2)} | ` +
+    `${median(s.map((r) => r.xgboost_p99_us)).toFixed(2)} | ` +
+    `${spread(s.map((r) => r.xgboost_p99_us / r.riskd_p99_us), 1, 'x')} faster |`);
+}
+const sh = of('treeshap');
+if (sh.length) console.log(`| TreeSHAP µs per row | ${median(sh.map((r) => r.riskd_us_per_row)).toFixed(1)} | - | - |`);
+const c = of('check');
+if (c.length) {
+  const bad = c.reduce((a, r) => a + r.probability_mismatches, 0);
+  const n = c.reduce((a, r) => a + r.rows, 0);
+  console.log(`| probabilities differing from XGBoost's | ${bad} of ${n} | | |`);
 }
