@@ -5,6 +5,8 @@
  * The raw applications go through the pipeline once (not timed) into a dense matrix; then:
  *   batch: rows/s for riskd's batch predictor and XGBoosterPredictFromDense, 1 and 2 threads;
  *   single row: median and p99 latency over 100k calls of each;
+ *   the path of /v1/score: a raw record through the pipeline alone, and through the pipeline
+ *   and the model, median and p99 over 100k calls;
  *   TreeSHAP: riskd's contributions per row.
  * It also checks that both produce the same probabilities, bit for bit, and says so.
  * Prints JSON lines; bench/report_model.mjs makes the table. */
@@ -19,7 +21,7 @@
 #include "riskd/model.h"
 #include "riskd/pipeline.h"
 
-#define MAX_COLS 64
+#define MAX_COLS      64
 #define LATENCY_CALLS 100000
 
 static double now_s(void)
@@ -78,7 +80,8 @@ static size_t encode(const char *path, const rd_pipeline *p, size_t max_rows, do
         }
         rd_member m[MAX_COLS];
         for (int i = 0; i < n && i < nh; i++)
-            m[i] = (rd_member){names[i], (uint32_t)strlen(names[i]), rd_value_string(f[i], (uint32_t)strlen(f[i]))};
+            m[i] = (rd_member){names[i], (uint32_t)strlen(names[i]),
+                               rd_value_string(f[i], (uint32_t)strlen(f[i]))};
         rd_value rec = {.type = RD_VOBJECT, .len = (uint32_t)(n < nh ? n : nh), .u.members = m};
         if (rows == cap) {
             cap *= 2;
@@ -95,6 +98,79 @@ static size_t encode(const char *path, const rd_pipeline *p, size_t max_rows, do
     return rows;
 }
 
+/* The first n raw records of the CSV, kept as the objects of strings a request's features are
+ * (the fields of a CSV row, as riskd score reads them). */
+#define KEEP 1024
+static size_t keep_records(const char *path, rd_value *recs)
+{
+    FILE *in = fopen(path, "r");
+    static char hdr[4096];
+    char line[4096];
+    if (!in || !fgets(hdr, sizeof(hdr), in))
+        exit(1);
+    char *names[MAX_COLS];
+    int nh = 0;
+    names[nh++] = hdr;
+    for (char *c = hdr; *c; c++)
+        if (*c == '\n' || *c == '\r')
+            *c = '\0';
+        else if (*c == ',' && nh < MAX_COLS) {
+            *c = '\0';
+            names[nh++] = c + 1;
+        }
+    size_t n = 0;
+    while (n < KEEP && fgets(line, sizeof(line), in)) {
+        char *copy = strdup(line), *f[MAX_COLS];
+        int k = 0;
+        f[k++] = copy;
+        for (char *c = copy; *c; c++)
+            if (*c == '\n' || *c == '\r')
+                *c = '\0';
+            else if (*c == ',' && k < MAX_COLS) {
+                *c = '\0';
+                f[k++] = c + 1;
+            }
+        int nm = k < nh ? k : nh;
+        rd_member *m = malloc((size_t)nm * sizeof *m);
+        for (int i = 0; i < nm; i++)
+            m[i] = (rd_member){names[i], (uint32_t)strlen(names[i]),
+                               rd_value_string(f[i], (uint32_t)strlen(f[i]))};
+        recs[n++] = (rd_value){.type = RD_VOBJECT, .len = (uint32_t)nm, .u.members = m};
+    }
+    fclose(in);
+    return n;
+}
+
+/* The path of /v1/score for one record: the pipeline alone, then the pipeline and the model. */
+static void single_path(const char *csv, const rd_pipeline *p, const rd_model *m, size_t nf)
+{
+    static rd_value recs[KEEP];
+    size_t n = keep_records(csv, recs);
+    double *lat_p = malloc(LATENCY_CALLS * sizeof(double)), *lat_a = malloc(LATENCY_CALLS * sizeof(double));
+    double *xr = malloc(nf * sizeof(double)), prob;
+    rd_err err;
+    for (size_t i = 0; i < LATENCY_CALLS; i++) {
+        const rd_value *rec = &recs[i % n];
+        double t0 = now_s();
+        rd_pipeline_apply(p, rec, xr, NULL, &err);
+        double t1 = now_s();
+        rd_pipeline_apply(p, rec, xr, NULL, &err);
+        rd_model_predict(m, xr, RD_OUTPUT_PROBABILITY, &prob);
+        double t2 = now_s();
+        lat_p[i] = (t1 - t0) * 1e6;
+        lat_a[i] = (t2 - t1) * 1e6;
+    }
+    qsort(lat_p, LATENCY_CALLS, sizeof(double), cmp_double);
+    qsort(lat_a, LATENCY_CALLS, sizeof(double), cmp_double);
+    printf("{\"case\":\"single_path\",\"calls\":%d,\"pipeline_median_us\":%.3f,\"pipeline_p99_us\":%.3f,"
+           "\"path_median_us\":%.3f,\"path_p99_us\":%.3f}\n",
+           LATENCY_CALLS, lat_p[LATENCY_CALLS / 2], lat_p[LATENCY_CALLS * 99 / 100], lat_a[LATENCY_CALLS / 2],
+           lat_a[LATENCY_CALLS * 99 / 100]);
+    free(lat_p);
+    free(lat_a);
+    free(xr);
+}
+
 static const float *xgb_predict(BoosterHandle b, const float *xf, size_t rows, size_t nf)
 {
     char iface[256];
@@ -106,7 +182,8 @@ static const float *xgb_predict(BoosterHandle b, const float *xf, size_t rows, s
     bst_ulong const *shape;
     bst_ulong dim;
     const float *res;
-    xgb_check(XGBoosterPredictFromDense(b, iface, cfg, NULL, &shape, &dim, &res), "XGBoosterPredictFromDense");
+    xgb_check(XGBoosterPredictFromDense(b, iface, cfg, NULL, &shape, &dim, &res),
+              "XGBoosterPredictFromDense");
     return res;
 }
 
@@ -179,6 +256,8 @@ int main(int argc, char **argv)
            LATENCY_CALLS, lat_r[LATENCY_CALLS / 2], lat_r[LATENCY_CALLS * 99 / 100], lat_x[LATENCY_CALLS / 2],
            lat_x[LATENCY_CALLS * 99 / 100]);
 
+    single_path(argv[3], p, m, nf);
+
     /* TreeSHAP per row. */
     double *phi = malloc((nf + 1) * sizeof(double));
     /* BENCH_SHAP_ROWS: fewer for a deep model, whose TreeSHAP takes a millisecond a row */
@@ -193,7 +272,8 @@ int main(int argc, char **argv)
         }
     printf("{\"case\":\"treeshap\",\"rows\":%zu,\"riskd_us_per_row\":%.2f}\n", shap_rows,
            (now_s() - t0) * 1e6 / (double)shap_rows);
-    printf("{\"case\":\"check\",\"rows\":%zu,\"probability_mismatches\":%zu,\"sink\":%g}\n", rows, mismatches, sink);
+    printf("{\"case\":\"check\",\"rows\":%zu,\"probability_mismatches\":%zu,\"sink\":%g}\n", rows, mismatches,
+           sink);
     XGBoosterFree(b);
     free(phi);
     free(lat_r);

@@ -36,6 +36,12 @@ if (s.length) {
     `${median(s.map((r) => r.xgboost_p99_us)).toFixed(2)} | ` +
     `${spread(s.map((r) => r.xgboost_p99_us / r.riskd_p99_us), 1, 'x')} faster |`);
 }
+const sp = of('single_path');
+if (sp.length) {
+  console.log(`| single row through the pipeline alone (a raw record), median µs | ${spread(sp.map((r) => r.pipeline_median_us), 2, '')} | - | - |`);
+  console.log(`| single row through the pipeline and the model (/v1/score's path), median µs | ` +
+    `${spread(sp.map((r) => r.path_median_us), 2, '')} | - | - |`);
+}
 const sh = of('treeshap');
 if (sh.length) console.log(`| TreeSHAP µs per row | ${median(sh.map((r) => r.riskd_us_per_row)).toFixed(1)} | - | - |`);
 const c = of('check');

@@ -123,7 +123,7 @@ def features_of(row):
     """A data frame row as a client sends it: numbers as numbers, text as text, missing left out."""
     out = {}
     for k, v in row.items():
-        if k == "Status" or (isinstance(v, float) and np.isnan(v)):
+        if k == "Status" or v is None or (isinstance(v, float) and np.isnan(v)):
             continue
         out[k] = v.item() if isinstance(v, np.generic) else v
     return out
@@ -150,6 +150,7 @@ def compare(name, ours, records, via):
          f"{len(bad)} rows differ, first {bad[:1]}")
 
 
+FEATURES = [features_of(r) for r in df.to_dict("records")]  # each row as a client sends it, made once
 server = common.Server("--bundles", T, "--deadline-ms", "60000")
 try:
     for name, b in BUNDLES.items():
@@ -160,7 +161,7 @@ try:
         compare(name, ours, cli_records(DIRS[name], k), "riskd score")
         answers = []
         for i in range(N):
-            st, body = server.post("/v1/score", {"request_id": f"r{i}", "features": features_of(df.iloc[i]),
+            st, body = server.post("/v1/score", {"request_id": f"r{i}", "features": FEATURES[i],
                                                  "reasons": k, "bundle": name})
             if st != 200:
                 answers.append({"error": body})
@@ -174,14 +175,14 @@ try:
         # one dict at a time: the very record the server answers (but for latency)
         diff = []
         for i in range(0, N, 37):
-            mine = b.score(features_of(df.iloc[i]), reasons=k, request_id=f"r{i}")
+            mine = b.score(FEATURES[i], reasons=k, request_id=f"r{i}")
             theirs = {key: v for key, v in answers[i].items() if key != "latency_ms"}
             if mine != theirs:
                 diff.append((i, mine, theirs))
         C.ok(not diff, f"{name}: score(dict) is the record /v1/score answers ({len(range(0, N, 37))} rows)",
              str(diff[:1]))
         # a list of dicts decides as the frame does
-        recs = [features_of(df.iloc[i]) for i in range(200)]
+        recs = FEATURES[:200]
         as_list = b.score(recs, reasons=k)
         cols = ["score", "probability", "risk_level", "decision", "reasons", "missing", "unknown", "source"]
         C.ok(as_list[cols].astype(object).reset_index(drop=True).equals(

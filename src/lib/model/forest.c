@@ -16,6 +16,7 @@
 #include "riskd/arena.h"
 
 #define FOREST_MAX_DEPTH 10
+#define FOREST_MAX_BYTES ((size_t)64 << 20)
 #define GROUP            8  /* trees walked side by side for one row */
 #define ROWS             16 /* rows walked side by side down one tree */
 
@@ -125,6 +126,9 @@ void rd__forest_prepare(rd_model *m)
         nsplits += (1u << f->depth[t]) - 1;
         nleaves += 1u << f->depth[t];
     }
+    /* padding grows a sparse deep tree up to 2^10 leaves: past FOREST_MAX_BYTES the node walk
+     * is kept rather than the memory spent */
+    ok = ok && nsplits * 2 * sizeof(rd__pnode) + nleaves * sizeof(float) <= FOREST_MAX_BYTES;
     ok = ok && (f->nodes = rd_malloc((nsplits ? nsplits : 1) * sizeof(rd__pnode))) &&
          (f->bnodes = rd_malloc((nsplits ? nsplits : 1) * sizeof(rd__pnode))) &&
          (f->leaves = rd_malloc(nleaves * sizeof(float)));

@@ -20,7 +20,7 @@
 #include "model/model_int.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define TOTAL_ROWS 60000
+#define TOTAL_ROWS 20000
 #else
 #define TOTAL_ROWS 1000000
 #endif
