@@ -120,7 +120,7 @@ sanitized() {
     run_mode asan
     run_tsan
     run_fuzz_replay
-    run_python test_log test_fuzz_binding
+    run_python test_log
 }
 
 # run_python NAME...: tests/python/NAME.py with Debian's Python over the release build.
@@ -202,9 +202,9 @@ run_suite "interop/report-html" env RISKD_LIB="$ROOT/build/release/libriskd.so" 
 run_suite "interop/stats-vs-scipy" env RISKD_LIB="$ROOT/build/release/libriskd.so" /usr/bin/python3 tests/interop/stats_vs_scipy.py
 # The Python package (python/riskd) over the release library, with Debian's Python: the same bits
 # as riskd score and /v1/score, the exporters, the example notebook, flags (skipped without
-# Debian's python3-numpy, -pandas, -sklearn, -xgboost). The log and fuzz scripts run in the
+# Debian's python3-numpy, -pandas, -sklearn, -xgboost). The log script runs in the
 # other stream, which has the time.
-run_python test_bundle test_example test_export test_flags
+run_python test_bundle test_example test_export test_flags test_fuzz_binding
 
 # Four of the service's ThreadSanitizer runs in this stream, which has the time (the other one
 # holds the ASan suites and the rest of TSan's): the whole run stays within its budget.
