@@ -6,6 +6,7 @@ batch CLI's and the service's, bit for bit. Frames go to the library as columns 
 codes into their levels), are decided on every core without the interpreter's lock, and
 come back as columns.
 """
+import collections
 import ctypes
 import json
 import math
@@ -211,11 +212,11 @@ class Bundle:
     # ------------------------------------------------------------------ rows in
 
     def _check_frame(self, df):
-        names = [c for c in df.columns]
+        names = list(df.columns)
         bad = [c for c in names if not isinstance(c, str)]
         if bad:
             raise RiskdError("INVALID_ARGUMENT", f"column names are the inputs' names, strings: not {bad[:3]!r}")
-        dup = sorted({c for c in names if names.count(c) > 1}) if len(set(names)) != len(names) else []
+        dup = sorted(c for c, k in collections.Counter(names).items() if k > 1)
         if dup:
             raise RiskdError("INVALID_ARGUMENT", f"columns repeated: {', '.join(dup)}")
         arr = (ctypes.c_char_p * max(len(names), 1))(*[n.encode() for n in names])
@@ -489,20 +490,19 @@ class Bundle:
     def predict(self, matrix, output=None, threads=None):
         """The model alone on a prepared matrix: the probability (the default for a model
         that gives one), "margin", or "points" (the default for a scorecard). One value per
-        row (a column per class for a multi-class model)."""
+        row (a bundle's model has one output)."""
         if output is None:
             output = "points" if self.info["points"] else "probability"
         if output not in _OUTPUTS:
             raise RiskdError("INVALID_ARGUMENT", f"output: probability, margin or points, not {output!r}")
         x = self._matrix(matrix)
         n = x.shape[0]
-        width = 1
-        res = np.empty(n * 16, dtype=np.float64) if n else np.empty(0)
+        res = np.empty(n, dtype=np.float64)  # a bundle's model has one output (checked at load)
         err = Err()
         rc = _predict(self._handle(), _ptr(x), n, _OUTPUTS[output], self._threads(threads), _ptr(res),
                       ctypes.byref(err))
         check(rc, err)
-        return res[:n * width].copy()
+        return res
 
     def contributions(self, matrix, threads=None):
         """Contributions to the margin, (n, len(features) + 1) with the bias last, each row

@@ -260,6 +260,8 @@ row = df.drop(columns=["Status"]).iloc[:50].copy()
 C.raises(lambda: b.score(row.rename(columns=str.lower)), "INVALID_ARGUMENT", "columns re-cased: refused, named",
          "seniority")
 C.raises(lambda: b.score(pd.DataFrame({"x": [1, 2]})), "INVALID_ARGUMENT", "a frame with no input column")
+C.raises(lambda: b.score(pd.concat([row, row[["Age"]]], axis=1)), "INVALID_ARGUMENT", "a column repeated: refused",
+         "Age")
 bad = row.copy()
 bad["Home"] = 3
 C.raises(lambda: b.score(bad), "TYPE_MISMATCH", "a category given as numbers: TYPE_MISMATCH naming it", "Home")
