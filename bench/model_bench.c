@@ -98,8 +98,8 @@ static size_t encode(const char *path, const rd_pipeline *p, size_t max_rows, do
     return rows;
 }
 
-/* The first n raw records of the CSV, kept as the objects of strings a request's features are
- * (the fields of a CSV row, as riskd score reads them). */
+/* The first n raw records of the CSV, kept as the objects a /v1/score request's features parse
+ * to: numbers as numbers, categories as strings, empty fields as null. */
 #define KEEP 1024
 static size_t keep_records(const char *path, rd_value *recs)
 {
@@ -132,9 +132,15 @@ static size_t keep_records(const char *path, rd_value *recs)
             }
         int nm = k < nh ? k : nh;
         rd_member *m = malloc((size_t)nm * sizeof *m);
-        for (int i = 0; i < nm; i++)
-            m[i] = (rd_member){names[i], (uint32_t)strlen(names[i]),
-                               rd_value_string(f[i], (uint32_t)strlen(f[i]))};
+        for (int i = 0; i < nm; i++) {
+            /* a JSON request carries numbers as numbers and an empty field as null */
+            char *end;
+            double num = strtod(f[i], &end);
+            rd_value v = !*f[i]                    ? (rd_value){.type = RD_VNULL}
+                         : !*end && isfinite(num) ? (rd_value){.type = RD_VNUMBER, .u.n = num}
+                                                  : rd_value_string(f[i], (uint32_t)strlen(f[i]));
+            m[i] = (rd_member){names[i], (uint32_t)strlen(names[i]), v};
+        }
         recs[n++] = (rd_value){.type = RD_VOBJECT, .len = (uint32_t)nm, .u.members = m};
     }
     fclose(in);
