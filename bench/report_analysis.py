@@ -5,8 +5,8 @@
 
 Each line: {"case": "drift"|"ab", "side": "riskd"|"peer", "rows": N, "seconds": s,
 "cpu_seconds": s or null, "rss_kb": KB or null}. The table shows the median of the rounds with
-their spread [min-max], the ratio of the medians (pandas+scipy ÷ riskd: how many times faster
-riskd is), and each side's peak RSS (the largest over the rounds).
+their spread [min-max], the median of the rounds' ratios with their spread (pandas+scipy ÷
+riskd: how many times faster riskd is), and each side's peak RSS (the largest over the rounds).
 """
 import json
 import statistics
@@ -37,9 +37,14 @@ def main():
         rs, ps = [x["seconds"] for x in r], [x["seconds"] for x in p]
         rc = [x["cpu_seconds"] for x in r if x.get("cpu_seconds") is not None]
         pc = [x["cpu_seconds"] for x in p if x.get("cpu_seconds") is not None]
-        print("| %s | %s | %s | %s | %.1fx | %s | %s | %s | %s |" % (
-            title, "{:,}".format(r[0]["rows"]), fmt_s(rs), fmt_s(ps),
-            statistics.median(ps) / statistics.median(rs),
+        # a round's ratio: both sides ran within it, on one state of the machine
+        ratios = [b["seconds"] / a["seconds"] for a, b in zip(sorted(r, key=lambda x: x["round"]),
+                                                               sorted(p, key=lambda x: x["round"]))]
+        rt = "%.1fx" % statistics.median(ratios)
+        if len(ratios) > 1:
+            rt += " [%.1f-%.1f]" % (min(ratios), max(ratios))
+        print("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            title, "{:,}".format(r[0]["rows"]), fmt_s(rs), fmt_s(ps), rt,
             "%.2f" % statistics.median(rc) if rc else "-", "%.2f" % statistics.median(pc) if pc else "-",
             fmt_mb([x.get("rss_kb") for x in r]), fmt_mb([x.get("rss_kb") for x in p])))
 

@@ -5,7 +5,7 @@
 //   {"section":"sse-rate","round","streams","connections", wrk's result line | "failed"}
 // The fan-out: the time to the last stream, median of every change with the spread, and the
 // worst; the request rate: median [min-max] of the interleaved rounds without and with the
-// streams, and the ratio. flagd's OFREP has no event stream: the peer column says so.
+// streams, and the median [min-max] of the rounds' ratios. flagd's OFREP has no event stream: the peer column says so.
 //   node bench/report_sse.mjs build/bench/sse.jsonl
 import { readFileSync } from 'node:fs';
 
@@ -57,7 +57,11 @@ const errs = (v) => v.map((r) => Object.values(r.errors).reduce((s, x) => s + x,
 for (const [name, pick, fmt] of [['req/s', (r) => r.rps, num], ['p99 ms', (r) => r.latency_ms.p99, ms]]) {
   const a = without.map(pick);
   const b = withS.map(pick);
-  const ratio = a.length && b.length ? (median(b) / median(a)).toFixed(2) : '-';
+  // a round's ratio: with and without ran one after the other within it
+  const rounds = [...new Set(rate.map((r) => r.round))];
+  const per = rounds.map((k) => [without.find((r) => r.round === k), withS.find((r) => r.round === k)])
+    .filter(([x, y]) => x && y).map(([x, y]) => pick(y) / pick(x));
+  const ratio = per.length ? spread(per, (x) => x.toFixed(2)) : '-';
   console.log(`| closed loop, ${num(conns)} connections | ${name} | ${spread(a, fmt)} | ${spread(b, fmt)} | ${ratio} | ` +
     `${num(errs(without))}, ${num(errs(withS))} | ${NO_PEER} |`);
 }

@@ -122,6 +122,17 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* "median (min–max)" of the rounds, into buf */
+static const char *spread(double *v, int n, char *buf, size_t cap)
+{
+    double m = median(v, n); /* sorts v */
+    if (n > 1)
+        snprintf(buf, cap, "%.0f (%.0f–%.0f)", m, v[0], v[n - 1]);
+    else
+        snprintf(buf, cap, "%.0f", m);
+    return buf;
+}
+
 static char pg_dir[64];
 
 static void pg_destroy(void)
@@ -194,13 +205,15 @@ int main(int argc, char **argv)
             failed += !b.ok;
         }
     }
-    printf("\n| decisions/s through the dlog writer (%ld records of ~1.1 KB, median of %d rounds) | SQLite | "
-           "PostgreSQL |\n| --- | ---: | ---: |\n",
+    char b1[64], b2[64], b3[64], b4[64];
+    printf("\n| decisions/s through the dlog writer (%ld records of ~1.1 KB, median (min–max) of %d rounds) | "
+           "SQLite | PostgreSQL |\n| --- | ---: | ---: |\n",
            n, rounds);
     if (pg)
-        printf("| committed per second | %.0f | %.0f |\n| records per commit | %.0f | %.0f |\n",
-               median(sq, rounds), median(pq, rounds), median(sq_pc, rounds), median(pq_pc, rounds));
+        printf("| committed per second | %s | %s |\n| records per commit | %s | %s |\n",
+               spread(sq, rounds, b1, sizeof b1), spread(pq, rounds, b2, sizeof b2),
+               spread(sq_pc, rounds, b3, sizeof b3), spread(pq_pc, rounds, b4, sizeof b4));
     else
-        printf("| committed per second | %.0f | %s |\n", median(sq, rounds), why);
+        printf("| committed per second | %s | %s |\n", spread(sq, rounds, b1, sizeof b1), why);
     return failed ? 1 : 0;
 }
