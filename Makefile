@@ -70,6 +70,15 @@ $(GEN)/report_html.inc: src/lib/analysis/report.html
 	$(Q)$(call msg,GEN,$@) od -An -v -tx1 $< | sed -e 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g' >$@.tmp && \
 	  echo 0x00 >>$@.tmp && mv -f $@.tmp $@
 $(B)/obj/src/lib/analysis/html.o build/fuzz/obj/src/lib/analysis/html.o: $(GEN)/report_html.inc
+# The web console (console/src, docs/adr/0013-web-console.md) bundled by esbuild into the byte
+# arrays src/server/console.c serves: Node.js and console/node_modules (scripts/deps.sh) at build
+# time only. The same sources give the same bytes (tests/integration/28-console.sh checks).
+CONSOLE_SRC := $(sort $(wildcard console/src/*.* console/src/*/*.*)) console/build.mjs console/package-lock.json
+$(GEN)/console_assets.inc: $(CONSOLE_SRC)
+	@mkdir -p $(@D)
+	@[ -d console/node_modules/esbuild ] || { echo "console/node_modules is missing: run scripts/deps.sh (make does it for test, demo and bench)" >&2; exit 1; }
+	$(Q)$(call msg,GEN,$@) node console/build.mjs --out $@ --dir $(GEN)/console
+$(B)/obj/src/server/console.o build/fuzz/obj/src/server/console.o: $(GEN)/console_assets.inc
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o) $(SERVER_SRC:%.c=$(B)/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:%.c=$(B)/%)
 CONF_BIN := $(CONF_SRC:%.c=$(B)/%)
@@ -222,7 +231,7 @@ bench:
 	@$(MAKE) --no-print-directory MODE=release all $(BENCH_BIN)
 	@bench/run.sh
 
-lint: build/gen/report_html.inc $(GEN)/proto.stamp
+lint: build/gen/report_html.inc $(GEN)/console_assets.inc $(GEN)/proto.stamp
 	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(SERVER_SRC) include/riskd/*.h src/lib/*/*.h src/server/*.h
 	clang-tidy --quiet $(LIB_SRC) $(CLI_SRC) $(SERVER_SRC) -- $(CPPFLAGS) $(GNUTLS_CFLAGS) -std=c11
 

@@ -57,25 +57,35 @@ else
 fi
 
 # The interop tests' npm packages (tests/interop/package-lock.json).
-IOP=tests/interop
-if [ -f "$IOP/package-lock.json" ]; then
-    if [ ! -d "$IOP/node_modules" ] || [ "$IOP/package-lock.json" -nt "$IOP/node_modules" ] ||
-        [ "$IOP/package.json" -nt "$IOP/node_modules" ]; then
-        if ! command -v npm >/dev/null 2>&1; then
-            echo "deps: npm not found; cannot install $IOP/node_modules" >&2
+# npm packages, from the registry by their lockfiles: the tests' real clients (tests/interop)
+# and the console's build tools (console/: esbuild and uPlot, bundled into the binary at build
+# time; nothing of them runs at run time). esbuild's install script only checks its binary,
+# which npm already placed: the console's install runs without scripts.
+npm_ci() { # DIR [npm options]
+    local dir=$1 log
+    shift
+    [ -f "$dir/package-lock.json" ] || return 0
+    if [ -d "$dir/node_modules" ] && [ ! "$dir/package-lock.json" -nt "$dir/node_modules" ] &&
+        [ ! "$dir/package.json" -nt "$dir/node_modules" ]; then
+        return 0
+    fi
+    if ! command -v npm >/dev/null 2>&1; then
+        echo "deps: npm not found; cannot install $dir/node_modules" >&2
+        exit 1
+    fi
+    log=$(mktemp)
+    echo "deps: npm ci in $dir"
+    if ! (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error "$@") >"$log" 2>&1; then
+        echo "deps: npm ci failed; npm install in $dir"
+        if ! (cd "$dir" && npm install --no-audit --no-fund --loglevel=error "$@") >"$log" 2>&1; then
+            tail -n 20 "$log" >&2
+            rm -f "$log"
+            echo "deps: npm install failed" >&2
             exit 1
         fi
-        log=$(mktemp)
-        trap 'rm -f "$log"' EXIT
-        echo "deps: npm ci in $IOP"
-        if ! (cd "$IOP" && npm ci --no-audit --no-fund --loglevel=error) >"$log" 2>&1; then
-            echo "deps: npm ci failed; npm install in $IOP"
-            if ! (cd "$IOP" && npm install --no-audit --no-fund --loglevel=error) >"$log" 2>&1; then
-                tail -n 20 "$log" >&2
-                echo "deps: npm install failed" >&2
-                exit 1
-            fi
-        fi
-        touch "$IOP/node_modules" # npm install may leave the directory's mtime alone
     fi
-fi
+    rm -f "$log"
+    touch "$dir/node_modules" # npm install may leave the directory's mtime alone
+}
+npm_ci tests/interop
+npm_ci console --ignore-scripts

@@ -184,6 +184,7 @@ run_suite "interop/ofrep-sdk" env RISKD_BIN="$ROOT/build/release/riskd" node tes
 # OFREP in headless Chromium: web SDK + OFREP web provider from another origin (CORS), change
 # events over the stream (skipped without /usr/bin/chromium).
 run_suite "interop/browser-ofrep" env RISKD_BIN="$ROOT/build/release/riskd" node tests/interop/browser_ofrep.mjs
+run_suite "interop/console" env RISKD_BIN="$ROOT/build/release/riskd" node tests/interop/console.mjs
 run_suite "interop/differential-ofrep" env RISKD_BIN="$ROOT/build/release/riskd" node tests/interop/differential.mjs --engine ofrep
 # The flagd in-process provider syncing from riskd's gRPC sync service (sync_listen); 8 sets keep it
 # near 13 s (the full 24 sets, ~98,000 evaluations: run it by hand with --engine inprocess).

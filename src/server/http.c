@@ -154,6 +154,7 @@ static const route_def routes[] = {
     {"/ofrep/v1/events", "GET", srv_route_events, SRV_ROUTE_EVENTS, false, false, false},
     {"/v1/flagsets", "GET, HEAD", srv_route_flagsets, SRV_ROUTE_FLAGSETS, false, false, false},
     {"/v1/flagsets/", "GET, HEAD", srv_route_flagsets, SRV_ROUTE_FLAGSETS, true, false, false},
+    {"/ui", "GET, HEAD", srv_route_ui, SRV_ROUTE_UI, false, false, true},
     /* the admin API: its router (routes_admin.c) answers 404 and 405 from the action table */
     {SRV_ADMIN_PREFIX, "*", srv_route_admin, SRV_ROUTE_ADMIN, false, true, true},
 };
@@ -425,8 +426,10 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, srv_req *r, const ro
 {
     struct MHD_Response *resp =
         r->stream ? srv_events_response(c, r->stream_slot)
-                  : MHD_create_response_from_buffer(r->out->len, r->out->len ? r->out->data : (void *)"",
-                                                    MHD_RESPMEM_MUST_COPY);
+        : r->static_body
+            ? MHD_create_response_from_buffer(r->static_len, (void *)r->static_body, MHD_RESPMEM_PERSISTENT)
+            : MHD_create_response_from_buffer(r->out->len, r->out->len ? r->out->data : (void *)"",
+                                              MHD_RESPMEM_MUST_COPY);
     if (!resp)
         return MHD_NO;
     if (r->status != 304 && r->status != 204)
@@ -451,6 +454,9 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, srv_req *r, const ro
     }
     if (r->status == 405 && allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    for (size_t i = 0; i < sizeof r->headers / sizeof r->headers[0]; i++)
+        for (const char *const *hd = r->headers[i]; hd && hd[0]; hd += 2)
+            MHD_add_response_header(resp, hd[0], hd[1]);
     if (r->status == 401)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if ((r->status == 429 || r->status == 503) && r->retry_after_s > 0) {

@@ -18,7 +18,7 @@ static const double lat_bounds[] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0
                                     0.025,   0.05,   0.1,     0.25,   0.5,   1,      5};
 #define NLAT   (sizeof lat_bounds / sizeof lat_bounds[0])
 #define NSCORE 10 /* probability deciles */
-static const int statuses[] = {200, 201, 204, 304, 400, 401, 403, 404, 405,
+static const int statuses[] = {200, 201, 204, 304, 308, 400, 401, 403, 404, 405,
                                409, 413, 415, 429, 500, 501, 503, 504};
 #define NSTATUS (sizeof statuses / sizeof statuses[0])
 static const char *const route_names[SRV_ROUTE_COUNT] = {"/ofrep/v1/evaluate/flags/{key}",
@@ -36,6 +36,7 @@ static const char *const route_names[SRV_ROUTE_COUNT] = {"/ofrep/v1/evaluate/fla
                                                          "/v1/admin/",
                                                          "/ofrep/v1/events",
                                                          "/v1/flagsets",
+                                                         "/ui/",
                                                          "other"};
 
 /* A named series in a list; the first member of the flag and model series. */

@@ -179,6 +179,7 @@ typedef enum srv_route {
     SRV_ROUTE_ADMIN, /* everything under /v1/admin/ (routes_admin.c routes it further) */
     SRV_ROUTE_EVENTS,
     SRV_ROUTE_FLAGSETS,
+    SRV_ROUTE_UI, /* the web console: /ui and everything under /ui/ (console.c) */
     SRV_ROUTE_OTHER,
     SRV_ROUTE_COUNT
 } srv_route;
@@ -391,7 +392,10 @@ typedef struct srv_req {
     int retry_after_s;         /* 429: the Retry-After header */
     long long last_modified_s; /* the Last-Modified header (unix seconds), 0 for none */
     bool stream;               /* the answer is an event stream (srv_events_response), not out */
-    uint32_t stream_slot;      /* ... in the slot srv_route_events reserved for it */
+    const void *static_body;   /* a static body served instead of out (the console's files) */
+    size_t static_len;
+    const char *const *headers[2]; /* more headers: NULL-terminated name, value lists */
+    uint32_t stream_slot;          /* ... in the slot srv_route_events reserved for it */
 } srv_req;
 
 /* Parse the body as JSON under the configured limits. On failure the route's error reply
@@ -423,6 +427,8 @@ void srv_route_outcome_stats(srv_req *r);
 void srv_route_admin(srv_req *r);
 void srv_route_events(srv_req *r);
 void srv_route_flagsets(srv_req *r);
+/* The web console: GET /ui (a redirect) and the files under /ui/ (console.c). */
+void srv_route_ui(srv_req *r);
 
 /* ------------------------------------------------------------------ OFREP event streams (routes_events.c) */
 
