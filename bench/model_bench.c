@@ -219,7 +219,8 @@ static size_t read_rows(const char *path, size_t nf, size_t want, double **out)
         if (k == 0)
             continue; /* a blank line */
         if (k != nf) {
-            fprintf(stderr, "model_bench: %s: row %zu has %zu numbers, the model %zu features\n", path, n + 1, k, nf);
+            fprintf(stderr, "model_bench: %s: row %zu has %zu numbers, the model %zu features\n", path, n + 1,
+                    k, nf);
             exit(1);
         }
         n++;
@@ -260,7 +261,8 @@ static int lightgbm_case(int argc, char **argv)
     size_t rows = argc > 4 ? (size_t)atol(argv[4]) : 200000;
     rd_err err;
     rd_model *fast, *slow;
-    if (rd_model_load_file(argv[2], &fast, &err) != RD_OK || rd_model_load_file(argv[2], &slow, &err) != RD_OK) {
+    if (rd_model_load_file(argv[2], &fast, &err) != RD_OK ||
+        rd_model_load_file(argv[2], &slow, &err) != RD_OK) {
         fprintf(stderr, "model_bench: %s\n", err.msg);
         return 1;
     }
@@ -292,7 +294,8 @@ static int lightgbm_case(int argc, char **argv)
             }
         }
         printf("{\"case\":\"lgbm_batch\",\"model\":\"%s\",\"trees\":%zu,\"columns\":%zu,\"threads\":%d,"
-               "\"rows\":%zu,\"distinct_rows\":%zu,\"layout_rows_per_sec\":%.0f,\"nodewalk_rows_per_sec\":%.0f}\n",
+               "\"rows\":%zu,\"distinct_rows\":%zu,\"layout_rows_per_sec\":%.0f,"
+               "\"nodewalk_rows_per_sec\":%.0f}\n",
                name, fast->ntrees, rd__forest_columns(fast), threads, rows, distinct, (double)rows / best_f,
                (double)rows / best_s);
         fflush(stdout);

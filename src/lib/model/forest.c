@@ -314,9 +314,9 @@ void rd__forest_sum_rows(const rd_model *m, const float *xb, size_t n, float *ac
 
 /* ---------------------------------------------------------------- f64: LightGBM */
 
-#define F64_MAX_DEPTH 32                   /* steps every row takes down a tree */
-#define F64_MAX_FEAT  ((size_t)1 << 16)    /* the column map's size at load */
-#define F64_LEAF_THR  1.0                  /* a leaf reads the constant 0: !(0 < 1), to itself */
+#define F64_MAX_DEPTH 32                /* steps every row takes down a tree */
+#define F64_MAX_FEAT  ((size_t)1 << 16) /* the column map's size at load */
+#define F64_LEAF_THR  1.0               /* a leaf reads the constant 0: !(0 < 1), to itself */
 #define F64_INF       ((double)INFINITY)
 
 typedef struct rd__fcol {
@@ -431,8 +431,8 @@ static bool prepare_f64(rd_model *m, struct rd__forest *f, const rd__ftree *tree
     f->dnodes = rd_malloc(nnodes * sizeof(rd__dnode));
     f->dbnodes = rd_malloc(nnodes * sizeof(rd__dnode));
     f->values = rd_malloc(nnodes * sizeof(double));
-    bool ok = map && src && level && f->cols && f->depth && f->tdepth && f->node_off && f->dnodes && f->dbnodes &&
-              f->values;
+    bool ok = map && src && level && f->cols && f->depth && f->tdepth && f->node_off && f->dnodes &&
+              f->dbnodes && f->values;
     if (ok)
         f->cols[f->ncols++] = (rd__fcol){0, 0, 0, RD__FCOL_CONST}; /* column 0, the leaves' */
     size_t off = 0;
@@ -452,8 +452,9 @@ static bool prepare_f64(rd_model *m, struct rd__forest *f, const rd__ftree *tree
             f->depth[t + j] = gd;
     }
     for (size_t i = 0; ok && i < nnodes; i++)
-        f->dbnodes[i] = (rd__dnode){f->dnodes[i].thr, f->dnodes[i].col * RD__FOREST_BLOCK * (uint32_t)sizeof(double),
-                                    f->dnodes[i].next};
+        f->dbnodes[i] =
+            (rd__dnode){f->dnodes[i].thr, f->dnodes[i].col * RD__FOREST_BLOCK * (uint32_t)sizeof(double),
+                        f->dnodes[i].next};
     rd_free(map);
     rd_free(src);
     rd_free(level);

@@ -28,8 +28,13 @@
  *   words lie inside cat_words;
  * - the number of trees is a multiple of K; the objective's class count is K.
  * The model is only read after loading, so any number of threads may predict at once;
- * prediction allocates nothing (outputs are accumulated in the caller's array, and the
- * objective's transform runs in place there, as LightGBM's ConvertOutput(output, output)).
+ * predicting a row allocates nothing (outputs are accumulated in the caller's array, and the
+ * objective's transform runs in place there, as LightGBM's ConvertOutput(output, output)); a
+ * batch allocates one block of rows for the layout, and goes row by row without it.
+ *
+ * Most models are also laid out at load by forest.c (docs/adr/0012-perfect-tree-predictor.md),
+ * which predicts them with the same bits faster; the node walk below stays the reference, and
+ * answers for the models the layout does not take (linear trees among them).
  *
  * Accepted but not checked (LightGBM does not need them to predict): tree_sizes beyond its
  * count, feature_infos, monotone_constraints, split_gain, the leaf and internal weights and

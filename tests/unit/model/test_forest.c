@@ -406,7 +406,7 @@ static void random_lgbm(int ntrees, int nclass, const lopts *o)
             pool[p][k] = (uint32_t)rnd(1u << 16) << 16 | rnd(1u << 16);
     }
     uint32_t kind = rnd(4);
-    const char *obj = nclass > 1 ? (kind < 2 ? "multiclass" : "multiclassova")
+    const char *obj = nclass > 1  ? (kind < 2 ? "multiclass" : "multiclassova")
                       : kind == 0 ? "regression"
                       : kind == 1 ? "poisson"
                                   : "binary sigmoid:0.75";
@@ -487,7 +487,8 @@ static size_t compare_lgbm(int ntrees, int nclass, const lopts *o, size_t rows, 
                 assert_int_equal(rd_model_predict_until(fast, x + r * NFEAT, kind, two,
                                                         rd_clock_ns() + (int64_t)3600 * 1000000000, &err),
                                  RD_OK);
-                if (memcmp(one, a + r * no, no * sizeof(double)) || memcmp(two, a + r * no, no * sizeof(double)))
+                if (memcmp(one, a + r * no, no * sizeof(double)) ||
+                    memcmp(two, a + r * no, no * sizeof(double)))
                     fail_msg("row %zu alone: %.17g and %.17g against %.17g", r, one[0], two[0], a[r * no]);
                 rd_model_predict(slow, x + r * NFEAT, kind, one);
                 if (memcmp(one, a + r * no, no * sizeof(double)))
@@ -522,8 +523,8 @@ static void test_lightgbm_past_the_layout(void **state)
 {
     (void)state;
     size_t rows = TOTAL_ROWS / 500;
-    lopts linear = {6, true, true, false, 0}, thr = {8, false, false, true, 0}, deep = {48, false, false, false, 0},
-          cols = {12, true, false, false, 1};
+    lopts linear = {6, true, true, false, 0}, thr = {8, false, false, true, 0},
+          deep = {48, false, false, false, 0}, cols = {12, true, false, false, 1};
     for (int i = 0; i < 3; i++)
         compare_lgbm(20, 1, &linear, rows, false);
     for (int i = 0; i < 3; i++) { /* a +inf or NaN threshold somewhere among 60 trees' splits */
