@@ -9,6 +9,12 @@
  *   and the model, median and p99 over 100k calls;
  *   TreeSHAP: riskd's contributions per row.
  * It also checks that both produce the same probabilities, bit for bit, and says so.
+ *
+ * usage: model_bench --lightgbm MODEL.txt ROWS.tsv [rows]
+ * A LightGBM model (LightGBM's library is not in Debian: no peer to run) through riskd's layout
+ * (src/lib/model/forest.c) against riskd's node walk of the same model (lightgbm.c), on the
+ * file's rows (one per line, tab or space separated) repeated up to rows: batch rows/s on 1 and
+ * 2 threads, single-row latency, and the outputs that differ between the two (must be 0).
  * Prints JSON lines; bench/report_model.mjs makes the table. */
 #include <math.h>
 #include <stdio.h>
@@ -20,6 +26,8 @@
 #include "riskd/riskd.h"
 #include "riskd/model.h"
 #include "riskd/pipeline.h"
+/* The LightGBM case drops a model's layout to time the node walk: internals, for the bench only. */
+#include "model/model_int.h"
 
 #define MAX_COLS      64
 #define LATENCY_CALLS 100000
@@ -193,8 +201,150 @@ static const float *xgb_predict(BoosterHandle b, const float *xf, size_t rows, s
     return res;
 }
 
+/* The rows of a whitespace-separated file of nf numbers a line, repeated up to want rows. */
+static size_t read_rows(const char *path, size_t nf, size_t want, double **out)
+{
+    FILE *in = fopen(path, "r");
+    if (!in) {
+        fprintf(stderr, "model_bench: %s unreadable\n", path);
+        exit(1);
+    }
+    size_t n = 0, cap = 1024;
+    double *x = malloc(cap * nf * sizeof(double));
+    char line[1 << 16];
+    while (fgets(line, sizeof(line), in)) {
+        char *p = line, *end;
+        if (n == cap)
+            x = realloc(x, (cap *= 2) * nf * sizeof(double));
+        size_t k = 0;
+        for (; k < nf; k++, p = end) {
+            x[n * nf + k] = strtod(p, &end);
+            if (end == p)
+                break;
+        }
+        if (k == 0)
+            continue; /* a blank line */
+        if (k != nf) {
+            fprintf(stderr, "model_bench: %s: row %zu has %zu numbers, the model %zu features\n", path, n + 1,
+                    k, nf);
+            exit(1);
+        }
+        n++;
+    }
+    fclose(in);
+    if (n == 0) {
+        fprintf(stderr, "model_bench: %s: no rows\n", path);
+        exit(1);
+    }
+    x = realloc(x, want * nf * sizeof(double));
+    for (size_t r = n; r < want; r++)
+        memcpy(x + r * nf, x + (r % n) * nf, nf * sizeof(double));
+    *out = x;
+    return n;
+}
+
+static size_t differing(const double *a, const double *b, size_t n)
+{
+    size_t d = 0;
+    for (size_t i = 0; i < n; i++)
+        d += memcmp(a + i, b + i, sizeof(double)) != 0;
+    return d;
+}
+
+/* model_bench --lightgbm MODEL.txt ROWS.tsv [rows]: the layout against the node walk. */
+static int lightgbm_case(int argc, char **argv)
+{
+    if (argc < 4) {
+        fprintf(stderr, "usage: model_bench --lightgbm MODEL.txt ROWS.tsv [rows]\n");
+        return 2;
+    }
+    FILE *probe = fopen(argv[2], "r");
+    if (!probe) { /* the LightGBM vectors are a peer suite in ../shared, not ours */
+        printf("skipped: peer suite not present (%s)\n", argv[2]);
+        return 0;
+    }
+    fclose(probe);
+    size_t rows = argc > 4 ? (size_t)atol(argv[4]) : 200000;
+    rd_err err;
+    rd_model *fast, *slow;
+    if (rd_model_load_file(argv[2], &fast, &err) != RD_OK ||
+        rd_model_load_file(argv[2], &slow, &err) != RD_OK) {
+        fprintf(stderr, "model_bench: %s\n", err.msg);
+        return 1;
+    }
+    if (!fast->forest) {
+        fprintf(stderr, "model_bench: %s has no layout: nothing to compare\n", argv[2]);
+        return 1;
+    }
+    rd__forest_free(slow->forest); /* today's traversal: lightgbm.c's node walk */
+    slow->forest = NULL;
+    size_t nf = rd_model_num_features(fast), no = rd_model_num_outputs(fast, RD_OUTPUT_PROBABILITY);
+    double *x;
+    size_t distinct = read_rows(argv[3], nf, rows, &x);
+    double *a = malloc(rows * no * sizeof(double)), *b = malloc(rows * no * sizeof(double));
+    size_t diff = 0, compared = 0;
+    const char *name = strrchr(argv[2], '/') ? strrchr(argv[2], '/') + 1 : argv[2];
+    for (int threads = 1; threads <= 2; threads++) {
+        double best_f = 1e30, best_s = 1e30;
+        for (int rep = 0; rep < 3; rep++) { /* interleaved: both meet the same machine */
+            double t0 = now_s();
+            rd_model_predict_batch(fast, x, rows, RD_OUTPUT_PROBABILITY, a, threads, &err);
+            double t1 = now_s();
+            rd_model_predict_batch(slow, x, rows, RD_OUTPUT_PROBABILITY, b, threads, &err);
+            double t2 = now_s();
+            best_f = t1 - t0 < best_f ? t1 - t0 : best_f;
+            best_s = t2 - t1 < best_s ? t2 - t1 : best_s;
+            if (rep == 0) {
+                diff += differing(a, b, rows * no);
+                compared += rows * no;
+            }
+        }
+        printf("{\"case\":\"lgbm_batch\",\"model\":\"%s\",\"trees\":%zu,\"columns\":%zu,\"threads\":%d,"
+               "\"rows\":%zu,\"distinct_rows\":%zu,\"layout_rows_per_sec\":%.0f,"
+               "\"nodewalk_rows_per_sec\":%.0f}\n",
+               name, fast->ntrees, rd__forest_columns(fast), threads, rows, distinct, (double)rows / best_f,
+               (double)rows / best_s);
+        fflush(stdout);
+    }
+    /* Single rows, each call timed on its own, the two interleaved; every output compared. */
+    double *lat_f = malloc(LATENCY_CALLS * sizeof(double)), *lat_s = malloc(LATENCY_CALLS * sizeof(double));
+    double *of = malloc(no * sizeof(double)), *os = malloc(no * sizeof(double));
+    for (size_t i = 0; i < LATENCY_CALLS; i++) {
+        const double *row = x + (i % rows) * nf;
+        double t0 = now_s();
+        rd_model_predict(fast, row, RD_OUTPUT_PROBABILITY, of);
+        double t1 = now_s();
+        rd_model_predict(slow, row, RD_OUTPUT_PROBABILITY, os);
+        double t2 = now_s();
+        lat_f[i] = (t1 - t0) * 1e6;
+        lat_s[i] = (t2 - t1) * 1e6;
+        diff += differing(of, os, no) + differing(of, b + (i % rows) * no, no);
+        compared += 2 * no;
+    }
+    qsort(lat_f, LATENCY_CALLS, sizeof(double), cmp_double);
+    qsort(lat_s, LATENCY_CALLS, sizeof(double), cmp_double);
+    printf("{\"case\":\"lgbm_single\",\"calls\":%d,\"layout_median_us\":%.3f,\"layout_p99_us\":%.3f,"
+           "\"nodewalk_median_us\":%.3f,\"nodewalk_p99_us\":%.3f}\n",
+           LATENCY_CALLS, lat_f[LATENCY_CALLS / 2], lat_f[LATENCY_CALLS * 99 / 100], lat_s[LATENCY_CALLS / 2],
+           lat_s[LATENCY_CALLS * 99 / 100]);
+    printf("{\"case\":\"lgbm_check\",\"rows\":%zu,\"outputs_compared\":%zu,\"differing\":%zu}\n", rows,
+           compared, diff);
+    free(lat_f);
+    free(lat_s);
+    free(of);
+    free(os);
+    free(a);
+    free(b);
+    free(x);
+    rd_model_free(fast);
+    rd_model_free(slow);
+    return diff ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "--lightgbm"))
+        return lightgbm_case(argc, argv);
     if (argc < 4) {
         fprintf(stderr, "usage: model_bench MODEL.json PIPELINE.json RAW.csv [rows]\n");
         return 2;

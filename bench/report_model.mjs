@@ -18,6 +18,33 @@ const spread = (xs, digits, suffix) => {
 };
 const k = (n) => `${(n / 1000).toFixed(0)} k`;
 const of = (c, t) => rows.filter((r) => r.case === c && (t === undefined || r.threads === t));
+// The LightGBM case (model_bench --lightgbm): riskd's layout against riskd's node walk of the
+// same model, no peer library to run.
+if (of('lgbm_batch').length) {
+  const n = Math.max(1, of('lgbm_check').length);
+  console.log(`| measure (median of ${n} round${n > 1 ? 's' : ''}; ratios: median (min–max)) | layout | node walk | layout / node walk |`);
+  console.log('| --- | ---: | ---: | ---: |');
+  for (const t of [...new Set(of('lgbm_batch').map((r) => r.threads))].sort()) {
+    const b = of('lgbm_batch', t);
+    console.log(`| batch rows/s, ${t} thread${t > 1 ? 's' : ''} | ${k(median(b.map((r) => r.layout_rows_per_sec)))} | ` +
+      `${k(median(b.map((r) => r.nodewalk_rows_per_sec)))} | ` +
+      `${spread(b.map((r) => r.layout_rows_per_sec / r.nodewalk_rows_per_sec), 2, 'x')} |`);
+  }
+  const ls = of('lgbm_single');
+  if (ls.length) {
+    console.log(`| single row, median µs | ${spread(ls.map((r) => r.layout_median_us), 2, '')} | ` +
+      `${median(ls.map((r) => r.nodewalk_median_us)).toFixed(2)} | ` +
+      `${spread(ls.map((r) => r.nodewalk_median_us / r.layout_median_us), 1, 'x')} faster |`);
+    console.log(`| single row, p99 µs | ${median(ls.map((r) => r.layout_p99_us)).toFixed(2)} | ` +
+      `${median(ls.map((r) => r.nodewalk_p99_us)).toFixed(2)} | ` +
+      `${spread(ls.map((r) => r.nodewalk_p99_us / r.layout_p99_us), 1, 'x')} faster |`);
+  }
+  const lc = of('lgbm_check');
+  const bad = lc.reduce((a, r) => a + r.differing, 0);
+  const cmp = lc.reduce((a, r) => a + r.outputs_compared, 0);
+  console.log(`| outputs differing between the two | ${bad} of ${cmp} | | |`);
+  process.exit(0);
+}
 const rounds = Math.max(1, of('check').length);
 console.log(`| measure (median of ${rounds} round${rounds > 1 ? 's' : ''}; ratios: median (min–max)) | riskd | XGBoost C API | riskd / XGBoost |`);
 console.log('| --- | ---: | ---: | ---: |');

@@ -59,6 +59,25 @@ else
     echo "model benchmark skipped: shared data not present"
 fi
 
+# LightGBM (issue 18): Debian ships no LightGBM library to run beside riskd, so riskd's layout
+# (src/lib/model/forest.c) against riskd's node walk of the same model, on the largest LightGBM
+# test vector of the peer suite (shared/data/lightgbm, by trees x leaves): kddcup99, 130 trees of
+# 3,745 leaves in all, 13 classes, categorical splits, up to 16 deep; its 504 test rows repeated.
+lgbm_dir=$SHARED/data/lightgbm/leaves
+echo
+if [ -f "$lgbm_dir/lg_kddcup99.model" ] && [ -f "$lgbm_dir/kddcup99_test.tsv" ]; then
+    lrows=${BENCH_MODEL_ROWS:-1000000}
+    echo "LightGBM model prediction: lg_kddcup99.model (130 trees, 13 classes), its test rows repeated to $lrows, riskd's layout against its node walk, $rounds rounds"
+    : >"$out/model-lgbm.jsonl"
+    for r in $(seq "$rounds"); do
+        build/release/bench/model_bench --lightgbm "$lgbm_dir/lg_kddcup99.model" "$lgbm_dir/kddcup99_test.tsv" \
+            "$lrows" >>"$out/model-lgbm.jsonl"
+    done
+    node bench/report_model.mjs "$out/model-lgbm.jsonl"
+else
+    echo "LightGBM model benchmark skipped: peer suite not present ($SHARED/data/lightgbm)"
+fi
+
 # The decision log: the writer into SQLite (async and ack), and riskd replay of logged
 # decisions (bench/log_bench.c; riskd score --log, then riskd replay, timed).
 echo

@@ -28,8 +28,13 @@
  *   words lie inside cat_words;
  * - the number of trees is a multiple of K; the objective's class count is K.
  * The model is only read after loading, so any number of threads may predict at once;
- * prediction allocates nothing (outputs are accumulated in the caller's array, and the
- * objective's transform runs in place there, as LightGBM's ConvertOutput(output, output)).
+ * predicting a row allocates nothing (outputs are accumulated in the caller's array, and the
+ * objective's transform runs in place there, as LightGBM's ConvertOutput(output, output)); a
+ * batch allocates one block of rows for the layout, and goes row by row without it.
+ *
+ * Most models are also laid out at load by forest.c (docs/adr/0012-perfect-tree-predictor.md),
+ * which predicts them with the same bits faster; the node walk below stays the reference, and
+ * answers for the models the layout does not take (linear trees among them).
  *
  * Accepted but not checked (LightGBM does not need them to predict): tree_sizes beyond its
  * count, feature_infos, monotone_constraints, split_gain, the leaf and internal weights and
@@ -55,7 +60,7 @@
 #define MAX_TOKEN    128
 
 /* LightGBM's kZeroThreshold: the float 1e-35f held in a double (include/LightGBM/meta.h). */
-#define ZERO_THRESHOLD ((double)1e-35f)
+#define ZERO_THRESHOLD RD__LGBM_ZERO_THRESHOLD
 
 /* decision_type bits (include/LightGBM/tree.h) */
 #define DT_CATEGORICAL  1u
@@ -1028,6 +1033,46 @@ static int load_trees(struct loader *L, const struct field *h)
     return RD_OK;
 }
 
+/* The layout of forest.c (docs/adr/0012-perfect-tree-predictor.md) for this model: each split
+ * described by the rule its column of the row keeps (go_left's, below), so the layout's one
+ * compare a step is go_left's decision. Linear trees keep the node walk (a leaf's output
+ * depends on the row), as does a model the layout refuses; without memory for the description
+ * the model simply has no layout. */
+static void prepare_layout(rd_model *m)
+{
+    const struct rd__lgbm *g = m->lgbm;
+    for (size_t t = 0; t < g->ntrees; t++)
+        if (g->trees[t].linear)
+            return;
+    rd__fsplit *splits = rd_malloc((g->nnodes ? g->nnodes : 1) * sizeof(*splits));
+    rd__ftree *trees = rd_malloc((g->ntrees ? g->ntrees : 1) * sizeof(*trees));
+    if (splits && trees) {
+        for (size_t i = 0; i < g->nnodes; i++) {
+            const rd__lnode *n = &g->nodes[i];
+            unsigned d = n->decision, missing = DT_MISSING(d);
+            bool left = (d & DT_DEFAULT_LEFT) != 0;
+            rd__fsplit *s = &splits[i];
+            *s = (rd__fsplit){.left = n->left, .right = n->right, .feature = n->feature};
+            if (d & DT_CATEGORICAL) {
+                s->kind = RD__FCOL_CATEGORY;
+                s->cat_first = n->u.cat.first;
+                s->cat_count = n->u.cat.count;
+            } else {
+                s->thr = n->u.threshold;
+                s->kind = missing == MISSING_NAN    ? (left ? RD__FCOL_NAN_LEFT : RD__FCOL_NAN_RIGHT)
+                          : missing == MISSING_ZERO ? (left ? RD__FCOL_ZERO_LEFT : RD__FCOL_ZERO_RIGHT)
+                                                    : RD__FCOL_NAN_AS_ZERO;
+            }
+        }
+        for (size_t t = 0; t < g->ntrees; t++)
+            trees[t] = (rd__ftree){splits + g->trees[t].node0, g->leaf_value + g->trees[t].leaf0,
+                                   g->trees[t].nleaves};
+        rd__forest_prepare_f64(m, trees, g->cat_words);
+    }
+    rd_free(splits);
+    rd_free(trees);
+}
+
 int rd__lightgbm_load(const char *text, size_t len, rd_model **out, rd_err *err)
 {
     rd_err local;
@@ -1061,6 +1106,7 @@ int rd__lightgbm_load(const char *text, size_t len, rd_model **out, rd_err *err)
                                                 : RD__T_IDENTITY;
     m->probability = m->nout == 1 && (g->transform == LT_SIGMOID || g->transform == LT_XENT);
     rd__shap_prepare(m);
+    prepare_layout(m);
     *out = m;
     return RD_OK;
 }
@@ -1069,26 +1115,14 @@ int rd__lightgbm_load(const char *text, size_t len, rd_model **out, rd_err *err)
 
 /* Feature f as LightGBM sees it: its input paths keep only values with |x| > kZeroThreshold
  * (and NaN) and leave the rest 0. */
-static inline double feature(const double *x, uint32_t f)
-{
-    double v = x[f];
-    return fabs(v) <= ZERO_THRESHOLD ? 0.0 : v;
-}
+static inline double feature(const double *x, uint32_t f) { return rd__lgbm_feature(x[f]); }
 
 /* LightGBM's Tree::Decision: whether the row goes left at node n. */
 static inline bool go_left(const struct rd__lgbm *g, const rd__lnode *n, double v)
 {
     unsigned d = n->decision;
-    if (d & DT_CATEGORICAL) {
-        /* CategoricalDecision: NaN and negative values go right, (int)v truncates; values
-         * beyond int (undefined in C++, INT_MIN on x86, so negative) go right too. */
-        if (!(v > -1.0 && v < 2147483648.0))
-            return false;
-        uint32_t c = (uint32_t)(int32_t)v;
-        if (c / 32 >= n->u.cat.count)
-            return false;
-        return (g->cat_words[n->u.cat.first + c / 32] >> (c % 32)) & 1u;
-    }
+    if (d & DT_CATEGORICAL) /* CategoricalDecision */
+        return rd__lgbm_cat_left(g->cat_words, n->u.cat.first, n->u.cat.count, v);
     unsigned missing = DT_MISSING(d);
     if (isnan(v) && missing != MISSING_NAN)
         v = 0.0;
@@ -1172,6 +1206,19 @@ static void convert_output(const struct rd__lgbm *g, double *out, size_t K)
     }
 }
 
+/* The K sums of a row into the output asked for, in place. */
+static void finish(const struct rd__lgbm *g, rd_output kind, double *out, size_t K)
+{
+    if (kind == RD_OUTPUT_RAW)
+        return;
+    if (g->average_output)
+        for (size_t j = 0; j < K; j++)
+            out[j] /= (double)g->niter;
+    convert_output(g, out, K);
+}
+
+#define DEADLINE_BLOCK 128 /* trees between two looks at the clock; a multiple of forest.c's 8 */
+
 int rd__lightgbm_predict(const rd_model *m, const double *x, rd_output kind, double *out, int64_t deadline)
 {
     const struct rd__lgbm *g = m->lgbm;
@@ -1179,23 +1226,54 @@ int rd__lightgbm_predict(const rd_model *m, const double *x, rd_output kind, dou
     for (size_t j = 0; j < K; j++)
         out[j] = 0.0;
     /* Trees are iteration-major: tree i*K + k adds to output k. With a deadline, the clock is
-     * read every 128 trees (the order of the sum does not change). */
+     * read every DEADLINE_BLOCK trees (the order of the sum does not change). The layout
+     * (forest.c) adds the same leaves in the same order: the same bits. */
+    double xx[RD__FOREST_MAX_COLS];
+    if (m->forest)
+        rd__forest_row_f64(m, x, xx);
     for (size_t t = 0; t < g->ntrees; t++) {
-        if (deadline && (t & 127) == 0 && rd_clock_ns() > deadline) {
+        if (deadline && t % DEADLINE_BLOCK == 0 && rd_clock_ns() > deadline) {
             for (size_t j = 0; j < K; j++)
                 out[j] = (double)NAN;
             return RD_ETIMEOUT;
         }
+        if (m->forest) {
+            size_t to = deadline && g->ntrees - t > DEADLINE_BLOCK ? t + DEADLINE_BLOCK : g->ntrees;
+            rd__forest_sum_one_f64(m, xx, out, t, to);
+            t = to - 1;
+            continue;
+        }
         out[k] += tree_output(g, &g->trees[t], x);
         k = k + 1 == K ? 0 : k + 1;
     }
-    if (kind == RD_OUTPUT_RAW)
-        return RD_OK;
-    if (g->average_output)
-        for (size_t j = 0; j < K; j++)
-            out[j] /= (double)g->niter;
-    convert_output(g, out, K);
+    finish(g, kind, out, K);
     return RD_OK;
+}
+
+/* Rows a block at a time through the layout (forest.c), each row's sums added in place in out
+ * in the order rd__lightgbm_predict adds them: the same bits. */
+static void predict_rows(const rd_model *m, const double *x, size_t n, rd_output kind, double *out)
+{
+    size_t nf = m->nfeat, K = m->nout;
+    if (kind == RD_OUTPUT_SCORE) /* no points: rd_model_num_outputs said 0 */
+        return;
+    double *xb = m->forest ? rd_malloc(RD__FOREST_BLOCK * rd__forest_columns(m) * sizeof(double)) : NULL;
+    if (!xb) { /* no layout (or no memory for the block): row by row, the same bits */
+        for (size_t r = 0; r < n; r++)
+            rd__lightgbm_predict(m, x + r * nf, kind, out + r * K, 0);
+        return;
+    }
+    for (size_t b = 0; b < n; b += RD__FOREST_BLOCK) {
+        size_t nb = n - b < RD__FOREST_BLOCK ? n - b : RD__FOREST_BLOCK;
+        double *acc = out + b * K;
+        rd__forest_block_f64(m, x + b * nf, nb, xb);
+        for (size_t i = 0; i < nb * K; i++)
+            acc[i] = 0.0;
+        rd__forest_sum_rows_f64(m, xb, nb, acc);
+        for (size_t r = 0; r < nb; r++)
+            finish(m->lgbm, kind, acc + r * K, K);
+    }
+    rd_free(xb);
 }
 
 void rd__lightgbm_leaves(const rd_model *m, const double *x, uint32_t *out)
@@ -1249,4 +1327,5 @@ static void lightgbm_free(rd_model *m) { rd__lightgbm_free(m->lgbm); }
 const rd__model_ops rd__lightgbm_ops = {.format = "lightgbm",
                                         .predict = rd__lightgbm_predict,
                                         .impacts = rd__tree_impacts,
+                                        .predict_rows = predict_rows,
                                         .free = lightgbm_free};

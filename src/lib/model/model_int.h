@@ -2,6 +2,7 @@
 #ifndef RISKD_MODEL_INT_H
 #define RISKD_MODEL_INT_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -102,6 +103,71 @@ void rd__forest_sum_one(const rd_model *m, const float *x, float *acc, size_t fr
  * RD__FOREST_BLOCK floats); then their sums, trees outer, rows inner. */
 void rd__forest_block(const rd_model *m, const double *x, size_t n, float *xb);
 void rd__forest_sum_rows(const rd_model *m, const float *xb, size_t n, float *acc);
+
+/* LightGBM's reading of an input (its kZeroThreshold, include/LightGBM/meta.h): every input
+ * path keeps only values with |x| > 1e-35f, and NaN; the rest is 0. */
+#define RD__LGBM_ZERO_THRESHOLD ((double)1e-35f)
+static inline double rd__lgbm_feature(double v) { return fabs(v) <= RD__LGBM_ZERO_THRESHOLD ? 0.0 : v; }
+
+/* LightGBM's CategoricalDecision over a bitset of count words from words[first] (words may be
+ * NULL when count is 0): whether v goes left. NaN and
+ * negative values go right, (int)v truncates; values beyond int (undefined in C++, INT_MIN
+ * on x86, so negative) go right too. */
+static inline bool rd__lgbm_cat_left(const uint32_t *words, uint32_t first, uint32_t count, double v)
+{
+    if (!(v > -1.0 && v < 2147483648.0))
+        return false;
+    uint32_t c = (uint32_t)(int32_t)v;
+    if (c / 32 >= count)
+        return false;
+    return (words[first + c / 32] >> (c % 32)) & 1u;
+}
+
+/* The layout of a LightGBM ensemble (forest.c, "f64"): thresholds and sums in double, a
+ * split goes left when x <= threshold. LightGBM grows trees leaf-wise, deep and sparse, so the
+ * trees are not padded to complete ones: each split names its children, which sit side by
+ * side, and a leaf is a split that leads to itself. What a split does with a missing value
+ * is folded into the column of the row it reads, one compare a step, as the XGBoost layout's
+ * two copies of the row do: */
+enum rd__fcol_kind {
+    RD__FCOL_NAN_AS_ZERO, /* missing type None: NaN read as 0 */
+    RD__FCOL_NAN_LEFT,    /* missing type NaN: NaN to the default side ... */
+    RD__FCOL_NAN_RIGHT,
+    RD__FCOL_ZERO_LEFT, /* missing type Zero: NaN and 0 to the default side ... */
+    RD__FCOL_ZERO_RIGHT,
+    RD__FCOL_CATEGORY, /* a categorical split: whether the value is in its bitset */
+    RD__FCOL_CONST,    /* forest.c's own: 0, the column a leaf reads */
+};
+/* One split as its loader gives it (after rd__lgbm_feature, the column's missing value rule). */
+typedef struct rd__fsplit {
+    double thr;          /* numerical: left when x <= thr */
+    int32_t left, right; /* >= 0: a split of the same tree; < 0: the leaf ~child */
+    uint32_t feature;
+    uint32_t cat_first, cat_count; /* RD__FCOL_CATEGORY: its bitset's words in cat_words */
+    uint8_t kind;                  /* enum rd__fcol_kind */
+} rd__fsplit;
+typedef struct rd__ftree {
+    const rd__fsplit *splits; /* nleaves - 1 of them, the root first */
+    const double *leaves;     /* nleaves */
+    uint32_t nleaves;
+} rd__ftree;
+/* Lay out m->ntrees trees (tree t adds to output t % m->nout) into m->forest; when they do not
+ * fit (too many columns, trees deeper than the layout takes, a threshold of +inf or NaN, no
+ * memory) m->forest stays NULL and the node walk answers. */
+#define RD__FOREST_MAX_COLS 512
+void rd__forest_prepare_f64(rd_model *m, const rd__ftree *trees, const uint32_t *cat_words);
+/* How many columns a row of an f64 layout has (<= RD__FOREST_MAX_COLS). */
+size_t rd__forest_columns(const rd_model *m);
+/* A row as the f64 layout reads it: rd__forest_columns(m) doubles. */
+void rd__forest_row_f64(const rd_model *m, const double *x, double *xx);
+/* One row: trees [from, to) onto acc (nout sums), each leaf added in tree order; from a
+ * multiple of 8 for the trees to be walked 8 at a time. */
+void rd__forest_sum_one_f64(const rd_model *m, const double *xx, double *acc, size_t from, size_t to);
+/* n <= RD__FOREST_BLOCK rows of x as a block, column-major (rd__forest_columns(m) columns of
+ * RD__FOREST_BLOCK doubles); then their sums onto acc (row r's nout sums at acc + r * nout),
+ * trees outer, rows inner, each row's leaves in tree order. */
+void rd__forest_block_f64(const rd_model *m, const double *x, size_t n, double *xb);
+void rd__forest_sum_rows_f64(const rd_model *m, const double *xb, size_t n, double *acc);
 
 /* Whether float32 category fv is in a categorical split's set (XGBoost's Decision: in the
  * set goes right; negative or too large is no category and goes left). */
