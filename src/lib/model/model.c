@@ -180,6 +180,8 @@ int rd_model_predict_batch(const rd_model *m, const double *x, size_t nrows, rd_
 {
     if (!m || (!x && nrows) || (!out && nrows))
         return rd_err_set(err, RD_EINVAL, "predict: no model, input or output");
+    if (rd_model_num_outputs(m, kind) == 0)
+        return RD_OK; /* points from a tree model: none, as rd_model_predict (nothing is written) */
     struct batch b = {m, x, out, kind};
     rd_parallel_for(nrows, threads, 256, batch_run, &b);
     return RD_OK;

@@ -74,6 +74,23 @@ static void test_split_missing_and_base_score(void **state)
     rd_model_free(m);
 }
 
+/* Points (RD_OUTPUT_SCORE) are a scorecard's: a tree model has none, and a batch writes none
+ * (it wrote one row's outputs per row into a buffer sized for zero). */
+static void test_batch_score_writes_nothing(void **state)
+{
+    (void)state;
+    rd_model *m = load(model_json("binary:logistic", "5E-1", "0", TREE("1.5", "-2.5", "0.5", "1"), "0"));
+    assert_int_equal(rd_model_num_outputs(m, RD_OUTPUT_SCORE), 0);
+    double x[8] = {0.25, 0, 0.75, 0, 0.1, 0, 0.9, 0}, out[4] = {7, 7, 7, 7};
+    rd_err err;
+    for (int threads = 1; threads <= 2; threads++) {
+        assert_int_equal(rd_model_predict_batch(m, x, 4, RD_OUTPUT_SCORE, out, threads, &err), RD_OK);
+        for (int i = 0; i < 4; i++)
+            assert_true(out[i] == 7);
+    }
+    rd_model_free(m);
+}
+
 static void test_logistic_and_bracketed_base_score(void **state)
 {
     (void)state;
@@ -267,6 +284,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split_missing_and_base_score),
         cmocka_unit_test(test_logistic_and_bracketed_base_score),
+        cmocka_unit_test(test_batch_score_writes_nothing),
         cmocka_unit_test(test_multiclass_softprob),
         cmocka_unit_test(test_categorical_split),
         cmocka_unit_test(test_refusals),
