@@ -98,6 +98,7 @@ typedef enum rd_admin_action {
     RD_ACT_ROLLOUT_ROLLBACK,
     RD_ACT_DECISIONS_READ,
     RD_ACT_DECISIONS_ERASE,
+    RD_ACT_DECISIONS_REPLAY,
     RD_ACT_COUNT
 } rd_admin_action;
 

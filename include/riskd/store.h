@@ -128,6 +128,13 @@ typedef struct rd_log_filter {
     const char *request_id;    /* NULL: any */
     const char *kind;          /* NULL: any */
     const char *outcome;       /* join this outcome definition's label to each row (NULL: none) */
+    /* Newest first: by decision time then id, descending (else in id order), from the row
+     * before the cursor (before_ms, before_id) in that order when before_id is set: a page's
+     * last row is the next page's cursor. Served by the time index without sorting the range,
+     * so the latest rows of a large log come at once. */
+    bool newest_first;
+    int64_t before_ms, before_id;
+    size_t limit; /* at most this many rows (0: all) */
 } rd_log_filter;
 
 /* Append rows in one transaction (all or none). A row whose uid the store holds already is
@@ -136,7 +143,7 @@ typedef struct rd_log_filter {
  * ts_ms): a record that was in flight (queued, or in some node's spool) when the erasure ran
  * is never stored. */
 RD_API int rd_store_log_append(rd_store *s, const rd_log_row *rows, size_t n, rd_err *err);
-/* Call fn for each row that matches f, in id order, streaming (constant memory); a non-zero
+/* Call fn for each row that matches f, in id order (or newest first), streaming (constant memory); a non-zero
  * return from fn stops the scan and is returned. The row is valid during the call only. */
 RD_API int rd_store_log_scan(rd_store *s, const rd_log_filter *f, int (*fn)(void *ud, const rd_log_row *r),
                              void *ud, rd_err *err);

@@ -12,6 +12,7 @@
  *
  * The handlers share the admin store handle under its lock (auth.c). A publish or a rollback
  * reloads what serves before it is answered (srv_reload_now), outside that lock. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -810,6 +811,7 @@ static int rollout_rollback(admin_ctx *x) { return rollout_cmd(x, RD_CMD_ROLLBAC
 typedef struct decisions_ctx {
     rd_buf *b;
     size_t n, limit;
+    int64_t last_ms, last_id; /* the last row's: the next page's cursor */
 } decisions_ctx;
 
 static int decision_one(void *ud, const rd_log_row *row)
@@ -820,27 +822,90 @@ static int decision_one(void *ud, const rd_log_row *row)
     if (c->n++)
         rd_buf_putc(c->b, ',');
     rd_buf_append(c->b, row->record, row->record_len);
+    c->last_ms = row->ts_ms;
+    c->last_id = row->id;
     return c->b->oom ? -1 : 0;
 }
 
+/* A page cursor, "MS.ID" (the last row's decision time and log id). */
+static int cursor_param(admin_ctx *x, const char *s, int64_t *ms, int64_t *id)
+{
+    char *end, *end2;
+    errno = 0;
+    long long a = s ? strtoll(s, &end, 10) : 0, b = 0;
+    if (s && *end == '.')
+        b = strtoll(end + 1, &end2, 10);
+    if (!s || errno || end == s || *end != '.' || *end2 || a < 0 || b <= 0)
+        return fail(x, 400, "INVALID_ARGUMENT",
+                    "before: expected the cursor a page answered (\"next\": MS.ID), got \"%.40s\"",
+                    s ? s : "");
+    *ms = a;
+    *id = b;
+    return 0;
+}
+
+/* Who read which decisions, never what they hold: the audit entry of a read or a replay. */
+static int audit_read(admin_ctx *x, const char *action, size_t count, int64_t from, int64_t to,
+                      const char *request_id)
+{
+    rd_buf d;
+    rd_buf_init(&d);
+    rd_buf_printf(&d, "{\"count\":%zu,\"from_ms\":%lld", count, (long long)from);
+    if (request_id) {
+        rd_buf_puts(&d, ",\"request_id\":");
+        rd_json_write_string(&d, request_id, strlen(request_id));
+    }
+    rd_buf_printf(&d, ",\"to_ms\":%lld}", (long long)to);
+    rd_audit_entry e = {.ts_ms = x->now,
+                        .actor = rd_principal_name(&x->r->who),
+                        .action = action,
+                        .object = "decisions",
+                        .detail_json = rd_buf_cstr(&d)};
+    rd_err err;
+    int rc = d.oom ? RD_ENOMEM : rd_audit_append(x->s, &e, NULL, &err);
+    rd_buf_deinit(&d);
+    if (rc) {
+        rd_buf_reset(x->r->out);
+        return lib_fail(x, rc, &err); /* not answered when it cannot be recorded */
+    }
+    return 0;
+}
+
+/* GET /v1/admin/decisions: by request id or a time range, in log order (an array); or with
+ * order=newest, newest first in pages ({"decisions": [...], "next": cursor or null}), the
+ * latest of the whole log when nothing narrows it. */
 static int decisions_read(admin_ctx *x)
 {
-    static const char *const names[] = {"request_id", "from", "to", "limit"};
-    const char *p[4];
-    int64_t from = 0, to = 0, limit = DEFAULT_LIMIT;
-    if (params(x, names, 4, p) || int_param(x, p[1], "from", 0, INT64_C(999999999999999), &from) ||
+    static const char *const names[] = {"request_id", "from", "to", "limit", "order", "before"};
+    const char *p[6];
+    int64_t from = 0, to = 0, limit = DEFAULT_LIMIT, before_ms = 0, before_id = 0;
+    if (params(x, names, 6, p) || int_param(x, p[1], "from", 0, INT64_C(999999999999999), &from) ||
         int_param(x, p[2], "to", 0, INT64_C(999999999999999), &to) ||
         int_param(x, p[3], "limit", 1, MAX_LIMIT, &limit))
         return -1;
-    if (!p[0] && !from && !to)
+    if (p[4] && strcmp(p[4], "newest") && strcmp(p[4], "log"))
+        return fail(x, 400, "INVALID_ARGUMENT", "order: expected newest or log, got \"%.40s\"", p[4]);
+    bool newest = p[4] && !strcmp(p[4], "newest");
+    if (p[5] && !newest)
+        return fail(x, 400, "INVALID_ARGUMENT", "before is a page cursor of order=newest");
+    if (p[5] && cursor_param(x, p[5], &before_ms, &before_id))
+        return -1;
+    if (!newest && !p[0] && !from && !to)
         return fail(x, 400, "INVALID_ARGUMENT",
-                    "name the decisions: request_id=ID, or a time range from=MS&to=MS (unix milliseconds)");
+                    "name the decisions: request_id=ID, or a time range from=MS&to=MS (unix milliseconds), "
+                    "or order=newest for the latest");
     if (from && to && from >= to)
         return fail(x, 400, "INVALID_ARGUMENT", "from must come before to: the range holds no time");
-    rd_log_filter f = {.from_ms = from, .to_ms = to, .request_id = p[0] && *p[0] ? p[0] : NULL};
-    decisions_ctx c = {x->r->out, 0, (size_t)limit};
+    rd_log_filter f = {.from_ms = from,
+                       .to_ms = to,
+                       .request_id = p[0] && *p[0] ? p[0] : NULL,
+                       .newest_first = newest,
+                       .before_ms = before_ms,
+                       .before_id = before_id,
+                       .limit = newest ? (size_t)limit + 1 : 0}; /* one more: is there a next page */
+    decisions_ctx c = {x->r->out, 0, (size_t)limit, 0, 0};
     rd_err err;
-    rd_buf_putc(c.b, '[');
+    rd_buf_puts(c.b, newest ? "{\"decisions\":[" : "[");
     int rc = rd_store_log_scan(x->s, &f, decision_one, &c, &err);
     if (rc < 0 && c.b->oom)
         return fail(x, 503, "OUT_OF_MEMORY", "the decisions could not be held in memory");
@@ -849,27 +914,107 @@ static int decisions_read(admin_ctx *x)
         return lib_fail(x, rc, &err);
     }
     rd_buf_putc(c.b, ']');
-    /* Reading applicants' inputs is recorded: who read which decisions, never what they hold. */
-    rd_buf d;
-    rd_buf_init(&d);
-    rd_buf_printf(&d, "{\"count\":%zu,\"from_ms\":%lld", c.n, (long long)from);
-    if (f.request_id) {
-        rd_buf_puts(&d, ",\"request_id\":");
-        rd_json_write_string(&d, f.request_id, strlen(f.request_id));
+    if (newest) {
+        if (rc == 1) /* stopped at the limit: a row is left */
+            rd_buf_printf(c.b, ",\"next\":\"%lld.%lld\"}", (long long)c.last_ms, (long long)c.last_id);
+        else
+            rd_buf_puts(c.b, ",\"next\":null}");
     }
-    rd_buf_printf(&d, ",\"to_ms\":%lld}", (long long)to);
-    rd_audit_entry e = {.ts_ms = x->now,
-                        .actor = rd_principal_name(&x->r->who),
-                        .action = "decisions.read",
-                        .object = "decisions",
-                        .detail_json = rd_buf_cstr(&d)};
-    rc = d.oom ? RD_ENOMEM : rd_audit_append(x->s, &e, NULL, &err);
-    rd_buf_deinit(&d);
-    if (rc) {
-        rd_buf_reset(c.b);
-        return lib_fail(x, rc, &err); /* not answered when it cannot be recorded */
+    return audit_read(x, "decisions.read", c.n, from, to, f.request_id);
+}
+
+/* A request's logged rows, copied out of the scan: replaying one reads the log again (a shadow
+ * row's primary), which a scan in progress on the same connection cannot share. */
+#define REPLAY_MAX_ROWS 64
+typedef struct replay_rows {
+    rd_arena *arena;
+    rd_log_row row[REPLAY_MAX_ROWS];
+    size_t n;
+    bool oom;
+} replay_rows;
+
+static int replay_keep(void *ud, const rd_log_row *r)
+{
+    replay_rows *k = ud;
+    if (k->n == REPLAY_MAX_ROWS)
+        return 1;
+    rd_log_row *o = &k->row[k->n];
+    *o = (rd_log_row){.id = r->id, .ts_ms = r->ts_ms, .label = -1};
+    o->request_id = rd_arena_strndup(k->arena, r->request_id, strlen(r->request_id));
+    o->kind = rd_arena_strndup(k->arena, r->kind, strlen(r->kind));
+    o->model_version =
+        r->model_version ? rd_arena_strndup(k->arena, r->model_version, strlen(r->model_version)) : NULL;
+    o->record = rd_arena_strndup(k->arena, r->record, r->record_len);
+    o->record_len = r->record_len;
+    if (!o->request_id || !o->kind || !o->record || (r->model_version && !o->model_version)) {
+        k->oom = true;
+        return 1;
     }
+    k->n++;
     return 0;
+}
+
+/* POST /v1/admin/decisions/replay {"request_id"}: each logged row of the request (the primary
+ * decision and its shadow scores) re-run from what was kept, as `riskd replay` does:
+ * identical, or what differs. Audited as a read. */
+static int decisions_replay(admin_ctx *x)
+{
+    static const char *const names[] = {"request_id"};
+    const rd_value *m[1];
+    const char *id;
+    if (members(x, names, 1, m) || str_member(x, m[0], "request_id", true, &id))
+        return -1;
+    replay_rows k = {.arena = x->r->arena};
+    rd_err err;
+    rd_log_filter f = {.request_id = id};
+    int rc = rd_store_log_scan(x->s, &f, replay_keep, &k, &err);
+    if (k.oom)
+        return fail(x, 503, "OUT_OF_MEMORY", "the decisions could not be held in memory");
+    if (rc < 0)
+        return lib_fail(x, rc, &err);
+    if (!k.n)
+        return fail(x, 404, "NOT_FOUND", "no decision with request id \"%.80s\" is in the log", id);
+    char work[SRV_PATH_MAX + 16];
+    snprintf(work, sizeof work, "%s/replay", x->r->cfg->data_dir);
+    rd_replay *rp;
+    if ((rc = rd_replay_new(x->s, work, &rp, &err)))
+        return lib_fail(x, rc, &err);
+    rd_buf *b = x->r->out;
+    bool all = true;
+    rd_buf_puts(b, "{\"request_id\":");
+    rd_json_write_string(b, id, strlen(id));
+    rd_buf_puts(b, ",\"results\":[");
+    for (size_t i = 0; i < k.n; i++) {
+        rd_replay_result res;
+        rc = rd_replay_one(rp, &k.row[i], &res, &err);
+        rd_buf_printf(b, "%s{\"kind\":", i ? "," : "");
+        rd_json_write_string(b, k.row[i].kind, strlen(k.row[i].kind));
+        rd_buf_puts(b, ",\"model_version\":");
+        if (k.row[i].model_version)
+            rd_json_write_string(b, k.row[i].model_version, strlen(k.row[i].model_version));
+        else
+            rd_buf_puts(b, "null");
+        if (rc) { /* not a difference: something it needs was not kept, or the record is not one */
+            all = false;
+            rd_buf_puts(b, ",\"identical\":false,\"error\":{\"code\":");
+            rd_json_write_string(b, rd_err_name(rc), strlen(rd_err_name(rc)));
+            put_str(b, "message", err.msg, false);
+            rd_buf_puts(b, "}}");
+            continue;
+        }
+        all = all && res.identical;
+        rd_buf_printf(b, ",\"identical\":%s,\"fallback\":%s", res.identical ? "true" : "false",
+                      res.fallback ? "true" : "false");
+        put_str(b, "diff", res.diff, false);
+        if (res.not_replayable[0])
+            put_str(b, "not_replayable", res.not_replayable, false);
+        rd_buf_putc(b, '}');
+    }
+    rd_replay_free(rp);
+    rd_buf_printf(b, "],\"identical\":%s}", all ? "true" : "false");
+    if (b->oom)
+        return fail(x, 503, "OUT_OF_MEMORY", "the answer could not be held in memory");
+    return audit_read(x, "decisions.replay", k.n, 0, 0, id);
 }
 
 /* Erase one applicant's records (the library refuses inside the retention floor). The answer
@@ -926,6 +1071,7 @@ static const admin_fn handlers[RD_ACT_COUNT] = {
     [RD_ACT_ROLLOUT_ROLLBACK] = rollout_rollback,
     [RD_ACT_DECISIONS_READ] = decisions_read,
     [RD_ACT_DECISIONS_ERASE] = decisions_erase,
+    [RD_ACT_DECISIONS_REPLAY] = decisions_replay,
 };
 
 /* The action of method and path, its {x} segment into *param ({NULL, 0}: none); NULL with the

@@ -343,6 +343,35 @@ st=$(api GET "/v1/admin/decisions?request_id=dec-1" "$(cat "$T/tok.analyst1")")
 check "an analyst reads a decision" 200 "$st" '"request_id":"dec-1"' "$T/r"
 st=$(api GET "/v1/admin/decisions" "$(cat "$T/tok.analyst1")")
 check "decisions without a filter: 400" 400 "$st"
+# newest first, a page at a time through the cursor; replayed from what was kept
+for id in dec-2 dec-3; do
+    curl -s -o /dev/null -H 'Content-Type: application/json' -d "{\"request_id\":\"$id\",\"features\":{\"age\":41,\"home\":\"rent\"}}" \
+        "$U/v1/score"
+done
+AN=$(cat "$T/tok.analyst1")
+st=$(api GET "/v1/admin/decisions?order=newest&limit=1" "$AN")
+check "the latest decision, newest first" 200 "$st" '^\{"decisions":\[\{.*"request_id":"dec-3".*\],"next":"[0-9]+\.[0-9]+"\}$' "$T/r"
+next=$(jget 'j["next"]')
+st=$(api GET "/v1/admin/decisions?order=newest&limit=1&before=$next" "$AN")
+check "the page after it, through the cursor" 200 "$st" '"request_id":"dec-2"' "$T/r"
+st=$(api GET "/v1/admin/decisions?order=newest&request_id=dec-1" "$AN")
+check "newest first narrowed to a request: the last page says so" 200 "$st" '"request_id":"dec-1".*"next":null\}$' "$T/r"
+st=$(api GET "/v1/admin/decisions?order=oldest" "$AN")
+check "an unknown order: 400" 400 "$st" 'expected newest or log' "$T/r"
+st=$(api GET "/v1/admin/decisions?request_id=dec-1&before=1.2" "$AN")
+check "a cursor without order=newest: 400" 400 "$st" 'order=newest' "$T/r"
+st=$(api GET "/v1/admin/decisions?order=newest&before=12" "$AN")
+check "a malformed cursor: 400" 400 "$st" 'MS.ID' "$T/r"
+st=$(api POST /v1/admin/decisions/replay "$AN" '{"request_id":"dec-1"}')
+check "a decision replayed through the API: identical" 200 "$st" '^\{"request_id":"dec-1","results":\[\{"kind":"primary".*"identical":true\}$' "$T/r"
+st=$(api POST /v1/admin/decisions/replay "$AN" '{"request_id":"nobody"}')
+check "replaying a request the log does not hold: 404" 404 "$st" 'nobody' "$T/r"
+st=$(api POST /v1/admin/decisions/replay "$AN" '{"request":"dec-1"}')
+check "replay: a misspelt member" 400 "$st" 'request_id' "$T/r"
+st=$(api POST /v1/admin/decisions/replay "$(cat "$T/tok.viewer1")" '{"request_id":"dec-1"}')
+check "a viewer may not replay (applicants' inputs)" 403 "$st"
+st=$(api GET "/v1/admin/audit?limit=5" "$(cat "$T/tok.viewer1")")
+check "the replay is audited" 200 "$st" '"action":"decisions.replay"' "$T/r"
 
 # token revocation and a disabled user take effect at once
 issue /v1/admin/users/viewer1/tokens "$ADMIN" '{}' "$T/tok.viewer1-b"

@@ -161,6 +161,8 @@ static const rd_admin_action_def actions[RD_ACT_COUNT] = {
      "decisions with applicants' inputs"},
     {RD_ACT_DECISIONS_ERASE, "decisions.erase", "POST", "/v1/admin/decisions/erase", RD_PERM_ERASE,
      "erase one applicant's records"},
+    {RD_ACT_DECISIONS_REPLAY, "decisions.replay", "POST", "/v1/admin/decisions/replay",
+     RD_PERM_VIEW_DECISIONS, "re-run a request's logged decisions and compare"},
 };
 
 const rd_admin_action_def *rd_admin_actions(size_t *n)

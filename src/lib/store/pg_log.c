@@ -395,16 +395,20 @@ int rd__pg_log_scan(rd_store *base, const rd_log_filter *f, int (*fn)(void *, co
 {
     pg_store *s = (pg_store *)base;
     /* only the conditions asked for: the time range prunes partitions */
-    char sql[640];
+    char sql[768];
+    /* newest first: the time key's leading ts_ms, backwards, across the partitions (a merge
+       append), then id among equal times */
     snprintf(sql, sizeof sql,
              "SELECT d.id, d.ts_ms, d.request_id, d.kind, d.model_version, d.record, %s, d.node FROM "
              "decisions d%s "
-             "WHERE true%s%s%s%s%s ORDER BY d.id",
+             "WHERE true%s%s%s%s%s%s ORDER BY %s%s",
              f->outcome ? "o.label" : "NULL::integer",
              f->outcome ? " LEFT JOIN outcomes o ON o.request_id = d.request_id AND o.outcome = $6" : "",
              f->from_ms ? " AND d.ts_ms >= $1" : "", f->to_ms ? " AND d.ts_ms < $2" : "",
              f->model_version ? " AND d.model_version = $3" : "",
-             f->request_id ? " AND d.request_id = $4" : "", f->kind ? " AND d.kind = $5" : "");
+             f->request_id ? " AND d.request_id = $4" : "", f->kind ? " AND d.kind = $5" : "",
+             f->newest_first && f->before_id ? " AND d.ts_ms <= $7 AND (d.ts_ms, d.id) < ($7, $8)" : "",
+             f->newest_first ? "d.ts_ms DESC, d.id DESC" : "d.id", f->limit ? " LIMIT $9" : "");
     pg_params p = {0};
     rd__pg_int(&p, f->from_ms);
     rd__pg_int(&p, f->to_ms);
@@ -412,6 +416,9 @@ int rd__pg_log_scan(rd_store *base, const rd_log_filter *f, int (*fn)(void *, co
     rd__pg_text(&p, f->request_id);
     rd__pg_text(&p, f->kind);
     rd__pg_text(&p, f->outcome);
+    rd__pg_int(&p, f->before_ms);
+    rd__pg_int(&p, f->before_id);
+    rd__pg_int(&p, f->limit > INT64_MAX ? INT64_MAX : (int64_t)f->limit);
     scan_ctx c = {s, fn, ud, err};
     return rd__pg_stream(s, sql, &p, scan_row, &c, "reading the decision log", err);
 }

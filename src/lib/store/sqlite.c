@@ -286,15 +286,18 @@ static int sq_log_scan(rd_store *base, const rd_log_filter *f, int (*fn)(void *,
 {
     sq_store *s = (sq_store *)base;
     /* only the conditions asked for, so SQLite picks the index that serves them */
-    char sql[640];
+    char sql[768];
+    /* newest first walks the time index (ts_ms, rowid) backwards: no sort of the range */
     snprintf(sql, sizeof sql,
              "SELECT d.id, d.ts_ms, d.request_id, d.kind, d.model_version, d.record, %s FROM decisions d%s "
-             "WHERE 1%s%s%s%s%s ORDER BY d.id",
+             "WHERE 1%s%s%s%s%s%s ORDER BY %s%s",
              f->outcome ? "o.label" : "NULL",
              f->outcome ? " LEFT JOIN outcomes o ON o.request_id = d.request_id AND o.outcome = ?6" : "",
              f->from_ms ? " AND d.ts_ms >= ?1" : "", f->to_ms ? " AND d.ts_ms < ?2" : "",
              f->model_version ? " AND d.model_version = ?3" : "",
-             f->request_id ? " AND d.request_id = ?4" : "", f->kind ? " AND d.kind = ?5" : "");
+             f->request_id ? " AND d.request_id = ?4" : "", f->kind ? " AND d.kind = ?5" : "",
+             f->newest_first && f->before_id ? " AND (d.ts_ms, d.id) < (?7, ?8)" : "",
+             f->newest_first ? "d.ts_ms DESC, d.id DESC" : "d.id", f->limit ? " LIMIT ?9" : "");
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return rd__sq_fail(s, err, "reading the decision log");
@@ -304,6 +307,9 @@ static int sq_log_scan(rd_store *base, const rd_log_filter *f, int (*fn)(void *,
     bind_text(st, 4, f->request_id, f->request_id ? strlen(f->request_id) : 0);
     bind_text(st, 5, f->kind, f->kind ? strlen(f->kind) : 0);
     bind_text(st, 6, f->outcome, f->outcome ? strlen(f->outcome) : 0);
+    sqlite3_bind_int64(st, 7, f->before_ms);
+    sqlite3_bind_int64(st, 8, f->before_id);
+    sqlite3_bind_int64(st, 9, f->limit > INT64_MAX ? INT64_MAX : (int64_t)f->limit);
     int rc = RD_OK, step;
     while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
         rd_log_row r = {.id = sqlite3_column_int64(st, 0),

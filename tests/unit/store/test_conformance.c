@@ -483,6 +483,63 @@ static void test_log_stop(void **state)
     rd_store_close(st);
 }
 
+/* Newest first: by time then id, descending, whatever the append order; pages of `limit` rows
+ * through the cursor (the last row's time and id) meet every row once; the filters still apply. */
+static void test_log_newest_first(void **state)
+{
+    backend *b = want(state);
+    rd_store *st = open_store(b);
+    enum { N = 50 };
+    rd_log_row rows[N];
+    char ids[N][16];
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], 16, "n%d", i);
+        /* times out of append order, a few equal (ids break the ties), two days */
+        int64_t ts = T0 + (int64_t)((i * 37) % N) / 2 * 1000 + (i % 7 == 0 ? DAY : 0);
+        rows[i] = row(ts, ids[i], i % 5 ? "primary" : "shadow", "m", "{}");
+    }
+    OK(rd_store_log_append(st, rows, N, E));
+    seen all;
+    assert_int_equal(scan(st, (rd_log_filter){.newest_first = true}, &all), RD_OK);
+    assert_int_equal(all.n, N);
+    for (int i = 1; i < N; i++)
+        assert_true(all.ts[i - 1] > all.ts[i] || (all.ts[i - 1] == all.ts[i] && all.ids[i - 1] > all.ids[i]));
+    /* pages of 7 through the cursor: the same rows in the same order */
+    rd_log_filter f = {.newest_first = true, .limit = 7};
+    int got = 0;
+    for (int page = 0; page < 20; page++) {
+        seen s;
+        assert_int_equal(scan(st, f, &s), RD_OK);
+        assert_true(s.n <= 7);
+        for (int i = 0; i < s.n; i++, got++)
+            assert_int_equal(s.ids[i], all.ids[got]);
+        if (s.n < 7)
+            break;
+        f.before_ms = s.ts[s.n - 1];
+        f.before_id = s.ids[s.n - 1];
+    }
+    assert_int_equal(got, N);
+    /* with a time range and a kind: newest first inside them */
+    seen s;
+    assert_int_equal(
+        scan(st,
+             (rd_log_filter){
+                 .newest_first = true, .kind = "shadow", .from_ms = T0, .to_ms = T0 + DAY, .limit = 3},
+             &s),
+        RD_OK);
+    assert_int_equal(s.n, 3);
+    for (int i = 0; i < s.n; i++) {
+        assert_string_equal(s.kind[i], "shadow");
+        assert_true(s.ts[i] >= T0 && s.ts[i] < T0 + DAY);
+        assert_true(i == 0 || s.ts[i - 1] >= s.ts[i]);
+    }
+    /* in id order (the default), limit still holds */
+    assert_int_equal(scan(st, (rd_log_filter){.limit = 4}, &s), RD_OK);
+    assert_int_equal(s.n, 4);
+    assert_string_equal(s.req[0], "n0");
+    rd_store_close(st);
+}
+
 static void test_log_batches(void **state)
 {
     backend *b = want(state);
@@ -1887,35 +1944,21 @@ static void test_concurrent_open(void **state)
 int main(void)
 {
     const struct CMUnitTest cases[] = {
-        CASE(test_log_append_scan),
-        CASE(test_log_outcome_join),
-        CASE(test_log_stop),
-        CASE(test_log_batches),
-        CASE(test_log_uid),
-        CASE(test_log_tombstone),
-        CASE(test_migrate_4),
-        CASE(test_log_prune),
-        CASE(test_log_partition_locks),
-        CASE(test_partition_race),
-        CASE(test_blobs),
-        CASE(test_outcomes),
-        CASE(test_outcome_stats),
-        CASE(test_applicant),
-        CASE(test_rollouts),
-        CASE(test_audit),
-        CASE(test_users_tokens),
-        CASE(test_changes),
-        CASE(test_versions_settings),
-        CASE(test_transactions),
-        CASE(test_read_only),
-        CASE(test_refusals),
-        CASE(test_status),
-        CASE(test_leadership),
-        CASE(test_notify_watch),
-        CASE(test_reconnect),
-        CASE(test_deadline),
-        CASE(test_outage),
-        CASE(test_concurrent_audit),
+        CASE(test_log_append_scan), CASE(test_log_outcome_join),
+        CASE(test_log_stop),        CASE(test_log_newest_first),
+        CASE(test_log_batches),     CASE(test_log_uid),
+        CASE(test_log_tombstone),   CASE(test_migrate_4),
+        CASE(test_log_prune),       CASE(test_log_partition_locks),
+        CASE(test_partition_race),  CASE(test_blobs),
+        CASE(test_outcomes),        CASE(test_outcome_stats),
+        CASE(test_applicant),       CASE(test_rollouts),
+        CASE(test_audit),           CASE(test_users_tokens),
+        CASE(test_changes),         CASE(test_versions_settings),
+        CASE(test_transactions),    CASE(test_read_only),
+        CASE(test_refusals),        CASE(test_status),
+        CASE(test_leadership),      CASE(test_notify_watch),
+        CASE(test_reconnect),       CASE(test_deadline),
+        CASE(test_outage),          CASE(test_concurrent_audit),
         CASE(test_concurrent_open),
     };
     current = &sqlite_b;
