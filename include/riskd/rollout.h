@@ -247,6 +247,9 @@ RD_API int rd_transition_append(rd_store *s, const rd_transition *t, rd_err *err
 /* Newest first, at most limit (0: all). gates_json valid during the call only. */
 RD_API int rd_transition_list(rd_store *s, const char *flag, size_t limit,
                               int (*fn)(void *ud, const rd_transition *t), void *ud, rd_err *err);
+/* A transition as JSON: {"ts_ms","from_stage","to_stage","from_state","to_state","reason","detail",
+ * "actor","gates"} (gates: the gates_json kept, null when none). */
+RD_API void rd_transition_json(const rd_transition *t, rd_buf *b);
 
 /* The spool: transitions that could not be written to the store, one JSON line each in
  * DATA_DIR/rollout.spool (appended and fsynced). Drained into the store in order when it is

@@ -58,10 +58,15 @@ typedef struct ops_args {
 static int parse(int argc, char **argv, ops_args *a)
 {
     static const struct option opts[] = {
-        {"help", no_argument, NULL, 'h'},        {"data-dir", required_argument, NULL, 'd'}, {"store", required_argument, NULL, 'd'},
-        {"flag", required_argument, NULL, 'f'},  {"reason", required_argument, NULL, 'r'},
-        {"actor", required_argument, NULL, 'a'}, {"token-file", required_argument, NULL, 't'},
-        {"json", no_argument, NULL, 'j'},        {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},
+        {"data-dir", required_argument, NULL, 'd'},
+        {"store", required_argument, NULL, 'd'},
+        {"flag", required_argument, NULL, 'f'},
+        {"reason", required_argument, NULL, 'r'},
+        {"actor", required_argument, NULL, 'a'},
+        {"token-file", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, 'j'},
+        {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
     optind = 1;
@@ -127,23 +132,9 @@ static int print_transition(void *ud, const rd_transition *t)
     gmtime_r(&sec, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
     if (c->json) {
-        rd_buf b;
-        rd_buf_init(&b);
-        rd_buf_printf(
-            &b,
-            "%s{\"ts_ms\":%lld,\"from_stage\":%d,\"to_stage\":%d,\"from_state\":\"%s\",\"to_state\":\"%s\","
-            "\"reason\":",
-            c->n++ ? "," : "", (long long)t->ts_ms, t->from_stage, t->to_stage, t->from_state, t->to_state);
-        rd_json_write_string(&b, t->reason, strlen(t->reason));
-        rd_buf_puts(&b, ",\"detail\":");
-        rd_json_write_string(&b, t->detail, strlen(t->detail));
-        rd_buf_puts(&b, ",\"actor\":");
-        rd_json_write_string(&b, t->actor, strlen(t->actor));
-        rd_buf_puts(&b, ",\"gates\":");
-        rd_buf_puts(&b, t->gates_json && *t->gates_json ? t->gates_json : "null");
-        rd_buf_putc(&b, '}');
-        rd_buf_append(&c->cur, b.data, b.len);
-        rd_buf_deinit(&b);
+        if (c->n++)
+            rd_buf_putc(&c->cur, ',');
+        rd_transition_json(t, &c->cur);
     } else {
         printf("  %s  %-9s stage %d -> %d  %s -> %s  by %s: %s\n", when, t->reason, t->from_stage,
                t->to_stage, t->from_state, t->to_state, t->actor, t->detail);
@@ -325,7 +316,9 @@ static int governed_actor(rd_store *s, const ops_args *a, int cmd, char *actor, 
     int rc = cli_principal(s, a->token_file, &who);
     if (rc)
         return rc;
-    uint32_t perm = cmd == RD_CMD_PROMOTE ? RD_PERM_PUBLISH : RD_PERM_ROLLBACK;
+    /* the admin API's action table says which permission each command needs */
+    const rd_admin_action_def *acts = rd_admin_actions(NULL);
+    uint32_t perm = acts[cmd == RD_CMD_PROMOTE ? RD_ACT_ROLLOUT_PROMOTE : RD_ACT_ROLLOUT_PAUSE].perm;
     if ((rc = rd_principal_require(&who, perm,
                                    cmd == RD_CMD_PROMOTE ? "promote a rollout" : "change a rollout", &err))) {
         cli_errorf("%s", err.msg);

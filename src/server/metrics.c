@@ -18,8 +18,8 @@ static const double lat_bounds[] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0
                                     0.025,   0.05,   0.1,     0.25,   0.5,   1,      5};
 #define NLAT   (sizeof lat_bounds / sizeof lat_bounds[0])
 #define NSCORE 10 /* probability deciles */
-static const int statuses[] = {200, 201, 204, 304, 308, 400, 401, 403, 404, 405,
-                               409, 413, 415, 429, 500, 501, 503, 504};
+static const int statuses[] = {200, 201, 204, 304, 308, 400, 401, 403, 404,
+                               405, 409, 413, 415, 429, 500, 501, 503, 504};
 #define NSTATUS (sizeof statuses / sizeof statuses[0])
 static const char *const route_names[SRV_ROUTE_COUNT] = {"/ofrep/v1/evaluate/flags/{key}",
                                                          "/ofrep/v1/evaluate/flags",
@@ -109,6 +109,8 @@ static struct {
     atomic_uint_fast64_t sync_pushes;
     double started;
 } M = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+double srv_uptime_s(void) { return srv_now() - M.started; }
 
 int srv_metrics_init(void)
 {

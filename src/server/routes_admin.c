@@ -24,6 +24,7 @@
 #include "riskd/dlog.h"
 #include "riskd/clock.h"
 #include "riskd/json.h"
+#include "riskd/riskd.h"
 #include "riskd/rollout.h"
 #include "riskd/text.h"
 #include "server.h"
@@ -787,7 +788,9 @@ static int rollout_cmd(admin_ctx *x, rd_rollout_cmd cmd, const char *name)
                                 x->now, &err);
     if (rc)
         return lib_fail(x, rc, &err);
-    x->reload = cmd == RD_CMD_ROLLBACK; /* the flag file was rewritten */
+    /* the flag file was (or may have been) rewritten: a resume from a rollback goes back to the
+       first stage's weights */
+    x->reload = cmd == RD_CMD_ROLLBACK || cmd == RD_CMD_PROMOTE || cmd == RD_CMD_RESUME;
     rd_rollout_row row = {0};
     const char *state = "unknown";
     if (rd_rollout_get(x->s, x->param, &row, &err) == RD_OK)
@@ -805,6 +808,122 @@ static int rollout_cmd(admin_ctx *x, rd_rollout_cmd cmd, const char *name)
 static int rollout_pause(admin_ctx *x) { return rollout_cmd(x, RD_CMD_PAUSE, "pause"); }
 static int rollout_resume(admin_ctx *x) { return rollout_cmd(x, RD_CMD_RESUME, "resume"); }
 static int rollout_rollback(admin_ctx *x) { return rollout_cmd(x, RD_CMD_ROLLBACK, "rollback"); }
+static int rollout_promote(admin_ctx *x) { return rollout_cmd(x, RD_CMD_PROMOTE, "promote"); }
+
+typedef struct transitions_ctx {
+    rd_buf *b;
+    size_t n;
+} transitions_ctx;
+
+static int transition_one(void *ud, const rd_transition *t)
+{
+    transitions_ctx *c = ud;
+    if (c->n++)
+        rd_buf_putc(c->b, ',');
+    rd_transition_json(t, c->b);
+    return c->b->oom ? 1 : 0;
+}
+
+/* GET /v1/admin/rollouts/{flag}/transitions?limit=N: newest first, each with the gates that
+ * decided it (which gate failed, with its value and threshold). */
+static int rollout_transitions(admin_ctx *x)
+{
+    static const char *const names[] = {"limit"};
+    const char *p[1];
+    int64_t limit = DEFAULT_LIMIT;
+    if (params(x, names, 1, p) || int_param(x, p[0], "limit", 1, MAX_LIMIT, &limit))
+        return -1;
+    rd_rollout_row row = {0};
+    rd_err err;
+    int rc = rd_rollout_get(x->s, x->param, &row, &err);
+    rd_rollout_row_free(&row);
+    if (rc)
+        return lib_fail(x, rc, &err);
+    transitions_ctx c = {x->r->out, 0};
+    rd_buf_puts(c.b, "{\"flag\":");
+    rd_json_write_string(c.b, x->param, strlen(x->param));
+    rd_buf_puts(c.b, ",\"transitions\":[");
+    if ((rc = rd_transition_list(x->s, x->param, (size_t)limit, transition_one, &c, &err)) < 0) {
+        rd_buf_reset(c.b);
+        return lib_fail(x, rc, &err);
+    }
+    rd_buf_puts(c.b, "]}");
+    if (c.b->oom)
+        return fail(x, 503, "OUT_OF_MEMORY", "the transitions could not be held in memory");
+    return 0;
+}
+
+/* ------------------------------------------------------------------ what this node serves */
+
+/* GET /v1/admin/flags: the flag set in force on this node, as its document. */
+static int flags_show(admin_ctx *x)
+{
+    const char *p[1];
+    if (params(x, NULL, 0, p))
+        return -1;
+    const srv_snapshot *s = x->r->snap;
+    rd_buf *b = x->r->out;
+    if (!s->flags_text) {
+        rd_buf_puts(b, "{\"id\":null,\"flags\":0,\"document\":null}");
+        return 0;
+    }
+    char etag[68];
+    srv_flagset_etag(s, etag);
+    rd_buf_puts(b, "{\"id\":");
+    rd_json_write_string(b, s->flagset_id, strlen(s->flagset_id));
+    put_str(b, "etag", etag, false);
+    put_str(b, "sha256", s->flags_sha, false);
+    rd_buf_printf(b, ",\"since_ms\":%lld,\"version\":%lld,\"flags\":%zu,\"document\":",
+                  (long long)s->flags_since_ms, (long long)s->flags_version, rd_flagset_count(s->flags));
+    rd_buf_append(b, s->flags_text->data, s->flags_text->len); /* the file as it serves: JSON */
+    rd_buf_putc(b, '}');
+    return 0;
+}
+
+/* GET /v1/admin/bundles: the bundles loaded, with their breakers and what their manifests say. */
+static int bundles_list(admin_ctx *x)
+{
+    const char *p[1];
+    if (params(x, NULL, 0, p))
+        return -1;
+    srv_bundles_json(x->r->out, x->r->snap->dec, true);
+    return 0;
+}
+
+/* GET /v1/admin/node: this node's version, uptime, snapshot, TLS and decision log. */
+static int node_show(admin_ctx *x)
+{
+    const char *p[1];
+    if (params(x, NULL, 0, p))
+        return -1;
+    const srv_config *cfg = x->r->cfg;
+    rd_buf *b = x->r->out;
+    double up = srv_uptime_s();
+    rd_buf_putc(b, '{');
+    put_str(b, "node", cfg->node, true);
+    put_str(b, "version", rd_version(), false);
+    rd_buf_printf(b, ",\"started_ms\":%lld,\"uptime_s\":%.0f,\"generation\":%llu,\"tls\":%s",
+                  (long long)(x->now - (int64_t)(up * 1000)), up, (unsigned long long)x->r->snap->generation,
+                  cfg->tls_cert[0] ? "true" : "false");
+    rd_buf_puts(b, ",\"log\":");
+    if (x->r->dlog) {
+        rd_dlog_stats st;
+        rd_dlog_get_stats(x->r->dlog, &st);
+        rd_buf_printf(
+            b,
+            "{\"submitted\":%llu,\"committed\":%llu,\"failed\":%llu,\"queued\":%zu,\"commits\":%llu,"
+            "\"spooled\":%llu,\"spool_records\":%llu,\"store_down\":%s}",
+            (unsigned long long)st.submitted, (unsigned long long)st.committed, (unsigned long long)st.failed,
+            st.queued, (unsigned long long)st.commits, (unsigned long long)st.spooled,
+            (unsigned long long)st.spool_records, st.store_down ? "true" : "false");
+    } else {
+        rd_buf_puts(b, "null");
+    }
+    srv_rollouts_ready_json(b);
+    srv_cluster_ready_json(b, x->r->snap);
+    rd_buf_putc(b, '}');
+    return 0;
+}
 
 /* ------------------------------------------------------------------ decisions */
 
@@ -1072,6 +1191,11 @@ static const admin_fn handlers[RD_ACT_COUNT] = {
     [RD_ACT_DECISIONS_READ] = decisions_read,
     [RD_ACT_DECISIONS_ERASE] = decisions_erase,
     [RD_ACT_DECISIONS_REPLAY] = decisions_replay,
+    [RD_ACT_FLAGS_SHOW] = flags_show,
+    [RD_ACT_BUNDLES_LIST] = bundles_list,
+    [RD_ACT_NODE_SHOW] = node_show,
+    [RD_ACT_ROLLOUT_TRANSITIONS] = rollout_transitions,
+    [RD_ACT_ROLLOUT_PROMOTE] = rollout_promote,
 };
 
 /* The action of method and path, its {x} segment into *param ({NULL, 0}: none); NULL with the

@@ -14,12 +14,33 @@ static void put_str(rd_buf *b, const char *s)
         rd_buf_puts(b, "null");
 }
 
-/* Each bundle with its breaker's state, its fallback rules and any injected fault. */
-static void put_bundles(rd_buf *b, const rd_decider *d)
+/* What a console shows of a bundle's manifest (not its sample rows or reference data). */
+static void put_manifest(rd_buf *b, const rd_bundle *bd)
+{
+    static const char *const keep[] = {"product",    "model_type", "version",   "created_at",
+                                       "created_by", "model",      "training",  "files",
+                                       "inputs",     "output",     "risk_bands"};
+    const rd_value *m = rd_bundle_manifest(bd);
+    rd_buf_puts(b, ",\"manifest\":{");
+    bool first = true;
+    for (size_t i = 0; m && i < sizeof keep / sizeof keep[0]; i++) {
+        const rd_value *v = rd_value_get(m, keep[i], strlen(keep[i]));
+        if (!v)
+            continue;
+        rd_buf_printf(b, "%s\"%s\":", first ? "" : ",", keep[i]);
+        rd_json_write(b, v);
+        first = false;
+    }
+    rd_buf_putc(b, '}');
+}
+
+/* Each bundle with its breaker's state, its fallback rules and any injected fault (and with
+ * manifest, what its manifest says of it). */
+void srv_bundles_json(rd_buf *b, const rd_decider *d, bool manifest)
 {
     size_t nf;
     const rd_fault *faults = rd_decider_faults(d, &nf);
-    rd_buf_puts(b, ",\"bundles\":[");
+    rd_buf_puts(b, "[");
     for (size_t i = 0; i < rd_decider_count(d); i++) {
         const rd_slot *s = rd_decider_slot(d, i);
         const rd_bundle *bd = rd_slot_bundle(s);
@@ -46,6 +67,8 @@ static void put_bundles(rd_buf *b, const rd_decider *d)
         rd_buf_puts(b, ",\"digest\":");
         put_str(b, rd_bundle_digest(bd));
         rd_buf_printf(b, ",\"signed\":%s", rd_bundle_signed(bd) ? "true" : "false");
+        if (manifest)
+            put_manifest(b, bd);
         rd_buf_putc(b, '}');
     }
     rd_buf_putc(b, ']');
@@ -111,7 +134,8 @@ void srv_route_ready(srv_req *r)
     put_str(b, rd_decider_shadow_index(d) >= 0 ? r->cfg->shadow_flag : NULL);
     rd_buf_printf(b, ",\"deadline_ms\":%d,\"fallback_rules\":", r->cfg->deadline_ms);
     put_str(b, rd_decider_fallback(d) ? rd_fallback_version(rd_decider_fallback(d)) : NULL);
-    put_bundles(b, d);
+    rd_buf_puts(b, ",\"bundles\":");
+    srv_bundles_json(b, d, false);
     srv_rollouts_ready_json(b);
     srv_cluster_ready_json(b, s);
     rd_buf_putc(b, '}');

@@ -427,6 +427,11 @@ void srv_route_outcome_stats(srv_req *r);
 void srv_route_admin(srv_req *r);
 void srv_route_events(srv_req *r);
 void srv_route_flagsets(srv_req *r);
+/* The bundles a decider holds as a JSON array: name, breaker, fallback rules, deadline, fault,
+ * digest, signed (/ready's), and with manifest what the console shows of each manifest. */
+void srv_bundles_json(rd_buf *b, const rd_decider *d, bool manifest);
+/* Seconds since the service started (the metrics' uptime). */
+double srv_uptime_s(void);
 /* The web console: GET /ui (a redirect) and the files under /ui/ (console.c). */
 void srv_route_ui(srv_req *r);
 

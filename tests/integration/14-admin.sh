@@ -373,6 +373,22 @@ check "a viewer may not replay (applicants' inputs)" 403 "$st"
 st=$(api GET "/v1/admin/audit?limit=5" "$(cat "$T/tok.viewer1")")
 check "the replay is audited" 200 "$st" '"action":"decisions.replay"' "$T/r"
 
+# what this node serves, for the console: the flag set, the bundles with their manifests, the node
+VW=$(cat "$T/tok.viewer1")
+st=$(api GET /v1/admin/flags "$VW")
+check "flags.show: the flag set's document" 200 "$st" '^\{"id":".*","etag":"\\".*"document":\{' "$T/r"
+check "... the file as it serves" "$(jget 'sorted(j["document"]["flags"])')" \
+    "$($PY -c "import json; print(sorted(json.load(open('$FLAGS'))['flags']))")"
+st=$(api GET /v1/admin/bundles "$VW")
+check "bundles.list: breakers and manifests" 200 "$st" '"breaker":"closed".*"manifest":\{"product":' "$T/r"
+check "... each file's SHA-256" 0 "$(jget '0 if all(len(h) == 64 for b in j for h in b["manifest"]["files"].values()) else 1')"
+st=$(api GET /v1/admin/node "$VW")
+check "node.show" 200 "$st" '"version":"[0-9]+\.[0-9]+\.[0-9]+".*"log":\{"submitted":[1-9]' "$T/r"
+st=$(api GET "/v1/admin/node?x=1" "$VW")
+check "node.show takes no parameter" 400 "$st"
+st=$(api GET /v1/admin/rollouts/credit-model-route/transitions "$VW")
+check "the transitions of a flag no rollout runs: 404" 404 "$st"
+
 # token revocation and a disabled user take effect at once
 issue /v1/admin/users/viewer1/tokens "$ADMIN" '{}' "$T/tok.viewer1-b"
 VB=$(cat "$T/tok.viewer1-b")

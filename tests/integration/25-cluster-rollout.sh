@@ -115,6 +115,21 @@ if [ "$END" = promoted ]; then
         -H 'Content-Type: application/json' -d '{"reason":"drill"}' "${URLS[$OTHER]}/v1/admin/rollouts/credit-model-route/rollback")
     check "a manual rollback through node $OTHER's admin API" 200 "$st"
 fi
+# the transitions through the admin API (the console's timeline): the store's, newest first, with gates
+st=$(curl -s -o "$T/tr" -w '%{http_code}' -H "Authorization: Bearer $(cat "$T/erin.tok")" \
+    "${URLS[$OTHER]}/v1/admin/rollouts/credit-model-route/transitions?limit=100")
+check "the transitions over the admin API" 200 "$st" '"transitions":\[\{"ts_ms"' "$T/tr"
+n_api=$($PY -c "import json; print(len(json.load(open('$T/tr'))['transitions']))")
+n_db=$(psql_q "SELECT count(*) FROM rollout_transitions")
+check "... all of them, newest first" "$n_db" "$n_api"
+$PY -c "import json; t=json.load(open('$T/tr'))['transitions']; assert all(a['ts_ms'] >= b['ts_ms'] for a, b in zip(t, t[1:])); assert any(x['gates'] for x in t if x['reason'] in ('advance', 'rollback', 'promote'))"
+check "... in time order, with the gates that decided" 0 $?
+st=$(curl -s -o "$T/r" -w '%{http_code}' -H "Authorization: Bearer $(cat "$T/erin.tok")" \
+    "${URLS[$OTHER]}/v1/admin/rollouts/no-such-flag/transitions")
+check "the transitions of no rollout: 404" 404 "$st"
+st=$(curl -s -o "$T/r" -w '%{http_code}' -H "Authorization: Bearer $(cat "$T/erin.tok")" \
+    "${URLS[$OTHER]}/v1/rollouts")
+check "the status lists the plan's stages" 200 "$st" '"plan_stages":\[\{"name":' "$T/r"
 control() { # every applicant on the control model again
     curl -s -X POST -H 'Content-Type: application/json' -d '{"context":{"targetingKey":"a42","segment":"retail"}}' \
         "${URLS[$OTHER]}/ofrep/v1/evaluate/flags/credit-model-route" | grep -q '"value":"credit_xgb_v1.0"'
@@ -126,6 +141,21 @@ check "the stages are on the audit chain, which verifies" 0 $? 'intact' "$T/veri
 n=$("$BIN" change versions --store "$URL" 2>/dev/null | grep -c ' rollout ')
 [ "$n" -ge 2 ]
 check "each stage written is a version of the flag set in the store ($n)" 0 $?
+
+# promote over the admin API: the publish permission (an engineer may not), every applicant on
+# the candidate model after the answer
+st=$(curl -s -o "$T/r" -w '%{http_code}' -X POST -H "Authorization: Bearer $(cat "$T/erin.tok")" \
+    -H 'Content-Type: application/json' -d '{"reason":"drill"}' "${URLS[$OTHER]}/v1/admin/rollouts/credit-model-route/promote")
+check "an engineer may not promote" 403 "$st" 'publish' "$T/r"
+st=$(curl -s -o "$T/r" -w '%{http_code}' -X POST -H "Authorization: Bearer $(cat "$T/op1.tok")" \
+    -H 'Content-Type: application/json' -d '{"reason":"drill"}' "${URLS[$OTHER]}/v1/admin/rollouts/credit-model-route/promote")
+check "an operator promotes through the admin API" 200 "$st" '"command":"promote","state":"promoted"' "$T/r"
+candidate() {
+    curl -s -X POST -H 'Content-Type: application/json' -d '{"context":{"targetingKey":"a42","segment":"retail"}}' \
+        "${URLS[$OTHER]}/ofrep/v1/evaluate/flags/credit-model-route" | grep -q '"value":"credit_xgb_v1.1"'
+}
+wait_for 10 candidate
+check "... routes everyone to the candidate model" 0 $?
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

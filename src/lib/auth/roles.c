@@ -163,6 +163,16 @@ static const rd_admin_action_def actions[RD_ACT_COUNT] = {
      "erase one applicant's records"},
     {RD_ACT_DECISIONS_REPLAY, "decisions.replay", "POST", "/v1/admin/decisions/replay",
      RD_PERM_VIEW_DECISIONS, "re-run a request's logged decisions and compare"},
+    {RD_ACT_FLAGS_SHOW, "flags.show", "GET", "/v1/admin/flags", RD_PERM_VIEW,
+     "the flag set this node serves"},
+    {RD_ACT_BUNDLES_LIST, "bundles.list", "GET", "/v1/admin/bundles", RD_PERM_VIEW,
+     "the bundles loaded, with their manifests and breakers"},
+    {RD_ACT_NODE_SHOW, "node.show", "GET", "/v1/admin/node", RD_PERM_VIEW,
+     "this node: version, uptime, store, decision log"},
+    {RD_ACT_ROLLOUT_TRANSITIONS, "rollout.transitions", "GET", "/v1/admin/rollouts/{flag}/transitions",
+     RD_PERM_VIEW, "a rollout's transitions, newest first, with their gates"},
+    {RD_ACT_ROLLOUT_PROMOTE, "rollout.promote", "POST", "/v1/admin/rollouts/{flag}/promote", RD_PERM_PUBLISH,
+     "send all traffic to a rollout's candidate now"},
 };
 
 const rd_admin_action_def *rd_admin_actions(size_t *n)

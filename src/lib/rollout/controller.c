@@ -452,6 +452,28 @@ static void gates_json(const rd_controller *c, rd_buf *b)
     rd_buf_putc(b, ']');
 }
 
+/* The plan's stages as a timeline: each one's name, candidate share, holds (at the speed in
+ * force) and whether it shadows or routes a segment. */
+static void plan_stages_json(const rd_controller *c, rd_buf *b)
+{
+    const rd_plan *p = c->plan;
+    rd_buf_puts(b, ",\"plan_stages\":[");
+    for (size_t i = 0; i < p->nstages; i++) {
+        const rd_stage *st = &p->stages[i];
+        char t[40];
+        rd_num_format((double)st->candidate / RD_ROLLOUT_TOTAL, t);
+        rd_buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
+        rd_json_write_string(b, st->name, strlen(st->name));
+        rd_buf_printf(b, ",\"candidate_share\":%s,\"shadow\":%s,\"segment\":%s,\"gates\":%zu", t,
+                      st->shadow ? "true" : "false", st->has_segment ? "true" : "false", st->ngates);
+        jnum(b, "hold_s", (double)scaled(c, st->hold_ms) / 1000.0);
+        jnum(b, "deadline_s",
+             (double)scaled(c, st->deadline_ms ? st->deadline_ms : 2 * st->hold_ms) / 1000.0);
+        rd_buf_printf(b, ",\"min_samples\":%llu}", (unsigned long long)st->min_samples);
+    }
+    rd_buf_putc(b, ']');
+}
+
 static void status_locked(rd_controller *c, int64_t now_ms, rd_buf *b)
 {
     const rd_plan *p = c->plan;
@@ -465,6 +487,7 @@ static void status_locked(rd_controller *c, int64_t now_ms, rd_buf *b)
     rd_buf_printf(b, ",\"state\":\"%s\",\"stage\":", rd_rollout_state_name(c->row.state));
     rd_json_write_string(b, st->name, strlen(st->name));
     rd_buf_printf(b, ",\"stage_index\":%d,\"stages\":%zu", c->row.stage, p->nstages);
+    plan_stages_json(c, b);
     jnum(b, "time_in_stage_s", (double)(now_ms - c->stage_started_ms) / 1000.0);
     jnum(b, "hold_s", (double)scaled(c, st->hold_ms) / 1000.0);
     jnum(b, "deadline_s", (double)scaled(c, st->deadline_ms ? st->deadline_ms : 2 * st->hold_ms) / 1000.0);

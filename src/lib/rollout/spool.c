@@ -351,3 +351,20 @@ int rd_transition_record(rd_store *s, const char *data_dir, const rd_transition 
     return rd_err_set(err, prc, "rollout transition of \"%s\" not recorded: store: %s; spool: %s", t->flag,
                       serr.msg, perr.msg);
 }
+
+void rd_transition_json(const rd_transition *t, rd_buf *b)
+{
+    rd_buf_printf(
+        b,
+        "{\"ts_ms\":%lld,\"from_stage\":%d,\"to_stage\":%d,\"from_state\":\"%s\",\"to_state\":\"%s\","
+        "\"reason\":",
+        (long long)t->ts_ms, t->from_stage, t->to_stage, t->from_state, t->to_state);
+    rd_json_write_string(b, t->reason, strlen(t->reason));
+    rd_buf_puts(b, ",\"detail\":");
+    rd_json_write_string(b, t->detail, strlen(t->detail));
+    rd_buf_puts(b, ",\"actor\":");
+    rd_json_write_string(b, t->actor, strlen(t->actor));
+    rd_buf_puts(b, ",\"gates\":");
+    rd_buf_puts(b, t->gates_json && *t->gates_json ? t->gates_json : "null");
+    rd_buf_putc(b, '}');
+}
