@@ -104,6 +104,7 @@ typedef enum rd_admin_action {
     RD_ACT_NODE_SHOW,
     RD_ACT_ROLLOUT_TRANSITIONS,
     RD_ACT_ROLLOUT_PROMOTE,
+    RD_ACT_MONITOR_SHOW,
     RD_ACT_COUNT
 } rd_admin_action;
 

@@ -34,6 +34,7 @@ typedef struct rd_monitor_opts {
     int buckets;   /* buckets in the window: 10 */
     int shards;    /* counter shards (threads hash to one): 8 */
     bool inputs;   /* per-input bins (one lookup per feature and request): on */
+    int history;   /* buckets of decision counts kept for rates over time: 180 (0: none) */
 } rd_monitor_opts;
 RD_API void rd_monitor_opts_default(rd_monitor_opts *o);
 
@@ -112,5 +113,20 @@ RD_API const char *rd_monitor_series_variant(const rd_monitor_series *s);
 RD_API rd_monitor_role rd_monitor_series_role(const rd_monitor_series *s);
 /* Append stats as JSON (GET /v1/monitor). */
 RD_API void rd_monitor_stats_json(rd_buf *b, const rd_monitor_stats *st);
+
+/* Rates over time: the decisions of each bucket of the history (the counts between two ticks
+ * of rd_monitor_tick), oldest first. A cheap ring of the decision counters only, longer than
+ * the window (opts.history buckets). */
+typedef struct rd_monitor_point {
+    int64_t t_ms;   /* the bucket's end */
+    double seconds; /* its length */
+    uint64_t n;     /* answered decisions */
+    uint64_t approve, review, reject, fallback, failed;
+} rd_monitor_point;
+/* Up to max points into out (the newest max when more are kept); returns how many. */
+RD_API size_t rd_monitor_history(rd_monitor_series *s, rd_monitor_point *out, size_t max);
+/* The history as JSON: [{"t_ms","seconds","n","approve_rate","review_rate","reject_rate",
+ * "fallback_rate","failed"}] (rates null in a bucket without decisions). */
+RD_API int rd_monitor_history_json(rd_buf *b, rd_monitor_series *s);
 
 #endif

@@ -153,6 +153,8 @@ const char srv_usage[] =
     "                           --rollout)\n"
     "  --monitor-bucket-ms N    the sliding window's bucket (default 60000)\n"
     "  --monitor-buckets N      buckets in the sliding window (default 10)\n"
+    "  --monitor-history N      buckets of decision counts kept for rates over time (GET\n"
+    "                           /v1/admin/monitor; default 180: 3 hours of 1-minute buckets)\n"
     "\n"
     "TLS (docs/api.md, \"TLS and mutual TLS\"; scripts/dev-certs.sh makes test certificates):\n"
     "  --tls-cert FILE          PEM server certificate (its chain may follow); with --tls-key the\n"
@@ -279,6 +281,7 @@ static const struct key keys[] = {
     {"monitor", K_BOOL, offsetof(srv_config, monitor), 0, 0, 0},
     {"monitor_bucket_ms", I(monitor_bucket_ms, 100, 3600000)},
     {"monitor_buckets", I(monitor_buckets, 1, 1000)},
+    {"monitor_history", I(monitor_history, 0, 100000)},
     {"tls_cert", S(tls_cert)},
     {"tls_key", S(tls_key)},
     {"tls_client_ca", S(tls_client_ca)},
@@ -343,6 +346,7 @@ static void defaults(srv_config *c)
     c->monitor = true;
     c->monitor_bucket_ms = 60000;
     c->monitor_buckets = 10;
+    c->monitor_history = 180;
     c->linger_max_bytes = 64u << 20; /* nginx discards up to its lingering_time; 64 MiB at LAN speed */
     c->linger_timeout_ms = 5000;     /* nginx's lingering_timeout */
     c->sync_max_streams = 1000;

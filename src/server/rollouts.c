@@ -371,6 +371,7 @@ int srv_monitor_start(const srv_config *cfg, rd_err *err)
     if (o.bucket_ms < 100)
         o.bucket_ms = 100;
     o.buckets = cfg->monitor_buckets;
+    o.history = cfg->monitor_history;
     return rd_monitor_new(&o, &R.mon, err);
 }
 
@@ -494,6 +495,7 @@ typedef struct mon_ctx {
     size_t n;
     int64_t now;
     bool metrics;
+    bool history; /* each series' rates over time */
 } mon_ctx;
 
 static void series_json(void *ud, rd_monitor_series *s)
@@ -508,23 +510,34 @@ static void series_json(void *ud, rd_monitor_series *s)
         rd_monitor_stats_json(c->b, &w);
         rd_buf_puts(c->b, ",\"total\":");
         rd_monitor_stats_json(c->b, &t);
+        if (c->history) {
+            rd_buf_puts(c->b, ",\"history\":");
+            rd_monitor_history_json(c->b, s);
+        }
         rd_buf_putc(c->b, '}');
     }
     rd_arena_deinit(&a);
 }
 
-void srv_route_monitor(srv_req *r)
+void srv_route_monitor(srv_req *r) { srv_monitor_json(r, false); }
+
+void srv_monitor_json(srv_req *r, bool history)
 {
     if (!R.mon) {
         srv_reply_error(r, 404, "MONITOR_OFF", "monitoring is off (monitor = off)");
         return;
     }
-    mon_ctx c = {.b = r->out, .now = rd_clock_unix_ms()};
+    mon_ctx c = {.b = r->out, .now = rd_clock_unix_ms(), .history = history};
     rd_buf_printf(r->out, "{\"window_s\":%g,\"series\":[",
                   (double)R.cfg->monitor_bucket_ms * R.cfg->monitor_buckets / 1000.0 /
                       (R.cfg->rollout_speed > 0 ? R.cfg->rollout_speed : 1));
     rd_monitor_foreach(R.mon, series_json, &c);
-    rd_buf_puts(r->out, "]}");
+    rd_buf_puts(r->out, "]");
+    if (history)
+        rd_buf_printf(r->out, ",\"history_bucket_s\":%g",
+                      (double)R.cfg->monitor_bucket_ms / 1000.0 /
+                          (R.cfg->rollout_speed > 0 ? R.cfg->rollout_speed : 1));
+    rd_buf_putc(r->out, '}');
 }
 
 /* ------------------------------------------------------------------ /metrics */

@@ -890,6 +890,16 @@ static int bundles_list(admin_ctx *x)
     return 0;
 }
 
+/* GET /v1/admin/monitor: /v1/monitor's statistics with each series' rates over time. */
+static int monitor_show(admin_ctx *x)
+{
+    const char *p[1];
+    if (params(x, NULL, 0, p))
+        return -1;
+    srv_monitor_json(x->r, true);
+    return x->r->status >= 400 ? -1 : 0;
+}
+
 /* GET /v1/admin/node: this node's version, uptime, snapshot, TLS and decision log. */
 static int node_show(admin_ctx *x)
 {
@@ -1196,6 +1206,7 @@ static const admin_fn handlers[RD_ACT_COUNT] = {
     [RD_ACT_NODE_SHOW] = node_show,
     [RD_ACT_ROLLOUT_TRANSITIONS] = rollout_transitions,
     [RD_ACT_ROLLOUT_PROMOTE] = rollout_promote,
+    [RD_ACT_MONITOR_SHOW] = monitor_show,
 };
 
 /* The action of method and path, its {x} segment into *param ({NULL, 0}: none); NULL with the

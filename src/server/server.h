@@ -119,6 +119,7 @@ typedef struct srv_config {
     bool monitor;          /* statistics per bundle, variant and role */
     int monitor_bucket_ms; /* the sliding window's bucket */
     int monitor_buckets;   /* buckets in the window */
+    int monitor_history;   /* buckets of decision counts for rates over time */
     /* TLS (tls.c): HTTPS only when tls_cert is set */
     char tls_cert[SRV_PATH_MAX];      /* PEM server certificate (chain), "" = plain HTTP */
     char tls_key[SRV_PATH_MAX];       /* PEM private key of tls_cert */
@@ -536,6 +537,8 @@ int srv_rollouts_check(const srv_config *cfg, srv_state *st, rd_err *err);
 void srv_rollouts_metrics(rd_buf *b);
 void srv_rollouts_ready_json(rd_buf *b);
 void srv_route_monitor(srv_req *r);
+/* GET /v1/admin/monitor: /v1/monitor's body with each series' rates over time ("history"). */
+void srv_monitor_json(srv_req *r, bool history);
 void srv_route_rollouts(srv_req *r);
 
 /* The shadow pool's sink: logs a shadow score. */

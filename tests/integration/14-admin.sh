@@ -386,6 +386,9 @@ st=$(api GET /v1/admin/node "$VW")
 check "node.show" 200 "$st" '"version":"[0-9]+\.[0-9]+\.[0-9]+".*"log":\{"submitted":[1-9]' "$T/r"
 st=$(api GET "/v1/admin/node?x=1" "$VW")
 check "node.show takes no parameter" 400 "$st"
+st=$(api GET /v1/admin/monitor "$VW")
+check "monitor.show: the window, the total and rates over time per series" 200 "$st" \
+    '"series":\[\{"window":.*"total":.*"history":\[.*"history_bucket_s":60' "$T/r"
 st=$(api GET /v1/admin/rollouts/credit-model-route/transitions "$VW")
 check "the transitions of a flag no rollout runs: 404" 404 "$st"
 

@@ -173,6 +173,8 @@ static const rd_admin_action_def actions[RD_ACT_COUNT] = {
      RD_PERM_VIEW, "a rollout's transitions, newest first, with their gates"},
     {RD_ACT_ROLLOUT_PROMOTE, "rollout.promote", "POST", "/v1/admin/rollouts/{flag}/promote", RD_PERM_PUBLISH,
      "send all traffic to a rollout's candidate now"},
+    {RD_ACT_MONITOR_SHOW, "monitor.show", "GET", "/v1/admin/monitor", RD_PERM_VIEW,
+     "the monitor's statistics, with decision rates over time"},
 };
 
 const rd_admin_action_def *rd_admin_actions(size_t *n)

@@ -83,6 +83,10 @@ struct rd_monitor_series {
     uint64_t *ring;
     int64_t *ring_ms;
     size_t ring_len, ring_n, ring_head;
+    /* the history: the decision counters (C_FIXED of them) at each tick, history_len ticks */
+    uint64_t *hist;
+    int64_t *hist_ms;
+    size_t hist_len, hist_n, hist_head;
 };
 
 struct rd_monitor_mark {
@@ -101,7 +105,7 @@ struct rd_monitor {
 
 void rd_monitor_opts_default(rd_monitor_opts *o)
 {
-    *o = (rd_monitor_opts){.bucket_ms = 60000, .buckets = 10, .shards = 8, .inputs = true};
+    *o = (rd_monitor_opts){.bucket_ms = 60000, .buckets = 10, .shards = 8, .inputs = true, .history = 180};
 }
 
 int rd_monitor_new(const rd_monitor_opts *o, rd_monitor **out, rd_err *err)
@@ -112,6 +116,8 @@ int rd_monitor_new(const rd_monitor_opts *o, rd_monitor **out, rd_err *err)
         o = &def;
     if (o->bucket_ms <= 0 || o->buckets <= 0 || o->shards <= 0 || o->shards > 256)
         return rd_err_set(err, RD_EINVAL, "monitor: bucket_ms, buckets and shards (1..256) must be positive");
+    if (o->history < 0 || o->history > 100000)
+        return rd_err_set(err, RD_EINVAL, "monitor: history must be 0..100000 buckets, got %d", o->history);
     rd_monitor *m = rd_calloc(1, sizeof *m);
     if (!m)
         return rd_err_set(err, RD_ENOMEM, "out of memory");
@@ -145,6 +151,8 @@ static void series_free(rd_monitor_series *s)
     rd_free((void *)s->shards);
     rd_free(s->ring);
     rd_free(s->ring_ms);
+    rd_free(s->hist);
+    rd_free(s->hist_ms);
     pthread_mutex_destroy(&s->lock);
     rd_free(s);
 }
@@ -290,6 +298,13 @@ static rd_monitor_series *series_new(rd_monitor *m, const rd_bundle *b, const ch
     s->ring_ms = rd_calloc(s->ring_len, sizeof(int64_t));
     if (!s->shards || !s->ring || !s->ring_ms)
         goto fail;
+    if (m->o.history > 0) { /* one more snapshot than buckets: a bucket is the difference of two */
+        s->hist_len = (size_t)m->o.history + 1;
+        s->hist = rd_calloc(s->hist_len * C_FIXED, sizeof(uint64_t));
+        s->hist_ms = rd_calloc(s->hist_len, sizeof(int64_t));
+        if (!s->hist || !s->hist_ms)
+            goto fail;
+    }
     return s;
 fail:
     series_free(s);
@@ -490,6 +505,14 @@ void rd_monitor_tick(rd_monitor *m, int64_t now_ms)
         pthread_mutex_lock(&s->lock);
         sum_now(s, s->ring + s->ring_head * s->stride);
         s->ring_ms[s->ring_head] = now_ms;
+        if (s->hist_len) { /* the window's snapshot begins with the decision counters */
+            memcpy(s->hist + s->hist_head * C_FIXED, s->ring + s->ring_head * s->stride,
+                   C_FIXED * sizeof(uint64_t));
+            s->hist_ms[s->hist_head] = now_ms;
+            s->hist_head = (s->hist_head + 1) % s->hist_len;
+            if (s->hist_n < s->hist_len)
+                s->hist_n++;
+        }
         s->ring_head = (s->ring_head + 1) % s->ring_len;
         if (s->ring_n < s->ring_len)
             s->ring_n++;
@@ -792,4 +815,52 @@ void rd_monitor_stats_json(rd_buf *b, const rd_monitor_stats *st)
         rd_buf_putc(b, '}');
     }
     rd_buf_puts(b, "]}");
+}
+
+/* ------------------------------------------------------------------ history */
+
+size_t rd_monitor_history(rd_monitor_series *s, rd_monitor_point *out, size_t max)
+{
+    pthread_mutex_lock(&s->lock);
+    size_t have = s->hist_n ? s->hist_n - 1 : 0, n = have < max ? have : max;
+    /* snapshots oldest first: the oldest kept is at head when the ring is full, else at 0 */
+    size_t oldest = s->hist_n == s->hist_len ? s->hist_head : 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t j = have - n + k; /* the point's index among all kept: the newest n */
+        size_t a = (oldest + j) % s->hist_len, b = (oldest + j + 1) % s->hist_len;
+        const uint64_t *x = s->hist + a * C_FIXED, *y = s->hist + b * C_FIXED;
+        out[k] = (rd_monitor_point){.t_ms = s->hist_ms[b],
+                                    .seconds = (double)(s->hist_ms[b] - s->hist_ms[a]) / 1000.0,
+                                    .n = y[C_N] - x[C_N],
+                                    .approve = y[C_APPROVE] - x[C_APPROVE],
+                                    .review = y[C_REVIEW] - x[C_REVIEW],
+                                    .reject = y[C_REJECT] - x[C_REJECT],
+                                    .fallback = y[C_FALLBACK] - x[C_FALLBACK],
+                                    .failed = y[C_FAILED] - x[C_FAILED]};
+    }
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+int rd_monitor_history_json(rd_buf *b, rd_monitor_series *s)
+{
+    size_t cap = s->hist_len ? s->hist_len : 1;
+    rd_monitor_point *p = rd_malloc(cap * sizeof *p);
+    if (!p)
+        return RD_ENOMEM;
+    size_t n = rd_monitor_history(s, p, cap);
+    rd_buf_putc(b, '[');
+    for (size_t i = 0; i < n; i++) {
+        rd_buf_printf(b, "%s{\"t_ms\":%lld", i ? "," : "", (long long)p[i].t_ms);
+        num(b, "seconds", p[i].seconds);
+        rd_buf_printf(b, ",\"n\":%llu", (unsigned long long)p[i].n);
+        num(b, "approve_rate", rate(p[i].approve, p[i].n));
+        num(b, "review_rate", rate(p[i].review, p[i].n));
+        num(b, "reject_rate", rate(p[i].reject, p[i].n));
+        num(b, "fallback_rate", rate(p[i].fallback, p[i].n));
+        rd_buf_printf(b, ",\"failed\":%llu}", (unsigned long long)p[i].failed);
+    }
+    rd_buf_putc(b, ']');
+    rd_free(p);
+    return b->oom ? RD_ENOMEM : RD_OK;
 }

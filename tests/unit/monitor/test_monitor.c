@@ -171,6 +171,53 @@ static void test_window(void **state)
     rd_monitor_free(m);
 }
 
+/* Rates over time: each bucket's own counts (not cumulative), oldest first; the history keeps
+ * its last opts.history buckets, longer than the window. */
+static void test_history(void **state)
+{
+    (void)state;
+    rd_monitor_opts o;
+    rd_monitor_opts_default(&o);
+    o.bucket_ms = 100;
+    o.buckets = 2;
+    o.history = 4;
+    rd_monitor *m;
+    rd_err err;
+    assert_int_equal(rd_monitor_new(&o, &m, &err), RD_OK);
+    rd_monitor_series *s = rd_monitor_series_get(m, B, "", RD_ROLE_PRIMARY);
+    rd_monitor_point p[8];
+    assert_int_equal(rd_monitor_history(s, p, 8), 0); /* no tick yet: no bucket */
+    int64_t t = 1000000;
+    rd_monitor_tick(m, t);
+    assert_int_equal(rd_monitor_history(s, p, 8), 0); /* one snapshot: still no bucket */
+    for (int k = 1; k <= 6; k++) { /* bucket k: k approvals and one reject */
+        for (int i = 0; i < k; i++)
+            record(s, 0.2, "approve");
+        record(s, 0.9, "reject");
+        rd_monitor_tick(m, t + 100 * k);
+    }
+    size_t n = rd_monitor_history(s, p, 8);
+    assert_int_equal(n, 4); /* the last four buckets: 3, 4, 5, 6 */
+    for (size_t i = 0; i < n; i++) {
+        uint64_t k = 3 + i;
+        assert_int_equal(p[i].n, k + 1);
+        assert_int_equal(p[i].approve, k);
+        assert_int_equal(p[i].reject, 1);
+        assert_int_equal(p[i].t_ms, t + 100 * (int64_t)k);
+        assert_true(p[i].seconds == 0.1);
+    }
+    assert_int_equal(rd_monitor_history(s, p, 2), 2); /* the newest two */
+    assert_int_equal(p[1].approve, 6);
+    rd_buf b;
+    rd_buf_init(&b);
+    assert_int_equal(rd_monitor_history_json(&b, s), RD_OK);
+    assert_non_null(strstr(rd_buf_cstr(&b), "\"n\":7,\"approve_rate\":0.857142857142857"));
+    rd_buf_deinit(&b);
+    rd_monitor_free(m);
+    o.history = -1;
+    assert_int_equal(rd_monitor_new(&o, &m, &err), RD_EINVAL);
+}
+
 static void test_inputs(void **state)
 {
     (void)state;
@@ -312,6 +359,7 @@ int main(void)
         cmocka_unit_test(test_counts_and_rates),
         cmocka_unit_test(test_marks),
         cmocka_unit_test(test_window),
+        cmocka_unit_test(test_history),
         cmocka_unit_test(test_inputs),
         cmocka_unit_test(test_psi_ks_from_counters),
         cmocka_unit_test(test_new_digest),
