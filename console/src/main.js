@@ -1,22 +1,45 @@
-// The console's shell: the pages, a hash router (#/overview), the navigation. Each page is a
-// function that fills the main element from the API; the server adds no rule for the console.
+// The console's shell: the pages, a hash router (#/page/arg...), the navigation, the session.
+// Each page is a function that fills the main element from the API and reads its arguments
+// from the hash; the server adds no rule for the console, and hides nothing the API would not
+// refuse: a page only leaves out the buttons the session's permissions would not allow.
 import './app.css';
 import { h, show } from './dom.js';
-import { ApiError } from './api.js';
+import { ApiError, current, onSession, restore, signOut } from './api.js';
 import { overview } from './pages/overview.js';
+import { signin } from './pages/signin.js';
+import { audit } from './pages/audit.js';
+import { changes } from './pages/changes.js';
+import { rollouts } from './pages/rollouts.js';
+import { drift } from './pages/drift.js';
+import { decisions } from './pages/decisions.js';
 
+// need: the permission a page reads with (null: anyone, signed in or not)
 const pages = [
-  { id: 'overview', title: 'Overview', render: overview },
+  { id: 'overview', title: 'Overview', render: overview, need: null },
+  { id: 'rollouts', title: 'Rollouts', render: rollouts, need: 'view' },
+  { id: 'drift', title: 'Drift', render: drift, need: 'view' },
+  { id: 'decisions', title: 'Decisions', render: decisions, need: 'view_decisions' },
+  { id: 'changes', title: 'Changes', render: changes, need: 'view' },
+  { id: 'audit', title: 'Audit', render: audit, need: 'view' },
+  { id: 'signin', title: 'Sign in', render: signin, need: null, hidden: true },
 ];
 
-function current() {
-  const id = location.hash.replace(/^#\/?/, '').split('/')[0] || 'overview';
-  return pages.find((p) => p.id === id);
+function route() {
+  const [id, ...args] = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  return { page: pages.find((p) => p.id === (id || 'overview')), args };
 }
 
+const allowed = (p, s) => !p.need || Boolean(s.user && s.permissions?.includes(p.need));
+
 function nav(active) {
-  show(document.getElementById('nav'), h('ul', {},
-    pages.map((p) => h('li', {}, h('a', { href: `#/${p.id}`, 'aria-current': p === active ? 'page' : null }, p.title)))));
+  const s = current();
+  const links = pages.filter((p) => !p.hidden && (p.need === null || s.user))
+    .map((p) => h('li', {}, h('a', { href: `#/${p.id}`, 'aria-current': p === active ? 'page' : null }, p.title)));
+  const who = s.user
+    ? h('div', { class: 'who' }, h('span', {}, `${s.user} (${s.role})`),
+      h('button', { type: 'button', class: 'link', onclick: () => signOut().then(() => { location.hash = '#/signin'; }) }, 'Sign out'))
+    : h('div', { class: 'who' }, h('a', { href: '#/signin' }, 'Sign in'));
+  show(document.getElementById('nav'), h('ul', {}, links), who);
 }
 
 // What to do about a failure, in words: the server's message and code, or the network's.
@@ -28,21 +51,32 @@ export function failure(err) {
   return h('div', { class: 'error', role: 'alert' }, h('p', {}, `The page failed: ${err.message}`));
 }
 
-async function route() {
-  const page = current();
+let rendering = 0;
+async function render() {
+  const { page, args } = route();
   const main = document.getElementById('main');
+  const s = current();
   nav(page);
+  const mine = ++rendering;
   if (!page) {
     show(main, h('h1', {}, 'No such page'), h('p', {}, 'Choose a page above.'));
     return;
   }
   document.title = `${page.title} · riskd console`;
+  if (!allowed(page, s)) {
+    show(main, h('h1', {}, page.title), s.user
+      ? h('p', { class: 'empty' }, `This page needs the ${page.need} permission, which the ${s.role} role does not have: ask an admin for a role that has it.`)
+      : h('p', { class: 'empty' }, 'Sign in to see this page. ', h('a', { href: `#/signin/${page.id}` }, 'Sign in')));
+    return;
+  }
+  show(main, h('h1', {}, page.title), h('p', { class: 'muted', 'aria-live': 'polite' }, 'Loading…'));
   try {
-    await page.render(main);
+    await page.render(main, args, () => mine === rendering);
   } catch (err) {
-    show(main, h('h1', {}, page.title), failure(err));
+    if (mine === rendering) show(main, h('h1', {}, page.title), failure(err));
   }
 }
 
-window.addEventListener('hashchange', route);
-route();
+onSession(() => render());
+window.addEventListener('hashchange', render);
+restore().catch(() => {}).finally(render);

@@ -1,0 +1,160 @@
+// Rollouts: each rollout's stage on the plan's timeline, every gate with its value, threshold
+// and noise floor, the transitions (a rollback names the gate that failed), the control's and
+// the candidate's score distributions and decision rates over time, and the commands the
+// session's role allows (pause, resume, rollback: rollback; promote: publish).
+import { h, show } from '../dom.js';
+import { can, get, post } from '../api.js';
+import { count, integer, number, percent, time } from '../fmt.js';
+import { distribution, rateChart } from '../charts.js';
+import { failure } from '../main.js';
+
+const fmtVal = (v) => (v === null || v === undefined ? '-' : typeof v === 'number' ? number(v) : String(v));
+const thresholds = (t) => (t ? Object.entries(t).map(([op, x]) => `${op} ${fmtVal(x)}`).join(', ') : '-');
+
+function timeline(st) {
+  const stages = st.plan_stages ?? [];
+  return h('ol', { class: 'timeline', 'aria-label': 'Stages' }, stages.map((s, i) => {
+    const state = i < st.stage_index ? 'done' : i === st.stage_index ? st.state : 'later';
+    return h('li', { class: `stage ${i === st.stage_index ? 'current' : ''} ${state}`, 'aria-current': i === st.stage_index ? 'step' : null },
+      h('strong', {}, s.name),
+      h('span', {}, s.shadow ? 'shadow' : `${percent(s.candidate_share)} to the candidate`),
+      h('span', { class: 'muted' }, `hold ${integer(s.hold_s)} s, ${count(s.gates, 'gate')}`));
+  }));
+}
+
+function gates(st) {
+  if (!st.gates?.length) return h('p', { class: 'empty' }, 'This stage has no gate: it advances when its hold time has passed.');
+  return h('table', { class: 'gates' },
+    h('caption', {}, `Gates of stage ${st.stage} (${st.evaluated ? 'evaluated' : 'not evaluated yet'})`),
+    h('thead', {}, h('tr', {}, ['Metric', 'Value', 'Candidate', 'Control', 'Pass', 'Fail', 'Noise floor', 'Samples', 'Verdict']
+      .map((t) => h('th', { scope: 'col' }, t)))),
+    h('tbody', {}, st.gates.map((g) => h('tr', { class: `verdict-${g.verdict}` },
+      h('td', {}, g.metric, g.note ? h('div', { class: 'muted' }, g.note) : null),
+      h('td', {}, fmtVal(g.value)),
+      h('td', {}, fmtVal(g.candidate)),
+      h('td', {}, fmtVal(g.control)),
+      h('td', {}, thresholds(g.pass)),
+      h('td', {}, thresholds(g.fail)),
+      h('td', {}, fmtVal(g.noise_floor ?? g.critical)),
+      h('td', {}, `${integer(g.n ?? 0)} of ${integer(g.min_samples ?? 0)}`),
+      h('td', {}, h('strong', {}, g.verdict))))));
+}
+
+function transitions(list) {
+  if (!list.length) return h('p', { class: 'empty' }, 'No transition yet.');
+  return h('table', { class: 'transitions' },
+    h('caption', {}, 'Transitions, newest first'),
+    h('thead', {}, h('tr', {}, ['When', 'What', 'Stage', 'State', 'Why', 'By'].map((t) => h('th', { scope: 'col' }, t)))),
+    h('tbody', {}, list.map((t) => h('tr', { class: `reason-${t.reason}` },
+      h('td', {}, time(t.ts_ms)),
+      h('td', {}, t.reason),
+      h('td', {}, `${t.from_stage} → ${t.to_stage}`),
+      h('td', {}, `${t.from_state} → ${t.to_state}`),
+      h('td', { class: 'detail' }, t.detail),
+      h('td', {}, t.actor)))));
+}
+
+// The monitor's series of the rollout's two bundles (primary decisions).
+function pick(mon, bundle) {
+  return (mon?.series ?? []).find((s) => s.window.bundle === bundle && s.window.role === 'primary');
+}
+
+function charts(st, mon) {
+  const ctl = pick(mon, st.control), cand = pick(mon, st.candidate);
+  const out = [];
+  const withBins = [ctl, cand].filter((s) => s?.total?.score_psi?.counts);
+  if (withBins.length) {
+    const cuts = withBins[0].total.score_psi.cuts;
+    const bins = withBins[0].total.score_psi.counts.map((_, i) => ({
+      label: i === 0 ? `< ${number(cuts[0])}` : i === cuts.length ? `≥ ${number(cuts[i - 1])}` : `${number(cuts[i - 1])}–${number(cuts[i])}`,
+    }));
+    const series = [];
+    if (ctl?.total?.score_psi?.counts) series.push({ label: `control ${st.control}`, counts: ctl.total.score_psi.counts });
+    if (cand?.total?.score_psi?.counts) series.push({ label: `candidate ${st.candidate}`, counts: cand.total.score_psi.counts });
+    out.push(distribution('Score distribution (since the start), by the training deciles', bins, series));
+  } else {
+    out.push(h('p', { class: 'empty' }, 'No score distribution yet: it shows once either bundle has scored.'));
+  }
+  for (const [what, key] of [['Approval rate', 'approve_rate'], ['Reject rate', 'reject_rate']]) {
+    out.push(rateChart(`${what} over time`, [[ctl, `control ${st.control}`], [cand, `candidate ${st.candidate}`]]
+      .filter(([s]) => s?.history).map(([s, label]) => ({ label, points: s.history.map((p) => ({ t_ms: p.t_ms, value: p[key] })) }))));
+  }
+  return out;
+}
+
+function commands(st, reload) {
+  const status = h('div', { 'aria-live': 'polite' });
+  const reason = h('input', { id: 'reason', name: 'reason', type: 'text', placeholder: 'why (recorded in the audit chain)' });
+  const cmd = (name, label) => h('button', {
+    type: 'button', id: `cmd-${name}`,
+    onclick: async (ev) => {
+      ev.target.disabled = true;
+      try {
+        const r = await post(`/v1/admin/rollouts/${encodeURIComponent(st.flag)}/${name}`, { reason: reason.value || undefined });
+        show(status, h('p', { class: 'ok' }, `${label}: the rollout is now ${r.state}.`));
+        setTimeout(reload, 300);
+      } catch (err) {
+        show(status, failure(err));
+        ev.target.disabled = false;
+      }
+    },
+  }, label);
+  const buttons = [];
+  if (can('rollback')) {
+    if (st.state === 'running' || st.state === 'holding') buttons.push(cmd('pause', 'Pause'));
+    if (st.state === 'paused' || st.state === 'rolled_back') buttons.push(cmd('resume', 'Resume'));
+    if (st.state !== 'rolled_back') buttons.push(cmd('rollback', 'Roll back'));
+  }
+  if (can('publish') && st.state !== 'promoted') buttons.push(cmd('promote', 'Promote'));
+  if (!buttons.length) return null;
+  return h('section', { class: 'actions' }, h('label', { for: 'reason' }, 'Reason'), reason, ...buttons, status);
+}
+
+async function detail(main, flag, live) {
+  const [all, tr, mon] = await Promise.all([
+    get('/v1/admin/rollouts'),
+    get(`/v1/admin/rollouts/${encodeURIComponent(flag)}/transitions?limit=50`),
+    get('/v1/admin/monitor', { accept: [404] }),
+  ]);
+  if (!live()) return;
+  const st = (all.rollouts ?? []).find((r) => r.flag === flag);
+  if (!st) {
+    show(main, h('h1', {}, 'Rollout'), h('p', { class: 'empty' }, `No rollout runs on ${flag}. `, h('a', { href: '#/rollouts' }, 'All rollouts')));
+    return;
+  }
+  const last = st.last_transition;
+  show(main,
+    h('h1', {}, `Rollout of ${st.flag}`),
+    h('p', {}, h('a', { href: '#/rollouts' }, '← All rollouts')),
+    h('dl', { class: 'facts' }, [
+      ['State', st.state], ['Stage', `${st.stage} (${st.stage_index + 1} of ${st.stages})`],
+      ['Control', st.control], ['Candidate', `${st.candidate} (${percent(st.candidate_share)} of traffic)`],
+      ['Candidate decisions', integer(st.candidate_decisions)], ['In this stage', `${integer(st.time_in_stage_s)} s of ${integer(st.hold_s)} s`],
+    ].map(([k, v]) => [h('dt', {}, k), h('dd', { class: k === 'State' ? `state-${st.state}` : null }, v)])),
+    st.alert ? h('p', { class: 'error', role: 'alert' }, st.alert) : null,
+    last && (last.reason === 'rollback' || last.to_state === 'rolled_back')
+      ? h('p', { class: 'error', role: 'alert', id: 'rolled-back' }, `Rolled back ${time(last.ts_ms)}: ${last.detail}`) : null,
+    commands(st, () => location.hash === `#/rollouts/${encodeURIComponent(flag)}` && window.dispatchEvent(new HashChangeEvent('hashchange'))),
+    h('h2', {}, 'Stages'), timeline(st),
+    h('h2', {}, 'Gates'), gates(st),
+    h('h2', {}, 'Control and candidate'), ...charts(st, mon),
+    h('h2', {}, 'History'), transitions(tr.transitions));
+}
+
+export async function rollouts(main, args, live) {
+  if (args[0]) return detail(main, args[0], live);
+  const all = await get('/v1/admin/rollouts');
+  if (!live()) return;
+  const list = all.rollouts ?? [];
+  show(main, h('h1', {}, 'Rollouts'), list.length
+    ? h('table', {},
+      h('thead', {}, h('tr', {}, ['Flag', 'State', 'Stage', 'Candidate', 'Share', 'Last change'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, list.map((r) => h('tr', {},
+        h('td', {}, h('a', { href: `#/rollouts/${encodeURIComponent(r.flag)}` }, r.flag)),
+        h('td', { class: `state-${r.state}` }, r.state),
+        h('td', {}, `${r.stage} (${r.stage_index + 1} of ${r.stages})`),
+        h('td', {}, r.candidate),
+        h('td', {}, percent(r.candidate_share)),
+        h('td', {}, r.last_transition ? `${r.last_transition.reason}, ${time(r.last_transition.ts_ms)}` : '-')))))
+    : h('p', { class: 'empty' }, 'No rollout runs on this node: start one with riskd serve --rollout PLAN (docs/formats.md, "Rollout plans").'));
+}
