@@ -313,7 +313,7 @@ static int user_one(void *ud, const rd_user_info *u)
     rd_buf_printf(b, ",\"disabled\":%s,\"created_ms\":%lld", u->disabled ? "true" : "false",
                   (long long)u->created_ms);
     put_str(b, "created_by", u->created_by, false);
-    rd_buf_printf(b, ",\"active_tokens\":%zu}", u->active_tokens);
+    rd_buf_printf(b, ",\"active_tokens\":%zu,\"active_sessions\":%zu}", u->active_tokens, u->active_sessions);
     return 0;
 }
 
