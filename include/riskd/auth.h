@@ -58,7 +58,7 @@ enum {
 RD_API const char *rd_role_name(rd_role r);
 RD_API int rd_role_parse(const char *name); /* -1: none ("did you mean" is the caller's) */
 RD_API uint32_t rd_role_perms(rd_role r);
-RD_API const char *rd_perm_name(uint32_t perm); /* one bit: "view", "propose", ... */
+RD_API const char *rd_perm_name(uint32_t perm); /* one bit: "view", "propose", ...; 0: "none" */
 
 /* Token scopes: what a token may be used for besides its role. */
 enum {
@@ -101,6 +101,9 @@ typedef enum rd_admin_action {
     RD_ACT_ROLLOUT_ROLLBACK,
     RD_ACT_DECISIONS_READ,
     RD_ACT_DECISIONS_ERASE,
+    RD_ACT_SESSION_OPEN, /* the web console's sign-in: no permission (any user, for itself) */
+    RD_ACT_SESSION_SHOW,
+    RD_ACT_SESSION_CLOSE,
     RD_ACT_COUNT
 } rd_admin_action;
 
@@ -109,7 +112,8 @@ typedef struct rd_admin_action_def {
     const char *name;   /* "change.approve" */
     const char *method; /* "POST" */
     const char *path;   /* "/v1/admin/changes/{id}/approve" ({x}: one path segment) */
-    uint32_t perm;      /* the one permission it needs */
+    uint32_t perm;      /* the one permission it needs; 0 for the session actions, which act on the
+                           caller's own credentials and need none (every role may) */
     const char *what;   /* a short description, for the docs */
 } rd_admin_action_def;
 
