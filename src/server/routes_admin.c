@@ -6,11 +6,11 @@
  * authentication limiter (429), the bearer token checked against the store (401), the role's
  * permission for the action and the token's admin scope (403). Without an Authorization
  * header, the console's session cookie stands for the token (session.c): its origin and CSRF
- * checks (403) come before the limiter. The session actions (no permission) are session.c's. Only then does a handler run,
- * and a handler only translates: the request's JSON into a library call made with the caller
- * as principal, the result (or the library's refusal, mapped by rd_err_http_status) into the
- * response. Every rule (who may approve what, which state a change may move to) is the
- * library's, inside its store transaction.
+ * checks (403) come before the limiter. The session actions (no permission) are session.c's. Only then does a
+ * handler run, and a handler only translates: the request's JSON into a library call made with the caller as
+ * principal, the result (or the library's refusal, mapped by rd_err_http_status) into the response. Every
+ * rule (who may approve what, which state a change may move to) is the library's, inside its store
+ * transaction.
  *
  * The handlers share the admin store handle under its lock (auth.c). A publish or a rollback
  * reloads what serves before it is answered (srv_reload_now), outside that lock. */

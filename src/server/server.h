@@ -129,11 +129,11 @@ typedef struct srv_config {
     char cors_origins[4096];
     bool cors_credentials; /* Access-Control-Allow-Credentials: true (refused with "*") */
     /* the web console (/ui/) and its sign-in (session.c, docs/api.md "Console sessions") */
-    bool console;                /* off: /ui/ answers 404, the session actions are refused */
-    int console_session_max_s;   /* a session's longest life (never past its parent token's) */
-    int console_session_idle_s;  /* a session unused this long ends */
+    bool console;                  /* off: /ui/ answers 404, the session actions are refused */
+    int console_session_max_s;     /* a session's longest life (never past its parent token's) */
+    int console_session_idle_s;    /* a session unused this long ends */
     char console_cookie_secure[8]; /* auto (on with tls_cert) | on (TLS ended at a proxy) | off */
-    bool cookie_secure;          /* console_cookie_secure resolved: Secure and the __Host- name */
+    bool cookie_secure;            /* console_cookie_secure resolved: Secure and the __Host- name */
     /* a body refused before it is read (413, 415, 401) is read and dropped, up to these bounds,
        so the client can read the answer: a close with unread data resets the connection */
     size_t linger_max_bytes; /* 0: answer at once and close */

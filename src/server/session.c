@@ -104,15 +104,18 @@ static bool cross_origin(srv_req *r)
 {
     if (!same_origin(r)) {
         srv_metrics_console_refusal(SRV_CONSOLE_CROSS_ORIGIN);
-        srv_reply_error(r, 403, "CROSS_ORIGIN",
-                        "origin %.200s is not this server's: the console's session works from its own pages only",
-                        r->origin);
+        srv_reply_error(
+            r, 403, "CROSS_ORIGIN",
+            "origin %.200s is not this server's: the console's session works from its own pages only",
+            r->origin);
         return true;
     }
-    if (r->fetch_site && (!strcasecmp(r->fetch_site, "cross-site") || !strcasecmp(r->fetch_site, "same-site")))
-        return refuse(r, SRV_CONSOLE_CROSS_ORIGIN, "CROSS_ORIGIN",
-                      "Sec-Fetch-Site says the request comes from another site: the console's session works from "
-                      "its own pages only");
+    if (r->fetch_site &&
+        (!strcasecmp(r->fetch_site, "cross-site") || !strcasecmp(r->fetch_site, "same-site")))
+        return refuse(
+            r, SRV_CONSOLE_CROSS_ORIGIN, "CROSS_ORIGIN",
+            "Sec-Fetch-Site says the request comes from another site: the console's session works from "
+            "its own pages only");
     return false;
 }
 
@@ -189,7 +192,8 @@ static const char *body_token(srv_req *r)
     if (srv_req_json(r, &v, &err) < 0)
         return NULL;
     if (v.type != RD_VOBJECT) {
-        srv_reply_error(r, 400, "INVALID_ARGUMENT", "the body must be a JSON object, not %s", rd_vtype_name(v.type));
+        srv_reply_error(r, 400, "INVALID_ARGUMENT", "the body must be a JSON object, not %s",
+                        rd_vtype_name(v.type));
         return NULL;
     }
     const char *token = NULL;
@@ -280,9 +284,10 @@ static void session_show(srv_req *r)
 static void session_close(srv_req *r)
 {
     if (r->authorization) {
-        srv_reply_error(r, 400, "INVALID_ARGUMENT",
-                        "DELETE /v1/admin/session signs the console's cookie out; a bearer token has no session "
-                        "(revoke it with POST /v1/admin/tokens/{id}/revoke)");
+        srv_reply_error(
+            r, 400, "INVALID_ARGUMENT",
+            "DELETE /v1/admin/session signs the console's cookie out; a bearer token has no session "
+            "(revoke it with POST /v1/admin/tokens/{id}/revoke)");
         return;
     }
     const char *token = srv_session_cookie(r);

@@ -98,20 +98,23 @@ static int parent_works(rd_store *s, const rd_token_row *t, int64_t now_ms, rd_e
     rd_token_row p;
     int rc = rd_store_token_get(s, t->parent, &p, err);
     if (rc == RD_ENOTFOUND)
-        return rd_err_set(err, RD_EUNAUTH, "unknown token: session %s was opened with token %s, which is gone",
-                          t->id, t->parent);
+        return rd_err_set(err, RD_EUNAUTH,
+                          "unknown token: session %s was opened with token %s, which is gone", t->id,
+                          t->parent);
     if (rc)
         return rc;
     char when[40];
     if (p.revoked_ms) {
         rd__auth_time(p.revoked_ms, when, sizeof when);
-        return rd_err_set(err, RD_EUNAUTH, "revoked: session %s ended: token %s it was opened with was revoked at %s",
-                          t->id, p.id, when);
+        return rd_err_set(err, RD_EUNAUTH,
+                          "revoked: session %s ended: token %s it was opened with was revoked at %s", t->id,
+                          p.id, when);
     }
     if (p.expires_ms && p.expires_ms <= now_ms) {
         rd__auth_time(p.expires_ms, when, sizeof when);
-        return rd_err_set(err, RD_EUNAUTH, "expired: session %s ended: token %s it was opened with expired at %s",
-                          t->id, p.id, when);
+        return rd_err_set(err, RD_EUNAUTH,
+                          "expired: session %s ended: token %s it was opened with expired at %s", t->id, p.id,
+                          when);
     }
     return RD_OK;
 }
@@ -125,9 +128,9 @@ int rd_session_authenticate(rd_store *s, const char *token, int64_t now_ms, cons
     if (rc)
         return rc;
     if (!t.parent[0])
-        return rd_err_set(err, RD_EUNAUTH,
-                          "not a session: token %s is no console session's (POST /v1/admin/session opens one)",
-                          t.id);
+        return rd_err_set(
+            err, RD_EUNAUTH,
+            "not a session: token %s is no console session's (POST /v1/admin/session opens one)", t.id);
     if ((rc = parent_works(s, &t, now_ms, err)))
         return rc;
     /* the mark is kept to the minute (rd__auth_mark_used), so idle means idle for that much more */
@@ -161,9 +164,9 @@ static int close_in_tx(rd_store *s, const char *token, int64_t now_ms, rd_err *e
     if (!rd__auth_hash_equal(hash, t.hash))
         return rd_err_set(err, RD_EUNAUTH, "wrong secret: the token with id %s has another secret", t.id);
     if (!t.parent[0])
-        return rd_err_set(err, RD_EUNAUTH,
-                          "not a session: token %s is no console session's (revoke a token with token.revoke)",
-                          t.id);
+        return rd_err_set(
+            err, RD_EUNAUTH,
+            "not a session: token %s is no console session's (revoke a token with token.revoke)", t.id);
     if (t.revoked_ms || (t.expires_ms && t.expires_ms <= now_ms))
         return RD_OK; /* over already: nothing changes, nothing to audit */
     t.revoked_ms = now_ms;
@@ -218,7 +221,8 @@ int rd_csrf_token(const char *session_token, char out[RD_CSRF_MAX])
 bool rd_csrf_check(const char *session_token, const char *candidate)
 {
     char want[RD_CSRF_MAX];
-    if (!candidate || strnlen(candidate, RD_CSRF_MAX) != RD_CSRF_MAX - 1 || rd_csrf_token(session_token, want))
+    if (!candidate || strnlen(candidate, RD_CSRF_MAX) != RD_CSRF_MAX - 1 ||
+        rd_csrf_token(session_token, want))
         return false;
     /* every byte compared whatever came before: the time taken tells nothing of a guess */
     unsigned char diff = 0;

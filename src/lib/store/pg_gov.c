@@ -265,7 +265,8 @@ int rd__pg_token_put(rd_store *base, const rd_token_row *t, rd_err *err)
     rd__pg_text(&p, t->created_by);
     rd__pg_text(&p, t->parent);
     return rd__pg_exec(s,
-                       "INSERT INTO tokens(" TOKEN_COLS ", parent) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                       "INSERT INTO tokens(" TOKEN_COLS
+                       ", parent) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
                        " ON CONFLICT (id) DO UPDATE SET \"user\" = EXCLUDED.\"user\", hash = EXCLUDED.hash,"
                        " scopes = EXCLUDED.scopes, created_ms = EXCLUDED.created_ms,"
                        " expires_ms = EXCLUDED.expires_ms, revoked_ms = EXCLUDED.revoked_ms,"

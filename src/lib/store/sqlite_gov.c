@@ -312,7 +312,8 @@ int rd__sq_token_put(rd_store *base, const rd_token_row *t, rd_err *err)
 {
     sq_store *s = (sq_store *)base;
     sqlite3_stmt *st;
-    int rc = prep(s, "INSERT OR REPLACE INTO tokens(" TOKEN_COLS ", parent) VALUES(?,?,?,?,?,?,?,?,?,?)", &st, err);
+    int rc = prep(s, "INSERT OR REPLACE INTO tokens(" TOKEN_COLS ", parent) VALUES(?,?,?,?,?,?,?,?,?,?)", &st,
+                  err);
     if (rc)
         return rc;
     bind(st, 1, t->id);

@@ -64,10 +64,12 @@ static int setup(void **state)
     assert_int_equal(rd_store_open(dir, NULL, &st, &err), RD_OK);
     nsecrets = 0;
     const rd_principal console = {.user = "console", .console = true};
-    assert_int_equal(rd_user_add(st, &console, "root", RD_ROLE_ADMIN, RD_SCOPE_ADMIN, 0, T0, root, &err), RD_OK);
+    assert_int_equal(rd_user_add(st, &console, "root", RD_ROLE_ADMIN, RD_SCOPE_ADMIN, 0, T0, root, &err),
+                     RD_OK);
     rd_principal a = login(root, T0);
     assert_int_equal(
-        rd_user_add(st, &a, "mgr", RD_ROLE_MANAGER, RD_SCOPE_ADMIN | RD_SCOPE_SCORE, 0, T0, mgr, &err), RD_OK);
+        rd_user_add(st, &a, "mgr", RD_ROLE_MANAGER, RD_SCOPE_ADMIN | RD_SCOPE_SCORE, 0, T0, mgr, &err),
+        RD_OK);
     remember(root);
     remember(mgr);
     return 0;
@@ -264,7 +266,7 @@ static void test_idle(void **state)
     rd_session_opts o = {.idle_ms = 30 * MIN};
     char s[RD_TOKEN_MAX];
     open_session(mgr, T0, &o, s);
-    works(s, T0 + 29 * MIN, &o);           /* marks it used then */
+    works(s, T0 + 29 * MIN, &o);            /* marks it used then */
     works(s, T0 + 29 * MIN + 30 * MIN, &o); /* 30 min after that use: still */
     refused(s, T0 + 59 * MIN + 30 * MIN + 1, &o, "expired:");
     /* the message says idle, and the default is 30 min too */

@@ -353,13 +353,12 @@ static void test_migrate_4(void **state)
         snprintf(path, sizeof path, "%s/riskd.db", b->dir);
         sqlite3 *db;
         assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-        assert_int_equal(
-            sqlite3_exec(db,
-                         "DROP INDEX decisions_uid; ALTER TABLE decisions DROP COLUMN uid;"
-                         " DROP TABLE erasures; ALTER TABLE tokens DROP COLUMN parent;"
-                         " UPDATE riskd_meta SET value = '3' WHERE key = 'schema'",
-                         NULL, NULL, NULL),
-            SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db,
+                                      "DROP INDEX decisions_uid; ALTER TABLE decisions DROP COLUMN uid;"
+                                      " DROP TABLE erasures; ALTER TABLE tokens DROP COLUMN parent;"
+                                      " UPDATE riskd_meta SET value = '3' WHERE key = 'schema'",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
         sqlite3_close(db);
     }
     st = open_store(b);
@@ -1225,7 +1224,8 @@ static void test_migrate_5(void **state)
     snprintf(t.hash, sizeof t.hash, "%064d", 7);
     OK(rd_store_token_put(st, &t, E));
     rd_store_close(st);
-    case_sql(b, "ALTER TABLE tokens DROP COLUMN parent; UPDATE riskd_meta SET value = '4' WHERE key = 'schema'");
+    case_sql(b,
+             "ALTER TABLE tokens DROP COLUMN parent; UPDATE riskd_meta SET value = '4' WHERE key = 'schema'");
     rd_store_opts ro = {.read_only = true};
     st = open_opts(b, &ro);
     rd_token_row tg;
