@@ -223,8 +223,8 @@ RD_API int rd_token_list(rd_store *s, const char *user, int (*fn)(void *ud, cons
  * and while it is used (an idle time, measured from its last-use mark, which is kept to the
  * minute). A role changed meanwhile applies at the session's next request. */
 
-#define RD_SESSION_MAX_MS_DEFAULT  (12 * 3600 * 1000LL) /* console_session_max_s 43200 */
-#define RD_SESSION_IDLE_MS_DEFAULT (30 * 60 * 1000LL)   /* console_session_idle_s 1800 */
+#define RD_SESSION_MAX_MS_DEFAULT  (12LL * 3600 * 1000) /* console_session_max_s 43200 */
+#define RD_SESSION_IDLE_MS_DEFAULT (30LL * 60 * 1000)   /* console_session_idle_s 1800 */
 
 typedef struct rd_session_opts {
     int64_t max_age_ms; /* the longest a session lives (0: RD_SESSION_MAX_MS_DEFAULT) */

@@ -297,8 +297,8 @@ static const struct key keys[] = {
      0, 0},
     {"cors_credentials", K_BOOL, offsetof(srv_config, cors_credentials), 0, 0, 0},
     {"console", K_BOOL, offsetof(srv_config, console), 0, 0, 0},
-    {"console_session_max_s", I(console_session_max_s, 60, 30 * 86400)},
-    {"console_session_idle_s", I(console_session_idle_s, 60, 30 * 86400)},
+    {"console_session_max_s", I(console_session_max_s, 60, 2592000)},
+    {"console_session_idle_s", I(console_session_idle_s, 60, 2592000)},
     {"console_cookie_secure", S(console_cookie_secure)},
     {"linger_max_bytes", Z(linger_max_bytes, 0, 1LL << 40)},
     {"linger_timeout_ms", I(linger_timeout_ms, 0, 600000)},
@@ -619,6 +619,19 @@ static int validate_tls(srv_config *c, rd_err *err)
     return RD_OK;
 }
 
+/* console_cookie_secure resolved: auto is on with TLS here; on for TLS ended at a proxy. */
+static int validate_console(srv_config *c, rd_err *err)
+{
+    if (!strcmp(c->console_cookie_secure, "auto"))
+        c->cookie_secure = c->tls_cert[0] != '\0';
+    else if (!strcmp(c->console_cookie_secure, "on") || !strcmp(c->console_cookie_secure, "off"))
+        c->cookie_secure = !strcmp(c->console_cookie_secure, "on");
+    else
+        return rd_err_set(err, RD_EINVAL, "console_cookie_secure must be auto, on or off, not \"%s\"",
+                          c->console_cookie_secure);
+    return RD_OK;
+}
+
 /* An address's host is a wildcard ("", 0.0.0.0, ::, [::]): it takes the port on every address. */
 static bool wildcard_host(const char *h, size_t n)
 {
@@ -757,13 +770,8 @@ static int validate(srv_config *c, rd_err *err)
     int rc = validate_tls(c, err);
     if (rc)
         return rc;
-    if (!strcmp(c->console_cookie_secure, "auto"))
-        c->cookie_secure = c->tls_cert[0] != '\0';
-    else if (!strcmp(c->console_cookie_secure, "on") || !strcmp(c->console_cookie_secure, "off"))
-        c->cookie_secure = !strcmp(c->console_cookie_secure, "on");
-    else
-        return rd_err_set(err, RD_EINVAL, "console_cookie_secure must be auto, on or off, not \"%s\"",
-                          c->console_cookie_secure);
+    if ((rc = validate_console(c, err)))
+        return rc;
     if (c->require_signed_bundles) {
         rd_bundle_key trusted[SRV_MAX_KEYS];
         size_t n;

@@ -209,7 +209,7 @@ int rd__auth_check_token(rd_store *s, const char *token, int64_t now_ms, rd_toke
 
 int rd_auth_authenticate(rd_store *s, const char *token, int64_t now_ms, rd_principal *out, rd_err *err)
 {
-    rd_token_row t;
+    rd_token_row t = {0}; /* filled by the store (the analyzer cannot see through its ops table) */
     rd_principal p;
     int rc = rd__auth_check_token(s, token, now_ms, &t, &p, err);
     if (rc)
