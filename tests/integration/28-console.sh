@@ -124,7 +124,7 @@ grep -qi '^Set-Cookie:.*Secure' "$T/h"
 check "sign in: not Secure over plain HTTP" 1 $?
 check "sign in: not cached" 0 0 '^Cache-Control: no-store' "$T/h"
 C=$(cat "$T/cookie.mgr1")
-grep -q "${C#rdk_*_}" "$T/r"
+grep -qF -- "${C#rdk_*_}" "$T/r"
 check "sign in: the body holds no session token" 1 $?
 [ "$C" != "$MGR" ]
 check "the session is a token of its own" 0 $?
@@ -325,7 +325,7 @@ check "session.close audited" 0 0 '"action":"session.close"' "$T/audit.json"
 leaks=0
 for c in "$C" "$C2" "$C3" "$(cat "$T/cookie.root")"; do
     s=${c#rdk_*_}
-    grep -q -- "$s" "$T/audit.json" "$T/serve.err" && leaks=$((leaks + 1))
+    grep -qF -- "$s" "$T/audit.json" "$T/serve.err" && leaks=$((leaks + 1))
 done
 check "no session's secret in the audit chain or the server's log" 0 "$leaks"
 curl -s "$U/metrics" >"$T/metrics"
