@@ -12,6 +12,9 @@
  *   principal     an authenticated caller: the user, the role's permissions, the token's scopes
  *   limiter       failed authentications per source: rate limited, and audited aggregated per
  *                 source and minute (an unauthenticated caller cannot flood the audit chain)
+ *   sessions      the web console's sign-in: a short-lived child token of a user's token (its
+ *                 parent), held by the browser in an HttpOnly cookie, with a CSRF token derived
+ *                 from it; it works only while its parent does, and only as that cookie
  *
  * Governance is on for a data directory once it has a user: from then on the library refuses
  * user, token and change-request operations without a principal, except the creation of the
@@ -55,7 +58,7 @@ enum {
 RD_API const char *rd_role_name(rd_role r);
 RD_API int rd_role_parse(const char *name); /* -1: none ("did you mean" is the caller's) */
 RD_API uint32_t rd_role_perms(rd_role r);
-RD_API const char *rd_perm_name(uint32_t perm); /* one bit: "view", "propose", ... */
+RD_API const char *rd_perm_name(uint32_t perm); /* one bit: "view", "propose", ...; 0: "none" */
 
 /* Token scopes: what a token may be used for besides its role. */
 enum {
@@ -105,6 +108,9 @@ typedef enum rd_admin_action {
     RD_ACT_ROLLOUT_TRANSITIONS,
     RD_ACT_ROLLOUT_PROMOTE,
     RD_ACT_MONITOR_SHOW,
+    RD_ACT_SESSION_OPEN, /* the web console's sign-in: no permission (any user, for itself) */
+    RD_ACT_SESSION_SHOW,
+    RD_ACT_SESSION_CLOSE,
     RD_ACT_COUNT
 } rd_admin_action;
 
@@ -113,7 +119,8 @@ typedef struct rd_admin_action_def {
     const char *name;   /* "change.approve" */
     const char *method; /* "POST" */
     const char *path;   /* "/v1/admin/changes/{id}/approve" ({x}: one path segment) */
-    uint32_t perm;      /* the one permission it needs */
+    uint32_t perm;      /* the one permission it needs; 0 for the session actions, which act on the
+                           caller's own credentials and need none (every role may) */
     const char *what;   /* a short description, for the docs */
 } rd_admin_action_def;
 
@@ -137,6 +144,7 @@ typedef struct rd_principal {
     char token_id[RD_TOKEN_ID_MAX];
     int64_t expires_ms; /* the token's expiry (0: never): a principal kept by a cache lapses with it */
     bool console;       /* the local console without a token: only for creating the first admin */
+    bool session;       /* token_id is a web console session's (rd_session_open) */
 } rd_principal;
 
 /* "alice" (or "console") for audit entries and messages. */
@@ -146,7 +154,8 @@ RD_API const char *rd_principal_name(const rd_principal *p);
 RD_API int rd_principal_require(const rd_principal *p, uint32_t perm, const char *doing, rd_err *err);
 
 /* Check token against the store at now_ms: RD_EUNAUTH when it is malformed, unknown, revoked,
- * expired, or its user is disabled (the message says which, never the token); RD_EIO,
+ * expired, its user is disabled, or it is a console session's ("session token: ...", which
+ * works only through rd_session_authenticate) (the message says which, never the token); RD_EIO,
  * RD_ESTORE (the store is unreachable: nothing is known about the token). Marks the token's
  * last use (at most once a minute, rd_store_token_mark_used: no governance transaction, so it
  * never waits for one; a read-only, busy or unreachable store only loses the mark). The message
@@ -166,7 +175,8 @@ typedef struct rd_user_info {
     bool disabled;
     int64_t created_ms;
     char created_by[RD_USER_MAX];
-    size_t active_tokens;
+    size_t active_tokens;   /* not revoked, not expired; console sessions not counted */
+    size_t active_sessions; /* console sessions not revoked nor expired (idle ones included) */
 } rd_user_info;
 
 typedef struct rd_token_info {
@@ -175,6 +185,7 @@ typedef struct rd_token_info {
     uint32_t scopes;
     int64_t created_ms, expires_ms, revoked_ms, last_used_ms; /* 0: never */
     char created_by[RD_USER_MAX];
+    char parent[RD_TOKEN_ID_MAX]; /* a console session's: the token it was opened with; "" else */
 } rd_token_info;
 
 /* The change notification (rd_store_notify) sent, at commit, by a change that can make a token
@@ -208,6 +219,56 @@ RD_API int rd_token_revoke(rd_store *s, const rd_principal *actor, const char *i
                            rd_err *err);
 RD_API int rd_token_list(rd_store *s, const char *user, int (*fn)(void *ud, const rd_token_info *t), void *ud,
                          rd_err *err);
+
+/* ------------------------------------------------------------------ web console sessions
+ *
+ * A session is a token row of its own (tokens.parent names the token it was opened with): the
+ * same user, the admin scope alone, an expiry no later than its parent's. The browser holds it
+ * in an HttpOnly cookie; the server accepts it only on the admin API, only as that cookie, and
+ * for a change only with the CSRF token derived from it (rd_csrf_check). It works while its
+ * parent works (revoking the parent, or disabling the user, ends every session opened with it)
+ * and while it is used (an idle time, measured from its last-use mark, which is kept to the
+ * minute). A role changed meanwhile applies at the session's next request. */
+
+#define RD_SESSION_MAX_MS_DEFAULT  (12LL * 3600 * 1000) /* console_session_max_s 43200 */
+#define RD_SESSION_IDLE_MS_DEFAULT (30LL * 60 * 1000)   /* console_session_idle_s 1800 */
+
+typedef struct rd_session_opts {
+    int64_t max_age_ms; /* the longest a session lives (0: RD_SESSION_MAX_MS_DEFAULT) */
+    int64_t idle_ms;    /* unused this long, it ends (0: RD_SESSION_IDLE_MS_DEFAULT) */
+} rd_session_opts;
+
+/* Open a session with parent_token at now_ms: the parent must authenticate (rd_auth_authenticate:
+ * RD_EUNAUTH saying why, never the token) and carry the admin scope (RD_EFORBIDDEN); any role
+ * may open one for itself. A new token for the parent's user, with the admin scope alone,
+ * expiring at the earlier of the parent's expiry and now + max_age, goes to token (the cookie's
+ * value); who receives the session's principal (its token_id, expires_ms; session true). Audited
+ * "session.open" with both tokens' ids (object token/<session id>), in one transaction with the
+ * row. o may be NULL (the defaults). RD_EIO, RD_ESTORE from the store. */
+RD_API int rd_session_open(rd_store *s, const char *parent_token, int64_t now_ms, const rd_session_opts *o,
+                           char token[RD_TOKEN_MAX], rd_principal *who, rd_err *err);
+/* Check a session's token (the cookie's value) at now_ms: as rd_auth_authenticate, and besides
+ * it must be a session's ("not a session: ..."), its parent must still work ("revoked: ...",
+ * "expired: ..."; the parent's user is the session's, so a disabled user is refused as such),
+ * and it must have been used within o->idle_ms ("expired: ... idle ..."). Each refusal is
+ * RD_EUNAUTH with its reason before a colon (rd_auth_limiter_fail's why). Marks the session
+ * used (at most once a minute). o may be NULL. */
+RD_API int rd_session_authenticate(rd_store *s, const char *token, int64_t now_ms, const rd_session_opts *o,
+                                   rd_principal *out, rd_err *err);
+/* Close the session whose token is token (its secret proves the caller holds it): revoked and
+ * audited "session.close" (actor: its user) at now_ms, other nodes told (RD_AUTH_NOTIFY).
+ * RD_OK when it is closed now or was over already (revoked, expired); RD_EUNAUTH when token is
+ * malformed, unknown, has another secret or is no session's. */
+RD_API int rd_session_close(rd_store *s, const char *token, int64_t now_ms, rd_err *err);
+
+/* The CSRF token of a session: 64 hex digits of HMAC-SHA256 keyed by the session token's secret
+ * over a fixed label, so it is bound to the session, needs nothing stored, and tells nothing of
+ * the secret. RD_EINVAL when session_token has not a token's shape. Pure; thread-safe. */
+#define RD_CSRF_MAX 65
+RD_API int rd_csrf_token(const char *session_token, char out[RD_CSRF_MAX]);
+/* Whether candidate (a request's X-CSRF-Token; NULL or "" is not) is session_token's CSRF token,
+ * compared in time that does not depend on where they differ. */
+RD_API bool rd_csrf_check(const char *session_token, const char *candidate);
 
 /* ------------------------------------------------------------------ failed authentications */
 

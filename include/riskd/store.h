@@ -26,7 +26,7 @@
 typedef struct rd_store rd_store;
 
 /* The schema version this riskd writes. */
-#define RD_STORE_SCHEMA 4
+#define RD_STORE_SCHEMA 5
 
 typedef struct rd_store_opts {
     const char *node; /* this process's name in a shared store (the decision log's node column,
@@ -238,7 +238,7 @@ RD_API int rd_store_outcome_stats(rd_store *s, const char *model_version, const 
 RD_API int rd_store_outcome_names(rd_store *s, const char *model_version,
                                   int (*fn)(void *ud, const char *name), void *ud, rd_err *err);
 
-/* ------------------------------------------------------------------ governance (schema 3)
+/* ------------------------------------------------------------------ governance (schema 3; 5: tokens.parent)
  *
  * What the auth, audit and change modules keep (include/riskd/auth.h, audit.h, change.h).
  * Callers use those modules; the rows here are their storage. */
@@ -282,6 +282,8 @@ typedef struct rd_token_row {
     uint32_t scopes;
     int64_t created_ms, expires_ms, revoked_ms, last_used_ms;
     char created_by[64];
+    char parent[16]; /* a console session's token (schema 5): the id of the token it was opened
+                        with, which must stay active for it to work; "" for any other token */
 } rd_token_row;
 RD_API int rd_store_token_get(rd_store *s, const char *id, rd_token_row *out, rd_err *err); /* RD_ENOTFOUND */
 RD_API int rd_store_token_put(rd_store *s, const rd_token_row *t, rd_err *err); /* insert or replace */

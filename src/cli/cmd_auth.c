@@ -14,7 +14,8 @@ static const char usage[] =
     "Print which role may do which admin action (the role x action matrix the server enforces).\n"
     "\n"
     "options:\n"
-    "  --json       [{\"action\", \"method\", \"path\", \"permission\", \"allowed\": {role: bool}}]\n"
+    "  --json       [{\"action\", \"method\", \"path\", \"permission\" (null: none, a console\n"
+    "               session action), \"allowed\": {role: bool}}]\n"
     "  --markdown   the table docs/api.md holds\n"
     "  -h, --help   show this help\n"
     "\n"
@@ -35,7 +36,10 @@ static int matrix_json(rd_buf *b)
         rd_buf_puts(b, ",\"path\":");
         put_json_str(b, acts[i].path);
         rd_buf_puts(b, ",\"permission\":");
-        put_json_str(b, rd_perm_name(acts[i].perm));
+        if (acts[i].perm)
+            put_json_str(b, rd_perm_name(acts[i].perm));
+        else
+            rd_buf_puts(b, "null"); /* a session action: the caller's own credentials, no permission */
         rd_buf_puts(b, ",\"allowed\":{");
         for (int r = 0; r < RD_ROLE_COUNT; r++) {
             if (r)

@@ -318,8 +318,8 @@ static int print_user(void *ud, const rd_user_info *u)
         rd_buf_puts(l->b, l->n ? ",{\"name\":" : "{\"name\":");
         rd_json_write_string(l->b, u->name, strlen(u->name));
         json_str(l->b, "role", rd_role_name(u->role));
-        rd_buf_printf(l->b, ",\"disabled\":%s,\"active_tokens\":%zu", u->disabled ? "true" : "false",
-                      u->active_tokens);
+        rd_buf_printf(l->b, ",\"disabled\":%s,\"active_tokens\":%zu,\"active_sessions\":%zu",
+                      u->disabled ? "true" : "false", u->active_tokens, u->active_sessions);
         json_ms(l->b, "created_ms", u->created_ms);
         json_str(l->b, "created_by", u->created_by);
         rd_buf_putc(l->b, '}');
@@ -381,6 +381,7 @@ static int print_token(void *ud, const rd_token_info *t)
         json_ms(l->b, "revoked_ms", t->revoked_ms);
         json_ms(l->b, "last_used_ms", t->last_used_ms);
         json_str(l->b, "created_by", t->created_by);
+        json_str(l->b, "parent", t->parent);
         rd_buf_putc(l->b, '}');
     } else {
         printf("%-12s  %-24s %-22s %-8s %-20s  %-20s  %s\n", t->id, t->user, scopes,

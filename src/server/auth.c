@@ -260,6 +260,19 @@ static int unauthenticated(srv_req *r, srv_auth_reason reason, const char *why, 
     return refuse(f, 401, "UNAUTHENTICATED", "%s", why);
 }
 
+/* The limiter's verdict on r's source at now: -1 with the 429 in f when it is over its limit. */
+static int limited(srv_req *r, int64_t now, srv_auth_fail *f)
+{
+    if (rd_auth_limiter_allow(A.limiter, r->source, now))
+        return 0;
+    srv_metrics_auth_failure(SRV_AUTH_RATE_LIMITED);
+    f->retry_after_s = (int)(60 - (now / 1000) % 60);
+    return refuse(f, 429, "TOO_MANY_ATTEMPTS",
+                  "too many failed authentications from %s this minute (auth_max_failures %d): try again "
+                  "in %d s",
+                  r->source ? r->source : "this address", A.cfg->auth_max_failures, f->retry_after_s);
+}
+
 /* The token of "Bearer <token>" into tok (NUL-terminated); the reason when there is none. */
 static srv_auth_reason bearer(const char *h, char *tok, size_t cap)
 {
@@ -285,18 +298,21 @@ static srv_auth_reason bearer(const char *h, char *tok, size_t cap)
     return SRV_AUTH_NREASONS; /* none: a token */
 }
 
-/* Check tok against the store on a handle of its own (not A.lock): a free one if any, else wait
- * for one. */
+/* Take a token-check handle: a free one if any, else wait for one. */
+static auth_conn *conn_take(void)
+{
+    for (int i = 0; i < AUTH_CONNS; i++)
+        if (pthread_mutex_trylock(&A.conns[i].lock) == 0)
+            return &A.conns[i];
+    auth_conn *c = &A.conns[atomic_fetch_add(&A.next_conn, 1) % AUTH_CONNS];
+    pthread_mutex_lock(&c->lock);
+    return c;
+}
+
+/* Check tok against the store on a handle of its own (not A.lock). */
 static int store_check(const char *tok, int64_t now, rd_principal *who, rd_err *err)
 {
-    auth_conn *c = NULL;
-    for (int i = 0; i < AUTH_CONNS && !c; i++)
-        if (pthread_mutex_trylock(&A.conns[i].lock) == 0)
-            c = &A.conns[i];
-    if (!c) {
-        c = &A.conns[atomic_fetch_add(&A.next_conn, 1) % AUTH_CONNS];
-        pthread_mutex_lock(&c->lock);
-    }
+    auth_conn *c = conn_take();
     int rc = rd_auth_authenticate(c->store, tok, now, who, err);
     pthread_mutex_unlock(&c->lock);
     return rc;
@@ -320,6 +336,54 @@ static void store_away(bool away, const char *why)
             "#auth_stale_ms", ms, "error", why, NULL);
 }
 
+rd_session_opts srv_session_opts(const srv_config *cfg)
+{
+    return (rd_session_opts){.max_age_ms = cfg->console_session_max_s * 1000LL,
+                             .idle_ms = cfg->console_session_idle_s * 1000LL};
+}
+
+int srv_auth_limited(srv_req *r, srv_auth_fail *f)
+{
+    f->retry_after_s = 0;
+    if (!A.limiter)
+        return refuse(f, 503, "UNAVAILABLE", "authentication is not available in this process");
+    return limited(r, rd_clock_unix_ms(), f);
+}
+
+int srv_auth_failed(srv_req *r, const char *why, srv_auth_fail *f)
+{
+    f->retry_after_s = 0;
+    return unauthenticated(r, reason_of(why), why, f);
+}
+
+int srv_auth_session(srv_req *r, const char *token, srv_auth_fail *f)
+{
+    f->retry_after_s = 0;
+    if (!A.limiter || !A.conns[AUTH_CONNS - 1].store)
+        return refuse(f, 503, "UNAVAILABLE", "authentication is not available in this process");
+    int64_t now = rd_clock_unix_ms();
+    if (limited(r, now, f))
+        return -1;
+    rd_session_opts o = srv_session_opts(A.cfg);
+    rd_err err;
+    rd_principal who;
+    srv_metrics_auth_store_check();
+    auth_conn *c = conn_take();
+    int rc = rd_session_authenticate(c->store, token, now, &o, &who, &err);
+    pthread_mutex_unlock(&c->lock);
+    store_away(rc == RD_ESTORE, rc == RD_ESTORE ? err.msg : "");
+    if (rc == RD_EUNAUTH)
+        return unauthenticated(r, reason_of(err.msg), err.msg, f);
+    if (rc) {
+        if (rc != RD_ESTORE)
+            srv_log(SRV_ERROR, "authentication failed", "error", err.msg, "code", rd_err_name(rc), NULL);
+        return refuse(f, rd_err_http_status(rc), rd_err_name(rc), "authentication: %s", err.msg);
+    }
+    r->who = who;
+    r->authed = true;
+    return 0;
+}
+
 static int authenticate(srv_req *r, bool fresh, bool stale_ok, const char *doing, srv_auth_fail *f)
 {
     if (!A.limiter || !A.store || !A.conns[AUTH_CONNS - 1].store)
@@ -336,14 +400,9 @@ static int authenticate(srv_req *r, bool fresh, bool stale_ok, const char *doing
             return 0;
         }
     }
-    if (!rd_auth_limiter_allow(A.limiter, r->source, now)) {
+    if (limited(r, now, f)) {
         explicit_bzero(tok, sizeof tok);
-        srv_metrics_auth_failure(SRV_AUTH_RATE_LIMITED);
-        f->retry_after_s = (int)(60 - (now / 1000) % 60);
-        return refuse(f, 429, "TOO_MANY_ATTEMPTS",
-                      "too many failed authentications from %s this minute (auth_max_failures %d): try again "
-                      "in %d s",
-                      r->source ? r->source : "this address", A.cfg->auth_max_failures, f->retry_after_s);
+        return -1;
     }
     if (why == SRV_AUTH_MISSING) {
         char msg[200];

@@ -174,6 +174,16 @@ const char srv_usage[] =
     "  --cors-credentials       also send Access-Control-Allow-Credentials: true (cookies, HTTP\n"
     "                           auth); refused with cors_origins = *\n"
     "\n"
+    "the web console (/ui/; docs/api.md, \"Console sessions\"): signing in with a token opens a\n"
+    "session, a child token held in an HttpOnly, SameSite=Strict cookie, accepted on /v1/admin/ only,\n"
+    "whose changes need its CSRF token (X-CSRF-Token) and this server's origin:\n"
+    "  --no-console             no console: /ui/ answers 404, sign-in is refused (console = off)\n"
+    "  --console-session-max-s N  a session's longest life, never past its token's (default 43200)\n"
+    "  --console-session-idle-s N a session unused for N s ends (default 1800; kept to the minute)\n"
+    "  --console-cookie-secure MODE  auto (default: with --tls-cert), on (TLS ended at a proxy: the\n"
+    "                           origin checked is https://HOST) or off: the cookie's Secure flag\n"
+    "                           and its __Host- name prefix\n"
+    "\n"
     "request limits and lingering:\n"
     "  --linger-max-bytes N     a body refused before it is read (413 by Content-Length, 415,\n"
     "                           401 client certificate) is read and dropped, up to N bytes more,\n"
@@ -289,6 +299,10 @@ static const struct key keys[] = {
     {"cors_origins", K_ORIGINS, offsetof(srv_config, cors_origins), sizeof(((srv_config *)0)->cors_origins),
      0, 0},
     {"cors_credentials", K_BOOL, offsetof(srv_config, cors_credentials), 0, 0, 0},
+    {"console", K_BOOL, offsetof(srv_config, console), 0, 0, 0},
+    {"console_session_max_s", I(console_session_max_s, 60, 2592000)},
+    {"console_session_idle_s", I(console_session_idle_s, 60, 2592000)},
+    {"console_cookie_secure", S(console_cookie_secure)},
     {"linger_max_bytes", Z(linger_max_bytes, 0, 1LL << 40)},
     {"linger_timeout_ms", I(linger_timeout_ms, 0, 600000)},
     {"sync_listen", S(sync_listen)},
@@ -349,6 +363,10 @@ static void defaults(srv_config *c)
     c->monitor_history = 180;
     c->linger_max_bytes = 64u << 20; /* nginx discards up to its lingering_time; 64 MiB at LAN speed */
     c->linger_timeout_ms = 5000;     /* nginx's lingering_timeout */
+    c->console = true;
+    c->console_session_max_s = 43200;
+    c->console_session_idle_s = 1800;
+    strcpy(c->console_cookie_secure, "auto");
     c->sync_max_streams = 1000;
     c->sync_max_connections = SIZE_MAX; /* 2 x sync_max_streams, resolved in validate */
     if (gethostname(c->node, sizeof c->node) != 0 || !c->node[0])
@@ -605,6 +623,19 @@ static int validate_tls(srv_config *c, rd_err *err)
     return RD_OK;
 }
 
+/* console_cookie_secure resolved: auto is on with TLS here; on for TLS ended at a proxy. */
+static int validate_console(srv_config *c, rd_err *err)
+{
+    if (!strcmp(c->console_cookie_secure, "auto"))
+        c->cookie_secure = c->tls_cert[0] != '\0';
+    else if (!strcmp(c->console_cookie_secure, "on") || !strcmp(c->console_cookie_secure, "off"))
+        c->cookie_secure = !strcmp(c->console_cookie_secure, "on");
+    else
+        return rd_err_set(err, RD_EINVAL, "console_cookie_secure must be auto, on or off, not \"%s\"",
+                          c->console_cookie_secure);
+    return RD_OK;
+}
+
 /* An address's host is a wildcard ("", 0.0.0.0, ::, [::]): it takes the port on every address. */
 static bool wildcard_host(const char *h, size_t n)
 {
@@ -742,6 +773,8 @@ static int validate(srv_config *c, rd_err *err)
         return rd_err_set(err, RD_EINVAL, "cors_credentials needs cors_origins (the origins allowed)");
     int rc = validate_tls(c, err);
     if (rc)
+        return rc;
+    if ((rc = validate_console(c, err)))
         return rc;
     if (c->require_signed_bundles) {
         rd_bundle_key trusted[SRV_MAX_KEYS];

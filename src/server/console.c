@@ -48,6 +48,10 @@ static const srv_ui_asset *find_asset(const char *path)
 void srv_route_ui(srv_req *r)
 {
     r->headers[0] = ui_headers;
+    if (!r->cfg->console) {
+        srv_reply_error(r, 404, "NOT_FOUND", "%s: the console is off (console = off)", r->path);
+        return;
+    }
     if (!strcmp(r->path, "/ui")) { /* relative asset paths resolve under the slash */
         r->status = 308;
         r->headers[1] = ui_redirect;

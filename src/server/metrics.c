@@ -93,6 +93,7 @@ static struct {
     atomic_uint_fast64_t auth_failures[SRV_AUTH_NREASONS];
     atomic_uint_fast64_t auth_store_checks;
     atomic_uint_fast64_t auth_stale;
+    atomic_uint_fast64_t console_refusals[SRV_CONSOLE_NREFUSALS];
     atomic_uint_fast64_t cors[2][2]; /* [preflight][origin allowed] */
     error_series *errors;
     atomic_uint_fast64_t unknown_flag;
@@ -321,6 +322,12 @@ void srv_metrics_admin(int action, int status)
 void srv_metrics_auth_store_check(void) { inc(&M.auth_store_checks); }
 void srv_metrics_auth_stale(void) { inc(&M.auth_stale); }
 
+void srv_metrics_console_refusal(srv_console_refusal why)
+{
+    if ((unsigned)why < SRV_CONSOLE_NREFUSALS)
+        inc(&M.console_refusals[why]);
+}
+
 void srv_metrics_auth_failure(srv_auth_reason why)
 {
     if ((unsigned)why < SRV_AUTH_NREASONS)
@@ -361,6 +368,14 @@ static void render_auth(rd_buf *b)
         "the store was unreachable (auth_stale_ms).\n# TYPE riskd_auth_stale_total counter\n"
         "riskd_auth_stale_total %llu\n",
         (unsigned long long)get(&M.auth_store_checks), (unsigned long long)get(&M.auth_stale));
+    static const char *const console_reasons[SRV_CONSOLE_NREFUSALS] = {"csrf_required", "csrf_invalid",
+                                                                       "cross_origin"};
+    rd_buf_puts(b, "# HELP riskd_console_refusals_total Admin requests with the console's session cookie "
+                   "refused before their credentials were looked at, by reason.\n"
+                   "# TYPE riskd_console_refusals_total counter\n");
+    for (int w = 0; w < SRV_CONSOLE_NREFUSALS; w++)
+        rd_buf_printf(b, "riskd_console_refusals_total{reason=\"%s\"} %llu\n", console_reasons[w],
+                      (unsigned long long)get(&M.console_refusals[w]));
 }
 
 void srv_metrics_cors(bool preflight, bool allowed) { inc(&M.cors[preflight][allowed]); }

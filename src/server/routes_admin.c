@@ -4,11 +4,13 @@
  * {x} is one segment): a path no action has is 404, a path some action has with another method
  * 405 with Allow. Then, for every action, in one place and in this order: the failed-
  * authentication limiter (429), the bearer token checked against the store (401), the role's
- * permission for the action and the token's admin scope (403). Only then does a handler run,
- * and a handler only translates: the request's JSON into a library call made with the caller
- * as principal, the result (or the library's refusal, mapped by rd_err_http_status) into the
- * response. Every rule (who may approve what, which state a change may move to) is the
- * library's, inside its store transaction.
+ * permission for the action and the token's admin scope (403). Without an Authorization
+ * header, the console's session cookie stands for the token (session.c): its origin and CSRF
+ * checks (403) come before the limiter. The session actions (no permission) are session.c's. Only then does a
+ * handler run, and a handler only translates: the request's JSON into a library call made with the caller as
+ * principal, the result (or the library's refusal, mapped by rd_err_http_status) into the response. Every
+ * rule (who may approve what, which state a change may move to) is the library's, inside its store
+ * transaction.
  *
  * The handlers share the admin store handle under its lock (auth.c). A publish or a rollback
  * reloads what serves before it is answered (srv_reload_now), outside that lock. */
@@ -315,7 +317,7 @@ static int user_one(void *ud, const rd_user_info *u)
     rd_buf_printf(b, ",\"disabled\":%s,\"created_ms\":%lld", u->disabled ? "true" : "false",
                   (long long)u->created_ms);
     put_str(b, "created_by", u->created_by, false);
-    rd_buf_printf(b, ",\"active_tokens\":%zu}", u->active_tokens);
+    rd_buf_printf(b, ",\"active_tokens\":%zu,\"active_sessions\":%zu}", u->active_tokens, u->active_sessions);
     return 0;
 }
 
@@ -1207,6 +1209,7 @@ static const admin_fn handlers[RD_ACT_COUNT] = {
     [RD_ACT_ROLLOUT_TRANSITIONS] = rollout_transitions,
     [RD_ACT_ROLLOUT_PROMOTE] = rollout_promote,
     [RD_ACT_MONITOR_SHOW] = monitor_show,
+    /* the session actions are session.c's (srv_route_session) */
 };
 
 /* The action of method and path, its {x} segment into *param ({NULL, 0}: none); NULL with the
@@ -1294,11 +1297,32 @@ static void handle(srv_req *r, const rd_admin_action_def *def, const seg *param)
     }
 }
 
+/* Who is calling: the bearer token, or, without an Authorization header, the console's session
+ * cookie (session.c), whose request must come from this server's pages and, for a change, carry
+ * the session's CSRF token, both checked before the store is asked about the token. false with
+ * the refusal written. */
+static bool authenticated(srv_req *r, const rd_admin_action_def *def)
+{
+    const char *cookie = r->authorization ? NULL : srv_session_cookie(r);
+    if (!cookie)
+        return !srv_auth_require(r, 0, true, "the admin API");
+    if (srv_session_refused(r, cookie, strcmp(def->method, "GET") != 0))
+        return false;
+    srv_auth_fail f;
+    if (!srv_auth_session(r, cookie, &f))
+        return true;
+    srv_reply_error(r, f.status, f.code, "%s", f.msg);
+    r->retry_after_s = f.retry_after_s;
+    return false;
+}
+
 void srv_route_admin(srv_req *r)
 {
     seg param = {NULL, 0};
     const rd_admin_action_def *def = route(r, &param);
-    if (def && !srv_auth_require(r, 0, true, "the admin API") && authorized(r, def))
+    if (def && !def->perm) /* the console's sign-in: on the caller's own credentials */
+        srv_route_session(r, def->action);
+    else if (def && authenticated(r, def) && authorized(r, def))
         handle(r, def, &param);
     srv_metrics_admin(def ? (int)def->action : -1, r->status);
 }

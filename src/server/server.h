@@ -129,6 +129,12 @@ typedef struct srv_config {
        (srv_cors_normalize), "*", or "" for none (no CORS headers, OPTIONS answered 405) */
     char cors_origins[4096];
     bool cors_credentials; /* Access-Control-Allow-Credentials: true (refused with "*") */
+    /* the web console (/ui/) and its sign-in (session.c, docs/api.md "Console sessions") */
+    bool console;                  /* off: /ui/ answers 404, the session actions are refused */
+    int console_session_max_s;     /* a session's longest life (never past its parent token's) */
+    int console_session_idle_s;    /* a session unused this long ends */
+    char console_cookie_secure[8]; /* auto (on with tls_cert) | on (TLS ended at a proxy) | off */
+    bool cookie_secure;            /* console_cookie_secure resolved: Secure and the __Host- name */
     /* a body refused before it is read (413, 415, 401) is read and dropped, up to these bounds,
        so the client can read the answer: a close with unread data resets the connection */
     size_t linger_max_bytes; /* 0: answer at once and close */
@@ -227,6 +233,15 @@ const char *srv_auth_reason_name(srv_auth_reason r);
 /* An admin API request: action (-1: none matched) and the status answered. */
 void srv_metrics_admin(int action, int status);
 void srv_metrics_auth_failure(srv_auth_reason why);
+/* A console-cookie request refused before its credentials were looked at (the labels of
+ * riskd_console_refusals_total). */
+typedef enum srv_console_refusal {
+    SRV_CONSOLE_CSRF_REQUIRED = 0, /* a change without X-CSRF-Token */
+    SRV_CONSOLE_CSRF_INVALID,      /* one that is not the session's */
+    SRV_CONSOLE_CROSS_ORIGIN,      /* a foreign Origin, or Sec-Fetch-Site cross-site or same-site */
+    SRV_CONSOLE_NREFUSALS
+} srv_console_refusal;
+void srv_metrics_console_refusal(srv_console_refusal why);
 /* A cross-origin request on a CORS route: a preflight or an actual request, its origin allowed
  * or not. */
 void srv_metrics_cors(bool preflight, bool allowed);
@@ -374,6 +389,11 @@ typedef struct srv_req {
     const char *method;        /* "GET", "POST", ... */
     const char *path;          /* the URL's path as sent (the admin router reads it) */
     const char *authorization; /* the Authorization header; NULL when none */
+    const char *cookie;        /* the Cookie header (read on the admin API only: session.c); NULL */
+    const char *origin;        /* the Origin header; NULL when none */
+    const char *host;          /* the Host header; NULL when none */
+    const char *fetch_site;    /* the Sec-Fetch-Site header; NULL when none */
+    const char *csrf;          /* the X-CSRF-Token header; NULL when none */
     const char *source;        /* the client's address ("127.0.0.1"), the limiter's key */
     rd_principal who;          /* the caller, once authenticated (authed) */
     bool authed;
@@ -494,6 +514,30 @@ typedef struct srv_auth_fail {
 int srv_auth_check(srv_req *r, uint32_t scope, bool fresh, const char *doing, srv_auth_fail *f);
 /* srv_auth_check, the refusal written as r's error reply. */
 int srv_auth_require(srv_req *r, uint32_t scope, bool fresh, const char *doing);
+/* Authenticate r with a console session's token (its cookie's value): the limiter as for a
+ * bearer token, then rd_session_authenticate on the store with the console_session_* settings
+ * (never the cache: a session is checked at each request). r->who and r->authed on success; 0,
+ * or -1 with f filled (401 UNAUTHENTICATED, 429, 503). Thread-safe. */
+int srv_auth_session(srv_req *r, const char *token, srv_auth_fail *f);
+/* The console_session_* settings as the library takes them. */
+rd_session_opts srv_session_opts(const srv_config *cfg);
+/* Whether r's source may try to authenticate now (429 in f when not), and a failure counted
+ * against it (why: the library's message) with the 401 in f. */
+int srv_auth_limited(srv_req *r, srv_auth_fail *f);
+int srv_auth_failed(srv_req *r, const char *why, srv_auth_fail *f);
+
+/* ------------------------------------------------------------------ console sessions (session.c) */
+
+/* The session cookie's token from r's Cookie header (NULL: none, the console off, or the name
+ * given twice, which is ambiguous). Read only for the admin API. */
+const char *srv_session_cookie(srv_req *r);
+/* For a request that would be authenticated by the cookie: refused (true, the 403 written) when
+ * its Origin is foreign or Sec-Fetch-Site says cross-site or same-site, or, unless it is a GET
+ * or HEAD, when X-CSRF-Token is missing (CSRF_REQUIRED) or not the session's (CSRF_INVALID).
+ * Needs no store. */
+bool srv_session_refused(srv_req *r, const char *token, bool needs_csrf);
+/* The session actions: session.open, session.show, session.close (routes_admin.c routes them). */
+void srv_route_session(srv_req *r, rd_admin_action action);
 
 /* Reload the flags and bundles now (a publish or a rollback made through the admin API), from
  * any thread: serialised with the main loop's polling; returns once the new snapshot serves

@@ -170,6 +170,8 @@ def check(name, good):
         bad += 1
         print("FAIL: " + name)
 for a in matrix:
+    if a["permission"] is None:  # the console's session actions: no permission (28-console.sh)
+        continue
     path = a["path"]
     for k, v in fill.items():
         path = path.replace(k, v)
@@ -185,7 +187,7 @@ for a in matrix:
     check("%s without a token: got %d %s" % (a["action"], st, code), st == 401 and code == "UNAUTHENTICATED")
     st, code = call(a["method"], path, tok("eng1-score"), body)
     check("%s with a score-only token: got %d %s" % (a["action"], st, code), st == 403 and code == "FORBIDDEN")
-print("matrix: %d actions x %d roles, %d passed, %d failed" % (len(matrix), len(matrix[0]["allowed"]), ok, bad))
+print("matrix: %d actions x %d roles, %d passed, %d failed" % (len([a for a in matrix if a["permission"]]), len(matrix[0]["allowed"]), ok, bad))
 P
 cat "$T/matrix.out"
 mp=$(sed -n 's/^matrix: .*, \([0-9]*\) passed.*/\1/p' "$T/matrix.out")

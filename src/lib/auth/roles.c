@@ -47,6 +47,8 @@ uint32_t rd_role_perms(rd_role r) { return (unsigned)r < RD_ROLE_COUNT ? role_pe
 
 const char *rd_perm_name(uint32_t perm)
 {
+    if (!perm)
+        return "none";
     for (unsigned i = 0; i < RD_PERM_COUNT; i++)
         if (perm == 1u << i)
             return perm_names[i];
@@ -175,6 +177,12 @@ static const rd_admin_action_def actions[RD_ACT_COUNT] = {
      "send all traffic to a rollout's candidate now"},
     {RD_ACT_MONITOR_SHOW, "monitor.show", "GET", "/v1/admin/monitor", RD_PERM_VIEW,
      "the monitor's statistics, with decision rates over time"},
+    /* the web console's sign-in (docs/api.md, "Console sessions"): on the caller's own credentials */
+    {RD_ACT_SESSION_OPEN, "session.open", "POST", "/v1/admin/session", 0,
+     "sign in to the console with a token: a session cookie and its CSRF token"},
+    {RD_ACT_SESSION_SHOW, "session.show", "GET", "/v1/admin/session", 0,
+     "who the console's session (or the bearer token) is, and its CSRF token"},
+    {RD_ACT_SESSION_CLOSE, "session.close", "DELETE", "/v1/admin/session", 0, "sign out of the console"},
 };
 
 const rd_admin_action_def *rd_admin_actions(size_t *n)

@@ -136,7 +136,7 @@ void rd__auth_json_member(rd_buf *b, const char *key, const char *value)
  * a publish or an approval on any node, and a revocation committed meanwhile is kept since no
  * other column is written. Best effort: a read-only, busy or unreachable store only loses the
  * mark, never the caller's request. */
-static void mark_used(rd_store *s, const rd_token_row *seen, int64_t now_ms)
+void rd__auth_mark_used(rd_store *s, const rd_token_row *seen, int64_t now_ms)
 {
     if (seen->last_used_ms && now_ms - seen->last_used_ms < LAST_USED_EVERY_MS)
         return;
@@ -184,27 +184,44 @@ static int load_user(rd_store *s, const rd_token_row *t, rd_principal *p, rd_err
     p->scopes = t->scopes;
     snprintf(p->token_id, sizeof p->token_id, "%s", t->id);
     p->expires_ms = t->expires_ms;
+    p->session = t->parent[0] != '\0';
     return RD_OK;
 }
 
-int rd_auth_authenticate(rd_store *s, const char *token, int64_t now_ms, rd_principal *out, rd_err *err)
+int rd__auth_check_token(rd_store *s, const char *token, int64_t now_ms, rd_token_row *row, rd_principal *p,
+                         rd_err *err)
 {
     char id[RD_TOKEN_ID_MAX];
     if (!rd__auth_token_parse(token, id))
         return rd_err_set(err, RD_EUNAUTH,
                           "malformed token: a token is rdk_, 12 hex digits, _ and 43 base64url characters");
-    rd_token_row t;
-    int rc = rd_store_token_get(s, id, &t, err);
+    int rc = rd_store_token_get(s, id, row, err);
     if (rc == RD_ENOTFOUND)
         return rd_err_set(err, RD_EUNAUTH, "unknown token: no token has id %s", id);
     if (rc)
         return rc;
     char hash[RD_SHA256_HEX];
     rd_sha256_hex(token, strlen(token), hash);
-    rd_principal p;
-    if ((rc = check_row(&t, hash, now_ms, err)) || (rc = load_user(s, &t, &p, err)))
+    if ((rc = check_row(row, hash, now_ms, err)) || (rc = load_user(s, row, p, err)))
         return rc;
-    mark_used(s, &t, now_ms);
+    return RD_OK;
+}
+
+int rd_auth_authenticate(rd_store *s, const char *token, int64_t now_ms, rd_principal *out, rd_err *err)
+{
+    rd_token_row t = {0}; /* filled by the store (the analyzer cannot see through its ops table) */
+    rd_principal p;
+    int rc = rd__auth_check_token(s, token, now_ms, &t, &p, err);
+    if (rc)
+        return rc;
+    /* a console session's token works only as the console's cookie, where the server checks the
+       request's origin and CSRF token, its parent and its idle time (rd_session_authenticate) */
+    if (t.parent[0])
+        return rd_err_set(err, RD_EUNAUTH,
+                          "session token: token %s is a console session's, which works only as the console's"
+                          " cookie",
+                          t.id);
+    rd__auth_mark_used(s, &t, now_ms);
     *out = p;
     return RD_OK;
 }

@@ -17,9 +17,8 @@
 
 /* ------------------------------------------------------------------ helpers */
 
-/* Append one audit entry; detail is a JSON object without its closing brace (closed here). */
-static int audit(rd_store *s, const rd_principal *actor, const char *action, const char *object,
-                 rd_buf *detail, int64_t now_ms, rd_err *err)
+int rd__auth_audit(rd_store *s, const rd_principal *actor, const char *action, const char *object,
+                   rd_buf *detail, int64_t now_ms, rd_err *err)
 {
     rd_buf_putc(detail, '}');
     if (detail->oom)
@@ -34,8 +33,7 @@ static int audit(rd_store *s, const rd_principal *actor, const char *action, con
     return rd_audit_append(s, &e, NULL, err);
 }
 
-/* End the transaction: commit when rc is RD_OK, else roll back; returns the outcome. */
-static int finish(rd_store *s, int rc, rd_err *err)
+int rd__auth_finish(rd_store *s, int rc, rd_err *err)
 {
     if (rc == RD_OK)
         return rd_store_commit(s, err);
@@ -103,18 +101,14 @@ static int keep_an_admin(rd_store *s, const rd_user_row *u, rd_err *err)
                       u->name);
 }
 
-/* Make a token for user and record it (row and audit entry) in the caller's transaction;
- * the token text goes to fresh only. */
-static int issue(rd_store *s, const rd_principal *actor, const char *user, uint32_t scopes,
-                 int64_t expires_ms, int64_t now_ms, char fresh[RD_TOKEN_MAX], rd_err *err)
+int rd__auth_token_insert(rd_store *s, rd_token_row *t, char fresh[RD_TOKEN_MAX], rd_err *err)
 {
-    rd_token_row t = {.scopes = scopes, .created_ms = now_ms, .expires_ms = expires_ms};
     int rc = RD_ENOTFOUND;
     for (int i = 0; i < ID_TRIES && rc != RD_OK; i++) {
-        if ((rc = rd__auth_token_new(fresh, t.id, err)))
+        if ((rc = rd__auth_token_new(fresh, t->id, err)))
             return rc;
         rd_token_row other;
-        rc = rd_store_token_get(s, t.id, &other, err);
+        rc = rd_store_token_get(s, t->id, &other, err);
         if (rc == RD_OK)
             rc = RD_ECONFLICT; /* that id is taken: draw again */
         else if (rc == RD_ENOTFOUND)
@@ -124,10 +118,20 @@ static int issue(rd_store *s, const rd_principal *actor, const char *user, uint3
     }
     if (rc)
         return rd_err_set(err, RD_EINTERNAL, "no free token id after %d random draws", ID_TRIES);
+    rd_sha256_hex(fresh, strlen(fresh), t->hash);
+    return rd_store_token_put(s, t, err);
+}
+
+/* Make a token for user and record it (row and audit entry) in the caller's transaction;
+ * the token text goes to fresh only. */
+static int issue(rd_store *s, const rd_principal *actor, const char *user, uint32_t scopes,
+                 int64_t expires_ms, int64_t now_ms, char fresh[RD_TOKEN_MAX], rd_err *err)
+{
+    rd_token_row t = {.scopes = scopes, .created_ms = now_ms, .expires_ms = expires_ms};
     snprintf(t.user, sizeof t.user, "%s", user);
     snprintf(t.created_by, sizeof t.created_by, "%s", rd_principal_name(actor));
-    rd_sha256_hex(fresh, strlen(fresh), t.hash);
-    if ((rc = rd_store_token_put(s, &t, err)))
+    int rc = rd__auth_token_insert(s, &t, fresh, err);
+    if (rc)
         return rc;
     char object[32], scope_text[64], when[40];
     snprintf(object, sizeof object, "token/%s", t.id);
@@ -141,7 +145,7 @@ static int issue(rd_store *s, const rd_principal *actor, const char *user, uint3
     } else {
         rd_buf_puts(&d, ",\"expires\":null");
     }
-    rc = audit(s, actor, "token.issue", object, &d, now_ms, err);
+    rc = rd__auth_audit(s, actor, "token.issue", object, &d, now_ms, err);
     rd_buf_deinit(&d);
     return rc;
 }
@@ -218,7 +222,7 @@ static int add_in_tx(rd_store *s, const rd_principal *actor, const char *name, r
     rd_buf_init(&d);
     rd__auth_json_member(&d, "role", rd_role_name(role));
     rd__auth_json_member(&d, "by", rd_principal_name(actor));
-    rc = audit(s, actor, "user.add", object, &d, now_ms, err);
+    rc = rd__auth_audit(s, actor, "user.add", object, &d, now_ms, err);
     rd_buf_deinit(&d);
     return rc ? rc : issue(s, actor, name, scopes, expires_ms, now_ms, fresh, err);
 }
@@ -235,7 +239,7 @@ int rd_user_add(rd_store *s, const rd_principal *actor, const char *name, rd_rol
         return rc;
     char fresh[RD_TOKEN_MAX];
     rc = add_in_tx(s, actor, name, role, scopes, expires_ms, now_ms, fresh, err);
-    rc = finish(s, rc, err);
+    rc = rd__auth_finish(s, rc, err);
     hand_over(rc, fresh, token);
     return rc;
 }
@@ -266,7 +270,7 @@ static int user_audit(rd_store *s, const rd_principal *actor, const char *action
         rd__auth_json_member(&d, "to", u->role);
     }
     rd__auth_json_member(&d, "by", rd_principal_name(actor));
-    rc = audit(s, actor, action, object, &d, now_ms, err);
+    rc = rd__auth_audit(s, actor, action, object, &d, now_ms, err);
     rd_buf_deinit(&d);
     return rc;
 }
@@ -292,7 +296,7 @@ int rd_user_disable(rd_store *s, const rd_principal *actor, const char *name, bo
     int rc = rd_store_begin(s, err);
     if (rc)
         return rc;
-    return finish(s, disable_in_tx(s, actor, name, disabled, now_ms, err), err);
+    return rd__auth_finish(s, disable_in_tx(s, actor, name, disabled, now_ms, err), err);
 }
 
 static int role_in_tx(rd_store *s, const rd_principal *actor, const char *name, rd_role role, int64_t now_ms,
@@ -320,7 +324,7 @@ int rd_user_set_role(rd_store *s, const rd_principal *actor, const char *name, r
     int rc = rd_store_begin(s, err);
     if (rc)
         return rc;
-    return finish(s, role_in_tx(s, actor, name, role, now_ms, err), err);
+    return rd__auth_finish(s, role_in_tx(s, actor, name, role, now_ms, err), err);
 }
 
 /* ------------------------------------------------------------------ listing */
@@ -347,14 +351,21 @@ static int collect_user(void *ud, const rd_user_row *u)
 
 typedef struct active {
     int64_t now_ms;
-    size_t n;
+    size_t n, sessions;
 } active;
 
+/* Tokens and console sessions apart: a user who signs in to the console every day would
+ * otherwise seem to hold a dozen tokens. A session past its idle time still counts here (the
+ * idle time is the server's setting); it ends at its next use or its expiry. */
 static int count_active(void *ud, const rd_token_row *t)
 {
     active *a = ud;
-    if (!t->revoked_ms && (!t->expires_ms || t->expires_ms > a->now_ms))
-        a->n++;
+    if (!t->revoked_ms && (!t->expires_ms || t->expires_ms > a->now_ms)) {
+        if (t->parent[0])
+            a->sessions++;
+        else
+            a->n++;
+    }
     return 0;
 }
 
@@ -370,8 +381,10 @@ int rd_user_list(rd_store *s, int (*fn)(void *ud, const rd_user_info *u), void *
         active a = {.now_ms = now_ms};
         if ((rc = rd_store_token_list(s, l.v[i].name, count_active, &a, err)))
             break;
-        rd_user_info info = {
-            .disabled = l.v[i].disabled, .created_ms = l.v[i].created_ms, .active_tokens = a.n};
+        rd_user_info info = {.disabled = l.v[i].disabled,
+                             .created_ms = l.v[i].created_ms,
+                             .active_tokens = a.n,
+                             .active_sessions = a.sessions};
         snprintf(info.name, sizeof info.name, "%s", l.v[i].name);
         snprintf(info.created_by, sizeof info.created_by, "%s", l.v[i].created_by);
         int role = rd_role_parse(l.v[i].role);
@@ -400,6 +413,7 @@ static int token_row_to_info(void *ud, const rd_token_row *t)
     snprintf(info.id, sizeof info.id, "%s", t->id);
     snprintf(info.user, sizeof info.user, "%s", t->user);
     snprintf(info.created_by, sizeof info.created_by, "%s", t->created_by);
+    snprintf(info.parent, sizeof info.parent, "%s", t->parent);
     return cb->fn(cb->ud, &info);
 }
 
@@ -432,7 +446,7 @@ int rd_token_issue(rd_store *s, const rd_principal *actor, const char *name, uin
         return rc;
     char fresh[RD_TOKEN_MAX];
     rc = issue_in_tx(s, actor, name, scopes, expires_ms, now_ms, fresh, err);
-    rc = finish(s, rc, err);
+    rc = rd__auth_finish(s, rc, err);
     hand_over(rc, fresh, token);
     return rc;
 }
@@ -458,7 +472,7 @@ static int revoke_in_tx(rd_store *s, const rd_principal *actor, const char *id, 
     rd_buf_init(&d);
     rd__auth_json_member(&d, "user", t.user);
     rd__auth_json_member(&d, "by", rd_principal_name(actor));
-    rc = audit(s, actor, "token.revoke", object, &d, now_ms, err);
+    rc = rd__auth_audit(s, actor, "token.revoke", object, &d, now_ms, err);
     rd_buf_deinit(&d);
     return rc;
 }
@@ -470,5 +484,5 @@ int rd_token_revoke(rd_store *s, const rd_principal *actor, const char *id, int6
     int rc = rd_store_begin(s, err);
     if (rc)
         return rc;
-    return finish(s, revoke_in_tx(s, actor, id, now_ms, err), err);
+    return rd__auth_finish(s, revoke_in_tx(s, actor, id, now_ms, err), err);
 }

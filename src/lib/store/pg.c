@@ -11,6 +11,7 @@
  *     distinct decisions); ids come from one identity sequence on the parent;
  *   - erasures holds the tombstones of erased applicants (schema 4), which the log's insert
  *     reads;
+ *   - tokens.parent names the token a console session was opened with (schema 5);
  *   - text columns a list is ordered by are COLLATE "C", so lists come in SQLite's (byte)
  *     order whatever the database's locale;
  *   - a governance transaction takes an advisory transaction lock (RD_PG_LOCK_GOV), which
@@ -126,6 +127,14 @@ static const char schema_4[] =
     "UPDATE riskd_meta SET value = '4' WHERE key = 'schema';"
     "COMMIT;";
 
+static const char schema_5[] =
+    "BEGIN;"
+    /* a console session is a token of its own whose parent is the token it was opened with
+       (src/lib/auth/session.c); '' for every other token, and for those issued before */
+    "ALTER TABLE tokens ADD COLUMN parent text NOT NULL DEFAULT '';"
+    "UPDATE riskd_meta SET value = '5' WHERE key = 'schema';"
+    "COMMIT;";
+
 /* The schema version of the database: 0 for one without tables (in the current schema);
  * RD_EINVAL for a foreign or newer one. */
 static int schema_version(pg_store *s, int *version, rd_err *err)
@@ -201,6 +210,7 @@ int rd__pg_migrate(pg_store *s, rd_err *err)
     if (s->read_only) {
         if ((rc = schema_version(s, &version, err)))
             return rc;
+        s->schema = version;
         return version ? RD_OK : rd_err_set(err, RD_EINVAL, "%s: holds no riskd data", s->base.name);
     }
     /* a node that opens while another migrates waits here, then finds the schema current */
@@ -215,6 +225,10 @@ int rd__pg_migrate(pg_store *s, rd_err *err)
         rc = run_script(s, schema_3, err);
     if (!rc && version < 4)
         rc = run_script(s, schema_4, err);
+    if (!rc && version < 5)
+        rc = run_script(s, schema_5, err);
+    if (!rc)
+        s->schema = RD_STORE_SCHEMA;
     rd_err ignored;
     lock_migrations(s, false, &ignored); /* a lost connection has freed it already */
     if (rc || version == RD_STORE_SCHEMA)

@@ -209,6 +209,14 @@ int rd__pg_user_list(rd_store *base, int (*fn)(void *, const rd_user_row *), voi
 
 #define TOKEN_COLS "id, \"user\", hash, scopes, created_ms, expires_ms, revoked_ms, last_used_ms, created_by"
 
+/* The columns a token is read with: a read-only handle on a database before schema 5 (not
+ * migrated) has no parent column, and its tokens are no sessions. */
+static const char *token_select(const pg_store *s)
+{
+    return s->schema && s->schema < 5 ? "SELECT " TOKEN_COLS ", '' FROM tokens"
+                                      : "SELECT " TOKEN_COLS ", parent FROM tokens";
+}
+
 static void read_token(const PGresult *r, int i, rd_token_row *t)
 {
     memset(t, 0, sizeof *t);
@@ -221,6 +229,7 @@ static void read_token(const PGresult *r, int i, rd_token_row *t)
     t->revoked_ms = rd__pg_i64(r, i, 6);
     t->last_used_ms = rd__pg_i64(r, i, 7);
     rd__pg_copy(r, i, 8, t->created_by, sizeof t->created_by);
+    rd__pg_copy(r, i, 9, t->parent, sizeof t->parent);
 }
 
 int rd__pg_token_get(rd_store *base, const char *id, rd_token_row *out, rd_err *err)
@@ -229,8 +238,9 @@ int rd__pg_token_get(rd_store *base, const char *id, rd_token_row *out, rd_err *
     pg_params p = {0};
     PGresult *r;
     rd__pg_text(&p, id);
-    int rc =
-        rd__pg_exec(s, "SELECT " TOKEN_COLS " FROM tokens WHERE id = $1", &p, &r, "reading a token", err);
+    char sql[256];
+    snprintf(sql, sizeof sql, "%s WHERE id = $1", token_select(s));
+    int rc = rd__pg_exec(s, sql, &p, &r, "reading a token", err);
     if (rc)
         return rc;
     bool found = PQntuples(r) == 1;
@@ -253,12 +263,15 @@ int rd__pg_token_put(rd_store *base, const rd_token_row *t, rd_err *err)
     rd__pg_int(&p, t->revoked_ms);
     rd__pg_int(&p, t->last_used_ms);
     rd__pg_text(&p, t->created_by);
+    rd__pg_text(&p, t->parent);
     return rd__pg_exec(s,
-                       "INSERT INTO tokens(" TOKEN_COLS ") VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                       "INSERT INTO tokens(" TOKEN_COLS
+                       ", parent) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
                        " ON CONFLICT (id) DO UPDATE SET \"user\" = EXCLUDED.\"user\", hash = EXCLUDED.hash,"
                        " scopes = EXCLUDED.scopes, created_ms = EXCLUDED.created_ms,"
                        " expires_ms = EXCLUDED.expires_ms, revoked_ms = EXCLUDED.revoked_ms,"
-                       " last_used_ms = EXCLUDED.last_used_ms, created_by = EXCLUDED.created_by",
+                       " last_used_ms = EXCLUDED.last_used_ms, created_by = EXCLUDED.created_by,"
+                       " parent = EXCLUDED.parent",
                        &p, NULL, "writing a token", err);
 }
 
@@ -280,10 +293,10 @@ int rd__pg_token_list(rd_store *base, const char *user, int (*fn)(void *, const 
     pg_params p = {0};
     PGresult *r;
     rd__pg_text(&p, user);
-    int rc = rd__pg_exec(s,
-                         "SELECT " TOKEN_COLS " FROM tokens WHERE $1::text IS NULL OR \"user\" = $1"
-                         " ORDER BY created_ms, id",
-                         &p, &r, "listing tokens", err);
+    char sql[320];
+    snprintf(sql, sizeof sql, "%s WHERE $1::text IS NULL OR \"user\" = $1 ORDER BY created_ms, id",
+             token_select(s));
+    int rc = rd__pg_exec(s, sql, &p, &r, "listing tokens", err);
     for (int i = 0; !rc && i < PQntuples(r); i++) {
         rd_token_row t;
         read_token(r, i, &t);

@@ -52,6 +52,8 @@ typedef struct pg_store {
     bool busy;             /* a streaming query holds the connection (a call from its callback) */
     bool broken;           /* a statement saw the server go: reset before the next call */
     bool unchecked;        /* opened lazily while unreachable: the schema is checked at the first connect */
+    int schema;            /* the database's schema version once checked (0: not yet); a read-only
+                              handle is not migrated */
     bool late;             /* the last statement's deadline passed (s->lost says so) */
     int timeout_ms;        /* the longest wait for an answer without a byte from the server */
     int local_tx;          /* transactions this backend opened and has not ended (never reconnect then) */

@@ -12,6 +12,7 @@
  *   tokens, changes, versions, settings
  * Schema 4 adds decisions.uid (each record's identity, unique: a batch appended again stores
  *   nothing new) and erasures(key_sha256, erased_ms), the erasure tombstones (sqlite_erase.c)
+ * Schema 5 adds tokens.parent: a console session's token names the token it was opened with
  * Migrations run at open, in one transaction each, from the version found to RD_STORE_SCHEMA. */
 #include <errno.h>
 #include <sqlite3.h>
@@ -82,6 +83,14 @@ static const char schema_4[] =
     "CREATE TABLE erasures(key_sha256 TEXT PRIMARY KEY, erased_ms INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX erasures_ms ON erasures(erased_ms);"
     "UPDATE riskd_meta SET value = '4' WHERE key = 'schema';"
+    "COMMIT;";
+
+static const char schema_5[] =
+    "BEGIN IMMEDIATE;"
+    /* a console session is a token of its own whose parent is the token it was opened with
+       (src/lib/auth/session.c); '' for every other token, and for those issued before */
+    "ALTER TABLE tokens ADD COLUMN parent TEXT NOT NULL DEFAULT '';"
+    "UPDATE riskd_meta SET value = '5' WHERE key = 'schema';"
     "COMMIT;";
 
 /* The schema version of the open database: 0 for an empty one; RD_EINVAL for a foreign one. */
@@ -183,6 +192,7 @@ static int configure(sq_store *s, const rd_store_opts *o, rd_err *err)
     int version, rc = schema_version(s, &version, err);
     if (rc)
         return rc;
+    s->schema = version;
     if (o->read_only)
         return version ? RD_OK : rd_err_set(err, RD_EINVAL, "%s: holds no riskd data", s->base.name);
     /* 16 KiB pages: a decision record is ~1 KB, so fewer pages (and WAL frames) per commit;
@@ -201,6 +211,9 @@ static int configure(sq_store *s, const rd_store_opts *o, rd_err *err)
         return rc;
     if (version < 4 && (rc = exec(s, schema_4, err)))
         return rc;
+    if (version < 5 && (rc = exec(s, schema_5, err)))
+        return rc;
+    s->schema = RD_STORE_SCHEMA;
     return RD_OK;
 }
 

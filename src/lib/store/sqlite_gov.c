@@ -267,8 +267,14 @@ int rd__sq_user_list(rd_store *base, int (*fn)(void *, const rd_user_row *), voi
     return rc;
 }
 
-static const char token_cols[] =
-    "id, user, hash, scopes, created_ms, expires_ms, revoked_ms, last_used_ms, created_by";
+#define TOKEN_COLS "id, user, hash, scopes, created_ms, expires_ms, revoked_ms, last_used_ms, created_by"
+
+/* The columns a token is read with: a read-only handle on a database before schema 5 (not
+ * migrated) has no parent column, and its tokens are no sessions. */
+static const char *token_cols(const sq_store *s)
+{
+    return s->schema && s->schema < 5 ? TOKEN_COLS ", ''" : TOKEN_COLS ", parent";
+}
 
 static void read_token(sqlite3_stmt *st, rd_token_row *t)
 {
@@ -282,13 +288,14 @@ static void read_token(sqlite3_stmt *st, rd_token_row *t)
     t->revoked_ms = sqlite3_column_int64(st, 6);
     t->last_used_ms = sqlite3_column_int64(st, 7);
     col(st, 8, t->created_by, sizeof t->created_by);
+    col(st, 9, t->parent, sizeof t->parent);
 }
 
 int rd__sq_token_get(rd_store *base, const char *id, rd_token_row *out, rd_err *err)
 {
     sq_store *s = (sq_store *)base;
     char sql[256];
-    snprintf(sql, sizeof sql, "SELECT %s FROM tokens WHERE id = ?", token_cols);
+    snprintf(sql, sizeof sql, "SELECT %s FROM tokens WHERE id = ?", token_cols(s));
     sqlite3_stmt *st;
     int rc = prep(s, sql, &st, err);
     if (rc)
@@ -304,10 +311,9 @@ int rd__sq_token_get(rd_store *base, const char *id, rd_token_row *out, rd_err *
 int rd__sq_token_put(rd_store *base, const rd_token_row *t, rd_err *err)
 {
     sq_store *s = (sq_store *)base;
-    char sql[256];
-    snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO tokens(%s) VALUES(?,?,?,?,?,?,?,?,?)", token_cols);
     sqlite3_stmt *st;
-    int rc = prep(s, sql, &st, err);
+    int rc = prep(s, "INSERT OR REPLACE INTO tokens(" TOKEN_COLS ", parent) VALUES(?,?,?,?,?,?,?,?,?,?)", &st,
+                  err);
     if (rc)
         return rc;
     bind(st, 1, t->id);
@@ -319,6 +325,7 @@ int rd__sq_token_put(rd_store *base, const rd_token_row *t, rd_err *err)
     sqlite3_bind_int64(st, 7, t->revoked_ms);
     sqlite3_bind_int64(st, 8, t->last_used_ms);
     bind(st, 9, t->created_by);
+    bind(st, 10, t->parent);
     return step_done(s, st, "writing a token", err);
 }
 
@@ -340,7 +347,7 @@ int rd__sq_token_list(rd_store *base, const char *user, int (*fn)(void *, const 
     sq_store *s = (sq_store *)base;
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT %s FROM tokens WHERE ?1 IS NULL OR user = ?1 ORDER BY created_ms, id",
-             token_cols);
+             token_cols(s));
     sqlite3_stmt *st;
     int rc = prep(s, sql, &st, err);
     if (user)

@@ -12,6 +12,7 @@ typedef struct sq_store {
     sqlite3 *db;
     sqlite3_stmt *insert, *blob_has, *blob_get, *blob_put;
     sqlite3_stmt *newest_erasure; /* the newest tombstone's time (sqlite_erase.c) */
+    int schema; /* the schema version of the open database (a read-only handle is not migrated) */
     struct {
         char role[32];
         int fd; /* the flock'd DIR/role.leader, -1: not held */

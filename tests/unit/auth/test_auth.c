@@ -145,10 +145,13 @@ static void test_matrix(void **state)
     for (size_t i = 0; i < n; i++) {
         const rd_admin_action_def *d = &defs[i];
         assert_int_equal(d->action, i); /* in rd_admin_action order */
-        assert_true(d->perm && !(d->perm & (d->perm - 1)));
+        /* one permission each; none only for the console's session actions (the caller's own) */
+        bool session = !strcmp(d->path, "/v1/admin/session");
+        assert_true(session ? d->perm == 0 : d->perm && !(d->perm & (d->perm - 1)));
         assert_string_not_equal(rd_perm_name(d->perm), "unknown");
         assert_int_equal(strncmp(d->path, "/v1/admin/", 10), 0);
-        assert_true(!strcmp(d->method, "GET") || !strcmp(d->method, "POST") || !strcmp(d->method, "PUT"));
+        assert_true(!strcmp(d->method, "GET") || !strcmp(d->method, "POST") || !strcmp(d->method, "PUT") ||
+                    (session && !strcmp(d->method, "DELETE")));
         assert_true(d->what && *d->what);
         for (size_t j = 0; j < i; j++) {
             assert_string_not_equal(d->name, defs[j].name);
@@ -156,7 +159,7 @@ static void test_matrix(void **state)
         }
         for (int r = 0; r < RD_ROLE_COUNT; r++) {
             assert_int_equal(rd_role_perms((rd_role)r), want[r]);
-            bool allowed = (want[r] & d->perm) != 0;
+            bool allowed = session || (want[r] & d->perm) != 0;
             if (rd_role_allows((rd_role)r, d->action) != allowed)
                 fail_msg("%s %s: %s", rd_role_name((rd_role)r), d->name, allowed ? "refused" : "allowed");
         }
@@ -173,6 +176,8 @@ static void test_matrix(void **state)
     assert_false(rd_role_allows(RD_ROLE_MANAGER, RD_ACT_COUNT));
     assert_string_equal(defs[RD_ACT_CHANGE_APPROVE].path, "/v1/admin/changes/{id}/approve");
     assert_string_equal(defs[RD_ACT_ROLLOUT_RESUME].path, "/v1/admin/rollouts/{flag}/resume");
+    assert_string_equal(defs[RD_ACT_SESSION_CLOSE].method, "DELETE");
+    assert_string_equal(rd_perm_name(0), "none");
 }
 
 /* docs/api.md holds the generated table exactly, as a block of its own. */

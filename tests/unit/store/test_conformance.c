@@ -7,7 +7,8 @@
  * Both backends key the log on each record's identity (rd_log_row.uid, given at submission):
  * a batch logged twice stores nothing new, and distinct records that share every other field
  * are all kept; a row without one is stored each time. Both skip an erased applicant's older
- * primary decisions (the tombstone), and both migrate a schema-3 database with its rows.
+ * primary decisions (the tombstone), and both migrate a schema-3 database with its rows (and a
+ * schema-4 one's tokens, which gain a parent: none).
  * Where the backends differ by design, the case says which answer each gives: SQLite has no
  * push (watch_open gives NULL) and no node column. The outcome statistics are also compared
  * across the two backends, to the bit. */
@@ -343,7 +344,7 @@ static void test_migrate_4(void **state)
     rd_store_close(st);
     if (b->pg) {
         pg_sql(b->db, "ALTER TABLE decisions DROP COLUMN uid; DROP TABLE erasures;"
-                      " DROP FUNCTION riskd_erased(text, bigint);"
+                      " DROP FUNCTION riskd_erased(text, bigint); ALTER TABLE tokens DROP COLUMN parent;"
                       " CREATE UNIQUE INDEX decisions_key ON decisions(ts_ms, request_id, node, kind,"
                       " (coalesce(model_version, '')));"
                       " UPDATE riskd_meta SET value = '3' WHERE key = 'schema'");
@@ -352,12 +353,12 @@ static void test_migrate_4(void **state)
         snprintf(path, sizeof path, "%s/riskd.db", b->dir);
         sqlite3 *db;
         assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-        assert_int_equal(
-            sqlite3_exec(db,
-                         "DROP INDEX decisions_uid; ALTER TABLE decisions DROP COLUMN uid;"
-                         " DROP TABLE erasures; UPDATE riskd_meta SET value = '3' WHERE key = 'schema'",
-                         NULL, NULL, NULL),
-            SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db,
+                                      "DROP INDEX decisions_uid; ALTER TABLE decisions DROP COLUMN uid;"
+                                      " DROP TABLE erasures; ALTER TABLE tokens DROP COLUMN parent;"
+                                      " UPDATE riskd_meta SET value = '3' WHERE key = 'schema'",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
         sqlite3_close(db);
     }
     st = open_store(b);
@@ -1148,6 +1149,16 @@ static int token_one(void *ud, const rd_token_row *t)
     return 0;
 }
 
+static int token_parent(void *ud, const rd_token_row *t)
+{
+    names_seen *n = ud;
+    strcat(n->text, t->id);
+    strcat(n->text, ":");
+    strcat(n->text, t->parent);
+    strcat(n->text, ",");
+    return 0;
+}
+
 typedef struct mark_job {
     rd_store *st;
     atomic_int rc; /* 1 until the mark returns */
@@ -1215,10 +1226,14 @@ static void test_users_tokens(void **state)
         snprintf(t.hash, sizeof t.hash, "%064d", i);
         snprintf(t.created_by, sizeof t.created_by, "root");
         t.created_ms = T0 + (i == 2 ? -1 : 0);
+        snprintf(t.parent, sizeof t.parent, "%s", i == 1 ? "tok2" : ""); /* tok1: a console session */
         OK(rd_store_token_put(st, &t, E));
     }
     rd_token_row tg;
+    OK(rd_store_token_get(st, "tok2", &tg, E));
+    assert_string_equal(tg.parent, "");
     OK(rd_store_token_get(st, "tok1", &tg, E));
+    assert_string_equal(tg.parent, "tok2");
     assert_int_equal(tg.scopes, 0x80000001u);
     assert_string_equal(tg.user, "bob");
     assert_int_equal(tg.expires_ms, T0 + DAY);
@@ -1239,6 +1254,7 @@ static void test_users_tokens(void **state)
     assert_int_equal(tg.last_used_ms, T0 + 9);
     assert_int_equal(tg.revoked_ms, T0 + 5);
     assert_string_equal(tg.hash, "0000000000000000000000000000000000000000000000000000000000000001");
+    assert_string_equal(tg.parent, "tok2"); /* kept by a replace and by the mark */
     if (b->pg) /* SQLite has one writer at a time: its mark waits for a write transaction */
         mark_beside_governance(b, st);
     memset(&n, 0, sizeof n);
@@ -1247,6 +1263,45 @@ static void test_users_tokens(void **state)
     memset(&n, 0, sizeof n);
     OK(rd_store_token_list(st, "bob", token_one, &n, E));
     assert_string_equal(n.text, "tok1,tok2,");
+    memset(&n, 0, sizeof n);
+    OK(rd_store_token_list(st, NULL, token_parent, &n, E));
+    assert_string_equal(n.text, "tok3:,tok1:tok2,tok2:,"); /* the list reads the parent too */
+    rd_store_close(st);
+}
+
+static void case_sql(const backend *b, const char *sql);
+
+/* A schema-4 database (tokens without a parent) is migrated at open with its tokens, which are
+ * no sessions; a read-only handle, which does not migrate, reads them as such before that. */
+static void test_migrate_5(void **state)
+{
+    backend *b = want(state);
+    rd_store *st = open_store(b);
+    rd_token_row t = {.id = "old1", .user = "bob", .scopes = 1, .created_ms = T0, .created_by = "root"};
+    snprintf(t.hash, sizeof t.hash, "%064d", 7);
+    OK(rd_store_token_put(st, &t, E));
+    rd_store_close(st);
+    case_sql(b,
+             "ALTER TABLE tokens DROP COLUMN parent; UPDATE riskd_meta SET value = '4' WHERE key = 'schema'");
+    rd_store_opts ro = {.read_only = true};
+    st = open_opts(b, &ro);
+    rd_token_row tg;
+    memset(&tg, 'x', sizeof tg);
+    OK(rd_store_token_get(st, "old1", &tg, E));
+    assert_string_equal(tg.parent, "");
+    names_seen n = {""};
+    OK(rd_store_token_list(st, NULL, token_parent, &n, E));
+    assert_string_equal(n.text, "old1:,");
+    rd_store_close(st);
+    st = open_store(b); /* migrates */
+    OK(rd_store_token_get(st, "old1", &tg, E));
+    assert_string_equal(tg.parent, "");
+    assert_string_equal(tg.user, "bob");
+    snprintf(t.id, sizeof t.id, "new1");
+    snprintf(t.parent, sizeof t.parent, "old1");
+    OK(rd_store_token_put(st, &t, E));
+    OK(rd_store_token_get(st, "new1", &tg, E));
+    assert_string_equal(tg.parent, "old1");
     rd_store_close(st);
 }
 
@@ -1944,21 +1999,37 @@ static void test_concurrent_open(void **state)
 int main(void)
 {
     const struct CMUnitTest cases[] = {
-        CASE(test_log_append_scan), CASE(test_log_outcome_join),
-        CASE(test_log_stop),        CASE(test_log_newest_first),
-        CASE(test_log_batches),     CASE(test_log_uid),
-        CASE(test_log_tombstone),   CASE(test_migrate_4),
-        CASE(test_log_prune),       CASE(test_log_partition_locks),
-        CASE(test_partition_race),  CASE(test_blobs),
-        CASE(test_outcomes),        CASE(test_outcome_stats),
-        CASE(test_applicant),       CASE(test_rollouts),
-        CASE(test_audit),           CASE(test_users_tokens),
-        CASE(test_changes),         CASE(test_versions_settings),
-        CASE(test_transactions),    CASE(test_read_only),
-        CASE(test_refusals),        CASE(test_status),
-        CASE(test_leadership),      CASE(test_notify_watch),
-        CASE(test_reconnect),       CASE(test_deadline),
-        CASE(test_outage),          CASE(test_concurrent_audit),
+        CASE(test_log_append_scan),
+        CASE(test_log_outcome_join),
+        CASE(test_log_stop),
+        CASE(test_log_newest_first),
+        CASE(test_log_batches),
+        CASE(test_log_uid),
+        CASE(test_log_tombstone),
+        CASE(test_migrate_4),
+        CASE(test_log_prune),
+        CASE(test_log_partition_locks),
+        CASE(test_partition_race),
+        CASE(test_blobs),
+        CASE(test_outcomes),
+        CASE(test_outcome_stats),
+        CASE(test_applicant),
+        CASE(test_rollouts),
+        CASE(test_audit),
+        CASE(test_users_tokens),
+        CASE(test_migrate_5),
+        CASE(test_changes),
+        CASE(test_versions_settings),
+        CASE(test_transactions),
+        CASE(test_read_only),
+        CASE(test_refusals),
+        CASE(test_status),
+        CASE(test_leadership),
+        CASE(test_notify_watch),
+        CASE(test_reconnect),
+        CASE(test_deadline),
+        CASE(test_outage),
+        CASE(test_concurrent_audit),
         CASE(test_concurrent_open),
     };
     current = &sqlite_b;
