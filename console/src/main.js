@@ -90,4 +90,6 @@ function rendered(main) {
 
 onSession(() => render());
 window.addEventListener('hashchange', render);
-restore().catch(() => {}).finally(render);
+// restore() announces the session, which renders the page (onSession above); render here only
+// when it could not (the server did not answer): a second render would call every API twice
+restore().catch(() => render());
