@@ -17,12 +17,12 @@
 // tests/integration/28-console.sh).
 //   RISKD_BIN=build/riskd node tests/interop/console.mjs
 // Ends with "N passed, N failed, N skipped"; exit 1 if anything failed.
-import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hasServe, startServe } from './riskd_serve.mjs';
+import { addUsers, applications, buildBundles, bulkInsert, run, scoreBatch, traffic } from './console_fixture.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');
@@ -50,97 +50,6 @@ async function test(name, fn) {
 }
 const expect = (cond, what) => { if (!cond) throw new Error(what); };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// ------------------------------------------------------------------ fixtures
-
-function run(args, env = {}) {
-  const r = spawnSync(BIN, args, { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60000 });
-  if (r.status !== 0) throw new Error(`riskd ${args.join(' ')}: exit ${r.status}\n${r.stderr}`);
-  return r.stdout.trim();
-}
-
-function buildBundles(dir) {
-  for (const v of ['1.0', '1.1']) {
-    const src = path.join(REPO, 'examples', 'models', `credit_xgb_v${v}`);
-    run(['bundle', 'build', '--name', `credit_xgb_v${v}`, '--model', path.join(src, 'model.json'),
-      '--pipeline', path.join(src, 'pipeline.json'), '--data', path.join(REPO, 'examples', 'data', 'credit_data.csv'),
-      '--label', 'Status', '--positive', 'bad', '--fallback', path.join(src, 'fallback.json'),
-      '--out', path.join(dir, `credit_xgb_v${v}`)]);
-  }
-}
-
-// Users from the CLI before the server starts: the first admin at the console, the others with
-// its token. Returns {name: token}.
-function addUsers(dataDir, users) {
-  const tokens = { root: run(['user', 'add', 'root', '--role', 'admin', '--data-dir', dataDir]) };
-  for (const [name, role] of Object.entries(users)) {
-    tokens[name] = run(['user', 'add', name, '--role', role, '--data-dir', dataDir], { RISKD_TOKEN: tokens.root });
-  }
-  return tokens;
-}
-
-// n compact primary decisions (about 300 B each), newest last, the last one at t1, inserted
-// with one statement into the schema riskd made (src/lib/store/sqlite.c); no journal while it
-// runs (a fixture: nothing to recover), WAL again after, as riskd keeps it.
-function bulkInsert(db, n, t1) {
-  const sql = `PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -131072;
-WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < ${n})
-INSERT INTO decisions(ts_ms, request_id, kind, model_version, record)
-SELECT t, 'bulk-' || i, 'primary', 'credit_xgb_v1.0',
-  json_object('v', 1, 'kind', 'primary', 'request_id', 'bulk-' || i, 'ts_ms', t,
-    'features', json_object('Age', 20 + i % 50, 'Income', 100 + i % 200, 'Amount', 500 + i % 2000),
-    'variant', 'champion', 'bundle', json_object('name', 'credit_xgb_v1.0'), 'source', 'model',
-    'score', s, 'decision', CASE WHEN s < 0.2 THEN 'approve' WHEN s < 0.5 THEN 'review' ELSE 'reject' END,
-    'reasons', json_array(json_object('feature', 'Income', 'code', 'Income', 'impact', s)))
-FROM (SELECT i, ${t1 - n * 86} + i * 86 AS t, (i % 997) / 1000.0 AS s FROM c);
-PRAGMA journal_mode = WAL;
-SELECT count(*) FROM decisions;`;
-  return new Promise((resolve, reject) => {
-    const p = spawn(SQLITE, [db], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    p.stdout.on('data', (d) => { out += d; });
-    p.stderr.on('data', (d) => { err += d; });
-    p.on('error', reject);
-    p.on('exit', (code) => (code === 0 ? resolve(out.trim().split('\n').pop()) : reject(new Error(`sqlite3: exit ${code}: ${err}`))));
-    p.stdin.end(sql);
-  });
-}
-
-// Applications from the example data set (as tests/integration/traffic.py sends them).
-function applications() {
-  const [head, ...lines] = fs.readFileSync(path.join(REPO, 'examples', 'data', 'credit_data.csv'), 'utf8').trim().split('\n');
-  const cols = head.split(',');
-  const numeric = new Set(['Seniority', 'Time', 'Age', 'Expenses', 'Income', 'Assets', 'Debt', 'Amount', 'Price']);
-  return lines.map((l) => {
-    const f = {};
-    l.split(',').forEach((v, i) => {
-      if (cols[i] === 'Status') return;
-      f[cols[i]] = v === '' ? null : numeric.has(cols[i]) ? Number(v) : v;
-    });
-    return f;
-  });
-}
-
-async function scoreBatch(url, items) {
-  const r = await fetch(`${url}/v1/score/batch`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(items) });
-  if (r.status !== 200) throw new Error(`score/batch: HTTP ${r.status} ${await r.text()}`);
-  return r.json();
-}
-
-// Batches of 50 until done() says so (or the bound passes).
-async function traffic(url, rows, prefix, done, boundMs = 60000) {
-  const t0 = Date.now();
-  let n = 0;
-  while (!(await done())) {
-    if (Date.now() - t0 > boundMs) throw new Error(`traffic: still going after ${boundMs} ms`);
-    const items = [];
-    for (let i = 0; i < 50; i++, n++) {
-      items.push({ request_id: `${prefix}-${n}`, context: { targetingKey: `app-${(n * 7919) % 100000}`, segment: 'retail', channel: 'web' }, features: rows[n % rows.length] });
-    }
-    await scoreBatch(url, items);
-  }
-  return n;
-}
 
 const bearer = (token) => ({ Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' });
 async function api(url, token, method, p, body) {
@@ -255,12 +164,12 @@ async function main() {
   let browser = null;
   try {
     fs.mkdirSync(bundles);
-    buildBundles(bundles);
+    buildBundles(BIN, bundles);
     // -------------------------------------------- the rollout server, first: it runs beside the rest
     const ro = path.join(dir, 'rollout');
     fs.mkdirSync(ro);
     fs.copyFileSync(path.join(REPO, 'examples', 'flags', 'routing.json'), path.join(ro, 'flags.json'));
-    const roTokens = addUsers(path.join(ro, 'data'), { mgr: 'manager', view: 'viewer' });
+    const roTokens = addUsers(BIN, path.join(ro, 'data'), { mgr: 'manager', view: 'viewer' });
     const roSrv = await startServe(BIN, ['--flags', path.join(ro, 'flags.json'), '--bundles', bundles,
       '--route-flag', ROUTE, '--shadow-flag', 'credit-model-shadow', '--data-dir', path.join(ro, 'data'),
       '--rollout', path.join(REPO, 'examples', 'rollout', 'credit-drill.json'), '--rollout-speed', '5',
@@ -283,10 +192,10 @@ async function main() {
     fs.writeFileSync(path.join(big, 'flags.json'), JSON.stringify({
       flags: { 'model-route': { state: 'ENABLED', variants: { a: 'credit_xgb_v1.0' }, defaultVariant: 'a' } },
     }));
-    const bigTokens = addUsers(path.join(big, 'data'), { mgr: 'manager' }); // the schema, then the rows
+    const bigTokens = addUsers(BIN, path.join(big, 'data'), { mgr: 'manager' }); // the schema, then the rows
     const bigT1 = Date.now() - 60000;
     const bulkStart = Date.now();
-    const bulk = bulkInsert(path.join(big, 'data', 'riskd.db'), BULK_ROWS, bigT1).then((count) => ({ count, ms: Date.now() - bulkStart }));
+    const bulk = bulkInsert(path.join(big, 'data', 'riskd.db'), BULK_ROWS, bigT1, SQLITE).then((count) => ({ count, ms: Date.now() - bulkStart }));
     bulk.catch(() => {});
 
     // -------------------------------------------- the shared server
@@ -294,7 +203,7 @@ async function main() {
     fs.mkdirSync(d);
     const flagsFile = path.join(d, 'flags.json');
     fs.copyFileSync(path.join(REPO, 'examples', 'flags', 'routing.json'), flagsFile);
-    const tokens = addUsers(path.join(d, 'data'), { eng: 'engineer', mgr: 'manager', mgr2: 'manager', view: 'viewer' });
+    const tokens = addUsers(BIN, path.join(d, 'data'), { eng: 'engineer', mgr: 'manager', mgr2: 'manager', view: 'viewer' });
     const srv = await startServe(BIN, ['--flags', flagsFile, '--bundles', bundles, '--route-flag', ROUTE,
       '--shadow-flag', 'credit-model-shadow', '--data-dir', path.join(d, 'data'), '--require-approval',
       '--log-durability', 'ack', '--auth-max-failures', '100000', '--log-level', 'warn']);
@@ -486,7 +395,7 @@ async function main() {
     await test('CSRF: every change in the action table, sent with the session cookie but without the token, is refused', async () => {
       const cookie = (await mgr.ctx.cookies(srv.url)).find((c) => c.name === 'riskd_session');
       expect(cookie, 'no session cookie');
-      const matrix = JSON.parse(run(['auth', 'matrix', '--json']));
+      const matrix = JSON.parse(run(BIN, ['auth', 'matrix', '--json']));
       const changes = matrix.filter((a) => a.method !== 'GET' && a.action !== 'session.open');
       expect(changes.length >= 15, `only ${changes.length} changes in the table`);
       const fill = { '{id}': '999999', '{name}': 'nobody', '{flag}': ROUTE };
@@ -580,6 +489,14 @@ async function main() {
         times[hash] = Date.now() - t1;
         expect(await bg.page.locator('main [role=alert]').count() === 0, `${hash}: ${await mainText(bg)}`);
         if (hash === 'decisions') {
+          // a load reads the log once (each read is audited): a fresh document, its requests counted
+          const reads = [];
+          const count = (r) => { if (new URL(r.url()).pathname === '/v1/admin/decisions') reads.push(r.url()); };
+          bg.page.on('request', count);
+          await bg.page.reload();
+          await bg.page.locator('main[aria-busy="false"] table.decisions').waitFor({ timeout: HANG_MS });
+          bg.page.off('request', count);
+          expect(reads.length === 1, `a load of the decisions page read the log ${reads.length} times: ${reads.join(', ')}`);
           const first = await bg.page.locator('table.decisions tbody tr').first().innerText();
           expect(first.includes(`bulk-${BULK_ROWS}`), `the newest is not first: ${first}`);
           expect(await bg.page.locator('table.decisions tbody tr').count() === 50, 'not a page of 50');
