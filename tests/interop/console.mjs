@@ -159,11 +159,11 @@ async function main() {
     return;
   }
   const t0 = Date.now();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'riskd-console-'));
   fs.mkdirSync(SHOTS, { recursive: true });
   for (const f of fs.readdirSync(SHOTS)) if (f.endsWith('.png')) fs.rmSync(path.join(SHOTS, f), { force: true });
-  const bundles = path.join(dir, 'bundles');
   const rows = applications();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'riskd-console-')); // removed in the finally below
+  const bundles = path.join(dir, 'bundles');
   const servers = [];
   let browser = null;
   try {
