@@ -160,3 +160,8 @@ RISKD_DRILL_SPEED=${BENCH_ROLLOUT_SPEED:-5} RISKD_BIN=build/release/riskd script
 # The reports over the decision log (issue 13): riskd drift and riskd ab over 1M logged
 # decisions beside pandas + scipy + statsmodels on the same database (bench/analysis.sh).
 RISKD_BIN=build/release/riskd bench/analysis.sh
+
+# The web console (issue 19: each page under 300 ms): every page loaded in Chromium over a log of
+# 1M decisions inserted in bulk (bench/console.mjs), from a blank tab to its data drawn.
+echo
+RISKD_BIN=build/release/riskd node bench/console.mjs

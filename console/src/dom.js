@@ -1,10 +1,12 @@
 // The only way the console puts anything on the page: elements made with createElement, text
 // set with textContent, and attributes from an allow-list. No HTML string is ever parsed, so a
 // flag's metadata or a feature value holding markup is shown as text (tests/console/no_html_sinks.sh
-// keeps it that way).
+// keeps it that way). data-writes marks a control that changes something (propose, approve,
+// publish, a rollout command): the browser tests count them on a viewer's pages (there are none).
 const ATTRS = new Set(['class', 'id', 'href', 'title', 'role', 'type', 'name', 'value', 'placeholder',
   'for', 'tabindex', 'colspan', 'scope', 'autocomplete', 'disabled', 'aria-label', 'aria-current',
-  'aria-live', 'aria-sort', 'required', 'min', 'max', 'step']);
+  'aria-live', 'aria-sort', 'required', 'min', 'max', 'step', 'method', 'action', 'rows', 'spellcheck',
+  'data-writes']);
 
 export function h(tag, attrs, ...children) {
   const el = document.createElement(tag);

@@ -43,7 +43,7 @@ function diff(d) {
 function step(label, id, run, withText) {
   const status = h('span', { 'aria-live': 'polite' });
   const text = withText ? h('input', { id: `${id}-text`, type: 'text', placeholder: withText }) : null;
-  const button = h('button', { type: 'button', id }, label);
+  const button = h('button', { type: 'button', id, 'data-writes': true }, label);
   button.addEventListener('click', async () => {
     button.disabled = true;
     show(status, '…');
@@ -92,6 +92,13 @@ async function one(main, id, live) {
 }
 
 async function propose(main, live) {
+  if (!can('propose')) {
+    const s = current();
+    show(main, h('h1', {}, 'Propose a flag change'), h('p', { class: 'empty' },
+      `Proposing a change needs the propose permission, which the ${s.role} role does not have: ask an admin for a role that has it. `,
+      h('a', { href: '#/changes' }, 'All changes')));
+    return;
+  }
   const f = await get('/v1/admin/flags');
   if (!live()) return;
   if (!f.document) {
@@ -105,7 +112,7 @@ async function propose(main, live) {
   const form = h('form', { class: 'propose', method: 'post', action: '' },
     h('label', { for: 'title' }, 'Title'), title,
     h('label', { for: 'payload' }, `The flag set ${f.id} as it would serve (JSON)`), text,
-    h('button', { type: 'submit', id: 'submit-change' }, 'Propose'), status);
+    h('button', { type: 'submit', id: 'submit-change', 'data-writes': true }, 'Propose'), status);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     try {
@@ -134,6 +141,6 @@ export async function changes(main, args, live) {
     STATES.map((s) => { const o = h('option', { value: s }, s || 'any state'); o.selected = s === state; return o; }));
   pickState.addEventListener('change', () => { location.hash = pickState.value ? `#/changes/state/${pickState.value}` : '#/changes'; });
   show(main, h('h1', {}, 'Change requests'),
-    h('div', { class: 'actions' }, pickState, can('propose') ? h('a', { href: '#/changes/new', class: 'button', id: 'propose' }, 'Propose a flag change') : null),
+    h('div', { class: 'actions' }, pickState, can('propose') ? h('a', { href: '#/changes/new', class: 'button', id: 'propose', 'data-writes': true }, 'Propose a flag change') : null),
     list(rows));
 }

@@ -57,6 +57,22 @@ function traffic(mon) {
       h('td', {}, w.fallback_rate === null ? '-' : percent(w.fallback_rate))))));
 }
 
+// The flags this node serves, each with its metadata as text (a flag's metadata is free-form:
+// whatever it holds, markup included, is shown as written).
+function flags(f) {
+  const list = Object.entries(f?.document?.flags ?? {});
+  if (!list.length) return h('p', { class: 'empty' }, 'This node serves no flag file: start riskd serve with --flags FILE.');
+  return h('table', { class: 'flags' },
+    h('caption', {}, `${count(list.length, 'flag')} in ${f.id ?? 'the flag set'}${f.version ? `, version ${f.version}` : ''}`),
+    h('thead', {}, h('tr', {}, ['Flag', 'State', 'Default', 'Variants', 'Metadata'].map((t) => h('th', { scope: 'col' }, t)))),
+    h('tbody', {}, list.map(([key, fl]) => h('tr', {},
+      h('td', {}, h('code', {}, key)),
+      h('td', {}, fl.state ?? '-'),
+      h('td', {}, fl.defaultVariant === undefined || fl.defaultVariant === null ? '-' : String(fl.defaultVariant)),
+      h('td', {}, Object.keys(fl.variants ?? {}).join(', ')),
+      h('td', { class: 'detail' }, fl.metadata ? Object.entries(fl.metadata).map(([k, v]) => h('div', {}, `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)) : '-')))));
+}
+
 function node(n) {
   if (!n) return null;
   const facts = [
@@ -74,11 +90,12 @@ function node(n) {
 
 export async function overview(main, _args, live) {
   const signedIn = can('view');
-  const [r, mon, man, nd] = await Promise.all([
+  const [r, mon, man, nd, fl] = await Promise.all([
     get('/ready', { accept: [503] }),
     get('/v1/monitor', { accept: [404] }),
     signedIn ? get('/v1/admin/bundles') : null,
     signedIn ? get('/v1/admin/node') : null,
+    signedIn ? get('/v1/admin/flags') : null,
   ]);
   if (!live()) return;
   const facts = [
@@ -101,5 +118,6 @@ export async function overview(main, _args, live) {
     mon?.series ? traffic(mon) : h('p', { class: 'empty' }, 'Monitoring is off on this node (monitor = off): no traffic split.'),
     h('h2', {}, 'Bundles'),
     bundles(r.bundles, man),
+    fl ? [h('h2', {}, 'Flags'), flags(fl)] : null,
     node(nd));
 }

@@ -8,6 +8,7 @@ import { count, integer, number, percent, time } from '../fmt.js';
 import { distribution, rateChart } from '../charts.js';
 import { failure } from '../main.js';
 
+const ENDED = new Set(['rolled_back', 'promoted']);
 const fmtVal = (v) => (v === null || v === undefined ? '-' : typeof v === 'number' ? number(v) : String(v));
 const thresholds = (t) => (t ? Object.entries(t).map(([op, x]) => `${op} ${fmtVal(x)}`).join(', ') : '-');
 
@@ -54,13 +55,18 @@ function transitions(list) {
       h('td', {}, t.actor)))));
 }
 
-// The monitor's series of the rollout's two bundles (primary decisions).
-function pick(mon, bundle) {
-  return (mon?.series ?? []).find((s) => s.window.bundle === bundle && s.window.role === 'primary');
+// The monitor's series of a bundle in a role (primary decisions, or shadow scores).
+function pick(mon, bundle, role = 'primary') {
+  return (mon?.series ?? []).find((s) => s.window.bundle === bundle && s.window.role === role);
 }
 
 function charts(st, mon) {
-  const ctl = pick(mon, st.control), cand = pick(mon, st.candidate);
+  // in a shadow stage (and after a rollback from one) the candidate has only shadow scores:
+  // those are its distribution then
+  const ctl = pick(mon, st.control);
+  const candPrimary = pick(mon, st.candidate);
+  const cand = candPrimary ?? pick(mon, st.candidate, 'shadow');
+  const candLabel = `candidate ${st.candidate}${candPrimary || !cand ? '' : ' (shadow scores)'}`;
   const out = [];
   const withBins = [ctl, cand].filter((s) => s?.total?.score_psi?.counts);
   if (withBins.length) {
@@ -70,13 +76,13 @@ function charts(st, mon) {
     }));
     const series = [];
     if (ctl?.total?.score_psi?.counts) series.push({ label: `control ${st.control}`, counts: ctl.total.score_psi.counts });
-    if (cand?.total?.score_psi?.counts) series.push({ label: `candidate ${st.candidate}`, counts: cand.total.score_psi.counts });
+    if (cand?.total?.score_psi?.counts) series.push({ label: candLabel, counts: cand.total.score_psi.counts });
     out.push(distribution('Score distribution (since the start), by the training deciles', bins, series));
   } else {
     out.push(h('p', { class: 'empty' }, 'No score distribution yet: it shows once either bundle has scored.'));
   }
   for (const [what, key] of [['Approval rate', 'approve_rate'], ['Reject rate', 'reject_rate']]) {
-    out.push(rateChart(`${what} over time`, [[ctl, `control ${st.control}`], [cand, `candidate ${st.candidate}`]]
+    out.push(rateChart(`${what} over time`, [[ctl, `control ${st.control}`], [cand, candLabel]]
       .filter(([s]) => s?.history).map(([s, label]) => ({ label, points: s.history.map((p) => ({ t_ms: p.t_ms, value: p[key] })) }))));
   }
   return out;
@@ -86,7 +92,7 @@ function commands(st, reload) {
   const status = h('div', { 'aria-live': 'polite' });
   const reason = h('input', { id: 'reason', name: 'reason', type: 'text', placeholder: 'why (recorded in the audit chain)' });
   const cmd = (name, label) => h('button', {
-    type: 'button', id: `cmd-${name}`,
+    type: 'button', id: `cmd-${name}`, 'data-writes': true,
     onclick: async (ev) => {
       ev.target.disabled = true;
       try {
@@ -122,18 +128,22 @@ async function detail(main, flag, live) {
     show(main, h('h1', {}, 'Rollout'), h('p', { class: 'empty' }, `No rollout runs on ${flag}. `, h('a', { href: '#/rollouts' }, 'All rollouts')));
     return;
   }
-  const last = st.last_transition;
+  // the newest transition from the history: the status's last_transition is the controller's
+  // own last step, and a manual command (pause, resume) does not replace it
+  const last = tr.transitions?.[0] ?? st.last_transition;
   show(main,
     h('h1', {}, `Rollout of ${st.flag}`),
     h('p', {}, h('a', { href: '#/rollouts' }, '← All rollouts')),
     h('dl', { class: 'facts' }, [
       ['State', st.state], ['Stage', `${st.stage} (${st.stage_index + 1} of ${st.stages})`],
       ['Control', st.control], ['Candidate', `${st.candidate} (${percent(st.candidate_share)} of traffic)`],
-      ['Candidate decisions', integer(st.candidate_decisions)], ['In this stage', `${integer(st.time_in_stage_s)} s of ${integer(st.hold_s)} s`],
-    ].map(([k, v]) => [h('dt', {}, k), h('dd', { class: k === 'State' ? `state-${st.state}` : null }, v)])),
+      ['Candidate decisions', integer(st.candidate_decisions)],
+      // a rolled back or promoted rollout has ended: its clock is no hold any more
+      ENDED.has(st.state) ? null : ['In this stage', `${integer(st.time_in_stage_s)} s of ${integer(st.hold_s)} s`],
+    ].filter(Boolean).map(([k, v]) => [h('dt', {}, k), h('dd', { class: k === 'State' ? `state-${st.state}` : null }, v)])),
     st.alert ? h('p', { class: 'error', role: 'alert' }, st.alert) : null,
-    last && (last.reason === 'rollback' || last.to_state === 'rolled_back')
-      ? h('p', { class: 'error', role: 'alert', id: 'rolled-back' }, `Rolled back ${time(last.ts_ms)}: ${last.detail}`) : null,
+    st.state === 'rolled_back' && last?.to_state === 'rolled_back'
+      ? h('p', { class: 'error', role: 'alert', id: 'rolled-back' }, `Rolled back ${time(last.ts_ms)}${last.actor ? ` by ${last.actor}` : ''}: ${last.detail}`) : null,
     commands(st, () => location.hash === `#/rollouts/${encodeURIComponent(flag)}` && window.dispatchEvent(new HashChangeEvent('hashchange'))),
     h('h2', {}, 'Stages'), timeline(st),
     h('h2', {}, 'Gates'), gates(st),
@@ -144,17 +154,20 @@ async function detail(main, flag, live) {
 export async function rollouts(main, args, live) {
   if (args[0]) return detail(main, args[0], live);
   const all = await get('/v1/admin/rollouts');
-  if (!live()) return;
   const list = all.rollouts ?? [];
+  // each one's newest transition (see detail: the status's may be older than a manual command)
+  const lasts = await Promise.all(list.map((r) => get(`/v1/admin/rollouts/${encodeURIComponent(r.flag)}/transitions?limit=1`)
+    .then((t) => t.transitions?.[0] ?? r.last_transition)));
+  if (!live()) return;
   show(main, h('h1', {}, 'Rollouts'), list.length
     ? h('table', {},
       h('thead', {}, h('tr', {}, ['Flag', 'State', 'Stage', 'Candidate', 'Share', 'Last change'].map((t) => h('th', { scope: 'col' }, t)))),
-      h('tbody', {}, list.map((r) => h('tr', {},
+      h('tbody', {}, list.map((r, i) => h('tr', {},
         h('td', {}, h('a', { href: `#/rollouts/${encodeURIComponent(r.flag)}` }, r.flag)),
         h('td', { class: `state-${r.state}` }, r.state),
         h('td', {}, `${r.stage} (${r.stage_index + 1} of ${r.stages})`),
         h('td', {}, r.candidate),
         h('td', {}, percent(r.candidate_share)),
-        h('td', {}, r.last_transition ? `${r.last_transition.reason}, ${time(r.last_transition.ts_ms)}` : '-')))))
+        h('td', {}, lasts[i] ? `${lasts[i].reason}, ${time(lasts[i].ts_ms)}` : '-')))))
     : h('p', { class: 'empty' }, 'No rollout runs on this node: start one with riskd serve --rollout PLAN (docs/formats.md, "Rollout plans").'));
 }
