@@ -643,6 +643,14 @@ static long stage_named(const rd_plan *p, const char *name)
 
 /* Follow a change another writer made to the row (a manual command, the leader). The stage is
  * found by name (an edited plan numbers its stages anew), else by its index. */
+static int newest_transition(void *ud, const rd_transition *t)
+{
+    rd_controller *c = ud;
+    c->last = *t;
+    c->last.gates_json = NULL; /* valid during the call only */
+    return 1;
+}
+
 static void adopt(rd_controller *c, const rd_rollout_row *fresh)
 {
     long at = stage_named(c->plan, fresh->stage_name);
@@ -658,6 +666,10 @@ static void adopt(rd_controller *c, const rd_rollout_row *fresh)
         marks_take(c);
     }
     rd_flagtarget_sha(c->env.store, c->env.flags_path, c->flags_sha, NULL);
+    /* another writer (a command, another node) moved the row: its transition is the last one,
+       not the one this controller made before */
+    rd_err e;
+    rd_transition_list(c->env.store, c->flag, 1, newest_transition, c, &e);
     c->stored = true;
 }
 

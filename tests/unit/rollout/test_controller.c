@@ -293,6 +293,13 @@ static void stale_rollback_refused(void **state)
     int stage;
     rd_controller_state(n1.c, &st, &stage);
     assert_int_equal(st, RD_ROLLOUT_PAUSED); /* adopted */
+    /* and its status says the pause was the last transition, not its own start */
+    rd_buf b;
+    rd_buf_init(&b);
+    rd_controller_status_json(n1.c, 13000, &b);
+    if (!strstr(rd_buf_cstr(&b), "\"to_state\":\"paused\",\"reason\":\"pause\""))
+        fail_msg("the adopted row's transition is not the last one: %s", rd_buf_cstr(&b));
+    rd_buf_deinit(&b);
     /* nothing waits in node 1's spool to be recorded later either */
     assert_int_equal(rd_spool_pending(n1.data_dir), 0);
     rd_controller_free(n1.c);
