@@ -1,7 +1,7 @@
 // The only way the console puts anything on the page: elements made with createElement, text
 // set with textContent, and attributes from an allow-list. No HTML string is ever parsed, so a
-// flag's metadata or a feature value holding markup is shown as text (tests/console/no_html_sinks.sh
-// keeps it that way). data-writes marks a control that changes something (propose, approve,
+// flag's metadata or a feature value holding markup is shown as text (tests/integration/28-console.sh
+// greps console/src for HTML-parsing calls, which keeps it that way). data-writes marks a control that changes something (propose, approve,
 // publish, a rollout command): the browser tests count them on a viewer's pages (there are none).
 const ATTRS = new Set(['class', 'id', 'href', 'title', 'role', 'type', 'name', 'value', 'placeholder',
   'for', 'tabindex', 'colspan', 'scope', 'autocomplete', 'disabled', 'aria-label', 'aria-current',

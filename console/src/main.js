@@ -24,9 +24,16 @@ const pages = [
   { id: 'signin', title: 'Sign in', render: signin, need: null, hidden: true },
 ];
 
+// A page's hash is "#/id/arg..."; any other hash ("#main", the skip link's) names an element on
+// the page shown, not a page. A segment that is not valid percent-encoding names no page.
+const isRoute = (hash) => hash === '' || hash === '#' || hash.startsWith('#/');
 function route() {
-  const [id, ...args] = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
-  return { page: pages.find((p) => p.id === (id || 'overview')), args };
+  try {
+    const [id, ...args] = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+    return { page: pages.find((p) => p.id === (id || 'overview')), args };
+  } catch {
+    return { page: null, args: [] };
+  }
 }
 
 const allowed = (p, s) => !p.need || Boolean(s.user && s.permissions?.includes(p.need));
@@ -37,7 +44,12 @@ function nav(active) {
     .map((p) => h('li', {}, h('a', { href: `#/${p.id}`, 'aria-current': p === active ? 'page' : null }, p.title)));
   const who = s.user
     ? h('div', { class: 'who' }, h('span', {}, `${s.user} (${s.role})`),
-      h('button', { type: 'button', class: 'link', onclick: () => signOut().then(() => { location.hash = '#/signin'; }) }, 'Sign out'))
+      h('button', {
+        type: 'button', class: 'link',
+        onclick: () => signOut().then(() => { location.hash = '#/signin'; }, (err) => {
+          show(document.getElementById('main'), h('h1', {}, 'Sign out'), failure(err), h('p', {}, 'You are still signed in: try again.'));
+        }),
+      }, 'Sign out'))
     : h('div', { class: 'who' }, h('a', { href: '#/signin' }, 'Sign in'));
   show(document.getElementById('nav'), h('ul', {}, links), who);
 }
@@ -89,7 +101,15 @@ function rendered(main) {
 }
 
 onSession(() => render());
-window.addEventListener('hashchange', render);
+let shown = location.hash;
+window.addEventListener('hashchange', () => {
+  if (!isRoute(location.hash)) { // the skip link: the browser moved the focus, the page stays
+    history.replaceState(null, '', shown || '#/');
+    return;
+  }
+  shown = location.hash;
+  render();
+});
 // restore() announces the session, which renders the page (onSession above); render here only
 // when it could not (the server did not answer): a second render would call every API twice
 restore().catch(() => render());

@@ -106,8 +106,10 @@ RD_API int rd_change_rollback(rd_store *s, const rd_principal *who, rd_change_ki
 
 /* The change as JSON: {id, kind, target, state, title, author, revision, created, updated,
  * base_sha256, payload_sha256, editors, approvals, approvals_required, history, version,
- * diff}; diff (flags): {added: [...], removed: [...], changed: {flag: {before, after}}}
- * against the base; with_payload adds "payload" (the text). */
+ * diff}; diff (flags): {added: [...], removed: [...], changed: {flag: {before, after}},
+ * evaluators_changed, metadata_changed, sections: {key: {before, after}}} against the base
+ * (sections: every other top-level member that differs, $evaluators and metadata among them);
+ * with_payload adds "payload" (the text). */
 RD_API int rd_change_show_json(rd_store *s, int64_t id, bool with_payload, rd_buf *out, rd_err *err);
 /* The changes (state NULL: all), newest first, without payloads or diffs: a JSON array. */
 RD_API int rd_change_list_json(rd_store *s, const char *state, size_t limit, rd_buf *out, rd_err *err);

@@ -372,8 +372,16 @@ int srv_auth_session(srv_req *r, const char *token, srv_auth_fail *f)
     int rc = rd_session_authenticate(c->store, token, now, &o, &who, &err);
     pthread_mutex_unlock(&c->lock);
     store_away(rc == RD_ESTORE, rc == RD_ESTORE ? err.msg : "");
-    if (rc == RD_EUNAUTH)
-        return unauthenticated(r, reason_of(err.msg), err.msg, f);
+    if (rc == RD_EUNAUTH) {
+        srv_auth_reason why = reason_of(err.msg);
+        if (why == SRV_AUTH_MALFORMED || why == SRV_AUTH_UNKNOWN || why == SRV_AUTH_WRONG_SECRET)
+            return unauthenticated(r, why, err.msg, f); /* a guess: the limiter counts it */
+        /* the secret matched: a session that is over (idle, expired, its token revoked, its user
+           disabled) is no guess, and counting it would let a console left open lock its
+           address out, the CLI and the other users behind it included */
+        srv_metrics_auth_failure(why);
+        return refuse(f, 401, "UNAUTHENTICATED", "%s", err.msg);
+    }
     if (rc) {
         if (rc != RD_ESTORE)
             srv_log(SRV_ERROR, "authentication failed", "error", err.msg, "code", rd_err_name(rc), NULL);

@@ -942,7 +942,8 @@ static int node_show(admin_ctx *x)
 typedef struct decisions_ctx {
     rd_buf *b;
     size_t n, limit;
-    int64_t last_ms, last_id; /* the last row's: the next page's cursor */
+    int64_t first_ms, first_id; /* the first row's (the audit entry's span) */
+    int64_t last_ms, last_id;   /* the last row's: the next page's cursor */
 } decisions_ctx;
 
 static int decision_one(void *ud, const rd_log_row *row)
@@ -953,35 +954,61 @@ static int decision_one(void *ud, const rd_log_row *row)
     if (c->n++)
         rd_buf_putc(c->b, ',');
     rd_buf_append(c->b, row->record, row->record_len);
+    if (c->n == 1) {
+        c->first_ms = row->ts_ms;
+        c->first_id = row->id;
+    }
     c->last_ms = row->ts_ms;
     c->last_id = row->id;
     return c->b->oom ? -1 : 0;
 }
 
-/* A page cursor, "MS.ID" (the last row's decision time and log id). */
+/* A page cursor, "MS.ID" (the last row's decision time and log id): digits only. */
 static int cursor_param(admin_ctx *x, const char *s, int64_t *ms, int64_t *id)
 {
-    char *end, *end2;
-    errno = 0;
-    long long a = s ? strtoll(s, &end, 10) : 0, b = 0;
-    if (s && *end == '.')
-        b = strtoll(end + 1, &end2, 10);
-    if (!s || errno || end == s || *end != '.' || *end2 || a < 0 || b <= 0)
+    const char *dot = s ? strchr(s, '.') : NULL;
+    bool ok = dot && dot > s && dot[1] && strspn(s, "0123456789") == (size_t)(dot - s) &&
+              strspn(dot + 1, "0123456789") == strlen(dot + 1) && dot - s <= 15 && strlen(dot + 1) <= 18;
+    if (ok) {
+        *ms = strtoll(s, NULL, 10);
+        *id = strtoll(dot + 1, NULL, 10);
+        ok = *id > 0;
+    }
+    if (!ok)
         return fail(x, 400, "INVALID_ARGUMENT",
-                    "before: expected the cursor a page answered (\"next\": MS.ID), got \"%.40s\"",
+                    "before: expected the cursor a page answered (\"next\": MS.ID, digits), got \"%.40s\"",
                     s ? s : "");
-    *ms = a;
-    *id = b;
     return 0;
 }
 
 /* Who read which decisions, never what they hold: the audit entry of a read or a replay. */
+/* What a read covered, for its audit entry: a newest-first page says which rows it sent (its
+ * first and last row's time and id, the cursor it started from), so an auditor can find them. */
+typedef struct read_span {
+    const char *before; /* the cursor sent, NULL for none */
+    int64_t first_ms, first_id, last_ms, last_id;
+    bool newest;
+} read_span;
+
 static int audit_read(admin_ctx *x, const char *action, size_t count, int64_t from, int64_t to,
-                      const char *request_id)
+                      const char *request_id, const read_span *sp)
 {
     rd_buf d;
     rd_buf_init(&d);
-    rd_buf_printf(&d, "{\"count\":%zu,\"from_ms\":%lld", count, (long long)from);
+    rd_buf_putc(&d, '{'); /* the members in key order */
+    if (sp && sp->before) {
+        rd_buf_puts(&d, "\"before\":");
+        rd_json_write_string(&d, sp->before, strlen(sp->before));
+        rd_buf_putc(&d, ',');
+    }
+    rd_buf_printf(&d, "\"count\":%zu", count);
+    if (sp && count)
+        rd_buf_printf(&d, ",\"first\":\"%lld.%lld\"", (long long)sp->first_ms, (long long)sp->first_id);
+    rd_buf_printf(&d, ",\"from_ms\":%lld", (long long)from);
+    if (sp && count)
+        rd_buf_printf(&d, ",\"last\":\"%lld.%lld\"", (long long)sp->last_ms, (long long)sp->last_id);
+    if (sp)
+        rd_buf_printf(&d, ",\"order\":\"%s\"", sp->newest ? "newest" : "log");
     if (request_id) {
         rd_buf_puts(&d, ",\"request_id\":");
         rd_json_write_string(&d, request_id, strlen(request_id));
@@ -1034,7 +1061,7 @@ static int decisions_read(admin_ctx *x)
                        .before_ms = before_ms,
                        .before_id = before_id,
                        .limit = newest ? (size_t)limit + 1 : 0}; /* one more: is there a next page */
-    decisions_ctx c = {x->r->out, 0, (size_t)limit, 0, 0};
+    decisions_ctx c = {x->r->out, 0, (size_t)limit, 0, 0, 0, 0};
     rd_err err;
     rd_buf_puts(c.b, newest ? "{\"decisions\":[" : "[");
     int rc = rd_store_log_scan(x->s, &f, decision_one, &c, &err);
@@ -1051,7 +1078,13 @@ static int decisions_read(admin_ctx *x)
         else
             rd_buf_puts(c.b, ",\"next\":null}");
     }
-    return audit_read(x, "decisions.read", c.n, from, to, f.request_id);
+    read_span sp = {.before = p[5],
+                    .first_ms = c.first_ms,
+                    .first_id = c.first_id,
+                    .last_ms = c.last_ms,
+                    .last_id = c.last_id,
+                    .newest = newest};
+    return audit_read(x, "decisions.read", c.n, from, to, f.request_id, &sp);
 }
 
 /* A request's logged rows, copied out of the scan: replaying one reads the log again (a shadow
@@ -1061,14 +1094,16 @@ typedef struct replay_rows {
     rd_arena *arena;
     rd_log_row row[REPLAY_MAX_ROWS];
     size_t n;
-    bool oom;
+    bool oom, truncated; /* more rows than REPLAY_MAX_ROWS: the answer says so, never "identical" */
 } replay_rows;
 
 static int replay_keep(void *ud, const rd_log_row *r)
 {
     replay_rows *k = ud;
-    if (k->n == REPLAY_MAX_ROWS)
+    if (k->n == REPLAY_MAX_ROWS) {
+        k->truncated = true;
         return 1;
+    }
     rd_log_row *o = &k->row[k->n];
     *o = (rd_log_row){.id = r->id, .ts_ms = r->ts_ms, .label = -1};
     o->request_id = rd_arena_strndup(k->arena, r->request_id, strlen(r->request_id));
@@ -1142,10 +1177,11 @@ static int decisions_replay(admin_ctx *x)
         rd_buf_putc(b, '}');
     }
     rd_replay_free(rp);
-    rd_buf_printf(b, "],\"identical\":%s}", all ? "true" : "false");
+    rd_buf_printf(b, "],\"identical\":%s,\"truncated\":%s}", all && !k.truncated ? "true" : "false",
+                  k.truncated ? "true" : "false");
     if (b->oom)
         return fail(x, 503, "OUT_OF_MEMORY", "the answer could not be held in memory");
-    return audit_read(x, "decisions.replay", k.n, 0, 0, id);
+    return audit_read(x, "decisions.replay", k.n, 0, 0, id, NULL);
 }
 
 /* Erase one applicant's records (the library refuses inside the retention floor). The answer
@@ -1316,8 +1352,13 @@ static bool authenticated(srv_req *r, const rd_admin_action_def *def)
     return false;
 }
 
+/* Admin answers hold applicants' inputs, users and changes, and a browser may now ask for them
+ * with a cookie: no cache keeps a copy. */
+static const char *const admin_no_store[] = {"Cache-Control", "no-store", NULL};
+
 void srv_route_admin(srv_req *r)
 {
+    r->headers[1] = admin_no_store;
     seg param = {NULL, 0};
     const rd_admin_action_def *def = route(r, &param);
     if (def && !def->perm) /* the console's sign-in: on the caller's own credentials */

@@ -235,6 +235,12 @@ static void session_open(srv_req *r)
     rd_store *s = srv_admin_lock();
     int rc = s ? rd_session_open(s, parent, rd_clock_unix_ms(), &o, token, &r->who, &err)
                : rd_err_set(&err, RD_EUNAVAILABLE, "the admin store is not open");
+    /* the session this browser held (someone else's on a shared machine) ends with the new one's
+       start, not at its idle time: best effort, the new session stands either way */
+    const char *held = rc == RD_OK ? srv_session_cookie(r) : NULL;
+    rd_err ignored;
+    if (held && s)
+        rd_session_close(s, held, rd_clock_unix_ms(), &ignored);
     srv_admin_unlock();
     if (rc == RD_EUNAUTH) {
         srv_auth_failed(r, err.msg, &f);

@@ -365,7 +365,7 @@ check "a cursor without order=newest: 400" 400 "$st" 'order=newest' "$T/r"
 st=$(api GET "/v1/admin/decisions?order=newest&before=12" "$AN")
 check "a malformed cursor: 400" 400 "$st" 'MS.ID' "$T/r"
 st=$(api POST /v1/admin/decisions/replay "$AN" '{"request_id":"dec-1"}')
-check "a decision replayed through the API: identical" 200 "$st" '^\{"request_id":"dec-1","results":\[\{"kind":"primary".*"identical":true\}$' "$T/r"
+check "a decision replayed through the API: identical" 200 "$st" '^\{"request_id":"dec-1","results":\[\{"kind":"primary".*"identical":true,"truncated":false\}$' "$T/r"
 st=$(api POST /v1/admin/decisions/replay "$AN" '{"request_id":"nobody"}')
 check "replaying a request the log does not hold: 404" 404 "$st" 'nobody' "$T/r"
 st=$(api POST /v1/admin/decisions/replay "$AN" '{"request":"dec-1"}')

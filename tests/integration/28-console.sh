@@ -348,6 +348,37 @@ st=$(cget /v1/admin/users "$RC")
 check "console = off: the cookie is not read" 401 "$st" 'missing token' "$T/r"
 stop
 
+# signing in on a browser that holds a session ends that session (a shared machine)
+start --flags "$T/flags/f.json" --auth-max-failures 100000 || exit 1
+sign_in "$MGR" first >/dev/null
+CF=$(cat "$T/cookie.first")
+st=$(curl -s -o "$T/r" -D "$T/h" -w '%{http_code}' -H 'Content-Type: application/json' -H "Cookie: riskd_session=$CF" \
+    --data-binary "{\"token\":\"$MGR\"}" "$U/v1/admin/session")
+check "a second sign-in on the same browser" 201 "$st" '"user":"mgr1"' "$T/r"
+st=$(cget /v1/admin/changes "$CF")
+check "... ends the session the browser held" 401 "$st" 'revoked' "$T/r"
+stop
+
+# a session that is over is no guess: its requests are refused without counting against the
+# source's failed-authentication limit (a console left open past its idle time, several people
+# behind one address, must not lock the CLI out); guessed tokens still count
+start --flags "$T/flags/f.json" --auth-max-failures 3 || exit 1
+api POST /v1/admin/users/mgr1/tokens "$ROOT" '{"scopes":"admin"}' >/dev/null
+P3=$(jget 'j["token"]')
+P3_ID=$(jget 'j["id"]')
+sign_in "$P3" over >/dev/null
+C3=$(cat "$T/cookie.over")
+api POST "/v1/admin/tokens/$P3_ID/revoke" "$ROOT" >/dev/null
+codes=""
+for _ in 1 2 3 4 5 6; do codes="$codes $(cget /v1/admin/changes "$C3")"; done
+check "a session that is over: 401 each time, never 429 ($codes)" " 401 401 401 401 401 401" "$codes"
+st=$(api GET /v1/admin/users "$ROOT")
+check "... and a token from the same address still works" 200 "$st"
+codes=""
+for _ in 1 2 3 4; do codes="$codes $(cget /v1/admin/changes "rdk_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")"; done
+check "guessed session tokens still count: the limit is reached ($codes)" " 401 401 401 429" "$codes"
+stop
+
 # TLS: the cookie is Secure, under the __Host- name, and the origin checked is https://
 C_DIR=$T/certs
 if scripts/dev-certs.sh "$C_DIR" >"$T/out" 2>&1; then

@@ -34,7 +34,7 @@ const HANG_MS = 20000; // a bound on any one wait: a hang, not a timing, fails a
 const BULK_ROWS = Number(process.env.RISKD_CONSOLE_BULK_ROWS || 1000000);
 const ROUTE = 'credit-model-route';
 const XSS = '<img src=x onerror="window.__xss=1">';
-const CASES = 16; // every test() below, counted skipped when Chromium is absent
+const CASES = 17; // every test() below, counted skipped when Chromium is absent
 
 let passed = 0, failed = 0, skipped = 0;
 async function test(name, fn) {
@@ -302,6 +302,19 @@ async function main() {
       clean(mgr);
     });
 
+    await test('a change to $evaluators alone is shown with both sides, never as "nothing differs"', async () => {
+      const flags = await api(srv.url, tokens.eng, 'GET', '/v1/admin/flags');
+      const doc = flags.document;
+      doc.$evaluators = { ...(doc.$evaluators ?? {}), staffOnly: { in: [{ var: 'segment' }, ['staff']] } };
+      const c = await api(srv.url, tokens.eng, 'POST', '/v1/admin/changes', { kind: 'flags', payload: JSON.stringify(doc, null, 2), title: 'a shared rule' });
+      await visit(mgr, `changes/${c.id}`, `Change #${c.id}`);
+      const diff = await mgr.page.locator('ul.diff').innerText();
+      expect(diff.includes('$evaluators') && diff.includes('staffOnly') && /shared targeting rules/.test(diff), `the diff hides the $evaluators edit: ${diff.slice(0, 500)}`);
+      expect(!/Nothing differs/.test(await mainText(mgr)), 'the page says nothing differs');
+      await api(srv.url, tokens.eng, 'POST', `/v1/admin/changes/${c.id}/withdraw`, { reason: 'test' });
+      clean(mgr);
+    });
+
     await test('the author\'s approve: no button; forced into the page, the server refuses it and the page shows why', async () => {
       const flags = await api(srv.url, tokens.mgr2, 'GET', '/v1/admin/flags');
       const doc = flags.document;
@@ -531,6 +544,8 @@ async function main() {
       expect(await anon.page.evaluate(() => document.activeElement?.className) === 'skip', 'the first Tab does not reach the skip link');
       await anon.page.keyboard.press('Enter');
       expect(await anon.page.evaluate(() => document.activeElement?.id) === 'main', 'the skip link does not move focus to the content');
+      const h1 = await anon.page.locator('main h1').innerText();
+      expect(h1 === 'Overview', `the skip link replaced the page: "${h1}"`);
       await visit(anon, 'audit', 'Audit');
       expect(/Sign in to see this page/.test(await mainText(anon)), 'the audit page does not ask for a sign-in');
       clean(anon);

@@ -25,18 +25,30 @@ function list(rows) {
       h('td', {}, time(c.updated_ms))))));
 }
 
+const sides = (before, after) => h('div', { class: 'sides' },
+  h('div', {}, h('span', { class: 'muted' }, 'before'), h('pre', { class: 'before' }, before === null ? '(none)' : pretty(before))),
+  h('div', {}, h('span', { class: 'muted' }, 'after'), h('pre', { class: 'after' }, after === null ? '(none)' : pretty(after))));
+
+// Every difference the server found: flags added, removed or changed, and any other part of the
+// file ($evaluators, whose shared rules can re-route every flag that uses them; metadata); "no
+// change" only when all of them agree.
 function diff(d) {
   if (!d) return h('p', { class: 'empty' }, 'No diff: not a flags change, or its base is not kept.');
   const parts = [];
   for (const k of d.added ?? []) parts.push(h('li', { class: 'added' }, h('strong', {}, `+ ${k}`), ' added'));
   for (const k of d.removed ?? []) parts.push(h('li', { class: 'removed' }, h('strong', {}, `− ${k}`), ' removed'));
   for (const [k, v] of Object.entries(d.changed ?? {})) {
-    parts.push(h('li', { class: 'changed' }, h('strong', {}, `~ ${k}`),
-      h('div', { class: 'sides' },
-        h('div', {}, h('span', { class: 'muted' }, 'before'), h('pre', { class: 'before' }, pretty(v.before))),
-        h('div', {}, h('span', { class: 'muted' }, 'after'), h('pre', { class: 'after' }, pretty(v.after))))));
+    parts.push(h('li', { class: 'changed' }, h('strong', {}, `~ ${k}`), sides(v.before, v.after)));
   }
-  if (!parts.length) return h('p', { class: 'empty' }, 'The flags are unchanged.');
+  for (const [k, v] of Object.entries(d.sections ?? {})) {
+    const why = k === '$evaluators' ? ' (shared targeting rules: every flag that references them changes with them)' : '';
+    parts.push(h('li', { class: 'changed section' }, h('strong', {}, `~ ${k}`), why, sides(v.before, v.after)));
+  }
+  if (!parts.length && (d.evaluators_changed || d.metadata_changed)) { // a server without sections
+    parts.push(h('li', { class: 'changed section' }, h('strong', {},
+      `~ ${[d.evaluators_changed ? '$evaluators' : null, d.metadata_changed ? 'metadata' : null].filter(Boolean).join(' and ')} changed`)));
+  }
+  if (!parts.length) return h('p', { class: 'empty' }, 'Nothing differs from the flag set this change was based on.');
   return h('ul', { class: 'diff' }, parts);
 }
 

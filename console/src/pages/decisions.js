@@ -71,16 +71,27 @@ async function search(main, live) {
   await load(false);
 }
 
-// Reasons as a waterfall: each reason's impact on the score's margin, largest first.
+// Reasons as a waterfall, in the order the decision gave them (largest first): each reason's
+// impact on the score's margin, a step from the running total, up (towards risk) or down. The
+// reasons are the top k, so the steps need not add up to the score.
 function waterfall(reasons) {
-  const rs = (reasons ?? []).filter((r) => r.impact !== null && r.impact !== undefined);
+  const rs = (reasons ?? []).filter((r) => typeof r.impact === 'number');
   if (!rs.length) return h('p', { class: 'empty' }, 'No reason with an impact (a fallback rule decided, or the request asked for none).');
-  const max = Math.max(...rs.map((r) => Math.abs(r.impact)));
-  let at = 0;
+  // the running totals' range sets the scale: 0 sits where the lowest total needs it
+  let at = 0, lo = 0, hi = 0;
+  for (const r of rs) {
+    at += r.impact;
+    lo = Math.min(lo, at);
+    hi = Math.max(hi, at);
+  }
+  const span = hi - lo || 1;
+  const pos = (x) => `${(90 * (x - lo)) / span}%`;
+  at = 0;
   return h('ol', { class: 'waterfall', 'aria-label': 'Reasons, each one\'s impact' }, rs.map((r) => {
+    const from = Math.min(at, at + r.impact);
     const step = h('span', { class: `step ${r.impact >= 0 ? 'up' : 'down'}`, role: 'presentation' });
-    step.style.marginLeft = `${(40 * at) / max}%`;
-    step.style.width = `${(40 * Math.abs(r.impact)) / max}%`;
+    step.style.marginLeft = pos(from);
+    step.style.width = `${(90 * Math.abs(r.impact)) / span}%`;
     at += r.impact;
     return h('li', {}, h('span', { class: 'name' }, `${r.feature ?? '-'} (${r.code})`), h('span', { class: 'track' }, step),
       h('span', { class: 'num' }, `${r.impact >= 0 ? '+' : ''}${number(r.impact)}`));

@@ -21,7 +21,7 @@ function bundles(list, manifests) {
         h('td', {}, b.name),
         h('td', {}, m?.version ? `${m.version.major}.${m.version.minor}` : '-'),
         h('td', {}, m?.created_at ? time(Date.parse(m.created_at)) : '-'),
-        h('td', {}, metrics?.auc !== undefined ? metrics.auc.toFixed(3) : '-'),
+        h('td', {}, typeof metrics?.auc === 'number' ? metrics.auc.toFixed(3) : '-'),
         h('td', { title: b.digest ?? '' }, h('code', {}, short(b.digest))),
         h('td', {}, b.signed ? 'yes' : 'no'),
         h('td', { class: `breaker-${b.breaker}` }, b.breaker ?? '-'),

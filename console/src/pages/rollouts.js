@@ -10,7 +10,17 @@ import { failure } from '../main.js';
 
 const ENDED = new Set(['rolled_back', 'promoted']);
 const fmtVal = (v) => (v === null || v === undefined ? '-' : typeof v === 'number' ? number(v) : String(v));
-const thresholds = (t) => (t ? Object.entries(t).map(([op, x]) => `${op} ${fmtVal(x)}`).join(', ') : '-');
+// A gate's figures as people read them: a rate (approval, agreement, errors) as a percentage, a
+// difference of rates in percentage points, a ratio as "1.2x", the rest (PSI, KS, seconds, p) as numbers.
+const RATE = /(_rate|^shadow_agreement)$/;
+const fmtRate = (v) => (typeof v === 'number' ? percent(v) : fmtVal(v));
+function gateFmt(g) {
+  if (!RATE.test(g.metric)) return { value: fmtVal, side: fmtVal };
+  if (g.compare === 'ratio') return { value: (v) => (typeof v === 'number' ? `${number(v)}x` : fmtVal(v)), side: fmtRate };
+  if (g.compare === 'difference') return { value: (v) => (typeof v === 'number' ? `${v >= 0 ? '+' : ''}${number(100 * v)} pp` : fmtVal(v)), side: fmtRate };
+  return { value: fmtRate, side: fmtRate };
+}
+const thresholds = (t, f = fmtVal) => (t ? Object.entries(t).map(([op, x]) => `${op} ${f(x)}`).join(', ') : '-');
 
 function timeline(st) {
   const stages = st.plan_stages ?? [];
@@ -31,11 +41,11 @@ function gates(st) {
       .map((t) => h('th', { scope: 'col' }, t)))),
     h('tbody', {}, st.gates.map((g) => h('tr', { class: `verdict-${g.verdict}` },
       h('td', {}, g.metric, g.note ? h('div', { class: 'muted' }, g.note) : null),
-      h('td', {}, fmtVal(g.value)),
-      h('td', {}, fmtVal(g.candidate)),
-      h('td', {}, fmtVal(g.control)),
-      h('td', {}, thresholds(g.pass)),
-      h('td', {}, thresholds(g.fail)),
+      h('td', {}, gateFmt(g).value(g.value)),
+      h('td', {}, gateFmt(g).side(g.candidate)),
+      h('td', {}, gateFmt(g).side(g.control)),
+      h('td', {}, thresholds(g.pass, gateFmt(g).value)),
+      h('td', {}, thresholds(g.fail, gateFmt(g).value)),
       h('td', {}, fmtVal(g.noise_floor ?? g.critical)),
       h('td', {}, `${integer(g.n ?? 0)} of ${integer(g.min_samples ?? 0)}`),
       h('td', {}, h('strong', {}, g.verdict))))));
@@ -56,9 +66,39 @@ function transitions(list) {
 }
 
 // The monitor's series of a bundle in a role (primary decisions, or shadow scores).
+// A bundle's series in one role, its routing variants summed (a bundle the flag names under two
+// variants has two series): the histogram's counts and each history bucket's decisions.
 function pick(mon, bundle, role = 'primary') {
-  return (mon?.series ?? []).find((s) => s.window.bundle === bundle && s.window.role === role);
+  const all = (mon?.series ?? []).filter((s) => s.window.bundle === bundle && s.window.role === role);
+  if (all.length <= 1) return all[0];
+  const sum = (xs) => xs.reduce((a, x) => a.map((v, i) => v + x[i]));
+  const psi = all.map((s) => s.total.score_psi).filter((p) => p?.counts);
+  const byT = new Map();
+  for (const s of all) {
+    for (const p of s.history ?? []) {
+      const q = byT.get(p.t_ms) ?? { t_ms: p.t_ms, n: 0, approve: 0, reject: 0 };
+      q.n += p.n;
+      q.approve += (p.approve_rate ?? 0) * p.n;
+      q.reject += (p.reject_rate ?? 0) * p.n;
+      byT.set(p.t_ms, q);
+    }
+  }
+  return {
+    window: all[0].window,
+    total: {
+      score_psi: psi.length && psi.every((p) => sameCuts(p.cuts, psi[0].cuts))
+        ? { ...psi[0], counts: sum(psi.map((p) => p.counts)) } : psi[0],
+    },
+    history: [...byT.values()].sort((a, b) => a.t_ms - b.t_ms).map((q) => ({
+      t_ms: q.t_ms, approve_rate: q.n ? q.approve / q.n : null, reject_rate: q.n ? q.reject / q.n : null,
+    })),
+  };
 }
+
+const binLabels = (cuts, n) => Array.from({ length: n }, (_, i) => ({
+  label: i === 0 ? `< ${number(cuts[0])}` : i === cuts.length ? `≥ ${number(cuts[i - 1])}` : `${number(cuts[i - 1])}–${number(cuts[i])}`,
+}));
+const sameCuts = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 function charts(st, mon) {
   // in a shadow stage (and after a rollback from one) the candidate has only shadow scores:
@@ -68,16 +108,19 @@ function charts(st, mon) {
   const cand = candPrimary ?? pick(mon, st.candidate, 'shadow');
   const candLabel = `candidate ${st.candidate}${candPrimary || !cand ? '' : ' (shadow scores)'}`;
   const out = [];
-  const withBins = [ctl, cand].filter((s) => s?.total?.score_psi?.counts);
-  if (withBins.length) {
-    const cuts = withBins[0].total.score_psi.cuts;
-    const bins = withBins[0].total.score_psi.counts.map((_, i) => ({
-      label: i === 0 ? `< ${number(cuts[0])}` : i === cuts.length ? `≥ ${number(cuts[i - 1])}` : `${number(cuts[i - 1])}–${number(cuts[i])}`,
-    }));
-    const series = [];
-    if (ctl?.total?.score_psi?.counts) series.push({ label: `control ${st.control}`, counts: ctl.total.score_psi.counts });
-    if (cand?.total?.score_psi?.counts) series.push({ label: candLabel, counts: cand.total.score_psi.counts });
-    out.push(distribution('Score distribution (since the start), by the training deciles', bins, series));
+  const c = ctl?.total?.score_psi, d = cand?.total?.score_psi;
+  if (c?.counts && d?.counts && sameCuts(c.cuts, d.cuts)) {
+    out.push(distribution('Score distribution (since the start), by the training deciles', binLabels(c.cuts, c.counts.length),
+      [{ label: `control ${st.control}`, counts: c.counts }, { label: candLabel, counts: d.counts }]));
+  } else if (c?.counts || d?.counts) {
+    // each bundle bins its scores at its own training deciles: side by side only when those are
+    // the same; else each beside its own reference
+    if (c?.counts && d?.counts) out.push(h('p', { class: 'muted' }, 'The two bundles were trained on different score deciles: each is shown against its own training reference.'));
+    for (const [p, label] of [[c, `control ${st.control}`], [d, candLabel]]) {
+      if (!p?.counts) continue;
+      out.push(distribution(`${label}: scores (since the start) against its training reference`, binLabels(p.cuts, p.counts.length),
+        [{ label: 'training reference', counts: p.reference_counts }, { label, counts: p.counts }]));
+    }
   } else {
     out.push(h('p', { class: 'empty' }, 'No score distribution yet: it shows once either bundle has scored.'));
   }
@@ -94,24 +137,42 @@ function commands(st, reload) {
   const cmd = (name, label) => h('button', {
     type: 'button', id: `cmd-${name}`, 'data-writes': true,
     onclick: async (ev) => {
-      ev.target.disabled = true;
+      const b = ev.target;
+      // the commands that move traffic ask twice, naming what they do; promote wants a reason
+      if (confirmText[name] && !b.dataset.armed) {
+        if (name === 'promote' && !reason.value.trim()) {
+          show(status, h('p', { class: 'error', role: 'alert' }, 'Give a reason: a promotion sends every applicant to the candidate, and the audit chain records why.'));
+          reason.focus();
+          return;
+        }
+        b.dataset.armed = '1';
+        b.textContent = confirmText[name];
+        show(status, h('p', { class: 'muted' }, 'Click again to confirm.'));
+        return;
+      }
+      b.disabled = true;
       try {
         const r = await post(`/v1/admin/rollouts/${encodeURIComponent(st.flag)}/${name}`, { reason: reason.value || undefined });
         show(status, h('p', { class: 'ok' }, `${label}: the rollout is now ${r.state}.`));
         setTimeout(reload, 300);
       } catch (err) {
         show(status, failure(err));
-        ev.target.disabled = false;
+        b.disabled = false;
       }
     },
   }, label);
+  const confirmText = {
+    promote: `Confirm: send 100% to ${st.candidate}`,
+    rollback: `Confirm: send all traffic back to ${st.control}`,
+  };
   const buttons = [];
   if (can('rollback')) {
     if (st.state === 'running' || st.state === 'holding') buttons.push(cmd('pause', 'Pause'));
     if (st.state === 'paused' || st.state === 'rolled_back') buttons.push(cmd('resume', 'Resume'));
     if (st.state !== 'rolled_back') buttons.push(cmd('rollback', 'Roll back'));
   }
-  if (can('publish') && st.state !== 'promoted') buttons.push(cmd('promote', 'Promote'));
+  // not from a rollback: its failed gate is resumed from the first stage, not skipped past
+  if (can('publish') && st.state !== 'promoted' && st.state !== 'rolled_back') buttons.push(cmd('promote', 'Promote'));
   if (!buttons.length) return null;
   return h('section', { class: 'actions' }, h('label', { for: 'reason' }, 'Reason'), reason, ...buttons, status);
 }

@@ -55,6 +55,48 @@ static bool same(const rd_value *a, const rd_value *b)
     return (!a && !b) || (a && b && rd_value_equal(a, b));
 }
 
+/* The top-level members other than "flags" that differ ($evaluators, metadata, anything else a
+ * file holds): {key: {"before", "after"}}, null for a side without it. An edit of $evaluators
+ * alone can re-route every request: a reviewer must see it as plainly as a flag's. */
+static void one_side(rd_buf *out, const rd_value *v)
+{
+    if (v)
+        rd_json_write(out, v);
+    else
+        rd_buf_puts(out, "null");
+}
+
+static void section(rd_buf *out, bool *first, const rd_member *m, const rd_value *old, const rd_value *now)
+{
+    rd_buf_puts(out, *first ? "" : ",");
+    rd_json_write_string(out, m->key, m->key_len);
+    rd_buf_puts(out, ":{\"before\":");
+    one_side(out, old);
+    rd_buf_puts(out, ",\"after\":");
+    one_side(out, now);
+    rd_buf_putc(out, '}');
+    *first = false;
+}
+
+static void changed_sections(rd_buf *out, const rd_value *before, const rd_value *after)
+{
+    bool first = true;
+    rd_buf_putc(out, '{');
+    for (uint32_t i = 0; after->type == RD_VOBJECT && i < after->len; i++) {
+        const rd_member *m = &after->u.members[i];
+        const rd_value *old = before->type == RD_VOBJECT ? rd_value_get(before, m->key, m->key_len) : NULL;
+        if (strcmp(m->key, "flags") && !same(old, &m->val))
+            section(out, &first, m, old, &m->val);
+    }
+    for (uint32_t i = 0; before->type == RD_VOBJECT && i < before->len; i++) {
+        const rd_member *m = &before->u.members[i];
+        if (strcmp(m->key, "flags") &&
+            !(after->type == RD_VOBJECT && rd_value_get(after, m->key, m->key_len)))
+            section(out, &first, m, &m->val, NULL);
+    }
+    rd_buf_putc(out, '}');
+}
+
 int rd_flags_diff_json(const char *before, size_t before_len, const char *after, size_t after_len,
                        rd_buf *out, rd_err *err)
 {
@@ -72,9 +114,11 @@ int rd_flags_diff_json(const char *before, size_t before_len, const char *after,
         key_list(out, fb, fa);
         rd_buf_puts(out, ",\"changed\":");
         changed_flags(out, fb, fa);
-        rd_buf_printf(out, ",\"evaluators_changed\":%s,\"metadata_changed\":%s}",
+        rd_buf_printf(out, ",\"evaluators_changed\":%s,\"metadata_changed\":%s,\"sections\":",
                       same(member(&b, "$evaluators"), member(&n, "$evaluators")) ? "false" : "true",
                       same(member(&b, "metadata"), member(&n, "metadata")) ? "false" : "true");
+        changed_sections(out, &b, &n);
+        rd_buf_putc(out, '}');
         if (out->oom)
             rc = rd_err_set(err, RD_ENOMEM, "out of memory");
     }

@@ -373,10 +373,37 @@ static void test_nested_rollback(void **state)
     assert_string_equal(v, "v");
 }
 
+/* A change to $evaluators or metadata alone is shown with both sides, not as "no flag changed":
+ * shared targeting rules re-route every flag that references them. */
+static void test_diff_sections(void **state)
+{
+    (void)state;
+    const char *before = "{\"$evaluators\":{\"staff\":{\"in\":[1,[1]]}},\"metadata\":{\"v\":1},"
+                         "\"flags\":{\"a\":{\"state\":\"ENABLED\"}}}";
+    const char *after = "{\"$evaluators\":{\"staff\":{\"in\":[1,[2]]}},\"metadata\":{\"v\":1},"
+                        "\"flags\":{\"a\":{\"state\":\"ENABLED\"}},\"$schema\":\"x\"}";
+    rd_buf b;
+    rd_buf_init(&b);
+    rd_err err;
+    assert_int_equal(rd_flags_diff_json(before, strlen(before), after, strlen(after), &b, &err), RD_OK);
+    const char *d = rd_buf_cstr(&b);
+    if (!strstr(d, "\"changed\":{},\"evaluators_changed\":true,\"metadata_changed\":false") ||
+        !strstr(d,
+                "\"sections\":{\"$evaluators\":{\"before\":{\"staff\":{\"in\":[1,[1]]}},\"after\":{\"staff\":"
+                "{\"in\":[1,[2]]}}},\"$schema\":{\"before\":null,\"after\":\"x\"}}"))
+        fail_msg("diff: %s", d);
+    rd_buf_reset(&b);
+    assert_int_equal(rd_flags_diff_json(after, strlen(after), before, strlen(before), &b, &err), RD_OK);
+    if (!strstr(rd_buf_cstr(&b), "\"$schema\":{\"before\":\"x\",\"after\":null}"))
+        fail_msg("a member removed: %s", rd_buf_cstr(&b));
+    rd_buf_deinit(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lifecycle_and_rollback, setup, teardown),
+        cmocka_unit_test(test_diff_sections),
         cmocka_unit_test_setup_teardown(test_no_self_approval, setup, teardown),
         cmocka_unit_test_setup_teardown(test_edit_resets_approvals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interleaved_approve_and_edit, setup, teardown),
