@@ -356,6 +356,11 @@ check "the latest decision, newest first" 200 "$st" '^\{"decisions":\[\{.*"reque
 next=$(jget 'j["next"]')
 st=$(api GET "/v1/admin/decisions?order=newest&limit=1&before=$next" "$AN")
 check "the page after it, through the cursor" 200 "$st" '"request_id":"dec-2"' "$T/r"
+st=$(api GET "/v1/admin/audit?limit=1" "$(cat "$T/tok.viewer1")")
+check "the page's read is audited with its cursor and the rows it sent" 200 "$st" \
+    "\"detail\":\\{\"before\":\"$next\",\"count\":1,\"first\":\"[0-9]+\\.[0-9]+\",\"from_ms\":0,\"last\":\"[0-9]+\\.[0-9]+\",\"order\":\"newest\"" "$T/r"
+st=$(api GET "/v1/admin/decisions?order=newest&before=%201.5" "$AN")
+check "a cursor with a space: 400" 400 "$st" 'digits' "$T/r"
 st=$(api GET "/v1/admin/decisions?order=newest&request_id=dec-1" "$AN")
 check "newest first narrowed to a request: the last page says so" 200 "$st" '"request_id":"dec-1".*"next":null\}$' "$T/r"
 st=$(api GET "/v1/admin/decisions?order=oldest" "$AN")
