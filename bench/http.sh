@@ -60,6 +60,10 @@
 #                                connections and every fixed rate (its targets: 64, 2,000 req/s)
 #   BENCH_HTTP_SHADOW_RATE=1000  the fixed rate of the shadow, log and monitor sections, at 64
 #                                connections
+#   BENCH_HTTP_QUIET_WAIT=20     before a fixed-rate run, wait up to this many seconds for the
+#                                rest of the machine to be quiet (under 0.15 of a core busy
+#                                outside the servers for 1 s; 0: do not wait); the run goes
+#                                ahead either way, with the wait and the cores busy recorded
 #   BENCH_HTTP_SECTIONS="ofrep score shadow log monitor"   the sections to run
 #   RISKD_SHARED=../shared       the shared data (the score sections are skipped without it)
 #   RISKD_BIN=build/riskd
@@ -78,6 +82,7 @@ score_rates=${BENCH_HTTP_SCORE_RATES:-100 2000}
 score_rate_conns=${BENCH_HTTP_SCORE_RATE_CONNS:-64}
 prod_conns=${BENCH_HTTP_PROD_CONNS:-64}
 sections=${BENCH_HTTP_SECTIONS:-ofrep score shadow log monitor}
+quiet_wait=${BENCH_HTTP_QUIET_WAIT:-20}
 shadow_rate=${BENCH_HTTP_SHADOW_RATE:-1000}
 SHARED=${RISKD_SHARED:-../shared}
 RISKD=${RISKD_BIN:-build/riskd}
@@ -182,6 +187,27 @@ settle() {
     echo "bench/http.sh: the servers were still busy 60 s after a run" >&2
 }
 
+# quiet: waits (at most quiet_wait seconds) until the machine outside the servers has been
+# quiet for a second: under 0.15 of a core busy (/proc/stat less the servers' own ticks; this
+# script's pollers count, ~0.02). Another job on the two cores is what turns a fixed-rate p99 of
+# ~1 ms into 5 (see the header); waiting for a gap between its bursts measures the server, and
+# the cores each run shared are recorded either way. Sets quiet_waited (seconds).
+quiet() {
+    local t0 b0 s0 b1 s1 other
+    t0=$(date +%s)
+    quiet_waited=0
+    [ "$quiet_wait" = 0 ] && return 0
+    while :; do
+        b0=$(busy_ticks) s0=$(cpu_ticks)
+        sleep 1
+        b1=$(busy_ticks) s1=$(cpu_ticks)
+        other=$(((b1 - b0) - (s1 - s0)))
+        quiet_waited=$(($(date +%s) - t0 - 1))
+        [ "$other" -lt $((hz * 15 / 100)) ] && return 0
+        [ "$quiet_waited" -ge "$quiet_wait" ] && return 0
+    done
+}
+
 # start NAME CMD...: starts a server in its own session, stdout and stderr in http-logs/NAME.*
 start() {
     local name=$1
@@ -262,6 +288,8 @@ run() {
         echo "${failed}:\"open files limit $fds\"}" >>"$results"
         return 0
     fi
+    quiet_waited=0
+    [ "$mode" = rate ] && quiet
     child_ticks
     s0=$(sid_ticks "$pid") w0=$child b0=$(busy_ticks) t0=$(date +%s%N)
     WRK_RATE=$rate WRK_THREADS=$threads wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout "${timeout}s" \
@@ -277,6 +305,7 @@ run() {
     # for the idle servers, this script's pollers
     cpu=$(awk -v s=$((s1 - s0)) -v w=$((w1 - w0)) -v b=$((b1 - b0)) -v ns=$((t1 - t0)) -v hz="$hz" \
         'BEGIN { d = hz * ns / 1e9; printf "\"cpu_cores\":{\"server\":%.2f,\"wrk\":%.2f,\"other\":%.2f},", s / d, w / d, (b - s - w) / d }')
+    cpu="${cpu}\"quiet_waited_s\":$quiet_waited,"
     settle
     line=$(grep '^{"requests"' "$logs/wrk.out" | tail -n 1 || true)
     if [ -n "$line" ]; then

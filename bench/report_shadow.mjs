@@ -61,5 +61,11 @@ for (const mode of ['rate', 'closed']) {
 }
 console.log();
 console.log('Fixed rate: the p99 latency of the answer; closed loop: the most the service answers.');
+// the cores other jobs kept busy during the fixed-rate runs (bench/http.sh records them): a
+// p99 taken while another job shared the two cores measures that job as much as riskd
+const other = runs.filter((r) => r.mode === 'rate' && r.cpu_cores).map((r) => Math.max(0, r.cpu_cores.other));
+if (other.length)
+  console.log(`Cores busy with other jobs during the fixed-rate runs: median ${median(other).toFixed(2)} ` +
+    `(${Math.min(...other).toFixed(2)}–${Math.max(...other).toFixed(2)}).`);
 if (shed)
   console.log('Shadow work never waits in the caller\'s request: a full shadow queue drops it (counted in riskd_shadow_dropped_total).');
