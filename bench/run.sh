@@ -4,14 +4,14 @@
 # noise, and the table shows the median. BENCH_SECONDS sets each timed case (default 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# BENCH_QUICK=1: a two-minute version for development (1 s cases, 200,000 rows, the in-process
-# benchmarks, then an HTTP smoke: one round of 2 s cases, OFREP at 100 connections and at the
+# BENCH_QUICK=1: a two-minute version for development (1 s cases, one round, 200,000 rows, the
+# in-process benchmarks, then an HTTP smoke: one round of 2 s cases, OFREP at 100 connections and at the
 # fixed rate, /v1/score bare, production and FastAPI at 64 connections and 2,000 req/s, with the
 # production server's evidence; no streams, drill or reports).
 quick=${BENCH_QUICK:-0}
 if [ "$quick" = 1 ]; then
     : "${BENCH_SECONDS:=1}" "${BENCH_MODEL_ROWS:=200000}" "${BENCH_LOG_RECORDS:=100000}"
-    : "${BENCH_STORE_RECORDS:=50000}" "${BENCH_REPLAY_ROWS:=20000}"
+    : "${BENCH_STORE_RECORDS:=50000}" "${BENCH_REPLAY_ROWS:=20000}" "${BENCH_ROUNDS:=1}"
 fi
 secs=${BENCH_SECONDS:-2}
 rounds=${BENCH_ROUNDS:-3}
