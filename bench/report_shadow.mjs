@@ -1,6 +1,7 @@
 // A with/without table of `make bench` (bench/http.sh): /v1/score with a feature on (a shadow
 // model; the decision log, async and ack) against the same service without, per load (fixed
-// rate, closed loop), the median of the interleaved rounds with their spread, and the ratio.
+// rate, closed loop), the median of the interleaved rounds with their min-max, and the ratio:
+// the median (min-max) of the rounds' ratios, each round's with and without paired.
 // For the shadow, the work shed is printed beside the figure (a full shadow queue drops it).
 //   node bench/report_shadow.mjs build/bench/http.jsonl [shadow|log]
 import { readFileSync } from 'node:fs';
@@ -19,10 +20,21 @@ const median = (v) => {
 };
 const num = (n) => Math.round(n).toLocaleString('en-US');
 const ms = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
+const spread = (v, fmt) => (v.length > 1 ? `${fmt(median(v))} (${fmt(Math.min(...v))}–${fmt(Math.max(...v))})` : fmt(v[0]));
+const good = (impl, mode) => runs.filter((r) => r.impl === impl && r.mode === mode && !r.failed);
 function stat(impl, mode, pick, fmt) {
-  const v = runs.filter((r) => r.impl === impl && r.mode === mode && !r.failed).map(pick);
+  const v = good(impl, mode).map(pick);
   if (!v.length) return { text: '-', med: NaN };
-  return { text: `${fmt(median(v))} [${fmt(Math.min(...v))}-${fmt(Math.max(...v))}]`, med: median(v) };
+  return { text: spread(v, fmt), med: median(v) };
+}
+// with ÷ without, round by round (a line without a round pairs with the same position)
+function ratios(impl, mode, pick) {
+  const on = good(impl, mode), off = good('riskd', mode), v = [];
+  on.forEach((x, i) => {
+    const y = x.round !== undefined ? off.find((r) => r.round === x.round) : off[i];
+    if (y && pick(y) > 0) v.push(pick(x) / pick(y));
+  });
+  return v;
 }
 const variants = [...new Set(runs.map((r) => r.impl))].filter((i) => i !== 'riskd');
 const shed = section === 'shadow';
@@ -39,14 +51,21 @@ for (const mode of ['rate', 'closed']) {
   const off = stat('riskd', mode, pick, fmt);
   for (const v of variants) {
     const on = stat(v, mode, pick, fmt);
-    const ratio = on.med / off.med;
+    const rv = ratios(v, mode, pick);
+    const ratio = rv.length ? median(rv) : NaN;
     const d = drops.filter((r) => r.mode === mode).map((r) => num(r.dropped)).join(', ') || '-';
     console.log(`| ${load} | ${name} | ${v.replace(/^riskd\+?/, '') || '-'} | ${off.text} | ${on.text} | ` +
-      `${Number.isFinite(ratio) ? ratio.toFixed(2) : '-'} | ${Number.isFinite(ratio) ? (ok(on.med, off.med) ? 'yes' : 'no') : '-'} |` +
+      `${rv.length ? spread(rv, (x) => x.toFixed(2)) : '-'} | ${Number.isFinite(ratio) ? (ok(ratio, 1) ? 'yes' : 'no') : '-'} |` +
       `${shed ? ` ${d} |` : ''}`);
   }
 }
 console.log();
 console.log('Fixed rate: the p99 latency of the answer; closed loop: the most the service answers.');
+// the cores other jobs kept busy during the fixed-rate runs (bench/http.sh records them): a
+// p99 taken while another job shared the two cores measures that job as much as riskd
+const other = runs.filter((r) => r.mode === 'rate' && r.cpu_cores).map((r) => Math.max(0, r.cpu_cores.other));
+if (other.length)
+  console.log(`Cores busy with other jobs during the fixed-rate runs: median ${median(other).toFixed(2)} ` +
+    `(${Math.min(...other).toFixed(2)}–${Math.max(...other).toFixed(2)}).`);
 if (shed)
   console.log('Shadow work never waits in the caller\'s request: a full shadow queue drops it (counted in riskd_shadow_dropped_total).');

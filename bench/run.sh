@@ -4,12 +4,14 @@
 # noise, and the table shows the median. BENCH_SECONDS sets each timed case (default 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# BENCH_QUICK=1: a two-minute version for development (1 s cases, 200,000 rows, the in-process
-# benchmarks only: no HTTP, streams, drill or reports).
+# BENCH_QUICK=1: a two-minute version for development (1 s cases, one round, 200,000 rows, the
+# in-process benchmarks, then an HTTP smoke: one round of 2 s cases, OFREP at 100 connections and at the
+# fixed rate, /v1/score bare, production and FastAPI at 64 connections and 2,000 req/s, with the
+# production server's evidence; no streams, drill or reports).
 quick=${BENCH_QUICK:-0}
 if [ "$quick" = 1 ]; then
     : "${BENCH_SECONDS:=1}" "${BENCH_MODEL_ROWS:=200000}" "${BENCH_LOG_RECORDS:=100000}"
-    : "${BENCH_STORE_RECORDS:=50000}" "${BENCH_REPLAY_ROWS:=20000}"
+    : "${BENCH_STORE_RECORDS:=50000}" "${BENCH_REPLAY_ROWS:=20000}" "${BENCH_ROUNDS:=1}"
 fi
 secs=${BENCH_SECONDS:-2}
 rounds=${BENCH_ROUNDS:-3}
@@ -140,8 +142,13 @@ for l in sys.stdin:
 fi
 
 if [ "$quick" = 1 ]; then
+    BENCH_HTTP_ROUNDS=${BENCH_HTTP_ROUNDS:-1} BENCH_HTTP_SECONDS=${BENCH_HTTP_SECONDS:-2} \
+        BENCH_HTTP_WARMUP=${BENCH_HTTP_WARMUP:-1} BENCH_HTTP_OFREP_CONNS=${BENCH_HTTP_OFREP_CONNS:-100} \
+        BENCH_HTTP_SCORE_CONNS=${BENCH_HTTP_SCORE_CONNS:-64} BENCH_HTTP_SCORE_RATES=${BENCH_HTTP_SCORE_RATES:-2000} \
+        BENCH_HTTP_SECTIONS=${BENCH_HTTP_SECTIONS:-ofrep score} bench/http.sh
     echo
-    echo "BENCH_QUICK=1: the HTTP, event-stream, rollout-drill and report benchmarks are skipped"
+    echo "BENCH_QUICK=1: one round of the HTTP smoke (figures without spreads); the shadow, log and monitor"
+    echo "sections over HTTP, the event-stream, rollout-drill and report benchmarks are skipped"
     exit 0
 fi
 

@@ -38,21 +38,44 @@ end
 
 -- The request bodies: one per non-empty line of path, turned into a whole request by
 -- wrap(line) (nil skips the line); formatted once here, so the client does no work per request.
-local reqs, nreqs, at = {}, 0, 0
-function load_bodies(path, wrap)
+-- unique_keys: every request gets a targetingKey of its own (the body's "targetingKey":"..."
+-- replaced by thread and request number, fixed width so the Content-Length holds), as every
+-- application comes from its own applicant: rotating a few thousand bodies would otherwise
+-- replay a few thousand applicants, whose fixed split between a rollout's versions is not the
+-- plan's weight (its sample-ratio test rightly fails over a long run). One string.format and
+-- one concatenation a request.
+local reqs, tails, nreqs, at, sent = {}, {}, 0, 0, 0
+local KEY = "k000000000000" -- the width of a key: "k", thread (2 digits), request (10 digits)
+function load_bodies(path, wrap, unique_keys)
   local f = assert(io.open(path, "r"))
   local headers = { ["Content-Type"] = "application/json" }
   for line in f:lines() do
     local body = wrap(line)
     if body then
       nreqs = nreqs + 1
-      reqs[nreqs] = wrk.format("POST", wrk.path, headers, body)
+      if unique_keys then
+        local n
+        body, n = body:gsub('"targetingKey":"[^"]*"', '"targetingKey":"' .. KEY .. '"', 1)
+        assert(n == 1, path .. ": a body without a targetingKey")
+        local r = wrk.format("POST", wrk.path, headers, body)
+        local i = assert(r:find(KEY, 1, true))
+        reqs[nreqs], tails[nreqs] = r:sub(1, i - 1), r:sub(i + #KEY)
+      else
+        reqs[nreqs] = wrk.format("POST", wrk.path, headers, body)
+      end
     end
   end
   f:close()
   assert(nreqs > 0, path .. ": no request bodies")
   -- threads start at different places in the list
   at = ((thread_id or 0) * 7919) % nreqs
+  if unique_keys then
+    request = function()
+      at = at % nreqs + 1
+      sent = sent + 1
+      return reqs[at] .. string.format("k%02d%010d", thread_id or 0, sent) .. tails[at]
+    end
+  end
 end
 
 function request()
