@@ -182,6 +182,55 @@ static void random_row(double *x)
     }
 }
 
+/* The layout (fast) against the node walk (slow, the same model with its layout dropped) on
+ * rows x: in batches on one and two threads, and every 16th row alone, with and without a
+ * deadline (the path of /v1/score): every output the same bits. Frees both models. */
+static void same_answers(rd_model *fast, rd_model *slow, const double *x, size_t rows, const char *what)
+{
+    rd_err err;
+    size_t no = rd_model_num_outputs(fast, RD_OUTPUT_PROBABILITY);
+    double *a = malloc(rows * no * sizeof(double)), *b = malloc(rows * no * sizeof(double));
+    double *c = malloc(rows * no * sizeof(double)), *one = malloc(no * sizeof(double)),
+           *two = malloc(no * sizeof(double));
+    assert_true(a && b && c && one && two);
+    for (rd_output kind = RD_OUTPUT_RAW; kind <= RD_OUTPUT_PROBABILITY; kind++) {
+        assert_int_equal(rd_model_predict_batch(slow, x, rows, kind, a, 1, &err), RD_OK);
+        assert_int_equal(rd_model_predict_batch(fast, x, rows, kind, b, 1, &err), RD_OK);
+        assert_int_equal(rd_model_predict_batch(fast, x, rows, kind, c, 2, &err), RD_OK);
+        for (size_t r = 0; r < rows; r++) {
+            const double *xr = x + r * NFEAT;
+            if (memcmp(a + r * no, b + r * no, no * sizeof(double)) ||
+                memcmp(a + r * no, c + r * no, no * sizeof(double)))
+                fail_msg(
+                    "row %zu, output %d: node walk %.17g, layout %.17g / %.17g (%s; x = %.17g %.17g %.17g "
+                    "%.17g %.17g %.17g)",
+                    r, (int)kind, a[r * no], b[r * no], c[r * no], what, xr[0], xr[1], xr[2], xr[3], xr[4],
+                    xr[5]);
+            if (r % 16 == 0) {
+                rd_model_predict(fast, xr, kind, one);
+                assert_int_equal(rd_model_predict_until(fast, xr, kind, two,
+                                                        rd_clock_ns() + (int64_t)3600 * 1000000000, &err),
+                                 RD_OK);
+                if (memcmp(one, a + r * no, no * sizeof(double)) ||
+                    memcmp(two, a + r * no, no * sizeof(double)))
+                    fail_msg("row %zu alone: %.17g and %.17g against %.17g (%s)", r, one[0], two[0],
+                             a[r * no], what);
+                rd_model_predict(slow, xr, kind, one);
+                if (memcmp(one, a + r * no, no * sizeof(double)))
+                    fail_msg("row %zu: the node walk alone %.17g, in a batch %.17g (%s)", r, one[0],
+                             a[r * no], what);
+            }
+        }
+    }
+    free(a);
+    free(b);
+    free(c);
+    free(one);
+    free(two);
+    rd_model_free(fast);
+    rd_model_free(slow);
+}
+
 static size_t compare(int ntrees, int nclass, int max_depth, bool cats, size_t rows, bool want_forest)
 {
     rd_model *fast = random_model(ntrees, nclass, max_depth, cats);
@@ -192,40 +241,14 @@ static size_t compare(int ntrees, int nclass, int max_depth, bool cats, size_t r
     slow->forest = NULL;
     if (want_forest)
         assert_non_null(fast->forest);
-    size_t no = rd_model_num_outputs(fast, RD_OUTPUT_PROBABILITY);
     double *x = malloc(rows * NFEAT * sizeof(double));
-    double *a = malloc(rows * no * sizeof(double)), *b = malloc(rows * no * sizeof(double));
-    double *c = malloc(rows * no * sizeof(double)), *raw1 = malloc(no * sizeof(double)),
-           *raw2 = malloc(no * sizeof(double));
-    assert_true(x && a && b && c && raw1 && raw2);
+    assert_non_null(x);
     for (size_t r = 0; r < rows; r++)
         random_row(x + r * NFEAT);
-    for (rd_output kind = RD_OUTPUT_RAW; kind <= RD_OUTPUT_PROBABILITY; kind++) {
-        assert_int_equal(rd_model_predict_batch(slow, x, rows, kind, a, 1, &err), RD_OK);
-        assert_int_equal(rd_model_predict_batch(fast, x, rows, kind, b, 1, &err), RD_OK);
-        assert_int_equal(rd_model_predict_batch(fast, x, rows, kind, c, 2, &err), RD_OK);
-        for (size_t r = 0; r < rows; r++) {
-            if (memcmp(a + r * no, b + r * no, no * sizeof(double)) ||
-                memcmp(a + r * no, c + r * no, no * sizeof(double)))
-                fail_msg(
-                    "row %zu, output %d: node walk %.9g, forest %.9g (%d trees, depth <= %d, %d classes)", r,
-                    (int)kind, a[r * no], b[r * no], ntrees, max_depth, nclass);
-            if (r % 16 == 0) { /* one row at a time: the path of /v1/score */
-                rd_model_predict(fast, x + r * NFEAT, kind, raw1);
-                rd_model_predict(slow, x + r * NFEAT, kind, raw2);
-                if (memcmp(raw1, raw2, no * sizeof(double)) || memcmp(raw1, a + r * no, no * sizeof(double)))
-                    fail_msg("row %zu alone: %.9g against %.9g", r, raw1[0], raw2[0]);
-            }
-        }
-    }
+    char what[96];
+    snprintf(what, sizeof what, "XGBoost: %d trees, depth <= %d, %d classes", ntrees, max_depth, nclass);
+    same_answers(fast, slow, x, rows, what);
     free(x);
-    free(a);
-    free(b);
-    free(c);
-    free(raw1);
-    free(raw2);
-    rd_model_free(fast);
-    rd_model_free(slow);
     return rows;
 }
 
@@ -462,48 +485,14 @@ static size_t compare_lgbm(int ntrees, int nclass, const lopts *o, size_t rows, 
         fail_msg("no layout for a model it should take (%d trees, depth <= %d)", ntrees, o->max_depth);
     if (!want_forest && fast->forest)
         fail_msg("a layout for a model it should leave to the node walk (depth <= %d)", o->max_depth);
-    size_t no = rd_model_num_outputs(fast, RD_OUTPUT_PROBABILITY);
     double *x = malloc(rows * NFEAT * sizeof(double));
-    double *a = malloc(rows * no * sizeof(double)), *b = malloc(rows * no * sizeof(double));
-    double *c = malloc(rows * no * sizeof(double)), *one = malloc(no * sizeof(double)),
-           *two = malloc(no * sizeof(double));
-    assert_true(x && a && b && c && one && two);
+    assert_non_null(x);
     for (size_t r = 0; r < rows; r++)
         random_lgbm_row(x + r * NFEAT);
-    for (rd_output kind = RD_OUTPUT_RAW; kind <= RD_OUTPUT_PROBABILITY; kind++) {
-        assert_int_equal(rd_model_predict_batch(slow, x, rows, kind, a, 1, &err), RD_OK);
-        assert_int_equal(rd_model_predict_batch(fast, x, rows, kind, b, 1, &err), RD_OK);
-        assert_int_equal(rd_model_predict_batch(fast, x, rows, kind, c, 2, &err), RD_OK);
-        for (size_t r = 0; r < rows; r++) {
-            if (memcmp(a + r * no, b + r * no, no * sizeof(double)) ||
-                memcmp(a + r * no, c + r * no, no * sizeof(double)))
-                fail_msg("row %zu, output %d: node walk %.17g, layout %.17g / %.17g (%d trees, depth <= %d, "
-                         "%d classes; x = %.17g %.17g %.17g %.17g %.17g %.17g)",
-                         r, (int)kind, a[r * no], b[r * no], c[r * no], ntrees, o->max_depth, nclass,
-                         x[r * NFEAT], x[r * NFEAT + 1], x[r * NFEAT + 2], x[r * NFEAT + 3], x[r * NFEAT + 4],
-                         x[r * NFEAT + 5]);
-            if (r % 16 == 0) { /* one row at a time: the path of /v1/score, with and without a deadline */
-                rd_model_predict(fast, x + r * NFEAT, kind, one);
-                assert_int_equal(rd_model_predict_until(fast, x + r * NFEAT, kind, two,
-                                                        rd_clock_ns() + (int64_t)3600 * 1000000000, &err),
-                                 RD_OK);
-                if (memcmp(one, a + r * no, no * sizeof(double)) ||
-                    memcmp(two, a + r * no, no * sizeof(double)))
-                    fail_msg("row %zu alone: %.17g and %.17g against %.17g", r, one[0], two[0], a[r * no]);
-                rd_model_predict(slow, x + r * NFEAT, kind, one);
-                if (memcmp(one, a + r * no, no * sizeof(double)))
-                    fail_msg("row %zu: the node walk alone %.17g, in a batch %.17g", r, one[0], a[r * no]);
-            }
-        }
-    }
+    char what[96];
+    snprintf(what, sizeof what, "LightGBM: %d trees, depth <= %d, %d classes", ntrees, o->max_depth, nclass);
+    same_answers(fast, slow, x, rows, what);
     free(x);
-    free(a);
-    free(b);
-    free(c);
-    free(one);
-    free(two);
-    rd_model_free(fast);
-    rd_model_free(slow);
     return rows;
 }
 
