@@ -45,6 +45,17 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Two series of LATENCY_CALLS timings (µs) as one JSON line: each one's median and p99 (sorts them). */
+static void print_latencies(const char *name, const char *a, double *lat_a, const char *b, double *lat_b)
+{
+    qsort(lat_a, LATENCY_CALLS, sizeof(double), cmp_double);
+    qsort(lat_b, LATENCY_CALLS, sizeof(double), cmp_double);
+    printf("{\"case\":\"%s\",\"calls\":%d,\"%s_median_us\":%.3f,\"%s_p99_us\":%.3f,\"%s_median_us\":%.3f,"
+           "\"%s_p99_us\":%.3f}\n",
+           name, LATENCY_CALLS, a, lat_a[LATENCY_CALLS / 2], a, lat_a[LATENCY_CALLS * 99 / 100], b,
+           lat_b[LATENCY_CALLS / 2], b, lat_b[LATENCY_CALLS * 99 / 100]);
+}
+
 static void xgb_check(int rc, const char *what)
 {
     if (rc != 0) {
@@ -144,7 +155,7 @@ static size_t keep_records(const char *path, rd_value *recs)
             /* a JSON request carries numbers as numbers and an empty field as null */
             char *end;
             double num = strtod(f[i], &end);
-            rd_value v = !*f[i]                    ? (rd_value){.type = RD_VNULL}
+            rd_value v = !*f[i]                   ? (rd_value){.type = RD_VNULL}
                          : !*end && isfinite(num) ? (rd_value){.type = RD_VNUMBER, .u.n = num}
                                                   : rd_value_string(f[i], (uint32_t)strlen(f[i]));
             m[i] = (rd_member){names[i], (uint32_t)strlen(names[i]), v};
@@ -174,12 +185,7 @@ static void single_path(const char *csv, const rd_pipeline *p, const rd_model *m
         lat_p[i] = (t1 - t0) * 1e6;
         lat_a[i] = (t2 - t1) * 1e6;
     }
-    qsort(lat_p, LATENCY_CALLS, sizeof(double), cmp_double);
-    qsort(lat_a, LATENCY_CALLS, sizeof(double), cmp_double);
-    printf("{\"case\":\"single_path\",\"calls\":%d,\"pipeline_median_us\":%.3f,\"pipeline_p99_us\":%.3f,"
-           "\"path_median_us\":%.3f,\"path_p99_us\":%.3f}\n",
-           LATENCY_CALLS, lat_p[LATENCY_CALLS / 2], lat_p[LATENCY_CALLS * 99 / 100], lat_a[LATENCY_CALLS / 2],
-           lat_a[LATENCY_CALLS * 99 / 100]);
+    print_latencies("single_path", "pipeline", lat_p, "path", lat_a);
     free(lat_p);
     free(lat_a);
     free(xr);
@@ -321,12 +327,7 @@ static int lightgbm_case(int argc, char **argv)
         diff += differing(of, os, no) + differing(of, b + (i % rows) * no, no);
         compared += 2 * no;
     }
-    qsort(lat_f, LATENCY_CALLS, sizeof(double), cmp_double);
-    qsort(lat_s, LATENCY_CALLS, sizeof(double), cmp_double);
-    printf("{\"case\":\"lgbm_single\",\"calls\":%d,\"layout_median_us\":%.3f,\"layout_p99_us\":%.3f,"
-           "\"nodewalk_median_us\":%.3f,\"nodewalk_p99_us\":%.3f}\n",
-           LATENCY_CALLS, lat_f[LATENCY_CALLS / 2], lat_f[LATENCY_CALLS * 99 / 100], lat_s[LATENCY_CALLS / 2],
-           lat_s[LATENCY_CALLS * 99 / 100]);
+    print_latencies("lgbm_single", "layout", lat_f, "nodewalk", lat_s);
     printf("{\"case\":\"lgbm_check\",\"rows\":%zu,\"outputs_compared\":%zu,\"differing\":%zu}\n", rows,
            compared, diff);
     free(lat_f);
@@ -405,12 +406,7 @@ int main(int argc, char **argv)
         lat_r[i] = (t1 - t0) * 1e6;
         lat_x[i] = (t2 - t1) * 1e6;
     }
-    qsort(lat_r, LATENCY_CALLS, sizeof(double), cmp_double);
-    qsort(lat_x, LATENCY_CALLS, sizeof(double), cmp_double);
-    printf("{\"case\":\"single\",\"calls\":%d,\"riskd_median_us\":%.3f,\"riskd_p99_us\":%.3f,"
-           "\"xgboost_median_us\":%.3f,\"xgboost_p99_us\":%.3f}\n",
-           LATENCY_CALLS, lat_r[LATENCY_CALLS / 2], lat_r[LATENCY_CALLS * 99 / 100], lat_x[LATENCY_CALLS / 2],
-           lat_x[LATENCY_CALLS * 99 / 100]);
+    print_latencies("single", "riskd", lat_r, "xgboost", lat_x);
 
     single_path(argv[3], p, m, nf);
 
