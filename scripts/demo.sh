@@ -303,6 +303,8 @@ Then, from another terminal:
     $cj -d @$requests/score-high-risk.json http://127.0.0.1:8080/v1/score
     $cj -d '{"context":{"targetingKey":"app-1005"}}' http://127.0.0.1:8080/ofrep/v1/evaluate/flags
     curl -s http://127.0.0.1:8080/metrics
+The web console: http://127.0.0.1:8080/ui/ (the overview without signing in; to sign in, make a
+user first: $bin user add alice --role manager --data-dir $demo/data, and paste the token it prints).
 Edit examples/flags/routing.json (e.g. the 10%/90% split, out of 100000) and the running server picks it up.
 Retrain the models: /usr/bin/python3 examples/train.py (the bundles are rebuilt on the next make demo).
 EOF
