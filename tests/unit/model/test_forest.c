@@ -72,6 +72,18 @@ static int grow(int d, bool cats)
     return i;
 }
 
+/* What the last random_model holds, found from its nodes (not from the layout): its deepest
+ * tree and its categorical splits, the two things that keep a model off the layout. */
+static int model_deepest, model_cats;
+
+static int depth_at(int i)
+{
+    if (nodes[i].l < 0)
+        return 0;
+    int l = depth_at(nodes[i].l), r = depth_at(nodes[i].r);
+    return 1 + (l > r ? l : r);
+}
+
 static char *json;
 static size_t jlen, jcap;
 
@@ -153,9 +165,14 @@ static rd_model *random_model(int ntrees, int nclass, int max_depth, bool cats)
         put(t ? ",%d" : "%d", nclass > 1 ? t % nclass : 0);
     put("],\"trees\":[");
     nth = 0;
+    model_deepest = model_cats = 0;
     for (int t = 0; t < ntrees; t++) {
         nn = 0;
         grow((int)rnd((uint32_t)max_depth + 1), cats);
+        int d = depth_at(0);
+        model_deepest = d > model_deepest ? d : model_deepest;
+        for (int i = 0; i < nn; i++)
+            model_cats += nodes[i].cat && nodes[i].l >= 0;
         put(t ? "," : "");
         put_tree(t);
     }
@@ -241,6 +258,8 @@ static size_t compare(int ntrees, int nclass, int max_depth, bool cats, size_t r
     slow->forest = NULL;
     if (want_forest)
         assert_non_null(fast->forest);
+    else if (model_cats || model_deepest > 10) /* past the layout: the node walk answers */
+        assert_null(fast->forest);
     double *x = malloc(rows * NFEAT * sizeof(double));
     assert_non_null(x);
     for (size_t r = 0; r < rows; r++)
@@ -266,11 +285,18 @@ static void test_random_models(void **state)
 static void test_past_the_layout(void **state)
 {
     (void)state;
-    /* categorical splits, and trees deeper than the layout: the node walk answers, same bits */
-    for (int i = 0; i < 6; i++)
+    /* categorical splits, and trees deeper than the layout: no layout, and the node walk answers
+       with the same bits; each kind met at least once */
+    int cats = 0, deep = 0;
+    for (int i = 0; i < 6; i++) {
         compare(20, 1, 6, true, 2000, false);
-    for (int i = 0; i < 4; i++)
+        cats += model_cats > 0;
+    }
+    for (int i = 0; i < 4; i++) {
         compare(10, 1, 13, false, 2000, false);
+        deep += model_deepest > 10;
+    }
+    assert_true(cats > 0 && deep > 0);
 }
 
 static void test_shared_credit_model(void **state)
@@ -365,7 +391,8 @@ static int lgrow(int d, bool spine, const lopts *o)
 static void put_lgbm_tree(int id, const lopts *o)
 {
     nln = nll = 0;
-    lgrow(o->max_depth, id == 0 || rnd(2) == 0, o);
+    /* now and then a tree of one leaf (LightGBM writes them when a boosting round finds no split) */
+    lgrow(id > 0 && rnd(16) == 0 ? 0 : o->max_depth, id == 0 || rnd(2) == 0, o);
     put("Tree=%d\nnum_leaves=%d\n", id, nll);
     if (nln == 0) {
         put("num_cat=0\nsplit_feature=\nsplit_gain=\nthreshold=\ndecision_type=\nleft_child=\n"
@@ -471,9 +498,9 @@ static void random_lgbm_row(double *x)
     }
 }
 
-static size_t compare_lgbm(int ntrees, int nclass, const lopts *o, size_t rows, bool want_forest)
+/* The model in json (random_lgbm's last) against its node walk. */
+static size_t compare_loaded_lgbm(int ntrees, int nclass, const lopts *o, size_t rows, bool want_forest)
 {
-    random_lgbm(ntrees, nclass, o);
     rd_model *fast, *slow; /* the same text twice, the second's layout dropped: the node walk */
     rd_err err;
     if (rd_model_load_lightgbm(json, jlen, &fast, &err) != RD_OK)
@@ -496,6 +523,12 @@ static size_t compare_lgbm(int ntrees, int nclass, const lopts *o, size_t rows, 
     return rows;
 }
 
+static size_t compare_lgbm(int ntrees, int nclass, const lopts *o, size_t rows, bool want_forest)
+{
+    random_lgbm(ntrees, nclass, o);
+    return compare_loaded_lgbm(ntrees, nclass, o, rows, want_forest);
+}
+
 static void test_random_lightgbm(void **state)
 {
     (void)state;
@@ -516,11 +549,15 @@ static void test_lightgbm_past_the_layout(void **state)
           deep = {48, false, false, false, 0}, cols = {12, true, false, false, 1};
     for (int i = 0; i < 3; i++)
         compare_lgbm(20, 1, &linear, rows, false);
-    for (int i = 0; i < 3; i++) { /* a +inf or NaN threshold somewhere among 60 trees' splits */
+    int bad = 0; /* a +inf or NaN threshold somewhere among 60 trees' splits */
+    for (int i = 0; i < 20 && bad < 3; i++) {
         random_lgbm(60, 1, &thr);
-        if (strstr(json, " inf") || strstr(json, "=inf") || strstr(json, "nan"))
-            compare_lgbm(60, 1, &thr, rows, false);
+        if (strstr(json, " inf") || strstr(json, "=inf") || strstr(json, "nan")) {
+            compare_loaded_lgbm(60, 1, &thr, rows, false); /* this model, not a new one */
+            bad++;
+        }
     }
+    assert_true(bad > 0);
     for (int i = 0; i < 3; i++) /* deeper than 32: 20 trees, one of them at least 48 deep */
         compare_lgbm(20, 1, &deep, rows, false);
     /* more columns than the layout holds: 300 trees whose categorical splits have distinct bitsets */
