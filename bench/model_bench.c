@@ -16,6 +16,7 @@
  * file's rows (one per line, tab or space separated) repeated up to rows: batch rows/s on 1 and
  * 2 threads, single-row latency, and the outputs that differ between the two (must be 0).
  * Prints JSON lines; bench/report_model.mjs makes the table. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,6 +175,12 @@ static void single_path(const char *csv, const rd_pipeline *p, const rd_model *m
     double *lat_p = malloc(LATENCY_CALLS * sizeof(double)), *lat_a = malloc(LATENCY_CALLS * sizeof(double));
     double *xr = malloc(nf * sizeof(double)), prob;
     rd_err err;
+    for (size_t i = 0; i < n; i++) /* timing a refusal would time its fast error path */
+        if (rd_pipeline_apply(p, &recs[i], xr, NULL, &err) != RD_OK) {
+            fprintf(stderr, "model_bench: %s, record %zu: the pipeline refuses it: %s\n", csv, i + 1,
+                    err.msg);
+            exit(1);
+        }
     for (size_t i = 0; i < LATENCY_CALLS; i++) {
         const rd_value *rec = &recs[i % n];
         double t0 = now_s();
@@ -257,6 +264,19 @@ static size_t differing(const double *a, const double *b, size_t n)
     return d;
 }
 
+/* A row count from the command line: a positive integer, else the run stops saying so. */
+static size_t count_arg(const char *s)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(s, &end, 10);
+    if (errno || end == s || *end || n == 0 || n > ((size_t)1 << 40) || *s == '-') {
+        fprintf(stderr, "model_bench: rows: expected a positive integer, got \"%s\"\n", s);
+        exit(2);
+    }
+    return (size_t)n;
+}
+
 /* model_bench --lightgbm MODEL.txt ROWS.tsv [rows]: the layout against the node walk. */
 static int lightgbm_case(int argc, char **argv)
 {
@@ -266,11 +286,11 @@ static int lightgbm_case(int argc, char **argv)
     }
     FILE *probe = fopen(argv[2], "r");
     if (!probe) { /* the LightGBM vectors are a peer suite in ../shared, not ours */
-        printf("skipped: peer suite not present (%s)\n", argv[2]);
+        fprintf(stderr, "skipped: peer suite not present (%s)\n", argv[2]); /* stdout is JSON lines */
         return 0;
     }
     fclose(probe);
-    size_t rows = argc > 4 ? (size_t)atol(argv[4]) : 200000;
+    size_t rows = argc > 4 ? count_arg(argv[4]) : 200000;
     rd_err err;
     rd_model *fast, *slow;
     if (rd_model_load_file(argv[2], &fast, &err) != RD_OK ||
@@ -350,7 +370,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: model_bench MODEL.json PIPELINE.json RAW.csv [rows]\n");
         return 2;
     }
-    size_t max_rows = argc > 4 ? (size_t)atol(argv[4]) : (size_t)1 << 40;
+    size_t max_rows = argc > 4 ? count_arg(argv[4]) : (size_t)1 << 40;
     rd_err err;
     rd_model *m;
     rd_pipeline *p;
