@@ -87,6 +87,25 @@ shadow_rate=${BENCH_HTTP_SHADOW_RATE:-1000}
 SHARED=${RISKD_SHARED:-../shared}
 RISKD=${RISKD_BIN:-build/riskd}
 PY=/usr/bin/python3
+
+# The knobs, checked before anything starts: a misspelt section or a word where a number goes
+# would otherwise run nothing, or wait forever, and still exit 0.
+knob_error() { echo "bench/http.sh: $1" >&2; exit 2; }
+for v in secs rounds warmup timeout ofrep_rate ofrep_rate_conns score_rate_conns quiet_wait shadow_rate; do
+    case ${!v} in '' | *[!0-9]*) knob_error "$v: expected a whole number, got \"${!v}\"" ;; esac
+done
+for v in ofrep_conns score_conns score_rates prod_conns; do
+    for n in ${!v}; do
+        case $n in *[!0-9]* | 0) knob_error "$v: expected positive whole numbers, got \"${!v}\"" ;; esac
+    done
+done
+[ "$rounds" -ge 1 ] && [ "$secs" -ge 1 ] || knob_error "BENCH_HTTP_ROUNDS and BENCH_HTTP_SECONDS must be at least 1"
+for sec in $sections; do
+    case $sec in ofrep | score | shadow | log | monitor) ;; *) knob_error "BENCH_HTTP_SECTIONS: no section \"$sec\" (ofrep score shadow log monitor)" ;; esac
+done
+for n in $prod_conns; do
+    case " $score_conns " in *" $n "*) ;; *) knob_error "BENCH_HTTP_PROD_CONNS: $n is not among BENCH_HTTP_SCORE_CONNS ($score_conns): the production row would be left out" ;; esac
+done
 out=build/bench
 results=$out/http.jsonl
 logs=$out/http-logs
