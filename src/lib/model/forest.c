@@ -46,7 +46,6 @@ struct rd__forest {
     /* f64 (LightGBM): columns of the row, the trees' nodes (node_off above) and, per node, the
      * value of a leaf; depth above is the group's depth, the number of steps of a walk 8 trees
      * side by side, tdepth the tree's own */
-    bool f64;
     size_t ncols;
     struct rd__fcol *cols;
     uint32_t *cat_words;
@@ -468,7 +467,6 @@ void rd__forest_prepare_f64(rd_model *m, const rd__ftree *trees, const uint32_t 
     struct rd__forest *f = rd_calloc(1, sizeof *f);
     if (!f)
         return;
-    f->f64 = true;
     f->ntrees = m->ntrees;
     if (!prepare_f64(m, f, trees, cat_words)) { /* the node walk answers: the same bits, slower */
         rd__forest_free(f);
