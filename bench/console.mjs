@@ -20,6 +20,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hasServe, startServe } from '../tests/interop/riskd_serve.mjs';
 import { addUsers, applications, buildBundles, bulkInsert, traffic } from '../tests/interop/console_fixture.mjs';
+import { median } from './report_lib.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..');
@@ -42,11 +43,6 @@ const PAGES = [
   ['audit', 'Audit'],
 ];
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 async function load(page, url, [hash, heading]) {
   await page.goto('about:blank');

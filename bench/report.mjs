@@ -3,13 +3,9 @@
 // ratios with their min and max (the two sides run one after the other within a round, so a
 // round's ratio is taken on one state of the machine).
 import { readFileSync } from 'node:fs';
+import { median } from './report_lib.mjs';
 
 const read = (f) => readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 function groups(rows) {
   const g = new Map();
   for (const r of rows) {

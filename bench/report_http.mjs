@@ -12,6 +12,7 @@
 //    "requests","duration_s","rps","offered_rps","latency_ms":{"mean","p50","p99","max"},"errors":{...}}
 // or {..., "failed"}; SECTION-evidence lines carry bench/http/evidence.mjs's diff.
 import { readFileSync } from 'node:fs';
+import { median, spread, num, ms, times } from './report_lib.mjs';
 
 const [file, section, view] = process.argv.slice(2);
 const all = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
@@ -27,19 +28,6 @@ const cases = [...new Map(rows.map((r) => [caseKey(r), r])).values()]
   .map((r) => ({ mode: r.mode, connections: r.connections, offered: r.offered_rps ?? null, key: caseKey(r) }))
   .sort((a, b) => order(a) - order(b));
 
-const median = (v) => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const num = (n) => Math.round(n).toLocaleString('en-US');
-const ms = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
-const times = (x) => `${x >= 10 ? x.toFixed(0) : x.toFixed(x >= 0.95 ? 1 : 2)}x`;
-// "median (min–max)" of a list, or the value alone for one
-function spread(v, fmt) {
-  if (!v.length) return '-';
-  if (v.length === 1) return fmt(v[0]);
-  return `${fmt(median(v))} (${fmt(Math.min(...v))}–${fmt(Math.max(...v))})`;
-}
 const runsOf = (impl, c) => rows.filter((r) => r.impl === impl && caseKey(r) === c.key);
 const ok = (runs) => runs.filter((r) => !r.failed);
 let saturated = false;

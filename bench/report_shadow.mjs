@@ -5,6 +5,7 @@
 // For the shadow, the work shed is printed beside the figure (a full shadow queue drops it).
 //   node bench/report_shadow.mjs build/bench/http.jsonl [shadow|log]
 import { readFileSync } from 'node:fs';
+import { median, spread, num, ms } from './report_lib.mjs';
 
 const section = process.argv[3] ?? 'shadow';
 const rows = readFileSync(process.argv[2], 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
@@ -14,13 +15,6 @@ if (!runs.length) {
   console.log(`(no ${section} results)`);
   process.exit(0);
 }
-const median = (v) => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const num = (n) => Math.round(n).toLocaleString('en-US');
-const ms = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
-const spread = (v, fmt) => (v.length > 1 ? `${fmt(median(v))} (${fmt(Math.min(...v))}–${fmt(Math.max(...v))})` : fmt(v[0]));
 const good = (impl, mode) => runs.filter((r) => r.impl === impl && r.mode === mode && !r.failed);
 function stat(impl, mode, pick, fmt) {
   const v = good(impl, mode).map(pick);

@@ -8,6 +8,7 @@
 // streams, and the median [min-max] of the rounds' ratios. flagd's OFREP has no event stream: the peer column says so.
 //   node bench/report_sse.mjs build/bench/sse.jsonl
 import { readFileSync } from 'node:fs';
+import { median, spread, num, ms } from './report_lib.mjs';
 
 const rows = readFileSync(process.argv[2], 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 const fan = rows.filter((r) => r.section === 'sse-fanout');
@@ -15,13 +16,6 @@ const rate = rows.filter((r) => r.section === 'sse-rate');
 const NO_PEER = 'no peer (flagd\'s OFREP has no event stream, flagd #2012)';
 const TARGET_MS = 500;
 
-const median = (v) => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const num = (n) => Math.round(n).toLocaleString('en-US');
-const ms = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
-const spread = (v, fmt) => (v.length ? `${fmt(median(v))} [${fmt(Math.min(...v))}-${fmt(Math.max(...v))}]` : '-');
 
 const opens = fan.filter((r) => r.case === 'open');
 const changes = fan.filter((r) => r.case === 'change');
