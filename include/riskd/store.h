@@ -26,7 +26,7 @@
 typedef struct rd_store rd_store;
 
 /* The schema version this riskd writes. */
-#define RD_STORE_SCHEMA 5
+#define RD_STORE_SCHEMA 6
 
 typedef struct rd_store_opts {
     const char *node; /* this process's name in a shared store (the decision log's node column,
@@ -351,5 +351,78 @@ RD_API int rd_store_version_get(rd_store *s, const char *kind, const char *targe
 RD_API int rd_store_setting_get(rd_store *s, const char *key, char *value, size_t cap,
                                 rd_err *err); /* RD_ENOTFOUND */
 RD_API int rd_store_setting_put(rd_store *s, const char *key, const char *value, rd_err *err);
+
+
+/* ------------------------------------------------------------------ notifications (schema 6)
+ *
+ * The outbox (notify.h, docs/notifications.md): one row per event, whatever the sinks, and one
+ * cursor per sink. Events are appended inside a store transaction only (the governance lock), so
+ * ids are allocated in commit order and a cursor that delivers in id order never skips a row
+ * that becomes visible later. */
+typedef struct rd_notify_row {
+    int64_t id;             /* assigned by the store (append ignores it) */
+    char uid[37];           /* the event's UUID (its idempotency key), lowercase canonical form */
+    int64_t ts_ms;          /* the event's time */
+    int64_t stored_ms;      /* when it reached the outbox */
+    const char *type;       /* "change.proposed", ... */
+    const char *node;       /* the node that raised it */
+    const char *object;     /* "change/12", "rollout/credit-model-route", ... */
+    const char *body;       /* the event's JSON envelope */
+    size_t body_len;
+} rd_notify_row;
+/* Inside a transaction only (rd_store_begin; RD_EINTERNAL otherwise). A row whose uid the store
+ * holds already is not stored again (*added false; added may be NULL). */
+RD_API int rd_store_outbox_append(rd_store *s, const rd_notify_row *r, bool *added, rd_err *err);
+/* Rows with id > after_id, in id order, at most limit (0: all); a row is valid during fn. */
+RD_API int rd_store_outbox_scan(rd_store *s, int64_t after_id, size_t limit,
+                                int (*fn)(void *ud, const rd_notify_row *r), void *ud, rd_err *err);
+/* One row by id (RD_ENOTFOUND); fn as for a scan. */
+RD_API int rd_store_outbox_get(rd_store *s, int64_t id, int (*fn)(void *ud, const rd_notify_row *r), void *ud,
+                               rd_err *err);
+/* The largest id stored (0: none). */
+RD_API int rd_store_outbox_last_id(rd_store *s, int64_t *id, rd_err *err);
+/* Delete rows stored before before_ms. */
+RD_API int rd_store_outbox_prune(rd_store *s, int64_t before_ms, uint64_t *deleted, rd_err *err);
+
+/* A sink's cursor: the last event it is done with (delivered, skipped or failed). */
+typedef struct rd_sink_row {
+    char name[64], kind[16];
+    int64_t last_id;     /* done with every event up to this id */
+    int attempts;        /* failed attempts at the event after last_id */
+    int64_t next_ms;     /* not before this time (backoff) */
+    int64_t last_ok_ms;  /* the last delivery (0: none) */
+    int64_t updated_ms;
+    char last_error[256];
+} rd_sink_row;
+/* Create the cursor at start_id unless the sink has one (a new sink starts at the newest event:
+ * no flood of history); *created says which. */
+RD_API int rd_store_sink_init(rd_store *s, const char *name, const char *kind, int64_t start_id, bool *created,
+                              rd_err *err);
+RD_API int rd_store_sink_get(rd_store *s, const char *name, rd_sink_row *out, rd_err *err); /* RD_ENOTFOUND */
+RD_API int rd_store_sink_list(rd_store *s, int (*fn)(void *ud, const rd_sink_row *r), void *ud, rd_err *err);
+/* Compare and swap: last_id from -> to, attempts 0, last_error "", last_ok_ms = ok_ms when ok_ms > 0.
+ * RD_ECONFLICT when the cursor is no longer at from (another node moved it). */
+RD_API int rd_store_sink_advance(rd_store *s, const char *name, int64_t from, int64_t to, int64_t ok_ms,
+                                 int64_t now_ms, rd_err *err);
+/* A failed attempt at the event after last_id == at (RD_ECONFLICT otherwise): attempts, next_ms
+ * and the error (never a URL) recorded. */
+RD_API int rd_store_sink_retry(rd_store *s, const char *name, int64_t at, int attempts, int64_t next_ms,
+                               const char *error, int64_t now_ms, rd_err *err);
+/* Give up on event_id: a failure row and the cursor moved from `at` to event_id, in one transaction
+ * (RD_ECONFLICT as for advance). */
+typedef struct rd_sink_failure {
+    char sink[64];
+    int64_t event_id;
+    int64_t failed_ms;
+    int attempts;
+    int status; /* the last HTTP status (0: none, a transport error) */
+    char error[256];
+} rd_sink_failure;
+RD_API int rd_store_sink_fail(rd_store *s, const rd_sink_failure *f, int64_t at, rd_err *err);
+/* Failures, newest first; sink NULL: every sink; at most limit (0: all). */
+RD_API int rd_store_sink_failures(rd_store *s, const char *sink, size_t limit,
+                                  int (*fn)(void *ud, const rd_sink_failure *f), void *ud, rd_err *err);
+/* Delete the cursor (and its failures) of a sink no longer configured. */
+RD_API int rd_store_sink_delete(rd_store *s, const char *name, rd_err *err);
 
 #endif
