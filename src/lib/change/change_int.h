@@ -22,6 +22,14 @@ size_t ch_array_len(const char *arr);
 int ch_event(rd_store *s, rd_change_row *r, const rd_principal *who, const char *event, const char *note,
              const char *before_sha, const char *after_sha, int64_t now_ms, rd_err *err);
 
+/* The notification of event (change.proposed, ...; nothing for a draft), into the outbox inside
+ * the caller's transaction (events.c). */
+int ch_notify(rd_store *s, const rd_change_row *r, const rd_principal *who, const char *event, const char *note,
+              int64_t now_ms, rd_err *err);
+/* change.rolled_back for the version v a rollback made. */
+int ch_notify_rollback(rd_store *s, const rd_principal *who, const rd_version_row *v, const char *why,
+                       rd_err *err);
+
 /* Check a payload as serving would (a flag set parsed strictly, a plan parsed, the size bound):
  * RD_EINVAL with the reason when it would be refused. */
 int ch_check_payload(rd_change_kind kind, const char *text, size_t len, rd_err *err);

@@ -169,7 +169,8 @@ int ch_event(rd_store *s, rd_change_row *r, const rd_principal *who, const char 
         rc = b.oom ? rd_err_set(err, RD_ENOMEM, "out of memory") : rd_audit_append(s, &e, NULL, err);
     }
     rd_buf_deinit(&b);
-    return rc;
+    /* the notification is written with the event, or neither is */
+    return rc ? rc : ch_notify(s, r, who, event, note, now_ms, err);
 }
 
 /* ------------------------------------------------------------------ targets and payloads */

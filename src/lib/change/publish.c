@@ -248,7 +248,7 @@ static int rollback_audit(rd_store *s, const rd_principal *who, const rd_version
                         .detail_json = rd_buf_cstr(&d)};
     int rc = d.oom ? rd_err_set(err, RD_ENOMEM, "out of memory") : rd_audit_append(s, &e, NULL, err);
     rd_buf_deinit(&d);
-    return rc;
+    return rc ? rc : ch_notify_rollback(s, who, v, why, err);
 }
 
 int rd_change_rollback(rd_store *s, const rd_principal *who, rd_change_kind kind, const char *target,

@@ -21,33 +21,11 @@
 
 #include "riskd/audit.h"
 #include "riskd/json.h"
+#include "riskd/linespool.h"
 #include "riskd/rollout.h"
+#include "rollout_int.h"
 
 #define MAX_SPOOL_BYTES (256u << 20)
-
-static int lock_spool(const char *dir, rd_err *err)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/rollout.spool.lock", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return rd_err_set(err, RD_EIO, "%s: %s", path, strerror(errno));
-    int rc;
-    while ((rc = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
-        ;
-    if (rc < 0) {
-        rd_err_set(err, RD_EIO, "%s: cannot lock: %s", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static void unlock_spool(int fd)
-{
-    flock(fd, LOCK_UN);
-    close(fd);
-}
 
 static void put_str(rd_buf *b, const char *key, const char *v)
 {
@@ -123,64 +101,20 @@ int rd_spool_append(const char *data_dir, const rd_transition *t, rd_err *err)
     rd_buf line;
     rd_buf_init(&line);
     encode(&line, t);
-    if (line.oom) {
-        rd_buf_deinit(&line);
-        return rd_err_set(err, RD_ENOMEM, "out of memory");
-    }
-    int lfd = lock_spool(data_dir, err);
-    if (lfd < 0) {
-        rd_buf_deinit(&line);
-        return RD_EIO;
-    }
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/rollout.spool", data_dir);
-    int rc = RD_OK;
-    bool created = access(path, F_OK) != 0;
-    int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    struct stat st;
-    char last = '\n';
-    if (fd < 0 || fstat(fd, &st) < 0 || (st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) != 1)) {
-        rc = rd_err_set(err, RD_EIO, "%s: %s", path, strerror(errno));
-    } else {
-        /* a torn last line gets its own line, so this one stays whole */
-        const char *p = line.data;
-        size_t n = line.len;
-        char *joined = NULL;
-        if (last != '\n' && (joined = rd_malloc(n + 1))) {
-            joined[0] = '\n';
-            memcpy(joined + 1, p, n);
-            p = joined;
-            n++;
-        }
-        if (last != '\n' && !joined)
-            rc = rd_err_set(err, RD_ENOMEM, "out of memory");
-        else if (write(fd, p, n) != (ssize_t)n || fsync(fd) < 0)
-            rc = rd_err_set(err, RD_EIO, "%s: cannot append: %s", path, strerror(errno));
-        else if (created)
-            rc = rd_fsync_dir_of(path, err);
-        rd_free(joined);
-    }
-    if (fd >= 0)
-        close(fd);
-    unlock_spool(lfd);
+    /* encode ends the line; the spool adds its own newline */
+    int rc = line.oom ? rd_err_set(err, RD_ENOMEM, "out of memory")
+                      : rd_linespool_append(path, line.data, line.len - 1, 0, err);
     rd_buf_deinit(&line);
     return rc;
 }
 
 size_t rd_spool_pending(const char *data_dir)
 {
-    char path[PATH_MAX], *text;
-    size_t len, n = 0;
+    char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/rollout.spool", data_dir);
-    if (access(path, F_OK) != 0 || rd_file_read(path, MAX_SPOOL_BYTES, &text, &len, NULL) != RD_OK)
-        return 0;
-    for (size_t i = 0, start = 0; i < len; i++)
-        if (text[i] == '\n') {
-            n += i > start; /* a complete, non-empty line */
-            start = i + 1;
-        }
-    rd_free(text);
-    return n;
+    return rd_linespool_count(path, MAX_SPOOL_BYTES);
 }
 
 typedef struct seen_ctx {
@@ -205,28 +139,6 @@ static bool already_stored(rd_store *s, const rd_transition *t)
     seen_ctx c = {.t = t};
     rd_transition_list(s, t->flag, 64, same_transition, &c, NULL);
     return c.found;
-}
-
-/* Replace the spool with what remains (nothing: remove it). */
-static int rewrite_spool(const char *path, const char *rest, size_t n, rd_err *err)
-{
-    if (n == 0) {
-        if (unlink(path) < 0 && errno != ENOENT)
-            return rd_err_set(err, RD_EIO, "%s: cannot remove: %s", path, strerror(errno));
-    } else {
-        char tmp[PATH_MAX + 16];
-        snprintf(tmp, sizeof tmp, "%s.tmp", path);
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        bool ok = fd >= 0 && write(fd, rest, n) == (ssize_t)n && fsync(fd) == 0;
-        if (fd >= 0 && close(fd) < 0)
-            ok = false;
-        if (!ok || rename(tmp, path) < 0) {
-            int e = errno;
-            unlink(tmp);
-            return rd_err_set(err, RD_EIO, "%s: cannot rewrite: %s", path, strerror(e));
-        }
-    }
-    return rd_fsync_dir_of(path, err);
 }
 
 /* A transition into the store with its audit entry, in one transaction: every stage change,
@@ -259,6 +171,8 @@ static int transition_store(rd_store *s, const rd_transition *t, rd_err *err)
     if (!rc)
         rc = d.oom ? rd_err_set(err, RD_ENOMEM, "out of memory") : rd_audit_append(s, &e, NULL, err);
     rd_buf_deinit(&d);
+    if (!rc) /* the notification is written with the transition, or neither is */
+        rc = rd__rollout_notify(s, t, err);
     if (!rc)
         return rd_store_commit(s, err);
     rd_store_rollback(s);
@@ -270,18 +184,18 @@ int rd_spool_drain(const char *data_dir, rd_store *s, size_t *drained, rd_err *e
     *drained = 0;
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/rollout.spool", data_dir);
-    int lfd = lock_spool(data_dir, err);
+    int lfd = rd_linespool_lock(path, err);
     if (lfd < 0)
         return RD_EIO;
     char *text = NULL;
     size_t len = 0;
     int rc = RD_OK, store_rc = RD_OK;
     if (access(path, F_OK) != 0) {
-        unlock_spool(lfd);
+        rd_linespool_unlock(lfd);
         return RD_OK;
     }
     if ((rc = rd_file_read(path, MAX_SPOOL_BYTES, &text, &len, err)) != RD_OK) {
-        unlock_spool(lfd);
+        rd_linespool_unlock(lfd);
         return rc;
     }
     rd_buf rest;
@@ -316,14 +230,14 @@ int rd_spool_drain(const char *data_dir, rd_store *s, size_t *drained, rd_err *e
     if (rest.oom)
         rc = rd_err_set(err, RD_ENOMEM, "out of memory");
     else if (changed)
-        rc = rewrite_spool(path, rest.data, rest.len, err);
+        rc = rd_linespool_rewrite(path, rest.data, rest.len, err);
     if (rc == RD_OK && store_rc != RD_OK)
         rc = rd_err_set(err, store_rc, "%s: %zu transitions left in the spool: %s", path,
                         rd_spool_pending(data_dir), serr.msg);
     rd_arena_deinit(&arena);
     rd_buf_deinit(&rest);
     rd_free(text);
-    unlock_spool(lfd);
+    rd_linespool_unlock(lfd);
     return rc;
 }
 
