@@ -65,6 +65,7 @@ struct rd_store;
 struct rd_principal;
 int cli_principal(struct rd_store *s, const char *token_file, struct rd_principal *out);
 int cmd_audit(int argc, char **argv);
+int cmd_notify(int argc, char **argv);
 
 /* The reports' shared plumbing (cmd_report.c). */
 struct rd_buf;

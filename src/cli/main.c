@@ -30,6 +30,7 @@ static const char usage[] =
     "  rollback   put a served file back to its previous version, at once (riskd rollback --help)\n"
     "  user       users, roles and tokens: who may change what (riskd user --help)\n"
     "  audit      verify, export and list the audit chain of governance changes (riskd audit --help)\n"
+    "  notify     send a test notification; list the outbox and failed deliveries (riskd notify --help)\n"
     "\n"
     "options:\n"
     "  -h, --help     show this help\n"
@@ -100,6 +101,8 @@ int main(int argc, char **argv)
         return cmd_user(argc - 1, argv + 1);
     if (!strcmp(cmd, "audit"))
         return cmd_audit(argc - 1, argv + 1);
+    if (!strcmp(cmd, "notify"))
+        return cmd_notify(argc - 1, argv + 1);
     cli_errorf("unknown command \"%s\" (try riskd --help)", cmd);
     return CLI_USAGE;
 }

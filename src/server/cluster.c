@@ -91,6 +91,8 @@ static bool take_notifications(bool *any)
         atomic_fetch_add(&C.notifications, 1);
         if (!strcmp(what, RD_AUTH_NOTIFY))
             srv_auth_cache_clear(); /* users and tokens: nothing to reload */
+        else if (!strcmp(what, "notify"))
+            srv_notify_kick(); /* an event in the outbox: nothing to reload */
         else
             *any = true;
     }

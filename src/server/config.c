@@ -156,6 +156,28 @@ const char srv_usage[] =
     "  --monitor-history N      buckets of decision counts kept for rates over time (GET\n"
     "                           /v1/admin/monitor; default 180: 3 hours of 1-minute buckets)\n"
     "\n"
+    "notifications (docs/notifications.md; riskd notify test|list):\n"
+    "  --notify SPEC            a sink, repeatable: KIND url=URL|url_file=F [secret_file=F]\n"
+    "                           [events=GLOB,...] [kinds=flags,bundle,rollout] [name=N] [cacert=F];\n"
+    "                           KIND webhook (signed with secret_file: X-Riskd-Signature), slack,\n"
+    "                           wecom or alertmanager; e.g. 'webhook url=http://127.0.0.1:9000/hook\n"
+    "                           secret_file=hook.key events=change.*'. Every node carries the same\n"
+    "                           sinks; the holder of the notify leadership delivers\n"
+    "  --notify-console-url URL base of the console links in notifications (https://riskd.example.com)\n"
+    "  --notify-timeout-ms N    per delivery attempt (default 5000)\n"
+    "  --notify-max-attempts N  attempts before an event is recorded as failed (default 12)\n"
+    "  --notify-backoff-ms N    first retry wait, doubled each time with jitter (default 1000)\n"
+    "  --notify-backoff-max-ms N  the longest retry wait (default 300000)\n"
+    "  --notify-poll-ms N       the outbox is looked at least this often (default 1000)\n"
+    "  --notify-retention-days N  events kept in the outbox (default 30)\n"
+    "  --notify-alert-hold-s N  Alertmanager: a firing alarm's endsAt is its time + N (default 3600)\n"
+    "  --notify-store-down-s N  store.unavailable once the store is away this long (default 10)\n"
+    "  --notify-backlog-percent N  dlog.backlog when the log queue is N% full (default 80)\n"
+    "  --notify-drift-psi X     drift.alarm when a score or input PSI passes X and its noise floor\n"
+    "                           (default 0.25; off)\n"
+    "  --notify-cert-days N     cert.expiring N days before the TLS certificate ends (default 14)\n"
+    "  --notify-spool-max-bytes N  bound of DATA_DIR/notify.spool (default 16777216)\n"
+    "\n"
     "TLS (docs/api.md, \"TLS and mutual TLS\"; scripts/dev-certs.sh makes test certificates):\n"
     "  --tls-cert FILE          PEM server certificate (its chain may follow); with --tls-key the\n"
     "                           service speaks HTTPS only, TLS 1.2 and 1.3. Reloaded when the files\n"
@@ -208,7 +230,7 @@ const char srv_usage[] =
     "exit codes: 0 stopped cleanly, 1 invalid configuration or files, 2 usage error,\n"
     "            4 cannot listen or read\n";
 
-typedef enum { K_STR, K_INT, K_SIZE, K_LEVEL, K_BOOL, K_TIME, K_FAULT, K_ROLLOUT, K_ORIGINS } kind;
+typedef enum { K_STR, K_INT, K_SIZE, K_LEVEL, K_BOOL, K_TIME, K_FAULT, K_ROLLOUT, K_ORIGINS, K_NOTIFY } kind;
 
 struct key {
     const char *name; /* config file key; the option is --name with '-' for '_' */
@@ -288,6 +310,20 @@ static const struct key keys[] = {
     {"node", S(node)},
     {"rollout", K_ROLLOUT, 0, 0, 0, 0},
     {"rollout_speed", I(rollout_speed, 1, 100000)},
+    {"notify", K_NOTIFY, 0, 0, 0, 0},
+    {"notify_console_url", S(notify_console_url)},
+    {"notify_timeout_ms", I(notify_timeout_ms, 100, 600000)},
+    {"notify_max_attempts", I(notify_max_attempts, 1, 1000)},
+    {"notify_backoff_ms", I(notify_backoff_ms, 10, 3600000)},
+    {"notify_backoff_max_ms", I(notify_backoff_max_ms, 10, 86400000)},
+    {"notify_poll_ms", I(notify_poll_ms, 50, 3600000)},
+    {"notify_retention_days", I(notify_retention_days, 1, 36500)},
+    {"notify_alert_hold_s", I(notify_alert_hold_s, 60, 2592000)},
+    {"notify_store_down_s", I(notify_store_down_s, 1, 86400)},
+    {"notify_backlog_percent", I(notify_backlog_percent, 1, 100)},
+    {"notify_drift_psi", S(notify_drift_psi)},
+    {"notify_cert_days", I(notify_cert_days, 1, 365)},
+    {"notify_spool_max_bytes", Z(notify_spool_max_bytes, 4096, 1LL << 40)},
     {"monitor", K_BOOL, offsetof(srv_config, monitor), 0, 0, 0},
     {"monitor_bucket_ms", I(monitor_bucket_ms, 100, 3600000)},
     {"monitor_buckets", I(monitor_buckets, 1, 1000)},
@@ -363,6 +399,18 @@ static void defaults(srv_config *c)
     c->monitor_history = 180;
     c->linger_max_bytes = 64u << 20; /* nginx discards up to its lingering_time; 64 MiB at LAN speed */
     c->linger_timeout_ms = 5000;     /* nginx's lingering_timeout */
+    c->notify_timeout_ms = 5000;
+    c->notify_max_attempts = 12;
+    c->notify_backoff_ms = 1000;
+    c->notify_backoff_max_ms = 300000;
+    c->notify_poll_ms = 1000;
+    c->notify_retention_days = 30;
+    c->notify_alert_hold_s = 3600;
+    c->notify_store_down_s = 10;
+    c->notify_backlog_percent = 80;
+    strcpy(c->notify_drift_psi, "0.25");
+    c->notify_cert_days = 14;
+    c->notify_spool_max_bytes = 16u << 20;
     c->console = true;
     c->console_session_max_s = 43200;
     c->console_session_idle_s = 1800;
@@ -480,6 +528,14 @@ static int set_key(srv_config *c, const struct key *k, const char *v, const char
             return rd_err_set(err, RD_EINVAL, "%s: rollout needs a plan file path", where);
         snprintf(c->rollouts[c->nrollouts++], SRV_PATH_MAX, "%s", v);
         return RD_OK;
+    case K_NOTIFY: /* never echoed: a sink's URL can be its secret */
+        if (c->nnotify == SRV_MAX_SINKS)
+            return rd_err_set(err, RD_EINVAL, "%s: at most %d notification sinks", where, SRV_MAX_SINKS);
+        if (!*v || strlen(v) >= SRV_SINK_SPEC_MAX)
+            return rd_err_set(err, RD_EINVAL, "%s: notify needs a sink (KIND url=URL ...) under %d bytes", where,
+                              SRV_SINK_SPEC_MAX);
+        snprintf(c->notify[c->nnotify++], SRV_SINK_SPEC_MAX, "%s", v);
+        return RD_OK;
     case K_BOOL:
         if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes") || !strcmp(v, "on")) {
             *(bool *)(void *)field = true;
@@ -580,6 +636,25 @@ static int env_near_miss(rd_err *err)
     return RD_OK;
 }
 
+static int set_lines(srv_config *c, const struct key *k, const char *v, const char *where, rd_err *err)
+{
+    char line[SRV_SINK_SPEC_MAX];
+    for (const char *p = v; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        if (n >= sizeof line)
+            return rd_err_set(err, RD_EINVAL, "%s: a sink spec is over %zu bytes", where, sizeof line - 1);
+        memcpy(line, p, n);
+        line[n] = 0;
+        char *t = trim(line);
+        int rc = *t ? set_key(c, k, t, where, err) : RD_OK;
+        if (rc)
+            return rc;
+        p += n + (nl != NULL);
+    }
+    return RD_OK;
+}
+
 static int load_env(srv_config *c, rd_err *err)
 {
     if (env_near_miss(err))
@@ -590,7 +665,11 @@ static int load_env(srv_config *c, rd_err *err)
         for (size_t j = 6; j < n; j++)
             var[j] = (char)toupper((unsigned char)var[j]);
         const char *v = getenv(var);
-        if (v) {
+        if (v && keys[i].k == K_NOTIFY) { /* one sink per line: the environment cannot repeat a key */
+            int rc = set_lines(c, &keys[i], v, var, err);
+            if (rc)
+                return rc;
+        } else if (v) {
             int rc = set_key(c, &keys[i], v, var, err);
             if (rc)
                 return rc;
@@ -654,6 +733,41 @@ static bool same_socket(const char *a, const char *b)
         return false;
     size_t na = (size_t)(ca - a), nb = (size_t)(cb - b);
     return wildcard_host(a, na) || wildcard_host(b, nb) || (na == nb && !strncasecmp(a, b, na));
+}
+
+/* The notification keys: every sink spec parses (its files read), names are unique, the
+ * backoff is ordered and the drift threshold is a number. */
+static int validate_notify(srv_config *c, rd_err *err)
+{
+    if (c->notify_backoff_max_ms < c->notify_backoff_ms)
+        return rd_err_set(err, RD_EINVAL, "notify_backoff_max_ms (%d) is below notify_backoff_ms (%d)",
+                          c->notify_backoff_max_ms, c->notify_backoff_ms);
+    if (!strcmp(c->notify_drift_psi, "off")) {
+        c->drift_psi = 0;
+    } else {
+        char *end;
+        errno = 0;
+        c->drift_psi = strtod(c->notify_drift_psi, &end);
+        if (errno || end == c->notify_drift_psi || *end || !(c->drift_psi > 0 && c->drift_psi < 100))
+            return rd_err_set(err, RD_EINVAL, "notify_drift_psi must be a PSI above 0 or off, not \"%s\"",
+                              c->notify_drift_psi);
+    }
+    if (c->notify_console_url[0] && strncmp(c->notify_console_url, "https://", 8) != 0 &&
+        strncmp(c->notify_console_url, "http://", 7) != 0)
+        return rd_err_set(err, RD_EINVAL, "notify_console_url must start with http:// or https://, not \"%s\"",
+                          c->notify_console_url);
+    rd_notify_sink *sinks[SRV_MAX_SINKS];
+    size_t n = 0;
+    int rc = RD_OK;
+    for (; n < c->nnotify && !rc; n++)
+        rc = rd_notify_sink_parse(c->notify[n], (int)n + 1, &sinks[n], err);
+    if (rc)
+        n--;
+    if (!rc)
+        rc = rd_notify_sinks_check(sinks, n, err);
+    for (size_t i = 0; i < n; i++)
+        rd_notify_sink_free(sinks[i]);
+    return rc;
 }
 
 /* Cross-field rules, checked once whatever the source. */
@@ -774,7 +888,7 @@ static int validate(srv_config *c, rd_err *err)
     int rc = validate_tls(c, err);
     if (rc)
         return rc;
-    if ((rc = validate_console(c, err)))
+    if ((rc = validate_console(c, err)) || (rc = validate_notify(c, err)))
         return rc;
     if (c->require_signed_bundles) {
         rd_bundle_key trusted[SRV_MAX_KEYS];
@@ -874,4 +988,17 @@ int srv_config_load(int argc, char **argv, srv_config *cfg, bool *check_only, bo
         return rc;
     *cfg = c;
     return RD_OK;
+}
+
+int srv_config_notify(int argc, char **argv, srv_config *cfg, rd_err *err)
+{
+    defaults(cfg);
+    const char *file = config_path(argc, argv);
+    bool check_only, help;
+    int rc;
+    if (file && (rc = load_file(cfg, file, err)))
+        return rc;
+    if ((rc = load_env(cfg, err)) || (rc = load_args(cfg, argc, argv, &check_only, &help, err)))
+        return rc;
+    return validate_notify(cfg, err);
 }

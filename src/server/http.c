@@ -38,6 +38,7 @@
 #include "riskd/change.h"
 #include "riskd/json.h"
 #include "riskd/parallel.h"
+#include "notify_http.h"
 #include "server.h"
 
 /* What one HTTP request accumulates between the calls libmicrohttpd makes for it. */
@@ -1233,6 +1234,24 @@ static int check_data_dir(const char *dir, rd_err *err)
 
 /* Everything serve would refuse at start, checked before a word of "ok": the files, the
  * routing, the data directory, the listening address. */
+/* The notification sinks as --check-config shows them: scheme, host and port, never the rest. */
+static void print_sinks(const srv_config *cfg)
+{
+    rd_notify_sink *sinks[SRV_MAX_SINKS];
+    size_t n;
+    rd_err err;
+    if (!cfg->nnotify || srv_notify_sinks(cfg, sinks, &n, &err))
+        return; /* validate parsed them already */
+    for (size_t i = 0; i < n; i++) {
+        rd_buf b;
+        rd_buf_init(&b);
+        rd_notify_sink_describe(sinks[i], &b);
+        printf("notify     %s\n", rd_buf_cstr(&b));
+        rd_buf_deinit(&b);
+        rd_notify_sink_free(sinks[i]);
+    }
+}
+
 int srv_check(const srv_config *cfg)
 {
     srv_log_init(cfg->log_level);
@@ -1324,6 +1343,7 @@ int srv_check(const srv_config *cfg)
                    cfg->sync_max_connections);
         else
             printf("sync       off\n");
+        print_sinks(cfg);
         srv_tls_describe();
     }
     srv_tls_deinit();
@@ -1367,6 +1387,15 @@ static bool kept_before(const srv_config *cfg)
     snprintf(path, sizeof path, "%s/" RD_FLAGS_KEPT_FILE, cfg->data_dir);
     return strncmp(cfg->store, "sqlite:", 7) != 0 && access(path, F_OK) == 0;
 }
+
+/* The notifier's HTTP client (notify_http.c: libcurl, only in the riskd binary). */
+static void *notify_http_open(void)
+{
+    srv_notify_http *h = NULL;
+    rd_err e;
+    return srv_notify_http_new(&h, &e) == RD_OK ? h : NULL;
+}
+static void notify_http_close(void *ud) { srv_notify_http_free(ud); }
 
 int srv_run(const srv_config *cfg)
 {
@@ -1435,6 +1464,18 @@ int srv_run(const srv_config *cfg)
         srv_metrics_deinit();
         return rd_err_exit_status(err.code);
     }
+    srv_notify_transport transport = {.open = notify_http_open, .close = notify_http_close, .post = srv_notify_http_post};
+    if (srv_notify_start(cfg, &transport, G.dlog, &err)) {
+        srv_log(SRV_ERROR, "cannot start: notifications", "error", err.msg, "code", rd_err_name(err.code), NULL);
+        srv_rollouts_stop();
+        rd_shadow_free(G.shadow);
+        G.shadow = NULL;
+        srv_state_free(G.state);
+        srv_monitor_stop();
+        close_log();
+        srv_metrics_deinit();
+        return rd_err_exit_status(err.code);
+    }
     prune();
     signal(SIGPIPE, SIG_IGN);
     raise_nofile(cfg->max_connections);
@@ -1484,6 +1525,7 @@ out:
     srv_auth_stop();    /* after the daemon: the failed authentications of the minute under way audited */
     srv_tls_deinit();   /* after the daemon: every connection's reference is gone */
     srv_rollouts_stop();
+    srv_notify_stop(); /* its ring goes to the spool while the data directory is there */
     rd_shadow_free(G.shadow); /* finishes the queued shadow work: it holds deciders */
     G.shadow = NULL;
     close_log(); /* commits what is queued */

@@ -302,6 +302,8 @@ void srv_metrics_fallback(srv_fallback_stats *s, rd_fallback_reason why)
 }
 
 void srv_metrics_log_refused(const char *what) { inc(&M.log_refused[strcmp(what, "backlog") != 0]); }
+
+uint64_t srv_metrics_log_backlog_refusals(void) { return (uint64_t)get(&M.log_refused[0]); }
 void srv_metrics_log_dropped(void) { inc(&M.log_dropped); }
 
 void srv_metrics_outcomes(const uint64_t n[4])
@@ -796,6 +798,7 @@ void srv_metrics_render(rd_buf *b, const srv_snapshot *snap, rd_shadow *shadow, 
     srv_rollouts_metrics(b);
     srv_events_metrics(b);
     srv_cluster_metrics(b);
+    srv_notify_metrics(b);
     render_outcomes(b);
     render_auth(b);
     render_cors(b);

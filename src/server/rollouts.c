@@ -194,6 +194,7 @@ static void on_transition(void *ud, const rd_transition *t)
     if (i < R.nreasons)
         R.reasons[i].n++;
     pthread_mutex_unlock(&R.lock);
+    srv_notify_kick(); /* its notification is in the outbox */
 }
 
 static void on_alert(void *ud, const char *flag, const char *msg)

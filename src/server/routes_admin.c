@@ -932,6 +932,7 @@ static int node_show(admin_ctx *x)
         rd_buf_puts(b, "null");
     }
     srv_rollouts_ready_json(b);
+    srv_notify_ready_json(b);
     srv_cluster_ready_json(b, x->r->snap);
     rd_buf_putc(b, '}');
     return 0;
@@ -1326,6 +1327,8 @@ static void handle(srv_req *r, const rd_admin_action_def *def, const seg *param)
     handlers[def->action](&x);
     if (store)
         srv_admin_unlock();
+    if (strcmp(def->method, "GET") != 0 && r->status < 300)
+        srv_notify_kick(); /* a change's notification may be in the outbox */
     if (x.reload && r->status < 300) {
         if (x.reload_rollouts)
             srv_rollouts_reload_now(1000);

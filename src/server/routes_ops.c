@@ -137,6 +137,7 @@ void srv_route_ready(srv_req *r)
     rd_buf_puts(b, ",\"bundles\":");
     srv_bundles_json(b, d, false);
     srv_rollouts_ready_json(b);
+    srv_notify_ready_json(b);
     srv_cluster_ready_json(b, s);
     rd_buf_putc(b, '}');
 }

@@ -25,6 +25,7 @@
 #include "riskd/err.h"
 #include "riskd/flags.h"
 #include "riskd/monitor.h"
+#include "riskd/notify.h"
 #include "riskd/value.h"
 
 /* ------------------------------------------------------------------ config */
@@ -116,6 +117,24 @@ typedef struct srv_config {
     char rollouts[SRV_MAX_ROLLOUTS][SRV_PATH_MAX]; /* plan files, one per routing flag */
     size_t nrollouts;
     int rollout_speed;     /* hold times, intervals and deadlines divided by it */
+    /* notifications (notify.c, include/riskd/notify.h): sink specs, checked in validate */
+#define SRV_MAX_SINKS 16
+#define SRV_SINK_SPEC_MAX 2048
+    char notify[SRV_MAX_SINKS][SRV_SINK_SPEC_MAX];
+    size_t nnotify;
+    char notify_console_url[512]; /* base of the console links in notifications, "" none */
+    int notify_timeout_ms;        /* per delivery attempt */
+    int notify_max_attempts;      /* then the event is recorded as failed for that sink */
+    int notify_backoff_ms, notify_backoff_max_ms;
+    int notify_poll_ms;           /* the outbox is looked at least this often */
+    int notify_retention_days;    /* events kept in the outbox */
+    int notify_alert_hold_s;      /* Alertmanager endsAt of a firing alarm */
+    int notify_store_down_s;      /* store.unavailable after this long */
+    int notify_backlog_percent;   /* dlog.backlog when the log queue is this full */
+    char notify_drift_psi[32];    /* drift.alarm over this PSI (and its noise floor); "off" */
+    double drift_psi;             /* notify_drift_psi parsed (0: off) */
+    int notify_cert_days;         /* cert.expiring this many days before */
+    size_t notify_spool_max_bytes;
     bool monitor;          /* statistics per bundle, variant and role */
     int monitor_bucket_ms; /* the sliding window's bucket */
     int monitor_buckets;   /* buckets in the window */
@@ -154,6 +173,9 @@ void srv_config_breaker(const srv_config *cfg, rd_breaker_opts *o);
  * by --check-config, *help by --help. Errors name the file and line or the variable or the
  * option. */
 int srv_config_load(int argc, char **argv, srv_config *cfg, bool *check_only, bool *help, rd_err *err);
+/* The notification settings only (defaults, --config FILE, RISKD_ variables, the options in argv,
+ * which may be any of serve's): for riskd notify, which serves nothing. */
+int srv_config_notify(int argc, char **argv, srv_config *cfg, rd_err *err);
 extern const char srv_usage[];
 
 /* ------------------------------------------------------------------ log */
@@ -252,6 +274,8 @@ void srv_metrics_reload(const char *what, bool ok);
 /* A reload of what ("flags", "bundles", "fallback") refused with msg: /ready reports it until
  * a reload of what succeeds and clears it (msg NULL). */
 void srv_metrics_refusal(const char *what, const char *msg);
+/* Decisions refused because the decision log was full (LOG_BACKLOG), since the start. */
+uint64_t srv_metrics_log_backlog_refusals(void);
 /* The refusals in force as a JSON array into b; returns how many. */
 size_t srv_metrics_refusals(rd_buf *b);
 /* A decision of snapshot generation whose routing flag named no loaded bundle: answered by
@@ -578,6 +602,32 @@ void srv_rollouts_stop(void);
 /* --check-config: each plan loads and checks against the snapshot of st (a line printed for
  * each); the first refusal in err. */
 int srv_rollouts_check(const srv_config *cfg, srv_state *st, rd_err *err);
+
+/* ------------------------------------------------------------------ notifications (notify.c) */
+
+/* The HTTP client the notifier posts with (notify_http.c: libcurl), passed in by http.c so that
+ * this file links without curl (the fuzz target). */
+typedef struct srv_notify_transport {
+    void *(*open)(void);
+    void (*close)(void *ud);
+    rd_notify_post_fn post;
+} srv_notify_transport;
+/* Parse the sink specs of cfg into sinks (n of them, rd_notify_sink_free each); warnings logged. */
+int srv_notify_sinks(const srv_config *cfg, rd_notify_sink **sinks, size_t *n, rd_err *err);
+/* rd_notifier_opts from cfg (transport not set). */
+void srv_notify_opts(const srv_config *cfg, rd_notifier_opts *o);
+int srv_notify_start(const srv_config *cfg, const srv_notify_transport *t, const rd_dlog *dlog, rd_err *err);
+void srv_notify_stop(void);
+/* Look at the outbox now (an admin write, a rollout transition, a store notification). */
+void srv_notify_kick(void);
+/* A node event (no store transaction): copied into a fixed ring, never blocking or allocating;
+ * the notifier spools it and drains the spool into the outbox. Safe before start (kept). */
+void srv_notify_raise(const char *type, const char *object_kind, const char *object_id, const char *alert_key,
+                      bool firing, const char *summary, const char *data_json);
+void srv_notify_metrics(rd_buf *b);
+void srv_notify_ready_json(rd_buf *b);
+/* The TLS certificate's expiry (tls.c): false without TLS. */
+bool srv_tls_not_after(int64_t *not_after_ms, char *subject, size_t cap);
 void srv_rollouts_metrics(rd_buf *b);
 void srv_rollouts_ready_json(rd_buf *b);
 void srv_route_monitor(srv_req *r);

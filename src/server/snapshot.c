@@ -245,6 +245,20 @@ static void on_breaker(void *ud, const char *bundle, rd_breaker_state from, rd_b
             to == RD_BREAKER_OPEN ? "circuit breaker opened: fallback rules answer for this bundle"
                                   : "circuit breaker changed state",
             "bundle", bundle, "from", rd_breaker_state_name(from), "to", rd_breaker_state_name(to), NULL);
+    /* opened on leaving closed, closed on entering it: half-open <-> open repeats every open_ms
+       and is nobody's news */
+    bool opened = from == RD_BREAKER_CLOSED, closed = to == RD_BREAKER_CLOSED;
+    if (opened == closed)
+        return;
+    char key[300], summary[320], data[400];
+    snprintf(key, sizeof key, "breaker/%s/%s", srv_store_opts.node ? srv_store_opts.node : "-", bundle);
+    snprintf(summary, sizeof summary,
+             opened ? "circuit breaker of %s opened on %s: fallback rules answer for it"
+                    : "circuit breaker of %s closed on %s: the model answers again",
+             bundle, srv_store_opts.node ? srv_store_opts.node : "this node");
+    snprintf(data, sizeof data, "{\"bundle\":\"%s\",\"from\":\"%s\",\"to\":\"%s\"}", bundle,
+             rd_breaker_state_name(from), rd_breaker_state_name(to));
+    srv_notify_raise(opened ? "breaker.opened" : "breaker.closed", "bundle", bundle, key, opened, summary, data);
 }
 
 /* require_approval (gov not NULL): what serves must be the published version of target

@@ -86,6 +86,17 @@ static creds *creds_acquire(void)
     return c;
 }
 
+bool srv_tls_not_after(int64_t *not_after_ms, char *subject, size_t cap)
+{
+    creds *c = creds_acquire();
+    if (!c)
+        return false;
+    *not_after_ms = (int64_t)c->not_after * 1000;
+    snprintf(subject, cap, "%s", c->subject);
+    creds_unref(c);
+    return true;
+}
+
 static void publish(creds *c)
 {
     pthread_mutex_lock(&T.lock);
