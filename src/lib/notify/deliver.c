@@ -251,7 +251,7 @@ static int sink_step(rd_notifier *nt, sink_state *ss, int64_t now, bool *progres
         rd_notify_response res;
         char why[256];
         rd_notify_verdict v = rd_notify_send(ss->k, p->body, p->len, &nt->o, &res, why, sizeof why);
-        rc = settle(nt, ss, &row, p, v, why, &res, rd_clock_unix_ms(), progress, err);
+        rc = settle(nt, ss, &row, p, v, why, &res, now + res.elapsed_ms, progress, err);
         *sent += v == RD_NOTIFY_OK;
     }
     batch_free(&b);

@@ -399,11 +399,77 @@ static void test_diff_sections(void **state)
     rd_buf_deinit(&b);
 }
 
+
+/* ------------------------------------------------------------------ notifications */
+
+typedef struct outbox {
+    int n;
+    char types[16][48];
+    char bodies[16][2048];
+} outbox;
+
+static int take_event(void *ud, const rd_notify_row *r)
+{
+    outbox *o = ud;
+    if (o->n < 16) {
+        snprintf(o->types[o->n], sizeof o->types[0], "%s", r->type);
+        snprintf(o->bodies[o->n], sizeof o->bodies[0], "%.*s", (int)r->body_len, r->body);
+    }
+    o->n++;
+    return 0;
+}
+
+static outbox events(void)
+{
+    outbox o = {0};
+    rd_err err;
+    assert_int_equal(rd_store_outbox_scan(st, 0, 0, take_event, &o, &err), RD_OK);
+    return o;
+}
+
+/* Each operation writes exactly one event of its type, in its transaction; a refused one
+ * writes none; no event holds a token id or the payload. */
+static void test_notifications(void **state)
+{
+    (void)state;
+    rd_principal eng = who("erin", RD_ROLE_ENGINEER, "aaaaaaaaaaa1"),
+                 mgr = who("mia", RD_ROLE_MANAGER, "bbbbbbbbbbb1"),
+                 op = who("otto", RD_ROLE_OPERATOR, "ccccccccccc1");
+    rd_err err;
+    int64_t id = propose(&eng, v2);
+    assert_int_equal(events().n, 1);
+    assert_int_equal(rd_change_approve(st, &eng, id, 0, NULL, 1001, &err), RD_EFORBIDDEN);
+    assert_int_equal(rd_change_publish(st, &op, id, 1001, NULL, &err), RD_ECONFLICT);
+    assert_int_equal(events().n, 1); /* refused: nothing announced */
+    assert_int_equal(rd_change_approve(st, &mgr, id, 1, "ok rdk_0123456789ab_SECRETSECRET", 1002, &err), RD_OK);
+    assert_int_equal(rd_change_publish(st, &op, id, 1003, NULL, &err), RD_OK);
+    assert_int_equal(rd_change_rollback(st, &op, RD_CHANGE_FLAGS, flags, 0, "bad", 1004, NULL, &err), RD_OK);
+    int64_t id2 = propose(&eng, v1);
+    assert_int_equal(rd_change_reject(st, &mgr, id2, "no", 1005, &err), RD_OK);
+    outbox o = events();
+    const char *want[] = {"change.proposed", "change.approved", "change.published", "change.rolled_back",
+                          "change.proposed", "change.rejected"};
+    assert_int_equal(o.n, 6);
+    for (int i = 0; i < 6; i++) {
+        assert_string_equal(o.types[i], want[i]);
+        assert_null(strstr(o.bodies[i], "aaaaaaaaaaa1"));
+        assert_null(strstr(o.bodies[i], "bbbbbbbbbbb1"));
+        assert_null(strstr(o.bodies[i], "SECRETSECRET"));
+        assert_null(strstr(o.bodies[i], "\"defaultVariant\"")); /* the payload stays out */
+    }
+    assert_non_null(strstr(o.bodies[0], "\"actor\":\"erin\""));
+    assert_non_null(strstr(o.bodies[0], "\"change_kind\":\"flags\""));
+    assert_non_null(strstr(o.bodies[1], "\"approvals\":1,\"approvals_required\":1"));
+    assert_non_null(strstr(o.bodies[1], "rdk_\xe2\x80\xa6(redacted)"));
+    assert_non_null(strstr(o.bodies[3], "\"why\":\"bad\""));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lifecycle_and_rollback, setup, teardown),
         cmocka_unit_test(test_diff_sections),
+        cmocka_unit_test_setup_teardown(test_notifications, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_self_approval, setup, teardown),
         cmocka_unit_test_setup_teardown(test_edit_resets_approvals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interleaved_approve_and_edit, setup, teardown),
