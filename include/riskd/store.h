@@ -352,7 +352,6 @@ RD_API int rd_store_setting_get(rd_store *s, const char *key, char *value, size_
                                 rd_err *err); /* RD_ENOTFOUND */
 RD_API int rd_store_setting_put(rd_store *s, const char *key, const char *value, rd_err *err);
 
-
 /* ------------------------------------------------------------------ notifications (schema 6)
  *
  * The outbox (notify.h, docs/notifications.md): one row per event, whatever the sinks, and one
@@ -360,20 +359,24 @@ RD_API int rd_store_setting_put(rd_store *s, const char *key, const char *value,
  * ids are allocated in commit order and a cursor that delivers in id order never skips a row
  * that becomes visible later. */
 typedef struct rd_notify_row {
-    int64_t id;             /* assigned by the store (append ignores it) */
-    char uid[37];           /* the event's UUID (its idempotency key), lowercase canonical form */
-    int64_t ts_ms;          /* the event's time */
-    int64_t stored_ms;      /* when it reached the outbox */
-    const char *type;       /* "change.proposed", ... */
-    const char *node;       /* the node that raised it */
-    const char *object;     /* "change/12", "rollout/credit-model-route", ... */
-    const char *body;       /* the event's JSON envelope */
+    int64_t id;         /* assigned by the store (append ignores it) */
+    char uid[37];       /* the event's UUID (its idempotency key), lowercase canonical form */
+    int64_t ts_ms;      /* the event's time */
+    int64_t stored_ms;  /* when it reached the outbox */
+    const char *type;   /* "change.proposed", ... */
+    const char *node;   /* the node that raised it (append: NULL is this handle's, rd_store_node) */
+    const char *object; /* "change/12", "rollout/credit-model-route", ... */
+    const char *body;   /* the event's JSON envelope */
     size_t body_len;
 } rd_notify_row;
 /* Inside a transaction only (rd_store_begin; RD_EINTERNAL otherwise). A row whose uid the store
- * holds already is not stored again (*added false; added may be NULL). */
+ * holds already is not stored again (*added false; added may be NULL). stored_ms is the store's
+ * clock at the append (r->stored_ms is ignored). RD_EINVAL: a uid not in the canonical form, no
+ * type, object or body, a NUL byte in the body. */
 RD_API int rd_store_outbox_append(rd_store *s, const rd_notify_row *r, bool *added, rd_err *err);
-/* Rows with id > after_id, in id order, at most limit (0: all); a row is valid during fn. */
+/* Rows with id > after_id, in id order, at most limit (0: all); a row is valid during fn, which
+ * may call the store (a deliverer moves its cursor from it). A non-zero return of fn stops the
+ * scan and is returned. */
 RD_API int rd_store_outbox_scan(rd_store *s, int64_t after_id, size_t limit,
                                 int (*fn)(void *ud, const rd_notify_row *r), void *ud, rd_err *err);
 /* One row by id (RD_ENOTFOUND); fn as for a scan. */
@@ -381,35 +384,40 @@ RD_API int rd_store_outbox_get(rd_store *s, int64_t id, int (*fn)(void *ud, cons
                                rd_err *err);
 /* The largest id stored (0: none). */
 RD_API int rd_store_outbox_last_id(rd_store *s, int64_t *id, rd_err *err);
-/* Delete rows stored before before_ms. */
+/* Delete rows stored before before_ms, and the failures (rd_store_sink_failures) recorded
+ * before it; *deleted (may be NULL) counts the rows. */
 RD_API int rd_store_outbox_prune(rd_store *s, int64_t before_ms, uint64_t *deleted, rd_err *err);
 
 /* A sink's cursor: the last event it is done with (delivered, skipped or failed). */
 typedef struct rd_sink_row {
     char name[64], kind[16];
-    int64_t last_id;     /* done with every event up to this id */
-    int attempts;        /* failed attempts at the event after last_id */
-    int64_t next_ms;     /* not before this time (backoff) */
-    int64_t last_ok_ms;  /* the last delivery (0: none) */
+    int64_t last_id;    /* done with every event up to this id */
+    int attempts;       /* failed attempts at the event after last_id */
+    int64_t next_ms;    /* not before this time (backoff) */
+    int64_t last_ok_ms; /* the last delivery (0: none) */
     int64_t updated_ms;
     char last_error[256];
 } rd_sink_row;
 /* Create the cursor at start_id unless the sink has one (a new sink starts at the newest event:
- * no flood of history); *created says which. */
-RD_API int rd_store_sink_init(rd_store *s, const char *name, const char *kind, int64_t start_id, bool *created,
-                              rd_err *err);
+ * no flood of history); *created (may be NULL) says which. A name is 1 to 63 bytes, a kind 1 to
+ * 15 (RD_EINVAL). */
+RD_API int rd_store_sink_init(rd_store *s, const char *name, const char *kind, int64_t start_id,
+                              bool *created, rd_err *err);
 RD_API int rd_store_sink_get(rd_store *s, const char *name, rd_sink_row *out, rd_err *err); /* RD_ENOTFOUND */
 RD_API int rd_store_sink_list(rd_store *s, int (*fn)(void *ud, const rd_sink_row *r), void *ud, rd_err *err);
-/* Compare and swap: last_id from -> to, attempts 0, last_error "", last_ok_ms = ok_ms when ok_ms > 0.
- * RD_ECONFLICT when the cursor is no longer at from (another node moved it). */
+/* Compare and swap: last_id from -> to, attempts 0, next_ms 0, last_error "", last_ok_ms = ok_ms
+ * when ok_ms > 0, updated_ms = now_ms. RD_ECONFLICT when the cursor is no longer at from (another
+ * node moved it, or the sink has no cursor); RD_EINVAL when to < from (a cursor never goes back). */
 RD_API int rd_store_sink_advance(rd_store *s, const char *name, int64_t from, int64_t to, int64_t ok_ms,
                                  int64_t now_ms, rd_err *err);
 /* A failed attempt at the event after last_id == at (RD_ECONFLICT otherwise): attempts, next_ms
- * and the error (never a URL) recorded. */
+ * and the error (never a URL; cut to 255 bytes on a character boundary) recorded. */
 RD_API int rd_store_sink_retry(rd_store *s, const char *name, int64_t at, int attempts, int64_t next_ms,
                                const char *error, int64_t now_ms, rd_err *err);
-/* Give up on event_id: a failure row and the cursor moved from `at` to event_id, in one transaction
- * (RD_ECONFLICT as for advance). */
+/* Give up on event_id: a failure row and the cursor moved from `at` to event_id (attempts and
+ * next_ms 0, last_error the failure's error, updated_ms its failed_ms), in one transaction: nested
+ * in the caller's when it holds one. RD_ECONFLICT as for advance (nothing written, the caller's
+ * transaction left whole); RD_EINVAL unless event_id > at. */
 typedef struct rd_sink_failure {
     char sink[64];
     int64_t event_id;

@@ -12,6 +12,8 @@
  *   - erasures holds the tombstones of erased applicants (schema 4), which the log's insert
  *     reads;
  *   - tokens.parent names the token a console session was opened with (schema 5);
+ *   - the notification outbox (schema 6, pg_notify.c): notify_events (an identity id, uid
+ *     UNIQUE as text), notify_sinks (one cursor per sink), notify_failures;
  *   - text columns a list is ordered by are COLLATE "C", so lists come in SQLite's (byte)
  *     order whatever the database's locale;
  *   - a governance transaction takes an advisory transaction lock (RD_PG_LOCK_GOV), which
@@ -135,6 +137,24 @@ static const char schema_5[] =
     "UPDATE riskd_meta SET value = '5' WHERE key = 'schema';"
     "COMMIT;";
 
+static const char schema_6[] =
+    "BEGIN;"
+    /* the notification outbox (pg_notify.c): one row per event, appended under the governance
+       lock so ids follow commit order; uid is the event's UUID in its canonical text (the front
+       checks it), its idempotency key. Sink names are COLLATE "C": lists in SQLite's order */
+    "CREATE TABLE notify_events(id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    " uid text COLLATE \"C\" NOT NULL UNIQUE, ts_ms bigint NOT NULL, type text NOT NULL, node text NOT NULL,"
+    " object text NOT NULL, body text NOT NULL, stored_ms bigint NOT NULL);"
+    "CREATE INDEX notify_events_stored ON notify_events(stored_ms);"
+    "CREATE TABLE notify_sinks(name text COLLATE \"C\" PRIMARY KEY, kind text NOT NULL,"
+    " last_id bigint NOT NULL, attempts integer NOT NULL DEFAULT 0, next_ms bigint NOT NULL DEFAULT 0,"
+    " last_error text NOT NULL DEFAULT '', last_ok_ms bigint NOT NULL DEFAULT 0, updated_ms bigint NOT NULL);"
+    "CREATE TABLE notify_failures(sink text COLLATE \"C\" NOT NULL, event_id bigint NOT NULL,"
+    " failed_ms bigint NOT NULL, attempts integer NOT NULL, status integer NOT NULL, error text NOT NULL,"
+    " PRIMARY KEY(sink, event_id));"
+    "UPDATE riskd_meta SET value = '6' WHERE key = 'schema';"
+    "COMMIT;";
+
 /* The schema version of the database: 0 for one without tables (in the current schema);
  * RD_EINVAL for a foreign or newer one. */
 static int schema_version(pg_store *s, int *version, rd_err *err)
@@ -227,6 +247,8 @@ int rd__pg_migrate(pg_store *s, rd_err *err)
         rc = run_script(s, schema_4, err);
     if (!rc && version < 5)
         rc = run_script(s, schema_5, err);
+    if (!rc && version < 6)
+        rc = run_script(s, schema_6, err);
     if (!rc)
         s->schema = RD_STORE_SCHEMA;
     rd_err ignored;
@@ -357,6 +379,17 @@ const rd_store_ops rd__pg_store = {
     .version_find = rd__pg_version_find,
     .setting_get = rd__pg_setting_get,
     .setting_put = rd__pg_setting_put,
+    .outbox_append = rd__pg_outbox_append,
+    .outbox_scan = rd__pg_outbox_scan,
+    .outbox_last_id = rd__pg_outbox_last_id,
+    .outbox_prune = rd__pg_outbox_prune,
+    .sink_init = rd__pg_sink_init,
+    .sink_get = rd__pg_sink_get,
+    .sink_list = rd__pg_sink_list,
+    .sink_move = rd__pg_sink_move,
+    .failure_put = rd__pg_failure_put,
+    .sink_failures = rd__pg_sink_failures,
+    .sink_delete = rd__pg_sink_delete,
     .shared = true,
     .ping = rd__pg_ping,
     .notify = rd__pg_notify,

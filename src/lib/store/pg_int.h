@@ -220,6 +220,23 @@ int rd__pg_transition_append(rd_store *s, const rd_transition *t, rd_err *err);
 int rd__pg_transition_list(rd_store *s, const char *flag, size_t limit,
                            int (*fn)(void *, const rd_transition *), void *ud, rd_err *err);
 
+/* pg_notify.c: the notification outbox (schema 6) */
+int rd__pg_outbox_append(rd_store *s, const rd_notify_row *r, int64_t stored_ms, bool *added, rd_err *err);
+int rd__pg_outbox_scan(rd_store *s, int64_t after_id, size_t limit, int (*fn)(void *, const rd_notify_row *),
+                       void *ud, rd_err *err);
+int rd__pg_outbox_last_id(rd_store *s, int64_t *id, rd_err *err);
+int rd__pg_outbox_prune(rd_store *s, int64_t before_ms, uint64_t *deleted, rd_err *err);
+int rd__pg_sink_init(rd_store *s, const char *name, const char *kind, int64_t start_id, int64_t now_ms,
+                     bool *created, rd_err *err);
+int rd__pg_sink_get(rd_store *s, const char *name, rd_sink_row *out, rd_err *err);
+int rd__pg_sink_list(rd_store *s, int (*fn)(void *, const rd_sink_row *), void *ud, rd_err *err);
+int rd__pg_sink_move(rd_store *s, const char *name, int64_t from, const rd__sink_move *m, bool *moved,
+                     rd_err *err);
+int rd__pg_failure_put(rd_store *s, const rd_sink_failure *f, rd_err *err);
+int rd__pg_sink_failures(rd_store *s, const char *sink, size_t limit,
+                         int (*fn)(void *, const rd_sink_failure *), void *ud, rd_err *err);
+int rd__pg_sink_delete(rd_store *s, const char *name, rd_err *err);
+
 /* pg_outcomes.c */
 int rd__pg_outcomes_put(rd_store *s, const rd_outcome *o, size_t n, int64_t now_ms,
                         rd_outcome_result *results, rd_err *err);

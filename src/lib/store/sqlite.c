@@ -13,6 +13,13 @@
  * Schema 4 adds decisions.uid (each record's identity, unique: a batch appended again stores
  *   nothing new) and erasures(key_sha256, erased_ms), the erasure tombstones (sqlite_erase.c)
  * Schema 5 adds tokens.parent: a console session's token names the token it was opened with
+ * Schema 6 adds the notification outbox (sqlite_notify.c):
+ *   notify_events(id INTEGER PRIMARY KEY AUTOINCREMENT, uid UNIQUE, ts_ms, type, node, object,
+ *     body, stored_ms)                       one row per event, indexed by stored_ms (pruning)
+ *   notify_sinks(name PRIMARY KEY, kind, last_id, attempts, next_ms, last_error, last_ok_ms,
+ *     updated_ms) WITHOUT ROWID              one cursor per sink
+ *   notify_failures(sink, event_id, failed_ms, attempts, status, error) WITHOUT ROWID
+ *                                            the events a sink gave up on
  * Migrations run at open, in one transaction each, from the version found to RD_STORE_SCHEMA. */
 #include <errno.h>
 #include <sqlite3.h>
@@ -91,6 +98,24 @@ static const char schema_5[] =
        (src/lib/auth/session.c); '' for every other token, and for those issued before */
     "ALTER TABLE tokens ADD COLUMN parent TEXT NOT NULL DEFAULT '';"
     "UPDATE riskd_meta SET value = '5' WHERE key = 'schema';"
+    "COMMIT;";
+
+static const char schema_6[] =
+    "BEGIN IMMEDIATE;"
+    /* the notification outbox (sqlite_notify.c): AUTOINCREMENT, so ids never go back, not even
+       after a prune emptied the table (the sinks' cursors hold ids) */
+    "CREATE TABLE notify_events(id INTEGER PRIMARY KEY AUTOINCREMENT, uid TEXT NOT NULL UNIQUE,"
+    " ts_ms INTEGER NOT NULL, type TEXT NOT NULL, node TEXT NOT NULL, object TEXT NOT NULL,"
+    " body TEXT NOT NULL, stored_ms INTEGER NOT NULL);"
+    "CREATE INDEX notify_events_stored ON notify_events(stored_ms);"
+    "CREATE TABLE notify_sinks(name TEXT PRIMARY KEY, kind TEXT NOT NULL, last_id INTEGER NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0, next_ms INTEGER NOT NULL DEFAULT 0,"
+    " last_error TEXT NOT NULL DEFAULT '', last_ok_ms INTEGER NOT NULL DEFAULT 0,"
+    " updated_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE notify_failures(sink TEXT NOT NULL, event_id INTEGER NOT NULL, failed_ms INTEGER NOT NULL,"
+    " attempts INTEGER NOT NULL, status INTEGER NOT NULL, error TEXT NOT NULL,"
+    " PRIMARY KEY(sink, event_id)) WITHOUT ROWID;"
+    "UPDATE riskd_meta SET value = '6' WHERE key = 'schema';"
     "COMMIT;";
 
 /* The schema version of the open database: 0 for an empty one; RD_EINVAL for a foreign one. */
@@ -212,6 +237,8 @@ static int configure(sq_store *s, const rd_store_opts *o, rd_err *err)
     if (version < 4 && (rc = exec(s, schema_4, err)))
         return rc;
     if (version < 5 && (rc = exec(s, schema_5, err)))
+        return rc;
+    if (version < 6 && (rc = exec(s, schema_6, err)))
         return rc;
     s->schema = RD_STORE_SCHEMA;
     return RD_OK;
@@ -453,6 +480,17 @@ const rd_store_ops rd__sqlite_store = {
     .version_find = rd__sq_version_find,
     .setting_get = rd__sq_setting_get,
     .setting_put = rd__sq_setting_put,
+    .outbox_append = rd__sq_outbox_append,
+    .outbox_scan = rd__sq_outbox_scan,
+    .outbox_last_id = rd__sq_outbox_last_id,
+    .outbox_prune = rd__sq_outbox_prune,
+    .sink_init = rd__sq_sink_init,
+    .sink_get = rd__sq_sink_get,
+    .sink_list = rd__sq_sink_list,
+    .sink_move = rd__sq_sink_move,
+    .failure_put = rd__sq_failure_put,
+    .sink_failures = rd__sq_sink_failures,
+    .sink_delete = rd__sq_sink_delete,
     .shared = false,
     .ping = rd__sq_ping,
     .notify = rd__sq_notify,

@@ -1,5 +1,5 @@
 /* Internals of the SQLite backend, shared by its files (sqlite.c: the decision log and blobs;
- * the outcome and rollout tables in their own files). */
+ * the outcome, rollout, governance and notification tables in their own files). */
 #ifndef RISKD_SQLITE_INT_H
 #define RISKD_SQLITE_INT_H
 
@@ -58,6 +58,23 @@ int rd__sq_ping(rd_store *s, rd_err *err);
 int rd__sq_notify(rd_store *s, const char *what, rd_err *err);
 int rd__sq_leader_try(rd_store *s, const char *role, bool *held, rd_err *err);
 void rd__sq_leader_release(rd_store *s, const char *role);
+
+/* sqlite_notify.c: the notification outbox (schema 6), the rd_store_ops entries of the same names. */
+int rd__sq_outbox_append(rd_store *s, const rd_notify_row *r, int64_t stored_ms, bool *added, rd_err *err);
+int rd__sq_outbox_scan(rd_store *s, int64_t after_id, size_t limit, int (*fn)(void *, const rd_notify_row *),
+                       void *ud, rd_err *err);
+int rd__sq_outbox_last_id(rd_store *s, int64_t *id, rd_err *err);
+int rd__sq_outbox_prune(rd_store *s, int64_t before_ms, uint64_t *deleted, rd_err *err);
+int rd__sq_sink_init(rd_store *s, const char *name, const char *kind, int64_t start_id, int64_t now_ms,
+                     bool *created, rd_err *err);
+int rd__sq_sink_get(rd_store *s, const char *name, rd_sink_row *out, rd_err *err);
+int rd__sq_sink_list(rd_store *s, int (*fn)(void *, const rd_sink_row *), void *ud, rd_err *err);
+int rd__sq_sink_move(rd_store *s, const char *name, int64_t from, const rd__sink_move *m, bool *moved,
+                     rd_err *err);
+int rd__sq_failure_put(rd_store *s, const rd_sink_failure *f, rd_err *err);
+int rd__sq_sink_failures(rd_store *s, const char *sink, size_t limit,
+                         int (*fn)(void *, const rd_sink_failure *), void *ud, rd_err *err);
+int rd__sq_sink_delete(rd_store *s, const char *name, rd_err *err);
 
 /* sqlite_gov.c: the governance tables (schema 3) and their rd_store_ops entries. */
 extern const char rd__sq_schema_3[];

@@ -14,6 +14,16 @@ typedef struct rd__outcome_query {
     int64_t from_ms, to_ms;    /* the decisions' time, [from, to); 0: open */
 } rd__outcome_query;
 
+/* What a sink's cursor becomes when it moves (rd_store_sink_advance, _retry, _fail). */
+typedef struct rd__sink_move {
+    int64_t to;        /* the new last_id */
+    int attempts;      /* failed attempts at the event after it */
+    int64_t next_ms;   /* not before this time */
+    const char *error; /* last_error, at most 255 bytes of whole UTF-8 characters */
+    int64_t ok_ms;     /* > 0: the new last_ok_ms; else it is kept */
+    int64_t now_ms;    /* updated_ms */
+} rd__sink_move;
+
 typedef struct rd_store_ops {
     int (*open)(const char *where, const rd_store_opts *o, rd_store **out, rd_err *err);
     void (*close)(rd_store *s);
@@ -84,6 +94,30 @@ typedef struct rd_store_ops {
                         rd_version_row *out, rd_err *err);
     int (*setting_get)(rd_store *s, const char *key, char *value, size_t cap, rd_err *err);
     int (*setting_put)(rd_store *s, const char *key, const char *value, rd_err *err);
+    /* notifications (schema 6; SQLite: sqlite_notify.c, PostgreSQL: pg_notify.c). The front
+     * (gov.c) checks the arguments, holds the rules (an append inside a transaction only, a
+     * failure and its cursor move in one) and words the conflicts. A read-only handle on an
+     * older schema reads no events, no sinks and no failures. */
+    int (*outbox_append)(rd_store *s, const rd_notify_row *r, int64_t stored_ms, bool *added, rd_err *err);
+    int (*outbox_scan)(rd_store *s, int64_t after_id, size_t limit, int (*fn)(void *, const rd_notify_row *),
+                       void *ud, rd_err *err);
+    int (*outbox_last_id)(rd_store *s, int64_t *id, rd_err *err);
+    /* events stored, and failures recorded, before before_ms; *deleted counts the events */
+    int (*outbox_prune)(rd_store *s, int64_t before_ms, uint64_t *deleted, rd_err *err);
+    int (*sink_init)(rd_store *s, const char *name, const char *kind, int64_t start_id, int64_t now_ms,
+                     bool *created, rd_err *err);
+    /* RD_ENOTFOUND (the front words it) */
+    int (*sink_get)(rd_store *s, const char *name, rd_sink_row *out, rd_err *err);
+    int (*sink_list)(rd_store *s, int (*fn)(void *, const rd_sink_row *), void *ud, rd_err *err);
+    /* Compare and swap: the cursor of name set to m when its last_id is from (*moved), else
+     * nothing written (*moved false: no such sink, or another last_id). */
+    int (*sink_move)(rd_store *s, const char *name, int64_t from, const rd__sink_move *m, bool *moved,
+                     rd_err *err);
+    int (*failure_put)(rd_store *s, const rd_sink_failure *f, rd_err *err); /* replaces (sink, event_id) */
+    int (*sink_failures)(rd_store *s, const char *sink, size_t limit,
+                         int (*fn)(void *, const rd_sink_failure *), void *ud, rd_err *err);
+    /* the cursor and its failures; the front holds a transaction around it */
+    int (*sink_delete)(rd_store *s, const char *name, rd_err *err);
     /* several nodes (store.h, issue 16) */
     bool shared;
     int (*ping)(rd_store *s, rd_err *err);

@@ -8,7 +8,11 @@
  * a batch logged twice stores nothing new, and distinct records that share every other field
  * are all kept; a row without one is stored each time. Both skip an erased applicant's older
  * primary decisions (the tombstone), and both migrate a schema-3 database with its rows (and a
- * schema-4 one's tokens, which gain a parent: none).
+ * schema-4 one's tokens, which gain a parent: none; a schema-5 one gains the outbox).
+ * Both keep the notification outbox (schema 6) alike: events appended inside a transaction only,
+ * once per uid, read in id order by a cursor that misses none another handle commits meanwhile
+ * (ids never go back, not even after a prune emptied it), and sinks' cursors moved by
+ * compare-and-swap.
  * Where the backends differ by design, the case says which answer each gives: SQLite has no
  * push (watch_open gives NULL) and no node column. The outcome statistics are also compared
  * across the two backends, to the bit. */
@@ -343,7 +347,8 @@ static void test_migrate_4(void **state)
     OK(rd_store_log_append(st, r, 2, E));
     rd_store_close(st);
     if (b->pg) {
-        pg_sql(b->db, "ALTER TABLE decisions DROP COLUMN uid; DROP TABLE erasures;"
+        pg_sql(b->db, "DROP TABLE notify_events, notify_sinks, notify_failures;"
+                      " ALTER TABLE decisions DROP COLUMN uid; DROP TABLE erasures;"
                       " DROP FUNCTION riskd_erased(text, bigint); ALTER TABLE tokens DROP COLUMN parent;"
                       " CREATE UNIQUE INDEX decisions_key ON decisions(ts_ms, request_id, node, kind,"
                       " (coalesce(model_version, '')));"
@@ -354,7 +359,9 @@ static void test_migrate_4(void **state)
         sqlite3 *db;
         assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
         assert_int_equal(sqlite3_exec(db,
-                                      "DROP INDEX decisions_uid; ALTER TABLE decisions DROP COLUMN uid;"
+                                      "DROP TABLE notify_events; DROP TABLE notify_sinks;"
+                                      " DROP TABLE notify_failures;"
+                                      " DROP INDEX decisions_uid; ALTER TABLE decisions DROP COLUMN uid;"
                                       " DROP TABLE erasures; ALTER TABLE tokens DROP COLUMN parent;"
                                       " UPDATE riskd_meta SET value = '3' WHERE key = 'schema'",
                                       NULL, NULL, NULL),
@@ -1281,8 +1288,9 @@ static void test_migrate_5(void **state)
     snprintf(t.hash, sizeof t.hash, "%064d", 7);
     OK(rd_store_token_put(st, &t, E));
     rd_store_close(st);
-    case_sql(b,
-             "ALTER TABLE tokens DROP COLUMN parent; UPDATE riskd_meta SET value = '4' WHERE key = 'schema'");
+    case_sql(
+        b, "DROP TABLE notify_events; DROP TABLE notify_sinks; DROP TABLE notify_failures;"
+           " ALTER TABLE tokens DROP COLUMN parent; UPDATE riskd_meta SET value = '4' WHERE key = 'schema'");
     rd_store_opts ro = {.read_only = true};
     st = open_opts(b, &ro);
     rd_token_row tg;
@@ -1994,6 +2002,520 @@ static void test_concurrent_open(void **state)
     rd_store_close(st);
 }
 
+/* ------------------------------------------------------------------ notifications (schema 6) */
+
+/* A canonical lowercase UUID made from n (version 4 and variant bits in place). */
+static void uid_of(char out[37], uint32_t n) { snprintf(out, 37, "00000000-0000-4000-8000-%012x", n); }
+
+static rd_notify_row event(uint32_t n, const char *type, const char *object, const char *body)
+{
+    rd_notify_row r = {.ts_ms = T0 + n, .type = type, .node = "n1", .object = object, .body = body};
+    r.body_len = strlen(body);
+    uid_of(r.uid, n);
+    return r;
+}
+
+typedef struct events_seen {
+    int n;
+    int64_t id[32], ts[32], stored[32];
+    char uid[32][37], type[32][32], node[32][32], object[32][32], body[32][64];
+    size_t body_len[32];
+    int stop_after; /* > 0: return 7 after this many rows */
+} events_seen;
+
+static int event_collect(void *ud, const rd_notify_row *r)
+{
+    events_seen *e = ud;
+    assert_true(e->n < 32);
+    int i = e->n++;
+    e->id[i] = r->id;
+    e->ts[i] = r->ts_ms;
+    e->stored[i] = r->stored_ms;
+    snprintf(e->uid[i], sizeof e->uid[i], "%s", r->uid);
+    snprintf(e->type[i], sizeof e->type[i], "%s", r->type);
+    snprintf(e->node[i], sizeof e->node[i], "%s", r->node);
+    snprintf(e->object[i], sizeof e->object[i], "%s", r->object);
+    assert_true(r->body_len < sizeof e->body[i]);
+    memcpy(e->body[i], r->body, r->body_len);
+    e->body[i][r->body_len] = '\0';
+    e->body_len[i] = r->body_len;
+    return e->stop_after && e->n == e->stop_after ? 7 : 0;
+}
+
+static events_seen events_after(rd_store *st, int64_t after, size_t limit)
+{
+    events_seen e = {0};
+    OK(rd_store_outbox_scan(st, after, limit, event_collect, &e, E));
+    return e;
+}
+
+/* Append r in a transaction of its own; *added as the store says. */
+static void append_in_tx(rd_store *st, const rd_notify_row *r, bool *added)
+{
+    OK(rd_store_begin(st, E));
+    OK(rd_store_outbox_append(st, r, added, E));
+    OK(rd_store_commit(st, E));
+}
+
+static void test_outbox(void **state)
+{
+    backend *b = want(state);
+    rd_store_opts o = {.node = "node-a"};
+    rd_store *st = open_opts(b, &o);
+    int64_t last = -1;
+    OK(rd_store_outbox_last_id(st, &last, E));
+    assert_int_equal(last, 0);
+    assert_int_equal(events_after(st, 0, 0).n, 0);
+
+    /* outside a transaction: refused, nothing stored */
+    rd_notify_row e1 = event(1, "change.proposed", "change/12", "{\"n\":1}");
+    rd_err err;
+    bool added = true;
+    assert_int_equal(rd_store_outbox_append(st, &e1, &added, &err), RD_EINTERNAL);
+    assert_non_null(strstr(err.msg, "transaction"));
+    assert_true(added); /* untouched */
+    assert_int_equal(events_after(st, 0, 0).n, 0);
+
+    int64_t before = rd_clock_unix_ms();
+    OK(rd_store_begin(st, E));
+    OK(rd_store_outbox_append(st, &e1, &added, E));
+    assert_true(added);
+    /* the body is body_len bytes, not up to a NUL */
+    rd_notify_row e2 = event(2, "change.approved", "change/12", "{\"n\":2}TRAILING");
+    e2.body_len = 7;
+    e2.node = NULL; /* the handle's node */
+    OK(rd_store_outbox_append(st, &e2, &added, E));
+    assert_true(added);
+    rd_notify_row e3 = event(3, "rollout.rolled_back", "rollout/credit", "{\"n\":3}");
+    OK(rd_store_outbox_append(st, &e3, NULL, E));   /* added may be NULL */
+    OK(rd_store_outbox_append(st, &e1, &added, E)); /* its uid is there: skipped */
+    assert_false(added);
+    rd_notify_row bad = event(4, "x.y", "o", "{}");
+    bad.uid[0] = 'G';
+    assert_int_equal(rd_store_outbox_append(st, &bad, &added, &err), RD_EINVAL);
+    snprintf(bad.uid, sizeof bad.uid, "%s", "0000000-0000-4000-8000-000000000004"); /* 35 characters */
+    assert_int_equal(rd_store_outbox_append(st, &bad, &added, &err), RD_EINVAL);
+    uid_of(bad.uid, 4);
+    bad.uid[24] = 'A'; /* upper case: not canonical */
+    assert_int_equal(rd_store_outbox_append(st, &bad, &added, &err), RD_EINVAL);
+    OK(rd_store_commit(st, E));
+    int64_t after = rd_clock_unix_ms();
+
+    events_seen e = events_after(st, 0, 0);
+    assert_int_equal(e.n, 3);
+    assert_true(e.id[0] > 0 && e.id[0] < e.id[1] && e.id[1] < e.id[2]);
+    const char *types[] = {"change.proposed", "change.approved", "rollout.rolled_back"};
+    const char *bodies[] = {"{\"n\":1}", "{\"n\":2}", "{\"n\":3}"};
+    for (int i = 0; i < 3; i++) {
+        char uid[37];
+        uid_of(uid, (uint32_t)i + 1);
+        assert_string_equal(e.uid[i], uid);
+        assert_string_equal(e.type[i], types[i]);
+        assert_string_equal(e.body[i], bodies[i]);
+        assert_int_equal(e.body_len[i], 7);
+        assert_int_equal(e.ts[i], T0 + i + 1);
+        assert_true(e.stored[i] >= before && e.stored[i] <= after);
+    }
+    assert_string_equal(e.node[0], "n1");
+    assert_string_equal(e.node[1], "node-a");
+    assert_string_equal(e.object[2], "rollout/credit");
+    int64_t id1 = e.id[0], id2 = e.id[1], id3 = e.id[2];
+
+    /* order and limit */
+    e = events_after(st, 0, 2);
+    assert_int_equal(e.n, 2);
+    assert_int_equal(e.id[1], id2);
+    e = events_after(st, id1, 0);
+    assert_int_equal(e.n, 2);
+    assert_int_equal(e.id[0], id2);
+    assert_int_equal(events_after(st, id3, 0).n, 0);
+    e = (events_seen){.stop_after = 1};
+    assert_int_equal(rd_store_outbox_scan(st, 0, 0, event_collect, &e, &err), 7); /* fn's stop is returned */
+    assert_int_equal(e.n, 1);
+
+    /* one by id */
+    e = (events_seen){0};
+    OK(rd_store_outbox_get(st, id2, event_collect, &e, E));
+    assert_int_equal(e.n, 1);
+    assert_string_equal(e.type[0], "change.approved");
+    assert_int_equal(rd_store_outbox_get(st, id3 + 100, event_collect, &e, &err), RD_ENOTFOUND);
+    assert_int_equal(rd_store_outbox_get(st, 0, event_collect, &e, &err), RD_ENOTFOUND);
+    assert_int_equal(e.n, 1);
+    OK(rd_store_outbox_last_id(st, &last, E));
+    assert_int_equal(last, id3);
+
+    /* a transaction rolled back stores nothing; a later one's ids come after, and a uid stored
+       in an earlier transaction is skipped */
+    rd_notify_row e5 = event(5, "change.published", "change/12", "{\"n\":5}");
+    OK(rd_store_begin(st, E));
+    OK(rd_store_outbox_append(st, &e5, &added, E));
+    rd_store_rollback(st);
+    assert_int_equal(events_after(st, id3, 0).n, 0);
+    OK(rd_store_begin(st, E));
+    OK(rd_store_outbox_append(st, &e2, &added, E));
+    assert_false(added);
+    OK(rd_store_outbox_append(st, &e5, &added, E));
+    assert_true(added);
+    OK(rd_store_commit(st, E));
+    e = events_after(st, id3, 0);
+    assert_int_equal(e.n, 1);
+    assert_true(e.id[0] > id3);
+    int64_t id5 = e.id[0];
+
+    /* prune by the time stored */
+    usleep(5000);
+    int64_t mid = rd_clock_unix_ms();
+    usleep(5000);
+    rd_notify_row e6 = event(6, "breaker.opened", "bundle/b", "{\"n\":6}");
+    append_in_tx(st, &e6, &added);
+    uint64_t deleted = 99;
+    OK(rd_store_outbox_prune(st, mid, &deleted, E));
+    assert_int_equal(deleted, 4);
+    e = events_after(st, 0, 0);
+    assert_int_equal(e.n, 1);
+    assert_string_equal(e.type[0], "breaker.opened");
+    int64_t id6 = e.id[0];
+    assert_true(id6 > id5);
+    OK(rd_store_outbox_prune(st, rd_clock_unix_ms() + 60000, &deleted, E));
+    assert_int_equal(deleted, 1);
+    OK(rd_store_outbox_last_id(st, &last, E));
+    assert_int_equal(last, 0);
+    /* an emptied outbox never hands out an id a cursor has passed */
+    rd_notify_row e7 = event(7, "breaker.closed", "bundle/b", "{\"n\":7}");
+    append_in_tx(st, &e7, &added);
+    OK(rd_store_outbox_last_id(st, &last, E));
+    assert_true(last > id6);
+    rd_store_close(st);
+}
+
+typedef struct failures_seen {
+    int n;
+    rd_sink_failure f[8];
+} failures_seen;
+
+static int failure_collect(void *ud, const rd_sink_failure *f)
+{
+    failures_seen *s = ud;
+    assert_true(s->n < 8);
+    s->f[s->n++] = *f;
+    return 0;
+}
+
+static failures_seen failures_of(rd_store *st, const char *sink, size_t limit)
+{
+    failures_seen s = {0};
+    OK(rd_store_sink_failures(st, sink, limit, failure_collect, &s, E));
+    return s;
+}
+
+static int sink_one(void *ud, const rd_sink_row *r)
+{
+    names_seen *n = ud;
+    char line[128];
+    snprintf(line, sizeof line, "%s:%s:%lld,", r->name, r->kind, (long long)r->last_id);
+    strcat(n->text, line);
+    return 0;
+}
+
+static void test_sinks(void **state)
+{
+    backend *b = want(state);
+    rd_store *st = open_store(b);
+    rd_err err;
+    bool created = false;
+    int64_t before = rd_clock_unix_ms();
+    OK(rd_store_sink_init(st, "ops", "webhook", 5, &created, E));
+    assert_true(created);
+    OK(rd_store_sink_init(st, "ops", "slack", 9, &created, E)); /* it has a cursor: kept */
+    assert_false(created);
+    rd_sink_row r;
+    memset(&r, 'x', sizeof r);
+    OK(rd_store_sink_get(st, "ops", &r, E));
+    assert_string_equal(r.name, "ops");
+    assert_string_equal(r.kind, "webhook");
+    assert_int_equal(r.last_id, 5);
+    assert_int_equal(r.attempts, 0);
+    assert_int_equal(r.next_ms, 0);
+    assert_int_equal(r.last_ok_ms, 0);
+    assert_string_equal(r.last_error, "");
+    assert_true(r.updated_ms >= before && r.updated_ms <= rd_clock_unix_ms());
+    assert_int_equal(rd_store_sink_get(st, "nope", &r, &err), RD_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "nope"));
+    OK(rd_store_sink_init(st, "alpha", "slack", 0, NULL, E));
+    OK(rd_store_sink_init(st, "Zeta", "wecom", 3, NULL, E));
+    names_seen n = {""};
+    OK(rd_store_sink_list(st, sink_one, &n, E));
+    assert_string_equal(n.text, "Zeta:wecom:3,alpha:slack:0,ops:webhook:5,"); /* byte order */
+    char longname[80];
+    memset(longname, 'a', 64);
+    longname[64] = '\0';
+    assert_int_equal(rd_store_sink_init(st, longname, "webhook", 0, NULL, &err), RD_EINVAL);
+    assert_int_equal(rd_store_sink_init(st, "", "webhook", 0, NULL, &err), RD_EINVAL);
+    assert_int_equal(rd_store_sink_init(st, "x", "a-kind-much-too-long", 0, NULL, &err), RD_EINVAL);
+
+    /* advance: a compare-and-swap on last_id */
+    OK(rd_store_sink_advance(st, "ops", 5, 8, T0 + 1, T0 + 2, E));
+    OK(rd_store_sink_get(st, "ops", &r, E));
+    assert_int_equal(r.last_id, 8);
+    assert_int_equal(r.last_ok_ms, T0 + 1);
+    assert_int_equal(r.updated_ms, T0 + 2);
+    assert_int_equal(rd_store_sink_advance(st, "ops", 5, 9, T0 + 3, T0 + 3, &err), RD_ECONFLICT);
+    assert_non_null(strstr(err.msg, "at 8, not 5"));
+    assert_int_equal(rd_store_sink_advance(st, "ops", 8, 7, 0, T0 + 3, &err), RD_EINVAL); /* never back */
+    assert_int_equal(rd_store_sink_advance(st, "nope", 0, 1, 0, T0 + 3, &err), RD_ECONFLICT);
+    OK(rd_store_sink_get(st, "ops", &r, E));
+    assert_int_equal(r.last_id, 8);
+    assert_int_equal(r.updated_ms, T0 + 2);
+
+    /* retry: the attempts at the event after the cursor, which stays */
+    OK(rd_store_sink_retry(st, "ops", 8, 2, T0 + 5000, "HTTP 503: busy", T0 + 4, E));
+    OK(rd_store_sink_get(st, "ops", &r, E));
+    assert_int_equal(r.last_id, 8);
+    assert_int_equal(r.attempts, 2);
+    assert_int_equal(r.next_ms, T0 + 5000);
+    assert_string_equal(r.last_error, "HTTP 503: busy");
+    assert_int_equal(r.last_ok_ms, T0 + 1);
+    assert_int_equal(r.updated_ms, T0 + 4);
+    assert_int_equal(rd_store_sink_retry(st, "ops", 7, 3, T0 + 9000, "late", T0 + 5, &err), RD_ECONFLICT);
+    OK(rd_store_sink_get(st, "ops", &r, E));
+    assert_int_equal(r.attempts, 2);
+    /* a long error is cut on a character boundary ("é" is two bytes) */
+    char accents[601] = "";
+    for (int i = 0; i < 300; i++)
+        strcat(accents, "\xc3\xa9");
+    OK(rd_store_sink_retry(st, "ops", 8, 3, T0 + 6000, accents, T0 + 6, E));
+    OK(rd_store_sink_get(st, "ops", &r, E));
+    size_t len = strlen(r.last_error);
+    assert_int_equal(len, 254);
+    assert_memory_equal(r.last_error, accents, len);
+    /* a delivery: attempts, backoff and error cleared; ok_ms 0 keeps the last success */
+    OK(rd_store_sink_advance(st, "ops", 8, 9, 0, T0 + 7, E));
+    OK(rd_store_sink_get(st, "ops", &r, E));
+    assert_int_equal(r.last_id, 9);
+    assert_int_equal(r.attempts, 0);
+    assert_int_equal(r.next_ms, 0);
+    assert_string_equal(r.last_error, "");
+    assert_int_equal(r.last_ok_ms, T0 + 1);
+
+    /* fail: a failure row and the cursor moved past the event, together */
+    rd_sink_failure f = {
+        .sink = "ops", .event_id = 12, .failed_ms = 1500, .attempts = 5, .status = 503, .error = "HTTP 503"};
+    OK(rd_store_sink_fail(st, &f, 9, E));
+    OK(rd_store_sink_get(st, "ops", &r, E));
+    assert_int_equal(r.last_id, 12);
+    assert_int_equal(r.attempts, 0);
+    assert_int_equal(r.updated_ms, 1500);
+    assert_string_equal(r.last_error, "HTTP 503");
+    failures_seen fs = failures_of(st, "ops", 0);
+    assert_int_equal(fs.n, 1);
+    assert_string_equal(fs.f[0].sink, "ops");
+    assert_int_equal(fs.f[0].event_id, 12);
+    assert_int_equal(fs.f[0].failed_ms, 1500);
+    assert_int_equal(fs.f[0].attempts, 5);
+    assert_int_equal(fs.f[0].status, 503);
+    assert_string_equal(fs.f[0].error, "HTTP 503");
+    f.event_id = 13;
+    assert_int_equal(rd_store_sink_fail(st, &f, 9, &err), RD_ECONFLICT); /* the cursor is at 12 */
+    assert_int_equal(failures_of(st, NULL, 0).n, 1);                     /* and no row was written */
+    assert_int_equal(rd_store_sink_fail(st, &f, 13, &err), RD_EINVAL);   /* not past the cursor */
+    /* a conflict inside the caller's transaction leaves that transaction whole */
+    OK(rd_store_begin(st, E));
+    OK(rd_store_sink_init(st, "beta", "webhook", 0, NULL, E));
+    assert_int_equal(rd_store_sink_fail(st, &f, 9, &err), RD_ECONFLICT);
+    OK(rd_store_commit(st, E));
+    OK(rd_store_sink_get(st, "beta", &r, E));
+    f.failed_ms = 1600;
+    OK(rd_store_sink_fail(st, &f, 12, E));
+    rd_sink_failure g = {.sink = "alpha",
+                         .event_id = 3,
+                         .failed_ms = 1700,
+                         .attempts = 1,
+                         .status = 0,
+                         .error = "connection refused"};
+    OK(rd_store_sink_fail(st, &g, 0, E));
+    fs = failures_of(st, NULL, 0); /* newest first */
+    assert_int_equal(fs.n, 3);
+    assert_string_equal(fs.f[0].sink, "alpha");
+    assert_int_equal(fs.f[0].status, 0);
+    assert_int_equal(fs.f[1].event_id, 13);
+    assert_int_equal(fs.f[2].event_id, 12);
+    fs = failures_of(st, "ops", 0);
+    assert_int_equal(fs.n, 2);
+    assert_int_equal(fs.f[0].event_id, 13);
+    fs = failures_of(st, NULL, 1);
+    assert_int_equal(fs.n, 1);
+    assert_string_equal(fs.f[0].sink, "alpha");
+    assert_int_equal(failures_of(st, "beta", 0).n, 0);
+
+    /* failures are pruned with the events, by the time they were recorded */
+    uint64_t deleted = 99;
+    OK(rd_store_outbox_prune(st, 1650, &deleted, E));
+    assert_int_equal(deleted, 0);
+    fs = failures_of(st, NULL, 0);
+    assert_int_equal(fs.n, 1);
+    assert_string_equal(fs.f[0].sink, "alpha");
+
+    /* delete: the cursor and its failures */
+    OK(rd_store_sink_delete(st, "alpha", E));
+    assert_int_equal(rd_store_sink_get(st, "alpha", &r, &err), RD_ENOTFOUND);
+    assert_int_equal(failures_of(st, NULL, 0).n, 0);
+    OK(rd_store_sink_delete(st, "alpha", E)); /* gone already: nothing to do */
+    memset(&n, 0, sizeof n);
+    OK(rd_store_sink_list(st, sink_one, &n, E));
+    assert_string_equal(n.text, "Zeta:wecom:3,beta:webhook:0,ops:webhook:13,");
+    rd_store_close(st);
+}
+
+/* A schema-5 database (no outbox) is migrated at open; a read-only handle, which does not
+ * migrate, reads no events, no sinks and no failures before that. */
+static void test_migrate_6(void **state)
+{
+    backend *b = want(state);
+    rd_store *st = open_store(b);
+    OK(rd_store_setting_put(st, "k", "kept", E));
+    rd_store_close(st);
+    case_sql(b, "DROP TABLE notify_events; DROP TABLE notify_sinks; DROP TABLE notify_failures;"
+                " UPDATE riskd_meta SET value = '5' WHERE key = 'schema'");
+    rd_store_opts ro = {.read_only = true};
+    st = open_opts(b, &ro);
+    int64_t last = -1;
+    OK(rd_store_outbox_last_id(st, &last, E));
+    assert_int_equal(last, 0);
+    assert_int_equal(events_after(st, 0, 0).n, 0);
+    events_seen e = {0};
+    rd_err err;
+    assert_int_equal(rd_store_outbox_get(st, 1, event_collect, &e, &err), RD_ENOTFOUND);
+    rd_sink_row r;
+    assert_int_equal(rd_store_sink_get(st, "ops", &r, &err), RD_ENOTFOUND);
+    names_seen n = {""};
+    OK(rd_store_sink_list(st, sink_one, &n, E));
+    assert_string_equal(n.text, "");
+    assert_int_equal(failures_of(st, NULL, 0).n, 0);
+    rd_store_close(st);
+    st = open_store(b); /* migrates */
+    char value[8];
+    OK(rd_store_setting_get(st, "k", value, sizeof value, E));
+    assert_string_equal(value, "kept");
+    bool added = false;
+    rd_notify_row e1 = event(1, "change.proposed", "change/1", "{}");
+    append_in_tx(st, &e1, &added);
+    assert_true(added);
+    OK(rd_store_sink_init(st, "ops", "webhook", 0, NULL, E));
+    e = events_after(st, 0, 0);
+    assert_int_equal(e.n, 1);
+    OK(rd_store_sink_advance(st, "ops", 0, e.id[0], T0, T0, E));
+    rd_store_close(st);
+    st = open_opts(b, &ro); /* now current: a read-only handle reads it all */
+    assert_int_equal(events_after(st, 0, 0).n, 1);
+    OK(rd_store_sink_get(st, "ops", &r, E));
+    assert_int_equal(r.last_id, e.id[0]);
+    rd_store_close(st);
+}
+
+/* Two handles append in governance transactions (each holding its transaction open a while
+ * between its two appends) while a third reads with a cursor, as a sink does: every committed
+ * event is seen once, and none turns up later behind the cursor (an id drawn before a commit
+ * that came after the cursor passed it would be skipped, and missing below). */
+typedef struct outbox_writer {
+    const backend *b;
+    int id, txs;
+    int failed;
+    char msg[512];
+    atomic_int done;
+} outbox_writer;
+
+static void *outbox_write(void *ud)
+{
+    outbox_writer *w = ud;
+    rd_store *st;
+    rd_err err;
+    if (rd_store_open(w->b->url, NULL, &st, &err) != RD_OK) {
+        snprintf(w->msg, sizeof w->msg, "%s", err.msg);
+        w->failed = 1;
+        atomic_store(&w->done, 1);
+        return NULL;
+    }
+    for (int i = 0; i < w->txs && !w->failed; i++) {
+        int rc = rd_store_begin(st, &err);
+        for (int k = 0; !rc && k < 2; k++) {
+            rd_notify_row r = event((uint32_t)(w->id * 100000 + i * 2 + k), "x.y", "o", "{}");
+            rc = rd_store_outbox_append(st, &r, NULL, &err);
+            if (!rc && k == 0)
+                usleep((useconds_t)(i % 4) * 300); /* an id drawn, not yet committed */
+        }
+        if (rc || i % 10 == 9)
+            rd_store_rollback(st); /* every tenth on purpose: a gap, never seen */
+        else
+            rc = rd_store_commit(st, &err);
+        if (rc) {
+            snprintf(w->msg, sizeof w->msg, "%s", err.msg);
+            w->failed = 1;
+        }
+    }
+    rd_store_close(st);
+    atomic_store(&w->done, 1);
+    return NULL;
+}
+
+typedef struct id_list {
+    int64_t *ids;
+    size_t n, cap;
+    int64_t cursor;
+} id_list;
+
+static int id_take(void *ud, const rd_notify_row *r)
+{
+    id_list *l = ud;
+    assert_true(r->id > l->cursor);
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 256;
+        l->ids = realloc(l->ids, l->cap * sizeof *l->ids);
+        assert_non_null(l->ids);
+    }
+    l->ids[l->n++] = r->id;
+    l->cursor = r->id;
+    return 0;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void test_outbox_concurrent(void **state)
+{
+    backend *b = want(state);
+    rd_store *st = open_store(b); /* the schema first, so the threads only append */
+    outbox_writer w[2] = {{.b = b, .id = 1, .txs = 100}, {.b = b, .id = 2, .txs = 100}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, outbox_write, &w[i]), 0);
+    id_list cur = {0};
+    while (!atomic_load(&w[0].done) || !atomic_load(&w[1].done)) { /* a sink's cursor, small batches */
+        OK(rd_store_outbox_scan(st, cur.cursor, 7, id_take, &cur, E));
+        usleep(200);
+    }
+    size_t during = cur.n;
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < 2; i++)
+        if (w[i].failed)
+            fail_msg("writer %d: %s", i + 1, w[i].msg);
+    OK(rd_store_outbox_scan(st, cur.cursor, 0, id_take, &cur, E)); /* what is left */
+    id_list all = {0};
+    OK(rd_store_outbox_scan(st, 0, 0, id_take, &all, E));
+    assert_int_equal(all.n, 2 * 90 * 2); /* every tenth transaction was rolled back */
+    assert_int_equal(cur.n, all.n);      /* ids only grow along the cursor (id_take): each seen once */
+    qsort(cur.ids, cur.n, sizeof *cur.ids, cmp_id);
+    for (size_t i = 0; i < all.n; i++)
+        assert_int_equal(cur.ids[i], all.ids[i]);
+    assert_true(during > 0); /* the cursor did read while the writers wrote */
+    free(cur.ids);
+    free(all.ids);
+    rd_store_close(st);
+}
+
 #define CASE(f) cmocka_unit_test_setup_teardown(f, case_setup, case_teardown)
 
 int main(void)
@@ -2031,6 +2553,10 @@ int main(void)
         CASE(test_outage),
         CASE(test_concurrent_audit),
         CASE(test_concurrent_open),
+        CASE(test_outbox),
+        CASE(test_sinks),
+        CASE(test_migrate_6),
+        CASE(test_outbox_concurrent),
     };
     current = &sqlite_b;
     int failed =
