@@ -229,8 +229,8 @@ static size_t trim_newline(const char *s, size_t n)
 static int set_url_file(pctx *p, const char *path)
 {
     char buf[FILE_MAX + 1];
-    size_t n;
-    mode_t mode;
+    size_t n = 0; /* read_small sets both on success (the analyzer cannot see fail() is non-zero) */
+    mode_t mode = 0;
     int rc = read_small(p, "url_file", path, buf, sizeof buf, &n, &mode);
     if (!rc) {
         n = trim_newline(buf, n);
@@ -248,8 +248,8 @@ static int set_secret(pctx *p, const char *path)
         return fail(p, RD_EINVAL, "secret_file is for webhook sinks only (a %s URL is its own secret)",
                     p->kind);
     char buf[FILE_MAX + 1];
-    size_t n;
-    mode_t mode;
+    size_t n = 0; /* read_small sets both on success (the analyzer cannot see fail() is non-zero) */
+    mode_t mode = 0;
     int rc = read_small(p, "secret_file", path, buf, sizeof buf, &n, &mode);
     if (!rc) {
         n = trim_newline(buf, n);
