@@ -266,11 +266,11 @@ static void test_spool(void **state)
     spool_event(6002); /* after a torn line: a line of its own */
     assert_int_equal(rd_notify_spool_drain(spool, st, 0, &drained, &bad, &err), RD_OK);
     assert_int_equal(drained, 3);
-    assert_int_equal(bad, 1);
+    assert_int_equal(bad, 2); /* the line that is no event and the torn one, closed by the next append */
     assert_int_equal(outbox().n, 6);
     char bad_path[160];
     snprintf(bad_path, sizeof bad_path, "%s.bad", spool);
-    assert_int_equal(rd_notify_spool_count(bad_path), 1);
+    assert_int_equal(rd_notify_spool_count(bad_path), 2);
     /* a line with a newline is refused; the bound */
     assert_int_equal(rd_notify_spool_append(spool, "{\"a\":\n1}", 8, 0, &err), RD_EINVAL);
     assert_int_equal(rd_notify_spool_append(spool, "0123456789", 10, 8, &err), RD_ELIMIT);
