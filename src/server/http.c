@@ -1464,7 +1464,10 @@ int srv_run(const srv_config *cfg)
         srv_metrics_deinit();
         return rd_err_exit_status(err.code);
     }
-    srv_notify_transport transport = {.open = notify_http_open, .close = notify_http_close, .post = srv_notify_http_post};
+    srv_notify_transport transport = {.open = notify_http_open,
+                                      .close = notify_http_close,
+                                      .post = srv_notify_http_post,
+                                      .cert_not_after = srv_tls_not_after};
     if (srv_notify_start(cfg, &transport, G.dlog, &err)) {
         srv_log(SRV_ERROR, "cannot start: notifications", "error", err.msg, "code", rd_err_name(err.code), NULL);
         srv_rollouts_stop();

@@ -375,7 +375,7 @@ static void watch_cert(int64_t now)
 {
     int64_t not_after;
     char subject[256];
-    if (!srv_tls_not_after(&not_after, subject, sizeof subject))
+    if (!N.tr.cert_not_after || !N.tr.cert_not_after(&not_after, subject, sizeof subject))
         return;
     int64_t days = (not_after - now) / 86400000LL;
     int cap = N.cfg->notify_cert_days;

@@ -611,6 +611,8 @@ typedef struct srv_notify_transport {
     void *(*open)(void);
     void (*close)(void *ud);
     rd_notify_post_fn post;
+    /* the TLS certificate's expiry (srv_tls_not_after; tls.c is not in the fuzz target either) */
+    bool (*cert_not_after)(int64_t *not_after_ms, char *subject, size_t cap);
 } srv_notify_transport;
 /* Parse the sink specs of cfg into sinks (n of them, rd_notify_sink_free each); warnings logged. */
 int srv_notify_sinks(const srv_config *cfg, rd_notify_sink **sinks, size_t *n, rd_err *err);
