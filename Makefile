@@ -44,7 +44,8 @@ PQ_CFLAGS := $(or $(shell pkg-config --cflags libpq 2>/dev/null),-I/usr/include/
 CPPFLAGS += $(PQ_CFLAGS)
 LDLIBS := $(PKG_LIBS) -lsqlite3 -lpq -lhogweed -lnettle -lm -lpthread
 
-# libcurl: the governance commands' client of the admin API (src/cli/cmd_change_http.c); only
+# libcurl: the governance commands' client of the admin API (src/cli/cmd_change_http.c) and the
+# notifications' transport (src/server/notify_http.c); only these two files include it and only
 # the riskd binary links it.
 CURL_CFLAGS := $(shell pkg-config --cflags libcurl 2>/dev/null)
 CURL_LIBS := $(or $(shell pkg-config --libs libcurl 2>/dev/null),-lcurl)
@@ -135,7 +136,7 @@ $(B)/obj/src/server/sync.o $(B)/obj/src/server/sync_grpc.o: CPPFLAGS += $(SYNC_C
 
 $(B)/riskd: $(CLI_OBJ) $(PROTO_OBJ) $(B)/libriskd.a
 	$(Q)$(call msg,LD,$@) $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd $(GNUTLS_LIBS) $(CURL_LIBS) $(SYNC_LIBS)
-$(B)/obj/src/cli/cmd_change_http.o: CPPFLAGS += $(CURL_CFLAGS)
+$(B)/obj/src/cli/cmd_change_http.o $(B)/obj/src/server/notify_http.o: CPPFLAGS += $(CURL_CFLAGS)
 
 # Unit tests: one cmocka binary per source file; they may reach module internals. In release
 # they link the library's fat objects without a link-time optimisation of their own (the
@@ -183,8 +184,10 @@ build/fuzz/obj/%.o: %.c
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ)
 	@mkdir -p $(@D)
 	$(Q)$(call msg,FUZZ,$@) clang $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB_OBJ) $(FUZZ_LIBS)
-# The service's routes without a socket: the server sources but the libmicrohttpd, GnuTLS and sync glue.
-FUZZ_SERVER_SRC := $(filter-out src/server/http.c src/server/tls.c src/server/sync.c src/server/sync_grpc.c,$(SERVER_SRC))
+# The service's routes without a socket: the server sources but the libmicrohttpd, GnuTLS, sync and
+# libcurl glue.
+FUZZ_SERVER_SRC := $(filter-out src/server/http.c src/server/tls.c src/server/sync.c src/server/sync_grpc.c \
+                     src/server/notify_http.c,$(SERVER_SRC))
 FUZZ_SERVER_OBJ := $(FUZZ_SERVER_SRC:%.c=build/fuzz/obj/%.o)
 build/fuzz/fuzz_serve: tests/fuzz/fuzz_serve.c $(FUZZ_LIB_OBJ) $(FUZZ_SERVER_OBJ)
 	@mkdir -p $(@D)

@@ -1,6 +1,7 @@
 /* The governance commands' HTTP client: one admin API request to a riskd server (libcurl).
  *
- * Only this file of the command includes libcurl, and only the riskd binary links it. The
+ * Only this file of the CLI includes libcurl (the server's is src/server/notify_http.c, which
+ * also starts it once for the process: srv_curl_init), and only the riskd binary links it. The
  * token travels in the Authorization header and is never printed; a TLS server is checked
  * against --cacert (else the system's CAs), and --cert/--key present a client certificate.
  * Redirects are not followed (a token must not go to another host), and only http and https
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../server/notify_http.h"
 #include "cli.h"
 #include "riskd/arena.h"
 
@@ -88,13 +90,9 @@ static int setup(CURL *c, const cli_http *h, const char *method, const char *url
 int cli_http_do(const cli_http *h, const char *method, const char *path, const char *body, rd_buf *resp,
                 long *status, rd_err *err)
 {
-    static bool inited;
     *status = 0;
-    if (!inited) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-            return rd_err_set(err, RD_EIO, "libcurl could not start");
-        inited = true;
-    }
+    if (srv_curl_init() != RD_OK)
+        return rd_err_set(err, RD_EIO, "libcurl could not start");
     size_t blen = strlen(h->base);
     while (blen && h->base[blen - 1] == '/')
         blen--;
