@@ -146,8 +146,10 @@ check "alertmanager: the alarms only, as alerts" 0 $?
 $PY - "$T/recv.log" >"$T/out" 2>&1 <<'P'
 import base64, json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
+def hdr(r, name):
+    return {k.lower(): v for k, v in r["headers"].items()}.get(name.lower())
 def bodies(path):
-    return [json.loads(base64.b64decode(r["body"])) for r in rows if r["path"] == path]
+    return [json.loads(base64.b64decode(r["body_b64"])) for r in rows if r["path"] == path]
 hook = bodies("/hook")
 rb = [e for e in hook if e["type"] == "rollout.rolled_back"][0]
 assert rb["object"] == {"kind": "rollout", "id": "credit-model-route"}, rb
@@ -164,7 +166,7 @@ alert = [a for b in am for a in b if a["labels"]["alertname"] == "RiskdBreakerOp
 assert alert["labels"].get("bundle") == "credit_xgb_v1.0", alert
 assert alert["endsAt"] > alert["startsAt"], alert
 idem = [r for r in rows if r["path"] == "/hook"]
-assert all(r["headers"].get("Idempotency-Key") == r["headers"].get("X-Riskd-Event-Id") for r in idem), idem[0]
+assert idem and all(hdr(r, "Idempotency-Key") == hdr(r, "X-Riskd-Event-Id") for r in idem), idem[0]
 print("payloads ok")
 P
 check "payloads: rollback with its reason, proposal, approval, the breaker alert, idempotency keys" 0 $? "payloads ok" "$T/out"
@@ -220,7 +222,8 @@ posted_twice() {
     $PY - "$T/recv.log" "$n0" <<'P'
 import collections, json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])][int(sys.argv[2]):]
-ids = collections.Counter(r["headers"].get("Idempotency-Key") for r in rows if r["path"] == "/hook")
+ids = collections.Counter({k.lower(): v for k, v in r["headers"].items()}.get("idempotency-key")
+                          for r in rows if r["path"] == "/hook")
 sys.exit(0 if ids and max(ids.values()) >= 2 else 1)
 P
 }

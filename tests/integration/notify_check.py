@@ -246,6 +246,7 @@ def parse_args(argv):
     ap.add_argument("--expect-types", help="comma-separated types of the distinct ids, in arrival order")
     ap.add_argument("--unique", action="store_true", help="count distinct ids and deliveries")
     ap.add_argument("--expect-ids", type=int, help="exactly this many distinct ids")
+    ap.add_argument("--count", action="store_true", help="print the number of distinct ids alone and exit")
     ap.add_argument("--forbid", action="append", default=[], metavar="STR", help="must appear nowhere")
     ap.add_argument("--forbid-file", action="append", default=[], metavar="F", help="its content must appear nowhere")
     ap.add_argument("--self-test", action="store_true", help="check this checker and exit")
@@ -262,6 +263,9 @@ def run(argv, out=sys.stdout):
     if a.path is not None:
         entries = [e for e in entries if e.get("path") == a.path]
     failures = []
+    if a.count:
+        print(len(first_arrivals(entries)), file=out)
+        return 0
 
     def sayer(e):
         return lambda msg: failures.append("%s line %d (%s): %s" % (a.log, e["_line"], e.get("path"), msg))
