@@ -9,7 +9,7 @@
 # under the documented secret, the byte-for-byte example included, and every Alertmanager alert's
 # name is one the documented route (alertname=~"Riskd.*") takes.
 set -u
-# shellcheck source=tests/integration/lib.sh
+# shellcheck source=tests/integration/lib.sh disable=SC2016 # sed and awk programs: their $ and ` are literal
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
