@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016 # the sed and awk programs mean their $ and backquotes literally
 # The notification docs against the code: docs/notifications-examples.md is what the test tool
 # build/<mode>/tests/tools/notify_examples prints (one event of every type through the real
 # formatters; regenerate with `build/release/tests/tools/notify_examples >
@@ -9,7 +10,7 @@
 # under the documented secret, the byte-for-byte example included, and every Alertmanager alert's
 # name is one the documented route (alertname=~"Riskd.*") takes.
 set -u
-# shellcheck source=tests/integration/lib.sh disable=SC2016 # sed and awk programs: their $ and ` are literal
+# shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
