@@ -90,7 +90,8 @@ static int send_test(const rd_notify_sink *k, const srv_config *cfg)
     char data[256];
     snprintf(data, sizeof data, "{\"sink\":\"%s\",\"kind\":\"%s\"}", rd_notify_sink_name(k),
              rd_notify_kind_name(rd_notify_sink_kind(k)));
-    char summary[256];
+    char summary[256], key[200];
+    snprintf(key, sizeof key, "notify-test/%s", rd_notify_sink_name(k));
     snprintf(summary, sizeof summary, "a test notification from riskd on %s to sink %s", cfg->node[0] ? cfg->node : host,
              rd_notify_sink_name(k));
     rd_notify_event ev = {.type = "notify.test",
@@ -99,6 +100,8 @@ static int send_test(const rd_notify_sink *k, const srv_config *cfg)
                           .object_kind = "sink",
                           .object_id = rd_notify_sink_name(k),
                           .summary = summary,
+                          .alert_key = key,
+                          .alert_state = "firing",
                           .data_json = data};
     rd_buf b;
     rd_buf_init(&b);

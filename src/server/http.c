@@ -1453,9 +1453,13 @@ int srv_run(const srv_config *cfg)
     }
     if (G.shadow && (G.dlog || srv_monitor()))
         rd_shadow_set_sink(G.shadow, srv_log_shadow, NULL);
-    if (srv_rollouts_start(cfg, G.state, G.shadow, &err)) {
-        srv_log(SRV_ERROR, "cannot start: rollout refused", "error", err.msg, "code", rd_err_name(err.code),
-                NULL);
+    /* before the rollouts: every sink's cursor exists before their first transition */
+    srv_notify_transport transport = {.open = notify_http_open,
+                                      .close = notify_http_close,
+                                      .post = srv_notify_http_post,
+                                      .cert_not_after = srv_tls_not_after};
+    if (srv_notify_start(cfg, &transport, G.dlog, &err)) {
+        srv_log(SRV_ERROR, "cannot start: notifications", "error", err.msg, "code", rd_err_name(err.code), NULL);
         rd_shadow_free(G.shadow);
         G.shadow = NULL;
         srv_state_free(G.state);
@@ -1464,13 +1468,10 @@ int srv_run(const srv_config *cfg)
         srv_metrics_deinit();
         return rd_err_exit_status(err.code);
     }
-    srv_notify_transport transport = {.open = notify_http_open,
-                                      .close = notify_http_close,
-                                      .post = srv_notify_http_post,
-                                      .cert_not_after = srv_tls_not_after};
-    if (srv_notify_start(cfg, &transport, G.dlog, &err)) {
-        srv_log(SRV_ERROR, "cannot start: notifications", "error", err.msg, "code", rd_err_name(err.code), NULL);
-        srv_rollouts_stop();
+    if (srv_rollouts_start(cfg, G.state, G.shadow, &err)) {
+        srv_log(SRV_ERROR, "cannot start: rollout refused", "error", err.msg, "code", rd_err_name(err.code),
+                NULL);
+        srv_notify_stop();
         rd_shadow_free(G.shadow);
         G.shadow = NULL;
         srv_state_free(G.state);

@@ -612,6 +612,17 @@ int srv_notify_start(const srv_config *cfg, const srv_notify_transport *t, const
     if ((rc = rd_store_open(cfg->store, &srv_store_opts, &N.store, err)))
         goto fail;
     snprintf(N.node, sizeof N.node, "%s", rd_store_node(N.store));
+    /* every sink's cursor now, before this process can write an event: a new sink starts at the
+       newest event, and one raised after the start (then a kill -9) is still delivered. A store
+       away at the start: the notifier creates them when it reaches it. */
+    int64_t last = 0;
+    rd_err serr;
+    int src = rd_store_outbox_last_id(N.store, &last, &serr);
+    for (size_t i = 0; !src && i < N.n; i++)
+        src = rd_store_sink_init(N.store, rd_notify_sink_name(N.sinks[i]),
+                                 rd_notify_kind_name(rd_notify_sink_kind(N.sinks[i])), last, NULL, &serr);
+    if (src)
+        srv_log(SRV_WARN, "notification cursors wait for the store", "error", serr.msg, NULL);
     N.tr_ud = N.n && t->open ? t->open() : NULL;
     if (N.n && t->open && !N.tr_ud) {
         rc = rd_err_set(err, RD_ENOMEM, "cannot start the notifications' HTTP client");

@@ -57,7 +57,7 @@ int ch_notify(rd_store *s, const rd_change_row *r, const rd_principal *who, cons
     size_t i = 0, n = sizeof kEvents / sizeof *kEvents;
     while (i < n && strcmp(kEvents[i].event, event) != 0)
         i++;
-    if (i == n) /* a draft, or an event nobody waits for */
+    if (i == n || !strcmp(r->state, "draft")) /* a draft (or its edits): nobody waits for it yet */
         return RD_OK;
     int need = 0;
     int rc = rd_change_required(s, ch_kind(r), &need, err);

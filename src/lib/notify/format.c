@@ -437,6 +437,8 @@ static int64_t am_ends(const env *e, const rd_notify_format_opts *o)
 {
     if (e->resolved)
         return e->time_ms;
+    if (!strcmp(e->info->type, "notify.test")) /* a test: gone from Alertmanager in a minute */
+        return e->time_ms + 60000;
     int64_t hold = o && o->alert_hold_s > 0 ? o->alert_hold_s : HOLD_DEFAULT_S;
     const rd_value *na = e->data ? rd_value_get(e->data, "not_after", 9) : NULL;
     int64_t ms;
@@ -531,22 +533,29 @@ void rd_notify_request_free(rd_notify_request *rq)
     memset(rq, 0, sizeof *rq);
 }
 
-/* The sink's URL; Alertmanager's with /api/v2/alerts unless it ends so (a trailing '/' aside). */
+/* The sink's URL; Alertmanager's with /api/v2/alerts added to its path unless the path ends so
+ * (a trailing '/' aside), before any query (a proxy's token) or fragment. */
 static char *request_url(const rd_notify_sink *k)
 {
-    size_t n = strlen(k->url);
+    size_t all = strlen(k->url);
     if (k->kind != RD_NOTIFY_ALERTMANAGER)
-        return rd_strndup(k->url, n);
+        return rd_strndup(k->url, all);
     static const char path[] = "/api/v2/alerts";
-    size_t pl = sizeof path - 1;
+    size_t pl = sizeof path - 1, n = strcspn(k->url, "?#"), end = n;
     if (n && k->url[n - 1] == '/')
         n--;
-    if (n >= pl && !memcmp(k->url + n - pl, path, pl))
-        return rd_strndup(k->url, n);
-    char *u = rd_malloc(n + pl + 1);
+    bool has = n >= pl && !memcmp(k->url + n - pl, path, pl);
+    char *u = rd_malloc(all + pl + 1);
     if (u) {
         memcpy(u, k->url, n);
-        memcpy(u + n, path, pl + 1);
+        size_t o = n;
+        if (has) {
+            o = n;
+        } else {
+            memcpy(u + o, path, pl);
+            o += pl;
+        }
+        memcpy(u + o, k->url + end, all - end + 1);
     }
     return u;
 }

@@ -300,7 +300,7 @@ static void glob_suggest(const char *glob, char *out, size_t cap)
         snprintf(forms[2], sizeof forms[2], "*.%s", dot + 1);
         for (size_t f = 0; f < 3 && !out[0]; f++)
             if (rd_near_miss(glob, forms[f]))
-                snprintf(out, cap, "%s", forms[f]);
+                snprintf(out, cap, "%.*s", (int)(cap - 1), forms[f]);
     }
 }
 
