@@ -519,7 +519,8 @@ static int cert_event(void)
 /* riskd notify test (src/cli/cmd_notify.c): one per sink, naming it; by alice, on n1. */
 static int test_event(const rd_notify_sink *k, rd_buf *out)
 {
-    char data[256], summary[256];
+    char data[256], summary[256], key[200];
+    snprintf(key, sizeof key, "notify-test/%s", rd_notify_sink_name(k));
     snprintf(data, sizeof data, "{\"sink\":\"%s\",\"kind\":\"%s\"}", rd_notify_sink_name(k),
              rd_notify_kind_name(rd_notify_sink_kind(k)));
     snprintf(summary, sizeof summary, "a test notification from riskd on %s to sink %s", NODE,
@@ -531,6 +532,8 @@ static int test_event(const rd_notify_sink *k, rd_buf *out)
                          .object_kind = "sink",
                          .object_id = rd_notify_sink_name(k),
                          .summary = summary,
+                         .alert_key = key,
+                         .alert_state = "firing",
                          .data_json = data};
     fixed_uid((size_t)type_index("notify.test"), e.uid);
     rd_err err;
