@@ -217,7 +217,8 @@ fuzz: fuzz-build
 # governance rollback drill (scripts/rollback-drill.sh: a bad published change rolled back
 # under load, the time until every answer is the old version's); the decision log through a
 # PostgreSQL outage under steady load (scripts/dlog-outage-drill.sh: every record acknowledged,
-# spooled, drained in order).
+# spooled, drained in order); notifications through a receiver's outage during an automatic
+# rollback and kill -9 rounds (scripts/notify-drill.sh: in order, once each by idempotency key).
 drill: deps
 	@$(MAKE) --no-print-directory MODE=release all
 	@RISKD_DRILL_SECONDS=$${RISKD_DRILL_SECONDS:-30} RISKD_BIN=build/release/riskd bash tests/integration/06-log.sh
@@ -230,6 +231,8 @@ drill: deps
 	@echo "several nodes: a minute of racing approvals on two nodes (tests/integration/24-governance-race.sh)"
 	@RISKD_BIN=build/release/riskd RISKD_DRILL_SECONDS=60 bash tests/integration/24-governance-race.sh
 	@RISKD_DRILL_SECONDS=$${RISKD_DRILL_SECONDS:-30} scripts/dlog-outage-drill.sh
+	@echo "notifications: the receiver down during an automatic rollback; kill -9 rounds (scripts/notify-drill.sh)"
+	@RISKD_BIN=build/release/riskd RISKD_DRILL_SECONDS=$${RISKD_DRILL_SECONDS:-30} scripts/notify-drill.sh
 
 bench:
 	@scripts/deps.sh

@@ -102,7 +102,7 @@ run_mode() {
         # the longer several-node scenarios run once, in release: under ASan the same code paths
         # run in 22-cluster and in the store and spool unit tests (the 15-minute budget)
         case "$mode:$(basename "$t" .sh)" in
-        asan:23-store-outage | asan:24-governance-race | asan:25-cluster-rollout | asan:26-bundles-store | asan:27-start-outage) continue ;;
+        asan:23-store-outage | asan:24-governance-race | asan:25-cluster-rollout | asan:26-bundles-store | asan:27-start-outage | asan:31-notify-cluster) continue ;;
         # run twice already, under ASan and under ThreadSanitizer (its minute is mostly waiting
         # for the simulated traffic), as is the sync service (release and ThreadSanitizer)
         release:09-rollout | asan:19-sync) continue ;;
@@ -150,6 +150,8 @@ done
 export TSAN_OPTIONS=halt_on_error=1
 # ... and the decision log: the writer, commits resuming suspended connections (ack), replay.
 run_suite "integration/tsan/06-log" env RISKD_BIN="$ROOT/build/tsan/riskd" bash tests/integration/06-log.sh
+# ... and the notifier: node events raised on request threads into its ring, its metrics read by scrapes.
+run_suite "integration/tsan/29-notify" env RISKD_BIN="$ROOT/build/tsan/riskd" bash tests/integration/29-notify.sh
 # ... and the outcomes: HTTP threads sharing the outcome store's handle beside the log's writer.
 run_suite "integration/tsan/07-outcomes" env RISKD_BIN="$ROOT/build/tsan/riskd" bash tests/integration/07-outcomes.sh
 
