@@ -70,7 +70,8 @@ sinks() {
 sinks
 serve_args=(--flags "$T/flags.json" --bundles "$T/bundles" --route-flag credit-model-route
     --shadow-flag credit-model-shadow --rollout "$ROOT/examples/rollout/credit-drill.json"
-    --fault credit_xgb_v1.0:error_rate=1 --breaker-min-calls 4 --breaker-open-ms 60000 --reload-interval-ms 200)
+    --fault credit_xgb_v1.0:error_rate=1,for_ms=1500 --breaker-min-calls 4 --breaker-open-ms 300
+    --log-queue 8 --notify-backlog-percent 50 --reload-interval-ms 200)
 
 # ---------------------------------------------------------------- refusals, --check-config
 "$BIN" notify --help >"$T/out" 2>&1; check "notify --help" 0 $? "usage: riskd notify test SINK" "$T/out"
@@ -128,22 +129,28 @@ as mia change approve "$id" --note "reviewed"; check "mia approves" 0 $?
 as oscar change publish "$id"; check "oscar publishes" 0 $?
 as oscar rollback --target "$T/cut.json" --reason "too loose"; check "oscar rolls the file back" 0 $?
 wait_by 20 arrived /hook 6; check "six events at the webhook" 0 $?
-for i in 1 2 3 4 5; do
-    curl -s -o "$T/r" -X POST "$U/v1/score" -H 'Content-Type: application/json' \
-        --data '{"request_id":"req-SENTINEL-77","context":{"targetingKey":"app-1","segment":"retail"},"features":{"Seniority":9,"Home":"rent","Time":60,"Age":30,"Marital":"married","Records":"no","Job":"freelance","Expenses":73,"Income":129,"Assets":0,"Debt":0,"Amount":800,"Price":846}}'
-done
+APP='{"request_id":"req-SENTINEL-77","context":{"targetingKey":"app-1","segment":"retail"},"features":{"Seniority":9,"Home":"rent","Time":60,"Age":30,"Marital":"married","Records":"no","Job":"freelance","Expenses":73,"Income":129,"Assets":0,"Debt":0,"Amount":800,"Price":846}}'
+score() { curl -s -o "$T/r" -X POST "$U/v1/score" -H 'Content-Type: application/json' --data "$APP"; }
+for i in 1 2 3 4 5; do score; done
 wait_by 20 arrived /am/api/v2/alerts 1; check "breaker.opened reaches Alertmanager" 0 $?
-wait_by 20 arrived /slack 7; check "seven events on Slack" 0 $?
+# the fault ends 1.5 s after its first call: a half-open trial then closes the breaker
+healed() { score; arrived /am/api/v2/alerts 2; }
+wait_by 30 healed; check "breaker.closed resolves it" 0 $?
+# a batch far over the decision log's queue (8): refused LOG_BACKLOG, the backlog announced, then cleared
+$PY -c "import json,sys; print(json.dumps([json.loads(sys.argv[1])] * 400))" "$APP" >"$T/batch.json"
+curl -s -o "$T/r" -X POST "$U/v1/score/batch" -H 'Content-Type: application/json' --data @"$T/batch.json"
+wait_by 20 arrived /am/api/v2/alerts 4; check "dlog.backlog and dlog.backlog_cleared reach Alertmanager" 0 $?
+wait_by 20 arrived /slack 10; check "ten events on Slack" 0 $?
 
 $PY "$CHECK" "$T/recv.log" --path /hook --secret "$T/hook.key" --other-secret "$T/other.key" \
     --expect-types rollout.started,rollout.paused,change.proposed,change.approved,change.published,change.rolled_back >"$T/out" 2>&1
 check "webhook: the envelope, in order, signed (and not with another secret)" 0 $?
 $PY "$CHECK" "$T/recv.log" --path /slack \
-    --expect-types rollout.started,rollout.paused,change.proposed,change.approved,change.published,change.rolled_back,breaker.opened >"$T/out" 2>&1
+    --expect-types rollout.started,rollout.paused,change.proposed,change.approved,change.published,change.rolled_back,breaker.opened,breaker.closed,dlog.backlog,dlog.backlog_cleared >"$T/out" 2>&1
 check "slack: text and blocks, every event, in order" 0 $?
 $PY "$CHECK" "$T/recv.log" --path /wecom --expect-types change.proposed >"$T/out" 2>&1
 check "wecom: markdown, the flag change's proposal only (approver routing)" 0 $?
-$PY "$CHECK" "$T/recv.log" --path /am/api/v2/alerts --expect-types breaker.opened >"$T/out" 2>&1
+$PY "$CHECK" "$T/recv.log" --path /am/api/v2/alerts --expect-types breaker.opened,breaker.closed,dlog.backlog,dlog.backlog_cleared >"$T/out" 2>&1
 check "alertmanager: the alarms only, as alerts" 0 $?
 $PY - "$T/recv.log" >"$T/out" 2>&1 <<'P'
 import base64, json, sys
@@ -162,9 +169,13 @@ ap = [e for e in hook if e["type"] == "change.approved"][0]
 assert ap["actor"] == "mia" and ap["data"]["approvals"] == 1, ap
 assert "token" not in json.dumps(ap["data"]), ap
 am = bodies("/am/api/v2/alerts")
-alert = [a for b in am for a in b if a["labels"]["alertname"] == "RiskdBreakerOpen"][0]
-assert alert["labels"].get("bundle") == "credit_xgb_v1.0", alert
-assert alert["endsAt"] > alert["startsAt"], alert
+opened, closed = [a for b in am for a in b if a["labels"]["alertname"] == "RiskdBreakerOpen"]
+assert opened["labels"].get("bundle") == "credit_xgb_v1.0", opened
+assert opened["endsAt"] > opened["startsAt"], opened
+assert closed["labels"] == opened["labels"] and closed["endsAt"] == closed["startsAt"], (opened, closed)
+backlog = [a for b in am for a in b if a["labels"]["alertname"] == "RiskdDecisionLogBacklog"]
+assert len(backlog) == 2 and backlog[0]["labels"] == backlog[1]["labels"], backlog
+assert backlog[1]["endsAt"] == backlog[1]["startsAt"], backlog
 idem = [r for r in rows if r["path"] == "/hook"]
 assert idem and all(hdr(r, "Idempotency-Key") == hdr(r, "X-Riskd-Event-Id") for r in idem), idem[0]
 print("payloads ok")
@@ -199,7 +210,7 @@ wait_by 30 arrived /hook $((n0 + 6)); check "after the outage the webhook gets t
 $PY "$CHECK" "$T/recv.log" --path /hook --unique --expect-types rollout.started,rollout.paused,change.proposed,change.approved,change.published,change.rolled_back,change.proposed,change.withdrawn,rollout.rolled_back,change.proposed,change.approved,change.rejected,change.proposed,change.withdrawn >"$T/out" 2>&1
 check "… in order" 0 $?
 check "… once each" 0 0 "ids: 14 unique, 14 deliveries" "$T/out"
-wait_by 30 arrived /am/api/v2/alerts 2; check "… and the rollback reaches Alertmanager" 0 $?
+wait_by 30 arrived /am/api/v2/alerts 5; check "… and the rollback reaches Alertmanager" 0 $?
 $PY - "$T/recv.log" >"$T/out" 2>&1 <<'P'
 import base64, json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
@@ -261,6 +272,30 @@ cat "$T/out" >>"$T/cli.out"
 $PY "$CHECK" "$T/recv.log" --path /hook --secret "$T/hook.key" >"$T/out" 2>&1
 check "the test event is signed" 0 $?
 
+# ---------------------------------------------------------------- a certificate near its end
+stop
+if command -v openssl >/dev/null; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=riskd-expiring \
+        -keyout "$T/tls.key" -out "$T/tls.crt" >/dev/null 2>&1
+    start "${serve_args[@]}" "${SINKS[@]}" --tls-cert "$T/tls.crt" --tls-key "$T/tls.key" || exit 1
+    n0=$($PY "$CHECK" "$T/recv.log" --path /am/api/v2/alerts --count)
+    wait_by 20 arrived /am/api/v2/alerts $((n0 + 1)); check "cert.expiring at the start, two days before the end" 0 $?
+    $PY - "$T/recv.log" >"$T/out" 2>&1 <<'P'
+import base64, json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+am = [a for r in rows if r["path"] == "/am/api/v2/alerts" for a in json.loads(base64.b64decode(r["body_b64"]))]
+c = [a for a in am if a["labels"]["alertname"] == "RiskdCertificateExpiring"][0]
+assert c["labels"]["subject"] == "CN=riskd-expiring" and c["labels"]["severity"] == "critical", c
+assert c["endsAt"] > c["startsAt"], c
+print("cert ok")
+P
+    check "… critical, the subject and the certificate's end" 0 $? "cert ok" "$T/out"
+    curl -sk "$U/metrics" >"$T/metrics"
+    check "the metrics over TLS: the sinks' series" 0 $? 'riskd_notifications_sent_total\{sink="slack",kind="slack"\} [1-9]' "$T/metrics"
+else
+    echo "skipped: openssl missing (the certificate case)"
+fi
+
 # ---------------------------------------------------------------- nothing secret out
 forbid=()
 for u in admin1 erin mia oscar; do forbid+=(--forbid "$(cat "$T/$u.tok")" --forbid "$(cut -d_ -f2 "$T/$u.tok")"); done
@@ -269,7 +304,7 @@ $PY "$CHECK" "$T/recv.log" "${forbid[@]}" --forbid SENTINEL --forbid '"Expenses"
 check "no token, token id, request id, feature value, URL secret or key in any payload" 0 $?
 grep -lE "SECRETPATH|$(head -c 20 "$T/hook.key" | sed 's/[+/]/./g')" "$T/serve.err" "$T/out" "$T/cli.out" >"$T/leaks" 2>/dev/null
 check "no log line or CLI output holds the URL's secret or the key" 1 $?
-stop
+kill -TERM "$PID" 2>/dev/null; wait "$PID" 2>/dev/null
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
