@@ -1523,13 +1523,13 @@ int srv_run(const srv_config *cfg)
     MHD_stop_daemon(d); /* joins the workers, whose snapshot references go with them */
     srv_log(SRV_INFO, "stopped", NULL);
 out:
+    srv_notify_stop();  /* before the cluster state its watcher reads; its ring goes to the spool */
     srv_cluster_stop(); /* before the state it polls */
     srv_events_stop();  /* after the daemon: no stream is left */
     srv_sync_stop();    /* before TLS: its sessions hold the credentials */
     srv_auth_stop();    /* after the daemon: the failed authentications of the minute under way audited */
     srv_tls_deinit();   /* after the daemon: every connection's reference is gone */
     srv_rollouts_stop();
-    srv_notify_stop(); /* its ring goes to the spool while the data directory is there */
     rd_shadow_free(G.shadow); /* finishes the queued shadow work: it holds deciders */
     G.shadow = NULL;
     close_log(); /* commits what is queued */

@@ -65,7 +65,7 @@ static struct {
     pthread_t thread;
     bool running;
     atomic_bool stop;
-    int efd;
+    atomic_int efd; /* kicked from other threads (the rollouts', the admin routes') */
     /* the ring (static: node events raised before the thread starts are kept) */
     pthread_mutex_t ring_lock;
     ring_ev ring[RING_SLOTS];
@@ -113,9 +113,10 @@ void srv_notify_raise(const char *type, const char *object_kind, const char *obj
 
 void srv_notify_kick(void)
 {
-    if (N.efd >= 0) {
+    int fd = atomic_load(&N.efd);
+    if (fd >= 0) {
         uint64_t one = 1;
-        ssize_t w = write(N.efd, &one, sizeof one);
+        ssize_t w = write(fd, &one, sizeof one);
         (void)w;
     }
 }
@@ -534,10 +535,10 @@ static void *run(void *arg)
             wait = next_due - now;
         if (next_due && next_due <= now)
             wait = 0;
-        struct pollfd p = {.fd = N.efd, .events = POLLIN};
+        struct pollfd p = {.fd = atomic_load(&N.efd), .events = POLLIN};
         if (poll(&p, 1, (int)(wait > 0 ? wait : 0)) > 0) {
             uint64_t v;
-            ssize_t r = read(N.efd, &v, sizeof v);
+            ssize_t r = read(p.fd, &v, sizeof v);
             (void)r;
         }
         if (atomic_load(&N.stop))
@@ -628,8 +629,8 @@ int srv_notify_start(const srv_config *cfg, const srv_notify_transport *t, const
         rc = rd_err_set(err, RD_ENOMEM, "cannot start the notifications' HTTP client");
         goto fail;
     }
-    N.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (N.efd < 0) {
+    atomic_store(&N.efd, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (atomic_load(&N.efd) < 0) {
         rc = rd_err_set(err, RD_EIO, "eventfd: %s", strerror(errno));
         goto fail;
     }
@@ -660,9 +661,9 @@ void srv_notify_stop(void)
         pthread_join(N.thread, NULL);
         N.running = false;
     }
-    if (N.efd >= 0)
-        close(N.efd);
-    N.efd = -1;
+    int fd = atomic_exchange(&N.efd, -1);
+    if (fd >= 0)
+        close(fd);
     rd_notifier_free(N.nt);
     N.nt = NULL;
     if (N.tr_ud && N.tr.close)
