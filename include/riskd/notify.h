@@ -77,7 +77,8 @@ RD_API void rd_notify_scrub(const char *in, size_t cap, rd_buf *out);
  * Events with no store transaction, one envelope per line (JSON lines), appended whole and
  * fsynced under an flock on PATH.lock; drained into the outbox in file order. */
 /* RD_ELIMIT (and nothing written) when the file would grow past max_bytes (0: no bound). */
-RD_API int rd_notify_spool_append(const char *path, const char *json, size_t len, size_t max_bytes, rd_err *err);
+RD_API int rd_notify_spool_append(const char *path, const char *json, size_t len, size_t max_bytes,
+                                  rd_err *err);
 /* Move up to max lines (0: all) into the outbox in one transaction, then drop them from the file.
  * A line that is not an envelope is set aside in PATH.bad (and counted in *bad) rather than
  * blocking the rest. *drained: lines moved (already stored ones included). */
@@ -130,8 +131,8 @@ typedef struct rd_notify_format_opts {
 /* An HTTP request to send: POST url with the headers ("Name: value") and the body. */
 #define RD_NOTIFY_MAX_HEADERS 8
 typedef struct rd_notify_request {
-    char *url;                                 /* owned */
-    char *headers[RD_NOTIFY_MAX_HEADERS + 1];  /* owned, NULL-terminated */
+    char *url;                                /* owned */
+    char *headers[RD_NOTIFY_MAX_HEADERS + 1]; /* owned, NULL-terminated */
     rd_buf body;
     const char *cacert; /* the sink's CA file, or NULL (borrowed from the sink) */
 } rd_notify_request;
@@ -159,17 +160,18 @@ typedef enum rd_notify_verdict {
 
 /* What the transport answers. */
 typedef struct rd_notify_response {
-    int status;              /* HTTP status; 0 when no answer came (transport_error says why) */
+    int status;                /* HTTP status; 0 when no answer came (transport_error says why) */
     char transport_error[128]; /* e.g. curl_easy_strerror's text: never the URL */
-    const char *body;        /* the answer's body (at most 64 KiB), may be NULL */
+    const char *body;          /* the answer's body (at most 64 KiB), may be NULL */
     size_t body_len;
-    int64_t retry_after_ms;  /* Retry-After, or 0 */
+    int64_t retry_after_ms; /* Retry-After, or 0 */
     int64_t elapsed_ms;
 } rd_notify_response;
 
 /* Classify an answer for a sink kind; *why gets a short reason for logs and the failure row
  * ("HTTP 404", "wecom errcode 93000: invalid webhook url", "timeout ..."), never the URL. */
-RD_API rd_notify_verdict rd_notify_classify(rd_notify_kind kind, const rd_notify_response *r, char *why, size_t cap);
+RD_API rd_notify_verdict rd_notify_classify(rd_notify_kind kind, const rd_notify_response *r, char *why,
+                                            size_t cap);
 
 /* The wait before attempt number `attempt` + 1 after `attempt` failures (1, 2, ...): equal
  * jitter, d = min(max_ms, base_ms * 2^(attempt-1)), wait = d/2 + rand[0, d/2], raised to
@@ -179,12 +181,13 @@ RD_API int64_t rd_notify_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms
 
 /* The transport: send rq, fill *res (res->body may point into storage the transport owns until
  * its next call). Returns 0, or non-zero only for a local failure (out of memory). */
-typedef int (*rd_notify_post_fn)(void *ud, const rd_notify_request *rq, int timeout_ms, rd_notify_response *res);
+typedef int (*rd_notify_post_fn)(void *ud, const rd_notify_request *rq, int timeout_ms,
+                                 rd_notify_response *res);
 
 typedef struct rd_notifier_opts {
     rd_notify_format_opts format;
-    int timeout_ms;      /* per request (0: 5000) */
-    int max_attempts;    /* then failed (0: 12) */
+    int timeout_ms;         /* per request (0: 5000) */
+    int max_attempts;       /* then failed (0: 12) */
     int64_t backoff_ms;     /* first wait (0: 1000) */
     int64_t backoff_max_ms; /* longest wait (0: 300000) */
     rd_notify_post_fn post;
@@ -214,7 +217,7 @@ typedef struct rd_notifier_sink_stats {
     const char *name;
     rd_notify_kind kind;
     uint64_t sent, failed, retried;
-    int64_t pending;          /* events after the cursor (at the last run) */
+    int64_t pending;           /* events after the cursor (at the last run) */
     int64_t oldest_pending_ms; /* the stored time of the first of them (0: none) */
     int64_t last_ok_ms;
 } rd_notifier_sink_stats;
@@ -222,6 +225,7 @@ RD_API size_t rd_notifier_stats(const rd_notifier *nt, rd_notifier_sink_stats *o
 
 /* Send one event to one sink now, outside the outbox (riskd notify test): *res and the verdict. */
 RD_API rd_notify_verdict rd_notify_send(const rd_notify_sink *k, const char *event_json, size_t len,
-                                        const rd_notifier_opts *o, rd_notify_response *res, char *why, size_t cap);
+                                        const rd_notifier_opts *o, rd_notify_response *res, char *why,
+                                        size_t cap);
 
 #endif

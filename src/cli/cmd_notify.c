@@ -92,8 +92,8 @@ static int send_test(const rd_notify_sink *k, const srv_config *cfg)
              rd_notify_kind_name(rd_notify_sink_kind(k)));
     char summary[256], key[200];
     snprintf(key, sizeof key, "notify-test/%s", rd_notify_sink_name(k));
-    snprintf(summary, sizeof summary, "a test notification from riskd on %s to sink %s", cfg->node[0] ? cfg->node : host,
-             rd_notify_sink_name(k));
+    snprintf(summary, sizeof summary, "a test notification from riskd on %s to sink %s",
+             cfg->node[0] ? cfg->node : host, rd_notify_sink_name(k));
     rd_notify_event ev = {.type = "notify.test",
                           .node = cfg->node[0] ? cfg->node : host,
                           .actor = user && *user ? user : NULL,
@@ -206,8 +206,8 @@ static int print_event(void *ud, const rd_notify_row *r)
 {
     const list_opts *o = ud;
     if (o->json) {
-        printf("{\"event_id\":%lld,\"stored_ms\":%lld,\"event\":%.*s}\n", (long long)r->id, (long long)r->stored_ms,
-               (int)r->body_len, r->body);
+        printf("{\"event_id\":%lld,\"stored_ms\":%lld,\"event\":%.*s}\n", (long long)r->id,
+               (long long)r->stored_ms, (int)r->body_len, r->body);
         return 0;
     }
     char when[32], sum[100];
@@ -266,8 +266,8 @@ static int print_failure(void *ud, const rd_sink_failure *f)
         rd_buf e;
         rd_buf_init(&e);
         rd_json_write_string(&e, f->error, strlen(f->error));
-        printf("{\"sink\":\"%s\",\"event_id\":%lld,\"type\":\"%s\",\"object\":", f->sink, (long long)f->event_id,
-               b.type);
+        printf("{\"sink\":\"%s\",\"event_id\":%lld,\"type\":\"%s\",\"object\":", f->sink,
+               (long long)f->event_id, b.type);
         rd_buf o;
         rd_buf_init(&o);
         rd_json_write_string(&o, b.object, strlen(b.object));
@@ -279,21 +279,18 @@ static int print_failure(void *ud, const rd_sink_failure *f)
     }
     char when[32];
     time_text(f->failed_ms, when);
-    printf("%-8lld %-20s %-22s %-24s %-16s %-8d %-6d %s\n", (long long)f->event_id, when, b.type, b.object, f->sink,
-           f->attempts, f->status, f->error);
+    printf("%-8lld %-20s %-22s %-24s %-16s %-8d %-6d %s\n", (long long)f->event_id, when, b.type, b.object,
+           f->sink, f->attempts, f->status, f->error);
     return 0;
 }
 
 static int list_parse(int argc, char **argv, list_opts *o)
 {
-    static const struct option opts[] = {{"data-dir", required_argument, NULL, 'd'},
-                                         {"store", required_argument, NULL, 's'},
-                                         {"sink", required_argument, NULL, 'k'},
-                                         {"limit", required_argument, NULL, 'n'},
-                                         {"failed", no_argument, NULL, 'f'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0}};
+    static const struct option opts[] = {
+        {"data-dir", required_argument, NULL, 'd'}, {"store", required_argument, NULL, 's'},
+        {"sink", required_argument, NULL, 'k'},     {"limit", required_argument, NULL, 'n'},
+        {"failed", no_argument, NULL, 'f'},         {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},           {0}};
     memset(o, 0, sizeof *o);
     o->limit = 20;
     optind = 1;
@@ -310,7 +307,8 @@ static int list_parse(int argc, char **argv, list_opts *o)
         case 'n':
             o->limit = strtol(optarg, &end, 10);
             if (*end || end == optarg || o->limit < 0 || o->limit > 1000000) {
-                cli_errorf("notify list: --limit must be a whole number from 0 to 1000000, not \"%s\"", optarg);
+                cli_errorf("notify list: --limit must be a whole number from 0 to 1000000, not \"%s\"",
+                           optarg);
                 return CLI_USAGE;
             }
             break;

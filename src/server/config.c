@@ -532,8 +532,8 @@ static int set_key(srv_config *c, const struct key *k, const char *v, const char
         if (c->nnotify == SRV_MAX_SINKS)
             return rd_err_set(err, RD_EINVAL, "%s: at most %d notification sinks", where, SRV_MAX_SINKS);
         if (!*v || strlen(v) >= SRV_SINK_SPEC_MAX)
-            return rd_err_set(err, RD_EINVAL, "%s: notify needs a sink (KIND url=URL ...) under %d bytes", where,
-                              SRV_SINK_SPEC_MAX);
+            return rd_err_set(err, RD_EINVAL, "%s: notify needs a sink (KIND url=URL ...) under %d bytes",
+                              where, SRV_SINK_SPEC_MAX);
         snprintf(c->notify[c->nnotify++], SRV_SINK_SPEC_MAX, "%s", v);
         return RD_OK;
     case K_BOOL:
@@ -754,7 +754,8 @@ static int validate_notify(srv_config *c, rd_err *err)
     }
     if (c->notify_console_url[0] && strncmp(c->notify_console_url, "https://", 8) != 0 &&
         strncmp(c->notify_console_url, "http://", 7) != 0)
-        return rd_err_set(err, RD_EINVAL, "notify_console_url must start with http:// or https://, not \"%s\"",
+        return rd_err_set(err, RD_EINVAL,
+                          "notify_console_url must start with http:// or https://, not \"%s\"",
                           c->notify_console_url);
     rd_notify_sink *sinks[SRV_MAX_SINKS];
     size_t n = 0;

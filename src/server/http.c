@@ -1459,7 +1459,8 @@ int srv_run(const srv_config *cfg)
                                       .post = srv_notify_http_post,
                                       .cert_not_after = srv_tls_not_after};
     if (srv_notify_start(cfg, &transport, G.dlog, &err)) {
-        srv_log(SRV_ERROR, "cannot start: notifications", "error", err.msg, "code", rd_err_name(err.code), NULL);
+        srv_log(SRV_ERROR, "cannot start: notifications", "error", err.msg, "code", rd_err_name(err.code),
+                NULL);
         rd_shadow_free(G.shadow);
         G.shadow = NULL;
         srv_state_free(G.state);

@@ -84,7 +84,10 @@ static struct {
     drift_alarm drift[MAX_DRIFT_ALARMS];
     size_t ndrift;
     bool store_failing; /* the thread's own last store call failed with RD_ESTORE */
-} N = {.ring_lock = PTHREAD_MUTEX_INITIALIZER, .stats_lock = PTHREAD_MUTEX_INITIALIZER, .efd = -1, .cert_band = -1};
+} N = {.ring_lock = PTHREAD_MUTEX_INITIALIZER,
+       .stats_lock = PTHREAD_MUTEX_INITIALIZER,
+       .efd = -1,
+       .cert_band = -1};
 
 /* ------------------------------------------------------------------ raising */
 
@@ -170,8 +173,8 @@ static sink_metrics *metrics_of(const rd_notify_sink *k)
     return NULL;
 }
 
-static void on_attempt(void *ud, const rd_notify_sink *k, const char *type, const char *uid, rd_notify_verdict v,
-                       bool gave_up, const char *why, const rd_notify_response *r)
+static void on_attempt(void *ud, const rd_notify_sink *k, const char *type, const char *uid,
+                       rd_notify_verdict v, bool gave_up, const char *why, const rd_notify_response *r)
 {
     (void)ud;
     pthread_mutex_lock(&N.stats_lock);
@@ -194,7 +197,8 @@ static void on_attempt(void *ud, const rd_notify_sink *k, const char *type, cons
         srv_log(gave_up ? SRV_ERROR : SRV_WARN,
                 gave_up ? "notification failed: given up (riskd notify list --failed)"
                         : "notification not delivered: retrying",
-                "sink", rd_notify_sink_name(k), "type", type, "id", uid, "#status", status, "error", why, NULL);
+                "sink", rd_notify_sink_name(k), "type", type, "id", uid, "#status", status, "error", why,
+                NULL);
 }
 
 static void copy_stats(void)
@@ -291,8 +295,8 @@ static void prune(int64_t now)
 {
     uint64_t deleted = 0;
     rd_err err;
-    int rc = rd_store_outbox_prune(N.store, now - (int64_t)N.cfg->notify_retention_days * 86400000LL, &deleted,
-                                   &err);
+    int rc = rd_store_outbox_prune(N.store, now - (int64_t)N.cfg->notify_retention_days * 86400000LL,
+                                   &deleted, &err);
     store_result(rc);
     if (rc)
         srv_log(SRV_WARN, "notification outbox not pruned", "error", err.msg, NULL);
@@ -322,8 +326,8 @@ static void watch_store(int64_t now)
         return;
     N.store_alarm = true;
     char s[400], data[400], key[200];
-    snprintf(s, sizeof s, "the store %s is unreachable from %s: serving the last good state", rd_store_name(N.store),
-             N.node);
+    snprintf(s, sizeof s, "the store %s is unreachable from %s: serving the last good state",
+             rd_store_name(N.store), N.node);
     rd_buf d;
     rd_buf_init(&d);
     rd_buf_puts(&d, "{\"store\":");
@@ -353,8 +357,8 @@ static void watch_backlog(void)
     if (!N.backlog_alarm && (pct >= N.cfg->notify_backlog_percent || refusing)) {
         N.backlog_alarm = true;
         char s[300], data[300];
-        snprintf(s, sizeof s, "the decision log of %s is backing up: %zu of %zu records queued%s", N.node, st.queued,
-                 N.cfg->log_queue, refusing ? ", requests refused" : "");
+        snprintf(s, sizeof s, "the decision log of %s is backing up: %zu of %zu records queued%s", N.node,
+                 st.queued, N.cfg->log_queue, refusing ? ", requests refused" : "");
         snprintf(data, sizeof data,
                  "{\"queued\":%zu,\"capacity\":%zu,\"percent\":%.1f,\"refused\":%llu,\"spool_records\":%llu,"
                  "\"store_down\":%s}",
@@ -396,7 +400,8 @@ static void watch_cert(int64_t now)
     rd_buf_init(&d);
     rd_buf_puts(&d, "{\"subject\":");
     rd_json_write_string(&d, subject, strlen(subject));
-    rd_buf_printf(&d, ",\"not_after\":\"%s\",\"days_left\":%lld,\"band\":%d,\"file\":", when, (long long)days, band);
+    rd_buf_printf(&d, ",\"not_after\":\"%s\",\"days_left\":%lld,\"band\":%d,\"file\":", when, (long long)days,
+                  band);
     rd_json_write_string(&d, N.cfg->tls_cert, strlen(N.cfg->tls_cert));
     rd_buf_putc(&d, '}');
     snprintf(data, sizeof data, "%s", rd_buf_cstr(&d));
@@ -461,12 +466,12 @@ static void drift_check(const rd_monitor_stats *st, const char *statistic, const
     rd_num_format(N.cfg->drift_psi, thr);
     bool ks = !strcmp(statistic, "score_ks");
     if (over)
-        snprintf(s, sizeof s, "%s of %s (variant %s%s%s) is %s, over %s (%s %s; %llu rows)", statistic, st->bundle,
-                 st->variant, input ? ", input " : "", input ? input : "", num, ks ? fl : thr,
+        snprintf(s, sizeof s, "%s of %s (variant %s%s%s) is %s, over %s (%s %s; %llu rows)", statistic,
+                 st->bundle, st->variant, input ? ", input " : "", input ? input : "", num, ks ? fl : thr,
                  ks ? "critical value" : "noise floor", fl, (unsigned long long)st->n);
     else
-        snprintf(s, sizeof s, "%s of %s (variant %s%s%s) is back under its threshold: %s", statistic, st->bundle,
-                 st->variant, input ? ", input " : "", input ? input : "", num);
+        snprintf(s, sizeof s, "%s of %s (variant %s%s%s) is back under its threshold: %s", statistic,
+                 st->bundle, st->variant, input ? ", input " : "", input ? input : "", num);
     rd_buf d;
     rd_buf_init(&d);
     rd_buf_puts(&d, "{\"bundle\":");
@@ -482,7 +487,8 @@ static void drift_check(const rd_monitor_stats *st, const char *statistic, const
     if (!ks)
         rd_buf_printf(&d, ",\"threshold\":%s", thr);
     rd_buf_printf(&d, ",\"rows\":%llu,\"window_s\":%.0f}", (unsigned long long)st->n, st->seconds);
-    srv_notify_raise(over ? "drift.alarm" : "drift.cleared", "bundle", st->bundle, key, over, s, rd_buf_cstr(&d));
+    srv_notify_raise(over ? "drift.alarm" : "drift.cleared", "bundle", st->bundle, key, over, s,
+                     rd_buf_cstr(&d));
     rd_buf_deinit(&d);
 }
 
@@ -608,7 +614,8 @@ int srv_notify_start(const srv_config *cfg, const srv_notify_transport *t, const
         return rc;
     for (size_t i = 0; i < N.n; i++) {
         snprintf(N.stats[i].name, sizeof N.stats[i].name, "%s", rd_notify_sink_name(N.sinks[i]));
-        snprintf(N.stats[i].kind, sizeof N.stats[i].kind, "%s", rd_notify_kind_name(rd_notify_sink_kind(N.sinks[i])));
+        snprintf(N.stats[i].kind, sizeof N.stats[i].kind, "%s",
+                 rd_notify_kind_name(rd_notify_sink_kind(N.sinks[i])));
     }
     if ((rc = rd_store_open(cfg->store, &srv_store_opts, &N.store, err)))
         goto fail;
@@ -644,7 +651,8 @@ int srv_notify_start(const srv_config *cfg, const srv_notify_transport *t, const
         rd_buf d;
         rd_buf_init(&d);
         rd_notify_sink_describe(N.sinks[i], &d);
-        srv_log(SRV_INFO, "notification sink", "sink", rd_notify_sink_name(N.sinks[i]), "to", rd_buf_cstr(&d), NULL);
+        srv_log(SRV_INFO, "notification sink", "sink", rd_notify_sink_name(N.sinks[i]), "to", rd_buf_cstr(&d),
+                NULL);
         rd_buf_deinit(&d);
     }
     return RD_OK;
@@ -684,18 +692,18 @@ void srv_notify_metrics(rd_buf *b)
 {
     if (!N.cfg)
         return;
-    rd_buf_printf(b,
-                  "# HELP riskd_notify_leader Whether this node delivers the notifications (1) or not (0).\n"
-                  "# TYPE riskd_notify_leader gauge\nriskd_notify_leader %d\n"
-                  "# HELP riskd_notification_spool_events Node events waiting in the spool for the store.\n"
-                  "# TYPE riskd_notification_spool_events gauge\nriskd_notification_spool_events %llu\n"
-                  "# HELP riskd_notifications_dropped_total Node events lost: the ring or the spool was full.\n"
-                  "# TYPE riskd_notifications_dropped_total counter\n"
-                  "riskd_notifications_dropped_total{reason=\"queue_full\"} %llu\n"
-                  "riskd_notifications_dropped_total{reason=\"spool_full\"} %llu\n",
-                  atomic_load(&N.leader) ? 1 : 0, (unsigned long long)atomic_load(&N.spool_events),
-                  (unsigned long long)atomic_load(&N.dropped_queue),
-                  (unsigned long long)atomic_load(&N.dropped_spool));
+    rd_buf_printf(
+        b,
+        "# HELP riskd_notify_leader Whether this node delivers the notifications (1) or not (0).\n"
+        "# TYPE riskd_notify_leader gauge\nriskd_notify_leader %d\n"
+        "# HELP riskd_notification_spool_events Node events waiting in the spool for the store.\n"
+        "# TYPE riskd_notification_spool_events gauge\nriskd_notification_spool_events %llu\n"
+        "# HELP riskd_notifications_dropped_total Node events lost: the ring or the spool was full.\n"
+        "# TYPE riskd_notifications_dropped_total counter\n"
+        "riskd_notifications_dropped_total{reason=\"queue_full\"} %llu\n"
+        "riskd_notifications_dropped_total{reason=\"spool_full\"} %llu\n",
+        atomic_load(&N.leader) ? 1 : 0, (unsigned long long)atomic_load(&N.spool_events),
+        (unsigned long long)atomic_load(&N.dropped_queue), (unsigned long long)atomic_load(&N.dropped_spool));
     if (!N.n)
         return;
     sink_metrics m[SRV_MAX_SINKS];
@@ -733,16 +741,19 @@ void srv_notify_metrics(rd_buf *b)
                               "riskd_notification_attempts_total{sink=\"%s\",result=\"ok\"} %llu\n"
                               "riskd_notification_attempts_total{sink=\"%s\",result=\"retry\"} %llu\n"
                               "riskd_notification_attempts_total{sink=\"%s\",result=\"fail\"} %llu\n",
-                              nm, (unsigned long long)m[i].attempts_ok, nm, (unsigned long long)m[i].attempts_retry,
-                              nm, (unsigned long long)m[i].attempts_fail);
+                              nm, (unsigned long long)m[i].attempts_ok, nm,
+                              (unsigned long long)m[i].attempts_retry, nm,
+                              (unsigned long long)m[i].attempts_fail);
                 break;
             case 3:
-                rd_buf_printf(b, "riskd_notification_pending{sink=\"%s\"} %lld\n", nm, (long long)m[i].pending);
+                rd_buf_printf(b, "riskd_notification_pending{sink=\"%s\"} %lld\n", nm,
+                              (long long)m[i].pending);
                 break;
             default:
                 rd_buf_printf(b, "riskd_notification_oldest_pending_seconds{sink=\"%s\"} %.3f\n", nm,
-                              m[i].oldest_pending_ms && m[i].pending ? (double)(now - m[i].oldest_pending_ms) / 1000.0
-                                                                     : 0.0);
+                              m[i].oldest_pending_ms && m[i].pending
+                                  ? (double)(now - m[i].oldest_pending_ms) / 1000.0
+                                  : 0.0);
             }
         }
     }
@@ -753,11 +764,13 @@ void srv_notify_ready_json(rd_buf *b)
     if (!N.cfg)
         return;
     rd_buf_printf(b, ",\"notify\":{\"leader\":%s,\"spool_events\":%llu,\"sinks\":[",
-                  atomic_load(&N.leader) ? "true" : "false", (unsigned long long)atomic_load(&N.spool_events));
+                  atomic_load(&N.leader) ? "true" : "false",
+                  (unsigned long long)atomic_load(&N.spool_events));
     pthread_mutex_lock(&N.stats_lock);
     for (size_t i = 0; i < N.n; i++)
-        rd_buf_printf(b, "%s{\"name\":\"%s\",\"kind\":\"%s\",\"pending\":%lld,\"sent\":%llu,\"failed\":%llu,"
-                         "\"last_ok_ms\":%lld}",
+        rd_buf_printf(b,
+                      "%s{\"name\":\"%s\",\"kind\":\"%s\",\"pending\":%lld,\"sent\":%llu,\"failed\":%llu,"
+                      "\"last_ok_ms\":%lld}",
                       i ? "," : "", N.stats[i].name, N.stats[i].kind, (long long)N.stats[i].pending,
                       (unsigned long long)N.stats[i].sent, (unsigned long long)N.stats[i].failed,
                       (long long)N.stats[i].last_ok_ms);

@@ -116,9 +116,9 @@ typedef struct srv_config {
 #define SRV_MAX_ROLLOUTS 8
     char rollouts[SRV_MAX_ROLLOUTS][SRV_PATH_MAX]; /* plan files, one per routing flag */
     size_t nrollouts;
-    int rollout_speed;     /* hold times, intervals and deadlines divided by it */
+    int rollout_speed; /* hold times, intervals and deadlines divided by it */
     /* notifications (notify.c, include/riskd/notify.h): sink specs, checked in validate */
-#define SRV_MAX_SINKS 16
+#define SRV_MAX_SINKS     16
 #define SRV_SINK_SPEC_MAX 2048
     char notify[SRV_MAX_SINKS][SRV_SINK_SPEC_MAX];
     size_t nnotify;
@@ -126,14 +126,14 @@ typedef struct srv_config {
     int notify_timeout_ms;        /* per delivery attempt */
     int notify_max_attempts;      /* then the event is recorded as failed for that sink */
     int notify_backoff_ms, notify_backoff_max_ms;
-    int notify_poll_ms;           /* the outbox is looked at least this often */
-    int notify_retention_days;    /* events kept in the outbox */
-    int notify_alert_hold_s;      /* Alertmanager endsAt of a firing alarm */
-    int notify_store_down_s;      /* store.unavailable after this long */
-    int notify_backlog_percent;   /* dlog.backlog when the log queue is this full */
-    char notify_drift_psi[32];    /* drift.alarm over this PSI (and its noise floor); "off" */
-    double drift_psi;             /* notify_drift_psi parsed (0: off) */
-    int notify_cert_days;         /* cert.expiring this many days before */
+    int notify_poll_ms;         /* the outbox is looked at least this often */
+    int notify_retention_days;  /* events kept in the outbox */
+    int notify_alert_hold_s;    /* Alertmanager endsAt of a firing alarm */
+    int notify_store_down_s;    /* store.unavailable after this long */
+    int notify_backlog_percent; /* dlog.backlog when the log queue is this full */
+    char notify_drift_psi[32];  /* drift.alarm over this PSI (and its noise floor); "off" */
+    double drift_psi;           /* notify_drift_psi parsed (0: off) */
+    int notify_cert_days;       /* cert.expiring this many days before */
     size_t notify_spool_max_bytes;
     bool monitor;          /* statistics per bundle, variant and role */
     int monitor_bucket_ms; /* the sliding window's bucket */

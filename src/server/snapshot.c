@@ -258,7 +258,8 @@ static void on_breaker(void *ud, const char *bundle, rd_breaker_state from, rd_b
              bundle, srv_store_opts.node ? srv_store_opts.node : "this node");
     snprintf(data, sizeof data, "{\"bundle\":\"%s\",\"from\":\"%s\",\"to\":\"%s\"}", bundle,
              rd_breaker_state_name(from), rd_breaker_state_name(to));
-    srv_notify_raise(opened ? "breaker.opened" : "breaker.closed", "bundle", bundle, key, opened, summary, data);
+    srv_notify_raise(opened ? "breaker.opened" : "breaker.closed", "bundle", bundle, key, opened, summary,
+                     data);
 }
 
 /* require_approval (gov not NULL): what serves must be the published version of target

@@ -24,8 +24,8 @@ int ch_event(rd_store *s, rd_change_row *r, const rd_principal *who, const char 
 
 /* The notification of event (change.proposed, ...; nothing for a draft), into the outbox inside
  * the caller's transaction (events.c). */
-int ch_notify(rd_store *s, const rd_change_row *r, const rd_principal *who, const char *event, const char *note,
-              int64_t now_ms, rd_err *err);
+int ch_notify(rd_store *s, const rd_change_row *r, const rd_principal *who, const char *event,
+              const char *note, int64_t now_ms, rd_err *err);
 /* change.rolled_back for the version v a rollback made. */
 int ch_notify_rollback(rd_store *s, const rd_principal *who, const rd_version_row *v, const char *why,
                        rd_err *err);

@@ -35,7 +35,10 @@ static void put_text(rd_buf *b, const char *key, const char *v, size_t cap)
 }
 
 /* The target as people read it: the flag set kept in the store, a file, a bundle name. */
-static const char *target_words(const rd_change_row *r) { return rd_change_target_in_store(r->target) ? "the store" : r->target; }
+static const char *target_words(const rd_change_row *r)
+{
+    return rd_change_target_in_store(r->target) ? "the store" : r->target;
+}
 
 static void summary(rd_buf *b, const rd_change_row *r, const char *actor, const char *verb, const char *event,
                     size_t approvals, int need)
@@ -51,8 +54,8 @@ static void summary(rd_buf *b, const rd_change_row *r, const char *actor, const 
         rd_buf_printf(b, " as version %lld", (long long)r->version);
 }
 
-int ch_notify(rd_store *s, const rd_change_row *r, const rd_principal *who, const char *event, const char *note,
-              int64_t now_ms, rd_err *err)
+int ch_notify(rd_store *s, const rd_change_row *r, const rd_principal *who, const char *event,
+              const char *note, int64_t now_ms, rd_err *err)
 {
     size_t i = 0, n = sizeof kEvents / sizeof *kEvents;
     while (i < n && strcmp(kEvents[i].event, event) != 0)

@@ -50,8 +50,8 @@ static int append_fd(int fd, const char *path, const char *line, size_t n, size_
         return rd_err_set(err, RD_EIO, "%s: %s", path, strerror(errno));
     size_t total = n + 1 + (last != '\n');
     if (max_bytes && (size_t)st.st_size + total > max_bytes)
-        return rd_err_set(err, RD_ELIMIT, "%s: full (%lld bytes, the bound is %zu)", path, (long long)st.st_size,
-                          max_bytes);
+        return rd_err_set(err, RD_ELIMIT, "%s: full (%lld bytes, the bound is %zu)", path,
+                          (long long)st.st_size, max_bytes);
     char *buf = rd_malloc(total);
     if (!buf)
         return rd_err_set(err, RD_ENOMEM, "out of memory");

@@ -107,8 +107,8 @@ int rd_notifier_new(rd_store *s, rd_notify_sink *const *sinks, size_t n, const r
         nt->sinks[i].k = sinks[i];
         nt->sinks[i].st.name = rd_notify_sink_name(sinks[i]);
         nt->sinks[i].st.kind = rd_notify_sink_kind(sinks[i]);
-        rc = rd_store_sink_init(s, rd_notify_sink_name(sinks[i]), rd_notify_kind_name(rd_notify_sink_kind(sinks[i])),
-                                last, NULL, err);
+        rc = rd_store_sink_init(s, rd_notify_sink_name(sinks[i]),
+                                rd_notify_kind_name(rd_notify_sink_kind(sinks[i])), last, NULL, err);
     }
     if (rc) {
         free(nt);
@@ -169,8 +169,9 @@ rd_notify_verdict rd_notify_send(const rd_notify_sink *k, const char *event_json
 }
 
 /* What the attempt at p did to the cursor: moved (delivered or given up) or scheduled a retry. */
-static int settle(rd_notifier *nt, sink_state *ss, const rd_sink_row *row, const pending *p, rd_notify_verdict v,
-                  const char *why, const rd_notify_response *res, int64_t now, bool *moved, rd_err *err)
+static int settle(rd_notifier *nt, sink_state *ss, const rd_sink_row *row, const pending *p,
+                  rd_notify_verdict v, const char *why, const rd_notify_response *res, int64_t now,
+                  bool *moved, rd_err *err)
 {
     const char *name = rd_notify_sink_name(ss->k);
     int attempts = row->attempts + 1;
@@ -184,14 +185,15 @@ static int settle(rd_notifier *nt, sink_state *ss, const rd_sink_row *row, const
         ss->st.sent++;
         ss->st.last_ok_ms = now;
     } else if (give_up) {
-        rd_sink_failure f = {.event_id = p->id, .failed_ms = now, .attempts = attempts, .status = res->status};
+        rd_sink_failure f = {
+            .event_id = p->id, .failed_ms = now, .attempts = attempts, .status = res->status};
         snprintf(f.sink, sizeof f.sink, "%s", name);
         snprintf(f.error, sizeof f.error, "%s", why);
         rc = rd_store_sink_fail(nt->s, &f, row->last_id, err);
         ss->st.failed++;
     } else {
-        int64_t wait =
-            rd_notify_backoff_ms(attempts, nt->o.backoff_ms, nt->o.backoff_max_ms, res->retry_after_ms, &nt->rng);
+        int64_t wait = rd_notify_backoff_ms(attempts, nt->o.backoff_ms, nt->o.backoff_max_ms,
+                                            res->retry_after_ms, &nt->rng);
         ss->not_before = now + wait;
         rc = rd_store_sink_retry(nt->s, name, row->last_id, attempts, ss->not_before, why, now, err);
         ss->st.retried++;

@@ -11,9 +11,9 @@
 #include "riskd/json.h"
 #include "riskd/notify.h"
 
-#define SUMMARY_CAP 300
+#define SUMMARY_CAP      300
 #define ENVELOPE_VERSION 1
-#define MAX_EVENT_BYTES (64 * 1024)
+#define MAX_EVENT_BYTES  (64 * 1024)
 
 /* ------------------------------------------------------------------ identity */
 
@@ -185,7 +185,8 @@ static int put_data(rd_buf *b, const char *data_json, rd_err *err)
     rd_json_limits lim = {.max_bytes = MAX_EVENT_BYTES};
     int rc = rd_json_parse(data_json, strlen(data_json), &lim, &a, &v, err);
     if (!rc && v.type != RD_VOBJECT)
-        rc = rd_err_set(err, RD_EINVAL, "an event's data must be a JSON object, not %s", rd_vtype_name(v.type));
+        rc = rd_err_set(err, RD_EINVAL, "an event's data must be a JSON object, not %s",
+                        rd_vtype_name(v.type));
     if (!rc) {
         rd_buf_puts(b, ",\"data\":");
         rd_json_write(b, &v);
@@ -205,8 +206,8 @@ static int check_event(const rd_notify_event *e, rd_err *err)
     bool alarm = rd_notify_type_alarm(e->type);
     if (alarm && (!e->alert_key || !e->alert_state ||
                   (strcmp(e->alert_state, "firing") != 0 && strcmp(e->alert_state, "resolved") != 0)))
-        return rd_err_set(err, RD_EINVAL, "event %s: an alarm needs an alert key and state firing or resolved",
-                          e->type);
+        return rd_err_set(err, RD_EINVAL,
+                          "event %s: an alarm needs an alert key and state firing or resolved", e->type);
     return RD_OK;
 }
 
@@ -219,7 +220,8 @@ static int envelope(const rd_notify_event *e, const uint8_t uid[16], int64_t ts_
     char id[37], when[32];
     rd__notify_uuid_text(uid, id);
     if (!rd__notify_time_text(ts_ms, when))
-        return rd_err_set(err, RD_EINVAL, "event %s: time %lld outside 1970..9999", e->type, (long long)ts_ms);
+        return rd_err_set(err, RD_EINVAL, "event %s: time %lld outside 1970..9999", e->type,
+                          (long long)ts_ms);
     rd_buf_printf(out, "{\"id\":\"%s\"", id);
     put_str(out, "type", e->type);
     rd_buf_printf(out, ",\"version\":%d,\"time\":\"%s\"", ENVELOPE_VERSION, when);
@@ -330,7 +332,8 @@ int rd__notify_envelope_read(const char *json, size_t len, rd_arena *a, rd_notif
     const rd_value *id = member(&v, "id", RD_VSTRING), *type = member(&v, "type", RD_VSTRING),
                    *time = member(&v, "time", RD_VSTRING), *node = member(&v, "node", RD_VSTRING),
                    *obj = member(&v, "object", RD_VOBJECT);
-    const rd_value *ok = obj ? member(obj, "kind", RD_VSTRING) : NULL, *oi = obj ? member(obj, "id", RD_VSTRING) : NULL;
+    const rd_value *ok = obj ? member(obj, "kind", RD_VSTRING) : NULL,
+                   *oi = obj ? member(obj, "id", RD_VSTRING) : NULL;
     if (v.type != RD_VOBJECT || !id || !type || !time || !node || !ok || !oi)
         return rd_err_set(err, RD_EINVAL, "not an event envelope (id, type, time, node, object)");
     if (!rd__notify_uuid_valid(id->u.s, id->len))
@@ -338,7 +341,8 @@ int rd__notify_envelope_read(const char *json, size_t len, rd_arena *a, rd_notif
     if (!rd_notify_type_known(type->u.s))
         return rd_err_set(err, RD_EINVAL, "unknown event type \"%.60s\"", type->u.s);
     if (!rd__notify_time_parse(time->u.s, time->len, &out->ts_ms))
-        return rd_err_set(err, RD_EINVAL, "event time \"%.40s\": not RFC 3339 UTC with milliseconds", time->u.s);
+        return rd_err_set(err, RD_EINVAL, "event time \"%.40s\": not RFC 3339 UTC with milliseconds",
+                          time->u.s);
     out->id = id->u.s;
     out->type = type->u.s;
     out->node = node->u.s;

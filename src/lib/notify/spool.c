@@ -75,7 +75,8 @@ static int drain_text(drain_ctx *c, const char *text, size_t len, size_t *used, 
     return RD_OK;
 }
 
-int rd_notify_spool_drain(const char *path, rd_store *s, size_t max, size_t *drained, size_t *bad, rd_err *err)
+int rd_notify_spool_drain(const char *path, rd_store *s, size_t max, size_t *drained, size_t *bad,
+                          rd_err *err)
 {
     drain_ctx c = {.path = path, .s = s, .max = max};
     if (drained)

@@ -30,9 +30,10 @@
     X("breaker.opened", "Circuit breaker opened", true, false, "RiskdBreakerOpen", "critical",               \
       "node bundle")                                                                                         \
     X("breaker.closed", "Circuit breaker closed", true, true, "RiskdBreakerOpen", "critical", "node bundle") \
-    X("drift.alarm", "Drift alarm", true, false, "RiskdDrift", "warning", "bundle variant role statistic input")  \
+    X("drift.alarm", "Drift alarm", true, false, "RiskdDrift", "warning",                                    \
+      "bundle variant role statistic input")                                                                 \
     X("drift.cleared", "Drift cleared", true, true, "RiskdDrift", "warning",                                 \
-      "bundle variant role statistic input")                                                                      \
+      "bundle variant role statistic input")                                                                 \
     X("dlog.backlog", "Decision log backlog", true, false, "RiskdDecisionLogBacklog", "critical", "node")    \
     X("dlog.backlog_cleared", "Decision log backlog cleared", true, true, "RiskdDecisionLogBacklog",         \
       "critical", "node")                                                                                    \
@@ -40,7 +41,7 @@
     X("store.available", "Store available again", true, true, "RiskdStoreUnavailable", "critical", "node")   \
     X("cert.expiring", "Certificate expiring", true, false, "RiskdCertificateExpiring", "warning",           \
       "node subject")                                                                                        \
-    /* an alarm so that an Alertmanager sink can be tested too; it ends a minute after */          \
+    /* an alarm so that an Alertmanager sink can be tested too; it ends a minute after */                    \
     X("notify.test", "Test notification", true, false, "RiskdNotificationTest", "info", "node")
 
 #define RD__INFO(t, title, alarm, res, name, sev, labels) {t, title, alarm, res, name, sev, labels},

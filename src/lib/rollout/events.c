@@ -13,8 +13,9 @@ static const char *type_of(const rd_transition *t)
 {
     static const struct {
         const char *reason, *type;
-    } by_reason[] = {{"start", "rollout.started"},  {"advance", "rollout.advanced"}, {"promote", "rollout.promoted"},
-                     {"hold", "rollout.held"},      {"resume", "rollout.resumed"},   {"pause", "rollout.paused"},
+    } by_reason[] = {{"start", "rollout.started"},    {"advance", "rollout.advanced"},
+                     {"promote", "rollout.promoted"}, {"hold", "rollout.held"},
+                     {"resume", "rollout.resumed"},   {"pause", "rollout.paused"},
                      {"conflict", "rollout.paused"}};
     if (!strcmp(t->to_state, "rolled_back"))
         return "rollout.rolled_back";
@@ -87,7 +88,8 @@ static void summary(const rd_transition *t, const char *type, const rd_rollout_r
     else
         snprintf(stage, sizeof stage, "stage %d", t->to_stage);
     if (!strcmp(type, "rollout.rolled_back"))
-        rd_buf_printf(b, "rollout %s rolled back at stage %d by %s: %s", t->flag, t->from_stage, by, t->detail);
+        rd_buf_printf(b, "rollout %s rolled back at stage %d by %s: %s", t->flag, t->from_stage, by,
+                      t->detail);
     else if (!strcmp(type, "rollout.advanced") || !strcmp(type, "rollout.promoted"))
         rd_buf_printf(b, "rollout %s %s to %s by %s: %s", t->flag,
                       !strcmp(type, "rollout.promoted") ? "promoted" : "advanced", stage, by, t->detail);
@@ -122,9 +124,11 @@ int rd__rollout_notify(rd_store *s, const rd_transition *t, rd_err *err)
                          .object_id = t->flag,
                          .summary = rd_buf_cstr(&sum),
                          .alert_key = alarm ? key : NULL,
-                         .alert_state = alarm ? (!strcmp(type, "rollout.resumed") ? "resolved" : "firing") : NULL,
+                         .alert_state =
+                             alarm ? (!strcmp(type, "rollout.resumed") ? "resolved" : "firing") : NULL,
                          .data_json = rd_buf_cstr(&data)};
-    int rc = data.oom || sum.oom ? rd_err_set(err, RD_ENOMEM, "out of memory") : rd_notify_enqueue(s, &e, err);
+    int rc =
+        data.oom || sum.oom ? rd_err_set(err, RD_ENOMEM, "out of memory") : rd_notify_enqueue(s, &e, err);
     rd_buf_deinit(&data);
     rd_buf_deinit(&sum);
     if (have)

@@ -399,7 +399,6 @@ static void test_diff_sections(void **state)
     rd_buf_deinit(&b);
 }
 
-
 /* ------------------------------------------------------------------ notifications */
 
 typedef struct outbox {
@@ -451,8 +450,8 @@ static void test_notifications(void **state)
     int64_t id2 = propose(&eng, v2);
     assert_int_equal(rd_change_reject(st, &mgr, id2, "no", 1005, &err), RD_OK);
     outbox o = events();
-    const char *want[] = {"change.proposed", "change.approved", "change.published", "change.rolled_back",
-                          "change.proposed", "change.rejected"};
+    const char *want[] = {"change.proposed",    "change.approved", "change.published",
+                          "change.rolled_back", "change.proposed", "change.rejected"};
     assert_int_equal(o.n, 6);
     for (int i = 0; i < 6; i++) {
         assert_string_equal(o.types[i], want[i]);

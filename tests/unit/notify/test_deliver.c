@@ -138,7 +138,8 @@ static void raise_event(const char *type, const char *change_kind, int64_t ts)
 
 static rd_notifier_opts opts(int max_attempts)
 {
-    rd_notifier_opts o = {.post = post, .max_attempts = max_attempts, .backoff_ms = 1000, .backoff_max_ms = 8000};
+    rd_notifier_opts o = {
+        .post = post, .max_attempts = max_attempts, .backoff_ms = 1000, .backoff_max_ms = 8000};
     return o;
 }
 
@@ -182,7 +183,8 @@ static void test_order_and_filters(void **state)
     raise_event("rollout.rolled_back", NULL, 2003);
     assert_int_equal(run(nt, 10000, NULL), 5);
     expect_calls("/hook", (const char *const[]){"change.proposed", "change.proposed"}, 2);
-    expect_calls("/slack", (const char *const[]){"breaker.opened", "change.proposed", "rollout.rolled_back"}, 3);
+    expect_calls("/slack", (const char *const[]){"breaker.opened", "change.proposed", "rollout.rolled_back"},
+                 3);
     /* the same event carries the same key to every sink */
     assert_string_equal(R.calls[0].id, R.calls[3].id);
     assert_int_equal(run(nt, 10001, NULL), 0); /* nothing twice */
@@ -231,9 +233,10 @@ static void test_retry_backoff_kept(void **state)
     assert_int_equal(row.attempts, 2);
     assert_true(row.next_ms - row.updated_ms >= 1000);
     assert_int_equal(run(nt, next, NULL), 2); /* then both, in order */
-    expect_calls("/hook", (const char *const[]){"change.approved", "change.approved", "change.approved",
-                                                "change.published"},
-                 4);
+    expect_calls(
+        "/hook",
+        (const char *const[]){"change.approved", "change.approved", "change.approved", "change.published"},
+        4);
     assert_int_equal(rd_store_sink_get(st, "webhook", &row, &err), RD_OK);
     assert_int_equal(row.attempts, 0);
     assert_true(row.last_ok_ms > 0);

@@ -55,7 +55,8 @@ static rd_notify_event breaker(int64_t ts)
                              .summary = "circuit breaker of credit_xgb_v1.1 opened",
                              .alert_key = "breaker/n1/credit_xgb_v1.1",
                              .alert_state = "firing",
-                             .data_json = "{\"bundle\":\"credit_xgb_v1.1\",\"from\":\"closed\",\"to\":\"open\"}"};
+                             .data_json =
+                                 "{\"bundle\":\"credit_xgb_v1.1\",\"from\":\"closed\",\"to\":\"open\"}"};
 }
 
 static const char *str(const rd_value *o, const char *key)
@@ -147,7 +148,10 @@ static void test_scrub(void **state)
     assert_string_equal(scrub("token rdk_0123456789ab_Zm9vYmFyYmF6-_x9 pasted", 0),
                         "token rdk_\xe2\x80\xa6(redacted) pasted");
     assert_string_equal(scrub("rdk_0123 not a token", 0), "rdk_0123 not a token");
-    assert_string_equal(scrub("a\nb\tc\x01" "d\x7f", 0), "a b cd");
+    assert_string_equal(scrub("a\nb\tc\x01"
+                              "d\x7f",
+                              0),
+                        "a b cd");
     /* cut on a code point: "é" is two bytes, the ellipsis three */
     assert_string_equal(scrub("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 6), "\xc3\xa9\xe2\x80\xa6");
     assert_string_equal(scrub("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 7), "\xc3\xa9\xc3\xa9\xe2\x80\xa6");

@@ -497,8 +497,10 @@ static void test_alertmanager(void **state)
         {"alertmanager url=http://am.example:9093/api/v2/alerts", "http://am.example:9093/api/v2/alerts"},
         {"alertmanager url=http://am.example:9093/api/v2/alerts/", "http://am.example:9093/api/v2/alerts"},
         /* a query (a proxy's token) stays after the path */
-        {"alertmanager url=http://am.example:9093/am?key=abc", "http://am.example:9093/am/api/v2/alerts?key=abc"},
-        {"alertmanager url=http://am.example:9093/api/v2/alerts?key=abc", "http://am.example:9093/api/v2/alerts?key=abc"},
+        {"alertmanager url=http://am.example:9093/am?key=abc",
+         "http://am.example:9093/am/api/v2/alerts?key=abc"},
+        {"alertmanager url=http://am.example:9093/api/v2/alerts?key=abc",
+         "http://am.example:9093/api/v2/alerts?key=abc"},
     };
     rd_notify_request rq;
     for (size_t i = 0; i < sizeof urls / sizeof *urls; i++) {

@@ -21,10 +21,9 @@ static const char *const WANT[] = {
 };
 
 static const char *const ALARMS[] = {
-    "rollout.held",         "rollout.resumed",   "rollout.rolled_back", "breaker.opened",
-    "breaker.closed",       "drift.alarm",       "drift.cleared",       "dlog.backlog",
-    "dlog.backlog_cleared", "store.unavailable", "store.available",     "cert.expiring",
-    "notify.test",
+    "rollout.held",    "rollout.resumed", "rollout.rolled_back", "breaker.opened",       "breaker.closed",
+    "drift.alarm",     "drift.cleared",   "dlog.backlog",        "dlog.backlog_cleared", "store.unavailable",
+    "store.available", "cert.expiring",   "notify.test",
 };
 
 static bool in(const char *const *list, size_t n, const char *s)
