@@ -23,9 +23,8 @@
 #include "riskd/clock.h"
 #include "riskd/json.h"
 
-#define DETAIL_MAX_BYTES (64u << 10)     /* what an entry may carry: a summary, never a payload */
-#define FIELD_MAX_BYTES  4096u           /* actor, action, object */
-#define TIME_MAX_MS      253402300799999 /* 9999-12-31T23:59:59.999Z: RFC 3339 has 4-digit years */
+#define DETAIL_MAX_BYTES (64u << 10) /* what an entry may carry: a summary, never a payload */
+#define FIELD_MAX_BYTES  4096u       /* actor, action, object */
 #define PROGRESS_EVERY   1024u
 #define STOP_WALK        1 /* a scan callback's "found the first bad entry" */
 
@@ -102,21 +101,6 @@ static bool holds_token(const char *s, size_t n)
 
 /* ------------------------------------------------------------------ the recipe */
 
-/* ts_ms as "2026-12-07T05:00:00.123Z"; false outside 1970..9999 (out then holds ""). */
-static bool format_time(int64_t ts_ms, char out[32])
-{
-    out[0] = 0;
-    if (ts_ms < 0 || ts_ms > TIME_MAX_MS)
-        return false;
-    time_t sec = (time_t)(ts_ms / 1000);
-    struct tm tm;
-    if (!gmtime_r(&sec, &tm))
-        return false;
-    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 32 - n, ".%03dZ", (int)(ts_ms % 1000));
-    return true;
-}
-
 /* Parse text as a JSON object and append its canonical form to b. Returns RD_OK, RD_EINVAL
  * (with why in err) or RD_ENOMEM. */
 static int canonical_object(const char *text, size_t len, size_t max_bytes, rd_arena *a, rd_buf *b,
@@ -187,7 +171,7 @@ int rd_audit_hash(int64_t seq, int64_t ts_ms, const char *actor, const char *act
     char time[32];
     if (seq < 1)
         return rd_err_set(err, RD_EINVAL, "audit seq %lld: seqs count from 1", (long long)seq);
-    if (!format_time(ts_ms, time))
+    if (!rd_time_text(ts_ms, time))
         return rd_err_set(err, RD_EINVAL, "audit time %lld: outside 1970..9999", (long long)ts_ms);
     if (!prev_hash || !is_sha_hex(prev_hash))
         return rd_err_set(err, RD_EINVAL, "audit prev_hash: not 64 lowercase hex digits");
@@ -221,7 +205,7 @@ static int check_entry(const rd_audit_entry *e, rd_err *err)
         (rc = check_sha("before_sha256", e->before_sha256, err)) ||
         (rc = check_sha("after_sha256", e->after_sha256, err)))
         return rc;
-    if (e->ts_ms < 0 || e->ts_ms > TIME_MAX_MS)
+    if (e->ts_ms < 0 || e->ts_ms > RD_TIME_MAX_MS)
         return rd_err_set(err, RD_EINVAL, "audit time %lld: outside 1970..9999", (long long)e->ts_ms);
     size_t n = e->detail_json ? strlen(e->detail_json) : 0;
     if (n > DETAIL_MAX_BYTES)
@@ -240,7 +224,7 @@ static int append_locked(rd_store *s, const rd_audit_entry *e, int64_t ts_ms, co
         return rc;
     if (last == 0)
         memcpy(prev, zero_hash, sizeof prev);
-    format_time(ts_ms, time);
+    rd_time_text(ts_ms, time);
     preimage p = {last + 1,        time,         e->actor,    e->action, e->object, e->before_sha256,
                   e->after_sha256, detail->data, detail->len, prev};
     rd_buf scratch;
@@ -372,7 +356,7 @@ static int entry_json(scratch *x, const rd_audit_row *r)
     if (rc == RD_ENOMEM)
         return rc;
     char time[32];
-    format_time(r->ts_ms, time);
+    rd_time_text(r->ts_ms, time);
     rd_buf *b = &x->out;
     rd_buf_reset(b);
     rd_buf_putc(b, '{');
@@ -580,7 +564,7 @@ static int verify_row(void *ud, const rd_audit_row *stored)
     int rc = stored_detail(&w->x, r, &why);
     if (rc == RD_ENOMEM)
         return rc;
-    bool time_ok = format_time(r->ts_ms, time);
+    bool time_ok = rd_time_text(r->ts_ms, time);
     bool content_ok = rc == RD_OK && time_ok && strlen(r->hash) == RD_SHA256_HEX - 1;
     bool hash_ok = content_ok && hashes_as(w, r, r->seq, time);
     if (w->oom)

@@ -64,46 +64,6 @@ bool rd__notify_uuid_valid(const char *s, size_t n)
     return true;
 }
 
-/* ------------------------------------------------------------------ time */
-
-bool rd__notify_time_text(int64_t ts_ms, char out[32])
-{
-    out[0] = 0;
-    if (ts_ms < 0 || ts_ms > 253402300799999LL) /* 9999-12-31T23:59:59.999Z */
-        return false;
-    time_t sec = (time_t)(ts_ms / 1000);
-    struct tm tm;
-    if (!gmtime_r(&sec, &tm))
-        return false;
-    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 32 - n, ".%03dZ", (int)(ts_ms % 1000));
-    return true;
-}
-
-/* "2026-12-07T05:00:00.123Z" (the envelope's own form) back to unix ms; false otherwise. */
-bool rd__notify_time_parse(const char *s, size_t n, int64_t *ts_ms)
-{
-    char buf[32];
-    if (n != 24 || s[23] != 'Z' || s[19] != '.')
-        return false;
-    memcpy(buf, s, n);
-    buf[n] = 0;
-    struct tm tm = {0};
-    int ms;
-    char t, z;
-    if (sscanf(buf, "%4d-%2d-%2d%c%2d:%2d:%2d.%3d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &t, &tm.tm_hour,
-               &tm.tm_min, &tm.tm_sec, &ms, &z) != 9 ||
-        t != 'T' || z != 'Z')
-        return false;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    time_t sec = timegm(&tm);
-    if (sec < 0)
-        return false;
-    *ts_ms = (int64_t)sec * 1000 + ms;
-    return true;
-}
-
 /* ------------------------------------------------------------------ scrubbing */
 
 /* The length of the token ("rdk_" + 12 hex + "_" + its secret) that starts at p, or 0: the
@@ -219,7 +179,7 @@ static int envelope(const rd_notify_event *e, const uint8_t uid[16], int64_t ts_
         return rc;
     char id[37], when[32];
     rd__notify_uuid_text(uid, id);
-    if (!rd__notify_time_text(ts_ms, when))
+    if (!rd_time_text(ts_ms, when))
         return rd_err_set(err, RD_EINVAL, "event %s: time %lld outside 1970..9999", e->type,
                           (long long)ts_ms);
     rd_buf_printf(out, "{\"id\":\"%s\"", id);
@@ -340,7 +300,7 @@ int rd__notify_envelope_read(const char *json, size_t len, rd_arena *a, rd_notif
         return rd_err_set(err, RD_EINVAL, "event id \"%.40s\": not a UUID", id->u.s);
     if (!rd_notify_type_known(type->u.s))
         return rd_err_set(err, RD_EINVAL, "unknown event type \"%.60s\"", type->u.s);
-    if (!rd__notify_time_parse(time->u.s, time->len, &out->ts_ms))
+    if (!rd_time_parse(time->u.s, time->len, &out->ts_ms))
         return rd_err_set(err, RD_EINVAL, "event time \"%.40s\": not RFC 3339 UTC with milliseconds",
                           time->u.s);
     out->id = id->u.s;

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "notify_int.h"
+#include "riskd/clock.h"
 #include "riskd/json.h"
 
 #define SLACK_TEXT_MAX 500  /* bytes of summary before escaping (x5 at worst: under Slack's 3000) */
@@ -60,55 +61,6 @@ static bool charset(str s, const char *set, size_t max)
     return true;
 }
 
-static int digits(const char *s, int n)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
-}
-
-/* An RFC 3339 UTC time, "YYYY-MM-DDTHH:MM:SS[.fff]Z" (the envelope's; a certificate's not_after
- * may have no fraction), to unix ms. 0, or -1. */
-static int parse_time(str s, int64_t *ms)
-{
-    if (s.n < 20 || s.p[4] != '-' || s.p[7] != '-' || s.p[10] != 'T' || s.p[13] != ':' || s.p[16] != ':' ||
-        s.p[s.n - 1] != 'Z')
-        return -1;
-    struct tm tm = {0};
-    int y = digits(s.p, 4), mo = digits(s.p + 5, 2), d = digits(s.p + 8, 2), h = digits(s.p + 11, 2),
-        mi = digits(s.p + 14, 2), sec = digits(s.p + 17, 2), frac = 0;
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 ||
-        sec > 60)
-        return -1;
-    if (s.n == 24 && s.p[19] == '.')
-        frac = digits(s.p + 20, 3);
-    else if (s.n != 20)
-        return -1;
-    if (frac < 0)
-        return -1;
-    tm.tm_year = y - 1900, tm.tm_mon = mo - 1, tm.tm_mday = d, tm.tm_hour = h, tm.tm_min = mi,
-    tm.tm_sec = sec;
-    *ms = (int64_t)timegm(&tm) * 1000 + frac;
-    return 0;
-}
-
-/* unix ms to the envelope's form, "2026-12-07T05:00:00.123Z" (years 1970 to 9999). */
-static void format_time(int64_t ms, char out[32])
-{
-    static const int64_t last = 253402300799999; /* 9999-12-31T23:59:59.999Z */
-    ms = ms < 0 ? 0 : ms > last ? last : ms;
-    time_t sec = (time_t)(ms / 1000);
-    struct tm tm;
-    size_t n = gmtime_r(&sec, &tm) ? strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm) : 0;
-    if (n != 19)
-        n = (size_t)snprintf(out, 32, "1970-01-01T00:00:00");
-    snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
-}
-
 static int read_env(const char *json, size_t len, rd_arena *a, env *e, rd_err *err)
 {
     rd_json_limits lim = {.max_bytes = 1 << 20, .max_depth = 32};
@@ -126,7 +78,7 @@ static int read_env(const char *json, size_t len, rd_arena *a, env *e, rd_err *e
         return rd_err_set(err, RD_EINVAL, "not an event envelope: no id (a UUID)");
     if (!charset(e->type, "abcdefghijklmnopqrstuvwxyz0123456789._", 64))
         return rd_err_set(err, RD_EINVAL, "not an event envelope: no type");
-    if (parse_time(e->time, &e->time_ms) != 0)
+    if (!rd_time_parse(e->time.p, e->time.n, &e->time_ms))
         return rd_err_set(err, RD_EINVAL, "not an event envelope: no time (RFC 3339 UTC)");
     e->node = member_str(&e->root, "node");
     e->actor = member_str(&e->root, "actor");
@@ -443,7 +395,7 @@ static int64_t am_ends(const env *e, const rd_notify_format_opts *o)
     const rd_value *na = e->data ? rd_value_get(e->data, "not_after", 9) : NULL;
     int64_t ms;
     if (!strcmp(e->info->type, "cert.expiring") && na) {
-        if (na->type == RD_VSTRING && parse_time((str){na->u.s, na->len}, &ms) == 0)
+        if (na->type == RD_VSTRING && rd_time_parse(na->u.s, na->len, &ms))
             return ms;
         if (na->type == RD_VNUMBER && na->u.n > 0 && na->u.n < 9.2e15)
             return (int64_t)na->u.n;
@@ -474,8 +426,8 @@ static int body_alertmanager(const env *e, const rd_notify_format_opts *o, str l
     rd_buf_printf(b, ",\"riskd_event\":\"%.*s\",\"riskd_event_id\":\"%.*s\",\"node\":", (int)e->type.n,
                   e->type.p, (int)e->id.n, e->id.p);
     rd_json_write_string(b, e->node.p, e->node.n);
-    format_time(e->time_ms, t0);
-    format_time(am_ends(e, o), t1);
+    rd_time_text(e->time_ms, t0);
+    rd_time_text(am_ends(e, o), t1);
     rd_buf_printf(b, "},\"startsAt\":\"%s\",\"endsAt\":\"%s\"", t0, t1);
     if (link.n) {
         rd_buf_puts(b, ",\"generatorURL\":");

@@ -12,8 +12,6 @@
 
 void rd__notify_uuid_text(const uint8_t u[16], char out[37]);
 bool rd__notify_uuid_valid(const char *s, size_t n);
-bool rd__notify_time_text(int64_t ts_ms, char out[32]);
-bool rd__notify_time_parse(const char *s, size_t n, int64_t *ts_ms);
 
 /* The fields of a stored envelope the outbox and the filters need (strings in the arena). */
 typedef struct rd_notify_envelope {
