@@ -46,17 +46,32 @@ static void failing_gates(const char *gates_json, rd_buf *b)
     rd_arena_deinit(&a);
 }
 
-static void stage_json(rd_buf *b, const char *key, int index, const rd_rollout_row *row)
+/* A stage's name: from the plan the rollout row keeps, else the row's current stage; "" when
+ * neither knows it (a first start is recorded before its row). */
+static const char *stage_name(const rd_plan *plan, const rd_rollout_row *row, int index)
+{
+    if (plan && index >= 0 && (size_t)index < plan->nstages)
+        return plan->stages[index].name;
+    if (row && row->stage == index)
+        return row->stage_name;
+    return "";
+}
+
+static void stage_json(rd_buf *b, const char *key, int index, const rd_plan *plan, const rd_rollout_row *row)
 {
     rd_buf_printf(b, ",\"%s\":{\"index\":%d", key, index);
-    if (row && row->stage == index && row->stage_name[0]) {
+    const char *name = stage_name(plan, row, index);
+    if (*name) {
         rd_buf_puts(b, ",\"name\":");
-        rd_json_write_string(b, row->stage_name, strlen(row->stage_name));
+        rd_json_write_string(b, name, strlen(name));
     }
+    if (plan && index >= 0 && (size_t)index < plan->nstages)
+        rd_buf_printf(b, ",\"candidate_percent\":%g",
+                      100.0 * plan->stages[index].candidate / (double)RD_ROLLOUT_TOTAL);
     rd_buf_putc(b, '}');
 }
 
-static void data_json(const rd_transition *t, const rd_rollout_row *row, rd_buf *b)
+static void data_json(const rd_transition *t, const rd_plan *plan, const rd_rollout_row *row, rd_buf *b)
 {
     rd_buf_puts(b, "{\"flag\":");
     rd_json_write_string(b, t->flag, strlen(t->flag));
@@ -67,8 +82,8 @@ static void data_json(const rd_transition *t, const rd_rollout_row *row, rd_buf 
     rd_buf_puts(b, ",\"reason\":");
     rd_json_write_string(b, t->reason, strlen(t->reason));
     rd_buf_printf(b, ",\"from_state\":\"%s\",\"to_state\":\"%s\"", t->from_state, t->to_state);
-    stage_json(b, "from_stage", t->from_stage, row);
-    stage_json(b, "to_stage", t->to_stage, row);
+    stage_json(b, "from_stage", t->from_stage, plan, row);
+    stage_json(b, "to_stage", t->to_stage, plan, row);
     rd_buf s;
     rd_buf_init(&s);
     rd_notify_scrub(t->detail, 512, &s);
@@ -79,17 +94,24 @@ static void data_json(const rd_transition *t, const rd_rollout_row *row, rd_buf 
     rd_buf_putc(b, '}');
 }
 
-static void summary(const rd_transition *t, const char *type, const rd_rollout_row *row, rd_buf *b)
+static void stage_words(const rd_plan *plan, const rd_rollout_row *row, int index, char *out, size_t cap)
+{
+    const char *name = stage_name(plan, row, index);
+    if (*name)
+        snprintf(out, cap, "stage %d (%s)", index, name);
+    else
+        snprintf(out, cap, "stage %d", index);
+}
+
+static void summary(const rd_transition *t, const char *type, const rd_plan *plan, const rd_rollout_row *row,
+                    rd_buf *b)
 {
     const char *by = t->actor[0] ? t->actor : "riskd";
-    char stage[96];
-    if (row && row->stage == t->to_stage && row->stage_name[0])
-        snprintf(stage, sizeof stage, "stage %d (%s)", t->to_stage, row->stage_name);
-    else
-        snprintf(stage, sizeof stage, "stage %d", t->to_stage);
+    char stage[96], from[96];
+    stage_words(plan, row, t->to_stage, stage, sizeof stage);
+    stage_words(plan, row, t->from_stage, from, sizeof from);
     if (!strcmp(type, "rollout.rolled_back"))
-        rd_buf_printf(b, "rollout %s rolled back at stage %d by %s: %s", t->flag, t->from_stage, by,
-                      t->detail);
+        rd_buf_printf(b, "rollout %s rolled back at %s by %s: %s", t->flag, from, by, t->detail);
     else if (!strcmp(type, "rollout.advanced") || !strcmp(type, "rollout.promoted"))
         rd_buf_printf(b, "rollout %s %s to %s by %s: %s", t->flag,
                       !strcmp(type, "rollout.promoted") ? "promoted" : "advanced", stage, by, t->detail);
@@ -112,8 +134,12 @@ int rd__rollout_notify(rd_store *s, const rd_transition *t, rd_err *err)
     rd_buf data, sum;
     rd_buf_init(&data);
     rd_buf_init(&sum);
-    data_json(t, have ? &row : NULL, &data);
-    summary(t, type, have ? &row : NULL, &sum);
+    rd_plan *plan = NULL;
+    if (have && row.plan_json)
+        rd_plan_parse(row.plan_json, strlen(row.plan_json), &plan, NULL);
+    data_json(t, plan, have ? &row : NULL, &data);
+    summary(t, type, plan, have ? &row : NULL, &sum);
+    rd_plan_free(plan);
     char key[300];
     snprintf(key, sizeof key, "rollout/%s", t->flag);
     bool alarm = rd_notify_type_alarm(type);
