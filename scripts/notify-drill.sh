@@ -17,6 +17,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${RISKD_BIN:-build/riskd}
 PY=/usr/bin/python3
+# the receiver is on loopback: never through a proxy the environment names
+export no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost
 DOWN=${RISKD_DRILL_SECONDS:-30}
 ROUNDS=${RISKD_DRILL_ROUNDS:-5}
 RATE=${RISKD_DRILL_RATE:-1000}

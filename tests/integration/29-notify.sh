@@ -17,6 +17,8 @@ set -u
 . "$(dirname "$0")/lib.sh"
 command -v curl >/dev/null || { echo "curl missing (scripts/deps.sh installs it)"; exit 1; }
 PY=/usr/bin/python3
+# the receiver is on loopback: never through a proxy the environment names
+export no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 RECV=$ROOT/tests/integration/notify_receiver.py
 CHECK=$ROOT/tests/integration/notify_check.py

@@ -9,6 +9,8 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
 PY=/usr/bin/python3
+# the receiver is on loopback: never through a proxy the environment names
+export no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost
 CHECK=tests/integration/notify_check.py
 
 pg_database notify
