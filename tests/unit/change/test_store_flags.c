@@ -132,7 +132,7 @@ static int drain_watch(rd_store_watch *w)
         rd_err err;
         assert_int_equal(rd_store_watch_next(w, what, sizeof what, &got, &err), RD_OK);
         if (got) {
-            n++;
+            n += strcmp(what, "notify") != 0; /* the outbox's wake-ups (notify.h) are not reloads */
             tries = 40; /* a few more polls for the rest */
             continue;
         }
