@@ -5,9 +5,10 @@
  *
  *   distributions    normal, Student t, chi-squared, Kolmogorov (limit and finite n), on own
  *                    regularized incomplete gamma and beta functions
- *   tests            two-proportion z, Welch t, chi-squared goodness of fit (SRM), two-sample
- *                    KS (as scipy.stats.ks_2samp), Holm-Bonferroni, PSI with its noise floor,
- *                    asymptotic confidence sequences, sample sizes
+ *   tests            two-proportion z, Wilson and Newcombe intervals, Welch t, chi-squared
+ *                    goodness of fit (SRM), two-sample KS (as scipy.stats.ks_2samp),
+ *                    Holm-Bonferroni, PSI with its noise floor, asymptotic confidence
+ *                    sequences, sample sizes
  *
  * Every function is pure and thread-safe and never aborts: an argument outside a function's
  * domain gives NaN (or RD_EINVAL, or an INCONCLUSIVE verdict saying why). */
@@ -61,6 +62,25 @@ typedef struct rd_ztest {
     double p1, p0, diff, se_unpooled, lo, hi, z, p;
 } rd_ztest;
 RD_API void rd_ztest_2prop(uint64_t x1, uint64_t n1, uint64_t x0, uint64_t n0, double alpha, rd_ztest *out);
+
+/* Wilson score interval of x successes of n at level 1 - alpha (statsmodels
+ * proportion_confint(x, n, alpha, method="wilson"), the same arithmetic in the same order, so
+ * the bounds agree bit for bit: tests/interop/stats_vs_scipy.py). Never clipped: the bounds
+ * lie in [0, 1] but for rounding. lo and hi are NaN when n is 0, x > n, or alpha is outside
+ * (0, 1). */
+RD_API void rd_wilson(uint64_t x, uint64_t n, double alpha, double *lo, double *hi);
+
+/* The interval of p1 - p0 (arm 1 x1 of n1 against arm 0 x0 of n0) at level 1 - alpha, as
+ * statsmodels confint_proportions_2indep(x1, n1, x0, n0, method=..., compare="diff", alpha):
+ *   RD_CI_NEWCOMBE  "newcomb", statsmodels' default: Newcombe's hybrid score interval, built
+ *                   from the two arms' Wilson intervals; sound at small n and rates near 0 or 1
+ *   RD_CI_WALD      "wald": diff -/+ z sqrt(p1 q1 / n1 + p0 q0 / n0), the interval
+ *                   rd_ztest_2prop gives, which collapses to a point when both rates are 0 or 1
+ * lo and hi are NaN when n1 or n0 is 0, x1 > n1 or x0 > n0, alpha is outside (0, 1), or the
+ * method is not one of these. */
+typedef enum rd_ci_method { RD_CI_NEWCOMBE = 0, RD_CI_WALD } rd_ci_method;
+RD_API void rd_ci_2prop(uint64_t x1, uint64_t n1, uint64_t x0, uint64_t n0, double alpha, rd_ci_method m,
+                        double *lo, double *hi);
 
 /* Welch's t (scipy.stats.ttest_ind(equal_var=False), two-sided) of arm 1 (mean m1, sample
  * variance v1 with ddof 1, n1 units) against arm 0: t, Welch-Satterthwaite df, p, the

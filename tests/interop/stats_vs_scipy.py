@@ -10,6 +10,10 @@ p-values below 1e-300, zero successes, identical samples, huge df.
   rd_kolmogorov_sf, rd_kstwo_sf      scipy.special.kolmogorov, scipy.stats.kstwo.sf
   rd_ztest_2prop                     statsmodels proportions_ztest; confint_proportions_2indep
                                      (method "wald") for the unpooled CI
+  rd_wilson                          statsmodels proportion_confint(method="wilson")
+  rd_ci_2prop                        statsmodels confint_proportions_2indep(compare="diff"),
+                                     method "newcomb" (named: its docstring warns the default
+                                     may change) and "wald"
   rd_welch_t                         scipy.stats.ttest_ind(equal_var=False) and its from-stats
                                      form; the CI and the delta-method lift by their formulas
   rd_chisquare                       scipy.stats.chisquare
@@ -27,6 +31,8 @@ accurate side; each check says why and what it compares instead:
   * kstwo.sf computed as 1 - cdf (Durbin, Pomeranz, Pelz-Good regions) and ks_2samp's exact
     n != m count (1 - the inside share): both sides form the sf from a cdf near 1, so they agree
     to ~1e-16 absolute, not relative: compared as |a - b| <= 1e-12 |b| + 1e-15.
+  * Wilson, Newcombe and Wald bounds that are 0 or nearly (x = 0, equal rates) are the
+    difference of two nearly equal numbers: |a - b| <= 1e-12 |b| + 1e-15, as for kstwo.
   * betainc with a + b > 171 (cephes forms ln B(a, b) as lgam(a) + lgam(b) - lgam(a + b), which
     cancels; riskd uses Stirling's series on the difference): 1e-11 on those cases.
     (mpmath is not installed here to show the third digit; the t distribution, where this
@@ -46,7 +52,7 @@ import numpy as np
 from scipy import special, stats
 from scipy.stats import _stats_py
 from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
+from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint, proportions_ztest
 
 warnings.simplefilter("ignore")
 REL = 1e-12
@@ -82,6 +88,9 @@ C = {n: fn(n, D, *([D] * k)) for n, k in [
     ("rd_norm_ppf", 1), ("rd_norm_isf", 1), ("rd_t_cdf", 2), ("rd_t_sf", 2), ("rd_t_ppf", 2),
     ("rd_chi2_cdf", 2), ("rd_chi2_sf", 2), ("rd_chi2_isf", 2), ("rd_kolmogorov_sf", 1), ("rd_kstwo_sf", 2)]}
 rd_ztest = fn("rd_ztest_2prop", None, U64, U64, U64, U64, D, ctypes.POINTER(ZTest))
+rd_wilson = fn("rd_wilson", None, U64, U64, D, PD, PD)
+rd_ci_2prop = fn("rd_ci_2prop", None, U64, U64, U64, U64, D, I, PD, PD)
+RD_CI = {"newcomb": 0, "wald": 1}  # enum rd_ci_method
 rd_welch = fn("rd_welch_t", None, D, D, D, D, D, D, D, ctypes.POINTER(Welch))
 rd_chisquare = fn("rd_chisquare", None, PD, PD, SZ, I, PD, PD)
 rd_holm = fn("rd_holm", None, PD, SZ, PD)
@@ -225,6 +234,49 @@ for i in range(150):
     check("ztest_ci", [zt.diff, zt.lo, zt.hi], [x1 / n1 - x0 / n0, lo, hi], rel=1e-12, absol=1e-15, case=case)
     enough = min(x1, n1 - x1, x0, n0 - x0) >= 10
     check("ztest_enough", float(zt.enough), float(enough), case=case)
+
+# ---------------------------------------------------------------- Wilson, Newcombe, Wald
+# A generator of its own, so that the cases of the other sections stay those they were.
+rci = np.random.default_rng(20261208)
+lo_, hi_ = D(), D()
+
+
+def ci_count(n):
+    """x of n: the edges 0 and n often, else a binomial draw at a rate spread over (0, 1)."""
+    r = rci.uniform()
+    if r < 0.15:
+        return 0
+    if r < 0.3:
+        return n
+    p = rci.uniform() ** 3 if r < 0.5 else 1 - rci.uniform() ** 3 if r < 0.7 else rci.uniform()
+    return int(rci.binomial(n, p))
+
+
+def ci_alpha():
+    return 0.05 if rci.uniform() < 0.3 else float(10 ** rci.uniform(-6, math.log10(0.5)))
+
+
+for i in range(1000):
+    n = int(10 ** rci.uniform(0, 7)) if i % 10 else int(rci.integers(1, 6))  # 1 to 1e7, a tenth at 1-5
+    x, a = ci_count(n), ci_alpha()
+    rd_wilson(x, n, a, ctypes.byref(lo_), ctypes.byref(hi_))
+    lo, hi = proportion_confint(x, n, alpha=a, method="wilson")
+    check("wilson", [lo_.value, hi_.value], [lo, hi], absol=1e-15, case=f"{x}/{n} alpha={a!r}")
+for i in range(1000):
+    n1, n0 = (int(10 ** rci.uniform(0, 7)) if i % 10 else int(rci.integers(1, 6)) for _ in range(2))
+    x1, x0, a = ci_count(n1), ci_count(n0), ci_alpha()
+    for m in ("newcomb", "wald"):
+        rd_ci_2prop(x1, n1, x0, n0, a, RD_CI[m], ctypes.byref(lo_), ctypes.byref(hi_))
+        lo, hi = confint_proportions_2indep(x1, n1, x0, n0, method=m, compare="diff", alpha=a)
+        check(f"ci_2prop_{m}", [lo_.value, hi_.value], [lo, hi], absol=1e-15,
+              case=f"{x1}/{n1} vs {x0}/{n0} alpha={a!r}")
+# outside the domain: NaN bounds, riskd's own rule (stats.h), where statsmodels warns or returns garbage
+for x, n, a in [(0, 0, 0.05), (3, 2, 0.05), (1, 2, 0.0), (1, 2, 1.0), (1, 2, math.nan)]:
+    rd_wilson(x, n, a, ctypes.byref(lo_), ctypes.byref(hi_))
+    check("wilson_domain", [lo_.value, hi_.value], [math.nan, math.nan], case=f"{x}/{n} alpha={a!r}")
+    for m in ("newcomb", "wald"):
+        rd_ci_2prop(x, n, 1, 2, a, RD_CI[m], ctypes.byref(lo_), ctypes.byref(hi_))
+        check("ci_2prop_domain", [lo_.value, hi_.value], [math.nan, math.nan], case=f"{m} {x}/{n} alpha={a!r}")
 
 # ---------------------------------------------------------------- Welch
 wl = Welch()

@@ -1,9 +1,11 @@
 /* The fixed-horizon tests of the A/B reports (shared/reference/rollout-monitoring.md §2.6):
- * the two-proportion z-test, Welch's t with the delta-method relative lift, the chi-squared
- * goodness of fit, Holm-Bonferroni, and the sample sizes.
+ * the two-proportion z-test, the Wilson interval and the Newcombe and Wald intervals of a
+ * difference of proportions (the segment gates' CI), Welch's t with the delta-method relative
+ * lift, the chi-squared goodness of fit, Holm-Bonferroni, and the sample sizes.
  *
  * Each statistic repeats the reference's arithmetic in the reference's order (statsmodels
- * proportions_ztest, scipy's _unequal_var_ttest_denom and _ttest_finish, scipy's chisquare,
+ * proportions_ztest, proportion_confint's "wilson", confint_proportions_2indep's "newcomb" and
+ * "wald", scipy's _unequal_var_ttest_denom and _ttest_finish, scipy's chisquare,
  * statsmodels' multipletests), so the results agree to the last bits or nearly.
  *
  * Invariants: pure and thread-safe (rd_holm allocates a scratch array, nothing else does);
@@ -39,6 +41,55 @@ void rd_ztest_2prop(uint64_t x1, uint64_t n1, uint64_t x0, uint64_t n0, double a
     if (pp > 0 && pp < 1) {
         out->z = out->diff / sqrt(pp * (1 - pp) * (1.0 / dn1 + 1.0 / dn0));
         out->p = rd_norm_sf(fabs(out->z)) * 2;
+    }
+}
+
+/* ---------------------------------------------------------------- intervals of proportions */
+
+/* statsmodels 0.13.5 proportion_confint, method "wilson", line for line: q_ = count * 1. / nobs,
+ * crit2 = crit**2, denom = 1 + crit2 / nobs, center = (q_ + crit2 / (2 * nobs)) / denom,
+ * dist = crit * sqrt(q_ * (1. - q_) / nobs + crit2 / (4. * nobs**2)), dist /= denom. numpy
+ * forms 2 * nobs and nobs**2 in int64 and then converts, which rounds the exact value once, as
+ * the products of the exact double dn do (2 dn is exact; dn * dn rounds n^2 once), so the bits
+ * match for every n below 3e9 (where numpy's nobs**2 would overflow). */
+void rd_wilson(uint64_t x, uint64_t n, double alpha, double *lo, double *hi)
+{
+    *lo = *hi = (double)NAN;
+    if (n == 0 || x > n || !(alpha > 0 && alpha < 1))
+        return;
+    double crit = rd_norm_isf(alpha / 2.), crit2 = crit * crit, dn = (double)n;
+    double q = (double)x * 1. / dn;
+    double denom = 1 + crit2 / dn;
+    double center = (q + crit2 / (2 * dn)) / denom;
+    double dist = crit * sqrt(q * (1. - q) / dn + crit2 / (4. * (dn * dn)));
+    dist /= denom;
+    *lo = center - dist;
+    *hi = center + dist;
+}
+
+/* statsmodels 0.13.5 confint_proportions_2indep, compare "diff": "wald" (addone 0, so p1_ = p1)
+ * and "newcomb" (d_low from arm 1's lower and arm 0's upper distance, d_upp the other way). */
+void rd_ci_2prop(uint64_t x1, uint64_t n1, uint64_t x0, uint64_t n0, double alpha, rd_ci_method m, double *lo,
+                 double *hi)
+{
+    *lo = *hi = (double)NAN;
+    if (n1 == 0 || n0 == 0 || x1 > n1 || x0 > n0 || !(alpha > 0 && alpha < 1))
+        return;
+    double dn1 = (double)n1, dn0 = (double)n0;
+    double p1 = (double)x1 / dn1, p0 = (double)x0 / dn0, diff = p1 - p0;
+    if (m == RD_CI_WALD) {
+        double var = p1 * (1 - p1) / dn1 + p0 * (1 - p0) / dn0;
+        double d_wald = rd_norm_isf(alpha / 2) * sqrt(var);
+        *lo = diff - d_wald;
+        *hi = diff + d_wald;
+    } else if (m == RD_CI_NEWCOMBE) {
+        double low1, upp1, low0, upp0;
+        rd_wilson(x1, n1, alpha, &low1, &upp1);
+        rd_wilson(x0, n0, alpha, &low0, &upp0);
+        double a = p1 - low1, b = upp0 - p0, c = p0 - low0, d = upp1 - p1;
+        double d_low = sqrt(a * a + b * b), d_upp = sqrt(c * c + d * d);
+        *lo = diff - d_low;
+        *hi = diff + d_upp;
     }
 }
 

@@ -1,7 +1,8 @@
 /* The hypothesis tests of src/lib/stats/tests.c on cases checked by hand or against values
  * printed by statsmodels 0.13 / scipy 1.10: the z-test's pooled statistic and unpooled CI,
- * Welch's t and the delta-method lift, Holm with ties and NaN, chi-squared goodness of fit and
- * the §2.6 sample size. tests/interop/stats_vs_scipy.py covers many random cases. */
+ * Wilson's interval and the Newcombe and Wald intervals of a difference of proportions, Welch's
+ * t and the delta-method lift, Holm with ties and NaN, chi-squared goodness of fit and the §2.6
+ * sample size. tests/interop/stats_vs_scipy.py covers many random cases. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,6 +46,114 @@ static void test_ztest(void **state)
     /* 9 failures in an arm: not enough for a report */
     rd_ztest_2prop(91, 100, 50, 100, 0.05, &z);
     assert_true(z.ok && !z.enough);
+}
+
+/* The Wilson and two-proportion intervals against Debian's statsmodels 0.13.5, printed by
+ * (/usr/bin/python3):
+ *
+ *   from statsmodels.stats.proportion import proportion_confint, confint_proportions_2indep
+ *   for x, n, a in [(0, 1, 0.05), (1, 1, 0.05), (0, 20, 0.05), (20, 20, 0.05), (3, 7, 0.05),
+ *                   (92, 131, 0.05), (620, 640, 0.05), (123457, 10000000, 0.05), (1, 3, 1e-6),
+ *                   (37, 50, 0.5)]:
+ *       lo, hi = proportion_confint(x, n, alpha=a, method="wilson")
+ *       print(f"{{{x}, {n}, {a!r}, {float(lo)!r}, {float(hi)!r}}},")
+ *   for x1, n1, x0, n0, a in [(92, 131, 620, 640, 0.05), (0, 10, 0, 12, 0.05), (5, 5, 9, 9, 0.05),
+ *                             (0, 1, 1, 1, 0.05), (3, 7, 40, 50, 0.01),
+ *                             (123457, 10000000, 120000, 9000000, 0.05), (56, 70, 48, 80, 0.2)]:
+ *       for m in ("newcomb", "wald"):
+ *           lo, hi = confint_proportions_2indep(x1, n1, x0, n0, method=m, compare="diff", alpha=a)
+ *           print(f"{{{x1}, {n1}, {x0}, {n0}, {a!r}, RD_CI_{'NEWCOMBE' if m == 'newcomb' else 'WALD'}, "
+ *                 f"{float(lo)!r}, {float(hi)!r}}},")
+ *
+ * Compared at 1e-12 relative (a bound of exactly 0 must come out exactly 0, as it does when the
+ * arithmetic is statsmodels' own). */
+static const struct {
+    uint64_t x, n;
+    double alpha, lo, hi;
+} wilson_cases[] = {
+    {0, 1, 0.05, 0.0, 0.7934506856227627},
+    {1, 1, 0.05, 0.2065493143772374, 1.0},
+    {0, 20, 0.05, 0.0, 0.1611251580528194},
+    {20, 20, 0.05, 0.8388748419471804, 0.9999999999999999},
+    {3, 7, 0.05, 0.15821985525146964, 0.7495416354723428},
+    {92, 131, 0.05, 0.6191346229115295, 0.773919564306045},
+    {620, 640, 0.05, 0.952225602183865, 0.9796808349986718},
+    {123457, 10000000, 0.05, 0.012277447334612742, 0.01241432732602577},
+    {1, 3, 1e-06, 0.013032446669659248, 0.9498316618939795},
+    {37, 50, 0.5, 0.6961287568575901, 0.7795432328707067},
+};
+
+static const struct {
+    uint64_t x1, n1, x0, n0;
+    double alpha;
+    rd_ci_method m;
+    double lo, hi;
+} ci2_cases[] = {
+    {92, 131, 620, 640, 0.05, RD_CI_NEWCOMBE, -0.35033073257864944, -0.19294911309823182},
+    {92, 131, 620, 640, 0.05, RD_CI_WALD, -0.3459127890435502, -0.18700705828469416},
+    {0, 10, 0, 12, 0.05, RD_CI_NEWCOMBE, -0.24249400665524096, 0.27753279986288926},
+    {0, 10, 0, 12, 0.05, RD_CI_WALD, 0.0, 0.0},
+    {5, 5, 9, 9, 0.05, RD_CI_NEWCOMBE, -0.43448246478317476, 0.29914504841954426},
+    {5, 5, 9, 9, 0.05, RD_CI_WALD, 0.0, 0.0},
+    {0, 1, 1, 1, 0.05, RD_CI_NEWCOMBE, -1.0, 0.12210872068194178},
+    {0, 1, 1, 1, 0.05, RD_CI_WALD, -1.0, -1.0},
+    {3, 7, 40, 50, 0.01, RD_CI_NEWCOMBE, -0.7011960618471023, 0.049113566616554805},
+    {3, 7, 40, 50, 0.01, RD_CI_WALD, -0.874773713006064, 0.13191657014892105},
+    {123457, 10000000, 120000, 9000000, 0.05, RD_CI_NEWCOMBE, -0.0010891459484619016, -0.0008861748105008102},
+    {123457, 10000000, 120000, 9000000, 0.05, RD_CI_WALD, -0.001089118155625472, -0.0008861485110411978},
+    {56, 70, 48, 80, 0.2, RD_CI_NEWCOMBE, 0.10430593976377465, 0.2896655946541277},
+    {56, 70, 48, 80, 0.2, RD_CI_WALD, 0.10682746161744322, 0.2931725383825569},
+};
+
+static void test_wilson(void **state)
+{
+    (void)state;
+    double lo, hi;
+    for (size_t i = 0; i < sizeof wilson_cases / sizeof wilson_cases[0]; i++) {
+        rd_wilson(wilson_cases[i].x, wilson_cases[i].n, wilson_cases[i].alpha, &lo, &hi);
+        NEAR(lo, wilson_cases[i].lo, 1e-12);
+        NEAR(hi, wilson_cases[i].hi, 1e-12);
+    }
+    /* outside the domain: NaN bounds, never a crash or a clipped guess */
+    const struct {
+        uint64_t x, n;
+        double alpha;
+    } bad[] = {{0, 0, 0.05}, {5, 4, 0.05}, {1, 2, 0.0}, {1, 2, 1.0}, {1, 2, -0.1}, {1, 2, 1.5}, {1, 2, NAN}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        lo = hi = 0.5;
+        rd_wilson(bad[i].x, bad[i].n, bad[i].alpha, &lo, &hi);
+        assert_true(isnan(lo) && isnan(hi));
+    }
+}
+
+static void test_ci_2prop(void **state)
+{
+    (void)state;
+    double lo, hi;
+    for (size_t i = 0; i < sizeof ci2_cases / sizeof ci2_cases[0]; i++) {
+        rd_ci_2prop(ci2_cases[i].x1, ci2_cases[i].n1, ci2_cases[i].x0, ci2_cases[i].n0, ci2_cases[i].alpha,
+                    ci2_cases[i].m, &lo, &hi);
+        NEAR(lo, ci2_cases[i].lo, 1e-12);
+        NEAR(hi, ci2_cases[i].hi, 1e-12);
+    }
+    /* the Wald interval is rd_ztest_2prop's, to the bit: the same statsmodels formula */
+    rd_ztest z;
+    rd_ztest_2prop(400, 1000, 380, 1000, 0.05, &z);
+    rd_ci_2prop(400, 1000, 380, 1000, 0.05, RD_CI_WALD, &lo, &hi);
+    assert_true(lo == z.lo && hi == z.hi);
+    const struct {
+        uint64_t x1, n1, x0, n0;
+        double alpha;
+        rd_ci_method m;
+    } bad[] = {{0, 0, 1, 2, 0.05, RD_CI_NEWCOMBE}, {1, 2, 0, 0, 0.05, RD_CI_WALD},
+               {3, 2, 1, 2, 0.05, RD_CI_NEWCOMBE}, {1, 2, 3, 2, 0.05, RD_CI_WALD},
+               {1, 2, 1, 2, 0.0, RD_CI_NEWCOMBE},  {1, 2, 1, 2, 1.0, RD_CI_WALD},
+               {1, 2, 1, 2, NAN, RD_CI_NEWCOMBE},  {1, 2, 1, 2, 0.05, (rd_ci_method)7}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        lo = hi = 0.5;
+        rd_ci_2prop(bad[i].x1, bad[i].n1, bad[i].x0, bad[i].n0, bad[i].alpha, bad[i].m, &lo, &hi);
+        assert_true(isnan(lo) && isnan(hi));
+    }
 }
 
 static void test_welch(void **state)
@@ -131,8 +240,9 @@ static void test_sample_size(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ztest),     cmocka_unit_test(test_welch),       cmocka_unit_test(test_holm),
-        cmocka_unit_test(test_chisquare), cmocka_unit_test(test_sample_size),
+        cmocka_unit_test(test_ztest),       cmocka_unit_test(test_wilson), cmocka_unit_test(test_ci_2prop),
+        cmocka_unit_test(test_welch),       cmocka_unit_test(test_holm),   cmocka_unit_test(test_chisquare),
+        cmocka_unit_test(test_sample_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
