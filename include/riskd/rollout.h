@@ -341,4 +341,36 @@ typedef enum rd_rollout_cmd {
 RD_API int rd_rollout_command(rd_store *s, const char *data_dir, const char *flag, rd_rollout_cmd cmd,
                               const char *actor, const char *why, int64_t now_ms, rd_err *err);
 
+/* ------------------------------------------------------------------ fair-lending figures (issue 21)
+ *
+ * One segment of applicants (a JSONLogic rule over context and features, e.g. an age band)
+ * against a reference segment, in the candidate arm and the control arm over the same window:
+ * what the segment gates judge and `riskd ab --segments` reports, from one function so both give
+ * the same numbers (docs/plans/guardrails.md §2.2). The arithmetic is Python's: rate = x / n,
+ * air = rate / ref_rate, so a direct computation reproduces it bit for bit. */
+#define RD_SEGMENT_MIN_DEFAULT 100 /* applicants per group and arm below which a gate is inconclusive */
+
+typedef struct rd_segment_counts {
+    uint64_t n, approve; /* applicants decided, and approved */
+} rd_segment_counts;
+
+typedef struct rd_segment_figures {
+    rd_segment_counts cand_seg, cand_ref, ctrl_seg, ctrl_ref;
+    double cand_rate, cand_ref_rate, ctrl_rate, ctrl_ref_rate; /* approve / n (NaN when n is 0) */
+    double cand_air, ctrl_air;  /* adverse impact ratio: rate / ref_rate (NaN when ref_rate is 0) */
+    double air_diff, air_ratio; /* cand_air - ctrl_air, cand_air / ctrl_air */
+    double diff, lo, hi;        /* cand_rate - ctrl_rate and its Newcombe interval at 1 - alpha */
+    bool sized;                 /* every group has at least min_size applicants: else inconclusive */
+    char note[192];             /* why not sized ("" when sized) */
+} rd_segment_figures;
+
+/* The figures of one segment against its reference. min_size 0: RD_SEGMENT_MIN_DEFAULT. The names
+ * (for the note) may be NULL. */
+RD_API void rd_segment_figures_compute(rd_segment_counts cand_seg, rd_segment_counts cand_ref,
+                                       rd_segment_counts ctrl_seg, rd_segment_counts ctrl_ref,
+                                       uint64_t min_size, double alpha, const char *segment,
+                                       const char *reference, rd_segment_figures *out);
+/* The figures as JSON members (no braces): "candidate":{...},"control":{...},"air":...,"diff":... */
+RD_API void rd_segment_figures_json(rd_buf *b, const rd_segment_figures *f);
+
 #endif

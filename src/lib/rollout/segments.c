@@ -1,0 +1,107 @@
+/* Fair-lending figures (rollout.h, docs/plans/guardrails.md §2.2, §6): a segment's approval rate
+ * against a reference segment's, in the candidate and the control arm. The adverse impact ratio
+ * (the four-fifths rule flags < 0.8), its change against the control, and the difference in the
+ * segment's approval rate between the arms with Newcombe's interval (statsmodels'
+ * confint_proportions_2indep default). Below the minimum size of any group the figures are
+ * computed but marked unsized: a gate on them is inconclusive, never passed. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "riskd/json.h"
+#include "riskd/rollout.h"
+#include "riskd/stats.h"
+
+static double rate(rd_segment_counts c) { return c.n ? (double)c.approve / (double)c.n : (double)NAN; }
+
+/* a / b as Python divides, NaN when either is NaN or b is 0 (an undefined ratio, not infinity) */
+static double ratio(double a, double b) { return isnan(a) || isnan(b) || b == 0 ? (double)NAN : a / b; }
+
+/* The first group under min_size, for the note. */
+static void size_note(const rd_segment_counts *g, const char *const *what, uint64_t min_size,
+                      rd_segment_figures *out)
+{
+    for (int i = 0; i < 4; i++)
+        if (g[i].n < min_size) {
+            snprintf(out->note, sizeof out->note, "inconclusive: %s has %llu applicants, %llu needed",
+                     what[i], (unsigned long long)g[i].n, (unsigned long long)min_size);
+            return;
+        }
+}
+
+void rd_segment_figures_compute(rd_segment_counts cand_seg, rd_segment_counts cand_ref,
+                                rd_segment_counts ctrl_seg, rd_segment_counts ctrl_ref, uint64_t min_size,
+                                double alpha, const char *segment, const char *reference,
+                                rd_segment_figures *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!min_size)
+        min_size = RD_SEGMENT_MIN_DEFAULT;
+    out->cand_seg = cand_seg;
+    out->cand_ref = cand_ref;
+    out->ctrl_seg = ctrl_seg;
+    out->ctrl_ref = ctrl_ref;
+    out->cand_rate = rate(cand_seg);
+    out->cand_ref_rate = rate(cand_ref);
+    out->ctrl_rate = rate(ctrl_seg);
+    out->ctrl_ref_rate = rate(ctrl_ref);
+    out->cand_air = ratio(out->cand_rate, out->cand_ref_rate);
+    out->ctrl_air = ratio(out->ctrl_rate, out->ctrl_ref_rate);
+    out->air_diff = out->cand_air - out->ctrl_air;
+    out->air_ratio = ratio(out->cand_air, out->ctrl_air);
+    out->diff = out->cand_rate - out->ctrl_rate;
+    rd_ci_2prop(cand_seg.approve, cand_seg.n, ctrl_seg.approve, ctrl_seg.n, alpha, RD_CI_NEWCOMBE, &out->lo,
+                &out->hi);
+    const rd_segment_counts g[4] = {cand_seg, cand_ref, ctrl_seg, ctrl_ref};
+    char w[4][96];
+    const char *seg = segment ? segment : "the segment", *ref = reference ? reference : "the reference";
+    snprintf(w[0], sizeof w[0], "%.40s (candidate)", seg);
+    snprintf(w[1], sizeof w[1], "%.40s (candidate)", ref);
+    snprintf(w[2], sizeof w[2], "%.40s (control)", seg);
+    snprintf(w[3], sizeof w[3], "%.40s (control)", ref);
+    const char *const what[4] = {w[0], w[1], w[2], w[3]};
+    out->sized = g[0].n >= min_size && g[1].n >= min_size && g[2].n >= min_size && g[3].n >= min_size;
+    if (!out->sized)
+        size_note(g, what, min_size, out);
+}
+
+static void num(rd_buf *b, const char *key, double v, bool first)
+{
+    rd_buf_printf(b, "%s\"%s\":", first ? "" : ",", key);
+    if (isfinite(v)) {
+        char t[RD_NUM_BUF];
+        rd_num_format(v, t);
+        rd_buf_puts(b, t);
+    } else {
+        rd_buf_puts(b, "null");
+    }
+}
+
+static void arm(rd_buf *b, const char *key, rd_segment_counts seg, rd_segment_counts ref, double r, double rr,
+                double air)
+{
+    rd_buf_printf(b, "\"%s\":{\"n\":%llu,\"approve\":%llu,\"reference_n\":%llu,\"reference_approve\":%llu",
+                  key, (unsigned long long)seg.n, (unsigned long long)seg.approve, (unsigned long long)ref.n,
+                  (unsigned long long)ref.approve);
+    num(b, "approve_rate", r, false);
+    num(b, "reference_approve_rate", rr, false);
+    num(b, "air", air, false);
+    rd_buf_putc(b, '}');
+}
+
+void rd_segment_figures_json(rd_buf *b, const rd_segment_figures *f)
+{
+    arm(b, "candidate", f->cand_seg, f->cand_ref, f->cand_rate, f->cand_ref_rate, f->cand_air);
+    rd_buf_putc(b, ',');
+    arm(b, "control", f->ctrl_seg, f->ctrl_ref, f->ctrl_rate, f->ctrl_ref_rate, f->ctrl_air);
+    num(b, "air_difference", f->air_diff, false);
+    num(b, "air_ratio", f->air_ratio, false);
+    num(b, "difference", f->diff, false);
+    num(b, "lo", f->lo, false);
+    num(b, "hi", f->hi, false);
+    rd_buf_printf(b, ",\"sized\":%s", f->sized ? "true" : "false");
+    if (f->note[0]) {
+        rd_buf_puts(b, ",\"note\":");
+        rd_json_write_string(b, f->note, strlen(f->note));
+    }
+}
