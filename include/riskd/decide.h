@@ -78,15 +78,23 @@ RD_API uint64_t rd_breaker_transitions(const rd_breaker *b, rd_breaker_state to)
 /* Faults injected into one bundle's calls: "BUNDLE:delay_ms=N", "BUNDLE:error_rate=P",
  * "BUNDLE:score=X", several joined by commas ("b:delay_ms=300,error_rate=0.1"), and
  * "for_ms=N": the faults last N ms from when the spec was read, then the bundle heals (an
- * outage drill: the breaker opens, then closes again). */
+ * outage drill: the breaker opens, then closes again). "decline=P@FEATURE<N" (op < <= > >= ==,
+ * a numeric raw feature): of the primary decisions whose feature meets the condition, a share P
+ * is declined (the score replaced by 0.99, the bands applied), drawn from the request id's hash
+ * so a replay of the same traffic declines the same ones: an approval rate set per segment, for
+ * the fair-lending drills (probability-scored bundles only; shadow scores are not touched). */
 typedef struct rd_fault {
     char bundle[128];
     int delay_ms;      /* added before the model runs (cut off by the deadline like the model) */
     double error_rate; /* probability that a call fails */
     bool has_score;
-    double score;     /* the model's score replaced by X (bands applied to it) */
-    int for_ms;       /* 0: for good */
-    int64_t until_ns; /* rd_clock_ns when the faults end (for_ms), 0: never */
+    double score;             /* the model's score replaced by X (bands applied to it) */
+    double decline;           /* share of the matching primary decisions declined (0: none) */
+    char decline_feature[64]; /* the raw feature the condition reads */
+    int decline_op;           /* 0 <, 1 <=, 2 >, 3 >=, 4 == */
+    double decline_at;        /* the condition's number */
+    int for_ms;               /* 0: for good */
+    int64_t until_ns;         /* rd_clock_ns when the faults end (for_ms), 0: never */
 } rd_fault;
 
 /* Whether the faults are in force at now_ns. */

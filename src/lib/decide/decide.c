@@ -229,6 +229,16 @@ static int check_faults(rd_decider *d, rd_err *err)
                               f->score);
         if (f->has_score && fabs(f->score) > 1e30)
             return rd_err_set(err, RD_EINVAL, "fault: %s: score=%g is out of range", f->bundle, f->score);
+        const rd_pipeline *pl = rd_bundle_pipeline(d->slots[j]->bundle);
+        if (f->decline > 0 && !rd_bundle_score_is_probability(d->slots[j]->bundle))
+            return rd_err_set(err, RD_EINVAL, "fault: %s: decline needs a bundle that scores a probability",
+                              f->bundle);
+        long in =
+            f->decline > 0 ? rd_pipeline_find_input(pl, f->decline_feature, strlen(f->decline_feature)) : 0;
+        if (in < 0 || (f->decline > 0 && !rd_pipeline_input_is_number(pl, (size_t)in)))
+            return rd_err_set(err, RD_EINVAL,
+                              "fault: %s: decline reads \"%s\", which is not a numeric input of its pipeline",
+                              f->bundle, f->decline_feature);
         d->slot_fault[j] = f;
     }
     return RD_OK;
@@ -355,6 +365,29 @@ int rd__run_model(const rd_decider *d, const rd_slot *s, const double *x, size_t
         rd_bundle_band(s->bundle, out->score, &out->risk_level, &out->decision);
     }
     return rc;
+}
+
+/* A decline fault (a drill): the model's answer replaced by a decline for the share of the
+ * matching requests the fault names, picked by the request id (a random draw without one). */
+static void decline_fault(const rd_decider *d, const rd_decide_req *q, rd_decision *out)
+{
+    const rd_fault *f = rd__slot_fault(d, out->slot);
+    if (!f || f->decline <= 0 || !rd_fault_active(f, rd_clock_ns()))
+        return;
+    char num[RD_NUM_BUF];
+    const char *id = NULL;
+    size_t n = 0;
+    if (q->request_id && q->request_id->type == RD_VSTRING) {
+        id = q->request_id->u.s;
+        n = q->request_id->len;
+    } else if (q->request_id && q->request_id->type == RD_VNUMBER) {
+        n = rd_num_format(q->request_id->u.n, num);
+        id = num;
+    }
+    if (!rd__fault_meets(f, q->features) || (id ? rd__fault_id_draw(id, n) : draw()) >= f->decline)
+        return;
+    out->score.score = out->score.probability = 0.99;
+    rd_bundle_band(out->slot->bundle, out->score.score, &out->score.risk_level, &out->score.decision);
 }
 
 /* Answer with fallback rules: the bundle's, else the service's. Without any, the error that
@@ -544,6 +577,7 @@ int rd_decide(const rd_decider *d, const rd_decide_req *q, rd_arena *scratch, rd
         detail(out, "%s", e.msg);
         return fall_back(d, q, rc == RD_ETIMEOUT ? RD_FB_TIMEOUT : RD_FB_ERROR, rc, scratch, out, err);
     }
+    decline_fault(d, q, out);
     out->source = RD_SOURCE_MODEL;
     return RD_OK;
 }

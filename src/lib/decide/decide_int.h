@@ -42,6 +42,10 @@ static inline const rd_fault *rd__slot_fault(const rd_decider *d, const rd_slot 
 
 /* Run slot s on prepared row x under deadline (ns, 0: none), with its injected faults:
  * RD_OK, RD_ETIMEOUT, or another error of the model's. */
+/* A decline fault (decline=P@COND): whether the features meet its condition, and a request id's
+ * uniform draw in [0, 1) from its hash (the same id, the same draw). */
+bool rd__fault_meets(const rd_fault *f, const rd_value *features);
+double rd__fault_id_draw(const char *id, size_t len);
 int rd__run_model(const rd_decider *d, const rd_slot *s, const double *x, size_t k, int64_t deadline,
                   rd_score *out, rd_err *err);
 

@@ -7,6 +7,7 @@
 
 #include "decide_int.h"
 #include "riskd/clock.h"
+#include "riskd/hash.h"
 
 static int bad(rd_err *err, const char *spec, const char *why)
 {
@@ -24,6 +25,64 @@ static int parse_num(const char *v, double lo, double hi, double *out)
         return -1;
     *out = x;
     return 0;
+}
+
+static const char *const kOps[] = {"<", "<=", ">", ">=", "=="};
+
+/* "P@FEATURE<OP>N": the share, the feature, the comparison and its number. */
+static int set_decline(rd_fault *f, const char *spec, const char *v, rd_err *err)
+{
+    static const char why[] =
+        "decline: P@FEATURE<OP>N, P from 0 to 1, OP one of < <= > >= == (decline=0.3@Age<25)";
+    const char *at = strchr(v, '@');
+    char share[64];
+    if (!at || (size_t)(at - v) >= sizeof share)
+        return bad(err, spec, why);
+    memcpy(share, v, (size_t)(at - v));
+    share[at - v] = '\0';
+    double p;
+    if (parse_num(share, 0, 1, &p))
+        return bad(err, spec, why);
+    const char *name = at + 1, *op = name + strcspn(name, "<>=");
+    size_t nl = (size_t)(op - name);
+    if (!nl || nl >= sizeof f->decline_feature || !*op)
+        return bad(err, spec, why);
+    int o = op[0] == '<'   ? (op[1] == '=' ? 1 : 0)
+            : op[0] == '>' ? (op[1] == '=' ? 3 : 2)
+            : op[1] == '=' ? 4
+                           : -1;
+    if (o < 0)
+        return bad(err, spec, why);
+    double n;
+    if (parse_num(op + strlen(kOps[o]), -1e300, 1e300, &n))
+        return bad(err, spec, why);
+    f->decline = p;
+    memcpy(f->decline_feature, name, nl);
+    f->decline_feature[nl] = '\0';
+    f->decline_op = o;
+    f->decline_at = n;
+    return RD_OK;
+}
+
+bool rd__fault_meets(const rd_fault *f, const rd_value *features)
+{
+    if (!f || f->decline <= 0 || !features)
+        return false;
+    const rd_value *v = rd_value_get(features, f->decline_feature, strlen(f->decline_feature));
+    if (!v || v->type != RD_VNUMBER)
+        return false;
+    double x = v->u.n, c = f->decline_at;
+    return f->decline_op == 0   ? x < c
+           : f->decline_op == 1 ? x <= c
+           : f->decline_op == 2 ? x > c
+           : f->decline_op == 3 ? x >= c
+                                : x == c;
+}
+
+double rd__fault_id_draw(const char *id, size_t len)
+{
+    /* the request's own draw: the same id is declined (or not) on every run and every node */
+    return (double)rd_murmur3_32(id, len, 0x5eed) / 4294967296.0;
 }
 
 static int set_one(rd_fault *f, const char *spec, char *kv, rd_err *err)
@@ -47,13 +106,15 @@ static int set_one(rd_fault *f, const char *spec, char *kv, rd_err *err)
             return bad(err, spec, "score: a finite number");
         f->has_score = true;
         f->score = x;
+    } else if (!strcmp(kv, "decline")) {
+        return set_decline(f, spec, v, err);
     } else if (!strcmp(kv, "for_ms")) {
         if (parse_num(v, 1, 86400000, &x) || x != floor(x))
             return bad(err, spec, "for_ms: an integer from 1 to 86400000");
         f->for_ms = (int)x;
         f->until_ns = rd_clock_ns() + (int64_t)f->for_ms * 1000000;
     } else {
-        return bad(err, spec, "unknown setting (delay_ms, error_rate, score, for_ms)");
+        return bad(err, spec, "unknown setting (delay_ms, error_rate, score, decline, for_ms)");
     }
     return RD_OK;
 }
@@ -94,6 +155,9 @@ void rd_fault_describe(const rd_fault *f, char *buf, size_t cap)
         n += (size_t)snprintf(buf + n, cap - n, "%serror_rate=%g", n ? "," : "", f->error_rate);
     if (f->has_score && n < cap)
         n += (size_t)snprintf(buf + n, cap - n, "%sscore=%g", n ? "," : "", f->score);
+    if (f->decline > 0 && n < cap)
+        n += (size_t)snprintf(buf + n, cap - n, "%sdecline=%g@%s%s%g", n ? "," : "", f->decline,
+                              f->decline_feature, kOps[f->decline_op], f->decline_at);
     if (f->for_ms && n < cap)
         snprintf(buf + n, cap - n, "%sfor_ms=%d%s", n ? "," : "", f->for_ms,
                  rd_fault_active(f, rd_clock_ns()) ? "" : " (ended)");

@@ -17,6 +17,7 @@
 
 #include "riskd/clock.h"
 #include "riskd/decide.h"
+#include "riskd/hash.h"
 #include "riskd/json.h"
 
 #include "fixture.h"
@@ -309,6 +310,27 @@ static void test_faults(void **state)
         assert_int_equal(rd_fault_parse(bad[i], &g, &err), RD_EINVAL);
     }
     assert_int_equal(rd_fault_parse("other_x_v1.0:delay_ms=1", &f, &err), RD_EINVAL); /* another bundle */
+    /* decline=P@FEATURE<OP>N */
+    rd_fault g = {0};
+    assert_int_equal(rd_fault_parse("b:score=0.05,decline=0.3@Age<25", &g, &err), RD_OK);
+    assert_true(g.decline == 0.3 && g.decline_op == 0 && g.decline_at == 25);
+    assert_string_equal(g.decline_feature, "Age");
+    rd_fault_describe(&g, d, sizeof d);
+    assert_string_equal(d, "score=0.05,decline=0.3@Age<25");
+    const char *ops[] = {"b:decline=1@x<=2.5", "b:decline=0@x>1", "b:decline=0.5@x>=-3",
+                         "b:decline=0.5@x==7"};
+    for (size_t i = 0; i < 4; i++) {
+        rd_fault h = {0};
+        assert_int_equal(rd_fault_parse(ops[i], &h, &err), RD_OK);
+        assert_int_equal(h.decline_op, (int)i + 1);
+    }
+    const char *refused[] = {"b:decline=0.3",     "b:decline=1.5@Age<25", "b:decline=0.3@<25",
+                             "b:decline=0.3@Age", "b:decline=0.3@Age!25", "b:decline=0.3@Age<young"};
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        rd_fault h = {0};
+        assert_int_equal(rd_fault_parse(refused[i], &h, &err), RD_EINVAL);
+        assert_non_null(strstr(err.msg, "decline"));
+    }
 }
 
 /* ------------------------------------------------------------------ rd_decide */
@@ -511,6 +533,54 @@ static void test_decide_fixed_score_fault(void **state)
     rd_arena_deinit(&a);
 }
 
+/* decline=P@COND: of the requests meeting the condition, those whose id draws under P are declined
+ * (the same ids on every run); the others, and the requests outside the condition, untouched. */
+static void test_decide_decline_fault(void **state)
+{
+    (void)state;
+    rd_fault f = {0};
+    rd_err err;
+    assert_int_equal(rd_fault_parse("b_lr_v1.1:score=0.05,decline=0.5@age<25", &f, &err), RD_OK);
+    rd_decider *d = decider(&(rd_decide_opts){.route_flag = "route", .faults = &f, .nfaults = 1});
+    rd_arena a;
+    rd_arena_init(&a, 0);
+    int young = 0, young_declined = 0, want = 0;
+    for (int i = 0; i < 400; i++) {
+        char id[32], feat[64];
+        snprintf(id, sizeof id, "req-%d", i);
+        int age = i % 2 ? 20 : 40;
+        snprintf(feat, sizeof feat, "{\"age\":%d,\"home\":\"own\"}", age);
+        rd_value ctx = parse(&a, "{\"seg\":\"staff\"}"), fv = parse(&a, feat), rid = rd_value_string(id, (uint32_t)strlen(id));
+        rd_decide_req q = {.request_id = &rid, .context = &ctx, .features = &fv, .reasons = -1};
+        rd_decision dec;
+        assert_int_equal(rd_decide(d, &q, &a, &dec, &err), RD_OK);
+        bool declined = !strcmp(dec.score.decision, "reject");
+        if (age >= 25) {
+            assert_false(declined);
+            assert_true(dec.score.score == 0.05);
+            continue;
+        }
+        young++;
+        young_declined += declined;
+        /* the definition: murmur3 (seed 0x5eed) of the id over 2^32, under the share */
+        want += (double)rd_murmur3_32(id, strlen(id), 0x5eed) / 4294967296.0 < 0.5;
+        if (declined)
+            assert_true(dec.score.score == 0.99 && dec.score.probability == 0.99);
+    }
+    assert_int_equal(young_declined, want);
+    assert_true(young_declined > young / 2 - 30 && young_declined < young / 2 + 30);
+    rd_decider_unref(d);
+    /* refused: a condition on a name that is no numeric input of the bundle's pipeline */
+    rd_fault g = {0};
+    assert_int_equal(rd_fault_parse("b_lr_v1.1:decline=0.5@agee<25", &g, &err), RD_OK);
+    rd_decider *bad = NULL;
+    assert_int_equal(rd_decider_new(&(rd_decide_opts){.route_flag = "route", .faults = &g, .nfaults = 1},
+                                    flags, slots, 2, &bad, &err),
+                     RD_EINVAL);
+    assert_non_null(strstr(err.msg, "agee"));
+    rd_arena_deinit(&a);
+}
+
 /* The shadow pool: every submitted decision scored, agreement counted per pair. */
 static void pair_cb(void *ud, const rd_shadow_pair_stats *p)
 {
@@ -636,6 +706,7 @@ int main(void)
         cmocka_unit_test(test_shadow_pool),
         cmocka_unit_test(test_shadow_contention),
         cmocka_unit_test(test_decide_fixed_score_fault),
+        cmocka_unit_test(test_decide_decline_fault),
         cmocka_unit_test(test_decide_fallbacks), /* last: it leaves b_lr_v1.0's breaker open */
     };
     return cmocka_run_group_tests(tests, setup, teardown);
