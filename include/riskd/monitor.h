@@ -50,6 +50,30 @@ typedef enum rd_monitor_role { RD_ROLE_PRIMARY = 0, RD_ROLE_SHADOW } rd_monitor_
 RD_API rd_monitor_series *rd_monitor_series_get(rd_monitor *m, const rd_bundle *b, const char *variant,
                                                 rd_monitor_role role);
 
+/* Segments (docs/plans/guardrails.md §6.1): named groups of applicants (an age band, say), for
+ * the fair-lending gates. The monitor only counts: whoever records a decision evaluates the
+ * segments' rules and passes the bits of those the applicant belongs to (rd_monitor_obs), so the
+ * scoring path's cost here is one atomic load and two adds per segment the applicant is in. A
+ * set names up to RD_MONITOR_MAX_SEGMENTS segments; bit i of an observation's mask is segment i. */
+#define RD_MONITOR_MAX_SEGMENTS 16
+typedef struct rd_monitor_segments rd_monitor_segments; /* names, immutable once made */
+/* A set of n (1..RD_MONITOR_MAX_SEGMENTS) distinct, non-empty names of at most 63 bytes; copied. */
+RD_API int rd_monitor_segments_new(const char *const *names, size_t n, rd_monitor_segments **out,
+                                   rd_err *err);
+/* Free a set never attached (an attached set belongs to the monitor). */
+RD_API void rd_monitor_segments_free(rd_monitor_segments *segs);
+RD_API size_t rd_monitor_segments_count(const rd_monitor_segments *segs);
+RD_API const char *rd_monitor_segments_name(const rd_monitor_segments *segs, size_t i);
+/* Attach segs to series s. The monitor takes segs and keeps every set it was given until
+ * rd_monitor_free (a scoring thread or a stats reader may hold one); a set may be attached to
+ * several series of that one monitor (m: the series' monitor). The same set again: no-op. Another set
+ * (identity is the pointer: a caller whose segments did not change keeps its set) replaces it from now on,
+ * and the segment counts of any span that began before now become invalid (rd_monitor_stats.segments_note):
+ * counter i meant another segment then. */
+RD_API void rd_monitor_attach_segments(rd_monitor *m, rd_monitor_series *s, rd_monitor_segments *segs);
+/* The set attached to s (NULL: none). */
+RD_API const rd_monitor_segments *rd_monitor_series_segments(rd_monitor_series *s);
+
 /* What one decision adds. */
 typedef struct rd_monitor_obs {
     bool answered;            /* a model or fallback answer; false: the request failed (error) */
@@ -59,6 +83,18 @@ typedef struct rd_monitor_obs {
     const char *decision;     /* "approve" / "review" / "reject" / other / NULL */
     double latency_ms;        /* NaN: none (a shadow score runs off the request's clock) */
     const rd_value *features; /* the raw inputs (per-input bins), may be NULL */
+    /* Exposure caps (guardrails.md §5): a decision left out of the gate metrics (an applicant
+       whose amount did not fit the cap at that moment, in either arm) still counts as an
+       assignment for SRM, so it adds only the excluded counter (and capped): no rates, bins,
+       latency, inputs or segments. capped: the candidate's approval answered by the control
+       (implies excluded). Only for answered decisions (a failed request counts as failed). */
+    bool excluded, capped;
+    /* bit i: the applicant is in segment i of the series' set (bits past the set's size, or
+       without a set, are ignored) */
+    uint32_t segments;
+    /* the set the bits were evaluated for: they count only while it is the series' set (a set
+       replaced under a scoring thread is not miscounted); NULL: whichever set is attached */
+    const rd_monitor_segments *segment_set;
 } rd_monitor_obs;
 /* Count one decision: lock-free, a few relaxed atomic adds in the calling thread's shard. */
 RD_API void rd_monitor_record(rd_monitor_series *s, const rd_monitor_obs *o);
@@ -78,6 +114,12 @@ typedef struct rd_monitor_input_stats {
     double psi, psi_floor;        /* NaN below RD_PSI_MIN_ROWS or without a reference */
 } rd_monitor_input_stats;
 
+typedef struct rd_monitor_segment_stats {
+    const char *name;
+    uint64_t n, approve; /* answered, non-excluded decisions of applicants in the segment */
+    double approve_rate; /* NaN when n is 0 */
+} rd_monitor_segment_stats;
+
 typedef struct rd_monitor_stats {
     const char *bundle, *variant, *role;
     double seconds; /* the span the counts cover */
@@ -85,6 +127,9 @@ typedef struct rd_monitor_stats {
     uint64_t approve, review, reject, other;
     uint64_t model, fallback, timeout, error_fallback, breaker_open, unavailable;
     uint64_t failed; /* requests refused with an error */
+    /* answered decisions left out of every figure below (and of n), counted for SRM only; capped:
+       those of them that were the candidate's approvals answered by the control */
+    uint64_t excluded, capped;
     double approve_rate, review_rate, reject_rate, fallback_rate, error_rate, timeout_rate;
     double psi, psi_floor; /* score PSI vs the reference deciles; NaN: see psi_note */
     size_t psi_bins;
@@ -98,6 +143,12 @@ typedef struct rd_monitor_stats {
     double latency_p50, latency_p90, latency_p99; /* ms, from a log-linear histogram */
     size_t ninputs;
     rd_monitor_input_stats *inputs; /* in the arena */
+    /* the attached set's segments (0 and NULL without one; names live as long as the monitor);
+       when the set was replaced after the span began, the counts are 0, the rates NaN and
+       segments_note says why ("" when valid) */
+    size_t nsegments;
+    rd_monitor_segment_stats *segments; /* in the arena */
+    char segments_note[120];
 } rd_monitor_stats;
 
 /* The statistics since base (NULL: since the series began), or over the sliding window

@@ -9,6 +9,9 @@
  *   score bins: ncuts + 1           the reference's decile bins (model answers only)
  *   KS cells: 2J + 1                the score on the reference quantile grid (rd_ks_cell)
  *   latency: LAT_BINS               log-linear milliseconds
+ *   segments: 2 * RD_MONITOR_MAX_SEGMENTS   (n, approve) per segment of the attached set: the
+ *                                   room is kept whether or not a set is ever attached, because
+ *                                   the stride is fixed when the series is made
  *   per input: bins + unseen + missing */
 #include <math.h>
 #include <pthread.h>
@@ -35,7 +38,9 @@ enum {
     C_FB_BREAKER,
     C_FB_UNAVAILABLE,
     C_FAILED,
-    C_SCORED, /* model answers with a finite score */
+    C_SCORED,   /* model answers with a finite score */
+    C_EXCLUDED, /* answered, left out of the gate metrics (exposure caps): SRM only */
+    C_CAPPED,   /* of those, the candidate's approvals answered by the control */
     C_FIXED
 };
 
@@ -58,6 +63,13 @@ typedef struct mon_input {
     bool has_unseen;
 } mon_input;
 
+struct rd_monitor_segments {
+    size_t n;
+    char names[RD_MONITOR_MAX_SEGMENTS][64];
+    rd_monitor *owner;         /* the monitor that keeps it (set on the first attach) */
+    rd_monitor_segments *next; /* the owner's list */
+};
+
 struct rd_monitor_series {
     rd_monitor *m;
     char *bundle, *variant;
@@ -76,12 +88,20 @@ struct rd_monitor_series {
     size_t *slots; /* open-addressing table of input names: index + 1, 0 empty */
     size_t nslots;
     /* the counters */
-    size_t off_score, off_ks, off_lat, stride;
+    size_t off_score, off_ks, off_lat, off_seg, stride;
+    /* the segment set: loaded by scoring threads without a lock, replaced under lock. segs_gen
+       counts replacements: a span's segment counts are valid when its start (a mark, a window
+       snapshot) saw the same generation as its end (a millisecond clock could not tell a mark
+       taken just before a replacement from one just after); segs_replaced_ms is for the note */
+    _Atomic(rd_monitor_segments *) segs;
+    _Atomic uint64_t segs_gen;
+    int64_t segs_replaced_ms;
     _Atomic uint64_t *shards; /* m->o.shards * stride */
     /* the window: snapshots of the summed counters, taken by rd_monitor_tick */
     pthread_mutex_t lock;
     uint64_t *ring;
     int64_t *ring_ms;
+    uint64_t *ring_gen; /* segs_gen at each snapshot */
     size_t ring_len, ring_n, ring_head;
     /* the history: the decision counters (C_FIXED of them) at each tick, history_len ticks */
     uint64_t *hist;
@@ -91,6 +111,7 @@ struct rd_monitor_series {
 
 struct rd_monitor_mark {
     int64_t ms;
+    uint64_t segs_gen;
     size_t stride;
     uint64_t c[];
 };
@@ -101,6 +122,7 @@ struct rd_monitor {
     rd_monitor_series **series;
     size_t n, cap;
     int64_t last_tick_ms;
+    rd_monitor_segments *segsets; /* every set attached, freed with the monitor */
 };
 
 void rd_monitor_opts_default(rd_monitor_opts *o)
@@ -151,6 +173,7 @@ static void series_free(rd_monitor_series *s)
     rd_free((void *)s->shards);
     rd_free(s->ring);
     rd_free(s->ring_ms);
+    rd_free(s->ring_gen);
     rd_free(s->hist);
     rd_free(s->hist_ms);
     pthread_mutex_destroy(&s->lock);
@@ -164,6 +187,10 @@ void rd_monitor_free(rd_monitor *m)
     for (size_t i = 0; i < m->n; i++)
         series_free(m->series[i]);
     rd_free(m->series);
+    for (rd_monitor_segments *g = m->segsets, *next; g; g = next) {
+        next = g->next;
+        rd_free(g);
+    }
     pthread_mutex_destroy(&m->lock);
     rd_free(m);
 }
@@ -280,6 +307,8 @@ static rd_monitor_series *series_new(rd_monitor *m, const rd_bundle *b, const ch
         off += 2 * s->grid.j + 1;
     s->off_lat = off;
     off += LAT_BINS;
+    s->off_seg = off;
+    off += 2 * RD_MONITOR_MAX_SEGMENTS;
     if (ref && m->o.inputs && role == RD_ROLE_PRIMARY && ref->ninputs > 0) {
         s->ninputs = ref->ninputs < MAX_TRACKED_INPUTS ? ref->ninputs : MAX_TRACKED_INPUTS;
         if (!(s->inputs = rd_calloc(s->ninputs, sizeof *s->inputs)))
@@ -296,7 +325,8 @@ static rd_monitor_series *series_new(rd_monitor *m, const rd_bundle *b, const ch
     s->ring_len = (size_t)m->o.buckets + 1;
     s->ring = rd_calloc(s->ring_len * s->stride, sizeof(uint64_t));
     s->ring_ms = rd_calloc(s->ring_len, sizeof(int64_t));
-    if (!s->shards || !s->ring || !s->ring_ms)
+    s->ring_gen = rd_calloc(s->ring_len, sizeof(uint64_t));
+    if (!s->shards || !s->ring || !s->ring_ms || !s->ring_gen)
         goto fail;
     if (m->o.history > 0) { /* one more snapshot than buckets: a bucket is the difference of two */
         s->hist_len = (size_t)m->o.history + 1;
@@ -354,6 +384,79 @@ rd_monitor_series *rd_monitor_series_get(rd_monitor *m, const rd_bundle *b, cons
     }
     pthread_mutex_unlock(&m->lock);
     return found;
+}
+
+/* ------------------------------------------------------------------ segment sets */
+
+int rd_monitor_segments_new(const char *const *names, size_t n, rd_monitor_segments **out, rd_err *err)
+{
+    if (n == 0 || n > RD_MONITOR_MAX_SEGMENTS)
+        return rd_err_set(err, RD_EINVAL, "monitor: a segment set has 1..%d segments, got %zu",
+                          RD_MONITOR_MAX_SEGMENTS, n);
+    rd_monitor_segments *g = rd_calloc(1, sizeof *g);
+    if (!g)
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        size_t len = names[i] ? strlen(names[i]) : 0;
+        if (len == 0 || len >= sizeof g->names[i]) {
+            rd_free(g);
+            return rd_err_set(err, RD_EINVAL, "monitor: segment %zu: a name of 1..%zu bytes", i + 1,
+                              sizeof g->names[i] - 1);
+        }
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(g->names[j], names[i])) {
+                rd_free(g);
+                return rd_err_set(err, RD_EINVAL, "monitor: segment \"%s\" named twice", names[i]);
+            }
+        memcpy(g->names[i], names[i], len + 1);
+    }
+    g->n = n;
+    *out = g;
+    return RD_OK;
+}
+
+void rd_monitor_segments_free(rd_monitor_segments *segs)
+{
+    if (segs && !segs->owner) /* an attached set is the monitor's to free */
+        rd_free(segs);
+}
+
+size_t rd_monitor_segments_count(const rd_monitor_segments *segs) { return segs ? segs->n : 0; }
+
+const char *rd_monitor_segments_name(const rd_monitor_segments *segs, size_t i)
+{
+    return segs && i < segs->n ? segs->names[i] : NULL;
+}
+
+void rd_monitor_attach_segments(rd_monitor *m, rd_monitor_series *s, rd_monitor_segments *segs)
+{
+    if (!s || !segs)
+        return;
+    m = s->m; /* the series' own monitor keeps the set */
+    pthread_mutex_lock(&m->lock);
+    if (!segs->owner) {
+        segs->owner = m;
+        segs->next = m->segsets;
+        m->segsets = segs;
+    }
+    pthread_mutex_unlock(&m->lock);
+    pthread_mutex_lock(&s->lock);
+    rd_monitor_segments *cur = atomic_load_explicit(&s->segs, memory_order_relaxed);
+    if (cur != segs) {
+        /* counter i meant cur's segment i until now: spans from before cannot be read with
+           the new names (a first set has nothing before it to misread) */
+        if (cur) {
+            s->segs_replaced_ms = rd_clock_unix_ms();
+            atomic_fetch_add_explicit(&s->segs_gen, 1, memory_order_seq_cst);
+        }
+        atomic_store_explicit(&s->segs, segs, memory_order_seq_cst);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+const rd_monitor_segments *rd_monitor_series_segments(rd_monitor_series *s)
+{
+    return s ? atomic_load_explicit(&s->segs, memory_order_acquire) : NULL;
 }
 
 /* ------------------------------------------------------------------ recording */
@@ -442,6 +545,20 @@ static void record_inputs(rd_monitor_series *s, _Atomic uint64_t *c, const rd_va
             add(c, s->inputs[i].off + s->inputs[i].nbins - 1);
 }
 
+static void record_segments(rd_monitor_series *s, _Atomic uint64_t *c, const rd_monitor_obs *o)
+{
+    const rd_monitor_segments *g = atomic_load_explicit(&s->segs, memory_order_acquire);
+    if (!g || (o->segment_set && o->segment_set != g))
+        return; /* no set, or the bits were evaluated for a set since replaced */
+    bool approve = o->decision && !strcmp(o->decision, "approve");
+    for (size_t i = 0; i < g->n; i++)
+        if ((o->segments >> i) & 1u) {
+            add(c, s->off_seg + 2 * i);
+            if (approve)
+                add(c, s->off_seg + 2 * i + 1);
+        }
+}
+
 void rd_monitor_record(rd_monitor_series *s, const rd_monitor_obs *o)
 {
     if (!s)
@@ -449,6 +566,12 @@ void rd_monitor_record(rd_monitor_series *s, const rd_monitor_obs *o)
     _Atomic uint64_t *c = shard_of(s);
     if (!o->answered) {
         add(c, C_FAILED);
+        return;
+    }
+    if (o->excluded || o->capped) {
+        add(c, C_EXCLUDED);
+        if (o->capped)
+            add(c, C_CAPPED);
         return;
     }
     add(c, C_N);
@@ -478,6 +601,8 @@ void rd_monitor_record(rd_monitor_series *s, const rd_monitor_obs *o)
         add(c, s->off_lat + lat_bin(o->latency_ms));
     if (s->ninputs)
         record_inputs(s, c, o->features);
+    if (o->segments)
+        record_segments(s, c, o);
 }
 
 /* ------------------------------------------------------------------ moments */
@@ -505,6 +630,7 @@ void rd_monitor_tick(rd_monitor *m, int64_t now_ms)
         pthread_mutex_lock(&s->lock);
         sum_now(s, s->ring + s->ring_head * s->stride);
         s->ring_ms[s->ring_head] = now_ms;
+        s->ring_gen[s->ring_head] = atomic_load(&s->segs_gen); /* attach waits for s->lock */
         if (s->hist_len) { /* the window's snapshot begins with the decision counters */
             memcpy(s->hist + s->hist_head * C_FIXED, s->ring + s->ring_head * s->stride,
                    C_FIXED * sizeof(uint64_t));
@@ -528,6 +654,9 @@ rd_monitor_mark *rd_monitor_mark_take(rd_monitor_series *s)
         return NULL;
     k->ms = rd_clock_unix_ms();
     k->stride = s->stride;
+    /* the generation before the counters: a set replaced while they are summed makes the span
+       invalid rather than mixing two sets' counts under one set's names */
+    k->segs_gen = atomic_load(&s->segs_gen);
     sum_now(s, k->c);
     return k;
 }
@@ -581,9 +710,51 @@ static void psi_of(const double *ref, const uint64_t *cur, size_t nbins, double 
     *floor_ = rd_psi_noise_floor(refn, m, live, RD_PSI_ALPHA);
 }
 
-static int compute(rd_monitor_series *s, const uint64_t *now, const uint64_t *base, double seconds,
-                   rd_arena *a, rd_monitor_stats *out, rd_err *err)
+/* A span's segment set: the set and generation read after its end's counters were summed (a
+ * set replaced meanwhile shows a newer generation), and the generation at its start. */
+typedef struct seg_view {
+    const rd_monitor_segments *g;
+    uint64_t gen, base_gen;
+    int64_t replaced_ms;
+} seg_view;
+
+static seg_view segs_view_locked(rd_monitor_series *s, uint64_t base_gen)
 {
+    return (seg_view){atomic_load(&s->segs), atomic_load(&s->segs_gen), base_gen, s->segs_replaced_ms};
+}
+
+static int segment_stats(rd_monitor_series *s, const uint64_t *c, seg_view v, rd_arena *a,
+                         rd_monitor_stats *out, rd_err *err)
+{
+    if (!v.g)
+        return RD_OK;
+    out->nsegments = v.g->n;
+    out->segments = rd_arena_alloc(a, v.g->n * sizeof *out->segments);
+    if (!out->segments)
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    bool valid = v.gen == v.base_gen;
+    if (!valid) {
+        char t[32];
+        if (!rd_time_text(v.replaced_ms, t))
+            snprintf(t, sizeof t, "%lld ms", (long long)v.replaced_ms);
+        snprintf(out->segments_note, sizeof out->segments_note,
+                 "segments redefined at %s, after this span began", t);
+    }
+    for (size_t i = 0; i < v.g->n; i++) {
+        rd_monitor_segment_stats *g = &out->segments[i];
+        g->name = v.g->names[i];
+        g->n = valid ? c[s->off_seg + 2 * i] : 0;
+        g->approve = valid ? c[s->off_seg + 2 * i + 1] : 0;
+        g->approve_rate = valid ? rate(g->approve, g->n) : (double)NAN;
+    }
+    return RD_OK;
+}
+
+/* The statistics of the counts now - base, over [from_ms, now_ms]. */
+static int compute(rd_monitor_series *s, const uint64_t *now, const uint64_t *base, int64_t from_ms,
+                   int64_t now_ms, seg_view v, rd_arena *a, rd_monitor_stats *out, rd_err *err)
+{
+    double seconds = (double)(now_ms - from_ms) / 1000.0;
     uint64_t *c = rd_arena_alloc(a, s->stride * sizeof *c);
     if (!c)
         return rd_err_set(err, RD_ENOMEM, "out of memory");
@@ -606,6 +777,8 @@ static int compute(rd_monitor_series *s, const uint64_t *now, const uint64_t *ba
     out->breaker_open = c[C_FB_BREAKER];
     out->unavailable = c[C_FB_UNAVAILABLE];
     out->failed = c[C_FAILED];
+    out->excluded = c[C_EXCLUDED];
+    out->capped = c[C_CAPPED];
     out->approve_rate = rate(out->approve, out->n);
     out->review_rate = rate(out->review, out->n);
     out->reject_rate = rate(out->reject, out->n);
@@ -657,7 +830,7 @@ static int compute(rd_monitor_series *s, const uint64_t *now, const uint64_t *ba
             psi_of(in->ref, b, in->nbins, &is->psi, &is->psi_floor, NULL, 0);
         }
     }
-    return RD_OK;
+    return segment_stats(s, c, v, a, out, err);
 }
 
 int rd_monitor_stats_since(rd_monitor_series *s, const rd_monitor_mark *base, int64_t now_ms, rd_arena *a,
@@ -669,8 +842,11 @@ int rd_monitor_stats_since(rd_monitor_series *s, const rd_monitor_mark *base, in
     if (!now)
         return rd_err_set(err, RD_ENOMEM, "out of memory");
     sum_now(s, now);
+    pthread_mutex_lock(&s->lock);
+    seg_view v = segs_view_locked(s, base ? base->segs_gen : 0);
+    pthread_mutex_unlock(&s->lock);
     int64_t from = base ? base->ms : s->created_ms;
-    return compute(s, now, base ? base->c : NULL, (double)(now_ms - from) / 1000.0, a, out, err);
+    return compute(s, now, base ? base->c : NULL, from, now_ms, v, a, out, err);
 }
 
 int rd_monitor_window_stats(rd_monitor_series *s, int64_t now_ms, rd_arena *a, rd_monitor_stats *out,
@@ -696,10 +872,11 @@ int rd_monitor_window_stats(rd_monitor_series *s, int64_t now_ms, rd_arena *a, r
         memcpy(base, s->ring + pick * s->stride, s->stride * sizeof *base);
         from = s->ring_ms[pick];
     }
+    seg_view v = segs_view_locked(s, pick != SIZE_MAX ? s->ring_gen[pick] : 0);
     pthread_mutex_unlock(&s->lock);
     if (pick != SIZE_MAX && !base)
         return rd_err_set(err, RD_ENOMEM, "out of memory");
-    return compute(s, now, base, (double)(now_ms - from) / 1000.0, a, out, err);
+    return compute(s, now, base, from, now_ms, v, a, out, err);
 }
 
 void rd_monitor_foreach(rd_monitor *m, void (*fn)(void *ud, rd_monitor_series *s), void *ud)
@@ -752,12 +929,13 @@ void rd_monitor_stats_json(rd_buf *b, const rd_monitor_stats *st)
         b,
         ",\"n\":%llu,\"approve\":%llu,\"review\":%llu,\"reject\":%llu,\"other\":%llu,\"model\":%llu,"
         "\"fallback\":%llu,\"timeout\":%llu,\"error_fallback\":%llu,\"breaker_open\":%llu,"
-        "\"unavailable\":%llu,\"failed\":%llu",
+        "\"unavailable\":%llu,\"failed\":%llu,\"excluded\":%llu,\"capped\":%llu",
         (unsigned long long)st->n, (unsigned long long)st->approve, (unsigned long long)st->review,
         (unsigned long long)st->reject, (unsigned long long)st->other, (unsigned long long)st->model,
         (unsigned long long)st->fallback, (unsigned long long)st->timeout,
         (unsigned long long)st->error_fallback, (unsigned long long)st->breaker_open,
-        (unsigned long long)st->unavailable, (unsigned long long)st->failed);
+        (unsigned long long)st->unavailable, (unsigned long long)st->failed, (unsigned long long)st->excluded,
+        (unsigned long long)st->capped);
     num(b, "approve_rate", st->approve_rate);
     num(b, "review_rate", st->review_rate);
     num(b, "reject_rate", st->reject_rate);
@@ -814,7 +992,22 @@ void rd_monitor_stats_json(rd_buf *b, const rd_monitor_stats *st)
         num(b, "psi_noise_floor", is->psi_floor);
         rd_buf_putc(b, '}');
     }
-    rd_buf_puts(b, "]}");
+    rd_buf_puts(b, "],\"segments\":[");
+    for (size_t i = 0; i < st->nsegments; i++) {
+        const rd_monitor_segment_stats *g = &st->segments[i];
+        rd_buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
+        rd_json_write_string(b, g->name, strlen(g->name));
+        rd_buf_printf(b, ",\"n\":%llu,\"approve\":%llu", (unsigned long long)g->n,
+                      (unsigned long long)g->approve);
+        num(b, "approve_rate", g->approve_rate);
+        rd_buf_putc(b, '}');
+    }
+    rd_buf_putc(b, ']');
+    if (st->segments_note[0]) {
+        rd_buf_puts(b, ",\"segments_note\":");
+        rd_json_write_string(b, st->segments_note, strlen(st->segments_note));
+    }
+    rd_buf_putc(b, '}');
 }
 
 /* ------------------------------------------------------------------ history */
