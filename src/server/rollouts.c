@@ -294,7 +294,7 @@ static void plan_reload(size_t i)
         srv_log(SRV_ERROR, "rollout plan edit refused: the running plan is kept", "plan", path, "error",
                 err.msg, NULL);
         char why[sizeof err.msg + 64];
-        snprintf(why, sizeof why, "%s: %s", path, err.msg);
+        snprintf(why, sizeof why, "%.60s: %s", path, err.msg); /* the path cut: the message is the news */
         srv_metrics_refusal("rollout", why);
     } else {
         snprintf(R.watch[i].sha, sizeof R.watch[i].sha, "%s", sha);
