@@ -26,7 +26,7 @@
 typedef struct rd_store rd_store;
 
 /* The schema version this riskd writes. */
-#define RD_STORE_SCHEMA 6
+#define RD_STORE_SCHEMA 7
 
 typedef struct rd_store_opts {
     const char *node; /* this process's name in a shared store (the decision log's node column,
@@ -432,5 +432,80 @@ RD_API int rd_store_sink_failures(rd_store *s, const char *sink, size_t limit,
                                   int (*fn)(void *ud, const rd_sink_failure *f), void *ud, rd_err *err);
 /* Delete the cursor (and its failures) of a sink no longer configured. */
 RD_API int rd_store_sink_delete(rd_store *s, const char *name, rd_err *err);
+
+/* ------------------------------------------------------------------ exposure caps (schema 7)
+ *
+ * A rollout stage's caps on what its candidate approves (docs/plans/guardrails.md §3): the
+ * amount (in integer units of the plan's `unit`) and the number of approvals. Each node holds
+ * slices of a cap, reserved here in a governance transaction and spent on the scoring path
+ * without the store; what a node held when it died is "lost", never given back (the safe side).
+ * A stage instance is keyed by (flag, stage, stage_started_ms), a node's slice of it by
+ * (node, boot), boot being the node process's incarnation. Invariants: for each stage,
+ * Σ over its slices of (reserved − returned) = the stage's reserved; each grant keeps the
+ * stage's reserved ≤ its cap at the time it is made; each slice's spent ≤ reserved − returned.
+ * A read-only handle on a schema-6 database lists nothing. */
+typedef struct rd_exposure_stage_row {
+    char flag[256], stage[64];
+    int64_t stage_started_ms;
+    char plan_sha[RD_SHA256_HEX];            /* the plan the caps came from */
+    char field[128];                         /* where the amount is read: "features.Amount" */
+    double unit;                             /* the amount of one unit (> 0) */
+    bool has_amount, has_count;              /* false: no such cap (unlimited) */
+    int64_t cap_amount, cap_count;           /* units, approvals (when has_*) */
+    int64_t reserved_amount, reserved_count; /* granted and not given back (used + held + lost) */
+    int64_t exhausted_ms; /* when a node first found nothing left to reserve for an approval (0: never) */
+    int64_t created_ms, updated_ms;
+} rd_exposure_stage_row;
+
+typedef struct rd_exposure_totals {          /* over a stage's slices */
+    int64_t spent_amount, spent_count;       /* reported: the approvals charged ("used") */
+    int64_t held_amount, held_count;         /* open slices: reserved − returned − spent */
+    int64_t lost_amount, lost_count;         /* lost slices (a node that died): the same, never given back */
+    int64_t reserved_amount, reserved_count; /* Σ(reserved − returned) over every slice: the stage's
+                                                reserved when the ledger is whole */
+    uint64_t capped;                         /* approvals answered by the control, reported */
+    size_t nodes;                            /* open slices */
+} rd_exposure_totals;
+
+/* Reserve up to want_amount units and want_count approvals of stage's caps for (node, boot), in
+ * one governance transaction (rd_store_begin: nested in the caller's when it holds one). The
+ * stage row is inserted when missing, else its plan_sha, field, unit and caps become stage's
+ * (the newest plan wins; its reserved_* and timestamps are ignored). Each grant is
+ * min(want, cap − reserved), never negative, and the want itself for a dimension without a cap;
+ * the stage's reserved grows by it through an UPDATE guarded by reserved + grant <= cap
+ * (RD_ECONFLICT if it matches nothing: nothing written). The slice is upserted: reserved +=
+ * grants, state open. mark_exhausted: a dimension wanted (> 0) whose grant is 0 sets the
+ * stage's exhausted_ms to now_ms, unless it was set before. *got_amount, *got_count: the
+ * grants, on success. RD_EINVAL: an empty or too long key, a negative want or cap, a unit not
+ * > 0. */
+RD_API int rd_store_exposure_reserve(rd_store *s, const rd_exposure_stage_row *stage, const char *node,
+                                     const char *boot, int64_t want_amount, int64_t want_count,
+                                     bool mark_exhausted, int64_t now_ms, int64_t *got_amount,
+                                     int64_t *got_count, rd_err *err);
+/* Give back what a slice holds unspent, in one transaction (nested as above): the stage's
+ * reserved −= (amount, count), the slice's returned += them; close: its state becomes closed.
+ * RD_ENOTFOUND: no such slice; RD_ECONFLICT: more than reserved − returned − spent (the last
+ * report) of the slice, nothing written. */
+RD_API int rd_store_exposure_return(rd_store *s, const char *flag, const char *stage,
+                                    int64_t stage_started_ms, const char *node, const char *boot,
+                                    int64_t amount, int64_t count, bool close, int64_t now_ms, rd_err *err);
+/* What the node spent of its slice, and the approvals it capped, in one UPDATE (no governance
+ * lock): each column becomes the larger of what it holds and what is given (a late report never
+ * lowers it). RD_ENOTFOUND: no such slice; RD_ECONFLICT: a spent larger than reserved −
+ * returned, nothing written. */
+RD_API int rd_store_exposure_report(rd_store *s, const char *flag, const char *stage,
+                                    int64_t stage_started_ms, const char *node, const char *boot,
+                                    int64_t spent_amount, int64_t spent_count, uint64_t capped,
+                                    int64_t now_ms, rd_err *err);
+/* node's slices of other boots still open (a process of it that ended without giving back):
+ * state lost. */
+RD_API int rd_store_exposure_orphans(rd_store *s, const char *node, const char *boot, int64_t now_ms,
+                                     rd_err *err);
+/* The stage rows of flag (NULL: every flag), oldest stage first, each with its totals. A
+ * non-zero return of fn stops the list and is returned; fn may call the store. */
+RD_API int rd_store_exposure_list(rd_store *s, const char *flag,
+                                  int (*fn)(void *ud, const rd_exposure_stage_row *st,
+                                            const rd_exposure_totals *t),
+                                  void *ud, rd_err *err);
 
 #endif

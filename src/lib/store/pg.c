@@ -14,6 +14,8 @@
  *   - tokens.parent names the token a console session was opened with (schema 5);
  *   - the notification outbox (schema 6, pg_notify.c): notify_events (an identity id, uid
  *     UNIQUE as text), notify_sinks (one cursor per sink), notify_failures;
+ *   - the exposure caps (schema 7, pg_exposure.c): exposure_stages (one row per stage
+ *     instance, its caps NULL when none) and exposure_slices (one per node process);
  *   - text columns a list is ordered by are COLLATE "C", so lists come in SQLite's (byte)
  *     order whatever the database's locale;
  *   - a governance transaction takes an advisory transaction lock (RD_PG_LOCK_GOV), which
@@ -155,6 +157,28 @@ static const char schema_6[] =
     "UPDATE riskd_meta SET value = '6' WHERE key = 'schema';"
     "COMMIT;";
 
+static const char schema_7[] =
+    "BEGIN;"
+    /* exposure caps (pg_exposure.c), in integer units of the plan's unit: no CHECK on
+       reserved <= cap (a cap lowered by a plan edit must be storable); the guard is the
+       reservation's UPDATE. Keys COLLATE "C": lists in SQLite's order */
+    "CREATE TABLE exposure_stages(flag text COLLATE \"C\" NOT NULL, stage text COLLATE \"C\" NOT NULL,"
+    " stage_started_ms bigint NOT NULL, plan_sha text NOT NULL, field text NOT NULL,"
+    " unit double precision NOT NULL, cap_amount bigint, cap_count bigint,"
+    " reserved_amount bigint NOT NULL DEFAULT 0, reserved_count bigint NOT NULL DEFAULT 0,"
+    " exhausted_ms bigint NOT NULL DEFAULT 0, created_ms bigint NOT NULL, updated_ms bigint NOT NULL,"
+    " PRIMARY KEY(flag, stage, stage_started_ms));"
+    "CREATE TABLE exposure_slices(flag text COLLATE \"C\" NOT NULL, stage text COLLATE \"C\" NOT NULL,"
+    " stage_started_ms bigint NOT NULL, node text COLLATE \"C\" NOT NULL, boot text COLLATE \"C\" NOT NULL,"
+    " reserved_amount bigint NOT NULL DEFAULT 0, reserved_count bigint NOT NULL DEFAULT 0,"
+    " returned_amount bigint NOT NULL DEFAULT 0, returned_count bigint NOT NULL DEFAULT 0,"
+    " spent_amount bigint NOT NULL DEFAULT 0, spent_count bigint NOT NULL DEFAULT 0,"
+    " capped bigint NOT NULL DEFAULT 0, state text NOT NULL, opened_ms bigint NOT NULL,"
+    " updated_ms bigint NOT NULL, PRIMARY KEY(flag, stage, stage_started_ms, node, boot));"
+    "CREATE INDEX exposure_slices_node ON exposure_slices(node, state);"
+    "UPDATE riskd_meta SET value = '7' WHERE key = 'schema';"
+    "COMMIT;";
+
 /* The schema version of the database: 0 for one without tables (in the current schema);
  * RD_EINVAL for a foreign or newer one. */
 static int schema_version(pg_store *s, int *version, rd_err *err)
@@ -249,6 +273,8 @@ int rd__pg_migrate(pg_store *s, rd_err *err)
         rc = run_script(s, schema_5, err);
     if (!rc && version < 6)
         rc = run_script(s, schema_6, err);
+    if (!rc && version < 7)
+        rc = run_script(s, schema_7, err);
     if (!rc)
         s->schema = RD_STORE_SCHEMA;
     rd_err ignored;
@@ -390,6 +416,14 @@ const rd_store_ops rd__pg_store = {
     .failure_put = rd__pg_failure_put,
     .sink_failures = rd__pg_sink_failures,
     .sink_delete = rd__pg_sink_delete,
+    .exposure_stage_put = rd__pg_exposure_stage_put,
+    .exposure_stage_add = rd__pg_exposure_stage_add,
+    .exposure_slice_grant = rd__pg_exposure_slice_grant,
+    .exposure_slice_return = rd__pg_exposure_slice_return,
+    .exposure_slice_report = rd__pg_exposure_slice_report,
+    .exposure_slice_get = rd__pg_exposure_slice_get,
+    .exposure_orphans = rd__pg_exposure_orphans,
+    .exposure_list = rd__pg_exposure_list,
     .shared = true,
     .ping = rd__pg_ping,
     .notify = rd__pg_notify,

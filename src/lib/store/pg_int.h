@@ -1,7 +1,7 @@
 /* Internals of the PostgreSQL backend, shared by its files: pg.c (open, close, migrations, the
  * ops table), pg_conn.c (the connection, errors, parameters, queries, transactions), pg_log.c
  * (the decision log and blobs), pg_nodes.c (ping, notify, watch, leadership), pg_gov.c,
- * pg_outcomes.c, pg_rollout.c and pg_erase.c.
+ * pg_outcomes.c, pg_rollout.c, pg_erase.c, pg_notify.c and pg_exposure.c.
  *
  * One handle holds one libpq connection, used by one thread at a time (store.h). Every call
  * goes through rd__pg_ready first, which reconnects a lost connection (never inside an open
@@ -236,6 +236,24 @@ int rd__pg_failure_put(rd_store *s, const rd_sink_failure *f, rd_err *err);
 int rd__pg_sink_failures(rd_store *s, const char *sink, size_t limit,
                          int (*fn)(void *, const rd_sink_failure *), void *ud, rd_err *err);
 int rd__pg_sink_delete(rd_store *s, const char *name, rd_err *err);
+
+/* pg_exposure.c: exposure caps (schema 7) */
+int rd__pg_exposure_stage_put(rd_store *s, const rd_exposure_stage_row *st, int64_t now_ms,
+                              rd_exposure_stage_row *out, rd_err *err);
+int rd__pg_exposure_stage_add(rd_store *s, const char *flag, const char *stage, int64_t started_ms,
+                              int64_t da, int64_t dc, int64_t exhausted_ms, int64_t now_ms, bool *applied,
+                              rd_err *err);
+int rd__pg_exposure_slice_grant(rd_store *s, const rd__slice_key *k, int64_t ga, int64_t gc, int64_t now_ms,
+                                rd_err *err);
+int rd__pg_exposure_slice_return(rd_store *s, const rd__slice_key *k, int64_t a, int64_t c, bool close,
+                                 int64_t now_ms, bool *applied, rd_err *err);
+int rd__pg_exposure_slice_report(rd_store *s, const rd__slice_key *k, int64_t sa, int64_t sc, int64_t capped,
+                                 int64_t now_ms, bool *applied, rd_err *err);
+int rd__pg_exposure_slice_get(rd_store *s, const rd__slice_key *k, rd__slice_row *out, rd_err *err);
+int rd__pg_exposure_orphans(rd_store *s, const char *node, const char *boot, int64_t now_ms, rd_err *err);
+int rd__pg_exposure_list(rd_store *s, const char *flag,
+                         int (*fn)(void *, const rd_exposure_stage_row *, const rd_exposure_totals *),
+                         void *ud, rd_err *err);
 
 /* pg_outcomes.c */
 int rd__pg_outcomes_put(rd_store *s, const rd_outcome *o, size_t n, int64_t now_ms,

@@ -20,6 +20,14 @@
  *     updated_ms) WITHOUT ROWID              one cursor per sink
  *   notify_failures(sink, event_id, failed_ms, attempts, status, error) WITHOUT ROWID
  *                                            the events a sink gave up on
+ * Schema 7 adds the exposure caps (sqlite_exposure.c):
+ *   exposure_stages(flag, stage, stage_started_ms, plan_sha, field, unit, cap_amount, cap_count,
+ *     reserved_amount, reserved_count, exhausted_ms, created_ms, updated_ms) WITHOUT ROWID
+ *                                            one row per stage instance: its caps (NULL: none)
+ *                                            and what the nodes reserved of them
+ *   exposure_slices(flag, stage, stage_started_ms, node, boot, reserved_*, returned_*, spent_*,
+ *     capped, state, opened_ms, updated_ms) WITHOUT ROWID, indexed by (node, state)
+ *                                            one node process's part of a stage's caps
  * Migrations run at open, in one transaction each, from the version found to RD_STORE_SCHEMA. */
 #include <errno.h>
 #include <sqlite3.h>
@@ -116,6 +124,27 @@ static const char schema_6[] =
     " attempts INTEGER NOT NULL, status INTEGER NOT NULL, error TEXT NOT NULL,"
     " PRIMARY KEY(sink, event_id)) WITHOUT ROWID;"
     "UPDATE riskd_meta SET value = '6' WHERE key = 'schema';"
+    "COMMIT;";
+
+static const char schema_7[] =
+    "BEGIN IMMEDIATE;"
+    /* exposure caps (sqlite_exposure.c), in integer units of the plan's unit: no CHECK on
+       reserved <= cap (a cap lowered by a plan edit must be storable); the guard is the
+       reservation's UPDATE. Kept forever: small rows, no personal data, evidence of the caps */
+    "CREATE TABLE exposure_stages(flag TEXT NOT NULL, stage TEXT NOT NULL, stage_started_ms INTEGER NOT NULL,"
+    " plan_sha TEXT NOT NULL, field TEXT NOT NULL, unit REAL NOT NULL, cap_amount INTEGER, cap_count INTEGER,"
+    " reserved_amount INTEGER NOT NULL DEFAULT 0, reserved_count INTEGER NOT NULL DEFAULT 0,"
+    " exhausted_ms INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
+    " PRIMARY KEY(flag, stage, stage_started_ms)) WITHOUT ROWID;"
+    "CREATE TABLE exposure_slices(flag TEXT NOT NULL, stage TEXT NOT NULL, stage_started_ms INTEGER NOT NULL,"
+    " node TEXT NOT NULL, boot TEXT NOT NULL, reserved_amount INTEGER NOT NULL DEFAULT 0,"
+    " reserved_count INTEGER NOT NULL DEFAULT 0, returned_amount INTEGER NOT NULL DEFAULT 0,"
+    " returned_count INTEGER NOT NULL DEFAULT 0, spent_amount INTEGER NOT NULL DEFAULT 0,"
+    " spent_count INTEGER NOT NULL DEFAULT 0, capped INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL,"
+    " opened_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
+    " PRIMARY KEY(flag, stage, stage_started_ms, node, boot)) WITHOUT ROWID;"
+    "CREATE INDEX exposure_slices_node ON exposure_slices(node, state);"
+    "UPDATE riskd_meta SET value = '7' WHERE key = 'schema';"
     "COMMIT;";
 
 /* The schema version of the open database: 0 for an empty one; RD_EINVAL for a foreign one. */
@@ -239,6 +268,8 @@ static int configure(sq_store *s, const rd_store_opts *o, rd_err *err)
     if (version < 5 && (rc = exec(s, schema_5, err)))
         return rc;
     if (version < 6 && (rc = exec(s, schema_6, err)))
+        return rc;
+    if (version < 7 && (rc = exec(s, schema_7, err)))
         return rc;
     s->schema = RD_STORE_SCHEMA;
     return RD_OK;
@@ -491,6 +522,14 @@ const rd_store_ops rd__sqlite_store = {
     .failure_put = rd__sq_failure_put,
     .sink_failures = rd__sq_sink_failures,
     .sink_delete = rd__sq_sink_delete,
+    .exposure_stage_put = rd__sq_exposure_stage_put,
+    .exposure_stage_add = rd__sq_exposure_stage_add,
+    .exposure_slice_grant = rd__sq_exposure_slice_grant,
+    .exposure_slice_return = rd__sq_exposure_slice_return,
+    .exposure_slice_report = rd__sq_exposure_slice_report,
+    .exposure_slice_get = rd__sq_exposure_slice_get,
+    .exposure_orphans = rd__sq_exposure_orphans,
+    .exposure_list = rd__sq_exposure_list,
     .shared = false,
     .ping = rd__sq_ping,
     .notify = rd__sq_notify,

@@ -1,5 +1,5 @@
 /* Internals of the SQLite backend, shared by its files (sqlite.c: the decision log and blobs;
- * the outcome, rollout, governance and notification tables in their own files). */
+ * the outcome, rollout, governance, notification and exposure tables in their own files). */
 #ifndef RISKD_SQLITE_INT_H
 #define RISKD_SQLITE_INT_H
 
@@ -75,6 +75,24 @@ int rd__sq_failure_put(rd_store *s, const rd_sink_failure *f, rd_err *err);
 int rd__sq_sink_failures(rd_store *s, const char *sink, size_t limit,
                          int (*fn)(void *, const rd_sink_failure *), void *ud, rd_err *err);
 int rd__sq_sink_delete(rd_store *s, const char *name, rd_err *err);
+
+/* sqlite_exposure.c: exposure caps (schema 7), the rd_store_ops entries of the same names. */
+int rd__sq_exposure_stage_put(rd_store *s, const rd_exposure_stage_row *st, int64_t now_ms,
+                              rd_exposure_stage_row *out, rd_err *err);
+int rd__sq_exposure_stage_add(rd_store *s, const char *flag, const char *stage, int64_t started_ms,
+                              int64_t da, int64_t dc, int64_t exhausted_ms, int64_t now_ms, bool *applied,
+                              rd_err *err);
+int rd__sq_exposure_slice_grant(rd_store *s, const rd__slice_key *k, int64_t ga, int64_t gc, int64_t now_ms,
+                                rd_err *err);
+int rd__sq_exposure_slice_return(rd_store *s, const rd__slice_key *k, int64_t a, int64_t c, bool close,
+                                 int64_t now_ms, bool *applied, rd_err *err);
+int rd__sq_exposure_slice_report(rd_store *s, const rd__slice_key *k, int64_t sa, int64_t sc, int64_t capped,
+                                 int64_t now_ms, bool *applied, rd_err *err);
+int rd__sq_exposure_slice_get(rd_store *s, const rd__slice_key *k, rd__slice_row *out, rd_err *err);
+int rd__sq_exposure_orphans(rd_store *s, const char *node, const char *boot, int64_t now_ms, rd_err *err);
+int rd__sq_exposure_list(rd_store *s, const char *flag,
+                         int (*fn)(void *, const rd_exposure_stage_row *, const rd_exposure_totals *),
+                         void *ud, rd_err *err);
 
 /* sqlite_gov.c: the governance tables (schema 3) and their rd_store_ops entries. */
 extern const char rd__sq_schema_3[];

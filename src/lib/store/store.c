@@ -339,3 +339,197 @@ int rd_store_outcome_names(rd_store *s, const char *model_version, int (*fn)(voi
 {
     return s->ops->outcome_names(s, model_version, fn, ud, err);
 }
+
+/* ------------------------------------------------------------------ exposure caps (schema 7)
+ *
+ * What every backend would otherwise repeat: the checks, the grants (computed here from the
+ * stage row read inside the governance transaction, so two nodes never both take the last units)
+ * and the transactions. The backends' guarded UPDATE is a second line: under the lock it always
+ * matches; a mismatch means a writer that skipped the lock, and the reservation is refused. */
+
+static int exposure_text(const char *what, const char *v, size_t cap, rd_err *err)
+{
+    if (!v || !*v)
+        return rd_err_set(err, RD_EINVAL, "exposure: the %s is empty", what);
+    if (strlen(v) >= cap)
+        return rd_err_set(err, RD_EINVAL, "exposure: the %s \"%.32s...\" is longer than %zu bytes", what, v,
+                          cap - 1);
+    return RD_OK;
+}
+
+static int check_slice(const rd__slice_key *k, rd_err *err)
+{
+    rd_exposure_stage_row r;
+    int rc = exposure_text("flag", k->flag, sizeof r.flag, err);
+    if (!rc)
+        rc = exposure_text("stage", k->stage, sizeof r.stage, err);
+    if (!rc)
+        rc = exposure_text("node", k->node, 256, err);
+    if (!rc)
+        rc = exposure_text("boot", k->boot, 33, err);
+    return rc;
+}
+
+static int check_counts(const char *what, int64_t amount, int64_t count, rd_err *err)
+{
+    if (amount < 0 || count < 0)
+        return rd_err_set(err, RD_EINVAL, "exposure: %s %lld units and %lld approvals: a negative number",
+                          what, (long long)amount, (long long)count);
+    return RD_OK;
+}
+
+/* The stage's fixed-size text members must be terminated: the row may come from anywhere. */
+static int check_stage(const rd_exposure_stage_row *st, rd_err *err)
+{
+    if (!memchr(st->plan_sha, '\0', sizeof st->plan_sha) || !memchr(st->field, '\0', sizeof st->field))
+        return rd_err_set(err, RD_EINVAL, "exposure: the plan's sha or the amount's field is not terminated");
+    if (!(st->unit > 0) || !isfinite(st->unit))
+        return rd_err_set(err, RD_EINVAL, "exposure of %s at stage %s: unit %g is not a positive number",
+                          st->flag, st->stage, st->unit);
+    if ((st->has_amount && st->cap_amount < 0) || (st->has_count && st->cap_count < 0))
+        return rd_err_set(err, RD_EINVAL, "exposure of %s at stage %s: a negative cap", st->flag, st->stage);
+    return RD_OK;
+}
+
+/* min(want, cap - reserved), never negative; the want itself without a cap (bounded so that
+ * reserved cannot overflow). */
+static int64_t grant_of(int64_t want, bool has_cap, int64_t cap, int64_t reserved)
+{
+    if (want <= 0)
+        return 0;
+    int64_t room = INT64_MAX - (reserved > 0 ? reserved : 0);
+    if (has_cap)
+        room = cap > reserved ? cap - reserved : 0;
+    return want < room ? want : room;
+}
+
+int rd_store_exposure_reserve(rd_store *s, const rd_exposure_stage_row *stage, const char *node,
+                              const char *boot, int64_t want_amount, int64_t want_count, bool mark_exhausted,
+                              int64_t now_ms, int64_t *got_amount, int64_t *got_count, rd_err *err)
+{
+    rd__slice_key k = {stage->flag, stage->stage, stage->stage_started_ms, node, boot};
+    int rc = check_slice(&k, err);
+    if (!rc)
+        rc = check_stage(stage, err);
+    if (!rc)
+        rc = check_counts("wanted", want_amount, want_count, err);
+    if (rc || (rc = rd_store_begin(s, err)))
+        return rc;
+    rd_exposure_stage_row now;
+    int64_t ga = 0, gc = 0;
+    bool applied = true;
+    rc = s->ops->exposure_stage_put(s, stage, now_ms, &now, err);
+    if (!rc) {
+        ga = grant_of(want_amount, now.has_amount, now.cap_amount, now.reserved_amount);
+        gc = grant_of(want_count, now.has_count, now.cap_count, now.reserved_count);
+        bool dry = (want_amount > 0 && ga == 0) || (want_count > 0 && gc == 0);
+        int64_t exhausted = mark_exhausted && dry ? now_ms : 0;
+        if (ga || gc || exhausted)
+            rc = s->ops->exposure_stage_add(s, k.flag, k.stage, k.started_ms, ga, gc, exhausted, now_ms,
+                                            &applied, err);
+    }
+    if (!rc && !applied)
+        rc = rd_err_set(
+            err, RD_ECONFLICT,
+            "%s: exposure of %s at stage %s: the grant no longer fits its cap (a write outside the "
+            "governance lock?)",
+            s->name, k.flag, k.stage);
+    if (!rc)
+        rc = s->ops->exposure_slice_grant(s, &k, ga, gc, now_ms, err);
+    if (rc) {
+        rd_store_rollback(s);
+        return rc;
+    }
+    if ((rc = rd_store_commit(s, err)))
+        return rc;
+    *got_amount = ga;
+    *got_count = gc;
+    return RD_OK;
+}
+
+/* Why a slice refused a change: RD_ENOTFOUND, or RD_ECONFLICT with what it holds. */
+static int slice_refusal(rd_store *s, const rd__slice_key *k, const char *what, int64_t amount, int64_t count,
+                         rd_err *err)
+{
+    rd__slice_row r;
+    int rc = s->ops->exposure_slice_get(s, k, &r, err);
+    if (rc == RD_ENOTFOUND)
+        return rd_err_set(err, RD_ENOTFOUND, "%s: exposure of %s at stage %s: no slice of node %s (boot %s)",
+                          s->name, k->flag, k->stage, k->node, k->boot);
+    if (rc)
+        return rc;
+    return rd_err_set(
+        err, RD_ECONFLICT,
+        "%s: exposure of %s at stage %s, node %s: %s %lld units and %lld approvals, but its slice "
+        "holds %lld and %lld (reserved - returned), %lld and %lld of them spent",
+        s->name, k->flag, k->stage, k->node, what, (long long)amount, (long long)count,
+        (long long)(r.reserved_amount - r.returned_amount), (long long)(r.reserved_count - r.returned_count),
+        (long long)r.spent_amount, (long long)r.spent_count);
+}
+
+int rd_store_exposure_return(rd_store *s, const char *flag, const char *stage, int64_t stage_started_ms,
+                             const char *node, const char *boot, int64_t amount, int64_t count, bool close,
+                             int64_t now_ms, rd_err *err)
+{
+    rd__slice_key k = {flag, stage, stage_started_ms, node, boot};
+    int rc = check_slice(&k, err);
+    if (!rc)
+        rc = check_counts("returning", amount, count, err);
+    if (rc || (rc = rd_store_begin(s, err)))
+        return rc;
+    bool applied = false;
+    rc = s->ops->exposure_slice_return(s, &k, amount, count, close, now_ms, &applied, err);
+    if (!rc && !applied)
+        rc = slice_refusal(s, &k, "returning", amount, count, err);
+    if (!rc && (amount || count)) {
+        rc = s->ops->exposure_stage_add(s, flag, stage, stage_started_ms, -amount, -count, 0, now_ms,
+                                        &applied, err);
+        if (!rc && !applied)
+            rc = rd_err_set(err, RD_ENOTFOUND, "%s: exposure of %s at stage %s: a slice without its stage",
+                            s->name, flag, stage);
+    }
+    if (rc) {
+        rd_store_rollback(s);
+        return rc;
+    }
+    return rd_store_commit(s, err);
+}
+
+int rd_store_exposure_report(rd_store *s, const char *flag, const char *stage, int64_t stage_started_ms,
+                             const char *node, const char *boot, int64_t spent_amount, int64_t spent_count,
+                             uint64_t capped, int64_t now_ms, rd_err *err)
+{
+    rd__slice_key k = {flag, stage, stage_started_ms, node, boot};
+    int rc = check_slice(&k, err);
+    if (!rc)
+        rc = check_counts("spent", spent_amount, spent_count, err);
+    if (rc)
+        return rc;
+    bool applied = false;
+    int64_t c = capped > INT64_MAX ? INT64_MAX : (int64_t)capped;
+    rc = s->ops->exposure_slice_report(s, &k, spent_amount, spent_count, c, now_ms, &applied, err);
+    if (!rc && !applied)
+        rc = slice_refusal(s, &k, "spent", spent_amount, spent_count, err);
+    return rc;
+}
+
+int rd_store_exposure_orphans(rd_store *s, const char *node, const char *boot, int64_t now_ms, rd_err *err)
+{
+    int rc = exposure_text("node", node, 256, err);
+    if (!rc)
+        rc = exposure_text("boot", boot, 33, err);
+    return rc ? rc : s->ops->exposure_orphans(s, node, boot, now_ms, err);
+}
+
+int rd_store_exposure_list(rd_store *s, const char *flag,
+                           int (*fn)(void *ud, const rd_exposure_stage_row *st, const rd_exposure_totals *t),
+                           void *ud, rd_err *err)
+{
+    rd_exposure_stage_row r;
+    if (flag) {
+        int rc = exposure_text("flag", flag, sizeof r.flag, err);
+        if (rc)
+            return rc;
+    }
+    return s->ops->exposure_list(s, flag, fn, ud, err);
+}

@@ -24,6 +24,19 @@ typedef struct rd__sink_move {
     int64_t now_ms;    /* updated_ms */
 } rd__sink_move;
 
+/* A node's slice of a stage instance (schema 7): the key every slice call names. */
+typedef struct rd__slice_key {
+    const char *flag, *stage;
+    int64_t started_ms;
+    const char *node, *boot;
+} rd__slice_key;
+
+/* A slice's counters, read to word a refusal (rd_store_exposure_return, _report). */
+typedef struct rd__slice_row {
+    int64_t reserved_amount, reserved_count, returned_amount, returned_count, spent_amount, spent_count;
+    char state[8];
+} rd__slice_row;
+
 typedef struct rd_store_ops {
     int (*open)(const char *where, const rd_store_opts *o, rd_store **out, rd_err *err);
     void (*close)(rd_store *s);
@@ -118,6 +131,32 @@ typedef struct rd_store_ops {
                          int (*fn)(void *, const rd_sink_failure *), void *ud, rd_err *err);
     /* the cursor and its failures; the front holds a transaction around it */
     int (*sink_delete)(rd_store *s, const char *name, rd_err *err);
+    /* exposure caps (schema 7; SQLite: sqlite_exposure.c, PostgreSQL: pg_exposure.c). The
+     * front (store.c) checks the arguments, computes the grants and holds the transactions.
+     * A read-only handle on an older schema lists nothing. */
+    /* the stage row inserted, or its plan_sha, field, unit and caps replaced; *out: the row now */
+    int (*exposure_stage_put)(rd_store *s, const rd_exposure_stage_row *st, int64_t now_ms,
+                              rd_exposure_stage_row *out, rd_err *err);
+    /* reserved += (da, dc), guarded for a positive delta by reserved + d <= cap (a NULL cap: no
+     * guard); exhausted_ms > 0 sets it unless set; *applied false: no row matched */
+    int (*exposure_stage_add)(rd_store *s, const char *flag, const char *stage, int64_t started_ms,
+                              int64_t da, int64_t dc, int64_t exhausted_ms, int64_t now_ms, bool *applied,
+                              rd_err *err);
+    /* the slice inserted or its reserved += (ga, gc); state open */
+    int (*exposure_slice_grant)(rd_store *s, const rd__slice_key *k, int64_t ga, int64_t gc, int64_t now_ms,
+                                rd_err *err);
+    /* returned += (a, c) when it leaves spent <= reserved - returned; close: state closed */
+    int (*exposure_slice_return)(rd_store *s, const rd__slice_key *k, int64_t a, int64_t c, bool close,
+                                 int64_t now_ms, bool *applied, rd_err *err);
+    /* spent = max(spent, given) when given <= reserved - returned; capped = max(capped, given) */
+    int (*exposure_slice_report)(rd_store *s, const rd__slice_key *k, int64_t sa, int64_t sc, int64_t capped,
+                                 int64_t now_ms, bool *applied, rd_err *err);
+    int (*exposure_slice_get)(rd_store *s, const rd__slice_key *k, rd__slice_row *out,
+                              rd_err *err); /* RD_ENOTFOUND */
+    int (*exposure_orphans)(rd_store *s, const char *node, const char *boot, int64_t now_ms, rd_err *err);
+    int (*exposure_list)(rd_store *s, const char *flag,
+                         int (*fn)(void *, const rd_exposure_stage_row *, const rd_exposure_totals *),
+                         void *ud, rd_err *err);
     /* several nodes (store.h, issue 16) */
     bool shared;
     int (*ping)(rd_store *s, rd_err *err);

@@ -13,6 +13,9 @@
  * once per uid, read in id order by a cursor that misses none another handle commits meanwhile
  * (ids never go back, not even after a prune emptied it), and sinks' cursors moved by
  * compare-and-swap.
+ * Both keep the exposure caps (schema 7) alike: a reservation never takes a stage past its cap,
+ * not even from two handles racing, and the ledger stays whole (what the slices hold net equals
+ * what the stage has reserved).
  * Where the backends differ by design, the case says which answer each gives: SQLite has no
  * push (watch_open gives NULL) and no node column. The outcome statistics are also compared
  * across the two backends, to the bit. */
@@ -347,7 +350,8 @@ static void test_migrate_4(void **state)
     OK(rd_store_log_append(st, r, 2, E));
     rd_store_close(st);
     if (b->pg) {
-        pg_sql(b->db, "DROP TABLE notify_events, notify_sinks, notify_failures;"
+        pg_sql(b->db, "DROP TABLE exposure_stages, exposure_slices;"
+                      " DROP TABLE notify_events, notify_sinks, notify_failures;"
                       " ALTER TABLE decisions DROP COLUMN uid; DROP TABLE erasures;"
                       " DROP FUNCTION riskd_erased(text, bigint); ALTER TABLE tokens DROP COLUMN parent;"
                       " CREATE UNIQUE INDEX decisions_key ON decisions(ts_ms, request_id, node, kind,"
@@ -359,7 +363,8 @@ static void test_migrate_4(void **state)
         sqlite3 *db;
         assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
         assert_int_equal(sqlite3_exec(db,
-                                      "DROP TABLE notify_events; DROP TABLE notify_sinks;"
+                                      "DROP TABLE exposure_stages; DROP TABLE exposure_slices;"
+                                      " DROP TABLE notify_events; DROP TABLE notify_sinks;"
                                       " DROP TABLE notify_failures;"
                                       " DROP INDEX decisions_uid; ALTER TABLE decisions DROP COLUMN uid;"
                                       " DROP TABLE erasures; ALTER TABLE tokens DROP COLUMN parent;"
@@ -1289,7 +1294,8 @@ static void test_migrate_5(void **state)
     OK(rd_store_token_put(st, &t, E));
     rd_store_close(st);
     case_sql(
-        b, "DROP TABLE notify_events; DROP TABLE notify_sinks; DROP TABLE notify_failures;"
+        b, "DROP TABLE exposure_stages; DROP TABLE exposure_slices;"
+           " DROP TABLE notify_events; DROP TABLE notify_sinks; DROP TABLE notify_failures;"
            " ALTER TABLE tokens DROP COLUMN parent; UPDATE riskd_meta SET value = '4' WHERE key = 'schema'");
     rd_store_opts ro = {.read_only = true};
     st = open_opts(b, &ro);
@@ -2374,7 +2380,8 @@ static void test_migrate_6(void **state)
     rd_store *st = open_store(b);
     OK(rd_store_setting_put(st, "k", "kept", E));
     rd_store_close(st);
-    case_sql(b, "DROP TABLE notify_events; DROP TABLE notify_sinks; DROP TABLE notify_failures;"
+    case_sql(b, "DROP TABLE exposure_stages; DROP TABLE exposure_slices;"
+                " DROP TABLE notify_events; DROP TABLE notify_sinks; DROP TABLE notify_failures;"
                 " UPDATE riskd_meta SET value = '5' WHERE key = 'schema'");
     rd_store_opts ro = {.read_only = true};
     st = open_opts(b, &ro);
@@ -2516,6 +2523,303 @@ static void test_outbox_concurrent(void **state)
     rd_store_close(st);
 }
 
+/* ------------------------------------------------------------------ exposure caps (schema 7) */
+
+static rd_exposure_stage_row xstage(const char *flag, const char *stage, int64_t started, bool has_amount,
+                                    int64_t cap_amount, bool has_count, int64_t cap_count)
+{
+    rd_exposure_stage_row r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.flag, sizeof r.flag, "%s", flag);
+    snprintf(r.stage, sizeof r.stage, "%s", stage);
+    r.stage_started_ms = started;
+    snprintf(r.plan_sha, sizeof r.plan_sha, "%064d", 7);
+    snprintf(r.field, sizeof r.field, "features.Amount");
+    r.unit = 0.01;
+    r.has_amount = has_amount;
+    r.cap_amount = cap_amount;
+    r.has_count = has_count;
+    r.cap_count = cap_count;
+    return r;
+}
+
+typedef struct xseen {
+    int n;
+    rd_exposure_stage_row st[8];
+    rd_exposure_totals t[8];
+} xseen;
+
+static int x_collect(void *ud, const rd_exposure_stage_row *st, const rd_exposure_totals *t)
+{
+    xseen *x = ud;
+    assert_true(x->n < 8);
+    x->st[x->n] = *st;
+    x->t[x->n] = *t;
+    /* the ledger is whole: what the slices hold net is what the stage has reserved */
+    assert_int_equal(t->reserved_amount, st->reserved_amount);
+    assert_int_equal(t->reserved_count, st->reserved_count);
+    x->n++;
+    return 0;
+}
+
+static xseen x_list(rd_store *st, const char *flag)
+{
+    xseen x;
+    memset(&x, 0, sizeof x);
+    OK(rd_store_exposure_list(st, flag, x_collect, &x, E));
+    return x;
+}
+
+/* (amount, count) granted by one reservation. */
+static void x_reserve(rd_store *st, const rd_exposure_stage_row *s, const char *node, const char *boot,
+                      int64_t want_a, int64_t want_c, bool mark, int64_t now, int64_t got_a, int64_t got_c)
+{
+    int64_t a = -1, c = -1;
+    OK(rd_store_exposure_reserve(st, s, node, boot, want_a, want_c, mark, now, &a, &c, E));
+    assert_int_equal(a, got_a);
+    assert_int_equal(c, got_c);
+}
+
+static void test_exposure(void **state)
+{
+    backend *b = want(state);
+    rd_store *st = open_store(b);
+    rd_err err;
+    int64_t a, c;
+    assert_int_equal(x_list(st, NULL).n, 0);
+    /* A: 1000 units and 5 approvals; two nodes reserve up to the caps and no further */
+    rd_exposure_stage_row A = xstage("credit", "10%", T0, true, 1000, true, 5);
+    x_reserve(st, &A, "n1", "bootA", 400, 2, false, T0 + 1, 400, 2);
+    x_reserve(st, &A, "n2", "bootB", 700, 2, false, T0 + 2, 600, 2); /* 1000 - 400 left */
+    x_reserve(st, &A, "n1", "bootA", 10, 3, true, T0 + 3, 0, 1);     /* the amount is dry: exhausted */
+    x_reserve(st, &A, "n2", "bootB", 1, 1, true, T0 + 4, 0, 0);      /* exhausted_ms keeps the first */
+    xseen x = x_list(st, "credit");
+    assert_int_equal(x.n, 1);
+    assert_int_equal(x.st[0].reserved_amount, 1000);
+    assert_int_equal(x.st[0].reserved_count, 5);
+    assert_int_equal(x.st[0].exhausted_ms, T0 + 3);
+    assert_int_equal(x.st[0].created_ms, T0 + 1);
+    assert_int_equal(x.st[0].updated_ms, T0 + 4);
+    assert_string_equal(x.st[0].field, "features.Amount");
+    assert_true(x.st[0].unit == 0.01);
+    assert_true(x.st[0].has_amount && x.st[0].has_count);
+    assert_int_equal(x.t[0].nodes, 2);
+    assert_int_equal(x.t[0].held_amount, 1000);
+    assert_int_equal(x.t[0].held_count, 5);
+
+    /* the two caps are independent: B caps only the count, C only the amount (another flag) */
+    rd_exposure_stage_row B = xstage("credit", "50%", T0 + 100, false, 0, true, 2);
+    x_reserve(st, &B, "n1", "bootA", 1000000000, 3, false, T0 + 5, 1000000000, 2);
+    rd_exposure_stage_row C = xstage("other", "5%", T0 + 50, true, 10, false, 0);
+    x_reserve(st, &C, "n1", "bootA", 0, 7, false, T0 + 6, 0, 7);
+    x_reserve(st, &C, "n1", "bootA", 20, 0, false, T0 + 7, 10, 0);
+    x_reserve(st, &C, "n1", "bootA", 0, 0, true, T0 + 8, 0, 0); /* nothing wanted: not exhausted */
+    x = x_list(st, NULL);
+    assert_int_equal(x.n, 3); /* oldest stage first */
+    assert_string_equal(x.st[0].stage, "10%");
+    assert_string_equal(x.st[1].flag, "other");
+    assert_false(x.st[1].has_count);
+    assert_int_equal(x.st[1].reserved_amount, 10);
+    assert_int_equal(x.st[1].reserved_count, 7);
+    assert_int_equal(x.st[1].exhausted_ms, 0);
+    assert_string_equal(x.st[2].stage, "50%");
+    assert_false(x.st[2].has_amount);
+    assert_int_equal(x.st[2].reserved_amount, 1000000000);
+    assert_int_equal(x.st[2].reserved_count, 2);
+    x = x_list(st, "credit");
+    assert_int_equal(x.n, 2);
+
+    /* return: the stage's room comes back */
+    OK(rd_store_exposure_return(st, "credit", "10%", T0, "n2", "bootB", 100, 1, false, T0 + 9, E));
+    x_reserve(st, &A, "n1", "bootA", 150, 0, false, T0 + 10, 100, 0); /* n1: 500 units, 3 approvals */
+    assert_int_equal(
+        rd_store_exposure_return(st, "credit", "10%", T0, "n1", "bootA", 501, 0, false, T0, &err),
+        RD_ECONFLICT);
+    assert_int_equal(rd_store_exposure_return(st, "credit", "10%", T0, "n9", "bootA", 1, 0, false, T0, &err),
+                     RD_ENOTFOUND);
+    assert_int_equal(rd_store_exposure_return(st, "credit", "10%", T0, "n1", "bootA", -1, 0, false, T0, &err),
+                     RD_EINVAL);
+
+    /* report: monotonic max, never more than the slice holds */
+    OK(rd_store_exposure_report(st, "credit", "10%", T0, "n1", "bootA", 300, 1, 2, T0 + 11, E));
+    OK(rd_store_exposure_report(st, "credit", "10%", T0, "n1", "bootA", 200, 0, 1, T0 + 12, E));
+    assert_int_equal(rd_store_exposure_report(st, "credit", "10%", T0, "n1", "bootA", 501, 0, 0, T0, &err),
+                     RD_ECONFLICT);
+    assert_int_equal(rd_store_exposure_report(st, "credit", "10%", T0, "n9", "bootA", 1, 0, 0, T0, &err),
+                     RD_ENOTFOUND);
+    x = x_list(st, "credit");
+    assert_int_equal(x.t[0].spent_amount, 300);
+    assert_int_equal(x.t[0].spent_count, 1);
+    assert_int_equal(x.t[0].capped, 2);
+    /* what was reported spent is never given back: 500 - 300 left */
+    assert_int_equal(rd_store_exposure_return(st, "credit", "10%", T0, "n1", "bootA", 201, 0, true, T0, &err),
+                     RD_ECONFLICT);
+    OK(rd_store_exposure_return(st, "credit", "10%", T0, "n1", "bootA", 200, 2, true, T0 + 13, E));
+    OK(rd_store_exposure_report(st, "credit", "10%", T0, "n2", "bootB", 50, 0, 0, T0 + 14, E));
+
+    /* orphans: n2 restarted (bootC); its slice of bootB is lost, n1's (another node) untouched */
+    OK(rd_store_exposure_orphans(st, "n2", "bootC", T0 + 15, E));
+    x = x_list(st, "credit");
+    assert_int_equal(x.st[0].reserved_amount, 800); /* n1 500 - 200, n2 600 - 100 */
+    assert_int_equal(x.st[0].reserved_count, 2);    /* n1 3 - 2, n2 2 - 1 */
+    assert_int_equal(x.t[0].spent_amount, 350);
+    assert_int_equal(x.t[0].spent_count, 1);
+    assert_int_equal(x.t[0].held_amount, 0); /* n1 closed, n2 lost */
+    assert_int_equal(x.t[0].held_count, 0);
+    assert_int_equal(x.t[0].lost_amount, 450); /* 600 - 100 - 50 */
+    assert_int_equal(x.t[0].lost_count, 1);
+    assert_int_equal(x.t[0].nodes, 0);
+    assert_int_equal(x.t[1].nodes, 1); /* B: n1's slice is still open */
+    x_reserve(st, &A, "n2", "bootC", 100, 1, false, T0 + 16, 100, 1);
+    x = x_list(st, "credit");
+    assert_int_equal(x.st[0].reserved_amount, 900);
+    assert_int_equal(x.t[0].held_amount, 100);
+    assert_int_equal(x.t[0].lost_amount, 450);
+    assert_int_equal(x.t[0].nodes, 1);
+
+    /* nested in the caller's transaction: its rollback undoes the reservation */
+    OK(rd_store_begin(st, E));
+    x_reserve(st, &A, "n4", "bootD", 50, 0, false, T0 + 17, 50, 0);
+    rd_store_rollback(st);
+    x = x_list(st, "credit");
+    assert_int_equal(x.st[0].reserved_amount, 900);
+    assert_int_equal(x.t[0].nodes, 1);
+
+    /* a lowered cap is stored (the newest plan wins) and grants nothing more */
+    rd_exposure_stage_row A2 = A;
+    A2.cap_amount = 500;
+    snprintf(A2.plan_sha, sizeof A2.plan_sha, "%064d", 8);
+    x_reserve(st, &A2, "n2", "bootC", 10, 0, false, T0 + 18, 0, 0);
+    x = x_list(st, "credit");
+    assert_int_equal(x.st[0].cap_amount, 500);
+    assert_int_equal(x.st[0].reserved_amount, 900);
+    assert_string_equal(x.st[0].plan_sha, A2.plan_sha);
+
+    /* refusals */
+    rd_exposure_stage_row bad = A;
+    bad.unit = 0;
+    assert_int_equal(rd_store_exposure_reserve(st, &bad, "n1", "b", 1, 0, false, T0, &a, &c, &err),
+                     RD_EINVAL);
+    assert_int_equal(rd_store_exposure_reserve(st, &A, "", "b", 1, 0, false, T0, &a, &c, &err), RD_EINVAL);
+    assert_int_equal(rd_store_exposure_reserve(st, &A, "n1", "b", -1, 0, false, T0, &a, &c, &err), RD_EINVAL);
+    bad = A;
+    bad.has_count = true;
+    bad.cap_count = -1;
+    assert_int_equal(rd_store_exposure_reserve(st, &bad, "n1", "b", 1, 0, false, T0, &a, &c, &err),
+                     RD_EINVAL);
+    rd_store_close(st);
+
+    rd_store_opts ro = {.read_only = true};
+    st = open_opts(b, &ro);
+    assert_int_equal(x_list(st, NULL).n, 3);
+    rd_store_close(st);
+}
+
+/* Two handles (two nodes) reserve small slices at once until nothing is left: together they were
+ * granted exactly the caps, never more. */
+typedef struct x_racer {
+    const backend *b;
+    const rd_exposure_stage_row *stage;
+    const char *node;
+    pthread_barrier_t *start;
+    int64_t amount, count;
+    int rounds, failed;
+    char msg[512];
+} x_racer;
+
+static void *x_race(void *ud)
+{
+    x_racer *r = ud;
+    rd_store *st;
+    rd_err err;
+    if (rd_store_open(r->b->url, NULL, &st, &err) != RD_OK) {
+        snprintf(r->msg, sizeof r->msg, "%s", err.msg);
+        r->failed = 1;
+        pthread_barrier_wait(r->start);
+        return NULL;
+    }
+    pthread_barrier_wait(r->start); /* both open: the race starts together */
+    for (;;) {
+        int64_t a = 0, c = 0;
+        if (rd_store_exposure_reserve(st, r->stage, r->node, "boot", 7, 1, true, T0 + r->rounds, &a, &c,
+                                      &err)) {
+            snprintf(r->msg, sizeof r->msg, "%s", err.msg);
+            r->failed = 1;
+            break;
+        }
+        r->rounds++;
+        r->amount += a;
+        r->count += c;
+        if (!a && !c)
+            break;
+        usleep(100); /* as a node does between slices: the other gets its turns */
+    }
+    rd_store_close(st);
+    return NULL;
+}
+
+static void test_exposure_concurrent(void **state)
+{
+    backend *b = want(state);
+    rd_store *st = open_store(b); /* the schema first, so the threads only reserve */
+    rd_exposure_stage_row S = xstage("credit", "race", T0, true, 1000, true, 150);
+    pthread_barrier_t start;
+    assert_int_equal(pthread_barrier_init(&start, NULL, 2), 0);
+    x_racer r[2] = {{.b = b, .stage = &S, .node = "n1", .start = &start},
+                    {.b = b, .stage = &S, .node = "n2", .start = &start}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, x_race, &r[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&start);
+    for (int i = 0; i < 2; i++)
+        if (r[i].failed)
+            fail_msg("node %d: %s", i + 1, r[i].msg);
+    assert_int_equal(r[0].amount + r[1].amount, 1000); /* 142 grants of 7 and one of 6 */
+    assert_int_equal(r[0].count + r[1].count, 150);
+    assert_true(r[0].count > 0 && r[1].count > 0); /* both took part */
+    xseen x = x_list(st, "credit");
+    assert_int_equal(x.n, 1);
+    assert_int_equal(x.st[0].reserved_amount, 1000);
+    assert_int_equal(x.st[0].reserved_count, 150);
+    assert_int_equal(x.t[0].held_amount, 1000);
+    assert_int_equal(x.t[0].nodes, 2);
+    assert_true(x.st[0].exhausted_ms > 0);
+    rd_store_close(st);
+}
+
+/* A schema-6 database (no exposure tables) is migrated at open; a read-only handle, which does
+ * not migrate, lists nothing before that. */
+static void test_migrate_7(void **state)
+{
+    backend *b = want(state);
+    rd_store *st = open_store(b);
+    OK(rd_store_setting_put(st, "k", "kept", E));
+    rd_store_close(st);
+    case_sql(b, "DROP TABLE exposure_stages; DROP TABLE exposure_slices;"
+                " UPDATE riskd_meta SET value = '6' WHERE key = 'schema'");
+    rd_store_opts ro = {.read_only = true};
+    st = open_opts(b, &ro);
+    assert_int_equal(x_list(st, NULL).n, 0);
+    assert_int_equal(x_list(st, "credit").n, 0);
+    assert_int_equal(events_after(st, 0, 0).n, 0); /* schema 6's outbox is there, empty */
+    rd_store_close(st);
+    st = open_store(b); /* migrates */
+    char value[8];
+    OK(rd_store_setting_get(st, "k", value, sizeof value, E));
+    assert_string_equal(value, "kept");
+    rd_exposure_stage_row S = xstage("credit", "10%", T0, true, 100, false, 0);
+    x_reserve(st, &S, "n1", "boot", 60, 1, false, T0, 60, 1);
+    rd_store_close(st);
+    st = open_opts(b, &ro); /* now current: a read-only handle lists it */
+    xseen x = x_list(st, NULL);
+    assert_int_equal(x.n, 1);
+    assert_int_equal(x.st[0].reserved_amount, 60);
+    assert_int_equal(x.t[0].held_amount, 60);
+    rd_store_close(st);
+}
+
 #define CASE(f) cmocka_unit_test_setup_teardown(f, case_setup, case_teardown)
 
 int main(void)
@@ -2557,6 +2861,9 @@ int main(void)
         CASE(test_sinks),
         CASE(test_migrate_6),
         CASE(test_outbox_concurrent),
+        CASE(test_exposure),
+        CASE(test_exposure_concurrent),
+        CASE(test_migrate_7),
     };
     current = &sqlite_b;
     int failed =
