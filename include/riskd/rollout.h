@@ -47,6 +47,9 @@ typedef enum rd_gate_metric {
     RD_M_BREAKER_OPEN_SECONDS, /* how long the candidate's breaker has been open (not closed) */
     RD_M_SRM,                  /* sample-ratio mismatch p-value of the stage's assignment (§2.5) */
     RD_M_BAD_RATE,             /* outcomes: one-sided sequential test of bad rate vs control (§2.7) */
+    /* fair lending (issue 21, docs/plans/guardrails.md §2, §6): on a plan segment */
+    RD_M_ADVERSE_IMPACT_RATIO, /* approval rate of the segment / that of the reference segment */
+    RD_M_SEGMENT_APPROVE_RATE, /* approval rate of the segment (difference: with Newcombe's interval) */
     RD_M_COUNT
 } rd_gate_metric;
 RD_API const char *rd_gate_metric_name(rd_gate_metric m);
@@ -76,6 +79,15 @@ typedef struct rd_gate {
     double alpha;         /* bad_rate: 0.05; srm: 0.001 */
     double nstar;         /* bad_rate: the units expected at the stage's end (5000) */
     bool sliding;         /* over the sliding window, else since the stage began */
+    /* segment metrics (adverse_impact_ratio, segment_approve_rate): */
+    char segment[64];   /* the plan segment judged ("" for other metrics) */
+    char reference[64]; /* adverse_impact_ratio: the segment divided by (default: the plan's reference) */
+    int seg, ref;       /* their indexes into the plan's segments (-1: none) */
+    bool interval;      /* judged on the confidence interval at 1 - alpha (segment_approve_rate with
+                           compare difference, the default there): fails when the whole interval is
+                           past fail, passes when the whole interval passes, else holds */
+    /* min_samples of a segment gate: applicants per group and arm (default RD_SEGMENT_MIN_DEFAULT),
+       below which it is inconclusive, never passed; alpha: the interval's (0.05) */
 } rd_gate;
 /* Whether v satisfies op x. */
 RD_API bool rd_gate_op_holds(rd_gate_op op, double v, double x);
@@ -94,6 +106,16 @@ typedef struct rd_stage {
     rd_gate gates[RD_PLAN_MAX_GATES];
 } rd_stage;
 
+/* A plan segment (fair lending): applicants whose request meets a JSONLogic rule over
+ * {"context": ..., "features": ...}, e.g. an age band. Segment attributes must be held and used
+ * lawfully (docs/formats.md, "Fair-lending segments"). */
+#define RD_PLAN_MAX_SEGMENTS 16
+typedef struct rd_plan_segment {
+    char name[64]; /* [A-Za-z0-9_.-]{1,63}, unique */
+    char *rule;    /* the JSONLogic rule as compact JSON (owned) */
+    bool reference; /* the segment adverse impact ratios divide by (at most one) */
+} rd_plan_segment;
+
 typedef struct rd_plan {
     char name[128];
     char route_flag[256];
@@ -105,6 +127,9 @@ typedef struct rd_plan {
     int64_t interval_ms;                               /* 60000 */
     size_t nstages;
     rd_stage stages[RD_PLAN_MAX_STAGES];
+    size_t nsegments;
+    rd_plan_segment segments[RD_PLAN_MAX_SEGMENTS];
+    int reference;              /* the segment marked "reference" (-1: none) */
     char sha256[RD_SHA256_HEX]; /* of the plan file's bytes */
 } rd_plan;
 
