@@ -60,6 +60,11 @@ typedef struct rd_monitor_segments rd_monitor_segments; /* names, immutable once
 /* A set of n (1..RD_MONITOR_MAX_SEGMENTS) distinct, non-empty names of at most 63 bytes; copied. */
 RD_API int rd_monitor_segments_new(const char *const *names, size_t n, rd_monitor_segments **out,
                                    rd_err *err);
+/* What the set's maker keeps with it (the rules that give the bits), freed with the set by
+ * user_free: the monitor keeps a set alive as long as a scoring thread may read it. Set it
+ * before the set is attached. */
+RD_API void rd_monitor_segments_set_user(rd_monitor_segments *segs, void *user, void (*user_free)(void *));
+RD_API void *rd_monitor_segments_user(const rd_monitor_segments *segs);
 /* Free a set never attached (an attached set belongs to the monitor). */
 RD_API void rd_monitor_segments_free(rd_monitor_segments *segs);
 RD_API size_t rd_monitor_segments_count(const rd_monitor_segments *segs);

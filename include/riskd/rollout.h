@@ -111,8 +111,8 @@ typedef struct rd_stage {
  * lawfully (docs/formats.md, "Fair-lending segments"). */
 #define RD_PLAN_MAX_SEGMENTS 16
 typedef struct rd_plan_segment {
-    char name[64]; /* [A-Za-z0-9_.-]{1,63}, unique */
-    char *rule;    /* the JSONLogic rule as compact JSON (owned) */
+    char name[64];  /* [A-Za-z0-9_.-]{1,63}, unique */
+    char *rule;     /* the JSONLogic rule as compact JSON (owned) */
     bool reference; /* the segment adverse impact ratios divide by (at most one) */
 } rd_plan_segment;
 
@@ -395,6 +395,20 @@ RD_API void rd_segment_figures_compute(rd_segment_counts cand_seg, rd_segment_co
                                        rd_segment_counts ctrl_seg, rd_segment_counts ctrl_ref,
                                        uint64_t min_size, double alpha, const char *segment,
                                        const char *reference, rd_segment_figures *out);
+/* A plan's segment rules compiled, evaluated per decision by whoever records it in the monitor
+ * (the server: the scoring path). Immutable: any thread may evaluate. */
+typedef struct rd_segment_rules rd_segment_rules;
+RD_API int rd_segment_rules_new(const rd_plan *p, rd_segment_rules **out, rd_err *err);
+RD_API void rd_segment_rules_free(rd_segment_rules *r);
+/* Bit i set: the request ({"context": ..., "features": ...}) meets segment i's rule. A rule
+ * that fails to evaluate (a type it cannot compare) is not met. */
+RD_API uint32_t rd_segment_rules_mask(const rd_segment_rules *r, const rd_value *context,
+                                      const rd_value *features, rd_arena *scratch);
+/* The monitor's segment set for a plan (the segments' names), carrying its compiled rules
+ * (rd_monitor_segments_user) so that a scoring thread evaluates the rules of the set it counts
+ * for. NULL (and RD_OK) for a plan without segments. */
+RD_API int rd_segment_set_new(const rd_plan *p, rd_monitor_segments **out, rd_err *err);
+
 /* The figures as JSON members (no braces): "candidate":{...},"control":{...},"air":...,"diff":... */
 RD_API void rd_segment_figures_json(rd_buf *b, const rd_segment_figures *f);
 

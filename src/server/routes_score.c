@@ -11,6 +11,7 @@
 
 #include "riskd/json.h"
 #include "riskd/clock.h"
+#include "riskd/rollout.h"
 #include "server.h"
 
 /* A failed item: what the error reply says. */
@@ -135,11 +136,16 @@ static int record(srv_req *r, const rd_decision *d, const rd_value *ctx, const r
 
 /* The monitor's view of a decision (include/riskd/monitor.h): by the bundle that answered
  * and the routing variant that picked it. */
-static void monitored(const rd_decision *d, const rd_value *features)
+static void monitored(const rd_decision *d, const rd_value *context, const rd_value *features,
+                      rd_arena *scratch)
 {
     rd_monitor_series *ms = srv_slot_series(d->slot, d->variant, RD_ROLE_PRIMARY);
     if (!ms)
         return;
+    /* a rollout's fair-lending segments: the rules of the set the series counts for */
+    const rd_monitor_segments *set = rd_monitor_series_segments(ms);
+    uint32_t segments =
+        set ? rd_segment_rules_mask(rd_monitor_segments_user(set), context, features, scratch) : 0;
     bool model = d->source == RD_SOURCE_MODEL;
     rd_monitor_obs o = {.answered = true,
                         .fallback = !model,
@@ -147,13 +153,15 @@ static void monitored(const rd_decision *d, const rd_value *features)
                         .score = model ? d->score.score : (double)NAN,
                         .decision = model ? d->score.decision : d->fallback.decision,
                         .latency_ms = (double)(rd_clock_ns() - d->t0_ns) / 1e6,
-                        .features = features};
+                        .features = features,
+                        .segments = segments,
+                        .segment_set = set};
     rd_monitor_record(ms, &o);
 }
 
-static void decided(srv_req *r, const rd_decision *d, const rd_value *features)
+static void decided(srv_req *r, const rd_decision *d, const rd_value *context, const rd_value *features)
 {
-    monitored(d, features);
+    monitored(d, context, features, r->arena);
     if (d->source == RD_SOURCE_MODEL) {
         srv_metrics_score(((srv_slot_info *)rd_slot_user(d->slot))->stats, d->score.probability);
         if (d->nshadows)
@@ -250,7 +258,7 @@ static int score_one(srv_req *r, const rd_value *v, rd_buf *b, item_err *e, cons
     }
     if (record(r, &d, q.ctx, q.features, e))
         return -1;
-    decided(r, &d, q.features);
+    decided(r, &d, q.ctx, q.features);
     rd_decision_write_json(b, &d);
     return 0;
 }
@@ -374,6 +382,6 @@ void srv_route_compat_score(srv_req *r)
         srv_reply_error(r, e.status, e.code, "%s", e.msg);
         return;
     }
-    decided(r, &d, features);
+    decided(r, &d, &ctx, features);
     rd_decision_write_compat_json(r->out, &d, loan);
 }

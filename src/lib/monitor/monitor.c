@@ -68,7 +68,24 @@ struct rd_monitor_segments {
     char names[RD_MONITOR_MAX_SEGMENTS][64];
     rd_monitor *owner;         /* the monitor that keeps it (set on the first attach) */
     rd_monitor_segments *next; /* the owner's list */
+    void *user;                /* the caller's (the rules), freed with the set */
+    void (*user_free)(void *);
 };
+
+static void segments_destroy(rd_monitor_segments *g)
+{
+    if (g->user && g->user_free)
+        g->user_free(g->user);
+    rd_free(g);
+}
+
+void rd_monitor_segments_set_user(rd_monitor_segments *segs, void *user, void (*user_free)(void *))
+{
+    segs->user = user;
+    segs->user_free = user_free;
+}
+
+void *rd_monitor_segments_user(const rd_monitor_segments *segs) { return segs ? segs->user : NULL; }
 
 struct rd_monitor_series {
     rd_monitor *m;
@@ -189,7 +206,7 @@ void rd_monitor_free(rd_monitor *m)
     rd_free(m->series);
     for (rd_monitor_segments *g = m->segsets, *next; g; g = next) {
         next = g->next;
-        rd_free(g);
+        segments_destroy(g);
     }
     pthread_mutex_destroy(&m->lock);
     rd_free(m);
@@ -418,7 +435,7 @@ int rd_monitor_segments_new(const char *const *names, size_t n, rd_monitor_segme
 void rd_monitor_segments_free(rd_monitor_segments *segs)
 {
     if (segs && !segs->owner) /* an attached set is the monitor's to free */
-        rd_free(segs);
+        segments_destroy(segs);
 }
 
 size_t rd_monitor_segments_count(const rd_monitor_segments *segs) { return segs ? segs->n : 0; }

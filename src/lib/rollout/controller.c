@@ -34,6 +34,9 @@ typedef struct gate_eval {
     int failures; /* consecutive failed evaluations */
     int errors;   /* consecutive source errors */
     char note[200];
+    bool inconclusive; /* a segment gate with too few applicants (a no_data that says so) */
+    bool has_fig;      /* segment gates: the figures judged */
+    rd_segment_figures fig;
 } gate_eval;
 
 /* An arm's series and where its stage began. */
@@ -56,6 +59,8 @@ struct rd_controller {
     uint64_t shadow_scored0, shadow_same0; /* the shadow pair's counters at the stage's start */
     gate_eval ev[RD_PLAN_MAX_GATES];
     size_t nev;
+    rd_monitor_segments *segs; /* the plan's segments, attached to the arms' series (the monitor's once
+                                  attached; NULL: the plan has none) */
     uint64_t cand_n;
     bool evaluated, alerted;
     bool plan_pending; /* an edited plan taken in memory whose row (and flags) are not written yet */
@@ -118,11 +123,26 @@ static rd_monitor_series *arm_refresh(rd_controller *c, arm *a, const char *bund
     return s;
 }
 
+/* The plan's segments counted on both arms (before their marks: a set attached after a mark would
+ * make the span since it invalid). */
+static void segments_attach(rd_controller *c)
+{
+    if (!c->segs || !c->env.monitor)
+        return;
+    if (c->cand.s)
+        rd_monitor_attach_segments(c->env.monitor, c->cand.s, c->segs);
+    if (c->ctrl.s)
+        rd_monitor_attach_segments(c->env.monitor, c->ctrl.s, c->segs);
+}
+
 static void marks_take(rd_controller *c)
 {
     const rd_plan *p = c->plan;
-    arm_reset(&c->cand, find_series(c, p->candidate, p->candidate_variant, RD_ROLE_PRIMARY));
-    arm_reset(&c->ctrl, find_series(c, p->control, p->control_variant, RD_ROLE_PRIMARY));
+    c->cand.s = find_series(c, p->candidate, p->candidate_variant, RD_ROLE_PRIMARY);
+    c->ctrl.s = find_series(c, p->control, p->control_variant, RD_ROLE_PRIMARY);
+    segments_attach(c);
+    arm_reset(&c->cand, c->cand.s);
+    arm_reset(&c->ctrl, c->ctrl.s);
     arm_reset(&c->shadow, find_series(c, p->candidate, NULL, RD_ROLE_SHADOW));
     c->shadow_scored0 = c->shadow_same0 = 0;
     if (c->env.shadow_pair)
@@ -264,6 +284,81 @@ static void eval_bad_rate(rd_controller *c, const rd_gate *g, gate_eval *e)
              r.delta + os.bad_rate_approved, os.bad_rate_approved, r.lower);
 }
 
+/* A segment's counts in an arm's statistics, by the plan's index (the set is made from the plan,
+ * in its order); false when the arm has no such counts (no set attached, or redefined). */
+static bool seg_counts(const arm_stats *a, int i, rd_segment_counts *out, char *note, size_t cap)
+{
+    *out = (rd_segment_counts){0, 0};
+    if (!a->have)
+        return false;
+    if (a->st.segments_note[0]) {
+        snprintf(note, cap, "%s", a->st.segments_note);
+        return false;
+    }
+    if (i < 0 || (size_t)i >= a->st.nsegments)
+        return false;
+    *out = (rd_segment_counts){a->st.segments[i].n, a->st.segments[i].approve};
+    return true;
+}
+
+/* Whether the whole interval [lo, hi] satisfies op x. */
+static bool interval_holds(rd_gate_op op, double lo, double hi, double x)
+{
+    return op == RD_OP_LT || op == RD_OP_LE ? rd_gate_op_holds(op, hi, x) : rd_gate_op_holds(op, lo, x);
+}
+
+/* adverse_impact_ratio and segment_approve_rate (docs/plans/guardrails.md §6.2): the segment
+ * against its reference in each arm, over the stage (or the sliding window); too few applicants
+ * in any group: inconclusive, which never passes. */
+static void eval_segment(rd_controller *c, const rd_gate *g, const arm_stats *ca, const arm_stats *co,
+                         gate_eval *e)
+{
+    const rd_plan *p = c->plan;
+    int ref = g->ref >= 0 ? g->ref : g->seg; /* segment_approve_rate compares the segment alone */
+    rd_segment_counts cs, cr, ks, kr;
+    char note[160] = "";
+    bool have = seg_counts(ca, g->seg, &cs, note, sizeof note) & seg_counts(ca, ref, &cr, note, sizeof note) &
+                seg_counts(co, g->seg, &ks, note, sizeof note) & seg_counts(co, ref, &kr, note, sizeof note);
+    e->min = g->min_samples ? g->min_samples : RD_SEGMENT_MIN_DEFAULT;
+    rd_segment_figures_compute(cs, cr, ks, kr, e->min, g->alpha > 0 ? g->alpha : 0.05,
+                               g->seg >= 0 ? p->segments[g->seg].name : NULL,
+                               ref >= 0 ? p->segments[ref].name : NULL, &e->fig);
+    e->has_fig = true;
+    e->n = cs.n;
+    bool air = g->metric == RD_M_ADVERSE_IMPACT_RATIO;
+    e->cand = air ? e->fig.cand_air : e->fig.cand_rate;
+    e->ctrl = air ? e->fig.ctrl_air : e->fig.ctrl_rate;
+    if (g->compare == RD_CMP_ABSOLUTE)
+        e->value = e->cand;
+    else if (g->compare == RD_CMP_RATIO)
+        e->value = air ? e->fig.air_ratio : (e->ctrl == 0 ? (double)NAN : e->cand / e->ctrl);
+    else
+        e->value = air ? e->fig.air_diff : e->fig.diff;
+    if (!have || !e->fig.sized || isnan(e->value)) {
+        e->verdict = G_NODATA;
+        e->inconclusive = true;
+        snprintf(e->note, sizeof e->note, "%s",
+                 !have && note[0] ? note
+                 : !have          ? "inconclusive: the segments are not counted yet"
+                 : !e->fig.sized  ? e->fig.note
+                                  : "inconclusive: the reference segment has no approval");
+        return;
+    }
+    if (!g->interval) {
+        e->verdict = judge(g, e, e->value);
+        return;
+    }
+    /* on the interval: fail when all of it is past fail, pass when all of it passes, else hold */
+    if (g->has_fail && interval_holds(g->fail_op, e->fig.lo, e->fig.hi, e->fail_at))
+        e->verdict = G_FAIL;
+    else if (g->has_pass && interval_holds(g->pass_op, e->fig.lo, e->fig.hi, e->pass_at))
+        e->verdict = G_PASS;
+    else
+        e->verdict = G_HOLD;
+    snprintf(e->note, sizeof e->note, "difference %.4g, %g%% interval [%.4g, %.4g]", e->fig.diff,
+             100 * (1 - (g->alpha > 0 ? g->alpha : 0.05)), e->fig.lo, e->fig.hi);
+}
+
 static void eval_gate(rd_controller *c, const rd_gate *g, gate_eval *e, int64_t now_ms, rd_arena *ar)
 {
     const rd_stage *st = cur_stage(c);
@@ -291,6 +386,15 @@ static void eval_gate(rd_controller *c, const rd_gate *g, gate_eval *e, int64_t 
         break;
     }
     case RD_M_BAD_RATE: eval_bad_rate(c, g, e); break;
+    case RD_M_ADVERSE_IMPACT_RATIO:
+    case RD_M_SEGMENT_APPROVE_RATE:
+        if (shadow_arm || st->has_segment) { /* the plan refuses it there; a guard all the same */
+            e->verdict = G_NODATA;
+            snprintf(e->note, sizeof e->note, "not judged: the candidate arm is not a random sample here");
+            break;
+        }
+        eval_segment(c, g, &ca, &co, e);
+        break;
     case RD_M_BREAKER_OPEN_SECONDS:
         e->value = e->cand =
             c->env.breaker_open_seconds ? c->env.breaker_open_seconds(c->env.ud, c->plan->candidate) : 0;
@@ -441,8 +545,23 @@ static void gates_json(const rd_controller *c, rd_buf *b)
         if (g->metric == RD_M_BAD_RATE) /* the confidence sequence's one-sided half-width (§2.7) */
             jnum(b, "halfwidth", e->fail_at);
         rd_buf_printf(b, ",\"n\":%llu,\"min_samples\":%llu,\"verdict\":\"%s\",\"failures\":%d",
-                      (unsigned long long)e->n, (unsigned long long)e->min, verdict_names[e->verdict],
-                      e->failures);
+                      (unsigned long long)e->n, (unsigned long long)e->min,
+                      e->inconclusive ? "inconclusive" : verdict_names[e->verdict], e->failures);
+        if (g->seg >= 0) {
+            const rd_plan *p = c->plan;
+            rd_buf_puts(b, ",\"segment\":");
+            rd_json_write_string(b, p->segments[g->seg].name, strlen(p->segments[g->seg].name));
+            if (g->ref >= 0) {
+                rd_buf_puts(b, ",\"reference\":");
+                rd_json_write_string(b, p->segments[g->ref].name, strlen(p->segments[g->ref].name));
+            }
+            rd_buf_printf(b, ",\"judge\":\"%s\"", g->interval ? "interval" : "value");
+        }
+        if (e->has_fig) {
+            rd_buf_puts(b, ",\"figures\":{");
+            rd_segment_figures_json(b, &e->fig);
+            rd_buf_putc(b, '}');
+        }
         if (e->note[0]) {
             rd_buf_puts(b, ",\"note\":");
             rd_json_write_string(b, e->note, strlen(e->note));
@@ -1000,6 +1119,7 @@ int rd_controller_tick(rd_controller *c, int64_t now_ms, rd_err *err)
     const rd_plan *p = c->plan;
     arm_refresh(c, &c->cand, p->candidate, p->candidate_variant, RD_ROLE_PRIMARY);
     arm_refresh(c, &c->ctrl, p->control, p->control_variant, RD_ROLE_PRIMARY);
+    segments_attach(c); /* a series made since (a bundle reloaded) counts the segments too */
     arm_refresh(c, &c->shadow, p->candidate, NULL, RD_ROLE_SHADOW);
     rd_arena ar;
     rd_arena_init(&ar, 0);
@@ -1089,6 +1209,12 @@ static int controller_new(rd_plan *plan, const char *plan_path, const rd_control
     pthread_mutex_init(&c->lock, NULL);
     c->plan = plan;
     c->env = *env;
+    if (rd_segment_set_new(plan, &c->segs, err) != RD_OK) { /* the plan parsed its rules: memory */
+        pthread_mutex_destroy(&c->lock);
+        rd_free(c);
+        rd_plan_free(plan);
+        return err->code;
+    }
     snprintf(c->flag, sizeof c->flag, "%s", plan->route_flag);
     /* absolute paths: `riskd rollout rollback` runs from anywhere and must rewrite this file */
     char abs_flags[PATH_MAX], abs_plan[PATH_MAX];
@@ -1224,6 +1350,7 @@ void rd_controller_free(rd_controller *c)
     rd_monitor_mark_free(c->cand.mark);
     rd_monitor_mark_free(c->ctrl.mark);
     rd_monitor_mark_free(c->shadow.mark);
+    rd_monitor_segments_free(c->segs); /* unless a series took it: then the monitor's */
     rd_rollout_row_free(&c->row);
     rd_plan_free(c->plan);
     pthread_mutex_destroy(&c->lock);
@@ -1239,6 +1366,19 @@ void rd_controller_state(rd_controller *c, rd_rollout_state *state, int *stage)
     *state = c->row.state;
     *stage = c->row.stage;
     pthread_mutex_unlock(&c->lock);
+}
+
+/* Whether two plans define the same segments (names, order, rules). */
+static bool same_segments(const rd_plan *a, const rd_plan *b)
+{
+    if (a->nsegments != b->nsegments)
+        return false;
+    for (size_t i = 0; i < a->nsegments; i++)
+        if (strcmp(a->segments[i].name, b->segments[i].name) != 0 ||
+            strcmp(a->segments[i].rule ? a->segments[i].rule : "",
+                   b->segments[i].rule ? b->segments[i].rule : ""))
+            return false;
+    return true;
 }
 
 /* Whether two stages route the same traffic (weights, segment, shadow). */
@@ -1276,6 +1416,19 @@ int rd_controller_replace_plan(rd_controller *c, rd_plan *plan, bool lead, rd_er
         return rc;
     }
     bool moved = !same_traffic(cur_stage(c), &plan->stages[at]);
+    rd_monitor_segments *segs = NULL;
+    if (rd_segment_set_new(plan, &segs, err) != RD_OK) {
+        pthread_mutex_unlock(&c->lock);
+        rd_plan_free(plan);
+        return err->code;
+    }
+    bool segs_changed = !same_segments(old, plan);
+    if (segs_changed) {
+        rd_monitor_segments_free(c->segs);
+        c->segs = segs;
+    } else {
+        rd_monitor_segments_free(segs); /* the same segments: the counts go on */
+    }
     c->plan = plan;
     c->row.stage = (int)at;
     snprintf(c->row.plan_sha, sizeof c->row.plan_sha, "%s", plan->sha256);
@@ -1286,8 +1439,8 @@ int rd_controller_replace_plan(rd_controller *c, rd_plan *plan, bool lead, rd_er
         c->row.plan_json = text;
     }
     rd_plan_free((rd_plan *)old);
-    if (moved && c->row.state != RD_ROLLOUT_PAUSED)
-        marks_take(c); /* the current stage's traffic changed: its statistics restart */
+    if ((moved || segs_changed) && c->row.state != RD_ROLLOUT_PAUSED)
+        marks_take(c); /* the current stage's traffic (or its segments) changed: its statistics restart */
     memset(c->ev, 0, sizeof c->ev);
     c->nev = 0;
     /* every node reads its plan file; only the leader writes what it changes (the row, and the

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "riskd/json.h"
+#include "riskd/logic.h"
 #include "riskd/rollout.h"
 #include "riskd/stats.h"
 
@@ -104,4 +105,89 @@ void rd_segment_figures_json(rd_buf *b, const rd_segment_figures *f)
         rd_buf_puts(b, ",\"note\":");
         rd_json_write_string(b, f->note, strlen(f->note));
     }
+}
+
+/* ------------------------------------------------------------------ the rules */
+
+struct rd_segment_rules {
+    size_t n;
+    rd_logic *rules[RD_PLAN_MAX_SEGMENTS];
+};
+
+void rd_segment_rules_free(rd_segment_rules *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n; i++)
+        rd_logic_free(r->rules[i]);
+    rd_free(r);
+}
+
+int rd_segment_rules_new(const rd_plan *p, rd_segment_rules **out, rd_err *err)
+{
+    *out = NULL;
+    rd_segment_rules *r = rd_calloc(1, sizeof *r);
+    if (!r)
+        return rd_err_set(err, RD_ENOMEM, "out of memory");
+    rd_arena a;
+    rd_arena_init(&a, 0);
+    int rc = RD_OK;
+    for (size_t i = 0; i < p->nsegments && !rc; i++) {
+        rd_value v;
+        const char *text = p->segments[i].rule;
+        rc = rd_json_parse(text, strlen(text), NULL, &a, &v, err);
+        if (!rc)
+            rc = rd_logic_compile(&v, NULL, &r->rules[i], err);
+        if (!rc)
+            r->n++;
+        else
+            rd_err_prefix(err, "segment %s", p->segments[i].name);
+    }
+    rd_arena_deinit(&a);
+    if (rc) {
+        rd_segment_rules_free(r);
+        return rc;
+    }
+    *out = r;
+    return RD_OK;
+}
+
+uint32_t rd_segment_rules_mask(const rd_segment_rules *r, const rd_value *context, const rd_value *features,
+                               rd_arena *scratch)
+{
+    if (!r || !r->n)
+        return 0;
+    rd_member m[2] = {{"features", 8, features ? *features : RD_NULL_VALUE},
+                      {"context", 7, context ? *context : RD_NULL_VALUE}};
+    rd_value data = {.type = RD_VOBJECT, .len = 2, .u.members = m};
+    uint32_t mask = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        rd_value v;
+        rd_err e;
+        if (rd_logic_eval(r->rules[i], &data, NULL, scratch, &v, &e) == RD_OK && rd_logic_truthy(&v))
+            mask |= (uint32_t)1 << i;
+    }
+    return mask;
+}
+
+static void rules_free(void *r) { rd_segment_rules_free(r); }
+
+int rd_segment_set_new(const rd_plan *p, rd_monitor_segments **out, rd_err *err)
+{
+    *out = NULL;
+    if (!p->nsegments)
+        return RD_OK;
+    const char *names[RD_PLAN_MAX_SEGMENTS];
+    for (size_t i = 0; i < p->nsegments; i++)
+        names[i] = p->segments[i].name;
+    rd_segment_rules *r;
+    int rc = rd_segment_rules_new(p, &r, err);
+    if (rc)
+        return rc;
+    if ((rc = rd_monitor_segments_new(names, p->nsegments, out, err))) {
+        rd_segment_rules_free(r);
+        return rc;
+    }
+    rd_monitor_segments_set_user(*out, r, rules_free);
+    return RD_OK;
 }
