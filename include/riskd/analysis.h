@@ -31,6 +31,7 @@
 #include "riskd/arena.h"
 #include "riskd/bundle.h"
 #include "riskd/err.h"
+#include "riskd/rollout.h"
 #include "riskd/store.h"
 
 /* Progress: units done of total (0: unknown), called every few thousand rows; may be NULL. */
@@ -71,6 +72,12 @@ typedef struct rd_ab_opts {
     double alpha;        /* 0.05 */
     double power;        /* 0.8 */
     uint64_t min_bads;   /* bads among the approved needed to compare bad rates: 100 */
+    /* the log: the fair-lending table of a rollout plan's segments (riskd ab --segments PLAN):
+       each segment's approval rate per variant, its adverse impact ratio against the plan's
+       reference segment, and the difference from the control with Newcombe's interval (the
+       figures the plan's segment gates judge, rd_segment_figures_compute). NULL: none */
+    const rd_plan *segments;
+    uint64_t segment_min; /* applicants per group and arm below which a figure is insufficient (100) */
 } rd_ab_opts;
 RD_API void rd_ab_opts_default(rd_ab_opts *o);
 
@@ -121,6 +128,33 @@ typedef struct rd_ab_point { /* the cumulative approval-rate difference at a tim
     double diff, lo, hi; /* NaN while insufficient */
 } rd_ab_point;
 
+/* One segment of the fair-lending table. */
+typedef struct rd_ab_segment_arm {
+    const char *variant;
+    uint64_t n, approve; /* applicants of the segment in the variant, and approved */
+    double rate, air;    /* approval rate; adverse impact ratio against the reference (NaN: none) */
+} rd_ab_segment_arm;
+typedef struct rd_ab_segment_cmp {
+    const char *variant; /* against the control */
+    rd_segment_figures *fig;
+    bool four_fifths; /* its adverse impact ratio is under 0.8 */
+} rd_ab_segment_cmp;
+typedef struct rd_ab_segment {
+    const char *name;
+    bool reference;
+    size_t narms;
+    rd_ab_segment_arm *arms; /* the control first, as the variants */
+    size_t ncmp;
+    rd_ab_segment_cmp *cmp;
+} rd_ab_segment;
+typedef struct rd_ab_segments {
+    const char *plan, *reference; /* the plan's name, its reference segment (NULL: none) */
+    double alpha;
+    uint64_t min_size;
+    size_t n;
+    rd_ab_segment *segs;
+} rd_ab_segments;
+
 typedef struct rd_ab_result {
     const char *flag, *control, *outcome, *stage;
     const char *source; /* "log:DIR" or the CSV path */
@@ -141,6 +175,7 @@ typedef struct rd_ab_result {
     size_t nbins;
     double *edges;
     uint64_t **hist;
+    const rd_ab_segments *segments; /* --segments: the fair-lending table (NULL: not asked) */
 } rd_ab_result;
 
 /* RD_ENOTFOUND: the flag routes no decision in the window (the message names those that do);

@@ -10,6 +10,7 @@
 
 static const char usage[] =
     "usage: riskd ab --data-dir DIR --flag KEY [--from T] [--to T] [--stage NAME] [--outcome NAME]\n"
+    "                [--segments PLAN [--segment-min N]]\n"
     "       riskd ab --in FILE.csv --variant-col C --decision-col C --score-col C [--label-col C]\n"
     "                [--weights V=W,V=W]\n"
     "       common: [--control NAME] [--alpha 0.05] [--power 0.8] [--min-bads 100] [--json] [--html FILE]\n"
@@ -28,6 +29,15 @@ static const char usage[] =
     "  --from, --to        decided in [T, T') (a UTC date or time, or unix ms)\n"
     "  --stage NAME        only while the flag's rollout was at stage NAME\n"
     "  --outcome NAME      the outcome definition for bad rates (default: the only one recorded)\n"
+    "  --segments PLAN     add the fair-lending table of the rollout plan's segments (its\n"
+    "                      \"segments\": JSONLogic over the logged context and features): per\n"
+    "                      segment and variant the approval rate and the adverse impact ratio\n"
+    "                      against the plan's reference segment (under 0.8 flagged: the\n"
+    "                      four-fifths rule), and the difference from the control with its\n"
+    "                      Newcombe interval, the figures the plan's segment gates judge.\n"
+    "                      Segment attributes must be held and used lawfully\n"
+    "  --segment-min N     applicants per group and arm below which a figure is insufficient\n"
+    "                      (default 100)\n"
     "  --in FILE.csv       decisions made elsewhere: one row per decision, with the variant,\n"
     "                      the decision (approve, review or reject), the score (empty: none)\n"
     "                      and optionally the label (0 good, 1 bad, empty: not known yet)\n"
@@ -71,11 +81,12 @@ static bool parse_prob(const char *name, const char *s, double *out)
 
 /* argv into the options; -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, rd_ab_opts *o, rd_an_source *src, const char **dir,
-                      const char **html, bool *json)
+                      const char **html, const char **segments, bool *json)
 {
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},
-        {"data-dir", required_argument, NULL, 'd'}, {"store", required_argument, NULL, 'd'},
+        {"data-dir", required_argument, NULL, 'd'},
+        {"store", required_argument, NULL, 'd'},
         {"flag", required_argument, NULL, 'F'},
         {"from", required_argument, NULL, 'f'},
         {"to", required_argument, NULL, 't'},
@@ -93,6 +104,8 @@ static int parse_args(int argc, char **argv, rd_ab_opts *o, rd_an_source *src, c
         {"min-bads", required_argument, NULL, 'm'},
         {"json", no_argument, NULL, 'j'},
         {"html", required_argument, NULL, 'H'},
+        {"segments", required_argument, NULL, 'G'},
+        {"segment-min", required_argument, NULL, 'M'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -113,6 +126,17 @@ static int parse_args(int argc, char **argv, rd_ab_opts *o, rd_an_source *src, c
         case 'c': o->control = optarg; break;
         case 'j': *json = true; break;
         case 'H': *html = optarg; break;
+        case 'G': *segments = optarg; break;
+        case 'M': {
+            char *end;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (*end || !*optarg || *optarg == '-' || v == 0) {
+                cli_errorf("--segment-min %s: expected a whole number above 0", optarg);
+                return CLI_USAGE;
+            }
+            o->segment_min = v;
+            break;
+        }
         case 'a':
         case 'p':
             if (!parse_prob(c == 'a' ? "--alpha" : "--power", optarg, c == 'a' ? &o->alpha : &o->power))
@@ -151,8 +175,9 @@ static int check_args(const rd_ab_opts *o, const rd_an_source *src, const char *
                        : "the log needs --flag: the routing flag whose variants are compared");
         return CLI_USAGE;
     }
-    if (src->csv && (o->flag || o->stage || src->outcome || src->from_ms || src->to_ms)) {
-        cli_errorf("--flag, --stage, --outcome, --from and --to are for the log (--data-dir)");
+    if (src->csv && (o->flag || o->stage || src->outcome || src->from_ms || src->to_ms || o->segments ||
+                     o->segment_min)) {
+        cli_errorf("--flag, --stage, --outcome, --from, --to and --segments are for the log (--data-dir)");
         return CLI_USAGE;
     }
     if (src->csv && (!o->variant_col || !o->decision_col || !o->score_col)) {
@@ -167,17 +192,28 @@ int cmd_ab(int argc, char **argv)
     rd_ab_opts o;
     rd_ab_opts_default(&o);
     rd_an_source src = {0};
-    const char *dir = NULL, *html = NULL;
+    const char *dir = NULL, *html = NULL, *segments = NULL;
     bool json = false;
-    int rc = parse_args(argc, argv, &o, &src, &dir, &html, &json);
+    int rc = parse_args(argc, argv, &o, &src, &dir, &html, &segments, &json);
+    rd_plan *plan = NULL;
+    rd_err perr;
+    if (rc < 0 && segments && rd_plan_load(segments, &plan, &perr)) {
+        cli_errorf("--segments %s: %s", segments, perr.msg);
+        return cli_exit_for(perr.code);
+    }
+    o.segments = plan;
     if (rc < 0)
         rc = check_args(&o, &src, dir);
-    if (rc >= 0)
+    if (rc >= 0) {
+        rd_plan_free(plan);
         return rc;
+    }
     rd_store *s = NULL;
     rc = dir ? cli_report_store(dir, &s) : CLI_OK;
-    if (rc)
+    if (rc) {
+        rd_plan_free(plan);
         return rc;
+    }
     cli_progress bar;
     cli_progress_init(&bar, "riskd ab: reading");
     src.store = s;
@@ -204,6 +240,7 @@ int cmd_ab(int argc, char **argv)
         rd_buf_deinit(&tb);
     }
     rd_arena_deinit(&a);
+    rd_plan_free(plan);
     if (s)
         rd_store_close(s);
     return rc;

@@ -64,6 +64,10 @@ typedef struct ab_ctx {
     size_t nspans;
     int64_t (*spans)[2];
     char default_variant[128];
+    /* --segments: the plan's rules, and per arm and segment the applicants and approvals */
+    rd_segment_rules *rules;
+    uint64_t (*seg)[RD_PLAN_MAX_SEGMENTS][2];
+    rd_arena scratch;
     /* CSV columns */
     int cv, cd, cs, cl;
     const char *path;
@@ -222,7 +226,18 @@ static int on_record(void *ud, const rd_log_row *row, const rd_value *rec)
         c->unrevised++;
     const char *src = an_str(rec, "source");
     double score = src && !strcmp(src, "model") ? an_num(rec, "score") : (double)NAN;
-    return add_unit(c, v, an_decision(an_str(rec, "decision")), score, row->label, row->ts_ms, &err);
+    int decision = an_decision(an_str(rec, "decision"));
+    if (c->rules) { /* the segments the applicant is in, from the request as logged */
+        uint32_t mask =
+            rd_segment_rules_mask(c->rules, an_get(rec, "context"), an_get(rec, "features"), &c->scratch);
+        rd_arena_reset(&c->scratch);
+        for (size_t i = 0; i < c->o->segments->nsegments; i++)
+            if (mask >> i & 1) {
+                c->seg[v][i][0]++;
+                c->seg[v][i][1] += decision == 0;
+            }
+    }
+    return add_unit(c, v, decision, score, row->label, row->ts_ms, &err);
 }
 
 /* ---------------------------------------------------------------- --stage */
@@ -365,6 +380,9 @@ static void ctx_free(ab_ctx *c)
     rd_free(c->tb_units);
     rd_free(c->tb_approve);
     rd_free(c->spans);
+    rd_segment_rules_free(c->rules);
+    rd_free(c->seg);
+    rd_arena_deinit(&c->scratch);
 }
 
 static int finish(ab_ctx *c, const rd_an_source *src, rd_arena *a, rd_ab_result *out, rd_err *err);
@@ -373,10 +391,20 @@ int rd_ab(const rd_an_source *src, const rd_ab_opts *o, rd_arena *a, rd_ab_resul
 {
     memset(out, 0, sizeof *out);
     ab_ctx c = {.o = o, .flag = o->flag, .rng = 0x9e3779b97f4a7c15ULL};
+    rd_arena_init(&c.scratch, 0);
     c.revs = rd_calloc(MAX_REVISIONS, sizeof(revision));
     c.tb_units = rd_calloc(TBUCKETS, sizeof *c.tb_units);
     c.tb_approve = rd_calloc(TBUCKETS, sizeof *c.tb_approve);
     int rc = !c.revs || !c.tb_units || !c.tb_approve ? rd_err_set(err, RD_ENOMEM, "out of memory") : RD_OK;
+    if (!rc && o->segments && !src->store)
+        rc = rd_err_set(err, RD_EUSAGE,
+                        "--segments reads the decision log (its records hold context and features), "
+                        "not a CSV");
+    else if (!rc && o->segments && !o->segments->nsegments)
+        rc = rd_err_set(err, RD_EINVAL, "--segments: the plan %s declares no segments", o->segments->name);
+    if (!rc && o->segments && !(rc = rd_segment_rules_new(o->segments, &c.rules, err)) &&
+        !(c.seg = rd_calloc(MAX_VARIANTS, sizeof *c.seg)))
+        rc = rd_err_set(err, RD_ENOMEM, "out of memory");
     const char *outcome = NULL;
     if (!rc && src->store) {
         if (!o->flag)
@@ -1018,6 +1046,63 @@ static int pick_control(ab_ctx *c, const rd_an_source *src, size_t *order, rd_er
     return RD_OK;
 }
 
+/* The fair-lending table: per segment and variant the counts, rates and adverse impact ratios,
+ * and each variant against the control with the figures the segment gates judge. */
+static int make_segments(const ab_ctx *c, const size_t *order, rd_arena *a, rd_ab_result *out)
+{
+    const rd_plan *p = c->o->segments;
+    rd_ab_segments *ss = rd_arena_alloc(a, sizeof *ss);
+    if (!ss || !(ss->segs = rd_arena_alloc(a, p->nsegments * sizeof(rd_ab_segment))))
+        return RD_ENOMEM;
+    int ref = p->reference;
+    ss->plan = an_strdup(a, p->name);
+    ss->reference = ref >= 0 ? an_strdup(a, p->segments[ref].name) : NULL;
+    ss->alpha = c->o->alpha > 0 ? c->o->alpha : 0.05;
+    ss->min_size = c->o->segment_min ? c->o->segment_min : RD_SEGMENT_MIN_DEFAULT;
+    ss->n = p->nsegments;
+    for (size_t i = 0; i < p->nsegments; i++) {
+        rd_ab_segment *g = &ss->segs[i];
+        g->name = an_strdup(a, p->segments[i].name);
+        g->reference = (int)i == ref;
+        g->narms = c->narms;
+        g->ncmp = c->narms ? c->narms - 1 : 0;
+        g->arms = rd_arena_alloc(a, (c->narms ? c->narms : 1) * sizeof(rd_ab_segment_arm));
+        g->cmp = rd_arena_alloc(a, (g->ncmp ? g->ncmp : 1) * sizeof(rd_ab_segment_cmp));
+        if (!g->arms || !g->cmp)
+            return RD_ENOMEM;
+        for (size_t k = 0; k < c->narms; k++) {
+            size_t v = order[k];
+            uint64_t n = c->seg[v][i][0], x = c->seg[v][i][1];
+            double rate = n ? (double)x / (double)n : (double)NAN;
+            double rr = ref >= 0 && c->seg[v][ref][0] ? (double)c->seg[v][ref][1] / (double)c->seg[v][ref][0]
+                                                      : (double)NAN;
+            g->arms[k] = (rd_ab_segment_arm){.variant = out->variants[k].name,
+                                             .n = n,
+                                             .approve = x,
+                                             .rate = rate,
+                                             .air = isnan(rr) || rr == 0 ? (double)NAN : rate / rr};
+        }
+        size_t ctl = order[0];
+        int r = ref >= 0 ? ref : (int)i;
+        for (size_t k = 1; k < c->narms; k++) {
+            size_t v = order[k];
+            rd_ab_segment_cmp *m = &g->cmp[k - 1];
+            m->variant = out->variants[k].name;
+            if (!(m->fig = rd_arena_alloc(a, sizeof *m->fig)))
+                return RD_ENOMEM;
+            rd_segment_figures_compute((rd_segment_counts){c->seg[v][i][0], c->seg[v][i][1]},
+                                       (rd_segment_counts){c->seg[v][r][0], c->seg[v][r][1]},
+                                       (rd_segment_counts){c->seg[ctl][i][0], c->seg[ctl][i][1]},
+                                       (rd_segment_counts){c->seg[ctl][r][0], c->seg[ctl][r][1]},
+                                       ss->min_size, ss->alpha, g->name, ref >= 0 ? ss->reference : g->name,
+                                       m->fig);
+            m->four_fifths = m->fig->cand_air < 0.8;
+        }
+    }
+    out->segments = ss;
+    return RD_OK;
+}
+
 static int finish(ab_ctx *c, const rd_an_source *src, rd_arena *a, rd_ab_result *out, rd_err *err)
 {
     size_t order[MAX_VARIANTS] = {0};
@@ -1073,7 +1158,8 @@ static int finish(ab_ctx *c, const rd_an_source *src, rd_arena *a, rd_ab_result 
                                   : "their records name no flag revision");
     if ((rc = make_srm(c, src, order, a, out, err)) != RD_OK)
         return rc;
-    if (make_compare(c, order, o, a, out) || make_series(c, order, o, a, out) || make_hist(c, order, a, out))
+    if (make_compare(c, order, o, a, out) || make_series(c, order, o, a, out) ||
+        make_hist(c, order, a, out) || (c->rules && make_segments(c, order, a, out)))
         return rd_err_set(err, RD_ENOMEM, "out of memory");
     return RD_OK;
 }

@@ -97,6 +97,45 @@ static void srm_json(rd_buf *b, const rd_ab_srm *s)
     rd_buf_putc(b, '}');
 }
 
+/* "segments": the fair-lending table (riskd ab --segments PLAN). */
+static void segments_json(rd_buf *b, const rd_ab_segments *ss)
+{
+    rd_buf_puts(b, ",\"segments\":{\"plan\":");
+    an_json_str(b, ss->plan);
+    rd_buf_puts(b, ",\"reference\":");
+    an_json_str(b, ss->reference);
+    an_json_num_m(b, "alpha", ss->alpha);
+    an_json_u64_m(b, "min_size", ss->min_size);
+    rd_buf_puts(b, ",\"segments\":[");
+    for (size_t i = 0; i < ss->n; i++) {
+        const rd_ab_segment *g = &ss->segs[i];
+        rd_buf_printf(b, "%s{\"name\":", i ? "," : "");
+        an_json_str(b, g->name);
+        rd_buf_printf(b, ",\"reference\":%s,\"variants\":[", g->reference ? "true" : "false");
+        for (size_t k = 0; k < g->narms; k++) {
+            const rd_ab_segment_arm *a = &g->arms[k];
+            rd_buf_printf(b, "%s{\"variant\":", k ? "," : "");
+            an_json_str(b, a->variant);
+            an_json_u64_m(b, "n", a->n);
+            an_json_u64_m(b, "approve", a->approve);
+            an_json_num_m(b, "approve_rate", a->rate);
+            an_json_num_m(b, "air", a->air);
+            rd_buf_putc(b, '}');
+        }
+        rd_buf_puts(b, "],\"comparisons\":[");
+        for (size_t k = 0; k < g->ncmp; k++) {
+            const rd_ab_segment_cmp *m = &g->cmp[k];
+            rd_buf_printf(b, "%s{\"variant\":", k ? "," : "");
+            an_json_str(b, m->variant);
+            rd_buf_printf(b, ",\"four_fifths\":%s,", m->four_fifths ? "true" : "false");
+            rd_segment_figures_json(b, m->fig);
+            rd_buf_putc(b, '}');
+        }
+        rd_buf_puts(b, "]}");
+    }
+    rd_buf_puts(b, "]}");
+}
+
 void rd_ab_json(rd_buf *b, const rd_ab_result *r)
 {
     an_json_head(b, "ab", r->source, r->from_ms, r->to_ms);
@@ -132,6 +171,8 @@ void rd_ab_json(rd_buf *b, const rd_ab_result *r)
     }
     rd_buf_puts(b, "],\"srm_note\":");
     an_json_str(b, r->srm_note);
+    if (r->segments)
+        segments_json(b, r->segments);
     rd_buf_puts(b, ",\"series\":[");
     for (size_t i = 0; i < r->npoints; i++) {
         const rd_ab_point *p = &r->points[i];
@@ -174,6 +215,53 @@ static void pct_cell(rd_buf *b, double v)
         rd_buf_printf(b, " %9s", "-");
     else
         rd_buf_printf(b, " %8.2f%%", 100 * v);
+}
+
+static void num_cell(rd_buf *b, double v, int width)
+{
+    if (isnan(v))
+        rd_buf_printf(b, " %*s", width, "-");
+    else
+        rd_buf_printf(b, " %*.3f", width, v);
+}
+
+/* The fair-lending table: a row per segment and variant; the comparisons against the control. */
+static void segments_text(rd_buf *b, const rd_ab_segments *ss)
+{
+    rd_buf_printf(
+        b,
+        "\nsegments of plan %s (fair lending; reference %s; segment attributes must be held and used "
+        "lawfully):\n",
+        ss->plan ? ss->plan : "-", ss->reference ? ss->reference : "none");
+    rd_buf_printf(b, "  %-20s %-16s %9s %9s %9s %7s %9s %21s\n", "segment", "variant", "applicants",
+                  "approved", "rate", "AIR", "AIR-ctrl", "rate-ctrl [interval]");
+    for (size_t i = 0; i < ss->n; i++) {
+        const rd_ab_segment *g = &ss->segs[i];
+        for (size_t k = 0; k < g->narms; k++) {
+            const rd_ab_segment_arm *a = &g->arms[k];
+            const rd_segment_figures *f = k ? g->cmp[k - 1].fig : NULL;
+            rd_buf_printf(b, "  %-20.20s %-16.16s %9llu %9llu", k ? "" : g->name, a->variant,
+                          (unsigned long long)a->n, (unsigned long long)a->approve);
+            pct_cell(b, a->rate);
+            num_cell(b, a->air, 6);
+            rd_buf_puts(b, k && g->cmp[k - 1].four_fifths ? "!" : " ");
+            if (!f) {
+                rd_buf_printf(b, " %9s %21s\n", "(control)", "");
+                continue;
+            }
+            num_cell(b, f->air_diff, 9);
+            if (isnan(f->diff))
+                rd_buf_printf(b, " %21s", "-");
+            else
+                rd_buf_printf(b, " %+6.3f [%+6.3f, %+6.3f]", f->diff, f->lo, f->hi);
+            rd_buf_printf(b, "%s%s\n", f->sized ? "" : "  ", f->sized ? "" : f->note);
+        }
+    }
+    rd_buf_printf(
+        b,
+        "  (! adverse impact ratio under 0.8, the four-fifths rule: a screening flag, not a legal finding; "
+        "intervals: Newcombe, %g%%; fewer than %llu applicants in a group: insufficient)\n",
+        100 * (1 - ss->alpha), (unsigned long long)ss->min_size);
 }
 
 void rd_ab_text(rd_buf *b, const rd_ab_result *r)
@@ -231,4 +319,6 @@ void rd_ab_text(rd_buf *b, const rd_ab_result *r)
     }
     if (r->srm_note[0])
         rd_buf_printf(b, "  note: %s\n", r->srm_note);
+    if (r->segments)
+        segments_text(b, r->segments);
 }

@@ -382,12 +382,104 @@ static void csv_constant_scores(void **state)
     rd_arena_deinit(&a);
 }
 
+/* ---------------------------------------------------------------- --segments */
+
+static void log_aged(rd_store *s, int i, const char *sha, const char *variant, int age, bool approve)
+{
+    char rec[1024], id[32];
+    snprintf(id, sizeof id, "s-%d", i);
+    snprintf(rec, sizeof rec,
+             "{\"v\":1,\"kind\":\"primary\",\"request_id\":\"%s\",\"ts_ms\":%d,\"flags\":{\"sha256\":\"%s\","
+             "\"route_flag\":\"route\"},\"routed\":true,\"variant\":\"%s\",\"bundle\":{\"name\":\"m\","
+             "\"digest\":\"d\"},\"source\":\"model\",\"score\":0.1,\"decision\":\"%s\","
+             "\"context\":{\"region\":\"north\"},\"features\":{\"age\":%d}}",
+             id, 1000 + i, sha, variant, approve ? "approve" : "reject", age);
+    rd_log_row row = {
+        .ts_ms = 1000 + i, .request_id = id, .kind = "primary", .record = rec, .record_len = strlen(rec)};
+    rd_err err;
+    assert_int_equal(rd_store_log_append(s, &row, 1, &err), RD_OK);
+}
+
+/* The fair-lending table against statsmodels: the candidate approves the under-25s at 0.70 (105
+ * of 150) and the others all, the control at 0.95 (95 of 100) and the others all:
+ *   confint_proportions_2indep(105, 150, 95, 100, method="newcomb", compare="diff", alpha=0.05)
+ *   = (-0.33263406185422717, -0.15844805190983702) */
+static void log_segments(void **state)
+{
+    (void)state;
+    rd_store *s;
+    rd_err err;
+    char sha[RD_SHA256_HEX];
+    assert_int_equal(rd_store_open(dir, NULL, &s, &err), RD_OK);
+    assert_int_equal(rd_store_blob_put(s, flagset2, strlen(flagset2), sha, &err), RD_OK);
+    int i = 0;
+    for (int k = 0; k < 150; k++)
+        log_aged(s, i++, sha, "cand", 20, k < 105);
+    for (int k = 0; k < 250; k++)
+        log_aged(s, i++, sha, "cand", 40, true);
+    for (int k = 0; k < 100; k++)
+        log_aged(s, i++, sha, "ctl", 21, k < 95);
+    for (int k = 0; k < 200; k++)
+        log_aged(s, i++, sha, "ctl", 50, true);
+    static const char plan_text[] =
+        "{\"name\":\"p\",\"route_flag\":\"route\",\"control\":{\"bundle\":\"m_v1.0\",\"variant\":\"ctl\"},"
+        "\"candidate\":{\"bundle\":\"m_v1.1\",\"variant\":\"cand\"},"
+        "\"segments\":[{\"name\":\"young\",\"rule\":{\"<\":[{\"var\":\"features.age\"},25]}},"
+        "{\"name\":\"north\",\"rule\":{\"==\":[{\"var\":\"context.region\"},\"north\"]}},"
+        "{\"name\":\"older\",\"rule\":{\">=\":[{\"var\":\"features.age\"},25]},\"reference\":true}],"
+        "\"stages\":[{\"name\":\"10%\",\"candidate_weight\":10000,\"hold\":\"1m\"},"
+        "{\"name\":\"100%\",\"candidate_weight\":100000,\"hold\":\"1m\"}]}";
+    rd_plan *plan;
+    assert_int_equal(rd_plan_parse(plan_text, strlen(plan_text), &plan, &err), RD_OK);
+    rd_an_source src = {.store = s};
+    rd_ab_opts o;
+    rd_ab_opts_default(&o);
+    o.flag = "route";
+    o.segments = plan;
+    rd_arena a;
+    rd_arena_init(&a, 0);
+    rd_ab_result r;
+    assert_int_equal(rd_ab(&src, &o, &a, &r, &err), RD_OK);
+    const rd_ab_segments *ss = r.segments;
+    assert_non_null(ss);
+    assert_string_equal(ss->reference, "older");
+    assert_int_equal(ss->n, 3);
+    const rd_ab_segment *young = &ss->segs[0];
+    assert_string_equal(young->arms[0].variant, "ctl");
+    assert_int_equal(young->arms[0].n, 100);
+    assert_int_equal(young->arms[0].approve, 95);
+    assert_int_equal(young->arms[1].n, 150);
+    assert_int_equal(young->arms[1].approve, 105);
+    const rd_segment_figures *f = young->cmp[0].fig;
+    assert_true(f->cand_air == 0.7 && f->ctrl_air == 0.95 && f->diff == -0.25);
+    near(f->lo, -0.33263406185422717, 1e-12);
+    near(f->hi, -0.15844805190983702, 1e-12);
+    assert_true(young->cmp[0].four_fifths && f->sized);
+    assert_int_equal(ss->segs[1].arms[1].n, 400); /* north: every record (a context rule) */
+    rd_buf b;
+    rd_buf_init(&b);
+    rd_ab_json(&b, &r);
+    assert_non_null(strstr(rd_buf_cstr(&b), "\"segments\":{\"plan\":\"p\",\"reference\":\"older\""));
+    rd_buf_reset(&b);
+    rd_ab_text(&b, &r);
+    assert_non_null(strstr(rd_buf_cstr(&b), "held and used lawfully"));
+    rd_buf_deinit(&b);
+    /* a CSV carries no context or features: refused */
+    rd_an_source csv = {.csv = "x.csv"};
+    assert_int_equal(rd_ab(&csv, &o, &a, &r, &err), RD_EUSAGE);
+    assert_non_null(strstr(err.msg, "--segments reads the decision log"));
+    rd_plan_free(plan);
+    rd_arena_deinit(&a);
+    rd_store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(csv_against_statsmodels, setup, teardown),
         cmocka_unit_test_setup_teardown(csv_insufficient_and_bad_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(log_srm_per_revision, setup, teardown),
+        cmocka_unit_test_setup_teardown(log_segments, setup, teardown),
         cmocka_unit_test_setup_teardown(log_stage_spans, setup, teardown),
         cmocka_unit_test_setup_teardown(log_srm_ghost_arm, setup, teardown),
         cmocka_unit_test_setup_teardown(csv_constant_scores, setup, teardown),
