@@ -7,8 +7,12 @@
  * (the default, 2 x hold, resolved); each stage's gates are its own followed by the plan's
  * for the metrics it does not list (shadow_agreement only in shadow stages, srm only in stages
  * without a segment), at most RD_PLAN_MAX_GATES; every gate's pass and fail are disjoint; a
- * gate's min_samples is resolved (the stage's unless given; bad_rate: 0); segment, when
- * present, is the compact JSON text of an object, owned by the plan. */
+ * gate's min_samples is resolved (the stage's unless given; bad_rate: 0; the segment metrics:
+ * applicants per group and arm, RD_SEGMENT_MIN_DEFAULT); segment, when present, is the compact
+ * JSON text of an object, owned by the plan. Plan segments (at most RD_PLAN_MAX_SEGMENTS) have
+ * unique names, rules that compile as JSONLogic (kept as compact JSON, owned), at most one
+ * reference (p->reference, else -1); every gate's seg and ref index them or are -1, and the
+ * segment metrics' gates appear only in stages with candidate weight > 0 and no routing segment. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
