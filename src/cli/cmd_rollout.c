@@ -62,11 +62,26 @@ static const char *share_text(const rd_stage *s, char *buf, size_t cap)
     return buf;
 }
 
+/* Printed once per plan with segments (docs/plans/guardrails.md §2.3). */
+static const char segments_note[] =
+    "segment attributes must be held and used lawfully (docs/formats.md, \"Fair-lending segments\")";
+
+static bool segment_gate(const rd_gate *g)
+{
+    return g->metric == RD_M_ADVERSE_IMPACT_RATIO || g->metric == RD_M_SEGMENT_APPROVE_RATE;
+}
+
 static void gate_text(const rd_gate *g, uint64_t stage_min, rd_buf *b)
 {
     rd_buf_puts(b, rd_gate_metric_name(g->metric));
+    if (g->metric == RD_M_ADVERSE_IMPACT_RATIO)
+        rd_buf_printf(b, " of %s / %s", g->segment, g->reference);
+    else if (g->metric == RD_M_SEGMENT_APPROVE_RATE)
+        rd_buf_printf(b, " of %s", g->segment);
     if (g->compare != RD_CMP_ABSOLUTE)
         rd_buf_printf(b, " %s vs control", cmp_text[g->compare]);
+    if (g->metric == RD_M_SEGMENT_APPROVE_RATE && g->interval)
+        rd_buf_printf(b, ", judged on its %g%% interval", 100 * (1 - g->alpha));
     if (g->metric == RD_M_BAD_RATE)
         rd_buf_printf(b, " (%s): sequential test, alpha %g, nstar %g", g->outcome, g->alpha, g->nstar);
     else if (g->metric == RD_M_SRM)
@@ -82,7 +97,9 @@ static void gate_text(const rd_gate *g, uint64_t stage_min, rd_buf *b)
         rd_buf_puts(b, ", sliding window");
     if (g->failure_limit)
         rd_buf_printf(b, ", tolerates %d failures", g->failure_limit);
-    if (g->min_samples != stage_min)
+    if (segment_gate(g))
+        rd_buf_printf(b, ", min %llu applicants per group and arm", (unsigned long long)g->min_samples);
+    else if (g->min_samples != stage_min)
         rd_buf_printf(b, ", min %llu %s", (unsigned long long)g->min_samples,
                       g->metric == RD_M_BAD_RATE ? "outcomes" : "samples");
 }
@@ -100,6 +117,13 @@ static void print_text(const char *path, const rd_plan *p, const char *flags, co
     if (flags || bundles)
         printf("  checked against:%s%s%s%s\n", flags ? " flags " : "", flags ? flags : "",
                bundles ? " bundles " : "", bundles ? bundles : "");
+    if (p->nsegments) {
+        printf("\n  segments:\n");
+        for (size_t i = 0; i < p->nsegments; i++)
+            printf("    %-20s %s%s\n", p->segments[i].name, p->segments[i].rule,
+                   p->segments[i].reference ? "  (reference)" : "");
+        printf("  note: %s\n", segments_note);
+    }
     printf("\n  %-3s %-16s %-22s %-8s %-9s %s\n", "#", "stage", "candidate", "hold", "deadline",
            "min samples");
     rd_buf b;
@@ -165,7 +189,19 @@ static void json_gate(rd_buf *b, const rd_gate *g)
         rd_buf_puts(b, ",\"nstar\":");
         json_num(b, g->nstar);
     }
-    if (g->metric == RD_M_BAD_RATE || g->metric == RD_M_SRM) {
+    if (segment_gate(g)) {
+        rd_buf_putc(b, ',');
+        json_str(b, "segment", g->segment);
+    }
+    if (g->metric == RD_M_ADVERSE_IMPACT_RATIO) {
+        rd_buf_putc(b, ',');
+        json_str(b, "reference", g->reference);
+    }
+    if (g->metric == RD_M_SEGMENT_APPROVE_RATE) {
+        rd_buf_putc(b, ',');
+        json_str(b, "judge", g->interval ? "interval" : "value");
+    }
+    if (g->metric == RD_M_BAD_RATE || g->metric == RD_M_SRM || g->metric == RD_M_SEGMENT_APPROVE_RATE) {
         rd_buf_puts(b, ",\"alpha\":");
         json_num(b, g->alpha);
     }
@@ -203,7 +239,14 @@ static void json_plan(rd_buf *b, const char *path, const rd_plan *p, const char 
     json_str(b, "bundle", p->candidate);
     rd_buf_putc(b, ',');
     json_str(b, "variant", p->candidate_variant);
-    rd_buf_printf(b, "},\"interval_ms\":%lld,\"stages\":[", (long long)p->interval_ms);
+    rd_buf_printf(b, "},\"interval_ms\":%lld,\"segments\":[", (long long)p->interval_ms);
+    for (size_t i = 0; i < p->nsegments; i++) {
+        rd_buf_puts(b, i ? ",{" : "{");
+        json_str(b, "name", p->segments[i].name);
+        rd_buf_printf(b, ",\"rule\":%s,\"reference\":%s}", p->segments[i].rule,
+                      p->segments[i].reference ? "true" : "false");
+    }
+    rd_buf_puts(b, "],\"stages\":[");
     for (size_t i = 0; i < p->nstages; i++) {
         const rd_stage *s = &p->stages[i];
         rd_buf_puts(b, i ? ",{" : "{");
@@ -228,7 +271,10 @@ static void json_plan(rd_buf *b, const char *path, const rd_plan *p, const char 
     json_str(b, "flags", flags);
     rd_buf_putc(b, ',');
     json_str(b, "bundles", bundles);
-    rd_buf_printf(b, ",\"reshuffle\":%s},\"warnings\":[", reshuffle ? "true" : "false");
+    rd_buf_printf(b, ",\"reshuffle\":%s},\"notes\":[", reshuffle ? "true" : "false");
+    if (p->nsegments)
+        rd_json_write_string(b, segments_note, strlen(segments_note));
+    rd_buf_puts(b, "],\"warnings\":[");
 }
 
 /* ---------------------------------------------------------------- validate */

@@ -7,14 +7,19 @@
  * (the default, 2 x hold, resolved); each stage's gates are its own followed by the plan's
  * for the metrics it does not list (shadow_agreement only in shadow stages, srm only in stages
  * without a segment), at most RD_PLAN_MAX_GATES; every gate's pass and fail are disjoint; a
- * gate's min_samples is resolved (the stage's unless given; bad_rate: 0); segment, when
- * present, is the compact JSON text of an object, owned by the plan. */
+ * gate's min_samples is resolved (the stage's unless given; bad_rate: 0; the segment metrics:
+ * applicants per group and arm, RD_SEGMENT_MIN_DEFAULT); segment, when present, is the compact
+ * JSON text of an object, owned by the plan. Plan segments (at most RD_PLAN_MAX_SEGMENTS) have
+ * unique names, rules that compile as JSONLogic (kept as compact JSON, owned), at most one
+ * reference (p->reference, else -1); every gate's seg and ref index them or are -1, and the
+ * segment metrics' gates appear only in stages with candidate weight > 0 and no routing segment. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "riskd/json.h"
+#include "riskd/logic.h"
 #include "riskd/rollout.h"
 #include "riskd/text.h"
 
@@ -37,7 +42,9 @@ static const char *const metric_names[RD_M_COUNT] = {"shadow_agreement",
                                                      "input_psi_max",
                                                      "breaker_open_seconds",
                                                      "srm",
-                                                     "bad_rate"};
+                                                     "bad_rate",
+                                                     "adverse_impact_ratio",
+                                                     "segment_approve_rate"};
 
 const char *rd_gate_metric_name(rd_gate_metric m)
 {
@@ -65,10 +72,20 @@ bool rd_gate_op_holds(rd_gate_op op, double v, double x)
 
 static const char *const op_names[] = {"<", "<=", ">", ">="};
 
-/* Metrics that are a share of decisions (0..1). */
-static bool is_share(rd_gate_metric m) { return m <= RD_M_TIMEOUT_RATE || m == RD_M_SCORE_KS; }
+/* Metrics that are a share of decisions (0..1). An adverse impact ratio is not: it may exceed 1. */
+static bool is_share(rd_gate_metric m)
+{
+    return m <= RD_M_TIMEOUT_RATE || m == RD_M_SCORE_KS || m == RD_M_SEGMENT_APPROVE_RATE;
+}
 
-/* Metrics with no counterpart on the control arm, so no ratio or difference. */
+/* Metrics judged on one of the plan's segments (fair lending). */
+static bool is_segment_metric(rd_gate_metric m)
+{
+    return m == RD_M_ADVERSE_IMPACT_RATIO || m == RD_M_SEGMENT_APPROVE_RATE;
+}
+
+/* Metrics with no counterpart on the control arm, so no ratio or difference (the segment
+ * metrics have one: the same segment in the control arm). */
 static bool has_control(rd_gate_metric m)
 {
     return m != RD_M_SHADOW_AGREEMENT && m != RD_M_SRM && m != RD_M_BAD_RATE &&
@@ -342,17 +359,136 @@ static int parse_pass_fail(const rd_value *v, const char *where, rd_gate *g, rd_
     return RD_OK;
 }
 
-static int parse_gate(const rd_value *v, const char *where, pgate *out, rd_err *err)
+/* The plan segment named by a gate's key ("segment" or "reference") into buf and *idx; refused
+ * when the plan declares none of that name, with a did-you-mean or the list of its segments. */
+static int find_segment(const rd_plan *p, const rd_value *v, const char *key, const char *where, char *buf,
+                        size_t cap, int *idx, rd_err *err)
 {
-    static const char *const keys[] = {"metric",        "compare",     "pass",   "fail",
-                                       "failure_limit", "min_samples", "window", "outcome",
-                                       "alpha",         "nstar",       NULL};
+    int rc = get_str(v, key, where, true, buf, cap, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < p->nsegments; i++)
+        if (!strcmp(p->segments[i].name, buf)) {
+            *idx = (int)i;
+            return RD_OK;
+        }
+    char at[256];
+    join(at, sizeof at, where, key);
+    for (size_t i = 0; i < p->nsegments; i++)
+        if (rd_near_miss(buf, p->segments[i].name))
+            return rd_err_set(err, RD_EINVAL,
+                              "%s: \"%s\" is not a segment of the plan (did you mean \"%s\"?)", at, buf,
+                              p->segments[i].name);
+    if (p->nsegments == 0)
+        return rd_err_set(err, RD_EINVAL,
+                          "%s: \"%s\" is not a segment of the plan (it declares none: add \"segments\")", at,
+                          buf);
+    char list[256] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < p->nsegments && used < sizeof list; i++)
+        used +=
+            (size_t)snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", p->segments[i].name);
+    return rd_err_set(err, RD_EINVAL, "%s: \"%s\" is not a segment of the plan (its segments: %s)", at, buf,
+                      list);
+}
+
+/* The keys of the segment metrics: segment, reference (adverse_impact_ratio), judge
+ * (segment_approve_rate), refused on the other metrics; min_samples counts applicants per
+ * group and arm (RD_SEGMENT_MIN_DEFAULT unless given). */
+static int parse_gate_segment(const rd_plan *p, const rd_value *v, const char *where, pgate *out, rd_err *err)
+{
+    rd_gate *g = &out->g;
+    const char *name = metric_names[g->metric];
+    const rd_value *seg = member(v, "segment"), *ref = member(v, "reference"), *judge = member(v, "judge");
+    char at[256];
+    int rc;
+    if (!is_segment_metric(g->metric)) {
+        if (seg || ref || judge) {
+            join(at, sizeof at, where, seg ? "segment" : ref ? "reference" : "judge");
+            return rd_err_set(err, RD_EINVAL,
+                              "%s: only adverse_impact_ratio and segment_approve_rate judge a segment", at);
+        }
+        return RD_OK;
+    }
+    join(at, sizeof at, where, "segment");
+    if (!seg)
+        return rd_err_set(err, RD_EINVAL, "%s: missing (%s judges one of the plan's \"segments\")", at, name);
+    if ((rc = find_segment(p, v, "segment", where, g->segment, sizeof g->segment, &g->seg, err)))
+        return rc;
+    if (g->metric == RD_M_ADVERSE_IMPACT_RATIO) {
+        if (judge) {
+            join(at, sizeof at, where, "judge");
+            return rd_err_set(err, RD_EINVAL, "%s: only segment_approve_rate is judged on an interval", at);
+        }
+        if (ref) {
+            if ((rc =
+                     find_segment(p, v, "reference", where, g->reference, sizeof g->reference, &g->ref, err)))
+                return rc;
+        } else if (p->reference >= 0) {
+            g->ref = p->reference;
+            memcpy(g->reference, p->segments[g->ref].name, sizeof g->reference);
+        } else {
+            join(at, sizeof at, where, "reference");
+            return rd_err_set(err, RD_EINVAL,
+                              "%s: adverse_impact_ratio needs a reference segment: mark one \"reference\": "
+                              "true or give \"reference\"",
+                              at);
+        }
+        if (g->seg == g->ref)
+            return rd_err_set(err, RD_EINVAL,
+                              "%s.segment: \"%s\" is also the reference: the ratio divides a segment's "
+                              "approval rate by another's",
+                              where, g->segment);
+    } else {
+        if (ref) {
+            join(at, sizeof at, where, "reference");
+            return rd_err_set(
+                err, RD_EINVAL,
+                "%s: only adverse_impact_ratio divides by a reference segment (segment_approve_rate "
+                "compares the segment with itself in the control arm)",
+                at);
+        }
+        char how[16];
+        if ((rc = get_str(v, "judge", where, false, how, sizeof how, err)))
+            return rc;
+        join(at, sizeof at, where, "judge");
+        if (how[0] && strcmp(how, "value") != 0 && strcmp(how, "interval") != 0)
+            return rd_err_set(err, RD_EINVAL, "%s: \"%s\" is not a judgement (value or interval)", at, how);
+        g->interval = how[0] ? !strcmp(how, "interval") : g->compare == RD_CMP_DIFFERENCE;
+        /* the interval is Newcombe's, of the difference (rd_segment_figures_compute) */
+        if (g->interval && g->compare != RD_CMP_DIFFERENCE)
+            return rd_err_set(err, RD_EINVAL,
+                              "%s: the interval is of the difference with the control: write \"compare\": "
+                              "\"difference\" or \"judge\": \"value\"",
+                              at);
+        if (g->interval && !g->has_fail)
+            return rd_err_set(
+                err, RD_EINVAL,
+                "%s.fail: missing (judged on an interval, a gate needs fail: \"whatever does not "
+                "pass\" would fail every interval still wide early in the stage)",
+                where);
+    }
+    if (!out->has_min_samples)
+        g->min_samples = RD_SEGMENT_MIN_DEFAULT;
+    else if (g->min_samples == 0)
+        return rd_err_set(err, RD_EINVAL,
+                          "%s.min_samples: must be at least 1 (applicants per group and arm; default %d)",
+                          where, RD_SEGMENT_MIN_DEFAULT);
+    return RD_OK;
+}
+
+static int parse_gate(const rd_plan *p, const rd_value *v, const char *where, pgate *out, rd_err *err)
+{
+    static const char *const keys[] = {"metric",      "compare",   "pass",    "fail",  "failure_limit",
+                                       "min_samples", "window",    "outcome", "alpha", "nstar",
+                                       "segment",     "reference", "judge",   NULL};
     int rc = want_object(v, where, err);
     if (rc || (rc = only_keys(v, keys, where, "a gate", err)))
         return rc;
     memset(out, 0, sizeof *out);
     snprintf(out->where, sizeof out->where, "%.210s", where);
     rd_gate *g = &out->g;
+    g->seg = g->ref = -1;
     char at[256], name[64];
     join(at, sizeof at, where, "metric");
     const rd_value *mv = member(v, "metric");
@@ -372,7 +508,8 @@ static int parse_gate(const rd_value *v, const char *where, pgate *out, rd_err *
             err, RD_EINVAL,
             "%s: \"%s\" is not a metric (the metrics: shadow_agreement, approve_rate, review_rate, "
             "reject_rate, error_rate, fallback_rate, timeout_rate, latency_p99_ms, score_psi, "
-            "score_ks, input_psi_max, breaker_open_seconds, srm, bad_rate)",
+            "score_ks, input_psi_max, breaker_open_seconds, srm, bad_rate, adverse_impact_ratio, "
+            "segment_approve_rate)",
             at, name);
     }
     g->metric = (rd_gate_metric)m;
@@ -427,13 +564,18 @@ static int parse_gate(const rd_value *v, const char *where, pgate *out, rd_err *
         return rd_err_set(err, RD_EINVAL, "%s.outcome: only bad_rate reads outcomes", where);
 
     const rd_value *alpha = member(v, "alpha"), *nstar = member(v, "nstar");
-    g->alpha = g->metric == RD_M_SRM ? RD_SRM_ALPHA : g->metric == RD_M_BAD_RATE ? 0.05 : 0;
+    bool sar = g->metric == RD_M_SEGMENT_APPROVE_RATE;
+    g->alpha = g->metric == RD_M_SRM ? RD_SRM_ALPHA : g->metric == RD_M_BAD_RATE || sar ? 0.05 : 0;
     g->nstar = g->metric == RD_M_BAD_RATE ? RD_CS_DEFAULT_NSTAR : 0;
     if (alpha) {
         join(at, sizeof at, where, "alpha");
-        if (!is_test(g->metric))
-            return rd_err_set(err, RD_EINVAL, "%s: only srm and bad_rate take a significance level", at);
-        if (alpha->type != RD_VNUMBER || !(alpha->u.n > 0 && alpha->u.n < 0.5))
+        if (!is_test(g->metric) && !sar)
+            return rd_err_set(err, RD_EINVAL,
+                              "%s: only srm, bad_rate and segment_approve_rate take a significance level",
+                              at);
+        /* segment_approve_rate's is an interval's level: 0.5 (a 50% interval) is still one */
+        if (alpha->type != RD_VNUMBER ||
+            !(alpha->u.n > 0 && (alpha->u.n < 0.5 || (sar && alpha->u.n == 0.5))))
             return rd_err_set(err, RD_EINVAL, "%s: must be a number between 0 and 0.5 (e.g. 0.05)", at);
         g->alpha = alpha->u.n;
     }
@@ -445,11 +587,19 @@ static int parse_gate(const rd_value *v, const char *where, pgate *out, rd_err *
             return rd_err_set(err, RD_EINVAL, "%s: must be a number of units from 1 (e.g. 5000)", at);
         g->nstar = nstar->u.n;
     }
-    return RD_OK;
+    return parse_gate_segment(p, v, where, out, err);
 }
 
-/* Parse a gate list; a metric and comparison listed twice is refused. */
-static int parse_gates(const rd_value *v, const char *where, pgate *out, size_t *n, rd_err *err)
+/* Whether two gates judge the same thing: metric, comparison, outcome, segment and reference. */
+static bool same_gate(const rd_gate *a, const rd_gate *b)
+{
+    return a->metric == b->metric && a->compare == b->compare && !strcmp(a->outcome, b->outcome) &&
+           !strcmp(a->segment, b->segment) && !strcmp(a->reference, b->reference);
+}
+
+/* Parse a gate list; a gate listed twice (same_gate) is refused. */
+static int parse_gates(const rd_plan *p, const rd_value *v, const char *where, pgate *out, size_t *n,
+                       rd_err *err)
 {
     char at[256];
     join(at, sizeof at, where, "gates");
@@ -464,15 +614,15 @@ static int parse_gates(const rd_value *v, const char *where, pgate *out, size_t 
     for (uint32_t i = 0; i < v->len; i++) {
         char gw[224];
         snprintf(gw, sizeof gw, "%.200s[%u]", at, i);
-        int rc = parse_gate(&v->u.items[i], gw, &out[i], err);
+        int rc = parse_gate(p, &v->u.items[i], gw, &out[i], err);
         if (rc)
             return rc;
         for (uint32_t j = 0; j < i; j++)
-            if (out[j].g.metric == out[i].g.metric && out[j].g.compare == out[i].g.compare &&
-                strcmp(out[j].g.outcome, out[i].g.outcome) == 0)
+            if (same_gate(&out[j].g, &out[i].g))
                 return rd_err_set(err, RD_EINVAL,
-                                  "%s.metric: a second %s gate of the same comparison (%s[%u])", gw,
-                                  metric_names[out[i].g.metric], at, j);
+                                  "%s.metric: a second %s gate of the same comparison%s%s%s (%s[%u])", gw,
+                                  metric_names[out[i].g.metric], out[i].g.segment[0] ? " on segment \"" : "",
+                                  out[i].g.segment, out[i].g.segment[0] ? "\"" : "", at, j);
         *n = i + 1;
     }
     return RD_OK;
@@ -521,15 +671,23 @@ static int parse_shadow(parse *ps, const rd_value *v)
     return RD_OK;
 }
 
-/* Whether a plan gate applies to stage s (a gate of the same metric listed by the stage wins). */
+/* Whether the stage's candidate arm is a randomised sample of applicants, which a segment gate
+ * compares with the control: not when the candidate serves nothing (weight 0, a shadow stage)
+ * nor when a routing segment sends it chosen requests whatever the weights. */
+static bool randomised(const rd_stage *s) { return s->candidate > 0 && !s->has_segment; }
+
+/* Whether a plan gate applies to stage s (a gate of the same metric and segment listed by the
+ * stage wins). */
 static bool inherits(const rd_stage *s, const pgate *own, size_t nown, const rd_gate *g)
 {
     if (g->metric == RD_M_SHADOW_AGREEMENT && !s->shadow)
         return false; /* nothing to agree with outside a shadow stage */
     if (g->metric == RD_M_SRM && s->has_segment)
         return false; /* the segment's requests are not assigned by the weights */
+    if (is_segment_metric(g->metric) && !randomised(s))
+        return false;
     for (size_t i = 0; i < nown; i++)
-        if (own[i].g.metric == g->metric)
+        if (own[i].g.metric == g->metric && !strcmp(own[i].g.segment, g->segment))
             return false;
     return true;
 }
@@ -621,7 +779,7 @@ static int parse_stage(parse *ps, const rd_value *v, size_t idx, rd_stage *s)
 
     pgate own[RD_PLAN_MAX_GATES];
     size_t nown;
-    if ((rc = parse_gates(member(v, "gates"), where, own, &nown, err)))
+    if ((rc = parse_gates(ps->p, member(v, "gates"), where, own, &nown, err)))
         return rc;
     for (size_t i = 0; i < nown; i++) {
         if (own[i].g.metric == RD_M_SHADOW_AGREEMENT && !s->shadow)
@@ -636,6 +794,12 @@ static int parse_stage(parse *ps, const rd_value *v, size_t idx, rd_stage *s)
                 "%s.metric: srm cannot judge a stage with a segment: the segment's requests go to "
                 "the candidate whatever the weights",
                 own[i].where);
+        if (is_segment_metric(own[i].g.metric) && !randomised(s))
+            return rd_err_set(err, RD_EINVAL,
+                              "%s.metric: %s cannot judge a stage %s: its candidate arm is not a randomised "
+                              "sample of applicants to compare with the control",
+                              own[i].where, metric_names[own[i].g.metric],
+                              s->has_segment ? "with a segment" : "where the candidate approves nothing");
     }
     s->ngates = 0;
     for (size_t i = 0; i < nown + ps->nplan_gates; i++) {
@@ -647,17 +811,104 @@ static int parse_stage(parse *ps, const rd_value *v, size_t idx, rd_stage *s)
                               RD_PLAN_MAX_GATES);
         rd_gate *g = &s->gates[s->ngates++];
         *g = pg->g;
-        if (!pg->has_min_samples)
+        if (!pg->has_min_samples && !is_segment_metric(g->metric)) /* theirs: per group and arm */
             g->min_samples = g->metric == RD_M_BAD_RATE ? 0 : s->min_samples;
+    }
+    return RD_OK;
+}
+
+/* A plan segment's name: [A-Za-z0-9_.-]{1,63} (it appears in gates, logs and metrics labels). */
+static bool segment_name_ok(const char *s)
+{
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_' ||
+              *s == '.' || *s == '-'))
+            return false;
+    return true;
+}
+
+/* The rule: a JSONLogic object, compiled here once so that an unknown operator is refused with
+ * its path, and kept as compact JSON text (the controller compiles its own). */
+static int parse_segment_rule(rd_plan_segment *sg, const rd_value *rule, const char *where, rd_err *err)
+{
+    char at[256];
+    join(at, sizeof at, where, "rule");
+    if (!rule)
+        return rd_err_set(err, RD_EINVAL,
+                          "%s: missing (JSONLogic over context and features, e.g. {\"<\": [{\"var\": "
+                          "\"features.Age\"}, 25]})",
+                          at);
+    if (rule->type != RD_VOBJECT || rule->len == 0)
+        return rd_err_set(err, RD_EINVAL, "%s: must be a JSONLogic object, not %s", at,
+                          rule->type == RD_VOBJECT ? "an empty object" : rd_vtype_name(rule->type));
+    rd_logic *l = NULL;
+    int rc = rd_logic_compile(rule, NULL, &l, err);
+    rd_logic_free(l);
+    if (rc) {
+        rd_err_prefix(err, "%.120s", at);
+        if (rc == RD_EPARSE && err) /* an unknown operator: a plan refused like any other */
+            err->code = rc = RD_EINVAL;
+        return rc;
+    }
+    rd_buf b;
+    rd_buf_init(&b);
+    rd_json_write(&b, rule);
+    sg->rule = b.oom ? NULL : rd_strndup(b.data, b.len);
+    rd_buf_deinit(&b);
+    return sg->rule ? RD_OK : rd_err_set(err, RD_ENOMEM, "out of memory");
+}
+
+static int parse_segment(rd_plan *p, const rd_value *v, size_t idx, rd_err *err)
+{
+    static const char *const keys[] = {"name", "rule", "reference", NULL};
+    rd_plan_segment *sg = &p->segments[idx];
+    char where[160];
+    snprintf(where, sizeof where, "segments[%zu]", idx);
+    int rc = want_object(v, where, err);
+    if (rc || (rc = get_str(v, "name", where, true, sg->name, sizeof sg->name, err)))
+        return rc;
+    if (!segment_name_ok(sg->name))
+        return rd_err_set(err, RD_EINVAL, "%s.name: \"%s\" has a character outside A-Z a-z 0-9 _ . -", where,
+                          sg->name);
+    snprintf(where, sizeof where, "segments[%zu] (\"%s\")", idx, sg->name);
+    if ((rc = only_keys(v, keys, where, "a segment", err)))
+        return rc;
+    for (size_t j = 0; j < idx; j++)
+        if (!strcmp(p->segments[j].name, sg->name))
+            return rd_err_set(err, RD_EINVAL, "%s.name: segments[%zu] has the same name", where, j);
+    if ((rc = get_bool(v, "reference", where, &sg->reference, err)))
+        return rc;
+    if (sg->reference && p->reference >= 0)
+        return rd_err_set(err, RD_EINVAL,
+                          "%s.reference: segments[%d] (\"%s\") is already the reference (at most one)", where,
+                          p->reference, p->segments[p->reference].name);
+    if (sg->reference)
+        p->reference = (int)idx;
+    return parse_segment_rule(sg, member(v, "rule"), where, err);
+}
+
+static int parse_segments(rd_plan *p, const rd_value *v, rd_err *err)
+{
+    if (v->type != RD_VARRAY)
+        return rd_err_set(err, RD_EINVAL, "segments: must be an array of {\"name\", \"rule\"}, not %s",
+                          rd_vtype_name(v->type));
+    if (v->len > RD_PLAN_MAX_SEGMENTS)
+        return rd_err_set(err, RD_EINVAL, "segments: %u segments, more than %d", v->len,
+                          RD_PLAN_MAX_SEGMENTS);
+    for (uint32_t i = 0; i < v->len; i++) {
+        p->nsegments = i + 1; /* so rd_plan_free releases what this segment allocated */
+        int rc = parse_segment(p, &v->u.items[i], i, err);
+        if (rc)
+            return rc;
     }
     return RD_OK;
 }
 
 static int parse_root(parse *ps, const rd_value *root)
 {
-    static const char *const keys[] = {"$schema", "name",    "description", "route_flag",
-                                       "shadow",  "control", "candidate",   "interval",
-                                       "gates",   "stages",  NULL};
+    static const char *const keys[] = {"$schema",  "name",    "description", "route_flag",
+                                       "shadow",   "control", "candidate",   "interval",
+                                       "segments", "gates",   "stages",      NULL};
     rd_plan *p = ps->p;
     rd_err *err = ps->err;
     if (root->type != RD_VOBJECT)
@@ -683,7 +934,10 @@ static int parse_root(parse *ps, const rd_value *root)
         return rc;
     if (p->interval_ms < MIN_INTERVAL_MS)
         return rd_err_set(err, RD_EINVAL, "interval: must be at least 1s (gates are evaluated that often)");
-    if ((rc = parse_gates(member(root, "gates"), "", ps->plan_gates, &ps->nplan_gates, err)))
+    const rd_value *segs = member(root, "segments");
+    if (segs && (rc = parse_segments(p, segs, err)))
+        return rc;
+    if ((rc = parse_gates(p, member(root, "gates"), "", ps->plan_gates, &ps->nplan_gates, err)))
         return rc;
     for (size_t i = 0; i < ps->nplan_gates; i++)
         if (ps->plan_gates[i].g.metric == RD_M_SHADOW_AGREEMENT && !p->shadow_flag[0])
@@ -721,6 +975,7 @@ int rd_plan_parse(const char *text, size_t len, rd_plan **out, rd_err *err)
         return rd_err_set(err, RD_ENOMEM, "out of memory");
     }
     int rc = rd_json_parse(text, len, &lim, &arena, &root, err);
+    p->reference = -1;
     if (rc == RD_OK) {
         *ps = (parse){.p = p, .arena = &arena, .err = err};
         rc = parse_root(ps, &root);
@@ -756,6 +1011,8 @@ void rd_plan_free(rd_plan *p)
         return;
     for (size_t i = 0; i < p->nstages; i++)
         rd_free(p->stages[i].segment);
+    for (size_t i = 0; i < p->nsegments; i++)
+        rd_free(p->segments[i].rule);
     rd_free(p);
 }
 
@@ -992,7 +1249,8 @@ size_t rd_plan_reachability(const rd_plan *p, double rps, rd_plan_warn_fn fn, vo
         bool psi = false;
         for (size_t j = 0; j < s->ngates; j++) {
             const rd_gate *g = &s->gates[j];
-            if (g->metric != RD_M_BAD_RATE && g->min_samples > need)
+            /* a segment gate's minimum is per group, whose share of traffic is unknown */
+            if (g->metric != RD_M_BAD_RATE && !is_segment_metric(g->metric) && g->min_samples > need)
                 need = g->min_samples;
             psi |= g->metric == RD_M_SCORE_PSI || g->metric == RD_M_INPUT_PSI_MAX;
         }

@@ -256,7 +256,7 @@ static void test_refusals(void **state)
         {"", ST("a", 0, ",\"gates\":[{\"metric\":\"error_rate\",\"outcome\":\"fpd\",\"pass\":{\"<\":1}}]"),
          "gates[0].outcome: only bad_rate reads outcomes"},
         {"", ST("a", 0, ",\"gates\":[{\"metric\":\"error_rate\",\"alpha\":0.05,\"pass\":{\"<\":1}}]"),
-         "gates[0].alpha: only srm and bad_rate take a significance level"},
+         "gates[0].alpha: only srm, bad_rate and segment_approve_rate take a significance level"},
         {"", ST("a", 0, ",\"gates\":[{\"metric\":\"srm\",\"alpha\":2}]"),
          "gates[0].alpha: must be a number between 0"},
         {"", ST("a", 0, ",\"gates\":[{\"metric\":\"error_rate\"}]"),
@@ -498,6 +498,422 @@ static void test_reachability(void **state)
     rd_plan_free(p);
 }
 
+/* ---------------------------------------------------------------- plan segments (fair lending) */
+
+/* The three age bands of docs/plans/guardrails.md §2.1, the oldest the reference. */
+#define SEGS                                                                                                 \
+    "\"segments\":[{\"name\":\"age_18_24\",\"rule\":{\"<\":[{\"var\":\"features.Age\"},25]}},"               \
+    "{\"name\":\"age_25_34\",\"rule\":{\"and\":[{\">=\":[{\"var\":\"features.Age\"},25]},"                   \
+    "{\"<\":[{\"var\":\"features.Age\"},35]}]}},"                                                            \
+    "{\"name\":\"age_35_plus\",\"rule\":{\">=\":[{\"var\":\"features.Age\"},35]},\"reference\":true}]"
+/* The gates of §2.1. */
+#define SEG_GATES                                                                                            \
+    "\"gates\":[{\"metric\":\"adverse_impact_ratio\",\"segment\":\"age_18_24\",\"pass\":{\">=\":0.8},"       \
+    "\"fail\":{\"<\":0.8}},"                                                                                 \
+    "{\"metric\":\"adverse_impact_ratio\",\"segment\":\"age_18_24\",\"compare\":\"difference\","             \
+    "\"pass\":{\">=\":-0.05},\"fail\":{\"<\":-0.1}},"                                                        \
+    "{\"metric\":\"segment_approve_rate\",\"segment\":\"age_18_24\",\"compare\":\"difference\","             \
+    "\"pass\":{\">=\":-0.05},\"fail\":{\"<\":-0.1},\"alpha\":0.05}]"
+
+static rd_plan *parse_ok(const char *text)
+{
+    rd_plan *p = NULL;
+    rd_err err = {0};
+    if (rd_plan_parse(text, strlen(text), &p, &err) != RD_OK)
+        fail_msg("%s\n%s", err.msg, text);
+    return p;
+}
+
+static void test_segments(void **state)
+{
+    (void)state;
+    rd_plan *p =
+        parse_ok(plan_text(SEGS "," SEG_GATES, ST("10%", 10000, ",\"hold\":\"15s\",\"min_samples\":200")));
+    assert_int_equal(p->nsegments, 3);
+    assert_string_equal(p->segments[0].name, "age_18_24");
+    assert_string_equal(p->segments[1].name, "age_25_34");
+    assert_string_equal(p->segments[2].name, "age_35_plus");
+    /* compact JSON, as Python's json.dumps(rule, separators=(",", ":")) writes it */
+    assert_string_equal(p->segments[0].rule, "{\"<\":[{\"var\":\"features.Age\"},25]}");
+    assert_string_equal(
+        p->segments[1].rule,
+        "{\"and\":[{\">=\":[{\"var\":\"features.Age\"},25]},{\"<\":[{\"var\":\"features.Age\"},35]}]}");
+    assert_string_equal(p->segments[2].rule, "{\">=\":[{\"var\":\"features.Age\"},35]}");
+    assert_false(p->segments[0].reference || p->segments[1].reference);
+    assert_true(p->segments[2].reference);
+    assert_int_equal(p->reference, 2);
+
+    const rd_stage *s = &p->stages[0];
+    assert_int_equal(s->ngates, 3);
+    const rd_gate *air = &s->gates[0], *aird = &s->gates[1], *sar = &s->gates[2];
+    assert_int_equal(air->metric, RD_M_ADVERSE_IMPACT_RATIO);
+    assert_string_equal(rd_gate_metric_name(RD_M_ADVERSE_IMPACT_RATIO), "adverse_impact_ratio");
+    assert_int_equal(air->compare, RD_CMP_ABSOLUTE);
+    assert_string_equal(air->segment, "age_18_24");
+    assert_string_equal(air->reference, "age_35_plus"); /* the plan's reference */
+    assert_int_equal(air->seg, 0);
+    assert_int_equal(air->ref, 2);
+    assert_false(air->interval);
+    assert_true(air->has_pass && air->has_fail);
+    assert_int_equal(air->pass_op, RD_OP_GE);
+    assert_true(air->pass == 0.8);
+    assert_int_equal(air->fail_op, RD_OP_LT);
+    assert_true(air->fail == 0.8);
+    assert_int_equal(air->min_samples, RD_SEGMENT_MIN_DEFAULT); /* per group and arm, not the stage's 200 */
+    assert_int_equal(RD_SEGMENT_MIN_DEFAULT, 100);
+
+    assert_int_equal(aird->metric, RD_M_ADVERSE_IMPACT_RATIO);
+    assert_int_equal(aird->compare, RD_CMP_DIFFERENCE);
+    assert_true(aird->pass == -0.05 && aird->fail == -0.1);
+    assert_int_equal(aird->seg, 0);
+    assert_int_equal(aird->ref, 2);
+    assert_false(aird->interval); /* only segment_approve_rate has an interval */
+
+    assert_int_equal(sar->metric, RD_M_SEGMENT_APPROVE_RATE);
+    assert_string_equal(rd_gate_metric_name(RD_M_SEGMENT_APPROVE_RATE), "segment_approve_rate");
+    assert_int_equal(sar->compare, RD_CMP_DIFFERENCE);
+    assert_string_equal(sar->segment, "age_18_24");
+    assert_string_equal(sar->reference, "");
+    assert_int_equal(sar->seg, 0);
+    assert_int_equal(sar->ref, -1);
+    assert_true(sar->interval); /* the default with compare difference */
+    assert_true(sar->alpha == 0.05);
+    assert_int_equal(sar->min_samples, 100);
+    rd_plan_free(p);
+
+    /* the explicit keys: a reference by name, judge value, alpha 0.5, min_samples, ratio; a
+       second gate of the same metric on another segment is no duplicate */
+    p = parse_ok(plan_text(
+        SEGS ",\"gates\":[{\"metric\":\"adverse_impact_ratio\",\"segment\":\"age_18_24\",\"reference\":"
+             "\"age_25_34\",\"compare\":\"ratio\",\"pass\":{\">=\":0.9},\"min_samples\":30},"
+             "{\"metric\":\"adverse_impact_ratio\",\"segment\":\"age_25_34\",\"pass\":{\">=\":0.8}},"
+             "{\"metric\":\"adverse_impact_ratio\",\"segment\":\"age_18_24\",\"pass\":{\">=\":0.8}},"
+             "{\"metric\":\"segment_approve_rate\",\"segment\":\"age_25_34\",\"compare\":\"difference\","
+             "\"judge\":\"value\",\"pass\":{\">\":-0.1}},"
+             "{\"metric\":\"segment_approve_rate\",\"segment\":\"age_18_24\",\"compare\":\"difference\","
+             "\"judge\":\"interval\",\"alpha\":0.5,\"pass\":{\">\":-0.1},\"fail\":{\"<=\":-0.2}},"
+             "{\"metric\":\"segment_approve_rate\",\"segment\":\"age_18_24\",\"pass\":{\">\":0.3}},"
+             "{\"metric\":\"reject_rate\",\"pass\":{\"<\":0.5}}]",
+        ST("a", 100, "")));
+    s = &p->stages[0];
+    assert_int_equal(s->ngates, 7);
+    assert_string_equal(s->gates[0].reference, "age_25_34");
+    assert_int_equal(s->gates[0].ref, 1);
+    assert_int_equal(s->gates[0].compare, RD_CMP_RATIO);
+    assert_int_equal(s->gates[0].min_samples, 30);
+    assert_int_equal(s->gates[1].seg, 1);
+    assert_int_equal(s->gates[1].ref, 2);
+    assert_false(s->gates[3].interval);
+    assert_true(s->gates[4].interval);
+    assert_true(s->gates[4].alpha == 0.5);
+    assert_false(s->gates[5].interval); /* absolute: judged on the value */
+    assert_int_equal(s->gates[5].compare, RD_CMP_ABSOLUTE);
+    assert_true(s->gates[5].alpha == 0.05);
+    assert_int_equal(s->gates[6].seg, -1); /* not a segment gate */
+    assert_int_equal(s->gates[6].ref, -1);
+    assert_string_equal(s->gates[6].segment, "");
+    rd_plan_free(p);
+
+    /* no segments: no reference, every gate's indexes -1 */
+    p = parse_ok(plan_text("\"gates\":[{\"metric\":\"error_rate\",\"pass\":{\"<\":0.1}}]",
+                           ST("a", 0, ",\"gates\":[{\"metric\":\"srm\"}]")));
+    assert_int_equal(p->nsegments, 0);
+    assert_int_equal(p->reference, -1);
+    for (size_t i = 0; i < p->stages[0].ngates; i++) {
+        assert_int_equal(p->stages[0].gates[i].seg, -1);
+        assert_int_equal(p->stages[0].gates[i].ref, -1);
+        assert_false(p->stages[0].gates[i].interval);
+    }
+    rd_plan_free(p);
+
+    /* segments without a reference are fine as long as no ratio needs one */
+    p = parse_ok(plan_text("\"segments\":[{\"name\":\"A.b-9_\",\"rule\":{\"==\":[1,1]},\"reference\":false}]",
+                           ST("a", 0, "")));
+    assert_int_equal(p->reference, -1);
+    assert_false(p->segments[0].reference);
+    rd_plan_free(p);
+}
+
+/* A plan gate of a segment metric reaches the stages whose candidate arm is a randomised sample
+ * (weight > 0, no routing segment) and that list no gate of the same metric and segment. */
+static void test_segment_inheritance(void **state)
+{
+    (void)state;
+    rd_plan *p = parse_ok(plan_text(
+        SEGS ",\"gates\":[{\"metric\":\"reject_rate\",\"compare\":\"ratio\",\"pass\":{\"<\":1.2}},"
+             "{\"metric\":\"adverse_impact_ratio\",\"segment\":\"age_18_24\",\"pass\":{\">=\":0.8}},"
+             "{\"metric\":\"segment_approve_rate\",\"segment\":\"age_18_24\",\"compare\":\"difference\","
+             "\"pass\":{\">=\":-0.05},\"fail\":{\"<\":-0.1}}]",
+        ST("zero", 0, ",\"min_samples\":200") "," ST("staff", 0, ",\"segment\":{\"$ref\":\"staff\"}") "," ST(
+            "10%", 10000,
+            ",\"min_samples\":200") "," ST("10%+staff", 10000,
+                                           ",\"segment\":{\"$ref\":\"staff\"}") "," ST("50%", 50000,
+                                                                                       ",\"gates\":[{"
+                                                                                       "\"metric\":\"segment_"
+                                                                                       "approve_rate\","
+                                                                                       "\"segment\":\"age_18_"
+                                                                                       "24\",\"pass\":{\">="
+                                                                                       "\":0.3},"
+                                                                                       "\"min_samples\":500}"
+                                                                                       "]") "," ST("100%",
+                                                                                                   100000,
+                                                                                                   ",\"gates"
+                                                                                                   "\":[{"
+                                                                                                   "\"metric"
+                                                                                                   "\":"
+                                                                                                   "\"segment"
+                                                                                                   "_approve_"
+                                                                                                   "rate\","
+                                                                                                   "\"segment"
+                                                                                                   "\":"
+                                                                                                   "\"age_25_"
+                                                                                                   "34\","
+                                                                                                   "\"compare"
+                                                                                                   "\":"
+                                                                                                   "\"ratio\""
+                                                                                                   ",\"pass\""
+                                                                                                   ":{\">=\":"
+                                                                                                   "0.9}}"
+                                                                                                   "]")));
+    static const size_t ngates[] = {1, 1, 3, 1, 3, 4};
+    for (size_t i = 0; i < p->nstages; i++) {
+        if (p->stages[i].ngates != ngates[i])
+            fail_msg("stage %s: %zu gates, not %zu", p->stages[i].name, p->stages[i].ngates, ngates[i]);
+        assert_int_equal(p->stages[i].gates[0].metric,
+                         i == 4 || i == 5 ? RD_M_SEGMENT_APPROVE_RATE : RD_M_REJECT_RATE);
+    }
+    /* 10%: the plan's, in its order; the segment gates keep their own minimum, not the stage's 200 */
+    const rd_stage *s = &p->stages[2];
+    assert_int_equal(s->gates[0].min_samples, 200);
+    assert_int_equal(s->gates[1].metric, RD_M_ADVERSE_IMPACT_RATIO);
+    assert_int_equal(s->gates[1].min_samples, 100);
+    assert_int_equal(s->gates[2].metric, RD_M_SEGMENT_APPROVE_RATE);
+    assert_int_equal(s->gates[2].min_samples, 100);
+    /* 50%: its own segment_approve_rate on age_18_24 replaces the plan's */
+    s = &p->stages[4];
+    assert_int_equal(s->gates[0].compare, RD_CMP_ABSOLUTE);
+    assert_int_equal(s->gates[0].min_samples, 500);
+    assert_false(s->gates[0].interval);
+    assert_int_equal(s->gates[1].metric, RD_M_REJECT_RATE);
+    assert_int_equal(s->gates[2].metric, RD_M_ADVERSE_IMPACT_RATIO);
+    /* 100%: its own is on another segment, so the plan's on age_18_24 still applies */
+    s = &p->stages[5];
+    assert_int_equal(s->gates[0].seg, 1);
+    assert_int_equal(s->gates[3].metric, RD_M_SEGMENT_APPROVE_RATE);
+    assert_int_equal(s->gates[3].seg, 0);
+    assert_true(s->gates[3].interval);
+    /* no reachability estimate from a segment gate's per-group minimum */
+    warnings w = {0};
+    rd_plan_free(p);
+    p = parse_ok(plan_text(SEGS "," SEG_GATES, ST("a", 10, "")));
+    assert_int_equal(rd_plan_reachability(p, 0.001, collect, &w), 0);
+    rd_plan_free(p);
+}
+
+static void test_segment_refusals(void **state)
+{
+    (void)state;
+    static const refusal cases[] = {
+        /* the segments */
+        {"\"segments\":{\"name\":\"a\"}", ST("a", 0, ""), "segments: must be an array of"},
+        {"\"segments\":[{\"name\":\"age 18\",\"rule\":{\"==\":[1,1]}}]", ST("a", 0, ""),
+         "segments[0].name: \"age 18\" has a character outside A-Z a-z 0-9 _ . -"},
+        {"\"segments\":[{\"name\":\"\",\"rule\":{\"==\":[1,1]}}]", ST("a", 0, ""),
+         "segments[0].name: must not be empty"},
+        {"\"segments\":[{\"name\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\","
+         "\"rule\":{"
+         "\"==\":[1,1]}}]",
+         ST("a", 0, ""), "segments[0].name: longer than 63 bytes"},
+        {"\"segments\":[{\"rule\":{\"==\":[1,1]}}]", ST("a", 0, ""), "segments[0].name: missing"},
+        {"\"segments\":[{\"name\":\"a\",\"rule\":{\"==\":[1,1]}},{\"name\":\"a\",\"rule\":{\"==\":[1,1]}}]",
+         ST("a", 0, ""), "segments[1] (\"a\").name: segments[0] has the same name"},
+        {"\"segments\":[{\"name\":\"a\",\"rule\":{\"==\":[1,1]},\"reference\":true},{\"name\":\"b\",\"rule\":"
+         "{"
+         "\"==\":[1,1]},\"reference\":true}]",
+         ST("a", 0, ""),
+         "segments[1] (\"b\").reference: segments[0] (\"a\") is already the reference (at most one)"},
+        {"\"segments\":[{\"name\":\"a\",\"rule\":{\"==\":[1,1]},\"reference\":1}]", ST("a", 0, ""),
+         "segments[0] (\"a\").reference: must be true or false"},
+        {"\"segments\":[{\"name\":\"a\"}]", ST("a", 0, ""), "segments[0] (\"a\").rule: missing"},
+        {"\"segments\":[{\"name\":\"a\",\"rule\":[1]}]", ST("a", 0, ""),
+         "segments[0] (\"a\").rule: must be a JSONLogic object, not array"},
+        {"\"segments\":[{\"name\":\"a\",\"rule\":{}}]", ST("a", 0, ""),
+         "segments[0] (\"a\").rule: must be a JSONLogic object, not an empty object"},
+        {"\"segments\":[{\"name\":\"a\",\"rul\":{\"==\":[1,1]}}]", ST("a", 0, ""),
+         "segments[0] (\"a\").rul: not a key of a segment (did you mean \"rule\"?)"},
+        /* an unknown operator, with its path inside the rule */
+        {"\"segments\":[{\"name\":\"a\",\"rule\":{\"betwen\":[1,2]}}]", ST("a", 0, ""),
+         "segments[0] (\"a\").rule: $: unknown operator \"betwen\""},
+        {"\"segments\":[{\"name\":\"a\",\"rule\":{\"and\":[true,{\"betwen\":[1,2]}]}}]", ST("a", 0, ""),
+         "segments[0] (\"a\").rule: $.and[1]: unknown operator \"betwen\""},
+        /* the exposure keys are not part of the format yet */
+        {"\"exposure\":{\"amount_field\":\"features.Amount\"}", ST("a", 0, ""),
+         "exposure: not a key of a plan"},
+        {"", ST("a", 10, ",\"max_approved_count\":5"),
+         "stages[0] (\"a\").max_approved_count: not a key of a stage"},
+        /* the gate keys */
+        {SEGS, ST("a", 10, ",\"gates\":[{\"metric\":\"adverse_impact_ratio\",\"pass\":{\">=\":0.8}}]"),
+         "stages[0] (\"a\").gates[0].segment: missing (adverse_impact_ratio judges one of the plan's"},
+        {SEGS, ST("a", 10, ",\"gates\":[{\"metric\":\"segment_approve_rate\",\"pass\":{\">=\":0.8}}]"),
+         "gates[0].segment: missing (segment_approve_rate judges"},
+        {SEGS,
+         ST("a", 10,
+            ",\"gates\":[{\"metric\":\"approve_rate\",\"segment\":\"age_18_24\",\"pass\":{\">=\":0.8}}]"),
+         "gates[0].segment: only adverse_impact_ratio and segment_approve_rate judge a segment"},
+        {SEGS, ST("a", 10, ",\"gates\":[{\"metric\":\"srm\",\"reference\":\"age_18_24\"}]"),
+         "gates[0].reference: only adverse_impact_ratio and segment_approve_rate judge a segment"},
+        {SEGS,
+         ST("a", 10,
+            ",\"gates\":[{\"metric\":\"segment_approve_rate\",\"segment\":\"age_18_24\",\"reference\":"
+            "\"age_35_plus\",\"pass\":{\">=\":0.8}}]"),
+         "gates[0].reference: only adverse_impact_ratio divides by a reference segment"},
+        {SEGS,
+         ST("a", 10,
+            ",\"gates\":[{\"metric\":\"adverse_impact_ratio\",\"segment\":\"age_18_24\",\"judge\":"
+            "\"value\",\"pass\":{\">=\":0.8}}]"),
+         "gates[0].judge: only segment_approve_rate is judged on an interval"},
+        {SEGS,
+         ST("a", 10,
+            ",\"gates\":[{\"metric\":\"adverse_impact_ratio\",\"segment\":\"age_18_2\",\"pass\":{\">=\":0.8}}"
+            "]"),
+         "gates[0].segment: \"age_18_2\" is not a segment of the plan (did you mean \"age_18_24\"?)"},
+        {SEGS,
+         ST("a", 10,
+            ",\"gates\":[{\"metric\":\"adverse_impact_ratio\",\"segment\":\"women\",\"pass\":{\">=\":0.8}}]"),
+         "gates[0].segment: \"women\" is not a segment of the plan (its segments: age_18_24, age_25_34, "
+         "age_35_plus)"},
+        {"",
+         ST("a", 10,
+            ",\"gates\":[{\"metric\":\"adverse_impact_ratio\",\"segment\":\"x\",\"pass\":{\">=\":0.8}}]"),
+         "gates[0].segment: \"x\" is not a segment of the plan (it declares none: add \"segments\")"},
+        {SEGS,
+         ST("a", 10,
+            ",\"gates\":[{\"metric\":\"adverse_impact_ratio\",\"segment\":\"age_18_24\",\"reference\":"
+            "\"old\","
+            "\"pass\":{\">=\":0.8}}]"),
+         "gates[0].reference: \"old\" is not a segment of the plan"},
+        {"\"segments\":[{\"name\":\"a\",\"rule\":{\"==\":[1,1]}},{\"name\":\"b\",\"rule\":{\"==\":[1,1]}}]",
+         ST("a", 10,
+            ",\"gates\":[{\"metric\":\"adverse_impact_ratio\",\"segment\":\"a\",\"pass\":{\">=\":0.8}}]"),
+         "stages[0] (\"a\").gates[0].reference: adverse_impact_ratio needs a reference segment: mark one "
+         "\"reference\": true or give \"reference\""},
+        {SEGS,
+         ST("a", 10,
+            ",\"gates\":[{\"metric\":\"adverse_impact_ratio\",\"segment\":\"age_35_plus\",\"pass\":{\">=\":0."
+            "8}}]"),
+         "gates[0].segment: \"age_35_plus\" is also the reference"},
+        {SEGS,
+         ST("a", 10,
+            ",\"gates\":[{\"metric\":\"adverse_impact_ratio\",\"segment\":\"age_18_24\",\"reference\":"
+            "\"age_18_24\",\"pass\":{\">=\":0.8}}]"),
+         "gates[0].segment: \"age_18_24\" is also the reference"},
+        {SEGS,
+         ST("a", 10,
+            ",\"gates\":[{\"metric\":\"segment_approve_rate\",\"segment\":\"age_18_24\",\"judge\":\"ci\","
+            "\"pass\":{\">=\":0.8}}]"),
+         "gates[0].judge: \"ci\" is not a judgement (value or interval)"},
+        {SEGS,
+         ST("a", 10,
+            ",\"gates\":[{\"metric\":\"segment_approve_rate\",\"segment\":\"age_18_24\",\"judge\":"
+            "\"interval\",\"pass\":{\">=\":0.8},\"fail\":{\"<\":0.5}}]"),
+         "gates[0].judge: the interval is of the difference with the control"},
+        {SEGS,
+         ST("a", 10,
+            ",\"gates\":[{\"metric\":\"segment_approve_rate\",\"segment\":\"age_18_24\",\"compare\":"
+            "\"difference\",\"pass\":{\">=\":-0.05}}]"),
+         "stages[0] (\"a\").gates[0].fail: missing (judged on an interval, a gate needs fail"},
+        {SEGS,
+         ST("a", 10,
+            ",\"gates\":[{\"metric\":\"adverse_impact_ratio\",\"segment\":\"age_18_24\",\"alpha\":0.05,"
+            "\"pass\":{\">=\":0.8}}]"),
+         "gates[0].alpha: only srm, bad_rate and segment_approve_rate take a significance level"},
+        {SEGS,
+         ST("a", 10,
+            ",\"gates\":[{\"metric\":\"segment_approve_rate\",\"segment\":\"age_18_24\",\"alpha\":0.6,"
+            "\"pass\":{\">=\":0.8}}]"),
+         "gates[0].alpha: must be a number between 0 and 0.5"},
+        {SEGS,
+         ST("a", 10,
+            ",\"gates\":[{\"metric\":\"segment_approve_rate\",\"segment\":\"age_18_24\",\"alpha\":0,"
+            "\"pass\":{\">=\":0.8}}]"),
+         "gates[0].alpha: must be a number between 0 and 0.5"},
+        {SEGS,
+         ST("a", 10,
+            ",\"gates\":[{\"metric\":\"adverse_impact_ratio\",\"segment\":\"age_18_24\",\"min_samples\":0,"
+            "\"pass\":{\">=\":0.8}}]"),
+         "gates[0].min_samples: must be at least 1 (applicants per group and arm; default 100)"},
+        {SEGS,
+         ST("a", 10,
+            ",\"gates\":[{\"metric\":\"segment_approve_rate\",\"segment\":\"age_18_24\",\"pass\":{\">=\":80}}"
+            "]"),
+         "gates[0].pass: 80 is outside 0..1: segment_approve_rate is a share"},
+        {SEGS,
+         ST("a", 10,
+            ",\"gates\":[{\"metric\":\"adverse_impact_ratio\",\"segment\":\"age_18_24\",\"pass\":{\">=\":-1}}"
+            "]"),
+         "gates[0].pass: -1: adverse_impact_ratio is never negative"},
+        /* duplicates: the same metric, comparison, segment and reference */
+        {SEGS,
+         ST("a", 10,
+            ",\"gates\":[{\"metric\":\"adverse_impact_ratio\",\"segment\":\"age_18_24\",\"pass\":{\">=\":0.8}"
+            "},"
+            "{\"metric\":\"adverse_impact_ratio\",\"segment\":\"age_18_24\",\"reference\":\"age_35_plus\","
+            "\"pass\":{\">=\":0.7}}]"),
+         "stages[0] (\"a\").gates[1].metric: a second adverse_impact_ratio gate of the same comparison on "
+         "segment \"age_18_24\" (stages[0] (\"a\").gates[0])"},
+        {SEGS
+         ",\"gates\":[{\"metric\":\"segment_approve_rate\",\"segment\":\"age_25_34\",\"pass\":{\">=\":0.3}},"
+         "{\"metric\":\"segment_approve_rate\",\"segment\":\"age_25_34\",\"pass\":{\">=\":0.4}}]",
+         ST("a", 10, ""),
+         "gates[1].metric: a second segment_approve_rate gate of the same comparison on segment"},
+        /* not in a stage whose candidate arm is no randomised sample */
+        {SEGS,
+         ST("a", 0,
+            ",\"gates\":[{\"metric\":\"adverse_impact_ratio\",\"segment\":\"age_18_24\",\"pass\":{\">=\":0.8}"
+            "}]"),
+         "stages[0] (\"a\").gates[0].metric: adverse_impact_ratio cannot judge a stage where the candidate "
+         "approves nothing"},
+        {SEGS,
+         ST("a", 500,
+            ",\"segment\":{\"$ref\":\"staff\"},\"gates\":[{\"metric\":\"segment_approve_rate\",\"segment\":"
+            "\"age_18_24\",\"pass\":{\">=\":0.3}}]"),
+         "stages[0] (\"a\").gates[0].metric: segment_approve_rate cannot judge a stage with a segment"},
+        /* the list of metrics names the new ones */
+        {"\"gates\":[{\"metric\":\"happiness\",\"pass\":{\"<\":1}}]", ST("a", 0, ""),
+         "srm, bad_rate, adverse_impact_ratio, segment_approve_rate)"},
+        {"", ST("a", 10, ",\"gates\":[{\"metric\":\"adverse_impact_rato\",\"pass\":{\"<\":1}}]"),
+         "\"adverse_impact_rato\" is not a metric (did you mean \"adverse_impact_ratio\"?)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *text = plan_text(cases[i].extra, cases[i].stages);
+        rd_plan *p = NULL;
+        rd_err err = {0};
+        int rc = rd_plan_parse(text, strlen(text), &p, &err);
+        if (rc == RD_OK) {
+            rd_plan_free(p);
+            fail_msg("case %zu accepted: %s", i, text);
+        }
+        if (rc != RD_EINVAL || !strstr(err.msg, cases[i].msg))
+            fail_msg("case %zu: rc %d, message\n  %s\nlacks\n  %s", i, rc, err.msg, cases[i].msg);
+    }
+    /* at most RD_PLAN_MAX_SEGMENTS */
+    char extra[4096] = "\"segments\":[";
+    for (int i = 0; i <= RD_PLAN_MAX_SEGMENTS; i++)
+        snprintf(extra + strlen(extra), sizeof extra - strlen(extra),
+                 "%s{\"name\":\"s%d\",\"rule\":{\"==\":[1,1]}}", i ? "," : "", i);
+    strcat(extra, "]");
+    rd_plan *p = NULL;
+    rd_err err = {0};
+    const char *text = plan_text(extra, ST("a", 0, ""));
+    assert_int_equal(rd_plan_parse(text, strlen(text), &p, &err), RD_EINVAL);
+    assert_string_equal(err.msg, "segments: 17 segments, more than 16");
+    /* sixteen are fine */
+    strcpy(strstr(extra, ",{\"name\":\"s16\""), "]");
+    p = parse_ok(plan_text(extra, ST("a", 0, "")));
+    assert_int_equal(p->nsegments, RD_PLAN_MAX_SEGMENTS);
+    rd_plan_free(p);
+}
+
 /* ---------------------------------------------------------------- stage targeting */
 
 static void test_stage_targeting(void **state)
@@ -584,6 +1000,9 @@ int main(void)
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_accepted),
+        cmocka_unit_test(test_segments),
+        cmocka_unit_test(test_segment_inheritance),
+        cmocka_unit_test(test_segment_refusals),
         cmocka_unit_test(test_check),
         cmocka_unit_test(test_reachability),
         cmocka_unit_test(test_stage_targeting),
