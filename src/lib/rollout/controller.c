@@ -1156,11 +1156,23 @@ int rd_controller_tick(rd_controller *c, int64_t now_ms, rd_err *err)
     if (failed != SIZE_MAX) {
         const rd_gate *g = &st->gates[failed];
         const gate_eval *e = &c->ev[failed];
-        char detail[512];
-        snprintf(detail, sizeof detail, "gate %s (%s) failed in %s: value %.6g, fail %s %.6g%s%s",
-                 rd_gate_metric_name(g->metric), compare_name(g->compare), st->name, e->value,
+        char detail[512], seg[160] = "";
+        if (g->seg >= 0) /* which segment, against which, and the counts behind the figure */
+            snprintf(seg, sizeof seg, "[%s%s%s]", p->segments[g->seg].name, g->ref >= 0 ? "/" : "",
+                     g->ref >= 0 ? p->segments[g->ref].name : "");
+        snprintf(detail, sizeof detail, "gate %s%s (%s) failed in %s: value %.6g, fail %s %.6g%s%s",
+                 rd_gate_metric_name(g->metric), seg, compare_name(g->compare), st->name, e->value,
                  g->has_fail ? op_text(g->fail_op) : "not", g->has_fail ? e->fail_at : e->pass_at,
                  e->note[0] ? "; " : "", e->note);
+        if (e->has_fig) {
+            size_t n = strlen(detail);
+            snprintf(detail + n, sizeof detail - n,
+                     "; candidate %llu/%llu vs %llu/%llu, control %llu/%llu vs %llu/%llu",
+                     (unsigned long long)e->fig.cand_seg.approve, (unsigned long long)e->fig.cand_seg.n,
+                     (unsigned long long)e->fig.cand_ref.approve, (unsigned long long)e->fig.cand_ref.n,
+                     (unsigned long long)e->fig.ctrl_seg.approve, (unsigned long long)e->fig.ctrl_seg.n,
+                     (unsigned long long)e->fig.ctrl_ref.approve, (unsigned long long)e->fig.ctrl_ref.n);
+        }
         rollback(c, "rollback", detail, now_ms);
     } else if (errors) {
         alert(c, "holding: a gate's metric source failed 4 evaluations in a row");
