@@ -136,6 +136,44 @@ print("detail:", row[1])
 P
 check "(f1) the figures recorded equal Python's and statsmodels' to 1e-12" 0 $? "figures ok" "$T/out"
 head -2 "$T/out"
+# the A/B report's fair-lending table from the same log: the counts equal Python's over the records
+"$BIN" ab --data-dir "$T/data" --flag credit-model-route --segments "$T/f1.json" --json >"$T/ab.json" 2>"$T/ab.err"
+check "(f1) riskd ab --segments" 0 $?
+"$BIN" ab --data-dir "$T/data" --flag credit-model-route --segments "$T/f1.json" --html "$T/ab.html" >"$T/ab.txt" 2>&1
+check "(f1) … its text table" 0 $? "segments of plan fair-drill .*held and used lawfully" "$T/ab.txt"
+grep -q "Segments (fair lending" "$T/ab.html"
+check "(f1) … and its HTML" 0 $?
+$PY - "$T/data/riskd.db" "$T/ab.json" >"$T/out" 2>&1 <<'P'
+import json, sqlite3, sys
+from statsmodels.stats.proportion import confint_proportions_2indep
+n = {}
+for (rec,) in sqlite3.connect(sys.argv[1]).execute("SELECT record FROM decisions WHERE kind = 'primary'"):
+    r = json.loads(rec)
+    if not r.get("routed") or r.get("flags", {}).get("route_flag") != "credit-model-route":
+        continue
+    age = r["features"]["Age"]
+    seg = "age_under_25" if age < 25 else "age_25_plus"
+    k = (seg, r["variant"])
+    c = n.setdefault(k, [0, 0])
+    c[0] += 1
+    c[1] += r["decision"] == "approve"
+ab = json.load(open(sys.argv[2]))["segments"]
+def close(a, b):
+    assert abs(a - b) <= 1e-12 * abs(b) + 1e-15, (a, b)
+young = [g for g in ab["segments"] if g["name"] == "age_under_25"][0]
+for v in young["variants"]:
+    assert [v["n"], v["approve"]] == n[("age_under_25", v["variant"])], (v, n)
+m = young["comparisons"][0]
+cand, ctrl = m["variant"], young["variants"][0]["variant"]
+cs, cr, ks, kr = n[("age_under_25", cand)], n[("age_25_plus", cand)], n[("age_under_25", ctrl)], n[("age_25_plus", ctrl)]
+close(m["candidate"]["air"], (cs[1] / cs[0]) / (cr[1] / cr[0]))
+close(m["control"]["air"], (ks[1] / ks[0]) / (kr[1] / kr[0]))
+lo, hi = confint_proportions_2indep(cs[1], cs[0], ks[1], ks[0], method="newcomb", compare="diff", alpha=0.05)
+close(m["lo"], lo); close(m["hi"], hi)
+assert m["four_fifths"] is True, m
+print("ab segments ok")
+P
+check "(f1) the report's counts equal the log's, its ratios and interval Python's and statsmodels'" 0 $? "ab segments ok" "$T/out"
 "$BIN" notify list --data-dir "$T/data" --json >"$T/events" 2>&1
 grep -q '"metric":"adverse_impact_ratio"' "$T/events"
 check "(f1) the rollback's notification carries the failing gate and its figures" 0 $?
