@@ -19,6 +19,7 @@
 
 #include "riskd/arena.h"
 #include "riskd/err.h"
+#include "riskd/exposure.h"
 #include "riskd/flags.h"
 #include "riskd/hash.h"
 #include "riskd/monitor.h"
@@ -92,6 +93,16 @@ typedef struct rd_gate {
 /* Whether v satisfies op x. */
 RD_API bool rd_gate_op_holds(rd_gate_op op, double v, double x);
 
+/* A stage's caps on what its candidate approves (docs/plans/guardrails.md §2): the amount, in the
+ * currency of the plan's exposure.amount_field, and the number of approvals. Shared by every node
+ * serving the rollout (rd_exposure below). */
+typedef struct rd_stage_caps {
+    bool has_amount, has_count;
+    double max_amount;        /* max_approved_amount as written, in the field's currency */
+    int64_t max_amount_units; /* max_amount in units of the plan's exposure.unit (rd_exposure_cap_units) */
+    int64_t max_count;        /* max_approved_count */
+} rd_stage_caps;
+
 typedef struct rd_stage {
     char name[64];
     bool shadow;        /* the shadow flag names the candidate during this stage */
@@ -104,6 +115,7 @@ typedef struct rd_stage {
     uint64_t min_samples; /* candidate decisions before advancing (shadow stage: shadow scores) */
     size_t ngates;
     rd_gate gates[RD_PLAN_MAX_GATES];
+    rd_stage_caps caps; /* none unless the plan has an exposure */
 } rd_stage;
 
 /* A plan segment (fair lending): applicants whose request meets a JSONLogic rule over
@@ -115,6 +127,14 @@ typedef struct rd_plan_segment {
     char *rule;     /* the JSONLogic rule as compact JSON (owned) */
     bool reference; /* the segment adverse impact ratios divide by (at most one) */
 } rd_plan_segment;
+
+/* The plan's "exposure": where a request's amount is read, and how a node reserves the caps. */
+typedef struct rd_plan_exposure {
+    bool on;
+    char amount_field[128]; /* "features.Amount" or "context.<path>"; "" for count caps only */
+    double unit;            /* the amount of one integer unit: 0.01 */
+    double slice;           /* the share of a cap a node reserves at a time: 0.05 */
+} rd_plan_exposure;
 
 typedef struct rd_plan {
     char name[128];
@@ -130,6 +150,7 @@ typedef struct rd_plan {
     size_t nsegments;
     rd_plan_segment segments[RD_PLAN_MAX_SEGMENTS];
     int reference;              /* the segment marked "reference" (-1: none) */
+    rd_plan_exposure exposure;  /* off: no stage has caps */
     char sha256[RD_SHA256_HEX]; /* of the plan file's bytes */
 } rd_plan;
 
@@ -411,5 +432,54 @@ RD_API int rd_segment_set_new(const rd_plan *p, rd_monitor_segments **out, rd_er
 
 /* The figures as JSON members (no braces): "candidate":{...},"control":{...},"air":...,"diff":... */
 RD_API void rd_segment_figures_json(rd_buf *b, const rd_segment_figures *f);
+
+/* ------------------------------------------------------------------ exposure caps: the ledger
+ *
+ * The management half of rd_exposure (riskd/exposure.h has the scoring half;
+ * docs/plans/guardrails.md §3.1). One rd_exposure per rollout and node. Everything below runs
+ * on one thread, the rollout's (the "ledger thread"): it follows the stage in force, reserves
+ * slices of the stage's caps from the store ahead of need, gives back what a retired purse did
+ * not spend, and reports what was spent. The scoring threads only spend what the node holds. */
+typedef struct rd_exposure_env {
+    rd_store *store;  /* the ledger thread's own handle; NULL: in memory, this process holds the
+                         whole cap at once (unit tests, no persistence, a single node) */
+    const char *node; /* this node's name in the store ("" or NULL: "local") */
+} rd_exposure_env;
+
+/* An exposure for plan's routing flag (the plan's exposure and the stages' caps are copied;
+ * follow takes a newer plan). Nothing is in force until rd_exposure_follow. RD_EINVAL: a stage
+ * caps the amount and the plan's amount_field is not "context.<path>" or "features.<path>".
+ * A unit or slice of 0 means the default (0.01, 0.05). */
+RD_API int rd_exposure_new(const rd_plan *plan, const rd_exposure_env *env, int64_t now_ms, rd_exposure **out,
+                           rd_err *err);
+/* The stage in force is row's: caps apply in running, holding and paused, at a stage with caps,
+ * keyed by (stage name, row->stage_started_ms). Another key retires the purse (what it holds is
+ * given back by the next sync) and opens an empty one; promoted or rolled back retires it and
+ * nothing is in force. The same key with a cap lowered (or a cap added or removed, or another
+ * unit or field) re-opens the purse at once; a cap raised applies from the next reservation. In
+ * memory, the purse is filled at once. plan: the plan in force (it may be a replaced one). */
+RD_API void rd_exposure_follow(rd_exposure *x, const rd_plan *plan, const rd_rollout_row *row);
+/* The ledger's work, rate-limited by itself (call it every 100 ms or so): once, this node's
+ * slices of earlier boots are marked lost; retired purses are given back (retried with a
+ * backoff of 1 s to 10 s); the purse is refilled when it holds less than half a slice, or less
+ * than an approval refused since the last refill needed (a zero grant or an error waits 1 s);
+ * what was spent is reported and the stage's totals read, each at most every second. Returns the
+ * first error met (the rest still ran); the scoring path goes on spending what it holds. */
+RD_API int rd_exposure_sync(rd_exposure *x, int64_t now_ms, rd_err *err);
+/* Shutdown: nothing in force any more, and the purses given back now (once, errors ignored:
+ * what could not be given back stays held in the store until another boot marks it lost). */
+RD_API void rd_exposure_close(rd_exposure *x, int64_t now_ms);
+RD_API void rd_exposure_free(rd_exposure *x);
+/* Whether the cap of the stage in force was exhausted: a would-be approval found nothing left
+ * to reserve (in the store: its exhausted_ms; in memory: this process ran out). detail (may be
+ * NULL) gets a sentence for the transition ("exposure cap reached in 5%: ..."). */
+RD_API bool rd_exposure_reached(rd_exposure *x, char *detail, size_t cap);
+/* The exposure of the stage in force as a JSON object, amounts in the field's currency:
+ * {"field","unit","stage","stage_started_ms","cap_amount","cap_count","used_amount","used_count",
+ *  "reserved_amount","reserved_count","held_amount","lost_amount","capped","reached_ms",
+ *  "node":{"name","left_amount","left_count","spent_amount","spent_count","capped","closed"}}
+ * (a cap absent: null), or null when no cap is in force. The store's figures are those of the
+ * last read (sync, every second). */
+RD_API void rd_exposure_status_json(rd_exposure *x, rd_buf *b);
 
 #endif
