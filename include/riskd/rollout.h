@@ -343,6 +343,10 @@ typedef struct rd_controller_env {
     void (*on_transition)(void *ud, const rd_transition *t);       /* logs, metrics; may be NULL */
     void (*on_alert)(void *ud, const char *flag, const char *msg); /* may be NULL */
     void *ud;
+    /* the rollout's exposure caps on this node (rd_exposure_new; NULL: none): the controller
+       tells it the stage in force after every change, and records once per stage instance the
+       moment its cap is reached (reason exposure_cap; the state does not change) */
+    rd_exposure *exposure;
 } rd_controller_env;
 
 /* Start (or resume, from the store's row for the plan's flag) the rollout of plan (taken).
@@ -352,6 +356,11 @@ typedef struct rd_controller_env {
  * version under the leader's fence. */
 RD_API int rd_controller_new(rd_plan *plan, const char *plan_path, const rd_controller_env *env,
                              int64_t now_ms, rd_controller **out, rd_err *err);
+/* The rollout thread, every iteration: the exposure's ledger (reserve, return, report, totals:
+ * rd_exposure_sync) and its status for /v1/rollouts. */
+RD_API int rd_controller_exposure_sync(rd_controller *c, int64_t now_ms, rd_err *err);
+/* That status as of the last sync (rd_exposure_status_json's object, or null): any thread. */
+RD_API void rd_controller_exposure_json(rd_controller *c, rd_buf *b);
 RD_API void rd_controller_free(rd_controller *c);
 RD_API const char *rd_controller_flag(const rd_controller *c);
 RD_API const char *rd_controller_plan_path(const rd_controller *c);

@@ -202,6 +202,66 @@ static void print_text(const rd_rollout_row *r, const rd_value *st)
         print_gate(&g->u.items[i]);
 }
 
+/* The exposure caps of a rollout, from the store (every node's share): text or JSON. */
+typedef struct exp_ctx {
+    rd_buf *json; /* NULL: text */
+    size_t n;
+} exp_ctx;
+
+static void money(char *out, size_t cap, bool has, int64_t units, double unit)
+{
+    if (has)
+        snprintf(out, cap, "%.2f", (double)units * unit);
+    else
+        snprintf(out, cap, "-");
+}
+
+static int exposure_row(void *ud, const rd_exposure_stage_row *s, const rd_exposure_totals *t)
+{
+    exp_ctx *x = ud;
+    if (x->json) {
+        rd_buf *b = x->json;
+        rd_buf_printf(b, "%s{\"stage\":", x->n++ ? "," : "");
+        rd_json_write_string(b, s->stage, strlen(s->stage));
+        rd_buf_printf(b, ",\"stage_started_ms\":%lld,\"field\":", (long long)s->stage_started_ms);
+        rd_json_write_string(b, s->field, strlen(s->field));
+        char n[RD_NUM_BUF];
+        rd_num_format(s->unit, n);
+        rd_buf_printf(b, ",\"unit\":%s", n);
+        if (s->has_amount)
+            rd_buf_printf(
+                b,
+                ",\"cap_amount\":%.2f,\"used_amount\":%.2f,\"held_amount\":%.2f,\"lost_amount\":%.2f,"
+                "\"reserved_amount\":%.2f",
+                (double)s->cap_amount * s->unit, (double)t->spent_amount * s->unit,
+                (double)t->held_amount * s->unit, (double)t->lost_amount * s->unit,
+                (double)s->reserved_amount * s->unit);
+        if (s->has_count)
+            rd_buf_printf(b, ",\"cap_count\":%lld,\"used_count\":%lld", (long long)s->cap_count,
+                          (long long)t->spent_count);
+        rd_buf_printf(b, ",\"capped\":%llu,\"nodes\":%zu,\"reached_ms\":%lld}", (unsigned long long)t->capped,
+                      t->nodes, (long long)s->exhausted_ms);
+        return 0;
+    }
+    if (!x->n++)
+        printf("  exposure (the candidate's approvals, every node):\n");
+    char cap[32], used[32], held[32], lost[32];
+    money(cap, sizeof cap, s->has_amount, s->cap_amount, s->unit);
+    money(used, sizeof used, s->has_amount, t->spent_amount, s->unit);
+    money(held, sizeof held, s->has_amount, t->held_amount, s->unit);
+    money(lost, sizeof lost, s->has_amount, t->lost_amount, s->unit);
+    printf("    %-10s", s->stage);
+    if (s->has_amount)
+        printf(" used %s of %s %s (%.1f%%), held %s by %zu node%s, lost %s", used, cap, s->field,
+               s->cap_amount ? 100.0 * (double)t->spent_amount / (double)s->cap_amount : 0.0, held, t->nodes,
+               t->nodes == 1 ? "" : "s", lost);
+    if (s->has_count)
+        printf("%s %lld of %lld approvals", s->has_amount ? ";" : "", (long long)t->spent_count,
+               (long long)s->cap_count);
+    printf(", %llu capped%s\n", (unsigned long long)t->capped, s->exhausted_ms ? ", REACHED" : "");
+    return 0;
+}
+
 static int status_one(void *ud, const rd_rollout_row *r)
 {
     status_ctx *c = ud;
@@ -233,6 +293,10 @@ static int status_one(void *ud, const rd_rollout_row *r)
             rd_json_write(&b, gates);
         else
             rd_buf_puts(&b, "[]");
+        rd_buf_puts(&b, ",\"exposure\":[");
+        exp_ctx x = {.json = &b};
+        rd_store_exposure_list(c->s, r->flag, exposure_row, &x, &err);
+        rd_buf_putc(&b, ']');
         rd_buf_printf(&b, ",\"pending_spool\":%zu,\"evaluation\":%s,\"transitions\":[",
                       rd_spool_pending(c->dir), have ? st : "null");
         rd_buf_reset(&c->cur);
@@ -245,6 +309,8 @@ static int status_one(void *ud, const rd_rollout_row *r)
             c->objs[c->nobjs++] = rd_strndup(c->cur.data, c->cur.len);
     } else {
         print_text(r, have ? &v : NULL);
+        exp_ctx x = {0};
+        rd_store_exposure_list(c->s, r->flag, exposure_row, &x, &err);
         printf("  transitions (newest first):\n");
         rd_transition_list(c->s, r->flag, 10, print_transition, c, &err);
         size_t sp = rd_spool_pending(c->dir);

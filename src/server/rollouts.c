@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "riskd/clock.h"
+#include "riskd/json.h"
 #include "riskd/monitor.h"
 #include "riskd/rollout.h"
 #include "riskd/change.h"
@@ -36,6 +37,7 @@ static struct {
     rd_monitor *mon;
     rd_store *store;
     rd_controller *ctl[SRV_MAX_ROLLOUTS];
+    rd_exposure *exp[SRV_MAX_ROLLOUTS]; /* each rollout's caps on this node (NULL: the plan has none) */
     plan_watch watch[SRV_MAX_ROLLOUTS];
     size_t n;
     pthread_t thread;
@@ -347,6 +349,12 @@ static void *run(void *arg)
         bool leading = R.n && lead(now);
         for (size_t i = 0; checked && !leading && i < R.n; i++)
             rd_controller_follow(R.ctl[i]); /* once a second, as leadership is asked: what the leader did */
+        for (size_t i = 0; i < R.n; i++) {  /* every node holds its own share of a cap */
+            rd_err err;
+            if (rd_controller_exposure_sync(R.ctl[i], now, &err))
+                srv_log(SRV_WARN, "exposure caps: the store did not answer (spending what this node holds)",
+                        "flag", rd_controller_flag(R.ctl[i]), "error", err.msg, NULL);
+        }
         for (size_t i = 0; leading && i < R.n; i++) {
             rd_err err;
             if (rd_controller_tick(R.ctl[i], now, &err))
@@ -356,6 +364,22 @@ static void *run(void *arg)
         struct timespec ts = {0, (long)step_ms * 1000000L};
         nanosleep(&ts, NULL);
     }
+    return NULL;
+}
+
+static bool plan_has_caps(const rd_plan *p)
+{
+    for (size_t i = 0; i < p->nstages; i++)
+        if (p->stages[i].caps.has_amount || p->stages[i].caps.has_count)
+            return true;
+    return false;
+}
+
+rd_exposure *srv_rollouts_exposure(void)
+{
+    for (size_t i = 0; R.running && i < R.n; i++)
+        if (R.exp[i] && !strcmp(rd_controller_flag(R.ctl[i]), R.cfg->route_flag))
+            return R.exp[i];
     return NULL;
 }
 
@@ -428,8 +452,29 @@ int srv_rollouts_start(const srv_config *cfg, srv_state *st, rd_shadow *shadow, 
         snprintf(R.watch[i].sha, sizeof R.watch[i].sha, "%s", p->sha256);
         plan_changed(i, true);
         env.ud = NULL;
-        if ((rc = rd_controller_new(p, cfg->rollouts[i], &env, rd_clock_unix_ms(), &R.ctl[R.n], err)))
+        env.exposure = NULL;
+        R.exp[R.n] = NULL;
+        if (p->exposure.on || plan_has_caps(p)) {
+            rd_exposure_env xe = {.store = R.store, .node = rd_store_node(R.store)};
+            if ((rc = rd_exposure_new(p, &xe, rd_clock_unix_ms(), &R.exp[R.n], err))) {
+                rd_plan_free(p);
+                rd_err_prefix(err, "rollout %s: exposure caps", cfg->rollouts[i]);
+                break;
+            }
+            env.exposure = R.exp[R.n];
+        }
+        if ((rc = rd_controller_new(p, cfg->rollouts[i], &env, rd_clock_unix_ms(), &R.ctl[R.n], err))) {
+            rd_exposure_free(R.exp[R.n]);
+            R.exp[R.n] = NULL;
             break;
+        }
+        /* before the first request: the first slice reserved, so nothing is capped for nothing */
+        rd_err xerr;
+        if (R.exp[R.n] && rd_controller_exposure_sync(R.ctl[R.n], rd_clock_unix_ms(), &xerr))
+            srv_log(
+                SRV_WARN,
+                "exposure caps: no slice reserved at the start (spending nothing until the store answers)",
+                "plan", cfg->rollouts[i], "error", xerr.msg, NULL);
         R.n++;
     }
     if (rc) {
@@ -464,8 +509,14 @@ void srv_rollouts_stop(void)
         pthread_join(R.thread, NULL);
         R.running = false;
     }
-    for (size_t i = 0; i < R.n; i++)
+    for (size_t i = 0; i < R.n; i++) /* what this node holds and did not spend goes back */
+        if (R.exp[i])
+            rd_exposure_close(R.exp[i], rd_clock_unix_ms());
+    for (size_t i = 0; i < R.n; i++) {
         rd_controller_free(R.ctl[i]);
+        rd_exposure_free(R.exp[i]);
+        R.exp[i] = NULL;
+    }
     R.n = 0;
     rd_store_close(R.store);
     R.store = NULL;
@@ -627,8 +678,88 @@ static double gauge_value(const rd_monitor_stats *st, size_t k)
     }
 }
 
+static double jnum_of(const rd_value *o, const char *key)
+{
+    const rd_value *v = o ? rd_value_get(o, key, strlen(key)) : NULL;
+    return v && v->type == RD_VNUMBER ? v->u.n : (double)NAN;
+}
+
+static void exposure_gauge(rd_buf *b, const char *name, const char *flag, const char *stage, const char *cap,
+                           double v)
+{
+    if (isnan(v))
+        return;
+    char n[RD_NUM_BUF];
+    rd_num_format(v, n);
+    rd_buf_printf(b, "%s{flag=\"%s\",stage=\"%s\"", name, flag, stage);
+    if (cap)
+        rd_buf_printf(b, ",cap=\"%s\"", cap);
+    rd_buf_printf(b, "} %s\n", n);
+}
+
+/* The exposure caps (docs/formats.md, "Exposure caps"): each rollout's stage in force, as its
+ * ledger last saw it (the store's totals, this node's purse). */
+static void exposure_metrics(rd_buf *b)
+{
+    static const char *const heads[] = {
+        "# HELP riskd_rollout_exposure_cap The stage's cap: the amount (in the field's currency) or the "
+        "approvals.\n"
+        "# TYPE riskd_rollout_exposure_cap gauge\n",
+        "# HELP riskd_rollout_exposure_used The candidate's approvals charged against the cap, every node.\n"
+        "# TYPE riskd_rollout_exposure_used gauge\n",
+        "# HELP riskd_rollout_exposure_reserved The cap reserved by the nodes (used, held and lost).\n"
+        "# TYPE riskd_rollout_exposure_reserved gauge\n",
+        "# HELP riskd_exposure_node_left What this node holds of the cap and has not spent.\n"
+        "# TYPE riskd_exposure_node_left gauge\n",
+        "# HELP riskd_exposure_capped_total The candidate's would-be approvals this node answered by the "
+        "control.\n"
+        "# TYPE riskd_exposure_capped_total counter\n"};
+    rd_arena a;
+    rd_arena_init(&a, 0);
+    rd_buf j;
+    rd_buf_init(&j);
+    rd_value st[SRV_MAX_ROLLOUTS];
+    const char *flags[SRV_MAX_ROLLOUTS];
+    size_t n = 0;
+    for (size_t i = 0; i < R.n; i++) {
+        if (!R.exp[i])
+            continue;
+        rd_buf_reset(&j);
+        rd_controller_exposure_json(R.ctl[i], &j);
+        if (rd_json_parse(j.data, j.len, NULL, &a, &st[n], NULL) == RD_OK && st[n].type == RD_VOBJECT)
+            flags[n++] = rd_controller_flag(R.ctl[i]);
+    }
+    for (int h = 0; n && h < 5; h++) {
+        rd_buf_puts(b, heads[h]);
+        for (size_t i = 0; i < n; i++) {
+            const rd_value *s = &st[i], *sv = rd_value_get(s, "stage", 5), *node = rd_value_get(s, "node", 4);
+            const char *stage = sv && sv->type == RD_VSTRING ? sv->u.s : "";
+            static const char *const keys[3][2] = {{"cap_amount", "cap_count"},
+                                                   {"used_amount", "used_count"},
+                                                   {"reserved_amount", "reserved_count"}};
+            static const char *const names[3] = {"riskd_rollout_exposure_cap", "riskd_rollout_exposure_used",
+                                                 "riskd_rollout_exposure_reserved"};
+            if (h < 3) {
+                exposure_gauge(b, names[h], flags[i], stage, "amount", jnum_of(s, keys[h][0]));
+                exposure_gauge(b, names[h], flags[i], stage, "count", jnum_of(s, keys[h][1]));
+            } else if (h == 3) {
+                exposure_gauge(b, "riskd_exposure_node_left", flags[i], stage, "amount",
+                               jnum_of(node, "left_amount"));
+                exposure_gauge(b, "riskd_exposure_node_left", flags[i], stage, "count",
+                               jnum_of(node, "left_count"));
+            } else {
+                exposure_gauge(b, "riskd_exposure_capped_total", flags[i], stage, NULL,
+                               jnum_of(node, "capped"));
+            }
+        }
+    }
+    rd_buf_deinit(&j);
+    rd_arena_deinit(&a);
+}
+
 void srv_rollouts_metrics(rd_buf *b)
 {
+    exposure_metrics(b);
     if (R.mon) {
         rd_arena a;
         rd_arena_init(&a, 0);

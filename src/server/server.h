@@ -631,6 +631,9 @@ void srv_notify_ready_json(rd_buf *b);
 /* The TLS certificate's expiry (tls.c): false without TLS. */
 bool srv_tls_not_after(int64_t *not_after_ms, char *subject, size_t cap);
 void srv_rollouts_metrics(rd_buf *b);
+/* The exposure caps of the rollout of the service's route_flag (NULL: none): what the scoring
+ * routes pass to rd_decide. */
+struct rd_exposure *srv_rollouts_exposure(void);
 void srv_rollouts_ready_json(rd_buf *b);
 void srv_route_monitor(srv_req *r);
 /* GET /v1/admin/monitor: /v1/monitor's body with each series' rates over time ("history"). */

@@ -63,8 +63,10 @@ struct rd_controller {
                                   attached; NULL: the plan has none) */
     uint64_t cand_n;
     bool evaluated, alerted;
-    bool plan_pending; /* an edited plan taken in memory whose row (and flags) are not written yet */
-    bool plan_moved;   /* ... and its current stage routes other traffic than the old plan's */
+    bool cap_noted;      /* the exposure cap's "reached" recorded for this stage instance */
+    char *exposure_json; /* the exposure's status as of its last sync (rd_free), for readers */
+    bool plan_pending;   /* an edited plan taken in memory whose row (and flags) are not written yet */
+    bool plan_moved;     /* ... and its current stage routes other traffic than the old plan's */
     char alert[512];
     rd_transition last;
     char last_gates[1]; /* (gates_json of last is not kept) */
@@ -149,7 +151,7 @@ static void marks_take(rd_controller *c)
         c->env.shadow_pair(c->env.ud, p->control, p->candidate, &c->shadow_scored0, &c->shadow_same0);
     memset(c->ev, 0, sizeof c->ev);
     c->nev = 0; /* the new stage's gates are not evaluated yet */
-    c->evaluated = c->alerted = false;
+    c->evaluated = c->alerted = c->cap_noted = false;
     c->alert[0] = '\0';
 }
 
@@ -622,6 +624,7 @@ static void status_locked(rd_controller *c, int64_t now_ms, rd_buf *b)
         p->candidate, p->control, (unsigned long long)c->cand_n, (unsigned long long)st->min_samples);
     rd_buf_printf(b, ",\"evaluated\":%s,\"gates\":", c->evaluated ? "true" : "false");
     gates_json(c, b);
+    rd_buf_printf(b, ",\"exposure\":%s", c->exposure_json ? c->exposure_json : "null");
     rd_buf_puts(b, ",\"alert\":");
     if (c->alert[0])
         rd_json_write_string(b, c->alert, strlen(c->alert));
@@ -770,6 +773,35 @@ static int newest_transition(void *ud, const rd_transition *t)
     return 1;
 }
 
+/* The exposure's stage in force: after every change of the row (the rollout thread owns it). */
+static void exposure_follow(rd_controller *c)
+{
+    if (c->env.exposure)
+        rd_exposure_follow(c->env.exposure, c->plan, &c->row);
+}
+
+typedef struct cap_seen_ctx {
+    int64_t since;
+    bool seen;
+} cap_seen_ctx;
+
+static int cap_seen(void *ud, const rd_transition *t)
+{
+    cap_seen_ctx *x = ud;
+    if (!strcmp(t->reason, "exposure_cap") && t->ts_ms >= x->since)
+        x->seen = true;
+    return x->seen;
+}
+
+/* Whether this stage instance's cap was recorded already (a restart, another node). */
+static bool cap_recorded(rd_controller *c)
+{
+    cap_seen_ctx x = {.since = c->stage_started_ms};
+    if (c->env.store)
+        rd_transition_list(c->env.store, c->flag, 50, cap_seen, &x, NULL);
+    return x.seen;
+}
+
 static void adopt(rd_controller *c, const rd_rollout_row *fresh)
 {
     long at = stage_named(c->plan, fresh->stage_name);
@@ -790,6 +822,8 @@ static void adopt(rd_controller *c, const rd_rollout_row *fresh)
     rd_err e;
     rd_transition_list(c->env.store, c->flag, 1, newest_transition, c, &e);
     c->stored = true;
+    c->cap_noted = cap_recorded(c);
+    exposure_follow(c);
 }
 
 /* Open a step's transaction and check the fence. RD_OK: the transaction is open and the row is
@@ -876,6 +910,7 @@ static void step_applied(rd_controller *c, const step *s, const rd_rollout_row *
     }
     if (stage_changed)
         marks_take(c);
+    exposure_follow(c); /* every state change: a rollback keeps the stage and ends the cap */
 }
 
 /* Run step s (see the section's comment). RD_OK: done (or, for a local flag file the store
@@ -1153,6 +1188,14 @@ int rd_controller_tick(rd_controller *c, int64_t now_ms, rd_err *err)
     int64_t hold_ms = scaled(c, st->hold_ms),
             deadline = scaled(c, st->deadline_ms ? st->deadline_ms : 2 * st->hold_ms);
     bool enough = c->cand_n >= (st->min_samples ? st->min_samples : DEFAULT_MIN_SAMPLES);
+    /* the cap reached: recorded once per stage instance; the stage waits for its gates (they judge
+       the decisions made before it: docs/plans/guardrails.md §5) */
+    char cap_detail[400];
+    if (c->env.exposure && !c->cap_noted &&
+        rd_exposure_reached(c->env.exposure, cap_detail, sizeof cap_detail)) {
+        c->cap_noted = true;
+        transition(c, c->row.stage, c->row.state, "exposure_cap", cap_detail, now_ms);
+    }
     if (failed != SIZE_MAX) {
         const rd_gate *g = &st->gates[failed];
         const gate_eval *e = &c->ev[failed];
@@ -1327,6 +1370,8 @@ static int controller_new(rd_plan *plan, const char *plan_path, const rd_control
     }
     c->last_eval_ms = now_ms;
     marks_take(c);
+    c->cap_noted = cap_recorded(c);
+    exposure_follow(c);
     *out = c;
     return RD_OK;
 }
@@ -1363,6 +1408,7 @@ void rd_controller_free(rd_controller *c)
     rd_monitor_mark_free(c->ctrl.mark);
     rd_monitor_mark_free(c->shadow.mark);
     rd_monitor_segments_free(c->segs); /* unless a series took it: then the monitor's */
+    rd_free(c->exposure_json);
     rd_rollout_row_free(&c->row);
     rd_plan_free(c->plan);
     pthread_mutex_destroy(&c->lock);
@@ -1462,6 +1508,33 @@ int rd_controller_replace_plan(rd_controller *c, rd_plan *plan, bool lead, rd_er
     c->plan_pending = true;
     if (lead)
         plan_write(c, rd_clock_unix_ms());
+    exposure_follow(c); /* the edited plan's caps */
     pthread_mutex_unlock(&c->lock);
     return RD_OK;
+}
+
+int rd_controller_exposure_sync(rd_controller *c, int64_t now_ms, rd_err *err)
+{
+    if (!c->env.exposure)
+        return RD_OK;
+    int rc = rd_exposure_sync(c->env.exposure, now_ms, err);
+    /* the status as the ledger sees it now, for the HTTP threads (the ledger is this thread's) */
+    rd_buf b;
+    rd_buf_init(&b);
+    rd_exposure_status_json(c->env.exposure, &b);
+    char *json = b.oom || !b.len ? NULL : rd_strndup(b.data, b.len);
+    rd_buf_deinit(&b);
+    pthread_mutex_lock(&c->lock);
+    char *old = c->exposure_json;
+    c->exposure_json = json;
+    pthread_mutex_unlock(&c->lock);
+    rd_free(old);
+    return rc;
+}
+
+void rd_controller_exposure_json(rd_controller *c, rd_buf *b)
+{
+    pthread_mutex_lock(&c->lock);
+    rd_buf_puts(b, c->exposure_json ? c->exposure_json : "null");
+    pthread_mutex_unlock(&c->lock);
 }
