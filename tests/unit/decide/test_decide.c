@@ -22,6 +22,7 @@
 #include "riskd/hash.h"
 #include "riskd/json.h"
 #include "riskd/rollout.h"
+#include "riskd/store.h"
 
 #include "fixture.h"
 
@@ -340,6 +341,7 @@ static void test_faults(void **state)
 
 static rd_slot *slots[2];
 static rd_flagset *flags;
+static const char *fs; /* the flag set's text */
 
 static int setup(void **state)
 {
@@ -355,7 +357,7 @@ static int setup(void **state)
     assert_int_equal(
         rd_slot_new(fixture_bundle("b_lr_v1.1", "lr2.json", NULL, 0), NULL, NULL, NULL, &slots[1], &err),
         RD_OK);
-    const char *fs =
+    fs =
         "{\"flags\":{"
         "\"route\":{\"state\":\"ENABLED\",\"variants\":{\"a\":\"b_lr_v1.0\",\"b\":\"b_lr_v1.1\",\"none\":"
         "\"\"},"
@@ -819,6 +821,117 @@ static void test_decide_exposure_cap(void **state)
     rd_arena_deinit(&a);
 }
 
+/* Replay of a capped approval's record: source "control" is re-run pinned to the logged bundle
+ * (the control), and the routing is checked against the candidate the flag named, so the record
+ * replays identical. No faults: replay runs the real models (age 100, own: both approve). */
+static void test_replay_control(void **state)
+{
+    (void)state;
+    rd_err err;
+    char data[160], work[160], bdir[160];
+    snprintf(data, sizeof data, "%s/data", dir);
+    snprintf(work, sizeof work, "%s/work", dir);
+    rd_store *st;
+    assert_int_equal(rd_store_open(data, NULL, &st, &err), RD_OK);
+    for (int i = 0; i < 2; i++) {
+        snprintf(bdir, sizeof bdir, "%s/%s", dir, rd_slot_name(slots[i]));
+        assert_int_equal(rd_dlog_keep_bundle(st, bdir, rd_bundle_digest(rd_slot_bundle(slots[i])), &err),
+                         RD_OK);
+    }
+    char sha[RD_SHA256_HEX];
+    assert_int_equal(rd_dlog_keep_text(st, fs, strlen(fs), sha, &err), RD_OK);
+    rd_decider *d = decider(&(rd_decide_opts){.route_flag = "route", .flags_sha256 = sha});
+    rd_plan *p = cap_plan(1);
+    rd_exposure *x = cap_exposure(p);
+    rd_arena a;
+    rd_arena_init(&a, 0);
+    rd_value ctx = parse(&a, CAND), feat = parse(&a, "{\"age\":100,\"home\":\"own\"}");
+    rd_decision dec;
+    rd_buf b[2];
+    const char *ids[2] = {"r-1", "r-2"};
+    rd_log_row rows[2];
+    for (int i = 0; i < 2; i++) {
+        rd_value rid = rd_value_string(ids[i], 3);
+        rd_decide_req q = {
+            .request_id = &rid, .context = &ctx, .features = &feat, .reasons = -1, .exposure = x};
+        assert_int_equal(rd_decide(d, &q, &a, &dec, &err), RD_OK);
+        assert_int_equal(dec.control_reason, i ? RD_CONTROL_EXPOSURE_CAP : RD_CONTROL_NONE);
+        rd_buf_init(&b[i]);
+        rd_dlog_meta m = {.node = "n", .ts_ms = 1000, .context = &ctx, .features = &feat};
+        rd_dlog_record_json(&b[i], d, &dec, &m);
+        rows[i] = (rd_log_row){.ts_ms = 1000,
+                               .request_id = ids[i],
+                               .kind = "primary",
+                               .record = b[i].data,
+                               .record_len = b[i].len};
+    }
+    assert_int_equal(rd_store_log_append(st, rows, 2, &err), RD_OK);
+    rd_replay *rp;
+    assert_int_equal(rd_replay_new(st, work, &rp, &err), RD_OK);
+    for (int i = 0; i < 2; i++) {
+        rd_replay_result res;
+        if (rd_replay_one(rp, &rows[i], &res, &err) != RD_OK)
+            fail_msg("replay %s: %s", ids[i], err.msg);
+        if (!res.identical)
+            fail_msg("replay %s differs: %s (%s)", ids[i], res.diff, rows[i].record);
+    }
+    rd_replay_free(rp);
+    rd_store_close(st);
+    rd_buf_deinit(&b[0]);
+    rd_buf_deinit(&b[1]);
+    rd_exposure_free(x);
+    free(p);
+    rd_decider_unref(d);
+    rd_arena_deinit(&a);
+}
+
+/* A control that cannot answer with its model: its bundle's fallback rules answer the capped
+ * request (never the candidate's approval), and the records say both. */
+static void test_decide_exposure_cap_control_fails(void **state)
+{
+    (void)state;
+    rd_fault f[2] = {{.bundle = "b_lr_v1.0", .error_rate = 1},
+                     {.bundle = "b_lr_v1.1", .has_score = true, .score = 0.05}};
+    rd_decider *d = decider(&(rd_decide_opts){.route_flag = "route", .faults = f, .nfaults = 2});
+    rd_plan *p = cap_plan(1);
+    rd_exposure *x = cap_exposure(p);
+    rd_arena a;
+    rd_arena_init(&a, 0);
+    rd_decision dec;
+    assert_int_equal(cap_decide(d, x, "k-1", CAND, NULL, &a, &dec), RD_OK);
+    assert_int_equal(dec.exposure.state, RD_EXPOSURE_CHARGED);
+    assert_int_equal(cap_decide(d, x, "k-2", CAND, NULL, &a, &dec), RD_OK);
+    assert_int_equal(dec.control_reason, RD_CONTROL_EXPOSURE_CAP);
+    assert_int_equal(dec.source, RD_SOURCE_FALLBACK);
+    assert_string_equal(rd_slot_name(dec.slot), "b_lr_v1.0");
+    assert_true(dec.fallback_from_bundle);
+    assert_string_equal(dec.fallback.reason, "FB_BUNDLE");
+    assert_string_equal(dec.fallback.decision, "review");
+    assert_string_equal(dec.variant, "b");
+    rd_buf b;
+    rd_buf_init(&b);
+    rd_decision_write_json(&b, &dec);
+    rd_buf_putc(&b, '\0');
+    assert_non_null(
+        strstr(b.data, ",\"decision\":\"review\",\"model_version\":\"b_lr_v1.0\",\"variant\":\"b\","));
+    assert_non_null(strstr(b.data, ",\"source\":\"fallback\",\"fallback_reason\":\"error\","));
+    assert_non_null(strstr(b.data, ",\"control_reason\":\"exposure_cap\",\"candidate_version\":\"b_lr_v1.1\","
+                                   "\"model_digest\":"));
+    b.len = 0;
+    rd_dlog_meta m = {.node = "n", .ts_ms = 1000};
+    rd_dlog_record_json(&b, d, &dec, &m);
+    rd_buf_putc(&b, '\0');
+    assert_non_null(strstr(b.data, ",\"source\":\"fallback\",\"score\":null,"));
+    assert_non_null(
+        strstr(b.data, ",\"control\":{\"reason\":\"exposure_cap\",\"candidate\":{\"name\":\"b_lr_v1.1\","));
+    assert_non_null(strstr(b.data, "\"state\":\"capped\",\"amount\":40,\"units\":4000}"));
+    rd_buf_deinit(&b);
+    rd_exposure_free(x);
+    free(p);
+    rd_decider_unref(d);
+    rd_arena_deinit(&a);
+}
+
 /* The shadow pool: every submitted decision scored, agreement counted per pair. */
 static void pair_cb(void *ud, const rd_shadow_pair_stats *p)
 {
@@ -946,6 +1059,8 @@ int main(void)
         cmocka_unit_test(test_decide_fixed_score_fault),
         cmocka_unit_test(test_decide_decline_fault),
         cmocka_unit_test(test_decide_exposure_cap),
+        cmocka_unit_test(test_replay_control),
+        cmocka_unit_test(test_decide_exposure_cap_control_fails),
         cmocka_unit_test(test_decide_fallbacks), /* last: it leaves b_lr_v1.0's breaker open */
     };
     return cmocka_run_group_tests(tests, setup, teardown);
