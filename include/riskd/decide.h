@@ -22,6 +22,7 @@
 #include "riskd/arena.h"
 #include "riskd/bundle.h"
 #include "riskd/err.h"
+#include "riskd/exposure.h"
 #include "riskd/fallback.h"
 #include "riskd/flags.h"
 #include "riskd/value.h"
@@ -183,6 +184,9 @@ typedef struct rd_decide_req {
     rd_unknown_policy unknown_inputs;
     int64_t t0_ns; /* when the request arrived (rd_clock_ns), for latency_ms; 0: now. The deadline
                       counts from the decision's start (the request complete) */
+    /* the exposure caps of the rollout of the decider's route_flag (docs/plans/guardrails.md
+     * §4.2); NULL: no caps (riskd score, replay, tests) */
+    rd_exposure *exposure;
 } rd_decide_req;
 
 typedef enum rd_source { RD_SOURCE_MODEL = 0, RD_SOURCE_FALLBACK } rd_source;
@@ -195,6 +199,14 @@ typedef enum rd_fallback_reason {
     RD_FB_UNAVAILABLE,  /* no bundle could be picked */
 } rd_fallback_reason;
 RD_API const char *rd_fallback_reason_name(rd_fallback_reason r);
+
+/* Why the control answered a request routed to the candidate. */
+typedef enum rd_control_reason {
+    RD_CONTROL_NONE = 0,
+    RD_CONTROL_EXPOSURE_CAP, /* the candidate's approval did not fit the stage's exposure cap */
+} rd_control_reason;
+/* "exposure_cap" ("" for NONE). */
+RD_API const char *rd_control_reason_name(rd_control_reason r);
 
 typedef struct rd_decision {
     const rd_value *request_id; /* the request's, or one made up ("riskd-<start>-<n>", unique) */
@@ -221,6 +233,14 @@ typedef struct rd_decision {
     rd_reason shadow_reason;
     bool shadowed; /* the shadow flag was evaluated */
     size_t k;      /* reason codes asked */
+    /* Answered by the control instead of the routed candidate (slot is then the control's;
+     * routed, variant, route_reason and eval_time stay the candidate's routing). source stays
+     * MODEL or FALLBACK: the records print "control" for a capped model answer. */
+    rd_control_reason control_reason;
+    const rd_slot *candidate;    /* ... whose approval was capped */
+    rd_source candidate_source;  /* model, or the candidate bundle's fallback rules */
+    double candidate_score;      /* its score (NaN for a rule without one) */
+    rd_exposure_ticket exposure; /* what the cap said (state NONE without one) */
 } rd_decision;
 
 /* Decide one request. Returns RD_OK with *out filled (from the model or from fallback rules)

@@ -39,6 +39,10 @@ typedef struct rd_exposure_ticket {
     char stage[64]; /* the stage instance (NONE: "", 0) */
     int64_t stage_started_ms;
     char why[128]; /* CLOSED/CAPPED: "amount does not fit the 350.00 left on this node" (never the amount) */
+    /* the amount field ("features.Amount"), borrowed from the exposure (lives as long as it);
+     * NULL without an amount cap: the decision log hides amount and units when log_redact names
+     * the field's top-level member */
+    const char *field;
 } rd_exposure_ticket;
 
 /* Whether x (may be NULL) is the exposure of the rollout of route_flag. */

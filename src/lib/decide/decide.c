@@ -513,10 +513,14 @@ static const rd_value *make_id(rd_arena *a)
     return v;
 }
 
-int rd_decide(const rd_decider *d, const rd_decide_req *q, rd_arena *scratch, rd_decision *out, rd_err *err)
+/* One decision, its deadline counted from start (rd_decide's, so that a re-decision by the
+ * control spends what is left of the same budget). */
+static int decide_once(const rd_decider *d, const rd_decide_req *q, int64_t start, rd_arena *scratch,
+                       rd_decision *out, rd_err *err)
 {
     memset(out, 0, sizeof *out);
-    int64_t start = rd_clock_ns();
+    out->exposure.amount = (double)NAN;
+    out->candidate_score = (double)NAN;
     out->request_id = q->request_id ? q->request_id : make_id(scratch);
     out->t0_ns = q->t0_ns ? q->t0_ns : start;
     out->eval_time = d->fixed_time ? d->fixed_time : (int64_t)time(NULL); /* one time for every flag */
@@ -579,5 +583,95 @@ int rd_decide(const rd_decider *d, const rd_decide_req *q, rd_arena *scratch, rd
     }
     decline_fault(d, q, out);
     out->source = RD_SOURCE_MODEL;
+    return RD_OK;
+}
+
+const char *rd_control_reason_name(rd_control_reason r)
+{
+    return r == RD_CONTROL_EXPOSURE_CAP ? "exposure_cap" : "";
+}
+
+static const char *decision_of(const rd_decision *o)
+{
+    return o->source == RD_SOURCE_MODEL ? o->score.decision : o->fallback.decision;
+}
+
+/* A candidate approval the cap refused: the request re-decided by the control, pinned, within
+ * what is left of the deadline (its own breaker ticket). If the control cannot decide the
+ * record, its fallback rules answer (else the service's); without rules, the error: the
+ * candidate's approval is never served. The answer keeps the candidate's routing, since a cap
+ * changes who answers, not the applicant's arm. */
+static int answer_by_control(const rd_decider *d, const rd_decide_req *q, int64_t start, rd_arena *scratch,
+                             rd_decision *out, rd_err *err)
+{
+    rd_decision cand = *out;
+    const char *ctrl = rd_exposure_control(q->exposure, NULL);
+    rd_decide_req cq = *q;
+    cq.request_id = cand.request_id;
+    cq.t0_ns = cand.t0_ns;
+    cq.bundle = ctrl;
+    cq.bundle_len = strlen(ctrl);
+    cq.exposure = NULL;
+    rd_err e;
+    int rc = decide_once(d, &cq, start, scratch, out, &e);
+    if (rc == RD_EINVAL || rc == RD_ETYPE || rc == RD_ENOBUNDLE) {
+        memset(out, 0, sizeof *out);
+        out->request_id = cand.request_id;
+        out->t0_ns = cand.t0_ns;
+        out->slot = rd_decider_find(d, ctrl, strlen(ctrl));
+        detail(out, "the control cannot decide this record: %s", e.msg);
+        rc = fall_back(d, &cq, RD_FB_ERROR, rc, scratch, out, &e);
+    }
+    if (rc) {
+        *err = e;
+        return rc;
+    }
+    out->eval_time = cand.eval_time;
+    out->variant = cand.variant;
+    out->route_reason = cand.route_reason;
+    out->routed = cand.routed;
+    out->shadowed = cand.shadowed;
+    out->shadow_reason = cand.shadow_reason;
+    out->nshadows = 0; /* not compared: the candidate's answer was not served */
+    out->control_reason = RD_CONTROL_EXPOSURE_CAP;
+    out->candidate = cand.slot;
+    out->candidate_source = cand.source;
+    out->candidate_score = cand.source == RD_SOURCE_MODEL ? cand.score.score
+                           : cand.fallback.has_score      ? cand.fallback.score
+                                                          : (double)NAN;
+    out->exposure = cand.exposure;
+    return RD_OK;
+}
+
+/* Whether o was routed to the arm (bundle name, flag variant). */
+static bool is_arm(const rd_decision *o, const char *bundle, const char *variant)
+{
+    return bundle && variant && o->variant && !strcmp(o->variant, variant) &&
+           !strcmp(rd_slot_name(o->slot), bundle);
+}
+
+int rd_decide(const rd_decider *d, const rd_decide_req *q, rd_arena *scratch, rd_decision *out, rd_err *err)
+{
+    int64_t start = rd_clock_ns();
+    int rc = decide_once(d, q, start, scratch, out, err);
+    /* a pinned request (a replay, a test) is never capped */
+    if (rc || !q->exposure || q->bundle || !out->routed || !out->slot ||
+        !rd_exposure_covers(q->exposure, d->route_flag))
+        return rc;
+    const char *cv, *ctv;
+    const char *cand = rd_exposure_candidate(q->exposure, &cv),
+               *ctrl = rd_exposure_control(q->exposure, &ctv);
+    bool is_cand = is_arm(out, cand, cv), is_ctrl = is_arm(out, ctrl, ctv);
+    const char *dec = decision_of(out);
+    if (is_cand && dec && !strcmp(dec, "approve")) { /* the model's or its bundle's rules' approval */
+        rd_exposure_charge(q->exposure, q->context, q->features, &out->exposure);
+        if (out->exposure.state == RD_EXPOSURE_CAPPED)
+            return answer_by_control(d, q, start, scratch, out, err);
+        return RD_OK;
+    }
+    /* both arms censored alike: a decision whose amount would not fit now is left out of both
+     * arms' gate metrics (guardrails.md §5) */
+    if (is_cand || is_ctrl)
+        rd_exposure_peek(q->exposure, q->context, q->features, &out->exposure);
     return RD_OK;
 }

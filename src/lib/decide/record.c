@@ -72,6 +72,18 @@ static void put_unrecognised(rd_buf *b, const rd_pipeline_report *r)
     rd_buf_putc(b, ']');
 }
 
+/* A capped candidate approval answered by the control (docs/plans/guardrails.md §4.3): the
+ * control's model answer reads source "control"; a fallback answer keeps source "fallback" and
+ * says why the control answered. model_version is the control, variant the candidate's arm. */
+static void put_control(rd_buf *b, const rd_decision *d, bool model)
+{
+    if (model)
+        rd_buf_puts(b, ",\"source\":\"control\"");
+    rd_buf_printf(
+        b, ",\"control_reason\":\"%s\",\"candidate_version\":", rd_control_reason_name(d->control_reason));
+    put_str(b, d->candidate ? rd_slot_name(d->candidate) : NULL);
+}
+
 static void put_model(rd_buf *b, const rd_decision *d)
 {
     const rd_bundle *bd = d->slot->bundle;
@@ -106,7 +118,10 @@ static void put_model(rd_buf *b, const rd_decision *d)
     rd_buf_puts(b, ",\"unknown\":");
     put_inputs(b, p, sc->report.unknown_inputs, sc->report.unknown);
     put_unrecognised(b, &sc->report);
-    rd_buf_puts(b, ",\"source\":\"model\"");
+    if (d->control_reason)
+        put_control(b, d, true);
+    else
+        rd_buf_puts(b, ",\"source\":\"model\"");
 }
 
 static void put_fallback(rd_buf *b, const rd_decision *d)
@@ -142,6 +157,8 @@ static void put_fallback(rd_buf *b, const rd_decision *d)
     rd_buf_printf(
         b, ",\"fallback_rules\":\"%s\",\"fallback_detail\":", d->fallback_from_bundle ? "bundle" : "service");
     put_str(b, d->fallback_detail);
+    if (d->control_reason)
+        put_control(b, d, false);
 }
 
 const char *rd_decision_id_text(const rd_decision *d, char *buf, size_t cap)
@@ -216,6 +233,9 @@ void rd_decision_write_compat_json(rd_buf *b, const rd_decision *d, const rd_val
     }
     rd_buf_puts(b, "],\"decision\":");
     put_str(b, decision);
-    rd_buf_printf(b, ",\"source\":\"%s\",\"latency_ms\":%.3f}", model ? "model" : "fallback",
+    rd_buf_printf(b, ",\"source\":\"%s\",\"latency_ms\":%.3f}",
+                  model && d->control_reason ? "control"
+                  : model                    ? "model"
+                                             : "fallback",
                   (double)(rd_clock_ns() - d->t0_ns) / 1e6);
 }

@@ -69,9 +69,9 @@ static void bundle(rd_buf *b, const rd_bundle *bd)
 
 /* A model's answer: the score, the probability (null when the model's output is none), the
  * band. The primary's record and a shadow's write it alike. */
-static void scored(rd_buf *b, const rd_bundle *bd, const rd_score *sc)
+static void scored(rd_buf *b, const char *source, const rd_bundle *bd, const rd_score *sc)
 {
-    rd_buf_puts(b, ",\"source\":\"model\",\"score\":");
+    rd_buf_printf(b, ",\"source\":\"%s\",\"score\":", source);
     num(b, sc->score);
     rd_buf_puts(b, ",\"probability\":");
     num(b, rd_bundle_has_probability(bd) ? sc->probability : (double)NAN);
@@ -84,7 +84,7 @@ static void scored(rd_buf *b, const rd_bundle *bd, const rd_score *sc)
 static void model_answer(rd_buf *b, const rd_decision *d)
 {
     const rd_bundle *bd = rd_slot_bundle(d->slot);
-    scored(b, bd, &d->score);
+    scored(b, d->control_reason ? "control" : "model", bd, &d->score);
     rd_buf_printf(b, ",\"k\":%zu,\"reasons\":[", d->k);
     for (size_t i = 0; i < d->score.nreasons; i++) {
         rd_buf_puts(b, i ? ",{\"feature\":" : "{\"feature\":");
@@ -122,6 +122,65 @@ static void fallback_answer(rd_buf *b, const rd_decision *d)
     rd_buf_putc(b, '}');
 }
 
+/* Why the control answered ("control": null when it did not): the candidate whose approval
+ * was capped, and its answer (always an approval: only those are capped). */
+static void control(rd_buf *b, const rd_decision *d)
+{
+    if (!d->control_reason) {
+        rd_buf_puts(b, ",\"control\":null");
+        return;
+    }
+    rd_buf_printf(
+        b, ",\"control\":{\"reason\":\"%s\",\"candidate\":", rd_control_reason_name(d->control_reason));
+    bundle(b, d->candidate ? rd_slot_bundle(d->candidate) : NULL);
+    rd_buf_printf(
+        b, ",\"source\":\"%s\",\"score\":", d->candidate_source == RD_SOURCE_MODEL ? "model" : "fallback");
+    num(b, d->candidate_score);
+    rd_buf_puts(b, ",\"decision\":\"approve\",\"detail\":");
+    str(b, d->exposure.why);
+    rd_buf_putc(b, '}');
+}
+
+/* Whether log_redact names the top-level member the amount field reads ("features.Amount":
+ * "Amount"; "context.loan.amount": "loan"): then the amount, and the units that would reveal
+ * it, are not logged. */
+static bool amount_redacted(const char *field, const rd_dlog_redact *r)
+{
+    if (!field || !r)
+        return false;
+    const char *key = !strncmp(field, "features.", 9)  ? field + 9
+                      : !strncmp(field, "context.", 8) ? field + 8
+                                                       : field;
+    const char *dot = strchr(key, '.');
+    return rd__redact_find(r, key, dot ? (size_t)(dot - key) : strlen(key)) != (size_t)-1;
+}
+
+/* What the exposure cap said ("exposure": null with no cap in force). units: what a charged
+ * approval cost, or what a capped one would have (null for a peek, without an amount cap, or
+ * for an amount that could not be read). */
+static void exposure(rd_buf *b, const rd_exposure_ticket *t, const rd_dlog_meta *m)
+{
+    if (t->state == RD_EXPOSURE_NONE) {
+        rd_buf_puts(b, ",\"exposure\":null");
+        return;
+    }
+    rd_buf_puts(b, ",\"exposure\":{\"stage\":");
+    str(b, t->stage);
+    rd_buf_printf(b,
+                  ",\"stage_started_ms\":%lld,\"state\":\"%s\",\"amount\":", (long long)t->stage_started_ms,
+                  rd_exposure_state_name(t->state));
+    bool hide = amount_redacted(t->field, m->redact);
+    num(b, hide || !t->field ? (double)NAN : t->amount);
+    rd_buf_puts(b, ",\"units\":");
+    bool units = !hide && t->field && isfinite(t->amount) &&
+                 (t->state == RD_EXPOSURE_CHARGED || t->state == RD_EXPOSURE_CAPPED);
+    if (units)
+        rd_buf_printf(b, "%lld", (long long)t->amount_units);
+    else
+        rd_buf_puts(b, "null");
+    rd_buf_putc(b, '}');
+}
+
 void rd_dlog_record_json(rd_buf *b, const rd_decider *dec, const rd_decision *d, const rd_dlog_meta *m)
 {
     head(b, "primary", d->request_id, m);
@@ -154,6 +213,8 @@ void rd_dlog_record_json(rd_buf *b, const rd_decider *dec, const rd_decision *d,
         model_answer(b, d);
     else
         fallback_answer(b, d);
+    control(b, d);
+    exposure(b, &d->exposure, m);
     rd_buf_puts(b, ",\"shadows\":[");
     for (size_t i = 0; i < d->nshadows; i++) {
         if (i)
@@ -178,6 +239,6 @@ void rd_dlog_shadow_json(rd_buf *b, const char *request_id, const char *primary,
         rd_buf_printf(b, ",\"source\":null,\"error\":\"%s\"}", rd_err_name(rc));
         return;
     }
-    scored(b, shadow, sc);
+    scored(b, "model", shadow, sc);
     rd_buf_putc(b, '}');
 }

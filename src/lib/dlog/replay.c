@@ -305,7 +305,10 @@ static int replay_routing(rd_replay *r, const rd_value *rec, cmp *c, rd_err *err
     rd_flag_eval(k->flags, key, strlen(key), RD_FLAG_STRING, ctx && ctx->type == RD_VOBJECT ? ctx : NULL,
                  (int64_t)t->u.n, &r->arena, &res);
     same_str(c, "variant", get_str(rec, "variant"), res.variant);
-    const char *name = get_str(get(rec, "bundle"), "name");
+    /* a capped approval answered by the control: the flag named the candidate */
+    const rd_value *ctl = get(rec, "control");
+    const char *name = ctl && ctl->type == RD_VOBJECT ? get_str(get(ctl, "candidate"), "name")
+                                                      : get_str(get(rec, "bundle"), "name");
     if (res.has_value && res.value.len && name && strcmp(res.value.u.s, name) != 0)
         differs(c, "routing: the flag now names \"%s\", the decision was made by \"%s\"", res.value.u.s,
                 name);
@@ -469,7 +472,10 @@ int rd_replay_one(rd_replay *r, const rd_log_row *row, rd_replay_result *out, rd
         if (ctx && ctx->type != RD_VOBJECT)
             ctx = NULL;
         rc = replay_routing(r, &rec, &c, err);
-        if (!rc && source && !strcmp(source, "model"))
+        /* "control": the control bundle's model answer (a capped candidate approval): the
+         * record's bundle is the control, so a pinned re-run of it is the same check. The cap
+         * itself is not replayed (it depended on what the node held at the time). */
+        if (!rc && source && (!strcmp(source, "model") || !strcmp(source, "control")))
             rc = replay_model(r, &rec, features, ctx, &c, err);
         else if (!rc && source && !strcmp(source, "fallback"))
             rc = replay_fallback(r, &rec, features, ctx, &c, err);

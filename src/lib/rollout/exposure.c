@@ -223,6 +223,7 @@ static rd_purse *ticket_open(rd_exposure *x, rd_exposure_ticket *t)
     if (p) {
         memcpy(t->stage, p->stage, sizeof t->stage);
         t->stage_started_ms = p->stage_started_ms;
+        t->field = p->has_amount ? p->field : NULL;
     }
     return p;
 }

@@ -17,8 +17,12 @@
 
 #include "riskd/clock.h"
 #include "riskd/decide.h"
+#include "riskd/dlog.h"
+#include "riskd/exposure.h"
 #include "riskd/hash.h"
 #include "riskd/json.h"
+#include "riskd/rollout.h"
+#include "riskd/store.h"
 
 #include "fixture.h"
 
@@ -337,6 +341,7 @@ static void test_faults(void **state)
 
 static rd_slot *slots[2];
 static rd_flagset *flags;
+static const char *fs; /* the flag set's text */
 
 static int setup(void **state)
 {
@@ -352,7 +357,7 @@ static int setup(void **state)
     assert_int_equal(
         rd_slot_new(fixture_bundle("b_lr_v1.1", "lr2.json", NULL, 0), NULL, NULL, NULL, &slots[1], &err),
         RD_OK);
-    const char *fs =
+    fs =
         "{\"flags\":{"
         "\"route\":{\"state\":\"ENABLED\",\"variants\":{\"a\":\"b_lr_v1.0\",\"b\":\"b_lr_v1.1\",\"none\":"
         "\"\"},"
@@ -550,7 +555,8 @@ static void test_decide_decline_fault(void **state)
         snprintf(id, sizeof id, "req-%d", i);
         int age = i % 2 ? 20 : 40;
         snprintf(feat, sizeof feat, "{\"age\":%d,\"home\":\"own\"}", age);
-        rd_value ctx = parse(&a, "{\"seg\":\"staff\"}"), fv = parse(&a, feat), rid = rd_value_string(id, (uint32_t)strlen(id));
+        rd_value ctx = parse(&a, "{\"seg\":\"staff\"}"), fv = parse(&a, feat),
+                 rid = rd_value_string(id, (uint32_t)strlen(id));
         rd_decide_req q = {.request_id = &rid, .context = &ctx, .features = &fv, .reasons = -1};
         rd_decision dec;
         assert_int_equal(rd_decide(d, &q, &a, &dec, &err), RD_OK);
@@ -578,6 +584,351 @@ static void test_decide_decline_fault(void **state)
                                     flags, slots, 2, &bad, &err),
                      RD_EINVAL);
     assert_non_null(strstr(err.msg, "agee"));
+    rd_arena_deinit(&a);
+}
+
+/* ------------------------------------------------------------------ exposure caps */
+
+/* A plan built by hand (the plan format's exposure keys are parsed elsewhere): the routing flag
+ * "route", control b_lr_v1.0 (variant a), candidate b_lr_v1.1 (variant b), a first stage "5%"
+ * capping approvals at max_count and the amount (context.amount) at 1000.00, then "100%". */
+static rd_plan *cap_plan(int64_t max_count)
+{
+    rd_plan *p = calloc(1, sizeof *p);
+    strcpy(p->name, "capped");
+    strcpy(p->route_flag, "route");
+    strcpy(p->control, "b_lr_v1.0");
+    strcpy(p->candidate, "b_lr_v1.1");
+    strcpy(p->control_variant, "a");
+    strcpy(p->candidate_variant, "b");
+    p->nstages = 2;
+    strcpy(p->stages[0].name, "5%");
+    p->stages[0].candidate = 5000;
+    strcpy(p->stages[1].name, "100%");
+    p->stages[1].candidate = 100000;
+    p->exposure.on = true;
+    strcpy(p->exposure.amount_field, "context.amount");
+    p->exposure.unit = 0.01;
+    p->exposure.slice = 0.05;
+    rd_stage_caps *c = &p->stages[0].caps;
+    c->has_amount = true;
+    c->max_amount = 1000;
+    c->max_amount_units = 100000; /* 1000 / 0.01 */
+    c->has_count = true;
+    c->max_count = max_count;
+    memset(p->sha256, 'a', 64);
+    return p;
+}
+
+/* An exposure of plan in memory, following a running rollout at its first stage (started 5000). */
+static rd_exposure *cap_exposure(const rd_plan *p)
+{
+    rd_exposure_env env = {NULL, NULL};
+    rd_exposure *x = NULL;
+    rd_err err;
+    assert_int_equal(rd_exposure_new(p, &env, 1000, &x, &err), RD_OK);
+    rd_rollout_row r;
+    memset(&r, 0, sizeof r);
+    strcpy(r.flag, p->route_flag);
+    r.stage = 0;
+    r.state = RD_ROLLOUT_RUNNING;
+    r.stage_started_ms = 5000;
+    rd_exposure_follow(x, p, &r);
+    return x;
+}
+
+static int cap_decide(const rd_decider *d, rd_exposure *x, const char *id, const char *ctx_json,
+                      const char *pin, rd_arena *a, rd_decision *out)
+{
+    rd_value ctx = parse(a, ctx_json), feat = parse(a, "{\"age\":30,\"home\":\"own\"}");
+    rd_value *rid = rd_arena_alloc(a, sizeof *rid);
+    *rid = rd_value_string(id, (uint32_t)strlen(id));
+    rd_value *c = rd_arena_alloc(a, sizeof *c), *f = rd_arena_alloc(a, sizeof *f);
+    *c = ctx;
+    *f = feat;
+    rd_decide_req q = {.request_id = rid,
+                       .context = c,
+                       .features = f,
+                       .bundle = pin,
+                       .bundle_len = pin ? strlen(pin) : 0,
+                       .reasons = 0,
+                       .exposure = x};
+    rd_err err;
+    int rc = rd_decide(d, &q, a, out, &err);
+    if (rc)
+        print_error("%s\n", err.msg);
+    return rc;
+}
+
+#define CAND "{\"seg\":\"staff\",\"amount\":40}"
+
+/* The first N candidate approvals are charged, the next answered by the control; a pinned
+ * request is never capped; control decisions are peeked; a refund makes room again; a missing
+ * amount never fits. Both bundles score 0.05 (a fault): every answer is an approval. */
+static void test_decide_exposure_cap(void **state)
+{
+    (void)state;
+    rd_fault f[2] = {{.bundle = "b_lr_v1.0", .has_score = true, .score = 0.05},
+                     {.bundle = "b_lr_v1.1", .has_score = true, .score = 0.05}};
+    rd_decider *d =
+        decider(&(rd_decide_opts){.route_flag = "route", .shadow_flag = "shadow", .faults = f, .nfaults = 2});
+    rd_plan *p = cap_plan(3);
+    rd_exposure *x = cap_exposure(p);
+    rd_arena a;
+    rd_arena_init(&a, 0);
+    rd_decision dec;
+
+    /* a control decision while there is room: peeked open, nothing spent */
+    assert_int_equal(cap_decide(d, x, "c-1", "{\"amount\":40}", NULL, &a, &dec), RD_OK);
+    assert_string_equal(rd_slot_name(dec.slot), "b_lr_v1.0");
+    assert_int_equal(dec.exposure.state, RD_EXPOSURE_OPEN);
+    assert_int_equal(dec.control_reason, RD_CONTROL_NONE);
+
+    rd_exposure_ticket first;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(cap_decide(d, x, "k", CAND, NULL, &a, &dec), RD_OK);
+        assert_string_equal(rd_slot_name(dec.slot), "b_lr_v1.1");
+        assert_int_equal(dec.source, RD_SOURCE_MODEL);
+        assert_int_equal(dec.control_reason, RD_CONTROL_NONE);
+        assert_int_equal(dec.exposure.state, RD_EXPOSURE_CHARGED);
+        assert_int_equal(dec.exposure.amount_units, 4000); /* 40.00 in cents */
+        assert_int_equal(dec.exposure.count_units, 1);
+        assert_int_equal(dec.nshadows, 1); /* b_lr_v1.0 in shadow */
+        if (i == 0)
+            first = dec.exposure;
+    }
+
+    /* the fourth: no approval left, the control answers */
+    assert_int_equal(cap_decide(d, x, "req-4", CAND, NULL, &a, &dec), RD_OK);
+    assert_string_equal(rd_slot_name(dec.slot), "b_lr_v1.0");
+    assert_int_equal(dec.source, RD_SOURCE_MODEL);
+    assert_int_equal(dec.control_reason, RD_CONTROL_EXPOSURE_CAP);
+    assert_string_equal(rd_control_reason_name(dec.control_reason), "exposure_cap");
+    assert_non_null(dec.candidate);
+    assert_string_equal(rd_slot_name(dec.candidate), "b_lr_v1.1");
+    assert_int_equal(dec.candidate_source, RD_SOURCE_MODEL);
+    assert_true(dec.candidate_score == 0.05);
+    assert_string_equal(dec.score.decision, "approve");
+    assert_true(dec.routed);
+    assert_string_equal(dec.variant, "b"); /* the candidate's arm */
+    assert_int_equal(dec.nshadows, 0);
+    assert_int_equal(dec.exposure.state, RD_EXPOSURE_CAPPED);
+    assert_string_equal(dec.exposure.why, "no approval left on this node");
+    assert_string_equal(dec.exposure.stage, "5%");
+    assert_int_equal(dec.exposure.stage_started_ms, 5000);
+
+    /* the API record: the exact members, up to latency_ms */
+    rd_buf b;
+    rd_buf_init(&b);
+    rd_decision_write_json(&b, &dec);
+    char want[1024];
+    snprintf(want, sizeof want,
+             "{\"request_id\":\"req-4\",\"score\":0.05,\"probability\":0.05,\"risk_level\":\"low\","
+             "\"decision\":\"approve\",\"model_version\":\"b_lr_v1.0\",\"variant\":\"b\",\"reasons\":[],"
+             "\"missing\":[],\"unknown\":[],\"unrecognised\":[],\"source\":\"control\",\"control_reason\":"
+             "\"exposure_cap\",\"candidate_version\":\"b_lr_v1.1\",\"model_digest\":\"%s\",\"latency_ms\":",
+             rd_bundle_digest(rd_slot_bundle(slots[0])));
+    assert_true(b.len > strlen(want));
+    assert_memory_equal(b.data, want, strlen(want));
+    b.len = 0;
+    rd_decision_write_compat_json(&b, &dec, NULL);
+    rd_buf_putc(&b, '\0');
+    assert_non_null(strstr(b.data, ",\"decision\":\"approve\",\"source\":\"control\",\"latency_ms\":"));
+
+    /* the log record: source control, then the control and exposure members */
+    b.len = 0;
+    rd_value ctx = parse(&a, CAND), feat = parse(&a, "{\"age\":30,\"home\":\"own\"}");
+    rd_dlog_meta m = {.node = "n", .ts_ms = 1000, .context = &ctx, .features = &feat};
+    rd_dlog_record_json(&b, d, &dec, &m);
+    rd_buf_putc(&b, '\0');
+    assert_non_null(strstr(b.data, ",\"bundle\":{\"name\":\"b_lr_v1.0\","));
+    /* 0.05 with 17 significant digits, as the log writes every number that is not an integer */
+    assert_non_null(strstr(b.data, ",\"source\":\"control\",\"score\":0.050000000000000003,"));
+    snprintf(
+        want, sizeof want,
+        ",\"fallback\":null,\"control\":{\"reason\":\"exposure_cap\",\"candidate\":{\"name\":\"b_lr_v1.1\","
+        "\"digest\":\"%s\"},\"source\":\"model\",\"score\":0.050000000000000003,\"decision\":\"approve\","
+        "\"detail\":\"no approval left on this node\"},\"exposure\":{\"stage\":\"5%%\",\"stage_started_ms\":"
+        "5000,\"state\":\"capped\",\"amount\":40,\"units\":4000},\"shadows\":[],\"latency_ms\":",
+        rd_bundle_digest(rd_slot_bundle(slots[1])));
+    if (!strstr(b.data, want))
+        fail_msg("log record %s lacks %s", b.data, want);
+    /* log_redact naming the amount's member: neither the amount nor its units */
+    rd_dlog_redact *r;
+    rd_err err;
+    assert_int_equal(rd_dlog_redact_new("amount:drop", NULL, &r, &err), RD_OK);
+    m.redact = r;
+    b.len = 0;
+    rd_dlog_record_json(&b, d, &dec, &m);
+    rd_buf_putc(&b, '\0');
+    assert_non_null(strstr(b.data, "\"state\":\"capped\",\"amount\":null,\"units\":null}"));
+    assert_null(strstr(b.data, "\"units\":4000"));
+    assert_null(strstr(b.data, "\"amount\":40"));
+    rd_dlog_redact_free(r);
+
+    /* a pinned request is never capped, nor counted */
+    assert_int_equal(cap_decide(d, x, "p-1", CAND, "b_lr_v1.1", &a, &dec), RD_OK);
+    assert_string_equal(rd_slot_name(dec.slot), "b_lr_v1.1");
+    assert_int_equal(dec.control_reason, RD_CONTROL_NONE);
+    assert_int_equal(dec.exposure.state, RD_EXPOSURE_NONE);
+
+    /* a control decision now: its amount would not fit (no approval left): closed */
+    assert_int_equal(cap_decide(d, x, "c-2", "{\"amount\":40}", NULL, &a, &dec), RD_OK);
+    assert_string_equal(rd_slot_name(dec.slot), "b_lr_v1.0");
+    assert_int_equal(dec.control_reason, RD_CONTROL_NONE);
+    assert_int_equal(dec.exposure.state, RD_EXPOSURE_CLOSED);
+    b.len = 0;
+    rd_dlog_meta m2 = {.node = "n", .ts_ms = 1000};
+    rd_dlog_record_json(&b, d, &dec, &m2);
+    rd_buf_putc(&b, '\0');
+    assert_non_null(strstr(b.data, ",\"source\":\"model\",\"score\":"));
+    assert_non_null(strstr(b.data,
+                           ",\"control\":null,\"exposure\":{\"stage\":\"5%\",\"stage_started_ms\":5000,"
+                           "\"state\":\"closed\",\"amount\":40,\"units\":null},"));
+
+    /* a refund (the answer refused after the charge) makes room for one more approval */
+    rd_exposure_refund(x, &first);
+    assert_int_equal(cap_decide(d, x, "k", CAND, NULL, &a, &dec), RD_OK);
+    assert_string_equal(rd_slot_name(dec.slot), "b_lr_v1.1");
+    assert_int_equal(dec.exposure.state, RD_EXPOSURE_CHARGED);
+    assert_int_equal(cap_decide(d, x, "k", CAND, NULL, &a, &dec), RD_OK);
+    assert_int_equal(dec.control_reason, RD_CONTROL_EXPOSURE_CAP);
+    rd_exposure_free(x);
+
+    /* a missing amount cannot be counted: capped even with room left */
+    x = cap_exposure(p);
+    assert_int_equal(cap_decide(d, x, "k", "{\"seg\":\"staff\"}", NULL, &a, &dec), RD_OK);
+    assert_int_equal(dec.control_reason, RD_CONTROL_EXPOSURE_CAP);
+    assert_string_equal(rd_slot_name(dec.slot), "b_lr_v1.0");
+    assert_int_equal(dec.exposure.state, RD_EXPOSURE_CAPPED);
+    b.len = 0;
+    rd_dlog_record_json(&b, d, &dec, &m2);
+    rd_buf_putc(&b, '\0');
+    assert_non_null(strstr(b.data, "\"state\":\"capped\",\"amount\":null,\"units\":null}"));
+    rd_exposure_free(x);
+    /* the exposure of another routing flag's rollout changes nothing */
+    strcpy(p->route_flag, "other");
+    x = cap_exposure(p);
+    assert_int_equal(cap_decide(d, x, "k", "{\"seg\":\"staff\"}", NULL, &a, &dec), RD_OK);
+    assert_string_equal(rd_slot_name(dec.slot), "b_lr_v1.1");
+    assert_int_equal(dec.control_reason, RD_CONTROL_NONE);
+    assert_int_equal(dec.exposure.state, RD_EXPOSURE_NONE);
+
+    rd_buf_deinit(&b);
+    rd_exposure_free(x);
+    free(p);
+    rd_decider_unref(d);
+    rd_arena_deinit(&a);
+}
+
+/* Replay of a capped approval's record: source "control" is re-run pinned to the logged bundle
+ * (the control), and the routing is checked against the candidate the flag named, so the record
+ * replays identical. No faults: replay runs the real models (age 100, own: both approve). */
+static void test_replay_control(void **state)
+{
+    (void)state;
+    rd_err err;
+    char data[160], work[160], bdir[160];
+    snprintf(data, sizeof data, "%s/data", dir);
+    snprintf(work, sizeof work, "%s/work", dir);
+    rd_store *st;
+    assert_int_equal(rd_store_open(data, NULL, &st, &err), RD_OK);
+    for (int i = 0; i < 2; i++) {
+        snprintf(bdir, sizeof bdir, "%s/%s", dir, rd_slot_name(slots[i]));
+        assert_int_equal(rd_dlog_keep_bundle(st, bdir, rd_bundle_digest(rd_slot_bundle(slots[i])), &err),
+                         RD_OK);
+    }
+    char sha[RD_SHA256_HEX];
+    assert_int_equal(rd_dlog_keep_text(st, fs, strlen(fs), sha, &err), RD_OK);
+    rd_decider *d = decider(&(rd_decide_opts){.route_flag = "route", .flags_sha256 = sha});
+    rd_plan *p = cap_plan(1);
+    rd_exposure *x = cap_exposure(p);
+    rd_arena a;
+    rd_arena_init(&a, 0);
+    rd_value ctx = parse(&a, CAND), feat = parse(&a, "{\"age\":100,\"home\":\"own\"}");
+    rd_decision dec;
+    rd_buf b[2];
+    const char *ids[2] = {"r-1", "r-2"};
+    rd_log_row rows[2];
+    for (int i = 0; i < 2; i++) {
+        rd_value rid = rd_value_string(ids[i], 3);
+        rd_decide_req q = {
+            .request_id = &rid, .context = &ctx, .features = &feat, .reasons = -1, .exposure = x};
+        assert_int_equal(rd_decide(d, &q, &a, &dec, &err), RD_OK);
+        assert_int_equal(dec.control_reason, i ? RD_CONTROL_EXPOSURE_CAP : RD_CONTROL_NONE);
+        rd_buf_init(&b[i]);
+        rd_dlog_meta m = {.node = "n", .ts_ms = 1000, .context = &ctx, .features = &feat};
+        rd_dlog_record_json(&b[i], d, &dec, &m);
+        rows[i] = (rd_log_row){.ts_ms = 1000,
+                               .request_id = ids[i],
+                               .kind = "primary",
+                               .record = b[i].data,
+                               .record_len = b[i].len};
+    }
+    assert_int_equal(rd_store_log_append(st, rows, 2, &err), RD_OK);
+    rd_replay *rp;
+    assert_int_equal(rd_replay_new(st, work, &rp, &err), RD_OK);
+    for (int i = 0; i < 2; i++) {
+        rd_replay_result res;
+        if (rd_replay_one(rp, &rows[i], &res, &err) != RD_OK)
+            fail_msg("replay %s: %s", ids[i], err.msg);
+        if (!res.identical)
+            fail_msg("replay %s differs: %s (%s)", ids[i], res.diff, rows[i].record);
+    }
+    rd_replay_free(rp);
+    rd_store_close(st);
+    rd_buf_deinit(&b[0]);
+    rd_buf_deinit(&b[1]);
+    rd_exposure_free(x);
+    free(p);
+    rd_decider_unref(d);
+    rd_arena_deinit(&a);
+}
+
+/* A control that cannot answer with its model: its bundle's fallback rules answer the capped
+ * request (never the candidate's approval), and the records say both. */
+static void test_decide_exposure_cap_control_fails(void **state)
+{
+    (void)state;
+    rd_fault f[2] = {{.bundle = "b_lr_v1.0", .error_rate = 1},
+                     {.bundle = "b_lr_v1.1", .has_score = true, .score = 0.05}};
+    rd_decider *d = decider(&(rd_decide_opts){.route_flag = "route", .faults = f, .nfaults = 2});
+    rd_plan *p = cap_plan(1);
+    rd_exposure *x = cap_exposure(p);
+    rd_arena a;
+    rd_arena_init(&a, 0);
+    rd_decision dec;
+    assert_int_equal(cap_decide(d, x, "k-1", CAND, NULL, &a, &dec), RD_OK);
+    assert_int_equal(dec.exposure.state, RD_EXPOSURE_CHARGED);
+    assert_int_equal(cap_decide(d, x, "k-2", CAND, NULL, &a, &dec), RD_OK);
+    assert_int_equal(dec.control_reason, RD_CONTROL_EXPOSURE_CAP);
+    assert_int_equal(dec.source, RD_SOURCE_FALLBACK);
+    assert_string_equal(rd_slot_name(dec.slot), "b_lr_v1.0");
+    assert_true(dec.fallback_from_bundle);
+    assert_string_equal(dec.fallback.reason, "FB_BUNDLE");
+    assert_string_equal(dec.fallback.decision, "review");
+    assert_string_equal(dec.variant, "b");
+    rd_buf b;
+    rd_buf_init(&b);
+    rd_decision_write_json(&b, &dec);
+    rd_buf_putc(&b, '\0');
+    assert_non_null(
+        strstr(b.data, ",\"decision\":\"review\",\"model_version\":\"b_lr_v1.0\",\"variant\":\"b\","));
+    assert_non_null(strstr(b.data, ",\"source\":\"fallback\",\"fallback_reason\":\"error\","));
+    assert_non_null(strstr(b.data, ",\"control_reason\":\"exposure_cap\",\"candidate_version\":\"b_lr_v1.1\","
+                                   "\"model_digest\":"));
+    b.len = 0;
+    rd_dlog_meta m = {.node = "n", .ts_ms = 1000};
+    rd_dlog_record_json(&b, d, &dec, &m);
+    rd_buf_putc(&b, '\0');
+    assert_non_null(strstr(b.data, ",\"source\":\"fallback\",\"score\":null,"));
+    assert_non_null(
+        strstr(b.data, ",\"control\":{\"reason\":\"exposure_cap\",\"candidate\":{\"name\":\"b_lr_v1.1\","));
+    assert_non_null(strstr(b.data, "\"state\":\"capped\",\"amount\":40,\"units\":4000}"));
+    rd_buf_deinit(&b);
+    rd_exposure_free(x);
+    free(p);
+    rd_decider_unref(d);
     rd_arena_deinit(&a);
 }
 
@@ -707,6 +1058,9 @@ int main(void)
         cmocka_unit_test(test_shadow_contention),
         cmocka_unit_test(test_decide_fixed_score_fault),
         cmocka_unit_test(test_decide_decline_fault),
+        cmocka_unit_test(test_decide_exposure_cap),
+        cmocka_unit_test(test_replay_control),
+        cmocka_unit_test(test_decide_exposure_cap_control_fails),
         cmocka_unit_test(test_decide_fallbacks), /* last: it leaves b_lr_v1.0's breaker open */
     };
     return cmocka_run_group_tests(tests, setup, teardown);
