@@ -71,6 +71,29 @@ static bool segment_gate(const rd_gate *g)
     return g->metric == RD_M_ADVERSE_IMPACT_RATIO || g->metric == RD_M_SEGMENT_APPROVE_RATE;
 }
 
+/* x with the shortest digits that read back as x (0.07, not 0.070000000000000007), in buf. */
+static const char *num_text(double x, char *buf)
+{
+    buf[rd_num_format(x, buf)] = '\0';
+    return buf;
+}
+
+static bool stage_capped(const rd_stage *s) { return s->caps.has_amount || s->caps.has_count; }
+
+/* "caps: approved amount 150000 (15000000 units of 0.01), 2500 approvals" */
+static void caps_text(const rd_plan *p, const rd_stage *s)
+{
+    char n[RD_NUM_BUF], u[RD_NUM_BUF];
+    printf("        caps:");
+    if (s->caps.has_amount)
+        printf(" approved amount %s (%lld units of %s)%s", num_text(s->caps.max_amount, n),
+               (long long)s->caps.max_amount_units, num_text(p->exposure.unit, u),
+               s->caps.has_count ? "," : "");
+    if (s->caps.has_count)
+        printf(" %lld approvals", (long long)s->caps.max_count);
+    printf("\n");
+}
+
 static void gate_text(const rd_gate *g, uint64_t stage_min, rd_buf *b)
 {
     rd_buf_puts(b, rd_gate_metric_name(g->metric));
@@ -114,6 +137,12 @@ static void print_text(const char *path, const rd_plan *p, const char *flags, co
     if (p->shadow_flag[0])
         printf("  shadow flag %s: \"%s\" in shadow stages, \"%s\" otherwise\n", p->shadow_flag, p->shadow_on,
                p->shadow_off);
+    if (p->exposure.on) {
+        char u[RD_NUM_BUF], sl[RD_NUM_BUF];
+        printf("  exposure: amount from %s, unit %s, a node reserves %s of a cap at a time\n",
+               p->exposure.amount_field[0] ? p->exposure.amount_field : "(none: count caps only)",
+               num_text(p->exposure.unit, u), num_text(p->exposure.slice, sl));
+    }
     if (flags || bundles)
         printf("  checked against:%s%s%s%s\n", flags ? " flags " : "", flags ? flags : "",
                bundles ? " bundles " : "", bundles ? bundles : "");
@@ -135,6 +164,8 @@ static void print_text(const char *path, const rd_plan *p, const char *flags, co
                (unsigned long long)s->min_samples);
         if (s->has_segment)
             printf("        segment %s\n", s->segment);
+        if (stage_capped(s))
+            caps_text(p, s);
         for (size_t j = 0; j < s->ngates; j++) {
             rd_buf_reset(&b);
             gate_text(&s->gates[j], s->min_samples, &b);
@@ -208,6 +239,43 @@ static void json_gate(rd_buf *b, const rd_gate *g)
     rd_buf_putc(b, '}');
 }
 
+/* The plan's exposure: null when off; amount_field null for count caps only. */
+static void json_exposure(rd_buf *b, const rd_plan_exposure *e)
+{
+    if (!e->on) {
+        rd_buf_puts(b, "null");
+        return;
+    }
+    rd_buf_putc(b, '{');
+    json_str(b, "amount_field", e->amount_field[0] ? e->amount_field : NULL);
+    rd_buf_puts(b, ",\"unit\":");
+    json_num(b, e->unit);
+    rd_buf_puts(b, ",\"slice\":");
+    json_num(b, e->slice);
+    rd_buf_putc(b, '}');
+}
+
+/* A stage's caps: null when none; a cap not set is null. */
+static void json_caps(rd_buf *b, const rd_stage *s)
+{
+    if (!stage_capped(s)) {
+        rd_buf_puts(b, "null");
+        return;
+    }
+    rd_buf_puts(b, "{\"max_approved_amount\":");
+    if (s->caps.has_amount) {
+        json_num(b, s->caps.max_amount);
+        rd_buf_printf(b, ",\"max_amount_units\":%lld", (long long)s->caps.max_amount_units);
+    } else {
+        rd_buf_puts(b, "null,\"max_amount_units\":null");
+    }
+    rd_buf_puts(b, ",\"max_approved_count\":");
+    if (s->caps.has_count)
+        rd_buf_printf(b, "%lld}", (long long)s->caps.max_count);
+    else
+        rd_buf_puts(b, "null}");
+}
+
 static void json_plan(rd_buf *b, const char *path, const rd_plan *p, const char *flags, const char *bundles,
                       bool reshuffle)
 {
@@ -246,7 +314,9 @@ static void json_plan(rd_buf *b, const char *path, const rd_plan *p, const char 
         rd_buf_printf(b, ",\"rule\":%s,\"reference\":%s}", p->segments[i].rule,
                       p->segments[i].reference ? "true" : "false");
     }
-    rd_buf_puts(b, "],\"stages\":[");
+    rd_buf_puts(b, "],\"exposure\":");
+    json_exposure(b, &p->exposure);
+    rd_buf_puts(b, ",\"stages\":[");
     for (size_t i = 0; i < p->nstages; i++) {
         const rd_stage *s = &p->stages[i];
         rd_buf_puts(b, i ? ",{" : "{");
@@ -259,6 +329,8 @@ static void json_plan(rd_buf *b, const char *path, const rd_plan *p, const char 
             s->has_segment ? s->segment : "null", (long long)s->hold_ms, (long long)s->deadline_ms,
             (unsigned long long)s->min_samples);
         rd_plan_stage_targeting(p, s, false, b);
+        rd_buf_puts(b, ",\"caps\":");
+        json_caps(b, s);
         rd_buf_puts(b, ",\"gates\":[");
         for (size_t j = 0; j < s->ngates; j++) {
             if (j)

@@ -135,6 +135,26 @@ refused "a misspelt routing flag" 'route_flag: "credit-model-rout" is not a flag
 printf '{"name": "x",' >"$T/trunc.json"
 refused "a truncated plan" 'trunc.json: line 1, column' "$T/trunc.json"
 
+# exposure caps: the units and the field printed (text and JSON); a cap where it cannot work refused
+edit "p['exposure']={'amount_field':'features.Amount'}; p['stages'][3].update(max_approved_amount=150000, max_approved_count=2500); p['stages'][4]['max_approved_amount']=0.07" "$T/caps.json"
+"$BIN" rollout validate "$T/caps.json" >"$T/out" 2>&1
+check "caps: text" 0 $? "caps: approved amount 150000 \(15000000 units of 0\.01\), 2500 approvals" "$T/out"
+check "caps: exposure line" 0 0 "exposure: amount from features.Amount, unit 0.01" "$T/out"
+"$BIN" rollout validate "$T/caps.json" --json >"$T/out" 2>/dev/null
+python3 -c "
+import json; d=json.load(open('$T/out'))['plan']
+assert d['exposure']=={'amount_field':'features.Amount','unit':0.01,'slice':0.05}, d['exposure']
+s=d['stages']
+assert s[3]['caps']=={'max_approved_amount':150000,'max_amount_units':15000000,'max_approved_count':2500}, s[3]['caps']
+assert s[4]['caps']=={'max_approved_amount':0.07,'max_amount_units':7,'max_approved_count':None}, s[4]['caps']
+assert s[0]['caps'] is None and s[6]['caps'] is None
+print('caps json ok')" >"$T/py" 2>&1
+check "caps: JSON" 0 $? "caps json ok" "$T/py"
+edit "p['stages'][6]['max_approved_count']=5" "$T/caplast.json"
+refused "a cap in the last stage" 'stages\[6\] \("100%"\)\.max_approved_count: not in the last stage' "$T/caplast.json"
+edit "p['stages'][3]['max_approved_amount']=5" "$T/capfield.json"
+refused "an amount cap without exposure.amount_field" 'stages\[3\] \("5%"\)\.max_approved_amount: needs the plan.s exposure.amount_field' "$T/capfield.json"
+
 "$BIN" rollout validate "$T/metric.json" --json >"$T/out" 2>/dev/null
 check "--json refusal: exit 1" 1 $?
 python3 -c "import json,sys; d=json.load(open('$T/out')); assert d['ok'] is False and d['error']['code']=='INVALID_ARGUMENT' and 'rejct_rate' in d['error']['message']; print('json refusal ok')" >"$T/py" 2>&1

@@ -12,7 +12,11 @@
  * JSON text of an object, owned by the plan. Plan segments (at most RD_PLAN_MAX_SEGMENTS) have
  * unique names, rules that compile as JSONLogic (kept as compact JSON, owned), at most one
  * reference (p->reference, else -1); every gate's seg and ref index them or are -1, and the
- * segment metrics' gates appear only in stages with candidate weight > 0 and no routing segment. */
+ * segment metrics' gates appear only in stages with candidate weight > 0 and no routing segment.
+ * Caps (max_approved_amount/count) appear only in stages where the candidate serves something
+ * and never in the last; an amount cap has max_amount_units in 1..2^53 of exposure.unit and the
+ * plan an amount_field; exposure.on when the plan has an "exposure" or any stage a cap, and then
+ * unit and slice are resolved (0.01, 0.05). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -635,6 +639,7 @@ typedef struct parse {
     rd_arena *arena;
     pgate plan_gates[RD_PLAN_MAX_GATES];
     size_t nplan_gates;
+    size_t nstages; /* in the plan's "stages" (a cap in the last one is refused) */
     rd_err *err;
 } parse;
 
@@ -671,6 +676,119 @@ static int parse_shadow(parse *ps, const rd_value *v)
     return RD_OK;
 }
 
+/* ---------------------------------------------------------------- exposure caps (§2.1) */
+
+#define EXPOSURE_UNIT_DEFAULT  0.01
+#define EXPOSURE_SLICE_DEFAULT 0.05
+#define EXPOSURE_UNIT_MAX      1e6
+
+/* "context.<path>" or "features.<path>", the path's steps separated by dots and none empty (the
+ * same form rd_exposure_new reads, so that a plan it would refuse is refused here, with a path). */
+static bool amount_field_ok(const char *f)
+{
+    const char *rest = !strncmp(f, "context.", 8) ? f + 8 : !strncmp(f, "features.", 9) ? f + 9 : NULL;
+    if (!rest || !*rest)
+        return false;
+    size_t n = strlen(rest);
+    return rest[0] != '.' && rest[n - 1] != '.' && !strstr(rest, "..");
+}
+
+/* A number member in (0, hi]; *out keeps its default when absent. */
+static int get_positive(const rd_value *o, const char *key, const char *where, double hi, double *out,
+                        rd_err *err)
+{
+    const rd_value *v = member(o, key);
+    if (!v)
+        return RD_OK;
+    char at[256];
+    join(at, sizeof at, where, key);
+    if (v->type != RD_VNUMBER || !(v->u.n > 0 && v->u.n <= hi))
+        return rd_err_set(err, RD_EINVAL, "%s: must be a number more than 0 and at most %g", at, hi);
+    *out = v->u.n;
+    return RD_OK;
+}
+
+static int parse_exposure(rd_plan *p, const rd_value *v, rd_err *err)
+{
+    static const char *const keys[] = {"amount_field", "unit", "slice", NULL};
+    rd_plan_exposure *e = &p->exposure;
+    int rc = want_object(v, "exposure", err);
+    if (rc || (rc = only_keys(v, keys, "exposure", "exposure", err)) ||
+        (rc = get_str(v, "amount_field", "exposure", false, e->amount_field, sizeof e->amount_field, err)))
+        return rc;
+    if (e->amount_field[0] && !amount_field_ok(e->amount_field))
+        return rd_err_set(err, RD_EINVAL,
+                          "exposure.amount_field: \"%s\" must be \"context.<path>\" or \"features.<path>\" "
+                          "(e.g. \"features.Amount\"; dots walk nested objects, no step empty)",
+                          e->amount_field);
+    e->on = true;
+    e->unit = EXPOSURE_UNIT_DEFAULT;
+    e->slice = EXPOSURE_SLICE_DEFAULT;
+    if ((rc = get_positive(v, "unit", "exposure", EXPOSURE_UNIT_MAX, &e->unit, err)) ||
+        (rc = get_positive(v, "slice", "exposure", 1, &e->slice, err)))
+        return rc;
+    return RD_OK;
+}
+
+/* A stage's max_approved_amount and max_approved_count into s->caps. Refused where a cap could
+ * not work: a stage whose candidate serves nothing has no approval to cap, and the last stage's
+ * entry is the promotion, after which no cap applies, so its cap would never lift. */
+static int parse_caps(parse *ps, const rd_value *v, size_t idx, rd_stage *s, const char *where)
+{
+    rd_err *err = ps->err;
+    rd_plan *p = ps->p;
+    rd_stage_caps *c = &s->caps;
+    char at[256];
+    const rd_value *amount = member(v, "max_approved_amount");
+    int64_t n = 0;
+    int rc = get_int(v, "max_approved_count", where, 1, RD_MAX_SAFE_INTEGER, &n, &c->has_count, err);
+    if (rc)
+        return rc;
+    c->max_count = c->has_count ? n : 0;
+    if (amount) {
+        join(at, sizeof at, where, "max_approved_amount");
+        if (amount->type != RD_VNUMBER || !(amount->u.n > 0) || !isfinite(amount->u.n))
+            return rd_err_set(err, RD_EINVAL,
+                              "%s: must be a number more than 0 (in the amount field's currency)", at);
+        c->has_amount = true;
+        c->max_amount = amount->u.n;
+    }
+    if (!c->has_amount && !c->has_count)
+        return RD_OK;
+    join(at, sizeof at, where, c->has_amount ? "max_approved_amount" : "max_approved_count");
+    if (s->candidate == 0 && !s->has_segment)
+        return rd_err_set(err, RD_EINVAL,
+                          "%s: a shadow stage approves nothing (candidate_weight 0 and no segment): there is "
+                          "no approval to cap",
+                          at);
+    if (idx + 1 == ps->nstages)
+        return rd_err_set(err, RD_EINVAL,
+                          "%s: not in the last stage: its entry is the promotion, after which no cap "
+                          "applies, so the cap would never lift",
+                          at);
+    if (c->has_amount) {
+        join(at, sizeof at, where, "max_approved_amount");
+        if (!p->exposure.amount_field[0])
+            return rd_err_set(err, RD_EINVAL,
+                              "%s: needs the plan's exposure.amount_field (where a request's amount is "
+                              "read, e.g. {\"exposure\": {\"amount_field\": \"features.Amount\"}})",
+                              at);
+        c->max_amount_units = rd_exposure_cap_units(c->max_amount, p->exposure.unit);
+        if (c->max_amount_units < 0)
+            return rd_err_set(err, RD_EINVAL, "%s: %.17g is more than 2^53 units of %g (exposure.unit)", at,
+                              c->max_amount, p->exposure.unit);
+        if (c->max_amount_units == 0)
+            return rd_err_set(err, RD_EINVAL, "%s: %.17g is less than one unit of %g (exposure.unit)", at,
+                              c->max_amount, p->exposure.unit);
+    }
+    if (!p->exposure.on) { /* count caps alone need no exposure block: its defaults apply */
+        p->exposure.on = true;
+        p->exposure.unit = EXPOSURE_UNIT_DEFAULT;
+        p->exposure.slice = EXPOSURE_SLICE_DEFAULT;
+    }
+    return RD_OK;
+}
+
 /* Whether the stage's candidate arm is a randomised sample of applicants, which a segment gate
  * compares with the control: not when the candidate serves nothing (weight 0, a shadow stage)
  * nor when a routing segment sends it chosen requests whatever the weights. */
@@ -694,9 +812,18 @@ static bool inherits(const rd_stage *s, const pgate *own, size_t nown, const rd_
 
 static int parse_stage(parse *ps, const rd_value *v, size_t idx, rd_stage *s)
 {
-    static const char *const keys[] = {"name",    "description", "shadow",   "candidate_weight",
-                                       "segment", "hold",        "deadline", "min_samples",
-                                       "gates",   NULL};
+    static const char *const keys[] = {"name",
+                                       "description",
+                                       "shadow",
+                                       "candidate_weight",
+                                       "segment",
+                                       "hold",
+                                       "deadline",
+                                       "min_samples",
+                                       "gates",
+                                       "max_approved_amount",
+                                       "max_approved_count",
+                                       NULL};
     rd_err *err = ps->err;
     char where[160], at[256];
     snprintf(where, sizeof where, "stages[%zu]", idx);
@@ -776,6 +903,8 @@ static int parse_stage(parse *ps, const rd_value *v, size_t idx, rd_stage *s)
     if ((rc = get_int(v, "min_samples", where, 0, RD_MAX_SAFE_INTEGER, &n, &present, err)))
         return rc;
     s->min_samples = present ? (uint64_t)n : 0;
+    if ((rc = parse_caps(ps, v, idx, s, where)))
+        return rc;
 
     pgate own[RD_PLAN_MAX_GATES];
     size_t nown;
@@ -906,9 +1035,9 @@ static int parse_segments(rd_plan *p, const rd_value *v, rd_err *err)
 
 static int parse_root(parse *ps, const rd_value *root)
 {
-    static const char *const keys[] = {"$schema",  "name",    "description", "route_flag",
-                                       "shadow",   "control", "candidate",   "interval",
-                                       "segments", "gates",   "stages",      NULL};
+    static const char *const keys[] = {"$schema", "name",      "description", "route_flag", "shadow",
+                                       "control", "candidate", "interval",    "segments",   "exposure",
+                                       "gates",   "stages",    NULL};
     rd_plan *p = ps->p;
     rd_err *err = ps->err;
     if (root->type != RD_VOBJECT)
@@ -934,6 +1063,9 @@ static int parse_root(parse *ps, const rd_value *root)
         return rc;
     if (p->interval_ms < MIN_INTERVAL_MS)
         return rd_err_set(err, RD_EINVAL, "interval: must be at least 1s (gates are evaluated that often)");
+    const rd_value *ex = member(root, "exposure");
+    if (ex && (rc = parse_exposure(p, ex, err)))
+        return rc;
     const rd_value *segs = member(root, "segments");
     if (segs && (rc = parse_segments(p, segs, err)))
         return rc;
@@ -951,6 +1083,7 @@ static int parse_root(parse *ps, const rd_value *root)
                           st->type == RD_VARRAY ? "" : ", not a single value");
     if (st->len > RD_PLAN_MAX_STAGES)
         return rd_err_set(err, RD_EINVAL, "stages: %u stages, more than %d", st->len, RD_PLAN_MAX_STAGES);
+    ps->nstages = st->len;
     for (uint32_t i = 0; i < st->len; i++) {
         p->nstages = i + 1; /* so rd_plan_free releases what this stage allocated */
         if ((rc = parse_stage(ps, &st->u.items[i], i, &p->stages[i])))

@@ -134,9 +134,9 @@ static void units(void **state)
     "\"stages\":[{\"name\":\"5%%\",\"candidate_weight\":5000,\"hold\":\"1s\"%s},"                            \
     "{\"name\":\"100%%\",\"candidate_weight\":100000,\"hold\":\"1s\"}]}"
 
-/* Until the decision path enforces them, the plan format refuses the exposure keys, and a parsed
- * plan has no exposure and no caps. */
-static void parser_refuses(void **state)
+/* The plan format takes the exposure keys (test_plan.c has every refusal): a plan without them
+ * has no exposure and no caps; with them, the caps reach rd_exposure in units. */
+static void parser_accepts(void **state)
 {
     (void)state;
     char text[1024];
@@ -149,12 +149,32 @@ static void parser_refuses(void **state)
     assert_false(p->stages[0].caps.has_amount || p->stages[0].caps.has_count);
     assert_int_equal(p->stages[0].caps.max_amount_units, 0);
     rd_plan_free(p);
-    snprintf(text, sizeof text, PLAN_FMT, "\"exposure\":{\"amount_field\":\"features.Amount\"},", "");
-    assert_int_not_equal(rd_plan_parse(text, strlen(text), &p, &err), RD_OK);
-    assert_non_null(strstr(err.msg, "exposure"));
+    snprintf(text, sizeof text, PLAN_FMT, "\"exposure\":{\"amount_field\":\"features.Amount\"},",
+             ",\"max_approved_amount\":150000,\"max_approved_count\":5");
+    int rc = rd_plan_parse(text, strlen(text), &p, &err);
+    if (rc)
+        fail_msg("%s", err.msg);
+    assert_true(p->exposure.on);
+    assert_string_equal(p->exposure.amount_field, "features.Amount");
+    assert_true(p->exposure.unit == 0.01 && p->exposure.slice == 0.05);
+    const rd_stage_caps *c = &p->stages[0].caps;
+    assert_true(c->has_amount && c->has_count);
+    assert_int_equal(c->max_amount_units, 15000000); /* 150000 / 0.01 */
+    assert_int_equal(c->max_count, 5);
+    assert_false(p->stages[1].caps.has_amount || p->stages[1].caps.has_count);
+    /* what the plan parsed is what a ledger takes */
+    rd_exposure *x = exposure_new(p, NULL, "n1");
+    rd_exposure_free(x);
+    rd_plan_free(p);
+    /* a count cap alone needs no exposure block */
     snprintf(text, sizeof text, PLAN_FMT, "", ",\"max_approved_count\":5");
-    assert_int_not_equal(rd_plan_parse(text, strlen(text), &p, &err), RD_OK);
-    assert_non_null(strstr(err.msg, "max_approved_count"));
+    assert_int_equal(rd_plan_parse(text, strlen(text), &p, &err), RD_OK);
+    assert_true(p->exposure.on && p->stages[0].caps.has_count && !p->stages[0].caps.has_amount);
+    rd_plan_free(p);
+    /* an amount cap without the field is still refused */
+    snprintf(text, sizeof text, PLAN_FMT, "", ",\"max_approved_amount\":5");
+    assert_int_equal(rd_plan_parse(text, strlen(text), &p, &err), RD_EINVAL);
+    assert_non_null(strstr(err.msg, "exposure.amount_field"));
 }
 
 /* ------------------------------------------------------------------ one purse, in memory */
@@ -876,7 +896,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(units),
-        cmocka_unit_test(parser_refuses),
+        cmocka_unit_test(parser_accepts),
         cmocka_unit_test(charge_peek_refund),
         cmocka_unit_test(context_path),
         cmocka_unit_test(threads_exact),

@@ -746,11 +746,6 @@ static void test_segment_refusals(void **state)
          "segments[0] (\"a\").rule: $: unknown operator \"betwen\""},
         {"\"segments\":[{\"name\":\"a\",\"rule\":{\"and\":[true,{\"betwen\":[1,2]}]}}]", ST("a", 0, ""),
          "segments[0] (\"a\").rule: $.and[1]: unknown operator \"betwen\""},
-        /* the exposure keys are not part of the format yet */
-        {"\"exposure\":{\"amount_field\":\"features.Amount\"}", ST("a", 0, ""),
-         "exposure: not a key of a plan"},
-        {"", ST("a", 10, ",\"max_approved_count\":5"),
-         "stages[0] (\"a\").max_approved_count: not a key of a stage"},
         /* the gate keys */
         {SEGS, ST("a", 10, ",\"gates\":[{\"metric\":\"adverse_impact_ratio\",\"pass\":{\">=\":0.8}}]"),
          "stages[0] (\"a\").gates[0].segment: missing (adverse_impact_ratio judges one of the plan's"},
@@ -914,6 +909,179 @@ static void test_segment_refusals(void **state)
     rd_plan_free(p);
 }
 
+/* ---------------------------------------------------------------- exposure caps (§2.1) */
+
+/* Caps in the first stages of a three-stage plan (the last never has one). */
+#define CAP_STAGES(a, b)                                                                                     \
+    ST("shadow", 0, "") "," ST("5%", 5000, a) "," ST("20%", 20000, b) "," ST("100%", 100000, "")
+
+static void test_exposure_caps(void **state)
+{
+    (void)state;
+    /* the §2.1 example: units worked out by hand (150000 / 0.01 = 15,000,000 cents) */
+    rd_plan *p =
+        parse_ok(plan_text("\"exposure\":{\"amount_field\":\"features.Amount\",\"unit\":0.01,\"slice\":0.1}",
+                           CAP_STAGES(",\"max_approved_amount\":150000,\"max_approved_count\":2500",
+                                      ",\"max_approved_amount\":0.07")));
+    assert_true(p->exposure.on);
+    assert_string_equal(p->exposure.amount_field, "features.Amount");
+    assert_true(p->exposure.unit == 0.01 && p->exposure.slice == 0.1);
+    assert_false(p->stages[0].caps.has_amount || p->stages[0].caps.has_count);
+    const rd_stage_caps *c = &p->stages[1].caps;
+    assert_true(c->has_amount && c->has_count);
+    assert_true(c->max_amount == 150000);
+    assert_int_equal(c->max_amount_units, 15000000);
+    assert_int_equal(c->max_count, 2500);
+    c = &p->stages[2].caps;
+    assert_true(c->has_amount && !c->has_count);
+    assert_int_equal(c->max_amount_units, 7); /* 0.07 / 0.01 = 7.000000000000001 in doubles: still 7 */
+    assert_int_equal(c->max_count, 0);
+    assert_false(p->stages[3].caps.has_amount || p->stages[3].caps.has_count);
+    rd_plan_free(p);
+
+    /* other units: exact decimals stay exact, the rest rounds down (Python: q = m / u; r = round(q);
+     * r if abs(q - r) <= 1e-9 * r else floor(q)) */
+    static const struct {
+        const char *unit, *max;
+        int64_t units;
+    } conv[] = {{"0.01", "0.29", 29},     /* 28.999999999999996 */
+                {"0.01", "10.005", 1000}, /* 1000.5000000000001: not a whole number of cents */
+                {"0.5", "2000000", 4000000},
+                {"1", "9007199254740992", 9007199254740992}, /* 2^53: the largest */
+                {"1000000", "2500000", 2}};
+    for (size_t i = 0; i < sizeof conv / sizeof *conv; i++) {
+        char ex[128], st[512];
+        snprintf(ex, sizeof ex, "\"exposure\":{\"amount_field\":\"context.loan.amount\",\"unit\":%s}",
+                 conv[i].unit);
+        snprintf(st, sizeof st,
+                 "{\"name\":\"5%%\",\"candidate_weight\":5000,\"hold\":\"1h\",\"max_approved_amount\":%s},"
+                 "{\"name\":\"100%%\",\"candidate_weight\":100000,\"hold\":\"1h\"}",
+                 conv[i].max);
+        p = parse_ok(plan_text(ex, st));
+        assert_string_equal(p->exposure.amount_field, "context.loan.amount");
+        assert_true(p->exposure.slice == 0.05); /* the default */
+        if (p->stages[0].caps.max_amount_units != conv[i].units)
+            fail_msg("%s at unit %s: %lld units, not %lld", conv[i].max, conv[i].unit,
+                     (long long)p->stages[0].caps.max_amount_units, (long long)conv[i].units);
+        rd_plan_free(p);
+    }
+
+    /* an exposure with only the defaults, no caps: on, unit 0.01, slice 0.05 */
+    p = parse_ok(plan_text("\"exposure\":{}", CAP_STAGES("", "")));
+    assert_true(p->exposure.on);
+    assert_string_equal(p->exposure.amount_field, "");
+    assert_true(p->exposure.unit == 0.01 && p->exposure.slice == 0.05);
+    rd_plan_free(p);
+    /* a count cap needs no exposure block: the defaults apply, and no amount field */
+    p = parse_ok(plan_text("", CAP_STAGES(",\"max_approved_count\":1", "")));
+    assert_true(p->exposure.on);
+    assert_string_equal(p->exposure.amount_field, "");
+    assert_true(p->exposure.unit == 0.01 && p->exposure.slice == 0.05);
+    assert_true(p->stages[1].caps.has_count && !p->stages[1].caps.has_amount);
+    assert_int_equal(p->stages[1].caps.max_count, 1);
+    rd_plan_free(p);
+    /* neither: off, nothing resolved */
+    p = parse_ok(plan_text("", CAP_STAGES("", "")));
+    assert_false(p->exposure.on);
+    assert_true(p->exposure.unit == 0 && p->exposure.slice == 0);
+    rd_plan_free(p);
+    /* weight 0 with a routing segment serves the segment: a cap is fine there */
+    p = parse_ok(plan_text("", ST("staff", 0, ",\"segment\":{\"==\":[1,1]},\"max_approved_count\":10") "," ST(
+                                   "100%", 100000, "")));
+    assert_int_equal(p->stages[0].caps.max_count, 10);
+    rd_plan_free(p);
+}
+
+static void test_exposure_refusals(void **state)
+{
+    (void)state;
+#define FA "\"exposure\":{\"amount_field\":\"features.Amount\"}"
+    static const refusal cases[] = {
+        /* the block */
+        {"\"exposure\":1", ST("a", 0, ""), "exposure: must be an object, not number"},
+        {"\"exposure\":{\"amount_feld\":\"features.A\"}", ST("a", 0, ""),
+         "exposure.amount_feld: not a key of exposure (did you mean \"amount_field\"?)"},
+        {"\"exposure\":{\"slise\":0.1}", ST("a", 0, ""),
+         "exposure.slise: not a key of exposure (did you mean \"slice\"?)"},
+        {"\"exposure\":{\"zzz\":0.1}", ST("a", 0, ""),
+         "exposure.zzz: not a key of exposure (its keys: amount_field, unit, slice)"},
+        {"\"exposure\":{\"amount_field\":\"Amount\"}", ST("a", 0, ""),
+         "exposure.amount_field: \"Amount\" must be \"context.<path>\" or \"features.<path>\""},
+        {"\"exposure\":{\"amount_field\":\"features.\"}", ST("a", 0, ""),
+         "exposure.amount_field: \"features.\" must be"},
+        {"\"exposure\":{\"amount_field\":\"context.a..b\"}", ST("a", 0, ""),
+         "exposure.amount_field: \"context.a..b\" must be"},
+        {"\"exposure\":{\"amount_field\":\"context.a.\"}", ST("a", 0, ""),
+         "exposure.amount_field: \"context.a.\" must be"},
+        {"\"exposure\":{\"amount_field\":\"\"}", ST("a", 0, ""), "exposure.amount_field: must not be empty"},
+        {"\"exposure\":{\"amount_field\":7}", ST("a", 0, ""), "exposure.amount_field: must be a string"},
+        {"\"exposure\":{\"unit\":0}", ST("a", 0, ""),
+         "exposure.unit: must be a number more than 0 and at most 1e+06"},
+        {"\"exposure\":{\"unit\":1000000.5}", ST("a", 0, ""), "exposure.unit: must be a number more than 0"},
+        {"\"exposure\":{\"unit\":\"0.01\"}", ST("a", 0, ""), "exposure.unit: must be a number"},
+        {"\"exposure\":{\"slice\":0}", ST("a", 0, ""),
+         "exposure.slice: must be a number more than 0 and at most 1"},
+        {"\"exposure\":{\"slice\":1.5}", ST("a", 0, ""),
+         "exposure.slice: must be a number more than 0 and at most 1"},
+        {"\"exposure\":{\"slice\":-0.1}", ST("a", 0, ""), "exposure.slice: must be a number more than 0"},
+        /* the stage keys' values */
+        {FA, CAP_STAGES(",\"max_approved_amout\":5", ""),
+         "stages[1] (\"5%\").max_approved_amout: not a key of a stage (did you mean "
+         "\"max_approved_amount\"?)"},
+        {FA, CAP_STAGES(",\"max_approved_amount\":0", ""),
+         "stages[1] (\"5%\").max_approved_amount: must be a number more than 0"},
+        {FA, CAP_STAGES(",\"max_approved_amount\":-3", ""),
+         "stages[1] (\"5%\").max_approved_amount: must be a number more than 0"},
+        {FA, CAP_STAGES(",\"max_approved_amount\":\"100\"", ""),
+         "stages[1] (\"5%\").max_approved_amount: must be a number more than 0"},
+        {FA, CAP_STAGES("", ",\"max_approved_amount\":0.001"),
+         "stages[2] (\"20%\").max_approved_amount: 0.001 is less than one unit of 0.01 (exposure.unit)"},
+        {"\"exposure\":{\"amount_field\":\"features.Amount\",\"unit\":1}",
+         CAP_STAGES(",\"max_approved_amount\":9007199254740994", ""),
+         "stages[1] (\"5%\").max_approved_amount: 9007199254740994 is more than 2^53 units of 1 "
+         "(exposure.unit)"},
+        {FA, CAP_STAGES(",\"max_approved_amount\":1e300", ""),
+         "stages[1] (\"5%\").max_approved_amount: 1.0000000000000001e+300 is more than 2^53 units of 0.01"},
+        {FA, CAP_STAGES(",\"max_approved_count\":0", ""),
+         "stages[1] (\"5%\").max_approved_count: 0 is not an integer from 1 to 9007199254740991"},
+        {FA, CAP_STAGES(",\"max_approved_count\":2.5", ""),
+         "stages[1] (\"5%\").max_approved_count: 2.5 is not an integer from 1"},
+        {FA, CAP_STAGES(",\"max_approved_count\":\"5\"", ""),
+         "stages[1] (\"5%\").max_approved_count: must be a number, not string"},
+        /* where a cap cannot work */
+        {FA, ST("shadow", 0, ",\"max_approved_count\":5") "," ST("100%", 100000, ""),
+         "stages[0] (\"shadow\").max_approved_count: a shadow stage approves nothing"},
+        {FA,
+         ST("shadow", 0, ",\"max_approved_amount\":5,\"max_approved_count\":5") "," ST("100%", 100000, ""),
+         "stages[0] (\"shadow\").max_approved_amount: a shadow stage approves nothing"},
+        {FA, ST("5%", 5000, "") "," ST("100%", 100000, ",\"max_approved_count\":5"),
+         "stages[1] (\"100%\").max_approved_count: not in the last stage: its entry is the promotion"},
+        {FA, ST("5%", 5000, "") "," ST("10%", 10000, ",\"max_approved_amount\":5"),
+         "stages[1] (\"10%\").max_approved_amount: not in the last stage"},
+        {FA, ST("only", 5000, ",\"max_approved_count\":5"),
+         "stages[0] (\"only\").max_approved_count: not in the last stage"},
+        /* an amount cap needs the field; a count cap does not */
+        {"", CAP_STAGES(",\"max_approved_amount\":150000", ""),
+         "stages[1] (\"5%\").max_approved_amount: needs the plan's exposure.amount_field"},
+        {"\"exposure\":{\"unit\":1}",
+         CAP_STAGES("", ",\"max_approved_amount\":150000,\"max_approved_count\":3"),
+         "stages[2] (\"20%\").max_approved_amount: needs the plan's exposure.amount_field"},
+    };
+#undef FA
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *text = plan_text(cases[i].extra, cases[i].stages);
+        rd_plan *p = NULL;
+        rd_err err = {0};
+        int rc = rd_plan_parse(text, strlen(text), &p, &err);
+        if (rc == RD_OK) {
+            rd_plan_free(p);
+            fail_msg("case %zu accepted: %s", i, text);
+        }
+        if (rc != RD_EINVAL || !strstr(err.msg, cases[i].msg))
+            fail_msg("case %zu: rc %d, message\n  %s\nlacks\n  %s", i, rc, err.msg, cases[i].msg);
+    }
+}
+
 /* ---------------------------------------------------------------- stage targeting */
 
 static void test_stage_targeting(void **state)
@@ -1003,6 +1171,8 @@ int main(void)
         cmocka_unit_test(test_segments),
         cmocka_unit_test(test_segment_inheritance),
         cmocka_unit_test(test_segment_refusals),
+        cmocka_unit_test(test_exposure_caps),
+        cmocka_unit_test(test_exposure_refusals),
         cmocka_unit_test(test_check),
         cmocka_unit_test(test_reachability),
         cmocka_unit_test(test_stage_targeting),
