@@ -11,6 +11,7 @@
 
 #include "riskd/json.h"
 #include "riskd/clock.h"
+#include "riskd/exposure.h"
 #include "riskd/rollout.h"
 #include "server.h"
 
@@ -139,7 +140,9 @@ static int record(srv_req *r, const rd_decision *d, const rd_value *ctx, const r
 static void monitored(const rd_decision *d, const rd_value *context, const rd_value *features,
                       rd_arena *scratch)
 {
-    rd_monitor_series *ms = srv_slot_series(d->slot, d->variant, RD_ROLE_PRIMARY);
+    /* a capped decision is the candidate arm's assignment, answered by the control */
+    rd_monitor_series *ms =
+        srv_slot_series(d->control_reason ? d->candidate : d->slot, d->variant, RD_ROLE_PRIMARY);
     if (!ms)
         return;
     /* a rollout's fair-lending segments: the rules of the set the series counts for */
@@ -155,7 +158,11 @@ static void monitored(const rd_decision *d, const rd_value *context, const rd_va
                         .latency_ms = (double)(rd_clock_ns() - d->t0_ns) / 1e6,
                         .features = features,
                         .segments = segments,
-                        .segment_set = set};
+                        .segment_set = set,
+                        /* past the cap: out of the gates' figures, still the assignment's (SRM) */
+                        .excluded = d->exposure.state == RD_EXPOSURE_CLOSED ||
+                                    d->exposure.state == RD_EXPOSURE_CAPPED,
+                        .capped = d->exposure.state == RD_EXPOSURE_CAPPED};
     rd_monitor_record(ms, &o);
 }
 
@@ -232,7 +239,8 @@ static int score_one(srv_req *r, const rd_value *v, rd_buf *b, item_err *e, cons
                         .reasons = q.reasons,
                         .unknown_inputs = r->cfg->unknown_policy,
                         /* a batch's rows are decisions of their own: each has the whole deadline */
-                        .t0_ns = r->route == SRV_ROUTE_SCORE_BATCH ? 0 : (int64_t)(r->t0 * 1e9)};
+                        .t0_ns = r->route == SRV_ROUTE_SCORE_BATCH ? 0 : (int64_t)(r->t0 * 1e9),
+                        .exposure = srv_rollouts_exposure()};
     rd_decision d;
     rd_err err;
     rc = rd_decide(r->snap->dec, &dq, r->arena, &d, &err);
@@ -256,8 +264,10 @@ static int score_one(srv_req *r, const rd_value *v, rd_buf *b, item_err *e, cons
         }
         return fail(e, rc == RD_ENOMEM ? 503 : rd_err_http_status(rc), rd_err_name(rc), "%s", err.msg);
     }
-    if (record(r, &d, q.ctx, q.features, e))
+    if (record(r, &d, q.ctx, q.features, e)) {
+        rd_exposure_refund(dq.exposure, &d.exposure); /* not answered: its charge goes back */
         return -1;
+    }
     decided(r, &d, q.ctx, q.features);
     rd_decision_write_json(b, &d);
     return 0;
@@ -369,7 +379,8 @@ void srv_route_compat_score(srv_req *r)
                         .features = features,
                         .reasons = r->cfg->reasons,
                         .unknown_inputs = r->cfg->unknown_policy,
-                        .t0_ns = (int64_t)(r->t0 * 1e9)};
+                        .t0_ns = (int64_t)(r->t0 * 1e9),
+                        .exposure = srv_rollouts_exposure()};
     rd_decision d;
     int rc = rd_decide(r->snap->dec, &dq, r->arena, &d, &err);
     if (rc) {
@@ -379,6 +390,7 @@ void srv_route_compat_score(srv_req *r)
     }
     item_err e;
     if (record(r, &d, &ctx, features, &e)) {
+        rd_exposure_refund(dq.exposure, &d.exposure);
         srv_reply_error(r, e.status, e.code, "%s", e.msg);
         return;
     }

@@ -224,7 +224,9 @@ static void eval_srm(const rd_stage *st, const arm_stats *ca, const arm_stats *c
         snprintf(e->note, sizeof e->note, "not judged: the stage routes a segment besides the weights");
         return;
     }
-    uint64_t obs[2] = {ca->have ? ca->st.n + ca->st.failed : 0, co->have ? co->st.n + co->st.failed : 0};
+    /* the assignment: decisions past an exposure cap (excluded from the figures) were assigned too */
+    uint64_t obs[2] = {ca->have ? ca->st.n + ca->st.failed + ca->st.excluded : 0,
+                       co->have ? co->st.n + co->st.failed + co->st.excluded : 0};
     double w[2] = {(double)st->candidate, (double)(RD_ROLLOUT_TOTAL - st->candidate)};
     /* Not judged before the candidate arm is due min_samples decisions by the weights (all
        decisions when its weight is 0): the first moments of a stage still count decisions made on
