@@ -102,6 +102,10 @@ CTRL=credit_xgb_v1.0:score=0.05,decline=0.05@Age\<25
     --bundles "$T/bundles" >"$T/out" 2>&1
 check "rollout validate: a plan with segments" 0 $? "held and used lawfully" "$T/out"
 
+"$BIN" rollout validate "$ROOT/examples/rollout/credit-guarded.json" --flags "$ROOT/examples/flags/routing.json" \
+    --bundles "$T/bundles" >"$T/out" 2>&1
+check "the example plan with both guardrails validates" 0 $? "adverse_impact_ratio of age_under_25" "$T/out"
+
 # ---------------------------------------------------------------- (f1) 0.70 against 0.95: rolled back
 run f1 age_under_25 100 --fault "$CTRL" --fault "credit_xgb_v1.1:score=0.05,decline=0.3@Age<25"
 wait_state rolled_back 120
