@@ -82,7 +82,7 @@ if not names or any(not n.startswith("Riskd") for n in names):
 print("\n".join(problems) or "ok: %d bodies, %d webhook signatures, %d alert names" % (bodies, sigs, len(names)))
 P
 check "the examples: JSON laid out as Python does, signatures Python's hmac verifies, alert names Riskd*" 0 $? \
-    "^ok: [0-9]+ bodies, 24 webhook signatures" "$T/py"
+    "^ok: [0-9]+ bodies, 25 webhook signatures" "$T/py"
 
 # ---- the receiver snippets of docs/notifications.md ("Verifying the webhook signature"), run
 # against the byte-for-byte example: the right key verifies, another key and no header do not

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Exposure caps (issue 21, docs/plans/guardrails.md §3-§5), simulated over HTTP: the example
 # bundles, a plan whose 5% stage may approve at most CAP of features.Amount, two streams of
-# applications on two worker threads, the candidate approving everyone (--fault score=0.05),
+# applications on two worker threads, the candidate approving everyone (--fault score=0.05) and so
+# more of the under-25s than the control, which declines half of them (decline=0.5@Age<25),
 # riskd killed -9 in the middle of the stage and restarted on the same data directory. Checked
 # from the decision log and the store:
 #   - the sum of the amounts the candidate approved in the stage never exceeds the cap;
@@ -51,7 +52,7 @@ check "rollout validate: a plan with a cap" 0 $? "max_approved_amount|cap" "$T/o
 
 ARGS=(--flags "$T/flags.json" --bundles "$T/bundles" --route-flag credit-model-route --shadow-flag credit-model-shadow
     --rollout "$T/cap.json" --threads 2 --log-durability ack --reload-interval-ms 200
-    --fault credit_xgb_v1.0:score=0.05 --fault credit_xgb_v1.1:score=0.05)
+    --fault "credit_xgb_v1.0:score=0.05,decline=0.5@Age<25" --fault credit_xgb_v1.1:score=0.05)
 json() { $PY -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null; }
 exposure() { # EXPR over the rollout's exposure status
     curl -s "$U/v1/rollouts" >"$T/rollouts.json"
@@ -138,6 +139,8 @@ print("cap ok: %.2f of %.0f approved by the candidate (%d units), %d + %d answer
     charged, cap, units, capped_before, capped_after, sorted(s[0] for s in slices)))
 P
 check "the log: the candidate's approvals never exceed the cap; the rest answered by the control" 0 $? "cap ok" "$T/out"
+"$BIN" notify list --data-dir "$T/data" >"$T/events" 2>&1
+check "the cap reached is announced (rollout.exposure_capped)" 0 $? "rollout.exposure_capped +rollout/credit-model-route +rollout credit-model-route reached its exposure cap" "$T/events"
 head -1 "$T/out"
 
 echo "$pass passed, $fail failed"

@@ -58,6 +58,9 @@ static const struct {
                      "source keeps failing: the rollout holds (an alarm)."},
     {"rollout.resumed", "A held or paused rollout runs again (resolves `rollout.held`)."},
     {"rollout.paused", "A rollout was paused by hand, or because its flag file changed under it."},
+    {"rollout.exposure_capped",
+     "A stage's exposure cap was reached: the control answers the candidate's "
+     "would-be approvals, and the stage waits for its gates (recorded once per stage)."},
     {"rollout.rolled_back", "A rollout was rolled back, by a gate that failed (named, with its value and "
                             "threshold), a deadline, or by hand (an alarm)."},
     {"breaker.opened",
@@ -338,6 +341,12 @@ static int rollouts(rd_store *s, rd_err *err)
     if (!rc && !(rc = row_at(&st, 4, "20%", RD_ROLLOUT_PAUSED, err) ? fail("rollout row", err) : 0))
         rc = transition(&st, 4, 4, "running", "paused", "pause", "erin",
                         "manual: the bureau file of December is late", NULL);
+    if (!rc && !(rc = row_at(&st, 3, "5%", RD_ROLLOUT_RUNNING, err) ? fail("rollout row", err) : 0))
+        rc = transition(
+            &st, 3, 3, "running", "running", "exposure_cap", "controller",
+            "exposure cap reached in 5%: 150000.00 of 150000.00 features.Amount reserved, 148912.37 "
+            "approved, 37 would-be approvals answered by the control; the stage waits for its gates",
+            NULL);
     if (!rc && !(rc = row_at(&st, 3, "5%", RD_ROLLOUT_ROLLED_BACK, err) ? fail("rollout row", err) : 0))
         rc = transition(&st, 3, 3, "running", "rolled_back", "rollback", "controller",
                         "gate reject_rate (ratio) failed in 5%: value 1.62, fail >= 1.5", GATES_5PCT);

@@ -27,7 +27,7 @@ typedef struct rd__notify_type_info {
 } rd__notify_type_info;
 
 /* Number of types (at most 64: sinks keep their selection as a bit mask). */
-#define RD__NOTIFY_NTYPES 24
+#define RD__NOTIFY_NTYPES 25
 
 /* The catalogue in the stable order of rd_notify_types. */
 const rd__notify_type_info *rd__notify_type_table(void);

@@ -24,6 +24,9 @@
     X("rollout.held", "Rollout held", true, false, "RiskdRolloutHeld", "warning", "flag")                    \
     X("rollout.resumed", "Rollout resumed", true, true, "RiskdRolloutHeld", "warning", "flag")               \
     X("rollout.paused", "Rollout paused", false, false, NULL, NULL, NULL)                                    \
+    /* a stage's exposure cap reached: the control answers the candidate's approvals; one-shot */            \
+    X("rollout.exposure_capped", "Rollout exposure cap reached", true, false, "RiskdRolloutExposureCapped",  \
+      "warning", "flag")                                                                                     \
     /* a one-shot: nothing resolves it, its endsAt does */                                                   \
     X("rollout.rolled_back", "Rollout rolled back", true, false, "RiskdRolloutRolledBack", "critical",       \
       "flag")                                                                                                \

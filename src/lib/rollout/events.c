@@ -16,7 +16,7 @@ static const char *type_of(const rd_transition *t)
     } by_reason[] = {{"start", "rollout.started"},    {"advance", "rollout.advanced"},
                      {"promote", "rollout.promoted"}, {"hold", "rollout.held"},
                      {"resume", "rollout.resumed"},   {"pause", "rollout.paused"},
-                     {"conflict", "rollout.paused"}};
+                     {"conflict", "rollout.paused"},  {"exposure_cap", "rollout.exposure_capped"}};
     if (!strcmp(t->to_state, "rolled_back"))
         return "rollout.rolled_back";
     for (size_t i = 0; i < sizeof by_reason / sizeof *by_reason; i++)
@@ -117,6 +117,8 @@ static void summary(const rd_transition *t, const char *type, const rd_plan *pla
                       !strcmp(type, "rollout.promoted") ? "promoted" : "advanced", stage, by, t->detail);
     else if (!strcmp(type, "rollout.held"))
         rd_buf_printf(b, "rollout %s held at %s: %s", t->flag, stage, t->detail);
+    else if (!strcmp(type, "rollout.exposure_capped"))
+        rd_buf_printf(b, "rollout %s reached its exposure cap at %s: %s", t->flag, stage, t->detail);
     else if (!strcmp(type, "rollout.started"))
         rd_buf_printf(b, "rollout %s started at %s by %s", t->flag, stage, by);
     else

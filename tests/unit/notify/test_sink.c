@@ -164,10 +164,20 @@ static void test_defaults(void **state)
     k = ok("alertmanager url=http://127.0.0.1:9093", 1);
     assert_string_equal(describe(k), "alertmanager (#1): http://127.0.0.1:9093/…, events alarms, kinds any");
     static const char *const alarms[] = {
-        "breaker.opened", "breaker.closed",       "drift.alarm",       "drift.cleared",
-        "dlog.backlog",   "dlog.backlog_cleared", "store.unavailable", "store.available",
-        "cert.expiring",  "rollout.rolled_back",  "rollout.held",      "rollout.resumed",
+        "breaker.opened",
+        "breaker.closed",
+        "drift.alarm",
+        "drift.cleared",
+        "dlog.backlog",
+        "dlog.backlog_cleared",
+        "store.unavailable",
+        "store.available",
+        "cert.expiring",
+        "rollout.rolled_back",
+        "rollout.held",
+        "rollout.resumed",
         "notify.test", /* riskd notify test reaches an Alertmanager sink too */
+        "rollout.exposure_capped",
     };
     size_t wanted = 0;
     for (size_t i = 0; i < n; i++)
@@ -372,10 +382,10 @@ static void test_globs(void **state)
 static void test_alertmanager_alarms_only(void **state)
 {
     (void)state;
-    refused(
-        "alertmanager url=http://am:9093 events=change.*", RD_EINVAL,
-        "notify #3 (alertmanager): events: \"change.*\" selects change.proposed, which is not an alarm; "
-        "alertmanager takes alarms only (rollout.held,rollout.resumed,rollout.rolled_back,breaker.opened,");
+    refused("alertmanager url=http://am:9093 events=change.*", RD_EINVAL,
+            "notify #3 (alertmanager): events: \"change.*\" selects change.proposed, which is not an alarm; "
+            "alertmanager takes alarms only "
+            "(rollout.held,rollout.resumed,rollout.exposure_capped,rollout.rolled_back,");
     refused("alertmanager url=http://am:9093 events=*", RD_EINVAL, "\"*\" selects change.proposed");
     refused("alertmanager url=http://am:9093 events=breaker.*,rollout.*", RD_EINVAL,
             "\"rollout.*\" selects rollout.started, which is not an alarm");

@@ -12,18 +12,29 @@
 #include "riskd/notify.h"
 
 static const char *const WANT[] = {
-    "change.proposed",   "change.revised",      "change.approved",    "change.rejected",
-    "change.withdrawn",  "change.published",    "change.rolled_back", "rollout.started",
-    "rollout.advanced",  "rollout.promoted",    "rollout.held",       "rollout.resumed",
-    "rollout.paused",    "rollout.rolled_back", "breaker.opened",     "breaker.closed",
-    "drift.alarm",       "drift.cleared",       "dlog.backlog",       "dlog.backlog_cleared",
-    "store.unavailable", "store.available",     "cert.expiring",      "notify.test",
+    "change.proposed",      "change.revised",
+    "change.approved",      "change.rejected",
+    "change.withdrawn",     "change.published",
+    "change.rolled_back",   "rollout.started",
+    "rollout.advanced",     "rollout.promoted",
+    "rollout.held",         "rollout.resumed",
+    "rollout.paused",       "rollout.exposure_capped",
+    "rollout.rolled_back",  "breaker.opened",
+    "breaker.closed",       "drift.alarm",
+    "drift.cleared",        "dlog.backlog",
+    "dlog.backlog_cleared", "store.unavailable",
+    "store.available",      "cert.expiring",
+    "notify.test",
 };
 
 static const char *const ALARMS[] = {
-    "rollout.held",    "rollout.resumed", "rollout.rolled_back", "breaker.opened",       "breaker.closed",
-    "drift.alarm",     "drift.cleared",   "dlog.backlog",        "dlog.backlog_cleared", "store.unavailable",
-    "store.available", "cert.expiring",   "notify.test",
+    "rollout.held",         "rollout.resumed",
+    "rollout.rolled_back",  "breaker.opened",
+    "breaker.closed",       "drift.alarm",
+    "drift.cleared",        "dlog.backlog",
+    "dlog.backlog_cleared", "store.unavailable",
+    "store.available",      "cert.expiring",
+    "notify.test",          "rollout.exposure_capped",
 };
 
 static bool in(const char *const *list, size_t n, const char *s)
