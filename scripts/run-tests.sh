@@ -102,7 +102,7 @@ run_mode() {
         # the longer several-node scenarios run once, in release: under ASan the same code paths
         # run in 22-cluster and in the store and spool unit tests (the 15-minute budget)
         case "$mode:$(basename "$t" .sh)" in
-        asan:23-store-outage | asan:24-governance-race | asan:25-cluster-rollout | asan:26-bundles-store | asan:27-start-outage | asan:31-notify-cluster) continue ;;
+        asan:23-store-outage | asan:24-governance-race | asan:25-cluster-rollout | asan:26-bundles-store | asan:27-start-outage | asan:31-notify-cluster | asan:34-exposure-cluster) continue ;;
         # run twice already, under ASan and under ThreadSanitizer (its minute is mostly waiting
         # for the simulated traffic), as is the sync service (release and ThreadSanitizer)
         release:09-rollout | asan:19-sync) continue ;;
