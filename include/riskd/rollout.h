@@ -425,6 +425,14 @@ RD_API void rd_segment_figures_compute(rd_segment_counts cand_seg, rd_segment_co
                                        rd_segment_counts ctrl_seg, rd_segment_counts ctrl_ref,
                                        uint64_t min_size, double alpha, const char *segment,
                                        const char *reference, rd_segment_figures *out);
+/* The plan's reads of the request against the pipeline that will decide it (the candidate's): the
+ * exposure's amount_field "features.X" must be a numeric input (a misspelt field would make
+ * every approval "not fit" and hand the stage to the control without a word), and every
+ * "features.X" a segment rule reads must be an input (else the segment never has an applicant
+ * and its gates stay inconclusive). RD_EINVAL naming the field, with a did-you-mean. Context
+ * paths are the caller's and not checked. */
+RD_API int rd_plan_check_inputs(const rd_plan *p, const rd_pipeline *pipeline, rd_err *err);
+
 /* A plan's segment rules compiled, evaluated per decision by whoever records it in the monitor
  * (the server: the scoring path). Immutable: any thread may evaluate. */
 typedef struct rd_segment_rules rd_segment_rules;

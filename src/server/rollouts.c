@@ -227,6 +227,10 @@ static int check_plan(const rd_plan *p, const char *path, rd_err *err)
     for (size_t i = 0; i < rd_decider_count(snap->dec) && n < 256; i++)
         names[n++] = rd_slot_name(rd_decider_slot(snap->dec, i));
     int rc = rd_plan_check(p, snap->flags, names, n, false, err);
+    /* what the plan reads of a request (the cap's amount, the segments' fields) exists in it */
+    const rd_slot *cand = rd_decider_find(snap->dec, p->candidate, strlen(p->candidate));
+    if (!rc && cand)
+        rc = rd_plan_check_inputs(p, rd_bundle_pipeline(rd_slot_bundle(cand)), err);
     srv_snapshot_unref(snap);
     return rc;
 }

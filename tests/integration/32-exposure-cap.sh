@@ -66,6 +66,11 @@ traffic() { # PREFIX: two streams on two connections
     done
 }
 
+# a misspelt amount field would cap every approval without a word: refused at the start
+sed 's/features.Amount/features.Amunt/' "$T/cap.json" >"$T/cap-bad.json"
+"$BIN" serve "${ARGS[@]/$T\/cap.json/$T/cap-bad.json}" --data-dir "$T/bad" --listen 127.0.0.1:0 --check-config >"$T/out" 2>&1
+check "an amount field the pipeline does not have is refused" 1 $? "features.Amunt, which is no input .*did you mean features.Amount" "$T/out"
+
 start "${ARGS[@]}" || exit 1
 traffic r1
 used_over() { # FRACTION: the store says that much of the cap is used

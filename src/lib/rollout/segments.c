@@ -10,6 +10,8 @@
 
 #include "riskd/json.h"
 #include "riskd/logic.h"
+#include "riskd/pipeline.h"
+#include "riskd/text.h"
 #include "riskd/rollout.h"
 #include "riskd/stats.h"
 
@@ -190,4 +192,90 @@ int rd_segment_set_new(const rd_plan *p, rd_monitor_segments **out, rd_err *err)
     }
     rd_monitor_segments_set_user(*out, r, rules_free);
     return RD_OK;
+}
+
+/* ------------------------------------------------------------------ what the plan reads */
+
+/* "features.X[.Y]": X as the input named (n bytes); false for any other path. */
+static bool feature_of(const char *path, size_t len, const char **x, size_t *n)
+{
+    if (len <= 9 || memcmp(path, "features.", 9) != 0)
+        return false;
+    *x = path + 9;
+    const char *dot = memchr(*x, '.', len - 9);
+    *n = dot ? (size_t)(dot - *x) : len - 9;
+    return *n > 0;
+}
+
+static int no_input(const rd_pipeline *pl, const char *what, const char *x, size_t n, rd_err *err)
+{
+    char name[128];
+    snprintf(name, sizeof name, "%.*s", (int)n, x);
+    for (size_t i = 0; i < rd_pipeline_num_inputs(pl); i++)
+        if (rd_near_miss(name, rd_pipeline_input_name(pl, i)))
+            return rd_err_set(err, RD_EINVAL,
+                              "%s reads features.%s, which is no input of the candidate's pipeline "
+                              "(did you mean features.%s?)",
+                              what, name, rd_pipeline_input_name(pl, i));
+    return rd_err_set(err, RD_EINVAL, "%s reads features.%s, which is no input of the candidate's pipeline",
+                      what, name);
+}
+
+/* Every {"var": "features.X"} of a rule names an input. */
+static int rule_inputs(const rd_value *v, const rd_pipeline *pl, const char *what, int depth, rd_err *err)
+{
+    if (depth > 64)
+        return RD_OK;
+    if (v->type == RD_VARRAY) {
+        for (size_t i = 0; i < v->len; i++) {
+            int rc = rule_inputs(&v->u.items[i], pl, what, depth + 1, err);
+            if (rc)
+                return rc;
+        }
+        return RD_OK;
+    }
+    if (v->type != RD_VOBJECT)
+        return RD_OK;
+    for (size_t i = 0; i < v->len; i++) {
+        const rd_member *m = &v->u.members[i];
+        const rd_value *path = &m->val;
+        if (!strcmp(m->key, "var") && path->type == RD_VARRAY && path->len) /* {"var": [path, default]} */
+            path = &path->u.items[0];
+        const char *x;
+        size_t n;
+        if (!strcmp(m->key, "var") && path->type == RD_VSTRING && feature_of(path->u.s, path->len, &x, &n) &&
+            rd_pipeline_find_input(pl, x, n) < 0)
+            return no_input(pl, what, x, n, err);
+        int rc = rule_inputs(&m->val, pl, what, depth + 1, err);
+        if (rc)
+            return rc;
+    }
+    return RD_OK;
+}
+
+int rd_plan_check_inputs(const rd_plan *p, const rd_pipeline *pl, rd_err *err)
+{
+    const char *x;
+    size_t n;
+    const char *f = p->exposure.amount_field;
+    if (f[0] && feature_of(f, strlen(f), &x, &n)) {
+        long in = rd_pipeline_find_input(pl, x, n);
+        if (in < 0)
+            return no_input(pl, "exposure.amount_field", x, n, err);
+        if (!rd_pipeline_input_is_number(pl, (size_t)in))
+            return rd_err_set(err, RD_EINVAL, "exposure.amount_field: features.%.*s is not a numeric input",
+                              (int)n, x);
+    }
+    rd_arena a;
+    rd_arena_init(&a, 0);
+    int rc = RD_OK;
+    for (size_t i = 0; i < p->nsegments && !rc; i++) {
+        rd_value v;
+        char what[96];
+        snprintf(what, sizeof what, "segment %s", p->segments[i].name);
+        if (rd_json_parse(p->segments[i].rule, strlen(p->segments[i].rule), NULL, &a, &v, NULL) == RD_OK)
+            rc = rule_inputs(&v, pl, what, 0, err);
+    }
+    rd_arena_deinit(&a);
+    return rc;
 }

@@ -17,6 +17,9 @@
 #include <math.h>
 #include <string.h>
 
+#include <stdlib.h>
+
+#include "riskd/pipeline.h"
 #include "riskd/rollout.h"
 
 typedef struct golden {
@@ -190,9 +193,52 @@ static void test_sizes_and_undefined(void **state)
     rd_buf_deinit(&b);
 }
 
+/* What a plan reads of a request must exist in the candidate's pipeline: a misspelt amount field
+ * or segment feature is refused with a did-you-mean; context paths are not checked. */
+static void test_check_inputs(void **state)
+{
+    (void)state;
+    static const char pipe[] =
+        "{\"inputs\":[{\"name\":\"Age\",\"type\":\"number\"},{\"name\":\"Amount\",\"type\":\"number\"},"
+        "{\"name\":\"Home\",\"type\":\"category\",\"levels\":[\"own\",\"rent\"]}],"
+        "\"features\":[{\"name\":\"Age\",\"source\":\"Age\",\"kind\":\"numeric\"}]}";
+    rd_pipeline *pl;
+    rd_err err;
+    assert_int_equal(rd_pipeline_parse(pipe, strlen(pipe), &pl, &err), RD_OK);
+    rd_plan *p = calloc(1, sizeof *p);
+    assert_non_null(p);
+    char r1[] = "{\"<\":[{\"var\":\"features.Age\"},25]}",
+         r2[] = "{\"==\":[{\"var\":\"context.region\"},\"n\"]}",
+         r3[] = "{\"and\":[{\">\":[{\"var\":[\"features.Agee\",0]},1]}]}";
+    strcpy(p->exposure.amount_field, "features.Amount");
+    p->nsegments = 2;
+    strcpy(p->segments[0].name, "young");
+    p->segments[0].rule = r1;
+    strcpy(p->segments[1].name, "north");
+    p->segments[1].rule = r2;
+    assert_int_equal(rd_plan_check_inputs(p, pl, &err), RD_OK);
+    strcpy(p->exposure.amount_field, "features.Amunt");
+    assert_int_equal(rd_plan_check_inputs(p, pl, &err), RD_EINVAL);
+    assert_string_equal(err.msg,
+                        "exposure.amount_field reads features.Amunt, which is no input of the candidate's "
+                        "pipeline (did you mean features.Amount?)");
+    strcpy(p->exposure.amount_field, "features.Home");
+    assert_int_equal(rd_plan_check_inputs(p, pl, &err), RD_EINVAL);
+    assert_non_null(strstr(err.msg, "not a numeric input"));
+    strcpy(p->exposure.amount_field, "context.amount"); /* the caller's to send */
+    p->segments[1].rule = r3;
+    assert_int_equal(rd_plan_check_inputs(p, pl, &err), RD_EINVAL);
+    assert_string_equal(err.msg,
+                        "segment north reads features.Agee, which is no input of the candidate's pipeline "
+                        "(did you mean features.Age?)");
+    free(p);
+    rd_pipeline_free(pl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_golden),
-                                       cmocka_unit_test(test_sizes_and_undefined)};
+                                       cmocka_unit_test(test_sizes_and_undefined),
+                                       cmocka_unit_test(test_check_inputs)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
