@@ -159,6 +159,8 @@ for i in 1 2; do
     ok=$(awk '$3 == 200' "$T/load$i.log" | wc -l)
     [ "$total" -gt 0 ] && [ "$ok" = "$total" ]
     check "node $i: every score request answered 200 ($ok of $total)" 0 $?
+    # when not: the other answers by status and error code, the first of each (for whoever reads CI)
+    [ "$ok" = "$total" ] || awk '$3 != 200 {n[$3]++; if (!($3 in f)) f[$3] = $0} END {for (k in n) print "  status " k ": " n[k] " (first: " f[k] ")"}' "$T/load$i.log" | head -5
     logged() { [ "$(psql_n "SELECT count(*) FROM decisions WHERE node = 'n$i' AND kind = 'primary'")" = "$ok" ]; }
     wait_for logged
     check "node $i: the database holds every decision answered ($ok), once" 0 $?
